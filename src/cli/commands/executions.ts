@@ -1,0 +1,56 @@
+import { NotFoundError, UsageError } from "../../errors.js";
+import { findExecution, listExecutions, type Execution } from "../../registry/executions.js";
+import { table, truncate } from "../../ui/output.js";
+import type { CommandContext } from "../program.js";
+import { parseTime, pretty, withRegistry } from "./shared.js";
+
+interface ListFlags {
+  tool?: string;
+  action?: string;
+  status?: string;
+  actor?: string;
+  since?: string;
+  until?: string;
+  limit: number;
+  page: number;
+}
+
+export async function listExecutionsCommand(context: CommandContext, flags: ListFlags): Promise<void> {
+  const query = {
+    tool: flags.tool, action: flags.action, status: flags.status, actor: flags.actor,
+    since: parseTime(flags.since, "--since"), until: parseTime(flags.until, "--until"),
+    limit: flags.limit, offset: (flags.page - 1) * flags.limit,
+  };
+  const { total, items } = await withRegistry(context, (registry) => listExecutions(registry, query));
+  const pages = Math.max(1, Math.ceil(total / flags.limit));
+  context.output.data({ total, page: flags.page, pageSize: flags.limit, totalPages: pages, items }, () => {
+    if (items.length === 0) return total === 0 ? "no executions yet" : `page ${flags.page} is empty (${pages} page${pages > 1 ? "s" : ""})`;
+    const rows = items.map((e) => [
+      e.id, e.createdAt.replace("T", " ").slice(0, 19), `${e.tool}.${e.action}`, e.status, e.actor,
+      e.costUsd === null ? "-" : `$${e.costUsd.toFixed(2)}`, e.durationMs === null ? "-" : `${e.durationMs}ms`,
+      truncate(e.error ?? "", 50),
+    ]);
+    const text = table(["ID", "CREATED (UTC)", "ACTION", "STATUS", "ACTOR", "COST", "TIME", "ERROR"], rows, (h) => context.output.color.bold(h));
+    return `${text}\n${context.output.color.dim(`page ${flags.page} of ${pages} · ${total} execution${total === 1 ? "" : "s"}`)}`;
+  });
+}
+
+export async function showExecutionCommand(context: CommandContext, id: string): Promise<void> {
+  const found = await withRegistry(context, (registry) => findExecution(registry, id));
+  if (!found) throw new NotFoundError(`no execution '${id}'; see: toolctl executions`);
+  if (Array.isArray(found)) throw new UsageError(`'${id}' matches several executions (${found.map((e) => e.id).join(", ")}); give more of the id`);
+  const e: Execution = found;
+  context.output.data(e, () =>
+    [
+      `${context.output.color.bold(e.id)}  ${e.tool}.${e.action}  ${e.status}`,
+      `  actor: ${e.actor}`,
+      `  created: ${e.createdAt}${e.startedAt ? `  started: ${e.startedAt}` : ""}${e.finishedAt ? `  finished: ${e.finishedAt}` : ""}`,
+      e.durationMs === null ? "" : `  duration: ${e.durationMs}ms`,
+      e.costUsd === null ? "" : `  cost: $${e.costUsd.toFixed(2)}  risk: ${e.risk}`,
+      e.error ? `  error: ${e.error}${e.errorCategory ? ` (${e.errorCategory})` : ""}` : "",
+      `  input:\n${pretty(e.input).replace(/^/gm, "    ")}`,
+      e.plan ? `  request:\n${pretty(e.plan).replace(/^/gm, "    ")}` : "",
+      e.output !== null ? `  output:\n${pretty(e.output).replace(/^/gm, "    ")}` : "",
+    ].filter(Boolean).join("\n"),
+  );
+}

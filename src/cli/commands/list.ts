@@ -1,0 +1,24 @@
+import { listTools } from "../../registry/tools.js";
+import { table, truncate } from "../../ui/output.js";
+import type { CommandContext } from "../program.js";
+import { withRegistry } from "./shared.js";
+
+interface ListFlags {
+  runtime?: string;
+  status?: string;
+  tag?: string;
+  search?: string;
+}
+
+export async function listCommand(context: CommandContext, flags: ListFlags): Promise<void> {
+  const tools = await withRegistry(context, (registry) => listTools(registry, flags));
+  const c = context.output.color;
+  const statusColor = (status: string) => (status === "active" ? c.green(status) : status === "pending" ? c.yellow(status) : c.red(status));
+  context.output.data({ tools }, () => {
+    if (tools.length === 0) return "no tools match; import some with: toolctl import manifests/examples";
+    const rows = tools.map((t) => [t.name, t.runtime, t.status, String(t.actionCount), truncate(t.description, 60)]);
+    const text = table(["NAME", "RUNTIME", "STATUS", "ACTIONS", "DESCRIPTION"], rows, (h) => c.bold(h));
+    // Colour is applied after padding so escape codes do not skew the columns.
+    return c.level > 0 ? text.replace(/ (active|pending|disabled|revoked) /g, (m, s: string) => ` ${statusColor(s)} `) : text;
+  });
+}

@@ -1,0 +1,93 @@
+import { readFileSync } from "node:fs";
+import { execute, type ExecuteResult } from "../../engine/execute.js";
+import { UsageError } from "../../errors.js";
+import type { Runner } from "../../runners/types.js";
+import type { CommandContext } from "../program.js";
+import { pretty, withRegistry } from "./shared.js";
+
+interface RunFlags {
+  param: string[];
+  params?: string;
+  paramsFile?: string;
+  dryRun?: boolean;
+}
+
+/** Runners load on demand: a process run never pays for the HTTP client, and the reverse. */
+export const RUNNERS: Record<string, () => Promise<Runner>> = {
+  http: async () => (await import("../../runners/http/runner.js")).httpRunner,
+  process: async () => (await import("../../runners/process.js")).processRunner,
+  echo: async () => (await import("../../runners/echo.js")).echoRunner,
+};
+
+function readParamsFile(name: string | undefined): { name: string; text: string } | undefined {
+  if (name === undefined) return undefined;
+  try {
+    return { name: name === "-" ? "(stdin)" : name, text: readFileSync(name === "-" ? 0 : name, "utf8") };
+  } catch (error) {
+    throw new UsageError(`--params-file ${name}: cannot read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+}
+
+function renderHuman(result: ExecuteResult, context: CommandContext): void {
+  const c = context.output.color;
+  const name = `${result.tool}.${result.action}`;
+  for (const warning of result.warnings) context.output.warn(warning);
+  const decision = result.cost ? `cost $${result.cost.usd.toFixed(2)} (${result.cost.basis}), risk ${result.risk}` : "";
+  if (result.status === "dry_run") {
+    const plan = result.plan ?? {};
+    const lines = [c.bold(`dry run: ${name}`) + c.dim("  (nothing was executed)")];
+    if (plan.runtime === "http") {
+      lines.push(`  ${plan.method} ${plan.url}`);
+      for (const [header, value] of Object.entries((plan.headers ?? {}) as Record<string, string>)) lines.push(`  ${header}: ${value}`);
+      if (plan.body !== undefined) lines.push(`  body:`, pretty(plan.body).replace(/^/gm, "    "));
+      lines.push(`  timeout: ${plan.timeoutSeconds}s`);
+    } else if (plan.runtime === "process") {
+      lines.push(`  argv: ${JSON.stringify(plan.argv)}`, `  cwd: ${plan.cwd}`, `  env: ${(plan.env as string[]).join(", ") || "(none)"}`,
+        `  stdin: ${plan.stdin}`, `  timeout: ${plan.timeoutSeconds}s`);
+    } else {
+      lines.push(`  ${plan.runtime}: ${plan.returns ?? ""}`);
+    }
+    lines.push(`  input: ${JSON.stringify(result.input)}`, `  ${decision}`, c.dim(`  execution ${result.executionId}`));
+    process.stdout.write(`${lines.join("\n")}\n`);
+    return;
+  }
+  if (result.status === "succeeded") {
+    if (result.output !== undefined && result.output !== null) process.stdout.write(`${pretty(result.output)}\n`);
+    context.output.info(c.green(`✓ ${name} succeeded`) + c.dim(` in ${result.durationMs}ms · ${decision} · ${result.executionId}`));
+    return;
+  }
+  const error = result.error!;
+  process.stderr.write(`${c.red(`error: ${error.message}`)}\n`);
+  for (const problem of error.problems && error.problems.length > 1 ? error.problems : []) process.stderr.write(`  ${problem}\n`);
+  if (result.status === "unknown") context.output.info(c.yellow(`outcome unknown: look it up before retrying (toolctl executions show ${result.executionId})`));
+  else context.output.info(c.dim(`execution ${result.executionId} ${result.status}${error.category ? ` (${error.category})` : ""}`));
+}
+
+export async function runCommand(context: CommandContext, target: string, flags: RunFlags): Promise<number> {
+  const paramsFile = readParamsFile(flags.paramsFile);
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    process.stderr.write("interrupt received: stopping (press Ctrl-C again to exit at once)\n");
+    controller.abort();
+  };
+  process.on("SIGINT", onSigint);
+  try {
+    const result = await withRegistry(context, (registry) =>
+      execute(
+        {
+          target, dryRun: flags.dryRun === true, actor: context.actor, cwd: context.cwd, env: context.env, signal: controller.signal,
+          input: { params: flags.param, paramsJson: flags.params, paramsFile },
+        },
+        { registry, runners: RUNNERS },
+      ),
+    );
+    if (context.json) context.output.data(result, () => "");
+    else renderHuman(result, context);
+    return result.exitCode;
+  } finally {
+    process.off("SIGINT", onSigint);
+  }
+}

@@ -1,0 +1,86 @@
+import type { ActionSpec } from "../../domain/manifest.js";
+import { NotFoundError } from "../../errors.js";
+import { actionNames, getAction, getTool, listActions, toolNames, type ToolRecord } from "../../registry/tools.js";
+import { createSecretLookup } from "../../secrets/resolve.js";
+import { didYouMean } from "../../util/suggest.js";
+import type { CommandContext } from "../program.js";
+import { pretty, withRegistry } from "./shared.js";
+
+function costRule(spec: Pick<ActionSpec, "cost">): string {
+  const cost = spec.cost;
+  if (!cost) return "none declared ($0)";
+  if ("fixed" in cost) return `fixed $${cost.fixed}`;
+  return `from input.${cost.fromInput}${cost.scale === 1 ? "" : ` × ${cost.scale}`} (USD)`;
+}
+
+function riskRule(spec: Pick<ActionSpec, "risk" | "kind" | "approval">): string {
+  const floors = [spec.risk ? `at least ${spec.risk}` : "", spec.kind === "delete" ? "at least MEDIUM (delete)" : ""].filter(Boolean);
+  return `from cost${floors.length ? `, ${floors.join(", ")}` : ""}; approval ${spec.approval}`;
+}
+
+function describeTool(tool: ToolRecord, context: CommandContext) {
+  const lookup = createSecretLookup(context.cwd, context.env);
+  const secrets = tool.secrets.map((name) => {
+    const found = lookup.get(name);
+    return { name, present: found !== undefined, source: found?.source ?? null };
+  });
+  const { definition } = tool;
+  return {
+    name: tool.name, version: tool.version, description: tool.description, runtime: tool.runtime, status: tool.status,
+    tags: tool.tags, source: tool.sourcePath, digest: tool.digest, baseUrl: definition.baseUrl, sandboxBaseUrl: definition.sandboxBaseUrl,
+    auth: definition.auth, secrets, http: definition.http, process: definition.process, createdAt: tool.createdAt, updatedAt: tool.updatedAt,
+  };
+}
+
+export async function showCommand(context: CommandContext, target: string): Promise<void> {
+  const [toolName, actionName] = target.includes(".") ? [target.slice(0, target.indexOf(".")), target.slice(target.indexOf(".") + 1)] : [target, undefined];
+  const view = await withRegistry(context, (registry) => {
+    const tool = getTool(registry, toolName!);
+    if (!tool) throw new NotFoundError(`unknown tool '${toolName}'${didYouMean(toolName!, toolNames(registry))}; see: toolctl list`);
+    if (actionName === undefined) {
+      const actions = listActions(registry, tool.name).map((a) => {
+        const spec = getAction(registry, tool.name, a.name, false)!.definition;
+        return { ...a, cost: costRule(spec), risk: riskRule(spec) };
+      });
+      return { tool: describeTool(tool, context), actions };
+    }
+    const action = getAction(registry, tool.name, actionName, false);
+    if (!action) {
+      throw new NotFoundError(`tool ${tool.name} has no action '${actionName}'${didYouMean(actionName, actionNames(registry, tool.name))}; see: toolctl show ${tool.name}`);
+    }
+    const spec = action.definition;
+    return { tool: describeTool(tool, context), action: { name: action.name, ...spec, costRule: costRule(spec), riskRule: riskRule(spec) } };
+  });
+  const c = context.output.color;
+  context.output.data(view, () => {
+    const t = view.tool;
+    const lines = [
+      `${c.bold(t.name)} ${t.version}  ${t.status}  (${t.runtime})`,
+      `  ${t.description}`,
+      t.tags.length ? `  tags: ${t.tags.join(", ")}` : "",
+      t.baseUrl ? `  base URL: ${t.baseUrl}${t.sandboxBaseUrl ? `  (sandbox: ${t.sandboxBaseUrl})` : ""}` : "",
+      `  auth: ${t.auth.type}${"in" in t.auth ? ` in ${t.auth.in} ${t.auth.name}` : ""}`,
+      ...t.secrets.map((s) => `  secret ${s.name}: ${s.present ? c.green(`present (${s.source})`) : c.red("missing")}`),
+      t.http ? `  http: timeout ${t.http.timeoutSeconds}s, plain http ${t.http.allowPlainHttp ? "allowed" : "refused"}, private networks ${JSON.stringify(t.http.allowPrivateNetworks)}${t.http.allowedHosts.length ? `, extra hosts ${t.http.allowedHosts.join(", ")}` : ""}` : "",
+      t.process ? `  process: timeout ${t.process.timeoutSeconds}s, environment passed: ${t.process.env.join(", ") || "(none)"}` : "",
+      `  source: ${t.source ?? "-"}`,
+    ];
+    if ("actions" in view && view.actions) {
+      lines.push("", c.bold("actions:"));
+      for (const a of view.actions) lines.push(`  ${a.name.padEnd(20)} ${a.kind.padEnd(7)} ${a.description}`, `  ${"".padEnd(20)} cost: ${a.cost}; risk: ${a.risk}`);
+    } else {
+      const a = view.action!;
+      lines.push(
+        "", `${c.bold(`${t.name}.${a.name}`)} (${a.kind})  ${a.description}`,
+        `  cost: ${a.costRule}`, `  risk: ${a.riskRule}`,
+        `  idempotent: ${a.idempotent ?? a.kind === "read"}${a.idempotencyKey ? ` (key in header ${a.idempotencyKey.header})` : ""}`,
+        `  rollback: ${a.rollback === undefined ? "none declared" : a.rollback === "irreversible" ? "irreversible" : `${a.rollback.action}`}`,
+        a.request ? `  request: ${a.request.method} ${a.request.path}` : "",
+        a.command ? `  command: ${JSON.stringify(a.command)}` : "",
+        "  input schema:", pretty(a.inputSchema).replace(/^/gm, "    "),
+        a.outputSchema ? `  output schema:\n${pretty(a.outputSchema).replace(/^/gm, "    ")}` : "",
+      );
+    }
+    return lines.filter((line) => line !== "").join("\n");
+  });
+}

@@ -1,0 +1,192 @@
+import { readFileSync } from "node:fs";
+import { Command, CommanderError, Option } from "commander";
+import { resolveActor, resolveHome, type CommonOptions } from "../config/home.js";
+import { ExitCode, exitCodeFor, ToolctlError, UsageError } from "../errors.js";
+import { createOutput, type Output } from "../ui/output.js";
+
+export interface CommandContext extends CommonOptions {
+  output: Output;
+}
+
+function contextFor(command: Command): CommandContext {
+  const globals = command.optsWithGlobals<{ home?: string; json?: boolean }>();
+  const env = process.env;
+  return {
+    home: resolveHome(globals.home, env),
+    json: globals.json === true,
+    actor: resolveActor(env),
+    cwd: process.cwd(),
+    env,
+    output: createOutput(globals.json === true, env),
+  };
+}
+
+type Handler = (context: CommandContext, ...args: any[]) => Promise<number | void>;
+
+/** Wraps a lazily imported handler: builds the context, runs it, and turns its result or error into an exit code. */
+function action(load: () => Promise<Handler>) {
+  return async (...args: unknown[]) => {
+    const command = args[args.length - 1] as Command;
+    const context = contextFor(command);
+    try {
+      const handler = await load();
+      const code = await handler(context, ...args.slice(0, -1));
+      process.exitCode = code ?? ExitCode.ok;
+    } catch (error) {
+      context.output.error(error);
+      process.exitCode = exitCodeFor(error);
+      if (!(error instanceof ToolctlError)) {
+        // A bug, not an expected outcome: keep the stack for the report.
+        process.stderr.write(`${(error as Error)?.stack ?? String(error)}\n`);
+      }
+    }
+  };
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+function positiveInt(flag: string) {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${flag} must be a positive integer, got ${JSON.stringify(value)}`);
+    return n;
+  };
+}
+
+export function buildProgram(): Command {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+  const program = new Command("toolctl")
+    .description("Run real-world actions safely: manifests, dry runs, approvals, sandboxes and a tamper-evident audit log.")
+    .version(pkg.version, "-V, --version")
+    .option("--home <dir>", "toolctl home (default: $TOOLCTL_HOME, else ~/.toolctl)")
+    .option("--json", "print JSON on stdout (errors too) and nothing else")
+    .showHelpAfterError("(run with --help for usage)")
+    .addHelpText("after", "\nExample:\n  toolctl import manifests/examples && toolctl run echo.say --param message=hi --dry-run");
+
+  program
+    .command("import")
+    .description("load manifests (files, or every manifest in a directory) into the registry")
+    .argument("<paths...>", "manifest files or directories")
+    .addHelpText("after", "\nExample:\n  toolctl import manifests/examples\n  toolctl import ./stripe.yaml --json")
+    .action(action(async () => (await import("./commands/import.js")).importCommand));
+
+  program
+    .command("list")
+    .description("list registered tools")
+    .option("--runtime <runtime>", "only tools of this runtime (http, process, echo)")
+    .option("--status <status>", "only tools with this status (pending, active, disabled, revoked)")
+    .option("--tag <tag>", "only tools with this tag")
+    .option("-s, --search <text>", "free text over tool and action names and descriptions")
+    .addHelpText("after", "\nExample:\n  toolctl list --search weather --json")
+    .action(action(async () => (await import("./commands/list.js")).listCommand));
+
+  program
+    .command("show")
+    .description("everything about one tool, or one action")
+    .argument("<tool[.action]>", "a tool name, or tool.action")
+    .addHelpText("after", "\nExample:\n  toolctl show calculator.calculate")
+    .action(action(async () => (await import("./commands/show.js")).showCommand));
+
+  const tool = program.command("tool").description("tool lifecycle: enable, disable, remove");
+  for (const [verb, help] of [
+    ["enable", "allow a tool to run again"],
+    ["disable", "stop a tool from running (it stays registered)"],
+    ["remove", "delete a tool from the registry (its history stays)"],
+  ] as const) {
+    tool
+      .command(verb)
+      .description(help)
+      .argument("<name>", "tool name")
+      .addHelpText("after", `\nExample:\n  toolctl tool ${verb} weather`)
+      .action(action(async () => (await import("./commands/tool.js")).toolCommand(verb)));
+  }
+
+  program
+    .command("run")
+    .description("run one action: validate, show cost and risk, execute, record")
+    .argument("<tool.action>", "the action to run")
+    .option("-p, --param <key=value>", "an input field, typed by the input schema (repeatable; dotted keys nest)", collect, [])
+    .option("--params <json>", "input as a JSON object")
+    .option("--params-file <file>", "input as a JSON file; '-' reads stdin")
+    .option("-n, --dry-run", "show exactly what would be sent or started, and run nothing")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  toolctl run calculator.calculate --param operation=add --param a=5 --param b=3\n  toolctl run weather.current --params '{\"city\":\"Paris\"}' --dry-run\n  echo '{\"message\":\"hi\"}' | toolctl run echo.say --params-file - --json",
+    )
+    .action(action(async () => (await import("./commands/run.js")).runCommand));
+
+  const executions = program
+    .command("executions")
+    .description("execution history, newest first")
+    .option("--tool <tool>", "only this tool")
+    .option("--action <action>", "only this action")
+    .addOption(new Option("--status <status>", "only this status").choices(["requested", "approved", "running", "succeeded", "failed", "unknown", "rolled_back", "declined", "dry_run"]))
+    .addOption(new Option("--actor <actor>", "only this actor").choices(["user", "ci", "agent"]))
+    .option("--since <time>", "on or after this ISO time or date")
+    .option("--until <time>", "on or before this ISO time or date")
+    .option("--limit <n>", "rows per page (default 20)", positiveInt("--limit"), 20)
+    .option("--page <n>", "page number, from 1", positiveInt("--page"), 1)
+    .addHelpText("after", "\nExample:\n  toolctl executions --status failed --limit 5\n  toolctl executions show ex_lx2k…")
+    .action(action(async () => (await import("./commands/executions.js")).listExecutionsCommand));
+  executions
+    .command("show")
+    .description("one execution in full")
+    .argument("<id>", "execution id, or an unambiguous prefix of it")
+    .action(action(async () => (await import("./commands/executions.js")).showExecutionCommand));
+
+  const audit = program
+    .command("audit")
+    .description("the audit log, oldest first (the newest --limit events)")
+    .option("--tool <tool>", "only this tool")
+    .option("--action <action>", "only this action")
+    .option("--status <status>", "only events with this status")
+    .option("--type <type>", "only this event type, such as execution.dry_run")
+    .addOption(new Option("--actor <actor>", "only this actor").choices(["user", "ci", "agent"]))
+    .option("--execution <id>", "only events of this execution")
+    .option("--since <time>", "on or after this ISO time or date")
+    .option("--until <time>", "on or before this ISO time or date")
+    .option("--limit <n>", "at most this many events (default 50)", positiveInt("--limit"), 50)
+    .addHelpText("after", "\nExample:\n  toolctl audit --tool echo --json   # JSON lines\n  toolctl audit verify")
+    .action(action(async () => (await import("./commands/audit.js")).auditCommand));
+  audit
+    .command("verify")
+    .description("check the hash chain: detects edited, deleted, reordered or truncated events")
+    .action(action(async () => (await import("./commands/audit.js")).verifyCommand));
+  audit
+    .command("export")
+    .description("every event as JSON lines, with its hashes, to stdout or a file")
+    .option("-o, --output <file>", "write to this file instead of stdout")
+    .action(action(async () => (await import("./commands/audit.js")).exportCommand));
+
+  return program;
+}
+
+export async function runCli(args: string[]): Promise<void> {
+  const program = buildProgram();
+  const json = args.includes("--json");
+  // Commander's own errors (unknown option, missing argument) are usage errors: exit 2, in the chosen view.
+  program.exitOverride();
+  for (const command of [program, ...program.commands.flatMap((c) => [c, ...c.commands])]) {
+    command.exitOverride();
+    command.configureOutput({ outputError: (text, write) => (json ? undefined : write(text)) });
+  }
+  try {
+    await program.parseAsync(args, { from: "user" });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.code === "commander.help") {
+        process.exitCode = ExitCode.ok;
+        return;
+      }
+      if (json) createOutput(true).error(new UsageError(error.message.replace(/^error: /, "")));
+      process.exitCode = ExitCode.usage;
+      return;
+    }
+    if (error instanceof ToolctlError) {
+      createOutput(json).error(error);
+      process.exitCode = error.exitCode;
+      return;
+    }
+    throw error;
+  }
+}

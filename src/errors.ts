@@ -1,0 +1,115 @@
+/**
+ * Error classes and the one mapping from error to exit code.
+ * Exit codes are part of the public contract (README, PRODUCT.md) and must not drift.
+ */
+
+export const ExitCode = {
+  ok: 0,
+  actionFailed: 1,
+  usage: 2,
+  policy: 3,
+  needsHuman: 4,
+  unknownOutcome: 5,
+  environment: 6,
+  interrupted: 130,
+} as const;
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** A stable machine-readable error code, printed in `--json` mode. */
+export type ErrorCode =
+  | "usage"
+  | "manifest_invalid"
+  | "config_invalid"
+  | "input_invalid"
+  | "not_found"
+  | "secret_missing"
+  | "action_failed"
+  | "output_invalid"
+  | "policy_refused"
+  | "tool_disabled"
+  | "tool_pending"
+  | "url_blocked"
+  | "needs_human"
+  | "unknown_outcome"
+  | "registry_unavailable"
+  | "environment_unavailable"
+  | "interrupted";
+
+export interface ErrorDetails {
+  /** One line per problem, when there are several (manifest and input validation). */
+  problems?: string[];
+  /** Execution id, when the error belongs to a recorded execution. */
+  executionId?: string;
+  [key: string]: unknown;
+}
+
+export class ToolctlError extends Error {
+  readonly code: ErrorCode;
+  readonly exitCode: ExitCodeValue;
+  readonly details: ErrorDetails;
+
+  constructor(code: ErrorCode, exitCode: ExitCodeValue, message: string, details: ErrorDetails = {}, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.exitCode = exitCode;
+    this.details = details;
+  }
+}
+
+/** Bad flags, unknown tools or actions, malformed arguments: nothing ran. */
+export class UsageError extends ToolctlError {
+  constructor(message: string, details?: ErrorDetails, code: ErrorCode = "usage") {
+    super(code, ExitCode.usage, message, details);
+  }
+}
+
+export class NotFoundError extends ToolctlError {
+  constructor(message: string, details?: ErrorDetails) {
+    super("not_found", ExitCode.usage, message, details);
+  }
+}
+
+/** A manifest, config or input that does not validate. `problems` lists every one of them. */
+export class ValidationError extends ToolctlError {
+  constructor(code: "manifest_invalid" | "config_invalid" | "input_invalid", message: string, problems: string[], details: ErrorDetails = {}) {
+    super(code, ExitCode.usage, message, { ...details, problems });
+  }
+}
+
+export class SecretMissingError extends ToolctlError {
+  constructor(message: string, details?: ErrorDetails) {
+    super("secret_missing", ExitCode.usage, message, details);
+  }
+}
+
+export class PolicyError extends ToolctlError {
+  constructor(code: "policy_refused" | "tool_disabled" | "tool_pending" | "url_blocked", message: string, details?: ErrorDetails) {
+    super(code, ExitCode.policy, message, details);
+  }
+}
+
+export class NeedsHumanError extends ToolctlError {
+  constructor(message: string, details?: ErrorDetails) {
+    super("needs_human", ExitCode.needsHuman, message, details);
+  }
+}
+
+/** The registry, home or another part of the environment is unusable: nothing ran. */
+export class EnvironmentError extends ToolctlError {
+  constructor(message: string, details?: ErrorDetails, cause?: unknown, code: ErrorCode = "environment_unavailable") {
+    super(code, ExitCode.environment, message, details, cause);
+  }
+}
+
+export class RegistryError extends EnvironmentError {
+  constructor(message: string, cause?: unknown) {
+    super(message, {}, cause, "registry_unavailable");
+  }
+}
+
+/** Maps any thrown value to an exit code. Unknown errors are bugs: they keep exit code 1 and are re-thrown by the CLI shell. */
+export function exitCodeFor(error: unknown): ExitCodeValue {
+  if (error instanceof ToolctlError) return error.exitCode;
+  return ExitCode.actionFailed;
+}

@@ -1,0 +1,159 @@
+/**
+ * Manifest text → validated tool definition. Every problem in a file is reported at once, each naming
+ * file, line, column and field. `readManifestFile` is the only function here that touches the file system.
+ */
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import type { z } from "zod";
+import { manifestSchema, type Manifest } from "../domain/manifest.js";
+import { ValidationError } from "../errors.js";
+import { checkSchema } from "../schema/compile.js";
+import { collectRefs, TemplateError } from "../template/render.js";
+import { digestOf } from "../util/canonical.js";
+import { suggest } from "../util/suggest.js";
+import { parseLocated, type LocatedDocument, type Position } from "./locate.js";
+
+export const MANIFEST_EXTENSIONS = [".yaml", ".yml", ".json"];
+
+export interface LoadedManifest {
+  manifest: Manifest;
+  digest: string;
+  /** Every secret the tool refers to, by name. */
+  secrets: string[];
+  sourcePath: string;
+}
+
+interface Problem {
+  path: readonly PropertyKey[];
+  message: string;
+  atKey?: string;
+}
+
+export async function readManifestFile(file: string): Promise<LoadedManifest> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message;
+    throw new ValidationError("manifest_invalid", `${file}: cannot read manifest: ${reason}`, [`${file}: ${reason}`]);
+  }
+  return parseManifest(text, file);
+}
+
+export function parseManifest(text: string, file: string): LoadedManifest {
+  const located = parseLocated(text, file.toLowerCase().endsWith(".json"));
+  if (Array.isArray(located)) {
+    throw invalid(file, located.map((p) => `${file}:${p.position.line}:${p.position.col}: ${p.message}`));
+  }
+  if (located.data === null || typeof located.data !== "object" || Array.isArray(located.data)) {
+    throw invalid(file, [`${file}:1:1: expected a mapping with apiVersion, name, runtime and actions`]);
+  }
+  const parsed = manifestSchema.safeParse(located.data);
+  const problems: Problem[] = parsed.success ? checkEmbedded(parsed.data) : parsed.error.issues.flatMap(describeIssue);
+  if (problems.length > 0) throw invalid(file, problems.map((p) => formatProblem(file, located, p)));
+  const manifest = parsed.data!;
+  return { manifest, digest: digestOf(manifest), secrets: referencedSecrets(manifest), sourcePath: path.resolve(file) };
+}
+
+function invalid(file: string, lines: string[]): ValidationError {
+  const message = lines.length === 1 ? lines[0]! : `${file}: ${lines.length} problems in manifest`;
+  return new ValidationError("manifest_invalid", message, lines, { file });
+}
+
+function formatProblem(file: string, doc: LocatedDocument, problem: Problem): string {
+  const at: Position = doc.positionOf(problem.path, problem.atKey);
+  const field = [...problem.path, ...(problem.atKey === undefined ? [] : [problem.atKey])].map(String).join(".");
+  return `${file}:${at.line}:${at.col}: ${field || "(root)"}: ${problem.message}`;
+}
+
+/** Zod's issues, reworded for people and given a typo hint for unknown fields. */
+function describeIssue(issue: z.core.$ZodIssue): Problem[] {
+  const message = issue.message.replace(/^Invalid input: /, "").replace(/^Invalid option: /, "");
+  switch (issue.code) {
+    case "unrecognized_keys":
+      return issue.keys.map((key) => {
+        const hint = suggest(key, knownKeysAt(issue.path));
+        return { path: issue.path, atKey: key, message: `unknown field '${key}'${hint ? ` (did you mean '${hint}'?)` : ""}` };
+      });
+    case "invalid_type":
+      return [{ path: issue.path, message: /received undefined$/.test(message) ? `is required (expected ${issue.expected})` : message }];
+    case "invalid_union": {
+      const nested = issue.errors.flat().filter((inner) => inner.code !== "invalid_union");
+      if (nested.length > 0 && issue.errors.length === 1) return nested.flatMap((inner) => describeIssue({ ...inner, path: [...issue.path, ...inner.path] }));
+      return [{ path: issue.path, message: message === "Invalid input" ? "does not match any allowed form" : message }];
+    }
+    default:
+      return [{ path: issue.path, message }];
+  }
+}
+
+/** The field names an object at `path` may have, found by walking the manifest schema itself. */
+function knownKeysAt(path: readonly PropertyKey[]): string[] {
+  let schemas: z.core.$ZodType[] = [manifestSchema];
+  for (const segment of [...path, null]) {
+    const next: z.core.$ZodType[] = [];
+    const keys: string[] = [];
+    const visit = (schema: z.core.$ZodType): void => {
+      const def = schema._zod.def as unknown as Record<string, unknown> & { type: string };
+      if (def.type === "optional" || def.type === "default" || def.type === "nullable") return visit(def.innerType as z.core.$ZodType);
+      if (def.type === "pipe") return visit(def.in as z.core.$ZodType);
+      if (def.type === "union") return (def.options as z.core.$ZodType[]).forEach(visit);
+      if (def.type === "object") {
+        const shape = def.shape as Record<string, z.core.$ZodType>;
+        if (segment === null) keys.push(...Object.keys(shape));
+        else if (shape[String(segment)]) next.push(shape[String(segment)]!);
+      }
+      if (def.type === "record" && segment !== null) next.push(def.valueType as z.core.$ZodType);
+    };
+    schemas.forEach(visit);
+    if (segment === null) return keys;
+    schemas = next;
+  }
+  return [];
+}
+
+const TEMPLATE_ROOTS: Record<string, string[]> = {
+  request: ["input", "secrets"],
+  command: ["input", "secrets", "tool"],
+  env: ["input", "secrets", "tool"],
+  rollback: ["input", "output"],
+};
+
+/** Checks zod cannot make: the JSON Schemas inside actions, and the references inside templates. */
+function checkEmbedded(manifest: Manifest): Problem[] {
+  const problems: Problem[] = [];
+  const checkTemplates = (value: unknown, at: PropertyKey[], roots: string[]) => {
+    try {
+      for (const ref of collectRefs(value)) {
+        if (!roots.includes(ref.root)) problems.push({ path: at, message: `template '{{ ${ref.path} }}' may only refer to ${roots.join(", ")}` });
+      }
+    } catch (error) {
+      if (error instanceof TemplateError) problems.push({ path: at, message: error.message });
+      else throw error;
+    }
+  };
+  if (manifest.auth.type === "basic") checkTemplates(manifest.auth.username, ["auth", "username"], ["secrets"]);
+  if (manifest.http) checkTemplates(manifest.http.headers, ["http", "headers"], ["secrets"]);
+  for (const [name, action] of Object.entries(manifest.actions)) {
+    for (const field of ["inputSchema", "outputSchema"] as const) {
+      const schema = action[field];
+      if (schema === undefined) continue;
+      for (const problem of checkSchema(schema)) {
+        const pointer = problem.path.split("/").slice(1).map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
+        problems.push({ path: ["actions", name, field, ...pointer], message: `invalid JSON Schema: ${problem.message}` });
+      }
+    }
+    for (const field of ["request", "command", "env", "rollback"] as const) {
+      if (action[field] !== undefined) checkTemplates(action[field], ["actions", name, field], TEMPLATE_ROOTS[field]!);
+    }
+  }
+  return problems;
+}
+
+export function referencedSecrets(manifest: Manifest): string[] {
+  const names = new Set<string>();
+  if (manifest.auth.type !== "none") names.add(manifest.auth.secret);
+  const refs = collectRefs([manifest.auth, manifest.http?.headers, Object.values(manifest.actions).map((a) => [a.request, a.command, a.env])]);
+  for (const ref of refs) if (ref.root === "secrets") names.add(ref.path.split(".")[1]!);
+  return [...names].sort();
+}

@@ -1,0 +1,85 @@
+/**
+ * Versioned schema migrations, applied in order; `PRAGMA user_version` records how many have run.
+ * Never edit a released migration: append a new one.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE tools (
+    name TEXT PRIMARY KEY,
+    version TEXT NOT NULL,
+    description TEXT NOT NULL,
+    runtime TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'active', 'disabled', 'revoked')),
+    tags TEXT NOT NULL DEFAULT '[]',
+    action_count INTEGER NOT NULL,
+    secrets TEXT NOT NULL DEFAULT '[]',
+    source_path TEXT,
+    digest TEXT NOT NULL,
+    definition TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+
+  CREATE TABLE validators (
+    digest TEXT PRIMARY KEY,
+    code TEXT NOT NULL
+  ) WITHOUT ROWID;
+
+  CREATE TABLE actions (
+    tool TEXT NOT NULL REFERENCES tools(name) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    description TEXT NOT NULL,
+    definition TEXT NOT NULL,
+    input_validator TEXT REFERENCES validators(digest),
+    output_validator TEXT REFERENCES validators(digest),
+    PRIMARY KEY (tool, name)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE executions (
+    id TEXT PRIMARY KEY,
+    tool TEXT NOT NULL,
+    action TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    status TEXT NOT NULL,
+    input TEXT,
+    output TEXT,
+    plan TEXT,
+    error TEXT,
+    error_category TEXT,
+    cost_usd REAL,
+    risk TEXT,
+    tool_digest TEXT,
+    created_at TEXT NOT NULL,
+    started_at TEXT,
+    finished_at TEXT,
+    duration_ms INTEGER
+  );
+  CREATE INDEX executions_by_time ON executions (created_at);
+  CREATE INDEX executions_by_tool ON executions (tool, action, created_at);
+  CREATE INDEX executions_by_status ON executions (status, created_at);
+
+  CREATE TABLE audit_events (
+    seq INTEGER PRIMARY KEY,
+    ts TEXT NOT NULL,
+    type TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    tool TEXT,
+    action TEXT,
+    execution_id TEXT,
+    status TEXT,
+    data TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+  );
+  CREATE INDEX audit_by_time ON audit_events (ts);
+  CREATE INDEX audit_by_tool ON audit_events (tool, action);
+  CREATE INDEX audit_by_execution ON audit_events (execution_id);
+
+  -- Append-only is enforced by the database itself, not by convention.
+  CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+  BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+  CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+  BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+  `,
+];

@@ -1,0 +1,221 @@
+/**
+ * Tools and their actions. A tool's manifest is stored as JSON (already validated at import); each action
+ * row carries its definition and references its precompiled input/output validators, so listing stays a
+ * single cheap query and a run loads only what it needs.
+ */
+import type { ActionSpec, Manifest } from "../domain/manifest.js";
+import { digestOf } from "../util/canonical.js";
+import { appendAudit } from "./audit.js";
+import { nowIso, writeTransaction, type Registry } from "./db.js";
+
+export type ToolStatus = "pending" | "active" | "disabled" | "revoked";
+export type ToolDefinition = Omit<Manifest, "actions">;
+
+export interface ToolSummary {
+  name: string;
+  version: string;
+  description: string;
+  runtime: string;
+  status: ToolStatus;
+  tags: string[];
+  actionCount: number;
+  secrets: string[];
+  sourcePath: string | null;
+  digest: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ToolRecord extends ToolSummary {
+  definition: ToolDefinition;
+}
+
+export interface ActionRecord {
+  tool: string;
+  name: string;
+  kind: ActionSpec["kind"];
+  description: string;
+  definition: ActionSpec;
+  inputValidator: string | null;
+  outputValidator: string | null;
+}
+
+interface ToolRow {
+  name: string; version: string; description: string; runtime: string; status: ToolStatus; tags: string;
+  action_count: number; secrets: string; source_path: string | null; digest: string; definition?: string;
+  created_at: string; updated_at: string;
+}
+
+const SUMMARY_COLUMNS = "name, version, description, runtime, status, tags, action_count, secrets, source_path, digest, created_at, updated_at";
+
+function toSummary(row: ToolRow): ToolSummary {
+  return {
+    name: row.name, version: row.version, description: row.description, runtime: row.runtime, status: row.status,
+    tags: JSON.parse(row.tags) as string[], actionCount: row.action_count, secrets: JSON.parse(row.secrets) as string[],
+    sourcePath: row.source_path, digest: row.digest, createdAt: row.created_at, updatedAt: row.updated_at,
+  };
+}
+
+export interface ListToolsQuery {
+  runtime?: string;
+  status?: string;
+  tag?: string;
+  search?: string;
+}
+
+export function listTools(registry: Registry, query: ListToolsQuery = {}): ToolSummary[] {
+  const where: string[] = [];
+  const params: Record<string, string> = {};
+  if (query.runtime) (where.push("runtime = @runtime"), (params.runtime = query.runtime));
+  if (query.status) (where.push("status = @status"), (params.status = query.status));
+  if (query.tag) (where.push("EXISTS (SELECT 1 FROM json_each(tools.tags) WHERE value = @tag)"), (params.tag = query.tag));
+  if (query.search) {
+    where.push(`(name LIKE @search ESCAPE '\\' OR description LIKE @search ESCAPE '\\' OR EXISTS (
+      SELECT 1 FROM actions a WHERE a.tool = tools.name AND (a.name LIKE @search ESCAPE '\\' OR a.description LIKE @search ESCAPE '\\')))`);
+    params.search = `%${query.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  }
+  const sql = `SELECT ${SUMMARY_COLUMNS} FROM tools ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY name`;
+  return (registry.db.prepare(sql).all(params) as ToolRow[]).map(toSummary);
+}
+
+export function getTool(registry: Registry, name: string): ToolRecord | undefined {
+  const row = registry.db.prepare(`SELECT ${SUMMARY_COLUMNS}, definition FROM tools WHERE name = ?`).get(name) as ToolRow | undefined;
+  return row ? { ...toSummary(row), definition: JSON.parse(row.definition!) as ToolDefinition } : undefined;
+}
+
+export function toolNames(registry: Registry): string[] {
+  return (registry.db.prepare("SELECT name FROM tools ORDER BY name").pluck().all() as string[]);
+}
+
+export function actionNames(registry: Registry, tool: string): string[] {
+  return registry.db.prepare("SELECT name FROM actions WHERE tool = ? ORDER BY name").pluck().all(tool) as string[];
+}
+
+interface ActionRow {
+  tool: string; name: string; kind: ActionSpec["kind"]; description: string; definition: string;
+  input_code: string | null; output_code: string | null;
+}
+
+export function getAction(registry: Registry, tool: string, name: string, withValidators = true): ActionRecord | undefined {
+  const row = registry.db.prepare(
+    `SELECT a.tool, a.name, a.kind, a.description, a.definition,
+       ${withValidators ? "vi.code" : "NULL"} AS input_code, ${withValidators ? "vo.code" : "NULL"} AS output_code
+     FROM actions a
+     LEFT JOIN validators vi ON vi.digest = a.input_validator
+     LEFT JOIN validators vo ON vo.digest = a.output_validator
+     WHERE a.tool = ? AND a.name = ?`,
+  ).get(tool, name) as ActionRow | undefined;
+  if (!row) return undefined;
+  return {
+    tool: row.tool, name: row.name, kind: row.kind, description: row.description,
+    definition: JSON.parse(row.definition) as ActionSpec, inputValidator: row.input_code, outputValidator: row.output_code,
+  };
+}
+
+export function listActions(registry: Registry, tool: string): Array<Pick<ActionRecord, "name" | "kind" | "description">> {
+  return registry.db.prepare("SELECT name, kind, description FROM actions WHERE tool = ? ORDER BY name").all(tool) as Array<
+    Pick<ActionRecord, "name" | "kind" | "description">
+  >;
+}
+
+export interface CompiledAction {
+  name: string;
+  spec: ActionSpec;
+  inputValidator: { digest: string; code: string };
+  outputValidator?: { digest: string; code: string };
+}
+
+export interface SaveToolInput {
+  manifest: Manifest;
+  digest: string;
+  secrets: string[];
+  sourcePath: string;
+  actions: CompiledAction[];
+  actor: string;
+}
+
+export interface SaveToolResult {
+  tool: string;
+  change: "added" | "updated" | "unchanged";
+  status: ToolStatus;
+  actions: { added: string[]; changed: string[]; removed: string[] };
+}
+
+/** Inserts or replaces one tool and all its actions in a single transaction: a file is all-or-nothing. */
+export function saveTool(registry: Registry, input: SaveToolInput): SaveToolResult {
+  const { manifest } = input;
+  const { actions: _actions, ...definition } = manifest;
+  return writeTransaction(registry, () => {
+    const db = registry.db;
+    const existing = db.prepare("SELECT digest, status, created_at FROM tools WHERE name = ?").get(manifest.name) as
+      | { digest: string; status: ToolStatus; created_at: string }
+      | undefined;
+    if (existing && existing.digest === input.digest) {
+      db.prepare("UPDATE tools SET source_path = ? WHERE name = ?").run(input.sourcePath, manifest.name);
+      return { tool: manifest.name, change: "unchanged", status: existing.status, actions: { added: [], changed: [], removed: [] } };
+    }
+    const before = new Map(
+      (db.prepare("SELECT name, definition FROM actions WHERE tool = ?").all(manifest.name) as Array<{ name: string; definition: string }>).map(
+        (row) => [row.name, digestOf(JSON.parse(row.definition))],
+      ),
+    );
+    const status: ToolStatus = existing?.status ?? "active";
+    const now = nowIso();
+    db.prepare(
+      `INSERT INTO tools (name, version, description, runtime, status, tags, action_count, secrets, source_path, digest, definition, created_at, updated_at)
+       VALUES (@name, @version, @description, @runtime, @status, @tags, @action_count, @secrets, @source_path, @digest, @definition, @created_at, @updated_at)
+       ON CONFLICT (name) DO UPDATE SET version = excluded.version, description = excluded.description, runtime = excluded.runtime,
+         tags = excluded.tags, action_count = excluded.action_count, secrets = excluded.secrets, source_path = excluded.source_path,
+         digest = excluded.digest, definition = excluded.definition, updated_at = excluded.updated_at`,
+    ).run({
+      name: manifest.name, version: manifest.version, description: manifest.description, runtime: manifest.runtime, status,
+      tags: JSON.stringify(manifest.tags), action_count: input.actions.length, secrets: JSON.stringify(input.secrets),
+      source_path: input.sourcePath, digest: input.digest, definition: JSON.stringify(definition),
+      created_at: existing?.created_at ?? now, updated_at: now,
+    });
+    db.prepare("DELETE FROM actions WHERE tool = ?").run(manifest.name);
+    const insertValidator = db.prepare("INSERT OR IGNORE INTO validators (digest, code) VALUES (?, ?)");
+    const insertAction = db.prepare(
+      "INSERT INTO actions (tool, name, kind, description, definition, input_validator, output_validator) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    );
+    const changes = { added: [] as string[], changed: [] as string[], removed: [] as string[] };
+    for (const action of input.actions) {
+      insertValidator.run(action.inputValidator.digest, action.inputValidator.code);
+      if (action.outputValidator) insertValidator.run(action.outputValidator.digest, action.outputValidator.code);
+      insertAction.run(
+        manifest.name, action.name, action.spec.kind, action.spec.description, JSON.stringify(action.spec),
+        action.inputValidator.digest, action.outputValidator?.digest ?? null,
+      );
+      const previous = before.get(action.name);
+      if (previous === undefined) changes.added.push(action.name);
+      else if (previous !== digestOf(action.spec)) changes.changed.push(action.name);
+      before.delete(action.name);
+    }
+    changes.removed.push(...before.keys());
+    const change = existing ? "updated" : "added";
+    appendAudit(registry, {
+      type: `tool.${change}`, actor: input.actor, tool: manifest.name, status,
+      data: { version: manifest.version, digest: input.digest, source: input.sourcePath, actions: changes },
+    });
+    return { tool: manifest.name, change, status, actions: changes };
+  });
+}
+
+export function setToolStatus(registry: Registry, name: string, status: ToolStatus, actor: string): { previous: ToolStatus; changed: boolean } {
+  return writeTransaction(registry, () => {
+    const row = registry.db.prepare("SELECT status FROM tools WHERE name = ?").get(name) as { status: ToolStatus } | undefined;
+    if (!row) throw new Error(`tool ${name} vanished`);
+    if (row.status === status) return { previous: row.status, changed: false };
+    registry.db.prepare("UPDATE tools SET status = ?, updated_at = ? WHERE name = ?").run(status, nowIso(), name);
+    appendAudit(registry, { type: "tool.status", actor, tool: name, status, data: { from: row.status, to: status } });
+    return { previous: row.status, changed: true };
+  });
+}
+
+/** Removes a tool and its actions; its executions and audit events stay. */
+export function removeTool(registry: Registry, name: string, actor: string): void {
+  writeTransaction(registry, () => {
+    registry.db.prepare("DELETE FROM tools WHERE name = ?").run(name);
+    appendAudit(registry, { type: "tool.removed", actor, tool: name, data: {} });
+  });
+}

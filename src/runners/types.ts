@@ -1,0 +1,40 @@
+/**
+ * One adapter per runtime behind one shape: `prepare` computes exactly what would run (the decision is data),
+ * `describe` renders it for a dry run with secrets redacted, and `run` executes that same prepared object.
+ */
+import type { ActionRecord, ToolRecord } from "../registry/tools.js";
+import type { ErrorCategory } from "../registry/executions.js";
+
+export interface RunContext {
+  tool: ToolRecord;
+  action: ActionRecord;
+  input: Record<string, unknown>;
+  secrets: Record<string, string>;
+  executionId: string;
+  env: NodeJS.ProcessEnv;
+}
+
+export interface RunResult {
+  outcome: "succeeded" | "failed" | "unknown";
+  output?: unknown;
+  error?: string;
+  errorCategory?: ErrorCategory;
+  /** Runtime facts worth keeping on the execution: HTTP status, exit code, stderr tail. */
+  details: Record<string, unknown>;
+}
+
+export interface RunHooks {
+  signal: AbortSignal;
+  /** Called as soon as the side effect may have started (request written, process spawned). */
+  onStarted(): void;
+}
+
+export interface Prepared {
+  /** What a dry run shows and the execution records, before redaction. */
+  description: Record<string, unknown>;
+  run(hooks: RunHooks): Promise<RunResult>;
+}
+
+export interface Runner {
+  prepare(context: RunContext): Prepared;
+}

@@ -1,0 +1,65 @@
+/**
+ * Scrubs secrets from everything toolctl writes: the exact value of every resolved secret (and its URL and
+ * base64 encodings), and any value stored under a secret-looking key. Values are redacted before they are
+ * serialised, so JSON output stays valid JSON.
+ */
+export const REDACTED = "[REDACTED]";
+
+const SECRET_WORDS = new Set([
+  "password", "passwd", "pwd", "passphrase", "secret", "token", "authorization", "credential", "credentials",
+  "cookie", "bearer", "apikey", "signature", "otp", "totp",
+]);
+const SECRET_PAIRS = new Set(["api key", "private key", "access key", "secret key", "client secret", "auth token", "session id", "set cookie"]);
+
+/** Splits `x-api-key`, `apiKey`, `API_KEY` and `client_secret` alike into lower-case words. */
+function words(key: string): string[] {
+  return key
+    .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter(Boolean);
+}
+
+export function isSecretKey(key: string): boolean {
+  const parts = words(key);
+  for (let i = 0; i < parts.length; i++) {
+    if (SECRET_WORDS.has(parts[i]!)) return true;
+    if (i > 0 && SECRET_PAIRS.has(`${parts[i - 1]} ${parts[i]}`)) return true;
+  }
+  return false;
+}
+
+export class Redactor {
+  private needles: string[] = [];
+
+  /** Registers a secret value; very short values are still scrubbed, as they must never be printed. */
+  add(value: string | undefined): void {
+    if (!value) return;
+    const forms = new Set([value, encodeURIComponent(value), Buffer.from(value).toString("base64")]);
+    for (const form of forms) if (!this.needles.includes(form)) this.needles.push(form);
+    this.needles.sort((a, b) => b.length - a.length);
+  }
+
+  text(text: string): string {
+    let out = text;
+    for (const needle of this.needles) if (out.includes(needle)) out = out.split(needle).join(REDACTED);
+    return out;
+  }
+
+  value<T>(value: T): T {
+    return this.walk(value) as T;
+  }
+
+  private walk(value: unknown): unknown {
+    if (typeof value === "string") return this.text(value);
+    if (Array.isArray(value)) return value.map((item) => this.walk(item));
+    if (value !== null && typeof value === "object") {
+      const out: Record<string, unknown> = {};
+      for (const [key, item] of Object.entries(value)) {
+        out[this.text(key)] = isSecretKey(key) && item !== null && item !== "" && typeof item !== "boolean" ? REDACTED : this.walk(item);
+      }
+      return out;
+    }
+    return value;
+  }
+}
