@@ -176,11 +176,13 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
 
   const started = Date.now();
   let result: RunResult;
+  let blockedByPolicy = false;
   try {
     result = await prepared.run({ signal: options.signal ?? new AbortController().signal, onStarted: () => {} });
   } catch (error) {
     if (error instanceof PolicyError) {
       // A redirect to a blocked address: refused before that hop was contacted.
+      blockedByPolicy = true;
       result = { outcome: "failed", error: error.message, errorCategory: "authorization", details: {} };
     } else {
       result = { outcome: "unknown", error: `internal error while running: ${(error as Error).message}`, errorCategory: "unknown", details: {} };
@@ -225,11 +227,11 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
       error: { code: "unknown_outcome", message: `the action ran but its outcome could not be recorded: ${(error as Error).message}` },
     };
   }
-  const exitCode = interrupted ? ExitCode.interrupted : (EXIT_FOR_STATUS[status] ?? ExitCode.actionFailed);
+  const exitCode = interrupted ? ExitCode.interrupted : blockedByPolicy ? ExitCode.policy : (EXIT_FOR_STATUS[status] ?? ExitCode.actionFailed);
   return {
     ...decided, input: shownInput, plan, output, status, exitCode, durationMs,
     error: errorMessage === undefined ? undefined : {
-      code: status === "unknown" ? "unknown_outcome" : outputInvalid ? "output_invalid" : "action_failed",
+      code: status === "unknown" ? "unknown_outcome" : outputInvalid ? "output_invalid" : blockedByPolicy ? "url_blocked" : "action_failed",
       message: errorMessage, category: result.errorCategory,
     },
   };

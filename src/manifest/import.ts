@@ -29,7 +29,7 @@ export interface ImportReport {
   failed: ImportFailure[];
 }
 
-/** Expands directories to the manifests directly inside them, in name order. */
+/** Expands directories to the manifests directly inside them, in name order; a file named twice counts once. */
 export async function collectManifestFiles(paths: string[]): Promise<string[]> {
   const files: string[] = [];
   for (const given of paths) {
@@ -50,7 +50,8 @@ export async function collectManifestFiles(paths: string[]): Promise<string[]> {
     if (entries.length === 0) throw new UsageError(`${given}: no manifests (*.yaml, *.yml, *.json) in this directory`);
     files.push(...entries);
   }
-  return files;
+  const seen = new Set<string>();
+  return files.filter((file) => !seen.has(path.resolve(file)) && seen.add(path.resolve(file)));
 }
 
 function compileActions(loaded: LoadedManifest): CompiledAction[] {

@@ -128,6 +128,10 @@ export const httpRunner: Runner = {
             { signal: hooks.signal, onSent: hooks.onStarted },
           );
         } catch (error) {
+          // Node refuses malformed header names or values before anything is sent.
+          if (/^ERR_INVALID_(CHAR|HTTP_TOKEN|HTTP_HEADER)/.test((error as NodeJS.ErrnoException).code ?? "")) {
+            return { outcome: "failed", errorCategory: "validation", error: `invalid request: ${(error as Error).message}`, details: { sent: false } };
+          }
           if (!(error instanceof HttpTransportError) && (error as Error).name !== "AbortError") throw error;
           const sent = (error as { mayHaveBeenSent?: boolean }).mayHaveBeenSent === true;
           const category: ErrorCategory = error instanceof HttpTransportError ? error.category : "unknown";

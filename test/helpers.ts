@@ -1,0 +1,98 @@
+/**
+ * Shared test helpers: temporary homes and the built binary, spawned for real.
+ * `npm test` builds first, so dist/ is always current.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll } from "vitest";
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+export const binPath = path.join(repoRoot, "bin", "toolctl");
+export const examplesDir = path.join(repoRoot, "manifests", "examples");
+export const sharedDir = path.resolve(repoRoot, "../shared");
+
+const created: string[] = [];
+afterAll(() => {
+  for (const dir of created) rmSync(dir, { recursive: true, force: true });
+});
+
+export function tempDir(prefix = "toolctl-test-"): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  created.push(dir);
+  return dir;
+}
+
+/** Writes files (name → content) into a new temp directory and returns it. */
+export function writeFiles(files: Record<string, string>, dir = tempDir()): string {
+  for (const [name, content] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    writeFileSync(path.join(dir, name), content);
+  }
+  return dir;
+}
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CliOptions {
+  home?: string;
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+  input?: string;
+  timeoutMs?: number;
+}
+
+/** A clean environment: no CI marker, no colour forcing, no secrets from the developer's shell. */
+export function baseEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, LANG: "C.UTF-8" };
+  for (const [key, value] of Object.entries(extra)) {
+    if (value === undefined) delete env[key];
+    else env[key] = value;
+  }
+  return env;
+}
+
+export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
+  const env = baseEnv({ ...(options.home ? { TOOLCTL_HOME: options.home } : {}), ...options.env });
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [binPath, ...args], { env, cwd: options.cwd ?? repoRoot, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => (stdout += chunk));
+    child.stderr.on("data", (chunk) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 20_000);
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+    child.stdin.end(options.input ?? "");
+  });
+}
+
+/** Runs the CLI with --json and parses stdout, which must be exactly one JSON document. */
+export async function runJson<T = any>(args: string[], options: CliOptions = {}): Promise<CliResult & { json: T }> {
+  const result = await runCli([...args, "--json"], options);
+  let json: T;
+  try {
+    json = JSON.parse(result.stdout) as T;
+  } catch {
+    throw new Error(`stdout is not JSON (exit ${result.code}):\n${result.stdout}\nstderr:\n${result.stderr}`);
+  }
+  return { ...result, json };
+}
+
+/** A fresh home with the bundled examples imported. */
+export async function homeWithExamples(): Promise<string> {
+  const home = tempDir("toolctl-home-");
+  const result = await runCli(["import", examplesDir], { home });
+  if (result.code !== 0) throw new Error(`import failed: ${result.stderr}`);
+  return home;
+}

@@ -1,0 +1,243 @@
+// SSRF vectors from reliability.md §1.4. Each address vector is refused with its own host on the allow-list,
+// so the refusal is proven to come from the address class, never from the allow-list.
+import { describe, expect, it } from "vitest";
+import { PolicyError } from "../src/errors.js";
+import {
+  checkUrl,
+  hostMatches,
+  isAddressAllowed,
+  parseAllowedDomains,
+  type OutboundPolicy,
+} from "../src/runners/http/guard.js";
+
+const LOOPBACK = [
+  "127.0.0.1", "127.1", "127.0.1", "127.127.127.127", "127.0.0.0", "127.255.255.255", "0", "0.0.0.0",
+  "localhost", "localhost.", "LOCALHOST", "LocalHost.", "foo.localhost", "a.b.localhost.", "localhost.localdomain",
+  "ip6-localhost", "[::1]", "[0:0:0:0:0:0:0:1]", "[::]", "[0000::1]", "127.0.0.1.",
+];
+const NUMERIC = [
+  "2130706433", "017700000001", "0x7f000001", "0x7f.1", "0x7f.0.0.1", "0177.0.0.1", "0177.1", "012.0.0.1",
+  "0251.0376.0251.0376", "0xA9.0xFE.0xA9.0xFE", "0xA9FEA9FE", "2852039166", "3232235521", "①②⑦.0.0.1",
+  "%31%32%37.0.0.1", "0X7F.0.0.1", "00000177.0.0.1", "0x0a.0.0.1", "167772161",
+];
+const IPV6 = [
+  "[::ffff:127.0.0.1]", "[::ffff:7f00:1]", "[0:0:0:0:0:ffff:127.0.0.1]", "[::ffff:a9fe:a9fe]", "[::ffff:a00:1]",
+  "[::127.0.0.1]", "[::ffff:0:7f00:1]", "[64:ff9b::7f00:1]", "[64:ff9b::a9fe:a9fe]", "[64:ff9b::808:808]",
+  "[64:ff9b:1::1]", "[2002:7f00:1::]", "[2002:a9fe:a9fe::1]", "[2001:0:1::1]", "[2001:0:4136:e378:8000:63bf:3fff:fdd2]",
+  "[fe80::1]", "[febf::1]", "[fc00::1]", "[fd00::1]", "[fec0::1]", "[ff02::1]", "[ff05::1:3]", "[3fff::1]",
+  "[5f00::1]", "[0100::1]", "[fd00:ec2::254]", "[2001:db8::1]", "[::a9fe:a9fe]", "[::ffff:169.254.169.254]",
+  "[::FFFF:10.0.0.1]", "[::1:0:0:1]",
+];
+const PRIVATE_V4 = [
+  "10.0.0.0", "10.0.0.1", "10.255.255.255", "172.16.0.0", "172.31.255.255", "172.20.1.1", "192.168.0.0",
+  "192.168.1.1", "192.168.255.255", "100.64.0.0", "100.64.0.1", "100.127.255.255", "169.254.0.1",
+  "169.254.255.255", "192.0.0.8", "192.0.0.192", "192.0.0.1", "198.18.0.1", "198.19.255.255", "224.0.0.1",
+  "239.255.255.250", "255.255.255.255", "240.0.0.1", "250.1.2.3", "0.1.2.3", "192.0.2.1", "198.51.100.7",
+  "203.0.113.9", "192.88.99.1",
+];
+const METADATA = [
+  "169.254.169.254", "169.254.170.2", "metadata.google.internal", "METADATA.GOOGLE.INTERNAL.", "metadata",
+  "metadata.goog", "100.100.100.200", "instance-data",
+];
+const HOST_VECTORS = [...LOOPBACK, ...NUMERIC, ...IPV6, ...PRIVATE_V4, ...METADATA];
+
+// Host forms the WHATWG parser refuses outright: they must be rejected, never mis-decoded (§1.2).
+const UNPARSEABLE = [
+  "http://425.510.425.510/", "http://7147006462/", "http://0x41414141A9FEA9FE/", "http://1.2.3.4.5/",
+  "http://[fe80::1%25eth0]/", "http://[::1/", "not a url", "http://exa mple.com/",
+];
+
+const PARSER_CONFUSION = [
+  "http://127.1.1.1:80\\@127.2.2.2:80/",
+  "http://127.1.1.1:80\\@@127.2.2.2:80/",
+  "http://127.1.1.1:80:\\@@127.2.2.2:80/",
+  "http://allowed.com@127.0.0.1/",
+  "http://allowed.com@@127.0.0.1/",
+  "http://127.0.0.1#@allowed.com/",
+  "http://127.0.0.1?@allowed.com/",
+  "http://127.0.0.1%2f@allowed.com/",
+  "http://user:pass@allowed.com/",
+  "http://user@allowed.com/",
+  "http://:@allowed.com@127.0.0.1/",
+  "http:/\\127.0.0.1/",
+  "http:127.0.0.1/",
+  "HTTP://127.0.0.1/",
+  "http://127.0.0.1:443/",
+  "https://allowed.com@[::1]/",
+];
+
+const SCHEMES = [
+  "gopher://allowed.com:70/_GET", "file:///etc/passwd", "file://allowed.com/etc/passwd", "ftp://allowed.com/",
+  "dict://allowed.com:11211/stat", "data:text/plain,hello", "javascript:alert(1)", "ws://allowed.com/",
+  "wss://allowed.com/", "ldap://allowed.com/", "sftp://allowed.com/", "tftp://allowed.com/x", "jar:http://allowed.com!/",
+  "netdoc:///etc/passwd", "blob:https://allowed.com/uuid", "view-source:https://allowed.com/",
+];
+
+function policyFor(host: string, extra: Partial<OutboundPolicy> = {}): OutboundPolicy {
+  return { allowPlainHttp: true, allowedHosts: [host, "allowed.com"], allowPrivate: false, ...extra };
+}
+
+function refusal(url: string, policy: OutboundPolicy): PolicyError {
+  try {
+    checkUrl(url, policy);
+  } catch (err) {
+    expect(err).toBeInstanceOf(PolicyError);
+    const pe = err as PolicyError;
+    expect(pe.code).toBe("url_blocked");
+    expect(pe.exitCode).toBe(3);
+    expect(pe.message).toMatch(/^URL blocked: /);
+    return pe;
+  }
+  throw new Error(`not refused: ${url}`);
+}
+
+const hostUrls = HOST_VECTORS.flatMap((h) => [`http://${h}/`, `https://${h}:8443/x?token=secret#frag`]);
+const ALL_REFUSED = hostUrls.length + UNPARSEABLE.length + PARSER_CONFUSION.length + SCHEMES.length;
+
+describe("checkUrl refuses the §1.4 vectors", () => {
+  it(`has at least 120 refused URLs (${ALL_REFUSED})`, () => {
+    expect(HOST_VECTORS.length).toBeGreaterThanOrEqual(100);
+    expect(ALL_REFUSED).toBeGreaterThanOrEqual(120);
+  });
+
+  it.each(HOST_VECTORS)("host %s is refused by address class, not by the allow-list", (host) => {
+    for (const url of [`http://${host}/`, `https://${host}:8443/x?token=secret#frag`]) {
+      const err = refusal(url, policyFor(host));
+      expect(err.message).not.toMatch(/allow-list/);
+      expect(err.message).not.toContain("secret");
+      expect(err.message).not.toContain("frag");
+    }
+  });
+
+  it.each(UNPARSEABLE)("unparseable %s is rejected, not mis-decoded", (url) => {
+    expect(refusal(url, policyFor("*")).message).toMatch(/invalid URL/);
+  });
+
+  it.each(PARSER_CONFUSION)("parser confusion %s is refused", (url) => {
+    const err = refusal(url, policyFor("*"));
+    expect(err.message).not.toMatch(/allow-list/);
+  });
+
+  it.each(SCHEMES)("scheme %s is refused", (url) => {
+    expect(refusal(url, policyFor("*")).message).toMatch(/scheme|invalid URL/);
+  });
+
+  it("refuses plain http unless allowed", () => {
+    expect(refusal("http://allowed.com/", policyFor("allowed.com", { allowPlainHttp: false })).message).toMatch(/scheme "http"/);
+    expect(checkUrl("https://allowed.com/", policyFor("allowed.com", { allowPlainHttp: false })).hostname).toBe("allowed.com");
+  });
+
+  it("keeps credentials, query and fragment out of the message", () => {
+    const err = refusal("http://user:hunter2@127.0.0.1/p?key=abc#f", policyFor("127.0.0.1"));
+    expect(err.message).toBe("URL blocked: credentials in the URL are not allowed: http://127.0.0.1/p");
+    expect(refusal("nope://u:hunter2@x/?k=1", policyFor("x")).message).not.toContain("hunter2");
+    expect(refusal("::not a url u:hunter2@x?k=1", policyFor("x")).message).not.toContain("k=1");
+  });
+});
+
+describe("checkUrl accepts what the policy allows", () => {
+  it("accepts a public IP literal on the allow-list", () => {
+    expect(checkUrl("https://8.8.8.8/dns", policyFor("8.8.8.8")).hostname).toBe("8.8.8.8");
+    expect(checkUrl("https://[2606:4700:4700::1111]/", policyFor("2606:4700:4700::1111")).hostname).toBe("[2606:4700:4700::1111]");
+  });
+
+  it("accepts an allow-listed hostname (case, trailing dot)", () => {
+    const p: OutboundPolicy = { allowPlainHttp: false, allowedHosts: ["API.Example.com"], allowPrivate: false };
+    expect(checkUrl("https://api.example.com/v1?x=1", p).pathname).toBe("/v1");
+    expect(checkUrl("https://API.EXAMPLE.COM./v1", p).hostname).toBe("api.example.com.");
+  });
+
+  it("refuses hosts that are not on the allow-list, including an empty list", () => {
+    expect(refusal("https://1.1.1.1/", policyFor("8.8.8.8")).message).toMatch(/not on the allow-list/);
+    expect(refusal("https://evil.com/", policyFor("allowed.com")).message).toMatch(/not on the allow-list/);
+    expect(refusal("https://allowed.com/", { allowPlainHttp: false, allowedHosts: [], allowPrivate: false }).message).toMatch(/allow-list/);
+  });
+
+  it("allowPrivate CIDR list allows 127.0.0.1 but not 10.0.0.1", () => {
+    const p = policyFor("*", { allowPrivate: ["127.0.0.0/8"] });
+    expect(checkUrl("http://127.0.0.1:8080/", p).port).toBe("8080");
+    expect(checkUrl("http://[::ffff:127.0.0.1]/", p).hostname).toBe("[::ffff:7f00:1]");
+    expect(refusal("http://10.0.0.1/", p).message).toMatch(/10\.0\.0\.1 is not allowed \(private\)/);
+    expect(refusal("http://[::1]/", p).message).toMatch(/loopback/);
+  });
+
+  it("still refuses forbidden names when private addresses are allowed", () => {
+    const p = policyFor("*", { allowPrivate: true });
+    expect(refusal("http://localhost/", p).message).toMatch(/never allowed/);
+    expect(refusal("http://metadata.google.internal/", p).message).toMatch(/never allowed/);
+    expect(checkUrl("http://10.1.2.3/", p).hostname).toBe("10.1.2.3");
+  });
+});
+
+describe("hostMatches", () => {
+  const cases: Array<[string, string[], boolean]> = [
+    ["a.example.com", ["*.example.com"], true],
+    ["A.B.Example.COM.", ["*.example.com"], true],
+    ["example.com", ["*.example.com"], false],
+    ["evilexample.com", ["*.example.com"], false],
+    ["example.com.evil.net", ["*.example.com"], false],
+    ["example.com", ["Example.com."], true],
+    ["www.example.com", ["example.com"], false],
+    ["shop.xn--bcher-kva.de", ["*.bücher.de"], true],
+    ["xn--bcher-kva.de", ["BÜCHER.de"], true],
+    ["anything.net", ["*"], true],
+    ["127.0.0.1", ["*.0.0.1"], false],
+    ["127.0.0.1", ["127.1"], true],
+    ["[::1]", ["::1"], true],
+    ["[0:0::1]", ["[::1]"], true],
+    ["::1", ["::2"], false],
+    ["a.com", [], false],
+    ["", ["*"], false],
+  ];
+  it.each(cases)("%s vs %j -> %s", (host, patterns, expected) => {
+    expect(hostMatches(host, patterns)).toBe(expected);
+  });
+});
+
+describe("isAddressAllowed", () => {
+  const cases: Array<[string, boolean | string[], boolean]> = [
+    ["8.8.8.8", false, true],
+    ["2606:4700:4700::1111", false, true],
+    ["127.0.0.1", false, false],
+    ["127.0.0.1", ["127.0.0.0/8"], true],
+    ["10.0.0.1", ["127.0.0.0/8"], false],
+    ["::1", ["::1/128"], true],
+    ["::1", ["127.0.0.0/8"], false],
+    ["::ffff:127.0.0.1", ["127.0.0.0/8"], true],
+    ["::ffff:127.0.0.1", false, false],
+    ["127.0.0.1", ["::ffff:127.0.0.0/104"], true],
+    ["127.0.0.1", ["127.0.0.1"], true],
+    ["10.0.0.1", true, true],
+    ["fe80::1", true, true],
+    ["0.0.0.0", true, false],
+    ["224.0.0.1", true, false],
+    ["255.255.255.255", true, false],
+    ["::", true, false],
+    ["127.1", true, false],
+    ["0177.0.0.1", true, false],
+    ["not-an-ip", true, false],
+    ["64:ff9b::808:808", false, false],
+    ["::7f00:1", false, false],
+    ["3fff::1", false, false],
+    ["fec0::1", false, false],
+  ];
+  it.each(cases)("%s with allowPrivate=%j -> %s", (ip, allowPrivate, expected) => {
+    expect(isAddressAllowed(ip, allowPrivate)).toBe(expected);
+  });
+
+  it("rejects an invalid CIDR entry instead of ignoring it", () => {
+    expect(() => isAddressAllowed("127.0.0.1", ["127.0.0.0/99"])).toThrow(PolicyError);
+  });
+});
+
+describe("parseAllowedDomains", () => {
+  it.each([
+    [undefined, []],
+    ["", []],
+    ["  ", []],
+    ["a.com, *.b.com", ["a.com", "*.b.com"]],
+    ["a.com,,b.com\nc.com", ["a.com", "b.com", "c.com"]],
+  ] as Array<[string | undefined, string[]]>)("%j", (input, expected) => {
+    expect(parseAllowedDomains(input)).toEqual(expected);
+  });
+});

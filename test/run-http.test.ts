@@ -1,0 +1,298 @@
+/**
+ * The http runtime end to end: the built binary against a real HTTP server on 127.0.0.1.
+ */
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli, runJson, tempDir, writeFiles } from "./helpers.js";
+
+interface Seen {
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+const seen: Seen[] = [];
+let connections = 0;
+let server: http.Server;
+let port: number;
+
+beforeAll(async () => {
+  server = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (chunk) => (body += chunk));
+    req.on("end", () => {
+      seen.push({ method: req.method!, url: req.url!, headers: req.headers, body });
+      const url = new URL(req.url!, "http://x");
+      const status = Number(url.searchParams.get("status") ?? 200);
+      const json = (code: number, value: unknown) => {
+        res.writeHead(code, { "content-type": "application/json" });
+        res.end(JSON.stringify(value));
+      };
+      if (url.pathname === "/slow") return void setTimeout(() => json(200, { late: true }), 3000);
+      if (url.pathname === "/html") {
+        res.writeHead(200, { "content-type": "application/json" });
+        return void res.end("<html>oops</html>");
+      }
+      if (url.pathname === "/text") {
+        res.writeHead(200, { "content-type": "text/plain" });
+        return void res.end("plain words");
+      }
+      if (url.pathname === "/wrong-shape") return json(200, { id: 42 });
+      if (url.pathname === "/echo-secret") return json(200, { token: "not-a-secret-key-but-looks-like-one", leaked: req.headers.authorization });
+      if (status >= 400) return json(status, { error: { message: `provider says ${status}`, type: "api_error" } });
+      return json(200, { id: "obj_123", method: req.method, path: url.pathname, query: Object.fromEntries(url.searchParams), body });
+    });
+  });
+  server.on("connection", () => connections++);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  port = (server.address() as AddressInfo).port;
+});
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+function manifest(extra: { auth?: string; allowPrivate?: boolean; baseHost?: string } = {}): string {
+  const allow = extra.allowPrivate === false ? "" : `\n  allowPrivateNetworks: ["127.0.0.0/8"]`;
+  return `apiVersion: toolctl/v1
+name: fake
+description: A fake provider on loopback
+runtime: http
+baseUrl: http://${extra.baseHost ?? "127.0.0.1"}:${port}
+http:
+  allowPlainHttp: true
+  timeoutSeconds: 1${allow}
+${extra.auth ?? "auth: { type: none }"}
+actions:
+  get_item:
+    description: Read an item
+    kind: read
+    inputSchema:
+      type: object
+      required: [id]
+      properties:
+        id: { type: string }
+        tags: { type: array, items: { type: string } }
+        status: { type: integer }
+        limit: { type: integer }
+    request:
+      method: GET
+      path: /items/{{ input.id }}
+      query: { tag: "{{ input.tags }}", status: "{{ input.status }}", limit: "{{ input.limit }}" }
+  create_item:
+    description: Create an item
+    kind: create
+    idempotencyKey: { header: Idempotency-Key }
+    inputSchema:
+      type: object
+      required: [name]
+      properties:
+        name: { type: string }
+        amount: { type: number }
+    request:
+      method: POST
+      path: /items
+      json: { name: "{{ input.name }}", amount: "{{ input.amount }}", fixed: true }
+  charge:
+    description: Form-encoded charge
+    kind: create
+    inputSchema: { type: object, properties: { amount: { type: integer }, order: { type: string } } }
+    request:
+      method: POST
+      path: /v1/charges
+      form: { amount: "{{ input.amount }}", metadata: { order: "{{ input.order }}" }, expand: [customer, invoice] }
+  slow_read:
+    description: Times out
+    kind: read
+    request: { method: GET, path: /slow }
+  slow_write:
+    description: Times out after sending
+    kind: create
+    request: { method: POST, path: /slow, json: {} }
+  not_json:
+    description: Says JSON, sends HTML
+    kind: read
+    request: { method: GET, path: /html }
+  text:
+    description: Plain text
+    kind: read
+    request: { method: GET, path: /text, response: text }
+  wrong_shape:
+    description: Output that does not match
+    kind: read
+    outputSchema: { type: object, required: [name], properties: { name: { type: string } } }
+    request: { method: GET, path: /wrong-shape }
+  echo_secret:
+    description: The provider echoes the credential back
+    kind: read
+    request: { method: GET, path: /echo-secret }
+`;
+}
+
+async function homeWith(text: string): Promise<string> {
+  const dir = writeFiles({ "fake.yaml": text });
+  const home = tempDir("toolctl-http-");
+  const result = await runCli(["import", dir], { home });
+  expect(result.stderr).toBe("");
+  expect(result.code).toBe(0);
+  return home;
+}
+
+describe("http runner", () => {
+  it("encodes path parameters and serialises query values, dropping absent ones", async () => {
+    const home = await homeWith(manifest());
+    const result = await runJson(["run", "fake.get_item", "--param", "id=a b/c", "--params", '{"tags":["x","y"]}', "--param", "limit=5"], { home });
+    expect(result.code).toBe(0);
+    expect(result.json.status).toBe("succeeded");
+    expect(result.json.output.path).toBe("/items/a%20b%2Fc");
+    const last = seen[seen.length - 1]!;
+    expect(last.url).toBe("/items/a%20b%2Fc?tag=x&tag=y&limit=5");
+  });
+
+  it("sends a JSON body with typed values and an idempotency key equal to the execution id", async () => {
+    const home = await homeWith(manifest());
+    const result = await runJson(["run", "fake.create_item", "-p", "name=widget", "-p", "amount=12.5"], { home });
+    expect(result.code).toBe(0);
+    const last = seen[seen.length - 1]!;
+    expect(last.headers["content-type"]).toBe("application/json");
+    expect(JSON.parse(last.body)).toEqual({ name: "widget", amount: 12.5, fixed: true });
+    expect(last.headers["idempotency-key"]).toBe(result.json.executionId);
+  });
+
+  it("sends nested form bodies in bracket notation", async () => {
+    const home = await homeWith(manifest());
+    const result = await runJson(["run", "fake.charge", "-p", "amount=500", "-p", "order=A-1"], { home });
+    expect(result.code).toBe(0);
+    const last = seen[seen.length - 1]!;
+    expect(last.headers["content-type"]).toBe("application/x-www-form-urlencoded");
+    expect(decodeURIComponent(last.body)).toBe("amount=500&metadata[order]=A-1&expand[0]=customer&expand[1]=invoice");
+  });
+
+  it.each([
+    ["bearer", "auth: { type: bearer, secret: FAKE_TOKEN }", (s: Seen) => s.headers.authorization, "Bearer sk_test_abcdef123456"],
+    ["basic", "auth: { type: basic, username: 'AC{{ secrets.FAKE_SID }}', secret: FAKE_TOKEN }", (s: Seen) => s.headers.authorization,
+      `Basic ${Buffer.from("ACsid42:sk_test_abcdef123456").toString("base64")}`],
+    ["api_key header", "auth: { type: api_key, secret: FAKE_TOKEN, in: header, name: X-Api-Key }", (s: Seen) => s.headers["x-api-key"], "sk_test_abcdef123456"],
+    ["api_key query", "auth: { type: api_key, secret: FAKE_TOKEN, in: query, name: key }", (s: Seen) => new URL(s.url, "http://x").searchParams.get("key"), "sk_test_abcdef123456"],
+  ])("authenticates with %s from secrets, and never shows the secret", async (_name, auth, pick, expected) => {
+    const home = await homeWith(manifest({ auth }));
+    const env = { FAKE_TOKEN: "sk_test_abcdef123456", FAKE_SID: "sid42" };
+    const run = await runJson(["run", "fake.get_item", "-p", "id=1"], { home, env });
+    expect(run.code).toBe(0);
+    expect(pick(seen[seen.length - 1]!)).toBe(expected);
+    const dry = await runCli(["run", "fake.get_item", "-p", "id=1", "--dry-run"], { home, env });
+    expect(dry.code).toBe(0);
+    for (const text of [run.stdout, run.stderr, dry.stdout, dry.stderr]) {
+      expect(text).not.toContain("sk_test_abcdef123456");
+      expect(text).not.toContain(Buffer.from("ACsid42:sk_test_abcdef123456").toString("base64"));
+    }
+    expect(dry.stdout).toContain("[REDACTED]");
+  });
+
+  it("reads secrets from .env in the working directory", async () => {
+    const home = await homeWith(manifest({ auth: "auth: { type: bearer, secret: FAKE_TOKEN }" }));
+    const cwd = writeFiles({ ".env": "# local secrets\nFAKE_TOKEN='from-dotenv-value'\n" });
+    const result = await runJson(["run", "fake.get_item", "-p", "id=1"], { home, cwd });
+    expect(result.code).toBe(0);
+    expect(seen[seen.length - 1]!.headers.authorization).toBe("Bearer from-dotenv-value");
+  });
+
+  it("names a missing secret, exits 2 and sends nothing", async () => {
+    const home = await homeWith(manifest({ auth: "auth: { type: bearer, secret: FAKE_TOKEN }" }));
+    const before = seen.length;
+    const result = await runJson(["run", "fake.get_item", "-p", "id=1"], { home });
+    expect(result.code).toBe(2);
+    expect(result.json.error.message).toMatch(/secret FAKE_TOKEN is not set/);
+    expect(result.json.error.category).toBe("authentication");
+    expect(seen.length).toBe(before);
+  });
+
+  it.each([
+    [401, "authentication"], [403, "authorization"], [404, "validation"], [422, "validation"], [429, "rate_limit"], [500, "server_error"], [503, "server_error"],
+  ])("maps HTTP %i to the %s category with the provider's message, exit 1", async (status, category) => {
+    const home = await homeWith(manifest());
+    const result = await runJson(["run", "fake.get_item", "-p", "id=1", "-p", `status=${status}`], { home });
+    expect(result.code).toBe(1);
+    expect(result.json.status).toBe("failed");
+    expect(result.json.error.category).toBe(category);
+    expect(result.json.error.message).toBe(`HTTP ${status}: provider says ${status}`);
+  });
+
+  it("a read that times out fails with exit 1; a write that times out after sending is unknown, exit 5", async () => {
+    const home = await homeWith(manifest());
+    const read = await runJson(["run", "fake.slow_read"], { home });
+    expect(read.code).toBe(1);
+    expect(read.json.error.category).toBe("timeout");
+    const write = await runJson(["run", "fake.slow_write"], { home });
+    expect(write.code).toBe(5);
+    expect(write.json.status).toBe("unknown");
+    expect(write.json.error.message).toMatch(/may have happened/);
+    const shown = await runJson(["executions", "show", write.json.executionId], { home });
+    expect(shown.json.status).toBe("unknown");
+  });
+
+  it("fails clearly on a non-JSON body where JSON was expected, and reads text when asked", async () => {
+    const home = await homeWith(manifest());
+    const bad = await runJson(["run", "fake.not_json"], { home });
+    expect(bad.code).toBe(1);
+    expect(bad.json.error.message).toMatch(/expected a JSON response but got application\/json: "<html>oops<\/html>"/);
+    const text = await runJson(["run", "fake.text"], { home });
+    expect(text.code).toBe(0);
+    expect(text.json.output).toBe("plain words");
+  });
+
+  it("fails the execution when the output does not match outputSchema", async () => {
+    const home = await homeWith(manifest());
+    const result = await runJson(["run", "fake.wrong_shape"], { home });
+    expect(result.code).toBe(1);
+    expect(result.json.error.code).toBe("output_invalid");
+    expect(result.json.error.message).toMatch(/output\.name: is required/);
+  });
+
+  it("reports an unreachable host as a network failure, exit 1", async () => {
+    const closed = http.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const deadPort = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const home = await homeWith(manifest().replace(`:${port}`, `:${deadPort}`));
+    const result = await runJson(["run", "fake.get_item", "-p", "id=1"], { home });
+    expect(result.code).toBe(1);
+    expect(result.json.error.category).toBe("network");
+  });
+
+  it("refuses loopback unless the tool opts in: exit 3 and no connection made", async () => {
+    const home = await homeWith(manifest({ allowPrivate: false }));
+    const before = connections;
+    const result = await runJson(["run", "fake.get_item", "-p", "id=1"], { home });
+    expect(result.code).toBe(3);
+    expect(result.json.status).toBe("declined");
+    expect(result.json.error.code).toBe("url_blocked");
+    expect(connections).toBe(before);
+  });
+
+  it("refuses plain http unless allowed", async () => {
+    const home = await homeWith(manifest().replace("allowPlainHttp: true", "allowPlainHttp: false"));
+    const result = await runJson(["run", "fake.get_item", "-p", "id=1"], { home });
+    expect(result.code).toBe(3);
+    expect(result.json.error.message).toMatch(/URL blocked/);
+  });
+
+  it("a dry run prints the exact request and sends nothing", async () => {
+    const home = await homeWith(manifest());
+    const before = connections;
+    const result = await runJson(["run", "fake.create_item", "-p", "name=w", "--dry-run"], { home });
+    expect(result.code).toBe(0);
+    expect(result.json.status).toBe("dry_run");
+    expect(result.json.plan).toMatchObject({ method: "POST", url: `http://127.0.0.1:${port}/items`, body: { name: "w", fixed: true } });
+    expect(result.json.plan.headers["idempotency-key"]).toBe(result.json.executionId);
+    expect(connections).toBe(before);
+    const audit = await runCli(["audit", "--type", "execution.dry_run", "--json"], { home });
+    expect(audit.stdout.trim().split("\n")).toHaveLength(1);
+  });
+
+  it("scrubs a secret the provider echoes back, and values under secret-looking keys", async () => {
+    const home = await homeWith(manifest({ auth: "auth: { type: bearer, secret: FAKE_TOKEN }" }));
+    const result = await runJson(["run", "fake.echo_secret"], { home, env: { FAKE_TOKEN: "sk_live_zyxw987654" } });
+    expect(result.code).toBe(0);
+    expect(result.json.output).toEqual({ token: "[REDACTED]", leaked: "Bearer [REDACTED]" });
+  });
+});

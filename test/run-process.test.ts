@@ -1,0 +1,106 @@
+/**
+ * The process runtime end to end: real child processes started by the built binary.
+ */
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { homeWithExamples, repoRoot, runCli, runJson, tempDir, writeFiles } from "./helpers.js";
+
+const fixture = path.join(repoRoot, "test", "fixtures", "proc.mjs");
+
+function manifest(kind = "read", output = "json"): string {
+  return `apiVersion: toolctl/v1
+name: proc
+description: Test program
+runtime: process
+process:
+  env: [PATH, KEEP_ME]
+  timeoutSeconds: 1
+actions:
+  go:
+    description: Run the fixture
+    kind: ${kind}
+    output: ${output}
+    inputSchema: { type: object, properties: { mode: { type: string }, exit: { type: integer } } }
+    command: [node, ${JSON.stringify(fixture)}, "--mode={{ input.mode }}"]
+    env: { PROC_KEY: "{{ secrets.PROC_KEY }}", STATIC: "yes" }
+`;
+}
+
+async function homeWith(text: string): Promise<string> {
+  const home = tempDir("toolctl-proc-");
+  const result = await runCli(["import", writeFiles({ "proc.yaml": text })], { home });
+  expect(result.code, result.stderr).toBe(0);
+  return home;
+}
+
+const env = { PROC_KEY: "proc-secret-9f8e7d", KEEP_ME: "kept", DROP_ME: "dropped" };
+
+describe("process runner", () => {
+  it("runs the calculator example: JSON in on stdin, JSON out", async () => {
+    const home = await homeWithExamples();
+    const result = await runJson(["run", "calculator.calculate", "-p", "operation=multiply", "-p", "a=6", "-p", "b=7"], { home });
+    expect(result.code).toBe(0);
+    expect(result.json.output).toEqual({ result: 42 });
+  });
+
+  it("reports a non-zero exit with the last stderr line, exit 1", async () => {
+    const home = await homeWithExamples();
+    const result = await runJson(["run", "calculator.calculate", "-p", "operation=divide", "-p", "a=1", "-p", "b=0"], { home });
+    expect(result.code).toBe(1);
+    expect(result.json.error.message).toBe("process exited with code 1: division by zero");
+  });
+
+  it("passes only allow-listed environment variables, plus the action's own, with argv from templates", async () => {
+    const home = await homeWith(manifest());
+    const result = await runJson(["run", "proc.go", "-p", "mode=env"], { home, env });
+    expect(result.code).toBe(0);
+    const childEnv = result.json.output.env as Record<string, string>;
+    expect(Object.keys(childEnv).sort()).toEqual(["KEEP_ME", "PATH", "PROC_KEY", "STATIC"]);
+    expect(childEnv.KEEP_ME).toBe("kept");
+    expect(childEnv.PROC_KEY).toBe("[REDACTED]");
+    expect(result.json.output.argv).toEqual(["--mode=env"]);
+  });
+
+  it("fails clearly when the program prints garbage instead of JSON", async () => {
+    const home = await homeWith(manifest());
+    const result = await runJson(["run", "proc.go", "-p", "mode=garbage"], { home, env });
+    expect(result.code).toBe(1);
+    expect(result.json.error.message).toBe('process printed invalid JSON on stdout: "this is not json {"');
+    expect(result.json.error.category).toBe("validation");
+  });
+
+  it("keeps text output as text when the action says so", async () => {
+    const home = await homeWith(manifest("read", "text"));
+    const result = await runJson(["run", "proc.go", "-p", "mode=text"], { home, env });
+    expect(result.code).toBe(0);
+    expect(result.json.output).toBe("hello as text");
+  });
+
+  it("kills a process past its timeout: a read fails (exit 1), a write is unknown (exit 5)", async () => {
+    const read = await runJson(["run", "proc.go", "-p", "mode=sleep"], { home: await homeWith(manifest("read")), env });
+    expect(read.code).toBe(1);
+    expect(read.json.error.category).toBe("timeout");
+    const write = await runJson(["run", "proc.go", "-p", "mode=sleep"], { home: await homeWith(manifest("create")), env });
+    expect(write.code).toBe(5);
+    expect(write.json.status).toBe("unknown");
+  });
+
+  it("shows argv and environment names, never values, in a dry run", async () => {
+    const home = await homeWith(manifest());
+    const result = await runJson(["run", "proc.go", "-p", "mode=env", "--dry-run"], { home, env });
+    expect(result.code).toBe(0);
+    expect(result.json.plan).toMatchObject({ runtime: "process", argv: ["node", fixture, "--mode=env"], env: ["KEEP_ME", "PATH", "PROC_KEY", "STATIC"] });
+    expect(result.stdout).not.toContain("proc-secret-9f8e7d");
+  });
+
+  it("scrubs a secret the program prints on stdout or stderr, on success and failure", async () => {
+    const home = await homeWith(manifest());
+    for (const exit of [0, 2]) {
+      const result = await runJson(["run", "proc.go", "--params", JSON.stringify({ mode: "leak", exit })], { home, env });
+      expect(result.code).toBe(exit === 0 ? 0 : 1);
+      expect(result.stdout + result.stderr).not.toContain("proc-secret-9f8e7d");
+    }
+    const history = await runCli(["executions", "--json"], { home });
+    expect(history.stdout).not.toContain("proc-secret-9f8e7d");
+  });
+});
