@@ -6,11 +6,15 @@
 import { mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
-import Database from "better-sqlite3";
+import type BetterSqlite3 from "better-sqlite3";
 import { RegistryError } from "../errors.js";
 import { MIGRATIONS } from "./migrations.js";
 
-export type Db = Database.Database;
+export type Db = BetterSqlite3.Database;
+
+// Loaded with require: importing this CommonJS addon through ESM costs a lexer pass on every start.
+const requireCommonJs = createRequire(import.meta.url);
+const Database = requireCommonJs("better-sqlite3") as typeof BetterSqlite3;
 
 export interface Registry {
   db: Db;
@@ -25,7 +29,7 @@ const BUSY_TIMEOUT_MS = 15_000;
 // Locating the addon through `bindings` probes a dozen paths on every start; resolving it once is cheaper.
 const nativeBinding = (() => {
   try {
-    return createRequire(import.meta.url).resolve("better-sqlite3/build/Release/better_sqlite3.node");
+    return requireCommonJs.resolve("better-sqlite3/build/Release/better_sqlite3.node");
   } catch {
     return undefined;
   }

@@ -20,7 +20,7 @@ function humanLine(event: AuditEvent): string {
   const target = event.tool ? `${event.tool}${event.action ? `.${event.action}` : ""}` : "-";
   const data = event.data;
   const note = typeof data.error === "string" ? data.error : typeof data.reason === "string" ? data.reason : "";
-  return [String(event.seq).padStart(5), event.ts, event.actor.padEnd(5), event.type.padEnd(20), target, event.executionId ?? "", note]
+  return [String(event.seq).padStart(5), event.ts, event.actor.padEnd(5), event.type.padEnd(20), target.padEnd(24), event.executionId ?? "", note]
     .filter((part) => part !== "")
     .join("  ");
 }

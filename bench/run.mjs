@@ -1,0 +1,80 @@
+// Start-up and run benchmarks. Every figure is a ratio to a floor measured in the same run:
+//   - `toolctl --version` and `toolctl list` (1,000 tools registered) against bare `node -e 0`;
+//   - `toolctl run` of an HTTP action on a loopback server against a bare node script doing the same fetch.
+// Usage: npm run bench   (builds first). Prints a table and writes bench/results/latest.json.
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { compare, report } from "./lib.mjs";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const bin = path.join(root, "bin", "toolctl");
+const node = process.execPath;
+const work = mkdtempSync(path.join(os.tmpdir(), "toolctl-bench-"));
+const home = path.join(work, "home");
+const env = { ...process.env, TOOLCTL_HOME: home, NO_COLOR: "1" };
+delete env.CI;
+
+function toolctl(args) {
+  const result = spawnSync(node, [bin, ...args], { env, encoding: "utf8" });
+  if (result.status !== 0) throw new Error(`toolctl ${args.join(" ")}: ${result.stderr}`);
+  return result.stdout;
+}
+
+// A loopback server in a child process, so its work does not share this process's event loop.
+const serverScript = path.join(work, "server.mjs");
+writeFileSync(serverScript, `import http from "node:http";
+const server = http.createServer((req, res) => { res.writeHead(200, { "content-type": "application/json" }); res.end(JSON.stringify({ ok: true, path: req.url })); });
+server.listen(0, "127.0.0.1", () => process.stdout.write(String(server.address().port) + "\\n"));`);
+const server = spawn(node, [serverScript], { stdio: ["ignore", "pipe", "inherit"] });
+const port = await new Promise((resolve) => server.stdout.once("data", (d) => resolve(Number(String(d).trim()))));
+
+try {
+  // 1,000 tools: written as manifests and imported in one command.
+  const manifests = path.join(work, "manifests");
+  mkdirSync(manifests);
+  for (let i = 0; i < 1000; i++) {
+    writeFileSync(path.join(manifests, `tool${String(i).padStart(4, "0")}.yaml`), `apiVersion: toolctl/v1
+name: tool${i}
+description: Generated tool number ${i} for the list benchmark
+runtime: echo
+tags: [bench]
+actions:
+  ping: { description: Ping, kind: read, inputSchema: { type: object, properties: { n: { type: integer } } } }
+`);
+  }
+  const started = Date.now();
+  toolctl(["import", manifests]);
+  const importMs = Date.now() - started;
+  writeFileSync(path.join(work, "fetch.yaml"), `apiVersion: toolctl/v1
+name: bench
+description: Loopback HTTP for the run benchmark
+runtime: http
+baseUrl: http://127.0.0.1:${port}
+http: { allowPlainHttp: true, allowPrivateNetworks: ["127.0.0.0/8"] }
+actions:
+  get:
+    description: GET /bench
+    kind: read
+    request: { method: GET, path: /bench }
+`);
+  toolctl(["import", path.join(work, "fetch.yaml")]);
+  const fetchScript = path.join(work, "fetch.mjs");
+  writeFileSync(fetchScript, `const r = await fetch("http://127.0.0.1:${port}/bench"); process.stdout.write(JSON.stringify(await r.json()) + "\\n");`);
+
+  const results = [
+    compare("toolctl --version  vs  node -e 0", [node, "-e", "0"], [node, bin, "--version"], { env, target: 1.6 }),
+    compare("toolctl list (1,000 tools)  vs  node -e 0", [node, "-e", "0"], [node, bin, "list"], { env, target: 1.6 }),
+    compare("toolctl run bench.get  vs  bare fetch script", [node, fetchScript], [node, bin, "run", "bench.get"], { env, target: 1.5 }),
+  ];
+  console.log(`node ${process.version}, ${os.cpus().length} cores; 1,000 manifests imported in ${importMs} ms`);
+  report(results);
+  mkdirSync(path.join(root, "bench", "results"), { recursive: true });
+  writeFileSync(path.join(root, "bench", "results", "latest.json"), JSON.stringify({ date: new Date().toISOString(), node: process.version, importMs, results }, null, 2));
+  if (results.some((r) => r.ok === false)) process.exitCode = 1;
+} finally {
+  server.kill();
+  rmSync(work, { recursive: true, force: true });
+}
