@@ -109,6 +109,7 @@ export function buildProgram(): Command {
     .option("--params <json>", "input as a JSON object")
     .option("--params-file <file>", "input as a JSON file; '-' reads stdin")
     .option("-n, --dry-run", "show exactly what would be sent or started, and run nothing")
+    .option("-y, --yes", "approve an action that needs approval (MEDIUM or HIGH risk, or approval: always)")
     .addHelpText(
       "after",
       "\nExamples:\n  toolctl run calculator.calculate --param operation=add --param a=5 --param b=3\n  toolctl run weather.current --params '{\"city\":\"Paris\"}' --dry-run\n  echo '{\"message\":\"hi\"}' | toolctl run echo.say --params-file - --json",

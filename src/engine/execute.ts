@@ -7,7 +7,7 @@
 import type { Actor } from "../config/home.js";
 import type { RiskLevel } from "../domain/manifest.js";
 import { ExitCode, NotFoundError, PolicyError, SecretMissingError, ToolctlError, UsageError, type ExitCodeValue } from "../errors.js";
-import { assessRisk, estimateCost, type CostEstimate } from "../policy/risk.js";
+import { approvalNeeded, assessRisk, estimateCost, type ApprovalNeed, type CostEstimate } from "../policy/risk.js";
 import { appendAudit, exportHead } from "../registry/audit.js";
 import { nowIso, writeTransaction, type Registry } from "../registry/db.js";
 import {
@@ -26,6 +26,8 @@ export interface ExecuteOptions {
   target: string;
   input: InputSources;
   dryRun: boolean;
+  /** `--yes`: approves a MEDIUM or HIGH action without a prompt. */
+  yes?: boolean;
   actor: Actor;
   cwd: string;
   env: NodeJS.ProcessEnv;
@@ -48,6 +50,7 @@ export interface ExecuteResult {
   plan?: Record<string, unknown>;
   cost?: CostEstimate;
   risk?: RiskLevel;
+  approval?: ApprovalNeed;
   error?: { code: string; message: string; category?: ErrorCategory; problems?: string[] };
   warnings: string[];
   durationMs?: number;
@@ -129,7 +132,8 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
 
   const cost = estimateCost(action.definition, input);
   const risk = assessRisk(action.definition, cost);
-  const decided = { ...base, input, cost, risk };
+  const approval = approvalNeeded(action.definition, risk);
+  const decided = { ...base, input, cost, risk, approval };
 
   const secretLookup = createSecretLookup(options.cwd, options.env);
   let secrets: Record<string, string>;
@@ -165,12 +169,28 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
     return { ...decided, input: shownInput, plan, status: "dry_run", exitCode: ExitCode.ok };
   }
 
+  const refusal = approval.twoFactor
+    ? `${tool.name}.${action.name} is CRITICAL (estimated $${cost.usd}) and needs a TOTP code, which this version of toolctl cannot verify yet: nothing ran`
+    : approval.required && !options.yes
+      ? `${tool.name}.${action.name} needs approval (risk ${risk}, estimated $${cost.usd.toFixed(2)}${action.definition.approval === "always" ? ", approval: always" : ""}): re-run with --yes to approve it`
+      : undefined;
+  if (refusal) {
+    const head = writeTransaction(registry, () => {
+      insertExecution(registry, { id, tool: tool.name, action: action.name, actor: options.actor, status: "requested", input: shownInput, createdAt, toolDigest: tool.digest });
+      updateExecution(registry, id, { plan, costUsd: cost.usd, risk, error: refusal, finishedAt: nowIso() });
+      return appendAudit(registry, { ...audit, type: "execution.needs_approval", status: "requested", data: { input: shownInput, plan, cost, risk, reason: refusal } });
+    });
+    exportHead(registry, head);
+    return { ...decided, input: shownInput, plan, status: "requested", exitCode: ExitCode.needsHuman, error: { code: "needs_human", message: refusal } };
+  }
+  const approvedVia = approval.required ? "--yes" : "not required";
+
   // The intent is durable before the side effect: if this write fails, the error propagates and nothing runs.
   const startedAt = nowIso();
   const intentHead = writeTransaction(registry, () => {
     insertExecution(registry, { id, tool: tool.name, action: action.name, actor: options.actor, status: "running", input: shownInput, createdAt, toolDigest: tool.digest });
     updateExecution(registry, id, { plan, costUsd: cost.usd, risk, startedAt });
-    return appendAudit(registry, { ...audit, type: "execution.started", status: "running", data: { input: shownInput, plan, cost, risk } });
+    return appendAudit(registry, { ...audit, type: "execution.started", status: "running", data: { input: shownInput, plan, cost, risk, approval: approvedVia } });
   });
   exportHead(registry, intentHead);
 

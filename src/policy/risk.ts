@@ -39,3 +39,14 @@ export function maxRisk(...levels: Array<RiskLevel | undefined>): RiskLevel {
 export function assessRisk(action: Pick<ActionSpec, "kind" | "risk">, cost: CostEstimate): RiskLevel {
   return maxRisk(riskFromCost(cost.usd), action.risk, action.kind === "delete" ? "MEDIUM" : undefined);
 }
+
+export interface ApprovalNeed {
+  /** A human must say yes: MEDIUM and above, or `approval: always`. */
+  required: boolean;
+  /** CRITICAL also needs a TOTP code. */
+  twoFactor: boolean;
+}
+
+export function approvalNeeded(action: Pick<ActionSpec, "approval">, risk: RiskLevel): ApprovalNeed {
+  return { required: risk !== "LOW" || action.approval === "always", twoFactor: risk === "CRITICAL" };
+}

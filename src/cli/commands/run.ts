@@ -10,6 +10,7 @@ interface RunFlags {
   params?: string;
   paramsFile?: string;
   dryRun?: boolean;
+  yes?: boolean;
 }
 
 /** Runners load on demand: a process run never pays for the HTTP client, and the reverse. */
@@ -32,7 +33,8 @@ function renderHuman(result: ExecuteResult, context: CommandContext): void {
   const c = context.output.color;
   const name = `${result.tool}.${result.action}`;
   for (const warning of result.warnings) context.output.warn(warning);
-  const decision = result.cost ? `cost $${result.cost.usd.toFixed(2)} (${result.cost.basis}), risk ${result.risk}` : "";
+  const approval = result.approval?.twoFactor ? "approval and a TOTP code required" : result.approval?.required ? "approval required (--yes)" : "no approval needed";
+  const decision = result.cost ? `cost $${result.cost.usd.toFixed(2)} (${result.cost.basis}), risk ${result.risk}, ${approval}` : "";
   if (result.status === "dry_run") {
     const plan = result.plan ?? {};
     const lines = [c.bold(`dry run: ${name}`) + c.dim("  (nothing was executed)")];
@@ -59,7 +61,8 @@ function renderHuman(result: ExecuteResult, context: CommandContext): void {
   const error = result.error!;
   process.stderr.write(`${c.red(`error: ${error.message}`)}\n`);
   for (const problem of error.problems && error.problems.length > 1 ? error.problems : []) process.stderr.write(`  ${problem}\n`);
-  if (result.status === "unknown") context.output.info(c.yellow(`outcome unknown: look it up before retrying (toolctl executions show ${result.executionId})`));
+  if (result.status === "requested") context.output.info(c.dim(`  ${decision}`));
+  else if (result.status === "unknown") context.output.info(c.yellow(`outcome unknown: look it up before retrying (toolctl executions show ${result.executionId})`));
   else context.output.info(c.dim(`execution ${result.executionId} ${result.status}${error.category ? ` (${error.category})` : ""}`));
 }
 
@@ -78,7 +81,7 @@ export async function runCommand(context: CommandContext, target: string, flags:
     const result = await withRegistry(context, (registry) =>
       execute(
         {
-          target, dryRun: flags.dryRun === true, actor: context.actor, cwd: context.cwd, env: context.env, signal: controller.signal,
+          target, dryRun: flags.dryRun === true, yes: flags.yes === true, actor: context.actor, cwd: context.cwd, env: context.env, signal: controller.signal,
           input: { params: flags.param, paramsJson: flags.params, paramsFile },
         },
         { registry, runners: RUNNERS },

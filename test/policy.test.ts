@@ -1,0 +1,95 @@
+/**
+ * Cost, risk and the approval gate: PRODUCT.md's table, as pure functions and through the binary.
+ */
+import { describe, expect, it } from "vitest";
+import { approvalNeeded, assessRisk, estimateCost, riskFromCost } from "../src/policy/risk.js";
+import { runCli, runJson, tempDir, writeFiles } from "./helpers.js";
+
+describe("risk from cost", () => {
+  it.each([
+    [0, "LOW"], [0.99, "LOW"], [1, "MEDIUM"], [9.99, "MEDIUM"], [10, "HIGH"], [100, "HIGH"], [100.01, "CRITICAL"], [5000, "CRITICAL"],
+  ] as const)("$%d is %s", (usd, level) => expect(riskFromCost(usd)).toBe(level));
+
+  it("a manifest may raise the level but never lower it", () => {
+    expect(assessRisk({ kind: "read", risk: "HIGH" }, { usd: 0, basis: "" })).toBe("HIGH");
+    expect(assessRisk({ kind: "read", risk: "LOW" }, { usd: 50, basis: "" })).toBe("HIGH");
+  });
+
+  it("a delete is at least MEDIUM", () => {
+    expect(assessRisk({ kind: "delete" }, { usd: 0, basis: "" })).toBe("MEDIUM");
+    expect(assessRisk({ kind: "delete" }, { usd: 20, basis: "" })).toBe("HIGH");
+  });
+
+  it("estimates fixed costs and costs from input with scaling", () => {
+    expect(estimateCost({ cost: { fixed: 12.98 } }, {}).usd).toBe(12.98);
+    expect(estimateCost({ cost: { fromInput: "amount", scale: 0.01 } }, { amount: 5000 }).usd).toBe(50);
+    expect(estimateCost({ cost: { fromInput: "order.total", scale: 1 } }, { order: { total: "7.5" } }).usd).toBe(7.5);
+    expect(estimateCost({}, {}).usd).toBe(0);
+  });
+
+  it("needs approval from MEDIUM up or when the manifest says always, and 2FA at CRITICAL", () => {
+    expect(approvalNeeded({ approval: "auto" }, "LOW")).toEqual({ required: false, twoFactor: false });
+    expect(approvalNeeded({ approval: "always" }, "LOW")).toEqual({ required: true, twoFactor: false });
+    expect(approvalNeeded({ approval: "auto" }, "HIGH")).toEqual({ required: true, twoFactor: false });
+    expect(approvalNeeded({ approval: "auto" }, "CRITICAL")).toEqual({ required: true, twoFactor: true });
+  });
+});
+
+describe("approval gate", () => {
+  async function payHome(): Promise<string> {
+    const home = tempDir();
+    const dir = writeFiles({
+      "pay.yaml": `apiVersion: toolctl/v1
+name: pay
+description: Pays (echo)
+runtime: echo
+actions:
+  charge:
+    description: Charge dollars
+    kind: create
+    cost: { fromInput: amount }
+    inputSchema: { type: object, required: [amount], properties: { amount: { type: number } } }
+  always:
+    description: Free but always asks
+    kind: create
+    approval: always
+`,
+    });
+    expect((await runCli(["import", dir], { home })).code).toBe(0);
+    return home;
+  }
+
+  it("runs LOW without asking, needs --yes for MEDIUM and HIGH (exit 4 otherwise), refuses CRITICAL", async () => {
+    const home = await payHome();
+    expect((await runJson(["run", "pay.charge", "-p", "amount=0.5"], { home })).code).toBe(0);
+    for (const amount of ["5", "50"]) {
+      const refused = await runJson(["run", "pay.charge", "-p", `amount=${amount}`], { home });
+      expect(refused.code).toBe(4);
+      expect(refused.json.status).toBe("requested");
+      expect(refused.json.error.message).toMatch(/re-run with --yes/);
+      expect((await runJson(["run", "pay.charge", "-p", `amount=${amount}`, "--yes"], { home })).code).toBe(0);
+    }
+    const critical = await runJson(["run", "pay.charge", "-p", "amount=500", "--yes"], { home });
+    expect(critical.code).toBe(4);
+    expect(critical.json.error.message).toMatch(/CRITICAL .* needs a TOTP code/);
+    const always = await runJson(["run", "pay.always"], { home });
+    expect(always.code).toBe(4);
+    expect((await runJson(["run", "pay.always", "--yes"], { home })).code).toBe(0);
+  });
+
+  it("audits how a run was approved, and every refusal", async () => {
+    const home = await payHome();
+    await runCli(["run", "pay.charge", "-p", "amount=5"], { home });
+    await runCli(["run", "pay.charge", "-p", "amount=5", "--yes"], { home });
+    const events = (await runCli(["audit", "--json"], { home })).stdout.trim().split("\n").map((l) => JSON.parse(l));
+    expect(events.filter((e) => e.type === "execution.needs_approval")).toHaveLength(1);
+    expect(events.find((e) => e.type === "execution.started").data.approval).toBe("--yes");
+  });
+
+  it("a dry run shows cost, risk and whether approval is needed, and needs no --yes", async () => {
+    const home = await payHome();
+    const result = await runJson(["run", "pay.charge", "-p", "amount=50", "--dry-run"], { home });
+    expect(result.code).toBe(0);
+    expect(result.json).toMatchObject({ cost: { usd: 50 }, risk: "HIGH", approval: { required: true, twoFactor: false } });
+  });
+});
