@@ -14,6 +14,8 @@ await build({
   platform: "node",
   target: "node20",
   external: ["better-sqlite3"],
+  // Prefer ESM entries: some packages (jsonc-parser) ship a UMD "main" whose dynamic requires cannot be bundled.
+  mainFields: ["module", "main"],
   chunkNames: "chunks/[name]-[hash]",
   // Some bundled CommonJS dependencies call require() for Node built-ins.
   banner: { js: "import { createRequire as __toolctlCreateRequire } from 'node:module'; const require = __toolctlCreateRequire(import.meta.url);" },

@@ -169,14 +169,21 @@ export async function runCli(args: string[]): Promise<void> {
   program.exitOverride();
   for (const command of [program, ...program.commands.flatMap((c) => [c, ...c.commands])]) {
     command.exitOverride();
-    command.configureOutput({ outputError: (text, write) => (json ? undefined : write(text)) });
+    // In JSON mode commander's own error text (and its help hint) stays off both streams: the JSON error says it.
+    if (json) command.configureOutput({ outputError: () => undefined, writeErr: () => undefined });
   }
   try {
     await program.parseAsync(args, { from: "user" });
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.code === "commander.help") {
+      // `--help` and `--version` succeed; help shown because a command group was given no subcommand is a usage error.
+      if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || (error.code === "commander.help" && error.exitCode === 0)) {
         process.exitCode = ExitCode.ok;
+        return;
+      }
+      if (error.code === "commander.help") {
+        if (json) createOutput(true).error(new UsageError("a subcommand is required; see --help"));
+        process.exitCode = ExitCode.usage;
         return;
       }
       if (json) createOutput(true).error(new UsageError(error.message.replace(/^error: /, "")));

@@ -124,35 +124,49 @@ export const manifestSchema = z
     process: processSettingsSchema.optional(),
     actions: z.record(z.string().regex(ACTION_NAME_PATTERN, "an action name: a letter, then letters, digits or '_'"), actionSchema),
   })
-  .superRefine((m, ctx) => {
-    const names = Object.keys(m.actions);
-    if (names.length === 0) ctx.addIssue({ code: "custom", path: ["actions"], message: "at least one action is required" });
-    if (m.runtime === "http" && !m.baseUrl) {
-      ctx.addIssue({ code: "custom", path: ["baseUrl"], message: "baseUrl is required for runtime http" });
-    }
-    if (m.runtime !== "http") {
-      for (const key of ["baseUrl", "sandboxBaseUrl", "http"] as const) {
-        if (m[key] !== undefined) ctx.addIssue({ code: "custom", path: [key], message: `only valid for runtime http, not ${m.runtime}` });
-      }
-    }
-    if (m.runtime !== "process" && m.process !== undefined) {
-      ctx.addIssue({ code: "custom", path: ["process"], message: `only valid for runtime process, not ${m.runtime}` });
-    }
-    for (const [name, action] of Object.entries(m.actions)) {
-      const at = (field: string) => ["actions", name, field];
-      if (m.runtime === "http" && !action.request) ctx.addIssue({ code: "custom", path: at("request"), message: "required for runtime http" });
-      if (m.runtime === "process" && !action.command) ctx.addIssue({ code: "custom", path: at("command"), message: "required for runtime process" });
-      if (m.runtime !== "http" && action.request) ctx.addIssue({ code: "custom", path: at("request"), message: `only valid for runtime http, not ${m.runtime}` });
-      if (m.runtime !== "process") {
-        for (const field of ["command", "env"] as const) {
-          if (action[field]) ctx.addIssue({ code: "custom", path: at(field), message: `only valid for runtime process, not ${m.runtime}` });
-        }
-      }
-      if (action.rollback && action.rollback !== "irreversible" && !names.includes(action.rollback.action)) {
-        ctx.addIssue({ code: "custom", path: [...at("rollback"), "action"], message: `no action '${action.rollback.action}' in this tool` });
-      }
-    }
+  .superRefine((manifest, ctx) => {
+    for (const problem of manifestRuleProblems(manifest)) ctx.addIssue({ code: "custom", ...problem });
   });
+
+type Raw = Record<string, unknown>;
+const isRecord = (value: unknown): value is Raw => value !== null && typeof value === "object" && !Array.isArray(value);
+
+/**
+ * Rules that span fields (what each runtime requires and forbids). Written against unvalidated data, so that
+ * they can also run on a manifest that failed other checks: every problem in a file is reported at once.
+ */
+export function manifestRuleProblems(manifest: unknown): Array<{ path: PropertyKey[]; message: string }> {
+  const problems: Array<{ path: PropertyKey[]; message: string }> = [];
+  if (!isRecord(manifest)) return problems;
+  const add = (path: PropertyKey[], message: string) => problems.push({ path, message });
+  const runtime = typeof manifest.runtime === "string" ? manifest.runtime : undefined;
+  const actions = isRecord(manifest.actions) ? manifest.actions : undefined;
+  const names = actions ? Object.keys(actions) : [];
+  if (actions && names.length === 0) add(["actions"], "at least one action is required");
+  if (!runtime) return problems;
+  if (runtime === "http" && manifest.baseUrl === undefined) add(["baseUrl"], "baseUrl is required for runtime http");
+  if (runtime !== "http") {
+    for (const key of ["baseUrl", "sandboxBaseUrl", "http"]) {
+      if (manifest[key] !== undefined) add([key], `only valid for runtime http, not ${runtime}`);
+    }
+  }
+  if (runtime !== "process" && manifest.process !== undefined) add(["process"], `only valid for runtime process, not ${runtime}`);
+  for (const [name, action] of Object.entries(actions ?? {})) {
+    if (!isRecord(action)) continue;
+    const at = (field: string) => ["actions", name, field];
+    if (runtime === "http" && action.request === undefined) add(at("request"), "required for runtime http");
+    if (runtime === "process" && action.command === undefined) add(at("command"), "required for runtime process");
+    if (runtime !== "http" && action.request !== undefined) add(at("request"), `only valid for runtime http, not ${runtime}`);
+    if (runtime !== "process") {
+      for (const field of ["command", "env"]) if (action[field] !== undefined) add(at(field), `only valid for runtime process, not ${runtime}`);
+    }
+    const rollback = action.rollback;
+    if (isRecord(rollback) && typeof rollback.action === "string" && !names.includes(rollback.action)) {
+      add([...at("rollback"), "action"], `no action '${rollback.action}' in this tool`);
+    }
+  }
+  return problems;
+}
 
 export type Manifest = z.infer<typeof manifestSchema>;
 export type ManifestInput = z.input<typeof manifestSchema>;

@@ -51,7 +51,8 @@ export interface ExecuteResult {
   cost?: CostEstimate;
   risk?: RiskLevel;
   approval?: ApprovalNeed;
-  error?: { code: string; message: string; category?: ErrorCategory; problems?: string[] };
+  /** Present on every outcome but success and dry run; `exitCode` repeats the top-level one for scripts. */
+  error?: { code: string; exitCode: ExitCodeValue; message: string; category?: ErrorCategory; problems?: string[] };
   warnings: string[];
   durationMs?: number;
 }
@@ -105,7 +106,7 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
       });
     });
     exportHead(registry, head);
-    return { ...base, ...extra, input, status, exitCode: error.exitCode, error: { code: error.code, message, category: category ?? undefined, problems } };
+    return { ...base, ...extra, input, status, exitCode: error.exitCode, error: { code: error.code, exitCode: error.exitCode, message, category: category ?? undefined, problems } };
   };
 
   if (tool.status !== "active") {
@@ -181,7 +182,7 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
       return appendAudit(registry, { ...audit, type: "execution.needs_approval", status: "requested", data: { input: shownInput, plan, cost, risk, reason: refusal } });
     });
     exportHead(registry, head);
-    return { ...decided, input: shownInput, plan, status: "requested", exitCode: ExitCode.needsHuman, error: { code: "needs_human", message: refusal } };
+    return { ...decided, input: shownInput, plan, status: "requested", exitCode: ExitCode.needsHuman, error: { code: "needs_human", exitCode: ExitCode.needsHuman, message: refusal } };
   }
   const approvedVia = approval.required ? "--yes" : "not required";
 
@@ -244,7 +245,7 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
     // The side effect happened (or may have) but could not be recorded: never report it as a clean result.
     return {
       ...decided, input: shownInput, plan, output, status: "unknown", exitCode: ExitCode.unknownOutcome, durationMs,
-      error: { code: "unknown_outcome", message: `the action ran but its outcome could not be recorded: ${(error as Error).message}` },
+      error: { code: "unknown_outcome", exitCode: ExitCode.unknownOutcome, message: `the action ran but its outcome could not be recorded: ${(error as Error).message}` },
     };
   }
   const exitCode = interrupted ? ExitCode.interrupted : blockedByPolicy ? ExitCode.policy : (EXIT_FOR_STATUS[status] ?? ExitCode.actionFailed);
@@ -252,7 +253,7 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
     ...decided, input: shownInput, plan, output, status, exitCode, durationMs,
     error: errorMessage === undefined ? undefined : {
       code: status === "unknown" ? "unknown_outcome" : outputInvalid ? "output_invalid" : blockedByPolicy ? "url_blocked" : "action_failed",
-      message: errorMessage, category: result.errorCategory,
+      exitCode, message: errorMessage, category: result.errorCategory,
     },
   };
 }

@@ -73,10 +73,12 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
 }
 
 export function buildInput(sources: InputSources, inputSchema: Schema | undefined): Record<string, unknown> {
-  const input: Record<string, unknown> = sources.paramsFile
-    ? parseObject(sources.paramsFile.text, `--params-file ${sources.paramsFile.name}`)
-    : {};
-  if (sources.paramsJson !== undefined) Object.assign(input, parseObject(sources.paramsJson, "--params"));
+  // Spread defines own properties: a `__proto__` key in JSON stays data (and fails validation) instead of
+  // replacing the input object's prototype, as Object.assign would.
+  const input: Record<string, unknown> = {
+    ...(sources.paramsFile ? parseObject(sources.paramsFile.text, `--params-file ${sources.paramsFile.name}`) : {}),
+    ...(sources.paramsJson !== undefined ? parseObject(sources.paramsJson, "--params") : {}),
+  };
   for (const param of sources.params) {
     const eq = param.indexOf("=");
     const key = eq > 0 ? param.slice(0, eq) : "";

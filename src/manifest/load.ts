@@ -5,7 +5,7 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { z } from "zod";
-import { manifestSchema, type Manifest } from "../domain/manifest.js";
+import { manifestRuleProblems, manifestSchema, type Manifest } from "../domain/manifest.js";
 import { ValidationError } from "../errors.js";
 import { checkSchema } from "../schema/compile.js";
 import { collectRefs, TemplateError } from "../template/render.js";
@@ -49,10 +49,22 @@ export function parseManifest(text: string, file: string): LoadedManifest {
     throw invalid(file, [`${file}:1:1: expected a mapping with apiVersion, name, runtime and actions`]);
   }
   const parsed = manifestSchema.safeParse(located.data);
-  const problems: Problem[] = parsed.success ? checkEmbedded(parsed.data) : parsed.error.issues.flatMap(describeIssue);
-  if (problems.length > 0) throw invalid(file, problems.map((p) => formatProblem(file, located, p)));
+  const problems: Problem[] = parsed.success
+    ? checkEmbedded(parsed.data)
+    : [...parsed.error.issues.flatMap(describeIssue), ...manifestRuleProblems(located.data), ...checkEmbedded(located.data)];
+  if (problems.length > 0) throw invalid(file, sortedUnique(problems.map((p) => formatProblem(file, located, p))));
   const manifest = parsed.data!;
   return { manifest, digest: digestOf(manifest), secrets: referencedSecrets(manifest), sourcePath: path.resolve(file) };
+}
+
+/** One line per problem, in file order; the same problem found by two checks is reported once. */
+function sortedUnique(lines: string[]): string[] {
+  const position = (line: string) => (/:(\d+):(\d+): /.exec(line) ?? [, "0", "0"]).slice(1).map(Number) as [number, number];
+  return [...new Set(lines)].sort((a, b) => {
+    const [la, ca] = position(a);
+    const [lb, cb] = position(b);
+    return la - lb || ca - cb;
+  });
 }
 
 function invalid(file: string, lines: string[]): ValidationError {
@@ -78,9 +90,16 @@ function describeIssue(issue: z.core.$ZodIssue): Problem[] {
     case "invalid_type":
       return [{ path: issue.path, message: /received undefined$/.test(message) ? `is required (expected ${issue.expected})` : message }];
     case "invalid_union": {
-      const nested = issue.errors.flat().filter((inner) => inner.code !== "invalid_union");
-      if (nested.length > 0 && issue.errors.length === 1) return nested.flatMap((inner) => describeIssue({ ...inner, path: [...issue.path, ...inner.path] }));
-      return [{ path: issue.path, message: message === "Invalid input" ? "does not match any allowed form" : message }];
+      // Report the branch that came closest (fewest problems): a typo in `cost: {fixd: 1}` then names `fixd`.
+      const branches = issue.errors.filter((branch) => branch.length > 0);
+      if (branches.length === 0) return [{ path: issue.path, message: message === "Invalid input" ? "does not match any allowed form" : message }];
+      const closest = branches.reduce((best, branch) => (branch.length < best.length ? branch : best));
+      return closest.flatMap((inner) => describeIssue({ ...inner, path: [...issue.path, ...inner.path] }));
+    }
+    case "invalid_key": {
+      const key = String(issue.path[issue.path.length - 1] ?? "");
+      const why = issue.issues.map((inner) => inner.message.replace(/^Invalid input: /, "")).join("; ");
+      return [{ path: issue.path.slice(0, -1), atKey: key, message: `invalid name '${key}': expected ${why}` }];
     }
     default:
       return [{ path: issue.path, message }];
@@ -119,8 +138,14 @@ const TEMPLATE_ROOTS: Record<string, string[]> = {
   rollback: ["input", "output"],
 };
 
-/** Checks zod cannot make: the JSON Schemas inside actions, and the references inside templates. */
-function checkEmbedded(manifest: Manifest): Problem[] {
+const isRecord = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === "object" && !Array.isArray(value);
+
+/**
+ * Checks zod cannot make: the JSON Schemas inside actions, and the references inside templates. Written
+ * against unvalidated data so that it also runs when other parts of the file are wrong.
+ */
+function checkEmbedded(manifest: unknown): Problem[] {
+  if (!isRecord(manifest)) return [];
   const problems: Problem[] = [];
   const checkTemplates = (value: unknown, at: PropertyKey[], roots: string[]) => {
     try {
@@ -132,12 +157,13 @@ function checkEmbedded(manifest: Manifest): Problem[] {
       else throw error;
     }
   };
-  if (manifest.auth.type === "basic") checkTemplates(manifest.auth.username, ["auth", "username"], ["secrets"]);
-  if (manifest.http) checkTemplates(manifest.http.headers, ["http", "headers"], ["secrets"]);
-  for (const [name, action] of Object.entries(manifest.actions)) {
+  if (isRecord(manifest.auth) && manifest.auth.type === "basic") checkTemplates(manifest.auth.username, ["auth", "username"], ["secrets"]);
+  if (isRecord(manifest.http)) checkTemplates(manifest.http.headers, ["http", "headers"], ["secrets"]);
+  for (const [name, action] of Object.entries(isRecord(manifest.actions) ? manifest.actions : {})) {
+    if (!isRecord(action)) continue;
     for (const field of ["inputSchema", "outputSchema"] as const) {
       const schema = action[field];
-      if (schema === undefined) continue;
+      if (!isRecord(schema)) continue;
       for (const problem of checkSchema(schema)) {
         const pointer = problem.path.split("/").slice(1).map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
         problems.push({ path: ["actions", name, field, ...pointer], message: `invalid JSON Schema: ${problem.message}` });

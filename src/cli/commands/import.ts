@@ -7,7 +7,12 @@ export async function importCommand(context: CommandContext, paths: string[]): P
   const report = await withRegistry(context, (registry) => importManifests(registry, { paths, actor: context.actor }));
   const { output } = context;
   const c = output.color;
-  output.data(report, () => {
+  // Scripts branch on `error`: a partly failed import carries one, next to what was imported.
+  const failure = report.failed.length === 0 ? undefined : {
+    code: "manifest_invalid", exitCode: ExitCode.usage,
+    message: `${report.failed.length} manifest${report.failed.length > 1 ? "s" : ""} could not be imported`,
+  };
+  output.data(failure ? { ...report, error: failure } : report, () => {
     const lines = report.imported.map((item) => {
       const { added, changed, removed } = item.actions;
       const parts = [

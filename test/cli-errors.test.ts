@@ -1,0 +1,622 @@
+/**
+ * Bad input through the built binary: unknown targets, bad parameters, bad flags, a disabled tool, an
+ * unusable home or registry. Each case checks the one-line error, the documented exit code, that nothing
+ * was half-written, and that `--json` keeps stdout a single JSON document.
+ * Never a real network request: the weather tool is only ever dry-run.
+ */
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { beforeAll, describe, expect, it } from "vitest";
+import { examplesDir, runCli, runJson, tempDir, writeFiles, type CliOptions, type CliResult } from "./helpers.js";
+
+// ---------------------------------------------------------------------------------------------------------
+// helpers
+
+/** A home with the examples imported, made once and copied per test (an import costs ~0.5 s). */
+let examplesHome: string;
+beforeAll(async () => {
+  examplesHome = tempDir("toolctl-home-template-");
+  const result = await runCli(["import", examplesDir], { home: examplesHome });
+  if (result.code !== 0) throw new Error(`import failed: ${result.stderr}`);
+});
+
+function freshHome(): string {
+  const home = tempDir("toolctl-home-");
+  cpSync(examplesHome, home, { recursive: true });
+  return home;
+}
+
+/** Runs the same arguments in the human view and in the JSON view, each against its own copy of `home`. */
+async function both(args: string[], options: CliOptions & { home: string }) {
+  const jsonHome = tempDir("toolctl-home-");
+  cpSync(options.home, jsonHome, { recursive: true });
+  const [human, json] = await Promise.all([runCli(args, options), runJson(args, { ...options, home: jsonHome })]);
+  return { human, json, jsonHome };
+}
+
+/** The human view of a failure: exit code, nothing on stdout, and an `error: ...` first line on stderr. */
+function expectHumanError(result: CliResult, exitCode: number, pattern: RegExp | string): string {
+  expect(result.code, `stderr: ${result.stderr}`).toBe(exitCode);
+  expect(result.stdout).toBe("");
+  const first = result.stderr.split("\n")[0]!;
+  expect(first.startsWith("error: "), result.stderr).toBe(true);
+  if (typeof pattern === "string") expect(first).toContain(pattern);
+  else expect(first).toMatch(pattern);
+  expect(result.stderr).not.toMatch(/\n\s+at .*\(.*:\d+:\d+\)/); // never a stack trace
+  return first;
+}
+
+/**
+ * The JSON view of a failure. stdout is one JSON document (runJson already parsed it) with an `error`
+ * object carrying the code. The exit code is checked against the process, wherever the document puts it;
+ * the strict shape `{error:{code, exitCode}}` is checked separately below, so that this one root cause
+ * fails in one place.
+ */
+function expectJsonError(result: CliResult & { json: any }, exitCode: number, code: string): any {
+  expect(result.code, `stdout: ${result.stdout}\nstderr: ${result.stderr}`).toBe(exitCode);
+  expect(result.stdout).not.toContain("\x1b[");
+  expect(result.json.error, result.stdout).toBeTypeOf("object");
+  expect(result.json.error.code).toBe(code);
+  expect(result.json.error.exitCode ?? result.json.exitCode).toBe(exitCode);
+  expect(result.json.error.message).toBeTypeOf("string");
+  expect(result.json.error.message).not.toMatch(/[\r\n]/);
+  return result.json.error;
+}
+
+function db(home: string): Database.Database {
+  return new Database(path.join(home, "registry.db"), { readonly: true, fileMustExist: true });
+}
+
+function count(home: string, sql: string, ...params: unknown[]): number {
+  const handle = db(home);
+  try {
+    return handle.prepare(sql).pluck().get(...params) as number;
+  } finally {
+    handle.close();
+  }
+}
+
+interface ExecutionItem {
+  id: string;
+  tool: string;
+  action: string;
+  status: string;
+  error: string | null;
+  errorCategory: string | null;
+  input: unknown;
+}
+
+async function executions(home: string): Promise<{ total: number; items: ExecutionItem[] }> {
+  const result = await runJson<{ total: number; items: ExecutionItem[] }>(["executions", "--limit", "100"], { home });
+  expect(result.code).toBe(0);
+  return result.json;
+}
+
+const TYPES_MANIFEST = `apiVersion: toolctl/v1
+name: types
+description: Echoes typed input back
+runtime: echo
+actions:
+  check:
+    description: Echo the input, typed by the schema
+    kind: read
+    inputSchema:
+      type: object
+      additionalProperties: false
+      properties:
+        n: { type: number }
+        i: { type: integer }
+        s: { type: string }
+        b: { type: boolean }
+        list: { type: array, items: { type: number } }
+        user:
+          type: object
+          properties:
+            name: { type: string }
+            age: { type: integer }
+`;
+
+let typesHome: string;
+beforeAll(async () => {
+  typesHome = tempDir("toolctl-home-types-");
+  const dir = writeFiles({ "types.yaml": TYPES_MANIFEST });
+  const result = await runCli(["import", dir], { home: typesHome });
+  if (result.code !== 0) throw new Error(`import failed: ${result.stderr}`);
+});
+
+function freshTypesHome(): string {
+  const home = tempDir("toolctl-home-");
+  cpSync(typesHome, home, { recursive: true });
+  return home;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// unknown targets
+
+describe("run: unknown tools and actions", () => {
+  it("an unknown tool: exit 2, names it, points at toolctl list, records no execution", async () => {
+    const home = freshHome();
+    const { human, json } = await both(["run", "nosuchtool.say", "--param", "message=hi"], { home });
+    expectHumanError(human, 2, "error: unknown tool 'nosuchtool'; see: toolctl list");
+    expect(human.stderr.trim().split("\n")).toHaveLength(1);
+    const error = expectJsonError(json, 2, "not_found");
+    expect(error.message).toBe("unknown tool 'nosuchtool'; see: toolctl list");
+    expect((await executions(home)).total).toBe(0);
+    expect(count(home, "SELECT count(*) FROM executions")).toBe(0);
+  });
+
+  it("suggests the tool or action for a one-letter typo", async () => {
+    const home = freshHome();
+    const [tool, action] = await Promise.all([
+      runCli(["run", "eco.say", "--param", "message=hi"], { home }),
+      runCli(["run", "echo.sai", "--param", "message=hi"], { home }),
+    ]);
+    expectHumanError(tool, 2, "unknown tool 'eco' (did you mean 'echo'?)");
+    expectHumanError(action, 2, "tool echo has no action 'sai' (did you mean 'say'?); see: toolctl show echo");
+  });
+
+  it("suggests the tool or action for swapped letters (ecoh.say, echo.sya)", async () => {
+    const home = freshHome();
+    const [tool, action, show, disable] = await Promise.all([
+      runCli(["run", "ecoh.say", "--param", "message=hi"], { home }),
+      runCli(["run", "echo.sya", "--param", "message=hi"], { home }),
+      runCli(["show", "ecoh"], { home }),
+      runCli(["tool", "disable", "ecoh"], { home }),
+    ]);
+    expectHumanError(tool, 2, "(did you mean 'echo'?)");
+    expectHumanError(action, 2, "(did you mean 'say'?)");
+    expectHumanError(show, 2, "(did you mean 'echo'?)");
+    expectHumanError(disable, 2, "(did you mean 'echo'?)");
+  });
+
+  it("suggests nothing when nothing is close", async () => {
+    const home = freshHome();
+    const result = await runCli(["run", "echo.shout", "--param", "message=hi"], { home });
+    expectHumanError(result, 2, "tool echo has no action 'shout'; see: toolctl show echo");
+    expect(result.stderr).not.toContain("did you mean");
+  });
+
+  it("refuses a target that is not tool.action", async () => {
+    const home = freshHome();
+    const results = await Promise.all(["echo", ".say", "echo.", ""].map((target) => both(["run", target], { home })));
+    for (const [i, target] of ["echo", ".say", "echo.", ""].entries()) {
+      const { human, json } = results[i]!;
+      expectHumanError(human, 2, `'${target}' is not tool.action (for example: echo.say)`);
+      expectJsonError(json, 2, "usage");
+    }
+    expect((await executions(home)).total).toBe(0);
+  });
+
+  it("a missing target is a usage error", async () => {
+    const { human, json } = await both(["run"], { home: freshHome() });
+    expectHumanError(human, 2, "missing required argument 'tool.action'");
+    expectJsonError(json, 2, "usage");
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// input validation
+
+describe("run: parameters that fail the input schema", () => {
+  it("lists every problem with its JSON path, exits 2 and records a failed execution (validation)", async () => {
+    const home = freshHome();
+    const args = ["run", "calculator.calculate", "--param", "a=x", "--param", "c=1", "--param", "operation=pow"];
+    const { human, json, jsonHome } = await both(args, { home });
+    expectHumanError(human, 2, "error: invalid input for calculator.calculate: 4 problems");
+    const problemLines = human.stderr.split("\n").filter((line) => line.startsWith("  "));
+    expect(problemLines.map((l) => l.trim()).sort()).toEqual([
+      "input.a: must be number",
+      "input.b: is required",
+      "input.c: is not allowed",
+      expect.stringMatching(/^input\.operation: .*add/),
+    ]);
+    expect(human.stderr).toMatch(/execution ex_\w+ failed \(validation\)/);
+
+    const error = expectJsonError(json, 2, "input_invalid");
+    expect(error.problems).toHaveLength(4);
+    expect(error.problems).toContain("input.a: must be number");
+    expect(error.category).toBe("validation");
+
+    for (const h of [home, jsonHome]) {
+      const list = await executions(h);
+      expect(list.total).toBe(1);
+      expect(list.items[0]).toMatchObject({ tool: "calculator", action: "calculate", status: "failed", errorCategory: "validation" });
+      expect(list.items[0]!.error).toContain("invalid input for calculator.calculate");
+    }
+  });
+
+  it("one problem is reported on one line", async () => {
+    const result = await runCli(["run", "echo.say", "--param", "message="], { home: freshHome() });
+    const first = expectHumanError(result, 2, /^error: invalid input for echo\.say: input\.message: \S/);
+    expect(result.stderr.split("\n").filter((l) => l.startsWith("  "))).toEqual([]);
+    expect(first).not.toContain("problems");
+  });
+
+  it("validates before a dry run: weather with bad coordinates never gets as far as a request", async () => {
+    const home = freshHome();
+    const result = await runJson(["run", "weather.current", "--param", "latitude=100", "--param", "longitude=east", "--dry-run"], { home });
+    const error = expectJsonError(result, 2, "input_invalid");
+    expect(error.problems).toEqual(expect.arrayContaining([expect.stringMatching(/^input\.latitude: .*90/), "input.longitude: must be number"]));
+    expect(result.json.plan).toBeUndefined();
+    const list = await executions(home);
+    expect(list.items.map((e) => e.status)).toEqual(["failed"]);
+  });
+});
+
+describe("run: malformed parameter flags", () => {
+  it("--param without '=' names the flag, exits 2 and records a failed execution (validation)", async () => {
+    const home = freshHome();
+    const { human, json } = await both(["run", "echo.say", "--param", "message"], { home });
+    expectHumanError(human, 2, `error: --param "message": expected key=value, such as --param amount=50`);
+    expectJsonError(json, 2, "usage");
+    const list = await executions(home);
+    expect(list.items).toEqual([expect.objectContaining({ status: "failed", errorCategory: "validation" })]);
+  });
+
+  it("--param with an empty key or an empty path segment is refused", async () => {
+    const home = freshTypesHome();
+    const results = await Promise.all(["=x", "user.=x", ".name=x", "__proto__.x=1"].map((p) => runCli(["run", "types.check", "--param", p], { home })));
+    for (const [i, p] of ["=x", "user.=x", ".name=x", "__proto__.x=1"].entries()) {
+      expectHumanError(results[i]!, 2, `--param ${JSON.stringify(p)}: expected key=value`);
+    }
+  });
+
+  it("--params that is not JSON, or not an object", async () => {
+    const home = freshHome();
+    const cases: Array<[string, RegExp]> = [
+      ["nope", /^error: --params: invalid JSON: /],
+      ['{"message": "hi",}', /^error: --params: invalid JSON: /],
+      ["[1, 2]", /^error: --params: expected a JSON object$/],
+      ['"hi"', /^error: --params: expected a JSON object$/],
+      ["null", /^error: --params: expected a JSON object$/],
+    ];
+    const results = await Promise.all(cases.map(([value]) => both(["run", "echo.say", "--params", value], { home: freshHome() })));
+    cases.forEach(([, pattern], i) => {
+      expectHumanError(results[i]!.human, 2, pattern);
+      expectJsonError(results[i]!.json, 2, "usage");
+    });
+    expect((await executions(home)).total).toBe(0);
+  });
+
+  it("--params-file naming a missing file: exit 2, names the file, nothing recorded", async () => {
+    const home = freshHome();
+    const missing = path.join(tempDir(), "nope.json");
+    const { human, json, jsonHome } = await both(["run", "echo.say", "--params-file", missing], { home });
+    expectHumanError(human, 2, `error: --params-file ${missing}: cannot read`);
+    expect(human.stderr).toMatch(/ENOENT|no such file/);
+    expectJsonError(json, 2, "usage");
+    expect((await executions(home)).total).toBe(0);
+    expect((await executions(jsonHome)).total).toBe(0);
+  });
+
+  it("--params-file with invalid JSON names the file", async () => {
+    const dir = writeFiles({ "params.json": '{"message": "hi"' });
+    const result = await runCli(["run", "echo.say", "--params-file", path.join(dir, "params.json")], { home: freshHome() });
+    expectHumanError(result, 2, `error: --params-file ${path.join(dir, "params.json")}: invalid JSON`);
+  });
+
+  it("--params-file - reads the input from stdin", async () => {
+    const home = freshHome();
+    const [json, human] = await Promise.all([
+      runJson(["run", "echo.say", "--params-file", "-"], { home, input: '{"message": "from stdin"}' }),
+      runCli(["run", "echo.say", "--params-file", "-"], { home, input: '{"message": "from stdin", "loud": true}' }),
+    ]);
+    expect(json.code).toBe(0);
+    expect(json.json).toMatchObject({ status: "succeeded", output: { message: "from stdin" } });
+    expect(human.code).toBe(0);
+    expect(JSON.parse(human.stdout)).toEqual({ message: "from stdin", loud: true });
+    const bad = await runCli(["run", "echo.say", "--params-file", "-"], { home, input: "not json" });
+    expectHumanError(bad, 2, "error: --params-file (stdin): invalid JSON");
+  });
+
+  it("a missing option value is a usage error", async () => {
+    const { human, json } = await both(["run", "echo.say", "--params-file"], { home: freshHome() });
+    expectHumanError(human, 2, "option '--params-file <file>' argument missing");
+    expectJsonError(json, 2, "usage");
+  });
+});
+
+describe("run: --param values are typed by the input schema", () => {
+  it("numbers, integers, strings, booleans, arrays and dotted keys", async () => {
+    const home = freshTypesHome();
+    const result = await runJson(
+      ["run", "types.check", "--param", "n=5", "--param", "s=5", "--param", "i=7", "--param", "b=true", "--param", "list=[1,2]",
+        "--param", "user.name=ann", "--param", "user.age=30"],
+      { home },
+    );
+    expect(result.code, result.stdout).toBe(0);
+    expect(result.json.output).toStrictEqual({ n: 5, s: "5", i: 7, b: true, list: [1, 2], user: { name: "ann", age: 30 } });
+  });
+
+  it("a value keeps everything after the first '=', and false is a boolean too", async () => {
+    const result = await runJson(["run", "types.check", "--param", "s=a=b", "--param", "b=false"], { home: freshTypesHome() });
+    expect(result.code).toBe(0);
+    expect(result.json.output).toStrictEqual({ s: "a=b", b: false });
+  });
+
+  it("a value that fits no declared type stays text and fails validation with its path", async () => {
+    const result = await runJson(["run", "types.check", "--param", "n=abc", "--param", "i=1.5", "--param", "b=yes", "--param", "user.age=old"], { home: freshTypesHome() });
+    const error = expectJsonError(result, 2, "input_invalid");
+    expect([...error.problems].sort()).toEqual(["input.b: must be boolean", "input.i: must be integer", "input.n: must be number", "input.user.age: must be integer"]);
+    expect(result.json.input).toMatchObject({ n: "abc", b: "yes", user: { age: "old" } });
+  });
+
+  it("--params-file, then --params, then --param: the later source wins", async () => {
+    const result = await runJson(
+      ["run", "types.check", "--params-file", "-", "--params", '{"n": 2, "i": 3}', "--param", "i=4"],
+      { home: freshTypesHome(), input: '{"s": "file", "n": 1}' },
+    );
+    expect(result.code).toBe(0);
+    expect(result.json.output).toStrictEqual({ s: "file", n: 2, i: 4 });
+  });
+
+  it("the calculator (a real process) gets numbers from --param", async () => {
+    const result = await runJson(["run", "calculator.calculate", "--param", "operation=add", "--param", "a=5", "--param", "b=3"], { home: freshHome() });
+    expect(result.code, result.stdout).toBe(0);
+    expect(result.json).toMatchObject({ status: "succeeded", input: { operation: "add", a: 5, b: 3 }, output: { result: 8 } });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// flags and commands
+
+describe("unknown options and commands", () => {
+  it("--bogus: exit 2; in --json mode stdout is still one JSON error", async () => {
+    const home = freshHome();
+    const { human, json } = await both(["run", "echo.say", "--param", "message=hi", "--bogus"], { home });
+    expect(human.code).toBe(2);
+    expect(human.stdout).toBe("");
+    expect(human.stderr.split("\n")[0]).toBe("error: unknown option '--bogus'");
+    expect(json.json).toEqual({ error: { code: "usage", exitCode: 2, message: "unknown option '--bogus'" } });
+    expect(json.code).toBe(2);
+    // Nothing ran.
+    expect((await executions(home)).total).toBe(0);
+  });
+
+  it("an unknown option before the command and an unknown command", async () => {
+    const home = freshHome();
+    const [before, command] = await Promise.all([both(["--bogus", "list"], { home }), both(["frobnicate"], { home })]);
+    expectHumanError(before.human, 2, "unknown option '--bogus'");
+    expectJsonError(before.json, 2, "usage");
+    expectHumanError(command.human, 2, "unknown command 'frobnicate'");
+    expectJsonError(command.json, 2, "usage");
+  });
+
+  it("a bad option value (--limit 0, --status bogus, --since garbage)", async () => {
+    const home = freshHome();
+    const cases: Array<[string[], string]> = [
+      [["executions", "--limit", "0"], '--limit must be a positive integer, got "0"'],
+      [["executions", "--status", "bogus"], "argument 'bogus' is invalid"],
+      [["audit", "--since", "garbage"], "--since: not a date or time: garbage"],
+    ];
+    const results = await Promise.all(cases.map(([args]) => both(args, { home })));
+    cases.forEach(([, message], i) => {
+      expectHumanError(results[i]!.human, 2, message);
+      expectJsonError(results[i]!.json, 2, "usage");
+    });
+  });
+
+  it("a command group without its subcommand (toolctl tool) is a usage error, not success", async () => {
+    const { human, json } = await both(["tool"], { home: freshHome() });
+    expect(human.code).toBe(2);
+    expect(json.code).toBe(2);
+    expect(json.json.error).toMatchObject({ code: "usage", exitCode: 2 });
+  });
+
+  it("--help and --version still exit 0", async () => {
+    const [help, version, runHelp] = await Promise.all([runCli(["--help"]), runCli(["--version"]), runCli(["run", "--help"])]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("Usage: toolctl");
+    expect(version.code).toBe(0);
+    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+    expect(runHelp.code).toBe(0);
+    expect(runHelp.stdout).toContain("--params-file");
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// the JSON error document
+
+describe("--json: every failure is a single {error:{code, exitCode, message}} document", () => {
+  // One case per path through the code, so that a failure here names the command that breaks the shape.
+  const cases: Array<{ name: string; args: string[]; exitCode: number; code: string; setup?: (home: string) => Promise<void> }> = [
+    { name: "unknown tool", args: ["run", "nosuch.say"], exitCode: 2, code: "not_found" },
+    { name: "malformed target", args: ["run", "echo"], exitCode: 2, code: "usage" },
+    { name: "unknown option", args: ["list", "--bogus"], exitCode: 2, code: "usage" },
+    { name: "input failing the schema", args: ["run", "echo.say", "--param", "message="], exitCode: 2, code: "input_invalid" },
+    { name: "--param without '='", args: ["run", "echo.say", "--param", "message"], exitCode: 2, code: "usage" },
+    {
+      name: "a disabled tool",
+      args: ["run", "echo.say", "--param", "message=hi"],
+      exitCode: 3,
+      code: "tool_disabled",
+      setup: async (home) => void expect((await runCli(["tool", "disable", "echo"], { home })).code).toBe(0),
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, async () => {
+      const home = freshHome();
+      await c.setup?.(home);
+      const result = await runJson(c.args, { home });
+      expect(result.code).toBe(c.exitCode);
+      expect(result.json.error, result.stdout).toMatchObject({ code: c.code, exitCode: c.exitCode, message: expect.any(String) });
+    });
+  }
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// tool lifecycle
+
+describe("a disabled, re-enabled and removed tool", () => {
+  it("refuses to run when disabled (exit 3), runs again when enabled, and keeps its history when removed", async () => {
+    const home = freshHome();
+    expect((await runCli(["tool", "disable", "echo"], { home })).stdout.trim()).toBe("echo: disabled");
+
+    const { human, json } = await both(["run", "echo.say", "--param", "message=hi"], { home });
+    expectHumanError(human, 3, "error: tool echo is disabled; run: toolctl tool enable echo");
+    const error = expectJsonError(json, 3, "tool_disabled");
+    expect(error.message).toBe("tool echo is disabled; run: toolctl tool enable echo");
+    // Refused before anything ran, even a dry run; the refusal is on record.
+    const dry = await runCli(["run", "echo.say", "--param", "message=hi", "--dry-run"], { home });
+    expectHumanError(dry, 3, "is disabled");
+    let list = await executions(home);
+    expect(list.items.map((e) => e.status)).toEqual(["declined", "declined"]);
+    expect(list.items[0]!.errorCategory).toBe("authorization");
+
+    const again = await runJson(["tool", "disable", "echo"], { home });
+    expect(again.json).toMatchObject({ status: "disabled", changed: false });
+
+    expect((await runCli(["tool", "enable", "echo"], { home })).code).toBe(0);
+    const ok = await runJson(["run", "echo.say", "--param", "message=hi"], { home });
+    expect(ok.code).toBe(0);
+    expect(ok.json.output).toEqual({ message: "hi" });
+
+    const removed = await runJson(["tool", "remove", "echo"], { home });
+    expect(removed.code).toBe(0);
+    expect(removed.json).toMatchObject({ tool: "echo", status: "removed" });
+    const gone = await runCli(["run", "echo.say", "--param", "message=hi"], { home });
+    expectHumanError(gone, 2, "unknown tool 'echo'");
+    const listed = await runJson<{ tools: Array<{ name: string }> }>(["list"], { home });
+    expect(listed.json.tools.map((t) => t.name)).toEqual(["calculator", "weather"]);
+    expect(count(home, "SELECT count(*) FROM actions WHERE tool = 'echo'")).toBe(0);
+
+    list = await executions(home);
+    expect(list.items.filter((e) => e.tool === "echo").map((e) => e.status)).toEqual(["succeeded", "declined", "declined"]);
+    const filtered = await runJson(["executions", "--tool", "echo"], { home });
+    expect(filtered.json.total).toBe(3);
+  });
+
+  it("lifecycle commands on an unknown tool exit 2 and change nothing", async () => {
+    const home = freshHome();
+    const results = await Promise.all(["enable", "disable", "remove"].map((verb) => both(["tool", verb, "nosuch"], { home })));
+    for (const { human, json } of results) {
+      expectHumanError(human, 2, "error: unknown tool 'nosuch'; see: toolctl list");
+      expectJsonError(json, 2, "not_found");
+    }
+    expect(count(home, "SELECT count(*) FROM audit_events WHERE tool = 'nosuch'")).toBe(0);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// an unusable home or registry
+
+describe("an unusable home or registry: exit 6", () => {
+  it("a home under a regular file (ENOTDIR) names the path", async () => {
+    const dir = writeFiles({ "file": "I am a file" });
+    const home = path.join(dir, "file", "home");
+    const [flag, env, json] = await Promise.all([
+      runCli(["--home", home, "list"]),
+      runCli(["list"], { home }),
+      runJson(["list", "--home", home]),
+    ]);
+    for (const result of [flag, env]) {
+      expectHumanError(result, 6, `error: cannot create home ${home}: ENOTDIR`);
+      expect(result.stderr.trim().split("\n")).toHaveLength(1);
+    }
+    const error = expectJsonError(json, 6, "registry_unavailable");
+    expect(error.message).toContain(home);
+    expect(readFileSync(path.join(dir, "file"), "utf8")).toBe("I am a file");
+  });
+
+  it("a home that is a regular file names the path", async () => {
+    const dir = writeFiles({ "file": "I am a file" });
+    const result = await runCli(["list"], { home: path.join(dir, "file") });
+    expectHumanError(result, 6, path.join(dir, "file"));
+  });
+
+  it("a corrupt registry file: exit 6 saying corrupt, for reads and writes alike, and the file is left as it was", async () => {
+    const home = tempDir();
+    const garbage = Buffer.alloc(8192);
+    for (let i = 0; i < garbage.length; i++) garbage[i] = (i * 7919 + 13) % 251;
+    const file = path.join(home, "registry.db");
+    writeFileSync(file, garbage);
+    const results = await Promise.all([
+      runCli(["list"], { home }),
+      runCli(["run", "echo.say", "--param", "message=hi"], { home }),
+      runCli(["tool", "disable", "echo"], { home }),
+      runCli(["executions"], { home }),
+      runCli(["audit"], { home }),
+    ]);
+    for (const result of results) {
+      expectHumanError(result, 6, `error: registry ${file} is corrupt or not a toolctl registry`);
+      expect(result.stderr.trim().split("\n")).toHaveLength(1);
+    }
+    const json = await runJson(["run", "echo.say", "--param", "message=hi"], { home });
+    expectJsonError(json, 6, "registry_unavailable");
+    expect(json.json.error.message).toContain("corrupt");
+    expect(readFileSync(file).equals(garbage)).toBe(true);
+    expect(readdirSync(home)).toEqual(["registry.db"]);
+  });
+
+  it("an empty (zero-byte) registry file is a new registry, not an error", async () => {
+    const home = tempDir();
+    writeFileSync(path.join(home, "registry.db"), "");
+    const result = await runJson(["list"], { home });
+    expect(result.code).toBe(0);
+    expect(result.json).toEqual({ tools: [] });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// colour
+
+describe("colour", () => {
+  const ESC = "\x1b[";
+  const commands: string[][] = [
+    ["run", "nosuch.say"],
+    ["run", "echo.say", "--param", "message=hi"],
+    ["run", "echo.say", "--param", "message="],
+    ["run", "weather.current", "--param", "latitude=48.85", "--param", "longitude=2.35", "--dry-run"],
+    ["list"],
+    ["executions"],
+    ["run", "echo.say", "--bogus"],
+  ];
+
+  it("FORCE_COLOR=1 does colour errors (so the checks below mean something)", async () => {
+    const result = await runCli(["run", "nosuch.say"], { home: freshHome(), env: { FORCE_COLOR: "1" } });
+    expect(result.stderr).toContain(ESC);
+  });
+
+  it("NO_COLOR=1 yields no escape codes on stdout or stderr, with FORCE_COLOR unset or set", async () => {
+    const home = freshHome();
+    const runs = await Promise.all([
+      ...commands.map((args) => runCli(args, { home, env: { NO_COLOR: "1", FORCE_COLOR: undefined } })),
+      ...commands.map((args) => runCli(args, { home, env: { NO_COLOR: "1", FORCE_COLOR: "1" } })),
+    ]);
+    for (const result of runs) {
+      expect(result.stdout).not.toContain(ESC);
+      expect(result.stderr).not.toContain(ESC);
+    }
+  });
+
+  it("--json output never contains escape codes, even with FORCE_COLOR=1", async () => {
+    const home = freshHome();
+    const runs = await Promise.all(commands.map((args) => runJson(args, { home, env: { FORCE_COLOR: "1" } })));
+    for (const result of runs) expect(result.stdout).not.toContain(ESC);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// nothing half-written
+
+describe("nothing half-written", () => {
+  it("failed runs leave no running or requested executions and keep the audit chain intact", async () => {
+    const home = freshHome();
+    await Promise.all([
+      runCli(["run", "echo.say", "--param", "message"], { home }),
+      runCli(["run", "echo.say", "--params", "[]"], { home }),
+      runCli(["run", "calculator.calculate", "--param", "a=x"], { home }),
+      runCli(["run", "nosuch.say"], { home }),
+      runCli(["run", "echo.nosuch"], { home }),
+    ]);
+    const list = await executions(home);
+    expect(list.total).toBe(3);
+    for (const item of list.items) expect(item).toMatchObject({ status: "failed", errorCategory: "validation" });
+    expect(count(home, "SELECT count(*) FROM executions WHERE status IN ('running', 'requested', 'approved')")).toBe(0);
+    const verify = await runJson(["audit", "verify"], { home });
+    expect(verify.code).toBe(0);
+    expect(verify.json.ok).toBe(true);
+    expect(existsSync(path.join(home, "registry.db"))).toBe(true);
+  });
+});

@@ -1,0 +1,782 @@
+/**
+ * Manifests: `parseManifest` (every problem with file:line:col and field) and `toolctl import` end to end
+ * (exit codes, the JSON view, and nothing half-written in the registry or the audit log).
+ */
+import { cpSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ValidationError } from "../src/errors.js";
+import { parseManifest } from "../src/manifest/load.js";
+import { examplesDir, runCli, runJson, tempDir, writeFiles, type CliResult } from "./helpers.js";
+
+// ---------------------------------------------------------------------------------------------------------
+// helpers
+
+/** Joins lines, so that every test can count lines by eye: line N is the Nth argument. */
+const lines = (...text: string[]) => `${text.join("\n")}\n`;
+
+/** The problems parseManifest reports; fails the test when it accepts the text or throws anything else. */
+function problemsOf(text: string, file = "tool.yaml"): { error: ValidationError; problems: string[] } {
+  let thrown: unknown;
+  try {
+    parseManifest(text, file);
+  } catch (error) {
+    thrown = error;
+  }
+  if (thrown === undefined) throw new Error(`parseManifest accepted ${file}`);
+  expect(thrown, String((thrown as Error)?.stack)).toBeInstanceOf(ValidationError);
+  const error = thrown as ValidationError;
+  expect(error.code).toBe("manifest_invalid");
+  expect(error.exitCode).toBe(2);
+  const problems = error.details.problems ?? [];
+  expect(problems.length).toBeGreaterThan(0);
+  for (const problem of problems) {
+    // One line each, starting with file:line:col.
+    expect(problem).not.toMatch(/[\r\n]/);
+    expect(problem.startsWith(`${file}:`), problem).toBe(true);
+    expect(problem.slice(file.length)).toMatch(/^:\d+:\d+: \S/);
+  }
+  // The message itself is one line too: the single problem, or a count.
+  expect(error.message).not.toMatch(/[\r\n]/);
+  if (problems.length === 1) expect(error.message).toBe(problems[0]);
+  else expect(error.message).toBe(`${file}: ${problems.length} problems in manifest`);
+  return { error, problems };
+}
+
+/** The one problem at `file:line:col`, which must exist. */
+function problemAt(problems: string[], file: string, line: number, col: number): string {
+  const found = problems.filter((p) => p.startsWith(`${file}:${line}:${col}: `));
+  expect(found, `no problem at ${file}:${line}:${col} in:\n${problems.join("\n")}`).not.toHaveLength(0);
+  return found[0]!;
+}
+
+/** file:line:col of a problem line. */
+function positionOf(problem: string, file: string): { line: number; col: number } {
+  const match = /^:(\d+):(\d+): /.exec(problem.slice(file.length));
+  return { line: Number(match![1]), col: Number(match![2]) };
+}
+
+const ECHO_HEADER = ["apiVersion: toolctl/v1", "name: sample", "description: A sample tool", "runtime: echo", "actions:"];
+
+function registryRows(home: string, sql: string, ...params: unknown[]): unknown[] {
+  const db = new Database(path.join(home, "registry.db"), { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare(sql).all(...params);
+  } finally {
+    db.close();
+  }
+}
+
+async function toolNames(home: string): Promise<string[]> {
+  const { json, code } = await runJson<{ tools: Array<{ name: string }> }>(["list"], { home });
+  expect(code).toBe(0);
+  return json.tools.map((t) => t.name);
+}
+
+async function auditLines(home: string): Promise<string[]> {
+  const result = await runCli(["audit", "--json", "--limit", "1000"], { home });
+  expect(result.code).toBe(0);
+  return result.stdout.split("\n").filter((line) => line.trim() !== "");
+}
+
+function expectNoAnsi(result: CliResult): void {
+  expect(result.stdout).not.toContain("\x1b[");
+}
+
+const GOOD_TOOL = (name: string, description = "Return the message") =>
+  lines(
+    "apiVersion: toolctl/v1",
+    `name: ${name}`,
+    "version: 1.0.0",
+    `description: The ${name} tool`,
+    "runtime: echo",
+    "actions:",
+    "  say:",
+    `    description: ${description}`,
+    "    kind: read",
+    "    inputSchema:",
+    "      type: object",
+    "      required: [message]",
+    "      properties:",
+    "        message: { type: string }",
+    "  shout:",
+    "    description: Return the message, loudly",
+    "    kind: read",
+  );
+
+// ---------------------------------------------------------------------------------------------------------
+// parseManifest: unit tests
+
+describe("parseManifest: a valid manifest", () => {
+  it("parses, fills the defaults and names the secrets it refers to", () => {
+    const loaded = parseManifest(
+      lines(
+        "apiVersion: toolctl/v1",
+        "name: pay",
+        "description: Payments",
+        "runtime: http",
+        "baseUrl: https://api.example.com",
+        "auth: { type: bearer, secret: PAY_KEY }",
+        "actions:",
+        "  charge:",
+        "    description: Charge",
+        "    kind: create",
+        "    request: { method: POST, path: /charges, headers: { X-Other: '{{ secrets.OTHER_KEY }}' } }",
+        "    rollback: { action: refund, input: { id: '{{ output.id }}' } }",
+        "  refund:",
+        "    description: Refund",
+        "    kind: create",
+        "    request: { method: POST, path: '/refunds/{{ input.id }}' }",
+      ),
+      "pay.yaml",
+    );
+    expect(loaded.manifest.version).toBe("0.0.0");
+    expect(loaded.manifest.actions.refund!.inputSchema).toEqual({ type: "object" });
+    expect(loaded.secrets).toEqual(["OTHER_KEY", "PAY_KEY"]);
+    expect(loaded.digest).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it("ignores comments and formatting: the digest depends on the content only", () => {
+    const a = parseManifest(GOOD_TOOL("echo2"), "a.yaml");
+    const b = parseManifest(`# a comment\n${GOOD_TOOL("echo2").replace("[message]", "[ message ]")}\n\n`, "b.yaml");
+    expect(b.digest).toBe(a.digest);
+  });
+});
+
+describe("parseManifest: broken YAML", () => {
+  it("reports a key indented less than its siblings at its line and column", () => {
+    const { problems } = problemsOf(lines(...ECHO_HEADER, "  a:", "    description: d", "   kind: read"));
+    expect(problems).toHaveLength(1);
+    expect(problemAt(problems, "tool.yaml", 8, 1)).toMatch(/invalid YAML: .*same column/);
+  });
+
+  it("reports a key indented more than its siblings near the offending line", () => {
+    const { problems } = problemsOf(lines(...ECHO_HEADER, "  a:", "    description: d", "      kind: read"));
+    for (const problem of problems) {
+      expect(problem).toContain("invalid YAML");
+      expect([7, 8]).toContain(positionOf(problem, "tool.yaml").line);
+    }
+  });
+
+  it("reports tab indentation", () => {
+    const { problems } = problemsOf("apiVersion: toolctl/v1\nname: x\n\tdescription: d\n");
+    expect(problemAt(problems, "tool.yaml", 3, 1)).toMatch(/invalid YAML: Tabs/);
+  });
+
+  it("reports an unclosed quote where the quote opens, not at the end of the file", () => {
+    const filler = Array.from({ length: 20 }, (_, i) => `# comment ${i}`);
+    for (const quote of ['"', "'"]) {
+      // The quote opens on line 3, column 14; the file goes on for 20 more lines.
+      const text = lines("apiVersion: toolctl/v1", "name: sample", `description: ${quote}A sample tool`, "runtime: echo", ...filler);
+      const { problems } = problemsOf(text);
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(/invalid YAML: .*(quote|closing)/i);
+      expect(positionOf(problems[0]!, "tool.yaml"), problems[0]).toEqual({ line: 3, col: 14 });
+    }
+  });
+
+  it("refuses several YAML documents in one file with a message for people, not for programmers", () => {
+    const { problems } = problemsOf(lines(...ECHO_HEADER, "  a: { description: d, kind: read }", "---", "name: other"));
+    expect(problems).toHaveLength(1);
+    expect(problemAt(problems, "tool.yaml", 7, 1)).toMatch(/document/i);
+    expect(problems[0]).not.toMatch(/parseAllDocuments|YAML\./);
+  });
+
+  it("refuses an empty file and a file that is not a mapping", () => {
+    for (const text of ["", "# only a comment\n", "- a\n- b\n", "just text\n"]) {
+      const { problems } = problemsOf(text);
+      expect(problems).toEqual(["tool.yaml:1:1: expected a mapping with apiVersion, name, runtime and actions"]);
+    }
+  });
+
+  it("refuses an alias bomb (billion laughs) as a manifest error, not a crash", () => {
+    const text = lines(
+      "apiVersion: toolctl/v1",
+      "name: bomb",
+      "description: d",
+      "runtime: echo",
+      "x0: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]",
+      "x1: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]",
+      "x2: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]",
+      "x3: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]",
+      "x4: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]",
+      "actions:",
+      "  a: { description: d, kind: read }",
+    );
+    const { problems } = problemsOf(text);
+    expect(problems.join("\n")).toMatch(/alias/i);
+  });
+});
+
+describe("parseManifest: broken JSON (.json manifests are held to JSON's grammar)", () => {
+  const json = (body: string) => body;
+
+  it("reports a trailing comma in an object with its line and column", () => {
+    const { problems } = problemsOf(json('{\n  "apiVersion": "toolctl/v1",\n  "name": "x",\n}\n'), "tool.json");
+    expect(problems).toHaveLength(1);
+    // The comma is at 3:14; the parser notices at the brace on 4:1. Either names the place.
+    expect(problems[0]).toMatch(/^tool\.json:(3:14|4:1): invalid JSON: /);
+  });
+
+  it("reports a missing closing brace at the end of the input", () => {
+    const { problems } = problemsOf(json('{\n  "apiVersion": "toolctl/v1",\n  "name": "x"\n'), "tool.json");
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^tool\.json:4:1: invalid JSON: .*('}'|end)/);
+  });
+
+  it("reports a trailing comma in an array on its own line, in one line of text", () => {
+    const text = json('{\n  "apiVersion": "toolctl/v1",\n  "tags": ["a", "b",],\n  "name": "x"\n}\n');
+    const { problems } = problemsOf(text, "tool.json");
+    expect(problems).toHaveLength(1);
+    expect(positionOf(problems[0]!, "tool.json").line, problems[0]).toBe(3);
+  });
+
+  it("reports a bare word (a typo for true) on its own line, in one line of text", () => {
+    const text = json('{\n  "apiVersion": "toolctl/v1",\n  "name": "x",\n  "flag": tru\n}\n');
+    const { problems } = problemsOf(text, "tool.json");
+    expect(problems).toHaveLength(1);
+    expect(positionOf(problems[0]!, "tool.json").line, problems[0]).toBe(4);
+  });
+
+  it("reports a duplicate key with its position, where JSON.parse would silently keep the last one", () => {
+    const text = json('{\n  "apiVersion": "toolctl/v1",\n  "name": "x",\n  "name": "y"\n}\n');
+    const { problems } = problemsOf(text, "tool.json");
+    expect(problemAt(problems, "tool.json", 4, 3)).toMatch(/unique|duplicate/i);
+  });
+
+  it("reports schema problems in a .json manifest at the right line and column", () => {
+    const text = JSON.stringify(
+      { apiVersion: "toolctl/v1", name: "x", description: "d", runtime: "echo", actions: { a: { description: "d", kind: "read", descripton: 1 } } },
+      null,
+      2,
+    );
+    const { problems } = problemsOf(text, "tool.json");
+    // "descripton" is on line 10, indented by 6 spaces.
+    expect(problemAt(problems, "tool.json", 10, 7)).toBe(
+      "tool.json:10:7: actions.a.descripton: unknown field 'descripton' (did you mean 'description'?)",
+    );
+  });
+
+  it("accepts a .json manifest saved with a UTF-8 byte order mark, as YAML ones are", () => {
+    const text = JSON.stringify({ apiVersion: "toolctl/v1", name: "x", description: "d", runtime: "echo", actions: { a: { description: "d", kind: "read" } } });
+    expect(parseManifest(`\uFEFF${text}`, "tool.yaml").manifest.name).toBe("x");
+    expect(parseManifest(`\uFEFF${text}`, "tool.json").manifest.name).toBe("x");
+  });
+});
+
+describe("parseManifest: unknown fields", () => {
+  it("names a probable typo at the top level and suggests the field", () => {
+    const text = lines("apiVersion: toolctl/v1", "name: sample", "descripton: A sample tool", "runtime: echo", "actions:", "  a: { description: d, kind: read }");
+    const { problems } = problemsOf(text);
+    expect(problemAt(problems, "tool.yaml", 3, 1)).toBe("tool.yaml:3:1: descripton: unknown field 'descripton' (did you mean 'description'?)");
+    // The real field is then missing, and says so.
+    expect(problems).toContain("tool.yaml:1:1: description: is required (expected string)");
+  });
+
+  it("names a misspelt inputSchema inside an action, with the action's path", () => {
+    const text = lines(...ECHO_HEADER, "  greet:", "    description: d", "    kind: read", "    inputSchma: { type: object }", "    inputschema: { type: object }");
+    const { problems } = problemsOf(text);
+    expect(problemAt(problems, "tool.yaml", 9, 5)).toBe(
+      "tool.yaml:9:5: actions.greet.inputSchma: unknown field 'inputSchma' (did you mean 'inputSchema'?)",
+    );
+    expect(problemAt(problems, "tool.yaml", 10, 5)).toContain("(did you mean 'inputSchema'?)");
+  });
+
+  it("suggests fields in nested objects too (auth, http, request)", () => {
+    const text = lines(
+      "apiVersion: toolctl/v1",
+      "name: sample",
+      "description: d",
+      "runtime: http",
+      "baseUrl: https://api.example.com",
+      "auth: { type: bearer, secret: KEY, secrte: X }",
+      "http: { timeoutSecond: 3 }",
+      "actions:",
+      "  a:",
+      "    description: d",
+      "    kind: read",
+      "    request: { methd: GET, path: /x }",
+    );
+    const { problems } = problemsOf(text);
+    expect(problemAt(problems, "tool.yaml", 6, 36)).toContain("auth.secrte: unknown field 'secrte' (did you mean 'secret'?)");
+    expect(problemAt(problems, "tool.yaml", 7, 9)).toContain("http.timeoutSecond: unknown field 'timeoutSecond' (did you mean 'timeoutSeconds'?)");
+    expect(problemAt(problems, "tool.yaml", 12, 16)).toContain("actions.a.request.methd: unknown field 'methd' (did you mean 'method'?)");
+  });
+
+  it("suggests nothing for a field that resembles none", () => {
+    const text = lines(...ECHO_HEADER.slice(0, 4), "colour: red", "actions:", "  a: { description: d, kind: read }");
+    const { problems } = problemsOf(text);
+    expect(problems).toEqual(["tool.yaml:5:1: colour: unknown field 'colour'"]);
+  });
+
+  it("suggests the field for a typo inside a cost or rollback object, not just 'does not match any allowed form'", () => {
+    const text = lines(...ECHO_HEADER, "  a:", "    description: d", "    kind: create", "    cost: { fixd: 1 }");
+    const { problems } = problemsOf(text);
+    expect(problems.join("\n")).toContain("fixd");
+    expect(problems.join("\n")).toContain("fixed");
+  });
+});
+
+describe("parseManifest: wrong types and values", () => {
+  it("names each wrong type with its field, line and column", () => {
+    const text = lines(
+      "apiVersion: toolctl/v1",
+      "name: sample",
+      "version: [1]",
+      "description: d",
+      "runtime: process",
+      "actions:",
+      "  a:",
+      "    description: d",
+      "    kind: charge",
+      '    timeoutSeconds: "ten"',
+      "    command: [echo]",
+    );
+    const { problems } = problemsOf(text);
+    expect(problems).toHaveLength(3);
+    expect(problemAt(problems, "tool.yaml", 3, 10)).toBe("tool.yaml:3:10: version: expected string, received array");
+    const kind = problemAt(problems, "tool.yaml", 9, 11);
+    expect(kind).toContain("actions.a.kind:");
+    for (const allowed of ["read", "create", "update", "delete"]) expect(kind).toContain(allowed);
+    expect(problemAt(problems, "tool.yaml", 10, 21)).toBe("tool.yaml:10:21: actions.a.timeoutSeconds: expected number, received string");
+  });
+
+  it("catches YAML's own surprises: version 1.0 is a number", () => {
+    const { problems } = problemsOf(lines("apiVersion: toolctl/v1", "name: sample", "version: 1.0", "description: d", "runtime: echo", "actions:", "  a: { description: d, kind: read }"));
+    expect(problems).toEqual(["tool.yaml:3:10: version: expected string, received number"]);
+  });
+
+  it("names bad apiVersion, name, runtime and empty description", () => {
+    const text = lines("apiVersion: toolctl/v2", "name: My Tool", 'description: ""', "runtime: docker", "actions:", "  a: { description: d, kind: read }");
+    const { problems } = problemsOf(text);
+    expect(problemAt(problems, "tool.yaml", 1, 13)).toContain("apiVersion:");
+    expect(problemAt(problems, "tool.yaml", 2, 7)).toContain("name: a lowercase identifier");
+    expect(problemAt(problems, "tool.yaml", 3, 14)).toContain("description:");
+    expect(problemAt(problems, "tool.yaml", 4, 10)).toMatch(/runtime: .*http.*process.*echo/);
+  });
+
+  it("explains what an action name may be when one is invalid", () => {
+    const { problems } = problemsOf(lines(...ECHO_HEADER, '  "bad-name": { description: d, kind: read }'));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain("bad-name");
+    expect(problems[0]).toMatch(/action name/);
+  });
+
+  it("requires at least one action", () => {
+    const { problems } = problemsOf(lines(...ECHO_HEADER.slice(0, 4), "actions: {}"));
+    expect(problems).toEqual(["tool.yaml:5:10: actions: at least one action is required"]);
+  });
+});
+
+describe("parseManifest: duplicate keys", () => {
+  it("reports the same action twice under actions: with the second one's position", () => {
+    const text = lines(...ECHO_HEADER, "  say: { description: d, kind: read }", "  other: { description: d, kind: read }", "  say: { description: e, kind: read }");
+    const { problems } = problemsOf(text);
+    expect(problems).toHaveLength(1);
+    expect(problemAt(problems, "tool.yaml", 8, 3)).toMatch(/invalid YAML: .*(unique|duplicate)/i);
+  });
+
+  it("reports a duplicate field inside an action", () => {
+    const text = lines(...ECHO_HEADER, "  say:", "    description: d", "    kind: read", "    kind: create");
+    const { problems } = problemsOf(text);
+    expect(problemAt(problems, "tool.yaml", 9, 5)).toMatch(/unique|duplicate/i);
+  });
+});
+
+describe("parseManifest: JSON Schemas inside actions", () => {
+  it("names the path inside the schema of a misspelt type and of a bad pattern", () => {
+    const text = lines(
+      ...ECHO_HEADER,
+      "  x:",
+      "    description: d",
+      "    kind: read",
+      "    inputSchema:",
+      "      type: object",
+      "      properties:",
+      "        a: { type: strnig }",
+      '        b: { type: string, pattern: "([a-z" }',
+    );
+    const { problems } = problemsOf(text);
+    expect(problems).toHaveLength(2);
+    const type = problemAt(problems, "tool.yaml", 12, 20);
+    expect(type).toContain("actions.x.inputSchema.properties.a.type: invalid JSON Schema:");
+    expect(type).toContain("string");
+    const pattern = problemAt(problems, "tool.yaml", 13, 37);
+    expect(pattern).toContain("actions.x.inputSchema.properties.b.pattern: invalid JSON Schema:");
+    expect(pattern).toMatch(/regular expression/);
+  });
+
+  it("checks outputSchema too, and reports every problem in it", () => {
+    const text = lines(...ECHO_HEADER, "  x:", "    description: d", "    kind: read", '    outputSchema: { type: object, properties: { n: { type: numbr, minimum: "x" } } }');
+    const { problems } = problemsOf(text);
+    expect(problems.some((p) => p.includes("actions.x.outputSchema.properties.n.type: invalid JSON Schema"))).toBe(true);
+    expect(problems.some((p) => p.includes("actions.x.outputSchema.properties.n.minimum: invalid JSON Schema: must be number"))).toBe(true);
+  });
+
+  it("refuses unresolvable references and unsupported dialects, pointing at them", () => {
+    const text = lines(
+      ...ECHO_HEADER,
+      "  a:",
+      "    description: d",
+      "    kind: read",
+      "    inputSchema: { type: object, properties: { r: { $ref: '#/$defs/nope' } } }",
+      "  b:",
+      "    description: d",
+      "    kind: read",
+      "    inputSchema: { $schema: 'http://json-schema.org/draft-04/schema#', type: object }",
+    );
+    const { problems } = problemsOf(text);
+    expect(problems.find((p) => p.includes("actions.a.inputSchema.properties.r.$ref:"))).toMatch(/^tool\.yaml:9:\d+: .*#\/\$defs\/nope/);
+    expect(problems.find((p) => p.includes("actions.b.inputSchema.$schema:"))).toMatch(/^tool\.yaml:13:\d+: .*draft-04/);
+  });
+});
+
+describe("parseManifest: runtime rules, templates and rollbacks", () => {
+  it("requires baseUrl for an http tool", () => {
+    const text = lines("apiVersion: toolctl/v1", "name: sample", "description: d", "runtime: http", "actions:", "  a: { description: d, kind: read, request: { path: /x } }");
+    const { problems } = problemsOf(text);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^tool\.yaml:\d+:\d+: baseUrl: baseUrl is required for runtime http$/);
+  });
+
+  it("requires a request for each action of an http tool", () => {
+    const text = lines("apiVersion: toolctl/v1", "name: sample", "description: d", "runtime: http", "baseUrl: https://api.example.com", "actions:", "  a:", "    description: d", "    kind: read");
+    const { problems } = problemsOf(text);
+    expect(problems).toEqual(["tool.yaml:8:5: actions.a.request: required for runtime http"]);
+  });
+
+  it("requires a command for each action of a process tool", () => {
+    const text = lines("apiVersion: toolctl/v1", "name: sample", "description: d", "runtime: process", "actions:", "  a:", "    description: d", "    kind: read");
+    const { problems } = problemsOf(text);
+    expect(problems).toEqual(["tool.yaml:7:5: actions.a.command: required for runtime process"]);
+  });
+
+  it("refuses fields of another runtime", () => {
+    const text = lines(...ECHO_HEADER.slice(0, 4), "baseUrl: https://x.example.com", "actions:", "  a: { description: d, kind: read, command: [ls] }");
+    const { problems } = problemsOf(text);
+    expect(problemAt(problems, "tool.yaml", 5, 10)).toBe("tool.yaml:5:10: baseUrl: only valid for runtime http, not echo");
+    expect(problems.some((p) => p.includes("actions.a.command: only valid for runtime process, not echo"))).toBe(true);
+  });
+
+  it("refuses a template that refers to an unknown root", () => {
+    const text = lines("apiVersion: toolctl/v1", "name: sample", "description: d", "runtime: process", "actions:", "  a:", "    description: d", "    kind: read", '    command: [echo, "{{ foo.bar }}"]');
+    const { problems } = problemsOf(text);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^tool\.yaml:9:\d+: actions\.a\.command: template '\{\{ foo\.bar \}\}' may only refer to input, secrets, tool$/);
+  });
+
+  it("refuses secrets in a rollback and a template that is not a plain path", () => {
+    const text = lines(
+      "apiVersion: toolctl/v1",
+      "name: sample",
+      "description: d",
+      "runtime: http",
+      "baseUrl: https://api.example.com",
+      "actions:",
+      "  a:",
+      "    description: d",
+      "    kind: create",
+      "    request: { path: '/x/{{ input.a + 1 }}' }",
+      "    rollback: { action: b, input: { id: '{{ secrets.KEY }}' } }",
+      "  b: { description: d, kind: delete, request: { method: DELETE, path: /x } }",
+    );
+    const { problems } = problemsOf(text);
+    expect(problems.find((p) => p.includes("actions.a.request:"))).toMatch(/^tool\.yaml:10:\d+: .*is not a valid reference/);
+    expect(problems.find((p) => p.includes("actions.a.rollback:"))).toMatch(/^tool\.yaml:11:\d+: .*may only refer to input, output/);
+  });
+
+  it("refuses a rollback naming a missing action, pointing at the name", () => {
+    const text = lines(...ECHO_HEADER, "  a:", "    description: d", "    kind: create", "    rollback: { action: undo }");
+    const { problems } = problemsOf(text);
+    expect(problems).toEqual(["tool.yaml:9:25: actions.a.rollback.action: no action 'undo' in this tool"]);
+  });
+});
+
+describe("parseManifest: several problems in one file are all reported at once", () => {
+  it("reports three or more problems, each with its own line and column", () => {
+    const text = lines(
+      "apiVersion: toolctl/v1",
+      "name: sample",
+      "descripton: d",
+      "description: d",
+      "runtime: echo",
+      "actions:",
+      "  a:",
+      "    description: d",
+      "    kind: charge",
+      "    timeoutSeconds: -1",
+      "  b:",
+      "    description: 5",
+      "    kind: read",
+    );
+    const { problems, error } = problemsOf(text);
+    expect(problems.length).toBeGreaterThanOrEqual(4);
+    const positions = new Set(problems.map((p) => JSON.stringify(positionOf(p, "tool.yaml"))));
+    expect(positions.size).toBe(problems.length);
+    problemAt(problems, "tool.yaml", 3, 1);
+    problemAt(problems, "tool.yaml", 9, 11);
+    problemAt(problems, "tool.yaml", 10, 21);
+    problemAt(problems, "tool.yaml", 12, 18);
+    expect(error.message).toBe(`tool.yaml: ${problems.length} problems in manifest`);
+  });
+
+  it("reports schema, template and field problems together, not only the first kind found", () => {
+    const text = lines(
+      "apiVersion: toolctl/v1",
+      "name: sample",
+      "descripton: d",
+      "description: d",
+      "runtime: process",
+      "actions:",
+      "  a:",
+      "    description: d",
+      "    kind: read",
+      "    inputSchema: { type: object, properties: { n: { type: strnig } } }",
+      '    command: [echo, "{{ foo.bar }}"]',
+    );
+    const { problems } = problemsOf(text);
+    const all = problems.join("\n");
+    expect(all).toContain("descripton");
+    expect(all).toContain("actions.a.inputSchema.properties.n.type");
+    expect(all).toContain("{{ foo.bar }}");
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// toolctl import: end to end
+
+/** A home with the examples imported, made once and copied per test (an import costs ~0.5 s). */
+let examplesHome: string;
+beforeAll(async () => {
+  examplesHome = tempDir("toolctl-home-template-");
+  const result = await runCli(["import", examplesDir], { home: examplesHome });
+  if (result.code !== 0) throw new Error(`import failed: ${result.stderr}`);
+});
+
+function freshExamplesHome(): string {
+  const home = tempDir("toolctl-home-");
+  cpSync(examplesHome, home, { recursive: true });
+  return home;
+}
+
+describe("toolctl import: bad manifests", () => {
+  it("imports the good manifests of a directory, reports the bad one and exits 2", async () => {
+    const dir = writeFiles({
+      "a-good.yaml": GOOD_TOOL("alpha"),
+      "b-bad.yaml": lines("apiVersion: toolctl/v1", "name: broken", "descripton: d", "runtime: echo", "actions:", "  a: { description: d, kind: read }"),
+      "c-good.json": JSON.stringify(parseManifest(GOOD_TOOL("gamma"), "x.yaml").manifest, null, 2),
+      "notes.txt": "not a manifest",
+    });
+    const home = tempDir();
+    const result = await runCli(["import", dir], { home });
+    expect(result.code).toBe(2);
+    expect(result.stdout).toMatch(/added {2}alpha/);
+    expect(result.stdout).toMatch(/added {2}gamma/);
+    const bad = path.join(dir, "b-bad.yaml");
+    expect(result.stderr).toContain(`error: ${bad}: 2 problems in manifest`);
+    expect(result.stderr).toContain(`${bad}:3:1: descripton: unknown field 'descripton' (did you mean 'description'?)`);
+    expect(await toolNames(home)).toEqual(["alpha", "gamma"]);
+    expect(registryRows(home, "SELECT * FROM actions WHERE tool = 'broken'")).toEqual([]);
+    expect(registryRows(home, "SELECT * FROM audit_events WHERE tool = 'broken'")).toEqual([]);
+  });
+
+  it("reports the failures in the --json report", async () => {
+    const dir = writeFiles({ "good.yaml": GOOD_TOOL("alpha"), "bad.yaml": lines(...ECHO_HEADER, "  a: { description: d, kind: charge }") });
+    const home = tempDir();
+    const result = await runJson(["import", dir], { home });
+    expect(result.code).toBe(2);
+    expectNoAnsi(result);
+    expect(result.stderr).toBe("");
+    const report = result.json as any;
+    const failed = report.failed ?? report.error?.failed;
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({ file: path.join(dir, "bad.yaml"), code: "manifest_invalid" });
+    expect(failed[0].problems[0]).toMatch(new RegExp(`^${path.join(dir, "bad.yaml").replace(/[.]/g, "\\.")}:6:\\d+: actions\\.a\\.kind: `));
+  });
+
+  it("--json: a failed import is an error document {error:{code,exitCode}}, as every other failure is", async () => {
+    const dir = writeFiles({ "good.yaml": GOOD_TOOL("alpha"), "bad.yaml": lines(...ECHO_HEADER, "  a: { description: d, kind: charge }") });
+    const [single, mixed] = await Promise.all([
+      runJson(["import", path.join(dir, "bad.yaml")], { home: tempDir() }),
+      runJson(["import", dir], { home: tempDir() }),
+    ]);
+    for (const result of [single, mixed]) {
+      expect(result.code).toBe(2);
+      expect((result.json as any).error, result.stdout).toMatchObject({ code: "manifest_invalid", exitCode: 2 });
+    }
+  });
+
+  it("reports each broken syntax with file, line and column, and imports nothing from it", async () => {
+    const dir = writeFiles({
+      "indent.yaml": lines(...ECHO_HEADER, "  a:", "    description: d", "   kind: read"),
+      "comma.json": '{\n  "apiVersion": "toolctl/v1",\n  "name": "x",\n}\n',
+      "dup.yaml": lines(...ECHO_HEADER, "  a: { description: d, kind: read }", "  a: { description: e, kind: read }"),
+    });
+    const home = tempDir();
+    const results = await Promise.all(
+      ["indent.yaml", "comma.json", "dup.yaml"].map((name) => runCli(["import", path.join(dir, name)], { home: tempDir() })),
+    );
+    const expected = [/indent\.yaml:8:1: invalid YAML: /, /comma\.json:(3:14|4:1): invalid JSON: /, /dup\.yaml:7:3: invalid YAML: /];
+    results.forEach((result, i) => {
+      expect(result.code).toBe(2);
+      expect(result.stdout).toBe("");
+      // One line: the error names file:line:col and says what is wrong.
+      expect(result.stderr.trim().split("\n")).toHaveLength(1);
+      expect(result.stderr).toMatch(expected[i]!);
+    });
+    const none = await runCli(["import", path.join(dir, "dup.yaml")], { home });
+    expect(none.code).toBe(2);
+    expect(await toolNames(home)).toEqual([]);
+  });
+
+  it("refuses a second file declaring a tool name already declared in the same import", async () => {
+    const dir = writeFiles({ "a.yaml": GOOD_TOOL("alpha"), "b.yaml": GOOD_TOOL("alpha", "Another say") });
+    const home = tempDir();
+    const result = await runCli(["import", dir], { home });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`name: 'alpha' is also declared in ${path.join(dir, "a.yaml")}`);
+    const rows = registryRows(home, "SELECT description FROM actions WHERE tool = 'alpha' AND name = 'say'") as Array<{ description: string }>;
+    expect(rows).toEqual([{ description: "Return the message" }]);
+  });
+
+  it("imports nothing when one of the paths does not exist", async () => {
+    const dir = writeFiles({ "good.yaml": GOOD_TOOL("alpha") });
+    const home = tempDir();
+    const missing = path.join(dir, "missing.yaml");
+    const [human, json] = await Promise.all([
+      runCli(["import", path.join(dir, "good.yaml"), missing], { home }),
+      runJson(["import", path.join(dir, "good.yaml"), missing], { home: tempDir() }),
+    ]);
+    expect(human.code).toBe(2);
+    expect(human.stderr.trim()).toBe(`error: ${missing}: no such file or directory`);
+    expect(json.code).toBe(2);
+    expect(json.json).toEqual({ error: { code: "usage", exitCode: 2, message: `${missing}: no such file or directory` } });
+    expect(await toolNames(home)).toEqual([]);
+    expect(await auditLines(home)).toEqual([]);
+  });
+
+  it("refuses an empty directory", async () => {
+    const dir = writeFiles({ "readme.md": "# nothing" });
+    const result = await runJson(["import", dir], { home: tempDir() });
+    expect(result.code).toBe(2);
+    expect(result.json.error).toMatchObject({ code: "usage", exitCode: 2 });
+    expect(result.json.error.message).toContain("no manifests");
+  });
+
+  it("keeps the registered version when a new version of the manifest is bad", async () => {
+    const dir = writeFiles({ "tool.yaml": GOOD_TOOL("alpha") });
+    const home = tempDir();
+    expect((await runCli(["import", dir], { home })).code).toBe(0);
+    const before = registryRows(home, "SELECT * FROM tools");
+    const actionsBefore = registryRows(home, "SELECT * FROM actions ORDER BY name");
+    const auditBefore = await auditLines(home);
+    writeFileSync(path.join(dir, "tool.yaml"), GOOD_TOOL("alpha", "Changed").replace("kind: read", "kind: charge"));
+    const result = await runCli(["import", dir], { home });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("actions.say.kind");
+    expect(registryRows(home, "SELECT * FROM tools")).toEqual(before);
+    expect(registryRows(home, "SELECT * FROM actions ORDER BY name")).toEqual(actionsBefore);
+    expect(await auditLines(home)).toEqual(auditBefore);
+  });
+
+  it("an alias bomb in a directory is reported as a bad manifest and the other files are imported", async () => {
+    const dir = writeFiles({
+      "a-bomb.yaml": lines(
+        "apiVersion: toolctl/v1",
+        "name: bomb",
+        "description: d",
+        "runtime: echo",
+        "x0: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]",
+        "x1: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]",
+        "x2: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]",
+        "x3: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]",
+        "actions:",
+        "  a: { description: d, kind: read }",
+      ),
+      "b-good.yaml": GOOD_TOOL("alpha"),
+    });
+    const home = tempDir();
+    const result = await runCli(["import", dir], { home });
+    expect(result.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(path.join(dir, "a-bomb.yaml"));
+    expect(await toolNames(home)).toEqual(["alpha"]);
+  });
+
+  it("exits 6 and leaves a corrupt registry file untouched", async () => {
+    const home = tempDir();
+    const garbage = Buffer.from("this is not a database, just some garbage bytes ".repeat(40));
+    writeFileSync(path.join(home, "registry.db"), garbage);
+    const [human, json] = await Promise.all([
+      runCli(["import", examplesDir], { home }),
+      runJson(["import", examplesDir], { home }),
+    ]);
+    expect(human.code).toBe(6);
+    expect(human.stderr).toMatch(/^error: registry .*registry\.db is corrupt/);
+    expect(json.code).toBe(6);
+    expect(json.json.error).toMatchObject({ code: "registry_unavailable", exitCode: 6 });
+    expect(readFileSync(path.join(home, "registry.db")).equals(garbage)).toBe(true);
+  });
+});
+
+describe("toolctl import: re-importing", () => {
+  it("reports unchanged content as unchanged and writes nothing to the audit log", async () => {
+    const home = freshExamplesHome();
+    const before = await auditLines(home);
+    expect(before).toHaveLength(3);
+    const human = await runCli(["import", examplesDir], { home });
+    expect(human.code).toBe(0);
+    expect(human.stdout.trim().split("\n").map((line) => line.split(/\s+/).slice(0, 2).join(" "))).toEqual([
+      "unchanged calculator", "unchanged echo", "unchanged weather",
+    ]);
+    const json = await runJson(["import", path.join(examplesDir, "echo.yaml")], { home });
+    expect(json.code).toBe(0);
+    expect(json.json.imported).toEqual([
+      expect.objectContaining({ tool: "echo", change: "unchanged", actions: { added: [], changed: [], removed: [] } }),
+    ]);
+    expect(await auditLines(home)).toEqual(before);
+  });
+
+  it("treats comments and formatting as no change", async () => {
+    const dir = writeFiles({ "tool.yaml": GOOD_TOOL("alpha") });
+    const home = tempDir();
+    expect((await runCli(["import", dir], { home })).code).toBe(0);
+    const before = await auditLines(home);
+    writeFileSync(path.join(dir, "tool.yaml"), `# reformatted\n${GOOD_TOOL("alpha").replace("{ type: string }", "\n          type: string")}`);
+    const result = await runJson(["import", dir], { home });
+    expect(result.json.imported[0].change).toBe("unchanged");
+    expect(await auditLines(home)).toEqual(before);
+  });
+
+  it("reports a changed manifest as updated, naming the changed, added and removed actions", async () => {
+    const dir = writeFiles({ "tool.yaml": GOOD_TOOL("alpha") });
+    const home = tempDir();
+    expect((await runCli(["import", dir], { home })).code).toBe(0);
+    const before = await auditLines(home);
+    const changed = GOOD_TOOL("alpha", "Return the message, changed")
+      .replace("  shout:\n    description: Return the message, loudly\n    kind: read\n", "  whisper:\n    description: Quietly\n    kind: read\n");
+    writeFileSync(path.join(dir, "tool.yaml"), changed);
+    const human = await runCli(["import", dir], { home });
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^updated {2}alpha {2}\[active\] {2}\+1 action, ~1 changed \(say\), -1 removed \(shout\)/);
+    const after = await auditLines(home);
+    expect(after).toHaveLength(before.length + 1);
+    const event = JSON.parse(after.at(-1)!);
+    expect(event).toMatchObject({ type: "tool.updated", tool: "alpha", data: { actions: { added: ["whisper"], changed: ["say"], removed: ["shout"] } } });
+    // And once more: now it is unchanged.
+    const again = await runJson(["import", dir], { home });
+    expect(again.json.imported[0].change).toBe("unchanged");
+    expect(await auditLines(home)).toHaveLength(after.length);
+  });
+
+  it("keeps a disabled tool disabled when its manifest is updated", async () => {
+    const dir = writeFiles({ "tool.yaml": GOOD_TOOL("alpha") });
+    const home = tempDir();
+    expect((await runCli(["import", dir], { home })).code).toBe(0);
+    expect((await runCli(["tool", "disable", "alpha"], { home })).code).toBe(0);
+    writeFileSync(path.join(dir, "tool.yaml"), GOOD_TOOL("alpha", "Changed"));
+    const result = await runJson(["import", dir], { home });
+    expect(result.json.imported[0]).toMatchObject({ change: "updated", status: "disabled", actions: { changed: ["say"] } });
+  });
+});
