@@ -16,12 +16,12 @@ export function timeCommand(argv, { runs = 25, warmup = 3, env = process.env, cw
 
 /** Interleaves the floor and the subject so that machine load affects both alike. */
 export function compare(label, floorArgv, subjectArgv, options = {}) {
-  const rounds = options.rounds ?? 5;
+  const rounds = options.rounds ?? 12;
   const floor = [];
   const subject = [];
   for (let i = 0; i < rounds; i++) {
-    floor.push(timeCommand(floorArgv, { ...options, runs: options.runs ?? 6, warmup: i === 0 ? 3 : 1 }).median);
-    subject.push(timeCommand(subjectArgv, { ...options, runs: options.runs ?? 6, warmup: i === 0 ? 3 : 1 }).median);
+    floor.push(timeCommand(floorArgv, { ...options, runs: options.runs ?? 8, warmup: i === 0 ? 3 : 1 }).median);
+    subject.push(timeCommand(subjectArgv, { ...options, runs: options.runs ?? 8, warmup: i === 0 ? 3 : 1 }).median);
   }
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const f = median(floor);
@@ -33,6 +33,18 @@ export function compare(label, floorArgv, subjectArgv, options = {}) {
 export function report(results) {
   for (const r of results) {
     const verdict = r.target === undefined ? "" : r.ok ? `  ✓ (target ≤ ${r.target}×)` : `  ✗ (target ≤ ${r.target}×)`;
-    console.log(`${r.label.padEnd(48)} ${String(r.subjectMs).padStart(7)} ms vs floor ${String(r.floorMs).padStart(7)} ms  = ${r.ratio.toFixed(2)}×${verdict}`);
+    const counted = r.instructionRatio === undefined ? "" : `  (instructions: ${r.instructionRatio.toFixed(2)}×)`;
+    console.log(`${r.label.padEnd(48)} ${String(r.subjectMs).padStart(7)} ms vs floor ${String(r.floorMs).padStart(7)} ms  = ${r.ratio.toFixed(2)}×${verdict}${counted}`);
   }
+}
+
+/** Instructions executed (valgrind callgrind): repeatable whatever else the machine is doing. */
+export function instructions(argv, env) {
+  const result = spawnSync("valgrind", ["--tool=callgrind", "--callgrind-out-file=/dev/null", ...argv], { env, encoding: "utf8" });
+  const match = /Collected : (\d+)/.exec(result.stderr ?? "");
+  return match ? Number(match[1]) : undefined;
+}
+
+export function hasValgrind() {
+  return spawnSync("valgrind", ["--version"]).status === 0;
 }

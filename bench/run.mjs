@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { compare, report } from "./lib.mjs";
+import { compare, hasValgrind, instructions, report } from "./lib.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const bin = path.join(root, "bin", "toolctl");
@@ -69,6 +69,15 @@ actions:
     compare("toolctl list (1,000 tools)  vs  node -e 0", [node, "-e", "0"], [node, bin, "list"], { env, target: 1.6 }),
     compare("toolctl run bench.get  vs  bare fetch script", [node, fetchScript], [node, bin, "run", "bench.get"], { env, target: 1.5 }),
   ];
+  // Wall time on a shared VM jitters by ±15 ms; instruction counts are a repeatable second opinion.
+  if (hasValgrind()) {
+    const pairs = [[[node, "-e", "0"], [node, bin, "--version"]], [[node, "-e", "0"], [node, bin, "list"]], [[node, fetchScript], [node, bin, "run", "bench.get"]]];
+    pairs.forEach(([floorArgv, subjectArgv], i) => {
+      const floor = instructions(floorArgv, env);
+      const subject = instructions(subjectArgv, env);
+      if (floor && subject) results[i].instructionRatio = +(subject / floor).toFixed(2);
+    });
+  }
   console.log(`node ${process.version}, ${os.cpus().length} cores; 1,000 manifests imported in ${importMs} ms`);
   report(results);
   mkdirSync(path.join(root, "bench", "results"), { recursive: true });

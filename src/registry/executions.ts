@@ -2,7 +2,7 @@
  * Executions: one row per run attempt, from `requested` to its final status. Everything stored here is
  * redacted by the engine before it arrives.
  */
-import { randomBytes } from "node:crypto";
+import { nodeCrypto } from "../util/builtins.js";
 import type { Registry } from "./db.js";
 
 export type ExecutionStatus =
@@ -50,7 +50,7 @@ function toExecution(row: ExecutionRow): Execution {
 
 /** Time-ordered ids: a base-36 millisecond clock, then randomness. Short enough to type, unique across processes. */
 export function newExecutionId(): string {
-  return `ex_${Date.now().toString(36)}${randomBytes(5).toString("hex")}`;
+  return `ex_${Date.now().toString(36)}${nodeCrypto().randomBytes(5).toString("hex")}`;
 }
 
 export interface NewExecution {

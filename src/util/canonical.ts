@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { nodeCrypto } from "./builtins.js";
 
 /** JSON with object keys sorted at every depth: the same value always gives the same text (and digest). */
 export function canonicalJson(value: unknown): string {
@@ -11,7 +11,7 @@ export function canonicalJson(value: unknown): string {
 }
 
 export function sha256Hex(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
+  return nodeCrypto().createHash("sha256").update(text).digest("hex");
 }
 
 export function digestOf(value: unknown): string {

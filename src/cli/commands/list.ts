@@ -1,4 +1,4 @@
-import { listTools } from "../../registry/tools.js";
+import { listToolRows, listTools } from "../../registry/tools.js";
 import { table, truncate } from "../../ui/output.js";
 import type { CommandContext } from "../program.js";
 import { withRegistry } from "./shared.js";
@@ -11,13 +11,18 @@ interface ListFlags {
 }
 
 export async function listCommand(context: CommandContext, flags: ListFlags): Promise<void> {
-  const tools = await withRegistry(context, (registry) => listTools(registry, flags));
+  if (context.json) {
+    const tools = await withRegistry(context, (registry) => listTools(registry, flags));
+    context.output.data({ tools }, () => "");
+    return;
+  }
+  const rows = await withRegistry(context, (registry) => listToolRows(registry, flags));
   const c = context.output.color;
   const statusColor = (status: string) => (status === "active" ? c.green(status) : status === "pending" ? c.yellow(status) : c.red(status));
-  context.output.data({ tools }, () => {
-    if (tools.length === 0) return "no tools match; import some with: toolctl import manifests/examples";
-    const rows = tools.map((t) => [t.name, t.runtime, t.status, String(t.actionCount), truncate(t.description, 60)]);
-    const text = table(["NAME", "RUNTIME", "STATUS", "ACTIONS", "DESCRIPTION"], rows, (h) => c.bold(h));
+  context.output.data(null, () => {
+    if (rows.length === 0) return "no tools match; import some with: toolctl import manifests/examples";
+    const cells = rows.map(([name, runtime, status, actions, description]) => [name, runtime, status, String(actions), truncate(description, 60)]);
+    const text = table(["NAME", "RUNTIME", "STATUS", "ACTIONS", "DESCRIPTION"], cells, (h) => c.bold(h));
     // Colour is applied after padding so escape codes do not skew the columns.
     return c.level > 0 ? text.replace(/ (active|pending|disabled|revoked) /g, (m, s: string) => ` ${statusColor(s)} `) : text;
   });
