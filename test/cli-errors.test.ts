@@ -8,7 +8,7 @@ import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from "no
 import path from "node:path";
 import Database from "better-sqlite3";
 import { beforeAll, describe, expect, it } from "vitest";
-import { examplesDir, runCli, runJson, tempDir, writeFiles, type CliOptions, type CliResult } from "./helpers.js";
+import { baseEnv, binPath, examplesDir, runCli, runJson, tempDir, writeFiles, type CliOptions, type CliResult } from "./helpers.js";
 
 // ---------------------------------------------------------------------------------------------------------
 // helpers
@@ -618,5 +618,24 @@ describe("nothing half-written", () => {
     expect(verify.code).toBe(0);
     expect(verify.json.ok).toBe(true);
     expect(existsSync(path.join(home, "registry.db"))).toBe(true);
+  });
+});
+
+describe("pipes", () => {
+  it("stops quietly when the reader closes the pipe early (toolctl list | head -1)", { timeout: 90_000 }, async () => {
+    const { spawnSync } = await import("node:child_process");
+    // More output than a pipe buffers (64 KiB), so the writer really meets the closed pipe.
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 1200; i++) {
+      files[`t${i}.yaml`] = `apiVersion: toolctl/v1\nname: tool${i}\ndescription: ${"padding ".repeat(6)}${i}\nruntime: echo\nactions:\n  ping: { description: Ping, kind: read }\n`;
+    }
+    const home = tempDir();
+    expect((await runCli(["import", writeFiles(files)], { home, timeoutMs: 60_000 })).code).toBe(0);
+    const result = spawnSync("bash", ["-c", `"${process.execPath}" "${binPath}" list | head -1; exit \${PIPESTATUS[0]}`], {
+      env: { ...baseEnv(), TOOLCTL_HOME: home }, encoding: "utf8",
+    });
+    expect(result.stdout).toMatch(/^NAME\s+RUNTIME/);
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
   });
 });
