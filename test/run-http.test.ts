@@ -40,6 +40,10 @@ beforeAll(async () => {
         return void res.end("plain words");
       }
       if (url.pathname === "/wrong-shape") return json(200, { id: 42 });
+      if (url.pathname === "/elsewhere") {
+        res.writeHead(302, { location: `http://127.0.0.2:${port}/items/moved` });
+        return void res.end();
+      }
       if (url.pathname === "/echo-secret") return json(200, { token: "not-a-secret-key-but-looks-like-one", leaked: req.headers.authorization });
       if (status >= 400) return json(status, { error: { message: `provider says ${status}`, type: "api_error" } });
       return json(200, { id: "obj_123", method: req.method, path: url.pathname, query: Object.fromEntries(url.searchParams), body });
@@ -121,6 +125,10 @@ actions:
     kind: read
     outputSchema: { type: object, required: [name], properties: { name: { type: string } } }
     request: { method: GET, path: /wrong-shape }
+  elsewhere:
+    description: Redirects to another host
+    kind: read
+    request: { method: GET, path: /elsewhere }
   echo_secret:
     description: The provider echoes the credential back
     kind: read
@@ -267,6 +275,26 @@ describe("http runner", () => {
     expect(result.json.status).toBe("declined");
     expect(result.json.error.code).toBe("url_blocked");
     expect(connections).toBe(before);
+  });
+
+  it("follows a redirect to another host only when TOOL_ALLOWED_DOMAINS allows it", async () => {
+    // A second host: the same port on 127.0.0.2, another loopback address.
+    const second = http.createServer((req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ id: "moved", host: req.headers.host }));
+    });
+    await new Promise<void>((resolve) => second.listen(port, "127.0.0.2", resolve));
+    try {
+      const home = await homeWith(manifest());
+      const blocked = await runJson(["run", "fake.elsewhere"], { home });
+      expect(blocked.code).toBe(3);
+      expect(blocked.json.error.code).toBe("url_blocked");
+      const allowed = await runJson(["run", "fake.elsewhere"], { home, env: { TOOL_ALLOWED_DOMAINS: "example.com, 127.0.0.2" } });
+      expect(allowed.code).toBe(0);
+      expect(allowed.json.output).toEqual({ id: "moved", host: `127.0.0.2:${port}` });
+    } finally {
+      await new Promise<void>((resolve) => second.close(() => resolve()));
+    }
   });
 
   it("refuses plain http unless allowed", async () => {

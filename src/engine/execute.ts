@@ -32,6 +32,8 @@ export interface ExecuteOptions {
   cwd: string;
   env: NodeJS.ProcessEnv;
   signal?: AbortSignal;
+  /** Told when the side effect starts and ends, for a spinner; the engine itself prints nothing. */
+  progress?: { start(label: string): void; stop(): void };
 }
 
 export interface ExecuteDeps {
@@ -198,6 +200,7 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
   const started = Date.now();
   let result: RunResult;
   let blockedByPolicy = false;
+  options.progress?.start(`${tool.name}.${action.name}`);
   try {
     result = await prepared.run({ signal: options.signal ?? new AbortController().signal, onStarted: () => {} });
   } catch (error) {
@@ -210,6 +213,7 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
     }
   }
 
+  options.progress?.stop();
   let outputInvalid = false;
   if (result.outcome === "succeeded" && action.outputValidator) {
     const outputIssues = loadValidator(action.outputValidator)(result.output);

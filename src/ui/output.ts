@@ -72,3 +72,20 @@ export function table(headers: string[], rows: string[][], style: (header: strin
 export function truncate(text: string, width: number): string {
   return text.length <= width ? text : `${text.slice(0, width - 1)}…`;
 }
+
+export interface Progress {
+  start(label: string): void;
+  stop(): void;
+}
+
+/** A spinner on stderr, only on a terminal and never in JSON mode; ora is loaded only then. */
+export async function createProgress(json: boolean, env: NodeJS.ProcessEnv = process.env): Promise<Progress | undefined> {
+  // A pseudo-terminal that reports no width (some CI wrappers) makes spinners redraw endlessly: skip them there.
+  if (json || process.stderr.isTTY !== true || env.TERM === "dumb" || !(process.stderr.columns > 0)) return undefined;
+  const { default: ora } = await import("ora");
+  const spinner = ora({ stream: process.stderr, discardStdin: false, color: colorEnabled(process.stderr, env) ? "cyan" : false });
+  return {
+    start: (label) => void spinner.start(`running ${label}…`),
+    stop: () => void spinner.stop(),
+  };
+}

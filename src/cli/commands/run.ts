@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { execute, type ExecuteResult } from "../../engine/execute.js";
 import { UsageError } from "../../errors.js";
 import type { Runner } from "../../runners/types.js";
+import { createProgress } from "../../ui/output.js";
 import type { CommandContext } from "../program.js";
 import { pretty, withRegistry } from "./shared.js";
 
@@ -77,11 +78,12 @@ export async function runCommand(context: CommandContext, target: string, flags:
     controller.abort();
   };
   process.on("SIGINT", onSigint);
+  const progress = flags.dryRun ? undefined : await createProgress(context.json, context.env);
   try {
     const result = await withRegistry(context, (registry) =>
       execute(
         {
-          target, dryRun: flags.dryRun === true, yes: flags.yes === true, actor: context.actor, cwd: context.cwd, env: context.env, signal: controller.signal,
+          target, dryRun: flags.dryRun === true, yes: flags.yes === true, actor: context.actor, cwd: context.cwd, env: context.env, signal: controller.signal, progress,
           input: { params: flags.param, paramsJson: flags.params, paramsFile },
         },
         { registry, runners: RUNNERS },
@@ -91,6 +93,7 @@ export async function runCommand(context: CommandContext, target: string, flags:
     else renderHuman(result, context);
     return result.exitCode;
   } finally {
+    progress?.stop();
     process.off("SIGINT", onSigint);
   }
 }
