@@ -108,7 +108,7 @@ export class RegistryError extends EnvironmentError {
   }
 }
 
-/** Maps any thrown value to an exit code. Unknown errors are bugs: they keep exit code 1 and are re-thrown by the CLI shell. */
+/** Maps any thrown value to an exit code. Unknown errors are bugs: exit code 1, and the CLI prints their stack. */
 export function exitCodeFor(error: unknown): ExitCodeValue {
   if (error instanceof ToolctlError) return error.exitCode;
   return ExitCode.actionFailed;

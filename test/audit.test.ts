@@ -182,4 +182,48 @@ actions:
       for (const needle of needles) expect(bytes.includes(Buffer.from(needle)), `${needle} found in ${file}`).toBe(false);
     }
   });
+
+  it("reports a missing or unreadable exported head: truncation could otherwise pass unnoticed", async () => {
+    const home = await homeWithHistory();
+    tamper(home, "DELETE FROM audit_events WHERE seq >= 8");
+    const { rmSync, writeFileSync } = await import("node:fs");
+    rmSync(path.join(home, "audit.head"));
+    const missing = await runJson(["audit", "verify"], { home });
+    expect(missing.code).toBe(1);
+    expect(missing.json.problems.join("\n")).toMatch(/audit.head\) is missing/);
+    writeFileSync(path.join(home, "audit.head"), "{}");
+    const invalid = await runJson(["audit", "verify"], { home });
+    expect(invalid.json.problems.join("\n")).toMatch(/is not a valid head/);
+  });
+
+  it("fails clearly when the export file cannot be written", async () => {
+    const home = await homeWithHistory();
+    const result = await runJson(["audit", "export", "-o", "/nonexistent-dir/x.jsonl"], { home });
+    expect(result.code).toBe(2);
+    expect(result.json.error.message).toMatch(/--output \/nonexistent-dir\/x.jsonl: cannot write: ENOENT/);
+  });
+
+  it("treats a bare --until date as the whole day", async () => {
+    const home = await homeWithHistory();
+    const today = new Date().toISOString().slice(0, 10);
+    const result = await runCli(["audit", "--until", today, "--json"], { home });
+    expect(result.stdout.trim().split("\n")).toHaveLength(9);
+  });
+
+  it("refuses to start when the tool was disabled after the run began (checked under the write lock)", async () => {
+    const home = await homeWithExamples();
+    const { openRegistry } = await import("../src/registry/db.js");
+    const { createRecorder } = await import("../src/engine/record.js");
+    const { getTool, setToolStatus } = await import("../src/registry/tools.js");
+    const registry = openRegistry(home);
+    try {
+      const tool = getTool(registry, "echo")!;
+      const record = createRecorder(registry, { id: "ex_test", tool: "echo", action: "say", actor: "user", createdAt: new Date().toISOString(), toolDigest: tool.digest });
+      setToolStatus(registry, "echo", "disabled", "user");
+      expect(() => record.started({}, {}, {})).toThrow(/is now disabled while this run was being prepared; nothing ran/);
+      expect(registry.db.prepare("SELECT count(*) FROM executions").pluck().get()).toBe(0);
+    } finally {
+      registry.close();
+    }
+  });
 });

@@ -388,7 +388,7 @@ describe("unknown options and commands", () => {
     const cases: Array<[string[], string]> = [
       [["executions", "--limit", "0"], '--limit must be a positive integer, got "0"'],
       [["executions", "--status", "bogus"], "argument 'bogus' is invalid"],
-      [["audit", "--since", "garbage"], "--since: not a date or time: garbage"],
+      [["audit", "--since", "garbage"], "--since: expected an ISO date or time"],
     ];
     const results = await Promise.all(cases.map(([args]) => both(args, { home })));
     cases.forEach(([, message], i) => {

@@ -780,3 +780,23 @@ describe("toolctl import: re-importing", () => {
     expect(result.json.imported[0]).toMatchObject({ change: "updated", status: "disabled", actions: { changed: ["say"] } });
   });
 });
+
+describe("network settings", () => {
+  it("refuses an invalid allowPrivateNetworks entry at import, with its line", () => {
+    const text = [
+      "apiVersion: toolctl/v1", "name: net", "description: d", "runtime: http", "baseUrl: https://api.example.com",
+      "http:", "  allowPrivateNetworks: [127.0.0.0/8, 127.0.0.0/88, not-an-ip]",
+      "actions:", "  a: { description: d, kind: read, request: { path: / } }", "",
+    ].join("\n");
+    expect(() => parseManifest(text, "net.yaml")).toThrow(/2 problems/);
+    try {
+      parseManifest(text, "net.yaml");
+    } catch (error) {
+      const problems = (error as { details: { problems: string[] } }).details.problems;
+      expect(problems).toEqual([
+        "net.yaml:7:39: http.allowPrivateNetworks.1: '127.0.0.0/88' is not a CIDR range (such as 127.0.0.0/8) or an IP address",
+        "net.yaml:7:53: http.allowPrivateNetworks.2: 'not-an-ip' is not a CIDR range (such as 127.0.0.0/8) or an IP address",
+      ]);
+    }
+  });
+});

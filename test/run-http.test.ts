@@ -40,6 +40,23 @@ beforeAll(async () => {
         return void res.end("plain words");
       }
       if (url.pathname === "/wrong-shape") return json(200, { id: 42 });
+      if (url.pathname === "/created-unreadable") {
+        res.writeHead(201, { "content-type": "application/json" });
+        return void res.end("charged ok");
+      }
+      if (url.pathname === "/deep") {
+        res.writeHead(200, { "content-type": "application/json" });
+        return void res.end("[".repeat(100_000) + "]".repeat(100_000));
+      }
+      if (url.pathname === "/long-error") {
+        // The key straddles the 300-character cut of the error message.
+        res.writeHead(400, { "content-type": "text/plain" });
+        return void res.end("x".repeat(290) + String(req.headers["x-api-key"]));
+      }
+      if (url.pathname === "/hop") {
+        res.writeHead(302, { location: `http://127.0.0.2:${port}/landing` });
+        return void res.end();
+      }
       if (url.pathname === "/elsewhere") {
         res.writeHead(302, { location: `http://127.0.0.2:${port}/items/moved` });
         return void res.end();
@@ -129,6 +146,31 @@ actions:
     description: Redirects to another host
     kind: read
     request: { method: GET, path: /elsewhere }
+  create_unreadable:
+    description: A create answered 201 with a body that is not JSON
+    kind: create
+    request: { method: POST, path: /created-unreadable, json: {} }
+  create_failing:
+    description: A create answered 500
+    kind: create
+    request: { method: POST, path: /items, query: { status: 500 }, json: {} }
+  create_wrong_shape:
+    description: A create whose answer does not match
+    kind: create
+    outputSchema: { type: object, required: [name] }
+    request: { method: POST, path: /wrong-shape, json: {} }
+  deep:
+    description: Pathologically deep JSON
+    kind: read
+    request: { method: GET, path: /deep }
+  long_error:
+    description: A long error body ending with the key
+    kind: read
+    request: { method: GET, path: /long-error }
+  hop:
+    description: Redirects to another origin
+    kind: read
+    request: { method: GET, path: /hop }
   echo_secret:
     description: The provider echoes the credential back
     kind: read
@@ -322,5 +364,84 @@ describe("http runner", () => {
     const result = await runJson(["run", "fake.echo_secret"], { home, env: { FAKE_TOKEN: "sk_live_zyxw987654" } });
     expect(result.code).toBe(0);
     expect(result.json.output).toEqual({ token: "[REDACTED]", leaked: "Bearer [REDACTED]" });
+  });
+
+  describe("side effects that may have happened are never reported as clean failures", () => {
+    it.each([
+      ["create_unreadable", /HTTP 201, but expected a JSON response .* the action probably happened/],
+      ["create_failing", /HTTP 500: provider says 500: the provider may have acted/],
+      ["create_wrong_shape", /output does not match .* the action itself ran/],
+    ])("%s is unknown, exit 5", async (action, message) => {
+      const home = await homeWith(manifest());
+      const result = await runJson(["run", `fake.${action}`], { home });
+      expect(result.code).toBe(5);
+      expect(result.json.status).toBe("unknown");
+      expect(result.json.error.message).toMatch(message);
+    });
+  });
+
+  it("records pathologically deep JSON without crashing, and leaves no execution running", async () => {
+    const home = await homeWith(manifest());
+    const result = await runJson(["run", "fake.deep"], { home });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain("[TOO DEEP]");
+    const running = await runJson(["executions", "--status", "running"], { home });
+    expect(running.json.total).toBe(0);
+  });
+
+  it("scrubs a secret before cutting a long error message, so no part of it survives", async () => {
+    const home = await homeWith(manifest({ auth: "auth: { type: api_key, secret: FAKE_TOKEN, in: header, name: X-Api-Key }" }));
+    const result = await runJson(["run", "fake.long_error"], { home, env: { FAKE_TOKEN: "SECRETVALUE1234567890" } });
+    expect(result.code).toBe(1);
+    expect(result.stdout).not.toMatch(/SECRETVAL/);
+    expect(result.json.error.message).toMatch(/x\[REDACTED\]$/);
+  });
+
+  it("scrubs secrets in every encoding a query string gives them", async () => {
+    const home = await homeWith(manifest({ auth: "auth: { type: api_key, secret: FAKE_TOKEN, in: query, name: key }" }));
+    const secret = "SECRET~value (with) spaces!";
+    const result = await runJson(["run", "fake.get_item", "-p", "id=1", "--dry-run"], { home, env: { FAKE_TOKEN: secret } });
+    expect(result.json.plan.url).toMatch(/key=\[REDACTED\]$/);
+    const audit = await runCli(["audit", "--json"], { home });
+    expect(audit.stdout).not.toContain("SECRET");
+  });
+
+  it("drops an API-key header when a redirect leaves the origin", async () => {
+    const landing: http.IncomingHttpHeaders[] = [];
+    const other = http.createServer((req, res) => {
+      landing.push(req.headers);
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end("{}");
+    });
+    await new Promise<void>((resolve) => other.listen(port, "127.0.0.2", resolve));
+    try {
+      const home = await homeWith(manifest({ auth: "auth: { type: api_key, secret: FAKE_TOKEN, in: header, name: X-Api-Token }" }));
+      const result = await runJson(["run", "fake.hop"], { home, env: { FAKE_TOKEN: "hdr-secret-123456", TOOL_ALLOWED_DOMAINS: "127.0.0.2" } });
+      expect(result.code).toBe(0);
+      expect(landing).toHaveLength(1);
+      expect(landing[0]!["x-api-token"]).toBeUndefined();
+      expect(seen[seen.length - 1]!.headers["x-api-token"]).toBe("hdr-secret-123456");
+    } finally {
+      await new Promise<void>((resolve) => other.close(() => resolve()));
+    }
+  });
+
+  it("refuses '..' as a path parameter: it would reach another endpoint", async () => {
+    const home = await homeWith(manifest());
+    for (const id of ["..", ".", "%2e%2E"]) {
+      const result = await runJson(["run", "fake.get_item", "-p", `id=${id}`], { home });
+      expect(result.code).toBe(2);
+      expect(result.json.error.message).toMatch(/is not allowed as a path segment/);
+    }
+  });
+
+  it("scrubs a password given as input wherever a template copies it", async () => {
+    const text = manifest().replace('json: { name: "{{ input.name }}"', 'json: { note: "{{ input.password }}", name: "{{ input.name }}"');
+    expect(text).toContain("input.password");
+    const home = await homeWith(text);
+    const result = await runJson(["run", "fake.create_item", "--params", JSON.stringify({ name: "n", password: "hunter2-very-secret" }), "--dry-run"], { home });
+    expect(result.code).toBe(0);
+    expect(result.json.plan.body.note).toBe("[REDACTED]");
+    expect(result.stdout).not.toContain("hunter2-very-secret");
   });
 });

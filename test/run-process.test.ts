@@ -3,7 +3,7 @@
  */
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { homeWithExamples, repoRoot, runCli, runJson, tempDir, writeFiles } from "./helpers.js";
+import { baseEnv, binPath, homeWithExamples, repoRoot, runCli, runJson, tempDir, writeFiles } from "./helpers.js";
 
 const fixture = path.join(repoRoot, "test", "fixtures", "proc.mjs");
 
@@ -13,7 +13,7 @@ name: proc
 description: Test program
 runtime: process
 process:
-  env: [PATH, KEEP_ME]
+  env: [PATH, KEEP_ME, PASS_TOKEN]
   timeoutSeconds: 1
 actions:
   go:
@@ -102,5 +102,56 @@ describe("process runner", () => {
     }
     const history = await runCli(["executions", "--json"], { home });
     expect(history.stdout).not.toContain("proc-secret-9f8e7d");
+  });
+
+  it("a create killed by a signal is unknown (exit 5), since it may have done its work", async () => {
+    const home = await homeWith(manifest("create"));
+    const result = await runJson(["run", "proc.go", "-p", "mode=suicide"], { home, env });
+    expect(result.code).toBe(5);
+    expect(result.json.status).toBe("unknown");
+    expect(result.json.error.message).toMatch(/killed by SIGKILL/);
+  });
+
+  it("scrubs the value of a secret-looking variable passed through to the program", async () => {
+    const home = await homeWith(manifest());
+    const result = await runJson(["run", "proc.go", "-p", "mode=print-pass"], { home, env: { ...env, PASS_TOKEN: "sk_live_passthrough_abcdef" } });
+    expect(result.code).toBe(0);
+    expect(result.json.output).toEqual({ pass: "[REDACTED]", path: "set" });
+  });
+
+  it("refuses input that would become an option of the program, unless the manifest puts -- first", async () => {
+    const text = manifest().replace('"--mode={{ input.mode }}"', '"{{ input.mode }}"');
+    const home = await homeWith(text);
+    const refused = await runJson(["run", "proc.go", "-p", "mode=--upload-pack=evil"], { home, env });
+    expect(refused.code).toBe(2);
+    expect(refused.json.error.message).toMatch(/starts with '-' and would be read as an option/);
+    const guarded = await homeWith(text.replace('"{{ input.mode }}"', '"--", "{{ input.mode }}"'));
+    const allowed = await runJson(["run", "proc.go", "-p", "mode=--upload-pack=evil"], { home: guarded, env });
+    expect(allowed.code).toBe(0);
+    expect(allowed.json.output.got).toEqual({ mode: "--upload-pack=evil" });
+  });
+
+  it("on a second Ctrl-C exits 130 at once, with the execution recorded as unknown", async () => {
+    const { spawn } = await import("node:child_process");
+    const home = await homeWith(manifest("create"));
+    const child = spawn(process.execPath, [binPath, "run", "proc.go", "-p", "mode=sleep"], {
+      env: { ...baseEnv(env), TOOLCTL_HOME: home }, stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (chunk) => (stderr += chunk));
+    // Wait until the action is running (its intent is in the audit log), then interrupt twice.
+    for (let i = 0; i < 100; i++) {
+      const audit = await runCli(["audit", "--type", "execution.started", "--json"], { home });
+      if (audit.stdout.trim()) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    child.kill("SIGINT");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    child.kill("SIGINT");
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    expect([130, 5]).toContain(code);
+    const shown = await runJson(["executions"], { home });
+    expect(shown.json.items[0].status).toBe("unknown");
+    expect(stderr).toMatch(/interrupt received/);
   });
 });

@@ -112,7 +112,7 @@ export function buildProgram(): Command {
     .option("-y, --yes", "approve an action that needs approval (MEDIUM or HIGH risk, or approval: always)")
     .addHelpText(
       "after",
-      "\nExamples:\n  toolctl run calculator.calculate --param operation=add --param a=5 --param b=3\n  toolctl run weather.current --params '{\"city\":\"Paris\"}' --dry-run\n  echo '{\"message\":\"hi\"}' | toolctl run echo.say --params-file - --json",
+      "\nExamples:\n  toolctl run calculator.calculate --param operation=add --param a=5 --param b=3\n  toolctl run weather.current --params '{\"latitude\":48.85,\"longitude\":2.35}' --dry-run\n  echo '{\"message\":\"hi\"}' | toolctl run echo.say --params-file - --json",
     )
     .action(action(async () => (await import("./commands/run.js")).runCommand));
 
@@ -121,7 +121,7 @@ export function buildProgram(): Command {
     .description("execution history, newest first")
     .option("--tool <tool>", "only this tool")
     .option("--action <action>", "only this action")
-    .addOption(new Option("--status <status>", "only this status").choices(["requested", "approved", "running", "succeeded", "failed", "unknown", "rolled_back", "declined", "dry_run"]))
+    .addOption(new Option("--status <status>", "only this status").choices(["requested", "running", "succeeded", "failed", "unknown", "declined", "dry_run"]))
     .addOption(new Option("--actor <actor>", "only this actor").choices(["user", "ci", "agent"]))
     .option("--since <time>", "on or after this ISO time or date")
     .option("--until <time>", "on or before this ISO time or date")

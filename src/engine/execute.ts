@@ -6,21 +6,21 @@
  */
 import type { Actor } from "../config/home.js";
 import type { RiskLevel } from "../domain/manifest.js";
-import { ExitCode, NotFoundError, PolicyError, SecretMissingError, ToolctlError, UsageError, type ExitCodeValue } from "../errors.js";
+import { ExitCode, NeedsHumanError, NotFoundError, PolicyError, SecretMissingError, ToolctlError, UsageError, type ExitCodeValue } from "../errors.js";
 import { approvalNeeded, assessRisk, estimateCost, type ApprovalNeed, type CostEstimate } from "../policy/risk.js";
-import { appendAudit, exportHead } from "../registry/audit.js";
+import { appendAudit } from "../registry/audit.js";
 import { nowIso, writeTransaction, type Registry } from "../registry/db.js";
-import {
-  insertExecution, newExecutionId, updateExecution, type ErrorCategory, type ExecutionStatus,
-} from "../registry/executions.js";
+import { newExecutionId, type ErrorCategory, type ExecutionStatus } from "../registry/executions.js";
 import { actionNames, getAction, getTool, toolNames, type ActionRecord, type ToolRecord } from "../registry/tools.js";
-import type { Runner, RunResult } from "../runners/types.js";
+import type { Prepared, Runner, RunResult } from "../runners/types.js";
 import { loadValidator, formatIssue } from "../schema/validator.js";
 import { Redactor } from "../secrets/redact.js";
 import { createSecretLookup, resolveSecrets } from "../secrets/resolve.js";
 import { TemplateError } from "../template/render.js";
 import { didYouMean } from "../util/suggest.js";
 import { buildInput, type InputSources } from "./input.js";
+import { createRecorder, type Recorder } from "./record.js";
+import { parseTarget } from "./target.js";
 
 export interface ExecuteOptions {
   target: string;
@@ -33,7 +33,14 @@ export interface ExecuteOptions {
   env: NodeJS.ProcessEnv;
   signal?: AbortSignal;
   /** Told when the side effect starts and ends, for a spinner; the engine itself prints nothing. */
-  progress?: { start(label: string): void; stop(): void };
+  progress?: Progress;
+  /** Set by the engine while an action runs: the CLI calls `onForce` on a second Ctrl-C, just before exiting. */
+  interrupts?: { onForce?: () => void };
+}
+
+export interface Progress {
+  start(label: string): void;
+  stop(): void;
 }
 
 export interface ExecuteDeps {
@@ -59,12 +66,6 @@ export interface ExecuteResult {
   durationMs?: number;
 }
 
-export function parseTarget(target: string): { tool: string; action: string } {
-  const dot = target.indexOf(".");
-  if (dot <= 0 || dot === target.length - 1) throw new UsageError(`'${target}' is not tool.action (for example: echo.say)`);
-  return { tool: target.slice(0, dot), action: target.slice(dot + 1) };
-}
-
 /** Finds the tool and action or throws a not-found error with a suggestion; the attempt is audited either way. */
 function resolveTarget(registry: Registry, target: string, actor: Actor): { tool: ToolRecord; action: ActionRecord } {
   const { tool: toolName, action: actionName } = parseTarget(target);
@@ -74,10 +75,9 @@ function resolveTarget(registry: Registry, target: string, actor: Actor): { tool
   const message = !tool
     ? `unknown tool '${toolName}'${didYouMean(toolName, toolNames(registry))}; see: toolctl list`
     : `tool ${toolName} has no action '${actionName}'${didYouMean(actionName, actionNames(registry, toolName))}; see: toolctl show ${toolName}`;
-  const head = writeTransaction(registry, () =>
+  writeTransaction(registry, () =>
     appendAudit(registry, { type: "execution.rejected", actor, tool: toolName, action: actionName, status: "rejected", data: { reason: message } }),
   );
-  exportHead(registry, head);
   throw new NotFoundError(message);
 }
 
@@ -90,32 +90,23 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
   const { tool, action } = resolveTarget(registry, options.target, options.actor);
   const redactor = new Redactor();
   const id = newExecutionId();
-  const createdAt = nowIso();
+  const record = createRecorder(registry, { id, tool: tool.name, action: action.name, actor: options.actor, createdAt: nowIso(), toolDigest: tool.digest });
   const base = { executionId: id, tool: tool.name, action: action.name, warnings: [] as string[] };
-  const audit = { actor: options.actor, tool: tool.name, action: action.name, executionId: id };
 
-  /** Records an attempt that ends before anything ran: one transaction for the execution and its audit event. */
+  /** An attempt that ends before anything ran. */
   const endEarly = (status: ExecutionStatus, error: ToolctlError, category: ErrorCategory | null, extra: Partial<ExecuteResult> = {}): ExecuteResult => {
     const message = redactor.text(error.message);
     const problems = error.details.problems?.map((p) => redactor.text(p));
     const input = redactor.value(extra.input ?? null);
-    const head = writeTransaction(registry, () => {
-      insertExecution(registry, { id, tool: tool.name, action: action.name, actor: options.actor, status, input, createdAt, toolDigest: tool.digest });
-      updateExecution(registry, id, { error: message, errorCategory: category, finishedAt: nowIso(), plan: redactor.value(extra.plan) });
-      return appendAudit(registry, {
-        ...audit, type: status === "declined" ? "execution.refused" : "execution.invalid", status,
-        data: { input, error: message, problems, category },
-      });
-    });
-    exportHead(registry, head);
-    return { ...base, ...extra, input, status, exitCode: error.exitCode, error: { code: error.code, exitCode: error.exitCode, message, category: category ?? undefined, problems } };
+    const plan = redactor.value(extra.plan);
+    record.ended(status, input, { error: message, errorCategory: category, plan, costUsd: extra.cost?.usd, risk: extra.risk },
+      status === "declined" ? "execution.refused" : status === "requested" ? "execution.needs_approval" : "execution.invalid",
+      { input, plan, error: message, problems, category, cost: extra.cost, risk: extra.risk });
+    return { ...base, ...extra, input, plan, status, exitCode: error.exitCode, error: { code: error.code, exitCode: error.exitCode, message, category: category ?? undefined, problems } };
   };
 
   if (tool.status !== "active") {
-    const why = tool.status === "pending"
-      ? `tool ${tool.name} is pending approval; run: toolctl tool approve ${tool.name}`
-      : `tool ${tool.name} is ${tool.status}; run: toolctl tool enable ${tool.name}`;
-    return endEarly("declined", new PolicyError(tool.status === "pending" ? "tool_pending" : "tool_disabled", why), "authorization");
+    return endEarly("declined", new PolicyError("tool_disabled", `tool ${tool.name} is ${tool.status}; run: toolctl tool enable ${tool.name}`), "authorization");
   }
 
   let input: Record<string, unknown>;
@@ -125,6 +116,8 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
     if (error instanceof UsageError) return endEarly("failed", error, "validation");
     throw error;
   }
+  // A password typed as input is a secret too, wherever a template copies it.
+  redactor.addUnderSecretKeys(input);
   const issues = action.inputValidator ? loadValidator(action.inputValidator)(input) : [];
   if (issues.length > 0) {
     const problems = issues.map((issue) => formatIssue(issue, "input"));
@@ -136,7 +129,7 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
   const cost = estimateCost(action.definition, input);
   const risk = assessRisk(action.definition, cost);
   const approval = approvalNeeded(action.definition, risk);
-  const decided = { ...base, input, cost, risk, approval };
+  const decided = { ...base, cost, risk, approval };
 
   const secretLookup = createSecretLookup(options.cwd, options.env);
   let secrets: Record<string, string>;
@@ -153,111 +146,112 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
   const runner = await deps.runners[tool.runtime]!();
   let prepared;
   try {
-    prepared = runner.prepare({ tool, action, input, secrets, executionId: id, env: options.env });
+    prepared = runner.prepare({
+      tool, action, input, secrets, executionId: id, env: options.env,
+      redact: (text) => redactor.text(text), addSecret: (value) => redactor.add(value),
+    });
   } catch (error) {
     if (error instanceof PolicyError) return endEarly("declined", error, "authorization", { input, cost, risk });
     if (error instanceof TemplateError) return endEarly("failed", new UsageError(`cannot build the ${tool.runtime} call: ${error.message}`), "validation", { input, cost, risk });
     throw error;
   }
   const plan = redactor.value(prepared.description);
-  const shownInput = redactor.value(input);
+  const shown = { ...decided, input: redactor.value(input), plan };
 
   if (options.dryRun) {
-    const head = writeTransaction(registry, () => {
-      insertExecution(registry, { id, tool: tool.name, action: action.name, actor: options.actor, status: "dry_run", input: shownInput, createdAt, toolDigest: tool.digest });
-      updateExecution(registry, id, { plan, costUsd: cost.usd, risk, finishedAt: nowIso() });
-      return appendAudit(registry, { ...audit, type: "execution.dry_run", status: "dry_run", data: { input: shownInput, plan, cost, risk } });
-    });
-    exportHead(registry, head);
-    return { ...decided, input: shownInput, plan, status: "dry_run", exitCode: ExitCode.ok };
+    record.ended("dry_run", shown.input, { plan, costUsd: cost.usd, risk }, "execution.dry_run", { input: shown.input, plan, cost, risk });
+    return { ...shown, status: "dry_run", exitCode: ExitCode.ok };
   }
 
-  const refusal = approval.twoFactor
-    ? `${tool.name}.${action.name} is CRITICAL (estimated $${cost.usd}) and needs a TOTP code, which this version of toolctl cannot verify yet: nothing ran`
-    : approval.required && !options.yes
-      ? `${tool.name}.${action.name} needs approval (risk ${risk}, estimated $${cost.usd.toFixed(2)}${action.definition.approval === "always" ? ", approval: always" : ""}): re-run with --yes to approve it`
-      : undefined;
-  if (refusal) {
-    const head = writeTransaction(registry, () => {
-      insertExecution(registry, { id, tool: tool.name, action: action.name, actor: options.actor, status: "requested", input: shownInput, createdAt, toolDigest: tool.digest });
-      updateExecution(registry, id, { plan, costUsd: cost.usd, risk, error: refusal, finishedAt: nowIso() });
-      return appendAudit(registry, { ...audit, type: "execution.needs_approval", status: "requested", data: { input: shownInput, plan, cost, risk, reason: refusal } });
-    });
-    exportHead(registry, head);
-    return { ...decided, input: shownInput, plan, status: "requested", exitCode: ExitCode.needsHuman, error: { code: "needs_human", exitCode: ExitCode.needsHuman, message: refusal } };
+  if (approval.twoFactor) {
+    const why = `${tool.name}.${action.name} is CRITICAL (estimated $${cost.usd}) and needs a TOTP code, which this version of toolctl cannot verify yet: nothing ran`;
+    return endEarly("requested", new NeedsHumanError(why), null, { ...shown, input });
   }
-  const approvedVia = approval.required ? "--yes" : "not required";
+  if (approval.required && !options.yes) {
+    const why = `${tool.name}.${action.name} needs approval (risk ${risk}, estimated $${cost.usd.toFixed(2)}${action.definition.approval === "always" ? ", approval: always" : ""}): re-run with --yes to approve it`;
+    return endEarly("requested", new NeedsHumanError(why), null, { ...shown, input });
+  }
 
   // The intent is durable before the side effect: if this write fails, the error propagates and nothing runs.
-  const startedAt = nowIso();
-  const intentHead = writeTransaction(registry, () => {
-    insertExecution(registry, { id, tool: tool.name, action: action.name, actor: options.actor, status: "running", input: shownInput, createdAt, toolDigest: tool.digest });
-    updateExecution(registry, id, { plan, costUsd: cost.usd, risk, startedAt });
-    return appendAudit(registry, { ...audit, type: "execution.started", status: "running", data: { input: shownInput, plan, cost, risk, approval: approvedVia } });
-  });
-  exportHead(registry, intentHead);
+  try {
+    record.started(shown.input, { plan, costUsd: cost.usd, risk }, { input: shown.input, plan, cost, risk, approval: approval.required ? "--yes" : "not required" });
+  } catch (error) {
+    if (error instanceof PolicyError) return endEarly("declined", error, "authorization", { ...shown, input });
+    throw error;
+  }
+  return await runAndRecord(prepared, { options, action, record, redactor, shown });
+}
 
+interface RunState {
+  options: ExecuteOptions;
+  action: ActionRecord;
+  record: Recorder;
+  redactor: Redactor;
+  shown: Omit<ExecuteResult, "status" | "exitCode">;
+}
+
+/** Runs the prepared call and records its outcome. Whatever goes wrong after the intent, an outcome is written. */
+async function runAndRecord(prepared: Prepared, state: RunState): Promise<ExecuteResult> {
+  const { options, action, record, redactor, shown } = state;
+  const repeatable = action.definition.idempotent ?? action.kind === "read";
   const started = Date.now();
-  let result: RunResult;
-  let blockedByPolicy = false;
-  options.progress?.start(`${tool.name}.${action.name}`);
-  try {
-    result = await prepared.run({ signal: options.signal ?? new AbortController().signal, onStarted: () => {} });
-  } catch (error) {
-    if (error instanceof PolicyError) {
-      // A redirect to a blocked address: refused before that hop was contacted.
-      blockedByPolicy = true;
-      result = { outcome: "failed", error: error.message, errorCategory: "authorization", details: {} };
-    } else {
-      result = { outcome: "unknown", error: `internal error while running: ${(error as Error).message}`, errorCategory: "unknown", details: {} };
+  let written = false;
+  const finish = (result: RunResult, code: string | undefined, exitCode?: ExitCodeValue): ExecuteResult => {
+    const durationMs = Date.now() - started;
+    const output = redactor.value(result.output ?? null);
+    const details = redactor.value(result.details);
+    const message = result.error === undefined ? undefined : redactor.text(result.error);
+    const status: ExecutionStatus = result.outcome;
+    const interrupted = options.signal?.aborted === true;
+    if (!written) {
+      written = true;
+      record.finished(status, { output, error: message ?? null, errorCategory: result.errorCategory ?? null, durationMs, plan: { ...shown.plan, result: details } },
+        { output, error: message, category: result.errorCategory, details, durationMs, interrupted: interrupted || undefined });
     }
-  }
-
-  options.progress?.stop();
-  let outputInvalid = false;
-  if (result.outcome === "succeeded" && action.outputValidator) {
-    const outputIssues = loadValidator(action.outputValidator)(result.output);
-    if (outputIssues.length > 0) {
-      const problems = outputIssues.map((issue) => formatIssue(issue, "output"));
-      outputInvalid = true;
-      result = {
-        ...result, outcome: "failed", errorCategory: "validation",
-        error: `output does not match the action's outputSchema: ${problems.length === 1 ? problems[0] : problems.join("; ")}`,
-      };
-    }
-  }
-
-  const interrupted = options.signal?.aborted === true;
-  const status: ExecutionStatus = result.outcome;
-  const durationMs = Date.now() - started;
-  const output = redactor.value(result.output ?? null);
-  const details = redactor.value(result.details);
-  const errorMessage = result.error === undefined ? undefined : redactor.text(result.error);
-  try {
-    const head = writeTransaction(registry, () => {
-      updateExecution(registry, id, {
-        status, output, error: errorMessage ?? null, errorCategory: result.errorCategory ?? null, finishedAt: nowIso(), durationMs,
-        plan: { ...plan, result: details },
-      });
-      return appendAudit(registry, {
-        ...audit, type: `execution.${status}`, status,
-        data: { output, error: errorMessage, category: result.errorCategory, details, durationMs, interrupted: interrupted || undefined },
-      });
-    });
-    exportHead(registry, head);
-  } catch (error) {
-    // The side effect happened (or may have) but could not be recorded: never report it as a clean result.
+    const exit = exitCode ?? (interrupted ? ExitCode.interrupted : (EXIT_FOR_STATUS[status] ?? ExitCode.actionFailed));
     return {
-      ...decided, input: shownInput, plan, output, status: "unknown", exitCode: ExitCode.unknownOutcome, durationMs,
-      error: { code: "unknown_outcome", exitCode: ExitCode.unknownOutcome, message: `the action ran but its outcome could not be recorded: ${(error as Error).message}` },
+      ...shown, output, status, exitCode: exit, durationMs,
+      error: message === undefined ? undefined : { code: code ?? (status === "unknown" ? "unknown_outcome" : "action_failed"), exitCode: exit, message, category: result.errorCategory },
+    };
+  };
+  // A second Ctrl-C exits at once: the outcome is written as unknown first, synchronously.
+  if (options.interrupts) {
+    options.interrupts.onForce = () => {
+      finish({ outcome: "unknown", error: "interrupted twice: toolctl exited while the action was running; check before retrying", errorCategory: "unknown", details: {} }, undefined);
     };
   }
-  const exitCode = interrupted ? ExitCode.interrupted : blockedByPolicy ? ExitCode.policy : (EXIT_FOR_STATUS[status] ?? ExitCode.actionFailed);
-  return {
-    ...decided, input: shownInput, plan, output, status, exitCode, durationMs,
-    error: errorMessage === undefined ? undefined : {
-      code: status === "unknown" ? "unknown_outcome" : outputInvalid ? "output_invalid" : blockedByPolicy ? "url_blocked" : "action_failed",
-      exitCode, message: errorMessage, category: result.errorCategory,
-    },
-  };
+  options.progress?.start(`${shown.tool}.${shown.action}`);
+  try {
+    let result: RunResult;
+    try {
+      result = await prepared.run({ signal: options.signal ?? new AbortController().signal });
+    } catch (error) {
+      if (!(error instanceof PolicyError)) throw error;
+      // A redirect to a blocked address: that hop was refused, but an earlier one may have acted (a POST answered by 303).
+      const outcome = repeatable ? "failed" : "unknown";
+      const message = repeatable ? error.message : `${error.message}; the first request may have taken effect: check before retrying`;
+      return finish({ outcome, error: message, errorCategory: "authorization", details: {} }, repeatable ? "url_blocked" : undefined, repeatable ? ExitCode.policy : undefined);
+    }
+    if (result.outcome === "succeeded" && action.outputValidator) {
+      const problems = loadValidator(action.outputValidator)(result.output).map((issue) => formatIssue(issue, "output"));
+      if (problems.length > 0) {
+        const error = `output does not match the action's outputSchema: ${problems.join("; ")}`;
+        // The provider said yes: for an action that is not safe to repeat, a malformed answer does not undo it.
+        return finish(
+          repeatable
+            ? { ...result, outcome: "failed", errorCategory: "validation", error }
+            : { ...result, outcome: "unknown", errorCategory: "validation", error: `${error}; the action itself ran: check before retrying` },
+          "output_invalid",
+        );
+      }
+    }
+    return finish(result, undefined);
+  } catch (error) {
+    // Anything unexpected after the intent: the action may have happened, so it is unknown, never silently lost.
+    if (written) throw error;
+    return finish({ outcome: "unknown", error: `internal error while running: ${(error as Error).message}`, errorCategory: "unknown", details: {} }, undefined);
+  } finally {
+    options.progress?.stop();
+    if (options.interrupts) options.interrupts.onForce = undefined;
+  }
 }

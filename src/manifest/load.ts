@@ -7,6 +7,7 @@ import path from "node:path";
 import type { z } from "zod";
 import { manifestRuleProblems, manifestSchema, type Manifest } from "../domain/manifest.js";
 import { ValidationError } from "../errors.js";
+import { isValidNetworkEntry } from "../runners/http/guard.js";
 import { checkSchema } from "../schema/compile.js";
 import { collectRefs, TemplateError } from "../template/render.js";
 import { digestOf } from "../util/canonical.js";
@@ -158,7 +159,17 @@ function checkEmbedded(manifest: unknown): Problem[] {
     }
   };
   if (isRecord(manifest.auth) && manifest.auth.type === "basic") checkTemplates(manifest.auth.username, ["auth", "username"], ["secrets"]);
-  if (isRecord(manifest.http)) checkTemplates(manifest.http.headers, ["http", "headers"], ["secrets"]);
+  if (isRecord(manifest.http)) {
+    checkTemplates(manifest.http.headers, ["http", "headers"], ["secrets"]);
+    const networks = manifest.http.allowPrivateNetworks;
+    if (Array.isArray(networks)) {
+      networks.forEach((entry, index) => {
+        if (typeof entry === "string" && !isValidNetworkEntry(entry)) {
+          problems.push({ path: ["http", "allowPrivateNetworks", index], message: `'${entry}' is not a CIDR range (such as 127.0.0.0/8) or an IP address` });
+        }
+      });
+    }
+  }
   for (const [name, action] of Object.entries(isRecord(manifest.actions) ? manifest.actions : {})) {
     if (!isRecord(action)) continue;
     for (const field of ["inputSchema", "outputSchema"] as const) {

@@ -3,13 +3,11 @@
  * hash_i = SHA-256(hash_{i-1} ‖ canonical JSON of row i). The latest head is also written to a file
  * beside the database, so that cutting rows off the end is detected too.
  */
-import { readFileSync, renameSync, writeFileSync } from "node:fs";
-import path from "node:path";
 import { canonicalJson, sha256Hex } from "../util/canonical.js";
 import { nowIso, type Registry } from "./db.js";
+import { HEAD_FILE, readHead } from "./head.js";
 
 export const GENESIS_HASH = "0".repeat(64);
-export const HEAD_FILE = "audit.head";
 
 export interface AuditEventInput {
   type: string;
@@ -81,27 +79,8 @@ export function appendAudit(registry: Registry, event: AuditEventInput): { seq: 
     `INSERT INTO audit_events (seq, ts, type, actor, tool, action, execution_id, status, data, prev_hash, hash)
      VALUES (@seq, @ts, @type, @actor, @tool, @action, @execution_id, @status, @data, @prev_hash, @hash)`,
   ).run({ ...row, prev_hash: prevHash, hash });
+  registry.pendingHead = { seq: row.seq, hash };
   return { seq: row.seq, hash };
-}
-
-/** Records the chain head outside the database. Best effort: a stale head is still a valid prefix of the chain. */
-export function exportHead(registry: Registry, head: { seq: number; hash: string }): void {
-  const target = path.join(registry.home, HEAD_FILE);
-  const temp = `${target}.${process.pid}.tmp`;
-  try {
-    writeFileSync(temp, `${JSON.stringify(head)}\n`, { mode: 0o600 });
-    renameSync(temp, target);
-  } catch {
-    // The database stays the source of truth; verify reports when no head could be compared.
-  }
-}
-
-function readHead(registry: Registry): { seq: number; hash: string } | undefined {
-  try {
-    return JSON.parse(readFileSync(path.join(registry.home, HEAD_FILE), "utf8")) as { seq: number; hash: string };
-  } catch {
-    return undefined;
-  }
 }
 
 export interface VerifyResult {
@@ -127,8 +106,11 @@ export function verifyAudit(registry: Registry): VerifyResult {
     last = row;
     if (problems.length > 50) break;
   }
-  const exported = readHead(registry);
-  if (exported) {
+  const exported = readHead(registry.home);
+  // toolctl exports the head on every append, so a log without one has lost it: truncation cannot be ruled out.
+  if (exported === undefined && count > 0) problems.push(`the exported head (${HEAD_FILE}) is missing: events cut off the end could not be detected`);
+  if (exported === "invalid") problems.push(`the exported head (${HEAD_FILE}) is not a valid head`);
+  if (exported !== undefined && exported !== "invalid") {
     const atHead = registry.db.prepare("SELECT hash FROM audit_events WHERE seq = ?").get(exported.seq) as { hash: string } | undefined;
     if (!atHead) problems.push(`the exported head (event ${exported.seq}) is missing: events were cut off the end of the log`);
     else if (atHead.hash !== exported.hash) problems.push(`event ${exported.seq} does not match the exported head hash: the log was rewritten`);

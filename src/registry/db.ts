@@ -8,6 +8,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import type BetterSqlite3 from "better-sqlite3";
 import { RegistryError } from "../errors.js";
+import { exportHead } from "./head.js";
 import { MIGRATIONS } from "./migrations.js";
 
 export type Db = BetterSqlite3.Database;
@@ -20,6 +21,8 @@ export interface Registry {
   db: Db;
   home: string;
   file: string;
+  /** The audit head appended by the current transaction, exported when it ends (see `writeTransaction`). */
+  pendingHead?: { seq: number; hash: string };
   close(): void;
 }
 
@@ -91,10 +94,21 @@ function migrate(db: Db): void {
   }).immediate();
 }
 
-/** Runs `fn` in a BEGIN IMMEDIATE transaction, mapping SQLite failures to a registry error (exit 6). */
+/**
+ * Runs `fn` in a BEGIN IMMEDIATE transaction, mapping SQLite failures to a registry error (exit 6).
+ * The audit head is exported while the write lock is still held, so concurrent processes export heads in
+ * chain order and the exported head never moves backwards.
+ */
 export function writeTransaction<T>(registry: Registry, fn: () => T): T {
   try {
-    return registry.db.transaction(fn).immediate();
+    return registry.db
+      .transaction(() => {
+        registry.pendingHead = undefined;
+        const result = fn();
+        if (registry.pendingHead) exportHead(registry.home, registry.pendingHead);
+        return result;
+      })
+      .immediate();
   } catch (error) {
     if ((error as { code?: string }).code?.startsWith("SQLITE_") && !(error as Error).message.includes("append-only")) {
       throw describeSqliteError(error, registry.file);

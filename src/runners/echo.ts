@@ -5,8 +5,7 @@ export const echoRunner: Runner = {
   prepare(context) {
     return {
       description: { runtime: "echo", returns: "the input, unchanged" },
-      run: async (hooks) => {
-        hooks.onStarted();
+      run: async () => {
         return { outcome: "succeeded", output: context.input, details: {} };
       },
     };

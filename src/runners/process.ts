@@ -4,7 +4,8 @@
  */
 import path from "node:path";
 import type { ProcessSettings } from "../domain/manifest.js";
-import { renderText, renderValue } from "../template/render.js";
+import { isSecretKey } from "../secrets/redact.js";
+import { renderText, renderValue, TemplateError } from "../template/render.js";
 import type { Prepared, RunContext, RunResult, Runner } from "./types.js";
 
 const DEFAULT_SETTINGS: ProcessSettings = { env: ["PATH", "HOME", "LANG", "TZ"], timeoutSeconds: 30 };
@@ -22,11 +23,21 @@ export const processRunner: Runner = {
     const toolDir = tool.sourcePath ? path.dirname(tool.sourcePath) : process.cwd();
     const scope = { input, secrets, tool: { name: tool.name, dir: toolDir } };
     const spec = action.definition;
-    const argv = spec.command!.map((part, index) => renderText(part, scope, `command[${index}]`));
+    const command = spec.command!;
+    const argv = command.map((part, index) => {
+      const value = renderText(part, scope, `command[${index}]`);
+      // No shell means no injection, but a value starting with '-' in its own argument would be read as an option.
+      if (/^\{\{/.test(part.trim()) && value.startsWith("-") && !command.slice(0, index).includes("--")) {
+        throw new TemplateError(`command[${index}]: the value ${JSON.stringify(value.slice(0, 40))} starts with '-' and would be read as an option; put "--" before it in the manifest's command if the program accepts that`);
+      }
+      return value;
+    });
     const env: Record<string, string> = {};
     for (const name of settings.env) {
       const value = context.env[name];
-      if (value !== undefined) env[name] = value;
+      if (value === undefined) continue;
+      env[name] = value;
+      if (isSecretKey(name)) context.addSecret(value);
     }
     const extra = (spec.env ? renderValue(spec.env, scope) : {}) as Record<string, unknown>;
     for (const [name, value] of Object.entries(extra)) if (value !== undefined) env[name] = String(value);
@@ -48,47 +59,48 @@ export const processRunner: Runner = {
         // execa is loaded only when a process actually runs: it is heavy, and most commands never need it.
         const { execa } = await import("execa");
         const started = Date.now();
-        hooks.onStarted();
         const result = await execa(argv[0]!, argv.slice(1), {
           cwd, env, extendEnv: false, input: stdin, stdin: stdin === undefined ? "ignore" : "pipe",
           timeout: timeoutSeconds * 1000, cancelSignal: hooks.signal, forceKillAfterDelay: 2000,
           reject: false, shell: false, maxBuffer: MAX_OUTPUT_BYTES, stripFinalNewline: false, windowsHide: true,
         });
-        const details = {
-          exitCode: result.exitCode ?? null, signal: result.signal ?? null, durationMs: Date.now() - started,
-          stderr: String(result.stderr ?? "").slice(-2000) || undefined,
-        };
+        const stderr = context.redact(String(result.stderr ?? ""));
+        const stdout = String(result.stdout ?? "");
+        const details = { exitCode: result.exitCode ?? null, signal: result.signal ?? null, durationMs: Date.now() - started, stderr: stderr.slice(-2000) || undefined };
         const ambiguous = !(spec.idempotent ?? spec.kind === "read");
+        // Once the program ran, an ending it did not report itself (a signal, an unreadable answer) may hide work done.
+        const unclear = (error: string, errorCategory: RunResult["errorCategory"]): RunResult => ({
+          outcome: ambiguous ? "unknown" : "failed", errorCategory, details,
+          error: ambiguous ? `${error}; the program may have done its work: check before running it again` : error,
+        });
         if (result.timedOut) {
           return {
             outcome: ambiguous ? "unknown" : "failed", errorCategory: "timeout", details,
             error: `process timed out after ${timeoutSeconds}s and was killed${ambiguous ? "; it may have done part of its work" : ""}`,
           };
         }
-        if (result.isCanceled) {
-          return { outcome: ambiguous ? "unknown" : "failed", errorCategory: "unknown", details, error: "process was interrupted" };
-        }
-        if (result.failed && result.exitCode === undefined) {
-          const reason = (result as { code?: string }).code === "ENOENT" ? `command not found: ${argv[0]}` : result.shortMessage;
+        if (result.isCanceled) return unclear("process was interrupted", "unknown");
+        if (result.failed && result.exitCode === undefined && result.signal === undefined) {
+          // Never started: nothing can have happened.
+          const reason = (result as { code?: string }).code === "ENOENT" ? `command not found: ${argv[0]}` : context.redact(result.shortMessage ?? "process could not be started");
           return { outcome: "failed", errorCategory: "unknown", details, error: reason };
         }
+        if (result.signal !== undefined || result.isMaxBuffer) {
+          return unclear(result.isMaxBuffer ? `process output exceeded ${MAX_OUTPUT_BYTES} bytes and it was killed` : `process was killed by ${result.signal}`, "unknown");
+        }
         if (result.exitCode !== 0) {
-          const tail = lastLine(String(result.stderr ?? "")) || lastLine(String(result.stdout ?? ""));
+          const tail = lastLine(stderr) || lastLine(context.redact(stdout));
           return {
             outcome: "failed", errorCategory: "unknown", details,
             error: `process exited with code ${result.exitCode}${tail ? `: ${tail}` : ""}`,
           };
         }
-        const stdout = String(result.stdout ?? "");
         if (spec.output === "text") return { outcome: "succeeded", output: stdout.replace(/\n$/, ""), details };
         try {
           return { outcome: "succeeded", output: JSON.parse(stdout), details };
         } catch {
-          const sample = stdout.trim().slice(0, 80) || "(nothing)";
-          return {
-            outcome: "failed", errorCategory: "validation", details,
-            error: `process printed invalid JSON on stdout: ${JSON.stringify(sample)}`,
-          };
+          const sample = context.redact(stdout).trim().slice(0, 80) || "(nothing)";
+          return unclear(`process printed invalid JSON on stdout: ${JSON.stringify(sample)}`, "validation");
         }
       },
     };

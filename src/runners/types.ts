@@ -1,6 +1,6 @@
 /**
- * One adapter per runtime behind one shape: `prepare` computes exactly what would run (the decision is data),
- * `describe` renders it for a dry run with secrets redacted, and `run` executes that same prepared object.
+ * One adapter per runtime behind one shape: `prepare` computes exactly what would run (the decision is data,
+ * which a dry run shows once the engine has redacted it), and `run` executes that same prepared object.
  */
 import type { ActionRecord, ToolRecord } from "../registry/tools.js";
 import type { ErrorCategory } from "../registry/executions.js";
@@ -12,6 +12,10 @@ export interface RunContext {
   secrets: Record<string, string>;
   executionId: string;
   env: NodeJS.ProcessEnv;
+  /** Scrubs known secrets from text; runners call it before cutting text short, so no partial secret survives. */
+  redact(text: string): string;
+  /** Registers another value that must never be shown (a secret-looking variable passed to a process). */
+  addSecret(value: string): void;
 }
 
 export interface RunResult {
@@ -25,8 +29,6 @@ export interface RunResult {
 
 export interface RunHooks {
   signal: AbortSignal;
-  /** Called as soon as the side effect may have started (request written, process spawned). */
-  onStarted(): void;
 }
 
 export interface Prepared {

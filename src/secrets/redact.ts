@@ -4,6 +4,9 @@
  * serialised, so JSON output stays valid JSON.
  */
 export const REDACTED = "[REDACTED]";
+/** Deeper structures are cut: nothing legitimate nests this far, and recursion must not overflow the stack. */
+const MAX_DEPTH = 64;
+const TOO_DEEP = "[TOO DEEP]";
 
 const SECRET_WORDS = new Set([
   "password", "passwd", "pwd", "passphrase", "secret", "token", "authorization", "credential", "credentials",
@@ -35,7 +38,12 @@ export class Redactor {
   /** Registers a secret value; very short values are still scrubbed, as they must never be printed. */
   add(value: string | undefined): void {
     if (!value) return;
-    const forms = new Set([value, encodeURIComponent(value), Buffer.from(value).toString("base64")]);
+    // Every encoding a value may take on its way out: URL path and query (which differ on ~!'()* and space),
+    // JSON string escapes, and base64 (as in a basic-auth header).
+    const forms = new Set([
+      value, encodeURIComponent(value), new URLSearchParams({ v: value }).toString().slice(2),
+      JSON.stringify(value).slice(1, -1), Buffer.from(value).toString("base64"),
+    ]);
     for (const form of forms) if (!this.needles.includes(form)) this.needles.push(form);
     this.needles.sort((a, b) => b.length - a.length);
   }
@@ -47,16 +55,30 @@ export class Redactor {
   }
 
   value<T>(value: T): T {
-    return this.walk(value) as T;
+    return this.walk(value, 0) as T;
   }
 
-  private walk(value: unknown): unknown {
+  /**
+   * Registers every value found under a secret-looking key (a password typed as input), so that it is scrubbed
+   * wherever a template copies it: argv, URLs, bodies.
+   */
+  addUnderSecretKeys(value: unknown, depth = 0): void {
+    if (value === null || typeof value !== "object" || depth > MAX_DEPTH) return;
+    for (const [key, item] of Object.entries(value)) {
+      if (isSecretKey(key) && (typeof item === "string" || typeof item === "number")) this.add(String(item));
+      else this.addUnderSecretKeys(item, depth + 1);
+    }
+  }
+
+  private walk(value: unknown, depth: number): unknown {
+    if (depth > MAX_DEPTH) return TOO_DEEP;
     if (typeof value === "string") return this.text(value);
-    if (Array.isArray(value)) return value.map((item) => this.walk(item));
+    if (typeof value === "number" && this.needles.includes(String(value))) return REDACTED;
+    if (Array.isArray(value)) return value.map((item) => this.walk(item, depth + 1));
     if (value !== null && typeof value === "object") {
       const out: Record<string, unknown> = {};
       for (const [key, item] of Object.entries(value)) {
-        out[this.text(key)] = isSecretKey(key) && item !== null && item !== "" && typeof item !== "boolean" ? REDACTED : this.walk(item);
+        out[this.text(key)] = isSecretKey(key) && item !== null && item !== "" && typeof item !== "boolean" ? REDACTED : this.walk(item, depth + 1);
       }
       return out;
     }

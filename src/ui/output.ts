@@ -3,6 +3,7 @@
  * data goes to stdout and messages to stderr. Colour only on a terminal and never under NO_COLOR.
  */
 import { Chalk, type ChalkInstance } from "chalk";
+import type { Progress } from "../engine/execute.js";
 import { ToolctlError } from "../errors.js";
 
 export interface Output {
@@ -51,7 +52,8 @@ export function createOutput(json: boolean, env: NodeJS.ProcessEnv = process.env
     },
     error(error) {
       if (json) {
-        write(process.stdout, JSON.stringify(errorToJson(error), null, 2));
+        // One line: also readable by consumers of JSON-lines output (`audit --json`).
+        write(process.stdout, JSON.stringify(errorToJson(error)));
         return;
       }
       const message = error instanceof Error ? error.message : String(error);
@@ -71,11 +73,6 @@ export function table(headers: string[], rows: string[][], style: (header: strin
 
 export function truncate(text: string, width: number): string {
   return text.length <= width ? text : `${text.slice(0, width - 1)}…`;
-}
-
-export interface Progress {
-  start(label: string): void;
-  stop(): void;
 }
 
 /** A spinner on stderr, only on a terminal and never in JSON mode; ora is loaded only then. */

@@ -1,5 +1,5 @@
-import { createWriteStream } from "node:fs";
-import { ExitCode } from "../../errors.js";
+import { writeFileSync } from "node:fs";
+import { ExitCode, UsageError } from "../../errors.js";
 import { queryAudit, verifyAudit, type AuditEvent } from "../../registry/audit.js";
 import type { CommandContext } from "../program.js";
 import { parseTime, withRegistry } from "./shared.js";
@@ -29,7 +29,7 @@ export async function auditCommand(context: CommandContext, flags: AuditFlags): 
   const events = await withRegistry(context, (registry) =>
     queryAudit(registry, {
       tool: flags.tool, action: flags.action, status: flags.status, type: flags.type, actor: flags.actor, executionId: flags.execution,
-      since: parseTime(flags.since, "--since"), until: parseTime(flags.until, "--until"), limit: flags.limit,
+      since: parseTime(flags.since, "--since"), until: parseTime(flags.until, "--until", "end"), limit: flags.limit,
     }),
   );
   // JSON lines: one event per line, so the log streams into jq and friends.
@@ -52,9 +52,16 @@ export async function verifyCommand(context: CommandContext): Promise<number> {
 }
 
 export async function exportCommand(context: CommandContext, flags: { output?: string }): Promise<void> {
-  await withRegistry(context, async (registry) => {
-    const sink = flags.output ? createWriteStream(flags.output, { mode: 0o600 }) : process.stdout;
-    for (const event of queryAudit(registry, {})) sink.write(`${JSON.stringify(event)}\n`);
-    if (sink !== process.stdout) await new Promise<void>((resolve, reject) => (sink as NodeJS.WritableStream).end(() => resolve()).on?.("error", reject));
-  });
+  const events = await withRegistry(context, (registry) => queryAudit(registry, {}));
+  const text = events.map((event) => `${JSON.stringify(event)}\n`).join("");
+  if (!flags.output) {
+    process.stdout.write(text);
+    return;
+  }
+  try {
+    writeFileSync(flags.output, text, { mode: 0o600 });
+  } catch (error) {
+    throw new UsageError(`--output ${flags.output}: cannot write: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  context.output.info(`${events.length} events written to ${flags.output}`);
 }

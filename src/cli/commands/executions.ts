@@ -18,7 +18,7 @@ interface ListFlags {
 export async function listExecutionsCommand(context: CommandContext, flags: ListFlags): Promise<void> {
   const query = {
     tool: flags.tool, action: flags.action, status: flags.status, actor: flags.actor,
-    since: parseTime(flags.since, "--since"), until: parseTime(flags.until, "--until"),
+    since: parseTime(flags.since, "--since"), until: parseTime(flags.until, "--until", "end"),
     limit: flags.limit, offset: (flags.page - 1) * flags.limit,
   };
   const { total, items } = await withRegistry(context, (registry) => listExecutions(registry, query));

@@ -70,10 +70,15 @@ function renderHuman(result: ExecuteResult, context: CommandContext): void {
 export async function runCommand(context: CommandContext, target: string, flags: RunFlags): Promise<number> {
   const paramsFile = readParamsFile(flags.paramsFile);
   const controller = new AbortController();
-  let interrupts = 0;
+  const interrupts: { onForce?: () => void } = {};
+  let count = 0;
+  // First Ctrl-C: stop the action and record how it ended. Second: record it as unknown and exit at once.
   const onSigint = () => {
-    interrupts++;
-    if (interrupts > 1) process.exit(130);
+    count++;
+    if (count > 1) {
+      interrupts.onForce?.();
+      process.exit(130);
+    }
     process.stderr.write("interrupt received: stopping (press Ctrl-C again to exit at once)\n");
     controller.abort();
   };
@@ -83,7 +88,7 @@ export async function runCommand(context: CommandContext, target: string, flags:
     const result = await withRegistry(context, (registry) =>
       execute(
         {
-          target, dryRun: flags.dryRun === true, yes: flags.yes === true, actor: context.actor, cwd: context.cwd, env: context.env, signal: controller.signal, progress,
+          target, dryRun: flags.dryRun === true, yes: flags.yes === true, actor: context.actor, cwd: context.cwd, env: context.env, signal: controller.signal, progress, interrupts,
           input: { params: flags.param, paramsJson: flags.params, paramsFile },
         },
         { registry, runners: RUNNERS },

@@ -16,10 +16,17 @@ export function pretty(value: unknown): string {
   return typeof value === "string" ? value : JSON.stringify(value, null, 2);
 }
 
-/** Accepts an ISO date or time; a bare date means the start of that day (UTC). */
-export function parseTime(value: string | undefined, flag: string): string | undefined {
+/**
+ * Accepts an ISO 8601 date or time. A bare date is a whole day (UTC): `--since` starts at its first
+ * millisecond and `--until` ends at its last.
+ */
+export function parseTime(value: string | undefined, flag: string, edge: "start" | "end" = "start"): string | undefined {
   if (value === undefined) return undefined;
-  const time = new Date(value);
-  if (Number.isNaN(time.getTime())) throw new UsageError(`${flag}: not a date or time: ${value}`);
+  const isDate = /^\d{4}-\d{2}-\d{2}$/.test(value);
+  const time = new Date(isDate ? `${value}T00:00:00.000Z` : value);
+  if ((!isDate && !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(value)) || Number.isNaN(time.getTime())) {
+    throw new UsageError(`${flag}: expected an ISO date or time such as 2026-11-21 or 2026-11-21T09:30:00Z, got ${JSON.stringify(value)}`);
+  }
+  if (isDate && edge === "end") time.setUTCDate(time.getUTCDate() + 1), time.setUTCMilliseconds(-1);
   return time.toISOString();
 }

@@ -1,4 +1,5 @@
 import type { ActionSpec } from "../../domain/manifest.js";
+import { parseTarget } from "../../engine/target.js";
 import { NotFoundError } from "../../errors.js";
 import { actionNames, getAction, getTool, listActions, toolNames, type ToolRecord } from "../../registry/tools.js";
 import { createSecretLookup } from "../../secrets/resolve.js";
@@ -33,10 +34,10 @@ function describeTool(tool: ToolRecord, context: CommandContext) {
 }
 
 export async function showCommand(context: CommandContext, target: string): Promise<void> {
-  const [toolName, actionName] = target.includes(".") ? [target.slice(0, target.indexOf(".")), target.slice(target.indexOf(".") + 1)] : [target, undefined];
+  const { tool: toolName, action: actionName } = target.includes(".") ? parseTarget(target) : { tool: target, action: undefined };
   const view = await withRegistry(context, (registry) => {
-    const tool = getTool(registry, toolName!);
-    if (!tool) throw new NotFoundError(`unknown tool '${toolName}'${didYouMean(toolName!, toolNames(registry))}; see: toolctl list`);
+    const tool = getTool(registry, toolName);
+    if (!tool) throw new NotFoundError(`unknown tool '${toolName}'${didYouMean(toolName, toolNames(registry))}; see: toolctl list`);
     if (actionName === undefined) {
       const actions = listActions(registry, tool.name).map((a) => {
         const spec = getAction(registry, tool.name, a.name, false)!.definition;

@@ -26,6 +26,8 @@ export interface HttpRequestSpec {
   body?: string | Buffer;
   timeoutMs: number;
   maxResponseBytes?: number;
+  /** Headers that carry secrets besides Authorization and Cookie (an API key header): dropped on a cross-origin redirect. */
+  sensitiveHeaders?: string[];
 }
 export interface HttpResponse {
   status: number;
@@ -314,7 +316,9 @@ export async function sendHttp(req: HttpRequestSpec, policy: OutboundPolicy, opt
       if (url.protocol === "https:" && next.protocol === "http:") {
         throw new PolicyError("url_blocked", `URL blocked: redirect from https to http: ${redactUrl(next)}`, { url: redactUrl(next) });
       }
-      if (next.origin !== url.origin) headers = withoutHeaders(headers, CREDENTIAL_HEADERS);
+      if (next.origin !== url.origin) {
+        headers = withoutHeaders(headers, [...CREDENTIAL_HEADERS, ...(req.sensitiveHeaders ?? []).map((h) => h.toLowerCase())]);
+      }
       // Fetch semantics: 303 always becomes GET; 301/302 become GET for anything but GET/HEAD; 307/308 keep both.
       const toGet = (hop.status === 303 && method !== "HEAD") || ((hop.status === 301 || hop.status === 302) && method !== "GET" && method !== "HEAD");
       if (toGet) {

@@ -123,10 +123,26 @@ export function isAddressAllowed(ip: string, allowPrivate: OutboundPolicy["allow
   const cls = classify(addr);
   if (cls === "public") return true;
   if (allowPrivate === false) return false;
-  // `true` is for local tools; it still never means "any socket": 0.0.0.0, multicast and broadcast stay refused
-  // unless listed explicitly as CIDRs.
-  if (allowPrivate === true) return !["unspecified", "multicast", "broadcast"].includes(cls);
+  // `true` is for local tools; it still never means "any socket": 0.0.0.0, multicast, broadcast, link-local
+  // and the cloud metadata addresses stay refused unless listed explicitly as CIDRs.
+  if (allowPrivate === true) return !["unspecified", "multicast", "broadcast", "linkLocal"].includes(cls) && !isMetadataAddress(addr);
   return inCidrList(addr, allowPrivate);
+}
+
+// Cloud instance metadata endpoints outside link-local space: Alibaba (CGNAT range) and AWS over IPv6.
+const METADATA_ADDRESSES = ["100.100.100.200", "fd00:ec2::254"];
+
+function isMetadataAddress(addr: Addr): boolean {
+  return METADATA_ADDRESSES.some((known) => {
+    const parsed = ipaddr.parse(known);
+    return parsed.kind() === addr.kind() && parsed.toNormalizedString() === addr.toNormalizedString();
+  });
+}
+
+/** True when `entry` is something `allowPrivate` accepts: a CIDR range or a single address. */
+export function isValidNetworkEntry(entry: string): boolean {
+  const e = entry.trim();
+  return ipaddr.isValidCIDR(e) || ipaddr.isValid(stripHost(e));
 }
 
 export function parseAllowedDomains(envValue: string | undefined): string[] {

@@ -6,7 +6,7 @@
  */
 import type { RunContext, RunResult, Runner } from "../types.js";
 import type { ErrorCategory } from "../../registry/executions.js";
-import { renderText, renderValue } from "../../template/render.js";
+import { renderText, renderValue, TemplateError } from "../../template/render.js";
 import { HttpTransportError, sendHttp, type HttpResponse } from "./client.js";
 import { checkUrl, parseAllowedDomains, type OutboundPolicy } from "./guard.js";
 
@@ -23,6 +23,12 @@ export function encodeForm(value: Record<string, unknown>): string {
   return params.toString();
 }
 
+/** A path parameter is one segment: `..` would climb to another endpoint once the URL is normalised. */
+function encodePathSegment(value: string): string {
+  if (/^(\.|%2e){1,2}$/i.test(value)) throw new TemplateError(`request.path: ${JSON.stringify(value)} is not allowed as a path segment`);
+  return encodeURIComponent(value);
+}
+
 export function categoryForStatus(status: number): ErrorCategory {
   if (status === 401) return "authentication";
   if (status === 403) return "authorization";
@@ -35,7 +41,7 @@ export function categoryForStatus(status: number): ErrorCategory {
 
 /** The provider's own words, from the error shapes APIs commonly use. */
 function providerMessage(body: unknown): string | undefined {
-  if (typeof body === "string") return body.trim().split("\n")[0]?.slice(0, 300) || undefined;
+  if (typeof body === "string") return body.trim().split("\n")[0] || undefined;
   if (body === null || typeof body !== "object") return undefined;
   const record = body as Record<string, unknown>;
   const error = record.error;
@@ -72,7 +78,7 @@ export const httpRunner: Runner = {
     const scope = { input, secrets };
 
     const base = definition.baseUrl!.replace(/\/+$/, "");
-    const url = new URL(base + renderText(request.path, scope, "request.path", encodeURIComponent));
+    const url = new URL(base + renderText(request.path, scope, "request.path", encodePathSegment));
     const query = renderValue(request.query, scope) as Record<string, unknown>;
     for (const [key, value] of Object.entries(query)) {
       for (const item of Array.isArray(value) ? value : [value]) {
@@ -85,6 +91,11 @@ export const httpRunner: Runner = {
       headers[name.toLowerCase()] = renderText(template, scope, `headers.${name}`);
     }
     const auth = definition.auth;
+    // Headers that carry a secret: dropped if a redirect leaves the origin, like Authorization.
+    const sensitiveHeaders = Object.entries({ ...definition.http?.headers, ...request.headers })
+      .filter(([, template]) => /\{\{\s*secrets\./.test(template))
+      .map(([name]) => name.toLowerCase());
+    if (auth.type === "api_key" && auth.in === "header") sensitiveHeaders.push(auth.name.toLowerCase());
     if (auth.type === "bearer") headers.authorization = `Bearer ${secrets[auth.secret]}`;
     else if (auth.type === "basic") {
       const username = renderText(auth.username, scope, "auth.username");
@@ -123,9 +134,9 @@ export const httpRunner: Runner = {
         let response: HttpResponse;
         try {
           response = await sendHttp(
-            { method: request.method, url: url.toString(), headers, body, timeoutMs: timeoutSeconds * 1000 },
+            { method: request.method, url: url.toString(), headers, body, timeoutMs: timeoutSeconds * 1000, sensitiveHeaders },
             policy,
-            { signal: hooks.signal, onSent: hooks.onStarted },
+            { signal: hooks.signal },
           );
         } catch (error) {
           // Node refuses malformed header names or values before anything is sent.
@@ -156,18 +167,22 @@ export const httpRunner: Runner = {
             parsed = JSON.parse(text);
           } catch {
             if (response.status < 300) {
-              return {
-                outcome: "failed", errorCategory: "validation", details,
-                error: `expected a JSON response but got ${contentType || "no content type"}: ${JSON.stringify(text.trim().slice(0, 80))}`,
-              };
+              const error = `expected a JSON response but got ${contentType || "no content type"}: ${JSON.stringify(context.redact(text).trim().slice(0, 80))}`;
+              // The provider accepted the request: a create that cannot be read back may still have happened.
+              return repeatable
+                ? { outcome: "failed", errorCategory: "validation", details, error }
+                : { outcome: "unknown", errorCategory: "validation", details, error: `HTTP ${response.status}, but ${error}: the action probably happened; check before retrying` };
             }
           }
         }
         if (response.status >= 200 && response.status < 300) return { outcome: "succeeded", output: wantsJson || text.length > 0 ? parsed : null, details };
         const said = providerMessage(parsed);
+        const error = `HTTP ${response.status}${said ? `: ${context.redact(said).slice(0, 300)}` : ""}`;
+        // A 5xx may come after the provider acted (reliability.md §2.4): without a safe repeat, it is unknown.
+        const unknown = response.status >= 500 && !repeatable;
         return {
-          outcome: "failed", errorCategory: categoryForStatus(response.status), output: parsed, details,
-          error: `HTTP ${response.status}${said ? `: ${said}` : ""}`,
+          outcome: unknown ? "unknown" : "failed", errorCategory: categoryForStatus(response.status), output: parsed, details,
+          error: unknown ? `${error}: the provider may have acted before failing; check before retrying` : error,
         };
       },
     };

@@ -1,0 +1,63 @@
+/**
+ * How one execution is written down. Every step is a single transaction holding the execution row and its
+ * audit event together, so the history and the audit log can never disagree. Data arrives already redacted.
+ */
+import type { Actor } from "../config/home.js";
+import { PolicyError } from "../errors.js";
+import { appendAudit } from "../registry/audit.js";
+import { nowIso, writeTransaction, type Registry } from "../registry/db.js";
+import { insertExecution, updateExecution, type ExecutionStatus, type ExecutionUpdate } from "../registry/executions.js";
+
+export interface RecordTarget {
+  id: string;
+  tool: string;
+  action: string;
+  actor: Actor;
+  createdAt: string;
+  toolDigest: string;
+}
+
+export interface Recorder {
+  /** An attempt that ends without running: refused, invalid, needing approval, or a dry run. */
+  ended(status: ExecutionStatus, input: unknown, update: ExecutionUpdate, type: string, data: Record<string, unknown>): void;
+  /**
+   * The intent, written before any side effect. The tool is re-read under the write lock: if it was disabled
+   * or changed since the run began, this throws a policy error and nothing is written.
+   */
+  started(input: unknown, update: ExecutionUpdate, data: Record<string, unknown>): void;
+  finished(status: ExecutionStatus, update: ExecutionUpdate, data: Record<string, unknown>): void;
+}
+
+export function createRecorder(registry: Registry, target: RecordTarget): Recorder {
+  const { id, tool, action, actor, createdAt, toolDigest } = target;
+  const audit = { actor, tool, action, executionId: id };
+  const insert = (status: ExecutionStatus, input: unknown) =>
+    insertExecution(registry, { id, tool, action, actor, status, input, createdAt, toolDigest });
+  return {
+    ended(status, input, update, type, data) {
+      writeTransaction(registry, () => {
+        insert(status, input);
+        updateExecution(registry, id, { finishedAt: nowIso(), ...update });
+        appendAudit(registry, { ...audit, type, status, data });
+      });
+    },
+    started(input, update, data) {
+      writeTransaction(registry, () => {
+        const current = registry.db.prepare("SELECT status, digest FROM tools WHERE name = ?").get(tool) as { status: string; digest: string } | undefined;
+        if (!current || current.status !== "active" || current.digest !== toolDigest) {
+          const now = !current ? "was removed" : current.status !== "active" ? `is now ${current.status}` : "was re-imported with changes";
+          throw new PolicyError("tool_disabled", `tool ${tool} ${now} while this run was being prepared; nothing ran`);
+        }
+        insert("running", input);
+        updateExecution(registry, id, { startedAt: nowIso(), ...update });
+        appendAudit(registry, { ...audit, type: "execution.started", status: "running", data });
+      });
+    },
+    finished(status, update, data) {
+      writeTransaction(registry, () => {
+        updateExecution(registry, id, { status, finishedAt: nowIso(), ...update });
+        appendAudit(registry, { ...audit, type: `execution.${status}`, status, data });
+      });
+    },
+  };
+}
