@@ -2,7 +2,7 @@
 // Bundling keeps start-up close to bare node (one file read instead of dozens, no CommonJS lexing);
 // better-sqlite3's native addon stays on disk and is loaded by path.
 import { build } from "esbuild";
-import { rmSync } from "node:fs";
+import { existsSync, renameSync, rmSync } from "node:fs";
 import { readFile as readFileAsync } from "node:fs/promises";
 
 /**
@@ -24,10 +24,13 @@ function lazyCommanderChildProcess() {
   };
 }
 
-rmSync(new URL("../dist", import.meta.url), { recursive: true, force: true });
+// Built beside dist/ and swapped in with renames, so a toolctl started during a rebuild never finds it missing.
+const dist = new URL("../dist", import.meta.url);
+const next = new URL(`../dist.build-${process.pid}`, import.meta.url);
+const old = new URL(`../dist.old-${process.pid}`, import.meta.url);
 await build({
   entryPoints: { "cli/main": "src/cli/main.ts" },
-  outdir: "dist",
+  outdir: next.pathname,
   bundle: true,
   splitting: true,
   format: "esm",
@@ -44,3 +47,6 @@ await build({
   logLevel: "warning",
   plugins: [lazyCommanderChildProcess()],
 });
+if (existsSync(dist)) renameSync(dist, old);
+renameSync(next, dist);
+rmSync(old, { recursive: true, force: true });

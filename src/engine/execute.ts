@@ -6,8 +6,14 @@
  */
 import type { Actor } from "../config/home.js";
 import type { RiskLevel } from "../domain/manifest.js";
-import { ExitCode, NeedsHumanError, NotFoundError, PolicyError, SecretMissingError, ToolctlError, UsageError, type ExitCodeValue } from "../errors.js";
-import { approvalNeeded, assessRisk, estimateCost, type ApprovalNeed, type CostEstimate } from "../policy/risk.js";
+import { ExitCode, NotFoundError, PolicyError, SecretMissingError, ToolctlError, UsageError, type ExitCodeValue } from "../errors.js";
+import { approvalNeeded, overPerActionLimit, type ApprovalNeed } from "../policy/approval.js";
+import { assessRisk, estimateCost, type CostEstimate } from "../policy/risk.js";
+import type { Config } from "../config/schema.js";
+import { consumeApproval } from "../registry/approvals.js";
+import { daySpend, localDay, reserveSpend } from "../registry/ledger.js";
+import { digestOf } from "../util/canonical.js";
+import { obtainApproval, type Human, type TwoFactor } from "./approve.js";
 import { appendAudit } from "../registry/audit.js";
 import { nowIso, writeTransaction, type Registry } from "../registry/db.js";
 import { newExecutionId, type ErrorCategory, type ExecutionStatus } from "../registry/executions.js";
@@ -26,8 +32,12 @@ export interface ExecuteOptions {
   target: string;
   input: InputSources;
   dryRun: boolean;
-  /** `--yes`: approves a MEDIUM or HIGH action without a prompt. */
+  /** `--yes`: approves without a prompt (CRITICAL also needs `otp`). */
   yes?: boolean;
+  /** `--otp CODE`: the TOTP code for a CRITICAL action. */
+  otp?: string;
+  /** `--wait`: file an approval request and wait for `toolctl approve` from another terminal. */
+  wait?: boolean;
   actor: Actor;
   cwd: string;
   env: NodeJS.ProcessEnv;
@@ -46,6 +56,9 @@ export interface Progress {
 export interface ExecuteDeps {
   registry: Registry;
   runners: Record<string, () => Promise<Runner>>;
+  config: Config;
+  human: Human;
+  twoFactor: TwoFactor;
 }
 
 export interface ExecuteResult {
@@ -59,7 +72,9 @@ export interface ExecuteResult {
   plan?: Record<string, unknown>;
   cost?: CostEstimate;
   risk?: RiskLevel;
-  approval?: ApprovalNeed;
+  approval?: ApprovalNeed & { via?: string };
+  /** Today's spend against the daily limit, as it stands with this action's cost reserved. */
+  budget?: { day: string; committedUsd: number; reservedUsd: number; dailyLimitUsd: number; perActionLimitUsd: number; afterUsd: number };
   /** Present on every outcome but success and dry run; `exitCode` repeats the top-level one for scripts. */
   error?: { code: string; exitCode: ExitCodeValue; message: string; category?: ErrorCategory; problems?: string[] };
   warnings: string[];
@@ -128,10 +143,17 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
 
   const cost = estimateCost(action.definition, input);
   const risk = assessRisk(action.definition, cost);
-  const approval = approvalNeeded(action.definition, risk);
-  const decided = { ...base, cost, risk, approval };
+  const approval = approvalNeeded(action.definition, risk, cost.usd, deps.config.approvals);
+  const limits = deps.config.limits;
+  const day = localDay();
+  const today = daySpend(registry, day);
+  const budget = {
+    day, committedUsd: today.committedUsd, reservedUsd: today.reservedUsd, dailyLimitUsd: limits.dailyUsd, perActionLimitUsd: limits.perActionUsd,
+    afterUsd: Math.round((today.committedUsd + today.reservedUsd + cost.usd) * 10_000) / 10_000,
+  };
+  const decided = { ...base, cost, risk, approval, budget };
 
-  const secretLookup = createSecretLookup(options.cwd, options.env);
+  const secretLookup = createSecretLookup(options.cwd, options.env, { home: deps.registry.home });
   let secrets: Record<string, string>;
   try {
     secrets = resolveSecrets(tool.secrets, secretLookup, redactor, tool.name);
@@ -156,25 +178,52 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
     throw error;
   }
   const plan = redactor.value(prepared.description);
-  const shown = { ...decided, input: redactor.value(input), plan };
+  const shown: Omit<ExecuteResult, "status" | "exitCode"> = { ...decided, input: redactor.value(input), plan };
+
+  // Limits are checked before anyone is asked: an action over a limit never runs, even with --yes.
+  const overLimit = overPerActionLimit(cost.usd, limits)
+    ?? (budget.afterUsd > limits.dailyUsd
+      ? `estimated $${cost.usd.toFixed(2)} would take today's spend to $${budget.afterUsd.toFixed(2)}, over the daily limit of $${limits.dailyUsd.toFixed(2)} (see: toolctl budget)`
+      : undefined);
 
   if (options.dryRun) {
-    record.ended("dry_run", shown.input, { plan, costUsd: cost.usd, risk }, "execution.dry_run", { input: shown.input, plan, cost, risk });
+    if (overLimit) decided.warnings.push(`a real run would be refused: ${overLimit}`);
+    if (deps.config.audit.dryRuns) {
+      record.ended("dry_run", shown.input, { plan, costUsd: cost.usd, risk }, "execution.dry_run", { input: shown.input, plan, cost, risk, approval, budget });
+    }
     return { ...shown, status: "dry_run", exitCode: ExitCode.ok };
   }
+  if (overLimit) return endEarly("declined", new PolicyError("policy_refused", `${tool.name}.${action.name} refused: ${overLimit}`), null, { ...shown, input });
 
-  if (approval.twoFactor) {
-    const why = `${tool.name}.${action.name} is CRITICAL (estimated $${cost.usd}) and needs a TOTP code, which this version of toolctl cannot verify yet: nothing ran`;
-    return endEarly("requested", new NeedsHumanError(why), null, { ...shown, input });
-  }
-  if (approval.required && !options.yes) {
-    const why = `${tool.name}.${action.name} needs approval (risk ${risk}, estimated $${cost.usd.toFixed(2)}${action.definition.approval === "always" ? ", approval: always" : ""}): re-run with --yes to approve it`;
-    return endEarly("requested", new NeedsHumanError(why), null, { ...shown, input });
-  }
+  const digest = digestOf({ tool: tool.name, action: action.name, input: shown.input, costUsd: cost.usd });
+  const verdict = approval.required
+    ? await obtainApproval(registry, {
+      tool: tool.name, action: action.name, description: action.description, cost, risk, details: shown.input,
+      needsOtp: approval.twoFactor, irreversible: action.definition.rollback === "irreversible",
+    }, digest, {
+      yes: options.yes === true, otp: options.otp, wait: options.wait === true, timeoutSeconds: deps.config.approvals.timeoutSeconds,
+      actor: options.actor, signal: options.signal,
+    }, deps.human, deps.twoFactor)
+    : { approved: true as const, via: "not required" };
+  if (!verdict.approved) return endEarly(verdict.status, verdict.error, null, { ...shown, input });
+  shown.approval = { ...approval, via: verdict.via };
 
-  // The intent is durable before the side effect: if this write fails, the error propagates and nothing runs.
+  // The intent is durable before the side effect, together with the spend reservation and the use of the
+  // approval: if this transaction fails, the error propagates and nothing runs.
   try {
-    record.started(shown.input, { plan, costUsd: cost.usd, risk }, { input: shown.input, plan, cost, risk, approval: approval.required ? "--yes" : "not required" });
+    record.started(shown.input, { plan, costUsd: cost.usd, risk }, { input: shown.input, plan, cost, risk, approval: verdict.via }, () => {
+      if ("approvalId" in verdict && verdict.approvalId) {
+        const problem = consumeApproval(registry, verdict.approvalId, digest, id);
+        if (problem) throw new PolicyError("policy_refused", problem);
+      }
+      if (cost.usd > 0) {
+        const reserved = reserveSpend(registry, { executionId: id, tool: tool.name, action: action.name, amountUsd: cost.usd, day, dailyLimitUsd: limits.dailyUsd });
+        if (!reserved.ok) {
+          const after = reserved.spend.committedUsd + reserved.spend.reservedUsd + cost.usd;
+          throw new PolicyError("policy_refused", `${tool.name}.${action.name} refused: estimated $${cost.usd.toFixed(2)} would take today's spend to $${after.toFixed(2)}, over the daily limit of $${limits.dailyUsd.toFixed(2)} (see: toolctl budget)`);
+        }
+      }
+    });
   } catch (error) {
     if (error instanceof PolicyError) return endEarly("declined", error, "authorization", { ...shown, input });
     throw error;

@@ -7,6 +7,7 @@ import { PolicyError } from "../errors.js";
 import { appendAudit } from "../registry/audit.js";
 import { nowIso, writeTransaction, type Registry } from "../registry/db.js";
 import { insertExecution, updateExecution, type ExecutionStatus, type ExecutionUpdate } from "../registry/executions.js";
+import { settleSpend } from "../registry/ledger.js";
 
 export interface RecordTarget {
   id: string;
@@ -24,7 +25,8 @@ export interface Recorder {
    * The intent, written before any side effect. The tool is re-read under the write lock: if it was disabled
    * or changed since the run began, this throws a policy error and nothing is written.
    */
-  started(input: unknown, update: ExecutionUpdate, data: Record<string, unknown>): void;
+  started(input: unknown, update: ExecutionUpdate, data: Record<string, unknown>, inside?: () => void): void;
+  /** The outcome, settling the ledger in the same transaction: spent when it succeeded, kept when unknown. */
   finished(status: ExecutionStatus, update: ExecutionUpdate, data: Record<string, unknown>): void;
 }
 
@@ -41,13 +43,15 @@ export function createRecorder(registry: Registry, target: RecordTarget): Record
         appendAudit(registry, { ...audit, type, status, data });
       });
     },
-    started(input, update, data) {
+    started(input, update, data, inside) {
       writeTransaction(registry, () => {
         const current = registry.db.prepare("SELECT status, digest FROM tools WHERE name = ?").get(tool) as { status: string; digest: string } | undefined;
         if (!current || current.status !== "active" || current.digest !== toolDigest) {
           const now = !current ? "was removed" : current.status !== "active" ? `is now ${current.status}` : "was re-imported with changes";
           throw new PolicyError("tool_disabled", `tool ${tool} ${now} while this run was being prepared; nothing ran`);
         }
+        // Reserving spend and using an approval happen here, under the same lock as the intent.
+        inside?.();
         insert("running", input);
         updateExecution(registry, id, { startedAt: nowIso(), ...update });
         appendAudit(registry, { ...audit, type: "execution.started", status: "running", data });
@@ -56,6 +60,8 @@ export function createRecorder(registry: Registry, target: RecordTarget): Record
     finished(status, update, data) {
       writeTransaction(registry, () => {
         updateExecution(registry, id, { status, finishedAt: nowIso(), ...update });
+        if (status === "succeeded") settleSpend(registry, id, "committed");
+        else if (status !== "unknown") settleSpend(registry, id, "released");
         appendAudit(registry, { ...audit, type: `execution.${status}`, status, data });
       });
     },

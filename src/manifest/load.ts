@@ -4,15 +4,14 @@
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import type { z } from "zod";
 import { manifestRuleProblems, manifestSchema, type Manifest } from "../domain/manifest.js";
 import { ValidationError } from "../errors.js";
 import { isValidNetworkEntry } from "../runners/http/guard.js";
 import { checkSchema } from "../schema/compile.js";
 import { collectRefs, TemplateError } from "../template/render.js";
 import { digestOf } from "../util/canonical.js";
-import { suggest } from "../util/suggest.js";
-import { parseLocated, type LocatedDocument, type Position } from "./locate.js";
+import { parseLocated } from "./locate.js";
+import { describeIssue, formatProblem, sortedUnique, type Problem } from "./problems.js";
 
 export const MANIFEST_EXTENSIONS = [".yaml", ".yml", ".json"];
 
@@ -22,12 +21,6 @@ export interface LoadedManifest {
   /** Every secret the tool refers to, by name. */
   secrets: string[];
   sourcePath: string;
-}
-
-interface Problem {
-  path: readonly PropertyKey[];
-  message: string;
-  atKey?: string;
 }
 
 export async function readManifestFile(file: string): Promise<LoadedManifest> {
@@ -52,84 +45,15 @@ export function parseManifest(text: string, file: string): LoadedManifest {
   const parsed = manifestSchema.safeParse(located.data);
   const problems: Problem[] = parsed.success
     ? checkEmbedded(parsed.data)
-    : [...parsed.error.issues.flatMap(describeIssue), ...manifestRuleProblems(located.data), ...checkEmbedded(located.data)];
+    : [...parsed.error.issues.flatMap((issue) => describeIssue(issue, manifestSchema)), ...manifestRuleProblems(located.data), ...checkEmbedded(located.data)];
   if (problems.length > 0) throw invalid(file, sortedUnique(problems.map((p) => formatProblem(file, located, p))));
   const manifest = parsed.data!;
   return { manifest, digest: digestOf(manifest), secrets: referencedSecrets(manifest), sourcePath: path.resolve(file) };
 }
 
-/** One line per problem, in file order; the same problem found by two checks is reported once. */
-function sortedUnique(lines: string[]): string[] {
-  const position = (line: string) => (/:(\d+):(\d+): /.exec(line) ?? [, "0", "0"]).slice(1).map(Number) as [number, number];
-  return [...new Set(lines)].sort((a, b) => {
-    const [la, ca] = position(a);
-    const [lb, cb] = position(b);
-    return la - lb || ca - cb;
-  });
-}
-
 function invalid(file: string, lines: string[]): ValidationError {
   const message = lines.length === 1 ? lines[0]! : `${file}: ${lines.length} problems in manifest`;
   return new ValidationError("manifest_invalid", message, lines, { file });
-}
-
-function formatProblem(file: string, doc: LocatedDocument, problem: Problem): string {
-  const at: Position = doc.positionOf(problem.path, problem.atKey);
-  const field = [...problem.path, ...(problem.atKey === undefined ? [] : [problem.atKey])].map(String).join(".");
-  return `${file}:${at.line}:${at.col}: ${field || "(root)"}: ${problem.message}`;
-}
-
-/** Zod's issues, reworded for people and given a typo hint for unknown fields. */
-function describeIssue(issue: z.core.$ZodIssue): Problem[] {
-  const message = issue.message.replace(/^Invalid input: /, "").replace(/^Invalid option: /, "");
-  switch (issue.code) {
-    case "unrecognized_keys":
-      return issue.keys.map((key) => {
-        const hint = suggest(key, knownKeysAt(issue.path));
-        return { path: issue.path, atKey: key, message: `unknown field '${key}'${hint ? ` (did you mean '${hint}'?)` : ""}` };
-      });
-    case "invalid_type":
-      return [{ path: issue.path, message: /received undefined$/.test(message) ? `is required (expected ${issue.expected})` : message }];
-    case "invalid_union": {
-      // Report the branch that came closest (fewest problems): a typo in `cost: {fixd: 1}` then names `fixd`.
-      const branches = issue.errors.filter((branch) => branch.length > 0);
-      if (branches.length === 0) return [{ path: issue.path, message: message === "Invalid input" ? "does not match any allowed form" : message }];
-      const closest = branches.reduce((best, branch) => (branch.length < best.length ? branch : best));
-      return closest.flatMap((inner) => describeIssue({ ...inner, path: [...issue.path, ...inner.path] }));
-    }
-    case "invalid_key": {
-      const key = String(issue.path[issue.path.length - 1] ?? "");
-      const why = issue.issues.map((inner) => inner.message.replace(/^Invalid input: /, "")).join("; ");
-      return [{ path: issue.path.slice(0, -1), atKey: key, message: `invalid name '${key}': expected ${why}` }];
-    }
-    default:
-      return [{ path: issue.path, message }];
-  }
-}
-
-/** The field names an object at `path` may have, found by walking the manifest schema itself. */
-function knownKeysAt(path: readonly PropertyKey[]): string[] {
-  let schemas: z.core.$ZodType[] = [manifestSchema];
-  for (const segment of [...path, null]) {
-    const next: z.core.$ZodType[] = [];
-    const keys: string[] = [];
-    const visit = (schema: z.core.$ZodType): void => {
-      const def = schema._zod.def as unknown as Record<string, unknown> & { type: string };
-      if (def.type === "optional" || def.type === "default" || def.type === "nullable") return visit(def.innerType as z.core.$ZodType);
-      if (def.type === "pipe") return visit(def.in as z.core.$ZodType);
-      if (def.type === "union") return (def.options as z.core.$ZodType[]).forEach(visit);
-      if (def.type === "object") {
-        const shape = def.shape as Record<string, z.core.$ZodType>;
-        if (segment === null) keys.push(...Object.keys(shape));
-        else if (shape[String(segment)]) next.push(shape[String(segment)]!);
-      }
-      if (def.type === "record" && segment !== null) next.push(def.valueType as z.core.$ZodType);
-    };
-    schemas.forEach(visit);
-    if (segment === null) return keys;
-    schemas = next;
-  }
-  return [];
 }
 
 const TEMPLATE_ROOTS: Record<string, string[]> = {

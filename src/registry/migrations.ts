@@ -82,4 +82,60 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
   BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
   `,
+  `
+  -- Spend ledger: money reserved before an action runs, then committed or released. The daily limit is
+  -- checked and the reservation inserted in one BEGIN IMMEDIATE transaction, with the audit intent.
+  CREATE TABLE ledger (
+    execution_id TEXT PRIMARY KEY,
+    tool TEXT NOT NULL,
+    action TEXT NOT NULL,
+    amount_usd REAL NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('reserved', 'committed', 'released')),
+    day TEXT NOT NULL,
+    pid INTEGER,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX ledger_by_day ON ledger (day, state);
+
+  -- Approval requests: bound to a digest of tool, action, input and cost; used once; they expire.
+  CREATE TABLE approvals (
+    id TEXT PRIMARY KEY,
+    tool TEXT NOT NULL,
+    action TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    input TEXT NOT NULL,
+    cost_usd REAL NOT NULL,
+    risk TEXT NOT NULL,
+    needs_otp INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'denied', 'expired', 'used')),
+    requested_by TEXT NOT NULL,
+    requested_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    decided_by TEXT,
+    decided_via TEXT,
+    decided_at TEXT,
+    execution_id TEXT
+  ) WITHOUT ROWID;
+  CREATE INDEX approvals_by_status ON approvals (status, requested_at);
+
+  -- Encrypted secrets (AES-256-GCM; the key lives outside this database).
+  CREATE TABLE secrets (
+    name TEXT PRIMARY KEY,
+    sealed TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  ) WITHOUT ROWID;
+
+  -- TOTP: one enrolment. last_step is the highest time step ever accepted, so no code is accepted twice;
+  -- failures are kept here, not in memory, so throttling holds across processes.
+  CREATE TABLE totp (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    sealed_secret TEXT NOT NULL,
+    confirmed INTEGER NOT NULL DEFAULT 0,
+    last_step INTEGER NOT NULL DEFAULT -1,
+    created_at TEXT NOT NULL
+  );
+  CREATE TABLE totp_failures (at_ms INTEGER NOT NULL);
+  `,
 ];

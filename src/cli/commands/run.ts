@@ -1,7 +1,11 @@
 import { readFileSync } from "node:fs";
 import { execute, type ExecuteResult } from "../../engine/execute.js";
 import { UsageError } from "../../errors.js";
+import { loadConfig } from "../../config/config.js";
+import type { TwoFactor } from "../../engine/approve.js";
+import type { Registry } from "../../registry/db.js";
 import type { Runner } from "../../runners/types.js";
+import { createHuman } from "../../ui/approval.js";
 import { createProgress } from "../../ui/output.js";
 import type { CommandContext } from "../program.js";
 import { pretty, withRegistry } from "./shared.js";
@@ -12,6 +16,21 @@ interface RunFlags {
   paramsFile?: string;
   dryRun?: boolean;
   yes?: boolean;
+  otp?: string;
+  wait?: boolean;
+}
+
+/** The engine's view of 2FA. The TOTP code (and otplib) is loaded only when a code is actually checked. */
+function twoFactorFor(registry: Registry, context: CommandContext): TwoFactor {
+  return {
+    isEnrolled: () => (registry.db.prepare("SELECT confirmed FROM totp WHERE id = 1").pluck().get() as number | undefined) === 1,
+    async verify(code, target) {
+      const [{ verifyCode }, { loadKeyRing }] = await Promise.all([import("../../registry/twofactor.js"), import("../../secrets/crypto.js")]);
+      const ring = loadKeyRing(context.home, context.env, { create: false });
+      if (!ring) return { ok: false, reason: "not_enrolled" };
+      return verifyCode(registry, ring, code, Date.now(), { actor: context.actor, purpose: "run", ...target });
+    },
+  };
 }
 
 /** Runners load on demand: a process run never pays for the HTTP client, and the reverse. */
@@ -84,14 +103,15 @@ export async function runCommand(context: CommandContext, target: string, flags:
   };
   process.on("SIGINT", onSigint);
   const progress = flags.dryRun ? undefined : await createProgress(context.json, context.env);
+  const config = (await loadConfig(context.home, context.env)).values;
   try {
     const result = await withRegistry(context, (registry) =>
       execute(
         {
-          target, dryRun: flags.dryRun === true, yes: flags.yes === true, actor: context.actor, cwd: context.cwd, env: context.env, signal: controller.signal, progress, interrupts,
+          target, dryRun: flags.dryRun === true, yes: flags.yes === true, otp: flags.otp, wait: flags.wait === true, actor: context.actor, cwd: context.cwd, env: context.env, signal: controller.signal, progress, interrupts,
           input: { params: flags.param, paramsJson: flags.params, paramsFile },
         },
-        { registry, runners: RUNNERS },
+        { registry, runners: RUNNERS, config, human: createHuman(context.json), twoFactor: twoFactorFor(registry, context) },
       ),
     );
     if (context.json) context.output.data(result, () => "");

@@ -1,0 +1,31 @@
+import { loadConfig } from "../../config/config.js";
+import { dayEntries, daySpend, localDay } from "../../registry/ledger.js";
+import { table } from "../../ui/output.js";
+import type { CommandContext } from "../program.js";
+import { withRegistry } from "./shared.js";
+
+/** Today's spend, what is reserved by runs in flight (or of unknown outcome), and what is left. */
+export async function budgetCommand(context: CommandContext, flags: { day?: string }): Promise<void> {
+  const { limits } = (await loadConfig(context.home, context.env)).values;
+  const day = flags.day ?? localDay();
+  const view = await withRegistry(context, (registry) => {
+    const spend = daySpend(registry, day);
+    const entries = dayEntries(registry, day);
+    const headroomUsd = Math.max(0, Math.round((limits.dailyUsd - spend.committedUsd - spend.reservedUsd) * 10_000) / 10_000);
+    return { ...spend, dailyLimitUsd: limits.dailyUsd, perActionLimitUsd: limits.perActionUsd, headroomUsd, entries };
+  });
+  const usd = (n: number) => `$${n.toFixed(2)}`;
+  context.output.data(view, () => {
+    const lines = [
+      `${context.output.color.bold(`budget for ${view.day}`)}`,
+      `  spent:      ${usd(view.committedUsd)}`,
+      `  reserved:   ${usd(view.reservedUsd)}  (runs in flight, or whose outcome is unknown)`,
+      `  left today: ${usd(view.headroomUsd)} of ${usd(view.dailyLimitUsd)}; at most ${usd(view.perActionLimitUsd)} per action`,
+    ];
+    if (view.entries.length) {
+      const rows = view.entries.map((e) => [e.executionId, `${e.tool}.${e.action}`, usd(e.amountUsd), e.state, e.abandoned ? "unknown (process gone)" : (e.executionStatus ?? "-")]);
+      lines.push("", table(["EXECUTION", "ACTION", "AMOUNT", "LEDGER", "OUTCOME"], rows, (h) => context.output.color.bold(h)));
+    }
+    return lines.join("\n");
+  });
+}

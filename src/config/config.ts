@@ -1,0 +1,117 @@
+/**
+ * The effective configuration: built-in defaults, then `<home>/config.yaml`, then environment variables, with
+ * where each value came from. A changed config.yaml is validated (line-numbered errors, exit 2) and the result
+ * is cached beside it, so ordinary commands never load the validator.
+ */
+import { readFileSync, statSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { ValidationError } from "../errors.js";
+import { CONFIG_DEFAULTS, SETTINGS, type SettingKind } from "./defaults.js";
+import type { Problem } from "../manifest/problems.js";
+import type { Config } from "./schema.js";
+
+export const CONFIG_FILE = "config.yaml";
+const CACHE_FILE = ".config-cache.json";
+
+export type SettingSource = "default" | "config.yaml" | `env ${string}`;
+
+export interface ResolvedConfig {
+  values: Config;
+  sources: Record<string, SettingSource>;
+  file: string;
+}
+
+interface Cache {
+  stamp: string;
+  values: Config;
+  present: string[];
+}
+
+function getPath(object: unknown, key: string): unknown {
+  return key.split(".").reduce<unknown>((current, part) => (current as Record<string, unknown> | undefined)?.[part], object);
+}
+
+function setPath(object: Record<string, unknown>, key: string, value: unknown): void {
+  const parts = key.split(".");
+  const last = parts.pop()!;
+  const parent = parts.reduce<Record<string, unknown>>((current, part) => current[part] as Record<string, unknown>, object);
+  parent[last] = value;
+}
+
+function parseEnvValue(kind: SettingKind, raw: string, name: string): boolean | number {
+  if (kind === "boolean") {
+    if (/^(true|1|yes|on)$/i.test(raw)) return true;
+    if (/^(false|0|no|off)$/i.test(raw)) return false;
+    throw new ValidationError("config_invalid", `${name}: expected true or false, got ${JSON.stringify(raw)}`, [`${name}: expected true or false`]);
+  }
+  const n = Number(raw);
+  const ok = raw.trim() !== "" && Number.isFinite(n) && n >= 0 && (kind === "usd" || (Number.isInteger(n) && n > 0));
+  if (!ok) {
+    const expected = kind === "usd" ? "an amount in USD, 0 or more" : "a whole number of seconds, more than 0";
+    throw new ValidationError("config_invalid", `${name}: expected ${expected}, got ${JSON.stringify(raw)}`, [`${name}: expected ${expected}`]);
+  }
+  return n;
+}
+
+/** Validates config.yaml (loading yaml and zod only now) and caches the result keyed by the file's stamp. */
+async function validateFile(file: string, stamp: string, home: string): Promise<Cache> {
+  const [{ parseLocated }, { describeIssue, formatProblem, sortedUnique }, { configSchema }] = await Promise.all([
+    import("../manifest/locate.js"), import("../manifest/problems.js"), import("./schema.js"),
+  ]);
+  const text = readFileSync(file, "utf8");
+  const located = parseLocated(text, false);
+  const invalid = (lines: string[]) =>
+    new ValidationError("config_invalid", lines.length === 1 ? lines[0]! : `${file}: ${lines.length} problems in config`, lines, { file });
+  if (Array.isArray(located)) throw invalid(located.map((p) => `${file}:${p.position.line}:${p.position.col}: ${p.message}`));
+  const data = located.data ?? {};
+  const parsed = configSchema.safeParse(data);
+  if (!parsed.success) {
+    throw invalid(sortedUnique(parsed.error.issues.flatMap((issue: Parameters<typeof describeIssue>[0]) => describeIssue(issue, configSchema)).map((p: Problem) => formatProblem(file, located, p))));
+  }
+  const present = SETTINGS.map((s) => s.key).filter((key) => getPath(data, key) !== undefined);
+  const cache: Cache = { stamp, values: parsed.data, present };
+  try {
+    writeFileSync(path.join(home, CACHE_FILE), JSON.stringify(cache), { mode: 0o600 });
+  } catch {
+    // An unwritable cache only means validating again next time.
+  }
+  return cache;
+}
+
+export async function loadConfig(home: string, env: NodeJS.ProcessEnv): Promise<ResolvedConfig> {
+  const file = path.join(home, CONFIG_FILE);
+  const defaults: Config = CONFIG_DEFAULTS;
+  const values = structuredClone(defaults) as unknown as Record<string, unknown>;
+  const sources: Record<string, SettingSource> = Object.fromEntries(SETTINGS.map((s) => [s.key, "default"]));
+  let info;
+  try {
+    info = statSync(file);
+  } catch {
+    info = undefined;
+  }
+  if (info) {
+    const stamp = `${info.size}:${info.mtimeMs}:${info.ctimeMs}`;
+    let cache: Cache | undefined;
+    try {
+      cache = JSON.parse(readFileSync(path.join(home, CACHE_FILE), "utf8")) as Cache;
+    } catch {
+      cache = undefined;
+    }
+    if (cache?.stamp !== stamp) cache = await validateFile(file, stamp, home);
+    for (const key of cache.present) {
+      setPath(values, key, getPath(cache.values, key));
+      sources[key] = "config.yaml";
+    }
+  }
+  for (const setting of SETTINGS) {
+    const raw = env[setting.env];
+    if (raw === undefined || raw === "") continue;
+    setPath(values, setting.key, parseEnvValue(setting.kind, raw, setting.env));
+    sources[setting.key] = `env ${setting.env}`;
+  }
+  return { values: values as unknown as Config, sources, file };
+}
+
+export function settingValue(config: ResolvedConfig, key: string): unknown {
+  return getPath(config.values, key);
+}

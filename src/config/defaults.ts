@@ -1,0 +1,27 @@
+/**
+ * The built-in configuration (the seeds' defaults) and how each setting maps to an environment variable.
+ * Plain data: commands read it without loading zod or yaml when there is no config.yaml to validate.
+ */
+/** Checked against the schema's type where it is used (config.ts), so the two cannot drift apart. */
+export const CONFIG_DEFAULTS = {
+  approvals: { paidActions: true, twoFactorAboveUsd: 100, timeoutSeconds: 300 },
+  limits: { perActionUsd: 200, dailyUsd: 500 },
+  rollback: { auto: true, timeoutSeconds: 60 },
+  sandboxApis: false,
+  audit: { dryRuns: true },
+} as const;
+
+export type SettingKind = "boolean" | "usd" | "seconds";
+
+/** Every setting: its dotted key, its type, and the environment variable that overrides the file. */
+export const SETTINGS: ReadonlyArray<{ key: string; kind: SettingKind; env: string; help: string }> = [
+  { key: "approvals.paidActions", kind: "boolean", env: "TOOLCTL_APPROVALS_PAID_ACTIONS", help: "ask before MEDIUM and HIGH risk actions" },
+  { key: "approvals.twoFactorAboveUsd", kind: "usd", env: "TOOLCTL_APPROVALS_TWO_FACTOR_ABOVE_USD", help: "a TOTP code is needed above this cost" },
+  { key: "approvals.timeoutSeconds", kind: "seconds", env: "TOOLCTL_APPROVALS_TIMEOUT_SECONDS", help: "no answer within this time is a no" },
+  { key: "limits.perActionUsd", kind: "usd", env: "TOOLCTL_LIMITS_PER_ACTION_USD", help: "refuse one action estimated above this" },
+  { key: "limits.dailyUsd", kind: "usd", env: "TOOLCTL_LIMITS_DAILY_USD", help: "refuse once today's spend and reservations would pass this" },
+  { key: "rollback.auto", kind: "boolean", env: "TOOLCTL_ROLLBACK_AUTO", help: "roll back automatically when an action fails after acting" },
+  { key: "rollback.timeoutSeconds", kind: "seconds", env: "TOOLCTL_ROLLBACK_TIMEOUT_SECONDS", help: "time allowed for one rollback" },
+  { key: "sandboxApis", kind: "boolean", env: "TOOLCTL_SANDBOX_APIS", help: "use each tool's sandboxBaseUrl when it has one" },
+  { key: "audit.dryRuns", kind: "boolean", env: "TOOLCTL_AUDIT_DRY_RUNS", help: "write dry runs to the audit log" },
+];

@@ -1,0 +1,39 @@
+/**
+ * `config.yaml`: the seeds' settings, validated like manifests (unknown keys are errors, with line numbers).
+ * Only loaded when the file changed since it was last validated: zod is too heavy for every start-up.
+ */
+import { z } from "zod";
+import { CONFIG_DEFAULTS as D } from "./defaults.js";
+
+const usd = z.number().nonnegative();
+const seconds = z.number().int().positive().max(86_400);
+
+export const configSchema = z.strictObject({
+  approvals: z
+    .strictObject({
+      /** Approval for paid actions per the risk table; when false, only `approval: always` and 2FA ask a human. */
+      paidActions: z.boolean().default(D.approvals.paidActions),
+      /** A TOTP code is needed above this estimated cost (USD). */
+      twoFactorAboveUsd: usd.default(D.approvals.twoFactorAboveUsd),
+      /** No answer within this many seconds counts as no. */
+      timeoutSeconds: seconds.default(D.approvals.timeoutSeconds),
+    })
+    .default(D.approvals),
+  limits: z
+    .strictObject({
+      perActionUsd: usd.default(D.limits.perActionUsd),
+      dailyUsd: usd.default(D.limits.dailyUsd),
+    })
+    .default(D.limits),
+  rollback: z
+    .strictObject({
+      auto: z.boolean().default(D.rollback.auto),
+      timeoutSeconds: seconds.default(D.rollback.timeoutSeconds),
+    })
+    .default(D.rollback),
+  /** Send requests to a tool's sandboxBaseUrl when it has one. */
+  sandboxApis: z.boolean().default(D.sandboxApis),
+  audit: z.strictObject({ dryRuns: z.boolean().default(D.audit.dryRuns) }).default(D.audit),
+});
+
+export type Config = z.infer<typeof configSchema>;

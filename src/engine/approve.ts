@@ -1,0 +1,132 @@
+/**
+ * Getting a human's yes for one exact execution, in the order PRODUCT.md gives: a terminal prompt when someone
+ * can answer, `--yes` (and `--otp` when CRITICAL) in scripts, or a request decided from another terminal with
+ * `--wait`. Every path ends in a value, and every decision is audited with who decided and how.
+ */
+import type { Actor } from "../config/home.js";
+import { NeedsHumanError, PolicyError, type ToolctlError } from "../errors.js";
+import { fileApproval, getApproval } from "../registry/approvals.js";
+import { appendAudit } from "../registry/audit.js";
+import { writeTransaction, type Registry } from "../registry/db.js";
+import type { CostEstimate } from "../policy/cost.js";
+import type { RiskLevel } from "../domain/manifest.js";
+
+export interface TwoFactor {
+  isEnrolled(): boolean;
+  verify(code: string, context: { tool: string; action: string }): Promise<{ ok: true } | { ok: false; reason: string; retryAfterSeconds?: number }>;
+}
+
+/** What the approval message shows: the seeds' "Action Approval Required" block. */
+export interface ApprovalRequest {
+  tool: string;
+  action: string;
+  description: string;
+  cost: CostEstimate;
+  risk: RiskLevel;
+  details: unknown;
+  needsOtp: boolean;
+  irreversible: boolean;
+}
+
+export interface Human {
+  canPrompt: boolean;
+  confirm(request: ApprovalRequest, timeoutMs: number): Promise<"yes" | "no" | "timeout" | "eof" | "interrupted">;
+  code(timeoutMs: number): Promise<{ code: string } | { answer: string }>;
+  /** Tells the person running `--wait` which command decides the request. */
+  waiting(approvalId: string, expiresAt: string): void;
+}
+
+export interface ApprovalOptions {
+  yes: boolean;
+  otp?: string;
+  wait: boolean;
+  timeoutSeconds: number;
+  actor: Actor;
+  signal?: AbortSignal;
+}
+
+export type ApprovalResult =
+  | { approved: true; via: string; approvalId?: string }
+  | { approved: false; status: "declined" | "requested"; error: ToolctlError };
+
+const POLL_MS = 200;
+
+export async function obtainApproval(
+  registry: Registry, request: ApprovalRequest, digest: string, options: ApprovalOptions, human: Human, twoFactor: TwoFactor,
+): Promise<ApprovalResult> {
+  const name = `${request.tool}.${request.action}`;
+  const declined = (message: string): ApprovalResult => ({ approved: false, status: "declined", error: new PolicyError("policy_refused", message) });
+  const decided = (via: string, result: "approved" | "declined", extra: Record<string, unknown> = {}) =>
+    writeTransaction(registry, () =>
+      appendAudit(registry, { type: `approval.${result}`, actor: options.actor, tool: request.tool, action: request.action, status: result, data: { via, ...extra } }),
+    );
+  const checkCode = async (code: string, via: string): Promise<ApprovalResult> => {
+    const verdict = await twoFactor.verify(code, { tool: request.tool, action: request.action });
+    if (verdict.ok) {
+      decided(via, "approved");
+      return { approved: true, via };
+    }
+    const why = verdict.reason === "throttled"
+      ? `too many wrong codes: try again in ${verdict.retryAfterSeconds ?? 900} s`
+      : verdict.reason === "replayed" ? "that code was already used: wait for the next one" : "the TOTP code is wrong";
+    return declined(`${name} was not approved: ${why}`);
+  };
+
+  if (request.needsOtp && !twoFactor.isEnrolled()) {
+    return declined(`${name} is CRITICAL (estimated $${request.cost.usd.toFixed(2)}) and needs a TOTP code, but 2FA is not set up: run toolctl 2fa enroll first`);
+  }
+
+  if (options.wait) {
+    const filed = fileApproval(registry, {
+      tool: request.tool, action: request.action, digest, input: request.details, costUsd: request.cost.usd, risk: request.risk,
+      needsOtp: request.needsOtp, requestedBy: options.actor, timeoutSeconds: options.timeoutSeconds,
+    });
+    human.waiting(filed.id, filed.expiresAt);
+    for (;;) {
+      if (options.signal?.aborted) return declined(`${name}: interrupted while waiting for approval ${filed.id}`);
+      const current = getApproval(registry, filed.id)!;
+      if (current.status === "approved") return { approved: true, via: current.decidedVia ?? "another terminal", approvalId: filed.id };
+      if (current.status === "denied") return declined(`${name} was denied from another terminal (approval ${filed.id})`);
+      if (current.status === "expired") return declined(`${name}: no decision on approval ${filed.id} within ${options.timeoutSeconds} s, which counts as no`);
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    }
+  }
+
+  if (options.yes) {
+    if (!request.needsOtp) {
+      decided("--yes", "approved");
+      return { approved: true, via: "--yes" };
+    }
+    if (options.otp) return checkCode(options.otp, "--yes with TOTP");
+    if (!human.canPrompt) {
+      return { approved: false, status: "requested", error: new NeedsHumanError(`${name} is CRITICAL: --yes is not enough, add --otp CODE from your authenticator (or run it with --wait and approve it with toolctl approve ID --otp CODE)`) };
+    }
+  }
+
+  if (human.canPrompt) {
+    const timeoutMs = options.timeoutSeconds * 1000;
+    if (!options.yes) {
+      const answer = await human.confirm(request, timeoutMs);
+      if (answer !== "yes") {
+        decided("prompt", "declined", { answer });
+        return declined(`${name} was not approved (${answer === "no" ? "answered no" : answer === "timeout" ? `no answer within ${options.timeoutSeconds} s` : answer === "eof" ? "input ended" : "interrupted"})`);
+      }
+      if (!request.needsOtp) {
+        decided("prompt", "approved");
+        return { approved: true, via: "prompt" };
+      }
+    }
+    const entered = options.otp ? { code: options.otp } : await human.code(timeoutMs);
+    if ("answer" in entered) {
+      decided("prompt", "declined", { answer: entered.answer });
+      return declined(`${name} was not approved: no TOTP code given (${entered.answer})`);
+    }
+    return checkCode(entered.code, options.yes ? "--yes with TOTP" : "prompt with TOTP");
+  }
+
+  const how = request.needsOtp ? "--yes --otp CODE" : "--yes";
+  return {
+    approved: false, status: "requested",
+    error: new NeedsHumanError(`${name} needs approval (risk ${request.risk}, estimated $${request.cost.usd.toFixed(2)}) and nobody can answer a prompt here: re-run with ${how}, or with --wait and decide it with toolctl approve ID${request.needsOtp ? " --otp CODE" : ""} from another terminal`),
+  };
+}

@@ -1,0 +1,33 @@
+/**
+ * Whether a human must approve, and whether a TOTP code is needed, from the risk, the cost and the config
+ * (PRODUCT.md's table; the seeds' `require_approval_for_paid_actions` and `require_2fa_above_usd`).
+ */
+import type { ActionSpec, RiskLevel } from "../domain/manifest.js";
+
+export interface ApprovalNeed {
+  /** A human must say yes. */
+  required: boolean;
+  /** A TOTP code is needed as well. */
+  twoFactor: boolean;
+}
+
+export interface ApprovalSettings {
+  paidActions: boolean;
+  twoFactorAboveUsd: number;
+}
+
+export function approvalNeeded(action: Pick<ActionSpec, "approval">, risk: RiskLevel, costUsd: number, settings: ApprovalSettings): ApprovalNeed {
+  const twoFactor = risk === "CRITICAL" || costUsd > settings.twoFactorAboveUsd;
+  const required = twoFactor || action.approval === "always" || (settings.paidActions && risk !== "LOW");
+  return { required, twoFactor };
+}
+
+export interface LimitSettings {
+  perActionUsd: number;
+  dailyUsd: number;
+}
+
+/** The per-action limit, checked before anyone is asked: an action over it never runs, even with --yes. */
+export function overPerActionLimit(costUsd: number, limits: LimitSettings): string | undefined {
+  return costUsd > limits.perActionUsd ? `estimated $${costUsd.toFixed(2)} is over the per-action limit of $${limits.perActionUsd.toFixed(2)}` : undefined;
+}

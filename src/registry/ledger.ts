@@ -1,0 +1,102 @@
+/**
+ * The spend ledger. A run reserves its estimated cost before it acts, in the same BEGIN IMMEDIATE transaction
+ * as its audit intent, after checking the daily limit against everything committed or still reserved today:
+ * two processes can never both pass the check with money that only one of them may spend.
+ * Succeeded → committed; failed or declined → released; unknown → stays reserved, because it may have been spent.
+ */
+import type { Registry } from "./db.js";
+import { nowIso } from "./db.js";
+
+export type LedgerState = "reserved" | "committed" | "released";
+
+/** The local calendar day a cost counts against ("today's spend" is the user's today). */
+export function localDay(date = new Date()): string {
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
+}
+
+export interface DaySpend {
+  day: string;
+  committedUsd: number;
+  reservedUsd: number;
+}
+
+/** Rounds to a hundredth of a cent: sums of floats must not drift across a limit. */
+const round = (usd: number) => Math.round(usd * 10_000) / 10_000;
+
+export function daySpend(registry: Registry, day: string): DaySpend {
+  const row = registry.db
+    .prepare(
+      `SELECT coalesce(sum(CASE WHEN state = 'committed' THEN amount_usd END), 0) AS committed,
+              coalesce(sum(CASE WHEN state = 'reserved' THEN amount_usd END), 0) AS reserved
+       FROM ledger WHERE day = ?`,
+    )
+    .get(day) as { committed: number; reserved: number };
+  return { day, committedUsd: round(row.committed), reservedUsd: round(row.reserved) };
+}
+
+export interface Reservation {
+  executionId: string;
+  tool: string;
+  action: string;
+  amountUsd: number;
+  day: string;
+  dailyLimitUsd: number;
+}
+
+export type ReserveResult = { ok: true; after: DaySpend } | { ok: false; spend: DaySpend };
+
+/** Must run inside a write transaction (the intent's), so the check and the insert are one atomic step. */
+export function reserveSpend(registry: Registry, reservation: Reservation): ReserveResult {
+  const spend = daySpend(registry, reservation.day);
+  if (round(spend.committedUsd + spend.reservedUsd + reservation.amountUsd) > reservation.dailyLimitUsd) return { ok: false, spend };
+  const now = nowIso();
+  registry.db
+    .prepare(
+      `INSERT INTO ledger (execution_id, tool, action, amount_usd, state, day, pid, created_at, updated_at)
+       VALUES (?, ?, ?, ?, 'reserved', ?, ?, ?, ?)`,
+    )
+    .run(reservation.executionId, reservation.tool, reservation.action, reservation.amountUsd, reservation.day, process.pid, now, now);
+  return { ok: true, after: { ...spend, reservedUsd: round(spend.reservedUsd + reservation.amountUsd) } };
+}
+
+/** Must run inside the outcome's write transaction. A missing row (a free action) is fine. */
+export function settleSpend(registry: Registry, executionId: string, state: Exclude<LedgerState, "reserved">): void {
+  registry.db.prepare("UPDATE ledger SET state = ?, updated_at = ? WHERE execution_id = ? AND state = 'reserved'").run(state, nowIso(), executionId);
+}
+
+export interface ReservationRow {
+  executionId: string;
+  tool: string;
+  action: string;
+  amountUsd: number;
+  state: LedgerState;
+  createdAt: string;
+  executionStatus: string | null;
+  /** The reserving process is gone while the execution still runs: it crashed or was killed. */
+  abandoned: boolean;
+}
+
+function isAlive(pid: number | null): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+export function dayEntries(registry: Registry, day: string): ReservationRow[] {
+  const rows = registry.db
+    .prepare(
+      `SELECT l.execution_id, l.tool, l.action, l.amount_usd, l.state, l.created_at, l.pid, e.status
+       FROM ledger l LEFT JOIN executions e ON e.id = l.execution_id
+       WHERE l.day = ? AND l.state != 'released' ORDER BY l.created_at`,
+    )
+    .all(day) as Array<{ execution_id: string; tool: string; action: string; amount_usd: number; state: LedgerState; created_at: string; pid: number | null; status: string | null }>;
+  return rows.map((row) => ({
+    executionId: row.execution_id, tool: row.tool, action: row.action, amountUsd: row.amount_usd, state: row.state, createdAt: row.created_at,
+    executionStatus: row.status, abandoned: row.state === "reserved" && row.status === "running" && !isAlive(row.pid),
+  }));
+}

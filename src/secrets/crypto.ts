@@ -1,0 +1,179 @@
+/**
+ * Sealing values at rest: AES-256-GCM with a random 96-bit nonce per value and additional authenticated data
+ * naming where the value lives (`secrets:NAME`, `totp:1`), so a ciphertext cannot be moved to another row.
+ *
+ * The key ring lives outside the database: in `TOOLCTL_MASTER_KEY` (base64 of 32 bytes), else in
+ * `<home>/master.key`, a JSON file with mode 0600 holding every key by id and which one is current. Sealed
+ * values name their key id, so a rotation can re-seal rows in batches while old keys still decrypt.
+ */
+import { closeSync, existsSync, fchmodSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import path from "node:path";
+import { EnvironmentError } from "../errors.js";
+import { nodeCrypto } from "../util/builtins.js";
+
+export const KEY_FILE = "master.key";
+const VERSION = "v1";
+
+export interface KeyRing {
+  current: string;
+  keys: Map<string, Buffer>;
+  /** Where the ring came from: toolctl rotates the file itself; an environment key only with the operator's help. */
+  source: "env" | "file";
+}
+
+export interface KeyFile {
+  current: string;
+  keys: Record<string, string>;
+}
+
+function decodeKey(base64: string, where: string): Buffer {
+  const key = Buffer.from(base64, "base64");
+  if (key.length !== 32) throw new EnvironmentError(`${where}: expected 32 bytes of base64 (for example: openssl rand -base64 32), got ${key.length} bytes`);
+  return key;
+}
+
+export function newKeyId(): string {
+  return `k${Date.now().toString(36)}${nodeCrypto().randomBytes(3).toString("hex")}`;
+}
+
+export function keyFilePath(home: string): string {
+  return path.join(home, KEY_FILE);
+}
+
+/**
+ * The id of an environment key, derived from the key itself, so that values re-sealed with
+ * `TOOLCTL_MASTER_KEY_NEW` are still found once that key becomes `TOOLCTL_MASTER_KEY`.
+ */
+export function envKeyId(key: Buffer): string {
+  return `e${nodeCrypto().createHash("sha256").update("toolctl-key-id\0").update(key).digest("hex").slice(0, 12)}`;
+}
+
+function envKeyRing(env: NodeJS.ProcessEnv): KeyRing {
+  const key = decodeKey(env.TOOLCTL_MASTER_KEY!, "TOOLCTL_MASTER_KEY");
+  // "env" stays the current id so values sealed before rotation existed keep decrypting.
+  const keys = new Map([["env", key], [envKeyId(key), key]]);
+  // Present while an operator rotates an environment key (see rotate.ts): it decrypts what was already re-sealed.
+  if (env.TOOLCTL_MASTER_KEY_NEW) {
+    const next = decodeKey(env.TOOLCTL_MASTER_KEY_NEW, "TOOLCTL_MASTER_KEY_NEW");
+    keys.set(envKeyId(next), next);
+  }
+  return { current: "env", keys, source: "env" };
+}
+
+/** Reads and checks the key file as stored (for rotation, which edits it); undefined when there is none. */
+export function readKeyFile(home: string): KeyFile | undefined {
+  const file = keyFilePath(home);
+  if (!existsSync(file)) return undefined;
+  const mode = statSync(file).mode & 0o777;
+  if (mode & 0o077) throw new EnvironmentError(`${file} is readable by others (mode ${mode.toString(8)}); run: chmod 600 ${file}`);
+  let parsed: KeyFile;
+  try {
+    parsed = JSON.parse(readFileSync(file, "utf8")) as KeyFile;
+  } catch (error) {
+    throw new EnvironmentError(`${file} is not a valid key file: ${(error as Error).message}`);
+  }
+  if (!parsed.keys?.[parsed.current]) throw new EnvironmentError(`${file}: the current key '${parsed.current}' is missing`);
+  return parsed;
+}
+
+/** Loads the key ring; with `create`, makes a new key file when there is none (first `secret set`, `2fa enroll`). */
+export function loadKeyRing(home: string, env: NodeJS.ProcessEnv, options: { create: boolean }): KeyRing | undefined {
+  if (env.TOOLCTL_MASTER_KEY) return envKeyRing(env);
+  const file = keyFilePath(home);
+  let parsed = readKeyFile(home);
+  if (!parsed) {
+    if (!options.create) return undefined;
+    const kid = newKeyId();
+    createKeyFile(home, { current: kid, keys: { [kid]: nodeCrypto().randomBytes(32).toString("base64") } });
+    parsed = readKeyFile(home)!;
+  }
+  const keys = new Map(Object.entries(parsed.keys).map(([kid, key]) => [kid, decodeKey(key, `${file} (${kid})`)]));
+  return { current: parsed.current, keys, source: "file" };
+}
+
+/** Writes a complete file beside its final name, on disk before it is renamed or linked into place. */
+function writeDurableTemp(file: string, content: KeyFile): string {
+  const temp = `${file}.${process.pid}.tmp`;
+  const fd = openSync(temp, "w", 0o600);
+  try {
+    fchmodSync(fd, 0o600);
+    writeSync(fd, `${JSON.stringify(content, null, 2)}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  return temp;
+}
+
+/** Makes the rename itself durable: values sealed with a new key must never outlive the file naming that key. */
+function syncDirectory(dir: string): void {
+  try {
+    const fd = openSync(dir, "r");
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // Some platforms cannot open a directory for syncing; the rename is still atomic there.
+  }
+}
+
+/**
+ * Creates the first key file, never replacing one: two processes creating it at once must not each seal with a
+ * key the other then overwrites. A hard link fails if the name exists; the loser reads the winner's file.
+ */
+function createKeyFile(home: string, content: KeyFile): void {
+  const file = keyFilePath(home);
+  const temp = writeDurableTemp(file, content);
+  try {
+    linkSync(temp, file);
+    syncDirectory(home);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw new EnvironmentError(`cannot create ${file}: ${(error as Error).message}`, {}, error);
+  } finally {
+    unlinkSync(temp);
+  }
+}
+
+/** Writes the key file atomically with mode 0600. */
+export function writeKeyFile(home: string, content: KeyFile): void {
+  const file = keyFilePath(home);
+  renameSync(writeDurableTemp(file, content), file);
+  syncDirectory(home);
+}
+
+export function seal(ring: KeyRing, plaintext: string, aad: string): string {
+  const nonce = nodeCrypto().randomBytes(12);
+  const cipher = nodeCrypto().createCipheriv("aes-256-gcm", ring.keys.get(ring.current)!, nonce);
+  cipher.setAAD(Buffer.from(aad));
+  const ciphertext = Buffer.concat([cipher.update(plaintext, "utf8"), cipher.final()]);
+  return [VERSION, ring.current, nonce.toString("base64"), ciphertext.toString("base64"), cipher.getAuthTag().toString("base64")].join(":");
+}
+
+/** How every value sealed with `kid` begins: lets SQL find the rows a rotation has not reached yet. */
+export function sealedPrefix(kid: string): string {
+  return `${VERSION}:${kid}:`;
+}
+
+/** The key id a sealed value was sealed with. */
+export function sealedKeyId(sealed: string): string {
+  return sealed.split(":")[1] ?? "";
+}
+
+export function unseal(ring: KeyRing, sealed: string, aad: string): string {
+  const [version, kid, nonce, ciphertext, tag] = sealed.split(":");
+  if (version !== VERSION || !kid || nonce === undefined || ciphertext === undefined || tag === undefined) {
+    throw new EnvironmentError(`a sealed value for ${aad} is malformed`);
+  }
+  const key = ring.keys.get(kid);
+  if (!key) throw new EnvironmentError(`the value for ${aad} was sealed with key '${kid}', which is not in the key ring (${ring.source === "env" ? "TOOLCTL_MASTER_KEY" : KEY_FILE})`);
+  try {
+    const decipher = nodeCrypto().createDecipheriv("aes-256-gcm", key, Buffer.from(nonce, "base64"));
+    decipher.setAAD(Buffer.from(aad));
+    decipher.setAuthTag(Buffer.from(tag, "base64"));
+    return Buffer.concat([decipher.update(Buffer.from(ciphertext, "base64")), decipher.final()]).toString("utf8");
+  } catch {
+    throw new EnvironmentError(`the value for ${aad} cannot be decrypted: wrong key, or it was tampered with`);
+  }
+}

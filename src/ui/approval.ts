@@ -1,0 +1,44 @@
+/**
+ * The approval message, as the seeds show it ("⚠️ Action Approval Required"), and the prompt-backed `Human`
+ * the engine asks. Everything goes to stderr: stdout stays for the result.
+ */
+import type { ApprovalRequest, Human } from "../engine/approve.js";
+import { askCode, askYesNo, canPrompt } from "./prompt.js";
+
+function detailLines(details: unknown): string[] {
+  if (details === null || typeof details !== "object") return [`  ${JSON.stringify(details)}`];
+  return Object.entries(details as Record<string, unknown>).map(([key, value]) => `  ${key}: ${typeof value === "string" ? value : JSON.stringify(value)}`);
+}
+
+export function approvalMessage(request: ApprovalRequest): string {
+  return [
+    "⚠️  Action Approval Required",
+    "",
+    `Action: ${request.tool}.${request.action}`,
+    `Description: ${request.description}`,
+    `Cost: $${request.cost.usd.toFixed(2)} (${request.cost.basis})`,
+    `Risk Level: ${request.risk}`,
+    ...(request.irreversible ? ["Rollback: none (irreversible)"] : []),
+    ...(request.needsOtp ? ["2FA: a TOTP code is required"] : []),
+    "",
+    "Details:",
+    ...detailLines(request.details),
+    "",
+  ].join("\n");
+}
+
+export function createHuman(json: boolean): Human {
+  return {
+    canPrompt: canPrompt(),
+    async confirm(request, timeoutMs) {
+      process.stderr.write(`${approvalMessage(request)}\n`);
+      return askYesNo("Approve this action? [yes/no]", timeoutMs);
+    },
+    code: (timeoutMs) => askCode("TOTP code:", timeoutMs),
+    waiting(approvalId, expiresAt) {
+      const line = `waiting for approval ${approvalId} (until ${expiresAt}): decide it from another terminal with\n  toolctl approve ${approvalId}    or    toolctl deny ${approvalId}\n`;
+      if (!json) process.stderr.write(line);
+      else process.stderr.write(`${JSON.stringify({ waitingForApproval: approvalId, expiresAt })}\n`);
+    },
+  };
+}
