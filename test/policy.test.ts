@@ -2,7 +2,8 @@
  * Cost, risk and the approval gate: PRODUCT.md's table, as pure functions and through the binary.
  */
 import { describe, expect, it } from "vitest";
-import { approvalNeeded, assessRisk, estimateCost, riskFromCost } from "../src/policy/risk.js";
+import { approvalNeeded, overPerActionLimit } from "../src/policy/approval.js";
+import { assessRisk, estimateCost, riskFromCost } from "../src/policy/risk.js";
 import { runCli, runJson, tempDir, writeFiles } from "./helpers.js";
 
 describe("risk from cost", () => {
@@ -28,10 +29,22 @@ describe("risk from cost", () => {
   });
 
   it("needs approval from MEDIUM up or when the manifest says always, and 2FA at CRITICAL", () => {
-    expect(approvalNeeded({ approval: "auto" }, "LOW")).toEqual({ required: false, twoFactor: false });
-    expect(approvalNeeded({ approval: "always" }, "LOW")).toEqual({ required: true, twoFactor: false });
-    expect(approvalNeeded({ approval: "auto" }, "HIGH")).toEqual({ required: true, twoFactor: false });
-    expect(approvalNeeded({ approval: "auto" }, "CRITICAL")).toEqual({ required: true, twoFactor: true });
+    const defaults = { paidActions: true, twoFactorAboveUsd: 100 };
+    expect(approvalNeeded({ approval: "auto" }, "LOW", 0.5, defaults)).toEqual({ required: false, twoFactor: false });
+    expect(approvalNeeded({ approval: "always" }, "LOW", 0, defaults)).toEqual({ required: true, twoFactor: false });
+    expect(approvalNeeded({ approval: "auto" }, "HIGH", 50, defaults)).toEqual({ required: true, twoFactor: false });
+    expect(approvalNeeded({ approval: "auto" }, "CRITICAL", 150, defaults)).toEqual({ required: true, twoFactor: true });
+    // A manifest's `risk: CRITICAL` needs 2FA whatever the cost; a lower 2FA threshold adds it to HIGH.
+    expect(approvalNeeded({ approval: "auto" }, "CRITICAL", 0, defaults)).toEqual({ required: true, twoFactor: true });
+    expect(approvalNeeded({ approval: "auto" }, "HIGH", 60, { paidActions: true, twoFactorAboveUsd: 50 })).toEqual({ required: true, twoFactor: true });
+    // With approvals for paid actions switched off, only `approval: always` and 2FA still ask.
+    expect(approvalNeeded({ approval: "auto" }, "HIGH", 50, { paidActions: false, twoFactorAboveUsd: 100 })).toEqual({ required: false, twoFactor: false });
+    expect(approvalNeeded({ approval: "always" }, "HIGH", 50, { paidActions: false, twoFactorAboveUsd: 100 })).toEqual({ required: true, twoFactor: false });
+  });
+
+  it("refuses an estimate over the per-action limit", () => {
+    expect(overPerActionLimit(200, { perActionUsd: 200, dailyUsd: 500 })).toBeUndefined();
+    expect(overPerActionLimit(200.01, { perActionUsd: 200, dailyUsd: 500 })).toMatch(/over the per-action limit of \$200\.00/);
   });
 });
 
@@ -59,19 +72,19 @@ actions:
     return home;
   }
 
-  it("runs LOW without asking, needs --yes for MEDIUM and HIGH (exit 4 otherwise), refuses CRITICAL", async () => {
+  it("runs LOW without asking, needs --yes for MEDIUM and HIGH (exit 4 otherwise), refuses CRITICAL without 2FA", async () => {
     const home = await payHome();
     expect((await runJson(["run", "pay.charge", "-p", "amount=0.5"], { home })).code).toBe(0);
     for (const amount of ["5", "50"]) {
       const refused = await runJson(["run", "pay.charge", "-p", `amount=${amount}`], { home });
       expect(refused.code).toBe(4);
       expect(refused.json.status).toBe("requested");
-      expect(refused.json.error.message).toMatch(/re-run with --yes/);
+      expect(refused.json.error.message).toMatch(/re-run with --yes, or with --wait/);
       expect((await runJson(["run", "pay.charge", "-p", `amount=${amount}`, "--yes"], { home })).code).toBe(0);
     }
-    const critical = await runJson(["run", "pay.charge", "-p", "amount=500", "--yes"], { home });
-    expect(critical.code).toBe(4);
-    expect(critical.json.error.message).toMatch(/CRITICAL .* needs a TOTP code/);
+    const critical = await runJson(["run", "pay.charge", "-p", "amount=150", "--yes"], { home });
+    expect(critical.code).toBe(3);
+    expect(critical.json.error.message).toMatch(/CRITICAL .* needs a TOTP code, but 2FA is not set up: run toolctl 2fa enroll first/);
     const always = await runJson(["run", "pay.always"], { home });
     expect(always.code).toBe(4);
     expect((await runJson(["run", "pay.always", "--yes"], { home })).code).toBe(0);
@@ -83,6 +96,7 @@ actions:
     await runCli(["run", "pay.charge", "-p", "amount=5", "--yes"], { home });
     const events = (await runCli(["audit", "--json"], { home })).stdout.trim().split("\n").map((l) => JSON.parse(l));
     expect(events.filter((e) => e.type === "execution.needs_approval")).toHaveLength(1);
+    expect(events.find((e) => e.type === "approval.approved").data.via).toBe("--yes");
     expect(events.find((e) => e.type === "execution.started").data.approval).toBe("--yes");
   });
 

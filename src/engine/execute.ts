@@ -169,7 +169,7 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
   let prepared;
   try {
     prepared = runner.prepare({
-      tool, action, input, secrets, executionId: id, env: options.env,
+      tool, action, input, secrets, executionId: id, env: options.env, sandbox: deps.config.sandboxApis,
       redact: (text) => redactor.text(text), addSecret: (value) => redactor.add(value),
     });
   } catch (error) {

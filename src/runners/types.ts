@@ -12,6 +12,8 @@ export interface RunContext {
   secrets: Record<string, string>;
   executionId: string;
   env: NodeJS.ProcessEnv;
+  /** Config `sandboxApis`: send HTTP requests to the tool's sandboxBaseUrl when it has one. */
+  sandbox: boolean;
   /** Scrubs known secrets from text; runners call it before cutting text short, so no partial secret survives. */
   redact(text: string): string;
   /** Registers another value that must never be shown (a secret-looking variable passed to a process). */

@@ -14,6 +14,10 @@ async function ask<T>(run: (signal: AbortSignal) => Promise<T>, timeoutMs: numbe
   let why: "timeout" | "eof" | undefined;
   const timer = setTimeout(() => ((why = "timeout"), controller.abort()), timeoutMs);
   const onEnd = () => ((why ??= "eof"), controller.abort());
+  // On a terminal in raw mode Ctrl-D is a keypress, not the end of input, and readline swallows it without
+  // settling the prompt: watched for here, so it ends the prompt as EOF does.
+  const onKey = (_: string, key?: { ctrl?: boolean; name?: string }) => key?.ctrl && key.name === "d" && onEnd();
+  process.stdin.on("keypress", onKey);
   process.stdin.once("end", onEnd);
   process.stdin.once("close", onEnd);
   try {
@@ -25,6 +29,7 @@ async function ask<T>(run: (signal: AbortSignal) => Promise<T>, timeoutMs: numbe
     throw error;
   } finally {
     clearTimeout(timer);
+    process.stdin.off("keypress", onKey);
     process.stdin.off("end", onEnd);
     process.stdin.off("close", onEnd);
   }
@@ -38,9 +43,13 @@ export async function askYesNo(message: string, timeoutMs: number): Promise<Answ
   return /^(y|yes)$/i.test(result.value.trim()) ? "yes" : "no";
 }
 
-/** Asks for a one-time code; the characters are masked. */
-export async function askCode(message: string, timeoutMs: number): Promise<{ code: string } | { answer: Exclude<Answer, "yes" | "no"> }> {
+/** Asks for a one-time code of `digits` digits (re-asked until well formed); the characters are masked. */
+export async function askCode(message: string, timeoutMs: number, digits = 6): Promise<{ code: string } | { answer: Exclude<Answer, "yes" | "no"> }> {
   const { password } = await import("@inquirer/prompts");
-  const result = await ask((signal) => password({ message, mask: "*" }, { signal, output: process.stderr }), timeoutMs);
-  return "answer" in result ? result : { code: result.value.trim() };
+  const wellFormed = (value: string) => new RegExp(`^\\d{${digits}}$`).test(value.replace(/\s+/g, ""));
+  const result = await ask(
+    (signal) => password({ message, mask: "*", validate: (value) => wellFormed(value) || `enter the ${digits}-digit code from your authenticator app` }, { signal, output: process.stderr }),
+    timeoutMs,
+  );
+  return "answer" in result ? result : { code: result.value.replace(/\s+/g, "") };
 }

@@ -3,7 +3,7 @@ import { decideApproval, getApproval, listApprovals, type Approval } from "../..
 import { table } from "../../ui/output.js";
 import { askCode, canPrompt } from "../../ui/prompt.js";
 import type { CommandContext } from "../program.js";
-import { withRegistry } from "./shared.js";
+import { checkOtpFlag, withRegistry } from "./shared.js";
 
 export async function listApprovalsCommand(context: CommandContext, flags: { all?: boolean }): Promise<void> {
   const approvals = await withRegistry(context, (registry) => listApprovals(registry, flags.all === true));
@@ -20,6 +20,7 @@ function describe(approval: Approval): string {
 
 /** `toolctl approve ID [--otp CODE]`: a CRITICAL request also needs a valid TOTP code, checked here. */
 export async function approveCommand(context: CommandContext, id: string, flags: { otp?: string }): Promise<void> {
+  if (flags.otp !== undefined) checkOtpFlag(flags.otp);
   const result = await withRegistry(context, async (registry) => {
     const approval = getApproval(registry, id);
     if (!approval) throw new NotFoundError(`no approval request '${id}'; see: toolctl approvals`);

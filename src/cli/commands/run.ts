@@ -8,7 +8,7 @@ import type { Runner } from "../../runners/types.js";
 import { createHuman } from "../../ui/approval.js";
 import { createProgress } from "../../ui/output.js";
 import type { CommandContext } from "../program.js";
-import { pretty, withRegistry } from "./shared.js";
+import { checkOtpFlag, pretty, withRegistry } from "./shared.js";
 
 interface RunFlags {
   param: string[];
@@ -53,7 +53,9 @@ function renderHuman(result: ExecuteResult, context: CommandContext): void {
   const c = context.output.color;
   const name = `${result.tool}.${result.action}`;
   for (const warning of result.warnings) context.output.warn(warning);
-  const approval = result.approval?.twoFactor ? "approval and a TOTP code required" : result.approval?.required ? "approval required (--yes)" : "no approval needed";
+  const approval = result.approval?.via && result.approval.via !== "not required"
+    ? `approved via ${result.approval.via}`
+    : result.approval?.twoFactor ? "approval and a TOTP code required" : result.approval?.required ? "approval required" : "no approval needed";
   const decision = result.cost ? `cost $${result.cost.usd.toFixed(2)} (${result.cost.basis}), risk ${result.risk}, ${approval}` : "";
   if (result.status === "dry_run") {
     const plan = result.plan ?? {};
@@ -69,7 +71,10 @@ function renderHuman(result: ExecuteResult, context: CommandContext): void {
     } else {
       lines.push(`  ${plan.runtime}: ${plan.returns ?? ""}`);
     }
-    lines.push(`  input: ${JSON.stringify(result.input)}`, `  ${decision}`, c.dim(`  execution ${result.executionId}`));
+    lines.push(`  input: ${JSON.stringify(result.input)}`, `  ${decision}`);
+    const b = result.budget;
+    if (b) lines.push(`  budget ${b.day}: $${b.committedUsd.toFixed(2)} spent + $${b.reservedUsd.toFixed(2)} reserved; this run would bring it to $${b.afterUsd.toFixed(2)} of $${b.dailyLimitUsd.toFixed(2)} (at most $${b.perActionLimitUsd.toFixed(2)} per action)`);
+    lines.push(c.dim(`  execution ${result.executionId}`));
     process.stdout.write(`${lines.join("\n")}\n`);
     return;
   }
@@ -87,6 +92,7 @@ function renderHuman(result: ExecuteResult, context: CommandContext): void {
 }
 
 export async function runCommand(context: CommandContext, target: string, flags: RunFlags): Promise<number> {
+  if (flags.otp !== undefined) checkOtpFlag(flags.otp);
   const paramsFile = readParamsFile(flags.paramsFile);
   const controller = new AbortController();
   const interrupts: { onForce?: () => void } = {};

@@ -30,3 +30,8 @@ export function parseTime(value: string | undefined, flag: string, edge: "start"
   if (isDate && edge === "end") time.setUTCDate(time.getUTCDate() + 1), time.setUTCMilliseconds(-1);
   return time.toISOString();
 }
+
+/** A malformed `--otp` is a typo, not a guess: refused before it could count against the 2FA throttle. */
+export function checkOtpFlag(code: string): void {
+  if (!/^\d{6}$/.test(code.replace(/\s+/g, ""))) throw new UsageError(`--otp: expected the 6-digit code from your authenticator, got ${JSON.stringify(code)}`);
+}

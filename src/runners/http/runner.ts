@@ -77,7 +77,7 @@ export const httpRunner: Runner = {
     const request = action.definition.request!;
     const scope = { input, secrets };
 
-    const base = definition.baseUrl!.replace(/\/+$/, "");
+    const base = (context.sandbox && definition.sandboxBaseUrl ? definition.sandboxBaseUrl : definition.baseUrl!).replace(/\/+$/, "");
     const url = new URL(base + renderText(request.path, scope, "request.path", encodePathSegment));
     const query = renderValue(request.query, scope) as Record<string, unknown>;
     for (const [key, value] of Object.entries(query)) {

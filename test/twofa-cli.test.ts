@@ -1,0 +1,181 @@
+/**
+ * `toolctl 2fa` end to end: the built binary through a real pseudo-terminal (node-pty) for the prompts, and
+ * through pipes for the non-interactive paths. Every run uses a temporary home, never ~/.toolctl.
+ */
+import * as pty from "node-pty";
+import { describe, expect, it } from "vitest";
+import { generateTotp } from "../src/policy/totp.js";
+import { baseEnv, binPath, repoRoot, runCli, runJson, tempDir } from "./helpers.js";
+
+const STEP_MS = 30_000;
+// CSI and OSC sequences: what is left is the text a person sees.
+const ANSI = /\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b\][^\u0007]*\u0007/g;
+
+interface Terminal {
+  write(text: string): void;
+  text(): string;
+  waitFor(pattern: RegExp, occurrence?: number): Promise<string>;
+  exited: Promise<number>;
+}
+
+function spawnTerminal(args: string[], home: string): Terminal {
+  const env = baseEnv({ TOOLCTL_HOME: home, TERM: "xterm-256color" }) as Record<string, string>;
+  const term = pty.spawn(process.execPath, [binPath, ...args], { name: "xterm-256color", cols: 120, rows: 60, cwd: repoRoot, env });
+  let raw = "";
+  term.onData((data) => (raw += data));
+  const exited = new Promise<number>((resolve) => term.onExit(({ exitCode }) => resolve(exitCode)));
+  const timer = setTimeout(() => term.kill(), 20_000);
+  void exited.then(() => clearTimeout(timer));
+  const text = () => raw.replace(ANSI, "");
+  return {
+    write: (data) => term.write(data),
+    text,
+    async waitFor(pattern, occurrence = 1) {
+      const global = new RegExp(pattern.source, `${pattern.flags.replace("g", "")}g`);
+      for (let waited = 0; waited < 10_000; waited += 25) {
+        const matches = [...text().matchAll(global)];
+        if (matches.length >= occurrence) return matches[occurrence - 1]![0];
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      throw new Error(`timed out waiting for ${pattern} (#${occurrence}); terminal shows:\n${text()}`);
+    },
+    exited,
+  };
+}
+
+function secretFrom(text: string): string {
+  const uri = text.match(/otpauth:\/\/totp\/\S+/)?.[0];
+  expect(uri, text).toBeDefined();
+  return new URL(uri!).searchParams.get("secret")!;
+}
+
+/** A 6-digit code that is not valid anywhere near now. */
+function wrongCode(secret: string): string {
+  const live = new Set(Array.from({ length: 9 }, (_, i) => generateTotp(secret, Date.now() + (i - 4) * STEP_MS)));
+  return ["000000", "123456", "999999", "424242"].find((code) => !live.has(code))!;
+}
+
+const PROMPT = /Code from your authenticator app/;
+
+describe("2fa enroll on a terminal", () => {
+  it("shows the URI and a QR code, refuses a wrong code, and completes with the right one", async () => {
+    const home = tempDir("toolctl-2fa-pty-");
+    const term = spawnTerminal(["2fa", "enroll"], home);
+    await term.waitFor(PROMPT);
+    const shown = term.text();
+    expect(shown).toMatch(/otpauth:\/\/totp\/toolctl:[^?\s]+\?secret=[A-Z2-7]{32}/);
+    // The QR block: lines of half-block characters.
+    expect(shown.split("\n").filter((line) => /[█▀▄]{5}/.test(line)).length).toBeGreaterThan(10);
+    const secret = secretFrom(shown);
+
+    term.write(`${wrongCode(secret)}\r`);
+    await term.waitFor(/wrong code/);
+    await term.waitFor(/try 2 of 3/);
+    expect(await runJson(["2fa", "status"], { home }).then((r) => r.json)).toMatchObject({ enrolled: false, pending: true, failuresInWindow: 1 });
+
+    term.write(`${generateTotp(secret, Date.now())}\r`);
+    expect(await term.exited).toBe(0);
+    expect(term.text()).toMatch(/2FA enrolled/);
+
+    const status = await runJson(["2fa", "status"], { home });
+    expect(status.code).toBe(0);
+    expect(status.json).toMatchObject({ enrolled: true, pending: false });
+    expect(Date.parse(status.json.since)).toBeGreaterThan(Date.now() - 60_000);
+    const human = await runCli(["2fa", "status"], { home });
+    expect(human.stdout).toMatch(/2FA: enrolled since/);
+  });
+
+  it("EOF at the prompt is not a yes: enrolment stays pending (exit 4)", async () => {
+    const home = tempDir("toolctl-2fa-pty-");
+    const term = spawnTerminal(["2fa", "enroll"], home);
+    await term.waitFor(PROMPT);
+    term.write("\u0004");
+    expect(await term.exited).toBe(4);
+    expect(term.text()).toMatch(/stays pending.*toolctl 2fa enroll --code/s);
+    expect((await runJson(["2fa", "status"], { home })).json).toMatchObject({ enrolled: false, pending: true });
+  });
+
+  it("Ctrl-C at the prompt is not a yes either (exit 130)", async () => {
+    const home = tempDir("toolctl-2fa-pty-");
+    const term = spawnTerminal(["2fa", "enroll"], home);
+    await term.waitFor(PROMPT);
+    term.write("\u0003");
+    expect(await term.exited).toBe(130);
+    expect((await runJson(["2fa", "status"], { home })).json).toMatchObject({ enrolled: false, pending: true });
+  });
+
+  it("three wrong codes leave it pending with a policy refusal (exit 3)", async () => {
+    const home = tempDir("toolctl-2fa-pty-");
+    const term = spawnTerminal(["2fa", "enroll"], home);
+    await term.waitFor(PROMPT);
+    const wrong = wrongCode(secretFrom(term.text()));
+    for (let i = 1; i <= 3; i++) {
+      // Each keystroke redraws the prompt, so the retry label is what marks a new question.
+      if (i > 1) await term.waitFor(new RegExp(`try ${i} of 3`));
+      term.write(`${wrong}\r`);
+      await term.waitFor(/wrong code/, i);
+    }
+    expect(await term.exited).toBe(3);
+    expect(term.text()).toMatch(/stays pending/);
+    expect((await runJson(["2fa", "status"], { home })).json).toMatchObject({ enrolled: false, pending: true, failuresInWindow: 3 });
+  });
+});
+
+describe("2fa without a terminal", () => {
+  it("enroll does not prompt: prints the URI, exits 4 naming --code; --code completes it; disable needs a right code", async () => {
+    const home = tempDir("toolctl-2fa-");
+    const start = await runCli(["2fa", "enroll"], { home });
+    expect(start.code).toBe(4);
+    expect(start.stdout).toMatch(/^otpauth:\/\/totp\//);
+    expect(start.stderr).toMatch(/toolctl 2fa enroll --code CODE/);
+    expect(start.stderr).not.toMatch(/Code from your authenticator app/);
+    const secret = secretFrom(start.stdout);
+
+    // JSON mode: one document, with the URI and the secret, still pending.
+    const again = await runJson(["2fa", "enroll"], { home });
+    expect(again.code).toBe(4);
+    expect(again.json).toMatchObject({ pending: true, enrolled: false, next: "toolctl 2fa enroll --code CODE" });
+    expect(again.json.uri).toContain(`secret=${again.json.secret}`);
+    expect(again.json.secret).not.toBe(secret);
+    const current = again.json.secret as string;
+
+    expect((await runCli(["2fa", "enroll", "--code", "12ab"], { home })).code).toBe(2);
+    const wrong = await runJson(["2fa", "enroll", "--code", wrongCode(current)], { home });
+    expect(wrong.code).toBe(3);
+    expect(wrong.json.error).toMatchObject({ code: "policy_refused", reason: "invalid" });
+    const done = await runJson(["2fa", "enroll", "--code", generateTotp(current, Date.now())], { home });
+    expect(done.code, done.stdout).toBe(0);
+    expect(done.json).toMatchObject({ enrolled: true });
+    expect((await runJson(["2fa", "status"], { home })).json).toMatchObject({ enrolled: true });
+
+    const refused = await runCli(["2fa", "enroll"], { home });
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toMatch(/already enrolled; disable it first/);
+
+    const noCode = await runCli(["2fa", "disable"], { home });
+    expect(noCode.code).toBe(4);
+    expect(noCode.stderr).toMatch(/--code/);
+    const badDisable = await runCli(["2fa", "disable", "--code", wrongCode(current)], { home });
+    expect(badDisable.code).toBe(3);
+    expect(badDisable.stderr).toMatch(/wrong code/);
+    expect((await runJson(["2fa", "status"], { home })).json).toMatchObject({ enrolled: true });
+
+    // The code that confirmed the enrolment was used; the next step's code is still inside the window.
+    const off = await runCli(["2fa", "disable", "--code", generateTotp(current, Date.now() + STEP_MS)], { home });
+    expect(off.code, off.stderr).toBe(0);
+    expect(off.stdout).toMatch(/2FA disabled/);
+    expect((await runJson(["2fa", "status"], { home })).json).toMatchObject({ enrolled: false, pending: false });
+
+    const types = (await runCli(["audit", "--json", "--type", "2fa.disabled"], { home })).stdout.trim().split("\n");
+    expect(types).toHaveLength(1);
+    const log = (await runCli(["audit", "--json", "--limit", "100"], { home })).stdout;
+    expect(log).not.toContain(current);
+    expect(log).not.toContain(secret);
+  });
+
+  it("an agent cannot enrol", async () => {
+    const result = await runCli(["2fa", "enroll"], { home: tempDir("toolctl-2fa-"), env: { TOOLCTL_ACTOR: "agent" } });
+    expect(result.code).toBe(4);
+    expect(result.stdout).not.toMatch(/otpauth/);
+  });
+});
