@@ -1,5 +1,6 @@
 // `npm start`: toolctl's main job on embedded defaults. A fresh home, the bundled example manifests
-// imported, one action dry-run and then run, and the audit trail shown. Nothing leaves this machine.
+// imported, actions dry-run and then run (a pretend $5 payment approved with --yes), the budget, and the
+// audit trail shown. Nothing leaves this machine.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import os from "node:os";
@@ -18,6 +19,9 @@ const steps = [
   ["run", "calculator.calculate", "--param", "operation=multiply", "--param", "a=6", "--param", "b=7"],
   ["run", "weather.current", "--param", "latitude=48.85", "--param", "longitude=2.35", "--dry-run"],
   ["run", "echo.say", "--param", "message=hello from toolctl"],
+  ["run", "piggybank.pay", "--param", "amount=5", "--param", "to=alice", "--dry-run"],
+  ["run", "piggybank.pay", "--param", "amount=5", "--param", "to=alice", "--yes"],
+  ["budget"],
   ["executions"],
   ["audit"],
   ["audit", "verify"],

@@ -5,14 +5,22 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
-import { homeWithExamples, runCli, runJson, tempDir, writeFiles } from "./helpers.js";
+import { examplesDir, homeWithExamples, runCli, runJson, tempDir, writeFiles } from "./helpers.js";
 
 function db(home: string): Database.Database {
   return new Database(path.join(home, "registry.db"));
 }
 
+/** The three original examples, by name: the tamper tests below rely on the exact event numbering. */
+async function homeWithThreeTools(): Promise<string> {
+  const home = tempDir("toolctl-audit-");
+  const files = ["calculator.yaml", "echo.yaml", "weather.yaml"].map((f) => path.join(examplesDir, f));
+  expect((await runCli(["import", ...files], { home })).code).toBe(0);
+  return home;
+}
+
 async function homeWithHistory(): Promise<string> {
-  const home = await homeWithExamples();
+  const home = await homeWithThreeTools();
   await runCli(["run", "echo.say", "-p", "message=one"], { home });
   await runCli(["run", "echo.say", "-p", "message=two", "--dry-run"], { home });
   await runCli(["run", "calculator.calculate", "-p", "operation=add", "-p", "a=1", "-p", "b=2"], { home });

@@ -724,11 +724,11 @@ describe("toolctl import: re-importing", () => {
   it("reports unchanged content as unchanged and writes nothing to the audit log", async () => {
     const home = freshExamplesHome();
     const before = await auditLines(home);
-    expect(before).toHaveLength(3);
+    expect(before).toHaveLength(4);
     const human = await runCli(["import", examplesDir], { home });
     expect(human.code).toBe(0);
     expect(human.stdout.trim().split("\n").map((line) => line.split(/\s+/).slice(0, 2).join(" "))).toEqual([
-      "unchanged calculator", "unchanged echo", "unchanged weather",
+      "unchanged calculator", "unchanged echo", "unchanged piggybank", "unchanged weather",
     ]);
     const json = await runJson(["import", path.join(examplesDir, "echo.yaml")], { home });
     expect(json.code).toBe(0);

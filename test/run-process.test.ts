@@ -133,10 +133,12 @@ describe("process runner", () => {
 
   it("on a second Ctrl-C exits 130 at once, with the execution recorded as unknown", async () => {
     const { spawn } = await import("node:child_process");
-    const home = await homeWith(manifest("create"));
+    // A timeout well past the test's interrupts, so the program is still running when they arrive.
+    const home = await homeWith(manifest("create").replace("timeoutSeconds: 1", "timeoutSeconds: 30"));
     const child = spawn(process.execPath, [binPath, "run", "proc.go", "-p", "mode=sleep"], {
       env: { ...baseEnv(env), TOOLCTL_HOME: home }, stdio: ["ignore", "pipe", "pipe"],
     });
+    const closed = new Promise<number | null>((resolve) => child.on("close", resolve));
     let stderr = "";
     child.stderr.on("data", (chunk) => (stderr += chunk));
     // Wait until the action is running (its intent is in the audit log), then interrupt twice.
@@ -148,7 +150,7 @@ describe("process runner", () => {
     child.kill("SIGINT");
     await new Promise((resolve) => setTimeout(resolve, 20));
     child.kill("SIGINT");
-    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    const code = await closed;
     expect([130, 5]).toContain(code);
     const shown = await runJson(["executions"], { home });
     expect(shown.json.items[0].status).toBe("unknown");

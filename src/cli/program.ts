@@ -87,6 +87,38 @@ export function buildProgram(): Command {
     .addHelpText("after", "\nExample:\n  toolctl show calculator.calculate")
     .action(action(async () => (await import("./commands/show.js")).showCommand));
 
+  program
+    .command("approvals")
+    .description("approval requests filed by run --wait (pending ones unless --all)")
+    .option("--all", "every request, decided or expired too")
+    .addHelpText("after", "\nExample:\n  toolctl approvals\n  toolctl approve ap_1a2b3c4d --otp 123456")
+    .action(action(async () => (await import("./commands/approvals.js")).listApprovalsCommand));
+  program
+    .command("approve")
+    .description("approve a pending request from another terminal (CRITICAL ones need a TOTP code)")
+    .argument("<id>", "approval request id")
+    .option("--otp <code>", "TOTP code, for a CRITICAL request (prompted on a terminal otherwise)")
+    .addHelpText("after", "\nExample:\n  toolctl approve ap_1a2b3c4d")
+    .action(action(async () => (await import("./commands/approvals.js")).approveCommand));
+  program
+    .command("deny")
+    .description("deny a pending request: the waiting run stops at once")
+    .argument("<id>", "approval request id")
+    .addHelpText("after", "\nExample:\n  toolctl deny ap_1a2b3c4d")
+    .action(action(async () => (await import("./commands/approvals.js")).denyCommand));
+  program
+    .command("budget")
+    .description("today's spend, reservations and what is left under the limits")
+    .option("--day <YYYY-MM-DD>", "another day than today (local time)")
+    .addHelpText("after", "\nExample:\n  toolctl budget --json")
+    .action(action(async () => (await import("./commands/budget.js")).budgetCommand));
+
+  program
+    .command("config")
+    .description("the effective settings, and where each came from (default, config.yaml or environment)")
+    .addHelpText("after", "\nExample:\n  toolctl config\n  TOOLCTL_LIMITS_DAILY_USD=50 toolctl config --json")
+    .action(action(async () => (await import("./commands/config.js")).configCommand));
+
   const tool = program.command("tool").description("tool lifecycle: enable, disable, remove");
   for (const [verb, help] of [
     ["enable", "allow a tool to run again"],
@@ -109,12 +141,80 @@ export function buildProgram(): Command {
     .option("--params <json>", "input as a JSON object")
     .option("--params-file <file>", "input as a JSON file; '-' reads stdin")
     .option("-n, --dry-run", "show exactly what would be sent or started, and run nothing")
-    .option("-y, --yes", "approve an action that needs approval (MEDIUM or HIGH risk, or approval: always)")
+    .option("-y, --yes", "approve without a prompt (CRITICAL also needs --otp)")
+    .option("--otp <code>", "the TOTP code from your authenticator, for a CRITICAL action")
+    .option("--wait", "file an approval request and wait for `toolctl approve ID` from another terminal")
     .addHelpText(
       "after",
       "\nExamples:\n  toolctl run calculator.calculate --param operation=add --param a=5 --param b=3\n  toolctl run weather.current --params '{\"latitude\":48.85,\"longitude\":2.35}' --dry-run\n  echo '{\"message\":\"hi\"}' | toolctl run echo.say --params-file - --json",
     )
     .action(action(async () => (await import("./commands/run.js")).runCommand));
+
+  program
+    .command("stats")
+    .description("counts, failures and spend by period, grouped by tool, action or status")
+    .addOption(new Option("--period <period>", "bucket size, in UTC").choices(["hour", "day", "week", "month"]).default("day"))
+    .addOption(new Option("--by <group>", "group rows by").choices(["tool", "action", "status"]).default("tool"))
+    .option("--since <time>", "on or after this ISO time or date")
+    .option("--until <time>", "on or before this ISO time or date")
+    .option("--tool <tool>", "only this tool")
+    .addHelpText("after", "\nSpend counts succeeded and unknown executions (an unknown outcome may have spent the money).\n\nExample:\n  toolctl stats --period week --by action --since 2026-11-01\n  toolctl stats --by status --tool stripe --json")
+    .action(action(async () => (await import("./commands/stats.js")).statsCommand));
+
+  const twoFactor = program
+    .command("2fa")
+    .description("TOTP two-factor authentication: CRITICAL actions and approvals need a code once enrolled")
+    .addHelpText("after", "\nExample:\n  toolctl 2fa enroll\n  toolctl 2fa status --json");
+  twoFactor
+    .command("enroll")
+    .description("create a TOTP secret, show its QR code and confirm it with a first code")
+    .option("--code <code>", "confirm a pending enrolment with this code, without prompting")
+    .addHelpText("after", "\nExample:\n  toolctl 2fa enroll\n  toolctl 2fa enroll --code 123456   # finish an enrolment started elsewhere")
+    .action(action(async () => (await import("./commands/twofa.js")).enrollCommand));
+  twoFactor
+    .command("status")
+    .description("whether 2FA is enrolled, since when, and whether wrong codes have locked it for now")
+    .addHelpText("after", "\nExample:\n  toolctl 2fa status --json")
+    .action(action(async () => (await import("./commands/twofa.js")).statusCommand));
+  twoFactor
+    .command("disable")
+    .description("remove the 2FA enrolment (needs a valid code)")
+    .option("--code <code>", "a current code from your authenticator app (prompted for on a terminal)")
+    .addHelpText("after", "\nExample:\n  toolctl 2fa disable --code 123456")
+    .action(action(async () => (await import("./commands/twofa.js")).disableCommand));
+
+  const secret = program
+    .command("secret")
+    .description("the encrypted secret store (used after the environment and .env); values are never printed")
+    .addHelpText("after", "\nExample:\n  toolctl secret set STRIPE_API_KEY            # prompts, hidden\n  printf '%s' \"$TOKEN\" | toolctl secret set GITHUB_TOKEN\n  toolctl secret list --json");
+  secret
+    .command("set")
+    .description("store or replace a secret: the value comes from a hidden prompt, or stdin when piped, never an argument")
+    .argument("<name>", "secret name, as used in manifests ({{ secrets.NAME }})")
+    .allowExcessArguments(true)
+    .hook("preAction", async (command) => {
+      // A value typed after the name is already in shell history; refusing it says why instead of a bare arity error.
+      if (command.args.length > 1) throw new UsageError((await import("./commands/secret.js")).VALUE_AS_ARGUMENT);
+    })
+    .addHelpText("after", "\nExample:\n  toolctl secret set STRIPE_API_KEY\n  printf '%s' \"$TOKEN\" | toolctl secret set GITHUB_TOKEN")
+    .action(action(async () => (await import("./commands/secret.js")).setSecretCommand));
+  secret
+    .command("list")
+    .description("stored secrets: names, dates and key ids, never values")
+    .option("--check", "also decrypt each one and report any that cannot be (exit 6)")
+    .addHelpText("after", "\nExample:\n  toolctl secret list --check --json")
+    .action(action(async () => (await import("./commands/secret.js")).listSecretsCommand));
+  secret
+    .command("rm")
+    .description("remove a secret from the store")
+    .argument("<name>", "secret name")
+    .addHelpText("after", "\nExample:\n  toolctl secret rm STRIPE_API_KEY")
+    .action(action(async () => (await import("./commands/secret.js")).removeSecretCommand));
+  secret
+    .command("rotate")
+    .description("make a new master key and re-seal every stored secret with it; safe to interrupt and re-run")
+    .addHelpText("after", "\nWith TOOLCTL_MASTER_KEY, put the next key in TOOLCTL_MASTER_KEY_NEW first.\n\nExample:\n  toolctl secret rotate")
+    .action(action(async () => (await import("./commands/secret.js")).rotateSecretsCommand));
 
   const executions = program
     .command("executions")

@@ -4,6 +4,7 @@
  * Only the import path loads this module (zod is heavy); the run path works on the stored, already-validated JSON.
  */
 import { z } from "zod";
+import { collectRefs, TemplateError } from "../template/render.js";
 
 export const TOOL_NAME_PATTERN = /^[a-z][a-z0-9_-]{0,62}$/;
 export const ACTION_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
@@ -66,6 +67,34 @@ export const httpRequestSchema = z
     message: "only one of json, form or body may be given",
   });
 
+const inputField = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+|\[\d+\])*$/, "a dotted path of an input field, such as message or order.total");
+
+/** How many units a per-unit cost counts. Both may be given: an SMS to a list of numbers is segments × recipients. */
+export const costUnitsSchema = z
+  .strictObject({
+    smsSegments: inputField.optional().describe("the SMS segments of this text field (GSM-7 or UCS-2)"),
+    count: inputField.optional().describe("this number field, or the length of this list field"),
+  })
+  .refine((units) => units.smsSegments !== undefined || units.count !== undefined, {
+    message: "say how units are counted: smsSegments: <field> or count: <field>",
+    // A misspelt key is reported once, as an unknown field, rather than again as "nothing counted".
+    when: (payload) => payload.issues.length === 0,
+  });
+
+export const costQuoteSchema = z.strictObject({
+  action: z.string().regex(ACTION_NAME_PATTERN).describe("a read action of the same tool, run first to get the price"),
+  /** The quote action's input: templates over `input` only. */
+  input: z.record(z.string(), z.unknown()).default({}),
+  from: z
+    .string()
+    .regex(/^output(\.[A-Za-z0-9_-]+|\[\d+\])*$/, "a path into the quote's output, such as output.price")
+    .describe("where the price is in the quote action's output"),
+  /** Multiplies the quoted price to get USD: 0.01 when the quote is in cents. */
+  scale: z.number().positive().default(1),
+});
+
 export const costSchema = z.union([
   z.strictObject({ fixed: z.number().nonnegative().describe("USD per run") }),
   z.strictObject({
@@ -73,6 +102,8 @@ export const costSchema = z.union([
     /** Multiplies the input value to get USD: 0.01 when the input is in cents. */
     scale: z.number().positive().default(1),
   }),
+  z.strictObject({ perUnit: z.number().nonnegative().describe("USD per unit"), units: costUnitsSchema }),
+  z.strictObject({ quote: costQuoteSchema }),
 ]);
 
 export const riskLevels = ["LOW", "MEDIUM", "HIGH", "CRITICAL"] as const;
@@ -129,6 +160,7 @@ export const manifestSchema = z
   });
 
 type Raw = Record<string, unknown>;
+const COST_FORMS = ["fixed", "fromInput", "perUnit", "quote"] as const;
 const isRecord = (value: unknown): value is Raw => value !== null && typeof value === "object" && !Array.isArray(value);
 
 /**
@@ -164,8 +196,35 @@ export function manifestRuleProblems(manifest: unknown): Array<{ path: PropertyK
     if (isRecord(rollback) && typeof rollback.action === "string" && !names.includes(rollback.action)) {
       add([...at("rollback"), "action"], `no action '${rollback.action}' in this tool`);
     }
+    const forms = isRecord(action.cost) ? COST_FORMS.filter((form) => (action.cost as Raw)[form] !== undefined) : [];
+    if (forms.length > 1) add(at("cost"), `give one way to find the cost, not ${forms.join(" and ")}: fixed, fromInput, perUnit or quote`);
+    const quote = isRecord(action.cost) && isRecord(action.cost.quote) ? action.cost.quote : undefined;
+    if (quote) {
+      const where = ["actions", name, "cost", "quote"];
+      const quoted = typeof quote.action === "string" && actions ? actions[quote.action] : undefined;
+      if (typeof quote.action === "string" && !names.includes(quote.action)) {
+        add([...where, "action"], `no action '${quote.action}' in this tool`);
+      } else if (isRecord(quoted)) {
+        // The quote runs before approval, so it must be free of side effects and must not need a quote itself.
+        if (quoted.kind !== "read") add([...where, "action"], `'${quote.action}' is a ${String(quoted.kind)} action; a quote must come from a read action`);
+        else if (isRecord(quoted.cost) && quoted.cost.quote !== undefined) add([...where, "action"], `'${quote.action}' is priced by a quote itself; a quote action must not be`);
+      }
+      problems.push(...quoteTemplateProblems(quote.input, [...where, "input"]));
+    }
   }
   return problems;
+}
+
+/** The quote's input is rendered from the action's input alone: it runs before any secret or output exists for it. */
+function quoteTemplateProblems(input: unknown, path: PropertyKey[]): Array<{ path: PropertyKey[]; message: string }> {
+  try {
+    return collectRefs(input)
+      .filter((ref) => ref.root !== "input")
+      .map((ref) => ({ path, message: `template '{{ ${ref.path} }}' may only refer to input` }));
+  } catch (error) {
+    if (error instanceof TemplateError) return [{ path, message: error.message }];
+    throw error;
+  }
 }
 
 export type Manifest = z.infer<typeof manifestSchema>;
@@ -176,6 +235,8 @@ export type HttpSettings = z.infer<typeof httpSettingsSchema>;
 export type ProcessSettings = z.infer<typeof processSettingsSchema>;
 export type HttpRequestSpecTemplate = z.infer<typeof httpRequestSchema>;
 export type CostSpec = z.infer<typeof costSchema>;
+export type PerUnitCostSpec = Extract<CostSpec, { perUnit: number }>;
+export type QuoteCostSpec = Extract<CostSpec, { quote: unknown }>;
 export type RiskLevel = z.infer<typeof riskSchema>;
 export type Runtime = (typeof runtimes)[number];
 export type ActionKind = ActionSpec["kind"];

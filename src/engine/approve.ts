@@ -66,6 +66,7 @@ export async function obtainApproval(
       decided(via, "approved");
       return { approved: true, via };
     }
+    decided(via, "declined", { reason: verdict.reason });
     const why = verdict.reason === "throttled"
       ? `too many wrong codes: try again in ${verdict.retryAfterSeconds ?? 900} s`
       : verdict.reason === "replayed" ? "that code was already used: wait for the next one" : "the TOTP code is wrong";

@@ -8,7 +8,8 @@ import type { Actor } from "../config/home.js";
 import type { RiskLevel } from "../domain/manifest.js";
 import { ExitCode, NotFoundError, PolicyError, SecretMissingError, ToolctlError, UsageError, type ExitCodeValue } from "../errors.js";
 import { approvalNeeded, overPerActionLimit, type ApprovalNeed } from "../policy/approval.js";
-import { assessRisk, estimateCost, type CostEstimate } from "../policy/risk.js";
+import { estimateCost, needsQuote, type CostEstimate } from "../policy/cost.js";
+import { assessRisk } from "../policy/risk.js";
 import type { Config } from "../config/schema.js";
 import { consumeApproval } from "../registry/approvals.js";
 import { daySpend, localDay, reserveSpend } from "../registry/ledger.js";
@@ -25,6 +26,7 @@ import { createSecretLookup, resolveSecrets } from "../secrets/resolve.js";
 import { TemplateError } from "../template/render.js";
 import { didYouMean } from "../util/suggest.js";
 import { buildInput, type InputSources } from "./input.js";
+import { takeQuote } from "./quote.js";
 import { createRecorder, type Recorder } from "./record.js";
 import { parseTarget } from "./target.js";
 
@@ -141,7 +143,34 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
     return endEarly("failed", error, "validation", { input });
   }
 
-  const cost = estimateCost(action.definition, input);
+  const secretLookup = createSecretLookup(options.cwd, options.env, { home: deps.registry.home });
+  const warnings: string[] = [];
+  let secrets: Record<string, string>;
+  try {
+    secrets = resolveSecrets(tool.secrets, secretLookup, redactor, tool.name);
+  } catch (error) {
+    if (!(error instanceof SecretMissingError)) throw error;
+    if (!options.dryRun) return endEarly("failed", error, "authentication", { input });
+    // A dry run still shows the request, with a marker where each missing secret would go.
+    warnings.push(error.message);
+    secrets = Object.fromEntries(tool.secrets.map((name) => [name, secretLookup.get(name)?.value ?? `<missing secret ${name}>`]));
+  }
+
+  const runner = await deps.runners[tool.runtime]!();
+  const runContext = {
+    tool, secrets, executionId: id, env: options.env, sandbox: deps.config.sandboxApis,
+    redact: (text: string) => redactor.text(text), addSecret: (value: string) => redactor.add(value),
+  };
+  let cost = estimateCost(action.definition, input);
+  if (needsQuote(cost)) {
+    // The price comes from the tool itself (a read action); without secrets a dry run shows it unquoted.
+    if (warnings.length > 0) warnings.push("the price could not be quoted without the missing secret: treated as CRITICAL");
+    else {
+      const quoted = await takeQuote(registry, runner, cost, runContext, input, { actor: options.actor, executionId: id, action: action.name }, options.signal);
+      if (!quoted.ok) return endEarly("failed", quoted.error, quoted.category, { input });
+      cost = quoted.cost;
+    }
+  }
   const risk = assessRisk(action.definition, cost);
   const approval = approvalNeeded(action.definition, risk, cost.usd, deps.config.approvals);
   const limits = deps.config.limits;
@@ -149,29 +178,13 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
   const today = daySpend(registry, day);
   const budget = {
     day, committedUsd: today.committedUsd, reservedUsd: today.reservedUsd, dailyLimitUsd: limits.dailyUsd, perActionLimitUsd: limits.perActionUsd,
-    afterUsd: Math.round((today.committedUsd + today.reservedUsd + cost.usd) * 10_000) / 10_000,
+    afterUsd: Math.round((today.committedUsd + today.reservedUsd + (Number.isNaN(cost.usd) ? 0 : cost.usd)) * 10_000) / 10_000,
   };
-  const decided = { ...base, cost, risk, approval, budget };
+  const decided = { ...base, warnings, cost, risk, approval, budget };
 
-  const secretLookup = createSecretLookup(options.cwd, options.env, { home: deps.registry.home });
-  let secrets: Record<string, string>;
-  try {
-    secrets = resolveSecrets(tool.secrets, secretLookup, redactor, tool.name);
-  } catch (error) {
-    if (!(error instanceof SecretMissingError)) throw error;
-    if (!options.dryRun) return endEarly("failed", error, "authentication", { input, cost, risk });
-    // A dry run still shows the request, with a marker where each missing secret would go.
-    decided.warnings.push(error.message);
-    secrets = Object.fromEntries(tool.secrets.map((name) => [name, secretLookup.get(name)?.value ?? `<missing secret ${name}>`]));
-  }
-
-  const runner = await deps.runners[tool.runtime]!();
   let prepared;
   try {
-    prepared = runner.prepare({
-      tool, action, input, secrets, executionId: id, env: options.env, sandbox: deps.config.sandboxApis,
-      redact: (text) => redactor.text(text), addSecret: (value) => redactor.add(value),
-    });
+    prepared = runner.prepare({ ...runContext, action, input });
   } catch (error) {
     if (error instanceof PolicyError) return endEarly("declined", error, "authorization", { input, cost, risk });
     if (error instanceof TemplateError) return endEarly("failed", new UsageError(`cannot build the ${tool.runtime} call: ${error.message}`), "validation", { input, cost, risk });

@@ -34,7 +34,10 @@ export function describeIssue(issue: z.core.$ZodIssue, root: z.core.$ZodType): P
   switch (issue.code) {
     case "unrecognized_keys":
       return issue.keys.map((key) => {
-        const hint = suggest(key, knownKeysAt(root, issue.path));
+        const known = knownKeysAt(root, issue.path);
+        // A field of another form of the same object (`perUnit` beside `fixed`): not unknown, just not combinable.
+        if (known.includes(key)) return { path: issue.path, atKey: key, message: `'${key}' cannot be combined with the other fields given here` };
+        const hint = suggest(key, known);
         return { path: issue.path, atKey: key, message: `unknown field '${key}'${hint ? ` (did you mean '${hint}'?)` : ""}` };
       });
     case "invalid_type":

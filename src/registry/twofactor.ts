@@ -10,7 +10,7 @@
  */
 import { PolicyError } from "../errors.js";
 import { verifyTotp, newTotpSecret } from "../policy/totp.js";
-import { seal, unseal, type KeyRing } from "../secrets/crypto.js";
+import { ringForSealing, seal, unsealFresh, type KeyRing } from "../secrets/crypto.js";
 import { appendAudit } from "./audit.js";
 import { writeTransaction, type Registry } from "./db.js";
 
@@ -81,7 +81,7 @@ export function beginEnrollment(registry: Registry, ring: KeyRing, actor = "user
     if (existing?.confirmed) throw new PolicyError("policy_refused", "2FA is already enrolled; disable it first (toolctl 2fa disable)");
     registry.db
       .prepare("INSERT OR REPLACE INTO totp (id, sealed_secret, confirmed, last_step, created_at) VALUES (1, ?, 0, -1, ?)")
-      .run(seal(ring, secret, TOTP_AAD), startedAt);
+      .run(seal(ringForSealing(registry.home, ring), secret, TOTP_AAD), startedAt);
     appendAudit(registry, { type: "2fa.enrollment_started", actor, status: "pending", data: { replacedPending: existing !== undefined } });
     return { secret, startedAt };
   });
@@ -122,7 +122,7 @@ function attempt(
       return { ok: false, reason: "throttled", retryAfterSeconds };
     }
 
-    const match = verifyTotp(unseal(ring, row.sealed_secret, TOTP_AAD), code, nowMs, { afterStep: row.last_step });
+    const match = verifyTotp(unsealFresh(registry.home, ring, row.sealed_secret, TOTP_AAD), code, nowMs, { afterStep: row.last_step });
     if (!match.ok) {
       registry.db.prepare("INSERT INTO totp_failures (at_ms) VALUES (?)").run(nowMs);
       const after = readThrottle(registry, nowMs);

@@ -4,7 +4,8 @@
  *
  * The key ring lives outside the database: in `TOOLCTL_MASTER_KEY` (base64 of 32 bytes), else in
  * `<home>/master.key`, a JSON file with mode 0600 holding every key by id and which one is current. Sealed
- * values name their key id, so a rotation can re-seal rows in batches while old keys still decrypt.
+ * values name their key id, so a rotation can re-seal rows in batches while old keys still decrypt. While an
+ * environment key is being rotated, `TOOLCTL_MASTER_KEY_NEW` also decrypts (see rotate.ts).
  */
 import { closeSync, existsSync, fchmodSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import path from "node:path";
@@ -176,4 +177,22 @@ export function unseal(ring: KeyRing, sealed: string, aad: string): string {
   } catch {
     throw new EnvironmentError(`the value for ${aad} cannot be decrypted: wrong key, or it was tampered with`);
   }
+}
+
+/**
+ * The ring to seal with, re-read under the caller's write lock: a rotation that finished since `ring` was loaded
+ * may have dropped its current key, and a value sealed with a dropped key could never be read again.
+ */
+export function ringForSealing(home: string, ring: KeyRing): KeyRing {
+  if (ring.source !== "file") return ring;
+  return loadKeyRing(home, {}, { create: false }) ?? ring;
+}
+
+/** Unseals, re-reading the key file once when the value names a key this ring predates (a rotation just ran). */
+export function unsealFresh(home: string, ring: KeyRing, sealed: string, aad: string): string {
+  if (ring.source === "file" && !ring.keys.has(sealedKeyId(sealed))) {
+    const fresh = loadKeyRing(home, {}, { create: false });
+    if (fresh) return unseal(fresh, sealed, aad);
+  }
+  return unseal(ring, sealed, aad);
 }

@@ -1,20 +1,29 @@
 /**
  * Secrets are named in manifests and resolved only at run time: environment first, then `.env` in the
- * working directory. Values never go into the registry; every resolved value is registered with the redactor.
+ * working directory, then the encrypted store. Plain values never go into the registry; every resolved value is
+ * registered with the redactor.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
-import { SecretMissingError } from "../errors.js";
+import { EnvironmentError, SecretMissingError } from "../errors.js";
+import { openRegistry, REGISTRY_FILE } from "../registry/db.js";
+import { loadKeyRing, sealedKeyId, type KeyRing } from "./crypto.js";
 import type { Redactor } from "./redact.js";
+import { keySourceLabel, openSealedSecret, readSealedSecrets } from "./store.js";
 
-export type SecretSource = "env" | ".env";
+export type SecretSource = "env" | ".env" | "store";
+
+/** Where the encrypted store is: opened, with its key, only when a secret is in neither env nor `.env`. */
+export interface StoreAccess {
+  home: string;
+}
 
 export interface SecretLookup {
   get(name: string): { value: string; source: SecretSource } | undefined;
 }
 
-export function createSecretLookup(cwd: string, env: NodeJS.ProcessEnv): SecretLookup {
+export function createSecretLookup(cwd: string, env: NodeJS.ProcessEnv, store?: StoreAccess): SecretLookup {
   let dotenv: Record<string, string> | undefined;
   const loadDotenv = (): Record<string, string> => {
     if (dotenv) return dotenv;
@@ -28,14 +37,54 @@ export function createSecretLookup(cwd: string, env: NodeJS.ProcessEnv): SecretL
     }
     return dotenv;
   };
+  const fromStore = store ? createStoreReader(store.home, env) : () => undefined;
   return {
     get(name) {
       const fromEnv = env[name];
       if (fromEnv !== undefined && fromEnv !== "") return { value: fromEnv, source: "env" };
       const fromFile = loadDotenv()[name];
       if (fromFile !== undefined && fromFile !== "") return { value: fromFile, source: ".env" };
-      return undefined;
+      const stored = fromStore(name);
+      return stored === undefined ? undefined : { value: stored, source: "store" };
     },
+  };
+}
+
+/**
+ * Reads the sealed rows on first use with a connection of its own, closed at once, so callers need not hold a
+ * registry; the key is loaded only when one of those rows is asked for, so a store nobody uses needs no key.
+ */
+function createStoreReader(home: string, env: NodeJS.ProcessEnv): (name: string) => string | undefined {
+  let sealed: Map<string, string> | undefined;
+  let ring: KeyRing | undefined;
+  const readRows = () => {
+    if (!existsSync(path.join(home, REGISTRY_FILE))) return new Map<string, string>();
+    const registry = openRegistry(home);
+    try {
+      return readSealedSecrets(registry);
+    } finally {
+      registry.close();
+    }
+  };
+  const where = keySourceLabel(home, env);
+  return (name) => {
+    sealed ??= readRows();
+    const value = sealed.get(name);
+    if (value === undefined) return undefined;
+    ring ??= loadKeyRing(home, env, { create: false });
+    if (!ring) {
+      throw new EnvironmentError(`secret ${name} is in the encrypted store, but there is no master key: ${where} does not exist and TOOLCTL_MASTER_KEY is not set; restore the key file or set TOOLCTL_MASTER_KEY`, { secret: name });
+    }
+    try {
+      return openSealedSecret(ring, name, value, where);
+    } catch (error) {
+      if (ring.source !== "file" || ring.keys.has(sealedKeyId(value))) throw error;
+      // A rotation may have finished since the rows were read: read rows and key again before giving up.
+      sealed = readRows();
+      ring = loadKeyRing(home, env, { create: false }) ?? ring;
+      const again = sealed.get(name);
+      return again === undefined ? undefined : openSealedSecret(ring, name, again, where);
+    }
   };
 }
 
@@ -53,7 +102,7 @@ export function resolveSecrets(names: string[], lookup: SecretLookup, redactor: 
   }
   if (missing.length > 0) {
     throw new SecretMissingError(
-      `secret ${missing.join(", ")} ${missing.length > 1 ? "are" : "is"} not set (needed by tool ${tool}): export ${missing[0]}=... or add it to .env in the working directory`,
+      `secret ${missing.join(", ")} ${missing.length > 1 ? "are" : "is"} not set (needed by tool ${tool}): export ${missing[0]}=..., add it to .env in the working directory, or store it with: toolctl secret set ${missing[0]}`,
       { secrets: missing },
     );
   }

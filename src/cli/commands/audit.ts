@@ -22,7 +22,8 @@ function humanLine(event: AuditEvent): string {
   const note = typeof data.error === "string" ? data.error : typeof data.reason === "string" ? data.reason : "";
   return [String(event.seq).padStart(5), event.ts, event.actor.padEnd(5), event.type.padEnd(20), target.padEnd(24), event.executionId ?? "", note]
     .filter((part) => part !== "")
-    .join("  ");
+    .join("  ")
+    .trimEnd();
 }
 
 export async function auditCommand(context: CommandContext, flags: AuditFlags): Promise<void> {

@@ -98,8 +98,11 @@ export async function runCommand(context: CommandContext, target: string, flags:
   const interrupts: { onForce?: () => void } = {};
   let count = 0;
   // First Ctrl-C: stop the action and record how it ended. Second: record it as unknown and exit at once.
+  let finished = false;
   const onSigint = () => {
     count++;
+    // After the outcome is recorded, an interrupt during shutdown just ends the process, as 130.
+    if (finished) process.exit(130);
     if (count > 1) {
       interrupts.onForce?.();
       process.exit(130);
@@ -125,6 +128,6 @@ export async function runCommand(context: CommandContext, target: string, flags:
     return result.exitCode;
   } finally {
     progress?.stop();
-    process.off("SIGINT", onSigint);
+    finished = true;
   }
 }

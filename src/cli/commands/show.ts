@@ -1,6 +1,7 @@
 import type { ActionSpec } from "../../domain/manifest.js";
 import { parseTarget } from "../../engine/target.js";
 import { NotFoundError } from "../../errors.js";
+import { describeCostRule } from "../../policy/cost.js";
 import { actionNames, getAction, getTool, listActions, toolNames, type ToolRecord } from "../../registry/tools.js";
 import { createSecretLookup } from "../../secrets/resolve.js";
 import { didYouMean } from "../../util/suggest.js";
@@ -8,10 +9,7 @@ import type { CommandContext } from "../program.js";
 import { pretty, withRegistry } from "./shared.js";
 
 function costRule(spec: Pick<ActionSpec, "cost">): string {
-  const cost = spec.cost;
-  if (!cost) return "none declared ($0)";
-  if ("fixed" in cost) return `fixed $${cost.fixed}`;
-  return `from input.${cost.fromInput}${cost.scale === 1 ? "" : ` × ${cost.scale}`} (USD)`;
+  return describeCostRule(spec.cost);
 }
 
 function riskRule(spec: Pick<ActionSpec, "risk" | "kind" | "approval">): string {
@@ -20,7 +18,7 @@ function riskRule(spec: Pick<ActionSpec, "risk" | "kind" | "approval">): string 
 }
 
 function describeTool(tool: ToolRecord, context: CommandContext) {
-  const lookup = createSecretLookup(context.cwd, context.env);
+  const lookup = createSecretLookup(context.cwd, context.env, { home: context.home });
   const secrets = tool.secrets.map((name) => {
     const found = lookup.get(name);
     return { name, present: found !== undefined, source: found?.source ?? null };

@@ -1,0 +1,133 @@
+/**
+ * `toolctl secret set | list | rm | rotate`: the encrypted store. A value is read from a hidden prompt on a
+ * terminal, or from stdin when it is piped, and never from an argument or a flag: those end up in shell
+ * history and in `ps`, where every local user can read them.
+ */
+import { ExitCode, NeedsHumanError, NotFoundError, ToolctlError, UsageError } from "../../errors.js";
+import { loadKeyRing } from "../../secrets/crypto.js";
+import { rotateKey } from "../../secrets/rotate.js";
+import { assertSecretName, getSecret, listSecrets, MAX_SECRET_BYTES, removeSecret, secretNames, setSecret, type SecretInfo } from "../../secrets/store.js";
+import { table } from "../../ui/output.js";
+import { didYouMean } from "../../util/suggest.js";
+import type { CommandContext } from "../program.js";
+import { withRegistry } from "./shared.js";
+
+const PROMPT_TIMEOUT_MS = 5 * 60_000;
+const PIPE_HINT = `printf '%s' "$VALUE" | toolctl secret set NAME`;
+
+export const VALUE_AS_ARGUMENT =
+  `secret values are never taken as arguments or flags: they would stay in your shell history and be visible in ps. ` +
+  `Run 'toolctl secret set NAME' on a terminal to be prompted, or pipe the value: ${PIPE_HINT}`;
+
+/** Reads all of stdin, refusing more than a secret can be. */
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_SECRET_BYTES + 2) throw new UsageError(`stdin holds more than ${MAX_SECRET_BYTES / 1024} KiB; secrets are tokens and keys, not files`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** Asks with the characters masked, on stderr so stdout stays data. Ctrl-C, Ctrl-D and silence store nothing. */
+async function promptHidden(name: string): Promise<string> {
+  const { password } = await import("@inquirer/prompts");
+  const ended = new AbortController();
+  const onEnd = () => ended.abort();
+  process.stdin.once("end", onEnd);
+  try {
+    const signal = AbortSignal.any([ended.signal, AbortSignal.timeout(PROMPT_TIMEOUT_MS)]);
+    return await password(
+      { message: `Value for ${name} (hidden):`, mask: "*", validate: (value) => value !== "" || "the value cannot be empty" },
+      { output: process.stderr, signal },
+    );
+  } catch (error) {
+    const errorName = (error as Error).name;
+    if (errorName === "ExitPromptError") throw new ToolctlError("interrupted", ExitCode.interrupted, `interrupted: nothing was stored for ${name}`);
+    if (errorName === "AbortPromptError") throw new NeedsHumanError(`no value entered for ${name}: nothing was stored; you can also pipe it: ${PIPE_HINT}`);
+    throw error;
+  } finally {
+    process.stdin.off("end", onEnd);
+  }
+}
+
+async function readValue(name: string): Promise<string> {
+  const isTerminal = process.stdin.isTTY === true;
+  const raw = isTerminal ? await promptHidden(name) : await readStdin();
+  // `echo` and most editors end with a newline that is not part of the secret; anything else is kept as typed.
+  const value = raw.endsWith("\r\n") ? raw.slice(0, -2) : raw.endsWith("\n") ? raw.slice(0, -1) : raw;
+  if (value === "") throw new UsageError(`no value for ${name} on stdin: empty values are refused; pipe it (${PIPE_HINT}) or run on a terminal to be prompted`);
+  return value;
+}
+
+export async function setSecretCommand(context: CommandContext, name: string): Promise<void> {
+  // `set NAME=value` must not be echoed back in an "invalid name" error.
+  if (name.includes("=")) throw new UsageError(VALUE_AS_ARGUMENT);
+  assertSecretName(name);
+  const value = await readValue(name);
+  const result = await withRegistry(context, (registry) => {
+    // Created here, after the home exists: the first secret makes the key (unless TOOLCTL_MASTER_KEY is set).
+    const ring = loadKeyRing(context.home, context.env, { create: true })!;
+    return setSecret(registry, ring, name, value, context.actor);
+  });
+  const status = result.created ? "created" : "updated";
+  context.output.data({ name, status, source: "store", keyId: result.keyId }, () => `${name}: ${status} in the encrypted store (key ${result.keyId})`);
+}
+
+interface ListFlags {
+  check?: boolean;
+}
+
+type ListedSecret = SecretInfo & { source: "store"; readable?: boolean; problem?: string };
+
+export async function listSecretsCommand(context: CommandContext, flags: ListFlags): Promise<number> {
+  const secrets = await withRegistry(context, (registry): ListedSecret[] => {
+    const rows = listSecrets(registry).map((row) => ({ ...row, source: "store" as const }));
+    if (!flags.check || rows.length === 0) return rows;
+    let ring;
+    try {
+      ring = loadKeyRing(context.home, context.env, { create: false });
+    } catch (error) {
+      return rows.map((row) => ({ ...row, readable: false, problem: (error as Error).message }));
+    }
+    return rows.map((row) => {
+      if (!ring) return { ...row, readable: false, problem: "no master key: master.key is missing and TOOLCTL_MASTER_KEY is not set" };
+      try {
+        getSecret(registry, ring, row.name);
+        return { ...row, readable: true };
+      } catch (error) {
+        return { ...row, readable: false, problem: (error as Error).message };
+      }
+    });
+  });
+  const unreadable = secrets.filter((s) => s.readable === false);
+  const c = context.output.color;
+  context.output.data({ secrets }, () => {
+    if (secrets.length === 0) return "no secrets in the encrypted store; add one with: toolctl secret set NAME";
+    const headers = ["NAME", "SOURCE", "UPDATED", "KEY", ...(flags.check ? ["READABLE"] : [])];
+    const cells = secrets.map((s) => [s.name, s.source, s.updatedAt, s.keyId, ...(flags.check ? [s.readable ? "yes" : "NO"] : [])]);
+    return table(headers, cells, (h) => c.bold(h));
+  });
+  for (const s of unreadable) context.output.warn(s.problem ?? `${s.name} cannot be decrypted`);
+  return unreadable.length > 0 ? ExitCode.environment : ExitCode.ok;
+}
+
+export async function removeSecretCommand(context: CommandContext, name: string): Promise<void> {
+  await withRegistry(context, (registry) => {
+    if (!removeSecret(registry, name, context.actor)) {
+      throw new NotFoundError(`no secret '${name}' in the encrypted store${didYouMean(name, secretNames(registry))}; see: toolctl secret list`);
+    }
+  });
+  context.output.data({ name, status: "removed" }, () => `${name}: removed from the encrypted store`);
+}
+
+export async function rotateSecretsCommand(context: CommandContext): Promise<void> {
+  const result = await withRegistry(context, (registry) => rotateKey(registry, context.home, context.env, { actor: context.actor }));
+  context.output.data(result, () => {
+    const dropped = result.droppedKeyIds.length ? `; dropped ${result.droppedKeyIds.length} old key(s)` : "";
+    const next = result.source === "env" ? "\nnow make TOOLCTL_MASTER_KEY_NEW your TOOLCTL_MASTER_KEY and unset TOOLCTL_MASTER_KEY_NEW" : "";
+    return `master key rotated: now ${result.keyId}; re-sealed ${result.resealed.secrets} secret(s) and ${result.resealed.totp} 2FA secret(s)${dropped}${next}`;
+  });
+}

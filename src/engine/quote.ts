@@ -1,0 +1,52 @@
+/**
+ * A price quoted by the tool itself: a `read` action of the same tool (a domain's availability check) runs
+ * first, without approval or reservation, and the price is read from its output. The quote is audited as part
+ * of the execution it prices; a failed quote ends the run before anything is bought.
+ */
+import { ExitCode, ToolctlError, UsageError } from "../errors.js";
+import { costFromQuote, type CostEstimate, type PendingQuote } from "../policy/cost.js";
+import { appendAudit } from "../registry/audit.js";
+import { writeTransaction, type Registry } from "../registry/db.js";
+import type { ErrorCategory } from "../registry/executions.js";
+import { getAction, type ToolRecord } from "../registry/tools.js";
+import type { Runner, RunContext } from "../runners/types.js";
+import { formatIssue, loadValidator } from "../schema/validator.js";
+import { renderValue } from "../template/render.js";
+
+export type QuoteResult = { ok: true; cost: CostEstimate } | { ok: false; error: ToolctlError; category: ErrorCategory };
+
+export async function takeQuote(
+  registry: Registry, runner: Runner, pending: PendingQuote, context: Omit<RunContext, "action" | "input">, input: Record<string, unknown>,
+  audit: { actor: string; executionId: string; action: string }, signal: AbortSignal | undefined,
+): Promise<QuoteResult> {
+  const tool: ToolRecord = context.tool;
+  const quoteAction = getAction(registry, tool.name, pending.quote.action)!;
+  const quoteInput = renderValue(pending.quote.input, { input }) as Record<string, unknown>;
+  const name = `${tool.name}.${quoteAction.name}`;
+  const record = (status: string, data: Record<string, unknown>) =>
+    writeTransaction(registry, () => appendAudit(registry, {
+      type: "execution.quote", actor: audit.actor, tool: tool.name, action: audit.action, executionId: audit.executionId, status,
+      data: { quoteAction: quoteAction.name, ...data },
+    }));
+  const issues = quoteAction.inputValidator ? loadValidator(quoteAction.inputValidator)(quoteInput) : [];
+  if (issues.length > 0) {
+    const message = `the price quote (${name}) got invalid input: ${issues.map((i) => formatIssue(i, "input")).join("; ")}`;
+    record("failed", { error: message });
+    return { ok: false, category: "validation", error: new UsageError(message) };
+  }
+  const result = await runner.prepare({ ...context, action: quoteAction, input: quoteInput }).run({ signal: signal ?? new AbortController().signal });
+  if (result.outcome !== "succeeded") {
+    const message = context.redact(`the price quote (${name}) failed: ${result.error ?? "no answer"}; nothing was bought`);
+    record("failed", { error: message });
+    return { ok: false, category: result.errorCategory ?? "unknown", error: new ToolctlError("action_failed", ExitCode.actionFailed, message) };
+  }
+  try {
+    const cost = costFromQuote({ quote: pending.quote }, result.output);
+    record("succeeded", { costUsd: cost.usd, basis: cost.basis });
+    return { ok: true, cost };
+  } catch (error) {
+    if (!(error instanceof ToolctlError)) throw error;
+    record("failed", { error: error.message });
+    return { ok: false, category: "validation", error };
+  }
+}

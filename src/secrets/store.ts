@@ -1,0 +1,121 @@
+/**
+ * The encrypted secret store: one row per secret in the registry, sealed with the master key (see crypto.ts)
+ * and bound to its row by the AAD `secrets:NAME`. Values never leave this module except to the caller that
+ * asked for one; listings and audit records carry names and key ids only.
+ */
+import type { Actor } from "../config/home.js";
+import { EnvironmentError, UsageError } from "../errors.js";
+import { appendAudit } from "../registry/audit.js";
+import { nowIso, writeTransaction, type Registry } from "../registry/db.js";
+import { keyFilePath, loadKeyRing, ringForSealing as ringForSealingIn, seal, sealedKeyId, unseal, type KeyRing } from "./crypto.js";
+
+export const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Secrets are tokens and keys, not files: a bound keeps a mistaken pipe from sealing megabytes. */
+export const MAX_SECRET_BYTES = 64 * 1024;
+
+export interface SecretInfo {
+  name: string;
+  createdAt: string;
+  updatedAt: string;
+  keyId: string;
+}
+
+export function secretAad(name: string): string {
+  return `secrets:${name}`;
+}
+
+export function assertSecretName(name: string): void {
+  if (!SECRET_NAME.test(name)) {
+    throw new UsageError(`invalid secret name '${name}': use letters, digits and _, not starting with a digit (like STRIPE_API_KEY)`);
+  }
+}
+
+/**
+ * The ring to seal with, read again under the write lock: a rotation that finished while this process was
+ * starting may already have dropped the key the caller loaded, and a value sealed with it would be lost.
+ * Call it inside the `writeTransaction` that stores the sealed value.
+ */
+export function ringForSealing(registry: Registry, ring: KeyRing): KeyRing {
+  return ringForSealingIn(registry.home, ring);
+}
+
+export function setSecret(registry: Registry, ring: KeyRing, name: string, value: string, actor: Actor = "user"): { created: boolean; keyId: string } {
+  assertSecretName(name);
+  if (value === "") throw new UsageError(`refusing to store an empty value for ${name}`);
+  if (Buffer.byteLength(value) > MAX_SECRET_BYTES) throw new UsageError(`the value for ${name} is over ${MAX_SECRET_BYTES / 1024} KiB; secrets are tokens and keys, not files`);
+  return writeTransaction(registry, () => {
+    const sealingRing = ringForSealing(registry, ring);
+    const sealed = seal(sealingRing, value, secretAad(name));
+    const now = nowIso();
+    const existing = registry.db.prepare("SELECT 1 FROM secrets WHERE name = ?").get(name);
+    if (existing) registry.db.prepare("UPDATE secrets SET sealed = ?, updated_at = ? WHERE name = ?").run(sealed, now, name);
+    else registry.db.prepare("INSERT INTO secrets (name, sealed, created_at, updated_at) VALUES (?, ?, ?, ?)").run(name, sealed, now, now);
+    appendAudit(registry, { type: "secret.set", actor, status: existing ? "updated" : "created", data: { name } });
+    return { created: !existing, keyId: sealingRing.current };
+  });
+}
+
+/** Removes a secret; false when there is none by that name (nothing is audited then). */
+export function removeSecret(registry: Registry, name: string, actor: Actor = "user"): boolean {
+  return writeTransaction(registry, () => {
+    const { changes } = registry.db.prepare("DELETE FROM secrets WHERE name = ?").run(name);
+    if (changes === 0) return false;
+    appendAudit(registry, { type: "secret.removed", actor, data: { name } });
+    return true;
+  });
+}
+
+export function listSecrets(registry: Registry): SecretInfo[] {
+  const rows = registry.db.prepare("SELECT name, sealed, created_at, updated_at FROM secrets ORDER BY name").all() as {
+    name: string; sealed: string; created_at: string; updated_at: string;
+  }[];
+  return rows.map((row) => ({ name: row.name, createdAt: row.created_at, updatedAt: row.updated_at, keyId: sealedKeyId(row.sealed) }));
+}
+
+export function secretNames(registry: Registry): string[] {
+  return (registry.db.prepare("SELECT name FROM secrets ORDER BY name").pluck().all() as string[]);
+}
+
+/** Every sealed secret by name, still encrypted: read once, decrypted only for the names asked for. */
+export function readSealedSecrets(registry: Registry): Map<string, string> {
+  const rows = registry.db.prepare("SELECT name, sealed FROM secrets").all() as { name: string; sealed: string }[];
+  return new Map(rows.map((row) => [row.name, row.sealed]));
+}
+
+/** Where the key is expected to come from, for error messages. */
+export function keySourceLabel(home: string, env: NodeJS.ProcessEnv): string {
+  return env.TOOLCTL_MASTER_KEY ? "TOOLCTL_MASTER_KEY" : keyFilePath(home);
+}
+
+/**
+ * Decrypts one stored secret, with an error that says which key was tried and what to do. `reload` gives a
+ * fresh ring when the value names a key this one lacks (a rotation may have added it since the ring was read).
+ */
+export function openSealedSecret(ring: KeyRing, name: string, sealed: string, where: string, reload?: () => KeyRing | undefined): string {
+  let usable = ring;
+  const kid = sealedKeyId(sealed);
+  if (!usable.keys.has(kid) && reload) usable = reload() ?? usable;
+  if (!usable.keys.has(kid)) {
+    throw new EnvironmentError(
+      `secret ${name} is in the encrypted store but was sealed with key '${kid}', which ${where} does not hold: use the master key it was stored with (restore it, or set TOOLCTL_MASTER_KEY to it), or set the secret again`,
+      { secret: name, keyId: kid },
+    );
+  }
+  try {
+    return unseal(usable, sealed, secretAad(name));
+  } catch (error) {
+    throw new EnvironmentError(
+      `secret ${name} is in the encrypted store but cannot be decrypted with ${where}: wrong master key, or the stored value was tampered with`,
+      { secret: name, keyId: kid },
+      error,
+    );
+  }
+}
+
+/** Decrypts the secret `name`; undefined when the store has none by that name. */
+export function getSecret(registry: Registry, ring: KeyRing, name: string): string | undefined {
+  const sealed = registry.db.prepare("SELECT sealed FROM secrets WHERE name = ?").pluck().get(name) as string | undefined;
+  if (sealed === undefined) return undefined;
+  const reload = ring.source === "file" ? () => loadKeyRing(registry.home, {}, { create: false }) : undefined;
+  return openSealedSecret(ring, name, sealed, ring.source === "env" ? "TOOLCTL_MASTER_KEY" : keyFilePath(registry.home), reload);
+}
