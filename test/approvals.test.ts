@@ -45,7 +45,7 @@ async function startWaiting(home: string, amount: number, env: Record<string, st
   for (let i = 0; i < 200; i++) {
     const pending = await runJson(["approvals"], { home });
     if (pending.json.approvals.length) {
-      return { id: pending.json.approvals[0].id as string, done, mark: () => (decidedAt = Date.now()) };
+      return { id: pending.json.approvals[0].id as string, done, mark: () => (decidedAt = Date.now()), kill: (signal: NodeJS.Signals) => child.kill(signal) };
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
@@ -128,5 +128,18 @@ describe("approval from another terminal", () => {
     const result = await waiting.done;
     expect(result.code).toBe(0);
     expect(JSON.parse(result.stdout).approval.via).toMatch(/with TOTP/);
+  });
+
+  it("an interrupted --wait withdraws its request: nobody can approve it afterwards", { timeout: 30_000 }, async () => {
+    const home = await payHome();
+    const waiting = await startWaiting(home, 5);
+    waiting.kill("SIGINT");
+    const result = await waiting.done;
+    expect(result.code).toBe(130);
+    const late = await runJson(["approve", waiting.id], { home });
+    expect(late.code).toBe(3);
+    expect(late.json.error.message).toMatch(/is already denied/);
+    const events = (await runCli(["audit", "--json"], { home })).stdout.trim().split("\n").map((l) => JSON.parse(l));
+    expect(events.find((e) => e.type === "approval.denied").data.via).toBe("withdrawn: the waiting run was interrupted");
   });
 });

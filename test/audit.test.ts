@@ -234,4 +234,16 @@ actions:
       registry.close();
     }
   });
+
+  it("reports unknown (exit 5), never 'nothing ran', when the action ran but its outcome cannot be written", async () => {
+    const home = await homeWithExamples();
+    const conn = db(home);
+    conn.exec(`CREATE TRIGGER fail_outcome BEFORE INSERT ON audit_events WHEN NEW.type = 'execution.succeeded'
+      BEGIN SELECT RAISE(ABORT, 'simulated disk failure'); END;`);
+    conn.close();
+    const result = await runJson(["run", "echo.say", "-p", "message=hi"], { home });
+    expect(result.code).toBe(5);
+    expect(result.json.status).toBe("unknown");
+    expect(result.json.error.message).toMatch(/ran, but its outcome could not be recorded .* check before retrying/);
+  });
 });

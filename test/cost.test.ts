@@ -99,10 +99,13 @@ describe("estimateCost", () => {
     expect(estimate).toEqual({ usd: 0.0474, units: 6, basis: "input.message: 2 SMS segments (GSM-7) × input.to: 3 × $0.0079" });
   });
 
-  it("says so when the counted field is not a count (a phone number string is not)", () => {
+  it("counts one text recipient as one, and has no price (never $0) when the field is not a count", () => {
     const perRecipient = { cost: { perUnit: 0.01, units: { count: "to" } } };
-    for (const to of ["+15551234567", -1, Number.NaN, undefined, { n: 1 }]) {
-      expect(estimateCost(perRecipient, { to })).toEqual({ usd: 0, units: 0, basis: "input.to is not a count (a number or a list)" });
+    expect(estimateCost(perRecipient, { to: "+15551234567" })).toMatchObject({ usd: 0.01, units: 1 });
+    for (const to of [-1, Number.NaN, undefined, { n: 1 }, ""]) {
+      const estimate = estimateCost(perRecipient, { to });
+      expect(estimate.usd).toBeNaN();
+      expect(estimate.basis).toBe("input.to is not a count (a number, a list, or one text value)");
     }
   });
 
@@ -110,7 +113,12 @@ describe("estimateCost", () => {
     expect(estimateCost({ cost: { fromInput: "amount", scale: 0.01 } }, { amount: 1999 })).toEqual({ usd: 19.99, basis: "input.amount × 0.01" });
     expect(estimateCost({ cost: { fromInput: "amount", scale: 1 } }, { amount: 19.99 })).toEqual({ usd: 19.99, basis: "input.amount" });
     expect(estimateCost({ cost: { fromInput: "amount", scale: 0.01 } }, { amount: "250" }).usd).toBe(2.5);
-    expect(estimateCost({ cost: { fromInput: "amount", scale: 1 } }, { amount: "lots" })).toEqual({ usd: 0, basis: "input.amount is not a number" });
+    // An amount that cannot be read, or a negative one, has no price: the engine refuses to run it.
+    for (const amount of ["lots", "50000abc", "", -5000, undefined]) {
+      const estimate = estimateCost({ cost: { fromInput: "amount", scale: 1 } }, { amount });
+      expect(estimate.usd).toBeNaN();
+      expect(estimate.basis).toMatch(/^input.amount is not an amount \(a number, 0 or more\)/);
+    }
   });
 
   it("keeps fixed prices and no declaration as they were; risk.ts still exports estimateCost", () => {

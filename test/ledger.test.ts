@@ -128,4 +128,13 @@ actions:
     expect(dry.code).toBe(0);
     expect(dry.json.warnings.join()).toMatch(/a real run would be refused/);
   });
+
+  it("counts every process against the same (UTC) day, whatever its time zone", async () => {
+    const home = await shopHome(10);
+    expect((await runJson(["run", "shop.buy", "-p", "amount=8", "--yes"], { home, env: { TZ: "UTC" } })).code).toBe(0);
+    for (const TZ of ["Pacific/Kiritimati", "Pacific/Pago_Pago", "Asia/Tokyo"]) {
+      const refused = await runJson(["run", "shop.buy", "-p", "amount=8", "--yes"], { home, env: { TZ } });
+      expect(refused.code, TZ).toBe(3);
+    }
+  });
 });

@@ -100,6 +100,17 @@ actions:
     expect(events.find((e) => e.type === "execution.started").data.approval).toBe("--yes");
   });
 
+  it("refuses an action whose cost cannot be read from its input (never free by accident)", async () => {
+    const home = await payHome();
+    for (const amount of ["-5000", "abc"]) {
+      const result = await runJson(["run", "pay.charge", "--params", JSON.stringify({ amount: amount === "abc" ? "abc" : Number(amount) })], { home });
+      expect(result.code).toBe(2);
+      expect(result.json.status).toBe("failed");
+    }
+    const negative = await runJson(["run", "pay.charge", "-p", "amount=-5000", "--yes"], { home });
+    expect(negative.json.error.message).toMatch(/cannot estimate the cost of pay.charge: input.amount is not an amount/);
+  });
+
   it("a dry run shows cost, risk and whether approval is needed, and needs no --yes", async () => {
     const home = await payHome();
     const result = await runJson(["run", "pay.charge", "-p", "amount=50", "--dry-run"], { home });

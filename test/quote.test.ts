@@ -76,4 +76,27 @@ describe("quoted prices", () => {
     expect(result.json.error.message).toMatch(/price/);
     expect(purchases.length).toBe(before);
   });
+
+  it("records a quote that is refused by the outbound guard, and buys nothing", async () => {
+    const home = tempDir("toolctl-quote-blocked-");
+    const manifest = `apiVersion: toolctl/v1
+name: blocked
+description: Registrar on a blocked address
+runtime: http
+baseUrl: https://127.0.0.1:9
+actions:
+  check: { description: Price, kind: read, request: { path: /check } }
+  buy:
+    description: Buy
+    kind: create
+    cost: { quote: { action: check, from: output.price } }
+    request: { method: POST, path: /buy }
+`;
+    expect((await runCli(["import", writeFiles({ "blocked.yaml": manifest })], { home })).code).toBe(0);
+    const result = await runJson(["run", "blocked.buy", "--yes"], { home });
+    expect(result.code).toBe(3);
+    expect(result.json.error.message).toMatch(/price quote .* could not be taken: URL blocked/);
+    const events = (await runCli(["audit", "--json"], { home })).stdout.trim().split("\n").map((l) => JSON.parse(l).type);
+    expect(events).toEqual(expect.arrayContaining(["execution.quote", "execution.invalid"]));
+  });
 });

@@ -201,7 +201,7 @@ describe("toolctl secret", () => {
     const otherKey = { TOOLCTL_MASTER_KEY: Buffer.alloc(32, 9).toString("base64") };
     const mismatch = await runJson(["run", "proc.go", "-p", "mode=env"], { ...envHome, env: otherKey });
     expect(mismatch.code).toBe(6);
-    expect(mismatch.json.error.message).toContain("cannot be decrypted with TOOLCTL_MASTER_KEY: wrong master key");
+    expect(mismatch.json.error.message).toMatch(/was sealed with key 'e[0-9a-f]{12}', which TOOLCTL_MASTER_KEY does not hold/);
 
     unlinkSync(keyFile);
     const missing = await runJson(["run", "proc.go", "-p", "mode=env"], { home, cwd });
@@ -243,6 +243,18 @@ describe("toolctl secret", () => {
     expect(withNew.code, withNew.stderr).toBe(0);
     const withOld = await runJson(["run", "proc.go", "-p", "mode=env"], { home, cwd, env: { TOOLCTL_MASTER_KEY: oldKey } });
     expect(withOld.code).toBe(6);
+  });
+
+  it("seals secrets set during an environment-key switch with the new key, so none is lost after the switch", async () => {
+    const { home } = await homeWithTool();
+    const oldKey = Buffer.alloc(32, 3).toString("base64");
+    const newKey = Buffer.alloc(32, 4).toString("base64");
+    const both = { TOOLCTL_MASTER_KEY: oldKey, TOOLCTL_MASTER_KEY_NEW: newKey };
+    expect((await setVia(home, "BEFORE", "x", { env: { TOOLCTL_MASTER_KEY: oldKey } })).code).toBe(0);
+    expect((await runJson(["secret", "rotate"], { home, env: both })).code).toBe(0);
+    expect((await setVia(home, "DURING", "y", { env: both })).code).toBe(0);
+    const after = await runJson(["secret", "list", "--check"], { home, env: { TOOLCTL_MASTER_KEY: newKey } });
+    expect(after.code, after.stdout).toBe(0);
   });
 
   it("survives SIGKILL at random points of a rotation: every row decrypts after each kill, and a later rotation completes", async () => {

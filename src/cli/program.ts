@@ -109,7 +109,7 @@ export function buildProgram(): Command {
   program
     .command("budget")
     .description("today's spend, reservations and what is left under the limits")
-    .option("--day <YYYY-MM-DD>", "another day than today (local time)")
+    .option("--day <YYYY-MM-DD>", "another day than today (UTC)")
     .addHelpText("after", "\nExample:\n  toolctl budget --json")
     .action(action(async () => (await import("./commands/budget.js")).budgetCommand));
 

@@ -45,9 +45,10 @@ function parseEnvValue(kind: SettingKind, raw: string, name: string): boolean | 
     throw new ValidationError("config_invalid", `${name}: expected true or false, got ${JSON.stringify(raw)}`, [`${name}: expected true or false`]);
   }
   const n = Number(raw);
-  const ok = raw.trim() !== "" && Number.isFinite(n) && n >= 0 && (kind === "usd" || (Number.isInteger(n) && n > 0));
+  // The same bounds as config.yaml: seconds are whole, above 0 and at most a day.
+  const ok = raw.trim() !== "" && Number.isFinite(n) && n >= 0 && (kind === "usd" || (Number.isInteger(n) && n > 0 && n <= 86_400));
   if (!ok) {
-    const expected = kind === "usd" ? "an amount in USD, 0 or more" : "a whole number of seconds, more than 0";
+    const expected = kind === "usd" ? "an amount in USD, 0 or more" : "a whole number of seconds, from 1 to 86400";
     throw new ValidationError("config_invalid", `${name}: expected ${expected}, got ${JSON.stringify(raw)}`, [`${name}: expected ${expected}`]);
   }
   return n;

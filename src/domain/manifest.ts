@@ -46,7 +46,7 @@ export const httpSettingsSchema = z.strictObject({
 
 export const processSettingsSchema = z.strictObject({
   /** Names of environment variables passed through from toolctl's own environment. Nothing else is. */
-  env: z.array(z.string().regex(SECRET_NAME_PATTERN)).default(["PATH", "HOME", "LANG", "TZ"]),
+  env: z.array(z.string().regex(SECRET_NAME_PATTERN)).default(["PATH", "LANG", "TZ"]),
   timeoutSeconds: seconds.default(30),
   cwd: z.string().min(1).optional(),
 });

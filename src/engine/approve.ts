@@ -1,11 +1,11 @@
 /**
- * Getting a human's yes for one exact execution, in the order PRODUCT.md gives: a terminal prompt when someone
- * can answer, `--yes` (and `--otp` when CRITICAL) in scripts, or a request decided from another terminal with
- * `--wait`. Every path ends in a value, and every decision is audited with who decided and how.
+ * Getting a human's yes for one exact execution: a request decided from another terminal when `--wait` is
+ * given, else `--yes` (and `--otp` when CRITICAL), else a terminal prompt when someone can answer, else a
+ * refusal naming the flags. Every path ends in a value, and every decision is audited with who decided and how.
  */
 import type { Actor } from "../config/home.js";
-import { NeedsHumanError, PolicyError, type ToolctlError } from "../errors.js";
-import { fileApproval, getApproval } from "../registry/approvals.js";
+import { ExitCode, NeedsHumanError, PolicyError, ToolctlError } from "../errors.js";
+import { decideApproval, fileApproval, getApproval } from "../registry/approvals.js";
 import { appendAudit } from "../registry/audit.js";
 import { writeTransaction, type Registry } from "../registry/db.js";
 import type { CostEstimate } from "../policy/cost.js";
@@ -13,7 +13,7 @@ import type { RiskLevel } from "../domain/manifest.js";
 
 export interface TwoFactor {
   isEnrolled(): boolean;
-  verify(code: string, context: { tool: string; action: string }): Promise<{ ok: true } | { ok: false; reason: string; retryAfterSeconds?: number }>;
+  verify(code: string, context: { tool: string; action: string; executionId: string }): Promise<{ ok: true } | { ok: false; reason: string; retryAfterSeconds?: number }>;
 }
 
 /** What the approval message shows: the seeds' "Action Approval Required" block. */
@@ -30,8 +30,8 @@ export interface ApprovalRequest {
 
 export interface Human {
   canPrompt: boolean;
-  confirm(request: ApprovalRequest, timeoutMs: number): Promise<"yes" | "no" | "timeout" | "eof" | "interrupted">;
-  code(timeoutMs: number): Promise<{ code: string } | { answer: string }>;
+  confirm(request: ApprovalRequest, timeoutMs: number, signal?: AbortSignal): Promise<"yes" | "no" | "timeout" | "eof" | "interrupted">;
+  code(timeoutMs: number, signal?: AbortSignal): Promise<{ code: string } | { answer: string }>;
   /** Tells the person running `--wait` which command decides the request. */
   waiting(approvalId: string, expiresAt: string): void;
 }
@@ -43,6 +43,8 @@ export interface ApprovalOptions {
   timeoutSeconds: number;
   actor: Actor;
   signal?: AbortSignal;
+  /** The execution being approved: every approval event names it. */
+  executionId: string;
 }
 
 export type ApprovalResult =
@@ -58,10 +60,10 @@ export async function obtainApproval(
   const declined = (message: string): ApprovalResult => ({ approved: false, status: "declined", error: new PolicyError("policy_refused", message) });
   const decided = (via: string, result: "approved" | "declined", extra: Record<string, unknown> = {}) =>
     writeTransaction(registry, () =>
-      appendAudit(registry, { type: `approval.${result}`, actor: options.actor, tool: request.tool, action: request.action, status: result, data: { via, ...extra } }),
+      appendAudit(registry, { type: `approval.${result}`, actor: options.actor, tool: request.tool, action: request.action, executionId: options.executionId, status: result, data: { via, ...extra } }),
     );
   const checkCode = async (code: string, via: string): Promise<ApprovalResult> => {
-    const verdict = await twoFactor.verify(code, { tool: request.tool, action: request.action });
+    const verdict = await twoFactor.verify(code, { tool: request.tool, action: request.action, executionId: options.executionId });
     if (verdict.ok) {
       decided(via, "approved");
       return { approved: true, via };
@@ -84,7 +86,11 @@ export async function obtainApproval(
     });
     human.waiting(filed.id, filed.expiresAt);
     for (;;) {
-      if (options.signal?.aborted) return declined(`${name}: interrupted while waiting for approval ${filed.id}`);
+      if (options.signal?.aborted) {
+        // Withdrawn, so that nobody can approve (or spend a TOTP code on) a request whose run is gone.
+        decideApproval(registry, filed.id, "denied", options.actor, "withdrawn: the waiting run was interrupted");
+        return { approved: false, status: "declined", error: new ToolctlError("interrupted", ExitCode.interrupted, `${name}: interrupted while waiting for approval ${filed.id}; the request was withdrawn`) };
+      }
       const current = getApproval(registry, filed.id)!;
       if (current.status === "approved") return { approved: true, via: current.decidedVia ?? "another terminal", approvalId: filed.id };
       if (current.status === "denied") return declined(`${name} was denied from another terminal (approval ${filed.id})`);
@@ -107,7 +113,7 @@ export async function obtainApproval(
   if (human.canPrompt) {
     const timeoutMs = options.timeoutSeconds * 1000;
     if (!options.yes) {
-      const answer = await human.confirm(request, timeoutMs);
+      const answer = await human.confirm(request, timeoutMs, options.signal);
       if (answer !== "yes") {
         decided("prompt", "declined", { answer });
         return declined(`${name} was not approved (${answer === "no" ? "answered no" : answer === "timeout" ? `no answer within ${options.timeoutSeconds} s` : answer === "eof" ? "input ended" : "interrupted"})`);
@@ -117,7 +123,7 @@ export async function obtainApproval(
         return { approved: true, via: "prompt" };
       }
     }
-    const entered = options.otp ? { code: options.otp } : await human.code(timeoutMs);
+    const entered = options.otp ? { code: options.otp } : await human.code(timeoutMs, options.signal);
     if ("answer" in entered) {
       decided("prompt", "declined", { answer: entered.answer });
       return declined(`${name} was not approved: no TOTP code given (${entered.answer})`);

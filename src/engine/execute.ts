@@ -6,13 +6,13 @@
  */
 import type { Actor } from "../config/home.js";
 import type { RiskLevel } from "../domain/manifest.js";
-import { ExitCode, NotFoundError, PolicyError, SecretMissingError, ToolctlError, UsageError, type ExitCodeValue } from "../errors.js";
+import { EnvironmentError, ExitCode, NotFoundError, PolicyError, SecretMissingError, ToolctlError, UsageError, type ExitCodeValue } from "../errors.js";
 import { approvalNeeded, overPerActionLimit, type ApprovalNeed } from "../policy/approval.js";
 import { estimateCost, needsQuote, type CostEstimate } from "../policy/cost.js";
 import { assessRisk } from "../policy/risk.js";
 import type { Config } from "../config/schema.js";
 import { consumeApproval } from "../registry/approvals.js";
-import { daySpend, localDay, reserveSpend } from "../registry/ledger.js";
+import { daySpend, reserveSpend, spendDay } from "../registry/ledger.js";
 import { digestOf } from "../util/canonical.js";
 import { obtainApproval, type Human, type TwoFactor } from "./approve.js";
 import { appendAudit } from "../registry/audit.js";
@@ -149,6 +149,8 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
   try {
     secrets = resolveSecrets(tool.secrets, secretLookup, redactor, tool.name);
   } catch (error) {
+    // A store that cannot be read (key missing or wrong) ends the attempt on record, like a missing secret.
+    if (error instanceof EnvironmentError) return endEarly("failed", error, "authentication", { input });
     if (!(error instanceof SecretMissingError)) throw error;
     if (!options.dryRun) return endEarly("failed", error, "authentication", { input });
     // A dry run still shows the request, with a marker where each missing secret would go.
@@ -171,10 +173,14 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
       cost = quoted.cost;
     }
   }
+  // A price that cannot be read from the input is never treated as free.
+  if (!needsQuote(cost) && !(cost.usd >= 0)) {
+    return endEarly("failed", new UsageError(`cannot estimate the cost of ${tool.name}.${action.name}: ${cost.basis}`), "validation", { input });
+  }
   const risk = assessRisk(action.definition, cost);
   const approval = approvalNeeded(action.definition, risk, cost.usd, deps.config.approvals);
   const limits = deps.config.limits;
-  const day = localDay();
+  const day = spendDay();
   const today = daySpend(registry, day);
   const budget = {
     day, committedUsd: today.committedUsd, reservedUsd: today.reservedUsd, dailyLimitUsd: limits.dailyUsd, perActionLimitUsd: limits.perActionUsd,
@@ -215,22 +221,27 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
       needsOtp: approval.twoFactor, irreversible: action.definition.rollback === "irreversible",
     }, digest, {
       yes: options.yes === true, otp: options.otp, wait: options.wait === true, timeoutSeconds: deps.config.approvals.timeoutSeconds,
-      actor: options.actor, signal: options.signal,
+      actor: options.actor, signal: options.signal, executionId: id,
     }, deps.human, deps.twoFactor)
     : { approved: true as const, via: "not required" };
   if (!verdict.approved) return endEarly(verdict.status, verdict.error, null, { ...shown, input });
   shown.approval = { ...approval, via: verdict.via };
+  // Ctrl-C before the side effect stops the run: nothing has happened yet, so nothing will.
+  if (options.signal?.aborted) {
+    return endEarly("declined", new ToolctlError("interrupted", ExitCode.interrupted, `${tool.name}.${action.name}: interrupted before it ran; nothing ran`), null, { ...shown, input });
+  }
 
   // The intent is durable before the side effect, together with the spend reservation and the use of the
   // approval: if this transaction fails, the error propagates and nothing runs.
   try {
-    record.started(shown.input, { plan, costUsd: cost.usd, risk }, { input: shown.input, plan, cost, risk, approval: verdict.via }, () => {
+    record.started(shown.input, { plan, costUsd: cost.usd, risk }, { input: shown.input, plan, cost, risk, approval: verdict.via, approvalId: "approvalId" in verdict ? verdict.approvalId : undefined }, () => {
       if ("approvalId" in verdict && verdict.approvalId) {
         const problem = consumeApproval(registry, verdict.approvalId, digest, id);
         if (problem) throw new PolicyError("policy_refused", problem);
       }
       if (cost.usd > 0) {
-        const reserved = reserveSpend(registry, { executionId: id, tool: tool.name, action: action.name, amountUsd: cost.usd, day, dailyLimitUsd: limits.dailyUsd });
+        // The day is taken again under the lock: a run approved after midnight counts against the new day.
+        const reserved = reserveSpend(registry, { executionId: id, tool: tool.name, action: action.name, amountUsd: cost.usd, day: spendDay(), dailyLimitUsd: limits.dailyUsd });
         if (!reserved.ok) {
           const after = reserved.spend.committedUsd + reserved.spend.reservedUsd + cost.usd;
           throw new PolicyError("policy_refused", `${tool.name}.${action.name} refused: estimated $${cost.usd.toFixed(2)} would take today's spend to $${after.toFixed(2)}, over the daily limit of $${limits.dailyUsd.toFixed(2)} (see: toolctl budget)`);
@@ -267,8 +278,14 @@ async function runAndRecord(prepared: Prepared, state: RunState): Promise<Execut
     const interrupted = options.signal?.aborted === true;
     if (!written) {
       written = true;
-      record.finished(status, { output, error: message ?? null, errorCategory: result.errorCategory ?? null, durationMs, plan: { ...shown.plan, result: details } },
-        { output, error: message, category: result.errorCategory, details, durationMs, interrupted: interrupted || undefined });
+      try {
+        record.finished(status, { output, error: message ?? null, errorCategory: result.errorCategory ?? null, durationMs, plan: { ...shown.plan, result: details } },
+          { output, error: message, category: result.errorCategory, details, durationMs, interrupted: interrupted || undefined });
+      } catch (error) {
+        // The action ran but its outcome is not on record: never "nothing ran" (exit 6), always unknown.
+        const why = `${shown.tool}.${shown.action} ran, but its outcome could not be recorded (${(error as Error).message}); execution ${shown.executionId} stays "running": check before retrying`;
+        return { ...shown, output, status: "unknown", exitCode: ExitCode.unknownOutcome, durationMs, error: { code: "unknown_outcome", exitCode: ExitCode.unknownOutcome, message: redactor.text(why) } };
+      }
     }
     const exit = exitCode ?? (interrupted ? ExitCode.interrupted : (EXIT_FOR_STATUS[status] ?? ExitCode.actionFailed));
     return {

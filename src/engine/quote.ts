@@ -11,7 +11,7 @@ import type { ErrorCategory } from "../registry/executions.js";
 import { getAction, type ToolRecord } from "../registry/tools.js";
 import type { Runner, RunContext } from "../runners/types.js";
 import { formatIssue, loadValidator } from "../schema/validator.js";
-import { renderValue } from "../template/render.js";
+import { renderValue, TemplateError } from "../template/render.js";
 
 export type QuoteResult = { ok: true; cost: CostEstimate } | { ok: false; error: ToolctlError; category: ErrorCategory };
 
@@ -21,20 +21,37 @@ export async function takeQuote(
 ): Promise<QuoteResult> {
   const tool: ToolRecord = context.tool;
   const quoteAction = getAction(registry, tool.name, pending.quote.action)!;
-  const quoteInput = renderValue(pending.quote.input, { input }) as Record<string, unknown>;
   const name = `${tool.name}.${quoteAction.name}`;
   const record = (status: string, data: Record<string, unknown>) =>
     writeTransaction(registry, () => appendAudit(registry, {
       type: "execution.quote", actor: audit.actor, tool: tool.name, action: audit.action, executionId: audit.executionId, status,
       data: { quoteAction: quoteAction.name, ...data },
     }));
+  let quoteInput: Record<string, unknown>;
+  try {
+    quoteInput = renderValue(pending.quote.input, { input }) as Record<string, unknown>;
+  } catch (error) {
+    if (!(error instanceof TemplateError)) throw error;
+    record("failed", { error: error.message });
+    return { ok: false, category: "validation", error: new UsageError(`the price quote (${name}): ${error.message}`) };
+  }
   const issues = quoteAction.inputValidator ? loadValidator(quoteAction.inputValidator)(quoteInput) : [];
   if (issues.length > 0) {
     const message = `the price quote (${name}) got invalid input: ${issues.map((i) => formatIssue(i, "input")).join("; ")}`;
     record("failed", { error: message });
     return { ok: false, category: "validation", error: new UsageError(message) };
   }
-  const result = await runner.prepare({ ...context, action: quoteAction, input: quoteInput }).run({ signal: signal ?? new AbortController().signal });
+  let result;
+  try {
+    result = await runner.prepare({ ...context, action: quoteAction, input: quoteInput }).run({ signal: signal ?? new AbortController().signal });
+  } catch (error) {
+    // A blocked URL or a template that cannot be rendered: the quote is refused, on record, before anything is bought.
+    if (!(error instanceof ToolctlError) && !(error instanceof TemplateError)) throw error;
+    const message = context.redact(`the price quote (${name}) could not be taken: ${(error as Error).message}`);
+    record("failed", { error: message });
+    const refused = error instanceof ToolctlError ? new ToolctlError(error.code, error.exitCode, message) : new UsageError(message);
+    return { ok: false, category: error instanceof ToolctlError && error.exitCode === ExitCode.policy ? "authorization" : "validation", error: refused };
+  }
   if (result.outcome !== "succeeded") {
     const message = context.redact(`the price quote (${name}) failed: ${result.error ?? "no answer"}; nothing was bought`);
     record("failed", { error: message });

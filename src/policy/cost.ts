@@ -38,8 +38,12 @@ export function estimateCost(action: Pick<ActionSpec, "cost">, input: Record<str
   if ("perUnit" in cost) return perUnitCost(cost, input);
   if ("quote" in cost) return { usd: Number.NaN, basis: `quoted by ${cost.quote.action} (not yet quoted)`, needsQuote: true, quote: cost.quote };
   const raw = lookup(input, cost.fromInput);
-  const value = typeof raw === "string" ? Number(raw) : raw;
-  if (typeof value !== "number" || !Number.isFinite(value)) return { usd: 0, basis: `input.${cost.fromInput} is not a number` };
+  const value = typeof raw === "string" && raw.trim() !== "" ? Number(raw) : raw;
+  // Never free by accident: an amount that cannot be read, or a negative one, has no price (NaN), and the
+  // engine refuses to run an action it cannot price.
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+    return { usd: Number.NaN, basis: `input.${cost.fromInput} is not an amount (a number, 0 or more): ${JSON.stringify(raw) ?? "absent"}` };
+  }
   const usd = round(value * cost.scale);
   return { usd, basis: cost.scale === 1 ? `input.${cost.fromInput}` : `input.${cost.fromInput} × ${cost.scale}` };
 }
@@ -73,8 +77,9 @@ function perUnitCost(cost: PerUnitCostSpec, input: Record<string, unknown>): Cos
   if (cost.units.count !== undefined) {
     const field = cost.units.count;
     const raw = lookup(input, field);
-    const count = Array.isArray(raw) ? raw.length : typeof raw === "number" && Number.isFinite(raw) && raw >= 0 ? raw : undefined;
-    if (count === undefined) return { usd: 0, units: 0, basis: `input.${field} is not a count (a number or a list)` };
+    // A single recipient given as text counts as one.
+    const count = Array.isArray(raw) ? raw.length : typeof raw === "string" && raw !== "" ? 1 : typeof raw === "number" && Number.isFinite(raw) && raw >= 0 ? raw : undefined;
+    if (count === undefined) return { usd: Number.NaN, units: 0, basis: `input.${field} is not a count (a number, a list, or one text value)` };
     units *= count;
     parts.push(`input.${field}: ${count}`);
   }

@@ -3,7 +3,7 @@
  * toolctl processes can work at once. Every write goes through `writeTransaction` (BEGIN IMMEDIATE), which
  * takes the write lock up front: a deferred transaction that upgrades later can fail with SQLITE_BUSY at once.
  */
-import { mkdirSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import type BetterSqlite3 from "better-sqlite3";
@@ -59,6 +59,9 @@ export function openRegistry(home: string): Registry {
     throw new RegistryError(`cannot create home ${home}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; set TOOLCTL_HOME or --home to a writable directory`, error);
   }
   const file = path.join(home, REGISTRY_FILE);
+  // Executions hold inputs and outputs: the database is the user's alone, even in a home made by hand.
+  // The WAL and shared-memory files take the database file's mode when SQLite creates them.
+  if (!existsSync(file)) closeSync(openSync(file, "a", 0o600));
   let db: Db;
   try {
     db = new Database(file, nativeBinding ? { nativeBinding } : {});

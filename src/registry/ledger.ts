@@ -2,17 +2,20 @@
  * The spend ledger. A run reserves its estimated cost before it acts, in the same BEGIN IMMEDIATE transaction
  * as its audit intent, after checking the daily limit against everything committed or still reserved today:
  * two processes can never both pass the check with money that only one of them may spend.
- * Succeeded → committed; failed or declined → released; unknown → stays reserved, because it may have been spent.
+ * Succeeded → committed; failed → released; unknown → stays reserved, because it may have been spent.
  */
+import { isAlive } from "../util/process.js";
 import type { Registry } from "./db.js";
 import { nowIso } from "./db.js";
 
 export type LedgerState = "reserved" | "committed" | "released";
 
-/** The local calendar day a cost counts against ("today's spend" is the user's today). */
-export function localDay(date = new Date()): string {
-  const pad = (n: number) => String(n).padStart(2, "0");
-  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
+/**
+ * The day a cost counts against: the UTC calendar day. One fixed zone for every process, so no process can
+ * open a fresh daily budget by running under another TZ.
+ */
+export function spendDay(date = new Date()): string {
+  return date.toISOString().slice(0, 10);
 }
 
 export interface DaySpend {
@@ -75,16 +78,6 @@ export interface ReservationRow {
   executionStatus: string | null;
   /** The reserving process is gone while the execution still runs: it crashed or was killed. */
   abandoned: boolean;
-}
-
-function isAlive(pid: number | null): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 export function dayEntries(registry: Registry, day: string): ReservationRow[] {

@@ -8,7 +8,7 @@ import { isSecretKey } from "../secrets/redact.js";
 import { renderText, renderValue, TemplateError } from "../template/render.js";
 import type { Prepared, RunContext, RunResult, Runner } from "./types.js";
 
-const DEFAULT_SETTINGS: ProcessSettings = { env: ["PATH", "HOME", "LANG", "TZ"], timeoutSeconds: 30 };
+const DEFAULT_SETTINGS: ProcessSettings = { env: ["PATH", "LANG", "TZ"], timeoutSeconds: 30 };
 const MAX_OUTPUT_BYTES = 10 * 1024 * 1024;
 
 function lastLine(text: string): string {

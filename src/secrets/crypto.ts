@@ -51,14 +51,17 @@ export function envKeyId(key: Buffer): string {
 
 function envKeyRing(env: NodeJS.ProcessEnv): KeyRing {
   const key = decodeKey(env.TOOLCTL_MASTER_KEY!, "TOOLCTL_MASTER_KEY");
-  // "env" stays the current id so values sealed before rotation existed keep decrypting.
+  // "env" is kept as a decrypt-only alias for values sealed by earlier versions, which named no key.
   const keys = new Map([["env", key], [envKeyId(key), key]]);
-  // Present while an operator rotates an environment key (see rotate.ts): it decrypts what was already re-sealed.
+  let current = envKeyId(key);
+  // Present while an operator rotates an environment key (see rotate.ts). New values are sealed with it at
+  // once, under its own id, so nothing written during the switch is left on the key being retired.
   if (env.TOOLCTL_MASTER_KEY_NEW) {
     const next = decodeKey(env.TOOLCTL_MASTER_KEY_NEW, "TOOLCTL_MASTER_KEY_NEW");
-    keys.set(envKeyId(next), next);
+    current = envKeyId(next);
+    keys.set(current, next);
   }
-  return { current: "env", keys, source: "env" };
+  return { current, keys, source: "env" };
 }
 
 /** Reads and checks the key file as stored (for rotation, which edits it); undefined when there is none. */

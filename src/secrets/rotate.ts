@@ -15,6 +15,7 @@ import { appendAudit } from "../registry/audit.js";
 import { writeTransaction, type Registry } from "../registry/db.js";
 import { envKeyId, KEY_FILE, keyFilePath, loadKeyRing, newKeyId, readKeyFile, seal, sealedKeyId, sealedPrefix, unseal, writeKeyFile, type KeyRing } from "./crypto.js";
 import { nodeCrypto } from "../util/builtins.js";
+import { isAlive } from "../util/process.js";
 
 /** Every column holding a sealed value. A new one must be listed here, or rotation would drop its key. */
 const SEALED_COLUMNS = [
@@ -147,11 +148,3 @@ function removeStaleKeyTemps(home: string): void {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}

@@ -30,11 +30,11 @@ export function approvalMessage(request: ApprovalRequest): string {
 export function createHuman(json: boolean): Human {
   return {
     canPrompt: canPrompt(),
-    async confirm(request, timeoutMs) {
+    async confirm(request, timeoutMs, signal) {
       process.stderr.write(`${approvalMessage(request)}\n`);
-      return askYesNo("Approve this action? [yes/no]", timeoutMs);
+      return askYesNo("Approve this action? [yes/no]", timeoutMs, signal);
     },
-    code: (timeoutMs) => askCode("TOTP code:", timeoutMs),
+    code: (timeoutMs, signal) => askCode("TOTP code:", timeoutMs, 6, signal),
     waiting(approvalId, expiresAt) {
       const line = `waiting for approval ${approvalId} (until ${expiresAt}): decide it from another terminal with\n  toolctl approve ${approvalId}    or    toolctl deny ${approvalId}\n`;
       if (!json) process.stderr.write(line);

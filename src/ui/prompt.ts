@@ -1,7 +1,7 @@
 /**
  * The one prompt wrapper. It asks only when someone can answer (stdin and stderr are terminals), prints to
- * stderr so stdout stays data, and fails closed: no answer within the timeout, end of input and Ctrl-C are
- * all "no", never "yes".
+ * stderr so stdout stays data, and fails closed: no answer within the timeout, end of input and Ctrl-C (as a
+ * keypress, or as SIGINT through the caller's signal) are all "no", never "yes".
  */
 export type Answer = "yes" | "no" | "timeout" | "eof" | "interrupted";
 
@@ -9,8 +9,12 @@ export function canPrompt(): boolean {
   return process.stdin.isTTY === true && process.stderr.isTTY === true;
 }
 
-async function ask<T>(run: (signal: AbortSignal) => Promise<T>, timeoutMs: number): Promise<{ value: T } | { answer: Exclude<Answer, "yes" | "no"> }> {
+async function ask<T>(run: (signal: AbortSignal) => Promise<T>, timeoutMs: number, outer?: AbortSignal): Promise<{ value: T } | { answer: Exclude<Answer, "yes" | "no"> }> {
   const controller = new AbortController();
+  // The caller's signal (Ctrl-C delivered as SIGINT rather than as a keypress) ends the prompt too.
+  const onOuter = () => controller.abort();
+  outer?.addEventListener("abort", onOuter, { once: true });
+  if (outer?.aborted) controller.abort();
   let why: "timeout" | "eof" | undefined;
   const timer = setTimeout(() => ((why = "timeout"), controller.abort()), timeoutMs);
   const onEnd = () => ((why ??= "eof"), controller.abort());
@@ -29,6 +33,7 @@ async function ask<T>(run: (signal: AbortSignal) => Promise<T>, timeoutMs: numbe
     throw error;
   } finally {
     clearTimeout(timer);
+    outer?.removeEventListener("abort", onOuter);
     process.stdin.off("keypress", onKey);
     process.stdin.off("end", onEnd);
     process.stdin.off("close", onEnd);
@@ -36,20 +41,21 @@ async function ask<T>(run: (signal: AbortSignal) => Promise<T>, timeoutMs: numbe
 }
 
 /** Asks a yes/no question; only a typed "yes" (or "y") approves. */
-export async function askYesNo(message: string, timeoutMs: number): Promise<Answer> {
+export async function askYesNo(message: string, timeoutMs: number, outer?: AbortSignal): Promise<Answer> {
   const { input } = await import("@inquirer/prompts");
-  const result = await ask((signal) => input({ message }, { signal, output: process.stderr }), timeoutMs);
+  const result = await ask((signal) => input({ message }, { signal, output: process.stderr }), timeoutMs, outer);
   if ("answer" in result) return result.answer;
   return /^(y|yes)$/i.test(result.value.trim()) ? "yes" : "no";
 }
 
 /** Asks for a one-time code of `digits` digits (re-asked until well formed); the characters are masked. */
-export async function askCode(message: string, timeoutMs: number, digits = 6): Promise<{ code: string } | { answer: Exclude<Answer, "yes" | "no"> }> {
+export async function askCode(message: string, timeoutMs: number, digits = 6, outer?: AbortSignal): Promise<{ code: string } | { answer: Exclude<Answer, "yes" | "no"> }> {
   const { password } = await import("@inquirer/prompts");
   const wellFormed = (value: string) => new RegExp(`^\\d{${digits}}$`).test(value.replace(/\s+/g, ""));
   const result = await ask(
     (signal) => password({ message, mask: "*", validate: (value) => wellFormed(value) || `enter the ${digits}-digit code from your authenticator app` }, { signal, output: process.stderr }),
     timeoutMs,
+    outer,
   );
   return "answer" in result ? result : { code: result.value.replace(/\s+/g, "") };
 }

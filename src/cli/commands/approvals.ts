@@ -1,3 +1,4 @@
+import { loadConfig } from "../../config/config.js";
 import { NeedsHumanError, NotFoundError, PolicyError } from "../../errors.js";
 import { decideApproval, getApproval, listApprovals, type Approval } from "../../registry/approvals.js";
 import { table } from "../../ui/output.js";
@@ -29,7 +30,8 @@ export async function approveCommand(context: CommandContext, id: string, flags:
       let code = flags.otp;
       if (code === undefined) {
         if (!canPrompt()) throw new NeedsHumanError(`${id} is CRITICAL: add --otp CODE from your authenticator`);
-        const entered = await askCode("TOTP code:", 120_000);
+        const { approvals } = (await loadConfig(context.home, context.env)).values;
+        const entered = await askCode("TOTP code:", approvals.timeoutSeconds * 1000);
         if ("answer" in entered) throw new PolicyError("policy_refused", `${id} was not approved: no TOTP code given`);
         code = entered.code;
       }

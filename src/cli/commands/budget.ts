@@ -1,13 +1,13 @@
 import { loadConfig } from "../../config/config.js";
-import { dayEntries, daySpend, localDay } from "../../registry/ledger.js";
+import { dayEntries, daySpend, spendDay } from "../../registry/ledger.js";
 import { table } from "../../ui/output.js";
 import type { CommandContext } from "../program.js";
 import { withRegistry } from "./shared.js";
 
-/** Today's spend, what is reserved by runs in flight (or of unknown outcome), and what is left. */
+/** Today's spend (UTC day), what is reserved by runs in flight (or of unknown outcome), and what is left. */
 export async function budgetCommand(context: CommandContext, flags: { day?: string }): Promise<void> {
   const { limits } = (await loadConfig(context.home, context.env)).values;
-  const day = flags.day ?? localDay();
+  const day = flags.day ?? spendDay();
   const view = await withRegistry(context, (registry) => {
     const spend = daySpend(registry, day);
     const entries = dayEntries(registry, day);

@@ -28,7 +28,7 @@ function twoFactorFor(registry: Registry, context: CommandContext): TwoFactor {
       const [{ verifyCode }, { loadKeyRing }] = await Promise.all([import("../../registry/twofactor.js"), import("../../secrets/crypto.js")]);
       const ring = loadKeyRing(context.home, context.env, { create: false });
       if (!ring) return { ok: false, reason: "not_enrolled" };
-      return verifyCode(registry, ring, code, Date.now(), { actor: context.actor, purpose: "run", ...target });
+      return verifyCode(registry, ring, code, Date.now(), { actor: context.actor, purpose: "run", tool: target.tool, action: target.action, executionId: target.executionId });
     },
   };
 }
