@@ -310,13 +310,19 @@ describe("toolctl secret", () => {
     const from = startup * 0.8;
     // ROTATE_CRASH_TRIALS=100 gives the reliability goal's count (G8); 20 keeps the default suite quick.
     const trials = Number(process.env.ROTATE_CRASH_TRIALS ?? 20);
-    for (let trial = 0; trial < trials; trial++) {
-      const outcome = await rotateKilledAfter(from + Math.random() * (full.ms - from));
+    // Timings drift on a loaded machine: a rotation that finished before its kill narrows the window, and the
+    // loop goes on (up to three times the trials) until enough kills landed, one of them between batches.
+    let upper = full.ms;
+    let attempts = 0;
+    while (attempts < trials * 3 && (killed < trials || mixed === 0)) {
+      attempts++;
+      const outcome = await rotateKilledAfter(from + Math.random() * Math.max(1, upper - from));
       if (outcome.killed) killed++;
+      else upper = Math.max(from + 1, Math.min(upper, outcome.ms * 0.9));
       if (checkAll() > 1) mixed++;
     }
-    const stats = JSON.stringify({ startupMs: startup, rotateMs: full.ms, killed, mixed });
-    expect(killed, stats).toBeGreaterThan(trials / 2);
+    const stats = JSON.stringify({ startupMs: startup, rotateMs: full.ms, attempts, killed, mixed });
+    expect(killed, stats).toBeGreaterThanOrEqual(trials);
     // Some kills must land between batches, or the test proves nothing.
     expect(mixed, stats).toBeGreaterThan(0);
 
