@@ -7,19 +7,17 @@
  * 2FA is enrolled in-process with the product's own modules (registry/twofactor.ts, secrets/crypto.ts) and
  * codes come from policy/totp.ts with the enrolled secret, exactly as an authenticator app would compute them.
  */
-import * as pty from "node-pty";
 import { describe, expect, it } from "vitest";
 import { openRegistry } from "../src/registry/db.js";
 import { beginEnrollment, confirmEnrollment } from "../src/registry/twofactor.js";
 import { loadKeyRing } from "../src/secrets/crypto.js";
 import { generateTotp } from "../src/policy/totp.js";
 import { baseEnv, binPath, repoRoot, runCli, runJson, tempDir, writeFiles } from "./helpers.js";
+import { spawnTerminal as spawnPty, type Terminal } from "./pty.js";
 
 const STEP_MS = 30_000;
 /** A bound on any one terminal session: it is killed after this, so a hang fails the test instead of the run. */
 const SESSION_MS = 20_000;
-// CSI (including private modes like ?25l), OSC, and the two-byte ESC sequences: what is left is what a person reads.
-const ANSI = /\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)|\u001b[()][A-Za-z0-9]|\u001b[=>78cDEHM]/g;
 
 /** Settings for every run: limits high enough for CRITICAL amounts, so a limit never refuses first. */
 const LIMITS = { TOOLCTL_LIMITS_PER_ACTION_USD: "100000", TOOLCTL_LIMITS_DAILY_USD: "1000000" };
@@ -132,40 +130,8 @@ async function onlyExecution(home: string) {
 // ---------------------------------------------------------------------------------------------------------------
 // The terminal
 
-interface Terminal {
-  write(text: string): void;
-  /** Everything shown so far, without escape sequences. */
-  text(): string;
-  waitFor(pattern: RegExp, occurrence?: number): Promise<string>;
-  exited: Promise<{ exitCode: number; signal?: number; killed: boolean }>;
-}
-
 function spawnTerminal(args: string[], home: string, env: Record<string, string> = {}): Terminal {
-  const fullEnv = baseEnv({ TOOLCTL_HOME: home, ...LIMITS, ...env }) as Record<string, string>;
-  const term = pty.spawn(process.execPath, [binPath, ...args], { name: "xterm-256color", cols: 100, rows: 30, cwd: repoRoot, env: fullEnv });
-  let raw = "";
-  let killed = false;
-  term.onData((data) => (raw += data));
-  const exited = new Promise<{ exitCode: number; signal?: number; killed: boolean }>((resolve) =>
-    term.onExit(({ exitCode, signal }) => resolve({ exitCode, signal, killed })),
-  );
-  const timer = setTimeout(() => ((killed = true), term.kill("SIGKILL")), SESSION_MS);
-  void exited.then(() => clearTimeout(timer));
-  const text = () => raw.replace(ANSI, "").replace(/\r/g, "");
-  return {
-    write: (data) => term.write(data),
-    text,
-    async waitFor(pattern, occurrence = 1) {
-      const global = new RegExp(pattern.source, `${pattern.flags.replace("g", "")}g`);
-      for (let waited = 0; waited < 10_000; waited += 25) {
-        const matches = [...text().matchAll(global)];
-        if (matches.length >= occurrence) return matches[occurrence - 1]![0];
-        await sleep(25);
-      }
-      throw new Error(`timed out waiting for ${pattern} (#${occurrence}); terminal shows:\n${text()}`);
-    },
-    exited,
-  };
+  return spawnPty(args, home, { env: { ...LIMITS, ...env }, sessionMs: SESSION_MS });
 }
 
 /** Waits for the session to end; a session the bound had to kill is a hang and fails loudly. */

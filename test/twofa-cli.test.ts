@@ -2,45 +2,14 @@
  * `toolctl 2fa` end to end: the built binary through a real pseudo-terminal (node-pty) for the prompts, and
  * through pipes for the non-interactive paths. Every run uses a temporary home, never ~/.toolctl.
  */
-import * as pty from "node-pty";
 import { describe, expect, it } from "vitest";
 import { generateTotp } from "../src/policy/totp.js";
 import { baseEnv, binPath, repoRoot, runCli, runJson, tempDir } from "./helpers.js";
+import { spawnTerminal as spawnPty, type Terminal } from "./pty.js";
 
 const STEP_MS = 30_000;
-// CSI and OSC sequences: what is left is the text a person sees.
-const ANSI = /\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b\][^\u0007]*\u0007/g;
-
-interface Terminal {
-  write(text: string): void;
-  text(): string;
-  waitFor(pattern: RegExp, occurrence?: number): Promise<string>;
-  exited: Promise<number>;
-}
-
 function spawnTerminal(args: string[], home: string): Terminal {
-  const env = baseEnv({ TOOLCTL_HOME: home, TERM: "xterm-256color" }) as Record<string, string>;
-  const term = pty.spawn(process.execPath, [binPath, ...args], { name: "xterm-256color", cols: 120, rows: 60, cwd: repoRoot, env });
-  let raw = "";
-  term.onData((data) => (raw += data));
-  const exited = new Promise<number>((resolve) => term.onExit(({ exitCode }) => resolve(exitCode)));
-  const timer = setTimeout(() => term.kill(), 20_000);
-  void exited.then(() => clearTimeout(timer));
-  const text = () => raw.replace(ANSI, "");
-  return {
-    write: (data) => term.write(data),
-    text,
-    async waitFor(pattern, occurrence = 1) {
-      const global = new RegExp(pattern.source, `${pattern.flags.replace("g", "")}g`);
-      for (let waited = 0; waited < 10_000; waited += 25) {
-        const matches = [...text().matchAll(global)];
-        if (matches.length >= occurrence) return matches[occurrence - 1]![0];
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
-      throw new Error(`timed out waiting for ${pattern} (#${occurrence}); terminal shows:\n${text()}`);
-    },
-    exited,
-  };
+  return spawnPty(args, home, { cols: 120, rows: 60 });
 }
 
 function secretFrom(text: string): string {
@@ -74,7 +43,7 @@ describe("2fa enroll on a terminal", () => {
     expect(await runJson(["2fa", "status"], { home }).then((r) => r.json)).toMatchObject({ enrolled: false, pending: true, failuresInWindow: 1 });
 
     term.write(`${generateTotp(secret, Date.now())}\r`);
-    expect(await term.exited).toBe(0);
+    expect((await term.exited).exitCode).toBe(0);
     expect(term.text()).toMatch(/2FA enrolled/);
 
     const status = await runJson(["2fa", "status"], { home });
@@ -90,7 +59,7 @@ describe("2fa enroll on a terminal", () => {
     const term = spawnTerminal(["2fa", "enroll"], home);
     await term.waitFor(PROMPT);
     term.write("\u0004");
-    expect(await term.exited).toBe(4);
+    expect((await term.exited).exitCode).toBe(4);
     expect(term.text()).toMatch(/stays pending.*toolctl 2fa enroll --code/s);
     expect((await runJson(["2fa", "status"], { home })).json).toMatchObject({ enrolled: false, pending: true });
   });
@@ -100,7 +69,7 @@ describe("2fa enroll on a terminal", () => {
     const term = spawnTerminal(["2fa", "enroll"], home);
     await term.waitFor(PROMPT);
     term.write("\u0003");
-    expect(await term.exited).toBe(130);
+    expect((await term.exited).exitCode).toBe(130);
     expect((await runJson(["2fa", "status"], { home })).json).toMatchObject({ enrolled: false, pending: true });
   });
 
@@ -115,7 +84,7 @@ describe("2fa enroll on a terminal", () => {
       term.write(`${wrong}\r`);
       await term.waitFor(/wrong code/, i);
     }
-    expect(await term.exited).toBe(3);
+    expect((await term.exited).exitCode).toBe(3);
     expect(term.text()).toMatch(/stays pending/);
     expect((await runJson(["2fa", "status"], { home })).json).toMatchObject({ enrolled: false, pending: true, failuresInWindow: 3 });
   });

@@ -44,17 +44,9 @@ function toApproval(row: Row, now = nowIso()): Approval {
   };
 }
 
-export interface NewApproval {
-  tool: string;
-  action: string;
-  digest: string;
-  input: unknown;
-  costUsd: number;
-  risk: string;
-  needsOtp: boolean;
-  requestedBy: string;
+export type NewApproval = Pick<Approval, "tool" | "action" | "digest" | "input" | "costUsd" | "risk" | "needsOtp" | "requestedBy"> & {
   timeoutSeconds: number;
-}
+};
 
 export function fileApproval(registry: Registry, request: NewApproval): Approval {
   const id = `ap_${nodeCrypto().randomBytes(4).toString("hex")}`;
