@@ -151,9 +151,10 @@ describe("process runner", () => {
     await new Promise((resolve) => setTimeout(resolve, 20));
     child.kill("SIGINT");
     const code = await closed;
-    expect([130, 5]).toContain(code);
     const shown = await runJson(["executions"], { home });
-    expect(shown.json.items[0].status).toBe("unknown");
+    const why = JSON.stringify({ code, stderr, execution: shown.json.items[0] });
+    expect([130, 5], why).toContain(code);
+    expect(shown.json.items[0].status, why).toBe("unknown");
     expect(stderr).toMatch(/interrupt received/);
   });
 });

@@ -19,15 +19,16 @@ import { appendAudit } from "../registry/audit.js";
 import { nowIso, writeTransaction, type Registry } from "../registry/db.js";
 import { newExecutionId, type ErrorCategory, type ExecutionStatus } from "../registry/executions.js";
 import { actionNames, getAction, getTool, toolNames, type ActionRecord, type ToolRecord } from "../registry/tools.js";
-import type { Prepared, Runner, RunResult } from "../runners/types.js";
+import type { Runner } from "../runners/types.js";
 import { loadValidator, formatIssue } from "../schema/validator.js";
 import { Redactor } from "../secrets/redact.js";
 import { createSecretLookup, resolveSecrets } from "../secrets/resolve.js";
 import { TemplateError } from "../template/render.js";
 import { didYouMean } from "../util/suggest.js";
 import { buildInput, type InputSources } from "./input.js";
+import { runAndRecord } from "./outcome.js";
 import { takeQuote } from "./quote.js";
-import { createRecorder, type Recorder } from "./record.js";
+import { createRecorder } from "./record.js";
 import { parseTarget } from "./target.js";
 
 export interface ExecuteOptions {
@@ -97,10 +98,6 @@ function resolveTarget(registry: Registry, target: string, actor: Actor): { tool
   );
   throw new NotFoundError(message);
 }
-
-const EXIT_FOR_STATUS: Partial<Record<ExecutionStatus, ExitCodeValue>> = {
-  succeeded: ExitCode.ok, dry_run: ExitCode.ok, failed: ExitCode.actionFailed, unknown: ExitCode.unknownOutcome, declined: ExitCode.policy,
-};
 
 export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promise<ExecuteResult> {
   const { registry } = deps;
@@ -253,84 +250,4 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
     throw error;
   }
   return await runAndRecord(prepared, { options, action, record, redactor, shown });
-}
-
-interface RunState {
-  options: ExecuteOptions;
-  action: ActionRecord;
-  record: Recorder;
-  redactor: Redactor;
-  shown: Omit<ExecuteResult, "status" | "exitCode">;
-}
-
-/** Runs the prepared call and records its outcome. Whatever goes wrong after the intent, an outcome is written. */
-async function runAndRecord(prepared: Prepared, state: RunState): Promise<ExecuteResult> {
-  const { options, action, record, redactor, shown } = state;
-  const repeatable = action.definition.idempotent ?? action.kind === "read";
-  const started = Date.now();
-  let written = false;
-  const finish = (result: RunResult, code: string | undefined, exitCode?: ExitCodeValue): ExecuteResult => {
-    const durationMs = Date.now() - started;
-    const output = redactor.value(result.output ?? null);
-    const details = redactor.value(result.details);
-    const message = result.error === undefined ? undefined : redactor.text(result.error);
-    const status: ExecutionStatus = result.outcome;
-    const interrupted = options.signal?.aborted === true;
-    if (!written) {
-      written = true;
-      try {
-        record.finished(status, { output, error: message ?? null, errorCategory: result.errorCategory ?? null, durationMs, plan: { ...shown.plan, result: details } },
-          { output, error: message, category: result.errorCategory, details, durationMs, interrupted: interrupted || undefined });
-      } catch (error) {
-        // The action ran but its outcome is not on record: never "nothing ran" (exit 6), always unknown.
-        const why = `${shown.tool}.${shown.action} ran, but its outcome could not be recorded (${(error as Error).message}); execution ${shown.executionId} stays "running": check before retrying`;
-        return { ...shown, output, status: "unknown", exitCode: ExitCode.unknownOutcome, durationMs, error: { code: "unknown_outcome", exitCode: ExitCode.unknownOutcome, message: redactor.text(why) } };
-      }
-    }
-    const exit = exitCode ?? (interrupted ? ExitCode.interrupted : (EXIT_FOR_STATUS[status] ?? ExitCode.actionFailed));
-    return {
-      ...shown, output, status, exitCode: exit, durationMs,
-      error: message === undefined ? undefined : { code: code ?? (status === "unknown" ? "unknown_outcome" : "action_failed"), exitCode: exit, message, category: result.errorCategory },
-    };
-  };
-  // A second Ctrl-C exits at once: the outcome is written as unknown first, synchronously.
-  if (options.interrupts) {
-    options.interrupts.onForce = () => {
-      finish({ outcome: "unknown", error: "interrupted twice: toolctl exited while the action was running; check before retrying", errorCategory: "unknown", details: {} }, undefined);
-    };
-  }
-  options.progress?.start(`${shown.tool}.${shown.action}`);
-  try {
-    let result: RunResult;
-    try {
-      result = await prepared.run({ signal: options.signal ?? new AbortController().signal });
-    } catch (error) {
-      if (!(error instanceof PolicyError)) throw error;
-      // A redirect to a blocked address: that hop was refused, but an earlier one may have acted (a POST answered by 303).
-      const outcome = repeatable ? "failed" : "unknown";
-      const message = repeatable ? error.message : `${error.message}; the first request may have taken effect: check before retrying`;
-      return finish({ outcome, error: message, errorCategory: "authorization", details: {} }, repeatable ? "url_blocked" : undefined, repeatable ? ExitCode.policy : undefined);
-    }
-    if (result.outcome === "succeeded" && action.outputValidator) {
-      const problems = loadValidator(action.outputValidator)(result.output).map((issue) => formatIssue(issue, "output"));
-      if (problems.length > 0) {
-        const error = `output does not match the action's outputSchema: ${problems.join("; ")}`;
-        // The provider said yes: for an action that is not safe to repeat, a malformed answer does not undo it.
-        return finish(
-          repeatable
-            ? { ...result, outcome: "failed", errorCategory: "validation", error }
-            : { ...result, outcome: "unknown", errorCategory: "validation", error: `${error}; the action itself ran: check before retrying` },
-          "output_invalid",
-        );
-      }
-    }
-    return finish(result, undefined);
-  } catch (error) {
-    // Anything unexpected after the intent: the action may have happened, so it is unknown, never silently lost.
-    if (written) throw error;
-    return finish({ outcome: "unknown", error: `internal error while running: ${(error as Error).message}`, errorCategory: "unknown", details: {} }, undefined);
-  } finally {
-    options.progress?.stop();
-    if (options.interrupts) options.interrupts.onForce = undefined;
-  }
 }

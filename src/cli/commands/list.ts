@@ -24,6 +24,6 @@ export async function listCommand(context: CommandContext, flags: ListFlags): Pr
     const cells = rows.map(([name, runtime, status, actions, description]) => [name, runtime, status, String(actions), truncate(description, 60)]);
     const text = table(["NAME", "RUNTIME", "STATUS", "ACTIONS", "DESCRIPTION"], cells, (h) => c.bold(h));
     // Colour is applied after padding so escape codes do not skew the columns.
-    return c.level > 0 ? text.replace(/ (active|pending|disabled|revoked) /g, (m, s: string) => ` ${statusColor(s)} `) : text;
+    return c.level > 0 ? text.replace(/ (active|pending|disabled|revoked) /g, (_match, s: string) => ` ${statusColor(s)} `) : text;
   });
 }
