@@ -14,20 +14,30 @@ export function timeCommand(argv, { runs = 25, warmup = 3, env = process.env, cw
   return { median: samples[Math.floor(samples.length / 2)], min: samples[0], runs };
 }
 
-/** Interleaves the floor and the subject so that machine load affects both alike. */
+/**
+ * Interleaves the floor and the subject so that machine load affects both alike. Each round times a few runs of
+ * each back to back; the figure is the median of the per-round ratios, which drift in load cannot skew the way
+ * it skews two separately taken medians.
+ */
 export function compare(label, floorArgv, subjectArgv, options = {}) {
-  const rounds = options.rounds ?? 12;
+  const rounds = options.rounds ?? 15;
+  const runs = options.runs ?? 6;
   const floor = [];
   const subject = [];
+  const ratios = [];
   for (let i = 0; i < rounds; i++) {
-    floor.push(timeCommand(floorArgv, { ...options, runs: options.runs ?? 8, warmup: i === 0 ? 3 : 1 }).median);
-    subject.push(timeCommand(subjectArgv, { ...options, runs: options.runs ?? 8, warmup: i === 0 ? 3 : 1 }).median);
+    const f = timeCommand(floorArgv, { ...options, runs, warmup: i === 0 ? 3 : 1 }).median;
+    const s = timeCommand(subjectArgv, { ...options, runs, warmup: i === 0 ? 3 : 1 }).median;
+    floor.push(f);
+    subject.push(s);
+    ratios.push(s / f);
   }
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  const f = median(floor);
-  const s = median(subject);
-  const ratio = s / f;
-  return { label, floorMs: +f.toFixed(1), subjectMs: +s.toFixed(1), ratio: +ratio.toFixed(2), target: options.target, ok: options.target ? ratio <= options.target : undefined };
+  const ratio = median(ratios);
+  return {
+    label, floorMs: +median(floor).toFixed(1), subjectMs: +median(subject).toFixed(1), ratio: +ratio.toFixed(2),
+    target: options.target, ok: options.target ? ratio <= options.target : undefined,
+  };
 }
 
 export function report(results) {

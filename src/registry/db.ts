@@ -6,16 +6,14 @@
 import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
-import type BetterSqlite3 from "better-sqlite3";
+import Database from "better-sqlite3";
 import { RegistryError } from "../errors.js";
 import { exportHead } from "./head.js";
 import { MIGRATIONS } from "./migrations.js";
 
-export type Db = BetterSqlite3.Database;
-
-// Loaded with require: importing this CommonJS addon through ESM costs a lexer pass on every start.
-const requireCommonJs = createRequire(import.meta.url);
-const Database = requireCommonJs("better-sqlite3") as typeof BetterSqlite3;
+// A static import, so that the bundler inlines better-sqlite3's JavaScript (no files to find and compile at
+// start-up); only its native addon is loaded from disk, by path (below).
+export type Db = Database.Database;
 
 export interface Registry {
   db: Db;
@@ -32,7 +30,7 @@ const BUSY_TIMEOUT_MS = 15_000;
 // Locating the addon through `bindings` probes a dozen paths on every start; resolving it once is cheaper.
 const nativeBinding = (() => {
   try {
-    return requireCommonJs.resolve("better-sqlite3/build/Release/better_sqlite3.node");
+    return createRequire(import.meta.url).resolve("better-sqlite3/build/Release/better_sqlite3.node");
   } catch {
     return undefined;
   }
