@@ -12,9 +12,13 @@ export interface ChainHead {
   hash: string;
 }
 
+/**
+ * Called only under the registry's write lock (see `writeTransaction`), so writers never overlap: one fixed
+ * temp name is enough, and one left by a killed writer is overwritten and renamed by the next export.
+ */
 export function exportHead(home: string, head: ChainHead): void {
   const target = path.join(home, HEAD_FILE);
-  const temp = `${target}.${process.pid}.tmp`;
+  const temp = `${target}.tmp`;
   try {
     writeFileSync(temp, `${JSON.stringify(head)}\n`, { mode: 0o600 });
     renameSync(temp, target);
