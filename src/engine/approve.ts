@@ -9,6 +9,7 @@ import { decideApproval, fileApproval, getApproval } from "../registry/approvals
 import { appendAudit } from "../registry/audit.js";
 import { writeTransaction, type Registry } from "../registry/db.js";
 import type { CostEstimate } from "../policy/cost.js";
+import { describeCodeRefusal } from "../policy/otp-code.js";
 import type { RiskLevel } from "../domain/manifest.js";
 
 export interface TwoFactor {
@@ -69,10 +70,7 @@ export async function obtainApproval(
       return { approved: true, via };
     }
     decided(via, "declined", { reason: verdict.reason });
-    const why = verdict.reason === "throttled"
-      ? `too many wrong codes: try again in ${verdict.retryAfterSeconds ?? 900} s`
-      : verdict.reason === "replayed" ? "that code was already used: wait for the next one" : "the TOTP code is wrong";
-    return declined(`${name} was not approved: ${why}`);
+    return declined(`${name} was not approved: ${describeCodeRefusal(verdict.reason, verdict.retryAfterSeconds)}`);
   };
 
   if (request.needsOtp && !twoFactor.isEnrolled()) {

@@ -7,12 +7,12 @@
 import type { Actor } from "../config/home.js";
 import type { RiskLevel } from "../domain/manifest.js";
 import { EnvironmentError, ExitCode, NotFoundError, PolicyError, SecretMissingError, ToolctlError, UsageError, type ExitCodeValue } from "../errors.js";
-import { approvalNeeded, overPerActionLimit, type ApprovalNeed } from "../policy/approval.js";
+import { approvalNeeded, overDailyLimit, overPerActionLimit, type ApprovalNeed } from "../policy/approval.js";
 import { estimateCost, needsQuote, type CostEstimate } from "../policy/cost.js";
 import { assessRisk } from "../policy/risk.js";
 import type { Config } from "../config/schema.js";
 import { consumeApproval } from "../registry/approvals.js";
-import { daySpend, reserveSpend, spendDay } from "../registry/ledger.js";
+import { daySpend, reserveSpend, roundUsd, spendDay } from "../registry/ledger.js";
 import { digestOf } from "../util/canonical.js";
 import { obtainApproval, type Human, type TwoFactor } from "./approve.js";
 import { appendAudit } from "../registry/audit.js";
@@ -181,7 +181,7 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
   const today = daySpend(registry, day);
   const budget = {
     day, committedUsd: today.committedUsd, reservedUsd: today.reservedUsd, dailyLimitUsd: limits.dailyUsd, perActionLimitUsd: limits.perActionUsd,
-    afterUsd: Math.round((today.committedUsd + today.reservedUsd + (Number.isNaN(cost.usd) ? 0 : cost.usd)) * 10_000) / 10_000,
+    afterUsd: roundUsd(today.committedUsd + today.reservedUsd + (Number.isNaN(cost.usd) ? 0 : cost.usd)),
   };
   const decided = { ...base, warnings, cost, risk, approval, budget };
 
@@ -197,10 +197,7 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
   const shown: Omit<ExecuteResult, "status" | "exitCode"> = { ...decided, input: redactor.value(input), plan };
 
   // Limits are checked before anyone is asked: an action over a limit never runs, even with --yes.
-  const overLimit = overPerActionLimit(cost.usd, limits)
-    ?? (budget.afterUsd > limits.dailyUsd
-      ? `estimated $${cost.usd.toFixed(2)} would take today's spend to $${budget.afterUsd.toFixed(2)}, over the daily limit of $${limits.dailyUsd.toFixed(2)} (see: toolctl budget)`
-      : undefined);
+  const overLimit = overPerActionLimit(cost.usd, limits) ?? overDailyLimit(cost.usd, budget.afterUsd, limits);
 
   if (options.dryRun) {
     if (overLimit) decided.warnings.push(`a real run would be refused: ${overLimit}`);
@@ -240,8 +237,8 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
         // The day is taken again under the lock: a run approved after midnight counts against the new day.
         const reserved = reserveSpend(registry, { executionId: id, tool: tool.name, action: action.name, amountUsd: cost.usd, day: spendDay(), dailyLimitUsd: limits.dailyUsd });
         if (!reserved.ok) {
-          const after = reserved.spend.committedUsd + reserved.spend.reservedUsd + cost.usd;
-          throw new PolicyError("policy_refused", `${tool.name}.${action.name} refused: estimated $${cost.usd.toFixed(2)} would take today's spend to $${after.toFixed(2)}, over the daily limit of $${limits.dailyUsd.toFixed(2)} (see: toolctl budget)`);
+          const after = roundUsd(reserved.spend.committedUsd + reserved.spend.reservedUsd + cost.usd);
+          throw new PolicyError("policy_refused", `${tool.name}.${action.name} refused: ${overDailyLimit(cost.usd, after, limits)}`);
         }
       }
     });

@@ -27,6 +27,12 @@ export interface LimitSettings {
   dailyUsd: number;
 }
 
+/** Today's spend plus this cost over the daily limit: the refusal, or undefined when it fits. */
+export function overDailyLimit(costUsd: number, afterUsd: number, limits: LimitSettings): string | undefined {
+  if (afterUsd <= limits.dailyUsd) return undefined;
+  return `estimated $${costUsd.toFixed(2)} would take today's spend to $${afterUsd.toFixed(2)}, over the daily limit of $${limits.dailyUsd.toFixed(2)} (see: toolctl budget)`;
+}
+
 /** The per-action limit, checked before anyone is asked: an action over it never runs, even with --yes. */
 export function overPerActionLimit(costUsd: number, limits: LimitSettings): string | undefined {
   return costUsd > limits.perActionUsd ? `estimated $${costUsd.toFixed(2)} is over the per-action limit of $${limits.perActionUsd.toFixed(2)}` : undefined;

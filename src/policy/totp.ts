@@ -6,6 +6,7 @@
  */
 import { generateSecret, generateSync, generateURI } from "otplib";
 import { nodeCrypto } from "../util/builtins.js";
+import { isWellFormedCode, normalizeCode } from "./otp-code.js";
 
 export type TotpAlgorithm = "sha1" | "sha256" | "sha512";
 
@@ -44,14 +45,7 @@ export function generateTotp(secret: string | Uint8Array, nowMs: number, options
   return generateTotpForStep(secret, timeStep(nowMs, options.periodSeconds), options);
 }
 
-/** People copy codes as "123 456"; spaces are not part of the code. */
-export function normalizeCode(code: string): string {
-  return code.replace(/\s+/g, "");
-}
-
-export function isWellFormedCode(code: string, digits: number = TOTP_DEFAULTS.digits): boolean {
-  return new RegExp(`^\\d{${digits}}$`).test(normalizeCode(code));
-}
+export { isWellFormedCode, normalizeCode };
 
 function equalInConstantTime(a: string, b: string): boolean {
   const left = Buffer.from(a);

@@ -25,7 +25,7 @@ export interface DaySpend {
 }
 
 /** Rounds to a hundredth of a cent: sums of floats must not drift across a limit. */
-const round = (usd: number) => Math.round(usd * 10_000) / 10_000;
+export const roundUsd = (usd: number) => Math.round(usd * 10_000) / 10_000;
 
 export function daySpend(registry: Registry, day: string): DaySpend {
   const row = registry.db
@@ -35,7 +35,7 @@ export function daySpend(registry: Registry, day: string): DaySpend {
        FROM ledger WHERE day = ?`,
     )
     .get(day) as { committed: number; reserved: number };
-  return { day, committedUsd: round(row.committed), reservedUsd: round(row.reserved) };
+  return { day, committedUsd: roundUsd(row.committed), reservedUsd: roundUsd(row.reserved) };
 }
 
 export interface Reservation {
@@ -52,7 +52,7 @@ export type ReserveResult = { ok: true; after: DaySpend } | { ok: false; spend: 
 /** Must run inside a write transaction (the intent's), so the check and the insert are one atomic step. */
 export function reserveSpend(registry: Registry, reservation: Reservation): ReserveResult {
   const spend = daySpend(registry, reservation.day);
-  if (round(spend.committedUsd + spend.reservedUsd + reservation.amountUsd) > reservation.dailyLimitUsd) return { ok: false, spend };
+  if (roundUsd(spend.committedUsd + spend.reservedUsd + reservation.amountUsd) > reservation.dailyLimitUsd) return { ok: false, spend };
   const now = nowIso();
   registry.db
     .prepare(
@@ -60,7 +60,7 @@ export function reserveSpend(registry: Registry, reservation: Reservation): Rese
        VALUES (?, ?, ?, ?, 'reserved', ?, ?, ?, ?)`,
     )
     .run(reservation.executionId, reservation.tool, reservation.action, reservation.amountUsd, reservation.day, process.pid, now, now);
-  return { ok: true, after: { ...spend, reservedUsd: round(spend.reservedUsd + reservation.amountUsd) } };
+  return { ok: true, after: { ...spend, reservedUsd: roundUsd(spend.reservedUsd + reservation.amountUsd) } };
 }
 
 /** Must run inside the outcome's write transaction. A missing row (a free action) is fine. */

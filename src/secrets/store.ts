@@ -7,7 +7,7 @@ import type { Actor } from "../config/home.js";
 import { EnvironmentError, UsageError } from "../errors.js";
 import { appendAudit } from "../registry/audit.js";
 import { nowIso, writeTransaction, type Registry } from "../registry/db.js";
-import { keyFilePath, loadKeyRing, ringForSealing as ringForSealingIn, seal, sealedKeyId, unseal, type KeyRing } from "./crypto.js";
+import { keyFilePath, loadKeyRing, ringForSealing, seal, sealedKeyId, unseal, type KeyRing } from "./crypto.js";
 
 export const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Secrets are tokens and keys, not files: a bound keeps a mistaken pipe from sealing megabytes. */
@@ -30,21 +30,12 @@ export function assertSecretName(name: string): void {
   }
 }
 
-/**
- * The ring to seal with, read again under the write lock: a rotation that finished while this process was
- * starting may already have dropped the key the caller loaded, and a value sealed with it would be lost.
- * Call it inside the `writeTransaction` that stores the sealed value.
- */
-export function ringForSealing(registry: Registry, ring: KeyRing): KeyRing {
-  return ringForSealingIn(registry.home, ring);
-}
-
 export function setSecret(registry: Registry, ring: KeyRing, name: string, value: string, actor: Actor = "user"): { created: boolean; keyId: string } {
   assertSecretName(name);
   if (value === "") throw new UsageError(`refusing to store an empty value for ${name}`);
   if (Buffer.byteLength(value) > MAX_SECRET_BYTES) throw new UsageError(`the value for ${name} is over ${MAX_SECRET_BYTES / 1024} KiB; secrets are tokens and keys, not files`);
   return writeTransaction(registry, () => {
-    const sealingRing = ringForSealing(registry, ring);
+    const sealingRing = ringForSealing(registry.home, ring);
     const sealed = seal(sealingRing, value, secretAad(name));
     const now = nowIso();
     const existing = registry.db.prepare("SELECT 1 FROM secrets WHERE name = ?").get(name);

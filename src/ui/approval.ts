@@ -34,7 +34,7 @@ export function createHuman(json: boolean): Human {
       process.stderr.write(`${approvalMessage(request)}\n`);
       return askYesNo("Approve this action? [yes/no]", timeoutMs, signal);
     },
-    code: (timeoutMs, signal) => askCode("TOTP code:", timeoutMs, 6, signal),
+    code: (timeoutMs, signal) => askCode("TOTP code:", timeoutMs, undefined, signal),
     waiting(approvalId, expiresAt) {
       const line = `waiting for approval ${approvalId} (until ${expiresAt}): decide it from another terminal with\n  toolctl approve ${approvalId}    or    toolctl deny ${approvalId}\n`;
       if (!json) process.stderr.write(line);

@@ -3,6 +3,8 @@
  * stderr so stdout stays data, and fails closed: no answer within the timeout, end of input and Ctrl-C (as a
  * keypress, or as SIGINT through the caller's signal) are all "no", never "yes".
  */
+import { isWellFormedCode, normalizeCode, OTP_DIGITS } from "../policy/otp-code.js";
+
 export type Answer = "yes" | "no" | "timeout" | "eof" | "interrupted";
 
 export function canPrompt(): boolean {
@@ -49,13 +51,12 @@ export async function askYesNo(message: string, timeoutMs: number, outer?: Abort
 }
 
 /** Asks for a one-time code of `digits` digits (re-asked until well formed); the characters are masked. */
-export async function askCode(message: string, timeoutMs: number, digits = 6, outer?: AbortSignal): Promise<{ code: string } | { answer: Exclude<Answer, "yes" | "no"> }> {
+export async function askCode(message: string, timeoutMs: number, digits = OTP_DIGITS, outer?: AbortSignal): Promise<{ code: string } | { answer: Exclude<Answer, "yes" | "no"> }> {
   const { password } = await import("@inquirer/prompts");
-  const wellFormed = (value: string) => new RegExp(`^\\d{${digits}}$`).test(value.replace(/\s+/g, ""));
   const result = await ask(
-    (signal) => password({ message, mask: "*", validate: (value) => wellFormed(value) || `enter the ${digits}-digit code from your authenticator app` }, { signal, output: process.stderr }),
+    (signal) => password({ message, mask: "*", validate: (value) => isWellFormedCode(value, digits) || `enter the ${digits}-digit code from your authenticator app` }, { signal, output: process.stderr }),
     timeoutMs,
     outer,
   );
-  return "answer" in result ? result : { code: result.value.replace(/\s+/g, "") };
+  return "answer" in result ? result : { code: normalizeCode(result.value) };
 }

@@ -1,4 +1,5 @@
 import { loadConfig } from "../../config/config.js";
+import { describeCodeRefusal, OTP_DIGITS } from "../../policy/otp-code.js";
 import { NeedsHumanError, NotFoundError, PolicyError } from "../../errors.js";
 import { decideApproval, getApproval, listApprovals, type Approval } from "../../registry/approvals.js";
 import { table } from "../../ui/output.js";
@@ -31,7 +32,7 @@ export async function approveCommand(context: CommandContext, id: string, flags:
       if (code === undefined) {
         if (!canPrompt()) throw new NeedsHumanError(`${id} is CRITICAL: add --otp CODE from your authenticator`);
         const { approvals } = (await loadConfig(context.home, context.env)).values;
-        const entered = await askCode("TOTP code:", approvals.timeoutSeconds * 1000);
+        const entered = await askCode("TOTP code:", approvals.timeoutSeconds * 1000, OTP_DIGITS);
         if ("answer" in entered) throw new PolicyError("policy_refused", `${id} was not approved: no TOTP code given`);
         code = entered.code;
       }
@@ -39,10 +40,9 @@ export async function approveCommand(context: CommandContext, id: string, flags:
       const ring = loadKeyRing(context.home, context.env, { create: false });
       const verdict = ring
         ? verifyCode(registry, ring, code, Date.now(), { actor: context.actor, purpose: "approve", approvalId: id, tool: approval.tool, action: approval.action })
-        : ({ ok: false, reason: "not_enrolled" } as const);
+        : ({ ok: false, reason: "not_enrolled", retryAfterSeconds: undefined } as const);
       if (!verdict.ok) {
-        const why = verdict.reason === "throttled" ? `too many wrong codes: try again in ${verdict.retryAfterSeconds} s` : verdict.reason === "replayed" ? "that code was already used" : verdict.reason === "not_enrolled" ? "2FA is not enrolled" : "the TOTP code is wrong";
-        throw new PolicyError("policy_refused", `${id} was not approved: ${why}`);
+        throw new PolicyError("policy_refused", `${id} was not approved: ${describeCodeRefusal(verdict.reason, verdict.retryAfterSeconds)}`);
       }
       via = "another terminal with TOTP";
     }

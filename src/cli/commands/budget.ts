@@ -1,5 +1,5 @@
 import { loadConfig } from "../../config/config.js";
-import { dayEntries, daySpend, spendDay } from "../../registry/ledger.js";
+import { dayEntries, daySpend, roundUsd, spendDay } from "../../registry/ledger.js";
 import { table } from "../../ui/output.js";
 import type { CommandContext } from "../program.js";
 import { withRegistry } from "./shared.js";
@@ -11,7 +11,7 @@ export async function budgetCommand(context: CommandContext, flags: { day?: stri
   const view = await withRegistry(context, (registry) => {
     const spend = daySpend(registry, day);
     const entries = dayEntries(registry, day);
-    const headroomUsd = Math.max(0, Math.round((limits.dailyUsd - spend.committedUsd - spend.reservedUsd) * 10_000) / 10_000);
+    const headroomUsd = Math.max(0, roundUsd(limits.dailyUsd - spend.committedUsd - spend.reservedUsd));
     return { ...spend, dailyLimitUsd: limits.dailyUsd, perActionLimitUsd: limits.perActionUsd, headroomUsd, entries };
   });
   const usd = (n: number) => `$${n.toFixed(2)}`;

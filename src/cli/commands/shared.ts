@@ -1,4 +1,5 @@
 import { UsageError } from "../../errors.js";
+import { isWellFormedCode, OTP_DIGITS } from "../../policy/otp-code.js";
 import { openRegistry, type Registry } from "../../registry/db.js";
 import type { CommandContext } from "../program.js";
 
@@ -33,5 +34,5 @@ export function parseTime(value: string | undefined, flag: string, edge: "start"
 
 /** A malformed `--otp` is a typo, not a guess: refused before it could count against the 2FA throttle. */
 export function checkOtpFlag(code: string): void {
-  if (!/^\d{6}$/.test(code.replace(/\s+/g, ""))) throw new UsageError(`--otp: expected the 6-digit code from your authenticator, got ${JSON.stringify(code)}`);
+  if (!isWellFormedCode(code)) throw new UsageError(`--otp: expected the ${OTP_DIGITS}-digit code from your authenticator, got ${JSON.stringify(code)}`);
 }

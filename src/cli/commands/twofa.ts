@@ -10,7 +10,7 @@ import { withRegistry } from "./shared.js";
 
 const ISSUER = "toolctl";
 const ENROLL_TRIES = 3;
-/** Same as the approval timeout: nobody answering is a no. */
+/** Enrolment and disabling are not approvals: a fixed five minutes to type a code, after which nobody answering is a no. */
 const PROMPT_TIMEOUT_MS = 5 * 60_000;
 
 interface CodeFlags {
