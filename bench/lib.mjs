@@ -1,5 +1,21 @@
 // Timing helpers shared by the benchmarks: median wall time of a spawned command over repeated runs.
 import { spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** Merges one benchmark's figures into bench/results/latest.json under `section`, keeping the others'. */
+export function saveResults(section, data) {
+  const file = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "results", "latest.json");
+  mkdirSync(path.dirname(file), { recursive: true });
+  let latest = {};
+  try {
+    latest = JSON.parse(readFileSync(file, "utf8"));
+  } catch {
+    // The first benchmark of this checkout.
+  }
+  writeFileSync(file, JSON.stringify({ ...latest, [section]: { date: new Date().toISOString(), node: process.version, ...data } }, null, 2));
+}
 
 export function timeCommand(argv, { runs = 25, warmup = 3, env = process.env, cwd } = {}) {
   const samples = [];

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { compare, hasValgrind, instructions, report } from "./lib.mjs";
+import { compare, hasValgrind, instructions, report, saveResults } from "./lib.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const bin = path.join(root, "bin", "toolctl");
@@ -80,8 +80,7 @@ actions:
   }
   console.log(`node ${process.version}, ${os.cpus().length} cores; 1,000 manifests imported in ${importMs} ms`);
   report(results);
-  mkdirSync(path.join(root, "bench", "results"), { recursive: true });
-  writeFileSync(path.join(root, "bench", "results", "latest.json"), JSON.stringify({ date: new Date().toISOString(), node: process.version, importMs, results }, null, 2));
+  saveResults("startup", { importMs, results });
   if (results.some((r) => r.ok === false)) process.exitCode = 1;
 } finally {
   server.kill();

@@ -6,20 +6,40 @@ import { existsSync, renameSync, rmSync } from "node:fs";
 import { readFile as readFileAsync } from "node:fs/promises";
 
 /**
- * commander loads child_process at start-up for executable subcommands, which toolctl does not use; with it come
- * net, dgram and the stream stack. Deferring that require keeps every command's start-up lighter.
+ * Requires made lazy at build time: code a dependency loads at start-up for features toolctl rarely or never
+ * uses. commander loads child_process for executable subcommands (and with it net, dgram and the stream stack);
+ * dockerode loads gRPC and protobuf for BuildKit sessions, docker-modem loads ssh2 for ssh:// engines. Each
+ * rewrite fails the build loudly if the dependency changes, so it is never silently skipped.
  */
-function lazyCommanderChildProcess() {
+const LAZY_REQUIRES = [
+  {
+    file: /commander[\\/]lib[\\/]command\.js$/,
+    eager: "const childProcess = require('node:child_process');",
+    lazy: "const childProcess = { spawn: (...args) => require('node:child_process').spawn(...args) };",
+  },
+  {
+    file: /dockerode[\\/]lib[\\/]docker\.js$/,
+    eager: "withSession = require('./session'),",
+    lazy: "withSession = function () { return require('./session').apply(this, arguments); },",
+  },
+  {
+    file: /docker-modem[\\/]lib[\\/]modem\.js$/,
+    eager: "ssh = require('./ssh'),",
+    lazy: "ssh = function () { return require('./ssh').apply(this, arguments); },",
+  },
+];
+
+function lazyRequires() {
   return {
-    name: "lazy-commander-child-process",
+    name: "lazy-requires",
     setup(build) {
-      build.onLoad({ filter: /commander[\\/]lib[\\/]command\.js$/ }, async (args) => {
-        const source = await readFileAsync(args.path, "utf8");
-        const eager = "const childProcess = require('node:child_process');";
-        if (!source.includes(eager)) throw new Error("commander changed: update lazyCommanderChildProcess in scripts/build.mjs");
-        const lazy = "const childProcess = { spawn: (...args) => require('node:child_process').spawn(...args) };";
-        return { contents: source.replace(eager, lazy), loader: "js" };
-      });
+      for (const { file, eager, lazy } of LAZY_REQUIRES) {
+        build.onLoad({ filter: file }, async (args) => {
+          const source = await readFileAsync(args.path, "utf8");
+          if (!source.includes(eager)) throw new Error(`${args.path} changed: update LAZY_REQUIRES in scripts/build.mjs`);
+          return { contents: source.replace(eager, lazy), loader: "js" };
+        });
+      }
     },
   };
 }
@@ -45,7 +65,7 @@ await build({
   banner: { js: "import { createRequire as __toolctlCreateRequire } from 'node:module'; const require = __toolctlCreateRequire(import.meta.url);" },
   legalComments: "none",
   logLevel: "warning",
-  plugins: [lazyCommanderChildProcess()],
+  plugins: [lazyRequires()],
 });
 if (existsSync(dist)) renameSync(dist, old);
 renameSync(next, dist);

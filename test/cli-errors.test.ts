@@ -478,7 +478,7 @@ describe("a disabled, re-enabled and removed tool", () => {
     const gone = await runCli(["run", "echo.say", "--param", "message=hi"], { home });
     expectHumanError(gone, 2, "unknown tool 'echo'");
     const listed = await runJson<{ tools: Array<{ name: string }> }>(["list"], { home });
-    expect(listed.json.tools.map((t) => t.name)).toEqual(["calculator", "piggybank", "weather"]);
+    expect(listed.json.tools.map((t) => t.name)).toEqual(["calculator", "calculator-docker", "piggybank", "weather"]);
     expect(count(home, "SELECT count(*) FROM actions WHERE tool = 'echo'")).toBe(0);
 
     list = await executions(home);

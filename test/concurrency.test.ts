@@ -39,6 +39,6 @@ actions:
     const verify = await runJson(["audit", "verify"], { home });
     expect(verify.json.ok).toBe(true);
     const tools = await runJson(["list"], { home });
-    expect(tools.json.tools.map((t: { name: string }) => t.name)).toEqual(["calculator", "echo", "extra", "piggybank", "weather"]);
+    expect(tools.json.tools.map((t: { name: string }) => t.name)).toEqual(["calculator", "calculator-docker", "echo", "extra", "piggybank", "weather"]);
   });
 });

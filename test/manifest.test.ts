@@ -348,12 +348,12 @@ describe("parseManifest: wrong types and values", () => {
   });
 
   it("names bad apiVersion, name, runtime and empty description", () => {
-    const text = lines("apiVersion: toolctl/v2", "name: My Tool", 'description: ""', "runtime: docker", "actions:", "  a: { description: d, kind: read }");
+    const text = lines("apiVersion: toolctl/v2", "name: My Tool", 'description: ""', "runtime: wasm", "actions:", "  a: { description: d, kind: read }");
     const { problems } = problemsOf(text);
     expect(problemAt(problems, "tool.yaml", 1, 13)).toContain("apiVersion:");
     expect(problemAt(problems, "tool.yaml", 2, 7)).toContain("name: a lowercase identifier");
     expect(problemAt(problems, "tool.yaml", 3, 14)).toContain("description:");
-    expect(problemAt(problems, "tool.yaml", 4, 10)).toMatch(/runtime: .*http.*process.*echo/);
+    expect(problemAt(problems, "tool.yaml", 4, 10)).toMatch(/runtime: .*http.*process.*docker.*echo/);
   });
 
   it("explains what an action name may be when one is invalid", () => {
@@ -456,7 +456,7 @@ describe("parseManifest: runtime rules, templates and rollbacks", () => {
     const text = lines(...ECHO_HEADER.slice(0, 4), "baseUrl: https://x.example.com", "actions:", "  a: { description: d, kind: read, command: [ls] }");
     const { problems } = problemsOf(text);
     expect(problemAt(problems, "tool.yaml", 5, 10)).toBe("tool.yaml:5:10: baseUrl: only valid for runtime http, not echo");
-    expect(problems.some((p) => p.includes("actions.a.command: only valid for runtime process, not echo"))).toBe(true);
+    expect(problems.some((p) => p.includes("actions.a.command: only valid for runtime process or docker, not echo"))).toBe(true);
   });
 
   it("refuses a template that refers to an unknown root", () => {
@@ -724,11 +724,11 @@ describe("toolctl import: re-importing", () => {
   it("reports unchanged content as unchanged and writes nothing to the audit log", async () => {
     const home = freshExamplesHome();
     const before = await auditLines(home);
-    expect(before).toHaveLength(4);
+    expect(before).toHaveLength(5);
     const human = await runCli(["import", examplesDir], { home });
     expect(human.code).toBe(0);
     expect(human.stdout.trim().split("\n").map((line) => line.split(/\s+/).slice(0, 2).join(" "))).toEqual([
-      "unchanged calculator", "unchanged echo", "unchanged piggybank", "unchanged weather",
+      "unchanged calculator-docker", "unchanged calculator", "unchanged echo", "unchanged piggybank", "unchanged weather",
     ]);
     const json = await runJson(["import", path.join(examplesDir, "echo.yaml")], { home });
     expect(json.code).toBe(0);

@@ -34,7 +34,7 @@ export function spawnTerminal(args: string[], home: string, options: TerminalOpt
   const exited = new Promise<{ exitCode: number; signal?: number; killed: boolean }>((resolve) =>
     term.onExit(({ exitCode, signal }) => resolve({ exitCode, signal, killed })),
   );
-  const timer = setTimeout(() => ((killed = true), term.kill("SIGKILL")), options.sessionMs ?? 20_000);
+  const timer = setTimeout(() => ((killed = true), term.kill("SIGKILL")), options.sessionMs ?? 40_000);
   void exited.then(() => clearTimeout(timer));
   const text = () => raw.replace(ANSI, "").replace(/\r/g, "");
   return {
@@ -42,7 +42,7 @@ export function spawnTerminal(args: string[], home: string, options: TerminalOpt
     text,
     async waitFor(pattern, occurrence = 1) {
       const global = new RegExp(pattern.source, `${pattern.flags.replace("g", "")}g`);
-      for (let waited = 0; waited < 10_000; waited += 25) {
+      for (let waited = 0; waited < 20_000; waited += 25) {
         const matches = [...text().matchAll(global)];
         if (matches.length >= occurrence) return matches[occurrence - 1]![0];
         await new Promise((resolve) => setTimeout(resolve, 25));

@@ -65,15 +65,23 @@ export function buildProgram(): Command {
 
   program
     .command("import")
-    .description("load manifests (files, or every manifest in a directory) into the registry")
-    .argument("<paths...>", "manifest files or directories")
-    .addHelpText("after", "\nExample:\n  toolctl import manifests/examples\n  toolctl import ./stripe.yaml --json")
+    .description("load manifests (files, or every manifest in a directory), or an OpenAPI spec, into the registry")
+    .argument("[paths...]", "manifest files or directories")
+    .option("--openapi <file|url>", "import a Swagger 2.0 / OpenAPI 3.0 / 3.1 spec (JSON or YAML) as one tool, pending until approved")
+    .option("--name <name>", "the tool's name (default: from the spec's title)")
+    .option("--base-url <url>", "call this base URL instead of the spec's servers")
+    .option("--tag <tag>", "only operations with this tag (repeatable)", collect, [])
+    .option("--operation <id>", "only this operation, by operationId or action name (repeatable)", collect, [])
+    .option("--path-prefix <prefix>", "only operations whose path starts with this")
+    .option("--allow-plain-http", "allow http:// for the spec URL and the tool's calls")
+    .option("--allow-private-networks", "allow loopback and private addresses for the spec URL and the tool's calls")
+    .addHelpText("after", "\nExamples:\n  toolctl import manifests/examples\n  toolctl import ./stripe.yaml --json\n  toolctl import --openapi ./petstore.yaml --tag pet\n  toolctl import --openapi https://api.example.com/openapi.json --name example --operation listPets")
     .action(action(async () => (await import("./commands/import.js")).importCommand));
 
   program
     .command("list")
     .description("list registered tools")
-    .option("--runtime <runtime>", "only tools of this runtime (http, process, echo)")
+    .option("--runtime <runtime>", "only tools of this runtime (http, process, docker, echo)")
     .option("--status <status>", "only tools with this status (pending, active, disabled, revoked)")
     .option("--tag <tag>", "only tools with this tag")
     .option("-s, --search <text>", "free text over tool and action names and descriptions")
@@ -119,9 +127,9 @@ export function buildProgram(): Command {
     .addHelpText("after", "\nExample:\n  toolctl config\n  TOOLCTL_LIMITS_DAILY_USD=50 toolctl config --json")
     .action(action(async () => (await import("./commands/config.js")).configCommand));
 
-  const tool = program.command("tool").description("tool lifecycle: enable, disable, remove");
+  const tool = program.command("tool").description("tool lifecycle: approve, revoke, enable, disable, remove, clear-state");
   for (const [verb, help] of [
-    ["enable", "allow a tool to run again"],
+    ["enable", "allow a tool to run again (pending if it asks for more than it was granted)"],
     ["disable", "stop a tool from running (it stays registered)"],
     ["remove", "delete a tool from the registry (its history stays)"],
   ] as const) {
@@ -132,6 +140,31 @@ export function buildProgram(): Command {
       .addHelpText("after", `\nExample:\n  toolctl tool ${verb} weather`)
       .action(action(async () => (await import("./commands/tool.js")).toolCommand(verb)));
   }
+  tool
+    .command("approve")
+    .description("show what a pending tool asks for (network, memory, CPU, storage, hosts) and grant it")
+    .argument("<name>", "tool name")
+    .option("-y, --yes", "grant without a prompt")
+    .addHelpText("after", "\nExample:\n  toolctl tool approve calculator\n  toolctl tool approve petstore --yes --json")
+    .action(action(async () => (await import("./commands/tool.js")).approveToolCommand));
+  tool
+    .command("revoke")
+    .description("take a tool's grants away and remove its state volume; its history stays")
+    .argument("<name>", "tool name")
+    .addHelpText("after", "\nExample:\n  toolctl tool revoke calculator")
+    .action(action(async () => (await import("./commands/tool.js")).revokeToolCommand));
+  tool
+    .command("clear-state")
+    .description("empty a Docker tool's /state volume (the way out of \"volume quota exceeded\")")
+    .argument("<name>", "tool name")
+    .addHelpText("after", "\nExample:\n  toolctl tool clear-state notes")
+    .action(action(async () => (await import("./commands/tool.js")).clearStateCommand));
+
+  program
+    .command("doctor")
+    .description("what works and what is missing: registry, audit chain, config, Docker engine and runc, images, secrets, 2FA")
+    .addHelpText("after", "\nExit 0 when nothing failed, 6 when something a registered tool needs is unavailable.\n\nExample:\n  toolctl doctor\n  toolctl doctor --json")
+    .action(action(async () => (await import("./commands/doctor.js")).doctorCommand));
 
   program
     .command("run")
@@ -144,9 +177,10 @@ export function buildProgram(): Command {
     .option("-y, --yes", "approve without a prompt (CRITICAL also needs --otp)")
     .option("--otp <code>", "the TOTP code from your authenticator, for a CRITICAL action")
     .option("--wait", "file an approval request and wait for `toolctl approve ID` from another terminal")
+    .addOption(new Option("--sandbox <mode>", "run a process tool that names an image in Docker, or directly (default: config docker.sandboxProcesses)").choices(["docker", "none"]))
     .addHelpText(
       "after",
-      "\nExamples:\n  toolctl run calculator.calculate --param operation=add --param a=5 --param b=3\n  toolctl run weather.current --params '{\"latitude\":48.85,\"longitude\":2.35}' --dry-run\n  echo '{\"message\":\"hi\"}' | toolctl run echo.say --params-file - --json",
+      "\nExamples:\n  toolctl run calculator.calculate --param operation=add --param a=5 --param b=3\n  toolctl run calculator.calculate --sandbox docker --param operation=mul --param a=6 --param b=7\n  toolctl run weather.current --params '{\"latitude\":48.85,\"longitude\":2.35}' --dry-run\n  echo '{\"message\":\"hi\"}' | toolctl run echo.say --params-file - --json",
     )
     .action(action(async () => (await import("./commands/run.js")).runCommand));
 

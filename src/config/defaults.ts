@@ -9,6 +9,7 @@ export const CONFIG_DEFAULTS = {
   rollback: { auto: true, timeoutSeconds: 60 },
   sandboxApis: false,
   audit: { dryRuns: true },
+  docker: { pull: true, sandboxProcesses: false },
 } as const;
 
 export type SettingKind = "boolean" | "usd" | "seconds";
@@ -24,4 +25,6 @@ export const SETTINGS: ReadonlyArray<{ key: string; kind: SettingKind; env: stri
   { key: "rollback.timeoutSeconds", kind: "seconds", env: "TOOLCTL_ROLLBACK_TIMEOUT_SECONDS", help: "time allowed for one rollback (not in this version)" },
   { key: "sandboxApis", kind: "boolean", env: "TOOLCTL_SANDBOX_APIS", help: "use each tool's sandboxBaseUrl when it has one" },
   { key: "audit.dryRuns", kind: "boolean", env: "TOOLCTL_AUDIT_DRY_RUNS", help: "write dry runs to the audit log" },
+  { key: "docker.pull", kind: "boolean", env: "TOOLCTL_DOCKER_PULL", help: "pull a Docker tool's image when it is not present" },
+  { key: "docker.sandboxProcesses", kind: "boolean", env: "TOOLCTL_DOCKER_SANDBOX_PROCESSES", help: "run process tools that name an image in Docker (run --sandbox overrides)" },
 ];

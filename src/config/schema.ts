@@ -34,6 +34,14 @@ export const configSchema = z.strictObject({
   /** Send requests to a tool's sandboxBaseUrl when it has one. */
   sandboxApis: z.boolean().default(D.sandboxApis),
   audit: z.strictObject({ dryRuns: z.boolean().default(D.audit.dryRuns) }).default(D.audit),
+  docker: z
+    .strictObject({
+      /** Pull a Docker tool's image when it is not present locally. */
+      pull: z.boolean().default(D.docker.pull),
+      /** Run process tools that name an image inside Docker by default (`run --sandbox` overrides). */
+      sandboxProcesses: z.boolean().default(D.docker.sandboxProcesses),
+    })
+    .default(D.docker),
 });
 
 export type Config = z.infer<typeof configSchema>;

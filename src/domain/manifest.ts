@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { collectRefs, TemplateError } from "../template/render.js";
+import { DEFAULT_PERMISSIONS as P } from "./permissions.js";
 
 export const TOOL_NAME_PATTERN = /^[a-z][a-z0-9_-]{0,62}$/;
 export const ACTION_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
@@ -51,14 +52,38 @@ export const processSettingsSchema = z.strictObject({
   cwd: z.string().min(1).optional(),
 });
 
+// OpenAPI `style` and `explode` for one query parameter or form field whose value is an array or object.
+const listStyle = z.strictObject({
+  style: z.enum(["form", "spaceDelimited", "pipeDelimited", "deepObject"]).default("form"),
+  /** Default: true for form, false otherwise (as in OpenAPI). */
+  explode: z.boolean().optional(),
+});
+
 export const httpRequestSchema = z
   .strictObject({
-    method: z.enum(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]).default("GET"),
+    method: z.enum(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]).default("GET"),
     path: z.string().startsWith("/", "a path starting with '/'").default("/"),
     query: z.record(z.string(), z.unknown()).default({}),
+    /** A header whose template is one `{{ ... }}` with no value is left out; an array becomes `a,b`. */
     headers: stringMap.default({}),
+    /** Sent as one Cookie header; like query values, a template with no value leaves its cookie out. */
+    cookies: z.record(z.string(), z.unknown()).optional(),
+    /**
+     * How array and object values are written, per name (OpenAPI style/explode). Without an entry, a query
+     * array repeats its name and a query object goes as JSON, a form value uses brackets (`a[0]`, `a[b]`),
+     * header and path arrays are comma lists, and cookies are exploded (form style).
+     */
+    styles: z
+      .strictObject({
+        query: z.record(z.string(), listStyle).optional(),
+        form: z.record(z.string(), listStyle).optional(),
+        header: z.record(z.string(), z.strictObject({ explode: z.boolean() })).optional(),
+        cookie: z.record(z.string(), z.strictObject({ explode: z.boolean() })).optional(),
+      })
+      .optional(),
     json: z.unknown().optional(),
-    form: z.record(z.string(), z.unknown()).optional(),
+    /** Fields as a mapping of templates, or one template (`{{ input.body }}`) that renders to an object. */
+    form: z.union([z.record(z.string(), z.unknown()), z.string()]).optional(),
     body: z.string().optional(),
     /** How to read the response. `auto` follows its Content-Type. */
     response: z.enum(["auto", "json", "text"]).default("auto"),
@@ -119,11 +144,13 @@ export const actionSchema = z.strictObject({
   kind: z.enum(["read", "create", "update", "delete"]),
   inputSchema: jsonSchema.default({ type: "object" }),
   outputSchema: jsonSchema.optional(),
+  /** false: the outputSchema documents the result but is not enforced (an imported operation whose schema is too large to compile quickly). */
+  validateOutput: z.boolean().optional(),
   /** http runtime: the request to send. Strings are templates. */
   request: httpRequestSchema.optional(),
-  /** process runtime: the argv, no shell. Each element is a template. */
+  /** process and docker runtimes: the argv, no shell. Each element is a template. Docker defaults to the image's own. */
   command: z.array(z.string()).min(1).optional(),
-  /** process runtime: extra environment variables, as templates (secrets allowed). */
+  /** process and docker runtimes: extra environment variables, as templates (secrets allowed). */
   env: stringMap.optional(),
   stdin: z.enum(["json", "none"]).default("json"),
   output: z.enum(["json", "text"]).default("json"),
@@ -138,7 +165,26 @@ export const actionSchema = z.strictObject({
   rollback: rollbackSchema.optional(),
 });
 
-export const runtimes = ["http", "process", "echo"] as const;
+export const runtimes = ["http", "process", "docker", "echo"] as const;
+
+/**
+ * What a sandboxed tool may use. Anything above DEFAULT_PERMISSIONS needs a grant (`toolctl tool approve`):
+ * until then the tool is `pending`.
+ */
+export const permissionsSchema = z.strictObject({
+  network: z.boolean().default(P.network).describe("a bridge network with outbound access; none otherwise"),
+  memoryMb: z.number().int().min(6).max(65536).default(P.memoryMb),
+  cpus: z.number().positive().max(64).default(P.cpus),
+  pids: z.number().int().min(8).max(32768).default(P.pids),
+  storageMb: z.number().int().min(0).max(102400).default(P.storageMb).describe("quota of the tool's /state volume; 0 mounts none"),
+  timeoutSeconds: seconds.default(P.timeoutSeconds),
+});
+
+/** Image references as docker accepts them: [registry/]name[:tag][@sha256:digest]. */
+const imageReference = z
+  .string()
+  .regex(/^([A-Za-z0-9.-]+(:[0-9]{1,5})?\/)?[a-z0-9][a-z0-9._\/-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/, "an image reference such as toolctl-examples/calculator:1 or registry.example.com:5000/team/tool:2")
+  .refine((image) => !image.includes("..") && !image.includes("//"), "an image reference such as toolctl-examples/calculator:1");
 
 export const manifestSchema = z
   .strictObject({
@@ -153,6 +199,11 @@ export const manifestSchema = z
     auth: authSchema.default({ type: "none" }),
     http: httpSettingsSchema.optional(),
     process: processSettingsSchema.optional(),
+    /** docker runtime: the image every action runs in; process runtime: the image used under `--sandbox docker`. */
+    image: imageReference.optional(),
+    permissions: permissionsSchema.optional(),
+    /** JSON Schemas shared by the actions' schemas, which refer to them as `{ $ref: "#/$defs/<name>" }`. */
+    definitions: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,200}$/, "a definition name: letters, digits, '_', '.' or '-'"), jsonSchema).optional(),
     actions: z.record(z.string().regex(ACTION_NAME_PATTERN, "an action name: a letter, then letters, digits or '_'"), actionSchema),
   })
   .superRefine((manifest, ctx) => {
@@ -183,14 +234,19 @@ export function manifestRuleProblems(manifest: unknown): Array<{ path: PropertyK
     }
   }
   if (runtime !== "process" && manifest.process !== undefined) add(["process"], `only valid for runtime process, not ${runtime}`);
+  const sandboxable = runtime === "process" || runtime === "docker";
+  if (runtime === "docker" && manifest.image === undefined) add(["image"], "image is required for runtime docker");
+  for (const key of ["image", "permissions"]) {
+    if (!sandboxable && manifest[key] !== undefined) add([key], `only valid for runtime docker or process, not ${runtime}`);
+  }
   for (const [name, action] of Object.entries(actions ?? {})) {
     if (!isRecord(action)) continue;
     const at = (field: string) => ["actions", name, field];
     if (runtime === "http" && action.request === undefined) add(at("request"), "required for runtime http");
     if (runtime === "process" && action.command === undefined) add(at("command"), "required for runtime process");
     if (runtime !== "http" && action.request !== undefined) add(at("request"), `only valid for runtime http, not ${runtime}`);
-    if (runtime !== "process") {
-      for (const field of ["command", "env"]) if (action[field] !== undefined) add(at(field), `only valid for runtime process, not ${runtime}`);
+    if (!sandboxable) {
+      for (const field of ["command", "env"]) if (action[field] !== undefined) add(at(field), `only valid for runtime process or docker, not ${runtime}`);
     }
     const rollback = action.rollback;
     if (isRecord(rollback) && typeof rollback.action === "string" && !names.includes(rollback.action)) {

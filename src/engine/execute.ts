@@ -12,6 +12,7 @@ import { estimateCost, needsQuote, type CostEstimate } from "../policy/cost.js";
 import { assessRisk } from "../policy/risk.js";
 import type { Config } from "../config/schema.js";
 import { consumeApproval } from "../registry/approvals.js";
+import { grantProblem } from "../registry/grants.js";
 import { daySpend, reserveSpend, roundUsd, spendDay } from "../registry/ledger.js";
 import { digestOf } from "../util/canonical.js";
 import { obtainApproval, type Human, type TwoFactor } from "./approve.js";
@@ -19,7 +20,7 @@ import { appendAudit } from "../registry/audit.js";
 import { nowIso, writeTransaction, type Registry } from "../registry/db.js";
 import { newExecutionId, type ErrorCategory, type ExecutionStatus } from "../registry/executions.js";
 import { actionNames, getAction, getTool, toolNames, type ActionRecord, type ToolRecord } from "../registry/tools.js";
-import type { Runner } from "../runners/types.js";
+import type { Runner, RunResult } from "../runners/types.js";
 import { loadValidator, formatIssue } from "../schema/validator.js";
 import { Redactor } from "../secrets/redact.js";
 import { createSecretLookup, resolveSecrets } from "../secrets/resolve.js";
@@ -28,6 +29,7 @@ import { didYouMean } from "../util/suggest.js";
 import { buildInput, type InputSources } from "./input.js";
 import { runAndRecord } from "./outcome.js";
 import { takeQuote } from "./quote.js";
+import { compileOnFirstRun, needsCompiling } from "./validators.js";
 import { createRecorder } from "./record.js";
 import { parseTarget } from "./target.js";
 
@@ -41,6 +43,8 @@ export interface ExecuteOptions {
   otp?: string;
   /** `--wait`: file an approval request and wait for `toolctl approve` from another terminal. */
   wait?: boolean;
+  /** `--sandbox`: run a process tool that names an image in Docker, or directly; the config decides otherwise. */
+  sandbox?: "docker" | "none";
   actor: Actor;
   cwd: string;
   env: NodeJS.ProcessEnv;
@@ -54,6 +58,8 @@ export interface ExecuteOptions {
 export interface Progress {
   start(label: string): void;
   stop(): void;
+  /** A line of progress for a step before the action (pulling an image). */
+  status?(text: string): void;
 }
 
 export interface ExecuteDeps {
@@ -82,6 +88,26 @@ export interface ExecuteResult {
   error?: { code: string; exitCode: ExitCodeValue; message: string; category?: ErrorCategory; problems?: string[] };
   warnings: string[];
   durationMs?: number;
+  /** Peak memory, CPU time and duration of a sandboxed run. */
+  resources?: RunResult["resources"];
+}
+
+/**
+ * Which runner carries the action out: a `docker` tool always runs in Docker; a `process` tool that names an
+ * image does when asked (`--sandbox docker` or config docker.sandboxProcesses). A flag that cannot apply is an error.
+ */
+function sandboxedRuntime(tool: ToolRecord, sandbox: "docker" | "none" | undefined, explicit: boolean): string | UsageError {
+  if (tool.runtime === "docker") {
+    return sandbox === "none" && explicit ? new UsageError(`--sandbox none: tool ${tool.name} runs only in Docker (runtime docker)`) : "docker";
+  }
+  if (sandbox !== "docker") return tool.runtime;
+  if (tool.runtime === "process" && tool.definition.image) return "docker";
+  if (!explicit) return tool.runtime;
+  return new UsageError(
+    tool.runtime === "process"
+      ? `--sandbox docker: tool ${tool.name} names no image to run in; add image: to its manifest`
+      : `--sandbox docker: tool ${tool.name} has runtime ${tool.runtime}; only process tools can run in a sandbox`,
+  );
 }
 
 /** Finds the tool and action or throws a not-found error with a suggestion; the attempt is audited either way. */
@@ -119,8 +145,22 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
     return { ...base, ...extra, input, plan, status, exitCode: error.exitCode, error: { code: error.code, exitCode: error.exitCode, message, category: category ?? undefined, problems } };
   };
 
-  if (tool.status !== "active") {
-    return endEarly("declined", new PolicyError("tool_disabled", `tool ${tool.name} is ${tool.status}; run: toolctl tool enable ${tool.name}`), "authorization");
+  // A pending tool can be dry-run: seeing what it would send or start is how it is reviewed before approval.
+  const pending = grantProblem(tool);
+  if (pending && !options.dryRun) return endEarly("declined", new PolicyError("tool_pending", pending), "authorization");
+  if (pending) base.warnings.push(`a real run would be refused: ${pending}`);
+  if (tool.status !== "active" && !pending) {
+    const how = tool.status === "revoked" ? `toolctl tool approve ${tool.name}` : `toolctl tool enable ${tool.name}`;
+    return endEarly("declined", new PolicyError("tool_disabled", `tool ${tool.name} is ${tool.status}; run: ${how}`), "authorization");
+  }
+
+  if (needsCompiling(action)) {
+    try {
+      await compileOnFirstRun(registry, tool, action);
+    } catch (error) {
+      if (error instanceof UsageError) return endEarly("failed", error, "validation");
+      throw error;
+    }
   }
 
   let input: Record<string, unknown>;
@@ -155,9 +195,11 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
     secrets = Object.fromEntries(tool.secrets.map((name) => [name, secretLookup.get(name)?.value ?? `<missing secret ${name}>`]));
   }
 
-  const runner = await deps.runners[tool.runtime]!();
+  const runtime = sandboxedRuntime(tool, options.sandbox ?? (deps.config.docker.sandboxProcesses ? "docker" : undefined), options.sandbox !== undefined);
+  if (typeof runtime !== "string") return endEarly("failed", runtime, "validation", { input });
+  const runner = await deps.runners[runtime]!();
   const runContext = {
-    tool, secrets, executionId: id, env: options.env, sandbox: deps.config.sandboxApis,
+    tool, secrets, executionId: id, env: options.env, sandbox: deps.config.sandboxApis, home: registry.home, pullImages: deps.config.docker.pull,
     redact: (text: string) => redactor.text(text), addSecret: (value: string) => redactor.add(value),
   };
   let cost = estimateCost(action.definition, input);
@@ -183,7 +225,7 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
     day, committedUsd: today.committedUsd, reservedUsd: today.reservedUsd, dailyLimitUsd: limits.dailyUsd, perActionLimitUsd: limits.perActionUsd,
     afterUsd: roundUsd(today.committedUsd + today.reservedUsd + (Number.isNaN(cost.usd) ? 0 : cost.usd)),
   };
-  const decided = { ...base, warnings, cost, risk, approval, budget };
+  const decided = { ...base, warnings: [...base.warnings, ...warnings], cost, risk, approval, budget };
 
   let prepared;
   try {
@@ -207,6 +249,18 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
     return { ...shown, status: "dry_run", exitCode: ExitCode.ok };
   }
   if (overLimit) return endEarly("declined", new PolicyError("policy_refused", `${tool.name}.${action.name} refused: ${overLimit}`), null, { ...shown, input });
+  // The environment is checked before anyone is asked: no approval for a run whose engine or image is missing.
+  if (prepared.preflight) {
+    try {
+      await prepared.preflight({ signal: options.signal ?? new AbortController().signal, status: options.progress?.status });
+    } catch (error) {
+      if (!(error instanceof ToolctlError)) throw error;
+      const declined = error.exitCode === ExitCode.policy;
+      return endEarly(declined ? "declined" : "failed", error, declined ? "resource_limit" : "environment", { ...shown, input });
+    } finally {
+      options.progress?.stop();
+    }
+  }
 
   const digest = digestOf({ tool: tool.name, action: action.name, input: shown.input, costUsd: cost.usd });
   const verdict = approval.required

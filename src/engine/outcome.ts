@@ -39,18 +39,19 @@ export async function runAndRecord(prepared: Prepared, state: RunState): Promise
     if (!written) {
       written = true;
       try {
-        record.finished(status, { output, error: message ?? null, errorCategory: result.errorCategory ?? null, durationMs, plan: { ...shown.plan, result: details } },
-          { output, error: message, category: result.errorCategory, details, durationMs, interrupted: interrupted || undefined });
+        record.finished(status, { output, error: message ?? null, errorCategory: result.errorCategory ?? null, durationMs, plan: { ...shown.plan, result: details }, resources: result.resources },
+          { output, error: message, category: result.errorCategory, details, durationMs, resources: result.resources, interrupted: interrupted || undefined });
       } catch (error) {
         // The action ran but its outcome is not on record: never "nothing ran" (exit 6), always unknown.
         const why = `${shown.tool}.${shown.action} ran, but its outcome could not be recorded (${(error as Error).message}); execution ${shown.executionId} stays "running": check before retrying`;
         return { ...shown, output, status: "unknown", exitCode: ExitCode.unknownOutcome, durationMs, error: { code: "unknown_outcome", exitCode: ExitCode.unknownOutcome, message: redactor.text(why) } };
       }
     }
-    const exit = exitCode ?? (interrupted ? ExitCode.interrupted : (EXIT_FOR_STATUS[status] ?? ExitCode.actionFailed));
+    const exit = exitCode ?? (interrupted ? ExitCode.interrupted : result.nothingRan ? ExitCode.environment : (EXIT_FOR_STATUS[status] ?? ExitCode.actionFailed));
+    const fallback = result.nothingRan ? "environment_unavailable" : status === "unknown" ? "unknown_outcome" : "action_failed";
     return {
-      ...shown, output, status, exitCode: exit, durationMs,
-      error: message === undefined ? undefined : { code: code ?? (status === "unknown" ? "unknown_outcome" : "action_failed"), exitCode: exit, message, category: result.errorCategory },
+      ...shown, output, status, exitCode: exit, durationMs, resources: result.resources,
+      error: message === undefined ? undefined : { code: code ?? fallback, exitCode: exit, message, category: result.errorCategory },
     };
   };
   // A second Ctrl-C exits at once: the outcome is written as unknown first, synchronously.

@@ -9,7 +9,8 @@ import { ToolctlError, UsageError, ValidationError } from "../errors.js";
 import type { Registry } from "../registry/db.js";
 import { saveTool, type CompiledAction, type SaveToolResult } from "../registry/tools.js";
 import { compileValidatorCode } from "../schema/compile.js";
-import { digestOf } from "../util/canonical.js";
+import { withDefinitions } from "../schema/defs.js";
+import { digestOf, sha256Hex } from "../util/canonical.js";
 import { MANIFEST_EXTENSIONS, readManifestFile, type LoadedManifest } from "./load.js";
 
 export interface ImportOptions {
@@ -55,12 +56,16 @@ export async function collectManifestFiles(paths: string[]): Promise<string[]> {
 }
 
 function compileActions(loaded: LoadedManifest): CompiledAction[] {
-  const compile = (schema: Record<string, unknown>) => ({ digest: digestOf(schema), code: compileValidatorCode(schema) });
+  const definitions = loaded.manifest.definitions;
+  const compile = (schema: Record<string, unknown>) => {
+    const whole = withDefinitions(schema, definitions);
+    return { digest: digestOf(whole), code: compileValidatorCode(whole) };
+  };
   return Object.entries(loaded.manifest.actions).map(([name, spec]) => ({
     name,
     spec,
     inputValidator: compile(spec.inputSchema),
-    outputValidator: spec.outputSchema ? compile(spec.outputSchema) : undefined,
+    outputValidator: spec.outputSchema && spec.validateOutput !== false ? compile(spec.outputSchema) : undefined,
   }));
 }
 
@@ -90,4 +95,55 @@ export async function importManifests(registry: Registry, options: ImportOptions
     }
   }
   return report;
+}
+
+/** Above this many shared definitions, an imported output schema is documentation only (see importOpenApi). */
+export const MAX_OUTPUT_DEFINITIONS = 40;
+
+export interface OpenApiImport {
+  source: string;
+  actor: Actor;
+  options: Omit<import("../openapi/index.js").OpenApiImportOptions, "env" | "cwd"> & { env: NodeJS.ProcessEnv; cwd: string };
+}
+
+/**
+ * `toolctl import --openapi`: a spec → one tool whose actions are its operations, saved in one transaction and
+ * `pending` until approved. Validators are compiled on each action's first run, so a large API imports fast.
+ */
+export async function importOpenApi(registry: Registry, request: OpenApiImport): Promise<{ report: import("../openapi/index.js").ConvertReport; result: SaveToolResult }> {
+  const [{ convertOpenApi }, { manifestSchema }, { describeIssue }, { referencedSecrets }] = await Promise.all([
+    import("../openapi/index.js"), import("../domain/manifest.js"), import("./problems.js"), import("./load.js"),
+  ]);
+  const converted = await convertOpenApi(request.source, request.options);
+  const parsed = manifestSchema.safeParse(converted.manifest);
+  if (!parsed.success) {
+    // The converter's output is checked like any manifest: a spec it cannot express is refused, never half-saved.
+    const problems = parsed.error.issues.flatMap((issue) => describeIssue(issue, manifestSchema)).map((p) => `${request.source}: ${p.path.join(".")}: ${p.message}`);
+    throw new ValidationError("manifest_invalid", problems.length === 1 ? problems[0]! : `${request.source}: ${problems.length} problems in the converted tool`, problems);
+  }
+  const manifest = parsed.data;
+  // An output schema reaching many shared definitions compiles to megabytes of code in seconds (Stripe's
+  // expandable objects reach half the API): such schemas are kept, shown, and not enforced.
+  const { closureFinder } = await import("../schema/defs.js");
+  const reach = closureFinder(manifest.definitions);
+  const unchecked: string[] = [];
+  for (const [name, spec] of Object.entries(manifest.actions)) {
+    if (spec.outputSchema && reach(spec.outputSchema).length > MAX_OUTPUT_DEFINITIONS) {
+      spec.validateOutput = false;
+      unchecked.push(name);
+    }
+  }
+  if (unchecked.length > 0) {
+    converted.report.warnings.push(
+      `${unchecked.length} operation(s) have output schemas that reach more than ${MAX_OUTPUT_DEFINITIONS} shared definitions; their responses are not validated (${unchecked.slice(0, 5).join(", ")}${unchecked.length > 5 ? ", ..." : ""})`,
+    );
+  }
+  const sourcePath = /^https?:\/\//i.test(request.source) ? request.source : path.resolve(request.options.cwd, request.source);
+  // The converter is deterministic, so the plain JSON text is a stable digest; canonicalising megabytes of
+  // schemas would cost more than the rest of the save.
+  const result = saveTool(registry, {
+    manifest, digest: sha256Hex(JSON.stringify(manifest)), secrets: referencedSecrets(manifest), sourcePath,
+    actions: Object.entries(manifest.actions).map(([name, spec]) => ({ name, spec })), actor: request.actor, requiresApproval: true,
+  });
+  return { report: converted.report, result };
 }

@@ -8,6 +8,7 @@ import { manifestRuleProblems, manifestSchema, type Manifest } from "../domain/m
 import { ValidationError } from "../errors.js";
 import { isValidNetworkEntry } from "../runners/http/guard.js";
 import { checkSchema } from "../schema/compile.js";
+import { definitionClosure, withDefinitions } from "../schema/defs.js";
 import { collectRefs, TemplateError } from "../template/render.js";
 import { digestOf } from "../util/canonical.js";
 import { parseLocated } from "./locate.js";
@@ -94,12 +95,15 @@ function checkEmbedded(manifest: unknown): Problem[] {
       });
     }
   }
+  const definitions = isRecord(manifest.definitions) ? manifest.definitions : undefined;
   for (const [name, action] of Object.entries(isRecord(manifest.actions) ? manifest.actions : {})) {
     if (!isRecord(action)) continue;
     for (const field of ["inputSchema", "outputSchema"] as const) {
       const schema = action[field];
       if (!isRecord(schema)) continue;
-      for (const problem of checkSchema(schema)) {
+      // A reference to a definition that does not exist is reported by checkSchema, at the pointer that makes it.
+      const { names } = definitionClosure(schema, definitions);
+      for (const problem of checkSchema(withDefinitions(schema, definitions, names))) {
         const pointer = problem.path.split("/").slice(1).map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
         problems.push({ path: ["actions", name, field, ...pointer], message: `invalid JSON Schema: ${problem.message}` });
       }

@@ -9,7 +9,8 @@ export type ExecutionStatus =
   | "requested" | "approved" | "running" | "succeeded" | "failed" | "unknown" | "rolled_back" | "declined" | "dry_run";
 
 export type ErrorCategory =
-  | "network" | "authentication" | "authorization" | "rate_limit" | "validation" | "timeout" | "server_error" | "unknown";
+  | "network" | "authentication" | "authorization" | "rate_limit" | "validation" | "timeout" | "server_error" | "resource_limit"
+  | "environment" | "unknown";
 
 export interface Execution {
   id: string;
@@ -29,12 +30,15 @@ export interface Execution {
   startedAt: string | null;
   finishedAt: string | null;
   durationMs: number | null;
+  /** Peak memory, CPU time and duration of a sandboxed run. */
+  resources: unknown;
 }
 
 interface ExecutionRow {
   id: string; tool: string; action: string; actor: string; status: ExecutionStatus; input: string | null; output: string | null;
   plan: string | null; error: string | null; error_category: ErrorCategory | null; cost_usd: number | null; risk: string | null;
   tool_digest: string | null; created_at: string; started_at: string | null; finished_at: string | null; duration_ms: number | null;
+  resources: string | null;
 }
 
 const parse = (text: string | null): unknown => (text === null ? null : JSON.parse(text));
@@ -44,7 +48,7 @@ function toExecution(row: ExecutionRow): Execution {
     id: row.id, tool: row.tool, action: row.action, actor: row.actor, status: row.status, input: parse(row.input),
     output: parse(row.output), plan: parse(row.plan), error: row.error, errorCategory: row.error_category, costUsd: row.cost_usd,
     risk: row.risk, toolDigest: row.tool_digest, createdAt: row.created_at, startedAt: row.started_at,
-    finishedAt: row.finished_at, durationMs: row.duration_ms,
+    finishedAt: row.finished_at, durationMs: row.duration_ms, resources: parse(row.resources ?? null),
   };
 }
 
@@ -84,13 +88,14 @@ export interface ExecutionUpdate {
   startedAt?: string;
   finishedAt?: string;
   durationMs?: number;
+  resources?: unknown;
 }
 
 const COLUMN: Record<keyof ExecutionUpdate, string> = {
   status: "status", output: "output", plan: "plan", error: "error", errorCategory: "error_category", costUsd: "cost_usd",
-  risk: "risk", startedAt: "started_at", finishedAt: "finished_at", durationMs: "duration_ms",
+  risk: "risk", startedAt: "started_at", finishedAt: "finished_at", durationMs: "duration_ms", resources: "resources",
 };
-const JSON_FIELDS = new Set<keyof ExecutionUpdate>(["output", "plan"]);
+const JSON_FIELDS = new Set<keyof ExecutionUpdate>(["output", "plan", "resources"]);
 
 export function updateExecution(registry: Registry, id: string, update: ExecutionUpdate): void {
   const sets: string[] = [];

@@ -138,4 +138,19 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE TABLE totp_failures (at_ms INTEGER NOT NULL);
   `,
+  `
+  -- Permissions the user granted a tool (\`toolctl tool approve\`), checked before every execution; and whether the
+  -- tool needs a grant even within the defaults (an imported OpenAPI spec).
+  ALTER TABLE tools ADD COLUMN grants TEXT;
+  ALTER TABLE tools ADD COLUMN requires_approval INTEGER NOT NULL DEFAULT 0;
+  -- Resource use of a sandboxed run (peak memory, CPU time), when it was measured.
+  ALTER TABLE executions ADD COLUMN resources TEXT;
+  -- Shared JSON Schemas of a tool (an OpenAPI spec's components), loaded only to compile or show a schema.
+  CREATE TABLE definitions (
+    tool TEXT NOT NULL REFERENCES tools(name) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    schema TEXT NOT NULL,
+    PRIMARY KEY (tool, name)
+  ) WITHOUT ROWID;
+  `,
 ];

@@ -4,6 +4,7 @@
  * single cheap query and a run loads only what it needs.
  */
 import type { ActionSpec, Manifest } from "../domain/manifest.js";
+import { asksOf, isCovered, type Asks } from "../domain/permissions.js";
 import { digestOf } from "../util/canonical.js";
 import { appendAudit } from "./audit.js";
 import { nowIso, writeTransaction, type Registry } from "./db.js";
@@ -24,6 +25,10 @@ export interface ToolSummary {
   digest: string;
   createdAt: string;
   updatedAt: string;
+  /** True for tools that need a grant even within the defaults (an imported OpenAPI spec). */
+  requiresApproval: boolean;
+  /** What `toolctl tool approve` granted, or null. */
+  grants: Asks | null;
 }
 
 export interface ToolRecord extends ToolSummary {
@@ -43,20 +48,21 @@ export interface ActionRecord {
 interface ToolRow {
   name: string; version: string; description: string; runtime: string; status: ToolStatus; tags: string;
   action_count: number; secrets: string; source_path: string | null; digest: string; definition?: string;
-  created_at: string; updated_at: string;
+  created_at: string; updated_at: string; requires_approval: number; grants: string | null;
 }
 
-const SUMMARY_COLUMNS = "name, version, description, runtime, status, tags, action_count, secrets, source_path, digest, created_at, updated_at";
+const SUMMARY_COLUMNS = "name, version, description, runtime, status, tags, action_count, secrets, source_path, digest, created_at, updated_at, requires_approval, grants";
 
 const SUMMARY_JSON = `'name', name, 'version', version, 'description', description, 'runtime', runtime, 'status', status,
   'tags', json(tags), 'actionCount', action_count, 'secrets', json(secrets), 'sourcePath', source_path, 'digest', digest,
-  'createdAt', created_at, 'updatedAt', updated_at`;
+  'createdAt', created_at, 'updatedAt', updated_at, 'requiresApproval', json(iif(requires_approval, 'true', 'false')), 'grants', json(grants)`;
 
 function toSummary(row: ToolRow): ToolSummary {
   return {
     name: row.name, version: row.version, description: row.description, runtime: row.runtime, status: row.status,
     tags: JSON.parse(row.tags) as string[], actionCount: row.action_count, secrets: JSON.parse(row.secrets) as string[],
     sourcePath: row.source_path, digest: row.digest, createdAt: row.created_at, updatedAt: row.updated_at,
+    requiresApproval: row.requires_approval === 1, grants: row.grants === null ? null : (JSON.parse(row.grants) as Asks),
   };
 }
 
@@ -141,7 +147,8 @@ export function listActions(registry: Registry, tool: string): Array<Pick<Action
 export interface CompiledAction {
   name: string;
   spec: ActionSpec;
-  inputValidator: { digest: string; code: string };
+  /** Absent: compiled on the action's first run (an imported API with hundreds of operations). */
+  inputValidator?: { digest: string; code: string };
   outputValidator?: { digest: string; code: string };
 }
 
@@ -152,6 +159,8 @@ export interface SaveToolInput {
   sourcePath: string;
   actions: CompiledAction[];
   actor: string;
+  /** An imported OpenAPI spec: pending until approved, whatever it asks for. */
+  requiresApproval?: boolean;
 }
 
 export interface SaveToolResult {
@@ -164,11 +173,12 @@ export interface SaveToolResult {
 /** Inserts or replaces one tool and all its actions in a single transaction: a file is all-or-nothing. */
 export function saveTool(registry: Registry, input: SaveToolInput): SaveToolResult {
   const { manifest } = input;
-  const { actions: _actions, ...definition } = manifest;
+  // Shared schemas are stored apart, row by row: a run or a `show` never parses an API's whole set of them.
+  const { actions: _actions, definitions: shared, ...definition } = manifest;
   return writeTransaction(registry, () => {
     const db = registry.db;
-    const existing = db.prepare("SELECT digest, status, created_at FROM tools WHERE name = ?").get(manifest.name) as
-      | { digest: string; status: ToolStatus; created_at: string }
+    const existing = db.prepare("SELECT digest, status, created_at, grants, requires_approval FROM tools WHERE name = ?").get(manifest.name) as
+      | { digest: string; status: ToolStatus; created_at: string; grants: string | null; requires_approval: number }
       | undefined;
     if (existing && existing.digest === input.digest) {
       db.prepare("UPDATE tools SET source_path = ? WHERE name = ?").run(input.sourcePath, manifest.name);
@@ -179,32 +189,41 @@ export function saveTool(registry: Registry, input: SaveToolInput): SaveToolResu
         (row) => [row.name, digestOf(JSON.parse(row.definition))],
       ),
     );
-    const status: ToolStatus = existing?.status ?? "active";
+    const requiresApproval = input.requiresApproval === true || existing?.requires_approval === 1;
+    const grants = existing?.grants ? (JSON.parse(existing.grants) as Asks) : null;
+    // A tool that asks for more than it was granted goes back to pending; disabled and revoked tools stay so.
+    const covered = isCovered(asksOf({ runtime: manifest.runtime, definition, requiresApproval }), grants, requiresApproval);
+    const status: ToolStatus =
+      existing?.status === "disabled" || existing?.status === "revoked" ? existing.status : covered ? "active" : "pending";
     const now = nowIso();
     db.prepare(
-      `INSERT INTO tools (name, version, description, runtime, status, tags, action_count, secrets, source_path, digest, definition, created_at, updated_at)
-       VALUES (@name, @version, @description, @runtime, @status, @tags, @action_count, @secrets, @source_path, @digest, @definition, @created_at, @updated_at)
+      `INSERT INTO tools (name, version, description, runtime, status, tags, action_count, secrets, source_path, digest, definition, created_at, updated_at, requires_approval)
+       VALUES (@name, @version, @description, @runtime, @status, @tags, @action_count, @secrets, @source_path, @digest, @definition, @created_at, @updated_at, @requires_approval)
        ON CONFLICT (name) DO UPDATE SET version = excluded.version, description = excluded.description, runtime = excluded.runtime,
+         status = excluded.status, requires_approval = excluded.requires_approval,
          tags = excluded.tags, action_count = excluded.action_count, secrets = excluded.secrets, source_path = excluded.source_path,
          digest = excluded.digest, definition = excluded.definition, updated_at = excluded.updated_at`,
     ).run({
       name: manifest.name, version: manifest.version, description: manifest.description, runtime: manifest.runtime, status,
       tags: JSON.stringify(manifest.tags), action_count: input.actions.length, secrets: JSON.stringify(input.secrets),
       source_path: input.sourcePath, digest: input.digest, definition: JSON.stringify(definition),
-      created_at: existing?.created_at ?? now, updated_at: now,
+      created_at: existing?.created_at ?? now, updated_at: now, requires_approval: requiresApproval ? 1 : 0,
     });
     db.prepare("DELETE FROM actions WHERE tool = ?").run(manifest.name);
+    db.prepare("DELETE FROM definitions WHERE tool = ?").run(manifest.name);
+    const insertDefinition = db.prepare("INSERT INTO definitions (tool, name, schema) VALUES (?, ?, ?)");
+    for (const [name, schema] of Object.entries(shared ?? {})) insertDefinition.run(manifest.name, name, JSON.stringify(schema));
     const insertValidator = db.prepare("INSERT OR IGNORE INTO validators (digest, code) VALUES (?, ?)");
     const insertAction = db.prepare(
       "INSERT INTO actions (tool, name, kind, description, definition, input_validator, output_validator) VALUES (?, ?, ?, ?, ?, ?, ?)",
     );
     const changes = { added: [] as string[], changed: [] as string[], removed: [] as string[] };
     for (const action of input.actions) {
-      insertValidator.run(action.inputValidator.digest, action.inputValidator.code);
+      if (action.inputValidator) insertValidator.run(action.inputValidator.digest, action.inputValidator.code);
       if (action.outputValidator) insertValidator.run(action.outputValidator.digest, action.outputValidator.code);
       insertAction.run(
         manifest.name, action.name, action.spec.kind, action.spec.description, JSON.stringify(action.spec),
-        action.inputValidator.digest, action.outputValidator?.digest ?? null,
+        action.inputValidator?.digest ?? null, action.outputValidator?.digest ?? null,
       );
       const previous = before.get(action.name);
       if (previous === undefined) changes.added.push(action.name);
@@ -215,7 +234,7 @@ export function saveTool(registry: Registry, input: SaveToolInput): SaveToolResu
     const change = existing ? "updated" : "added";
     appendAudit(registry, {
       type: `tool.${change}`, actor: input.actor, tool: manifest.name, status,
-      data: { version: manifest.version, digest: input.digest, source: input.sourcePath, actions: changes },
+      data: { version: manifest.version, digest: input.digest, source: input.sourcePath, actions: changes, ...(existing && existing.status !== status ? { statusFrom: existing.status } : {}) },
     });
     return { tool: manifest.name, change, status, actions: changes };
   });
@@ -232,10 +251,33 @@ export function setToolStatus(registry: Registry, name: string, status: ToolStat
   });
 }
 
+/** The named shared schemas of a tool (its `definitions`), for compiling or showing one action's schemas. */
+export function getDefinitions(registry: Registry, tool: string, names?: string[]): Record<string, unknown> {
+  const rows = (names
+    ? registry.db.prepare("SELECT name, schema FROM definitions WHERE tool = ? AND name IN (SELECT value FROM json_each(?))").all(tool, JSON.stringify(names))
+    : registry.db.prepare("SELECT name, schema FROM definitions WHERE tool = ?").all(tool)) as Array<{ name: string; schema: string }>;
+  return Object.fromEntries(rows.map((row) => [row.name, JSON.parse(row.schema)]));
+}
+
+/** Stores validators compiled on an action's first run, unless the tool changed meanwhile. */
+export function saveLazyValidators(
+  registry: Registry, tool: string, action: string, toolDigest: string,
+  input: { digest: string; code: string }, output?: { digest: string; code: string },
+): void {
+  writeTransaction(registry, () => {
+    const current = registry.db.prepare("SELECT digest FROM tools WHERE name = ?").pluck().get(tool);
+    if (current !== toolDigest) return;
+    const insertValidator = registry.db.prepare("INSERT OR IGNORE INTO validators (digest, code) VALUES (?, ?)");
+    insertValidator.run(input.digest, input.code);
+    if (output) insertValidator.run(output.digest, output.code);
+    registry.db.prepare("UPDATE actions SET input_validator = ?, output_validator = ? WHERE tool = ? AND name = ?").run(input.digest, output?.digest ?? null, tool, action);
+  });
+}
+
 /** Removes a tool and its actions; its executions and audit events stay. */
-export function removeTool(registry: Registry, name: string, actor: string): void {
+export function removeTool(registry: Registry, name: string, actor: string, data: Record<string, unknown> = {}): void {
   writeTransaction(registry, () => {
     registry.db.prepare("DELETE FROM tools WHERE name = ?").run(name);
-    appendAudit(registry, { type: "tool.removed", actor, tool: name, data: {} });
+    appendAudit(registry, { type: "tool.removed", actor, tool: name, data });
   });
 }

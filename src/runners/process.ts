@@ -5,16 +5,12 @@
 import path from "node:path";
 import type { ProcessSettings } from "../domain/manifest.js";
 import { isSecretKey } from "../secrets/redact.js";
-import { renderText, renderValue, TemplateError } from "../template/render.js";
+import { renderValue } from "../template/render.js";
+import { exitedWith, programOutput, renderArgv, unclearEnding } from "./program.js";
 import type { Prepared, RunContext, RunResult, Runner } from "./types.js";
 
 const DEFAULT_SETTINGS: ProcessSettings = { env: ["PATH", "LANG", "TZ"], timeoutSeconds: 30 };
 const MAX_OUTPUT_BYTES = 10 * 1024 * 1024;
-
-function lastLine(text: string): string {
-  const lines = text.trim().split("\n");
-  return (lines[lines.length - 1] ?? "").slice(0, 300);
-}
 
 export const processRunner: Runner = {
   prepare(context: RunContext): Prepared {
@@ -23,15 +19,7 @@ export const processRunner: Runner = {
     const toolDir = tool.sourcePath ? path.dirname(tool.sourcePath) : process.cwd();
     const scope = { input, secrets, tool: { name: tool.name, dir: toolDir } };
     const spec = action.definition;
-    const command = spec.command!;
-    const argv = command.map((part, index) => {
-      const value = renderText(part, scope, `command[${index}]`);
-      // No shell means no injection, but a value starting with '-' in its own argument would be read as an option.
-      if (/^\{\{/.test(part.trim()) && value.startsWith("-") && !command.slice(0, index).includes("--")) {
-        throw new TemplateError(`command[${index}]: the value ${JSON.stringify(value.slice(0, 40))} starts with '-' and would be read as an option; put "--" before it in the manifest's command if the program accepts that`);
-      }
-      return value;
-    });
+    const argv = renderArgv(spec.command!, scope);
     const env: Record<string, string> = {};
     for (const name of settings.env) {
       const value = context.env[name];
@@ -68,11 +56,7 @@ export const processRunner: Runner = {
         const stdout = String(result.stdout ?? "");
         const details = { exitCode: result.exitCode ?? null, signal: result.signal ?? null, durationMs: Date.now() - started, stderr: stderr.slice(-2000) || undefined };
         const ambiguous = !(spec.idempotent ?? spec.kind === "read");
-        // Once the program ran, an ending it did not report itself (a signal, an unreadable answer) may hide work done.
-        const unclear = (error: string, errorCategory: RunResult["errorCategory"]): RunResult => ({
-          outcome: ambiguous ? "unknown" : "failed", errorCategory, details,
-          error: ambiguous ? `${error}; the program may have done its work: check before running it again` : error,
-        });
+        const unclear = unclearEnding(ambiguous, details);
         if (result.timedOut) {
           return {
             outcome: ambiguous ? "unknown" : "failed", errorCategory: "timeout", details,
@@ -88,20 +72,8 @@ export const processRunner: Runner = {
         if (result.signal !== undefined || result.isMaxBuffer) {
           return unclear(result.isMaxBuffer ? `process output exceeded ${MAX_OUTPUT_BYTES} bytes and it was killed` : `process was killed by ${result.signal}`, "unknown");
         }
-        if (result.exitCode !== 0) {
-          const tail = lastLine(stderr) || lastLine(context.redact(stdout));
-          return {
-            outcome: "failed", errorCategory: "unknown", details,
-            error: `process exited with code ${result.exitCode}${tail ? `: ${tail}` : ""}`,
-          };
-        }
-        if (spec.output === "text") return { outcome: "succeeded", output: stdout.replace(/\n$/, ""), details };
-        try {
-          return { outcome: "succeeded", output: JSON.parse(stdout), details };
-        } catch {
-          const sample = context.redact(stdout).trim().slice(0, 80) || "(nothing)";
-          return unclear(`process printed invalid JSON on stdout: ${JSON.stringify(sample)}`, "validation");
-        }
+        if (result.exitCode !== 0) return exitedWith(result.exitCode ?? -1, stderr, stdout, context, details, "process");
+        return programOutput(stdout, spec.output, context, details, unclear, "process");
       },
     };
   },

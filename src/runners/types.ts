@@ -14,6 +14,10 @@ export interface RunContext {
   env: NodeJS.ProcessEnv;
   /** Config `sandboxApis`: send HTTP requests to the tool's sandboxBaseUrl when it has one. */
   sandbox: boolean;
+  /** The toolctl home: per-home resources (a tool's state volume) are named after it. */
+  home: string;
+  /** Config `docker.pull`: a missing image may be pulled. */
+  pullImages: boolean;
   /** Scrubs known secrets from text; runners call it before cutting text short, so no partial secret survives. */
   redact(text: string): string;
   /** Registers another value that must never be shown (a secret-looking variable passed to a process). */
@@ -27,15 +31,30 @@ export interface RunResult {
   errorCategory?: ErrorCategory;
   /** Runtime facts worth keeping on the execution: HTTP status, exit code, stderr tail. */
   details: Record<string, unknown>;
+  /** The runner could not start anything (no engine, no image): nothing ran, exit 6. */
+  nothingRan?: boolean;
+  /** Resource use of a sandboxed run, recorded on the execution. */
+  resources?: { peakMemoryBytes: number | null; cpuTimeMs: number | null; durationMs: number };
 }
 
 export interface RunHooks {
   signal: AbortSignal;
 }
 
+export interface PreflightHooks {
+  signal: AbortSignal;
+  /** A line of progress for a long step (pulling an image). */
+  status?(text: string): void;
+}
+
 export interface Prepared {
   /** What a dry run shows and the execution records, before redaction. */
   description: Record<string, unknown>;
+  /**
+   * Checks the environment before anyone is asked to approve (engine reachable, image present, quota): throws a
+   * ToolctlError, and nothing has run. Not called for dry runs.
+   */
+  preflight?(hooks: PreflightHooks): Promise<void>;
   run(hooks: RunHooks): Promise<RunResult>;
 }
 

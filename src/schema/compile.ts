@@ -228,8 +228,16 @@ const DRAFT7_REF_IGNORED = [
  *   the keyword is dropped there; `type` + `nullable: true` keeps ajv's OpenAPI meaning (null allowed).
  * - ajv refuses `enum: []`, which the meta-schemas allow (nothing is valid); `false` says the same.
  */
+/**
+ * Annotations do not change what validates, but ajv's standalone code embeds the schema objects it refers to, so
+ * an API's long descriptions would be copied into every validator (megabytes for a Stripe-sized spec).
+ */
+const ANNOTATIONS = ["title", "description", "examples", "example", "$comment", "deprecated", "externalDocs", "xml", "discriminator"];
+
 function normalizeForAjv(schema: unknown, dialect: SchemaDialect): void {
   walkSchema(schema, dialect, (node) => {
+    for (const key of ANNOTATIONS) delete node[key];
+    for (const key of Object.keys(node)) if (key.startsWith("x-")) delete node[key];
     if (dialect === "draft-07" && typeof node.$ref === "string") {
       for (const key of DRAFT7_REF_IGNORED) delete node[key];
     }

@@ -84,5 +84,6 @@ export async function createProgress(json: boolean, env: NodeJS.ProcessEnv = pro
   return {
     start: (label) => void spinner.start(`running ${label}…`),
     stop: () => void spinner.stop(),
+    status: (text) => void (spinner.isSpinning ? (spinner.text = text) : spinner.start(text)),
   };
 }

@@ -1,9 +1,67 @@
-import { ExitCode, ValidationError } from "../../errors.js";
-import { importManifests } from "../../manifest/import.js";
+import { ExitCode, UsageError, ValidationError } from "../../errors.js";
+import { importManifests, importOpenApi } from "../../manifest/import.js";
+import type { SaveToolResult } from "../../registry/tools.js";
 import type { CommandContext } from "../program.js";
 import { withRegistry } from "./shared.js";
 
-export async function importCommand(context: CommandContext, paths: string[]): Promise<number> {
+interface ImportFlags {
+  openapi?: string;
+  name?: string;
+  baseUrl?: string;
+  tag: string[];
+  operation: string[];
+  pathPrefix?: string;
+  allowPlainHttp?: boolean;
+  allowPrivateNetworks?: boolean;
+}
+
+type Colors = CommandContext["output"]["color"];
+
+function changeLine(item: SaveToolResult, c: Colors): string {
+  const { added, changed, removed } = item.actions;
+  const parts = [
+    added.length ? `+${added.length} action${added.length > 1 ? "s" : ""}` : "",
+    changed.length ? `~${changed.length} changed (${changed.join(", ")})` : "",
+    removed.length ? `-${removed.length} removed (${removed.join(", ")})` : "",
+  ].filter(Boolean);
+  const word = item.change === "unchanged" ? c.dim("unchanged") : item.change === "added" ? c.green("added") : c.yellow("updated");
+  return `${word}  ${item.tool}  [${item.status}]${parts.length && item.change === "updated" ? `  ${parts.join(", ")}` : ""}`;
+}
+
+async function importSpec(context: CommandContext, flags: ImportFlags): Promise<number> {
+  const source = flags.openapi!;
+  const { report, result } = await withRegistry(context, (registry) =>
+    importOpenApi(registry, {
+      source, actor: context.actor,
+      options: {
+        name: flags.name, baseUrl: flags.baseUrl, tags: flags.tag, operations: flags.operation, pathPrefix: flags.pathPrefix,
+        allowPlainHttp: flags.allowPlainHttp === true, allowPrivateNetworks: flags.allowPrivateNetworks === true, env: context.env, cwd: context.cwd,
+      },
+    }),
+  );
+  const c = context.output.color;
+  context.output.data({ imported: [{ ...result, file: source }], failed: [], openapi: report }, () => {
+    const lines = [
+      `${changeLine(result, c)}  ${report.imported.length} of ${report.operations} operations from ${report.title} (${report.specVersion})  ${c.dim(source)}`,
+      ...report.skipped.map((s) => `  skipped ${s.method.toUpperCase()} ${s.path}${s.operationId ? ` (${s.operationId})` : ""}: ${s.reason}`),
+      ...report.warnings.map((w) => `  ${c.yellow("warning")}: ${w}`),
+    ];
+    if (result.status === "pending") lines.push(`  review what it may call and grant it with: toolctl tool approve ${result.tool}`);
+    return lines.join("\n");
+  });
+  return ExitCode.ok;
+}
+
+export async function importCommand(context: CommandContext, paths: string[], flags: ImportFlags): Promise<number> {
+  if (flags.openapi !== undefined) {
+    if (paths.length > 0) throw new UsageError(`--openapi imports one spec: give it alone, without manifest paths (${paths.join(" ")})`);
+    return importSpec(context, flags);
+  }
+  const specOnly = (["name", "baseUrl", "pathPrefix", "allowPlainHttp", "allowPrivateNetworks"] as const).filter((key) => flags[key] !== undefined);
+  if (flags.tag.length > 0 || flags.operation.length > 0 || specOnly.length > 0) {
+    throw new UsageError("--name, --base-url, --tag, --operation, --path-prefix and --allow-* apply to --openapi only");
+  }
+  if (paths.length === 0) throw new UsageError("nothing to import: give manifest files or directories, or --openapi FILE|URL");
   const report = await withRegistry(context, (registry) => importManifests(registry, { paths, actor: context.actor }));
   const { output } = context;
   const c = output.color;
@@ -12,19 +70,7 @@ export async function importCommand(context: CommandContext, paths: string[]): P
     code: "manifest_invalid", exitCode: ExitCode.usage,
     message: `${report.failed.length} manifest${report.failed.length > 1 ? "s" : ""} could not be imported`,
   };
-  output.data(failure ? { ...report, error: failure } : report, () => {
-    const lines = report.imported.map((item) => {
-      const { added, changed, removed } = item.actions;
-      const parts = [
-        added.length ? `+${added.length} action${added.length > 1 ? "s" : ""}` : "",
-        changed.length ? `~${changed.length} changed (${changed.join(", ")})` : "",
-        removed.length ? `-${removed.length} removed (${removed.join(", ")})` : "",
-      ].filter(Boolean);
-      const word = item.change === "unchanged" ? c.dim("unchanged") : item.change === "added" ? c.green("added") : c.yellow("updated");
-      return `${word}  ${item.tool}  [${item.status}]${parts.length && item.change === "updated" ? `  ${parts.join(", ")}` : ""}  ${c.dim(item.file)}`;
-    });
-    return lines.join("\n");
-  });
+  output.data(failure ? { ...report, error: failure } : report, () => report.imported.map((item) => `${changeLine(item, c)}  ${c.dim(item.file)}`).join("\n"));
   // In JSON mode the failures are part of the report above; people get them on stderr, with every problem.
   if (!output.json) for (const failure of report.failed) output.error(new ValidationError("manifest_invalid", failure.message, failure.problems));
   if (report.failed.length > 0) return ExitCode.usage;

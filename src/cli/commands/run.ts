@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { execute, type ExecuteResult } from "../../engine/execute.js";
-import { UsageError } from "../../errors.js";
+import { ExitCode, UsageError } from "../../errors.js";
 import { loadConfig } from "../../config/config.js";
 import type { TwoFactor } from "../../engine/approve.js";
 import type { Registry } from "../../registry/db.js";
@@ -18,6 +18,7 @@ interface RunFlags {
   yes?: boolean;
   otp?: string;
   wait?: boolean;
+  sandbox?: "docker" | "none";
 }
 
 /** The engine's view of 2FA. The TOTP code (and otplib) is loaded only when a code is actually checked. */
@@ -38,6 +39,7 @@ export const RUNNERS: Record<string, () => Promise<Runner>> = {
   http: async () => (await import("../../runners/http/runner.js")).httpRunner,
   process: async () => (await import("../../runners/process.js")).processRunner,
   echo: async () => (await import("../../runners/echo.js")).echoRunner,
+  docker: async () => (await import("../../runners/docker/runner.js")).dockerRunner,
 };
 
 function readParamsFile(name: string | undefined): { name: string; text: string } | undefined {
@@ -68,6 +70,14 @@ function renderHuman(result: ExecuteResult, context: CommandContext): void {
     } else if (plan.runtime === "process") {
       lines.push(`  argv: ${JSON.stringify(plan.argv)}`, `  cwd: ${plan.cwd}`, `  env: ${(plan.env as string[]).join(", ") || "(none)"}`,
         `  stdin: ${plan.stdin}`, `  timeout: ${plan.timeoutSeconds}s`);
+    } else if (plan.runtime === "docker") {
+      const limits = plan.limits as Record<string, unknown>;
+      lines.push(`  image: ${plan.image}`, `  command: ${JSON.stringify(plan.command)}`, `  user: ${plan.user}, network: ${plan.network}, read-only root, /tmp tmpfs, all capabilities dropped, no-new-privileges`,
+        `  limits: ${limits.memoryMb} MB memory (no swap), ${limits.cpus} CPU, ${limits.pids} processes`);
+      for (const mount of plan.mounts as Array<Record<string, unknown>>) {
+        lines.push(`  mount: ${mount.source} at ${mount.target}${mount.readOnly ? " (read-only)" : ""}${mount.quotaMb !== undefined ? ` (quota ${mount.quotaMb} MB)` : ""}`);
+      }
+      lines.push(`  env: ${(plan.env as string[]).join(", ") || "(none)"}`, `  stdin: ${plan.stdin}`, `  timeout: ${plan.timeoutSeconds}s`);
     } else {
       lines.push(`  ${plan.runtime}: ${plan.returns ?? ""}`);
     }
@@ -99,18 +109,23 @@ export async function runCommand(context: CommandContext, target: string, flags:
   let count = 0;
   // First Ctrl-C: stop the action and record how it ended. Second: record it as unknown and exit at once.
   let finished = false;
-  const onSigint = () => {
+  // SIGTERM (CI cancelling a job, timeout(1), a service manager) stops the action the same way, and exits 143.
+  let terminated = false;
+  const onSignal = (signal: NodeJS.Signals) => {
     count++;
-    // After the outcome is recorded, an interrupt during shutdown just ends the process, as 130.
-    if (finished) process.exit(130);
+    if (signal === "SIGTERM") terminated = true;
+    const code = terminated ? 143 : 130;
+    // After the outcome is recorded, a signal during shutdown just ends the process.
+    if (finished) process.exit(code);
     if (count > 1) {
       interrupts.onForce?.();
-      process.exit(130);
+      process.exit(code);
     }
-    process.stderr.write("interrupt received: stopping (press Ctrl-C again to exit at once)\n");
+    process.stderr.write(signal === "SIGTERM" ? "terminate signal received: stopping the action\n" : "interrupt received: stopping (press Ctrl-C again to exit at once)\n");
     controller.abort();
   };
-  process.on("SIGINT", onSigint);
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
   const progress = flags.dryRun ? undefined : await createProgress(context.json, context.env);
   const config = (await loadConfig(context.home, context.env)).values;
   try {
@@ -118,6 +133,7 @@ export async function runCommand(context: CommandContext, target: string, flags:
       execute(
         {
           target, dryRun: flags.dryRun === true, yes: flags.yes === true, otp: flags.otp, wait: flags.wait === true, actor: context.actor, cwd: context.cwd, env: context.env, signal: controller.signal, progress, interrupts,
+          sandbox: flags.sandbox,
           input: { params: flags.param, paramsJson: flags.params, paramsFile },
         },
         { registry, runners: RUNNERS, config, human: createHuman(context.json), twoFactor: twoFactorFor(registry, context) },
@@ -125,7 +141,7 @@ export async function runCommand(context: CommandContext, target: string, flags:
     );
     if (context.json) context.output.data(result, () => "");
     else renderHuman(result, context);
-    return result.exitCode;
+    return terminated && result.exitCode === ExitCode.interrupted ? 143 : result.exitCode;
   } finally {
     progress?.stop();
     finished = true;

@@ -2,6 +2,7 @@ import type { ActionSpec } from "../../domain/manifest.js";
 import { parseTarget } from "../../engine/target.js";
 import { NotFoundError } from "../../errors.js";
 import { describeCostRule } from "../../policy/cost.js";
+import { toolAskedItems } from "../../registry/grants.js";
 import { actionNames, getAction, getTool, listActions, toolNames, type ToolRecord } from "../../registry/tools.js";
 import { createSecretLookup } from "../../secrets/resolve.js";
 import { didYouMean } from "../../util/suggest.js";
@@ -27,7 +28,9 @@ function describeTool(tool: ToolRecord, context: CommandContext) {
   return {
     name: tool.name, version: tool.version, description: tool.description, runtime: tool.runtime, status: tool.status,
     tags: tool.tags, source: tool.sourcePath, digest: tool.digest, baseUrl: definition.baseUrl, sandboxBaseUrl: definition.sandboxBaseUrl,
-    auth: definition.auth, secrets, http: definition.http, process: definition.process, createdAt: tool.createdAt, updatedAt: tool.updatedAt,
+    auth: definition.auth, secrets, http: definition.http, process: definition.process, image: definition.image,
+    // What it asks for (sandbox resources, an imported API's hosts), against what was granted.
+    asks: toolAskedItems(tool), grants: tool.grants, createdAt: tool.createdAt, updatedAt: tool.updatedAt,
   };
 }
 
@@ -62,6 +65,8 @@ export async function showCommand(context: CommandContext, target: string): Prom
       ...t.secrets.map((s) => `  secret ${s.name}: ${s.present ? c.green(`present (${s.source})`) : c.red("missing")}`),
       t.http ? `  http: timeout ${t.http.timeoutSeconds}s, plain http ${t.http.allowPlainHttp ? "allowed" : "refused"}, private networks ${JSON.stringify(t.http.allowPrivateNetworks)}${t.http.allowedHosts.length ? `, extra hosts ${t.http.allowedHosts.join(", ")}` : ""}` : "",
       t.process ? `  process: timeout ${t.process.timeoutSeconds}s, environment passed: ${t.process.env.join(", ") || "(none)"}` : "",
+      t.image ? `  image: ${t.image}` : "",
+      ...t.asks.map((item) => `  asks: ${item.name === "host" ? `calls ${item.asked}` : `${item.name} ${item.asked}`}${item.needsGrant ? c.yellow(` (not granted: ${item.allowed})`) : ""}`),
       `  source: ${t.source ?? "-"}`,
     ];
     if ("actions" in view && view.actions) {

@@ -1,25 +1,84 @@
 /**
- * The `http` runtime: renders the action's request template (path, query, headers, JSON or form body), adds
- * the tool's auth from secrets, checks the URL against the tool's outbound policy, and sends it through the
- * guarded client. Non-2xx statuses and transport failures map to error categories; a failure after the
- * request may have been written is `unknown` unless the action is safe to repeat.
+ * The `http` runtime: renders the action's request template (path, query, headers, cookies, JSON or form body;
+ * arrays and objects in their OpenAPI styles), adds the tool's auth from secrets, checks the URL against the
+ * tool's outbound policy, and sends it through the guarded client. Non-2xx statuses and transport failures map
+ * to error categories; a failure after the request may have been written is `unknown` unless the action is
+ * safe to repeat.
  */
 import type { RunContext, RunResult, Runner } from "../types.js";
 import type { ErrorCategory } from "../../registry/executions.js";
-import { renderText, renderValue, TemplateError } from "../../template/render.js";
+import type { HttpRequestSpecTemplate } from "../../domain/manifest.js";
+import { lookup, parseRefs, renderText, renderValue, TemplateError } from "../../template/render.js";
 import { HttpTransportError, sendHttp, type HttpResponse } from "./client.js";
 import { checkUrl, parseAllowedDomains, type OutboundPolicy } from "./guard.js";
 
-/** Stripe-style bracket encoding for nested form values: `metadata[order]=1`, `items[0][price]=p`. */
-export function encodeForm(value: Record<string, unknown>): string {
+type ListStyle = NonNullable<NonNullable<HttpRequestSpecTemplate["styles"]>["query"]>[string];
+
+/** One name=value pair of a query string or form before encoding; `values` are joined by `delimiter`. */
+interface Pair {
+  key: string;
+  values: string[];
+  delimiter: string;
+}
+
+const present = (value: unknown): boolean => value !== undefined && value !== null;
+const scalarText = (value: unknown): string => (typeof value === "string" ? value : typeof value === "object" ? JSON.stringify(value) : String(value));
+const DELIMITERS = { form: ",", spaceDelimited: " ", pipeDelimited: "|" } as const;
+
+/** Bracket pairs for nested values: `metadata[order]=1`, `items[0][price]=p` (Stripe style, OpenAPI deepObject). */
+function bracketPairs(key: string, value: unknown, into: Pair[] = []): Pair[] {
+  if (!present(value)) return into;
+  if (Array.isArray(value)) value.forEach((item, index) => bracketPairs(`${key}[${index}]`, item, into));
+  else if (typeof value === "object") for (const [k, v] of Object.entries(value as object)) bracketPairs(`${key}[${k}]`, v, into);
+  else into.push({ key, values: [String(value)], delimiter: "" });
+  return into;
+}
+
+/** Without a style, a query array repeats its name and anything else that is not text goes as JSON. */
+function plainQueryPairs(key: string, value: unknown): Pair[] {
+  return (Array.isArray(value) ? value : [value]).filter(present).map((item) => ({ key, values: [scalarText(item)], delimiter: "" }));
+}
+
+/**
+ * The pairs one value becomes in an OpenAPI style (form, spaceDelimited, pipeDelimited, deepObject).
+ * Absent values, and empty lists that are not exploded, give no pair at all.
+ */
+function styledPairs(key: string, value: unknown, style: ListStyle | undefined, unstyled: (key: string, value: unknown) => Pair[]): Pair[] {
+  if (!present(value)) return [];
+  if (style === undefined) return unstyled(key, value);
+  if (style.style === "deepObject") return bracketPairs(key, value);
+  const explode = style.explode ?? style.style === "form";
+  const delimiter = DELIMITERS[style.style];
+  if (Array.isArray(value)) {
+    const items = value.filter(present).map(scalarText);
+    if (explode) return items.map((item) => ({ key, values: [item], delimiter }));
+    return items.length > 0 ? [{ key, values: items, delimiter }] : [];
+  }
+  if (typeof value === "object") {
+    const entries = Object.entries(value as object).filter(([, v]) => present(v));
+    if (explode) return entries.map(([k, v]) => ({ key: k, values: [scalarText(v)], delimiter }));
+    return entries.length > 0 ? [{ key, values: entries.flatMap(([k, v]) => [k, scalarText(v)]), delimiter }] : [];
+  }
+  return [{ key, values: [scalarText(value)], delimiter }];
+}
+
+/** application/x-www-form-urlencoded, as URLSearchParams writes it (a form of every secret the redactor knows). */
+function formEncode(text: string): string {
+  return encodeURIComponent(text).replace(/[!'()~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`).replace(/%20/g, "+");
+}
+
+/** A query pair: a style's delimiters stay literal between encoded items, and so do the brackets of deepObject names. */
+function queryPair(pair: Pair): string {
+  const key = formEncode(pair.key).replace(/%5B/g, "[").replace(/%5D/g, "]");
+  return `${key}=${pair.values.map(formEncode).join(pair.delimiter === " " ? "%20" : pair.delimiter)}`;
+}
+
+/** A form body: values without a style use bracket encoding (`metadata[order]=1`, `items[0][price]=p`). */
+export function encodeForm(value: Record<string, unknown>, styles: Record<string, ListStyle> = {}): string {
   const params = new URLSearchParams();
-  const add = (key: string, item: unknown): void => {
-    if (item === undefined || item === null) return;
-    if (Array.isArray(item)) item.forEach((entry, index) => add(`${key}[${index}]`, entry));
-    else if (typeof item === "object") for (const [k, v] of Object.entries(item)) add(`${key}[${k}]`, v);
-    else params.append(key, String(item));
-  };
-  for (const [key, item] of Object.entries(value)) add(key, item);
+  for (const [key, item] of Object.entries(value)) {
+    for (const pair of styledPairs(key, item, styles[key], (k, v) => bracketPairs(k, v))) params.append(pair.key, pair.values.join(pair.delimiter));
+  }
   return params.toString();
 }
 
@@ -27,6 +86,55 @@ export function encodeForm(value: Record<string, unknown>): string {
 function encodePathSegment(value: string): string {
   if (/^(\.|%2e){1,2}$/i.test(value)) throw new TemplateError(`request.path: ${JSON.stringify(value)} is not allowed as a path segment`);
   return encodeURIComponent(value);
+}
+
+/** OpenAPI simple style (paths, headers): arrays `a,b`; objects `k,v`, or `k=v` exploded. Each piece goes through `encode`. */
+function simpleText(value: unknown, explode: boolean, encode: (text: string) => string): string {
+  if (Array.isArray(value)) return value.filter(present).map((item) => encode(scalarText(item))).join(",");
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value as object).filter(([, v]) => present(v));
+    return entries.map(([k, v]) => `${encode(k)}${explode ? "=" : ","}${encode(scalarText(v))}`).join(",");
+  }
+  return encode(scalarText(value));
+}
+
+const EXPRESSION = /\{\{\s*([^{}]*?)\s*\}\}/g;
+const WHOLE_EXPRESSION = /^\{\{\s*([^{}]*?)\s*\}\}$/;
+
+function renderPath(template: string, scope: Record<string, unknown>): string {
+  parseRefs(template);
+  return template.replace(EXPRESSION, (_, path: string) => {
+    const value = lookup(scope, path);
+    const text = present(value) ? simpleText(value, false, encodePathSegment) : "";
+    // An empty list would leave an empty segment, which addresses another endpoint (`/items/` for `/items/{ids}`).
+    if (!present(value) || (text === "" && typeof value === "object")) throw new TemplateError(`request.path: '{{ ${path} }}' has no value`);
+    return text;
+  });
+}
+
+/** A header that is one `{{ ... }}` keeps its value's type: absent leaves the header out, a list is `a,b`. */
+function renderHeader(name: string, template: string, scope: Record<string, unknown>, explode: boolean): string | undefined {
+  const whole = WHOLE_EXPRESSION.exec(template);
+  if (!whole) return renderText(template, scope, `headers.${name}`);
+  parseRefs(template);
+  const value = lookup(scope, whole[1]!);
+  return present(value) ? simpleText(value, explode, (text) => text) : undefined;
+}
+
+/**
+ * RFC 6265 cookie octets go as they are (a base64 token keeps its `=`); any other value is percent-encoded
+ * whole, so that it takes a form the secret redactor knows.
+ */
+function cookieText(text: string): string {
+  return /^[\x21\x23\x24\x26-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]*$/.test(text) ? text : encodeURIComponent(text);
+}
+
+/** OpenAPI form style for cookies: exploded, a list is one cookie per item and an object one cookie per field. */
+function cookiePairs(name: string, value: unknown, explode: boolean): string[] {
+  if (!present(value)) return [];
+  if (explode && Array.isArray(value)) return value.filter(present).map((item) => `${name}=${cookieText(scalarText(item))}`);
+  if (explode && typeof value === "object") return Object.entries(value as object).filter(([, v]) => present(v)).map(([k, v]) => `${k}=${cookieText(scalarText(v))}`);
+  return [`${name}=${simpleText(value, false, cookieText)}`];
 }
 
 export function categoryForStatus(status: number): ErrorCategory {
@@ -77,19 +185,24 @@ export const httpRunner: Runner = {
     const request = action.definition.request!;
     const scope = { input, secrets };
 
+    const styles = request.styles ?? {};
+
     const base = (context.sandbox && definition.sandboxBaseUrl ? definition.sandboxBaseUrl : definition.baseUrl!).replace(/\/+$/, "");
-    const url = new URL(base + renderText(request.path, scope, "request.path", encodePathSegment));
+    const url = new URL(base + renderPath(request.path, scope));
     const query = renderValue(request.query, scope) as Record<string, unknown>;
+    let pairs: string[] = [];
     for (const [key, value] of Object.entries(query)) {
-      for (const item of Array.isArray(value) ? value : [value]) {
-        if (item !== undefined && item !== null) url.searchParams.append(key, typeof item === "object" ? JSON.stringify(item) : String(item));
-      }
+      for (const pair of styledPairs(key, value, styles.query?.[key], plainQueryPairs)) pairs.push(queryPair(pair));
     }
 
     const headers: Record<string, string> = { accept: "application/json, text/plain;q=0.9, */*;q=0.5" };
     for (const [name, template] of Object.entries({ ...definition.http?.headers, ...request.headers })) {
-      headers[name.toLowerCase()] = renderText(template, scope, `headers.${name}`);
+      const value = renderHeader(name, template, scope, styles.header?.[name]?.explode ?? false);
+      if (value !== undefined) headers[name.toLowerCase()] = value;
     }
+    const cookies = Object.entries((renderValue(request.cookies ?? {}, scope) ?? {}) as Record<string, unknown>)
+      .flatMap(([name, value]) => cookiePairs(name, value, styles.cookie?.[name]?.explode ?? true));
+    if (cookies.length > 0) headers.cookie = [headers.cookie, ...cookies].filter((c) => c !== undefined && c !== "").join("; ");
     const auth = definition.auth;
     // Headers that carry a secret: dropped if a redirect leaves the origin, like Authorization.
     const sensitiveHeaders = Object.entries({ ...definition.http?.headers, ...request.headers })
@@ -101,22 +214,33 @@ export const httpRunner: Runner = {
       const username = renderText(auth.username, scope, "auth.username");
       headers.authorization = `Basic ${Buffer.from(`${username}:${secrets[auth.secret]}`).toString("base64")}`;
     } else if (auth.type === "api_key") {
-      if (auth.in === "query") url.searchParams.set(auth.name, secrets[auth.secret] ?? "");
-      else headers[auth.name.toLowerCase()] = secrets[auth.secret] ?? "";
+      if (auth.in === "query") {
+        const key = queryPair({ key: auth.name, values: [""], delimiter: "" });
+        pairs = [...pairs.filter((pair) => !pair.startsWith(key)), queryPair({ key: auth.name, values: [secrets[auth.secret] ?? ""], delimiter: "" })];
+      } else headers[auth.name.toLowerCase()] = secrets[auth.secret] ?? "";
     }
+    // Built here rather than through searchParams, which would re-encode a style's literal delimiters.
+    url.search = [url.search.slice(1), ...pairs].filter((part) => part !== "").join("&");
     const idempotencyHeader = action.definition.idempotencyKey?.header;
     if (idempotencyHeader) headers[idempotencyHeader.toLowerCase()] = context.executionId;
 
     let body: string | undefined;
     let shownBody: unknown;
+    // An optional body that the input leaves out is not sent, and neither is its content type.
     if (request.json !== undefined) {
       shownBody = renderValue(request.json, scope);
-      body = JSON.stringify(shownBody);
-      headers["content-type"] ??= "application/json";
+      if (shownBody !== undefined) {
+        body = JSON.stringify(shownBody);
+        headers["content-type"] ??= "application/json";
+      }
     } else if (request.form !== undefined) {
-      shownBody = renderValue(request.form, scope);
-      body = encodeForm(shownBody as Record<string, unknown>);
-      headers["content-type"] ??= "application/x-www-form-urlencoded";
+      const fields = renderValue(request.form, scope);
+      if (fields !== undefined) {
+        if (fields === null || typeof fields !== "object" || Array.isArray(fields)) throw new TemplateError("request.form: must render to a mapping of fields");
+        shownBody = fields;
+        body = encodeForm(fields as Record<string, unknown>, styles.form);
+        headers["content-type"] ??= "application/x-www-form-urlencoded";
+      }
     } else if (request.body !== undefined) {
       body = renderText(request.body, scope, "request.body");
       shownBody = body;

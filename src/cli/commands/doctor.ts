@@ -1,0 +1,104 @@
+/**
+ * `toolctl doctor`: what works and what is missing — the registry and its audit chain, the config, the Docker
+ * engine (and runc, against the Leaky Vessels fix), each Docker tool's image, the secrets tools need, and 2FA.
+ * Exit 0 when nothing failed, 6 when something a registered tool needs is unavailable.
+ */
+import { loadConfig } from "../../config/config.js";
+import { ExitCode, ToolctlError } from "../../errors.js";
+import { verifyAudit } from "../../registry/audit.js";
+import { listTools } from "../../registry/tools.js";
+import { twoFactorStatus } from "../../registry/twofactor.js";
+import { createSecretLookup } from "../../secrets/resolve.js";
+import type { CommandContext } from "../program.js";
+import { withRegistry } from "./shared.js";
+
+type Level = "ok" | "warn" | "fail";
+
+interface Check {
+  name: string;
+  level: Level;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+async function dockerChecks(context: CommandContext, images: string[], needed: boolean): Promise<Check[]> {
+  const { connectEngine, engineVersions, engineMessage, pingEngine, versionAtLeast, MINIMUM_RUNC } = await import("../../runners/docker/engine.js");
+  const engine = await connectEngine(context.env);
+  const missing: Level = needed ? "fail" : "warn";
+  try {
+    await pingEngine(engine);
+  } catch (error) {
+    const why = needed ? "" : " (no registered tool needs it yet)";
+    return [{ name: "docker", level: missing, message: `${(error as Error).message}${why}`, details: { endpoint: engine.endpoint } }];
+  }
+  const versions = await engineVersions(engine);
+  const checks: Check[] = [{ name: "docker", level: "ok", message: `engine ${versions.engine} (API ${versions.apiVersion}, ${versions.os}) at ${engine.endpoint}`, details: { ...versions, endpoint: engine.endpoint } }];
+  if (versions.runc === undefined) checks.push({ name: "runc", level: "warn", message: "the engine does not report its runc version; make sure it is 1.1.12 or later" });
+  else if (!versionAtLeast(versions.runc, MINIMUM_RUNC)) {
+    checks.push({ name: "runc", level: "warn", message: `runc ${versions.runc} is older than ${MINIMUM_RUNC}: it has the "Leaky Vessels" container escape (CVE-2024-21626); upgrade runc (or the docker/containerd packages)`, details: { runc: versions.runc } });
+  } else checks.push({ name: "runc", level: "ok", message: `runc ${versions.runc}`, details: { runc: versions.runc } });
+  for (const image of images) {
+    try {
+      await engine.docker.getImage(image).inspect();
+      checks.push({ name: `image ${image}`, level: "ok", message: "present" });
+    } catch (error) {
+      checks.push({ name: `image ${image}`, level: "warn", message: `not present (${engineMessage(error)}); it is pulled on first run when docker.pull is on, or build it locally` });
+    }
+  }
+  return checks;
+}
+
+export async function doctorCommand(context: CommandContext): Promise<number> {
+  const checks: Check[] = [];
+  let config;
+  try {
+    config = await loadConfig(context.home, context.env);
+    const { existsSync } = await import("node:fs");
+    checks.push({ name: "config", level: "ok", message: existsSync(config.file) ? `${config.file} is valid` : `built-in defaults (no ${config.file})` });
+  } catch (error) {
+    checks.push({ name: "config", level: "fail", message: (error as Error).message });
+  }
+  let tools: ReturnType<typeof listTools> = [];
+  try {
+    await withRegistry(context, (registry) => {
+      tools = listTools(registry);
+      const pending = tools.filter((t) => t.status === "pending").map((t) => t.name);
+      checks.push({ name: "registry", level: "ok", message: `${registry.file}: ${tools.length} tools${pending.length ? `, pending approval: ${pending.join(", ")}` : ""}` });
+      const audit = verifyAudit(registry);
+      checks.push(audit.ok
+        ? { name: "audit", level: "ok", message: `hash chain intact (${audit.events} events)` }
+        : { name: "audit", level: "fail", message: `hash chain broken: ${audit.problems[0]}; see: toolctl audit verify` });
+      const twoFactor = twoFactorStatus(registry);
+      checks.push({ name: "2fa", level: twoFactor.enrolled ? "ok" : "warn", message: twoFactor.enrolled ? `enrolled since ${twoFactor.since}` : "not enrolled: CRITICAL actions cannot be approved; run: toolctl 2fa enroll" });
+    });
+  } catch (error) {
+    checks.push({ name: "registry", level: "fail", message: (error as Error).message });
+  }
+  const lookup = createSecretLookup(context.cwd, context.env, { home: context.home });
+  for (const tool of tools) {
+    if (tool.secrets.length === 0) continue;
+    let missing: string[];
+    try {
+      missing = tool.secrets.filter((name) => lookup.get(name) === undefined);
+    } catch (error) {
+      checks.push({ name: `secrets ${tool.name}`, level: "fail", message: error instanceof ToolctlError ? error.message : String(error) });
+      continue;
+    }
+    checks.push(missing.length === 0
+      ? { name: `secrets ${tool.name}`, level: "ok", message: `${tool.secrets.length} found` }
+      : { name: `secrets ${tool.name}`, level: "warn", message: `missing ${missing.join(", ")}: set them in the environment, .env or with toolctl secret set` });
+  }
+  const dockerTools = tools.filter((t) => t.runtime === "docker");
+  const images = await withRegistry(context, (registry) =>
+    (registry.db.prepare("SELECT DISTINCT json_extract(definition, '$.image') FROM tools WHERE json_extract(definition, '$.image') IS NOT NULL ORDER BY 1").pluck().all() as string[]),
+  ).catch(() => [] as string[]);
+  checks.push(...(await dockerChecks(context, images, dockerTools.length > 0)));
+
+  const failed = checks.some((c) => c.level === "fail");
+  context.output.data({ ok: !failed, checks }, () => {
+    const c = context.output.color;
+    const mark = { ok: c.green("✓"), warn: c.yellow("!"), fail: c.red("✗") };
+    return checks.map((check) => `${mark[check.level]} ${check.name}: ${check.message}`).join("\n");
+  });
+  return failed ? ExitCode.environment : ExitCode.ok;
+}

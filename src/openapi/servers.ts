@@ -1,0 +1,132 @@
+/**
+ * Where an imported tool sends its requests: `servers[0]` with its variables' defaults (Swagger 2: schemes,
+ * host and basePath), or the base URL given on the command line. Every server's host goes on the allow-list.
+ */
+import { UsageError } from "../errors.js";
+import type { LoadedSpec } from "./load.js";
+import { isRecord } from "./refs.js";
+
+export interface BaseUrlChoice {
+  baseUrl: string;
+  allowedHosts: string[];
+  warnings: string[];
+}
+
+/** Combinations of a server's enum variables tried for the allow-list, at most. */
+const MAX_EXPANSIONS = 32;
+
+interface Server {
+  url: string;
+  variables: Record<string, { default: string; values: string[] }>;
+}
+
+function readServers(value: unknown): Server[] {
+  if (!Array.isArray(value)) return [];
+  return value.filter(isRecord).filter((s) => typeof s.url === "string").map((s) => ({
+    url: s.url as string,
+    variables: Object.fromEntries(
+      Object.entries(isRecord(s.variables) ? s.variables : {}).filter(([, v]) => isRecord(v)).map(([name, v]) => {
+        const variable = v as Record<string, unknown>;
+        const values = Array.isArray(variable.enum) ? variable.enum.map(String) : [];
+        return [name, { default: variable.default !== undefined ? String(variable.default) : (values[0] ?? ""), values }];
+      }),
+    ),
+  }));
+}
+
+function substitute(url: string, values: Record<string, string>): string {
+  return url.replace(/\{([^{}]+)\}/g, (whole, name: string) => values[name] ?? whole);
+}
+
+/** A server URL made absolute (a relative one against the spec's own URL), or undefined when it cannot be. */
+function absolute(url: string, spec: LoadedSpec): URL | undefined {
+  if (/\{[^{}]*\}/.test(url)) return undefined;
+  try {
+    const resolved = spec.isRemote ? new URL(url, spec.rootUrl) : new URL(url);
+    return resolved.protocol === "https:" || resolved.protocol === "http:" ? resolved : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const trimSlash = (url: URL): string => url.href.replace(/\/+$/, "");
+
+/** The servers of a 3.x document, a path item or an operation, as absolute URLs with default variables. */
+export function serverUrls(value: unknown, spec: LoadedSpec): Array<string | undefined> {
+  return readServers(value).map((server) => {
+    const defaults = Object.fromEntries(Object.entries(server.variables).map(([name, v]) => [name, v.default]));
+    const url = absolute(substitute(server.url, defaults), spec);
+    return url && trimSlash(url);
+  });
+}
+
+function allHosts(servers: Server[], spec: LoadedSpec): string[] {
+  const hosts = new Set<string>();
+  for (const server of servers) {
+    let combinations: Array<Record<string, string>> = [{}];
+    for (const [name, variable] of Object.entries(server.variables)) {
+      const values = [...new Set([variable.default, ...variable.values])];
+      combinations = combinations.flatMap((c) => values.map((value) => ({ ...c, [name]: value }))).slice(0, MAX_EXPANSIONS);
+    }
+    for (const values of combinations) {
+      const url = absolute(substitute(server.url, values), spec);
+      if (url) hosts.add(url.hostname);
+    }
+  }
+  return [...hosts];
+}
+
+function swaggerBase(spec: LoadedSpec): string | undefined {
+  const root = spec.root;
+  const schemes = Array.isArray(root.schemes) ? root.schemes.map(String) : [];
+  const fromSpec = spec.isRemote ? new URL(spec.rootUrl) : undefined;
+  const scheme = schemes.includes("https") ? "https" : schemes.includes("http") ? "http" : (fromSpec?.protocol.slice(0, -1) ?? "https");
+  const host = typeof root.host === "string" && root.host !== "" ? root.host : fromSpec?.host;
+  if (host === undefined) return undefined;
+  const basePath = typeof root.basePath === "string" ? root.basePath : "/";
+  try {
+    return trimSlash(new URL(`${scheme}://${host}${basePath.startsWith("/") ? "" : "/"}${basePath}`));
+  } catch {
+    return undefined;
+  }
+}
+
+export function chooseBaseUrl(spec: LoadedSpec, given: string | undefined, allowPlainHttp: boolean): BaseUrlChoice {
+  const warnings: string[] = [];
+  let baseUrl: string;
+  let allowedHosts: string[];
+  if (given !== undefined) {
+    let url: URL;
+    try {
+      url = new URL(given);
+    } catch {
+      throw new UsageError(`base URL "${given}" is not a URL`);
+    }
+    if (url.protocol !== "https:" && url.protocol !== "http:") throw new UsageError(`base URL "${given}" must be http or https`);
+    baseUrl = trimSlash(url);
+    allowedHosts = [url.hostname];
+  } else if (spec.dialect === "swagger2") {
+    const base = swaggerBase(spec);
+    if (base === undefined) throw noBase(spec, 'the spec has no "host"');
+    baseUrl = base;
+    allowedHosts = [new URL(base).hostname];
+  } else {
+    const servers = readServers(spec.root.servers);
+    const first = servers[0]?.url ?? "/";
+    const url = serverUrls(spec.root.servers, spec)[0] ?? absolute(first, spec)?.href.replace(/\/+$/, "");
+    if (url === undefined) {
+      const why = servers.length === 0 ? "the spec has no servers" : `its first server "${first}" is relative`;
+      throw noBase(spec, spec.isRemote ? `its first server "${first}" is not an http(s) URL` : why);
+    }
+    baseUrl = url;
+    allowedHosts = [...new Set([new URL(url).hostname, ...allHosts(servers, spec)])];
+  }
+  if (baseUrl.startsWith("http:") && !allowPlainHttp) {
+    warnings.push(`the base URL ${baseUrl} is plain HTTP: runs are refused unless the tool allows plain HTTP (http.allowPlainHttp)`);
+  }
+  return { baseUrl, allowedHosts, warnings };
+}
+
+function noBase(spec: LoadedSpec, why: string): UsageError {
+  return new UsageError(`${spec.show(spec.rootUrl)}: no base URL: ${why}; pass one (--base-url https://...)`, { reason: "no_base_url" });
+}

@@ -1,0 +1,140 @@
+/**
+ * The `docker` runtime, and `process` tools run with `--sandbox docker`: the action's argv (a template, no
+ * shell) runs in a fresh hardened container of the tool's image; input is JSON on stdin, output JSON or text
+ * on stdout. Preflight (before anyone approves) checks the engine, the image and the state quota.
+ */
+import { createHash } from "node:crypto";
+import path from "node:path";
+import { effectivePermissions } from "../../domain/permissions.js";
+import { EnvironmentError, PolicyError } from "../../errors.js";
+import { renderValue } from "../../template/render.js";
+import { isAlive } from "../../util/process.js";
+import { exitedWith, programOutput, renderArgv, unclearEnding } from "../program.js";
+import type { Prepared, PreflightHooks, RunContext, RunResult, Runner } from "../types.js";
+import { ContainerStartError, describeContainer, runContainer, sweepOrphans, type ContainerPlan } from "./container.js";
+import { connectEngine, engineMessage, pingEngine, unavailableError, type Engine } from "./engine.js";
+import { ensureStateVolume, stateVolumeName, volumeUsage } from "./state.js";
+
+const MB = 1024 * 1024;
+
+/** A short, stable id of the toolctl home: two homes never share a tool's state. */
+export function homeId(home: string): string {
+  return createHash("sha256").update(path.resolve(home)).digest("hex").slice(0, 10);
+}
+
+function megabytes(bytes: number): string {
+  return `${(bytes / MB).toFixed(1)} MB`;
+}
+
+/** Makes sure the image is there, pulling it (with progress) when allowed. */
+async function ensureImage(engine: Engine, image: string, pull: boolean, hooks: PreflightHooks): Promise<void> {
+  try {
+    await engine.docker.getImage(image).inspect();
+    return;
+  } catch (error) {
+    const unavailable = unavailableError(error, engine);
+    if (unavailable) throw unavailable;
+    if ((error as { statusCode?: number }).statusCode !== 404) throw new EnvironmentError(`cannot inspect image ${image}: ${engineMessage(error)}`, {}, error);
+  }
+  const build = "build it locally (the example images: npm run images) or load it with docker load";
+  if (!pull) throw new EnvironmentError(`image ${image} is not present and pulling is off (docker.pull: false): ${build}`, { image });
+  hooks.status?.(`pulling image ${image}…`);
+  try {
+    const stream = await engine.docker.pull(image);
+    await new Promise<void>((resolve, reject) => {
+      const layers = new Map<string, { current: number; total: number }>();
+      engine.docker.modem.followProgress(
+        stream,
+        (error: Error | null) => (error ? reject(error) : resolve()),
+        (event: { id?: string; progressDetail?: { current?: number; total?: number } }) => {
+          if (event.id && event.progressDetail?.total) layers.set(event.id, { current: event.progressDetail.current ?? 0, total: event.progressDetail.total });
+          const total = [...layers.values()].reduce((sum, layer) => sum + layer.total, 0);
+          const current = [...layers.values()].reduce((sum, layer) => sum + layer.current, 0);
+          if (total > 0) hooks.status?.(`pulling image ${image}: ${megabytes(current)} of ${megabytes(total)} (${Math.floor((100 * current) / total)}%)`);
+        },
+      );
+    });
+  } catch (error) {
+    throw unavailableError(error, engine) ?? new EnvironmentError(`image ${image} is not present and could not be pulled (${engineMessage(error)}): ${build}`, { image }, error);
+  }
+}
+
+export const dockerRunner: Runner = {
+  prepare(context: RunContext): Prepared {
+    const { tool, action, input, secrets } = context;
+    const definition = tool.definition;
+    const spec = action.definition;
+    const image = definition.image!;
+    const permissions = effectivePermissions(definition.permissions);
+    // A process tool's own files are mounted read-only at /tool; `{{ tool.dir }}` points there.
+    const toolDir = tool.runtime === "process" && tool.sourcePath ? path.dirname(tool.sourcePath) : undefined;
+    const scope = { input, secrets, tool: { name: tool.name, dir: toolDir ? "/tool" : "" } };
+    const command = spec.command ? renderArgv(spec.command, scope) : undefined;
+    const env: Record<string, string> = {};
+    const extra = (spec.env ? renderValue(spec.env, scope) : {}) as Record<string, unknown>;
+    for (const [name, value] of Object.entries(extra)) if (value !== undefined) env[name] = String(value);
+    const volume = permissions.storageMb > 0 ? stateVolumeName(tool.name, homeId(context.home)) : undefined;
+    const plan: ContainerPlan = {
+      image, command, env, permissions, stateVolume: volume, toolDir,
+      labels: { "io.toolctl.tool": tool.name, "io.toolctl.action": action.name, "io.toolctl.execution": context.executionId },
+      timeoutSeconds: spec.timeoutSeconds ?? definition.permissions?.timeoutSeconds ?? definition.process?.timeoutSeconds ?? permissions.timeoutSeconds,
+    };
+    const stdin = spec.stdin === "json" ? JSON.stringify(input) : undefined;
+    let engine: Engine | undefined;
+
+    return {
+      description: { ...describeContainer(plan), stdin: stdin === undefined ? "none" : "input as JSON", output: spec.output },
+      async preflight(hooks) {
+        engine = await connectEngine(context.env);
+        await pingEngine(engine);
+        await sweepOrphans(engine, isAlive).catch(() => 0);
+        await ensureImage(engine, image, context.pullImages, hooks);
+        if (volume) {
+          await ensureStateVolume(engine, volume, { "io.toolctl.tool": tool.name, "io.toolctl.home": homeId(context.home) });
+          const used = await volumeUsage(engine, volume).catch(() => undefined);
+          if (used !== undefined && used > permissions.storageMb * MB) {
+            throw new PolicyError(
+              "policy_refused",
+              `volume quota exceeded: ${tool.name}'s /state holds ${megabytes(used)} of its ${permissions.storageMb} MB; clear it with: toolctl tool clear-state ${tool.name}, or raise permissions.storageMb in its manifest, re-import and approve`,
+            );
+          }
+        }
+      },
+      async run(hooks): Promise<RunResult> {
+        engine ??= await connectEngine(context.env);
+        const ambiguous = !(spec.idempotent ?? spec.kind === "read");
+        let outcome;
+        try {
+          outcome = await runContainer(engine, plan, { signal: hooks.signal, stdin });
+        } catch (error) {
+          // Not created or not started: nothing ran.
+          if (error instanceof ContainerStartError || error instanceof EnvironmentError) {
+            const reason = error instanceof EnvironmentError ? error.message : `${error.message}${error.missingImage ? `; build or pull ${image}` : ""}`;
+            return { outcome: "failed", errorCategory: "environment", error: context.redact(reason), details: { started: false }, nothingRan: true };
+          }
+          throw error;
+        }
+        const stderr = context.redact(outcome.stderr);
+        const { resources } = outcome;
+        const details = {
+          container: outcome.containerId.slice(0, 12), exitCode: outcome.exitCode, durationMs: resources.durationMs,
+          peakMemoryBytes: resources.peakMemoryBytes, cpuTimeMs: resources.cpuTimeMs, stderr: stderr.slice(-2000) || undefined,
+        };
+        const unclear = unclearEnding(ambiguous, details);
+        const withResources = (result: RunResult): RunResult => ({ ...result, resources });
+        if (outcome.timedOut) {
+          return withResources({
+            outcome: ambiguous ? "unknown" : "failed", errorCategory: "timeout", details,
+            error: `timed out after ${plan.timeoutSeconds}s: the container was killed and removed${ambiguous ? "; it may have done part of its work" : ""}`,
+          });
+        }
+        if (outcome.interrupted) return withResources(unclear("interrupted: the container was killed and removed", "unknown"));
+        if (outcome.oomKilled) return withResources(unclear(`the container was OOM-killed at its memory limit of ${permissions.memoryMb} MB`, "resource_limit"));
+        if (outcome.outputTooLarge) return withResources(unclear("the container's output exceeded 10 MB and it was killed", "resource_limit"));
+        if (outcome.exitCode === 137) return withResources(unclear("the container was killed (SIGKILL)", "unknown"));
+        if (outcome.exitCode !== 0) return withResources(exitedWith(outcome.exitCode ?? -1, stderr, outcome.stdout, context, details, "container"));
+        return withResources(programOutput(outcome.stdout, spec.output, context, details, unclear, "container"));
+      },
+    };
+  },
+};
