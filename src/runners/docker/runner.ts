@@ -12,7 +12,7 @@ import { isAlive } from "../../util/process.js";
 import { exitedWith, programOutput, renderArgv, unclearEnding } from "../program.js";
 import type { Prepared, PreflightHooks, RunContext, RunResult, Runner } from "../types.js";
 import { ContainerStartError, describeContainer, runContainer, sweepOrphans, type ContainerPlan } from "./container.js";
-import { connectEngine, engineMessage, pingEngine, unavailableError, type Engine } from "./engine.js";
+import { connectEngine, engineMessage, unavailableError, type Engine } from "./engine.js";
 import { ensureStateVolume, stateVolumeName, volumeUsage } from "./state.js";
 
 const MB = 1024 * 1024;
@@ -85,20 +85,25 @@ export const dockerRunner: Runner = {
     return {
       description: { ...describeContainer(plan), stdin: stdin === undefined ? "none" : "input as JSON", output: spec.output },
       async preflight(hooks) {
-        engine = await connectEngine(context.env);
-        await pingEngine(engine);
-        await sweepOrphans(engine, isAlive).catch(() => 0);
-        await ensureImage(engine, image, context.pullImages, hooks);
-        if (volume) {
-          await ensureStateVolume(engine, volume, { "io.toolctl.tool": tool.name, "io.toolctl.home": homeId(context.home) });
-          const used = await volumeUsage(engine, volume).catch(() => undefined);
+        const connected = await connectEngine(context.env);
+        engine = connected;
+        // Independent checks go together: each call maps "no engine" and "not allowed" to its own error.
+        const quota = async () => {
+          if (!volume) return;
+          await ensureStateVolume(connected, volume, { "io.toolctl.tool": tool.name, "io.toolctl.home": homeId(context.home) });
+          const used = await volumeUsage(connected, volume).catch(() => undefined);
           if (used !== undefined && used > permissions.storageMb * MB) {
             throw new PolicyError(
               "policy_refused",
               `volume quota exceeded: ${tool.name}'s /state holds ${megabytes(used)} of its ${permissions.storageMb} MB; clear it with: toolctl tool clear-state ${tool.name}, or raise permissions.storageMb in its manifest, re-import and approve`,
             );
           }
-        }
+        };
+        const checks = await Promise.allSettled([ensureImage(connected, image, context.pullImages, hooks), quota(), sweepOrphans(connected, isAlive)]);
+        // The engine's absence first, then the image, then the quota; a failed sweep only leaves orphans for later.
+        const failures = checks.slice(0, 2).flatMap((check) => (check.status === "rejected" ? [check.reason as unknown] : []));
+        const unavailable = failures.find((failure) => failure instanceof EnvironmentError && failure.details.endpoint !== undefined);
+        if (unavailable ?? failures[0]) throw unavailable ?? failures[0];
       },
       async run(hooks): Promise<RunResult> {
         engine ??= await connectEngine(context.env);
