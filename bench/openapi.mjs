@@ -10,7 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { generateStripeLikeSpec } from "./gen-openapi.mjs";
-import { compare, report, saveResults } from "./lib.mjs";
+import { compare, hasValgrind, instructions, report, saveResults } from "./lib.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const bin = path.join(root, "bin", "toolctl");
@@ -92,6 +92,15 @@ try {
     compare(`show one action of a ${actions.length}-action tool  vs  node -e 0`, [node, "-e", "0"], [node, bin, "show", `big.${action}`], { env, target: 1.6, rounds: 10, runs: 5 }),
     compare(`list --search in a ${actions.length}-action tool  vs  node -e 0`, [node, "-e", "0"], [node, bin, "list", "--search", action.slice(0, 12)], { env, rounds: 10, runs: 5 }),
   );
+  // Wall time on a shared VM jitters by ±15 ms; instruction counts are a repeatable second opinion.
+  if (hasValgrind()) {
+    const floor = instructions([node, "-e", "0"], env);
+    const shown = results.length - 2;
+    [[node, bin, "show", `big.${action}`], [node, bin, "list", "--search", action.slice(0, 12)]].forEach((argv, i) => {
+      const subject = instructions(argv, env);
+      if (floor && subject) results[shown + i].instructionRatio = +(subject / floor).toFixed(2);
+    });
+  }
   console.log(`node ${process.version}, ${os.cpus().length} cores`);
   for (const r of results.filter((r) => r.memoryRatio !== undefined)) {
     console.log(`${r.label.padEnd(70)} ${r.sizeKb} KB: ${r.subjectMs} ms vs parse ${r.floorMs} ms = ${r.ratio}x; peak memory ${r.subjectRssMb} MB vs ${r.floorRssMb} MB = ${r.memoryRatio}x ${r.ok ? "✓" : "✗"} (target ≤ 5x)`);
