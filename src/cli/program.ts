@@ -54,7 +54,7 @@ function positiveInt(flag: string) {
 }
 
 /** Every top-level command, in help order. */
-export const COMMAND_NAMES = ["import", "list", "show", "approvals", "approve", "deny", "budget", "config", "tool", "doctor", "run", "stats", "2fa", "secret", "executions", "audit"] as const;
+export const COMMAND_NAMES = ["import", "list", "show", "approvals", "approve", "deny", "budget", "config", "tool", "doctor", "run", "rollback", "stats", "2fa", "secret", "executions", "audit"] as const;
 
 /**
  * The command tree. With `only`, just that command is registered (start-up cost is the tree it builds);
@@ -92,7 +92,7 @@ export function buildProgram(only?: string): Command {
     program
       .command("list")
       .description("list registered tools")
-      .option("--runtime <runtime>", "only tools of this runtime (http, process, docker, echo)")
+      .option("--runtime <runtime>", "only tools of this runtime (http, process, docker, echo, files, database)")
       .option("--status <status>", "only tools with this status (pending, active, disabled, revoked)")
       .option("--tag <tag>", "only tools with this tag")
       .option("-s, --search <text>", "free text over tool and action names and descriptions")
@@ -182,6 +182,12 @@ export function buildProgram(only?: string): Command {
       .addHelpText("after", "\nExample:\n  toolctl tool revoke calculator")
       .action(action(async () => (await import("./commands/tool.js")).revokeToolCommand));
     tool
+      .command("test")
+      .description("run the tool's declared harmless read: healthy, degraded (slow) or failing, with the latency")
+      .argument("<name>", "tool name")
+      .addHelpText("after", "\nExit 0 when healthy or degraded; otherwise the failed run's exit code.\n\nExample:\n  toolctl tool test stripe\n  toolctl tool test weather --json")
+      .action(action(async () => (await import("./commands/run.js")).toolTestCommand));
+    tool
       .command("clear-state")
       .description("empty a Docker tool's /state volume (the way out of \"volume quota exceeded\")")
       .argument("<name>", "tool name")
@@ -215,6 +221,19 @@ export function buildProgram(only?: string): Command {
         "\nExamples:\n  toolctl run calculator.calculate --param operation=add --param a=5 --param b=3\n  toolctl run calculator.calculate --sandbox docker --param operation=mul --param a=6 --param b=7\n  toolctl run weather.current --params '{\"latitude\":48.85,\"longitude\":2.35}' --dry-run\n  echo '{\"message\":\"hi\"}' | toolctl run echo.say --params-file - --json",
       )
       .action(action(async () => (await import("./commands/run.js")).runCommand));
+  }
+
+  if (wanted("rollback")) {
+    program
+      .command("rollback")
+      .description("undo an execution with its declared compensation (a refund, a delete), run and recorded like any action")
+      .argument("<execution-id>", "the execution to undo (an unambiguous prefix is enough)")
+      .option("-n, --dry-run", "show the compensating request and run nothing")
+      .option("-y, --yes", "approve without a prompt (CRITICAL also needs --otp)")
+      .option("--otp <code>", "the TOTP code, when the compensation is CRITICAL")
+      .option("--wait", "file an approval request and wait for `toolctl approve ID` from another terminal")
+      .addHelpText("after", "\nThe compensation gets its own execution id (and idempotency key), points at the original, and the\noriginal becomes rolled_back. An irreversible action is refused (exit 3).\n\nExample:\n  toolctl rollback ex_mwq1a2b3c4 --dry-run\n  toolctl rollback ex_mwq1a2b3c4 --yes --json")
+      .action(action(async () => (await import("./commands/run.js")).rollbackCommand));
   }
 
   if (wanted("stats")) {

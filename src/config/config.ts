@@ -103,6 +103,8 @@ export async function loadConfig(home: string, env: NodeJS.ProcessEnv): Promise<
       setPath(values, key, getPath(cache.values, key));
       sources[key] = "config.yaml";
     }
+    // A map, not a single setting: taken whole from the file.
+    values.rateLimits = (cache.values as { rateLimits?: Record<string, number> }).rateLimits ?? {};
   }
   for (const setting of SETTINGS) {
     const raw = env[setting.env];

@@ -10,6 +10,8 @@ export const CONFIG_DEFAULTS = {
   sandboxApis: false,
   audit: { dryRuns: true },
   docker: { pull: true, sandboxProcesses: false },
+  /** Requests per minute per tool, overriding a manifest's http.requestsPerMinute. */
+  rateLimits: {} as Record<string, number>,
 } as const;
 
 export type SettingKind = "boolean" | "usd" | "seconds";
@@ -21,8 +23,8 @@ export const SETTINGS: ReadonlyArray<{ key: string; kind: SettingKind; env: stri
   { key: "approvals.timeoutSeconds", kind: "seconds", env: "TOOLCTL_APPROVALS_TIMEOUT_SECONDS", help: "no answer within this time is a no" },
   { key: "limits.perActionUsd", kind: "usd", env: "TOOLCTL_LIMITS_PER_ACTION_USD", help: "refuse one action estimated above this" },
   { key: "limits.dailyUsd", kind: "usd", env: "TOOLCTL_LIMITS_DAILY_USD", help: "refuse once today's spend and reservations would pass this" },
-  { key: "rollback.auto", kind: "boolean", env: "TOOLCTL_ROLLBACK_AUTO", help: "roll back a failed action that acted (read by rollback, not in this version)" },
-  { key: "rollback.timeoutSeconds", kind: "seconds", env: "TOOLCTL_ROLLBACK_TIMEOUT_SECONDS", help: "time allowed for one rollback (not in this version)" },
+  { key: "rollback.auto", kind: "boolean", env: "TOOLCTL_ROLLBACK_AUTO", help: "roll back, with its declared compensation, an action that acted but failed" },
+  { key: "rollback.timeoutSeconds", kind: "seconds", env: "TOOLCTL_ROLLBACK_TIMEOUT_SECONDS", help: "time allowed for one rollback (its compensating action)" },
   { key: "sandboxApis", kind: "boolean", env: "TOOLCTL_SANDBOX_APIS", help: "use each tool's sandboxBaseUrl when it has one" },
   { key: "audit.dryRuns", kind: "boolean", env: "TOOLCTL_AUDIT_DRY_RUNS", help: "write dry runs to the audit log" },
   { key: "docker.pull", kind: "boolean", env: "TOOLCTL_DOCKER_PULL", help: "pull a Docker tool's image when it is not present" },

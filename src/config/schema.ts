@@ -42,6 +42,8 @@ export const configSchema = z.strictObject({
       sandboxProcesses: z.boolean().default(D.docker.sandboxProcesses),
     })
     .default(D.docker),
+  /** Requests per minute per tool name, across every toolctl process; overrides the manifest's http.requestsPerMinute. */
+  rateLimits: z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, "a tool name"), z.number().int().positive()).default({}),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -43,6 +43,26 @@ export const httpSettingsSchema = z.strictObject({
   /** Hosts this tool may call besides its baseUrl hosts; `*.example.com` matches subdomains. */
   allowedHosts: z.array(z.string().min(1)).default([]),
   headers: stringMap.default({}),
+  /**
+   * Transient failures (network, 429, 5xx) are retried with exponential backoff and full jitter, honouring
+   * Retry-After, only for actions that are idempotent or carry an idempotency key.
+   */
+  retry: z
+    .strictObject({
+      attempts: z.number().int().min(1).max(10).default(3).describe("attempts in all, the first included"),
+      initialDelayMs: z.number().int().min(1).max(60_000).default(250),
+      maxDelayMs: z.number().int().min(1).max(300_000).default(10_000).describe("longest wait, Retry-After included"),
+    })
+    .optional(),
+  /** Opens after this many failed calls in a row (across processes); half-opens after the pause. */
+  circuitBreaker: z
+    .strictObject({
+      failures: z.number().int().min(1).max(1000).default(5),
+      halfOpenAfterSeconds: z.number().positive().max(86_400).default(30),
+    })
+    .optional(),
+  /** At most this many requests per minute to this tool, across every toolctl process of the home. */
+  requestsPerMinute: z.number().int().positive().max(100_000).optional(),
 });
 
 export const processSettingsSchema = z.strictObject({
@@ -51,6 +71,45 @@ export const processSettingsSchema = z.strictObject({
   timeoutSeconds: seconds.default(30),
   cwd: z.string().min(1).optional(),
 });
+
+// Built-in runtimes. A file path is relative to the manifest's directory, or absolute.
+const localPath = z.string().min(1).refine((text) => !text.includes("\0"), "a path without NUL bytes");
+const byteLimit = z.number().int().positive().max(64 * 1024 * 1024);
+
+/** files runtime: the directories its actions may touch, and how much they may read or write at once. */
+export const filesSettingsSchema = z.strictObject({
+  /** A relative input path is taken from the first root; an absolute one must lie inside one of them. */
+  roots: z.array(localPath).min(1),
+  maxReadBytes: byteLimit.default(1024 * 1024),
+  maxWriteBytes: byteLimit.default(1024 * 1024),
+  /** Entries a list returns at most; it says when it left some out. */
+  maxEntries: z.number().int().positive().max(100_000).default(1000),
+});
+
+const tableOperations = z.array(z.enum(["read", "create", "update", "delete"])).min(1);
+
+/** database runtime: one SQLite file, and per table the operations (and optionally the only columns) allowed. */
+export const databaseSettingsSchema = z.strictObject({
+  file: localPath,
+  /** An SQL script run once, to create the file when it does not exist yet. */
+  setup: localPath.optional(),
+  tables: z.record(
+    z.string().min(1).refine((name) => !/^sqlite_/i.test(name) && !name.includes("\0"), "a table of your own (sqlite_ tables belong to SQLite)"),
+    z.union([tableOperations, z.strictObject({ operations: tableOperations, columns: z.array(z.string().min(1)).min(1).optional() })]),
+  ),
+  /** Rows a read returns at most (an input `limit` may ask for fewer). */
+  maxRows: z.number().int().positive().max(10_000).default(100),
+  /** An update or delete that would change more rows than this is refused, and nothing changes. */
+  maxChanges: z.number().int().positive().max(1_000_000).default(100),
+  foreignKeys: z.boolean().default(true),
+  busyTimeoutSeconds: seconds.default(5),
+});
+
+/** What each built-in operation is, as a kind: the kind decides risk, so the two must agree. */
+export const BUILTIN_OPERATIONS = {
+  files: { read: ["read"], list: ["read"], write: ["create", "update"], create: ["create"], delete: ["delete"] },
+  database: { read: ["read"], create: ["create"], update: ["update"], delete: ["delete"] },
+} as const satisfies Record<string, Record<string, readonly string[]>>;
 
 // OpenAPI `style` and `explode` for one query parameter or form field whose value is an array or object.
 const listStyle = z.strictObject({
@@ -154,6 +213,8 @@ export const actionSchema = z.strictObject({
   env: stringMap.optional(),
   stdin: z.enum(["json", "none"]).default("json"),
   output: z.enum(["json", "text"]).default("json"),
+  /** files and database runtimes: the built-in operation this action performs. */
+  operation: z.enum(["read", "list", "write", "create", "update", "delete"]).optional(),
   timeoutSeconds: seconds.optional(),
   /** Safe to repeat with the same input. Defaults to true for reads. */
   idempotent: z.boolean().optional(),
@@ -165,7 +226,7 @@ export const actionSchema = z.strictObject({
   rollback: rollbackSchema.optional(),
 });
 
-export const runtimes = ["http", "process", "docker", "echo"] as const;
+export const runtimes = ["http", "process", "docker", "echo", "files", "database"] as const;
 
 /**
  * What a sandboxed tool may use. Anything above DEFAULT_PERMISSIONS needs a grant (`toolctl tool approve`):
@@ -199,9 +260,20 @@ export const manifestSchema = z
     auth: authSchema.default({ type: "none" }),
     http: httpSettingsSchema.optional(),
     process: processSettingsSchema.optional(),
+    files: filesSettingsSchema.optional(),
+    database: databaseSettingsSchema.optional(),
     /** docker runtime: the image every action runs in; process runtime: the image used under `--sandbox docker`. */
     image: imageReference.optional(),
     permissions: permissionsSchema.optional(),
+    /** `toolctl tool test`: a harmless read that shows whether the tool is reachable and its credentials work. */
+    test: z
+      .strictObject({
+        action: z.string().regex(ACTION_NAME_PATTERN).describe("a read action of this tool"),
+        input: z.record(z.string(), z.unknown()).default({}),
+        /** Slower than this (but working) is "degraded". */
+        degradedAfterMs: z.number().int().positive().default(2000),
+      })
+      .optional(),
     /** JSON Schemas shared by the actions' schemas, which refer to them as `{ $ref: "#/$defs/<name>" }`. */
     definitions: z.record(z.string().regex(/^[A-Za-z0-9_.-]{1,200}$/, "a definition name: letters, digits, '_', '.' or '-'"), jsonSchema).optional(),
     actions: z.record(z.string().regex(ACTION_NAME_PATTERN, "an action name: a letter, then letters, digits or '_'"), actionSchema),
@@ -234,10 +306,17 @@ export function manifestRuleProblems(manifest: unknown): Array<{ path: PropertyK
     }
   }
   if (runtime !== "process" && manifest.process !== undefined) add(["process"], `only valid for runtime process, not ${runtime}`);
+  problems.push(...builtinRuleProblems(runtime, manifest, actions));
   const sandboxable = runtime === "process" || runtime === "docker";
   if (runtime === "docker" && manifest.image === undefined) add(["image"], "image is required for runtime docker");
   for (const key of ["image", "permissions"]) {
     if (!sandboxable && manifest[key] !== undefined) add([key], `only valid for runtime docker or process, not ${runtime}`);
+  }
+  const test = isRecord(manifest.test) ? manifest.test : undefined;
+  if (test && typeof test.action === "string" && actions) {
+    const tested = actions[test.action];
+    if (tested === undefined) add(["test", "action"], `no action '${test.action}' in this tool`);
+    else if (isRecord(tested) && tested.kind !== "read") add(["test", "action"], `'${test.action}' is a ${String(tested.kind)} action; a test must be a harmless read`);
   }
   for (const [name, action] of Object.entries(actions ?? {})) {
     if (!isRecord(action)) continue;
@@ -271,6 +350,46 @@ export function manifestRuleProblems(manifest: unknown): Array<{ path: PropertyK
   return problems;
 }
 
+/** The files and database runtimes: their settings, and an operation on every action that agrees with its kind. */
+function builtinRuleProblems(runtime: string, manifest: Raw, actions: Raw | undefined): Array<{ path: PropertyKey[]; message: string }> {
+  const problems: Array<{ path: PropertyKey[]; message: string }> = [];
+  const add = (path: PropertyKey[], message: string) => problems.push({ path, message });
+  const example = { files: "files: { roots: [notes] }", database: "database: { file: app.db, tables: { items: [read] } }" };
+  for (const key of ["files", "database"] as const) {
+    if (runtime === key && manifest[key] === undefined) add([key], `required for runtime ${key}, such as ${example[key]}`);
+    if (runtime !== key && manifest[key] !== undefined) add([key], `only valid for runtime ${key}, not ${runtime}`);
+  }
+  const database = isRecord(manifest.database) ? manifest.database : undefined;
+  const tables = database && isRecord(database.tables) ? database.tables : undefined;
+  if (runtime === "database" && tables && Object.keys(tables).length === 0) add(["database", "tables"], "declare at least one table and the operations allowed on it");
+  const allowedOn = (operation: string) =>
+    Object.values(tables ?? {}).some((access) => {
+      const list = isRecord(access) ? access.operations : access;
+      return Array.isArray(list) && list.includes(operation);
+    });
+  for (const [name, action] of Object.entries(actions ?? {})) {
+    if (!isRecord(action)) continue;
+    const at = ["actions", name, "operation"];
+    const operation = typeof action.operation === "string" ? action.operation : undefined;
+    if (runtime !== "files" && runtime !== "database") {
+      if (action.operation !== undefined) add(at, `only valid for runtime files or database, not ${runtime}`);
+      continue;
+    }
+    const kinds: Record<string, readonly string[]> = BUILTIN_OPERATIONS[runtime];
+    if (operation === undefined) {
+      if (action.operation === undefined) add(at, `required for runtime ${runtime}: one of ${Object.keys(kinds).join(", ")}`);
+      continue;
+    }
+    const fits = kinds[operation];
+    if (!fits) add(at, `'${operation}' is not a ${runtime} operation: one of ${Object.keys(kinds).join(", ")}`);
+    else if (typeof action.kind === "string" && !fits.includes(action.kind)) add(at, `'${operation}' is a ${fits.join(" or ")} action, but kind is ${action.kind}`);
+    else if (runtime === "database" && tables && Object.keys(tables).length > 0 && !allowedOn(operation)) {
+      add(at, `no table allows '${operation}': add it to a table under database.tables`);
+    }
+  }
+  return problems;
+}
+
 /** The quote's input is rendered from the action's input alone: it runs before any secret or output exists for it. */
 function quoteTemplateProblems(input: unknown, path: PropertyKey[]): Array<{ path: PropertyKey[]; message: string }> {
   try {
@@ -289,6 +408,9 @@ export type ActionSpec = z.infer<typeof actionSchema>;
 export type AuthSpec = z.infer<typeof authSchema>;
 export type HttpSettings = z.infer<typeof httpSettingsSchema>;
 export type ProcessSettings = z.infer<typeof processSettingsSchema>;
+export type FilesSettings = z.infer<typeof filesSettingsSchema>;
+export type DatabaseSettings = z.infer<typeof databaseSettingsSchema>;
+export type BuiltinOperation = NonNullable<ActionSpec["operation"]>;
 export type HttpRequestSpecTemplate = z.infer<typeof httpRequestSchema>;
 export type CostSpec = z.infer<typeof costSchema>;
 export type PerUnitCostSpec = Extract<CostSpec, { perUnit: number }>;

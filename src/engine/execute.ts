@@ -13,6 +13,7 @@ import { assessRisk } from "../policy/risk.js";
 import type { Config } from "../config/schema.js";
 import { consumeApproval } from "../registry/approvals.js";
 import { grantProblem } from "../registry/grants.js";
+import { createGuards } from "../registry/guards.js";
 import { daySpend, reserveSpend, roundUsd, spendDay } from "../registry/ledger.js";
 import { digestOf } from "../util/canonical.js";
 import { obtainApproval, type Human, type TwoFactor } from "./approve.js";
@@ -43,6 +44,8 @@ export interface ExecuteOptions {
   otp?: string;
   /** `--wait`: file an approval request and wait for `toolctl approve` from another terminal. */
   wait?: boolean;
+  /** Set by rollback: the execution this one compensates. */
+  rollbackOf?: string;
   /** `--sandbox`: run a process tool that names an image in Docker, or directly; the config decides otherwise. */
   sandbox?: "docker" | "none";
   actor: Actor;
@@ -90,6 +93,10 @@ export interface ExecuteResult {
   durationMs?: number;
   /** Peak memory, CPU time and duration of a sandboxed run. */
   resources?: RunResult["resources"];
+  /** How this action is undone: the compensating action, or irreversible; said up front in dry runs. */
+  undo?: string;
+  /** An automatic rollback after a failure that acted, and how it went. */
+  rollback?: { executionId: string; status: ExecutionStatus; error?: string };
 }
 
 /**
@@ -130,8 +137,10 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
   const { tool, action } = resolveTarget(registry, options.target, options.actor);
   const redactor = new Redactor();
   const id = newExecutionId();
-  const record = createRecorder(registry, { id, tool: tool.name, action: action.name, actor: options.actor, createdAt: nowIso(), toolDigest: tool.digest });
-  const base = { executionId: id, tool: tool.name, action: action.name, warnings: [] as string[] };
+  const record = createRecorder(registry, { id, tool: tool.name, action: action.name, actor: options.actor, createdAt: nowIso(), toolDigest: tool.digest, rollbackOf: options.rollbackOf });
+  const undoSpec = action.definition.rollback;
+  const undo = undoSpec === undefined ? "none declared" : undoSpec === "irreversible" ? "irreversible: this cannot be undone" : `${undoSpec.action}${deps.config.rollback.auto ? " (automatic if the action acts but fails)" : ""}`;
+  const base = { executionId: id, tool: tool.name, action: action.name, warnings: [] as string[], undo };
 
   /** An attempt that ends before anything ran. */
   const endEarly = (status: ExecutionStatus, error: ToolctlError, category: ErrorCategory | null, extra: Partial<ExecuteResult> = {}): ExecuteResult => {
@@ -200,6 +209,7 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
   const runner = await deps.runners[runtime]!();
   const runContext = {
     tool, secrets, executionId: id, env: options.env, sandbox: deps.config.sandboxApis, home: registry.home, pullImages: deps.config.docker.pull,
+    guards: runtime === "http" ? createGuards(registry, tool.name, options.actor, deps.config.rateLimits[tool.name] ?? tool.definition.http?.requestsPerMinute) : undefined,
     redact: (text: string) => redactor.text(text), addSecret: (value: string) => redactor.add(value),
   };
   let cost = estimateCost(action.definition, input);
@@ -232,6 +242,7 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
     prepared = runner.prepare({ ...runContext, action, input });
   } catch (error) {
     if (error instanceof PolicyError) return endEarly("declined", error, "authorization", { input, cost, risk });
+    if (error instanceof EnvironmentError) return endEarly("failed", error, "environment", { input, cost, risk });
     if (error instanceof TemplateError) return endEarly("failed", new UsageError(`cannot build the ${tool.runtime} call: ${error.message}`), "validation", { input, cost, risk });
     throw error;
   }
@@ -300,5 +311,10 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
     if (error instanceof PolicyError) return endEarly("declined", error, "authorization", { ...shown, input });
     throw error;
   }
-  return await runAndRecord(prepared, { options, action, record, redactor, shown });
+  const result = await runAndRecord(prepared, { options, action, record, redactor, shown });
+  // An action that acted but failed is undone now when its tool says how (loaded only then).
+  if (result.error?.code === "output_invalid" && typeof action.definition.rollback === "object") {
+    return (await import("./rollback.js")).autoRollback(result, options, deps);
+  }
+  return result;
 }

@@ -34,7 +34,7 @@ export async function runAndRecord(prepared: Prepared, state: RunState): Promise
     const output = redactor.value(result.output ?? null);
     const details = redactor.value(result.details);
     const message = result.error === undefined ? undefined : redactor.text(result.error);
-    const status: ExecutionStatus = result.outcome;
+    const status: ExecutionStatus = result.declined ? "declined" : result.outcome;
     const interrupted = options.signal?.aborted === true;
     if (!written) {
       written = true;
@@ -48,7 +48,7 @@ export async function runAndRecord(prepared: Prepared, state: RunState): Promise
       }
     }
     const exit = exitCode ?? (interrupted ? ExitCode.interrupted : result.nothingRan ? ExitCode.environment : (EXIT_FOR_STATUS[status] ?? ExitCode.actionFailed));
-    const fallback = result.nothingRan ? "environment_unavailable" : status === "unknown" ? "unknown_outcome" : "action_failed";
+    const fallback = result.nothingRan ? "environment_unavailable" : result.declined ? "policy_refused" : status === "unknown" ? "unknown_outcome" : "action_failed";
     return {
       ...shown, output, status, exitCode: exit, durationMs, resources: result.resources,
       error: message === undefined ? undefined : { code: code ?? fallback, exitCode: exit, message, category: result.errorCategory },

@@ -16,6 +16,8 @@ export interface RecordTarget {
   actor: Actor;
   createdAt: string;
   toolDigest: string;
+  /** The execution this one compensates, for a rollback. */
+  rollbackOf?: string;
 }
 
 export interface Recorder {
@@ -31,10 +33,10 @@ export interface Recorder {
 }
 
 export function createRecorder(registry: Registry, target: RecordTarget): Recorder {
-  const { id, tool, action, actor, createdAt, toolDigest } = target;
+  const { id, tool, action, actor, createdAt, toolDigest, rollbackOf } = target;
   const audit = { actor, tool, action, executionId: id };
   const insert = (status: ExecutionStatus, input: unknown) =>
-    insertExecution(registry, { id, tool, action, actor, status, input, createdAt, toolDigest });
+    insertExecution(registry, { id, tool, action, actor, status, input, createdAt, toolDigest, rollbackOf });
   return {
     ended(status, input, update, type, data) {
       writeTransaction(registry, () => {

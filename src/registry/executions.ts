@@ -32,6 +32,8 @@ export interface Execution {
   durationMs: number | null;
   /** Peak memory, CPU time and duration of a sandboxed run. */
   resources: unknown;
+  /** For a compensation: the execution it undoes. */
+  rollbackOf: string | null;
 }
 
 interface ExecutionRow {
@@ -39,6 +41,7 @@ interface ExecutionRow {
   plan: string | null; error: string | null; error_category: ErrorCategory | null; cost_usd: number | null; risk: string | null;
   tool_digest: string | null; created_at: string; started_at: string | null; finished_at: string | null; duration_ms: number | null;
   resources: string | null;
+  rollback_of: string | null;
 }
 
 const parse = (text: string | null): unknown => (text === null ? null : JSON.parse(text));
@@ -49,6 +52,7 @@ function toExecution(row: ExecutionRow): Execution {
     output: parse(row.output), plan: parse(row.plan), error: row.error, errorCategory: row.error_category, costUsd: row.cost_usd,
     risk: row.risk, toolDigest: row.tool_digest, createdAt: row.created_at, startedAt: row.started_at,
     finishedAt: row.finished_at, durationMs: row.duration_ms, resources: parse(row.resources ?? null),
+    rollbackOf: row.rollback_of ?? null,
   };
 }
 
@@ -66,15 +70,16 @@ export interface NewExecution {
   input: unknown;
   createdAt: string;
   toolDigest?: string | null;
+  rollbackOf?: string;
 }
 
 export function insertExecution(registry: Registry, execution: NewExecution): void {
   registry.db
     .prepare(
-      `INSERT INTO executions (id, tool, action, actor, status, input, tool_digest, created_at)
-       VALUES (@id, @tool, @action, @actor, @status, @input, @toolDigest, @createdAt)`,
+      `INSERT INTO executions (id, tool, action, actor, status, input, tool_digest, created_at, rollback_of)
+       VALUES (@id, @tool, @action, @actor, @status, @input, @toolDigest, @createdAt, @rollbackOf)`,
     )
-    .run({ ...execution, input: JSON.stringify(execution.input ?? null), toolDigest: execution.toolDigest ?? null });
+    .run({ ...execution, input: JSON.stringify(execution.input ?? null), toolDigest: execution.toolDigest ?? null, rollbackOf: execution.rollbackOf ?? null });
 }
 
 export interface ExecutionUpdate {

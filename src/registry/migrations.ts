@@ -153,4 +153,20 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (tool, name)
   ) WITHOUT ROWID;
   `,
+  `
+  -- A compensation (toolctl rollback, or an automatic one) points at the execution it undoes.
+  ALTER TABLE executions ADD COLUMN rollback_of TEXT;
+  CREATE INDEX executions_by_rollback ON executions (rollback_of) WHERE rollback_of IS NOT NULL;
+  -- Per-tool circuit breakers (cockatiel's serialised state) and request-rate slots, shared by every process.
+  CREATE TABLE breakers (
+    tool TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE rate_slots (
+    tool TEXT NOT NULL,
+    at_ms INTEGER NOT NULL
+  );
+  CREATE INDEX rate_slots_by_tool ON rate_slots (tool, at_ms);
+  `,
 ];

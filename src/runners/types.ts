@@ -18,6 +18,8 @@ export interface RunContext {
   home: string;
   /** Config `docker.pull`: a missing image may be pulled. */
   pullImages: boolean;
+  /** The tool's circuit-breaker state and request-rate slots, shared through the registry (http). */
+  guards?: import("./http/resilience.js").SharedGuards;
   /** Scrubs known secrets from text; runners call it before cutting text short, so no partial secret survives. */
   redact(text: string): string;
   /** Registers another value that must never be shown (a secret-looking variable passed to a process). */
@@ -33,6 +35,8 @@ export interface RunResult {
   details: Record<string, unknown>;
   /** The runner could not start anything (no engine, no image): nothing ran, exit 6. */
   nothingRan?: boolean;
+  /** Refused before anything was sent (an open circuit, the rate limit): declined, exit 3. */
+  declined?: boolean;
   /** Resource use of a sandboxed run, recorded on the execution. */
   resources?: { peakMemoryBytes: number | null; cpuTimeMs: number | null; durationMs: number };
 }

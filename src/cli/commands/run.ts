@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { execute, type ExecuteResult } from "../../engine/execute.js";
+import { execute, type ExecuteDeps, type ExecuteOptions, type ExecuteResult } from "../../engine/execute.js";
 import { ExitCode, UsageError } from "../../errors.js";
 import { loadConfig } from "../../config/config.js";
 import type { TwoFactor } from "../../engine/approve.js";
@@ -40,6 +40,8 @@ export const RUNNERS: Record<string, () => Promise<Runner>> = {
   process: async () => (await import("../../runners/process.js")).processRunner,
   echo: async () => (await import("../../runners/echo.js")).echoRunner,
   docker: async () => (await import("../../runners/docker/runner.js")).dockerRunner,
+  files: async () => (await import("../../runners/files.js")).filesRunner,
+  database: async () => (await import("../../runners/database.js")).databaseRunner,
 };
 
 function readParamsFile(name: string | undefined): { name: string; text: string } | undefined {
@@ -79,18 +81,20 @@ function renderHuman(result: ExecuteResult, context: CommandContext): void {
       }
       lines.push(`  env: ${(plan.env as string[]).join(", ") || "(none)"}`, `  stdin: ${plan.stdin}`, `  timeout: ${plan.timeoutSeconds}s`);
     } else {
-      lines.push(`  ${plan.runtime}: ${plan.returns ?? ""}`);
+      lines.push(`  ${plan.runtime}: ${plan.summary ?? plan.returns ?? ""}`);
     }
-    lines.push(`  input: ${JSON.stringify(result.input)}`, `  ${decision}`);
+    lines.push(`  input: ${JSON.stringify(result.input)}`, `  ${decision}`, `  undo: ${result.undo ?? "none declared"}`);
     const b = result.budget;
     if (b) lines.push(`  budget ${b.day}: $${b.committedUsd.toFixed(2)} spent + $${b.reservedUsd.toFixed(2)} reserved; this run would bring it to $${b.afterUsd.toFixed(2)} of $${b.dailyLimitUsd.toFixed(2)} (at most $${b.perActionLimitUsd.toFixed(2)} per action)`);
     lines.push(c.dim(`  execution ${result.executionId}`));
     process.stdout.write(`${lines.join("\n")}\n`);
     return;
   }
+  const undoing = (result as { rollbackOf?: string }).rollbackOf;
   if (result.status === "succeeded") {
     if (result.output !== undefined && result.output !== null) process.stdout.write(`${pretty(result.output)}\n`);
     context.output.info(c.green(`✓ ${name} succeeded`) + c.dim(` in ${result.durationMs}ms · ${decision} · ${result.executionId}`));
+    if (undoing) context.output.info(`${undoing} is rolled back`);
     return;
   }
   const error = result.error!;
@@ -101,9 +105,13 @@ function renderHuman(result: ExecuteResult, context: CommandContext): void {
   else context.output.info(c.dim(`execution ${result.executionId} ${result.status}${error.category ? ` (${error.category})` : ""}`));
 }
 
-export async function runCommand(context: CommandContext, target: string, flags: RunFlags): Promise<number> {
+/** Runs one engine call (a run or a rollback) with Ctrl-C and SIGTERM handling, progress and the chosen view. */
+async function withEngine(
+  context: CommandContext, flags: Pick<RunFlags, "otp" | "dryRun">,
+  call: (options: Omit<ExecuteOptions, "target" | "input">, deps: ExecuteDeps) => Promise<ExecuteResult>,
+  render = true,
+): Promise<number> {
   if (flags.otp !== undefined) checkOtpFlag(flags.otp);
-  const paramsFile = readParamsFile(flags.paramsFile);
   const controller = new AbortController();
   const interrupts: { onForce?: () => void } = {};
   let count = 0;
@@ -130,20 +138,63 @@ export async function runCommand(context: CommandContext, target: string, flags:
   const config = (await loadConfig(context.home, context.env)).values;
   try {
     const result = await withRegistry(context, (registry) =>
-      execute(
-        {
-          target, dryRun: flags.dryRun === true, yes: flags.yes === true, otp: flags.otp, wait: flags.wait === true, actor: context.actor, cwd: context.cwd, env: context.env, signal: controller.signal, progress, interrupts,
-          sandbox: flags.sandbox,
-          input: { params: flags.param, paramsJson: flags.params, paramsFile },
-        },
+      call(
+        { dryRun: flags.dryRun === true, actor: context.actor, cwd: context.cwd, env: context.env, signal: controller.signal, progress, interrupts },
         { registry, runners: RUNNERS, config, human: createHuman(context.json), twoFactor: twoFactorFor(registry, context) },
       ),
     );
-    if (context.json) context.output.data(result, () => "");
-    else renderHuman(result, context);
+    if (render && context.json) context.output.data(result, () => "");
+    else if (render) renderHuman(result, context);
     return terminated && result.exitCode === ExitCode.interrupted ? 143 : result.exitCode;
   } finally {
     progress?.stop();
     finished = true;
   }
+}
+
+export async function runCommand(context: CommandContext, target: string, flags: RunFlags): Promise<number> {
+  const paramsFile = readParamsFile(flags.paramsFile);
+  return withEngine(context, flags, (options, deps) =>
+    execute({
+      ...options, target, yes: flags.yes === true, otp: flags.otp, wait: flags.wait === true, sandbox: flags.sandbox,
+      input: { params: flags.param, paramsJson: flags.params, paramsFile },
+    }, deps),
+  );
+}
+
+type RollbackFlags = Pick<RunFlags, "yes" | "otp" | "wait" | "dryRun">;
+
+/** `toolctl rollback ID`: the declared compensation of an execution, run like any action and linked to it. */
+export async function rollbackCommand(context: CommandContext, id: string, flags: RollbackFlags): Promise<number> {
+  const { rollbackExecution } = await import("../../engine/rollback.js");
+  return withEngine(context, flags, (options, deps) => rollbackExecution(id, { ...options, yes: flags.yes === true, otp: flags.otp, wait: flags.wait === true }, deps));
+}
+
+/**
+ * `toolctl tool test NAME`: the tool's declared harmless read, run for real, as a health check: healthy,
+ * degraded (it works, slowly) or failing, with the latency. Exit 0 unless failing.
+ */
+export async function toolTestCommand(context: CommandContext, name: string): Promise<number> {
+  const { getTool } = await import("../../registry/tools.js");
+  const { NotFoundError } = await import("../../errors.js");
+  const test = await withRegistry(context, (registry) => {
+    const tool = getTool(registry, name);
+    if (!tool) throw new NotFoundError(`unknown tool '${name}'; see: toolctl list`);
+    if (!tool.definition.test) throw new UsageError(`tool ${name} declares no test; add to its manifest: test: { action: <a read action>, input: {...} }`);
+    return tool.definition.test;
+  });
+  let report: Record<string, unknown> = {};
+  const code = await withEngine(context, {}, async (options, deps) => {
+    const result = await execute({ ...options, target: `${name}.${test.action}`, input: { params: [], paramsJson: JSON.stringify(test.input) } }, deps);
+    const latencyMs = result.durationMs ?? null;
+    const status = result.status !== "succeeded" ? "failing" : latencyMs !== null && latencyMs > test.degradedAfterMs ? "degraded" : "healthy";
+    report = { tool: name, action: test.action, status, latencyMs, executionId: result.executionId, error: result.error?.message };
+    return { ...result, exitCode: status === "failing" ? (result.exitCode === ExitCode.ok ? ExitCode.actionFailed : result.exitCode) : ExitCode.ok };
+  }, false);
+  context.output.data(report, () => {
+    const c = context.output.color;
+    const mark = report.status === "healthy" ? c.green("healthy") : report.status === "degraded" ? c.yellow("degraded") : c.red("failing");
+    return `${name}: ${mark}${report.latencyMs !== null ? ` in ${report.latencyMs} ms` : ""} (${name}.${test.action}, ${report.executionId})${report.error ? `: ${report.error}` : ""}`;
+  });
+  return code;
 }

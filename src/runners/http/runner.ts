@@ -9,7 +9,9 @@ import type { RunContext, RunResult, Runner } from "../types.js";
 import type { ErrorCategory } from "../../registry/executions.js";
 import type { HttpRequestSpecTemplate } from "../../domain/manifest.js";
 import { lookup, parseRefs, renderText, renderValue, TemplateError } from "../../template/render.js";
+import { PolicyError } from "../../errors.js";
 import { HttpTransportError, sendHttp, type HttpResponse } from "./client.js";
+import { breakerOpenSince, CircuitOpenError, circuitMessage, DEFAULT_BREAKER, DEFAULT_RETRY, RateLimitedError, sendResilient } from "./resilience.js";
 import { checkUrl, parseAllowedDomains, type OutboundPolicy } from "./guard.js";
 
 type ListStyle = NonNullable<NonNullable<HttpRequestSpecTemplate["styles"]>["query"]>[string];
@@ -251,18 +253,39 @@ export const httpRunner: Runner = {
     const timeoutSeconds = action.definition.timeoutSeconds ?? definition.http?.timeoutSeconds ?? 30;
     const repeatable = action.definition.idempotent ?? action.kind === "read";
 
+    const safeToRepeat = repeatable || idempotencyHeader !== undefined;
+    const retrySettings = { ...DEFAULT_RETRY, ...definition.http?.retry };
+    const breakerSettings = { ...DEFAULT_BREAKER, ...definition.http?.circuitBreaker };
+
     return {
-      description: { runtime: "http", method: request.method, url: url.toString(), headers, body: shownBody, timeoutSeconds },
+      description: {
+        runtime: "http", method: request.method, url: url.toString(), headers, body: shownBody, timeoutSeconds,
+        retries: safeToRepeat ? `up to ${retrySettings.attempts - 1} on network errors, 429 and 5xx${idempotencyHeader ? `, with the same ${idempotencyHeader}` : ""}` : "none (not idempotent and no idempotency key)",
+      },
+      async preflight() {
+        // An open breaker refuses before anyone is asked and before anything is sent.
+        const since = breakerOpenSince(context.guards?.loadBreaker());
+        const reopens = since === undefined ? undefined : since + breakerSettings.halfOpenAfterSeconds * 1000;
+        if (reopens !== undefined && reopens > Date.now()) throw new PolicyError("policy_refused", circuitMessage(tool.name, breakerSettings, reopens));
+      },
       async run(hooks): Promise<RunResult> {
         const started = Date.now();
         let response: HttpResponse;
+        let attempts = 1;
         try {
-          response = await sendHttp(
-            { method: request.method, url: url.toString(), headers, body, timeoutMs: timeoutSeconds * 1000, sensitiveHeaders },
-            policy,
-            { signal: hooks.signal },
-          );
+          ({ response, attempts } = await sendResilient({
+            send: (signal) => sendHttp(
+              { method: request.method, url: url.toString(), headers, body, timeoutMs: timeoutSeconds * 1000, sensitiveHeaders },
+              policy,
+              { signal },
+            ),
+            safeToRepeat, retry: retrySettings, breaker: breakerSettings, guards: context.guards, signal: hooks.signal, tool: tool.name,
+          }));
         } catch (error) {
+          if (error instanceof CircuitOpenError || error instanceof RateLimitedError) {
+            return { outcome: "failed", errorCategory: error instanceof RateLimitedError ? "rate_limit" : "server_error", error: error.message, details: { sent: false }, declined: true };
+          }
+          attempts = (error as { attempts?: number }).attempts ?? attempts;
           // Node refuses malformed header names or values before anything is sent.
           if (/^ERR_INVALID_(CHAR|HTTP_TOKEN|HTTP_HEADER)/.test((error as NodeJS.ErrnoException).code ?? "")) {
             return { outcome: "failed", errorCategory: "validation", error: `invalid request: ${(error as Error).message}`, details: { sent: false } };
@@ -278,10 +301,10 @@ export const httpRunner: Runner = {
             error: ambiguous
               ? `${what} after the request was sent: the action may have happened; check with the provider before retrying`
               : `${request.method} ${url.host}: ${what}`,
-            details: { durationMs: Date.now() - started, sent },
+            details: { durationMs: Date.now() - started, sent, attempts },
           };
         }
-        const details = { status: response.status, durationMs: Date.now() - started, redirects: response.redirects.length || undefined };
+        const details = { status: response.status, durationMs: Date.now() - started, redirects: response.redirects.length || undefined, attempts: attempts > 1 ? attempts : undefined };
         const contentType = headerValue(response, "content-type");
         const text = response.body.toString("utf8");
         const wantsJson = request.response === "json" || (request.response === "auto" && /[/+]json\b/i.test(contentType));

@@ -1,0 +1,103 @@
+/**
+ * Rollback: the declared compensation of an execution (a refund for a payment, a delete for a deploy), run as an
+ * execution of its own (its own idempotency key, approval and record), linked to the original, which becomes
+ * `rolled_back` once the compensation succeeded. `autoRollback` does the same, unasked, for an action whose side
+ * effect happened but whose outcome failed (its output did not validate), when config rollback.auto is on.
+ */
+import { ExitCode, NotFoundError, PolicyError, ToolctlError, UsageError } from "../errors.js";
+import { appendAudit } from "../registry/audit.js";
+import { writeTransaction } from "../registry/db.js";
+import { findExecution, type Execution } from "../registry/executions.js";
+import { getAction } from "../registry/tools.js";
+import { renderValue, TemplateError } from "../template/render.js";
+import { execute, type ExecuteDeps, type ExecuteOptions, type ExecuteResult } from "./execute.js";
+
+export type RollbackOptions = Omit<ExecuteOptions, "target" | "input" | "rollbackOf" | "sandbox">;
+
+function findOriginal(deps: ExecuteDeps, id: string): Execution {
+  const found = findExecution(deps.registry, id);
+  if (found === undefined) throw new NotFoundError(`no execution '${id}'; see: toolctl executions`);
+  if (Array.isArray(found)) throw new UsageError(`'${id}' matches several executions (${found.map((e) => e.id).join(", ")}); give more of the id`);
+  return found;
+}
+
+/** The compensating action and its input, or why there is none. */
+function compensation(deps: ExecuteDeps, original: Execution): { target: string; input: Record<string, unknown> } {
+  const name = `${original.tool}.${original.action}`;
+  if (original.status === "rolled_back") {
+    const by = deps.registry.db.prepare("SELECT id FROM executions WHERE rollback_of = ? AND status = 'succeeded' ORDER BY created_at DESC LIMIT 1").pluck().get(original.id) as string | undefined;
+    throw new PolicyError("policy_refused", `execution ${original.id} (${name}) was already rolled back${by ? ` by ${by}` : ""}`);
+  }
+  if (original.status !== "succeeded" && original.status !== "unknown") {
+    throw new UsageError(`execution ${original.id} (${name}) is ${original.status}: nothing it did needs undoing`);
+  }
+  const action = getAction(deps.registry, original.tool, original.action, false);
+  if (!action) throw new NotFoundError(`${name} is no longer registered, so its rollback is unknown; re-import the tool`);
+  const rollback = action.definition.rollback;
+  if (rollback === undefined) throw new UsageError(`${name} declares no rollback; undo it by hand (see toolctl executions show ${original.id})`);
+  if (rollback === "irreversible") throw new PolicyError("policy_refused", `${name} is irreversible: it cannot be rolled back`);
+  try {
+    const input = renderValue(rollback.input, { input: original.input ?? {}, output: original.output ?? {} }) as Record<string, unknown>;
+    return { target: `${original.tool}.${rollback.action}`, input };
+  } catch (error) {
+    if (error instanceof TemplateError) throw new UsageError(`cannot build the rollback of ${original.id}: ${error.message}`);
+    throw error;
+  }
+}
+
+function markRolledBack(deps: ExecuteDeps, original: Execution, by: ExecuteResult, actor: string): void {
+  writeTransaction(deps.registry, () => {
+    deps.registry.db.prepare("UPDATE executions SET status = 'rolled_back' WHERE id = ?").run(original.id);
+    appendAudit(deps.registry, {
+      type: "execution.rolled_back", actor, tool: original.tool, action: original.action, executionId: original.id, status: "rolled_back",
+      data: { by: by.executionId, compensation: `${by.tool}.${by.action}`, from: original.status },
+    });
+  });
+}
+
+/** The compensation's own time limit (config rollback.timeoutSeconds), on top of Ctrl-C. */
+function limited(options: Pick<ExecuteOptions, "signal">, deps: ExecuteDeps): AbortSignal {
+  const timeout = AbortSignal.timeout(deps.config.rollback.timeoutSeconds * 1000);
+  return options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+}
+
+/** `toolctl rollback ID`: runs the compensation through the whole pipeline (validation, policy, approval, record). */
+export async function rollbackExecution(id: string, options: RollbackOptions, deps: ExecuteDeps): Promise<ExecuteResult & { rollbackOf: string }> {
+  const original = findOriginal(deps, id);
+  const { target, input } = compensation(deps, original);
+  const result = await execute({ ...options, target, input: { params: [], paramsJson: JSON.stringify(input) }, rollbackOf: original.id, signal: limited(options, deps) }, deps);
+  if (result.status === "succeeded") markRolledBack(deps, original, result, options.actor);
+  return { ...result, rollbackOf: original.id };
+}
+
+/**
+ * After an action that acted but failed (its output did not validate), with rollback.auto on and a compensation
+ * declared: undo it now. The result says what happened; exit 1 when undone ("ran and failed, rolled back").
+ */
+export async function autoRollback(result: ExecuteResult, options: ExecuteOptions, deps: ExecuteDeps): Promise<ExecuteResult> {
+  if (options.dryRun || options.rollbackOf !== undefined || !deps.config.rollback.auto) return result;
+  if (result.status !== "unknown" || result.error?.code !== "output_invalid") return result;
+  const original = findOriginal(deps, result.executionId);
+  let spec;
+  try {
+    spec = compensation(deps, original);
+  } catch (error) {
+    if (error instanceof ToolctlError) return result;
+    throw error;
+  }
+  const undo = await execute(
+    { ...options, target: spec.target, input: { params: [], paramsJson: JSON.stringify(spec.input) }, rollbackOf: original.id, yes: true, wait: false, progress: undefined, signal: limited(options, deps) },
+    deps,
+  );
+  if (undo.status !== "succeeded") {
+    const message = `${result.error.message}; the automatic rollback (${spec.target}, ${undo.executionId}) did not succeed: ${undo.error?.message ?? undo.status}`;
+    return { ...result, rollback: { executionId: undo.executionId, status: undo.status, error: undo.error?.message }, error: { ...result.error, message } };
+  }
+  markRolledBack(deps, original, undo, options.actor);
+  const message = `${result.error.message}; it was rolled back automatically (${spec.target}, ${undo.executionId})`;
+  return {
+    ...result, status: "rolled_back", exitCode: ExitCode.actionFailed,
+    rollback: { executionId: undo.executionId, status: undo.status },
+    error: { ...result.error, exitCode: ExitCode.actionFailed, message },
+  };
+}
