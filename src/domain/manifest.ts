@@ -105,6 +105,25 @@ export const databaseSettingsSchema = z.strictObject({
   busyTimeoutSeconds: seconds.default(5),
 });
 
+/**
+ * email runtime: one SMTP server and one sender. The password comes from `auth: { type: basic, username, secret }`
+ * (username a template over secrets). STARTTLS is required unless `allowPlainSmtp` (a relay on this machine).
+ */
+export const emailSettingsSchema = z.strictObject({
+  host: z.string().min(1).regex(/^[A-Za-z0-9.:\[\]-]+$/, "a host name or IP address"),
+  port: z.number().int().min(1).max(65535).default(587),
+  /** starttls: plain connect, then STARTTLS (required); tls: TLS from the first byte (port 465). */
+  tls: z.enum(["starttls", "tls"]).default("starttls"),
+  /** Allows a server without STARTTLS (credentials and mail then cross the network in clear). */
+  allowPlainSmtp: z.boolean().default(false),
+  /** The fixed sender: `addr@example.com` or `Name <addr@example.com>`. */
+  from: z.string().min(3),
+  /** Recipients (to, cc, bcc) must be in one of these domains; `*.example.com` matches subdomains. Any domain when left out. */
+  allowedRecipientDomains: z.array(z.string().min(1)).min(1).optional(),
+  maxMessageBytes: byteLimit.default(10 * 1024 * 1024),
+  timeoutSeconds: seconds.default(30),
+});
+
 /** What each built-in operation is, as a kind: the kind decides risk, so the two must agree. */
 export const BUILTIN_OPERATIONS = {
   files: { read: ["read"], list: ["read"], write: ["create", "update"], create: ["create"], delete: ["delete"] },
@@ -144,8 +163,23 @@ export const httpRequestSchema = z
     /** Fields as a mapping of templates, or one template (`{{ input.body }}`) that renders to an object. */
     form: z.union([z.record(z.string(), z.unknown()), z.string()]).optional(),
     body: z.string().optional(),
-    /** How to read the response. `auto` follows its Content-Type. */
-    response: z.enum(["auto", "json", "text"]).default("auto"),
+    /**
+     * Signs the request (webhook receivers check it): `<header>: sha256=<hex HMAC of "<timestamp>.<body>">` with
+     * the secret named here, and `<timestampHeader>: <Unix seconds>`, computed when each attempt is sent.
+     */
+    sign: z
+      .strictObject({
+        secret: secretName.describe("the HMAC key's secret name"),
+        header: z.string().min(1).default("X-Toolctl-Signature"),
+        algorithm: z.enum(["sha256", "sha512"]).default("sha256"),
+        timestampHeader: z.string().min(1).default("X-Toolctl-Timestamp"),
+      })
+      .optional(),
+    /**
+     * How to read the response. `auto` follows its Content-Type (JSON for `application/json` and `+json`, XML for
+     * `application/xml`, `text/xml` and `+xml`, text otherwise); `xml` parses XML into JSON (see runners/http/xml.ts).
+     */
+    response: z.enum(["auto", "json", "xml", "text"]).default("auto"),
   })
   .refine((r) => [r.json, r.form, r.body].filter((b) => b !== undefined).length <= 1, {
     message: "only one of json, form or body may be given",
@@ -224,9 +258,27 @@ export const actionSchema = z.strictObject({
   risk: riskSchema.optional(),
   approval: z.enum(["auto", "always"]).default("auto"),
   rollback: rollbackSchema.optional(),
+  /**
+   * http runtime: when a 2xx answer is really the provider's error (APIs that always answer 200 and say
+   * `Status="ERROR"` in the body). The run fails with the text at `message` (a list of errors is joined), and
+   * the category `categories` gives the provider's error code at `code`, `validation` otherwise. Paths are
+   * read from the parsed response, like a quote's `from`; a path through a list reads every item.
+   */
+  failWhen: z
+    .strictObject({
+      path: z.string().regex(/^output(\.[A-Za-z0-9_-]+|\[\d+\])*$/, "a path into the response, such as output.ApiResponse.-Status"),
+      equals: z.union([z.string(), z.number(), z.boolean()]).describe("the value (compared as text) that means the call failed"),
+      message: z.string().regex(/^output(\.[A-Za-z0-9_-]+|\[\d+\])*$/, "a path into the response, such as output.ApiResponse.Errors.Error").optional(),
+      code: z.string().regex(/^output(\.[A-Za-z0-9_-]+|\[\d+\])*$/, "a path into the response, such as output.ApiResponse.Errors.Error.-Number").optional(),
+      categories: z
+        .record(z.string().min(1), z.enum(["authentication", "authorization", "validation", "rate_limit", "server_error"]))
+        .optional()
+        .describe("the provider's error code → error category; default validation"),
+    })
+    .optional(),
 });
 
-export const runtimes = ["http", "process", "docker", "echo", "files", "database"] as const;
+export const runtimes = ["http", "process", "docker", "echo", "files", "database", "email"] as const;
 
 /**
  * What a sandboxed tool may use. Anything above DEFAULT_PERMISSIONS needs a grant (`toolctl tool approve`):
@@ -262,6 +314,7 @@ export const manifestSchema = z
     process: processSettingsSchema.optional(),
     files: filesSettingsSchema.optional(),
     database: databaseSettingsSchema.optional(),
+    email: emailSettingsSchema.optional(),
     /** docker runtime: the image every action runs in; process runtime: the image used under `--sandbox docker`. */
     image: imageReference.optional(),
     permissions: permissionsSchema.optional(),
@@ -306,6 +359,9 @@ export function manifestRuleProblems(manifest: unknown): Array<{ path: PropertyK
     }
   }
   if (runtime !== "process" && manifest.process !== undefined) add(["process"], `only valid for runtime process, not ${runtime}`);
+  if (runtime === "email" && manifest.email === undefined) add(["email"], "required for runtime email, such as email: { host: smtp.example.com, from: bot@example.com }");
+  if (runtime !== "email" && manifest.email !== undefined) add(["email"], `only valid for runtime email, not ${runtime}`);
+  if (runtime === "email" && isRecord(manifest.auth) && manifest.auth.type !== "none" && manifest.auth.type !== "basic") add(["auth", "type"], "runtime email takes auth type basic (SMTP AUTH username and password) or none");
   problems.push(...builtinRuleProblems(runtime, manifest, actions));
   const sandboxable = runtime === "process" || runtime === "docker";
   if (runtime === "docker" && manifest.image === undefined) add(["image"], "image is required for runtime docker");
@@ -410,6 +466,7 @@ export type HttpSettings = z.infer<typeof httpSettingsSchema>;
 export type ProcessSettings = z.infer<typeof processSettingsSchema>;
 export type FilesSettings = z.infer<typeof filesSettingsSchema>;
 export type DatabaseSettings = z.infer<typeof databaseSettingsSchema>;
+export type EmailSettings = z.infer<typeof emailSettingsSchema>;
 export type BuiltinOperation = NonNullable<ActionSpec["operation"]>;
 export type HttpRequestSpecTemplate = z.infer<typeof httpRequestSchema>;
 export type CostSpec = z.infer<typeof costSchema>;

@@ -120,5 +120,6 @@ export function referencedSecrets(manifest: Manifest): string[] {
   if (manifest.auth.type !== "none") names.add(manifest.auth.secret);
   const refs = collectRefs([manifest.auth, manifest.http?.headers, Object.values(manifest.actions).map((a) => [a.request, a.command, a.env])]);
   for (const ref of refs) if (ref.root === "secrets") names.add(ref.path.split(".")[1]!);
+  for (const action of Object.values(manifest.actions)) if (action.request?.sign) names.add(action.request.sign.secret);
   return [...names].sort();
 }

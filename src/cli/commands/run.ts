@@ -42,6 +42,7 @@ export const RUNNERS: Record<string, () => Promise<Runner>> = {
   docker: async () => (await import("../../runners/docker/runner.js")).dockerRunner,
   files: async () => (await import("../../runners/files.js")).filesRunner,
   database: async () => (await import("../../runners/database.js")).databaseRunner,
+  email: async () => (await import("../../runners/email.js")).emailRunner,
 };
 
 function readParamsFile(name: string | undefined): { name: string; text: string } | undefined {

@@ -7,12 +7,14 @@
  */
 import type { RunContext, RunResult, Runner } from "../types.js";
 import type { ErrorCategory } from "../../registry/executions.js";
-import type { HttpRequestSpecTemplate } from "../../domain/manifest.js";
+import type { ActionSpec, HttpRequestSpecTemplate } from "../../domain/manifest.js";
 import { lookup, parseRefs, renderText, renderValue, TemplateError } from "../../template/render.js";
 import { PolicyError } from "../../errors.js";
 import { HttpTransportError, sendHttp, type HttpResponse } from "./client.js";
 import { breakerOpenSince, CircuitOpenError, circuitMessage, DEFAULT_BREAKER, DEFAULT_RETRY, RateLimitedError, sendResilient } from "./resilience.js";
 import { checkUrl, parseAllowedDomains, type OutboundPolicy } from "./guard.js";
+import { shownSigningHeaders, signingHeaders } from "./sign.js";
+import { isXmlContentType, XML_TEXT_KEY, XmlError, xmlToJson } from "./xml.js";
 
 type ListStyle = NonNullable<NonNullable<HttpRequestSpecTemplate["styles"]>["query"]>[string];
 
@@ -165,6 +167,45 @@ function providerMessage(body: unknown): string | undefined {
   return undefined;
 }
 
+type FailWhen = NonNullable<ActionSpec["failWhen"]>;
+
+/** Every value at a dotted path; a path through a list reads each item (XML elements that repeat are lists). */
+function valuesAt(root: unknown, path: string): unknown[] {
+  let current: unknown[] = [root];
+  for (const segment of path.replace(/\[(\d+)\]/g, ".$1").split(".")) {
+    const index = /^\d+$/.test(segment);
+    current = current
+      .flatMap((node) => (Array.isArray(node) && !index ? node : [node]))
+      .map((node) => lookup({ node }, `node.${segment}`))
+      .filter(present);
+  }
+  return current.flatMap((value) => (Array.isArray(value) ? value : [value]));
+}
+
+/** Text of a value: an XML element with attributes keeps its text under `-text`; JSON error objects say `message`. */
+function textOf(value: unknown): string | undefined {
+  if (typeof value === "string") return value.trim() || undefined;
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  if (value !== null && typeof value === "object") {
+    const record = value as Record<string, unknown>;
+    for (const key of [XML_TEXT_KEY, "message"]) if (typeof record[key] === "string") return (record[key] as string).trim() || undefined;
+  }
+  return undefined;
+}
+
+/** When `failWhen` matches the parsed answer: the provider's message, code and the category its code maps to. */
+function providerFailure(failWhen: FailWhen, parsed: unknown): { message?: string; code?: string; category: ErrorCategory } | undefined {
+  const scope = { output: parsed };
+  if (!valuesAt(scope, failWhen.path).some((value) => textOf(value) === String(failWhen.equals))) return undefined;
+  const messages = failWhen.message ? valuesAt(scope, failWhen.message).map(textOf).filter((m): m is string => m !== undefined) : [];
+  const code = failWhen.code ? valuesAt(scope, failWhen.code).map(textOf).find((c) => c !== undefined) : undefined;
+  return {
+    message: messages.length > 0 ? messages.join("; ") : undefined,
+    code,
+    category: (code !== undefined ? failWhen.categories?.[code] : undefined) ?? "validation",
+  };
+}
+
 function headerValue(response: HttpResponse, name: string): string {
   const value = response.headers[name];
   return Array.isArray(value) ? (value[0] ?? "") : (value ?? "");
@@ -248,6 +289,12 @@ export const httpRunner: Runner = {
       shownBody = body;
     }
 
+    // request.sign: the body is final here; each attempt is signed when it is sent (./sign.ts has the scheme).
+    const sign = request.sign;
+    const signed = sign ? () => ({ ...headers, ...signingHeaders(sign, secrets[sign.secret]!, body ?? "") }) : undefined;
+    if (sign) sensitiveHeaders.push(sign.header.toLowerCase());
+    const shownHeaders = sign ? { ...headers, ...shownSigningHeaders(sign) } : headers;
+
     const policy = outboundPolicy(context);
     checkUrl(url.toString(), policy);
     const timeoutSeconds = action.definition.timeoutSeconds ?? definition.http?.timeoutSeconds ?? 30;
@@ -259,7 +306,7 @@ export const httpRunner: Runner = {
 
     return {
       description: {
-        runtime: "http", method: request.method, url: url.toString(), headers, body: shownBody, timeoutSeconds,
+        runtime: "http", method: request.method, url: url.toString(), headers: shownHeaders, body: shownBody, timeoutSeconds,
         retries: safeToRepeat ? `up to ${retrySettings.attempts - 1} on network errors, 429 and 5xx${idempotencyHeader ? `, with the same ${idempotencyHeader}` : ""}` : "none (not idempotent and no idempotency key)",
       },
       async preflight() {
@@ -275,7 +322,7 @@ export const httpRunner: Runner = {
         try {
           ({ response, attempts } = await sendResilient({
             send: (signal) => sendHttp(
-              { method: request.method, url: url.toString(), headers, body, timeoutMs: timeoutSeconds * 1000, sensitiveHeaders },
+              { method: request.method, url: url.toString(), headers: signed ? signed() : headers, body, timeoutMs: timeoutSeconds * 1000, sensitiveHeaders },
               policy,
               { signal },
             ),
@@ -308,22 +355,35 @@ export const httpRunner: Runner = {
         const contentType = headerValue(response, "content-type");
         const text = response.body.toString("utf8");
         const wantsJson = request.response === "json" || (request.response === "auto" && /[/+]json\b/i.test(contentType));
+        const wantsXml = request.response === "xml" || (request.response === "auto" && isXmlContentType(contentType));
         let parsed: unknown = text;
-        if (wantsJson && text.length > 0) {
+        if ((wantsJson || wantsXml) && text.length > 0) {
           try {
-            parsed = JSON.parse(text);
-          } catch {
-            if (response.status < 300) {
-              const error = `expected a JSON response but got ${contentType || "no content type"}: ${JSON.stringify(context.redact(text).trim().slice(0, 80))}`;
-              // The provider accepted the request: a create that cannot be read back may still have happened.
-              return repeatable
-                ? { outcome: "failed", errorCategory: "validation", details, error }
-                : { outcome: "unknown", errorCategory: "validation", details, error: `HTTP ${response.status}, but ${error}: the action probably happened; check before retrying` };
-            }
+            parsed = wantsXml ? xmlToJson(text) : JSON.parse(text);
+          } catch (parseError) {
+            if (!wantsXml || parseError instanceof XmlError) {
+              if (response.status < 300) {
+                const expected = wantsXml ? `an XML response (${(parseError as Error).message})` : "a JSON response";
+                const error = `expected ${expected} but got ${contentType || "no content type"}: ${JSON.stringify(context.redact(text).trim().slice(0, 80))}`;
+                // The provider accepted the request: a create that cannot be read back may still have happened.
+                return repeatable
+                  ? { outcome: "failed", errorCategory: "validation", details, error }
+                  : { outcome: "unknown", errorCategory: "validation", details, error: `HTTP ${response.status}, but ${error}: the action probably happened; check before retrying` };
+              }
+            } else throw parseError;
           }
         }
-        if (response.status >= 200 && response.status < 300) return { outcome: "succeeded", output: wantsJson || text.length > 0 ? parsed : null, details };
-        const said = providerMessage(parsed);
+        const failWhen = action.definition.failWhen;
+        const failure = failWhen ? providerFailure(failWhen, parsed) : undefined;
+        if (response.status >= 200 && response.status < 300) {
+          if (!failure) return { outcome: "succeeded", output: wantsJson || wantsXml || text.length > 0 ? parsed : null, details };
+          // The provider answered 2xx but said in the body that it refused: a definite failure, in its own words.
+          return {
+            outcome: "failed", errorCategory: failure.category, output: parsed, details,
+            error: context.redact(`${failure.message ?? `${failWhen!.path} is ${JSON.stringify(failWhen!.equals)}`}${failure.code !== undefined ? ` (error ${failure.code})` : ""}`).slice(0, 300),
+          };
+        }
+        const said = failure?.message ?? providerMessage(parsed);
         const error = `HTTP ${response.status}${said ? `: ${context.redact(said).slice(0, 300)}` : ""}`;
         // A 5xx may come after the provider acted (reliability.md §2.4): without a safe repeat, it is unknown.
         const unknown = response.status >= 500 && !repeatable;
