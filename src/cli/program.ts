@@ -61,7 +61,11 @@ export const COMMAND_NAMES = ["import", "list", "show", "approvals", "approve", 
  * without it, all of them, as help and "did you mean" need.
  */
 export function buildProgram(only?: string): Command {
-  const wanted = (name: string) => only === undefined || only === name;
+  // Each command is registered by a function of its own: V8 compiles a function only when it is called, so
+  // starting one command does not compile the definitions of all the others.
+  const register = (name: string, define: () => void) => {
+    if (only === undefined || only === name) define();
+  };
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
   const program = new Command("toolctl")
     .description("Run real-world actions safely: manifests, dry runs, approvals, sandboxes and a tamper-evident audit log.")
@@ -71,7 +75,7 @@ export function buildProgram(only?: string): Command {
     .showHelpAfterError("(run with --help for usage)")
     .addHelpText("after", "\nExample:\n  toolctl import manifests/examples && toolctl run echo.say --param message=hi --dry-run");
 
-  if (wanted("import")) {
+  register("import", () => {
     program
       .command("import")
       .description("load manifests (files, or every manifest in a directory), or an OpenAPI spec, into the registry")
@@ -86,9 +90,9 @@ export function buildProgram(only?: string): Command {
       .option("--allow-private-networks", "allow loopback and private addresses for the spec URL and the tool's calls")
       .addHelpText("after", "\nExamples:\n  toolctl import manifests/examples\n  toolctl import ./stripe.yaml --json\n  toolctl import --openapi ./petstore.yaml --tag pet\n  toolctl import --openapi https://api.example.com/openapi.json --name example --operation listPets")
       .action(action(async () => (await import("./commands/import.js")).importCommand));
-  }
+  });
 
-  if (wanted("list")) {
+  register("list", () => {
     program
       .command("list")
       .description("list registered tools")
@@ -98,27 +102,27 @@ export function buildProgram(only?: string): Command {
       .option("-s, --search <text>", "free text over tool and action names and descriptions")
       .addHelpText("after", "\nExample:\n  toolctl list --search weather --json")
       .action(action(async () => (await import("./commands/list.js")).listCommand));
-  }
+  });
 
-  if (wanted("show")) {
+  register("show", () => {
     program
       .command("show")
       .description("everything about one tool, or one action")
       .argument("<tool[.action]>", "a tool name, or tool.action")
       .addHelpText("after", "\nExample:\n  toolctl show calculator.calculate")
       .action(action(async () => (await import("./commands/show.js")).showCommand));
-  }
+  });
 
-  if (wanted("approvals")) {
+  register("approvals", () => {
     program
       .command("approvals")
       .description("approval requests filed by run --wait (pending ones unless --all)")
       .option("--all", "every request, decided or expired too")
       .addHelpText("after", "\nExample:\n  toolctl approvals\n  toolctl approve ap_1a2b3c4d --otp 123456")
       .action(action(async () => (await import("./commands/approvals.js")).listApprovalsCommand));
-  }
+  });
 
-  if (wanted("approve")) {
+  register("approve", () => {
     program
       .command("approve")
       .description("approve a pending request from another terminal (CRITICAL ones need a TOTP code)")
@@ -126,35 +130,35 @@ export function buildProgram(only?: string): Command {
       .option("--otp <code>", "TOTP code, for a CRITICAL request (prompted on a terminal otherwise)")
       .addHelpText("after", "\nExample:\n  toolctl approve ap_1a2b3c4d")
       .action(action(async () => (await import("./commands/approvals.js")).approveCommand));
-  }
+  });
 
-  if (wanted("deny")) {
+  register("deny", () => {
     program
       .command("deny")
       .description("deny a pending request: the waiting run stops at once")
       .argument("<id>", "approval request id")
       .addHelpText("after", "\nExample:\n  toolctl deny ap_1a2b3c4d")
       .action(action(async () => (await import("./commands/approvals.js")).denyCommand));
-  }
+  });
 
-  if (wanted("budget")) {
+  register("budget", () => {
     program
       .command("budget")
       .description("today's spend, reservations and what is left under the limits")
       .option("--day <YYYY-MM-DD>", "another day than today (UTC)")
       .addHelpText("after", "\nExample:\n  toolctl budget --json")
       .action(action(async () => (await import("./commands/budget.js")).budgetCommand));
-  }
+  });
 
-  if (wanted("config")) {
+  register("config", () => {
     program
       .command("config")
       .description("the effective settings, and where each came from (default, config.yaml or environment)")
       .addHelpText("after", "\nExample:\n  toolctl config\n  TOOLCTL_LIMITS_DAILY_USD=50 toolctl config --json")
       .action(action(async () => (await import("./commands/config.js")).configCommand));
-  }
+  });
 
-  if (wanted("tool")) {
+  register("tool", () => {
     const tool = program.command("tool").description("tool lifecycle: approve, revoke, enable, disable, remove, clear-state");
     for (const [verb, help] of [
       ["enable", "allow a tool to run again (pending if it asks for more than it was granted)"],
@@ -193,17 +197,17 @@ export function buildProgram(only?: string): Command {
       .argument("<name>", "tool name")
       .addHelpText("after", "\nExample:\n  toolctl tool clear-state notes")
       .action(action(async () => (await import("./commands/tool.js")).clearStateCommand));
-  }
+  });
 
-  if (wanted("doctor")) {
+  register("doctor", () => {
     program
       .command("doctor")
       .description("what works and what is missing: registry, audit chain, config, Docker engine and runc, images, secrets, 2FA")
       .addHelpText("after", "\nExit 0 when nothing failed, 6 when something a registered tool needs is unavailable.\n\nExample:\n  toolctl doctor\n  toolctl doctor --json")
       .action(action(async () => (await import("./commands/doctor.js")).doctorCommand));
-  }
+  });
 
-  if (wanted("run")) {
+  register("run", () => {
     program
       .command("run")
       .description("run one action: validate, show cost and risk, execute, record")
@@ -221,9 +225,9 @@ export function buildProgram(only?: string): Command {
         "\nExamples:\n  toolctl run calculator.calculate --param operation=add --param a=5 --param b=3\n  toolctl run calculator.calculate --sandbox docker --param operation=mul --param a=6 --param b=7\n  toolctl run weather.current --params '{\"latitude\":48.85,\"longitude\":2.35}' --dry-run\n  echo '{\"message\":\"hi\"}' | toolctl run echo.say --params-file - --json",
       )
       .action(action(async () => (await import("./commands/run.js")).runCommand));
-  }
+  });
 
-  if (wanted("rollback")) {
+  register("rollback", () => {
     program
       .command("rollback")
       .description("undo an execution with its declared compensation (a refund, a delete), run and recorded like any action")
@@ -234,9 +238,9 @@ export function buildProgram(only?: string): Command {
       .option("--wait", "file an approval request and wait for `toolctl approve ID` from another terminal")
       .addHelpText("after", "\nThe compensation gets its own execution id (and idempotency key), points at the original, and the\noriginal becomes rolled_back. An irreversible action is refused (exit 3).\n\nExample:\n  toolctl rollback ex_mwq1a2b3c4 --dry-run\n  toolctl rollback ex_mwq1a2b3c4 --yes --json")
       .action(action(async () => (await import("./commands/run.js")).rollbackCommand));
-  }
+  });
 
-  if (wanted("stats")) {
+  register("stats", () => {
     program
       .command("stats")
       .description("counts, failures and spend by period, grouped by tool, action or status")
@@ -247,9 +251,9 @@ export function buildProgram(only?: string): Command {
       .option("--tool <tool>", "only this tool")
       .addHelpText("after", "\nSpend counts succeeded and unknown executions (an unknown outcome may have spent the money).\n\nExample:\n  toolctl stats --period week --by action --since 2026-11-01\n  toolctl stats --by status --tool stripe --json")
       .action(action(async () => (await import("./commands/stats.js")).statsCommand));
-  }
+  });
 
-  if (wanted("2fa")) {
+  register("2fa", () => {
     const twoFactor = program
       .command("2fa")
       .description("TOTP two-factor authentication: CRITICAL actions and approvals need a code once enrolled")
@@ -271,9 +275,9 @@ export function buildProgram(only?: string): Command {
       .option("--code <code>", "a current code from your authenticator app (prompted for on a terminal)")
       .addHelpText("after", "\nExample:\n  toolctl 2fa disable --code 123456")
       .action(action(async () => (await import("./commands/twofa.js")).disableCommand));
-  }
+  });
 
-  if (wanted("secret")) {
+  register("secret", () => {
     const secret = program
       .command("secret")
       .description("the encrypted secret store (used after the environment and .env); values are never printed")
@@ -306,9 +310,9 @@ export function buildProgram(only?: string): Command {
       .description("make a new master key and re-seal every stored secret with it; safe to interrupt and re-run")
       .addHelpText("after", "\nWith TOOLCTL_MASTER_KEY, put the next key in TOOLCTL_MASTER_KEY_NEW first.\n\nExample:\n  toolctl secret rotate")
       .action(action(async () => (await import("./commands/secret.js")).rotateSecretsCommand));
-  }
+  });
 
-  if (wanted("executions")) {
+  register("executions", () => {
     const executions = program
       .command("executions")
       .description("execution history, newest first")
@@ -327,9 +331,9 @@ export function buildProgram(only?: string): Command {
       .description("one execution in full")
       .argument("<id>", "execution id, or an unambiguous prefix of it")
       .action(action(async () => (await import("./commands/executions.js")).showExecutionCommand));
-  }
+  });
 
-  if (wanted("audit")) {
+  register("audit", () => {
     const audit = program
       .command("audit")
       .description("the audit log, oldest first (the newest --limit events)")
@@ -353,7 +357,7 @@ export function buildProgram(only?: string): Command {
       .description("every event as JSON lines, with its hashes, to stdout or a file")
       .option("-o, --output <file>", "write to this file instead of stdout")
       .action(action(async () => (await import("./commands/audit.js")).exportCommand));
-  }
+  });
 
   return program;
 }
