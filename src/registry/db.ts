@@ -4,7 +4,7 @@
  * takes the write lock up front: a deferred transaction that upgrades later can fail with SQLITE_BUSY at once.
  */
 import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
-import { createRequire } from "node:module";
+import { sqliteBinding } from "../util/sqlite-binding.js";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { RegistryError } from "../errors.js";
@@ -27,14 +27,6 @@ export interface Registry {
 export const REGISTRY_FILE = "registry.db";
 const BUSY_TIMEOUT_MS = 15_000;
 
-// Locating the addon through `bindings` probes a dozen paths on every start; resolving it once is cheaper.
-const nativeBinding = (() => {
-  try {
-    return createRequire(import.meta.url).resolve("better-sqlite3/build/Release/better_sqlite3.node");
-  } catch {
-    return undefined;
-  }
-})();
 
 function describeSqliteError(error: unknown, file: string): RegistryError {
   const code = (error as { code?: string }).code ?? "";
@@ -62,7 +54,7 @@ export function openRegistry(home: string): Registry {
   if (!existsSync(file)) closeSync(openSync(file, "a", 0o600));
   let db: Db;
   try {
-    db = new Database(file, nativeBinding ? { nativeBinding } : {});
+    db = new Database(file, { ...sqliteBinding });
   } catch (error) {
     throw describeSqliteError(error, file);
   }

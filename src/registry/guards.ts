@@ -27,12 +27,15 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 export function createGuards(registry: Registry, tool: string, actor: string, requestsPerMinute: number | undefined): SharedGuards {
+  // What this run read: a call that leaves the breaker as it found it (the usual success) writes nothing.
+  let loaded: string | undefined;
   return {
     loadBreaker() {
-      const state = registry.db.prepare("SELECT state FROM breakers WHERE tool = ?").pluck().get(tool) as string | undefined;
-      return state === undefined ? undefined : JSON.parse(state);
+      loaded = registry.db.prepare("SELECT state FROM breakers WHERE tool = ?").pluck().get(tool) as string | undefined;
+      return loaded === undefined ? undefined : JSON.parse(loaded);
     },
     saveBreaker(state) {
+      if (JSON.stringify(state) === loaded) return;
       writeTransaction(registry, () => {
         const before = registry.db.prepare("SELECT state FROM breakers WHERE tool = ?").pluck().get(tool) as string | undefined;
         const wasOpen = before !== undefined && breakerOpenSince(JSON.parse(before)) !== undefined;

@@ -3,27 +3,19 @@
  * use. Kept apart from the runner, which decides what to run.
  */
 import { existsSync, linkSync, readFileSync, realpathSync, statSync, unlinkSync } from "node:fs";
-import { createRequire } from "node:module";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { EnvironmentError, PolicyError } from "../errors.js";
 import { nodeCrypto } from "../util/builtins.js";
+import { sqliteBinding } from "../util/sqlite-binding.js";
 import { BuiltinInputError } from "./builtin-input.js";
 
 export type Db = Database.Database;
 
-// As in the registry: the native addon is found by path once, since the bundle cannot probe for it.
-const nativeBinding = (() => {
-  try {
-    return createRequire(import.meta.url).resolve("better-sqlite3/build/Release/better_sqlite3.node");
-  } catch {
-    return undefined;
-  }
-})();
 
 export function openDatabase(file: string, options: { readonly: boolean; memory?: boolean; timeoutMs?: number }): Db {
   return new Database(options.memory ? ":memory:" : file, {
-    readonly: options.readonly, fileMustExist: !options.memory, timeout: options.timeoutMs ?? 5000, ...(nativeBinding ? { nativeBinding } : {}),
+    readonly: options.readonly, fileMustExist: !options.memory, timeout: options.timeoutMs ?? 5000, ...sqliteBinding,
   });
 }
 
@@ -40,7 +32,7 @@ function setupText(setup: string): string {
 export function createFromSetup(file: string, setup: string): void {
   const temp = `${file}.toolctl-${nodeCrypto().randomBytes(6).toString("hex")}.tmp`;
   try {
-    const db = new Database(temp, nativeBinding ? { nativeBinding } : {});
+    const db = new Database(temp, { ...sqliteBinding });
     try {
       db.exec(setupText(setup));
     } finally {
