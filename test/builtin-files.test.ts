@@ -323,7 +323,7 @@ describe("files runtime: manifest rules", () => {
     const found = problems(`${head}runtime: echo\nfiles: { roots: [x] }\nactions:\n  a: { description: d, kind: read, operation: read }\n`);
     expect(found).toEqual([
       "tool.yaml:5:8: files: only valid for runtime files, not echo",
-      "tool.yaml:7:47: actions.a.operation: only valid for runtime files or database, not echo",
+      "tool.yaml:7:47: actions.a.operation: only valid for runtime files, database or vercel, not echo",
     ]);
     expect(problems(`${head}runtime: files\nfiles: { roots: [] }\nactions:\n  a: { description: d, kind: read, operation: read }\n`)[0]).toMatch(/^tool\.yaml:5:\d+: files\.roots: /);
   });

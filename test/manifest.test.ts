@@ -455,7 +455,7 @@ describe("parseManifest: runtime rules, templates and rollbacks", () => {
   it("refuses fields of another runtime", () => {
     const text = lines(...ECHO_HEADER.slice(0, 4), "baseUrl: https://x.example.com", "actions:", "  a: { description: d, kind: read, command: [ls] }");
     const { problems } = problemsOf(text);
-    expect(problemAt(problems, "tool.yaml", 5, 10)).toBe("tool.yaml:5:10: baseUrl: only valid for runtime http, not echo");
+    expect(problemAt(problems, "tool.yaml", 5, 10)).toBe("tool.yaml:5:10: baseUrl: only valid for runtime http or vercel, not echo");
     expect(problems.some((p) => p.includes("actions.a.command: only valid for runtime process or docker, not echo"))).toBe(true);
   });
 

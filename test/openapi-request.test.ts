@@ -64,6 +64,8 @@ function contextFor(result: ConvertedSpec, name: string, input: Record<string, u
     pullImages: false,
     redact: (text) => text,
     addSecret: () => {},
+    cwd: process.cwd(),
+    optionalSecret: () => undefined,
   };
 }
 

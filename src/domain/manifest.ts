@@ -124,10 +124,34 @@ export const emailSettingsSchema = z.strictObject({
   timeoutSeconds: seconds.default(30),
 });
 
+/**
+ * vercel runtime: deploys a local directory through Vercel's REST API (at the tool's baseUrl, with a bearer
+ * token), optionally pushing the same files to a new GitHub repository first. A directory to deploy must lie
+ * inside `projectRoot` (relative to the manifest's directory; the working directory when left out).
+ */
+export const vercelSettingsSchema = z.strictObject({
+  projectRoot: localPath.optional(),
+  /** Deploys into this team (`?teamId=`); the token's own account when left out. */
+  teamId: z.string().regex(/^team_[A-Za-z0-9]+$/, "a team id such as team_a1B2c3").optional(),
+  /** Files a deployment may hold at most, and their total size; anything bigger is refused before upload. */
+  maxFiles: z.number().int().positive().max(100_000).default(15_000),
+  maxBytes: byteLimit.default(64 * 1024 * 1024),
+  /** How long to wait for the deployment to be READY before the outcome is unknown. */
+  readyTimeoutSeconds: seconds.default(600),
+  github: z
+    .strictObject({
+      apiUrl: z.url({ protocol: /^https?$/ }).default("https://api.github.com"),
+      /** The personal access token's secret name (scope `repo`), needed only when a deploy asks for a repository. */
+      tokenSecret: secretName.default("GITHUB_TOKEN"),
+    })
+    .default({ apiUrl: "https://api.github.com", tokenSecret: "GITHUB_TOKEN" }),
+});
+
 /** What each built-in operation is, as a kind: the kind decides risk, so the two must agree. */
 export const BUILTIN_OPERATIONS = {
   files: { read: ["read"], list: ["read"], write: ["create", "update"], create: ["create"], delete: ["delete"] },
   database: { read: ["read"], create: ["create"], update: ["update"], delete: ["delete"] },
+  vercel: { deploy: ["create"], remove: ["delete"], inspect: ["read"], whoami: ["read"] },
 } as const satisfies Record<string, Record<string, readonly string[]>>;
 
 // OpenAPI `style` and `explode` for one query parameter or form field whose value is an array or object.
@@ -247,8 +271,8 @@ export const actionSchema = z.strictObject({
   env: stringMap.optional(),
   stdin: z.enum(["json", "none"]).default("json"),
   output: z.enum(["json", "text"]).default("json"),
-  /** files and database runtimes: the built-in operation this action performs. */
-  operation: z.enum(["read", "list", "write", "create", "update", "delete"]).optional(),
+  /** files, database and vercel runtimes: the built-in operation this action performs. */
+  operation: z.enum(["read", "list", "write", "create", "update", "delete", "deploy", "remove", "inspect", "whoami"]).optional(),
   timeoutSeconds: seconds.optional(),
   /** Safe to repeat with the same input. Defaults to true for reads. */
   idempotent: z.boolean().optional(),
@@ -278,7 +302,7 @@ export const actionSchema = z.strictObject({
     .optional(),
 });
 
-export const runtimes = ["http", "process", "docker", "echo", "files", "database", "email"] as const;
+export const runtimes = ["http", "process", "docker", "echo", "files", "database", "email", "vercel"] as const;
 
 /**
  * What a sandboxed tool may use. Anything above DEFAULT_PERMISSIONS needs a grant (`toolctl tool approve`):
@@ -315,6 +339,7 @@ export const manifestSchema = z
     files: filesSettingsSchema.optional(),
     database: databaseSettingsSchema.optional(),
     email: emailSettingsSchema.optional(),
+    vercel: vercelSettingsSchema.optional(),
     /** docker runtime: the image every action runs in; process runtime: the image used under `--sandbox docker`. */
     image: imageReference.optional(),
     permissions: permissionsSchema.optional(),
@@ -352,12 +377,15 @@ export function manifestRuleProblems(manifest: unknown): Array<{ path: PropertyK
   const names = actions ? Object.keys(actions) : [];
   if (actions && names.length === 0) add(["actions"], "at least one action is required");
   if (!runtime) return problems;
-  if (runtime === "http" && manifest.baseUrl === undefined) add(["baseUrl"], "baseUrl is required for runtime http");
-  if (runtime !== "http") {
+  // The vercel runtime calls one HTTP API: it takes baseUrl, auth and the http settings (the outbound guard).
+  const speaksHttp = runtime === "http" || runtime === "vercel";
+  if (speaksHttp && manifest.baseUrl === undefined) add(["baseUrl"], `baseUrl is required for runtime ${runtime}`);
+  if (!speaksHttp) {
     for (const key of ["baseUrl", "sandboxBaseUrl", "http"]) {
-      if (manifest[key] !== undefined) add([key], `only valid for runtime http, not ${runtime}`);
+      if (manifest[key] !== undefined) add([key], `only valid for runtime http or vercel, not ${runtime}`);
     }
   }
+  if (runtime === "vercel" && isRecord(manifest.auth) && manifest.auth.type !== "bearer") add(["auth", "type"], "runtime vercel takes auth type bearer (a Vercel access token)");
   if (runtime !== "process" && manifest.process !== undefined) add(["process"], `only valid for runtime process, not ${runtime}`);
   if (runtime === "email" && manifest.email === undefined) add(["email"], "required for runtime email, such as email: { host: smtp.example.com, from: bot@example.com }");
   if (runtime !== "email" && manifest.email !== undefined) add(["email"], `only valid for runtime email, not ${runtime}`);
@@ -410,9 +438,9 @@ export function manifestRuleProblems(manifest: unknown): Array<{ path: PropertyK
 function builtinRuleProblems(runtime: string, manifest: Raw, actions: Raw | undefined): Array<{ path: PropertyKey[]; message: string }> {
   const problems: Array<{ path: PropertyKey[]; message: string }> = [];
   const add = (path: PropertyKey[], message: string) => problems.push({ path, message });
-  const example = { files: "files: { roots: [notes] }", database: "database: { file: app.db, tables: { items: [read] } }" };
-  for (const key of ["files", "database"] as const) {
-    if (runtime === key && manifest[key] === undefined) add([key], `required for runtime ${key}, such as ${example[key]}`);
+  const example = { files: "files: { roots: [notes] }", database: "database: { file: app.db, tables: { items: [read] } }", vercel: "vercel: { projectRoot: . }" };
+  for (const key of ["files", "database", "vercel"] as const) {
+    if (runtime === key && manifest[key] === undefined && key !== "vercel") add([key], `required for runtime ${key}, such as ${example[key]}`);
     if (runtime !== key && manifest[key] !== undefined) add([key], `only valid for runtime ${key}, not ${runtime}`);
   }
   const database = isRecord(manifest.database) ? manifest.database : undefined;
@@ -427,8 +455,8 @@ function builtinRuleProblems(runtime: string, manifest: Raw, actions: Raw | unde
     if (!isRecord(action)) continue;
     const at = ["actions", name, "operation"];
     const operation = typeof action.operation === "string" ? action.operation : undefined;
-    if (runtime !== "files" && runtime !== "database") {
-      if (action.operation !== undefined) add(at, `only valid for runtime files or database, not ${runtime}`);
+    if (runtime !== "files" && runtime !== "database" && runtime !== "vercel") {
+      if (action.operation !== undefined) add(at, `only valid for runtime files, database or vercel, not ${runtime}`);
       continue;
     }
     const kinds: Record<string, readonly string[]> = BUILTIN_OPERATIONS[runtime];
@@ -467,6 +495,7 @@ export type ProcessSettings = z.infer<typeof processSettingsSchema>;
 export type FilesSettings = z.infer<typeof filesSettingsSchema>;
 export type DatabaseSettings = z.infer<typeof databaseSettingsSchema>;
 export type EmailSettings = z.infer<typeof emailSettingsSchema>;
+export type VercelSettings = z.infer<typeof vercelSettingsSchema>;
 export type BuiltinOperation = NonNullable<ActionSpec["operation"]>;
 export type HttpRequestSpecTemplate = z.infer<typeof httpRequestSchema>;
 export type CostSpec = z.infer<typeof costSchema>;

@@ -24,6 +24,13 @@ export interface RunContext {
   redact(text: string): string;
   /** Registers another value that must never be shown (a secret-looking variable passed to a process). */
   addSecret(value: string): void;
+  /** The directory toolctl was started in: where a relative local path starts when the tool names no root. */
+  cwd: string;
+  /**
+   * A secret the tool needs only for some inputs (a GitHub token when a deploy also creates a repository):
+   * looked up like the declared ones (env, `.env`, store) and registered with the redactor; undefined when unset.
+   */
+  optionalSecret(name: string): string | undefined;
 }
 
 export interface RunResult {

@@ -1,0 +1,279 @@
+/**
+ * manifests/vercel.yaml end to end: the built binary and its built-in `vercel` runtime against a fake Vercel and a
+ * fake GitHub on 127.0.0.1 that speak their REST wire formats (test/fakes/vercel.ts, test/fakes/github.ts). The
+ * test runs a copy of the shipped manifest whose only changes are baseUrl, the loopback settings of the outbound
+ * guard (loopbackCopy) and vercel.github.apiUrl. Each run starts in a temporary project directory (the project
+ * root, since the manifest names no projectRoot) holding the site to deploy under site/.
+ */
+import { createHash } from "node:crypto";
+import { readFileSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse, parseDocument } from "yaml";
+import { FakeGitHub } from "./fakes/github.js";
+import { loopbackCopy } from "./fakes/server.js";
+import { FakeVercel } from "./fakes/vercel.js";
+import { repoRoot, runCli, runJson, tempDir, writeFiles } from "./helpers.js";
+
+const shipped = path.join(repoRoot, "manifests", "vercel.yaml");
+const SECRET_ENV = "sk_live_env_value_7f3a9c";
+const DOTENV = "DATABASE_URL=postgres://admin:dotenv-secret-42@db.internal/prod\n";
+const SITE = {
+  "site/index.html": "<!doctype html><h1>Hello from toolctl</h1>\n",
+  "site/css/style.css": "h1 { color: rebeccapurple; }\n",
+  "site/.env": DOTENV,
+  "site/node_modules/x.js": "module.exports = 'never uploaded';\n",
+};
+let vercel: FakeVercel;
+let github: FakeGitHub;
+let manifestDir: string;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  vercel = await new FakeVercel().start();
+  github = await new FakeGitHub().start();
+  manifestDir = tempDir("toolctl-vercel-manifest-");
+  const copy = loopbackCopy(shipped, vercel.url, manifestDir);
+  const document = parseDocument(readFileSync(copy, "utf8"));
+  document.setIn(["vercel", "github", "apiUrl"], github.url);
+  writeFileSync(copy, document.toString());
+  env = { VERCEL_TOKEN: vercel.token, GITHUB_TOKEN: github.token };
+});
+afterAll(async () => {
+  await vercel.close();
+  await github.close();
+});
+
+/** A fresh home (the registry, executions and the breaker are per home) and a fresh project directory with the site. */
+async function setup(): Promise<{ home: string; cwd: string }> {
+  const home = tempDir("toolctl-vercel-");
+  const imported = await runCli(["import", manifestDir], { home });
+  expect(imported.stderr).toBe("");
+  expect(imported.code).toBe(0);
+  return { home, cwd: writeFiles(SITE, tempDir("toolctl-vercel-project-")) };
+}
+
+const deploy = (input: Record<string, unknown>, ...flags: string[]) => ["run", "vercel.deploy", "--params", JSON.stringify({ path: "site", ...input }), ...flags];
+const sha1 = (text: string) => createHash("sha1").update(text).digest("hex");
+/** Every request either fake has seen, to prove a run sent nothing. */
+const seen = () => ({ vercel: vercel.server.connections, github: github.server.connections, requests: vercel.server.requests.length + github.server.requests.length });
+/** The error line of a human-mode failure: the one line before the execution's id and status. */
+function errorLine(stderr: string): string {
+  const lines = stderr.trimEnd().split("\n");
+  expect(lines).toHaveLength(2);
+  expect(lines[1]).toMatch(/^execution ex_\w+ (failed|declined) \(\w+\)$/);
+  return lines[0]!;
+}
+const bodies = () => [...vercel.server.requests, ...github.server.requests].map((r) => r.body).join("\n");
+
+describe("vercel manifest", () => {
+  it("imports as shipped; the test copy changes only baseUrl, the loopback allowances and vercel.github.apiUrl", async () => {
+    const original = parse(readFileSync(shipped, "utf8"));
+    const copy = parse(readFileSync(path.join(manifestDir, "vercel.yaml"), "utf8"));
+    expect(original.baseUrl).toBe("https://api.vercel.com");
+    expect(original.vercel.github.apiUrl).toBe("https://api.github.com");
+    expect(copy.http).toEqual({ ...original.http, allowPlainHttp: true, allowPrivateNetworks: ["127.0.0.0/8"] });
+    expect(copy.vercel).toEqual({ ...original.vercel, github: { ...original.vercel.github, apiUrl: github.url } });
+    expect({ ...copy, baseUrl: original.baseUrl, http: original.http, vercel: original.vercel }).toEqual(original);
+
+    const home = tempDir("toolctl-vercel-shipped-");
+    expect((await runCli(["import", shipped], { home })).code).toBe(0);
+    const shown = await runJson(["show", "vercel.deploy"], { home });
+    expect(shown.code).toBe(0);
+    expect(shown.json.tool).toMatchObject({ name: "vercel", runtime: "vercel", baseUrl: "https://api.vercel.com", auth: { type: "bearer", secret: "VERCEL_TOKEN" } });
+    expect(shown.json.action).toMatchObject({ kind: "create", approval: "always", idempotent: false, rollback: { action: "remove", input: { id: "{{ output.id }}" } } });
+  });
+});
+
+describe("vercel.deploy against a fake Vercel", () => {
+  it("uploads the site by SHA-1, sets the env vars, deploys, waits until READY and points the alias at it; .env and node_modules stay home", async () => {
+    const { home, cwd } = await setup();
+    const result = await runJson(deploy({ project: "happy-site", env: { API_KEY: SECRET_ENV, NODE_ENV: "production" }, alias: "example.com" }, "--yes"), { home, cwd, env });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.json).toMatchObject({ status: "succeeded", risk: "MEDIUM", approval: { required: true } });
+    const output = result.json.output;
+    expect(output).toMatchObject({ readyState: "READY", alias: ["example.com"], files: 2, project: "happy-site", target: "production", env: ["API_KEY", "NODE_ENV"] });
+    expect(output.id).toMatch(/^dpl_[A-Za-z0-9]+$/);
+    expect(output.url).toMatch(/^https:\/\/happy-site-[a-z0-9]+\.vercel\.app$/);
+
+    const deployment = vercel.deployments.get(output.id)!;
+    expect(deployment.files.map((f) => f.file).sort()).toEqual(["css/style.css", "index.html"]);
+    expect(deployment.target).toBe("production");
+    expect(vercel.servedFile(output.id, "index.html")).toBe(SITE["site/index.html"]);
+    expect(vercel.servedFile(output.id, "css/style.css")).toBe(SITE["site/css/style.css"]);
+    const shas = [sha1(SITE["site/index.html"]), sha1(SITE["site/css/style.css"])];
+    expect(deployment.files.map((f) => f.sha).sort()).toEqual([...shas].sort());
+    expect(vercel.uploads).toEqual(expect.arrayContaining(shas));
+    for (const upload of vercel.server.requestsTo("/v2/files")) expect(upload.headers["x-vercel-digest"]).toBe(sha1(upload.body));
+    expect(vercel.projects.get("happy-site")!.env.map(({ key, value, type, target }) => ({ key, value, type, target }))).toEqual([
+      { key: "API_KEY", value: SECRET_ENV, type: "encrypted", target: ["production"] },
+      { key: "NODE_ENV", value: "production", type: "encrypted", target: ["production"] },
+    ]);
+    expect(vercel.aliases.get("example.com")).toBe(output.id);
+    expect(deployment.alias).toEqual(["example.com"]);
+    // Neither the .env file nor node_modules went anywhere, and the env value is never printed.
+    expect(bodies()).not.toContain("dotenv-secret-42");
+    expect(bodies()).not.toContain("never uploaded");
+    for (const text of [result.stdout, result.stderr]) {
+      expect(text).not.toContain(vercel.token);
+      expect(text).not.toContain(SECRET_ENV);
+    }
+  });
+
+  it("with github: creates the repository, pushes the files as one commit, and deploys with that commit's gitMetadata", async () => {
+    const { home, cwd } = await setup();
+    const result = await runJson(deploy({ project: "git-site", github: { repo: "my-site" } }, "--yes"), { home, cwd, env });
+    expect(result.code, result.stderr).toBe(0);
+    const fullName = `${github.login}/my-site`;
+    const repo = github.repos.get(fullName)!;
+    expect(repo.private).toBe(true);
+    expect(github.fileAt(fullName, "index.html")).toBe(SITE["site/index.html"]);
+    expect(github.fileAt(fullName, "css/style.css")).toBe(SITE["site/css/style.css"]);
+    expect(github.fileAt(fullName, ".env")).toBeUndefined();
+    const tip = repo.refs.get("refs/heads/main")!;
+    expect(result.json.output.github).toEqual({ repo: fullName, url: `https://github.com/${fullName}`, branch: "main", commit: tip });
+    expect(vercel.deployments.get(result.json.output.id)!.gitMetadata).toMatchObject({ commitSha: tip, commitRef: "main", remoteUrl: `https://github.com/${fullName}` });
+    expect(result.stdout + result.stderr).not.toContain(github.token);
+  });
+
+  it("a dry run lists the files and every request, tokens redacted and env values hidden, and sends nothing", async () => {
+    const { home, cwd } = await setup();
+    const before = seen();
+    const input = { project: "dry-site", env: { API_KEY: SECRET_ENV }, alias: "dry.example.com", github: { repo: "dry-site" } };
+    const result = await runJson(deploy(input, "--dry-run"), { home, cwd, env });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.json.status).toBe("dry_run");
+    const plan = result.json.plan;
+    expect(plan).toMatchObject({ runtime: "vercel", operation: "deploy", project: "dry-site", target: "production", fileCount: 2, env: ["API_KEY"], alias: "dry.example.com" });
+    expect(plan.files).toEqual([
+      { file: "css/style.css", sha: sha1(SITE["site/css/style.css"]), size: SITE["site/css/style.css"].length },
+      { file: "index.html", sha: sha1(SITE["site/index.html"]), size: SITE["site/index.html"].length },
+    ]);
+    const calls = plan.requests.map((r: unknown) => (typeof r === "string" ? r : `${(r as any).method} ${(r as any).url}`)).join("\n");
+    for (const call of [`POST ${github.url}/user/repos`, `${vercel.url}/v10/projects/dry-site/env?upsert=true`, `POST ${vercel.url}/v2/files × 2`, `POST ${vercel.url}/v13/deployments`, "until READY", "/aliases"]) {
+      expect(calls).toContain(call);
+    }
+    for (const request of plan.requests.filter((r: unknown) => typeof r === "object")) expect(request.headers.authorization).toBe("[REDACTED]");
+    expect(plan.requests.find((r: any) => r.url?.includes("/env")).json).toEqual([{ key: "API_KEY", value: "<hidden>", type: "encrypted", target: ["production"] }]);
+    const human = await runCli(deploy(input, "--dry-run"), { home, cwd, env });
+    expect(human.code).toBe(0);
+    expect(human.stdout).toContain("uploads 2 files");
+    for (const text of [result.stdout, result.stderr, human.stdout, human.stderr]) {
+      for (const secret of [vercel.token, github.token, SECRET_ENV]) expect(text).not.toContain(secret);
+    }
+    expect(seen()).toEqual(before);
+  });
+
+  it("a token Vercel refuses fails the run (exit 1) with Vercel's words; nothing is deployed", async () => {
+    const { home, cwd } = await setup();
+    const deployments = vercel.deployments.size;
+    const uploads = vercel.uploads.length;
+    const badEnv = { ...env, VERCEL_TOKEN: "vercel_wrong_token_123456" };
+    const result = await runJson(deploy({ project: "denied-site" }, "--yes"), { home, cwd, env: badEnv });
+    expect(result.code).toBe(1);
+    expect(result.json.status).toBe("failed");
+    // Vercel answers a bad token with 403 and invalidToken: true, which is authentication, not authorization.
+    expect(result.json.error).toMatchObject({ message: "Vercel deployment failed: forbidden: Not authorized", category: "authentication" });
+    const human = await runCli(deploy({ project: "denied-site" }, "--yes"), { home, cwd, env: badEnv });
+    expect(human.code).toBe(1);
+    expect(errorLine(human.stderr)).toBe("error: Vercel deployment failed: forbidden: Not authorized");
+    expect(vercel.deployments.size).toBe(deployments);
+    expect(vercel.uploads.length).toBe(uploads);
+    expect(vercel.projects.has("denied-site")).toBe(false);
+    expect(result.stdout + human.stdout + human.stderr).not.toContain("vercel_wrong_token_123456");
+  });
+
+  it("an alias used by another project fails the run and deletes the new deployment again", async () => {
+    const { home, cwd } = await setup();
+    vercel.takenDomains.add("taken.dev");
+    const result = await runJson(deploy({ project: "alias-site", alias: "www.taken.dev" }, "--yes"), { home, cwd, env });
+    expect(result.code).toBe(1);
+    const created = [...vercel.deployments.values()].filter((d) => d.name === "alias-site");
+    expect(created).toHaveLength(1);
+    const id = created[0]!.id;
+    expect(result.json.error.message).toBe(
+      `alias www.taken.dev failed: alias_in_use: The alias "www.taken.dev" is already in use by another project; the deployment ${id} was deleted again, so nothing is left`,
+    );
+    expect(vercel.deleted).toContain(id);
+    expect(created[0]!.deleted).toBe(true);
+    expect(vercel.aliases.has("www.taken.dev")).toBe(false);
+  });
+
+  it("a build that fails on Vercel fails the run with BUILD_FAILED", async () => {
+    const { home, cwd } = await setup();
+    vercel.failBuild = true;
+    try {
+      const result = await runJson(deploy({ project: "broken-site" }, "--yes"), { home, cwd, env });
+      expect(result.code).toBe(1);
+      expect(result.json.error.message).toMatch(/^Vercel deployment failed: dpl_[A-Za-z0-9]+ ended ERROR \(BUILD_FAILED: Command "npm run build" exited with 1\)$/);
+    } finally {
+      vercel.failBuild = false;
+    }
+  });
+
+  it("refuses a directory outside the project (.., absolute, a symbolic link leading out): exit 3, nothing sent", async () => {
+    const { home, cwd } = await setup();
+    const outside = writeFiles({ "secret.txt": "outside the project\n" }, tempDir("toolctl-vercel-outside-"));
+    symlinkSync(path.join(outside, "secret.txt"), path.join(cwd, "site", "leak.txt"));
+    const before = seen();
+    const refusals = [
+      ["../elsewhere", `"../elsewhere" ('..' is not allowed)`],
+      [outside, `"${outside}"`],
+      ["site", `"leak.txt" (a symbolic link to ${realpathSync(path.join(outside, "secret.txt"))})`],
+    ];
+    for (const [target, why] of refusals) {
+      const result = await runCli(deploy({ path: target, project: "escape-site" }, "--yes"), { home, cwd, env });
+      expect(result.code, target).toBe(3);
+      expect(errorLine(result.stderr)).toBe(`error: Path is outside project directory: ${why}`);
+    }
+    expect(seen()).toEqual(before);
+  });
+
+  it("toolctl rollback deletes the deployment, and the original becomes rolled_back", async () => {
+    const { home, cwd } = await setup();
+    const deployed = await runJson(deploy({ project: "rollback-site" }, "--yes"), { home, cwd, env });
+    expect(deployed.code, deployed.stderr).toBe(0);
+    const id = deployed.json.output.id as string;
+    const undo = await runJson(["rollback", deployed.json.executionId, "--yes"], { home, cwd, env });
+    expect(undo.code, undo.stderr).toBe(0);
+    expect(undo.json).toMatchObject({ tool: "vercel", action: "remove", status: "succeeded", output: { id, state: "DELETED" } });
+    expect(vercel.deleted).toContain(id);
+    expect(vercel.server.requests.at(-1)).toMatchObject({ method: "DELETE", url: `/v13/deployments/${id}` });
+    const shown = await runJson(["executions", "show", deployed.json.executionId], { home });
+    expect(shown.json.status).toBe("rolled_back");
+  });
+
+  it("a GitHub repository that already exists fails with GitHub's words, before anything reaches Vercel", async () => {
+    const { home, cwd } = await setup();
+    const created = await fetch(`${github.url}/user/repos`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${github.token}`, "user-agent": "test", "content-type": "application/json" },
+      body: JSON.stringify({ name: "existing-repo" }),
+    });
+    expect(created.status).toBe(201);
+    const requests = vercel.server.requests.length;
+    const result = await runJson(deploy({ project: "existing-site", github: { repo: "existing-repo" } }, "--yes"), { home, cwd, env });
+    expect(result.code).toBe(1);
+    expect(result.json.error.message).toBe("GitHub push failed: Repository creation failed. (name already exists on this account)");
+    expect(vercel.server.requests.length).toBe(requests);
+  });
+
+  it("a deploy with github but no GITHUB_TOKEN is refused with one line naming it; nothing is sent", async () => {
+    const { home, cwd } = await setup();
+    const before = seen();
+    const result = await runCli(deploy({ project: "tokenless-site", github: { repo: "tokenless" } }, "--yes"), { home, cwd, env: { VERCEL_TOKEN: vercel.token } });
+    expect(result.code).toBe(2);
+    expect(errorLine(result.stderr)).toMatch(/^error: secret GITHUB_TOKEN is not set: a deploy with github needs a GitHub token/);
+    const json = await runJson(deploy({ project: "tokenless-site", github: { repo: "tokenless" } }, "--yes"), { home, cwd, env: { VERCEL_TOKEN: vercel.token } });
+    expect(json.json.error).toMatchObject({ code: "secret_missing", exitCode: 2 });
+    expect(seen()).toEqual(before);
+  });
+
+  it("toolctl tool test reads the token's user: healthy", async () => {
+    const { home } = await setup();
+    const tested = await runJson(["tool", "test", "vercel"], { home, env });
+    expect(tested.code, tested.stderr).toBe(0);
+    expect(tested.json).toMatchObject({ tool: "vercel", status: "healthy", latencyMs: expect.any(Number) });
+    expect(vercel.server.requests.at(-1)).toMatchObject({ method: "GET", url: "/v2/user" });
+  });
+});
