@@ -21,6 +21,8 @@ export type ErrorCode =
   | "manifest_invalid"
   | "config_invalid"
   | "input_invalid"
+  | "plan_invalid"
+  | "plan_stale"
   | "not_found"
   | "secret_missing"
   | "action_failed"
@@ -72,7 +74,7 @@ export class NotFoundError extends ToolctlError {
 
 /** A manifest, config or input that does not validate. `problems` lists every one of them. */
 export class ValidationError extends ToolctlError {
-  constructor(code: "manifest_invalid" | "config_invalid" | "input_invalid", message: string, problems: string[], details: ErrorDetails = {}) {
+  constructor(code: "manifest_invalid" | "config_invalid" | "input_invalid" | "plan_invalid", message: string, problems: string[], details: ErrorDetails = {}) {
     super(code, ExitCode.usage, message, { ...details, problems });
   }
 }

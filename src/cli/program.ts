@@ -54,7 +54,7 @@ function positiveInt(flag: string) {
 }
 
 /** Every top-level command, in help order. */
-export const COMMAND_NAMES = ["import", "list", "show", "approvals", "approve", "deny", "budget", "config", "tool", "doctor", "run", "rollback", "stats", "2fa", "secret", "executions", "audit"] as const;
+export const COMMAND_NAMES = ["import", "list", "show", "approvals", "approve", "deny", "budget", "config", "tool", "doctor", "run", "rollback", "plan", "apply", "plan-runs", "stats", "2fa", "secret", "executions", "audit"] as const;
 
 /**
  * The command tree. With `only`, just that command is registered (start-up cost is the tree it builds);
@@ -238,6 +238,59 @@ export function buildProgram(only?: string): Command {
       .option("--wait", "file an approval request and wait for `toolctl approve ID` from another terminal")
       .addHelpText("after", "\nThe compensation gets its own execution id (and idempotency key), points at the original, and the\noriginal becomes rolled_back. An irreversible action is refused (exit 3).\n\nExample:\n  toolctl rollback ex_mwq1a2b3c4 --dry-run\n  toolctl rollback ex_mwq1a2b3c4 --yes --json")
       .action(action(async () => (await import("./commands/run.js")).rollbackCommand));
+  });
+
+  register("plan", () => {
+    program
+      .command("plan")
+      .description("preview a plan file: each step's request, cost, risk, approvals and rollback, and the total against the budget; runs nothing")
+      .argument("<file>", "a plan file (kind: Plan)")
+      .option("--out <file>", "save the plan (JSON, secret references only) for toolctl apply")
+      .option("--detailed-exitcode", "exit 0 when nothing would act, 2 when something would, 1 on error (3 when over budget)")
+      .addHelpText("after", "\nQuote actions (price checks) run, and are marked; nothing else does. Over a spending limit: exit 3.\n\nExample:\n  toolctl plan launch.plan.yaml\n  toolctl plan launch.plan.yaml --out launch.json --detailed-exitcode")
+      .action(action(async () => (await import("./commands/plan.js")).planCommand));
+  });
+
+  register("apply", () => {
+    program
+      .command("apply")
+      .description("apply a saved plan (or a plan file, planned now): one approval, steps in dependency order, rollback of completed steps on failure")
+      .argument("<plan>", "a saved plan from toolctl plan --out, or a plan file")
+      .option("-y, --yes", "approve the whole plan without a prompt (CRITICAL steps also need --otp)")
+      .option("--otp <code>", "the TOTP code for a CRITICAL step")
+      .option("--parallelism <n>", "independent steps run side by side, at most n at once", positiveInt("--parallelism"), 1)
+      .addHelpText("after", "\nA saved plan is refused when stale (a manifest re-imported, an environment variable or the plan file\nchanged) or over budget, and is applied once. An interrupted apply: see toolctl plan-runs.\n\nExample:\n  toolctl apply launch.json\n  toolctl apply launch.plan.yaml --yes --parallelism 2 --json")
+      .action(action(async () => (await import("./commands/plan.js")).applyCommand));
+  });
+
+  register("plan-runs", () => {
+    const runs = program.command("plan-runs").description("applied plans: inspect one, resume an interrupted one, or roll back its completed steps");
+    runs
+      .command("list")
+      .description("plan runs, newest first")
+      .option("--limit <n>", "at most n runs", positiveInt("--limit"), 20)
+      .action(action(async () => (await import("./commands/plan.js")).listPlanRunsCommand));
+    runs
+      .command("show")
+      .description("a plan run's steps: status, execution and what became of each")
+      .argument("<id>", "the plan run (an unambiguous prefix is enough)")
+      .addHelpText("after", "\nExample:\n  toolctl plan-runs show pr_mwq1a2b3c4 --json")
+      .action(action(async () => (await import("./commands/plan.js")).showPlanRunCommand));
+    runs
+      .command("resume")
+      .description("carry on with the steps not done yet; completed steps never run again")
+      .argument("<id>", "the plan run")
+      .option("-y, --yes", "approve the remaining steps without a prompt")
+      .option("--otp <code>", "the TOTP code for a CRITICAL step")
+      .option("--parallelism <n>", "independent steps at once", positiveInt("--parallelism"), 1)
+      .action(action(async () => (await import("./commands/plan.js")).resumePlanRunCommand));
+    runs
+      .command("rollback")
+      .description("undo the completed steps of a run, newest first, through their declared compensations")
+      .argument("<id>", "the plan run")
+      .option("-y, --yes", "accepted for symmetry: compensations of a plan are approved with it")
+      .option("--otp <code>", "the TOTP code, when a compensation is CRITICAL")
+      .action(action(async () => (await import("./commands/plan.js")).rollbackPlanRunCommand));
   });
 
   register("stats", () => {

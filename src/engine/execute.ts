@@ -9,7 +9,7 @@ import type { RiskLevel } from "../domain/manifest.js";
 import { EnvironmentError, ExitCode, NotFoundError, PolicyError, SecretMissingError, ToolctlError, UsageError, type ExitCodeValue } from "../errors.js";
 import { approvalNeeded, overDailyLimit, overPerActionLimit, type ApprovalNeed } from "../policy/approval.js";
 import { estimateCost, needsQuote, type CostEstimate } from "../policy/cost.js";
-import { assessRisk } from "../policy/risk.js";
+import { assessRisk, RISK_ORDER } from "../policy/risk.js";
 import type { Config } from "../config/schema.js";
 import { consumeApproval } from "../registry/approvals.js";
 import { grantProblem } from "../registry/grants.js";
@@ -46,6 +46,17 @@ export interface ExecuteOptions {
   wait?: boolean;
   /** Set by rollback: the execution this one compensates. */
   rollbackOf?: string;
+  /** Set by apply: the id is chosen (and written on the plan step) before the run, so a crash leaves a trail. */
+  executionId?: string;
+  /** Set by apply: the plan run this execution is a step (or a compensation) of. */
+  planRunId?: string;
+  /**
+   * Set by apply: the whole plan was approved at once. The step asks no further yes, only a TOTP code when it
+   * is CRITICAL; it is refused when it now costs more than the plan said (beyond an estimate's own risk level).
+   */
+  planApproval?: { via: string; plannedUsd: number | null; plannedRisk: RiskLevel; estimated: boolean };
+  /** Secret values already in the input (a plan step's `{{ secrets.X }}`): never shown or recorded. */
+  extraSecrets?: string[];
   /** `--sandbox`: run a process tool that names an image in Docker, or directly; the config decides otherwise. */
   sandbox?: "docker" | "none";
   actor: Actor;
@@ -136,8 +147,11 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
   const { registry } = deps;
   const { tool, action } = resolveTarget(registry, options.target, options.actor);
   const redactor = new Redactor();
-  const id = newExecutionId();
-  const record = createRecorder(registry, { id, tool: tool.name, action: action.name, actor: options.actor, createdAt: nowIso(), toolDigest: tool.digest, rollbackOf: options.rollbackOf });
+  for (const value of options.extraSecrets ?? []) redactor.add(value);
+  const id = options.executionId ?? newExecutionId();
+  const record = createRecorder(registry, {
+    id, tool: tool.name, action: action.name, actor: options.actor, createdAt: nowIso(), toolDigest: tool.digest, rollbackOf: options.rollbackOf, planRunId: options.planRunId,
+  });
   const undoSpec = action.definition.rollback;
   const undo = undoSpec === undefined ? "none declared" : undoSpec === "irreversible" ? "irreversible: this cannot be undone" : `${undoSpec.action}${deps.config.rollback.auto ? " (automatic if the action acts but fails)" : ""}`;
   const base = { executionId: id, tool: tool.name, action: action.name, warnings: [] as string[], undo };
@@ -210,7 +224,12 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
   const runContext = {
     tool, secrets, executionId: id, env: options.env, sandbox: deps.config.sandboxApis, home: registry.home, pullImages: deps.config.docker.pull,
     guards: runtime === "http" ? createGuards(registry, tool.name, options.actor, deps.config.rateLimits[tool.name] ?? tool.definition.http?.requestsPerMinute) : undefined,
-    redact: (text: string) => redactor.text(text), addSecret: (value: string) => redactor.add(value),
+    redact: (text: string) => redactor.text(text), addSecret: (value: string) => redactor.add(value), cwd: options.cwd,
+    optionalSecret: (name: string) => {
+      const found = secretLookup.get(name)?.value;
+      redactor.add(found);
+      return found;
+    },
   };
   let cost = estimateCost(action.definition, input);
   if (needsQuote(cost)) {
@@ -243,6 +262,7 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
   } catch (error) {
     if (error instanceof PolicyError) return endEarly("declined", error, "authorization", { input, cost, risk });
     if (error instanceof EnvironmentError) return endEarly("failed", error, "environment", { input, cost, risk });
+    if (error instanceof SecretMissingError) return endEarly("failed", error, "authentication", { input, cost, risk });
     if (error instanceof TemplateError) return endEarly("failed", new UsageError(`cannot build the ${tool.runtime} call: ${error.message}`), "validation", { input, cost, risk });
     throw error;
   }
@@ -274,12 +294,20 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
   }
 
   const digest = digestOf({ tool: tool.name, action: action.name, input: shown.input, costUsd: cost.usd });
-  const verdict = approval.required
+  const planned = options.planApproval;
+  if (planned) {
+    const changed = planChange(planned, cost.usd, risk);
+    if (changed) return endEarly("declined", new PolicyError("policy_refused", `${tool.name}.${action.name} refused: ${changed}; make a new plan`), null, { ...shown, input });
+  }
+  // Within an approved plan only a CRITICAL step asks again, for its TOTP code (`yes` skips the yes/no question).
+  const verdict = planned && !approval.twoFactor
+    ? { approved: true as const, via: planned.via }
+    : approval.required
     ? await obtainApproval(registry, {
       tool: tool.name, action: action.name, description: action.description, cost, risk, details: shown.input,
       needsOtp: approval.twoFactor, irreversible: action.definition.rollback === "irreversible",
     }, digest, {
-      yes: options.yes === true, otp: options.otp, wait: options.wait === true, timeoutSeconds: deps.config.approvals.timeoutSeconds,
+      yes: options.yes === true || planned !== undefined, otp: options.otp, wait: options.wait === true, timeoutSeconds: deps.config.approvals.timeoutSeconds,
       actor: options.actor, signal: options.signal, executionId: id,
     }, deps.human, deps.twoFactor)
     : { approved: true as const, via: "not required" };
@@ -317,4 +345,16 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
     return (await import("./rollback.js")).autoRollback(result, options, deps);
   }
   return result;
+}
+
+/**
+ * Why a step of an approved plan may not run as approved: it costs more than planned. A cost the plan could only
+ * estimate (its input waited on earlier steps) may come out higher, as long as its risk level does not rise.
+ */
+function planChange(planned: NonNullable<ExecuteOptions["planApproval"]>, usd: number, risk: RiskLevel): string | undefined {
+  const riskRose = RISK_ORDER.indexOf(risk) > RISK_ORDER.indexOf(planned.plannedRisk);
+  if (riskRose) return `its risk is now ${risk}, the plan approved ${planned.plannedRisk}`;
+  if (planned.plannedUsd === null || planned.estimated) return undefined;
+  if (usd > planned.plannedUsd + 0.005) return `it now costs $${usd.toFixed(2)}, the plan approved $${planned.plannedUsd.toFixed(2)}`;
+  return undefined;
 }

@@ -18,6 +18,8 @@ export interface RecordTarget {
   toolDigest: string;
   /** The execution this one compensates, for a rollback. */
   rollbackOf?: string;
+  /** The plan run this execution is a step (or a compensation) of. */
+  planRunId?: string;
 }
 
 export interface Recorder {
@@ -33,10 +35,10 @@ export interface Recorder {
 }
 
 export function createRecorder(registry: Registry, target: RecordTarget): Recorder {
-  const { id, tool, action, actor, createdAt, toolDigest, rollbackOf } = target;
+  const { id, tool, action, actor, createdAt, toolDigest, rollbackOf, planRunId } = target;
   const audit = { actor, tool, action, executionId: id };
   const insert = (status: ExecutionStatus, input: unknown) =>
-    insertExecution(registry, { id, tool, action, actor, status, input, createdAt, toolDigest, rollbackOf });
+    insertExecution(registry, { id, tool, action, actor, status, input, createdAt, toolDigest, rollbackOf, planRunId });
   return {
     ended(status, input, update, type, data) {
       writeTransaction(registry, () => {

@@ -34,6 +34,8 @@ export interface Execution {
   resources: unknown;
   /** For a compensation: the execution it undoes. */
   rollbackOf: string | null;
+  /** For a step of an applied plan: the plan run (toolctl plan-runs show ID). */
+  planRunId: string | null;
 }
 
 interface ExecutionRow {
@@ -42,6 +44,7 @@ interface ExecutionRow {
   tool_digest: string | null; created_at: string; started_at: string | null; finished_at: string | null; duration_ms: number | null;
   resources: string | null;
   rollback_of: string | null;
+  plan_run_id: string | null;
 }
 
 const parse = (text: string | null): unknown => (text === null ? null : JSON.parse(text));
@@ -52,7 +55,7 @@ function toExecution(row: ExecutionRow): Execution {
     output: parse(row.output), plan: parse(row.plan), error: row.error, errorCategory: row.error_category, costUsd: row.cost_usd,
     risk: row.risk, toolDigest: row.tool_digest, createdAt: row.created_at, startedAt: row.started_at,
     finishedAt: row.finished_at, durationMs: row.duration_ms, resources: parse(row.resources ?? null),
-    rollbackOf: row.rollback_of ?? null,
+    rollbackOf: row.rollback_of ?? null, planRunId: row.plan_run_id ?? null,
   };
 }
 
@@ -71,15 +74,16 @@ export interface NewExecution {
   createdAt: string;
   toolDigest?: string | null;
   rollbackOf?: string;
+  planRunId?: string;
 }
 
 export function insertExecution(registry: Registry, execution: NewExecution): void {
   registry.db
     .prepare(
-      `INSERT INTO executions (id, tool, action, actor, status, input, tool_digest, created_at, rollback_of)
-       VALUES (@id, @tool, @action, @actor, @status, @input, @toolDigest, @createdAt, @rollbackOf)`,
+      `INSERT INTO executions (id, tool, action, actor, status, input, tool_digest, created_at, rollback_of, plan_run_id)
+       VALUES (@id, @tool, @action, @actor, @status, @input, @toolDigest, @createdAt, @rollbackOf, @planRunId)`,
     )
-    .run({ ...execution, input: JSON.stringify(execution.input ?? null), toolDigest: execution.toolDigest ?? null, rollbackOf: execution.rollbackOf ?? null });
+    .run({ ...execution, input: JSON.stringify(execution.input ?? null), toolDigest: execution.toolDigest ?? null, rollbackOf: execution.rollbackOf ?? null, planRunId: execution.planRunId ?? null });
 }
 
 export interface ExecutionUpdate {

@@ -169,4 +169,34 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX rate_slots_by_tool ON rate_slots (tool, at_ms);
   `,
+  `
+  -- Plan runs (toolctl apply): the saved plan applied, and one row per step with its execution and fate.
+  CREATE TABLE plan_runs (
+    id TEXT PRIMARY KEY,
+    plan_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('running', 'succeeded', 'failed', 'rolled_back', 'interrupted')),
+    plan TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    pid INTEGER,
+    error TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  ) WITHOUT ROWID;
+  -- A saved plan is applied once (Terraform's hashicorp/terraform#24078: a plan that could be applied again and again).
+  CREATE UNIQUE INDEX plan_runs_by_plan ON plan_runs (plan_id);
+  CREATE TABLE plan_steps (
+    run_id TEXT NOT NULL REFERENCES plan_runs(id) ON DELETE CASCADE,
+    step TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'succeeded', 'failed', 'unknown', 'skipped', 'not_started', 'rolled_back', 'rollback_failed', 'left_in_place')),
+    execution_id TEXT,
+    rollback_execution_id TEXT,
+    note TEXT,
+    finished_at TEXT,
+    PRIMARY KEY (run_id, step)
+  ) WITHOUT ROWID;
+  ALTER TABLE executions ADD COLUMN plan_run_id TEXT;
+  CREATE INDEX executions_by_plan_run ON executions (plan_run_id) WHERE plan_run_id IS NOT NULL;
+  `,
 ];

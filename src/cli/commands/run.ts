@@ -43,6 +43,7 @@ export const RUNNERS: Record<string, () => Promise<Runner>> = {
   files: async () => (await import("../../runners/files.js")).filesRunner,
   database: async () => (await import("../../runners/database.js")).databaseRunner,
   email: async () => (await import("../../runners/email.js")).emailRunner,
+  vercel: async () => (await import("../../runners/vercel/runner.js")).vercelRunner,
 };
 
 function readParamsFile(name: string | undefined): { name: string; text: string } | undefined {
@@ -106,11 +107,14 @@ function renderHuman(result: ExecuteResult, context: CommandContext): void {
   else context.output.info(c.dim(`execution ${result.executionId} ${result.status}${error.category ? ` (${error.category})` : ""}`));
 }
 
-/** Runs one engine call (a run or a rollback) with Ctrl-C and SIGTERM handling, progress and the chosen view. */
-async function withEngine(
+/**
+ * Runs one engine call (a run, a rollback, a plan or an apply) with Ctrl-C and SIGTERM handling, progress and the
+ * chosen view: `render` true shows an execution result, a function shows anything else, false nothing.
+ */
+export async function withEngine<T extends { exitCode: number }>(
   context: CommandContext, flags: Pick<RunFlags, "otp" | "dryRun">,
-  call: (options: Omit<ExecuteOptions, "target" | "input">, deps: ExecuteDeps) => Promise<ExecuteResult>,
-  render = true,
+  call: (options: Omit<ExecuteOptions, "target" | "input">, deps: ExecuteDeps) => Promise<T>,
+  render: boolean | ((result: T) => void) = true,
 ): Promise<number> {
   if (flags.otp !== undefined) checkOtpFlag(flags.otp);
   const controller = new AbortController();
@@ -144,8 +148,9 @@ async function withEngine(
         { registry, runners: RUNNERS, config, human: createHuman(context.json), twoFactor: twoFactorFor(registry, context) },
       ),
     );
-    if (render && context.json) context.output.data(result, () => "");
-    else if (render) renderHuman(result, context);
+    if (typeof render === "function") render(result);
+    else if (render && context.json) context.output.data(result, () => "");
+    else if (render) renderHuman(result as unknown as ExecuteResult, context);
     return terminated && result.exitCode === ExitCode.interrupted ? 143 : result.exitCode;
   } finally {
     progress?.stop();

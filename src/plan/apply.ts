@@ -1,0 +1,377 @@
+/**
+ * `toolctl apply`: exactly the planned steps, under one approval for the whole plan (CRITICAL steps still ask
+ * for their TOTP code). A saved plan is refused when it is stale (a manifest re-imported, an environment
+ * variable or the plan file changed) or when the budget no longer allows it, and it is applied once only.
+ *
+ * Steps run in dependency order, independent ones side by side up to `parallelism`. Each is an execution of its
+ * own, linked to the plan run, whose id is written on the step before it starts. When a step fails, nothing new
+ * starts; with rollback.auto, the steps that completed are undone in reverse order of completion through their
+ * declared compensations, and irreversible ones are reported as left in place. An interrupted apply (Ctrl-C, a
+ * crash) stays on record: `plan-runs resume` carries on without re-running completed steps, and `plan-runs
+ * rollback` undoes them.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import type { ApprovalRequest } from "../engine/approve.js";
+import { obtainApproval } from "../engine/approve.js";
+import { execute, type ExecuteDeps, type ExecuteResult } from "../engine/execute.js";
+import { rollbackExecution } from "../engine/rollback.js";
+import { ExitCode, NotFoundError, PolicyError, SecretMissingError, ToolctlError, UsageError, type ExitCodeValue } from "../errors.js";
+import { maxRisk } from "../policy/risk.js";
+import { findExecution, newExecutionId } from "../registry/executions.js";
+import { daySpend, roundUsd, spendDay } from "../registry/ledger.js";
+import {
+  createPlanRun, getPlanRun, isOrphaned, runOfPlan, setPlanRunStatus, updatePlanStep, type PlanRun, type PlanRunStatus, type PlanStepStatus,
+} from "../registry/plan-runs.js";
+import { getAction, getTool } from "../registry/tools.js";
+import { createSecretLookup } from "../secrets/resolve.js";
+import { collectRefs } from "../template/render.js";
+import { digestOf, sha256Hex } from "../util/canonical.js";
+import { budgetProblem, envDigest, type PlanPreview, type PreviewOptions, type StepPreview } from "./preview.js";
+import { conditionHolds, renderStep, TemplateError } from "./render.js";
+
+export interface StepReporter {
+  started(step: StepPreview): void;
+  finished(step: StepPreview, outcome: StepOutcome): void;
+}
+
+export interface ApplyOptions extends PreviewOptions {
+  yes: boolean;
+  otp?: string;
+  parallelism: number;
+  reporter?: StepReporter;
+}
+
+export interface StepOutcome {
+  id: string;
+  action: string;
+  status: PlanStepStatus;
+  executionId?: string;
+  rollbackExecutionId?: string;
+  note?: string;
+}
+
+export interface ApplyResult {
+  runId: string;
+  planId: string;
+  name: string;
+  status: PlanRunStatus;
+  exitCode: ExitCodeValue;
+  totalUsd: number;
+  steps: StepOutcome[];
+  error?: { code: string; exitCode: ExitCodeValue; message: string };
+}
+
+interface StepState extends StepOutcome {
+  output?: unknown;
+  finishedAt?: number;
+}
+
+const stale = (why: string[], file: string) =>
+  new ToolctlError("plan_stale", ExitCode.policy, `saved plan is stale: ${why.join("; ")}; make a new one with toolctl plan ${file} --out <file>`);
+
+/** Why a saved plan may no longer be applied as it is, or undefined. */
+export function staleness(preview: PlanPreview, deps: ExecuteDeps, env: NodeJS.ProcessEnv, checkFile = true): ToolctlError | undefined {
+  const why: string[] = [];
+  for (const tool of new Set(preview.steps.map((s) => s.action.split(".")[0]!))) {
+    const now = getTool(deps.registry, tool);
+    const planned = preview.steps.find((s) => s.action.startsWith(`${tool}.`))!.toolDigest;
+    if (!now) why.push(`tool ${tool} was removed`);
+    else if (now.digest !== planned) why.push(`the manifest of ${tool} changed (re-imported since the plan was made)`);
+  }
+  for (const [name, digest] of Object.entries(preview.env)) {
+    if (envDigest(env[name]) !== digest) why.push(`environment variable ${name} ${env[name] === undefined ? "is no longer set" : digest === null ? "is set now" : "changed"}`);
+  }
+  if (checkFile && existsSync(preview.file) && sha256Hex(readFileSync(preview.file, "utf8")) !== preview.fileDigest) why.push(`${preview.file} changed`);
+  return why.length > 0 ? stale(why, preview.file) : undefined;
+}
+
+/** Applies a plan: a saved one (checked for staleness first) or one just made from its file. */
+export async function applyPlan(preview: PlanPreview, saved: boolean, options: ApplyOptions, deps: ExecuteDeps): Promise<ApplyResult> {
+  if (saved) {
+    const problem = staleness(preview, deps, options.env);
+    if (problem) throw problem;
+  }
+  const earlier = runOfPlan(deps.registry, preview.id);
+  if (earlier) {
+    throw new PolicyError("policy_refused", `plan ${preview.id} was already applied (plan run ${earlier.id}, ${earlier.status}); a saved plan is applied once: make a new one, or see toolctl plan-runs show ${earlier.id}`);
+  }
+  checkBudget(preview, preview.steps, deps);
+  const secrets = resolvePlanSecrets(preview, options, deps);
+  const runId = newRunId();
+  const approved = await approvePlan(preview, preview.steps, runId, options, deps);
+  createPlanRun(deps.registry, { id: runId, planId: preview.id, name: preview.name, plan: preview, actor: options.actor, steps: preview.order });
+  const states = new Map(preview.steps.map((s) => [s.id, { id: s.id, action: s.action, status: "pending" } as StepState]));
+  return runAndSettle(runId, preview, states, secrets, approved, options, deps);
+}
+
+/** `plan-runs resume ID`: the steps not done yet, after reconciling each with the history. */
+export async function resumePlanRun(id: string, options: ApplyOptions, deps: ExecuteDeps): Promise<ApplyResult> {
+  const run = findRun(deps, id);
+  if (run.status === "succeeded" || run.status === "rolled_back") throw new UsageError(`plan run ${run.id} is ${run.status}: there is nothing to resume`);
+  if (run.status === "running" && !isOrphaned(run)) throw new UsageError(`plan run ${run.id} is still running (process ${run.pid}); wait for it, or stop it first`);
+  const preview = run.plan as PlanPreview;
+  const problem = staleness(preview, deps, options.env, false);
+  if (problem) throw problem;
+  const states = reconcile(run, preview, deps, "resume");
+  const remaining = preview.steps.filter((s) => states.get(s.id)!.status === "pending");
+  checkBudget(preview, remaining, deps);
+  const secrets = resolvePlanSecrets(preview, options, deps);
+  const approved = await approvePlan(preview, remaining, run.id, options, deps);
+  setPlanRunStatus(deps.registry, run.id, "running", options.actor);
+  for (const state of states.values()) updatePlanStep(deps.registry, run.id, state.id, { status: state.status, note: state.note });
+  return runAndSettle(run.id, preview, states, secrets, approved, options, deps);
+}
+
+/** `plan-runs rollback ID`: undoes the completed steps of a run that did not finish, newest first. */
+export async function rollbackPlanRun(id: string, options: ApplyOptions, deps: ExecuteDeps): Promise<ApplyResult> {
+  const run = findRun(deps, id);
+  if (run.status === "rolled_back") throw new UsageError(`plan run ${run.id} was already rolled back`);
+  if (run.status === "running" && !isOrphaned(run)) throw new UsageError(`plan run ${run.id} is still running (process ${run.pid}); wait for it, or stop it first`);
+  const preview = run.plan as PlanPreview;
+  const states = reconcile(run, preview, deps, "rollback");
+  const status = await undoCompleted(run.id, preview, states, options, deps);
+  setPlanRunStatus(deps.registry, run.id, status, options.actor);
+  return summary(run.id, preview, states, status, status === "rolled_back" ? ExitCode.ok : ExitCode.actionFailed, status === "rolled_back" ? undefined : "some completed steps could not be rolled back");
+}
+
+function findRun(deps: ExecuteDeps, id: string): PlanRun {
+  const found = getPlanRun(deps.registry, id);
+  if (found === undefined) throw new NotFoundError(`no plan run '${id}'; see: toolctl plan-runs list`);
+  if (Array.isArray(found)) throw new UsageError(`'${id}' matches several plan runs (${found.map((r) => r.id).join(", ")}); give more of the id`);
+  return found;
+}
+
+function newRunId(): string {
+  return `pr_${newExecutionId().slice(3)}`;
+}
+
+function checkBudget(preview: PlanPreview, steps: StepPreview[], deps: ExecuteDeps): void {
+  const counted = steps.filter((s) => s.runs !== false);
+  const usd = roundUsd(counted.reduce((sum, s) => sum + (s.cost.usd ?? 0), 0));
+  const today = daySpend(deps.registry, spendDay());
+  const problem = budgetProblem(counted, usd, roundUsd(today.committedUsd + today.reservedUsd + usd), deps.config.limits);
+  if (problem) throw new PolicyError("policy_refused", `plan ${preview.name} refused: the budget no longer allows it: ${problem}`);
+}
+
+/** The secrets the steps' templates name, resolved once; a missing one stops the apply before anything runs. */
+function resolvePlanSecrets(preview: PlanPreview, options: ApplyOptions, deps: ExecuteDeps): Record<string, string> {
+  const names = new Set(preview.steps.flatMap((s) => collectRefs([s.input, s.condition]).filter((r) => r.root === "secrets").map((r) => r.path.split(".")[1]!)));
+  const lookup = createSecretLookup(options.cwd, options.env, { home: deps.registry.home });
+  const secrets: Record<string, string> = {};
+  for (const name of names) {
+    const found = lookup.get(name);
+    if (!found) throw new SecretMissingError(`secret ${name} is not set (the plan's steps use it): set it in the environment, .env or with toolctl secret set ${name}`, { secret: name });
+    secrets[name] = found.value;
+  }
+  return secrets;
+}
+
+/** One approval for the steps about to run, showing the total; nothing asked when none of them needs one. */
+async function approvePlan(preview: PlanPreview, steps: StepPreview[], runId: string, options: ApplyOptions, deps: ExecuteDeps): Promise<string> {
+  const counted = steps.filter((s) => s.runs !== false);
+  if (!counted.some((s) => s.approval.required)) return "not required";
+  const usd = roundUsd(counted.reduce((sum, s) => sum + (s.cost.usd ?? 0), 0));
+  const unknown = counted.filter((s) => s.cost.usd === null).length;
+  const details = Object.fromEntries(counted.map((s) => [s.id, [
+    s.action, s.cost.usd === null ? "cost known after apply" : `$${s.cost.usd.toFixed(2)}${s.cost.estimated ? " (estimate)" : ""}`, s.risk,
+    ...(s.approval.twoFactor ? ["TOTP code asked when it runs"] : []), ...(s.acts && !s.reversible ? [s.undo.startsWith("irreversible") ? "irreversible" : "no rollback"] : []),
+  ].join("  ")]));
+  const request: ApprovalRequest = {
+    tool: "plan", action: preview.name, description: `${counted.length} step${counted.length === 1 ? "" : "s"} from ${preview.file}`,
+    cost: { usd, basis: `the sum of ${counted.length} steps${unknown ? `, ${unknown} more known after apply` : ""}` },
+    risk: maxRisk(...counted.map((s) => s.risk)), details, needsOtp: false, irreversible: counted.some((s) => s.acts && !s.reversible),
+  };
+  const verdict = await obtainApproval(deps.registry, request, digestOf({ plan: preview.id, steps: counted.map((s) => s.id) }), {
+    yes: options.yes, wait: false, timeoutSeconds: deps.config.approvals.timeoutSeconds, actor: options.actor, signal: options.signal, executionId: runId,
+  }, deps.human, deps.twoFactor);
+  if (!verdict.approved) throw verdict.error;
+  return `plan run ${runId} (${verdict.via})`;
+}
+
+/** Step rows against the history: what really happened to each step of an interrupted or failed run. */
+function reconcile(run: PlanRun, preview: PlanPreview, deps: ExecuteDeps, purpose: "resume" | "rollback"): Map<string, StepState> {
+  const states = new Map<string, StepState>();
+  const unresolved: string[] = [];
+  for (const row of run.steps) {
+    const step = preview.steps.find((s) => s.id === row.step)!;
+    const state: StepState = { id: row.step, action: step.action, status: row.status, executionId: row.executionId ?? undefined, note: row.note ?? undefined, finishedAt: row.finishedAt ? Date.parse(row.finishedAt) : undefined };
+    const found = row.executionId ? findExecution(deps.registry, row.executionId) : undefined;
+    const execution = Array.isArray(found) ? undefined : found;
+    if (row.status === "running" || row.status === "unknown" || row.status === "succeeded") {
+      if (!execution) Object.assign(state, { status: "pending", executionId: undefined, note: "had not started: it runs again" });
+      else if (execution.status === "succeeded") Object.assign(state, { status: "succeeded", output: execution.output, finishedAt: state.finishedAt ?? Date.parse(execution.finishedAt ?? execution.createdAt) });
+      else if (execution.status === "running" || execution.status === "unknown") {
+        const action = getAction(deps.registry, step.action.split(".")[0]!, step.action.split(".")[1]!, false);
+        const idempotent = action?.definition.idempotent ?? action?.kind === "read";
+        if (purpose === "resume" && idempotent) Object.assign(state, { status: "pending", note: `cut off (execution ${execution.id}); idempotent, so it runs again` });
+        else {
+          Object.assign(state, { status: "unknown", note: `cut off mid-run: its outcome is unknown (execution ${execution.id})` });
+          unresolved.push(`step ${row.step} (${step.action}, execution ${execution.id})`);
+        }
+      } else if (execution.status !== "rolled_back") Object.assign(state, { status: "pending", note: `its last attempt ended ${execution.status}: it runs again` });
+    } else if (purpose === "resume" && ["failed", "not_started", "skipped"].includes(row.status)) {
+      Object.assign(state, { status: "pending" });
+    }
+    states.set(row.step, state);
+  }
+  if (purpose === "resume" && unresolved.length > 0) {
+    throw new ToolctlError("unknown_outcome", ExitCode.unknownOutcome,
+      `cannot resume plan run ${run.id}: ${unresolved.join(", ")} was cut off after it started and may or may not have acted; check it (toolctl executions show ID), then undo the run with toolctl plan-runs rollback ${run.id}`);
+  }
+  return states;
+}
+
+async function runAndSettle(
+  runId: string, preview: PlanPreview, states: Map<string, StepState>, secrets: Record<string, string>, approvedVia: string, options: ApplyOptions, deps: ExecuteDeps,
+): Promise<ApplyResult> {
+  const failure = await runSteps(runId, preview, states, secrets, approvedVia, options, deps);
+  if (!failure) {
+    setPlanRunStatus(deps.registry, runId, "succeeded", options.actor);
+    return summary(runId, preview, states, "succeeded", ExitCode.ok);
+  }
+  if (options.signal?.aborted) {
+    setPlanRunStatus(deps.registry, runId, "interrupted", options.actor, failure.message);
+    return summary(runId, preview, states, "interrupted", ExitCode.interrupted, `interrupted: ${failure.message}; see toolctl plan-runs show ${runId}, then resume or roll it back`, "interrupted");
+  }
+  for (const state of states.values()) {
+    if (state.status === "pending") {
+      state.status = "not_started";
+      updatePlanStep(deps.registry, runId, state.id, { status: "not_started", note: `not started: step ${failure.step} failed` });
+      state.note = `not started: step ${failure.step} failed`;
+    }
+  }
+  let status: PlanRunStatus = "failed";
+  let message = failure.message;
+  if (deps.config.rollback.auto) {
+    status = await undoCompleted(runId, preview, states, options, deps);
+    message += status === "rolled_back" ? "; the completed steps were rolled back" : "; not every completed step could be rolled back (see the steps)";
+  }
+  setPlanRunStatus(deps.registry, runId, status, options.actor, failure.message);
+  return summary(runId, preview, states, status, failure.exitCode, message, failure.code);
+}
+
+interface Failure {
+  step: string;
+  message: string;
+  exitCode: ExitCodeValue;
+  code: string;
+}
+
+/** Runs what is pending, in dependency order; returns the first failure, after the steps already started end. */
+async function runSteps(
+  runId: string, preview: PlanPreview, states: Map<string, StepState>, secrets: Record<string, string>, approvedVia: string, options: ApplyOptions, deps: ExecuteDeps,
+): Promise<Failure | undefined> {
+  const byId = new Map(preview.steps.map((s) => [s.id, s]));
+  const running = new Map<string, Promise<void>>();
+  let failure: Failure | undefined;
+  const fail = (step: string, message: string, exitCode: ExitCodeValue, code: string) => {
+    failure ??= { step, message: `step ${step} (${byId.get(step)!.action}): ${message}`, exitCode, code };
+  };
+  const finish = (step: StepPreview, state: StepState, status: PlanStepStatus, note?: string) => {
+    Object.assign(state, { status, note, finishedAt: Date.now() });
+    updatePlanStep(deps.registry, runId, step.id, { status, note });
+    options.reporter?.finished(step, state);
+  };
+  const runOne = async (step: StepPreview, state: StepState) => {
+    const outputs = Object.fromEntries([...states.values()].filter((s) => s.status === "succeeded").map((s) => [s.id, s.output]));
+    const scope = { env: options.env, outputs, secrets };
+    let input: Record<string, unknown>;
+    try {
+      if (step.condition !== undefined && !conditionHolds(step.condition, scope)) return finish(step, state, "skipped", "its condition is false");
+      input = renderStep(step.input, scope) as Record<string, unknown>;
+    } catch (error) {
+      if (!(error instanceof TemplateError)) throw error;
+      finish(step, state, "failed", `input: ${error.message}`);
+      return fail(step.id, `input: ${error.message}`, ExitCode.actionFailed, "input_invalid");
+    }
+    state.executionId = newExecutionId();
+    Object.assign(state, { status: "running" });
+    updatePlanStep(deps.registry, runId, step.id, { status: "running", executionId: state.executionId });
+    options.reporter?.started(step);
+    const result: ExecuteResult = await execute({
+      actor: options.actor, cwd: options.cwd, env: options.env, signal: options.signal, target: step.action,
+      input: { params: [], paramsJson: JSON.stringify(input) }, dryRun: false, yes: options.yes, otp: options.otp,
+      executionId: state.executionId, planRunId: runId, extraSecrets: Object.values(secrets),
+      planApproval: { via: approvedVia, plannedUsd: step.cost.usd, plannedRisk: step.risk, estimated: step.cost.estimated },
+    }, deps);
+    if (result.status === "succeeded") {
+      state.output = result.output;
+      return finish(step, state, "succeeded");
+    }
+    const message = result.error?.message ?? result.status;
+    finish(step, state, result.status === "unknown" ? "unknown" : "failed", message);
+    fail(step.id, message, result.exitCode, result.error?.code ?? result.status);
+  };
+
+  for (;;) {
+    const exclusive = [...running.keys()].some((id) => byId.get(id)!.approval.twoFactor);
+    if (!failure && !options.signal?.aborted && !exclusive) {
+      for (const id of preview.order) {
+        const state = states.get(id)!;
+        if (state.status !== "pending" || running.size >= Math.max(1, options.parallelism)) continue;
+        const step = byId.get(id)!;
+        const blocked = step.needs.find((n) => ["skipped", "not_started"].includes(states.get(n)!.status));
+        if (blocked) {
+          finish(step, state, "skipped", `step ${blocked} did not run`);
+          continue;
+        }
+        if (!step.needs.every((n) => states.get(n)!.status === "succeeded")) continue;
+        // A step that asks for a TOTP code runs alone, so that prompts never overlap.
+        if (step.approval.twoFactor && running.size > 0) break;
+        running.set(id, runOne(step, state).finally(() => running.delete(id)));
+        if (step.approval.twoFactor) break;
+      }
+    }
+    if (running.size === 0) break;
+    await Promise.race(running.values());
+  }
+  if (!failure && options.signal?.aborted && [...states.values()].some((s) => s.status === "pending")) {
+    failure = { step: "-", message: "stopped before every step ran", exitCode: ExitCode.interrupted, code: "interrupted" };
+  }
+  return failure;
+}
+
+/** Undoes the completed steps, newest first; returns rolled_back when nothing that acted is left in place. */
+async function undoCompleted(runId: string, preview: PlanPreview, states: Map<string, StepState>, options: ApplyOptions, deps: ExecuteDeps): Promise<PlanRunStatus> {
+  const byId = new Map(preview.steps.map((s) => [s.id, s]));
+  const completed = [...states.values()].filter((s) => s.status === "succeeded" && byId.get(s.id)!.kind !== "read").sort((a, b) => (b.finishedAt ?? 0) - (a.finishedAt ?? 0));
+  let clean = ![...states.values()].some((s) => s.status === "unknown");
+  for (const state of completed) {
+    const step = byId.get(state.id)!;
+    const set = (status: PlanStepStatus, note: string, rollbackExecutionId?: string) => {
+      Object.assign(state, { status, note, rollbackExecutionId });
+      updatePlanStep(deps.registry, runId, state.id, { status, note, rollbackExecutionId });
+      options.reporter?.finished(step, state);
+    };
+    if (!step.reversible) {
+      clean = false;
+      set("left_in_place", step.undo.startsWith("irreversible") ? "irreversible: left in place" : "declares no rollback: left in place");
+      continue;
+    }
+    try {
+      const undo = await rollbackExecution(state.executionId!, { actor: options.actor, cwd: options.cwd, env: options.env, dryRun: false, yes: true, otp: options.otp, planRunId: runId }, deps);
+      if (undo.status === "succeeded") set("rolled_back", `rolled back by ${undo.tool}.${undo.action} (${undo.executionId})`, undo.executionId);
+      else {
+        clean = false;
+        set("rollback_failed", `rollback ${undo.tool}.${undo.action} (${undo.executionId}) ${undo.status}: ${undo.error?.message ?? ""}`.trim(), undo.executionId);
+      }
+    } catch (error) {
+      if (!(error instanceof ToolctlError)) throw error;
+      clean = false;
+      set("rollback_failed", `rollback refused: ${error.message}`);
+    }
+  }
+  return clean ? "rolled_back" : "failed";
+}
+
+function summary(runId: string, preview: PlanPreview, states: Map<string, StepState>, status: PlanRunStatus, exitCode: ExitCodeValue, message?: string, code = "action_failed"): ApplyResult {
+  const totalUsd = roundUsd(preview.steps.filter((s) => states.get(s.id)?.status === "succeeded" || states.get(s.id)?.status === "left_in_place").reduce((sum, s) => sum + (s.cost.usd ?? 0), 0));
+  return {
+    runId, planId: preview.id, name: preview.name, status, exitCode, totalUsd,
+    steps: preview.order.map((id) => {
+      const { output: _output, finishedAt: _finishedAt, ...outcome } = states.get(id)!;
+      return outcome;
+    }),
+    error: message ? { code, exitCode, message } : undefined,
+  };
+}

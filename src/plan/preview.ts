@@ -1,0 +1,179 @@
+/**
+ * `toolctl plan FILE`: what a plan would do, executing nothing. Each step goes through the engine as a dry run
+ * (its exact request or container, cost, risk, approval, 2FA, rollback); quote actions (price checks) may run,
+ * and are marked. A step whose input waits on an earlier step's output is shown with "(known after apply)" in
+ * those places; when the input cannot be checked before then, its cost is an estimate from what is known.
+ *
+ * The result is plain data, and is the saved plan (`--out`): it holds the input templates (secret references,
+ * never values), the digests of the manifests and of the environment variables read, and the total.
+ */
+import { createHash } from "node:crypto";
+import type { ActionKind, RiskLevel } from "../domain/manifest.js";
+import type { ExecuteDeps, ExecuteOptions } from "../engine/execute.js";
+import { execute } from "../engine/execute.js";
+import { ExitCode, NotFoundError, ToolctlError } from "../errors.js";
+import { overDailyLimit, overPerActionLimit, approvalNeeded } from "../policy/approval.js";
+import { estimateCost, needsQuote } from "../policy/cost.js";
+import { assessRisk, maxRisk } from "../policy/risk.js";
+import { daySpend, roundUsd, spendDay } from "../registry/ledger.js";
+import { getAction, getTool } from "../registry/tools.js";
+import { nodeCrypto } from "../util/builtins.js";
+import type { LoadedPlan } from "./load.js";
+import { conditionHolds, renderStep, stepRefs, TemplateError } from "./render.js";
+
+export const PLAN_FORMAT = "toolctl-plan/1";
+
+export interface StepPreview {
+  id: string;
+  action: string;
+  description?: string;
+  needs: string[];
+  /** The input as written: templates, secret references only. Apply renders this, nothing else. */
+  input: Record<string, unknown>;
+  condition?: string;
+  /** Whether the condition holds: "after apply" when it reads an earlier step's output. */
+  runs: boolean | "after apply";
+  kind: ActionKind;
+  /** Changes something (not a read), unless its condition is false. */
+  acts: boolean;
+  toolDigest: string;
+  /** The input rendered for people: redacted, "(known after apply: ...)" where it waits on a step. */
+  shownInput: unknown;
+  knownAfterApply: string[];
+  /** The exact request or container, redacted; absent when the input can only be checked during apply. */
+  request?: unknown;
+  cost: { usd: number | null; basis: string; estimated: boolean; quoted: boolean };
+  risk: RiskLevel;
+  approval: { required: boolean; twoFactor: boolean };
+  undo: string;
+  reversible: boolean;
+  warnings: string[];
+}
+
+export interface PlanPreview {
+  format: typeof PLAN_FORMAT;
+  id: string;
+  name: string;
+  description?: string;
+  file: string;
+  fileDigest: string;
+  createdAt: string;
+  /** SHA-256 of each environment variable the templates read (null when unset): apply notices a change. */
+  env: Record<string, string | null>;
+  order: string[];
+  steps: StepPreview[];
+  total: { usd: number; stepsWithUnknownCost: number; acting: number; needApproval: number; needTwoFactor: number; irreversible: number };
+  budget: { day: string; committedUsd: number; reservedUsd: number; dailyLimitUsd: number; perActionLimitUsd: number; afterUsd: number };
+  /** Why applying it now would be refused by a spending limit. */
+  overBudget?: string;
+  willAct: boolean;
+}
+
+export type PreviewOptions = Pick<ExecuteOptions, "actor" | "cwd" | "env" | "signal">;
+
+export const envDigest = (value: string | undefined): string | null => (value === undefined ? null : createHash("sha256").update(value).digest("hex"));
+
+export function newPlanId(): string {
+  return `pl_${Date.now().toString(36)}${nodeCrypto().randomBytes(5).toString("hex")}`;
+}
+
+export async function previewPlan(loaded: LoadedPlan, options: PreviewOptions, deps: ExecuteDeps): Promise<PlanPreview> {
+  const byId = new Map(loaded.plan.steps.map((step) => [step.id, step]));
+  const steps: StepPreview[] = [];
+  const skipped = new Set<string>();
+  for (const id of loaded.order) {
+    const step = byId.get(id)!;
+    const needs = loaded.needs[id]!;
+    const preview = await previewStep(step, needs, options, deps);
+    // A step after a step that will not run does not run either.
+    if (preview.runs === false || needs.some((n) => skipped.has(n))) {
+      skipped.add(id);
+      preview.runs = false;
+      preview.acts = false;
+    }
+    steps.push(preview);
+  }
+  const counted = steps.filter((s) => s.runs !== false);
+  const usd = roundUsd(counted.reduce((sum, s) => sum + (s.cost.usd ?? 0), 0));
+  const limits = deps.config.limits;
+  const day = spendDay();
+  const today = daySpend(deps.registry, day);
+  const budget = {
+    day, committedUsd: today.committedUsd, reservedUsd: today.reservedUsd, dailyLimitUsd: limits.dailyUsd, perActionLimitUsd: limits.perActionUsd,
+    afterUsd: roundUsd(today.committedUsd + today.reservedUsd + usd),
+  };
+  const overBudget = budgetProblem(counted, usd, budget.afterUsd, limits);
+  return {
+    format: PLAN_FORMAT, id: newPlanId(), name: loaded.plan.name, description: loaded.plan.description, file: loaded.file, fileDigest: loaded.digest,
+    createdAt: new Date().toISOString(), env: Object.fromEntries(loaded.envNames.map((name) => [name, envDigest(options.env[name])])),
+    order: loaded.order, steps,
+    total: {
+      usd, stepsWithUnknownCost: counted.filter((s) => s.cost.usd === null).length, acting: counted.filter((s) => s.acts).length,
+      needApproval: counted.filter((s) => s.approval.required).length, needTwoFactor: counted.filter((s) => s.approval.twoFactor).length,
+      irreversible: counted.filter((s) => s.acts && !s.reversible).length,
+    },
+    budget, overBudget, willAct: counted.some((s) => s.acts),
+  };
+}
+
+/** Why the plan would be refused by a spending limit: one step over the per-action limit, or the total over the day's. */
+export function budgetProblem(steps: Array<Pick<StepPreview, "id" | "cost">>, usd: number, afterUsd: number, limits: ExecuteDeps["config"]["limits"]): string | undefined {
+  for (const step of steps) {
+    const over = step.cost.usd === null ? undefined : overPerActionLimit(step.cost.usd, limits);
+    if (over) return `step ${step.id}: ${over}`;
+  }
+  const overDay = overDailyLimit(usd, afterUsd, limits);
+  return overDay ? `the plan's total of $${usd.toFixed(2)}: ${overDay}` : undefined;
+}
+
+/** A step that cannot be planned ends the plan with its reason, naming the step. */
+function stepError(id: string, action: string, error: { message: string; exitCode?: number; code?: string }): ToolctlError {
+  return new ToolctlError(error.code === "policy_refused" ? "policy_refused" : "plan_invalid", (error.exitCode as ToolctlError["exitCode"]) ?? ExitCode.usage, `step ${id} (${action}): ${error.message}`);
+}
+
+async function previewStep(step: LoadedPlan["plan"]["steps"][number], needs: string[], options: PreviewOptions, deps: ExecuteDeps): Promise<StepPreview> {
+  const [toolName, actionName] = step.action.split(".") as [string, string];
+  const tool = getTool(deps.registry, toolName);
+  const action = tool ? getAction(deps.registry, toolName, actionName) : undefined;
+  if (!tool || !action) throw stepError(step.id, step.action, new NotFoundError(!tool ? `unknown tool '${toolName}'; import it first (toolctl import)` : `tool ${toolName} has no action '${actionName}'; see: toolctl show ${toolName}`));
+  const scope = { env: options.env };
+  let runs: boolean | "after apply" = true;
+  let input: Record<string, unknown>;
+  try {
+    if (step.condition !== undefined) runs = stepRefs(step.condition).length > 0 ? "after apply" : conditionHolds(step.condition, scope);
+    input = renderStep(step.input, scope) as Record<string, unknown>;
+  } catch (error) {
+    if (error instanceof TemplateError) throw stepError(step.id, step.action, { message: `input: ${error.message}` });
+    throw error;
+  }
+  const waiting = stepRefs(step.input);
+  const undoSpec = action.definition.rollback;
+  const base = {
+    id: step.id, action: step.action, description: step.description, needs, input: step.input, condition: step.condition, runs,
+    kind: action.kind as ActionKind, acts: action.kind !== "read" && runs !== false, toolDigest: tool.digest, knownAfterApply: waiting,
+    reversible: typeof undoSpec === "object",
+  };
+  const quoted = action.definition.cost !== undefined && "quote" in action.definition.cost;
+  const result = await execute({ ...options, target: step.action, input: { params: [], paramsJson: JSON.stringify(input) }, dryRun: true }, deps);
+  if (result.status === "dry_run") {
+    return {
+      ...base, shownInput: result.input, request: result.plan, warnings: result.warnings, undo: result.undo!,
+      cost: { usd: result.cost!.usd, basis: result.cost!.basis, estimated: waiting.length > 0 && action.definition.cost !== undefined && !("fixed" in action.definition.cost), quoted },
+      risk: result.risk!, approval: { required: result.approval!.required, twoFactor: result.approval!.twoFactor },
+    };
+  }
+  // The input fails its schema only because of what is not known yet: checked again, for real, during apply.
+  if (waiting.length > 0 && result.status === "failed" && result.error?.category === "validation") {
+    const cost = estimateCost(action.definition, input);
+    const known = !needsQuote(cost) && Number.isFinite(cost.usd);
+    const risk = known ? assessRisk(action.definition, cost) : maxRisk("CRITICAL");
+    const approval = approvalNeeded(action.definition, risk, known ? cost.usd : Number.NaN, deps.config.approvals);
+    return {
+      ...base, shownInput: result.input, warnings: [`the input is checked during apply, once ${[...new Set(waiting.map((w) => w.split(".")[1]))].join(", ")} ran`],
+      undo: result.undo ?? "none declared",
+      cost: { usd: known ? cost.usd : null, basis: known ? cost.basis : "known after apply", estimated: !("fixed" in (action.definition.cost ?? { fixed: 0 })), quoted },
+      risk, approval: { required: approval.required, twoFactor: approval.twoFactor },
+    };
+  }
+  throw stepError(step.id, step.action, { message: result.error?.message ?? result.status, exitCode: result.exitCode, code: result.error?.code });
+}

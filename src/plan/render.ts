@@ -1,0 +1,55 @@
+/**
+ * Rendering a step's input and condition through the manifests' safe templates. While planning, what is not
+ * known yet stands in as text: an earlier step's output as "(known after apply: steps.x.output.y)", a secret
+ * as "<secret NAME>", so a plan never holds a secret value. While applying, both are real.
+ */
+import { renderValue, TemplateError } from "../template/render.js";
+
+const EXPRESSION = /\{\{\s*([^{}]*?)\s*\}\}/g;
+
+export interface RenderScope {
+  env: NodeJS.ProcessEnv;
+  /** Outputs of the steps done so far; while planning, none. */
+  outputs?: Record<string, unknown>;
+  /** Secret values, while applying; while planning, undefined (placeholders). */
+  secrets?: Record<string, string>;
+}
+
+/** Replaces the expressions `replace` answers for, leaving the others to the template engine. */
+function substitute(value: unknown, replace: (path: string) => string | undefined): unknown {
+  if (typeof value === "string") return value.replace(EXPRESSION, (whole, path: string) => replace(path) ?? whole);
+  if (Array.isArray(value)) return value.map((item) => substitute(item, replace));
+  if (value !== null && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v, replace)]));
+  return value;
+}
+
+export const knownAfterApply = (path: string) => `(known after apply: ${path})`;
+
+/** The references to other steps' outputs in a value: what makes it wait. */
+export function stepRefs(value: unknown): string[] {
+  const refs: string[] = [];
+  substitute(value, (path) => {
+    if (path.startsWith("steps.")) refs.push(path);
+    return undefined;
+  });
+  return refs;
+}
+
+export function renderStep(value: unknown, scope: RenderScope): unknown {
+  const planning = scope.secrets === undefined;
+  const prepared = planning ? substitute(value, (path) => (path.startsWith("steps.") ? knownAfterApply(path) : path.startsWith("secrets.") ? `<secret ${path.slice(8)}>` : undefined)) : value;
+  const env: Record<string, string> = {};
+  for (const [name, text] of Object.entries(scope.env)) if (text !== undefined) env[name] = text;
+  const steps = Object.fromEntries(Object.entries(scope.outputs ?? {}).map(([id, output]) => [id, { output }]));
+  return renderValue(prepared, { env, steps, secrets: scope.secrets ?? {} });
+}
+
+/** A condition holds unless it renders to nothing, "", false, "false", 0, "0", "no" or null. */
+export function conditionHolds(condition: string, scope: RenderScope): boolean {
+  const value = renderStep(condition, scope);
+  if (value === undefined || value === null || value === false || value === 0) return false;
+  if (typeof value === "string") return !["", "false", "0", "no"].includes(value.trim().toLowerCase());
+  return true;
+}
+
+export { TemplateError };

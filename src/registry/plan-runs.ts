@@ -1,0 +1,124 @@
+/**
+ * Plan runs: one row per `toolctl apply`, holding the saved plan it applies, and one row per step with the
+ * execution that carried it out and what became of it. A step's execution id is written before that execution
+ * starts, so after a crash every step can be reconciled with the history.
+ */
+import { appendAudit } from "./audit.js";
+import { nowIso, writeTransaction, type Registry } from "./db.js";
+
+export type PlanRunStatus = "running" | "succeeded" | "failed" | "rolled_back" | "interrupted";
+export type PlanStepStatus =
+  | "pending" | "running" | "succeeded" | "failed" | "unknown" | "skipped" | "not_started" | "rolled_back" | "rollback_failed" | "left_in_place";
+
+export interface PlanRunStep {
+  step: string;
+  position: number;
+  status: PlanStepStatus;
+  executionId: string | null;
+  rollbackExecutionId: string | null;
+  note: string | null;
+  finishedAt: string | null;
+}
+
+export interface PlanRun {
+  id: string;
+  planId: string;
+  name: string;
+  status: PlanRunStatus;
+  plan: unknown;
+  actor: string;
+  pid: number | null;
+  error: string | null;
+  createdAt: string;
+  updatedAt: string;
+  steps: PlanRunStep[];
+}
+
+interface RunRow {
+  id: string; plan_id: string; name: string; status: PlanRunStatus; plan: string; actor: string; pid: number | null; error: string | null;
+  created_at: string; updated_at: string;
+}
+interface StepRow {
+  step: string; position: number; status: PlanStepStatus; execution_id: string | null; rollback_execution_id: string | null; note: string | null; finished_at: string | null;
+}
+
+/** The run that applied this saved plan, if one did. */
+export function runOfPlan(registry: Registry, planId: string): { id: string; status: PlanRunStatus } | undefined {
+  return registry.db.prepare("SELECT id, status FROM plan_runs WHERE plan_id = ?").get(planId) as { id: string; status: PlanRunStatus } | undefined;
+}
+
+export function createPlanRun(registry: Registry, run: { id: string; planId: string; name: string; plan: unknown; actor: string; steps: string[] }): void {
+  writeTransaction(registry, () => {
+    const now = nowIso();
+    registry.db
+      .prepare("INSERT INTO plan_runs (id, plan_id, name, status, plan, actor, pid, created_at, updated_at) VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?)")
+      .run(run.id, run.planId, run.name, JSON.stringify(run.plan), run.actor, process.pid, now, now);
+    const insert = registry.db.prepare("INSERT INTO plan_steps (run_id, step, position, status) VALUES (?, ?, ?, 'pending')");
+    run.steps.forEach((step, position) => insert.run(run.id, step, position));
+    appendAudit(registry, { type: "plan.started", actor: run.actor, status: "running", data: { planRun: run.id, plan: run.planId, name: run.name, steps: run.steps } });
+  });
+}
+
+export function updatePlanStep(registry: Registry, runId: string, step: string, update: Partial<Pick<PlanRunStep, "status" | "executionId" | "rollbackExecutionId" | "note">>): void {
+  const finished = update.status !== undefined && !["pending", "running"].includes(update.status);
+  writeTransaction(registry, () => {
+    registry.db
+      .prepare(
+        `UPDATE plan_steps SET status = coalesce(@status, status), execution_id = coalesce(@executionId, execution_id),
+           rollback_execution_id = coalesce(@rollbackExecutionId, rollback_execution_id), note = coalesce(@note, note),
+           finished_at = CASE WHEN @finished = 1 AND finished_at IS NULL THEN @now ELSE finished_at END
+         WHERE run_id = @runId AND step = @step`,
+      )
+      .run({ runId, step, status: update.status ?? null, executionId: update.executionId ?? null, rollbackExecutionId: update.rollbackExecutionId ?? null, note: update.note ?? null, finished: finished ? 1 : 0, now: nowIso() });
+  });
+}
+
+export function setPlanRunStatus(registry: Registry, runId: string, status: PlanRunStatus, actor: string, error?: string): void {
+  writeTransaction(registry, () => {
+    registry.db.prepare("UPDATE plan_runs SET status = ?, error = ?, updated_at = ?, pid = CASE WHEN ? = 'running' THEN ? ELSE pid END WHERE id = ?")
+      .run(status, error ?? null, nowIso(), status, process.pid, runId);
+    appendAudit(registry, { type: `plan.${status}`, actor, status, data: { planRun: runId, ...(error ? { error } : {}) } });
+  });
+}
+
+export function getPlanRun(registry: Registry, idOrPrefix: string): PlanRun | PlanRun[] | undefined {
+  const rows = registry.db
+    .prepare("SELECT * FROM plan_runs WHERE id = ? OR id LIKE ? ESCAPE '\\' ORDER BY id LIMIT 5")
+    .all(idOrPrefix, `${idOrPrefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`) as RunRow[];
+  const exact = rows.find((row) => row.id === idOrPrefix);
+  if (exact) return toRun(registry, exact);
+  if (rows.length === 0) return undefined;
+  return rows.length === 1 ? toRun(registry, rows[0]!) : rows.map((row) => toRun(registry, row));
+}
+
+export function listPlanRuns(registry: Registry, limit: number): Array<Omit<PlanRun, "plan" | "steps">> {
+  const rows = registry.db.prepare("SELECT * FROM plan_runs ORDER BY created_at DESC, id DESC LIMIT ?").all(limit) as RunRow[];
+  return rows.map((row) => {
+    const { plan: _plan, steps: _steps, ...rest } = toRun(registry, row, false);
+    return rest;
+  });
+}
+
+function toRun(registry: Registry, row: RunRow, withSteps = true): PlanRun {
+  const steps = withSteps
+    ? (registry.db.prepare("SELECT * FROM plan_steps WHERE run_id = ? ORDER BY position").all(row.id) as StepRow[]).map((s) => ({
+      step: s.step, position: s.position, status: s.status, executionId: s.execution_id, rollbackExecutionId: s.rollback_execution_id, note: s.note, finishedAt: s.finished_at,
+    }))
+    : [];
+  return {
+    id: row.id, planId: row.plan_id, name: row.name, status: row.status, plan: withSteps ? JSON.parse(row.plan) : undefined, actor: row.actor, pid: row.pid,
+    error: row.error, createdAt: row.created_at, updatedAt: row.updated_at, steps,
+  };
+}
+
+/** A run marked running whose process is gone was interrupted (a crash, a kill): it can be resumed or rolled back. */
+export function isOrphaned(run: Pick<PlanRun, "status" | "pid">): boolean {
+  if (run.status !== "running" || run.pid === null) return false;
+  if (run.pid === process.pid) return false;
+  try {
+    process.kill(run.pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "ESRCH";
+  }
+}
