@@ -15,18 +15,18 @@ import type { ApprovalRequest } from "../engine/approve.js";
 import { obtainApproval } from "../engine/approve.js";
 import { execute, type ExecuteDeps, type ExecuteResult } from "../engine/execute.js";
 import { rollbackExecution } from "../engine/rollback.js";
-import { ExitCode, NotFoundError, PolicyError, SecretMissingError, ToolctlError, UsageError, type ExitCodeValue } from "../errors.js";
+import { ExitCode, PolicyError, SecretMissingError, ToolctlError, UsageError, type ExitCodeValue } from "../errors.js";
 import { maxRisk } from "../policy/risk.js";
-import { findExecution, newExecutionId } from "../registry/executions.js";
+import { findExecution, newExecutionId, newId } from "../registry/executions.js";
 import { daySpend, roundUsd, spendDay } from "../registry/ledger.js";
 import {
-  createPlanRun, getPlanRun, isOrphaned, runOfPlan, setPlanRunStatus, updatePlanStep, type PlanRun, type PlanRunStatus, type PlanStepStatus,
+  createPlanRun, isOrphaned, requirePlanRun, runOfPlan, setPlanRunStatus, updatePlanStep, type PlanRun, type PlanRunStatus, type PlanStepStatus,
 } from "../registry/plan-runs.js";
 import { getAction, getTool } from "../registry/tools.js";
 import { createSecretLookup } from "../secrets/resolve.js";
 import { collectRefs } from "../template/render.js";
 import { digestOf, sha256Hex } from "../util/canonical.js";
-import { budgetProblem, envDigest, type PlanPreview, type PreviewOptions, type StepPreview } from "./preview.js";
+import { budgetProblem, envDigest, totalUsd, type PlanPreview, type PreviewOptions, type StepPreview } from "./preview.js";
 import { conditionHolds, renderStep, TemplateError } from "./render.js";
 
 export interface StepReporter {
@@ -97,7 +97,7 @@ export async function applyPlan(preview: PlanPreview, saved: boolean, options: A
   }
   checkBudget(preview, preview.steps, deps);
   const secrets = resolvePlanSecrets(preview, options, deps);
-  const runId = newRunId();
+  const runId = newId("pr");
   const approved = await approvePlan(preview, preview.steps, runId, options, deps);
   createPlanRun(deps.registry, { id: runId, planId: preview.id, name: preview.name, plan: preview, actor: options.actor, steps: preview.order });
   const states = new Map(preview.steps.map((s) => [s.id, { id: s.id, action: s.action, status: "pending" } as StepState]));
@@ -106,7 +106,7 @@ export async function applyPlan(preview: PlanPreview, saved: boolean, options: A
 
 /** `plan-runs resume ID`: the steps not done yet, after reconciling each with the history. */
 export async function resumePlanRun(id: string, options: ApplyOptions, deps: ExecuteDeps): Promise<ApplyResult> {
-  const run = findRun(deps, id);
+  const run = requirePlanRun(deps.registry, id);
   if (run.status === "succeeded" || run.status === "rolled_back") throw new UsageError(`plan run ${run.id} is ${run.status}: there is nothing to resume`);
   if (run.status === "running" && !isOrphaned(run)) throw new UsageError(`plan run ${run.id} is still running (process ${run.pid}); wait for it, or stop it first`);
   const preview = run.plan as PlanPreview;
@@ -124,7 +124,7 @@ export async function resumePlanRun(id: string, options: ApplyOptions, deps: Exe
 
 /** `plan-runs rollback ID`: undoes the completed steps of a run that did not finish, newest first. */
 export async function rollbackPlanRun(id: string, options: ApplyOptions, deps: ExecuteDeps): Promise<ApplyResult> {
-  const run = findRun(deps, id);
+  const run = requirePlanRun(deps.registry, id);
   if (run.status === "rolled_back") throw new UsageError(`plan run ${run.id} was already rolled back`);
   if (run.status === "running" && !isOrphaned(run)) throw new UsageError(`plan run ${run.id} is still running (process ${run.pid}); wait for it, or stop it first`);
   const preview = run.plan as PlanPreview;
@@ -134,20 +134,9 @@ export async function rollbackPlanRun(id: string, options: ApplyOptions, deps: E
   return summary(run.id, preview, states, status, status === "rolled_back" ? ExitCode.ok : ExitCode.actionFailed, status === "rolled_back" ? undefined : "some completed steps could not be rolled back");
 }
 
-function findRun(deps: ExecuteDeps, id: string): PlanRun {
-  const found = getPlanRun(deps.registry, id);
-  if (found === undefined) throw new NotFoundError(`no plan run '${id}'; see: toolctl plan-runs list`);
-  if (Array.isArray(found)) throw new UsageError(`'${id}' matches several plan runs (${found.map((r) => r.id).join(", ")}); give more of the id`);
-  return found;
-}
-
-function newRunId(): string {
-  return `pr_${newExecutionId().slice(3)}`;
-}
-
 function checkBudget(preview: PlanPreview, steps: StepPreview[], deps: ExecuteDeps): void {
   const counted = steps.filter((s) => s.runs !== false);
-  const usd = roundUsd(counted.reduce((sum, s) => sum + (s.cost.usd ?? 0), 0));
+  const usd = totalUsd(counted);
   const today = daySpend(deps.registry, spendDay());
   const problem = budgetProblem(counted, usd, roundUsd(today.committedUsd + today.reservedUsd + usd), deps.config.limits);
   if (problem) throw new PolicyError("policy_refused", `plan ${preview.name} refused: the budget no longer allows it: ${problem}`);
@@ -170,7 +159,7 @@ function resolvePlanSecrets(preview: PlanPreview, options: ApplyOptions, deps: E
 async function approvePlan(preview: PlanPreview, steps: StepPreview[], runId: string, options: ApplyOptions, deps: ExecuteDeps): Promise<string> {
   const counted = steps.filter((s) => s.runs !== false);
   if (!counted.some((s) => s.approval.required)) return "not required";
-  const usd = roundUsd(counted.reduce((sum, s) => sum + (s.cost.usd ?? 0), 0));
+  const usd = totalUsd(counted);
   const unknown = counted.filter((s) => s.cost.usd === null).length;
   const details = Object.fromEntries(counted.map((s) => [s.id, [
     s.action, s.cost.usd === null ? "cost known after apply" : `$${s.cost.usd.toFixed(2)}${s.cost.estimated ? " (estimate)" : ""}`, s.risk,
@@ -365,9 +354,9 @@ async function undoCompleted(runId: string, preview: PlanPreview, states: Map<st
 }
 
 function summary(runId: string, preview: PlanPreview, states: Map<string, StepState>, status: PlanRunStatus, exitCode: ExitCodeValue, message?: string, code = "action_failed"): ApplyResult {
-  const totalUsd = roundUsd(preview.steps.filter((s) => states.get(s.id)?.status === "succeeded" || states.get(s.id)?.status === "left_in_place").reduce((sum, s) => sum + (s.cost.usd ?? 0), 0));
+  const spent = preview.steps.filter((s) => ["succeeded", "left_in_place"].includes(states.get(s.id)?.status ?? ""));
   return {
-    runId, planId: preview.id, name: preview.name, status, exitCode, totalUsd,
+    runId, planId: preview.id, name: preview.name, status, exitCode, totalUsd: totalUsd(spent),
     steps: preview.order.map((id) => {
       const { output: _output, finishedAt: _finishedAt, ...outcome } = states.get(id)!;
       return outcome;

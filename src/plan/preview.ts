@@ -16,8 +16,8 @@ import { overDailyLimit, overPerActionLimit, approvalNeeded } from "../policy/ap
 import { estimateCost, needsQuote } from "../policy/cost.js";
 import { assessRisk, maxRisk } from "../policy/risk.js";
 import { daySpend, roundUsd, spendDay } from "../registry/ledger.js";
+import { newId } from "../registry/executions.js";
 import { getAction, getTool } from "../registry/tools.js";
-import { nodeCrypto } from "../util/builtins.js";
 import type { LoadedPlan } from "./load.js";
 import { conditionHolds, renderStep, stepRefs, TemplateError } from "./render.js";
 
@@ -73,8 +73,9 @@ export type PreviewOptions = Pick<ExecuteOptions, "actor" | "cwd" | "env" | "sig
 
 export const envDigest = (value: string | undefined): string | null => (value === undefined ? null : createHash("sha256").update(value).digest("hex"));
 
-export function newPlanId(): string {
-  return `pl_${Date.now().toString(36)}${nodeCrypto().randomBytes(5).toString("hex")}`;
+/** The planned cost of these steps; a cost known only after apply counts as nothing. */
+export function totalUsd(steps: Array<Pick<StepPreview, "cost">>): number {
+  return roundUsd(steps.reduce((sum, s) => sum + (s.cost.usd ?? 0), 0));
 }
 
 export async function previewPlan(loaded: LoadedPlan, options: PreviewOptions, deps: ExecuteDeps): Promise<PlanPreview> {
@@ -94,7 +95,7 @@ export async function previewPlan(loaded: LoadedPlan, options: PreviewOptions, d
     steps.push(preview);
   }
   const counted = steps.filter((s) => s.runs !== false);
-  const usd = roundUsd(counted.reduce((sum, s) => sum + (s.cost.usd ?? 0), 0));
+  const usd = totalUsd(counted);
   const limits = deps.config.limits;
   const day = spendDay();
   const today = daySpend(deps.registry, day);
@@ -104,7 +105,7 @@ export async function previewPlan(loaded: LoadedPlan, options: PreviewOptions, d
   };
   const overBudget = budgetProblem(counted, usd, budget.afterUsd, limits);
   return {
-    format: PLAN_FORMAT, id: newPlanId(), name: loaded.plan.name, description: loaded.plan.description, file: loaded.file, fileDigest: loaded.digest,
+    format: PLAN_FORMAT, id: newId("pl"), name: loaded.plan.name, description: loaded.plan.description, file: loaded.file, fileDigest: loaded.digest,
     createdAt: new Date().toISOString(), env: Object.fromEntries(loaded.envNames.map((name) => [name, envDigest(options.env[name])])),
     order: loaded.order, steps,
     total: {
@@ -154,11 +155,13 @@ async function previewStep(step: LoadedPlan["plan"]["steps"][number], needs: str
     reversible: typeof undoSpec === "object",
   };
   const quoted = action.definition.cost !== undefined && "quote" in action.definition.cost;
+  // A cost read from an input that waits on earlier steps is an estimate until then; a fixed one never is.
+  const estimated = waiting.length > 0 && action.definition.cost !== undefined && !("fixed" in action.definition.cost);
   const result = await execute({ ...options, target: step.action, input: { params: [], paramsJson: JSON.stringify(input) }, dryRun: true }, deps);
   if (result.status === "dry_run") {
     return {
       ...base, shownInput: result.input, request: result.plan, warnings: result.warnings, undo: result.undo!,
-      cost: { usd: result.cost!.usd, basis: result.cost!.basis, estimated: waiting.length > 0 && action.definition.cost !== undefined && !("fixed" in action.definition.cost), quoted },
+      cost: { usd: result.cost!.usd, basis: result.cost!.basis, estimated, quoted },
       risk: result.risk!, approval: { required: result.approval!.required, twoFactor: result.approval!.twoFactor },
     };
   }
@@ -171,7 +174,7 @@ async function previewStep(step: LoadedPlan["plan"]["steps"][number], needs: str
     return {
       ...base, shownInput: result.input, warnings: [`the input is checked during apply, once ${[...new Set(waiting.map((w) => w.split(".")[1]))].join(", ")} ran`],
       undo: result.undo ?? "none declared",
-      cost: { usd: known ? cost.usd : null, basis: known ? cost.basis : "known after apply", estimated: !("fixed" in (action.definition.cost ?? { fixed: 0 })), quoted },
+      cost: { usd: known ? cost.usd : null, basis: known ? cost.basis : "known after apply", estimated, quoted },
       risk, approval: { required: approval.required, twoFactor: approval.twoFactor },
     };
   }

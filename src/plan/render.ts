@@ -3,9 +3,7 @@
  * known yet stands in as text: an earlier step's output as "(known after apply: steps.x.output.y)", a secret
  * as "<secret NAME>", so a plan never holds a secret value. While applying, both are real.
  */
-import { renderValue, TemplateError } from "../template/render.js";
-
-const EXPRESSION = /\{\{\s*([^{}]*?)\s*\}\}/g;
+import { EXPRESSION, renderValue, TemplateError } from "../template/render.js";
 
 export interface RenderScope {
   env: NodeJS.ProcessEnv;

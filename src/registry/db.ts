@@ -110,6 +110,18 @@ export function writeTransaction<T>(registry: Registry, fn: () => T): T {
   }
 }
 
+/**
+ * The rows of `table` whose id is `idOrPrefix`, or starts with it: the exact match alone when there is one, else
+ * up to five, so the caller can say the prefix is ambiguous.
+ */
+export function rowsByIdPrefix<Row extends { id: string }>(registry: Registry, table: "executions" | "plan_runs", idOrPrefix: string): Row[] {
+  const rows = registry.db
+    .prepare(`SELECT * FROM ${table} WHERE id = ? OR id LIKE ? ESCAPE '\\' ORDER BY id LIMIT 5`)
+    .all(idOrPrefix, `${idOrPrefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`) as Row[];
+  const exact = rows.find((row) => row.id === idOrPrefix);
+  return exact ? [exact] : rows;
+}
+
 export function nowIso(): string {
   return new Date().toISOString();
 }

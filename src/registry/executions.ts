@@ -3,7 +3,7 @@
  * redacted by the engine before it arrives.
  */
 import { nodeCrypto } from "../util/builtins.js";
-import type { Registry } from "./db.js";
+import { rowsByIdPrefix, type Registry } from "./db.js";
 
 export type ExecutionStatus =
   | "requested" | "approved" | "running" | "succeeded" | "failed" | "unknown" | "rolled_back" | "declined" | "dry_run";
@@ -59,9 +59,13 @@ function toExecution(row: ExecutionRow): Execution {
   };
 }
 
-/** Time-ordered ids: a base-36 millisecond clock, then randomness. Short enough to type, unique across processes. */
+/** Time-ordered ids: a prefix, a base-36 millisecond clock, then randomness. Short enough to type, unique across processes. */
+export function newId(prefix: "ex" | "pl" | "pr"): string {
+  return `${prefix}_${Date.now().toString(36)}${nodeCrypto().randomBytes(5).toString("hex")}`;
+}
+
 export function newExecutionId(): string {
-  return `ex_${Date.now().toString(36)}${nodeCrypto().randomBytes(5).toString("hex")}`;
+  return newId("ex");
 }
 
 export interface NewExecution {
@@ -119,11 +123,7 @@ export function updateExecution(registry: Registry, id: string, update: Executio
 
 /** Looks an execution up by its id or by an unambiguous prefix of it. */
 export function findExecution(registry: Registry, idOrPrefix: string): Execution | Execution[] | undefined {
-  const rows = registry.db
-    .prepare("SELECT * FROM executions WHERE id = ? OR id LIKE ? ESCAPE '\\' ORDER BY id LIMIT 5")
-    .all(idOrPrefix, `${idOrPrefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`) as ExecutionRow[];
-  const exact = rows.find((row) => row.id === idOrPrefix);
-  if (exact) return toExecution(exact);
+  const rows = rowsByIdPrefix<ExecutionRow>(registry, "executions", idOrPrefix);
   if (rows.length === 1) return toExecution(rows[0]!);
   return rows.length === 0 ? undefined : rows.map(toExecution);
 }

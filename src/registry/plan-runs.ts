@@ -3,8 +3,9 @@
  * execution that carried it out and what became of it. A step's execution id is written before that execution
  * starts, so after a crash every step can be reconciled with the history.
  */
+import { NotFoundError, UsageError } from "../errors.js";
 import { appendAudit } from "./audit.js";
-import { nowIso, writeTransaction, type Registry } from "./db.js";
+import { nowIso, rowsByIdPrefix, writeTransaction, type Registry } from "./db.js";
 
 export type PlanRunStatus = "running" | "succeeded" | "failed" | "rolled_back" | "interrupted";
 export type PlanStepStatus =
@@ -81,33 +82,26 @@ export function setPlanRunStatus(registry: Registry, runId: string, status: Plan
   });
 }
 
-export function getPlanRun(registry: Registry, idOrPrefix: string): PlanRun | PlanRun[] | undefined {
-  const rows = registry.db
-    .prepare("SELECT * FROM plan_runs WHERE id = ? OR id LIKE ? ESCAPE '\\' ORDER BY id LIMIT 5")
-    .all(idOrPrefix, `${idOrPrefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`) as RunRow[];
-  const exact = rows.find((row) => row.id === idOrPrefix);
-  if (exact) return toRun(registry, exact);
-  if (rows.length === 0) return undefined;
-  return rows.length === 1 ? toRun(registry, rows[0]!) : rows.map((row) => toRun(registry, row));
+/** The plan run with this id, or the only one it is a prefix of; a one-line error otherwise. */
+export function requirePlanRun(registry: Registry, idOrPrefix: string): PlanRun {
+  const rows = rowsByIdPrefix<RunRow>(registry, "plan_runs", idOrPrefix);
+  if (rows.length === 0) throw new NotFoundError(`no plan run '${idOrPrefix}'; see: toolctl plan-runs list`);
+  if (rows.length > 1) throw new UsageError(`'${idOrPrefix}' matches several plan runs (${rows.map((r) => r.id).join(", ")}); give more of the id`);
+  const row = rows[0]!;
+  const steps = (registry.db.prepare("SELECT * FROM plan_steps WHERE run_id = ? ORDER BY position").all(row.id) as StepRow[]).map((s) => ({
+    step: s.step, position: s.position, status: s.status, executionId: s.execution_id, rollbackExecutionId: s.rollback_execution_id, note: s.note, finishedAt: s.finished_at,
+  }));
+  return { ...summaryOf(row), plan: JSON.parse(row.plan), steps };
 }
 
 export function listPlanRuns(registry: Registry, limit: number): Array<Omit<PlanRun, "plan" | "steps">> {
-  const rows = registry.db.prepare("SELECT * FROM plan_runs ORDER BY created_at DESC, id DESC LIMIT ?").all(limit) as RunRow[];
-  return rows.map((row) => {
-    const { plan: _plan, steps: _steps, ...rest } = toRun(registry, row, false);
-    return rest;
-  });
+  return (registry.db.prepare("SELECT * FROM plan_runs ORDER BY created_at DESC, id DESC LIMIT ?").all(limit) as RunRow[]).map(summaryOf);
 }
 
-function toRun(registry: Registry, row: RunRow, withSteps = true): PlanRun {
-  const steps = withSteps
-    ? (registry.db.prepare("SELECT * FROM plan_steps WHERE run_id = ? ORDER BY position").all(row.id) as StepRow[]).map((s) => ({
-      step: s.step, position: s.position, status: s.status, executionId: s.execution_id, rollbackExecutionId: s.rollback_execution_id, note: s.note, finishedAt: s.finished_at,
-    }))
-    : [];
+function summaryOf(row: RunRow): Omit<PlanRun, "plan" | "steps"> {
   return {
-    id: row.id, planId: row.plan_id, name: row.name, status: row.status, plan: withSteps ? JSON.parse(row.plan) : undefined, actor: row.actor, pid: row.pid,
-    error: row.error, createdAt: row.created_at, updatedAt: row.updated_at, steps,
+    id: row.id, planId: row.plan_id, name: row.name, status: row.status, actor: row.actor, pid: row.pid, error: row.error,
+    createdAt: row.created_at, updatedAt: row.updated_at,
   };
 }
 

@@ -4,7 +4,7 @@
  * A string that is exactly one expression keeps the value's type (a number stays a number).
  */
 
-const EXPRESSION = /\{\{\s*([^{}]*?)\s*\}\}/g;
+export const EXPRESSION = /\{\{\s*([^{}]*?)\s*\}\}/g;
 const PATH = /^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+|\[\d+\])*$/;
 
 export type TemplateScope = Record<string, unknown>;

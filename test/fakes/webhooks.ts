@@ -39,21 +39,8 @@ export class FakeSlack extends FakeProvider {
     this.token = options.token ?? randomId(24);
   }
 
-  async start(): Promise<this> {
-    await this.server.start();
-    return this;
-  }
-
-  get url(): string {
-    return this.server.url;
-  }
-
   get path(): string {
     return `/services/${this.team}/${this.hook}/${this.token}`;
-  }
-
-  close(): Promise<void> {
-    return this.server.close();
   }
 
   protected handle(req: SeenRequest, res: http.ServerResponse): void {

@@ -111,13 +111,9 @@ export async function rollbackPlanRunCommand(context: CommandContext, id: string
 }
 
 export async function showPlanRunCommand(context: CommandContext, id: string): Promise<void> {
-  const [{ getPlanRun, isOrphaned }, { NotFoundError }, { renderPlanRun }] = await Promise.all([
-    import("../../registry/plan-runs.js"), import("../../errors.js"), import("../../ui/plan.js"),
-  ]);
+  const [{ requirePlanRun, isOrphaned }, { renderPlanRun }] = await Promise.all([import("../../registry/plan-runs.js"), import("../../ui/plan.js")]);
   await withRegistry(context, (registry) => {
-    const run = getPlanRun(registry, id);
-    if (run === undefined) throw new NotFoundError(`no plan run '${id}'; see: toolctl plan-runs list`);
-    if (Array.isArray(run)) throw new UsageError(`'${id}' matches several plan runs (${run.map((r) => r.id).join(", ")}); give more of the id`);
+    const run = requirePlanRun(registry, id);
     const interrupted = isOrphaned(run);
     context.output.data({ ...run, interrupted }, () => renderPlanRun(run, interrupted, context.output.color));
   });

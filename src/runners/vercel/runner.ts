@@ -64,8 +64,9 @@ export const vercelRunner: Runner = {
       for (const [key, value] of Object.entries({ ...query, ...(settings.teamId ? { teamId: settings.teamId } : {}) })) url.searchParams.set(key, value);
       return url.toString();
     };
+    const policy = outboundPolicy(context);
     const clientFor = (signal: AbortSignal): ApiClient => ({
-      policy: { ...outboundPolicy(context), allowedHosts: [...outboundPolicy(context).allowedHosts, new URL(settings.github.apiUrl).hostname] },
+      policy: { ...policy, allowedHosts: [...policy.allowedHosts, new URL(settings.github.apiUrl).hostname] },
       timeoutMs: (tool.definition.http?.timeoutSeconds ?? 30) * 1000,
       signal,
     });
