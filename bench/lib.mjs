@@ -42,7 +42,8 @@ export function compare(label, floorArgv, subjectArgv, options = {}) {
   const subject = [];
   const ratios = [];
   for (let i = 0; i < rounds; i++) {
-    const f = timeCommand(floorArgv, { ...options, runs, warmup: i === 0 ? 3 : 1 }).median;
+    // `envFloor`: the floor runs in another environment (the same command on a smaller home, say).
+    const f = timeCommand(floorArgv, { ...options, env: options.envFloor ?? options.env, runs, warmup: i === 0 ? 3 : 1 }).median;
     const s = timeCommand(subjectArgv, { ...options, runs, warmup: i === 0 ? 3 : 1 }).median;
     floor.push(f);
     subject.push(s);

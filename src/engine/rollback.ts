@@ -7,7 +7,7 @@
 import { ExitCode, NotFoundError, PolicyError, ToolctlError, UsageError } from "../errors.js";
 import { appendAudit } from "../registry/audit.js";
 import { writeTransaction } from "../registry/db.js";
-import { findExecution, type Execution } from "../registry/executions.js";
+import { findExecution, updateExecution, type Execution } from "../registry/executions.js";
 import { getAction } from "../registry/tools.js";
 import { renderValue, TemplateError } from "../template/render.js";
 import { execute, type ExecuteDeps, type ExecuteOptions, type ExecuteResult } from "./execute.js";
@@ -47,7 +47,7 @@ function compensation(deps: ExecuteDeps, original: Execution): { target: string;
 
 function markRolledBack(deps: ExecuteDeps, original: Execution, by: ExecuteResult, actor: string): void {
   writeTransaction(deps.registry, () => {
-    deps.registry.db.prepare("UPDATE executions SET status = 'rolled_back' WHERE id = ?").run(original.id);
+    updateExecution(deps.registry, original.id, { status: "rolled_back" });
     appendAudit(deps.registry, {
       type: "execution.rolled_back", actor, tool: original.tool, action: original.action, executionId: original.id, status: "rolled_back",
       data: { by: by.executionId, compensation: `${by.tool}.${by.action}`, from: original.status },

@@ -1,11 +1,15 @@
 /**
- * The audit log: append-only rows (enforced by triggers), each hash-chained to the one before:
- * hash_i = SHA-256(hash_{i-1} ‖ canonical JSON of row i). The latest head is also written to a file
- * beside the database, so that cutting rows off the end is detected too.
+ * The audit log: append-only rows (enforced by triggers), each chained to the one before and signed with the
+ * audit key: hash_i = HMAC-SHA-256(audit key, hash_{i-1} ‖ canonical JSON of row i). Without the key nobody can
+ * recompute the chain after an edit, a deletion or an insertion. The last event's seq and hash are kept as a
+ * signed checkpoint in the same transaction as the events, and exported to `audit.head` beside the database.
+ * Events written before the log was keyed keep their plain SHA-256 chain; the first signed event pins them.
  */
 import { canonicalJson, sha256Hex } from "../util/canonical.js";
-import { nowIso, type Registry } from "./db.js";
+import { hmacHex, loadAuditKey, type AuditKey } from "../secrets/audit-key.js";
+import { checkpointMac, exportCommittedHead, nowIso, type Registry } from "./db.js";
 import { HEAD_FILE, readHead } from "./head.js";
+import { signUnsignedExecutions, verifyExecutionSignatures } from "./executions.js";
 
 export const GENESIS_HASH = "0".repeat(64);
 
@@ -31,6 +35,7 @@ export interface AuditEvent {
   data: Record<string, unknown>;
   prevHash: string;
   hash: string;
+  keyId: string | null;
 }
 
 interface AuditRow {
@@ -45,14 +50,20 @@ interface AuditRow {
   data: string;
   prev_hash: string;
   hash: string;
+  /** The audit key that signed this event; null for an event written before the log was keyed. */
+  key_id: string | null;
 }
 
-function hashRow(prevHash: string, row: Omit<AuditRow, "prev_hash" | "hash">): string {
-  const body = canonicalJson({
+function rowBody(row: Omit<AuditRow, "prev_hash" | "hash" | "key_id">): string {
+  return canonicalJson({
     seq: row.seq, ts: row.ts, type: row.type, actor: row.actor, tool: row.tool, action: row.action,
     execution_id: row.execution_id, status: row.status, data: row.data,
   });
-  return sha256Hex(`${prevHash}\n${body}`);
+}
+
+function hashRow(prevHash: string, row: Omit<AuditRow, "prev_hash" | "hash" | "key_id">, key: AuditKey | null): string {
+  const text = `${prevHash}\n${rowBody(row)}`;
+  return key ? hmacHex(key, text) : sha256Hex(text);
 }
 
 /**
@@ -61,7 +72,9 @@ function hashRow(prevHash: string, row: Omit<AuditRow, "prev_hash" | "hash">): s
  */
 export function appendAudit(registry: Registry, event: AuditEventInput): { seq: number; hash: string } {
   const db = registry.db;
-  const last = db.prepare("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").get() as { seq: number; hash: string } | undefined;
+  const last = db.prepare("SELECT seq, hash, key_id FROM audit_events ORDER BY seq DESC LIMIT 1").get() as { seq: number; hash: string; key_id: string | null } | undefined;
+  // The first signed event of a log that predates signing: executions written until now are signed with it.
+  if (last !== undefined && last.key_id === null) signUnsignedExecutions(registry);
   const row = {
     seq: (last?.seq ?? 0) + 1,
     ts: nowIso(),
@@ -74,11 +87,12 @@ export function appendAudit(registry: Registry, event: AuditEventInput): { seq: 
     data: JSON.stringify(event.data ?? {}),
   };
   const prevHash = last?.hash ?? GENESIS_HASH;
-  const hash = hashRow(prevHash, row);
+  const key = registry.auditKey();
+  const hash = hashRow(prevHash, row, key);
   db.prepare(
-    `INSERT INTO audit_events (seq, ts, type, actor, tool, action, execution_id, status, data, prev_hash, hash)
-     VALUES (@seq, @ts, @type, @actor, @tool, @action, @execution_id, @status, @data, @prev_hash, @hash)`,
-  ).run({ ...row, prev_hash: prevHash, hash });
+    `INSERT INTO audit_events (seq, ts, type, actor, tool, action, execution_id, status, data, prev_hash, hash, key_id)
+     VALUES (@seq, @ts, @type, @actor, @tool, @action, @execution_id, @status, @data, @prev_hash, @hash, @key_id)`,
+  ).run({ ...row, prev_hash: prevHash, hash, key_id: key.id });
   registry.pendingHead = { seq: row.seq, hash };
   return { seq: row.seq, hash };
 }
@@ -87,35 +101,93 @@ export interface VerifyResult {
   ok: boolean;
   events: number;
   head: { seq: number; hash: string } | null;
+  /** Signs of tampering: any one makes `ok` false. */
   problems: string[];
+  /** What is fine but worth saying (a head file left behind by a process that was killed). */
+  notes: string[];
+  /** Executions whose signature was checked. */
+  executions: number;
 }
 
+const MAX_PROBLEMS = 50;
+
+/**
+ * Checks the whole chain, the signed checkpoint, the exported head and every execution's signature. What only a
+ * crash can cause (the head file behind the committed log) is a note; everything else is a problem.
+ */
 export function verifyAudit(registry: Registry): VerifyResult {
   const problems: string[] = [];
+  const notes: string[] = [];
+  const key = loadAuditKey(registry.home, registry.env, { create: false }) ?? null;
   let prevHash = GENESIS_HASH;
   let expectedSeq = 1;
   let count = 0;
+  let signed = 0;
   let last: AuditRow | undefined;
+  const otherKeys = new Set<string>();
   for (const row of registry.db.prepare("SELECT * FROM audit_events ORDER BY seq").iterate() as IterableIterator<AuditRow>) {
     count++;
     if (row.seq !== expectedSeq) problems.push(`event ${expectedSeq}${row.seq - expectedSeq > 1 ? `-${row.seq - 1}` : ""} is missing (deleted?)`);
     if (row.prev_hash !== prevHash) problems.push(`event ${row.seq} does not link to the event before it (deleted, inserted or reordered)`);
-    if (hashRow(row.prev_hash, row) !== row.hash) problems.push(`event ${row.seq} was modified: its content does not match its hash`);
+    if (row.key_id === null) {
+      // A plain hash anyone can compute: only acceptable before the first signed event.
+      if (signed > 0) problems.push(`event ${row.seq} is not signed, but events before it are: it was inserted or rewritten`);
+      else if (hashRow(row.prev_hash, row, null) !== row.hash) problems.push(`event ${row.seq} was modified: its content does not match its hash`);
+    } else {
+      signed++;
+      if (!key) otherKeys.add(row.key_id);
+      else if (row.key_id !== key.id) {
+        otherKeys.add(row.key_id);
+        problems.push(`event ${row.seq} is signed with audit key '${row.key_id}', not with this home's key '${key.id}' (${key.where})`);
+      } else if (hashRow(row.prev_hash, row, key) !== row.hash) problems.push(`event ${row.seq} was modified: its content does not match its signature`);
+    }
     prevHash = row.hash;
     expectedSeq = row.seq + 1;
     last = row;
-    if (problems.length > 50) break;
+    if (problems.length > MAX_PROBLEMS) break;
   }
+  if (!key && signed > 0) problems.unshift(`${signed} events are signed with audit key ${[...otherKeys].join(", ")}, but this home has no audit key: restore audit.key, the keyring entry, or TOOLCTL_AUDIT_KEY`);
+
+  const lastSeq = last?.seq ?? 0;
+  const eventAt = (seq: number) => registry.db.prepare("SELECT hash FROM audit_events WHERE seq = ?").pluck().get(seq) as string | undefined;
+  const checkpoint = registry.db.prepare("SELECT seq, hash, key_id AS keyId, mac FROM audit_checkpoint WHERE id = 1").get() as
+    | { seq: number; hash: string; keyId: string; mac: string }
+    | undefined;
+  const signedBy = (head: { seq: number; hash: string; keyId: string; mac: string }) => key !== null && head.keyId === key.id && checkpointMac(key, head) === head.mac;
+  if (checkpoint) {
+    if (!signedBy(checkpoint)) problems.push("the audit checkpoint's signature does not match: it was rewritten");
+    else if (checkpoint.seq > lastSeq) problems.push(`events ${lastSeq + 1}-${checkpoint.seq} were cut off the end of the log (the checkpoint is at event ${checkpoint.seq})`);
+    else if (eventAt(checkpoint.seq) !== checkpoint.hash) problems.push(`event ${checkpoint.seq} does not match the checkpoint: the log was rewritten`);
+    else if (checkpoint.seq < lastSeq) problems.push(`events ${checkpoint.seq + 1}-${lastSeq} come after the checkpoint: they were added outside toolctl`);
+  } else if (count > 0 && (signed > 0 || key !== null)) {
+    // The first signed write of a home creates its key and its checkpoint together: a key without one is a deletion.
+    problems.push("the audit checkpoint is missing although the log is signed: it was deleted");
+  }
+
+  if (count === 0) {
+    const tools = registry.db.prepare("SELECT count(*) FROM tools").pluck().get() as number;
+    const executions = registry.db.prepare("SELECT count(*) FROM executions").pluck().get() as number;
+    if (key) problems.push(`the audit log is empty, but its key exists (${key.where}): its events were deleted`);
+    else if (tools + executions > 0) problems.push(`the audit log is empty, but the registry holds ${tools} tools and ${executions} executions: its events were deleted`);
+  }
+
   const exported = readHead(registry.home);
-  // toolctl exports the head on every append, so a log without one has lost it: truncation cannot be ruled out.
   if (exported === undefined && count > 0) problems.push(`the exported head (${HEAD_FILE}) is missing: events cut off the end could not be detected`);
   if (exported === "invalid") problems.push(`the exported head (${HEAD_FILE}) is not a valid head`);
   if (exported !== undefined && exported !== "invalid") {
-    const atHead = registry.db.prepare("SELECT hash FROM audit_events WHERE seq = ?").get(exported.seq) as { hash: string } | undefined;
-    if (!atHead) problems.push(`the exported head (event ${exported.seq}) is missing: events were cut off the end of the log`);
-    else if (atHead.hash !== exported.hash) problems.push(`event ${exported.seq} does not match the exported head hash: the log was rewritten`);
+    if (!signedBy(exported)) problems.push(`the exported head (${HEAD_FILE}) is not signed with this home's audit key: it was forged or replaced`);
+    else if (exported.seq > lastSeq) problems.push(`the exported head is at event ${exported.seq}, but the log ends at ${lastSeq}: events were cut off the end of the log`);
+    else if (eventAt(exported.seq) !== exported.hash) problems.push(`event ${exported.seq} does not match the exported head: the log was rewritten`);
+    else if (exported.seq < lastSeq && problems.length === 0) {
+      // Exported after COMMIT: a process killed in between leaves the file behind a log that is itself intact.
+      notes.push(`the exported head was behind by ${lastSeq - exported.seq} events (a toolctl process stopped before exporting it); brought up to date`);
+      exportCommittedHead(registry);
+    }
   }
-  return { ok: problems.length === 0, events: count, head: last ? { seq: last.seq, hash: last.hash } : null, problems };
+
+  const executions = verifyExecutionSignatures(registry, key, MAX_PROBLEMS);
+  problems.push(...executions.problems);
+  return { ok: problems.length === 0, events: count, head: last ? { seq: last.seq, hash: last.hash } : null, problems, notes, executions: executions.checked };
 }
 
 export interface AuditQuery {
@@ -146,12 +218,24 @@ export function queryAudit(registry: Registry, query: AuditQuery): AuditEvent[] 
   add("execution_id = @executionId", "executionId", query.executionId);
   add("ts >= @since", "since", query.since);
   add("ts <= @until", "until", query.until);
+  // A time range walks the time index (ts, then seq) and stops at the limit; any other filter walks its own
+  // index, whose rows come in seq order. Either way nothing is sorted, however large the log.
+  const order = query.since !== undefined || query.until !== undefined ? ["ts", "seq"] : ["seq"];
   const sql = `SELECT * FROM (SELECT * FROM audit_events ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-    ORDER BY seq DESC ${query.limit ? "LIMIT @limit" : ""}) ORDER BY seq`;
+    ORDER BY ${order.map((column) => `${column} DESC`).join(", ")} ${query.limit ? "LIMIT @limit" : ""}) ORDER BY ${order.join(", ")}`;
   if (query.limit) params.limit = query.limit;
-  return (registry.db.prepare(sql).all(params) as AuditRow[]).map((row) => ({
+  return (registry.db.prepare(sql).all(params) as AuditRow[]).map(toEvent);
+}
+
+function toEvent(row: AuditRow): AuditEvent {
+  return {
     seq: row.seq, ts: row.ts, type: row.type, actor: row.actor, tool: row.tool, action: row.action,
     executionId: row.execution_id, status: row.status, data: JSON.parse(row.data) as Record<string, unknown>,
-    prevHash: row.prev_hash, hash: row.hash,
-  }));
+    prevHash: row.prev_hash, hash: row.hash, keyId: row.key_id,
+  };
+}
+
+/** Every event, oldest first, one at a time: the whole log is never held in memory. */
+export function* iterateAudit(registry: Registry): Generator<AuditEvent> {
+  for (const row of registry.db.prepare("SELECT * FROM audit_events ORDER BY seq").iterate() as IterableIterator<AuditRow>) yield toEvent(row);
 }

@@ -3,12 +3,13 @@
  * toolctl processes can work at once. Every write goes through `writeTransaction` (BEGIN IMMEDIATE), which
  * takes the write lock up front: a deferred transaction that upgrades later can fail with SQLITE_BUSY at once.
  */
-import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
+import { existsSync, linkSync, mkdirSync, statSync, unlinkSync } from "node:fs";
 import { sqliteBinding } from "../util/sqlite-binding.js";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { RegistryError } from "../errors.js";
-import { exportHead } from "./head.js";
+import { hmacHex, loadAuditKey, type AuditKey } from "../secrets/audit-key.js";
+import { exportHead, HEAD_FILE, type ChainHead } from "./head.js";
 import { MIGRATIONS } from "./migrations.js";
 
 // A static import, so that the bundler inlines better-sqlite3's JavaScript (no files to find and compile at
@@ -19,8 +20,15 @@ export interface Registry {
   db: Db;
   home: string;
   file: string;
-  /** The audit head appended by the current transaction, exported when it ends (see `writeTransaction`). */
+  /** The environment keys are looked up in (`TOOLCTL_AUDIT_KEY`, `TOOLCTL_KEY_STORE`). */
+  env: NodeJS.ProcessEnv;
+  /** The audit key, loaded (or created) on the first audited write: it signs events, the checkpoint and executions. */
+  auditKey(): AuditKey;
+  /** The audit head appended by the current transaction: its signed checkpoint is written before COMMIT. */
   pendingHead?: { seq: number; hash: string };
+  /** An audited write committed since the head was last exported (see `exportCommittedHead`). */
+  headDirty?: boolean;
+  headExportedAt?: number;
   close(): void;
 }
 
@@ -42,19 +50,63 @@ function describeSqliteError(error: unknown, file: string): RegistryError {
   return new RegistryError(`registry ${file}: ${reason}`, error);
 }
 
-export function openRegistry(home: string): Registry {
+/**
+ * A new registry is built whole under a temporary name and linked into place, which fails if another process
+ * got there first. So a registry.db always starts with a valid header, and an empty one is damage, never new.
+ */
+function createRegistryFile(file: string): void {
+  const temp = `${file}.${process.pid}.new`;
+  try {
+    const db = new Database(temp, { ...sqliteBinding });
+    try {
+      db.pragma("journal_mode = WAL");
+      migrate(db);
+    } finally {
+      db.close();
+    }
+    // Executions hold inputs and outputs: the database is the user's alone, even in a home made by hand.
+    // The WAL and shared-memory files take the database file's mode when SQLite creates them.
+    linkSync(temp, file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw describeSqliteError(error, file);
+  } finally {
+    for (const leftover of [temp, `${temp}-wal`, `${temp}-shm`]) {
+      try {
+        unlinkSync(leftover);
+      } catch {
+        // Not there.
+      }
+    }
+  }
+}
+
+export function openRegistry(home: string, env: NodeJS.ProcessEnv = process.env): Registry {
   try {
     mkdirSync(home, { recursive: true, mode: 0o700 });
   } catch (error) {
     throw new RegistryError(`cannot create home ${home}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; set TOOLCTL_HOME or --home to a writable directory`, error);
   }
   const file = path.join(home, REGISTRY_FILE);
-  // Executions hold inputs and outputs: the database is the user's alone, even in a home made by hand.
-  // The WAL and shared-memory files take the database file's mode when SQLite creates them.
-  if (!existsSync(file)) closeSync(openSync(file, "a", 0o600));
+  let size: number | undefined;
+  try {
+    size = statSync(file).size;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw describeSqliteError(error, file);
+  }
+  const umask = process.umask(0o077);
+  try {
+    if (size === undefined) createRegistryFile(file);
+  } finally {
+    process.umask(umask);
+  }
+  // SQLite would quietly start a new database in an empty file: the history, the ledger and the audit log
+  // that were there would be gone without a word. It is refused instead, and the file left as it is.
+  if (size === 0) {
+    throw new RegistryError(`registry ${file} is empty (0 bytes): its history, spend ledger and audit log are gone; restore it from a backup, or move it aside to start a new registry`);
+  }
   let db: Db;
   try {
-    db = new Database(file, { ...sqliteBinding });
+    db = new Database(file, { ...sqliteBinding, fileMustExist: true });
   } catch (error) {
     throw describeSqliteError(error, file);
   }
@@ -68,7 +120,23 @@ export function openRegistry(home: string): Registry {
     db.close();
     throw describeSqliteError(error, file);
   }
-  return { db, home, file, close: () => db.close() };
+  let auditKey: AuditKey | undefined;
+  const registry: Registry = {
+    db, home, file, env,
+    auditKey() {
+      // Loaded lazily: read-only commands never need it, and the first audited write of a home creates it.
+      auditKey ??= loadAuditKey(home, env, { create: true })!;
+      return auditKey;
+    },
+    close() {
+      try {
+        if (registry.headDirty) exportCommittedHead(registry);
+      } finally {
+        db.close();
+      }
+    },
+  };
+  return registry;
 }
 
 /** Applies pending migrations. The version is re-read under the write lock, so racing processes apply each once. */
@@ -87,19 +155,24 @@ function migrate(db: Db): void {
   }).immediate();
 }
 
+/** How often a long-lived process exports the audit head at most; every process also exports it when it closes. */
+const HEAD_EXPORT_INTERVAL_MS = 1000;
+
 /**
  * Runs `fn` in a BEGIN IMMEDIATE transaction, mapping SQLite failures to a registry error (exit 6).
- * The audit head is exported while the write lock is still held, so concurrent processes export heads in
- * chain order and the exported head never moves backwards.
+ * Events appended by `fn` move the signed checkpoint in the same transaction, so the checkpoint and the log
+ * always agree. The head file beside the database is exported after COMMIT, at most once a second and when
+ * the registry closes: a process killed in between leaves it behind the log, never ahead of it.
  */
 export function writeTransaction<T>(registry: Registry, fn: () => T): T {
+  let result: T;
   try {
-    return registry.db
+    result = registry.db
       .transaction(() => {
         registry.pendingHead = undefined;
-        const result = fn();
-        if (registry.pendingHead) exportHead(registry.home, registry.pendingHead);
-        return result;
+        const value = fn();
+        if (registry.pendingHead) writeCheckpoint(registry, registry.pendingHead);
+        return value;
       })
       .immediate();
   } catch (error) {
@@ -107,6 +180,46 @@ export function writeTransaction<T>(registry: Registry, fn: () => T): T {
       throw describeSqliteError(error, registry.file);
     }
     throw error;
+  }
+  if (registry.pendingHead) {
+    registry.pendingHead = undefined;
+    registry.headDirty = true;
+    // The first export of a home happens at once, so a head file exists from its first event on.
+    const due = registry.headExportedAt === undefined ? !existsSync(path.join(registry.home, HEAD_FILE)) : Date.now() - registry.headExportedAt >= HEAD_EXPORT_INTERVAL_MS;
+    if (due) exportCommittedHead(registry);
+  }
+  return result;
+}
+
+/** The signed checkpoint in the database: the last event's seq and hash, under the audit key. */
+function writeCheckpoint(registry: Registry, head: { seq: number; hash: string }): void {
+  const key = registry.auditKey();
+  registry.db
+    .prepare("INSERT INTO audit_checkpoint (id, seq, hash, key_id, mac) VALUES (1, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, key_id = excluded.key_id, mac = excluded.mac")
+    .run(head.seq, head.hash, key.id, checkpointMac(key, head));
+}
+
+export function checkpointMac(key: AuditKey, head: { seq: number; hash: string }): string {
+  return hmacHex(key, `toolctl audit checkpoint\n${head.seq}\n${head.hash}`);
+}
+
+/**
+ * Exports the committed checkpoint to the head file. Taken under the write lock, and always the latest committed
+ * one, so that concurrent processes never move the exported head backwards. Best effort: `audit verify` reports a
+ * head file that is missing or behind.
+ */
+export function exportCommittedHead(registry: Registry): void {
+  try {
+    registry.db
+      .transaction(() => {
+        const row = registry.db.prepare("SELECT seq, hash, key_id AS keyId, mac FROM audit_checkpoint WHERE id = 1").get() as ChainHead | undefined;
+        if (row) exportHead(registry.home, row);
+      })
+      .immediate();
+    registry.headDirty = false;
+    registry.headExportedAt = Date.now();
+  } catch {
+    // The database stays the source of truth; the next export catches up.
   }
 }
 

@@ -2,8 +2,11 @@
  * Executions: one row per run attempt, from `requested` to its final status. Everything stored here is
  * redacted by the engine before it arrives.
  */
+import { hmacHex, type AuditKey } from "../secrets/audit-key.js";
 import { nodeCrypto } from "../util/builtins.js";
+import { canonicalJson } from "../util/canonical.js";
 import { rowsByIdPrefix, type Registry } from "./db.js";
+import { countExecutions } from "./execution-counts.js";
 
 export type ExecutionStatus =
   | "requested" | "approved" | "running" | "succeeded" | "failed" | "unknown" | "rolled_back" | "declined" | "dry_run";
@@ -45,6 +48,7 @@ interface ExecutionRow {
   resources: string | null;
   rollback_of: string | null;
   plan_run_id: string | null;
+  mac?: string | null;
 }
 
 const parse = (text: string | null): unknown => (text === null ? null : JSON.parse(text));
@@ -88,6 +92,7 @@ export function insertExecution(registry: Registry, execution: NewExecution): vo
        VALUES (@id, @tool, @action, @actor, @status, @input, @toolDigest, @createdAt, @rollbackOf, @planRunId)`,
     )
     .run({ ...execution, input: JSON.stringify(execution.input ?? null), toolDigest: execution.toolDigest ?? null, rollbackOf: execution.rollbackOf ?? null, planRunId: execution.planRunId ?? null });
+  signExecution(registry, execution.id);
 }
 
 export interface ExecutionUpdate {
@@ -119,6 +124,49 @@ export function updateExecution(registry: Registry, id: string, update: Executio
     params[key] = JSON_FIELDS.has(key) ? JSON.stringify(value) : value;
   }
   if (sets.length) registry.db.prepare(`UPDATE executions SET ${sets.join(", ")} WHERE id = @id`).run(params);
+  signExecution(registry, id);
+}
+
+// ----------------------------------------------------------------------------------------------- signatures
+
+/**
+ * Executions are what people read ("did the payment go through?"), so every row is signed with the audit key
+ * like the audit chain: an edited status, output or cost no longer verifies. The signature covers every column
+ * but itself, so columns added later are covered without a change here.
+ */
+function executionMac(key: AuditKey, row: Record<string, unknown>): string {
+  const { mac: _mac, ...columns } = row;
+  return `${key.id}:${hmacHex(key, `toolctl execution\n${canonicalJson(columns)}`)}`;
+}
+
+/** Re-signs one row after any write to it. Must run inside the writing transaction. */
+export function signExecution(registry: Registry, id: string): void {
+  const row = registry.db.prepare("SELECT * FROM executions WHERE id = ?").get(id) as Record<string, unknown> | undefined;
+  if (row) registry.db.prepare("UPDATE executions SET mac = ? WHERE id = ?").run(executionMac(registry.auditKey(), row), id);
+}
+
+/** Signs the rows written before executions were signed; run once, with the first signed audit event. */
+export function signUnsignedExecutions(registry: Registry): void {
+  const ids = registry.db.prepare("SELECT id FROM executions WHERE mac IS NULL").pluck().all() as string[];
+  for (const id of ids) signExecution(registry, id);
+}
+
+export function verifyExecutionSignatures(registry: Registry, key: AuditKey | null, max: number): { checked: number; problems: string[] } {
+  const problems: string[] = [];
+  let checked = 0;
+  for (const row of registry.db.prepare("SELECT * FROM executions ORDER BY created_at, id").iterate() as IterableIterator<Record<string, unknown>>) {
+    checked++;
+    const mac = row.mac as string | null;
+    if (mac === null) {
+      if (key) problems.push(`execution ${String(row.id)} is not signed: it was inserted or rewritten outside toolctl`);
+    } else if (!key) {
+      problems.push(`execution ${String(row.id)} is signed, but this home has no audit key to check it with`);
+    } else if (mac !== executionMac(key, row)) {
+      problems.push(`execution ${String(row.id)} was modified: its content does not match its signature`);
+    }
+    if (problems.length >= max) break;
+  }
+  return { checked, problems };
 }
 
 /** Looks an execution up by its id or by an unambiguous prefix of it. */
@@ -148,7 +196,8 @@ export function listExecutions(registry: Registry, query: ExecutionQuery): { tot
   if (query.since) (where.push("created_at >= @since"), (params.since = query.since));
   if (query.until) (where.push("created_at <= @until"), (params.until = query.until));
   const filter = where.length ? `WHERE ${where.join(" AND ")}` : "";
-  const total = registry.db.prepare(`SELECT count(*) FROM executions ${filter}`).pluck().get(params) as number;
+  // Counted from the running counts: a page of the newest runs costs the same at a million executions as at ten.
+  const total = countExecutions(registry, query);
   const rows = registry.db
     .prepare(`SELECT * FROM executions ${filter} ORDER BY created_at DESC, id DESC LIMIT @limit OFFSET @offset`)
     .all({ ...params, limit: query.limit, offset: query.offset }) as ExecutionRow[];

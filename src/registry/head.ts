@@ -1,6 +1,6 @@
 /**
- * The audit chain head, kept in a file beside the database: cutting events off the end of the log leaves the
- * chain itself valid, but not consistent with this file.
+ * The audit head exported to a file beside the database: the signed checkpoint as it was last committed. A copy
+ * of the registry restored from an older backup, or a log cut short, no longer agrees with it.
  */
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -10,21 +10,20 @@ export const HEAD_FILE = "audit.head";
 export interface ChainHead {
   seq: number;
   hash: string;
+  /** The audit key that signed it, and the signature (see db.ts `checkpointMac`). */
+  keyId: string;
+  mac: string;
 }
 
 /**
- * Called only under the registry's write lock (see `writeTransaction`), so writers never overlap: one fixed
+ * Called only under the registry's write lock (see `exportCommittedHead`), so writers never overlap: one fixed
  * temp name is enough, and one left by a killed writer is overwritten and renamed by the next export.
  */
 export function exportHead(home: string, head: ChainHead): void {
   const target = path.join(home, HEAD_FILE);
   const temp = `${target}.tmp`;
-  try {
-    writeFileSync(temp, `${JSON.stringify(head)}\n`, { mode: 0o600 });
-    renameSync(temp, target);
-  } catch {
-    // Best effort: `audit verify` reports a missing or stale head, and the database stays the source of truth.
-  }
+  writeFileSync(temp, `${JSON.stringify({ seq: head.seq, hash: head.hash, keyId: head.keyId, mac: head.mac })}\n`, { mode: 0o600 });
+  renameSync(temp, target);
 }
 
 /** The exported head; `undefined` when there is no file, `"invalid"` when it cannot be read as a head. */
@@ -37,7 +36,9 @@ export function readHead(home: string): ChainHead | "invalid" | undefined {
   }
   try {
     const head = JSON.parse(text) as Partial<ChainHead>;
-    if (Number.isInteger(head.seq) && typeof head.hash === "string" && /^[0-9a-f]{64}$/.test(head.hash)) return head as ChainHead;
+    if (Number.isInteger(head.seq) && typeof head.hash === "string" && /^[0-9a-f]{64}$/.test(head.hash) && typeof head.keyId === "string" && typeof head.mac === "string") {
+      return head as ChainHead;
+    }
   } catch {
     // fall through
   }

@@ -199,4 +199,56 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE executions ADD COLUMN plan_run_id TEXT;
   CREATE INDEX executions_by_plan_run ON executions (plan_run_id) WHERE plan_run_id IS NOT NULL;
   `,
+  `
+  -- The audit chain is signed with the audit key (HMAC-SHA-256); events written before keep their plain SHA-256
+  -- chain (key_id NULL), pinned by the first signed event. The signed checkpoint moves with every append, in the
+  -- same transaction, and every execution row carries a signature over all its columns.
+  ALTER TABLE audit_events ADD COLUMN key_id TEXT;
+  CREATE TABLE audit_checkpoint (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    seq INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    mac TEXT NOT NULL
+  );
+  ALTER TABLE executions ADD COLUMN mac TEXT;
+  -- Filters that walk an index in seq order (an implicit rowid suffix), so a query for the newest N never sorts.
+  CREATE INDEX audit_by_tool_only ON audit_events (tool);
+  CREATE INDEX audit_by_type ON audit_events (type);
+  CREATE INDEX audit_by_actor ON audit_events (actor);
+  -- The newest runs of one tool, or of one actor, without sorting all of them.
+  CREATE INDEX executions_by_tool_time ON executions (tool, created_at);
+  CREATE INDEX executions_by_actor_time ON executions (actor, created_at);
+
+  -- Running counts of executions per day, tool, action, status and actor, kept by triggers so they can never
+  -- drift from the rows: stats and the executions total read these instead of counting every execution.
+  -- Cost in micro-dollars, as an integer, so that adding and taking away never drifts either.
+  CREATE TABLE execution_counts (
+    day TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    action TEXT NOT NULL,
+    status TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    cost_micro_usd INTEGER NOT NULL,
+    PRIMARY KEY (day, tool, action, status, actor)
+  ) WITHOUT ROWID;
+  INSERT INTO execution_counts
+    SELECT substr(created_at, 1, 10), tool, action, status, actor, count(*), coalesce(sum(CAST(round(coalesce(cost_usd, 0) * 1000000) AS INTEGER)), 0)
+    FROM executions GROUP BY 1, 2, 3, 4, 5;
+  CREATE TRIGGER execution_counts_insert AFTER INSERT ON executions BEGIN
+    INSERT INTO execution_counts VALUES (substr(NEW.created_at, 1, 10), NEW.tool, NEW.action, NEW.status, NEW.actor, 1, CAST(round(coalesce(NEW.cost_usd, 0) * 1000000) AS INTEGER))
+    ON CONFLICT DO UPDATE SET count = count + 1, cost_micro_usd = cost_micro_usd + excluded.cost_micro_usd;
+  END;
+  CREATE TRIGGER execution_counts_update AFTER UPDATE OF status, cost_usd, tool, action, actor, created_at ON executions BEGIN
+    UPDATE execution_counts SET count = count - 1, cost_micro_usd = cost_micro_usd - CAST(round(coalesce(OLD.cost_usd, 0) * 1000000) AS INTEGER)
+    WHERE day = substr(OLD.created_at, 1, 10) AND tool = OLD.tool AND action = OLD.action AND status = OLD.status AND actor = OLD.actor;
+    INSERT INTO execution_counts VALUES (substr(NEW.created_at, 1, 10), NEW.tool, NEW.action, NEW.status, NEW.actor, 1, CAST(round(coalesce(NEW.cost_usd, 0) * 1000000) AS INTEGER))
+    ON CONFLICT DO UPDATE SET count = count + 1, cost_micro_usd = cost_micro_usd + excluded.cost_micro_usd;
+  END;
+  CREATE TRIGGER execution_counts_delete AFTER DELETE ON executions BEGIN
+    UPDATE execution_counts SET count = count - 1, cost_micro_usd = cost_micro_usd - CAST(round(coalesce(OLD.cost_usd, 0) * 1000000) AS INTEGER)
+    WHERE day = substr(OLD.created_at, 1, 10) AND tool = OLD.tool AND action = OLD.action AND status = OLD.status AND actor = OLD.actor;
+  END;
+  `,
 ];

@@ -4,6 +4,7 @@
  * which is always an ISO 8601 UTC string, so hour, day and month are plain prefixes of it.
  */
 import type { Registry } from "./db.js";
+import { splitByDay } from "./execution-counts.js";
 
 export const STATS_PERIODS = ["hour", "day", "week", "month"] as const;
 export const STATS_GROUPS = ["tool", "action", "status"] as const;
@@ -46,13 +47,20 @@ export interface Stats {
   totals: StatsCounts;
 }
 
-const BUCKET: Record<StatsPeriod, string> = {
-  hour: "substr(created_at, 1, 13) || ':00'",
-  day: "substr(created_at, 1, 10)",
-  // ISO weeks start on Monday: move to the coming Sunday (or stay on it), then back six days.
-  week: "date(created_at, 'weekday 0', '-6 days')",
-  month: "substr(created_at, 1, 7)",
-};
+/** Bucket expressions over a time column: `created_at` in executions, `day` (`YYYY-MM-DD`) in the counts. */
+function bucket(period: StatsPeriod, column: string): string {
+  switch (period) {
+    case "hour":
+      return `substr(${column}, 1, 13) || ':00'`;
+    case "day":
+      return `substr(${column}, 1, 10)`;
+    case "week":
+      // ISO weeks start on Monday: move to the coming Sunday (or stay on it), then back six days.
+      return `date(substr(${column}, 1, 10), 'weekday 0', '-6 days')`;
+    case "month":
+      return `substr(${column}, 1, 7)`;
+  }
+}
 
 const GROUP: Record<StatsGroup, string> = {
   tool: "tool",
@@ -66,26 +74,53 @@ interface Raw {
 
 const round = (usd: number) => Math.round(usd * 1e6) / 1e6;
 
+/**
+ * Whole days come from the running counts, the partial days at the edges of --since/--until from the executions
+ * themselves: the cost depends on the number of days and tools, not on the number of runs. Hourly buckets are
+ * finer than the counts, so `--period hour` reads the executions in its range.
+ */
 export function executionStats(registry: Registry, query: StatsQuery): Stats {
-  const where: string[] = [];
-  const params: Record<string, unknown> = {};
-  if (query.since) (where.push("created_at >= @since"), (params.since = query.since));
-  if (query.until) (where.push("created_at <= @until"), (params.until = query.until));
-  if (query.tool) (where.push("tool = @tool"), (params.tool = query.tool));
-  // Both expressions come from the fixed tables above, never from user text.
-  const sql = `
-    SELECT ${BUCKET[query.period]} AS bucket, ${GROUP[query.by]} AS grp, count(*) AS count,
-      sum(status = 'succeeded') AS succeeded, sum(status = 'failed') AS failed, sum(status = 'unknown') AS unknown,
-      sum(status = 'dry_run') AS dry_runs,
-      total(CASE WHEN status IN ('succeeded', 'unknown') THEN cost_usd END) AS spend
-    FROM executions ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-    GROUP BY bucket, grp
-    ORDER BY bucket, grp`;
-  const raw = registry.db.prepare(sql).all(params) as Raw[];
-  const rows: StatsRow[] = raw.map((r) => ({
-    bucket: r.bucket, group: r.grp, count: r.count, succeeded: r.succeeded, failed: r.failed, unknown: r.unknown,
-    dryRuns: r.dry_runs, spendUsd: round(r.spend),
-  }));
+  const split = query.period === "hour"
+    ? { edges: [{ from: query.since ?? "", to: query.until ?? "\uffff" }] }
+    : splitByDay(query.since, query.until);
+  const raw: Raw[] = [];
+  const tool = query.tool === undefined ? [] : ["tool = @tool"];
+  const params: Record<string, unknown> = { tool: query.tool };
+  // The expressions come from the fixed tables above, never from user text.
+  if ("days" in split && split.days) {
+    const where = [...tool];
+    if (split.days.from !== undefined) (where.push("day >= @dayFrom"), (params.dayFrom = split.days.from));
+    if (split.days.to !== undefined) (where.push("day <= @dayTo"), (params.dayTo = split.days.to));
+    raw.push(...(registry.db.prepare(`
+      SELECT ${bucket(query.period, "day")} AS bucket, ${GROUP[query.by]} AS grp, sum(count) AS count,
+        total(CASE WHEN status = 'succeeded' THEN count END) AS succeeded, total(CASE WHEN status = 'failed' THEN count END) AS failed,
+        total(CASE WHEN status = 'unknown' THEN count END) AS unknown, total(CASE WHEN status = 'dry_run' THEN count END) AS dry_runs,
+        total(CASE WHEN status IN ('succeeded', 'unknown') THEN cost_micro_usd END) / 1000000.0 AS spend
+      FROM execution_counts WHERE count > 0 ${where.length ? `AND ${where.join(" AND ")}` : ""}
+      GROUP BY bucket, grp`).all(params) as Raw[]));
+  }
+  for (const edge of split.edges) {
+    raw.push(...(registry.db.prepare(`
+      SELECT ${bucket(query.period, "created_at")} AS bucket, ${GROUP[query.by]} AS grp, count(*) AS count,
+        sum(status = 'succeeded') AS succeeded, sum(status = 'failed') AS failed, sum(status = 'unknown') AS unknown,
+        sum(status = 'dry_run') AS dry_runs,
+        total(CASE WHEN status IN ('succeeded', 'unknown') THEN cost_usd END) AS spend
+      FROM executions WHERE created_at >= @edgeFrom AND created_at <= @edgeTo ${tool.length ? `AND ${tool[0]}` : ""}
+      GROUP BY bucket, grp`).all({ ...params, edgeFrom: edge.from, edgeTo: edge.to }) as Raw[]));
+  }
+  const merged = new Map<string, StatsRow>();
+  for (const r of raw) {
+    const key = `${r.bucket}\u0000${r.grp}`;
+    const row = merged.get(key) ?? { bucket: r.bucket, group: r.grp, count: 0, succeeded: 0, failed: 0, unknown: 0, dryRuns: 0, spendUsd: 0 };
+    row.count += r.count;
+    row.succeeded += r.succeeded;
+    row.failed += r.failed;
+    row.unknown += r.unknown;
+    row.dryRuns += r.dry_runs;
+    row.spendUsd = round(row.spendUsd + r.spend);
+    merged.set(key, row);
+  }
+  const rows = [...merged.values()].sort((a, b) => (a.bucket === b.bucket ? (a.group < b.group ? -1 : a.group > b.group ? 1 : 0) : a.bucket < b.bucket ? -1 : 1));
   const totals: StatsCounts = { count: 0, succeeded: 0, failed: 0, unknown: 0, dryRuns: 0, spendUsd: 0 };
   for (const row of rows) {
     for (const key of ["count", "succeeded", "failed", "unknown", "dryRuns", "spendUsd"] as const) totals[key] += row[key];

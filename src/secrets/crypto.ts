@@ -2,15 +2,14 @@
  * Sealing values at rest: AES-256-GCM with a random 96-bit nonce per value and additional authenticated data
  * naming where the value lives (`secrets:NAME`, `totp:1`), so a ciphertext cannot be moved to another row.
  *
- * The key ring lives outside the database: in `TOOLCTL_MASTER_KEY` (base64 of 32 bytes), else in
- * `<home>/master.key`, a JSON file with mode 0600 holding every key by id and which one is current. Sealed
+ * The key ring lives outside the database: in `TOOLCTL_MASTER_KEY` (base64 of 32 bytes), else in the OS keyring
+ * or `<home>/master.key` (see key-store.ts), as JSON holding every key by id and which one is current. Sealed
  * values name their key id, so a rotation can re-seal rows in batches while old keys still decrypt. While an
  * environment key is being rotated, `TOOLCTL_MASTER_KEY_NEW` also decrypts (see rotate.ts).
  */
-import { closeSync, existsSync, fchmodSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
-import path from "node:path";
 import { EnvironmentError } from "../errors.js";
 import { nodeCrypto } from "../util/builtins.js";
+import { existingHolder, holderFor, holderForNewKey, keyFileFor } from "./key-store.js";
 
 export const KEY_FILE = "master.key";
 const VERSION = "v1";
@@ -18,7 +17,10 @@ const VERSION = "v1";
 export interface KeyRing {
   current: string;
   keys: Map<string, Buffer>;
-  /** Where the ring came from: toolctl rotates the file itself; an environment key only with the operator's help. */
+  /**
+   * Where the ring came from: toolctl rotates a stored ring (file or keyring) itself; an environment key only with
+   * the operator's help.
+   */
   source: "env" | "file";
 }
 
@@ -35,10 +37,6 @@ function decodeKey(base64: string, where: string): Buffer {
 
 export function newKeyId(): string {
   return `k${Date.now().toString(36)}${nodeCrypto().randomBytes(3).toString("hex")}`;
-}
-
-export function keyFilePath(home: string): string {
-  return path.join(home, KEY_FILE);
 }
 
 /**
@@ -64,87 +62,45 @@ function envKeyRing(env: NodeJS.ProcessEnv): KeyRing {
   return { current, keys, source: "env" };
 }
 
-/** Reads and checks the key file as stored (for rotation, which edits it); undefined when there is none. */
+/** Reads and checks the stored key ring (for rotation, which edits it); undefined when there is none yet. */
 export function readKeyFile(home: string): KeyFile | undefined {
-  const file = keyFilePath(home);
-  if (!existsSync(file)) return undefined;
-  const mode = statSync(file).mode & 0o777;
-  if (mode & 0o077) throw new EnvironmentError(`${file} is readable by others (mode ${mode.toString(8)}); run: chmod 600 ${file}`);
+  const holder = existingHolder(home, "master");
+  const text = holder?.read();
+  if (!holder || text === undefined) return undefined;
   let parsed: KeyFile;
   try {
-    parsed = JSON.parse(readFileSync(file, "utf8")) as KeyFile;
+    parsed = JSON.parse(text) as KeyFile;
   } catch (error) {
-    throw new EnvironmentError(`${file} is not a valid key file: ${(error as Error).message}`);
+    throw new EnvironmentError(`${holder.where} is not a valid key ring: ${(error as Error).message}`);
   }
-  if (!parsed.keys?.[parsed.current]) throw new EnvironmentError(`${file}: the current key '${parsed.current}' is missing`);
+  if (!parsed.keys?.[parsed.current]) throw new EnvironmentError(`${holder.where}: the current key '${parsed.current}' is missing`);
   return parsed;
 }
 
-/** Loads the key ring; with `create`, makes a new key file when there is none (first `secret set`, `2fa enroll`). */
+/** Where the master key ring is (or would be created), for messages. */
+export function keyFilePath(home: string): string {
+  return (existingHolder(home, "master") ?? { where: keyFileFor(home, "master") }).where;
+}
+
+/** Loads the key ring; with `create`, makes a new one when there is none (first `secret set`, `2fa enroll`). */
 export function loadKeyRing(home: string, env: NodeJS.ProcessEnv, options: { create: boolean }): KeyRing | undefined {
   if (env.TOOLCTL_MASTER_KEY) return envKeyRing(env);
-  const file = keyFilePath(home);
   let parsed = readKeyFile(home);
   if (!parsed) {
     if (!options.create) return undefined;
     const kid = newKeyId();
-    createKeyFile(home, { current: kid, keys: { [kid]: nodeCrypto().randomBytes(32).toString("base64") } });
+    // Never replaces a ring another process created meanwhile: the loser reads the winner's.
+    holderForNewKey(home, "master", env).create(`${JSON.stringify({ current: kid, keys: { [kid]: nodeCrypto().randomBytes(32).toString("base64") } }, null, 2)}\n`);
     parsed = readKeyFile(home)!;
   }
-  const keys = new Map(Object.entries(parsed.keys).map(([kid, key]) => [kid, decodeKey(key, `${file} (${kid})`)]));
+  const where = keyFilePath(home);
+  const keys = new Map(Object.entries(parsed.keys).map(([kid, key]) => [kid, decodeKey(key, `${where} (${kid})`)]));
   return { current: parsed.current, keys, source: "file" };
 }
 
-/** Writes a complete file beside its final name, on disk before it is renamed or linked into place. */
-function writeDurableTemp(file: string, content: KeyFile): string {
-  const temp = `${file}.${process.pid}.tmp`;
-  const fd = openSync(temp, "w", 0o600);
-  try {
-    fchmodSync(fd, 0o600);
-    writeSync(fd, `${JSON.stringify(content, null, 2)}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  return temp;
-}
-
-/** Makes the rename itself durable: values sealed with a new key must never outlive the file naming that key. */
-function syncDirectory(dir: string): void {
-  try {
-    const fd = openSync(dir, "r");
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // Some platforms cannot open a directory for syncing; the rename is still atomic there.
-  }
-}
-
-/**
- * Creates the first key file, never replacing one: two processes creating it at once must not each seal with a
- * key the other then overwrites. A hard link fails if the name exists; the loser reads the winner's file.
- */
-function createKeyFile(home: string, content: KeyFile): void {
-  const file = keyFilePath(home);
-  const temp = writeDurableTemp(file, content);
-  try {
-    linkSync(temp, file);
-    syncDirectory(home);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw new EnvironmentError(`cannot create ${file}: ${(error as Error).message}`, {}, error);
-  } finally {
-    unlinkSync(temp);
-  }
-}
-
-/** Writes the key file atomically with mode 0600. */
+/** Replaces the stored key ring, durably (a file is written beside and renamed into place). */
 export function writeKeyFile(home: string, content: KeyFile): void {
-  const file = keyFilePath(home);
-  renameSync(writeDurableTemp(file, content), file);
-  syncDirectory(home);
+  holderFor(home, "master", {}).write(`${JSON.stringify(content, null, 2)}\n`);
 }
 
 export function seal(ring: KeyRing, plaintext: string, aad: string): string {
@@ -171,7 +127,7 @@ export function unseal(ring: KeyRing, sealed: string, aad: string): string {
     throw new EnvironmentError(`a sealed value for ${aad} is malformed`);
   }
   const key = ring.keys.get(kid);
-  if (!key) throw new EnvironmentError(`the value for ${aad} was sealed with key '${kid}', which is not in the key ring (${ring.source === "env" ? "TOOLCTL_MASTER_KEY" : KEY_FILE})`);
+  if (!key) throw new EnvironmentError(`the value for ${aad} was sealed with key '${kid}', which is not in the key ring (${ring.source === "env" ? "TOOLCTL_MASTER_KEY" : "the stored key ring"})`);
   try {
     const decipher = nodeCrypto().createDecipheriv("aes-256-gcm", key, Buffer.from(nonce, "base64"));
     decipher.setAAD(Buffer.from(aad));

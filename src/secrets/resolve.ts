@@ -59,7 +59,7 @@ function createStoreReader(home: string, env: NodeJS.ProcessEnv): (name: string)
   let ring: KeyRing | undefined;
   const readRows = () => {
     if (!existsSync(path.join(home, REGISTRY_FILE))) return new Map<string, string>();
-    const registry = openRegistry(home);
+    const registry = openRegistry(home, env);
     try {
       return readSealedSecrets(registry);
     } finally {

@@ -1,6 +1,8 @@
-import { writeFileSync } from "node:fs";
+import { createWriteStream } from "node:fs";
+import { once } from "node:events";
+import type { Writable } from "node:stream";
 import { ExitCode, UsageError } from "../../errors.js";
-import { queryAudit, verifyAudit, type AuditEvent } from "../../registry/audit.js";
+import { iterateAudit, queryAudit, verifyAudit, type AuditEvent } from "../../registry/audit.js";
 import type { CommandContext } from "../program.js";
 import { parseTime, withRegistry } from "./shared.js";
 
@@ -45,24 +47,49 @@ export async function verifyCommand(context: CommandContext): Promise<number> {
   const result = await withRegistry(context, (registry) => verifyAudit(registry));
   const c = context.output.color;
   context.output.data(result, () =>
-    result.ok
-      ? `${c.green("audit log intact")}: ${result.events} events, head ${result.head ? `#${result.head.seq} ${result.head.hash}` : "(empty)"}`
-      : [c.red(`audit log TAMPERED: ${result.problems.length} problem${result.problems.length > 1 ? "s" : ""}`), ...result.problems.map((p) => `  ${p}`)].join("\n"),
+    [
+      result.ok
+        ? `${c.green("audit log intact")}: ${result.events} events, ${result.executions} executions, head ${result.head ? `#${result.head.seq} ${result.head.hash}` : "(empty)"}`
+        : [c.red(`audit log TAMPERED: ${result.problems.length} problem${result.problems.length > 1 ? "s" : ""}`), ...result.problems.map((p) => `  ${p}`)].join("\n"),
+      ...result.notes.map((note) => `note: ${note}`),
+    ].join("\n"),
   );
   return result.ok ? ExitCode.ok : ExitCode.actionFailed;
 }
 
+/**
+ * Writes every event as a JSON line, streaming: rows are read one at a time and written as the destination drains,
+ * so memory stays flat however long the log is.
+ */
 export async function exportCommand(context: CommandContext, flags: { output?: string }): Promise<void> {
-  const events = await withRegistry(context, (registry) => queryAudit(registry, {}));
-  const text = events.map((event) => `${JSON.stringify(event)}\n`).join("");
-  if (!flags.output) {
-    process.stdout.write(text);
-    return;
+  let out: Writable = process.stdout;
+  if (flags.output) {
+    const file = createWriteStream(flags.output, { mode: 0o600 });
+    try {
+      await once(file, "open");
+    } catch (error) {
+      throw new UsageError(`--output ${flags.output}: cannot write: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+    // A write that fails later (disk full) is reported once the export ends, not as an unhandled error.
+    file.on("error", () => undefined);
+    out = file;
   }
-  try {
-    writeFileSync(flags.output, text, { mode: 0o600 });
-  } catch (error) {
-    throw new UsageError(`--output ${flags.output}: cannot write: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  const count = await withRegistry(context, async (registry) => {
+    let written = 0;
+    let batch = "";
+    for (const event of iterateAudit(registry)) {
+      batch += `${JSON.stringify(event)}\n`;
+      written++;
+      if (batch.length >= 64 * 1024) {
+        if (!out.write(batch)) await once(out, "drain");
+        batch = "";
+      }
+    }
+    if (batch) out.write(batch);
+    return written;
+  });
+  if (flags.output) {
+    await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(new UsageError(`--output ${flags.output}: cannot write: ${(error as NodeJS.ErrnoException).code ?? error.message}`)) : resolve())));
+    context.output.info(`${count} events written to ${flags.output}`);
   }
-  context.output.info(`${events.length} events written to ${flags.output}`);
 }

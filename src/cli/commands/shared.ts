@@ -5,7 +5,7 @@ import type { CommandContext } from "../program.js";
 
 /** Opens the registry for one command and always closes it, so WAL checkpoints and locks are released. */
 export async function withRegistry<T>(context: CommandContext, fn: (registry: Registry) => Promise<T> | T): Promise<T> {
-  const registry = openRegistry(context.home);
+  const registry = openRegistry(context.home, context.env);
   try {
     return await fn(registry);
   } finally {

@@ -1,0 +1,241 @@
+/**
+ * The audit chain, its checkpoint and the executions table are signed with the audit key: an attacker who can
+ * write the database and the head file, but does not hold the key, cannot make a forgery verify.
+ */
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { describe, expect, it } from "vitest";
+import { canonicalJson, sha256Hex } from "../src/util/canonical.js";
+import { baseEnv, binPath, examplesDir, repoRoot, runCli, runJson, tempDir } from "./helpers.js";
+
+const KEY = Buffer.alloc(32, 7).toString("base64");
+
+async function homeWithHistory(env: Record<string, string> = {}): Promise<string> {
+  const home = tempDir("toolctl-audit-keyed-");
+  const files = ["calculator.yaml", "echo.yaml"].map((f) => path.join(examplesDir, f));
+  expect((await runCli(["import", ...files], { home, env })).code).toBe(0);
+  expect((await runCli(["run", "echo.say", "-p", "message=one"], { home, env })).code).toBe(0);
+  expect((await runCli(["run", "calculator.calculate", "-p", "operation=add", "-p", "a=1", "-p", "b=2"], { home, env })).code).toBe(0);
+  return home;
+}
+
+/** An attacker with write access to the files: the triggers are no obstacle to them. */
+function open(home: string): Database.Database {
+  const conn = new Database(path.join(home, "registry.db"));
+  conn.exec("DROP TRIGGER IF EXISTS audit_events_no_update; DROP TRIGGER IF EXISTS audit_events_no_delete;");
+  return conn;
+}
+
+type Row = Record<string, any>;
+
+/** The plain SHA-256 chain anyone can compute, as toolctl wrote it before its log was keyed. */
+function plainHash(prev: string, row: Row): string {
+  const body = canonicalJson({ seq: row.seq, ts: row.ts, type: row.type, actor: row.actor, tool: row.tool, action: row.action, execution_id: row.execution_id, status: row.status, data: row.data });
+  return sha256Hex(`${prev}\n${body}`);
+}
+
+/** Rewrites every event from `from` on with a recomputed plain chain, and the head file to match. */
+function recompute(conn: Database.Database, home: string, from: number, edit: (row: Row) => void): void {
+  const rows = conn.prepare("SELECT * FROM audit_events ORDER BY seq").all() as Row[];
+  let prev = from === 1 ? "0".repeat(64) : rows[from - 2]!.hash;
+  for (const row of rows.slice(from - 1)) {
+    edit(row);
+    row.prev_hash = prev;
+    row.hash = plainHash(prev, row);
+    conn.prepare("UPDATE audit_events SET actor = @actor, data = @data, prev_hash = @prev_hash, hash = @hash, key_id = NULL WHERE seq = @seq").run(row);
+    prev = row.hash;
+  }
+  const last = rows[rows.length - 1]!;
+  writeFileSync(path.join(home, "audit.head"), `${JSON.stringify({ seq: last.seq, hash: last.hash })}\n`);
+}
+
+async function verify(home: string, env: Record<string, string> = {}) {
+  const result = await runJson(["audit", "verify"], { home, env });
+  return { code: result.code, ok: result.json.ok as boolean, problems: (result.json.problems as string[]).join("\n"), notes: (result.json.notes as string[] | undefined) ?? [] };
+}
+
+describe("keyed audit chain", () => {
+  it("keeps its key beside the registry when no keyring runs, readable by the user alone", async () => {
+    const home = await homeWithHistory();
+    const file = path.join(home, "audit.key");
+    expect(existsSync(file)).toBe(true);
+    const { statSync } = await import("node:fs");
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const events = (await runCli(["audit", "--json"], { home })).stdout.trim().split("\n").map((line) => JSON.parse(line));
+    expect(new Set(events.map((e) => e.keyId)).size).toBe(1);
+    expect((await verify(home)).ok).toBe(true);
+  });
+
+  it("refuses an event appended at the end with a correct plain hash, and the head moved to it", async () => {
+    const home = await homeWithHistory();
+    const conn = open(home);
+    const last = conn.prepare("SELECT * FROM audit_events ORDER BY seq DESC LIMIT 1").get() as Row;
+    const forged: Row = { seq: last.seq + 1, ts: new Date().toISOString(), type: "approval.approved", actor: "user", tool: "echo", action: "say", execution_id: null, status: "approved", data: "{}" };
+    forged.prev_hash = last.hash;
+    forged.hash = plainHash(last.hash, forged);
+    conn.prepare("INSERT INTO audit_events (seq, ts, type, actor, tool, action, execution_id, status, data, prev_hash, hash) VALUES (@seq, @ts, @type, @actor, @tool, @action, @execution_id, @status, @data, @prev_hash, @hash)").run(forged);
+    conn.close();
+    writeFileSync(path.join(home, "audit.head"), `${JSON.stringify({ seq: forged.seq, hash: forged.hash })}\n`);
+    const result = await verify(home);
+    expect(result.code).toBe(1);
+    expect(result.problems).toMatch(new RegExp(`event ${forged.seq} is not signed, but events before it are`));
+    expect(result.problems).toMatch(/come after the checkpoint: they were added outside toolctl/);
+    expect(result.problems).toMatch(/exported head \(audit.head\) is not a valid head|not signed with this home's audit key/);
+  });
+
+  it("refuses a chain recomputed after an edit, and after a deletion, with the head rewritten", async () => {
+    const edited = await homeWithHistory();
+    let conn = open(edited);
+    recompute(conn, edited, 3, (row) => {
+      if (row.seq === 3) row.actor = "ci";
+    });
+    conn.close();
+    const afterEdit = await verify(edited);
+    expect(afterEdit.ok).toBe(false);
+    expect(afterEdit.problems).toMatch(/checkpoint: the log was rewritten/);
+
+    const deleted = await homeWithHistory();
+    conn = open(deleted);
+    conn.exec("DELETE FROM audit_events WHERE seq = 4; UPDATE audit_events SET seq = seq - 1 WHERE seq > 4;");
+    recompute(conn, deleted, 1, () => undefined);
+    // Even the checkpoint goes: nothing is left that the attacker could not rewrite, except the signatures.
+    conn.exec("DELETE FROM audit_checkpoint");
+    conn.close();
+    rmSync(path.join(deleted, "audit.head"));
+    const afterDelete = await verify(deleted);
+    expect(afterDelete.ok).toBe(false);
+    expect(afterDelete.problems).toMatch(/the audit checkpoint is missing although the log is signed: it was deleted/);
+  });
+
+  it("refuses an emptied log whose head file was deleted: that is not 'intact: 0 events'", async () => {
+    const home = await homeWithHistory();
+    const conn = open(home);
+    conn.exec("DELETE FROM audit_events; DELETE FROM audit_checkpoint;");
+    conn.close();
+    rmSync(path.join(home, "audit.head"));
+    const result = await verify(home);
+    expect(result.code).toBe(1);
+    expect(result.problems).toMatch(/the audit log is empty, but its key exists/);
+    // Without the key file too, the tools and executions left behind still give it away.
+    rmSync(path.join(home, "audit.key"));
+    const keyless = await verify(home);
+    expect(keyless.ok).toBe(false);
+    expect(keyless.problems).toMatch(/the audit log is empty, but the registry holds 2 tools and 2 executions/);
+  });
+
+  it("covers the executions table: an edited status or output no longer verifies", async () => {
+    const home = await homeWithHistory();
+    const conn = open(home);
+    const id = conn.prepare("SELECT id FROM executions WHERE tool = 'calculator'").pluck().get() as string;
+    conn.prepare("UPDATE executions SET output = ?, status = 'failed' WHERE id = ?").run(JSON.stringify({ result: 4 }), id);
+    conn.close();
+    const result = await verify(home);
+    expect(result.code).toBe(1);
+    expect(result.problems).toContain(`execution ${id} was modified: its content does not match its signature`);
+    const inserted = await homeWithHistory();
+    const again = open(inserted);
+    again.prepare("INSERT INTO executions (id, tool, action, actor, status, created_at) VALUES ('ex_forged', 'echo', 'say', 'user', 'succeeded', ?)").run(new Date().toISOString());
+    again.close();
+    expect((await verify(inserted)).problems).toContain("execution ex_forged is not signed: it was inserted or rewritten outside toolctl");
+  });
+
+  it("tells a head file left behind by a killed process (a note) from a log cut short (tampering)", async () => {
+    const home = await homeWithHistory();
+    const headFile = path.join(home, "audit.head");
+    const early = readFileSync(headFile, "utf8");
+    expect((await runCli(["run", "echo.say", "-p", "message=two"], { home })).code).toBe(0);
+    const late = readFileSync(headFile, "utf8");
+    // What a process killed after COMMIT but before exporting leaves: a head file behind the committed log.
+    writeFileSync(headFile, early);
+    const behind = await verify(home);
+    expect(behind.ok).toBe(true);
+    expect(behind.notes.join("\n")).toMatch(/behind by 2 events/);
+    expect(readFileSync(headFile, "utf8")).toBe(late);
+    // The other way round is a log cut short: the head names events that are gone.
+    const conn = open(home);
+    const lastSeq = conn.prepare("SELECT max(seq) FROM audit_events").pluck().get() as number;
+    conn.prepare("DELETE FROM audit_events WHERE seq > ?").run(lastSeq - 2);
+    conn.close();
+    const cut = await verify(home);
+    expect(cut.ok).toBe(false);
+    expect(cut.problems).toMatch(/were cut off the end of the log/);
+  });
+
+  it("takes the key from TOOLCTL_AUDIT_KEY without writing one to the home, and needs it to verify", async () => {
+    const env = { TOOLCTL_AUDIT_KEY: KEY };
+    const home = await homeWithHistory(env);
+    expect(existsSync(path.join(home, "audit.key"))).toBe(false);
+    expect((await verify(home, env)).ok).toBe(true);
+    const without = await verify(home);
+    expect(without.ok).toBe(false);
+    expect(without.problems).toMatch(/this home has no audit key: restore audit.key, the keyring entry, or TOOLCTL_AUDIT_KEY/);
+    const wrong = await verify(home, { TOOLCTL_AUDIT_KEY: Buffer.alloc(32, 9).toString("base64") });
+    expect(wrong.problems).toMatch(/is signed with audit key 'e[0-9a-f]{12}', not with this home's key/);
+    const bad = await runJson(["run", "echo.say", "-p", "message=x"], { home, env: { TOOLCTL_AUDIT_KEY: "short" } });
+    expect(bad.code).toBe(6);
+    expect(bad.json.error.message).toMatch(/TOOLCTL_AUDIT_KEY: expected 32 bytes of base64/);
+  });
+
+  it("signs what an older toolctl wrote: its plain chain is pinned by the first signed event, its executions signed", async () => {
+    const home = tempDir("toolctl-audit-upgrade-");
+    expect((await runCli(["import", path.join(examplesDir, "echo.yaml")], { home })).code).toBe(0);
+    expect((await runCli(["run", "echo.say", "-p", "message=old"], { home })).code).toBe(0);
+    // Turn the home back into what the previous schema wrote: plain hashes, no checkpoint, unsigned executions.
+    const conn = open(home);
+    recompute(conn, home, 1, () => undefined);
+    conn.exec("DELETE FROM audit_checkpoint; UPDATE executions SET mac = NULL;");
+    conn.close();
+    rmSync(path.join(home, "audit.key"));
+    rmSync(path.join(home, "audit.head"));
+    expect((await runCli(["run", "echo.say", "-p", "message=new"], { home })).code).toBe(0);
+    const upgraded = await verify(home);
+    expect(upgraded.problems).toBe("");
+    expect(upgraded.ok).toBe(true);
+    // Rewriting the old part now breaks the link to the first signed event.
+    const again = open(home);
+    again.prepare("UPDATE audit_events SET actor = 'ci' WHERE seq = 1").run();
+    again.close();
+    expect((await verify(home)).problems).toMatch(/event 1 was modified/);
+  });
+
+  it("exports the head only after COMMIT: a transaction that fails at COMMIT leaves the head where it was", async () => {
+    const home = await homeWithHistory();
+    const before = readFileSync(path.join(home, "audit.head"), "utf8");
+    const { openRegistry, writeTransaction } = await import("../src/registry/db.js");
+    const { appendAudit } = await import("../src/registry/audit.js");
+    const registry = openRegistry(home, baseEnv());
+    try {
+      // A deferred foreign key is checked at COMMIT, after the events are appended: COMMIT itself fails, as it
+      // would when the process dies or the disk fills at that moment.
+      expect(() =>
+        writeTransaction(registry, () => {
+          appendAudit(registry, { type: "tool.status", actor: "user", tool: "ghost", data: {} });
+          registry.db.pragma("defer_foreign_keys = ON");
+          registry.db.prepare("INSERT INTO actions (tool, name, kind, description, definition) VALUES ('ghost', 'a', 'read', 'x', '{}')").run();
+        }),
+      ).toThrow(/FOREIGN KEY/);
+    } finally {
+      registry.close();
+    }
+    expect(readFileSync(path.join(home, "audit.head"), "utf8")).toBe(before);
+    const result = await verify(home);
+    expect(result.problems).toBe("");
+  });
+
+  it("never reports tampering after toolctl is killed at random points (kill -9)", async () => {
+    const home = await homeWithHistory();
+    const trials = Number(process.env.AUDIT_KILL_TRIALS ?? 24);
+    for (let trial = 0; trial < trials; trial++) {
+      const child = spawn(process.execPath, [binPath, "run", "echo.say", "-p", `message=k${trial}`], { env: baseEnv({ TOOLCTL_HOME: home }), cwd: repoRoot, stdio: "ignore" });
+      // Spread the kills over the whole run: start-up, the intent, the outcome, the head export.
+      await new Promise((resolve) => setTimeout(resolve, 40 + ((trial * 37) % 160)));
+      child.kill("SIGKILL");
+      await new Promise((resolve) => child.on("close", resolve));
+    }
+    const result = await verify(home);
+    expect(result.problems).toBe("");
+    expect(result.ok).toBe(true);
+  });
+});
