@@ -55,7 +55,8 @@ describe("process runner", () => {
     const result = await runJson(["run", "proc.go", "-p", "mode=env"], { home, env });
     expect(result.code).toBe(0);
     const childEnv = result.json.output.env as Record<string, string>;
-    expect(Object.keys(childEnv).sort()).toEqual(["KEEP_ME", "PATH", "PROC_KEY", "STATIC"]);
+    // PWD is the sandbox's: bubblewrap sets it to the working directory.
+    expect(Object.keys(childEnv).filter((name) => name !== "PWD").sort()).toEqual(["KEEP_ME", "PATH", "PROC_KEY", "STATIC"]);
     expect(childEnv.KEEP_ME).toBe("kept");
     expect(childEnv.PROC_KEY).toBe("[REDACTED]");
     expect(result.json.output.argv).toEqual(["--mode=env"]);

@@ -38,7 +38,11 @@ function setPath(object: Record<string, unknown>, key: string, value: unknown): 
   parent[last] = value;
 }
 
-function parseEnvValue(kind: SettingKind, raw: string, name: string): boolean | number {
+function parseEnvValue(kind: SettingKind, raw: string, name: string, choices: readonly string[] = []): boolean | number | string {
+  if (kind === "choice") {
+    if (choices.includes(raw)) return raw;
+    throw new ValidationError("config_invalid", `${name}: expected one of ${choices.join(", ")}, got ${JSON.stringify(raw)}`, [`${name}: expected one of ${choices.join(", ")}`]);
+  }
   if (kind === "boolean") {
     if (/^(true|1|yes|on)$/i.test(raw)) return true;
     if (/^(false|0|no|off)$/i.test(raw)) return false;
@@ -109,7 +113,7 @@ export async function loadConfig(home: string, env: NodeJS.ProcessEnv): Promise<
   for (const setting of SETTINGS) {
     const raw = env[setting.env];
     if (raw === undefined || raw === "") continue;
-    setPath(values, setting.key, parseEnvValue(setting.kind, raw, setting.env));
+    setPath(values, setting.key, parseEnvValue(setting.kind, raw, setting.env, setting.choices));
     sources[setting.key] = `env ${setting.env}`;
   }
   return { values: values as unknown as Config, sources, file };

@@ -10,14 +10,19 @@ export const CONFIG_DEFAULTS = {
   sandboxApis: false,
   audit: { dryRuns: true },
   docker: { pull: true, sandboxProcesses: false },
+  /**
+   * How process tools are confined (bubblewrap: the toolctl home, the user's home and key material hidden).
+   * `auto` is `required` on Linux, where bubblewrap is one package away, and `optional` elsewhere.
+   */
+  process: { confinement: "auto" as "auto" | "required" | "optional" | "off" },
   /** Requests per minute per tool, overriding a manifest's http.requestsPerMinute. */
   rateLimits: {} as Record<string, number>,
 } as const;
 
-export type SettingKind = "boolean" | "usd" | "seconds";
+export type SettingKind = "boolean" | "usd" | "seconds" | "choice";
 
-/** Every setting: its dotted key, its type, and the environment variable that overrides the file. */
-export const SETTINGS: ReadonlyArray<{ key: string; kind: SettingKind; env: string; help: string }> = [
+/** Every setting: its dotted key, its type (and for a choice, the values), and the environment variable that overrides the file. */
+export const SETTINGS: ReadonlyArray<{ key: string; kind: SettingKind; env: string; help: string; choices?: readonly string[] }> = [
   { key: "approvals.paidActions", kind: "boolean", env: "TOOLCTL_APPROVALS_PAID_ACTIONS", help: "ask before MEDIUM and HIGH risk actions" },
   { key: "approvals.twoFactorAboveUsd", kind: "usd", env: "TOOLCTL_APPROVALS_TWO_FACTOR_ABOVE_USD", help: "a TOTP code is needed above this cost" },
   { key: "approvals.timeoutSeconds", kind: "seconds", env: "TOOLCTL_APPROVALS_TIMEOUT_SECONDS", help: "no answer within this time is a no" },
@@ -29,4 +34,8 @@ export const SETTINGS: ReadonlyArray<{ key: string; kind: SettingKind; env: stri
   { key: "audit.dryRuns", kind: "boolean", env: "TOOLCTL_AUDIT_DRY_RUNS", help: "write dry runs to the audit log" },
   { key: "docker.pull", kind: "boolean", env: "TOOLCTL_DOCKER_PULL", help: "pull a Docker tool's image when it is not present" },
   { key: "docker.sandboxProcesses", kind: "boolean", env: "TOOLCTL_DOCKER_SANDBOX_PROCESSES", help: "run process tools that name an image in Docker (run --sandbox overrides)" },
+  {
+    key: "process.confinement", kind: "choice", choices: ["auto", "required", "optional", "off"], env: "TOOLCTL_PROCESS_CONFINEMENT",
+    help: "confine process tools with bubblewrap: required (refuse when it is missing), optional (run unconfined then, with a warning), off; auto is required on Linux",
+  },
 ];

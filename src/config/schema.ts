@@ -42,6 +42,12 @@ export const configSchema = z.strictObject({
       sandboxProcesses: z.boolean().default(D.docker.sandboxProcesses),
     })
     .default(D.docker),
+  process: z
+    .strictObject({
+      /** How process tools are confined: see defaults.ts and README ("Process tools are confined"). */
+      confinement: z.enum(["auto", "required", "optional", "off"]).default(D.process.confinement),
+    })
+    .default(D.process),
   /** Requests per minute per tool name, across every toolctl process; overrides the manifest's http.requestsPerMinute. */
   rateLimits: z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, "a tool name"), z.number().int().positive()).default({}),
 });

@@ -65,11 +65,24 @@ export const httpSettingsSchema = z.strictObject({
   requestsPerMinute: z.number().int().positive().max(100_000).optional(),
 });
 
+/** A local path in a manifest: relative to the manifest's directory, or absolute. */
+function localPathRef() {
+  return z.string().min(1).refine((text) => !text.includes("\0"), "a path without NUL bytes");
+}
+
 export const processSettingsSchema = z.strictObject({
   /** Names of environment variables passed through from toolctl's own environment. Nothing else is. */
   env: z.array(z.string().regex(SECRET_NAME_PATTERN)).default(["PATH", "LANG", "TZ"]),
   timeoutSeconds: seconds.default(30),
   cwd: z.string().min(1).optional(),
+  /**
+   * Confined (see README): the whole file system read-only, /tmp private, the toolctl home, the user's home and
+   * key material hidden, no network. These widen it: the host network, and paths (relative to the manifest's
+   * directory, or absolute) readable or writable again.
+   */
+  network: z.boolean().default(false).describe("share the host's network (and its abstract unix sockets)"),
+  readable: z.array(localPathRef()).default([]),
+  writable: z.array(localPathRef()).default([]),
 });
 
 // Built-in runtimes. A file path is relative to the manifest's directory, or absolute.

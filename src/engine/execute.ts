@@ -223,6 +223,7 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
   const runner = await deps.runners[runtime]!();
   const runContext = {
     tool, secrets, executionId: id, env: options.env, sandbox: deps.config.sandboxApis, home: registry.home, pullImages: deps.config.docker.pull,
+    processConfinement: deps.config.process?.confinement ?? "auto",
     guards: runtime === "http" ? createGuards(registry, tool.name, options.actor, deps.config.rateLimits[tool.name] ?? tool.definition.http?.requestsPerMinute) : undefined,
     redact: (text: string) => redactor.text(text), addSecret: (value: string) => redactor.add(value), cwd: options.cwd,
     optionalSecret: (name: string) => {
@@ -266,6 +267,7 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
     if (error instanceof TemplateError) return endEarly("failed", new UsageError(`cannot build the ${tool.runtime} call: ${error.message}`), "validation", { input, cost, risk });
     throw error;
   }
+  decided.warnings.push(...(prepared.warnings ?? []));
   const plan = redactor.value(prepared.description);
   const shown: Omit<ExecuteResult, "status" | "exitCode"> = { ...decided, input: redactor.value(input), plan };
 

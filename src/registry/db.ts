@@ -9,6 +9,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { RegistryError } from "../errors.js";
 import { hmacHex, loadAuditKey, type AuditKey } from "../secrets/audit-key.js";
+import { keyStoreChoice } from "../secrets/key-store.js";
 import { exportHead, HEAD_FILE, type ChainHead } from "./head.js";
 import { MIGRATIONS } from "./migrations.js";
 
@@ -81,6 +82,8 @@ function createRegistryFile(file: string): void {
 }
 
 export function openRegistry(home: string, env: NodeJS.ProcessEnv = process.env): Registry {
+  // A mistyped key store setting is caught before anything is written, not at the first key created.
+  keyStoreChoice(env);
   try {
     mkdirSync(home, { recursive: true, mode: 0o700 });
   } catch (error) {

@@ -13,6 +13,7 @@ import { closeSync, constants, existsSync, lstatSync, mkdirSync, openSync, readl
 import path from "node:path";
 import { EnvironmentError, PolicyError } from "../errors.js";
 import { BuiltinInputError, isWithin, quote } from "./builtin-input.js";
+import { keyMaterialAt } from "./key-material.js";
 
 const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW } = constants;
 
@@ -60,7 +61,7 @@ export function resolveRoots(declared: string[], base: () => string): Root[] {
  * Checks a path as text: a relative one is taken from the first root, an absolute one must lie inside a
  * root. Any `..` segment is refused, even one that would stay inside.
  */
-export function confine(raw: unknown, roots: Root[], options: { allowRoot: boolean; home: string }): ConfinedPath {
+export function confine(raw: unknown, roots: Root[], options: { allowRoot: boolean; home: string; env: NodeJS.ProcessEnv }): ConfinedPath {
   if (raw === undefined) throw new BuiltinInputError("input path is required");
   if (typeof raw !== "string") throw new BuiltinInputError("input path must be a string");
   if (raw === "") throw new BuiltinInputError("input path is empty");
@@ -81,6 +82,9 @@ export function confine(raw: unknown, roots: Root[], options: { allowRoot: boole
   // The registry, its keys and the audit log live in the home: no tool may touch them, whatever its roots.
   const home = realOrSelf(options.home);
   if (isWithin(absolute, home)) throw outside(raw, "inside the toolctl home");
+  // The user's keys (SSH, GPG, cloud credentials) are never a tool's, even under a root that contains them.
+  const keys = keyMaterialAt(absolute, options.env);
+  if (keys !== undefined && isWithin(absolute, keys)) throw outside(raw, `inside ${keys}, which holds key material`);
   return { raw, root, segments, absolute };
 }
 

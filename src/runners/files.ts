@@ -52,7 +52,7 @@ export const filesRunner: Runner = {
     const settings: FilesSettings = { ...DEFAULTS, ...tool.definition.files! };
     checkFields(input, FIELDS[operation], operation);
     const roots = resolveRoots(settings.roots, () => manifestDir(tool));
-    const target = confine(input.path ?? (operation === "list" ? "." : undefined), roots, { allowRoot: operation === "list", home: context.home });
+    const target = confine(input.path ?? (operation === "list" ? "." : undefined), roots, { allowRoot: operation === "list", home: context.home, env: context.env });
     const stats = inspect(target);
     const exists = stats !== undefined;
     const base = { runtime: "files", operation, path: target.absolute, root: target.root.real, exists };

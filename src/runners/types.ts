@@ -14,8 +14,10 @@ export interface RunContext {
   env: NodeJS.ProcessEnv;
   /** Config `sandboxApis`: send HTTP requests to the tool's sandboxBaseUrl when it has one. */
   sandbox: boolean;
-  /** The toolctl home: per-home resources (a tool's state volume) are named after it. */
+  /** The toolctl home: per-home resources (a tool's state volume) are named after it; never visible to a tool. */
   home: string;
+  /** Config `process.confinement`: how process tools are confined (process-sandbox.ts). */
+  processConfinement: import("./process-sandbox.js").ConfinementSetting;
   /** Config `docker.pull`: a missing image may be pulled. */
   pullImages: boolean;
   /** The tool's circuit-breaker state and request-rate slots, shared through the registry (http). */
@@ -61,6 +63,8 @@ export interface PreflightHooks {
 export interface Prepared {
   /** What a dry run shows and the execution records, before redaction. */
   description: Record<string, unknown>;
+  /** Said with the result, dry run or not (a program that runs unconfined). */
+  warnings?: string[];
   /**
    * Checks the environment before anyone is asked to approve (engine reachable, image present, quota): throws a
    * ToolctlError, and nothing has run. Not called for dry runs.

@@ -32,7 +32,7 @@ export function loadAuditKey(home: string, env: NodeJS.ProcessEnv, options: { cr
     const key = decode(env.TOOLCTL_AUDIT_KEY, "TOOLCTL_AUDIT_KEY");
     return { id: derivedId(key), key, where: "TOOLCTL_AUDIT_KEY" };
   }
-  let holder = existingHolder(home, "audit");
+  let holder = existingHolder(home, "audit", env);
   let text = holder?.read();
   if (text === undefined) {
     if (!options.create) return undefined;

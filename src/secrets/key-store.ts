@@ -151,7 +151,7 @@ export function keyringAvailable(env: NodeJS.ProcessEnv): { ok: boolean; why: st
   return { ok: false, why: "no Secret Service (org.freedesktop.secrets) on the session bus" };
 }
 
-function keyringHolder(home: string, name: KeyName): KeyHolder {
+function keyringHolder(home: string, name: KeyName, env: NodeJS.ProcessEnv): KeyHolder {
   const account = `${name} key ${path.resolve(home)}`;
   const where = `the OS keyring (service ${SERVICE}, account "${account}")`;
   const entry = (): KeyringEntry => {
@@ -161,7 +161,7 @@ function keyringHolder(home: string, name: KeyName): KeyHolder {
   };
   const failed = (what: string, error: unknown) =>
     new EnvironmentError(`cannot ${what} the ${name} key in ${where}: ${(error as Error).message}; is the keyring unlocked?`, {}, error);
-  const read = () => {
+  const lookup = (): string | undefined => {
     try {
       return entry().getPassword() ?? undefined;
     } catch (error) {
@@ -179,11 +179,20 @@ function keyringHolder(home: string, name: KeyName): KeyHolder {
   return {
     kind: "keyring",
     where,
-    read,
+    read() {
+      // This home keeps the key there (keys.json says so): missing is an error, never a reason to make a new key,
+      // which would orphan every secret and signature made with the old one.
+      const text = lookup();
+      if (text !== undefined) return text;
+      const available = keyringAvailable(env);
+      throw new EnvironmentError(
+        `the ${name} key of ${home} is kept in ${where}, but ${available.ok ? "the keyring has no such entry" : `the keyring cannot be reached here (${available.why})`}; run toolctl where that keyring is unlocked, or restore the entry`,
+      );
+    },
     create(text) {
       // The keyring has no create-if-absent: a lock file in the home keeps two first runs from both writing.
       return withCreateLock(home, () => {
-        if (read() !== undefined) return false;
+        if (lookup() !== undefined) return false;
         write(text);
         markInKeyring(home, name);
         return true;
@@ -244,9 +253,9 @@ function markInKeyring(home: string, name: KeyName): void {
  * Where key `name` of this home is kept now: the file when it exists, else the keyring when the home's marker
  * says so; undefined when the key does not exist yet.
  */
-export function existingHolder(home: string, name: KeyName): KeyHolder | undefined {
+export function existingHolder(home: string, name: KeyName, env: NodeJS.ProcessEnv = process.env): KeyHolder | undefined {
   if (existsSync(keyFileFor(home, name))) return fileHolder(home, name);
-  if (readMarker(home)[name] === "keyring") return keyringHolder(home, name);
+  if (readMarker(home)[name] === "keyring") return keyringHolder(home, name, env);
   return undefined;
 }
 
@@ -255,12 +264,12 @@ export function holderForNewKey(home: string, name: KeyName, env: NodeJS.Process
   const choice = keyStoreChoice(env);
   if (choice === "file") return fileHolder(home, name);
   const available = keyringAvailable(env);
-  if (available.ok) return keyringHolder(home, name);
+  if (available.ok) return keyringHolder(home, name, env);
   if (choice === "keyring") throw new EnvironmentError(`TOOLCTL_KEY_STORE=keyring, but no OS keyring is available: ${available.why}`);
   return fileHolder(home, name);
 }
 
 /** The holder of an existing key, or a new one for creating it. */
 export function holderFor(home: string, name: KeyName, env: NodeJS.ProcessEnv): KeyHolder {
-  return existingHolder(home, name) ?? holderForNewKey(home, name, env);
+  return existingHolder(home, name, env) ?? holderForNewKey(home, name, env);
 }

@@ -9,6 +9,7 @@ import { verifyAudit } from "../../registry/audit.js";
 import { listTools } from "../../registry/tools.js";
 import { twoFactorStatus } from "../../registry/twofactor.js";
 import { createSecretLookup } from "../../secrets/resolve.js";
+import type { ConfinementSetting } from "../../runners/process-sandbox.js";
 import type { CommandContext } from "../program.js";
 import { withRegistry } from "./shared.js";
 
@@ -46,6 +47,42 @@ async function dockerChecks(context: CommandContext, images: string[], needed: b
     }
   }
   return checks;
+}
+
+/** Where the master and audit keys are: outside the home (environment, keyring) or beside the registry. */
+async function keysCheck(context: CommandContext): Promise<Check> {
+  const { existingHolder, keyringAvailable } = await import("../../secrets/key-store.js");
+  const where = (name: "master" | "audit", variable: string) =>
+    context.env[variable] ? variable : (existingHolder(context.home, name, context.env)?.where ?? "not created yet");
+  const keys = { master: where("master", "TOOLCTL_MASTER_KEY"), audit: where("audit", "TOOLCTL_AUDIT_KEY") };
+  const inHome = Object.values(keys).some((place) => place.startsWith(context.home));
+  const keyring = keyringAvailable(context.env);
+  const message = `master key: ${keys.master}; audit key: ${keys.audit}${inHome ? ` (in the home: a program running as you outside toolctl can read ${keys.audit.startsWith(context.home) ? "it" : "them"}; ${keyring.ok ? "the OS keyring is available: TOOLCTL_KEY_STORE=keyring for new homes" : `no OS keyring here (${keyring.why}); TOOLCTL_MASTER_KEY and TOOLCTL_AUDIT_KEY keep them out of it`})` : ""}`;
+  return { name: "keys", level: "ok", message, details: { ...keys, keyring: keyring.ok } };
+}
+
+/** How process tools would run here, said plainly: confined by bubblewrap, refused, or unconfined. */
+async function confinementCheck(context: CommandContext, setting: ConfinementSetting, processTools: number): Promise<Check> {
+  const { chooseConfinement, effectiveSetting, findOnPath } = await import("../../runners/process-sandbox.js");
+  const effective = effectiveSetting(setting);
+  const bwrap = process.platform === "linux" ? findOnPath("bwrap", context.env.PATH) : undefined;
+  if (effective === "off") return { name: "confinement", level: "warn", message: "process.confinement is off: process tools run unconfined and can read everything you can, toolctl's keys included" };
+  if (bwrap) {
+    const { spawnSync } = await import("node:child_process");
+    const probe = spawnSync(bwrap, ["--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "true"], { encoding: "utf8", timeout: 10_000 });
+    if (probe.status === 0) {
+      const version = spawnSync(bwrap, ["--version"], { encoding: "utf8" }).stdout.trim();
+      return { name: "confinement", level: "ok", message: `${version || "bubblewrap"} at ${bwrap}: process tools run confined (process.confinement: ${setting})`, details: { bwrap } };
+    }
+    return { name: "confinement", level: processTools > 0 ? "fail" : "warn", message: `bubblewrap at ${bwrap} cannot build a sandbox here (${(probe.stderr || probe.error?.message || "").trim().split("\n").pop()}); process tools fail until it can (user namespaces may be disabled)` };
+  }
+  try {
+    chooseConfinement(setting, context.env.PATH);
+  } catch {
+    const level: Level = processTools > 0 ? "fail" : "warn";
+    return { name: "confinement", level, message: `no confinement available: ${process.platform === "linux" ? "bubblewrap (bwrap) is not installed" : `no supported sandbox on ${process.platform}`}; process tools are refused (process.confinement: ${setting}); install bubblewrap, or set process.confinement: optional to run them unconfined` };
+  }
+  return { name: "confinement", level: "warn", message: `no confinement available on ${process.platform}: process tools run unconfined (process.confinement: ${setting}) and can read everything you can, toolctl's keys included` };
 }
 
 export async function doctorCommand(context: CommandContext): Promise<number> {
@@ -88,6 +125,8 @@ export async function doctorCommand(context: CommandContext): Promise<number> {
       ? { name: `secrets ${tool.name}`, level: "ok", message: `${tool.secrets.length} found` }
       : { name: `secrets ${tool.name}`, level: "warn", message: `missing ${missing.join(", ")}: set them in the environment, .env or with toolctl secret set` });
   }
+  checks.push(await keysCheck(context));
+  checks.push(await confinementCheck(context, config?.values.process?.confinement ?? "auto", tools.filter((t) => t.runtime === "process").length));
   const dockerTools = tools.filter((t) => t.runtime === "docker");
   const images = await withRegistry(context, (registry) =>
     (registry.db.prepare("SELECT DISTINCT json_extract(definition, '$.image') FROM tools WHERE json_extract(definition, '$.image') IS NOT NULL ORDER BY 1").pluck().all() as string[]),

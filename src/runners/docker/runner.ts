@@ -9,6 +9,7 @@ import { effectivePermissions } from "../../domain/permissions.js";
 import { EnvironmentError, PolicyError } from "../../errors.js";
 import { renderValue } from "../../template/render.js";
 import { isAlive } from "../../util/process.js";
+import { isWithinPath, keyMaterialAt, realOrResolved } from "../key-material.js";
 import { exitedWith, programOutput, renderArgv, unclearEnding } from "../program.js";
 import type { Prepared, PreflightHooks, RunContext, RunResult, Runner } from "../types.js";
 import { ContainerStartError, describeContainer, runContainer, sweepOrphans, type ContainerPlan } from "./container.js";
@@ -68,6 +69,14 @@ export const dockerRunner: Runner = {
     const permissions = effectivePermissions(definition.permissions);
     // A process tool's own files are mounted read-only at /tool; `{{ tool.dir }}` points there.
     const toolDir = tool.runtime === "process" && tool.sourcePath ? path.dirname(tool.sourcePath) : undefined;
+    if (toolDir) {
+      // Mounted whole: a directory that holds the toolctl home or the user's keys would hand them to the container.
+      const dir = realOrResolved(toolDir);
+      const keys = keyMaterialAt(dir, context.env);
+      if (isWithinPath(realOrResolved(context.home), dir) || keys !== undefined) {
+        throw new PolicyError("policy_refused", `tool ${tool.name}'s directory ${toolDir} holds ${keys ?? "the toolctl home"}; it cannot be mounted into a container: move the manifest and its files to a directory of their own`);
+      }
+    }
     const scope = { input, secrets, tool: { name: tool.name, dir: toolDir ? "/tool" : "" } };
     const command = spec.command ? renderArgv(spec.command, scope) : undefined;
     const env: Record<string, string> = {};

@@ -39,8 +39,8 @@ export function sha1Hex(content: Buffer): string {
 }
 
 /** Reads every file to deploy below `raw` (relative to the project root, or absolute inside it). */
-export function collectDeployFiles(raw: unknown, root: Root, limits: { maxFiles: number; maxBytes: number; home: string }): DeployDirectory {
-  const target = confine(raw, [root], { allowRoot: true, home: limits.home });
+export function collectDeployFiles(raw: unknown, root: Root, limits: { maxFiles: number; maxBytes: number; home: string; env: NodeJS.ProcessEnv }): DeployDirectory {
+  const target = confine(raw, [root], { allowRoot: true, home: limits.home, env: limits.env });
   const stats = inspect(target);
   if (!stats) throw new BuiltinInputError(`no such directory: ${quote(target.raw)} (in ${root.real})`);
   if (!stats.isDirectory()) throw new BuiltinInputError(`${quote(target.raw)} is not a directory; deploy a directory`);

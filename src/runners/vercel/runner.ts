@@ -144,7 +144,7 @@ function deployPlan(context: RunContext, settings: VercelSettings): DeployPlan {
   }
   const rootPath = settings.projectRoot === undefined ? context.cwd : settings.projectRoot.startsWith("/") ? settings.projectRoot : `${manifestDir(tool)}/${settings.projectRoot}`;
   const [root] = resolveRoots([rootPath], () => context.cwd);
-  const files = collectDeployFiles(input.path, root!, { maxFiles: settings.maxFiles, maxBytes: settings.maxBytes, home: context.home });
+  const files = collectDeployFiles(input.path, root!, { maxFiles: settings.maxFiles, maxBytes: settings.maxBytes, home: context.home, env: context.env });
   return { files, project, target, framework, env, alias, github: githubTarget(context, settings, project, input.github) };
 }
 
