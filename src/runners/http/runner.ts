@@ -211,6 +211,27 @@ function headerValue(response: HttpResponse, name: string): string {
   return Array.isArray(value) ? (value[0] ?? "") : (value ?? "");
 }
 
+/**
+ * `Basic base64(user:password)`. The base64 text is registered with the redactor (with `user:password` itself)
+ * before anything is sent: a server that echoes the header must not print a credential whose base64 does not
+ * contain the password's own base64 (it does only for one username length in three). A username made from a
+ * secret is registered too.
+ */
+function basicAuthorization(username: string, password: string, context: Pick<RunContext, "addSecret">, secretUsername: boolean): string {
+  const pair = `${username}:${password}`;
+  const token = Buffer.from(pair).toString("base64");
+  if (secretUsername) context.addSecret(username);
+  context.addSecret(pair);
+  context.addSecret(token);
+  return `Basic ${token}`;
+}
+
+/** The signature header's value (`sha256=<hex>`) and its hex alone, which a receiver may echo without the prefix. */
+function registerSignature(value: string, context: Pick<RunContext, "addSecret">): void {
+  context.addSecret(value);
+  context.addSecret(value.slice(value.indexOf("=") + 1));
+}
+
 export function outboundPolicy(context: Pick<RunContext, "tool" | "env">): OutboundPolicy {
   const { definition } = context.tool;
   const hosts = [definition.baseUrl, definition.sandboxBaseUrl].filter((u): u is string => !!u).map((u) => new URL(u).hostname);
@@ -255,7 +276,7 @@ export const httpRunner: Runner = {
     if (auth.type === "bearer") headers.authorization = `Bearer ${secrets[auth.secret]}`;
     else if (auth.type === "basic") {
       const username = renderText(auth.username, scope, "auth.username");
-      headers.authorization = `Basic ${Buffer.from(`${username}:${secrets[auth.secret]}`).toString("base64")}`;
+      headers.authorization = basicAuthorization(username, secrets[auth.secret] ?? "", context, /\{\{\s*secrets\./.test(auth.username));
     } else if (auth.type === "api_key") {
       if (auth.in === "query") {
         const key = queryPair({ key: auth.name, values: [""], delimiter: "" });
@@ -291,7 +312,14 @@ export const httpRunner: Runner = {
 
     // request.sign: the body is final here; each attempt is signed when it is sent (./sign.ts has the scheme).
     const sign = request.sign;
-    const signed = sign ? () => ({ ...headers, ...signingHeaders(sign, secrets[sign.secret]!, body ?? "") }) : undefined;
+    const signed = sign
+      ? () => {
+        const signing = signingHeaders(sign, secrets[sign.secret]!, body ?? "");
+        // A valid signature is a credential for as long as the receiver accepts its timestamp: never shown.
+        registerSignature(signing[sign.header.toLowerCase()]!, context);
+        return { ...headers, ...signing };
+      }
+      : undefined;
     if (sign) sensitiveHeaders.push(sign.header.toLowerCase());
     const shownHeaders = sign ? { ...headers, ...shownSigningHeaders(sign) } : headers;
 
