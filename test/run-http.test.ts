@@ -435,6 +435,31 @@ describe("http runner", () => {
     }
   });
 
+  // A value goes as one encoded segment (`..%2F..`), but a server, a proxy or a framework in front of it may
+  // decode it (once or twice), treat a backslash as a slash, cut a segment at `;` or read overlong UTF-8.
+  it.each([
+    ["../.."], ["../admin"], ["a/../../b"], ["a/.."], ["..%2F.."], ["..%2f"], ["%2e%2e"], ["%2E%2e/x"], [".%2E"], ["%2e."],
+    ["..\\.."], ["..\\"], ["x\\..\\y"], ["%2e%2e%5cx"], ["..%5C"], ["%252e%252e%252f"], ["%25252e%25252e"], ["..;/x"], ["..;jsessionid=1"],
+    ["%c0%ae%c0%ae/x"], ["..%c0%afx"], ["%u002e%u002e/x"], ["\uff0e\uff0e/x"], ["\u2025/x"], ["..%00"], [".. /x"],
+  ])("refuses %j as a path parameter: exit 2, naming the path template and the field, nothing sent", async (id) => {
+    const home = await homeWith(manifest());
+    const before = seen.length;
+    const result = await runJson(["run", "fake.get_item", "--params", JSON.stringify({ id })], { home });
+    expect(result.code).toBe(2);
+    expect(result.json.status).toBe("failed");
+    expect(result.json.error.message).toBe(
+      `cannot build the http call: request.path "/items/{{ input.id }}": input.id ${JSON.stringify(id)} is not allowed as a path segment: decoded as a server may decode it, it has a ".." segment, which climbs to another endpoint`,
+    );
+    expect(seen.length).toBe(before);
+  });
+
+  it.each([["a..b"], ["..."], ["v1.2..3"], ["..a"], ["%2e%2ex"], ["a/b"], [".hidden"], ["x;y"]])("still sends %j, which climbs nowhere", async (id) => {
+    const home = await homeWith(manifest());
+    const result = await runJson(["run", "fake.get_item", "--params", JSON.stringify({ id })], { home });
+    expect(result.code).toBe(0);
+    expect(seen.at(-1)!.url).toBe(`/items/${encodeURIComponent(id)}`);
+  });
+
   it("scrubs a password given as input wherever a template copies it", async () => {
     const text = manifest().replace('json: { name: "{{ input.name }}"', 'json: { note: "{{ input.password }}", name: "{{ input.name }}"');
     expect(text).toContain("input.password");

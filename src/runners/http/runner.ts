@@ -13,6 +13,7 @@ import { PolicyError } from "../../errors.js";
 import { HttpTransportError, sendHttp, type HttpResponse } from "./client.js";
 import { breakerOpenSince, CircuitOpenError, circuitMessage, DEFAULT_BREAKER, DEFAULT_RETRY, RateLimitedError, sendResilient } from "./resilience.js";
 import { checkUrl, parseAllowedDomains, type OutboundPolicy } from "./guard.js";
+import { pathSegmentProblem } from "./path-segment.js";
 import { shownSigningHeaders, signingHeaders } from "./sign.js";
 import { isXmlContentType, XML_TEXT_KEY, XmlError, xmlToJson } from "./xml.js";
 
@@ -86,10 +87,13 @@ export function encodeForm(value: Record<string, unknown>, styles: Record<string
   return params.toString();
 }
 
-/** A path parameter is one segment: `..` would climb to another endpoint once the URL is normalised. */
-function encodePathSegment(value: string): string {
-  if (/^(\.|%2e){1,2}$/i.test(value)) throw new TemplateError(`request.path: ${JSON.stringify(value)} is not allowed as a path segment`);
-  return encodeURIComponent(value);
+/** A path parameter is one segment: `..` in any form a server may decode would climb to another endpoint. */
+function pathSegmentEncoder(template: string, field: string): (value: string) => string {
+  return (value) => {
+    const problem = pathSegmentProblem(value);
+    if (problem !== undefined) throw new TemplateError(`request.path ${JSON.stringify(template)}: ${field} ${JSON.stringify(value)} is not allowed as a path segment: ${problem}`);
+    return encodeURIComponent(value);
+  };
 }
 
 /** OpenAPI simple style (paths, headers): arrays `a,b`; objects `k,v`, or `k=v` exploded. Each piece goes through `encode`. */
@@ -109,7 +113,7 @@ function renderPath(template: string, scope: Record<string, unknown>): string {
   parseRefs(template);
   return template.replace(EXPRESSION, (_, path: string) => {
     const value = lookup(scope, path);
-    const text = present(value) ? simpleText(value, false, encodePathSegment) : "";
+    const text = present(value) ? simpleText(value, false, pathSegmentEncoder(template, path)) : "";
     // An empty list would leave an empty segment, which addresses another endpoint (`/items/` for `/items/{ids}`).
     if (!present(value) || (text === "" && typeof value === "object")) throw new TemplateError(`request.path: '{{ ${path} }}' has no value`);
     return text;
