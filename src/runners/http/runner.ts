@@ -238,10 +238,11 @@ function registerSignature(value: string, context: Pick<RunContext, "addSecret">
 
 export function outboundPolicy(context: Pick<RunContext, "tool" | "env">): OutboundPolicy {
   const { definition } = context.tool;
-  const hosts = [definition.baseUrl, definition.sandboxBaseUrl].filter((u): u is string => !!u).map((u) => new URL(u).hostname);
+  const bases = [definition.baseUrl, definition.sandboxBaseUrl].filter((u): u is string => !!u).map((u) => new URL(u));
   return {
     allowPlainHttp: definition.http?.allowPlainHttp ?? false,
-    allowedHosts: [...hosts, ...(definition.http?.allowedHosts ?? []), ...parseAllowedDomains(context.env.TOOL_ALLOWED_DOMAINS)],
+    // The hosts on any port (for public addresses), and the origins: the only place a private address is reached.
+    allowedHosts: [...bases.map((u) => u.hostname), ...bases.map((u) => u.origin), ...(definition.http?.allowedHosts ?? []), ...parseAllowedDomains(context.env.TOOL_ALLOWED_DOMAINS)],
     allowPrivate: definition.http?.allowPrivateNetworks ?? false,
   };
 }
