@@ -62,8 +62,9 @@ beforeAll(() => {
 });
 afterAll(() => { vi.restoreAllMocks(); expect(connectTargets.every(isLoopback)).toBe(true); });
 
+// A private address is reached only at a listed origin: the servers this test has started so far are listed.
 const local = (extra: Partial<OutboundPolicy> = {}): OutboundPolicy => ({
-  allowPlainHttp: true, allowedHosts: ["127.0.0.1"], allowPrivate: ["127.0.0.1/32"], ...extra,
+  allowPlainHttp: true, allowedHosts: ["127.0.0.1", ...servers.map((s) => s.base)], allowPrivate: ["127.0.0.1/32"], ...extra,
 });
 const stub = (answers: Record<string, string[] | string[][]>): LookupFn & { calls: string[] } => {
   const calls: string[] = [];
@@ -144,7 +145,7 @@ describe("sendHttp: DNS checks and pinning", () => {
   it("refuses a hostname that resolves to loopback; pins it when allowed", async () => {
     const s = await startServer(echo);
     const lookup = stub({ "svc.test": ["127.0.0.1"] });
-    const policy = local({ allowedHosts: ["svc.test"], allowPrivate: false });
+    const policy = local({ allowedHosts: ["svc.test", `http://svc.test:${s.port}`], allowPrivate: false });
     const err = await rejection(sendHttp(get(`http://svc.test:${s.port}/`), policy, { lookup }));
     expect(err.message).toMatch(/svc\.test resolves to 127\.0\.0\.1, which is not allowed \(loopback\)/);
     expect(s.connections).toBe(0);
@@ -169,11 +170,39 @@ describe("sendHttp: DNS checks and pinning", () => {
     expect(s.connections).toBe(0);
   });
 
+  it.each([
+    [["64:ff9b::a9fe:a9fe"]], [["2002:a9fe:a9fe::1"]], [["::ffff:0:a9fe:a9fe"]], [["::a9fe:a9fe"]], [["127.0.0.1", "64:ff9b::6464:64c8"]],
+    [["2001:0:4136:e378:8000:63bf:5601:5601"]], [["fd00::5efe:a9fe:a9fe"]],
+  ])("with allowPrivate true, refuses metadata carried in an IPv6 answer %j", async (answers) => {
+    const s = await startServer(echo);
+    const lookup = stub({ "embedded.test": answers });
+    const policy = local({ allowedHosts: ["embedded.test", `http://embedded.test:${s.port}`], allowPrivate: true });
+    const err = await rejection(sendHttp(get(`http://embedded.test:${s.port}/`), policy, { lookup }));
+    expect(err).toBeInstanceOf(PolicyError);
+    expect(err.message).toMatch(/which is not allowed \([A-Za-z0-9 ]+ of (169\.254\.169\.254|100\.100\.100\.200): (linkLocal|cloud metadata)\)/);
+    expect(s.connections).toBe(0);
+  });
+
+  it("a name that resolves to a private address is reached only at a listed origin, also after a redirect", async () => {
+    const b = await startServer(echo);
+    const a = await startServer((_q, res) => { res.writeHead(302, { location: `http://svc.test:${b.port}/` }).end(); });
+    const lookup = stub({ "svc.test": ["127.0.0.1"] });
+    for (const allowPrivate of [true, ["127.0.0.0/8"]]) {
+      const policy: OutboundPolicy = { allowPlainHttp: true, allowedHosts: ["svc.test", `http://svc.test:${a.port}`], allowPrivate };
+      const err = await rejection(sendHttp(get(`http://svc.test:${a.port}/`), policy, { lookup }));
+      expect(err).toBeInstanceOf(PolicyError);
+      expect(err.message).toBe(
+        `URL blocked: svc.test resolves to 127.0.0.1, which is loopback, reached only at the origins the tool lists (http://svc.test:${a.port}), not http://svc.test:${b.port}: http://svc.test:${b.port}/ (redirect)`,
+      );
+    }
+    expect([a.requests.length, b.connections]).toEqual([2, 0]);
+  });
+
   it("DNS rebinding: the connection uses only the vetted first answer", async () => {
     const vetted = await startServer(echo, "127.0.0.2");
     const canary = await startServer(echo, "127.0.0.1", vetted.port);
     const lookup = stub({ "rebind.test": [["127.0.0.2"], ["127.0.0.1"]] });
-    const policy = local({ allowedHosts: ["rebind.test"], allowPrivate: ["127.0.0.2/32"] });
+    const policy = local({ allowedHosts: ["rebind.test", `http://rebind.test:${vetted.port}`], allowPrivate: ["127.0.0.2/32"] });
     const res = await sendHttp(get(`http://rebind.test:${vetted.port}/`), policy, { lookup });
     expect(res.remoteAddress).toBe("127.0.0.2");
     expect(lookup.calls).toHaveLength(1);
@@ -185,7 +214,7 @@ describe("sendHttp: DNS checks and pinning", () => {
     const lookup = stub({ "rebind.test": [["127.0.0.2"], ["127.0.0.1"]] });
     const vetted = await startServer((_q, res) => { res.writeHead(302, { location: "/again" }).end(); }, "127.0.0.2");
     const canary = await startServer(echo, "127.0.0.1", vetted.port);
-    const policy = local({ allowedHosts: ["rebind.test"], allowPrivate: ["127.0.0.2/32"] });
+    const policy = local({ allowedHosts: ["rebind.test", `http://rebind.test:${vetted.port}`], allowPrivate: ["127.0.0.2/32"] });
     const err = await rejection(sendHttp(get(`http://rebind.test:${vetted.port}/`), policy, { lookup }));
     expect(err.message).toMatch(/resolves to 127\.0\.0\.1/);
     expect([vetted.connections, canary.connections]).toEqual([1, 0]);
@@ -223,7 +252,7 @@ describe("sendHttp: redirects", () => {
       "data:text/plain,hi", `ftp://127.0.0.3:${p}/`, `dict://127.0.0.3:${p}/`, "javascript:alert(1)",
     ];
     const lookup = stub({ "canary.test": ["127.0.0.3"] });
-    const policy = local({ allowedHosts: ["127.0.0.1", "127.0.0.3", "canary.test", "::ffff:127.0.0.3", "169.254.169.254", "::1"] });
+    const policy = local({ allowedHosts: [r.base, "127.0.0.1", "127.0.0.3", "canary.test", "::ffff:127.0.0.3", "169.254.169.254", "::1"] });
     for (const code of [301, 302, 303, 307, 308]) {
       for (const target of targets) {
         const err = await rejection(sendHttp(get(to(r, code, target), { method: "POST", body: "x" }), policy, { lookup }));
@@ -233,6 +262,25 @@ describe("sendHttp: redirects", () => {
     }
     expect(canary.connections).toBe(0);
     expect(r.requests).toHaveLength(5 * targets.length);
+  });
+
+  it("a redirect to another port of an allowed private address is refused; the other port gets 0 connections", async () => {
+    const r = await redirector();
+    const other = await startServer(echo);
+    for (const allowPrivate of [true, ["127.0.0.0/8"], ["127.0.0.1/32"]]) {
+      const policy: OutboundPolicy = { allowPlainHttp: true, allowedHosts: ["127.0.0.1", r.base], allowPrivate };
+      for (const code of [301, 302, 303, 307, 308]) {
+        for (const target of [`${other.base}/`, `//127.0.0.1:${other.port}/`, `http://0x7f.1:${other.port}/`, `http://[::ffff:127.0.0.1]:${r.port}/`]) {
+          const err = await rejection(sendHttp(get(to(r, code, target)), policy));
+          expect(err, `${JSON.stringify(allowPrivate)} ${code} -> ${target}`).toBeInstanceOf(PolicyError);
+          expect(err.message).toMatch(/^URL blocked: .* reached only at the origins the tool lists \(http:\/\/127\.0\.0\.1:\d+\), not http:\/\/.*\(redirect\)$/);
+        }
+      }
+    }
+    expect(other.connections).toBe(0);
+    // Listed, the other origin is followed.
+    const res = await sendHttp(get(to(r, 302, `${other.base}/landed`)), { allowPlainHttp: true, allowedHosts: [r.base, other.base], allowPrivate: true });
+    expect([res.status, res.url, other.connections]).toEqual([200, `${other.base}/landed`, 1]);
   });
 
   it("follows up to 5 hops by default and refuses the 6th", async () => {
@@ -317,7 +365,8 @@ describe("sendHttp: transport failures", () => {
   it("a TLS handshake failure is a network error that was not sent", async () => {
     const s = await startServer(echo); // plain HTTP: the TLS ClientHello gets no valid answer
     let sent = 0;
-    const err = await rejection(sendHttp(get(`https://127.0.0.1:${s.port}/`, { method: "POST", body: "x" }), local(), { onSent: () => sent++ }));
+    const policy = local({ allowedHosts: [`https://127.0.0.1:${s.port}`] });
+    const err = await rejection(sendHttp(get(`https://127.0.0.1:${s.port}/`, { method: "POST", body: "x" }), policy, { onSent: () => sent++ }));
     expect(err).toMatchObject({ name: "HttpTransportError", category: "network", mayHaveBeenSent: false });
     expect([sent, s.requests.length]).toEqual([0, 0]);
   });
@@ -325,7 +374,7 @@ describe("sendHttp: transport failures", () => {
   it("reaches an IPv6 loopback literal when allowed", async (ctx) => {
     let s: TestServer;
     try { s = await startServer(echo, "::1"); } catch { return ctx.skip(); }
-    const res = await sendHttp(get(`http://[::1]:${s.port}/`), local({ allowedHosts: ["::1"], allowPrivate: ["::1/128"] }));
+    const res = await sendHttp(get(`http://[::1]:${s.port}/`), local({ allowedHosts: [`http://[::1]:${s.port}`], allowPrivate: ["::1/128"] }));
     expect((JSON.parse(res.body.toString()) as Seen).headers.host).toBe(`[::1]:${s.port}`);
     expect(res.remoteAddress).toBe("::1");
   });

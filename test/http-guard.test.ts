@@ -6,6 +6,7 @@ import {
   checkUrl,
   hostMatches,
   isAddressAllowed,
+  isValidAllowedHost,
   parseAllowedDomains,
   type OutboundPolicy,
 } from "../src/runners/http/guard.js";
@@ -154,7 +155,7 @@ describe("checkUrl accepts what the policy allows", () => {
   });
 
   it("allowPrivate CIDR list allows 127.0.0.1 but not 10.0.0.1", () => {
-    const p = policyFor("*", { allowPrivate: ["127.0.0.0/8"] });
+    const p = policyFor("*", { allowPrivate: ["127.0.0.0/8"], allowedHosts: ["*", "http://127.0.0.1:8080", "http://[::ffff:127.0.0.1]"] });
     expect(checkUrl("http://127.0.0.1:8080/", p).port).toBe("8080");
     expect(checkUrl("http://[::ffff:127.0.0.1]/", p).hostname).toBe("[::ffff:7f00:1]");
     expect(refusal("http://10.0.0.1/", p).message).toMatch(/10\.0\.0\.1 is not allowed \(private\)/);
@@ -162,7 +163,7 @@ describe("checkUrl accepts what the policy allows", () => {
   });
 
   it("still refuses forbidden names when private addresses are allowed", () => {
-    const p = policyFor("*", { allowPrivate: true });
+    const p = policyFor("*", { allowPrivate: true, allowedHosts: ["*", "http://10.1.2.3", "http://localhost", "http://metadata.google.internal"] });
     expect(refusal("http://localhost/", p).message).toMatch(/never allowed/);
     expect(refusal("http://metadata.google.internal/", p).message).toMatch(/never allowed/);
     expect(checkUrl("http://10.1.2.3/", p).hostname).toBe("10.1.2.3");
@@ -234,6 +235,125 @@ describe("isAddressAllowed", () => {
 
   it("rejects an invalid CIDR entry instead of ignoring it", () => {
     expect(() => isAddressAllowed("127.0.0.1", ["127.0.0.0/99"])).toThrow(PolicyError);
+  });
+});
+
+// An IPv6 address that carries an IPv4 one reaches it through a translator or a tunnel: metadata and link-local
+// stay refused under `allowPrivate: true` whatever the encoding, and a CIDR list must allow the IPv4 address too.
+describe("isAddressAllowed: IPv4 addresses embedded in IPv6", () => {
+  const metadataForms: Array<[string, string]> = [
+    ["64:ff9b::a9fe:a9fe", "NAT64 well-known prefix (RFC 6052 /96)"],
+    ["64:ff9b::169.254.169.254", "NAT64, dotted"],
+    ["64:ff9b::6464:64c8", "NAT64 of Alibaba's 100.100.100.200"],
+    ["64:ff9b::a9fe:aa02", "NAT64 of ECS's 169.254.170.2"],
+    ["64:ff9b:1::a9fe:a9fe", "NAT64 local-use prefix at /96 (RFC 8215)"],
+    ["64:ff9b:1:0:a9:fea9:fe00:0", "NAT64 local-use prefix at /64"],
+    ["64:ff9b:1:a9:fe:a9fe::", "NAT64 local-use prefix at /56"],
+    ["64:ff9b:1:a9fe:a9:fe00::", "NAT64 local-use prefix at /48"],
+    ["2002:a9fe:a9fe::1", "6to4 (RFC 3056)"],
+    ["2002:a9fe:a9fe:1234:5678:9abc:def0:1", "6to4, any host part"],
+    ["::a9fe:a9fe", "IPv4-compatible (RFC 4291)"],
+    ["::169.254.169.254", "IPv4-compatible, dotted"],
+    ["::ffff:0:a9fe:a9fe", "IPv4-translated (SIIT, RFC 2765/6145)"],
+    ["::ffff:0:169.254.169.254", "IPv4-translated, dotted"],
+    ["::ffff:a9fe:a9fe", "IPv4-mapped"],
+    ["2001:0:4136:e378:8000:63bf:5601:5601", "Teredo client 169.254.169.254 (obfuscated, RFC 4380)"],
+    ["2001:0:a9fe:a9fe:8000:63bf:3fff:fdd2", "Teredo server 169.254.169.254"],
+    ["fd00::5efe:a9fe:a9fe", "ISATAP interface id (RFC 5214) under a private prefix"],
+    ["fd00::200:5efe:a9fe:a9fe", "ISATAP, universal bit set"],
+    ["fd00::5efe:6464:64c8", "ISATAP of 100.100.100.200"],
+  ];
+  it.each(metadataForms)("%s (%s) is refused with allowPrivate true", (ip) => {
+    expect(isAddressAllowed(ip, true)).toBe(false);
+  });
+
+  it.each(metadataForms)("%s (%s) is refused in a URL, naming the IPv4 address inside", (ip) => {
+    const err = refusal(`http://[${ip}]:8080/`, policyFor("*", { allowPrivate: true, allowedHosts: ["*", `http://[${ip}]:8080`] }));
+    expect(err.message).toMatch(/ of (169\.254\.\d+\.\d+|100\.100\.100\.200)\b/);
+  });
+
+  const cases: Array<[string, boolean | string[], boolean]> = [
+    // What they carry decides under `true`: private and loopback IPv4 stay reachable.
+    ["64:ff9b::a00:1", true, true],
+    ["64:ff9b::7f00:1", true, true],
+    ["2002:a00:1::1", true, true],
+    ["::ffff:0:a00:1", true, true],
+    ["::a00:1", true, true],
+    ["64:ff9b:1::a00:5", true, true],
+    ["fd00::5efe:a00:1", true, true],
+    ["2001:0:4136:e378:8000:63bf:3fff:fdd2", true, true],
+    ["::1", true, true],
+    ["64:ff9b::e000:1", true, false],
+    ["64:ff9b::ffff:ffff", true, false],
+    ["2002::1", true, false],
+    // A list must allow the IPv4 address inside as well as the IPv6 one.
+    ["64:ff9b::a9fe:a9fe", ["64:ff9b::/96"], false],
+    ["64:ff9b::a9fe:a9fe", ["64:ff9b::/96", "169.254.169.254/32"], true],
+    ["64:ff9b::808:808", ["64:ff9b::/96"], true],
+    ["64:ff9b::a00:1", ["64:ff9b::/96"], false],
+    ["64:ff9b::a00:1", ["64:ff9b::/96", "10.0.0.0/8"], true],
+    ["2002:7f00:1::", ["2002::/16"], false],
+    ["2002:7f00:1::", ["2002::/16", "127.0.0.0/8"], true],
+    ["64:ff9b:1::a9fe:a9fe", ["64:ff9b:1::/48"], false],
+    ["64:ff9b:1::a00:5", ["64:ff9b:1::/48"], true],
+    // A public prefix with an ISATAP interface id delivers to the IPv4 address inside.
+    ["2a00:1450:4001::5efe:a9fe:a9fe", false, false],
+    ["2a00:1450:4001::200:5efe:a00:1", false, false],
+    ["2a00:1450:4001::200:5efe:808:808", false, true],
+  ];
+  it.each(cases)("%s with allowPrivate=%j -> %s", (ip, allowPrivate, expected) => {
+    expect(isAddressAllowed(ip, allowPrivate)).toBe(expected);
+  });
+});
+
+// A private address is allowed for a service, not a machine: only the origins a tool names (baseUrl,
+// sandboxBaseUrl, origins in allowedHosts) reach it, on their scheme and port.
+describe("checkUrl: private addresses only at listed origins", () => {
+  const local = (allowPrivate: boolean | string[], hosts: string[] = ["127.0.0.1", "http://127.0.0.1:8080"]): OutboundPolicy =>
+    ({ allowPlainHttp: true, allowedHosts: hosts, allowPrivate });
+
+  it.each([[true], [["127.0.0.0/8"]], [["127.0.0.1"]]] as Array<[boolean | string[]]>)("allowPrivate=%j: the listed origin only", (allowPrivate) => {
+    expect(checkUrl("http://127.0.0.1:8080/x?y=1", local(allowPrivate)).pathname).toBe("/x");
+    expect(checkUrl("http://0x7f.1:8080/", local(allowPrivate)).port).toBe("8080");
+    for (const url of ["http://127.0.0.1:8081/", "http://127.0.0.1/", "https://127.0.0.1:8080/", "http://127.0.0.1:2375/containers/json", "http://127.0.0.1:6379/"]) {
+      const err = refusal(url, local(allowPrivate));
+      expect(err.message).toMatch(/^URL blocked: 127\.0\.0\.1 is loopback, reached only at the origins the tool lists \(http:\/\/127\.0\.0\.1:8080\), not /);
+      expect(err.details).toMatchObject({ address: "127.0.0.1", origin: new URL(url).origin });
+    }
+  });
+
+  it("a host pattern, '*' included, opens no port of a private address", () => {
+    for (const hosts of [["127.0.0.1"], ["*"], ["*", "127.0.0.1"]]) {
+      expect(refusal("http://127.0.0.1:8080/", local(true, hosts)).message).toMatch(/reached only at the origins the tool lists \(none\)/);
+    }
+  });
+
+  it("origins are compared as URL origins: default ports, case, IPv6 and IPv4 spellings", () => {
+    expect(checkUrl("https://10.0.0.5/", local(true, ["https://10.0.0.5:443"])).hostname).toBe("10.0.0.5");
+    expect(checkUrl("http://10.0.0.5:80/", local(true, ["HTTP://10.0.0.5"])).hostname).toBe("10.0.0.5");
+    expect(checkUrl("http://[::1]:9000/", local(["::1/128"], ["http://[0:0::1]:9000/"])).port).toBe("9000");
+    expect(refusal("http://[::1]:9001/", local(["::1/128"], ["http://[::1]:9000"])).message).toMatch(/::1 is loopback/);
+    expect(refusal("http://[::ffff:127.0.0.1]:8080/", local(true)).message).toMatch(/reached only at the origins/);
+  });
+
+  it("the address class still comes first: a listed origin does not open a refused address", () => {
+    expect(refusal("http://169.254.169.254/", local(true, ["http://169.254.169.254"])).message).toMatch(/169\.254\.169\.254 is not allowed \(linkLocal\)/);
+    expect(refusal("http://10.0.0.1:8080/", local(["127.0.0.0/8"], ["http://10.0.0.1:8080"])).message).toMatch(/10\.0\.0\.1 is not allowed \(private\)/);
+  });
+
+  it("public hosts keep any port; an origin entry allows exactly its origin", () => {
+    const p: OutboundPolicy = { allowPlainHttp: false, allowedHosts: ["api.example.com", "8.8.8.8", "https://files.example.com:8443"], allowPrivate: true };
+    expect(checkUrl("https://api.example.com:8443/", p).port).toBe("8443");
+    expect(checkUrl("https://8.8.8.8:853/", p).port).toBe("853");
+    expect(checkUrl("https://files.example.com:8443/f", p).pathname).toBe("/f");
+    expect(refusal("https://files.example.com/f", p).message).toMatch(/not on the allow-list/);
+  });
+
+  it.each([
+    ["http://127.0.0.1:8080/path", false], ["http://u:p@127.0.0.1:8080", false], ["ftp://127.0.0.1", false], ["http://127.0.0.1:8080?x", false],
+    ["http://", false], ["http://127.0.0.1:8080", true], ["https://[::1]:9000/", true], ["api.example.com", true], ["*.example.com", true],
+  ] as Array<[string, boolean]>)("allowedHosts entry %s is valid: %s", (entry, valid) => {
+    expect(isValidAllowedHost(entry)).toBe(valid);
   });
 });
 

@@ -17,6 +17,10 @@ const seen: Seen[] = [];
 let connections = 0;
 let server: http.Server;
 let port: number;
+// Another service on the same loopback address: a tool allowed 127.0.0.1 for its own port must never reach it.
+let canary: http.Server;
+let canaryPort: number;
+let canaryConnections = 0;
 
 beforeAll(async () => {
   server = http.createServer((req, res) => {
@@ -57,6 +61,10 @@ beforeAll(async () => {
         res.writeHead(302, { location: `http://127.0.0.2:${port}/landing` });
         return void res.end();
       }
+      if (url.pathname === "/other-port") {
+        res.writeHead(307, { location: `http://127.0.0.1:${canaryPort}/stolen` });
+        return void res.end();
+      }
       if (url.pathname === "/elsewhere") {
         res.writeHead(302, { location: `http://127.0.0.2:${port}/items/moved` });
         return void res.end();
@@ -69,11 +77,22 @@ beforeAll(async () => {
   server.on("connection", () => connections++);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   port = (server.address() as AddressInfo).port;
+  canary = http.createServer((_req, res) => {
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ canary: true }));
+  });
+  canary.on("connection", () => canaryConnections++);
+  await new Promise<void>((resolve) => canary.listen(0, "127.0.0.1", resolve));
+  canaryPort = (canary.address() as AddressInfo).port;
 });
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+afterAll(async () => {
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await new Promise<void>((resolve) => canary.close(() => resolve()));
+});
 
-function manifest(extra: { auth?: string; allowPrivate?: boolean; baseHost?: string } = {}): string {
-  const allow = extra.allowPrivate === false ? "" : `\n  allowPrivateNetworks: ["127.0.0.0/8"]`;
+function manifest(extra: { auth?: string; allowPrivate?: boolean | string; baseHost?: string; allowedHosts?: string[] } = {}): string {
+  const networks = typeof extra.allowPrivate === "string" ? extra.allowPrivate : `["127.0.0.0/8"]`;
+  const allow = (extra.allowPrivate === false ? "" : `\n  allowPrivateNetworks: ${networks}`) + (extra.allowedHosts ? `\n  allowedHosts: ${JSON.stringify(extra.allowedHosts)}` : "");
   return `apiVersion: toolctl/v1
 name: fake
 description: A fake provider on loopback
@@ -175,6 +194,10 @@ actions:
     description: The provider echoes the credential back
     kind: read
     request: { method: GET, path: /echo-secret }
+  other_port:
+    description: Redirects to another port of the same address
+    kind: read
+    request: { method: GET, path: /other-port }
 `;
 }
 
@@ -319,7 +342,37 @@ describe("http runner", () => {
     expect(connections).toBe(before);
   });
 
-  it("follows a redirect to another host only when TOOL_ALLOWED_DOMAINS allows it", async () => {
+  it.each([["true"], [`["127.0.0.0/8"]`], [`["127.0.0.1"]`]])("allowPrivateNetworks: %s opens the tool's own origin, not another port of it: exit 3, no connection", async (networks) => {
+    const before = canaryConnections;
+    const home = await homeWith(manifest({ allowPrivate: networks }));
+    const result = await runJson(["run", "fake.other_port"], { home });
+    expect(result.code).toBe(3);
+    // The first hop was sent (a read, so nothing happened): a failure, not a refusal before anything ran.
+    expect(result.json.status).toBe("failed");
+    expect(result.json.error.code).toBe("url_blocked");
+    expect(result.json.error.message).toBe(
+      `URL blocked: 127.0.0.1 is loopback, reached only at the origins the tool lists (http://127.0.0.1:${port}), not http://127.0.0.1:${canaryPort}: http://127.0.0.1:${canaryPort}/stolen (redirect)`,
+    );
+    expect(canaryConnections).toBe(before);
+    // Listed in allowedHosts (or TOOL_ALLOWED_DOMAINS), the other origin is reached.
+    const listed = await homeWith(manifest({ allowPrivate: networks, allowedHosts: [`http://127.0.0.1:${canaryPort}`] }));
+    const followed = await runJson(["run", "fake.other_port"], { home: listed });
+    expect(followed.code).toBe(0);
+    expect(followed.json.output).toEqual({ canary: true });
+    const byEnv = await runJson(["run", "fake.other_port"], { home, env: { TOOL_ALLOWED_DOMAINS: `http://127.0.0.1:${canaryPort}` } });
+    expect(byEnv.code).toBe(0);
+    expect(canaryConnections).toBe(before + 2);
+  });
+
+  it.each([["http://127.0.0.1:8080/admin"], ["ftp://127.0.0.1:21"], ["http://user:pw@127.0.0.1:8080"]])("refuses the allowedHosts entry %s at import: exit 2, naming the field", async (entry) => {
+    const dir = writeFiles({ "fake.yaml": manifest({ allowedHosts: ["api.example.com", entry] }) });
+    const home = tempDir("toolctl-http-");
+    const result = await runCli(["import", dir], { home });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`http.allowedHosts.1: '${entry}' is not a host, a *.domain wildcard or an origin (http or https://host[:port], nothing after it)`);
+  });
+
+  it("follows a redirect to another private host only when TOOL_ALLOWED_DOMAINS lists its origin", async () => {
     // A second host: the same port on 127.0.0.2, another loopback address.
     const second = http.createServer((req, res) => {
       res.writeHead(200, { "content-type": "application/json" });
@@ -331,7 +384,11 @@ describe("http runner", () => {
       const blocked = await runJson(["run", "fake.elsewhere"], { home });
       expect(blocked.code).toBe(3);
       expect(blocked.json.error.code).toBe("url_blocked");
-      const allowed = await runJson(["run", "fake.elsewhere"], { home, env: { TOOL_ALLOWED_DOMAINS: "example.com, 127.0.0.2" } });
+      // A host name alone opens no private origin.
+      const hostOnly = await runJson(["run", "fake.elsewhere"], { home, env: { TOOL_ALLOWED_DOMAINS: "example.com, 127.0.0.2" } });
+      expect(hostOnly.code).toBe(3);
+      expect(hostOnly.json.error.message).toMatch(new RegExp(`127\\.0\\.0\\.2 is loopback, reached only at the origins the tool lists \\(http://127\\.0\\.0\\.1:${port}\\), not http://127\\.0\\.0\\.2:${port}`));
+      const allowed = await runJson(["run", "fake.elsewhere"], { home, env: { TOOL_ALLOWED_DOMAINS: `example.com, http://127.0.0.2:${port}` } });
       expect(allowed.code).toBe(0);
       expect(allowed.json.output).toEqual({ id: "moved", host: `127.0.0.2:${port}` });
     } finally {
@@ -416,7 +473,7 @@ describe("http runner", () => {
     await new Promise<void>((resolve) => other.listen(port, "127.0.0.2", resolve));
     try {
       const home = await homeWith(manifest({ auth: "auth: { type: api_key, secret: FAKE_TOKEN, in: header, name: X-Api-Token }" }));
-      const result = await runJson(["run", "fake.hop"], { home, env: { FAKE_TOKEN: "hdr-secret-123456", TOOL_ALLOWED_DOMAINS: "127.0.0.2" } });
+      const result = await runJson(["run", "fake.hop"], { home, env: { FAKE_TOKEN: "hdr-secret-123456", TOOL_ALLOWED_DOMAINS: `http://127.0.0.2:${port}` } });
       expect(result.code).toBe(0);
       expect(landing).toHaveLength(1);
       expect(landing[0]!["x-api-token"]).toBeUndefined();
@@ -433,6 +490,31 @@ describe("http runner", () => {
       expect(result.code).toBe(2);
       expect(result.json.error.message).toMatch(/is not allowed as a path segment/);
     }
+  });
+
+  // A value goes as one encoded segment (`..%2F..`), but a server, a proxy or a framework in front of it may
+  // decode it (once or twice), treat a backslash as a slash, cut a segment at `;` or read overlong UTF-8.
+  it.each([
+    ["../.."], ["../admin"], ["a/../../b"], ["a/.."], ["..%2F.."], ["..%2f"], ["%2e%2e"], ["%2E%2e/x"], [".%2E"], ["%2e."],
+    ["..\\.."], ["..\\"], ["x\\..\\y"], ["%2e%2e%5cx"], ["..%5C"], ["%252e%252e%252f"], ["%25252e%25252e"], ["..;/x"], ["..;jsessionid=1"],
+    ["%c0%ae%c0%ae/x"], ["..%c0%afx"], ["%u002e%u002e/x"], ["\uff0e\uff0e/x"], ["\u2025/x"], ["..%00"], [".. /x"],
+  ])("refuses %j as a path parameter: exit 2, naming the path template and the field, nothing sent", async (id) => {
+    const home = await homeWith(manifest());
+    const before = seen.length;
+    const result = await runJson(["run", "fake.get_item", "--params", JSON.stringify({ id })], { home });
+    expect(result.code).toBe(2);
+    expect(result.json.status).toBe("failed");
+    expect(result.json.error.message).toBe(
+      `cannot build the http call: request.path "/items/{{ input.id }}": input.id ${JSON.stringify(id)} is not allowed as a path segment: decoded as a server may decode it, it has a ".." segment, which climbs to another endpoint`,
+    );
+    expect(seen.length).toBe(before);
+  });
+
+  it.each([["a..b"], ["..."], ["v1.2..3"], ["..a"], ["%2e%2ex"], ["a/b"], [".hidden"], ["x;y"]])("still sends %j, which climbs nowhere", async (id) => {
+    const home = await homeWith(manifest());
+    const result = await runJson(["run", "fake.get_item", "--params", JSON.stringify({ id })], { home });
+    expect(result.code).toBe(0);
+    expect(seen.at(-1)!.url).toBe(`/items/${encodeURIComponent(id)}`);
   });
 
   it("scrubs a password given as input wherever a template copies it", async () => {

@@ -40,7 +40,10 @@ export const httpSettingsSchema = z.strictObject({
   allowPlainHttp: z.boolean().default(false),
   /** true, or the CIDR ranges that may be reached although they are loopback, private or link-local. */
   allowPrivateNetworks: z.union([z.boolean(), z.array(z.string().min(1))]).default(false),
-  /** Hosts this tool may call besides its baseUrl hosts; `*.example.com` matches subdomains. */
+  /**
+   * Hosts this tool may call besides its baseUrl hosts; `*.example.com` matches subdomains. An origin
+   * (`http://127.0.0.1:9000`) allows that scheme, host and port only: the way to reach another private origin.
+   */
   allowedHosts: z.array(z.string().min(1)).default([]),
   headers: stringMap.default({}),
   /**

@@ -6,7 +6,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { manifestRuleProblems, manifestSchema, type Manifest } from "../domain/manifest.js";
 import { ValidationError } from "../errors.js";
-import { isValidNetworkEntry } from "../runners/http/guard.js";
+import { isValidAllowedHost, isValidNetworkEntry } from "../runners/http/guard.js";
 import { checkSchema } from "../schema/compile.js";
 import { definitionClosure, withDefinitions } from "../schema/defs.js";
 import { collectRefs, TemplateError } from "../template/render.js";
@@ -91,6 +91,14 @@ function checkEmbedded(manifest: unknown): Problem[] {
       networks.forEach((entry, index) => {
         if (typeof entry === "string" && !isValidNetworkEntry(entry)) {
           problems.push({ path: ["http", "allowPrivateNetworks", index], message: `'${entry}' is not a CIDR range (such as 127.0.0.0/8) or an IP address` });
+        }
+      });
+    }
+    const hosts = manifest.http.allowedHosts;
+    if (Array.isArray(hosts)) {
+      hosts.forEach((entry, index) => {
+        if (typeof entry === "string" && !isValidAllowedHost(entry)) {
+          problems.push({ path: ["http", "allowedHosts", index], message: `'${entry}' is not a host, a *.domain wildcard or an origin (http or https://host[:port], nothing after it)` });
         }
       });
     }

@@ -101,7 +101,8 @@ export async function loadSpec(source: string, options: LoadOptions): Promise<Lo
   });
 
   // The spec itself may redirect to any public host (private ones need the option); what it refers to may not.
-  const fetched = isRemote ? await fetchRemote(rootUrl, policyFor(["*"]), options.signal) : await readLocal(rootUrl, source);
+  // The spec's own origin is listed: with --allow-private-networks, the only private origin it may be read from.
+  const fetched = isRemote ? await fetchRemote(rootUrl, policyFor(["*", new URL(rootUrl).origin]), options.signal) : await readLocal(rootUrl, source);
   const root = parseSpecText(fetched.text, show(rootUrl), fetched.url);
   const { dialect, version } = detectVersion(root, show(rootUrl));
   rootUrl = withoutHash(fetched.url);
@@ -162,7 +163,7 @@ export async function loadSpec(source: string, options: LoadOptions): Promise<Lo
               if (isRemote ? new URL(url).origin !== origin : !url.startsWith("file:")) {
                 throw new PolicyError("url_blocked", `URL blocked: ${show(url)} is outside the spec's origin`, { url: show(url) });
               }
-              const got = isRemote ? await fetchRemote(url, policyFor([new URL(rootUrl).hostname]), options.signal) : await readLocal(url, show(url));
+              const got = isRemote ? await fetchRemote(url, policyFor([new URL(rootUrl).hostname, new URL(rootUrl).origin]), options.signal) : await readLocal(url, show(url));
               return got.text;
             } catch (error) {
               return fail(error);

@@ -13,6 +13,7 @@
  * 354), a connection lost or a timeout before the server's final reply is `unknown`: it may have been queued.
  * After the final 250, the message is accepted: whatever happens to QUIT does not change that.
  */
+import { createHmac } from "node:crypto";
 import { Readable } from "node:stream";
 import SMTPConnection from "nodemailer/lib/smtp-connection/index.js";
 import mimeFuncs from "nodemailer/lib/mime-funcs/index.js";
@@ -192,6 +193,34 @@ function smtpSend(
   });
 }
 
+/**
+ * SMTP AUTH sends forms of the password that contain no aligned base64 of it: PLAIN's base64("\0user\0pass")
+ * and CRAM-MD5's base64("user <hex HMAC-MD5(pass, challenge)>"). A server may repeat them in a reply that ends up
+ * in the error or the output, so each is registered with the redactor before it is sent: PLAIN's and LOGIN's
+ * (base64 of the username and of the password) here, before the session starts; CRAM-MD5's, which answers the
+ * server's challenge, by the handler below.
+ */
+function registerAuthForms(credentials: SMTPConnection.Credentials, secretUsername: boolean, addSecret: (value: string) => void): void {
+  const plain = `\u0000${credentials.user}\u0000${credentials.pass}`;
+  addSecret(plain);
+  addSecret(Buffer.from(plain, "utf8").toString("base64"));
+  if (secretUsername) addSecret(credentials.user);
+}
+
+/** RFC 2195 CRAM-MD5, as nodemailer does it, but registering the answer before it goes out. */
+function cramMd5(credentials: SMTPConnection.Credentials, addSecret: (value: string) => void): NonNullable<SMTPConnection.Options["customAuth"]>[string] {
+  return async (auth) => {
+    const challenge = await auth.sendCommand("AUTH CRAM-MD5");
+    if (challenge.status !== 334) return auth.reject("Invalid login sequence while waiting for the server's challenge");
+    const hmac = createHmac("md5", credentials.pass).update(Buffer.from(challenge.text.trim(), "base64")).digest("hex");
+    const answer = Buffer.from(`${credentials.user} ${hmac}`, "utf8").toString("base64");
+    addSecret(hmac);
+    addSecret(answer);
+    const done = await auth.sendCommand(answer);
+    return done.status === 235 ? auth.resolve() : auth.reject("Invalid login");
+  };
+}
+
 const categoryFor = (error: SMTPConnection.SMTPError): ErrorCategory => {
   if (error.code === "EAUTH") return "authentication";
   if (error.code === "ETIMEDOUT") return "timeout";
@@ -241,6 +270,7 @@ export const emailRunner: Runner = {
     const auth = tool.definition.auth;
     const username = auth.type === "basic" ? renderText(auth.username, { secrets }, "auth.username") : undefined;
     const credentials = auth.type === "basic" ? { user: username!, pass: secrets[auth.secret]! } : undefined;
+    if (credentials) registerAuthForms(credentials, auth.type === "basic" && /\{\{\s*secrets\./.test(auth.username), context.addSecret);
     const timeoutSeconds = context.action.definition.timeoutSeconds ?? settings.timeoutSeconds;
     const security = settings.tls === "tls" ? "TLS" : settings.allowPlainSmtp ? "STARTTLS if offered (allowPlainSmtp)" : "STARTTLS required";
     const server = `${settings.host}:${settings.port}`;
@@ -250,6 +280,7 @@ export const emailRunner: Runner = {
       requireTLS: settings.tls === "starttls" && !settings.allowPlainSmtp,
       connectionTimeout: timeoutSeconds * 1000, greetingTimeout: timeoutSeconds * 1000, socketTimeout: timeoutSeconds * 1000,
       tls: { servername: /^[\d.]+$|:/.test(settings.host) ? undefined : settings.host },
+      customAuth: credentials ? { "CRAM-MD5": cramMd5(credentials, context.addSecret) } : undefined,
     };
 
     return {

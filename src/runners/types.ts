@@ -24,7 +24,11 @@ export interface RunContext {
   guards?: import("./http/resilience.js").SharedGuards;
   /** Scrubs known secrets from text; runners call it before cutting text short, so no partial secret survives. */
   redact(text: string): string;
-  /** Registers another value that must never be shown (a secret-looking variable passed to a process). */
+  /**
+   * Registers another value that must never be shown: a secret-looking variable passed to a process, or anything
+   * the runner derives from a secret (a Basic header, an SMTP AUTH blob, a signature). Call it before the value
+   * is sent: whatever the other side echoes back is scrubbed only once it is registered.
+   */
   addSecret(value: string): void;
   /** The directory toolctl was started in: where a relative local path starts when the tool names no root. */
   cwd: string;

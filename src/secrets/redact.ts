@@ -1,7 +1,10 @@
 /**
- * Scrubs secrets from everything toolctl writes: the exact value of every resolved secret (and its URL and
- * base64 encodings), and any value stored under a secret-looking key. Values are redacted before they are
- * serialised, so JSON output stays valid JSON.
+ * Scrubs secrets from everything toolctl writes: the exact value of every resolved secret (and its URL, JSON and
+ * base64 encodings, base64 at any alignment inside a longer blob included), and any value stored under a
+ * secret-looking key. Values are redacted before they are serialised, so JSON output stays valid JSON.
+ *
+ * A value that a runner derives from a secret (a Basic header, an SMTP AUTH blob, a signature) is registered
+ * too, through RunContext.addSecret, before it is sent: a server may echo it back in any answer.
  */
 export const REDACTED = "[REDACTED]";
 /** Deeper structures are cut: nothing legitimate nests this far, and recursion must not overflow the stack. */
@@ -32,6 +35,27 @@ export function isSecretKey(key: string): boolean {
   return false;
 }
 
+/** Below this many characters an unaligned base64 fragment could turn up by chance in unrelated base64. */
+const MIN_EMBEDDED_BASE64 = 8;
+
+/**
+ * What base64 of `<anything><value><anything>` always contains, for each of the three byte alignments the value
+ * can have: the characters whose 6 bits all come from the value. Base64 of the value alone only matches when the
+ * value starts on a 3-byte boundary ("user:pass" puts the password there for one username length in three).
+ * At most the one character on each side that mixes the value's bits with its neighbours' stays.
+ */
+function embeddedBase64(value: string): string[] {
+  const bytes = Buffer.from(value);
+  const forms: string[] = [];
+  for (const shift of [0, 1, 2]) {
+    // Zero padding stands in for the neighbours; the characters kept never see it.
+    const text = Buffer.concat([Buffer.alloc(shift), bytes, Buffer.alloc(2)]).toString("base64");
+    const form = text.slice(Math.ceil((8 * shift) / 6), Math.floor((8 * (shift + bytes.length)) / 6));
+    if (form.length >= MIN_EMBEDDED_BASE64) forms.push(form);
+  }
+  return forms;
+}
+
 export class Redactor {
   private needles: string[] = [];
 
@@ -39,10 +63,10 @@ export class Redactor {
   add(value: string | undefined): void {
     if (!value) return;
     // Every encoding a value may take on its way out: URL path and query (which differ on ~!'()* and space),
-    // JSON string escapes, and base64 (as in a basic-auth header).
+    // JSON string escapes, and base64 (as in a basic-auth header), aligned or not.
     const forms = new Set([
       value, encodeURIComponent(value), new URLSearchParams({ v: value }).toString().slice(2),
-      JSON.stringify(value).slice(1, -1), Buffer.from(value).toString("base64"),
+      JSON.stringify(value).slice(1, -1), Buffer.from(value).toString("base64"), ...embeddedBase64(value),
     ]);
     for (const form of forms) if (!this.needles.includes(form)) this.needles.push(form);
     this.needles.sort((a, b) => b.length - a.length);

@@ -6,7 +6,7 @@
 import type { ClientRequest, IncomingMessage, RequestOptions } from "node:http";
 import type { LookupAddress } from "node:dns";
 import { PolicyError } from "../../errors.js";
-import { addressClass, checkUrl, isAddressAllowed, redactUrl, type OutboundPolicy } from "./guard.js";
+import { checkResolvedAddress, checkUrl, redactUrl, type OutboundPolicy } from "./guard.js";
 
 export class HttpTransportError extends Error {
   readonly category: "network" | "timeout";
@@ -116,16 +116,7 @@ async function resolvePinned(url: URL, policy: OutboundPolicy, lookup: LookupFn,
   }
   if (answers.length === 0) throw new HttpTransportError(`DNS lookup for ${host} returned no addresses`, "network", state.sent);
   // Every answer must pass, not just the one we use: a mixed public/private set is a rebinding setup.
-  for (const a of answers) {
-    if (!isAddressAllowed(a.address, policy.allowPrivate)) {
-      const shown = redactUrl(url);
-      throw new PolicyError(
-        "url_blocked",
-        `URL blocked: ${host} resolves to ${a.address}, which is not allowed (${addressClass(a.address)}): ${shown}`,
-        { url: shown, address: a.address, reason: "resolved address not allowed" },
-      );
-    }
-  }
+  for (const a of answers) checkResolvedAddress(url, a.address, policy);
   const first = answers[0]!;
   return { address: first.address, family: first.address.includes(":") ? 6 : 4 };
 }

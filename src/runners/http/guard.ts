@@ -7,6 +7,11 @@ import { PolicyError } from "../../errors.js";
 
 export interface OutboundPolicy {
   allowPlainHttp: boolean;
+  /**
+   * Host patterns (`api.example.com`, `*.example.com`, `*`, an IP address), reached on any port, and origins
+   * (`http://127.0.0.1:8080`), reached on that scheme and port only. A non-public address is reached only at a
+   * listed origin: a host pattern never opens every port of a private address.
+   */
   allowedHosts: string[];
   allowPrivate: boolean | string[];
   maxRedirects?: number;
@@ -117,16 +122,95 @@ function inCidrList(addr: Addr, list: string[]): boolean {
   });
 }
 
-export function isAddressAllowed(ip: string, allowPrivate: OutboundPolicy["allowPrivate"]): boolean {
-  const addr = parseAddress(ip);
-  if (addr === undefined) return false;
+/** One IPv4 address an IPv6 address carries; `ambiguous` when the layout cannot be known (a guess among several). */
+interface Embedded {
+  v4: ipaddr.IPv4;
+  via: string;
+  ambiguous?: boolean;
+}
+
+// RFC 6052 §2.2 positions (byte indexes) of the IPv4 address for prefix lengths /48, /56, /64 and /96: bits 64-71
+// (byte 8) are always skipped. The local-use prefix 64:ff9b:1::/48 (RFC 8215) may be used at any of them.
+const NAT64_LOCAL_LAYOUTS = [[6, 7, 9, 10], [7, 9, 10, 11], [9, 10, 11, 12], [12, 13, 14, 15]];
+const EMBEDDING_RANGES: Array<[string, string]> = [
+  ["::/96", "ipv4Compatible"], // RFC 4291 §2.5.5.1 (deprecated)
+  ["::ffff:0:0:0/96", "ipv4Translated"], // SIIT, RFC 2765 / RFC 6145
+  ["64:ff9b::/96", "nat64"], // RFC 6052 well-known prefix
+  ["64:ff9b:1::/48", "nat64Local"], // RFC 8215
+  ["2002::/16", "6to4"], // RFC 3056
+  ["2001::/32", "teredo"], // RFC 4380
+];
+let embeddingCache: Array<[ipaddr.IPv6, number, string]> | undefined;
+
+/**
+ * The IPv4 addresses that a translator or tunnel would deliver an IPv6 address to. IPv4-mapped addresses never
+ * get here: parseAddress has already turned them into IPv4.
+ */
+function embeddedIPv4(addr: ipaddr.IPv6): Embedded[] {
+  const bytes = addr.toByteArray();
+  const at = (indexes: number[], mask = 0) => new ipaddr.IPv4(indexes.map((i) => bytes[i]! ^ mask));
+  const found: Embedded[] = [];
+  embeddingCache ??= EMBEDDING_RANGES.map(([cidr, name]) => {
+    const [net, bits] = ipaddr.IPv6.parseCIDR(cidr);
+    return [net, bits, name];
+  });
+  const via = embeddingCache.find(([net, bits]) => addr.match(net, bits))?.[2];
+  const low = [12, 13, 14, 15];
+  // `::` and `::1` are the unspecified and loopback addresses, not IPv4-compatible ones.
+  if (via === "ipv4Compatible" && !(addr.parts[6] === 0 && addr.parts[7]! <= 1)) found.push({ v4: at(low), via });
+  if (via === "ipv4Translated" || via === "nat64") found.push({ v4: at(low), via });
+  if (via === "nat64Local") for (const layout of NAT64_LOCAL_LAYOUTS) found.push({ v4: at(layout), via, ambiguous: true });
+  if (via === "6to4") found.push({ v4: at([2, 3, 4, 5]), via });
+  // Teredo: the server's address, and the client's (the one packets go to), stored with every bit inverted.
+  if (via === "teredo") found.push({ v4: at([4, 5, 6, 7]), via: "teredo server" }, { v4: at(low, 0xff), via: "teredo client" });
+  // ISATAP (RFC 5214): interface identifier 0000:5efe or 0200:5efe (u/g bits aside) then the IPv4 address, under any prefix.
+  if ((addr.parts[4]! & 0xfcff) === 0 && addr.parts[5] === 0x5efe) found.push({ v4: at(low), via: "isatap" });
+  return found;
+}
+
+// `true` is for local tools; it still never means "any socket": 0.0.0.0, multicast, broadcast, link-local
+// and the cloud metadata addresses stay refused unless listed explicitly as CIDRs.
+const NEVER_WITH_TRUE = ["unspecified", "multicast", "broadcast", "linkLocal"];
+
+/** Why `addr` may not be reached under `allowPrivate` (its class, for messages), or undefined when it may. */
+function refusalOf(addr: Addr, allowPrivate: OutboundPolicy["allowPrivate"]): string | undefined {
   const cls = classify(addr);
-  if (cls === "public") return true;
-  if (allowPrivate === false) return false;
-  // `true` is for local tools; it still never means "any socket": 0.0.0.0, multicast, broadcast, link-local
-  // and the cloud metadata addresses stay refused unless listed explicitly as CIDRs.
-  if (allowPrivate === true) return !["unspecified", "multicast", "broadcast", "linkLocal"].includes(cls) && !isMetadataAddress(addr);
-  return inCidrList(addr, allowPrivate);
+  if (cls !== "public") {
+    if (allowPrivate === false) return cls;
+    if (allowPrivate === true && NEVER_WITH_TRUE.includes(cls)) return cls;
+    if (allowPrivate === true && isMetadataAddress(addr)) return "cloud metadata";
+    if (Array.isArray(allowPrivate) && !inCidrList(addr, allowPrivate)) return cls;
+  }
+  if (addr.kind() === "ipv4") return undefined;
+  // Reaching an IPv6 address that carries an IPv4 one reaches the IPv4 one: both must be allowed (§1.2).
+  for (const { v4, via, ambiguous } of embeddedIPv4(addr as ipaddr.IPv6)) {
+    const inner = ambiguous ? ambiguousRefusal(v4, allowPrivate) : refusalOf(v4, allowPrivate);
+    if (inner !== undefined) return `${via} of ${v4.toString()}: ${inner}`;
+  }
+  return undefined;
+}
+
+/**
+ * A guess among several layouts (NAT64 local use) is checked only for what must never be reached: a guess that
+ * happens to read as 0.0.0.0 or a private address says nothing about where the packet goes.
+ */
+function ambiguousRefusal(v4: ipaddr.IPv4, allowPrivate: OutboundPolicy["allowPrivate"]): string | undefined {
+  const cls = isMetadataAddress(v4) ? "cloud metadata" : classify(v4);
+  if (cls !== "linkLocal" && cls !== "cloud metadata") return undefined;
+  return Array.isArray(allowPrivate) && inCidrList(v4, allowPrivate) ? undefined : cls;
+}
+
+/** Why the address `ip` may not be reached, or undefined when it may ("invalid" for what is not an address). */
+export function addressRefusal(ip: string, allowPrivate: OutboundPolicy["allowPrivate"]): string | undefined {
+  const addr = parseAddress(ip);
+  if (addr === undefined) return "invalid";
+  const why = refusalOf(addr, allowPrivate);
+  // parseAddress unmapped `::ffff:a.b.c.d`: say so, as for the other embeddings.
+  return why !== undefined && addr.kind() === "ipv4" && stripHost(ip).includes(":") ? `ipv4Mapped of ${addr.toString()}: ${why}` : why;
+}
+
+export function isAddressAllowed(ip: string, allowPrivate: OutboundPolicy["allowPrivate"]): boolean {
+  return addressRefusal(ip, allowPrivate) === undefined;
 }
 
 // Cloud instance metadata endpoints outside link-local space: Alibaba (CGNAT range) and AWS over IPv6.
@@ -137,6 +221,62 @@ function isMetadataAddress(addr: Addr): boolean {
     const parsed = ipaddr.parse(known);
     return parsed.kind() === addr.kind() && parsed.toNormalizedString() === addr.toNormalizedString();
   });
+}
+
+/**
+ * An allowedHosts entry that names an origin (`scheme://host[:port]`), as URL.origin spells it; undefined for a
+ * host pattern or a malformed origin (a path, a query, credentials, another scheme).
+ */
+export function originEntry(entry: string): string | undefined {
+  const e = entry.trim();
+  if (!e.includes("://")) return undefined;
+  let u: URL;
+  try {
+    u = new URL(e);
+  } catch {
+    return undefined;
+  }
+  const bare = u.pathname === "/" && !e.includes("?") && !e.includes("#") && u.username === "" && u.password === "";
+  return (u.protocol === "http:" || u.protocol === "https:") && u.hostname !== "" && bare ? u.origin : undefined;
+}
+
+/** True for a host pattern, and for an origin entry that originEntry understands. */
+export function isValidAllowedHost(entry: string): boolean {
+  return !entry.includes("://") || originEntry(entry) !== undefined;
+}
+
+function listedOrigins(policy: OutboundPolicy): string[] {
+  return policy.allowedHosts.map(originEntry).filter((o): o is string => o !== undefined);
+}
+
+/**
+ * Allowing a private address opens the services a tool names, not the machine: only listed origins (the http
+ * runner lists baseUrl's and sandboxBaseUrl's) reach it, so a redirect to another port (a Docker API on 2375,
+ * Redis on 6379) is refused. `shownAddress` is how the message names the address.
+ */
+function checkPrivateOrigin(url: URL, address: string, policy: OutboundPolicy, shownAddress: string): void {
+  const cls = addressClass(address);
+  if (cls === "public") return;
+  const origins = listedOrigins(policy);
+  if (origins.includes(url.origin)) return;
+  const shown = redactUrl(url);
+  throw new PolicyError(
+    "url_blocked",
+    `URL blocked: ${shownAddress} is ${cls}, reached only at the origins the tool lists (${origins.join(", ") || "none"}), not ${url.origin}: ${shown}`,
+    { url: shown, address, origin: url.origin, reason: "origin not listed for a private address" },
+  );
+}
+
+/** Checks one DNS answer for `url`'s host: its address class, and for a private address, the origin. */
+export function checkResolvedAddress(url: URL, address: string, policy: OutboundPolicy): void {
+  const why = addressRefusal(address, policy.allowPrivate);
+  if (why !== undefined) {
+    const shown = redactUrl(url);
+    throw new PolicyError("url_blocked", `URL blocked: ${url.hostname} resolves to ${address}, which is not allowed (${why}): ${shown}`, {
+      url: shown, address, reason: "resolved address not allowed",
+    });
+  }
+  checkPrivateOrigin(url, address, policy, `${url.hostname} resolves to ${address}, which`);
 }
 
 /** True when `entry` is something `allowPrivate` accepts: a CIDR range or a single address. */
@@ -173,6 +313,7 @@ export function hostMatches(host: string, patterns: string[]): boolean {
   if (h === undefined || h === "") return false;
   for (const pattern of patterns) {
     const p = pattern.trim();
+    if (p.includes("://")) continue; // an origin, matched by checkUrl as a whole
     if (p === "*") return true;
     if (p.startsWith("*.")) {
       const suffix = canonicalHost(p.slice(2));
@@ -213,10 +354,10 @@ export function checkUrl(url: string, policy: OutboundPolicy): URL {
   if (host === "") throw blocked("missing host", u);
   if (FORBIDDEN_NAMES.has(host) || host.endsWith(".localhost")) throw blocked(`host "${host}" is never allowed`, u);
   if (isIpHost(host)) {
-    if (!isAddressAllowed(host, policy.allowPrivate)) {
-      throw blocked(`address ${host} is not allowed (${addressClass(host)})`, u, { address: host });
-    }
+    const why = addressRefusal(host, policy.allowPrivate);
+    if (why !== undefined) throw blocked(`address ${host} is not allowed (${why})`, u, { address: host });
+    checkPrivateOrigin(u, host, policy, host);
   }
-  if (!hostMatches(host, policy.allowedHosts)) throw blocked(`host "${host}" is not on the allow-list`, u);
+  if (!hostMatches(host, policy.allowedHosts) && !listedOrigins(policy).includes(u.origin)) throw blocked(`host "${host}" is not on the allow-list`, u);
   return u;
 }

@@ -13,6 +13,7 @@ import { PolicyError } from "../../errors.js";
 import { HttpTransportError, sendHttp, type HttpResponse } from "./client.js";
 import { breakerOpenSince, CircuitOpenError, circuitMessage, DEFAULT_BREAKER, DEFAULT_RETRY, RateLimitedError, sendResilient } from "./resilience.js";
 import { checkUrl, parseAllowedDomains, type OutboundPolicy } from "./guard.js";
+import { pathSegmentProblem } from "./path-segment.js";
 import { shownSigningHeaders, signingHeaders } from "./sign.js";
 import { isXmlContentType, XML_TEXT_KEY, XmlError, xmlToJson } from "./xml.js";
 
@@ -86,10 +87,13 @@ export function encodeForm(value: Record<string, unknown>, styles: Record<string
   return params.toString();
 }
 
-/** A path parameter is one segment: `..` would climb to another endpoint once the URL is normalised. */
-function encodePathSegment(value: string): string {
-  if (/^(\.|%2e){1,2}$/i.test(value)) throw new TemplateError(`request.path: ${JSON.stringify(value)} is not allowed as a path segment`);
-  return encodeURIComponent(value);
+/** A path parameter is one segment: `..` in any form a server may decode would climb to another endpoint. */
+function pathSegmentEncoder(template: string, field: string): (value: string) => string {
+  return (value) => {
+    const problem = pathSegmentProblem(value);
+    if (problem !== undefined) throw new TemplateError(`request.path ${JSON.stringify(template)}: ${field} ${JSON.stringify(value)} is not allowed as a path segment: ${problem}`);
+    return encodeURIComponent(value);
+  };
 }
 
 /** OpenAPI simple style (paths, headers): arrays `a,b`; objects `k,v`, or `k=v` exploded. Each piece goes through `encode`. */
@@ -109,7 +113,7 @@ function renderPath(template: string, scope: Record<string, unknown>): string {
   parseRefs(template);
   return template.replace(EXPRESSION, (_, path: string) => {
     const value = lookup(scope, path);
-    const text = present(value) ? simpleText(value, false, encodePathSegment) : "";
+    const text = present(value) ? simpleText(value, false, pathSegmentEncoder(template, path)) : "";
     // An empty list would leave an empty segment, which addresses another endpoint (`/items/` for `/items/{ids}`).
     if (!present(value) || (text === "" && typeof value === "object")) throw new TemplateError(`request.path: '{{ ${path} }}' has no value`);
     return text;
@@ -211,12 +215,34 @@ function headerValue(response: HttpResponse, name: string): string {
   return Array.isArray(value) ? (value[0] ?? "") : (value ?? "");
 }
 
+/**
+ * `Basic base64(user:password)`. The base64 text is registered with the redactor (with `user:password` itself)
+ * before anything is sent: a server that echoes the header must not print a credential whose base64 does not
+ * contain the password's own base64 (it does only for one username length in three). A username made from a
+ * secret is registered too.
+ */
+function basicAuthorization(username: string, password: string, context: Pick<RunContext, "addSecret">, secretUsername: boolean): string {
+  const pair = `${username}:${password}`;
+  const token = Buffer.from(pair).toString("base64");
+  if (secretUsername) context.addSecret(username);
+  context.addSecret(pair);
+  context.addSecret(token);
+  return `Basic ${token}`;
+}
+
+/** The signature header's value (`sha256=<hex>`) and its hex alone, which a receiver may echo without the prefix. */
+function registerSignature(value: string, context: Pick<RunContext, "addSecret">): void {
+  context.addSecret(value);
+  context.addSecret(value.slice(value.indexOf("=") + 1));
+}
+
 export function outboundPolicy(context: Pick<RunContext, "tool" | "env">): OutboundPolicy {
   const { definition } = context.tool;
-  const hosts = [definition.baseUrl, definition.sandboxBaseUrl].filter((u): u is string => !!u).map((u) => new URL(u).hostname);
+  const bases = [definition.baseUrl, definition.sandboxBaseUrl].filter((u): u is string => !!u).map((u) => new URL(u));
   return {
     allowPlainHttp: definition.http?.allowPlainHttp ?? false,
-    allowedHosts: [...hosts, ...(definition.http?.allowedHosts ?? []), ...parseAllowedDomains(context.env.TOOL_ALLOWED_DOMAINS)],
+    // The hosts on any port (for public addresses), and the origins: the only place a private address is reached.
+    allowedHosts: [...bases.map((u) => u.hostname), ...bases.map((u) => u.origin), ...(definition.http?.allowedHosts ?? []), ...parseAllowedDomains(context.env.TOOL_ALLOWED_DOMAINS)],
     allowPrivate: definition.http?.allowPrivateNetworks ?? false,
   };
 }
@@ -255,7 +281,7 @@ export const httpRunner: Runner = {
     if (auth.type === "bearer") headers.authorization = `Bearer ${secrets[auth.secret]}`;
     else if (auth.type === "basic") {
       const username = renderText(auth.username, scope, "auth.username");
-      headers.authorization = `Basic ${Buffer.from(`${username}:${secrets[auth.secret]}`).toString("base64")}`;
+      headers.authorization = basicAuthorization(username, secrets[auth.secret] ?? "", context, /\{\{\s*secrets\./.test(auth.username));
     } else if (auth.type === "api_key") {
       if (auth.in === "query") {
         const key = queryPair({ key: auth.name, values: [""], delimiter: "" });
@@ -291,7 +317,14 @@ export const httpRunner: Runner = {
 
     // request.sign: the body is final here; each attempt is signed when it is sent (./sign.ts has the scheme).
     const sign = request.sign;
-    const signed = sign ? () => ({ ...headers, ...signingHeaders(sign, secrets[sign.secret]!, body ?? "") }) : undefined;
+    const signed = sign
+      ? () => {
+        const signing = signingHeaders(sign, secrets[sign.secret]!, body ?? "");
+        // A valid signature is a credential for as long as the receiver accepts its timestamp: never shown.
+        registerSignature(signing[sign.header.toLowerCase()]!, context);
+        return { ...headers, ...signing };
+      }
+      : undefined;
     if (sign) sensitiveHeaders.push(sign.header.toLowerCase());
     const shownHeaders = sign ? { ...headers, ...shownSigningHeaders(sign) } : headers;
 

@@ -66,7 +66,7 @@ export const vercelRunner: Runner = {
     };
     const policy = outboundPolicy(context);
     const clientFor = (signal: AbortSignal): ApiClient => ({
-      policy: { ...policy, allowedHosts: [...policy.allowedHosts, new URL(settings.github.apiUrl).hostname] },
+      policy: { ...policy, allowedHosts: [...policy.allowedHosts, new URL(settings.github.apiUrl).hostname, new URL(settings.github.apiUrl).origin] },
       timeoutMs: (tool.definition.http?.timeoutSeconds ?? 30) * 1000,
       signal,
     });

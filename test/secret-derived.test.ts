@@ -1,0 +1,213 @@
+/**
+ * Forms a runner derives from a secret (a Basic header, an SMTP AUTH blob, a webhook signature) are as secret as
+ * the secret itself. Real servers on 127.0.0.1 echo them back, in answers and in refusals; then every place
+ * toolctl writes to is searched for the secret in any form: as is, URL- or JSON-encoded, or inside base64 at
+ * any alignment. Usernames of several lengths put the password at each of base64's three alignments.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Redactor } from "../src/secrets/redact.js";
+import { emailLoopbackCopy, FakeSmtp } from "./fakes/smtp.js";
+import { FakeServer, loopbackCopy, randomId, sendJson, type SeenRequest } from "./fakes/server.js";
+import { repoRoot, runCli, runJson, tempDir, writeFiles } from "./helpers.js";
+
+/** Every way `needle` shows in `text`: as is, URL-encoded, JSON-escaped, or inside a base64 run at any alignment. */
+function leaksOf(text: string, needle: string): string[] {
+  const found = new Set<string>();
+  const plain = [needle, encodeURIComponent(needle), new URLSearchParams({ v: needle }).toString().slice(2), JSON.stringify(needle).slice(1, -1)];
+  for (const form of plain) if (text.includes(form)) found.add(form);
+  const bytes = Buffer.from(needle, "utf8");
+  // Base64 may itself have been URL-encoded on the way (`%2B`, `%2F`, `%3D`).
+  const texts = [text, text.replace(/%2B/gi, "+").replace(/%2F/gi, "/").replace(/%3D/gi, "=")];
+  for (const t of texts) {
+    for (const run of t.match(/[A-Za-z0-9+/]{4,}={0,2}/g) ?? []) {
+      for (let skip = 0; skip < 4; skip++) {
+        if (Buffer.from(run.slice(skip), "base64").includes(bytes)) found.add(run);
+      }
+    }
+  }
+  return [...found];
+}
+
+/** Everything toolctl wrote about one execution: the run's own output and every later view of it. */
+async function everythingWritten(home: string, runOutput: string, executionId: string, env: Record<string, string>): Promise<Record<string, string>> {
+  const show = await runCli(["executions", "show", executionId], { home, env });
+  const showJson = await runCli(["executions", "show", executionId, "--json"], { home, env });
+  const audit = await runCli(["audit", "--json", "--limit", "1000"], { home, env });
+  const exported = await runCli(["audit", "export"], { home, env });
+  expect(show.code).toBe(0);
+  expect(exported.code).toBe(0);
+  const db = ["registry.db", "registry.db-wal"].map((f) => path.join(home, f)).filter(existsSync).map((f) => readFileSync(f).toString("latin1")).join("\n");
+  return {
+    run: runOutput, "executions show": show.stdout + show.stderr, "executions show --json": showJson.stdout,
+    audit: audit.stdout, "audit export": exported.stdout, database: db,
+  };
+}
+
+function expectNoLeak(places: Record<string, string>, needles: Record<string, string>): void {
+  const leaks: string[] = [];
+  for (const [where, text] of Object.entries(places)) {
+    for (const [what, needle] of Object.entries(needles)) {
+      for (const form of leaksOf(text, needle)) leaks.push(`${what} in ${where}: ${form}`);
+    }
+  }
+  expect(leaks).toEqual([]);
+}
+
+describe("the leak check itself", () => {
+  it("finds a secret inside base64 at every alignment, and URL-encoded base64", () => {
+    for (const prefix of ["a:", "ab:", "abc:"]) {
+      const blob = Buffer.from(`${prefix}s3cret-value-here`).toString("base64");
+      expect(leaksOf(`Authorization: Basic ${blob}`, "s3cret-value-here")).not.toEqual([]);
+      expect(leaksOf(`x=${encodeURIComponent(blob)}`, "s3cret-value-here")).not.toEqual([]);
+    }
+    expect(leaksOf("Basic [REDACTED]", "s3cret-value-here")).toEqual([]);
+  });
+});
+
+describe("the redactor scrubs base64 of a secret at any alignment", () => {
+  it.each([0, 1, 2, 3, 4, 5])("with %i bytes before it and a few after", (before) => {
+    const secret = `pw-${randomId(21)}`;
+    const redactor = new Redactor();
+    redactor.add(secret);
+    for (const after of ["", "x", "xy", "xyz"]) {
+      const blob = Buffer.from(`${"u".repeat(before)}${secret}${after}`).toString("base64");
+      const scrubbed = redactor.text(`token ${blob} end`);
+      expect(scrubbed).toContain("[REDACTED]");
+      expect(leaksOf(scrubbed, secret)).toEqual([]);
+    }
+  });
+
+  it("leaves other base64 alone", () => {
+    const redactor = new Redactor();
+    redactor.add(`pw-${randomId(21)}`);
+    const other = Buffer.from(`nothing to see ${randomId(30)}`).toString("base64");
+    expect(redactor.text(other)).toBe(other);
+  });
+});
+
+describe("http Basic auth: a server that echoes the Authorization header", () => {
+  let server: FakeServer;
+  beforeAll(async () => {
+    server = await new FakeServer((req: SeenRequest, res) => {
+      const auth = String(req.headers.authorization ?? "");
+      const token = auth.replace(/^Basic /, "");
+      const echo = { echo: auth, again: encodeURIComponent(token), decoded: Buffer.from(token, "base64").toString("utf8") };
+      if (req.url.startsWith("/denied")) return sendJson(res, 401, { error: { message: `bad credentials: ${auth} (${echo.again})` } });
+      sendJson(res, 200, echo);
+    }).start();
+  });
+  afterAll(() => server.close());
+
+  const manifest = (username: string) => `apiVersion: toolctl/v1
+name: basic
+description: Basic auth against an echoing server
+runtime: http
+baseUrl: ${server.url}
+http: { allowPlainHttp: true, allowPrivateNetworks: ["127.0.0.0/8"] }
+auth: { type: basic, username: "${username}", secret: BASIC_PASSWORD }
+actions:
+  whoami: { description: Echoes the header, kind: read, request: { method: GET, path: /whoami } }
+  denied: { description: Refuses and echoes, kind: read, request: { method: GET, path: /denied } }
+`;
+
+  // The password lands at offset len(username) + 1 of "username:password": every alignment is covered.
+  it.each([["u"], ["us"], ["usr"], ["user"], ["{{ secrets.BASIC_USER }}"]])("username %s: nothing derived from the password is written anywhere", async (username) => {
+    const password = `pw-${randomId(24)}`;
+    const user = username.startsWith("{{") ? `acct-${randomId(7)}` : username;
+    const env = { BASIC_PASSWORD: password, BASIC_USER: user };
+    const home = tempDir("toolctl-basic-");
+    expect((await runCli(["import", writeFiles({ "basic.yaml": manifest(username) })], { home })).code).toBe(0);
+
+    const ok = await runJson(["run", "basic.whoami"], { home, env });
+    expect(ok.code).toBe(0);
+    // The server did see (and echo) the real header: the scrubbing below is not vacuous.
+    expect(server.requests.at(-1)!.headers.authorization).toBe(`Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`);
+    expect(ok.json.output.echo).toBe("Basic [REDACTED]");
+    expect(ok.json.output.again).toBe("[REDACTED]");
+    const human = await runCli(["run", "basic.whoami"], { home, env });
+    const denied = await runJson(["run", "basic.denied"], { home, env });
+    expect(denied.code).toBe(1);
+    expect(denied.json.error.message).toMatch(/^HTTP 401: bad credentials: Basic \[REDACTED\] \(\[REDACTED\]\)$/);
+
+    const places = await everythingWritten(home, ok.stdout + human.stdout + human.stderr + denied.stdout, ok.json.executionId, env);
+    places["executions show (refused)"] = (await runCli(["executions", "show", denied.json.executionId], { home, env })).stdout;
+    const needles: Record<string, string> = { password, "user:password": `${user}:${password}` };
+    if (username.startsWith("{{")) needles.username = user;
+    expectNoLeak(places, needles);
+  });
+});
+
+describe("SMTP AUTH: a server that echoes what the client sent at AUTH", () => {
+  const shipped = path.join(repoRoot, "manifests", "email.yaml");
+  const message = { to: "alice@example.com", subject: "Hi", text: "x" };
+
+  // PLAIN sends base64("\0user\0pass"): the password is at offset len(user) + 2. (Usernames are long enough
+  // that finding one by chance in a base64 run is out of the question.)
+  it.each([
+    ["PLAIN", 8], ["PLAIN", 9], ["PLAIN", 10], ["PLAIN", 11], ["LOGIN", 10], ["CRAM-MD5", 11],
+  ] as const)("%s with a %i-character username: no form of the credentials is written anywhere", async (method, length) => {
+    const username = `u-${randomId(length - 2)}`;
+    const smtp = await new FakeSmtp({ username, authMethods: [method], echoAuth: true }).start();
+    try {
+      const dir = path.dirname(emailLoopbackCopy(shipped, smtp, tempDir("toolctl-smtp-echo-manifest-")));
+      const home = tempDir("toolctl-smtp-echo-");
+      expect((await runCli(["import", dir], { home })).code).toBe(0);
+      const env = { SMTP_USERNAME: smtp.username, SMTP_PASSWORD: smtp.password };
+
+      const sent = await runJson(["run", "email.send", "--params", JSON.stringify(message)], { home, env });
+      expect(sent.code).toBe(0);
+      // The server repeated the AUTH data in its final reply; toolctl shows the reply with that part scrubbed.
+      expect(sent.json.output.response).toMatch(/^250 .*\(authenticated with \[REDACTED\]( \[REDACTED\])?\)$/);
+
+      const wrong = `pw-wrong-${randomId(20)}`;
+      const wrongEnv = { ...env, SMTP_PASSWORD: wrong };
+      const refused = await runJson(["run", "email.send", "--params", JSON.stringify(message)], { home, env: wrongEnv });
+      expect(refused.code).toBe(1);
+      expect(refused.json.error.category).toBe("authentication");
+      expect(refused.json.error.message).toMatch(new RegExp(`^SMTP 127\\.0\\.0\\.1:\\d+: AUTH ${method} refused: 535 5\\.7\\.8 Authentication credentials invalid \\(got \\[REDACTED\\]( \\[REDACTED\\])?\\)$`));
+      const human = await runCli(["run", "email.send", "--params", JSON.stringify(message)], { home, env: wrongEnv });
+      expect(human.code).toBe(1);
+
+      const places = await everythingWritten(home, sent.stdout + refused.stdout + human.stdout + human.stderr, sent.json.executionId, env);
+      places["executions show (refused)"] = (await runCli(["executions", "show", refused.json.executionId], { home, env })).stdout;
+      const needles: Record<string, string> = { username: smtp.username, password: smtp.password, "wrong password": wrong };
+      smtp.cramResponses.forEach((hex, i) => (needles[`CRAM-MD5 answer ${i}`] = hex));
+      if (method === "CRAM-MD5") expect(smtp.cramResponses).toHaveLength(3);
+      expectNoLeak(places, needles);
+    } finally {
+      await smtp.close();
+    }
+  });
+});
+
+describe("signed webhooks: a receiver that echoes the signature", () => {
+  let server: FakeServer;
+  let dir: string;
+  beforeAll(async () => {
+    server = await new FakeServer((req, res) => {
+      const signature = String(req.headers["x-toolctl-signature"]);
+      if (req.body.includes("refuse")) return sendJson(res, 400, { error: "bad_payload", message: `refused payload signed ${signature}` });
+      sendJson(res, 200, { echo: signature, hex: signature.replace(/^sha256=/, "") });
+    }).start();
+    dir = path.dirname(loopbackCopy(path.join(repoRoot, "manifests", "webhook.yaml"), server.url, tempDir("toolctl-sig-echo-manifest-")));
+  });
+  afterAll(() => server.close());
+
+  it("no signature sent is written anywhere, in an answer or a refusal", async () => {
+    const home = tempDir("toolctl-sig-echo-");
+    expect((await runCli(["import", dir], { home })).code).toBe(0);
+    const env = { WEBHOOK_SECRET: `whsec_${randomId(32)}` };
+    const ok = await runJson(["run", "webhook.post", "--params", JSON.stringify({ payload: { event: "a" } })], { home, env });
+    expect(ok.code).toBe(0);
+    expect(ok.json.output).toEqual({ echo: "[REDACTED]", hex: "[REDACTED]" });
+    const refused = await runJson(["run", "webhook.post", "--params", JSON.stringify({ payload: { event: "refuse" } })], { home, env });
+    expect(refused.code).toBe(1);
+    expect(refused.json.error.message).toBe("HTTP 400: bad_payload: refused payload signed [REDACTED]");
+    const signatures = server.requests.map((r) => String(r.headers["x-toolctl-signature"]));
+    expect(signatures).toHaveLength(2);
+    const places = await everythingWritten(home, ok.stdout + refused.stdout, ok.json.executionId, env);
+    expectNoLeak(places, { secret: env.WEBHOOK_SECRET, ...Object.fromEntries(signatures.map((s, i) => [`signature ${i}`, s.replace(/^sha256=/, "")])) });
+  });
+});
