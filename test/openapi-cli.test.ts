@@ -183,4 +183,23 @@ describe("import --openapi through the CLI", () => {
     expect(stray.code).toBe(2);
     expect(stray.json.error.message).toMatch(/apply to --openapi only/);
   });
+
+  it("imports the operations of a split spec that resolve, lists those left out, and refuses it all with --strict", async () => {
+    const home = tempDir("toolctl-openapi-cli-");
+    const spec = path.join(fixturesDir, "split", "openapi.yaml");
+    const strict = await runJson(["import", "--openapi", spec, "--strict"], { home });
+    expect(strict.code).toBe(2);
+    expect(strict.json.error.message).toMatch(/^.*openapi\.yaml: 3 of the 7 selected operation\(s\) cannot be imported \(--strict\): DELETE \/droplets\/\{droplet_id\}: \$ref "resources\/droplets\/delete\.yml" cannot be resolved/);
+    expect(strict.json.error.message.split("\n")).toHaveLength(1);
+    expect((await runJson(["list"], { home })).json.tools).toEqual([]);
+
+    const partial = await runJson(["import", "--openapi", spec], { home });
+    expect(partial.code, partial.stderr).toBe(0);
+    expect(partial.json.openapi.imported.map((op: { action: string }) => op.action)).toEqual(["droplets_list", "droplets_create", "droplets_get", "images_list"]);
+    expect(partial.json.openapi.skipped.map((op: { method: string; path: string }) => `${op.method} ${op.path}`)).toEqual(["DELETE /droplets/{droplet_id}", "GET /droplets/{droplet_id}/snapshots", "* /volumes"]);
+    const human = await runCli(["import", "--openapi", spec, "--name", "split-again"], { home });
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/4 of 7 operations from Split Spec/);
+    expect(human.stdout).toMatch(/skipped \* \/volumes: .*resources\/volumes\/volumes\.yml does not exist/);
+  });
 });
