@@ -20,7 +20,7 @@ import { obtainApproval, type Human, type TwoFactor } from "./approve.js";
 import { appendAudit } from "../registry/audit.js";
 import { nowIso, writeTransaction, type Registry } from "../registry/db.js";
 import { newExecutionId, type ErrorCategory, type ExecutionStatus } from "../registry/executions.js";
-import { actionNames, getAction, getTool, toolNames, type ActionRecord, type ToolRecord } from "../registry/tools.js";
+import { actionNames, getAction, getDefinitions, getTool, toolNames, type ActionRecord, type ToolRecord } from "../registry/tools.js";
 import type { Runner, RunResult } from "../runners/types.js";
 import { loadValidator, formatIssue } from "../schema/validator.js";
 import { Redactor } from "../secrets/redact.js";
@@ -188,7 +188,8 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
 
   let input: Record<string, unknown>;
   try {
-    input = buildInput(options.input, action.definition.inputSchema);
+    // `--param` values are typed through the shared definitions the schema refers to, read only when needed.
+    input = buildInput(options.input, action.definition.inputSchema, (name) => getDefinitions(registry, tool.name, [name])[name]);
   } catch (error) {
     if (error instanceof UsageError) return endEarly("failed", error, "validation");
     throw error;
