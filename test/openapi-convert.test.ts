@@ -402,7 +402,7 @@ describe("auth", () => {
     ["apiKey in a header", { k: { type: "apiKey", in: "header", name: "X-API-Key" } }, { type: "api_key", in: "header", name: "X-API-Key", secret: "TOOL_MY_API_V2_API_KEY" }],
     ["apiKey in the query", { k: { type: "apiKey", in: "query", name: "key" } }, { type: "api_key", in: "query", name: "key", secret: "TOOL_MY_API_V2_API_KEY" }],
     ["http bearer", { k: { type: "http", scheme: "Bearer", bearerFormat: "JWT" } }, { type: "bearer", secret: "TOOL_MY_API_V2_API_KEY" }],
-    ["http basic", { k: { type: "http", scheme: "basic" } }, { type: "basic", username: "{{ secrets.TOOL_MY_API_V2_USERNAME }}", secret: "TOOL_MY_API_V2_PASSWORD" }],
+    ["http basic", { k: { type: "http", scheme: "basic" } }, { type: "basic", username: "{{ secrets.TOOL_MY_API_V2_USERNAME }}", secret: "TOOL_MY_API_V2_PASSWORD", passwordOptional: true }],
   ])("maps %s", async (_, schemes, auth) => {
     const result = await convertSpec(withScheme(schemes, [{ k: [] }]));
     expect(result.manifest.name).toBe("my-api-v2");
@@ -419,7 +419,7 @@ describe("auth", () => {
       swagger: "2.0", info: { title: "Two", version: "1" }, host: "api.example.com", securityDefinitions: definitions, security: [{ s: [] }],
       paths: { "/a": { get: op({ operationId: "a" }) } },
     });
-    expect((await convertSpec(swagger({ s: { type: "basic" } }))).manifest.auth).toEqual({ type: "basic", username: "{{ secrets.TOOL_TWO_USERNAME }}", secret: "TOOL_TWO_PASSWORD" });
+    expect((await convertSpec(swagger({ s: { type: "basic" } }))).manifest.auth).toEqual({ type: "basic", username: "{{ secrets.TOOL_TWO_USERNAME }}", secret: "TOOL_TWO_PASSWORD", passwordOptional: true });
     expect((await convertSpec(swagger({ s: { type: "apiKey", in: "query", name: "api_key" } }))).manifest.auth).toEqual({ type: "api_key", in: "query", name: "api_key", secret: "TOOL_TWO_API_KEY" });
   });
 
@@ -456,7 +456,12 @@ describe("auth", () => {
     };
     const global = await convertSpec(withScheme(schemes, [{ bearer: [] }], paths));
     expect(global.manifest.auth).toEqual({ type: "bearer", secret: "TOOL_MY_API_V2_API_KEY" });
-    expect(global.report.warnings).toEqual(['security scheme "key" is not used: a tool has one auth, and "bearer" was chosen; 2 operation(s) ask for "key"']);
+    expect(global.report.warnings).toEqual([]);
+    // The operations that ask only for the key send it; the others the tool's bearer token.
+    const actions = actionsOf(global) as Record<string, { auth?: unknown }>;
+    expect([actions.a!.auth, actions.b!.auth, actions.c!.auth]).toEqual([
+      { type: "api_key", in: "header", name: "X-Key", secret: "TOOL_MY_API_V2_KEY" }, { type: "api_key", in: "header", name: "X-Key", secret: "TOOL_MY_API_V2_KEY" }, undefined,
+    ]);
     const mostUsed = await convertSpec(withScheme(schemes, undefined, { ...paths, "/c": { get: op({ operationId: "c", security: [{ bearer: [] }] }) } }));
     expect(mostUsed.manifest.auth).toMatchObject({ type: "api_key", name: "X-Key" });
   });

@@ -32,6 +32,8 @@ export const authSchema = z.discriminatedUnion("type", [
     type: z.literal("basic"),
     username: z.string().min(1).describe("a template, e.g. '{{ secrets.TWILIO_ACCOUNT_SID }}'"),
     secret: secretName.describe("the password's secret name"),
+    /** APIs that take an API key as the username: the password secret may be unset, and an empty one is sent. */
+    passwordOptional: z.boolean().optional(),
   }),
 ]);
 
@@ -265,6 +267,8 @@ export const actionSchema = z.strictObject({
   validateOutput: z.boolean().optional(),
   /** http runtime: the request to send. Strings are templates. */
   request: httpRequestSchema.optional(),
+  /** http runtime: this action's auth, in place of the tool's (an imported operation whose `security` differs). */
+  auth: authSchema.optional(),
   /** process and docker runtimes: the argv, no shell. Each element is a template. Docker defaults to the image's own. */
   command: z.array(z.string()).min(1).optional(),
   /** process and docker runtimes: extra environment variables, as templates (secrets allowed). */
@@ -408,6 +412,7 @@ export function manifestRuleProblems(manifest: unknown): Array<{ path: PropertyK
     if (runtime === "http" && action.request === undefined) add(at("request"), "required for runtime http");
     if (runtime === "process" && action.command === undefined) add(at("command"), "required for runtime process");
     if (runtime !== "http" && action.request !== undefined) add(at("request"), `only valid for runtime http, not ${runtime}`);
+    if (runtime !== "http" && action.auth !== undefined) add(at("auth"), `only valid for runtime http, not ${runtime}`);
     if (!sandboxable) {
       for (const field of ["command", "env"]) if (action[field] !== undefined) add(at(field), `only valid for runtime process or docker, not ${runtime}`);
     }

@@ -137,7 +137,7 @@ export async function convertOpenApi(source: string, options: OpenApiImportOptio
     if (operation === undefined) warnings.push(message);
     else operationWarnings.push([message, operation]);
   };
-  const context: ConvertContext = { spec, resolver, schemas, suppliedParam: auth.suppliedParam, warn };
+  const context: ConvertContext = { spec, resolver, schemas, suppliedParam: auth.suppliedParam, operationAuth: auth.forOperation, warn };
 
   const drafts: Array<{ name: string; op: OperationRef; draft: ActionDraft }> = [];
   for (const index of selected) {

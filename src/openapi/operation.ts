@@ -97,7 +97,10 @@ function requestBody(op: OperationRef, rawParams: RawParameter[], ctx: ConvertCo
   return swaggerBody(bodyParam, formParams, consumes, op.identity, ctx);
 }
 
-export function convertOperation(op: OperationRef, ctx: ConvertContext, baseUrl: string, isBaseGiven: boolean): ActionDraft {
+export function convertOperation(op: OperationRef, toolContext: ConvertContext, baseUrl: string, isBaseGiven: boolean): ActionDraft {
+  // An operation whose `security` differs sends its own auth, and the parameter that one fills in is not an input.
+  const own = toolContext.operationAuth?.(op.operation.node.security) ?? {};
+  const ctx = own.auth ? { ...toolContext, suppliedParam: own.suppliedParam } : toolContext;
   const kind = KINDS[op.method];
   if (kind === undefined) throw new Unsupported(`${op.method.toUpperCase()} is not supported by the http runner`);
   const servers = op.operation.node.servers ?? op.pathItem.node.servers;
@@ -173,7 +176,7 @@ export function convertOperation(op: OperationRef, ctx: ConvertContext, baseUrl:
     ? undefined
     : outputSchema({ node: responses, url: op.operation.url, pointer: `${op.operation.pointer}/responses` }, produces, ctx);
 
-  const action: Record<string, unknown> = { description: describe(op), kind, request };
+  const action: Record<string, unknown> = { description: describe(op), kind, request, ...(own.auth ? { auth: own.auth } : {}) };
   // PRODUCT: an imported operation that is not a read is at least MEDIUM until someone sets its cost and risk.
   if (kind !== "read") action.risk = "MEDIUM";
   if (idempotencyHeader) action.idempotencyKey = { header: idempotencyHeader };

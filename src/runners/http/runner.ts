@@ -246,7 +246,8 @@ export const httpRunner: Runner = {
     const cookies = Object.entries((renderValue(request.cookies ?? {}, scope) ?? {}) as Record<string, unknown>)
       .flatMap(([name, value]) => cookiePairs(name, value, styles.cookie?.[name]?.explode ?? true));
     if (cookies.length > 0) headers.cookie = [headers.cookie, ...cookies].filter((c) => c !== undefined && c !== "").join("; ");
-    const auth = definition.auth;
+    // An imported operation whose `security` differs from the tool's has an auth of its own (none included).
+    const auth = action.definition.auth ?? definition.auth;
     // Headers that carry a secret: dropped if a redirect leaves the origin, like Authorization.
     const sensitiveHeaders = Object.entries({ ...definition.http?.headers, ...request.headers })
       .filter(([, template]) => /\{\{\s*secrets\./.test(template))
@@ -255,7 +256,8 @@ export const httpRunner: Runner = {
     if (auth.type === "bearer") headers.authorization = `Bearer ${secrets[auth.secret]}`;
     else if (auth.type === "basic") {
       const username = renderText(auth.username, scope, "auth.username");
-      headers.authorization = `Basic ${Buffer.from(`${username}:${secrets[auth.secret]}`).toString("base64")}`;
+      const password = auth.passwordOptional ? (context.optionalSecret(auth.secret) ?? "") : secrets[auth.secret];
+      headers.authorization = `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
     } else if (auth.type === "api_key") {
       if (auth.in === "query") {
         const key = queryPair({ key: auth.name, values: [""], delimiter: "" });
