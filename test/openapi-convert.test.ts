@@ -379,14 +379,32 @@ describe("base URL and allowed hosts", () => {
     expect((await failure(convertSpec(swagger({})))).message).toMatch(/no base URL: the spec has no "host"/);
   });
 
-  it("skips an operation with a server of its own, with the reason", async () => {
-    const result = await convertSpec(openapi30({
+  it("sends an operation with servers of its own there, never to the base URL; protocol-relative servers are https", async () => {
+    const spec = openapi30({
       "/a": { get: op({ operationId: "a" }) },
-      "/b": { servers: [{ url: "https://other.example.com" }], get: op({ operationId: "b" }) },
+      "/b": { servers: [{ url: "https://other.example.com/up" }], get: op({ operationId: "b" }) },
       "/c": { get: op({ operationId: "c", servers: [{ url: "https://api.example.com/v1/" }] }) },
-    }));
-    expect(Object.keys(actionsOf(result))).toEqual(["a", "c"]);
-    expect(result.report.skipped).toEqual([{ method: "GET", path: "/b", operationId: "b", reason: "it has its own server https://other.example.com, not the tool's base URL" }]);
+      "/d": { get: op({ operationId: "d", servers: [{ url: "//files.example.com/v2" }] }) },
+      "/e": { get: op({ operationId: "e", servers: [{ url: "/v3" }] }) },
+    }, { servers: [{ url: "//api.example.com/v1" }] });
+    const result = await convertSpec(spec);
+    expect(result.manifest.baseUrl).toBe("https://api.example.com/v1");
+    expect(result.manifest.http).toEqual({ allowedHosts: ["api.example.com", "other.example.com", "files.example.com"] });
+    const actions = actionsOf(result);
+    expect(actions.a!.request.baseUrl).toBeUndefined();
+    expect(actions.b!.request).toEqual({ method: "GET", path: "/b", baseUrl: "https://other.example.com/up" });
+    expect(actions.c!.request.baseUrl).toBeUndefined();
+    expect(actions.d!.request.baseUrl).toBe("https://files.example.com/v2");
+    expect(result.report.skipped).toEqual([{ method: "GET", path: "/e", operationId: "e", reason: 'its own server "/v3" is not an absolute http(s) URL' }]);
+    expect(result.report.warnings).toEqual([]);
+    expectImportable(result);
+
+    const given = await convertSpec(spec, { baseUrl: "https://sandbox.example.com/v1" });
+    expect(given.manifest.http).toEqual({ allowedHosts: ["sandbox.example.com", "other.example.com", "files.example.com"] });
+    expect(actionsOf(given).b!.request.baseUrl).toBe("https://other.example.com/up");
+    // A server that is the spec's own follows the given base URL.
+    expect(actionsOf(given).c!.request.baseUrl).toBeUndefined();
+    expect(given.report.warnings).toEqual(["GET /b, GET /d: it has a server of its own and is sent there, not to the given base URL"]);
   });
 });
 

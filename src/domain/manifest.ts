@@ -167,6 +167,8 @@ export const httpRequestSchema = z
   .strictObject({
     method: z.enum(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]).default("GET"),
     path: z.string().startsWith("/", "a path starting with '/'").default("/"),
+    /** This request's base URL in place of the tool's (an OpenAPI operation with servers of its own); its host must be allowed. */
+    baseUrl: z.url({ protocol: /^https?$/ }).optional(),
     query: z.record(z.string(), z.unknown()).default({}),
     /** A header whose template is one `{{ ... }}` with no value is left out; an array becomes `a,b`. */
     headers: stringMap.default({}),

@@ -146,7 +146,7 @@ export async function convertOpenApi(source: string, options: OpenApiImportOptio
     operationWarnings = [];
     try {
       if (op.unresolved) throw op.unresolved;
-      const draft = convertOperation(op, context, base.baseUrl, options.baseUrl !== undefined);
+      const draft = convertOperation(op, context, base);
       // The definitions it reaches are converted now, so that one that cannot be is this operation's failure.
       definitions.drain((raw, site) => schemas.convert(raw, site));
       drafts.push({ name: names[index]!, op, draft });
@@ -174,7 +174,12 @@ export async function convertOpenApi(source: string, options: OpenApiImportOptio
     actions[action] = { ...draft.action, inputSchema: input, ...(output !== undefined ? { outputSchema: output } : {}) };
   });
 
-  const http: Record<string, unknown> = { allowedHosts: base.allowedHosts };
+  // Operations with servers of their own call those hosts too.
+  const ownHosts = drafts.flatMap(({ draft }) => {
+    const own = (draft.action.request as Record<string, unknown>).baseUrl;
+    return typeof own === "string" ? [new URL(own).hostname] : [];
+  });
+  const http: Record<string, unknown> = { allowedHosts: [...new Set([...base.allowedHosts, ...ownHosts])] };
   if (options.allowPlainHttp) http.allowPlainHttp = true;
   if (options.allowPrivateNetworks) http.allowPrivateNetworks = true;
   const manifest: Record<string, unknown> = {

@@ -230,7 +230,8 @@ export const httpRunner: Runner = {
 
     const styles = request.styles ?? {};
 
-    const base = (context.sandbox && definition.sandboxBaseUrl ? definition.sandboxBaseUrl : definition.baseUrl!).replace(/\/+$/, "");
+    // An action with a server of its own (an OpenAPI operation's `servers`) goes there, sandbox or not.
+    const base = (request.baseUrl ?? (context.sandbox && definition.sandboxBaseUrl ? definition.sandboxBaseUrl : definition.baseUrl!)).replace(/\/+$/, "");
     const url = new URL(base + renderPath(request.path, scope));
     const query = renderValue(request.query, scope) as Record<string, unknown>;
     let pairs: string[] = [];
