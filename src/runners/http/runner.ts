@@ -272,6 +272,8 @@ export const httpRunner: Runner = {
 
     let body: string | undefined;
     let shownBody: unknown;
+    // A form is shown as fields and, since its encoding depends on the styles, as the exact bytes sent.
+    let encodedBody: string | undefined;
     // An optional body that the input leaves out is not sent, and neither is its content type.
     if (request.json !== undefined) {
       shownBody = renderValue(request.json, scope);
@@ -285,6 +287,7 @@ export const httpRunner: Runner = {
         if (fields === null || typeof fields !== "object" || Array.isArray(fields)) throw new TemplateError("request.form: must render to a mapping of fields");
         shownBody = fields;
         body = encodeForm(fields as Record<string, unknown>, styles.form);
+        encodedBody = body;
         headers["content-type"] ??= "application/x-www-form-urlencoded";
       }
     } else if (request.body !== undefined) {
@@ -309,7 +312,7 @@ export const httpRunner: Runner = {
 
     return {
       description: {
-        runtime: "http", method: request.method, url: url.toString(), headers: shownHeaders, body: shownBody, timeoutSeconds,
+        runtime: "http", method: request.method, url: url.toString(), headers: shownHeaders, body: shownBody, ...(encodedBody !== undefined ? { encodedBody } : {}), timeoutSeconds,
         retries: safeToRepeat ? `up to ${retrySettings.attempts - 1} on network errors, 429 and 5xx${idempotencyHeader ? `, with the same ${idempotencyHeader}` : ""}` : "none (not idempotent and no idempotency key)",
       },
       async preflight() {
