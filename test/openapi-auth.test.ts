@@ -102,6 +102,7 @@ describe("an action's own auth in a manifest", () => {
     const home = tempDir("toolctl-openapi-auth-");
     const dir = writeFiles({
       "echo.yaml": "apiVersion: toolctl/v1\nname: e\ndescription: d\nruntime: echo\nactions:\n  say: { description: d, kind: read, auth: { type: none } }\n",
+      "mail.yaml": "apiVersion: toolctl/v1\nname: m\ndescription: d\nruntime: email\nemail: { host: smtp.example.com, from: a@example.com }\nauth: { type: basic, username: u, secret: PW, passwordOptional: true }\nactions:\n  send: { description: d, kind: create }\n",
       "web.yaml": "apiVersion: toolctl/v1\nname: w\ndescription: d\nruntime: http\nbaseUrl: https://api.example.com\nactions:\n  get:\n    description: d\n    kind: read\n    request: { path: /x }\n    auth: { type: basic, username: '{{ input.user }}', secret: PW }\n",
     });
     const result = await runJson(["import", dir], { home });
@@ -109,6 +110,7 @@ describe("an action's own auth in a manifest", () => {
     const problems = result.json.failed.flatMap((f: { problems: string[] }) => f.problems).join("\n");
     expect(problems).toMatch(/echo\.yaml:\d+:\d+: actions\.say\.auth: only valid for runtime http, not echo/);
     expect(problems).toMatch(/web\.yaml:\d+:\d+: actions\.get\.auth\.username: .*input/);
+    expect(problems).toMatch(/mail\.yaml:\d+:\d+: auth\.passwordOptional: only valid for runtime http, not email/);
   });
 });
 

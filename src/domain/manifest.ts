@@ -396,6 +396,7 @@ export function manifestRuleProblems(manifest: unknown): Array<{ path: PropertyK
   if (runtime === "email" && manifest.email === undefined) add(["email"], "required for runtime email, such as email: { host: smtp.example.com, from: bot@example.com }");
   if (runtime !== "email" && manifest.email !== undefined) add(["email"], `only valid for runtime email, not ${runtime}`);
   if (runtime === "email" && isRecord(manifest.auth) && manifest.auth.type !== "none" && manifest.auth.type !== "basic") add(["auth", "type"], "runtime email takes auth type basic (SMTP AUTH username and password) or none");
+  if (runtime !== "http" && isRecord(manifest.auth) && manifest.auth.passwordOptional !== undefined) add(["auth", "passwordOptional"], `only valid for runtime http, not ${runtime}`);
   problems.push(...builtinRuleProblems(runtime, manifest, actions));
   const sandboxable = runtime === "process" || runtime === "docker";
   if (runtime === "docker" && manifest.image === undefined) add(["image"], "image is required for runtime docker");
