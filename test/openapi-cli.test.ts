@@ -183,4 +183,58 @@ describe("import --openapi through the CLI", () => {
     expect(stray.code).toBe(2);
     expect(stray.json.error.message).toMatch(/apply to --openapi only/);
   });
+
+  it("imports the operations of a split spec that resolve, lists those left out, and refuses it all with --strict", async () => {
+    const home = tempDir("toolctl-openapi-cli-");
+    const spec = path.join(fixturesDir, "split", "openapi.yaml");
+    const strict = await runJson(["import", "--openapi", spec, "--strict"], { home });
+    expect(strict.code).toBe(2);
+    expect(strict.json.error.message).toMatch(/^.*openapi\.yaml: 3 of the 7 selected operation\(s\) cannot be imported \(--strict\): DELETE \/droplets\/\{droplet_id\}: \$ref "resources\/droplets\/delete\.yml" cannot be resolved/);
+    expect(strict.json.error.message.split("\n")).toHaveLength(1);
+    expect((await runJson(["list"], { home })).json.tools).toEqual([]);
+
+    const partial = await runJson(["import", "--openapi", spec], { home });
+    expect(partial.code, partial.stderr).toBe(0);
+    expect(partial.json.openapi.imported.map((op: { action: string }) => op.action)).toEqual(["droplets_list", "droplets_create", "droplets_get", "images_list"]);
+    expect(partial.json.openapi.skipped.map((op: { method: string; path: string }) => `${op.method} ${op.path}`)).toEqual(["DELETE /droplets/{droplet_id}", "GET /droplets/{droplet_id}/snapshots", "* /volumes"]);
+    const human = await runCli(["import", "--openapi", spec, "--name", "split-again"], { home });
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/4 of 7 operations from Split Spec/);
+    expect(human.stdout).toMatch(/skipped \* \/volumes: .*resources\/volumes\/volumes\.yml does not exist/);
+  });
+
+  it("shows an imported action's query parameters, headers, cookies, body and styles, and a form body as the bytes a run sends", async () => {
+    const home = tempDir("toolctl-openapi-cli-");
+    expect((await importArgs(home, path.join(fixturesDir, "petstore.yaml"))).code).toBe(0);
+    const find = await runCli(["show", "pets.findPetsByStatus"], { home, env });
+    expect(find.code).toBe(0);
+    for (const line of [
+      "request: GET /pet/findByStatus",
+      "query status: {{ input.status }}",
+      "query tags: {{ input.tags }}  (style form, explode false)",
+      "query ids: {{ input.ids }}  (style pipeDelimited, explode false)",
+      "query filter: {{ input.filter }}  (style deepObject, explode true)",
+      "query page[size]: {{ input.page_size }}",
+      "header X-Request-ID: {{ input.X-Request-ID }}",
+      "header X-Flags: {{ input.X-Flags }}",
+      "cookie session: {{ input.session }}",
+    ]) expect(find.stdout).toContain(line);
+    const form = await runCli(["show", "pets.updatePetWithForm"], { home, env });
+    expect(form.stdout).toContain("request: POST /pet/{{ input.petId }}");
+    expect(form.stdout).toContain("form body: {{ input.body }}");
+    expect(form.stdout).toContain("form field meta: style deepObject, explode true");
+    expect(form.stdout).toContain("form field tags: style form, explode true");
+    const json = await runCli(["show", "pets.patchPet"], { home, env });
+    expect(json.stdout).toContain("json body: {{ input.body }}");
+    expect(json.stdout).toContain("header Content-Type: application/merge-patch+json");
+
+    const params = JSON.stringify({ petId: 7, body: { name: "Rex Jr", tags: ["a", "b"], meta: { x: "1" } } });
+    const encoded = "name=Rex+Jr&tags=a&tags=b&meta%5Bx%5D=1";
+    const dry = await runJson(["run", "pets.updatePetWithForm", "--params", params, "--dry-run"], { home, env });
+    expect(dry.code).toBe(0);
+    expect(dry.json.plan).toMatchObject({ body: { name: "Rex Jr", tags: ["a", "b"], meta: { x: "1" } }, encodedBody: encoded });
+    const human = await runCli(["run", "pets.updatePetWithForm", "--params", params, "--dry-run"], { home, env });
+    expect(human.stdout).toContain(`body: ${encoded}`);
+  });
 });
+

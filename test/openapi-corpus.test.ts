@@ -32,8 +32,6 @@ const STAND_IN_BASE_URL = "https://api.example.com";
 const EXPECTED_REFUSALS: Record<string, RegExp> = {
   "oai-examples/v3.1/webhook-example.json": /: no operations to import \(only 1 webhook\(s\)\)$/,
   "oai-examples/v3.1/webhook-example.yaml": /: no operations to import \(only 1 webhook\(s\)\)$/,
-  // Its definitions refer to sibling files that APIs.guru does not have.
-  "apis-guru/APIs/azure.com/network-virtualNetworkTap/2019-08-01/swagger.yaml": /: \$ref "\.\/(networkInterface|loadBalancer)\.json#\/definitions\/\w+" cannot be resolved: .*\.json does not exist$/,
 };
 
 interface IndexEntry {
@@ -84,8 +82,10 @@ function printTable(rows: Row[]): void {
   const skipped = rows.flatMap((r) => r.skipped.map((s) => `  ${r.file}: ${s.operation}: ${s.reason}`));
   const imported = rows.reduce((sum, r) => sum + r.imported, 0);
   const present = rows.reduce((sum, r) => sum + r.present, 0);
+  const refused = rows.filter((r) => r.note.startsWith("refused")).length;
+  const partial = rows.filter((r) => !r.note.startsWith("refused") && r.imported < r.present).length;
   console.log(
-    [`OpenAPI corpus: ${imported} of ${present} operations imported from ${rows.length} documents`, "imported/present  version  file", ...lines, "skipped operations:", ...(skipped.length ? skipped : ["  none"])].join("\n"),
+    [`OpenAPI corpus: ${imported} of ${present} operations imported from ${rows.length} documents: ${rows.length - refused - partial} complete, ${partial} partial, ${refused} refused`, "imported/present  version  file", ...lines, "skipped operations:", ...(skipped.length ? skipped : ["  none"])].join("\n"),
   );
 }
 

@@ -10,7 +10,7 @@ import { manifestSchema } from "../src/domain/manifest.js";
 import type { ConvertedSpec } from "../src/openapi/index.js";
 import { httpRunner } from "../src/runners/http/runner.js";
 import type { Prepared, RunContext, RunResult } from "../src/runners/types.js";
-import { convertFixture, convertSpec, validatorFor } from "./fixtures/openapi/support.js";
+import { convertFixture, convertSpec, openapi30, validatorFor } from "./fixtures/openapi/support.js";
 
 interface Received {
   method: string;
@@ -202,3 +202,16 @@ describe("requests of an imported Swagger 2 spec", () => {
     expect(add.got.body).toBe("name=n&nick=a%2Cb");
   });
 });
+
+describe("an operation with a server of its own", () => {
+  it("is sent to that server, not to the tool's base URL", async () => {
+    const result = await convertSpec(openapi30(
+      { "/files/{id}": { get: { operationId: "getFile", servers: [{ url: `http://127.0.0.1:${port}/uploads` }], parameters: [{ name: "id", in: "path", schema: { type: "string" } }], responses: { "200": { description: "ok" } } } } },
+      { info: { title: "Petstore Request Test", version: "1" } },
+    ), { baseUrl: `http://127.0.0.1:${port}/v3`, allowPlainHttp: true, allowPrivateNetworks: true });
+    const { prepared, got } = await send("getFile", { id: "f1" }, result);
+    expect(got.url).toBe("/uploads/files/f1");
+    expect(prepared.description.url).toBe(`http://127.0.0.1:${port}/uploads/files/f1`);
+  });
+});
+

@@ -86,6 +86,7 @@ export function buildProgram(only?: string): Command {
       .option("--tag <tag>", "only operations with this tag (repeatable)", collect, [])
       .option("--operation <id>", "only this operation, by operationId or action name (repeatable)", collect, [])
       .option("--path-prefix <prefix>", "only operations whose path starts with this")
+      .option("--strict", "refuse the spec if any selected operation cannot be imported, instead of leaving it out")
       .option("--allow-plain-http", "allow http:// for the spec URL and the tool's calls")
       .option("--allow-private-networks", "allow loopback and private addresses for the spec URL and the tool's calls")
       .addHelpText("after", "\nExamples:\n  toolctl import manifests/examples\n  toolctl import ./stripe.yaml --json\n  toolctl import --openapi ./petstore.yaml --tag pet\n  toolctl import --openapi https://api.example.com/openapi.json --name example --operation listPets")

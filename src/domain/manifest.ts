@@ -32,6 +32,8 @@ export const authSchema = z.discriminatedUnion("type", [
     type: z.literal("basic"),
     username: z.string().min(1).describe("a template, e.g. '{{ secrets.TWILIO_ACCOUNT_SID }}'"),
     secret: secretName.describe("the password's secret name"),
+    /** APIs that take an API key as the username: the password secret may be unset, and an empty one is sent. */
+    passwordOptional: z.boolean().optional(),
   }),
 ]);
 
@@ -181,6 +183,8 @@ export const httpRequestSchema = z
   .strictObject({
     method: z.enum(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]).default("GET"),
     path: z.string().startsWith("/", "a path starting with '/'").default("/"),
+    /** This request's base URL in place of the tool's (an OpenAPI operation with servers of its own); its host must be allowed. */
+    baseUrl: z.url({ protocol: /^https?$/ }).optional(),
     query: z.record(z.string(), z.unknown()).default({}),
     /** A header whose template is one `{{ ... }}` with no value is left out; an array becomes `a,b`. */
     headers: stringMap.default({}),
@@ -281,6 +285,8 @@ export const actionSchema = z.strictObject({
   validateOutput: z.boolean().optional(),
   /** http runtime: the request to send. Strings are templates. */
   request: httpRequestSchema.optional(),
+  /** http runtime: this action's auth, in place of the tool's (an imported operation whose `security` differs). */
+  auth: authSchema.optional(),
   /** process and docker runtimes: the argv, no shell. Each element is a template. Docker defaults to the image's own. */
   command: z.array(z.string()).min(1).optional(),
   /** process and docker runtimes: extra environment variables, as templates (secrets allowed). */
@@ -406,6 +412,7 @@ export function manifestRuleProblems(manifest: unknown): Array<{ path: PropertyK
   if (runtime === "email" && manifest.email === undefined) add(["email"], "required for runtime email, such as email: { host: smtp.example.com, from: bot@example.com }");
   if (runtime !== "email" && manifest.email !== undefined) add(["email"], `only valid for runtime email, not ${runtime}`);
   if (runtime === "email" && isRecord(manifest.auth) && manifest.auth.type !== "none" && manifest.auth.type !== "basic") add(["auth", "type"], "runtime email takes auth type basic (SMTP AUTH username and password) or none");
+  if (runtime !== "http" && isRecord(manifest.auth) && manifest.auth.passwordOptional !== undefined) add(["auth", "passwordOptional"], `only valid for runtime http, not ${runtime}`);
   problems.push(...builtinRuleProblems(runtime, manifest, actions));
   const sandboxable = runtime === "process" || runtime === "docker";
   if (runtime === "docker" && manifest.image === undefined) add(["image"], "image is required for runtime docker");
@@ -424,6 +431,7 @@ export function manifestRuleProblems(manifest: unknown): Array<{ path: PropertyK
     if (runtime === "http" && action.request === undefined) add(at("request"), "required for runtime http");
     if (runtime === "process" && action.command === undefined) add(at("command"), "required for runtime process");
     if (runtime !== "http" && action.request !== undefined) add(at("request"), `only valid for runtime http, not ${runtime}`);
+    if (runtime !== "http" && action.auth !== undefined) add(at("auth"), `only valid for runtime http, not ${runtime}`);
     if (!sandboxable) {
       for (const field of ["command", "env"]) if (action[field] !== undefined) add(at(field), `only valid for runtime process or docker, not ${runtime}`);
     }

@@ -20,13 +20,14 @@ import { obtainApproval, type Human, type TwoFactor } from "./approve.js";
 import { appendAudit } from "../registry/audit.js";
 import { nowIso, writeTransaction, type Registry } from "../registry/db.js";
 import { newExecutionId, type ErrorCategory, type ExecutionStatus } from "../registry/executions.js";
-import { actionNames, getAction, getTool, toolNames, type ActionRecord, type ToolRecord } from "../registry/tools.js";
+import { actionNames, getAction, getDefinitions, getTool, toolNames, type ActionRecord, type ToolRecord } from "../registry/tools.js";
 import type { Runner, RunResult } from "../runners/types.js";
 import { loadValidator, formatIssue } from "../schema/validator.js";
 import { Redactor } from "../secrets/redact.js";
 import { createSecretLookup, resolveSecrets } from "../secrets/resolve.js";
 import { TemplateError } from "../template/render.js";
 import { didYouMean } from "../util/suggest.js";
+import { actionSecrets } from "../manifest/secrets.js";
 import { buildInput, type InputSources } from "./input.js";
 import { runAndRecord } from "./outcome.js";
 import { takeQuote } from "./quote.js";
@@ -188,7 +189,8 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
 
   let input: Record<string, unknown>;
   try {
-    input = buildInput(options.input, action.definition.inputSchema);
+    // `--param` values are typed through the shared definitions the schema refers to, read only when needed.
+    input = buildInput(options.input, action.definition.inputSchema, (name) => getDefinitions(registry, tool.name, [name])[name]);
   } catch (error) {
     if (error instanceof UsageError) return endEarly("failed", error, "validation");
     throw error;
@@ -205,9 +207,12 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
 
   const secretLookup = createSecretLookup(options.cwd, options.env, { home: deps.registry.home });
   const warnings: string[] = [];
+  // Only the secrets this action (and the read that quotes its price) uses: one that sends no credentials needs none.
+  const quote = action.definition.cost && "quote" in action.definition.cost ? getAction(registry, tool.name, action.definition.cost.quote.action, false) : undefined;
+  const needed = actionSecrets(tool.definition, [action.definition, ...(quote ? [quote.definition] : [])]);
   let secrets: Record<string, string>;
   try {
-    secrets = resolveSecrets(tool.secrets, secretLookup, redactor, tool.name);
+    secrets = resolveSecrets(needed, secretLookup, redactor, tool.name);
   } catch (error) {
     // A store that cannot be read (key missing or wrong) ends the attempt on record, like a missing secret.
     if (error instanceof EnvironmentError) return endEarly("failed", error, "authentication", { input });
@@ -215,7 +220,7 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
     if (!options.dryRun) return endEarly("failed", error, "authentication", { input });
     // A dry run still shows the request, with a marker where each missing secret would go.
     warnings.push(error.message);
-    secrets = Object.fromEntries(tool.secrets.map((name) => [name, secretLookup.get(name)?.value ?? `<missing secret ${name}>`]));
+    secrets = Object.fromEntries(needed.map((name) => [name, secretLookup.get(name)?.value ?? `<missing secret ${name}>`]));
   }
 
   const runtime = sandboxedRuntime(tool, options.sandbox ?? (deps.config.docker.sandboxProcesses ? "docker" : undefined), options.sandbox !== undefined);

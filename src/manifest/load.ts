@@ -12,6 +12,7 @@ import { definitionClosure, withDefinitions } from "../schema/defs.js";
 import { collectRefs, TemplateError } from "../template/render.js";
 import { digestOf } from "../util/canonical.js";
 import { parseLocated } from "./locate.js";
+import { actionSecrets } from "./secrets.js";
 import { describeIssue, formatProblem, sortedUnique, type Problem } from "./problems.js";
 
 export const MANIFEST_EXTENSIONS = [".yaml", ".yml", ".json"];
@@ -119,15 +120,12 @@ function checkEmbedded(manifest: unknown): Problem[] {
     for (const field of ["request", "command", "env", "rollback"] as const) {
       if (action[field] !== undefined) checkTemplates(action[field], ["actions", name, field], TEMPLATE_ROOTS[field]!);
     }
+    if (isRecord(action.auth) && action.auth.type === "basic") checkTemplates(action.auth.username, ["actions", name, "auth", "username"], ["secrets"]);
   }
   return problems;
 }
 
+/** Every secret the tool's actions name: what the registry keeps, and `show` and `doctor` check. */
 export function referencedSecrets(manifest: Manifest): string[] {
-  const names = new Set<string>();
-  if (manifest.auth.type !== "none") names.add(manifest.auth.secret);
-  const refs = collectRefs([manifest.auth, manifest.http?.headers, Object.values(manifest.actions).map((a) => [a.request, a.command, a.env])]);
-  for (const ref of refs) if (ref.root === "secrets") names.add(ref.path.split(".")[1]!);
-  for (const action of Object.values(manifest.actions)) if (action.request?.sign) names.add(action.request.sign.secret);
-  return [...names].sort();
+  return actionSecrets(manifest, Object.values(manifest.actions));
 }

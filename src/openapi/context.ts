@@ -3,6 +3,7 @@
  * whose message becomes the reason the operation is listed as skipped.
  */
 import type { LoadedSpec } from "./load.js";
+import type { OperationAuth } from "./security.js";
 import { isRecord, type Located, type RefResolver } from "./refs.js";
 import type { SchemaConverter } from "./schema.js";
 
@@ -12,6 +13,8 @@ export interface ConvertContext {
   schemas: SchemaConverter;
   /** The parameter the tool's auth fills in (`header:x-api-key`), which is then not an input. */
   suppliedParam?: string;
+  /** The auth an operation with this `security` sends instead of the tool's, if any. */
+  operationAuth?(security: unknown): OperationAuth;
   /** A warning; the same message for several operations is reported once, naming them. */
   warn(message: string, operation?: string): void;
 }

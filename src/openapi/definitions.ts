@@ -29,6 +29,8 @@ interface Definition {
   wanted: string;
   isComponent: boolean;
   schema?: JsonSchema;
+  /** Registered while converting an operation that was then left out: never emitted. */
+  isDiscarded?: boolean;
 }
 
 function sanitizeName(name: string): string {
@@ -40,6 +42,8 @@ export class DefinitionRegistry {
   private readonly definitions: Definition[] = [];
   private readonly byKey = new Map<string, Definition>();
   private readonly queue: Definition[] = [];
+  /** Definitions that cannot be converted (they reach a reference that cannot be resolved), by key. */
+  private readonly broken = new Map<string, Error>();
 
   constructor(
     private readonly resolver: RefResolver,
@@ -50,6 +54,8 @@ export class DefinitionRegistry {
   refer(ref: string, from: string): Record<string, unknown> {
     const target = this.resolver.resolve(ref, from);
     const key = this.resolver.key(target);
+    const broken = this.broken.get(key);
+    if (broken) throw broken;
     let definition = this.byKey.get(key);
     if (!definition) {
       definition = { id: this.definitions.length, key, target, ...this.wantedName(target) };
@@ -63,8 +69,31 @@ export class DefinitionRegistry {
   /** Converts every definition referred to so far, and those they refer to. */
   drain(convert: (raw: unknown, site: SchemaSite) => JsonSchema): void {
     for (let next = this.queue.shift(); next !== undefined; next = this.queue.shift()) {
-      next.schema = convert(next.target.node, { url: next.target.url, pointer: next.target.pointer });
+      try {
+        next.schema = convert(next.target.node, { url: next.target.url, pointer: next.target.pointer });
+      } catch (error) {
+        // Every later operation that reaches it fails the same way, without converting it again.
+        this.broken.set(next.key, error as Error);
+        throw error;
+      }
     }
+  }
+
+  /** Where to come back to if the operation about to be converted is left out. */
+  checkpoint(): number {
+    return this.definitions.length;
+  }
+
+  /**
+   * Forgets the definitions registered since the checkpoint: some may refer to one that cannot be converted.
+   * Those that can are registered and converted again by the next operation that reaches them.
+   */
+  rollback(checkpoint: number): void {
+    for (const definition of this.definitions.slice(checkpoint)) {
+      definition.isDiscarded = true;
+      if (this.byKey.get(definition.key) === definition) this.byKey.delete(definition.key);
+    }
+    this.queue.length = 0;
   }
 
   private wantedName(target: Located): { wanted: string; isComponent: boolean } {
@@ -87,12 +116,12 @@ export class DefinitionRegistry {
   /** Once every schema is converted: an emitter of manifest schemas that refer to final definition names. */
   emitter(warn: (message: string) => void): Emitter {
     this.breakPureCycles(warn);
-    return new Emitter(this.definitions, (node) => this.definitionOf(node));
+    return new Emitter(this.live(), (node) => this.definitionOf(node));
   }
 
   /** `A: {$ref: B}, B: {$ref: A}` says nothing and would send a validator round in circles. */
   private breakPureCycles(warn: (message: string) => void): void {
-    for (const definition of this.definitions) {
+    for (const definition of this.live()) {
       const chain = new Set<Definition>();
       for (let current: Definition | undefined = definition; current; current = this.onlyRefOf(current)) {
         if (chain.has(current)) {
@@ -103,6 +132,10 @@ export class DefinitionRegistry {
         chain.add(current);
       }
     }
+  }
+
+  private live(): Definition[] {
+    return this.definitions.filter((definition) => !definition.isDiscarded);
   }
 
   private onlyRefOf(definition: Definition): Definition | undefined {

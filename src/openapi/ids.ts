@@ -5,6 +5,7 @@
  * A `#/...` pointer is taken inside its enclosing resource when it exists there, else in the document,
  * which is what OpenAPI authors mean by it.
  */
+import { walkStructure } from "./structure.js";
 
 interface Holder {
   node: Record<string, unknown>;
@@ -12,7 +13,6 @@ interface Holder {
   resource: string;
 }
 
-const escapeSegment = (segment: string): string => segment.replace(/~/g, "~0").replace(/\//g, "~1");
 const toFragment = (pointer: string): string => `#${pointer.split("/").map((s) => encodeURIComponent(s).replace(/%7E/gi, "~")).join("/")}`;
 const withoutHash = (url: string): string => url.replace(/#.*$/, "");
 
@@ -40,15 +40,9 @@ export function rewriteIdRefs(document: unknown, documentUrl: string): number {
   const anchors = new Map<string, string>();
   const holders: Holder[] = [];
   let hasIds = false;
-  const seen = new Set<object>();
-  const walk = (node: unknown, pointer: string, base: string, resource: string): void => {
-    if (node === null || typeof node !== "object" || seen.has(node)) return;
-    seen.add(node);
-    if (Array.isArray(node)) {
-      node.forEach((item, index) => walk(item, `${pointer}/${index}`, base, resource));
-      return;
-    }
-    const record = node as Record<string, unknown>;
+  // Only where schemas can be: an `$id` or `$ref` inside an example or a const is data.
+  walkStructure(document, "", { base: documentUrl, resource: "" }, (record, pointer, state) => {
+    let { base, resource } = state;
     if (typeof record.$id === "string" && pointer !== "") {
       try {
         base = withoutHash(new URL(record.$id, base).href);
@@ -64,9 +58,8 @@ export function rewriteIdRefs(document: unknown, documentUrl: string): number {
       hasIds = true;
     }
     if (typeof record.$ref === "string") holders.push({ node: record, base, resource });
-    for (const [key, value] of Object.entries(record)) walk(value, `${pointer}/${escapeSegment(key)}`, base, resource);
-  };
-  walk(document, "", documentUrl, "");
+    return base === state.base && resource === state.resource ? state : { base, resource };
+  });
   if (!hasIds) return 0;
 
   let rewritten = 0;

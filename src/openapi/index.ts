@@ -4,7 +4,7 @@
  */
 import path from "node:path";
 import { TOOL_NAME_PATTERN } from "../domain/manifest.js";
-import { UsageError } from "../errors.js";
+import { PolicyError, ToolctlError, UsageError } from "../errors.js";
 import { type ConvertContext, Unsupported } from "./context.js";
 import { DefinitionRegistry } from "./definitions.js";
 import { loadSpec } from "./load.js";
@@ -29,6 +29,8 @@ export interface OpenApiImportOptions {
   operations?: string[];
   /** Only operations whose path starts with this. */
   pathPrefix?: string;
+  /** Refuse the spec when a selected operation cannot be imported, instead of leaving it out. */
+  strict?: boolean;
   /** Copied into the tool's http settings; also needed to fetch an http:// spec. */
   allowPlainHttp?: boolean;
   /** Copied into the tool's http settings; also needed to fetch a spec from a loopback or private address. */
@@ -98,10 +100,11 @@ export async function convertOpenApi(source: string, options: OpenApiImportOptio
   } catch (error) {
     throw specError(shown, (error as Error).message);
   }
-  const skipped: Array<SkippedOperation & { index: number }> = [];
-  const skip = (index: number, reason: string) => {
+  // `cause`: why a selected operation could not be converted (the filters' reasons have none).
+  const skipped: Array<SkippedOperation & { index: number; cause?: Error }> = [];
+  const skip = (index: number, reason: string, cause?: Error) => {
     const op = operations[index]!;
-    skipped.push({ index, method: op.method.toUpperCase(), path: op.path, ...(op.operationId ? { operationId: op.operationId } : {}), reason });
+    skipped.push({ index, method: op.method.toUpperCase(), path: op.path, ...(op.operationId ? { operationId: op.operationId } : {}), reason, cause });
   };
   const selected: number[] = [];
   operations.forEach((op, index) => {
@@ -113,7 +116,7 @@ export async function convertOpenApi(source: string, options: OpenApiImportOptio
 
   const base = chooseBaseUrl(spec, options.baseUrl, options.allowPlainHttp ?? false);
   warnings.push(...base.warnings);
-  const auth = chooseAuth(spec, resolver, selected.map((i) => operations[i]!.operation.node.security), secretPrefix(name));
+  const auth = chooseAuth(spec, resolver, selected.filter((i) => !operations[i]!.unresolved).map((i) => operations[i]!.operation.node.security), secretPrefix(name));
   warnings.push(...auth.warnings);
 
   const notes = new Map<SchemaNoteKind, { count: number; first: SchemaSite }>();
@@ -128,30 +131,38 @@ export async function convertOpenApi(source: string, options: OpenApiImportOptio
     },
   });
   const byMessage = new Map<string, string[]>();
+  // An operation's warnings count only if it is imported.
+  let operationWarnings: Array<[string, string]> = [];
   const warn = (message: string, operation?: string) => {
-    if (operation === undefined) return void warnings.push(message);
-    if (!byMessage.has(message)) byMessage.set(message, []);
-    byMessage.get(message)!.push(operation);
+    if (operation === undefined) warnings.push(message);
+    else operationWarnings.push([message, operation]);
   };
-  const context: ConvertContext = { spec, resolver, schemas, suppliedParam: auth.suppliedParam, warn };
+  const context: ConvertContext = { spec, resolver, schemas, suppliedParam: auth.suppliedParam, operationAuth: auth.forOperation, warn };
 
   const drafts: Array<{ name: string; op: OperationRef; draft: ActionDraft }> = [];
   for (const index of selected) {
     const op = operations[index]!;
+    const checkpoint = definitions.checkpoint();
+    operationWarnings = [];
     try {
-      drafts.push({ name: names[index]!, op, draft: convertOperation(op, context, base.baseUrl, options.baseUrl !== undefined) });
+      if (op.unresolved) throw op.unresolved;
+      const draft = convertOperation(op, context, base);
+      // The definitions it reaches are converted now, so that one that cannot be is this operation's failure.
+      definitions.drain((raw, site) => schemas.convert(raw, site));
+      drafts.push({ name: names[index]!, op, draft });
+      for (const [message, operation] of operationWarnings) byMessage.set(message, [...(byMessage.get(message) ?? []), operation]);
     } catch (error) {
-      if (!(error instanceof Unsupported)) throw error;
-      skip(index, error.message);
+      if (!(error instanceof Unsupported || error instanceof ToolctlError)) throw error;
+      definitions.rollback(checkpoint);
+      skip(index, error.message, error);
     }
   }
-  if (drafts.length === 0) {
-    throw specError(shown, `none of the ${selected.length} selected operation(s) can be imported: ${skipped.find((s) => !s.reason.startsWith("not selected"))?.reason ?? "unknown"}`);
-  }
+  const failed = skipped.filter((s) => s.cause !== undefined);
+  if (drafts.length === 0) throw refusal(shown, `none of the ${selected.length} selected operation(s) can be imported`, failed[0]);
+  if (options.strict && failed.length > 0) throw refusal(shown, `${failed.length} of the ${selected.length} selected operation(s) cannot be imported (--strict)`, failed[0]);
   for (const [message, ops] of byMessage) {
     warnings.push(`${ops.slice(0, 3).join(", ")}${ops.length > 3 ? ` and ${ops.length - 3} more` : ""}: ${message}`);
   }
-  definitions.drain((raw, site) => schemas.convert(raw, site));
   for (const [kind, { count, first }] of notes) warnings.push(`${count} ${NOTES[kind]} (first at ${spec.show(first.url)}#${first.pointer})`);
 
   const emitter = definitions.emitter((message) => warnings.push(message));
@@ -163,7 +174,12 @@ export async function convertOpenApi(source: string, options: OpenApiImportOptio
     actions[action] = { ...draft.action, inputSchema: input, ...(output !== undefined ? { outputSchema: output } : {}) };
   });
 
-  const http: Record<string, unknown> = { allowedHosts: base.allowedHosts };
+  // Operations with servers of their own call those hosts too.
+  const ownHosts = drafts.flatMap(({ draft }) => {
+    const own = (draft.action.request as Record<string, unknown>).baseUrl;
+    return typeof own === "string" ? [new URL(own).hostname] : [];
+  });
+  const http: Record<string, unknown> = { allowedHosts: [...new Set([...base.allowedHosts, ...ownHosts])] };
   if (options.allowPlainHttp) http.allowPlainHttp = true;
   if (options.allowPrivateNetworks) http.allowPrivateNetworks = true;
   const manifest: Record<string, unknown> = {
@@ -186,8 +202,15 @@ export async function convertOpenApi(source: string, options: OpenApiImportOptio
       source,
       operations: operations.length,
       imported: drafts.map(({ name: action, op }) => ({ action, method: op.method.toUpperCase(), path: op.path, ...(op.operationId ? { operationId: op.operationId } : {}) })),
-      skipped: skipped.sort((a, b) => a.index - b.index).map(({ index: _index, ...rest }) => rest),
+      skipped: skipped.sort((a, b) => a.index - b.index).map(({ index: _index, cause: _cause, ...rest }) => rest),
       warnings,
     },
   };
+}
+
+/** The spec refused because of an operation that cannot be imported: a reference the guard refused is exit 3. */
+function refusal(shown: string, summary: string, first: (SkippedOperation & { cause?: Error }) | undefined): ToolctlError {
+  const reason = first === undefined ? "" : `: ${first.method} ${first.path}: ${first.reason.startsWith(`${shown}: `) ? first.reason.slice(shown.length + 2) : first.reason}`;
+  const message = `${summary}${reason}`;
+  return first?.cause instanceof PolicyError ? new PolicyError("url_blocked", `${shown}: ${message}`, { file: shown }) : specError(shown, message);
 }

@@ -1,18 +1,19 @@
 /**
- * Loading a spec: the root document from a file or URL, its version, and every file its `$ref`s reach.
- * json-schema-ref-parser crawls the references, but reads and parses only through the hooks given here:
- * local files only for a local spec, the spec's own origin only for a remote one, each URL through the guard.
+ * Loading a spec: the root document from a file or URL, its version, and every file its `$ref`s reach (those in
+ * data, such as examples and `x-` code samples, are not references: see structure.ts). Local files only for a
+ * local spec, the spec's own origin only for a remote one, each URL through the guard. A file that cannot be
+ * had is not an error here: it is noted, and only the operations that need it are left out (see refs.ts).
  */
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { $RefParser } from "@apidevtools/json-schema-ref-parser";
-import { PolicyError, UsageError } from "../errors.js";
+import { PolicyError, ToolctlError, UsageError } from "../errors.js";
 import type { OutboundPolicy } from "../runners/http/guard.js";
 import { redactUrl } from "../runners/http/guard.js";
 import { fetchRemote, readLocal } from "./fetch.js";
 import { rewriteIdRefs } from "./ids.js";
 import { parseSpecText, specError } from "./parse.js";
+import { structuralRefs } from "./structure.js";
 
 export type SpecDialect = "swagger2" | "openapi30" | "openapi31";
 
@@ -25,9 +26,18 @@ export interface LoadedSpec {
   version: string;
   /** Every loaded document by URL (no fragment), the root included. */
   documents: Map<string, unknown>;
+  /** Documents a reference reaches that could not be loaded, by URL. */
+  unavailable: Map<string, Unavailable>;
   isRemote: boolean;
   /** How messages name a document: a path relative to the working directory, or the URL without its query. */
   show(url: string): string;
+}
+
+export interface Unavailable {
+  /** Why, as the end of "$ref ... cannot be resolved: <why>". */
+  why: string;
+  /** The guard or the same-origin rule refused it: nothing was fetched. */
+  isRefused: boolean;
 }
 
 export interface LoadOptions {
@@ -40,6 +50,16 @@ export interface LoadOptions {
 const isRecord = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === "object" && !Array.isArray(value);
 const isHttpUrl = (text: string): boolean => /^https?:\/\//i.test(text);
 const withoutHash = (url: string): string => url.replace(/#.*$/, "");
+/** Documents read at once while crawling a remote spec's references. */
+const PARALLEL_READS = 8;
+
+function decodeFragment(fragment: string): string {
+  try {
+    return decodeURIComponent(fragment);
+  } catch {
+    return fragment;
+  }
+}
 
 function detectVersion(root: unknown, shown: string): { dialect: SpecDialect; version: string } {
   if (!isRecord(root)) throw specError(shown, 'not an OpenAPI document: expected a mapping with an "openapi" or "swagger" field');
@@ -58,25 +78,6 @@ function detectVersion(root: unknown, shown: string): { dialect: SpecDialect; ve
   }
   if (root.swaggerVersion !== undefined) throw specError(shown, `unsupported version: swagger ${String(root.swaggerVersion)} (${supported})`);
   throw specError(shown, 'not an OpenAPI document: no "openapi" or "swagger" field');
-}
-
-/** Every `$ref` string that leaves its document. */
-function externalRefs(document: unknown): string[] {
-  const refs: string[] = [];
-  // YAML aliases can share (or loop) values; JSON never does, but the check is cheap.
-  const seen = new Set<object>();
-  const stack: object[] = [document as object];
-  while (stack.length > 0) {
-    const node = stack.pop() as Record<string, unknown>;
-    if (seen.has(node)) continue;
-    seen.add(node);
-    for (const key in node) {
-      const value = node[key];
-      if (typeof value === "object" && value !== null) stack.push(value);
-      else if (key === "$ref" && typeof value === "string" && value.charCodeAt(0) !== 35 /* # */) refs.push(value);
-    }
-  }
-  return refs;
 }
 
 export async function loadSpec(source: string, options: LoadOptions): Promise<LoadedSpec> {
@@ -110,93 +111,62 @@ export async function loadSpec(source: string, options: LoadOptions): Promise<Lo
   if (dialect === "openapi31") rewriteIdRefs(root, rootUrl);
 
   const documents = new Map<string, unknown>([[rootUrl, root]]);
-  const spec: LoadedSpec = { root: root as Record<string, unknown>, rootUrl, dialect, version, documents, isRemote, show };
+  const unavailable = new Map<string, Unavailable>();
+  const spec: LoadedSpec = { root: root as Record<string, unknown>, rootUrl, dialect, version, documents, unavailable, isRemote, show };
 
-  /** Where a reference may go: a local spec to local files, a remote one to its own origin only. */
-  const checkTarget = (ref: string, from: string): void => {
-    let target: URL;
+  /** Why a document may not be read, or undefined when it may. */
+  const refusal = (target: URL): string | undefined => {
+    if (isRemote) return target.origin === origin ? undefined : `a spec from ${origin} may only refer to ${origin}`;
+    return target.protocol === "file:" ? undefined : "a local spec may only refer to local files";
+  };
+  const read = async (url: string): Promise<void> => {
+    const refused = refusal(new URL(url));
+    if (refused !== undefined) return void unavailable.set(url, { why: refused, isRefused: true });
+    if (!isRemote && !existsSync(fileURLToPath(url))) return void unavailable.set(url, { why: `${show(url)} does not exist`, isRefused: false });
     try {
-      target = new URL(ref, from);
-    } catch {
-      throw specError(show(from), `$ref "${ref}" is not a valid reference`);
-    }
-    const url = withoutHash(target.href);
-    if (isRemote) {
-      if (target.origin !== origin) {
-        throw new PolicyError("url_blocked", `${show(from)}: $ref "${ref}" refused: a spec from ${origin} may only refer to ${origin}`, { ref, file: show(from) });
-      }
-    } else if (target.protocol !== "file:") {
-      throw new PolicyError("url_blocked", `${show(from)}: $ref "${ref}" refused: a local spec may only refer to local files`, { ref, file: show(from) });
-    } else if (!existsSync(fileURLToPath(url))) {
-      throw specError(show(from), `$ref "${ref}" cannot be resolved: ${show(url)} does not exist`, { ref });
+      const got = isRemote ? await fetchRemote(url, policyFor([new URL(rootUrl).hostname, new URL(rootUrl).origin]), options.signal) : await readLocal(url, show(url));
+      documents.set(url, parseSpecText(got.text, show(url), url));
+    } catch (error) {
+      if (!(error instanceof ToolctlError) || options.signal?.aborted) throw error;
+      unavailable.set(url, { why: error.message, isRefused: error instanceof PolicyError });
     }
   };
-  const checkAll = (document: unknown, from: string): boolean => {
-    const refs = externalRefs(document);
-    for (const ref of refs) checkTarget(ref, from);
-    return refs.length > 0;
-  };
-  // Most specs are one file: then the crawl is skipped altogether.
-  if (!checkAll(root, rootUrl)) return spec;
 
-  let failure: unknown;
-  const fail = (error: unknown): never => {
-    failure ??= error;
-    throw error;
+  // Breadth first from the root, walking only what references reach: a file of fragments is read once, and
+  // its parts are walked as they are referred to. What a walked object contains is walked with it.
+  const walked = new Map<string, Set<string>>();
+  const isWalked = (url: string, pointer: string): boolean => {
+    const pointers = walked.get(url);
+    for (let p = pointer; pointers !== undefined; p = p.slice(0, p.lastIndexOf("/"))) {
+      if (pointers.has(p)) return true;
+      if (p === "") break;
+    }
+    return false;
   };
-  // ref-parser hands over file paths percent-encoded, or URLs; the documents map is keyed by URL.
-  const urlOf = (given: string): string => withoutHash(isHttpUrl(given) || /^file:/i.test(given) ? new URL(given).href : pathToFileURL(decodeURI(given)).href);
-  const parser = new $RefParser();
-  try {
-    await parser.resolve(isRemote ? rootUrl : fileURLToPath(rootUrl), root as object, {
-      continueOnError: false,
-      resolve: {
-        external: true,
-        file: false,
-        http: false,
-        guarded: {
-          order: 1,
-          canRead: true,
-          read: async (file: { url: string }) => {
-            try {
-              const url = urlOf(file.url);
-              if (isRemote ? new URL(url).origin !== origin : !url.startsWith("file:")) {
-                throw new PolicyError("url_blocked", `URL blocked: ${show(url)} is outside the spec's origin`, { url: show(url) });
-              }
-              const got = isRemote ? await fetchRemote(url, policyFor([new URL(rootUrl).hostname, new URL(rootUrl).origin]), options.signal) : await readLocal(url, show(url));
-              return got.text;
-            } catch (error) {
-              return fail(error);
-            }
-          },
-        },
-      },
-      parse: {
-        json: false,
-        yaml: false,
-        text: false,
-        binary: false,
-        spec: {
-          order: 1,
-          canParse: true,
-          allowEmpty: false,
-          parse: (file: { url: string; data: unknown }) => {
-            try {
-              const url = urlOf(file.url);
-              const value = parseSpecText(String(file.data), show(url), url);
-              checkAll(value, url);
-              documents.set(url, value);
-              return value;
-            } catch (error) {
-              return fail(error);
-            }
-          },
-        },
-      },
-    });
-  } catch (error) {
-    if (failure !== undefined) throw failure;
-    throw specError(show(rootUrl), `cannot resolve its references: ${(error as Error).message.split("\n")[0]}`);
+  let frontier = [{ url: rootUrl, pointer: "" }];
+  while (frontier.length > 0) {
+    const next: Array<{ url: string; pointer: string }> = [];
+    for (const { url, pointer } of frontier) {
+      if (isWalked(url, pointer)) continue;
+      walked.set(url, (walked.get(url) ?? new Set()).add(pointer));
+      let node: unknown = documents.get(url);
+      for (const segment of pointer === "" ? [] : pointer.split("/").slice(1)) {
+        node = isRecord(node) || Array.isArray(node) ? (node as Record<string, unknown>)[segment.replace(/~1/g, "/").replace(/~0/g, "~")] : undefined;
+      }
+      for (const { ref } of structuralRefs(node)) {
+        let target: URL;
+        try {
+          target = new URL(ref, url);
+        } catch {
+          continue; // refs.ts says so when an operation needs it
+        }
+        const fragment = decodeFragment(target.hash.slice(1));
+        next.push({ url: withoutHash(target.href), pointer: fragment.startsWith("/") ? fragment : "" });
+      }
+    }
+    const toRead = [...new Set(next.map((t) => t.url))].filter((url) => !documents.has(url) && !unavailable.has(url));
+    for (let i = 0; i < toRead.length; i += PARALLEL_READS) await Promise.all(toRead.slice(i, i + PARALLEL_READS).map(read));
+    frontier = next.filter((t) => documents.has(t.url));
   }
   return spec;
 }

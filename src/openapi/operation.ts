@@ -13,7 +13,7 @@ import { convertParameter, isSuppliedElsewhere, mergeParameters, type ParamInput
 import { isRecord, setOwn } from "./refs.js";
 import { outputSchema } from "./responses.js";
 import type { JsonSchema } from "./schema.js";
-import { serverUrls } from "./servers.js";
+import { serverUrls, type BaseUrlChoice } from "./servers.js";
 
 export interface ActionDraft {
   /** The action without its schemas, which are emitted once every definition is known. */
@@ -97,13 +97,20 @@ function requestBody(op: OperationRef, rawParams: RawParameter[], ctx: ConvertCo
   return swaggerBody(bodyParam, formParams, consumes, op.identity, ctx);
 }
 
-export function convertOperation(op: OperationRef, ctx: ConvertContext, baseUrl: string, isBaseGiven: boolean): ActionDraft {
+export function convertOperation(op: OperationRef, toolContext: ConvertContext, base: BaseUrlChoice): ActionDraft {
+  // An operation whose `security` differs sends its own auth, and the parameter that one fills in is not an input.
+  const own = toolContext.operationAuth?.(op.operation.node.security) ?? {};
+  const ctx = own.auth ? { ...toolContext, suppliedParam: own.suppliedParam } : toolContext;
   const kind = KINDS[op.method];
   if (kind === undefined) throw new Unsupported(`${op.method.toUpperCase()} is not supported by the http runner`);
+  // Servers of its own: the requests go there, never to the tool's base URL (not even one given on the command line).
   const servers = op.operation.node.servers ?? op.pathItem.node.servers;
-  if (!isBaseGiven && Array.isArray(servers) && servers.length > 0) {
-    const own = serverUrls(servers, ctx.spec)[0];
-    if (own !== baseUrl) throw new Unsupported(`it has its own server ${own ?? JSON.stringify((servers[0] as Record<string, unknown>)?.url)}, not the tool's base URL`);
+  let ownBase: string | undefined;
+  if (Array.isArray(servers) && servers.length > 0) {
+    ownBase = serverUrls(servers, ctx.spec)[0];
+    if (ownBase === undefined) throw new Unsupported(`its own server ${JSON.stringify((servers[0] as Record<string, unknown>)?.url)} is not an absolute http(s) URL`);
+    if (ownBase === base.baseUrl || ownBase === base.specBaseUrl) ownBase = undefined;
+    else if (base.isGiven) ctx.warn("it has a server of its own and is sent there, not to the given base URL", op.identity);
   }
 
   const rawParams = mergeParameters(
@@ -121,6 +128,7 @@ export function convertOperation(op: OperationRef, ctx: ConvertContext, baseUrl:
   const required: string[] = [];
   const taken = new Set<string>(body ? ["body"] : []);
   const request: Record<string, unknown> = { method: op.method.toUpperCase() };
+  if (ownBase !== undefined) request.baseUrl = ownBase;
   const query: Record<string, string> = {};
   const headers: Record<string, string> = {};
   const cookies: Record<string, string> = {};
@@ -173,7 +181,7 @@ export function convertOperation(op: OperationRef, ctx: ConvertContext, baseUrl:
     ? undefined
     : outputSchema({ node: responses, url: op.operation.url, pointer: `${op.operation.pointer}/responses` }, produces, ctx);
 
-  const action: Record<string, unknown> = { description: describe(op), kind, request };
+  const action: Record<string, unknown> = { description: describe(op), kind, request, ...(own.auth ? { auth: own.auth } : {}) };
   // PRODUCT: an imported operation that is not a read is at least MEDIUM until someone sets its cost and risk.
   if (kind !== "read") action.risk = "MEDIUM";
   if (idempotencyHeader) action.idempotencyKey = { header: idempotencyHeader };

@@ -1,7 +1,11 @@
 /**
- * The operations of a spec, in document order: every method of every path item (path items may be `$ref`s
- * to other files), with what identifies them. Two operations sharing an operationId make the spec invalid.
+ * The operations of a spec, in document order: every method of every path item. Path items and operations may
+ * be `$ref`s (to other files, as in specs split one operation per file); one that cannot be resolved is kept
+ * with the error, so that it is reported as left out rather than imported hollow. A path item that cannot be
+ * resolved has no known methods: it stands for itself, with the method `*`. Two operations sharing an
+ * operationId make the spec invalid.
  */
+import { ToolctlError } from "../errors.js";
 import { specError } from "./parse.js";
 import type { LoadedSpec } from "./load.js";
 import { escapeSegment, isRecord, type Located, type RefResolver } from "./refs.js";
@@ -10,7 +14,7 @@ import { operationIdentity } from "./names.js";
 export const METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "trace"] as const;
 
 export interface OperationRef {
-  method: (typeof METHODS)[number];
+  method: (typeof METHODS)[number] | "*";
   path: string;
   /** `GET /pets/{petId}` */
   identity: string;
@@ -18,6 +22,18 @@ export interface OperationRef {
   tags: string[];
   operation: Located & { node: Record<string, unknown> };
   pathItem: Located & { node: Record<string, unknown> };
+  /** Why the operation (or its path item) could not be resolved: it is reported, not converted. */
+  unresolved?: ToolctlError;
+}
+
+/** Follows a `$ref`, or returns the error saying why it cannot be followed. */
+function followOrFail(resolver: RefResolver, node: unknown, url: string, pointer: string): Located | ToolctlError {
+  try {
+    return resolver.follow(node, url, pointer);
+  } catch (error) {
+    if (error instanceof ToolctlError) return error;
+    throw error;
+  }
 }
 
 export function collectOperations(spec: LoadedSpec, resolver: RefResolver): { operations: OperationRef[]; webhooks: number } {
@@ -25,17 +41,30 @@ export function collectOperations(spec: LoadedSpec, resolver: RefResolver): { op
   const paths = isRecord(spec.root.paths) ? spec.root.paths : {};
   for (const [path, value] of Object.entries(paths)) {
     if (!path.startsWith("/")) continue; // x-* extensions
-    const item = resolver.follow(value, spec.rootUrl, `/paths/${escapeSegment(path)}`);
+    const pointer = `/paths/${escapeSegment(path)}`;
+    const item = followOrFail(resolver, value, spec.rootUrl, pointer);
+    if (item instanceof ToolctlError) {
+      const here = { node: {}, url: spec.rootUrl, pointer };
+      operations.push({ method: "*", path, identity: operationIdentity("*", path), tags: [], operation: here, pathItem: here, unresolved: item });
+      continue;
+    }
     if (!isRecord(item.node)) continue;
     const pathItem = item as OperationRef["pathItem"];
     for (const method of METHODS) {
-      const found = item.node[method];
-      if (!isRecord(found)) continue;
-      const operationId = typeof found.operationId === "string" && found.operationId.trim() !== "" ? found.operationId.trim() : undefined;
+      if (!isRecord(item.node[method])) continue;
+      const found = followOrFail(resolver, item.node[method], item.url, `${item.pointer}/${method}`);
+      const identity = operationIdentity(method, path);
+      if (found instanceof ToolctlError || !isRecord(found.node)) {
+        const unresolved = found instanceof ToolctlError ? found : specError(spec.show(item.url), `${identity}: the operation is not an object`);
+        operations.push({ method, path, identity, tags: [], operation: { node: {}, url: item.url, pointer: `${item.pointer}/${method}` }, pathItem, unresolved });
+        continue;
+      }
+      const node = found.node;
+      const operationId = typeof node.operationId === "string" && node.operationId.trim() !== "" ? node.operationId.trim() : undefined;
       operations.push({
-        method, path, identity: operationIdentity(method, path), operationId,
-        tags: Array.isArray(found.tags) ? found.tags.map(String) : [],
-        operation: { node: found, url: item.url, pointer: `${item.pointer}/${method}` },
+        method, path, identity, operationId,
+        tags: Array.isArray(node.tags) ? node.tags.map(String) : [],
+        operation: found as OperationRef["operation"],
         pathItem,
       });
     }

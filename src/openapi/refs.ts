@@ -1,7 +1,10 @@
 /**
  * Resolving `$ref`s against the loaded documents. Every value keeps the URL of the document it lives in,
- * because a relative reference inside it resolves against that document, not against the root.
+ * because a relative reference inside it resolves against that document, not against the root. A reference
+ * that cannot be resolved throws when, and only when, something needs it: the operation that does is left
+ * out, and the others are imported.
  */
+import { PolicyError } from "../errors.js";
 import type { LoadedSpec } from "./load.js";
 import { specError } from "./parse.js";
 
@@ -56,7 +59,13 @@ export class RefResolver {
     const missing = (why: string) => specError(this.spec.show(from), `$ref "${ref}" cannot be resolved: ${why}`, { ref });
     if (pointer !== "" && !pointer.startsWith("/")) throw missing(`no $anchor "${pointer}" in ${this.spec.show(url)}`);
     const document = this.spec.documents.get(url);
-    if (document === undefined) throw missing(`${this.spec.show(url)} was not loaded`);
+    if (document === undefined) {
+      const unavailable = this.spec.unavailable.get(url);
+      if (unavailable?.isRefused) {
+        throw new PolicyError("url_blocked", `${this.spec.show(from)}: $ref "${ref}" refused: ${unavailable.why}`, { ref, file: this.spec.show(from) });
+      }
+      throw missing(unavailable?.why ?? `${this.spec.show(url)} was not loaded`);
+    }
     let node: unknown = document;
     let at = "";
     for (const raw of pointer === "" ? [] : pointer.split("/").slice(1)) {

@@ -1,8 +1,12 @@
 /**
- * Security schemes → the tool's one auth. The first scheme toolctl can send that the spec's global `security`
- * asks for; else the one most operations ask for; else the only one defined. An API key in a header or the
- * query, HTTP bearer and HTTP basic are sent as they are. When the spec offers only OAuth2 or OpenID Connect,
- * an access token obtained elsewhere is sent as a bearer token. Whatever cannot be sent is a warning.
+ * Security schemes → the tool's auth, and an auth of their own for the operations that ask for something else.
+ * The tool's: the first scheme toolctl can send that the spec's global `security` asks for (bearer rather than
+ * basic when both are on offer); else the one most operations ask for; else the only one defined. An API key
+ * in a header or the query, HTTP bearer and HTTP basic are sent as they are; basic with an optional password,
+ * as APIs that take an API key as the username want. OAuth2 and OpenID Connect: an access token obtained
+ * elsewhere is sent as a bearer token. Each operation's own `security` is honoured: `[]` sends no credentials,
+ * and one that does not accept the tool's scheme gets the scheme it does accept, with a secret named after it.
+ * Whatever cannot be sent is a warning.
  */
 import type { LoadedSpec } from "./load.js";
 import { escapeSegment, isRecord, type RefResolver } from "./refs.js";
@@ -23,6 +27,14 @@ export interface AuthChoice {
   /** The parameter the auth fills in, which is then not an input: `header:x-api-key`, `query:key`. */
   suppliedParam?: string;
   warnings: string[];
+  /** What an operation with this `security` (undefined: none of its own) sends instead of the tool's auth, if anything else. */
+  forOperation(security: unknown): OperationAuth;
+}
+
+export interface OperationAuth {
+  /** This operation's auth, in place of the tool's; undefined when the tool's is right. */
+  auth?: Record<string, unknown>;
+  suppliedParam?: string;
 }
 
 function describeScheme(name: string, raw: Record<string, unknown>, spec: LoadedSpec): Scheme {
@@ -52,6 +64,26 @@ function alternatives(security: unknown): string[][] {
   return Array.isArray(security) ? security.filter(isRecord).map((requirement) => Object.keys(requirement)) : [];
 }
 
+/** Bearer rather than basic when a spec offers both: a token is scoped and revocable, a password is not. */
+function preferBearer(candidates: Scheme[]): Scheme | undefined {
+  const first = candidates[0];
+  if (first?.native?.type !== "basic") return first;
+  return candidates.find((s) => s.native?.type === "bearer") ?? first;
+}
+
+/**
+ * The auth a scheme becomes. `secret` names a key or token; a username and password are `<prefix>_USERNAME`
+ * and `<prefix>_PASSWORD`.
+ */
+function authOf(scheme: Scheme, prefix: string, secret: string): { auth: Record<string, unknown>; suppliedParam?: string } {
+  const native = scheme.native;
+  if (native?.type === "api_key") {
+    return { auth: { type: "api_key", in: native.in, name: native.name, secret }, suppliedParam: `${native.in}:${native.in === "header" ? native.name.toLowerCase() : native.name}` };
+  }
+  if (native?.type === "basic") return { auth: { type: "basic", username: `{{ secrets.${prefix}_USERNAME }}`, secret: `${prefix}_PASSWORD`, passwordOptional: true } };
+  return { auth: { type: "bearer", secret } };
+}
+
 export function chooseAuth(spec: LoadedSpec, resolver: RefResolver, operationSecurity: unknown[], secretPrefix: string): AuthChoice {
   const root = spec.root;
   const defined = spec.dialect === "swagger2" ? root.securityDefinitions : isRecord(root.components) ? root.components.securitySchemes : undefined;
@@ -73,7 +105,7 @@ export function chooseAuth(spec: LoadedSpec, resolver: RefResolver, operationSec
   const used = [...schemes.values()].filter((s) => (uses.get(s.name) ?? 0) > 0);
   const byUse = (list: Scheme[]) => [...list].sort((a, b) => (uses.get(b.name) ?? 0) - (uses.get(a.name) ?? 0));
 
-  let chosen = alternatives(root.security).map(single).find((s) => s?.native !== undefined);
+  let chosen = preferBearer(alternatives(root.security).map(single).filter((s): s is Scheme => s?.native !== undefined));
   chosen ??= byUse(used.filter((s) => s.native !== undefined))[0];
   const natives = [...schemes.values()].filter((s) => s.native !== undefined);
   if (chosen === undefined && used.length === 0 && natives.length > 0) {
@@ -83,15 +115,8 @@ export function chooseAuth(spec: LoadedSpec, resolver: RefResolver, operationSec
   chosen ??= byUse(used.filter((s) => s.isToken))[0] ?? [...schemes.values()].find((s) => s.isToken);
 
   const secret = `${secretPrefix}_API_KEY`;
-  let auth: Record<string, unknown> = { type: "none" };
-  let suppliedParam: string | undefined;
-  const native = chosen?.native;
-  if (native?.type === "api_key") {
-    auth = { type: "api_key", in: native.in, name: native.name, secret };
-    suppliedParam = `${native.in}:${native.in === "header" ? native.name.toLowerCase() : native.name}`;
-  } else if (native?.type === "bearer") auth = { type: "bearer", secret };
-  else if (native?.type === "basic") auth = { type: "basic", username: `{{ secrets.${secretPrefix}_USERNAME }}`, secret: `${secretPrefix}_PASSWORD` };
-  else if (chosen?.isToken) auth = { type: "bearer", secret };
+  const own = chosen && (chosen.native !== undefined || chosen.isToken) ? authOf(chosen, secretPrefix, secret) : undefined;
+  const auth = own?.auth ?? { type: "none" };
 
   for (const scheme of schemes.values()) {
     if (scheme === chosen) {
@@ -99,8 +124,28 @@ export function chooseAuth(spec: LoadedSpec, resolver: RefResolver, operationSec
       continue;
     }
     const count = uses.get(scheme.name) ?? 0;
-    if (scheme.unsupported) warnings.push(`security scheme "${scheme.name}" is not supported (${scheme.unsupported})${count > 0 ? `; ${count} operation(s) ask for it` : ""}`);
-    else if (count > 0 && chosen) warnings.push(`security scheme "${scheme.name}" is not used: a tool has one auth, and "${chosen.name}" was chosen; ${count} operation(s) ask for "${scheme.name}"`);
+    if (scheme.unsupported && !scheme.isToken) warnings.push(`security scheme "${scheme.name}" is not supported (${scheme.unsupported})${count > 0 ? `; ${count} operation(s) ask for it` : ""}`);
+    else if (scheme.unsupported && count > 0) warnings.push(`security scheme "${scheme.name}" (${scheme.unsupported}): the ${count} operation(s) that ask only for it send an access token obtained elsewhere as a bearer token from the secret ${schemeSecretPrefix(secretPrefix, scheme.name)}`);
   }
-  return { auth, suppliedParam, warnings };
+
+  const forOperation = (security: unknown): OperationAuth => {
+    // Without a `security` of its own, or anywhere, an operation takes the tool's auth.
+    if (security === undefined) return {};
+    if (Array.isArray(security) && security.length === 0) return { auth: { type: "none" } };
+    const options = alternatives(security);
+    // `{}` among the alternatives makes credentials optional: the tool's are sent.
+    if (options.length === 0 || options.some((names) => names.length === 0 || (chosen !== undefined && names.length === 1 && names[0] === chosen.name))) return {};
+    const offered = options.map(single).filter((s): s is Scheme => s !== undefined);
+    const pick = preferBearer(offered.filter((s) => s.native !== undefined)) ?? offered.find((s) => s.isToken);
+    // What it asks for cannot be sent (or only together with another scheme): the tool's auth, and the warning above.
+    if (pick === undefined) return {};
+    const prefix = schemeSecretPrefix(secretPrefix, pick.name);
+    return authOf(pick, prefix, prefix);
+  };
+  return { auth, suppliedParam: own?.suppliedParam, warnings, forOperation };
+}
+
+/** `TOOL_<NAME>_<SCHEME>`: the secrets of a scheme an operation asks for instead of the tool's. */
+function schemeSecretPrefix(prefix: string, scheme: string): string {
+  return `${prefix}_${scheme.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`;
 }

@@ -8,6 +8,9 @@ import { isRecord } from "./refs.js";
 
 export interface BaseUrlChoice {
   baseUrl: string;
+  /** The spec's own base URL when one was given instead: an operation whose server is that one follows the given one. */
+  specBaseUrl?: string;
+  isGiven: boolean;
   allowedHosts: string[];
   warnings: string[];
 }
@@ -38,11 +41,15 @@ function substitute(url: string, values: Record<string, string>): string {
   return url.replace(/\{([^{}]+)\}/g, (whole, name: string) => values[name] ?? whole);
 }
 
-/** A server URL made absolute (a relative one against the spec's own URL), or undefined when it cannot be. */
+/**
+ * A server URL made absolute (a relative one against the spec's own URL), or undefined when it cannot be. A
+ * protocol-relative one (`//api.example.com/v1`) is https, whatever the spec was fetched over.
+ */
 function absolute(url: string, spec: LoadedSpec): URL | undefined {
   if (/\{[^{}]*\}/.test(url)) return undefined;
+  const withScheme = url.startsWith("//") ? `https:${url}` : url;
   try {
-    const resolved = spec.isRemote ? new URL(url, spec.rootUrl) : new URL(url);
+    const resolved = spec.isRemote ? new URL(withScheme, spec.rootUrl) : new URL(withScheme);
     return resolved.protocol === "https:" || resolved.protocol === "http:" ? resolved : undefined;
   } catch {
     return undefined;
@@ -95,6 +102,7 @@ export function chooseBaseUrl(spec: LoadedSpec, given: string | undefined, allow
   const warnings: string[] = [];
   let baseUrl: string;
   let allowedHosts: string[];
+  let specBaseUrl: string | undefined;
   if (given !== undefined) {
     let url: URL;
     try {
@@ -105,6 +113,7 @@ export function chooseBaseUrl(spec: LoadedSpec, given: string | undefined, allow
     if (url.protocol !== "https:" && url.protocol !== "http:") throw new UsageError(`base URL "${given}" must be http or https`);
     baseUrl = trimSlash(url);
     allowedHosts = [url.hostname];
+    specBaseUrl = spec.dialect === "swagger2" ? swaggerBase(spec) : serverUrls(spec.root.servers, spec)[0];
   } else if (spec.dialect === "swagger2") {
     const base = swaggerBase(spec);
     if (base === undefined) throw noBase(spec, 'the spec has no "host"');
@@ -124,7 +133,7 @@ export function chooseBaseUrl(spec: LoadedSpec, given: string | undefined, allow
   if (baseUrl.startsWith("http:") && !allowPlainHttp) {
     warnings.push(`the base URL ${baseUrl} is plain HTTP: runs are refused unless the tool allows plain HTTP (http.allowPlainHttp)`);
   }
-  return { baseUrl, allowedHosts, warnings };
+  return { baseUrl, specBaseUrl, isGiven: given !== undefined, allowedHosts, warnings };
 }
 
 function noBase(spec: LoadedSpec, why: string): UsageError {

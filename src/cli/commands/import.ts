@@ -13,6 +13,7 @@ interface ImportFlags {
   pathPrefix?: string;
   allowPlainHttp?: boolean;
   allowPrivateNetworks?: boolean;
+  strict?: boolean;
 }
 
 type Colors = CommandContext["output"]["color"];
@@ -34,7 +35,7 @@ async function importSpec(context: CommandContext, flags: ImportFlags): Promise<
     importOpenApi(registry, {
       source, actor: context.actor,
       options: {
-        name: flags.name, baseUrl: flags.baseUrl, tags: flags.tag, operations: flags.operation, pathPrefix: flags.pathPrefix,
+        name: flags.name, baseUrl: flags.baseUrl, tags: flags.tag, operations: flags.operation, pathPrefix: flags.pathPrefix, strict: flags.strict === true,
         allowPlainHttp: flags.allowPlainHttp === true, allowPrivateNetworks: flags.allowPrivateNetworks === true, env: context.env, cwd: context.cwd,
       },
     }),
@@ -57,9 +58,9 @@ export async function importCommand(context: CommandContext, paths: string[], fl
     if (paths.length > 0) throw new UsageError(`--openapi imports one spec: give it alone, without manifest paths (${paths.join(" ")})`);
     return importSpec(context, flags);
   }
-  const specOnly = (["name", "baseUrl", "pathPrefix", "allowPlainHttp", "allowPrivateNetworks"] as const).filter((key) => flags[key] !== undefined);
+  const specOnly = (["name", "baseUrl", "pathPrefix", "allowPlainHttp", "allowPrivateNetworks", "strict"] as const).filter((key) => flags[key] !== undefined);
   if (flags.tag.length > 0 || flags.operation.length > 0 || specOnly.length > 0) {
-    throw new UsageError("--name, --base-url, --tag, --operation, --path-prefix and --allow-* apply to --openapi only");
+    throw new UsageError("--name, --base-url, --tag, --operation, --path-prefix, --strict and --allow-* apply to --openapi only");
   }
   if (paths.length === 0) throw new UsageError("nothing to import: give manifest files or directories, or --openapi FILE|URL");
   const report = await withRegistry(context, (registry) => importManifests(registry, { paths, actor: context.actor }));

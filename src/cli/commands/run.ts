@@ -69,7 +69,8 @@ function renderHuman(result: ExecuteResult, context: CommandContext): void {
     if (plan.runtime === "http") {
       lines.push(`  ${plan.method} ${plan.url}`);
       for (const [header, value] of Object.entries((plan.headers ?? {}) as Record<string, string>)) lines.push(`  ${header}: ${value}`);
-      if (plan.body !== undefined) lines.push(`  body:`, pretty(plan.body).replace(/^/gm, "    "));
+      if (typeof plan.encodedBody === "string") lines.push(`  body: ${plan.encodedBody}`);
+      else if (plan.body !== undefined) lines.push(`  body:`, pretty(plan.body).replace(/^/gm, "    "));
       lines.push(`  timeout: ${plan.timeoutSeconds}s`);
     } else if (plan.runtime === "process") {
       lines.push(`  argv: ${JSON.stringify(plan.argv)}`, `  cwd: ${plan.cwd}`, `  env: ${(plan.env as string[]).join(", ") || "(none)"}`,

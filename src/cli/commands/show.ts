@@ -18,6 +18,30 @@ function riskRule(spec: Pick<ActionSpec, "risk" | "kind" | "approval">): string 
   return `from cost${floors.length ? `, ${floors.join(", ")}` : ""}; approval ${spec.approval}`;
 }
 
+type RequestSpec = NonNullable<ActionSpec["request"]>;
+type Style = { style?: string; explode?: boolean };
+
+const templateText = (value: unknown): string => (typeof value === "string" ? value : JSON.stringify(value));
+const styleWords = (style: Style): string =>
+  [style.style !== undefined ? `style ${style.style}` : "", style.explode !== undefined ? `explode ${style.explode}` : ""].filter(Boolean).join(", ");
+const styleText = (style: Style | undefined): string => (style === undefined ? "" : `  (${styleWords(style)})`);
+
+/** Where each input goes: the query, headers, cookies and body of an http action, with their styles. */
+function requestLines(request: RequestSpec): string[] {
+  const styles = (request.styles ?? {}) as Record<string, Record<string, Style> | undefined>;
+  const lines = [`  request: ${request.method} ${request.path}${request.baseUrl ? `  (at ${request.baseUrl})` : ""}`];
+  for (const [name, value] of Object.entries(request.query ?? {})) lines.push(`    query ${name}: ${templateText(value)}${styleText(styles.query?.[name])}`);
+  for (const [name, value] of Object.entries(request.headers ?? {})) lines.push(`    header ${name}: ${value}${styleText(styles.header?.[name])}`);
+  for (const [name, value] of Object.entries(request.cookies ?? {})) lines.push(`    cookie ${name}: ${templateText(value)}${styleText(styles.cookie?.[name])}`);
+  if (request.json !== undefined) lines.push(`    json body: ${templateText(request.json)}`);
+  if (request.form !== undefined) {
+    lines.push(`    form body: ${templateText(request.form)}`);
+    for (const [name, style] of Object.entries(styles.form ?? {})) lines.push(`      form field ${name}: ${styleWords(style)}`);
+  }
+  if (request.body !== undefined) lines.push(`    text body: ${request.body}`);
+  return lines;
+}
+
 function describeTool(tool: ToolRecord, context: CommandContext) {
   const lookup = createSecretLookup(context.cwd, context.env, { home: context.home });
   const secrets = tool.secrets.map((name) => {
@@ -79,7 +103,8 @@ export async function showCommand(context: CommandContext, target: string): Prom
         `  cost: ${a.costRule}`, `  risk: ${a.riskRule}`,
         `  idempotent: ${a.idempotent ?? a.kind === "read"}${a.idempotencyKey ? ` (key in header ${a.idempotencyKey.header})` : ""}`,
         `  rollback: ${a.rollback === undefined ? "none declared" : a.rollback === "irreversible" ? "irreversible" : `${a.rollback.action}`}`,
-        a.request ? `  request: ${a.request.method} ${a.request.path}` : "",
+        ...(a.request ? requestLines(a.request) : []),
+        a.auth ? `  auth: ${a.auth.type}${"in" in a.auth ? ` in ${a.auth.in} ${a.auth.name}` : ""} (this action's own)` : "",
         a.command ? `  command: ${JSON.stringify(a.command)}` : "",
         "  input schema:", pretty(a.inputSchema).replace(/^/gm, "    "),
         a.outputSchema ? `  output schema:\n${pretty(a.outputSchema).replace(/^/gm, "    ")}` : "",

@@ -256,7 +256,8 @@ export const httpRunner: Runner = {
 
     const styles = request.styles ?? {};
 
-    const base = (context.sandbox && definition.sandboxBaseUrl ? definition.sandboxBaseUrl : definition.baseUrl!).replace(/\/+$/, "");
+    // An action with a server of its own (an OpenAPI operation's `servers`) goes there, sandbox or not.
+    const base = (request.baseUrl ?? (context.sandbox && definition.sandboxBaseUrl ? definition.sandboxBaseUrl : definition.baseUrl!)).replace(/\/+$/, "");
     const url = new URL(base + renderPath(request.path, scope));
     const query = renderValue(request.query, scope) as Record<string, unknown>;
     let pairs: string[] = [];
@@ -272,7 +273,8 @@ export const httpRunner: Runner = {
     const cookies = Object.entries((renderValue(request.cookies ?? {}, scope) ?? {}) as Record<string, unknown>)
       .flatMap(([name, value]) => cookiePairs(name, value, styles.cookie?.[name]?.explode ?? true));
     if (cookies.length > 0) headers.cookie = [headers.cookie, ...cookies].filter((c) => c !== undefined && c !== "").join("; ");
-    const auth = definition.auth;
+    // An imported operation whose `security` differs from the tool's has an auth of its own (none included).
+    const auth = action.definition.auth ?? definition.auth;
     // Headers that carry a secret: dropped if a redirect leaves the origin, like Authorization.
     const sensitiveHeaders = Object.entries({ ...definition.http?.headers, ...request.headers })
       .filter(([, template]) => /\{\{\s*secrets\./.test(template))
@@ -281,7 +283,8 @@ export const httpRunner: Runner = {
     if (auth.type === "bearer") headers.authorization = `Bearer ${secrets[auth.secret]}`;
     else if (auth.type === "basic") {
       const username = renderText(auth.username, scope, "auth.username");
-      headers.authorization = basicAuthorization(username, secrets[auth.secret] ?? "", context, /\{\{\s*secrets\./.test(auth.username));
+      const password = auth.passwordOptional ? (context.optionalSecret(auth.secret) ?? "") : (secrets[auth.secret] ?? "");
+      headers.authorization = basicAuthorization(username, password, context, /\{\{\s*secrets\./.test(auth.username));
     } else if (auth.type === "api_key") {
       if (auth.in === "query") {
         const key = queryPair({ key: auth.name, values: [""], delimiter: "" });
@@ -295,6 +298,8 @@ export const httpRunner: Runner = {
 
     let body: string | undefined;
     let shownBody: unknown;
+    // A form is shown as fields and, since its encoding depends on the styles, as the exact bytes sent.
+    let encodedBody: string | undefined;
     // An optional body that the input leaves out is not sent, and neither is its content type.
     if (request.json !== undefined) {
       shownBody = renderValue(request.json, scope);
@@ -308,6 +313,7 @@ export const httpRunner: Runner = {
         if (fields === null || typeof fields !== "object" || Array.isArray(fields)) throw new TemplateError("request.form: must render to a mapping of fields");
         shownBody = fields;
         body = encodeForm(fields as Record<string, unknown>, styles.form);
+        encodedBody = body;
         headers["content-type"] ??= "application/x-www-form-urlencoded";
       }
     } else if (request.body !== undefined) {
@@ -339,7 +345,7 @@ export const httpRunner: Runner = {
 
     return {
       description: {
-        runtime: "http", method: request.method, url: url.toString(), headers: shownHeaders, body: shownBody, timeoutSeconds,
+        runtime: "http", method: request.method, url: url.toString(), headers: shownHeaders, body: shownBody, ...(encodedBody !== undefined ? { encodedBody } : {}), timeoutSeconds,
         retries: safeToRepeat ? `up to ${retrySettings.attempts - 1} on network errors, 429 and 5xx${idempotencyHeader ? `, with the same ${idempotencyHeader}` : ""}` : "none (not idempotent and no idempotency key)",
       },
       async preflight() {
