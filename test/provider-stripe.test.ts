@@ -145,6 +145,30 @@ describe("stripe.create_payment against a fake Stripe", () => {
     expect(stripe.server.requests.length).toBe(before);
   });
 
+  it.each(["order[1]", "a]b", "[x"])("refuses the metadata key %s (Stripe's keys cannot hold [ or ], which its form encoding uses): exit 2, naming the field, nothing sent", async (key) => {
+    const home = await stripeHome();
+    const before = stripe.server.requests.length;
+    const input = { amount_cents: 900, payment_method: "pm_card_visa", metadata: { order: "A-1", [key]: "x" } };
+    const result = await runJson(["run", "stripe.create_payment", "--params", JSON.stringify(input), "--yes"], { home, env });
+    expect(result.code).toBe(2);
+    expect(result.json.error.code).toBe("input_invalid");
+    expect(result.json.error.message).toContain(`input.metadata: property name '${key}'`);
+    const human = await runCli(["run", "stripe.create_payment", "--params", JSON.stringify(input), "--yes"], { home, env });
+    expect(human.code).toBe(2);
+    expect(human.stderr.trim().split("\n")[0]).toMatch(new RegExp(`^error: invalid input for stripe\\.create_payment: input\\.metadata: property name '${key.replace(/[[\]]/g, "\\$&")}'`));
+    expect(stripe.server.requests.length).toBe(before);
+  });
+
+  it("the fake refuses a bracketed metadata key as Stripe's form parsing sees it (a nested value), so a manifest without the check would fail there", async () => {
+    const response = await fetch(`${stripe.url}/v1/payment_intents`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${stripe.apiKey}`, "content-type": "application/x-www-form-urlencoded" },
+      body: "amount=900&currency=usd&metadata[order[1]]=x",
+    });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as any).error).toEqual({ type: "invalid_request_error", param: "metadata", message: 'Invalid value type: ["x"] must be a string' });
+  });
+
   it("a payment method Stripe does not know is Stripe's 400, exit 1", async () => {
     const home = await stripeHome();
     const result = await runJson([...pay("amount_cents=900", "payment_method=pm_nonexistent123"), "--yes"], { home, env });
@@ -251,6 +275,30 @@ describe("stripe.refund and stripe.get_payment", () => {
     expect(rest.code).toBe(0);
     expect(rest.json.output.amount).toBe(4000);
     expect(stripe.charges.find((c) => c.paymentIntent === intent)!.amountRefunded).toBe(5000);
+  });
+
+  it.each(["pending", "requires_action", "canceled"] as const)("a refund Stripe answers %s is recorded as Stripe said it: exit 0, output.status", async (status) => {
+    const home = await stripeHome();
+    const intent = await paid(home, 1500);
+    stripe.nextRefundStatus = status;
+    const refund = await runJson(["run", "stripe.refund", "-p", `payment_intent=${intent}`, "--yes"], { home, env });
+    expect(refund.code, refund.stderr).toBe(0);
+    expect(refund.json).toMatchObject({ status: "succeeded", output: { object: "refund", amount: 1500, status } });
+  });
+
+  it("a refund Stripe answers failed fails the run with Stripe's failure_reason (exit 1), and a rollback through it leaves the payment as it was", async () => {
+    const home = await stripeHome();
+    const intent = await paid(home, 1600);
+    stripe.nextRefundStatus = "failed";
+    const refund = await runJson(["run", "stripe.refund", "-p", `payment_intent=${intent}`, "--yes"], { home, env });
+    expect(refund.code).toBe(1);
+    expect(refund.json).toMatchObject({ status: "failed", error: { message: "expired_or_canceled_card", category: "validation" }, output: { status: "failed" } });
+
+    const payment = await runJson([...pay("amount_cents=1700", "payment_method=pm_card_visa"), "--yes"], { home, env });
+    stripe.nextRefundStatus = "failed";
+    const undo = await runJson(["rollback", payment.json.executionId, "--yes"], { home, env });
+    expect(undo.code).toBe(1);
+    expect((await runJson(["executions", "show", payment.json.executionId], { home })).json.status).toBe("succeeded");
   });
 
   it("a refund asks a human too, and costs nothing from the budget", async () => {
