@@ -49,7 +49,7 @@ describe("stripe manifest", () => {
     expect({ ...copy, baseUrl: original.baseUrl, http: original.http }).toEqual(original);
   });
 
-  it("imports as shipped, and declares the payment approval-always, keyed, priced from cents, undone by a refund", async () => {
+  it("imports as shipped, and declares the payment approval-always, keyed, priced from cents, undone by a refund or, if it did not succeed, a cancel", async () => {
     const home = tempDir("toolctl-stripe-shipped-");
     const imported = await runCli(["import", shipped], { home });
     expect(imported.code).toBe(0);
@@ -61,8 +61,15 @@ describe("stripe manifest", () => {
       approval: "always",
       idempotencyKey: { header: "Idempotency-Key" },
       cost: { fromInput: "amount_cents", scale: 0.01 },
-      rollback: { action: "refund", input: { payment_intent: "{{ output.id }}" } },
+      rollback: [
+        { when: { path: "output.status", equals: "succeeded" }, action: "refund", input: { payment_intent: "{{ output.id }}" } },
+        { action: "cancel_payment", input: { id: "{{ output.id }}" } },
+      ],
     });
+    const cancel = await runJson(["show", "stripe.cancel_payment"], { home });
+    expect(cancel.json.action).toMatchObject({ kind: "update", approval: "always", idempotencyKey: { header: "Idempotency-Key" }, rollback: "irreversible" });
+    const human = await runCli(["show", "stripe.create_payment"], { home });
+    expect(human.stdout).toContain("rollback: refund when output.status is succeeded, else cancel_payment");
   });
 });
 
@@ -335,6 +342,53 @@ describe("stripe.refund and stripe.get_payment", () => {
     expect(decodedForm(refund.body)).toBe(`payment_intent=${intent}`);
     expect(refund.headers["idempotency-key"]).toBe(undo.json.executionId);
     expect(stripe.charges.find((c) => c.paymentIntent === intent)!.amountRefunded).toBe(3300);
+  });
+});
+
+describe("undoing a payment that did not succeed: a cancel, not a refund", () => {
+  it("toolctl rollback of a payment Stripe left processing cancels the PaymentIntent; nothing is refunded", async () => {
+    const home = await stripeHome();
+    stripe.nextPaymentStatus = "processing";
+    const payment = await runJson([...pay("amount_cents=2100", "payment_method=pm_card_visa"), "--yes"], { home, env });
+    expect(payment.code, payment.stderr).toBe(0);
+    expect(payment.json.output.status).toBe("processing");
+    expect(payment.json.undo).toBe("refund when output.status is succeeded, else cancel_payment (automatic if the action acts but fails)");
+    const intent = payment.json.output.id as string;
+    const refunds = stripe.server.requestsTo("/v1/refunds").length;
+
+    const preview = await runJson(["rollback", payment.json.executionId, "--dry-run"], { home, env });
+    expect(preview.code, preview.stderr).toBe(0);
+    expect(preview.json).toMatchObject({ action: "cancel_payment", plan: { method: "POST", url: `${stripe.url}/v1/payment_intents/${intent}/cancel` } });
+
+    const undo = await runJson(["rollback", payment.json.executionId, "--yes"], { home, env });
+    expect(undo.code, undo.stderr).toBe(0);
+    expect(undo.json).toMatchObject({ tool: "stripe", action: "cancel_payment", status: "succeeded", output: { id: intent, object: "payment_intent", status: "canceled" } });
+    expect(stripe.server.requests.at(-1)).toMatchObject({ method: "POST", url: `/v1/payment_intents/${intent}/cancel` });
+    expect(stripe.server.requests.at(-1)!.headers["idempotency-key"]).toBe(undo.json.executionId);
+    expect(stripe.server.requestsTo("/v1/refunds")).toHaveLength(refunds);
+    expect(stripe.paymentIntents.get(intent)!.status).toBe("canceled");
+    expect((await runJson(["executions", "show", payment.json.executionId], { home })).json.status).toBe("rolled_back");
+  });
+
+  it("a payment answered requires_action (not a result the manifest accepts) is canceled by the automatic rollback, not refunded", async () => {
+    const home = await stripeHome();
+    stripe.nextPaymentStatus = "requires_action";
+    const refunds = stripe.server.requestsTo("/v1/refunds").length;
+    const result = await runJson([...pay("amount_cents=2200", "payment_method=pm_card_visa"), "--yes"], { home, env });
+    expect(result.code).toBe(1);
+    expect(result.json).toMatchObject({ status: "rolled_back", rollback: { status: "succeeded" } });
+    expect(result.json.error.message).toMatch(/it was rolled back automatically \(stripe\.cancel_payment, ex_\w+\)$/);
+    const intent = [...stripe.paymentIntents.values()].find((pi) => pi.amount === 2200)!;
+    expect(intent.status).toBe("canceled");
+    expect(stripe.server.requestsTo("/v1/refunds")).toHaveLength(refunds);
+  });
+
+  it("cancel_payment on a payment that succeeded is Stripe's 400: it must be refunded instead", async () => {
+    const home = await stripeHome();
+    const payment = await runJson([...pay("amount_cents=2300", "payment_method=pm_card_visa"), "--yes"], { home, env });
+    const result = await runJson(["run", "stripe.cancel_payment", "-p", `id=${payment.json.output.id}`, "--yes"], { home, env });
+    expect(result.code).toBe(1);
+    expect(result.json.error.message).toMatch(/^HTTP 400: You cannot cancel this PaymentIntent because it has a status of succeeded\./);
   });
 });
 

@@ -11,6 +11,10 @@
  * - PaymentIntents (`POST /v1/payment_intents`, `GET /v1/payment_intents/:id`) with Stripe's test payment
  *   methods: `pm_card_visa` succeeds, `pm_card_chargeDeclined` is declined (402 card_declined, generic_decline),
  *   `pm_card_chargeDeclinedInsufficientFunds` too (insufficient_funds); anything else is `No such PaymentMethod`.
+ * - `POST /v1/payment_intents/:id/cancel` (optional cancellation_reason) for a PaymentIntent in a status Stripe
+ *   cancels (requires_payment_method, requires_capture, requires_confirmation, requires_action, processing);
+ *   any other is `400 payment_intent_unexpected_state`. `nextPaymentStatus` makes the next payment stop at
+ *   `processing` or `requires_action` (200, nothing charged).
  * - Refunds (`POST /v1/refunds` with payment_intent, optional amount), checked against what was charged;
  *   `nextRefundStatus` makes the next one come back `pending`, `requires_action`, `failed` or `canceled`.
  * - `charges` lists the charges actually made (money moved), `dropAfterCharge` makes the next N charges
@@ -62,6 +66,8 @@ const PAYMENT_INTENT_PARAMS = new Set([
   "metadata", "receipt_email", "statement_descriptor", "statement_descriptor_suffix", "capture_method", "expand",
 ]);
 const REFUND_PARAMS = new Set(["payment_intent", "charge", "amount", "reason", "metadata", "expand"]);
+const CANCEL_PARAMS = new Set(["cancellation_reason", "expand"]);
+const CANCELABLE = new Set(["requires_payment_method", "requires_capture", "requires_confirmation", "requires_action", "processing"]);
 const CURRENCIES = new Set(["usd", "eur", "gbp", "cad", "aud", "jpy"]);
 const TEST_CARDS: Record<string, { brand: string; last4: string; decline?: { code: string; decline_code: string; message: string } }> = {
   pm_card_visa: { brand: "visa", last4: "4242" },
@@ -127,6 +133,12 @@ export class FakeStripe extends FakeProvider {
    * (`failed`, with a `failure_reason`; `canceled`). Cleared once used.
    */
   nextRefundStatus: "pending" | "requires_action" | "failed" | "canceled" | undefined;
+  /**
+   * The next confirmed PaymentIntent that would succeed stays `processing` (as one paid by a method that
+   * settles later) or stops at `requires_action` (as one that needs the customer), answered 200 either way;
+   * nothing is charged yet. Cleared once used.
+   */
+  nextPaymentStatus: "processing" | "requires_action" | undefined;
   private readonly idempotent = new Map<string, StoredResponse>();
 
   constructor(readonly apiKey = `sk_test_${randomId(24)}`) {
@@ -196,6 +208,8 @@ export class FakeStripe extends FakeProvider {
         const intent = this.paymentIntents.get(id);
         if (!intent) throw invalid(`No such payment_intent: '${id}'`, "intent", "resource_missing");
         body = intent;
+      } else if (req.method === "POST" && /^\/v1\/payment_intents\/[^/]+\/cancel$/.test(url.pathname)) {
+        body = this.cancelPaymentIntent(decodeURIComponent(url.pathname.split("/")[3]!), params);
       } else if (req.method === "POST" && url.pathname === "/v1/refunds") {
         body = this.createRefund(params);
       } else {
@@ -307,9 +321,36 @@ export class FakeStripe extends FakeProvider {
         request_log_url: `https://dashboard.stripe.com/test/logs/req_${randomId(14)}`,
       }, true);
     }
-    intent.status = "succeeded";
+    const held = this.nextPaymentStatus;
+    this.nextPaymentStatus = undefined;
+    if (held === "requires_action") {
+      intent.latest_charge = null;
+      Object.assign(intent, { next_action: { type: "redirect_to_url", redirect_to_url: { url: `https://hooks.stripe.com/3d_secure_2/hosted/${id}`, return_url: null } } });
+    }
+    intent.status = held ?? "succeeded";
+    if (held !== undefined) return intent;
     intent.amount_received = amount;
     this.charges.push({ id: chargeId, paymentIntent: id, amount, currency, amountRefunded: 0 });
+    return intent;
+  }
+
+  /** Stripe cancels only a PaymentIntent that has not succeeded (or been canceled): nothing more can be charged. */
+  private cancelPaymentIntent(id: string, params: Params): PaymentIntent {
+    this.checkUnknown(params, CANCEL_PARAMS);
+    const intent = this.paymentIntents.get(id);
+    if (!intent) throw invalid(`No such payment_intent: '${id}'`, "intent", "resource_missing");
+    const reason = params.cancellation_reason;
+    if (reason !== undefined && !["duplicate", "fraudulent", "requested_by_customer", "abandoned"].includes(String(reason))) {
+      throw invalid("Invalid cancellation_reason: must be one of duplicate, fraudulent, requested_by_customer, or abandoned", "cancellation_reason");
+    }
+    if (!CANCELABLE.has(intent.status)) {
+      throw invalid(
+        `You cannot cancel this PaymentIntent because it has a status of ${intent.status}. Only a PaymentIntent with one of the following statuses may be canceled: ${[...CANCELABLE].join(", ")}.`,
+        undefined, "payment_intent_unexpected_state",
+      );
+    }
+    intent.status = "canceled";
+    Object.assign(intent, { canceled_at: Math.floor(Date.now() / 1000), cancellation_reason: reason ?? null, next_action: null });
     return intent;
   }
 
