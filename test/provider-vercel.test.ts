@@ -384,6 +384,30 @@ describe("rolling back a production deploy restores production", () => {
     expect(undo.json.output.notReverted).toEqual([`production is served by ${v3.output.id} now, not by ${v2.output.id}: left as it is`]);
   });
 
+  it("a deploy still building when toolctl stops waiting is unknown (exit 5), and its output keeps what a rollback needs", async () => {
+    const { home, cwd } = await setup();
+    const v1 = await deployed(home, cwd, { project: "slow-site" });
+    const slowDir = tempDir("toolctl-vercel-slow-");
+    const copy = path.join(slowDir, "vercel.yaml");
+    const document = parseDocument(readFileSync(path.join(manifestDir, "vercel.yaml"), "utf8"));
+    document.setIn(["vercel", "readyTimeoutSeconds"], 1);
+    writeFileSync(copy, document.toString());
+    expect((await runCli(["import", slowDir], { home })).code).toBe(0);
+    vercel.readyAfterPolls = 1000;
+    let slow;
+    try {
+      slow = await runJson(deploy({ project: "slow-site" }, "--yes"), { home, cwd, env });
+    } finally {
+      vercel.readyAfterPolls = 2;
+    }
+    expect(slow.code).toBe(5);
+    expect(slow.json.output).toMatchObject({ readyState: "BUILDING", previous: { production: { id: v1.output.id } } });
+    const undo = await runJson(["rollback", slow.json.executionId, "--yes"], { home, cwd, env });
+    expect(undo.code, undo.stderr).toBe(0);
+    expect(vercel.deployments.get(slow.json.output.id)!.deleted).toBe(true);
+    expect(vercel.servedBy("slow-site.vercel.app")).toBe(v1.output.id);
+  });
+
   it("a promotion Vercel fails leaves the new deployment in place (exit 1), so production never points at nothing", async () => {
     const { home, cwd } = await setup();
     const v1 = await deployed(home, cwd, { project: "stuck-site" });

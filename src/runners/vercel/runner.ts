@@ -218,7 +218,15 @@ async function deploy(calls: VercelCalls, plan: DeployPlan, settings: VercelSett
     project: before?.id ?? String(field(created, "projectId") ?? plan.project), name: plan.project, projectExisted: before !== undefined,
     production: plan.target === "production" ? (before?.production ?? null) : null, aliases: [], envCreated: env.created, envReplaced: env.replaced,
   };
-  const ready = await waitUntilReady(client, id, api, headers, settings, signal);
+  let ready: unknown;
+  try {
+    ready = await waitUntilReady(client, id, api, headers, settings, signal);
+  } catch (error) {
+    // A deployment left building is an unknown outcome, which can still be rolled back: keep what that needs.
+    const unknown = error as ApiFailure & { output?: Record<string, unknown> };
+    if (unknown instanceof ApiFailure && unknown.output) unknown.output = { ...unknown.output, previous, rollback: rollbackNote(id, previous) };
+    throw error;
+  }
   let aliases: string[] = [];
   if (plan.alias) {
     try {
