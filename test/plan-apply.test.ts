@@ -76,8 +76,8 @@ describe("toolctl plan", () => {
       ["site", ["domain"], "MEDIUM", true, true, false],
       ["notify", ["site"], "LOW", false, false, false],
     ]);
-    expect(plan.steps[0].request).toMatchObject({ runtime: "http", method: "GET" });
-    expect(plan.steps[0].request.url).toContain("Command=namecheap.domains.create");
+    expect(plan.steps[0].request).toMatchObject({ runtime: "http", method: "POST" });
+    expect(plan.steps[0].request.body).toMatchObject({ Command: "namecheap.domains.create" });
     expect(plan.steps[0].request.url).not.toContain(namecheap.apiKey);
     expect(plan.total).toMatchObject({ acting: 3, needApproval: 2, needTwoFactor: 0, irreversible: 2 });
     expect(plan.total.usd).toBeGreaterThan(10.28);
@@ -144,7 +144,7 @@ describe("toolctl apply", () => {
     expect(applied.json.steps.map((s: any) => [s.id, s.status])).toEqual([["domain", "succeeded"], ["site", "succeeded"], ["notify", "succeeded"]]);
     expect(sideEffects()).toMatchObject({ registrations: before.registrations + 1, deployments: before.deployments + 1, sms: before.sms + 1 });
     const deployment = [...vercel.deployments.values()].at(-1)!;
-    expect(deployment.alias).toEqual(["launch-test.com"]);
+    expect(deployment.alias).toEqual(["launch-test.vercel.app", "launch-test.com"]);
     expect(twilio.messages.at(-1)!.body).toContain(`launch-test.com is live: https://${deployment.url}`);
     expect(vercel.projects.get("launch-test")!.env.map((e) => e.key)).toEqual(["CONTACT_FORM_KEY"]);
 

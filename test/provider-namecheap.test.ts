@@ -56,7 +56,11 @@ async function home(dir = manifestDir): Promise<string> {
 
 const check = (domain: string) => ["run", "namecheap.check_domain", "--params", JSON.stringify({ domain })];
 const register = (sld: string, tld = "com") => ["run", "namecheap.register_domain", "--params", JSON.stringify({ sld, tld, contact: CONTACT })];
-const query = (url: string) => Object.fromEntries(new URL(url, "http://x").searchParams);
+/** A call's parameters as Namecheap reads them (a POST's form body); the URL carries none. */
+const sentParams = (req: { url: string; body: string }) => {
+  expect(req.url).toBe("/xml.response");
+  return Object.fromEntries(new URLSearchParams(req.body));
+};
 
 function expectNoSecrets(...texts: string[]): void {
   for (const text of texts) {
@@ -85,13 +89,13 @@ describe("namecheap manifest", () => {
       kind: "create", idempotent: false, approval: "always", rollback: "irreversible",
       cost: { quote: { action: "get_price", input: { tld: "{{ input.tld }}" }, from: PRICE_PATH, scale: 1 } },
       failWhen: { path: "output.ApiResponse.-Status", equals: "ERROR", categories: { "1011150": "authorization" } },
-      request: { method: "GET", path: "/xml.response", response: "xml" },
+      request: { method: "POST", path: "/xml.response", response: "xml" },
     });
   });
 });
 
 describe("namecheap against a fake Namecheap", () => {
-  it("check_domain: the credentials go as query parameters, the XML comes back as JSON, and no secret is printed", async () => {
+  it("check_domain: the credentials go in a POSTed form, the XML comes back as JSON, and no secret is printed", async () => {
     const h = await home();
     const free = await runJson(check("ada-lovelace-notes.com"), { home: h, env });
     expect(free.code).toBe(0);
@@ -102,7 +106,8 @@ describe("namecheap against a fake Namecheap", () => {
       RequestedCommand: "namecheap.domains.check",
       CommandResponse: { "-Type": "namecheap.domains.check", DomainCheckResult: { "-Domain": "ada-lovelace-notes.com", "-Available": "true", "-IsPremiumName": "false" } },
     });
-    expect(query(namecheap.server.requests.at(-1)!.url)).toEqual({
+    expect(namecheap.server.requests.at(-1)!.method).toBe("POST");
+    expect(sentParams(namecheap.server.requests.at(-1)!)).toEqual({
       ApiUser: namecheap.apiUser, ApiKey: namecheap.apiKey, UserName: namecheap.apiUser, ClientIp: "203.0.113.7",
       Command: "namecheap.domains.check", DomainList: "ada-lovelace-notes.com",
     });
@@ -138,16 +143,48 @@ describe("namecheap against a fake Namecheap", () => {
     expect(namecheap.registrations.length).toBe(before + 1);
     expect(namecheap.registrations.at(-1)).toMatchObject({ domain: "babbage-engine.com", years: 1, chargedUsd: 10.28, registrant: { FirstName: "Ada", Phone: "+44.2079460000", Country: "GB" } });
     expect(namecheap.commands("namecheap.users.getPricing").length).toBe(pricing + 1);
-    expect(query(namecheap.commands("namecheap.users.getPricing").at(-1)!.url)).toMatchObject({ ProductType: "DOMAIN", ActionName: "REGISTER", ProductName: "com" });
-    const sent = query(namecheap.commands("namecheap.domains.create").at(-1)!.url);
+    expect(sentParams(namecheap.commands("namecheap.users.getPricing").at(-1)!)).toMatchObject({ ProductType: "DOMAIN", ActionName: "REGISTER", ProductName: "com" });
+    const sent = sentParams(namecheap.commands("namecheap.domains.create").at(-1)!);
     expect(sent).toMatchObject({ DomainName: "babbage-engine.com", Years: "1", RegistrantFirstName: "Ada", TechEmailAddress: "ada@example.org", AdminCountry: "GB", AuxBillingPostalCode: "SW1Y 4JH" });
-    expect(sent.RegistrantOrganization).toBeUndefined();
+    expect(sent.RegistrantOrganizationName).toBeUndefined();
     expectNoSecrets(bought.stdout, bought.stderr);
     expect((await runJson(["budget"], { home: h })).json.committedUsd).toBe(10.28);
 
     // Bought: the name is now taken.
     const after = await runJson(check("babbage-engine.com"), { home: h, env });
     expect(after.json.output.ApiResponse.CommandResponse.DomainCheckResult["-Available"]).toBe("false");
+  });
+
+  it("register_domain sends the organization under Namecheap's own names for every role, as a POSTed form with nothing in the URL", async () => {
+    const h = await home();
+    const company = { ...CONTACT, organization: "Analytical Engines Ltd" };
+    const bought = await runJson(["run", "namecheap.register_domain", "--params", JSON.stringify({ sld: "analytical-engines", tld: "com", contact: company }), "--yes"], { home: h, env });
+    expect(bought.code, bought.stderr).toBe(0);
+    // Namecheap ignores a name it does not know: a misspelt field would register the domain to the person alone.
+    const call = namecheap.calls("namecheap.domains.create").at(-1)!;
+    expect(call.ignored).toEqual([]);
+    const registration = namecheap.registrations.at(-1)!;
+    expect(registration.domain).toBe("analytical-engines.com");
+    for (const role of ["Registrant", "Tech", "Admin", "AuxBilling"] as const) {
+      expect(registration.contacts[role], role).toEqual({
+        OrganizationName: "Analytical Engines Ltd", FirstName: "Ada", LastName: "Lovelace", Address1: "12 St James's Square", City: "London",
+        StateProvince: "London", PostalCode: "SW1Y 4JH", Country: "GB", Phone: "+44.2079460000", EmailAddress: "ada@example.org",
+      });
+    }
+    // The API key, the IP and the contact details travel in the body, never in a URL (proxy and server logs keep URLs).
+    expect(call.method).toBe("POST");
+    expect(call.inQuery).toEqual([]);
+    const request = namecheap.commands("namecheap.domains.create").at(-1)!;
+    expect(request.url).toBe("/xml.response");
+    expect(request.headers["content-type"]).toBe("application/x-www-form-urlencoded");
+    expect(call.params).toMatchObject({ ApiUser: namecheap.apiUser, ApiKey: namecheap.apiKey, ClientIp: "203.0.113.7", Command: "namecheap.domains.create", Years: "1" });
+
+    // A person's registration sends no organization at all (an empty one is not sent either).
+    const person = await runJson([...register("lovelace-person"), "--yes"], { home: h, env });
+    expect(person.code, person.stderr).toBe(0);
+    expect(namecheap.calls("namecheap.domains.create").at(-1)!.ignored).toEqual([]);
+    expect(namecheap.registrations.at(-1)!.contacts.Registrant.OrganizationName).toBeUndefined();
+    expect(namecheap.registrations.at(-1)!.contacts.AuxBilling).toMatchObject({ FirstName: "Ada", EmailAddress: "ada@example.org" });
   });
 
   it("a taken domain: \"Domain not available\", exit 1, category validation, nothing registered or spent", async () => {
@@ -216,9 +253,10 @@ describe("namecheap against a fake Namecheap", () => {
     const checked = await runJson([...check("lovelace.org"), "--dry-run"], { home: h, env });
     expect(checked.code).toBe(0);
     expect(checked.json.status).toBe("dry_run");
-    expect(checked.json.plan.url).toBe(
-      `${namecheap.url}/xml.response?ApiUser=[REDACTED]&ApiKey=[REDACTED]&UserName=[REDACTED]&ClientIp=[REDACTED]&Command=namecheap.domains.check&DomainList=lovelace.org`,
-    );
+    expect(checked.json.plan).toMatchObject({ method: "POST", url: `${namecheap.url}/xml.response` });
+    expect(checked.json.plan.body).toEqual({
+      ApiUser: "[REDACTED]", ApiKey: "[REDACTED]", UserName: "[REDACTED]", ClientIp: "[REDACTED]", Command: "namecheap.domains.check", DomainList: "lovelace.org",
+    });
     expectNoSecrets(checked.stdout, checked.stderr);
     expect(namecheap.server.requests.length).toBe(requests);
     expect(namecheap.server.connections).toBe(connections);
@@ -227,13 +265,14 @@ describe("namecheap against a fake Namecheap", () => {
     const bought = await runJson([...register("lovelace", "net"), "--dry-run"], { home: h, env });
     expect(bought.code).toBe(0);
     expect(bought.json).toMatchObject({ status: "dry_run", cost: { usd: 12.98 }, approval: { required: true } });
-    expect(bought.json.plan.url).toContain("ApiKey=[REDACTED]");
-    expect(bought.json.plan.url).toContain("Command=namecheap.domains.create&DomainName=lovelace.net&Years=1&RegistrantFirstName=Ada");
-    expect(namecheap.server.requests.slice(requests).map((r) => query(r.url).Command)).toEqual(["namecheap.users.getPricing"]);
+    expect(bought.json.plan.url).toBe(`${namecheap.url}/xml.response`);
+    expect(bought.json.plan.body).toMatchObject({ ApiKey: "[REDACTED]", Command: "namecheap.domains.create", DomainName: "lovelace.net", Years: 1, RegistrantFirstName: "Ada" });
+    expect(namecheap.server.requests.slice(requests).map((r) => sentParams(r).Command)).toEqual(["namecheap.users.getPricing"]);
     expect(namecheap.registrations.length).toBe(registrations);
     const human = await runCli([...register("lovelace", "net"), "--dry-run"], { home: h, env });
     expect(human.code).toBe(0);
-    expect(human.stdout).toContain("ApiKey=[REDACTED]");
+    expect(human.stdout).toContain(`POST ${namecheap.url}/xml.response\n`);
+    expect(human.stdout).toContain(`"ApiKey": "[REDACTED]"`);
     expectNoSecrets(human.stdout, human.stderr);
     expect(namecheap.registrations.length).toBe(registrations);
   });
@@ -264,7 +303,7 @@ describe("namecheap against a fake Namecheap", () => {
     const h = await home();
     const tested = await runJson(["tool", "test", "namecheap"], { home: h, env });
     expect(tested.code).toBe(0);
-    expect(query(namecheap.server.requests.at(-1)!.url)).toMatchObject({ Command: "namecheap.domains.check", DomainList: "example.com" });
+    expect(sentParams(namecheap.server.requests.at(-1)!)).toMatchObject({ Command: "namecheap.domains.check", DomainList: "example.com" });
   });
 });
 

@@ -49,7 +49,7 @@ describe("stripe manifest", () => {
     expect({ ...copy, baseUrl: original.baseUrl, http: original.http }).toEqual(original);
   });
 
-  it("imports as shipped, and declares the payment approval-always, keyed, priced from cents, undone by a refund", async () => {
+  it("imports as shipped, and declares the payment approval-always, keyed, priced from cents, undone by a refund or, if it did not succeed, a cancel", async () => {
     const home = tempDir("toolctl-stripe-shipped-");
     const imported = await runCli(["import", shipped], { home });
     expect(imported.code).toBe(0);
@@ -61,8 +61,15 @@ describe("stripe manifest", () => {
       approval: "always",
       idempotencyKey: { header: "Idempotency-Key" },
       cost: { fromInput: "amount_cents", scale: 0.01 },
-      rollback: { action: "refund", input: { payment_intent: "{{ output.id }}" } },
+      rollback: [
+        { when: { path: "output.status", equals: "succeeded" }, action: "refund", input: { payment_intent: "{{ output.id }}" } },
+        { action: "cancel_payment", input: { id: "{{ output.id }}" } },
+      ],
     });
+    const cancel = await runJson(["show", "stripe.cancel_payment"], { home });
+    expect(cancel.json.action).toMatchObject({ kind: "update", approval: "always", idempotencyKey: { header: "Idempotency-Key" }, rollback: "irreversible" });
+    const human = await runCli(["show", "stripe.create_payment"], { home });
+    expect(human.stdout).toContain("rollback: refund when output.status is succeeded, else cancel_payment");
   });
 });
 
@@ -143,6 +150,30 @@ describe("stripe.create_payment against a fake Stripe", () => {
     expect(result.json.error.code).toBe("input_invalid");
     expect(result.json.error.message).toMatch(message);
     expect(stripe.server.requests.length).toBe(before);
+  });
+
+  it.each(["order[1]", "a]b", "[x"])("refuses the metadata key %s (Stripe's keys cannot hold [ or ], which its form encoding uses): exit 2, naming the field, nothing sent", async (key) => {
+    const home = await stripeHome();
+    const before = stripe.server.requests.length;
+    const input = { amount_cents: 900, payment_method: "pm_card_visa", metadata: { order: "A-1", [key]: "x" } };
+    const result = await runJson(["run", "stripe.create_payment", "--params", JSON.stringify(input), "--yes"], { home, env });
+    expect(result.code).toBe(2);
+    expect(result.json.error.code).toBe("input_invalid");
+    expect(result.json.error.message).toContain(`input.metadata: property name '${key}'`);
+    const human = await runCli(["run", "stripe.create_payment", "--params", JSON.stringify(input), "--yes"], { home, env });
+    expect(human.code).toBe(2);
+    expect(human.stderr.trim().split("\n")[0]).toMatch(new RegExp(`^error: invalid input for stripe\\.create_payment: input\\.metadata: property name '${key.replace(/[[\]]/g, "\\$&")}'`));
+    expect(stripe.server.requests.length).toBe(before);
+  });
+
+  it("the fake refuses a bracketed metadata key as Stripe's form parsing sees it (a nested value), so a manifest without the check would fail there", async () => {
+    const response = await fetch(`${stripe.url}/v1/payment_intents`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${stripe.apiKey}`, "content-type": "application/x-www-form-urlencoded" },
+      body: "amount=900&currency=usd&metadata[order[1]]=x",
+    });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as any).error).toEqual({ type: "invalid_request_error", param: "metadata", message: 'Invalid value type: ["x"] must be a string' });
   });
 
   it("a payment method Stripe does not know is Stripe's 400, exit 1", async () => {
@@ -253,6 +284,30 @@ describe("stripe.refund and stripe.get_payment", () => {
     expect(stripe.charges.find((c) => c.paymentIntent === intent)!.amountRefunded).toBe(5000);
   });
 
+  it.each(["pending", "requires_action", "canceled"] as const)("a refund Stripe answers %s is recorded as Stripe said it: exit 0, output.status", async (status) => {
+    const home = await stripeHome();
+    const intent = await paid(home, 1500);
+    stripe.nextRefundStatus = status;
+    const refund = await runJson(["run", "stripe.refund", "-p", `payment_intent=${intent}`, "--yes"], { home, env });
+    expect(refund.code, refund.stderr).toBe(0);
+    expect(refund.json).toMatchObject({ status: "succeeded", output: { object: "refund", amount: 1500, status } });
+  });
+
+  it("a refund Stripe answers failed fails the run with Stripe's failure_reason (exit 1), and a rollback through it leaves the payment as it was", async () => {
+    const home = await stripeHome();
+    const intent = await paid(home, 1600);
+    stripe.nextRefundStatus = "failed";
+    const refund = await runJson(["run", "stripe.refund", "-p", `payment_intent=${intent}`, "--yes"], { home, env });
+    expect(refund.code).toBe(1);
+    expect(refund.json).toMatchObject({ status: "failed", error: { message: "expired_or_canceled_card", category: "validation" }, output: { status: "failed" } });
+
+    const payment = await runJson([...pay("amount_cents=1700", "payment_method=pm_card_visa"), "--yes"], { home, env });
+    stripe.nextRefundStatus = "failed";
+    const undo = await runJson(["rollback", payment.json.executionId, "--yes"], { home, env });
+    expect(undo.code).toBe(1);
+    expect((await runJson(["executions", "show", payment.json.executionId], { home })).json.status).toBe("succeeded");
+  });
+
   it("a refund asks a human too, and costs nothing from the budget", async () => {
     const home = await stripeHome();
     const intent = await paid(home, 700);
@@ -287,6 +342,53 @@ describe("stripe.refund and stripe.get_payment", () => {
     expect(decodedForm(refund.body)).toBe(`payment_intent=${intent}`);
     expect(refund.headers["idempotency-key"]).toBe(undo.json.executionId);
     expect(stripe.charges.find((c) => c.paymentIntent === intent)!.amountRefunded).toBe(3300);
+  });
+});
+
+describe("undoing a payment that did not succeed: a cancel, not a refund", () => {
+  it("toolctl rollback of a payment Stripe left processing cancels the PaymentIntent; nothing is refunded", async () => {
+    const home = await stripeHome();
+    stripe.nextPaymentStatus = "processing";
+    const payment = await runJson([...pay("amount_cents=2100", "payment_method=pm_card_visa"), "--yes"], { home, env });
+    expect(payment.code, payment.stderr).toBe(0);
+    expect(payment.json.output.status).toBe("processing");
+    expect(payment.json.undo).toBe("refund when output.status is succeeded, else cancel_payment (automatic if the action acts but fails)");
+    const intent = payment.json.output.id as string;
+    const refunds = stripe.server.requestsTo("/v1/refunds").length;
+
+    const preview = await runJson(["rollback", payment.json.executionId, "--dry-run"], { home, env });
+    expect(preview.code, preview.stderr).toBe(0);
+    expect(preview.json).toMatchObject({ action: "cancel_payment", plan: { method: "POST", url: `${stripe.url}/v1/payment_intents/${intent}/cancel` } });
+
+    const undo = await runJson(["rollback", payment.json.executionId, "--yes"], { home, env });
+    expect(undo.code, undo.stderr).toBe(0);
+    expect(undo.json).toMatchObject({ tool: "stripe", action: "cancel_payment", status: "succeeded", output: { id: intent, object: "payment_intent", status: "canceled" } });
+    expect(stripe.server.requests.at(-1)).toMatchObject({ method: "POST", url: `/v1/payment_intents/${intent}/cancel` });
+    expect(stripe.server.requests.at(-1)!.headers["idempotency-key"]).toBe(undo.json.executionId);
+    expect(stripe.server.requestsTo("/v1/refunds")).toHaveLength(refunds);
+    expect(stripe.paymentIntents.get(intent)!.status).toBe("canceled");
+    expect((await runJson(["executions", "show", payment.json.executionId], { home })).json.status).toBe("rolled_back");
+  });
+
+  it("a payment answered requires_action (not a result the manifest accepts) is canceled by the automatic rollback, not refunded", async () => {
+    const home = await stripeHome();
+    stripe.nextPaymentStatus = "requires_action";
+    const refunds = stripe.server.requestsTo("/v1/refunds").length;
+    const result = await runJson([...pay("amount_cents=2200", "payment_method=pm_card_visa"), "--yes"], { home, env });
+    expect(result.code).toBe(1);
+    expect(result.json).toMatchObject({ status: "rolled_back", rollback: { status: "succeeded" } });
+    expect(result.json.error.message).toMatch(/it was rolled back automatically \(stripe\.cancel_payment, ex_\w+\)$/);
+    const intent = [...stripe.paymentIntents.values()].find((pi) => pi.amount === 2200)!;
+    expect(intent.status).toBe("canceled");
+    expect(stripe.server.requestsTo("/v1/refunds")).toHaveLength(refunds);
+  });
+
+  it("cancel_payment on a payment that succeeded is Stripe's 400: it must be refunded instead", async () => {
+    const home = await stripeHome();
+    const payment = await runJson([...pay("amount_cents=2300", "payment_method=pm_card_visa"), "--yes"], { home, env });
+    const result = await runJson(["run", "stripe.cancel_payment", "-p", `id=${payment.json.output.id}`, "--yes"], { home, env });
+    expect(result.code).toBe(1);
+    expect(result.json.error.message).toMatch(/^HTTP 400: You cannot cancel this PaymentIntent because it has a status of succeeded\./);
   });
 });
 

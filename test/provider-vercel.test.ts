@@ -66,6 +66,13 @@ function errorLine(stderr: string): string {
 }
 const bodies = () => [...vercel.server.requests, ...github.server.requests].map((r) => r.body).join("\n");
 
+/** Deploys `site` to a project with `input`, expecting success; returns the run's JSON. */
+async function deployed(home: string, cwd: string, input: Record<string, unknown>): Promise<any> {
+  const result = await runJson(deploy(input, "--yes"), { home, cwd, env });
+  expect(result.code, result.stderr).toBe(0);
+  return result.json;
+}
+
 describe("vercel manifest", () => {
   it("imports as shipped; the test copy changes only baseUrl, the loopback allowances and vercel.github.apiUrl", async () => {
     const original = parse(readFileSync(shipped, "utf8"));
@@ -81,7 +88,9 @@ describe("vercel manifest", () => {
     const shown = await runJson(["show", "vercel.deploy"], { home });
     expect(shown.code).toBe(0);
     expect(shown.json.tool).toMatchObject({ name: "vercel", runtime: "vercel", baseUrl: "https://api.vercel.com", auth: { type: "bearer", secret: "VERCEL_TOKEN" } });
-    expect(shown.json.action).toMatchObject({ kind: "create", approval: "always", idempotent: false, rollback: { action: "remove", input: { id: "{{ output.id }}" } } });
+    expect(shown.json.action).toMatchObject({
+      kind: "create", approval: "always", idempotent: false, rollback: { action: "remove", input: { id: "{{ output.id }}", restore: "{{ output.previous }}" } },
+    });
   });
 });
 
@@ -110,7 +119,8 @@ describe("vercel.deploy against a fake Vercel", () => {
       { key: "NODE_ENV", value: "production", type: "encrypted", target: ["production"] },
     ]);
     expect(vercel.aliases.get("example.com")).toBe(output.id);
-    expect(deployment.alias).toEqual(["example.com"]);
+    // Vercel gives a production deployment the project's production domains, and then the alias asked for.
+    expect(deployment.alias).toEqual(["happy-site.vercel.app", "example.com"]);
     // Neither the .env file nor node_modules went anywhere, and the env value is never printed.
     expect(bodies()).not.toContain("dotenv-secret-42");
     expect(bodies()).not.toContain("never uploaded");
@@ -183,7 +193,7 @@ describe("vercel.deploy against a fake Vercel", () => {
     expect(result.stdout + human.stdout + human.stderr).not.toContain("vercel_wrong_token_123456");
   });
 
-  it("an alias used by another project fails the run and deletes the new deployment again", async () => {
+  it("an alias used by another project fails the run and deletes the new deployment again, saying the new project stays", async () => {
     const { home, cwd } = await setup();
     vercel.takenDomains.add("taken.dev");
     const result = await runJson(deploy({ project: "alias-site", alias: "www.taken.dev" }, "--yes"), { home, cwd, env });
@@ -192,7 +202,7 @@ describe("vercel.deploy against a fake Vercel", () => {
     expect(created).toHaveLength(1);
     const id = created[0]!.id;
     expect(result.json.error.message).toBe(
-      `alias www.taken.dev failed: alias_in_use: The alias "www.taken.dev" is already in use by another project; the deployment ${id} was deleted again, so nothing is left`,
+      `alias www.taken.dev failed: alias_in_use: The alias "www.taken.dev" is already in use by another project; the deployment ${id} was deleted again; the project alias-site, created by this deploy, stays`,
     );
     expect(vercel.deleted).toContain(id);
     expect(created[0]!.deleted).toBe(true);
@@ -243,6 +253,48 @@ describe("vercel.deploy against a fake Vercel", () => {
     expect(shown.json.status).toBe("rolled_back");
   });
 
+  it("a preview deploy leaves target out (Vercel has no preview target) and takes no production domain", async () => {
+    const { home, cwd } = await setup();
+    const live = await runJson(deploy({ project: "preview-site" }, "--yes"), { home, cwd, env });
+    expect(live.code, live.stderr).toBe(0);
+    const preview = await runJson(deploy({ project: "preview-site", target: "preview" }, "--yes"), { home, cwd, env });
+    expect(preview.code, preview.stderr).toBe(0);
+    expect(preview.json.output).toMatchObject({ target: "preview", readyState: "READY" });
+    const created = vercel.server.requestsTo("/v13/deployments").filter((r) => r.method === "POST").at(-1)!;
+    expect(JSON.parse(created.body)).not.toHaveProperty("target");
+    expect(vercel.deployments.get(preview.json.output.id)!.target).toBeNull();
+    expect(vercel.servedBy("preview-site.vercel.app")).toBe(live.json.output.id);
+  });
+
+  it("framework is sent only when asked: a deploy without it keeps the project's framework, framework: null clears it", async () => {
+    const { home, cwd } = await setup();
+    const first = await runJson(deploy({ project: "framework-site", framework: "nextjs" }, "--yes"), { home, cwd, env });
+    expect(first.code, first.stderr).toBe(0);
+    expect(vercel.projects.get("framework-site")!.framework).toBe("nextjs");
+    const plain = await runJson(deploy({ project: "framework-site", env: { A_KEY: "a" } }, "--yes"), { home, cwd, env });
+    expect(plain.code, plain.stderr).toBe(0);
+    const body = JSON.parse(vercel.server.requestsTo("/v13/deployments").filter((r) => r.method === "POST").at(-1)!.body);
+    expect(body.projectSettings?.framework).toBeUndefined();
+    expect(vercel.projects.get("framework-site")!.framework).toBe("nextjs");
+    const cleared = await runJson(deploy({ project: "framework-site", framework: null }, "--yes"), { home, cwd, env });
+    expect(cleared.code, cleared.stderr).toBe(0);
+    expect(vercel.projects.get("framework-site")!.framework).toBeNull();
+  });
+
+  it("a deployment Vercel blocks (BLOCKED) ends the run at once with Vercel's reason, exit 1", async () => {
+    const { home, cwd } = await setup();
+    vercel.blockBuild = true;
+    try {
+      const started = Date.now();
+      const result = await runJson(deploy({ project: "blocked-site" }, "--yes"), { home, cwd, env, timeoutMs: 12_000 });
+      expect(result.code).toBe(1);
+      expect(result.json.error.message).toMatch(/^Vercel deployment failed: dpl_\w+ ended BLOCKED \(The deployment was blocked because the commit author is not a member of the team\)$/);
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      vercel.blockBuild = false;
+    }
+  });
+
   it("a GitHub repository that already exists fails with GitHub's words, before anything reaches Vercel", async () => {
     const { home, cwd } = await setup();
     const created = await fetch(`${github.url}/user/repos`, {
@@ -275,5 +327,116 @@ describe("vercel.deploy against a fake Vercel", () => {
     expect(tested.code, tested.stderr).toBe(0);
     expect(tested.json).toMatchObject({ tool: "vercel", status: "healthy", latencyMs: expect.any(Number) });
     expect(vercel.server.requests.at(-1)).toMatchObject({ method: "GET", url: "/v2/user" });
+  });
+});
+
+describe("rolling back a production deploy restores production", () => {
+  it("promotes the deployment that served production before, moves the custom alias back, deletes the new deployment and the env vars it created", async () => {
+    const { home, cwd } = await setup();
+    const v1 = await deployed(home, cwd, { project: "prod-site", env: { OLD_KEY: "one" }, alias: "www.prod-site.dev" });
+    vercel.addDomain("prod-site", "prod-site.dev");
+    expect(vercel.servedBy("prod-site.dev")).toBe(v1.output.id);
+    const v2 = await deployed(home, cwd, { project: "prod-site", env: { OLD_KEY: "two", NEW_KEY: "new" }, alias: "www.prod-site.dev" });
+    for (const domain of ["prod-site.vercel.app", "prod-site.dev", "www.prod-site.dev"]) expect(vercel.servedBy(domain), domain).toBe(v2.output.id);
+    // What was there before is recorded at deploy time, in the output.
+    expect(v2.output.previous).toMatchObject({
+      project: vercel.projects.get("prod-site")!.id, projectExisted: true, production: { id: v1.output.id },
+      aliases: [{ alias: "www.prod-site.dev", deploymentId: v1.output.id }], envReplaced: ["OLD_KEY"],
+    });
+    expect(v2.output.previous.envCreated.map((e: { key: string }) => e.key)).toEqual(["NEW_KEY"]);
+    expect(v2.output.rollback).toContain(`promotes ${v1.output.id} back to production`);
+    expect(v2.output.rollback).toContain("OLD_KEY keeps the value this deploy set");
+
+    const preview = await runJson(["rollback", v2.executionId, "--dry-run"], { home, cwd, env });
+    expect(preview.code, preview.stderr).toBe(0);
+    const calls = preview.json.plan.requests.map((r: unknown) => (typeof r === "string" ? r : `${(r as any).method} ${(r as any).url}`)).join("\n");
+    expect(calls).toContain(`/v10/projects/${v2.output.previous.project}/promote/${v1.output.id}`);
+
+    const requests = vercel.server.requests.length;
+    const undo = await runJson(["rollback", v2.executionId, "--yes"], { home, cwd, env });
+    expect(undo.code, undo.stderr).toBe(0);
+    expect(undo.json).toMatchObject({
+      action: "remove", status: "succeeded",
+      output: { id: v2.output.id, state: "DELETED", restored: { production: v1.output.id, aliases: ["www.prod-site.dev"], envDeleted: ["NEW_KEY"] } },
+    });
+    expect(undo.json.output.notReverted).toEqual([expect.stringMatching(/^OLD_KEY keeps the value this deploy set/)]);
+    for (const domain of ["prod-site.vercel.app", "prod-site.dev", "www.prod-site.dev"]) expect(vercel.servedBy(domain), domain).toBe(v1.output.id);
+    expect(vercel.deployments.get(v2.output.id)!.deleted).toBe(true);
+    expect(vercel.projects.get("prod-site")!.env.map((e) => e.key)).toEqual(["OLD_KEY"]);
+    // Production moved back before the deployment serving it went away.
+    const sent = vercel.server.requests.slice(requests).map((r) => `${r.method} ${new URL(r.url, "http://x").pathname}`);
+    expect(sent.indexOf(`POST /v10/projects/${v2.output.previous.project}/promote/${v1.output.id}`)).toBeGreaterThanOrEqual(0);
+    expect(sent.indexOf(`POST /v10/projects/${v2.output.previous.project}/promote/${v1.output.id}`)).toBeLessThan(sent.indexOf(`DELETE /v13/deployments/${v2.output.id}`));
+    expect((await runJson(["executions", "show", v2.executionId], { home })).json.status).toBe("rolled_back");
+  });
+
+  it("leaves production alone when a later deploy serves it now, and says so", async () => {
+    const { home, cwd } = await setup();
+    const v1 = await deployed(home, cwd, { project: "later-site" });
+    const v2 = await deployed(home, cwd, { project: "later-site" });
+    const v3 = await deployed(home, cwd, { project: "later-site" });
+    const undo = await runJson(["rollback", v2.executionId, "--yes"], { home, cwd, env });
+    expect(undo.code, undo.stderr).toBe(0);
+    expect(vercel.servedBy("later-site.vercel.app")).toBe(v3.output.id);
+    expect(vercel.promotions.filter((p) => p.project === "later-site")).toEqual([]);
+    expect(vercel.deployments.get(v2.output.id)!.deleted).toBe(true);
+    expect(vercel.deployments.get(v1.output.id)!.deleted).toBe(false);
+    expect(undo.json.output.notReverted).toEqual([`production is served by ${v3.output.id} now, not by ${v2.output.id}: left as it is`]);
+  });
+
+  it("a deploy still building when toolctl stops waiting is unknown (exit 5), and its output keeps what a rollback needs", async () => {
+    const { home, cwd } = await setup();
+    const v1 = await deployed(home, cwd, { project: "slow-site" });
+    const slowDir = tempDir("toolctl-vercel-slow-");
+    const copy = path.join(slowDir, "vercel.yaml");
+    const document = parseDocument(readFileSync(path.join(manifestDir, "vercel.yaml"), "utf8"));
+    document.setIn(["vercel", "readyTimeoutSeconds"], 1);
+    writeFileSync(copy, document.toString());
+    expect((await runCli(["import", slowDir], { home })).code).toBe(0);
+    vercel.readyAfterPolls = 1000;
+    let slow;
+    try {
+      slow = await runJson(deploy({ project: "slow-site" }, "--yes"), { home, cwd, env });
+    } finally {
+      vercel.readyAfterPolls = 2;
+    }
+    expect(slow.code).toBe(5);
+    expect(slow.json.output).toMatchObject({ readyState: "BUILDING", previous: { production: { id: v1.output.id } } });
+    const undo = await runJson(["rollback", slow.json.executionId, "--yes"], { home, cwd, env });
+    expect(undo.code, undo.stderr).toBe(0);
+    expect(vercel.deployments.get(slow.json.output.id)!.deleted).toBe(true);
+    expect(vercel.servedBy("slow-site.vercel.app")).toBe(v1.output.id);
+  });
+
+  it("a promotion Vercel fails leaves the new deployment in place (exit 1), so production never points at nothing", async () => {
+    const { home, cwd } = await setup();
+    const v1 = await deployed(home, cwd, { project: "stuck-site" });
+    const v2 = await deployed(home, cwd, { project: "stuck-site" });
+    vercel.failPromote = true;
+    try {
+      const undo = await runJson(["rollback", v2.executionId, "--yes"], { home, cwd, env });
+      expect(undo.code).toBe(1);
+      expect(undo.json.error.message).toBe(`promoting ${v1.output.id} back to production failed; the deployment ${v2.output.id} still serves production and was left in place`);
+    } finally {
+      vercel.failPromote = false;
+    }
+    expect(vercel.deployments.get(v2.output.id)!.deleted).toBe(false);
+    expect(vercel.servedBy("stuck-site.vercel.app")).toBe(v2.output.id);
+    expect((await runJson(["executions", "show", v2.executionId], { home })).json.status).toBe("succeeded");
+  });
+
+  it("an alias refused after a production build puts production back on the deployment before, then deletes the new one", async () => {
+    const { home, cwd } = await setup();
+    const v1 = await deployed(home, cwd, { project: "refused-site" });
+    vercel.takenDomains.add("owned-elsewhere.dev");
+    const result = await runJson(deploy({ project: "refused-site", alias: "owned-elsewhere.dev", env: { FRESH_KEY: "f" } }, "--yes"), { home, cwd, env });
+    expect(result.code).toBe(1);
+    const v2 = [...vercel.deployments.values()].filter((d) => d.name === "refused-site").at(-1)!;
+    expect(result.json.error.message).toBe(
+      `alias owned-elsewhere.dev failed: alias_in_use: The alias "owned-elsewhere.dev" is already in use by another project; ${v1.output.id} serves production again, and the deployment ${v2.id} and the env vars it created (FRESH_KEY) were deleted again, so nothing is left`,
+    );
+    expect(v2.deleted).toBe(true);
+    expect(vercel.servedBy("refused-site.vercel.app")).toBe(v1.output.id);
+    expect(vercel.projects.get("refused-site")!.env.map((e) => e.key)).toEqual([]);
   });
 });

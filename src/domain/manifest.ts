@@ -271,9 +271,31 @@ export const costSchema = z.union([
 export const riskLevels = ["LOW", "MEDIUM", "HIGH", "CRITICAL"] as const;
 export const riskSchema = z.enum(riskLevels);
 
+const OUTPUT_PATH = /^output(\.[A-Za-z0-9_-]+|\[\d+\])*$/;
+
+/** A compensating action of the same tool; its input is templates over the original's `input` and `output`. */
+const compensationShape = { action: z.string().regex(ACTION_NAME_PATTERN), input: z.record(z.string(), z.unknown()).default({}) };
+
+/**
+ * `irreversible`, one compensation, or a list to choose from by the original's output: the first entry whose
+ * `when` holds (its value at `path`, compared as text, equals `equals`), else the entry without `when`.
+ */
 export const rollbackSchema = z.union([
   z.literal("irreversible"),
-  z.strictObject({ action: z.string().regex(ACTION_NAME_PATTERN), input: z.record(z.string(), z.unknown()).default({}) }),
+  z.strictObject(compensationShape),
+  z
+    .array(
+      z.strictObject({
+        when: z
+          .strictObject({
+            path: z.string().regex(OUTPUT_PATH, "a path into the original's output, such as output.status"),
+            equals: z.union([z.string(), z.number(), z.boolean()]).describe("the value (compared as text) for which this compensation is the one"),
+          })
+          .optional(),
+        ...compensationShape,
+      }),
+    )
+    .min(1, "list at least one compensation"),
 ]);
 
 export const actionSchema = z.strictObject({
@@ -435,10 +457,7 @@ export function manifestRuleProblems(manifest: unknown): Array<{ path: PropertyK
     if (!sandboxable) {
       for (const field of ["command", "env"]) if (action[field] !== undefined) add(at(field), `only valid for runtime process or docker, not ${runtime}`);
     }
-    const rollback = action.rollback;
-    if (isRecord(rollback) && typeof rollback.action === "string" && !names.includes(rollback.action)) {
-      add([...at("rollback"), "action"], `no action '${rollback.action}' in this tool`);
-    }
+    problems.push(...rollbackProblems(action.rollback, at("rollback"), names));
     const forms = isRecord(action.cost) ? COST_FORMS.filter((form) => (action.cost as Raw)[form] !== undefined) : [];
     if (forms.length > 1) add(at("cost"), `give one way to find the cost, not ${forms.join(" and ")}: fixed, fromInput, perUnit or quote`);
     const quote = isRecord(action.cost) && isRecord(action.cost.quote) ? action.cost.quote : undefined;
@@ -455,6 +474,21 @@ export function manifestRuleProblems(manifest: unknown): Array<{ path: PropertyK
       problems.push(...quoteTemplateProblems(quote.input, [...where, "input"]));
     }
   }
+  return problems;
+}
+
+/** Each compensation names an action of the tool; in a list, only the last entry may go without `when`. */
+function rollbackProblems(rollback: unknown, where: PropertyKey[], names: string[]): Array<{ path: PropertyKey[]; message: string }> {
+  const problems: Array<{ path: PropertyKey[]; message: string }> = [];
+  const entries: Array<[unknown, PropertyKey[]]> = Array.isArray(rollback) ? rollback.map((entry, index) => [entry, [...where, index]]) : [[rollback, where]];
+  entries.forEach(([entry, at], index) => {
+    if (!isRecord(entry)) return;
+    if (typeof entry.action === "string" && !names.includes(entry.action)) problems.push({ path: [...at, "action"], message: `no action '${entry.action}' in this tool` });
+    // The entry without `when` is taken whenever the ones before it do not apply: any after it is never used.
+    if (Array.isArray(rollback) && entry.when === undefined && index < rollback.length - 1) {
+      problems.push({ path: at, message: "only the last compensation may go without when: the entries after this one would never be used" });
+    }
+  });
   return problems;
 }
 
@@ -523,6 +557,7 @@ export type VercelSettings = z.infer<typeof vercelSettingsSchema>;
 export type BuiltinOperation = NonNullable<ActionSpec["operation"]>;
 export type HttpRequestSpecTemplate = z.infer<typeof httpRequestSchema>;
 export type CostSpec = z.infer<typeof costSchema>;
+export type RollbackSpec = z.infer<typeof rollbackSchema>;
 export type PerUnitCostSpec = Extract<CostSpec, { perUnit: number }>;
 export type QuoteCostSpec = Extract<CostSpec, { quote: unknown }>;
 export type RiskLevel = z.infer<typeof riskSchema>;

@@ -6,6 +6,7 @@
  */
 import type { Actor } from "../config/home.js";
 import type { RiskLevel } from "../domain/manifest.js";
+import { describeRollback } from "../domain/rollback.js";
 import { EnvironmentError, ExitCode, NotFoundError, PolicyError, SecretMissingError, ToolctlError, UsageError, type ExitCodeValue } from "../errors.js";
 import { approvalNeeded, overDailyLimit, overPerActionLimit, type ApprovalNeed } from "../policy/approval.js";
 import { estimateCost, needsQuote, type CostEstimate } from "../policy/cost.js";
@@ -154,7 +155,7 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
     id, tool: tool.name, action: action.name, actor: options.actor, createdAt: nowIso(), toolDigest: tool.digest, rollbackOf: options.rollbackOf, planRunId: options.planRunId,
   });
   const undoSpec = action.definition.rollback;
-  const undo = undoSpec === undefined ? "none declared" : undoSpec === "irreversible" ? "irreversible: this cannot be undone" : `${undoSpec.action}${deps.config.rollback.auto ? " (automatic if the action acts but fails)" : ""}`;
+  const undo = undoSpec === undefined ? "none declared" : undoSpec === "irreversible" ? "irreversible: this cannot be undone" : `${describeRollback(undoSpec)}${deps.config.rollback.auto ? " (automatic if the action acts but fails)" : ""}`;
   const base = { executionId: id, tool: tool.name, action: action.name, warnings: [] as string[], undo };
 
   /** An attempt that ends before anything ran. */

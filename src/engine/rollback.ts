@@ -1,9 +1,11 @@
 /**
- * Rollback: the declared compensation of an execution (a refund for a payment, a delete for a deploy), run as an
- * execution of its own (its own idempotency key, approval and record), linked to the original, which becomes
- * `rolled_back` once the compensation succeeded. `autoRollback` does the same, unasked, for an action whose side
- * effect happened but whose outcome failed (its output did not validate), when config rollback.auto is on.
+ * Rollback: the declared compensation of an execution (a refund for a payment, a delete for a deploy; the one its
+ * output calls for when the manifest lists several), run as an execution of its own (its own idempotency key,
+ * approval and record), linked to the original, which becomes `rolled_back` once the compensation succeeded.
+ * `autoRollback` does the same, unasked, for an action whose side effect happened but whose outcome failed (its
+ * output did not validate), when config rollback.auto is on.
  */
+import { chooseCompensation, describeRollback } from "../domain/rollback.js";
 import { ExitCode, NotFoundError, PolicyError, ToolctlError, UsageError } from "../errors.js";
 import { appendAudit } from "../registry/audit.js";
 import { writeTransaction } from "../registry/db.js";
@@ -36,9 +38,15 @@ function compensation(deps: ExecuteDeps, original: Execution): { target: string;
   const rollback = action.definition.rollback;
   if (rollback === undefined) throw new UsageError(`${name} declares no rollback; undo it by hand (see toolctl executions show ${original.id})`);
   if (rollback === "irreversible") throw new PolicyError("policy_refused", `${name} is irreversible: it cannot be rolled back`);
+  // A manifest may declare several compensations and pick one by what the original did (a payment that
+  // succeeded is refunded, one that did not is canceled).
+  const chosen = chooseCompensation(rollback, original.output);
+  if (chosen === undefined) {
+    throw new UsageError(`${name} declares no rollback for what ${original.id} did (${describeRollback(rollback)}); undo it by hand (see toolctl executions show ${original.id})`);
+  }
   try {
-    const input = renderValue(rollback.input, { input: original.input ?? {}, output: original.output ?? {} }) as Record<string, unknown>;
-    return { target: `${original.tool}.${rollback.action}`, input };
+    const input = renderValue(chosen.input, { input: original.input ?? {}, output: original.output ?? {} }) as Record<string, unknown>;
+    return { target: `${original.tool}.${chosen.action}`, input };
   } catch (error) {
     if (error instanceof TemplateError) throw new UsageError(`cannot build the rollback of ${original.id}: ${error.message}`);
     throw error;

@@ -1,8 +1,14 @@
 /**
- * A fake Namecheap API on 127.0.0.1 that speaks Namecheap's wire format: `GET /xml.response?ApiUser=…&ApiKey=…
- * &UserName=…&ClientIp=…&Command=…`, always HTTP 200 with `text/xml`, and
+ * A fake Namecheap API on 127.0.0.1 that speaks Namecheap's wire format: `/xml.response` with the global
+ * parameters (ApiUser, ApiKey, UserName, ClientIp, Command) and the command's own, either in the query string
+ * (GET) or in an `application/x-www-form-urlencoded` body (POST, which Namecheap recommends for
+ * domains.create; the query string of a POST is read too), always HTTP 200 with `text/xml`, and
  * `<ApiResponse Status="OK|ERROR" xmlns="http://api.namecheap.com/xml.response">` carrying `<Errors>` (each
  * `<Error Number="…">message</Error>`) and, on success, a `<CommandResponse Type="…">`.
+ *
+ * - Parameter names Namecheap does not know are ignored without a word, as Namecheap does (a misspelt
+ *   optional field is silently dropped). The fake records them: `received` holds every call's parameters,
+ *   where they came from and the names the command ignored, so a test can see what Namecheap would have used.
  *
  * - Credentials as Namecheap checks them: a missing ApiUser is 1010101; a wrong ApiUser, UserName or ApiKey is
  *   1011102 ("API Key is invalid or API access has not been enabled"); a ClientIp that is not an IPv4 address is
@@ -11,10 +17,11 @@
  *   a TLD it does not sell is 2030280 "TLD is not supported in API".
  * - `namecheap.users.getPricing` (ProductType=DOMAIN, ActionName=REGISTER, ProductName=<tld>): the register price
  *   for 1 to 10 years (`<Price Duration="1" … YourPrice="10.28" Currency="USD"/>`, one per duration).
- * - `namecheap.domains.create` (DomainName, Years, and the Registrant/Tech/Admin/AuxBilling contact fields): a
+ * - `namecheap.domains.create` (DomainName, Years, and the Registrant/Tech/Admin/AuxBilling contact fields,
+ *   named as in Namecheap's reference: `<Role>OrganizationName`, `<Role>FirstName`, … `<Role>EmailAddress`): a
  *   taken domain is 2019166 "Domain not available"; a missing contact field 2010323; success records the
- *   registration (`registrations`), makes the domain taken, and answers `<DomainCreateResult … Registered="true"
- *   ChargedAmount="…"/>`.
+ *   registration (`registrations`, with each role's contact as Namecheap stored it), makes the domain taken,
+ *   and answers `<DomainCreateResult … Registered="true" ChargedAmount="…"/>`.
  *
  * 1011150, 1011102, 2030280 and 2019166 are Namecheap's numbers; the others are from its documentation's lists
  * and matter only as examples of "some other error".
@@ -22,15 +29,45 @@
 import type http from "node:http";
 import { FakeProvider, randomId, sendText, type SeenRequest } from "./server.js";
 
+export type ContactRole = (typeof CONTACT_ROLES)[number];
+
 export interface NamecheapRegistration {
   domain: string;
   years: number;
   chargedUsd: number;
   registrant: Record<string, string>;
+  /** Each role's contact as stored: the known fields that were sent, by their Namecheap name without the role. */
+  contacts: Record<ContactRole, Record<string, string>>;
+}
+
+/** One call as Namecheap read it. */
+export interface NamecheapCall {
+  method: string;
+  command: string;
+  /** Every parameter, from the query string and (for a POST) the form body. */
+  params: Record<string, string>;
+  /** The parameters that came in the URL's query string. */
+  inQuery: string[];
+  /** Names the command does not know: Namecheap ignores them. */
+  ignored: string[];
 }
 
 const CONTACT_ROLES = ["Registrant", "Tech", "Admin", "AuxBilling"] as const;
 const REQUIRED_CONTACT_FIELDS = ["FirstName", "LastName", "Address1", "City", "StateProvince", "PostalCode", "Country", "Phone", "EmailAddress"];
+// namecheap.domains.create's contact fields, per role (Namecheap's reference).
+const CONTACT_FIELDS = [
+  "OrganizationName", "JobTitle", "FirstName", "LastName", "Address1", "Address2", "City", "StateProvince", "StateProvinceChoice",
+  "PostalCode", "Country", "Phone", "PhoneExt", "Fax", "EmailAddress",
+];
+const GLOBAL_PARAMS = ["ApiUser", "ApiKey", "UserName", "ClientIp", "Command"];
+const COMMAND_PARAMS: Record<string, readonly string[]> = {
+  "namecheap.domains.check": ["DomainList"],
+  "namecheap.users.getPricing": ["ProductType", "ProductCategory", "PromotionCode", "ActionName", "ProductName"],
+  "namecheap.domains.create": [
+    "DomainName", "Years", "PromotionCode", "Nameservers", "AddFreeWhoisguard", "WGEnabled", "IsPremiumDomain", "PremiumPrice", "EapFee", "IdnCode",
+    ...CONTACT_ROLES.flatMap((role) => CONTACT_FIELDS.map((field) => `${role}${field}`)),
+  ],
+};
 
 const escapeXml = (text: string): string =>
   text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&apos;");
@@ -53,6 +90,13 @@ export interface FakeNamecheapOptions {
   server?: string;
 }
 
+/** Every parameter of a request: the query string, and for a POST the form body on top. */
+function requestParams(req: SeenRequest): URLSearchParams {
+  const params = new URLSearchParams(new URL(req.url, "http://x").searchParams);
+  if (req.method === "POST") for (const [name, value] of new URLSearchParams(req.body)) params.set(name, value);
+  return params;
+}
+
 export class FakeNamecheap extends FakeProvider {
   readonly apiUser: string;
   readonly apiKey: string;
@@ -61,6 +105,7 @@ export class FakeNamecheap extends FakeProvider {
   readonly prices: Record<string, number>;
   readonly serverName: string;
   readonly registrations: NamecheapRegistration[] = [];
+  readonly received: NamecheapCall[] = [];
 
   constructor(options: FakeNamecheapOptions = {}) {
     super();
@@ -72,16 +117,26 @@ export class FakeNamecheap extends FakeProvider {
     this.serverName = options.server ?? "PHX01APIEXT01";
   }
 
-  /** Requests of one Command. */
+  /** Requests of one Command, wherever it was sent (query string or form body). */
   commands(command: string): SeenRequest[] {
-    return this.server.requests.filter((r) => new URL(r.url, "http://x").searchParams.get("Command") === command);
+    return this.server.requests.filter((r) => requestParams(r).get("Command") === command);
+  }
+
+  /** The calls of one Command as Namecheap read them. */
+  calls(command: string): NamecheapCall[] {
+    return this.received.filter((call) => call.command === command);
   }
 
   protected handle(req: SeenRequest, res: http.ServerResponse): void {
     const url = new URL(req.url, "http://x");
     if (url.pathname !== "/xml.response") return sendText(res, 404, "Not Found", "text/html");
-    const params = req.method === "POST" ? new URLSearchParams(req.body) : url.searchParams;
+    const params = requestParams(req);
     const command = params.get("Command") ?? "";
+    const known = new Set([...GLOBAL_PARAMS, ...(COMMAND_PARAMS[command] ?? [])]);
+    this.received.push({
+      method: req.method, command, params: Object.fromEntries(params), inQuery: [...url.searchParams.keys()],
+      ignored: [...params.keys()].filter((name) => !known.has(name)),
+    });
     let body: string;
     try {
       this.authenticate(params);
@@ -179,7 +234,10 @@ export class FakeNamecheap extends FakeProvider {
     const chargedUsd = Number((this.prices[tld]! * years).toFixed(2));
     this.taken.add(domain);
     const registrant = Object.fromEntries(REQUIRED_CONTACT_FIELDS.map((field) => [field, params.get(`Registrant${field}`) ?? ""]));
-    this.registrations.push({ domain, years, chargedUsd, registrant });
+    const contacts = Object.fromEntries(CONTACT_ROLES.map((role) => [
+      role, Object.fromEntries(CONTACT_FIELDS.filter((field) => params.has(`${role}${field}`)).map((field) => [field, params.get(`${role}${field}`)!])),
+    ])) as Record<ContactRole, Record<string, string>>;
+    this.registrations.push({ domain, years, chargedUsd, registrant, contacts });
     return `  <CommandResponse Type="namecheap.domains.create">\n    <DomainCreateResult ${attributes({
       Domain: domain, Registered: true, ChargedAmount: chargedUsd.toFixed(4), DomainID: 9000 + this.registrations.length,
       OrderID: 196000 + this.registrations.length, TransactionID: 380000 + this.registrations.length,

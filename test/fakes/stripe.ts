@@ -11,7 +11,12 @@
  * - PaymentIntents (`POST /v1/payment_intents`, `GET /v1/payment_intents/:id`) with Stripe's test payment
  *   methods: `pm_card_visa` succeeds, `pm_card_chargeDeclined` is declined (402 card_declined, generic_decline),
  *   `pm_card_chargeDeclinedInsufficientFunds` too (insufficient_funds); anything else is `No such PaymentMethod`.
- * - Refunds (`POST /v1/refunds` with payment_intent, optional amount), checked against what was charged.
+ * - `POST /v1/payment_intents/:id/cancel` (optional cancellation_reason) for a PaymentIntent in a status Stripe
+ *   cancels (requires_payment_method, requires_capture, requires_confirmation, requires_action, processing);
+ *   any other is `400 payment_intent_unexpected_state`. `nextPaymentStatus` makes the next payment stop at
+ *   `processing` or `requires_action` (200, nothing charged).
+ * - Refunds (`POST /v1/refunds` with payment_intent, optional amount), checked against what was charged;
+ *   `nextRefundStatus` makes the next one come back `pending`, `requires_action`, `failed` or `canceled`.
  * - `charges` lists the charges actually made (money moved), `dropAfterCharge` makes the next N charges
  *   succeed and then destroys the connection without answering (for tests of retries and unknown outcomes).
  */
@@ -61,6 +66,8 @@ const PAYMENT_INTENT_PARAMS = new Set([
   "metadata", "receipt_email", "statement_descriptor", "statement_descriptor_suffix", "capture_method", "expand",
 ]);
 const REFUND_PARAMS = new Set(["payment_intent", "charge", "amount", "reason", "metadata", "expand"]);
+const CANCEL_PARAMS = new Set(["cancellation_reason", "expand"]);
+const CANCELABLE = new Set(["requires_payment_method", "requires_capture", "requires_confirmation", "requires_action", "processing"]);
 const CURRENCIES = new Set(["usd", "eur", "gbp", "cad", "aud", "jpy"]);
 const TEST_CARDS: Record<string, { brand: string; last4: string; decline?: { code: string; decline_code: string; message: string } }> = {
   pm_card_visa: { brand: "visa", last4: "4242" },
@@ -85,6 +92,8 @@ export function parseBracketForm(body: string): Params {
       if (last) container[key] = value;
       else {
         container[key] ??= nextIsIndex ? [] : {};
+        // `a=1&a[b]=2`: one name used both as a value and as a hash, which Stripe refuses.
+        if (typeof container[key] !== "object") throw invalid("Invalid hash", parts[0]);
         node = container[key] as Record<string, unknown>;
       }
     });
@@ -118,6 +127,18 @@ export class FakeStripe extends FakeProvider {
   dropAfterCharge = 0;
   /** Responses sent as replays of a saved idempotent result. */
   replays = 0;
+  /**
+   * The next refund is created with this status instead of `succeeded`, as Stripe answers for payment methods
+   * whose refunds settle later (`pending`), need the customer (`requires_action`), or do not go through
+   * (`failed`, with a `failure_reason`; `canceled`). Cleared once used.
+   */
+  nextRefundStatus: "pending" | "requires_action" | "failed" | "canceled" | undefined;
+  /**
+   * The next confirmed PaymentIntent that would succeed stays `processing` (as one paid by a method that
+   * settles later) or stops at `requires_action` (as one that needs the customer), answered 200 either way;
+   * nothing is charged yet. Cleared once used.
+   */
+  nextPaymentStatus: "processing" | "requires_action" | undefined;
   private readonly idempotent = new Map<string, StoredResponse>();
 
   constructor(readonly apiKey = `sk_test_${randomId(24)}`) {
@@ -149,8 +170,13 @@ export class FakeStripe extends FakeProvider {
       if (req.body !== "" && !type.startsWith("application/x-www-form-urlencoded")) {
         return answer(400, { error: { type: "invalid_request_error", message: `Invalid request: unsupported Content-Type ${type}. If error persists and you need assistance, please contact support@stripe.com.` } });
       }
-      params = parseBracketForm(req.body);
-    } else params = parseBracketForm(url.search.slice(1));
+    }
+    try {
+      params = parseBracketForm(req.method === "POST" ? req.body : url.search.slice(1));
+    } catch (error) {
+      if (!(error instanceof StripeError)) throw error;
+      return answer(error.status, { error: error.error });
+    }
 
     const fingerprint = `${req.method} ${url.pathname} ${canonical(params)}`;
     if (idempotencyKey !== undefined) {
@@ -182,6 +208,8 @@ export class FakeStripe extends FakeProvider {
         const intent = this.paymentIntents.get(id);
         if (!intent) throw invalid(`No such payment_intent: '${id}'`, "intent", "resource_missing");
         body = intent;
+      } else if (req.method === "POST" && /^\/v1\/payment_intents\/[^/]+\/cancel$/.test(url.pathname)) {
+        body = this.cancelPaymentIntent(decodeURIComponent(url.pathname.split("/")[3]!), params);
       } else if (req.method === "POST" && url.pathname === "/v1/refunds") {
         body = this.createRefund(params);
       } else {
@@ -226,6 +254,23 @@ export class FakeStripe extends FakeProvider {
     for (const name of Object.keys(params)) if (!allowed.has(name)) throw invalid(`Received unknown parameter: ${name}`, name, "parameter_unknown");
   }
 
+  /**
+   * Metadata as Stripe takes it: at most 50 keys of at most 40 characters, string values of at most 500. A key
+   * with `[` or `]` cannot be sent: `metadata[a[1]]=x` reads as a nested value, which Stripe refuses.
+   */
+  private checkMetadata(raw: unknown): Record<string, string> {
+    if (raw === undefined || raw === "") return {};
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw invalid("Invalid object", "metadata");
+    const entries = Object.entries(raw as Params);
+    if (entries.length > 50) throw invalid("Invalid metadata: metadata cannot have more than 50 keys", "metadata");
+    for (const [key, value] of entries) {
+      if (typeof value !== "string") throw invalid(`Invalid value type: ${JSON.stringify(Object.values(value as object))} must be a string`, "metadata");
+      if (key.length > 40) throw invalid(`Invalid metadata: metadata key ${key} is longer than 40 characters`, "metadata");
+      if (value.length > 500) throw invalid(`Invalid metadata: the value of ${key} is longer than 500 characters`, "metadata");
+    }
+    return raw as Record<string, string>;
+  }
+
   private createPaymentIntent(params: Params): PaymentIntent {
     this.checkUnknown(params, PAYMENT_INTENT_PARAMS);
     if (params.amount === undefined) throw invalid("Missing required param: amount.", "amount", "parameter_missing");
@@ -248,8 +293,7 @@ export class FakeStripe extends FakeProvider {
     if (confirm && paymentMethod === null) {
       throw invalid("You cannot confirm this PaymentIntent because it's missing a payment method. You can either update the PaymentIntent with a payment method and then confirm it again, or confirm it again directly with a payment method.", undefined, "payment_intent_unexpected_state");
     }
-    const metadata = (params.metadata ?? {}) as Record<string, string>;
-    if (typeof metadata !== "object" || Array.isArray(metadata)) throw invalid("Invalid object", "metadata");
+    const metadata = this.checkMetadata(params.metadata);
 
     const id = `pi_${randomId(24)}`;
     const intent: PaymentIntent = {
@@ -277,9 +321,36 @@ export class FakeStripe extends FakeProvider {
         request_log_url: `https://dashboard.stripe.com/test/logs/req_${randomId(14)}`,
       }, true);
     }
-    intent.status = "succeeded";
+    const held = this.nextPaymentStatus;
+    this.nextPaymentStatus = undefined;
+    if (held === "requires_action") {
+      intent.latest_charge = null;
+      Object.assign(intent, { next_action: { type: "redirect_to_url", redirect_to_url: { url: `https://hooks.stripe.com/3d_secure_2/hosted/${id}`, return_url: null } } });
+    }
+    intent.status = held ?? "succeeded";
+    if (held !== undefined) return intent;
     intent.amount_received = amount;
     this.charges.push({ id: chargeId, paymentIntent: id, amount, currency, amountRefunded: 0 });
+    return intent;
+  }
+
+  /** Stripe cancels only a PaymentIntent that has not succeeded (or been canceled): nothing more can be charged. */
+  private cancelPaymentIntent(id: string, params: Params): PaymentIntent {
+    this.checkUnknown(params, CANCEL_PARAMS);
+    const intent = this.paymentIntents.get(id);
+    if (!intent) throw invalid(`No such payment_intent: '${id}'`, "intent", "resource_missing");
+    const reason = params.cancellation_reason;
+    if (reason !== undefined && !["duplicate", "fraudulent", "requested_by_customer", "abandoned"].includes(String(reason))) {
+      throw invalid("Invalid cancellation_reason: must be one of duplicate, fraudulent, requested_by_customer, or abandoned", "cancellation_reason");
+    }
+    if (!CANCELABLE.has(intent.status)) {
+      throw invalid(
+        `You cannot cancel this PaymentIntent because it has a status of ${intent.status}. Only a PaymentIntent with one of the following statuses may be canceled: ${[...CANCELABLE].join(", ")}.`,
+        undefined, "payment_intent_unexpected_state",
+      );
+    }
+    intent.status = "canceled";
+    Object.assign(intent, { canceled_at: Math.floor(Date.now() / 1000), cancellation_reason: reason ?? null, next_action: null });
     return intent;
   }
 
@@ -315,10 +386,15 @@ export class FakeStripe extends FakeProvider {
     if (reason !== null && !["duplicate", "fraudulent", "requested_by_customer"].includes(reason)) {
       throw invalid(`Invalid reason: must be one of duplicate, fraudulent, or requested_by_customer`, "reason");
     }
-    charge.amountRefunded += amount;
+    const status = this.nextRefundStatus ?? "succeeded";
+    this.nextRefundStatus = undefined;
+    // A refund that failed or was canceled gives nothing back; one under way holds its amount already.
+    if (status !== "failed" && status !== "canceled") charge.amountRefunded += amount;
     const refund = {
       id: `re_${randomId(24)}`, object: "refund", amount, charge: charge.id, currency: charge.currency, payment_intent: charge.paymentIntent,
-      reason, status: "succeeded", metadata: params.metadata ?? {}, created: Math.floor(Date.now() / 1000),
+      reason, status, metadata: params.metadata ?? {}, created: Math.floor(Date.now() / 1000),
+      ...(status === "failed" ? { failure_reason: "expired_or_canceled_card" } : {}),
+      ...(status === "requires_action" ? { next_action: { type: "display_details", display_details: { expires_at: Math.floor(Date.now() / 1000) + 86_400 } } } : {}),
     };
     this.refunds.push({ id: refund.id, charge: charge.id, paymentIntent: charge.paymentIntent, amount });
     return refund;

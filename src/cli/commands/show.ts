@@ -1,4 +1,5 @@
 import type { ActionSpec } from "../../domain/manifest.js";
+import { describeRollback } from "../../domain/rollback.js";
 import { parseTarget } from "../../engine/target.js";
 import { NotFoundError } from "../../errors.js";
 import { describeCostRule } from "../../policy/cost.js";
@@ -102,7 +103,7 @@ export async function showCommand(context: CommandContext, target: string): Prom
         "", `${c.bold(`${t.name}.${a.name}`)} (${a.kind})  ${a.description}`,
         `  cost: ${a.costRule}`, `  risk: ${a.riskRule}`,
         `  idempotent: ${a.idempotent ?? a.kind === "read"}${a.idempotencyKey ? ` (key in header ${a.idempotencyKey.header})` : ""}`,
-        `  rollback: ${a.rollback === undefined ? "none declared" : a.rollback === "irreversible" ? "irreversible" : `${a.rollback.action}`}`,
+        `  rollback: ${a.rollback === undefined ? "none declared" : a.rollback === "irreversible" ? "irreversible" : describeRollback(a.rollback)}`,
         ...(a.request ? requestLines(a.request) : []),
         a.auth ? `  auth: ${a.auth.type}${"in" in a.auth ? ` in ${a.auth.in} ${a.auth.name}` : ""} (this action's own)` : "",
         a.command ? `  command: ${JSON.stringify(a.command)}` : "",

@@ -3,14 +3,16 @@
  *
  * deploy { path, project, target?, framework?, env?, alias?, github? }:
  *   1. with `github: { repo }`: create the repository and push the files as one commit (./github.ts);
- *   2. with `env`: create the project if it does not exist, then upsert its variables (encrypted, for the target);
- *   3. upload each file to POST /v2/files, keyed by its SHA-1 (`x-vercel-digest`): content-addressed, so safe
+ *   2. read the project (GET /v9/projects/:name): what serves production now, and which env vars exist;
+ *   3. with `env`: create the project if it does not exist, then upsert its variables (encrypted, for the target);
+ *   4. upload each file to POST /v2/files, keyed by its SHA-1 (`x-vercel-digest`): content-addressed, so safe
  *      to repeat;
- *   4. create the deployment (POST /v13/deployments) from the list of { file, sha, size };
- *   5. wait until it is READY (GET /v13/deployments/:id), and with `alias`, point the domain at it.
- * An alias refused after the deployment was built deletes that deployment again, so a failed run leaves none
- * behind. remove { id } deletes a deployment (the rollback of deploy); inspect { id } reads one; whoami reads
- * the token's user (tool test).
+ *   5. create the deployment (POST /v13/deployments) from the list of { file, sha, size };
+ *   6. wait until it is READY (GET /v13/deployments/:id), and with `alias`, point the domain at it.
+ * The output's `previous` records what the deploy changed (./restore.ts). An alias refused after the
+ * deployment was built undoes the deploy at once, so a failed run leaves nothing behind. remove { id, restore? }
+ * deletes a deployment, after putting back what `restore` (a deploy's output.previous) says it changed: that is
+ * the rollback of deploy. inspect { id } reads one; whoami reads the token's user (tool test).
  *
  * Preparing reads and hashes every file: the dry run lists exactly the files, hashes and requests of the run.
  */
@@ -23,12 +25,13 @@ import type { Prepared, RunContext, RunResult, Runner } from "../types.js";
 import { ApiFailure, callApi, field, type ApiClient } from "./api.js";
 import { collectDeployFiles, type DeployDirectory } from "./files.js";
 import { describePush, pushRepository, type GithubTarget, type PushedRepository } from "./github.js";
+import { describeUndeploy, parseRestore, readProject, rollbackNote, undeploy, type Previous, type ProjectBefore, type VercelCalls } from "./restore.js";
 
 type Operation = "deploy" | "remove" | "inspect" | "whoami";
 
 const FIELDS: Record<Operation, readonly string[]> = {
   deploy: ["path", "project", "target", "framework", "env", "alias", "github"],
-  remove: ["id"],
+  remove: ["id", "restore"],
   inspect: ["id"],
   whoami: [],
 };
@@ -38,12 +41,15 @@ const PROJECT_NAME = /^[a-z0-9]([a-z0-9._-]{0,98}[a-z0-9])?$/;
 const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const UPLOADS_AT_ONCE = 4;
+/** Vercel's readyState values after which a deployment will never be READY. */
+const FINAL_FAILURES = new Set(["ERROR", "CANCELED", "BLOCKED", "DELETED"]);
 
 interface DeployPlan {
   files: DeployDirectory;
   project: string;
   target: "production" | "preview";
-  framework: string | null;
+  /** Sent only when asked: a deployment's projectSettings are saved to the project, and null clears its framework. */
+  framework?: string | null;
   env: Record<string, string>;
   alias?: string;
   github?: GithubTarget;
@@ -75,6 +81,14 @@ export const vercelRunner: Runner = {
       const call = { method: "GET" as const, url: api("/v2/user"), headers };
       return prepared({ runtime: "vercel", operation, request: call, summary: "reads the Vercel user this token belongs to" }, async (signal) => field(await callApi(clientFor(signal), call), "user") ?? {});
     }
+    const calls = (signal: AbortSignal): VercelCalls => ({ client: clientFor(signal), api, headers });
+    if (operation === "remove" && input.restore !== undefined) {
+      const id = deploymentId(input);
+      const restore = parseRestore(input.restore);
+      const requests = [...describeUndeploy({ api, headers }, id, restore), { method: "DELETE", url: api(`/v13/deployments/${encodeURIComponent(id)}`), headers }];
+      const summary = `puts back what the deploy of ${id} changed in the Vercel project ${restore.name}, then deletes ${id}`;
+      return prepared({ runtime: "vercel", operation, requests, summary }, async (signal) => ({ id, state: "DELETED", ...(await undeploy(calls(signal), id, restore, signal)) }));
+    }
     if (operation === "remove" || operation === "inspect") {
       const id = deploymentId(input);
       const call = { method: operation === "remove" ? ("DELETE" as const) : ("GET" as const), url: api(`/v13/deployments/${encodeURIComponent(id)}`), headers };
@@ -88,9 +102,10 @@ export const vercelRunner: Runner = {
     const plan = deployPlan(context, settings);
     const requests = [
       ...(plan.github ? describePush(plan.github, plan.files.files.length) : []),
+      `GET ${api(`/v9/projects/${encodeURIComponent(plan.project)}`)} (what serves production now, and the env vars the project has)`,
       ...(Object.keys(plan.env).length > 0
         ? [
-          `GET ${api(`/v9/projects/${encodeURIComponent(plan.project)}`)} (POST ${api("/v10/projects")} when the project does not exist yet)`,
+          `POST ${api("/v10/projects")} when the project does not exist yet`,
           {
             method: "POST", url: api(`/v10/projects/${encodeURIComponent(plan.project)}/env`, { upsert: "true" }), headers,
             json: Object.keys(plan.env).map((key) => ({ key, value: "<hidden>", type: "encrypted", target: [plan.target] })),
@@ -111,10 +126,12 @@ export const vercelRunner: Runner = {
       alias: plan.alias,
       github: plan.github ? { repo: plan.github.repo, private: plan.github.private } : undefined,
       requests,
+      rollback: "toolctl rollback promotes the deployment serving production now back (a production deploy), points the alias back, deletes the new deployment and the env vars it creates; "
+        + "env vars that exist already keep the new values (Vercel does not give back a value it replaced)",
       summary: `uploads ${plan.files.files.length} file${plan.files.files.length === 1 ? "" : "s"} (${plan.files.bytes} bytes) from ${plan.files.directory} and deploys them to the Vercel project ${plan.project} (${plan.target})`
         + (plan.alias ? `, aliased to ${plan.alias}` : "") + (plan.github ? `, after pushing them to a new GitHub repository ${plan.github.repo}` : ""),
     };
-    return prepared(description, (signal) => deploy(clientFor(signal), plan, api, headers, settings, signal));
+    return prepared(description, (signal) => deploy(calls(signal), plan, settings, signal));
   },
 };
 
@@ -130,7 +147,7 @@ function deployPlan(context: RunContext, settings: VercelSettings): DeployPlan {
   if (!PROJECT_NAME.test(project)) throw new BuiltinInputError(`input project must be a Vercel project name (lowercase letters, digits, '.', '_' or '-'), not ${quote(project)}`);
   const target = optionalString(input, "target") ?? "production";
   if (target !== "production" && target !== "preview") throw new BuiltinInputError(`input target must be production or preview, not ${quote(target)}`);
-  const framework = optionalString(input, "framework") ?? null;
+  const framework = input.framework === null ? null : optionalString(input, "framework");
   const alias = optionalString(input, "alias")?.toLowerCase();
   if (alias !== undefined && !DOMAIN.test(alias)) throw new BuiltinInputError(`input alias must be a domain name such as example.com, not ${quote(alias)}`);
   const env: Record<string, string> = {};
@@ -165,8 +182,9 @@ function deploymentBody(plan: DeployPlan, pushed: PushedRepository | undefined):
   return {
     name: plan.project,
     files: plan.files.files.map(({ file, sha, size }) => ({ file, sha, size })),
-    target: plan.target,
-    projectSettings: { framework: plan.framework },
+    // Vercel's target values are production and staging: a preview is a deployment without one.
+    ...(plan.target === "production" ? { target: "production" } : {}),
+    ...(plan.framework !== undefined ? { projectSettings: { framework: plan.framework } } : {}),
     ...(pushed ? { gitMetadata: { remoteUrl: pushed.url, commitSha: pushed.commit, commitRef: pushed.branch, commitMessage: plan.github!.message, dirty: false } } : {}),
   };
 }
@@ -185,26 +203,45 @@ const sleep = (ms: number, signal: AbortSignal) =>
     signal.addEventListener("abort", () => { clearTimeout(timer); resolve(); }, { once: true });
   });
 
-async function deploy(client: ApiClient, plan: DeployPlan, api: (p: string, q?: Record<string, string>) => string, headers: Record<string, string>, settings: VercelSettings, signal: AbortSignal): Promise<unknown> {
+async function deploy(calls: VercelCalls, plan: DeployPlan, settings: VercelSettings, signal: AbortSignal): Promise<unknown> {
+  const { client, api, headers } = calls;
   const pushed = plan.github ? await step("GitHub push failed", () => pushRepository(client, plan.github!, plan.files.files)) : undefined;
-  if (Object.keys(plan.env).length > 0) await step("Vercel deployment failed", () => setEnv(client, plan, api, headers));
+  // What the project is before anything changes: what a rollback puts back.
+  const before = await step("Vercel deployment failed", () => readProject(calls, plan.project));
+  const env: { created: Previous["envCreated"]; replaced: string[] } = Object.keys(plan.env).length > 0
+    ? await step("Vercel deployment failed", () => setEnv(calls, plan, before))
+    : { created: [], replaced: [] };
   await step("Vercel deployment failed", () => uploadFiles(client, plan, api, headers));
   const created = await step("Vercel deployment failed", () => callApi(client, { method: "POST", url: api("/v13/deployments"), headers, json: deploymentBody(plan, pushed) }));
   const id = field<string>(created, "id")!;
-  const ready = await waitUntilReady(client, id, api, headers, settings, signal);
+  const previous: Previous = {
+    project: before?.id ?? String(field(created, "projectId") ?? plan.project), name: plan.project, projectExisted: before !== undefined,
+    production: plan.target === "production" ? (before?.production ?? null) : null, aliases: [], envCreated: env.created, envReplaced: env.replaced,
+  };
+  let ready: unknown;
+  try {
+    ready = await waitUntilReady(client, id, api, headers, settings, signal);
+  } catch (error) {
+    // A deployment left building is an unknown outcome, which can still be rolled back: keep what that needs.
+    const unknown = error as ApiFailure & { output?: Record<string, unknown> };
+    if (unknown instanceof ApiFailure && unknown.output) unknown.output = { ...unknown.output, previous, rollback: rollbackNote(id, previous) };
+    throw error;
+  }
   let aliases: string[] = [];
   if (plan.alias) {
     try {
-      await callApi(client, { method: "POST", url: api(`/v2/deployments/${encodeURIComponent(id)}/aliases`), headers, json: { alias: plan.alias } });
+      const assigned = await callApi(client, { method: "POST", url: api(`/v2/deployments/${encodeURIComponent(id)}/aliases`), headers, json: { alias: plan.alias } });
+      const old = field<string>(assigned, "oldDeploymentId");
+      if (old) previous.aliases.push({ alias: plan.alias, deploymentId: old });
       aliases = [plan.alias];
     } catch (error) {
       if (!(error instanceof ApiFailure)) throw error;
-      throw await undoDeployment(client, id, api, headers, `alias ${plan.alias} failed: ${error.message}`, error);
+      throw await undoDeploy(calls, id, previous, `alias ${plan.alias} failed: ${error.message}`, error, signal);
     }
   }
   return {
     ...deploymentSummary(ready), project: plan.project, target: plan.target, alias: aliases, files: plan.files.files.length, bytes: plan.files.bytes,
-    env: Object.keys(plan.env), ...(pushed ? { github: pushed } : {}),
+    env: Object.keys(plan.env), ...(pushed ? { github: pushed } : {}), previous, rollback: rollbackNote(id, previous),
   };
 }
 
@@ -217,16 +254,21 @@ async function step<T>(what: string, act: () => Promise<T>): Promise<T> {
   }
 }
 
-async function setEnv(client: ApiClient, plan: DeployPlan, api: (p: string, q?: Record<string, string>) => string, headers: Record<string, string>): Promise<void> {
+/** Upserts the variables; says which it created (a rollback deletes those) and which it replaced (it cannot restore those). */
+async function setEnv(calls: VercelCalls, plan: DeployPlan, before: ProjectBefore | undefined): Promise<{ created: Previous["envCreated"]; replaced: string[] }> {
+  const { client, api, headers } = calls;
   const project = encodeURIComponent(plan.project);
-  try {
-    await callApi(client, { method: "GET", url: api(`/v9/projects/${project}`), headers });
-  } catch (error) {
-    if (!(error instanceof ApiFailure) || error.status !== 404) throw error;
-    await callApi(client, { method: "POST", url: api("/v10/projects"), headers, json: { name: plan.project, framework: plan.framework } });
+  if (before === undefined) {
+    await callApi(client, { method: "POST", url: api("/v10/projects"), headers, json: { name: plan.project, ...(plan.framework !== undefined ? { framework: plan.framework } : {}) } });
   }
+  const replaced = Object.keys(plan.env).filter((key) => before?.env.some((e) => e.key === key && e.target.includes(plan.target)));
   const variables = Object.entries(plan.env).map(([key, value]) => ({ key, value, type: "encrypted", target: [plan.target] }));
-  await callApi(client, { method: "POST", url: api(`/v10/projects/${project}/env`, { upsert: "true" }), headers, json: variables });
+  const answer = await callApi(client, { method: "POST", url: api(`/v10/projects/${project}/env`, { upsert: "true" }), headers, json: variables });
+  const returned = field<unknown>(answer, "created");
+  const created = (Array.isArray(returned) ? returned : returned ? [returned] : [])
+    .map((e) => ({ id: String(field(e, "id") ?? ""), key: String(field(e, "key") ?? "") }))
+    .filter((e) => e.id !== "" && Object.hasOwn(plan.env, e.key) && !replaced.includes(e.key));
+  return { created, replaced };
 }
 
 async function uploadFiles(client: ApiClient, plan: DeployPlan, api: (p: string) => string, headers: Record<string, string>): Promise<void> {
@@ -251,8 +293,9 @@ async function waitUntilReady(client: ApiClient, id: string, api: (p: string) =>
     const current = await step("Vercel deployment failed", () => callApi(client, { method: "GET", url: api(`/v13/deployments/${encodeURIComponent(id)}`), headers }));
     const state = field<string>(current, "readyState");
     if (state === "READY") return current;
-    if (state === "ERROR" || state === "CANCELED") {
-      const reason = [field(current, "errorCode"), field(current, "errorMessage")].filter((part) => typeof part === "string").join(": ");
+    if (state !== undefined && (FINAL_FAILURES.has(state) || state.endsWith("_ERROR"))) {
+      const said = [field(current, "errorCode"), field(current, "errorMessage")].filter((part) => typeof part === "string").join(": ");
+      const reason = said || (typeof field(current, "readyStateReason") === "string" ? field<string>(current, "readyStateReason")! : "");
       throw new ApiFailure(`Vercel deployment failed: ${id} ended ${state}${reason ? ` (${reason})` : ""}`, "validation", false);
     }
     if (Date.now() + delay > deadline || signal.aborted) {
@@ -262,14 +305,17 @@ async function waitUntilReady(client: ApiClient, id: string, api: (p: string) =>
   }
 }
 
-/** Deletes a deployment this run made after a later step failed; says whether anything is left. */
-async function undoDeployment(client: ApiClient, id: string, api: (p: string) => string, headers: Record<string, string>, reason: string, cause: ApiFailure): Promise<ApiFailure> {
+/** Undoes this run's deploy after a later step failed (production back, env vars and deployment deleted); says what is left. */
+async function undoDeploy(calls: VercelCalls, id: string, previous: Previous, reason: string, cause: ApiFailure, signal: AbortSignal): Promise<ApiFailure> {
   try {
-    await callApi(client, { method: "DELETE", url: api(`/v13/deployments/${encodeURIComponent(id)}`), headers });
-    return new ApiFailure(`${reason}; the deployment ${id} was deleted again, so nothing is left`, cause.category, false, cause.status, cause.code);
+    const { restored, notReverted } = await undeploy(calls, id, previous, signal);
+    const envs = restored.envDeleted.length > 0 ? ` and the env vars it created (${restored.envDeleted.join(", ")}) were` : " was";
+    const left = notReverted.length > 0 ? `; ${notReverted.join("; ")}` : ", so nothing is left";
+    const production = restored.production ? `${restored.production} serves production again, and ` : "";
+    return new ApiFailure(`${reason}; ${production}the deployment ${id}${envs} deleted again${left}`, cause.category, false, cause.status, cause.code);
   } catch (error) {
     if (!(error instanceof ApiFailure)) throw error;
-    return new ApiFailure(`${reason}; deleting the deployment ${id} failed too (${error.message}): remove it with toolctl run vercel.remove -p id=${id}`, cause.category, false, cause.status, cause.code);
+    return new ApiFailure(`${reason}; undoing the deploy failed too (${error.message}): see toolctl run vercel.inspect -p id=${id}`, cause.category, false, cause.status, cause.code);
   }
 }
 
