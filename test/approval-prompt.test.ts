@@ -202,14 +202,25 @@ describe("approval prompt on a terminal (MEDIUM and HIGH)", () => {
     expect(events.some((e) => e.type === "execution.refused")).toBe(true);
   });
 
-  it("anything but yes/y is a no (typing 'yess')", async () => {
+  // Terraform's rule: only the exact word approves, so a stray key or a habit from other tools never does.
+  it.each(["y", "Y", "YES", "Yes", "yess", " yes"])("anything but exactly yes is a no (typing %j)", async (typed) => {
     const home = await payHome();
     const term = spawnTerminal(["run", "pay.charge", "-p", "amount=5"], home);
     await term.waitFor(APPROVE);
-    term.write("yess\r");
+    term.write(`${typed}\r`);
     expect(await exitOf(term)).toBe(3);
+    expect(term.text()).toMatch(/not approved \(answered no\)/);
     expect(await onlyExecution(home)).toMatchObject({ status: "declined" });
     expect(approvalEvents(await auditEvents(home))).toMatchObject([{ type: "approval.declined", data: { via: "prompt", answer: "no" } }]);
+  });
+
+  it("yes followed by spaces still approves (trailing whitespace is not part of the answer)", async () => {
+    const home = await payHome();
+    const term = spawnTerminal(["run", "pay.charge", "-p", "amount=5"], home);
+    await term.waitFor(APPROVE);
+    term.write("yes  \r");
+    expect(await exitOf(term)).toBe(0);
+    expect(await onlyExecution(home)).toMatchObject({ status: "succeeded" });
   });
 
   it("no answer within TOOLCTL_APPROVALS_TIMEOUT_SECONDS=2 is a no: exit 3 within a few seconds", async () => {
@@ -276,6 +287,52 @@ describe("approval prompt on a terminal (MEDIUM and HIGH)", () => {
       expect(all).toMatchObject([{ status: "declined" }]);
       expect(approvalEvents(events)).toMatchObject([{ type: "approval.declined", data: { via: "prompt", answer: "interrupted" } }]);
     }
+  });
+});
+
+describe("every yes/no prompt takes only an exact yes", () => {
+  /** A Docker tool asking for more memory than the defaults imports as pending; approving it needs no engine. */
+  async function pendingToolHome(): Promise<string> {
+    const home = tempDir("toolctl-approval-");
+    const dir = writeFiles({
+      "big.yaml": `apiVersion: toolctl/v1
+name: big
+description: Asks for more memory
+runtime: docker
+image: toolctl-test/busybox:1
+permissions: { memoryMb: 1024 }
+actions:
+  sh: { description: run, kind: read, command: [sh, -c, "true"] }
+`,
+    });
+    const imported = await runCli(["import", dir], { home });
+    expect(imported.code, imported.stderr).toBe(0);
+    return home;
+  }
+  const GRANT = /Grant these permissions to big\? \[yes\/no\]/;
+
+  it("tool approve: 'y' is a no (exit 3, still pending); 'yes' grants", async () => {
+    const home = await pendingToolHome();
+    const no = spawnTerminal(["tool", "approve", "big"], home);
+    await no.waitFor(GRANT);
+    no.write("y\r");
+    expect(await exitOf(no)).toBe(3);
+    expect((await runJson(["list"], { home })).json.tools).toMatchObject([{ name: "big", status: "pending" }]);
+
+    const yes = spawnTerminal(["tool", "approve", "big"], home);
+    await yes.waitFor(GRANT);
+    yes.write("yes\r");
+    expect(await exitOf(yes)).toBe(0);
+    expect((await runJson(["list"], { home })).json.tools).toMatchObject([{ name: "big", status: "active" }]);
+  });
+
+  it("tool approve: Ctrl-C at the question exits 130 and grants nothing", async () => {
+    const home = await pendingToolHome();
+    const term = spawnTerminal(["tool", "approve", "big"], home);
+    await term.waitFor(GRANT);
+    term.write("\x03");
+    expect(await exitOf(term)).toBe(130);
+    expect((await runJson(["list"], { home })).json.tools).toMatchObject([{ name: "big", status: "pending" }]);
   });
 });
 
