@@ -27,9 +27,12 @@ export interface LimitSettings {
   dailyUsd: number;
 }
 
-/** Today's spend plus this cost over the daily limit: the refusal, or undefined when it fits. */
+/**
+ * Today's spend plus this cost over the daily limit: the refusal, or undefined when it fits. A $0 action adds
+ * nothing to the day, so it is never refused, even when the day is already over (the limit was lowered since).
+ */
 export function overDailyLimit(costUsd: number, afterUsd: number, limits: LimitSettings): string | undefined {
-  if (afterUsd <= limits.dailyUsd) return undefined;
+  if (costUsd === 0 || afterUsd <= limits.dailyUsd) return undefined;
   return `estimated $${costUsd.toFixed(2)} would take today's spend to $${afterUsd.toFixed(2)}, over the daily limit of $${limits.dailyUsd.toFixed(2)} (see: toolctl budget)`;
 }
 
