@@ -354,6 +354,24 @@ describe.skipIf(skipDocker)("docker tool lifecycle", () => {
     expect((relaxed.json.checks as Array<{ name: string; level: string }>).find((c) => c.name === "docker")?.level).toBe("warn");
   });
 
+  it("doctor: a Docker tool's missing image fails (exit 6) when pulling is off, and is only a warning when it may be pulled", async () => {
+    const absent = "toolctl-test/absent-for-doctor:1";
+    expect((await docker(["image", "inspect", absent], true)).code).not.toBe(0);
+    const lonely = tempDir("toolctl-docker-doctor-");
+    await importInto(lonely, [writeFiles({ "absent.yaml": shellTool("lc-absent", "{ storageMb: 0 }", absent) })]);
+
+    const off = await json(["doctor"], { TOOLCTL_DOCKER_PULL: "false" }, lonely);
+    expect(off.code, why(off)).toBe(6);
+    expect(off.json.ok).toBe(false);
+    const missing = (off.json.checks as Array<{ name: string; level: string; message: string }>).find((c) => c.name === `image ${absent}`)!;
+    expect(missing.level).toBe("fail");
+    expect(missing.message).toMatch(/docker\.pull is off/);
+
+    const on = await json(["doctor"], { TOOLCTL_DOCKER_PULL: "true" }, lonely);
+    expect(on.code, why(on)).toBe(0);
+    expect((on.json.checks as Array<{ name: string; level: string }>).find((c) => c.name === `image ${absent}`)?.level).toBe("warn");
+  });
+
   // ---------------------------------------------------------------------------------------------------------------
   // The interactive approval
 

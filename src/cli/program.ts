@@ -3,6 +3,8 @@ import { Command, CommanderError, Option } from "commander";
 import { resolveActor, resolveHome, type CommonOptions } from "../config/home.js";
 import { ExitCode, exitCodeFor, ToolctlError, UsageError } from "../errors.js";
 import { createOutput, type Output } from "../ui/output.js";
+import { runtimes, toolStatuses } from "../domain/runtimes.js";
+import { didYouMean } from "../util/suggest.js";
 
 export interface CommandContext extends CommonOptions {
   output: Output;
@@ -53,6 +55,14 @@ function positiveInt(flag: string) {
   };
 }
 
+/** A flag that takes one of a fixed list: anything else is a usage error with the closest value and the list. */
+function oneOf(flag: string, noun: string, values: readonly string[]) {
+  return (value: string) => {
+    if (values.includes(value)) return value;
+    throw new UsageError(`${flag}: unknown ${noun} '${value}'${didYouMean(value, values)}; one of: ${values.join(", ")}`);
+  };
+}
+
 /** Every top-level command, in help order. */
 export const COMMAND_NAMES = ["import", "list", "show", "approvals", "approve", "deny", "budget", "config", "tool", "doctor", "run", "rollback", "plan", "apply", "plan-runs", "stats", "2fa", "secret", "executions", "audit"] as const;
 
@@ -96,8 +106,8 @@ export function buildProgram(only?: string): Command {
     program
       .command("list")
       .description("list registered tools")
-      .option("--runtime <runtime>", "only tools of this runtime (http, process, docker, echo, files, database)")
-      .option("--status <status>", "only tools with this status (pending, active, disabled, revoked)")
+      .option("--runtime <runtime>", `only tools of this runtime (${runtimes.join(", ")})`, oneOf("--runtime", "runtime", runtimes))
+      .option("--status <status>", `only tools with this status (${toolStatuses.join(", ")})`, oneOf("--status", "status", toolStatuses))
       .option("--tag <tag>", "only tools with this tag")
       .option("-s, --search <text>", "free text over tool and action names and descriptions")
       .addHelpText("after", "\nExample:\n  toolctl list --search weather --json")
