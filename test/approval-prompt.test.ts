@@ -270,23 +270,18 @@ describe("approval prompt on a terminal (MEDIUM and HIGH)", () => {
     expect(events.some((e) => e.type === "execution.started")).toBe(false);
   });
 
-  it("Ctrl-C at the prompt is never yes: exit 3 (or 130) and nothing ran", async () => {
+  it("Ctrl-C at the prompt is never yes: exit 130, recorded declined (answer interrupted), nothing ran", async () => {
     const home = await payHome();
     const term = spawnTerminal(["run", "pay.charge", "-p", "amount=5"], home);
     await term.waitFor(APPROVE);
     term.write("\x03");
-    const code = await exitOf(term);
-    expect([3, 130]).toContain(code);
+    expect(await exitOf(term)).toBe(130);
+    expect(term.text()).toMatch(/interrupted/);
 
     const events = await auditEvents(home);
     expect(events.some((e) => e.type === "execution.started")).toBe(false);
-    expect(events.some((e) => e.type === "approval.approved")).toBe(false);
-    const all = await executions(home);
-    expect(all.every((e) => e.status !== "succeeded" && e.status !== "running")).toBe(true);
-    if (code === 3) {
-      expect(all).toMatchObject([{ status: "declined" }]);
-      expect(approvalEvents(events)).toMatchObject([{ type: "approval.declined", data: { via: "prompt", answer: "interrupted" } }]);
-    }
+    expect(approvalEvents(events)).toMatchObject([{ type: "approval.declined", data: { via: "prompt", answer: "interrupted" } }]);
+    expect(await onlyExecution(home)).toMatchObject({ status: "declined" });
   });
 });
 
@@ -391,6 +386,20 @@ describe("approval prompt on a terminal (CRITICAL, 2FA)", () => {
     expect(events.some((e) => e.type === "execution.started")).toBe(false);
   });
 
+  it("CRITICAL: Ctrl-C at the TOTP code prompt exits 130, recorded declined, nothing ran", async () => {
+    const home = await payHome();
+    enroll2fa(home);
+    const term = await answerYes(["pay.charge", "-p", "amount=150"], home);
+    await term.waitFor(CODE_PROMPT);
+    term.write("\x03");
+    expect(await exitOf(term)).toBe(130);
+
+    expect(await onlyExecution(home)).toMatchObject({ status: "declined" });
+    const events = await auditEvents(home);
+    expect(approvalEvents(events)).toMatchObject([{ type: "approval.declined", data: { via: "prompt", answer: "interrupted" } }]);
+    expect(events.some((e) => e.type === "execution.started")).toBe(false);
+  });
+
   it("CRITICAL: the code just accepted, replayed in the same 30 s step, is refused", async () => {
     const home = await payHome();
     const secret = enroll2fa(home);
@@ -471,12 +480,13 @@ describe("without a terminal: never prompt", () => {
     expect(refused.stderr).toMatch(/--yes/);
     expect(refused.stderr).toMatch(/--wait/);
     expect(refused.stderr).not.toMatch(APPROVE);
-    expect(await onlyExecution(home)).toMatchObject({ status: "requested" });
+    // Nobody could be asked, so it is over: declined, not left pending.
+    expect(await onlyExecution(home)).toMatchObject({ status: "declined" });
 
     const approved = await runCli(["run", "pay.charge", "-p", "amount=5", "--yes"], { home, env });
     expect(approved.code, approved.stderr).toBe(0);
     const all = await executions(home);
-    expect(all.map((e) => e.status).sort()).toEqual(["requested", "succeeded"]);
+    expect(all.map((e) => e.status).sort()).toEqual(["declined", "succeeded"]);
     const events = await auditEvents(home);
     expect(approvalEvents(events)).toMatchObject([{ type: "approval.approved", data: { via: "--yes" } }]);
     expect(events.filter((e) => e.type === "execution.needs_approval")).toHaveLength(1);
@@ -489,12 +499,12 @@ describe("without a terminal: never prompt", () => {
     expect(refused.signal).toBeNull();
     expect(refused.code).toBe(4);
     expect(refused.stderr).toMatch(/--otp/);
-    expect(await onlyExecution(home)).toMatchObject({ status: "requested", risk: "CRITICAL" });
+    expect(await onlyExecution(home)).toMatchObject({ status: "declined", risk: "CRITICAL" });
 
     const approved = await runCli(["run", "pay.charge", "-p", "amount=150", "--yes", "--otp", await freshCode(secret)], { home, env });
     expect(approved.code, approved.stderr).toBe(0);
     const all = await executions(home);
-    expect(all.map((e) => e.status).sort()).toEqual(["requested", "succeeded"]);
+    expect(all.map((e) => e.status).sort()).toEqual(["declined", "succeeded"]);
     const events = await auditEvents(home);
     expect(approvalEvents(events)).toMatchObject([{ type: "approval.approved", data: { via: "--yes with TOTP" } }]);
     expect(events.filter((e) => e.type === "execution.started")).toHaveLength(1);

@@ -87,7 +87,7 @@ actions:
     for (const amount of ["5", "50"]) {
       const refused = await runJson(["run", "pay.charge", "-p", `amount=${amount}`], { home });
       expect(refused.code).toBe(4);
-      expect(refused.json.status).toBe("requested");
+      expect(refused.json.status).toBe("declined");
       expect(refused.json.error.message).toMatch(/re-run with --yes, or with --wait/);
       expect((await runJson(["run", "pay.charge", "-p", `amount=${amount}`, "--yes"], { home })).code).toBe(0);
     }

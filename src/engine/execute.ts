@@ -163,7 +163,8 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
     const input = redactor.value(extra.input ?? null);
     const plan = redactor.value(extra.plan);
     record.ended(status, input, { error: message, errorCategory: category, plan, costUsd: extra.cost?.usd, risk: extra.risk },
-      status === "declined" ? "execution.refused" : status === "requested" ? "execution.needs_approval" : "execution.invalid",
+      // Needing a human nobody could ask ends the attempt declined; the audit log keeps the reason apart from a no.
+      error.code === "needs_human" ? "execution.needs_approval" : status === "declined" ? "execution.refused" : "execution.invalid",
       { input, plan, error: message, problems, category, cost: extra.cost, risk: extra.risk });
     return { ...base, ...extra, input, plan, status, exitCode: error.exitCode, error: { code: error.code, exitCode: error.exitCode, message, category: category ?? undefined, problems } };
   };

@@ -199,4 +199,10 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE executions ADD COLUMN plan_run_id TEXT;
   CREATE INDEX executions_by_plan_run ON executions (plan_run_id) WHERE plan_run_id IS NOT NULL;
   `,
+  `
+  -- The error category for failures that fit no other is 'other': 'unknown' read like the outcome status.
+  UPDATE executions SET error_category = 'other' WHERE error_category = 'unknown';
+  -- A run that needed a human nobody could ask was left 'requested', as if still waiting: it ended, declined.
+  UPDATE executions SET status = 'declined' WHERE status = 'requested' AND finished_at IS NOT NULL;
+  `,
 ];

@@ -63,14 +63,14 @@ export const processRunner: Runner = {
             error: `process timed out after ${timeoutSeconds}s and was killed${ambiguous ? "; it may have done part of its work" : ""}`,
           };
         }
-        if (result.isCanceled) return unclear("process was interrupted", "unknown");
+        if (result.isCanceled) return unclear("process was interrupted", "other");
         if (result.failed && result.exitCode === undefined && result.signal === undefined) {
           // Never started: nothing can have happened.
           const reason = (result as { code?: string }).code === "ENOENT" ? `command not found: ${argv[0]}` : context.redact(result.shortMessage ?? "process could not be started");
-          return { outcome: "failed", errorCategory: "unknown", details, error: reason };
+          return { outcome: "failed", errorCategory: "other", details, error: reason };
         }
         if (result.signal !== undefined || result.isMaxBuffer) {
-          return unclear(result.isMaxBuffer ? `process output exceeded ${MAX_OUTPUT_BYTES} bytes and it was killed` : `process was killed by ${result.signal}`, "unknown");
+          return unclear(result.isMaxBuffer ? `process output exceeded ${MAX_OUTPUT_BYTES} bytes and it was killed` : `process was killed by ${result.signal}`, "other");
         }
         if (result.exitCode !== 0) return exitedWith(result.exitCode ?? -1, stderr, stdout, context, details, "process");
         return programOutput(stdout, spec.output, context, details, unclear, "process");
