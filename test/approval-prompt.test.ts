@@ -7,13 +7,14 @@
  * 2FA is enrolled in-process with the product's own modules (registry/twofactor.ts, secrets/crypto.ts) and
  * codes come from policy/totp.ts with the enrolled secret, exactly as an authenticator app would compute them.
  */
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openRegistry } from "../src/registry/db.js";
 import { beginEnrollment, confirmEnrollment } from "../src/registry/twofactor.js";
 import { loadKeyRing } from "../src/secrets/crypto.js";
 import { generateTotp } from "../src/policy/totp.js";
 import { baseEnv, binPath, repoRoot, runCli, runJson, tempDir, writeFiles } from "./helpers.js";
 import { spawnTerminal as spawnPty, type Terminal } from "./pty.js";
+import { FakeServer, sendJson } from "./fakes/server.js";
 
 const STEP_MS = 30_000;
 /** A bound on any one terminal session: it is killed after this, so a hang fails the test instead of the run. */
@@ -43,6 +44,7 @@ actions:
     kind: create
     approval: always
     cost: { fixed: 250 }
+    rollback: irreversible
     inputSchema:
       type: object
       properties:
@@ -169,6 +171,8 @@ describe("approval prompt on a terminal (MEDIUM and HIGH)", () => {
     expect(shown).toMatch(/Description: Charge a card by the amount given/);
     expect(shown).toMatch(/Cost: \$5\.00 \(input\.amount\)/);
     expect(shown).toMatch(/Risk Level: MEDIUM/);
+    expect(shown).toMatch(/Target: echo: returns the input, unchanged/);
+    expect(shown).toMatch(/Undo: none declared/);
     expect(shown).toMatch(/Details:\n\s+amount: 5\n\s+note: for the lunch/);
     expect(shown).not.toMatch(/2FA: a TOTP code is required/);
     // The question comes after the message, and nothing ran while it waits.
@@ -285,6 +289,56 @@ describe("approval prompt on a terminal (MEDIUM and HIGH)", () => {
   });
 });
 
+describe("the prompt says where the request goes and how it is undone", () => {
+  const shop = new FakeServer((req, res) => sendJson(res, 200, { id: "ch_1", path: req.url }));
+  beforeAll(async () => void (await shop.start()));
+  afterAll(() => shop.close());
+
+  async function shopHome(): Promise<string> {
+    const home = tempDir("toolctl-approval-");
+    const dir = writeFiles({
+      "shop.yaml": `apiVersion: toolctl/v1
+name: shop
+description: A shop on loopback
+runtime: http
+baseUrl: ${shop.url}
+http: { allowPlainHttp: true, allowPrivateNetworks: ["127.0.0.0/8"] }
+actions:
+  charge:
+    description: Charge a card
+    kind: create
+    cost: { fromInput: amount }
+    inputSchema: { type: object, required: [amount], properties: { amount: { type: number } } }
+    request: { method: POST, path: /v1/charges, json: { amount: "{{ input.amount }}" } }
+    rollback: { action: refund, input: { charge: "{{ output.id }}" } }
+  refund:
+    description: Refund a charge
+    kind: create
+    inputSchema: { type: object, required: [charge], properties: { charge: { type: string } } }
+    request: { method: POST, path: "/v1/refunds/{{ input.charge }}" }
+`,
+    });
+    const imported = await runCli(["import", dir], { home });
+    expect(imported.code, imported.stderr).toBe(0);
+    return home;
+  }
+
+  it("an HTTP action: the method and URL, and the declared rollback; yes sends exactly that", async () => {
+    const home = await shopHome();
+    const before = shop.requests.length;
+    const term = spawnTerminal(["run", "shop.charge", "-p", "amount=5"], home);
+    await term.waitFor(APPROVE);
+    const shown = term.text();
+    expect(shown).toContain(`Target: POST ${shop.url}/v1/charges`);
+    expect(shown).toMatch(/Undo: refund \(automatic if the action acts but fails\)/);
+    expect(shown.indexOf("Target:")).toBeLessThan(shown.search(APPROVE));
+    expect(shop.requests.length).toBe(before);
+    term.write("yes\r");
+    expect(await exitOf(term)).toBe(0);
+    expect(shop.requests.slice(before).map((r) => `${r.method} ${r.url}`)).toEqual(["POST /v1/charges"]);
+  });
+});
+
 describe("every yes/no prompt takes only an exact yes", () => {
   /** A Docker tool asking for more memory than the defaults imports as pending; approving it needs no engine. */
   async function pendingToolHome(): Promise<string> {
@@ -339,6 +393,7 @@ describe("approval prompt on a terminal (CRITICAL, 2FA)", () => {
     const before = term.text();
     expect(before).toMatch(/Cost: \$250\.00 \(fixed \$250\)/);
     expect(before).toMatch(/Risk Level: CRITICAL/);
+    expect(before).toMatch(/Undo: irreversible: this cannot be undone/);
     expect(before).toMatch(/2FA: a TOTP code is required/);
     await term.waitFor(CODE_PROMPT);
     const code = await freshCode(secret);

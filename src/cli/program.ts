@@ -126,19 +126,20 @@ export function buildProgram(only?: string): Command {
   register("approvals", () => {
     program
       .command("approvals")
-      .description("approval requests filed by run --wait (pending ones unless --all)")
+      .description("approval requests filed by run --wait, with their input and where each goes (pending ones unless --all)")
       .option("--all", "every request, decided or expired too")
-      .addHelpText("after", "\nExample:\n  toolctl approvals\n  toolctl approve ap_1a2b3c4d --otp 123456")
+      .addHelpText("after", "\n--json carries each full request (input, where it goes, cost, risk, undo). A request that no longer\nmatches its digest (edited in the database) is listed by id only.\n\nExample:\n  toolctl approvals\n  toolctl approvals --json")
       .action(action(async () => (await import("./commands/approvals.js")).listApprovalsCommand));
   });
 
   register("approve", () => {
     program
       .command("approve")
-      .description("approve a pending request from another terminal (CRITICAL ones need a TOTP code)")
+      .description("show a pending request in full (action, input, where it goes, cost, risk, undo) and approve it after a typed yes")
       .argument("<id>", "approval request id")
+      .option("-y, --yes", "approve without the yes/no question (needed without a terminal)")
       .option("--otp <code>", "TOTP code, for a CRITICAL request (prompted on a terminal otherwise)")
-      .addHelpText("after", "\nExample:\n  toolctl approve ap_1a2b3c4d")
+      .addHelpText("after", "\nThe request is checked against its digest before it is shown: one edited in the database is refused (exit 3).\nWithout a terminal and without --yes: exit 4.\n\nExample:\n  toolctl approve ap_1a2b3c4d\n  toolctl approve ap_1a2b3c4d --yes --otp 123456 --json")
       .action(action(async () => (await import("./commands/approvals.js")).approveCommand));
   });
 

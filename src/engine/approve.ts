@@ -8,25 +8,14 @@ import { ExitCode, NeedsHumanError, PolicyError, ToolctlError } from "../errors.
 import { decideApproval, fileApproval, getApproval } from "../registry/approvals.js";
 import { appendAudit } from "../registry/audit.js";
 import { writeTransaction, type Registry } from "../registry/db.js";
-import type { CostEstimate } from "../policy/cost.js";
+import type { ApprovalRequest } from "../policy/approval.js";
 import { describeCodeRefusal } from "../policy/otp-code.js";
-import type { RiskLevel } from "../domain/manifest.js";
+
+export type { ApprovalRequest };
 
 export interface TwoFactor {
   isEnrolled(): boolean;
   verify(code: string, context: { tool: string; action: string; executionId: string }): Promise<{ ok: true } | { ok: false; reason: string; retryAfterSeconds?: number }>;
-}
-
-/** What the approval message shows: the seeds' "Action Approval Required" block. */
-export interface ApprovalRequest {
-  tool: string;
-  action: string;
-  description: string;
-  cost: CostEstimate;
-  risk: RiskLevel;
-  details: unknown;
-  needsOtp: boolean;
-  irreversible: boolean;
 }
 
 export interface Human {
@@ -85,10 +74,7 @@ export async function obtainApproval(
   }
 
   if (options.wait) {
-    const filed = fileApproval(registry, {
-      tool: request.tool, action: request.action, digest, input: request.details, costUsd: request.cost.usd, risk: request.risk,
-      needsOtp: request.needsOtp, requestedBy: options.actor, timeoutSeconds: options.timeoutSeconds,
-    });
+    const filed = fileApproval(registry, { request, digest, requestedBy: options.actor, timeoutSeconds: options.timeoutSeconds });
     human.waiting(filed.id, filed.expiresAt);
     for (;;) {
       if (options.signal?.aborted) {

@@ -205,4 +205,9 @@ export const MIGRATIONS: readonly string[] = [
   -- A run that needed a human nobody could ask was left 'requested', as if still waiting: it ended, declined.
   UPDATE executions SET status = 'declined' WHERE status = 'requested' AND finished_at IS NOT NULL;
   `,
+  `
+  -- The whole approval request as its approver is shown it (ApprovalRequest as JSON: input, where it goes, cost,
+  -- risk, undo), hashed into digest. Requests filed before this have none and cannot be approved.
+  ALTER TABLE approvals ADD COLUMN request TEXT;
+  `,
 ];
