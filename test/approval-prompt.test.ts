@@ -7,13 +7,14 @@
  * 2FA is enrolled in-process with the product's own modules (registry/twofactor.ts, secrets/crypto.ts) and
  * codes come from policy/totp.ts with the enrolled secret, exactly as an authenticator app would compute them.
  */
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openRegistry } from "../src/registry/db.js";
 import { beginEnrollment, confirmEnrollment } from "../src/registry/twofactor.js";
 import { loadKeyRing } from "../src/secrets/crypto.js";
 import { generateTotp } from "../src/policy/totp.js";
 import { baseEnv, binPath, repoRoot, runCli, runJson, tempDir, writeFiles } from "./helpers.js";
 import { spawnTerminal as spawnPty, type Terminal } from "./pty.js";
+import { FakeServer, sendJson } from "./fakes/server.js";
 
 const STEP_MS = 30_000;
 /** A bound on any one terminal session: it is killed after this, so a hang fails the test instead of the run. */
@@ -43,6 +44,7 @@ actions:
     kind: create
     approval: always
     cost: { fixed: 250 }
+    rollback: irreversible
     inputSchema:
       type: object
       properties:
@@ -169,6 +171,8 @@ describe("approval prompt on a terminal (MEDIUM and HIGH)", () => {
     expect(shown).toMatch(/Description: Charge a card by the amount given/);
     expect(shown).toMatch(/Cost: \$5\.00 \(input\.amount\)/);
     expect(shown).toMatch(/Risk Level: MEDIUM/);
+    expect(shown).toMatch(/Target: echo: returns the input, unchanged/);
+    expect(shown).toMatch(/Undo: none declared/);
     expect(shown).toMatch(/Details:\n\s+amount: 5\n\s+note: for the lunch/);
     expect(shown).not.toMatch(/2FA: a TOTP code is required/);
     // The question comes after the message, and nothing ran while it waits.
@@ -202,14 +206,25 @@ describe("approval prompt on a terminal (MEDIUM and HIGH)", () => {
     expect(events.some((e) => e.type === "execution.refused")).toBe(true);
   });
 
-  it("anything but yes/y is a no (typing 'yess')", async () => {
+  // Terraform's rule: only the exact word approves, so a stray key or a habit from other tools never does.
+  it.each(["y", "Y", "YES", "Yes", "yess", " yes"])("anything but exactly yes is a no (typing %j)", async (typed) => {
     const home = await payHome();
     const term = spawnTerminal(["run", "pay.charge", "-p", "amount=5"], home);
     await term.waitFor(APPROVE);
-    term.write("yess\r");
+    term.write(`${typed}\r`);
     expect(await exitOf(term)).toBe(3);
+    expect(term.text()).toMatch(/not approved \(answered no\)/);
     expect(await onlyExecution(home)).toMatchObject({ status: "declined" });
     expect(approvalEvents(await auditEvents(home))).toMatchObject([{ type: "approval.declined", data: { via: "prompt", answer: "no" } }]);
+  });
+
+  it("yes followed by spaces still approves (trailing whitespace is not part of the answer)", async () => {
+    const home = await payHome();
+    const term = spawnTerminal(["run", "pay.charge", "-p", "amount=5"], home);
+    await term.waitFor(APPROVE);
+    term.write("yes  \r");
+    expect(await exitOf(term)).toBe(0);
+    expect(await onlyExecution(home)).toMatchObject({ status: "succeeded" });
   });
 
   it("no answer within TOOLCTL_APPROVALS_TIMEOUT_SECONDS=2 is a no: exit 3 within a few seconds", async () => {
@@ -259,23 +274,114 @@ describe("approval prompt on a terminal (MEDIUM and HIGH)", () => {
     expect(events.some((e) => e.type === "execution.started")).toBe(false);
   });
 
-  it("Ctrl-C at the prompt is never yes: exit 3 (or 130) and nothing ran", async () => {
+  it("Ctrl-C at the prompt is never yes: exit 130, recorded declined (answer interrupted), nothing ran", async () => {
     const home = await payHome();
     const term = spawnTerminal(["run", "pay.charge", "-p", "amount=5"], home);
     await term.waitFor(APPROVE);
     term.write("\x03");
-    const code = await exitOf(term);
-    expect([3, 130]).toContain(code);
+    expect(await exitOf(term)).toBe(130);
+    expect(term.text()).toMatch(/interrupted/);
 
     const events = await auditEvents(home);
     expect(events.some((e) => e.type === "execution.started")).toBe(false);
-    expect(events.some((e) => e.type === "approval.approved")).toBe(false);
-    const all = await executions(home);
-    expect(all.every((e) => e.status !== "succeeded" && e.status !== "running")).toBe(true);
-    if (code === 3) {
-      expect(all).toMatchObject([{ status: "declined" }]);
-      expect(approvalEvents(events)).toMatchObject([{ type: "approval.declined", data: { via: "prompt", answer: "interrupted" } }]);
-    }
+    expect(approvalEvents(events)).toMatchObject([{ type: "approval.declined", data: { via: "prompt", answer: "interrupted" } }]);
+    expect(await onlyExecution(home)).toMatchObject({ status: "declined" });
+  });
+});
+
+describe("the prompt says where the request goes and how it is undone", () => {
+  const shop = new FakeServer((req, res) => sendJson(res, 200, { id: "ch_1", path: req.url }));
+  beforeAll(async () => void (await shop.start()));
+  afterAll(() => shop.close());
+
+  async function shopHome(): Promise<string> {
+    const home = tempDir("toolctl-approval-");
+    const dir = writeFiles({
+      "shop.yaml": `apiVersion: toolctl/v1
+name: shop
+description: A shop on loopback
+runtime: http
+baseUrl: ${shop.url}
+http: { allowPlainHttp: true, allowPrivateNetworks: ["127.0.0.0/8"] }
+actions:
+  charge:
+    description: Charge a card
+    kind: create
+    cost: { fromInput: amount }
+    inputSchema: { type: object, required: [amount], properties: { amount: { type: number } } }
+    request: { method: POST, path: /v1/charges, json: { amount: "{{ input.amount }}" } }
+    rollback: { action: refund, input: { charge: "{{ output.id }}" } }
+  refund:
+    description: Refund a charge
+    kind: create
+    inputSchema: { type: object, required: [charge], properties: { charge: { type: string } } }
+    request: { method: POST, path: "/v1/refunds/{{ input.charge }}" }
+`,
+    });
+    const imported = await runCli(["import", dir], { home });
+    expect(imported.code, imported.stderr).toBe(0);
+    return home;
+  }
+
+  it("an HTTP action: the method and URL, and the declared rollback; yes sends exactly that", async () => {
+    const home = await shopHome();
+    const before = shop.requests.length;
+    const term = spawnTerminal(["run", "shop.charge", "-p", "amount=5"], home);
+    await term.waitFor(APPROVE);
+    const shown = term.text();
+    expect(shown).toContain(`Target: POST ${shop.url}/v1/charges`);
+    expect(shown).toMatch(/Undo: refund \(automatic if the action acts but fails\)/);
+    expect(shown.indexOf("Target:")).toBeLessThan(shown.search(APPROVE));
+    expect(shop.requests.length).toBe(before);
+    term.write("yes\r");
+    expect(await exitOf(term)).toBe(0);
+    expect(shop.requests.slice(before).map((r) => `${r.method} ${r.url}`)).toEqual(["POST /v1/charges"]);
+  });
+});
+
+describe("every yes/no prompt takes only an exact yes", () => {
+  /** A Docker tool asking for more memory than the defaults imports as pending; approving it needs no engine. */
+  async function pendingToolHome(): Promise<string> {
+    const home = tempDir("toolctl-approval-");
+    const dir = writeFiles({
+      "big.yaml": `apiVersion: toolctl/v1
+name: big
+description: Asks for more memory
+runtime: docker
+image: toolctl-test/busybox:1
+permissions: { memoryMb: 1024 }
+actions:
+  sh: { description: run, kind: read, command: [sh, -c, "true"] }
+`,
+    });
+    const imported = await runCli(["import", dir], { home });
+    expect(imported.code, imported.stderr).toBe(0);
+    return home;
+  }
+  const GRANT = /Grant these permissions to big\? \[yes\/no\]/;
+
+  it("tool approve: 'y' is a no (exit 3, still pending); 'yes' grants", async () => {
+    const home = await pendingToolHome();
+    const no = spawnTerminal(["tool", "approve", "big"], home);
+    await no.waitFor(GRANT);
+    no.write("y\r");
+    expect(await exitOf(no)).toBe(3);
+    expect((await runJson(["list"], { home })).json.tools).toMatchObject([{ name: "big", status: "pending" }]);
+
+    const yes = spawnTerminal(["tool", "approve", "big"], home);
+    await yes.waitFor(GRANT);
+    yes.write("yes\r");
+    expect(await exitOf(yes)).toBe(0);
+    expect((await runJson(["list"], { home })).json.tools).toMatchObject([{ name: "big", status: "active" }]);
+  });
+
+  it("tool approve: Ctrl-C at the question exits 130 and grants nothing", async () => {
+    const home = await pendingToolHome();
+    const term = spawnTerminal(["tool", "approve", "big"], home);
+    await term.waitFor(GRANT);
+    term.write("\x03");
+    expect(await exitOf(term)).toBe(130);
+    expect((await runJson(["list"], { home })).json.tools).toMatchObject([{ name: "big", status: "pending" }]);
   });
 });
 
@@ -287,6 +393,7 @@ describe("approval prompt on a terminal (CRITICAL, 2FA)", () => {
     const before = term.text();
     expect(before).toMatch(/Cost: \$250\.00 \(fixed \$250\)/);
     expect(before).toMatch(/Risk Level: CRITICAL/);
+    expect(before).toMatch(/Undo: irreversible: this cannot be undone/);
     expect(before).toMatch(/2FA: a TOTP code is required/);
     await term.waitFor(CODE_PROMPT);
     const code = await freshCode(secret);
@@ -331,6 +438,20 @@ describe("approval prompt on a terminal (CRITICAL, 2FA)", () => {
     expect(await onlyExecution(home)).toMatchObject({ status: "declined" });
     const events = await auditEvents(home);
     expect(approvalEvents(events)).toMatchObject([{ type: "approval.declined", data: { via: "prompt", answer: "eof" } }]);
+    expect(events.some((e) => e.type === "execution.started")).toBe(false);
+  });
+
+  it("CRITICAL: Ctrl-C at the TOTP code prompt exits 130, recorded declined, nothing ran", async () => {
+    const home = await payHome();
+    enroll2fa(home);
+    const term = await answerYes(["pay.charge", "-p", "amount=150"], home);
+    await term.waitFor(CODE_PROMPT);
+    term.write("\x03");
+    expect(await exitOf(term)).toBe(130);
+
+    expect(await onlyExecution(home)).toMatchObject({ status: "declined" });
+    const events = await auditEvents(home);
+    expect(approvalEvents(events)).toMatchObject([{ type: "approval.declined", data: { via: "prompt", answer: "interrupted" } }]);
     expect(events.some((e) => e.type === "execution.started")).toBe(false);
   });
 
@@ -414,12 +535,13 @@ describe("without a terminal: never prompt", () => {
     expect(refused.stderr).toMatch(/--yes/);
     expect(refused.stderr).toMatch(/--wait/);
     expect(refused.stderr).not.toMatch(APPROVE);
-    expect(await onlyExecution(home)).toMatchObject({ status: "requested" });
+    // Nobody could be asked, so it is over: declined, not left pending.
+    expect(await onlyExecution(home)).toMatchObject({ status: "declined" });
 
     const approved = await runCli(["run", "pay.charge", "-p", "amount=5", "--yes"], { home, env });
     expect(approved.code, approved.stderr).toBe(0);
     const all = await executions(home);
-    expect(all.map((e) => e.status).sort()).toEqual(["requested", "succeeded"]);
+    expect(all.map((e) => e.status).sort()).toEqual(["declined", "succeeded"]);
     const events = await auditEvents(home);
     expect(approvalEvents(events)).toMatchObject([{ type: "approval.approved", data: { via: "--yes" } }]);
     expect(events.filter((e) => e.type === "execution.needs_approval")).toHaveLength(1);
@@ -432,12 +554,12 @@ describe("without a terminal: never prompt", () => {
     expect(refused.signal).toBeNull();
     expect(refused.code).toBe(4);
     expect(refused.stderr).toMatch(/--otp/);
-    expect(await onlyExecution(home)).toMatchObject({ status: "requested", risk: "CRITICAL" });
+    expect(await onlyExecution(home)).toMatchObject({ status: "declined", risk: "CRITICAL" });
 
     const approved = await runCli(["run", "pay.charge", "-p", "amount=150", "--yes", "--otp", await freshCode(secret)], { home, env });
     expect(approved.code, approved.stderr).toBe(0);
     const all = await executions(home);
-    expect(all.map((e) => e.status).sort()).toEqual(["requested", "succeeded"]);
+    expect(all.map((e) => e.status).sort()).toEqual(["declined", "succeeded"]);
     const events = await auditEvents(home);
     expect(approvalEvents(events)).toMatchObject([{ type: "approval.approved", data: { via: "--yes with TOTP" } }]);
     expect(events.filter((e) => e.type === "execution.started")).toHaveLength(1);

@@ -173,7 +173,7 @@ describe("database runtime: operations", () => {
     db.exec("INSERT INTO users (name, email, age) VALUES ('e1', 'e1@example.com', 20), ('e2', 'e2@example.com', 21)");
     db.close();
     const grown = snapshot(file);
-    expect((await runJson(["approve", waiting.id], { home })).code).toBe(0);
+    expect((await runJson(["approve", waiting.id, "--yes"], { home })).code).toBe(0);
     const result = await waiting.done;
     expect(result.code).toBe(3);
     expect(result.json.error.category).toBe("resource_limit");

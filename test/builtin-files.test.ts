@@ -239,7 +239,7 @@ describe("files runtime: confinement", () => {
     // While the run waits for its approval, the checked directory becomes a link to outside.
     renameSync(path.join(dir, "root/inbox"), path.join(dir, "root/inbox-old"));
     symlinkSync(path.join(dir, "outside/inbox"), path.join(dir, "root/inbox"));
-    expect((await runJson(["approve", waiting.id], { home })).code).toBe(0);
+    expect((await runJson(["approve", waiting.id, "--yes"], { home })).code).toBe(0);
     const result = await waiting.done;
     // Refused at the moment of use, before anything was written: a policy refusal.
     expect(result.code).toBe(3);
@@ -254,7 +254,7 @@ describe("files runtime: confinement", () => {
     const waiting = await startWaiting(home, "fs.guarded_write", { path: "hello.txt", content: "pwned" });
     renameSync(path.join(dir, "root/hello.txt"), path.join(dir, "root/hello-old.txt"));
     symlinkSync(path.join(dir, "outside/secret.txt"), path.join(dir, "root/hello.txt"));
-    expect((await runJson(["approve", waiting.id], { home })).code).toBe(0);
+    expect((await runJson(["approve", waiting.id, "--yes"], { home })).code).toBe(0);
     const result = await waiting.done;
     expect(result.code).toBe(3);
     expect(result.json.error.message).toBe('Path is outside project directory: "hello.txt" (a symbolic link)');

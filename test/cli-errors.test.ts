@@ -397,6 +397,49 @@ describe("unknown options and commands", () => {
     });
   });
 
+  it("list --runtime or --status with an unknown value: exit 2, names the flag, suggests the closest value", async () => {
+    const home = freshHome();
+    const cases: Array<[string[], RegExp]> = [
+      [["list", "--runtime", "htpp"], /^error: --runtime: unknown runtime 'htpp' \(did you mean 'http'\?\); one of: http, process, docker, echo, files, database, email, vercel$/],
+      [["list", "--runtime", "kubernetes"], /^error: --runtime: unknown runtime 'kubernetes'; one of: http, process/],
+      [["list", "--status", "activ"], /^error: --status: unknown status 'activ' \(did you mean 'active'\?\); one of: pending, active, disabled, revoked$/],
+    ];
+    const results = await Promise.all(cases.map(([args]) => both(args, { home })));
+    cases.forEach(([, message], i) => {
+      expectHumanError(results[i]!.human, 2, message);
+      expect(results[i]!.human.stderr.trim().split("\n")).toHaveLength(1);
+      expectJsonError(results[i]!.json, 2, "usage");
+    });
+    // A known value still filters.
+    const docker = await runJson(["list", "--runtime", "docker"], { home });
+    expect(docker.code).toBe(0);
+    expect(docker.json.tools.map((t: { name: string }) => t.name)).toEqual(["calculator-docker"]);
+  });
+
+  it("list --help names every runtime a manifest may declare", async () => {
+    const { runtimes } = await import("../src/domain/manifest.js");
+    const help = await runCli(["list", "--help"]);
+    expect(help.code).toBe(0);
+    // The help wraps: the flag's text runs up to the next flag.
+    const text = /--runtime <runtime>([\s\S]*?)--status/.exec(help.stdout)![1]!;
+    for (const runtime of runtimes) expect(text, text).toMatch(new RegExp(`\\b${runtime}\\b`));
+  });
+
+  it("an empty registry's hint names a path that exists wherever toolctl runs, not a path inside the source tree", async () => {
+    const home = tempDir("toolctl-home-");
+    const cwd = tempDir("toolctl-cwd-");
+    const empty = await runCli(["list"], { home, cwd });
+    expect(empty.code).toBe(0);
+    const hint = /import some with: toolctl import (.+)$/m.exec(empty.stdout);
+    expect(hint, empty.stdout).not.toBeNull();
+    const target = hint![1]!.trim();
+    expect(path.isAbsolute(target), target).toBe(true);
+    // Run from anywhere, the suggested command works as printed.
+    const imported = await runCli(["import", target], { home, cwd });
+    expect(imported.code, imported.stderr).toBe(0);
+    expect((await runJson(["list"], { home, cwd })).json.tools.length).toBeGreaterThan(0);
+  });
+
   it("a command group without its subcommand (toolctl tool) is a usage error, not success", async () => {
     const { human, json } = await both(["tool"], { home: freshHome() });
     expect(human.code).toBe(2);

@@ -34,6 +34,21 @@ const MANIFESTS: Record<string, string> = {
   "lc-audit.yaml": shellTool("lc-audit", "{ storageMb: 5, timeoutSeconds: 20 }"),
   "lc-pty-yes.yaml": shellTool("lc-pty-yes", "{ memoryMb: 1024, storageMb: 0 }"),
   "lc-pty-no.yaml": shellTool("lc-pty-no", "{ memoryMb: 1024, storageMb: 0 }"),
+  "lc-ask.yaml": `apiVersion: toolctl/v1
+name: lc-ask
+description: asks before it runs
+runtime: docker
+image: ${BUSYBOX_IMAGE}
+permissions: { storageMb: 0 }
+actions:
+  say:
+    description: say a word in a container
+    kind: create
+    approval: always
+    rollback: irreversible
+    inputSchema: { type: object, required: [word], properties: { word: { type: string } } }
+    command: [echo, "{{ input.word }}"]
+`,
 };
 
 let home = "";
@@ -354,6 +369,24 @@ describe.skipIf(skipDocker)("docker tool lifecycle", () => {
     expect((relaxed.json.checks as Array<{ name: string; level: string }>).find((c) => c.name === "docker")?.level).toBe("warn");
   });
 
+  it("doctor: a Docker tool's missing image fails (exit 6) when pulling is off, and is only a warning when it may be pulled", async () => {
+    const absent = "toolctl-test/absent-for-doctor:1";
+    expect((await docker(["image", "inspect", absent], true)).code).not.toBe(0);
+    const lonely = tempDir("toolctl-docker-doctor-");
+    await importInto(lonely, [writeFiles({ "absent.yaml": shellTool("lc-absent", "{ storageMb: 0 }", absent) })]);
+
+    const off = await json(["doctor"], { TOOLCTL_DOCKER_PULL: "false" }, lonely);
+    expect(off.code, why(off)).toBe(6);
+    expect(off.json.ok).toBe(false);
+    const missing = (off.json.checks as Array<{ name: string; level: string; message: string }>).find((c) => c.name === `image ${absent}`)!;
+    expect(missing.level).toBe("fail");
+    expect(missing.message).toMatch(/docker\.pull is off/);
+
+    const on = await json(["doctor"], { TOOLCTL_DOCKER_PULL: "true" }, lonely);
+    expect(on.code, why(on)).toBe(0);
+    expect((on.json.checks as Array<{ name: string; level: string }>).find((c) => c.name === `image ${absent}`)?.level).toBe("warn");
+  });
+
   // ---------------------------------------------------------------------------------------------------------------
   // The interactive approval
 
@@ -381,5 +414,18 @@ describe.skipIf(skipDocker)("docker tool lifecycle", () => {
     expect(declined.map((e) => [e.actor, e.data.answer])).toEqual([["user", "no"]]);
     const refused = await sh("lc-pty-no", "true");
     expect(refused.code, why(refused)).toBe(3);
+  });
+
+  it("the approval prompt of a Docker action names the image and the command, and the undo; 'no' starts no container", async () => {
+    const since = Date.now();
+    const term = spawnTerminal(["run", "lc-ask.say", "-p", "word=hello"], home, { env: engineEnv() as Record<string, string>, sessionMs: 20_000 });
+    await term.waitFor(/Approve this action\? \[yes\/no\]/);
+    expect(term.text()).toContain(`Target: image ${BUSYBOX_IMAGE}, command ["echo","hello"]`);
+    expect(term.text()).toMatch(/Undo: irreversible: this cannot be undone/);
+    term.write("no\r");
+    const exit = await term.exited;
+    expect(exit.exitCode, term.text()).toBe(3);
+    const created = await docker(["events", "--since", String(Math.floor(since / 1000)), "--until", String(Math.ceil(Date.now() / 1000)), "--filter", "type=container", "--filter", "event=create", "--filter", "label=io.toolctl.tool=lc-ask", "--format", "{{.ID}}"]);
+    expect(created.stdout.trim()).toBe("");
   });
 });

@@ -377,7 +377,7 @@ describe.skipIf(skipDocker)("docker sandbox", () => {
       json(["run", "sbx-hog.read"]),
     ]);
     expect(runs.map((r) => r.json.status)).toEqual(["succeeded", "failed", "failed", "failed"]);
-    expect(runs.map((r) => r.json.error?.category ?? null)).toEqual([null, "unknown", "timeout", "resource_limit"]);
+    expect(runs.map((r) => r.json.error?.category ?? null)).toEqual([null, "other", "timeout", "resource_limit"]);
 
     // Ctrl-C while the container runs.
     const child = spawn(process.execPath, [binPath, "run", "sbx-sleep.long", "--json"], {

@@ -2,7 +2,7 @@
  * Cost, risk and the approval gate: PRODUCT.md's table, as pure functions and through the binary.
  */
 import { describe, expect, it } from "vitest";
-import { approvalNeeded, overPerActionLimit } from "../src/policy/approval.js";
+import { approvalNeeded, overDailyLimit, overPerActionLimit } from "../src/policy/approval.js";
 import { assessRisk, estimateCost, riskFromCost } from "../src/policy/risk.js";
 import { runCli, runJson, tempDir, writeFiles } from "./helpers.js";
 
@@ -42,6 +42,15 @@ describe("risk from cost", () => {
     expect(approvalNeeded({ approval: "always" }, "HIGH", 50, { paidActions: false, twoFactorAboveUsd: 100 })).toEqual({ required: true, twoFactor: false });
   });
 
+  it("refuses what would take today's spend over the daily limit, but never a $0 action", () => {
+    const limits = { perActionUsd: 200, dailyUsd: 500 };
+    expect(overDailyLimit(10, 500, limits)).toBeUndefined();
+    expect(overDailyLimit(10, 510, limits)).toMatch(/over the daily limit of \$500\.00/);
+    // Free is free: even when today is already over the limit (the limit was lowered), it adds nothing to it.
+    expect(overDailyLimit(0, 600, limits)).toBeUndefined();
+    expect(overDailyLimit(0.01, 600.01, limits)).toMatch(/over the daily limit/);
+  });
+
   it("refuses an estimate over the per-action limit", () => {
     expect(overPerActionLimit(200, { perActionUsd: 200, dailyUsd: 500 })).toBeUndefined();
     expect(overPerActionLimit(200.01, { perActionUsd: 200, dailyUsd: 500 })).toMatch(/over the per-action limit of \$200\.00/);
@@ -78,7 +87,7 @@ actions:
     for (const amount of ["5", "50"]) {
       const refused = await runJson(["run", "pay.charge", "-p", `amount=${amount}`], { home });
       expect(refused.code).toBe(4);
-      expect(refused.json.status).toBe("requested");
+      expect(refused.json.status).toBe("declined");
       expect(refused.json.error.message).toMatch(/re-run with --yes, or with --wait/);
       expect((await runJson(["run", "pay.charge", "-p", `amount=${amount}`, "--yes"], { home })).code).toBe(0);
     }
@@ -109,6 +118,22 @@ actions:
     }
     const negative = await runJson(["run", "pay.charge", "-p", "amount=-5000", "--yes"], { home });
     expect(negative.json.error.message).toMatch(/cannot estimate the cost of pay.charge: input.amount is not an amount/);
+  });
+
+  it("a $0 action runs even when today's spend is already over the daily limit; a paid one is refused", async () => {
+    const home = await payHome();
+    expect((await runJson(["run", "pay.charge", "-p", "amount=5", "--yes"], { home })).code).toBe(0);
+    // The limit is lowered below what was already spent today.
+    const env = { TOOLCTL_LIMITS_DAILY_USD: "2" };
+    const dry = await runJson(["run", "pay.charge", "-p", "amount=0", "--dry-run"], { home, env });
+    expect(dry.code).toBe(0);
+    expect(dry.json.warnings).toEqual([]);
+    const free = await runJson(["run", "pay.charge", "-p", "amount=0"], { home, env });
+    expect(free.code, free.stdout).toBe(0);
+    expect(free.json).toMatchObject({ status: "succeeded", cost: { usd: 0 } });
+    const paid = await runJson(["run", "pay.charge", "-p", "amount=0.5"], { home, env });
+    expect(paid.code).toBe(3);
+    expect(paid.json.error.message).toMatch(/over the daily limit of \$2\.00/);
   });
 
   it("a dry run shows cost, risk and whether approval is needed, and needs no --yes", async () => {

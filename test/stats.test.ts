@@ -68,7 +68,7 @@ describe("toolctl stats over real runs", () => {
       [["run", "echo.say", "-p", "message=preview", "--dry-run"], 0],
       [["run", "paid.charge", "-p", "note=a", "--yes"], 0],
       [["run", "paid.charge", "-p", "note=b", "--yes"], 0],
-      [["run", "paid.charge", "-p", "note=c"], 4], // $2 needs approval: recorded as requested
+      [["run", "paid.charge", "-p", "note=c"], 4], // $2 needs approval nobody can give here: recorded as declined
       [["run", "paid.charge", "-p", "note=d", "--dry-run"], 0],
       [["run", "paid.charge", "--yes"], 2],
       [["run", "paid.tip"], 0],
@@ -103,11 +103,11 @@ describe("toolctl stats over real runs", () => {
     });
   });
 
-  it("groups by status, approval requests included", async () => {
+  it("groups by status, runs that needed approval included (declined: nothing is left pending)", async () => {
     const groups = byGroup(await stats(home, "--by", "status", "--period", "month"));
-    expect(Object.keys(groups).sort()).toEqual(["dry_run", "failed", "requested", "succeeded"]);
+    expect(Object.keys(groups).sort()).toEqual(["declined", "dry_run", "failed", "succeeded"]);
     expect(groups.succeeded).toEqual({ count: 6, succeeded: 6, failed: 0, unknown: 0, dryRuns: 0, spendUsd: 4.5079 });
-    expect(groups.requested).toEqual({ ...ZERO, count: 1 });
+    expect(groups.declined).toEqual({ ...ZERO, count: 1 });
     expect(groups.failed).toEqual({ ...ZERO, count: 2, failed: 2 });
     expect(groups.dry_run).toEqual({ ...ZERO, count: 2, dryRuns: 2 });
   });

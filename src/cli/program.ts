@@ -3,6 +3,8 @@ import { Command, CommanderError, Option } from "commander";
 import { resolveActor, resolveHome, type CommonOptions } from "../config/home.js";
 import { ExitCode, exitCodeFor, ToolctlError, UsageError } from "../errors.js";
 import { createOutput, type Output } from "../ui/output.js";
+import { runtimes, toolStatuses } from "../domain/runtimes.js";
+import { didYouMean } from "../util/suggest.js";
 
 export interface CommandContext extends CommonOptions {
   output: Output;
@@ -53,6 +55,14 @@ function positiveInt(flag: string) {
   };
 }
 
+/** A flag that takes one of a fixed list: anything else is a usage error with the closest value and the list. */
+function oneOf(flag: string, noun: string, values: readonly string[]) {
+  return (value: string) => {
+    if (values.includes(value)) return value;
+    throw new UsageError(`${flag}: unknown ${noun} '${value}'${didYouMean(value, values)}; one of: ${values.join(", ")}`);
+  };
+}
+
 /** Every top-level command, in help order. */
 export const COMMAND_NAMES = ["import", "list", "show", "approvals", "approve", "deny", "budget", "config", "tool", "doctor", "run", "rollback", "plan", "apply", "plan-runs", "stats", "2fa", "secret", "executions", "audit"] as const;
 
@@ -97,8 +107,8 @@ export function buildProgram(only?: string): Command {
     program
       .command("list")
       .description("list registered tools")
-      .option("--runtime <runtime>", "only tools of this runtime (http, process, docker, echo, files, database)")
-      .option("--status <status>", "only tools with this status (pending, active, disabled, revoked)")
+      .option("--runtime <runtime>", `only tools of this runtime (${runtimes.join(", ")})`, oneOf("--runtime", "runtime", runtimes))
+      .option("--status <status>", `only tools with this status (${toolStatuses.join(", ")})`, oneOf("--status", "status", toolStatuses))
       .option("--tag <tag>", "only tools with this tag")
       .option("-s, --search <text>", "free text over tool and action names and descriptions")
       .addHelpText("after", "\nExample:\n  toolctl list --search weather --json")
@@ -117,19 +127,20 @@ export function buildProgram(only?: string): Command {
   register("approvals", () => {
     program
       .command("approvals")
-      .description("approval requests filed by run --wait (pending ones unless --all)")
+      .description("approval requests filed by run --wait, with their input and where each goes (pending ones unless --all)")
       .option("--all", "every request, decided or expired too")
-      .addHelpText("after", "\nExample:\n  toolctl approvals\n  toolctl approve ap_1a2b3c4d --otp 123456")
+      .addHelpText("after", "\n--json carries each full request (input, where it goes, cost, risk, undo). A request that no longer\nmatches its digest (edited in the database) is listed by id only.\n\nExample:\n  toolctl approvals\n  toolctl approvals --json")
       .action(action(async () => (await import("./commands/approvals.js")).listApprovalsCommand));
   });
 
   register("approve", () => {
     program
       .command("approve")
-      .description("approve a pending request from another terminal (CRITICAL ones need a TOTP code)")
+      .description("show a pending request in full (action, input, where it goes, cost, risk, undo) and approve it after a typed yes")
       .argument("<id>", "approval request id")
+      .option("-y, --yes", "approve without the yes/no question (needed without a terminal)")
       .option("--otp <code>", "TOTP code, for a CRITICAL request (prompted on a terminal otherwise)")
-      .addHelpText("after", "\nExample:\n  toolctl approve ap_1a2b3c4d")
+      .addHelpText("after", "\nThe request is checked against its digest before it is shown: one edited in the database is refused (exit 3).\nWithout a terminal and without --yes: exit 4.\n\nExample:\n  toolctl approve ap_1a2b3c4d\n  toolctl approve ap_1a2b3c4d --yes --otp 123456 --json")
       .action(action(async () => (await import("./commands/approvals.js")).approveCommand));
   });
 

@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { collectRefs, TemplateError } from "../template/render.js";
 import { DEFAULT_PERMISSIONS as P } from "./permissions.js";
+import { runtimes } from "./runtimes.js";
 
 export const TOOL_NAME_PATTERN = /^[a-z][a-z0-9_-]{0,62}$/;
 export const ACTION_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
@@ -346,7 +347,7 @@ export const actionSchema = z.strictObject({
     .optional(),
 });
 
-export const runtimes = ["http", "process", "docker", "echo", "files", "database", "email", "vercel"] as const;
+export { runtimes };
 
 /**
  * What a sandboxed tool may use. Anything above DEFAULT_PERMISSIONS needs a grant (`toolctl tool approve`):

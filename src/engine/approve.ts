@@ -8,25 +8,14 @@ import { ExitCode, NeedsHumanError, PolicyError, ToolctlError } from "../errors.
 import { decideApproval, fileApproval, getApproval } from "../registry/approvals.js";
 import { appendAudit } from "../registry/audit.js";
 import { writeTransaction, type Registry } from "../registry/db.js";
-import type { CostEstimate } from "../policy/cost.js";
+import type { ApprovalRequest } from "../policy/approval.js";
 import { describeCodeRefusal } from "../policy/otp-code.js";
-import type { RiskLevel } from "../domain/manifest.js";
+
+export type { ApprovalRequest };
 
 export interface TwoFactor {
   isEnrolled(): boolean;
   verify(code: string, context: { tool: string; action: string; executionId: string }): Promise<{ ok: true } | { ok: false; reason: string; retryAfterSeconds?: number }>;
-}
-
-/** What the approval message shows: the seeds' "Action Approval Required" block. */
-export interface ApprovalRequest {
-  tool: string;
-  action: string;
-  description: string;
-  cost: CostEstimate;
-  risk: RiskLevel;
-  details: unknown;
-  needsOtp: boolean;
-  irreversible: boolean;
 }
 
 export interface Human {
@@ -48,9 +37,13 @@ export interface ApprovalOptions {
   executionId: string;
 }
 
+/**
+ * Not approved always ends the attempt `declined`, whatever the reason: a no, a wrong code, Ctrl-C (exit 130),
+ * or nobody here to ask (exit 4). The error says which, and what would let it proceed.
+ */
 export type ApprovalResult =
   | { approved: true; via: string; approvalId?: string }
-  | { approved: false; status: "declined" | "requested"; error: ToolctlError };
+  | { approved: false; status: "declined"; error: ToolctlError };
 
 const POLL_MS = 200;
 
@@ -59,6 +52,9 @@ export async function obtainApproval(
 ): Promise<ApprovalResult> {
   const name = `${request.tool}.${request.action}`;
   const declined = (message: string): ApprovalResult => ({ approved: false, status: "declined", error: new PolicyError("policy_refused", message) });
+  const needsHuman = (message: string): ApprovalResult => ({ approved: false, status: "declined", error: new NeedsHumanError(message) });
+  // Ctrl-C at a prompt stops the run like Ctrl-C anywhere else before it acts: exit 130, not a refusal.
+  const interrupted = (what: string): ApprovalResult => ({ approved: false, status: "declined", error: new ToolctlError("interrupted", ExitCode.interrupted, `${name}: interrupted at ${what}; nothing ran`) });
   const decided = (via: string, result: "approved" | "declined", extra: Record<string, unknown> = {}) =>
     writeTransaction(registry, () =>
       appendAudit(registry, { type: `approval.${result}`, actor: options.actor, tool: request.tool, action: request.action, executionId: options.executionId, status: result, data: { via, ...extra } }),
@@ -78,10 +74,7 @@ export async function obtainApproval(
   }
 
   if (options.wait) {
-    const filed = fileApproval(registry, {
-      tool: request.tool, action: request.action, digest, input: request.details, costUsd: request.cost.usd, risk: request.risk,
-      needsOtp: request.needsOtp, requestedBy: options.actor, timeoutSeconds: options.timeoutSeconds,
-    });
+    const filed = fileApproval(registry, { request, digest, requestedBy: options.actor, timeoutSeconds: options.timeoutSeconds });
     human.waiting(filed.id, filed.expiresAt);
     for (;;) {
       if (options.signal?.aborted) {
@@ -104,7 +97,7 @@ export async function obtainApproval(
     }
     if (options.otp) return checkCode(options.otp, "--yes with TOTP");
     if (!human.canPrompt) {
-      return { approved: false, status: "requested", error: new NeedsHumanError(`${name} is CRITICAL: --yes is not enough, add --otp CODE from your authenticator (or run it with --wait and approve it with toolctl approve ID --otp CODE)`) };
+      return needsHuman(`${name} is CRITICAL: --yes is not enough, add --otp CODE from your authenticator (or run it with --wait and approve it with toolctl approve ID --otp CODE)`);
     }
   }
 
@@ -114,6 +107,7 @@ export async function obtainApproval(
       const answer = await human.confirm(request, timeoutMs, options.signal);
       if (answer !== "yes") {
         decided("prompt", "declined", { answer });
+        if (answer === "interrupted") return interrupted("the approval prompt");
         return declined(`${name} was not approved (${answer === "no" ? "answered no" : answer === "timeout" ? `no answer within ${options.timeoutSeconds} s` : answer === "eof" ? "input ended" : "interrupted"})`);
       }
       if (!request.needsOtp) {
@@ -124,14 +118,12 @@ export async function obtainApproval(
     const entered = options.otp ? { code: options.otp } : await human.code(timeoutMs, options.signal);
     if ("answer" in entered) {
       decided("prompt", "declined", { answer: entered.answer });
+      if (entered.answer === "interrupted") return interrupted("the TOTP code prompt");
       return declined(`${name} was not approved: no TOTP code given (${entered.answer})`);
     }
     return checkCode(entered.code, options.yes ? "--yes with TOTP" : "prompt with TOTP");
   }
 
   const how = request.needsOtp ? "--yes --otp CODE" : "--yes";
-  return {
-    approved: false, status: "requested",
-    error: new NeedsHumanError(`${name} needs approval (risk ${request.risk}, estimated $${request.cost.usd.toFixed(2)}) and nobody can answer a prompt here: re-run with ${how}, or with --wait and decide it with toolctl approve ID${request.needsOtp ? " --otp CODE" : ""} from another terminal`),
-  };
+  return needsHuman(`${name} needs approval (risk ${request.risk}, estimated $${request.cost.usd.toFixed(2)}) and nobody can answer a prompt here: re-run with ${how}, or with --wait and decide it with toolctl approve ID${request.needsOtp ? " --otp CODE" : ""} from another terminal`);
 }

@@ -8,7 +8,7 @@ import type { Actor } from "../config/home.js";
 import type { RiskLevel } from "../domain/manifest.js";
 import { describeRollback } from "../domain/rollback.js";
 import { EnvironmentError, ExitCode, NotFoundError, PolicyError, SecretMissingError, ToolctlError, UsageError, type ExitCodeValue } from "../errors.js";
-import { approvalNeeded, overDailyLimit, overPerActionLimit, type ApprovalNeed } from "../policy/approval.js";
+import { approvalDigest, approvalNeeded, overDailyLimit, overPerActionLimit, type ApprovalNeed, type ApprovalRequest } from "../policy/approval.js";
 import { estimateCost, needsQuote, type CostEstimate } from "../policy/cost.js";
 import { assessRisk, RISK_ORDER } from "../policy/risk.js";
 import type { Config } from "../config/schema.js";
@@ -16,8 +16,8 @@ import { consumeApproval } from "../registry/approvals.js";
 import { grantProblem } from "../registry/grants.js";
 import { createGuards } from "../registry/guards.js";
 import { daySpend, reserveSpend, roundUsd, spendDay } from "../registry/ledger.js";
-import { digestOf } from "../util/canonical.js";
 import { obtainApproval, type Human, type TwoFactor } from "./approve.js";
+import { destinationOf } from "./destination.js";
 import { appendAudit } from "../registry/audit.js";
 import { nowIso, writeTransaction, type Registry } from "../registry/db.js";
 import { newExecutionId, type ErrorCategory, type ExecutionStatus } from "../registry/executions.js";
@@ -165,7 +165,8 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
     const input = redactor.value(extra.input ?? null);
     const plan = redactor.value(extra.plan);
     record.ended(status, input, { error: message, errorCategory: category, plan, costUsd: extra.cost?.usd, risk: extra.risk },
-      status === "declined" ? "execution.refused" : status === "requested" ? "execution.needs_approval" : "execution.invalid",
+      // Needing a human nobody could ask ends the attempt declined; the audit log keeps the reason apart from a no.
+      error.code === "needs_human" ? "execution.needs_approval" : status === "declined" ? "execution.refused" : "execution.invalid",
       { input, plan, error: message, problems, category, cost: extra.cost, risk: extra.risk });
     return { ...base, ...extra, input, plan, status, exitCode: error.exitCode, error: { code: error.code, exitCode: error.exitCode, message, category: category ?? undefined, problems } };
   };
@@ -301,7 +302,12 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
     }
   }
 
-  const digest = digestOf({ tool: tool.name, action: action.name, input: shown.input, costUsd: cost.usd });
+  // Everything its approver is shown, here or from another terminal; the approval is bound to its digest.
+  const request: ApprovalRequest = {
+    tool: tool.name, action: action.name, description: action.description, details: shown.input, target: destinationOf(plan),
+    cost, risk, undo, needsOtp: approval.twoFactor,
+  };
+  const digest = approvalDigest(request);
   const planned = options.planApproval;
   if (planned) {
     const changed = planChange(planned, cost.usd, risk);
@@ -311,10 +317,7 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
   const verdict = planned && !approval.twoFactor
     ? { approved: true as const, via: planned.via }
     : approval.required
-    ? await obtainApproval(registry, {
-      tool: tool.name, action: action.name, description: action.description, cost, risk, details: shown.input,
-      needsOtp: approval.twoFactor, irreversible: action.definition.rollback === "irreversible",
-    }, digest, {
+    ? await obtainApproval(registry, request, digest, {
       yes: options.yes === true || planned !== undefined, otp: options.otp, wait: options.wait === true, timeoutSeconds: deps.config.approvals.timeoutSeconds,
       actor: options.actor, signal: options.signal, executionId: id,
     }, deps.human, deps.twoFactor)

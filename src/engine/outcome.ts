@@ -57,7 +57,7 @@ export async function runAndRecord(prepared: Prepared, state: RunState): Promise
   // A second Ctrl-C exits at once: the outcome is written as unknown first, synchronously.
   if (options.interrupts) {
     options.interrupts.onForce = () => {
-      finish({ outcome: "unknown", error: "interrupted twice: toolctl exited while the action was running; check before retrying", errorCategory: "unknown", details: {} }, undefined);
+      finish({ outcome: "unknown", error: "interrupted twice: toolctl exited while the action was running; check before retrying", errorCategory: "other", details: {} }, undefined);
     };
   }
   options.progress?.start(`${shown.tool}.${shown.action}`);
@@ -89,7 +89,7 @@ export async function runAndRecord(prepared: Prepared, state: RunState): Promise
   } catch (error) {
     // Anything unexpected after the intent: the action may have happened, so it is unknown, never silently lost.
     if (written) throw error;
-    return finish({ outcome: "unknown", error: `internal error while running: ${(error as Error).message}`, errorCategory: "unknown", details: {} }, undefined);
+    return finish({ outcome: "unknown", error: `internal error while running: ${(error as Error).message}`, errorCategory: "other", details: {} }, undefined);
   } finally {
     options.progress?.stop();
     if (options.interrupts) options.interrupts.onForce = undefined;

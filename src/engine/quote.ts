@@ -55,7 +55,7 @@ export async function takeQuote(
   if (result.outcome !== "succeeded") {
     const message = context.redact(`the price quote (${name}) failed: ${result.error ?? "no answer"}; nothing was bought`);
     record("failed", { error: message });
-    return { ok: false, category: result.errorCategory ?? "unknown", error: new ToolctlError("action_failed", ExitCode.actionFailed, message) };
+    return { ok: false, category: result.errorCategory ?? "other", error: new ToolctlError("action_failed", ExitCode.actionFailed, message) };
   }
   try {
     const cost = costFromQuote({ quote: pending.quote }, result.output);

@@ -168,7 +168,9 @@ async function approvePlan(preview: PlanPreview, steps: StepPreview[], runId: st
   const request: ApprovalRequest = {
     tool: "plan", action: preview.name, description: `${counted.length} step${counted.length === 1 ? "" : "s"} from ${preview.file}`,
     cost: { usd, basis: `the sum of ${counted.length} steps${unknown ? `, ${unknown} more known after apply` : ""}` },
-    risk: maxRisk(...counted.map((s) => s.risk)), details, needsOtp: false, irreversible: counted.some((s) => s.acts && !s.reversible),
+    risk: maxRisk(...counted.map((s) => s.risk)), details, needsOtp: false,
+    target: "each step's own tool and request, as planned",
+    undo: counted.some((s) => s.acts && !s.reversible) ? "not every step can be undone: see the steps below" : "every step that acts declares a rollback",
   };
   const verdict = await obtainApproval(deps.registry, request, digestOf({ plan: preview.id, steps: counted.map((s) => s.id) }), {
     yes: options.yes, wait: false, timeoutSeconds: deps.config.approvals.timeoutSeconds, actor: options.actor, signal: options.signal, executionId: runId,

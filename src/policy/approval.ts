@@ -3,6 +3,32 @@
  * (PRODUCT.md's table; the seeds' `require_approval_for_paid_actions` and `require_2fa_above_usd`).
  */
 import type { ActionSpec, RiskLevel } from "../domain/manifest.js";
+import { digestOf } from "../util/canonical.js";
+import type { CostEstimate } from "./cost.js";
+
+/**
+ * What a human is shown before saying yes (the seeds' "Action Approval Required" block), in the terminal
+ * prompt and from another terminal alike. An approval is bound to the digest of exactly this: whatever is
+ * shown is covered, so nothing shown can differ from what runs.
+ */
+export interface ApprovalRequest {
+  tool: string;
+  action: string;
+  description: string;
+  /** The input, redacted (for a plan: its steps). */
+  details: unknown;
+  /** Where it goes: the method and URL, the image and command, the program, or what a built-in does. */
+  target: string;
+  cost: CostEstimate;
+  risk: RiskLevel;
+  /** How it is undone: the compensating action, "irreversible: ...", or "none declared". */
+  undo: string;
+  needsOtp: boolean;
+}
+
+export function approvalDigest(request: ApprovalRequest): string {
+  return digestOf(request);
+}
 
 export interface ApprovalNeed {
   /** A human must say yes. */
@@ -27,9 +53,12 @@ export interface LimitSettings {
   dailyUsd: number;
 }
 
-/** Today's spend plus this cost over the daily limit: the refusal, or undefined when it fits. */
+/**
+ * Today's spend plus this cost over the daily limit: the refusal, or undefined when it fits. A $0 action adds
+ * nothing to the day, so it is never refused, even when the day is already over (the limit was lowered since).
+ */
 export function overDailyLimit(costUsd: number, afterUsd: number, limits: LimitSettings): string | undefined {
-  if (afterUsd <= limits.dailyUsd) return undefined;
+  if (costUsd === 0 || afterUsd <= limits.dailyUsd) return undefined;
   return `estimated $${costUsd.toFixed(2)} would take today's spend to $${afterUsd.toFixed(2)}, over the daily limit of $${limits.dailyUsd.toFixed(2)} (see: toolctl budget)`;
 }
 

@@ -11,9 +11,10 @@ import { countExecutions } from "./execution-counts.js";
 export type ExecutionStatus =
   | "requested" | "approved" | "running" | "succeeded" | "failed" | "unknown" | "rolled_back" | "declined" | "dry_run";
 
+/** Why a run failed. `other` is for failures that fit none of the rest (it was `unknown`, easily read as the outcome status). */
 export type ErrorCategory =
   | "network" | "authentication" | "authorization" | "rate_limit" | "validation" | "timeout" | "server_error" | "resource_limit"
-  | "environment" | "unknown";
+  | "environment" | "other";
 
 export interface Execution {
   id: string;

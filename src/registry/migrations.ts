@@ -200,6 +200,17 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX executions_by_plan_run ON executions (plan_run_id) WHERE plan_run_id IS NOT NULL;
   `,
   `
+  -- The error category for failures that fit no other is 'other': 'unknown' read like the outcome status.
+  UPDATE executions SET error_category = 'other' WHERE error_category = 'unknown';
+  -- A run that needed a human nobody could ask was left 'requested', as if still waiting: it ended, declined.
+  UPDATE executions SET status = 'declined' WHERE status = 'requested' AND finished_at IS NOT NULL;
+  `,
+  `
+  -- The whole approval request as its approver is shown it (ApprovalRequest as JSON: input, where it goes, cost,
+  -- risk, undo), hashed into digest. Requests filed before this have none and cannot be approved.
+  ALTER TABLE approvals ADD COLUMN request TEXT;
+  `,
+  `
   -- The audit chain is signed with the audit key (HMAC-SHA-256); events written before keep their plain SHA-256
   -- chain (key_id NULL), pinned by the first signed event. The signed checkpoint moves with every append, in the
   -- same transaction, and every execution row carries a signature over all its columns.

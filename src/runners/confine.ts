@@ -41,7 +41,7 @@ export function outside(raw: string, why?: string): PolicyError {
 
 /** A problem found while acting (a race, a missing file): reported as a failed run, never thrown further. */
 export class FileFailure extends Error {
-  constructor(message: string, readonly category: "authorization" | "validation" | "resource_limit" | "environment" | "unknown") {
+  constructor(message: string, readonly category: "authorization" | "validation" | "resource_limit" | "environment" | "other") {
     super(message);
   }
 }
@@ -204,5 +204,5 @@ export function failureFor(error: unknown, shown: string): FileFailure {
   if (code === "EACCES" || code === "EPERM") return new FileFailure(`permission denied: ${shown}`, "authorization");
   if (code === "ENOSPC" || code === "EDQUOT") return new FileFailure(`no space left for ${shown}; nothing was changed`, "resource_limit");
   if (code === "EROFS") return new FileFailure(`${shown} is on a read-only file system`, "environment");
-  return new FileFailure(`${shown}: ${code ?? (error as Error).message}`, "unknown");
+  return new FileFailure(`${shown}: ${code ?? (error as Error).message}`, "other");
 }

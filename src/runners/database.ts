@@ -143,7 +143,7 @@ function runStatement(run: Execution): RunResult {
     const code = (error as { code?: unknown }).code;
     if (typeof code !== "string" || !code.startsWith("SQLITE_")) throw error;
     // SQLite's own words: a constraint names the table and column that refused the row.
-    const category = code.startsWith("SQLITE_CONSTRAINT") ? "validation" : /^SQLITE_(BUSY|LOCKED|READONLY|CANTOPEN|FULL|IOERR|CORRUPT|NOTADB)/.test(code) ? "environment" : "unknown";
+    const category = code.startsWith("SQLITE_CONSTRAINT") ? "validation" : /^SQLITE_(BUSY|LOCKED|READONLY|CANTOPEN|FULL|IOERR|CORRUPT|NOTADB)/.test(code) ? "environment" : "other";
     return { outcome: "failed", errorCategory: category, error: `${(error as Error).message} (${code})`, details: details() };
   } finally {
     db?.close();

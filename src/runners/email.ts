@@ -307,13 +307,13 @@ export const emailRunner: Runner = {
         if (stage === "data" && !said) {
           const what = sent.aborted ? "interrupted" : error.message;
           return {
-            outcome: "unknown", errorCategory: error.code === "ETIMEDOUT" ? "timeout" : "unknown", details: { ...details, stage },
+            outcome: "unknown", errorCategory: error.code === "ETIMEDOUT" ? "timeout" : "other", details: { ...details, stage },
             error: `SMTP ${server}: ${context.redact(what)} after the message was sent (DATA): it may have been accepted; check the recipient's mailbox or the server's log for ${message.messageId} before retrying`,
           };
         }
         const why = said ? refusal(error) : sent.aborted ? `interrupted before the message was sent` : `${error.message}${error.code === "ETLS" && !settings.allowPlainSmtp ? " (STARTTLS is required; allowPlainSmtp: true permits a server without it)" : ""}`;
         return {
-          outcome: "failed", errorCategory: sent.aborted ? "unknown" : categoryFor(error), details: { ...details, stage },
+          outcome: "failed", errorCategory: sent.aborted ? "other" : categoryFor(error), details: { ...details, stage },
           error: `SMTP ${server}: ${context.redact(why).slice(0, 500)}`,
         };
       },

@@ -126,15 +126,15 @@ export const processRunner: Runner = {
             error: `process timed out after ${timeoutSeconds}s and was killed, with every process it started${ambiguous ? "; it may have done part of its work" : ""}`,
           };
         }
-        if (stopped === "interrupted") return unclear("process was interrupted", "unknown");
+        if (stopped === "interrupted") return unclear("process was interrupted", "other");
         if (result.failed && result.exitCode === undefined && result.signal === undefined) {
           // Never started: nothing can have happened.
           const reason = (result as { code?: string }).code === "ENOENT" ? `command not found: ${file}` : context.redact(result.shortMessage ?? "process could not be started");
-          return { outcome: "failed", errorCategory: "unknown", details, error: reason };
+          return { outcome: "failed", errorCategory: "other", details, error: reason };
         }
         const sandboxFailed = bwrapArgs !== undefined && result.exitCode !== 0 && result.signal === undefined && !/"exit-code"/.test(String(result.stdio[3] ?? ""));
         if (sandboxFailed && /^bwrap: execvp /m.test(stderr)) {
-          return { outcome: "failed", errorCategory: "unknown", details, error: `command not found: ${argv[0]}` };
+          return { outcome: "failed", errorCategory: "other", details, error: `command not found: ${argv[0]}` };
         }
         if (sandboxFailed) {
           // bubblewrap refused to build the sandbox (no user namespaces, a path it cannot mount): the program never started.
@@ -143,7 +143,7 @@ export const processRunner: Runner = {
         // Inside the sandbox the program is bubblewrap's child, which reports a signal as 128 + its number.
         const signalled = result.signal ?? (bwrapArgs && result.exitCode !== undefined && result.exitCode > 128 && result.exitCode < 160 ? signalName(result.exitCode - 128) : undefined);
         if (signalled !== undefined || result.isMaxBuffer) {
-          return unclear(result.isMaxBuffer ? `process output exceeded ${MAX_OUTPUT_BYTES} bytes and it was killed` : `process was killed by ${signalled}`, "unknown");
+          return unclear(result.isMaxBuffer ? `process output exceeded ${MAX_OUTPUT_BYTES} bytes and it was killed` : `process was killed by ${signalled}`, "other");
         }
         if (result.exitCode !== 0) return exitedWith(result.exitCode ?? -1, stderr, stdout, context, details, "process");
         return programOutput(stdout, spec.output, context, details, unclear, "process");

@@ -43,5 +43,5 @@ export function programOutput(
 /** A program that exited with another code: the last line it wrote says why. */
 export function exitedWith(code: number, stderr: string, stdout: string, context: Pick<RunContext, "redact">, details: Record<string, unknown>, what: string): RunResult {
   const tail = lastLine(stderr) || lastLine(context.redact(stdout));
-  return { outcome: "failed", errorCategory: "unknown", details, error: `${what} exited with code ${code}${tail ? `: ${tail}` : ""}` };
+  return { outcome: "failed", errorCategory: "other", details, error: `${what} exited with code ${code}${tail ? `: ${tail}` : ""}` };
 }

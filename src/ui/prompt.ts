@@ -42,12 +42,15 @@ async function ask<T>(run: (signal: AbortSignal) => Promise<T>, timeoutMs: numbe
   }
 }
 
-/** Asks a yes/no question; only a typed "yes" (or "y") approves. */
+/**
+ * Asks a yes/no question. Only the exact word `yes` approves (Terraform's rule): `y`, `YES` or ` yes` are a
+ * no, so neither a habit from other tools nor a stray key ever approves. Trailing blanks are not part of it.
+ */
 export async function askYesNo(message: string, timeoutMs: number, outer?: AbortSignal): Promise<Answer> {
   const { input } = await import("@inquirer/prompts");
   const result = await ask((signal) => input({ message }, { signal, output: process.stderr }), timeoutMs, outer);
   if ("answer" in result) return result.answer;
-  return /^(y|yes)$/i.test(result.value.trim()) ? "yes" : "no";
+  return result.value.trimEnd() === "yes" ? "yes" : "no";
 }
 
 /** Asks for a one-time code of `digits` digits (re-asked until well formed); the characters are masked. */

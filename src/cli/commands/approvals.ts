@@ -1,9 +1,10 @@
 import { loadConfig } from "../../config/config.js";
 import { describeCodeRefusal, OTP_DIGITS } from "../../policy/otp-code.js";
-import { NeedsHumanError, NotFoundError, PolicyError } from "../../errors.js";
+import { ExitCode, NeedsHumanError, NotFoundError, PolicyError, ToolctlError } from "../../errors.js";
 import { decideApproval, getApproval, listApprovals, type Approval } from "../../registry/approvals.js";
-import { table } from "../../ui/output.js";
-import { askCode, canPrompt } from "../../ui/prompt.js";
+import { approvalMessage } from "../../ui/approval.js";
+import { table, truncate } from "../../ui/output.js";
+import { askCode, askYesNo, canPrompt } from "../../ui/prompt.js";
 import type { CommandContext } from "../program.js";
 import { checkOtpFlag, withRegistry } from "./shared.js";
 
@@ -11,29 +12,64 @@ export async function listApprovalsCommand(context: CommandContext, flags: { all
   const approvals = await withRegistry(context, (registry) => listApprovals(registry, flags.all === true));
   context.output.data({ approvals }, () => {
     if (approvals.length === 0) return flags.all ? "no approval requests yet" : "no pending approval requests";
-    const rows = approvals.map((a) => [a.id, `${a.tool}.${a.action}`, `$${a.costUsd.toFixed(2)}`, a.risk, a.needsOtp ? "yes" : "no", a.status, a.requestedBy, a.expiresAt]);
-    return table(["ID", "ACTION", "COST", "RISK", "2FA", "STATUS", "BY", "EXPIRES"], rows, (h) => context.output.color.bold(h));
+    // A request that fails its digest check is listed by id only: what it says cannot be trusted.
+    const rows = approvals.map((a) => [
+      a.id, `${a.tool}.${a.action}`, a.request ? truncate(a.request.target, 60) : "(refused, see below)", a.request ? truncate(JSON.stringify(a.input), 50) : "-",
+      `$${a.costUsd.toFixed(2)}`, a.risk, a.needsOtp ? "yes" : "no", a.status, a.requestedBy, a.expiresAt,
+    ]);
+    const text = table(["ID", "ACTION", "WHERE", "INPUT", "COST", "RISK", "2FA", "STATUS", "BY", "EXPIRES"], rows, (h) => context.output.color.bold(h));
+    const problems = approvals.filter((a) => a.problem).map((a) => context.output.color.red(`${a.problem}; it cannot be approved (toolctl deny ${a.id})`));
+    return [text, ...problems].join("\n");
   });
 }
 
 function describe(approval: Approval): string {
-  return `${approval.id}: ${approval.tool}.${approval.action}, $${approval.costUsd.toFixed(2)}, risk ${approval.risk}, input ${JSON.stringify(approval.input)}`;
+  const where = approval.request ? `, ${approval.request.target}` : "";
+  return `${approval.id}: ${approval.tool}.${approval.action}${where}, $${approval.costUsd.toFixed(2)}, risk ${approval.risk}, input ${JSON.stringify(approval.input)}`;
 }
 
-/** `toolctl approve ID [--otp CODE]`: a CRITICAL request also needs a valid TOTP code, checked here. */
-export async function approveCommand(context: CommandContext, id: string, flags: { otp?: string }): Promise<void> {
+/**
+ * `toolctl approve ID [--yes] [--otp CODE]`: shows the request as it was filed, checked against its digest
+ * first (a row edited in the database is refused, not shown), then asks for a typed yes on a terminal (`--yes`
+ * skips it; with neither, exit 4), then a TOTP code when CRITICAL. The approval names the digest shown.
+ */
+export async function approveCommand(context: CommandContext, id: string, flags: { otp?: string; yes?: boolean }): Promise<void> {
   if (flags.otp !== undefined) checkOtpFlag(flags.otp);
   const result = await withRegistry(context, async (registry) => {
     const approval = getApproval(registry, id);
     if (!approval) throw new NotFoundError(`no approval request '${id}'; see: toolctl approvals`);
+    if (approval.status !== "pending") throw new PolicyError("policy_refused", `approval request ${id} is already ${approval.status}`);
+    const request = approval.request;
+    if (!request) throw new PolicyError("policy_refused", `${approval.problem}; nothing was approved (toolctl deny ${id} stops the waiting run)`);
+
+    const interactive = canPrompt();
+    if (!flags.yes && !interactive) {
+      throw new NeedsHumanError(`approving ${id} needs a human to see it: run toolctl approve ${id} on a terminal, or add ${request.needsOtp ? "--yes --otp CODE" : "--yes"}`);
+    }
+    // The person deciding sees the request on a terminal; a script with --yes gets it in the result.
+    if (interactive || !context.json) {
+      process.stderr.write(`Approval request ${id}, filed by ${approval.requestedBy} at ${approval.requestedAt}, expires ${approval.expiresAt}\n\n${approvalMessage(request)}\n`);
+    }
+    const { approvals } = (await loadConfig(context.home, context.env)).values;
+    const timeoutMs = approvals.timeoutSeconds * 1000;
+    if (!flags.yes) {
+      const answer = await askYesNo(`Approve request ${id}? [yes/no]`, timeoutMs);
+      if (answer === "interrupted") throw new ToolctlError("interrupted", ExitCode.interrupted, `interrupted: ${id} stays pending`);
+      if (answer !== "yes") {
+        const why = answer === "no" ? "answered no" : answer === "timeout" ? `no answer within ${approvals.timeoutSeconds} s` : "input ended";
+        throw new PolicyError("policy_refused", `${id} was not approved (${why}); it stays pending until it expires, or refuse it with toolctl deny ${id}`);
+      }
+    }
     let via = "another terminal";
-    if (approval.needsOtp && approval.status === "pending") {
+    if (request.needsOtp) {
       let code = flags.otp;
       if (code === undefined) {
-        if (!canPrompt()) throw new NeedsHumanError(`${id} is CRITICAL: add --otp CODE from your authenticator`);
-        const { approvals } = (await loadConfig(context.home, context.env)).values;
-        const entered = await askCode("TOTP code:", approvals.timeoutSeconds * 1000, OTP_DIGITS);
-        if ("answer" in entered) throw new PolicyError("policy_refused", `${id} was not approved: no TOTP code given`);
+        if (!interactive) throw new NeedsHumanError(`${id} is CRITICAL: add --otp CODE from your authenticator`);
+        const entered = await askCode("TOTP code:", timeoutMs, OTP_DIGITS);
+        if ("answer" in entered) {
+          if (entered.answer === "interrupted") throw new ToolctlError("interrupted", ExitCode.interrupted, `interrupted: ${id} stays pending`);
+          throw new PolicyError("policy_refused", `${id} was not approved: no TOTP code given`);
+        }
         code = entered.code;
       }
       const [{ verifyCode }, { loadKeyRing }] = await Promise.all([import("../../registry/twofactor.js"), import("../../secrets/crypto.js")]);
@@ -46,7 +82,7 @@ export async function approveCommand(context: CommandContext, id: string, flags:
       }
       via = "another terminal with TOTP";
     }
-    const decided = decideApproval(registry, id, "approved", context.actor, via);
+    const decided = decideApproval(registry, id, "approved", context.actor, via, approval.digest);
     if (!decided.ok) throw new PolicyError("policy_refused", decided.reason);
     return decided.approval;
   });

@@ -22,7 +22,13 @@ interface Check {
   details?: Record<string, unknown>;
 }
 
-async function dockerChecks(context: CommandContext, images: string[], needed: boolean): Promise<Check[]> {
+/** An image a registered tool names, and whether a run needs it (a docker tool, or a process tool sandboxed by config). */
+interface ToolImage {
+  image: string;
+  needed: boolean;
+}
+
+async function dockerChecks(context: CommandContext, images: ToolImage[], needed: boolean, pull: boolean): Promise<Check[]> {
   const { connectEngine, engineVersions, engineMessage, pingEngine, versionAtLeast, MINIMUM_RUNC } = await import("../../runners/docker/engine.js");
   const engine = await connectEngine(context.env);
   const missing: Level = needed ? "fail" : "warn";
@@ -38,12 +44,18 @@ async function dockerChecks(context: CommandContext, images: string[], needed: b
   else if (!versionAtLeast(versions.runc, MINIMUM_RUNC)) {
     checks.push({ name: "runc", level: "warn", message: `runc ${versions.runc} is older than ${MINIMUM_RUNC}: it has the "Leaky Vessels" container escape (CVE-2024-21626); upgrade runc (or the docker/containerd packages)`, details: { runc: versions.runc } });
   } else checks.push({ name: "runc", level: "ok", message: `runc ${versions.runc}`, details: { runc: versions.runc } });
-  for (const image of images) {
+  for (const { image, needed: neededToRun } of images) {
     try {
       await engine.docker.getImage(image).inspect();
       checks.push({ name: `image ${image}`, level: "ok", message: "present" });
     } catch (error) {
-      checks.push({ name: `image ${image}`, level: "warn", message: `not present (${engineMessage(error)}); it is pulled on first run when docker.pull is on, or build it locally` });
+      const why = engineMessage(error);
+      // With pulling off, a run of the tool would stop at exit 6: that is a failure here too.
+      checks.push(!neededToRun
+        ? { name: `image ${image}`, level: "warn", message: `not present (${why}); only needed with run --sandbox docker` }
+        : pull
+        ? { name: `image ${image}`, level: "warn", message: `not present (${why}); it is pulled on first run (docker.pull is on), or build it locally` }
+        : { name: `image ${image}`, level: "fail", message: `not present (${why}) and docker.pull is off: build it locally or docker pull ${image}` });
     }
   }
   return checks;
@@ -128,10 +140,14 @@ export async function doctorCommand(context: CommandContext): Promise<number> {
   checks.push(await keysCheck(context));
   checks.push(await confinementCheck(context, config?.values.process?.confinement ?? "auto", tools.filter((t) => t.runtime === "process").length));
   const dockerTools = tools.filter((t) => t.runtime === "docker");
+  const docker = config?.values.docker ?? { pull: true, sandboxProcesses: false };
   const images = await withRegistry(context, (registry) =>
-    (registry.db.prepare("SELECT DISTINCT json_extract(definition, '$.image') FROM tools WHERE json_extract(definition, '$.image') IS NOT NULL ORDER BY 1").pluck().all() as string[]),
-  ).catch(() => [] as string[]);
-  checks.push(...(await dockerChecks(context, images, dockerTools.length > 0)));
+    (registry.db.prepare(
+      `SELECT json_extract(definition, '$.image') AS image, max(runtime = 'docker') AS docker FROM tools
+       WHERE json_extract(definition, '$.image') IS NOT NULL GROUP BY 1 ORDER BY 1`,
+    ).all() as Array<{ image: string; docker: number }>).map((row) => ({ image: row.image, needed: row.docker === 1 || docker.sandboxProcesses })),
+  ).catch(() => [] as ToolImage[]);
+  checks.push(...(await dockerChecks(context, images, dockerTools.length > 0, docker.pull)));
 
   const failed = checks.some((c) => c.level === "fail");
   context.output.data({ ok: !failed, checks }, () => {

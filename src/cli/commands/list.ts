@@ -1,3 +1,5 @@
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { listToolRows, listTools } from "../../registry/tools.js";
 import { table, truncate } from "../../ui/output.js";
 import type { CommandContext } from "../program.js";
@@ -10,6 +12,15 @@ interface ListFlags {
   search?: string;
 }
 
+/**
+ * What to import into an empty registry: the example manifests shipped with toolctl, by absolute path (the
+ * built command sits two folders below the package root), so the hint works from any directory.
+ */
+function importHint(): string {
+  const examples = fileURLToPath(new URL("../../manifests/examples", import.meta.url));
+  return existsSync(examples) ? `toolctl import ${examples}` : "toolctl import <manifest file or directory>";
+}
+
 export async function listCommand(context: CommandContext, flags: ListFlags): Promise<void> {
   if (context.json) {
     const tools = await withRegistry(context, (registry) => listTools(registry, flags));
@@ -20,7 +31,10 @@ export async function listCommand(context: CommandContext, flags: ListFlags): Pr
   const c = context.output.color;
   const statusColor = (status: string) => (status === "active" ? c.green(status) : status === "pending" ? c.yellow(status) : c.red(status));
   context.output.data(null, () => {
-    if (rows.length === 0) return "no tools match; import some with: toolctl import manifests/examples";
+    if (rows.length === 0) {
+      const filtered = Object.values(flags).some((value) => value !== undefined);
+      return filtered ? "no tools match these filters; see: toolctl list" : `no tools yet; import some with: ${importHint()}`;
+    }
     const cells = rows.map(([name, runtime, status, actions, description]) => [name, runtime, status, String(actions), truncate(description, 60)]);
     const text = table(["NAME", "RUNTIME", "STATUS", "ACTIONS", "DESCRIPTION"], cells, (h) => c.bold(h));
     // Colour is applied after padding so escape codes do not skew the columns.

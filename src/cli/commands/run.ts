@@ -103,7 +103,7 @@ function renderHuman(result: ExecuteResult, context: CommandContext): void {
   const error = result.error!;
   process.stderr.write(`${c.red(`error: ${error.message}`)}\n`);
   for (const problem of error.problems && error.problems.length > 1 ? error.problems : []) process.stderr.write(`  ${problem}\n`);
-  if (result.status === "requested") context.output.info(c.dim(`  ${decision}`));
+  if (error.code === "needs_human") context.output.info(c.dim(`  ${decision}`));
   else if (result.status === "unknown") context.output.info(c.yellow(`outcome unknown: look it up before retrying (toolctl executions show ${result.executionId})`));
   else context.output.info(c.dim(`execution ${result.executionId} ${result.status}${error.category ? ` (${error.category})` : ""}`));
 }

@@ -70,6 +70,8 @@ export async function approveToolCommand(context: CommandContext, name: string, 
       await withRegistry(context, (registry) =>
         writeTransaction(registry, () => appendAudit(registry, { type: "tool.approval_declined", actor: context.actor, tool: name, status: tool.status, data: { answer } })),
       );
+      // Ctrl-C is an interruption (130) in every phase, not a refusal.
+      if (answer === "interrupted") throw new ToolctlError("interrupted", ExitCode.interrupted, `interrupted: ${name} stays ${tool.status}`);
       throw new ToolctlError("policy_refused", ExitCode.policy, `not approved (${answer}); ${name} stays ${tool.status}`);
     }
   }

@@ -142,10 +142,10 @@ export const dockerRunner: Runner = {
             error: `timed out after ${plan.timeoutSeconds}s: the container was killed and removed${ambiguous ? "; it may have done part of its work" : ""}`,
           });
         }
-        if (outcome.interrupted) return withResources(unclear("interrupted: the container was killed and removed", "unknown"));
+        if (outcome.interrupted) return withResources(unclear("interrupted: the container was killed and removed", "other"));
         if (outcome.oomKilled) return withResources(unclear(`the container was OOM-killed at its memory limit of ${permissions.memoryMb} MB`, "resource_limit"));
         if (outcome.outputTooLarge) return withResources(unclear("the container's output exceeded 10 MB and it was killed", "resource_limit"));
-        if (outcome.exitCode === 137) return withResources(unclear("the container was killed (SIGKILL)", "unknown"));
+        if (outcome.exitCode === 137) return withResources(unclear("the container was killed (SIGKILL)", "other"));
         if (outcome.exitCode !== 0) return withResources(exitedWith(outcome.exitCode ?? -1, stderr, outcome.stdout, context, details, "container"));
         return withResources(programOutput(outcome.stdout, spec.output, context, details, unclear, "container"));
       },

@@ -152,7 +152,7 @@ export function categoryForStatus(status: number): ErrorCategory {
   if (status === 408) return "timeout";
   if (status >= 500) return "server_error";
   if (status >= 400) return "validation";
-  return "unknown";
+  return "other";
 }
 
 /** The provider's own words, from the error shapes APIs commonly use. */
@@ -378,7 +378,7 @@ export const httpRunner: Runner = {
           }
           if (!(error instanceof HttpTransportError) && (error as Error).name !== "AbortError") throw error;
           const sent = (error as { mayHaveBeenSent?: boolean }).mayHaveBeenSent === true;
-          const category: ErrorCategory = error instanceof HttpTransportError ? error.category : "unknown";
+          const category: ErrorCategory = error instanceof HttpTransportError ? error.category : "other";
           const ambiguous = sent && !repeatable;
           const what = (error as Error).name === "AbortError" ? "interrupted" : (error as Error).message;
           return {

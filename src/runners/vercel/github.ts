@@ -49,7 +49,7 @@ export async function pushRepository(client: ApiClient, target: GithubTarget, fi
   const fullName = field<string>(created, "full_name");
   const url = field<string>(created, "html_url") ?? "";
   const branch = field<string>(created, "default_branch") ?? "main";
-  if (!fullName) throw new ApiFailure("GitHub answered without the repository's full_name", "unknown", true);
+  if (!fullName) throw new ApiFailure("GitHub answered without the repository's full_name", "other", true);
   const repoUrl = `${base}/repos/${fullName.split("/").map(encodeURIComponent).join("/")}`;
   try {
     const ref = await callApi(client, { method: "GET", url: `${repoUrl}/git/ref/heads/${encodeURIComponent(branch)}`, headers });
