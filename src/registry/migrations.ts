@@ -199,4 +199,47 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE executions ADD COLUMN plan_run_id TEXT;
   CREATE INDEX executions_by_plan_run ON executions (plan_run_id) WHERE plan_run_id IS NOT NULL;
   `,
+  `
+  -- Running totals of the spend ledger per day, kept by triggers in the same transaction as every change to a
+  -- ledger row: a reservation reads one row instead of summing the whole day, so it costs the same at the
+  -- 100,000th run of a day as at the first. Totals are whole micro-dollars, so the integer sums are exact and can
+  -- never drift from the rows, whichever code path (or hand-written SQL) changes them.
+  CREATE TABLE ledger_days (
+    day TEXT PRIMARY KEY,
+    committed_micros INTEGER NOT NULL DEFAULT 0,
+    reserved_micros INTEGER NOT NULL DEFAULT 0
+  ) WITHOUT ROWID;
+  INSERT INTO ledger_days (day, committed_micros, reserved_micros)
+    SELECT day,
+      coalesce(sum(CASE WHEN state = 'committed' THEN CAST(round(amount_usd * 1000000) AS INTEGER) END), 0),
+      coalesce(sum(CASE WHEN state = 'reserved' THEN CAST(round(amount_usd * 1000000) AS INTEGER) END), 0)
+    FROM ledger GROUP BY day;
+  CREATE TRIGGER ledger_days_insert AFTER INSERT ON ledger
+  BEGIN
+    INSERT OR IGNORE INTO ledger_days (day) VALUES (NEW.day);
+    UPDATE ledger_days SET
+      committed_micros = committed_micros + CASE WHEN NEW.state = 'committed' THEN CAST(round(NEW.amount_usd * 1000000) AS INTEGER) ELSE 0 END,
+      reserved_micros = reserved_micros + CASE WHEN NEW.state = 'reserved' THEN CAST(round(NEW.amount_usd * 1000000) AS INTEGER) ELSE 0 END
+    WHERE day = NEW.day;
+  END;
+  CREATE TRIGGER ledger_days_update AFTER UPDATE OF state, amount_usd, day ON ledger
+  BEGIN
+    UPDATE ledger_days SET
+      committed_micros = committed_micros - CASE WHEN OLD.state = 'committed' THEN CAST(round(OLD.amount_usd * 1000000) AS INTEGER) ELSE 0 END,
+      reserved_micros = reserved_micros - CASE WHEN OLD.state = 'reserved' THEN CAST(round(OLD.amount_usd * 1000000) AS INTEGER) ELSE 0 END
+    WHERE day = OLD.day;
+    INSERT OR IGNORE INTO ledger_days (day) VALUES (NEW.day);
+    UPDATE ledger_days SET
+      committed_micros = committed_micros + CASE WHEN NEW.state = 'committed' THEN CAST(round(NEW.amount_usd * 1000000) AS INTEGER) ELSE 0 END,
+      reserved_micros = reserved_micros + CASE WHEN NEW.state = 'reserved' THEN CAST(round(NEW.amount_usd * 1000000) AS INTEGER) ELSE 0 END
+    WHERE day = NEW.day;
+  END;
+  CREATE TRIGGER ledger_days_delete AFTER DELETE ON ledger
+  BEGIN
+    UPDATE ledger_days SET
+      committed_micros = committed_micros - CASE WHEN OLD.state = 'committed' THEN CAST(round(OLD.amount_usd * 1000000) AS INTEGER) ELSE 0 END,
+      reserved_micros = reserved_micros - CASE WHEN OLD.state = 'reserved' THEN CAST(round(OLD.amount_usd * 1000000) AS INTEGER) ELSE 0 END
+    WHERE day = OLD.day;
+  END;
+  `,
 ];
