@@ -17,6 +17,7 @@ import { execute, type ExecuteDeps, type ExecuteResult } from "../engine/execute
 import { rollbackExecution } from "../engine/rollback.js";
 import { ExitCode, PolicyError, SecretMissingError, ToolctlError, UsageError, type ExitCodeValue } from "../errors.js";
 import { maxRisk } from "../policy/risk.js";
+import { settleAbandonedRuns } from "../registry/abandoned.js";
 import { findExecution, newExecutionId, newId } from "../registry/executions.js";
 import { daySpend, roundUsd, spendDay } from "../registry/ledger.js";
 import {
@@ -107,6 +108,7 @@ export async function applyPlan(preview: PlanPreview, saved: boolean, options: A
 /** `plan-runs resume ID`: the steps not done yet, after reconciling each with the history. */
 export async function resumePlanRun(id: string, options: ApplyOptions, deps: ExecuteDeps): Promise<ApplyResult> {
   const run = requirePlanRun(deps.registry, id);
+  settleAbandonedRuns(deps.registry, options.actor);
   if (run.status === "succeeded" || run.status === "rolled_back") throw new UsageError(`plan run ${run.id} is ${run.status}: there is nothing to resume`);
   if (run.status === "running" && !isOrphaned(run)) throw new UsageError(`plan run ${run.id} is still running (process ${run.pid}); wait for it, or stop it first`);
   const preview = run.plan as PlanPreview;
@@ -125,6 +127,7 @@ export async function resumePlanRun(id: string, options: ApplyOptions, deps: Exe
 /** `plan-runs rollback ID`: undoes the completed steps of a run that did not finish, newest first. */
 export async function rollbackPlanRun(id: string, options: ApplyOptions, deps: ExecuteDeps): Promise<ApplyResult> {
   const run = requirePlanRun(deps.registry, id);
+  settleAbandonedRuns(deps.registry, options.actor);
   if (run.status === "rolled_back") throw new UsageError(`plan run ${run.id} was already rolled back`);
   if (run.status === "running" && !isOrphaned(run)) throw new UsageError(`plan run ${run.id} is still running (process ${run.pid}); wait for it, or stop it first`);
   const preview = run.plan as PlanPreview;

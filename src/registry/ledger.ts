@@ -6,7 +6,6 @@
  * at the 100,000th reservation of a day as at the first.
  * Succeeded → committed; failed → released; unknown → stays reserved, because it may have been spent.
  */
-import { isAlive } from "../util/process.js";
 import type { Statement } from "better-sqlite3";
 import type { Registry } from "./db.js";
 import { nowIso } from "./db.js";
@@ -97,21 +96,20 @@ export interface ReservationRow {
   amountUsd: number;
   state: LedgerState;
   createdAt: string;
+  /** `unknown` for a run whose process was killed: readers settle it so (see abandoned.ts) and it stays reserved. */
   executionStatus: string | null;
-  /** The reserving process is gone while the execution still runs: it crashed or was killed. */
-  abandoned: boolean;
 }
 
 export function dayEntries(registry: Registry, day: string): ReservationRow[] {
   const rows = registry.db
     .prepare(
-      `SELECT l.execution_id, l.tool, l.action, l.amount_usd, l.state, l.created_at, l.pid, e.status
+      `SELECT l.execution_id, l.tool, l.action, l.amount_usd, l.state, l.created_at, e.status
        FROM ledger l LEFT JOIN executions e ON e.id = l.execution_id
        WHERE l.day = ? AND l.state != 'released' ORDER BY l.created_at`,
     )
-    .all(day) as Array<{ execution_id: string; tool: string; action: string; amount_usd: number; state: LedgerState; created_at: string; pid: number | null; status: string | null }>;
+    .all(day) as Array<{ execution_id: string; tool: string; action: string; amount_usd: number; state: LedgerState; created_at: string; status: string | null }>;
   return rows.map((row) => ({
     executionId: row.execution_id, tool: row.tool, action: row.action, amountUsd: row.amount_usd, state: row.state, createdAt: row.created_at,
-    executionStatus: row.status, abandoned: row.state === "reserved" && row.status === "running" && !isAlive(row.pid),
+    executionStatus: row.status,
   }));
 }

@@ -242,4 +242,13 @@ export const MIGRATIONS: readonly string[] = [
     WHERE day = OLD.day;
   END;
   `,
+  `
+  -- The toolctl process that wrote a run's intent, by pid and start time (Linux; NULL elsewhere), so that a
+  -- reader can tell a run still in progress from one whose process was killed, even after its pid is reused.
+  ALTER TABLE executions ADD COLUMN pid INTEGER;
+  ALTER TABLE executions ADD COLUMN pid_start TEXT;
+  ALTER TABLE plan_runs ADD COLUMN pid_start TEXT;
+  -- Runs recorded before this migration: the reserving process is the best record of who ran them.
+  UPDATE executions SET pid = (SELECT pid FROM ledger WHERE ledger.execution_id = executions.id) WHERE status = 'running';
+  `,
 ];
