@@ -251,4 +251,24 @@ export const MIGRATIONS: readonly string[] = [
   -- Runs recorded before this migration: the reserving process is the best record of who ran them.
   UPDATE executions SET pid = (SELECT pid FROM ledger WHERE ledger.execution_id = executions.id) WHERE status = 'running';
   `,
+  `
+  -- Circuit breakers counted in the database, one write per outcome, instead of cockatiel's serialised state
+  -- loaded at the start of a call and saved at its end (which lost counts between concurrent processes). The
+  -- half-open trial call is a lease: its holder (pid, start time) and when it expires.
+  CREATE TABLE circuits (
+    tool TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL DEFAULT 0,
+    opened_at INTEGER,
+    trial_token TEXT,
+    trial_pid INTEGER,
+    trial_pid_start TEXT,
+    trial_expires_at INTEGER,
+    updated_at TEXT NOT NULL
+  ) WITHOUT ROWID;
+  -- Circuits open at the upgrade stay open (cockatiel's CircuitState.Open is 1); closed ones start from zero.
+  INSERT INTO circuits (tool, failures, opened_at, updated_at)
+    SELECT tool, 0, json_extract(state, '$.ownState.openedAt'), updated_at FROM breakers
+    WHERE json_valid(state) AND json_extract(state, '$.ownState.value') = 1 AND json_extract(state, '$.ownState.openedAt') IS NOT NULL;
+  DROP TABLE breakers;
+  `,
 ];
