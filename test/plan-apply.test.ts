@@ -210,6 +210,9 @@ function stepsTool(dir: string): string {
       "    inputSchema: { type: object, required: [log, name], properties: { log: { type: string }, name: { type: string }, waitFor: { type: string }, fail: { type: string } } }",
       `    command: ["sh", "-c", ${JSON.stringify(script)}, "mark", "{{ input.log }}", "{{ input.name }}", "{{ input.waitFor }}", "{{ input.fail }}"]`,
       "    rollback: { action: unmark, input: { log: \"{{ input.log }}\", name: \"{{ input.name }}\" } }",
+      "  stamp:", "    description: Append a name to the log, for good (no rollback)", "    kind: update", "    idempotent: true",
+      "    inputSchema: { type: object, required: [log, name], properties: { log: { type: string }, name: { type: string }, waitFor: { type: string }, fail: { type: string } } }",
+      `    command: ["sh", "-c", ${JSON.stringify(script)}, "stamp", "{{ input.log }}", "{{ input.name }}", "{{ input.waitFor }}", "{{ input.fail }}"]`,
       "  unmark:", "    description: Append 'undo name' to the log", "    kind: delete", "    idempotent: true",
       "    inputSchema: { type: object, required: [log, name], properties: { log: { type: string }, name: { type: string } } }",
       `    command: ["sh", "-c", "echo \\"undo $2\\" >> \\"$1\\"; echo '{}'", "unmark", "{{ input.log }}", "{{ input.name }}"]`,
@@ -218,11 +221,11 @@ function stepsTool(dir: string): string {
   return dir;
 }
 
-function stepsPlan(dir: string, steps: Array<{ id: string; after?: string; fail?: boolean; waitFor?: string }>): void {
+function stepsPlan(dir: string, steps: Array<{ id: string; after?: string; fail?: boolean; waitFor?: string; action?: string }>): void {
   const log = path.join(dir, "log");
   const lines = ["apiVersion: toolctl/v1", "kind: Plan", "name: four", "steps:"];
   for (const step of steps) {
-    lines.push(`  - id: ${step.id}`, "    action: steps.mark", `    input: { log: ${JSON.stringify(log)}, name: ${step.id}, fail: ${step.fail ? "'yes'" : "'no'"}, waitFor: ${JSON.stringify(step.waitFor ? path.join(dir, step.waitFor) : "")} }`);
+    lines.push(`  - id: ${step.id}`, `    action: ${step.action ?? "steps.mark"}`, `    input: { log: ${JSON.stringify(log)}, name: ${step.id}, fail: ${step.fail ? "'yes'" : "'no'"}, waitFor: ${JSON.stringify(step.waitFor ? path.join(dir, step.waitFor) : "")} }`);
     if (step.after) lines.push(`    dependsOn: [${step.after}]`);
   }
   writeFiles({ "four.plan.yaml": `${lines.join("\n")}\n` }, dir);
@@ -256,6 +259,40 @@ describe("failure, rollback and resume", () => {
     const site = applied.json.steps[1];
     const deployment = await runJson(["executions", "show", site.executionId], { home });
     expect(vercel.deleted).toContain(deployment.json.output.id);
+  });
+
+  it("resume does not report success when steps after a rolled-back or left-in-place step could not run: it names them", async () => {
+    const dir = stepsTool(tempDir("toolctl-plan-blocked-"));
+    const home = tempDir("toolctl-plan-blocked-home-");
+    expect((await runCli(["import", path.join(dir, "steps.yaml")], { home })).code).toBe(0);
+    stepsPlan(dir, [{ id: "one", action: "steps.stamp" }, { id: "two", after: "one" }, { id: "three", after: "two", fail: true }, { id: "four", after: "three" }]);
+    const applied = await runJson(["apply", "four.plan.yaml", "--yes"], { home, cwd: dir });
+    expect(applied.code).toBe(1);
+    expect(applied.json.status).toBe("failed");
+    expect(applied.json.steps.map((s: any) => s.status)).toEqual(["left_in_place", "rolled_back", "failed", "not_started"]);
+
+    const resumed = await runJson(["plan-runs", "resume", applied.json.runId, "--yes"], { home, cwd: dir });
+    expect(resumed.code).toBe(1);
+    expect(resumed.json.status).toBe("failed");
+    const steps = Object.fromEntries(resumed.json.steps.map((s: any) => [s.id, s]));
+    expect(steps.three).toMatchObject({ status: "not_started", note: "not started: it needs step two, which was rolled back" });
+    expect(steps.four).toMatchObject({ status: "not_started", note: "not started: it needs step three, which did not run" });
+    expect(resumed.json.error.message).toBe(
+      `plan run ${applied.json.runId} did not complete: 2 steps did not run: three (it needs step two, which was rolled back), four (it needs step three, which did not run)`,
+    );
+    expect(logOf(dir)).toEqual(["one", "two", "undo two"]);
+    expect((await runJson(["plan-runs", "show", applied.json.runId], { home })).json.status).toBe("failed");
+
+    // A step after one left in place (irreversible, or with no rollback) does not run either, and is named.
+    const other = stepsTool(tempDir("toolctl-plan-left-"));
+    stepsPlan(other, [{ id: "first", action: "steps.stamp" }, { id: "second", after: "first", fail: true }]);
+    const left = await runJson(["apply", "four.plan.yaml", "--yes"], { home, cwd: other });
+    expect(left.json.steps.map((s: any) => s.status)).toEqual(["left_in_place", "failed"]);
+    const again = await runJson(["plan-runs", "resume", left.json.runId, "--yes"], { home, cwd: other });
+    expect(again.code).toBe(1);
+    expect(again.json.status).toBe("failed");
+    expect(again.json.steps[1]).toMatchObject({ id: "second", status: "not_started", note: "not started: it needs step first, which was left in place" });
+    expect(again.json.error.message).toMatch(/did not complete: 1 step did not run: second \(it needs step first, which was left in place\)$/);
   });
 
   it("after a SIGKILL mid-apply, resume runs only what was not done: no step runs twice", async () => {

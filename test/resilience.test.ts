@@ -3,9 +3,12 @@
  * loopback server whose answers are scripted per path: a queue of statuses, then 200.
  */
 import http from "node:http";
+import path from "node:path";
+import Database from "better-sqlite3";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { runCli, runJson, tempDir, writeFiles } from "./helpers.js";
+import { spawn } from "node:child_process";
+import { baseEnv, binPath, runCli, runJson, tempDir, writeFiles } from "./helpers.js";
 
 interface Seen {
   method: string;
@@ -15,8 +18,10 @@ interface Seen {
 }
 
 let seen: Seen[] = [];
-/** Per path, the statuses to answer before 200 (with optional headers). */
-let script = new Map<string, Array<{ status: number; headers?: Record<string, string> }>>();
+/** Per path, the statuses to answer before 200 (with optional headers, and an optional delay before answering). */
+let script = new Map<string, Array<{ status: number; headers?: Record<string, string>; delayMs?: number }>>();
+/** Told of every request as it arrives, before it is answered. */
+let arrived: (path: string) => void = () => {};
 let server: http.Server;
 let base = "";
 
@@ -26,10 +31,16 @@ beforeAll(async () => {
     req.on("end", () => {
       const path = new URL(req.url!, "http://x").pathname;
       seen.push({ method: req.method!, path, headers: req.headers, at: Date.now() });
+      arrived(path);
       const next = script.get(path)?.shift();
       const status = next?.status ?? 200;
-      res.writeHead(status, { "content-type": "application/json", ...next?.headers });
-      res.end(JSON.stringify(status === 200 ? (path === "/bad-shape" ? { nope: true } : { ok: true, path }) : { error: { message: `scripted ${status}` } }));
+      const answer = () => {
+        if (res.destroyed) return;
+        res.writeHead(status, { "content-type": "application/json", ...next?.headers });
+        res.end(JSON.stringify(status === 200 ? (path === "/bad-shape" ? { nope: true } : { ok: true, path }) : { error: { message: `scripted ${status}` } }));
+      };
+      if (next?.delayMs) setTimeout(answer, next.delayMs);
+      else answer();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -41,6 +52,7 @@ afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 beforeEach(() => {
   seen = [];
   script = new Map();
+  arrived = () => {};
 });
 
 function tool(name: string, http: string, actions: string, extra = ""): string {
@@ -141,6 +153,159 @@ describe("the circuit breaker", () => {
     const types = audit.stdout.trim().split("\n").map((line) => JSON.parse(line).type as string);
     expect(types).toEqual(expect.arrayContaining(["tool.circuit_opened", "tool.circuit_closed"]));
     expect(types.indexOf("tool.circuit_opened")).toBeLessThan(types.indexOf("tool.circuit_closed"));
+  });
+});
+
+describe("the circuit breaker under concurrent processes", () => {
+  const auditTypes = async (h: string) => (await runCli(["audit", "--json"], { home: h })).stdout.trim().split("\n").map((line) => JSON.parse(line).type as string);
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  it("counts every one of 8 concurrent failures, then lets exactly one trial call through after the pause", { timeout: 90_000 }, async () => {
+    const h = await home(tool("cbc", "retry: { attempts: 1 }, circuitBreaker: { failures: 8, halfOpenAfterSeconds: 2 }", READ));
+    // Slow failures, so that the eight runs are all in flight together.
+    script.set("/read", Array.from({ length: 8 }, () => ({ status: 500, delayMs: 1500 })));
+    const failed = await Promise.all(Array.from({ length: 8 }, () => runJson(["run", "cbc.read"], { home: h })));
+    expect(failed.map((r) => r.code)).toEqual(Array(8).fill(1));
+    expect(seen).toHaveLength(8);
+
+    const open = await runJson(["run", "cbc.read"], { home: h });
+    expect(open.code).toBe(3);
+    expect(open.json.error.message).toMatch(/circuit open for tool cbc: its last 8 calls failed; nothing was sent/);
+    expect(seen).toHaveLength(8);
+    expect((await auditTypes(h)).filter((t) => t === "tool.circuit_opened")).toHaveLength(1);
+
+    // After the pause, eight runs at once: one trial call (which fails, slowly); the others are refused unsent.
+    await sleep(2100);
+    script.set("/read", [{ status: 500, delayMs: 1500 }]);
+    const racing = await Promise.all(Array.from({ length: 8 }, () => runJson(["run", "cbc.read"], { home: h })));
+    expect(seen).toHaveLength(9);
+    expect(racing.map((r) => r.code).sort()).toEqual([1, 3, 3, 3, 3, 3, 3, 3]);
+    for (const refused of racing.filter((r) => r.code === 3)) {
+      expect(refused.json.error.message).toMatch(/^circuit open for tool cbc: its last 8 calls failed; nothing was sent/);
+      expect(refused.json.status).toBe("declined");
+    }
+
+    // The failed trial opened it again; after another pause a successful trial closes it.
+    await sleep(2100);
+    const probe = await runJson(["run", "cbc.read"], { home: h });
+    expect(probe.code, probe.stderr).toBe(0);
+    expect((await runJson(["run", "cbc.read"], { home: h })).code).toBe(0);
+    expect(seen).toHaveLength(11);
+    const types = await auditTypes(h);
+    expect(types.filter((t) => t === "tool.circuit_opened")).toHaveLength(2);
+    expect(types.lastIndexOf("tool.circuit_closed")).toBeGreaterThan(types.lastIndexOf("tool.circuit_opened"));
+  });
+
+  it("a trial whose process was killed does not hold the circuit: the next run makes the trial at once", { timeout: 60_000 }, async () => {
+    const h = await home(tool("cbk", "retry: { attempts: 1 }, timeoutSeconds: 30, circuitBreaker: { failures: 1, halfOpenAfterSeconds: 1 }", READ));
+    script.set("/read", [{ status: 500 }, { status: 200, delayMs: 60_000 }]);
+    expect((await runJson(["run", "cbk.read"], { home: h })).code).toBe(1);
+    await sleep(1100);
+    const child = spawn(process.execPath, [binPath, "run", "cbk.read"], { env: baseEnv({ TOOLCTL_HOME: h }), stdio: "ignore" });
+    await new Promise<void>((resolve) => (arrived = () => resolve()));
+    await new Promise((resolve) => (child.on("close", resolve), child.kill("SIGKILL")));
+    const next = await runJson(["run", "cbk.read"], { home: h });
+    expect(next.code, next.stderr).toBe(0);
+    expect(seen).toHaveLength(3);
+  });
+
+  it("a trial lease expires: a stuck holder cannot keep the circuit shut for ever", { timeout: 60_000 }, async () => {
+    const h = await home(tool("cbs", "retry: { attempts: 1 }, timeoutSeconds: 1, circuitBreaker: { failures: 1, halfOpenAfterSeconds: 1 }", READ));
+    script.set("/read", [{ status: 500 }, { status: 200, delayMs: 60_000 }]);
+    expect((await runJson(["run", "cbs.read"], { home: h })).code).toBe(1);
+    await sleep(1100);
+    const child = spawn(process.execPath, [binPath, "run", "cbs.read"], { env: baseEnv({ TOOLCTL_HOME: h }), stdio: "ignore" });
+    await new Promise<void>((resolve) => (arrived = () => resolve()));
+    // Stopped, not dead: its lease (the call's own time budget plus a margin) is what frees the trial.
+    child.kill("SIGSTOP");
+    try {
+      const refused = await runJson(["run", "cbs.read"], { home: h });
+      expect(refused.code).toBe(3);
+      expect(refused.json.error.message).toMatch(/circuit open for tool cbs: .*another toolctl process is making the one trial call/);
+      expect(seen).toHaveLength(2);
+      await sleep(6500);
+      const next = await runJson(["run", "cbs.read"], { home: h });
+      expect(next.code, next.stderr).toBe(0);
+      expect(seen).toHaveLength(3);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+});
+
+describe("bookkeeping around a call never changes its outcome", () => {
+  const registryOf = (h: string) => new Database(path.join(h, "registry.db"));
+  /** A real failure of one table's writes: the database refuses them (as a read-only or broken store would). */
+  function jam(h: string, tables: string[], verbs = ["INSERT", "UPDATE"]): void {
+    const db = registryOf(h);
+    try {
+      for (const table of tables) {
+        if (!db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table)) continue;
+        for (const verb of verbs) db.exec(`CREATE TRIGGER jam_${table}_${verb} BEFORE ${verb} ON ${table} BEGIN SELECT RAISE(ABORT, 'attempt to write a readonly database'); END;`);
+      }
+    } finally {
+      db.close();
+    }
+  }
+
+  it("records a success as succeeded when a long-held lock of another connection outlasts the busy timeout after the response", { timeout: 90_000 }, async () => {
+    const h = await home(tool("bkl", "retry: { attempts: 1 }, circuitBreaker: { failures: 5 }", READ));
+    script.set("/read", [{ status: 500 }]);
+    expect((await runJson(["run", "bkl.read"], { home: h })).code).toBe(1);
+    // As the second request arrives, another connection takes the write lock and holds it past the 15 s busy
+    // timeout: the call succeeds, and the circuit's count (one failure, to reset) must wait for the lock.
+    const holder = registryOf(h);
+    let released: Promise<void> = Promise.resolve();
+    arrived = () => {
+      holder.exec("BEGIN IMMEDIATE");
+      released = new Promise((resolve) => setTimeout(() => (holder.exec("COMMIT"), resolve()), 17_000));
+    };
+    try {
+      const result = await runJson(["run", "bkl.read"], { home: h });
+      await released;
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.json.status).toBe("succeeded");
+      expect((await runJson(["executions", "show", result.json.executionId], { home: h })).json.status).toBe("succeeded");
+      // Once the lock was free, the success was counted too: the failure before it is forgotten.
+      expect(holder.prepare("SELECT failures FROM circuits WHERE tool = 'bkl'").pluck().get()).toBe(0);
+    } finally {
+      holder.close();
+    }
+    expect(seen).toHaveLength(2);
+  });
+
+  it("a circuit count that cannot be written is a warning (JSON and stderr), never a changed outcome", { timeout: 60_000 }, async () => {
+    const h = await home(tool("bkw", "retry: { attempts: 1 }, circuitBreaker: { failures: 5 }", READ));
+    script.set("/read", [{ status: 500 }]);
+    expect((await runJson(["run", "bkw.read"], { home: h })).code).toBe(1);
+    jam(h, ["circuits", "breakers"]);
+    const result = await runJson(["run", "bkw.read"], { home: h });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.json.status).toBe("succeeded");
+    expect(result.json.warnings).toEqual([expect.stringMatching(/^the circuit breaker of tool bkw could not count this call: .*readonly database.* \(the outcome is recorded as it was\)$/)]);
+    const human = await runCli(["run", "bkw.read"], { home: h });
+    expect(human.code).toBe(0);
+    expect(human.stderr).toMatch(/warning: the circuit breaker of tool bkw could not count this call/);
+    expect((await runJson(["executions", "--status", "succeeded"], { home: h })).json.total).toBe(2);
+  });
+
+  it("a retry refused by the rate limit is not sent, and the answer already received stands (not 'nothing was sent')", { timeout: 60_000 }, async () => {
+    const h = await home(tool("bkr", "requestsPerMinute: 1, retry: { attempts: 3, initialDelayMs: 10 }", READ));
+    script.set("/read", [{ status: 503 }]);
+    const result = await runJson(["run", "bkr.read"], { home: h });
+    expect(seen).toHaveLength(1);
+    expect(result.code).toBe(1);
+    expect(result.json).toMatchObject({ status: "failed", error: { category: "server_error", message: expect.stringContaining("HTTP 503") } });
+    expect(result.json.warnings).toEqual([expect.stringMatching(/^attempt 2 was not sent: rate limit: tool bkr allows 1 requests per minute/)]);
+  });
+
+  it("a rate slot the registry cannot write stops the call before it is sent: failed, exit 6, not unknown", { timeout: 60_000 }, async () => {
+    const h = await home(tool("bks", "requestsPerMinute: 10", POST));
+    jam(h, ["rate_slots"], ["INSERT"]);
+    const result = await runJson(["run", "bks.post", "--yes"], { home: h });
+    expect(seen).toHaveLength(0);
+    expect(result.code).toBe(6);
+    expect(result.json).toMatchObject({ status: "failed", error: { message: expect.stringMatching(/^POST 127\.0\.0\.1:\d+: nothing was sent: registry .*readonly database/) } });
   });
 });
 

@@ -245,6 +245,7 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
     if (warnings.length > 0) warnings.push("the price could not be quoted without the missing secret: treated as CRITICAL");
     else {
       const quoted = await takeQuote(registry, runner, cost, runContext, input, { actor: options.actor, executionId: id, action: action.name }, options.signal);
+      warnings.push(...(quoted.warnings ?? []));
       if (!quoted.ok) return endEarly("failed", quoted.error, quoted.category, { input });
       cost = quoted.cost;
     }

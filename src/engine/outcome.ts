@@ -23,6 +23,20 @@ export interface RunState {
   shown: Omit<ExecuteResult, "status" | "exitCode">;
 }
 
+/**
+ * Runs a runner's bookkeeping (`RunResult.after`) once the outcome is on record: a failure there is a warning,
+ * never a changed outcome.
+ */
+export function runAfter(after: (() => void) | undefined): string[] {
+  if (!after) return [];
+  try {
+    after();
+    return [];
+  } catch (error) {
+    return [`${(error as Error).message} (the outcome is recorded as it was)`];
+  }
+}
+
 /** Runs the prepared call and records its outcome. Whatever goes wrong after the intent, an outcome is written. */
 export async function runAndRecord(prepared: Prepared, state: RunState): Promise<ExecuteResult> {
   const { options, action, record, redactor, shown } = state;
@@ -36,6 +50,7 @@ export async function runAndRecord(prepared: Prepared, state: RunState): Promise
     const message = result.error === undefined ? undefined : redactor.text(result.error);
     const status: ExecutionStatus = result.declined ? "declined" : result.outcome;
     const interrupted = options.signal?.aborted === true;
+    const warnings = (): string[] => [...shown.warnings, ...[...(result.warnings ?? []), ...runAfter(result.after)].map((w) => redactor.text(w))];
     if (!written) {
       written = true;
       try {
@@ -44,13 +59,16 @@ export async function runAndRecord(prepared: Prepared, state: RunState): Promise
       } catch (error) {
         // The action ran but its outcome is not on record: never "nothing ran" (exit 6), always unknown.
         const why = `${shown.tool}.${shown.action} ran, but its outcome could not be recorded (${(error as Error).message}); execution ${shown.executionId} stays "running": check before retrying`;
-        return { ...shown, output, status: "unknown", exitCode: ExitCode.unknownOutcome, durationMs, error: { code: "unknown_outcome", exitCode: ExitCode.unknownOutcome, message: redactor.text(why) } };
+        return {
+          ...shown, output, status: "unknown", exitCode: ExitCode.unknownOutcome, durationMs, warnings: warnings(),
+          error: { code: "unknown_outcome", exitCode: ExitCode.unknownOutcome, message: redactor.text(why) },
+        };
       }
     }
     const exit = exitCode ?? (interrupted ? ExitCode.interrupted : result.nothingRan ? ExitCode.environment : (EXIT_FOR_STATUS[status] ?? ExitCode.actionFailed));
     const fallback = result.nothingRan ? "environment_unavailable" : result.declined ? "policy_refused" : status === "unknown" ? "unknown_outcome" : "action_failed";
     return {
-      ...shown, output, status, exitCode: exit, durationMs, resources: result.resources,
+      ...shown, output, status, exitCode: exit, durationMs, resources: result.resources, warnings: warnings(),
       error: message === undefined ? undefined : { code: code ?? fallback, exitCode: exit, message, category: result.errorCategory },
     };
   };
@@ -61,16 +79,19 @@ export async function runAndRecord(prepared: Prepared, state: RunState): Promise
     };
   }
   options.progress?.start(`${shown.tool}.${shown.action}`);
+  let after: (() => void) | undefined;
   try {
     let result: RunResult;
     try {
       result = await prepared.run({ signal: options.signal ?? new AbortController().signal });
     } catch (error) {
+      // Bookkeeping the runner handed over with its error still follows the outcome.
+      after = (error as { after?: () => void }).after;
       if (!(error instanceof PolicyError)) throw error;
       // A redirect to a blocked address: that hop was refused, but an earlier one may have acted (a POST answered by 303).
       const outcome = repeatable ? "failed" : "unknown";
       const message = repeatable ? error.message : `${error.message}; the first request may have taken effect: check before retrying`;
-      return finish({ outcome, error: message, errorCategory: "authorization", details: {} }, repeatable ? "url_blocked" : undefined, repeatable ? ExitCode.policy : undefined);
+      return finish({ outcome, error: message, errorCategory: "authorization", details: {}, after }, repeatable ? "url_blocked" : undefined, repeatable ? ExitCode.policy : undefined);
     }
     if (result.outcome === "succeeded" && action.outputValidator) {
       const problems = loadValidator(action.outputValidator)(result.output).map((issue) => formatIssue(issue, "output"));
@@ -89,7 +110,7 @@ export async function runAndRecord(prepared: Prepared, state: RunState): Promise
   } catch (error) {
     // Anything unexpected after the intent: the action may have happened, so it is unknown, never silently lost.
     if (written) throw error;
-    return finish({ outcome: "unknown", error: `internal error while running: ${(error as Error).message}`, errorCategory: "other", details: {} }, undefined);
+    return finish({ outcome: "unknown", error: `internal error while running: ${(error as Error).message}`, errorCategory: "other", details: {}, after }, undefined);
   } finally {
     options.progress?.stop();
     if (options.interrupts) options.interrupts.onForce = undefined;

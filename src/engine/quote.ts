@@ -9,11 +9,13 @@ import { appendAudit } from "../registry/audit.js";
 import { writeTransaction, type Registry } from "../registry/db.js";
 import type { ErrorCategory } from "../registry/executions.js";
 import { getAction, type ToolRecord } from "../registry/tools.js";
-import type { Runner, RunContext } from "../runners/types.js";
+import type { Runner, RunContext, RunResult } from "../runners/types.js";
 import { formatIssue, loadValidator } from "../schema/validator.js";
 import { renderValue, TemplateError } from "../template/render.js";
+import { runAfter } from "./outcome.js";
 
-export type QuoteResult = { ok: true; cost: CostEstimate } | { ok: false; error: ToolctlError; category: ErrorCategory };
+/** `warnings`: bookkeeping after the quote call (its circuit breaker count) that could not be written. */
+export type QuoteResult = ({ ok: true; cost: CostEstimate } | { ok: false; error: ToolctlError; category: ErrorCategory }) & { warnings?: string[] };
 
 export async function takeQuote(
   registry: Registry, runner: Runner, pending: PendingQuote, context: Omit<RunContext, "action" | "input">, input: Record<string, unknown>,
@@ -41,7 +43,7 @@ export async function takeQuote(
     record("failed", { error: message });
     return { ok: false, category: "validation", error: new UsageError(message) };
   }
-  let result;
+  let result: RunResult;
   try {
     result = await runner.prepare({ ...context, action: quoteAction, input: quoteInput }).run({ signal: signal ?? new AbortController().signal });
   } catch (error) {
@@ -50,8 +52,17 @@ export async function takeQuote(
     const message = context.redact(`the price quote (${name}) could not be taken: ${(error as Error).message}`);
     record("failed", { error: message });
     const refused = error instanceof ToolctlError ? new ToolctlError(error.code, error.exitCode, message) : new UsageError(message);
-    return { ok: false, category: error instanceof ToolctlError && error.exitCode === ExitCode.policy ? "authorization" : "validation", error: refused };
+    const warnings = runAfter((error as { after?: () => void }).after);
+    return { ok: false, category: error instanceof ToolctlError && error.exitCode === ExitCode.policy ? "authorization" : "validation", error: refused, warnings };
   }
+  // The quote's outcome is on record (its audit event) before the call is counted.
+  const quoted = readQuote(result, name, pending, context, record);
+  return { ...quoted, warnings: runAfter(result.after).map((w) => context.redact(w)) };
+}
+
+function readQuote(
+  result: RunResult, name: string, pending: PendingQuote, context: Omit<RunContext, "action" | "input">, record: (status: string, data: Record<string, unknown>) => void,
+): QuoteResult {
   if (result.outcome !== "succeeded") {
     const message = context.redact(`the price quote (${name}) failed: ${result.error ?? "no answer"}; nothing was bought`);
     record("failed", { error: message });

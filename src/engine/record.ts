@@ -34,6 +34,22 @@ export interface Recorder {
   finished(status: ExecutionStatus, update: ExecutionUpdate, data: Record<string, unknown>): void;
 }
 
+/**
+ * How long the outcome's write waits for the lock. The action has happened: an outcome that cannot be written
+ * turns a known result into `unknown`, so it waits longer than any other write (the registry's busy timeout).
+ */
+const OUTCOME_BUSY_TIMEOUT_MS = 60_000;
+
+function withBusyTimeout<T>(registry: Registry, ms: number, fn: () => T): T {
+  const before = registry.db.pragma("busy_timeout", { simple: true }) as number;
+  registry.db.pragma(`busy_timeout = ${ms}`);
+  try {
+    return fn();
+  } finally {
+    registry.db.pragma(`busy_timeout = ${before}`);
+  }
+}
+
 export function createRecorder(registry: Registry, target: RecordTarget): Recorder {
   const { id, tool, action, actor, createdAt, toolDigest, rollbackOf, planRunId } = target;
   const audit = { actor, tool, action, executionId: id };
@@ -62,12 +78,13 @@ export function createRecorder(registry: Registry, target: RecordTarget): Record
       });
     },
     finished(status, update, data) {
-      writeTransaction(registry, () => {
-        updateExecution(registry, id, { status, finishedAt: nowIso(), ...update });
-        if (status === "succeeded") settleSpend(registry, id, "committed");
-        else if (status !== "unknown") settleSpend(registry, id, "released");
-        appendAudit(registry, { ...audit, type: `execution.${status}`, status, data });
-      });
+      withBusyTimeout(registry, OUTCOME_BUSY_TIMEOUT_MS, () =>
+        writeTransaction(registry, () => {
+          updateExecution(registry, id, { status, finishedAt: nowIso(), ...update });
+          if (status === "succeeded") settleSpend(registry, id, "committed");
+          else if (status !== "unknown") settleSpend(registry, id, "released");
+          appendAudit(registry, { ...audit, type: `execution.${status}`, status, data });
+        }));
     },
   };
 }

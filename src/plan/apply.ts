@@ -17,6 +17,7 @@ import { execute, type ExecuteDeps, type ExecuteResult } from "../engine/execute
 import { rollbackExecution } from "../engine/rollback.js";
 import { ExitCode, PolicyError, SecretMissingError, ToolctlError, UsageError, type ExitCodeValue } from "../errors.js";
 import { maxRisk } from "../policy/risk.js";
+import { settleAbandonedRuns } from "../registry/abandoned.js";
 import { findExecution, newExecutionId, newId } from "../registry/executions.js";
 import { daySpend, roundUsd, spendDay } from "../registry/ledger.js";
 import {
@@ -107,12 +108,20 @@ export async function applyPlan(preview: PlanPreview, saved: boolean, options: A
 /** `plan-runs resume ID`: the steps not done yet, after reconciling each with the history. */
 export async function resumePlanRun(id: string, options: ApplyOptions, deps: ExecuteDeps): Promise<ApplyResult> {
   const run = requirePlanRun(deps.registry, id);
+  settleAbandonedRuns(deps.registry, options.actor);
   if (run.status === "succeeded" || run.status === "rolled_back") throw new UsageError(`plan run ${run.id} is ${run.status}: there is nothing to resume`);
   if (run.status === "running" && !isOrphaned(run)) throw new UsageError(`plan run ${run.id} is still running (process ${run.pid}); wait for it, or stop it first`);
   const preview = run.plan as PlanPreview;
   const problem = staleness(preview, deps, options.env, false);
   if (problem) throw problem;
   const states = reconcile(run, preview, deps, "resume");
+  // Steps that can no longer run (after one rolled back or left in place) are neither approved nor budgeted.
+  for (const id of preview.order) {
+    const step = preview.steps.find((s) => s.id === id)!;
+    const state = states.get(id)!;
+    const reason = state.status === "pending" ? whyBlocked(step, states) : undefined;
+    if (reason) Object.assign(state, { status: "not_started", note: `not started: ${reason}` });
+  }
   const remaining = preview.steps.filter((s) => states.get(s.id)!.status === "pending");
   checkBudget(preview, remaining, deps);
   const secrets = resolvePlanSecrets(preview, options, deps);
@@ -125,6 +134,7 @@ export async function resumePlanRun(id: string, options: ApplyOptions, deps: Exe
 /** `plan-runs rollback ID`: undoes the completed steps of a run that did not finish, newest first. */
 export async function rollbackPlanRun(id: string, options: ApplyOptions, deps: ExecuteDeps): Promise<ApplyResult> {
   const run = requirePlanRun(deps.registry, id);
+  settleAbandonedRuns(deps.registry, options.actor);
   if (run.status === "rolled_back") throw new UsageError(`plan run ${run.id} was already rolled back`);
   if (run.status === "running" && !isOrphaned(run)) throw new UsageError(`plan run ${run.id} is still running (process ${run.pid}); wait for it, or stop it first`);
   const preview = run.plan as PlanPreview;
@@ -217,8 +227,16 @@ async function runAndSettle(
 ): Promise<ApplyResult> {
   const failure = await runSteps(runId, preview, states, secrets, approvedVia, options, deps);
   if (!failure) {
-    setPlanRunStatus(deps.registry, runId, "succeeded", options.actor);
-    return summary(runId, preview, states, "succeeded", ExitCode.ok);
+    // Nothing failed now, but a step that could not run leaves the plan undone: never reported as succeeded.
+    const notRun = [...states.values()].filter((s) => s.status === "not_started");
+    if (notRun.length === 0) {
+      setPlanRunStatus(deps.registry, runId, "succeeded", options.actor);
+      return summary(runId, preview, states, "succeeded", ExitCode.ok);
+    }
+    const why = notRun.map((s) => `${s.id} (${(s.note ?? "").replace(/^not started: /, "")})`).join(", ");
+    const message = `plan run ${runId} did not complete: ${notRun.length} step${notRun.length === 1 ? "" : "s"} did not run: ${why}`;
+    setPlanRunStatus(deps.registry, runId, "failed", options.actor, message);
+    return summary(runId, preview, states, "failed", ExitCode.actionFailed, message);
   }
   if (options.signal?.aborted) {
     setPlanRunStatus(deps.registry, runId, "interrupted", options.actor, failure.message);
@@ -301,9 +319,14 @@ async function runSteps(
         const state = states.get(id)!;
         if (state.status !== "pending" || running.size >= Math.max(1, options.parallelism)) continue;
         const step = byId.get(id)!;
-        const blocked = step.needs.find((n) => ["skipped", "not_started"].includes(states.get(n)!.status));
-        if (blocked) {
-          finish(step, state, "skipped", `step ${blocked} did not run`);
+        const reason = whyBlocked(step, states);
+        if (reason) {
+          finish(step, state, "not_started", `not started: ${reason}`);
+          continue;
+        }
+        const skipped = step.needs.find((n) => states.get(n)!.status === "skipped");
+        if (skipped) {
+          finish(step, state, "skipped", `step ${skipped} did not run`);
           continue;
         }
         if (!step.needs.every((n) => states.get(n)!.status === "succeeded")) continue;
@@ -319,7 +342,29 @@ async function runSteps(
   if (!failure && options.signal?.aborted && [...states.values()].some((s) => s.status === "pending")) {
     failure = { step: "-", message: "stopped before every step ran", exitCode: ExitCode.interrupted, code: "interrupted" };
   }
+  // Whatever else kept a step waiting, it did not run, and says so.
+  if (!failure) {
+    for (const step of preview.steps) {
+      const state = states.get(step.id)!;
+      if (state.status === "pending") finish(step, state, "not_started", "not started: its dependencies did not all succeed");
+    }
+  }
   return failure;
+}
+
+/** What a step after another that will never succeed (rolled back, left in place, failed...) became of it. */
+const NEVER_SUCCEEDS: Partial<Record<PlanStepStatus, string>> = {
+  rolled_back: "was rolled back", left_in_place: "was left in place", rollback_failed: "could not be rolled back",
+  failed: "failed", unknown: "has an unknown outcome", not_started: "did not run",
+};
+
+/** Why a step cannot run: one of the steps it needs is done for and will not succeed now. */
+function whyBlocked(step: StepPreview, states: Map<string, StepState>): string | undefined {
+  for (const need of step.needs) {
+    const fate = NEVER_SUCCEEDS[states.get(need)!.status];
+    if (fate) return `it needs step ${need}, which ${fate}`;
+  }
+  return undefined;
 }
 
 /** Undoes the completed steps, newest first; returns rolled_back when nothing that acted is left in place. */

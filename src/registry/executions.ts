@@ -5,6 +5,7 @@
 import { hmacHex, type AuditKey } from "../secrets/audit-key.js";
 import { nodeCrypto } from "../util/builtins.js";
 import { canonicalJson } from "../util/canonical.js";
+import { currentProcess } from "../util/process.js";
 import { rowsByIdPrefix, type Registry } from "./db.js";
 import { countExecutions } from "./execution-counts.js";
 
@@ -86,13 +87,18 @@ export interface NewExecution {
   planRunId?: string;
 }
 
+/** The row names the process writing it (pid and start time): a reader can then tell when a running one was killed. */
 export function insertExecution(registry: Registry, execution: NewExecution): void {
+  const writer = currentProcess();
   registry.db
     .prepare(
-      `INSERT INTO executions (id, tool, action, actor, status, input, tool_digest, created_at, rollback_of, plan_run_id)
-       VALUES (@id, @tool, @action, @actor, @status, @input, @toolDigest, @createdAt, @rollbackOf, @planRunId)`,
+      `INSERT INTO executions (id, tool, action, actor, status, input, tool_digest, created_at, rollback_of, plan_run_id, pid, pid_start)
+       VALUES (@id, @tool, @action, @actor, @status, @input, @toolDigest, @createdAt, @rollbackOf, @planRunId, @pid, @pidStart)`,
     )
-    .run({ ...execution, input: JSON.stringify(execution.input ?? null), toolDigest: execution.toolDigest ?? null, rollbackOf: execution.rollbackOf ?? null, planRunId: execution.planRunId ?? null });
+    .run({
+      ...execution, input: JSON.stringify(execution.input ?? null), toolDigest: execution.toolDigest ?? null, rollbackOf: execution.rollbackOf ?? null,
+      planRunId: execution.planRunId ?? null, pid: writer.pid, pidStart: writer.start,
+    });
   signExecution(registry, execution.id);
 }
 

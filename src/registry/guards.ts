@@ -1,11 +1,11 @@
 /**
- * What keeps a tool from being hammered, shared by every toolctl process of a home: the circuit breaker's state
- * (cockatiel's serialised form) and a sliding one-minute window of request slots. Each change is one
- * BEGIN IMMEDIATE transaction, so concurrent processes queue rather than race.
+ * What keeps a tool from being hammered, shared by every toolctl process of a home: the circuit breaker
+ * (./circuits.ts) and a sliding one-minute window of request slots. Each change is one BEGIN IMMEDIATE
+ * transaction, so concurrent processes queue rather than race.
  */
-import { breakerOpenSince, RateLimitedError, type SharedGuards } from "../runners/http/resilience.js";
-import { appendAudit } from "./audit.js";
-import { nowIso, writeTransaction, type Registry } from "./db.js";
+import { RateLimitedError, type SharedGuards } from "../runners/http/resilience.js";
+import { admitCall, circuitRefusal, recordCall } from "./circuits.js";
+import { writeTransaction, type Registry } from "./db.js";
 
 /** The longest toolctl waits for a rate slot before refusing. */
 const MAX_SLOT_WAIT_MS = 30_000;
@@ -27,25 +27,11 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 export function createGuards(registry: Registry, tool: string, actor: string, requestsPerMinute: number | undefined): SharedGuards {
-  // What this run read: a call that leaves the breaker as it found it (the usual success) writes nothing.
-  let loaded: string | undefined;
   return {
-    loadBreaker() {
-      loaded = registry.db.prepare("SELECT state FROM breakers WHERE tool = ?").pluck().get(tool) as string | undefined;
-      return loaded === undefined ? undefined : JSON.parse(loaded);
-    },
-    saveBreaker(state) {
-      if (JSON.stringify(state) === loaded) return;
-      writeTransaction(registry, () => {
-        const before = registry.db.prepare("SELECT state FROM breakers WHERE tool = ?").pluck().get(tool) as string | undefined;
-        const wasOpen = before !== undefined && breakerOpenSince(JSON.parse(before)) !== undefined;
-        const isOpen = breakerOpenSince(state) !== undefined;
-        registry.db
-          .prepare("INSERT INTO breakers (tool, state, updated_at) VALUES (?, ?, ?) ON CONFLICT (tool) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at")
-          .run(tool, JSON.stringify(state), nowIso());
-        if (wasOpen !== isOpen) appendAudit(registry, { type: isOpen ? "tool.circuit_opened" : "tool.circuit_closed", actor, tool, data: { state } });
-      });
-    },
+    circuitRefusal: (settings) => circuitRefusal(registry, tool, settings),
+    admit: (settings, leaseMs) => admitCall(registry, tool, settings, leaseMs),
+    record: (settings, admission, result) => recordCall(registry, tool, actor, settings, admission, result),
+    maxSlotWaitMs: requestsPerMinute === undefined ? 0 : MAX_SLOT_WAIT_MS,
     async takeSlot(signal) {
       if (requestsPerMinute === undefined) return;
       for (;;) {

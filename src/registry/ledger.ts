@@ -1,10 +1,12 @@
 /**
  * The spend ledger. A run reserves its estimated cost before it acts, in the same BEGIN IMMEDIATE transaction
  * as its audit intent, after checking the daily limit against everything committed or still reserved today:
- * two processes can never both pass the check with money that only one of them may spend.
+ * two processes can never both pass the check with money that only one of them may spend. The check reads the
+ * day's running totals (`ledger_days`), never the day's rows, so the write lock is held for the same short time
+ * at the 100,000th reservation of a day as at the first.
  * Succeeded → committed; failed → released; unknown → stays reserved, because it may have been spent.
  */
-import { isAlive } from "../util/process.js";
+import type { Statement } from "better-sqlite3";
 import type { Registry } from "./db.js";
 import { nowIso } from "./db.js";
 
@@ -27,15 +29,39 @@ export interface DaySpend {
 /** Rounds to a hundredth of a cent: sums of floats must not drift across a limit. */
 export const roundUsd = (usd: number) => Math.round(usd * 10_000) / 10_000;
 
+const MICROS_PER_USD = 1_000_000;
+
+const SQL = {
+  day: "SELECT committed_micros AS committed, reserved_micros AS reserved FROM ledger_days WHERE day = ?",
+  reserve: `INSERT INTO ledger (execution_id, tool, action, amount_usd, state, day, pid, created_at, updated_at)
+            VALUES (?, ?, ?, ?, 'reserved', ?, ?, ?, ?)`,
+  settle: "UPDATE ledger SET state = ?, updated_at = ? WHERE execution_id = ? AND state = 'reserved'",
+};
+type Statements = { [K in keyof typeof SQL]: Statement };
+const prepared = new WeakMap<Registry["db"], Statements>();
+
+/**
+ * The ledger's statements, compiled once per connection: the insert carries the `ledger_days` triggers, and
+ * compiling them again for every reservation would cost more than the reservation itself.
+ */
+function statements(registry: Registry): Statements {
+  let found = prepared.get(registry.db);
+  if (!found) {
+    found = Object.fromEntries(Object.entries(SQL).map(([key, sql]) => [key, registry.db.prepare(sql)])) as Statements;
+    prepared.set(registry.db, found);
+  }
+  return found;
+}
+
+/**
+ * Today's totals, read from `ledger_days`: one row, whatever the day holds. The table is kept by triggers on
+ * `ledger` (see migrations), in the same transaction as each reservation and settlement.
+ */
 export function daySpend(registry: Registry, day: string): DaySpend {
-  const row = registry.db
-    .prepare(
-      `SELECT coalesce(sum(CASE WHEN state = 'committed' THEN amount_usd END), 0) AS committed,
-              coalesce(sum(CASE WHEN state = 'reserved' THEN amount_usd END), 0) AS reserved
-       FROM ledger WHERE day = ?`,
-    )
-    .get(day) as { committed: number; reserved: number };
-  return { day, committedUsd: roundUsd(row.committed), reservedUsd: roundUsd(row.reserved) };
+  const row = statements(registry).day.get(day) as
+    | { committed: number; reserved: number }
+    | undefined;
+  return { day, committedUsd: roundUsd((row?.committed ?? 0) / MICROS_PER_USD), reservedUsd: roundUsd((row?.reserved ?? 0) / MICROS_PER_USD) };
 }
 
 export interface Reservation {
@@ -54,18 +80,13 @@ export function reserveSpend(registry: Registry, reservation: Reservation): Rese
   const spend = daySpend(registry, reservation.day);
   if (roundUsd(spend.committedUsd + spend.reservedUsd + reservation.amountUsd) > reservation.dailyLimitUsd) return { ok: false, spend };
   const now = nowIso();
-  registry.db
-    .prepare(
-      `INSERT INTO ledger (execution_id, tool, action, amount_usd, state, day, pid, created_at, updated_at)
-       VALUES (?, ?, ?, ?, 'reserved', ?, ?, ?, ?)`,
-    )
-    .run(reservation.executionId, reservation.tool, reservation.action, reservation.amountUsd, reservation.day, process.pid, now, now);
+  statements(registry).reserve.run(reservation.executionId, reservation.tool, reservation.action, reservation.amountUsd, reservation.day, process.pid, now, now);
   return { ok: true, after: { ...spend, reservedUsd: roundUsd(spend.reservedUsd + reservation.amountUsd) } };
 }
 
 /** Must run inside the outcome's write transaction. A missing row (a free action) is fine. */
 export function settleSpend(registry: Registry, executionId: string, state: Exclude<LedgerState, "reserved">): void {
-  registry.db.prepare("UPDATE ledger SET state = ?, updated_at = ? WHERE execution_id = ? AND state = 'reserved'").run(state, nowIso(), executionId);
+  statements(registry).settle.run(state, nowIso(), executionId);
 }
 
 export interface ReservationRow {
@@ -75,21 +96,20 @@ export interface ReservationRow {
   amountUsd: number;
   state: LedgerState;
   createdAt: string;
+  /** `unknown` for a run whose process was killed: readers settle it so (see abandoned.ts) and it stays reserved. */
   executionStatus: string | null;
-  /** The reserving process is gone while the execution still runs: it crashed or was killed. */
-  abandoned: boolean;
 }
 
 export function dayEntries(registry: Registry, day: string): ReservationRow[] {
   const rows = registry.db
     .prepare(
-      `SELECT l.execution_id, l.tool, l.action, l.amount_usd, l.state, l.created_at, l.pid, e.status
+      `SELECT l.execution_id, l.tool, l.action, l.amount_usd, l.state, l.created_at, e.status
        FROM ledger l LEFT JOIN executions e ON e.id = l.execution_id
        WHERE l.day = ? AND l.state != 'released' ORDER BY l.created_at`,
     )
-    .all(day) as Array<{ execution_id: string; tool: string; action: string; amount_usd: number; state: LedgerState; created_at: string; pid: number | null; status: string | null }>;
+    .all(day) as Array<{ execution_id: string; tool: string; action: string; amount_usd: number; state: LedgerState; created_at: string; status: string | null }>;
   return rows.map((row) => ({
     executionId: row.execution_id, tool: row.tool, action: row.action, amountUsd: row.amount_usd, state: row.state, createdAt: row.created_at,
-    executionStatus: row.status, abandoned: row.state === "reserved" && row.status === "running" && !isAlive(row.pid),
+    executionStatus: row.status,
   }));
 }

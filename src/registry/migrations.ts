@@ -262,4 +262,76 @@ export const MIGRATIONS: readonly string[] = [
     WHERE day = substr(OLD.created_at, 1, 10) AND tool = OLD.tool AND action = OLD.action AND status = OLD.status AND actor = OLD.actor;
   END;
   `,
+  `
+  -- Running totals of the spend ledger per day, kept by triggers in the same transaction as every change to a
+  -- ledger row: a reservation reads one row instead of summing the whole day, so it costs the same at the
+  -- 100,000th run of a day as at the first. Totals are whole micro-dollars, so the integer sums are exact and can
+  -- never drift from the rows, whichever code path (or hand-written SQL) changes them.
+  CREATE TABLE ledger_days (
+    day TEXT PRIMARY KEY,
+    committed_micros INTEGER NOT NULL DEFAULT 0,
+    reserved_micros INTEGER NOT NULL DEFAULT 0
+  ) WITHOUT ROWID;
+  INSERT INTO ledger_days (day, committed_micros, reserved_micros)
+    SELECT day,
+      coalesce(sum(CASE WHEN state = 'committed' THEN CAST(round(amount_usd * 1000000) AS INTEGER) END), 0),
+      coalesce(sum(CASE WHEN state = 'reserved' THEN CAST(round(amount_usd * 1000000) AS INTEGER) END), 0)
+    FROM ledger GROUP BY day;
+  CREATE TRIGGER ledger_days_insert AFTER INSERT ON ledger
+  BEGIN
+    INSERT OR IGNORE INTO ledger_days (day) VALUES (NEW.day);
+    UPDATE ledger_days SET
+      committed_micros = committed_micros + CASE WHEN NEW.state = 'committed' THEN CAST(round(NEW.amount_usd * 1000000) AS INTEGER) ELSE 0 END,
+      reserved_micros = reserved_micros + CASE WHEN NEW.state = 'reserved' THEN CAST(round(NEW.amount_usd * 1000000) AS INTEGER) ELSE 0 END
+    WHERE day = NEW.day;
+  END;
+  CREATE TRIGGER ledger_days_update AFTER UPDATE OF state, amount_usd, day ON ledger
+  BEGIN
+    UPDATE ledger_days SET
+      committed_micros = committed_micros - CASE WHEN OLD.state = 'committed' THEN CAST(round(OLD.amount_usd * 1000000) AS INTEGER) ELSE 0 END,
+      reserved_micros = reserved_micros - CASE WHEN OLD.state = 'reserved' THEN CAST(round(OLD.amount_usd * 1000000) AS INTEGER) ELSE 0 END
+    WHERE day = OLD.day;
+    INSERT OR IGNORE INTO ledger_days (day) VALUES (NEW.day);
+    UPDATE ledger_days SET
+      committed_micros = committed_micros + CASE WHEN NEW.state = 'committed' THEN CAST(round(NEW.amount_usd * 1000000) AS INTEGER) ELSE 0 END,
+      reserved_micros = reserved_micros + CASE WHEN NEW.state = 'reserved' THEN CAST(round(NEW.amount_usd * 1000000) AS INTEGER) ELSE 0 END
+    WHERE day = NEW.day;
+  END;
+  CREATE TRIGGER ledger_days_delete AFTER DELETE ON ledger
+  BEGIN
+    UPDATE ledger_days SET
+      committed_micros = committed_micros - CASE WHEN OLD.state = 'committed' THEN CAST(round(OLD.amount_usd * 1000000) AS INTEGER) ELSE 0 END,
+      reserved_micros = reserved_micros - CASE WHEN OLD.state = 'reserved' THEN CAST(round(OLD.amount_usd * 1000000) AS INTEGER) ELSE 0 END
+    WHERE day = OLD.day;
+  END;
+  `,
+  `
+  -- The toolctl process that wrote a run's intent, by pid and start time (Linux; NULL elsewhere), so that a
+  -- reader can tell a run still in progress from one whose process was killed, even after its pid is reused.
+  ALTER TABLE executions ADD COLUMN pid INTEGER;
+  ALTER TABLE executions ADD COLUMN pid_start TEXT;
+  ALTER TABLE plan_runs ADD COLUMN pid_start TEXT;
+  -- Runs recorded before this migration: the reserving process is the best record of who ran them.
+  UPDATE executions SET pid = (SELECT pid FROM ledger WHERE ledger.execution_id = executions.id) WHERE status = 'running';
+  `,
+  `
+  -- Circuit breakers counted in the database, one write per outcome, instead of cockatiel's serialised state
+  -- loaded at the start of a call and saved at its end (which lost counts between concurrent processes). The
+  -- half-open trial call is a lease: its holder (pid, start time) and when it expires.
+  CREATE TABLE circuits (
+    tool TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL DEFAULT 0,
+    opened_at INTEGER,
+    trial_token TEXT,
+    trial_pid INTEGER,
+    trial_pid_start TEXT,
+    trial_expires_at INTEGER,
+    updated_at TEXT NOT NULL
+  ) WITHOUT ROWID;
+  -- Circuits open at the upgrade stay open (cockatiel's CircuitState.Open is 1); closed ones start from zero.
+  INSERT INTO circuits (tool, failures, opened_at, updated_at)
+    SELECT tool, 0, json_extract(state, '$.ownState.openedAt'), updated_at FROM breakers
+    WHERE json_valid(state) AND json_extract(state, '$.ownState.value') = 1 AND json_extract(state, '$.ownState.openedAt') IS NOT NULL;
+  DROP TABLE breakers;
+  `,
 ];

@@ -5,6 +5,7 @@
  */
 import { NotFoundError, UsageError } from "../errors.js";
 import { appendAudit } from "./audit.js";
+import { currentProcess, isRunning } from "../util/process.js";
 import { nowIso, rowsByIdPrefix, writeTransaction, type Registry } from "./db.js";
 
 export type PlanRunStatus = "running" | "succeeded" | "failed" | "rolled_back" | "interrupted";
@@ -29,6 +30,8 @@ export interface PlanRun {
   plan: unknown;
   actor: string;
   pid: number | null;
+  /** The start time of process `pid` (Linux), so a reused pid is not taken for the run's. */
+  pidStart: string | null;
   error: string | null;
   createdAt: string;
   updatedAt: string;
@@ -36,7 +39,7 @@ export interface PlanRun {
 }
 
 interface RunRow {
-  id: string; plan_id: string; name: string; status: PlanRunStatus; plan: string; actor: string; pid: number | null; error: string | null;
+  id: string; plan_id: string; name: string; status: PlanRunStatus; plan: string; actor: string; pid: number | null; pid_start: string | null; error: string | null;
   created_at: string; updated_at: string;
 }
 interface StepRow {
@@ -52,8 +55,8 @@ export function createPlanRun(registry: Registry, run: { id: string; planId: str
   writeTransaction(registry, () => {
     const now = nowIso();
     registry.db
-      .prepare("INSERT INTO plan_runs (id, plan_id, name, status, plan, actor, pid, created_at, updated_at) VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?)")
-      .run(run.id, run.planId, run.name, JSON.stringify(run.plan), run.actor, process.pid, now, now);
+      .prepare("INSERT INTO plan_runs (id, plan_id, name, status, plan, actor, pid, pid_start, created_at, updated_at) VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)")
+      .run(run.id, run.planId, run.name, JSON.stringify(run.plan), run.actor, currentProcess().pid, currentProcess().start, now, now);
     const insert = registry.db.prepare("INSERT INTO plan_steps (run_id, step, position, status) VALUES (?, ?, ?, 'pending')");
     run.steps.forEach((step, position) => insert.run(run.id, step, position));
     appendAudit(registry, { type: "plan.started", actor: run.actor, status: "running", data: { planRun: run.id, plan: run.planId, name: run.name, steps: run.steps } });
@@ -76,8 +79,10 @@ export function updatePlanStep(registry: Registry, runId: string, step: string, 
 
 export function setPlanRunStatus(registry: Registry, runId: string, status: PlanRunStatus, actor: string, error?: string): void {
   writeTransaction(registry, () => {
-    registry.db.prepare("UPDATE plan_runs SET status = ?, error = ?, updated_at = ?, pid = CASE WHEN ? = 'running' THEN ? ELSE pid END WHERE id = ?")
-      .run(status, error ?? null, nowIso(), status, process.pid, runId);
+    const running = status === "running" ? 1 : 0;
+    registry.db
+      .prepare("UPDATE plan_runs SET status = ?, error = ?, updated_at = ?, pid = CASE WHEN ? THEN ? ELSE pid END, pid_start = CASE WHEN ? THEN ? ELSE pid_start END WHERE id = ?")
+      .run(status, error ?? null, nowIso(), running, currentProcess().pid, running, currentProcess().start, runId);
     appendAudit(registry, { type: `plan.${status}`, actor, status, data: { planRun: runId, ...(error ? { error } : {}) } });
   });
 }
@@ -100,19 +105,13 @@ export function listPlanRuns(registry: Registry, limit: number): Array<Omit<Plan
 
 function summaryOf(row: RunRow): Omit<PlanRun, "plan" | "steps"> {
   return {
-    id: row.id, planId: row.plan_id, name: row.name, status: row.status, actor: row.actor, pid: row.pid, error: row.error,
+    id: row.id, planId: row.plan_id, name: row.name, status: row.status, actor: row.actor, pid: row.pid, pidStart: row.pid_start ?? null, error: row.error,
     createdAt: row.created_at, updatedAt: row.updated_at,
   };
 }
 
 /** A run marked running whose process is gone was interrupted (a crash, a kill): it can be resumed or rolled back. */
-export function isOrphaned(run: Pick<PlanRun, "status" | "pid">): boolean {
+export function isOrphaned(run: Pick<PlanRun, "status" | "pid" | "pidStart">): boolean {
   if (run.status !== "running" || run.pid === null) return false;
-  if (run.pid === process.pid) return false;
-  try {
-    process.kill(run.pid, 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "ESRCH";
-  }
+  return !isRunning(run.pid, run.pidStart);
 }

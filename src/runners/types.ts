@@ -52,6 +52,13 @@ export interface RunResult {
   declined?: boolean;
   /** Resource use of a sandboxed run, recorded on the execution. */
   resources?: { peakMemoryBytes: number | null; cpuTimeMs: number | null; durationMs: number };
+  /** Something worth saying that does not change the outcome (a retry that was not sent). */
+  warnings?: string[];
+  /**
+   * Bookkeeping that follows the outcome (the circuit breaker's count): the engine runs it once the outcome is on
+   * record, and a failure there is a warning, never a changed outcome.
+   */
+  after?: () => void;
 }
 
 export interface RunHooks {

@@ -2,13 +2,13 @@ import { loadConfig } from "../../config/config.js";
 import { dayEntries, daySpend, roundUsd, spendDay } from "../../registry/ledger.js";
 import { table } from "../../ui/output.js";
 import type { CommandContext } from "../program.js";
-import { withRegistry } from "./shared.js";
+import { withSettledRegistry } from "./shared.js";
 
 /** Today's spend (UTC day), what is reserved by runs in flight (or of unknown outcome), and what is left. */
 export async function budgetCommand(context: CommandContext, flags: { day?: string }): Promise<void> {
   const { limits } = (await loadConfig(context.home, context.env)).values;
   const day = flags.day ?? spendDay();
-  const view = await withRegistry(context, (registry) => {
+  const view = await withSettledRegistry(context, (registry) => {
     const spend = daySpend(registry, day);
     const entries = dayEntries(registry, day);
     const headroomUsd = Math.max(0, roundUsd(limits.dailyUsd - spend.committedUsd - spend.reservedUsd));
@@ -23,7 +23,7 @@ export async function budgetCommand(context: CommandContext, flags: { day?: stri
       `  left today: ${usd(view.headroomUsd)} of ${usd(view.dailyLimitUsd)}; at most ${usd(view.perActionLimitUsd)} per action`,
     ];
     if (view.entries.length) {
-      const rows = view.entries.map((e) => [e.executionId, `${e.tool}.${e.action}`, usd(e.amountUsd), e.state, e.abandoned ? "unknown (process gone)" : (e.executionStatus ?? "-")]);
+      const rows = view.entries.map((e) => [e.executionId, `${e.tool}.${e.action}`, usd(e.amountUsd), e.state, e.executionStatus ?? "-"]);
       lines.push("", table(["EXECUTION", "ACTION", "AMOUNT", "LEDGER", "OUTCOME"], rows, (h) => context.output.color.bold(h)));
     }
     return lines.join("\n");

@@ -8,7 +8,7 @@ import type { ApplyOptions, ApplyResult } from "../../plan/apply.js";
 import type { PlanPreview } from "../../plan/preview.js";
 import type { CommandContext } from "../program.js";
 import { withEngine } from "./run.js";
-import { checkOtpFlag, withRegistry } from "./shared.js";
+import { checkOtpFlag, withSettledRegistry } from "./shared.js";
 
 interface PlanFlags {
   out?: string;
@@ -112,7 +112,7 @@ export async function rollbackPlanRunCommand(context: CommandContext, id: string
 
 export async function showPlanRunCommand(context: CommandContext, id: string): Promise<void> {
   const [{ requirePlanRun, isOrphaned }, { renderPlanRun }] = await Promise.all([import("../../registry/plan-runs.js"), import("../../ui/plan.js")]);
-  await withRegistry(context, (registry) => {
+  await withSettledRegistry(context, (registry) => {
     const run = requirePlanRun(registry, id);
     const interrupted = isOrphaned(run);
     context.output.data({ ...run, interrupted }, () => renderPlanRun(run, interrupted, context.output.color));
@@ -121,7 +121,7 @@ export async function showPlanRunCommand(context: CommandContext, id: string): P
 
 export async function listPlanRunsCommand(context: CommandContext, flags: { limit: number }): Promise<void> {
   const { listPlanRuns, isOrphaned } = await import("../../registry/plan-runs.js");
-  await withRegistry(context, (registry) => {
+  await withSettledRegistry(context, (registry) => {
     const runs = listPlanRuns(registry, flags.limit).map((run) => ({ ...run, interrupted: isOrphaned(run) }));
     context.output.data(runs, () =>
       runs.length === 0 ? "no plan runs yet (toolctl apply PLAN)" : runs.map((r) => `${r.id}  ${r.name}  ${r.interrupted ? "interrupted" : r.status}  ${r.createdAt}`).join("\n"));

@@ -13,6 +13,22 @@ export async function withRegistry<T>(context: CommandContext, fn: (registry: Re
   }
 }
 
+/**
+ * Opens the registry for a reader of the history, which first settles the runs whose toolctl process is gone as
+ * unknown (registry/abandoned.ts). A settlement that cannot be written is a warning: the reader still reads.
+ */
+export async function withSettledRegistry<T>(context: CommandContext, fn: (registry: Registry) => Promise<T> | T): Promise<T> {
+  const { settleAbandonedRuns } = await import("../../registry/abandoned.js");
+  return withRegistry(context, (registry) => {
+    try {
+      settleAbandonedRuns(registry, context.actor);
+    } catch (error) {
+      context.output.warn(`could not settle the runs whose toolctl process is gone: ${(error as Error).message}`);
+    }
+    return fn(registry);
+  });
+}
+
 export function pretty(value: unknown): string {
   return typeof value === "string" ? value : JSON.stringify(value, null, 2);
 }

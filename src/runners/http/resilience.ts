@@ -1,14 +1,18 @@
 /**
- * Safe retries, a circuit breaker and a rate limit around one HTTP call, with cockatiel.
+ * Safe retries (cockatiel), a circuit breaker and a rate limit around one HTTP call.
  *
  * - Retries: a network failure, a 429 or a 5xx is tried again with exponential backoff and full jitter, or after
  *   the provider's Retry-After, but only when repeating is safe: the action is idempotent or carries an
  *   idempotency key (the same key on every attempt, so the provider replays instead of acting twice).
- * - Circuit breaker: per tool, its state kept in the registry so that it holds across toolctl processes; it opens
- *   after repeated failed calls and half-opens after a pause.
+ * - Circuit breaker: per tool, counted in the registry so that it holds across toolctl processes; it opens after
+ *   repeated failed calls, and after a pause lets one trial call through (a lease, one process at a time).
  * - Rate limit: a slot is taken in the registry before every attempt.
+ *
+ * Counting the call is bookkeeping that must not change its outcome: it is handed back (`record`) for the
+ * engine to run once the outcome is on record, and a failure there is a warning.
  */
-import { CircuitState, circuitBreaker, ConsecutiveBreaker, DelegateBackoff, handleWhen, isBrokenCircuitError, retry } from "cockatiel";
+import { DelegateBackoff, handleWhen, retry } from "cockatiel";
+import type { Admission, CallResult, CircuitRefusal, CircuitSettings } from "../../registry/circuits.js";
 import { HttpTransportError, type HttpResponse } from "./client.js";
 
 export interface RetrySettings {
@@ -17,20 +21,26 @@ export interface RetrySettings {
   maxDelayMs: number;
 }
 
-export interface BreakerSettings {
-  failures: number;
-  halfOpenAfterSeconds: number;
-}
+export type BreakerSettings = CircuitSettings;
 
 export const DEFAULT_RETRY: RetrySettings = { attempts: 3, initialDelayMs: 250, maxDelayMs: 10_000 };
 export const DEFAULT_BREAKER: BreakerSettings = { failures: 5, halfOpenAfterSeconds: 30 };
 
-/** Where the breaker's state and the rate slots live: the registry, shared by every process of the home. */
+/**
+ * Where the circuit and the rate slots live: the registry, shared by every process of the home. The circuit's
+ * count changes there one outcome at a time (see registry/circuits.ts).
+ */
 export interface SharedGuards {
-  loadBreaker(): unknown;
-  saveBreaker(state: unknown): void;
+  /** Why a call would be refused now, without taking anything (a preflight, before approval). */
+  circuitRefusal(settings: BreakerSettings): CircuitRefusal | undefined;
+  /** Admits a call, or takes the one trial call after the pause, held for `leaseMs` at most. */
+  admit(settings: BreakerSettings, leaseMs: number): Admission;
+  /** Counts how an admitted call ended; called once the call's outcome is on record. */
+  record(settings: BreakerSettings, admission: Admission, result: CallResult): void;
   /** Waits for a request slot under the tool's rate limit, or throws a RateLimitedError. */
   takeSlot(signal: AbortSignal): Promise<void>;
+  /** The longest `takeSlot` may wait (0 without a rate limit). */
+  maxSlotWaitMs: number;
 }
 
 export class RateLimitedError extends Error {}
@@ -58,11 +68,8 @@ function fullJitter(attempt: number, settings: RetrySettings): number {
   return Math.round(Math.random() * Math.min(settings.maxDelayMs, settings.initialDelayMs * 2 ** (attempt - 1)));
 }
 
-/** The breaker's state, read from what cockatiel serialised: open, and since when. */
-export function breakerOpenSince(state: unknown): number | undefined {
-  const parsed = state as { ownState?: { value?: number; openedAt?: number } } | undefined;
-  return parsed?.ownState?.value === CircuitState.Open ? parsed.ownState.openedAt : undefined;
-}
+/** A lease outlives the call's own budget by this much, so a slow holder is not overtaken. */
+const LEASE_MARGIN_MS = 5_000;
 
 export interface ResilientCall {
   send(signal: AbortSignal): Promise<HttpResponse>;
@@ -70,6 +77,8 @@ export interface ResilientCall {
   safeToRepeat: boolean;
   retry: RetrySettings;
   breaker: BreakerSettings;
+  /** One attempt's timeout: with the retries, what a trial call may take before its lease expires. */
+  timeoutMs: number;
   guards?: SharedGuards;
   signal: AbortSignal;
   tool: string;
@@ -78,13 +87,34 @@ export interface ResilientCall {
 export interface ResilientResult {
   response: HttpResponse;
   attempts: number;
+  /** Retries that were not sent, and why. */
+  warnings: string[];
+  /** Counts the call in the circuit: run it once the outcome is on record (a failure there is a warning). */
+  record: () => void;
 }
 
-/** Sends with retries inside a persisted breaker; throws the last transport error, or returns the last response. */
+/** What a trial call may take in all: every attempt, the waits between them and for rate slots. */
+function callBudgetMs(call: ResilientCall): number {
+  const tries = call.safeToRepeat ? call.retry.attempts : 1;
+  return tries * (call.timeoutMs + (call.guards?.maxSlotWaitMs ?? 0)) + (tries - 1) * call.retry.maxDelayMs + LEASE_MARGIN_MS;
+}
+
+/**
+ * Sends with retries, through the shared circuit; throws the last transport error, or returns the last response.
+ * A thrown error carries `attempts`, `warnings` and `record` as the result does.
+ */
 export async function sendResilient(call: ResilientCall): Promise<ResilientResult> {
+  const admission: Admission = call.guards ? call.guards.admit(call.breaker, callBudgetMs(call)) : { admitted: true };
+  if (!admission.admitted) throw new CircuitOpenError(circuitMessage(call.tool, call.breaker, admission), admission.reopensAt);
   let attempts = 0;
+  let counted: CallResult = "none";
+  const record = () => call.guards?.record(call.breaker, admission, counted);
+  const warnings: string[] = [];
+  // The last attempt's answer, which stands when a retry cannot take its rate slot.
+  let last: { response: HttpResponse } | { error: unknown } | undefined;
+  let stopped = false;
   const retryable = (result: HttpResponse | undefined, error: unknown): boolean => {
-    if (!call.safeToRepeat || call.signal.aborted) return false;
+    if (!call.safeToRepeat || call.signal.aborted || stopped) return false;
     if (error !== undefined) return error instanceof HttpTransportError;
     if (!result || !transientStatus(result.status)) return false;
     // A provider asking for a longer pause than we would wait: give up now and say so.
@@ -99,32 +129,39 @@ export async function sendResilient(call: ResilientCall): Promise<ResilientResul
       return after ?? fullJitter(context.attempt, call.retry);
     }),
   });
-  const state = call.guards?.loadBreaker();
-  const breaker = circuitBreaker(
-    handleWhen((error) => error instanceof HttpTransportError).orWhenResult((result) => transientStatus((result as HttpResponse).status)),
-    { halfOpenAfter: call.breaker.halfOpenAfterSeconds * 1000, breaker: new ConsecutiveBreaker(call.breaker.failures), initialState: state ?? undefined },
-  );
   try {
-    const response = await breaker.execute(() =>
-      retryPolicy.execute(async ({ signal }) => {
+    const response = await retryPolicy.execute(async ({ signal }) => {
+      try {
         await call.guards?.takeSlot(signal);
-        attempts++;
-        return call.send(signal);
-      }, call.signal),
-    );
-    return { response, attempts };
+      } catch (error) {
+        if (last === undefined) throw error;
+        // A retry that cannot take its slot (the limit, or the registry) is not sent: the previous answer stands.
+        stopped = true;
+        warnings.push(`attempt ${attempts + 1} was not sent: ${(error as Error).message}`);
+        if ("error" in last) throw last.error;
+        return last.response;
+      }
+      attempts++;
+      try {
+        const response = await call.send(signal);
+        last = { response };
+        return response;
+      } catch (error) {
+        last = { error };
+        throw error;
+      }
+    }, call.signal);
+    counted = transientStatus(response.status) ? "failed" : "succeeded";
+    return { response, attempts, warnings, record };
   } catch (error) {
-    if (isBrokenCircuitError(error)) {
-      const since = breakerOpenSince(breaker.toJSON()) ?? Date.now();
-      const reopens = since + call.breaker.halfOpenAfterSeconds * 1000;
-      throw new CircuitOpenError(circuitMessage(call.tool, call.breaker, reopens), reopens);
-    }
-    throw Object.assign(error as Error, { attempts });
-  } finally {
-    call.guards?.saveBreaker(breaker.toJSON());
+    counted = error instanceof HttpTransportError ? "failed" : "none";
+    throw Object.assign(error as Error, { attempts, warnings, record });
   }
 }
 
-export function circuitMessage(tool: string, settings: BreakerSettings, reopensAt: number): string {
-  return `circuit open for tool ${tool}: its last ${settings.failures} calls failed; nothing was sent, and it will try one call again after ${new Date(reopensAt).toISOString()}`;
+export function circuitMessage(tool: string, settings: BreakerSettings, refusal: CircuitRefusal): string {
+  const open = `circuit open for tool ${tool}: its last ${settings.failures} calls failed; nothing was sent`;
+  return refusal.trialUntil === undefined
+    ? `${open}, and it will try one call again after ${new Date(refusal.reopensAt).toISOString()}`
+    : `${open}: another toolctl process is making the one trial call now (it has until ${new Date(refusal.trialUntil).toISOString()})`;
 }

@@ -9,9 +9,9 @@ import type { RunContext, RunResult, Runner } from "../types.js";
 import type { ErrorCategory } from "../../registry/executions.js";
 import type { ActionSpec, HttpRequestSpecTemplate } from "../../domain/manifest.js";
 import { lookup, parseRefs, renderText, renderValue, TemplateError } from "../../template/render.js";
-import { PolicyError } from "../../errors.js";
+import { EnvironmentError, PolicyError } from "../../errors.js";
 import { HttpTransportError, sendHttp, type HttpResponse } from "./client.js";
-import { breakerOpenSince, CircuitOpenError, circuitMessage, DEFAULT_BREAKER, DEFAULT_RETRY, RateLimitedError, sendResilient } from "./resilience.js";
+import { CircuitOpenError, circuitMessage, DEFAULT_BREAKER, DEFAULT_RETRY, RateLimitedError, sendResilient } from "./resilience.js";
 import { checkUrl, parseAllowedDomains, type OutboundPolicy } from "./guard.js";
 import { pathSegmentProblem } from "./path-segment.js";
 import { shownSigningHeaders, signingHeaders } from "./sign.js";
@@ -349,34 +349,46 @@ export const httpRunner: Runner = {
         retries: safeToRepeat ? `up to ${retrySettings.attempts - 1} on network errors, 429 and 5xx${idempotencyHeader ? `, with the same ${idempotencyHeader}` : ""}` : "none (not idempotent and no idempotency key)",
       },
       async preflight() {
-        // An open breaker refuses before anyone is asked and before anything is sent.
-        const since = breakerOpenSince(context.guards?.loadBreaker());
-        const reopens = since === undefined ? undefined : since + breakerSettings.halfOpenAfterSeconds * 1000;
-        if (reopens !== undefined && reopens > Date.now()) throw new PolicyError("policy_refused", circuitMessage(tool.name, breakerSettings, reopens));
+        // An open circuit refuses before anyone is asked and before anything is sent.
+        const refusal = context.guards?.circuitRefusal(breakerSettings);
+        if (refusal) throw new PolicyError("policy_refused", circuitMessage(tool.name, breakerSettings, refusal));
       },
       async run(hooks): Promise<RunResult> {
         const started = Date.now();
         let response: HttpResponse;
         let attempts = 1;
+        let record: (() => void) | undefined;
+        let warnings: string[] = [];
+        const after = () => {
+          try {
+            record?.();
+          } catch (error) {
+            throw new Error(`the circuit breaker of tool ${tool.name} could not count this call: ${(error as Error).message}`, { cause: error });
+          }
+        };
         try {
-          ({ response, attempts } = await sendResilient({
+          ({ response, attempts, warnings, record } = await sendResilient({
             send: (signal) => sendHttp(
               { method: request.method, url: url.toString(), headers: signed ? signed() : headers, body, timeoutMs: timeoutSeconds * 1000, sensitiveHeaders },
               policy,
               { signal },
             ),
-            safeToRepeat, retry: retrySettings, breaker: breakerSettings, guards: context.guards, signal: hooks.signal, tool: tool.name,
+            safeToRepeat, retry: retrySettings, breaker: breakerSettings, timeoutMs: timeoutSeconds * 1000, guards: context.guards, signal: hooks.signal, tool: tool.name,
           }));
         } catch (error) {
+          ({ attempts = attempts, warnings = warnings, record } = error as { attempts?: number; warnings?: string[]; record?: () => void });
           if (error instanceof CircuitOpenError || error instanceof RateLimitedError) {
-            return { outcome: "failed", errorCategory: error instanceof RateLimitedError ? "rate_limit" : "server_error", error: error.message, details: { sent: false }, declined: true };
+            return { outcome: "failed", errorCategory: error instanceof RateLimitedError ? "rate_limit" : "server_error", error: error.message, details: { sent: false }, declined: true, after };
           }
-          attempts = (error as { attempts?: number }).attempts ?? attempts;
+          // The registry could not take the trial lease or the first rate slot: nothing was sent.
+          if (error instanceof EnvironmentError) {
+            return { outcome: "failed", errorCategory: "environment", error: `${request.method} ${url.host}: nothing was sent: ${error.message}`, details: { sent: false }, nothingRan: true, after };
+          }
           // Node refuses malformed header names or values before anything is sent.
           if (/^ERR_INVALID_(CHAR|HTTP_TOKEN|HTTP_HEADER)/.test((error as NodeJS.ErrnoException).code ?? "")) {
-            return { outcome: "failed", errorCategory: "validation", error: `invalid request: ${(error as Error).message}`, details: { sent: false } };
+            return { outcome: "failed", errorCategory: "validation", error: `invalid request: ${(error as Error).message}`, details: { sent: false }, after };
           }
-          if (!(error instanceof HttpTransportError) && (error as Error).name !== "AbortError") throw error;
+          if (!(error instanceof HttpTransportError) && (error as Error).name !== "AbortError") throw Object.assign(error as Error, { after });
           const sent = (error as { mayHaveBeenSent?: boolean }).mayHaveBeenSent === true;
           const category: ErrorCategory = error instanceof HttpTransportError ? error.category : "other";
           const ambiguous = sent && !repeatable;
@@ -387,49 +399,57 @@ export const httpRunner: Runner = {
             error: ambiguous
               ? `${what} after the request was sent: the action may have happened; check with the provider before retrying`
               : `${request.method} ${url.host}: ${what}`,
-            details: { durationMs: Date.now() - started, sent, attempts },
+            details: { durationMs: Date.now() - started, sent, attempts }, warnings, after,
           };
         }
-        const details = { status: response.status, durationMs: Date.now() - started, redirects: response.redirects.length || undefined, attempts: attempts > 1 ? attempts : undefined };
-        const contentType = headerValue(response, "content-type");
-        const text = response.body.toString("utf8");
-        const wantsJson = request.response === "json" || (request.response === "auto" && /[/+]json\b/i.test(contentType));
-        const wantsXml = request.response === "xml" || (request.response === "auto" && isXmlContentType(contentType));
-        let parsed: unknown = text;
-        if ((wantsJson || wantsXml) && text.length > 0) {
-          try {
-            parsed = wantsXml ? xmlToJson(text) : JSON.parse(text);
-          } catch (parseError) {
-            if (!wantsXml || parseError instanceof XmlError) {
-              if (response.status < 300) {
-                const expected = wantsXml ? `an XML response (${(parseError as Error).message})` : "a JSON response";
-                const error = `expected ${expected} but got ${contentType || "no content type"}: ${JSON.stringify(context.redact(text).trim().slice(0, 80))}`;
-                // The provider accepted the request: a create that cannot be read back may still have happened.
-                return repeatable
-                  ? { outcome: "failed", errorCategory: "validation", details, error }
-                  : { outcome: "unknown", errorCategory: "validation", details, error: `HTTP ${response.status}, but ${error}: the action probably happened; check before retrying` };
-              }
-            } else throw parseError;
+        // What the answer means; the call is counted (after) whatever it says, once the outcome is on record.
+        const interpret = (): RunResult => {
+          const details = { status: response.status, durationMs: Date.now() - started, redirects: response.redirects.length || undefined, attempts: attempts > 1 ? attempts : undefined };
+          const contentType = headerValue(response, "content-type");
+          const text = response.body.toString("utf8");
+          const wantsJson = request.response === "json" || (request.response === "auto" && /[/+]json\b/i.test(contentType));
+          const wantsXml = request.response === "xml" || (request.response === "auto" && isXmlContentType(contentType));
+          let parsed: unknown = text;
+          if ((wantsJson || wantsXml) && text.length > 0) {
+            try {
+              parsed = wantsXml ? xmlToJson(text) : JSON.parse(text);
+            } catch (parseError) {
+              if (!wantsXml || parseError instanceof XmlError) {
+                if (response.status < 300) {
+                  const expected = wantsXml ? `an XML response (${(parseError as Error).message})` : "a JSON response";
+                  const error = `expected ${expected} but got ${contentType || "no content type"}: ${JSON.stringify(context.redact(text).trim().slice(0, 80))}`;
+                  // The provider accepted the request: a create that cannot be read back may still have happened.
+                  return repeatable
+                    ? { outcome: "failed", errorCategory: "validation", details, error }
+                    : { outcome: "unknown", errorCategory: "validation", details, error: `HTTP ${response.status}, but ${error}: the action probably happened; check before retrying` };
+                }
+              } else throw parseError;
+            }
           }
-        }
-        const failWhen = action.definition.failWhen;
-        const failure = failWhen ? providerFailure(failWhen, parsed) : undefined;
-        if (response.status >= 200 && response.status < 300) {
-          if (!failure) return { outcome: "succeeded", output: wantsJson || wantsXml || text.length > 0 ? parsed : null, details };
-          // The provider answered 2xx but said in the body that it refused: a definite failure, in its own words.
+          const failWhen = action.definition.failWhen;
+          const failure = failWhen ? providerFailure(failWhen, parsed) : undefined;
+          if (response.status >= 200 && response.status < 300) {
+            if (!failure) return { outcome: "succeeded", output: wantsJson || wantsXml || text.length > 0 ? parsed : null, details };
+            // The provider answered 2xx but said in the body that it refused: a definite failure, in its own words.
+            return {
+              outcome: "failed", errorCategory: failure.category, output: parsed, details,
+              error: context.redact(`${failure.message ?? `${failWhen!.path} is ${JSON.stringify(failWhen!.equals)}`}${failure.code !== undefined ? ` (error ${failure.code})` : ""}`).slice(0, 300),
+            };
+          }
+          const said = failure?.message ?? providerMessage(parsed);
+          const error = `HTTP ${response.status}${said ? `: ${context.redact(said).slice(0, 300)}` : ""}`;
+          // A 5xx may come after the provider acted (reliability.md §2.4): without a safe repeat, it is unknown.
+          const unknown = response.status >= 500 && !repeatable;
           return {
-            outcome: "failed", errorCategory: failure.category, output: parsed, details,
-            error: context.redact(`${failure.message ?? `${failWhen!.path} is ${JSON.stringify(failWhen!.equals)}`}${failure.code !== undefined ? ` (error ${failure.code})` : ""}`).slice(0, 300),
+            outcome: unknown ? "unknown" : "failed", errorCategory: categoryForStatus(response.status), output: parsed, details,
+            error: unknown ? `${error}: the provider may have acted before failing; check before retrying` : error,
           };
-        }
-        const said = failure?.message ?? providerMessage(parsed);
-        const error = `HTTP ${response.status}${said ? `: ${context.redact(said).slice(0, 300)}` : ""}`;
-        // A 5xx may come after the provider acted (reliability.md §2.4): without a safe repeat, it is unknown.
-        const unknown = response.status >= 500 && !repeatable;
-        return {
-          outcome: unknown ? "unknown" : "failed", errorCategory: categoryForStatus(response.status), output: parsed, details,
-          error: unknown ? `${error}: the provider may have acted before failing; check before retrying` : error,
         };
+        try {
+          return { ...interpret(), warnings, after };
+        } catch (error) {
+          throw Object.assign(error as Error, { after });
+        }
       },
     };
   },
