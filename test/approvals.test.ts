@@ -296,11 +296,11 @@ describe("the approver sees what they approve", () => {
   }
 
   it.each([
-    ["the input", "UPDATE approvals SET request = json_set(request, '$.details.amount', 0.5) WHERE id = ?", "0.5"],
+    ["the input", "UPDATE approvals SET request = json_set(request, '$.details.amount', 0.4321) WHERE id = ?", "0.4321"],
     ["where it goes", "UPDATE approvals SET request = json_set(request, '$.target', 'GET https://harmless.example/') WHERE id = ?", "harmless.example"],
     ["the undo", "UPDATE approvals SET request = json_set(request, '$.undo', 'refund (automatic)') WHERE id = ?", "refund (automatic)"],
     ["the 2FA flag column", "UPDATE approvals SET needs_otp = 1 WHERE id = ?", undefined],
-    ["the input column", "UPDATE approvals SET input = '{\"amount\":0.5}' WHERE id = ?", "0.5"],
+    ["the input column", "UPDATE approvals SET input = '{\"amount\":0.4321}' WHERE id = ?", "0.4321"],
     ["the full request removed, as an older toolctl left it", "UPDATE approvals SET request = NULL WHERE id = ?", undefined],
   ])("a request edited in the database (%s) is refused, not shown (exit 3)", { timeout: 30_000 }, async (_what, sql, planted) => {
     const { approve, listed, human } = await tampered(sql);

@@ -4,7 +4,8 @@
  * was half-written, and that `--json` keeps stdout a single JSON document.
  * Never a real network request: the weather tool is only ever dry-run.
  */
-import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -592,12 +593,64 @@ describe("an unusable home or registry: exit 6", () => {
     expect(readdirSync(home)).toEqual(["registry.db"]);
   });
 
-  it("an empty (zero-byte) registry file is a new registry, not an error", async () => {
+  it("an empty (zero-byte) registry file is refused, not silently made a new registry (exit 6, file untouched)", async () => {
     const home = tempDir();
     writeFileSync(path.join(home, "registry.db"), "");
     const result = await runJson(["list"], { home });
-    expect(result.code).toBe(0);
-    expect(result.json).toEqual({ tools: [] });
+    expect(result.code).toBe(6);
+    expect(result.json.error.message).toMatch(/^registry .*registry\.db is empty \(0 bytes\): its history, spend ledger and audit log are gone; restore it from a backup, or move it aside/);
+    expect(statSync(path.join(home, "registry.db")).size).toBe(0);
+    // A home that has none yet gets one, whole.
+    const fresh = tempDir();
+    expect((await runJson(["list"], { home: fresh })).code).toBe(0);
+    expect(statSync(path.join(fresh, "registry.db")).size).toBeGreaterThan(0);
+  });
+
+  // A small file system of its own (tmpfs) that can be filled up; mounting needs root, as CI runs.
+  it.runIf(process.getuid?.() === 0 || process.env.CI)("a full disk is said in one line (exit 6), nothing is half-written, and the audit log stays intact", async () => {
+    const mount = tempDir("toolctl-full-");
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mount]);
+    try {
+      const home = path.join(mount, "home");
+      expect((await runCli(["import", examplesDir], { home })).code).toBe(0);
+      try {
+        execFileSync("dd", ["if=/dev/zero", `of=${path.join(mount, "filler")}`, "bs=4k"], { stdio: "ignore" });
+      } catch {
+        // dd stops with an error once the file system is full: that is the point.
+      }
+      const result = await runJson(["run", "echo.say", "-p", "message=hi"], { home });
+      expect(result.code).toBe(6);
+      expect(result.json.error.message).toBe(`no space left on the disk holding ${home} (registry ${path.join(home, "registry.db")}); nothing was changed: free some space and run it again`);
+      const human = await runCli(["run", "echo.say", "-p", "message=hi"], { home });
+      expect(human.code).toBe(6);
+      expect(human.stderr.trim().split("\n")).toHaveLength(1);
+      rmSync(path.join(mount, "filler"));
+      expect((await runJson(["executions"], { home })).json.total).toBe(0);
+      expect((await runJson(["audit", "verify"], { home })).json).toMatchObject({ ok: true, problems: [] });
+    } finally {
+      execFileSync("umount", [mount]);
+    }
+  });
+
+  it("a config.yaml that cannot be read (a directory, no permission) is one line, exit 6, and never rewritten", async () => {
+    const home = tempDir();
+    mkdirSync(path.join(home, "config.yaml"));
+    const result = await runJson(["config"], { home });
+    expect(result.code).toBe(6);
+    expect(result.json.error.message).toBe(`cannot read ${path.join(home, "config.yaml")}: it is a directory; fix or remove it`);
+    const human = await runCli(["run", "echo.say", "-p", "message=hi"], { home });
+    expect(human.code).toBe(6);
+    expect(human.stderr.trim().split("\n")).toHaveLength(1);
+    expect(statSync(path.join(home, "config.yaml")).isDirectory()).toBe(true);
+    if (process.getuid?.() === 0) {
+      // Root reads any file: the permission case is run as nobody, on a home nobody may use.
+      const shared = tempDir();
+      chmodSync(shared, 0o777);
+      writeFileSync(path.join(shared, "config.yaml"), "limits: { dailyUsd: 5 }\n", { mode: 0o000 });
+      const denied = await runJson(["config"], { home: shared, uid: 65534, gid: 65534 });
+      expect(denied.code).toBe(6);
+      expect(denied.json.error.message).toBe(`cannot read ${path.join(shared, "config.yaml")}: permission denied (EACCES); fix or remove it`);
+    }
   });
 });
 

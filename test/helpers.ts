@@ -47,6 +47,9 @@ export interface CliOptions {
   cwd?: string;
   input?: string;
   timeoutMs?: number;
+  /** Run as another user (only root can). */
+  uid?: number;
+  gid?: number;
 }
 
 /** A clean environment: no CI marker, no colour forcing, no secrets from the developer's shell. */
@@ -62,7 +65,7 @@ export function baseEnv(extra: Record<string, string | undefined> = {}): NodeJS.
 export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
   const env = baseEnv({ ...(options.home ? { TOOLCTL_HOME: options.home } : {}), ...options.env });
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [binPath, ...args], { env, cwd: options.cwd ?? repoRoot, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [binPath, ...args], { env, cwd: options.cwd ?? repoRoot, stdio: ["pipe", "pipe", "pipe"], uid: options.uid, gid: options.gid });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk) => (stdout += chunk));

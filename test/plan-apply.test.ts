@@ -205,7 +205,8 @@ function stepsTool(dir: string): string {
   writeFiles({
     "steps.yaml": [
       "apiVersion: toolctl/v1", "name: steps", "description: Steps that append to a log", "runtime: process",
-      "process: { timeoutSeconds: 60 }", "actions:",
+      // Confined like every process tool: the log (in the tool's own directory) is the one thing it may write.
+      "process: { timeoutSeconds: 60, writable: [.] }", "actions:",
       "  mark:", "    description: Append a name to the log", "    kind: update", "    idempotent: true",
       "    inputSchema: { type: object, required: [log, name], properties: { log: { type: string }, name: { type: string }, waitFor: { type: string }, fail: { type: string } } }",
       `    command: ["sh", "-c", ${JSON.stringify(script)}, "mark", "{{ input.log }}", "{{ input.name }}", "{{ input.waitFor }}", "{{ input.fail }}"]`,

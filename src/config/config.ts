@@ -5,7 +5,7 @@
  */
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { ValidationError } from "../errors.js";
+import { EnvironmentError, ValidationError } from "../errors.js";
 import { CONFIG_DEFAULTS, SETTINGS, type SettingKind } from "./defaults.js";
 import type { Problem } from "../manifest/problems.js";
 import type { Config } from "./schema.js";
@@ -58,12 +58,27 @@ function parseEnvValue(kind: SettingKind, raw: string, name: string, choices: re
   return n;
 }
 
+/** What makes a file unreadable, in words; the user's file is only ever read, never repaired or rewritten. */
+export function unreadable(file: string, error: unknown): EnvironmentError {
+  const code = (error as NodeJS.ErrnoException).code;
+  const why = code === "EISDIR" ? "it is a directory" : code === "EACCES" || code === "EPERM" ? `permission denied (${code})` : code === "EIO" ? "input/output error (EIO)" : (code ?? (error as Error).message);
+  return new EnvironmentError(`cannot read ${file}: ${why}; fix or remove it`, { file }, error);
+}
+
+function readConfigText(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (error) {
+    throw unreadable(file, error);
+  }
+}
+
 /** Validates config.yaml (loading yaml and zod only now) and caches the result keyed by the file's stamp. */
 async function validateFile(file: string, stamp: string, home: string): Promise<Cache> {
   const [{ parseLocated }, { describeIssue, formatProblem, sortedUnique }, { configSchema }] = await Promise.all([
     import("../manifest/locate.js"), import("../manifest/problems.js"), import("./schema.js"),
   ]);
-  const text = readFileSync(file, "utf8");
+  const text = readConfigText(file);
   const located = parseLocated(text, false);
   const invalid = (lines: string[]) =>
     new ValidationError("config_invalid", lines.length === 1 ? lines[0]! : `${file}: ${lines.length} problems in config`, lines, { file });
@@ -94,6 +109,7 @@ export async function loadConfig(home: string, env: NodeJS.ProcessEnv): Promise<
   } catch {
     info = undefined;
   }
+  if (info?.isDirectory()) throw unreadable(file, Object.assign(new Error("is a directory"), { code: "EISDIR" }));
   if (info) {
     const stamp = `${info.size}:${info.mtimeMs}:${info.ctimeMs}`;
     let cache: Cache | undefined;

@@ -100,3 +100,87 @@ export function asksOf(tool: AskingTool): Asks {
   }
   return asks;
 }
+
+// ------------------------------------------------------------------------------------------------------ reach
+
+/** The parts of a tool (and its actions) that say where it can reach: hosts, networks, programs, paths. */
+export interface ReachingTool {
+  runtime: string;
+  definition: {
+    baseUrl?: string;
+    sandboxBaseUrl?: string;
+    image?: string;
+    http?: { allowedHosts?: string[]; allowPrivateNetworks?: boolean | string[]; allowPlainHttp?: boolean };
+    process?: { env?: string[]; cwd?: string; network?: boolean; readable?: string[]; writable?: string[] };
+    email?: { host: string; port?: number; allowPlainSmtp?: boolean; allowedRecipientDomains?: string[] };
+    files?: { roots: string[] };
+    database?: { file: string; tables: Record<string, string[] | { operations: string[]; columns?: string[] }> };
+    vercel?: { projectRoot?: string; github?: { apiUrl?: string } };
+  };
+  actions: Array<{ command?: string[]; operation?: string; request?: { baseUrl?: string } }>;
+}
+
+const hostOf = (url: string): string => {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
+};
+
+/**
+ * Everything a tool can reach, as plain items ("host api.stripe.com", "command node", "env PATH"). A re-import
+ * whose reach has an item the user never accepted is widening: the tool goes back to pending until approved.
+ */
+export function reachOf(tool: ReachingTool): string[] {
+  const items = new Set<string>();
+  const { definition: d } = tool;
+  const speaksHttp = tool.runtime === "http" || tool.runtime === "vercel";
+  if (speaksHttp) {
+    for (const url of [d.baseUrl, d.sandboxBaseUrl]) if (url) items.add(`host ${hostOf(url)}`);
+    for (const entry of d.http?.allowedHosts ?? []) items.add(`host ${entry}`);
+    for (const action of tool.actions) if (action.request?.baseUrl) items.add(`host ${hostOf(action.request.baseUrl)}`);
+    const privateNetworks = d.http?.allowPrivateNetworks;
+    if (privateNetworks === true) items.add("private network any");
+    else for (const cidr of privateNetworks || []) items.add(`private network ${cidr}`);
+    if (d.http?.allowPlainHttp) items.add("plain http");
+    if (tool.runtime === "vercel" && d.vercel?.github?.apiUrl) items.add(`host ${hostOf(d.vercel.github.apiUrl)}`);
+    if (tool.runtime === "vercel") items.add(`path read ${d.vercel?.projectRoot ?? "."}`);
+  }
+  if (tool.runtime === "process" || tool.runtime === "docker") {
+    for (const action of tool.actions) if (action.command?.[0] !== undefined) items.add(`command ${action.command[0]}`);
+    if (d.image) items.add(`image ${d.image}`);
+  }
+  if (tool.runtime === "process") {
+    for (const name of d.process?.env ?? ["PATH", "LANG", "TZ"]) items.add(`env ${name}`);
+    if (d.process?.cwd) items.add(`path cwd ${d.process.cwd}`);
+    if (d.process?.network) items.add("network");
+    for (const file of d.process?.readable ?? []) items.add(`path read ${file}`);
+    for (const file of d.process?.writable ?? []) items.add(`path write ${file}`);
+  }
+  if (tool.runtime === "email" && d.email) {
+    items.add(`smtp ${d.email.host}:${d.email.port ?? 587}`);
+    if (d.email.allowPlainSmtp) items.add("plain smtp");
+    if (d.email.allowedRecipientDomains === undefined) items.add("recipients any domain");
+    else for (const domain of d.email.allowedRecipientDomains) items.add(`recipients ${domain}`);
+  }
+  if (tool.runtime === "files" && d.files) {
+    for (const root of d.files.roots) items.add(`path root ${root}`);
+    for (const action of tool.actions) if (action.operation) items.add(`files ${action.operation}`);
+  }
+  if (tool.runtime === "database" && d.database) {
+    items.add(`database ${d.database.file}`);
+    for (const [table, access] of Object.entries(d.database.tables)) {
+      const operations = Array.isArray(access) ? access : access.operations;
+      for (const operation of operations) items.add(`table ${table} ${operation}${!Array.isArray(access) && access.columns ? ` (${access.columns.join(", ")})` : ""}`);
+    }
+  }
+  return [...items].sort();
+}
+
+/** The items of `reach` that `accepted` does not hold: what a change widened. */
+export function widenedReach(reach: readonly string[] | null, accepted: readonly string[] | null): string[] {
+  if (reach === null || accepted === null) return [];
+  const known = new Set(accepted);
+  return reach.filter((item) => !known.has(item));
+}

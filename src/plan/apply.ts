@@ -27,7 +27,7 @@ import { getAction, getTool } from "../registry/tools.js";
 import { createSecretLookup } from "../secrets/resolve.js";
 import { collectRefs } from "../template/render.js";
 import { digestOf, sha256Hex } from "../util/canonical.js";
-import { budgetProblem, envDigest, totalUsd, type PlanPreview, type PreviewOptions, type StepPreview } from "./preview.js";
+import { budgetProblem, envDigest, planSecretEnv, totalUsd, type PlanPreview, type PreviewOptions, type StepPreview } from "./preview.js";
 import { conditionHolds, renderStep, TemplateError } from "./render.js";
 
 export interface StepReporter {
@@ -281,6 +281,8 @@ async function runSteps(
     updatePlanStep(deps.registry, runId, step.id, { status, note });
     options.reporter?.finished(step, state);
   };
+  // Environment values that are secrets go in as they are, and are scrubbed like secrets from all that is recorded.
+  const secretEnvValues = [...planSecretEnv(Object.keys(preview.env), preview.steps.map((s) => s.action), options, deps)].map((name) => options.env[name]).filter((value): value is string => value !== undefined && value !== "");
   const runOne = async (step: StepPreview, state: StepState) => {
     const outputs = Object.fromEntries([...states.values()].filter((s) => s.status === "succeeded").map((s) => [s.id, s.output]));
     const scope = { env: options.env, outputs, secrets };
@@ -300,7 +302,7 @@ async function runSteps(
     const result: ExecuteResult = await execute({
       actor: options.actor, cwd: options.cwd, env: options.env, signal: options.signal, target: step.action,
       input: { params: [], paramsJson: JSON.stringify(input) }, dryRun: false, yes: options.yes, otp: options.otp,
-      executionId: state.executionId, planRunId: runId, extraSecrets: Object.values(secrets),
+      executionId: state.executionId, planRunId: runId, extraSecrets: [...Object.values(secrets), ...secretEnvValues],
       planApproval: { via: approvedVia, plannedUsd: step.cost.usd, plannedRisk: step.risk, estimated: step.cost.estimated },
     }, deps);
     if (result.status === "succeeded") {

@@ -19,7 +19,8 @@ import { daySpend, roundUsd, spendDay } from "../registry/ledger.js";
 import { newId } from "../registry/executions.js";
 import { getAction, getTool } from "../registry/tools.js";
 import type { LoadedPlan } from "./load.js";
-import { conditionHolds, renderStep, stepRefs, TemplateError } from "./render.js";
+import { createSecretLookup } from "../secrets/resolve.js";
+import { conditionHolds, renderStep, secretEnvNames, stepRefs, TemplateError } from "./render.js";
 
 export const PLAN_FORMAT = "toolctl-plan/1";
 
@@ -78,14 +79,35 @@ export function totalUsd(steps: Array<Pick<StepPreview, "cost">>): number {
   return roundUsd(steps.reduce((sum, s) => sum + (s.cost.usd ?? 0), 0));
 }
 
+/**
+ * Which of the plan's environment variables hold secrets: those named like one, and those equal to a secret of a
+ * tool the plan uses (a secret the store cannot open is simply not compared).
+ */
+export function planSecretEnv(envNames: readonly string[], actions: readonly string[], options: Pick<PreviewOptions, "cwd" | "env">, deps: ExecuteDeps): Set<string> {
+  const lookup = createSecretLookup(options.cwd, options.env, { home: deps.registry.home });
+  const values = new Set<string>();
+  for (const toolName of new Set(actions.map((action) => action.split(".")[0]!))) {
+    for (const name of getTool(deps.registry, toolName)?.secrets ?? []) {
+      try {
+        const found = lookup.get(name)?.value;
+        if (found) values.add(found);
+      } catch {
+        // An unreadable store: the run itself will say so.
+      }
+    }
+  }
+  return secretEnvNames(envNames, options.env, values);
+}
+
 export async function previewPlan(loaded: LoadedPlan, options: PreviewOptions, deps: ExecuteDeps): Promise<PlanPreview> {
   const byId = new Map(loaded.plan.steps.map((step) => [step.id, step]));
+  const secretEnv = planSecretEnv(loaded.envNames, loaded.plan.steps.map((step) => step.action), options, deps);
   const steps: StepPreview[] = [];
   const skipped = new Set<string>();
   for (const id of loaded.order) {
     const step = byId.get(id)!;
     const needs = loaded.needs[id]!;
-    const preview = await previewStep(step, needs, options, deps);
+    const preview = await previewStep(step, needs, options, deps, secretEnv);
     // A step after a step that will not run does not run either.
     if (preview.runs === false || needs.some((n) => skipped.has(n))) {
       skipped.add(id);
@@ -132,12 +154,12 @@ function stepError(id: string, action: string, error: { message: string; exitCod
   return new ToolctlError(error.code === "policy_refused" ? "policy_refused" : "plan_invalid", (error.exitCode as ToolctlError["exitCode"]) ?? ExitCode.usage, `step ${id} (${action}): ${error.message}`);
 }
 
-async function previewStep(step: LoadedPlan["plan"]["steps"][number], needs: string[], options: PreviewOptions, deps: ExecuteDeps): Promise<StepPreview> {
+async function previewStep(step: LoadedPlan["plan"]["steps"][number], needs: string[], options: PreviewOptions, deps: ExecuteDeps, secretEnv: ReadonlySet<string>): Promise<StepPreview> {
   const [toolName, actionName] = step.action.split(".") as [string, string];
   const tool = getTool(deps.registry, toolName);
   const action = tool ? getAction(deps.registry, toolName, actionName) : undefined;
   if (!tool || !action) throw stepError(step.id, step.action, new NotFoundError(!tool ? `unknown tool '${toolName}'; import it first (toolctl import)` : `tool ${toolName} has no action '${actionName}'; see: toolctl show ${toolName}`));
-  const scope = { env: options.env };
+  const scope = { env: options.env, secretEnv };
   let runs: boolean | "after apply" = true;
   let input: Record<string, unknown>;
   try {

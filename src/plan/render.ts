@@ -3,10 +3,13 @@
  * known yet stands in as text: an earlier step's output as "(known after apply: steps.x.output.y)", a secret
  * as "<secret NAME>", so a plan never holds a secret value. While applying, both are real.
  */
+import { isSecretKey } from "../secrets/redact.js";
 import { EXPRESSION, renderValue, TemplateError } from "../template/render.js";
 
 export interface RenderScope {
   env: NodeJS.ProcessEnv;
+  /** Environment variables that hold secrets (see `secretEnvNames`): while planning, placeholders like secrets. */
+  secretEnv?: ReadonlySet<string>;
   /** Outputs of the steps done so far; while planning, none. */
   outputs?: Record<string, unknown>;
   /** Secret values, while applying; while planning, undefined (placeholders). */
@@ -35,11 +38,23 @@ export function stepRefs(value: unknown): string[] {
 
 export function renderStep(value: unknown, scope: RenderScope): unknown {
   const planning = scope.secrets === undefined;
-  const prepared = planning ? substitute(value, (path) => (path.startsWith("steps.") ? knownAfterApply(path) : path.startsWith("secrets.") ? `<secret ${path.slice(8)}>` : undefined)) : value;
+  const secretEnv = (path: string) => path.startsWith("env.") && scope.secretEnv?.has(path.slice(4).split(".")[0]!) === true;
+  const prepared = planning
+    ? substitute(value, (path) =>
+      path.startsWith("steps.") ? knownAfterApply(path) : path.startsWith("secrets.") ? `<secret ${path.slice(8)}>` : secretEnv(path) ? `<secret env ${path.slice(4)}>` : undefined)
+    : value;
   const env: Record<string, string> = {};
   for (const [name, text] of Object.entries(scope.env)) if (text !== undefined) env[name] = text;
   const steps = Object.fromEntries(Object.entries(scope.outputs ?? {}).map(([id, output]) => [id, { output }]));
   return renderValue(prepared, { env, steps, secrets: scope.secrets ?? {} });
+}
+
+/**
+ * The environment variables a plan reads that hold secrets: any whose value is a secret the plan's tools use
+ * (`secretValues`), and any whose name looks like one (API_TOKEN, DB_PASSWORD). They are never shown or saved.
+ */
+export function secretEnvNames(names: readonly string[], env: NodeJS.ProcessEnv, secretValues: ReadonlySet<string>): Set<string> {
+  return new Set(names.filter((name) => isSecretKey(name) || (env[name] !== undefined && env[name] !== "" && secretValues.has(env[name]!))));
 }
 
 /** A condition holds unless it renders to nothing, "", false, "false", 0, "0", "no" or null. */

@@ -3,7 +3,7 @@
  * toolctl processes can work at once. Every write goes through `writeTransaction` (BEGIN IMMEDIATE), which
  * takes the write lock up front: a deferred transaction that upgrades later can fail with SQLITE_BUSY at once.
  */
-import { existsSync, linkSync, mkdirSync, statSync, unlinkSync } from "node:fs";
+import { existsSync, linkSync, mkdirSync, statfsSync, statSync, unlinkSync } from "node:fs";
 import { sqliteBinding } from "../util/sqlite-binding.js";
 import path from "node:path";
 import Database from "better-sqlite3";
@@ -37,6 +37,16 @@ export const REGISTRY_FILE = "registry.db";
 const BUSY_TIMEOUT_MS = 15_000;
 
 
+/** Whether the file system holding `file` has (next to) no room left: SQLite reports a full disk as an I/O error at times. */
+function diskIsFull(file: string): boolean {
+  try {
+    const stats = statfsSync(path.dirname(file));
+    return stats.bavail * stats.bsize < 256 * 1024;
+  } catch {
+    return false;
+  }
+}
+
 function describeSqliteError(error: unknown, file: string): RegistryError {
   const code = (error as { code?: string }).code ?? "";
   const reason = (error as Error).message;
@@ -47,7 +57,10 @@ function describeSqliteError(error: unknown, file: string): RegistryError {
     return new RegistryError(`registry ${file} is read-only; check its permissions or use --home`, error);
   }
   if (code === "SQLITE_CANTOPEN") return new RegistryError(`cannot open registry ${file}: ${reason}; check the path or use --home`, error);
-  if (code === "SQLITE_FULL") return new RegistryError(`registry ${file} is full (disk or size limit); nothing was changed`, error);
+  if (code === "SQLITE_FULL" || code === "ENOSPC" || code === "EDQUOT" || (code.startsWith("SQLITE_IOERR") && diskIsFull(file))) {
+    return new RegistryError(`no space left on the disk holding ${path.dirname(file)} (registry ${file}); nothing was changed: free some space and run it again`, error);
+  }
+  if (code.startsWith("SQLITE_IOERR")) return new RegistryError(`registry ${file}: the disk could not be read or written (${reason}, ${code}); nothing was changed`, error);
   return new RegistryError(`registry ${file}: ${reason}`, error);
 }
 

@@ -2,7 +2,7 @@
  * The tool lifecycle with permissions granted by the user: `pending` (asks for what nobody granted) →
  * `approve` → `active`; `disable`/`enable`; `revoke` (grants gone, history kept). Every change is audited.
  */
-import { asksOf, askedItems, isCovered, type Asks, type AskedItem } from "../domain/permissions.js";
+import { asksOf, askedItems, isCovered, widenedReach, type Asks, type AskedItem } from "../domain/permissions.js";
 import { PolicyError } from "../errors.js";
 import { appendAudit } from "./audit.js";
 import { nowIso, writeTransaction, type Registry } from "./db.js";
@@ -12,15 +12,20 @@ export function toolAsks(tool: ToolRecord): Asks {
   return asksOf(tool);
 }
 
-/** What the tool asks for, item by item, against its grant (or the defaults). */
+/** What the tool asks for, item by item, against its grant (or the defaults), and where it reaches beyond what was accepted. */
 export function toolAskedItems(tool: ToolRecord): AskedItem[] {
-  return askedItems(toolAsks(tool), tool.grants);
+  const widened = widenedReach(tool.reach, tool.acceptedReach).map((item): AskedItem => {
+    const space = item.indexOf(" ");
+    return { name: `reach`, asked: item, allowed: `not accepted before (${item.slice(0, space === -1 ? undefined : space)})`, needsGrant: true };
+  });
+  return [...askedItems(toolAsks(tool), tool.grants), ...widened];
 }
 
 /** Why this tool may not run now, or undefined. Checked before every execution. */
 export function grantProblem(tool: ToolRecord): string | undefined {
-  if (tool.status === "pending" || (tool.status === "active" && !isCovered(toolAsks(tool), tool.grants, tool.requiresApproval))) {
-    const wanted = toolAskedItems(tool).filter((item) => item.needsGrant).map((item) => (item.name === "host" ? `host ${item.asked}` : `${item.name} ${item.asked}`));
+  const widened = widenedReach(tool.reach, tool.acceptedReach);
+  if (tool.status === "pending" || (tool.status === "active" && (!isCovered(toolAsks(tool), tool.grants, tool.requiresApproval) || widened.length > 0))) {
+    const wanted = toolAskedItems(tool).filter((item) => item.needsGrant).map((item) => (item.name === "host" ? `host ${item.asked}` : item.name === "reach" ? item.asked : `${item.name} ${item.asked}`));
     const what = wanted.length > 0 ? `it asks for ${wanted.join(", ")}, which nobody has granted` : "it has not been approved since it was imported";
     return `tool ${tool.name} is pending: ${what}; review and grant with: toolctl tool approve ${tool.name}`;
   }
@@ -41,8 +46,8 @@ export function approveTool(registry: Registry, name: string, digest: string, ac
     const grants = toolAsks(tool);
     // A disabled tool gets its grant but stays disabled: approving permissions is not enabling.
     const status: ToolStatus = tool.status === "disabled" ? "disabled" : "active";
-    registry.db.prepare("UPDATE tools SET grants = ?, status = ?, updated_at = ? WHERE name = ?").run(JSON.stringify(grants), status, nowIso(), name);
-    appendAudit(registry, { type: "tool.approved", actor, tool: name, status, data: { from: tool.status, digest, grants } });
+    registry.db.prepare("UPDATE tools SET grants = ?, status = ?, accepted_reach = reach, updated_at = ? WHERE name = ?").run(JSON.stringify(grants), status, nowIso(), name);
+    appendAudit(registry, { type: "tool.approved", actor, tool: name, status, data: { from: tool.status, digest, grants, reach: tool.reach } });
     return { previous: tool.status, status, grants };
   });
 }
@@ -51,7 +56,7 @@ export function approveTool(registry: Registry, name: string, digest: string, ac
 export function revokeTool(registry: Registry, name: string, actor: string, extra: Record<string, unknown> = {}): { previous: ToolStatus } {
   return writeTransaction(registry, () => {
     const tool = current(registry, name);
-    registry.db.prepare("UPDATE tools SET grants = NULL, status = 'revoked', updated_at = ? WHERE name = ?").run(nowIso(), name);
+    registry.db.prepare("UPDATE tools SET grants = NULL, accepted_reach = NULL, status = 'revoked', updated_at = ? WHERE name = ?").run(nowIso(), name);
     appendAudit(registry, { type: "tool.revoked", actor, tool: name, status: "revoked", data: { from: tool.status, grants: tool.grants, ...extra } });
     return { previous: tool.status };
   });
@@ -62,5 +67,5 @@ export function enableStatus(tool: ToolRecord): ToolStatus {
   if (tool.status === "revoked") {
     throw new PolicyError("policy_refused", `tool ${tool.name} was revoked; grant its permissions again with: toolctl tool approve ${tool.name}`);
   }
-  return isCovered(toolAsks(tool), tool.grants, tool.requiresApproval) ? "active" : "pending";
+  return isCovered(toolAsks(tool), tool.grants, tool.requiresApproval) && widenedReach(tool.reach, tool.acceptedReach).length === 0 ? "active" : "pending";
 }

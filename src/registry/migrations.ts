@@ -334,4 +334,10 @@ export const MIGRATIONS: readonly string[] = [
     WHERE json_valid(state) AND json_extract(state, '$.ownState.value') = 1 AND json_extract(state, '$.ownState.openedAt') IS NOT NULL;
   DROP TABLE breakers;
   `,
+  `
+  -- Where each tool can reach (hosts, private networks, programs, variables, paths), and what of it the user
+  -- accepted: a re-import that reaches further goes back to pending. NULL for tools saved before this.
+  ALTER TABLE tools ADD COLUMN reach TEXT;
+  ALTER TABLE tools ADD COLUMN accepted_reach TEXT;
+  `,
 ];

@@ -4,7 +4,7 @@
  * single cheap query and a run loads only what it needs.
  */
 import type { ActionSpec, Manifest } from "../domain/manifest.js";
-import { asksOf, isCovered, type Asks } from "../domain/permissions.js";
+import { asksOf, isCovered, reachOf, widenedReach, type Asks } from "../domain/permissions.js";
 import { digestOf } from "../util/canonical.js";
 import { appendAudit } from "./audit.js";
 import { nowIso, writeTransaction, type Registry } from "./db.js";
@@ -33,6 +33,9 @@ export interface ToolSummary {
 
 export interface ToolRecord extends ToolSummary {
   definition: ToolDefinition;
+  /** Where the tool can reach (domain/permissions.ts `reachOf`), and what of it the user accepted; null before they were recorded. */
+  reach: string[] | null;
+  acceptedReach: string[] | null;
 }
 
 export interface ActionRecord {
@@ -105,8 +108,12 @@ export function listToolRows(registry: Registry, query: ListToolsQuery = {}): To
 }
 
 export function getTool(registry: Registry, name: string): ToolRecord | undefined {
-  const row = registry.db.prepare(`SELECT ${SUMMARY_COLUMNS}, definition FROM tools WHERE name = ?`).get(name) as ToolRow | undefined;
-  return row ? { ...toSummary(row), definition: JSON.parse(row.definition!) as ToolDefinition } : undefined;
+  const row = registry.db.prepare(`SELECT ${SUMMARY_COLUMNS}, definition, reach, accepted_reach FROM tools WHERE name = ?`).get(name) as
+    | (ToolRow & { reach: string | null; accepted_reach: string | null })
+    | undefined;
+  if (!row) return undefined;
+  const list = (text: string | null) => (text === null ? null : (JSON.parse(text) as string[]));
+  return { ...toSummary(row), definition: JSON.parse(row.definition!) as ToolDefinition, reach: list(row.reach), acceptedReach: list(row.accepted_reach) };
 }
 
 export function toolNames(registry: Registry): string[] {
@@ -168,6 +175,8 @@ export interface SaveToolResult {
   change: "added" | "updated" | "unchanged";
   status: ToolStatus;
   actions: { added: string[]; changed: string[]; removed: string[] };
+  /** What a re-import added to the tool's reach that the user had not accepted (it is pending then). */
+  widened?: string[];
 }
 
 /** Inserts or replaces one tool and all its actions in a single transaction: a file is all-or-nothing. */
@@ -177,30 +186,40 @@ export function saveTool(registry: Registry, input: SaveToolInput): SaveToolResu
   const { actions: _actions, definitions: shared, ...definition } = manifest;
   return writeTransaction(registry, () => {
     const db = registry.db;
-    const existing = db.prepare("SELECT digest, status, created_at, grants, requires_approval FROM tools WHERE name = ?").get(manifest.name) as
-      | { digest: string; status: ToolStatus; created_at: string; grants: string | null; requires_approval: number }
+    const existing = db.prepare("SELECT digest, status, created_at, grants, requires_approval, runtime, definition, accepted_reach FROM tools WHERE name = ?").get(manifest.name) as
+      | { digest: string; status: ToolStatus; created_at: string; grants: string | null; requires_approval: number; runtime: string; definition: string; accepted_reach: string | null }
       | undefined;
     if (existing && existing.digest === input.digest) {
       db.prepare("UPDATE tools SET source_path = ? WHERE name = ?").run(input.sourcePath, manifest.name);
       return { tool: manifest.name, change: "unchanged", status: existing.status, actions: { added: [], changed: [], removed: [] } };
     }
-    const before = new Map(
-      (db.prepare("SELECT name, definition FROM actions WHERE tool = ?").all(manifest.name) as Array<{ name: string; definition: string }>).map(
-        (row) => [row.name, digestOf(JSON.parse(row.definition))],
-      ),
+    const oldActions = (db.prepare("SELECT name, definition FROM actions WHERE tool = ?").all(manifest.name) as Array<{ name: string; definition: string }>).map(
+      (row) => ({ name: row.name, spec: JSON.parse(row.definition) as ActionSpec }),
     );
+    const before = new Map(oldActions.map((action) => [action.name, digestOf(action.spec)]));
     const requiresApproval = input.requiresApproval === true || existing?.requires_approval === 1;
     const grants = existing?.grants ? (JSON.parse(existing.grants) as Asks) : null;
     // A tool that asks for more than it was granted goes back to pending; disabled and revoked tools stay so.
     const covered = isCovered(asksOf({ runtime: manifest.runtime, definition, requiresApproval }), grants, requiresApproval);
+    // Where it can reach, against what the user accepted (at its first import, or when approving it): a re-import
+    // that reaches further (a host, a private network, another program or variable, a path) goes back to pending.
+    const reach = reachOf({ runtime: manifest.runtime, definition, actions: Object.values(manifest.actions) });
+    const accepted = existing
+      ? existing.accepted_reach !== null
+        ? (JSON.parse(existing.accepted_reach) as string[])
+        : reachOf({ runtime: existing.runtime, definition: JSON.parse(existing.definition) as ToolDefinition, actions: oldActions.map((action) => action.spec) })
+      : null;
+    const widened = widenedReach(reach, accepted);
     const status: ToolStatus =
-      existing?.status === "disabled" || existing?.status === "revoked" ? existing.status : covered ? "active" : "pending";
+      existing?.status === "disabled" || existing?.status === "revoked" ? existing.status : covered && widened.length === 0 ? "active" : "pending";
+    // A new tool that may run as it is accepts its reach now; a tool that widened keeps the acceptance it had.
+    const acceptedReach = existing ? (existing.accepted_reach ?? (existing.status === "active" ? JSON.stringify(accepted) : null)) : status === "active" ? JSON.stringify(reach) : null;
     const now = nowIso();
     db.prepare(
-      `INSERT INTO tools (name, version, description, runtime, status, tags, action_count, secrets, source_path, digest, definition, created_at, updated_at, requires_approval)
-       VALUES (@name, @version, @description, @runtime, @status, @tags, @action_count, @secrets, @source_path, @digest, @definition, @created_at, @updated_at, @requires_approval)
+      `INSERT INTO tools (name, version, description, runtime, status, tags, action_count, secrets, source_path, digest, definition, created_at, updated_at, requires_approval, reach, accepted_reach)
+       VALUES (@name, @version, @description, @runtime, @status, @tags, @action_count, @secrets, @source_path, @digest, @definition, @created_at, @updated_at, @requires_approval, @reach, @accepted_reach)
        ON CONFLICT (name) DO UPDATE SET version = excluded.version, description = excluded.description, runtime = excluded.runtime,
-         status = excluded.status, requires_approval = excluded.requires_approval,
+         status = excluded.status, requires_approval = excluded.requires_approval, reach = excluded.reach, accepted_reach = excluded.accepted_reach,
          tags = excluded.tags, action_count = excluded.action_count, secrets = excluded.secrets, source_path = excluded.source_path,
          digest = excluded.digest, definition = excluded.definition, updated_at = excluded.updated_at`,
     ).run({
@@ -208,6 +227,7 @@ export function saveTool(registry: Registry, input: SaveToolInput): SaveToolResu
       tags: JSON.stringify(manifest.tags), action_count: input.actions.length, secrets: JSON.stringify(input.secrets),
       source_path: input.sourcePath, digest: input.digest, definition: JSON.stringify(definition),
       created_at: existing?.created_at ?? now, updated_at: now, requires_approval: requiresApproval ? 1 : 0,
+      reach: JSON.stringify(reach), accepted_reach: acceptedReach,
     });
     db.prepare("DELETE FROM actions WHERE tool = ?").run(manifest.name);
     db.prepare("DELETE FROM definitions WHERE tool = ?").run(manifest.name);
@@ -234,9 +254,12 @@ export function saveTool(registry: Registry, input: SaveToolInput): SaveToolResu
     const change = existing ? "updated" : "added";
     appendAudit(registry, {
       type: `tool.${change}`, actor: input.actor, tool: manifest.name, status,
-      data: { version: manifest.version, digest: input.digest, source: input.sourcePath, actions: changes, ...(existing && existing.status !== status ? { statusFrom: existing.status } : {}) },
+      data: {
+        version: manifest.version, digest: input.digest, source: input.sourcePath, actions: changes,
+        ...(existing && existing.status !== status ? { statusFrom: existing.status } : {}), ...(widened.length > 0 ? { widened } : {}),
+      },
     });
-    return { tool: manifest.name, change, status, actions: changes };
+    return { tool: manifest.name, change, status, actions: changes, ...(widened.length > 0 ? { widened } : {}) };
   });
 }
 

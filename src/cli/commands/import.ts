@@ -26,7 +26,8 @@ function changeLine(item: SaveToolResult, c: Colors): string {
     removed.length ? `-${removed.length} removed (${removed.join(", ")})` : "",
   ].filter(Boolean);
   const word = item.change === "unchanged" ? c.dim("unchanged") : item.change === "added" ? c.green("added") : c.yellow("updated");
-  return `${word}  ${item.tool}  [${item.status}]${parts.length && item.change === "updated" ? `  ${parts.join(", ")}` : ""}`;
+  const widened = item.widened?.length ? `\n  it now reaches further (${item.widened.join(", ")}): review and grant with: toolctl tool approve ${item.tool}` : "";
+  return `${word}  ${item.tool}  [${item.status}]${parts.length && item.change === "updated" ? `  ${parts.join(", ")}` : ""}${widened}`;
 }
 
 async function importSpec(context: CommandContext, flags: ImportFlags): Promise<number> {
