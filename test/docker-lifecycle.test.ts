@@ -22,11 +22,14 @@ import { spawnTerminal } from "./pty.js";
  * This one has none, so only toolctl's own preparation of the volume can make /state writable for 65534.
  */
 const NO_STATE_IMAGE = "toolctl-test/busybox-nostate:1";
+/** No `du` in it: the quota is then watched through the engine's own measure of the volume. */
+const NO_DU_IMAGE = "toolctl-test/busybox-nodu:1";
 
 const MANIFESTS: Record<string, string> = {
   "lc-state.yaml": shellTool("lc-state", "{ storageMb: 5, timeoutSeconds: 20 }", NO_STATE_IMAGE),
   "lc-remove.yaml": shellTool("lc-remove", "{ storageMb: 5, timeoutSeconds: 20 }"),
   "lc-quota.yaml": shellTool("lc-quota", "{ storageMb: 1, timeoutSeconds: 20 }"),
+  "lc-quota-nodu.yaml": shellTool("lc-quota-nodu", "{ storageMb: 1, timeoutSeconds: 30 }", NO_DU_IMAGE),
   "lc-net.yaml": shellTool("lc-net", "{ network: true, storageMb: 0, timeoutSeconds: 20 }"),
   "lc-mem.yaml": shellTool("lc-mem", "{ memoryMb: 1024, storageMb: 0, timeoutSeconds: 20 }"),
   "lc-big.yaml": shellTool("lc-big", "{ storageMb: 500, timeoutSeconds: 20 }"),
@@ -109,6 +112,12 @@ describe.skipIf(skipDocker)("docker tool lifecycle", () => {
       await docker(["commit", "--change", 'CMD ["sh"]', "--change", "USER 65534", name, NO_STATE_IMAGE]);
       await docker(["rm", "-f", name]);
     }
+    if ((await docker(["image", "inspect", NO_DU_IMAGE], true)).code !== 0) {
+      const name = `toolctl-nodu-${process.pid}`;
+      await docker(["run", "--name", name, "--user", "0", "--network", "none", BUSYBOX_IMAGE, "rm", "-f", "/bin/du"]);
+      await docker(["commit", "--change", 'CMD ["sh"]', "--change", "USER 65534", name, NO_DU_IMAGE]);
+      await docker(["rm", "-f", name]);
+    }
     home = tempDir("toolctl-docker-lc-");
     homes.push(home);
     dir = writeFiles(MANIFESTS);
@@ -145,9 +154,12 @@ describe.skipIf(skipDocker)("docker tool lifecycle", () => {
 
   it("enforces the storage quota: over it the next run is refused (exit 3) until clear-state removes the volume", async () => {
     const volume = stateVolumeOf("lc-quota", home);
-    const fill = await sh("lc-quota", "dd if=/dev/urandom of=/state/blob bs=1M count=3 2>/dev/null && ls -l /state/blob");
-    expect(fill.code, why(fill)).toBe(0);
-    expect(fill.json.output).toMatch(/3145728/);
+    // 3 MB at once, then it lingers: the watch catches it over its 1 MB while it runs, and stops it.
+    const fill = await sh("lc-quota", "dd if=/dev/urandom of=/state/blob bs=1M count=3 2>/dev/null; sleep 10; echo never");
+    expect(fill.code, why(fill)).toBe(1);
+    expect(fill.json.error.message).toMatch(/^\/state grew past its 1 MB quota \(3\.\d MB when measured\): the container was killed and removed; clear it with: toolctl tool clear-state lc-quota/);
+    expect(fill.json.error.category).toBe("resource_limit");
+    expect(fill.json.durationMs).toBeLessThan(8000);
 
     const refused = await sh("lc-quota", "echo should not run");
     expect(refused.code, why(refused)).toBe(3);
@@ -166,6 +178,24 @@ describe.skipIf(skipDocker)("docker tool lifecycle", () => {
     expect(again.code, why(again)).toBe(0);
     expect(again.json.output).toBe("ran");
     expect(await volumeNames()).toContain(volume);
+  });
+
+  it("stops a run that keeps writing past its quota while it runs, not only the run after it", async () => {
+    const volume = stateVolumeOf("lc-quota", home);
+    // 200 MB, a megabyte every 50 ms: without a watch it would all land in a 1 MB quota.
+    const flood = await sh("lc-quota", "i=0; while [ $i -lt 200 ]; do dd if=/dev/zero of=/state/f$i bs=1M count=1 2>/dev/null; i=$((i+1)); sleep 0.05; done; echo finished");
+    expect(flood.code, why(flood)).toBe(1);
+    expect(flood.json.error.message).toMatch(/^\/state grew past its 1 MB quota/);
+    expect(flood.json.output ?? null).toBeNull();
+    const used = await docker(["run", "--rm", "--network", "none", "-v", `${volume}:/s:ro`, BUSYBOX_IMAGE, "du", "-sk", "/s"]);
+    expect(Number(used.stdout.trim().split(/\s+/)[0])).toBeLessThan(30 * 1024);
+    expect((await json(["tool", "clear-state", "lc-quota"])).code).toBe(0);
+
+    // An image without du: the engine measures the volume instead, less often, and the run is stopped all the same.
+    const slow = await sh("lc-quota-nodu", "i=0; while [ $i -lt 200 ]; do dd if=/dev/zero of=/state/f$i bs=1M count=1 2>/dev/null; i=$((i+1)); sleep 0.1; done; echo finished");
+    expect(slow.code, why(slow)).toBe(1);
+    expect(slow.json.error.message).toMatch(/^\/state grew past its 1 MB quota/);
+    expect((await json(["tool", "clear-state", "lc-quota-nodu"])).code).toBe(0);
   });
 
   it("tool remove: a new tool registered later under the same name does not inherit the old one's /state", async () => {

@@ -106,6 +106,8 @@ export interface ContainerOutcome {
   timedOut: boolean;
   interrupted: boolean;
   outputTooLarge: boolean;
+  /** /state grew past its quota while the container ran, and it was killed: the size it had reached. */
+  quotaExceededBytes?: number;
   containerId: string;
   resources: ResourceUse;
 }
@@ -150,6 +152,8 @@ function sampleCgroup(id: string): { sample(): void; result(): Pick<ResourceUse,
 export interface RunHooks {
   signal: AbortSignal;
   stdin?: string;
+  /** Watches /state while the container runs, and kills it past the quota (state.ts `watchVolume`). */
+  watchState?: (container: Dockerode.Container, kill: () => void) => { stop(): void; exceeded(): number | undefined };
 }
 
 /** Thrown when the container could not be created or started: nothing ran. */
@@ -176,6 +180,7 @@ export async function runContainer(engine: Engine, plan: ContainerPlan, hooks: R
   let timer: NodeJS.Timeout | undefined;
   let timedOut = false;
   let interrupted = false;
+  let watch: { stop(): void; exceeded(): number | undefined } | undefined;
   let kill: Promise<void> | undefined;
   const stop = () => {
     kill ??= container.kill({ signal: "SIGKILL" }).then(() => undefined, () => undefined);
@@ -215,9 +220,11 @@ export async function runContainer(engine: Engine, plan: ContainerPlan, hooks: R
       cgroup.sample();
       sampler = setInterval(() => cgroup.sample(), 50);
     }
+    watch = hooks.watchState?.(container, stop);
     if (hooks.stdin !== undefined) stream.end(hooks.stdin);
     const waited = (await container.wait()) as { StatusCode?: number };
     clearInterval(sampler);
+    watch?.stop();
     // The attach stream ends once the container's output is flushed; wait for it, briefly.
     await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
     const inspected = await container.inspect().catch(() => undefined);
@@ -230,12 +237,14 @@ export async function runContainer(engine: Engine, plan: ContainerPlan, hooks: R
       timedOut,
       interrupted,
       outputTooLarge: stdout.overflowed || stderr.overflowed,
+      quotaExceededBytes: watch?.exceeded(),
       containerId: container.id,
       resources: { ...(cgroup?.result() ?? { peakMemoryBytes: null, cpuTimeMs: null }), durationMs },
     };
   } finally {
     clearTimeout(timer);
     clearInterval(sampler);
+    watch?.stop();
     hooks.signal.removeEventListener("abort", onAbort);
     await kill;
     // Always removed, whatever happened: success, failure, timeout or Ctrl-C.

@@ -14,7 +14,7 @@ import { exitedWith, programOutput, renderArgv, unclearEnding } from "../program
 import type { Prepared, PreflightHooks, RunContext, RunResult, Runner } from "../types.js";
 import { ContainerStartError, describeContainer, runContainer, sweepOrphans, type ContainerPlan } from "./container.js";
 import { connectEngine, engineMessage, unavailableError, type Engine } from "./engine.js";
-import { ensureStateVolume, stateVolumeName, volumeUsage } from "./state.js";
+import { ensureStateVolume, stateVolumeName, volumeUsage, watchVolume } from "./state.js";
 
 const MB = 1024 * 1024;
 
@@ -119,7 +119,9 @@ export const dockerRunner: Runner = {
         const ambiguous = !(spec.idempotent ?? spec.kind === "read");
         let outcome;
         try {
-          outcome = await runContainer(engine, plan, { signal: hooks.signal, stdin });
+          const connected = engine;
+          const watchState = volume ? (container: { id: string; exec(options: object): Promise<unknown> }, kill: () => void) => watchVolume(connected, container, volume, permissions.storageMb * MB, kill) : undefined;
+          outcome = await runContainer(engine, plan, { signal: hooks.signal, stdin, watchState });
         } catch (error) {
           // Not created or not started: nothing ran.
           if (error instanceof ContainerStartError || error instanceof EnvironmentError) {
@@ -141,6 +143,12 @@ export const dockerRunner: Runner = {
             outcome: ambiguous ? "unknown" : "failed", errorCategory: "timeout", details,
             error: `timed out after ${plan.timeoutSeconds}s: the container was killed and removed${ambiguous ? "; it may have done part of its work" : ""}`,
           });
+        }
+        if (outcome.quotaExceededBytes !== undefined) {
+          return withResources(unclear(
+            `/state grew past its ${permissions.storageMb} MB quota (${megabytes(outcome.quotaExceededBytes)} when measured): the container was killed and removed; clear it with: toolctl tool clear-state ${tool.name}, or raise permissions.storageMb`,
+            "resource_limit",
+          ));
         }
         if (outcome.interrupted) return withResources(unclear("interrupted: the container was killed and removed", "other"));
         if (outcome.oomKilled) return withResources(unclear(`the container was OOM-killed at its memory limit of ${permissions.memoryMb} MB`, "resource_limit"));

@@ -82,3 +82,73 @@ export async function removeStateVolume(engine: Engine, name: string): Promise<b
     throw unavailableError(error, engine) ?? new EnvironmentError(`cannot remove the state volume ${name}: ${engineMessage(error)}`, {}, error);
   }
 }
+
+/** How often the size of /state is checked while a container runs. */
+const WATCH_INTERVAL_MS = 500;
+
+export interface VolumeWatch {
+  stop(): void;
+  /** The size that went over the quota, once it did. */
+  exceeded(): number | undefined;
+}
+
+/**
+ * Enforces the quota while the container runs (local volumes have no size limit of their own): twice a second
+ * the size of /state is measured inside the container (`du`, as the sandbox user), or, in an image without `du`,
+ * as the engine reports it; past the quota, `onExceeded` kills the container. A run can therefore overshoot by
+ * what it writes between two checks, and no further.
+ */
+export function watchVolume(engine: Engine, container: { id: string; exec(options: object): Promise<unknown> }, volume: string, limitBytes: number, onExceeded: () => void): VolumeWatch {
+  let stopped = false;
+  let over: number | undefined;
+  let withDu = true;
+  let timer: NodeJS.Timeout | undefined;
+  const measureInside = async (): Promise<number | undefined> => {
+    const exec = (await container.exec({ Cmd: ["du", "-sk", "/state"], AttachStdout: true, AttachStderr: true, User: SANDBOX_USER })) as {
+      start(options: object): Promise<NodeJS.ReadableStream>;
+      inspect(): Promise<{ ExitCode: number | null }>;
+    };
+    const stream = await exec.start({ hijack: true, stdin: false });
+    const chunks: Buffer[] = [];
+    stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+    await new Promise((resolve) => {
+      stream.on("end", resolve);
+      stream.on("close", resolve);
+      stream.on("error", resolve);
+    });
+    const { ExitCode } = await exec.inspect();
+    // The stream is multiplexed (8-byte frame headers); the number is all that matters in it.
+    const match = /(\d+)\s+\/state/.exec(Buffer.concat(chunks).toString("latin1"));
+    if (ExitCode !== 0 || !match) {
+      if (ExitCode === 126 || ExitCode === 127 || ExitCode === null) withDu = false;
+      return undefined;
+    }
+    return Number(match[1]) * 1024;
+  };
+  const check = async () => {
+    if (stopped) return;
+    let used: number | undefined;
+    try {
+      used = withDu ? await measureInside() : await volumeUsage(engine, volume);
+    } catch {
+      // "executable file not found" comes back as an error from exec: measure through the engine from now on.
+      if (withDu) withDu = false;
+    }
+    if (stopped) return;
+    if (used !== undefined && used > limitBytes) {
+      over = used;
+      stopped = true;
+      onExceeded();
+      return;
+    }
+    timer = setTimeout(check, withDu ? WATCH_INTERVAL_MS : WATCH_INTERVAL_MS * 4);
+  };
+  timer = setTimeout(check, WATCH_INTERVAL_MS);
+  return {
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+    exceeded: () => over,
+  };
+}
