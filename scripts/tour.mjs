@@ -10,6 +10,13 @@ import { fileURLToPath } from "node:url";
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const home = mkdtempSync(path.join(os.tmpdir(), "toolctl-tour-"));
 const env = { ...process.env, TOOLCTL_HOME: home };
+// Process tools run confined by bubblewrap on Linux. Without it, the tour says so and lets the calculator (a local
+// program you can read in manifests/examples/calculator) run unconfined, in its own throwaway home only.
+const hasBwrap = process.platform !== "linux" || spawnSync("bwrap", ["--version"], { stdio: "ignore" }).status === 0;
+if (!hasBwrap && !env.TOOLCTL_PROCESS_CONFINEMENT) {
+  env.TOOLCTL_PROCESS_CONFINEMENT = "optional";
+  console.log("note: bubblewrap (bwrap) is not installed, so this tour runs the calculator unconfined; install it (apt install bubblewrap) to see process tools run confined.");
+}
 
 const steps = [
   ["import", "manifests/examples"],
