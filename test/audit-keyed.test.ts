@@ -229,10 +229,12 @@ describe("keyed audit chain", () => {
     const trials = Number(process.env.AUDIT_KILL_TRIALS ?? 24);
     for (let trial = 0; trial < trials; trial++) {
       const child = spawn(process.execPath, [binPath, "run", "echo.say", "-p", `message=k${trial}`], { env: baseEnv({ TOOLCTL_HOME: home }), cwd: repoRoot, stdio: "ignore" });
+      // Listened for at once: a run that ends before its kill has closed already.
+      const closed = new Promise((resolve) => child.on("close", resolve));
       // Spread the kills over the whole run: start-up, the intent, the outcome, the head export.
       await new Promise((resolve) => setTimeout(resolve, 40 + ((trial * 37) % 160)));
       child.kill("SIGKILL");
-      await new Promise((resolve) => child.on("close", resolve));
+      await closed;
     }
     const result = await verify(home);
     expect(result.problems).toBe("");

@@ -251,6 +251,17 @@ spawn("sleep", [process.argv[2]], { stdio: "inherit" });
 if (process.argv[3] === "stubborn") process.on("SIGTERM", () => {});
 setTimeout(() => console.log("{}"), 60000);`;
 
+function familyTool(marker: string, timeoutSeconds: number, stubborn: boolean): Record<string, string> {
+  return { "family.js": FAMILY, "family.yaml": `apiVersion: toolctl/v1
+name: family
+description: Starts children
+runtime: process
+process: { timeoutSeconds: ${timeoutSeconds} }
+actions:
+  go: { description: Go, kind: read, command: [node, family.js, "${marker}"${stubborn ? ", stubborn" : ""}] }
+` };
+}
+
 function running(marker: string): boolean {
   return spawnSync("pgrep", ["-f", `sleep ${marker}`]).status === 0;
 }
@@ -271,14 +282,7 @@ describe("a run's whole process tree ends with it", () => {
     test(`${label}: a timeout kills the grandchildren too, and the run ends on time`, async () => {
       expect(port).toBeGreaterThan(0);
       const marker = `${300 + Math.floor(Math.random() * 600)}.${Date.now() % 100000}`;
-      const dir = writeFiles({ "family.js": FAMILY, "family.yaml": `apiVersion: toolctl/v1
-name: family
-description: Starts children
-runtime: process
-process: { timeoutSeconds: 1 }
-actions:
-  go: { description: Go, kind: read, command: [node, family.js, "${marker}", stubborn] }
-` });
+      const dir = writeFiles(familyTool(marker, 1, true));
       const home = tempDir("toolctl-tree-");
       expect((await runCli(["import", dir], { home })).code).toBe(0);
       const started = Date.now();
@@ -292,14 +296,7 @@ actions:
 
     test(`${label}: SIGTERM to toolctl stops the program and its children (exit 143)`, async () => {
       const marker = `${300 + Math.floor(Math.random() * 600)}.${Date.now() % 100000}`;
-      const dir = writeFiles({ "family.js": FAMILY, "family.yaml": `apiVersion: toolctl/v1
-name: family
-description: Starts children
-runtime: process
-process: { timeoutSeconds: 120 }
-actions:
-  go: { description: Go, kind: read, command: [node, family.js, "${marker}"] }
-` });
+      const dir = writeFiles(familyTool(marker, 120, false));
       const home = tempDir("toolctl-tree-");
       expect((await runCli(["import", dir], { home })).code).toBe(0);
       const child = spawn(process.execPath, [binPath, "run", "family.go", "--json"], { env: baseEnv({ TOOLCTL_HOME: home, TOOLCTL_PROCESS_CONFINEMENT: setting }), cwd: repoRoot, stdio: "ignore" });

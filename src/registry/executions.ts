@@ -7,7 +7,7 @@ import { nodeCrypto } from "../util/builtins.js";
 import { canonicalJson } from "../util/canonical.js";
 import { currentProcess } from "../util/process.js";
 import { rowsByIdPrefix, type Registry } from "./db.js";
-import { countExecutions } from "./execution-counts.js";
+import { countExecutions, type CountFilter } from "./execution-counts.js";
 
 export type ExecutionStatus =
   | "requested" | "approved" | "running" | "succeeded" | "failed" | "unknown" | "rolled_back" | "declined" | "dry_run";
@@ -183,13 +183,7 @@ export function findExecution(registry: Registry, idOrPrefix: string): Execution
   return rows.length === 0 ? undefined : rows.map(toExecution);
 }
 
-export interface ExecutionQuery {
-  tool?: string;
-  action?: string;
-  status?: string;
-  actor?: string;
-  since?: string;
-  until?: string;
+export interface ExecutionQuery extends CountFilter {
   limit: number;
   offset: number;
 }
