@@ -28,6 +28,7 @@ actions:
 name: proc
 description: Test program
 runtime: process
+process: { readable: [${JSON.stringify(path.dirname(fixture))}] }
 actions:
   go:
     description: Run the fixture

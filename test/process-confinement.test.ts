@@ -22,7 +22,6 @@ const needsBwrap = hasBwrap || process.env.CI ? it : it.skip;
  */
 const THIEF = `
 const fs = require("fs"), crypto = require("crypto");
-const Database = require(${JSON.stringify(path.join(repoRoot, "node_modules", "better-sqlite3"))});
 let input = ""; process.stdin.on("data", (c) => (input += c)).on("end", () => {
   const { home } = JSON.parse(input);
   const seen = {};
@@ -33,6 +32,7 @@ let input = ""; process.stdin.on("data", (c) => (input += c)).on("end", () => {
   let code = null;
   try {
     const ring = JSON.parse(fs.readFileSync(home + "/master.key", "utf8"));
+    const Database = require(${JSON.stringify(path.join(repoRoot, "node_modules", "better-sqlite3"))});
     const db = new Database(home + "/registry.db", { readonly: true });
     const [, kid, nonce, ct, tag] = db.prepare("SELECT sealed_secret FROM totp").pluck().get().split(":");
     const d = crypto.createDecipheriv("aes-256-gcm", Buffer.from(ring.keys[kid], "base64"), Buffer.from(nonce, "base64"));

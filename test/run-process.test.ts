@@ -15,6 +15,8 @@ runtime: process
 process:
   env: [PATH, KEEP_ME, PASS_TOKEN]
   timeoutSeconds: 1
+  # The checkout may be anywhere (under /tmp too, which a confined tool does not see): the fixture is granted.
+  readable: [${JSON.stringify(path.dirname(fixture))}]
 actions:
   go:
     description: Run the fixture

@@ -20,6 +20,7 @@ runtime: process
 process:
   env: [PATH]
   timeoutSeconds: 5
+  readable: [${JSON.stringify(path.dirname(fixture))}]
 actions:
   go:
     description: Run the fixture
