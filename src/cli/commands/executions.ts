@@ -1,16 +1,11 @@
 import { NotFoundError, UsageError } from "../../errors.js";
 import { findExecution, listExecutions, type Execution } from "../../registry/executions.js";
+import type { CountFilter } from "../../registry/execution-counts.js";
 import { table, truncate } from "../../ui/output.js";
 import type { CommandContext } from "../program.js";
 import { parseTime, pretty, withSettledRegistry } from "./shared.js";
 
-interface ListFlags {
-  tool?: string;
-  action?: string;
-  status?: string;
-  actor?: string;
-  since?: string;
-  until?: string;
+interface ListFlags extends CountFilter {
   limit: number;
   page: number;
 }
