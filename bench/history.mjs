@@ -60,8 +60,8 @@ try {
   // Written under node_modules so that better-sqlite3 and its addon resolve from it as they do from dist/.
   const entry = path.join(root, "node_modules", ".cache", "toolctl-bench", "queries.mjs");
   await build({
-    stdin: { contents: `export { openRegistry } from "./src/registry/db.ts"; export { queryAudit } from "./src/registry/audit.ts";
-      export { listExecutions } from "./src/registry/executions.ts"; export { executionStats } from "./src/registry/stats.ts";`, resolveDir: root, loader: "ts" },
+    stdin: { contents: `export { openRegistry } from "./src/store/sqlite/db.ts"; export { queryAudit } from "./src/store/sqlite/audit.ts";
+      export { listExecutions } from "./src/store/sqlite/executions.ts"; export { executionStats } from "./src/store/sqlite/stats.ts";`, resolveDir: root, loader: "ts" },
     bundle: true, format: "esm", platform: "node", outfile: entry, logLevel: "error", external: ["better-sqlite3"],
     banner: { js: "import { createRequire as bannerRequire } from 'node:module'; const require = bannerRequire(import.meta.url);" },
   });

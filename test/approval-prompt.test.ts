@@ -4,12 +4,12 @@
  * small echo manifest into its own temporary home (never ~/.toolctl) and checks three things: the exit code,
  * the execution's status (`toolctl executions --json`) and the audit log (`toolctl audit --json`).
  *
- * 2FA is enrolled in-process with the product's own modules (registry/twofactor.ts, secrets/crypto.ts) and
+ * 2FA is enrolled in-process with the product's own modules (store/sqlite/twofactor.ts, secrets/crypto.ts) and
  * codes come from policy/totp.ts with the enrolled secret, exactly as an authenticator app would compute them.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openRegistry } from "../src/registry/db.js";
-import { beginEnrollment, confirmEnrollment } from "../src/registry/twofactor.js";
+import { openRegistry } from "../src/store/sqlite/db.js";
+import { beginEnrollment, confirmEnrollment } from "../src/store/sqlite/twofactor.js";
 import { loadKeyRing } from "../src/secrets/crypto.js";
 import { generateTotp } from "../src/policy/totp.js";
 import { baseEnv, binPath, repoRoot, runCli, runJson, tempDir, writeFiles } from "./helpers.js";

@@ -9,8 +9,8 @@ import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { approvalDigest, type ApprovalRequest } from "../src/policy/approval.js";
 import { generateTotp } from "../src/policy/totp.js";
-import { openRegistry } from "../src/registry/db.js";
-import { beginEnrollment, confirmEnrollment } from "../src/registry/twofactor.js";
+import { openRegistry } from "../src/store/sqlite/db.js";
+import { beginEnrollment, confirmEnrollment } from "../src/store/sqlite/twofactor.js";
 import { loadKeyRing } from "../src/secrets/crypto.js";
 import { FakeServer, sendJson } from "./fakes/server.js";
 import { baseEnv, binPath, repoRoot, runCli, runJson, tempDir, writeFiles } from "./helpers.js";
@@ -121,7 +121,7 @@ describe("approval from another terminal", () => {
 
   it("an approval is bound to the input and cost: it cannot be used for different input", async () => {
     const home = await payHome();
-    const { consumeApproval, decideApproval, fileApproval } = await import("../src/registry/approvals.js");
+    const { consumeApproval, decideApproval, fileApproval } = await import("../src/store/sqlite/approvals.js");
     const registry = openRegistry(home);
     try {
       const request = requestFor(5);

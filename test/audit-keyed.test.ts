@@ -203,8 +203,8 @@ describe("keyed audit chain", () => {
   it("exports the head only after COMMIT: a transaction that fails at COMMIT leaves the head where it was", async () => {
     const home = await homeWithHistory();
     const before = readFileSync(path.join(home, "audit.head"), "utf8");
-    const { openRegistry, writeTransaction } = await import("../src/registry/db.js");
-    const { appendAudit } = await import("../src/registry/audit.js");
+    const { openRegistry, writeTransaction } = await import("../src/store/sqlite/db.js");
+    const { appendAudit } = await import("../src/store/sqlite/audit.js");
     const registry = openRegistry(home, baseEnv());
     try {
       // A deferred foreign key is checked at COMMIT, after the events are appended: COMMIT itself fails, as it

@@ -221,9 +221,9 @@ actions:
 
   it("refuses to start when the tool was disabled after the run began (checked under the write lock)", async () => {
     const home = await homeWithExamples();
-    const { openRegistry } = await import("../src/registry/db.js");
+    const { openRegistry } = await import("../src/store/sqlite/db.js");
     const { createRecorder } = await import("../src/engine/record.js");
-    const { getTool, setToolStatus } = await import("../src/registry/tools.js");
+    const { getTool, setToolStatus } = await import("../src/store/sqlite/tools.js");
     const registry = openRegistry(home);
     try {
       const tool = getTool(registry, "echo")!;

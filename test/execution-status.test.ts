@@ -7,7 +7,7 @@
 import path from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
-import { MIGRATIONS } from "../src/registry/migrations.js";
+import { MIGRATIONS } from "../src/store/sqlite/migrations.js";
 import { repoRoot, runCli, runJson, tempDir, writeFiles } from "./helpers.js";
 
 const fixture = path.join(repoRoot, "test", "fixtures", "proc.mjs");

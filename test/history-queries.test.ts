@@ -8,10 +8,10 @@ import path from "node:path";
 import { statSync } from "node:fs";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
-import { openRegistry, writeTransaction } from "../src/registry/db.js";
-import { countExecutions, splitByDay } from "../src/registry/execution-counts.js";
-import { insertExecution, updateExecution, type ExecutionStatus } from "../src/registry/executions.js";
-import { executionStats } from "../src/registry/stats.js";
+import { openRegistry, writeTransaction } from "../src/store/sqlite/db.js";
+import { countExecutions, splitByDay } from "../src/store/sqlite/execution-counts.js";
+import { insertExecution, updateExecution, type ExecutionStatus } from "../src/store/sqlite/executions.js";
+import { executionStats } from "../src/store/sqlite/stats.js";
 import { baseEnv, binPath, examplesDir, runCli, tempDir } from "./helpers.js";
 
 const env = { TOOLCTL_AUDIT_KEY: Buffer.alloc(32, 3).toString("base64") };

@@ -8,8 +8,8 @@ import { spawn } from "node:child_process";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { beforeAll, describe, expect, it } from "vitest";
-import { openRegistry } from "../src/registry/db.js";
-import { spendDay } from "../src/registry/ledger.js";
+import { openRegistry } from "../src/store/sqlite/db.js";
+import { spendDay } from "../src/store/sqlite/ledger.js";
 import { bundleScript } from "./bundle.js";
 import { repoRoot, tempDir } from "./helpers.js";
 
@@ -59,7 +59,7 @@ describe("spend reservations on a full day", () => {
       const rows = db.prepare(`SELECT coalesce(sum(CASE WHEN state = 'committed' THEN amount_usd END), 0) AS committed,
         coalesce(sum(CASE WHEN state = 'reserved' THEN amount_usd END), 0) AS reserved, count(*) AS count FROM ledger WHERE day = ?`).get(spendDay()) as { committed: number; reserved: number; count: number };
       expect(rows).toEqual({ committed, reserved: 0, count: 100_000 + results.reduce((sum, r) => sum + r.reserved, 0) });
-      const budget = (await import("../src/registry/ledger.js")).daySpend({ db } as never, spendDay());
+      const budget = (await import("../src/store/sqlite/ledger.js")).daySpend({ db } as never, spendDay());
       expect(budget).toEqual({ day: spendDay(), committedUsd: committed, reservedUsd: 0 });
     } finally {
       db.close();

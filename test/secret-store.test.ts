@@ -7,7 +7,7 @@ import { chmodSync, existsSync, readdirSync, readFileSync, statSync, unlinkSync 
 import path from "node:path";
 import * as pty from "node-pty";
 import { describe, expect, it } from "vitest";
-import { openRegistry } from "../src/registry/db.js";
+import { openRegistry } from "../src/store/sqlite/db.js";
 import { loadKeyRing, seal, sealedKeyId, unseal } from "../src/secrets/crypto.js";
 import { getSecret, listSecrets, setSecret } from "../src/secrets/store.js";
 import { baseEnv, binPath, repoRoot, runCli, runJson, tempDir, writeFiles, type CliResult } from "./helpers.js";

@@ -6,9 +6,9 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { generateTotp, generateTotpForStep, otpauthUri, timeStep, verifyTotp, type TotpAlgorithm } from "../src/policy/totp.js";
-import { queryAudit } from "../src/registry/audit.js";
-import { openRegistry, type Registry } from "../src/registry/db.js";
-import { beginEnrollment, confirmEnrollment, disable, MAX_FAILURES, THROTTLE_WINDOW_MS, twoFactorStatus, verifyCode } from "../src/registry/twofactor.js";
+import { queryAudit } from "../src/store/sqlite/audit.js";
+import { openRegistry, type Registry } from "../src/store/sqlite/db.js";
+import { beginEnrollment, confirmEnrollment, disable, MAX_FAILURES, THROTTLE_WINDOW_MS, twoFactorStatus, verifyCode } from "../src/store/sqlite/twofactor.js";
 import { loadKeyRing, type KeyRing } from "../src/secrets/crypto.js";
 import { runJson, tempDir } from "./helpers.js";
 

@@ -5,9 +5,9 @@
  */
 import type { Actor } from "../config/home.js";
 import { ExitCode, NeedsHumanError, PolicyError, ToolctlError } from "../errors.js";
-import { decideApproval, fileApproval, getApproval } from "../registry/approvals.js";
-import { appendAudit } from "../registry/audit.js";
-import { writeTransaction, type Registry } from "../registry/db.js";
+import { decideApproval, fileApproval, getApproval } from "../store/sqlite/approvals.js";
+import { appendAudit } from "../store/sqlite/audit.js";
+import { writeTransaction, type Registry } from "../store/sqlite/db.js";
 import type { ApprovalRequest } from "../policy/approval.js";
 import { describeCodeRefusal } from "../policy/otp-code.js";
 

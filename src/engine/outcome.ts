@@ -4,8 +4,8 @@
  */
 import type { ExecuteOptions, ExecuteResult } from "./execute.js";
 import { ExitCode, PolicyError, type ExitCodeValue } from "../errors.js";
-import type { ExecutionStatus } from "../registry/executions.js";
-import type { ActionRecord } from "../registry/tools.js";
+import type { ExecutionStatus } from "../store/sqlite/executions.js";
+import type { ActionRecord } from "../store/sqlite/tools.js";
 import type { Prepared, RunResult } from "../runners/types.js";
 import { formatIssue, loadValidator } from "../schema/validator.js";
 import type { Redactor } from "../secrets/redact.js";

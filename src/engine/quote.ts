@@ -5,10 +5,10 @@
  */
 import { ExitCode, ToolctlError, UsageError } from "../errors.js";
 import { costFromQuote, type CostEstimate, type PendingQuote } from "../policy/cost.js";
-import { appendAudit } from "../registry/audit.js";
-import { writeTransaction, type Registry } from "../registry/db.js";
-import type { ErrorCategory } from "../registry/executions.js";
-import { getAction, type ToolRecord } from "../registry/tools.js";
+import { appendAudit } from "../store/sqlite/audit.js";
+import { writeTransaction, type Registry } from "../store/sqlite/db.js";
+import type { ErrorCategory } from "../store/sqlite/executions.js";
+import { getAction, type ToolRecord } from "../store/sqlite/tools.js";
 import type { Runner, RunContext, RunResult } from "../runners/types.js";
 import { formatIssue, loadValidator } from "../schema/validator.js";
 import { renderValue, TemplateError } from "../template/render.js";

@@ -4,10 +4,10 @@
  */
 import type { Actor } from "../config/home.js";
 import { PolicyError } from "../errors.js";
-import { appendAudit } from "../registry/audit.js";
-import { nowIso, writeTransaction, type Registry } from "../registry/db.js";
-import { insertExecution, updateExecution, type ExecutionStatus, type ExecutionUpdate } from "../registry/executions.js";
-import { settleSpend } from "../registry/ledger.js";
+import { appendAudit } from "../store/sqlite/audit.js";
+import { nowIso, writeTransaction, type Registry } from "../store/sqlite/db.js";
+import { insertExecution, updateExecution, type ExecutionStatus, type ExecutionUpdate } from "../store/sqlite/executions.js";
+import { settleSpend } from "../store/sqlite/ledger.js";
 
 export interface RecordTarget {
   id: string;

@@ -7,10 +7,10 @@
  */
 import { chooseCompensation, describeRollback } from "../domain/rollback.js";
 import { ExitCode, NotFoundError, PolicyError, ToolctlError, UsageError } from "../errors.js";
-import { appendAudit } from "../registry/audit.js";
-import { writeTransaction } from "../registry/db.js";
-import { findExecution, updateExecution, type Execution } from "../registry/executions.js";
-import { getAction } from "../registry/tools.js";
+import { appendAudit } from "../store/sqlite/audit.js";
+import { writeTransaction } from "../store/sqlite/db.js";
+import { findExecution, updateExecution, type Execution } from "../store/sqlite/executions.js";
+import { getAction } from "../store/sqlite/tools.js";
 import { renderValue, TemplateError } from "../template/render.js";
 import { execute, type ExecuteDeps, type ExecuteOptions, type ExecuteResult } from "./execute.js";
 

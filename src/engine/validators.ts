@@ -4,8 +4,8 @@
  * and output schemas, with the shared definitions they reach, and stores the code for every later run.
  */
 import { UsageError } from "../errors.js";
-import type { Registry } from "../registry/db.js";
-import { getDefinitions, saveLazyValidators, type ActionRecord, type ToolRecord } from "../registry/tools.js";
+import type { Registry } from "../store/sqlite/db.js";
+import { getDefinitions, saveLazyValidators, type ActionRecord, type ToolRecord } from "../store/sqlite/tools.js";
 import { digestOf } from "../util/canonical.js";
 
 export function needsCompiling(action: ActionRecord): boolean {

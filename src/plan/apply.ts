@@ -17,13 +17,13 @@ import { execute, type ExecuteDeps, type ExecuteResult } from "../engine/execute
 import { rollbackExecution } from "../engine/rollback.js";
 import { ExitCode, PolicyError, SecretMissingError, ToolctlError, UsageError, type ExitCodeValue } from "../errors.js";
 import { maxRisk } from "../policy/risk.js";
-import { settleAbandonedRuns } from "../registry/abandoned.js";
-import { findExecution, newExecutionId, newId } from "../registry/executions.js";
-import { daySpend, roundUsd, spendDay } from "../registry/ledger.js";
+import { settleAbandonedRuns } from "../store/sqlite/abandoned.js";
+import { findExecution, newExecutionId, newId } from "../store/sqlite/executions.js";
+import { daySpend, roundUsd, spendDay } from "../store/sqlite/ledger.js";
 import {
   createPlanRun, isOrphaned, requirePlanRun, runOfPlan, setPlanRunStatus, updatePlanStep, type PlanRun, type PlanRunStatus, type PlanStepStatus,
-} from "../registry/plan-runs.js";
-import { getAction, getTool } from "../registry/tools.js";
+} from "../store/sqlite/plan-runs.js";
+import { getAction, getTool } from "../store/sqlite/tools.js";
 import { createSecretLookup } from "../secrets/resolve.js";
 import { collectRefs } from "../template/render.js";
 import { digestOf, sha256Hex } from "../util/canonical.js";

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { EnvironmentError, SecretMissingError } from "../errors.js";
-import { openRegistry, REGISTRY_FILE } from "../registry/db.js";
+import { openRegistry, REGISTRY_FILE } from "../store/sqlite/db.js";
 import { loadKeyRing, sealedKeyId, type KeyRing } from "./crypto.js";
 import type { Redactor } from "./redact.js";
 import { keySourceLabel, openSealedSecret, readSealedSecrets } from "./store.js";

@@ -5,8 +5,8 @@
  */
 import type { Actor } from "../config/home.js";
 import { EnvironmentError, UsageError } from "../errors.js";
-import { appendAudit } from "../registry/audit.js";
-import { nowIso, writeTransaction, type Registry } from "../registry/db.js";
+import { appendAudit } from "../store/sqlite/audit.js";
+import { nowIso, writeTransaction, type Registry } from "../store/sqlite/db.js";
 import { keyFilePath, loadKeyRing, ringForSealing, seal, sealedKeyId, unseal, type KeyRing } from "./crypto.js";
 
 export const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;

@@ -1,7 +1,7 @@
 import { loadConfig } from "../../config/config.js";
 import { describeCodeRefusal, OTP_DIGITS } from "../../policy/otp-code.js";
 import { ExitCode, NeedsHumanError, NotFoundError, PolicyError, ToolctlError } from "../../errors.js";
-import { decideApproval, getApproval, listApprovals, type Approval } from "../../registry/approvals.js";
+import { decideApproval, getApproval, listApprovals, type Approval } from "../../store/sqlite/approvals.js";
 import { approvalMessage } from "../../ui/approval.js";
 import { table, truncate } from "../../ui/output.js";
 import { askCode, askYesNo, canPrompt } from "../../ui/prompt.js";
@@ -72,7 +72,7 @@ export async function approveCommand(context: CommandContext, id: string, flags:
         }
         code = entered.code;
       }
-      const [{ verifyCode }, { loadKeyRing }] = await Promise.all([import("../../registry/twofactor.js"), import("../../secrets/crypto.js")]);
+      const [{ verifyCode }, { loadKeyRing }] = await Promise.all([import("../../store/sqlite/twofactor.js"), import("../../secrets/crypto.js")]);
       const ring = loadKeyRing(context.home, context.env, { create: false });
       const verdict = ring
         ? verifyCode(registry, ring, code, Date.now(), { actor: context.actor, purpose: "approve", approvalId: id, tool: approval.tool, action: approval.action })

@@ -2,7 +2,7 @@ import { createWriteStream } from "node:fs";
 import { once } from "node:events";
 import type { Writable } from "node:stream";
 import { ExitCode, UsageError } from "../../errors.js";
-import { iterateAudit, queryAudit, verifyAudit, type AuditEvent } from "../../registry/audit.js";
+import { iterateAudit, queryAudit, verifyAudit, type AuditEvent } from "../../store/sqlite/audit.js";
 import type { CommandContext } from "../program.js";
 import { parseTime, withRegistry } from "./shared.js";
 

@@ -1,5 +1,5 @@
 import { loadConfig } from "../../config/config.js";
-import { dayEntries, daySpend, roundUsd, spendDay } from "../../registry/ledger.js";
+import { dayEntries, daySpend, roundUsd, spendDay } from "../../store/sqlite/ledger.js";
 import { table } from "../../ui/output.js";
 import type { CommandContext } from "../program.js";
 import { withSettledRegistry } from "./shared.js";

@@ -5,9 +5,9 @@
  */
 import { loadConfig } from "../../config/config.js";
 import { ExitCode, ToolctlError } from "../../errors.js";
-import { verifyAudit } from "../../registry/audit.js";
-import { listTools } from "../../registry/tools.js";
-import { twoFactorStatus } from "../../registry/twofactor.js";
+import { verifyAudit } from "../../store/sqlite/audit.js";
+import { listTools } from "../../store/sqlite/tools.js";
+import { twoFactorStatus } from "../../store/sqlite/twofactor.js";
 import { createSecretLookup } from "../../secrets/resolve.js";
 import type { ConfinementSetting } from "../../runners/process-sandbox.js";
 import type { CommandContext } from "../program.js";

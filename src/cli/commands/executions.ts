@@ -1,6 +1,6 @@
 import { NotFoundError, UsageError } from "../../errors.js";
-import { findExecution, listExecutions, type Execution } from "../../registry/executions.js";
-import type { CountFilter } from "../../registry/execution-counts.js";
+import { findExecution, listExecutions, type Execution } from "../../store/sqlite/executions.js";
+import type { CountFilter } from "../../store/sqlite/execution-counts.js";
 import { table, truncate } from "../../ui/output.js";
 import type { CommandContext } from "../program.js";
 import { parseTime, pretty, withSettledRegistry } from "./shared.js";

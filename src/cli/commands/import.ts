@@ -1,6 +1,6 @@
 import { ExitCode, UsageError, ValidationError } from "../../errors.js";
 import { importManifests, importOpenApi } from "../../manifest/import.js";
-import type { SaveToolResult } from "../../registry/tools.js";
+import type { SaveToolResult } from "../../store/sqlite/tools.js";
 import type { CommandContext } from "../program.js";
 import { withRegistry } from "./shared.js";
 

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { listToolRows, listTools } from "../../registry/tools.js";
+import { listToolRows, listTools } from "../../store/sqlite/tools.js";
 import { table, truncate } from "../../ui/output.js";
 import type { CommandContext } from "../program.js";
 import { withRegistry } from "./shared.js";

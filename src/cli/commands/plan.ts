@@ -111,7 +111,7 @@ export async function rollbackPlanRunCommand(context: CommandContext, id: string
 }
 
 export async function showPlanRunCommand(context: CommandContext, id: string): Promise<void> {
-  const [{ requirePlanRun, isOrphaned }, { renderPlanRun }] = await Promise.all([import("../../registry/plan-runs.js"), import("../../ui/plan.js")]);
+  const [{ requirePlanRun, isOrphaned }, { renderPlanRun }] = await Promise.all([import("../../store/sqlite/plan-runs.js"), import("../../ui/plan.js")]);
   await withSettledRegistry(context, (registry) => {
     const run = requirePlanRun(registry, id);
     const interrupted = isOrphaned(run);
@@ -120,7 +120,7 @@ export async function showPlanRunCommand(context: CommandContext, id: string): P
 }
 
 export async function listPlanRunsCommand(context: CommandContext, flags: { limit: number }): Promise<void> {
-  const { listPlanRuns, isOrphaned } = await import("../../registry/plan-runs.js");
+  const { listPlanRuns, isOrphaned } = await import("../../store/sqlite/plan-runs.js");
   await withSettledRegistry(context, (registry) => {
     const runs = listPlanRuns(registry, flags.limit).map((run) => ({ ...run, interrupted: isOrphaned(run) }));
     context.output.data(runs, () =>

@@ -3,7 +3,7 @@ import { execute, type ExecuteDeps, type ExecuteOptions, type ExecuteResult } fr
 import { ExitCode, UsageError } from "../../errors.js";
 import { loadConfig } from "../../config/config.js";
 import type { TwoFactor } from "../../engine/approve.js";
-import type { Registry } from "../../registry/db.js";
+import type { Registry } from "../../store/sqlite/db.js";
 import type { Runner } from "../../runners/types.js";
 import { createHuman } from "../../ui/approval.js";
 import { createProgress } from "../../ui/output.js";
@@ -26,7 +26,7 @@ function twoFactorFor(registry: Registry, context: CommandContext): TwoFactor {
   return {
     isEnrolled: () => (registry.db.prepare("SELECT confirmed FROM totp WHERE id = 1").pluck().get() as number | undefined) === 1,
     async verify(code, target) {
-      const [{ verifyCode }, { loadKeyRing }] = await Promise.all([import("../../registry/twofactor.js"), import("../../secrets/crypto.js")]);
+      const [{ verifyCode }, { loadKeyRing }] = await Promise.all([import("../../store/sqlite/twofactor.js"), import("../../secrets/crypto.js")]);
       const ring = loadKeyRing(context.home, context.env, { create: false });
       if (!ring) return { ok: false, reason: "not_enrolled" };
       return verifyCode(registry, ring, code, Date.now(), { actor: context.actor, purpose: "run", tool: target.tool, action: target.action, executionId: target.executionId });
@@ -182,7 +182,7 @@ export async function rollbackCommand(context: CommandContext, id: string, flags
  * degraded (it works, slowly) or failing, with the latency. Exit 0 unless failing.
  */
 export async function toolTestCommand(context: CommandContext, name: string): Promise<number> {
-  const { getTool } = await import("../../registry/tools.js");
+  const { getTool } = await import("../../store/sqlite/tools.js");
   const { NotFoundError } = await import("../../errors.js");
   const test = await withRegistry(context, (registry) => {
     const tool = getTool(registry, name);

@@ -1,6 +1,6 @@
 import { UsageError } from "../../errors.js";
 import { isWellFormedCode, OTP_DIGITS } from "../../policy/otp-code.js";
-import { openRegistry, type Registry } from "../../registry/db.js";
+import { openRegistry, type Registry } from "../../store/sqlite/db.js";
 import type { CommandContext } from "../program.js";
 
 /** Opens the registry for one command and always closes it, so WAL checkpoints and locks are released. */
@@ -18,7 +18,7 @@ export async function withRegistry<T>(context: CommandContext, fn: (registry: Re
  * unknown (registry/abandoned.ts). A settlement that cannot be written is a warning: the reader still reads.
  */
 export async function withSettledRegistry<T>(context: CommandContext, fn: (registry: Registry) => Promise<T> | T): Promise<T> {
-  const { settleAbandonedRuns } = await import("../../registry/abandoned.js");
+  const { settleAbandonedRuns } = await import("../../store/sqlite/abandoned.js");
   return withRegistry(context, (registry) => {
     try {
       settleAbandonedRuns(registry, context.actor);

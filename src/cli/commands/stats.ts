@@ -1,4 +1,4 @@
-import { executionStats, type StatsCounts, type StatsGroup, type StatsPeriod } from "../../registry/stats.js";
+import { executionStats, type StatsCounts, type StatsGroup, type StatsPeriod } from "../../store/sqlite/stats.js";
 import { table } from "../../ui/output.js";
 import type { CommandContext } from "../program.js";
 import { parseTime, withSettledRegistry } from "./shared.js";

@@ -4,10 +4,10 @@
  * the state volume away and keeps the history. Every change is audited.
  */
 import { ExitCode, NeedsHumanError, NotFoundError, PolicyError, ToolctlError } from "../../errors.js";
-import { appendAudit } from "../../registry/audit.js";
-import { writeTransaction, type Registry } from "../../registry/db.js";
-import { approveTool, enableStatus, revokeTool, toolAskedItems } from "../../registry/grants.js";
-import { getTool, removeTool, setToolStatus, toolNames, type ToolRecord } from "../../registry/tools.js";
+import { appendAudit } from "../../store/sqlite/audit.js";
+import { writeTransaction, type Registry } from "../../store/sqlite/db.js";
+import { approveTool, enableStatus, revokeTool, toolAskedItems } from "../../store/sqlite/grants.js";
+import { getTool, removeTool, setToolStatus, toolNames, type ToolRecord } from "../../store/sqlite/tools.js";
 import { didYouMean } from "../../util/suggest.js";
 import type { CommandContext } from "../program.js";
 import { withRegistry } from "./shared.js";

@@ -2,8 +2,8 @@
  * The tool lifecycle with permissions granted by the user: `pending` (asks for what nobody granted) →
  * `approve` → `active`; `disable`/`enable`; `revoke` (grants gone, history kept). Every change is audited.
  */
-import { asksOf, askedItems, isCovered, widenedReach, type Asks, type AskedItem } from "../domain/permissions.js";
-import { PolicyError } from "../errors.js";
+import { asksOf, askedItems, isCovered, widenedReach, type Asks, type AskedItem } from "../../domain/permissions.js";
+import { PolicyError } from "../../errors.js";
 import { appendAudit } from "./audit.js";
 import { nowIso, writeTransaction, type Registry } from "./db.js";
 import { getTool, type ToolRecord, type ToolStatus } from "./tools.js";

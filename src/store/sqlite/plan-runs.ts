@@ -3,9 +3,9 @@
  * execution that carried it out and what became of it. A step's execution id is written before that execution
  * starts, so after a crash every step can be reconciled with the history.
  */
-import { NotFoundError, UsageError } from "../errors.js";
+import { NotFoundError, UsageError } from "../../errors.js";
 import { appendAudit } from "./audit.js";
-import { currentProcess, isRunning } from "../util/process.js";
+import { currentProcess, isRunning } from "../../util/process.js";
 import { nowIso, rowsByIdPrefix, writeTransaction, type Registry } from "./db.js";
 
 export type PlanRunStatus = "running" | "succeeded" | "failed" | "rolled_back" | "interrupted";

@@ -8,7 +8,7 @@
  * applies to a row still `running`, so concurrent readers settle each run once. The run's spend reservation is
  * left reserved, as for any unknown outcome: the money may have been spent.
  */
-import { isRunning } from "../util/process.js";
+import { isRunning } from "../../util/process.js";
 import { appendAudit } from "./audit.js";
 import { nowIso, writeTransaction, type Registry } from "./db.js";
 import { signExecution } from "./executions.js";

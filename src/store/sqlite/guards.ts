@@ -3,7 +3,7 @@
  * (./circuits.ts) and a sliding one-minute window of request slots. Each change is one BEGIN IMMEDIATE
  * transaction, so concurrent processes queue rather than race.
  */
-import { RateLimitedError, type SharedGuards } from "../runners/http/resilience.js";
+import { RateLimitedError, type SharedGuards } from "../../runners/http/resilience.js";
 import { admitCall, circuitRefusal, recordCall } from "./circuits.js";
 import { writeTransaction, type Registry } from "./db.js";
 

@@ -5,8 +5,8 @@
  * signed checkpoint in the same transaction as the events, and exported to `audit.head` beside the database.
  * Events written before the log was keyed keep their plain SHA-256 chain; the first signed event pins them.
  */
-import { canonicalJson, sha256Hex } from "../util/canonical.js";
-import { hmacHex, loadAuditKey, type AuditKey } from "../secrets/audit-key.js";
+import { canonicalJson, sha256Hex } from "../../util/canonical.js";
+import { hmacHex, loadAuditKey, type AuditKey } from "../../secrets/audit-key.js";
 import { checkpointMac, exportCommittedHead, nowIso, type Registry } from "./db.js";
 import { HEAD_FILE, readHead } from "./head.js";
 import { signUnsignedExecutions, verifyExecutionSignatures } from "./executions.js";

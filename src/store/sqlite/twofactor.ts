@@ -8,9 +8,9 @@
  * lockout ends at a time that can be announced (retryAfterSeconds) and endless retries cannot prolong it.
  * A success does not clear earlier failures, so a legitimate use never gives a guesser a fresh budget.
  */
-import { PolicyError } from "../errors.js";
-import { verifyTotp, newTotpSecret } from "../policy/totp.js";
-import { ringForSealing, seal, unsealFresh, type KeyRing } from "../secrets/crypto.js";
+import { PolicyError } from "../../errors.js";
+import { verifyTotp, newTotpSecret } from "../../policy/totp.js";
+import { ringForSealing, seal, unsealFresh, type KeyRing } from "../../secrets/crypto.js";
 import { appendAudit } from "./audit.js";
 import { writeTransaction, type Registry } from "./db.js";
 

@@ -4,12 +4,12 @@
  * takes the write lock up front: a deferred transaction that upgrades later can fail with SQLITE_BUSY at once.
  */
 import { existsSync, linkSync, mkdirSync, statfsSync, statSync, unlinkSync } from "node:fs";
-import { sqliteBinding } from "../util/sqlite-binding.js";
+import { sqliteBinding } from "../../util/sqlite-binding.js";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { RegistryError } from "../errors.js";
-import { hmacHex, loadAuditKey, type AuditKey } from "../secrets/audit-key.js";
-import { keyStoreChoice } from "../secrets/key-store.js";
+import { RegistryError } from "../../errors.js";
+import { hmacHex, loadAuditKey, type AuditKey } from "../../secrets/audit-key.js";
+import { keyStoreChoice } from "../../secrets/key-store.js";
 import { exportHead, HEAD_FILE, type ChainHead } from "./head.js";
 import { MIGRATIONS } from "./migrations.js";
 

@@ -9,8 +9,8 @@
  * A closed circuit admits a call without writing, and a success that finds no failure to reset writes
  * nothing: the usual call costs a read.
  */
-import { nodeCrypto } from "../util/builtins.js";
-import { currentProcess, isRunning } from "../util/process.js";
+import { nodeCrypto } from "../../util/builtins.js";
+import { currentProcess, isRunning } from "../../util/process.js";
 import { appendAudit } from "./audit.js";
 import { nowIso, writeTransaction, type Registry } from "./db.js";
 

@@ -2,10 +2,10 @@
  * Executions: one row per run attempt, from `requested` to its final status. Everything stored here is
  * redacted by the engine before it arrives.
  */
-import { hmacHex, type AuditKey } from "../secrets/audit-key.js";
-import { nodeCrypto } from "../util/builtins.js";
-import { canonicalJson } from "../util/canonical.js";
-import { currentProcess } from "../util/process.js";
+import { hmacHex, type AuditKey } from "../../secrets/audit-key.js";
+import { nodeCrypto } from "../../util/builtins.js";
+import { canonicalJson } from "../../util/canonical.js";
+import { currentProcess } from "../../util/process.js";
 import { rowsByIdPrefix, type Registry } from "./db.js";
 import { countExecutions, type CountFilter } from "./execution-counts.js";
 

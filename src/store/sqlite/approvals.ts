@@ -3,9 +3,9 @@
  * A request keeps everything its approver is shown (the ApprovalRequest) and is bound to its digest; it is
  * used by exactly one execution, and expires. Every read-then-write happens in one BEGIN IMMEDIATE transaction.
  */
-import { approvalDigest, type ApprovalRequest } from "../policy/approval.js";
-import { nodeCrypto } from "../util/builtins.js";
-import { canonicalJson } from "../util/canonical.js";
+import { approvalDigest, type ApprovalRequest } from "../../policy/approval.js";
+import { nodeCrypto } from "../../util/builtins.js";
+import { canonicalJson } from "../../util/canonical.js";
 import { appendAudit } from "./audit.js";
 import { nowIso, writeTransaction, type Registry } from "./db.js";
 

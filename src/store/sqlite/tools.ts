@@ -3,9 +3,9 @@
  * row carries its definition and references its precompiled input/output validators, so listing stays a
  * single cheap query and a run loads only what it needs.
  */
-import type { ActionSpec, Manifest } from "../domain/manifest.js";
-import { asksOf, isCovered, reachOf, widenedReach, type Asks } from "../domain/permissions.js";
-import { digestOf } from "../util/canonical.js";
+import type { ActionSpec, Manifest } from "../../domain/manifest.js";
+import { asksOf, isCovered, reachOf, widenedReach, type Asks } from "../../domain/permissions.js";
+import { digestOf } from "../../util/canonical.js";
 import { appendAudit } from "./audit.js";
 import { nowIso, writeTransaction, type Registry } from "./db.js";
 
