@@ -5,7 +5,7 @@
  */
 import path from "node:path";
 import { TemplateError } from "../template/render.js";
-import type { ToolRecord } from "../store/sqlite/tools.js";
+import type { ToolRecord } from "../domain/records.js";
 
 /**
  * Input that cannot be turned into a call (an unknown field, table or column). The engine reports a

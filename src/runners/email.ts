@@ -18,7 +18,7 @@ import { Readable } from "node:stream";
 import SMTPConnection from "nodemailer/lib/smtp-connection/index.js";
 import mimeFuncs from "nodemailer/lib/mime-funcs/index.js";
 import type { EmailSettings } from "../domain/manifest.js";
-import type { ErrorCategory } from "../store/sqlite/executions.js";
+import type { ErrorCategory } from "../domain/records.js";
 import { PolicyError } from "../errors.js";
 import { renderText } from "../template/render.js";
 import { BuiltinInputError, checkFields, quote, type Input } from "./builtin-input.js";

@@ -2,8 +2,7 @@
  * One adapter per runtime behind one shape: `prepare` computes exactly what would run (the decision is data,
  * which a dry run shows once the engine has redacted it), and `run` executes that same prepared object.
  */
-import type { ActionRecord, ToolRecord } from "../store/sqlite/tools.js";
-import type { ErrorCategory } from "../store/sqlite/executions.js";
+import type { ActionRecord, ErrorCategory, ToolRecord } from "../domain/records.js";
 
 export interface RunContext {
   tool: ToolRecord;

@@ -12,7 +12,7 @@
  * engine to run once the outcome is on record, and a failure there is a warning.
  */
 import { DelegateBackoff, handleWhen, retry } from "cockatiel";
-import type { Admission, CallResult, CircuitRefusal, CircuitSettings } from "../../store/sqlite/circuits.js";
+import type { Admission, CallResult, CircuitRefusal, CircuitSettings } from "../../domain/records.js";
 import { HttpTransportError, type HttpResponse } from "./client.js";
 
 export interface RetrySettings {

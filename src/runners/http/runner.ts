@@ -6,7 +6,7 @@
  * safe to repeat.
  */
 import type { RunContext, RunResult, Runner } from "../types.js";
-import type { ErrorCategory } from "../../store/sqlite/executions.js";
+import type { ErrorCategory } from "../../domain/records.js";
 import type { ActionSpec, HttpRequestSpecTemplate } from "../../domain/manifest.js";
 import { lookup, parseRefs, renderText, renderValue, TemplateError } from "../../template/render.js";
 import { EnvironmentError, PolicyError } from "../../errors.js";

@@ -3,7 +3,7 @@
  * outbound policy, pinned DNS, no credential on a cross-origin redirect). A refusal becomes an ApiFailure in
  * the provider's own words: Vercel says `{"error": {"code", "message"}}`, GitHub `{"message", "errors": [...]}`.
  */
-import type { ErrorCategory } from "../../store/sqlite/executions.js";
+import type { ErrorCategory } from "../../domain/records.js";
 import { HttpTransportError, sendHttp, type HttpResponse } from "../http/client.js";
 import type { OutboundPolicy } from "../http/guard.js";
 import { categoryForStatus } from "../http/runner.js";

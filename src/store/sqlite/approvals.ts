@@ -8,32 +8,12 @@ import { nodeCrypto } from "../../util/builtins.js";
 import { canonicalJson } from "../../util/canonical.js";
 import { appendAudit } from "./audit.js";
 import { nowIso, writeTransaction, type Registry } from "./db.js";
+import type { ApprovalStatus, Approval } from "../../domain/records.js";
+import type { NewApproval, DecideResult } from "../../domain/records.js";
+export type { NewApproval, DecideResult };
+export type { ApprovalStatus, Approval };
 
-export type ApprovalStatus = "pending" | "approved" | "denied" | "expired" | "used";
 
-export interface Approval {
-  id: string;
-  tool: string;
-  action: string;
-  digest: string;
-  /** What the approver is shown; null when it cannot be trusted (see `problem`). */
-  request: ApprovalRequest | null;
-  /** Why the request is neither shown nor approvable: it does not match its digest, or was filed without it. */
-  problem: string | null;
-  /** The input (redacted), as in the request; null with the request. */
-  input: unknown;
-  costUsd: number;
-  risk: string;
-  needsOtp: boolean;
-  status: ApprovalStatus;
-  requestedBy: string;
-  requestedAt: string;
-  expiresAt: string;
-  decidedBy: string | null;
-  decidedVia: string | null;
-  decidedAt: string | null;
-  executionId: string | null;
-}
 
 interface Row {
   id: string; tool: string; action: string; digest: string; request: string | null; input: string; cost_usd: number; risk: string; needs_otp: number;
@@ -80,13 +60,6 @@ function toApproval(row: Row, now = nowIso()): Approval {
   };
 }
 
-export interface NewApproval {
-  request: ApprovalRequest;
-  /** `approvalDigest(request)`, as the engine computed it for the run waiting on this. */
-  digest: string;
-  requestedBy: string;
-  timeoutSeconds: number;
-}
 
 export function fileApproval(registry: Registry, filed: NewApproval): Approval {
   const { request } = filed;
@@ -120,7 +93,6 @@ export function listApprovals(registry: Registry, all = false): Approval[] {
   return rows.map((row) => toApproval(row));
 }
 
-export type DecideResult = { ok: true; approval: Approval } | { ok: false; reason: string };
 
 /**
  * Approves or denies a pending request. `via` says how: "another terminal", "another terminal with TOTP".

@@ -10,33 +10,12 @@ import { hmacHex, loadAuditKey, type AuditKey } from "../../secrets/audit-key.js
 import { checkpointMac, exportCommittedHead, nowIso, type Registry } from "./db.js";
 import { HEAD_FILE, readHead } from "./head.js";
 import { signUnsignedExecutions, verifyExecutionSignatures } from "./executions.js";
+import type { AuditEventInput, AuditEvent, AuditVerification, AuditQuery } from "../../domain/records.js";
+export type { AuditEventInput, AuditEvent, AuditVerification, AuditQuery };
 
 export const GENESIS_HASH = "0".repeat(64);
 
-export interface AuditEventInput {
-  type: string;
-  actor: string;
-  tool?: string | null;
-  action?: string | null;
-  executionId?: string | null;
-  status?: string | null;
-  data?: Record<string, unknown>;
-}
 
-export interface AuditEvent {
-  seq: number;
-  ts: string;
-  type: string;
-  actor: string;
-  tool: string | null;
-  action: string | null;
-  executionId: string | null;
-  status: string | null;
-  data: Record<string, unknown>;
-  prevHash: string;
-  hash: string;
-  keyId: string | null;
-}
 
 interface AuditRow {
   seq: number;
@@ -97,17 +76,6 @@ export function appendAudit(registry: Registry, event: AuditEventInput): { seq: 
   return { seq: row.seq, hash };
 }
 
-export interface VerifyResult {
-  ok: boolean;
-  events: number;
-  head: { seq: number; hash: string } | null;
-  /** Signs of tampering: any one makes `ok` false. */
-  problems: string[];
-  /** What is fine but worth saying (a head file left behind by a process that was killed). */
-  notes: string[];
-  /** Executions whose signature was checked. */
-  executions: number;
-}
 
 const MAX_PROBLEMS = 50;
 
@@ -115,7 +83,7 @@ const MAX_PROBLEMS = 50;
  * Checks the whole chain, the signed checkpoint, the exported head and every execution's signature. What only a
  * crash can cause (the head file behind the committed log) is a note; everything else is a problem.
  */
-export function verifyAudit(registry: Registry): VerifyResult {
+export function verifyAudit(registry: Registry): AuditVerification {
   const problems: string[] = [];
   const notes: string[] = [];
   const key = loadAuditKey(registry.home, registry.env, { create: false }) ?? null;
@@ -190,17 +158,6 @@ export function verifyAudit(registry: Registry): VerifyResult {
   return { ok: problems.length === 0, events: count, head: last ? { seq: last.seq, hash: last.hash } : null, problems, notes, executions: executions.checked };
 }
 
-export interface AuditQuery {
-  tool?: string;
-  action?: string;
-  status?: string;
-  type?: string;
-  actor?: string;
-  executionId?: string;
-  since?: string;
-  until?: string;
-  limit?: number;
-}
 
 export function queryAudit(registry: Registry, query: AuditQuery): AuditEvent[] {
   const where: string[] = [];

@@ -13,26 +13,12 @@ import { nodeCrypto } from "../../util/builtins.js";
 import { currentProcess, isRunning } from "../../util/process.js";
 import { appendAudit } from "./audit.js";
 import { nowIso, writeTransaction, type Registry } from "./db.js";
+import type { CircuitSettings, CircuitRefusal, Admission, CallResult } from "../../domain/records.js";
+export type { CircuitSettings, CircuitRefusal, Admission, CallResult };
 
-export interface CircuitSettings {
-  /** Consecutive failed calls that open the circuit. */
-  failures: number;
-  /** How long it stays open before one trial call is let through. */
-  halfOpenAfterSeconds: number;
-}
 
-/** Why a call may not go out now. */
-export interface CircuitRefusal {
-  /** When the pause ends (or ended, when a trial is in progress). */
-  reopensAt: number;
-  /** Another process holds the trial call, until `trialUntil` at the latest. */
-  trialUntil?: number;
-}
 
-export type Admission = { admitted: true; trial?: string } | ({ admitted: false } & CircuitRefusal);
 
-/** How an admitted call ended, for the count: `none` when it proved nothing (interrupted, or nothing was sent). */
-export type CallResult = "succeeded" | "failed" | "none";
 
 interface CircuitRow {
   failures: number;

@@ -5,6 +5,8 @@
  * touches a few thousand rows at most.
  */
 import type { Registry } from "./db.js";
+import type { CountFilter } from "../../domain/records.js";
+export type { CountFilter };
 
 /** A span of whole days (`YYYY-MM-DD`, inclusive) and the partial spans of `executions` around it. */
 export interface DaySplit {
@@ -51,14 +53,6 @@ export function splitByDay(since?: string, until?: string): DaySplit {
   return { days: empty ? undefined : { from, to }, edges: edges.filter((edge) => edge.from <= edge.to) };
 }
 
-export interface CountFilter {
-  tool?: string;
-  action?: string;
-  status?: string;
-  actor?: string;
-  since?: string;
-  until?: string;
-}
 
 /** How many executions match, without counting them one by one. */
 export function countExecutions(registry: Registry, filter: CountFilter): number {

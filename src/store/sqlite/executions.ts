@@ -7,41 +7,14 @@ import { nodeCrypto } from "../../util/builtins.js";
 import { canonicalJson } from "../../util/canonical.js";
 import { currentProcess } from "../../util/process.js";
 import { rowsByIdPrefix, type Registry } from "./db.js";
-import { countExecutions, type CountFilter } from "./execution-counts.js";
+import { countExecutions } from "./execution-counts.js";
+import type { ExecutionStatus, ErrorCategory, Execution } from "../../domain/records.js";
+import type { NewExecution, ExecutionUpdate, ExecutionQuery } from "../../domain/records.js";
+export type { NewExecution, ExecutionUpdate, ExecutionQuery };
+export type { ExecutionStatus, ErrorCategory, Execution };
 
-export type ExecutionStatus =
-  | "requested" | "approved" | "running" | "succeeded" | "failed" | "unknown" | "rolled_back" | "declined" | "dry_run";
 
-/** Why a run failed. `other` is for failures that fit none of the rest (it was `unknown`, easily read as the outcome status). */
-export type ErrorCategory =
-  | "network" | "authentication" | "authorization" | "rate_limit" | "validation" | "timeout" | "server_error" | "resource_limit"
-  | "environment" | "other";
 
-export interface Execution {
-  id: string;
-  tool: string;
-  action: string;
-  actor: string;
-  status: ExecutionStatus;
-  input: unknown;
-  output: unknown;
-  plan: unknown;
-  error: string | null;
-  errorCategory: ErrorCategory | null;
-  costUsd: number | null;
-  risk: string | null;
-  toolDigest: string | null;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  durationMs: number | null;
-  /** Peak memory, CPU time and duration of a sandboxed run. */
-  resources: unknown;
-  /** For a compensation: the execution it undoes. */
-  rollbackOf: string | null;
-  /** For a step of an applied plan: the plan run (toolctl plan-runs show ID). */
-  planRunId: string | null;
-}
 
 interface ExecutionRow {
   id: string; tool: string; action: string; actor: string; status: ExecutionStatus; input: string | null; output: string | null;
@@ -74,18 +47,6 @@ export function newExecutionId(): string {
   return newId("ex");
 }
 
-export interface NewExecution {
-  id: string;
-  tool: string;
-  action: string;
-  actor: string;
-  status: ExecutionStatus;
-  input: unknown;
-  createdAt: string;
-  toolDigest?: string | null;
-  rollbackOf?: string;
-  planRunId?: string;
-}
 
 /** The row names the process writing it (pid and start time): a reader can then tell when a running one was killed. */
 export function insertExecution(registry: Registry, execution: NewExecution): void {
@@ -102,19 +63,6 @@ export function insertExecution(registry: Registry, execution: NewExecution): vo
   signExecution(registry, execution.id);
 }
 
-export interface ExecutionUpdate {
-  status?: ExecutionStatus;
-  output?: unknown;
-  plan?: unknown;
-  error?: string | null;
-  errorCategory?: ErrorCategory | null;
-  costUsd?: number | null;
-  risk?: string | null;
-  startedAt?: string;
-  finishedAt?: string;
-  durationMs?: number;
-  resources?: unknown;
-}
 
 const COLUMN: Record<keyof ExecutionUpdate, string> = {
   status: "status", output: "output", plan: "plan", error: "error", errorCategory: "error_category", costUsd: "cost_usd",
@@ -183,10 +131,6 @@ export function findExecution(registry: Registry, idOrPrefix: string): Execution
   return rows.length === 0 ? undefined : rows.map(toExecution);
 }
 
-export interface ExecutionQuery extends CountFilter {
-  limit: number;
-  offset: number;
-}
 
 export function listExecutions(registry: Registry, query: ExecutionQuery): { total: number; items: Execution[] } {
   const where: string[] = [];

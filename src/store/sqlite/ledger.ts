@@ -9,8 +9,9 @@
 import type { Statement } from "better-sqlite3";
 import type { Registry } from "./db.js";
 import { nowIso } from "./db.js";
+import type { LedgerState, DaySpend, Reservation, ReserveResult, ReservationRow } from "../../domain/records.js";
+export type { LedgerState, DaySpend, Reservation, ReserveResult, ReservationRow };
 
-export type LedgerState = "reserved" | "committed" | "released";
 
 /**
  * The day a cost counts against: the UTC calendar day. One fixed zone for every process, so no process can
@@ -20,11 +21,6 @@ export function spendDay(date = new Date()): string {
   return date.toISOString().slice(0, 10);
 }
 
-export interface DaySpend {
-  day: string;
-  committedUsd: number;
-  reservedUsd: number;
-}
 
 /** Rounds to a hundredth of a cent: sums of floats must not drift across a limit. */
 export const roundUsd = (usd: number) => Math.round(usd * 10_000) / 10_000;
@@ -64,16 +60,7 @@ export function daySpend(registry: Registry, day: string): DaySpend {
   return { day, committedUsd: roundUsd((row?.committed ?? 0) / MICROS_PER_USD), reservedUsd: roundUsd((row?.reserved ?? 0) / MICROS_PER_USD) };
 }
 
-export interface Reservation {
-  executionId: string;
-  tool: string;
-  action: string;
-  amountUsd: number;
-  day: string;
-  dailyLimitUsd: number;
-}
 
-export type ReserveResult = { ok: true; after: DaySpend } | { ok: false; spend: DaySpend };
 
 /** Must run inside a write transaction (the intent's), so the check and the insert are one atomic step. */
 export function reserveSpend(registry: Registry, reservation: Reservation): ReserveResult {
@@ -89,16 +76,6 @@ export function settleSpend(registry: Registry, executionId: string, state: Excl
   statements(registry).settle.run(state, nowIso(), executionId);
 }
 
-export interface ReservationRow {
-  executionId: string;
-  tool: string;
-  action: string;
-  amountUsd: number;
-  state: LedgerState;
-  createdAt: string;
-  /** `unknown` for a run whose process was killed: readers settle it so (see abandoned.ts) and it stays reserved. */
-  executionStatus: string | null;
-}
 
 export function dayEntries(registry: Registry, day: string): ReservationRow[] {
   const rows = registry.db

@@ -7,36 +7,11 @@ import { NotFoundError, UsageError } from "../../errors.js";
 import { appendAudit } from "./audit.js";
 import { currentProcess, isRunning } from "../../util/process.js";
 import { nowIso, rowsByIdPrefix, writeTransaction, type Registry } from "./db.js";
+import type { PlanRunStatus, PlanStepStatus, PlanRunStep, PlanRun } from "../../domain/records.js";
+export type { PlanRunStatus, PlanStepStatus, PlanRunStep, PlanRun };
 
-export type PlanRunStatus = "running" | "succeeded" | "failed" | "rolled_back" | "interrupted";
-export type PlanStepStatus =
-  | "pending" | "running" | "succeeded" | "failed" | "unknown" | "skipped" | "not_started" | "rolled_back" | "rollback_failed" | "left_in_place";
 
-export interface PlanRunStep {
-  step: string;
-  position: number;
-  status: PlanStepStatus;
-  executionId: string | null;
-  rollbackExecutionId: string | null;
-  note: string | null;
-  finishedAt: string | null;
-}
 
-export interface PlanRun {
-  id: string;
-  planId: string;
-  name: string;
-  status: PlanRunStatus;
-  plan: unknown;
-  actor: string;
-  pid: number | null;
-  /** The start time of process `pid` (Linux), so a reused pid is not taken for the run's. */
-  pidStart: string | null;
-  error: string | null;
-  createdAt: string;
-  updatedAt: string;
-  steps: PlanRunStep[];
-}
 
 interface RunRow {
   id: string; plan_id: string; name: string; status: PlanRunStatus; plan: string; actor: string; pid: number | null; pid_start: string | null; error: string | null;

@@ -5,47 +5,15 @@
  */
 import type { Registry } from "./db.js";
 import { splitByDay } from "./execution-counts.js";
+import { STATS_PERIODS, STATS_GROUPS } from "../../domain/records.js";
+export { STATS_PERIODS, STATS_GROUPS };
+import type { StatsPeriod, StatsGroup, StatsQuery, StatsCounts, StatsRow, Stats } from "../../domain/records.js";
+export type { StatsPeriod, StatsGroup, StatsQuery, StatsCounts, StatsRow, Stats };
 
-export const STATS_PERIODS = ["hour", "day", "week", "month"] as const;
-export const STATS_GROUPS = ["tool", "action", "status"] as const;
-export type StatsPeriod = (typeof STATS_PERIODS)[number];
-export type StatsGroup = (typeof STATS_GROUPS)[number];
 
-export interface StatsQuery {
-  period: StatsPeriod;
-  by: StatsGroup;
-  /** ISO times, inclusive. */
-  since?: string;
-  until?: string;
-  tool?: string;
-}
 
-export interface StatsCounts {
-  /** Every execution recorded, whatever its status (refusals and approval requests included). */
-  count: number;
-  succeeded: number;
-  /** Status `failed` only: the action failed, or its input was invalid and nothing ran. */
-  failed: number;
-  /** The outcome is not known: the action may have happened. */
-  unknown: number;
-  dryRuns: number;
-  /** USD of succeeded and unknown executions: an unknown outcome may have spent the money. */
-  spendUsd: number;
-}
 
-export interface StatsRow extends StatsCounts {
-  /** `2026-11-21T09:00` (hour), `2026-11-21` (day), the Monday that starts the week (week), `2026-11` (month). */
-  bucket: string;
-  /** The tool, `tool.action`, or the status. */
-  group: string;
-}
 
-export interface Stats {
-  period: StatsPeriod;
-  by: StatsGroup;
-  rows: StatsRow[];
-  totals: StatsCounts;
-}
 
 /** Bucket expressions over a time column: `created_at` in executions, `day` (`YYYY-MM-DD`) in the counts. */
 function bucket(period: StatsPeriod, column: string): string {

@@ -3,50 +3,19 @@
  * row carries its definition and references its precompiled input/output validators, so listing stays a
  * single cheap query and a run loads only what it needs.
  */
-import type { ActionSpec, Manifest } from "../../domain/manifest.js";
+import type { ActionSpec } from "../../domain/manifest.js";
 import { asksOf, isCovered, reachOf, widenedReach, type Asks } from "../../domain/permissions.js";
 import { digestOf } from "../../util/canonical.js";
 import { appendAudit } from "./audit.js";
 import { nowIso, writeTransaction, type Registry } from "./db.js";
+import type { ToolStatus, ToolDefinition, ToolSummary, ToolRecord, ActionRecord, ListToolsQuery } from "../../domain/records.js";
+import type { ToolRow5, CompiledAction, SaveToolInput, SaveToolResult } from "../../domain/records.js";
+export type { ToolRow5, CompiledAction, SaveToolInput, SaveToolResult };
+export type { ToolStatus, ToolDefinition, ToolSummary, ToolRecord, ActionRecord, ListToolsQuery };
 
-export type ToolStatus = "pending" | "active" | "disabled" | "revoked";
-export type ToolDefinition = Omit<Manifest, "actions">;
 
-export interface ToolSummary {
-  name: string;
-  version: string;
-  description: string;
-  runtime: string;
-  status: ToolStatus;
-  tags: string[];
-  actionCount: number;
-  secrets: string[];
-  sourcePath: string | null;
-  digest: string;
-  createdAt: string;
-  updatedAt: string;
-  /** True for tools that need a grant even within the defaults (an imported OpenAPI spec). */
-  requiresApproval: boolean;
-  /** What `toolctl tool approve` granted, or null. */
-  grants: Asks | null;
-}
 
-export interface ToolRecord extends ToolSummary {
-  definition: ToolDefinition;
-  /** Where the tool can reach (domain/permissions.ts `reachOf`), and what of it the user accepted; null before they were recorded. */
-  reach: string[] | null;
-  acceptedReach: string[] | null;
-}
 
-export interface ActionRecord {
-  tool: string;
-  name: string;
-  kind: ActionSpec["kind"];
-  description: string;
-  definition: ActionSpec;
-  inputValidator: string | null;
-  outputValidator: string | null;
-}
 
 interface ToolRow {
   name: string; version: string; description: string; runtime: string; status: ToolStatus; tags: string;
@@ -69,12 +38,6 @@ function toSummary(row: ToolRow): ToolSummary {
   };
 }
 
-export interface ListToolsQuery {
-  runtime?: string;
-  status?: string;
-  tag?: string;
-  search?: string;
-}
 
 function listFilter(query: ListToolsQuery): { filter: string; params: Record<string, string> } {
   const where: string[] = [];
@@ -98,7 +61,6 @@ export function listTools(registry: Registry, query: ListToolsQuery = {}): ToolS
   return JSON.parse(registry.db.prepare(sql).pluck().get(params) as string) as ToolSummary[];
 }
 
-export type ToolRow5 = [name: string, runtime: string, status: ToolStatus, actionCount: number, description: string];
 
 /** Just the columns the `list` table shows, as arrays: the cheapest shape for thousands of rows. */
 export function listToolRows(registry: Registry, query: ListToolsQuery = {}): ToolRow5[] {
@@ -151,33 +113,8 @@ export function listActions(registry: Registry, tool: string): Array<Pick<Action
   >;
 }
 
-export interface CompiledAction {
-  name: string;
-  spec: ActionSpec;
-  /** Absent: compiled on the action's first run (an imported API with hundreds of operations). */
-  inputValidator?: { digest: string; code: string };
-  outputValidator?: { digest: string; code: string };
-}
 
-export interface SaveToolInput {
-  manifest: Manifest;
-  digest: string;
-  secrets: string[];
-  sourcePath: string;
-  actions: CompiledAction[];
-  actor: string;
-  /** An imported OpenAPI spec: pending until approved, whatever it asks for. */
-  requiresApproval?: boolean;
-}
 
-export interface SaveToolResult {
-  tool: string;
-  change: "added" | "updated" | "unchanged";
-  status: ToolStatus;
-  actions: { added: string[]; changed: string[]; removed: string[] };
-  /** What a re-import added to the tool's reach that the user had not accepted (it is pending then). */
-  widened?: string[];
-}
 
 /** Inserts or replaces one tool and all its actions in a single transaction: a file is all-or-nothing. */
 export function saveTool(registry: Registry, input: SaveToolInput): SaveToolResult {

@@ -13,6 +13,8 @@ import { verifyTotp, newTotpSecret } from "../../policy/totp.js";
 import { ringForSealing, seal, unsealFresh, type KeyRing } from "../../secrets/crypto.js";
 import { appendAudit } from "./audit.js";
 import { writeTransaction, type Registry } from "./db.js";
+import type { VerifyContext, TwoFactorStatus } from "../../domain/records.js";
+export type { VerifyContext, TwoFactorStatus };
 
 /** The additional authenticated data for the sealed secret: the row it belongs to. */
 export const TOTP_AAD = "totp:1";
@@ -23,28 +25,7 @@ export type VerifyResult =
   | { ok: true; step: number }
   | { ok: false; reason: "not_enrolled" | "invalid" | "replayed" | "throttled"; retryAfterSeconds?: number };
 
-export interface VerifyContext {
-  actor: string;
-  /** Why a code was asked for; recorded in the audit log. */
-  purpose: "enroll" | "disable" | "run" | "approve";
-  executionId?: string;
-  approvalId?: string;
-  tool?: string;
-  action?: string;
-}
 
-export interface TwoFactorStatus {
-  /** A confirmed enrolment exists: CRITICAL actions need a code. */
-  enrolled: boolean;
-  /** An enrolment was started but no code has confirmed it yet; it has no effect. */
-  pending: boolean;
-  /** When the enrolment was confirmed (or, while pending, started). */
-  since: string | null;
-  failuresInWindow: number;
-  maxFailures: number;
-  windowMinutes: number;
-  throttledUntil: string | null;
-}
 
 interface TotpRow {
   sealed_secret: string;
