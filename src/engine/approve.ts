@@ -5,16 +5,14 @@
  */
 import type { Actor } from "../config/home.js";
 import { ExitCode, NeedsHumanError, PolicyError, ToolctlError } from "../errors.js";
-import { decideApproval, fileApproval, getApproval } from "../store/sqlite/approvals.js";
-import { appendAudit } from "../store/sqlite/audit.js";
-import { writeTransaction, type Registry } from "../store/sqlite/db.js";
+import type { Store } from "../store/port.js";
 import type { ApprovalRequest } from "../policy/approval.js";
 import { describeCodeRefusal } from "../policy/otp-code.js";
 
 export type { ApprovalRequest };
 
 export interface TwoFactor {
-  isEnrolled(): boolean;
+  isEnrolled(): Promise<boolean>;
   verify(code: string, context: { tool: string; action: string; executionId: string }): Promise<{ ok: true } | { ok: false; reason: string; retryAfterSeconds?: number }>;
 }
 
@@ -48,7 +46,7 @@ export type ApprovalResult =
 const POLL_MS = 200;
 
 export async function obtainApproval(
-  registry: Registry, request: ApprovalRequest, digest: string, options: ApprovalOptions, human: Human, twoFactor: TwoFactor,
+  store: Store, request: ApprovalRequest, digest: string, options: ApprovalOptions, human: Human, twoFactor: TwoFactor,
 ): Promise<ApprovalResult> {
   const name = `${request.tool}.${request.action}`;
   const declined = (message: string): ApprovalResult => ({ approved: false, status: "declined", error: new PolicyError("policy_refused", message) });
@@ -56,33 +54,31 @@ export async function obtainApproval(
   // Ctrl-C at a prompt stops the run like Ctrl-C anywhere else before it acts: exit 130, not a refusal.
   const interrupted = (what: string): ApprovalResult => ({ approved: false, status: "declined", error: new ToolctlError("interrupted", ExitCode.interrupted, `${name}: interrupted at ${what}; nothing ran`) });
   const decided = (via: string, result: "approved" | "declined", extra: Record<string, unknown> = {}) =>
-    writeTransaction(registry, () =>
-      appendAudit(registry, { type: `approval.${result}`, actor: options.actor, tool: request.tool, action: request.action, executionId: options.executionId, status: result, data: { via, ...extra } }),
-    );
+    store.audit.append({ type: `approval.${result}`, actor: options.actor, tool: request.tool, action: request.action, executionId: options.executionId, status: result, data: { via, ...extra } });
   const checkCode = async (code: string, via: string): Promise<ApprovalResult> => {
     const verdict = await twoFactor.verify(code, { tool: request.tool, action: request.action, executionId: options.executionId });
     if (verdict.ok) {
-      decided(via, "approved");
+      await decided(via, "approved");
       return { approved: true, via };
     }
-    decided(via, "declined", { reason: verdict.reason });
+    await decided(via, "declined", { reason: verdict.reason });
     return declined(`${name} was not approved: ${describeCodeRefusal(verdict.reason, verdict.retryAfterSeconds)}`);
   };
 
-  if (request.needsOtp && !twoFactor.isEnrolled()) {
+  if (request.needsOtp && !(await twoFactor.isEnrolled())) {
     return declined(`${name} is CRITICAL (estimated $${request.cost.usd.toFixed(2)}) and needs a TOTP code, but 2FA is not set up: run toolctl 2fa enroll first`);
   }
 
   if (options.wait) {
-    const filed = fileApproval(registry, { request, digest, requestedBy: options.actor, timeoutSeconds: options.timeoutSeconds });
+    const filed = await store.approvals.file({ request, digest, requestedBy: options.actor, timeoutSeconds: options.timeoutSeconds });
     human.waiting(filed.id, filed.expiresAt);
     for (;;) {
       if (options.signal?.aborted) {
         // Withdrawn, so that nobody can approve (or spend a TOTP code on) a request whose run is gone.
-        decideApproval(registry, filed.id, "denied", options.actor, "withdrawn: the waiting run was interrupted");
+        await store.approvals.decide(filed.id, "denied", options.actor, "withdrawn: the waiting run was interrupted");
         return { approved: false, status: "declined", error: new ToolctlError("interrupted", ExitCode.interrupted, `${name}: interrupted while waiting for approval ${filed.id}; the request was withdrawn`) };
       }
-      const current = getApproval(registry, filed.id)!;
+      const current = (await store.approvals.get(filed.id))!;
       if (current.status === "approved") return { approved: true, via: current.decidedVia ?? "another terminal", approvalId: filed.id };
       if (current.status === "denied") return declined(`${name} was denied from another terminal (approval ${filed.id})`);
       if (current.status === "expired") return declined(`${name}: no decision on approval ${filed.id} within ${options.timeoutSeconds} s, which counts as no`);
@@ -92,7 +88,7 @@ export async function obtainApproval(
 
   if (options.yes) {
     if (!request.needsOtp) {
-      decided("--yes", "approved");
+      await decided("--yes", "approved");
       return { approved: true, via: "--yes" };
     }
     if (options.otp) return checkCode(options.otp, "--yes with TOTP");
@@ -106,18 +102,18 @@ export async function obtainApproval(
     if (!options.yes) {
       const answer = await human.confirm(request, timeoutMs, options.signal);
       if (answer !== "yes") {
-        decided("prompt", "declined", { answer });
+        await decided("prompt", "declined", { answer });
         if (answer === "interrupted") return interrupted("the approval prompt");
         return declined(`${name} was not approved (${answer === "no" ? "answered no" : answer === "timeout" ? `no answer within ${options.timeoutSeconds} s` : answer === "eof" ? "input ended" : "interrupted"})`);
       }
       if (!request.needsOtp) {
-        decided("prompt", "approved");
+        await decided("prompt", "approved");
         return { approved: true, via: "prompt" };
       }
     }
     const entered = options.otp ? { code: options.otp } : await human.code(timeoutMs, options.signal);
     if ("answer" in entered) {
-      decided("prompt", "declined", { answer: entered.answer });
+      await decided("prompt", "declined", { answer: entered.answer });
       if (entered.answer === "interrupted") return interrupted("the TOTP code prompt");
       return declined(`${name} was not approved: no TOTP code given (${entered.answer})`);
     }

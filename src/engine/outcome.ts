@@ -4,8 +4,7 @@
  */
 import type { ExecuteOptions, ExecuteResult } from "./execute.js";
 import { ExitCode, PolicyError, type ExitCodeValue } from "../errors.js";
-import type { ExecutionStatus } from "../store/sqlite/executions.js";
-import type { ActionRecord } from "../store/sqlite/tools.js";
+import type { ActionRecord, ExecutionStatus } from "../domain/records.js";
 import type { Prepared, RunResult } from "../runners/types.js";
 import { formatIssue, loadValidator } from "../schema/validator.js";
 import type { Redactor } from "../secrets/redact.js";
@@ -27,10 +26,10 @@ export interface RunState {
  * Runs a runner's bookkeeping (`RunResult.after`) once the outcome is on record: a failure there is a warning,
  * never a changed outcome.
  */
-export function runAfter(after: (() => void) | undefined): string[] {
+export async function runAfter(after: (() => Promise<void> | void) | undefined): Promise<string[]> {
   if (!after) return [];
   try {
-    after();
+    await after();
     return [];
   } catch (error) {
     return [`${(error as Error).message} (the outcome is recorded as it was)`];
@@ -43,24 +42,24 @@ export async function runAndRecord(prepared: Prepared, state: RunState): Promise
   const repeatable = action.definition.idempotent ?? action.kind === "read";
   const started = Date.now();
   let written = false;
-  const finish = (result: RunResult, code: string | undefined, exitCode?: ExitCodeValue): ExecuteResult => {
+  const finish = async (result: RunResult, code: string | undefined, exitCode?: ExitCodeValue): Promise<ExecuteResult> => {
     const durationMs = Date.now() - started;
     const output = redactor.value(result.output ?? null);
     const details = redactor.value(result.details);
     const message = result.error === undefined ? undefined : redactor.text(result.error);
     const status: ExecutionStatus = result.declined ? "declined" : result.outcome;
     const interrupted = options.signal?.aborted === true;
-    const warnings = (): string[] => [...shown.warnings, ...[...(result.warnings ?? []), ...runAfter(result.after)].map((w) => redactor.text(w))];
+    const warnings = async (): Promise<string[]> => [...shown.warnings, ...[...(result.warnings ?? []), ...(await runAfter(result.after))].map((w) => redactor.text(w))];
     if (!written) {
       written = true;
       try {
-        record.finished(status, { output, error: message ?? null, errorCategory: result.errorCategory ?? null, durationMs, plan: { ...shown.plan, result: details }, resources: result.resources },
+        await record.finished(status, { output, error: message ?? null, errorCategory: result.errorCategory ?? null, durationMs, plan: { ...shown.plan, result: details }, resources: result.resources },
           { output, error: message, category: result.errorCategory, details, durationMs, resources: result.resources, interrupted: interrupted || undefined });
       } catch (error) {
         // The action ran but its outcome is not on record: never "nothing ran" (exit 6), always unknown.
         const why = `${shown.tool}.${shown.action} ran, but its outcome could not be recorded (${(error as Error).message}); execution ${shown.executionId} stays "running": check before retrying`;
         return {
-          ...shown, output, status: "unknown", exitCode: ExitCode.unknownOutcome, durationMs, warnings: warnings(),
+          ...shown, output, status: "unknown", exitCode: ExitCode.unknownOutcome, durationMs, warnings: await warnings(),
           error: { code: "unknown_outcome", exitCode: ExitCode.unknownOutcome, message: redactor.text(why) },
         };
       }
@@ -68,25 +67,25 @@ export async function runAndRecord(prepared: Prepared, state: RunState): Promise
     const exit = exitCode ?? (interrupted ? ExitCode.interrupted : result.nothingRan ? ExitCode.environment : (EXIT_FOR_STATUS[status] ?? ExitCode.actionFailed));
     const fallback = result.nothingRan ? "environment_unavailable" : result.declined ? "policy_refused" : status === "unknown" ? "unknown_outcome" : "action_failed";
     return {
-      ...shown, output, status, exitCode: exit, durationMs, resources: result.resources, warnings: warnings(),
+      ...shown, output, status, exitCode: exit, durationMs, resources: result.resources, warnings: await warnings(),
       error: message === undefined ? undefined : { code: code ?? fallback, exitCode: exit, message, category: result.errorCategory },
     };
   };
   // A second Ctrl-C exits at once: the outcome is written as unknown first, synchronously.
   if (options.interrupts) {
-    options.interrupts.onForce = () => {
-      finish({ outcome: "unknown", error: "interrupted twice: toolctl exited while the action was running; check before retrying", errorCategory: "other", details: {} }, undefined);
+    options.interrupts.onForce = async () => {
+      await finish({ outcome: "unknown", error: "interrupted twice: toolctl exited while the action was running; check before retrying", errorCategory: "other", details: {} }, undefined);
     };
   }
   options.progress?.start(`${shown.tool}.${shown.action}`);
-  let after: (() => void) | undefined;
+  let after: RunResult["after"];
   try {
     let result: RunResult;
     try {
       result = await prepared.run({ signal: options.signal ?? new AbortController().signal });
     } catch (error) {
       // Bookkeeping the runner handed over with its error still follows the outcome.
-      after = (error as { after?: () => void }).after;
+      after = (error as { after?: RunResult["after"] }).after;
       if (!(error instanceof PolicyError)) throw error;
       // A redirect to a blocked address: that hop was refused, but an earlier one may have acted (a POST answered by 303).
       const outcome = repeatable ? "failed" : "unknown";

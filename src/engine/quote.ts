@@ -5,10 +5,8 @@
  */
 import { ExitCode, ToolctlError, UsageError } from "../errors.js";
 import { costFromQuote, type CostEstimate, type PendingQuote } from "../policy/cost.js";
-import { appendAudit } from "../store/sqlite/audit.js";
-import { writeTransaction, type Registry } from "../store/sqlite/db.js";
-import type { ErrorCategory } from "../store/sqlite/executions.js";
-import { getAction, type ToolRecord } from "../store/sqlite/tools.js";
+import type { ErrorCategory, ToolRecord } from "../domain/records.js";
+import type { Store } from "../store/port.js";
 import type { Runner, RunContext, RunResult } from "../runners/types.js";
 import { formatIssue, loadValidator } from "../schema/validator.js";
 import { renderValue, TemplateError } from "../template/render.js";
@@ -18,17 +16,13 @@ import { runAfter } from "./outcome.js";
 export type QuoteResult = ({ ok: true; cost: CostEstimate } | { ok: false; error: ToolctlError; category: ErrorCategory }) & { warnings?: string[] };
 
 export async function takeQuote(
-  registry: Registry, runner: Runner, pending: PendingQuote, context: Omit<RunContext, "action" | "input">, input: Record<string, unknown>,
-  audit: { actor: string; executionId: string; action: string }, signal: AbortSignal | undefined,
+  store: Store, runner: Runner, pending: PendingQuote, context: Omit<RunContext, "action" | "input">, input: Record<string, unknown>,
+  audit: (status: string, data: Record<string, unknown>) => void, signal: AbortSignal | undefined,
 ): Promise<QuoteResult> {
   const tool: ToolRecord = context.tool;
-  const quoteAction = getAction(registry, tool.name, pending.quote.action)!;
+  const quoteAction = (await store.tools.action(tool.name, pending.quote.action))!;
   const name = `${tool.name}.${quoteAction.name}`;
-  const record = (status: string, data: Record<string, unknown>) =>
-    writeTransaction(registry, () => appendAudit(registry, {
-      type: "execution.quote", actor: audit.actor, tool: tool.name, action: audit.action, executionId: audit.executionId, status,
-      data: { quoteAction: quoteAction.name, ...data },
-    }));
+  const record = (status: string, data: Record<string, unknown>) => audit(status, { quoteAction: quoteAction.name, ...data });
   let quoteInput: Record<string, unknown>;
   try {
     quoteInput = renderValue(pending.quote.input, { input }) as Record<string, unknown>;
@@ -52,12 +46,12 @@ export async function takeQuote(
     const message = context.redact(`the price quote (${name}) could not be taken: ${(error as Error).message}`);
     record("failed", { error: message });
     const refused = error instanceof ToolctlError ? new ToolctlError(error.code, error.exitCode, message) : new UsageError(message);
-    const warnings = runAfter((error as { after?: () => void }).after);
+    const warnings = await runAfter((error as { after?: () => void }).after);
     return { ok: false, category: error instanceof ToolctlError && error.exitCode === ExitCode.policy ? "authorization" : "validation", error: refused, warnings };
   }
   // The quote's outcome is on record (its audit event) before the call is counted.
   const quoted = readQuote(result, name, pending, context, record);
-  return { ...quoted, warnings: runAfter(result.after).map((w) => context.redact(w)) };
+  return { ...quoted, warnings: (await runAfter(result.after)).map((w) => context.redact(w)) };
 }
 
 function readQuote(

@@ -7,33 +7,30 @@
  */
 import { chooseCompensation, describeRollback } from "../domain/rollback.js";
 import { ExitCode, NotFoundError, PolicyError, ToolctlError, UsageError } from "../errors.js";
-import { appendAudit } from "../store/sqlite/audit.js";
-import { writeTransaction } from "../store/sqlite/db.js";
-import { findExecution, updateExecution, type Execution } from "../store/sqlite/executions.js";
-import { getAction } from "../store/sqlite/tools.js";
+import type { Execution } from "../domain/records.js";
 import { renderValue, TemplateError } from "../template/render.js";
 import { execute, type ExecuteDeps, type ExecuteOptions, type ExecuteResult } from "./execute.js";
 
 export type RollbackOptions = Omit<ExecuteOptions, "target" | "input" | "rollbackOf" | "sandbox">;
 
-function findOriginal(deps: ExecuteDeps, id: string): Execution {
-  const found = findExecution(deps.registry, id);
+async function findOriginal(deps: ExecuteDeps, id: string): Promise<Execution> {
+  const found = await deps.store.executions.find(id);
   if (found === undefined) throw new NotFoundError(`no execution '${id}'; see: toolctl executions`);
   if (Array.isArray(found)) throw new UsageError(`'${id}' matches several executions (${found.map((e) => e.id).join(", ")}); give more of the id`);
   return found;
 }
 
 /** The compensating action and its input, or why there is none. */
-function compensation(deps: ExecuteDeps, original: Execution): { target: string; input: Record<string, unknown> } {
+async function compensation(deps: ExecuteDeps, original: Execution): Promise<{ target: string; input: Record<string, unknown> }> {
   const name = `${original.tool}.${original.action}`;
   if (original.status === "rolled_back") {
-    const by = deps.registry.db.prepare("SELECT id FROM executions WHERE rollback_of = ? AND status = 'succeeded' ORDER BY created_at DESC LIMIT 1").pluck().get(original.id) as string | undefined;
+    const by = await deps.store.executions.compensatedBy(original.id);
     throw new PolicyError("policy_refused", `execution ${original.id} (${name}) was already rolled back${by ? ` by ${by}` : ""}`);
   }
   if (original.status !== "succeeded" && original.status !== "unknown") {
     throw new UsageError(`execution ${original.id} (${name}) is ${original.status}: nothing it did needs undoing`);
   }
-  const action = getAction(deps.registry, original.tool, original.action, false);
+  const action = await deps.store.tools.action(original.tool, original.action, false);
   if (!action) throw new NotFoundError(`${name} is no longer registered, so its rollback is unknown; re-import the tool`);
   const rollback = action.definition.rollback;
   if (rollback === undefined) throw new UsageError(`${name} declares no rollback; undo it by hand (see toolctl executions show ${original.id})`);
@@ -53,13 +50,10 @@ function compensation(deps: ExecuteDeps, original: Execution): { target: string;
   }
 }
 
-function markRolledBack(deps: ExecuteDeps, original: Execution, by: ExecuteResult, actor: string): void {
-  writeTransaction(deps.registry, () => {
-    updateExecution(deps.registry, original.id, { status: "rolled_back" });
-    appendAudit(deps.registry, {
-      type: "execution.rolled_back", actor, tool: original.tool, action: original.action, executionId: original.id, status: "rolled_back",
-      data: { by: by.executionId, compensation: `${by.tool}.${by.action}`, from: original.status },
-    });
+function markRolledBack(deps: ExecuteDeps, original: Execution, by: ExecuteResult, actor: string): Promise<void> {
+  return deps.store.executions.rolledBack(original.id, {
+    type: "execution.rolled_back", actor, tool: original.tool, action: original.action, executionId: original.id, status: "rolled_back",
+    data: { by: by.executionId, compensation: `${by.tool}.${by.action}`, from: original.status },
   });
 }
 
@@ -71,10 +65,10 @@ function limited(options: Pick<ExecuteOptions, "signal">, deps: ExecuteDeps): Ab
 
 /** `toolctl rollback ID`: runs the compensation through the whole pipeline (validation, policy, approval, record). */
 export async function rollbackExecution(id: string, options: RollbackOptions, deps: ExecuteDeps): Promise<ExecuteResult & { rollbackOf: string }> {
-  const original = findOriginal(deps, id);
-  const { target, input } = compensation(deps, original);
+  const original = await findOriginal(deps, id);
+  const { target, input } = await compensation(deps, original);
   const result = await execute({ ...options, target, input: { params: [], paramsJson: JSON.stringify(input) }, rollbackOf: original.id, signal: limited(options, deps) }, deps);
-  if (result.status === "succeeded") markRolledBack(deps, original, result, options.actor);
+  if (result.status === "succeeded") await markRolledBack(deps, original, result, options.actor);
   return { ...result, rollbackOf: original.id };
 }
 
@@ -85,10 +79,10 @@ export async function rollbackExecution(id: string, options: RollbackOptions, de
 export async function autoRollback(result: ExecuteResult, options: ExecuteOptions, deps: ExecuteDeps): Promise<ExecuteResult> {
   if (options.dryRun || options.rollbackOf !== undefined || !deps.config.rollback.auto) return result;
   if (result.status !== "unknown" || result.error?.code !== "output_invalid") return result;
-  const original = findOriginal(deps, result.executionId);
+  const original = await findOriginal(deps, result.executionId);
   let spec;
   try {
-    spec = compensation(deps, original);
+    spec = await compensation(deps, original);
   } catch (error) {
     if (error instanceof ToolctlError) return result;
     throw error;
@@ -101,7 +95,7 @@ export async function autoRollback(result: ExecuteResult, options: ExecuteOption
     const message = `${result.error.message}; the automatic rollback (${spec.target}, ${undo.executionId}) did not succeed: ${undo.error?.message ?? undo.status}`;
     return { ...result, rollback: { executionId: undo.executionId, status: undo.status, error: undo.error?.message }, error: { ...result.error, message } };
   }
-  markRolledBack(deps, original, undo, options.actor);
+  await markRolledBack(deps, original, undo, options.actor);
   const message = `${result.error.message}; it was rolled back automatically (${spec.target}, ${undo.executionId})`;
   return {
     ...result, status: "rolled_back", exitCode: ExitCode.actionFailed,

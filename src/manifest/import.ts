@@ -1,13 +1,13 @@
 /**
- * `toolctl import`: files and directories → validated manifests → compiled validators → registry.
+ * `toolctl import`: files and directories → validated manifests → compiled validators → saved (by `save`, which the
+ * caller backs with its store).
  * Each file is all-or-nothing; a bad file is reported with every problem in it and does not stop the others.
  */
 import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import type { Actor } from "../config/home.js";
 import { ToolctlError, UsageError, ValidationError } from "../errors.js";
-import type { Registry } from "../store/sqlite/db.js";
-import { saveTool, type CompiledAction, type SaveToolResult } from "../store/sqlite/tools.js";
+import type { CompiledAction, SaveToolInput, SaveToolResult } from "../domain/records.js";
 import { compileValidatorCode } from "../schema/compile.js";
 import { withDefinitions } from "../schema/defs.js";
 import { digestOf, sha256Hex } from "../util/canonical.js";
@@ -17,6 +17,9 @@ export interface ImportOptions {
   paths: string[];
   actor: Actor;
 }
+
+/** Saves one validated tool; the API passes its store's `tools.save`. */
+export type SaveTool = (input: SaveToolInput) => Promise<SaveToolResult>;
 
 export interface ImportFailure {
   file: string;
@@ -69,7 +72,7 @@ function compileActions(loaded: LoadedManifest): CompiledAction[] {
   }));
 }
 
-export async function importManifests(registry: Registry, options: ImportOptions): Promise<ImportReport> {
+export async function importManifests(save: SaveTool, options: ImportOptions): Promise<ImportReport> {
   const files = await collectManifestFiles(options.paths);
   const report: ImportReport = { imported: [], failed: [] };
   const seen = new Map<string, string>();
@@ -83,7 +86,7 @@ export async function importManifests(registry: Registry, options: ImportOptions
         ]);
       }
       seen.set(loaded.manifest.name, file);
-      const result = saveTool(registry, {
+      const result = await save({
         manifest: loaded.manifest, digest: loaded.digest, secrets: loaded.secrets, sourcePath: loaded.sourcePath,
         actions: compileActions(loaded), actor: options.actor,
       });
@@ -110,7 +113,7 @@ export interface OpenApiImport {
  * `toolctl import --openapi`: a spec → one tool whose actions are its operations, saved in one transaction and
  * `pending` until approved. Validators are compiled on each action's first run, so a large API imports fast.
  */
-export async function importOpenApi(registry: Registry, request: OpenApiImport): Promise<{ report: import("../openapi/index.js").ConvertReport; result: SaveToolResult }> {
+export async function importOpenApi(save: SaveTool, request: OpenApiImport): Promise<{ report: import("../openapi/index.js").ConvertReport; result: SaveToolResult }> {
   const [{ convertOpenApi }, { manifestSchema }, { describeIssue }, { referencedSecrets }] = await Promise.all([
     import("../openapi/index.js"), import("../domain/manifest.js"), import("./problems.js"), import("./load.js"),
   ]);
@@ -141,7 +144,7 @@ export async function importOpenApi(registry: Registry, request: OpenApiImport):
   const sourcePath = /^https?:\/\//i.test(request.source) ? request.source : path.resolve(request.options.cwd, request.source);
   // The converter is deterministic, so the plain JSON text is a stable digest; canonicalising megabytes of
   // schemas would cost more than the rest of the save.
-  const result = saveTool(registry, {
+  const result = await save({
     manifest, digest: sha256Hex(JSON.stringify(manifest)), secrets: referencedSecrets(manifest), sourcePath,
     actions: Object.entries(manifest.actions).map(([name, spec]) => ({ name, spec })), actor: request.actor, requiresApproval: true,
   });

@@ -17,13 +17,10 @@ import { execute, type ExecuteDeps, type ExecuteResult } from "../engine/execute
 import { rollbackExecution } from "../engine/rollback.js";
 import { ExitCode, PolicyError, SecretMissingError, ToolctlError, UsageError, type ExitCodeValue } from "../errors.js";
 import { maxRisk } from "../policy/risk.js";
-import { settleAbandonedRuns } from "../store/sqlite/abandoned.js";
-import { findExecution, newExecutionId, newId } from "../store/sqlite/executions.js";
-import { daySpend, roundUsd, spendDay } from "../store/sqlite/ledger.js";
-import {
-  createPlanRun, isOrphaned, requirePlanRun, runOfPlan, setPlanRunStatus, updatePlanStep, type PlanRun, type PlanRunStatus, type PlanStepStatus,
-} from "../store/sqlite/plan-runs.js";
-import { getAction, getTool } from "../store/sqlite/tools.js";
+import type { PlanRun, PlanRunStatus, PlanStepStatus } from "../domain/records.js";
+import { roundUsd, spendDay } from "../policy/spend.js";
+import { newExecutionId, newId } from "../util/ids.js";
+import { isRunning } from "../util/process.js";
 import { createSecretLookup } from "../secrets/resolve.js";
 import { collectRefs } from "../template/render.js";
 import { digestOf, sha256Hex } from "../util/canonical.js";
@@ -71,10 +68,10 @@ const stale = (why: string[], file: string) =>
   new ToolctlError("plan_stale", ExitCode.policy, `saved plan is stale: ${why.join("; ")}; make a new one with toolctl plan ${file} --out <file>`);
 
 /** Why a saved plan may no longer be applied as it is, or undefined. */
-export function staleness(preview: PlanPreview, deps: ExecuteDeps, env: NodeJS.ProcessEnv, checkFile = true): ToolctlError | undefined {
+export async function staleness(preview: PlanPreview, deps: ExecuteDeps, env: NodeJS.ProcessEnv, checkFile = true): Promise<ToolctlError | undefined> {
   const why: string[] = [];
   for (const tool of new Set(preview.steps.map((s) => s.action.split(".")[0]!))) {
-    const now = getTool(deps.registry, tool);
+    const now = await deps.store.tools.get(tool);
     const planned = preview.steps.find((s) => s.action.startsWith(`${tool}.`))!.toolDigest;
     if (!now) why.push(`tool ${tool} was removed`);
     else if (now.digest !== planned) why.push(`the manifest of ${tool} changed (re-imported since the plan was made)`);
@@ -89,32 +86,32 @@ export function staleness(preview: PlanPreview, deps: ExecuteDeps, env: NodeJS.P
 /** Applies a plan: a saved one (checked for staleness first) or one just made from its file. */
 export async function applyPlan(preview: PlanPreview, saved: boolean, options: ApplyOptions, deps: ExecuteDeps): Promise<ApplyResult> {
   if (saved) {
-    const problem = staleness(preview, deps, options.env);
+    const problem = await staleness(preview, deps, options.env);
     if (problem) throw problem;
   }
-  const earlier = runOfPlan(deps.registry, preview.id);
+  const earlier = await deps.store.planRuns.ofPlan(preview.id);
   if (earlier) {
     throw new PolicyError("policy_refused", `plan ${preview.id} was already applied (plan run ${earlier.id}, ${earlier.status}); a saved plan is applied once: make a new one, or see toolctl plan-runs show ${earlier.id}`);
   }
-  checkBudget(preview, preview.steps, deps);
-  const secrets = resolvePlanSecrets(preview, options, deps);
+  await checkBudget(preview, preview.steps, deps);
+  const secrets = await resolvePlanSecrets(preview, options, deps);
   const runId = newId("pr");
   const approved = await approvePlan(preview, preview.steps, runId, options, deps);
-  createPlanRun(deps.registry, { id: runId, planId: preview.id, name: preview.name, plan: preview, actor: options.actor, steps: preview.order });
+  await deps.store.planRuns.create({ id: runId, planId: preview.id, name: preview.name, plan: preview, actor: options.actor, steps: preview.order });
   const states = new Map(preview.steps.map((s) => [s.id, { id: s.id, action: s.action, status: "pending" } as StepState]));
   return runAndSettle(runId, preview, states, secrets, approved, options, deps);
 }
 
 /** `plan-runs resume ID`: the steps not done yet, after reconciling each with the history. */
 export async function resumePlanRun(id: string, options: ApplyOptions, deps: ExecuteDeps): Promise<ApplyResult> {
-  const run = requirePlanRun(deps.registry, id);
-  settleAbandonedRuns(deps.registry, options.actor);
+  const run = await deps.store.planRuns.get(id);
+  await deps.store.executions.settleAbandoned(options.actor);
   if (run.status === "succeeded" || run.status === "rolled_back") throw new UsageError(`plan run ${run.id} is ${run.status}: there is nothing to resume`);
   if (run.status === "running" && !isOrphaned(run)) throw new UsageError(`plan run ${run.id} is still running (process ${run.pid}); wait for it, or stop it first`);
   const preview = run.plan as PlanPreview;
-  const problem = staleness(preview, deps, options.env, false);
+  const problem = await staleness(preview, deps, options.env, false);
   if (problem) throw problem;
-  const states = reconcile(run, preview, deps, "resume");
+  const states = await reconcile(run, preview, deps, "resume");
   // Steps that can no longer run (after one rolled back or left in place) are neither approved nor budgeted.
   for (const id of preview.order) {
     const step = preview.steps.find((s) => s.id === id)!;
@@ -123,39 +120,39 @@ export async function resumePlanRun(id: string, options: ApplyOptions, deps: Exe
     if (reason) Object.assign(state, { status: "not_started", note: `not started: ${reason}` });
   }
   const remaining = preview.steps.filter((s) => states.get(s.id)!.status === "pending");
-  checkBudget(preview, remaining, deps);
-  const secrets = resolvePlanSecrets(preview, options, deps);
+  await checkBudget(preview, remaining, deps);
+  const secrets = await resolvePlanSecrets(preview, options, deps);
   const approved = await approvePlan(preview, remaining, run.id, options, deps);
-  setPlanRunStatus(deps.registry, run.id, "running", options.actor);
-  for (const state of states.values()) updatePlanStep(deps.registry, run.id, state.id, { status: state.status, note: state.note });
+  await deps.store.planRuns.setStatus(run.id, "running", options.actor);
+  for (const state of states.values()) await deps.store.planRuns.updateStep(run.id, state.id, { status: state.status, note: state.note });
   return runAndSettle(run.id, preview, states, secrets, approved, options, deps);
 }
 
 /** `plan-runs rollback ID`: undoes the completed steps of a run that did not finish, newest first. */
 export async function rollbackPlanRun(id: string, options: ApplyOptions, deps: ExecuteDeps): Promise<ApplyResult> {
-  const run = requirePlanRun(deps.registry, id);
-  settleAbandonedRuns(deps.registry, options.actor);
+  const run = await deps.store.planRuns.get(id);
+  await deps.store.executions.settleAbandoned(options.actor);
   if (run.status === "rolled_back") throw new UsageError(`plan run ${run.id} was already rolled back`);
   if (run.status === "running" && !isOrphaned(run)) throw new UsageError(`plan run ${run.id} is still running (process ${run.pid}); wait for it, or stop it first`);
   const preview = run.plan as PlanPreview;
-  const states = reconcile(run, preview, deps, "rollback");
+  const states = await reconcile(run, preview, deps, "rollback");
   const status = await undoCompleted(run.id, preview, states, options, deps);
-  setPlanRunStatus(deps.registry, run.id, status, options.actor);
+  await deps.store.planRuns.setStatus(run.id, status, options.actor);
   return summary(run.id, preview, states, status, status === "rolled_back" ? ExitCode.ok : ExitCode.actionFailed, status === "rolled_back" ? undefined : "some completed steps could not be rolled back");
 }
 
-function checkBudget(preview: PlanPreview, steps: StepPreview[], deps: ExecuteDeps): void {
+async function checkBudget(preview: PlanPreview, steps: StepPreview[], deps: ExecuteDeps): Promise<void> {
   const counted = steps.filter((s) => s.runs !== false);
   const usd = totalUsd(counted);
-  const today = daySpend(deps.registry, spendDay());
+  const today = await deps.store.ledger.day(spendDay());
   const problem = budgetProblem(counted, usd, roundUsd(today.committedUsd + today.reservedUsd + usd), deps.config.limits);
   if (problem) throw new PolicyError("policy_refused", `plan ${preview.name} refused: the budget no longer allows it: ${problem}`);
 }
 
 /** The secrets the steps' templates name, resolved once; a missing one stops the apply before anything runs. */
-function resolvePlanSecrets(preview: PlanPreview, options: ApplyOptions, deps: ExecuteDeps): Record<string, string> {
+async function resolvePlanSecrets(preview: PlanPreview, options: ApplyOptions, deps: ExecuteDeps): Promise<Record<string, string>> {
   const names = new Set(preview.steps.flatMap((s) => collectRefs([s.input, s.condition]).filter((r) => r.root === "secrets").map((r) => r.path.split(".")[1]!)));
-  const lookup = createSecretLookup(options.cwd, options.env, { home: deps.registry.home });
+  const lookup = createSecretLookup(options.cwd, options.env, { home: deps.home, sealed: await deps.store.secrets.allSealed() });
   const secrets: Record<string, string> = {};
   for (const name of names) {
     const found = lookup.get(name);
@@ -182,7 +179,7 @@ async function approvePlan(preview: PlanPreview, steps: StepPreview[], runId: st
     target: "each step's own tool and request, as planned",
     undo: counted.some((s) => s.acts && !s.reversible) ? "not every step can be undone: see the steps below" : "every step that acts declares a rollback",
   };
-  const verdict = await obtainApproval(deps.registry, request, digestOf({ plan: preview.id, steps: counted.map((s) => s.id) }), {
+  const verdict = await obtainApproval(deps.store, request, digestOf({ plan: preview.id, steps: counted.map((s) => s.id) }), {
     yes: options.yes, wait: false, timeoutSeconds: deps.config.approvals.timeoutSeconds, actor: options.actor, signal: options.signal, executionId: runId,
   }, deps.human, deps.twoFactor);
   if (!verdict.approved) throw verdict.error;
@@ -190,19 +187,19 @@ async function approvePlan(preview: PlanPreview, steps: StepPreview[], runId: st
 }
 
 /** Step rows against the history: what really happened to each step of an interrupted or failed run. */
-function reconcile(run: PlanRun, preview: PlanPreview, deps: ExecuteDeps, purpose: "resume" | "rollback"): Map<string, StepState> {
+async function reconcile(run: PlanRun, preview: PlanPreview, deps: ExecuteDeps, purpose: "resume" | "rollback"): Promise<Map<string, StepState>> {
   const states = new Map<string, StepState>();
   const unresolved: string[] = [];
   for (const row of run.steps) {
     const step = preview.steps.find((s) => s.id === row.step)!;
     const state: StepState = { id: row.step, action: step.action, status: row.status, executionId: row.executionId ?? undefined, note: row.note ?? undefined, finishedAt: row.finishedAt ? Date.parse(row.finishedAt) : undefined };
-    const found = row.executionId ? findExecution(deps.registry, row.executionId) : undefined;
+    const found = row.executionId ? await deps.store.executions.find(row.executionId) : undefined;
     const execution = Array.isArray(found) ? undefined : found;
     if (row.status === "running" || row.status === "unknown" || row.status === "succeeded") {
       if (!execution) Object.assign(state, { status: "pending", executionId: undefined, note: "had not started: it runs again" });
       else if (execution.status === "succeeded") Object.assign(state, { status: "succeeded", output: execution.output, finishedAt: state.finishedAt ?? Date.parse(execution.finishedAt ?? execution.createdAt) });
       else if (execution.status === "running" || execution.status === "unknown") {
-        const action = getAction(deps.registry, step.action.split(".")[0]!, step.action.split(".")[1]!, false);
+        const action = await deps.store.tools.action(step.action.split(".")[0]!, step.action.split(".")[1]!, false);
         const idempotent = action?.definition.idempotent ?? action?.kind === "read";
         if (purpose === "resume" && idempotent) Object.assign(state, { status: "pending", note: `cut off (execution ${execution.id}); idempotent, so it runs again` });
         else {
@@ -230,22 +227,22 @@ async function runAndSettle(
     // Nothing failed now, but a step that could not run leaves the plan undone: never reported as succeeded.
     const notRun = [...states.values()].filter((s) => s.status === "not_started");
     if (notRun.length === 0) {
-      setPlanRunStatus(deps.registry, runId, "succeeded", options.actor);
+      await deps.store.planRuns.setStatus(runId, "succeeded", options.actor);
       return summary(runId, preview, states, "succeeded", ExitCode.ok);
     }
     const why = notRun.map((s) => `${s.id} (${(s.note ?? "").replace(/^not started: /, "")})`).join(", ");
     const message = `plan run ${runId} did not complete: ${notRun.length} step${notRun.length === 1 ? "" : "s"} did not run: ${why}`;
-    setPlanRunStatus(deps.registry, runId, "failed", options.actor, message);
+    await deps.store.planRuns.setStatus(runId, "failed", options.actor, message);
     return summary(runId, preview, states, "failed", ExitCode.actionFailed, message);
   }
   if (options.signal?.aborted) {
-    setPlanRunStatus(deps.registry, runId, "interrupted", options.actor, failure.message);
+    await deps.store.planRuns.setStatus(runId, "interrupted", options.actor, failure.message);
     return summary(runId, preview, states, "interrupted", ExitCode.interrupted, `interrupted: ${failure.message}; see toolctl plan-runs show ${runId}, then resume or roll it back`, "interrupted");
   }
   for (const state of states.values()) {
     if (state.status === "pending") {
       state.status = "not_started";
-      updatePlanStep(deps.registry, runId, state.id, { status: "not_started", note: `not started: step ${failure.step} failed` });
+      await deps.store.planRuns.updateStep(runId, state.id, { status: "not_started", note: `not started: step ${failure.step} failed` });
       state.note = `not started: step ${failure.step} failed`;
     }
   }
@@ -255,7 +252,7 @@ async function runAndSettle(
     status = await undoCompleted(runId, preview, states, options, deps);
     message += status === "rolled_back" ? "; the completed steps were rolled back" : "; not every completed step could be rolled back (see the steps)";
   }
-  setPlanRunStatus(deps.registry, runId, status, options.actor, failure.message);
+  await deps.store.planRuns.setStatus(runId, status, options.actor, failure.message);
   return summary(runId, preview, states, status, failure.exitCode, message, failure.code);
 }
 
@@ -276,28 +273,28 @@ async function runSteps(
   const fail = (step: string, message: string, exitCode: ExitCodeValue, code: string) => {
     failure ??= { step, message: `step ${step} (${byId.get(step)!.action}): ${message}`, exitCode, code };
   };
-  const finish = (step: StepPreview, state: StepState, status: PlanStepStatus, note?: string) => {
+  const finish = async (step: StepPreview, state: StepState, status: PlanStepStatus, note?: string) => {
     Object.assign(state, { status, note, finishedAt: Date.now() });
-    updatePlanStep(deps.registry, runId, step.id, { status, note });
+    await deps.store.planRuns.updateStep(runId, step.id, { status, note });
     options.reporter?.finished(step, state);
   };
   // Environment values that are secrets go in as they are, and are scrubbed like secrets from all that is recorded.
-  const secretEnvValues = [...planSecretEnv(Object.keys(preview.env), preview.steps.map((s) => s.action), options, deps)].map((name) => options.env[name]).filter((value): value is string => value !== undefined && value !== "");
+  const secretEnvValues = [...(await planSecretEnv(Object.keys(preview.env), preview.steps.map((s) => s.action), options, deps))].map((name) => options.env[name]).filter((value): value is string => value !== undefined && value !== "");
   const runOne = async (step: StepPreview, state: StepState) => {
     const outputs = Object.fromEntries([...states.values()].filter((s) => s.status === "succeeded").map((s) => [s.id, s.output]));
     const scope = { env: options.env, outputs, secrets };
     let input: Record<string, unknown>;
     try {
-      if (step.condition !== undefined && !conditionHolds(step.condition, scope)) return finish(step, state, "skipped", "its condition is false");
+      if (step.condition !== undefined && !conditionHolds(step.condition, scope)) return await finish(step, state, "skipped", "its condition is false");
       input = renderStep(step.input, scope) as Record<string, unknown>;
     } catch (error) {
       if (!(error instanceof TemplateError)) throw error;
-      finish(step, state, "failed", `input: ${error.message}`);
+      await finish(step, state, "failed", `input: ${error.message}`);
       return fail(step.id, `input: ${error.message}`, ExitCode.actionFailed, "input_invalid");
     }
     state.executionId = newExecutionId();
     Object.assign(state, { status: "running" });
-    updatePlanStep(deps.registry, runId, step.id, { status: "running", executionId: state.executionId });
+    await deps.store.planRuns.updateStep(runId, step.id, { status: "running", executionId: state.executionId });
     options.reporter?.started(step);
     const result: ExecuteResult = await execute({
       actor: options.actor, cwd: options.cwd, env: options.env, signal: options.signal, target: step.action,
@@ -307,10 +304,10 @@ async function runSteps(
     }, deps);
     if (result.status === "succeeded") {
       state.output = result.output;
-      return finish(step, state, "succeeded");
+      return await finish(step, state, "succeeded");
     }
     const message = result.error?.message ?? result.status;
-    finish(step, state, result.status === "unknown" ? "unknown" : "failed", message);
+    await finish(step, state, result.status === "unknown" ? "unknown" : "failed", message);
     fail(step.id, message, result.exitCode, result.error?.code ?? result.status);
   };
 
@@ -323,12 +320,12 @@ async function runSteps(
         const step = byId.get(id)!;
         const reason = whyBlocked(step, states);
         if (reason) {
-          finish(step, state, "not_started", `not started: ${reason}`);
+          await finish(step, state, "not_started", `not started: ${reason}`);
           continue;
         }
         const skipped = step.needs.find((n) => states.get(n)!.status === "skipped");
         if (skipped) {
-          finish(step, state, "skipped", `step ${skipped} did not run`);
+          await finish(step, state, "skipped", `step ${skipped} did not run`);
           continue;
         }
         if (!step.needs.every((n) => states.get(n)!.status === "succeeded")) continue;
@@ -348,7 +345,7 @@ async function runSteps(
   if (!failure) {
     for (const step of preview.steps) {
       const state = states.get(step.id)!;
-      if (state.status === "pending") finish(step, state, "not_started", "not started: its dependencies did not all succeed");
+      if (state.status === "pending") await finish(step, state, "not_started", "not started: its dependencies did not all succeed");
     }
   }
   return failure;
@@ -376,27 +373,27 @@ async function undoCompleted(runId: string, preview: PlanPreview, states: Map<st
   let clean = ![...states.values()].some((s) => s.status === "unknown");
   for (const state of completed) {
     const step = byId.get(state.id)!;
-    const set = (status: PlanStepStatus, note: string, rollbackExecutionId?: string) => {
+    const set = async (status: PlanStepStatus, note: string, rollbackExecutionId?: string) => {
       Object.assign(state, { status, note, rollbackExecutionId });
-      updatePlanStep(deps.registry, runId, state.id, { status, note, rollbackExecutionId });
+      await deps.store.planRuns.updateStep(runId, state.id, { status, note, rollbackExecutionId });
       options.reporter?.finished(step, state);
     };
     if (!step.reversible) {
       clean = false;
-      set("left_in_place", step.undo.startsWith("irreversible") ? "irreversible: left in place" : "declares no rollback: left in place");
+      await set("left_in_place", step.undo.startsWith("irreversible") ? "irreversible: left in place" : "declares no rollback: left in place");
       continue;
     }
     try {
       const undo = await rollbackExecution(state.executionId!, { actor: options.actor, cwd: options.cwd, env: options.env, dryRun: false, yes: true, otp: options.otp, planRunId: runId }, deps);
-      if (undo.status === "succeeded") set("rolled_back", `rolled back by ${undo.tool}.${undo.action} (${undo.executionId})`, undo.executionId);
+      if (undo.status === "succeeded") await set("rolled_back", `rolled back by ${undo.tool}.${undo.action} (${undo.executionId})`, undo.executionId);
       else {
         clean = false;
-        set("rollback_failed", `rollback ${undo.tool}.${undo.action} (${undo.executionId}) ${undo.status}: ${undo.error?.message ?? ""}`.trim(), undo.executionId);
+        await set("rollback_failed", `rollback ${undo.tool}.${undo.action} (${undo.executionId}) ${undo.status}: ${undo.error?.message ?? ""}`.trim(), undo.executionId);
       }
     } catch (error) {
       if (!(error instanceof ToolctlError)) throw error;
       clean = false;
-      set("rollback_failed", `rollback refused: ${error.message}`);
+      await set("rollback_failed", `rollback refused: ${error.message}`);
     }
   }
   return clean ? "rolled_back" : "failed";
@@ -412,4 +409,10 @@ function summary(runId: string, preview: PlanPreview, states: Map<string, StepSt
     }),
     error: message ? { code, exitCode, message } : undefined,
   };
+}
+
+/** A plan run left `running` by a toolctl process that is gone (killed, crashed). */
+export function isOrphaned(run: Pick<PlanRun, "status" | "pid" | "pidStart">): boolean {
+  if (run.status !== "running" || run.pid === null) return false;
+  return !isRunning(run.pid, run.pidStart);
 }

@@ -9,15 +9,11 @@
  */
 import { createHash } from "node:crypto";
 import type { ActionKind, RiskLevel } from "../domain/manifest.js";
-import type { ExecuteDeps, ExecuteOptions } from "../engine/execute.js";
-import { execute } from "../engine/execute.js";
+import { evaluate, type Budget, type EngineDeps, type EvaluateOptions } from "../engine/evaluate.js";
 import { ExitCode, NotFoundError, ToolctlError } from "../errors.js";
-import { overDailyLimit, overPerActionLimit, approvalNeeded } from "../policy/approval.js";
-import { estimateCost, needsQuote } from "../policy/cost.js";
-import { assessRisk, maxRisk } from "../policy/risk.js";
-import { daySpend, roundUsd, spendDay } from "../store/sqlite/ledger.js";
-import { newId } from "../store/sqlite/executions.js";
-import { getAction, getTool } from "../store/sqlite/tools.js";
+import { overDailyLimit, overPerActionLimit } from "../policy/approval.js";
+import { roundUsd, spendDay } from "../policy/spend.js";
+import { newExecutionId, newId } from "../util/ids.js";
 import type { LoadedPlan } from "./load.js";
 import { createSecretLookup } from "../secrets/resolve.js";
 import { conditionHolds, renderStep, secretEnvNames, stepRefs, TemplateError } from "./render.js";
@@ -64,13 +60,13 @@ export interface PlanPreview {
   order: string[];
   steps: StepPreview[];
   total: { usd: number; stepsWithUnknownCost: number; acting: number; needApproval: number; needTwoFactor: number; irreversible: number };
-  budget: { day: string; committedUsd: number; reservedUsd: number; dailyLimitUsd: number; perActionLimitUsd: number; afterUsd: number };
+  budget: Budget;
   /** Why applying it now would be refused by a spending limit. */
   overBudget?: string;
   willAct: boolean;
 }
 
-export type PreviewOptions = Pick<ExecuteOptions, "actor" | "cwd" | "env" | "signal">;
+export type PreviewOptions = Pick<EvaluateOptions, "actor" | "cwd" | "env" | "signal">;
 
 export const envDigest = (value: string | undefined): string | null => (value === undefined ? null : createHash("sha256").update(value).digest("hex"));
 
@@ -83,11 +79,11 @@ export function totalUsd(steps: Array<Pick<StepPreview, "cost">>): number {
  * Which of the plan's environment variables hold secrets: those named like one, and those equal to a secret of a
  * tool the plan uses (a secret the store cannot open is simply not compared).
  */
-export function planSecretEnv(envNames: readonly string[], actions: readonly string[], options: Pick<PreviewOptions, "cwd" | "env">, deps: ExecuteDeps): Set<string> {
-  const lookup = createSecretLookup(options.cwd, options.env, { home: deps.registry.home });
+export async function planSecretEnv(envNames: readonly string[], actions: readonly string[], options: Pick<PreviewOptions, "cwd" | "env">, deps: EngineDeps): Promise<Set<string>> {
+  const lookup = createSecretLookup(options.cwd, options.env, { home: deps.home, sealed: await deps.store.secrets.allSealed() });
   const values = new Set<string>();
   for (const toolName of new Set(actions.map((action) => action.split(".")[0]!))) {
-    for (const name of getTool(deps.registry, toolName)?.secrets ?? []) {
+    for (const name of (await deps.store.tools.get(toolName))?.secrets ?? []) {
       try {
         const found = lookup.get(name)?.value;
         if (found) values.add(found);
@@ -99,9 +95,9 @@ export function planSecretEnv(envNames: readonly string[], actions: readonly str
   return secretEnvNames(envNames, options.env, values);
 }
 
-export async function previewPlan(loaded: LoadedPlan, options: PreviewOptions, deps: ExecuteDeps): Promise<PlanPreview> {
+export async function previewPlan(loaded: LoadedPlan, options: PreviewOptions, deps: EngineDeps): Promise<PlanPreview> {
   const byId = new Map(loaded.plan.steps.map((step) => [step.id, step]));
-  const secretEnv = planSecretEnv(loaded.envNames, loaded.plan.steps.map((step) => step.action), options, deps);
+  const secretEnv = await planSecretEnv(loaded.envNames, loaded.plan.steps.map((step) => step.action), options, deps);
   const steps: StepPreview[] = [];
   const skipped = new Set<string>();
   for (const id of loaded.order) {
@@ -120,7 +116,7 @@ export async function previewPlan(loaded: LoadedPlan, options: PreviewOptions, d
   const usd = totalUsd(counted);
   const limits = deps.config.limits;
   const day = spendDay();
-  const today = daySpend(deps.registry, day);
+  const today = await deps.store.ledger.day(day);
   const budget = {
     day, committedUsd: today.committedUsd, reservedUsd: today.reservedUsd, dailyLimitUsd: limits.dailyUsd, perActionLimitUsd: limits.perActionUsd,
     afterUsd: roundUsd(today.committedUsd + today.reservedUsd + usd),
@@ -140,7 +136,7 @@ export async function previewPlan(loaded: LoadedPlan, options: PreviewOptions, d
 }
 
 /** Why the plan would be refused by a spending limit: one step over the per-action limit, or the total over the day's. */
-export function budgetProblem(steps: Array<Pick<StepPreview, "id" | "cost">>, usd: number, afterUsd: number, limits: ExecuteDeps["config"]["limits"]): string | undefined {
+export function budgetProblem(steps: Array<Pick<StepPreview, "id" | "cost">>, usd: number, afterUsd: number, limits: EngineDeps["config"]["limits"]): string | undefined {
   for (const step of steps) {
     const over = step.cost.usd === null ? undefined : overPerActionLimit(step.cost.usd, limits);
     if (over) return `step ${step.id}: ${over}`;
@@ -154,10 +150,10 @@ function stepError(id: string, action: string, error: { message: string; exitCod
   return new ToolctlError(error.code === "policy_refused" ? "policy_refused" : "plan_invalid", (error.exitCode as ToolctlError["exitCode"]) ?? ExitCode.usage, `step ${id} (${action}): ${error.message}`);
 }
 
-async function previewStep(step: LoadedPlan["plan"]["steps"][number], needs: string[], options: PreviewOptions, deps: ExecuteDeps, secretEnv: ReadonlySet<string>): Promise<StepPreview> {
+async function previewStep(step: LoadedPlan["plan"]["steps"][number], needs: string[], options: PreviewOptions, deps: EngineDeps, secretEnv: ReadonlySet<string>): Promise<StepPreview> {
   const [toolName, actionName] = step.action.split(".") as [string, string];
-  const tool = getTool(deps.registry, toolName);
-  const action = tool ? getAction(deps.registry, toolName, actionName) : undefined;
+  const tool = await deps.store.tools.get(toolName);
+  const action = tool ? await deps.store.tools.action(toolName, actionName) : undefined;
   if (!tool || !action) throw stepError(step.id, step.action, new NotFoundError(!tool ? `unknown tool '${toolName}'; import it first (toolctl import)` : `tool ${toolName} has no action '${actionName}'; see: toolctl show ${toolName}`));
   const scope = { env: options.env, secretEnv };
   let runs: boolean | "after apply" = true;
@@ -170,35 +166,29 @@ async function previewStep(step: LoadedPlan["plan"]["steps"][number], needs: str
     throw error;
   }
   const waiting = stepRefs(step.input);
-  const undoSpec = action.definition.rollback;
-  const base = {
-    id: step.id, action: step.action, description: step.description, needs, input: step.input, condition: step.condition, runs,
-    kind: action.kind as ActionKind, acts: action.kind !== "read" && runs !== false, toolDigest: tool.digest, knownAfterApply: waiting,
-    reversible: typeof undoSpec === "object",
-  };
   const quoted = action.definition.cost !== undefined && "quote" in action.definition.cost;
   // A cost read from an input that waits on earlier steps is an estimate until then; a fixed one never is.
   const estimated = waiting.length > 0 && action.definition.cost !== undefined && !("fixed" in action.definition.cost);
-  const result = await execute({ ...options, target: step.action, input: { params: [], paramsJson: JSON.stringify(input) }, dryRun: true }, deps);
-  if (result.status === "dry_run") {
-    return {
-      ...base, shownInput: result.input, request: result.plan, warnings: result.warnings, undo: result.undo!,
-      cost: { usd: result.cost!.usd, basis: result.cost!.basis, estimated, quoted },
-      risk: result.risk!, approval: { required: result.approval!.required, twoFactor: result.approval!.twoFactor },
-    };
+  const evaluation = await evaluate(
+    { ...options, target: step.action, input: { params: [], paramsJson: JSON.stringify(input) }, dryRun: true, inputMayWait: waiting.length > 0, executionId: newExecutionId() },
+    deps, { tool, action },
+  );
+  if (!evaluation.ok) {
+    const { error } = evaluation.refusal;
+    throw stepError(step.id, step.action, { message: evaluation.refusal.redactor.text(error.message), exitCode: error.exitCode, code: error.code });
   }
-  // The input fails its schema only because of what is not known yet: checked again, for real, during apply.
-  if (waiting.length > 0 && result.status === "failed" && result.error?.category === "validation") {
-    const cost = estimateCost(action.definition, input);
-    const known = !needsQuote(cost) && Number.isFinite(cost.usd);
-    const risk = known ? assessRisk(action.definition, cost) : maxRisk("CRITICAL");
-    const approval = approvalNeeded(action.definition, risk, known ? cost.usd : Number.NaN, deps.config.approvals);
-    return {
-      ...base, shownInput: result.input, warnings: [`the input is checked during apply, once ${[...new Set(waiting.map((w) => w.split(".")[1]))].join(", ")} ran`],
-      undo: result.undo ?? "none declared",
-      cost: { usd: known ? cost.usd : null, basis: known ? cost.basis : "known after apply", estimated, quoted },
-      risk, approval: { required: approval.required, twoFactor: approval.twoFactor },
-    };
-  }
-  throw stepError(step.id, step.action, { message: result.error?.message ?? result.status, exitCode: result.exitCode, code: result.error?.code });
+  const decision = evaluation.decision;
+  // A price check the step took is on record, as for any dry run.
+  for (const event of decision.events) await deps.store.audit.append(event);
+  const deferred = decision.inputDeferred === true;
+  const warnings = deferred ? [`the input is checked during apply, once ${[...new Set(waiting.map((w) => w.split(".")[1]))].join(", ")} ran`] : decision.warnings;
+  const known = !Number.isNaN(decision.cost.usd);
+  return {
+    id: step.id, action: step.action, description: step.description, needs, input: step.input, condition: step.condition, runs,
+    kind: action.kind, acts: action.kind !== "read" && runs !== false, toolDigest: tool.digest, knownAfterApply: waiting,
+    reversible: typeof action.definition.rollback === "object",
+    shownInput: decision.shownInput, request: deferred ? undefined : decision.request, warnings, undo: decision.undo,
+    cost: { usd: known ? decision.cost.usd : null, basis: decision.cost.basis, estimated, quoted },
+    risk: decision.risk, approval: { required: decision.approval.required, twoFactor: decision.approval.twoFactor },
+  };
 }

@@ -19,8 +19,8 @@ export interface RunContext {
   processConfinement: import("./process-sandbox.js").ConfinementSetting;
   /** Config `docker.pull`: a missing image may be pulled. */
   pullImages: boolean;
-  /** The tool's circuit-breaker state and request-rate slots, shared through the registry (http). */
-  guards?: import("./http/resilience.js").SharedGuards;
+  /** The tool's circuit-breaker state and request-rate slots, kept in the store and handed in by the engine (http). */
+  callLimits?: import("./http/resilience.js").CallLimits;
   /** Scrubs known secrets from text; runners call it before cutting text short, so no partial secret survives. */
   redact(text: string): string;
   /**
@@ -57,7 +57,7 @@ export interface RunResult {
    * Bookkeeping that follows the outcome (the circuit breaker's count): the engine runs it once the outcome is on
    * record, and a failure there is a warning, never a changed outcome.
    */
-  after?: () => void;
+  after?: () => Promise<void> | void;
 }
 
 export interface RunHooks {

@@ -3,20 +3,23 @@
  * working directory, then the encrypted store. Plain values never go into the registry; every resolved value is
  * registered with the redactor.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { EnvironmentError, SecretMissingError } from "../errors.js";
-import { openRegistry, REGISTRY_FILE } from "../store/sqlite/db.js";
-import { loadKeyRing, sealedKeyId, type KeyRing } from "./crypto.js";
+import { loadKeyRing, type KeyRing } from "./crypto.js";
 import type { Redactor } from "./redact.js";
-import { keySourceLabel, openSealedSecret, readSealedSecrets } from "./store.js";
+import { keySourceLabel, openSealedSecret } from "./store.js";
 
 export type SecretSource = "env" | ".env" | "store";
 
-/** Where the encrypted store is: opened, with its key, only when a secret is in neither env nor `.env`. */
+/**
+ * The encrypted store's rows, read ahead (still sealed) by whoever holds the store; the key is loaded only when
+ * one of them is asked for, so a store nobody uses needs no key.
+ */
 export interface StoreAccess {
   home: string;
+  sealed: ReadonlyMap<string, string>;
 }
 
 export interface SecretLookup {
@@ -37,7 +40,7 @@ export function createSecretLookup(cwd: string, env: NodeJS.ProcessEnv, store?: 
     }
     return dotenv;
   };
-  const fromStore = store ? createStoreReader(store.home, env) : () => undefined;
+  const fromStore = store ? createStoreReader(store, env) : () => undefined;
   return {
     get(name) {
       const fromEnv = env[name];
@@ -50,41 +53,19 @@ export function createSecretLookup(cwd: string, env: NodeJS.ProcessEnv, store?: 
   };
 }
 
-/**
- * Reads the sealed rows on first use with a connection of its own, closed at once, so callers need not hold a
- * registry; the key is loaded only when one of those rows is asked for, so a store nobody uses needs no key.
- */
-function createStoreReader(home: string, env: NodeJS.ProcessEnv): (name: string) => string | undefined {
-  let sealed: Map<string, string> | undefined;
+function createStoreReader({ home, sealed }: StoreAccess, env: NodeJS.ProcessEnv): (name: string) => string | undefined {
   let ring: KeyRing | undefined;
-  const readRows = () => {
-    if (!existsSync(path.join(home, REGISTRY_FILE))) return new Map<string, string>();
-    const registry = openRegistry(home, env);
-    try {
-      return readSealedSecrets(registry);
-    } finally {
-      registry.close();
-    }
-  };
   const where = keySourceLabel(home, env);
   return (name) => {
-    sealed ??= readRows();
     const value = sealed.get(name);
     if (value === undefined) return undefined;
     ring ??= loadKeyRing(home, env, { create: false });
     if (!ring) {
       throw new EnvironmentError(`secret ${name} is in the encrypted store, but there is no master key: ${where} does not exist and TOOLCTL_MASTER_KEY is not set; restore the key file or set TOOLCTL_MASTER_KEY`, { secret: name });
     }
-    try {
-      return openSealedSecret(ring, name, value, where);
-    } catch (error) {
-      if (ring.source !== "file" || ring.keys.has(sealedKeyId(value))) throw error;
-      // A rotation may have finished since the rows were read: read rows and key again before giving up.
-      sealed = readRows();
-      ring = loadKeyRing(home, env, { create: false }) ?? ring;
-      const again = sealed.get(name);
-      return again === undefined ? undefined : openSealedSecret(ring, name, again, where);
-    }
+    // A rotation may have added the value's key since the ring was read: the key file is read again then.
+    const reload = ring.source === "file" ? () => loadKeyRing(home, env, { create: false }) : undefined;
+    return openSealedSecret(ring, name, value, where, reload);
   };
 }
 

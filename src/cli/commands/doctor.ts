@@ -9,6 +9,7 @@ import { verifyAudit } from "../../store/sqlite/audit.js";
 import { listTools } from "../../store/sqlite/tools.js";
 import { twoFactorStatus } from "../../store/sqlite/twofactor.js";
 import { createSecretLookup } from "../../secrets/resolve.js";
+import { readSealedSecrets } from "../../store/sqlite/secrets.js";
 import type { ConfinementSetting } from "../../runners/process-sandbox.js";
 import type { CommandContext } from "../program.js";
 import { withRegistry } from "./shared.js";
@@ -123,7 +124,13 @@ export async function doctorCommand(context: CommandContext): Promise<number> {
   } catch (error) {
     checks.push({ name: "registry", level: "fail", message: (error as Error).message });
   }
-  const lookup = createSecretLookup(context.cwd, context.env, { home: context.home });
+  let sealed = new Map<string, string>();
+  try {
+    if (tools.some((tool) => tool.secrets.length > 0)) sealed = await withRegistry(context, (registry) => readSealedSecrets(registry));
+  } catch {
+    // The registry check above already says why it cannot be read.
+  }
+  const lookup = createSecretLookup(context.cwd, context.env, { home: context.home, sealed });
   for (const tool of tools) {
     if (tool.secrets.length === 0) continue;
     let missing: string[];

@@ -1,8 +1,7 @@
 import { ExitCode, UsageError, ValidationError } from "../../errors.js";
-import { importManifests, importOpenApi } from "../../manifest/import.js";
-import type { SaveToolResult } from "../../store/sqlite/tools.js";
+import type { SaveToolResult } from "../../api/index.js";
 import type { CommandContext } from "../program.js";
-import { withRegistry } from "./shared.js";
+import { withToolctl } from "./shared.js";
 
 interface ImportFlags {
   openapi?: string;
@@ -32,13 +31,10 @@ function changeLine(item: SaveToolResult, c: Colors): string {
 
 async function importSpec(context: CommandContext, flags: ImportFlags): Promise<number> {
   const source = flags.openapi!;
-  const { report, result } = await withRegistry(context, (registry) =>
-    importOpenApi(registry, {
-      source, actor: context.actor,
-      options: {
-        name: flags.name, baseUrl: flags.baseUrl, tags: flags.tag, operations: flags.operation, pathPrefix: flags.pathPrefix, strict: flags.strict === true,
-        allowPlainHttp: flags.allowPlainHttp === true, allowPrivateNetworks: flags.allowPrivateNetworks === true, env: context.env, cwd: context.cwd,
-      },
+  const { report, result } = await withToolctl(context, (toolctl) =>
+    toolctl.importSpec(source, {
+      name: flags.name, baseUrl: flags.baseUrl, tags: flags.tag, operations: flags.operation, pathPrefix: flags.pathPrefix, strict: flags.strict === true,
+      allowPlainHttp: flags.allowPlainHttp === true, allowPrivateNetworks: flags.allowPrivateNetworks === true,
     }),
   );
   const c = context.output.color;
@@ -64,7 +60,7 @@ export async function importCommand(context: CommandContext, paths: string[], fl
     throw new UsageError("--name, --base-url, --tag, --operation, --path-prefix, --strict and --allow-* apply to --openapi only");
   }
   if (paths.length === 0) throw new UsageError("nothing to import: give manifest files or directories, or --openapi FILE|URL");
-  const report = await withRegistry(context, (registry) => importManifests(registry, { paths, actor: context.actor }));
+  const report = await withToolctl(context, (toolctl) => toolctl.importManifests(paths));
   const { output } = context;
   const c = output.color;
   // Scripts branch on `error`: a partly failed import carries one, next to what was imported.

@@ -4,11 +4,10 @@
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { ExitCode, ToolctlError, UsageError } from "../../errors.js";
-import type { ApplyOptions, ApplyResult } from "../../plan/apply.js";
-import type { PlanPreview } from "../../plan/preview.js";
+import type { ApplyCallOptions, ApplyResult, PlanPreview, Toolctl } from "../../api/index.js";
 import type { CommandContext } from "../program.js";
-import { withEngine } from "./run.js";
-import { checkOtpFlag, withSettledRegistry } from "./shared.js";
+import { withEngine, type CliRunOptions } from "./run.js";
+import { checkOtpFlag, withToolctl } from "./shared.js";
 
 interface PlanFlags {
   out?: string;
@@ -35,9 +34,8 @@ function savePlan(file: string, preview: PlanPreview): void {
 export async function planCommand(context: CommandContext, file: string, flags: PlanFlags): Promise<number> {
   const { renderPlan } = await import("../../ui/plan.js");
   try {
-    return await withEngine(context, { dryRun: true }, async (options, deps) => {
-      const [{ readPlanFile }, { previewPlan }] = await Promise.all([import("../../plan/load.js"), import("../../plan/preview.js")]);
-      const preview = await previewPlan(readPlanFile(file), { actor: options.actor, cwd: options.cwd, env: options.env, signal: options.signal }, deps);
+    return await withEngine(context, { dryRun: true }, async (toolctl, options) => {
+      const preview = await toolctl.plan(file, { signal: options.signal });
       if (flags.out !== undefined) savePlan(flags.out, preview);
       // Over a limit: the policy code, whatever else; then Terraform's -detailed-exitcode (0 no changes, 2 changes).
       const exitCode = preview.overBudget ? ExitCode.policy : flags.detailedExitcode && preview.willAct ? 2 : ExitCode.ok;
@@ -73,56 +71,48 @@ function readSaved(file: string): PlanPreview | undefined {
 }
 
 async function applyWith(
-  context: CommandContext, flags: ApplyFlags,
-  call: (options: ApplyOptions, deps: Parameters<Parameters<typeof withEngine>[2]>[1]) => Promise<ApplyResult>,
+  context: CommandContext, flags: ApplyFlags, call: (toolctl: Toolctl, options: ApplyCallOptions & CliRunOptions) => Promise<ApplyResult>,
 ): Promise<number> {
   if (flags.otp !== undefined) checkOtpFlag(flags.otp);
   const { createStepReporter, renderApply } = await import("../../ui/plan.js");
   const c = context.output.color;
   const reporter = context.json ? undefined : createStepReporter(c, (line) => process.stderr.write(`${line}\n`));
-  return withEngine(context, { otp: flags.otp }, (options, deps) =>
-    call({ actor: options.actor, cwd: options.cwd, env: options.env, signal: options.signal, yes: flags.yes === true, otp: flags.otp, parallelism: flags.parallelism, reporter }, deps),
+  return withEngine(context, { otp: flags.otp }, (toolctl, options) =>
+    call(toolctl, { ...options, yes: flags.yes === true, otp: flags.otp, parallelism: flags.parallelism, reporter }),
   (result) => context.output.data(result, () => renderApply(result, c)));
 }
 
 export async function applyCommand(context: CommandContext, file: string, flags: ApplyFlags): Promise<number> {
   const saved = readSaved(file);
-  return applyWith(context, flags, async (options, deps) => {
-    const { applyPlan } = await import("../../plan/apply.js");
-    let preview = saved;
-    if (!preview) {
-      const [{ readPlanFile }, { previewPlan }] = await Promise.all([import("../../plan/load.js"), import("../../plan/preview.js")]);
-      preview = await previewPlan(readPlanFile(file), options, deps);
-    }
+  return applyWith(context, flags, async (toolctl, options) => {
+    const preview = saved ?? (await toolctl.plan(file, { signal: options.signal }));
     if (!context.json) {
       const { renderPlan } = await import("../../ui/plan.js");
       process.stderr.write(`${renderPlan(preview, context.output.color)}\n\n`);
     }
-    return applyPlan(preview, saved !== undefined, options, deps);
+    return toolctl.apply(preview, { ...options, saved: saved !== undefined });
   });
 }
 
 export async function resumePlanRunCommand(context: CommandContext, id: string, flags: ApplyFlags): Promise<number> {
-  return applyWith(context, flags, async (options, deps) => (await import("../../plan/apply.js")).resumePlanRun(id, options, deps));
+  return applyWith(context, flags, (toolctl, options) => toolctl.resumePlanRun(id, options));
 }
 
 export async function rollbackPlanRunCommand(context: CommandContext, id: string, flags: Omit<ApplyFlags, "parallelism">): Promise<number> {
-  return applyWith(context, { ...flags, parallelism: 1 }, async (options, deps) => (await import("../../plan/apply.js")).rollbackPlanRun(id, options, deps));
+  return applyWith(context, { ...flags, parallelism: 1 }, (toolctl, options) => toolctl.rollbackPlanRun(id, options));
 }
 
 export async function showPlanRunCommand(context: CommandContext, id: string): Promise<void> {
-  const [{ requirePlanRun, isOrphaned }, { renderPlanRun }] = await Promise.all([import("../../store/sqlite/plan-runs.js"), import("../../ui/plan.js")]);
-  await withSettledRegistry(context, (registry) => {
-    const run = requirePlanRun(registry, id);
-    const interrupted = isOrphaned(run);
-    context.output.data({ ...run, interrupted }, () => renderPlanRun(run, interrupted, context.output.color));
+  const { renderPlanRun } = await import("../../ui/plan.js");
+  await withToolctl(context, async (toolctl) => {
+    const run = await toolctl.planRun(id);
+    context.output.data(run, () => renderPlanRun(run, run.interrupted, context.output.color));
   });
 }
 
 export async function listPlanRunsCommand(context: CommandContext, flags: { limit: number }): Promise<void> {
-  const { listPlanRuns, isOrphaned } = await import("../../store/sqlite/plan-runs.js");
-  await withSettledRegistry(context, (registry) => {
-    const runs = listPlanRuns(registry, flags.limit).map((run) => ({ ...run, interrupted: isOrphaned(run) }));
+  await withToolctl(context, async (toolctl) => {
+    const runs = await toolctl.planRuns(flags.limit);
     context.output.data(runs, () =>
       runs.length === 0 ? "no plan runs yet (toolctl apply PLAN)" : runs.map((r) => `${r.id}  ${r.name}  ${r.interrupted ? "interrupted" : r.status}  ${r.createdAt}`).join("\n"));
   });

@@ -1,14 +1,10 @@
 import { readFileSync } from "node:fs";
-import { execute, type ExecuteDeps, type ExecuteOptions, type ExecuteResult } from "../../engine/execute.js";
-import { ExitCode, UsageError } from "../../errors.js";
-import { loadConfig } from "../../config/config.js";
-import type { TwoFactor } from "../../engine/approve.js";
-import type { Registry } from "../../store/sqlite/db.js";
-import type { Runner } from "../../runners/types.js";
+import type { ExecuteResult, RunOptions, Toolctl } from "../../api/index.js";
+import { ExitCode, NotFoundError, UsageError } from "../../errors.js";
 import { createHuman } from "../../ui/approval.js";
 import { createProgress } from "../../ui/output.js";
 import type { CommandContext } from "../program.js";
-import { checkOtpFlag, pretty, withRegistry } from "./shared.js";
+import { checkOtpFlag, pretty, withToolctl } from "./shared.js";
 
 interface RunFlags {
   param: string[];
@@ -20,31 +16,6 @@ interface RunFlags {
   wait?: boolean;
   sandbox?: "docker" | "none";
 }
-
-/** The engine's view of 2FA. The TOTP code (and otplib) is loaded only when a code is actually checked. */
-function twoFactorFor(registry: Registry, context: CommandContext): TwoFactor {
-  return {
-    isEnrolled: () => (registry.db.prepare("SELECT confirmed FROM totp WHERE id = 1").pluck().get() as number | undefined) === 1,
-    async verify(code, target) {
-      const [{ verifyCode }, { loadKeyRing }] = await Promise.all([import("../../store/sqlite/twofactor.js"), import("../../secrets/crypto.js")]);
-      const ring = loadKeyRing(context.home, context.env, { create: false });
-      if (!ring) return { ok: false, reason: "not_enrolled" };
-      return verifyCode(registry, ring, code, Date.now(), { actor: context.actor, purpose: "run", tool: target.tool, action: target.action, executionId: target.executionId });
-    },
-  };
-}
-
-/** Runners load on demand: a process run never pays for the HTTP client, and the reverse. */
-export const RUNNERS: Record<string, () => Promise<Runner>> = {
-  http: async () => (await import("../../runners/http/runner.js")).httpRunner,
-  process: async () => (await import("../../runners/process.js")).processRunner,
-  echo: async () => (await import("../../runners/echo.js")).echoRunner,
-  docker: async () => (await import("../../runners/docker/runner.js")).dockerRunner,
-  files: async () => (await import("../../runners/files.js")).filesRunner,
-  database: async () => (await import("../../runners/database.js")).databaseRunner,
-  email: async () => (await import("../../runners/email.js")).emailRunner,
-  vercel: async () => (await import("../../runners/vercel/runner.js")).vercelRunner,
-};
 
 function readParamsFile(name: string | undefined): { name: string; text: string } | undefined {
   if (name === undefined) return undefined;
@@ -108,18 +79,21 @@ function renderHuman(result: ExecuteResult, context: CommandContext): void {
   else context.output.info(c.dim(`execution ${result.executionId} ${result.status}${error.category ? ` (${error.category})` : ""}`));
 }
 
+/** What every engine call from the CLI passes: the Ctrl-C signal, the spinner, the terminal's human. */
+export type CliRunOptions = Required<Pick<RunOptions, "signal" | "interrupts" | "human">> & Pick<RunOptions, "progress">;
+
 /**
  * Runs one engine call (a run, a rollback, a plan or an apply) with Ctrl-C and SIGTERM handling, progress and the
  * chosen view: `render` true shows an execution result, a function shows anything else, false nothing.
  */
 export async function withEngine<T extends { exitCode: number }>(
   context: CommandContext, flags: Pick<RunFlags, "otp" | "dryRun">,
-  call: (options: Omit<ExecuteOptions, "target" | "input">, deps: ExecuteDeps) => Promise<T>,
+  call: (toolctl: Toolctl, options: CliRunOptions) => Promise<T>,
   render: boolean | ((result: T) => void) = true,
 ): Promise<number> {
   if (flags.otp !== undefined) checkOtpFlag(flags.otp);
   const controller = new AbortController();
-  const interrupts: { onForce?: () => void } = {};
+  const interrupts: { onForce?: () => Promise<void> } = {};
   let count = 0;
   // First Ctrl-C: stop the action and record how it ended. Second: record it as unknown and exit at once.
   let finished = false;
@@ -132,8 +106,12 @@ export async function withEngine<T extends { exitCode: number }>(
     // After the outcome is recorded, a signal during shutdown just ends the process.
     if (finished) process.exit(code);
     if (count > 1) {
-      interrupts.onForce?.();
-      process.exit(code);
+      const force = interrupts.onForce?.();
+      if (!force) process.exit(code);
+      // The outcome is written (as unknown) before exiting; a store that hangs does not keep the process alive.
+      setTimeout(() => process.exit(code), 2_000).unref();
+      void force.finally(() => process.exit(code));
+      return;
     }
     process.stderr.write(signal === "SIGTERM" ? "terminate signal received: stopping the action\n" : "interrupt received: stopping (press Ctrl-C again to exit at once)\n");
     controller.abort();
@@ -141,14 +119,8 @@ export async function withEngine<T extends { exitCode: number }>(
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   const progress = flags.dryRun ? undefined : await createProgress(context.json, context.env);
-  const config = (await loadConfig(context.home, context.env)).values;
   try {
-    const result = await withRegistry(context, (registry) =>
-      call(
-        { dryRun: flags.dryRun === true, actor: context.actor, cwd: context.cwd, env: context.env, signal: controller.signal, progress, interrupts },
-        { registry, runners: RUNNERS, config, human: createHuman(context.json), twoFactor: twoFactorFor(registry, context) },
-      ),
-    );
+    const result = await withToolctl(context, (toolctl) => call(toolctl, { signal: controller.signal, progress, interrupts, human: createHuman(context.json) }));
     if (typeof render === "function") render(result);
     else if (render && context.json) context.output.data(result, () => "");
     else if (render) renderHuman(result as unknown as ExecuteResult, context);
@@ -161,11 +133,10 @@ export async function withEngine<T extends { exitCode: number }>(
 
 export async function runCommand(context: CommandContext, target: string, flags: RunFlags): Promise<number> {
   const paramsFile = readParamsFile(flags.paramsFile);
-  return withEngine(context, flags, (options, deps) =>
-    execute({
-      ...options, target, yes: flags.yes === true, otp: flags.otp, wait: flags.wait === true, sandbox: flags.sandbox,
-      input: { params: flags.param, paramsJson: flags.params, paramsFile },
-    }, deps),
+  return withEngine(context, flags, (toolctl, options) =>
+    toolctl.run(target, { params: flags.param, paramsJson: flags.params, paramsFile }, {
+      ...options, dryRun: flags.dryRun === true, yes: flags.yes === true, otp: flags.otp, wait: flags.wait === true, sandbox: flags.sandbox,
+    }),
   );
 }
 
@@ -173,8 +144,8 @@ type RollbackFlags = Pick<RunFlags, "yes" | "otp" | "wait" | "dryRun">;
 
 /** `toolctl rollback ID`: the declared compensation of an execution, run like any action and linked to it. */
 export async function rollbackCommand(context: CommandContext, id: string, flags: RollbackFlags): Promise<number> {
-  const { rollbackExecution } = await import("../../engine/rollback.js");
-  return withEngine(context, flags, (options, deps) => rollbackExecution(id, { ...options, yes: flags.yes === true, otp: flags.otp, wait: flags.wait === true }, deps));
+  return withEngine(context, flags, (toolctl, options) =>
+    toolctl.rollback(id, { ...options, dryRun: flags.dryRun === true, yes: flags.yes === true, otp: flags.otp, wait: flags.wait === true }));
 }
 
 /**
@@ -182,17 +153,15 @@ export async function rollbackCommand(context: CommandContext, id: string, flags
  * degraded (it works, slowly) or failing, with the latency. Exit 0 unless failing.
  */
 export async function toolTestCommand(context: CommandContext, name: string): Promise<number> {
-  const { getTool } = await import("../../store/sqlite/tools.js");
-  const { NotFoundError } = await import("../../errors.js");
-  const test = await withRegistry(context, (registry) => {
-    const tool = getTool(registry, name);
-    if (!tool) throw new NotFoundError(`unknown tool '${name}'; see: toolctl list`);
-    if (!tool.definition.test) throw new UsageError(`tool ${name} declares no test; add to its manifest: test: { action: <a read action>, input: {...} }`);
-    return tool.definition.test;
-  });
   let report: Record<string, unknown> = {};
-  const code = await withEngine(context, {}, async (options, deps) => {
-    const result = await execute({ ...options, target: `${name}.${test.action}`, input: { params: [], paramsJson: JSON.stringify(test.input) } }, deps);
+  let action = "";
+  const code = await withEngine(context, {}, async (toolctl, options) => {
+    const tool = await toolctl.getTool(name);
+    if (!tool) throw new NotFoundError(`unknown tool '${name}'; see: toolctl list`);
+    const test = tool.definition.test;
+    if (!test) throw new UsageError(`tool ${name} declares no test; add to its manifest: test: { action: <a read action>, input: {...} }`);
+    action = test.action;
+    const result = await toolctl.run(`${name}.${test.action}`, test.input as Record<string, unknown>, options);
     const latencyMs = result.durationMs ?? null;
     const status = result.status !== "succeeded" ? "failing" : latencyMs !== null && latencyMs > test.degradedAfterMs ? "degraded" : "healthy";
     report = { tool: name, action: test.action, status, latencyMs, executionId: result.executionId, error: result.error?.message };
@@ -201,7 +170,7 @@ export async function toolTestCommand(context: CommandContext, name: string): Pr
   context.output.data(report, () => {
     const c = context.output.color;
     const mark = report.status === "healthy" ? c.green("healthy") : report.status === "degraded" ? c.yellow("degraded") : c.red("failing");
-    return `${name}: ${mark}${report.latencyMs !== null ? ` in ${report.latencyMs} ms` : ""} (${name}.${test.action}, ${report.executionId})${report.error ? `: ${report.error}` : ""}`;
+    return `${name}: ${mark}${report.latencyMs !== null ? ` in ${report.latencyMs} ms` : ""} (${name}.${action}, ${report.executionId})${report.error ? `: ${report.error}` : ""}`;
   });
   return code;
 }

@@ -1,7 +1,19 @@
 import { UsageError } from "../../errors.js";
 import { isWellFormedCode, OTP_DIGITS } from "../../policy/otp-code.js";
 import { openRegistry, type Registry } from "../../store/sqlite/db.js";
+import type { Toolctl } from "../../api/index.js";
 import type { CommandContext } from "../program.js";
+
+/** Opens the API on the command's home for one command and always closes it, so locks and WAL checkpoints are released. */
+export async function withToolctl<T>(context: CommandContext, fn: (toolctl: Toolctl) => Promise<T> | T): Promise<T> {
+  const { openToolctl } = await import("../../api/index.js");
+  const toolctl = await openToolctl({ home: context.home, env: context.env, cwd: context.cwd, actor: context.actor });
+  try {
+    return await fn(toolctl);
+  } finally {
+    await toolctl.close();
+  }
+}
 
 /** Opens the registry for one command and always closes it, so WAL checkpoints and locks are released. */
 export async function withRegistry<T>(context: CommandContext, fn: (registry: Registry) => Promise<T> | T): Promise<T> {

@@ -3,12 +3,12 @@ import { describeRollback } from "../../domain/rollback.js";
 import { parseTarget } from "../../engine/target.js";
 import { NotFoundError } from "../../errors.js";
 import { describeCostRule } from "../../policy/cost.js";
-import { toolAskedItems } from "../../store/sqlite/grants.js";
-import { actionNames, getAction, getTool, listActions, toolNames, type ToolRecord } from "../../store/sqlite/tools.js";
+import { toolAskedItems } from "../../policy/grants.js";
+import type { ToolRecord } from "../../api/index.js";
 import { createSecretLookup } from "../../secrets/resolve.js";
 import { didYouMean } from "../../util/suggest.js";
 import type { CommandContext } from "../program.js";
-import { pretty, withRegistry } from "./shared.js";
+import { pretty, withToolctl } from "./shared.js";
 
 function costRule(spec: Pick<ActionSpec, "cost">): string {
   return describeCostRule(spec.cost);
@@ -43,8 +43,8 @@ function requestLines(request: RequestSpec): string[] {
   return lines;
 }
 
-function describeTool(tool: ToolRecord, context: CommandContext) {
-  const lookup = createSecretLookup(context.cwd, context.env, { home: context.home });
+function describeTool(tool: ToolRecord, context: CommandContext, sealed: ReadonlyMap<string, string>) {
+  const lookup = createSecretLookup(context.cwd, context.env, { home: context.home, sealed });
   const secrets = tool.secrets.map((name) => {
     const found = lookup.get(name);
     return { name, present: found !== undefined, source: found?.source ?? null };
@@ -61,22 +61,24 @@ function describeTool(tool: ToolRecord, context: CommandContext) {
 
 export async function showCommand(context: CommandContext, target: string): Promise<void> {
   const { tool: toolName, action: actionName } = target.includes(".") ? parseTarget(target) : { tool: target, action: undefined };
-  const view = await withRegistry(context, (registry) => {
-    const tool = getTool(registry, toolName);
-    if (!tool) throw new NotFoundError(`unknown tool '${toolName}'${didYouMean(toolName, toolNames(registry))}; see: toolctl list`);
+  const view = await withToolctl(context, async ({ store }) => {
+    const tool = await store.tools.get(toolName);
+    if (!tool) throw new NotFoundError(`unknown tool '${toolName}'${didYouMean(toolName, await store.tools.names())}; see: toolctl list`);
+    const sealed = tool.secrets.length > 0 ? await store.secrets.allSealed() : new Map<string, string>();
     if (actionName === undefined) {
-      const actions = listActions(registry, tool.name).map((a) => {
-        const spec = getAction(registry, tool.name, a.name, false)!.definition;
-        return { ...a, cost: costRule(spec), risk: riskRule(spec) };
-      });
-      return { tool: describeTool(tool, context), actions };
+      const actions = [];
+      for (const a of await store.tools.actions(tool.name)) {
+        const spec = (await store.tools.action(tool.name, a.name, false))!.definition;
+        actions.push({ ...a, cost: costRule(spec), risk: riskRule(spec) });
+      }
+      return { tool: describeTool(tool, context, sealed), actions };
     }
-    const action = getAction(registry, tool.name, actionName, false);
+    const action = await store.tools.action(tool.name, actionName, false);
     if (!action) {
-      throw new NotFoundError(`tool ${tool.name} has no action '${actionName}'${didYouMean(actionName, actionNames(registry, tool.name))}; see: toolctl show ${tool.name}`);
+      throw new NotFoundError(`tool ${tool.name} has no action '${actionName}'${didYouMean(actionName, await store.tools.actionNames(tool.name))}; see: toolctl show ${tool.name}`);
     }
     const spec = action.definition;
-    return { tool: describeTool(tool, context), action: { name: action.name, ...spec, costRule: costRule(spec), riskRule: riskRule(spec) } };
+    return { tool: describeTool(tool, context, sealed), action: { name: action.name, ...spec, costRule: costRule(spec), riskRule: riskRule(spec) } };
   });
   const c = context.output.color;
   context.output.data(view, () => {

@@ -6,7 +6,8 @@
 import { ExitCode, NeedsHumanError, NotFoundError, PolicyError, ToolctlError } from "../../errors.js";
 import { appendAudit } from "../../store/sqlite/audit.js";
 import { writeTransaction, type Registry } from "../../store/sqlite/db.js";
-import { approveTool, enableStatus, revokeTool, toolAskedItems } from "../../store/sqlite/grants.js";
+import { enableStatus, toolAskedItems } from "../../policy/grants.js";
+import { approveTool, revokeTool } from "../../store/sqlite/grants.js";
 import { getTool, removeTool, setToolStatus, toolNames, type ToolRecord } from "../../store/sqlite/tools.js";
 import { didYouMean } from "../../util/suggest.js";
 import type { CommandContext } from "../program.js";

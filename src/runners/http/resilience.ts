@@ -27,16 +27,16 @@ export const DEFAULT_RETRY: RetrySettings = { attempts: 3, initialDelayMs: 250, 
 export const DEFAULT_BREAKER: BreakerSettings = { failures: 5, halfOpenAfterSeconds: 30 };
 
 /**
- * Where the circuit and the rate slots live: the registry, shared by every process of the home. The circuit's
- * count changes there one outcome at a time (see registry/circuits.ts).
+ * The port through which the engine hands a runner the tool's circuit and rate slots. They live in the store,
+ * shared by every process using it; the runner never sees the store itself.
  */
-export interface SharedGuards {
+export interface CallLimits {
   /** Why a call would be refused now, without taking anything (a preflight, before approval). */
-  circuitRefusal(settings: BreakerSettings): CircuitRefusal | undefined;
+  circuitRefusal(settings: BreakerSettings): Promise<CircuitRefusal | undefined>;
   /** Admits a call, or takes the one trial call after the pause, held for `leaseMs` at most. */
-  admit(settings: BreakerSettings, leaseMs: number): Admission;
+  admit(settings: BreakerSettings, leaseMs: number): Promise<Admission>;
   /** Counts how an admitted call ended; called once the call's outcome is on record. */
-  record(settings: BreakerSettings, admission: Admission, result: CallResult): void;
+  record(settings: BreakerSettings, admission: Admission, result: CallResult): Promise<void>;
   /** Waits for a request slot under the tool's rate limit, or throws a RateLimitedError. */
   takeSlot(signal: AbortSignal): Promise<void>;
   /** The longest `takeSlot` may wait (0 without a rate limit). */
@@ -79,7 +79,7 @@ export interface ResilientCall {
   breaker: BreakerSettings;
   /** One attempt's timeout: with the retries, what a trial call may take before its lease expires. */
   timeoutMs: number;
-  guards?: SharedGuards;
+  callLimits?: CallLimits;
   signal: AbortSignal;
   tool: string;
 }
@@ -90,13 +90,13 @@ export interface ResilientResult {
   /** Retries that were not sent, and why. */
   warnings: string[];
   /** Counts the call in the circuit: run it once the outcome is on record (a failure there is a warning). */
-  record: () => void;
+  record: () => Promise<void>;
 }
 
 /** What a trial call may take in all: every attempt, the waits between them and for rate slots. */
 function callBudgetMs(call: ResilientCall): number {
   const tries = call.safeToRepeat ? call.retry.attempts : 1;
-  return tries * (call.timeoutMs + (call.guards?.maxSlotWaitMs ?? 0)) + (tries - 1) * call.retry.maxDelayMs + LEASE_MARGIN_MS;
+  return tries * (call.timeoutMs + (call.callLimits?.maxSlotWaitMs ?? 0)) + (tries - 1) * call.retry.maxDelayMs + LEASE_MARGIN_MS;
 }
 
 /**
@@ -104,11 +104,11 @@ function callBudgetMs(call: ResilientCall): number {
  * A thrown error carries `attempts`, `warnings` and `record` as the result does.
  */
 export async function sendResilient(call: ResilientCall): Promise<ResilientResult> {
-  const admission: Admission = call.guards ? call.guards.admit(call.breaker, callBudgetMs(call)) : { admitted: true };
+  const admission: Admission = call.callLimits ? await call.callLimits.admit(call.breaker, callBudgetMs(call)) : { admitted: true };
   if (!admission.admitted) throw new CircuitOpenError(circuitMessage(call.tool, call.breaker, admission), admission.reopensAt);
   let attempts = 0;
   let counted: CallResult = "none";
-  const record = () => call.guards?.record(call.breaker, admission, counted);
+  const record = async () => call.callLimits?.record(call.breaker, admission, counted);
   const warnings: string[] = [];
   // The last attempt's answer, which stands when a retry cannot take its rate slot.
   let last: { response: HttpResponse } | { error: unknown } | undefined;
@@ -132,7 +132,7 @@ export async function sendResilient(call: ResilientCall): Promise<ResilientResul
   try {
     const response = await retryPolicy.execute(async ({ signal }) => {
       try {
-        await call.guards?.takeSlot(signal);
+        await call.callLimits?.takeSlot(signal);
       } catch (error) {
         if (last === undefined) throw error;
         // A retry that cannot take its slot (the limit, or the registry) is not sent: the previous answer stands.

@@ -350,18 +350,18 @@ export const httpRunner: Runner = {
       },
       async preflight() {
         // An open circuit refuses before anyone is asked and before anything is sent.
-        const refusal = context.guards?.circuitRefusal(breakerSettings);
+        const refusal = await context.callLimits?.circuitRefusal(breakerSettings);
         if (refusal) throw new PolicyError("policy_refused", circuitMessage(tool.name, breakerSettings, refusal));
       },
       async run(hooks): Promise<RunResult> {
         const started = Date.now();
         let response: HttpResponse;
         let attempts = 1;
-        let record: (() => void) | undefined;
+        let record: (() => Promise<void>) | undefined;
         let warnings: string[] = [];
-        const after = () => {
+        const after = async () => {
           try {
-            record?.();
+            await record?.();
           } catch (error) {
             throw new Error(`the circuit breaker of tool ${tool.name} could not count this call: ${(error as Error).message}`, { cause: error });
           }
@@ -373,10 +373,10 @@ export const httpRunner: Runner = {
               policy,
               { signal },
             ),
-            safeToRepeat, retry: retrySettings, breaker: breakerSettings, timeoutMs: timeoutSeconds * 1000, guards: context.guards, signal: hooks.signal, tool: tool.name,
+            safeToRepeat, retry: retrySettings, breaker: breakerSettings, timeoutMs: timeoutSeconds * 1000, callLimits: context.callLimits, signal: hooks.signal, tool: tool.name,
           }));
         } catch (error) {
-          ({ attempts = attempts, warnings = warnings, record } = error as { attempts?: number; warnings?: string[]; record?: () => void });
+          ({ attempts = attempts, warnings = warnings, record } = error as { attempts?: number; warnings?: string[]; record?: () => Promise<void> });
           if (error instanceof CircuitOpenError || error instanceof RateLimitedError) {
             return { outcome: "failed", errorCategory: error instanceof RateLimitedError ? "rate_limit" : "server_error", error: error.message, details: { sent: false }, declined: true, after };
           }

@@ -251,6 +251,4 @@ export function rowsByIdPrefix<Row extends { id: string }>(registry: Registry, t
   return exact ? [exact] : rows;
 }
 
-export function nowIso(): string {
-  return new Date().toISOString();
-}
+export { nowIso } from "../../util/ids.js";

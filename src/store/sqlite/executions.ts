@@ -3,7 +3,6 @@
  * redacted by the engine before it arrives.
  */
 import { hmacHex, type AuditKey } from "../../secrets/audit-key.js";
-import { nodeCrypto } from "../../util/builtins.js";
 import { canonicalJson } from "../../util/canonical.js";
 import { currentProcess } from "../../util/process.js";
 import { rowsByIdPrefix, type Registry } from "./db.js";
@@ -38,14 +37,7 @@ function toExecution(row: ExecutionRow): Execution {
   };
 }
 
-/** Time-ordered ids: a prefix, a base-36 millisecond clock, then randomness. Short enough to type, unique across processes. */
-export function newId(prefix: "ex" | "pl" | "pr"): string {
-  return `${prefix}_${Date.now().toString(36)}${nodeCrypto().randomBytes(5).toString("hex")}`;
-}
-
-export function newExecutionId(): string {
-  return newId("ex");
-}
+export { newExecutionId, newId } from "../../util/ids.js";
 
 
 /** The row names the process writing it (pid and start time): a reader can then tell when a running one was killed. */

@@ -155,3 +155,8 @@ export function twoFactorStatus(registry: Registry, nowMs: number = Date.now()):
     throttledUntil: throttle.throttledUntilMs === undefined ? null : new Date(throttle.throttledUntilMs).toISOString(),
   };
 }
+
+/** A confirmed enrolment exists: CRITICAL actions need a code. */
+export function isEnrolled(registry: Registry): boolean {
+  return (registry.db.prepare("SELECT confirmed FROM totp WHERE id = 1").pluck().get() as number | undefined) === 1;
+}

@@ -1,0 +1,324 @@
+/**
+ * toolctl's public API: `openToolctl()` opens a home (its registry, config and keys) and returns one object
+ * through which a program, the CLI, plan/apply and the MCP server do everything. Nothing below it knows which
+ * front door a call came from; the caller says who acts (`actor`) and how a human is asked (`approvals`).
+ *
+ *   const toolctl = await openToolctl({ home: "/tmp/toolctl-home" });
+ *   await toolctl.importManifests(["manifests/examples"]);
+ *   const decision = await toolctl.preview("echo.say", { message: "hi" });
+ *   const result = await toolctl.run("echo.say", { message: "hi" });
+ *   await toolctl.close();
+ *
+ * Modules are loaded on first use: opening the API and listing tools never loads the engine or a runner.
+ */
+import type { Actor } from "../config/home.js";
+import type { Config } from "../config/schema.js";
+import type {
+  Approval, AuditEvent, AuditQuery, AuditVerification, CountFilter, DaySpend, Execution, ExecutionQuery, ListToolsQuery, PlanRun, ReservationRow,
+  SaveToolResult, Stats, StatsQuery, ToolRecord, ToolRow5, ToolSummary,
+} from "../domain/records.js";
+import type { ApprovalResult, Human, TwoFactor } from "../engine/approve.js";
+import type { Budget, EngineDeps } from "../engine/evaluate.js";
+import type { ExecuteOptions, ExecuteResult, Progress } from "../engine/execute.js";
+import type { InputSources } from "../engine/input.js";
+import type { ImportReport } from "../manifest/import.js";
+import type { ConvertReport, OpenApiImportOptions } from "../openapi/index.js";
+import type { ApprovalRequest } from "../policy/approval.js";
+import type { ApplyOptions, ApplyResult, StepReporter } from "../plan/apply.js";
+import type { PlanPreview } from "../plan/preview.js";
+import type { Runner } from "../runners/types.js";
+import type { Store } from "../store/port.js";
+import { ExitCode, ToolctlError } from "../errors.js";
+
+export { ExitCode, ToolctlError } from "../errors.js";
+export type { ExitCodeValue } from "../errors.js";
+export type {
+  Actor, Approval, ApprovalRequest, ApplyResult, AuditEvent, AuditQuery, AuditVerification, Budget, Config, ConvertReport, Execution, ExecutionQuery,
+  ExecuteResult, ImportReport, ListToolsQuery, PlanPreview, PlanRun, Progress, SaveToolResult, Stats, StatsQuery, Store, ToolRecord, ToolSummary,
+};
+
+/** The human's answer to an approval request, or that no human can be asked from here. */
+export type ApprovalDecision =
+  | { approved: true; otp?: string }
+  | { approved: false; reason?: string }
+  | { needsHuman: true };
+
+/**
+ * How a run asks a human. It receives exactly what the approver is shown (the request, its cost, risk and undo)
+ * and returns their decision. Without one, an action that needs approval ends `declined` with `needs_human`.
+ */
+export type ApprovalChannel = (request: ApprovalRequest) => Promise<ApprovalDecision>;
+
+export interface OpenOptions {
+  /** The toolctl home (registry, config, keys). Default: `TOOLCTL_HOME`, else `~/.toolctl`. */
+  home?: string;
+  /** Where relative paths and `.env` are read from. Default: `process.cwd()`. */
+  cwd?: string;
+  /** The environment secrets and settings are read from. Default: `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /** Who acts, recorded on every execution and audit event. Default: from the environment (`user`, or `ci` under CI). */
+  actor?: Actor;
+  /** A store to use instead of the home's SQLite registry (another backend). */
+  store?: Store;
+  /** How a human approves; see `ApprovalChannel`. A run's own `approve` option overrides it. */
+  approvals?: ApprovalChannel;
+}
+
+export interface RunOptions {
+  /** Show the decision only: nothing runs (same as `preview`, but recorded as a dry run when config asks). */
+  dryRun?: boolean;
+  /** Approves without asking (a CRITICAL action also needs `otp`). */
+  yes?: boolean;
+  /** The TOTP code for a CRITICAL action. */
+  otp?: string;
+  /** File an approval request and wait until it is decided (`toolctl approve ID` from a terminal). */
+  wait?: boolean;
+  sandbox?: "docker" | "none";
+  /** The human to ask for this run; overrides the one given to `openToolctl`. */
+  approve?: ApprovalChannel;
+  signal?: AbortSignal;
+  progress?: Progress;
+  /** For front doors that handle Ctrl-C themselves: see ExecuteOptions.interrupts. */
+  interrupts?: ExecuteOptions["interrupts"];
+  /** For front doors that prompt in a terminal: a full Human instead of an ApprovalChannel. */
+  human?: Human;
+}
+
+/** A run's input: an object, or the CLI's sources (`--param`, `--params`, `--params-file`). */
+export type RunInput = Record<string, unknown> | InputSources;
+
+export type ProgressEvent = { type: "start"; label: string } | { type: "stop" } | { type: "status"; text: string };
+
+export interface Toolctl {
+  readonly home: string;
+  readonly actor: Actor;
+  readonly config: Config;
+  readonly store: Store;
+
+  importManifests(paths: string[]): Promise<ImportReport>;
+  importSpec(source: string, options?: Omit<OpenApiImportOptions, "env" | "cwd">): Promise<{ report: ConvertReport; result: SaveToolResult }>;
+  listTools(query?: ListToolsQuery): Promise<ToolSummary[]>;
+  /** The five columns of `toolctl list`, cheaply. */
+  toolRows(query?: ListToolsQuery): Promise<ToolRow5[]>;
+  getTool(name: string): Promise<ToolRecord | undefined>;
+
+  /** The decision for an action, without running it: request, cost, risk, approval need, budget effect, undo. */
+  preview(target: string, input?: RunInput, options?: Pick<RunOptions, "sandbox" | "signal">): Promise<ExecuteResult>;
+  run(target: string, input?: RunInput, options?: RunOptions): Promise<ExecuteResult>;
+  rollback(executionId: string, options?: Omit<RunOptions, "sandbox">): Promise<ExecuteResult & { rollbackOf: string }>;
+  plan(file: string, options?: { signal?: AbortSignal }): Promise<PlanPreview>;
+  /** Applies a plan made by `plan` (or read from a saved plan file, `saved: true`). */
+  apply(plan: PlanPreview, options?: ApplyCallOptions): Promise<ApplyResult>;
+  resumePlanRun(id: string, options?: ApplyCallOptions): Promise<ApplyResult>;
+  rollbackPlanRun(id: string, options?: ApplyCallOptions): Promise<ApplyResult>;
+  /** A plan run by id or unique prefix; `interrupted` when the process applying it is gone. */
+  planRun(id: string): Promise<PlanRun & { interrupted: boolean }>;
+  planRuns(limit?: number): Promise<Array<Omit<PlanRun, "plan" | "steps"> & { interrupted: boolean }>>;
+
+  executions(query?: Partial<ExecutionQuery>): Promise<{ total: number; items: Execution[] }>;
+  /** An execution by id or unique prefix; an array when the prefix is ambiguous. */
+  execution(idOrPrefix: string): Promise<Execution | Execution[] | undefined>;
+  countExecutions(filter?: CountFilter): Promise<number>;
+  stats(query: StatsQuery): Promise<Stats>;
+  audit(query?: AuditQuery): Promise<AuditEvent[]>;
+  auditEvents(): AsyncIterable<AuditEvent>;
+  verifyAudit(): Promise<AuditVerification>;
+  budget(day?: string): Promise<{ spend: DaySpend; entries: ReservationRow[]; limits: Config["limits"] }>;
+  approvals(all?: boolean): Promise<Approval[]>;
+
+  /** Progress of running actions (a spinner's start and stop, an image pull's status lines). */
+  on(event: "progress", listener: (event: ProgressEvent) => void): () => void;
+  close(): Promise<void>;
+}
+
+export interface ApplyCallOptions extends Partial<Pick<ApplyOptions, "yes" | "otp" | "parallelism" | "signal">> {
+  /** The plan was read from a saved file: refused when stale. */
+  saved?: boolean;
+  reporter?: StepReporter;
+  approve?: ApprovalChannel;
+  human?: Human;
+}
+
+/** Runners load on demand: a process run never pays for the HTTP client, and the reverse. */
+export const RUNNERS: Record<string, () => Promise<Runner>> = {
+  http: async () => (await import("../runners/http/runner.js")).httpRunner,
+  process: async () => (await import("../runners/process.js")).processRunner,
+  echo: async () => (await import("../runners/echo.js")).echoRunner,
+  docker: async () => (await import("../runners/docker/runner.js")).dockerRunner,
+  files: async () => (await import("../runners/files.js")).filesRunner,
+  database: async () => (await import("../runners/database.js")).databaseRunner,
+  email: async () => (await import("../runners/email.js")).emailRunner,
+  vercel: async () => (await import("../runners/vercel/runner.js")).vercelRunner,
+};
+
+const isSources = (input: RunInput): input is InputSources => Array.isArray((input as InputSources).params);
+
+function sourcesOf(input: RunInput | undefined): InputSources {
+  if (input === undefined) return { params: [] };
+  return isSources(input) ? input : { params: [], paramsJson: JSON.stringify(input) };
+}
+
+/** A Human backed by an ApprovalChannel: a program's function answers where a terminal would prompt. */
+export function channelHuman(channel: ApprovalChannel | undefined): Human {
+  let pendingOtp: string | undefined;
+  return {
+    canPrompt: channel !== undefined,
+    async confirm(request) {
+      const decision = await channel!(request);
+      if ("needsHuman" in decision) return "eof";
+      if (!decision.approved) return "no";
+      pendingOtp = decision.otp;
+      return "yes";
+    },
+    async code() {
+      const otp = pendingOtp;
+      pendingOtp = undefined;
+      return otp ? { code: otp } : { answer: "no code given" };
+    },
+    waiting() {},
+  };
+}
+
+export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const { resolveHome, resolveActor } = await import("../config/home.js");
+  const home = options.home ?? resolveHome(undefined, env);
+  const actor = options.actor ?? resolveActor(env);
+  const { loadConfig } = await import("../config/config.js");
+  const config = (await loadConfig(home, env)).values;
+  const store = options.store ?? (await import("../store/sqlite/index.js")).openSqliteStore(home, env);
+  const listeners = new Set<(event: ProgressEvent) => void>();
+  const emit = (event: ProgressEvent) => listeners.forEach((listener) => listener(event));
+  const progressOf = (own: Progress | undefined): Progress | undefined =>
+    own ?? (listeners.size === 0 ? undefined : { start: (label) => emit({ type: "start", label }), stop: () => emit({ type: "stop" }), status: (text) => emit({ type: "status", text }) });
+
+  const twoFactor: TwoFactor = {
+    isEnrolled: () => store.twoFactor.isEnrolled(),
+    async verify(code, target) {
+      const { loadKeyRing } = await import("../secrets/crypto.js");
+      const ring = loadKeyRing(home, env, { create: false });
+      if (!ring) return { ok: false, reason: "not_enrolled" };
+      return store.twoFactor.verify(ring, code, Date.now(), { actor, purpose: "run", tool: target.tool, action: target.action, executionId: target.executionId });
+    },
+  };
+  const deps = (human: Human | undefined, channel: ApprovalChannel | undefined) => ({
+    store, home, config, runners: RUNNERS, twoFactor, human: human ?? channelHuman(channel ?? options.approvals),
+  }) satisfies EngineDeps & { human: Human; twoFactor: TwoFactor };
+  const base = { actor, cwd, env };
+
+  const toolctl: Toolctl = {
+    home, actor, config, store,
+    async importManifests(paths) {
+      const { importManifests } = await import("../manifest/import.js");
+      return importManifests((input) => store.tools.save(input), { paths, actor });
+    },
+    async importSpec(source, specOptions = {}) {
+      const { importOpenApi } = await import("../manifest/import.js");
+      return importOpenApi((input) => store.tools.save(input), { source, actor, options: { ...specOptions, env, cwd } });
+    },
+    listTools: (query) => store.tools.list(query),
+    toolRows: (query) => store.tools.rows(query),
+    getTool: (name) => store.tools.get(name),
+
+    async preview(target, input, runOptions = {}) {
+      const { execute } = await import("../engine/execute.js");
+      return execute({ ...base, target, input: sourcesOf(input), dryRun: true, sandbox: runOptions.sandbox, signal: runOptions.signal }, deps(undefined, undefined));
+    },
+    async run(target, input, runOptions = {}) {
+      const { execute } = await import("../engine/execute.js");
+      return execute({
+        ...base, target, input: sourcesOf(input), dryRun: runOptions.dryRun === true, yes: runOptions.yes, otp: runOptions.otp, wait: runOptions.wait,
+        sandbox: runOptions.sandbox, signal: runOptions.signal, progress: progressOf(runOptions.progress), interrupts: runOptions.interrupts,
+      }, deps(runOptions.human, runOptions.approve));
+    },
+    async rollback(executionId, runOptions = {}) {
+      const { rollbackExecution } = await import("../engine/rollback.js");
+      return rollbackExecution(executionId, {
+        ...base, dryRun: runOptions.dryRun === true, yes: runOptions.yes, otp: runOptions.otp, wait: runOptions.wait, signal: runOptions.signal,
+        progress: progressOf(runOptions.progress), interrupts: runOptions.interrupts,
+      }, deps(runOptions.human, runOptions.approve));
+    },
+    async plan(file, planOptions = {}) {
+      const [{ readPlanFile }, { previewPlan }, path] = await Promise.all([import("../plan/load.js"), import("../plan/preview.js"), import("node:path")]);
+      // Named as given when it is relative to the process's own directory, so messages name it as the user did.
+      const located = path.isAbsolute(file) || cwd === process.cwd() ? file : path.resolve(cwd, file);
+      return previewPlan(readPlanFile(located), { ...base, signal: planOptions.signal }, deps(undefined, undefined));
+    },
+    async apply(plan, applyOptions = {}) {
+      const { applyPlan } = await import("../plan/apply.js");
+      return applyPlan(plan, applyOptions.saved === true, applyOptionsOf(applyOptions), deps(applyOptions.human, applyOptions.approve));
+    },
+    async resumePlanRun(id, applyOptions = {}) {
+      const { resumePlanRun } = await import("../plan/apply.js");
+      return resumePlanRun(id, applyOptionsOf(applyOptions), deps(applyOptions.human, applyOptions.approve));
+    },
+    async rollbackPlanRun(id, applyOptions = {}) {
+      const { rollbackPlanRun } = await import("../plan/apply.js");
+      return rollbackPlanRun(id, applyOptionsOf(applyOptions), deps(applyOptions.human, applyOptions.approve));
+    },
+    async planRun(id) {
+      await settle();
+      const [{ isOrphaned }, run] = await Promise.all([import("../plan/apply.js"), store.planRuns.get(id)]);
+      return { ...run, interrupted: isOrphaned(run) };
+    },
+    async planRuns(limit = 20) {
+      const { isOrphaned } = await import("../plan/apply.js");
+      await settle();
+      return (await store.planRuns.list(limit)).map((run) => ({ ...run, interrupted: isOrphaned(run) }));
+    },
+
+    async executions(query = {}) {
+      await settle();
+      return store.executions.list({ limit: 20, page: 1, ...query } as ExecutionQuery);
+    },
+    async execution(idOrPrefix) {
+      await settle();
+      return store.executions.find(idOrPrefix);
+    },
+    async countExecutions(filter = {}) {
+      await settle();
+      return store.executions.count(filter);
+    },
+    async stats(query) {
+      await settle();
+      return store.executions.stats(query);
+    },
+    audit: (query = {}) => store.audit.query(query),
+    auditEvents: () => store.audit.all(),
+    verifyAudit: () => store.audit.verify(),
+    async budget(day) {
+      const { spendDay } = await import("../policy/spend.js");
+      const which = day ?? spendDay();
+      return { spend: await store.ledger.day(which), entries: await store.ledger.entries(which), limits: config.limits };
+    },
+    approvals: (all) => store.approvals.list(all),
+    on(_event, listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    close: () => store.close(),
+  };
+
+  function applyOptionsOf(given: ApplyCallOptions): ApplyOptions {
+    return { ...base, yes: given.yes === true, otp: given.otp, parallelism: given.parallelism ?? 1, signal: given.signal, reporter: given.reporter };
+  }
+  /** Readers of the history first settle runs whose toolctl process is gone, as `unknown`. */
+  async function settle(): Promise<void> {
+    try {
+      await store.executions.settleAbandoned(actor);
+    } catch {
+      // A settlement that cannot be written does not stop a reader; the CLI warns about it.
+    }
+  }
+  return toolctl;
+}
+
+/** The exit code a result or error stands for (0 for a plain success). */
+export function exitCodeOf(outcome: { exitCode: number } | unknown): number {
+  if (outcome instanceof ToolctlError) return outcome.exitCode;
+  if (outcome && typeof outcome === "object" && "exitCode" in outcome) return (outcome as { exitCode: number }).exitCode;
+  return ExitCode.ok;
+}
+
+export type { ApprovalResult };

@@ -1,0 +1,175 @@
+/**
+ * The `Store` port: everything toolctl keeps, behind one asynchronous interface. The engine, the policy code and
+ * the API talk to this and nothing else; `sqlite/` implements it today, and a second backend (PostgreSQL for a
+ * team) implements the same methods without touching them.
+ *
+ * Each method that writes is one transaction: an execution row and its audit event, a reservation and the intent
+ * it belongs to, commit together or not at all. Expected refusals (a limit reached, an approval already used) come
+ * back as values; an exception means the store itself failed.
+ */
+import type {
+  Admission, Approval, AuditEvent, AuditEventInput, AuditQuery, AuditVerification, CallResult, CircuitRefusal, CircuitSettings, CountFilter,
+  DaySpend, DecideResult, Execution, ExecutionQuery, ExecutionStatus, ExecutionUpdate, ListToolsQuery, NewApproval, NewExecution, PlanRun,
+  PlanRunStatus, PlanRunStep, ReservationRow, SaveToolInput, SaveToolResult, Stats, StatsQuery, ToolRecord, ToolRow5, ToolStatus, ToolSummary,
+  ActionRecord, TwoFactorStatus, VerifyContext,
+} from "../domain/records.js";
+import type { Asks } from "../domain/permissions.js";
+import type { KeyRing } from "../secrets/crypto.js";
+
+export interface ToolStore {
+  list(query?: ListToolsQuery): Promise<ToolSummary[]>;
+  /** The five columns `toolctl list` prints, without building a record per tool. */
+  rows(query?: ListToolsQuery): Promise<ToolRow5[]>;
+  get(name: string): Promise<ToolRecord | undefined>;
+  names(): Promise<string[]>;
+  actionNames(tool: string): Promise<string[]>;
+  /** An action; `withValidators` false skips loading its compiled validators. */
+  action(tool: string, name: string, withValidators?: boolean): Promise<ActionRecord | undefined>;
+  actions(tool: string): Promise<Array<Pick<ActionRecord, "name" | "kind" | "description">>>;
+  /** Shared schema definitions of a tool (an imported spec's components), all or by name. */
+  definitions(tool: string, names?: string[]): Promise<Record<string, unknown>>;
+  save(input: SaveToolInput): Promise<SaveToolResult>;
+  /** Validators compiled on an action's first run, kept for the tool version they were compiled for. */
+  saveValidators(
+    tool: string, action: string, toolDigest: string, input: { digest: string; code: string }, output?: { digest: string; code: string },
+  ): Promise<void>;
+  setStatus(name: string, status: ToolStatus, actor: string): Promise<{ previous: ToolStatus; changed: boolean }>;
+  approve(name: string, digest: string, actor: string): Promise<{ previous: ToolStatus; status: ToolStatus; grants: Asks }>;
+  revoke(name: string, actor: string, extra?: Record<string, unknown>): Promise<{ previous: ToolStatus }>;
+  remove(name: string, actor: string, data?: Record<string, unknown>): Promise<void>;
+}
+
+/** An attempt that ends before anything ran (refused, invalid, needing a human, a dry run), with its audit event. */
+export interface EndedAttempt {
+  execution: NewExecution;
+  update: ExecutionUpdate;
+  audit: AuditEventInput;
+}
+
+/** The intent, written before any side effect: the tool is re-read, the approval used and the spend reserved with it. */
+export interface StartedRun {
+  execution: NewExecution;
+  update: ExecutionUpdate;
+  audit: AuditEventInput;
+  /** The tool version the run was decided for: a tool changed or disabled since refuses the start. */
+  toolDigest: string;
+  /** An approval decided from another terminal, used up by this run. */
+  approval?: { id: string; digest: string };
+  /** Spend reserved against the day's limit; absent for a free action. */
+  reserve?: { amountUsd: number; day: string; dailyLimitUsd: number };
+}
+
+export type StartRefusal =
+  | { ok: false; reason: "tool_changed"; message: string }
+  | { ok: false; reason: "approval_unusable"; message: string }
+  | { ok: false; reason: "over_daily_limit"; spend: DaySpend };
+
+export interface ExecutionStore {
+  /** An execution by id or unique prefix; an array when the prefix is ambiguous. */
+  find(idOrPrefix: string): Promise<Execution | Execution[] | undefined>;
+  list(query: ExecutionQuery): Promise<{ total: number; items: Execution[] }>;
+  count(filter: CountFilter): Promise<number>;
+  stats(query: StatsQuery): Promise<Stats>;
+  ended(attempt: EndedAttempt): Promise<void>;
+  started(run: StartedRun): Promise<{ ok: true } | StartRefusal>;
+  /**
+   * The outcome, settling the reservation in the same transaction (spent when it succeeded, kept when unknown).
+   * It waits longer for a busy store than any other write: the action has happened.
+   */
+  finished(id: string, status: ExecutionStatus, update: ExecutionUpdate, audit: AuditEventInput): Promise<void>;
+  /** The original is undone: marked `rolled_back` with its audit event. */
+  rolledBack(id: string, audit: AuditEventInput): Promise<void>;
+  /** The compensation that rolled an execution back, if one succeeded. */
+  compensatedBy(id: string): Promise<string | undefined>;
+  /** Runs left `running` or `requested` by a toolctl process that is gone become `unknown`; returns their ids. */
+  settleAbandoned(actor: string): Promise<string[]>;
+}
+
+export interface ApprovalStore {
+  file(request: NewApproval): Promise<Approval>;
+  get(id: string): Promise<Approval | undefined>;
+  list(all?: boolean): Promise<Approval[]>;
+  decide(id: string, decision: "approved" | "denied", by: string, via: string, shownDigest?: string): Promise<DecideResult>;
+}
+
+export interface LedgerStore {
+  day(day: string): Promise<DaySpend>;
+  entries(day: string): Promise<ReservationRow[]>;
+}
+
+export interface AuditStore {
+  append(event: AuditEventInput): Promise<{ seq: number; hash: string }>;
+  query(query: AuditQuery): Promise<AuditEvent[]>;
+  /** Every event in order, streamed: an export of millions of events never holds them all. */
+  all(): AsyncIterable<AuditEvent>;
+  verify(): Promise<AuditVerification>;
+}
+
+/** The code check's verdict: a refusal says why, and when to try again after too many wrong codes. */
+export type CodeVerdict =
+  | { ok: true; step: number }
+  | { ok: false; reason: "not_enrolled" | "invalid" | "replayed" | "throttled"; retryAfterSeconds?: number };
+
+export interface TwoFactorStore {
+  isEnrolled(): Promise<boolean>;
+  status(nowMs?: number): Promise<TwoFactorStatus>;
+  begin(ring: KeyRing, actor: string): Promise<{ secret: string; startedAt: string }>;
+  confirm(ring: KeyRing, code: string, nowMs: number, actor: string): Promise<CodeVerdict>;
+  verify(ring: KeyRing, code: string, nowMs: number, context: VerifyContext): Promise<CodeVerdict>;
+  disable(ring: KeyRing, code: string, nowMs: number, actor: string): Promise<CodeVerdict>;
+}
+
+/**
+ * What keeps a tool from being hammered, shared by every process using the store: the circuit breaker and a
+ * sliding one-minute window of request slots.
+ */
+export interface CallLimitStore {
+  circuitRefusal(tool: string, settings: CircuitSettings): Promise<CircuitRefusal | undefined>;
+  admit(tool: string, settings: CircuitSettings, leaseMs: number): Promise<Admission>;
+  record(tool: string, actor: string, settings: CircuitSettings, admission: Admission, result: CallResult): Promise<void>;
+  /** Takes a request slot when one is free (0), or says how many milliseconds until the next one frees up. */
+  takeSlot(tool: string, perMinute: number, nowMs: number): Promise<number>;
+}
+
+export interface PlanRunStore {
+  create(run: { id: string; planId: string; name: string; plan: unknown; actor: string; steps: string[] }): Promise<void>;
+  ofPlan(planId: string): Promise<{ id: string; status: PlanRunStatus } | undefined>;
+  /** A plan run by id or unique prefix; throws a not-found or ambiguity error otherwise. */
+  get(idOrPrefix: string): Promise<PlanRun>;
+  list(limit: number): Promise<Array<Omit<PlanRun, "plan" | "steps">>>;
+  updateStep(runId: string, step: string, update: Partial<Pick<PlanRunStep, "status" | "executionId" | "rollbackExecutionId" | "note">>): Promise<void>;
+  setStatus(runId: string, status: PlanRunStatus, actor: string, error?: string): Promise<void>;
+}
+
+export interface SecretInfo {
+  name: string;
+  createdAt: string;
+  updatedAt: string;
+  keyId: string;
+}
+
+/** Sealed secrets: the store holds ciphertext only, sealed and opened by the caller with the master key. */
+export interface SecretStore {
+  /** Seals and writes one secret in one transaction; `seal` runs inside it, so a rotation cannot interleave. */
+  put(name: string, seal: () => { sealed: string; keyId: string }, actor: string): Promise<{ created: boolean; keyId: string }>;
+  remove(name: string, actor: string): Promise<boolean>;
+  list(): Promise<SecretInfo[]>;
+  sealed(name: string): Promise<string | undefined>;
+  /** Every sealed secret by name, still encrypted. */
+  allSealed(): Promise<Map<string, string>>;
+}
+
+export interface Store {
+  /** Where the store lives, for messages (a file path, a database URL without its password). */
+  readonly location: string;
+  readonly tools: ToolStore;
+  readonly executions: ExecutionStore;
+  readonly approvals: ApprovalStore;
+  readonly ledger: LedgerStore;
+  readonly audit: AuditStore;
+  readonly twoFactor: TwoFactorStore;
+  readonly callLimits: CallLimitStore;
+  readonly planRuns: PlanRunStore;
+  readonly secrets: SecretStore;
+  close(): Promise<void>;
+}

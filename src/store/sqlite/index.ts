@@ -1,0 +1,193 @@
+/**
+ * The SQLite adapter of the `Store` port: one file per home (`registry.db`), opened by one process at a time per
+ * operation. better-sqlite3 is synchronous, so every method does its work before the promise it returns is
+ * awaited: a write called during shutdown (the second Ctrl-C) is on disk when the call returns.
+ */
+import { PolicyError } from "../../errors.js";
+import type { EndedAttempt, StartedRun, Store } from "../port.js";
+import { settleAbandonedRuns } from "./abandoned.js";
+import { consumeApproval, decideApproval, fileApproval, getApproval, listApprovals } from "./approvals.js";
+import { appendAudit, iterateAudit, queryAudit, verifyAudit } from "./audit.js";
+import { admitCall, circuitRefusal, recordCall } from "./circuits.js";
+import { nowIso, openRegistry, writeTransaction, type Registry } from "./db.js";
+import { countExecutions } from "./execution-counts.js";
+import { findExecution, insertExecution, listExecutions, updateExecution } from "./executions.js";
+import { approveTool, revokeTool } from "./grants.js";
+import { dayEntries, daySpend, reserveSpend, settleSpend } from "./ledger.js";
+import { createPlanRun, listPlanRuns, requirePlanRun, runOfPlan, setPlanRunStatus, updatePlanStep } from "./plan-runs.js";
+import { takeRateSlot } from "./rate-slots.js";
+import { deleteSecret, listSecrets, putSecret, readSealedSecret, readSealedSecrets } from "./secrets.js";
+import { executionStats } from "./stats.js";
+import {
+  actionNames, getAction, getDefinitions, getTool, listActions, listToolRows, listTools, removeTool, saveLazyValidators, saveTool, setToolStatus,
+  toolNames,
+} from "./tools.js";
+import { beginEnrollment, confirmEnrollment, disable, isEnrolled, twoFactorStatus, verifyCode } from "./twofactor.js";
+
+/**
+ * How long the outcome's write waits for the lock. The action has happened: an outcome that cannot be written
+ * turns a known result into `unknown`, so it waits longer than any other write (the registry's busy timeout).
+ */
+const OUTCOME_BUSY_TIMEOUT_MS = 60_000;
+
+function withBusyTimeout<T>(registry: Registry, ms: number, fn: () => T): T {
+  const before = registry.db.pragma("busy_timeout", { simple: true }) as number;
+  registry.db.pragma(`busy_timeout = ${ms}`);
+  try {
+    return fn();
+  } finally {
+    registry.db.pragma(`busy_timeout = ${before}`);
+  }
+}
+
+/** Runs synchronous work and hands back its result, or its error, as a promise. */
+function now<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+export interface SqliteStore extends Store {
+  /** The open database, for the adapter's own maintenance (key rotation, doctor's checks). */
+  readonly registry: Registry;
+}
+
+export function openSqliteStore(home: string, env: NodeJS.ProcessEnv = process.env): SqliteStore {
+  return sqliteStore(openRegistry(home, env));
+}
+
+export function sqliteStore(registry: Registry): SqliteStore {
+  const tx = <T>(fn: () => T): Promise<T> => now(() => writeTransaction(registry, fn));
+  const insert = (execution: EndedAttempt["execution"]) => insertExecution(registry, execution);
+  return {
+    registry,
+    location: registry.file,
+    tools: {
+      list: (query = {}) => now(() => listTools(registry, query)),
+      rows: (query = {}) => now(() => listToolRows(registry, query)),
+      get: (name) => now(() => getTool(registry, name)),
+      names: () => now(() => toolNames(registry)),
+      actionNames: (tool) => now(() => actionNames(registry, tool)),
+      action: (tool, name, withValidators = true) => now(() => getAction(registry, tool, name, withValidators)),
+      actions: (tool) => now(() => listActions(registry, tool)),
+      definitions: (tool, names) => now(() => getDefinitions(registry, tool, names)),
+      save: (input) => now(() => saveTool(registry, input)),
+      saveValidators: (tool, action, digest, input, output) => now(() => saveLazyValidators(registry, tool, action, digest, input, output)),
+      setStatus: (name, status, actor) => now(() => setToolStatus(registry, name, status, actor)),
+      approve: (name, digest, actor) => now(() => approveTool(registry, name, digest, actor)),
+      revoke: (name, actor, extra) => now(() => revokeTool(registry, name, actor, extra)),
+      remove: (name, actor, data) => now(() => removeTool(registry, name, actor, data)),
+    },
+    executions: {
+      find: (idOrPrefix) => now(() => findExecution(registry, idOrPrefix)),
+      list: (query) => now(() => listExecutions(registry, query)),
+      count: (filter) => now(() => countExecutions(registry, filter)),
+      stats: (query) => now(() => executionStats(registry, query)),
+      ended: ({ execution, update, audit }) =>
+        tx(() => {
+          insert(execution);
+          updateExecution(registry, execution.id, { finishedAt: nowIso(), ...update });
+          appendAudit(registry, audit);
+        }),
+      started: (run: StartedRun) =>
+        now(() => {
+          try {
+            return writeTransaction(registry, () => {
+              const current = registry.db.prepare("SELECT status, digest FROM tools WHERE name = ?").get(run.execution.tool) as { status: string; digest: string } | undefined;
+              if (!current || current.status !== "active" || current.digest !== run.toolDigest) {
+                const what = !current ? "was removed" : current.status !== "active" ? `is now ${current.status}` : "was re-imported with changes";
+                return { ok: false as const, reason: "tool_changed" as const, message: `tool ${run.execution.tool} ${what} while this run was being prepared; nothing ran` };
+              }
+              if (run.approval) {
+                const problem = consumeApproval(registry, run.approval.id, run.approval.digest, run.execution.id);
+                if (problem) throw new PolicyError("policy_refused", problem);
+              }
+              if (run.reserve) {
+                const reserved = reserveSpend(registry, { executionId: run.execution.id, tool: run.execution.tool, action: run.execution.action, ...run.reserve });
+                // Thrown so the transaction rolls back the approval's use; caught just below.
+                if (!reserved.ok) throw Object.assign(new Error("over the daily limit"), { spend: reserved.spend });
+              }
+              insert(run.execution);
+              updateExecution(registry, run.execution.id, { startedAt: nowIso(), ...run.update });
+              appendAudit(registry, run.audit);
+              return { ok: true as const };
+            });
+          } catch (error) {
+            if (error instanceof PolicyError) return { ok: false as const, reason: "approval_unusable" as const, message: error.message };
+            const spend = (error as { spend?: ReturnType<typeof daySpend> }).spend;
+            if (spend) return { ok: false as const, reason: "over_daily_limit" as const, spend };
+            throw error;
+          }
+        }),
+      finished: (id, status, update, audit) =>
+        now(() =>
+          withBusyTimeout(registry, OUTCOME_BUSY_TIMEOUT_MS, () =>
+            writeTransaction(registry, () => {
+              updateExecution(registry, id, { status, finishedAt: nowIso(), ...update });
+              if (status === "succeeded") settleSpend(registry, id, "committed");
+              else if (status !== "unknown") settleSpend(registry, id, "released");
+              appendAudit(registry, audit);
+            }),
+          ),
+        ),
+      rolledBack: (id, audit) =>
+        tx(() => {
+          updateExecution(registry, id, { status: "rolled_back" });
+          appendAudit(registry, audit);
+        }),
+      compensatedBy: (id) =>
+        now(() => registry.db.prepare("SELECT id FROM executions WHERE rollback_of = ? AND status = 'succeeded' ORDER BY created_at DESC LIMIT 1").pluck().get(id) as string | undefined),
+      settleAbandoned: (actor) => now(() => settleAbandonedRuns(registry, actor)),
+    },
+    approvals: {
+      file: (request) => now(() => fileApproval(registry, request)),
+      get: (id) => now(() => getApproval(registry, id)),
+      list: (all) => now(() => listApprovals(registry, all)),
+      decide: (id, decision, by, via, shownDigest) => now(() => decideApproval(registry, id, decision, by, via, shownDigest)),
+    },
+    ledger: {
+      day: (day) => now(() => daySpend(registry, day)),
+      entries: (day) => now(() => dayEntries(registry, day)),
+    },
+    audit: {
+      append: (event) => tx(() => appendAudit(registry, event)),
+      query: (query) => now(() => queryAudit(registry, query)),
+      async *all() {
+        yield* iterateAudit(registry);
+      },
+      verify: () => now(() => verifyAudit(registry)),
+    },
+    twoFactor: {
+      isEnrolled: () => now(() => isEnrolled(registry)),
+      status: (nowMs) => now(() => twoFactorStatus(registry, nowMs)),
+      begin: (ring, actor) => now(() => beginEnrollment(registry, ring, actor)),
+      confirm: (ring, code, nowMs, actor) => now(() => confirmEnrollment(registry, ring, code, nowMs, actor)),
+      verify: (ring, code, nowMs, context) => now(() => verifyCode(registry, ring, code, nowMs, context)),
+      disable: (ring, code, nowMs, actor) => now(() => disable(registry, ring, code, nowMs, actor)),
+    },
+    callLimits: {
+      circuitRefusal: (tool, settings) => now(() => circuitRefusal(registry, tool, settings)),
+      admit: (tool, settings, leaseMs) => now(() => admitCall(registry, tool, settings, leaseMs)),
+      record: (tool, actor, settings, admission, result) => now(() => recordCall(registry, tool, actor, settings, admission, result)),
+      takeSlot: (tool, perMinute, nowMs) => now(() => takeRateSlot(registry, tool, perMinute, nowMs)),
+    },
+    planRuns: {
+      create: (run) => now(() => createPlanRun(registry, run)),
+      ofPlan: (planId) => now(() => runOfPlan(registry, planId)),
+      get: (idOrPrefix) => now(() => requirePlanRun(registry, idOrPrefix)),
+      list: (limit) => now(() => listPlanRuns(registry, limit)),
+      updateStep: (runId, step, update) => now(() => updatePlanStep(registry, runId, step, update)),
+      setStatus: (runId, status, actor, error) => now(() => setPlanRunStatus(registry, runId, status, actor, error)),
+    },
+    secrets: {
+      put: (name, seal, actor) => now(() => putSecret(registry, name, seal, actor)),
+      remove: (name, actor) => now(() => deleteSecret(registry, name, actor)),
+      list: () => now(() => listSecrets(registry)),
+      sealed: (name) => now(() => readSealedSecret(registry, name)),
+      allSealed: () => now(() => readSealedSecrets(registry)),
+    },
+    close: () => now(() => registry.close()),
+  };
+}
