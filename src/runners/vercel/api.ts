@@ -1,11 +1,11 @@
 /**
- * One JSON call to Vercel's or GitHub's REST API through the guarded HTTP client (runners/http/client.ts: the
+ * One JSON call to Vercel's or GitHub's REST API through the guarded HTTP client (net/client.ts: the
  * outbound policy, pinned DNS, no credential on a cross-origin redirect). A refusal becomes an ApiFailure in
  * the provider's own words: Vercel says `{"error": {"code", "message"}}`, GitHub `{"message", "errors": [...]}`.
  */
 import type { ErrorCategory } from "../../registry/executions.js";
-import { HttpTransportError, sendHttp, type HttpResponse } from "../http/client.js";
-import type { OutboundPolicy } from "../http/guard.js";
+import { HttpTransportError, sendHttp, type HttpResponse } from "../../net/client.js";
+import type { OutboundPolicy } from "../../net/outbound-policy.js";
 import { categoryForStatus } from "../http/runner.js";
 
 export class ApiFailure extends Error {

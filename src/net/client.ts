@@ -5,8 +5,8 @@
  */
 import type { ClientRequest, IncomingMessage, RequestOptions } from "node:http";
 import type { LookupAddress } from "node:dns";
-import { PolicyError } from "../../errors.js";
-import { checkResolvedAddress, checkUrl, redactUrl, type OutboundPolicy } from "./guard.js";
+import { PolicyError } from "../errors.js";
+import { checkResolvedAddress, checkUrl, redactUrl, type OutboundPolicy } from "./outbound-policy.js";
 
 export class HttpTransportError extends Error {
   readonly category: "network" | "timeout";

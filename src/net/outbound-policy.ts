@@ -3,7 +3,7 @@
  * Contract: reliability.md §1. The client (client.ts) runs these checks on every hop and on every DNS answer.
  */
 import ipaddr from "ipaddr.js";
-import { PolicyError } from "../../errors.js";
+import { PolicyError } from "../errors.js";
 
 export interface OutboundPolicy {
   allowPlainHttp: boolean;
