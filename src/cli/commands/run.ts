@@ -37,7 +37,7 @@ function twoFactorFor(registry: Registry, context: CommandContext): TwoFactor {
 /** Runners load on demand: a process run never pays for the HTTP client, and the reverse. */
 export const RUNNERS: Record<string, () => Promise<Runner>> = {
   http: async () => (await import("../../runners/http/runner.js")).httpRunner,
-  process: async () => (await import("../../runners/process.js")).processRunner,
+  process: async () => (await import("../../runners/process/runner.js")).processRunner,
   echo: async () => (await import("../../runners/echo.js")).echoRunner,
   docker: async () => (await import("../../runners/docker/runner.js")).dockerRunner,
   files: async () => (await import("../../runners/files.js")).filesRunner,

@@ -10,8 +10,8 @@
  */
 import { accessSync, constants, existsSync, statSync } from "node:fs";
 import path from "node:path";
-import { EnvironmentError, PolicyError } from "../errors.js";
-import { isWithinPath as within, keyMaterialPaths, realOrResolved as real, userHomes } from "./key-material.js";
+import { EnvironmentError, PolicyError } from "../../errors.js";
+import { isWithinPath as within, keyMaterialPaths, realOrResolved as real, userHomes } from "../key-material.js";
 
 export type ConfinementSetting = "auto" | "required" | "optional" | "off";
 

@@ -1,18 +1,18 @@
 /**
  * The `process` runtime: a local program started with an argv template and no shell, confined with bubblewrap
- * (process-sandbox.ts). Only allow-listed environment variables pass through; input goes as JSON on stdin; output
+ * (sandbox.ts). Only allow-listed environment variables pass through; input goes as JSON on stdin; output
  * is JSON or text. The program runs in a process group of its own, and the whole group is killed on timeout,
  * Ctrl-C and SIGTERM: children that outlive their parent cannot keep the run (or its stdout) open.
  */
 import type { ChildProcess } from "node:child_process";
 import { constants as osConstants } from "node:os";
 import path from "node:path";
-import type { ProcessSettings } from "../domain/manifest.js";
-import { isSecretKey } from "../secrets/redact.js";
-import { renderValue } from "../template/render.js";
-import { bubblewrapArgv, chooseConfinement } from "./process-sandbox.js";
-import { exitedWith, programOutput, renderArgv, unclearEnding } from "./program.js";
-import type { Prepared, RunContext, RunResult, Runner } from "./types.js";
+import type { ProcessSettings } from "../../domain/manifest.js";
+import { isSecretKey } from "../../secrets/redact.js";
+import { renderValue } from "../../template/render.js";
+import { bubblewrapArgv, chooseConfinement } from "./sandbox.js";
+import { exitedWith, programOutput, renderArgv, unclearEnding } from "./invocation.js";
+import type { Prepared, RunContext, RunResult, Runner } from "../types.js";
 
 const DEFAULT_SETTINGS: ProcessSettings = { env: ["PATH", "LANG", "TZ"], timeoutSeconds: 30, network: false, readable: [], writable: [] };
 const MAX_OUTPUT_BYTES = 10 * 1024 * 1024;
