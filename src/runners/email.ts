@@ -21,7 +21,7 @@ import type { EmailSettings } from "../domain/manifest.js";
 import type { ErrorCategory } from "../registry/executions.js";
 import { PolicyError } from "../errors.js";
 import { renderText } from "../template/render.js";
-import { BuiltinInputError, checkFields, quote, type Input } from "./builtin-input.js";
+import { BuiltinInputError, checkFields, quote, type Input } from "./builtin/input.js";
 import type { Prepared, RunContext, RunResult, Runner } from "./types.js";
 
 const FIELDS = ["to", "cc", "bcc", "replyTo", "subject", "text", "html"] as const;

@@ -38,10 +38,10 @@ function twoFactorFor(registry: Registry, context: CommandContext): TwoFactor {
 export const RUNNERS: Record<string, () => Promise<Runner>> = {
   http: async () => (await import("../../runners/http/runner.js")).httpRunner,
   process: async () => (await import("../../runners/process/runner.js")).processRunner,
-  echo: async () => (await import("../../runners/echo.js")).echoRunner,
+  echo: async () => (await import("../../runners/builtin/echo.js")).echoRunner,
   docker: async () => (await import("../../runners/docker/runner.js")).dockerRunner,
-  files: async () => (await import("../../runners/files.js")).filesRunner,
-  database: async () => (await import("../../runners/database.js")).databaseRunner,
+  files: async () => (await import("../../runners/builtin/files.js")).filesRunner,
+  database: async () => (await import("../../runners/builtin/database.js")).databaseRunner,
   email: async () => (await import("../../runners/email.js")).emailRunner,
   vercel: async () => (await import("../../runners/vercel/runner.js")).vercelRunner,
 };

@@ -2,7 +2,7 @@
  * The files of a directory to deploy, read once while preparing: what a dry run lists (path, SHA-1, size) is
  * byte for byte what is uploaded. The directory must lie inside the project root ("Path is outside project
  * directory", as in the seed), checked as text and then component by component without following links
- * (runners/confine.ts). Inside it, a symbolic link is deployed as the file it points to only when that file is
+ * (runners/builtin/confine.ts). Inside it, a symbolic link is deployed as the file it points to only when that file is
  * inside the project root too; anything else is refused.
  *
  * Left out, as Vercel's CLI leaves them out: version-control and tool directories (.git, .hg, .svn, .vercel,
@@ -12,8 +12,8 @@ import { createHash } from "node:crypto";
 import { lstatSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
 import path from "node:path";
 import { PolicyError } from "../../errors.js";
-import { BuiltinInputError, isWithin, quote } from "../builtin-input.js";
-import { confine, inspect, outside, type Root } from "../confine.js";
+import { BuiltinInputError, isWithin, quote } from "../builtin/input.js";
+import { confine, inspect, outside, type Root } from "../builtin/confine.js";
 
 export interface DeployFile {
   /** Relative to the deployed directory, with `/` separators: Vercel's `file`. */

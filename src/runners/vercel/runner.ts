@@ -19,8 +19,8 @@
 import type { VercelSettings } from "../../domain/manifest.js";
 import { SecretMissingError } from "../../errors.js";
 import { outboundPolicy } from "../http/runner.js";
-import { BuiltinInputError, checkFields, isPlainObject, manifestDir, optionalString, quote, requiredString, type Input } from "../builtin-input.js";
-import { resolveRoots } from "../confine.js";
+import { BuiltinInputError, checkFields, isPlainObject, manifestDir, optionalString, quote, requiredString, type Input } from "../builtin/input.js";
+import { resolveRoots } from "../builtin/confine.js";
 import type { Prepared, RunContext, RunResult, Runner } from "../types.js";
 import { ApiFailure, callApi, field, type ApiClient } from "./api.js";
 import { collectDeployFiles, type DeployDirectory } from "./files.js";

@@ -6,12 +6,12 @@
  * Inputs: read { path, encoding? }, write and create { path, content, encoding? }, delete { path },
  * list { path? } (the first root when left out). encoding is utf8 (default) or base64.
  */
-import type { BuiltinOperation, FilesSettings } from "../domain/manifest.js";
-import { PolicyError } from "../errors.js";
-import { BuiltinInputError, checkFields, manifestDir, optionalString, quote, requiredString, type Input } from "./builtin-input.js";
+import type { BuiltinOperation, FilesSettings } from "../../domain/manifest.js";
+import { PolicyError } from "../../errors.js";
+import { BuiltinInputError, checkFields, manifestDir, optionalString, quote, requiredString, type Input } from "./input.js";
 import { confine, FileFailure, inspect, outside, resolveRoots, type ConfinedPath } from "./confine.js";
 import { deleteFile, listDirectory, readFile, writeFile } from "./files-io.js";
-import type { Prepared, RunContext, RunResult, Runner } from "./types.js";
+import type { Prepared, RunContext, RunResult, Runner } from "../types.js";
 
 type FilesOperation = Extract<BuiltinOperation, "read" | "list" | "write" | "create" | "delete">;
 type Encoding = "utf8" | "base64";

@@ -3,7 +3,7 @@
  * real table reported (and the manifest allows), double-quoted; every value is a bound parameter. Input
  * never becomes SQL text.
  */
-import { BuiltinInputError, checkFields, isPlainObject, optionalCount, quote, type Input } from "./builtin-input.js";
+import { BuiltinInputError, checkFields, isPlainObject, optionalCount, quote, type Input } from "./input.js";
 
 export type DatabaseOperation = "read" | "create" | "update" | "delete";
 export type SqlValue = string | number | null;

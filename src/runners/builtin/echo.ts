@@ -1,4 +1,4 @@
-import type { Runner } from "./types.js";
+import type { Runner } from "../types.js";
 
 /** The built-in echo runtime: returns its input unchanged. For trying toolctl out and for tests. */
 export const echoRunner: Runner = {

@@ -4,8 +4,8 @@
  * they did not check themselves.
  */
 import path from "node:path";
-import { TemplateError } from "../template/render.js";
-import type { ToolRecord } from "../registry/tools.js";
+import { TemplateError } from "../../template/render.js";
+import type { ToolRecord } from "../../registry/tools.js";
 
 /**
  * Input that cannot be turned into a call (an unknown field, table or column). The engine reports a

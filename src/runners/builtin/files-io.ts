@@ -8,8 +8,8 @@ import {
   closeSync, constants, fchmodSync, fstatSync, fsyncSync, linkSync, lstatSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeSync,
   type Stats,
 } from "node:fs";
-import { nodeCrypto } from "../util/builtins.js";
-import { quote } from "./builtin-input.js";
+import { nodeCrypto } from "../../util/builtins.js";
+import { quote } from "./input.js";
 import { at, failureFor, FileFailure, openDirectory, outside, whereIs, type ConfinedPath } from "./confine.js";
 
 const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK } = constants;

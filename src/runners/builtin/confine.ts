@@ -11,9 +11,9 @@
  */
 import { closeSync, constants, existsSync, lstatSync, mkdirSync, openSync, readlinkSync, realpathSync, type Stats } from "node:fs";
 import path from "node:path";
-import { EnvironmentError, PolicyError } from "../errors.js";
-import { BuiltinInputError, isWithin, quote } from "./builtin-input.js";
-import { keyMaterialAt } from "./key-material.js";
+import { EnvironmentError, PolicyError } from "../../errors.js";
+import { BuiltinInputError, isWithin, quote } from "./input.js";
+import { keyMaterialAt } from "../key-material.js";
 
 const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW } = constants;
 

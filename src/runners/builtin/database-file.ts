@@ -5,10 +5,10 @@
 import { existsSync, linkSync, readFileSync, realpathSync, statSync, unlinkSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { EnvironmentError, PolicyError } from "../errors.js";
-import { nodeCrypto } from "../util/builtins.js";
-import { sqliteBinding } from "../util/sqlite-binding.js";
-import { BuiltinInputError } from "./builtin-input.js";
+import { EnvironmentError, PolicyError } from "../../errors.js";
+import { nodeCrypto } from "../../util/builtins.js";
+import { sqliteBinding } from "../../util/sqlite-binding.js";
+import { BuiltinInputError } from "./input.js";
 
 export type Db = Database.Database;
 

@@ -10,13 +10,13 @@
  */
 import { existsSync } from "node:fs";
 import path from "node:path";
-import type { DatabaseSettings } from "../domain/manifest.js";
-import { EnvironmentError, PolicyError } from "../errors.js";
-import { BuiltinInputError, isWithin, manifestDir, quote } from "./builtin-input.js";
-import { keyMaterialAt } from "./key-material.js";
+import type { DatabaseSettings } from "../../domain/manifest.js";
+import { EnvironmentError, PolicyError } from "../../errors.js";
+import { BuiltinInputError, isWithin, manifestDir, quote } from "./input.js";
+import { keyMaterialAt } from "../key-material.js";
 import { createFromSetup, inspectWith, openDatabase, realOrSelf, sameFile, type Db } from "./database-file.js";
 import { buildStatement, DATABASE_FIELDS, type Column, type DatabaseOperation, type SqlValue, type Statement } from "./database-sql.js";
-import type { Prepared, RunContext, RunResult, Runner } from "./types.js";
+import type { Prepared, RunContext, RunResult, Runner } from "../types.js";
 
 const DEFAULTS = { maxRows: 100, maxChanges: 100, foreignKeys: true, busyTimeoutSeconds: 5 };
 
