@@ -43,7 +43,7 @@ export const RUNNERS: Record<string, () => Promise<Runner>> = {
   files: async () => (await import("../../runners/builtin/files.js")).filesRunner,
   database: async () => (await import("../../runners/builtin/database.js")).databaseRunner,
   email: async () => (await import("../../runners/email.js")).emailRunner,
-  vercel: async () => (await import("../../runners/vercel/runner.js")).vercelRunner,
+  vercel: async () => (await import("../../providers/vercel/runner.js")).vercelRunner,
 };
 
 function readParamsFile(name: string | undefined): { name: string; text: string } | undefined {

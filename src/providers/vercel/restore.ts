@@ -14,7 +14,7 @@
  * Promotion rather than Vercel's "rollback" endpoint: an instant rollback turns off the automatic assignment of
  * production domains, so the next production deploy would not go live.
  */
-import { BuiltinInputError, isPlainObject, quote } from "../builtin/input.js";
+import { BuiltinInputError, isPlainObject, quote } from "../../runners/builtin/input.js";
 import { ApiFailure, callApi, field, type ApiClient } from "./api.js";
 
 export type ApiUrl = (pathname: string, query?: Record<string, string>) => string;

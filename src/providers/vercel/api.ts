@@ -6,7 +6,7 @@
 import type { ErrorCategory } from "../../registry/executions.js";
 import { HttpTransportError, sendHttp, type HttpResponse } from "../../net/client.js";
 import type { OutboundPolicy } from "../../net/outbound-policy.js";
-import { categoryForStatus } from "../http/runner.js";
+import { categoryForStatus } from "../../runners/http/runner.js";
 
 export class ApiFailure extends Error {
   constructor(

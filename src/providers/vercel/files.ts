@@ -12,8 +12,8 @@ import { createHash } from "node:crypto";
 import { lstatSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
 import path from "node:path";
 import { PolicyError } from "../../errors.js";
-import { BuiltinInputError, isWithin, quote } from "../builtin/input.js";
-import { confine, inspect, outside, type Root } from "../builtin/confine.js";
+import { BuiltinInputError, isWithin, quote } from "../../runners/builtin/input.js";
+import { confine, inspect, outside, type Root } from "../../runners/builtin/confine.js";
 
 export interface DeployFile {
   /** Relative to the deployed directory, with `/` separators: Vercel's `file`. */

@@ -18,10 +18,10 @@
  */
 import type { VercelSettings } from "../../domain/manifest.js";
 import { SecretMissingError } from "../../errors.js";
-import { outboundPolicy } from "../http/runner.js";
-import { BuiltinInputError, checkFields, isPlainObject, manifestDir, optionalString, quote, requiredString, type Input } from "../builtin/input.js";
-import { resolveRoots } from "../builtin/confine.js";
-import type { Prepared, RunContext, RunResult, Runner } from "../types.js";
+import { outboundPolicy } from "../../runners/http/runner.js";
+import { BuiltinInputError, checkFields, isPlainObject, manifestDir, optionalString, quote, requiredString, type Input } from "../../runners/builtin/input.js";
+import { resolveRoots } from "../../runners/builtin/confine.js";
+import type { Prepared, RunContext, RunResult, Runner } from "../../runners/types.js";
 import { ApiFailure, callApi, field, type ApiClient } from "./api.js";
 import { collectDeployFiles, type DeployDirectory } from "./files.js";
 import { describePush, pushRepository, type GithubTarget, type PushedRepository } from "./github.js";
