@@ -42,7 +42,7 @@ export const RUNNERS: Record<string, () => Promise<Runner>> = {
   docker: async () => (await import("../../runners/docker/runner.js")).dockerRunner,
   files: async () => (await import("../../runners/builtin/files.js")).filesRunner,
   database: async () => (await import("../../runners/builtin/database.js")).databaseRunner,
-  email: async () => (await import("../../runners/email.js")).emailRunner,
+  email: async () => (await import("../../providers/email/runner.js")).emailRunner,
   vercel: async () => (await import("../../providers/vercel/runner.js")).vercelRunner,
 };
 

@@ -17,12 +17,12 @@ import { createHmac } from "node:crypto";
 import { Readable } from "node:stream";
 import SMTPConnection from "nodemailer/lib/smtp-connection/index.js";
 import mimeFuncs from "nodemailer/lib/mime-funcs/index.js";
-import type { EmailSettings } from "../domain/manifest.js";
-import type { ErrorCategory } from "../registry/executions.js";
-import { PolicyError } from "../errors.js";
-import { renderText } from "../template/render.js";
-import { BuiltinInputError, checkFields, quote, type Input } from "./builtin/input.js";
-import type { Prepared, RunContext, RunResult, Runner } from "./types.js";
+import type { EmailSettings } from "../../domain/manifest.js";
+import type { ErrorCategory } from "../../registry/executions.js";
+import { PolicyError } from "../../errors.js";
+import { renderText } from "../../template/render.js";
+import { BuiltinInputError, checkFields, quote, type Input } from "../../runners/builtin/input.js";
+import type { Prepared, RunContext, RunResult, Runner } from "../../runners/types.js";
 
 const FIELDS = ["to", "cc", "bcc", "replyTo", "subject", "text", "html"] as const;
 const MAX_RECIPIENTS = 100;
