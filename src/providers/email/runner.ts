@@ -1,7 +1,8 @@
 /**
  * The built-in `email` runtime: one message over SMTP (nodemailer's SMTP client), from the manifest's fixed
- * sender, to validated recipients. The message is built here, synchronously and byte for byte, so a dry run
- * shows its exact size and headers; the run rebuilds it with the time it is sent and hands it to the server.
+ * sender, to validated recipients. The message is built synchronously and byte for byte (./message.ts), so a
+ * dry run shows its exact size and headers; the run rebuilds it with the time it is sent and hands it to the
+ * server.
  *
  * Input: to (an address or a list), subject, text and/or html, and optional cc, bcc (envelope only) and
  * replyTo. Addresses are plain `local@domain` (ASCII): no display names from input, nothing that could inject
@@ -13,228 +14,24 @@
  * 354), a connection lost or a timeout before the server's final reply is `unknown`: it may have been queued.
  * After the final 250, the message is accepted: whatever happens to QUIT does not change that.
  */
-import { createHmac } from "node:crypto";
-import { Readable } from "node:stream";
-import SMTPConnection from "nodemailer/lib/smtp-connection/index.js";
-import mimeFuncs from "nodemailer/lib/mime-funcs/index.js";
+import type SMTPConnection from "nodemailer/lib/smtp-connection/index.js";
 import type { EmailSettings } from "../../domain/manifest.js";
-import type { ErrorCategory } from "../../registry/executions.js";
 import { PolicyError } from "../../errors.js";
 import { renderText } from "../../template/render.js";
-import { BuiltinInputError, checkFields, quote, type Input } from "../../runners/builtin/input.js";
+import { BuiltinInputError, checkFields, type Input } from "../../runners/builtin/input.js";
 import type { Prepared, RunContext, RunResult, Runner } from "../../runners/types.js";
+import { address, addresses, domainAllowed, parseSender } from "./addresses.js";
+import { buildMessage, type Message } from "./message.js";
+import { categoryFor, cramMd5, refusal, registerAuthForms, smtpSend } from "./smtp.js";
 
 const FIELDS = ["to", "cc", "bcc", "replyTo", "subject", "text", "html"] as const;
 const MAX_RECIPIENTS = 100;
-const ATOM = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+";
-const ADDRESS = new RegExp(`^${ATOM}(?:\\.${ATOM})*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z]{2,63}$`);
-
-export function isEmailAddress(text: string): boolean {
-  const at = text.lastIndexOf("@");
-  return text.length <= 254 && at > 0 && at <= 64 && ADDRESS.test(text);
-}
-
-function address(value: unknown, field: string): string {
-  if (typeof value !== "string") throw new BuiltinInputError(`input ${field} must be an email address`);
-  const trimmed = value.trim();
-  if (!isEmailAddress(trimmed)) throw new BuiltinInputError(`input ${field}: ${quote(value)} is not an email address (local@domain)`);
-  return trimmed;
-}
-
-function addresses(input: Input, field: string, required: boolean): string[] {
-  const value = input[field];
-  if (value === undefined || value === null) {
-    if (required) throw new BuiltinInputError(`input ${field} is required: an address or a list of addresses`);
-    return [];
-  }
-  const list = Array.isArray(value) ? value : [value];
-  if (required && list.length === 0) throw new BuiltinInputError(`input ${field} must name at least one address`);
-  return list.map((item, index) => address(item, Array.isArray(value) ? `${field}[${index}]` : field));
-}
 
 function optionalText(input: Input, field: string): string | undefined {
   const value = input[field];
   if (value === undefined || value === null) return undefined;
   if (typeof value !== "string") throw new BuiltinInputError(`input ${field} must be a string`);
   return value;
-}
-
-/** The manifest's `from`: `addr` or `Name <addr>`. */
-export function parseSender(from: string): { name?: string; address: string } {
-  const match = /^\s*(?:"?([^"<>\r\n]*?)"?\s*<([^<>\s]+)>|([^<>\s]+))\s*$/.exec(from);
-  const addr = match?.[2] ?? match?.[3];
-  if (!match || !addr || !isEmailAddress(addr)) throw new BuiltinInputError(`email.from: ${quote(from)} is not an address or "Name <address>"`);
-  const name = match[1]?.trim();
-  return name ? { name, address: addr } : { address: addr };
-}
-
-function domainAllowed(addr: string, allowed: string[] | undefined): boolean {
-  if (!allowed) return true;
-  const domain = addr.slice(addr.lastIndexOf("@") + 1).toLowerCase();
-  return allowed.some((entry) => {
-    const rule = entry.toLowerCase();
-    return rule.startsWith("*.") ? domain.endsWith(rule.slice(1)) : domain === rule;
-  });
-}
-
-/** A header value: plain ASCII as it is, anything else as RFC 2047 encoded words. */
-const headerText = (text: string) => (/^[\x20-\x7e]*$/.test(text) ? text : mimeFuncs.encodeWords(text, "B", 52));
-const mailbox = (sender: { name?: string; address: string }) =>
-  sender.name ? `${/^[A-Za-z0-9 !#$%&'*+/=?^_`{|}~-]*$/.test(sender.name) ? sender.name : headerText(JSON.stringify(sender.name))} <${sender.address}>` : sender.address;
-
-/** Folds a header at spaces into lines of about 78 characters (an encoded subject may be long). */
-function fold(line: string): string {
-  const lines: string[] = [];
-  let current = "";
-  for (const word of line.split(" ")) {
-    if (current !== "" && current.length + 1 + word.length > 76) {
-      lines.push(current);
-      current = word;
-    } else current = current === "" ? word : `${current} ${word}`;
-  }
-  return [...lines, current].join("\r\n ");
-}
-
-/** RFC 5322 date in UTC; always the same length, so the size a dry run shows is the size sent. */
-function mailDate(at: Date): string {
-  const [day, date, month, year, time] = at.toUTCString().split(" ");
-  return `${day} ${date} ${month} ${year} ${time} +0000`;
-}
-
-/** A body part: 7bit when it is short-lined ASCII (and cannot contain the boundary), base64 otherwise. */
-function bodyPart(text: string, type: "plain" | "html", boundary: string): { headers: string[]; body: string } {
-  const crlf = text.replace(/\r\n|\r|\n/g, "\r\n");
-  const plain = /^[\x09\x0d\x0a\x20-\x7e]*$/.test(crlf) && crlf.split("\r\n").every((line) => line.length <= 998) && !crlf.includes(boundary);
-  const body = plain ? crlf : (Buffer.from(text, "utf8").toString("base64").match(/.{1,76}/g) ?? []).join("\r\n");
-  return { headers: [`Content-Type: text/${type}; charset=utf-8`, `Content-Transfer-Encoding: ${plain ? "7bit" : "base64"}`], body };
-}
-
-interface Message {
-  from: { name?: string; address: string };
-  to: string[];
-  cc: string[];
-  bcc: string[];
-  replyTo?: string;
-  subject: string;
-  text?: string;
-  html?: string;
-  messageId: string;
-}
-
-/** The shown headers (decoded), and the raw message as sent at `at`. */
-export function buildMessage(message: Message, at: Date): { headers: Record<string, string>; raw: Buffer } {
-  const headers: Record<string, string> = { From: mailbox(message.from), To: message.to.join(", ") };
-  if (message.cc.length > 0) headers.Cc = message.cc.join(", ");
-  if (message.replyTo) headers["Reply-To"] = message.replyTo;
-  headers.Subject = message.subject;
-  headers.Date = mailDate(at);
-  headers["Message-ID"] = message.messageId;
-  headers["MIME-Version"] = "1.0";
-  const boundary = `----toolctl-${message.messageId.replace(/[^A-Za-z0-9]/g, "")}`;
-  let content: string;
-  if (message.text !== undefined && message.html !== undefined) {
-    headers["Content-Type"] = `multipart/alternative; boundary="${boundary}"`;
-    const parts = [bodyPart(message.text, "plain", boundary), bodyPart(message.html, "html", boundary)];
-    content = `${parts.map((part) => `--${boundary}\r\n${part.headers.join("\r\n")}\r\n\r\n${part.body}\r\n`).join("")}--${boundary}--\r\n`;
-  } else {
-    const part = bodyPart((message.text ?? message.html)!, message.text !== undefined ? "plain" : "html", boundary);
-    for (const line of part.headers) headers[line.slice(0, line.indexOf(":"))] = line.slice(line.indexOf(":") + 2);
-    content = `${part.body}\r\n`;
-  }
-  const lines = Object.entries(headers).map(([name, value]) => (name === "Subject" ? fold(`Subject: ${headerText(value)}`) : `${name}: ${value}`));
-  return { headers, raw: Buffer.from(`${lines.join("\r\n")}\r\n\r\n${content}`, "utf8") };
-}
-
-type Stage = "connect" | "auth" | "envelope" | "data";
-type Sent = { ok: true; info: SMTPConnection.SentMessageInfo } | { ok: false; stage: Stage; error: SMTPConnection.SMTPError; aborted?: boolean };
-
-/** One SMTP session: connect, STARTTLS, AUTH, MAIL FROM, RCPT TO, DATA. Reports the stage an error came in. */
-function smtpSend(
-  options: SMTPConnection.Options, credentials: SMTPConnection.Credentials | undefined,
-  envelope: { from: string; to: string[] }, raw: Buffer, timeoutMs: number, signal: AbortSignal,
-): Promise<Sent> {
-  return new Promise((resolve) => {
-    let stage: Stage = "connect";
-    let settled = false;
-    const connection = new SMTPConnection(options);
-    const finish = (sent: Sent) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      signal.removeEventListener("abort", onAbort);
-      resolve(sent);
-      if (sent.ok) connection.quit();
-      else connection.close();
-    };
-    const fail = (error: SMTPConnection.SMTPError, aborted = false) => finish({ ok: false, stage, error, aborted });
-    const onAbort = () => fail(Object.assign(new Error("interrupted"), { code: "EABORT" }), true);
-    const timer = setTimeout(() => fail(Object.assign(new Error(`no answer within ${timeoutMs / 1000}s`), { code: "ETIMEDOUT" })), timeoutMs);
-    signal.addEventListener("abort", onAbort, { once: true });
-    // Errors after the outcome is known (a failed QUIT) change nothing.
-    connection.on("error", (error: SMTPConnection.SMTPError) => fail(error));
-    connection.on("end", () => fail(Object.assign(new Error("connection closed unexpectedly"), { code: "ECONNECTION" })));
-    // The message is read only once the server has answered DATA with 354: from then on it may be queued.
-    const message = new Readable({
-      read() {
-        stage = "data";
-        this.push(raw);
-        this.push(null);
-      },
-    });
-    const send = () => {
-      stage = "envelope";
-      connection.send({ from: envelope.from, to: envelope.to }, message, (error, info) => (error ? fail(error) : finish({ ok: true, info })));
-    };
-    connection.connect(() => {
-      if (!credentials) return send();
-      stage = "auth";
-      connection.login(credentials, (error) => (error ? fail(error) : send()));
-    });
-  });
-}
-
-/**
- * SMTP AUTH sends forms of the password that contain no aligned base64 of it: PLAIN's base64("\0user\0pass")
- * and CRAM-MD5's base64("user <hex HMAC-MD5(pass, challenge)>"). A server may repeat them in a reply that ends up
- * in the error or the output, so each is registered with the redactor before it is sent: PLAIN's and LOGIN's
- * (base64 of the username and of the password) here, before the session starts; CRAM-MD5's, which answers the
- * server's challenge, by the handler below.
- */
-function registerAuthForms(credentials: SMTPConnection.Credentials, secretUsername: boolean, addSecret: (value: string) => void): void {
-  const plain = `\u0000${credentials.user}\u0000${credentials.pass}`;
-  addSecret(plain);
-  addSecret(Buffer.from(plain, "utf8").toString("base64"));
-  if (secretUsername) addSecret(credentials.user);
-}
-
-/** RFC 2195 CRAM-MD5, as nodemailer does it, but registering the answer before it goes out. */
-function cramMd5(credentials: SMTPConnection.Credentials, addSecret: (value: string) => void): NonNullable<SMTPConnection.Options["customAuth"]>[string] {
-  return async (auth) => {
-    const challenge = await auth.sendCommand("AUTH CRAM-MD5");
-    if (challenge.status !== 334) return auth.reject("Invalid login sequence while waiting for the server's challenge");
-    const hmac = createHmac("md5", credentials.pass).update(Buffer.from(challenge.text.trim(), "base64")).digest("hex");
-    const answer = Buffer.from(`${credentials.user} ${hmac}`, "utf8").toString("base64");
-    addSecret(hmac);
-    addSecret(answer);
-    const done = await auth.sendCommand(answer);
-    return done.status === 235 ? auth.resolve() : auth.reject("Invalid login");
-  };
-}
-
-const categoryFor = (error: SMTPConnection.SMTPError): ErrorCategory => {
-  if (error.code === "EAUTH") return "authentication";
-  if (error.code === "ETIMEDOUT") return "timeout";
-  if (error.responseCode !== undefined) return error.responseCode >= 500 ? "validation" : "server_error";
-  return "network";
-};
-
-/** The server's own words for a refusal: per recipient when RCPT TO refused them all. */
-function refusal(error: SMTPConnection.SMTPError & { rejectedErrors?: SMTPConnection.SMTPError[]; recipient?: string }): string {
-  const rejected = error.rejectedErrors ?? [];
-  if (error.command === "RCPT TO" && rejected.length > 0) {
-    return rejected.map((e) => `RCPT TO <${(e as { recipient?: string }).recipient}> refused: ${e.response}`).join("; ");
-  }
-  return `${error.command && error.command !== "CONN" ? `${error.command} refused` : "refused"}: ${error.response}`;
 }
 
 export const emailRunner: Runner = {
