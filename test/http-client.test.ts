@@ -4,8 +4,8 @@ import http from "node:http";
 import net from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { PolicyError } from "../src/errors.js";
-import { HttpTransportError, sendHttp, type LookupFn } from "../src/runners/http/client.js";
-import type { OutboundPolicy } from "../src/runners/http/guard.js";
+import { HttpTransportError, sendHttp, type LookupFn } from "../src/net/client.js";
+import type { OutboundPolicy } from "../src/net/outbound-policy.js";
 
 interface Seen { method: string; url: string; headers: http.IncomingHttpHeaders; body: string }
 interface TestServer { port: number; host: string; connections: number; requests: Seen[]; base: string; close(): Promise<void> }

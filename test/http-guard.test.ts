@@ -9,7 +9,7 @@ import {
   isValidAllowedHost,
   parseAllowedDomains,
   type OutboundPolicy,
-} from "../src/runners/http/guard.js";
+} from "../src/net/outbound-policy.js";
 
 const LOOPBACK = [
   "127.0.0.1", "127.1", "127.0.1", "127.127.127.127", "127.0.0.0", "127.255.255.255", "0", "0.0.0.0",

@@ -142,13 +142,13 @@ export interface ApplyCallOptions extends Partial<Pick<ApplyOptions, "yes" | "ot
 /** Runners load on demand: a process run never pays for the HTTP client, and the reverse. */
 export const RUNNERS: Record<string, () => Promise<Runner>> = {
   http: async () => (await import("../runners/http/runner.js")).httpRunner,
-  process: async () => (await import("../runners/process.js")).processRunner,
-  echo: async () => (await import("../runners/echo.js")).echoRunner,
+  process: async () => (await import("../runners/process/runner.js")).processRunner,
+  echo: async () => (await import("../runners/builtin/echo.js")).echoRunner,
   docker: async () => (await import("../runners/docker/runner.js")).dockerRunner,
-  files: async () => (await import("../runners/files.js")).filesRunner,
-  database: async () => (await import("../runners/database.js")).databaseRunner,
-  email: async () => (await import("../runners/email.js")).emailRunner,
-  vercel: async () => (await import("../runners/vercel/runner.js")).vercelRunner,
+  files: async () => (await import("../runners/builtin/files.js")).filesRunner,
+  database: async () => (await import("../runners/builtin/database.js")).databaseRunner,
+  email: async () => (await import("../providers/email/runner.js")).emailRunner,
+  vercel: async () => (await import("../providers/vercel/runner.js")).vercelRunner,
 };
 
 const isSources = (input: RunInput): input is InputSources => Array.isArray((input as InputSources).params);

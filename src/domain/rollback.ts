@@ -1,7 +1,7 @@
 /**
  * An action's declared rollback, read on the run path: which compensation undoes one execution (chosen by its
  * output when the manifest lists several), and the one-line description dry runs, approvals and `show` print.
- * Light on purpose (no zod): the schema lives in ./manifest.ts, this only reads what it validated.
+ * Light on purpose (no zod): the schema lives in ./action.ts, this only reads what it validated.
  */
 import { lookup } from "../template/render.js";
 import type { RollbackSpec } from "./manifest.js";

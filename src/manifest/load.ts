@@ -6,7 +6,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { manifestRuleProblems, manifestSchema, type Manifest } from "../domain/manifest.js";
 import { ValidationError } from "../errors.js";
-import { isValidAllowedHost, isValidNetworkEntry } from "../runners/http/guard.js";
+import { isValidAllowedHost, isValidNetworkEntry } from "../net/outbound-policy.js";
 import { checkSchema } from "../schema/compile.js";
 import { definitionClosure, withDefinitions } from "../schema/defs.js";
 import { collectRefs, TemplateError } from "../template/render.js";

@@ -5,8 +5,8 @@
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { PolicyError, UsageError } from "../errors.js";
-import { HttpTransportError, sendHttp } from "../runners/http/client.js";
-import { redactUrl, type OutboundPolicy } from "../runners/http/guard.js";
+import { HttpTransportError, sendHttp } from "../net/client.js";
+import { redactUrl, type OutboundPolicy } from "../net/outbound-policy.js";
 
 const MAX_SPEC_BYTES = 64 * 1024 * 1024;
 const FETCH_TIMEOUT_MS = 30_000;

@@ -16,7 +16,7 @@ export interface RunContext {
   /** The toolctl home: per-home resources (a tool's state volume) are named after it; never visible to a tool. */
   home: string;
   /** Config `process.confinement`: how process tools are confined (process-sandbox.ts). */
-  processConfinement: import("./process-sandbox.js").ConfinementSetting;
+  processConfinement: import("./process/sandbox.js").ConfinementSetting;
   /** Config `docker.pull`: a missing image may be pulled. */
   pullImages: boolean;
   /** The tool's circuit-breaker state and request-rate slots, kept in the store and handed in by the engine (http). */

@@ -10,7 +10,7 @@ import { listTools } from "../../store/sqlite/tools.js";
 import { twoFactorStatus } from "../../store/sqlite/twofactor.js";
 import { createSecretLookup } from "../../secrets/resolve.js";
 import { readSealedSecrets } from "../../store/sqlite/secrets.js";
-import type { ConfinementSetting } from "../../runners/process-sandbox.js";
+import type { ConfinementSetting } from "../../runners/process/sandbox.js";
 import type { CommandContext } from "../program.js";
 import { withRegistry } from "./shared.js";
 
@@ -76,7 +76,7 @@ async function keysCheck(context: CommandContext): Promise<Check> {
 
 /** How process tools would run here, said plainly: confined by bubblewrap, refused, or unconfined. */
 async function confinementCheck(context: CommandContext, setting: ConfinementSetting, processTools: number): Promise<Check> {
-  const { chooseConfinement, effectiveSetting, findOnPath } = await import("../../runners/process-sandbox.js");
+  const { chooseConfinement, effectiveSetting, findOnPath } = await import("../../runners/process/sandbox.js");
   const effective = effectiveSetting(setting);
   const bwrap = process.platform === "linux" ? findOnPath("bwrap", context.env.PATH) : undefined;
   if (effective === "off") return { name: "confinement", level: "warn", message: "process.confinement is off: process tools run unconfined and can read everything you can, toolctl's keys included" };

@@ -10,7 +10,7 @@ import { EnvironmentError, PolicyError } from "../../errors.js";
 import { renderValue } from "../../template/render.js";
 import { isAlive } from "../../util/process.js";
 import { isWithinPath, keyMaterialAt, realOrResolved } from "../key-material.js";
-import { exitedWith, programOutput, renderArgv, unclearEnding } from "../program.js";
+import { exitedWith, programOutput, renderArgv, unclearEnding } from "../process/invocation.js";
 import type { Prepared, PreflightHooks, RunContext, RunResult, Runner } from "../types.js";
 import { ContainerStartError, describeContainer, runContainer, sweepOrphans, type ContainerPlan } from "./container.js";
 import { connectEngine, engineMessage, unavailableError, type Engine } from "./engine.js";

@@ -13,7 +13,7 @@
  */
 import { DelegateBackoff, handleWhen, retry } from "cockatiel";
 import type { Admission, CallResult, CircuitRefusal, CircuitSettings } from "../../domain/records.js";
-import { HttpTransportError, type HttpResponse } from "./client.js";
+import { HttpTransportError, type HttpResponse } from "../../net/client.js";
 
 export interface RetrySettings {
   attempts: number;

@@ -1,0 +1,27 @@
+import { Option } from "commander";
+import { positiveInt } from "./flags.js";
+import type { CommandDefinition } from "./types.js";
+
+export const executionsDefinition: CommandDefinition = {
+  name: "executions",
+  register(program, action) {
+    const executions = program
+      .command("executions")
+      .description("execution history, newest first")
+      .option("--tool <tool>", "only this tool")
+      .option("--action <action>", "only this action")
+      .addOption(new Option("--status <status>", "only this status").choices(["requested", "running", "succeeded", "failed", "unknown", "declined", "dry_run"]))
+      .addOption(new Option("--actor <actor>", "only this actor").choices(["user", "ci", "agent"]))
+      .option("--since <time>", "on or after this ISO time or date")
+      .option("--until <time>", "on or before this ISO time or date")
+      .option("--limit <n>", "rows per page (default 20)", positiveInt("--limit"), 20)
+      .option("--page <n>", "page number, from 1", positiveInt("--page"), 1)
+      .addHelpText("after", "\nExample:\n  toolctl executions --status failed --limit 5\n  toolctl executions show ex_lx2k…")
+      .action(action(async () => (await import("../commands/executions.js")).listExecutionsCommand));
+    executions
+      .command("show")
+      .description("one execution in full")
+      .argument("<id>", "execution id, or an unambiguous prefix of it")
+      .action(action(async () => (await import("../commands/executions.js")).showExecutionCommand));
+  },
+};

@@ -1,0 +1,22 @@
+/** Parsers for flag values shared by the command definitions. A bad value is a usage error (exit 2). */
+import { UsageError } from "../../errors.js";
+import { didYouMean } from "../../util/suggest.js";
+
+/** A repeatable flag: each use adds to the list. */
+export const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function positiveInt(flag: string) {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${flag} must be a positive integer, got ${JSON.stringify(value)}`);
+    return n;
+  };
+}
+
+/** A flag that takes one of a fixed list: anything else is a usage error with the closest value and the list. */
+export function oneOf(flag: string, noun: string, values: readonly string[]) {
+  return (value: string) => {
+    if (values.includes(value)) return value;
+    throw new UsageError(`${flag}: unknown ${noun} '${value}'${didYouMean(value, values)}; one of: ${values.join(", ")}`);
+  };
+}

@@ -1,0 +1,45 @@
+import type { CommandDefinition } from "./types.js";
+
+export const toolDefinition: CommandDefinition = {
+  name: "tool",
+  register(program, action) {
+    const tool = program.command("tool").description("tool lifecycle: approve, revoke, enable, disable, remove, clear-state");
+    for (const [verb, help] of [
+      ["enable", "allow a tool to run again (pending if it asks for more than it was granted)"],
+      ["disable", "stop a tool from running (it stays registered)"],
+      ["remove", "delete a tool from the registry (its history stays)"],
+    ] as const) {
+      tool
+        .command(verb)
+        .description(help)
+        .argument("<name>", "tool name")
+        .addHelpText("after", `\nExample:\n  toolctl tool ${verb} weather`)
+        .action(action(async () => (await import("../commands/tool.js")).toolCommand(verb)));
+    }
+    tool
+      .command("approve")
+      .description("show what a pending tool asks for (network, memory, CPU, storage, hosts) and grant it")
+      .argument("<name>", "tool name")
+      .option("-y, --yes", "grant without a prompt")
+      .addHelpText("after", "\nExample:\n  toolctl tool approve calculator\n  toolctl tool approve petstore --yes --json")
+      .action(action(async () => (await import("../commands/tool.js")).approveToolCommand));
+    tool
+      .command("revoke")
+      .description("take a tool's grants away and remove its state volume; its history stays")
+      .argument("<name>", "tool name")
+      .addHelpText("after", "\nExample:\n  toolctl tool revoke calculator")
+      .action(action(async () => (await import("../commands/tool.js")).revokeToolCommand));
+    tool
+      .command("test")
+      .description("run the tool's declared harmless read: healthy, degraded (slow) or failing, with the latency")
+      .argument("<name>", "tool name")
+      .addHelpText("after", "\nExit 0 when healthy or degraded; otherwise the failed run's exit code.\n\nExample:\n  toolctl tool test stripe\n  toolctl tool test weather --json")
+      .action(action(async () => (await import("../commands/run.js")).toolTestCommand));
+    tool
+      .command("clear-state")
+      .description("empty a Docker tool's /state volume (the way out of \"volume quota exceeded\")")
+      .argument("<name>", "tool name")
+      .addHelpText("after", "\nExample:\n  toolctl tool clear-state notes")
+      .action(action(async () => (await import("../commands/tool.js")).clearStateCommand));
+  },
+};

@@ -1,0 +1,47 @@
+/** A program's argv and what its ending means, shared by the process and docker runtimes. */
+import { renderText, TemplateError, type TemplateScope } from "../../template/render.js";
+import type { RunContext, RunResult } from "../types.js";
+
+/** Renders an argv template. No shell means no injection, but a value starting with '-' in its own argument would be read as an option. */
+export function renderArgv(command: string[], scope: TemplateScope): string[] {
+  return command.map((part, index) => {
+    const value = renderText(part, scope, `command[${index}]`);
+    if (/^\{\{/.test(part.trim()) && value.startsWith("-") && !command.slice(0, index).includes("--")) {
+      throw new TemplateError(`command[${index}]: the value ${JSON.stringify(value.slice(0, 40))} starts with '-' and would be read as an option; put "--" before it in the manifest's command if the program accepts that`);
+    }
+    return value;
+  });
+}
+
+export function lastLine(text: string): string {
+  const lines = text.trim().split("\n");
+  return (lines[lines.length - 1] ?? "").slice(0, 300);
+}
+
+/** An ending the program did not report itself (a signal, an unreadable answer) may hide work done. */
+export function unclearEnding(ambiguous: boolean, details: Record<string, unknown>) {
+  return (error: string, errorCategory: RunResult["errorCategory"]): RunResult => ({
+    outcome: ambiguous ? "unknown" : "failed", errorCategory, details,
+    error: ambiguous ? `${error}; the program may have done its work: check before running it again` : error,
+  });
+}
+
+/** A program that exited 0: its stdout is the output, as text or JSON. */
+export function programOutput(
+  stdout: string, kind: "json" | "text", context: Pick<RunContext, "redact">, details: Record<string, unknown>, unclear: ReturnType<typeof unclearEnding>,
+  what: string,
+): RunResult {
+  if (kind === "text") return { outcome: "succeeded", output: stdout.replace(/\n$/, ""), details };
+  try {
+    return { outcome: "succeeded", output: JSON.parse(stdout), details };
+  } catch {
+    const sample = context.redact(stdout).trim().slice(0, 80) || "(nothing)";
+    return unclear(`${what} printed invalid JSON on stdout: ${JSON.stringify(sample)}`, "validation");
+  }
+}
+
+/** A program that exited with another code: the last line it wrote says why. */
+export function exitedWith(code: number, stderr: string, stdout: string, context: Pick<RunContext, "redact">, details: Record<string, unknown>, what: string): RunResult {
+  const tail = lastLine(stderr) || lastLine(context.redact(stdout));
+  return { outcome: "failed", errorCategory: "other", details, error: `${what} exited with code ${code}${tail ? `: ${tail}` : ""}` };
+}
