@@ -270,7 +270,7 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
 
     async executions(query = {}) {
       await settle();
-      return store.executions.list({ limit: 20, page: 1, ...query } as ExecutionQuery);
+      return store.executions.list({ limit: 20, offset: 0, ...query });
     },
     async execution(idOrPrefix) {
       await settle();
