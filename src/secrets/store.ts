@@ -5,20 +5,15 @@
  */
 import type { Actor } from "../config/home.js";
 import { EnvironmentError, UsageError } from "../errors.js";
-import { appendAudit } from "../store/sqlite/audit.js";
-import { nowIso, writeTransaction, type Registry } from "../store/sqlite/db.js";
+import type { Registry } from "../store/sqlite/db.js";
+import { deleteSecret, listSecrets, putSecret, readSealedSecret, readSealedSecrets } from "../store/sqlite/secrets.js";
 import { keyFilePath, loadKeyRing, ringForSealing, seal, sealedKeyId, unseal, type KeyRing } from "./crypto.js";
 
 export const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Secrets are tokens and keys, not files: a bound keeps a mistaken pipe from sealing megabytes. */
 export const MAX_SECRET_BYTES = 64 * 1024;
 
-export interface SecretInfo {
-  name: string;
-  createdAt: string;
-  updatedAt: string;
-  keyId: string;
-}
+export type { SecretInfo } from "../store/port.js";
 
 export function secretAad(name: string): string {
   return `secrets:${name}`;
@@ -34,43 +29,21 @@ export function setSecret(registry: Registry, ring: KeyRing, name: string, value
   assertSecretName(name);
   if (value === "") throw new UsageError(`refusing to store an empty value for ${name}`);
   if (Buffer.byteLength(value) > MAX_SECRET_BYTES) throw new UsageError(`the value for ${name} is over ${MAX_SECRET_BYTES / 1024} KiB; secrets are tokens and keys, not files`);
-  return writeTransaction(registry, () => {
+  return putSecret(registry, name, () => {
     const sealingRing = ringForSealing(registry.home, ring);
-    const sealed = seal(sealingRing, value, secretAad(name));
-    const now = nowIso();
-    const existing = registry.db.prepare("SELECT 1 FROM secrets WHERE name = ?").get(name);
-    if (existing) registry.db.prepare("UPDATE secrets SET sealed = ?, updated_at = ? WHERE name = ?").run(sealed, now, name);
-    else registry.db.prepare("INSERT INTO secrets (name, sealed, created_at, updated_at) VALUES (?, ?, ?, ?)").run(name, sealed, now, now);
-    appendAudit(registry, { type: "secret.set", actor, status: existing ? "updated" : "created", data: { name } });
-    return { created: !existing, keyId: sealingRing.current };
-  });
+    return { sealed: seal(sealingRing, value, secretAad(name)), keyId: sealingRing.current };
+  }, actor);
 }
 
 /** Removes a secret; false when there is none by that name (nothing is audited then). */
 export function removeSecret(registry: Registry, name: string, actor: Actor = "user"): boolean {
-  return writeTransaction(registry, () => {
-    const { changes } = registry.db.prepare("DELETE FROM secrets WHERE name = ?").run(name);
-    if (changes === 0) return false;
-    appendAudit(registry, { type: "secret.removed", actor, data: { name } });
-    return true;
-  });
+  return deleteSecret(registry, name, actor);
 }
 
-export function listSecrets(registry: Registry): SecretInfo[] {
-  const rows = registry.db.prepare("SELECT name, sealed, created_at, updated_at FROM secrets ORDER BY name").all() as {
-    name: string; sealed: string; created_at: string; updated_at: string;
-  }[];
-  return rows.map((row) => ({ name: row.name, createdAt: row.created_at, updatedAt: row.updated_at, keyId: sealedKeyId(row.sealed) }));
-}
+export { listSecrets, readSealedSecrets };
 
 export function secretNames(registry: Registry): string[] {
-  return (registry.db.prepare("SELECT name FROM secrets ORDER BY name").pluck().all() as string[]);
-}
-
-/** Every sealed secret by name, still encrypted: read once, decrypted only for the names asked for. */
-export function readSealedSecrets(registry: Registry): Map<string, string> {
-  const rows = registry.db.prepare("SELECT name, sealed FROM secrets").all() as { name: string; sealed: string }[];
-  return new Map(rows.map((row) => [row.name, row.sealed]));
+  return listSecrets(registry).map((secret) => secret.name);
 }
 
 /** Where the key is expected to come from, for error messages. */
@@ -105,7 +78,7 @@ export function openSealedSecret(ring: KeyRing, name: string, sealed: string, wh
 
 /** Decrypts the secret `name`; undefined when the store has none by that name. */
 export function getSecret(registry: Registry, ring: KeyRing, name: string): string | undefined {
-  const sealed = registry.db.prepare("SELECT sealed FROM secrets WHERE name = ?").pluck().get(name) as string | undefined;
+  const sealed = readSealedSecret(registry, name);
   if (sealed === undefined) return undefined;
   const reload = ring.source === "file" ? () => loadKeyRing(registry.home, {}, { create: false }) : undefined;
   return openSealedSecret(ring, name, sealed, ring.source === "env" ? "TOOLCTL_MASTER_KEY" : keyFilePath(registry.home), reload);
