@@ -221,18 +221,18 @@ actions:
 
   it("refuses to start when the tool was disabled after the run began (checked under the write lock)", async () => {
     const home = await homeWithExamples();
-    const { openRegistry } = await import("../src/store/sqlite/db.js");
+    const { openSqliteStore } = await import("../src/store/sqlite/index.js");
     const { createRecorder } = await import("../src/engine/record.js");
-    const { getTool, setToolStatus } = await import("../src/store/sqlite/tools.js");
-    const registry = openRegistry(home);
+    const store = openSqliteStore(home);
     try {
-      const tool = getTool(registry, "echo")!;
-      const record = createRecorder(registry, { id: "ex_test", tool: "echo", action: "say", actor: "user", createdAt: new Date().toISOString(), toolDigest: tool.digest });
-      setToolStatus(registry, "echo", "disabled", "user");
-      expect(() => record.started({}, {}, {})).toThrow(/is now disabled while this run was being prepared; nothing ran/);
-      expect(registry.db.prepare("SELECT count(*) FROM executions").pluck().get()).toBe(0);
+      const tool = (await store.tools.get("echo"))!;
+      const record = createRecorder(store, { id: "ex_test", tool: "echo", action: "say", actor: "user", createdAt: new Date().toISOString(), toolDigest: tool.digest });
+      await store.tools.setStatus("echo", "disabled", "user");
+      const started = await record.started({}, {}, {}, {});
+      expect(started).toMatchObject({ ok: false, reason: "tool_changed", message: expect.stringMatching(/is now disabled while this run was being prepared; nothing ran/) });
+      expect(store.registry.db.prepare("SELECT count(*) FROM executions").pluck().get()).toBe(0);
     } finally {
-      registry.close();
+      await store.close();
     }
   });
 
