@@ -17,7 +17,7 @@ import type {
   Approval, AuditEvent, AuditQuery, AuditVerification, CountFilter, DaySpend, Execution, ExecutionQuery, ListToolsQuery, PlanRun, ReservationRow,
   SaveToolResult, Stats, StatsQuery, ToolRecord, ToolRow5, ToolSummary,
 } from "../domain/records.js";
-import type { ApprovalResult, Human, TwoFactor } from "../engine/approve.js";
+import type { Human, TwoFactor } from "../engine/approve.js";
 import type { Budget, EngineDeps } from "../engine/evaluate.js";
 import type { ExecuteOptions, ExecuteResult, Progress } from "../engine/execute.js";
 import type { InputSources } from "../engine/input.js";
@@ -28,7 +28,6 @@ import type { ApplyOptions, ApplyResult, StepReporter } from "../plan/apply.js";
 import type { PlanPreview } from "../plan/preview.js";
 import type { Runner } from "../runners/types.js";
 import type { Store } from "../store/port.js";
-import { ExitCode, ToolctlError } from "../errors.js";
 
 export { ExitCode, ToolctlError } from "../errors.js";
 export type { ExitCodeValue } from "../errors.js";
@@ -259,11 +258,11 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
     },
     async planRun(id) {
       await settle();
-      const [{ isOrphaned }, run] = await Promise.all([import("../plan/apply.js"), store.planRuns.get(id)]);
+      const [{ isOrphaned }, run] = await Promise.all([import("../plan/orphaned.js"), store.planRuns.get(id)]);
       return { ...run, interrupted: isOrphaned(run) };
     },
     async planRuns(limit = 20) {
-      const { isOrphaned } = await import("../plan/apply.js");
+      const { isOrphaned } = await import("../plan/orphaned.js");
       await settle();
       return (await store.planRuns.list(limit)).map((run) => ({ ...run, interrupted: isOrphaned(run) }));
     },
@@ -313,12 +312,3 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
   }
   return toolctl;
 }
-
-/** The exit code a result or error stands for (0 for a plain success). */
-export function exitCodeOf(outcome: { exitCode: number } | unknown): number {
-  if (outcome instanceof ToolctlError) return outcome.exitCode;
-  if (outcome && typeof outcome === "object" && "exitCode" in outcome) return (outcome as { exitCode: number }).exitCode;
-  return ExitCode.ok;
-}
-
-export type { ApprovalResult };

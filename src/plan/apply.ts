@@ -20,7 +20,7 @@ import { maxRisk } from "../policy/risk.js";
 import type { PlanRun, PlanRunStatus, PlanStepStatus } from "../domain/records.js";
 import { roundUsd, spendDay } from "../policy/spend.js";
 import { newExecutionId, newId } from "../util/ids.js";
-import { isRunning } from "../util/process.js";
+import { isOrphaned } from "./orphaned.js";
 import { createSecretLookup } from "../secrets/resolve.js";
 import { collectRefs } from "../template/render.js";
 import { digestOf, sha256Hex } from "../util/canonical.js";
@@ -409,10 +409,4 @@ function summary(runId: string, preview: PlanPreview, states: Map<string, StepSt
     }),
     error: message ? { code, exitCode, message } : undefined,
   };
-}
-
-/** A plan run left `running` by a toolctl process that is gone (killed, crashed). */
-export function isOrphaned(run: Pick<PlanRun, "status" | "pid" | "pidStart">): boolean {
-  if (run.status !== "running" || run.pid === null) return false;
-  return !isRunning(run.pid, run.pidStart);
 }

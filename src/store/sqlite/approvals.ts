@@ -13,8 +13,6 @@ import type { NewApproval, DecideResult } from "../../domain/records.js";
 export type { NewApproval, DecideResult };
 export type { ApprovalStatus, Approval };
 
-
-
 interface Row {
   id: string; tool: string; action: string; digest: string; request: string | null; input: string; cost_usd: number; risk: string; needs_otp: number;
   status: ApprovalStatus; requested_by: string; requested_at: string; expires_at: string; decided_by: string | null;
@@ -60,7 +58,6 @@ function toApproval(row: Row, now = nowIso()): Approval {
   };
 }
 
-
 export function fileApproval(registry: Registry, filed: NewApproval): Approval {
   const { request } = filed;
   const id = `ap_${nodeCrypto().randomBytes(4).toString("hex")}`;
@@ -92,7 +89,6 @@ export function listApprovals(registry: Registry, all = false): Approval[] {
     .all(...(all ? [] : [nowIso()])) as Row[];
   return rows.map((row) => toApproval(row));
 }
-
 
 /**
  * Approves or denies a pending request. `via` says how: "another terminal", "another terminal with TOTP".

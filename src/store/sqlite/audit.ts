@@ -15,8 +15,6 @@ export type { AuditEventInput, AuditEvent, AuditVerification, AuditQuery };
 
 export const GENESIS_HASH = "0".repeat(64);
 
-
-
 interface AuditRow {
   seq: number;
   ts: string;
@@ -75,7 +73,6 @@ export function appendAudit(registry: Registry, event: AuditEventInput): { seq: 
   registry.pendingHead = { seq: row.seq, hash };
   return { seq: row.seq, hash };
 }
-
 
 const MAX_PROBLEMS = 50;
 
@@ -157,7 +154,6 @@ export function verifyAudit(registry: Registry): AuditVerification {
   problems.push(...executions.problems);
   return { ok: problems.length === 0, events: count, head: last ? { seq: last.seq, hash: last.hash } : null, problems, notes, executions: executions.checked };
 }
-
 
 export function queryAudit(registry: Registry, query: AuditQuery): AuditEvent[] {
   const where: string[] = [];

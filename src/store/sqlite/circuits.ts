@@ -16,10 +16,6 @@ import { nowIso, writeTransaction, type Registry } from "./db.js";
 import type { CircuitSettings, CircuitRefusal, Admission, CallResult } from "../../domain/records.js";
 export type { CircuitSettings, CircuitRefusal, Admission, CallResult };
 
-
-
-
-
 interface CircuitRow {
   failures: number;
   opened_at: number | null;

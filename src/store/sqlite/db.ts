@@ -36,7 +36,6 @@ export interface Registry {
 export const REGISTRY_FILE = "registry.db";
 const BUSY_TIMEOUT_MS = 15_000;
 
-
 /** Whether the file system holding `file` has (next to) no room left: SQLite reports a full disk as an I/O error at times. */
 function diskIsFull(file: string): boolean {
   try {

@@ -53,7 +53,6 @@ export function splitByDay(since?: string, until?: string): DaySplit {
   return { days: empty ? undefined : { from, to }, edges: edges.filter((edge) => edge.from <= edge.to) };
 }
 
-
 /** How many executions match, without counting them one by one. */
 export function countExecutions(registry: Registry, filter: CountFilter): number {
   const split = splitByDay(filter.since, filter.until);

@@ -12,9 +12,6 @@ import type { NewExecution, ExecutionUpdate, ExecutionQuery } from "../../domain
 export type { NewExecution, ExecutionUpdate, ExecutionQuery };
 export type { ExecutionStatus, ErrorCategory, Execution };
 
-
-
-
 interface ExecutionRow {
   id: string; tool: string; action: string; actor: string; status: ExecutionStatus; input: string | null; output: string | null;
   plan: string | null; error: string | null; error_category: ErrorCategory | null; cost_usd: number | null; risk: string | null;
@@ -39,7 +36,6 @@ function toExecution(row: ExecutionRow): Execution {
 
 export { newExecutionId, newId } from "../../util/ids.js";
 
-
 /** The row names the process writing it (pid and start time): a reader can then tell when a running one was killed. */
 export function insertExecution(registry: Registry, execution: NewExecution): void {
   const writer = currentProcess();
@@ -54,7 +50,6 @@ export function insertExecution(registry: Registry, execution: NewExecution): vo
     });
   signExecution(registry, execution.id);
 }
-
 
 const COLUMN: Record<keyof ExecutionUpdate, string> = {
   status: "status", output: "output", plan: "plan", error: "error", errorCategory: "error_category", costUsd: "cost_usd",
@@ -122,7 +117,6 @@ export function findExecution(registry: Registry, idOrPrefix: string): Execution
   if (rows.length === 1) return toExecution(rows[0]!);
   return rows.length === 0 ? undefined : rows.map(toExecution);
 }
-
 
 export function listExecutions(registry: Registry, query: ExecutionQuery): { total: number; items: Execution[] } {
   const where: string[] = [];

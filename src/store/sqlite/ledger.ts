@@ -12,7 +12,6 @@ import { nowIso } from "./db.js";
 import type { LedgerState, DaySpend, Reservation, ReserveResult, ReservationRow } from "../../domain/records.js";
 export type { LedgerState, DaySpend, Reservation, ReserveResult, ReservationRow };
 
-
 import { roundUsd, spendDay } from "../../policy/spend.js";
 export { roundUsd, spendDay };
 
@@ -51,8 +50,6 @@ export function daySpend(registry: Registry, day: string): DaySpend {
   return { day, committedUsd: roundUsd((row?.committed ?? 0) / MICROS_PER_USD), reservedUsd: roundUsd((row?.reserved ?? 0) / MICROS_PER_USD) };
 }
 
-
-
 /** Must run inside a write transaction (the intent's), so the check and the insert are one atomic step. */
 export function reserveSpend(registry: Registry, reservation: Reservation): ReserveResult {
   const spend = daySpend(registry, reservation.day);
@@ -66,7 +63,6 @@ export function reserveSpend(registry: Registry, reservation: Reservation): Rese
 export function settleSpend(registry: Registry, executionId: string, state: Exclude<LedgerState, "reserved">): void {
   statements(registry).settle.run(state, nowIso(), executionId);
 }
-
 
 export function dayEntries(registry: Registry, day: string): ReservationRow[] {
   const rows = registry.db

@@ -5,13 +5,10 @@
  */
 import { NotFoundError, UsageError } from "../../errors.js";
 import { appendAudit } from "./audit.js";
-import { currentProcess, isRunning } from "../../util/process.js";
+import { currentProcess } from "../../util/process.js";
 import { nowIso, rowsByIdPrefix, writeTransaction, type Registry } from "./db.js";
 import type { PlanRunStatus, PlanStepStatus, PlanRunStep, PlanRun } from "../../domain/records.js";
 export type { PlanRunStatus, PlanStepStatus, PlanRunStep, PlanRun };
-
-
-
 
 interface RunRow {
   id: string; plan_id: string; name: string; status: PlanRunStatus; plan: string; actor: string; pid: number | null; pid_start: string | null; error: string | null;
@@ -86,7 +83,3 @@ function summaryOf(row: RunRow): Omit<PlanRun, "plan" | "steps"> {
 }
 
 /** A run marked running whose process is gone was interrupted (a crash, a kill): it can be resumed or rolled back. */
-export function isOrphaned(run: Pick<PlanRun, "status" | "pid" | "pidStart">): boolean {
-  if (run.status !== "running" || run.pid === null) return false;
-  return !isRunning(run.pid, run.pidStart);
-}

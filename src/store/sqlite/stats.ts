@@ -10,11 +10,6 @@ export { STATS_PERIODS, STATS_GROUPS };
 import type { StatsPeriod, StatsGroup, StatsQuery, StatsCounts, StatsRow, Stats } from "../../domain/records.js";
 export type { StatsPeriod, StatsGroup, StatsQuery, StatsCounts, StatsRow, Stats };
 
-
-
-
-
-
 /** Bucket expressions over a time column: `created_at` in executions, `day` (`YYYY-MM-DD`) in the counts. */
 function bucket(period: StatsPeriod, column: string): string {
   switch (period) {

@@ -13,10 +13,6 @@ import type { ToolRow5, CompiledAction, SaveToolInput, SaveToolResult } from "..
 export type { ToolRow5, CompiledAction, SaveToolInput, SaveToolResult };
 export type { ToolStatus, ToolDefinition, ToolSummary, ToolRecord, ActionRecord, ListToolsQuery };
 
-
-
-
-
 interface ToolRow {
   name: string; version: string; description: string; runtime: string; status: ToolStatus; tags: string;
   action_count: number; secrets: string; source_path: string | null; digest: string; definition?: string;
@@ -37,7 +33,6 @@ function toSummary(row: ToolRow): ToolSummary {
     requiresApproval: row.requires_approval === 1, grants: row.grants === null ? null : (JSON.parse(row.grants) as Asks),
   };
 }
-
 
 function listFilter(query: ListToolsQuery): { filter: string; params: Record<string, string> } {
   const where: string[] = [];
@@ -60,7 +55,6 @@ export function listTools(registry: Registry, query: ListToolsQuery = {}): ToolS
   const sql = `SELECT json_group_array(json_object(${SUMMARY_JSON}) ORDER BY name) FROM tools ${filter}`;
   return JSON.parse(registry.db.prepare(sql).pluck().get(params) as string) as ToolSummary[];
 }
-
 
 /** Just the columns the `list` table shows, as arrays: the cheapest shape for thousands of rows. */
 export function listToolRows(registry: Registry, query: ListToolsQuery = {}): ToolRow5[] {
@@ -112,9 +106,6 @@ export function listActions(registry: Registry, tool: string): Array<Pick<Action
     Pick<ActionRecord, "name" | "kind" | "description">
   >;
 }
-
-
-
 
 /** Inserts or replaces one tool and all its actions in a single transaction: a file is all-or-nothing. */
 export function saveTool(registry: Registry, input: SaveToolInput): SaveToolResult {

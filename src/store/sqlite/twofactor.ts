@@ -25,8 +25,6 @@ export type VerifyResult =
   | { ok: true; step: number }
   | { ok: false; reason: "not_enrolled" | "invalid" | "replayed" | "throttled"; retryAfterSeconds?: number };
 
-
-
 interface TotpRow {
   sealed_secret: string;
   confirmed: number;
