@@ -8,6 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll } from "vitest";
+import { openToolctl, type OpenOptions, type Toolctl } from "../src/api/index.js";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const binPath = path.join(repoRoot, "bin", "toolctl");
@@ -15,7 +16,9 @@ export const examplesDir = path.join(repoRoot, "manifests", "examples");
 export const sharedDir = path.resolve(repoRoot, "../shared");
 
 const created: string[] = [];
-afterAll(() => {
+const opened: Toolctl[] = [];
+afterAll(async () => {
+  for (const toolctl of opened.splice(0)) await toolctl.close().catch(() => {});
   for (const dir of created) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -92,10 +95,27 @@ export async function runJson<T = any>(args: string[], options: CliOptions = {})
   return { ...result, json };
 }
 
-/** A fresh home with the bundled examples imported. */
+/**
+ * Opens the library API in-process on a home (a fresh temp one unless given), with the same clean environment
+ * `runCli` gives the binary. Behaviour tests go through this; the instance is closed after the file's tests.
+ */
+export async function openApi(options: Omit<OpenOptions, "env"> & { env?: Record<string, string | undefined> } = {}): Promise<Toolctl> {
+  const home = options.home ?? tempDir("toolctl-home-");
+  const env = baseEnv({ TOOLCTL_HOME: home, ...options.env });
+  const toolctl = await openToolctl({ cwd: repoRoot, ...options, home, env });
+  opened.push(toolctl);
+  return toolctl;
+}
+
+/** A fresh home with the bundled examples imported (in-process; the CLI's `import` has tests of its own). */
 export async function homeWithExamples(): Promise<string> {
   const home = tempDir("toolctl-home-");
-  const result = await runCli(["import", examplesDir], { home });
-  if (result.code !== 0) throw new Error(`import failed: ${result.stderr}`);
+  const toolctl = await openToolctl({ home, env: baseEnv({ TOOLCTL_HOME: home }), cwd: repoRoot });
+  try {
+    const report = await toolctl.importManifests([examplesDir]);
+    if (report.failed.length > 0) throw new Error(`import failed: ${JSON.stringify(report.failed)}`);
+  } finally {
+    await toolctl.close();
+  }
   return home;
 }
