@@ -12,7 +12,7 @@ import { openRegistry, writeTransaction } from "../src/store/sqlite/db.js";
 import { countExecutions, splitByDay } from "../src/store/sqlite/execution-counts.js";
 import { insertExecution, updateExecution, type ExecutionStatus } from "../src/store/sqlite/executions.js";
 import { executionStats } from "../src/store/sqlite/stats.js";
-import { baseEnv, binPath, examplesDir, runCli, tempDir } from "./helpers.js";
+import { baseEnv, binPath, examplesDir, openApi, runCli, runJson, tempDir } from "./helpers.js";
 
 const env = { TOOLCTL_AUDIT_KEY: Buffer.alloc(32, 3).toString("base64") };
 
@@ -105,4 +105,25 @@ describe("audit export", () => {
     expect(result.status).toBe(0);
     expect(statSync(out).size).toBeGreaterThan(120_000_000);
   }, 180_000);
+});
+
+describe("executions --status", () => {
+  it("filters on every status an execution can end in, rolled_back included, and offers no status nothing writes", async () => {
+    const toolctl = await openApi();
+    await toolctl.importManifests([path.join(examplesDir, "echo.yaml")]);
+    const kept = await toolctl.run("echo.say", { message: "kept" }, { yes: true });
+    const undone = await toolctl.run("echo.say", { message: "undone" }, { yes: true });
+    await toolctl.store.executions.rolledBack(undone.executionId!, { type: "execution.rolled_back", actor: "user", tool: "echo", action: "say", executionId: undone.executionId! });
+    await toolctl.close();
+
+    const rolledBack = await runJson(["executions", "--status", "rolled_back"], { home: toolctl.home });
+    expect(rolledBack.code, rolledBack.stderr).toBe(0);
+    expect(rolledBack.json.items.map((e: { id: string }) => e.id)).toEqual([undone.executionId]);
+    const succeeded = await runJson(["executions", "--status", "succeeded"], { home: toolctl.home });
+    expect(succeeded.json.items.map((e: { id: string }) => e.id)).toEqual([kept.executionId]);
+
+    const help = await runCli(["executions", "--help"]);
+    const offered = /--status <status>[^(]*\(choices: ([^)]*)\)/.exec(help.stdout.replace(/\s+/g, " "))![1]!.split(", ").map((choice) => JSON.parse(choice));
+    expect(offered).toEqual(["running", "succeeded", "failed", "unknown", "declined", "dry_run", "rolled_back"]);
+  });
 });

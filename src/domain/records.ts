@@ -54,8 +54,11 @@ export interface ListToolsQuery {
   search?: string;
 }
 
-export type ExecutionStatus =
-  | "requested" | "approved" | "running" | "succeeded" | "failed" | "unknown" | "rolled_back" | "declined" | "dry_run";
+/** Every status an execution is written with (`--status` offers these). */
+export const EXECUTION_STATUSES = ["running", "succeeded", "failed", "unknown", "declined", "dry_run", "rolled_back"] as const;
+
+/** `requested` and `approved` are only found in registries written by older versions (migrated or settled on open). */
+export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number] | "requested" | "approved";
 
 /** Why a run failed. `other` is for failures that fit none of the rest (it was `unknown`, easily read as the outcome status). */
 export type ErrorCategory =

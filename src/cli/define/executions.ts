@@ -1,4 +1,5 @@
 import { Option } from "commander";
+import { EXECUTION_STATUSES } from "../../domain/records.js";
 import { positiveInt } from "./flags.js";
 import type { CommandDefinition } from "./types.js";
 
@@ -10,11 +11,11 @@ export const executionsDefinition: CommandDefinition = {
       .description("execution history, newest first")
       .option("--tool <tool>", "only this tool")
       .option("--action <action>", "only this action")
-      .addOption(new Option("--status <status>", "only this status").choices(["requested", "running", "succeeded", "failed", "unknown", "declined", "dry_run"]))
+      .addOption(new Option("--status <status>", "only this status").choices(EXECUTION_STATUSES))
       .addOption(new Option("--actor <actor>", "only this actor").choices(["user", "ci", "agent"]))
       .option("--since <time>", "on or after this ISO time or date")
       .option("--until <time>", "on or before this ISO time or date")
-      .option("--limit <n>", "rows per page (default 20)", positiveInt("--limit"), 20)
+      .option("--limit <n>", "rows per page", positiveInt("--limit"), 20)
       .option("--page <n>", "page number, from 1", positiveInt("--page"), 1)
       .addHelpText("after", "\nExample:\n  toolctl executions --status failed --limit 5\n  toolctl executions show ex_lx2k…")
       .action(action(async () => (await import("../commands/executions.js")).listExecutionsCommand));
