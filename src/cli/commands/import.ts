@@ -7,8 +7,8 @@ interface ImportFlags {
   openapi?: string;
   name?: string;
   baseUrl?: string;
-  tag: string[];
-  operation: string[];
+  tag?: string[];
+  operation?: string[];
   pathPrefix?: string;
   allowPlainHttp?: boolean;
   allowPrivateNetworks?: boolean;
@@ -56,7 +56,7 @@ export async function importCommand(context: CommandContext, paths: string[], fl
     return importSpec(context, flags);
   }
   const specOnly = (["name", "baseUrl", "pathPrefix", "allowPlainHttp", "allowPrivateNetworks", "strict"] as const).filter((key) => flags[key] !== undefined);
-  if (flags.tag.length > 0 || flags.operation.length > 0 || specOnly.length > 0) {
+  if ((flags.tag ?? []).length > 0 || (flags.operation ?? []).length > 0 || specOnly.length > 0) {
     throw new UsageError("--name, --base-url, --tag, --operation, --path-prefix, --strict and --allow-* apply to --openapi only");
   }
   if (paths.length === 0) throw new UsageError("nothing to import: give manifest files or directories, or --openapi FILE|URL");

@@ -16,12 +16,12 @@ export const auditDefinition: CommandDefinition = {
       .option("--execution <id>", "only events of this execution")
       .option("--since <time>", "on or after this ISO time or date")
       .option("--until <time>", "on or before this ISO time or date")
-      .option("--limit <n>", "at most this many events (default 50)", positiveInt("--limit"), 50)
+      .option("--limit <n>", "at most this many events", positiveInt("--limit"), 50)
       .addHelpText("after", "\nExample:\n  toolctl audit --tool echo --json   # JSON lines\n  toolctl audit verify")
       .action(action(async () => (await import("../commands/audit.js")).auditCommand));
     audit
       .command("verify")
-      .description("check the hash chain: detects edited, deleted, reordered or truncated events")
+      .description("check the hash chain, the signed checkpoint, the exported head and each execution's signature: detects edited, deleted, reordered or truncated events")
       .action(action(async () => (await import("../commands/audit.js")).verifyCommand));
     audit
       .command("export")

@@ -3,7 +3,7 @@ import type { CommandDefinition } from "./types.js";
 export const toolDefinition: CommandDefinition = {
   name: "tool",
   register(program, action) {
-    const tool = program.command("tool").description("tool lifecycle: approve, revoke, enable, disable, remove, clear-state");
+    const tool = program.command("tool").description("tool lifecycle: approve, revoke, enable, disable, remove, test, clear-state");
     for (const [verb, help] of [
       ["enable", "allow a tool to run again (pending if it asks for more than it was granted)"],
       ["disable", "stop a tool from running (it stays registered)"],
@@ -39,7 +39,7 @@ export const toolDefinition: CommandDefinition = {
       .command("clear-state")
       .description("empty a Docker tool's /state volume (the way out of \"volume quota exceeded\")")
       .argument("<name>", "tool name")
-      .addHelpText("after", "\nExample:\n  toolctl tool clear-state notes")
+      .addHelpText("after", "\nExample:\n  toolctl tool clear-state calculator-docker")
       .action(action(async () => (await import("../commands/tool.js")).clearStateCommand));
   },
 };
