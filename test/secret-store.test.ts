@@ -7,9 +7,9 @@ import { chmodSync, existsSync, readdirSync, readFileSync, statSync, unlinkSync 
 import path from "node:path";
 import * as pty from "node-pty";
 import { describe, expect, it } from "vitest";
-import { openRegistry } from "../src/store/sqlite/db.js";
+import { openSqliteStore } from "../src/store/sqlite/index.js";
 import { loadKeyRing, seal, sealedKeyId, unseal } from "../src/secrets/crypto.js";
-import { getSecret, listSecrets, setSecret } from "../src/secrets/store.js";
+import { getSecret, setSecret } from "../src/secrets/store.js";
 import { baseEnv, binPath, repoRoot, runCli, runJson, tempDir, writeFiles, type CliResult } from "./helpers.js";
 
 const fixture = path.join(repoRoot, "test", "fixtures", "proc.mjs");
@@ -52,12 +52,12 @@ function filesIn(dir: string): string[] {
 }
 
 /** The stored value, decrypted with the home's key file (the test's own view, not toolctl's output). */
-function storedValue(home: string, name: string): string | undefined {
-  const registry = openRegistry(home);
+async function storedValue(home: string, name: string): Promise<string | undefined> {
+  const store = openSqliteStore(home, {});
   try {
-    return getSecret(registry, loadKeyRing(home, {}, { create: false })!, name);
+    return await getSecret(store, home, loadKeyRing(home, {}, { create: false })!, name);
   } finally {
-    registry.close();
+    await store.close();
   }
 }
 
@@ -95,7 +95,7 @@ describe("toolctl secret", () => {
     for (const out of [list.stdout, human.stdout, human.stderr, set.stdout]) expect(out).not.toContain(value);
 
     // The trailing newline from echo is not part of the secret.
-    expect(storedValue(home, "PROC_KEY")).toBe(value);
+    expect(await storedValue(home, "PROC_KEY")).toBe(value);
 
     const unknown = await runJson(["secret", "rm", "PROC_KY"], { home });
     expect(unknown.code).toBe(2);
@@ -132,11 +132,11 @@ describe("toolctl secret", () => {
     expect(typed.exitCode, typed.screen).toBe(0);
     expect(typed.screen).not.toContain(value);
     expect(typed.screen).toContain("*".repeat(value.length));
-    expect(storedValue(home, "PTY_KEY")).toBe(value);
+    expect(await storedValue(home, "PTY_KEY")).toBe(value);
 
     const interrupted = await setOnTerminal(home, "OTHER_KEY", "abc\x03");
     expect(interrupted.exitCode).toBe(130);
-    expect(storedValue(home, "OTHER_KEY")).toBeUndefined();
+    expect(await storedValue(home, "OTHER_KEY")).toBeUndefined();
   });
 
   it("keeps the value out of every file in the home and every output, after a run that uses and prints it", async () => {
@@ -262,28 +262,28 @@ describe("toolctl secret", () => {
     const home = tempDir("toolctl-rotate-crash-");
     const COUNT = 400;
     const TOTP_SECRET = "JBSWY3DPEHPK3PXP";
-    const registry = openRegistry(home);
+    const store = openSqliteStore(home, {});
     try {
       const ring = loadKeyRing(home, {}, { create: true })!;
-      for (let i = 0; i < COUNT; i++) setSecret(registry, ring, `S_${i}`, `value-${i}`);
-      registry.db.prepare("INSERT INTO totp (id, sealed_secret, created_at) VALUES (1, ?, ?)").run(seal(ring, TOTP_SECRET, "totp:1"), new Date().toISOString());
+      for (let i = 0; i < COUNT; i++) await setSecret(store, home, ring, `S_${i}`, `value-${i}`);
+      store.registry.db.prepare("INSERT INTO totp (id, sealed_secret, created_at) VALUES (1, ?, ?)").run(seal(ring, TOTP_SECRET, "totp:1"), new Date().toISOString());
     } finally {
-      registry.close();
+      await store.close();
     }
 
     /** Opens every sealed row with the key file as it is now; returns how many key ids the rows use. */
-    const checkAll = (): number => {
-      const db = openRegistry(home);
+    const checkAll = async (): Promise<number> => {
+      const store = openSqliteStore(home, {});
       try {
         const ring = loadKeyRing(home, {}, { create: false })!;
-        const rows = listSecrets(db);
+        const rows = await store.secrets.list();
         expect(rows).toHaveLength(COUNT);
-        for (let i = 0; i < COUNT; i++) expect(getSecret(db, ring, `S_${i}`)).toBe(`value-${i}`);
-        const totp = db.db.prepare("SELECT sealed_secret FROM totp WHERE id = 1").pluck().get() as string;
+        for (let i = 0; i < COUNT; i++) expect(await getSecret(store, home, ring, `S_${i}`)).toBe(`value-${i}`);
+        const totp = store.registry.db.prepare("SELECT sealed_secret FROM totp WHERE id = 1").pluck().get() as string;
         expect(unseal(ring, totp, "totp:1")).toBe(TOTP_SECRET);
         return new Set([...rows.map((r) => r.keyId), sealedKeyId(totp)]).size;
       } finally {
-        db.close();
+        await store.close();
       }
     };
 
@@ -304,7 +304,7 @@ describe("toolctl secret", () => {
     const startup = (await spawnKilledAfter(["secret", "list"], 60_000)).ms;
     const full = await rotateKilledAfter(60_000);
     expect(full.killed).toBe(false);
-    expect(checkAll()).toBe(1);
+    expect(await checkAll()).toBe(1);
 
     let killed = 0;
     let mixed = 0;
@@ -320,7 +320,7 @@ describe("toolctl secret", () => {
       const outcome = await rotateKilledAfter(from + Math.random() * Math.max(1, upper - from));
       if (outcome.killed) killed++;
       else upper = Math.max(from + 1, Math.min(upper, outcome.ms * 0.9));
-      if (checkAll() > 1) mixed++;
+      if ((await checkAll()) > 1) mixed++;
     }
     const stats = JSON.stringify({ startupMs: startup, rotateMs: full.ms, attempts, killed, mixed });
     expect(killed, stats).toBeGreaterThanOrEqual(trials);
@@ -329,7 +329,7 @@ describe("toolctl secret", () => {
 
     const last = await runJson(["secret", "rotate"], { home, timeoutMs: 60_000 });
     expect(last.code, last.stderr).toBe(0);
-    expect(checkAll()).toBe(1);
+    expect(await checkAll()).toBe(1);
     expect(Object.keys(JSON.parse(readFileSync(path.join(home, "master.key"), "utf8")).keys)).toEqual([last.json.keyId]);
     expect(readdirSync(home).filter((name) => name.endsWith(".tmp"))).toEqual([]);
     expect((await runCli(["audit", "verify"], { home })).code).toBe(0);
@@ -337,12 +337,12 @@ describe("toolctl secret", () => {
 
   it("loses nothing when secrets are set while a rotation runs", async () => {
     const home = tempDir("toolctl-rotate-race-");
-    const registry = openRegistry(home);
+    const store = openSqliteStore(home, {});
     try {
       const ring = loadKeyRing(home, {}, { create: true })!;
-      for (let i = 0; i < 300; i++) setSecret(registry, ring, `S_${i}`, `value-${i}`);
+      for (let i = 0; i < 300; i++) await setSecret(store, home, ring, `S_${i}`, `value-${i}`);
     } finally {
-      registry.close();
+      await store.close();
     }
     const results = await Promise.all([
       runCli(["secret", "rotate"], { home }),
@@ -353,7 +353,7 @@ describe("toolctl secret", () => {
     const check = await runJson(["secret", "list", "--check"], { home });
     expect(check.code, check.stderr).toBe(0);
     expect(check.json.secrets).toHaveLength(306);
-    for (let i = 0; i < 6; i++) expect(storedValue(home, `NEW_${i}`)).toBe(`new-${i}`);
+    for (let i = 0; i < 6; i++) expect(await storedValue(home, `NEW_${i}`)).toBe(`new-${i}`);
     const keys = Object.keys(JSON.parse(readFileSync(path.join(home, "master.key"), "utf8")).keys);
     expect(new Set(check.json.secrets.map((s: { keyId: string }) => s.keyId)).size).toBeLessThanOrEqual(keys.length);
   });

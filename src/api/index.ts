@@ -18,6 +18,8 @@ import type {
   SaveToolResult, Stats, StatsQuery, ToolRecord, ToolRow5, ToolSummary,
 } from "../domain/records.js";
 import type { Human, TwoFactor } from "../engine/approve.js";
+import type { Description } from "../engine/describe.js";
+import type { Diagnosis } from "../engine/doctor.js";
 import type { Budget, EngineDeps } from "../engine/evaluate.js";
 import type { ExecuteOptions, ExecuteResult, Progress } from "../engine/execute.js";
 import type { InputSources } from "../engine/input.js";
@@ -28,9 +30,16 @@ import type { ApplyOptions, ApplyResult, StepReporter } from "../plan/apply.js";
 import type { PlanPreview } from "../plan/preview.js";
 import type { Runner } from "../runners/types.js";
 import type { Store } from "../store/port.js";
+import { manageApi, type ManageApi } from "./manage.js";
 
 export { ExitCode, ToolctlError } from "../errors.js";
+export type {
+  ApproveToolOptions, DecideOptions, Grant, GrantAnswer, ListedSecret, ManageApi, PendingRequest, Removal, Revocation, RotateResult, SecretInfo,
+  StatusChange, ToolAsks,
+} from "./manage.js";
 export type { ExitCodeValue } from "../errors.js";
+export type { ActionSummaryView, ActionView, Description, ToolView } from "../engine/describe.js";
+export type { Check, Diagnosis } from "../engine/doctor.js";
 export type {
   Actor, Approval, ApprovalRequest, ApplyResult, AuditEvent, AuditQuery, AuditVerification, Budget, Config, ConvertReport, Execution, ExecutionQuery,
   ExecuteResult, ImportReport, ListToolsQuery, PlanPreview, PlanRun, Progress, SaveToolResult, Stats, StatsQuery, Store, ToolRecord, ToolSummary,
@@ -59,6 +68,8 @@ export interface OpenOptions {
   actor?: Actor;
   /** A store to use instead of the home's SQLite registry (another backend). */
   store?: Store;
+  /** Settings to use instead of the home's config.yaml (and its environment overrides). */
+  config?: Config;
   /** How a human approves; see `ApprovalChannel`. A run's own `approve` option overrides it. */
   approvals?: ApprovalChannel;
 }
@@ -88,7 +99,7 @@ export type RunInput = Record<string, unknown> | InputSources;
 
 export type ProgressEvent = { type: "start"; label: string } | { type: "stop" } | { type: "status"; text: string };
 
-export interface Toolctl {
+export interface Toolctl extends ManageApi {
   readonly home: string;
   readonly actor: Actor;
   readonly config: Config;
@@ -100,6 +111,8 @@ export interface Toolctl {
   /** The five columns of `toolctl list`, cheaply. */
   toolRows(query?: ListToolsQuery): Promise<ToolRow5[]>;
   getTool(name: string): Promise<ToolRecord | undefined>;
+  /** A tool (`name`) with its actions' cost and risk rules, or one action (`tool.action`) in full, as `toolctl show` prints it. */
+  describe(target: string): Promise<Description>;
 
   /** The decision for an action, without running it: request, cost, risk, approval need, budget effect, undo. */
   preview(target: string, input?: RunInput, options?: Pick<RunOptions, "sandbox" | "signal">): Promise<ExecuteResult>;
@@ -127,6 +140,8 @@ export interface Toolctl {
 
   /** Progress of running actions (a spinner's start and stop, an image pull's status lines). */
   on(event: "progress", listener: (event: ProgressEvent) => void): () => void;
+  /** Something went wrong that did not stop the call (a run whose process is gone could not be settled). */
+  on(event: "warning", listener: (message: string) => void): () => void;
   close(): Promise<void>;
 }
 
@@ -184,10 +199,10 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
   const { resolveHome, resolveActor } = await import("../config/home.js");
   const home = options.home ?? resolveHome(undefined, env);
   const actor = options.actor ?? resolveActor(env);
-  const { loadConfig } = await import("../config/config.js");
-  const config = (await loadConfig(home, env)).values;
+  const config = options.config ?? (await (await import("../config/config.js")).loadConfig(home, env)).values;
   const store = options.store ?? (await import("../store/sqlite/index.js")).openSqliteStore(home, env);
   const listeners = new Set<(event: ProgressEvent) => void>();
+  const warningListeners = new Set<(message: string) => void>();
   const emit = (event: ProgressEvent) => listeners.forEach((listener) => listener(event));
   const progressOf = (own: Progress | undefined): Progress | undefined =>
     own ?? (listeners.size === 0 ? undefined : { start: (label) => emit({ type: "start", label }), stop: () => emit({ type: "stop" }), status: (text) => emit({ type: "status", text }) });
@@ -208,6 +223,7 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
 
   const toolctl: Toolctl = {
     home, actor, config, store,
+    ...manageApi({ store, home, env, actor }),
     async importManifests(paths) {
       const { importManifests } = await import("../manifest/import.js");
       return importManifests((input) => store.tools.save(input), { paths, actor });
@@ -219,6 +235,7 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
     listTools: (query) => store.tools.list(query),
     toolRows: (query) => store.tools.rows(query),
     getTool: (name) => store.tools.get(name),
+    describe: async (target) => (await import("../engine/describe.js")).describeTarget({ store, home, cwd, env }, target),
 
     async preview(target, input, runOptions = {}) {
       const { execute } = await import("../engine/execute.js");
@@ -287,14 +304,16 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
     auditEvents: () => store.audit.all(),
     verifyAudit: () => store.audit.verify(),
     async budget(day) {
+      await settle();
       const { spendDay } = await import("../policy/spend.js");
       const which = day ?? spendDay();
       return { spend: await store.ledger.day(which), entries: await store.ledger.entries(which), limits: config.limits };
     },
     approvals: (all) => store.approvals.list(all),
-    on(_event, listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
+    on(event: "progress" | "warning", listener: ((event: ProgressEvent) => void) | ((message: string) => void)) {
+      const set = (event === "warning" ? warningListeners : listeners) as Set<typeof listener>;
+      set.add(listener);
+      return () => set.delete(listener);
     },
     close: () => store.close(),
   };
@@ -306,9 +325,27 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
   async function settle(): Promise<void> {
     try {
       await store.executions.settleAbandoned(actor);
-    } catch {
-      // A settlement that cannot be written does not stop a reader; the CLI warns about it.
+    } catch (error) {
+      // A settlement that cannot be written does not stop a reader: it is told, and reads on.
+      for (const listener of warningListeners) listener(`could not settle the runs whose toolctl process is gone: ${(error as Error).message}`);
     }
   }
   return toolctl;
+}
+
+/**
+ * What works and what is missing on this machine for this home: the config, the registry and its audit chain, 2FA,
+ * the secrets each tool needs, where the keys are, process confinement, the Docker engine and the images tools
+ * name. It opens the home itself and works when the config is broken (that is one of its findings).
+ */
+export async function diagnose(options: Pick<OpenOptions, "home" | "env" | "cwd" | "actor" | "store"> = {}): Promise<Diagnosis> {
+  const env = options.env ?? process.env;
+  const { resolveHome, resolveActor } = await import("../config/home.js");
+  const { diagnose: run } = await import("../engine/doctor.js");
+  const home = options.home ?? resolveHome(undefined, env);
+  // A store the caller passed stays open: it is theirs to close.
+  const given = options.store;
+  const openStore = async (): Promise<Store> =>
+    given ? Object.create(given, { close: { value: async () => {} } }) : (await import("../store/sqlite/index.js")).openSqliteStore(home, env);
+  return run({ home, env, cwd: options.cwd ?? process.cwd(), actor: options.actor ?? resolveActor(env) }, openStore);
 }

@@ -1,22 +1,32 @@
 /**
- * `toolctl doctor`: what works and what is missing — the registry and its audit chain, the config, the Docker
+ * `toolctl doctor` (and the API's `diagnose`): what works and what is missing — the registry and its audit chain, the config, the Docker
  * engine (and runc, against the Leaky Vessels fix), each Docker tool's image, the secrets tools need, and 2FA.
  * Exit 0 when nothing failed, 6 when something a registered tool needs is unavailable.
  */
-import { loadConfig } from "../../config/config.js";
-import { ExitCode, ToolctlError } from "../../errors.js";
-import { verifyAudit } from "../../store/sqlite/audit.js";
-import { listTools } from "../../store/sqlite/tools.js";
-import { twoFactorStatus } from "../../store/sqlite/twofactor.js";
-import { createSecretLookup } from "../../secrets/resolve.js";
-import { readSealedSecrets } from "../../store/sqlite/secrets.js";
-import type { ConfinementSetting } from "../../runners/process/sandbox.js";
-import type { CommandContext } from "../program.js";
-import { withRegistry } from "./shared.js";
+import type { Actor } from "../config/home.js";
+import { loadConfig } from "../config/config.js";
+import type { ToolSummary } from "../domain/records.js";
+import { ToolctlError } from "../errors.js";
+import { createSecretLookup } from "../secrets/resolve.js";
+import type { ConfinementSetting } from "../runners/process/sandbox.js";
+import type { Store } from "../store/port.js";
 
-type Level = "ok" | "warn" | "fail";
+export type Level = "ok" | "warn" | "fail";
 
-interface Check {
+export interface DoctorContext {
+  home: string;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  actor: Actor;
+}
+
+export interface Diagnosis {
+  /** False when something a registered tool needs is unavailable (the CLI exits 6). */
+  ok: boolean;
+  checks: Check[];
+}
+
+export interface Check {
   name: string;
   level: Level;
   message: string;
@@ -29,8 +39,8 @@ interface ToolImage {
   needed: boolean;
 }
 
-async function dockerChecks(context: CommandContext, images: ToolImage[], needed: boolean, pull: boolean): Promise<Check[]> {
-  const { connectEngine, engineVersions, engineMessage, pingEngine, versionAtLeast, MINIMUM_RUNC } = await import("../../runners/docker/engine.js");
+async function dockerChecks(context: DoctorContext, images: ToolImage[], needed: boolean, pull: boolean): Promise<Check[]> {
+  const { connectEngine, engineVersions, engineMessage, pingEngine, versionAtLeast, MINIMUM_RUNC } = await import("../runners/docker/engine.js");
   const engine = await connectEngine(context.env);
   const missing: Level = needed ? "fail" : "warn";
   try {
@@ -63,8 +73,8 @@ async function dockerChecks(context: CommandContext, images: ToolImage[], needed
 }
 
 /** Where the master and audit keys are: outside the home (environment, keyring) or beside the registry. */
-async function keysCheck(context: CommandContext): Promise<Check> {
-  const { existingHolder, keyringAvailable } = await import("../../secrets/key-store.js");
+async function keysCheck(context: DoctorContext): Promise<Check> {
+  const { existingHolder, keyringAvailable } = await import("../secrets/key-store.js");
   const where = (name: "master" | "audit", variable: string) =>
     context.env[variable] ? variable : (existingHolder(context.home, name, context.env)?.where ?? "not created yet");
   const keys = { master: where("master", "TOOLCTL_MASTER_KEY"), audit: where("audit", "TOOLCTL_AUDIT_KEY") };
@@ -75,8 +85,8 @@ async function keysCheck(context: CommandContext): Promise<Check> {
 }
 
 /** How process tools would run here, said plainly: confined by bubblewrap, refused, or unconfined. */
-async function confinementCheck(context: CommandContext, setting: ConfinementSetting, processTools: number): Promise<Check> {
-  const { chooseConfinement, effectiveSetting, findOnPath } = await import("../../runners/process/sandbox.js");
+async function confinementCheck(context: DoctorContext, setting: ConfinementSetting, processTools: number): Promise<Check> {
+  const { chooseConfinement, effectiveSetting, findOnPath } = await import("../runners/process/sandbox.js");
   const effective = effectiveSetting(setting);
   const bwrap = process.platform === "linux" ? findOnPath("bwrap", context.env.PATH) : undefined;
   if (effective === "off") return { name: "confinement", level: "warn", message: "process.confinement is off: process tools run unconfined and can read everything you can, toolctl's keys included" };
@@ -98,7 +108,8 @@ async function confinementCheck(context: CommandContext, setting: ConfinementSet
   return { name: "confinement", level: "warn", message: `no confinement available on ${process.platform}: process tools run unconfined (process.confinement: ${setting}) and can read everything you can, toolctl's keys included` };
 }
 
-export async function doctorCommand(context: CommandContext): Promise<number> {
+/** `openStore` opens the home's store; a store that cannot be opened is the registry check's failure. */
+export async function diagnose(context: DoctorContext, openStore: () => Promise<Store>): Promise<Diagnosis> {
   const checks: Check[] = [];
   let config;
   try {
@@ -108,27 +119,29 @@ export async function doctorCommand(context: CommandContext): Promise<number> {
   } catch (error) {
     checks.push({ name: "config", level: "fail", message: (error as Error).message });
   }
-  let tools: ReturnType<typeof listTools> = [];
+  let tools: ToolSummary[] = [];
+  let sealed = new Map<string, string>();
+  let images: ToolImage[] = [];
+  const docker = config?.values.docker ?? { pull: true, sandboxProcesses: false };
   try {
-    await withRegistry(context, (registry) => {
-      tools = listTools(registry);
+    const store = await openStore();
+    try {
+      tools = await store.tools.list();
       const pending = tools.filter((t) => t.status === "pending").map((t) => t.name);
-      checks.push({ name: "registry", level: "ok", message: `${registry.file}: ${tools.length} tools${pending.length ? `, pending approval: ${pending.join(", ")}` : ""}` });
-      const audit = verifyAudit(registry);
+      checks.push({ name: "registry", level: "ok", message: `${store.location}: ${tools.length} tools${pending.length ? `, pending approval: ${pending.join(", ")}` : ""}` });
+      const audit = await store.audit.verify();
       checks.push(audit.ok
         ? { name: "audit", level: "ok", message: `hash chain intact (${audit.events} events)` }
         : { name: "audit", level: "fail", message: `hash chain broken: ${audit.problems[0]}; see: toolctl audit verify` });
-      const twoFactor = twoFactorStatus(registry);
+      const twoFactor = await store.twoFactor.status();
       checks.push({ name: "2fa", level: twoFactor.enrolled ? "ok" : "warn", message: twoFactor.enrolled ? `enrolled since ${twoFactor.since}` : "not enrolled: CRITICAL actions cannot be approved; run: toolctl 2fa enroll" });
-    });
+      if (tools.some((tool) => tool.secrets.length > 0)) sealed = await store.secrets.allSealed();
+      images = (await store.tools.images()).map((row) => ({ image: row.image, needed: row.docker || docker.sandboxProcesses }));
+    } finally {
+      await store.close();
+    }
   } catch (error) {
     checks.push({ name: "registry", level: "fail", message: (error as Error).message });
-  }
-  let sealed = new Map<string, string>();
-  try {
-    if (tools.some((tool) => tool.secrets.length > 0)) sealed = await withRegistry(context, (registry) => readSealedSecrets(registry));
-  } catch {
-    // The registry check above already says why it cannot be read.
   }
   const lookup = createSecretLookup(context.cwd, context.env, { home: context.home, sealed });
   for (const tool of tools) {
@@ -147,20 +160,7 @@ export async function doctorCommand(context: CommandContext): Promise<number> {
   checks.push(await keysCheck(context));
   checks.push(await confinementCheck(context, config?.values.process?.confinement ?? "auto", tools.filter((t) => t.runtime === "process").length));
   const dockerTools = tools.filter((t) => t.runtime === "docker");
-  const docker = config?.values.docker ?? { pull: true, sandboxProcesses: false };
-  const images = await withRegistry(context, (registry) =>
-    (registry.db.prepare(
-      `SELECT json_extract(definition, '$.image') AS image, max(runtime = 'docker') AS docker FROM tools
-       WHERE json_extract(definition, '$.image') IS NOT NULL GROUP BY 1 ORDER BY 1`,
-    ).all() as Array<{ image: string; docker: number }>).map((row) => ({ image: row.image, needed: row.docker === 1 || docker.sandboxProcesses })),
-  ).catch(() => [] as ToolImage[]);
   checks.push(...(await dockerChecks(context, images, dockerTools.length > 0, docker.pull)));
 
-  const failed = checks.some((c) => c.level === "fail");
-  context.output.data({ ok: !failed, checks }, () => {
-    const c = context.output.color;
-    const mark = { ok: c.green("✓"), warn: c.yellow("!"), fail: c.red("✗") };
-    return checks.map((check) => `${mark[check.level]} ${check.name}: ${check.message}`).join("\n");
-  });
-  return failed ? ExitCode.environment : ExitCode.ok;
+  return { ok: !checks.some((c) => c.level === "fail"), checks };
 }

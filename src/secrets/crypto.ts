@@ -5,7 +5,7 @@
  * The key ring lives outside the database: in `TOOLCTL_MASTER_KEY` (base64 of 32 bytes), else in the OS keyring
  * or `<home>/master.key` (see key-store.ts), as JSON holding every key by id and which one is current. Sealed
  * values name their key id, so a rotation can re-seal rows in batches while old keys still decrypt. While an
- * environment key is being rotated, `TOOLCTL_MASTER_KEY_NEW` also decrypts (see rotate.ts).
+ * environment key is being rotated, `TOOLCTL_MASTER_KEY_NEW` also decrypts (see store/sqlite/rotate.ts).
  */
 import { EnvironmentError } from "../errors.js";
 import { nodeCrypto } from "../util/builtins.js";
@@ -52,7 +52,7 @@ function envKeyRing(env: NodeJS.ProcessEnv): KeyRing {
   // "env" is kept as a decrypt-only alias for values sealed by earlier versions, which named no key.
   const keys = new Map([["env", key], [envKeyId(key), key]]);
   let current = envKeyId(key);
-  // Present while an operator rotates an environment key (see rotate.ts). New values are sealed with it at
+  // Present while an operator rotates an environment key (see store/sqlite/rotate.ts). New values are sealed with it at
   // once, under its own id, so nothing written during the switch is left on the key being retired.
   if (env.TOOLCTL_MASTER_KEY_NEW) {
     const next = decodeKey(env.TOOLCTL_MASTER_KEY_NEW, "TOOLCTL_MASTER_KEY_NEW");

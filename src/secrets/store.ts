@@ -1,12 +1,11 @@
 /**
- * The encrypted secret store: one row per secret in the registry, sealed with the master key (see crypto.ts)
- * and bound to its row by the AAD `secrets:NAME`. Values never leave this module except to the caller that
- * asked for one; listings and audit records carry names and key ids only.
+ * The encrypted secret store: one record per secret in the store, sealed here with the master key (see
+ * crypto.ts) and bound to its name by the AAD `secrets:NAME`; the store only ever holds ciphertext. Values never
+ * leave this module except to the caller that asked for one; listings and audit records carry names and key ids.
  */
 import type { Actor } from "../config/home.js";
 import { EnvironmentError, UsageError } from "../errors.js";
-import type { Registry } from "../store/sqlite/db.js";
-import { deleteSecret, listSecrets, putSecret, readSealedSecret, readSealedSecrets } from "../store/sqlite/secrets.js";
+import type { Store } from "../store/port.js";
 import { keyFilePath, loadKeyRing, ringForSealing, seal, sealedKeyId, unseal, type KeyRing } from "./crypto.js";
 
 export const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -25,25 +24,18 @@ export function assertSecretName(name: string): void {
   }
 }
 
-export function setSecret(registry: Registry, ring: KeyRing, name: string, value: string, actor: Actor = "user"): { created: boolean; keyId: string } {
+/**
+ * Seals and stores a secret. The ring is re-read inside the store's write transaction (`ringForSealing`), so a
+ * key rotation running at the same time cannot leave the value sealed with a key it just dropped.
+ */
+export function setSecret(store: Store, home: string, ring: KeyRing, name: string, value: string, actor: Actor = "user"): Promise<{ created: boolean; keyId: string }> {
   assertSecretName(name);
   if (value === "") throw new UsageError(`refusing to store an empty value for ${name}`);
   if (Buffer.byteLength(value) > MAX_SECRET_BYTES) throw new UsageError(`the value for ${name} is over ${MAX_SECRET_BYTES / 1024} KiB; secrets are tokens and keys, not files`);
-  return putSecret(registry, name, () => {
-    const sealingRing = ringForSealing(registry.home, ring);
+  return store.secrets.put(name, () => {
+    const sealingRing = ringForSealing(home, ring);
     return { sealed: seal(sealingRing, value, secretAad(name)), keyId: sealingRing.current };
   }, actor);
-}
-
-/** Removes a secret; false when there is none by that name (nothing is audited then). */
-export function removeSecret(registry: Registry, name: string, actor: Actor = "user"): boolean {
-  return deleteSecret(registry, name, actor);
-}
-
-export { listSecrets, readSealedSecrets };
-
-export function secretNames(registry: Registry): string[] {
-  return listSecrets(registry).map((secret) => secret.name);
 }
 
 /** Where the key is expected to come from, for error messages. */
@@ -77,9 +69,9 @@ export function openSealedSecret(ring: KeyRing, name: string, sealed: string, wh
 }
 
 /** Decrypts the secret `name`; undefined when the store has none by that name. */
-export function getSecret(registry: Registry, ring: KeyRing, name: string): string | undefined {
-  const sealed = readSealedSecret(registry, name);
+export async function getSecret(store: Store, home: string, ring: KeyRing, name: string): Promise<string | undefined> {
+  const sealed = await store.secrets.sealed(name);
   if (sealed === undefined) return undefined;
-  const reload = ring.source === "file" ? () => loadKeyRing(registry.home, {}, { create: false }) : undefined;
-  return openSealedSecret(ring, name, sealed, ring.source === "env" ? "TOOLCTL_MASTER_KEY" : keyFilePath(registry.home), reload);
+  const reload = ring.source === "file" ? () => loadKeyRing(home, {}, { create: false }) : undefined;
+  return openSealedSecret(ring, name, sealed, ring.source === "env" ? "TOOLCTL_MASTER_KEY" : keyFilePath(home), reload);
 }

@@ -22,6 +22,8 @@ export interface ToolStore {
   rows(query?: ListToolsQuery): Promise<ToolRow5[]>;
   get(name: string): Promise<ToolRecord | undefined>;
   names(): Promise<string[]>;
+  /** Each container image a tool names, once, and whether a Docker tool (rather than a process tool's sandbox) uses it. */
+  images(): Promise<Array<{ image: string; docker: boolean }>>;
   actionNames(tool: string): Promise<string[]>;
   /** An action; `withValidators` false skips loading its compiled validators. */
   action(tool: string, name: string, withValidators?: boolean): Promise<ActionRecord | undefined>;
@@ -148,6 +150,19 @@ export interface SecretInfo {
   keyId: string;
 }
 
+export interface RotateOptions {
+  /** Values re-sealed per transaction. */
+  batchSize?: number;
+  actor?: string;
+}
+
+export interface RotateResult {
+  keyId: string;
+  source: "file" | "env";
+  resealed: { secrets: number; totp: number };
+  droppedKeyIds: string[];
+}
+
 /** Sealed secrets: the store holds ciphertext only, sealed and opened by the caller with the master key. */
 export interface SecretStore {
   /** Seals and writes one secret in one transaction; `seal` runs inside it, so a rotation cannot interleave. */
@@ -157,6 +172,12 @@ export interface SecretStore {
   sealed(name: string): Promise<string | undefined>;
   /** Every sealed secret by name, still encrypted. */
   allSealed(): Promise<Map<string, string>>;
+  /**
+   * Rotates the home's master key: adds a new current key, re-seals every sealed value (secrets and the 2FA
+   * secret) in batches, then drops keys nothing uses, with each key-file edit under the store's write lock so a
+   * concurrent `put` never seals with a key being dropped. Safe to kill at any point; running it again finishes it.
+   */
+  rotateKey(home: string, env: NodeJS.ProcessEnv, options?: RotateOptions): Promise<RotateResult>;
 }
 
 export interface Store {

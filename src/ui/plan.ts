@@ -5,7 +5,7 @@
 import type { ChalkInstance } from "chalk";
 import type { ApplyResult, StepOutcome, StepReporter } from "../plan/apply.js";
 import type { PlanPreview, StepPreview } from "../plan/preview.js";
-import type { PlanRun } from "../store/sqlite/plan-runs.js";
+import type { PlanRun } from "../domain/records.js";
 
 const usd = (value: number) => `$${value.toFixed(2)}`;
 

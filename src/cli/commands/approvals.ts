@@ -1,15 +1,14 @@
-import { loadConfig } from "../../config/config.js";
-import { describeCodeRefusal, OTP_DIGITS } from "../../policy/otp-code.js";
-import { ExitCode, NeedsHumanError, NotFoundError, PolicyError, ToolctlError } from "../../errors.js";
-import { decideApproval, getApproval, listApprovals, type Approval } from "../../store/sqlite/approvals.js";
+import type { Approval } from "../../domain/records.js";
+import { OTP_DIGITS } from "../../policy/otp-code.js";
+import { ExitCode, NeedsHumanError, PolicyError, ToolctlError } from "../../errors.js";
 import { approvalMessage } from "../../ui/approval.js";
 import { table, truncate } from "../../ui/output.js";
 import { askCode, askYesNo, canPrompt } from "../../ui/prompt.js";
 import type { CommandContext } from "../program.js";
-import { checkOtpFlag, withRegistry } from "./shared.js";
+import { checkOtpFlag, withToolctl } from "./shared.js";
 
 export async function listApprovalsCommand(context: CommandContext, flags: { all?: boolean }): Promise<void> {
-  const approvals = await withRegistry(context, (registry) => listApprovals(registry, flags.all === true));
+  const approvals = await withToolctl(context, (toolctl) => toolctl.approvals(flags.all === true));
   context.output.data({ approvals }, () => {
     if (approvals.length === 0) return flags.all ? "no approval requests yet" : "no pending approval requests";
     // A request that fails its digest check is listed by id only: what it says cannot be trusted.
@@ -35,13 +34,9 @@ function describe(approval: Approval): string {
  */
 export async function approveCommand(context: CommandContext, id: string, flags: { otp?: string; yes?: boolean }): Promise<void> {
   if (flags.otp !== undefined) checkOtpFlag(flags.otp);
-  const result = await withRegistry(context, async (registry) => {
-    const approval = getApproval(registry, id);
-    if (!approval) throw new NotFoundError(`no approval request '${id}'; see: toolctl approvals`);
-    if (approval.status !== "pending") throw new PolicyError("policy_refused", `approval request ${id} is already ${approval.status}`);
+  const result = await withToolctl(context, async (toolctl) => {
+    const approval = await toolctl.pendingApproval(id);
     const request = approval.request;
-    if (!request) throw new PolicyError("policy_refused", `${approval.problem}; nothing was approved (toolctl deny ${id} stops the waiting run)`);
-
     const interactive = canPrompt();
     if (!flags.yes && !interactive) {
       throw new NeedsHumanError(`approving ${id} needs a human to see it: run toolctl approve ${id} on a terminal, or add ${request.needsOtp ? "--yes --otp CODE" : "--yes"}`);
@@ -50,51 +45,31 @@ export async function approveCommand(context: CommandContext, id: string, flags:
     if (interactive || !context.json) {
       process.stderr.write(`Approval request ${id}, filed by ${approval.requestedBy} at ${approval.requestedAt}, expires ${approval.expiresAt}\n\n${approvalMessage(request)}\n`);
     }
-    const { approvals } = (await loadConfig(context.home, context.env)).values;
-    const timeoutMs = approvals.timeoutSeconds * 1000;
+    const { timeoutSeconds } = toolctl.config.approvals;
+    const timeoutMs = timeoutSeconds * 1000;
     if (!flags.yes) {
       const answer = await askYesNo(`Approve request ${id}? [yes/no]`, timeoutMs);
       if (answer === "interrupted") throw new ToolctlError("interrupted", ExitCode.interrupted, `interrupted: ${id} stays pending`);
       if (answer !== "yes") {
-        const why = answer === "no" ? "answered no" : answer === "timeout" ? `no answer within ${approvals.timeoutSeconds} s` : "input ended";
+        const why = answer === "no" ? "answered no" : answer === "timeout" ? `no answer within ${timeoutSeconds} s` : "input ended";
         throw new PolicyError("policy_refused", `${id} was not approved (${why}); it stays pending until it expires, or refuse it with toolctl deny ${id}`);
       }
     }
-    let via = "another terminal";
-    if (request.needsOtp) {
-      let code = flags.otp;
-      if (code === undefined) {
-        if (!interactive) throw new NeedsHumanError(`${id} is CRITICAL: add --otp CODE from your authenticator`);
-        const entered = await askCode("TOTP code:", timeoutMs, OTP_DIGITS);
-        if ("answer" in entered) {
-          if (entered.answer === "interrupted") throw new ToolctlError("interrupted", ExitCode.interrupted, `interrupted: ${id} stays pending`);
-          throw new PolicyError("policy_refused", `${id} was not approved: no TOTP code given`);
-        }
-        code = entered.code;
+    let otp = flags.otp;
+    if (request.needsOtp && otp === undefined && interactive) {
+      const entered = await askCode("TOTP code:", timeoutMs, OTP_DIGITS);
+      if ("answer" in entered) {
+        if (entered.answer === "interrupted") throw new ToolctlError("interrupted", ExitCode.interrupted, `interrupted: ${id} stays pending`);
+        throw new PolicyError("policy_refused", `${id} was not approved: no TOTP code given`);
       }
-      const [{ verifyCode }, { loadKeyRing }] = await Promise.all([import("../../store/sqlite/twofactor.js"), import("../../secrets/crypto.js")]);
-      const ring = loadKeyRing(context.home, context.env, { create: false });
-      const verdict = ring
-        ? verifyCode(registry, ring, code, Date.now(), { actor: context.actor, purpose: "approve", approvalId: id, tool: approval.tool, action: approval.action })
-        : ({ ok: false, reason: "not_enrolled", retryAfterSeconds: undefined } as const);
-      if (!verdict.ok) {
-        throw new PolicyError("policy_refused", `${id} was not approved: ${describeCodeRefusal(verdict.reason, verdict.retryAfterSeconds)}`);
-      }
-      via = "another terminal with TOTP";
+      otp = entered.code;
     }
-    const decided = decideApproval(registry, id, "approved", context.actor, via, approval.digest);
-    if (!decided.ok) throw new PolicyError("policy_refused", decided.reason);
-    return decided.approval;
+    return toolctl.approve(id, { digest: approval.digest, otp });
   });
   context.output.data(result, () => `approved ${describe(result)}`);
 }
 
 export async function denyCommand(context: CommandContext, id: string): Promise<void> {
-  const result = await withRegistry(context, (registry) => {
-    if (!getApproval(registry, id)) throw new NotFoundError(`no approval request '${id}'; see: toolctl approvals`);
-    const decided = decideApproval(registry, id, "denied", context.actor, "another terminal");
-    if (!decided.ok) throw new PolicyError("policy_refused", decided.reason);
-    return decided.approval;
-  });
+  const result = await withToolctl(context, (toolctl) => toolctl.deny(id));
   context.output.data(result, () => `denied ${describe(result)}`);
 }

@@ -2,9 +2,9 @@ import { createWriteStream } from "node:fs";
 import { once } from "node:events";
 import type { Writable } from "node:stream";
 import { ExitCode, UsageError } from "../../errors.js";
-import { iterateAudit, queryAudit, verifyAudit, type AuditEvent } from "../../store/sqlite/audit.js";
+import type { AuditEvent } from "../../domain/records.js";
 import type { CommandContext } from "../program.js";
-import { parseTime, withRegistry } from "./shared.js";
+import { parseTime, withToolctl } from "./shared.js";
 
 interface AuditFlags {
   tool?: string;
@@ -29,8 +29,8 @@ function humanLine(event: AuditEvent): string {
 }
 
 export async function auditCommand(context: CommandContext, flags: AuditFlags): Promise<void> {
-  const events = await withRegistry(context, (registry) =>
-    queryAudit(registry, {
+  const events = await withToolctl(context, (toolctl) =>
+    toolctl.audit({
       tool: flags.tool, action: flags.action, status: flags.status, type: flags.type, actor: flags.actor, executionId: flags.execution,
       since: parseTime(flags.since, "--since"), until: parseTime(flags.until, "--until", "end"), limit: flags.limit,
     }),
@@ -44,7 +44,7 @@ export async function auditCommand(context: CommandContext, flags: AuditFlags): 
 }
 
 export async function verifyCommand(context: CommandContext): Promise<number> {
-  const result = await withRegistry(context, (registry) => verifyAudit(registry));
+  const result = await withToolctl(context, (toolctl) => toolctl.verifyAudit());
   const c = context.output.color;
   context.output.data(result, () =>
     [
@@ -74,10 +74,10 @@ export async function exportCommand(context: CommandContext, flags: { output?: s
     file.on("error", () => undefined);
     out = file;
   }
-  const count = await withRegistry(context, async (registry) => {
+  const count = await withToolctl(context, async (toolctl) => {
     let written = 0;
     let batch = "";
-    for (const event of iterateAudit(registry)) {
+    for await (const event of toolctl.auditEvents()) {
       batch += `${JSON.stringify(event)}\n`;
       written++;
       if (batch.length >= 64 * 1024) {

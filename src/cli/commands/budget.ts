@@ -1,16 +1,12 @@
-import { loadConfig } from "../../config/config.js";
-import { dayEntries, daySpend, roundUsd, spendDay } from "../../store/sqlite/ledger.js";
+import { roundUsd } from "../../policy/spend.js";
 import { table } from "../../ui/output.js";
 import type { CommandContext } from "../program.js";
-import { withSettledRegistry } from "./shared.js";
+import { withToolctl } from "./shared.js";
 
 /** Today's spend (UTC day), what is reserved by runs in flight (or of unknown outcome), and what is left. */
 export async function budgetCommand(context: CommandContext, flags: { day?: string }): Promise<void> {
-  const { limits } = (await loadConfig(context.home, context.env)).values;
-  const day = flags.day ?? spendDay();
-  const view = await withSettledRegistry(context, (registry) => {
-    const spend = daySpend(registry, day);
-    const entries = dayEntries(registry, day);
+  const view = await withToolctl(context, async (toolctl) => {
+    const { spend, entries, limits } = await toolctl.budget(flags.day);
     const headroomUsd = Math.max(0, roundUsd(limits.dailyUsd - spend.committedUsd - spend.reservedUsd));
     return { ...spend, dailyLimitUsd: limits.dailyUsd, perActionLimitUsd: limits.perActionUsd, headroomUsd, entries };
   });

@@ -1,9 +1,8 @@
 import { NotFoundError, UsageError } from "../../errors.js";
-import { findExecution, listExecutions, type Execution } from "../../store/sqlite/executions.js";
-import type { CountFilter } from "../../store/sqlite/execution-counts.js";
+import type { CountFilter, Execution } from "../../domain/records.js";
 import { table, truncate } from "../../ui/output.js";
 import type { CommandContext } from "../program.js";
-import { parseTime, pretty, withSettledRegistry } from "./shared.js";
+import { parseTime, pretty, withToolctl } from "./shared.js";
 
 interface ListFlags extends CountFilter {
   limit: number;
@@ -16,7 +15,7 @@ export async function listExecutionsCommand(context: CommandContext, flags: List
     since: parseTime(flags.since, "--since"), until: parseTime(flags.until, "--until", "end"),
     limit: flags.limit, offset: (flags.page - 1) * flags.limit,
   };
-  const { total, items } = await withSettledRegistry(context, (registry) => listExecutions(registry, query));
+  const { total, items } = await withToolctl(context, (toolctl) => toolctl.executions(query));
   const pages = Math.max(1, Math.ceil(total / flags.limit));
   context.output.data({ total, page: flags.page, pageSize: flags.limit, totalPages: pages, items }, () => {
     if (items.length === 0) return total === 0 ? "no executions yet" : `page ${flags.page} is empty (${pages} page${pages > 1 ? "s" : ""})`;
@@ -31,7 +30,7 @@ export async function listExecutionsCommand(context: CommandContext, flags: List
 }
 
 export async function showExecutionCommand(context: CommandContext, id: string): Promise<void> {
-  const found = await withSettledRegistry(context, (registry) => findExecution(registry, id));
+  const found = await withToolctl(context, (toolctl) => toolctl.execution(id));
   if (!found) throw new NotFoundError(`no execution '${id}'; see: toolctl executions`);
   if (Array.isArray(found)) throw new UsageError(`'${id}' matches several executions (${found.map((e) => e.id).join(", ")}); give more of the id`);
   const e: Execution = found;

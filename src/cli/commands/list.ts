@@ -1,9 +1,8 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { listToolRows, listTools } from "../../store/sqlite/tools.js";
 import { table, truncate } from "../../ui/output.js";
 import type { CommandContext } from "../program.js";
-import { withRegistry } from "./shared.js";
+import { withToolctl } from "./shared.js";
 
 interface ListFlags {
   runtime?: string;
@@ -23,11 +22,11 @@ function importHint(): string {
 
 export async function listCommand(context: CommandContext, flags: ListFlags): Promise<void> {
   if (context.json) {
-    const tools = await withRegistry(context, (registry) => listTools(registry, flags));
+    const tools = await withToolctl(context, (toolctl) => toolctl.listTools(flags));
     context.output.data({ tools }, () => "");
     return;
   }
-  const rows = await withRegistry(context, (registry) => listToolRows(registry, flags));
+  const rows = await withToolctl(context, (toolctl) => toolctl.toolRows(flags));
   const c = context.output.color;
   const statusColor = (status: string) => (status === "active" ? c.green(status) : status === "pending" ? c.yellow(status) : c.red(status));
   context.output.data(null, () => {

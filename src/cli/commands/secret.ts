@@ -3,14 +3,11 @@
  * terminal, or from stdin when it is piped, and never from an argument or a flag: those end up in shell
  * history and in `ps`, where every local user can read them.
  */
-import { ExitCode, NeedsHumanError, NotFoundError, ToolctlError, UsageError } from "../../errors.js";
-import { loadKeyRing } from "../../secrets/crypto.js";
-import { rotateKey } from "../../secrets/rotate.js";
-import { assertSecretName, getSecret, listSecrets, MAX_SECRET_BYTES, removeSecret, secretNames, setSecret, type SecretInfo } from "../../secrets/store.js";
+import { ExitCode, NeedsHumanError, ToolctlError, UsageError } from "../../errors.js";
+import { assertSecretName, MAX_SECRET_BYTES } from "../../secrets/store.js";
 import { table } from "../../ui/output.js";
-import { didYouMean } from "../../util/suggest.js";
 import type { CommandContext } from "../program.js";
-import { withRegistry } from "./shared.js";
+import { withToolctl } from "./shared.js";
 
 const PROMPT_TIMEOUT_MS = 5 * 60_000;
 const PIPE_HINT = `printf '%s' "$VALUE" | toolctl secret set NAME`;
@@ -67,11 +64,7 @@ export async function setSecretCommand(context: CommandContext, name: string): P
   if (name.includes("=")) throw new UsageError(VALUE_AS_ARGUMENT);
   assertSecretName(name);
   const value = await readValue(name);
-  const result = await withRegistry(context, (registry) => {
-    // Created here, after the home exists: the first secret makes the key (unless TOOLCTL_MASTER_KEY is set).
-    const ring = loadKeyRing(context.home, context.env, { create: true })!;
-    return setSecret(registry, ring, name, value, context.actor);
-  });
+  const result = await withToolctl(context, (toolctl) => toolctl.setSecret(name, value));
   const status = result.created ? "created" : "updated";
   context.output.data({ name, status, source: "store", keyId: result.keyId }, () => `${name}: ${status} in the encrypted store (key ${result.keyId})`);
 }
@@ -80,28 +73,8 @@ interface ListFlags {
   check?: boolean;
 }
 
-type ListedSecret = SecretInfo & { source: "store"; readable?: boolean; problem?: string };
-
 export async function listSecretsCommand(context: CommandContext, flags: ListFlags): Promise<number> {
-  const secrets = await withRegistry(context, (registry): ListedSecret[] => {
-    const rows = listSecrets(registry).map((row) => ({ ...row, source: "store" as const }));
-    if (!flags.check || rows.length === 0) return rows;
-    let ring;
-    try {
-      ring = loadKeyRing(context.home, context.env, { create: false });
-    } catch (error) {
-      return rows.map((row) => ({ ...row, readable: false, problem: (error as Error).message }));
-    }
-    return rows.map((row) => {
-      if (!ring) return { ...row, readable: false, problem: "no master key: master.key is missing and TOOLCTL_MASTER_KEY is not set" };
-      try {
-        getSecret(registry, ring, row.name);
-        return { ...row, readable: true };
-      } catch (error) {
-        return { ...row, readable: false, problem: (error as Error).message };
-      }
-    });
-  });
+  const secrets = await withToolctl(context, (toolctl) => toolctl.secrets({ check: flags.check === true }));
   const unreadable = secrets.filter((s) => s.readable === false);
   const c = context.output.color;
   context.output.data({ secrets }, () => {
@@ -115,16 +88,12 @@ export async function listSecretsCommand(context: CommandContext, flags: ListFla
 }
 
 export async function removeSecretCommand(context: CommandContext, name: string): Promise<void> {
-  await withRegistry(context, (registry) => {
-    if (!removeSecret(registry, name, context.actor)) {
-      throw new NotFoundError(`no secret '${name}' in the encrypted store${didYouMean(name, secretNames(registry))}; see: toolctl secret list`);
-    }
-  });
+  await withToolctl(context, (toolctl) => toolctl.removeSecret(name));
   context.output.data({ name, status: "removed" }, () => `${name}: removed from the encrypted store`);
 }
 
 export async function rotateSecretsCommand(context: CommandContext): Promise<void> {
-  const result = await withRegistry(context, (registry) => rotateKey(registry, context.home, context.env, { actor: context.actor }));
+  const result = await withToolctl(context, (toolctl) => toolctl.rotateKey());
   context.output.data(result, () => {
     const dropped = result.droppedKeyIds.length ? `; dropped ${result.droppedKeyIds.length} old key(s)` : "";
     const next = result.source === "env" ? "\nnow make TOOLCTL_MASTER_KEY_NEW your TOOLCTL_MASTER_KEY and unset TOOLCTL_MASTER_KEY_NEW" : "";

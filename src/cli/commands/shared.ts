@@ -1,6 +1,5 @@
 import { UsageError } from "../../errors.js";
 import { isWellFormedCode, OTP_DIGITS } from "../../policy/otp-code.js";
-import { openRegistry, type Registry } from "../../store/sqlite/db.js";
 import type { Toolctl } from "../../api/index.js";
 import type { CommandContext } from "../program.js";
 
@@ -8,37 +7,12 @@ import type { CommandContext } from "../program.js";
 export async function withToolctl<T>(context: CommandContext, fn: (toolctl: Toolctl) => Promise<T> | T): Promise<T> {
   const { openToolctl } = await import("../../api/index.js");
   const toolctl = await openToolctl({ home: context.home, env: context.env, cwd: context.cwd, actor: context.actor });
+  toolctl.on("warning", (message) => context.output.warn(message));
   try {
     return await fn(toolctl);
   } finally {
     await toolctl.close();
   }
-}
-
-/** Opens the registry for one command and always closes it, so WAL checkpoints and locks are released. */
-export async function withRegistry<T>(context: CommandContext, fn: (registry: Registry) => Promise<T> | T): Promise<T> {
-  const registry = openRegistry(context.home, context.env);
-  try {
-    return await fn(registry);
-  } finally {
-    registry.close();
-  }
-}
-
-/**
- * Opens the registry for a reader of the history, which first settles the runs whose toolctl process is gone as
- * unknown (registry/abandoned.ts). A settlement that cannot be written is a warning: the reader still reads.
- */
-export async function withSettledRegistry<T>(context: CommandContext, fn: (registry: Registry) => Promise<T> | T): Promise<T> {
-  const { settleAbandonedRuns } = await import("../../store/sqlite/abandoned.js");
-  return withRegistry(context, (registry) => {
-    try {
-      settleAbandonedRuns(registry, context.actor);
-    } catch (error) {
-      context.output.warn(`could not settle the runs whose toolctl process is gone: ${(error as Error).message}`);
-    }
-    return fn(registry);
-  });
 }
 
 export function pretty(value: unknown): string {

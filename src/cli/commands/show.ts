@@ -1,23 +1,7 @@
 import type { ActionSpec } from "../../domain/manifest.js";
 import { describeRollback } from "../../domain/rollback.js";
-import { parseTarget } from "../../engine/target.js";
-import { NotFoundError } from "../../errors.js";
-import { describeCostRule } from "../../policy/cost.js";
-import { toolAskedItems } from "../../policy/grants.js";
-import type { ToolRecord } from "../../api/index.js";
-import { createSecretLookup } from "../../secrets/resolve.js";
-import { didYouMean } from "../../util/suggest.js";
 import type { CommandContext } from "../program.js";
 import { pretty, withToolctl } from "./shared.js";
-
-function costRule(spec: Pick<ActionSpec, "cost">): string {
-  return describeCostRule(spec.cost);
-}
-
-function riskRule(spec: Pick<ActionSpec, "risk" | "kind" | "approval">): string {
-  const floors = [spec.risk ? `at least ${spec.risk}` : "", spec.kind === "delete" ? "at least MEDIUM (delete)" : ""].filter(Boolean);
-  return `from cost${floors.length ? `, ${floors.join(", ")}` : ""}; approval ${spec.approval}`;
-}
 
 type RequestSpec = NonNullable<ActionSpec["request"]>;
 type Style = { style?: string; explode?: boolean };
@@ -43,43 +27,8 @@ function requestLines(request: RequestSpec): string[] {
   return lines;
 }
 
-function describeTool(tool: ToolRecord, context: CommandContext, sealed: ReadonlyMap<string, string>) {
-  const lookup = createSecretLookup(context.cwd, context.env, { home: context.home, sealed });
-  const secrets = tool.secrets.map((name) => {
-    const found = lookup.get(name);
-    return { name, present: found !== undefined, source: found?.source ?? null };
-  });
-  const { definition } = tool;
-  return {
-    name: tool.name, version: tool.version, description: tool.description, runtime: tool.runtime, status: tool.status,
-    tags: tool.tags, source: tool.sourcePath, digest: tool.digest, baseUrl: definition.baseUrl, sandboxBaseUrl: definition.sandboxBaseUrl,
-    auth: definition.auth, secrets, http: definition.http, process: definition.process, image: definition.image,
-    // What it asks for (sandbox resources, an imported API's hosts), against what was granted.
-    asks: toolAskedItems(tool), grants: tool.grants, createdAt: tool.createdAt, updatedAt: tool.updatedAt,
-  };
-}
-
 export async function showCommand(context: CommandContext, target: string): Promise<void> {
-  const { tool: toolName, action: actionName } = target.includes(".") ? parseTarget(target) : { tool: target, action: undefined };
-  const view = await withToolctl(context, async ({ store }) => {
-    const tool = await store.tools.get(toolName);
-    if (!tool) throw new NotFoundError(`unknown tool '${toolName}'${didYouMean(toolName, await store.tools.names())}; see: toolctl list`);
-    const sealed = tool.secrets.length > 0 ? await store.secrets.allSealed() : new Map<string, string>();
-    if (actionName === undefined) {
-      const actions = [];
-      for (const a of await store.tools.actions(tool.name)) {
-        const spec = (await store.tools.action(tool.name, a.name, false))!.definition;
-        actions.push({ ...a, cost: costRule(spec), risk: riskRule(spec) });
-      }
-      return { tool: describeTool(tool, context, sealed), actions };
-    }
-    const action = await store.tools.action(tool.name, actionName, false);
-    if (!action) {
-      throw new NotFoundError(`tool ${tool.name} has no action '${actionName}'${didYouMean(actionName, await store.tools.actionNames(tool.name))}; see: toolctl show ${tool.name}`);
-    }
-    const spec = action.definition;
-    return { tool: describeTool(tool, context, sealed), action: { name: action.name, ...spec, costRule: costRule(spec), riskRule: riskRule(spec) } };
-  });
+  const view = await withToolctl(context, (toolctl) => toolctl.describe(target));
   const c = context.output.color;
   context.output.data(view, () => {
     const t = view.tool;
@@ -96,11 +45,11 @@ export async function showCommand(context: CommandContext, target: string): Prom
       ...t.asks.map((item) => `  asks: ${item.name === "host" ? `calls ${item.asked}` : `${item.name} ${item.asked}`}${item.needsGrant ? c.yellow(` (not granted: ${item.allowed})`) : ""}`),
       `  source: ${t.source ?? "-"}`,
     ];
-    if ("actions" in view && view.actions) {
+    if ("actions" in view) {
       lines.push("", c.bold("actions:"));
       for (const a of view.actions) lines.push(`  ${a.name.padEnd(20)} ${a.kind.padEnd(7)} ${a.description}`, `  ${"".padEnd(20)} cost: ${a.cost}; risk: ${a.risk}`);
     } else {
-      const a = view.action!;
+      const a = view.action;
       lines.push(
         "", `${c.bold(`${t.name}.${a.name}`)} (${a.kind})  ${a.description}`,
         `  cost: ${a.costRule}`, `  risk: ${a.riskRule}`,

@@ -1,7 +1,7 @@
-import { executionStats, type StatsCounts, type StatsGroup, type StatsPeriod } from "../../store/sqlite/stats.js";
+import type { StatsCounts, StatsGroup, StatsPeriod } from "../../domain/records.js";
 import { table } from "../../ui/output.js";
 import type { CommandContext } from "../program.js";
-import { parseTime, withSettledRegistry } from "./shared.js";
+import { parseTime, withToolctl } from "./shared.js";
 
 interface StatsFlags {
   period: StatsPeriod;
@@ -24,7 +24,7 @@ export async function statsCommand(context: CommandContext, flags: StatsFlags): 
     period: flags.period, by: flags.by, tool: flags.tool,
     since: parseTime(flags.since, "--since"), until: parseTime(flags.until, "--until", "end"),
   };
-  const stats = await withSettledRegistry(context, (registry) => executionStats(registry, query));
+  const stats = await withToolctl(context, (toolctl) => toolctl.stats(query));
   context.output.data(stats, () => {
     if (stats.rows.length === 0) {
       return query.since || query.until || query.tool ? "no executions match these filters" : "no executions yet";

@@ -16,11 +16,12 @@ import { approveTool, revokeTool } from "./grants.js";
 import { dayEntries, daySpend, reserveSpend, settleSpend } from "./ledger.js";
 import { createPlanRun, listPlanRuns, requirePlanRun, runOfPlan, setPlanRunStatus, updatePlanStep } from "./plan-runs.js";
 import { takeRateSlot } from "./rate-slots.js";
+import { rotateKey } from "./rotate.js";
 import { deleteSecret, listSecrets, putSecret, readSealedSecret, readSealedSecrets } from "./secrets.js";
 import { executionStats } from "./stats.js";
 import {
-  actionNames, getAction, getDefinitions, getTool, listActions, listToolRows, listTools, removeTool, saveLazyValidators, saveTool, setToolStatus,
-  toolNames,
+  actionNames, getAction, getDefinitions, getTool, listActions, listToolImages, listToolRows, listTools, removeTool, saveLazyValidators, saveTool,
+  setToolStatus, toolNames,
 } from "./tools.js";
 import { beginEnrollment, confirmEnrollment, disable, isEnrolled, twoFactorStatus, verifyCode } from "./twofactor.js";
 
@@ -69,6 +70,7 @@ export function sqliteStore(registry: Registry): SqliteStore {
       rows: (query = {}) => now(() => listToolRows(registry, query)),
       get: (name) => now(() => getTool(registry, name)),
       names: () => now(() => toolNames(registry)),
+      images: () => now(() => listToolImages(registry)),
       actionNames: (tool) => now(() => actionNames(registry, tool)),
       action: (tool, name, withValidators = true) => now(() => getAction(registry, tool, name, withValidators)),
       actions: (tool) => now(() => listActions(registry, tool)),
@@ -187,6 +189,7 @@ export function sqliteStore(registry: Registry): SqliteStore {
       list: () => now(() => listSecrets(registry)),
       sealed: (name) => now(() => readSealedSecret(registry, name)),
       allSealed: () => now(() => readSealedSecrets(registry)),
+      rotateKey: (home, env, options) => now(() => rotateKey(registry, home, env, options)),
     },
     close: () => now(() => registry.close()),
   };

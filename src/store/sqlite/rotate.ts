@@ -9,13 +9,13 @@
  */
 import { readdirSync, unlinkSync } from "node:fs";
 import path from "node:path";
-import type { Actor } from "../config/home.js";
-import { EnvironmentError, UsageError } from "../errors.js";
-import { appendAudit } from "../store/sqlite/audit.js";
-import { writeTransaction, type Registry } from "../store/sqlite/db.js";
-import { envKeyId, KEY_FILE, keyFilePath, loadKeyRing, newKeyId, readKeyFile, seal, sealedKeyId, sealedPrefix, unseal, writeKeyFile, type KeyRing } from "./crypto.js";
-import { nodeCrypto } from "../util/builtins.js";
-import { isAlive } from "../util/process.js";
+import { EnvironmentError, UsageError } from "../../errors.js";
+import { appendAudit } from "./audit.js";
+import { writeTransaction, type Registry } from "./db.js";
+import { envKeyId, KEY_FILE, keyFilePath, loadKeyRing, newKeyId, readKeyFile, seal, sealedKeyId, sealedPrefix, unseal, writeKeyFile, type KeyRing } from "../../secrets/crypto.js";
+import type { RotateOptions, RotateResult } from "../port.js";
+import { nodeCrypto } from "../../util/builtins.js";
+import { isAlive } from "../../util/process.js";
 
 /** Every column holding a sealed value. A new one must be listed here, or rotation would drop its key. */
 const SEALED_COLUMNS = [
@@ -29,19 +29,6 @@ export const ENV_KEY_ROTATION_HELP =
   "the master key comes from TOOLCTL_MASTER_KEY, which toolctl cannot replace by itself. To rotate it: keep the " +
   "current key in TOOLCTL_MASTER_KEY, put a new one in TOOLCTL_MASTER_KEY_NEW (openssl rand -base64 32) and run " +
   "`toolctl secret rotate` again; once it succeeds, make the new key TOOLCTL_MASTER_KEY and unset TOOLCTL_MASTER_KEY_NEW";
-
-export interface RotateOptions {
-  /** Rows re-sealed per transaction. */
-  batchSize?: number;
-  actor?: Actor;
-}
-
-export interface RotateResult {
-  keyId: string;
-  source: "file" | "env";
-  resealed: { secrets: number; totp: number };
-  droppedKeyIds: string[];
-}
 
 export function rotateKey(registry: Registry, home: string, env: NodeJS.ProcessEnv, options: RotateOptions = {}): RotateResult {
   const batchSize = options.batchSize ?? DEFAULT_BATCH;
@@ -78,7 +65,7 @@ export function rotateKey(registry: Registry, home: string, env: NodeJS.ProcessE
   });
 }
 
-function rotateEnvironmentKey(registry: Registry, env: NodeJS.ProcessEnv, batchSize: number, actor: Actor): RotateResult {
+function rotateEnvironmentKey(registry: Registry, env: NodeJS.ProcessEnv, batchSize: number, actor: string): RotateResult {
   if (!env.TOOLCTL_MASTER_KEY_NEW) throw new UsageError(ENV_KEY_ROTATION_HELP);
   const ring = loadKeyRing("", env, { create: false })!;
   const next = envKeyId(Buffer.from(env.TOOLCTL_MASTER_KEY_NEW, "base64"));

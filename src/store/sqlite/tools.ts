@@ -76,6 +76,14 @@ export function toolNames(registry: Registry): string[] {
   return (registry.db.prepare("SELECT name FROM tools ORDER BY name").pluck().all() as string[]);
 }
 
+export function listToolImages(registry: Registry): Array<{ image: string; docker: boolean }> {
+  const rows = registry.db.prepare(
+    `SELECT json_extract(definition, '$.image') AS image, max(runtime = 'docker') AS docker FROM tools
+     WHERE json_extract(definition, '$.image') IS NOT NULL GROUP BY 1 ORDER BY 1`,
+  ).all() as Array<{ image: string; docker: number }>;
+  return rows.map((row) => ({ image: row.image, docker: row.docker === 1 }));
+}
+
 export function actionNames(registry: Registry, tool: string): string[] {
   return registry.db.prepare("SELECT name FROM actions WHERE tool = ? ORDER BY name").pluck().all(tool) as string[];
 }

@@ -1,0 +1,64 @@
+/**
+ * Deciding a filed approval request (`run --wait` files one; `toolctl approve ID` or `deny ID` decides it from
+ * another terminal). The request is checked against its digest before anyone sees it, the approval names the
+ * digest that was shown, and a CRITICAL request needs a TOTP code, checked and throttled like any other.
+ */
+import type { Actor } from "../config/home.js";
+import type { Approval, VerifyContext } from "../domain/records.js";
+import { NeedsHumanError, NotFoundError, PolicyError } from "../errors.js";
+import type { ApprovalRequest } from "../policy/approval.js";
+import { describeCodeRefusal } from "../policy/otp-code.js";
+import type { CodeVerdict, Store } from "../store/port.js";
+
+export interface RequestDeps {
+  store: Store;
+  actor: Actor;
+  /** Checks a TOTP code (and counts a wrong one against the throttle). */
+  verifyCode(code: string, context: VerifyContext): Promise<CodeVerdict>;
+}
+
+export type PendingRequest = Approval & { request: ApprovalRequest };
+
+export interface DecideOptions {
+  /** The request's digest as it was shown to the person deciding: a request changed since is refused. */
+  digest?: string;
+  /** The TOTP code, for a CRITICAL request. */
+  otp?: string;
+  /** How the decision was made, for the audit log. Default: "another terminal". */
+  via?: string;
+}
+
+async function found(store: Store, id: string): Promise<Approval> {
+  const approval = await store.approvals.get(id);
+  if (!approval) throw new NotFoundError(`no approval request '${id}'; see: toolctl approvals`);
+  return approval;
+}
+
+/** A request that can still be approved, as it was filed: not decided, not expired, matching its digest. */
+export async function pendingRequest(store: Store, id: string): Promise<PendingRequest> {
+  const approval = await found(store, id);
+  if (approval.status !== "pending") throw new PolicyError("policy_refused", `approval request ${id} is already ${approval.status}`);
+  if (!approval.request) throw new PolicyError("policy_refused", `${approval.problem}; nothing was approved (toolctl deny ${id} stops the waiting run)`);
+  return approval as PendingRequest;
+}
+
+export async function approveRequest(deps: RequestDeps, id: string, options: DecideOptions = {}): Promise<Approval> {
+  const approval = await pendingRequest(deps.store, id);
+  let via = options.via ?? "another terminal";
+  if (approval.request.needsOtp) {
+    if (options.otp === undefined) throw new NeedsHumanError(`${id} is CRITICAL: add --otp CODE from your authenticator`);
+    const verdict = await deps.verifyCode(options.otp, { actor: deps.actor, purpose: "approve", approvalId: id, tool: approval.tool, action: approval.action });
+    if (!verdict.ok) throw new PolicyError("policy_refused", `${id} was not approved: ${describeCodeRefusal(verdict.reason, verdict.retryAfterSeconds)}`);
+    via = `${via} with TOTP`;
+  }
+  const decided = await deps.store.approvals.decide(id, "approved", deps.actor, via, options.digest ?? approval.digest);
+  if (!decided.ok) throw new PolicyError("policy_refused", decided.reason);
+  return decided.approval;
+}
+
+export async function denyRequest(deps: Pick<RequestDeps, "store" | "actor">, id: string, options: Pick<DecideOptions, "via"> = {}): Promise<Approval> {
+  await found(deps.store, id);
+  const decided = await deps.store.approvals.decide(id, "denied", deps.actor, options.via ?? "another terminal");
+  if (!decided.ok) throw new PolicyError("policy_refused", decided.reason);
+  return decided.approval;
+}
