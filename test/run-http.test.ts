@@ -305,6 +305,30 @@ describe("http runner", () => {
     expect(seen.length).toBe(before);
   });
 
+  it("reads secrets and TOOL_ALLOWED_DOMAINS from the environment it was opened with, never from the process's own", async () => {
+    const toolctl = await toolWith(manifest({ auth: "auth: { type: bearer, secret: FAKE_TOKEN }" }));
+    const saved = { FAKE_TOKEN: process.env.FAKE_TOKEN, TOOL_ALLOWED_DOMAINS: process.env.TOOL_ALLOWED_DOMAINS };
+    process.env.FAKE_TOKEN = "from-the-process";
+    process.env.TOOL_ALLOWED_DOMAINS = `http://127.0.0.1:${canaryPort}`;
+    try {
+      const before = seen.length;
+      const missing = await toolctl.run("fake.get_item", { id: "1" });
+      expect(missing.exitCode).toBe(2);
+      expect(missing.error!.message).toMatch(/secret FAKE_TOKEN is not set/);
+      expect(seen.length).toBe(before);
+      const given = await withEnv(toolctl, { FAKE_TOKEN: "from-the-given-env" });
+      const blocked = await given.run("fake.other_port");
+      expect(blocked.exitCode).toBe(3);
+      expect(blocked.error!.code).toBe("url_blocked");
+      expect(seen.at(-1)!.headers.authorization).toBe("Bearer from-the-given-env");
+    } finally {
+      for (const [key, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
+    }
+  });
+
   it.each([
     [401, "authentication"], [403, "authorization"], [404, "validation"], [422, "validation"], [429, "rate_limit"], [500, "server_error"], [503, "server_error"],
   ])("maps HTTP %i to the %s category with the provider's message, exit 1", async (status, category) => {
