@@ -1,10 +1,12 @@
 /**
- * The http runtime end to end: the built binary against a real HTTP server on 127.0.0.1.
+ * The http runtime end to end: the library API, in-process, against a real HTTP server on 127.0.0.1. A few tests
+ * of what the CLI itself adds (flags, printing, exit codes) spawn the built binary.
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli, runJson, tempDir, writeFiles } from "./helpers.js";
+import type { ExecuteResult, Toolctl } from "../src/api/index.js";
+import { openApi, runCli, runJson, tempDir, writeFiles } from "./helpers.js";
 
 interface Seen {
   method: string;
@@ -100,7 +102,9 @@ runtime: http
 baseUrl: http://${extra.baseHost ?? "127.0.0.1"}:${port}
 http:
   allowPlainHttp: true
-  timeoutSeconds: 1${allow}
+  timeoutSeconds: 1
+  # Reads are retried as by default (3 attempts), after short pauses.
+  retry: { initialDelayMs: 10 }${allow}
 ${extra.auth ?? "auth: { type: none }"}
 actions:
   get_item:
@@ -143,10 +147,12 @@ actions:
   slow_read:
     description: Times out
     kind: read
+    timeoutSeconds: 0.3
     request: { method: GET, path: /slow }
   slow_write:
     description: Times out after sending
     kind: create
+    timeoutSeconds: 0.3
     request: { method: POST, path: /slow, json: {} }
   not_json:
     description: Says JSON, sends HTML
@@ -201,40 +207,59 @@ actions:
 `;
 }
 
-async function homeWith(text: string): Promise<string> {
-  const dir = writeFiles({ "fake.yaml": text });
-  const home = tempDir("toolctl-http-");
-  const result = await runCli(["import", dir], { home });
-  expect(result.stderr).toBe("");
-  expect(result.code).toBe(0);
-  return home;
+/** The API on a new home with the manifest imported. */
+async function toolWith(text: string, env: Record<string, string> = {}): Promise<Toolctl> {
+  const toolctl = await openApi({ env });
+  const report = await toolctl.importManifests([writeFiles({ "fake.yaml": text })]);
+  expect(report.failed).toEqual([]);
+  expect(report.imported).toHaveLength(1);
+  return toolctl;
+}
+
+/** The same home opened with another environment, as a run from another shell would see it. */
+const withEnv = (toolctl: Toolctl, env: Record<string, string>) => openApi({ home: toolctl.home, env });
+
+let plain: Promise<Toolctl> | undefined;
+/**
+ * One home with the plain manifest, for the long lists of path parameters: those refused send nothing and those
+ * sent succeed, so no test leaves its circuit breaker a failure to count.
+ */
+const shared = () => (plain ??= toolWith(manifest()));
+
+const outputOf = (result: ExecuteResult) => result.output as Record<string, any>;
+const planOf = (result: ExecuteResult) => result.plan as Record<string, any>;
+
+async function executionOf(toolctl: Toolctl, id: string) {
+  const found = await toolctl.execution(id);
+  if (found === undefined || Array.isArray(found)) throw new Error(`expected one execution ${id}, got ${JSON.stringify(found)}`);
+  return found;
 }
 
 describe("http runner", () => {
   it("encodes path parameters and serialises query values, dropping absent ones", async () => {
-    const home = await homeWith(manifest());
-    const result = await runJson(["run", "fake.get_item", "--param", "id=a b/c", "--params", '{"tags":["x","y"]}', "--param", "limit=5"], { home });
-    expect(result.code).toBe(0);
-    expect(result.json.status).toBe("succeeded");
-    expect(result.json.output.path).toBe("/items/a%20b%2Fc");
+    const toolctl = await toolWith(manifest());
+    const result = await toolctl.run("fake.get_item", { params: ["id=a b/c", "limit=5"], paramsJson: '{"tags":["x","y"]}' });
+    expect(result.exitCode).toBe(0);
+    expect(result.status).toBe("succeeded");
+    expect(outputOf(result).path).toBe("/items/a%20b%2Fc");
     const last = seen[seen.length - 1]!;
     expect(last.url).toBe("/items/a%20b%2Fc?tag=x&tag=y&limit=5");
   });
 
   it("sends a JSON body with typed values and an idempotency key equal to the execution id", async () => {
-    const home = await homeWith(manifest());
-    const result = await runJson(["run", "fake.create_item", "-p", "name=widget", "-p", "amount=12.5"], { home });
-    expect(result.code).toBe(0);
+    const toolctl = await toolWith(manifest());
+    const result = await toolctl.run("fake.create_item", { params: ["name=widget", "amount=12.5"] });
+    expect(result.exitCode).toBe(0);
     const last = seen[seen.length - 1]!;
     expect(last.headers["content-type"]).toBe("application/json");
     expect(JSON.parse(last.body)).toEqual({ name: "widget", amount: 12.5, fixed: true });
-    expect(last.headers["idempotency-key"]).toBe(result.json.executionId);
+    expect(last.headers["idempotency-key"]).toBe(result.executionId);
   });
 
   it("sends nested form bodies in bracket notation", async () => {
-    const home = await homeWith(manifest());
-    const result = await runJson(["run", "fake.charge", "-p", "amount=500", "-p", "order=A-1"], { home });
-    expect(result.code).toBe(0);
+    const toolctl = await toolWith(manifest());
+    const result = await toolctl.run("fake.charge", { params: ["amount=500", "order=A-1"] });
+    expect(result.exitCode).toBe(0);
     const last = seen[seen.length - 1]!;
     expect(last.headers["content-type"]).toBe("application/x-www-form-urlencoded");
     expect(decodeURIComponent(last.body)).toBe("amount=500&metadata[order]=A-1&expand[0]=customer&expand[1]=invoice");
@@ -247,78 +272,102 @@ describe("http runner", () => {
     ["api_key header", "auth: { type: api_key, secret: FAKE_TOKEN, in: header, name: X-Api-Key }", (s: Seen) => s.headers["x-api-key"], "sk_test_abcdef123456"],
     ["api_key query", "auth: { type: api_key, secret: FAKE_TOKEN, in: query, name: key }", (s: Seen) => new URL(s.url, "http://x").searchParams.get("key"), "sk_test_abcdef123456"],
   ])("authenticates with %s from secrets, and never shows the secret", async (_name, auth, pick, expected) => {
-    const home = await homeWith(manifest({ auth }));
-    const env = { FAKE_TOKEN: "sk_test_abcdef123456", FAKE_SID: "sid42" };
-    const run = await runJson(["run", "fake.get_item", "-p", "id=1"], { home, env });
-    expect(run.code).toBe(0);
+    const toolctl = await toolWith(manifest({ auth }), { FAKE_TOKEN: "sk_test_abcdef123456", FAKE_SID: "sid42" });
+    const run = await toolctl.run("fake.get_item", { id: "1" });
+    expect(run.exitCode).toBe(0);
     expect(pick(seen[seen.length - 1]!)).toBe(expected);
-    const dry = await runCli(["run", "fake.get_item", "-p", "id=1", "--dry-run"], { home, env });
-    expect(dry.code).toBe(0);
-    for (const text of [run.stdout, run.stderr, dry.stdout, dry.stderr]) {
-      expect(text).not.toContain("sk_test_abcdef123456");
-      expect(text).not.toContain(Buffer.from("ACsid42:sk_test_abcdef123456").toString("base64"));
-    }
-    expect(dry.stdout).toContain("[REDACTED]");
+    const dry = await toolctl.run("fake.get_item", { id: "1" }, { dryRun: true });
+    expect(dry.exitCode).toBe(0);
+    expect(dry.status).toBe("dry_run");
+    const kept = JSON.stringify([run, dry, await toolctl.executions(), await toolctl.audit()]);
+    expect(kept).not.toContain("sk_test_abcdef123456");
+    expect(kept).not.toContain(Buffer.from("ACsid42:sk_test_abcdef123456").toString("base64"));
+    expect(JSON.stringify(dry.plan)).toContain("[REDACTED]");
   });
 
   it("reads secrets from .env in the working directory", async () => {
-    const home = await homeWith(manifest({ auth: "auth: { type: bearer, secret: FAKE_TOKEN }" }));
+    const toolctl = await toolWith(manifest({ auth: "auth: { type: bearer, secret: FAKE_TOKEN }" }));
     const cwd = writeFiles({ ".env": "# local secrets\nFAKE_TOKEN='from-dotenv-value'\n" });
-    const result = await runJson(["run", "fake.get_item", "-p", "id=1"], { home, cwd });
-    expect(result.code).toBe(0);
+    const there = await openApi({ home: toolctl.home, cwd });
+    const result = await there.run("fake.get_item", { id: "1" });
+    expect(result.exitCode).toBe(0);
     expect(seen[seen.length - 1]!.headers.authorization).toBe("Bearer from-dotenv-value");
   });
 
   it("names a missing secret, exits 2 and sends nothing", async () => {
-    const home = await homeWith(manifest({ auth: "auth: { type: bearer, secret: FAKE_TOKEN }" }));
+    const toolctl = await toolWith(manifest({ auth: "auth: { type: bearer, secret: FAKE_TOKEN }" }));
     const before = seen.length;
-    const result = await runJson(["run", "fake.get_item", "-p", "id=1"], { home });
-    expect(result.code).toBe(2);
-    expect(result.json.error.message).toMatch(/secret FAKE_TOKEN is not set/);
-    expect(result.json.error.category).toBe("authentication");
+    const result = await toolctl.run("fake.get_item", { id: "1" });
+    expect(result.exitCode).toBe(2);
+    expect(result.error!.exitCode).toBe(2);
+    expect(result.error!.message).toMatch(/secret FAKE_TOKEN is not set/);
+    expect(result.error!.category).toBe("authentication");
     expect(seen.length).toBe(before);
+  });
+
+  it("reads secrets and TOOL_ALLOWED_DOMAINS from the environment it was opened with, never from the process's own", async () => {
+    const toolctl = await toolWith(manifest({ auth: "auth: { type: bearer, secret: FAKE_TOKEN }" }));
+    const saved = { FAKE_TOKEN: process.env.FAKE_TOKEN, TOOL_ALLOWED_DOMAINS: process.env.TOOL_ALLOWED_DOMAINS };
+    process.env.FAKE_TOKEN = "from-the-process";
+    process.env.TOOL_ALLOWED_DOMAINS = `http://127.0.0.1:${canaryPort}`;
+    try {
+      const before = seen.length;
+      const missing = await toolctl.run("fake.get_item", { id: "1" });
+      expect(missing.exitCode).toBe(2);
+      expect(missing.error!.message).toMatch(/secret FAKE_TOKEN is not set/);
+      expect(seen.length).toBe(before);
+      const given = await withEnv(toolctl, { FAKE_TOKEN: "from-the-given-env" });
+      const blocked = await given.run("fake.other_port");
+      expect(blocked.exitCode).toBe(3);
+      expect(blocked.error!.code).toBe("url_blocked");
+      expect(seen.at(-1)!.headers.authorization).toBe("Bearer from-the-given-env");
+    } finally {
+      for (const [key, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
+    }
   });
 
   it.each([
     [401, "authentication"], [403, "authorization"], [404, "validation"], [422, "validation"], [429, "rate_limit"], [500, "server_error"], [503, "server_error"],
   ])("maps HTTP %i to the %s category with the provider's message, exit 1", async (status, category) => {
-    const home = await homeWith(manifest());
-    const result = await runJson(["run", "fake.get_item", "-p", "id=1", "-p", `status=${status}`], { home });
-    expect(result.code).toBe(1);
-    expect(result.json.status).toBe("failed");
-    expect(result.json.error.category).toBe(category);
-    expect(result.json.error.message).toBe(`HTTP ${status}: provider says ${status}`);
+    const toolctl = await toolWith(manifest());
+    const result = await toolctl.run("fake.get_item", { params: ["id=1", `status=${status}`] });
+    expect(result.exitCode).toBe(1);
+    expect(result.status).toBe("failed");
+    expect(result.error!.category).toBe(category);
+    expect(result.error!.message).toBe(`HTTP ${status}: provider says ${status}`);
   });
 
   it("a read that times out fails with exit 1; a write that times out after sending is unknown, exit 5", async () => {
-    const home = await homeWith(manifest());
-    const read = await runJson(["run", "fake.slow_read"], { home });
-    expect(read.code).toBe(1);
-    expect(read.json.error.category).toBe("timeout");
-    const write = await runJson(["run", "fake.slow_write"], { home });
-    expect(write.code).toBe(5);
-    expect(write.json.status).toBe("unknown");
-    expect(write.json.error.message).toMatch(/may have happened/);
-    const shown = await runJson(["executions", "show", write.json.executionId], { home });
-    expect(shown.json.status).toBe("unknown");
+    const toolctl = await toolWith(manifest());
+    const read = await toolctl.run("fake.slow_read");
+    expect(read.exitCode).toBe(1);
+    expect(read.error!.category).toBe("timeout");
+    const write = await toolctl.run("fake.slow_write");
+    expect(write.exitCode).toBe(5);
+    expect(write.status).toBe("unknown");
+    expect(write.error!.message).toMatch(/may have happened/);
+    expect((await executionOf(toolctl, write.executionId)).status).toBe("unknown");
   });
 
   it("fails clearly on a non-JSON body where JSON was expected, and reads text when asked", async () => {
-    const home = await homeWith(manifest());
-    const bad = await runJson(["run", "fake.not_json"], { home });
-    expect(bad.code).toBe(1);
-    expect(bad.json.error.message).toMatch(/expected a JSON response but got application\/json: "<html>oops<\/html>"/);
-    const text = await runJson(["run", "fake.text"], { home });
-    expect(text.code).toBe(0);
-    expect(text.json.output).toBe("plain words");
+    const toolctl = await toolWith(manifest());
+    const bad = await toolctl.run("fake.not_json");
+    expect(bad.exitCode).toBe(1);
+    expect(bad.error!.message).toMatch(/expected a JSON response but got application\/json: "<html>oops<\/html>"/);
+    const text = await toolctl.run("fake.text");
+    expect(text.exitCode).toBe(0);
+    expect(text.output).toBe("plain words");
   });
 
   it("fails the execution when the output does not match outputSchema", async () => {
-    const home = await homeWith(manifest());
-    const result = await runJson(["run", "fake.wrong_shape"], { home });
-    expect(result.code).toBe(1);
-    expect(result.json.error.code).toBe("output_invalid");
-    expect(result.json.error.message).toMatch(/output\.name: is required/);
+    const toolctl = await toolWith(manifest());
+    const result = await toolctl.run("fake.wrong_shape");
+    expect(result.exitCode).toBe(1);
+    expect(result.error!.code).toBe("output_invalid");
+    expect(result.error!.message).toMatch(/output\.name: is required/);
   });
 
   it("reports an unreachable host as a network failure, exit 1", async () => {
@@ -326,50 +375,52 @@ describe("http runner", () => {
     await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
     const deadPort = (closed.address() as AddressInfo).port;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
-    const home = await homeWith(manifest().replace(`:${port}`, `:${deadPort}`));
-    const result = await runJson(["run", "fake.get_item", "-p", "id=1"], { home });
-    expect(result.code).toBe(1);
-    expect(result.json.error.category).toBe("network");
+    const toolctl = await toolWith(manifest().replace(`:${port}`, `:${deadPort}`));
+    const result = await toolctl.run("fake.get_item", { id: "1" });
+    expect(result.exitCode).toBe(1);
+    expect(result.error!.category).toBe("network");
   });
 
   it("refuses loopback unless the tool opts in: exit 3 and no connection made", async () => {
-    const home = await homeWith(manifest({ allowPrivate: false }));
+    const toolctl = await toolWith(manifest({ allowPrivate: false }));
     const before = connections;
-    const result = await runJson(["run", "fake.get_item", "-p", "id=1"], { home });
-    expect(result.code).toBe(3);
-    expect(result.json.status).toBe("declined");
-    expect(result.json.error.code).toBe("url_blocked");
+    const result = await toolctl.run("fake.get_item", { id: "1" });
+    expect(result.exitCode).toBe(3);
+    expect(result.status).toBe("declined");
+    expect(result.error!.code).toBe("url_blocked");
     expect(connections).toBe(before);
   });
 
   it.each([["true"], [`["127.0.0.0/8"]`], [`["127.0.0.1"]`]])("allowPrivateNetworks: %s opens the tool's own origin, not another port of it: exit 3, no connection", async (networks) => {
     const before = canaryConnections;
-    const home = await homeWith(manifest({ allowPrivate: networks }));
-    const result = await runJson(["run", "fake.other_port"], { home });
-    expect(result.code).toBe(3);
+    const toolctl = await toolWith(manifest({ allowPrivate: networks }));
+    const result = await toolctl.run("fake.other_port");
+    expect(result.exitCode).toBe(3);
     // The first hop was sent (a read, so nothing happened): a failure, not a refusal before anything ran.
-    expect(result.json.status).toBe("failed");
-    expect(result.json.error.code).toBe("url_blocked");
-    expect(result.json.error.message).toBe(
+    expect(result.status).toBe("failed");
+    expect(result.error!.code).toBe("url_blocked");
+    expect(result.error!.message).toBe(
       `URL blocked: 127.0.0.1 is loopback, reached only at the origins the tool lists (http://127.0.0.1:${port}), not http://127.0.0.1:${canaryPort}: http://127.0.0.1:${canaryPort}/stolen (redirect)`,
     );
     expect(canaryConnections).toBe(before);
     // Listed in allowedHosts (or TOOL_ALLOWED_DOMAINS), the other origin is reached.
-    const listed = await homeWith(manifest({ allowPrivate: networks, allowedHosts: [`http://127.0.0.1:${canaryPort}`] }));
-    const followed = await runJson(["run", "fake.other_port"], { home: listed });
-    expect(followed.code).toBe(0);
-    expect(followed.json.output).toEqual({ canary: true });
-    const byEnv = await runJson(["run", "fake.other_port"], { home, env: { TOOL_ALLOWED_DOMAINS: `http://127.0.0.1:${canaryPort}` } });
-    expect(byEnv.code).toBe(0);
+    const listed = await toolWith(manifest({ allowPrivate: networks, allowedHosts: [`http://127.0.0.1:${canaryPort}`] }));
+    const followed = await listed.run("fake.other_port");
+    expect(followed.exitCode).toBe(0);
+    expect(followed.output).toEqual({ canary: true });
+    const byEnv = await (await withEnv(toolctl, { TOOL_ALLOWED_DOMAINS: `http://127.0.0.1:${canaryPort}` })).run("fake.other_port");
+    expect(byEnv.exitCode).toBe(0);
     expect(canaryConnections).toBe(before + 2);
   });
 
-  it.each([["http://127.0.0.1:8080/admin"], ["ftp://127.0.0.1:21"], ["http://user:pw@127.0.0.1:8080"]])("refuses the allowedHosts entry %s at import: exit 2, naming the field", async (entry) => {
-    const dir = writeFiles({ "fake.yaml": manifest({ allowedHosts: ["api.example.com", entry] }) });
-    const home = tempDir("toolctl-http-");
-    const result = await runCli(["import", dir], { home });
-    expect(result.code).toBe(2);
-    expect(result.stderr).toContain(`http.allowedHosts.1: '${entry}' is not a host, a *.domain wildcard or an origin (http or https://host[:port], nothing after it)`);
+  it.each([["http://127.0.0.1:8080/admin"], ["ftp://127.0.0.1:21"], ["http://user:pw@127.0.0.1:8080"]])("refuses the allowedHosts entry %s at import, naming the field", async (entry) => {
+    const toolctl = await openApi();
+    const report = await toolctl.importManifests([writeFiles({ "fake.yaml": manifest({ allowedHosts: ["api.example.com", entry] }) })]);
+    expect(report.imported).toEqual([]);
+    expect(report.failed).toHaveLength(1);
+    expect(report.failed[0]!.code).toBe("manifest_invalid");
+    expect(report.failed[0]!.problems.join("\n")).toContain(`http.allowedHosts.1: '${entry}' is not a host, a *.domain wildcard or an origin (http or https://host[:port], nothing after it)`);
+    expect(await toolctl.listTools()).toEqual([]);
   });
 
   it("follows a redirect to another private host only when TOOL_ALLOWED_DOMAINS lists its origin", async () => {
@@ -380,47 +431,52 @@ describe("http runner", () => {
     });
     await new Promise<void>((resolve) => second.listen(port, "127.0.0.2", resolve));
     try {
-      const home = await homeWith(manifest());
-      const blocked = await runJson(["run", "fake.elsewhere"], { home });
-      expect(blocked.code).toBe(3);
-      expect(blocked.json.error.code).toBe("url_blocked");
+      const toolctl = await toolWith(manifest());
+      const blocked = await toolctl.run("fake.elsewhere");
+      expect(blocked.exitCode).toBe(3);
+      expect(blocked.error!.code).toBe("url_blocked");
       // A host name alone opens no private origin.
-      const hostOnly = await runJson(["run", "fake.elsewhere"], { home, env: { TOOL_ALLOWED_DOMAINS: "example.com, 127.0.0.2" } });
-      expect(hostOnly.code).toBe(3);
-      expect(hostOnly.json.error.message).toMatch(new RegExp(`127\\.0\\.0\\.2 is loopback, reached only at the origins the tool lists \\(http://127\\.0\\.0\\.1:${port}\\), not http://127\\.0\\.0\\.2:${port}`));
-      const allowed = await runJson(["run", "fake.elsewhere"], { home, env: { TOOL_ALLOWED_DOMAINS: `example.com, http://127.0.0.2:${port}` } });
-      expect(allowed.code).toBe(0);
-      expect(allowed.json.output).toEqual({ id: "moved", host: `127.0.0.2:${port}` });
+      const hostOnly = await (await withEnv(toolctl, { TOOL_ALLOWED_DOMAINS: "example.com, 127.0.0.2" })).run("fake.elsewhere");
+      expect(hostOnly.exitCode).toBe(3);
+      expect(hostOnly.error!.message).toMatch(new RegExp(`127\\.0\\.0\\.2 is loopback, reached only at the origins the tool lists \\(http://127\\.0\\.0\\.1:${port}\\), not http://127\\.0\\.0\\.2:${port}`));
+      const allowed = await (await withEnv(toolctl, { TOOL_ALLOWED_DOMAINS: `example.com, http://127.0.0.2:${port}` })).run("fake.elsewhere");
+      expect(allowed.exitCode).toBe(0);
+      expect(allowed.output).toEqual({ id: "moved", host: `127.0.0.2:${port}` });
     } finally {
       await new Promise<void>((resolve) => second.close(() => resolve()));
     }
   });
 
   it("refuses plain http unless allowed", async () => {
-    const home = await homeWith(manifest().replace("allowPlainHttp: true", "allowPlainHttp: false"));
-    const result = await runJson(["run", "fake.get_item", "-p", "id=1"], { home });
-    expect(result.code).toBe(3);
-    expect(result.json.error.message).toMatch(/URL blocked/);
+    const toolctl = await toolWith(manifest().replace("allowPlainHttp: true", "allowPlainHttp: false"));
+    const result = await toolctl.run("fake.get_item", { id: "1" });
+    expect(result.exitCode).toBe(3);
+    expect(result.error!.message).toMatch(/URL blocked/);
   });
 
-  it("a dry run prints the exact request and sends nothing", async () => {
-    const home = await homeWith(manifest());
+  it("a dry run shows the exact request and sends nothing", async () => {
+    const toolctl = await toolWith(manifest());
     const before = connections;
-    const result = await runJson(["run", "fake.create_item", "-p", "name=w", "--dry-run"], { home });
-    expect(result.code).toBe(0);
-    expect(result.json.status).toBe("dry_run");
-    expect(result.json.plan).toMatchObject({ method: "POST", url: `http://127.0.0.1:${port}/items`, body: { name: "w", fixed: true } });
-    expect(result.json.plan.headers["idempotency-key"]).toBe(result.json.executionId);
+    const result = await toolctl.run("fake.create_item", { name: "w" }, { dryRun: true });
+    expect(result.exitCode).toBe(0);
+    expect(result.status).toBe("dry_run");
+    expect(result.plan).toMatchObject({ method: "POST", url: `http://127.0.0.1:${port}/items`, body: { name: "w", fixed: true } });
+    expect(planOf(result).headers["idempotency-key"]).toBe(result.executionId);
     expect(connections).toBe(before);
-    const audit = await runCli(["audit", "--type", "execution.dry_run", "--json"], { home });
-    expect(audit.stdout.trim().split("\n")).toHaveLength(1);
+    expect(await toolctl.audit({ type: "execution.dry_run" })).toHaveLength(1);
+    // preview() is the same decision, with nothing sent either.
+    const preview = await toolctl.preview("fake.create_item", { name: "w" });
+    expect(preview.status).toBe("dry_run");
+    expect(preview.plan).toMatchObject({ method: "POST", url: `http://127.0.0.1:${port}/items`, body: { name: "w", fixed: true } });
+    expect(connections).toBe(before);
   });
 
   it("scrubs a secret the provider echoes back, and values under secret-looking keys", async () => {
-    const home = await homeWith(manifest({ auth: "auth: { type: bearer, secret: FAKE_TOKEN }" }));
-    const result = await runJson(["run", "fake.echo_secret"], { home, env: { FAKE_TOKEN: "sk_live_zyxw987654" } });
-    expect(result.code).toBe(0);
-    expect(result.json.output).toEqual({ token: "[REDACTED]", leaked: "Bearer [REDACTED]" });
+    const toolctl = await toolWith(manifest({ auth: "auth: { type: bearer, secret: FAKE_TOKEN }" }), { FAKE_TOKEN: "sk_live_zyxw987654" });
+    const result = await toolctl.run("fake.echo_secret");
+    expect(result.exitCode).toBe(0);
+    expect(result.output).toEqual({ token: "[REDACTED]", leaked: "Bearer [REDACTED]" });
+    expect((await executionOf(toolctl, result.executionId)).output).toEqual({ token: "[REDACTED]", leaked: "Bearer [REDACTED]" });
   });
 
   describe("side effects that may have happened are never reported as clean failures", () => {
@@ -429,38 +485,40 @@ describe("http runner", () => {
       ["create_failing", /HTTP 500: provider says 500: the provider may have acted/],
       ["create_wrong_shape", /output does not match .* the action itself ran/],
     ])("%s is unknown, exit 5", async (action, message) => {
-      const home = await homeWith(manifest());
-      const result = await runJson(["run", `fake.${action}`], { home });
-      expect(result.code).toBe(5);
-      expect(result.json.status).toBe("unknown");
-      expect(result.json.error.message).toMatch(message);
+      const toolctl = await toolWith(manifest());
+      const result = await toolctl.run(`fake.${action}`);
+      expect(result.exitCode).toBe(5);
+      expect(result.status).toBe("unknown");
+      expect(result.error!.message).toMatch(message);
     });
   });
 
   it("records pathologically deep JSON without crashing, and leaves no execution running", async () => {
-    const home = await homeWith(manifest());
-    const result = await runJson(["run", "fake.deep"], { home });
-    expect(result.code).toBe(0);
-    expect(result.stdout).toContain("[TOO DEEP]");
-    const running = await runJson(["executions", "--status", "running"], { home });
-    expect(running.json.total).toBe(0);
+    const toolctl = await toolWith(manifest());
+    const result = await toolctl.run("fake.deep");
+    expect(result.exitCode).toBe(0);
+    expect(JSON.stringify(result)).toContain("[TOO DEEP]");
+    expect((await toolctl.executions({ status: "running" })).total).toBe(0);
+    expect((await executionOf(toolctl, result.executionId)).status).toBe("succeeded");
   });
 
   it("scrubs a secret before cutting a long error message, so no part of it survives", async () => {
-    const home = await homeWith(manifest({ auth: "auth: { type: api_key, secret: FAKE_TOKEN, in: header, name: X-Api-Key }" }));
-    const result = await runJson(["run", "fake.long_error"], { home, env: { FAKE_TOKEN: "SECRETVALUE1234567890" } });
-    expect(result.code).toBe(1);
-    expect(result.stdout).not.toMatch(/SECRETVAL/);
-    expect(result.json.error.message).toMatch(/x\[REDACTED\]$/);
+    const toolctl = await toolWith(manifest({ auth: "auth: { type: api_key, secret: FAKE_TOKEN, in: header, name: X-Api-Key }" }), { FAKE_TOKEN: "SECRETVALUE1234567890" });
+    const result = await toolctl.run("fake.long_error");
+    expect(result.exitCode).toBe(1);
+    expect(JSON.stringify(result)).not.toMatch(/SECRETVAL/);
+    expect(result.error!.message).toMatch(/x\[REDACTED\]$/);
   });
 
   it("scrubs secrets in every encoding a query string gives them", async () => {
-    const home = await homeWith(manifest({ auth: "auth: { type: api_key, secret: FAKE_TOKEN, in: query, name: key }" }));
     const secret = "SECRET~value (with) spaces!";
-    const result = await runJson(["run", "fake.get_item", "-p", "id=1", "--dry-run"], { home, env: { FAKE_TOKEN: secret } });
-    expect(result.json.plan.url).toMatch(/key=\[REDACTED\]$/);
-    const audit = await runCli(["audit", "--json"], { home });
-    expect(audit.stdout).not.toContain("SECRET");
+    const toolctl = await toolWith(manifest({ auth: "auth: { type: api_key, secret: FAKE_TOKEN, in: query, name: key }" }), { FAKE_TOKEN: secret });
+    const result = await toolctl.run("fake.get_item", { id: "1" }, { dryRun: true });
+    expect(planOf(result).url).toMatch(/key=\[REDACTED\]$/);
+    const events = [];
+    for await (const event of toolctl.auditEvents()) events.push(event);
+    expect(events.map((event) => event.type)).toContain("execution.dry_run");
+    expect(JSON.stringify(events)).not.toContain("SECRET");
   });
 
   it("drops an API-key header when a redirect leaves the origin", async () => {
@@ -472,9 +530,10 @@ describe("http runner", () => {
     });
     await new Promise<void>((resolve) => other.listen(port, "127.0.0.2", resolve));
     try {
-      const home = await homeWith(manifest({ auth: "auth: { type: api_key, secret: FAKE_TOKEN, in: header, name: X-Api-Token }" }));
-      const result = await runJson(["run", "fake.hop"], { home, env: { FAKE_TOKEN: "hdr-secret-123456", TOOL_ALLOWED_DOMAINS: `http://127.0.0.2:${port}` } });
-      expect(result.code).toBe(0);
+      const toolctl = await toolWith(manifest({ auth: "auth: { type: api_key, secret: FAKE_TOKEN, in: header, name: X-Api-Token }" }),
+        { FAKE_TOKEN: "hdr-secret-123456", TOOL_ALLOWED_DOMAINS: `http://127.0.0.2:${port}` });
+      const result = await toolctl.run("fake.hop");
+      expect(result.exitCode).toBe(0);
       expect(landing).toHaveLength(1);
       expect(landing[0]!["x-api-token"]).toBeUndefined();
       expect(seen[seen.length - 1]!.headers["x-api-token"]).toBe("hdr-secret-123456");
@@ -484,11 +543,11 @@ describe("http runner", () => {
   });
 
   it("refuses '..' as a path parameter: it would reach another endpoint", async () => {
-    const home = await homeWith(manifest());
+    const toolctl = await shared();
     for (const id of ["..", ".", "%2e%2E"]) {
-      const result = await runJson(["run", "fake.get_item", "-p", `id=${id}`], { home });
-      expect(result.code).toBe(2);
-      expect(result.json.error.message).toMatch(/is not allowed as a path segment/);
+      const result = await toolctl.run("fake.get_item", { params: [`id=${id}`] });
+      expect(result.exitCode).toBe(2);
+      expect(result.error!.message).toMatch(/is not allowed as a path segment/);
     }
   });
 
@@ -499,31 +558,69 @@ describe("http runner", () => {
     ["..\\.."], ["..\\"], ["x\\..\\y"], ["%2e%2e%5cx"], ["..%5C"], ["%252e%252e%252f"], ["%25252e%25252e"], ["..;/x"], ["..;jsessionid=1"],
     ["%c0%ae%c0%ae/x"], ["..%c0%afx"], ["%u002e%u002e/x"], ["\uff0e\uff0e/x"], ["\u2025/x"], ["..%00"], [".. /x"],
   ])("refuses %j as a path parameter: exit 2, naming the path template and the field, nothing sent", async (id) => {
-    const home = await homeWith(manifest());
+    const toolctl = await shared();
     const before = seen.length;
-    const result = await runJson(["run", "fake.get_item", "--params", JSON.stringify({ id })], { home });
-    expect(result.code).toBe(2);
-    expect(result.json.status).toBe("failed");
-    expect(result.json.error.message).toBe(
+    const result = await toolctl.run("fake.get_item", { id });
+    expect(result.exitCode).toBe(2);
+    expect(result.status).toBe("failed");
+    expect(result.error!.message).toBe(
       `cannot build the http call: request.path "/items/{{ input.id }}": input.id ${JSON.stringify(id)} is not allowed as a path segment: decoded as a server may decode it, it has a ".." segment, which climbs to another endpoint`,
     );
     expect(seen.length).toBe(before);
   });
 
   it.each([["a..b"], ["..."], ["v1.2..3"], ["..a"], ["%2e%2ex"], ["a/b"], [".hidden"], ["x;y"]])("still sends %j, which climbs nowhere", async (id) => {
-    const home = await homeWith(manifest());
-    const result = await runJson(["run", "fake.get_item", "--params", JSON.stringify({ id })], { home });
-    expect(result.code).toBe(0);
+    const toolctl = await shared();
+    const result = await toolctl.run("fake.get_item", { id });
+    expect(result.exitCode).toBe(0);
     expect(seen.at(-1)!.url).toBe(`/items/${encodeURIComponent(id)}`);
   });
 
   it("scrubs a password given as input wherever a template copies it", async () => {
     const text = manifest().replace('json: { name: "{{ input.name }}"', 'json: { note: "{{ input.password }}", name: "{{ input.name }}"');
     expect(text).toContain("input.password");
-    const home = await homeWith(text);
-    const result = await runJson(["run", "fake.create_item", "--params", JSON.stringify({ name: "n", password: "hunter2-very-secret" }), "--dry-run"], { home });
+    const toolctl = await toolWith(text);
+    const result = await toolctl.run("fake.create_item", { name: "n", password: "hunter2-very-secret" }, { dryRun: true });
+    expect(result.exitCode).toBe(0);
+    expect(planOf(result).body.note).toBe("[REDACTED]");
+    expect(JSON.stringify(result)).not.toContain("hunter2-very-secret");
+    expect(JSON.stringify(await toolctl.audit())).not.toContain("hunter2-very-secret");
+  });
+});
+
+/** What the CLI adds over the API: flags into input, what it prints, exit codes. */
+describe("through the CLI", () => {
+  it("turns --param and --params into the request: encoded path, repeated query values, absent ones dropped", async () => {
+    const home = (await toolWith(manifest())).home;
+    const result = await runJson(["run", "fake.get_item", "--param", "id=a b/c", "--params", '{"tags":["x","y"]}', "--param", "limit=5"], { home });
     expect(result.code).toBe(0);
-    expect(result.json.plan.body.note).toBe("[REDACTED]");
-    expect(result.stdout).not.toContain("hunter2-very-secret");
+    expect(result.json.status).toBe("succeeded");
+    expect(result.json.output.path).toBe("/items/a%20b%2Fc");
+    const last = seen[seen.length - 1]!;
+    expect(last.url).toBe("/items/a%20b%2Fc?tag=x&tag=y&limit=5");
+  });
+
+  it("prints neither the secret nor its encoding, in a run (--json) or a human dry run", async () => {
+    const auth = "auth: { type: basic, username: 'AC{{ secrets.FAKE_SID }}', secret: FAKE_TOKEN }";
+    const home = (await toolWith(manifest({ auth }))).home;
+    const env = { FAKE_TOKEN: "sk_test_abcdef123456", FAKE_SID: "sid42" };
+    const run = await runJson(["run", "fake.get_item", "-p", "id=1"], { home, env });
+    expect(run.code).toBe(0);
+    expect(seen[seen.length - 1]!.headers.authorization).toBe(`Basic ${Buffer.from("ACsid42:sk_test_abcdef123456").toString("base64")}`);
+    const dry = await runCli(["run", "fake.get_item", "-p", "id=1", "--dry-run"], { home, env });
+    expect(dry.code).toBe(0);
+    for (const text of [run.stdout, run.stderr, dry.stdout, dry.stderr]) {
+      expect(text).not.toContain("sk_test_abcdef123456");
+      expect(text).not.toContain(Buffer.from("ACsid42:sk_test_abcdef123456").toString("base64"));
+    }
+    expect(dry.stdout).toContain("[REDACTED]");
+  });
+
+  it("refuses an allowedHosts entry at import: exit 2, naming the field on stderr", async () => {
+    const entry = "http://127.0.0.1:8080/admin";
+    const dir = writeFiles({ "fake.yaml": manifest({ allowedHosts: ["api.example.com", entry] }) });
+    const result = await runCli(["import", dir], { home: tempDir("toolctl-http-") });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`http.allowedHosts.1: '${entry}' is not a host, a *.domain wildcard or an origin (http or https://host[:port], nothing after it)`);
   });
 });
