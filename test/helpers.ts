@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll } from "vitest";
-import { openToolctl, type OpenOptions, type Toolctl } from "../src/api/index.js";
+import { afterAll, expect } from "vitest";
+import { openToolctl, ToolctlError, type OpenOptions, type Toolctl } from "../src/api/index.js";
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const binPath = path.join(repoRoot, "bin", "toolctl");
@@ -118,4 +118,15 @@ export async function homeWithExamples(): Promise<string> {
     await toolctl.close();
   }
   return home;
+}
+
+/** The ToolctlError a call rejects with; fails the test when it resolves or throws anything else. */
+export async function rejection(promise: Promise<unknown>): Promise<ToolctlError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error, String((error as Error)?.stack)).toBeInstanceOf(ToolctlError);
+    return error as ToolctlError;
+  }
+  throw new Error("expected a ToolctlError, but the call succeeded");
 }

@@ -1,12 +1,14 @@
 /**
  * Spending limits under concurrency: many processes racing reservations against one small daily limit, and a
  * process killed in the middle of a run. The ledger must never overspend and never show "database is locked".
+ * The racing and the killed run are processes of the built binary; everything else runs in-process.
  */
 import { spawn } from "node:child_process";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
-import { baseEnv, binPath, repoRoot, runCli, runJson, tempDir, writeFiles } from "./helpers.js";
+import type { Toolctl } from "../src/api/index.js";
+import { baseEnv, binPath, openApi, repoRoot, runJson, tempDir, writeFiles } from "./helpers.js";
 
 const manifest = `apiVersion: toolctl/v1
 name: shop
@@ -28,11 +30,19 @@ actions:
     timeoutSeconds: 60
 `;
 
-async function shopHome(dailyUsd: number): Promise<string> {
+/** A home with the shop imported and these limits, opened in-process. */
+async function shopHome(dailyUsd: number): Promise<Toolctl> {
   const home = tempDir("toolctl-ledger-");
   writeFiles({ "config.yaml": `limits:\n  dailyUsd: ${dailyUsd}\n  perActionUsd: 100\n` }, home);
-  expect((await runCli(["import", writeFiles({ "shop.yaml": manifest })], { home })).code).toBe(0);
-  return home;
+  const toolctl = await openApi({ home });
+  expect((await toolctl.importManifests([writeFiles({ "shop.yaml": manifest })])).failed).toEqual([]);
+  return toolctl;
+}
+
+/** The day's spend as `toolctl budget` shows it, with what is left under the daily limit. */
+async function budgetOf(toolctl: Toolctl) {
+  const { spend, entries, limits } = await toolctl.budget();
+  return { ...spend, dailyLimitUsd: limits.dailyUsd, headroomUsd: Math.max(0, limits.dailyUsd - spend.committedUsd - spend.reservedUsd), entries };
 }
 
 function committed(home: string): { committed: number; reserved: number; rows: number } {
@@ -47,7 +57,7 @@ function committed(home: string): { committed: number; reserved: number; rows: n
 
 describe("spend ledger", () => {
   it("8 processes racing against a $20 daily limit never overspend, and none sees a locked database", { timeout: 120_000 }, async () => {
-    const home = await shopHome(20);
+    const { home } = await shopHome(20);
     const attempts = 8 * 4;
     // $3 each: at most six fit under $20, the rest must be refused with exit 3.
     const results = await Promise.all(
@@ -73,7 +83,8 @@ describe("spend ledger", () => {
   });
 
   it("a process killed mid-run keeps its reservation counted: the budget stays consistent", { timeout: 60_000 }, async () => {
-    const home = await shopHome(10);
+    const toolctl = await shopHome(10);
+    const { home } = toolctl;
     const child = spawn(process.execPath, [binPath, "run", "shop.slow_buy", "-p", "amount=6", "--yes"], {
       env: { ...baseEnv(), TOOLCTL_HOME: home }, stdio: "ignore", cwd: repoRoot,
     });
@@ -82,19 +93,19 @@ describe("spend ledger", () => {
     await new Promise((resolve) => child.on("close", resolve));
     expect(committed(home)).toMatchObject({ reserved: 6, committed: 0 });
     // The money may have been spent: another $6 would pass $10 and is refused; $4 still fits.
-    const refused = await runJson(["run", "shop.buy", "-p", "amount=6", "--yes"], { home });
-    expect(refused.code).toBe(3);
-    expect((await runJson(["run", "shop.buy", "-p", "amount=4", "--yes"], { home })).code).toBe(0);
-    const budget = await runJson(["budget"], { home });
-    expect(budget.json).toMatchObject({ committedUsd: 4, reservedUsd: 6, headroomUsd: 0 });
+    const refused = await toolctl.run("shop.buy", { amount: 6 }, { yes: true });
+    expect(refused.exitCode).toBe(3);
+    expect((await toolctl.run("shop.buy", { amount: 4 }, { yes: true })).exitCode).toBe(0);
+    const budget = await budgetOf(toolctl);
+    expect(budget).toMatchObject({ committedUsd: 4, reservedUsd: 6, headroomUsd: 0 });
     // Its run was settled as unknown by the first reader (budget): the reservation stays.
-    const abandoned = budget.json.entries.find((e: { amountUsd: number }) => e.amountUsd === 6);
+    const abandoned = budget.entries.find((e) => e.amountUsd === 6);
     expect(abandoned).toMatchObject({ state: "reserved", executionStatus: "unknown" });
-    expect((await runJson(["audit", "verify"], { home })).json.ok).toBe(true);
+    expect((await toolctl.verifyAudit()).ok).toBe(true);
   });
 
   it("releases the reservation of a failed run and keeps an unknown one", async () => {
-    const home = await shopHome(100);
+    const toolctl = await shopHome(100);
     const dir = writeFiles({
       "flaky.yaml": `apiVersion: toolctl/v1
 name: flaky
@@ -113,29 +124,38 @@ actions:
     command: [node, -e, "process.kill(process.pid, 'SIGKILL')"]
 `,
     });
-    await runCli(["import", dir], { home });
-    expect((await runJson(["run", "flaky.fail", "--yes"], { home })).code).toBe(1);
-    expect((await runJson(["run", "flaky.die", "--yes"], { home })).code).toBe(5);
-    const budget = await runJson(["budget"], { home });
-    expect(budget.json).toMatchObject({ committedUsd: 0, reservedUsd: 7 });
+    expect((await toolctl.importManifests([dir])).failed).toEqual([]);
+    expect((await toolctl.run("flaky.fail", {}, { yes: true })).exitCode).toBe(1);
+    expect((await toolctl.run("flaky.die", {}, { yes: true })).exitCode).toBe(5);
+    expect(await budgetOf(toolctl)).toMatchObject({ committedUsd: 0, reservedUsd: 7 });
   });
 
   it("refuses an action over the per-action limit before asking anyone, even with --yes", async () => {
-    const home = await shopHome(1000);
-    const result = await runJson(["run", "shop.buy", "-p", "amount=150", "--yes"], { home });
-    expect(result.code).toBe(3);
-    expect(result.json.error.message).toMatch(/over the per-action limit of \$100\.00/);
-    const dry = await runJson(["run", "shop.buy", "-p", "amount=150", "--dry-run"], { home });
-    expect(dry.code).toBe(0);
-    expect(dry.json.warnings.join()).toMatch(/a real run would be refused/);
+    const toolctl = await shopHome(1000);
+    const result = await toolctl.run("shop.buy", { amount: 150 }, { yes: true });
+    expect(result.exitCode).toBe(3);
+    expect(result.error?.message).toMatch(/over the per-action limit of \$100\.00/);
+    const dry = await toolctl.run("shop.buy", { amount: 150 }, { dryRun: true });
+    expect(dry.exitCode).toBe(0);
+    expect(dry.status).toBe("dry_run");
+    expect(dry.warnings.join()).toMatch(/a real run would be refused/);
   });
 
-  it("counts every process against the same (UTC) day, whatever its time zone", async () => {
-    const home = await shopHome(10);
-    expect((await runJson(["run", "shop.buy", "-p", "amount=8", "--yes"], { home, env: { TZ: "UTC" } })).code).toBe(0);
-    for (const TZ of ["Pacific/Kiritimati", "Pacific/Pago_Pago", "Asia/Tokyo"]) {
-      const refused = await runJson(["run", "shop.buy", "-p", "amount=8", "--yes"], { home, env: { TZ } });
-      expect(refused.code, TZ).toBe(3);
+  it("counts every run against the same (UTC) day, whatever the process's time zone", async () => {
+    const toolctl = await shopHome(10);
+    const zone = process.env.TZ;
+    try {
+      process.env.TZ = "UTC";
+      expect((await toolctl.run("shop.buy", { amount: 8 }, { yes: true })).exitCode).toBe(0);
+      // Between them, UTC+14 and UTC-11 are on another calendar day than UTC at every hour.
+      for (const TZ of ["Pacific/Kiritimati", "Pacific/Pago_Pago", "Asia/Tokyo"]) {
+        process.env.TZ = TZ;
+        const refused = await toolctl.run("shop.buy", { amount: 8 }, { yes: true });
+        expect(refused.exitCode, TZ).toBe(3);
+      }
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
     }
   });
 });

@@ -1,14 +1,16 @@
 /**
- * Manifests: `parseManifest` (every problem with file:line:col and field) and `toolctl import` end to end
- * (exit codes, the JSON view, and nothing half-written in the registry or the audit log).
+ * Manifests: `parseManifest` (every problem with file:line:col and field) and imports end to end through the
+ * library API (the report, and nothing half-written in the registry or the audit log); a few tests run the built
+ * binary for what the CLI adds: exit codes, the printed lines and the JSON view.
  */
-import { cpSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ValidationError } from "../src/errors.js";
 import { parseManifest } from "../src/manifest/load.js";
-import { examplesDir, runCli, runJson, tempDir, writeFiles, type CliResult } from "./helpers.js";
+import type { Toolctl } from "../src/api/index.js";
+import { examplesDir, homeWithExamples, openApi, rejection, runCli, runJson, tempDir, writeFiles, type CliResult } from "./helpers.js";
 
 // ---------------------------------------------------------------------------------------------------------
 // helpers
@@ -68,18 +70,6 @@ function registryRows(home: string, sql: string, ...params: unknown[]): unknown[
   }
 }
 
-async function toolNames(home: string): Promise<string[]> {
-  const { json, code } = await runJson<{ tools: Array<{ name: string }> }>(["list"], { home });
-  expect(code).toBe(0);
-  return json.tools.map((t) => t.name);
-}
-
-async function auditLines(home: string): Promise<string[]> {
-  const result = await runCli(["audit", "--json", "--limit", "1000"], { home });
-  expect(result.code).toBe(0);
-  return result.stdout.split("\n").filter((line) => line.trim() !== "");
-}
-
 function expectNoAnsi(result: CliResult): void {
   expect(result.stdout).not.toContain("\x1b[");
 }
@@ -104,6 +94,10 @@ const GOOD_TOOL = (name: string, description = "Return the message") =>
     "    description: Return the message, loudly",
     "    kind: read",
   );
+
+/** GOOD_TOOL with say changed and shout replaced by whisper. */
+const CHANGED_TOOL = GOOD_TOOL("alpha", "Return the message, changed")
+  .replace("  shout:\n    description: Return the message, loudly\n    kind: read\n", "  whisper:\n    description: Quietly\n    kind: read\n");
 
 // ---------------------------------------------------------------------------------------------------------
 // parseManifest: unit tests
@@ -544,67 +538,57 @@ describe("parseManifest: several problems in one file are all reported at once",
 });
 
 // ---------------------------------------------------------------------------------------------------------
-// toolctl import: end to end
+// toolctl import: end to end, in-process through the API; the CLI's own output is checked by the last tests
 
-/** A home with the examples imported, made once and copied per test (an import costs ~0.5 s). */
-let examplesHome: string;
-beforeAll(async () => {
-  examplesHome = tempDir("toolctl-home-template-");
-  const result = await runCli(["import", examplesDir], { home: examplesHome });
-  if (result.code !== 0) throw new Error(`import failed: ${result.stderr}`);
-});
-
-function freshExamplesHome(): string {
-  const home = tempDir("toolctl-home-");
-  cpSync(examplesHome, home, { recursive: true });
-  return home;
+async function toolNames(toolctl: Toolctl): Promise<string[]> {
+  return (await toolctl.listTools()).map((t) => t.name);
 }
 
+/** The audit log as `toolctl audit --json --limit 1000` gives it: one JSON text per event, oldest first. */
+async function auditLines(toolctl: Toolctl): Promise<string[]> {
+  return (await toolctl.audit({ limit: 1000 })).map((event) => JSON.stringify(event));
+}
+
+const bombManifest = () =>
+  lines(
+    "apiVersion: toolctl/v1",
+    "name: bomb",
+    "description: d",
+    "runtime: echo",
+    "x0: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]",
+    "x1: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]",
+    "x2: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]",
+    "x3: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]",
+    "actions:",
+    "  a: { description: d, kind: read }",
+  );
+
 describe("toolctl import: bad manifests", () => {
-  it("imports the good manifests of a directory, reports the bad one and exits 2", async () => {
+  it("imports the good manifests of a directory and reports the bad one with every problem", async () => {
     const dir = writeFiles({
       "a-good.yaml": GOOD_TOOL("alpha"),
       "b-bad.yaml": lines("apiVersion: toolctl/v1", "name: broken", "descripton: d", "runtime: echo", "actions:", "  a: { description: d, kind: read }"),
       "c-good.json": JSON.stringify(parseManifest(GOOD_TOOL("gamma"), "x.yaml").manifest, null, 2),
       "notes.txt": "not a manifest",
     });
-    const home = tempDir();
-    const result = await runCli(["import", dir], { home });
-    expect(result.code).toBe(2);
-    expect(result.stdout).toMatch(/added {2}alpha/);
-    expect(result.stdout).toMatch(/added {2}gamma/);
+    const toolctl = await openApi();
+    const report = await toolctl.importManifests([dir]);
+    expect(report.imported.map((item) => [item.change, item.tool])).toEqual([["added", "alpha"], ["added", "gamma"]]);
     const bad = path.join(dir, "b-bad.yaml");
-    expect(result.stderr).toContain(`error: ${bad}: 2 problems in manifest`);
-    expect(result.stderr).toContain(`${bad}:3:1: descripton: unknown field 'descripton' (did you mean 'description'?)`);
-    expect(await toolNames(home)).toEqual(["alpha", "gamma"]);
-    expect(registryRows(home, "SELECT * FROM actions WHERE tool = 'broken'")).toEqual([]);
-    expect(registryRows(home, "SELECT * FROM audit_events WHERE tool = 'broken'")).toEqual([]);
+    expect(report.failed).toHaveLength(1);
+    expect(report.failed[0]).toMatchObject({ file: bad, code: "manifest_invalid", message: `${bad}: 2 problems in manifest` });
+    expect(report.failed[0]!.problems).toContain(`${bad}:3:1: descripton: unknown field 'descripton' (did you mean 'description'?)`);
+    expect(await toolNames(toolctl)).toEqual(["alpha", "gamma"]);
+    expect(registryRows(toolctl.home, "SELECT * FROM actions WHERE tool = 'broken'")).toEqual([]);
+    expect(registryRows(toolctl.home, "SELECT * FROM audit_events WHERE tool = 'broken'")).toEqual([]);
   });
 
-  it("reports the failures in the --json report", async () => {
+  it("reports a failure with its file, code and the problem at its line", async () => {
     const dir = writeFiles({ "good.yaml": GOOD_TOOL("alpha"), "bad.yaml": lines(...ECHO_HEADER, "  a: { description: d, kind: charge }") });
-    const home = tempDir();
-    const result = await runJson(["import", dir], { home });
-    expect(result.code).toBe(2);
-    expectNoAnsi(result);
-    expect(result.stderr).toBe("");
-    const report = result.json as any;
-    const failed = report.failed ?? report.error?.failed;
-    expect(failed).toHaveLength(1);
-    expect(failed[0]).toMatchObject({ file: path.join(dir, "bad.yaml"), code: "manifest_invalid" });
-    expect(failed[0].problems[0]).toMatch(new RegExp(`^${path.join(dir, "bad.yaml").replace(/[.]/g, "\\.")}:6:\\d+: actions\\.a\\.kind: `));
-  });
-
-  it("--json: a failed import is an error document {error:{code,exitCode}}, as every other failure is", async () => {
-    const dir = writeFiles({ "good.yaml": GOOD_TOOL("alpha"), "bad.yaml": lines(...ECHO_HEADER, "  a: { description: d, kind: charge }") });
-    const [single, mixed] = await Promise.all([
-      runJson(["import", path.join(dir, "bad.yaml")], { home: tempDir() }),
-      runJson(["import", dir], { home: tempDir() }),
-    ]);
-    for (const result of [single, mixed]) {
-      expect(result.code).toBe(2);
-      expect((result.json as any).error, result.stdout).toMatchObject({ code: "manifest_invalid", exitCode: 2 });
-    }
+    const report = await (await openApi()).importManifests([dir]);
+    expect(report.failed).toHaveLength(1);
+    expect(report.failed[0]).toMatchObject({ file: path.join(dir, "bad.yaml"), code: "manifest_invalid" });
+    expect(report.failed[0]!.problems[0]).toMatch(new RegExp(`^${path.join(dir, "bad.yaml").replace(/[.]/g, "\\.")}:6:\\d+: actions\\.a\\.kind: `));
   });
 
   it("reports each broken syntax with file, line and column, and imports nothing from it", async () => {
@@ -613,171 +597,200 @@ describe("toolctl import: bad manifests", () => {
       "comma.json": '{\n  "apiVersion": "toolctl/v1",\n  "name": "x",\n}\n',
       "dup.yaml": lines(...ECHO_HEADER, "  a: { description: d, kind: read }", "  a: { description: e, kind: read }"),
     });
-    const home = tempDir();
-    const results = await Promise.all(
-      ["indent.yaml", "comma.json", "dup.yaml"].map((name) => runCli(["import", path.join(dir, name)], { home: tempDir() })),
-    );
     const expected = [/indent\.yaml:8:1: invalid YAML: /, /comma\.json:(3:14|4:1): invalid JSON: /, /dup\.yaml:7:3: invalid YAML: /];
-    results.forEach((result, i) => {
-      expect(result.code).toBe(2);
-      expect(result.stdout).toBe("");
-      // One line: the error names file:line:col and says what is wrong.
-      expect(result.stderr.trim().split("\n")).toHaveLength(1);
-      expect(result.stderr).toMatch(expected[i]!);
-    });
-    const none = await runCli(["import", path.join(dir, "dup.yaml")], { home });
-    expect(none.code).toBe(2);
-    expect(await toolNames(home)).toEqual([]);
+    for (const [i, name] of ["indent.yaml", "comma.json", "dup.yaml"].entries()) {
+      const toolctl = await openApi();
+      const report = await toolctl.importManifests([path.join(dir, name)]);
+      expect(report.imported).toEqual([]);
+      expect(report.failed).toHaveLength(1);
+      const failure = report.failed[0]!;
+      // One line: the error names file:line:col and says what is wrong; it is the one problem.
+      expect(failure.message).not.toMatch(/[\r\n]/);
+      expect(failure.message).toMatch(expected[i]!);
+      expect(failure.problems).toEqual([failure.message]);
+      expect(await toolNames(toolctl)).toEqual([]);
+    }
   });
 
   it("refuses a second file declaring a tool name already declared in the same import", async () => {
     const dir = writeFiles({ "a.yaml": GOOD_TOOL("alpha"), "b.yaml": GOOD_TOOL("alpha", "Another say") });
-    const home = tempDir();
-    const result = await runCli(["import", dir], { home });
-    expect(result.code).toBe(2);
-    expect(result.stderr).toContain(`name: 'alpha' is also declared in ${path.join(dir, "a.yaml")}`);
-    const rows = registryRows(home, "SELECT description FROM actions WHERE tool = 'alpha' AND name = 'say'") as Array<{ description: string }>;
+    const toolctl = await openApi();
+    const report = await toolctl.importManifests([dir]);
+    expect(report.imported.map((item) => item.tool)).toEqual(["alpha"]);
+    expect(report.failed).toHaveLength(1);
+    expect(report.failed[0]!.problems).toEqual([`${path.join(dir, "b.yaml")}: name: 'alpha' is also declared in ${path.join(dir, "a.yaml")}`]);
+    const rows = registryRows(toolctl.home, "SELECT description FROM actions WHERE tool = 'alpha' AND name = 'say'") as Array<{ description: string }>;
     expect(rows).toEqual([{ description: "Return the message" }]);
   });
 
   it("imports nothing when one of the paths does not exist", async () => {
     const dir = writeFiles({ "good.yaml": GOOD_TOOL("alpha") });
-    const home = tempDir();
+    const toolctl = await openApi();
     const missing = path.join(dir, "missing.yaml");
-    const [human, json] = await Promise.all([
-      runCli(["import", path.join(dir, "good.yaml"), missing], { home }),
-      runJson(["import", path.join(dir, "good.yaml"), missing], { home: tempDir() }),
-    ]);
-    expect(human.code).toBe(2);
-    expect(human.stderr.trim()).toBe(`error: ${missing}: no such file or directory`);
-    expect(json.code).toBe(2);
-    expect(json.json).toEqual({ error: { code: "usage", exitCode: 2, message: `${missing}: no such file or directory` } });
-    expect(await toolNames(home)).toEqual([]);
-    expect(await auditLines(home)).toEqual([]);
+    const error = await rejection(toolctl.importManifests([path.join(dir, "good.yaml"), missing]));
+    expect({ code: error.code, exitCode: error.exitCode, message: error.message }).toEqual({ code: "usage", exitCode: 2, message: `${missing}: no such file or directory` });
+    expect(await toolNames(toolctl)).toEqual([]);
+    expect(await auditLines(toolctl)).toEqual([]);
   });
 
   it("refuses an empty directory", async () => {
     const dir = writeFiles({ "readme.md": "# nothing" });
-    const result = await runJson(["import", dir], { home: tempDir() });
-    expect(result.code).toBe(2);
-    expect(result.json.error).toMatchObject({ code: "usage", exitCode: 2 });
-    expect(result.json.error.message).toContain("no manifests");
+    const error = await rejection((await openApi()).importManifests([dir]));
+    expect(error).toMatchObject({ code: "usage", exitCode: 2 });
+    expect(error.message).toContain("no manifests");
   });
 
   it("keeps the registered version when a new version of the manifest is bad", async () => {
     const dir = writeFiles({ "tool.yaml": GOOD_TOOL("alpha") });
-    const home = tempDir();
-    expect((await runCli(["import", dir], { home })).code).toBe(0);
-    const before = registryRows(home, "SELECT * FROM tools");
-    const actionsBefore = registryRows(home, "SELECT * FROM actions ORDER BY name");
-    const auditBefore = await auditLines(home);
+    const toolctl = await openApi();
+    expect((await toolctl.importManifests([dir])).failed).toEqual([]);
+    const before = registryRows(toolctl.home, "SELECT * FROM tools");
+    const actionsBefore = registryRows(toolctl.home, "SELECT * FROM actions ORDER BY name");
+    const auditBefore = await auditLines(toolctl);
     writeFileSync(path.join(dir, "tool.yaml"), GOOD_TOOL("alpha", "Changed").replace("kind: read", "kind: charge"));
-    const result = await runCli(["import", dir], { home });
-    expect(result.code).toBe(2);
-    expect(result.stderr).toContain("actions.say.kind");
-    expect(registryRows(home, "SELECT * FROM tools")).toEqual(before);
-    expect(registryRows(home, "SELECT * FROM actions ORDER BY name")).toEqual(actionsBefore);
-    expect(await auditLines(home)).toEqual(auditBefore);
+    const report = await toolctl.importManifests([dir]);
+    expect(report.imported).toEqual([]);
+    expect(report.failed).toHaveLength(1);
+    expect([report.failed[0]!.message, ...report.failed[0]!.problems].join("\n")).toContain("actions.say.kind");
+    expect(registryRows(toolctl.home, "SELECT * FROM tools")).toEqual(before);
+    expect(registryRows(toolctl.home, "SELECT * FROM actions ORDER BY name")).toEqual(actionsBefore);
+    expect(await auditLines(toolctl)).toEqual(auditBefore);
   });
 
   it("an alias bomb in a directory is reported as a bad manifest and the other files are imported", async () => {
-    const dir = writeFiles({
-      "a-bomb.yaml": lines(
-        "apiVersion: toolctl/v1",
-        "name: bomb",
-        "description: d",
-        "runtime: echo",
-        "x0: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]",
-        "x1: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]",
-        "x2: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]",
-        "x3: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]",
-        "actions:",
-        "  a: { description: d, kind: read }",
-      ),
-      "b-good.yaml": GOOD_TOOL("alpha"),
-    });
-    const home = tempDir();
-    const result = await runCli(["import", dir], { home });
-    expect(result.stderr).not.toMatch(/\n\s+at /); // no stack trace
-    expect(result.code).toBe(2);
-    expect(result.stderr).toContain(path.join(dir, "a-bomb.yaml"));
-    expect(await toolNames(home)).toEqual(["alpha"]);
+    const dir = writeFiles({ "a-bomb.yaml": bombManifest(), "b-good.yaml": GOOD_TOOL("alpha") });
+    const toolctl = await openApi();
+    const report = await toolctl.importManifests([dir]);
+    expect(report.failed).toHaveLength(1);
+    const failure = report.failed[0]!;
+    expect(failure.file).toBe(path.join(dir, "a-bomb.yaml"));
+    expect(failure.message).toContain(path.join(dir, "a-bomb.yaml"));
+    for (const text of [failure.message, ...failure.problems]) expect(text).not.toMatch(/\n\s+at /); // no stack trace
+    expect(await toolNames(toolctl)).toEqual(["alpha"]);
   });
 
-  it("exits 6 and leaves a corrupt registry file untouched", async () => {
+  it("refuses to open a corrupt registry (exit 6) and leaves the file untouched", async () => {
     const home = tempDir();
     const garbage = Buffer.from("this is not a database, just some garbage bytes ".repeat(40));
     writeFileSync(path.join(home, "registry.db"), garbage);
-    const [human, json] = await Promise.all([
-      runCli(["import", examplesDir], { home }),
-      runJson(["import", examplesDir], { home }),
-    ]);
-    expect(human.code).toBe(6);
-    expect(human.stderr).toMatch(/^error: registry .*registry\.db is corrupt/);
-    expect(json.code).toBe(6);
-    expect(json.json.error).toMatchObject({ code: "registry_unavailable", exitCode: 6 });
+    const error = await rejection(openApi({ home }).then((toolctl) => toolctl.importManifests([examplesDir])));
+    expect(error).toMatchObject({ code: "registry_unavailable", exitCode: 6 });
+    expect(error.message).toMatch(/^registry .*registry\.db is corrupt/);
     expect(readFileSync(path.join(home, "registry.db")).equals(garbage)).toBe(true);
   });
 });
 
 describe("toolctl import: re-importing", () => {
   it("reports unchanged content as unchanged and writes nothing to the audit log", async () => {
-    const home = freshExamplesHome();
-    const before = await auditLines(home);
+    const toolctl = await openApi({ home: await homeWithExamples() });
+    const before = await auditLines(toolctl);
     expect(before).toHaveLength(5);
-    const human = await runCli(["import", examplesDir], { home });
-    expect(human.code).toBe(0);
-    expect(human.stdout.trim().split("\n").map((line) => line.split(/\s+/).slice(0, 2).join(" "))).toEqual([
+    const all = await toolctl.importManifests([examplesDir]);
+    expect(all.failed).toEqual([]);
+    expect(all.imported.map((item) => `${item.change} ${item.tool}`)).toEqual([
       "unchanged calculator-docker", "unchanged calculator", "unchanged echo", "unchanged piggybank", "unchanged weather",
     ]);
-    const json = await runJson(["import", path.join(examplesDir, "echo.yaml")], { home });
-    expect(json.code).toBe(0);
-    expect(json.json.imported).toEqual([
+    const one = await toolctl.importManifests([path.join(examplesDir, "echo.yaml")]);
+    expect(one.imported).toEqual([
       expect.objectContaining({ tool: "echo", change: "unchanged", actions: { added: [], changed: [], removed: [] } }),
     ]);
-    expect(await auditLines(home)).toEqual(before);
+    expect(await auditLines(toolctl)).toEqual(before);
   });
 
   it("treats comments and formatting as no change", async () => {
     const dir = writeFiles({ "tool.yaml": GOOD_TOOL("alpha") });
-    const home = tempDir();
-    expect((await runCli(["import", dir], { home })).code).toBe(0);
-    const before = await auditLines(home);
+    const toolctl = await openApi();
+    expect((await toolctl.importManifests([dir])).failed).toEqual([]);
+    const before = await auditLines(toolctl);
     writeFileSync(path.join(dir, "tool.yaml"), `# reformatted\n${GOOD_TOOL("alpha").replace("{ type: string }", "\n          type: string")}`);
-    const result = await runJson(["import", dir], { home });
-    expect(result.json.imported[0].change).toBe("unchanged");
-    expect(await auditLines(home)).toEqual(before);
+    const report = await toolctl.importManifests([dir]);
+    expect(report.imported[0]!.change).toBe("unchanged");
+    expect(await auditLines(toolctl)).toEqual(before);
   });
 
   it("reports a changed manifest as updated, naming the changed, added and removed actions", async () => {
     const dir = writeFiles({ "tool.yaml": GOOD_TOOL("alpha") });
-    const home = tempDir();
-    expect((await runCli(["import", dir], { home })).code).toBe(0);
-    const before = await auditLines(home);
-    const changed = GOOD_TOOL("alpha", "Return the message, changed")
-      .replace("  shout:\n    description: Return the message, loudly\n    kind: read\n", "  whisper:\n    description: Quietly\n    kind: read\n");
-    writeFileSync(path.join(dir, "tool.yaml"), changed);
-    const human = await runCli(["import", dir], { home });
-    expect(human.code).toBe(0);
-    expect(human.stdout).toMatch(/^updated {2}alpha {2}\[active\] {2}\+1 action, ~1 changed \(say\), -1 removed \(shout\)/);
-    const after = await auditLines(home);
+    const toolctl = await openApi();
+    expect((await toolctl.importManifests([dir])).failed).toEqual([]);
+    const before = await auditLines(toolctl);
+    writeFileSync(path.join(dir, "tool.yaml"), CHANGED_TOOL);
+    const report = await toolctl.importManifests([dir]);
+    expect(report.failed).toEqual([]);
+    expect(report.imported).toEqual([
+      expect.objectContaining({ tool: "alpha", change: "updated", status: "active", actions: { added: ["whisper"], changed: ["say"], removed: ["shout"] } }),
+    ]);
+    const after = await auditLines(toolctl);
     expect(after).toHaveLength(before.length + 1);
     const event = JSON.parse(after.at(-1)!);
     expect(event).toMatchObject({ type: "tool.updated", tool: "alpha", data: { actions: { added: ["whisper"], changed: ["say"], removed: ["shout"] } } });
     // And once more: now it is unchanged.
-    const again = await runJson(["import", dir], { home });
-    expect(again.json.imported[0].change).toBe("unchanged");
-    expect(await auditLines(home)).toHaveLength(after.length);
+    const again = await toolctl.importManifests([dir]);
+    expect(again.imported[0]!.change).toBe("unchanged");
+    expect(await auditLines(toolctl)).toHaveLength(after.length);
   });
 
   it("keeps a disabled tool disabled when its manifest is updated", async () => {
     const dir = writeFiles({ "tool.yaml": GOOD_TOOL("alpha") });
+    const toolctl = await openApi();
+    expect((await toolctl.importManifests([dir])).failed).toEqual([]);
+    expect((await runCli(["tool", "disable", "alpha"], { home: toolctl.home })).code).toBe(0);
+    writeFileSync(path.join(dir, "tool.yaml"), GOOD_TOOL("alpha", "Changed"));
+    const report = await toolctl.importManifests([dir]);
+    expect(report.imported[0]).toMatchObject({ change: "updated", status: "disabled", actions: { changed: ["say"] } });
+  });
+});
+
+describe("toolctl import: the CLI", () => {
+  it("prints what it imported on stdout and every problem of a bad manifest on stderr, and exits 2", async () => {
+    const dir = writeFiles({
+      "a-good.yaml": GOOD_TOOL("alpha"),
+      "b-bad.yaml": lines("apiVersion: toolctl/v1", "name: broken", "descripton: d", "runtime: echo", "actions:", "  a: { description: d, kind: read }"),
+    });
+    const result = await runCli(["import", dir], { home: tempDir() });
+    expect(result.code).toBe(2);
+    expect(result.stdout).toMatch(/added {2}alpha/);
+    const bad = path.join(dir, "b-bad.yaml");
+    expect(result.stderr).toContain(`error: ${bad}: 2 problems in manifest`);
+    expect(result.stderr).toContain(`${bad}:3:1: descripton: unknown field 'descripton' (did you mean 'description'?)`);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("--json: a failed import is an error document {error:{code,exitCode}} next to the report, nothing on stderr", async () => {
+    const dir = writeFiles({ "good.yaml": GOOD_TOOL("alpha"), "bad.yaml": lines(...ECHO_HEADER, "  a: { description: d, kind: charge }") });
+    const [single, mixed] = await Promise.all([
+      runJson(["import", path.join(dir, "bad.yaml")], { home: tempDir() }),
+      runJson(["import", dir], { home: tempDir() }),
+    ]);
+    for (const result of [single, mixed]) {
+      expect(result.code).toBe(2);
+      expectNoAnsi(result);
+      expect(result.stderr).toBe("");
+      expect((result.json as any).error, result.stdout).toMatchObject({ code: "manifest_invalid", exitCode: 2 });
+      expect((result.json as any).failed).toEqual([expect.objectContaining({ file: path.join(dir, "bad.yaml"), code: "manifest_invalid" })]);
+    }
+  });
+
+  it("prints an update with its added, changed and removed actions, then unchanged", async () => {
+    const dir = writeFiles({ "tool.yaml": GOOD_TOOL("alpha") });
     const home = tempDir();
     expect((await runCli(["import", dir], { home })).code).toBe(0);
-    expect((await runCli(["tool", "disable", "alpha"], { home })).code).toBe(0);
-    writeFileSync(path.join(dir, "tool.yaml"), GOOD_TOOL("alpha", "Changed"));
-    const result = await runJson(["import", dir], { home });
-    expect(result.json.imported[0]).toMatchObject({ change: "updated", status: "disabled", actions: { changed: ["say"] } });
+    writeFileSync(path.join(dir, "tool.yaml"), CHANGED_TOOL);
+    const updated = await runCli(["import", dir], { home });
+    expect(updated.code).toBe(0);
+    expect(updated.stdout).toMatch(/^updated {2}alpha {2}\[active\] {2}\+1 action, ~1 changed \(say\), -1 removed \(shout\)/);
+    const unchanged = await runCli(["import", dir], { home });
+    expect(unchanged.code).toBe(0);
+    expect(unchanged.stdout).toMatch(/^unchanged {2}alpha {2}\[active\]/);
+  });
+
+  it("exits 6 on a corrupt registry, as a one-line error and as a JSON error document", async () => {
+    const home = tempDir();
+    writeFileSync(path.join(home, "registry.db"), Buffer.from("this is not a database, just some garbage bytes ".repeat(40)));
+    const [human, json] = await Promise.all([runCli(["import", examplesDir], { home }), runJson(["import", examplesDir], { home })]);
+    expect(human.code).toBe(6);
+    expect(human.stderr).toMatch(/^error: registry .*registry\.db is corrupt/);
+    expect(json.code).toBe(6);
+    expect(json.json.error).toMatchObject({ code: "registry_unavailable", exitCode: 6 });
   });
 });
 

@@ -1,7 +1,8 @@
 /**
- * Plan and apply end to end: the built binary, the shipped example plan (manifests/examples/launch) against fake
+ * Plan and apply end to end through the library API: the shipped example plan (manifests/examples/launch) against fake
  * Namecheap, Vercel and Twilio servers on 127.0.0.1, and a small process tool whose steps append to a log (for
- * rollback order, failures and a SIGKILL in the middle of an apply).
+ * rollback order, failures and a SIGKILL in the middle of an apply, which runs the built binary). A few tests run
+ * the binary for what the CLI adds: the plan table, --out, --detailed-exitcode and the plan-run view.
  */
 import { spawn } from "node:child_process";
 import { cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -12,7 +13,8 @@ import { FakeNamecheap } from "./fakes/namecheap.js";
 import { loopbackCopy } from "./fakes/server.js";
 import { FakeTwilio } from "./fakes/twilio.js";
 import { FakeVercel } from "./fakes/vercel.js";
-import { binPath, examplesDir, repoRoot, runCli, runJson, tempDir, writeFiles } from "./helpers.js";
+import type { PlanPreview, Toolctl } from "../src/api/index.js";
+import { binPath, examplesDir, openApi, rejection, repoRoot, runCli, tempDir, writeFiles } from "./helpers.js";
 
 const OWNER = "+14155552671";
 const FROM = "+15005550006";
@@ -39,20 +41,62 @@ afterAll(async () => {
   await Promise.all([namecheap.close(), vercel.close(), twilio.close()]);
 });
 
-/** A fresh home with the three providers imported, and a copy of the example's directory to run in. */
-async function launchSetup(): Promise<{ home: string; dir: string }> {
+/** A fresh home with the three providers imported, opened in a copy of the example's directory to run in. */
+async function launchSetup(extraEnv: Record<string, string> = {}): Promise<{ toolctl: Toolctl; home: string; dir: string }> {
   const home = tempDir("toolctl-plan-home-");
-  const imported = await runCli(["import", manifests], { home });
-  expect(imported.stderr).toBe("");
   const dir = tempDir("toolctl-plan-launch-");
   cpSync(path.join(examplesDir, "launch"), dir, { recursive: true });
-  return { home, dir };
+  const toolctl = await openApi({ home, cwd: dir, env: { ...env, ...extraEnv } });
+  const imported = await toolctl.importManifests([manifests]);
+  expect(imported.failed).toEqual([]);
+  return { toolctl, home, dir };
 }
+
+/** A plan as `plan --out` saves it and `apply` reads it back. */
+const savedCopy = (preview: PlanPreview): PlanPreview => JSON.parse(JSON.stringify(preview));
 
 const sideEffects = () => ({ registrations: namecheap.registrations.length, deployments: vercel.deployments.size, sms: twilio.messages.length, uploads: vercel.uploads.length });
 
+const READS_PLAN = "apiVersion: toolctl/v1\nkind: Plan\nname: reads\nsteps:\n  - id: check\n    action: namecheap.check_domain\n    input: { domain: free-name.com }\n"
+  + "  - id: later\n    action: twilio.send_sms\n    condition: \"{{ env.NEVER_SET }}\"\n    input: { to: \"+14155552671\", from: \"+15005550006\", body: hi }\n";
+const CYCLE_PLAN = "apiVersion: toolctl/v1\nkind: Plan\nname: cycle\nsteps:\n  - id: a\n    action: echo.say\n    input: { message: \"{{ steps.b.output.message }}\" }\n  - id: b\n    action: echo.say\n    input: { message: \"{{ steps.a.output.message }}\" }\n";
+
+const OVER_BUDGET = "limits:\n  dailyUsd: 10\n  perActionUsd: 100\n";
+
 describe("toolctl plan", () => {
-  it("shows each step's request, cost, risk, approval and rollback, and the total, touching nothing (table and JSON)", async () => {
+  it("shows each step's request, cost, risk, approval and rollback, and the total, touching nothing", async () => {
+    const { toolctl } = await launchSetup();
+    const before = sideEffects();
+    const plan = await toolctl.plan("launch-site.plan.yaml");
+    expect(plan.format).toBe("toolctl-plan/1");
+    expect(plan.name).toBe("launch-site");
+    expect(plan.order).toEqual(["domain", "site", "notify"]);
+    expect(plan.steps.map((s: any) => [s.id, s.needs, s.risk, s.approval.required, s.reversible, s.cost.quoted])).toEqual([
+      ["domain", [], "HIGH", true, false, true],
+      ["site", ["domain"], "MEDIUM", true, true, false],
+      ["notify", ["site"], "LOW", false, false, false],
+    ]);
+    const [domain, site, notify] = plan.steps as any[];
+    expect(domain.cost.usd).toBe(10.28);
+    expect(site.cost.usd).toBe(0);
+    expect(notify.cost.usd).toBeGreaterThan(0);
+    expect(domain.request).toMatchObject({ runtime: "http", method: "POST" });
+    expect(domain.request.body).toMatchObject({ Command: "namecheap.domains.create" });
+    expect(domain.request.url).not.toContain(namecheap.apiKey);
+    expect(JSON.stringify(plan)).toContain("steps.domain.output.ApiResponse.CommandResponse.DomainCreateResult.-Domain");
+    expect(plan.total).toMatchObject({ acting: 3, needApproval: 2, needTwoFactor: 0, irreversible: 2 });
+    expect(plan.total.usd).toBeGreaterThan(10.28);
+    expect(plan.willAct).toBe(true);
+    expect(plan.overBudget).toBeUndefined();
+    // Only the price check ran: nothing registered, deployed, uploaded or sent.
+    expect(sideEffects()).toEqual(before);
+    // What `plan --out` saves: secret references, never secret values.
+    const text = JSON.stringify(plan, null, 2);
+    expect(text).toContain("{{ secrets.SITE_CONTACT_FORM_KEY }}");
+    for (const secret of [namecheap.apiKey, namecheap.apiUser, vercel.token, twilio.accountSid, twilio.authToken, FORM_KEY, "203.0.113.7"]) expect(text).not.toContain(secret);
+  });
+
+  it("the CLI prints the plan as a table and --out saves it, with secret references, never secret values", async () => {
     const { home, dir } = await launchSetup();
     const before = sideEffects();
     const table = await runCli(["plan", "launch-site.plan.yaml"], { home, cwd: dir, env });
@@ -65,48 +109,37 @@ describe("toolctl plan", () => {
     expect(table.stdout).toContain("(known after apply: steps.domain.output.ApiResponse.CommandResponse.DomainCreateResult.-Domain)");
     expect(table.stdout).toContain("Plan: 3 steps will act");
     expect(table.stdout).toContain("2 cannot be rolled back");
+    for (const secret of [namecheap.apiKey, vercel.token, twilio.authToken, FORM_KEY]) expect(table.stdout).not.toContain(secret);
 
-    const json = await runJson(["plan", "launch-site.plan.yaml"], { home, cwd: dir, env });
-    expect(json.code).toBe(0);
-    const plan = json.json;
-    expect(plan.format).toBe("toolctl-plan/1");
-    expect(plan.order).toEqual(["domain", "site", "notify"]);
-    expect(plan.steps.map((s: any) => [s.id, s.needs, s.risk, s.approval.required, s.reversible, s.cost.quoted])).toEqual([
-      ["domain", [], "HIGH", true, false, true],
-      ["site", ["domain"], "MEDIUM", true, true, false],
-      ["notify", ["site"], "LOW", false, false, false],
-    ]);
-    expect(plan.steps[0].request).toMatchObject({ runtime: "http", method: "POST" });
-    expect(plan.steps[0].request.body).toMatchObject({ Command: "namecheap.domains.create" });
-    expect(plan.steps[0].request.url).not.toContain(namecheap.apiKey);
-    expect(plan.total).toMatchObject({ acting: 3, needApproval: 2, needTwoFactor: 0, irreversible: 2 });
-    expect(plan.total.usd).toBeGreaterThan(10.28);
-    expect(plan.willAct).toBe(true);
-    // Only the price check ran: nothing registered, deployed, uploaded or sent.
-    expect(sideEffects()).toEqual(before);
-    for (const secret of [namecheap.apiKey, vercel.token, twilio.authToken, FORM_KEY]) {
-      expect(table.stdout + json.stdout).not.toContain(secret);
-    }
-  });
-
-  it("--out saves a plan with secret references, never secret values", async () => {
-    const { home, dir } = await launchSetup();
     const saved = await runCli(["plan", "launch-site.plan.yaml", "--out", "launch.json"], { home, cwd: dir, env });
     expect(saved.code).toBe(0);
     expect(saved.stderr).toContain("saved plan pl_");
     const text = readFileSync(path.join(dir, "launch.json"), "utf8");
+    expect(JSON.parse(text)).toMatchObject({ format: "toolctl-plan/1", name: "launch-site" });
     expect(text).toContain("{{ secrets.SITE_CONTACT_FORM_KEY }}");
     for (const secret of [namecheap.apiKey, namecheap.apiUser, vercel.token, twilio.accountSid, twilio.authToken, FORM_KEY, "203.0.113.7"]) expect(text).not.toContain(secret);
+    expect(sideEffects()).toEqual(before);
+  });
+
+  it("says when nothing would act, refuses a cycle, and says when the total is over budget", async () => {
+    const { toolctl, home, dir } = await launchSetup();
+    writeFiles({ "reads.plan.yaml": READS_PLAN, "cycle.plan.yaml": CYCLE_PLAN }, dir);
+    const reads = await toolctl.plan("reads.plan.yaml");
+    expect(reads.willAct).toBe(false);
+    expect(reads.total.acting).toBe(0);
+    const cycle = await rejection(toolctl.plan("cycle.plan.yaml"));
+    expect(cycle.exitCode).toBe(2);
+    expect([cycle.message, ...(cycle.details.problems ?? [])].join("\n")).toContain("cycle.plan.yaml:5:5: steps.0: steps depend on each other in a cycle: a → b → a");
+    writeFiles({ "config.yaml": OVER_BUDGET }, home);
+    const capped = await openApi({ home, cwd: dir, env });
+    const over = await capped.plan("launch-site.plan.yaml");
+    expect(over.overBudget).toMatch(/^the plan's total of \$10\.\d+: .*over the daily limit of \$10\.00/);
   });
 
   it("--detailed-exitcode: 2 when it would act, 0 when it would not, 1 on error, 3 over budget", async () => {
     const { home, dir } = await launchSetup();
     expect((await runCli(["plan", "launch-site.plan.yaml", "--detailed-exitcode"], { home, cwd: dir, env })).code).toBe(2);
-    writeFiles({
-      "reads.plan.yaml": "apiVersion: toolctl/v1\nkind: Plan\nname: reads\nsteps:\n  - id: check\n    action: namecheap.check_domain\n    input: { domain: free-name.com }\n"
-        + "  - id: later\n    action: twilio.send_sms\n    condition: \"{{ env.NEVER_SET }}\"\n    input: { to: \"+14155552671\", from: \"+15005550006\", body: hi }\n",
-      "cycle.plan.yaml": "apiVersion: toolctl/v1\nkind: Plan\nname: cycle\nsteps:\n  - id: a\n    action: echo.say\n    input: { message: \"{{ steps.b.output.message }}\" }\n  - id: b\n    action: echo.say\n    input: { message: \"{{ steps.a.output.message }}\" }\n",
-    }, dir);
+    writeFiles({ "reads.plan.yaml": READS_PLAN, "cycle.plan.yaml": CYCLE_PLAN }, dir);
     const reads = await runCli(["plan", "reads.plan.yaml", "--detailed-exitcode"], { home, cwd: dir, env });
     expect(reads.stdout).toContain("Plan: no changes");
     expect(reads.code).toBe(0);
@@ -114,7 +147,7 @@ describe("toolctl plan", () => {
     expect(cycle.code).toBe(1);
     expect(cycle.stderr).toContain("cycle.plan.yaml:5:5: steps.0: steps depend on each other in a cycle: a → b → a");
     expect((await runCli(["plan", "cycle.plan.yaml"], { home, cwd: dir, env })).code).toBe(2);
-    writeFiles({ "config.yaml": "limits:\n  dailyUsd: 10\n  perActionUsd: 100\n" }, home);
+    writeFiles({ "config.yaml": OVER_BUDGET }, home);
     const over = await runCli(["plan", "launch-site.plan.yaml", "--detailed-exitcode"], { home, cwd: dir, env });
     expect(over.stdout).toMatch(/Over budget: the plan's total of \$10\.\d+: .*over the daily limit of \$10\.00/);
     expect(over.code).toBe(3);
@@ -124,73 +157,79 @@ describe("toolctl plan", () => {
     const dir = writeFiles({
       "bad.plan.yaml": "apiVersion: toolctl/v1\nkind: Plan\nname: bad\nsteps:\n  - id: a\n    action: echo\n    inputs: {}\n  - id: b\n    action: echo.say\n    input: { message: \"{{ steps.zz.output.x }}\" }\n",
     });
-    const result = await runCli(["plan", "bad.plan.yaml"], { cwd: dir, home: tempDir() });
-    expect(result.code).toBe(2);
-    expect(result.stderr).toContain("bad.plan.yaml: 2 problems in plan");
-    expect(result.stderr).toContain("bad.plan.yaml:6:13: steps.0.action: tool.action, such as namecheap.register_domain");
-    expect(result.stderr).toContain("bad.plan.yaml:7:5: steps.0.inputs: unknown field 'inputs'");
+    const toolctl = await openApi({ cwd: dir });
+    const error = await rejection(toolctl.plan("bad.plan.yaml"));
+    expect(error).toMatchObject({ code: "plan_invalid", exitCode: 2 });
+    expect(error.message).toMatch(/(^|\/)bad\.plan\.yaml: 2 problems in plan$/);
+    const problems = (error.details.problems ?? []).map((problem) => problem.slice(problem.indexOf("bad.plan.yaml")));
+    expect(problems).toContain("bad.plan.yaml:6:13: steps.0.action: tool.action, such as namecheap.register_domain");
+    expect(problems.some((problem) => problem.startsWith("bad.plan.yaml:7:5: steps.0.inputs: unknown field 'inputs'"))).toBe(true);
   });
 });
 
 describe("toolctl apply", () => {
   it("applies the example plan once: one approval, three linked executions, outputs flowing between steps", async () => {
-    const { home, dir } = await launchSetup();
-    await runCli(["plan", "launch-site.plan.yaml", "--out", "launch.json"], { home, cwd: dir, env });
+    const { toolctl } = await launchSetup();
+    const saved = savedCopy(await toolctl.plan("launch-site.plan.yaml"));
     const before = sideEffects();
-    const applied = await runJson(["apply", "launch.json", "--yes"], { home, cwd: dir, env });
-    expect(applied.stderr).toBe("");
-    expect(applied.code).toBe(0);
-    expect(applied.json).toMatchObject({ name: "launch-site", status: "succeeded", exitCode: 0 });
-    expect(applied.json.steps.map((s: any) => [s.id, s.status])).toEqual([["domain", "succeeded"], ["site", "succeeded"], ["notify", "succeeded"]]);
+    const applied = await toolctl.apply(saved, { saved: true, yes: true });
+    expect(applied).toMatchObject({ name: "launch-site", status: "succeeded", exitCode: 0 });
+    expect(applied.error).toBeUndefined();
+    expect(applied.steps.map((s) => [s.id, s.status])).toEqual([["domain", "succeeded"], ["site", "succeeded"], ["notify", "succeeded"]]);
     expect(sideEffects()).toMatchObject({ registrations: before.registrations + 1, deployments: before.deployments + 1, sms: before.sms + 1 });
     const deployment = [...vercel.deployments.values()].at(-1)!;
     expect(deployment.alias).toEqual(["launch-test.vercel.app", "launch-test.com"]);
     expect(twilio.messages.at(-1)!.body).toContain(`launch-test.com is live: https://${deployment.url}`);
     expect(vercel.projects.get("launch-test")!.env.map((e) => e.key)).toEqual(["CONTACT_FORM_KEY"]);
 
-    const run = await runJson(["plan-runs", "show", applied.json.runId], { home });
-    expect(run.json.status).toBe("succeeded");
-    for (const step of run.json.steps) {
-      const execution = await runJson(["executions", "show", step.executionId], { home });
-      expect(execution.json).toMatchObject({ status: "succeeded", planRunId: applied.json.runId });
-      expect(JSON.stringify(execution.json)).not.toContain(FORM_KEY);
+    const run = await toolctl.planRun(applied.runId);
+    expect(run.status).toBe("succeeded");
+    expect(run.steps).toHaveLength(3);
+    for (const step of run.steps) {
+      const execution = await toolctl.execution(step.executionId!);
+      expect(execution).toMatchObject({ status: "succeeded", planRunId: applied.runId });
+      expect(JSON.stringify(execution)).not.toContain(FORM_KEY);
     }
     // A saved plan is applied once.
-    const again = await runCli(["apply", "launch.json", "--yes"], { home, cwd: dir, env });
-    expect(again.code).toBe(3);
-    expect(again.stderr).toContain(`was already applied (plan run ${applied.json.runId}, succeeded)`);
+    const again = await rejection(toolctl.apply(savedCopy(saved), { saved: true, yes: true }));
+    expect(again.exitCode).toBe(3);
+    expect(again.message).toContain(`was already applied (plan run ${applied.runId}, succeeded)`);
   });
 
   it("refuses a stale saved plan: a manifest re-imported, an input changed, or a budget that no longer allows it", async () => {
-    const { home, dir } = await launchSetup();
-    await runCli(["plan", "launch-site.plan.yaml", "--out", "launch.json"], { home, cwd: dir, env });
+    const { toolctl, home, dir } = await launchSetup();
+    const saved = savedCopy(await toolctl.plan("launch-site.plan.yaml"));
     const before = sideEffects();
-    const changedEnv = await runCli(["apply", "launch.json", "--yes"], { home, cwd: dir, env: { ...env, SITE_SLD: "other-name" } });
-    expect(changedEnv.code).toBe(3);
-    expect(changedEnv.stderr).toContain("saved plan is stale: environment variable SITE_SLD changed");
+    const otherEnv = await openApi({ home, cwd: dir, env: { ...env, SITE_SLD: "other-name" } });
+    const changedEnv = await rejection(otherEnv.apply(savedCopy(saved), { saved: true, yes: true }));
+    expect(changedEnv.exitCode).toBe(3);
+    expect(changedEnv.message).toContain("saved plan is stale: environment variable SITE_SLD changed");
 
-    writeFiles({ "config.yaml": "limits:\n  dailyUsd: 10\n  perActionUsd: 100\n" }, home);
-    const broke = await runCli(["apply", "launch.json", "--yes"], { home, cwd: dir, env });
-    expect(broke.code).toBe(3);
-    expect(broke.stderr).toContain("the budget no longer allows it");
+    writeFiles({ "config.yaml": OVER_BUDGET }, home);
+    const capped = await openApi({ home, cwd: dir, env });
+    const broke = await rejection(capped.apply(savedCopy(saved), { saved: true, yes: true }));
+    expect(broke.exitCode).toBe(3);
+    expect(broke.message).toContain("the budget no longer allows it");
 
     const copy = path.join(manifests, "vercel.yaml");
     const document = parseDocument(readFileSync(copy, "utf8"));
     const edited = tempDir("toolctl-plan-edited-");
     document.set("description", "Deploy, changed since the plan");
     writeFileSync(path.join(edited, "vercel.yaml"), document.toString());
-    expect((await runCli(["import", edited], { home })).code).toBe(0);
-    const changedTool = await runCli(["apply", "launch.json", "--yes"], { home, cwd: dir, env });
-    expect(changedTool.code).toBe(3);
-    expect(changedTool.stderr).toContain("the manifest of vercel changed (re-imported since the plan was made)");
+    expect((await capped.importManifests([edited])).failed).toEqual([]);
+    const changedTool = await rejection(capped.apply(savedCopy(saved), { saved: true, yes: true }));
+    expect(changedTool.exitCode).toBe(3);
+    expect(changedTool.message).toContain("the manifest of vercel changed (re-imported since the plan was made)");
     expect(sideEffects()).toEqual(before);
   });
 
-  it("asks for one approval and exits 4 when nobody can answer", async () => {
-    const { home, dir } = await launchSetup();
-    const result = await runCli(["apply", "launch-site.plan.yaml"], { home, cwd: dir, env });
-    expect(result.code).toBe(4);
-    expect(result.stderr).toMatch(/plan\.launch-site needs approval .*re-run with --yes/);
+  it("asks for one approval and refuses (exit 4) when nobody can answer", async () => {
+    const { toolctl } = await launchSetup();
+    const before = sideEffects();
+    const error = await rejection(toolctl.plan("launch-site.plan.yaml").then((plan) => toolctl.apply(plan)));
+    expect(error.exitCode).toBe(4);
+    expect(error.message).toMatch(/plan\.launch-site needs approval .*re-run with --yes/);
+    expect(sideEffects()).toEqual(before);
   });
 });
 
@@ -234,73 +273,93 @@ function stepsPlan(dir: string, steps: Array<{ id: string; after?: string; fail?
 
 const logOf = (dir: string) => (existsSync(path.join(dir, "log")) ? readFileSync(path.join(dir, "log"), "utf8").trim().split("\n") : []);
 
+/** A home with the steps tool imported, opened in `dir`. */
+async function stepsHome(dir: string, home = tempDir("toolctl-plan-steps-home-")): Promise<Toolctl> {
+  const toolctl = await openApi({ home, cwd: dir });
+  expect((await toolctl.importManifests([path.join(dir, "steps.yaml")])).failed).toEqual([]);
+  return toolctl;
+}
+
 describe("failure, rollback and resume", () => {
   it("a failure in step 3 of 4 rolls back steps 2 and 1, in that order; step 4 never starts", async () => {
     const dir = stepsTool(tempDir("toolctl-plan-steps-"));
-    const home = tempDir("toolctl-plan-steps-home-");
-    expect((await runCli(["import", path.join(dir, "steps.yaml")], { home })).code).toBe(0);
+    const toolctl = await stepsHome(dir);
     stepsPlan(dir, [{ id: "one" }, { id: "two", after: "one" }, { id: "three", after: "two", fail: true }, { id: "four", after: "three" }]);
-    const applied = await runJson(["apply", "four.plan.yaml", "--yes"], { home, cwd: dir });
-    expect(applied.code).toBe(1);
-    expect(applied.json.status).toBe("rolled_back");
-    expect(applied.json.steps.map((s: any) => [s.id, s.status])).toEqual([["one", "rolled_back"], ["two", "rolled_back"], ["three", "failed"], ["four", "not_started"]]);
-    expect(applied.json.error.message).toMatch(/^step three \(steps\.mark\): .*; the completed steps were rolled back$/);
+    const applied = await toolctl.apply(await toolctl.plan("four.plan.yaml"), { yes: true });
+    expect(applied.exitCode).toBe(1);
+    expect(applied.status).toBe("rolled_back");
+    expect(applied.steps.map((s) => [s.id, s.status])).toEqual([["one", "rolled_back"], ["two", "rolled_back"], ["three", "failed"], ["four", "not_started"]]);
+    expect(applied.error?.message).toMatch(/^step three \(steps\.mark\): .*; the completed steps were rolled back$/);
     expect(logOf(dir)).toEqual(["one", "two", "undo two", "undo one"]);
-    const shown = await runCli(["plan-runs", "show", applied.json.runId], { home });
-    expect(shown.stdout).toMatch(/two +steps\.mark +rolled back ex_\S+ · rolled back by steps\.unmark/);
+    const shown = await toolctl.planRun(applied.runId);
+    const two = shown.steps.find((step) => step.step === "two")!;
+    expect(two).toMatchObject({ status: "rolled_back", executionId: expect.stringMatching(/^ex_/), rollbackExecutionId: expect.stringMatching(/^ex_/) });
+    expect(await toolctl.execution(two.rollbackExecutionId!)).toMatchObject({ tool: "steps", action: "unmark", status: "succeeded" });
+  });
+
+  it("the CLI shows a plan run with each step's outcome and what rolled it back", async () => {
+    const dir = stepsTool(tempDir("toolctl-plan-steps-"));
+    const toolctl = await stepsHome(dir);
+    stepsPlan(dir, [{ id: "one" }, { id: "two", after: "one", fail: true }]);
+    const applied = await toolctl.apply(await toolctl.plan("four.plan.yaml"), { yes: true });
+    expect(applied.status).toBe("rolled_back");
+    const shown = await runCli(["plan-runs", "show", applied.runId], { home: toolctl.home });
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(/one +steps\.mark +rolled back ex_\S+ · rolled back by steps\.unmark/);
   });
 
   it("reports an irreversible step as left in place when a later one fails", async () => {
-    const { home, dir } = await launchSetup();
-    const applied = await runJson(["apply", "launch-site.plan.yaml", "--yes"], { home, cwd: dir, env: { ...env, SITE_SLD: "left-in-place", OWNER_PHONE: "+14155550100" } });
-    expect(applied.code).toBe(1);
-    expect(applied.json.steps.map((s: any) => [s.id, s.status])).toEqual([["domain", "left_in_place"], ["site", "rolled_back"], ["notify", "failed"]]);
-    expect(applied.json.steps[0].note).toBe("irreversible: left in place");
-    expect(applied.json.status).toBe("failed");
-    const site = applied.json.steps[1];
-    const deployment = await runJson(["executions", "show", site.executionId], { home });
-    expect(vercel.deleted).toContain(deployment.json.output.id);
+    const { toolctl } = await launchSetup({ SITE_SLD: "left-in-place", OWNER_PHONE: "+14155550100" });
+    const applied = await toolctl.apply(await toolctl.plan("launch-site.plan.yaml"), { yes: true });
+    expect(applied.exitCode).toBe(1);
+    expect(applied.steps.map((s) => [s.id, s.status])).toEqual([["domain", "left_in_place"], ["site", "rolled_back"], ["notify", "failed"]]);
+    expect(applied.steps[0]!.note).toBe("irreversible: left in place");
+    expect(applied.status).toBe("failed");
+    const site = applied.steps[1]!;
+    const deployment = (await toolctl.execution(site.executionId!)) as { output: { id: string } };
+    expect(vercel.deleted).toContain(deployment.output.id);
   });
 
   it("resume does not report success when steps after a rolled-back or left-in-place step could not run: it names them", async () => {
     const dir = stepsTool(tempDir("toolctl-plan-blocked-"));
-    const home = tempDir("toolctl-plan-blocked-home-");
-    expect((await runCli(["import", path.join(dir, "steps.yaml")], { home })).code).toBe(0);
+    const toolctl = await stepsHome(dir);
     stepsPlan(dir, [{ id: "one", action: "steps.stamp" }, { id: "two", after: "one" }, { id: "three", after: "two", fail: true }, { id: "four", after: "three" }]);
-    const applied = await runJson(["apply", "four.plan.yaml", "--yes"], { home, cwd: dir });
-    expect(applied.code).toBe(1);
-    expect(applied.json.status).toBe("failed");
-    expect(applied.json.steps.map((s: any) => s.status)).toEqual(["left_in_place", "rolled_back", "failed", "not_started"]);
+    const applied = await toolctl.apply(await toolctl.plan("four.plan.yaml"), { yes: true });
+    expect(applied.exitCode).toBe(1);
+    expect(applied.status).toBe("failed");
+    expect(applied.steps.map((s) => s.status)).toEqual(["left_in_place", "rolled_back", "failed", "not_started"]);
 
-    const resumed = await runJson(["plan-runs", "resume", applied.json.runId, "--yes"], { home, cwd: dir });
-    expect(resumed.code).toBe(1);
-    expect(resumed.json.status).toBe("failed");
-    const steps = Object.fromEntries(resumed.json.steps.map((s: any) => [s.id, s]));
+    const resumed = await toolctl.resumePlanRun(applied.runId, { yes: true });
+    expect(resumed.exitCode).toBe(1);
+    expect(resumed.status).toBe("failed");
+    const steps = Object.fromEntries(resumed.steps.map((s) => [s.id, s]));
     expect(steps.three).toMatchObject({ status: "not_started", note: "not started: it needs step two, which was rolled back" });
     expect(steps.four).toMatchObject({ status: "not_started", note: "not started: it needs step three, which did not run" });
-    expect(resumed.json.error.message).toBe(
-      `plan run ${applied.json.runId} did not complete: 2 steps did not run: three (it needs step two, which was rolled back), four (it needs step three, which did not run)`,
+    expect(resumed.error?.message).toBe(
+      `plan run ${applied.runId} did not complete: 2 steps did not run: three (it needs step two, which was rolled back), four (it needs step three, which did not run)`,
     );
     expect(logOf(dir)).toEqual(["one", "two", "undo two"]);
-    expect((await runJson(["plan-runs", "show", applied.json.runId], { home })).json.status).toBe("failed");
+    expect((await toolctl.planRun(applied.runId)).status).toBe("failed");
 
     // A step after one left in place (irreversible, or with no rollback) does not run either, and is named.
     const other = stepsTool(tempDir("toolctl-plan-left-"));
     stepsPlan(other, [{ id: "first", action: "steps.stamp" }, { id: "second", after: "first", fail: true }]);
-    const left = await runJson(["apply", "four.plan.yaml", "--yes"], { home, cwd: other });
-    expect(left.json.steps.map((s: any) => s.status)).toEqual(["left_in_place", "failed"]);
-    const again = await runJson(["plan-runs", "resume", left.json.runId, "--yes"], { home, cwd: other });
-    expect(again.code).toBe(1);
-    expect(again.json.status).toBe("failed");
-    expect(again.json.steps[1]).toMatchObject({ id: "second", status: "not_started", note: "not started: it needs step first, which was left in place" });
-    expect(again.json.error.message).toMatch(/did not complete: 1 step did not run: second \(it needs step first, which was left in place\)$/);
+    const elsewhere = await openApi({ home: toolctl.home, cwd: other });
+    const left = await elsewhere.apply(await elsewhere.plan("four.plan.yaml"), { yes: true });
+    expect(left.steps.map((s) => s.status)).toEqual(["left_in_place", "failed"]);
+    const again = await elsewhere.resumePlanRun(left.runId, { yes: true });
+    expect(again.exitCode).toBe(1);
+    expect(again.status).toBe("failed");
+    expect(again.steps[1]).toMatchObject({ id: "second", status: "not_started", note: "not started: it needs step first, which was left in place" });
+    expect(again.error?.message).toMatch(/did not complete: 1 step did not run: second \(it needs step first, which was left in place\)$/);
   });
 
   it("after a SIGKILL mid-apply, resume runs only what was not done: no step runs twice", async () => {
     const dir = stepsTool(tempDir("toolctl-plan-kill-"));
-    const home = tempDir("toolctl-plan-kill-home-");
-    expect((await runCli(["import", path.join(dir, "steps.yaml")], { home })).code).toBe(0);
+    const toolctl = await stepsHome(dir);
+    const home = toolctl.home;
     stepsPlan(dir, [{ id: "one" }, { id: "two", after: "one" }, { id: "three", after: "two", waitFor: "go" }, { id: "four", after: "three" }]);
+    // The apply runs in a process of its own, to be killed.
     const child = spawn(process.execPath, [binPath, "apply", "four.plan.yaml", "--yes"], { cwd: dir, env: { ...process.env, TOOLCTL_HOME: home, CI: "true" }, stdio: "ignore" });
     // Step three is running (its process waits for the go file) once its pid file exists.
     const pidFile = path.join(dir, "go.pid");
@@ -313,19 +372,19 @@ describe("failure, rollback and resume", () => {
     process.kill(Number(readFileSync(pidFile, "utf8")), "SIGKILL");
     expect(logOf(dir)).toEqual(["one", "two"]);
 
-    const runs = await runJson(["plan-runs", "list"], { home });
-    const runId = runs.json[0].id;
-    const shown = await runJson(["plan-runs", "show", runId], { home });
-    expect(shown.json).toMatchObject({ status: "running", interrupted: true });
-    expect(shown.json.steps.map((s: any) => s.status)).toEqual(["succeeded", "succeeded", "running", "pending"]);
+    const runs = await toolctl.planRuns();
+    const runId = runs[0]!.id;
+    const shown = await toolctl.planRun(runId);
+    expect(shown).toMatchObject({ status: "running", interrupted: true });
+    expect(shown.steps.map((s) => s.status)).toEqual(["succeeded", "succeeded", "running", "pending"]);
 
     writeFileSync(path.join(dir, "go"), "");
-    const resumed = await runJson(["plan-runs", "resume", runId, "--yes"], { home, cwd: dir });
-    expect(resumed.code).toBe(0);
-    expect(resumed.json.status).toBe("succeeded");
+    const resumed = await toolctl.resumePlanRun(runId, { yes: true });
+    expect(resumed.exitCode).toBe(0);
+    expect(resumed.status).toBe("succeeded");
     expect(logOf(dir)).toEqual(["one", "two", "three", "four"]);
-    const again = await runCli(["plan-runs", "resume", runId, "--yes"], { home, cwd: dir });
-    expect(again.code).toBe(2);
-    expect(again.stderr).toContain(`plan run ${runId} is succeeded: there is nothing to resume`);
+    const again = await rejection(toolctl.resumePlanRun(runId, { yes: true }));
+    expect(again.exitCode).toBe(2);
+    expect(again.message).toContain(`plan run ${runId} is succeeded: there is nothing to resume`);
   });
 });

@@ -1,10 +1,11 @@
 /**
- * Cost, risk and the approval gate: PRODUCT.md's table, as pure functions and through the binary.
+ * Cost, risk and the approval gate: PRODUCT.md's table, as pure functions and through the library API in-process.
  */
 import { describe, expect, it } from "vitest";
 import { approvalNeeded, overDailyLimit, overPerActionLimit } from "../src/policy/approval.js";
 import { assessRisk, estimateCost, riskFromCost } from "../src/policy/risk.js";
-import { runCli, runJson, tempDir, writeFiles } from "./helpers.js";
+import type { Toolctl } from "../src/api/index.js";
+import { openApi, writeFiles } from "./helpers.js";
 
 describe("risk from cost", () => {
   it.each([
@@ -58,8 +59,8 @@ describe("risk from cost", () => {
 });
 
 describe("approval gate", () => {
-  async function payHome(): Promise<string> {
-    const home = tempDir();
+  async function payHome(): Promise<Toolctl> {
+    const toolctl = await openApi();
     const dir = writeFiles({
       "pay.yaml": `apiVersion: toolctl/v1
 name: pay
@@ -77,69 +78,75 @@ actions:
     approval: always
 `,
     });
-    expect((await runCli(["import", dir], { home })).code).toBe(0);
-    return home;
+    expect((await toolctl.importManifests([dir])).failed).toEqual([]);
+    return toolctl;
   }
 
   it("runs LOW without asking, needs --yes for MEDIUM and HIGH (exit 4 otherwise), refuses CRITICAL without 2FA", async () => {
-    const home = await payHome();
-    expect((await runJson(["run", "pay.charge", "-p", "amount=0.5"], { home })).code).toBe(0);
-    for (const amount of ["5", "50"]) {
-      const refused = await runJson(["run", "pay.charge", "-p", `amount=${amount}`], { home });
-      expect(refused.code).toBe(4);
-      expect(refused.json.status).toBe("declined");
-      expect(refused.json.error.message).toMatch(/re-run with --yes, or with --wait/);
-      expect((await runJson(["run", "pay.charge", "-p", `amount=${amount}`, "--yes"], { home })).code).toBe(0);
+    const toolctl = await payHome();
+    expect((await toolctl.run("pay.charge", { amount: 0.5 })).exitCode).toBe(0);
+    for (const amount of [5, 50]) {
+      const refused = await toolctl.run("pay.charge", { amount });
+      expect(refused.exitCode).toBe(4);
+      expect(refused.status).toBe("declined");
+      expect(refused.error?.message).toMatch(/re-run with --yes, or with --wait/);
+      const approved = await toolctl.run("pay.charge", { amount }, { yes: true });
+      expect(approved.exitCode).toBe(0);
+      expect(approved.status).toBe("succeeded");
     }
-    const critical = await runJson(["run", "pay.charge", "-p", "amount=150", "--yes"], { home });
-    expect(critical.code).toBe(3);
-    expect(critical.json.error.message).toMatch(/CRITICAL .* needs a TOTP code, but 2FA is not set up: run toolctl 2fa enroll first/);
-    const always = await runJson(["run", "pay.always"], { home });
-    expect(always.code).toBe(4);
-    expect((await runJson(["run", "pay.always", "--yes"], { home })).code).toBe(0);
+    const critical = await toolctl.run("pay.charge", { amount: 150 }, { yes: true });
+    expect(critical.exitCode).toBe(3);
+    expect(critical.error?.message).toMatch(/CRITICAL .* needs a TOTP code, but 2FA is not set up: run toolctl 2fa enroll first/);
+    const always = await toolctl.run("pay.always");
+    expect(always.exitCode).toBe(4);
+    expect((await toolctl.run("pay.always", {}, { yes: true })).exitCode).toBe(0);
   });
 
   it("audits how a run was approved, and every refusal", async () => {
-    const home = await payHome();
-    await runCli(["run", "pay.charge", "-p", "amount=5"], { home });
-    await runCli(["run", "pay.charge", "-p", "amount=5", "--yes"], { home });
-    const events = (await runCli(["audit", "--json"], { home })).stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const toolctl = await payHome();
+    await toolctl.run("pay.charge", { amount: 5 });
+    await toolctl.run("pay.charge", { amount: 5 }, { yes: true });
+    const events = await toolctl.audit({ limit: 100 });
     expect(events.filter((e) => e.type === "execution.needs_approval")).toHaveLength(1);
-    expect(events.find((e) => e.type === "approval.approved").data.via).toBe("--yes");
-    expect(events.find((e) => e.type === "execution.started").data.approval).toBe("--yes");
+    expect(events.find((e) => e.type === "approval.approved")!.data.via).toBe("--yes");
+    expect(events.find((e) => e.type === "execution.started")!.data.approval).toBe("--yes");
   });
 
   it("refuses an action whose cost cannot be read from its input (never free by accident)", async () => {
-    const home = await payHome();
-    for (const amount of ["-5000", "abc"]) {
-      const result = await runJson(["run", "pay.charge", "--params", JSON.stringify({ amount: amount === "abc" ? "abc" : Number(amount) })], { home });
-      expect(result.code).toBe(2);
-      expect(result.json.status).toBe("failed");
+    const toolctl = await payHome();
+    for (const amount of [-5000, "abc"]) {
+      const result = await toolctl.run("pay.charge", { amount });
+      expect(result.exitCode).toBe(2);
+      expect(result.status).toBe("failed");
     }
-    const negative = await runJson(["run", "pay.charge", "-p", "amount=-5000", "--yes"], { home });
-    expect(negative.json.error.message).toMatch(/cannot estimate the cost of pay.charge: input.amount is not an amount/);
+    const negative = await toolctl.run("pay.charge", { params: ["amount=-5000"] }, { yes: true });
+    expect(negative.exitCode).toBe(2);
+    expect(negative.error?.message).toMatch(/cannot estimate the cost of pay.charge: input.amount is not an amount/);
   });
 
   it("a $0 action runs even when today's spend is already over the daily limit; a paid one is refused", async () => {
-    const home = await payHome();
-    expect((await runJson(["run", "pay.charge", "-p", "amount=5", "--yes"], { home })).code).toBe(0);
-    // The limit is lowered below what was already spent today.
-    const env = { TOOLCTL_LIMITS_DAILY_USD: "2" };
-    const dry = await runJson(["run", "pay.charge", "-p", "amount=0", "--dry-run"], { home, env });
-    expect(dry.code).toBe(0);
-    expect(dry.json.warnings).toEqual([]);
-    const free = await runJson(["run", "pay.charge", "-p", "amount=0"], { home, env });
-    expect(free.code, free.stdout).toBe(0);
-    expect(free.json).toMatchObject({ status: "succeeded", cost: { usd: 0 } });
-    const paid = await runJson(["run", "pay.charge", "-p", "amount=0.5"], { home, env });
-    expect(paid.code).toBe(3);
-    expect(paid.json.error.message).toMatch(/over the daily limit of \$2\.00/);
+    const toolctl = await payHome();
+    expect((await toolctl.run("pay.charge", { amount: 5 }, { yes: true })).exitCode).toBe(0);
+    // The limit is lowered below what was already spent today: the same home, opened with it in the environment.
+    const lowered = await openApi({ home: toolctl.home, env: { TOOLCTL_LIMITS_DAILY_USD: "2" } });
+    expect(lowered.config.limits.dailyUsd).toBe(2);
+    const dry = await lowered.run("pay.charge", { amount: 0 }, { dryRun: true });
+    expect(dry.exitCode).toBe(0);
+    expect(dry.status).toBe("dry_run");
+    expect(dry.warnings).toEqual([]);
+    const free = await lowered.run("pay.charge", { amount: 0 });
+    expect(free.exitCode, JSON.stringify(free)).toBe(0);
+    expect(free).toMatchObject({ status: "succeeded", cost: { usd: 0 } });
+    const paid = await lowered.run("pay.charge", { amount: 0.5 });
+    expect(paid.exitCode).toBe(3);
+    expect(paid.error?.message).toMatch(/over the daily limit of \$2\.00/);
   });
 
   it("a dry run shows cost, risk and whether approval is needed, and needs no --yes", async () => {
-    const home = await payHome();
-    const result = await runJson(["run", "pay.charge", "-p", "amount=50", "--dry-run"], { home });
-    expect(result.code).toBe(0);
-    expect(result.json).toMatchObject({ cost: { usd: 50 }, risk: "HIGH", approval: { required: true, twoFactor: false } });
+    const toolctl = await payHome();
+    const result = await toolctl.preview("pay.charge", { amount: 50 });
+    expect(result.exitCode).toBe(0);
+    expect(result.status).toBe("dry_run");
+    expect(result).toMatchObject({ cost: { usd: 50 }, risk: "HIGH", approval: { required: true, twoFactor: false } });
   });
 });

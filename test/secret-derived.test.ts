@@ -3,6 +3,7 @@
  * the secret itself. Real servers on 127.0.0.1 echo them back, in answers and in refusals; then every place
  * toolctl writes to is searched for the secret in any form: as is, URL- or JSON-encoded, or inside base64 at
  * any alignment. Usernames of several lengths put the password at each of base64's three alignments.
+ * Runs go through the library API in-process; one test runs the built binary and searches what the CLI prints.
  */
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
@@ -10,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Redactor } from "../src/secrets/redact.js";
 import { emailLoopbackCopy, FakeSmtp } from "./fakes/smtp.js";
 import { FakeServer, loopbackCopy, randomId, sendJson, type SeenRequest } from "./fakes/server.js";
-import { repoRoot, runCli, runJson, tempDir, writeFiles } from "./helpers.js";
+import type { Toolctl } from "../src/api/index.js";
+import { openApi, repoRoot, runCli, runJson, tempDir, writeFiles } from "./helpers.js";
 
 /** Every way `needle` shows in `text`: as is, URL-encoded, JSON-escaped, or inside a base64 run at any alignment. */
 function leaksOf(text: string, needle: string): string[] {
@@ -30,18 +32,34 @@ function leaksOf(text: string, needle: string): string[] {
   return [...found];
 }
 
-/** Everything toolctl wrote about one execution: the run's own output and every later view of it. */
-async function everythingWritten(home: string, runOutput: string, executionId: string, env: Record<string, string>): Promise<Record<string, string>> {
+/** Everything toolctl wrote about these runs: their results, the executions, the audit log, its export and the database. */
+async function everythingWritten(toolctl: Toolctl, results: Array<{ executionId: string }>): Promise<Record<string, string>> {
+  const places: Record<string, string> = { run: JSON.stringify(results) };
+  for (const [i, result] of results.entries()) places[`execution ${i}`] = JSON.stringify(await toolctl.execution(result.executionId));
+  places.audit = (await toolctl.audit({ limit: 1000 })).map((event) => JSON.stringify(event)).join("\n");
+  let exported = "";
+  for await (const event of toolctl.auditEvents()) exported += `${JSON.stringify(event)}\n`;
+  places["audit export"] = exported;
+  places.database = databaseText(toolctl.home);
+  return places;
+}
+
+/** The registry's bytes, the write-ahead log included. */
+function databaseText(home: string): string {
+  return ["registry.db", "registry.db-wal"].map((f) => path.join(home, f)).filter(existsSync).map((f) => readFileSync(f).toString("latin1")).join("\n");
+}
+
+/** Everything the CLI printed about one execution: the run's own output and every later view of it. */
+async function everythingPrinted(home: string, runOutput: string, executionId: string, env: Record<string, string>): Promise<Record<string, string>> {
   const show = await runCli(["executions", "show", executionId], { home, env });
   const showJson = await runCli(["executions", "show", executionId, "--json"], { home, env });
   const audit = await runCli(["audit", "--json", "--limit", "1000"], { home, env });
   const exported = await runCli(["audit", "export"], { home, env });
   expect(show.code).toBe(0);
   expect(exported.code).toBe(0);
-  const db = ["registry.db", "registry.db-wal"].map((f) => path.join(home, f)).filter(existsSync).map((f) => readFileSync(f).toString("latin1")).join("\n");
   return {
     run: runOutput, "executions show": show.stdout + show.stderr, "executions show --json": showJson.stdout,
-    audit: audit.stdout, "audit export": exported.stdout, database: db,
+    audit: audit.stdout, "audit export": exported.stdout, database: databaseText(home),
   };
 }
 
@@ -116,26 +134,46 @@ actions:
   it.each([["u"], ["us"], ["usr"], ["user"], ["{{ secrets.BASIC_USER }}"]])("username %s: nothing derived from the password is written anywhere", async (username) => {
     const password = `pw-${randomId(24)}`;
     const user = username.startsWith("{{") ? `acct-${randomId(7)}` : username;
-    const env = { BASIC_PASSWORD: password, BASIC_USER: user };
-    const home = tempDir("toolctl-basic-");
-    expect((await runCli(["import", writeFiles({ "basic.yaml": manifest(username) })], { home })).code).toBe(0);
+    const toolctl = await openApi({ env: { BASIC_PASSWORD: password, BASIC_USER: user } });
+    expect((await toolctl.importManifests([writeFiles({ "basic.yaml": manifest(username) })])).failed).toEqual([]);
 
-    const ok = await runJson(["run", "basic.whoami"], { home, env });
-    expect(ok.code).toBe(0);
+    const ok = await toolctl.run("basic.whoami");
+    expect(ok.exitCode).toBe(0);
     // The server did see (and echo) the real header: the scrubbing below is not vacuous.
     expect(server.requests.at(-1)!.headers.authorization).toBe(`Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`);
-    expect(ok.json.output.echo).toBe("Basic [REDACTED]");
-    expect(ok.json.output.again).toBe("[REDACTED]");
-    const human = await runCli(["run", "basic.whoami"], { home, env });
-    const denied = await runJson(["run", "basic.denied"], { home, env });
-    expect(denied.code).toBe(1);
-    expect(denied.json.error.message).toMatch(/^HTTP 401: bad credentials: Basic \[REDACTED\] \(\[REDACTED\]\)$/);
+    expect(ok.output).toMatchObject({ echo: "Basic [REDACTED]", again: "[REDACTED]" });
+    const denied = await toolctl.run("basic.denied");
+    expect(denied.exitCode).toBe(1);
+    expect(denied.error?.message).toMatch(/^HTTP 401: bad credentials: Basic \[REDACTED\] \(\[REDACTED\]\)$/);
 
-    const places = await everythingWritten(home, ok.stdout + human.stdout + human.stderr + denied.stdout, ok.json.executionId, env);
-    places["executions show (refused)"] = (await runCli(["executions", "show", denied.json.executionId], { home, env })).stdout;
+    const places = await everythingWritten(toolctl, [ok, denied]);
     const needles: Record<string, string> = { password, "user:password": `${user}:${password}` };
     if (username.startsWith("{{")) needles.username = user;
     expectNoLeak(places, needles);
+  });
+
+  it("the CLI prints no form of the password: the run, its refusal, executions show, the audit log and its export", async () => {
+    const password = `pw-${randomId(24)}`;
+    const env = { BASIC_PASSWORD: password };
+    const home = tempDir("toolctl-basic-");
+    expect((await runCli(["import", writeFiles({ "basic.yaml": manifest("us") })], { home })).code).toBe(0);
+
+    const ok = await runJson(["run", "basic.whoami"], { home, env });
+    expect(ok.code).toBe(0);
+    expect(server.requests.at(-1)!.headers.authorization).toBe(`Basic ${Buffer.from(`us:${password}`).toString("base64")}`);
+    expect(ok.json.output.echo).toBe("Basic [REDACTED]");
+    const human = await runCli(["run", "basic.whoami"], { home, env });
+    expect(human.code).toBe(0);
+    expect(human.stdout).toContain("Basic [REDACTED]");
+    const denied = await runJson(["run", "basic.denied"], { home, env });
+    expect(denied.code).toBe(1);
+    const deniedHuman = await runCli(["run", "basic.denied"], { home, env });
+    expect(deniedHuman.code).toBe(1);
+    expect(deniedHuman.stderr).toContain("error: HTTP 401: bad credentials: Basic [REDACTED] ([REDACTED])");
+
+    const places = await everythingPrinted(home, ok.stdout + human.stdout + human.stderr + denied.stdout + deniedHuman.stderr, ok.json.executionId, env);
+    places["executions show (refused)"] = (await runCli(["executions", "show", denied.json.executionId], { home, env })).stdout;
+    expectNoLeak(places, { password, "user:password": `us:${password}` });
   });
 });
 
@@ -152,26 +190,26 @@ describe("SMTP AUTH: a server that echoes what the client sent at AUTH", () => {
     const smtp = await new FakeSmtp({ username, authMethods: [method], echoAuth: true }).start();
     try {
       const dir = path.dirname(emailLoopbackCopy(shipped, smtp, tempDir("toolctl-smtp-echo-manifest-")));
-      const home = tempDir("toolctl-smtp-echo-");
-      expect((await runCli(["import", dir], { home })).code).toBe(0);
       const env = { SMTP_USERNAME: smtp.username, SMTP_PASSWORD: smtp.password };
+      const toolctl = await openApi({ env });
+      expect((await toolctl.importManifests([dir])).failed).toEqual([]);
 
-      const sent = await runJson(["run", "email.send", "--params", JSON.stringify(message)], { home, env });
-      expect(sent.code).toBe(0);
+      const sent = await toolctl.run("email.send", message);
+      expect(sent.exitCode).toBe(0);
       // The server repeated the AUTH data in its final reply; toolctl shows the reply with that part scrubbed.
-      expect(sent.json.output.response).toMatch(/^250 .*\(authenticated with \[REDACTED\]( \[REDACTED\])?\)$/);
+      expect((sent.output as { response: string }).response).toMatch(/^250 .*\(authenticated with \[REDACTED\]( \[REDACTED\])?\)$/);
 
       const wrong = `pw-wrong-${randomId(20)}`;
-      const wrongEnv = { ...env, SMTP_PASSWORD: wrong };
-      const refused = await runJson(["run", "email.send", "--params", JSON.stringify(message)], { home, env: wrongEnv });
-      expect(refused.code).toBe(1);
-      expect(refused.json.error.category).toBe("authentication");
-      expect(refused.json.error.message).toMatch(new RegExp(`^SMTP 127\\.0\\.0\\.1:\\d+: AUTH ${method} refused: 535 5\\.7\\.8 Authentication credentials invalid \\(got \\[REDACTED\\]( \\[REDACTED\\])?\\)$`));
-      const human = await runCli(["run", "email.send", "--params", JSON.stringify(message)], { home, env: wrongEnv });
-      expect(human.code).toBe(1);
+      // The same home, opened where the environment holds a wrong password.
+      const wrongPassword = await openApi({ home: toolctl.home, env: { ...env, SMTP_PASSWORD: wrong } });
+      const refused = await wrongPassword.run("email.send", message);
+      expect(refused.exitCode).toBe(1);
+      expect(refused.error?.category).toBe("authentication");
+      expect(refused.error?.message).toMatch(new RegExp(`^SMTP 127\\.0\\.0\\.1:\\d+: AUTH ${method} refused: 535 5\\.7\\.8 Authentication credentials invalid \\(got \\[REDACTED\\]( \\[REDACTED\\])?\\)$`));
+      const again = await wrongPassword.run("email.send", message);
+      expect(again.exitCode).toBe(1);
 
-      const places = await everythingWritten(home, sent.stdout + refused.stdout + human.stdout + human.stderr, sent.json.executionId, env);
-      places["executions show (refused)"] = (await runCli(["executions", "show", refused.json.executionId], { home, env })).stdout;
+      const places = await everythingWritten(toolctl, [sent, refused, again]);
       const needles: Record<string, string> = { username: smtp.username, password: smtp.password, "wrong password": wrong };
       smtp.cramResponses.forEach((hex, i) => (needles[`CRAM-MD5 answer ${i}`] = hex));
       if (method === "CRAM-MD5") expect(smtp.cramResponses).toHaveLength(3);
@@ -196,18 +234,18 @@ describe("signed webhooks: a receiver that echoes the signature", () => {
   afterAll(() => server.close());
 
   it("no signature sent is written anywhere, in an answer or a refusal", async () => {
-    const home = tempDir("toolctl-sig-echo-");
-    expect((await runCli(["import", dir], { home })).code).toBe(0);
     const env = { WEBHOOK_SECRET: `whsec_${randomId(32)}` };
-    const ok = await runJson(["run", "webhook.post", "--params", JSON.stringify({ payload: { event: "a" } })], { home, env });
-    expect(ok.code).toBe(0);
-    expect(ok.json.output).toEqual({ echo: "[REDACTED]", hex: "[REDACTED]" });
-    const refused = await runJson(["run", "webhook.post", "--params", JSON.stringify({ payload: { event: "refuse" } })], { home, env });
-    expect(refused.code).toBe(1);
-    expect(refused.json.error.message).toBe("HTTP 400: bad_payload: refused payload signed [REDACTED]");
+    const toolctl = await openApi({ env });
+    expect((await toolctl.importManifests([dir])).failed).toEqual([]);
+    const ok = await toolctl.run("webhook.post", { payload: { event: "a" } });
+    expect(ok.exitCode).toBe(0);
+    expect(ok.output).toEqual({ echo: "[REDACTED]", hex: "[REDACTED]" });
+    const refused = await toolctl.run("webhook.post", { payload: { event: "refuse" } });
+    expect(refused.exitCode).toBe(1);
+    expect(refused.error?.message).toBe("HTTP 400: bad_payload: refused payload signed [REDACTED]");
     const signatures = server.requests.map((r) => String(r.headers["x-toolctl-signature"]));
     expect(signatures).toHaveLength(2);
-    const places = await everythingWritten(home, ok.stdout + refused.stdout, ok.json.executionId, env);
+    const places = await everythingWritten(toolctl, [ok, refused]);
     expectNoLeak(places, { secret: env.WEBHOOK_SECRET, ...Object.fromEntries(signatures.map((s, i) => [`signature ${i}`, s.replace(/^sha256=/, "")])) });
   });
 });

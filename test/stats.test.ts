@@ -1,12 +1,14 @@
 /**
- * `toolctl stats`: real runs through the binary (successes, validation failures, dry runs, approval refusals),
- * then counts, failures and spend by tool, action and status; and rows written with fixed timestamps to pin
- * down the UTC buckets (hour, day, Monday-based week, month) and the spend rule (succeeded and unknown only).
+ * Stats: real runs through the library API in-process (successes, validation failures, dry runs, approval
+ * refusals), then counts, failures and spend by tool, action and status; and rows written with fixed timestamps to
+ * pin down the UTC buckets (hour, day, Monday-based week, month) and the spend rule (succeeded and unknown only).
+ * `toolctl stats` itself (its table, its time flags, its messages and refusals) runs as the built binary.
  */
 import path from "node:path";
 import Database from "better-sqlite3";
 import { beforeAll, describe, expect, it } from "vitest";
-import { examplesDir, runCli, runJson, tempDir, writeFiles } from "./helpers.js";
+import type { StatsQuery, Toolctl } from "../src/api/index.js";
+import { examplesDir, openApi, runCli, runJson, tempDir, writeFiles } from "./helpers.js";
 
 const PAID = `apiVersion: toolctl/v1
 name: paid
@@ -34,7 +36,13 @@ const ZERO = { count: 0, succeeded: 0, failed: 0, unknown: 0, dryRuns: 0, spendU
 interface Row { bucket: string; group: string; count: number; succeeded: number; failed: number; unknown: number; dryRuns: number; spendUsd: number }
 interface StatsJson { period: string; by: string; rows: Row[]; totals: Omit<Row, "bucket" | "group"> }
 
-async function stats(home: string, ...args: string[]): Promise<StatsJson> {
+/** Stats as `toolctl stats` asks for them: per day and by tool unless the query says otherwise. */
+async function stats(toolctl: Toolctl, query: Partial<StatsQuery> = {}): Promise<StatsJson> {
+  return (await toolctl.stats({ period: "day", by: "tool", ...query })) as StatsJson;
+}
+
+/** The same through the CLI, for its own flags. */
+async function statsCli(home: string, ...args: string[]): Promise<StatsJson> {
   const result = await runJson<StatsJson>(["stats", ...args], { home });
   expect(result.code, result.stderr).toBe(0);
   return result.json;
@@ -55,33 +63,35 @@ function expectTotalsAreSums(json: StatsJson): void {
 }
 
 describe("toolctl stats over real runs", () => {
+  let toolctl: Toolctl;
   let home: string;
 
   beforeAll(async () => {
-    home = tempDir("toolctl-stats-");
-    const paidDir = writeFiles({ "paid.yaml": PAID });
-    for (const dir of [examplesDir, paidDir]) expect((await runCli(["import", dir], { home })).code).toBe(0);
-    const runs: Array<[string[], number]> = [
-      [["run", "echo.say", "-p", "message=hi"], 0],
-      [["run", "echo.say", "-p", "message=again"], 0],
-      [["run", "echo.say"], 2], // input invalid: recorded as failed (validation), nothing ran
-      [["run", "echo.say", "-p", "message=preview", "--dry-run"], 0],
-      [["run", "paid.charge", "-p", "note=a", "--yes"], 0],
-      [["run", "paid.charge", "-p", "note=b", "--yes"], 0],
-      [["run", "paid.charge", "-p", "note=c"], 4], // $2 needs approval nobody can give here: recorded as declined
-      [["run", "paid.charge", "-p", "note=d", "--dry-run"], 0],
-      [["run", "paid.charge", "--yes"], 2],
-      [["run", "paid.tip"], 0],
-      [["run", "paid.sms", "-p", "message=hello"], 0],
+    toolctl = await openApi({ home: tempDir("toolctl-stats-") });
+    home = toolctl.home;
+    const report = await toolctl.importManifests([examplesDir, writeFiles({ "paid.yaml": PAID })]);
+    expect(report.failed).toEqual([]);
+    const runs: Array<[string, Record<string, unknown>, { yes?: boolean; dryRun?: boolean }, number]> = [
+      ["echo.say", { message: "hi" }, {}, 0],
+      ["echo.say", { message: "again" }, {}, 0],
+      ["echo.say", {}, {}, 2], // input invalid: recorded as failed (validation), nothing ran
+      ["echo.say", { message: "preview" }, { dryRun: true }, 0],
+      ["paid.charge", { note: "a" }, { yes: true }, 0],
+      ["paid.charge", { note: "b" }, { yes: true }, 0],
+      ["paid.charge", { note: "c" }, {}, 4], // $2 needs approval nobody can give here: recorded as declined
+      ["paid.charge", { note: "d" }, { dryRun: true }, 0],
+      ["paid.charge", {}, { yes: true }, 2],
+      ["paid.tip", {}, {}, 0],
+      ["paid.sms", { message: "hello" }, {}, 0],
     ];
-    for (const [args, code] of runs) {
-      const result = await runCli(args, { home });
-      expect(result.code, `${args.join(" ")}: ${result.stderr}`).toBe(code);
+    for (const [target, input, options, code] of runs) {
+      const result = await toolctl.run(target, input, options);
+      expect(result.exitCode, `${target} ${JSON.stringify(input)}: ${result.error?.message}`).toBe(code);
     }
   });
 
   it("groups by tool by default, per day", async () => {
-    const json = await stats(home);
+    const json = await stats(toolctl);
     expect(json).toMatchObject({ period: "day", by: "tool" });
     expect(Object.keys(json).sort()).toEqual(["by", "period", "rows", "totals"]);
     for (const row of json.rows) expect(row.bucket).toMatch(/^\d{4}-\d{2}-\d{2}$/);
@@ -95,7 +105,7 @@ describe("toolctl stats over real runs", () => {
   });
 
   it("groups by action as tool.action", async () => {
-    expect(byGroup(await stats(home, "--by", "action"))).toEqual({
+    expect(byGroup(await stats(toolctl, { by: "action" }))).toEqual({
       "echo.say": { count: 4, succeeded: 2, failed: 1, unknown: 0, dryRuns: 1, spendUsd: 0 },
       "paid.charge": { count: 5, succeeded: 2, failed: 1, unknown: 0, dryRuns: 1, spendUsd: 4 },
       "paid.sms": { count: 1, succeeded: 1, failed: 0, unknown: 0, dryRuns: 0, spendUsd: 0.0079 },
@@ -104,7 +114,7 @@ describe("toolctl stats over real runs", () => {
   });
 
   it("groups by status, runs that needed approval included (declined: nothing is left pending)", async () => {
-    const groups = byGroup(await stats(home, "--by", "status", "--period", "month"));
+    const groups = byGroup(await stats(toolctl, { by: "status", period: "month" }));
     expect(Object.keys(groups).sort()).toEqual(["declined", "dry_run", "failed", "succeeded"]);
     expect(groups.succeeded).toEqual({ count: 6, succeeded: 6, failed: 0, unknown: 0, dryRuns: 0, spendUsd: 4.5079 });
     expect(groups.declined).toEqual({ ...ZERO, count: 1 });
@@ -113,7 +123,7 @@ describe("toolctl stats over real runs", () => {
   });
 
   it("filters by tool", async () => {
-    const json = await stats(home, "--tool", "echo", "--by", "action");
+    const json = await stats(toolctl, { tool: "echo", by: "action" });
     expect(json.rows.map((r) => r.group)).toEqual(["echo.say"]);
     expect(json.totals).toEqual({ count: 4, succeeded: 2, failed: 1, unknown: 0, dryRuns: 1, spendUsd: 0 });
   });
@@ -131,17 +141,20 @@ describe("toolctl stats over real runs", () => {
   });
 
   it("records the per-unit SMS estimate the engine used", async () => {
-    const dry = await runJson(["run", "paid.sms", "-p", `message=${"é".repeat(161)}`, "--dry-run"], { home });
-    expect(dry.json.cost).toEqual({ usd: 0.0158, units: 2, basis: "input.message: 2 SMS segments (GSM-7) × $0.0079" });
+    const dry = await toolctl.preview("paid.sms", { message: "é".repeat(161) });
+    expect(dry.status).toBe("dry_run");
+    expect(dry.cost).toEqual({ usd: 0.0158, units: 2, basis: "input.message: 2 SMS segments (GSM-7) × $0.0079" });
   });
 });
 
 describe("toolctl stats buckets and spend rule", () => {
+  let toolctl: Toolctl;
   let home: string;
 
   beforeAll(async () => {
-    home = tempDir("toolctl-stats-");
-    expect((await runCli(["import", writeFiles({ "paid.yaml": PAID })], { home })).code).toBe(0);
+    toolctl = await openApi({ home: tempDir("toolctl-stats-") });
+    home = toolctl.home;
+    expect((await toolctl.importManifests([writeFiles({ "paid.yaml": PAID })])).failed).toEqual([]);
     const db = new Database(path.join(home, "registry.db"));
     const insert = db.prepare(
       "INSERT INTO executions (id, tool, action, actor, status, cost_usd, created_at) VALUES (?, 'paid', ?, 'ci', ?, ?, ?)",
@@ -158,7 +171,7 @@ describe("toolctl stats buckets and spend rule", () => {
   });
 
   it("buckets by hour", async () => {
-    const json = await stats(home, "--period", "hour", "--by", "status");
+    const json = await stats(toolctl, { period: "hour", by: "status" });
     expect(json.rows.map((r) => [r.bucket, r.group, r.count, r.spendUsd])).toEqual([
       ["2026-01-05T10:00", "rolled_back", 1, 0],
       ["2026-01-05T10:00", "unknown", 1, 3],
@@ -171,14 +184,14 @@ describe("toolctl stats buckets and spend rule", () => {
   });
 
   it("buckets by day", async () => {
-    const json = await stats(home, "--by", "action");
+    const json = await stats(toolctl, { by: "action" });
     expect(json.rows.map((r) => [r.bucket, r.group, r.count])).toEqual([
       ["2026-01-05", "paid.charge", 2], ["2026-01-11", "paid.charge", 1], ["2026-01-12", "paid.charge", 1], ["2026-02-01", "paid.tip", 2],
     ]);
   });
 
   it("buckets by ISO week, labelled by its Monday", async () => {
-    const json = await stats(home, "--period", "week");
+    const json = await stats(toolctl, { period: "week" });
     expect(json.rows).toEqual([
       { bucket: "2026-01-05", group: "paid", count: 3, succeeded: 1, failed: 0, unknown: 1, dryRuns: 0, spendUsd: 5 },
       { bucket: "2026-01-12", group: "paid", count: 1, succeeded: 0, failed: 1, unknown: 0, dryRuns: 0, spendUsd: 0 },
@@ -188,23 +201,35 @@ describe("toolctl stats buckets and spend rule", () => {
   });
 
   it("buckets by month", async () => {
-    const json = await stats(home, "--period", "month", "--by", "action");
+    const json = await stats(toolctl, { period: "month", by: "action" });
     expect(json.rows.map((r) => [r.bucket, r.group, r.count, r.spendUsd])).toEqual([
       ["2026-01", "paid.charge", 4, 5],
       ["2026-02", "paid.tip", 2, 0],
     ]);
   });
 
-  it("limits to --since and --until; a bare --until date covers its whole day", async () => {
-    const json = await stats(home, "--since", "2026-01-06", "--until", "2026-01-11");
+  it("limits to since and until, both inclusive", async () => {
+    const json = await stats(toolctl, { since: "2026-01-06T00:00:00.000Z", until: "2026-01-11T23:59:59.999Z" });
     expect(json.rows.map((r) => [r.bucket, r.count])).toEqual([["2026-01-11", 1]]);
-    const timed = await stats(home, "--since", "2026-01-05T10:30:00Z", "--until", "2026-01-12T00:00:00Z", "--period", "month");
+    const timed = await stats(toolctl, { since: "2026-01-05T10:30:00.000Z", until: "2026-01-12T00:00:00.000Z", period: "month" });
     expect(timed.totals).toMatchObject({ count: 3, spendUsd: 2 });
   });
 
-  it("says when nothing matches, and gives empty rows and zero totals in JSON", async () => {
+  it("the CLI: --since and --until; a bare --until date covers its whole day", async () => {
+    const json = await statsCli(home, "--since", "2026-01-06", "--until", "2026-01-11");
+    expect(json.rows.map((r) => [r.bucket, r.count])).toEqual([["2026-01-11", 1]]);
+    const timed = await statsCli(home, "--since", "2026-01-05T10:30:00Z", "--until", "2026-01-12T00:00:00Z", "--period", "month");
+    expect(timed.totals).toMatchObject({ count: 3, spendUsd: 2 });
+  });
+
+  it("gives empty rows and zero totals when nothing matches", async () => {
+    expect(await stats(toolctl, { tool: "nope", by: "status" })).toEqual({ period: "day", by: "status", rows: [], totals: ZERO });
+    expect(await stats(await openApi(), {})).toEqual({ period: "day", by: "tool", rows: [], totals: ZERO });
+  });
+
+  it("the CLI says when nothing matches, and when there is nothing yet", async () => {
     expect((await runCli(["stats", "--tool", "nope"], { home })).stdout.trim()).toBe("no executions match these filters");
-    expect(await stats(home, "--tool", "nope", "--by", "status")).toEqual({ period: "day", by: "status", rows: [], totals: ZERO });
+    expect(await statsCli(home, "--tool", "nope", "--by", "status")).toEqual({ period: "day", by: "status", rows: [], totals: ZERO });
     const fresh = tempDir("toolctl-stats-");
     expect((await runCli(["stats"], { home: fresh })).stdout.trim()).toBe("no executions yet");
   });

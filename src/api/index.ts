@@ -304,6 +304,7 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
     auditEvents: () => store.audit.all(),
     verifyAudit: () => store.audit.verify(),
     async budget(day) {
+      // A run whose process is gone keeps its reservation, shown as of unknown outcome, as `toolctl budget` shows it.
       await settle();
       const { spendDay } = await import("../policy/spend.js");
       const which = day ?? spendDay();
