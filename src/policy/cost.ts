@@ -5,7 +5,7 @@
  */
 import type { ActionSpec, CostSpec, PerUnitCostSpec, QuoteCostSpec } from "../domain/manifest.js";
 import { ExitCode, ToolctlError } from "../errors.js";
-import { lookup } from "../template/render.js";
+import { lookup } from "../domain/template.js";
 
 export interface CostEstimate {
   usd: number;
