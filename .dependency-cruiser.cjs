@@ -172,7 +172,9 @@ module.exports = {
     ...libraryRules,
   ],
   options: {
-    doNotFollow: { path: "^node_modules" },
+    doNotFollow: { path: "(^|/)node_modules/" },
+    // Worktrees may share one install through a node_modules symlink: keep the paths as seen from here.
+    preserveSymlinks: true,
     // Type-only imports are arrows too: "runners never see the store" includes its types.
     tsPreCompilationDeps: true,
     tsConfig: { fileName: "tsconfig.json" },
