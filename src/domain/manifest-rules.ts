@@ -2,7 +2,7 @@
  * Rules that span fields of a manifest. No zod: they read the raw data, so that they also run on a manifest
  * that failed other checks.
  */
-import { collectRefs, TemplateError } from "../template/render.js";
+import { collectRefs, TemplateError } from "./template.js";
 import { BUILTIN_OPERATIONS } from "./runtime-settings.js";
 
 type Raw = Record<string, unknown>;

@@ -5,7 +5,7 @@
  */
 import type { ActionSpec, Manifest } from "./manifest.js";
 import type { Asks } from "./permissions.js";
-import type { ApprovalRequest } from "../policy/approval.js";
+import type { ApprovalRequest } from "./approval-request.js";
 
 export type ToolStatus = "pending" | "active" | "disabled" | "revoked";
 

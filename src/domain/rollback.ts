@@ -3,7 +3,7 @@
  * output when the manifest lists several), and the one-line description dry runs, approvals and `show` print.
  * Light on purpose (no zod): the schema lives in ./action.ts, this only reads what it validated.
  */
-import { lookup } from "../template/render.js";
+import { lookup } from "./template.js";
 import type { RollbackSpec } from "./manifest.js";
 
 export interface Compensation {

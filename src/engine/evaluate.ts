@@ -24,7 +24,7 @@ import { formatIssue, loadValidator } from "../schema/validator.js";
 import { Redactor } from "../secrets/redact.js";
 import { createSecretLookup, resolveSecrets } from "../secrets/resolve.js";
 import type { Store } from "../store/port.js";
-import { TemplateError } from "../template/render.js";
+import { TemplateError } from "../domain/template.js";
 import { didYouMean } from "../util/suggest.js";
 import { callLimitsFor } from "./call-limits.js";
 import { destinationOf } from "./destination.js";

@@ -9,7 +9,7 @@ import type { ErrorCategory, ToolRecord } from "../domain/records.js";
 import type { Store } from "../store/port.js";
 import type { Runner, RunContext, RunResult } from "../runners/types.js";
 import { formatIssue, loadValidator } from "../schema/validator.js";
-import { renderValue, TemplateError } from "../template/render.js";
+import { renderValue, TemplateError } from "../domain/template.js";
 import { runAfter } from "./outcome.js";
 
 /** `warnings`: bookkeeping after the quote call (its circuit breaker count) that could not be written. */

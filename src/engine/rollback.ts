@@ -8,7 +8,7 @@
 import { chooseCompensation, describeRollback } from "../domain/rollback.js";
 import { ExitCode, NotFoundError, PolicyError, ToolctlError, UsageError } from "../errors.js";
 import type { Execution } from "../domain/records.js";
-import { renderValue, TemplateError } from "../template/render.js";
+import { renderValue, TemplateError } from "../domain/template.js";
 import { execute, type ExecuteDeps, type ExecuteOptions, type ExecuteResult } from "./execute.js";
 
 export type RollbackOptions = Omit<ExecuteOptions, "target" | "input" | "rollbackOf" | "sandbox">;

@@ -9,7 +9,7 @@ import { ValidationError } from "../errors.js";
 import { isValidAllowedHost, isValidNetworkEntry } from "../net/outbound-policy.js";
 import { checkSchema } from "../schema/compile.js";
 import { definitionClosure, withDefinitions } from "../schema/defs.js";
-import { collectRefs, TemplateError } from "../template/render.js";
+import { collectRefs, TemplateError } from "../domain/template.js";
 import { digestOf } from "../util/canonical.js";
 import { parseLocated } from "./locate.js";
 import { actionSecrets } from "./secrets.js";

@@ -3,7 +3,7 @@
  * run asks it and should not load the manifest parser to do so.
  */
 import type { Manifest } from "../domain/manifest.js";
-import { collectRefs } from "../template/render.js";
+import { collectRefs } from "../domain/template.js";
 
 /** The secret an auth names, unless it may be left unset. */
 function authSecret(auth: Manifest["auth"]): string[] {

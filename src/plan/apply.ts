@@ -22,7 +22,7 @@ import { roundUsd, spendDay } from "../policy/spend.js";
 import { newExecutionId, newId } from "../util/ids.js";
 import { isOrphaned } from "./orphaned.js";
 import { createSecretLookup } from "../secrets/resolve.js";
-import { collectRefs } from "../template/render.js";
+import { collectRefs } from "../domain/template.js";
 import { digestOf, sha256Hex } from "../util/canonical.js";
 import { budgetProblem, envDigest, planSecretEnv, totalUsd, type PlanPreview, type PreviewOptions, type StepPreview } from "./preview.js";
 import { conditionHolds, renderStep, TemplateError } from "./render.js";

@@ -10,7 +10,7 @@ import { ValidationError } from "../errors.js";
 import { parseLocated } from "../manifest/locate.js";
 import { describeIssue, formatProblem, sortedUnique, type Problem } from "../manifest/problems.js";
 import { sha256Hex } from "../util/canonical.js";
-import { collectRefs, TemplateError } from "../template/render.js";
+import { collectRefs, TemplateError } from "../domain/template.js";
 
 export interface LoadedPlan {
   file: string;

@@ -4,7 +4,7 @@
  * as "<secret NAME>", so a plan never holds a secret value. While applying, both are real.
  */
 import { isSecretKey } from "../secrets/redact.js";
-import { EXPRESSION, renderValue, TemplateError } from "../template/render.js";
+import { EXPRESSION, renderValue, TemplateError } from "../domain/template.js";
 
 export interface RenderScope {
   env: NodeJS.ProcessEnv;

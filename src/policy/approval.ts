@@ -4,27 +4,10 @@
  */
 import type { ActionSpec, RiskLevel } from "../domain/manifest.js";
 import { digestOf } from "../util/canonical.js";
-import type { CostEstimate } from "./cost.js";
+import type { ApprovalRequest } from "../domain/approval-request.js";
 
-/**
- * What a human is shown before saying yes (the seeds' "Action Approval Required" block), in the terminal
- * prompt and from another terminal alike. An approval is bound to the digest of exactly this: whatever is
- * shown is covered, so nothing shown can differ from what runs.
- */
-export interface ApprovalRequest {
-  tool: string;
-  action: string;
-  description: string;
-  /** The input, redacted (for a plan: its steps). */
-  details: unknown;
-  /** Where it goes: the method and URL, the image and command, the program, or what a built-in does. */
-  target: string;
-  cost: CostEstimate;
-  risk: RiskLevel;
-  /** How it is undone: the compensating action, "irreversible: ...", or "none declared". */
-  undo: string;
-  needsOtp: boolean;
-}
+/** Kept in the domain (approvals are stored with it); exported here too, beside the functions that compute it. */
+export type { ApprovalRequest };
 
 export function approvalDigest(request: ApprovalRequest): string {
   return digestOf(request);

@@ -5,15 +5,11 @@
  */
 import type { ActionSpec, CostSpec, PerUnitCostSpec, QuoteCostSpec } from "../domain/manifest.js";
 import { ExitCode, ToolctlError } from "../errors.js";
-import { lookup } from "../template/render.js";
+import type { CostEstimate } from "../domain/approval-request.js";
+import { lookup } from "../domain/template.js";
 
-export interface CostEstimate {
-  usd: number;
-  /** How the amount was found, for people: "fixed $2", "input.amount × 0.01", "3 SMS segments (GSM-7) × $0.0079". */
-  basis: string;
-  /** The units counted for a per-unit cost. */
-  units?: number;
-}
+/** Kept in the domain (approvals are stored with it); exported here too, beside the functions that compute it. */
+export type { CostEstimate };
 
 /**
  * What `estimateCost` returns for a quoted cost: the price is not known until the quote action has run.

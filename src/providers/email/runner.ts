@@ -17,7 +17,7 @@
 import type SMTPConnection from "nodemailer/lib/smtp-connection/index.js";
 import type { EmailSettings } from "../../domain/manifest.js";
 import { PolicyError } from "../../errors.js";
-import { renderText } from "../../template/render.js";
+import { renderText } from "../../domain/template.js";
 import { BuiltinInputError, checkFields, type Input } from "../../runners/builtin/input.js";
 import type { Prepared, RunContext, RunResult, Runner } from "../../runners/types.js";
 import { address, addresses, domainAllowed, parseSender } from "./addresses.js";

@@ -4,7 +4,7 @@
  * they did not check themselves.
  */
 import path from "node:path";
-import { TemplateError } from "../../template/render.js";
+import { TemplateError } from "../../domain/template.js";
 import type { ToolRecord } from "../../domain/records.js";
 
 /**

@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import path from "node:path";
 import { effectivePermissions } from "../../domain/permissions.js";
 import { EnvironmentError, PolicyError } from "../../errors.js";
-import { renderValue } from "../../template/render.js";
+import { renderValue } from "../../domain/template.js";
 import { isAlive } from "../../util/process.js";
 import { isWithinPath, keyMaterialAt, realOrResolved } from "../key-material.js";
 import { exitedWith, programOutput, renderArgv, unclearEnding } from "../process/invocation.js";

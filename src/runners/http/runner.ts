@@ -8,7 +8,7 @@
 import type { RunContext, RunResult, Runner } from "../types.js";
 import type { ErrorCategory } from "../../domain/records.js";
 import type { ActionSpec, HttpRequestSpecTemplate } from "../../domain/manifest.js";
-import { lookup, parseRefs, renderText, renderValue, TemplateError } from "../../template/render.js";
+import { lookup, parseRefs, renderText, renderValue, TemplateError } from "../../domain/template.js";
 import { EnvironmentError, PolicyError } from "../../errors.js";
 import { HttpTransportError, sendHttp, type HttpResponse } from "../../net/client.js";
 import { CircuitOpenError, circuitMessage, DEFAULT_BREAKER, DEFAULT_RETRY, RateLimitedError, sendResilient } from "./resilience.js";

@@ -1,5 +1,5 @@
 /** A program's argv and what its ending means, shared by the process and docker runtimes. */
-import { renderText, TemplateError, type TemplateScope } from "../../template/render.js";
+import { renderText, TemplateError, type TemplateScope } from "../../domain/template.js";
 import type { RunContext, RunResult } from "../types.js";
 
 /** Renders an argv template. No shell means no injection, but a value starting with '-' in its own argument would be read as an option. */

@@ -9,7 +9,7 @@ import { constants as osConstants } from "node:os";
 import path from "node:path";
 import type { ProcessSettings } from "../../domain/manifest.js";
 import { isSecretKey } from "../../secrets/redact.js";
-import { renderValue } from "../../template/render.js";
+import { renderValue } from "../../domain/template.js";
 import { bubblewrapArgv, chooseConfinement } from "./sandbox.js";
 import { exitedWith, programOutput, renderArgv, unclearEnding } from "./invocation.js";
 import type { Prepared, RunContext, RunResult, Runner } from "../types.js";

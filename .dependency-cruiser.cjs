@@ -1,0 +1,191 @@
+/**
+ * Which part of src/ may import which: the arrows of docs/architecture.md ("Import rules"), checked by
+ * `npm run lint:deps` (part of `npm test`). Type-only imports count: a type is an arrow too.
+ *
+ * Violations that are known and being removed are listed in .dependency-cruiser-known-violations.json; they
+ * are reported but do not fail the check. Anything new fails. Regenerate that file only when an entry is gone:
+ *   npx depcruise-baseline src --config .dependency-cruiser.cjs
+ */
+
+/** The parts below the engine: they compute or convert, and know nothing of who calls them. */
+const FOUNDATIONS = "^src/(domain|util|config|schema|net|policy|manifest|openapi|secrets|store)/|^src/errors\\.ts$";
+
+/** Every external library the project depends on, and the folders (one, where it can be) that may import it. */
+const LIBRARY_HOMES = [
+  { name: "zod-only-in-domain-and-config", library: "zod", homes: ["src/domain/", "src/config/", "src/manifest/problems\\.ts"], why: "zod schemas are the single source of truth for types; the manifest loader only reads zod's error type to locate problems" },
+  { name: "yaml-only-in-the-importers", library: "yaml", homes: ["src/manifest/", "src/openapi/"], why: "YAML with source positions is read by the two importers, nowhere else" },
+  { name: "ajv-only-in-schema", library: "ajv|ajv-formats", homes: ["src/schema/"], why: "JSON Schema is compiled at import time in one place; run time loads standalone code without ajv" },
+  { name: "commander-only-in-cli", library: "commander", homes: ["src/cli/"], why: "argument parsing belongs to the CLI; nothing below the API knows which front door it came through" },
+  { name: "terminal-libraries-only-in-ui", library: "chalk|ora|@inquirer/prompts", homes: ["src/ui/"], why: "colour, spinners and prompts live in the views; prompts are wrapped once (ui/prompt.ts) so they fail closed" },
+  { name: "execa-only-in-the-process-runner", library: "execa", homes: ["src/runners/process/"], why: "the process runtime is the one place that starts programs" },
+  { name: "dockerode-only-in-the-docker-runner", library: "dockerode|tar-stream", homes: ["src/runners/docker/"], why: "the Docker engine API is the docker runtime's, loaded only for Docker runs" },
+  { name: "nodemailer-only-in-the-email-provider", library: "nodemailer", homes: ["src/providers/email/"], why: "the SMTP conversation is the email provider's" },
+  { name: "cockatiel-and-xml-only-in-the-http-runner", library: "cockatiel|fast-xml-parser", homes: ["src/runners/http/"], why: "retries and XML answers belong to the http runtime" },
+  { name: "jsonc-parser-only-in-manifest", library: "jsonc-parser", homes: ["src/manifest/"], why: "exact positions of JSON syntax errors are the manifest loader's" },
+  { name: "qrcode-only-in-cli", library: "qrcode", homes: ["src/cli/"], why: "the enrolment QR code is drawn by the front door that shows it" },
+  { name: "keyring-only-in-secrets", library: "@napi-rs/keyring", homes: ["src/secrets/"], why: "the OS keyring holds the master and audit keys, found by the key store alone" },
+  { name: "ipaddr-only-in-net", library: "ipaddr\\.js", homes: ["src/net/"], why: "address classification is the outbound guard's" },
+  { name: "dotenv-only-in-secrets", library: "dotenv", homes: ["src/secrets/"], why: ".env files are read by secret resolution only" },
+  { name: "otplib-only-in-policy", library: "otplib", homes: ["src/policy/"], why: "TOTP checks are pure policy decisions" },
+  {
+    name: "better-sqlite3-only-in-the-store",
+    library: "better-sqlite3",
+    // The `database` built-in runtime opens the user's own SQLite file (a tool's target, not toolctl's
+    // registry): that is its whole job, so this one file may import the driver. It never opens the registry.
+    homes: ["src/store/sqlite/", "src/runners/builtin/database-file\\.ts"],
+    why: "toolctl's storage is behind the Store port: only its SQLite adapter opens a database or writes SQL",
+  },
+];
+
+const libraryRules = LIBRARY_HOMES.map(({ name, library, homes, why }) => ({
+  name,
+  severity: "error",
+  comment: `${library.replace(/\\/g, "")} is imported only from ${homes.map((home) => home.replace(/\\/g, "")).join(", ")}: ${why}.`,
+  from: { path: "^src/", pathNot: homes.map((home) => `^${home}`) },
+  to: { dependencyTypes: ["npm", "npm-dev", "npm-optional", "npm-peer", "npm-no-pkg", "npm-unknown"], path: `^node_modules/(@types/)?(${library})/` },
+}));
+
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: "no-circular",
+      severity: "error",
+      comment: "A cycle makes two modules one: neither can be loaded, tested or understood without the other.",
+      from: {},
+      // Type-only imports are erased when compiled, so they cannot make a load-order bug; every other import counts,
+      // lazy import() included.
+      to: { circular: true, viaOnly: { dependencyTypesNot: ["type-only"] } },
+    },
+    {
+      name: "no-unreachable",
+      severity: "error",
+      comment: "Every module is reached from an entry point (the CLI or the library API); one that is not is dead code (this covers orphans too).",
+      from: { path: "^src/(cli/main|api/index)\\.ts$" },
+      to: { path: "^src/", pathNot: "^src/(cli/main|api/index)\\.ts$", reachable: false },
+    },
+    {
+      name: "not-to-unresolvable",
+      severity: "error",
+      comment: "An import that does not resolve fails at run time, or names a package missing from package.json.",
+      from: {},
+      to: { couldNotResolve: true },
+    },
+    {
+      name: "not-to-dev-dependency",
+      severity: "error",
+      comment: "src/ ships to users: a devDependency is not installed for them.",
+      from: { path: "^src/" },
+      to: { dependencyTypes: ["npm-dev"], dependencyTypesNot: ["type-only"], pathNot: "^node_modules/@types/" },
+    },
+    {
+      name: "domain-imports-only-domain-and-util",
+      severity: "error",
+      comment: "The domain (schemas, their types, the template language) is the single source of truth that everything else imports; it depends on nothing of toolctl's but util.",
+      from: { path: "^src/domain/" },
+      to: { path: "^src/", pathNot: "^src/(domain|util)/" },
+    },
+    {
+      name: "util-imports-only-util",
+      severity: "error",
+      comment: "util holds small generic helpers used everywhere; importing anything of toolctl's would make it a hidden hub.",
+      from: { path: "^src/util/" },
+      to: { path: "^src/", pathNot: "^src/util/" },
+    },
+    {
+      name: "errors-import-nothing",
+      severity: "error",
+      comment: "errors.ts (the error classes and the one mapping to exit codes) is imported by every part; it imports none.",
+      from: { path: "^src/errors\\.ts$" },
+      to: { path: "^src/" },
+    },
+    {
+      name: "net-imports-only-errors-and-util",
+      severity: "error",
+      comment: "The outbound HTTP client and its SSRF guard are shared by the http runner, providers and URL imports; they know none of them.",
+      from: { path: "^src/net/" },
+      to: { path: "^src/", pathNot: "^src/(net|util)/|^src/errors\\.ts$" },
+    },
+    {
+      name: "foundations-never-import-upper-layers",
+      severity: "error",
+      comment: "Dependencies point one way: domain, config, schema, net, policy, the importers, secrets and the store are below the runners, the engine, plans, the API and the front doors, and never call up (the store never imports runners).",
+      from: { path: FOUNDATIONS },
+      to: { path: "^src/(runners|providers|engine|plan|api|cli|ui)/" },
+    },
+    {
+      name: "importers-write-nothing",
+      severity: "error",
+      comment: "manifest/ and openapi/ turn text into validated tools; saving them is the API's job, through the store port.",
+      from: { path: "^src/(manifest|openapi)/" },
+      to: { path: "^src/store/" },
+    },
+    {
+      name: "runners-never-touch-storage",
+      severity: "error",
+      comment: "Runners and providers run one prepared request and return one result; the engine records it. They get what they need (call limits) as small ports, never the store, the config, the engine or its callers.",
+      from: { path: "^src/(runners|providers)/" },
+      to: { path: "^src/(store|engine|plan|api|cli|ui|config)/" },
+    },
+    {
+      name: "only-the-api-opens-the-sqlite-store",
+      severity: "error",
+      comment: "The SQLite adapter is chosen and opened by the API; everything else sees the asynchronous Store port (store/port.ts), so a second backend changes one place.",
+      from: { path: "^src/", pathNot: "^src/(api|store)/" },
+      to: { path: "^src/store/sqlite/" },
+    },
+    {
+      name: "engine-and-policy-never-import-views",
+      severity: "error",
+      comment: "Decisions and runs are data; how they are shown (and asked about) is the front doors' business. The engine asks a human through an interface it is handed.",
+      from: { path: "^src/(engine|policy|plan)/" },
+      to: { path: "^src/(ui|cli)/" },
+    },
+    {
+      name: "views-render-values",
+      severity: "error",
+      comment: "ui/ renders the values the API returns; it reads engine and plan types but runs nothing, and never reaches storage or runtimes.",
+      from: { path: "^src/ui/" },
+      to: { path: "^src/(store|runners|providers|api|cli|secrets|manifest|openapi)/" },
+    },
+    {
+      name: "views-import-engine-types-only",
+      severity: "error",
+      comment: "ui/ may name the engine's and plans' result types, never call them: a view that runs code is a second engine.",
+      from: { path: "^src/ui/" },
+      to: { path: "^src/(engine|plan)/", dependencyTypesNot: ["type-only"] },
+    },
+    {
+      name: "nothing-imports-the-cli",
+      severity: "error",
+      comment: "The CLI is a front door: nothing below it knows which door a call came through.",
+      from: { path: "^src/", pathNot: "^src/cli/" },
+      to: { path: "^src/cli/" },
+    },
+    {
+      name: "cli-only-through-the-api",
+      severity: "error",
+      comment: "src/cli parses arguments, calls the library API (src/api) and renders with ui/; it may read config, errors, util and the domain's types, and nothing below the API.",
+      from: { path: "^src/cli/" },
+      to: { path: "^src/", pathNot: "^src/(cli|api|ui|config|util|domain)/|^src/errors\\.ts$" },
+    },
+    ...libraryRules,
+  ],
+  options: {
+    doNotFollow: { path: "(^|/)node_modules/" },
+    // Worktrees may share one install through a node_modules symlink: keep the paths as seen from here.
+    preserveSymlinks: true,
+    // Type-only imports are arrows too: "runners never see the store" includes its types.
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: "tsconfig.json" },
+    enhancedResolveOptions: {
+      exportsFields: ["exports"],
+      conditionNames: ["import", "require", "node", "default", "types"],
+      mainFields: ["module", "main", "types", "typings"],
+    },
+    skipAnalysisNotInRules: true,
+    reporterOptions: {
+      text: { highlightFocused: true },
+    },
+  },
+};
