@@ -1,10 +1,7 @@
 /**
  * Which part of src/ may import which: the arrows of docs/architecture.md ("Import rules"), checked by
  * `npm run lint:deps` (part of `npm test`). Type-only imports count: a type is an arrow too.
- *
- * Violations that are known and being removed are listed in .dependency-cruiser-known-violations.json; they
- * are reported but do not fail the check. Anything new fails. Regenerate that file only when an entry is gone:
- *   npx depcruise-baseline src --config .dependency-cruiser.cjs
+ * There are no known exceptions beyond the ones written into a rule (with its reason): any violation fails.
  */
 
 /** The parts below the engine: they compute or convert, and know nothing of who calls them. */

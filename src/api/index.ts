@@ -20,8 +20,8 @@ import type {
 import type { Human, TwoFactor } from "../engine/approve.js";
 import type { Description } from "../engine/describe.js";
 import type { Diagnosis } from "../engine/doctor.js";
-import type { Budget, EngineDeps } from "../engine/evaluate.js";
-import type { ExecuteOptions, ExecuteResult, Progress } from "../engine/execute.js";
+import type { Budget } from "../engine/evaluate.js";
+import type { ExecuteDeps, ExecuteOptions, ExecuteResult, Progress } from "../engine/execute.js";
 import type { InputSources } from "../engine/input.js";
 import type { ImportReport } from "../manifest/import.js";
 import type { ConvertReport, OpenApiImportOptions } from "../openapi/index.js";
@@ -33,6 +33,10 @@ import type { Store } from "../store/port.js";
 import { manageApi, type ManageApi } from "./manage.js";
 
 export { ExitCode, ToolctlError } from "../errors.js";
+/** Input checks a front door makes before it asks for more (a secret's value, a code): the API makes them again. */
+export { assertSecretName, MAX_SECRET_BYTES } from "../secrets/names.js";
+export { isWellFormedCode, normalizeCode, OTP_DIGITS } from "../policy/otp-code.js";
+export { roundUsd } from "../policy/spend.js";
 export type {
   ApproveToolOptions, DecideOptions, Grant, GrantAnswer, ListedSecret, ManageApi, PendingRequest, Removal, Revocation, RotateResult, SecretInfo,
   StatusChange, ToolAsks,
@@ -218,7 +222,8 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
   };
   const deps = (human: Human | undefined, channel: ApprovalChannel | undefined) => ({
     store, home, config, runners: RUNNERS, twoFactor, human: human ?? channelHuman(channel ?? options.approvals),
-  }) satisfies EngineDeps & { human: Human; twoFactor: TwoFactor };
+    autoRollback: async (result, runOptions, runDeps) => (await import("../engine/rollback.js")).autoRollback(result, runOptions, runDeps),
+  }) satisfies ExecuteDeps;
   const base = { actor, cwd, env };
 
   const toolctl: Toolctl = {

@@ -92,6 +92,11 @@ export interface ExecuteResult {
 export interface ExecuteDeps extends EngineDeps {
   human: Human;
   twoFactor: TwoFactor;
+  /**
+   * Runs the declared compensation after a run that acted but answered wrongly (engine/rollback.ts `autoRollback`).
+   * Handed in rather than imported: rollback runs `execute`, so `execute` stays the layer below it.
+   */
+  autoRollback(result: ExecuteResult, options: ExecuteOptions, deps: ExecuteDeps): Promise<ExecuteResult>;
 }
 
 /** An attempt that ends before anything ran, on record with its reason. */
@@ -215,7 +220,7 @@ async function carryOut(decision: Decision, options: ExecuteOptions, deps: Execu
   const result = await runAndRecord(prepared, { options, action, record, redactor, shown });
   // An action that acted but failed is undone now when its tool says how (loaded only then).
   if (result.error?.code === "output_invalid" && typeof action.definition.rollback === "object") {
-    return (await import("./rollback.js")).autoRollback(result, options, deps);
+    return deps.autoRollback(result, options, deps);
   }
   return result;
 }

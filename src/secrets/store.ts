@@ -8,9 +8,9 @@ import { EnvironmentError, UsageError } from "../errors.js";
 import type { Store } from "../store/port.js";
 import { keyFilePath, loadKeyRing, ringForSealing, seal, sealedKeyId, unseal, type KeyRing } from "./crypto.js";
 
-export const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-/** Secrets are tokens and keys, not files: a bound keeps a mistaken pipe from sealing megabytes. */
-export const MAX_SECRET_BYTES = 64 * 1024;
+import { assertSecretName, MAX_SECRET_BYTES } from "./names.js";
+
+export { assertSecretName, MAX_SECRET_BYTES } from "./names.js";
 
 export type { SecretInfo } from "../store/port.js";
 
@@ -18,11 +18,6 @@ export function secretAad(name: string): string {
   return `secrets:${name}`;
 }
 
-export function assertSecretName(name: string): void {
-  if (!SECRET_NAME.test(name)) {
-    throw new UsageError(`invalid secret name '${name}': use letters, digits and _, not starting with a digit (like STRIPE_API_KEY)`);
-  }
-}
 
 /**
  * Seals and stores a secret. The ring is re-read inside the store's write transaction (`ringForSealing`), so a

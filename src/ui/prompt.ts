@@ -63,3 +63,9 @@ export async function askCode(message: string, timeoutMs: number, digits = OTP_D
   );
   return "answer" in result ? result : { code: normalizeCode(result.value) };
 }
+
+/** Asks for a value with the characters masked (a secret); an empty value is re-asked. */
+export async function askHidden(message: string, timeoutMs: number): Promise<{ value: string } | { answer: Exclude<Answer, "yes" | "no"> }> {
+  const { password } = await import("@inquirer/prompts");
+  return ask((signal) => password({ message, mask: "*", validate: (value) => value !== "" || "the value cannot be empty" }, { signal, output: process.stderr }), timeoutMs);
+}

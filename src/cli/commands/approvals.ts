@@ -1,5 +1,5 @@
 import type { Approval } from "../../domain/records.js";
-import { OTP_DIGITS } from "../../policy/otp-code.js";
+import { OTP_DIGITS } from "../../api/index.js";
 import { ExitCode, NeedsHumanError, PolicyError, ToolctlError } from "../../errors.js";
 import { approvalMessage } from "../../ui/approval.js";
 import { table, truncate } from "../../ui/output.js";

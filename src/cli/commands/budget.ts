@@ -1,4 +1,4 @@
-import { roundUsd } from "../../policy/spend.js";
+import { roundUsd } from "../../api/index.js";
 import { table } from "../../ui/output.js";
 import type { CommandContext } from "../program.js";
 import { withToolctl } from "./shared.js";

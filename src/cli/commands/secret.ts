@@ -4,7 +4,7 @@
  * history and in `ps`, where every local user can read them.
  */
 import { ExitCode, NeedsHumanError, ToolctlError, UsageError } from "../../errors.js";
-import { assertSecretName, MAX_SECRET_BYTES } from "../../secrets/store.js";
+import { assertSecretName, MAX_SECRET_BYTES } from "../../api/index.js";
 import { table } from "../../ui/output.js";
 import type { CommandContext } from "../program.js";
 import { withToolctl } from "./shared.js";
@@ -30,24 +30,11 @@ async function readStdin(): Promise<string> {
 
 /** Asks with the characters masked, on stderr so stdout stays data. Ctrl-C, Ctrl-D and silence store nothing. */
 async function promptHidden(name: string): Promise<string> {
-  const { password } = await import("@inquirer/prompts");
-  const ended = new AbortController();
-  const onEnd = () => ended.abort();
-  process.stdin.once("end", onEnd);
-  try {
-    const signal = AbortSignal.any([ended.signal, AbortSignal.timeout(PROMPT_TIMEOUT_MS)]);
-    return await password(
-      { message: `Value for ${name} (hidden):`, mask: "*", validate: (value) => value !== "" || "the value cannot be empty" },
-      { output: process.stderr, signal },
-    );
-  } catch (error) {
-    const errorName = (error as Error).name;
-    if (errorName === "ExitPromptError") throw new ToolctlError("interrupted", ExitCode.interrupted, `interrupted: nothing was stored for ${name}`);
-    if (errorName === "AbortPromptError") throw new NeedsHumanError(`no value entered for ${name}: nothing was stored; you can also pipe it: ${PIPE_HINT}`);
-    throw error;
-  } finally {
-    process.stdin.off("end", onEnd);
-  }
+  const { askHidden } = await import("../../ui/prompt.js");
+  const result = await askHidden(`Value for ${name} (hidden):`, PROMPT_TIMEOUT_MS);
+  if ("value" in result) return result.value;
+  if (result.answer === "interrupted") throw new ToolctlError("interrupted", ExitCode.interrupted, `interrupted: nothing was stored for ${name}`);
+  throw new NeedsHumanError(`no value entered for ${name}: nothing was stored; you can also pipe it: ${PIPE_HINT}`);
 }
 
 async function readValue(name: string): Promise<string> {

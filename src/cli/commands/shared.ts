@@ -1,5 +1,5 @@
 import { UsageError } from "../../errors.js";
-import { isWellFormedCode, OTP_DIGITS } from "../../policy/otp-code.js";
+import { isWellFormedCode, OTP_DIGITS } from "../../api/index.js";
 import type { Toolctl } from "../../api/index.js";
 import type { CommandContext } from "../program.js";
 

@@ -2,7 +2,7 @@ import os from "node:os";
 import type { Toolctl } from "../../api/index.js";
 import { askCode as askCodeOnce } from "../../ui/prompt.js";
 import { ExitCode, NeedsHumanError, PolicyError, UsageError } from "../../errors.js";
-import { isWellFormedCode, normalizeCode, TOTP_DEFAULTS } from "../../policy/totp.js";
+import { isWellFormedCode, normalizeCode, OTP_DIGITS } from "../../api/index.js";
 import type { CommandContext } from "../program.js";
 import { withToolctl } from "./shared.js";
 
@@ -30,14 +30,14 @@ function accountLabel(): string {
 }
 
 function checkCodeFlag(code: string): string {
-  if (!isWellFormedCode(code)) throw new UsageError(`--code must be the ${TOTP_DEFAULTS.digits}-digit code from your authenticator app, got ${JSON.stringify(code)}`);
+  if (!isWellFormedCode(code)) throw new UsageError(`--code must be the ${OTP_DIGITS}-digit code from your authenticator app, got ${JSON.stringify(code)}`);
   return normalizeCode(code);
 }
 
 type Answer = { code: string } | { refused: "eof" | "interrupted" | "timeout" };
 
 async function askCode(message: string): Promise<Answer> {
-  const answer = await askCodeOnce(message, PROMPT_TIMEOUT_MS, TOTP_DEFAULTS.digits);
+  const answer = await askCodeOnce(message, PROMPT_TIMEOUT_MS, OTP_DIGITS);
   return "code" in answer ? { code: normalizeCode(answer.code) } : { refused: answer.answer };
 }
 
