@@ -20,7 +20,7 @@ const PER_ROUND = 200;
 async function loadRegistry() {
   const outfile = path.join(work, "registry.mjs");
   await build({
-    stdin: { contents: 'export * from "./src/registry/db.ts"; export * from "./src/registry/ledger.ts";', resolveDir: root, loader: "ts" },
+    stdin: { contents: 'export * from "./src/store/sqlite/db.ts"; export * from "./src/store/sqlite/ledger.ts";', resolveDir: root, loader: "ts" },
     outfile, bundle: true, format: "esm", platform: "node", target: "node20", external: ["*.node"], logLevel: "warning",
     define: { "import.meta.url": JSON.stringify(pathToFileURL(path.join(root, "src", "bench.js")).href) },
     banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },

@@ -33,35 +33,37 @@ export function timeCommand(argv, { runs = 25, warmup = 3, env = process.env, cw
 /**
  * Interleaves the floor and the subject so that machine load affects both alike. Each round times a few runs of
  * each back to back; the figure is the median of the per-round ratios, which drift in load cannot skew the way
- * it skews two separately taken medians.
+ * it skews two separately taken medians. `alsoAgainst: [{ label, argv, target }]` adds more floors, timed in
+ * the same rounds, each reported as a row of its own against the same subject timings.
  */
 export function compare(label, floorArgv, subjectArgv, options = {}) {
   const rounds = options.rounds ?? 15;
   const runs = options.runs ?? 6;
-  const floor = [];
+  const floors = [{ label, argv: floorArgv, target: options.target, env: options.envFloor }, ...(options.alsoAgainst ?? [])];
+  const floor = floors.map(() => []);
   const subject = [];
-  const ratios = [];
   for (let i = 0; i < rounds; i++) {
+    const warmup = i === 0 ? 3 : 1;
     // `envFloor`: the floor runs in another environment (the same command on a smaller home, say).
-    const f = timeCommand(floorArgv, { ...options, env: options.envFloor ?? options.env, runs, warmup: i === 0 ? 3 : 1 }).median;
-    const s = timeCommand(subjectArgv, { ...options, runs, warmup: i === 0 ? 3 : 1 }).median;
-    floor.push(f);
-    subject.push(s);
-    ratios.push(s / f);
+    floors.forEach((f, k) => floor[k].push(timeCommand(f.argv, { ...options, env: f.env ?? options.env, runs, warmup }).median));
+    subject.push(timeCommand(subjectArgv, { ...options, runs, warmup }).median);
   }
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  const ratio = median(ratios);
-  return {
-    label, floorMs: +median(floor).toFixed(1), subjectMs: +median(subject).toFixed(1), ratio: +ratio.toFixed(2),
-    target: options.target, ok: options.target ? ratio <= options.target : undefined,
-  };
+  const rows = floors.map((f, k) => {
+    const ratio = median(subject.map((s, i) => s / floor[k][i]));
+    return {
+      label: f.label, floorMs: +median(floor[k]).toFixed(1), subjectMs: +median(subject).toFixed(1), ratio: +ratio.toFixed(2),
+      target: f.target, ok: f.target ? ratio <= f.target : undefined,
+    };
+  });
+  return options.alsoAgainst ? rows : rows[0];
 }
 
 export function report(results) {
   for (const r of results) {
     const verdict = r.target === undefined ? "" : r.ok ? `  ✓ (target ≤ ${r.target}×)` : `  ✗ (target ≤ ${r.target}×)`;
     const counted = r.instructionRatio === undefined ? "" : `  (instructions: ${r.instructionRatio.toFixed(2)}×)`;
-    console.log(`${r.label.padEnd(48)} ${String(r.subjectMs).padStart(7)} ms vs floor ${String(r.floorMs).padStart(7)} ms  = ${r.ratio.toFixed(2)}×${verdict}${counted}`);
+    console.log(`${r.label.padEnd(52)} ${String(r.subjectMs).padStart(7)} ms vs floor ${String(r.floorMs).padStart(7)} ms  = ${r.ratio.toFixed(2)}×${verdict}${counted}`);
   }
 }
 

@@ -244,7 +244,8 @@ export async function evaluate(options: EvaluateOptions, deps: EngineDeps, found
   }
 
   const sealed = tool.secrets.length > 0 || tool.runtime === "vercel" || tool.runtime === "http" ? await store.secrets.allSealed() : new Map<string, string>();
-  const secretLookup = createSecretLookup(options.cwd, options.env, { home: deps.home, sealed });
+  // An empty store is left out: it can supply nothing, and reading how its key would be found costs file lookups.
+  const secretLookup = createSecretLookup(options.cwd, options.env, sealed.size > 0 ? { home: deps.home, sealed } : undefined);
   // Only the secrets this action (and the read that quotes its price) uses: one that sends no credentials needs none.
   const quote = action.definition.cost && "quote" in action.definition.cost ? await store.tools.action(tool.name, action.definition.cost.quote.action, false) : undefined;
   const needed = actionSecrets(tool.definition, [action.definition, ...(quote ? [quote.definition] : [])]);

@@ -7,7 +7,7 @@
  */
 import { canonicalJson, sha256Hex } from "../../util/canonical.js";
 import { hmacHex, loadAuditKey, type AuditKey } from "../../secrets/audit-key.js";
-import { checkpointMac, exportCommittedHead, nowIso, type Registry } from "./db.js";
+import { checkpointMac, exportCommittedHead, nowIso, statement, type Registry } from "./db.js";
 import { HEAD_FILE, readHead } from "./head.js";
 import { signUnsignedExecutions, verifyExecutionSignatures } from "./executions.js";
 import type { AuditEventInput, AuditEvent, AuditVerification, AuditQuery } from "../../domain/records.js";
@@ -48,8 +48,7 @@ function hashRow(prevHash: string, row: Omit<AuditRow, "prev_hash" | "hash" | "k
  * previous hash and inserting the next row cannot interleave with another process. Data must already be redacted.
  */
 export function appendAudit(registry: Registry, event: AuditEventInput): { seq: number; hash: string } {
-  const db = registry.db;
-  const last = db.prepare("SELECT seq, hash, key_id FROM audit_events ORDER BY seq DESC LIMIT 1").get() as { seq: number; hash: string; key_id: string | null } | undefined;
+  const last = statement(registry, "SELECT seq, hash, key_id FROM audit_events ORDER BY seq DESC LIMIT 1").get() as { seq: number; hash: string; key_id: string | null } | undefined;
   // The first signed event of a log that predates signing: executions written until now are signed with it.
   if (last !== undefined && last.key_id === null) signUnsignedExecutions(registry);
   const row = {
@@ -66,7 +65,8 @@ export function appendAudit(registry: Registry, event: AuditEventInput): { seq: 
   const prevHash = last?.hash ?? GENESIS_HASH;
   const key = registry.auditKey();
   const hash = hashRow(prevHash, row, key);
-  db.prepare(
+  statement(
+    registry,
     `INSERT INTO audit_events (seq, ts, type, actor, tool, action, execution_id, status, data, prev_hash, hash, key_id)
      VALUES (@seq, @ts, @type, @actor, @tool, @action, @execution_id, @status, @data, @prev_hash, @hash, @key_id)`,
   ).run({ ...row, prev_hash: prevHash, hash, key_id: key.id });

@@ -170,6 +170,22 @@ function migrate(db: Db): void {
   }).immediate();
 }
 
+const statements = new WeakMap<Db, Map<string, Database.Statement>>();
+
+/**
+ * The statement for `sql`, compiled once per connection: a run writes its execution row, its audit events and the
+ * checkpoint through a dozen statements, and compiling them (and the triggers they fire) again every time cost
+ * more than running them. Only for `get`, `run` and `all`: a statement still being iterated cannot run again, and
+ * `pluck()` or `raw()` would stay set for the next caller of the same text.
+ */
+export function statement(registry: Registry, sql: string): Database.Statement {
+  let cache = statements.get(registry.db);
+  if (!cache) statements.set(registry.db, (cache = new Map()));
+  let found = cache.get(sql);
+  if (!found) cache.set(sql, (found = registry.db.prepare(sql)));
+  return found;
+}
+
 /** How often a long-lived process exports the audit head at most; every process also exports it when it closes. */
 const HEAD_EXPORT_INTERVAL_MS = 1000;
 
@@ -209,8 +225,7 @@ export function writeTransaction<T>(registry: Registry, fn: () => T): T {
 /** The signed checkpoint in the database: the last event's seq and hash, under the audit key. */
 function writeCheckpoint(registry: Registry, head: { seq: number; hash: string }): void {
   const key = registry.auditKey();
-  registry.db
-    .prepare("INSERT INTO audit_checkpoint (id, seq, hash, key_id, mac) VALUES (1, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, key_id = excluded.key_id, mac = excluded.mac")
+  statement(registry, "INSERT INTO audit_checkpoint (id, seq, hash, key_id, mac) VALUES (1, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, key_id = excluded.key_id, mac = excluded.mac")
     .run(head.seq, head.hash, key.id, checkpointMac(key, head));
 }
 

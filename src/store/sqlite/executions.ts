@@ -5,7 +5,7 @@
 import { hmacHex, type AuditKey } from "../../secrets/audit-key.js";
 import { canonicalJson } from "../../util/canonical.js";
 import { currentProcess } from "../../util/process.js";
-import { rowsByIdPrefix, type Registry } from "./db.js";
+import { rowsByIdPrefix, statement, type Registry } from "./db.js";
 import { countExecutions } from "./execution-counts.js";
 import type { ExecutionStatus, ErrorCategory, Execution } from "../../domain/records.js";
 import type { NewExecution, ExecutionUpdate, ExecutionQuery } from "../../domain/records.js";
@@ -36,19 +36,21 @@ function toExecution(row: ExecutionRow): Execution {
 
 export { newExecutionId, newId } from "../../util/ids.js";
 
-/** The row names the process writing it (pid and start time): a reader can then tell when a running one was killed. */
-export function insertExecution(registry: Registry, execution: NewExecution): void {
+/**
+ * The row names the process writing it (pid and start time): a reader can then tell when a running one was killed.
+ * `sign: false` when an `updateExecution` of the same row follows in the same transaction: it signs the row then.
+ */
+export function insertExecution(registry: Registry, execution: NewExecution, { sign = true } = {}): void {
   const writer = currentProcess();
-  registry.db
-    .prepare(
-      `INSERT INTO executions (id, tool, action, actor, status, input, tool_digest, created_at, rollback_of, plan_run_id, pid, pid_start)
-       VALUES (@id, @tool, @action, @actor, @status, @input, @toolDigest, @createdAt, @rollbackOf, @planRunId, @pid, @pidStart)`,
-    )
-    .run({
-      ...execution, input: JSON.stringify(execution.input ?? null), toolDigest: execution.toolDigest ?? null, rollbackOf: execution.rollbackOf ?? null,
-      planRunId: execution.planRunId ?? null, pid: writer.pid, pidStart: writer.start,
-    });
-  signExecution(registry, execution.id);
+  statement(
+    registry,
+    `INSERT INTO executions (id, tool, action, actor, status, input, tool_digest, created_at, rollback_of, plan_run_id, pid, pid_start)
+     VALUES (@id, @tool, @action, @actor, @status, @input, @toolDigest, @createdAt, @rollbackOf, @planRunId, @pid, @pidStart)`,
+  ).run({
+    ...execution, input: JSON.stringify(execution.input ?? null), toolDigest: execution.toolDigest ?? null, rollbackOf: execution.rollbackOf ?? null,
+    planRunId: execution.planRunId ?? null, pid: writer.pid, pidStart: writer.start,
+  });
+  if (sign) signExecution(registry, execution.id);
 }
 
 const COLUMN: Record<keyof ExecutionUpdate, string> = {
@@ -65,7 +67,7 @@ export function updateExecution(registry: Registry, id: string, update: Executio
     sets.push(`${COLUMN[key]} = @${key}`);
     params[key] = JSON_FIELDS.has(key) ? JSON.stringify(value) : value;
   }
-  if (sets.length) registry.db.prepare(`UPDATE executions SET ${sets.join(", ")} WHERE id = @id`).run(params);
+  if (sets.length) statement(registry, `UPDATE executions SET ${sets.join(", ")} WHERE id = @id`).run(params);
   signExecution(registry, id);
 }
 
@@ -83,8 +85,8 @@ function executionMac(key: AuditKey, row: Record<string, unknown>): string {
 
 /** Re-signs one row after any write to it. Must run inside the writing transaction. */
 export function signExecution(registry: Registry, id: string): void {
-  const row = registry.db.prepare("SELECT * FROM executions WHERE id = ?").get(id) as Record<string, unknown> | undefined;
-  if (row) registry.db.prepare("UPDATE executions SET mac = ? WHERE id = ?").run(executionMac(registry.auditKey(), row), id);
+  const row = statement(registry, "SELECT * FROM executions WHERE id = ?").get(id) as Record<string, unknown> | undefined;
+  if (row) statement(registry, "UPDATE executions SET mac = ? WHERE id = ?").run(executionMac(registry.auditKey(), row), id);
 }
 
 /** Signs the rows written before executions were signed; run once, with the first signed audit event. */

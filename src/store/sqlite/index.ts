@@ -9,7 +9,7 @@ import { settleAbandonedRuns } from "./abandoned.js";
 import { consumeApproval, decideApproval, fileApproval, getApproval, listApprovals } from "./approvals.js";
 import { appendAudit, iterateAudit, queryAudit, verifyAudit } from "./audit.js";
 import { admitCall, circuitRefusal, recordCall } from "./circuits.js";
-import { nowIso, openRegistry, writeTransaction, type Registry } from "./db.js";
+import { nowIso, openRegistry, statement, writeTransaction, type Registry } from "./db.js";
 import { countExecutions } from "./execution-counts.js";
 import { findExecution, insertExecution, listExecutions, updateExecution } from "./executions.js";
 import { approveTool, revokeTool } from "./grants.js";
@@ -31,13 +31,14 @@ import { beginEnrollment, confirmEnrollment, disable, isEnrolled, twoFactorStatu
  */
 const OUTCOME_BUSY_TIMEOUT_MS = 60_000;
 
+/** Through cached statements: `db.pragma()` compiles its statement on every call, three times per run here. */
 function withBusyTimeout<T>(registry: Registry, ms: number, fn: () => T): T {
-  const before = registry.db.pragma("busy_timeout", { simple: true }) as number;
-  registry.db.pragma(`busy_timeout = ${ms}`);
+  const before = (statement(registry, "PRAGMA busy_timeout").get() as { timeout: number }).timeout;
+  statement(registry, `PRAGMA busy_timeout = ${ms}`).run();
   try {
     return fn();
   } finally {
-    registry.db.pragma(`busy_timeout = ${before}`);
+    statement(registry, `PRAGMA busy_timeout = ${before}`).run();
   }
 }
 
@@ -61,7 +62,8 @@ export function openSqliteStore(home: string, env: NodeJS.ProcessEnv = process.e
 
 export function sqliteStore(registry: Registry): SqliteStore {
   const tx = <T>(fn: () => T): Promise<T> => now(() => writeTransaction(registry, fn));
-  const insert = (execution: EndedAttempt["execution"]) => insertExecution(registry, execution);
+  // The update that follows each insert, in the same transaction, signs the row.
+  const insert = (execution: EndedAttempt["execution"]) => insertExecution(registry, execution, { sign: false });
   return {
     registry,
     location: registry.file,
@@ -97,7 +99,7 @@ export function sqliteStore(registry: Registry): SqliteStore {
         now(() => {
           try {
             return writeTransaction(registry, () => {
-              const current = registry.db.prepare("SELECT status, digest FROM tools WHERE name = ?").get(run.execution.tool) as { status: string; digest: string } | undefined;
+              const current = statement(registry, "SELECT status, digest FROM tools WHERE name = ?").get(run.execution.tool) as { status: string; digest: string } | undefined;
               if (!current || current.status !== "active" || current.digest !== run.toolDigest) {
                 const what = !current ? "was removed" : current.status !== "active" ? `is now ${current.status}` : "was re-imported with changes";
                 return { ok: false as const, reason: "tool_changed" as const, message: `tool ${run.execution.tool} ${what} while this run was being prepared; nothing ran` };

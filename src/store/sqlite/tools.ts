@@ -7,7 +7,7 @@ import type { ActionSpec } from "../../domain/manifest.js";
 import { asksOf, isCovered, reachOf, widenedReach, type Asks } from "../../domain/permissions.js";
 import { digestOf } from "../../util/canonical.js";
 import { appendAudit } from "./audit.js";
-import { nowIso, writeTransaction, type Registry } from "./db.js";
+import { nowIso, statement, writeTransaction, type Registry } from "./db.js";
 import type { ToolStatus, ToolDefinition, ToolSummary, ToolRecord, ActionRecord, ListToolsQuery } from "../../domain/records.js";
 import type { ToolRow5, CompiledAction, SaveToolInput, SaveToolResult } from "../../domain/records.js";
 export type { ToolRow5, CompiledAction, SaveToolInput, SaveToolResult };
@@ -64,7 +64,7 @@ export function listToolRows(registry: Registry, query: ListToolsQuery = {}): To
 }
 
 export function getTool(registry: Registry, name: string): ToolRecord | undefined {
-  const row = registry.db.prepare(`SELECT ${SUMMARY_COLUMNS}, definition, reach, accepted_reach FROM tools WHERE name = ?`).get(name) as
+  const row = statement(registry, `SELECT ${SUMMARY_COLUMNS}, definition, reach, accepted_reach FROM tools WHERE name = ?`).get(name) as
     | (ToolRow & { reach: string | null; accepted_reach: string | null })
     | undefined;
   if (!row) return undefined;
@@ -94,7 +94,8 @@ interface ActionRow {
 }
 
 export function getAction(registry: Registry, tool: string, name: string, withValidators = true): ActionRecord | undefined {
-  const row = registry.db.prepare(
+  const row = statement(
+    registry,
     `SELECT a.tool, a.name, a.kind, a.description, a.definition,
        ${withValidators ? "vi.code" : "NULL"} AS input_code, ${withValidators ? "vo.code" : "NULL"} AS output_code
      FROM actions a
