@@ -116,6 +116,15 @@ describe("known failures list", () => {
   });
 });
 
+/**
+ * Format tests failed per format (optional/format): internationalised names (idn-*, iri*) are not checked, and
+ * hostname, uri and date-time are checked by pattern, not by the full grammar (leap seconds, label lengths).
+ */
+const FORMAT_FAILURES: Record<string, Record<string, number>> = {
+  "draft-07": { "date-time": 3, "ecmascript-regex": 1, hostname: 24, "idn-email": 2, "idn-hostname": 54, "iri-reference": 2, iri: 6, "uri-reference": 6, "uri-template": 3, uri: 3 },
+  "2020-12": { ...{ "date-time": 3, "ecmascript-regex": 1, hostname: 24, "idn-email": 2, "idn-hostname": 54, "iri-reference": 2, iri: 6, "uri-reference": 6, "uri-template": 3, uri: 3 }, duration: 2, email: 5, uuid: 1 },
+};
+
 describe.skipIf(!suitePresent)(`JSON Schema Test Suite (${path.relative(repoRoot, suiteRoot)})`, () => {
   for (const { dialect, folder } of DIALECTS) {
     it(`${dialect}: required tests fail exactly as listed in the known failures`, () => {
@@ -133,18 +142,19 @@ describe.skipIf(!suitePresent)(`JSON Schema Test Suite (${path.relative(repoRoot
       expect(fixed, "known failures that now pass").toEqual([]);
     });
 
-    // Format assertion is optional in every draft; the numbers are informational and not asserted.
-    it(`${dialect}: optional/format (informational)`, () => {
+    // Format assertion is optional in every draft, and toolctl asserts formats with ajv-formats' "fast" checks.
+    // What that misses is pinned here, per format: a change either way (a regression, or a fix to record) fails.
+    it(`${dialect}: optional/format fails only where ajv-formats is documented to be lenient`, () => {
       const dir = path.join(suiteRoot, folder, "optional/format");
       const result = runFiles(dialect, dir, "optional/format/");
       console.log(rate(`${dialect} optional/format`, result));
-      const byFile = new Map<string, number>();
+      const byFile: Record<string, number> = {};
       for (const name of result.failures.keys()) {
         const file = name.split("/")[3]!;
-        byFile.set(file, (byFile.get(file) ?? 0) + 1);
+        byFile[file] = (byFile[file] ?? 0) + 1;
       }
-      if (byFile.size > 0) console.log(`  failures by format: ${[...byFile].map(([f, n]) => `${f} ${n}`).join(", ")}`);
-      expect(result.total).toBeGreaterThan(0);
+      expect(result.total).toBeGreaterThan(600);
+      expect(byFile).toEqual(FORMAT_FAILURES[dialect]);
     });
   }
 });
