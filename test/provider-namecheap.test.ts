@@ -1,17 +1,19 @@
 /**
- * manifests/namecheap.yaml end to end: the built binary against a fake Namecheap on 127.0.0.1 that speaks its
+ * manifests/namecheap.yaml end to end: the library API against a fake Namecheap on 127.0.0.1 that speaks its
  * XML wire format (test/fakes/namecheap.ts), always HTTP 200 with `Status="ERROR"` for failures. The test runs a
  * copy of the shipped manifest whose only changes are baseUrl (and, for the sandbox test, sandboxBaseUrl) and the
- * loopback settings of the outbound guard. Also: unit tests of runners/http/xml.ts, the XML → JSON mapping.
+ * loopback settings of the outbound guard. Two tests run the built binary, for what the CLI prints and
+ * `toolctl tool test`. Also: unit tests of runners/http/xml.ts, the XML → JSON mapping.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, parseDocument } from "yaml";
+import type { Toolctl } from "../src/api/index.js";
 import { isXmlContentType, xmlToJson, XmlError } from "../src/runners/http/xml.js";
 import { FakeNamecheap } from "./fakes/namecheap.js";
 import { FakeServer, loopbackCopy, sendJson, sendText } from "./fakes/server.js";
-import { repoRoot, runCli, runJson, tempDir, writeFiles } from "./helpers.js";
+import { openApi, repoRoot, runCli, runJson, tempDir, writeFiles } from "./helpers.js";
 
 const shipped = path.join(repoRoot, "manifests", "namecheap.yaml");
 let namecheap: FakeNamecheap;
@@ -45,25 +47,30 @@ afterAll(async () => {
   await sandbox.close();
 });
 
-/** A fresh home per test: the circuit breaker and the budget are per home. */
-async function home(dir = manifestDir): Promise<string> {
-  const h = tempDir("toolctl-namecheap-");
-  const imported = await runCli(["import", dir], { home: h });
-  expect(imported.stderr).toBe("");
-  expect(imported.code).toBe(0);
-  return h;
+/** A fresh home per test (the circuit breaker and the budget are per home), opened with `environment`. */
+async function api(environment: Record<string, string> = env, dir = manifestDir): Promise<Toolctl> {
+  const toolctl = await openApi({ env: environment });
+  const report = await toolctl.importManifests([dir]);
+  expect(report.failed).toEqual([]);
+  expect(report.imported.map((i) => i.tool)).toEqual(["namecheap"]);
+  return toolctl;
 }
 
-const check = (domain: string) => ["run", "namecheap.check_domain", "--params", JSON.stringify({ domain })];
-const register = (sld: string, tld = "com") => ["run", "namecheap.register_domain", "--params", JSON.stringify({ sld, tld, contact: CONTACT })];
+/** The same home opened with another environment. */
+const withEnv = (toolctl: Toolctl, environment: Record<string, string>) => openApi({ home: toolctl.home, env: environment });
+
+const check = (domain: string) => ["namecheap.check_domain", { domain }] as const;
+const register = (sld: string, tld = "com") => ["namecheap.register_domain", { sld, tld, contact: CONTACT }] as const;
+const available = (result: { output?: unknown }) => (result.output as any).ApiResponse.CommandResponse.DomainCheckResult["-Available"];
 /** A call's parameters as Namecheap reads them (a POST's form body); the URL carries none. */
 const sentParams = (req: { url: string; body: string }) => {
   expect(req.url).toBe("/xml.response");
   return Object.fromEntries(new URLSearchParams(req.body));
 };
 
-function expectNoSecrets(...texts: string[]): void {
-  for (const text of texts) {
+function expectNoSecrets(...values: unknown[]): void {
+  for (const value of values) {
+    const text = typeof value === "string" ? value : JSON.stringify(value);
     expect(text).not.toContain(namecheap.apiKey);
     expect(text).not.toContain("203.0.113.7");
   }
@@ -80,12 +87,12 @@ describe("namecheap manifest", () => {
   });
 
   it("imports as shipped: the registration is approval-always, not idempotent, irreversible and priced by get_price", async () => {
-    const h = tempDir("toolctl-namecheap-shipped-");
-    expect((await runCli(["import", shipped], { home: h })).code).toBe(0);
-    const shown = await runJson(["show", "namecheap.register_domain"], { home: h });
-    expect(shown.code).toBe(0);
-    expect(shown.json.tool).toMatchObject({ name: "namecheap", baseUrl: "https://api.namecheap.com", sandboxBaseUrl: "https://api.sandbox.namecheap.com" });
-    expect(shown.json.action).toMatchObject({
+    const toolctl = await openApi();
+    expect((await toolctl.importManifests([shipped])).failed).toEqual([]);
+    const tool = (await toolctl.getTool("namecheap"))!;
+    expect(tool.name).toBe("namecheap");
+    expect(tool.definition).toMatchObject({ baseUrl: "https://api.namecheap.com", sandboxBaseUrl: "https://api.sandbox.namecheap.com" });
+    expect((await toolctl.store.tools.action("namecheap", "register_domain", false))!.definition).toMatchObject({
       kind: "create", idempotent: false, approval: "always", rollback: "irreversible",
       cost: { quote: { action: "get_price", input: { tld: "{{ input.tld }}" }, from: PRICE_PATH, scale: 1 } },
       failWhen: { path: "output.ApiResponse.-Status", equals: "ERROR", categories: { "1011150": "authorization" } },
@@ -96,11 +103,11 @@ describe("namecheap manifest", () => {
 
 describe("namecheap against a fake Namecheap", () => {
   it("check_domain: the credentials go in a POSTed form, the XML comes back as JSON, and no secret is printed", async () => {
-    const h = await home();
-    const free = await runJson(check("ada-lovelace-notes.com"), { home: h, env });
-    expect(free.code).toBe(0);
-    expect(free.json.status).toBe("succeeded");
-    expect(free.json.output.ApiResponse).toMatchObject({
+    const toolctl = await api();
+    const free = await toolctl.run(...check("ada-lovelace-notes.com"));
+    expect(free.exitCode).toBe(0);
+    expect(free.status).toBe("succeeded");
+    expect((free.output as any).ApiResponse).toMatchObject({
       "-Status": "OK",
       Errors: "",
       RequestedCommand: "namecheap.domains.check",
@@ -111,30 +118,31 @@ describe("namecheap against a fake Namecheap", () => {
       ApiUser: namecheap.apiUser, ApiKey: namecheap.apiKey, UserName: namecheap.apiUser, ClientIp: "203.0.113.7",
       Command: "namecheap.domains.check", DomainList: "ada-lovelace-notes.com",
     });
-    expectNoSecrets(free.stdout, free.stderr);
+    expectNoSecrets(free, await toolctl.execution(free.executionId));
 
-    const taken = await runJson(check("google.com"), { home: h, env });
-    expect(taken.code).toBe(0);
-    expect(taken.json.output.ApiResponse.CommandResponse.DomainCheckResult["-Available"]).toBe("false");
+    const taken = await toolctl.run(...check("google.com"));
+    expect(taken.exitCode).toBe(0);
+    expect(available(taken)).toBe("false");
   });
 
   it("check → quote → buy: approval needed, the cost is get_price's one-year price, and the domain is registered once", async () => {
-    const h = await home();
+    const toolctl = await api();
     const before = namecheap.registrations.length;
-    const checked = await runJson(check("babbage-engine.com"), { home: h, env });
-    expect(checked.json.output.ApiResponse.CommandResponse.DomainCheckResult["-Available"]).toBe("true");
+    const checked = await toolctl.run(...check("babbage-engine.com"));
+    expect(available(checked)).toBe("true");
 
-    // Without --yes a script is stopped at the approval: the quote (a read) ran, the purchase did not.
-    const asked = await runJson(register("babbage-engine"), { home: h, env });
-    expect(asked.code).toBe(4);
-    expect(asked.json.cost).toMatchObject({ usd: 10.28 });
-    expect(asked.json.approval.required).toBe(true);
+    // Without yes (and no human to ask) the run stops at the approval: the quote (a read) ran, the purchase did not.
+    const asked = await toolctl.run(...register("babbage-engine"));
+    expect(asked.exitCode).toBe(4);
+    expect(asked.status).toBe("declined");
+    expect(asked.cost).toMatchObject({ usd: 10.28 });
+    expect(asked.approval!.required).toBe(true);
     expect(namecheap.commands("namecheap.domains.create").length).toBe(0);
 
     const pricing = namecheap.commands("namecheap.users.getPricing").length;
-    const bought = await runJson([...register("babbage-engine"), "--yes"], { home: h, env });
-    expect(bought.code).toBe(0);
-    expect(bought.json).toMatchObject({
+    const bought = await toolctl.run(...register("babbage-engine"), { yes: true });
+    expect(bought.exitCode).toBe(0);
+    expect(bought).toMatchObject({
       status: "succeeded",
       cost: { usd: 10.28, basis: `get_price quote: ${PRICE_PATH}` },
       approval: { required: true },
@@ -147,19 +155,21 @@ describe("namecheap against a fake Namecheap", () => {
     const sent = sentParams(namecheap.commands("namecheap.domains.create").at(-1)!);
     expect(sent).toMatchObject({ DomainName: "babbage-engine.com", Years: "1", RegistrantFirstName: "Ada", TechEmailAddress: "ada@example.org", AdminCountry: "GB", AuxBillingPostalCode: "SW1Y 4JH" });
     expect(sent.RegistrantOrganizationName).toBeUndefined();
-    expectNoSecrets(bought.stdout, bought.stderr);
-    expect((await runJson(["budget"], { home: h })).json.committedUsd).toBe(10.28);
+    expectNoSecrets(bought, await toolctl.execution(bought.executionId));
+    const budget = await toolctl.budget();
+    expect(budget.spend.committedUsd).toBe(10.28);
+    expect(budget.entries.find((e) => e.executionId === bought.executionId)).toMatchObject({ amountUsd: 10.28 });
 
     // Bought: the name is now taken.
-    const after = await runJson(check("babbage-engine.com"), { home: h, env });
-    expect(after.json.output.ApiResponse.CommandResponse.DomainCheckResult["-Available"]).toBe("false");
+    const after = await toolctl.run(...check("babbage-engine.com"));
+    expect(available(after)).toBe("false");
   });
 
   it("register_domain sends the organization under Namecheap's own names for every role, as a POSTed form with nothing in the URL", async () => {
-    const h = await home();
+    const toolctl = await api();
     const company = { ...CONTACT, organization: "Analytical Engines Ltd" };
-    const bought = await runJson(["run", "namecheap.register_domain", "--params", JSON.stringify({ sld: "analytical-engines", tld: "com", contact: company }), "--yes"], { home: h, env });
-    expect(bought.code, bought.stderr).toBe(0);
+    const bought = await toolctl.run("namecheap.register_domain", { sld: "analytical-engines", tld: "com", contact: company }, { yes: true });
+    expect(bought.exitCode, bought.error?.message).toBe(0);
     // Namecheap ignores a name it does not know: a misspelt field would register the domain to the person alone.
     const call = namecheap.calls("namecheap.domains.create").at(-1)!;
     expect(call.ignored).toEqual([]);
@@ -180,130 +190,115 @@ describe("namecheap against a fake Namecheap", () => {
     expect(call.params).toMatchObject({ ApiUser: namecheap.apiUser, ApiKey: namecheap.apiKey, ClientIp: "203.0.113.7", Command: "namecheap.domains.create", Years: "1" });
 
     // A person's registration sends no organization at all (an empty one is not sent either).
-    const person = await runJson([...register("lovelace-person"), "--yes"], { home: h, env });
-    expect(person.code, person.stderr).toBe(0);
+    const person = await toolctl.run(...register("lovelace-person"), { yes: true });
+    expect(person.exitCode, person.error?.message).toBe(0);
     expect(namecheap.calls("namecheap.domains.create").at(-1)!.ignored).toEqual([]);
     expect(namecheap.registrations.at(-1)!.contacts.Registrant.OrganizationName).toBeUndefined();
     expect(namecheap.registrations.at(-1)!.contacts.AuxBilling).toMatchObject({ FirstName: "Ada", EmailAddress: "ada@example.org" });
   });
 
   it("a taken domain: \"Domain not available\", exit 1, category validation, nothing registered or spent", async () => {
-    const h = await home();
+    const toolctl = await api();
     const before = namecheap.registrations.length;
-    const result = await runJson([...register("google"), "--yes"], { home: h, env });
-    expect(result.code).toBe(1);
-    expect(result.json.status).toBe("failed");
-    expect(result.json.error).toMatchObject({ message: "Domain not available (error 2019166)", category: "validation" });
+    const result = await toolctl.run(...register("google"), { yes: true });
+    expect(result.exitCode).toBe(1);
+    expect(result.status).toBe("failed");
+    expect(result.error).toMatchObject({ message: "Domain not available (error 2019166)", category: "validation" });
     // Namecheap's whole answer stays as the output, for scripts.
-    expect(result.json.output.ApiResponse.Errors.Error).toEqual({ "-Number": "2019166", "-text": "Domain not available" });
+    expect((result.output as any).ApiResponse.Errors.Error).toEqual({ "-Number": "2019166", "-text": "Domain not available" });
     expect(namecheap.registrations.length).toBe(before);
-    expect((await runJson(["budget"], { home: h })).json.committedUsd).toBe(0);
-    const human = await runCli([...register("google"), "--yes"], { home: h, env });
-    expect(human.code).toBe(1);
-    expect(human.stderr).toContain("error: Domain not available (error 2019166)");
+    expect((await toolctl.budget()).spend).toMatchObject({ committedUsd: 0, reservedUsd: 0 });
+    expect(await toolctl.execution(result.executionId)).toMatchObject({ status: "failed", error: "Domain not available (error 2019166)" });
   });
 
   it("a ClientIp that is not whitelisted: \"Invalid request IP\", exit 1, authorization; a registration stops at the quote", async () => {
-    const h = await home();
-    const wrongIp = { ...env, NAMECHEAP_CLIENT_IP: "198.51.100.23" };
-    const checked = await runJson(check("lovelace.org"), { home: h, env: wrongIp });
-    expect(checked.code).toBe(1);
+    const toolctl = await api({ ...env, NAMECHEAP_CLIENT_IP: "198.51.100.23" });
+    const checked = await toolctl.run(...check("lovelace.org"));
+    expect(checked.exitCode).toBe(1);
     // The IP is one of the tool's secrets, so even Namecheap's echo of it is scrubbed.
-    expect(checked.json.error).toMatchObject({ message: "Invalid request IP: [REDACTED] (error 1011150)", category: "authorization" });
-    expect(checked.stdout).not.toContain("198.51.100.23");
+    expect(checked.error).toMatchObject({ message: "Invalid request IP: [REDACTED] (error 1011150)", category: "authorization" });
+    expect(JSON.stringify(checked)).not.toContain("198.51.100.23");
 
     const creates = namecheap.commands("namecheap.domains.create").length;
-    const bought = await runJson([...register("lovelace", "org"), "--yes"], { home: h, env: wrongIp });
-    expect(bought.code).toBe(1);
-    expect(bought.json.error.category).toBe("authorization");
-    expect(bought.json.error.message).toBe("the price quote (namecheap.get_price) failed: Invalid request IP: [REDACTED] (error 1011150); nothing was bought");
+    const bought = await toolctl.run(...register("lovelace", "org"), { yes: true });
+    expect(bought.exitCode).toBe(1);
+    expect(bought.error!.category).toBe("authorization");
+    expect(bought.error!.message).toBe("the price quote (namecheap.get_price) failed: Invalid request IP: [REDACTED] (error 1011150); nothing was bought");
     expect(namecheap.commands("namecheap.domains.create").length).toBe(creates);
 
-    const malformed = await runJson(check("lovelace.org"), { home: h, env: { ...env, NAMECHEAP_CLIENT_IP: "my-laptop" } });
-    expect(malformed.code).toBe(1);
-    expect(malformed.json.error).toMatchObject({ message: "Parameter RequestIP is invalid (error 1011150)", category: "authorization" });
+    const malformed = await (await withEnv(toolctl, { ...env, NAMECHEAP_CLIENT_IP: "my-laptop" })).run(...check("lovelace.org"));
+    expect(malformed.exitCode).toBe(1);
+    expect(malformed.error).toMatchObject({ message: "Parameter RequestIP is invalid (error 1011150)", category: "authorization" });
   });
 
   it("a wrong API key is authentication (exit 1); a missing secret is named (exit 2) and nothing is sent", async () => {
-    const h = await home();
-    const wrongKey = await runJson(check("lovelace.org"), { home: h, env: { ...env, NAMECHEAP_API_KEY: "0123456789abcdef0123456789abcdef" } });
-    expect(wrongKey.code).toBe(1);
-    expect(wrongKey.json.error).toMatchObject({ message: "API Key is invalid or API access has not been enabled (error 1011102)", category: "authentication" });
+    const toolctl = await api({ ...env, NAMECHEAP_API_KEY: "0123456789abcdef0123456789abcdef" });
+    const wrongKey = await toolctl.run(...check("lovelace.org"));
+    expect(wrongKey.exitCode).toBe(1);
+    expect(wrongKey.error).toMatchObject({ message: "API Key is invalid or API access has not been enabled (error 1011102)", category: "authentication" });
 
     const requests = namecheap.server.requests.length;
-    const missing = await runJson(check("lovelace.org"), { home: h, env: { NAMECHEAP_API_USER: namecheap.apiUser, NAMECHEAP_API_KEY: namecheap.apiKey } });
-    expect(missing.code).toBe(2);
-    expect(missing.json.error.message).toMatch(/NAMECHEAP_CLIENT_IP/);
+    const missing = await (await withEnv(toolctl, { NAMECHEAP_API_USER: namecheap.apiUser, NAMECHEAP_API_KEY: namecheap.apiKey })).run(...check("lovelace.org"));
+    expect(missing.exitCode).toBe(2);
+    expect(missing.error!.message).toMatch(/NAMECHEAP_CLIENT_IP/);
     expect(namecheap.server.requests.length).toBe(requests);
   });
 
   it("a TLD Namecheap does not sell fails at the quote with its message; nothing is bought", async () => {
-    const h = await home();
+    const toolctl = await api();
     const creates = namecheap.commands("namecheap.domains.create").length;
-    const result = await runJson([...register("lovelace", "dev"), "--yes"], { home: h, env });
-    expect(result.code).toBe(1);
-    expect(result.json.error.message).toBe("the price quote (namecheap.get_price) failed: TLD is not supported in API (error 2030280); nothing was bought");
+    const result = await toolctl.run(...register("lovelace", "dev"), { yes: true });
+    expect(result.exitCode).toBe(1);
+    expect(result.error!.message).toBe("the price quote (namecheap.get_price) failed: TLD is not supported in API (error 2030280); nothing was bought");
     expect(namecheap.commands("namecheap.domains.create").length).toBe(creates);
   });
 
   it("a dry run shows the exact requests with every secret redacted; only the price quote (a read) reaches Namecheap", async () => {
-    const h = await home();
+    const toolctl = await api();
     const requests = namecheap.server.requests.length;
     const connections = namecheap.server.connections;
-    const checked = await runJson([...check("lovelace.org"), "--dry-run"], { home: h, env });
-    expect(checked.code).toBe(0);
-    expect(checked.json.status).toBe("dry_run");
-    expect(checked.json.plan).toMatchObject({ method: "POST", url: `${namecheap.url}/xml.response` });
-    expect(checked.json.plan.body).toEqual({
+    const checked = await toolctl.preview(...check("lovelace.org"));
+    expect(checked.exitCode).toBe(0);
+    expect(checked.status).toBe("dry_run");
+    expect(checked.plan).toMatchObject({ method: "POST", url: `${namecheap.url}/xml.response` });
+    expect(checked.plan!.body).toEqual({
       ApiUser: "[REDACTED]", ApiKey: "[REDACTED]", UserName: "[REDACTED]", ClientIp: "[REDACTED]", Command: "namecheap.domains.check", DomainList: "lovelace.org",
     });
-    expectNoSecrets(checked.stdout, checked.stderr);
+    expectNoSecrets(checked);
     expect(namecheap.server.requests.length).toBe(requests);
     expect(namecheap.server.connections).toBe(connections);
 
     const registrations = namecheap.registrations.length;
-    const bought = await runJson([...register("lovelace", "net"), "--dry-run"], { home: h, env });
-    expect(bought.code).toBe(0);
-    expect(bought.json).toMatchObject({ status: "dry_run", cost: { usd: 12.98 }, approval: { required: true } });
-    expect(bought.json.plan.url).toBe(`${namecheap.url}/xml.response`);
-    expect(bought.json.plan.body).toMatchObject({ ApiKey: "[REDACTED]", Command: "namecheap.domains.create", DomainName: "lovelace.net", Years: 1, RegistrantFirstName: "Ada" });
+    const bought = await toolctl.preview(...register("lovelace", "net"));
+    expect(bought.exitCode).toBe(0);
+    expect(bought).toMatchObject({ status: "dry_run", cost: { usd: 12.98 }, approval: { required: true } });
+    expect(bought.plan!.url).toBe(`${namecheap.url}/xml.response`);
+    expect(bought.plan!.body).toMatchObject({ ApiKey: "[REDACTED]", Command: "namecheap.domains.create", DomainName: "lovelace.net", Years: 1, RegistrantFirstName: "Ada" });
+    expect(bought.plan!.encodedBody).toContain("ApiKey=[REDACTED]");
+    expectNoSecrets(bought);
     expect(namecheap.server.requests.slice(requests).map((r) => sentParams(r).Command)).toEqual(["namecheap.users.getPricing"]);
-    expect(namecheap.registrations.length).toBe(registrations);
-    const human = await runCli([...register("lovelace", "net"), "--dry-run"], { home: h, env });
-    expect(human.code).toBe(0);
-    expect(human.stdout).toContain(`POST ${namecheap.url}/xml.response\n`);
-    expect(human.stdout).toContain("ApiKey=[REDACTED]");
-    expectNoSecrets(human.stdout, human.stderr);
     expect(namecheap.registrations.length).toBe(registrations);
   });
 
   it("TOOLCTL_SANDBOX_APIS=true sends everything to sandboxBaseUrl, production sees nothing", async () => {
-    const h = await home(sandboxDir);
+    const toolctl = await api({ ...env, NAMECHEAP_API_KEY: sandbox.apiKey, TOOLCTL_SANDBOX_APIS: "true" }, sandboxDir);
     const production = namecheap.server.requests.length;
     const sandboxed = sandbox.server.requests.length;
-    const sandboxEnv = { ...env, NAMECHEAP_API_KEY: sandbox.apiKey, TOOLCTL_SANDBOX_APIS: "true" };
-    const checked = await runJson(check("sandbox-test.com"), { home: h, env: sandboxEnv });
-    expect(checked.code).toBe(0);
-    expect(checked.json.output.ApiResponse.Server).toBe("SANDBOX01");
-    expect(checked.stdout).not.toContain(sandbox.apiKey);
-    const bought = await runJson([...register("sandbox-test"), "--yes"], { home: h, env: sandboxEnv });
-    expect(bought.code).toBe(0);
-    expect(bought.json.cost.usd).toBe(8.88);
+    const checked = await toolctl.run(...check("sandbox-test.com"));
+    expect(checked.exitCode).toBe(0);
+    expect((checked.output as any).ApiResponse.Server).toBe("SANDBOX01");
+    expect(JSON.stringify(checked)).not.toContain(sandbox.apiKey);
+    const bought = await toolctl.run(...register("sandbox-test"), { yes: true });
+    expect(bought.exitCode).toBe(0);
+    expect(bought.cost!.usd).toBe(8.88);
     expect(sandbox.registrations.map((r) => r.domain)).toEqual(["sandbox-test.com"]);
     expect(sandbox.server.requests.length).toBe(sandboxed + 3);
     expect(namecheap.server.requests.length).toBe(production);
 
     // Without the setting, the same home talks to production.
-    const live = await runJson(check("sandbox-test.com"), { home: h, env });
-    expect(live.json.output.ApiResponse.Server).toBe("PHX01APIEXT01");
+    const live = await (await withEnv(toolctl, env)).run(...check("sandbox-test.com"));
+    expect((live.output as any).ApiResponse.Server).toBe("PHX01APIEXT01");
     expect(namecheap.server.requests.length).toBe(production + 1);
-  });
-
-  it("toolctl tool test runs the declared check_domain", async () => {
-    const h = await home();
-    const tested = await runJson(["tool", "test", "namecheap"], { home: h, env });
-    expect(tested.code).toBe(0);
-    expect(sentParams(namecheap.server.requests.at(-1)!)).toMatchObject({ Command: "namecheap.domains.check", DomainList: "example.com" });
   });
 });
 
@@ -327,17 +322,17 @@ describe("failWhen and response: auto with XML, outside Namecheap", () => {
           "  broken: { description: b, kind: read, request: { path: /broken } }",
         ].join("\n"),
       });
-      const h = tempDir("toolctl-failwhen-");
-      expect((await runCli(["import", dir], { home: h })).code).toBe(0);
-      const failed = await runJson(["run", "generic.post"], { home: h });
-      expect(failed.code).toBe(1);
-      expect(failed.json.error).toMatchObject({ message: "channel_not_found", category: "validation" });
-      expect(failed.json.output).toEqual({ ok: false, error: "channel_not_found" });
-      expect((await runJson(["run", "generic.fine"], { home: h })).json).toMatchObject({ status: "succeeded", output: { ok: true } });
-      expect((await runJson(["run", "generic.xml"], { home: h })).json.output).toEqual({ r: { "-a": "1", b: "two" } });
-      const broken = await runJson(["run", "generic.broken"], { home: h });
-      expect(broken.code).toBe(1);
-      expect(broken.json.error.message).toMatch(/^expected an XML response \(not well-formed XML: Expected closing tag 'b'.*\) but got text\/xml: "<r><b><\/r>"$/);
+      const toolctl = await openApi();
+      expect((await toolctl.importManifests([dir])).failed).toEqual([]);
+      const failed = await toolctl.run("generic.post");
+      expect(failed.exitCode).toBe(1);
+      expect(failed.error).toMatchObject({ message: "channel_not_found", category: "validation" });
+      expect(failed.output).toEqual({ ok: false, error: "channel_not_found" });
+      expect(await toolctl.run("generic.fine")).toMatchObject({ status: "succeeded", output: { ok: true } });
+      expect((await toolctl.run("generic.xml")).output).toEqual({ r: { "-a": "1", b: "two" } });
+      const broken = await toolctl.run("generic.broken");
+      expect(broken.exitCode).toBe(1);
+      expect(broken.error!.message).toMatch(/^expected an XML response \(not well-formed XML: Expected closing tag 'b'.*\) but got text\/xml: "<r><b><\/r>"$/);
     } finally {
       await server.close();
     }
@@ -351,9 +346,51 @@ describe("failWhen and response: auto with XML, outside Namecheap", () => {
         "  a: { description: a, kind: read, request: { path: / }, failWhen: { path: \"input.ok\", equals: false } }",
       ].join("\n"),
     });
-    const result = await runCli(["import", dir], { home: tempDir("toolctl-failwhen-bad-") });
-    expect(result.code).toBe(2);
-    expect(result.stderr).toContain("a path into the response, such as output.ApiResponse.-Status");
+    const toolctl = await openApi();
+    const report = await toolctl.importManifests([dir]);
+    expect(report.imported).toEqual([]);
+    expect(report.failed).toHaveLength(1);
+    expect(report.failed[0]!.code).toBe("manifest_invalid");
+    expect(`${report.failed[0]!.message}\n${report.failed[0]!.problems.join("\n")}`).toContain("a path into the response, such as output.ApiResponse.-Status");
+    expect(await toolctl.getTool("bad")).toBeUndefined();
+  });
+});
+
+describe("the CLI", () => {
+  it("prints Namecheap's refusal on stderr (exit 1), a dry run's form body redacted, and refuses a bad manifest with exit 2", async () => {
+    const toolctl = await api();
+    const run = (sld: string, tld: string, flag: string) =>
+      runCli(["run", "namecheap.register_domain", "--params", JSON.stringify({ sld, tld, contact: CONTACT }), flag], { home: toolctl.home, env });
+    const refused = await run("google", "com", "--yes");
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("error: Domain not available (error 2019166)");
+
+    const registrations = namecheap.registrations.length;
+    const human = await run("lovelace", "net", "--dry-run");
+    expect(human.code).toBe(0);
+    expect(human.stdout).toContain(`POST ${namecheap.url}/xml.response\n`);
+    expect(human.stdout).toContain("ApiKey=[REDACTED]");
+    expectNoSecrets(human.stdout, human.stderr);
+    expect(namecheap.registrations.length).toBe(registrations);
+
+    const dir = writeFiles({
+      "bad.yaml": [
+        "apiVersion: toolctl/v1", "name: bad", "description: bad", "runtime: http", "baseUrl: https://api.example.com",
+        "actions:",
+        "  a: { description: a, kind: read, request: { path: / }, failWhen: { path: \"input.ok\", equals: false } }",
+      ].join("\n"),
+    });
+    const imported = await runCli(["import", dir], { home: tempDir("toolctl-failwhen-bad-") });
+    expect(imported.code).toBe(2);
+    expect(imported.stderr).toContain("a path into the response, such as output.ApiResponse.-Status");
+  });
+
+  it("toolctl tool test runs the declared check_domain", async () => {
+    const toolctl = await api();
+    const tested = await runJson(["tool", "test", "namecheap"], { home: toolctl.home, env });
+    expect(tested.code).toBe(0);
+    expect(tested.json).toMatchObject({ tool: "namecheap", action: "check_domain", status: "healthy" });
+    expect(sentParams(namecheap.server.requests.at(-1)!)).toMatchObject({ Command: "namecheap.domains.check", DomainList: "example.com" });
   });
 });
 

@@ -1,15 +1,16 @@
 /**
- * manifests/twilio.yaml end to end: the built binary against a fake Twilio on 127.0.0.1 that speaks Twilio's
+ * manifests/twilio.yaml end to end: the library API against a fake Twilio on 127.0.0.1 that speaks Twilio's
  * wire format (test/fakes/twilio.ts): Basic auth with the Account SID, form bodies, the 201 Message resource,
- * and Twilio's error objects (21211, 21608, 20003).
+ * and Twilio's error objects (21211, 21608, 20003). One test runs the built binary, for what the CLI prints.
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { ToolctlError, type Toolctl } from "../src/api/index.js";
 import { loopbackCopy } from "./fakes/server.js";
 import { FakeTwilio, twilioSegments } from "./fakes/twilio.js";
-import { repoRoot, runCli, runJson, tempDir } from "./helpers.js";
+import { openApi, repoRoot, runCli, tempDir } from "./helpers.js";
 
 const shipped = path.join(repoRoot, "manifests", "twilio.yaml");
 const VERIFIED = "+14155552671";
@@ -32,15 +33,16 @@ afterAll(async () => {
 
 const envFor = (fake: FakeTwilio, token = fake.authToken) => ({ TWILIO_ACCOUNT_SID: fake.accountSid, TWILIO_AUTH_TOKEN: token });
 
-async function twilioHome(fake: FakeTwilio): Promise<string> {
-  const home = tempDir("toolctl-twilio-");
-  const imported = await runCli(["import", dirs.get(fake)!], { home });
-  expect(imported.stderr).toBe("");
-  expect(imported.code).toBe(0);
-  return home;
+/** A fresh home with the copy pointing at `fake` imported, opened with its credentials (or `env`). */
+async function twilioApi(fake: FakeTwilio, env = envFor(fake)): Promise<Toolctl> {
+  const toolctl = await openApi({ env });
+  const report = await toolctl.importManifests([dirs.get(fake)!]);
+  expect(report.failed).toEqual([]);
+  expect(report.imported.map((i) => i.tool)).toEqual(["twilio"]);
+  return toolctl;
 }
 
-const sms = (to: string, body: string, from = OUR_NUMBER) => ["run", "twilio.send_sms", "-p", `to=${to}`, "-p", `from=${from}`, "-p", `body=${body}`];
+const sms = (to: string, body: string, from = OUR_NUMBER) => ({ params: [`to=${to}`, `from=${from}`, `body=${body}`] });
 
 describe("twilio manifest", () => {
   it("ships pointing at api.twilio.com; the test copy changes only baseUrl and the loopback allowances", () => {
@@ -52,32 +54,33 @@ describe("twilio manifest", () => {
   });
 
   it("imports as shipped: send_sms is per segment, not idempotent, has no idempotency key, and is irreversible", async () => {
-    const home = tempDir("toolctl-twilio-shipped-");
-    expect((await runCli(["import", shipped], { home })).code).toBe(0);
-    const shown = await runJson(["show", "twilio.send_sms"], { home });
-    expect(shown.json.tool.auth).toEqual({ type: "basic", username: "{{ secrets.TWILIO_ACCOUNT_SID }}", secret: "TWILIO_AUTH_TOKEN" });
-    expect(shown.json.action).toMatchObject({ kind: "create", idempotent: false, rollback: "irreversible", cost: { perUnit: 0.0079, units: { smsSegments: "body" } } });
-    expect(shown.json.action.idempotencyKey).toBeUndefined();
+    const toolctl = await openApi();
+    expect((await toolctl.importManifests([shipped])).failed).toEqual([]);
+    expect((await toolctl.getTool("twilio"))!.definition.auth).toEqual({ type: "basic", username: "{{ secrets.TWILIO_ACCOUNT_SID }}", secret: "TWILIO_AUTH_TOKEN" });
+    const action = (await toolctl.store.tools.action("twilio", "send_sms", false))!.definition;
+    expect(action).toMatchObject({ kind: "create", idempotent: false, rollback: "irreversible", cost: { perUnit: 0.0079, units: { smsSegments: "body" } } });
+    expect(action.idempotencyKey).toBeUndefined();
   });
 });
 
 describe("twilio.send_sms against a fake Twilio", () => {
   it("sends an SMS: Basic auth, the form body, 201 with the queued Message resource, priced per segment without approval", async () => {
-    const home = await twilioHome(trial);
+    const toolctl = await twilioApi(trial);
     const before = trial.messages.length;
-    const result = await runJson(sms(VERIFIED, "Your verification code is 123456"), { home, env: envFor(trial) });
-    expect(result.code).toBe(0);
-    expect(result.json).toMatchObject({
+    const result = await toolctl.run("twilio.send_sms", sms(VERIFIED, "Your verification code is 123456"));
+    expect(result.exitCode).toBe(0);
+    expect(result).toMatchObject({
       status: "succeeded",
       cost: { usd: 0.0079, units: 1 },
       risk: "LOW",
       approval: { required: false },
       output: { status: "queued", to: VERIFIED, from: OUR_NUMBER, price: null, num_segments: "1", direction: "outbound-api" },
     });
-    expect(result.json.output.sid).toMatch(/^SM[0-9a-f]{32}$/);
+    const output = result.output as any;
+    expect(output.sid).toMatch(/^SM[0-9a-f]{32}$/);
     // The Account SID is a secret: scrubbed wherever the provider echoes it.
-    expect(result.json.output.account_sid).toBe("[REDACTED]");
-    expect(result.json.output.uri).toBe(`/2010-04-01/Accounts/[REDACTED]/Messages/${result.json.output.sid}.json`);
+    expect(output.account_sid).toBe("[REDACTED]");
+    expect(output.uri).toBe(`/2010-04-01/Accounts/[REDACTED]/Messages/${output.sid}.json`);
 
     expect(trial.messages.length).toBe(before + 1);
     const sent = trial.server.requests.at(-1)!;
@@ -87,7 +90,7 @@ describe("twilio.send_sms against a fake Twilio", () => {
     expect(sent.headers["content-type"]).toBe("application/x-www-form-urlencoded");
     expect(sent.body).toBe("To=%2B14155552671&From=%2B15005550006&Body=Your+verification+code+is+123456");
     expect(sent.headers["idempotency-key"]).toBeUndefined();
-    for (const text of [result.stdout, result.stderr]) {
+    for (const text of [JSON.stringify(result), JSON.stringify(await toolctl.execution(result.executionId))]) {
       expect(text).not.toContain(trial.authToken);
       expect(text).not.toContain(trial.accountSid);
     }
@@ -102,115 +105,126 @@ describe("twilio.send_sms against a fake Twilio", () => {
     ["UCS-2 at 70 units", "€ü".repeat(10) + "ж".repeat(50), 1],
     ["three UCS-2 segments", "ж".repeat(135), 3],
   ])("the estimate is what Twilio bills: %s", async (_name, body, segments) => {
-    const home = await twilioHome(paid);
-    const result = await runJson(sms("+442071838750", body), { home, env: envFor(paid) });
-    expect(result.code).toBe(0);
+    const toolctl = await twilioApi(paid);
+    const result = await toolctl.run("twilio.send_sms", sms("+442071838750", body));
+    expect(result.exitCode).toBe(0);
     expect(twilioSegments(body)).toBe(segments);
-    expect(result.json.cost.units).toBe(segments);
-    expect(result.json.output.num_segments).toBe(String(segments));
-    expect(result.json.cost.usd).toBeCloseTo(segments * 0.0079, 6);
+    expect(result.cost!.units).toBe(segments);
+    expect((result.output as any).num_segments).toBe(String(segments));
+    expect(result.cost!.usd).toBeCloseTo(segments * 0.0079, 6);
   });
 
   it("a number that is not E.164 is caught by the input schema: exit 2, nothing sent", async () => {
-    const home = await twilioHome(trial);
+    const toolctl = await twilioApi(trial);
     const before = trial.server.requests.length;
-    const result = await runJson(sms("415-555-2671", "hello"), { home, env: envFor(trial) });
-    expect(result.code).toBe(2);
-    expect(result.json.error.code).toBe("input_invalid");
-    expect(result.json.error.message).toMatch(/input\.to: must match pattern/);
+    const result = await toolctl.run("twilio.send_sms", sms("415-555-2671", "hello"));
+    expect(result.exitCode).toBe(2);
+    expect(result.error!.code).toBe("input_invalid");
+    expect(result.error!.message).toMatch(/input\.to: must match pattern/);
     expect(trial.server.requests.length).toBe(before);
   });
 
   it("a number Twilio finds invalid is Twilio's 21211: exit 1 with its message", async () => {
-    const home = await twilioHome(trial);
-    const result = await runJson(sms("+15005550001", "hello"), { home, env: envFor(trial) });
-    expect(result.code).toBe(1);
-    expect(result.json.status).toBe("failed");
-    expect(result.json.error.message).toBe("HTTP 400: The 'To' number +15005550001 is not a valid phone number.");
-    expect(result.json.output).toMatchObject({ code: 21211, more_info: "https://www.twilio.com/docs/errors/21211", status: 400 });
+    const toolctl = await twilioApi(trial);
+    const result = await toolctl.run("twilio.send_sms", sms("+15005550001", "hello"));
+    expect(result.exitCode).toBe(1);
+    expect(result.status).toBe("failed");
+    expect(result.error!.message).toBe("HTTP 400: The 'To' number +15005550001 is not a valid phone number.");
+    expect(result.output).toMatchObject({ code: 21211, more_info: "https://www.twilio.com/docs/errors/21211", status: 400 });
   });
 
   it("a trial account sending to an unverified number gets Twilio's 21608: exit 1, nothing queued", async () => {
-    const home = await twilioHome(trial);
+    const toolctl = await twilioApi(trial);
     const before = trial.messages.length;
-    const result = await runJson(sms("+14155550100", "hello"), { home, env: envFor(trial) });
-    expect(result.code).toBe(1);
-    expect(result.json.error.message).toBe(
+    const result = await toolctl.run("twilio.send_sms", sms("+14155550100", "hello"));
+    expect(result.exitCode).toBe(1);
+    expect(result.error!.message).toBe(
       "HTTP 400: The number +14155550100 is unverified. Trial accounts cannot send messages to unverified numbers; " +
       "verify +14155550100 at twilio.com/user/account/phone-numbers/verified, or purchase a Twilio number to send messages to unverified numbers.",
     );
-    expect(result.json.output.code).toBe(21608);
+    expect((result.output as any).code).toBe(21608);
     expect(trial.messages.length).toBe(before);
-    const human = await runCli(sms("+14155550100", "hello"), { home, env: envFor(trial) });
-    expect(human.code).toBe(1);
-    expect(human.stderr).toMatch(/^error: HTTP 400: The number \+14155550100 is unverified\. Trial accounts cannot send/m);
   });
 
   it("a wrong auth token is Twilio's 20003: exit 1, authentication, and neither credential printed", async () => {
-    const home = await twilioHome(trial);
     const wrong = "0123456789abcdef0123456789abcdef";
-    const result = await runJson(sms(VERIFIED, "hello"), { home, env: envFor(trial, wrong) });
-    expect(result.code).toBe(1);
-    expect(result.json.error.category).toBe("authentication");
-    expect(result.json.error.message).toBe("HTTP 401: Authenticate");
-    expect(result.stdout).not.toContain(wrong);
-    expect(result.stdout).not.toContain(trial.accountSid);
+    const toolctl = await twilioApi(trial, envFor(trial, wrong));
+    const result = await toolctl.run("twilio.send_sms", sms(VERIFIED, "hello"));
+    expect(result.exitCode).toBe(1);
+    expect(result.error!.category).toBe("authentication");
+    expect(result.error!.message).toBe("HTTP 401: Authenticate");
+    expect(JSON.stringify(result)).not.toContain(wrong);
+    expect(JSON.stringify(result)).not.toContain(trial.accountSid);
   });
 
   it("a 5xx after Twilio queued the message is unknown (exit 5) and never resent; list_messages shows what happened", async () => {
-    const home = await twilioHome(paid);
+    const toolctl = await twilioApi(paid);
     const to = "+61291234567";
     const requests = paid.server.requests.length;
     paid.failNext = 1;
-    const result = await runJson(sms(to, "Deploy finished"), { home, env: envFor(paid) });
+    const result = await toolctl.run("twilio.send_sms", sms(to, "Deploy finished"));
     paid.failNext = 0;
-    expect(result.code).toBe(5);
-    expect(result.json.status).toBe("unknown");
-    expect(result.json.error.message).toMatch(/^HTTP 500: An internal server error has occurred: the provider may have acted/);
+    expect(result.exitCode).toBe(5);
+    expect(result.status).toBe("unknown");
+    expect(result.error!.message).toMatch(/^HTTP 500: An internal server error has occurred: the provider may have acted/);
+    expect(await toolctl.execution(result.executionId)).toMatchObject({ status: "unknown" });
     // Exactly one request: Twilio has no idempotency key, so a resend could send the SMS twice.
     expect(paid.server.requests.length).toBe(requests + 1);
     expect(paid.messages.filter((m) => m.to === to)).toHaveLength(1);
 
-    const lookup = await runJson(["run", "twilio.list_messages", "-p", `to=${to}`, "-p", "limit=5"], { home, env: envFor(paid) });
-    expect(lookup.code).toBe(0);
-    expect(lookup.json.output.messages).toHaveLength(1);
-    expect(lookup.json.output.messages[0]).toMatchObject({ to, body: "Deploy finished", status: "queued" });
+    const lookup = await toolctl.run("twilio.list_messages", { params: [`to=${to}`, "limit=5"] });
+    expect(lookup.exitCode).toBe(0);
+    const messages = (lookup.output as any).messages;
+    expect(messages).toHaveLength(1);
+    expect(messages[0]).toMatchObject({ to, body: "Deploy finished", status: "queued" });
     expect(paid.server.requests.at(-1)!.url).toBe(`/2010-04-01/Accounts/${paid.accountSid}/Messages.json?To=%2B61291234567&PageSize=5`);
   });
 
   it("cannot be rolled back: toolctl rollback refuses an SMS (exit 3)", async () => {
-    const home = await twilioHome(trial);
-    const sent = await runJson(sms(VERIFIED, "cannot unsend"), { home, env: envFor(trial) });
-    expect(sent.code).toBe(0);
+    const toolctl = await twilioApi(trial);
+    const sent = await toolctl.run("twilio.send_sms", sms(VERIFIED, "cannot unsend"));
+    expect(sent.exitCode).toBe(0);
     const before = trial.server.requests.length;
-    const undo = await runJson(["rollback", sent.json.executionId], { home, env: envFor(trial) });
-    expect(undo.code).toBe(3);
-    expect(undo.json.error.message).toMatch(/irreversible/);
+    const undo = toolctl.rollback(sent.executionId);
+    await expect(undo).rejects.toBeInstanceOf(ToolctlError);
+    await expect(undo).rejects.toMatchObject({ exitCode: 3, message: expect.stringMatching(/irreversible/) });
     expect(trial.server.requests.length).toBe(before);
+    expect(await toolctl.execution(sent.executionId)).toMatchObject({ status: "succeeded" });
   });
 
   it("a dry run shows the exact request with the SID and token redacted, the segments and price, and Twilio sees nothing", async () => {
-    const home = await twilioHome(trial);
+    const toolctl = await twilioApi(trial);
     const requests = trial.server.requests.length;
     const connections = trial.server.connections;
     const body = "x".repeat(200);
-    const result = await runJson([...sms(VERIFIED, body), "--dry-run"], { home, env: envFor(trial) });
-    expect(result.code).toBe(0);
-    expect(result.json.status).toBe("dry_run");
-    expect(result.json.plan).toMatchObject({
+    const result = await toolctl.preview("twilio.send_sms", sms(VERIFIED, body));
+    expect(result.exitCode).toBe(0);
+    expect(result.status).toBe("dry_run");
+    expect(result.plan).toMatchObject({
       method: "POST",
       url: `${trial.url}/2010-04-01/Accounts/[REDACTED]/Messages.json`,
       headers: { authorization: "[REDACTED]", "content-type": "application/x-www-form-urlencoded" },
       body: { To: VERIFIED, From: OUR_NUMBER, Body: body },
     });
-    expect(result.json.plan.headers["idempotency-key"]).toBeUndefined();
-    expect(result.json.cost).toEqual({ usd: 0.0158, units: 2, basis: "input.body: 2 SMS segments (GSM-7) × $0.0079" });
-    expect(result.stdout).not.toContain(trial.accountSid);
-    expect(result.stdout).not.toContain(trial.authToken);
+    expect((result.plan!.headers as Record<string, string>)["idempotency-key"]).toBeUndefined();
+    expect(result.cost).toEqual({ usd: 0.0158, units: 2, basis: "input.body: 2 SMS segments (GSM-7) × $0.0079" });
+    expect(JSON.stringify(result)).not.toContain(trial.accountSid);
+    expect(JSON.stringify(result)).not.toContain(trial.authToken);
     expect(trial.server.requests.length).toBe(requests);
     expect(trial.server.connections).toBe(connections);
+  });
+});
 
-    const human = await runCli([...sms(VERIFIED, "hi"), "--dry-run"], { home, env: envFor(trial) });
+describe("the CLI", () => {
+  it("prints Twilio's refusal on stderr (exit 1), and a dry run's request, cost and approval without the credentials", async () => {
+    const toolctl = await twilioApi(trial);
+    const run = (...args: string[]) => runCli(["run", "twilio.send_sms", "-p", `to=${args[0]}`, "-p", `from=${OUR_NUMBER}`, "-p", `body=${args[1]}`, ...args.slice(2)], { home: toolctl.home, env: envFor(trial) });
+    const refused = await run("+14155550100", "hello");
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^error: HTTP 400: The number \+14155550100 is unverified\. Trial accounts cannot send/m);
+
+    const requests = trial.server.requests.length;
+    const human = await run(VERIFIED, "hi", "--dry-run");
     expect(human.code).toBe(0);
     expect(human.stdout).toContain(`POST ${trial.url}/2010-04-01/Accounts/[REDACTED]/Messages.json`);
     expect(human.stdout).toContain("authorization: [REDACTED]");

@@ -1,15 +1,16 @@
 /**
- * manifests/slack.yaml and manifests/discord.yaml end to end: the built binary against fake incoming webhooks on
+ * manifests/slack.yaml and manifests/discord.yaml end to end: the library API against fake incoming webhooks on
  * 127.0.0.1 (test/fakes/webhooks.ts). The webhook URL is the credential: its path is built from secrets, so a
- * dry run, the output and the audit log show it redacted.
+ * dry run, the output and the audit log show it redacted. Two tests run the built binary, for what the CLI prints.
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import type { AuditEvent, Toolctl } from "../src/api/index.js";
 import { loopbackCopy } from "./fakes/server.js";
 import { FakeDiscord, FakeSlack } from "./fakes/webhooks.js";
-import { repoRoot, runCli, runJson, tempDir } from "./helpers.js";
+import { openApi, repoRoot, runCli, tempDir } from "./helpers.js";
 
 const shippedSlack = path.join(repoRoot, "manifests", "slack.yaml");
 const shippedDiscord = path.join(repoRoot, "manifests", "discord.yaml");
@@ -29,18 +30,26 @@ afterAll(async () => {
   await discord.close();
 });
 
-async function homeWith(dir: string): Promise<string> {
-  const home = tempDir("toolctl-webhook-");
-  const imported = await runCli(["import", dir], { home });
-  expect(imported.stderr).toBe("");
-  expect(imported.code).toBe(0);
-  return home;
+/** A fresh home with the manifests of `dir` imported, opened with `env`. */
+async function apiWith(dir: string, env: Record<string, string>): Promise<Toolctl> {
+  const toolctl = await openApi({ env });
+  const report = await toolctl.importManifests([dir]);
+  expect(report.failed).toEqual([]);
+  expect(report.imported).toHaveLength(1);
+  return toolctl;
+}
+
+async function allEvents(toolctl: Toolctl): Promise<AuditEvent[]> {
+  const events: AuditEvent[] = [];
+  for await (const event of toolctl.auditEvents()) events.push(event);
+  return events;
 }
 
 const slackEnv = (token = slack.token) => ({ SLACK_WEBHOOK_TEAM_ID: slack.team, SLACK_WEBHOOK_ID: slack.hook, SLACK_WEBHOOK_TOKEN: token });
 const discordEnv = (overrides: { id?: string; token?: string } = {}) => ({
   DISCORD_WEBHOOK_ID: overrides.id ?? discord.id, DISCORD_WEBHOOK_TOKEN: overrides.token ?? discord.token,
 });
+const params = (...given: string[]) => ({ params: given });
 
 describe("the webhook manifests as shipped", () => {
   it.each([
@@ -49,12 +58,12 @@ describe("the webhook manifests as shipped", () => {
   ])("%s points at the provider, keeps its URL in secrets, and is free, not idempotent and irreversible", async (file, baseUrl, secrets) => {
     const manifest = parse(readFileSync(file, "utf8"));
     expect(manifest.baseUrl).toBe(baseUrl);
-    const home = tempDir("toolctl-webhook-shipped-");
-    expect((await runCli(["import", file], { home })).code).toBe(0);
-    const shown = await runJson(["show", `${manifest.name}.post_message`], { home });
-    expect(shown.json.tool.secrets.map((s: { name: string }) => s.name)).toEqual(secrets);
-    expect(shown.json.action).toMatchObject({ kind: "create", idempotent: false, cost: { fixed: 0 }, rollback: "irreversible" });
-    expect(shown.json.action.idempotencyKey).toBeUndefined();
+    const toolctl = await openApi();
+    expect((await toolctl.importManifests([file])).failed).toEqual([]);
+    expect((await toolctl.getTool(manifest.name))!.secrets).toEqual(secrets);
+    const action = (await toolctl.store.tools.action(manifest.name, "post_message", false))!.definition;
+    expect(action).toMatchObject({ kind: "create", idempotent: false, cost: { fixed: 0 }, rollback: "irreversible" });
+    expect(action.idempotencyKey).toBeUndefined();
   });
 
   it("the test copies change only baseUrl and the loopback allowances", () => {
@@ -69,11 +78,11 @@ describe("the webhook manifests as shipped", () => {
 
 describe("slack.post_message against a fake Slack incoming webhook", () => {
   it("posts JSON to the secret path and reads Slack's 'ok'; no approval, no cost", async () => {
-    const home = await homeWith(slackDir);
+    const toolctl = await apiWith(slackDir, slackEnv());
     const before = slack.posted.length;
-    const result = await runJson(["run", "slack.post_message", "-p", "text=Deploy *v1.4.2* finished :rocket:"], { home, env: slackEnv() });
-    expect(result.code).toBe(0);
-    expect(result.json).toMatchObject({ status: "succeeded", output: "ok", cost: { usd: 0 }, risk: "LOW", approval: { required: false } });
+    const result = await toolctl.run("slack.post_message", params("text=Deploy *v1.4.2* finished :rocket:"));
+    expect(result.exitCode).toBe(0);
+    expect(result).toMatchObject({ status: "succeeded", output: "ok", cost: { usd: 0 }, risk: "LOW", approval: { required: false } });
     expect(slack.posted.slice(before)).toEqual([{ text: "Deploy *v1.4.2* finished :rocket:" }]);
     const sent = slack.server.requests.at(-1)!;
     expect(sent.method).toBe("POST");
@@ -81,60 +90,57 @@ describe("slack.post_message against a fake Slack incoming webhook", () => {
     expect(sent.headers["content-type"]).toBe("application/json");
     // Absent optional fields are left out of the JSON body.
     expect(sent.body).toBe('{"text":"Deploy *v1.4.2* finished :rocket:"}');
-    expect(result.stdout).not.toContain(slack.token);
+    expect(JSON.stringify(result)).not.toContain(slack.token);
   });
 
   it("posts Block Kit blocks without text", async () => {
-    const home = await homeWith(slackDir);
+    const toolctl = await apiWith(slackDir, slackEnv());
     const blocks = [{ type: "section", text: { type: "mrkdwn", text: "*Build* passed" } }, { type: "divider" }];
-    const result = await runJson(["run", "slack.post_message", "--params", JSON.stringify({ blocks, unfurl_links: false })], { home, env: slackEnv() });
-    expect(result.code).toBe(0);
+    const result = await toolctl.run("slack.post_message", { blocks, unfurl_links: false });
+    expect(result.exitCode).toBe(0);
     expect(slack.posted.at(-1)).toEqual({ blocks, unfurl_links: false });
   });
 
   it("a wrong or removed webhook is Slack's 404 no_service: exit 1, and the token never printed", async () => {
-    const home = await homeWith(slackDir);
     const wrong = "WrongToken0123456789abcd";
-    const result = await runJson(["run", "slack.post_message", "-p", "text=hello"], { home, env: slackEnv(wrong) });
-    expect(result.code).toBe(1);
-    expect(result.json.status).toBe("failed");
-    expect(result.json.error.message).toBe("HTTP 404: no_service");
-    expect(result.json.output).toBe("no_service");
-    expect(result.stdout).not.toContain(wrong);
+    const toolctl = await apiWith(slackDir, slackEnv(wrong));
+    const result = await toolctl.run("slack.post_message", params("text=hello"));
+    expect(result.exitCode).toBe(1);
+    expect(result.status).toBe("failed");
+    expect(result.error!.message).toBe("HTTP 404: no_service");
+    expect(result.output).toBe("no_service");
+    expect(JSON.stringify(result)).not.toContain(wrong);
   });
 
   it("an archived channel is Slack's 410 channel_is_archived: exit 1", async () => {
-    const home = await homeWith(slackDir);
+    const toolctl = await apiWith(slackDir, slackEnv());
     slack.archived = true;
     try {
-      const result = await runJson(["run", "slack.post_message", "-p", "text=hello"], { home, env: slackEnv() });
-      expect(result.code).toBe(1);
-      expect(result.json.error.message).toBe("HTTP 410: channel_is_archived");
-      const human = await runCli(["run", "slack.post_message", "-p", "text=hello"], { home, env: slackEnv() });
-      expect(human.code).toBe(1);
-      expect(human.stderr).toContain("error: HTTP 410: channel_is_archived");
+      const result = await toolctl.run("slack.post_message", params("text=hello"));
+      expect(result.exitCode).toBe(1);
+      expect(result.error!.message).toBe("HTTP 410: channel_is_archived");
     } finally {
       slack.archived = false;
     }
   });
 
   it("a message with neither text nor blocks is refused by the input schema: exit 2, nothing sent", async () => {
-    const home = await homeWith(slackDir);
+    const toolctl = await apiWith(slackDir, slackEnv());
     const before = slack.server.requests.length;
-    const result = await runJson(["run", "slack.post_message", "-p", "unfurl_links=true"], { home, env: slackEnv() });
-    expect(result.code).toBe(2);
-    expect(result.json.error.code).toBe("input_invalid");
+    const result = await toolctl.run("slack.post_message", params("unfurl_links=true"));
+    expect(result.exitCode).toBe(2);
+    expect(result.error!.code).toBe("input_invalid");
     expect(slack.server.requests.length).toBe(before);
   });
 
   it("a 429 is a rate-limit failure (exit 1), and the post is not repeated: it is not idempotent", async () => {
-    const home = await homeWith(slackDir);
+    const toolctl = await apiWith(slackDir, slackEnv());
     const before = slack.server.requests.length;
     slack.rateLimitNext = 1;
-    const result = await runJson(["run", "slack.post_message", "-p", "text=hello"], { home, env: slackEnv() });
+    const result = await toolctl.run("slack.post_message", params("text=hello"));
     slack.rateLimitNext = 0;
-    expect(result.code).toBe(1);
-    expect(result.json.error).toMatchObject({ category: "rate_limit", message: "HTTP 429: rate_limited" });
+    expect(result.exitCode).toBe(1);
+    expect(result.error).toMatchObject({ category: "rate_limit", message: "HTTP 429: rate_limited" });
     expect(slack.server.requests.length).toBe(before + 1);
   });
 
@@ -145,76 +151,75 @@ describe("slack.post_message against a fake Slack incoming webhook", () => {
   });
 
   it("a dry run shows the request with every part of the webhook URL redacted, and Slack sees nothing", async () => {
-    const home = await homeWith(slackDir);
+    const toolctl = await apiWith(slackDir, slackEnv());
     const requests = slack.server.requests.length;
     const connections = slack.server.connections;
-    const result = await runJson(["run", "slack.post_message", "-p", "text=hello", "--dry-run"], { home, env: slackEnv() });
-    expect(result.code).toBe(0);
-    expect(result.json.plan).toMatchObject({
+    const result = await toolctl.preview("slack.post_message", params("text=hello"));
+    expect(result.exitCode).toBe(0);
+    expect(result.plan).toMatchObject({
       method: "POST",
       url: `${slack.url}/services/[REDACTED]/[REDACTED]/[REDACTED]`,
       headers: { "content-type": "application/json" },
       body: { text: "hello" },
     });
-    for (const part of [slack.team, slack.hook, slack.token]) expect(result.stdout).not.toContain(part);
-    const human = await runCli(["run", "slack.post_message", "-p", "text=hello", "--dry-run"], { home, env: slackEnv() });
-    expect(human.stdout).toContain(`POST ${slack.url}/services/[REDACTED]/[REDACTED]/[REDACTED]`);
+    for (const part of [slack.team, slack.hook, slack.token]) expect(JSON.stringify(result)).not.toContain(part);
     expect(slack.server.requests.length).toBe(requests);
     expect(slack.server.connections).toBe(connections);
-    const audit = await runCli(["audit", "--json"], { home });
-    expect(audit.stdout).not.toContain(slack.token);
+    const audit = await allEvents(toolctl);
+    expect(audit.length).toBeGreaterThan(0);
+    expect(JSON.stringify(audit)).not.toContain(slack.token);
   });
 });
 
 describe("discord.post_message against a fake Discord webhook", () => {
   it("posts JSON with ?wait=true and returns the created message; mentions do not ping by default", async () => {
-    const home = await homeWith(discordDir);
-    const result = await runJson(["run", "discord.post_message", "-p", "content=@everyone v1.4.2 is live", "-p", "username=Release bot"], { home, env: discordEnv() });
-    expect(result.code).toBe(0);
-    expect(result.json).toMatchObject({ status: "succeeded", cost: { usd: 0 }, approval: { required: false } });
-    expect(result.json.output).toMatchObject({ content: "@everyone v1.4.2 is live", channel_id: discord.channelId, mention_everyone: false });
-    expect(result.json.output.id).toMatch(/^\d+$/);
+    const toolctl = await apiWith(discordDir, discordEnv());
+    const result = await toolctl.run("discord.post_message", params("content=@everyone v1.4.2 is live", "username=Release bot"));
+    expect(result.exitCode).toBe(0);
+    expect(result).toMatchObject({ status: "succeeded", cost: { usd: 0 }, approval: { required: false } });
+    expect(result.output).toMatchObject({ content: "@everyone v1.4.2 is live", channel_id: discord.channelId, mention_everyone: false });
+    expect((result.output as any).id).toMatch(/^\d+$/);
     const sent = discord.server.requests.at(-1)!;
     expect(sent.url).toBe(`/api/v10/webhooks/${discord.id}/${discord.token}?wait=true`);
     expect(sent.headers["content-type"]).toBe("application/json");
     expect(JSON.parse(sent.body)).toEqual({ content: "@everyone v1.4.2 is live", username: "Release bot", allowed_mentions: {} });
-    expect(result.stdout).not.toContain(discord.token);
+    expect(JSON.stringify(result)).not.toContain(discord.token);
   });
 
   it("pings only the kinds of mention listed in allowed_mentions", async () => {
-    const home = await homeWith(discordDir);
-    const result = await runJson(["run", "discord.post_message", "--params", JSON.stringify({ content: "@here incident", allowed_mentions: ["everyone"] })], { home, env: discordEnv() });
-    expect(result.code).toBe(0);
-    expect(result.json.output.mention_everyone).toBe(true);
+    const toolctl = await apiWith(discordDir, discordEnv());
+    const result = await toolctl.run("discord.post_message", { content: "@here incident", allowed_mentions: ["everyone"] });
+    expect(result.exitCode).toBe(0);
+    expect((result.output as any).mention_everyone).toBe(true);
     expect(JSON.parse(discord.server.requests.at(-1)!.body).allowed_mentions).toEqual({ parse: ["everyone"] });
   });
 
   it("an unknown webhook is Discord's 404 Unknown Webhook (10015): exit 1", async () => {
-    const home = await homeWith(discordDir);
-    const result = await runJson(["run", "discord.post_message", "-p", "content=hi"], { home, env: discordEnv({ id: "123456789012345678" }) });
-    expect(result.code).toBe(1);
-    expect(result.json.error.message).toBe("HTTP 404: Unknown Webhook");
-    expect(result.json.output).toEqual({ message: "Unknown Webhook", code: 10015 });
+    const toolctl = await apiWith(discordDir, discordEnv({ id: "123456789012345678" }));
+    const result = await toolctl.run("discord.post_message", params("content=hi"));
+    expect(result.exitCode).toBe(1);
+    expect(result.error!.message).toBe("HTTP 404: Unknown Webhook");
+    expect(result.output).toEqual({ message: "Unknown Webhook", code: 10015 });
   });
 
   it("a wrong token is Discord's 401 Invalid Webhook Token (50027): exit 1, authentication, token never printed", async () => {
-    const home = await homeWith(discordDir);
     const wrong = "x".repeat(60) + "WRONGTOK";
-    const result = await runJson(["run", "discord.post_message", "-p", "content=hi"], { home, env: discordEnv({ token: wrong }) });
-    expect(result.code).toBe(1);
-    expect(result.json.error).toMatchObject({ category: "authentication", message: "HTTP 401: Invalid Webhook Token" });
-    expect(result.stdout).not.toContain(wrong);
+    const toolctl = await apiWith(discordDir, discordEnv({ token: wrong }));
+    const result = await toolctl.run("discord.post_message", params("content=hi"));
+    expect(result.exitCode).toBe(1);
+    expect(result.error).toMatchObject({ category: "authentication", message: "HTTP 401: Invalid Webhook Token" });
+    expect(JSON.stringify(result)).not.toContain(wrong);
   });
 
   it("a 429 is a rate-limit failure with Discord's retry_after in the output (exit 1), sent once", async () => {
-    const home = await homeWith(discordDir);
+    const toolctl = await apiWith(discordDir, discordEnv());
     const before = discord.server.requests.length;
     discord.rateLimitNext = 1;
-    const result = await runJson(["run", "discord.post_message", "-p", "content=hi"], { home, env: discordEnv() });
+    const result = await toolctl.run("discord.post_message", params("content=hi"));
     discord.rateLimitNext = 0;
-    expect(result.code).toBe(1);
-    expect(result.json.error).toMatchObject({ category: "rate_limit", message: "HTTP 429: You are being rate limited." });
-    expect(result.json.output).toEqual({ message: "You are being rate limited.", retry_after: 1.5, global: false });
+    expect(result.exitCode).toBe(1);
+    expect(result.error).toMatchObject({ category: "rate_limit", message: "HTTP 429: You are being rate limited." });
+    expect(result.output).toEqual({ message: "You are being rate limited.", retry_after: 1.5, global: false });
     expect(discord.server.requests.length).toBe(before + 1);
   });
 
@@ -222,12 +227,12 @@ describe("discord.post_message against a fake Discord webhook", () => {
     ["content over Discord's 2000 characters", { content: "y".repeat(2001) }, /input\.content: must NOT have more than 2000 characters/],
     ["an empty message", { content: "" }, /input\.content: must NOT have fewer than 1 characters/],
     ["a mention kind Discord does not have", { content: "hi", allowed_mentions: ["channels"] }, /input\.allowed_mentions/],
-  ])("refuses %s with the input schema: exit 2, nothing sent", async (_name, params, message) => {
-    const home = await homeWith(discordDir);
+  ])("refuses %s with the input schema: exit 2, nothing sent", async (_name, input, message) => {
+    const toolctl = await apiWith(discordDir, discordEnv());
     const before = discord.server.requests.length;
-    const result = await runJson(["run", "discord.post_message", "--params", JSON.stringify(params)], { home, env: discordEnv() });
-    expect(result.code).toBe(2);
-    expect(`${result.json.error.message}\n${(result.json.error.problems ?? []).join("\n")}`).toMatch(message);
+    const result = await toolctl.run("discord.post_message", input);
+    expect(result.exitCode).toBe(2);
+    expect(`${result.error!.message}\n${(result.error!.problems ?? []).join("\n")}`).toMatch(message);
     expect(discord.server.requests.length).toBe(before);
   });
 
@@ -240,19 +245,47 @@ describe("discord.post_message against a fake Discord webhook", () => {
   });
 
   it("a dry run shows the request with the webhook id and token redacted, and Discord sees nothing", async () => {
-    const home = await homeWith(discordDir);
+    const toolctl = await apiWith(discordDir, discordEnv());
     const requests = discord.server.requests.length;
     const connections = discord.server.connections;
-    const result = await runJson(["run", "discord.post_message", "-p", "content=hi", "--dry-run"], { home, env: discordEnv() });
-    expect(result.code).toBe(0);
-    expect(result.json.plan).toMatchObject({
+    const result = await toolctl.preview("discord.post_message", params("content=hi"));
+    expect(result.exitCode).toBe(0);
+    expect(result.plan).toMatchObject({
       method: "POST",
       url: `${discord.url}/api/v10/webhooks/[REDACTED]/[REDACTED]?wait=true`,
       body: { content: "hi", allowed_mentions: {} },
     });
-    expect(result.stdout).not.toContain(discord.token);
-    expect(result.stdout).not.toContain(discord.id);
+    expect(JSON.stringify(result)).not.toContain(discord.token);
+    expect(JSON.stringify(result)).not.toContain(discord.id);
     expect(discord.server.requests.length).toBe(requests);
     expect(discord.server.connections).toBe(connections);
+  });
+});
+
+describe("the CLI", () => {
+  it("prints Slack's refusal on stderr and exits 1", async () => {
+    const toolctl = await apiWith(slackDir, slackEnv());
+    slack.archived = true;
+    try {
+      const human = await runCli(["run", "slack.post_message", "-p", "text=hello"], { home: toolctl.home, env: slackEnv() });
+      expect(human.code).toBe(1);
+      expect(human.stderr).toContain("error: HTTP 410: channel_is_archived");
+    } finally {
+      slack.archived = false;
+    }
+  });
+
+  it("prints a dry run's URL redacted, and its audit log as JSON lines without the token", async () => {
+    const toolctl = await apiWith(slackDir, slackEnv());
+    const requests = slack.server.requests.length;
+    const human = await runCli(["run", "slack.post_message", "-p", "text=hello", "--dry-run"], { home: toolctl.home, env: slackEnv() });
+    expect(human.code).toBe(0);
+    expect(human.stdout).toContain(`POST ${slack.url}/services/[REDACTED]/[REDACTED]/[REDACTED]`);
+    for (const part of [slack.team, slack.hook, slack.token]) expect(human.stdout + human.stderr).not.toContain(part);
+    expect(slack.server.requests.length).toBe(requests);
+    const audit = await runCli(["audit", "--json"], { home: toolctl.home });
+    expect(audit.code).toBe(0);
+    expect(JSON.parse(audit.stdout.trim().split("\n")[0]!)).toHaveProperty("seq");
+    expect(audit.stdout).not.toContain(slack.token);
   });
 });
