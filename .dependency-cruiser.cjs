@@ -9,18 +9,73 @@ const FOUNDATIONS = "^src/(domain|util|config|schema|net|policy|manifest|openapi
 
 /** Every external library the project depends on, and the folders (one, where it can be) that may import it. */
 const LIBRARY_HOMES = [
-  { name: "zod-only-in-domain-and-config", library: "zod", homes: ["src/domain/", "src/config/", "src/manifest/problems\\.ts"], why: "zod schemas are the single source of truth for types; the manifest loader only reads zod's error type to locate problems" },
-  { name: "yaml-only-in-the-importers", library: "yaml", homes: ["src/manifest/", "src/openapi/"], why: "YAML with source positions is read by the two importers, nowhere else" },
-  { name: "ajv-only-in-schema", library: "ajv|ajv-formats", homes: ["src/schema/"], why: "JSON Schema is compiled at import time in one place; run time loads standalone code without ajv" },
-  { name: "commander-only-in-cli", library: "commander", homes: ["src/cli/"], why: "argument parsing belongs to the CLI; nothing below the API knows which front door it came through" },
-  { name: "terminal-libraries-only-in-ui", library: "chalk|ora|@inquirer/prompts", homes: ["src/ui/"], why: "colour, spinners and prompts live in the views; prompts are wrapped once (ui/prompt.ts) so they fail closed" },
-  { name: "execa-only-in-the-process-runner", library: "execa", homes: ["src/runners/process/"], why: "the process runtime is the one place that starts programs" },
-  { name: "dockerode-only-in-the-docker-runner", library: "dockerode|tar-stream", homes: ["src/runners/docker/"], why: "the Docker engine API is the docker runtime's, loaded only for Docker runs" },
-  { name: "nodemailer-only-in-the-email-provider", library: "nodemailer", homes: ["src/providers/email/"], why: "the SMTP conversation is the email provider's" },
-  { name: "cockatiel-and-xml-only-in-the-http-runner", library: "cockatiel|fast-xml-parser", homes: ["src/runners/http/"], why: "retries and XML answers belong to the http runtime" },
-  { name: "jsonc-parser-only-in-manifest", library: "jsonc-parser", homes: ["src/manifest/"], why: "exact positions of JSON syntax errors are the manifest loader's" },
+  {
+    name: "zod-only-in-domain-and-config",
+    library: "zod",
+    homes: ["src/domain/", "src/config/", "src/manifest/problems\\.ts"],
+    why: "zod schemas are the single source of truth for types; the manifest loader only reads zod's error type to locate problems",
+  },
+  {
+    name: "yaml-only-in-the-importers",
+    library: "yaml",
+    homes: ["src/manifest/", "src/openapi/"],
+    why: "YAML with source positions is read by the two importers, nowhere else",
+  },
+  {
+    name: "ajv-only-in-schema",
+    library: "ajv|ajv-formats",
+    homes: ["src/schema/"],
+    why: "JSON Schema is compiled at import time in one place; run time loads standalone code without ajv",
+  },
+  {
+    name: "commander-only-in-cli",
+    library: "commander",
+    homes: ["src/cli/"],
+    why: "argument parsing belongs to the CLI; nothing below the API knows which front door it came through",
+  },
+  {
+    name: "terminal-libraries-only-in-ui",
+    library: "chalk|ora|@inquirer/prompts",
+    homes: ["src/ui/"],
+    why: "colour, spinners and prompts live in the views; prompts are wrapped once (ui/prompt.ts) so they fail closed",
+  },
+  {
+    name: "execa-only-in-the-process-runner",
+    library: "execa",
+    homes: ["src/runners/process/"],
+    why: "the process runtime is the one place that starts programs",
+  },
+  {
+    name: "dockerode-only-in-the-docker-runner",
+    library: "dockerode|tar-stream",
+    homes: ["src/runners/docker/"],
+    why: "the Docker engine API is the docker runtime's, loaded only for Docker runs",
+  },
+  {
+    name: "nodemailer-only-in-the-email-provider",
+    library: "nodemailer",
+    homes: ["src/providers/email/"],
+    why: "the SMTP conversation is the email provider's",
+  },
+  {
+    name: "cockatiel-and-xml-only-in-the-http-runner",
+    library: "cockatiel|fast-xml-parser",
+    homes: ["src/runners/http/"],
+    why: "retries and XML answers belong to the http runtime",
+  },
+  {
+    name: "jsonc-parser-only-in-manifest",
+    library: "jsonc-parser",
+    homes: ["src/manifest/"],
+    why: "exact positions of JSON syntax errors are the manifest loader's",
+  },
   { name: "qrcode-only-in-cli", library: "qrcode", homes: ["src/cli/"], why: "the enrolment QR code is drawn by the front door that shows it" },
-  { name: "keyring-only-in-secrets", library: "@napi-rs/keyring", homes: ["src/secrets/"], why: "the OS keyring holds the master and audit keys, found by the key store alone" },
+  {
+    name: "keyring-only-in-secrets",
+    library: "@napi-rs/keyring",
+    homes: ["src/secrets/"],
+    why: "the OS keyring holds the master and audit keys, found by the key store alone",
+  },
   { name: "ipaddr-only-in-net", library: "ipaddr\\.js", homes: ["src/net/"], why: "address classification is the outbound guard's" },
   { name: "dotenv-only-in-secrets", library: "dotenv", homes: ["src/secrets/"], why: ".env files are read by secret resolution only" },
   { name: "otplib-only-in-policy", library: "otplib", homes: ["src/policy/"], why: "TOTP checks are pure policy decisions" },
@@ -78,7 +133,8 @@ module.exports = {
     {
       name: "domain-imports-only-domain-and-util",
       severity: "error",
-      comment: "The domain (schemas, their types, the template language) is the single source of truth that everything else imports; it depends on nothing of toolctl's but util.",
+      comment:
+        "The domain (schemas, their types, the template language) is the single source of truth that everything else imports; it depends on nothing of toolctl's but util.",
       from: { path: "^src/domain/" },
       to: { path: "^src/", pathNot: "^src/(domain|util)/" },
     },
@@ -106,7 +162,8 @@ module.exports = {
     {
       name: "foundations-never-import-upper-layers",
       severity: "error",
-      comment: "Dependencies point one way: domain, config, schema, net, policy, the importers, secrets and the store are below the runners, the engine, plans, the API and the front doors, and never call up (the store never imports runners).",
+      comment:
+        "Dependencies point one way: domain, config, schema, net, policy, the importers, secrets and the store are below the runners, the engine, plans, the API and the front doors, and never call up (the store never imports runners).",
       from: { path: FOUNDATIONS },
       to: { path: "^src/(runners|providers|engine|plan|api|cli|ui)/" },
     },
@@ -120,21 +177,24 @@ module.exports = {
     {
       name: "runners-never-touch-storage",
       severity: "error",
-      comment: "Runners and providers run one prepared request and return one result; the engine records it. They get what they need (call limits) as small ports, never the store, the config, the engine or its callers.",
+      comment:
+        "Runners and providers run one prepared request and return one result; the engine records it. They get what they need (call limits) as small ports, never the store, the config, the engine or its callers.",
       from: { path: "^src/(runners|providers)/" },
       to: { path: "^src/(store|engine|plan|api|cli|ui|config)/" },
     },
     {
       name: "only-the-api-opens-the-sqlite-store",
       severity: "error",
-      comment: "The SQLite adapter is chosen and opened by the API; everything else sees the asynchronous Store port (store/port.ts), so a second backend changes one place.",
+      comment:
+        "The SQLite adapter is chosen and opened by the API; everything else sees the asynchronous Store port (store/port.ts), so a second backend changes one place.",
       from: { path: "^src/", pathNot: "^src/(api|store)/" },
       to: { path: "^src/store/sqlite/" },
     },
     {
       name: "engine-and-policy-never-import-views",
       severity: "error",
-      comment: "Decisions and runs are data; how they are shown (and asked about) is the front doors' business. The engine asks a human through an interface it is handed.",
+      comment:
+        "Decisions and runs are data; how they are shown (and asked about) is the front doors' business. The engine asks a human through an interface it is handed.",
       from: { path: "^src/(engine|policy|plan)/" },
       to: { path: "^src/(ui|cli)/" },
     },
@@ -162,7 +222,8 @@ module.exports = {
     {
       name: "cli-only-through-the-api",
       severity: "error",
-      comment: "src/cli parses arguments, calls the library API (src/api) and renders with ui/; it may read config, errors, util and the domain's types, and nothing below the API.",
+      comment:
+        "src/cli parses arguments, calls the library API (src/api) and renders with ui/; it may read config, errors, util and the domain's types, and nothing below the API.",
       from: { path: "^src/cli/" },
       to: { path: "^src/", pathNot: "^src/(cli|api|ui|config|util|domain)/|^src/errors\\.ts$" },
     },

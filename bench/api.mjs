@@ -24,11 +24,18 @@ const env = { ...process.env, NO_COLOR: "1" };
 delete env.CI;
 delete env.TOOLCTL_HOME;
 
-const server = spawn(process.execPath, ["-e", `const server = require("node:http").createServer((req, res) => {
+const server = spawn(
+  process.execPath,
+  [
+    "-e",
+    `const server = require("node:http").createServer((req, res) => {
   res.writeHead(200, { "content-type": "application/json" }); res.end(JSON.stringify({ ok: true, path: req.url }));
 });
 server.keepAliveTimeout = 0;
-server.listen(0, "127.0.0.1", () => process.stdout.write(server.address().port + "\\n"));`], { stdio: ["ignore", "pipe", "inherit"] });
+server.listen(0, "127.0.0.1", () => process.stdout.write(server.address().port + "\\n"));`,
+  ],
+  { stdio: ["ignore", "pipe", "inherit"] },
+);
 const port = await new Promise((resolve) => server.stdout.once("data", (d) => resolve(Number(String(d).trim()))));
 
 /** One GET with `node:http` and the body parsed: the floor, one request per connection as a run would make. */
@@ -88,13 +95,23 @@ try {
   const ok = perSecond >= TARGET_PER_SECOND;
   const executions = await toolctl.countExecutions();
 
-  console.log(`node ${process.version}, ${os.cpus().length} cores; medians of ${ROUNDS} rounds × ${RUNS} runs (${executions.toLocaleString("en")} executions on record at the end)`);
+  console.log(
+    `node ${process.version}, ${os.cpus().length} cores; medians of ${ROUNDS} rounds × ${RUNS} runs (${executions.toLocaleString("en")} executions on record at the end)`,
+  );
   console.log(`in-process run of echo.say     ${runMs.toFixed(2)} ms (${perSecond}/s)  ${ok ? "✓" : "✗"} (target ≥ ${TARGET_PER_SECOND}/s)`);
   console.log(`  floor: a bare node:http GET  ${floorMs.toFixed(2)} ms (${Math.round(1000 / floorMs)}/s)  run = ${ratio.toFixed(2)}× the floor`);
   console.log(`  CPU time per run             ${runCpuMs.toFixed(2)} ms (${perCpuSecond} runs per CPU-second)`);
   saveResults("api", {
-    rounds: ROUNDS, runsPerRound: RUNS, runMs: +runMs.toFixed(3), runCpuMs: +runCpuMs.toFixed(3), perSecond, perCpuSecond,
-    floorMs: +floorMs.toFixed(3), ratio, target: TARGET_PER_SECOND, ok,
+    rounds: ROUNDS,
+    runsPerRound: RUNS,
+    runMs: +runMs.toFixed(3),
+    runCpuMs: +runCpuMs.toFixed(3),
+    perSecond,
+    perCpuSecond,
+    floorMs: +floorMs.toFixed(3),
+    ratio,
+    target: TARGET_PER_SECOND,
+    ok,
   });
   if (!ok) process.exitCode = 1;
 } finally {

@@ -21,21 +21,47 @@ const work = mkdtempSync(path.join(os.tmpdir(), "toolctl-bench-docker-"));
 const env = { ...process.env, TOOLCTL_HOME: path.join(work, "home"), NO_COLOR: "1" };
 delete env.CI;
 try {
-  writeFileSync(path.join(work, "trivial.yaml"), `apiVersion: toolctl/v1
+  writeFileSync(
+    path.join(work, "trivial.yaml"),
+    `apiVersion: toolctl/v1
 name: trivial
 description: The smallest Docker action
 runtime: docker
 image: ${image}
 actions:
   noop: { description: Runs true, kind: read, command: ["true"], stdin: none, output: text }
-`);
+`,
+  );
   const imported = spawnSync(node, [bin, "import", path.join(work, "trivial.yaml")], { env, encoding: "utf8" });
   if (imported.status !== 0) throw new Error(imported.stderr);
   // The floor gets the same hardening flags toolctl applies, so both start the same kind of container.
-  const floor = ["docker", "run", "--rm", "--network", "none", "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
-    "--user", "65534:65534", "--pids-limit", "256", "--memory", "512m", "--cpus", "0.5", "--init", image, "true"];
+  const floor = [
+    "docker",
+    "run",
+    "--rm",
+    "--network",
+    "none",
+    "--read-only",
+    "--cap-drop",
+    "ALL",
+    "--security-opt",
+    "no-new-privileges",
+    "--user",
+    "65534:65534",
+    "--pids-limit",
+    "256",
+    "--memory",
+    "512m",
+    "--cpus",
+    "0.5",
+    "--init",
+    image,
+    "true",
+  ];
   const results = [compare("toolctl run (docker)  vs  docker run --rm", floor, [node, bin, "run", "trivial.noop"], { env, target: 1.3, rounds: 10, runs: 4 })];
-  console.log(`node ${process.version}, ${os.cpus().length} cores, ${spawnSync("docker", ["version", "--format", "engine {{.Server.Version}}"], { encoding: "utf8" }).stdout.trim()}`);
+  console.log(
+    `node ${process.version}, ${os.cpus().length} cores, ${spawnSync("docker", ["version", "--format", "engine {{.Server.Version}}"], { encoding: "utf8" }).stdout.trim()}`,
+  );
   report(results);
   saveResults("docker", { results });
   if (results.some((r) => r.ok === false)) process.exitCode = 1;

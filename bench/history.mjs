@@ -22,7 +22,10 @@ const DAYS = 60;
 
 function makeHome(name) {
   const home = path.join(work, name);
-  const result = spawnSync(node, [bin, "import", path.join(root, "manifests", "examples", "echo.yaml")], { env: { ...process.env, TOOLCTL_HOME: home }, encoding: "utf8" });
+  const result = spawnSync(node, [bin, "import", path.join(root, "manifests", "examples", "echo.yaml")], {
+    env: { ...process.env, TOOLCTL_HOME: home },
+    encoding: "utf8",
+  });
   if (result.status !== 0) throw new Error(result.stderr);
   return home;
 }
@@ -32,9 +35,21 @@ function fill(home, events, executions) {
   const db = new Database(path.join(home, "registry.db"));
   const last = db.prepare("SELECT max(seq) FROM audit_events").pluck().get();
   const start = Date.now() - DAYS * 86_400_000;
-  const types = ["execution.started", "execution.succeeded", "execution.failed", "execution.dry_run", "approval.requested", "approval.approved", "tool.updated"];
-  const insertEvent = db.prepare("INSERT INTO audit_events (seq, ts, type, actor, tool, action, execution_id, status, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, 'act', ?, 'ok', '{}', 'x', 'x')");
-  const insertExecution = db.prepare("INSERT INTO executions (id, tool, action, actor, status, input, cost_usd, created_at) VALUES (?, ?, 'act', ?, ?, '{}', ?, ?)");
+  const types = [
+    "execution.started",
+    "execution.succeeded",
+    "execution.failed",
+    "execution.dry_run",
+    "approval.requested",
+    "approval.approved",
+    "tool.updated",
+  ];
+  const insertEvent = db.prepare(
+    "INSERT INTO audit_events (seq, ts, type, actor, tool, action, execution_id, status, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, 'act', ?, 'ok', '{}', 'x', 'x')",
+  );
+  const insertExecution = db.prepare(
+    "INSERT INTO executions (id, tool, action, actor, status, input, cost_usd, created_at) VALUES (?, ?, 'act', ?, ?, '{}', ?, ?)",
+  );
   db.transaction(() => {
     for (let i = 1; i <= events; i++) {
       const ts = new Date(start + Math.floor((i / events) * DAYS * 86_400_000)).toISOString();
@@ -44,7 +59,14 @@ function fill(home, events, executions) {
     }
     for (let i = 1; i <= executions; i++) {
       const ts = new Date(start + Math.floor((i / executions) * DAYS * 86_400_000)).toISOString();
-      insertExecution.run(`ex_${String(i).padStart(8, "0")}`, i % 50 === 0 ? "rare" : `tool${i % 49}`, i % 97 === 0 ? "agent" : "user", i % 13 === 0 ? "failed" : "succeeded", i % 3 === 0 ? 0.25 : null, ts);
+      insertExecution.run(
+        `ex_${String(i).padStart(8, "0")}`,
+        i % 50 === 0 ? "rare" : `tool${i % 49}`,
+        i % 97 === 0 ? "agent" : "user",
+        i % 13 === 0 ? "failed" : "succeeded",
+        i % 3 === 0 ? 0.25 : null,
+        ts,
+      );
     }
   })();
   db.close();
@@ -55,14 +77,25 @@ try {
   const big = makeHome("big");
   const built = Date.now();
   fill(big, EVENTS, EXECUTIONS);
-  console.log(`node ${process.version}, ${os.cpus().length} cores; ${EVENTS.toLocaleString("en")} events and ${EXECUTIONS.toLocaleString("en")} executions written in ${Date.now() - built} ms`);
+  console.log(
+    `node ${process.version}, ${os.cpus().length} cores; ${EVENTS.toLocaleString("en")} events and ${EXECUTIONS.toLocaleString("en")} executions written in ${Date.now() - built} ms`,
+  );
   // toolctl's own query functions, bundled from the sources as the CLI bundles them.
   // Written under node_modules so that better-sqlite3 and its addon resolve from it as they do from dist/.
   const entry = path.join(root, "node_modules", ".cache", "toolctl-bench", "queries.mjs");
   await build({
-    stdin: { contents: `export { openRegistry } from "./src/store/sqlite/db.ts"; export { queryAudit } from "./src/store/sqlite/audit.ts";
-      export { listExecutions } from "./src/store/sqlite/executions.ts"; export { executionStats } from "./src/store/sqlite/stats.ts";`, resolveDir: root, loader: "ts" },
-    bundle: true, format: "esm", platform: "node", outfile: entry, logLevel: "error", external: ["better-sqlite3"],
+    stdin: {
+      contents: `export { openRegistry } from "./src/store/sqlite/db.ts"; export { queryAudit } from "./src/store/sqlite/audit.ts";
+      export { listExecutions } from "./src/store/sqlite/executions.ts"; export { executionStats } from "./src/store/sqlite/stats.ts";`,
+      resolveDir: root,
+      loader: "ts",
+    },
+    bundle: true,
+    format: "esm",
+    platform: "node",
+    outfile: entry,
+    logLevel: "error",
+    external: ["better-sqlite3"],
     banner: { js: "import { createRequire as bannerRequire } from 'node:module'; const require = bannerRequire(import.meta.url);" },
   });
   const { openRegistry, queryAudit, listExecutions, executionStats } = await import(entry);
@@ -95,12 +128,21 @@ try {
   const results = queries.map(([label, fn]) => {
     const floorMs = time(registries.small, fn);
     const subjectMs = time(registries.big, fn);
-    return { label, floorMs: +floorMs.toFixed(2), subjectMs: +subjectMs.toFixed(2), ratio: +(subjectMs / floorMs).toFixed(1), target: "< 50 ms", ok: subjectMs < 50 };
+    return {
+      label,
+      floorMs: +floorMs.toFixed(2),
+      subjectMs: +subjectMs.toFixed(2),
+      ratio: +(subjectMs / floorMs).toFixed(1),
+      target: "< 50 ms",
+      ok: subjectMs < 50,
+    };
   });
   registries.small.close();
   registries.big.close();
   for (const r of results) {
-    console.log(`${r.label.padEnd(44)} ${String(r.subjectMs).padStart(8)} ms at ${EVENTS.toLocaleString("en")} events vs ${String(r.floorMs).padStart(6)} ms on a new home (${r.ratio}×) ${r.ok ? "✓" : "✗"} (target < 50 ms)`);
+    console.log(
+      `${r.label.padEnd(44)} ${String(r.subjectMs).padStart(8)} ms at ${EVENTS.toLocaleString("en")} events vs ${String(r.floorMs).padStart(6)} ms on a new home (${r.ratio}×) ${r.ok ? "✓" : "✗"} (target < 50 ms)`,
+    );
   }
   saveResults("history", { events: EVENTS, executions: EXECUTIONS, results });
   if (results.some((r) => !r.ok)) process.exitCode = 1;

@@ -21,7 +21,13 @@ async function loadRegistry() {
   const outfile = path.join(work, "registry.mjs");
   await build({
     stdin: { contents: 'export * from "./src/store/sqlite/db.ts"; export * from "./src/store/sqlite/ledger.ts";', resolveDir: root, loader: "ts" },
-    outfile, bundle: true, format: "esm", platform: "node", target: "node20", external: ["*.node"], logLevel: "warning",
+    outfile,
+    bundle: true,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    external: ["*.node"],
+    logLevel: "warning",
     define: { "import.meta.url": JSON.stringify(pathToFileURL(path.join(root, "src", "bench.js")).href) },
     banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   });
@@ -46,7 +52,9 @@ try {
   const floor = () => writeTransaction(registry, () => floorInsert.run("x"));
   const reserve = () => {
     const executionId = `ex_bench_${n++}`;
-    const result = writeTransaction(registry, () => reserveSpend(registry, { executionId, tool: "shop", action: "buy", amountUsd: 0.01, day, dailyLimitUsd: 1e9 }));
+    const result = writeTransaction(registry, () =>
+      reserveSpend(registry, { executionId, tool: "shop", action: "buy", amountUsd: 0.01, day, dailyLimitUsd: 1e9 }),
+    );
     if (!result.ok) throw new Error("reservation refused");
     return executionId;
   };
@@ -82,14 +90,17 @@ try {
   }
   const full = measure();
   // What the check cost before the running totals: summing the day's rows, as every reservation did.
-  const sumDay = registry.db.prepare("SELECT coalesce(sum(CASE WHEN state = 'committed' THEN amount_usd END), 0), coalesce(sum(CASE WHEN state = 'reserved' THEN amount_usd END), 0) FROM ledger WHERE day = ?");
+  const sumDay = registry.db.prepare(
+    "SELECT coalesce(sum(CASE WHEN state = 'committed' THEN amount_usd END), 0), coalesce(sum(CASE WHEN state = 'reserved' THEN amount_usd END), 0) FROM ledger WHERE day = ?",
+  );
   const summingUs = +median(Array.from({ length: 9 }, () => timePerOp(5, () => sumDay.get(day)))).toFixed(1);
   const rows = registry.db.prepare("SELECT count(*) FROM ledger WHERE day = ?").pluck().get(day);
   registry.close();
 
   const growth = +(full.ratio / start.ratio).toFixed(2);
   console.log(`node ${process.version}, ${os.cpus().length} cores; medians of ${ROUNDS} rounds × ${PER_ROUND} reservations`);
-  const line = (label, m) => `${label.padEnd(44)} ${String(m.reservationUs).padStart(7)} µs (${Math.round(1e6 / m.reservationUs)}/s) vs floor ${String(m.floorUs).padStart(6)} µs = ${m.ratio.toFixed(2)}×`;
+  const line = (label, m) =>
+    `${label.padEnd(44)} ${String(m.reservationUs).padStart(7)} µs (${Math.round(1e6 / m.reservationUs)}/s) vs floor ${String(m.floorUs).padStart(6)} µs = ${m.ratio.toFixed(2)}×`;
   console.log(line(`reservation, a fresh day (rows 0–${rowsAtStart.toLocaleString("en")})`, start));
   console.log(line(`reservation, after ${(rows - rowsAtStart).toLocaleString("en")} more rows`, full));
   console.log(`growth from the empty day to the full one: ${growth.toFixed(2)}×  ${growth <= 1.25 ? "✓" : "✗"} (target ≤ 1.25×)`);

@@ -52,8 +52,12 @@ export function compare(label, floorArgv, subjectArgv, options = {}) {
   const rows = floors.map((f, k) => {
     const ratio = median(subject.map((s, i) => s / floor[k][i]));
     return {
-      label: f.label, floorMs: +median(floor[k]).toFixed(1), subjectMs: +median(subject).toFixed(1), ratio: +ratio.toFixed(2),
-      target: f.target, ok: f.target ? ratio <= f.target : undefined,
+      label: f.label,
+      floorMs: +median(floor[k]).toFixed(1),
+      subjectMs: +median(subject).toFixed(1),
+      ratio: +ratio.toFixed(2),
+      target: f.target,
+      ok: f.target ? ratio <= f.target : undefined,
     };
   });
   return options.alsoAgainst ? rows : rows[0];
@@ -63,7 +67,9 @@ export function report(results) {
   for (const r of results) {
     const verdict = r.target === undefined ? "" : r.ok ? `  ✓ (target ≤ ${r.target}×)` : `  ✗ (target ≤ ${r.target}×)`;
     const counted = r.instructionRatio === undefined ? "" : `  (instructions: ${r.instructionRatio.toFixed(2)}×)`;
-    console.log(`${r.label.padEnd(52)} ${String(r.subjectMs).padStart(7)} ms vs floor ${String(r.floorMs).padStart(7)} ms  = ${r.ratio.toFixed(2)}×${verdict}${counted}`);
+    console.log(
+      `${r.label.padEnd(52)} ${String(r.subjectMs).padStart(7)} ms vs floor ${String(r.floorMs).padStart(7)} ms  = ${r.ratio.toFixed(2)}×${verdict}${counted}`,
+    );
   }
 }
 

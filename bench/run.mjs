@@ -27,9 +27,12 @@ function toolctl(args) {
 
 // A loopback server in a child process, so its work does not share this process's event loop.
 const serverScript = path.join(work, "server.mjs");
-writeFileSync(serverScript, `import http from "node:http";
+writeFileSync(
+  serverScript,
+  `import http from "node:http";
 const server = http.createServer((req, res) => { res.writeHead(200, { "content-type": "application/json" }); res.end(JSON.stringify({ ok: true, path: req.url })); });
-server.listen(0, "127.0.0.1", () => process.stdout.write(String(server.address().port) + "\\n"));`);
+server.listen(0, "127.0.0.1", () => process.stdout.write(String(server.address().port) + "\\n"));`,
+);
 const server = spawn(node, [serverScript], { stdio: ["ignore", "pipe", "inherit"] });
 const port = await new Promise((resolve) => server.stdout.once("data", (d) => resolve(Number(String(d).trim()))));
 
@@ -38,19 +41,24 @@ try {
   const manifests = path.join(work, "manifests");
   mkdirSync(manifests);
   for (let i = 0; i < 1000; i++) {
-    writeFileSync(path.join(manifests, `tool${String(i).padStart(4, "0")}.yaml`), `apiVersion: toolctl/v1
+    writeFileSync(
+      path.join(manifests, `tool${String(i).padStart(4, "0")}.yaml`),
+      `apiVersion: toolctl/v1
 name: tool${i}
 description: Generated tool number ${i} for the list benchmark
 runtime: echo
 tags: [bench]
 actions:
   ping: { description: Ping, kind: read, inputSchema: { type: object, properties: { n: { type: integer } } } }
-`);
+`,
+    );
   }
   const started = Date.now();
   toolctl(["import", manifests]);
   const importMs = Date.now() - started;
-  writeFileSync(path.join(work, "fetch.yaml"), `apiVersion: toolctl/v1
+  writeFileSync(
+    path.join(work, "fetch.yaml"),
+    `apiVersion: toolctl/v1
 name: bench
 description: Loopback HTTP for the run benchmark
 runtime: http
@@ -61,31 +69,48 @@ actions:
     description: GET /bench
     kind: read
     request: { method: GET, path: /bench }
-`);
+`,
+  );
   toolctl(["import", path.join(work, "fetch.yaml")]);
   const fetchScript = path.join(work, "fetch.mjs");
   writeFileSync(fetchScript, `const r = await fetch("http://127.0.0.1:${port}/bench"); process.stdout.write(JSON.stringify(await r.json()) + "\\n");`);
   const httpScript = path.join(work, "http-get.mjs");
-  writeFileSync(httpScript, `import { get } from "node:http";
+  writeFileSync(
+    httpScript,
+    `import { get } from "node:http";
 get("http://127.0.0.1:${port}/bench", (res) => {
   let body = "";
   res.setEncoding("utf8");
   res.on("data", (chunk) => (body += chunk));
   res.on("end", () => process.stdout.write(JSON.stringify(JSON.parse(body)) + "\\n"));
-});`);
+});`,
+  );
 
   const results = [
     compare("toolctl --version  vs  node -e 0", [node, "-e", "0"], [node, bin, "--version"], { env, target: 1.6 }),
     compare("toolctl list (1,000 tools)  vs  node -e 0", [node, "-e", "0"], [node, bin, "list"], { env, target: 1.6 }),
     // Target: keep the 1.8× measured against this floor before the library API restructure.
     ...compare("toolctl run bench.get  vs  bare node:http GET script", [node, httpScript], [node, bin, "run", "bench.get"], {
-      env, target: 1.8, alsoAgainst: [{ label: "toolctl run bench.get  vs  bare fetch script", argv: [node, fetchScript], target: 1.5 }],
+      env,
+      target: 1.8,
+      alsoAgainst: [{ label: "toolctl run bench.get  vs  bare fetch script", argv: [node, fetchScript], target: 1.5 }],
     }),
   ];
   // Wall time on a shared VM jitters by ±15 ms; instruction counts are a repeatable second opinion.
   if (hasValgrind()) {
     const run = [node, bin, "run", "bench.get"];
-    const pairs = [[[node, "-e", "0"], [node, bin, "--version"]], [[node, "-e", "0"], [node, bin, "list"]], [[node, httpScript], run], [[node, fetchScript], run]];
+    const pairs = [
+      [
+        [node, "-e", "0"],
+        [node, bin, "--version"],
+      ],
+      [
+        [node, "-e", "0"],
+        [node, bin, "list"],
+      ],
+      [[node, httpScript], run],
+      [[node, fetchScript], run],
+    ];
     const counted = new Map();
     const count = (argv) => (counted.has(argv) ? counted.get(argv) : counted.set(argv, instructions(argv, env)).get(argv));
     pairs.forEach(([floorArgv, subjectArgv], i) => {

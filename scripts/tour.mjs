@@ -15,7 +15,9 @@ const env = { ...process.env, TOOLCTL_HOME: home };
 const hasBwrap = process.platform !== "linux" || spawnSync("bwrap", ["--version"], { stdio: "ignore" }).status === 0;
 if (!hasBwrap && !env.TOOLCTL_PROCESS_CONFINEMENT) {
   env.TOOLCTL_PROCESS_CONFINEMENT = "optional";
-  console.log("note: bubblewrap (bwrap) is not installed, so this tour runs the calculator unconfined; install it (apt install bubblewrap) to see process tools run confined.");
+  console.log(
+    "note: bubblewrap (bwrap) is not installed, so this tour runs the calculator unconfined; install it (apt install bubblewrap) to see process tools run confined.",
+  );
 }
 
 const steps = [

@@ -56,7 +56,9 @@ function query<T>(home: string, sql: string, ...params: unknown[]): T[] {
 /** Starts a slow paid run and waits until its execution is on record as running. */
 async function startRun(home: string): Promise<{ child: ChildProcess; id: string }> {
   const child = spawn(process.execPath, [binPath, "run", "shop.slow_buy", "-p", "amount=6", "--yes"], {
-    env: { ...baseEnv(), TOOLCTL_HOME: home }, stdio: "ignore", cwd: repoRoot,
+    env: { ...baseEnv(), TOOLCTL_HOME: home },
+    stdio: "ignore",
+    cwd: repoRoot,
   });
   for (let waited = 0; waited < 20_000; waited += 50) {
     const [row] = query<{ id: string }>(home, "SELECT id FROM executions WHERE status = 'running'");
@@ -93,7 +95,10 @@ describe("runs whose toolctl process is gone", () => {
       await kill(child);
       await read(toolctl, id);
       const [row] = query<{ status: string; error: string }>(home, "SELECT status, error FROM executions WHERE id = ?", id);
-      expect(row).toEqual({ status: "unknown", error: `toolctl process ${pid} is gone: it was killed or crashed while the action ran; the action may have happened: check before retrying` });
+      expect(row).toEqual({
+        status: "unknown",
+        error: `toolctl process ${pid} is gone: it was killed or crashed while the action ran; the action may have happened: check before retrying`,
+      });
       expect(settledEvents(home, id)).toHaveLength(1);
       const budget = await budgetOf(toolctl);
       expect(budget).toMatchObject({ committedUsd: 0, reservedUsd: 6, headroomUsd: 4 });
@@ -109,7 +114,11 @@ describe("runs whose toolctl process is gone", () => {
     const { child, id } = await startRun(home);
     await kill(child);
     const list = await toolctl.executions();
-    expect(list.items[0]).toMatchObject({ id, status: "unknown", error: expect.stringMatching(/^toolctl process \d+ is gone: it was killed or crashed while the action ran/) });
+    expect(list.items[0]).toMatchObject({
+      id,
+      status: "unknown",
+      error: expect.stringMatching(/^toolctl process \d+ is gone: it was killed or crashed while the action ran/),
+    });
     const stats = await toolctl.stats(STATS);
     expect(stats.totals).toMatchObject({ count: 1, unknown: 1, spendUsd: 6 });
     const shown = await runCli(["executions", "show", id], { home });
@@ -136,7 +145,9 @@ describe("runs whose toolctl process is gone", () => {
     const { home } = await shopHome();
     const { child, id } = await startRun(home);
     await kill(child);
-    const reads = await Promise.all([["executions"], ["stats"], ["budget"], ["plan-runs", "list"], ["executions", "show", id], ["executions"]].map((args) => runJson(args, { home })));
+    const reads = await Promise.all(
+      [["executions"], ["stats"], ["budget"], ["plan-runs", "list"], ["executions", "show", id], ["executions"]].map((args) => runJson(args, { home })),
+    );
     for (const read of reads) {
       expect(read.code, read.stderr).toBe(0);
       expect(read.stderr).not.toMatch(/locked|busy/i);

@@ -11,7 +11,10 @@ import { examplesDir, openApi, writeFiles } from "./helpers.js";
 
 /** The error a call rejects with, checked to be a ToolctlError. */
 async function failure(promise: Promise<unknown>): Promise<ToolctlError> {
-  const error = await promise.then(() => undefined, (caught: unknown) => caught);
+  const error = await promise.then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
   expect(error).toBeInstanceOf(ToolctlError);
   return error as ToolctlError;
 }
@@ -49,7 +52,11 @@ describe("tool lifecycle through the API", () => {
     expect(await toolctl.removeTool("echo")).toMatchObject({ tool: "echo", removed: false });
     expect(await toolctl.getTool("echo")).toBeUndefined();
     const changes = (await toolctl.audit({ tool: "echo" })).filter((event) => event.type === "tool.status" || event.type === "tool.removed");
-    expect(changes.map((event) => [event.type, event.status])).toEqual([["tool.status", "disabled"], ["tool.status", "active"], ["tool.removed", null]]);
+    expect(changes.map((event) => [event.type, event.status])).toEqual([
+      ["tool.status", "disabled"],
+      ["tool.status", "active"],
+      ["tool.removed", null],
+    ]);
   });
 
   it("grants what a pending tool asks for only on yes: a no is audited and refused (exit 3), Ctrl-C is exit 130", async () => {

@@ -57,16 +57,31 @@ describe("the packed library", () => {
     mkdirSync(installed, { recursive: true });
     execFileSync("tar", ["-xzf", tarball, "-C", installed, "--strip-components=1"]);
     // Only what package.json `files` lists is published.
-    expect(readdirSync(installed).sort()).toEqual(["LICENSE", "README.md", "bin", "dist", "manifests", "package.json"].filter((name) => name !== "LICENSE" || readdirSync(repoRoot).includes("LICENSE")).sort());
+    expect(readdirSync(installed).sort()).toEqual(
+      ["LICENSE", "README.md", "bin", "dist", "manifests", "package.json"]
+        .filter((name) => name !== "LICENSE" || readdirSync(repoRoot).includes("LICENSE"))
+        .sort(),
+    );
     for (const dependency of readdirSync(path.join(repoRoot, "node_modules"))) {
       if (dependency === "toolctl" || dependency.startsWith(".")) continue;
       symlinkSync(path.join(repoRoot, "node_modules", dependency), path.join(project, "node_modules", dependency));
     }
     writeFileSync(path.join(project, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
-    writeFileSync(path.join(project, "tsconfig.json"), JSON.stringify({
-      compilerOptions: { target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", strict: true, outDir: "out", skipLibCheck: false, types: ["node"] },
-      include: ["main.ts"],
-    }));
+    writeFileSync(
+      path.join(project, "tsconfig.json"),
+      JSON.stringify({
+        compilerOptions: {
+          target: "ES2022",
+          module: "NodeNext",
+          moduleResolution: "NodeNext",
+          strict: true,
+          outDir: "out",
+          skipLibCheck: false,
+          types: ["node"],
+        },
+        include: ["main.ts"],
+      }),
+    );
     writeFileSync(path.join(project, "main.ts"), PROGRAM);
     const tsc = path.join(repoRoot, "node_modules", "typescript", "bin", "tsc");
     try {
@@ -77,7 +92,9 @@ describe("the packed library", () => {
 
     const home = tempDir("toolctl-home-");
     const printed = execFileSync(process.execPath, [path.join(project, "out", "main.js"), home, path.join(installed, "manifests", "examples")], {
-      cwd: project, encoding: "utf8", env: { PATH: process.env.PATH, HOME: process.env.HOME },
+      cwd: project,
+      encoding: "utf8",
+      env: { PATH: process.env.PATH, HOME: process.env.HOME },
     });
     const result = JSON.parse(printed.trim());
     expect(result.imported).toBeGreaterThanOrEqual(4);
@@ -96,10 +113,13 @@ describe("the packed library", () => {
     mkdirSync(path.join(project, "node_modules"), { recursive: true });
     symlinkSync(repoRoot, path.join(project, "node_modules", "toolctl"));
     writeFileSync(path.join(project, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
-    writeFileSync(path.join(project, "tsconfig.json"), JSON.stringify({
-      compilerOptions: { target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", strict: true, noEmit: true, skipLibCheck: true, types: [] },
-      include: ["main.ts"],
-    }));
+    writeFileSync(
+      path.join(project, "tsconfig.json"),
+      JSON.stringify({
+        compilerOptions: { target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", strict: true, noEmit: true, skipLibCheck: true, types: [] },
+        include: ["main.ts"],
+      }),
+    );
     writeFileSync(path.join(project, "main.ts"), `import { openToolctl } from "toolctl";\nconst t = await openToolctl({ home: 42 });\nexport {};\n`);
     const tsc = path.join(repoRoot, "node_modules", "typescript", "bin", "tsc");
     let failure = "";

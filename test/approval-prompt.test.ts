@@ -113,7 +113,11 @@ interface AuditEvent {
 async function auditEvents(home: string): Promise<AuditEvent[]> {
   const result = await runCli(["audit", "--json"], { home });
   expect(result.code, result.stderr).toBe(0);
-  return result.stdout.trim().split("\n").filter(Boolean).map((line) => JSON.parse(line) as AuditEvent);
+  return result.stdout
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as AuditEvent);
 }
 
 async function executions(home: string): Promise<Array<{ id: string; status: string; tool: string; action: string; costUsd: number; risk: string }>> {

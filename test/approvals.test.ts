@@ -58,7 +58,9 @@ async function payHome(extraEnv: Record<string, string> = {}): Promise<string> {
 /** Starts `run --wait` in the background and resolves with the id of the request it filed. */
 async function startWaiting(home: string, amount: number, env: Record<string, string> = {}, target = "pay.charge", extra: string[] = []) {
   const child = spawn(process.execPath, [binPath, "run", target, "-p", `amount=${amount}`, ...extra, "--wait", "--json"], {
-    env: { ...baseEnv(env), TOOLCTL_HOME: home }, cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"],
+    env: { ...baseEnv(env), TOOLCTL_HOME: home },
+    cwd: repoRoot,
+    stdio: ["ignore", "pipe", "pipe"],
   });
   let stdout = "";
   let stderr = "";
@@ -90,7 +92,10 @@ describe("approval from another terminal", () => {
     expect(result.code).toBe(0);
     expect(result.ms).toBeLessThan(3000);
     expect(JSON.parse(result.stdout)).toMatchObject({ status: "succeeded", approval: { via: "another terminal" } });
-    const events = (await runCli(["audit", "--json"], { home })).stdout.trim().split("\n").map((l) => JSON.parse(l).type);
+    const events = (await runCli(["audit", "--json"], { home })).stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l).type);
     expect(events).toEqual(expect.arrayContaining(["approval.requested", "approval.approved", "execution.started", "execution.succeeded"]));
     // Used once: approving or reusing it again is refused.
     const again = await runJson(["approve", waiting.id, "--yes"], { home });
@@ -169,7 +174,10 @@ describe("approval from another terminal", () => {
     const late = await runJson(["approve", waiting.id, "--yes"], { home });
     expect(late.code).toBe(3);
     expect(late.json.error.message).toMatch(/is already denied/);
-    const events = (await runCli(["audit", "--json"], { home })).stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const events = (await runCli(["audit", "--json"], { home })).stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(events.find((e) => e.type === "approval.denied").data.via).toBe("withdrawn: the waiting run was interrupted");
   });
 });
@@ -177,8 +185,15 @@ describe("approval from another terminal", () => {
 /** The request the engine files for pay.charge with this amount (for the in-process registry tests). */
 function requestFor(amount: number): ApprovalRequest {
   return {
-    tool: "pay", action: "charge", description: "Charge dollars", details: { amount }, target: "echo: returns the input, unchanged",
-    cost: { usd: amount, basis: "input.amount" }, risk: "MEDIUM", undo: "none declared", needsOtp: false,
+    tool: "pay",
+    action: "charge",
+    description: "Charge dollars",
+    details: { amount },
+    target: "echo: returns the input, unchanged",
+    cost: { usd: amount, basis: "input.amount" },
+    risk: "MEDIUM",
+    undo: "none declared",
+    needsOtp: false,
   };
 }
 
@@ -190,9 +205,16 @@ describe("the approver sees what they approve", () => {
   it("the digest covers everything shown: tool, action, description, input, where it goes, cost, risk, undo and 2FA", () => {
     const base = requestFor(5);
     const changed: Array<Partial<ApprovalRequest>> = [
-      { tool: "pey" }, { action: "refund" }, { description: "Charge less" }, { details: { amount: 5, to: "mallory" } },
-      { target: "POST https://elsewhere.example/v1/charges" }, { cost: { usd: 5, basis: "fixed $5" } }, { cost: { usd: 5.01, basis: "input.amount" } },
-      { risk: "HIGH" }, { undo: "irreversible: this cannot be undone" }, { needsOtp: true },
+      { tool: "pey" },
+      { action: "refund" },
+      { description: "Charge less" },
+      { details: { amount: 5, to: "mallory" } },
+      { target: "POST https://elsewhere.example/v1/charges" },
+      { cost: { usd: 5, basis: "fixed $5" } },
+      { cost: { usd: 5.01, basis: "input.amount" } },
+      { risk: "HIGH" },
+      { undo: "irreversible: this cannot be undone" },
+      { needsOtp: true },
     ];
     const digests = new Set([approvalDigest(base), ...changed.map((change) => approvalDigest({ ...base, ...change }))]);
     expect(digests.size).toBe(changed.length + 1);
@@ -207,11 +229,19 @@ describe("the approver sees what they approve", () => {
     const listed = await runJson(["approvals"], { home });
     expect(listed.json.approvals).toHaveLength(1);
     expect(listed.json.approvals[0]).toMatchObject({
-      id: waiting.id, status: "pending", problem: null,
+      id: waiting.id,
+      status: "pending",
+      problem: null,
       request: {
-        tool: "shop", action: "charge", description: "Charge a card, for real", details: { amount: 5, note: "lunch" },
-        target: `POST ${shop.url}/v1/charges`, cost: { usd: 5, basis: "input.amount" }, risk: "MEDIUM",
-        undo: "irreversible: this cannot be undone", needsOtp: false,
+        tool: "shop",
+        action: "charge",
+        description: "Charge a card, for real",
+        details: { amount: 5, note: "lunch" },
+        target: `POST ${shop.url}/v1/charges`,
+        cost: { usd: 5, basis: "input.amount" },
+        risk: "MEDIUM",
+        undo: "irreversible: this cannot be undone",
+        needsOtp: false,
       },
     });
     const human = await runCli(["approvals"], { home, env: { COLUMNS: "250" } });
@@ -245,35 +275,43 @@ describe("the approver sees what they approve", () => {
     expect(shop.requests.length).toBe(before + 1);
   });
 
-  it("approve on a terminal shows the full request before asking: 'y' and 'no' leave it pending, Ctrl-C exits 130, 'yes' approves", { timeout: 60_000 }, async () => {
-    const home = await payHome();
-    const waiting = await startWaiting(home, 5, {}, "shop.charge", ["-p", "note=lunch"]);
-    const question = new RegExp(`Approve request ${waiting.id}\\? \\[yes\\/no\\]`);
-    for (const [answer, code] of [["y\r", 3], ["no\r", 3], ["\x03", 130]] as const) {
+  it(
+    "approve on a terminal shows the full request before asking: 'y' and 'no' leave it pending, Ctrl-C exits 130, 'yes' approves",
+    { timeout: 60_000 },
+    async () => {
+      const home = await payHome();
+      const waiting = await startWaiting(home, 5, {}, "shop.charge", ["-p", "note=lunch"]);
+      const question = new RegExp(`Approve request ${waiting.id}\\? \\[yes\\/no\\]`);
+      for (const [answer, code] of [
+        ["y\r", 3],
+        ["no\r", 3],
+        ["\x03", 130],
+      ] as const) {
+        const term = spawnTerminal(["approve", waiting.id], home, { sessionMs: 20_000 });
+        await term.waitFor(question);
+        const shown = term.text();
+        expect(shown).toMatch(/Action: shop\.charge/);
+        expect(shown).toMatch(/Description: Charge a card, for real/);
+        expect(shown).toContain(`Target: POST ${shop.url}/v1/charges`);
+        expect(shown).toMatch(/Cost: \$5\.00 \(input\.amount\)/);
+        expect(shown).toMatch(/Risk Level: MEDIUM/);
+        expect(shown).toMatch(/Undo: irreversible: this cannot be undone/);
+        expect(shown).toMatch(/Details:\n\s+amount: 5\n\s+note: lunch/);
+        expect(shown.indexOf("Details:")).toBeLessThan(shown.search(question));
+        term.write(answer);
+        expect((await term.exited).exitCode, term.text()).toBe(code);
+        expect(await pendingIds(home)).toEqual([waiting.id]);
+      }
       const term = spawnTerminal(["approve", waiting.id], home, { sessionMs: 20_000 });
       await term.waitFor(question);
-      const shown = term.text();
-      expect(shown).toMatch(/Action: shop\.charge/);
-      expect(shown).toMatch(/Description: Charge a card, for real/);
-      expect(shown).toContain(`Target: POST ${shop.url}/v1/charges`);
-      expect(shown).toMatch(/Cost: \$5\.00 \(input\.amount\)/);
-      expect(shown).toMatch(/Risk Level: MEDIUM/);
-      expect(shown).toMatch(/Undo: irreversible: this cannot be undone/);
-      expect(shown).toMatch(/Details:\n\s+amount: 5\n\s+note: lunch/);
-      expect(shown.indexOf("Details:")).toBeLessThan(shown.search(question));
-      term.write(answer);
-      expect((await term.exited).exitCode, term.text()).toBe(code);
-      expect(await pendingIds(home)).toEqual([waiting.id]);
-    }
-    const term = spawnTerminal(["approve", waiting.id], home, { sessionMs: 20_000 });
-    await term.waitFor(question);
-    waiting.mark();
-    term.write("yes\r");
-    expect((await term.exited).exitCode, term.text()).toBe(0);
-    const result = await waiting.done;
-    expect(result.code, result.stderr).toBe(0);
-    expect(JSON.parse(result.stdout)).toMatchObject({ status: "succeeded", approval: { via: "another terminal" } });
-  });
+      waiting.mark();
+      term.write("yes\r");
+      expect((await term.exited).exitCode, term.text()).toBe(0);
+      const result = await waiting.done;
+      expect(result.code, result.stderr).toBe(0);
+      expect(JSON.parse(result.stdout)).toMatchObject({ status: "succeeded", approval: { via: "another terminal" } });
+    },
+  );
 
   /** Files a request from a waiting run, edits its row with `sql`, and returns what approve and approvals make of it. */
   async function tampered(sql: string) {

@@ -32,7 +32,17 @@ type Row = Record<string, any>;
 
 /** The plain SHA-256 chain anyone can compute, as toolctl wrote it before its log was keyed. */
 function plainHash(prev: string, row: Row): string {
-  const body = canonicalJson({ seq: row.seq, ts: row.ts, type: row.type, actor: row.actor, tool: row.tool, action: row.action, execution_id: row.execution_id, status: row.status, data: row.data });
+  const body = canonicalJson({
+    seq: row.seq,
+    ts: row.ts,
+    type: row.type,
+    actor: row.actor,
+    tool: row.tool,
+    action: row.action,
+    execution_id: row.execution_id,
+    status: row.status,
+    data: row.data,
+  });
   return sha256Hex(`${prev}\n${body}`);
 }
 
@@ -53,7 +63,12 @@ function recompute(conn: Database.Database, home: string, from: number, edit: (r
 
 async function verify(home: string, env: Record<string, string> = {}) {
   const result = await runJson(["audit", "verify"], { home, env });
-  return { code: result.code, ok: result.json.ok as boolean, problems: (result.json.problems as string[]).join("\n"), notes: (result.json.notes as string[] | undefined) ?? [] };
+  return {
+    code: result.code,
+    ok: result.json.ok as boolean,
+    problems: (result.json.problems as string[]).join("\n"),
+    notes: (result.json.notes as string[] | undefined) ?? [],
+  };
 }
 
 describe("keyed audit chain", () => {
@@ -63,7 +78,10 @@ describe("keyed audit chain", () => {
     expect(existsSync(file)).toBe(true);
     const { statSync } = await import("node:fs");
     expect(statSync(file).mode & 0o777).toBe(0o600);
-    const events = (await runCli(["audit", "--json"], { home })).stdout.trim().split("\n").map((line) => JSON.parse(line));
+    const events = (await runCli(["audit", "--json"], { home })).stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
     expect(new Set(events.map((e) => e.keyId)).size).toBe(1);
     expect((await verify(home)).ok).toBe(true);
   });
@@ -72,10 +90,24 @@ describe("keyed audit chain", () => {
     const home = await homeWithHistory();
     const conn = open(home);
     const last = conn.prepare("SELECT * FROM audit_events ORDER BY seq DESC LIMIT 1").get() as Row;
-    const forged: Row = { seq: last.seq + 1, ts: new Date().toISOString(), type: "approval.approved", actor: "user", tool: "echo", action: "say", execution_id: null, status: "approved", data: "{}" };
+    const forged: Row = {
+      seq: last.seq + 1,
+      ts: new Date().toISOString(),
+      type: "approval.approved",
+      actor: "user",
+      tool: "echo",
+      action: "say",
+      execution_id: null,
+      status: "approved",
+      data: "{}",
+    };
     forged.prev_hash = last.hash;
     forged.hash = plainHash(last.hash, forged);
-    conn.prepare("INSERT INTO audit_events (seq, ts, type, actor, tool, action, execution_id, status, data, prev_hash, hash) VALUES (@seq, @ts, @type, @actor, @tool, @action, @execution_id, @status, @data, @prev_hash, @hash)").run(forged);
+    conn
+      .prepare(
+        "INSERT INTO audit_events (seq, ts, type, actor, tool, action, execution_id, status, data, prev_hash, hash) VALUES (@seq, @ts, @type, @actor, @tool, @action, @execution_id, @status, @data, @prev_hash, @hash)",
+      )
+      .run(forged);
     conn.close();
     writeFileSync(path.join(home, "audit.head"), `${JSON.stringify({ seq: forged.seq, hash: forged.hash })}\n`);
     const result = await verify(home);
@@ -136,7 +168,9 @@ describe("keyed audit chain", () => {
     expect(result.problems).toContain(`execution ${id} was modified: its content does not match its signature`);
     const inserted = await homeWithHistory();
     const again = open(inserted);
-    again.prepare("INSERT INTO executions (id, tool, action, actor, status, created_at) VALUES ('ex_forged', 'echo', 'say', 'user', 'succeeded', ?)").run(new Date().toISOString());
+    again
+      .prepare("INSERT INTO executions (id, tool, action, actor, status, created_at) VALUES ('ex_forged', 'echo', 'say', 'user', 'succeeded', ?)")
+      .run(new Date().toISOString());
     again.close();
     expect((await verify(inserted)).problems).toContain("execution ex_forged is not signed: it was inserted or rewritten outside toolctl");
   });
@@ -228,7 +262,11 @@ describe("keyed audit chain", () => {
     const home = await homeWithHistory();
     const trials = Number(process.env.AUDIT_KILL_TRIALS ?? 24);
     for (let trial = 0; trial < trials; trial++) {
-      const child = spawn(process.execPath, [binPath, "run", "echo.say", "-p", `message=k${trial}`], { env: baseEnv({ TOOLCTL_HOME: home }), cwd: repoRoot, stdio: "ignore" });
+      const child = spawn(process.execPath, [binPath, "run", "echo.say", "-p", `message=k${trial}`], {
+        env: baseEnv({ TOOLCTL_HOME: home }),
+        cwd: repoRoot,
+        stdio: "ignore",
+      });
       // Listened for at once: a run that ends before its kill has closed already.
       const closed = new Promise((resolve) => child.on("close", resolve));
       // Spread the kills over the whole run: start-up, the intent, the outcome, the head export.

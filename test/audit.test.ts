@@ -40,12 +40,19 @@ describe("audit log", () => {
   it("records every attempt: imports, runs, dry runs and validation failures", async () => {
     const home = await homeWithHistory();
     const result = await runCli(["audit", "--json", "--limit", "100"], { home });
-    const events = result.stdout.trim().split("\n").map((line) => JSON.parse(line));
+    const events = result.stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
     expect(events.map((e) => e.type)).toEqual([
-      "tool.added", "tool.added", "tool.added",
-      "execution.started", "execution.succeeded",
+      "tool.added",
+      "tool.added",
+      "tool.added",
+      "execution.started",
+      "execution.succeeded",
       "execution.dry_run",
-      "execution.started", "execution.succeeded",
+      "execution.started",
+      "execution.succeeded",
       "execution.invalid",
     ]);
     expect(events[8].data.problems).toEqual(["input.message: is required"]);
@@ -69,8 +76,12 @@ describe("audit log", () => {
   it.each([
     ["an edited event", "UPDATE audit_events SET data = replace(data, 'one', 'uno') WHERE type = 'execution.started'", /event 4 was modified/],
     ["a deleted event", "DELETE FROM audit_events WHERE seq = 5", /event 5 is missing/],
-    ["reordered events", `UPDATE audit_events SET seq = CASE seq WHEN 4 THEN 104 WHEN 5 THEN 105 END WHERE seq IN (4, 5);
-      UPDATE audit_events SET seq = 5 WHERE seq = 104; UPDATE audit_events SET seq = 4 WHERE seq = 105;`, /does not link|was modified/],
+    [
+      "reordered events",
+      `UPDATE audit_events SET seq = CASE seq WHEN 4 THEN 104 WHEN 5 THEN 105 END WHERE seq IN (4, 5);
+      UPDATE audit_events SET seq = 5 WHERE seq = 104; UPDATE audit_events SET seq = 4 WHERE seq = 105;`,
+      /does not link|was modified/,
+    ],
     ["a truncated tail", "DELETE FROM audit_events WHERE seq >= 8", /cut off the end/],
     ["a changed actor", "UPDATE audit_events SET actor = 'ci' WHERE seq = 2", /event 2 was modified/],
   ])("detects %s", async (_name, sql, expected) => {
@@ -92,7 +103,17 @@ describe("audit log", () => {
     let prev = rows[1]!.hash as string;
     for (const row of rows.slice(2)) {
       if (row.seq === 3) row.actor = "agent";
-      const body = canonicalJson({ seq: row.seq, ts: row.ts, type: row.type, actor: row.actor, tool: row.tool, action: row.action, execution_id: row.execution_id, status: row.status, data: row.data });
+      const body = canonicalJson({
+        seq: row.seq,
+        ts: row.ts,
+        type: row.type,
+        actor: row.actor,
+        tool: row.tool,
+        action: row.action,
+        execution_id: row.execution_id,
+        status: row.status,
+        data: row.data,
+      });
       const hash = sha256Hex(`${prev}\n${body}`);
       conn.prepare("UPDATE audit_events SET actor = ?, prev_hash = ?, hash = ? WHERE seq = ?").run(row.actor, prev, hash, row.seq);
       prev = hash;
@@ -108,9 +129,17 @@ describe("audit log", () => {
     const home = await homeWithHistory();
     await runCli(["run", "echo.say", "-p", "message=from-ci"], { home, env: { CI: "true" } });
     const byTool = await runCli(["audit", "--tool", "calculator", "--json"], { home });
-    expect(byTool.stdout.trim().split("\n").map((l) => JSON.parse(l).tool)).toEqual(["calculator", "calculator", "calculator"]);
+    expect(
+      byTool.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l).tool),
+    ).toEqual(["calculator", "calculator", "calculator"]);
     const byActor = await runCli(["audit", "--actor", "ci", "--json"], { home });
-    const ciEvents = byActor.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const ciEvents = byActor.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(ciEvents.map((e) => e.type)).toEqual(["execution.started", "execution.succeeded"]);
     const future = await runCli(["audit", "--since", "2999-01-01", "--json"], { home });
     expect(future.stdout).toBe("");
@@ -125,7 +154,10 @@ describe("audit log", () => {
     const file = path.join(tempDir(), "audit.jsonl");
     const result = await runCli(["audit", "export", "-o", file], { home });
     expect(result.code).toBe(0);
-    const lines = readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const lines = readFileSync(file, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(lines).toHaveLength(9);
     expect(lines[1].prevHash).toBe(lines[0].hash);
   });
@@ -178,7 +210,13 @@ actions:
     });
     await runCli(["import", dir], { home });
     const outputs: string[] = [];
-    for (const args of [["run", "leaky.go", "-p", `note=${secret}`], ["run", "leaky.go", "--dry-run"], ["run", "leaky.go", "--json"], ["executions", "--json"], ["audit", "--json"]]) {
+    for (const args of [
+      ["run", "leaky.go", "-p", `note=${secret}`],
+      ["run", "leaky.go", "--dry-run"],
+      ["run", "leaky.go", "--json"],
+      ["executions", "--json"],
+      ["audit", "--json"],
+    ]) {
       const result = await runCli(args, { home, env: { LEAKY_KEY: secret } });
       outputs.push(result.stdout, result.stderr);
     }
@@ -226,10 +264,21 @@ actions:
     const store = openSqliteStore(home);
     try {
       const tool = (await store.tools.get("echo"))!;
-      const record = createRecorder(store, { id: "ex_test", tool: "echo", action: "say", actor: "user", createdAt: new Date().toISOString(), toolDigest: tool.digest });
+      const record = createRecorder(store, {
+        id: "ex_test",
+        tool: "echo",
+        action: "say",
+        actor: "user",
+        createdAt: new Date().toISOString(),
+        toolDigest: tool.digest,
+      });
       await store.tools.setStatus("echo", "disabled", "user");
       const started = await record.started({}, {}, {}, {});
-      expect(started).toMatchObject({ ok: false, reason: "tool_changed", message: expect.stringMatching(/is now disabled while this run was being prepared; nothing ran/) });
+      expect(started).toMatchObject({
+        ok: false,
+        reason: "tool_changed",
+        message: expect.stringMatching(/is now disabled while this run was being prepared; nothing ran/),
+      });
       expect(store.registry.db.prepare("SELECT count(*) FROM executions").pluck().get()).toBe(0);
     } finally {
       await store.close();

@@ -87,7 +87,9 @@ describe("database runtime: operations", () => {
     const all = await run(toolctl, "db.read", { table: "users", orderBy: "id" });
     expect(all.exitCode).toBe(0);
     expect(all.output).toEqual({
-      table: "users", count: 3, truncated: true,
+      table: "users",
+      count: 3,
+      truncated: true,
       rows: [
         { id: 1, name: "ada", email: "ada@example.com", age: 36 },
         { id: 2, name: "bob", email: "bob@example.com", age: 25 },
@@ -96,7 +98,12 @@ describe("database runtime: operations", () => {
     });
     const filtered = await run(toolctl, "db.read", { table: "users", columns: ["name"], where: { age: { gte: 20, lt: 40 } }, orderBy: "-name" });
     expect(filtered.output.rows).toEqual([{ name: "bob" }, { name: "ada" }]);
-    const ops = await run(toolctl, "db.read", { table: "users", columns: ["name"], where: { name: { in: ["ada", "dee", "zed"] }, email: { like: "%example.com" } }, orderBy: ["name"] });
+    const ops = await run(toolctl, "db.read", {
+      table: "users",
+      columns: ["name"],
+      where: { name: { in: ["ada", "dee", "zed"] }, email: { like: "%example.com" } },
+      orderBy: ["name"],
+    });
     expect(ops.output.rows).toEqual([{ name: "ada" }, { name: "dee" }]);
     const nulls = await run(toolctl, "db.read", { table: "users", columns: ["name"], where: { email: null } });
     expect(nulls.output.rows).toEqual([{ name: "cy" }]);
@@ -152,35 +159,45 @@ describe("database runtime: operations", () => {
     const { toolctl, file } = await dbProject();
     const before = snapshot(file);
     expectUsage(await run(toolctl, "db.update", { data: { age: 1 } }), "input where must be an object of column: value");
-    expectUsage(await run(toolctl, "db.update", { where: {}, data: { age: 1 } }), "input where must name at least one column; changing every row of a table is refused");
+    expectUsage(
+      await run(toolctl, "db.update", { where: {}, data: { age: 1 } }),
+      "input where must name at least one column; changing every row of a table is refused",
+    );
     expectUsage(await run(toolctl, "db.delete", {}, { yes: true }), "input where must be an object of column: value");
-    expectUsage(await run(toolctl, "db.delete", { where: {} }, { yes: true }), "input where must name at least one column; changing every row of a table is refused");
+    expectUsage(
+      await run(toolctl, "db.delete", { where: {} }, { yes: true }),
+      "input where must name at least one column; changing every row of a table is refused",
+    );
     expectUsage(await run(toolctl, "db.update", { where: { id: 1 }, data: {} }), "input data must name at least one column");
     expect(snapshot(file)).toEqual(before);
   });
 
-  it("refuses a change to more rows than maxChanges: before it runs (exit 3), and inside the transaction if rows appear meanwhile", { timeout: 30_000 }, async () => {
-    const created = await dbProject();
-    const { toolctl, file } = created;
-    const before = snapshot(file);
-    const tooMany = await run(toolctl, "db.delete", { where: { age: { gt: 20 } } }, { yes: true });
-    expect(tooMany.exitCode).toBe(3);
-    expect(tooMany.error?.message).toBe("delete would change 3 rows of \"users\", over this tool's database.maxChanges of 2; nothing was changed");
-    expect(snapshot(file)).toEqual(before);
+  it(
+    "refuses a change to more rows than maxChanges: before it runs (exit 3), and inside the transaction if rows appear meanwhile",
+    { timeout: 30_000 },
+    async () => {
+      const created = await dbProject();
+      const { toolctl, file } = created;
+      const before = snapshot(file);
+      const tooMany = await run(toolctl, "db.delete", { where: { age: { gt: 20 } } }, { yes: true });
+      expect(tooMany.exitCode).toBe(3);
+      expect(tooMany.error?.message).toBe('delete would change 3 rows of "users", over this tool\'s database.maxChanges of 2; nothing was changed');
+      expect(snapshot(file)).toEqual(before);
 
-    const waiting = await startWaiting(created, "db.guarded_delete", { where: { email: { like: "%@example.com" }, age: { lt: 30 } } });
-    // Two rows match when it is checked; two more appear before it is approved.
-    const db = new Database(file);
-    db.exec("INSERT INTO users (name, email, age) VALUES ('e1', 'e1@example.com', 20), ('e2', 'e2@example.com', 21)");
-    db.close();
-    const grown = snapshot(file);
-    expect((await waiting.approve()).code).toBe(0);
-    const result = await waiting.done;
-    expect(result.exitCode).toBe(3);
-    expect(result.error?.category).toBe("resource_limit");
-    expect(result.error?.message).toBe("delete would change 4 rows of \"users\", over this tool's database.maxChanges of 2; rolled back, nothing was changed");
-    expect(snapshot(file)).toEqual(grown);
-  });
+      const waiting = await startWaiting(created, "db.guarded_delete", { where: { email: { like: "%@example.com" }, age: { lt: 30 } } });
+      // Two rows match when it is checked; two more appear before it is approved.
+      const db = new Database(file);
+      db.exec("INSERT INTO users (name, email, age) VALUES ('e1', 'e1@example.com', 20), ('e2', 'e2@example.com', 21)");
+      db.close();
+      const grown = snapshot(file);
+      expect((await waiting.approve()).code).toBe(0);
+      const result = await waiting.done;
+      expect(result.exitCode).toBe(3);
+      expect(result.error?.category).toBe("resource_limit");
+      expect(result.error?.message).toBe('delete would change 4 rows of "users", over this tool\'s database.maxChanges of 2; rolled back, nothing was changed');
+      expect(snapshot(file)).toEqual(grown);
+    },
+  );
 
   it("a dry run shows the SQL with ? placeholders and the values, how many rows match, and changes nothing", async () => {
     const { toolctl, file } = await dbProject();
@@ -189,7 +206,13 @@ describe("database runtime: operations", () => {
     expect(update.exitCode).toBe(0);
     expect(update.status).toBe("dry_run");
     expect(update.plan).toEqual({
-      runtime: "database", operation: "update", file, table: "users", readOnly: false, matches: 1, maxChanges: 2,
+      runtime: "database",
+      operation: "update",
+      file,
+      table: "users",
+      readOnly: false,
+      matches: 1,
+      maxChanges: 2,
       sql: 'UPDATE "users" SET "email" = ? WHERE "name" = ? AND "age" IS NOT NULL',
       params: ["new@example.com", "ada"],
       summary: 'UPDATE "users" SET "email" = ? WHERE "name" = ? AND "age" IS NOT NULL with ["new@example.com","ada"] (1 row match now)',
@@ -216,17 +239,41 @@ describe("database runtime: injection and allow-lists", () => {
     const { toolctl, file } = await dbProject();
     const before = snapshot(file);
     const known = "columns: id, name, email, age";
-    expectUsage(await run(toolctl, "db.read", { table: "users", where: { 'name" = name OR "1': 1 } }), `unknown column "name\\" = name OR \\"1" in where for table "users"; ${known}`);
-    expectUsage(await run(toolctl, "db.read", { table: "users", where: { "1=1 OR name": "x" } }), `unknown column "1=1 OR name" in where for table "users"; ${known}`);
-    expectUsage(await run(toolctl, "db.read", { table: "users", where: { password: "pw-ada" } }), `unknown column "password" in where for table "users"; ${known}`);
+    expectUsage(
+      await run(toolctl, "db.read", { table: "users", where: { 'name" = name OR "1': 1 } }),
+      `unknown column "name\\" = name OR \\"1" in where for table "users"; ${known}`,
+    );
+    expectUsage(
+      await run(toolctl, "db.read", { table: "users", where: { "1=1 OR name": "x" } }),
+      `unknown column "1=1 OR name" in where for table "users"; ${known}`,
+    );
+    expectUsage(
+      await run(toolctl, "db.read", { table: "users", where: { password: "pw-ada" } }),
+      `unknown column "password" in where for table "users"; ${known}`,
+    );
     expectUsage(await run(toolctl, "db.read", { table: "users", columns: ["password"] }), `unknown column "password" in columns for table "users"; ${known}`);
     expectUsage(await run(toolctl, "db.read", { table: "users", columns: ["*"] }), `unknown column "*" in columns for table "users"; ${known}`);
-    expectUsage(await run(toolctl, "db.read", { table: "users", orderBy: "name; DROP TABLE users" }), `unknown column "name; DROP TABLE users" in orderBy for table "users"; ${known}`);
+    expectUsage(
+      await run(toolctl, "db.read", { table: "users", orderBy: "name; DROP TABLE users" }),
+      `unknown column "name; DROP TABLE users" in orderBy for table "users"; ${known}`,
+    );
     expectUsage(await run(toolctl, "db.create", { data: { name: "mallory", password: "x" } }), `unknown column "password" in data for table "users"; ${known}`);
-    expectUsage(await run(toolctl, "db.update", { where: { id: 1 }, data: { "age = 0, password": "x" } }), `unknown column "age = 0, password" in data for table "users"; ${known}`);
-    expectUsage(await run(toolctl, "db.read", { table: "users", where: { age: { "gt 0 OR 1": 1 } } }), 'where.age: unknown operator "gt 0 OR 1"; use eq, ne, gt, gte, lt, lte, like, in');
-    expectUsage(await run(toolctl, "db.read", { table: "users", where: { age: { gt: { nested: 1 } } } }), "where.age.gt must be a string, number, boolean or null");
-    expectUsage(await run(toolctl, "db.read", { table: "users", were: { id: 1 } }), 'unknown input field "were"; read takes table, columns, where, orderBy, limit, offset');
+    expectUsage(
+      await run(toolctl, "db.update", { where: { id: 1 }, data: { "age = 0, password": "x" } }),
+      `unknown column "age = 0, password" in data for table "users"; ${known}`,
+    );
+    expectUsage(
+      await run(toolctl, "db.read", { table: "users", where: { age: { "gt 0 OR 1": 1 } } }),
+      'where.age: unknown operator "gt 0 OR 1"; use eq, ne, gt, gte, lt, lte, like, in',
+    );
+    expectUsage(
+      await run(toolctl, "db.read", { table: "users", where: { age: { gt: { nested: 1 } } } }),
+      "where.age.gt must be a string, number, boolean or null",
+    );
+    expectUsage(
+      await run(toolctl, "db.read", { table: "users", were: { id: 1 } }),
+      'unknown input field "were"; read takes table, columns, where, orderBy, limit, offset',
+    );
     expect(snapshot(file)).toEqual(before);
   });
 
@@ -238,9 +285,9 @@ describe("database runtime: injection and allow-lists", () => {
     const likeAll = await run(toolctl, "db.read", { table: "users", where: { name: { in: ["ada' OR '1'='1"] } } });
     expect(likeAll.output.rows).toEqual([]);
     const name = "Robert'); DROP TABLE users;--";
-    const created = await run(toolctl, "db.create", { data: { name, email: "\" OR \"\"=\"" } });
+    const created = await run(toolctl, "db.create", { data: { name, email: '" OR ""="' } });
     expect(created.exitCode).toBe(0);
-    expect(query(file, "SELECT name, email FROM users WHERE id = ?", created.output.rowid)).toEqual([{ name, email: "\" OR \"\"=\"" }]);
+    expect(query(file, "SELECT name, email FROM users WHERE id = ?", created.output.rowid)).toEqual([{ name, email: '" OR ""="' }]);
     const found = await run(toolctl, "db.read", { table: "users", columns: ["id"], where: { name } });
     expect(found.output.rows).toEqual([{ id: created.output.rowid }]);
     const updated = await run(toolctl, "db.update", { where: { name: "' OR 1=1 --" }, data: { age: 0 } });
@@ -324,7 +371,11 @@ describe("database runtime: manifest rules", () => {
     expect(problems(`${head}database: { file: x.db, tables: {} }\nactions:\n  a: { description: d, kind: read, operation: read }\n`)).toEqual([
       "tool.yaml:5:33: database.tables: declare at least one table and the operations allowed on it",
     ]);
-    expect(problems(`${head}database: { file: x.db, tables: { t: [read] } }\nactions:\n  a: { description: d, kind: delete, operation: delete }\n  b: { description: d, kind: update, operation: read }\n  c: { description: d, kind: read, operation: list }\n`)).toEqual([
+    expect(
+      problems(
+        `${head}database: { file: x.db, tables: { t: [read] } }\nactions:\n  a: { description: d, kind: delete, operation: delete }\n  b: { description: d, kind: update, operation: read }\n  c: { description: d, kind: read, operation: list }\n`,
+      ),
+    ).toEqual([
       "tool.yaml:7:49: actions.a.operation: no table allows 'delete': add it to a table under database.tables",
       "tool.yaml:8:49: actions.b.operation: 'read' is a read action, but kind is update",
       "tool.yaml:9:47: actions.c.operation: 'list' is not a database operation: one of read, create, update, delete",
@@ -332,7 +383,9 @@ describe("database runtime: manifest rules", () => {
   });
 
   it("refuses SQLite's own tables and unknown operations in the allow-list", () => {
-    const found = problems(`${head}database: { file: x.db, tables: { sqlite_master: [read], t: [read, drop] } }\nactions:\n  a: { description: d, kind: read, operation: read }\n`);
+    const found = problems(
+      `${head}database: { file: x.db, tables: { sqlite_master: [read], t: [read, drop] } }\nactions:\n  a: { description: d, kind: read, operation: read }\n`,
+    );
     expect(found.some((p) => p.includes("database.tables") && p.includes("sqlite_ tables belong to SQLite"))).toBe(true);
     expect(found.some((p) => p.includes("database.tables.t"))).toBe(true);
   });
@@ -344,9 +397,13 @@ describe("database runtime: the inventory example", () => {
     const file = path.join(dir, "inventory/inventory.db");
     expect((await run(toolctl, "inventory.find", {}, { dryRun: true })).exitCode).toBe(0);
     expect(existsSync(file)).toBe(false);
-    const low = await run(toolctl, "inventory.find", { params: ["where.quantity.lt=20", "columns=[\"sku\"]", "orderBy=sku"] });
+    const low = await run(toolctl, "inventory.find", { params: ["where.quantity.lt=20", 'columns=["sku"]', "orderBy=sku"] });
     expect(low.output.rows).toEqual([{ sku: "HAM-1" }, { sku: "SAW-2" }]);
-    expect((await run(toolctl, "inventory.add", { data: { sku: "DRL-3", name: "Drill", quantity: 2 } })).output).toEqual({ table: "items", rowid: 4, changes: 1 });
+    expect((await run(toolctl, "inventory.add", { data: { sku: "DRL-3", name: "Drill", quantity: 2 } })).output).toEqual({
+      table: "items",
+      rowid: 4,
+      changes: 1,
+    });
     const restock = await run(toolctl, "inventory.restock", { params: ["where.sku=DRL-3", "data.quantity=10"] });
     expect(restock.output).toEqual({ table: "items", changes: 1 });
     expect(query(file, "SELECT quantity FROM items WHERE sku = 'DRL-3'")).toEqual([{ quantity: 10 }]);

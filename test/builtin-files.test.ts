@@ -122,8 +122,13 @@ describe("files runtime: operations", () => {
     const root = await run(toolctl, "fs.list");
     expect(root.exitCode).toBe(0);
     expect(root.output).toEqual({
-      path: path.join(dir, "root"), truncated: false,
-      entries: [{ name: "hello.txt", type: "file", size: 6 }, { name: "notes", type: "directory" }, { name: "zz-link", type: "symlink" }],
+      path: path.join(dir, "root"),
+      truncated: false,
+      entries: [
+        { name: "hello.txt", type: "file", size: 6 },
+        { name: "notes", type: "directory" },
+        { name: "zz-link", type: "symlink" },
+      ],
     });
     const notes = await run(toolctl, "fs.list", { path: "notes" });
     expect(notes.output.entries.map((e: { name: string }) => e.name)).toEqual(["b.md", "today.md"]);
@@ -139,7 +144,13 @@ describe("files runtime: operations", () => {
     expect(write.exitCode).toBe(0);
     expect(write.status).toBe("dry_run");
     expect(write.plan).toMatchObject({
-      runtime: "files", operation: "write", path: path.join(dir, "root/notes/today.md"), root: path.join(dir, "root"), exists: true, bytes: 7, createOnly: false,
+      runtime: "files",
+      operation: "write",
+      path: path.join(dir, "root/notes/today.md"),
+      root: path.join(dir, "root"),
+      exists: true,
+      bytes: 7,
+      createOnly: false,
     });
     expect(write.plan.summary).toContain(`replaces ${path.join(dir, "root/notes/today.md")} with 7 bytes`);
     const del = await run(toolctl, "fs.delete", { path: "hello.txt" }, { dryRun: true });
@@ -156,11 +167,22 @@ describe("files runtime: confinement", () => {
   it("refuses '..' in any position, absolute paths outside the roots, and NUL bytes, whatever the operation", async () => {
     const { dir, toolctl } = await filesProject();
     const attempts = [
-      "../outside/secret.txt", "notes/../../outside/secret.txt", "notes/../hello.txt", "..", "/etc/passwd",
-      path.join(dir, "outside", "secret.txt"), `${path.join(dir, "root")}/../outside/secret.txt`, "hello.txt\0.png",
+      "../outside/secret.txt",
+      "notes/../../outside/secret.txt",
+      "notes/../hello.txt",
+      "..",
+      "/etc/passwd",
+      path.join(dir, "outside", "secret.txt"),
+      `${path.join(dir, "root")}/../outside/secret.txt`,
+      "hello.txt\0.png",
     ];
     for (const attempt of attempts) {
-      for (const [action, input] of [["fs.read", {}], ["fs.write", { content: "pwned" }], ["fs.delete", {}], ["fs.list", {}]] as const) {
+      for (const [action, input] of [
+        ["fs.read", {}],
+        ["fs.write", { content: "pwned" }],
+        ["fs.delete", {}],
+        ["fs.list", {}],
+      ] as const) {
         const result = await run(toolctl, action, { path: attempt, ...input }, { yes: true });
         expectOutside(result, attempt);
       }
@@ -298,7 +320,7 @@ describe("files runtime: limits and input", () => {
     const { home } = await filesProject();
     const human = await runCli(["run", "fs.read", "-p", "path=../x"], { home });
     expect(human.code).toBe(3);
-    expect(human.stderr.split("\n")[0]).toBe('error: Path is outside project directory: "../x" (\'..\' is not allowed)');
+    expect(human.stderr.split("\n")[0]).toBe("error: Path is outside project directory: \"../x\" ('..' is not allowed)");
   });
 
   it("fails clearly on a missing file or a directory read as a file", async () => {
@@ -317,7 +339,9 @@ describe("files runtime: manifest rules", () => {
   const head = "apiVersion: toolctl/v1\nname: fs\ndescription: d\n";
 
   it("needs files settings, an operation on every action, and an operation that agrees with the kind", () => {
-    const found = problems(`${head}runtime: files\nactions:\n  a: { description: d, kind: read }\n  b: { description: d, kind: read, operation: write }\n  c: { description: d, kind: read, operation: update }\n`);
+    const found = problems(
+      `${head}runtime: files\nactions:\n  a: { description: d, kind: read }\n  b: { description: d, kind: read, operation: write }\n  c: { description: d, kind: read, operation: update }\n`,
+    );
     expect(found).toEqual([
       "tool.yaml:1:1: files: required for runtime files, such as files: { roots: [notes] }",
       "tool.yaml:6:6: actions.a.operation: required for runtime files: one of read, list, write, create, delete",
@@ -332,7 +356,9 @@ describe("files runtime: manifest rules", () => {
       "tool.yaml:5:8: files: only valid for runtime files, not echo",
       "tool.yaml:7:47: actions.a.operation: only valid for runtime files, database or vercel, not echo",
     ]);
-    expect(problems(`${head}runtime: files\nfiles: { roots: [] }\nactions:\n  a: { description: d, kind: read, operation: read }\n`)[0]).toMatch(/^tool\.yaml:5:\d+: files\.roots: /);
+    expect(problems(`${head}runtime: files\nfiles: { roots: [] }\nactions:\n  a: { description: d, kind: read, operation: read }\n`)[0]).toMatch(
+      /^tool\.yaml:5:\d+: files\.roots: /,
+    );
   });
 });
 

@@ -72,7 +72,10 @@ function db(home: string): Database.Database {
 function count(home: string, sql: string, ...params: unknown[]): number {
   const handle = db(home);
   try {
-    return handle.prepare(sql).pluck().get(...params) as number;
+    return handle
+      .prepare(sql)
+      .pluck()
+      .get(...params) as number;
   } finally {
     handle.close();
   }
@@ -322,8 +325,24 @@ describe("run: --param values are typed by the input schema", () => {
   it("numbers, integers, strings, booleans, arrays and dotted keys", async () => {
     const home = freshTypesHome();
     const result = await runJson(
-      ["run", "types.check", "--param", "n=5", "--param", "s=5", "--param", "i=7", "--param", "b=true", "--param", "list=[1,2]",
-        "--param", "user.name=ann", "--param", "user.age=30"],
+      [
+        "run",
+        "types.check",
+        "--param",
+        "n=5",
+        "--param",
+        "s=5",
+        "--param",
+        "i=7",
+        "--param",
+        "b=true",
+        "--param",
+        "list=[1,2]",
+        "--param",
+        "user.name=ann",
+        "--param",
+        "user.age=30",
+      ],
       { home },
     );
     expect(result.code, result.stdout).toBe(0);
@@ -337,17 +356,24 @@ describe("run: --param values are typed by the input schema", () => {
   });
 
   it("a value that fits no declared type stays text and fails validation with its path", async () => {
-    const result = await runJson(["run", "types.check", "--param", "n=abc", "--param", "i=1.5", "--param", "b=yes", "--param", "user.age=old"], { home: freshTypesHome() });
+    const result = await runJson(["run", "types.check", "--param", "n=abc", "--param", "i=1.5", "--param", "b=yes", "--param", "user.age=old"], {
+      home: freshTypesHome(),
+    });
     const error = expectJsonError(result, 2, "input_invalid");
-    expect([...error.problems].sort()).toEqual(["input.b: must be boolean", "input.i: must be integer", "input.n: must be number", "input.user.age: must be integer"]);
+    expect([...error.problems].sort()).toEqual([
+      "input.b: must be boolean",
+      "input.i: must be integer",
+      "input.n: must be number",
+      "input.user.age: must be integer",
+    ]);
     expect(result.json.input).toMatchObject({ n: "abc", b: "yes", user: { age: "old" } });
   });
 
   it("--params-file, then --params, then --param: the later source wins", async () => {
-    const result = await runJson(
-      ["run", "types.check", "--params-file", "-", "--params", '{"n": 2, "i": 3}', "--param", "i=4"],
-      { home: freshTypesHome(), input: '{"s": "file", "n": 1}' },
-    );
+    const result = await runJson(["run", "types.check", "--params-file", "-", "--params", '{"n": 2, "i": 3}', "--param", "i=4"], {
+      home: freshTypesHome(),
+      input: '{"s": "file", "n": 1}',
+    });
     expect(result.code).toBe(0);
     expect(result.json.output).toStrictEqual({ s: "file", n: 2, i: 4 });
   });
@@ -401,7 +427,10 @@ describe("unknown options and commands", () => {
   it("list --runtime or --status with an unknown value: exit 2, names the flag, suggests the closest value", async () => {
     const home = freshHome();
     const cases: Array<[string[], RegExp]> = [
-      [["list", "--runtime", "htpp"], /^error: --runtime: unknown runtime 'htpp' \(did you mean 'http'\?\); one of: http, process, docker, echo, files, database, email, vercel$/],
+      [
+        ["list", "--runtime", "htpp"],
+        /^error: --runtime: unknown runtime 'htpp' \(did you mean 'http'\?\); one of: http, process, docker, echo, files, database, email, vercel$/,
+      ],
       [["list", "--runtime", "kubernetes"], /^error: --runtime: unknown runtime 'kubernetes'; one of: http, process/],
       [["list", "--status", "activ"], /^error: --status: unknown status 'activ' \(did you mean 'active'\?\); one of: pending, active, disabled, revoked$/],
     ];
@@ -547,13 +576,9 @@ describe("a disabled, re-enabled and removed tool", () => {
 
 describe("an unusable home or registry: exit 6", () => {
   it("a home under a regular file (ENOTDIR) names the path", async () => {
-    const dir = writeFiles({ "file": "I am a file" });
+    const dir = writeFiles({ file: "I am a file" });
     const home = path.join(dir, "file", "home");
-    const [flag, env, json] = await Promise.all([
-      runCli(["--home", home, "list"]),
-      runCli(["list"], { home }),
-      runJson(["list", "--home", home]),
-    ]);
+    const [flag, env, json] = await Promise.all([runCli(["--home", home, "list"]), runCli(["list"], { home }), runJson(["list", "--home", home])]);
     for (const result of [flag, env]) {
       expectHumanError(result, 6, `error: cannot create home ${home}: ENOTDIR`);
       expect(result.stderr.trim().split("\n")).toHaveLength(1);
@@ -564,7 +589,7 @@ describe("an unusable home or registry: exit 6", () => {
   });
 
   it("a home that is a regular file names the path", async () => {
-    const dir = writeFiles({ "file": "I am a file" });
+    const dir = writeFiles({ file: "I am a file" });
     const result = await runCli(["list"], { home: path.join(dir, "file") });
     expectHumanError(result, 6, path.join(dir, "file"));
   });
@@ -598,7 +623,9 @@ describe("an unusable home or registry: exit 6", () => {
     writeFileSync(path.join(home, "registry.db"), "");
     const result = await runJson(["list"], { home });
     expect(result.code).toBe(6);
-    expect(result.json.error.message).toMatch(/^registry .*registry\.db is empty \(0 bytes\): its history, spend ledger and audit log are gone; restore it from a backup, or move it aside/);
+    expect(result.json.error.message).toMatch(
+      /^registry .*registry\.db is empty \(0 bytes\): its history, spend ledger and audit log are gone; restore it from a backup, or move it aside/,
+    );
     expect(statSync(path.join(home, "registry.db")).size).toBe(0);
     // A home that has none yet gets one, whole.
     const fresh = tempDir();
@@ -607,30 +634,35 @@ describe("an unusable home or registry: exit 6", () => {
   });
 
   // A small file system of its own (tmpfs) that can be filled up; mounting needs root, as CI runs.
-  it.runIf(process.getuid?.() === 0 || process.env.CI)("a full disk is said in one line (exit 6), nothing is half-written, and the audit log stays intact", async () => {
-    const mount = tempDir("toolctl-full-");
-    execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mount]);
-    try {
-      const home = path.join(mount, "home");
-      expect((await runCli(["import", examplesDir], { home })).code).toBe(0);
+  it.runIf(process.getuid?.() === 0 || process.env.CI)(
+    "a full disk is said in one line (exit 6), nothing is half-written, and the audit log stays intact",
+    async () => {
+      const mount = tempDir("toolctl-full-");
+      execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mount]);
       try {
-        execFileSync("dd", ["if=/dev/zero", `of=${path.join(mount, "filler")}`, "bs=4k"], { stdio: "ignore" });
-      } catch {
-        // dd stops with an error once the file system is full: that is the point.
+        const home = path.join(mount, "home");
+        expect((await runCli(["import", examplesDir], { home })).code).toBe(0);
+        try {
+          execFileSync("dd", ["if=/dev/zero", `of=${path.join(mount, "filler")}`, "bs=4k"], { stdio: "ignore" });
+        } catch {
+          // dd stops with an error once the file system is full: that is the point.
+        }
+        const result = await runJson(["run", "echo.say", "-p", "message=hi"], { home });
+        expect(result.code).toBe(6);
+        expect(result.json.error.message).toBe(
+          `no space left on the disk holding ${home} (registry ${path.join(home, "registry.db")}); nothing was changed: free some space and run it again`,
+        );
+        const human = await runCli(["run", "echo.say", "-p", "message=hi"], { home });
+        expect(human.code).toBe(6);
+        expect(human.stderr.trim().split("\n")).toHaveLength(1);
+        rmSync(path.join(mount, "filler"));
+        expect((await runJson(["executions"], { home })).json.total).toBe(0);
+        expect((await runJson(["audit", "verify"], { home })).json).toMatchObject({ ok: true, problems: [] });
+      } finally {
+        execFileSync("umount", [mount]);
       }
-      const result = await runJson(["run", "echo.say", "-p", "message=hi"], { home });
-      expect(result.code).toBe(6);
-      expect(result.json.error.message).toBe(`no space left on the disk holding ${home} (registry ${path.join(home, "registry.db")}); nothing was changed: free some space and run it again`);
-      const human = await runCli(["run", "echo.say", "-p", "message=hi"], { home });
-      expect(human.code).toBe(6);
-      expect(human.stderr.trim().split("\n")).toHaveLength(1);
-      rmSync(path.join(mount, "filler"));
-      expect((await runJson(["executions"], { home })).json.total).toBe(0);
-      expect((await runJson(["audit", "verify"], { home })).json).toMatchObject({ ok: true, problems: [] });
-    } finally {
-      execFileSync("umount", [mount]);
-    }
-  });
+    },
+  );
 
   it("a config.yaml that cannot be read (a directory, no permission) is one line, exit 6, and never rewritten", async () => {
     const home = tempDir();
@@ -723,12 +755,14 @@ describe("pipes", () => {
     // More output than a pipe buffers (64 KiB), so the writer really meets the closed pipe.
     const files: Record<string, string> = {};
     for (let i = 0; i < 1200; i++) {
-      files[`t${i}.yaml`] = `apiVersion: toolctl/v1\nname: tool${i}\ndescription: ${"padding ".repeat(6)}${i}\nruntime: echo\nactions:\n  ping: { description: Ping, kind: read }\n`;
+      files[`t${i}.yaml`] =
+        `apiVersion: toolctl/v1\nname: tool${i}\ndescription: ${"padding ".repeat(6)}${i}\nruntime: echo\nactions:\n  ping: { description: Ping, kind: read }\n`;
     }
     const home = tempDir();
     expect((await runCli(["import", writeFiles(files)], { home, timeoutMs: 60_000 })).code).toBe(0);
     const result = spawnSync("bash", ["-c", `"${process.execPath}" "${binPath}" list | head -1; exit \${PIPESTATUS[0]}`], {
-      env: { ...baseEnv(), TOOLCTL_HOME: home }, encoding: "utf8",
+      env: { ...baseEnv(), TOOLCTL_HOME: home },
+      encoding: "utf8",
     });
     expect(result.stdout).toMatch(/^NAME\s+RUNTIME/);
     expect(result.stderr).toBe("");

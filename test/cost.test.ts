@@ -12,8 +12,14 @@ import { assessRisk, estimateCost as estimateCostFromRisk, riskFromCost } from "
 const a = (n: number) => "a".repeat(n);
 const repeat = (text: string, n: number) => text.repeat(n);
 const GSM7_BASIC_TABLE = [
-  "@£$¥èéùìòÇ\nØø\rÅå", "Δ_ΦΓΛΩΠΨΣΘΞÆæßÉ", " !\"#¤%&'()*+,-./", "0123456789:;<=>?",
-  "¡ABCDEFGHIJKLMNO", "PQRSTUVWXYZÄÖÑÜ§", "¿abcdefghijklmno", "pqrstuvwxyzäöñüà",
+  "@£$¥èéùìòÇ\nØø\rÅå",
+  "Δ_ΦΓΛΩΠΨΣΘΞÆæßÉ",
+  " !\"#¤%&'()*+,-./",
+  "0123456789:;<=>?",
+  "¡ABCDEFGHIJKLMNO",
+  "PQRSTUVWXYZÄÖÑÜ§",
+  "¿abcdefghijklmno",
+  "pqrstuvwxyzäöñüà",
 ].join("");
 
 describe("smsSegments: GSM-7", () => {
@@ -145,7 +151,8 @@ describe("costFromQuote", () => {
   it("takes the price from the quote's output and scales it", () => {
     expect(costFromQuote(spec("output.price"), { available: true, price: 12.98 })).toEqual({ usd: 12.98, basis: "check quote: output.price" });
     expect(costFromQuote(spec("output.price.amount", 0.01), { price: { amount: 1298, currency: "usd" } })).toEqual({
-      usd: 12.98, basis: "check quote: output.price.amount × 0.01",
+      usd: 12.98,
+      basis: "check quote: output.price.amount × 0.01",
     });
     expect(costFromQuote(spec("output.offers[1].price"), { offers: [{ price: 1 }, { price: 3.5 }] }).usd).toBe(3.5);
     expect(costFromQuote(spec("output"), 7).usd).toBe(7);
@@ -265,15 +272,45 @@ describe("manifest: cost declarations", () => {
 
   it.each([
     ["per unit without units", ["    cost: { perUnit: 0.01 }"], 12, /actions\.buy\.cost\.units: is required/],
-    ["units that count nothing", ["    cost: { perUnit: 0.01, units: {} }"], 12, /actions\.buy\.cost\.units: say how units are counted: smsSegments: <field> or count: <field>/],
-    ["a misspelt unit", ["    cost:", "      perUnit: 0.01", "      units: { smsSegment: message }"], 14, /actions\.buy\.cost\.units\.smsSegment: unknown field 'smsSegment' \(did you mean 'smsSegments'\?\)/],
+    [
+      "units that count nothing",
+      ["    cost: { perUnit: 0.01, units: {} }"],
+      12,
+      /actions\.buy\.cost\.units: say how units are counted: smsSegments: <field> or count: <field>/,
+    ],
+    [
+      "a misspelt unit",
+      ["    cost:", "      perUnit: 0.01", "      units: { smsSegment: message }"],
+      14,
+      /actions\.buy\.cost\.units\.smsSegment: unknown field 'smsSegment' \(did you mean 'smsSegments'\?\)/,
+    ],
     ["a negative unit price", ["    cost:", "      perUnit: -1", "      units: { count: to }"], 13, /actions\.buy\.cost\.perUnit: .*>=0/],
-    ["a unit field that is not a path", ["    cost:", "      perUnit: 1", "      units: { count: 'to recipients' }"], 14, /actions\.buy\.cost\.units\.count: a dotted path of an input field/],
-    ["an unknown key beside perUnit", ["    cost:", "      perUnit: 1", "      units: { count: to }", "      currency: eur"], 15, /actions\.buy\.cost\.currency: unknown field 'currency'/],
+    [
+      "a unit field that is not a path",
+      ["    cost:", "      perUnit: 1", "      units: { count: 'to recipients' }"],
+      14,
+      /actions\.buy\.cost\.units\.count: a dotted path of an input field/,
+    ],
+    [
+      "an unknown key beside perUnit",
+      ["    cost:", "      perUnit: 1", "      units: { count: to }", "      currency: eur"],
+      15,
+      /actions\.buy\.cost\.currency: unknown field 'currency'/,
+    ],
     ["a quote without from", ["    cost:", "      quote: { action: check }"], 13, /actions\.buy\.cost\.quote\.from: is required/],
-    ["a quote path outside the output", ["    cost:", "      quote: { action: check, from: price }"], 13, /actions\.buy\.cost\.quote\.from: a path into the quote's output, such as output\.price/],
+    [
+      "a quote path outside the output",
+      ["    cost:", "      quote: { action: check, from: price }"],
+      13,
+      /actions\.buy\.cost\.quote\.from: a path into the quote's output, such as output\.price/,
+    ],
     ["a quote scale of zero", ["    cost:", "      quote: { action: check, from: output.price, scale: 0 }"], 13, /actions\.buy\.cost\.quote\.scale: .*>0/],
-    ["an unknown key in a quote", ["    cost:", "      quote:", "        action: check", "        from: output.price", "        cache: true"], 16, /actions\.buy\.cost\.quote\.cache: unknown field 'cache'/],
+    [
+      "an unknown key in a quote",
+      ["    cost:", "      quote:", "        action: check", "        from: output.price", "        cache: true"],
+      16,
+      /actions\.buy\.cost\.quote\.cache: unknown field 'cache'/,
+    ],
   ])("reports %s at its line", (_, cost, line, message) => {
     const problems = problemsOf(shop(...cost));
     const found = problems.filter((p) => p.startsWith(`shop.yaml:${line}:`) && message.test(p));
@@ -297,7 +334,15 @@ describe("manifest: cost declarations", () => {
   });
 
   it("requires the quote action to be a read (it runs before approval)", () => {
-    const text = shop("    cost:", "      quote:", "        action: sell", "        from: output.price", "  sell:", "    description: Sell", "    kind: create");
+    const text = shop(
+      "    cost:",
+      "      quote:",
+      "        action: sell",
+      "        from: output.price",
+      "  sell:",
+      "    description: Sell",
+      "    kind: create",
+    );
     expect(problemsOf(text)).toEqual([
       expect.stringMatching(/^shop\.yaml:14:\d+: actions\.buy\.cost\.quote\.action: 'sell' is a create action; a quote must come from a read action$/),
     ]);
@@ -320,7 +365,13 @@ describe("manifest: cost declarations", () => {
 
   it("lets the quote's input refer to the action's input only", () => {
     const problems = problemsOf(
-      shop("    cost:", "      quote:", "        action: check", "        input: { key: '{{ secrets.API_KEY }}', id: '{{ output.id }}', d: '{{ input.domain }}' }", "        from: output.price"),
+      shop(
+        "    cost:",
+        "      quote:",
+        "        action: check",
+        "        input: { key: '{{ secrets.API_KEY }}', id: '{{ output.id }}', d: '{{ input.domain }}' }",
+        "        from: output.price",
+      ),
     );
     expect(problems).toHaveLength(2);
     expect(problems[0]).toMatch(/^shop\.yaml:15:\d+: actions\.buy\.cost\.quote\.input: template '\{\{ secrets\.API_KEY \}\}' may only refer to input$/);
@@ -328,8 +379,12 @@ describe("manifest: cost declarations", () => {
   });
 
   it("reports a broken template in the quote's input", () => {
-    const problems = problemsOf(shop("    cost:", "      quote:", "        action: check", "        input: { d: '{{ input.domain + 1 }}' }", "        from: output.price"));
-    expect(problems).toEqual([expect.stringMatching(/^shop\.yaml:15:\d+: actions\.buy\.cost\.quote\.input: '\{\{ input\.domain \+ 1 \}\}' is not a valid reference/)]);
+    const problems = problemsOf(
+      shop("    cost:", "      quote:", "        action: check", "        input: { d: '{{ input.domain + 1 }}' }", "        from: output.price"),
+    );
+    expect(problems).toEqual([
+      expect.stringMatching(/^shop\.yaml:15:\d+: actions\.buy\.cost\.quote\.input: '\{\{ input\.domain \+ 1 \}\}' is not a valid reference/),
+    ]);
   });
 
   it("reports cost problems together with other problems in the file", () => {

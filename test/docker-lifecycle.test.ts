@@ -12,8 +12,21 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli, runJson, tempDir, writeFiles, type CliResult } from "./helpers.js";
 import {
-  BUSYBOX_IMAGE, containersWith, docker, engineEnv, engineUp, ensureImages, homeIdOf, importInto, inCI, parseAuditLines,
-  removeHomeVolumes, skipDocker, stateVolumeOf, volumeNames, shellTool,
+  BUSYBOX_IMAGE,
+  containersWith,
+  docker,
+  engineEnv,
+  engineUp,
+  ensureImages,
+  homeIdOf,
+  importInto,
+  inCI,
+  parseAuditLines,
+  removeHomeVolumes,
+  skipDocker,
+  stateVolumeOf,
+  volumeNames,
+  shellTool,
 } from "./fixtures/docker/engine.js";
 import { spawnTerminal } from "./pty.js";
 
@@ -148,7 +161,20 @@ describe.skipIf(skipDocker)("docker tool lifecycle", () => {
     const [info] = JSON.parse((await docker(["volume", "inspect", volume])).stdout) as Array<{ Labels: Record<string, string> }>;
     expect(info!.Labels).toMatchObject({ "io.toolctl.tool": "lc-state", "io.toolctl.home": homeIdOf(home) });
     // Looked at from a container toolctl did not make: the data and its owner are in the volume itself.
-    const seen = await docker(["run", "--rm", "--network", "none", "--user", "65534:65534", "-v", `${volume}:/s:ro`, BUSYBOX_IMAGE, "sh", "-c", "stat -c '%u:%g' /s; cat /s/counter"]);
+    const seen = await docker([
+      "run",
+      "--rm",
+      "--network",
+      "none",
+      "--user",
+      "65534:65534",
+      "-v",
+      `${volume}:/s:ro`,
+      BUSYBOX_IMAGE,
+      "sh",
+      "-c",
+      "stat -c '%u:%g' /s; cat /s/counter",
+    ]);
     expect(seen.stdout.trim()).toBe("65534:65534\n2");
   });
 
@@ -157,7 +183,9 @@ describe.skipIf(skipDocker)("docker tool lifecycle", () => {
     // 3 MB at once, then it lingers: the watch catches it over its 1 MB while it runs, and stops it.
     const fill = await sh("lc-quota", "dd if=/dev/urandom of=/state/blob bs=1M count=3 2>/dev/null; sleep 10; echo never");
     expect(fill.code, why(fill)).toBe(1);
-    expect(fill.json.error.message).toMatch(/^\/state grew past its 1 MB quota \(3\.\d MB when measured\): the container was killed and removed; clear it with: toolctl tool clear-state lc-quota/);
+    expect(fill.json.error.message).toMatch(
+      /^\/state grew past its 1 MB quota \(3\.\d MB when measured\): the container was killed and removed; clear it with: toolctl tool clear-state lc-quota/,
+    );
     expect(fill.json.error.category).toBe("resource_limit");
     expect(fill.json.durationMs).toBeLessThan(8000);
 
@@ -183,7 +211,10 @@ describe.skipIf(skipDocker)("docker tool lifecycle", () => {
   it("stops a run that keeps writing past its quota while it runs, not only the run after it", async () => {
     const volume = stateVolumeOf("lc-quota", home);
     // 200 MB, a megabyte every 50 ms: without a watch it would all land in a 1 MB quota.
-    const flood = await sh("lc-quota", "i=0; while [ $i -lt 200 ]; do dd if=/dev/zero of=/state/f$i bs=1M count=1 2>/dev/null; i=$((i+1)); sleep 0.05; done; echo finished");
+    const flood = await sh(
+      "lc-quota",
+      "i=0; while [ $i -lt 200 ]; do dd if=/dev/zero of=/state/f$i bs=1M count=1 2>/dev/null; i=$((i+1)); sleep 0.05; done; echo finished",
+    );
     expect(flood.code, why(flood)).toBe(1);
     expect(flood.json.error.message).toMatch(/^\/state grew past its 1 MB quota/);
     expect(flood.json.output ?? null).toBeNull();
@@ -192,7 +223,10 @@ describe.skipIf(skipDocker)("docker tool lifecycle", () => {
     expect((await json(["tool", "clear-state", "lc-quota"])).code).toBe(0);
 
     // An image without du: the engine measures the volume instead, less often, and the run is stopped all the same.
-    const slow = await sh("lc-quota-nodu", "i=0; while [ $i -lt 200 ]; do dd if=/dev/zero of=/state/f$i bs=1M count=1 2>/dev/null; i=$((i+1)); sleep 0.1; done; echo finished");
+    const slow = await sh(
+      "lc-quota-nodu",
+      "i=0; while [ $i -lt 200 ]; do dd if=/dev/zero of=/state/f$i bs=1M count=1 2>/dev/null; i=$((i+1)); sleep 0.1; done; echo finished",
+    );
     expect(slow.code, why(slow)).toBe(1);
     expect(slow.json.error.message).toMatch(/^\/state grew past its 1 MB quota/);
     expect((await json(["tool", "clear-state", "lc-quota-nodu"])).code).toBe(0);
@@ -204,7 +238,9 @@ describe.skipIf(skipDocker)("docker tool lifecycle", () => {
     const removed = await cli(["tool", "remove", "lc-remove"]);
     expect(removed.code, why(removed)).toBe(0);
     // Another tool, from another manifest, that happens to take the same name.
-    const other = writeFiles({ "other.yaml": shellTool("lc-remove", "{ storageMb: 5, timeoutSeconds: 20 }").replace("lifecycle probe lc-remove", "an unrelated tool") });
+    const other = writeFiles({
+      "other.yaml": shellTool("lc-remove", "{ storageMb: 5, timeoutSeconds: 20 }").replace("lifecycle probe lc-remove", "an unrelated tool"),
+    });
     await importInto(home, [other]);
     const read = await sh("lc-remove", "cat /state/data 2>&1; true");
     expect(read.code, why(read)).toBe(0);
@@ -280,7 +316,10 @@ describe.skipIf(skipDocker)("docker tool lifecycle", () => {
     expect((await toolRecord("lc-mem")).status).toBe("active");
     // The re-import that sent it back is on record, with the status it left.
     const updates = (await auditOf("lc-mem")).filter((e) => e.type === "tool.updated");
-    expect(updates.map((e) => [e.status, e.data.statusFrom ?? null])).toEqual([["active", null], ["pending", "active"]]);
+    expect(updates.map((e) => [e.status, e.data.statusFrom ?? null])).toEqual([
+      ["active", null],
+      ["pending", "active"],
+    ]);
   });
 
   it("revoke removes the grants and the state volume: runs refused, history kept, enable refused, approve restores", async () => {
@@ -392,7 +431,9 @@ describe.skipIf(skipDocker)("docker tool lifecycle", () => {
 
     // With no Docker tool registered, a missing engine is only a warning.
     const plain = tempDir("toolctl-docker-doctor-");
-    const echo = writeFiles({ "echo.yaml": "apiVersion: toolctl/v1\nname: plain-echo\ndescription: echo\nruntime: echo\nactions:\n  say:\n    description: say\n    kind: read\n" });
+    const echo = writeFiles({
+      "echo.yaml": "apiVersion: toolctl/v1\nname: plain-echo\ndescription: echo\nruntime: echo\nactions:\n  say:\n    description: say\n    kind: read\n",
+    });
     await importInto(plain, [echo]);
     const relaxed = await json(["doctor"], { DOCKER_HOST: "unix:///nonexistent.sock" }, plain);
     expect(relaxed.code, why(relaxed)).toBe(0);
@@ -455,7 +496,21 @@ describe.skipIf(skipDocker)("docker tool lifecycle", () => {
     term.write("no\r");
     const exit = await term.exited;
     expect(exit.exitCode, term.text()).toBe(3);
-    const created = await docker(["events", "--since", String(Math.floor(since / 1000)), "--until", String(Math.ceil(Date.now() / 1000)), "--filter", "type=container", "--filter", "event=create", "--filter", "label=io.toolctl.tool=lc-ask", "--format", "{{.ID}}"]);
+    const created = await docker([
+      "events",
+      "--since",
+      String(Math.floor(since / 1000)),
+      "--until",
+      String(Math.ceil(Date.now() / 1000)),
+      "--filter",
+      "type=container",
+      "--filter",
+      "event=create",
+      "--filter",
+      "label=io.toolctl.tool=lc-ask",
+      "--format",
+      "{{.ID}}",
+    ]);
     expect(created.stdout.trim()).toBe("");
   });
 });

@@ -13,8 +13,26 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { baseEnv, binPath, examplesDir, repoRoot, runCli, runJson, tempDir, writeFiles, type CliResult } from "./helpers.js";
 import {
-  BUSYBOX_IMAGE, CALC_IMAGE, MiB, SANDBOX_UID, containersWith, docker, engineEnv, engineEvents, engineNow, engineUp, ensureImages,
-  importInto, inCI, parseAuditLines, removeHomeVolumes, skipDocker, sleep, stateVolumeOf, volumeNames, shellTool,
+  BUSYBOX_IMAGE,
+  CALC_IMAGE,
+  MiB,
+  SANDBOX_UID,
+  containersWith,
+  docker,
+  engineEnv,
+  engineEvents,
+  engineNow,
+  engineUp,
+  ensureImages,
+  importInto,
+  inCI,
+  parseAuditLines,
+  removeHomeVolumes,
+  skipDocker,
+  sleep,
+  stateVolumeOf,
+  volumeNames,
+  shellTool,
 } from "./fixtures/docker/engine.js";
 
 const HOG = "const kept = []; for (;;) kept.push(Buffer.alloc(8 * 1024 * 1024, 1));";
@@ -159,8 +177,14 @@ async function runningContainer(label: string, limitMs = 15_000): Promise<string
 async function createdAndRemoved(executionId: string, since: string): Promise<void> {
   const events = await engineEvents(since, [`label=io.toolctl.execution=${executionId}`, "type=container"]);
   const actions = events.map((e) => e.Action);
-  expect(actions.filter((a) => a === "create"), `events: ${actions.join(", ")}`).toHaveLength(1);
-  expect(actions.filter((a) => a === "destroy"), `events: ${actions.join(", ")}`).toHaveLength(1);
+  expect(
+    actions.filter((a) => a === "create"),
+    `events: ${actions.join(", ")}`,
+  ).toHaveLength(1);
+  expect(
+    actions.filter((a) => a === "destroy"),
+    `events: ${actions.join(", ")}`,
+  ).toHaveLength(1);
   expect(await containersWith(`io.toolctl.execution=${executionId}`)).toEqual([]);
 }
 
@@ -189,12 +213,25 @@ describe.skipIf(skipDocker)("docker sandbox", () => {
   // Probes from inside the container (reliability.md §5.5)
 
   it("runs as 65534 with no capabilities, no-new-privileges and seccomp filtering; docker inspect agrees", async () => {
-    const probe = await sh("sbx-probe", "grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):' /proc/self/status; echo uid=$(id -u) gid=$(id -g)");
+    const probe = await sh(
+      "sbx-probe",
+      "grep -E '^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs|Seccomp):' /proc/self/status; echo uid=$(id -u) gid=$(id -g)",
+    );
     expect(probe.code, why(probe)).toBe(0);
-    const status = Object.fromEntries((probe.json.output as string).split("\n").filter((l) => l.includes(":")).map((l) => l.split(/:\s*/) as [string, string]));
+    const status = Object.fromEntries(
+      (probe.json.output as string)
+        .split("\n")
+        .filter((l) => l.includes(":"))
+        .map((l) => l.split(/:\s*/) as [string, string]),
+    );
     expect(status).toMatchObject({
-      CapInh: "0000000000000000", CapPrm: "0000000000000000", CapEff: "0000000000000000", CapBnd: "0000000000000000", CapAmb: "0000000000000000",
-      NoNewPrivs: "1", Seccomp: "2",
+      CapInh: "0000000000000000",
+      CapPrm: "0000000000000000",
+      CapEff: "0000000000000000",
+      CapBnd: "0000000000000000",
+      CapAmb: "0000000000000000",
+      NoNewPrivs: "1",
+      Seccomp: "2",
     });
     expect(probe.json.output).toContain(`uid=${SANDBOX_UID} gid=${SANDBOX_UID}`);
 
@@ -227,16 +264,19 @@ describe.skipIf(skipDocker)("docker sandbox", () => {
   });
 
   it("has a read-only root (EROFS), a writable but noexec /tmp, and mount and unshare fail", async () => {
-    const probe = await sh("sbx-probe", [
-      "exec 2>&1",
-      "touch /x; echo touch_root=$?",
-      "echo kept > /tmp/probe && cat /tmp/probe; echo write_tmp=$?",
-      "cp /bin/busybox /tmp/bb && /tmp/bb true; echo exec_tmp=$?",
-      "grep ' / ' /proc/mounts",
-      "mount -t tmpfs none /tmp; echo mount=$?",
-      "unshare -U true; echo unshare_user=$?",
-      "unshare -m true; echo unshare_mount=$?",
-    ].join("\n"));
+    const probe = await sh(
+      "sbx-probe",
+      [
+        "exec 2>&1",
+        "touch /x; echo touch_root=$?",
+        "echo kept > /tmp/probe && cat /tmp/probe; echo write_tmp=$?",
+        "cp /bin/busybox /tmp/bb && /tmp/bb true; echo exec_tmp=$?",
+        "grep ' / ' /proc/mounts",
+        "mount -t tmpfs none /tmp; echo mount=$?",
+        "unshare -U true; echo unshare_user=$?",
+        "unshare -m true; echo unshare_mount=$?",
+      ].join("\n"),
+    );
     expect(probe.code, why(probe)).toBe(0);
     const out = probe.json.output as string;
     expect(out).toMatch(/touch: \/x: Read-only file system/);
@@ -250,7 +290,10 @@ describe.skipIf(skipDocker)("docker sandbox", () => {
   });
 
   it("has no network: no route, addresses on loopback only, and a connect to 1.1.1.1:443 is unreachable", async () => {
-    const probe = await sh("sbx-probe", "exec 2>&1; echo \"routes=[$(ip route)]\"; echo \"addresses=[$(ip -o addr | awk '{print $2}' | sort -u | tr '\\n' ' ')]\"; nc -w 2 1.1.1.1 443 </dev/null; echo nc=$?");
+    const probe = await sh(
+      "sbx-probe",
+      "exec 2>&1; echo \"routes=[$(ip route)]\"; echo \"addresses=[$(ip -o addr | awk '{print $2}' | sort -u | tr '\\n' ' ')]\"; nc -w 2 1.1.1.1 443 </dev/null; echo nc=$?",
+    );
     expect(probe.code, why(probe)).toBe(0);
     const out = probe.json.output as string;
     expect(out).toContain("routes=[]");
@@ -263,12 +306,15 @@ describe.skipIf(skipDocker)("docker sandbox", () => {
     const started = Date.now();
     // The inner shell counts each fork that worked (in /tmp, without forking) and dies at the first that fails; the
     // outer one then counts the processes left without forking (glob, read and echo are built in).
-    const probe = await sh("sbx-probe", [
-      "sh -c 'n=0; for i in $(seq 1 200); do sleep 20 & n=$((n+1)); echo $n > /tmp/started; done' 2>/dev/null; echo flood_exit=$?",
-      "read n < /tmp/started; echo started=$n",
-      "set -- /proc/[0-9]*; echo procs=$#",
-      "read max < /sys/fs/cgroup/pids/pids.max 2>/dev/null || read max < /sys/fs/cgroup/pids.max; echo max=$max",
-    ].join("\n"));
+    const probe = await sh(
+      "sbx-probe",
+      [
+        "sh -c 'n=0; for i in $(seq 1 200); do sleep 20 & n=$((n+1)); echo $n > /tmp/started; done' 2>/dev/null; echo flood_exit=$?",
+        "read n < /tmp/started; echo started=$n",
+        "set -- /proc/[0-9]*; echo procs=$#",
+        "read max < /sys/fs/cgroup/pids/pids.max 2>/dev/null || read max < /sys/fs/cgroup/pids.max; echo max=$max",
+      ].join("\n"),
+    );
     expect(probe.code, why(probe)).toBe(0);
     const out = probe.json.output as string;
     const count = (name: string) => Number(new RegExp(`${name}=(\\d+)`).exec(out)?.[1]);
@@ -306,11 +352,13 @@ describe.skipIf(skipDocker)("docker sandbox", () => {
   });
 
   it("kills a sleep past timeoutSeconds 2: a read fails (exit 1), a create is unknown (exit 5), both in well under 30 s", async () => {
-    const [read, create] = await Promise.all(["read", "create"].map(async (action) => {
-      const started = Date.now();
-      const result = await json(["run", `sbx-sleep.${action}`]);
-      return { ...result, took: Date.now() - started };
-    }));
+    const [read, create] = await Promise.all(
+      ["read", "create"].map(async (action) => {
+        const started = Date.now();
+        const result = await json(["run", `sbx-sleep.${action}`]);
+        return { ...result, took: Date.now() - started };
+      }),
+    );
     expect(read!.code, why(read!)).toBe(1);
     expect(read!.json.status).toBe("failed");
     expect(read!.json.error).toMatchObject({ category: "timeout", exitCode: 1 });
@@ -328,7 +376,7 @@ describe.skipIf(skipDocker)("docker sandbox", () => {
   // Input, output, exit codes, resources
 
   it("feeds the input as JSON on stdin and reads JSON output back", async () => {
-    const input = { a: 1, nested: { list: [1, 2, "three"], flag: true }, text: "é ünïcode \"quoted\" \\ back" };
+    const input = { a: 1, nested: { list: [1, 2, "three"], flag: true }, text: 'é ünïcode "quoted" \\ back' };
     const result = await json(["run", "sbx-io.echo", "--params", JSON.stringify(input)]);
     expect(result.code, why(result)).toBe(0);
     expect(result.json.output).toEqual(input);
@@ -381,7 +429,9 @@ describe.skipIf(skipDocker)("docker sandbox", () => {
 
     // Ctrl-C while the container runs.
     const child = spawn(process.execPath, [binPath, "run", "sbx-sleep.long", "--json"], {
-      env: baseEnv({ ...engineEnv(), TOOLCTL_HOME: home }), cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"],
+      env: baseEnv({ ...engineEnv(), TOOLCTL_HOME: home }),
+      cwd: repoRoot,
+      stdio: ["ignore", "pipe", "pipe"],
     });
     let stdout = "";
     let stderr = "";
@@ -407,7 +457,9 @@ describe.skipIf(skipDocker)("docker sandbox", () => {
 
   it("SIGTERM to toolctl mid-run does not leave the container running past it (nor the execution 'running')", async () => {
     const child = spawn(process.execPath, [binPath, "run", "sbx-sleep.long", "--json"], {
-      env: baseEnv({ ...engineEnv(), TOOLCTL_HOME: home }), cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"],
+      env: baseEnv({ ...engineEnv(), TOOLCTL_HOME: home }),
+      cwd: repoRoot,
+      stdio: ["ignore", "pipe", "pipe"],
     });
     const closed = new Promise<number | null>((resolve) => child.on("close", (code, signal) => resolve(code ?? (signal ? 128 + 15 : null))));
     const container = await runningContainer("io.toolctl.action=long");
@@ -433,8 +485,7 @@ describe.skipIf(skipDocker)("docker sandbox", () => {
   });
 
   it("runs six actions concurrently on one home, sharing a state volume created on the fly", async () => {
-    const results = await Promise.all(Array.from({ length: 6 }, (_, i) =>
-      sh("sbx-conc", `echo ${i} > /state/run-${i} && cat /state/run-${i}`)));
+    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => sh("sbx-conc", `echo ${i} > /state/run-${i} && cat /state/run-${i}`)));
     for (const [i, result] of results.entries()) {
       expect(result.code, why(result)).toBe(0);
       expect(result.json.status).toBe("succeeded");
@@ -491,7 +542,9 @@ describe.skipIf(skipDocker)("docker sandbox", () => {
     expect(await containersWith("io.toolctl.tool=sbx-dry")).toEqual([]);
 
     // A dry run does not even need the engine.
-    const offline = await json(["run", "sbx-dry.sh", "--params", JSON.stringify({ script: "echo hi" }), "--dry-run"], { DOCKER_HOST: "unix:///nonexistent.sock" });
+    const offline = await json(["run", "sbx-dry.sh", "--params", JSON.stringify({ script: "echo hi" }), "--dry-run"], {
+      DOCKER_HOST: "unix:///nonexistent.sock",
+    });
     expect(offline.code, why(offline)).toBe(0);
     expect(offline.json.plan).toEqual(dry.json.plan);
   });
@@ -502,7 +555,11 @@ describe.skipIf(skipDocker)("docker sandbox", () => {
     expect(result.code, why(result)).toBe(0);
     expect(result.json.output).toEqual({ result: 42 });
     expect(result.json.plan).toMatchObject({
-      runtime: "docker", image: CALC_IMAGE, command: ["node", "/tool/calculator/calc.mjs"], user: "65534:65534", network: "none",
+      runtime: "docker",
+      image: CALC_IMAGE,
+      command: ["node", "/tool/calculator/calc.mjs"],
+      user: "65534:65534",
+      network: "none",
     });
     expect(result.json.plan.mounts).toContainEqual({ type: "bind", source: examplesDir, target: "/tool", readOnly: true });
     const events = await engineEvents(since, [`label=io.toolctl.execution=${result.json.executionId}`, "type=container", "event=create"]);
@@ -576,18 +633,21 @@ describe.skipIf(skipDocker)("docker sandbox", () => {
         chownSync(userHome, ids.uid, ids.gid);
       }
       const env = baseEnv({ TOOLCTL_HOME: userHome, HOME: userHome, DOCKER_HOST: `unix://${socket}` });
-      const spawnAs = (args: string[]) => new Promise<{ code: number | null; stdout: string; stderr: string; error?: Error }>((resolve) => {
-        const child = spawn(process.execPath, [binPath, ...args], { env, cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"], ...ids });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (chunk) => (stdout += chunk));
-        child.stderr.on("data", (chunk) => (stderr += chunk));
-        child.on("error", (error) => resolve({ code: null, stdout, stderr, error }));
-        child.on("close", (code) => resolve({ code, stdout, stderr }));
-      });
+      const spawnAs = (args: string[]) =>
+        new Promise<{ code: number | null; stdout: string; stderr: string; error?: Error }>((resolve) => {
+          const child = spawn(process.execPath, [binPath, ...args], { env, cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"], ...ids });
+          let stdout = "";
+          let stderr = "";
+          child.stdout.on("data", (chunk) => (stdout += chunk));
+          child.stderr.on("data", (chunk) => (stderr += chunk));
+          child.on("error", (error) => resolve({ code: null, stdout, stderr, error }));
+          child.on("close", (code) => resolve({ code, stdout, stderr }));
+        });
       const imported = await spawnAs(["import", path.join(toolsDir, "io.yaml")]);
       if (asRoot && (imported.error || imported.code !== 0)) {
-        context.skip(`cannot run toolctl as uid 65534 here (${imported.error?.message ?? imported.stderr.trim()}): root bypasses socket permissions, so there is nothing to test`);
+        context.skip(
+          `cannot run toolctl as uid 65534 here (${imported.error?.message ?? imported.stderr.trim()}): root bypasses socket permissions, so there is nothing to test`,
+        );
       }
       expect(imported.code, imported.stderr).toBe(0);
       const result = await spawnAs(["run", "sbx-io.text", "-p", "word=x", "--json"]);

@@ -185,7 +185,12 @@ describe("--help and docs/commands.md", () => {
 });
 
 describe("the runtimes in the docs", () => {
-  const docFiles = ["README.md", ...readdirSync(path.join(repoRoot, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
+  const docFiles = [
+    "README.md",
+    ...readdirSync(path.join(repoRoot, "docs"))
+      .filter((f) => f.endsWith(".md"))
+      .map((f) => `docs/${f}`),
+  ];
 
   it("docs/runtimes.md has one row per runtime, in order", () => {
     const lines = readFileSync(path.join(repoRoot, "docs", "runtimes.md"), "utf8").split("\n");

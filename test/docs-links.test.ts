@@ -15,7 +15,11 @@ import { anchors, links, slug } from "./markdown.js";
 const WRITTEN_ELSEWHERE = new Set(["docs/api.md"]);
 
 function docFiles(): string[] {
-  const docs = existsSync(path.join(repoRoot, "docs")) ? readdirSync(path.join(repoRoot, "docs")).filter((f) => f.endsWith(".md")).sort() : [];
+  const docs = existsSync(path.join(repoRoot, "docs"))
+    ? readdirSync(path.join(repoRoot, "docs"))
+        .filter((f) => f.endsWith(".md"))
+        .sort()
+    : [];
   return ["README.md", ...docs.map((f) => `docs/${f}`)];
 }
 
@@ -61,7 +65,9 @@ describe("the link check itself", () => {
       "the-docker-sandbox-docker-runtime-and-process-tools-run-with---sandbox-docker",
     );
     expect(slug("Requests: styles, cookies and optional parameters")).toBe("requests-styles-cookies-and-optional-parameters");
-    expect(slug("`toolctl tool approve|revoke|enable|disable|remove|clear-state <name>`")).toBe("toolctl-tool-approverevokeenabledisableremoveclear-state-name");
+    expect(slug("`toolctl tool approve|revoke|enable|disable|remove|clear-state <name>`")).toBe(
+      "toolctl-tool-approverevokeenabledisableremoveclear-state-name",
+    );
     expect(slug("Keys in [the keyring](x.md) *now*")).toBe("keys-in-the-keyring-now");
   });
 

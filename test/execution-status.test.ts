@@ -61,7 +61,10 @@ describe("a run that needs a human nobody can ask (exit 4)", () => {
     expect(stats.json.rows.map((r: { group: string }) => r.group)).toEqual(["declined"]);
 
     // The audit log still says why: it needed approval, which is not the same as a human saying no.
-    const events = (await runCli(["audit", "--json"], { home: h })).stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const events = (await runCli(["audit", "--json"], { home: h })).stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(events.filter((e) => e.executionId === refused.json.executionId).map((e) => e.type)).toEqual(["execution.needs_approval"]);
   });
 });

@@ -68,7 +68,13 @@ export function baseEnv(extra: Record<string, string | undefined> = {}): NodeJS.
 export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
   const env = baseEnv({ ...(options.home ? { TOOLCTL_HOME: options.home } : {}), ...options.env });
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [binPath, ...args], { env, cwd: options.cwd ?? repoRoot, stdio: ["pipe", "pipe", "pipe"], uid: options.uid, gid: options.gid });
+    const child = spawn(process.execPath, [binPath, ...args], {
+      env,
+      cwd: options.cwd ?? repoRoot,
+      stdio: ["pipe", "pipe", "pipe"],
+      uid: options.uid,
+      gid: options.gid,
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk) => (stdout += chunk));

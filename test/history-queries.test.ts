@@ -19,17 +19,22 @@ const env = { TOOLCTL_AUDIT_KEY: Buffer.alloc(32, 3).toString("base64") };
 /** A deterministic pseudo-random sequence, so a failure can be replayed. */
 function random(seed: number): () => number {
   let state = seed;
-  return () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  return () => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
 }
 
 describe("running execution counts", () => {
   it("splits a time range into whole days and partial edges that together cover it exactly once", () => {
     expect(splitByDay(undefined, undefined)).toEqual({ days: { from: undefined, to: undefined }, edges: [] });
     expect(splitByDay("2026-11-21T00:00:00.000Z", "2026-11-23T23:59:59.999Z")).toEqual({ days: { from: "2026-11-21", to: "2026-11-23" }, edges: [] });
-    expect(splitByDay("2026-11-21T09:30:00.000Z", "2026-11-21T09:45:00.000Z")).toEqual({ edges: [{ from: "2026-11-21T09:30:00.000Z", to: "2026-11-21T09:45:00.000Z" }] });
+    expect(splitByDay("2026-11-21T09:30:00.000Z", "2026-11-21T09:45:00.000Z")).toEqual({
+      edges: [{ from: "2026-11-21T09:30:00.000Z", to: "2026-11-21T09:45:00.000Z" }],
+    });
     expect(splitByDay("2026-11-21T09:30:00.000Z", "2026-11-24T12:10:00.000Z")).toEqual({
       days: { from: "2026-11-22", to: "2026-11-23" },
-      edges: [{ from: "2026-11-21T09:30:00.000Z", to: "2026-11-21T23:59:59.999Z" }, { from: "2026-11-24T00:00:00.000Z", to: "2026-11-24T12:10:00.000Z" }],
+      edges: [
+        { from: "2026-11-21T09:30:00.000Z", to: "2026-11-21T23:59:59.999Z" },
+        { from: "2026-11-24T00:00:00.000Z", to: "2026-11-24T12:10:00.000Z" },
+      ],
     });
     expect(splitByDay("2026-11-21T09:30:00.000Z", "2026-11-22T10:10:00.000Z").days).toBeUndefined();
   });
@@ -46,7 +51,15 @@ describe("running execution counts", () => {
         for (let i = 0; i < 600; i++) {
           const id = `ex_${String(i).padStart(4, "0")}`;
           const createdAt = new Date(start + Math.floor(next() * 3 * 86_400_000)).toISOString();
-          insertExecution(registry, { id, tool: pick(["stripe", "echo", "twilio"]), action: pick(["a", "b"]), actor: pick(["user", "ci", "agent"]), status: "running", input: {}, createdAt });
+          insertExecution(registry, {
+            id,
+            tool: pick(["stripe", "echo", "twilio"]),
+            action: pick(["a", "b"]),
+            actor: pick(["user", "ci", "agent"]),
+            status: "running",
+            input: {},
+            createdAt,
+          });
           // Settled like real runs are: status and cost written afterwards, sometimes twice (a rollback).
           updateExecution(registry, id, { status: pick(statuses), costUsd: next() < 0.5 ? Math.round(next() * 10_000) / 100 : null });
           if (next() < 0.1) updateExecution(registry, id, { status: "rolled_back" });
@@ -63,19 +76,37 @@ describe("running execution counts", () => {
           since: next() < 0.7 ? new Date(next() < 0.3 ? a - (a % 86_400_000) : a).toISOString() : undefined,
           until: next() < 0.7 ? new Date(b).toISOString() : undefined,
         };
-        const where = Object.entries({ tool: filter.tool, status: filter.status, actor: filter.actor }).filter(([, v]) => v !== undefined).map(([k]) => `${k} = @${k}`);
+        const where = Object.entries({ tool: filter.tool, status: filter.status, actor: filter.actor })
+          .filter(([, v]) => v !== undefined)
+          .map(([k]) => `${k} = @${k}`);
         if (filter.since) where.push("created_at >= @since");
         if (filter.until) where.push("created_at <= @until");
         const params = Object.fromEntries(Object.entries(filter).filter(([, v]) => v !== undefined));
-        const expected = db.prepare(`SELECT count(*) FROM executions ${where.length ? `WHERE ${where.join(" AND ")}` : ""}`).pluck().get(params);
+        const expected = db
+          .prepare(`SELECT count(*) FROM executions ${where.length ? `WHERE ${where.join(" AND ")}` : ""}`)
+          .pluck()
+          .get(params);
         expect(countExecutions(registry, filter), JSON.stringify(filter)).toBe(expected);
 
-        const stats = executionStats(registry, { period: pick(["hour", "day", "week", "month"] as const), by: "status", since: filter.since, until: filter.until, tool: filter.tool });
-        const byStatus = db.prepare(`SELECT status, count(*) AS n, total(CASE WHEN status IN ('succeeded', 'unknown') THEN cost_usd END) AS spend FROM executions
-          WHERE 1 ${filter.tool ? "AND tool = @tool" : ""} ${filter.since ? "AND created_at >= @since" : ""} ${filter.until ? "AND created_at <= @until" : ""} GROUP BY status`).all(params) as Array<{ status: string; n: number; spend: number }>;
+        const stats = executionStats(registry, {
+          period: pick(["hour", "day", "week", "month"] as const),
+          by: "status",
+          since: filter.since,
+          until: filter.until,
+          tool: filter.tool,
+        });
+        const byStatus = db
+          .prepare(
+            `SELECT status, count(*) AS n, total(CASE WHEN status IN ('succeeded', 'unknown') THEN cost_usd END) AS spend FROM executions
+          WHERE 1 ${filter.tool ? "AND tool = @tool" : ""} ${filter.since ? "AND created_at >= @since" : ""} ${filter.until ? "AND created_at <= @until" : ""} GROUP BY status`,
+          )
+          .all(params) as Array<{ status: string; n: number; spend: number }>;
         expect(stats.totals.count).toBe(byStatus.reduce((sum, row) => sum + row.n, 0));
         expect(stats.totals.succeeded).toBe(byStatus.find((row) => row.status === "succeeded")?.n ?? 0);
-        expect(stats.totals.spendUsd).toBeCloseTo(byStatus.reduce((sum, row) => sum + row.spend, 0), 6);
+        expect(stats.totals.spendUsd).toBeCloseTo(
+          byStatus.reduce((sum, row) => sum + row.spend, 0),
+          6,
+        );
       }
     } finally {
       registry.close();
@@ -99,7 +130,9 @@ describe("audit export", () => {
     const out = path.join(tempDir(), "audit.jsonl");
     // A 64 MB heap: building the whole export as one string, as toolctl once did, cannot fit.
     const result = spawnSync(process.execPath, ["--max-old-space-size=64", binPath, "audit", "export", "-o", out], {
-      env: baseEnv({ TOOLCTL_HOME: home }), encoding: "utf8", timeout: 120_000,
+      env: baseEnv({ TOOLCTL_HOME: home }),
+      encoding: "utf8",
+      timeout: 120_000,
     });
     expect(result.stderr).toBe(`${60_000 + last.seq} events written to ${out}\n`);
     expect(result.status).toBe(0);
@@ -113,7 +146,13 @@ describe("executions --status", () => {
     await toolctl.importManifests([path.join(examplesDir, "echo.yaml")]);
     const kept = await toolctl.run("echo.say", { message: "kept" }, { yes: true });
     const undone = await toolctl.run("echo.say", { message: "undone" }, { yes: true });
-    await toolctl.store.executions.rolledBack(undone.executionId!, { type: "execution.rolled_back", actor: "user", tool: "echo", action: "say", executionId: undone.executionId! });
+    await toolctl.store.executions.rolledBack(undone.executionId!, {
+      type: "execution.rolled_back",
+      actor: "user",
+      tool: "echo",
+      action: "say",
+      executionId: undone.executionId!,
+    });
     await toolctl.close();
 
     const rolledBack = await runJson(["executions", "--status", "rolled_back"], { home: toolctl.home });
@@ -123,7 +162,10 @@ describe("executions --status", () => {
     expect(succeeded.json.items.map((e: { id: string }) => e.id)).toEqual([kept.executionId]);
 
     const help = await runCli(["executions", "--help"]);
-    const offered = /--status <status>[^(]*\(choices: ([^)]*)\)/.exec(help.stdout.replace(/\s+/g, " "))![1]!.split(", ").map((choice) => JSON.parse(choice));
+    const offered = /--status <status>[^(]*\(choices: ([^)]*)\)/
+      .exec(help.stdout.replace(/\s+/g, " "))![1]!
+      .split(", ")
+      .map((choice) => JSON.parse(choice));
     expect(offered).toEqual(["running", "succeeded", "failed", "unknown", "declined", "dry_run", "rolled_back"]);
   });
 });

@@ -7,11 +7,27 @@ import { PolicyError } from "../src/errors.js";
 import { HttpTransportError, sendHttp, type LookupFn } from "../src/net/client.js";
 import type { OutboundPolicy } from "../src/net/outbound-policy.js";
 
-interface Seen { method: string; url: string; headers: http.IncomingHttpHeaders; body: string }
-interface TestServer { port: number; host: string; connections: number; requests: Seen[]; base: string; close(): Promise<void> }
+interface Seen {
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+interface TestServer {
+  port: number;
+  host: string;
+  connections: number;
+  requests: Seen[];
+  base: string;
+  close(): Promise<void>;
+}
 
 const servers: TestServer[] = [];
-async function startServer(handler: (req: http.IncomingMessage, res: http.ServerResponse, seen: Seen) => void, host = "127.0.0.1", port = 0): Promise<TestServer> {
+async function startServer(
+  handler: (req: http.IncomingMessage, res: http.ServerResponse, seen: Seen) => void,
+  host = "127.0.0.1",
+  port = 0,
+): Promise<TestServer> {
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -22,17 +38,29 @@ async function startServer(handler: (req: http.IncomingMessage, res: http.Server
     });
   });
   const ts: TestServer = {
-    port: 0, host, connections: 0, requests: [], base: "",
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    port: 0,
+    host,
+    connections: 0,
+    requests: [],
+    base: "",
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
-  server.on("connection", () => { ts.connections++; });
+  server.on("connection", () => {
+    ts.connections++;
+  });
   await new Promise<void>((r) => server.listen(port, host, r));
   ts.port = (server.address() as net.AddressInfo).port;
   ts.base = `http://${host}:${ts.port}`;
   servers.push(ts);
   return ts;
 }
-afterEach(async () => { await Promise.all(servers.splice(0).map((s) => s.close())); });
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
 
 // --- Connect guard: refuse any socket to a non-loopback address, whether the address is literal or pinned.
 const connectTargets: string[] = [];
@@ -49,22 +77,32 @@ beforeAll(() => {
       const inner = opts.lookup;
       if (!inner) throw new Error(`test guard: unpinned connect to ${host}`);
       opts.lookup = ((h: string, o: object, cb: (...a: unknown[]) => void) =>
-        inner(h, o as never, ((err: unknown, address: unknown, family: unknown) => {
-          const list = Array.isArray(address) ? address.map((x: { address: string }) => x.address) : [address as string];
-          const bad = list.find((a) => !isLoopback(a));
-          if (!err && bad) return cb(new Error(`test guard: pinned connect to ${bad}`));
-          connectTargets.push(...list);
-          return cb(err, address, family);
-        }) as never)) as never;
+        inner(
+          h,
+          o as never,
+          ((err: unknown, address: unknown, family: unknown) => {
+            const list = Array.isArray(address) ? address.map((x: { address: string }) => x.address) : [address as string];
+            const bad = list.find((a) => !isLoopback(a));
+            if (!err && bad) return cb(new Error(`test guard: pinned connect to ${bad}`));
+            connectTargets.push(...list);
+            return cb(err, address, family);
+          }) as never,
+        )) as never;
     }
     return real.apply(this, args as never);
   } as typeof net.Socket.prototype.connect);
 });
-afterAll(() => { vi.restoreAllMocks(); expect(connectTargets.every(isLoopback)).toBe(true); });
+afterAll(() => {
+  vi.restoreAllMocks();
+  expect(connectTargets.every(isLoopback)).toBe(true);
+});
 
 // A private address is reached only at a listed origin: the servers this test has started so far are listed.
 const local = (extra: Partial<OutboundPolicy> = {}): OutboundPolicy => ({
-  allowPlainHttp: true, allowedHosts: ["127.0.0.1", ...servers.map((s) => s.base)], allowPrivate: ["127.0.0.1/32"], ...extra,
+  allowPlainHttp: true,
+  allowedHosts: ["127.0.0.1", ...servers.map((s) => s.base)],
+  allowPrivate: ["127.0.0.1/32"],
+  ...extra,
 });
 const stub = (answers: Record<string, string[] | string[][]>): LookupFn & { calls: string[] } => {
   const calls: string[] = [];
@@ -81,19 +119,25 @@ const stub = (answers: Record<string, string[] | string[][]>): LookupFn & { call
 };
 const get = (url: string, extra: Partial<Parameters<typeof sendHttp>[0]> = {}) => ({ method: "GET", url, headers: {}, timeoutMs: 5000, ...extra });
 async function rejection(p: Promise<unknown>): Promise<Error> {
-  try { await p; } catch (err) { return err as Error; }
+  try {
+    await p;
+  } catch (err) {
+    return err as Error;
+  }
   throw new Error("expected a rejection");
 }
-const echo = (_req: http.IncomingMessage, res: http.ServerResponse, seen: Seen) => { res.setHeader("content-type", "application/json"); res.end(JSON.stringify(seen)); };
+const echo = (_req: http.IncomingMessage, res: http.ServerResponse, seen: Seen) => {
+  res.setHeader("content-type", "application/json");
+  res.end(JSON.stringify(seen));
+};
 
 describe("sendHttp: direct requests", () => {
   it("sends one request to an allowed loopback server", async () => {
     const s = await startServer(echo);
     let sent = 0;
-    const res = await sendHttp(
-      { method: "post", url: `${s.base}/hello?x=1`, headers: { "x-a": "1" }, body: "hello", timeoutMs: 5000 },
-      local(), { onSent: () => sent++ },
-    );
+    const res = await sendHttp({ method: "post", url: `${s.base}/hello?x=1`, headers: { "x-a": "1" }, body: "hello", timeoutMs: 5000 }, local(), {
+      onSent: () => sent++,
+    });
     const seen = JSON.parse(res.body.toString()) as Seen;
     expect(res.status).toBe(200);
     expect(seen.method).toBe("POST");
@@ -171,8 +215,13 @@ describe("sendHttp: DNS checks and pinning", () => {
   });
 
   it.each([
-    [["64:ff9b::a9fe:a9fe"]], [["2002:a9fe:a9fe::1"]], [["::ffff:0:a9fe:a9fe"]], [["::a9fe:a9fe"]], [["127.0.0.1", "64:ff9b::6464:64c8"]],
-    [["2001:0:4136:e378:8000:63bf:5601:5601"]], [["fd00::5efe:a9fe:a9fe"]],
+    [["64:ff9b::a9fe:a9fe"]],
+    [["2002:a9fe:a9fe::1"]],
+    [["::ffff:0:a9fe:a9fe"]],
+    [["::a9fe:a9fe"]],
+    [["127.0.0.1", "64:ff9b::6464:64c8"]],
+    [["2001:0:4136:e378:8000:63bf:5601:5601"]],
+    [["fd00::5efe:a9fe:a9fe"]],
   ])("with allowPrivate true, refuses metadata carried in an IPv6 answer %j", async (answers) => {
     const s = await startServer(echo);
     const lookup = stub({ "embedded.test": answers });
@@ -185,7 +234,9 @@ describe("sendHttp: DNS checks and pinning", () => {
 
   it("a name that resolves to a private address is reached only at a listed origin, also after a redirect", async () => {
     const b = await startServer(echo);
-    const a = await startServer((_q, res) => { res.writeHead(302, { location: `http://svc.test:${b.port}/` }).end(); });
+    const a = await startServer((_q, res) => {
+      res.writeHead(302, { location: `http://svc.test:${b.port}/` }).end();
+    });
     const lookup = stub({ "svc.test": ["127.0.0.1"] });
     for (const allowPrivate of [true, ["127.0.0.0/8"]]) {
       const policy: OutboundPolicy = { allowPlainHttp: true, allowedHosts: ["svc.test", `http://svc.test:${a.port}`], allowPrivate };
@@ -212,7 +263,9 @@ describe("sendHttp: DNS checks and pinning", () => {
 
   it("DNS rebinding across a redirect hop is re-checked and refused", async () => {
     const lookup = stub({ "rebind.test": [["127.0.0.2"], ["127.0.0.1"]] });
-    const vetted = await startServer((_q, res) => { res.writeHead(302, { location: "/again" }).end(); }, "127.0.0.2");
+    const vetted = await startServer((_q, res) => {
+      res.writeHead(302, { location: "/again" }).end();
+    }, "127.0.0.2");
     const canary = await startServer(echo, "127.0.0.1", vetted.port);
     const policy = local({ allowedHosts: ["rebind.test", `http://rebind.test:${vetted.port}`], allowPrivate: ["127.0.0.2/32"] });
     const err = await rejection(sendHttp(get(`http://rebind.test:${vetted.port}/`), policy, { lookup }));
@@ -228,17 +281,18 @@ describe("sendHttp: DNS checks and pinning", () => {
 });
 
 describe("sendHttp: redirects", () => {
-  const redirector = () => startServer((req, res) => {
-    const u = new URL(req.url ?? "/", "http://x");
-    const hop = /^\/hop\/(\d+)$/.exec(u.pathname);
-    if (hop) {
-      const n = Number(hop[1]);
-      if (n === 0) return void res.end("done");
-      return void res.writeHead(302, { location: `/hop/${n - 1}` }).end();
-    }
-    if (u.pathname === "/r") return void res.writeHead(Number(u.searchParams.get("code")), { location: u.searchParams.get("to")! }).end();
-    echo(req, res, { method: req.method ?? "", url: req.url ?? "", headers: req.headers, body: "" });
-  });
+  const redirector = () =>
+    startServer((req, res) => {
+      const u = new URL(req.url ?? "/", "http://x");
+      const hop = /^\/hop\/(\d+)$/.exec(u.pathname);
+      if (hop) {
+        const n = Number(hop[1]);
+        if (n === 0) return void res.end("done");
+        return void res.writeHead(302, { location: `/hop/${n - 1}` }).end();
+      }
+      if (u.pathname === "/r") return void res.writeHead(Number(u.searchParams.get("code")), { location: u.searchParams.get("to")! }).end();
+      echo(req, res, { method: req.method ?? "", url: req.url ?? "", headers: req.headers, body: "" });
+    });
   const to = (s: TestServer, code: number, target: string) => `${s.base}/r?code=${code}&to=${encodeURIComponent(target)}`;
 
   it("refuses every 30x code to non-allowed targets; the canary gets 0 connections", async () => {
@@ -246,10 +300,22 @@ describe("sendHttp: redirects", () => {
     const canary = await startServer(echo, "127.0.0.3");
     const p = canary.port;
     const targets = [
-      `http://127.0.0.3:${p}/`, `//127.0.0.3:${p}/`, `http://0x7f.0.0.3:${p}/`, `http://[::ffff:127.0.0.3]:${p}/`,
-      `http://canary.test:${p}/`, `http://evil.test:${p}/`, `http://localhost:${p}/`, `http://user@127.0.0.1:${r.port}/`,
-      "http://169.254.169.254/latest/meta-data/", "http://[::1]/", "file:///etc/passwd", `gopher://127.0.0.3:${p}/_x`,
-      "data:text/plain,hi", `ftp://127.0.0.3:${p}/`, `dict://127.0.0.3:${p}/`, "javascript:alert(1)",
+      `http://127.0.0.3:${p}/`,
+      `//127.0.0.3:${p}/`,
+      `http://0x7f.0.0.3:${p}/`,
+      `http://[::ffff:127.0.0.3]:${p}/`,
+      `http://canary.test:${p}/`,
+      `http://evil.test:${p}/`,
+      `http://localhost:${p}/`,
+      `http://user@127.0.0.1:${r.port}/`,
+      "http://169.254.169.254/latest/meta-data/",
+      "http://[::1]/",
+      "file:///etc/passwd",
+      `gopher://127.0.0.3:${p}/_x`,
+      "data:text/plain,hi",
+      `ftp://127.0.0.3:${p}/`,
+      `dict://127.0.0.3:${p}/`,
+      "javascript:alert(1)",
     ];
     const lookup = stub({ "canary.test": ["127.0.0.3"] });
     const policy = local({ allowedHosts: [r.base, "127.0.0.1", "127.0.0.3", "canary.test", "::ffff:127.0.0.3", "169.254.169.254", "::1"] });
@@ -273,7 +339,9 @@ describe("sendHttp: redirects", () => {
         for (const target of [`${other.base}/`, `//127.0.0.1:${other.port}/`, `http://0x7f.1:${other.port}/`, `http://[::ffff:127.0.0.1]:${r.port}/`]) {
           const err = await rejection(sendHttp(get(to(r, code, target)), policy));
           expect(err, `${JSON.stringify(allowPrivate)} ${code} -> ${target}`).toBeInstanceOf(PolicyError);
-          expect(err.message).toMatch(/^URL blocked: .* reached only at the origins the tool lists \(http:\/\/127\.0\.0\.1:\d+\), not http:\/\/.*\(redirect\)$/);
+          expect(err.message).toMatch(
+            /^URL blocked: .* reached only at the origins the tool lists \(http:\/\/127\.0\.0\.1:\d+\), not http:\/\/.*\(redirect\)$/,
+          );
         }
       }
     }
@@ -303,14 +371,16 @@ describe("sendHttp: redirects", () => {
   });
 
   it.each([
-    [303, "POST", "GET", "", undefined], [307, "POST", "POST", "payload", "text/plain"], [308, "PUT", "PUT", "payload", "text/plain"],
-    [301, "POST", "GET", "", undefined], [302, "PATCH", "GET", "", undefined], [302, "GET", "GET", "", "text/plain"],
+    [303, "POST", "GET", "", undefined],
+    [307, "POST", "POST", "payload", "text/plain"],
+    [308, "PUT", "PUT", "payload", "text/plain"],
+    [301, "POST", "GET", "", undefined],
+    [302, "PATCH", "GET", "", undefined],
+    [302, "GET", "GET", "", "text/plain"],
   ])("%i after %s re-sends as %s", async (code, method, expectedMethod, expectedBody, expectedType) => {
     const r = await redirector();
     const body = method === "GET" ? undefined : "payload";
-    const res = await sendHttp(
-      { method, url: to(r, code, "/echo"), headers: { "content-type": "text/plain" }, body, timeoutMs: 5000 }, local(),
-    );
+    const res = await sendHttp({ method, url: to(r, code, "/echo"), headers: { "content-type": "text/plain" }, body, timeoutMs: 5000 }, local());
     const seen = r.requests[1]!;
     expect(res.redirects).toEqual([`${r.base}/echo`]);
     expect([seen.method, seen.body]).toEqual([expectedMethod, expectedBody]);
@@ -335,7 +405,9 @@ describe("sendHttp: redirects", () => {
 
 describe("sendHttp: transport failures", () => {
   it("times out after the request was sent", async () => {
-    const s = await startServer(() => { /* never answers */ });
+    const s = await startServer(() => {
+      /* never answers */
+    });
     let sent = 0;
     const err = await rejection(sendHttp(get(s.base, { timeoutMs: 300 }), local(), { onSent: () => sent++ }));
     expect(err).toBeInstanceOf(HttpTransportError);
@@ -346,7 +418,9 @@ describe("sendHttp: transport failures", () => {
   it("times out before connecting (DNS never answers)", async () => {
     let sent = 0;
     const hang: LookupFn = () => new Promise(() => {});
-    const err = await rejection(sendHttp(get("http://slow.test/", { timeoutMs: 200 }), local({ allowedHosts: ["slow.test"] }), { lookup: hang, onSent: () => sent++ }));
+    const err = await rejection(
+      sendHttp(get("http://slow.test/", { timeoutMs: 200 }), local({ allowedHosts: ["slow.test"] }), { lookup: hang, onSent: () => sent++ }),
+    );
     expect(err).toMatchObject({ name: "HttpTransportError", category: "timeout", mayHaveBeenSent: false });
     expect(sent).toBe(0);
   });
@@ -373,7 +447,11 @@ describe("sendHttp: transport failures", () => {
 
   it("reaches an IPv6 loopback literal when allowed", async (ctx) => {
     let s: TestServer;
-    try { s = await startServer(echo, "::1"); } catch { return ctx.skip(); }
+    try {
+      s = await startServer(echo, "::1");
+    } catch {
+      return ctx.skip();
+    }
     const res = await sendHttp(get(`http://[::1]:${s.port}/`), local({ allowedHosts: [`http://[::1]:${s.port}`], allowPrivate: ["::1/128"] }));
     expect((JSON.parse(res.body.toString()) as Seen).headers.host).toBe(`[::1]:${s.port}`);
     expect(res.remoteAddress).toBe("::1");
@@ -396,7 +474,11 @@ describe("sendHttp: transport failures", () => {
   });
 
   it("a response cut off mid-body is a network error that was sent", async () => {
-    const s = await startServer((_q, res) => { res.writeHead(200, { "content-length": "100" }); res.write("partial"); setTimeout(() => res.socket?.destroy(), 20); });
+    const s = await startServer((_q, res) => {
+      res.writeHead(200, { "content-length": "100" });
+      res.write("partial");
+      setTimeout(() => res.socket?.destroy(), 20);
+    });
     const err = await rejection(sendHttp(get(s.base), local()));
     expect(err).toMatchObject({ name: "HttpTransportError", category: "network", mayHaveBeenSent: true });
   });

@@ -2,50 +2,138 @@
 // so the refusal is proven to come from the address class, never from the allow-list.
 import { describe, expect, it } from "vitest";
 import { PolicyError } from "../src/errors.js";
-import {
-  checkUrl,
-  hostMatches,
-  isAddressAllowed,
-  isValidAllowedHost,
-  parseAllowedDomains,
-  type OutboundPolicy,
-} from "../src/net/outbound-policy.js";
+import { checkUrl, hostMatches, isAddressAllowed, isValidAllowedHost, parseAllowedDomains, type OutboundPolicy } from "../src/net/outbound-policy.js";
 
 const LOOPBACK = [
-  "127.0.0.1", "127.1", "127.0.1", "127.127.127.127", "127.0.0.0", "127.255.255.255", "0", "0.0.0.0",
-  "localhost", "localhost.", "LOCALHOST", "LocalHost.", "foo.localhost", "a.b.localhost.", "localhost.localdomain",
-  "ip6-localhost", "[::1]", "[0:0:0:0:0:0:0:1]", "[::]", "[0000::1]", "127.0.0.1.",
+  "127.0.0.1",
+  "127.1",
+  "127.0.1",
+  "127.127.127.127",
+  "127.0.0.0",
+  "127.255.255.255",
+  "0",
+  "0.0.0.0",
+  "localhost",
+  "localhost.",
+  "LOCALHOST",
+  "LocalHost.",
+  "foo.localhost",
+  "a.b.localhost.",
+  "localhost.localdomain",
+  "ip6-localhost",
+  "[::1]",
+  "[0:0:0:0:0:0:0:1]",
+  "[::]",
+  "[0000::1]",
+  "127.0.0.1.",
 ];
 const NUMERIC = [
-  "2130706433", "017700000001", "0x7f000001", "0x7f.1", "0x7f.0.0.1", "0177.0.0.1", "0177.1", "012.0.0.1",
-  "0251.0376.0251.0376", "0xA9.0xFE.0xA9.0xFE", "0xA9FEA9FE", "2852039166", "3232235521", "①②⑦.0.0.1",
-  "%31%32%37.0.0.1", "0X7F.0.0.1", "00000177.0.0.1", "0x0a.0.0.1", "167772161",
+  "2130706433",
+  "017700000001",
+  "0x7f000001",
+  "0x7f.1",
+  "0x7f.0.0.1",
+  "0177.0.0.1",
+  "0177.1",
+  "012.0.0.1",
+  "0251.0376.0251.0376",
+  "0xA9.0xFE.0xA9.0xFE",
+  "0xA9FEA9FE",
+  "2852039166",
+  "3232235521",
+  "①②⑦.0.0.1",
+  "%31%32%37.0.0.1",
+  "0X7F.0.0.1",
+  "00000177.0.0.1",
+  "0x0a.0.0.1",
+  "167772161",
 ];
 const IPV6 = [
-  "[::ffff:127.0.0.1]", "[::ffff:7f00:1]", "[0:0:0:0:0:ffff:127.0.0.1]", "[::ffff:a9fe:a9fe]", "[::ffff:a00:1]",
-  "[::127.0.0.1]", "[::ffff:0:7f00:1]", "[64:ff9b::7f00:1]", "[64:ff9b::a9fe:a9fe]", "[64:ff9b::808:808]",
-  "[64:ff9b:1::1]", "[2002:7f00:1::]", "[2002:a9fe:a9fe::1]", "[2001:0:1::1]", "[2001:0:4136:e378:8000:63bf:3fff:fdd2]",
-  "[fe80::1]", "[febf::1]", "[fc00::1]", "[fd00::1]", "[fec0::1]", "[ff02::1]", "[ff05::1:3]", "[3fff::1]",
-  "[5f00::1]", "[0100::1]", "[fd00:ec2::254]", "[2001:db8::1]", "[::a9fe:a9fe]", "[::ffff:169.254.169.254]",
-  "[::FFFF:10.0.0.1]", "[::1:0:0:1]",
+  "[::ffff:127.0.0.1]",
+  "[::ffff:7f00:1]",
+  "[0:0:0:0:0:ffff:127.0.0.1]",
+  "[::ffff:a9fe:a9fe]",
+  "[::ffff:a00:1]",
+  "[::127.0.0.1]",
+  "[::ffff:0:7f00:1]",
+  "[64:ff9b::7f00:1]",
+  "[64:ff9b::a9fe:a9fe]",
+  "[64:ff9b::808:808]",
+  "[64:ff9b:1::1]",
+  "[2002:7f00:1::]",
+  "[2002:a9fe:a9fe::1]",
+  "[2001:0:1::1]",
+  "[2001:0:4136:e378:8000:63bf:3fff:fdd2]",
+  "[fe80::1]",
+  "[febf::1]",
+  "[fc00::1]",
+  "[fd00::1]",
+  "[fec0::1]",
+  "[ff02::1]",
+  "[ff05::1:3]",
+  "[3fff::1]",
+  "[5f00::1]",
+  "[0100::1]",
+  "[fd00:ec2::254]",
+  "[2001:db8::1]",
+  "[::a9fe:a9fe]",
+  "[::ffff:169.254.169.254]",
+  "[::FFFF:10.0.0.1]",
+  "[::1:0:0:1]",
 ];
 const PRIVATE_V4 = [
-  "10.0.0.0", "10.0.0.1", "10.255.255.255", "172.16.0.0", "172.31.255.255", "172.20.1.1", "192.168.0.0",
-  "192.168.1.1", "192.168.255.255", "100.64.0.0", "100.64.0.1", "100.127.255.255", "169.254.0.1",
-  "169.254.255.255", "192.0.0.8", "192.0.0.192", "192.0.0.1", "198.18.0.1", "198.19.255.255", "224.0.0.1",
-  "239.255.255.250", "255.255.255.255", "240.0.0.1", "250.1.2.3", "0.1.2.3", "192.0.2.1", "198.51.100.7",
-  "203.0.113.9", "192.88.99.1",
+  "10.0.0.0",
+  "10.0.0.1",
+  "10.255.255.255",
+  "172.16.0.0",
+  "172.31.255.255",
+  "172.20.1.1",
+  "192.168.0.0",
+  "192.168.1.1",
+  "192.168.255.255",
+  "100.64.0.0",
+  "100.64.0.1",
+  "100.127.255.255",
+  "169.254.0.1",
+  "169.254.255.255",
+  "192.0.0.8",
+  "192.0.0.192",
+  "192.0.0.1",
+  "198.18.0.1",
+  "198.19.255.255",
+  "224.0.0.1",
+  "239.255.255.250",
+  "255.255.255.255",
+  "240.0.0.1",
+  "250.1.2.3",
+  "0.1.2.3",
+  "192.0.2.1",
+  "198.51.100.7",
+  "203.0.113.9",
+  "192.88.99.1",
 ];
 const METADATA = [
-  "169.254.169.254", "169.254.170.2", "metadata.google.internal", "METADATA.GOOGLE.INTERNAL.", "metadata",
-  "metadata.goog", "100.100.100.200", "instance-data",
+  "169.254.169.254",
+  "169.254.170.2",
+  "metadata.google.internal",
+  "METADATA.GOOGLE.INTERNAL.",
+  "metadata",
+  "metadata.goog",
+  "100.100.100.200",
+  "instance-data",
 ];
 const HOST_VECTORS = [...LOOPBACK, ...NUMERIC, ...IPV6, ...PRIVATE_V4, ...METADATA];
 
 // Host forms the WHATWG parser refuses outright: they must be rejected, never mis-decoded (§1.2).
 const UNPARSEABLE = [
-  "http://425.510.425.510/", "http://7147006462/", "http://0x41414141A9FEA9FE/", "http://1.2.3.4.5/",
-  "http://[fe80::1%25eth0]/", "http://[::1/", "not a url", "http://exa mple.com/",
+  "http://425.510.425.510/",
+  "http://7147006462/",
+  "http://0x41414141A9FEA9FE/",
+  "http://1.2.3.4.5/",
+  "http://[fe80::1%25eth0]/",
+  "http://[::1/",
+  "not a url",
+  "http://exa mple.com/",
 ];
 
 const PARSER_CONFUSION = [
@@ -68,10 +156,22 @@ const PARSER_CONFUSION = [
 ];
 
 const SCHEMES = [
-  "gopher://allowed.com:70/_GET", "file:///etc/passwd", "file://allowed.com/etc/passwd", "ftp://allowed.com/",
-  "dict://allowed.com:11211/stat", "data:text/plain,hello", "javascript:alert(1)", "ws://allowed.com/",
-  "wss://allowed.com/", "ldap://allowed.com/", "sftp://allowed.com/", "tftp://allowed.com/x", "jar:http://allowed.com!/",
-  "netdoc:///etc/passwd", "blob:https://allowed.com/uuid", "view-source:https://allowed.com/",
+  "gopher://allowed.com:70/_GET",
+  "file:///etc/passwd",
+  "file://allowed.com/etc/passwd",
+  "ftp://allowed.com/",
+  "dict://allowed.com:11211/stat",
+  "data:text/plain,hello",
+  "javascript:alert(1)",
+  "ws://allowed.com/",
+  "wss://allowed.com/",
+  "ldap://allowed.com/",
+  "sftp://allowed.com/",
+  "tftp://allowed.com/x",
+  "jar:http://allowed.com!/",
+  "netdoc:///etc/passwd",
+  "blob:https://allowed.com/uuid",
+  "view-source:https://allowed.com/",
 ];
 
 function policyFor(host: string, extra: Partial<OutboundPolicy> = {}): OutboundPolicy {
@@ -309,13 +409,22 @@ describe("isAddressAllowed: IPv4 addresses embedded in IPv6", () => {
 // A private address is allowed for a service, not a machine: only the origins a tool names (baseUrl,
 // sandboxBaseUrl, origins in allowedHosts) reach it, on their scheme and port.
 describe("checkUrl: private addresses only at listed origins", () => {
-  const local = (allowPrivate: boolean | string[], hosts: string[] = ["127.0.0.1", "http://127.0.0.1:8080"]): OutboundPolicy =>
-    ({ allowPlainHttp: true, allowedHosts: hosts, allowPrivate });
+  const local = (allowPrivate: boolean | string[], hosts: string[] = ["127.0.0.1", "http://127.0.0.1:8080"]): OutboundPolicy => ({
+    allowPlainHttp: true,
+    allowedHosts: hosts,
+    allowPrivate,
+  });
 
   it.each([[true], [["127.0.0.0/8"]], [["127.0.0.1"]]] as Array<[boolean | string[]]>)("allowPrivate=%j: the listed origin only", (allowPrivate) => {
     expect(checkUrl("http://127.0.0.1:8080/x?y=1", local(allowPrivate)).pathname).toBe("/x");
     expect(checkUrl("http://0x7f.1:8080/", local(allowPrivate)).port).toBe("8080");
-    for (const url of ["http://127.0.0.1:8081/", "http://127.0.0.1/", "https://127.0.0.1:8080/", "http://127.0.0.1:2375/containers/json", "http://127.0.0.1:6379/"]) {
+    for (const url of [
+      "http://127.0.0.1:8081/",
+      "http://127.0.0.1/",
+      "https://127.0.0.1:8080/",
+      "http://127.0.0.1:2375/containers/json",
+      "http://127.0.0.1:6379/",
+    ]) {
       const err = refusal(url, local(allowPrivate));
       expect(err.message).toMatch(/^URL blocked: 127\.0\.0\.1 is loopback, reached only at the origins the tool lists \(http:\/\/127\.0\.0\.1:8080\), not /);
       expect(err.details).toMatchObject({ address: "127.0.0.1", origin: new URL(url).origin });
@@ -350,8 +459,15 @@ describe("checkUrl: private addresses only at listed origins", () => {
   });
 
   it.each([
-    ["http://127.0.0.1:8080/path", false], ["http://u:p@127.0.0.1:8080", false], ["ftp://127.0.0.1", false], ["http://127.0.0.1:8080?x", false],
-    ["http://", false], ["http://127.0.0.1:8080", true], ["https://[::1]:9000/", true], ["api.example.com", true], ["*.example.com", true],
+    ["http://127.0.0.1:8080/path", false],
+    ["http://u:p@127.0.0.1:8080", false],
+    ["ftp://127.0.0.1", false],
+    ["http://127.0.0.1:8080?x", false],
+    ["http://", false],
+    ["http://127.0.0.1:8080", true],
+    ["https://[::1]:9000/", true],
+    ["api.example.com", true],
+    ["*.example.com", true],
   ] as Array<[string, boolean]>)("allowedHosts entry %s is valid: %s", (entry, valid) => {
     expect(isValidAllowedHost(entry)).toBe(valid);
   });

@@ -44,7 +44,9 @@ interface RunResult {
 function runFiles(dialect: SchemaDialect, dir: string, prefix: string): RunResult {
   const result: RunResult = { total: 0, failures: new Map() };
   const names = new Set<string>();
-  const files = readdirSync(dir).filter((f) => f.endsWith(".json")).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith(".json"))
+    .sort();
   for (const file of files) {
     const cases = JSON.parse(readFileSync(path.join(dir, file), "utf8")) as SuiteCase[];
     for (const group of cases) {
@@ -91,9 +93,7 @@ function loadKnownFailures(): KnownFailure[] {
 }
 
 if (!suitePresent) {
-  console.warn(
-    `JSON Schema Test Suite not found at ${suiteRoot}: ${inCI ? "FAILING (CI must run it)" : "skipping the conformance run"}.`,
-  );
+  console.warn(`JSON Schema Test Suite not found at ${suiteRoot}: ${inCI ? "FAILING (CI must run it)" : "skipping the conformance run"}.`);
 }
 
 describe("JSON Schema Test Suite corpus", () => {
@@ -110,7 +110,10 @@ describe("known failures list", () => {
       expect(typeof entry.name, JSON.stringify(entry)).toBe("string");
       expect(typeof entry.reason === "string" && entry.reason.trim().length > 0, `no reason for ${entry.name}`).toBe(true);
       expect(names.has(entry.name), `listed twice: ${entry.name}`).toBe(false);
-      expect(DIALECTS.some((d) => entry.name.startsWith(`${d.dialect}/`)), `unknown dialect in ${entry.name}`).toBe(true);
+      expect(
+        DIALECTS.some((d) => entry.name.startsWith(`${d.dialect}/`)),
+        `unknown dialect in ${entry.name}`,
+      ).toBe(true);
       names.add(entry.name);
     }
   });
@@ -121,8 +124,35 @@ describe("known failures list", () => {
  * hostname, uri and date-time are checked by pattern, not by the full grammar (leap seconds, label lengths).
  */
 const FORMAT_FAILURES: Record<string, Record<string, number>> = {
-  "draft-07": { "date-time": 3, "ecmascript-regex": 1, hostname: 24, "idn-email": 2, "idn-hostname": 54, "iri-reference": 2, iri: 6, "uri-reference": 6, "uri-template": 3, uri: 3 },
-  "2020-12": { ...{ "date-time": 3, "ecmascript-regex": 1, hostname: 24, "idn-email": 2, "idn-hostname": 54, "iri-reference": 2, iri: 6, "uri-reference": 6, "uri-template": 3, uri: 3 }, duration: 2, email: 5, uuid: 1 },
+  "draft-07": {
+    "date-time": 3,
+    "ecmascript-regex": 1,
+    hostname: 24,
+    "idn-email": 2,
+    "idn-hostname": 54,
+    "iri-reference": 2,
+    iri: 6,
+    "uri-reference": 6,
+    "uri-template": 3,
+    uri: 3,
+  },
+  "2020-12": {
+    ...{
+      "date-time": 3,
+      "ecmascript-regex": 1,
+      hostname: 24,
+      "idn-email": 2,
+      "idn-hostname": 54,
+      "iri-reference": 2,
+      iri: 6,
+      "uri-reference": 6,
+      "uri-template": 3,
+      uri: 3,
+    },
+    duration: 2,
+    email: 5,
+    uuid: 1,
+  },
 };
 
 describe.skipIf(!suitePresent)(`JSON Schema Test Suite (${path.relative(repoRoot, suiteRoot)})`, () => {
@@ -137,7 +167,9 @@ describe.skipIf(!suitePresent)(`JSON Schema Test Suite (${path.relative(repoRoot
           .map((k) => [k.name, k.reason]),
       );
       const unexpected = [...result.failures].filter(([name]) => !known.has(name)).map(([name, why]) => `${name}: ${why}`);
-      const fixed = [...known.keys()].filter((name) => !result.failures.has(name)).map((name) => `${name}: now passes (or no longer exists), remove from known list`);
+      const fixed = [...known.keys()]
+        .filter((name) => !result.failures.has(name))
+        .map((name) => `${name}: now passes (or no longer exists), remove from known list`);
       expect(unexpected, "new failures (fix them, or list them with a reason)").toEqual([]);
       expect(fixed, "known failures that now pass").toEqual([]);
     });

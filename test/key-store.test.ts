@@ -23,7 +23,12 @@ interface Step {
  * Runs toolctl commands inside one D-Bus session with an unlocked gnome-keyring, as a desktop login has.
  * The keyring's own files live in `userHome`, so a second session with the same home finds the same keys.
  */
-function inKeyringSession(userHome: string, home: string, commands: Array<string[] | { args: string[]; stdin: string }>, extraEnv: Record<string, string> = {}): Step[] {
+function inKeyringSession(
+  userHome: string,
+  home: string,
+  commands: Array<string[] | { args: string[]; stdin: string }>,
+  extraEnv: Record<string, string> = {},
+): Step[] {
   const script = [
     "echo -n unlock | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1",
     ...commands.map((command, i) => {
@@ -33,7 +38,9 @@ function inKeyringSession(userHome: string, home: string, commands: Array<string
   ].join("\n");
   const out = tempDir("toolctl-session-out-");
   const result = spawnSync("dbus-run-session", ["--", "bash", "-c", script], {
-    env: baseEnv({ HOME: userHome, TOOLCTL_HOME: home, OUT: out, ...extraEnv }), encoding: "utf8", timeout: 60_000,
+    env: baseEnv({ HOME: userHome, TOOLCTL_HOME: home, OUT: out, ...extraEnv }),
+    encoding: "utf8",
+    timeout: 60_000,
   });
   expect(result.status, result.stderr).toBe(0);
   return commands.map((_, i) => ({
@@ -73,7 +80,10 @@ describe("keys in the OS keyring", () => {
     expect(JSON.parse(readFileSync(path.join(home, "keys.json"), "utf8"))).toEqual({ master: "keyring", audit: "keyring" });
 
     // A new login session (a new daemon over the same keyring files) finds both keys again.
-    const second = inKeyringSession(userHome, home, [["run", "show.go", "--json"], ["audit", "verify", "--json"]]);
+    const second = inKeyringSession(userHome, home, [
+      ["run", "show.go", "--json"],
+      ["audit", "verify", "--json"],
+    ]);
     expect(second[0]!.code, second[0]!.stderr).toBe(0);
     expect(JSON.parse(second[1]!.stdout)).toMatchObject({ ok: true });
 
@@ -109,4 +119,3 @@ describe("choosing where keys go", () => {
     expect(bad.json.error.message).toBe('TOOLCTL_KEY_STORE: expected auto, keyring or file, got "vault"');
   });
 });
-

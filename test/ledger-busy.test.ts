@@ -35,7 +35,9 @@ function fullDay(rows: number): string {
   const home = tempDir("toolctl-ledger-day-");
   openRegistry(home).close();
   const db = new Database(path.join(home, "registry.db"));
-  const insert = db.prepare("INSERT INTO ledger (execution_id, tool, action, amount_usd, state, day, created_at, updated_at) VALUES (?, 'shop', 'buy', 1.25, 'released', ?, ?, ?)");
+  const insert = db.prepare(
+    "INSERT INTO ledger (execution_id, tool, action, amount_usd, state, day, created_at, updated_at) VALUES (?, 'shop', 'buy', 1.25, 'released', ?, ?, ?)",
+  );
   const now = new Date().toISOString();
   const day = spendDay();
   db.transaction(() => {
@@ -56,8 +58,12 @@ describe("spend reservations on a full day", () => {
 
     const db = new Database(path.join(home, "registry.db"), { readonly: true });
     try {
-      const rows = db.prepare(`SELECT coalesce(sum(CASE WHEN state = 'committed' THEN amount_usd END), 0) AS committed,
-        coalesce(sum(CASE WHEN state = 'reserved' THEN amount_usd END), 0) AS reserved, count(*) AS count FROM ledger WHERE day = ?`).get(spendDay()) as { committed: number; reserved: number; count: number };
+      const rows = db
+        .prepare(
+          `SELECT coalesce(sum(CASE WHEN state = 'committed' THEN amount_usd END), 0) AS committed,
+        coalesce(sum(CASE WHEN state = 'reserved' THEN amount_usd END), 0) AS reserved, count(*) AS count FROM ledger WHERE day = ?`,
+        )
+        .get(spendDay()) as { committed: number; reserved: number; count: number };
       expect(rows).toEqual({ committed, reserved: 0, count: 100_000 + results.reduce((sum, r) => sum + r.reserved, 0) });
       const budget = (await import("../src/store/sqlite/ledger.js")).daySpend({ db } as never, spendDay());
       expect(budget).toEqual({ day: spendDay(), committedUsd: committed, reservedUsd: 0 });
@@ -71,7 +77,9 @@ describe("spend reservations on a full day", () => {
     const registry = openRegistry(home);
     const { db } = registry;
     try {
-      const insert = db.prepare("INSERT INTO ledger (execution_id, tool, action, amount_usd, state, day, created_at, updated_at) VALUES (?, 't', 'a', ?, ?, ?, 'x', 'x')");
+      const insert = db.prepare(
+        "INSERT INTO ledger (execution_id, tool, action, amount_usd, state, day, created_at, updated_at) VALUES (?, 't', 'a', ?, ?, ?, 'x', 'x')",
+      );
       insert.run("e1", 0.1, "reserved", "2026-11-21");
       insert.run("e2", 0.2, "reserved", "2026-11-21");
       insert.run("e3", 0.0079, "committed", "2026-11-21");
@@ -81,8 +89,12 @@ describe("spend reservations on a full day", () => {
       db.prepare("UPDATE ledger SET state = 'reserved' WHERE execution_id = 'e4'").run();
       db.prepare("DELETE FROM ledger WHERE execution_id = 'e3'").run();
       const totals = db.prepare("SELECT day, committed_micros, reserved_micros FROM ledger_days ORDER BY day").all();
-      const sums = db.prepare(`SELECT day, coalesce(sum(CASE WHEN state = 'committed' THEN CAST(round(amount_usd * 1000000) AS INTEGER) END), 0) AS committed_micros,
-        coalesce(sum(CASE WHEN state = 'reserved' THEN CAST(round(amount_usd * 1000000) AS INTEGER) END), 0) AS reserved_micros FROM ledger GROUP BY day ORDER BY day`).all();
+      const sums = db
+        .prepare(
+          `SELECT day, coalesce(sum(CASE WHEN state = 'committed' THEN CAST(round(amount_usd * 1000000) AS INTEGER) END), 0) AS committed_micros,
+        coalesce(sum(CASE WHEN state = 'reserved' THEN CAST(round(amount_usd * 1000000) AS INTEGER) END), 0) AS reserved_micros FROM ledger GROUP BY day ORDER BY day`,
+        )
+        .all();
       expect(totals).toEqual(sums);
       expect(totals).toEqual([
         { day: "2026-11-21", committed_micros: 100_000, reserved_micros: 0 },

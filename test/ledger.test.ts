@@ -48,8 +48,12 @@ async function budgetOf(toolctl: Toolctl) {
 function committed(home: string): { committed: number; reserved: number; rows: number } {
   const db = new Database(path.join(home, "registry.db"), { readonly: true });
   try {
-    return db.prepare(`SELECT coalesce(sum(CASE WHEN state = 'committed' THEN amount_usd END), 0) AS committed,
-      coalesce(sum(CASE WHEN state = 'reserved' THEN amount_usd END), 0) AS reserved, count(*) AS rows FROM ledger`).get() as never;
+    return db
+      .prepare(
+        `SELECT coalesce(sum(CASE WHEN state = 'committed' THEN amount_usd END), 0) AS committed,
+      coalesce(sum(CASE WHEN state = 'reserved' THEN amount_usd END), 0) AS reserved, count(*) AS rows FROM ledger`,
+      )
+      .get() as never;
   } finally {
     db.close();
   }
@@ -86,7 +90,9 @@ describe("spend ledger", () => {
     const toolctl = await shopHome(10);
     const { home } = toolctl;
     const child = spawn(process.execPath, [binPath, "run", "shop.slow_buy", "-p", "amount=6", "--yes"], {
-      env: { ...baseEnv(), TOOLCTL_HOME: home }, stdio: "ignore", cwd: repoRoot,
+      env: { ...baseEnv(), TOOLCTL_HOME: home },
+      stdio: "ignore",
+      cwd: repoRoot,
     });
     for (let i = 0; i < 200 && committed(home).rows === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
     child.kill("SIGKILL");

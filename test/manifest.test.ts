@@ -96,8 +96,10 @@ const GOOD_TOOL = (name: string, description = "Return the message") =>
   );
 
 /** GOOD_TOOL with say changed and shout replaced by whisper. */
-const CHANGED_TOOL = GOOD_TOOL("alpha", "Return the message, changed")
-  .replace("  shout:\n    description: Return the message, loudly\n    kind: read\n", "  whisper:\n    description: Quietly\n    kind: read\n");
+const CHANGED_TOOL = GOOD_TOOL("alpha", "Return the message, changed").replace(
+  "  shout:\n    description: Return the message, loudly\n    kind: read\n",
+  "  whisper:\n    description: Quietly\n    kind: read\n",
+);
 
 // ---------------------------------------------------------------------------------------------------------
 // parseManifest: unit tests
@@ -247,9 +249,7 @@ describe("parseManifest: broken JSON (.json manifests are held to JSON's grammar
     );
     const { problems } = problemsOf(text, "tool.json");
     // "descripton" is on line 10, indented by 6 spaces.
-    expect(problemAt(problems, "tool.json", 10, 7)).toBe(
-      "tool.json:10:7: actions.a.descripton: unknown field 'descripton' (did you mean 'description'?)",
-    );
+    expect(problemAt(problems, "tool.json", 10, 7)).toBe("tool.json:10:7: actions.a.descripton: unknown field 'descripton' (did you mean 'description'?)");
   });
 
   it("accepts a .json manifest saved with a UTF-8 byte order mark, as YAML ones are", () => {
@@ -261,7 +261,14 @@ describe("parseManifest: broken JSON (.json manifests are held to JSON's grammar
 
 describe("parseManifest: unknown fields", () => {
   it("names a probable typo at the top level and suggests the field", () => {
-    const text = lines("apiVersion: toolctl/v1", "name: sample", "descripton: A sample tool", "runtime: echo", "actions:", "  a: { description: d, kind: read }");
+    const text = lines(
+      "apiVersion: toolctl/v1",
+      "name: sample",
+      "descripton: A sample tool",
+      "runtime: echo",
+      "actions:",
+      "  a: { description: d, kind: read }",
+    );
     const { problems } = problemsOf(text);
     expect(problemAt(problems, "tool.yaml", 3, 1)).toBe("tool.yaml:3:1: descripton: unknown field 'descripton' (did you mean 'description'?)");
     // The real field is then missing, and says so.
@@ -269,11 +276,16 @@ describe("parseManifest: unknown fields", () => {
   });
 
   it("names a misspelt inputSchema inside an action, with the action's path", () => {
-    const text = lines(...ECHO_HEADER, "  greet:", "    description: d", "    kind: read", "    inputSchma: { type: object }", "    inputschema: { type: object }");
-    const { problems } = problemsOf(text);
-    expect(problemAt(problems, "tool.yaml", 9, 5)).toBe(
-      "tool.yaml:9:5: actions.greet.inputSchma: unknown field 'inputSchma' (did you mean 'inputSchema'?)",
+    const text = lines(
+      ...ECHO_HEADER,
+      "  greet:",
+      "    description: d",
+      "    kind: read",
+      "    inputSchma: { type: object }",
+      "    inputschema: { type: object }",
     );
+    const { problems } = problemsOf(text);
+    expect(problemAt(problems, "tool.yaml", 9, 5)).toBe("tool.yaml:9:5: actions.greet.inputSchma: unknown field 'inputSchma' (did you mean 'inputSchema'?)");
     expect(problemAt(problems, "tool.yaml", 10, 5)).toContain("(did you mean 'inputSchema'?)");
   });
 
@@ -337,7 +349,9 @@ describe("parseManifest: wrong types and values", () => {
   });
 
   it("catches YAML's own surprises: version 1.0 is a number", () => {
-    const { problems } = problemsOf(lines("apiVersion: toolctl/v1", "name: sample", "version: 1.0", "description: d", "runtime: echo", "actions:", "  a: { description: d, kind: read }"));
+    const { problems } = problemsOf(
+      lines("apiVersion: toolctl/v1", "name: sample", "version: 1.0", "description: d", "runtime: echo", "actions:", "  a: { description: d, kind: read }"),
+    );
     expect(problems).toEqual(["tool.yaml:3:10: version: expected string, received number"]);
   });
 
@@ -365,7 +379,12 @@ describe("parseManifest: wrong types and values", () => {
 
 describe("parseManifest: duplicate keys", () => {
   it("reports the same action twice under actions: with the second one's position", () => {
-    const text = lines(...ECHO_HEADER, "  say: { description: d, kind: read }", "  other: { description: d, kind: read }", "  say: { description: e, kind: read }");
+    const text = lines(
+      ...ECHO_HEADER,
+      "  say: { description: d, kind: read }",
+      "  other: { description: d, kind: read }",
+      "  say: { description: e, kind: read }",
+    );
     const { problems } = problemsOf(text);
     expect(problems).toHaveLength(1);
     expect(problemAt(problems, "tool.yaml", 8, 3)).toMatch(/invalid YAML: .*(unique|duplicate)/i);
@@ -402,7 +421,13 @@ describe("parseManifest: JSON Schemas inside actions", () => {
   });
 
   it("checks outputSchema too, and reports every problem in it", () => {
-    const text = lines(...ECHO_HEADER, "  x:", "    description: d", "    kind: read", '    outputSchema: { type: object, properties: { n: { type: numbr, minimum: "x" } } }');
+    const text = lines(
+      ...ECHO_HEADER,
+      "  x:",
+      "    description: d",
+      "    kind: read",
+      '    outputSchema: { type: object, properties: { n: { type: numbr, minimum: "x" } } }',
+    );
     const { problems } = problemsOf(text);
     expect(problems.some((p) => p.includes("actions.x.outputSchema.properties.n.type: invalid JSON Schema"))).toBe(true);
     expect(problems.some((p) => p.includes("actions.x.outputSchema.properties.n.minimum: invalid JSON Schema: must be number"))).toBe(true);
@@ -428,20 +453,46 @@ describe("parseManifest: JSON Schemas inside actions", () => {
 
 describe("parseManifest: runtime rules, templates and rollbacks", () => {
   it("requires baseUrl for an http tool", () => {
-    const text = lines("apiVersion: toolctl/v1", "name: sample", "description: d", "runtime: http", "actions:", "  a: { description: d, kind: read, request: { path: /x } }");
+    const text = lines(
+      "apiVersion: toolctl/v1",
+      "name: sample",
+      "description: d",
+      "runtime: http",
+      "actions:",
+      "  a: { description: d, kind: read, request: { path: /x } }",
+    );
     const { problems } = problemsOf(text);
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(/^tool\.yaml:\d+:\d+: baseUrl: baseUrl is required for runtime http$/);
   });
 
   it("requires a request for each action of an http tool", () => {
-    const text = lines("apiVersion: toolctl/v1", "name: sample", "description: d", "runtime: http", "baseUrl: https://api.example.com", "actions:", "  a:", "    description: d", "    kind: read");
+    const text = lines(
+      "apiVersion: toolctl/v1",
+      "name: sample",
+      "description: d",
+      "runtime: http",
+      "baseUrl: https://api.example.com",
+      "actions:",
+      "  a:",
+      "    description: d",
+      "    kind: read",
+    );
     const { problems } = problemsOf(text);
     expect(problems).toEqual(["tool.yaml:8:5: actions.a.request: required for runtime http"]);
   });
 
   it("requires a command for each action of a process tool", () => {
-    const text = lines("apiVersion: toolctl/v1", "name: sample", "description: d", "runtime: process", "actions:", "  a:", "    description: d", "    kind: read");
+    const text = lines(
+      "apiVersion: toolctl/v1",
+      "name: sample",
+      "description: d",
+      "runtime: process",
+      "actions:",
+      "  a:",
+      "    description: d",
+      "    kind: read",
+    );
     const { problems } = problemsOf(text);
     expect(problems).toEqual(["tool.yaml:7:5: actions.a.command: required for runtime process"]);
   });
@@ -454,7 +505,17 @@ describe("parseManifest: runtime rules, templates and rollbacks", () => {
   });
 
   it("refuses a template that refers to an unknown root", () => {
-    const text = lines("apiVersion: toolctl/v1", "name: sample", "description: d", "runtime: process", "actions:", "  a:", "    description: d", "    kind: read", '    command: [echo, "{{ foo.bar }}"]');
+    const text = lines(
+      "apiVersion: toolctl/v1",
+      "name: sample",
+      "description: d",
+      "runtime: process",
+      "actions:",
+      "  a:",
+      "    description: d",
+      "    kind: read",
+      '    command: [echo, "{{ foo.bar }}"]',
+    );
     const { problems } = problemsOf(text);
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(/^tool\.yaml:9:\d+: actions\.a\.command: template '\{\{ foo\.bar \}\}' may only refer to input, secrets, tool$/);
@@ -573,7 +634,10 @@ describe("toolctl import: bad manifests", () => {
     });
     const toolctl = await openApi();
     const report = await toolctl.importManifests([dir]);
-    expect(report.imported.map((item) => [item.change, item.tool])).toEqual([["added", "alpha"], ["added", "gamma"]]);
+    expect(report.imported.map((item) => [item.change, item.tool])).toEqual([
+      ["added", "alpha"],
+      ["added", "gamma"],
+    ]);
     const bad = path.join(dir, "b-bad.yaml");
     expect(report.failed).toHaveLength(1);
     expect(report.failed[0]).toMatchObject({ file: bad, code: "manifest_invalid", message: `${bad}: 2 problems in manifest` });
@@ -628,7 +692,11 @@ describe("toolctl import: bad manifests", () => {
     const toolctl = await openApi();
     const missing = path.join(dir, "missing.yaml");
     const error = await rejection(toolctl.importManifests([path.join(dir, "good.yaml"), missing]));
-    expect({ code: error.code, exitCode: error.exitCode, message: error.message }).toEqual({ code: "usage", exitCode: 2, message: `${missing}: no such file or directory` });
+    expect({ code: error.code, exitCode: error.exitCode, message: error.message }).toEqual({
+      code: "usage",
+      exitCode: 2,
+      message: `${missing}: no such file or directory`,
+    });
     expect(await toolNames(toolctl)).toEqual([]);
     expect(await auditLines(toolctl)).toEqual([]);
   });
@@ -688,12 +756,14 @@ describe("toolctl import: re-importing", () => {
     const all = await toolctl.importManifests([examplesDir]);
     expect(all.failed).toEqual([]);
     expect(all.imported.map((item) => `${item.change} ${item.tool}`)).toEqual([
-      "unchanged calculator-docker", "unchanged calculator", "unchanged echo", "unchanged piggybank", "unchanged weather",
+      "unchanged calculator-docker",
+      "unchanged calculator",
+      "unchanged echo",
+      "unchanged piggybank",
+      "unchanged weather",
     ]);
     const one = await toolctl.importManifests([path.join(examplesDir, "echo.yaml")]);
-    expect(one.imported).toEqual([
-      expect.objectContaining({ tool: "echo", change: "unchanged", actions: { added: [], changed: [], removed: [] } }),
-    ]);
+    expect(one.imported).toEqual([expect.objectContaining({ tool: "echo", change: "unchanged", actions: { added: [], changed: [], removed: [] } })]);
     expect(await auditLines(toolctl)).toEqual(before);
   });
 
@@ -797,9 +867,16 @@ describe("toolctl import: the CLI", () => {
 describe("network settings", () => {
   it("refuses an invalid allowPrivateNetworks entry at import, with its line", () => {
     const text = [
-      "apiVersion: toolctl/v1", "name: net", "description: d", "runtime: http", "baseUrl: https://api.example.com",
-      "http:", "  allowPrivateNetworks: [127.0.0.0/8, 127.0.0.0/88, not-an-ip]",
-      "actions:", "  a: { description: d, kind: read, request: { path: / } }", "",
+      "apiVersion: toolctl/v1",
+      "name: net",
+      "description: d",
+      "runtime: http",
+      "baseUrl: https://api.example.com",
+      "http:",
+      "  allowPrivateNetworks: [127.0.0.0/8, 127.0.0.0/88, not-an-ip]",
+      "actions:",
+      "  a: { description: d, kind: read, request: { path: / } }",
+      "",
     ].join("\n");
     expect(() => parseManifest(text, "net.yaml")).toThrow(/2 problems/);
     try {

@@ -43,7 +43,12 @@ describe("auth of an imported tool and of each operation", () => {
     expect(actions.either!.auth).toBeUndefined();
     expect(actions.health!.auth).toEqual({ type: "none" });
     expect(actions.report!.auth).toEqual({ type: "bearer", secret: "TOOL_AUTHY_OAUTH" });
-    expect(actions.legacy!.auth).toEqual({ type: "basic", username: "{{ secrets.TOOL_AUTHY_BASICAUTH_USERNAME }}", secret: "TOOL_AUTHY_BASICAUTH_PASSWORD", passwordOptional: true });
+    expect(actions.legacy!.auth).toEqual({
+      type: "basic",
+      username: "{{ secrets.TOOL_AUTHY_BASICAUTH_USERNAME }}",
+      secret: "TOOL_AUTHY_BASICAUTH_PASSWORD",
+      passwordOptional: true,
+    });
     expect(actions.keyed!.auth).toEqual({ type: "api_key", in: "header", name: "X-Key", secret: "TOOL_AUTHY_KEY" });
     // The header an operation's own auth fills in is not an input; elsewhere it still is.
     expect(Object.keys(actions.keyed!.inputSchema.properties)).toEqual([]);
@@ -53,10 +58,22 @@ describe("auth of an imported tool and of each operation", () => {
   });
 
   it("takes basic auth with an API key as the username: the password may be left unset", async () => {
-    const result = await convertSpec(openapi30({ "/a": { get: op({ operationId: "a" }) } }, {
-      info: { title: "Keyed Basic", version: "1" }, security: [{ b: [] }], components: { securitySchemes: { b: { type: "http", scheme: "basic" } } },
-    }));
-    expect(result.manifest.auth).toEqual({ type: "basic", username: "{{ secrets.TOOL_KEYED_BASIC_USERNAME }}", secret: "TOOL_KEYED_BASIC_PASSWORD", passwordOptional: true });
+    const result = await convertSpec(
+      openapi30(
+        { "/a": { get: op({ operationId: "a" }) } },
+        {
+          info: { title: "Keyed Basic", version: "1" },
+          security: [{ b: [] }],
+          components: { securitySchemes: { b: { type: "http", scheme: "basic" } } },
+        },
+      ),
+    );
+    expect(result.manifest.auth).toEqual({
+      type: "basic",
+      username: "{{ secrets.TOOL_KEYED_BASIC_USERNAME }}",
+      secret: "TOOL_KEYED_BASIC_PASSWORD",
+      passwordOptional: true,
+    });
   });
 });
 
@@ -77,7 +94,10 @@ describe("imported auth, end to end", () => {
   it("sends what each operation asks for, and needs only the secrets of the auth it sends", async () => {
     const home = tempDir("toolctl-openapi-auth-");
     const dir = writeFiles({ "spec.json": JSON.stringify(spec) });
-    const imported = await runJson(["import", "--openapi", path.join(dir, "spec.json"), "--base-url", `${base}/v1`, "--allow-plain-http", "--allow-private-networks"], { home });
+    const imported = await runJson(
+      ["import", "--openapi", path.join(dir, "spec.json"), "--base-url", `${base}/v1`, "--allow-plain-http", "--allow-private-networks"],
+      { home },
+    );
     expect(imported.code, imported.stderr).toBe(0);
     expect((await runJson(["tool", "approve", "authy", "--yes"], { home })).code).toBe(0);
     const run = async (action: string, env: Record<string, string>) => {
@@ -91,8 +111,13 @@ describe("imported auth, end to end", () => {
     expect(noToken.code).toBe(2);
     expect(noToken.error).toMatch(/secret TOOL_AUTHY_OAUTH is not set/);
     expect(await run("report", { TOOL_AUTHY_OAUTH: "oauth-2" })).toMatchObject({ code: 0, got: { authorization: "Bearer oauth-2" } });
-    expect(await run("legacy", { TOOL_AUTHY_BASICAUTH_USERNAME: "key123" })).toMatchObject({ code: 0, got: { authorization: `Basic ${Buffer.from("key123:").toString("base64")}` } });
-    expect(await run("legacy", { TOOL_AUTHY_BASICAUTH_USERNAME: "u", TOOL_AUTHY_BASICAUTH_PASSWORD: "p" })).toMatchObject({ got: { authorization: `Basic ${Buffer.from("u:p").toString("base64")}` } });
+    expect(await run("legacy", { TOOL_AUTHY_BASICAUTH_USERNAME: "key123" })).toMatchObject({
+      code: 0,
+      got: { authorization: `Basic ${Buffer.from("key123:").toString("base64")}` },
+    });
+    expect(await run("legacy", { TOOL_AUTHY_BASICAUTH_USERNAME: "u", TOOL_AUTHY_BASICAUTH_PASSWORD: "p" })).toMatchObject({
+      got: { authorization: `Basic ${Buffer.from("u:p").toString("base64")}` },
+    });
     expect(await run("keyed", { TOOL_AUTHY_KEY: "k-9" })).toMatchObject({ code: 0, got: { key: "k-9", authorization: undefined } });
   });
 });
@@ -102,8 +127,10 @@ describe("an action's own auth in a manifest", () => {
     const home = tempDir("toolctl-openapi-auth-");
     const dir = writeFiles({
       "echo.yaml": "apiVersion: toolctl/v1\nname: e\ndescription: d\nruntime: echo\nactions:\n  say: { description: d, kind: read, auth: { type: none } }\n",
-      "mail.yaml": "apiVersion: toolctl/v1\nname: m\ndescription: d\nruntime: email\nemail: { host: smtp.example.com, from: a@example.com }\nauth: { type: basic, username: u, secret: PW, passwordOptional: true }\nactions:\n  send: { description: d, kind: create }\n",
-      "web.yaml": "apiVersion: toolctl/v1\nname: w\ndescription: d\nruntime: http\nbaseUrl: https://api.example.com\nactions:\n  get:\n    description: d\n    kind: read\n    request: { path: /x }\n    auth: { type: basic, username: '{{ input.user }}', secret: PW }\n",
+      "mail.yaml":
+        "apiVersion: toolctl/v1\nname: m\ndescription: d\nruntime: email\nemail: { host: smtp.example.com, from: a@example.com }\nauth: { type: basic, username: u, secret: PW, passwordOptional: true }\nactions:\n  send: { description: d, kind: create }\n",
+      "web.yaml":
+        "apiVersion: toolctl/v1\nname: w\ndescription: d\nruntime: http\nbaseUrl: https://api.example.com\nactions:\n  get:\n    description: d\n    kind: read\n    request: { path: /x }\n    auth: { type: basic, username: '{{ input.user }}', secret: PW }\n",
     });
     const result = await runJson(["import", dir], { home });
     expect(result.code).toBe(2);
@@ -113,4 +140,3 @@ describe("an action's own auth in a manifest", () => {
     expect(problems).toMatch(/mail\.yaml:\d+:\d+: auth\.passwordOptional: only valid for runtime http, not email/);
   });
 });
-

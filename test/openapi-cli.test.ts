@@ -60,7 +60,10 @@ afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
 const env = { TOOL_PETS_API_KEY: "k-123" };
 const importArgs = (home: string, source: string, ...more: string[]) =>
-  runJson(["import", "--openapi", source, "--name", "pets", "--base-url", `${base}/v3`, "--allow-plain-http", "--allow-private-networks", ...more], { home, env });
+  runJson(["import", "--openapi", source, "--name", "pets", "--base-url", `${base}/v3`, "--allow-plain-http", "--allow-private-networks", ...more], {
+    home,
+    env,
+  });
 
 function tableCount(home: string, sql: string): number {
   const db = new Database(path.join(home, "registry.db"), { readonly: true });
@@ -100,7 +103,12 @@ describe("import --openapi through the CLI", () => {
     expect(got.code, got.stderr).toBe(0);
     expect(got.json.output).toEqual({ id: 7, name: "rex", photoUrls: [] });
     expect(received.at(-1)).toMatchObject({ method: "GET", url: "/v3/pet/7", headers: { api_key: "k-123" } });
-    expect(tableCount(home, "SELECT count(*) FROM actions WHERE tool = 'pets' AND name = 'getPetById' AND input_validator IS NOT NULL AND output_validator IS NOT NULL")).toBe(1);
+    expect(
+      tableCount(
+        home,
+        "SELECT count(*) FROM actions WHERE tool = 'pets' AND name = 'getPetById' AND input_validator IS NOT NULL AND output_validator IS NOT NULL",
+      ),
+    ).toBe(1);
 
     // The output schema is enforced: a read that answers something else fails (exit 1).
     const bad = await runJson(["run", "pets.getPetById", "-p", "petId=8"], { home, env });
@@ -135,13 +143,14 @@ describe("import --openapi through the CLI", () => {
     const changed = specText
       .replace("summary: Find pet by ID", "summary: Find one pet by its ID")
       .replace(/  \/user\/\{username\}:[\s\S]*?(?=\n  \/)/, "")
-      .replace("paths:\n", "paths:\n  /ping:\n    get:\n      operationId: ping\n      responses:\n        \"204\": { description: pong }\n");
+      .replace("paths:\n", 'paths:\n  /ping:\n    get:\n      operationId: ping\n      responses:\n        "204": { description: pong }\n');
     expect(changed).not.toBe(specText);
     writeFiles({ "spec.yaml": changed }, dir);
     const updated = await importArgs(home, file);
     expect(updated.code, updated.stderr).toBe(0);
     expect(updated.json.imported[0]).toMatchObject({
-      change: "updated", status: "active",
+      change: "updated",
+      status: "active",
       actions: { added: ["ping"], changed: expect.arrayContaining(["getPetById"]), removed: ["getUserByName"] },
     });
     const human = await runCli(["import", "--openapi", file, "--name", "pets", "--base-url", "https://elsewhere.example.com/v3"], { home, env });
@@ -189,14 +198,25 @@ describe("import --openapi through the CLI", () => {
     const spec = path.join(fixturesDir, "split", "openapi.yaml");
     const strict = await runJson(["import", "--openapi", spec, "--strict"], { home });
     expect(strict.code).toBe(2);
-    expect(strict.json.error.message).toMatch(/^.*openapi\.yaml: 3 of the 7 selected operation\(s\) cannot be imported \(--strict\): DELETE \/droplets\/\{droplet_id\}: \$ref "resources\/droplets\/delete\.yml" cannot be resolved/);
+    expect(strict.json.error.message).toMatch(
+      /^.*openapi\.yaml: 3 of the 7 selected operation\(s\) cannot be imported \(--strict\): DELETE \/droplets\/\{droplet_id\}: \$ref "resources\/droplets\/delete\.yml" cannot be resolved/,
+    );
     expect(strict.json.error.message.split("\n")).toHaveLength(1);
     expect((await runJson(["list"], { home })).json.tools).toEqual([]);
 
     const partial = await runJson(["import", "--openapi", spec], { home });
     expect(partial.code, partial.stderr).toBe(0);
-    expect(partial.json.openapi.imported.map((op: { action: string }) => op.action)).toEqual(["droplets_list", "droplets_create", "droplets_get", "images_list"]);
-    expect(partial.json.openapi.skipped.map((op: { method: string; path: string }) => `${op.method} ${op.path}`)).toEqual(["DELETE /droplets/{droplet_id}", "GET /droplets/{droplet_id}/snapshots", "* /volumes"]);
+    expect(partial.json.openapi.imported.map((op: { action: string }) => op.action)).toEqual([
+      "droplets_list",
+      "droplets_create",
+      "droplets_get",
+      "images_list",
+    ]);
+    expect(partial.json.openapi.skipped.map((op: { method: string; path: string }) => `${op.method} ${op.path}`)).toEqual([
+      "DELETE /droplets/{droplet_id}",
+      "GET /droplets/{droplet_id}/snapshots",
+      "* /volumes",
+    ]);
     const human = await runCli(["import", "--openapi", spec, "--name", "split-again"], { home });
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/4 of 7 operations from Split Spec/);
@@ -218,7 +238,8 @@ describe("import --openapi through the CLI", () => {
       "header X-Request-ID: {{ input.X-Request-ID }}",
       "header X-Flags: {{ input.X-Flags }}",
       "cookie session: {{ input.session }}",
-    ]) expect(find.stdout).toContain(line);
+    ])
+      expect(find.stdout).toContain(line);
     const form = await runCli(["show", "pets.updatePetWithForm"], { home, env });
     expect(form.stdout).toContain("request: POST /pet/{{ input.petId }}");
     expect(form.stdout).toContain("form body: {{ input.body }}");
@@ -237,4 +258,3 @@ describe("import --openapi through the CLI", () => {
     expect(human.stdout).toContain(`body: ${encoded}`);
   });
 });
-

@@ -13,7 +13,15 @@ import { convertOpenApi } from "../src/openapi/index.js";
 import { shortHash } from "../src/openapi/names.js";
 import { tempDir } from "./helpers.js";
 import {
-  actionsOf, convertFixture, convertSpec, definitionsOf, expectImportable, fixturesDir, op, openapi30, validatorFor,
+  actionsOf,
+  convertFixture,
+  convertSpec,
+  definitionsOf,
+  expectImportable,
+  fixturesDir,
+  op,
+  openapi30,
+  validatorFor,
 } from "./fixtures/openapi/support.js";
 
 async function failure(promise: Promise<unknown>): Promise<ToolctlError> {
@@ -34,13 +42,15 @@ function namesByIdentity(result: Awaited<ReturnType<typeof convertSpec>>): Recor
 
 describe("action names", () => {
   it("uses valid operationIds as they are and sanitises the others, or builds one from method and path", async () => {
-    const result = await convertSpec(openapi30({
-      "/pets": { get: op({ operationId: "pets.list" }), post: op({ operationId: "createPet" }) },
-      "/pets/{petId}": { get: op({ operationId: "get-pet-by-id" }), delete: op() },
-      "/pets/{petId}/toys": { get: op() },
-      "/2fa": { post: op({ operationId: "2fa.enable" }) },
-      "/weird": { put: op({ operationId: "__Ünïcode name!!" }) },
-    }));
+    const result = await convertSpec(
+      openapi30({
+        "/pets": { get: op({ operationId: "pets.list" }), post: op({ operationId: "createPet" }) },
+        "/pets/{petId}": { get: op({ operationId: "get-pet-by-id" }), delete: op() },
+        "/pets/{petId}/toys": { get: op() },
+        "/2fa": { post: op({ operationId: "2fa.enable" }) },
+        "/weird": { put: op({ operationId: "__Ünïcode name!!" }) },
+      }),
+    );
     expect(namesByIdentity(result)).toEqual({
       "GET /pets": "pets_list",
       "POST /pets": "createPet",
@@ -55,7 +65,10 @@ describe("action names", () => {
 
   it("cuts a name at 64 characters with a hash of method and path, the same on every import", async () => {
     const long = `very${"Long".repeat(30)}OperationId`;
-    const spec = openapi30({ "/x": { get: op({ operationId: long }) }, "/y/{id}/and/a/very/long/path/indeed/that/goes/on/and/on/and/on/forever": { get: op() } });
+    const spec = openapi30({
+      "/x": { get: op({ operationId: long }) },
+      "/y/{id}/and/a/very/long/path/indeed/that/goes/on/and/on/and/on/forever": { get: op() },
+    });
     const first = namesByIdentity(await convertSpec(spec));
     expect(first["GET /x"]).toBe(`${long.slice(0, 57)}_${shortHash("GET /x")}`);
     expect(first["GET /x"]).toHaveLength(64);
@@ -66,12 +79,14 @@ describe("action names", () => {
   });
 
   it("keeps names unique: an exact operationId keeps its name, the others that would share it get a hash", async () => {
-    const result = await convertSpec(openapi30({
-      "/a": { get: op({ operationId: "pets.list" }) },
-      "/b": { get: op({ operationId: "pets_list" }) },
-      "/c-d": { get: op() },
-      "/c_d": { get: op() },
-    }));
+    const result = await convertSpec(
+      openapi30({
+        "/a": { get: op({ operationId: "pets.list" }) },
+        "/b": { get: op({ operationId: "pets_list" }) },
+        "/c-d": { get: op() },
+        "/c_d": { get: op() },
+      }),
+    );
     expect(namesByIdentity(result)).toEqual({
       "GET /a": `pets_list_${shortHash("GET /a")}`,
       "GET /b": "pets_list",
@@ -87,12 +102,20 @@ describe("action names", () => {
       "/stores/{storeId}/orders": { get: op({ operationId: "x".repeat(70) }) },
     };
     const before = namesByIdentity(await convertSpec(openapi30(paths)));
-    const reordered = Object.fromEntries(Object.entries(paths).reverse().map(([p, item]) => [p, Object.fromEntries(Object.entries(item).reverse())]));
-    const after = namesByIdentity(await convertSpec(openapi30({
-      "/new": { get: op({ operationId: "brandNew" }), post: op() },
-      ...reordered,
-      "/pets/{id}/photos": { get: op() },
-    })));
+    const reordered = Object.fromEntries(
+      Object.entries(paths)
+        .reverse()
+        .map(([p, item]) => [p, Object.fromEntries(Object.entries(item).reverse())]),
+    );
+    const after = namesByIdentity(
+      await convertSpec(
+        openapi30({
+          "/new": { get: op({ operationId: "brandNew" }), post: op() },
+          ...reordered,
+          "/pets/{id}/photos": { get: op() },
+        }),
+      ),
+    );
     for (const [identity, name] of Object.entries(before)) expect(after[identity]).toBe(name);
   });
 
@@ -106,22 +129,24 @@ describe("action names", () => {
 
 describe("input schema and request template", () => {
   it("gathers path, query, header and cookie parameters and the body into one object with the right required list", async () => {
-    const result = await convertSpec(openapi30({
-      "/stores/{storeId}/pets": {
-        post: op({
-          operationId: "addPet",
-          parameters: [
-            { name: "storeId", in: "path", schema: { type: "string" } },
-            { name: "dryRun", in: "query", schema: { type: "boolean" } },
-            { name: "lang", in: "query", required: true, schema: { type: "string" } },
-            { name: "X-Request-ID", in: "header", required: true, schema: { type: "string" } },
-            { name: "Accept", in: "header", schema: { type: "string" } },
-            { name: "sid", in: "cookie", schema: { type: "string" } },
-          ],
-          requestBody: { required: true, content: { "application/json": { schema: { type: "object", properties: { name: { type: "string" } } } } } },
-        }),
-      },
-    }));
+    const result = await convertSpec(
+      openapi30({
+        "/stores/{storeId}/pets": {
+          post: op({
+            operationId: "addPet",
+            parameters: [
+              { name: "storeId", in: "path", schema: { type: "string" } },
+              { name: "dryRun", in: "query", schema: { type: "boolean" } },
+              { name: "lang", in: "query", required: true, schema: { type: "string" } },
+              { name: "X-Request-ID", in: "header", required: true, schema: { type: "string" } },
+              { name: "Accept", in: "header", schema: { type: "string" } },
+              { name: "sid", in: "cookie", schema: { type: "string" } },
+            ],
+            requestBody: { required: true, content: { "application/json": { schema: { type: "object", properties: { name: { type: "string" } } } } } },
+          }),
+        },
+      }),
+    );
     const action = actionsOf(result).addPet!;
     expect(Object.keys(action.inputSchema.properties)).toEqual(["storeId", "dryRun", "lang", "X-Request-ID", "sid", "body"]);
     expect(action.inputSchema.required).toEqual(["storeId", "lang", "X-Request-ID", "body"]);
@@ -138,43 +163,62 @@ describe("input schema and request template", () => {
   });
 
   it("disambiguates names that collide across locations and names templates cannot use", async () => {
-    const result = await convertSpec(openapi30({
-      "/items/{id}": {
-        put: op({
-          operationId: "putItem",
-          parameters: [
-            { name: "id", in: "query", schema: { type: "string" } },
-            { name: "id", in: "path", required: true, schema: { type: "integer" } },
-            { name: "id", in: "header", schema: { type: "string" } },
-            { name: "body", in: "query", schema: { type: "string" } },
-            { name: "page[size]", in: "query", schema: { type: "integer" } },
-            { name: "$top", in: "query", schema: { type: "integer" } },
-          ],
-          requestBody: { content: { "application/json": { schema: { type: "object" } } } },
-        }),
-      },
-    }));
+    const result = await convertSpec(
+      openapi30({
+        "/items/{id}": {
+          put: op({
+            operationId: "putItem",
+            parameters: [
+              { name: "id", in: "query", schema: { type: "string" } },
+              { name: "id", in: "path", required: true, schema: { type: "integer" } },
+              { name: "id", in: "header", schema: { type: "string" } },
+              { name: "body", in: "query", schema: { type: "string" } },
+              { name: "page[size]", in: "query", schema: { type: "integer" } },
+              { name: "$top", in: "query", schema: { type: "integer" } },
+            ],
+            requestBody: { content: { "application/json": { schema: { type: "object" } } } },
+          }),
+        },
+      }),
+    );
     const action = actionsOf(result).putItem!;
     expect(Object.keys(action.inputSchema.properties)).toEqual(["id", "query_id", "query_body", "page_size", "top", "header_id", "body"]);
     expect(action.inputSchema.properties.id.type).toBe("integer");
     expect(action.inputSchema.required).toEqual(["id"]);
     expect(action.request.path).toBe("/items/{{ input.id }}");
-    expect(action.request.query).toEqual({ id: "{{ input.query_id }}", body: "{{ input.query_body }}", "page[size]": "{{ input.page_size }}", $top: "{{ input.top }}" });
+    expect(action.request.query).toEqual({
+      id: "{{ input.query_id }}",
+      body: "{{ input.query_body }}",
+      "page[size]": "{{ input.page_size }}",
+      $top: "{{ input.top }}",
+    });
     expect(action.request.headers).toEqual({ id: "{{ input.header_id }}" });
     expectImportable(result);
   });
 
   it("applies path-item parameters unless the operation redefines them, and follows parameter $refs", async () => {
-    const result = await convertSpec(openapi30(
-      {
-        "/pets/{petId}": {
-          parameters: [{ $ref: "#/components/parameters/PetId" }, { name: "limit", in: "query", schema: { type: "integer" } }],
-          get: op({ operationId: "getPet", parameters: [{ name: "limit", in: "query", required: true, schema: { type: "integer", maximum: 10 } }, { $ref: "#/components/parameters/Trace" }] }),
-          delete: op({ operationId: "deletePet" }),
+    const result = await convertSpec(
+      openapi30(
+        {
+          "/pets/{petId}": {
+            parameters: [{ $ref: "#/components/parameters/PetId" }, { name: "limit", in: "query", schema: { type: "integer" } }],
+            get: op({
+              operationId: "getPet",
+              parameters: [{ name: "limit", in: "query", required: true, schema: { type: "integer", maximum: 10 } }, { $ref: "#/components/parameters/Trace" }],
+            }),
+            delete: op({ operationId: "deletePet" }),
+          },
         },
-      },
-      { components: { parameters: { PetId: { name: "petId", in: "path", required: true, schema: { type: "string" } }, Trace: { name: "X-Trace", in: "header", schema: { type: "string" } } } } },
-    ));
+        {
+          components: {
+            parameters: {
+              PetId: { name: "petId", in: "path", required: true, schema: { type: "string" } },
+              Trace: { name: "X-Trace", in: "header", schema: { type: "string" } },
+            },
+          },
+        },
+      ),
+    );
     const { getPet, deletePet } = actionsOf(result);
     expect(getPet!.inputSchema.properties).toEqual({ petId: { type: "string" }, limit: { type: "integer", maximum: 10 }, "X-Trace": { type: "string" } });
     expect(getPet!.inputSchema.required).toEqual(["petId", "limit"]);
@@ -238,11 +282,21 @@ describe("input schema and request template", () => {
           post: op({
             operationId: "uploadPhoto",
             consumes: ["multipart/form-data"],
-            parameters: [{ name: "id", in: "path", required: true, type: "integer" }, { name: "file", in: "formData", required: true, type: "file" }],
+            parameters: [
+              { name: "id", in: "path", required: true, type: "integer" },
+              { name: "file", in: "formData", required: true, type: "file" },
+            ],
           }),
         },
         "/pets/{id}/xml": {
-          put: op({ operationId: "putXml", consumes: ["application/xml"], parameters: [{ name: "id", in: "path", required: true, type: "integer" }, { name: "pet", in: "body", schema: { type: "object" } }] }),
+          put: op({
+            operationId: "putXml",
+            consumes: ["application/xml"],
+            parameters: [
+              { name: "id", in: "path", required: true, type: "integer" },
+              { name: "pet", in: "body", schema: { type: "object" } },
+            ],
+          }),
         },
       },
       definitions: { Pet: { type: "object", required: ["name"], properties: { name: { type: "string" }, tag: { type: "string", "x-nullable": true } } } },
@@ -271,14 +325,19 @@ describe("input schema and request template", () => {
   });
 
   it("handles bodies by media type: +json types keep their Content-Type, multipart is skipped when required", async () => {
-    const result = await convertSpec(openapi30({
-      "/a": {
-        patch: op({ operationId: "mergePatch", requestBody: { required: true, content: { "application/merge-patch+json": { schema: { type: "object" } } } } }),
-        post: op({ operationId: "upload", requestBody: { required: true, content: { "multipart/form-data": { schema: { type: "object" } } } } }),
-        put: op({ operationId: "anything", requestBody: { content: { "*/*": { schema: { type: "string" } } } } }),
-      },
-      "/b/{id}": { get: op({ operationId: "undeclared" }) },
-    }));
+    const result = await convertSpec(
+      openapi30({
+        "/a": {
+          patch: op({
+            operationId: "mergePatch",
+            requestBody: { required: true, content: { "application/merge-patch+json": { schema: { type: "object" } } } },
+          }),
+          post: op({ operationId: "upload", requestBody: { required: true, content: { "multipart/form-data": { schema: { type: "object" } } } } }),
+          put: op({ operationId: "anything", requestBody: { content: { "*/*": { schema: { type: "string" } } } } }),
+        },
+        "/b/{id}": { get: op({ operationId: "undeclared" }) },
+      }),
+    );
     const { mergePatch, anything, undeclared } = actionsOf(result);
     expect(mergePatch!.request.headers).toEqual({ "Content-Type": "application/merge-patch+json" });
     expect(anything!.request).toEqual({ method: "PUT", path: "/a", json: "{{ input.body }}" });
@@ -291,15 +350,17 @@ describe("input schema and request template", () => {
 
   it("takes the output schema from the 2xx JSON responses, null for an empty one, none when one is not JSON", async () => {
     const json = (schema: unknown, type = "application/json") => ({ description: "ok", content: { [type]: { schema } } });
-    const result = await convertSpec(openapi30({
-      "/one": { get: { operationId: "one", responses: { "404": json({ type: "string" }), "200": json({ type: "object", required: ["id"] }) } } },
-      "/vendor": { get: { operationId: "vendor", responses: { "201": json({ type: "integer" }, "application/vnd.api+json; charset=utf-8") } } },
-      "/maybe": { get: { operationId: "maybe", responses: { "200": json({ type: "integer" }), "204": { description: "nothing" } } } },
-      "/two": { get: { operationId: "two", responses: { "200": json({ type: "integer" }), "202": json({ type: "string" }) } } },
-      "/text": { get: { operationId: "text", responses: { "200": json({ type: "integer" }), "206": json({ type: "string" }, "text/plain") } } },
-      "/none": { get: { operationId: "none", responses: { default: json({ type: "object" }) } } },
-      "/head": { head: { operationId: "head", responses: { "200": json({ type: "object" }) } } },
-    }));
+    const result = await convertSpec(
+      openapi30({
+        "/one": { get: { operationId: "one", responses: { "404": json({ type: "string" }), "200": json({ type: "object", required: ["id"] }) } } },
+        "/vendor": { get: { operationId: "vendor", responses: { "201": json({ type: "integer" }, "application/vnd.api+json; charset=utf-8") } } },
+        "/maybe": { get: { operationId: "maybe", responses: { "200": json({ type: "integer" }), "204": { description: "nothing" } } } },
+        "/two": { get: { operationId: "two", responses: { "200": json({ type: "integer" }), "202": json({ type: "string" }) } } },
+        "/text": { get: { operationId: "text", responses: { "200": json({ type: "integer" }), "206": json({ type: "string" }, "text/plain") } } },
+        "/none": { get: { operationId: "none", responses: { default: json({ type: "object" }) } } },
+        "/head": { head: { operationId: "head", responses: { "200": json({ type: "object" }) } } },
+      }),
+    );
     const actions = actionsOf(result);
     expect(actions.one!.outputSchema).toEqual({ type: "object", required: ["id"] });
     expect(actions.vendor!.outputSchema).toEqual({ type: "integer" });
@@ -312,17 +373,29 @@ describe("input schema and request template", () => {
 
 describe("kinds, risk and descriptions", () => {
   it("follows the method: reads are LOW by default, everything else at least MEDIUM", async () => {
-    const result = await convertSpec(openapi30({
-      "/r": {
-        get: op({ operationId: "g", summary: "Get it" }), head: op({ operationId: "h" }), options: op({ operationId: "o" }),
-        post: op({ operationId: "c", description: "First paragraph\nstill first.\n\nSecond paragraph." }), put: op({ operationId: "u", deprecated: true, summary: "Old" }),
-        patch: op({ operationId: "p" }), delete: op({ operationId: "d" }), trace: op({ operationId: "t" }),
-      },
-    }));
+    const result = await convertSpec(
+      openapi30({
+        "/r": {
+          get: op({ operationId: "g", summary: "Get it" }),
+          head: op({ operationId: "h" }),
+          options: op({ operationId: "o" }),
+          post: op({ operationId: "c", description: "First paragraph\nstill first.\n\nSecond paragraph." }),
+          put: op({ operationId: "u", deprecated: true, summary: "Old" }),
+          patch: op({ operationId: "p" }),
+          delete: op({ operationId: "d" }),
+          trace: op({ operationId: "t" }),
+        },
+      }),
+    );
     const table = Object.fromEntries(Object.entries(actionsOf(result)).map(([name, a]) => [name, [a.kind, a.risk ?? "-", a.request.method]]));
     expect(table).toEqual({
-      g: ["read", "-", "GET"], u: ["update", "MEDIUM", "PUT"], c: ["create", "MEDIUM", "POST"], d: ["delete", "MEDIUM", "DELETE"],
-      o: ["read", "-", "OPTIONS"], h: ["read", "-", "HEAD"], p: ["update", "MEDIUM", "PATCH"],
+      g: ["read", "-", "GET"],
+      u: ["update", "MEDIUM", "PUT"],
+      c: ["create", "MEDIUM", "POST"],
+      d: ["delete", "MEDIUM", "DELETE"],
+      o: ["read", "-", "OPTIONS"],
+      h: ["read", "-", "HEAD"],
+      p: ["update", "MEDIUM", "PATCH"],
     });
     const actions = actionsOf(result);
     expect(actions.g!.description).toBe("Get it");
@@ -334,7 +407,9 @@ describe("kinds, risk and descriptions", () => {
   });
 
   it("turns an Idempotency-Key header parameter into the action's idempotency key", async () => {
-    const result = await convertSpec(openapi30({ "/charges": { post: op({ operationId: "charge", parameters: [{ name: "Idempotency-Key", in: "header", schema: { type: "string" } }] }) } }));
+    const result = await convertSpec(
+      openapi30({ "/charges": { post: op({ operationId: "charge", parameters: [{ name: "Idempotency-Key", in: "header", schema: { type: "string" } }] }) } }),
+    );
     const action = actionsOf(result).charge!;
     expect(action.idempotencyKey).toEqual({ header: "Idempotency-Key" });
     expect(action.inputSchema.properties).toEqual({});
@@ -343,18 +418,27 @@ describe("kinds, risk and descriptions", () => {
 
 describe("base URL and allowed hosts", () => {
   it("takes servers[0] with its variables' defaults and allows every server's hosts", async () => {
-    const result = await convertSpec(openapi30({ "/a": { get: op({ operationId: "a" }) } }, {
-      servers: [
-        { url: "https://{region}.api.example.com/{version}/", variables: { region: { default: "eu", enum: ["eu", "us"] }, version: { default: "v2" } } },
-        { url: "https://sandbox.example.com" },
-      ],
-    }));
+    const result = await convertSpec(
+      openapi30(
+        { "/a": { get: op({ operationId: "a" }) } },
+        {
+          servers: [
+            { url: "https://{region}.api.example.com/{version}/", variables: { region: { default: "eu", enum: ["eu", "us"] }, version: { default: "v2" } } },
+            { url: "https://sandbox.example.com" },
+          ],
+        },
+      ),
+    );
     expect(result.manifest.baseUrl).toBe("https://eu.api.example.com/v2");
     expect(result.manifest.http).toEqual({ allowedHosts: ["eu.api.example.com", "us.api.example.com", "sandbox.example.com"] });
   });
 
   it("uses the given base URL instead of the servers", async () => {
-    const result = await convertSpec(openapi30({ "/a": { get: op({ operationId: "a" }) } }), { baseUrl: "http://127.0.0.1:9999/mock/", allowPlainHttp: true, allowPrivateNetworks: true });
+    const result = await convertSpec(openapi30({ "/a": { get: op({ operationId: "a" }) } }), {
+      baseUrl: "http://127.0.0.1:9999/mock/",
+      allowPlainHttp: true,
+      allowPrivateNetworks: true,
+    });
     expect(result.manifest.baseUrl).toBe("http://127.0.0.1:9999/mock");
     expect(result.manifest.http).toEqual({ allowedHosts: ["127.0.0.1"], allowPlainHttp: true, allowPrivateNetworks: true });
     expect(result.report.warnings).toEqual([]);
@@ -371,22 +455,32 @@ describe("base URL and allowed hosts", () => {
   });
 
   it("builds a Swagger 2 base URL from schemes, host and basePath, and warns about plain HTTP", async () => {
-    const swagger = (extra: Record<string, unknown>) => ({ swagger: "2.0", info: { title: "S", version: "1" }, paths: { "/a": { get: op({ operationId: "a" }) } }, ...extra });
+    const swagger = (extra: Record<string, unknown>) => ({
+      swagger: "2.0",
+      info: { title: "S", version: "1" },
+      paths: { "/a": { get: op({ operationId: "a" }) } },
+      ...extra,
+    });
     expect((await convertSpec(swagger({ host: "api.example.com", basePath: "/v1", schemes: ["https"] }))).manifest.baseUrl).toBe("https://api.example.com/v1");
     const plain = await convertSpec(swagger({ host: "api.example.com:8080", schemes: ["http"] }));
     expect(plain.manifest.baseUrl).toBe("http://api.example.com:8080");
-    expect(plain.report.warnings).toEqual(["the base URL http://api.example.com:8080 is plain HTTP: runs are refused unless the tool allows plain HTTP (http.allowPlainHttp)"]);
+    expect(plain.report.warnings).toEqual([
+      "the base URL http://api.example.com:8080 is plain HTTP: runs are refused unless the tool allows plain HTTP (http.allowPlainHttp)",
+    ]);
     expect((await failure(convertSpec(swagger({})))).message).toMatch(/no base URL: the spec has no "host"/);
   });
 
   it("sends an operation with servers of its own there, never to the base URL; protocol-relative servers are https", async () => {
-    const spec = openapi30({
-      "/a": { get: op({ operationId: "a" }) },
-      "/b": { servers: [{ url: "https://other.example.com/up" }], get: op({ operationId: "b" }) },
-      "/c": { get: op({ operationId: "c", servers: [{ url: "https://api.example.com/v1/" }] }) },
-      "/d": { get: op({ operationId: "d", servers: [{ url: "//files.example.com/v2" }] }) },
-      "/e": { get: op({ operationId: "e", servers: [{ url: "/v3" }] }) },
-    }, { servers: [{ url: "//api.example.com/v1" }] });
+    const spec = openapi30(
+      {
+        "/a": { get: op({ operationId: "a" }) },
+        "/b": { servers: [{ url: "https://other.example.com/up" }], get: op({ operationId: "b" }) },
+        "/c": { get: op({ operationId: "c", servers: [{ url: "https://api.example.com/v1/" }] }) },
+        "/d": { get: op({ operationId: "d", servers: [{ url: "//files.example.com/v2" }] }) },
+        "/e": { get: op({ operationId: "e", servers: [{ url: "/v3" }] }) },
+      },
+      { servers: [{ url: "//api.example.com/v1" }] },
+    );
     const result = await convertSpec(spec);
     expect(result.manifest.baseUrl).toBe("https://api.example.com/v1");
     expect(result.manifest.http).toEqual({ allowedHosts: ["api.example.com", "other.example.com", "files.example.com"] });
@@ -417,10 +511,22 @@ describe("auth", () => {
     });
 
   it.each([
-    ["apiKey in a header", { k: { type: "apiKey", in: "header", name: "X-API-Key" } }, { type: "api_key", in: "header", name: "X-API-Key", secret: "TOOL_MY_API_V2_API_KEY" }],
-    ["apiKey in the query", { k: { type: "apiKey", in: "query", name: "key" } }, { type: "api_key", in: "query", name: "key", secret: "TOOL_MY_API_V2_API_KEY" }],
+    [
+      "apiKey in a header",
+      { k: { type: "apiKey", in: "header", name: "X-API-Key" } },
+      { type: "api_key", in: "header", name: "X-API-Key", secret: "TOOL_MY_API_V2_API_KEY" },
+    ],
+    [
+      "apiKey in the query",
+      { k: { type: "apiKey", in: "query", name: "key" } },
+      { type: "api_key", in: "query", name: "key", secret: "TOOL_MY_API_V2_API_KEY" },
+    ],
     ["http bearer", { k: { type: "http", scheme: "Bearer", bearerFormat: "JWT" } }, { type: "bearer", secret: "TOOL_MY_API_V2_API_KEY" }],
-    ["http basic", { k: { type: "http", scheme: "basic" } }, { type: "basic", username: "{{ secrets.TOOL_MY_API_V2_USERNAME }}", secret: "TOOL_MY_API_V2_PASSWORD", passwordOptional: true }],
+    [
+      "http basic",
+      { k: { type: "http", scheme: "basic" } },
+      { type: "basic", username: "{{ secrets.TOOL_MY_API_V2_USERNAME }}", secret: "TOOL_MY_API_V2_PASSWORD", passwordOptional: true },
+    ],
   ])("maps %s", async (_, schemes, auth) => {
     const result = await convertSpec(withScheme(schemes, [{ k: [] }]));
     expect(result.manifest.name).toBe("my-api-v2");
@@ -434,15 +540,31 @@ describe("auth", () => {
 
   it("maps Swagger 2 basic and apiKey definitions", async () => {
     const swagger = (definitions: Record<string, unknown>) => ({
-      swagger: "2.0", info: { title: "Two", version: "1" }, host: "api.example.com", securityDefinitions: definitions, security: [{ s: [] }],
+      swagger: "2.0",
+      info: { title: "Two", version: "1" },
+      host: "api.example.com",
+      securityDefinitions: definitions,
+      security: [{ s: [] }],
       paths: { "/a": { get: op({ operationId: "a" }) } },
     });
-    expect((await convertSpec(swagger({ s: { type: "basic" } }))).manifest.auth).toEqual({ type: "basic", username: "{{ secrets.TOOL_TWO_USERNAME }}", secret: "TOOL_TWO_PASSWORD", passwordOptional: true });
-    expect((await convertSpec(swagger({ s: { type: "apiKey", in: "query", name: "api_key" } }))).manifest.auth).toEqual({ type: "api_key", in: "query", name: "api_key", secret: "TOOL_TWO_API_KEY" });
+    expect((await convertSpec(swagger({ s: { type: "basic" } }))).manifest.auth).toEqual({
+      type: "basic",
+      username: "{{ secrets.TOOL_TWO_USERNAME }}",
+      secret: "TOOL_TWO_PASSWORD",
+      passwordOptional: true,
+    });
+    expect((await convertSpec(swagger({ s: { type: "apiKey", in: "query", name: "api_key" } }))).manifest.auth).toEqual({
+      type: "api_key",
+      in: "query",
+      name: "api_key",
+      secret: "TOOL_TWO_API_KEY",
+    });
   });
 
   it("sends an OAuth2 or OpenID Connect access token as a bearer token, saying the flows are not supported", async () => {
-    const oauth = await convertSpec(withScheme({ oauth: { type: "oauth2", flows: { clientCredentials: { tokenUrl: "https://x/token", scopes: {} } } } }, [{ oauth: [] }]));
+    const oauth = await convertSpec(
+      withScheme({ oauth: { type: "oauth2", flows: { clientCredentials: { tokenUrl: "https://x/token", scopes: {} } } } }, [{ oauth: [] }]),
+    );
     expect(oauth.manifest.auth).toEqual({ type: "bearer", secret: "TOOL_MY_API_V2_API_KEY" });
     expect(oauth.report.warnings).toEqual([
       'security scheme "oauth" (oauth2: toolctl does not run OAuth2 flows or refresh tokens): an access token obtained elsewhere is sent as a bearer token from the secret TOOL_MY_API_V2_API_KEY',
@@ -453,10 +575,13 @@ describe("auth", () => {
   });
 
   it("warns, precisely, about what cannot be sent: an API key in a cookie, mutual TLS, other HTTP schemes", async () => {
-    const result = await convertSpec(withScheme(
-      { cookie: { type: "apiKey", in: "cookie", name: "SESSION" }, mtls: { type: "mutualTLS" }, digest: { type: "http", scheme: "digest" } },
-      [{ cookie: [] }, { mtls: [] }, { digest: [] }],
-    ));
+    const result = await convertSpec(
+      withScheme({ cookie: { type: "apiKey", in: "cookie", name: "SESSION" }, mtls: { type: "mutualTLS" }, digest: { type: "http", scheme: "digest" } }, [
+        { cookie: [] },
+        { mtls: [] },
+        { digest: [] },
+      ]),
+    );
     expect(result.manifest.auth).toEqual({ type: "none" });
     expect(result.report.warnings).toEqual([
       'security scheme "cookie" is not supported (apiKey in cookie "SESSION": a tool\'s auth sends a key only in a header or the query); 1 operation(s) ask for it',
@@ -478,7 +603,9 @@ describe("auth", () => {
     // The operations that ask only for the key send it; the others the tool's bearer token.
     const actions = actionsOf(global) as Record<string, { auth?: unknown }>;
     expect([actions.a!.auth, actions.b!.auth, actions.c!.auth]).toEqual([
-      { type: "api_key", in: "header", name: "X-Key", secret: "TOOL_MY_API_V2_KEY" }, { type: "api_key", in: "header", name: "X-Key", secret: "TOOL_MY_API_V2_KEY" }, undefined,
+      { type: "api_key", in: "header", name: "X-Key", secret: "TOOL_MY_API_V2_KEY" },
+      { type: "api_key", in: "header", name: "X-Key", secret: "TOOL_MY_API_V2_KEY" },
+      undefined,
     ]);
     const mostUsed = await convertSpec(withScheme(schemes, undefined, { ...paths, "/c": { get: op({ operationId: "c", security: [{ bearer: [] }] }) } }));
     expect(mostUsed.manifest.auth).toMatchObject({ type: "api_key", name: "X-Key" });
@@ -517,39 +644,53 @@ describe("filters", () => {
 
 describe("schemas", () => {
   it("turns OpenAPI 3.0 dialect quirks into JSON Schema that compiles and means the same", async () => {
-    const result = await convertSpec(openapi30(
-      { "/shapes": { post: op({ operationId: "shape", requestBody: { required: true, content: { "application/json": { schema: { $ref: "#/components/schemas/Shape" } } } } }) } },
-      {
-        components: {
-          schemas: {
-            Shape: {
-              type: "object",
-              required: ["kind", "size"],
-              discriminator: { propertyName: "kind" },
-              xml: { name: "shape" },
-              "x-internal": true,
-              example: { kind: "square" },
-              properties: {
-                kind: { type: "string" },
-                size: { type: "number", minimum: 0, exclusiveMinimum: true, maximum: 10, exclusiveMaximum: false },
-                note: { type: "string", nullable: true, example: "n" },
-                color: { type: "string", enum: ["red", "blue"], nullable: true },
-                parent: { allOf: [{ $ref: "#/components/schemas/Shape" }], nullable: true },
-                count: { type: "integer", format: "int32" },
-                big: { type: "integer", format: "int64" },
-                raw: { type: "string", format: "byte" },
-                blob: { type: "string", format: "binary" },
-                custom: { type: "string", format: "my-format" },
-                code: { type: "string", pattern: "^[\\w-.]+$" },
-                variant: { oneOf: [{ type: "object", properties: { a: { type: "string" } } }, { type: "object", properties: { b: { type: "string" } } }] },
-                legacy: { type: "string", minLength: "2" },
-                odd: { type: "file" },
+    const result = await convertSpec(
+      openapi30(
+        {
+          "/shapes": {
+            post: op({
+              operationId: "shape",
+              requestBody: { required: true, content: { "application/json": { schema: { $ref: "#/components/schemas/Shape" } } } },
+            }),
+          },
+        },
+        {
+          components: {
+            schemas: {
+              Shape: {
+                type: "object",
+                required: ["kind", "size"],
+                discriminator: { propertyName: "kind" },
+                xml: { name: "shape" },
+                "x-internal": true,
+                example: { kind: "square" },
+                properties: {
+                  kind: { type: "string" },
+                  size: { type: "number", minimum: 0, exclusiveMinimum: true, maximum: 10, exclusiveMaximum: false },
+                  note: { type: "string", nullable: true, example: "n" },
+                  color: { type: "string", enum: ["red", "blue"], nullable: true },
+                  parent: { allOf: [{ $ref: "#/components/schemas/Shape" }], nullable: true },
+                  count: { type: "integer", format: "int32" },
+                  big: { type: "integer", format: "int64" },
+                  raw: { type: "string", format: "byte" },
+                  blob: { type: "string", format: "binary" },
+                  custom: { type: "string", format: "my-format" },
+                  code: { type: "string", pattern: "^[\\w-.]+$" },
+                  variant: {
+                    oneOf: [
+                      { type: "object", properties: { a: { type: "string" } } },
+                      { type: "object", properties: { b: { type: "string" } } },
+                    ],
+                  },
+                  legacy: { type: "string", minLength: "2" },
+                  odd: { type: "file" },
+                },
               },
             },
           },
         },
-      },
-    ));
+      ),
+    );
     const shape = definitionsOf(result).Shape;
     expect(shape).not.toHaveProperty("discriminator");
     expect(shape).not.toHaveProperty("xml");
@@ -563,10 +704,14 @@ describe("schemas", () => {
     expect(shape.properties.variant.anyOf).toHaveLength(2);
     expect(shape.properties.legacy).toEqual({ type: "string", minLength: 2 });
     expect(shape.properties.odd).toEqual({ type: "string", format: "binary" });
-    expect(result.report.warnings).toEqual([`1 "pattern" regular expression(s) that are not valid with the u flag were dropped (first at spec.json#/components/schemas/Shape/properties/code)`]);
+    expect(result.report.warnings).toEqual([
+      `1 "pattern" regular expression(s) that are not valid with the u flag were dropped (first at spec.json#/components/schemas/Shape/properties/code)`,
+    ]);
     expectImportable(result);
     const validate = validatorFor(result, "shape");
-    expect(validate({ body: { kind: "square", size: 1, note: null, color: null, parent: null, count: 3, big: 2 ** 40, variant: { a: "x", b: "y" } } })).toEqual([]);
+    expect(validate({ body: { kind: "square", size: 1, note: null, color: null, parent: null, count: 3, big: 2 ** 40, variant: { a: "x", b: "y" } } })).toEqual(
+      [],
+    );
     expect(validate({ body: { kind: "square", size: 0 } })).not.toEqual([]);
     expect(validate({ body: { kind: "square", size: 1, count: 2 ** 33 } })).not.toEqual([]);
   });
@@ -617,24 +762,26 @@ describe("schemas", () => {
   });
 
   it("survives a YAML alias that contains itself, and keeps a property named __proto__ as a property", async () => {
-    const result = await convertSpec([
-      "openapi: 3.0.0",
-      "info: { title: Alias, version: '1' }",
-      "servers: [{ url: 'https://api.example.com' }]",
-      "paths:",
-      "  /a:",
-      "    post:",
-      "      operationId: a",
-      "      requestBody:",
-      "        content:",
-      "          application/json:",
-      "            schema: &node",
-      "              type: object",
-      "              properties:",
-      "                __proto__: { type: string }",
-      "                child: *node",
-      "      responses: { '200': { description: ok } }",
-    ].join("\n"));
+    const result = await convertSpec(
+      [
+        "openapi: 3.0.0",
+        "info: { title: Alias, version: '1' }",
+        "servers: [{ url: 'https://api.example.com' }]",
+        "paths:",
+        "  /a:",
+        "    post:",
+        "      operationId: a",
+        "      requestBody:",
+        "        content:",
+        "          application/json:",
+        "            schema: &node",
+        "              type: object",
+        "              properties:",
+        "                __proto__: { type: string }",
+        "                child: *node",
+        "      responses: { '200': { description: ok } }",
+      ].join("\n"),
+    );
     const body = actionsOf(result).a!.inputSchema.properties.body;
     expect(Object.keys(body.properties)).toEqual(["__proto__", "child"]);
     expect(body.properties.child).toEqual({});
@@ -645,23 +792,46 @@ describe("schemas", () => {
   });
 
   it("stores each component once, only those the imported actions reach, with circular references as references", async () => {
-    const result = await convertSpec(openapi30(
-      {
-        "/a": { get: { operationId: "a", responses: { "200": { description: "ok", content: { "application/json": { schema: { $ref: "#/components/schemas/Node" } } } } } } },
-        "/b": { get: { operationId: "b", responses: { "200": { description: "ok", content: { "application/json": { schema: { type: "array", items: { $ref: "#/components/schemas/Node" } } } } } } } },
-        "/c": { get: { operationId: "c", responses: { "200": { description: "ok", content: { "application/json": { schema: { $ref: "#/components/schemas/Unused" } } } } } } },
-      },
-      {
-        components: {
-          schemas: {
-            Node: { type: "object", properties: { children: { type: "array", items: { $ref: "#/components/schemas/Node" } }, owner: { $ref: "#/components/schemas/Owner" } } },
-            Owner: { type: "object", properties: { nodes: { type: "array", items: { $ref: "#/components/schemas/Node" } } } },
-            Unused: { type: "string" },
-            Loop: { $ref: "#/components/schemas/Loop" },
+    const result = await convertSpec(
+      openapi30(
+        {
+          "/a": {
+            get: {
+              operationId: "a",
+              responses: { "200": { description: "ok", content: { "application/json": { schema: { $ref: "#/components/schemas/Node" } } } } },
+            },
+          },
+          "/b": {
+            get: {
+              operationId: "b",
+              responses: {
+                "200": { description: "ok", content: { "application/json": { schema: { type: "array", items: { $ref: "#/components/schemas/Node" } } } } },
+              },
+            },
+          },
+          "/c": {
+            get: {
+              operationId: "c",
+              responses: { "200": { description: "ok", content: { "application/json": { schema: { $ref: "#/components/schemas/Unused" } } } } },
+            },
           },
         },
-      },
-    ), { operations: ["a", "b"] });
+        {
+          components: {
+            schemas: {
+              Node: {
+                type: "object",
+                properties: { children: { type: "array", items: { $ref: "#/components/schemas/Node" } }, owner: { $ref: "#/components/schemas/Owner" } },
+              },
+              Owner: { type: "object", properties: { nodes: { type: "array", items: { $ref: "#/components/schemas/Node" } } } },
+              Unused: { type: "string" },
+              Loop: { $ref: "#/components/schemas/Loop" },
+            },
+          },
+        },
+      ),
+      { operations: ["a", "b"] },
+    );
     expect(Object.keys(definitionsOf(result))).toEqual(["Node", "Owner"]);
     expect(definitionsOf(result).Node.properties.children.items).toEqual({ $ref: "#/$defs/Node" });
     const validate = validatorFor(result, "a", "outputSchema");
@@ -691,7 +861,11 @@ describe("multi-file specs", () => {
   it("reads and writes nothing else: the spec's folder is left as it was", async () => {
     const dir = tempDir("toolctl-openapi-multi-");
     cpSync(path.join(fixturesDir, "multi"), dir, { recursive: true });
-    const snapshot = () => readdirSync(dir, { recursive: true }).map(String).sort().map((f) => `${f}:${statSync(path.join(dir, f)).mtimeMs}`);
+    const snapshot = () =>
+      readdirSync(dir, { recursive: true })
+        .map(String)
+        .sort()
+        .map((f) => `${f}:${statSync(path.join(dir, f)).mtimeMs}`);
     const before = snapshot();
     await convertOpenApi("openapi.yaml", { env: {}, cwd: dir });
     expect(snapshot()).toEqual(before);
@@ -717,7 +891,8 @@ describe("specs from a URL", () => {
       "          content: { application/json: { schema: { $ref: 'common.yaml#/Pet' } } }",
     ].join("\n"),
     "/specs/common.yaml": "Pet: { type: object, properties: { name: { type: string }, self: { $ref: '#/Pet' } } }",
-    "/specs/elsewhere.yaml": "openapi: 3.0.0\ninfo: { title: Elsewhere, version: '1' }\npaths:\n  /a: { get: { responses: { '200': { description: ok, content: { application/json: { schema: { $ref: 'http://localhost.example:1/x.yaml' } } } } } } }",
+    "/specs/elsewhere.yaml":
+      "openapi: 3.0.0\ninfo: { title: Elsewhere, version: '1' }\npaths:\n  /a: { get: { responses: { '200': { description: ok, content: { application/json: { schema: { $ref: 'http://localhost.example:1/x.yaml' } } } } } } }",
     "/specs/moved.json": "",
   };
 
@@ -756,7 +931,9 @@ describe("specs from a URL", () => {
     requests.length = 0;
     const error = await failure(convertOpenApi(`http://127.0.0.1:${port}/specs/elsewhere.yaml`, { env: {}, cwd: tempDir(), ...remote }));
     expect(error).toBeInstanceOf(PolicyError);
-    expect(error.message).toBe(`http://127.0.0.1:${port}/specs/elsewhere.yaml: none of the 1 selected operation(s) can be imported: GET /a: $ref "http://localhost.example:1/x.yaml" refused: a spec from http://127.0.0.1:${port} may only refer to http://127.0.0.1:${port}`);
+    expect(error.message).toBe(
+      `http://127.0.0.1:${port}/specs/elsewhere.yaml: none of the 1 selected operation(s) can be imported: GET /a: $ref "http://localhost.example:1/x.yaml" refused: a spec from http://127.0.0.1:${port} may only refer to http://127.0.0.1:${port}`,
+    );
     expect(requests).toEqual(["/specs/elsewhere.yaml"]);
   });
 
@@ -791,7 +968,10 @@ describe("bad specs", () => {
     ["bad/not-openapi.yaml", 'bad/not-openapi.yaml: not an OpenAPI document: no "openapi" or "swagger" field'],
     ["bad/broken.yaml", /^bad\/broken\.yaml:8:\d+: invalid YAML: /],
     ["bad/broken.json", /^bad\/broken\.json:4:\d+: invalid JSON: /],
-    ["bad/missing-ref.yaml", 'bad/missing-ref.yaml: none of the 1 selected operation(s) can be imported: GET /pets: $ref "#/components/schemas/Pets" cannot be resolved: no "Pets" at bad/missing-ref.yaml#/components/schemas'],
+    [
+      "bad/missing-ref.yaml",
+      'bad/missing-ref.yaml: none of the 1 selected operation(s) can be imported: GET /pets: $ref "#/components/schemas/Pets" cannot be resolved: no "Pets" at bad/missing-ref.yaml#/components/schemas',
+    ],
     ["bad/swagger12.json", "bad/swagger12.json: unsupported version: swagger 1.2 (supported: Swagger 2.0, OpenAPI 3.0.x and 3.1.x)"],
     ["bad/openapi4.yaml", "bad/openapi4.yaml: unsupported version: openapi 4.0.0 (supported: Swagger 2.0, OpenAPI 3.0.x and 3.1.x)"],
   ])("%s fails with one clear line, exit 2", async (file, message) => {
@@ -804,13 +984,17 @@ describe("bad specs", () => {
 
   it("fails on a missing file, an array, an empty document and a spec without operations", async () => {
     expect((await failure(convertFixture("bad/nope.yaml"))).message).toBe("bad/nope.yaml: cannot read: no such file");
-    expect((await failure(convertSpec("- just\n- a list\n"))).message).toBe('spec.yaml: not an OpenAPI document: expected a mapping with an "openapi" or "swagger" field');
+    expect((await failure(convertSpec("- just\n- a list\n"))).message).toBe(
+      'spec.yaml: not an OpenAPI document: expected a mapping with an "openapi" or "swagger" field',
+    );
     expect((await failure(convertSpec("   \n"))).message).toBe("spec.yaml: the document is empty");
     expect((await failure(convertSpec(openapi30({})))).message).toBe("spec.json: no operations to import");
   });
 
   it("refuses a tool name that is not an identifier", async () => {
-    expect((await failure(convertSpec(openapi30({ "/a": { get: op() } }), { name: "Bad Name" }))).message).toMatch(/^tool name 'Bad Name' is not a lowercase identifier/);
+    expect((await failure(convertSpec(openapi30({ "/a": { get: op() } }), { name: "Bad Name" }))).message).toMatch(
+      /^tool name 'Bad Name' is not a lowercase identifier/,
+    );
   });
 });
 
@@ -825,8 +1009,10 @@ describe("a Stripe-sized spec", () => {
     const result = await convertOpenApi("stripe.json", { env: {}, cwd: dir });
     const elapsed = performance.now() - started;
     const heapAfter = process.memoryUsage().heapUsed;
-    console.log(`Stripe-like spec: ${(text.length / 1e6).toFixed(1)} MB, ${result.report.imported.length} actions, ${Object.keys(definitionsOf(result)).length} definitions, ` +
-      `manifest ${(JSON.stringify(result.manifest).length / 1e6).toFixed(1)} MB; converted in ${elapsed.toFixed(0)} ms, heap +${((heapAfter - heapBefore) / 1e6).toFixed(0)} MB`);
+    console.log(
+      `Stripe-like spec: ${(text.length / 1e6).toFixed(1)} MB, ${result.report.imported.length} actions, ${Object.keys(definitionsOf(result)).length} definitions, ` +
+        `manifest ${(JSON.stringify(result.manifest).length / 1e6).toFixed(1)} MB; converted in ${elapsed.toFixed(0)} ms, heap +${((heapAfter - heapBefore) / 1e6).toFixed(0)} MB`,
+    );
     expect(result.report.imported).toHaveLength(450);
     expect(result.report.skipped).toEqual([]);
     // Measured at ~0.3 s; the bound leaves room for a loaded CI machine.
@@ -836,7 +1022,10 @@ describe("a Stripe-sized spec", () => {
     const getCustomer = actionsOf(result).GetcustomersId!;
     expect(getCustomer.outputSchema).toEqual({ $ref: "#/$defs/customer" });
     expect(getCustomer.request.styles).toEqual({ query: { expand: { style: "deepObject", explode: true } } });
-    expect(actionsOf(result).Postcustomers!.request.styles.form).toMatchObject({ metadata: { style: "deepObject", explode: true }, expand: { style: "deepObject", explode: true } });
+    expect(actionsOf(result).Postcustomers!.request.styles.form).toMatchObject({
+      metadata: { style: "deepObject", explode: true },
+      expand: { style: "deepObject", explode: true },
+    });
     // Every output reaches most definitions here (as in Stripe's own spec), and ajv takes seconds to compile one
     // such closure: one action is compiled; the corpus test compiles whole documents.
     expectImportable(result, 450);

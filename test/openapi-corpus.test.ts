@@ -85,7 +85,13 @@ function printTable(rows: Row[]): void {
   const refused = rows.filter((r) => r.note.startsWith("refused")).length;
   const partial = rows.filter((r) => !r.note.startsWith("refused") && r.imported < r.present).length;
   console.log(
-    [`OpenAPI corpus: ${imported} of ${present} operations imported from ${rows.length} documents: ${rows.length - refused - partial} complete, ${partial} partial, ${refused} refused`, "imported/present  version  file", ...lines, "skipped operations:", ...(skipped.length ? skipped : ["  none"])].join("\n"),
+    [
+      `OpenAPI corpus: ${imported} of ${present} operations imported from ${rows.length} documents: ${rows.length - refused - partial} complete, ${partial} partial, ${refused} refused`,
+      "imported/present  version  file",
+      ...lines,
+      "skipped operations:",
+      ...(skipped.length ? skipped : ["  none"]),
+    ].join("\n"),
   );
 }
 
@@ -110,7 +116,14 @@ describe.skipIf(!corpusPresent && !inCI)("OpenAPI corpus", () => {
         expect(EXPECTED_REFUSALS[entry.file], `${entry.file} was refused: ${message}`).toBeDefined();
         expect(message, entry.file).toMatch(EXPECTED_REFUSALS[entry.file]!);
         refused.push(entry.file);
-        rows.push({ file: entry.file, version: entry.version, present, imported: 0, skipped: present ? [{ operation: "all", reason: message }] : [], note: `refused: ${message.replace(/^.*?: /, "")}` });
+        rows.push({
+          file: entry.file,
+          version: entry.version,
+          present,
+          imported: 0,
+          skipped: present ? [{ operation: "all", reason: message }] : [],
+          note: `refused: ${message.replace(/^.*?: /, "")}`,
+        });
         continue;
       }
       const { report } = result;
@@ -121,7 +134,10 @@ describe.skipIf(!corpusPresent && !inCI)("OpenAPI corpus", () => {
       expect(parsed.success, `${entry.file}: ${parsed.success ? "" : JSON.stringify(parsed.error.issues.slice(0, 3))}`).toBe(true);
       expect(() => compileAll(result), entry.file).not.toThrow();
       rows.push({
-        file: entry.file, version: entry.version, present, imported: report.imported.length,
+        file: entry.file,
+        version: entry.version,
+        present,
+        imported: report.imported.length,
         skipped: report.skipped.map((s) => ({ operation: `${s.method} ${s.path}`, reason: s.reason })),
         note: result.manifest.baseUrl === STAND_IN_BASE_URL ? "no absolute server: converted with a stand-in base URL" : "",
       });

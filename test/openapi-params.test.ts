@@ -63,8 +63,16 @@ describe("--param typing through the schemas an import writes", () => {
     const input = buildInput(
       {
         params: [
-          "body.name=Lamp", "body.stock=3", "body.price=9.5", "body.discount=null", "body.active=true", "body.code=007",
-          "body.dimensions.width=12.5", "body.dimensions.unit=cm", "body.meta.weight=2", "dryRun=false",
+          "body.name=Lamp",
+          "body.stock=3",
+          "body.price=9.5",
+          "body.discount=null",
+          "body.active=true",
+          "body.code=007",
+          "body.dimensions.width=12.5",
+          "body.dimensions.unit=cm",
+          "body.meta.weight=2",
+          "dryRun=false",
         ],
       },
       schema,
@@ -96,7 +104,9 @@ describe("--param typing through the schemas an import writes", () => {
 
   it("still refuses a value that is not JSON where only an object will do, naming the flag", () => {
     expect(() => buildInput({ params: ["filter=red"] }, { type: "object", properties: { filter: { type: "object" } } })).toThrow(UsageError);
-    expect(() => buildInput({ params: ["filter=red"] }, { type: "object", properties: { filter: { type: "object" } } })).toThrow("--param filter: expected a JSON object, got \"red\"");
+    expect(() => buildInput({ params: ["filter=red"] }, { type: "object", properties: { filter: { type: "object" } } })).toThrow(
+      '--param filter: expected a JSON object, got "red"',
+    );
   });
 
   it("runs an imported action with typed fields from -p: the dry run shows the body that would be sent", async () => {
@@ -105,7 +115,23 @@ describe("--param typing through the schemas an import writes", () => {
     const imported = await runJson(["import", "--openapi", path.join(dir, "spec.json"), "--name", "shop"], { home });
     expect(imported.code, imported.stderr).toBe(0);
     const dry = await runJson(
-      ["run", "shop.createProduct", "-p", "body.price=9.5", "-p", "body.stock=2", "-p", "body.tags=a,b", "-p", "body.tags=c", "-p", "ids=1,2", "-p", "body.dimensions.width=3", "--dry-run"],
+      [
+        "run",
+        "shop.createProduct",
+        "-p",
+        "body.price=9.5",
+        "-p",
+        "body.stock=2",
+        "-p",
+        "body.tags=a,b",
+        "-p",
+        "body.tags=c",
+        "-p",
+        "ids=1,2",
+        "-p",
+        "body.dimensions.width=3",
+        "--dry-run",
+      ],
       { home, env: { TOOL_SHOP_API_KEY: "k" } },
     );
     expect(dry.code, JSON.stringify(dry.json.error)).toBe(0);

@@ -32,7 +32,8 @@ function specDir(files: Record<string, object | string>): string {
   return dir;
 }
 
-const skippedOf = (result: Awaited<ReturnType<typeof convertFixture>>) => Object.fromEntries(result.report.skipped.map((s) => [`${s.method} ${s.path}`, s.reason]));
+const skippedOf = (result: Awaited<ReturnType<typeof convertFixture>>) =>
+  Object.fromEntries(result.report.skipped.map((s) => [`${s.method} ${s.path}`, s.reason]));
 
 describe("operations that are $refs", () => {
   it("follows an operation written as a $ref to another file, resolving what it refers to against that file", async () => {
@@ -50,7 +51,11 @@ describe("operations that are $refs", () => {
       page: { type: "integer", minimum: 1 },
       tag_name: { type: "string" },
     });
-    expect(list!.request).toEqual({ method: "GET", path: "/droplets", query: { per_page: "{{ input.per_page }}", page: "{{ input.page }}", tag_name: "{{ input.tag_name }}" } });
+    expect(list!.request).toEqual({
+      method: "GET",
+      path: "/droplets",
+      query: { per_page: "{{ input.per_page }}", page: "{{ input.page }}", tag_name: "{{ input.tag_name }}" },
+    });
     expect(list!.outputSchema).toEqual({ type: "object", properties: { droplets: { type: "array", items: { $ref: "#/$defs/droplet" } } } });
     expect(create!.inputSchema).toMatchObject({ required: ["body"], properties: { body: { $ref: "#/$defs/droplet_create" } } });
     expect(create!.request).toEqual({ method: "POST", path: "/droplets", json: "{{ input.body }}" });
@@ -65,8 +70,10 @@ describe("operations that are $refs", () => {
     const result = await convertFixture("split/openapi.yaml");
     expect(result.report.operations).toBe(7);
     expect(skippedOf(result)).toEqual({
-      "DELETE /droplets/{droplet_id}": 'split/openapi.yaml: $ref "resources/droplets/delete.yml" cannot be resolved: split/resources/droplets/delete.yml does not exist',
-      "GET /droplets/{droplet_id}/snapshots": 'split/resources/droplets/models/snapshot.yml: $ref "../../regions/models/region.yml" cannot be resolved: split/resources/regions/models/region.yml does not exist',
+      "DELETE /droplets/{droplet_id}":
+        'split/openapi.yaml: $ref "resources/droplets/delete.yml" cannot be resolved: split/resources/droplets/delete.yml does not exist',
+      "GET /droplets/{droplet_id}/snapshots":
+        'split/resources/droplets/models/snapshot.yml: $ref "../../regions/models/region.yml" cannot be resolved: split/resources/regions/models/region.yml does not exist',
       "* /volumes": 'split/openapi.yaml: $ref "resources/volumes/volumes.yml" cannot be resolved: split/resources/volumes/volumes.yml does not exist',
     });
     for (const action of Object.values(actionsOf(result))) expect(action.request.method).toMatch(/^(GET|POST)$/);
@@ -74,16 +81,18 @@ describe("operations that are $refs", () => {
   });
 
   it("follows a path item or an operation that refers into the same document, and reports one that points nowhere", async () => {
-    const result = await convertSpec(openapi30(
-      {
-        "/a": { $ref: "#/x-path-items/a" },
-        "/b": { get: { $ref: "#/x-operations/getB" }, put: { $ref: "#/x-operations/nowhere" } },
-      },
-      {
-        "x-path-items": { a: { get: op({ operationId: "getA", parameters: [{ name: "q", in: "query", schema: { type: "string" } }] }) } },
-        "x-operations": { getB: op({ operationId: "getB" }) },
-      },
-    ));
+    const result = await convertSpec(
+      openapi30(
+        {
+          "/a": { $ref: "#/x-path-items/a" },
+          "/b": { get: { $ref: "#/x-operations/getB" }, put: { $ref: "#/x-operations/nowhere" } },
+        },
+        {
+          "x-path-items": { a: { get: op({ operationId: "getA", parameters: [{ name: "q", in: "query", schema: { type: "string" } }] }) } },
+          "x-operations": { getB: op({ operationId: "getB" }) },
+        },
+      ),
+    );
     expect(result.report.imported.map((i) => i.action)).toEqual(["getA", "getB"]);
     expect(actionsOf(result).getA!.inputSchema.properties).toEqual({ q: { type: "string" } });
     expect(skippedOf(result)).toEqual({ "PUT /b": 'spec.json: $ref "#/x-operations/nowhere" cannot be resolved: no "nowhere" at spec.json#/x-operations' });
@@ -94,43 +103,47 @@ describe("$ref keys inside data", () => {
   const DATA_REF = { $ref: "https://docs.example.com/schemas/widget.json" };
 
   it("takes examples, defaults, enums, consts and extensions as they are: never fetched, never resolved", async () => {
-    const result = await convertSpec(openapi30(
-      {
-        "/widgets": {
-          post: op({
-            operationId: "createWidget",
-            "x-code-samples": [{ lang: "curl", source: { $ref: "./samples/create.sh" } }],
-            parameters: [{ name: "view", in: "query", schema: { type: "object", default: DATA_REF }, example: DATA_REF, examples: { one: { value: DATA_REF } } }],
-            requestBody: {
-              content: {
-                "application/json": {
-                  schema: { $ref: "#/components/schemas/Widget" },
-                  example: { spec: DATA_REF },
-                  examples: { full: { summary: "a widget", value: { spec: { $ref: "#/nowhere" } } }, "x-more": DATA_REF },
+    const result = await convertSpec(
+      openapi30(
+        {
+          "/widgets": {
+            post: op({
+              operationId: "createWidget",
+              "x-code-samples": [{ lang: "curl", source: { $ref: "./samples/create.sh" } }],
+              parameters: [
+                { name: "view", in: "query", schema: { type: "object", default: DATA_REF }, example: DATA_REF, examples: { one: { value: DATA_REF } } },
+              ],
+              requestBody: {
+                content: {
+                  "application/json": {
+                    schema: { $ref: "#/components/schemas/Widget" },
+                    example: { spec: DATA_REF },
+                    examples: { full: { summary: "a widget", value: { spec: { $ref: "#/nowhere" } } }, "x-more": DATA_REF },
+                  },
+                },
+              },
+            }),
+          },
+        },
+        {
+          "x-extension": { nested: { $ref: "../outside.yaml" } },
+          components: {
+            schemas: {
+              Widget: {
+                type: "object",
+                "x-origin": DATA_REF,
+                properties: {
+                  spec: { type: "object", enum: [DATA_REF, { $ref: "#/also/nowhere" }] },
+                  marker: { const: { $ref: "#/components/schemas/Widget" } },
+                  example: { type: "string", example: { $ref: "#/x" } },
                 },
               },
             },
-          }),
-        },
-      },
-      {
-        "x-extension": { nested: { $ref: "../outside.yaml" } },
-        components: {
-          schemas: {
-            Widget: {
-              type: "object",
-              "x-origin": DATA_REF,
-              properties: {
-                spec: { type: "object", enum: [DATA_REF, { $ref: "#/also/nowhere" }] },
-                marker: { const: { $ref: "#/components/schemas/Widget" } },
-                example: { type: "string", example: { $ref: "#/x" } },
-              },
-            },
+            examples: { shared: { value: DATA_REF } },
           },
-          examples: { shared: { value: DATA_REF } },
         },
-      },
-    ));
+      ),
+    );
     expect(result.report.skipped).toEqual([]);
     expect(result.report.warnings).toEqual([]);
     const { createWidget } = actionsOf(result);
@@ -154,7 +167,11 @@ describe("$ref keys inside data", () => {
         "/things": {
           post: {
             operationId: "thing",
-            requestBody: { content: { "application/json": { schema: { $ref: "https://example.com/schemas/thing" }, example: { $ref: "https://example.com/schemas/thing#name" } } } },
+            requestBody: {
+              content: {
+                "application/json": { schema: { $ref: "https://example.com/schemas/thing" }, example: { $ref: "https://example.com/schemas/thing#name" } },
+              },
+            },
             responses: { "200": { description: "ok" } },
           },
         },
@@ -183,31 +200,48 @@ describe("operations left out by references that cannot be resolved", () => {
   // getInvoice comes first: the definitions it reaches (Order, Customer, Address) are converted while it fails,
   // and must still serve the operations after it.
   const files = {
-    "spec.json": openapi30({
-      "/orders/{id}/invoice": {
-        get: op({ operationId: "getInvoice", parameters: [{ name: "id", in: "path", schema: { type: "string" } }], responses: json({ $ref: "#/components/schemas/Invoice" }) }),
+    "spec.json": openapi30(
+      {
+        "/orders/{id}/invoice": {
+          get: op({
+            operationId: "getInvoice",
+            parameters: [{ name: "id", in: "path", schema: { type: "string" } }],
+            responses: json({ $ref: "#/components/schemas/Invoice" }),
+          }),
+        },
+        "/orders": {
+          get: op({ operationId: "listOrders", responses: json({ type: "array", items: { $ref: "#/components/schemas/Order" } }) }),
+          post: op({
+            operationId: "createOrder",
+            requestBody: { required: true, content: { "application/json": { schema: { $ref: "#/components/schemas/NewOrder" } } } },
+          }),
+        },
+        "/coupons/{code}": {
+          get: op({
+            operationId: "getCoupon",
+            parameters: [{ name: "code", in: "path", schema: { type: "string" } }],
+            responses: json({ $ref: "#/components/schemas/Coupon" }),
+          }),
+        },
+        "/customers": { get: op({ operationId: "listCustomers", responses: json({ type: "array", items: { $ref: "#/components/schemas/Customer" } }) }) },
+        "/remote": { get: op({ operationId: "getRemote", responses: json({ $ref: "https://schemas.example.com/remote.json" }) }) },
       },
-      "/orders": {
-        get: op({ operationId: "listOrders", responses: json({ type: "array", items: { $ref: "#/components/schemas/Order" } }) }),
-        post: op({ operationId: "createOrder", requestBody: { required: true, content: { "application/json": { schema: { $ref: "#/components/schemas/NewOrder" } } } } }),
-      },
-      "/coupons/{code}": {
-        get: op({ operationId: "getCoupon", parameters: [{ name: "code", in: "path", schema: { type: "string" } }], responses: json({ $ref: "#/components/schemas/Coupon" }) }),
-      },
-      "/customers": { get: op({ operationId: "listCustomers", responses: json({ type: "array", items: { $ref: "#/components/schemas/Customer" } }) }) },
-      "/remote": { get: op({ operationId: "getRemote", responses: json({ $ref: "https://schemas.example.com/remote.json" }) }) },
-    }, {
-      components: {
-        schemas: {
-          Invoice: { type: "object", properties: { order: { $ref: "#/components/schemas/Order" }, tax: { $ref: "tax/rates.json#/Rate" } } },
-          Order: { type: "object", required: ["id"], properties: { id: { type: "string" }, customer: { $ref: "#/components/schemas/Customer" } } },
-          NewOrder: { type: "object", properties: { customer: { $ref: "#/components/schemas/Customer" }, lines: { type: "array", items: { $ref: "models.json#/Line" } } } },
-          Coupon: { type: "object", properties: { code: { type: "string" }, rule: { $ref: "models.json#/Rule" } } },
-          Customer: { type: "object", required: ["name"], properties: { name: { type: "string" }, address: { $ref: "#/components/schemas/Address" } } },
-          Address: { type: "object", properties: { city: { type: "string" } } },
+      {
+        components: {
+          schemas: {
+            Invoice: { type: "object", properties: { order: { $ref: "#/components/schemas/Order" }, tax: { $ref: "tax/rates.json#/Rate" } } },
+            Order: { type: "object", required: ["id"], properties: { id: { type: "string" }, customer: { $ref: "#/components/schemas/Customer" } } },
+            NewOrder: {
+              type: "object",
+              properties: { customer: { $ref: "#/components/schemas/Customer" }, lines: { type: "array", items: { $ref: "models.json#/Line" } } },
+            },
+            Coupon: { type: "object", properties: { code: { type: "string" }, rule: { $ref: "models.json#/Rule" } } },
+            Customer: { type: "object", required: ["name"], properties: { name: { type: "string" }, address: { $ref: "#/components/schemas/Address" } } },
+            Address: { type: "object", properties: { city: { type: "string" } } },
+          },
         },
       },
-    }),
+    ),
     "models.json": { Line: { type: "object", properties: { sku: { type: "string" } } } },
   };
   const convert = (options: { strict?: boolean } = {}) => convertOpenApi("spec.json", { env: {}, cwd: specDir(files), ...options });
@@ -239,11 +273,15 @@ describe("operations left out by references that cannot be resolved", () => {
   it("refuses a spec none of whose operations can be imported, with the first reason and its exit code", async () => {
     const missing = await failure(convertFixture("bad/missing-file.yaml"));
     expect(missing).toBeInstanceOf(ValidationError);
-    expect(missing.message).toBe('bad/missing-file.yaml: none of the 1 selected operation(s) can be imported: GET /pets: $ref "./nowhere/pet.yaml#/Pet" cannot be resolved: bad/nowhere/pet.yaml does not exist');
+    expect(missing.message).toBe(
+      'bad/missing-file.yaml: none of the 1 selected operation(s) can be imported: GET /pets: $ref "./nowhere/pet.yaml#/Pet" cannot be resolved: bad/nowhere/pet.yaml does not exist',
+    );
     const remote = await failure(convertFixture("bad/remote-ref.yaml"));
     expect(remote).toBeInstanceOf(PolicyError);
     expect(remote.exitCode).toBe(3);
-    expect(remote.message).toBe('bad/remote-ref.yaml: none of the 1 selected operation(s) can be imported: GET /pets: $ref "https://schemas.example.com/pet.yaml#/Pet" refused: a local spec may only refer to local files');
+    expect(remote.message).toBe(
+      'bad/remote-ref.yaml: none of the 1 selected operation(s) can be imported: GET /pets: $ref "https://schemas.example.com/pet.yaml#/Pet" refused: a local spec may only refer to local files',
+    );
   });
 
   it("never lets a reference in an extension block an import, strict or not", async () => {

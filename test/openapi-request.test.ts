@@ -53,8 +53,23 @@ function contextFor(result: ConvertedSpec, name: string, input: Record<string, u
   const { actions, ...definition } = manifestSchema.parse(result.manifest);
   const action = actions[name]!;
   return {
-    tool: { name: definition.name, version: definition.version, description: definition.description, runtime: "http", status: "active", definition } as unknown as RunContext["tool"],
-    action: { tool: definition.name, name, kind: action.kind, description: action.description, definition: action, inputValidator: null, outputValidator: null },
+    tool: {
+      name: definition.name,
+      version: definition.version,
+      description: definition.description,
+      runtime: "http",
+      status: "active",
+      definition,
+    } as unknown as RunContext["tool"],
+    action: {
+      tool: definition.name,
+      name,
+      kind: action.kind,
+      description: action.description,
+      definition: action,
+      inputValidator: null,
+      outputValidator: null,
+    },
     input,
     secrets: { TOOL_PETSTORE_REQUEST_TEST_API_KEY: SECRET },
     executionId: "exec-1",
@@ -109,7 +124,9 @@ describe("requests of an imported Petstore", () => {
       "X-Flags": ["f1", "f2"],
       session: "s3cr3t==",
     });
-    expect(got.url).toBe("/v3/pet/findByStatus?status=available&status=sold&tags=a+b,c%2Cd&ids=1|2&names=x%20y+z&filter[color]=red&filter[size]=L&page[size]=20");
+    expect(got.url).toBe(
+      "/v3/pet/findByStatus?status=available&status=sold&tags=a+b,c%2Cd&ids=1|2&names=x%20y+z&filter[color]=red&filter[size]=L&page[size]=20",
+    );
     expect(got.headers["x-request-id"]).toBe("req-1");
     expect(got.headers["x-flags"]).toBe("f1,f2");
     expect(got.headers.cookie).toBe("session=s3cr3t==");
@@ -170,31 +187,37 @@ describe("requests of an imported Petstore", () => {
 
 describe("requests of an imported Swagger 2 spec", () => {
   it("writes collectionFormat csv, multi and pipes as Swagger 2 means them", async () => {
-    const result = await convertSpec({
-      swagger: "2.0",
-      info: { title: "Petstore Request Test", version: "1" },
-      host: "example.com",
-      paths: {
-        "/items": {
-          get: {
-            operationId: "listItems",
-            parameters: [
-              { name: "tags", in: "query", type: "array", items: { type: "string" } },
-              { name: "ids", in: "query", type: "array", collectionFormat: "multi", items: { type: "integer" } },
-              { name: "codes", in: "query", type: "array", collectionFormat: "pipes", items: { type: "string" } },
-              { name: "X-Ids", in: "header", type: "array", items: { type: "string" } },
-            ],
-            responses: { "200": { description: "ok", schema: { type: "array", items: { type: "object" } } } },
-          },
-          post: {
-            operationId: "addItem",
-            consumes: ["application/x-www-form-urlencoded"],
-            parameters: [{ name: "name", in: "formData", required: true, type: "string" }, { name: "nick", in: "formData", type: "array", items: { type: "string" } }],
-            responses: { "200": { description: "ok" } },
+    const result = await convertSpec(
+      {
+        swagger: "2.0",
+        info: { title: "Petstore Request Test", version: "1" },
+        host: "example.com",
+        paths: {
+          "/items": {
+            get: {
+              operationId: "listItems",
+              parameters: [
+                { name: "tags", in: "query", type: "array", items: { type: "string" } },
+                { name: "ids", in: "query", type: "array", collectionFormat: "multi", items: { type: "integer" } },
+                { name: "codes", in: "query", type: "array", collectionFormat: "pipes", items: { type: "string" } },
+                { name: "X-Ids", in: "header", type: "array", items: { type: "string" } },
+              ],
+              responses: { "200": { description: "ok", schema: { type: "array", items: { type: "object" } } } },
+            },
+            post: {
+              operationId: "addItem",
+              consumes: ["application/x-www-form-urlencoded"],
+              parameters: [
+                { name: "name", in: "formData", required: true, type: "string" },
+                { name: "nick", in: "formData", type: "array", items: { type: "string" } },
+              ],
+              responses: { "200": { description: "ok" } },
+            },
           },
         },
       },
-    }, { baseUrl: `http://127.0.0.1:${port}/v3`, allowPlainHttp: true, allowPrivateNetworks: true });
+      { baseUrl: `http://127.0.0.1:${port}/v3`, allowPlainHttp: true, allowPrivateNetworks: true },
+    );
     const list = await send("listItems", { tags: ["a", "b"], ids: [1, 2], codes: ["x", "y"], "X-Ids": ["7", "8"] }, result);
     expect(list.got.url).toBe("/v3/items?tags=a,b&ids=1&ids=2&codes=x|y");
     expect(list.got.headers["x-ids"]).toBe("7,8");
@@ -205,13 +228,24 @@ describe("requests of an imported Swagger 2 spec", () => {
 
 describe("an operation with a server of its own", () => {
   it("is sent to that server, not to the tool's base URL", async () => {
-    const result = await convertSpec(openapi30(
-      { "/files/{id}": { get: { operationId: "getFile", servers: [{ url: `http://127.0.0.1:${port}/uploads` }], parameters: [{ name: "id", in: "path", schema: { type: "string" } }], responses: { "200": { description: "ok" } } } } },
-      { info: { title: "Petstore Request Test", version: "1" } },
-    ), { baseUrl: `http://127.0.0.1:${port}/v3`, allowPlainHttp: true, allowPrivateNetworks: true });
+    const result = await convertSpec(
+      openapi30(
+        {
+          "/files/{id}": {
+            get: {
+              operationId: "getFile",
+              servers: [{ url: `http://127.0.0.1:${port}/uploads` }],
+              parameters: [{ name: "id", in: "path", schema: { type: "string" } }],
+              responses: { "200": { description: "ok" } },
+            },
+          },
+        },
+        { info: { title: "Petstore Request Test", version: "1" } },
+      ),
+      { baseUrl: `http://127.0.0.1:${port}/v3`, allowPlainHttp: true, allowPrivateNetworks: true },
+    );
     const { prepared, got } = await send("getFile", { id: "f1" }, result);
     expect(got.url).toBe("/uploads/files/f1");
     expect(prepared.description.url).toBe(`http://127.0.0.1:${port}/uploads/files/f1`);
   });
 });
-

@@ -23,7 +23,11 @@ describe("permissions", () => {
     for (const more of [{ network: true }, { memoryMb: 1024 }, { cpus: 2 }, { pids: 1000 }, { storageMb: 500 }]) {
       const asks = asksOf(docker(more));
       expect(isCovered(asks, null, false), JSON.stringify(more)).toBe(false);
-      expect(askedItems(asks, null).filter((item) => item.needsGrant).map((item) => item.name)).toEqual(Object.keys(more));
+      expect(
+        askedItems(asks, null)
+          .filter((item) => item.needsGrant)
+          .map((item) => item.name),
+      ).toEqual(Object.keys(more));
     }
     expect(isCovered(asksOf(docker({ timeoutSeconds: 600 })), null, false)).toBe(true);
   });
@@ -38,7 +42,11 @@ describe("permissions", () => {
   it("asks a process tool for its sandbox only when it names an image; an imported API for its hosts", () => {
     expect(asksOf({ runtime: "process", requiresApproval: false, definition: {} })).toEqual({});
     expect(asksOf({ runtime: "process", requiresApproval: false, definition: { image: "x:1" } }).permissions).toEqual(effectivePermissions(undefined));
-    const api = { runtime: "http", requiresApproval: true, definition: { baseUrl: "https://api.example.com/v1", http: { allowedHosts: ["files.example.com"] } } };
+    const api = {
+      runtime: "http",
+      requiresApproval: true,
+      definition: { baseUrl: "https://api.example.com/v1", http: { allowedHosts: ["files.example.com"] } },
+    };
     const asks = asksOf(api);
     expect(asks.hosts).toEqual(["api.example.com", "files.example.com"]);
     expect(isCovered(asks, null, true)).toBe(false);
@@ -49,7 +57,11 @@ describe("permissions", () => {
 
 describe("shared definitions ($defs)", () => {
   const definitions = {
-    Pet: { type: "object", required: ["name"], properties: { name: { type: "string" }, owner: { $ref: "#/$defs/Person" }, tags: { type: "array", items: { $ref: "#/$defs/Tag" } } } },
+    Pet: {
+      type: "object",
+      required: ["name"],
+      properties: { name: { type: "string" }, owner: { $ref: "#/$defs/Person" }, tags: { type: "array", items: { $ref: "#/$defs/Tag" } } },
+    },
     Person: { type: "object", properties: { pets: { type: "array", items: { $ref: "#/$defs/Pet" } } } },
     Tag: { type: "string" },
     Unused: { type: "number" },
@@ -75,10 +87,15 @@ describe("shared definitions ($defs)", () => {
   });
 
   it("lets a manifest share definitions between actions, and names a reference to a missing one", () => {
-    const manifest = (ref: string) => JSON.stringify({
-      apiVersion: "toolctl/v1", name: "pets", description: "d", runtime: "echo", definitions: { Pet: definitions.Pet, Person: definitions.Person, Tag: definitions.Tag },
-      actions: { add: { description: "d", kind: "create", inputSchema: { type: "object", properties: { pet: { $ref: ref } } } } },
-    });
+    const manifest = (ref: string) =>
+      JSON.stringify({
+        apiVersion: "toolctl/v1",
+        name: "pets",
+        description: "d",
+        runtime: "echo",
+        definitions: { Pet: definitions.Pet, Person: definitions.Person, Tag: definitions.Tag },
+        actions: { add: { description: "d", kind: "create", inputSchema: { type: "object", properties: { pet: { $ref: ref } } } } },
+      });
     expect(parseManifest(manifest("#/$defs/Pet"), "pets.json").manifest.definitions?.Pet).toBeDefined();
     expect(() => parseManifest(manifest("#/$defs/Cat"), "pets.json")).toThrow(/actions\.add\.inputSchema.*Cat/);
   });

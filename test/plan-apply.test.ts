@@ -26,15 +26,27 @@ let manifests: string;
 let env: Record<string, string>;
 
 beforeAll(async () => {
-  [namecheap, vercel, twilio] = await Promise.all([new FakeNamecheap().start(), new FakeVercel().start(), new FakeTwilio({ verified: [OWNER], owned: [FROM] }).start()]);
+  [namecheap, vercel, twilio] = await Promise.all([
+    new FakeNamecheap().start(),
+    new FakeVercel().start(),
+    new FakeTwilio({ verified: [OWNER], owned: [FROM] }).start(),
+  ]);
   manifests = tempDir("toolctl-plan-manifests-");
   loopbackCopy(path.join(repoRoot, "manifests", "namecheap.yaml"), namecheap.url, manifests);
   loopbackCopy(path.join(repoRoot, "manifests", "vercel.yaml"), vercel.url, manifests);
   loopbackCopy(path.join(repoRoot, "manifests", "twilio.yaml"), twilio.url, manifests);
   env = {
-    NAMECHEAP_API_USER: namecheap.apiUser, NAMECHEAP_API_KEY: namecheap.apiKey, NAMECHEAP_CLIENT_IP: "203.0.113.7",
-    VERCEL_TOKEN: vercel.token, TWILIO_ACCOUNT_SID: twilio.accountSid, TWILIO_AUTH_TOKEN: twilio.authToken, SITE_CONTACT_FORM_KEY: FORM_KEY,
-    SITE_SLD: "launch-test", SITE_TLD: "com", OWNER_PHONE: OWNER, SMS_FROM: FROM,
+    NAMECHEAP_API_USER: namecheap.apiUser,
+    NAMECHEAP_API_KEY: namecheap.apiKey,
+    NAMECHEAP_CLIENT_IP: "203.0.113.7",
+    VERCEL_TOKEN: vercel.token,
+    TWILIO_ACCOUNT_SID: twilio.accountSid,
+    TWILIO_AUTH_TOKEN: twilio.authToken,
+    SITE_CONTACT_FORM_KEY: FORM_KEY,
+    SITE_SLD: "launch-test",
+    SITE_TLD: "com",
+    OWNER_PHONE: OWNER,
+    SMS_FROM: FROM,
   };
 });
 afterAll(async () => {
@@ -55,11 +67,18 @@ async function launchSetup(extraEnv: Record<string, string> = {}): Promise<{ too
 /** A plan as `plan --out` saves it and `apply` reads it back. */
 const savedCopy = (preview: PlanPreview): PlanPreview => JSON.parse(JSON.stringify(preview));
 
-const sideEffects = () => ({ registrations: namecheap.registrations.length, deployments: vercel.deployments.size, sms: twilio.messages.length, uploads: vercel.uploads.length });
+const sideEffects = () => ({
+  registrations: namecheap.registrations.length,
+  deployments: vercel.deployments.size,
+  sms: twilio.messages.length,
+  uploads: vercel.uploads.length,
+});
 
-const READS_PLAN = "apiVersion: toolctl/v1\nkind: Plan\nname: reads\nsteps:\n  - id: check\n    action: namecheap.check_domain\n    input: { domain: free-name.com }\n"
-  + "  - id: later\n    action: twilio.send_sms\n    condition: \"{{ env.NEVER_SET }}\"\n    input: { to: \"+14155552671\", from: \"+15005550006\", body: hi }\n";
-const CYCLE_PLAN = "apiVersion: toolctl/v1\nkind: Plan\nname: cycle\nsteps:\n  - id: a\n    action: echo.say\n    input: { message: \"{{ steps.b.output.message }}\" }\n  - id: b\n    action: echo.say\n    input: { message: \"{{ steps.a.output.message }}\" }\n";
+const READS_PLAN =
+  "apiVersion: toolctl/v1\nkind: Plan\nname: reads\nsteps:\n  - id: check\n    action: namecheap.check_domain\n    input: { domain: free-name.com }\n" +
+  '  - id: later\n    action: twilio.send_sms\n    condition: "{{ env.NEVER_SET }}"\n    input: { to: "+14155552671", from: "+15005550006", body: hi }\n';
+const CYCLE_PLAN =
+  'apiVersion: toolctl/v1\nkind: Plan\nname: cycle\nsteps:\n  - id: a\n    action: echo.say\n    input: { message: "{{ steps.b.output.message }}" }\n  - id: b\n    action: echo.say\n    input: { message: "{{ steps.a.output.message }}" }\n';
 
 const OVER_BUDGET = "limits:\n  dailyUsd: 10\n  perActionUsd: 100\n";
 
@@ -93,7 +112,8 @@ describe("toolctl plan", () => {
     // What `plan --out` saves: secret references, never secret values.
     const text = JSON.stringify(plan, null, 2);
     expect(text).toContain("{{ secrets.SITE_CONTACT_FORM_KEY }}");
-    for (const secret of [namecheap.apiKey, namecheap.apiUser, vercel.token, twilio.accountSid, twilio.authToken, FORM_KEY, "203.0.113.7"]) expect(text).not.toContain(secret);
+    for (const secret of [namecheap.apiKey, namecheap.apiUser, vercel.token, twilio.accountSid, twilio.authToken, FORM_KEY, "203.0.113.7"])
+      expect(text).not.toContain(secret);
   });
 
   it("the CLI prints the plan as a table and --out saves it, with secret references, never secret values", async () => {
@@ -117,7 +137,8 @@ describe("toolctl plan", () => {
     const text = readFileSync(path.join(dir, "launch.json"), "utf8");
     expect(JSON.parse(text)).toMatchObject({ format: "toolctl-plan/1", name: "launch-site" });
     expect(text).toContain("{{ secrets.SITE_CONTACT_FORM_KEY }}");
-    for (const secret of [namecheap.apiKey, namecheap.apiUser, vercel.token, twilio.accountSid, twilio.authToken, FORM_KEY, "203.0.113.7"]) expect(text).not.toContain(secret);
+    for (const secret of [namecheap.apiKey, namecheap.apiUser, vercel.token, twilio.accountSid, twilio.authToken, FORM_KEY, "203.0.113.7"])
+      expect(text).not.toContain(secret);
     expect(sideEffects()).toEqual(before);
   });
 
@@ -129,7 +150,9 @@ describe("toolctl plan", () => {
     expect(reads.total.acting).toBe(0);
     const cycle = await rejection(toolctl.plan("cycle.plan.yaml"));
     expect(cycle.exitCode).toBe(2);
-    expect([cycle.message, ...(cycle.details.problems ?? [])].join("\n")).toContain("cycle.plan.yaml:5:5: steps.0: steps depend on each other in a cycle: a → b → a");
+    expect([cycle.message, ...(cycle.details.problems ?? [])].join("\n")).toContain(
+      "cycle.plan.yaml:5:5: steps.0: steps depend on each other in a cycle: a → b → a",
+    );
     writeFiles({ "config.yaml": OVER_BUDGET }, home);
     const capped = await openApi({ home, cwd: dir, env });
     const over = await capped.plan("launch-site.plan.yaml");
@@ -155,7 +178,8 @@ describe("toolctl plan", () => {
 
   it("names the file, line and field of a bad plan", async () => {
     const dir = writeFiles({
-      "bad.plan.yaml": "apiVersion: toolctl/v1\nkind: Plan\nname: bad\nsteps:\n  - id: a\n    action: echo\n    inputs: {}\n  - id: b\n    action: echo.say\n    input: { message: \"{{ steps.zz.output.x }}\" }\n",
+      "bad.plan.yaml":
+        'apiVersion: toolctl/v1\nkind: Plan\nname: bad\nsteps:\n  - id: a\n    action: echo\n    inputs: {}\n  - id: b\n    action: echo.say\n    input: { message: "{{ steps.zz.output.x }}" }\n',
     });
     const toolctl = await openApi({ cwd: dir });
     const error = await rejection(toolctl.plan("bad.plan.yaml"));
@@ -175,7 +199,11 @@ describe("toolctl apply", () => {
     const applied = await toolctl.apply(saved, { saved: true, yes: true });
     expect(applied).toMatchObject({ name: "launch-site", status: "succeeded", exitCode: 0 });
     expect(applied.error).toBeUndefined();
-    expect(applied.steps.map((s) => [s.id, s.status])).toEqual([["domain", "succeeded"], ["site", "succeeded"], ["notify", "succeeded"]]);
+    expect(applied.steps.map((s) => [s.id, s.status])).toEqual([
+      ["domain", "succeeded"],
+      ["site", "succeeded"],
+      ["notify", "succeeded"],
+    ]);
     expect(sideEffects()).toMatchObject({ registrations: before.registrations + 1, deployments: before.deployments + 1, sms: before.sms + 1 });
     const deployment = [...vercel.deployments.values()].at(-1)!;
     expect(deployment.alias).toEqual(["launch-test.vercel.app", "launch-test.com"]);
@@ -241,23 +269,40 @@ function stepsTool(dir: string): string {
     'if [ "$fail" = "yes" ]; then echo "step $name refuses" >&2; exit 1; fi',
     'echo "$name" >> "$log"; printf \'{"name":"%s"}\' "$name"',
   ].join("\n");
-  writeFiles({
-    "steps.yaml": [
-      "apiVersion: toolctl/v1", "name: steps", "description: Steps that append to a log", "runtime: process",
-      // Confined like every process tool: the log (in the tool's own directory) is the one thing it may write.
-      "process: { timeoutSeconds: 60, writable: [.] }", "actions:",
-      "  mark:", "    description: Append a name to the log", "    kind: update", "    idempotent: true",
-      "    inputSchema: { type: object, required: [log, name], properties: { log: { type: string }, name: { type: string }, waitFor: { type: string }, fail: { type: string } } }",
-      `    command: ["sh", "-c", ${JSON.stringify(script)}, "mark", "{{ input.log }}", "{{ input.name }}", "{{ input.waitFor }}", "{{ input.fail }}"]`,
-      "    rollback: { action: unmark, input: { log: \"{{ input.log }}\", name: \"{{ input.name }}\" } }",
-      "  stamp:", "    description: Append a name to the log, for good (no rollback)", "    kind: update", "    idempotent: true",
-      "    inputSchema: { type: object, required: [log, name], properties: { log: { type: string }, name: { type: string }, waitFor: { type: string }, fail: { type: string } } }",
-      `    command: ["sh", "-c", ${JSON.stringify(script)}, "stamp", "{{ input.log }}", "{{ input.name }}", "{{ input.waitFor }}", "{{ input.fail }}"]`,
-      "  unmark:", "    description: Append 'undo name' to the log", "    kind: delete", "    idempotent: true",
-      "    inputSchema: { type: object, required: [log, name], properties: { log: { type: string }, name: { type: string } } }",
-      `    command: ["sh", "-c", "echo \\"undo $2\\" >> \\"$1\\"; echo '{}'", "unmark", "{{ input.log }}", "{{ input.name }}"]`,
-    ].join("\n") + "\n",
-  }, dir);
+  writeFiles(
+    {
+      "steps.yaml":
+        [
+          "apiVersion: toolctl/v1",
+          "name: steps",
+          "description: Steps that append to a log",
+          "runtime: process",
+          // Confined like every process tool: the log (in the tool's own directory) is the one thing it may write.
+          "process: { timeoutSeconds: 60, writable: [.] }",
+          "actions:",
+          "  mark:",
+          "    description: Append a name to the log",
+          "    kind: update",
+          "    idempotent: true",
+          "    inputSchema: { type: object, required: [log, name], properties: { log: { type: string }, name: { type: string }, waitFor: { type: string }, fail: { type: string } } }",
+          `    command: ["sh", "-c", ${JSON.stringify(script)}, "mark", "{{ input.log }}", "{{ input.name }}", "{{ input.waitFor }}", "{{ input.fail }}"]`,
+          '    rollback: { action: unmark, input: { log: "{{ input.log }}", name: "{{ input.name }}" } }',
+          "  stamp:",
+          "    description: Append a name to the log, for good (no rollback)",
+          "    kind: update",
+          "    idempotent: true",
+          "    inputSchema: { type: object, required: [log, name], properties: { log: { type: string }, name: { type: string }, waitFor: { type: string }, fail: { type: string } } }",
+          `    command: ["sh", "-c", ${JSON.stringify(script)}, "stamp", "{{ input.log }}", "{{ input.name }}", "{{ input.waitFor }}", "{{ input.fail }}"]`,
+          "  unmark:",
+          "    description: Append 'undo name' to the log",
+          "    kind: delete",
+          "    idempotent: true",
+          "    inputSchema: { type: object, required: [log, name], properties: { log: { type: string }, name: { type: string } } }",
+          `    command: ["sh", "-c", "echo \\"undo $2\\" >> \\"$1\\"; echo '{}'", "unmark", "{{ input.log }}", "{{ input.name }}"]`,
+        ].join("\n") + "\n",
+    },
+    dir,
+  );
   return dir;
 }
 
@@ -265,7 +310,11 @@ function stepsPlan(dir: string, steps: Array<{ id: string; after?: string; fail?
   const log = path.join(dir, "log");
   const lines = ["apiVersion: toolctl/v1", "kind: Plan", "name: four", "steps:"];
   for (const step of steps) {
-    lines.push(`  - id: ${step.id}`, `    action: ${step.action ?? "steps.mark"}`, `    input: { log: ${JSON.stringify(log)}, name: ${step.id}, fail: ${step.fail ? "'yes'" : "'no'"}, waitFor: ${JSON.stringify(step.waitFor ? path.join(dir, step.waitFor) : "")} }`);
+    lines.push(
+      `  - id: ${step.id}`,
+      `    action: ${step.action ?? "steps.mark"}`,
+      `    input: { log: ${JSON.stringify(log)}, name: ${step.id}, fail: ${step.fail ? "'yes'" : "'no'"}, waitFor: ${JSON.stringify(step.waitFor ? path.join(dir, step.waitFor) : "")} }`,
+    );
     if (step.after) lines.push(`    dependsOn: [${step.after}]`);
   }
   writeFiles({ "four.plan.yaml": `${lines.join("\n")}\n` }, dir);
@@ -288,7 +337,12 @@ describe("failure, rollback and resume", () => {
     const applied = await toolctl.apply(await toolctl.plan("four.plan.yaml"), { yes: true });
     expect(applied.exitCode).toBe(1);
     expect(applied.status).toBe("rolled_back");
-    expect(applied.steps.map((s) => [s.id, s.status])).toEqual([["one", "rolled_back"], ["two", "rolled_back"], ["three", "failed"], ["four", "not_started"]]);
+    expect(applied.steps.map((s) => [s.id, s.status])).toEqual([
+      ["one", "rolled_back"],
+      ["two", "rolled_back"],
+      ["three", "failed"],
+      ["four", "not_started"],
+    ]);
     expect(applied.error?.message).toMatch(/^step three \(steps\.mark\): .*; the completed steps were rolled back$/);
     expect(logOf(dir)).toEqual(["one", "two", "undo two", "undo one"]);
     const shown = await toolctl.planRun(applied.runId);
@@ -312,7 +366,11 @@ describe("failure, rollback and resume", () => {
     const { toolctl } = await launchSetup({ SITE_SLD: "left-in-place", OWNER_PHONE: "+14155550100" });
     const applied = await toolctl.apply(await toolctl.plan("launch-site.plan.yaml"), { yes: true });
     expect(applied.exitCode).toBe(1);
-    expect(applied.steps.map((s) => [s.id, s.status])).toEqual([["domain", "left_in_place"], ["site", "rolled_back"], ["notify", "failed"]]);
+    expect(applied.steps.map((s) => [s.id, s.status])).toEqual([
+      ["domain", "left_in_place"],
+      ["site", "rolled_back"],
+      ["notify", "failed"],
+    ]);
     expect(applied.steps[0]!.note).toBe("irreversible: left in place");
     expect(applied.status).toBe("failed");
     const site = applied.steps[1]!;
@@ -323,7 +381,12 @@ describe("failure, rollback and resume", () => {
   it("resume does not report success when steps after a rolled-back or left-in-place step could not run: it names them", async () => {
     const dir = stepsTool(tempDir("toolctl-plan-blocked-"));
     const toolctl = await stepsHome(dir);
-    stepsPlan(dir, [{ id: "one", action: "steps.stamp" }, { id: "two", after: "one" }, { id: "three", after: "two", fail: true }, { id: "four", after: "three" }]);
+    stepsPlan(dir, [
+      { id: "one", action: "steps.stamp" },
+      { id: "two", after: "one" },
+      { id: "three", after: "two", fail: true },
+      { id: "four", after: "three" },
+    ]);
     const applied = await toolctl.apply(await toolctl.plan("four.plan.yaml"), { yes: true });
     expect(applied.exitCode).toBe(1);
     expect(applied.status).toBe("failed");
@@ -343,7 +406,10 @@ describe("failure, rollback and resume", () => {
 
     // A step after one left in place (irreversible, or with no rollback) does not run either, and is named.
     const other = stepsTool(tempDir("toolctl-plan-left-"));
-    stepsPlan(other, [{ id: "first", action: "steps.stamp" }, { id: "second", after: "first", fail: true }]);
+    stepsPlan(other, [
+      { id: "first", action: "steps.stamp" },
+      { id: "second", after: "first", fail: true },
+    ]);
     const elsewhere = await openApi({ home: toolctl.home, cwd: other });
     const left = await elsewhere.apply(await elsewhere.plan("four.plan.yaml"), { yes: true });
     expect(left.steps.map((s) => s.status)).toEqual(["left_in_place", "failed"]);
@@ -360,7 +426,11 @@ describe("failure, rollback and resume", () => {
     const home = toolctl.home;
     stepsPlan(dir, [{ id: "one" }, { id: "two", after: "one" }, { id: "three", after: "two", waitFor: "go" }, { id: "four", after: "three" }]);
     // The apply runs in a process of its own, to be killed.
-    const child = spawn(process.execPath, [binPath, "apply", "four.plan.yaml", "--yes"], { cwd: dir, env: { ...process.env, TOOLCTL_HOME: home, CI: "true" }, stdio: "ignore" });
+    const child = spawn(process.execPath, [binPath, "apply", "four.plan.yaml", "--yes"], {
+      cwd: dir,
+      env: { ...process.env, TOOLCTL_HOME: home, CI: "true" },
+      stdio: "ignore",
+    });
     // Step three is running (its process waits for the go file) once its pid file exists.
     const pidFile = path.join(dir, "go.pid");
     for (let waited = 0; !existsSync(pidFile); waited += 50) {

@@ -9,7 +9,14 @@ import { openApi, writeFiles } from "./helpers.js";
 
 describe("risk from cost", () => {
   it.each([
-    [0, "LOW"], [0.99, "LOW"], [1, "MEDIUM"], [9.99, "MEDIUM"], [10, "HIGH"], [100, "HIGH"], [100.01, "CRITICAL"], [5000, "CRITICAL"],
+    [0, "LOW"],
+    [0.99, "LOW"],
+    [1, "MEDIUM"],
+    [9.99, "MEDIUM"],
+    [10, "HIGH"],
+    [100, "HIGH"],
+    [100.01, "CRITICAL"],
+    [5000, "CRITICAL"],
   ] as const)("$%d is %s", (usd, level) => expect(riskFromCost(usd)).toBe(level));
 
   it("a manifest may raise the level but never lower it", () => {

@@ -115,8 +115,11 @@ actions:
     const result = await runJson(["run", "peek.go"], { home, env: { HOME: userHome } });
     expect(result.code, result.stderr).toBe(0);
     expect(result.json.output).toEqual({
-      [`${userHome}/.ssh/id_ed25519`]: "ENOENT", [`${userHome}/notes.txt`]: "ENOENT", [`${outside}/other.txt`]: "ENOENT",
-      "/etc/hostname": readFileSync("/etc/hostname", "utf8"), etc: "EROFS",
+      [`${userHome}/.ssh/id_ed25519`]: "ENOENT",
+      [`${userHome}/notes.txt`]: "ENOENT",
+      [`${outside}/other.txt`]: "ENOENT",
+      "/etc/hostname": readFileSync("/etc/hostname", "utf8"),
+      etc: "EROFS",
     });
   });
 
@@ -162,14 +165,16 @@ actions:
     const home = tempDir("toolctl-confined-");
     const userHome = tempDir("toolctl-user-home-");
     mkdirSync(path.join(userHome, ".ssh"));
-    const dir = writeFiles({ "x.yaml": `apiVersion: toolctl/v1
+    const dir = writeFiles({
+      "x.yaml": `apiVersion: toolctl/v1
 name: x
 description: Asks to see too much
 runtime: process
 process: { readable: [${JSON.stringify(path.dirname(home))}] }
 actions:
   go: { description: Go, kind: read, command: [node, -e, "console.log(1)"] }
-` });
+`,
+    });
     expect((await runCli(["import", dir], { home })).code).toBe(0);
     const result = await runJson(["run", "x.go"], { home, env: { HOME: userHome } });
     expect(result.code).toBe(3);
@@ -185,7 +190,9 @@ actions:
     const args = ["run", "calculator.calculate", "-p", "operation=add", "-p", "a=1", "-p", "b=2"];
     const refused = await runJson(args, { home, env: { PATH: bin } });
     expect(refused.code).toBe(6);
-    expect(refused.json.error.message).toMatch(/process tools run confined, and bubblewrap \(bwrap\) is not installed: install it .* process.confinement: optional .*; nothing ran/);
+    expect(refused.json.error.message).toMatch(
+      /process tools run confined, and bubblewrap \(bwrap\) is not installed: install it .* process.confinement: optional .*; nothing ran/,
+    );
     const optional = await runJson(args, { home, env: { PATH: bin, TOOLCTL_PROCESS_CONFINEMENT: "optional" } });
     expect(optional.code).toBe(0);
     expect(optional.json.output).toEqual({ result: 3 });
@@ -195,7 +202,9 @@ actions:
     expect(bad.json.error.message).toBe('TOOLCTL_PROCESS_CONFINEMENT: expected one of auto, required, optional, off, got "sometimes"');
     const doctor = await runJson(["doctor"], { home, env: { PATH: bin } });
     expect(doctor.json.checks.find((c: { name: string }) => c.name === "confinement")).toMatchObject({ level: "fail" });
-    expect(doctor.json.checks.find((c: { name: string }) => c.name === "confinement").message).toMatch(/no confinement available: bubblewrap \(bwrap\) is not installed; process tools are refused/);
+    expect(doctor.json.checks.find((c: { name: string }) => c.name === "confinement").message).toMatch(
+      /no confinement available: bubblewrap \(bwrap\) is not installed; process tools are refused/,
+    );
   });
 
   it("the files built-in never reads key material, even under a root that contains it (exit 3)", async () => {
@@ -203,14 +212,16 @@ actions:
     mkdirSync(path.join(userHome, ".ssh"));
     writeFileSync(path.join(userHome, ".ssh", "id_ed25519"), "PRIVATE KEY");
     writeFileSync(path.join(userHome, "todo.txt"), "buy milk");
-    const dir = writeFiles({ "homefiles.yaml": `apiVersion: toolctl/v1
+    const dir = writeFiles({
+      "homefiles.yaml": `apiVersion: toolctl/v1
 name: homefiles
 description: Files in the user's home
 runtime: files
 files: { roots: [${JSON.stringify(userHome)}] }
 actions:
   read: { description: Read a file, kind: read, operation: read }
-` });
+`,
+    });
     const home = tempDir("toolctl-confined-");
     expect((await runCli(["import", dir], { home })).code).toBe(0);
     const env = { HOME: userHome };
@@ -224,14 +235,17 @@ actions:
   it.skipIf(skipDocker)("a process tool run in Docker never gets a directory holding the toolctl home mounted (exit 3)", async () => {
     const dir = tempDir("toolctl-mounted-");
     const home = path.join(dir, "home");
-    writeFileSync(path.join(dir, "grab.yaml"), `apiVersion: toolctl/v1
+    writeFileSync(
+      path.join(dir, "grab.yaml"),
+      `apiVersion: toolctl/v1
 name: grab
 description: Reads what is mounted at /tool
 runtime: process
 image: ${BUSYBOX_IMAGE}
 actions:
   go: { description: Go, kind: read, stdin: none, output: text, command: [cat, /tool/home/audit.key] }
-`);
+`,
+    );
     expect((await runCli(["import", dir], { home })).code).toBe(0);
     const result = await runJson(["run", "grab.go", "--sandbox", "docker"], { home });
     expect(result.code).toBe(3);
@@ -252,14 +266,17 @@ if (process.argv[3] === "stubborn") process.on("SIGTERM", () => {});
 setTimeout(() => console.log("{}"), 60000);`;
 
 function familyTool(marker: string, timeoutSeconds: number, stubborn: boolean): Record<string, string> {
-  return { "family.js": FAMILY, "family.yaml": `apiVersion: toolctl/v1
+  return {
+    "family.js": FAMILY,
+    "family.yaml": `apiVersion: toolctl/v1
 name: family
 description: Starts children
 runtime: process
 process: { timeoutSeconds: ${timeoutSeconds} }
 actions:
   go: { description: Go, kind: read, command: [node, family.js, "${marker}"${stubborn ? ", stubborn" : ""}] }
-` };
+`,
+  };
 }
 
 function running(marker: string): boolean {
@@ -267,7 +284,10 @@ function running(marker: string): boolean {
 }
 
 describe("a run's whole process tree ends with it", () => {
-  const confinements = [["confined", "required"], ["unconfined", "off"]] as const;
+  const confinements = [
+    ["confined", "required"],
+    ["unconfined", "off"],
+  ] as const;
   let port = 0;
   let server: http.Server;
   beforeAll(async () => {
@@ -299,7 +319,11 @@ describe("a run's whole process tree ends with it", () => {
       const dir = writeFiles(familyTool(marker, 120, false));
       const home = tempDir("toolctl-tree-");
       expect((await runCli(["import", dir], { home })).code).toBe(0);
-      const child = spawn(process.execPath, [binPath, "run", "family.go", "--json"], { env: baseEnv({ TOOLCTL_HOME: home, TOOLCTL_PROCESS_CONFINEMENT: setting }), cwd: repoRoot, stdio: "ignore" });
+      const child = spawn(process.execPath, [binPath, "run", "family.go", "--json"], {
+        env: baseEnv({ TOOLCTL_HOME: home, TOOLCTL_PROCESS_CONFINEMENT: setting }),
+        cwd: repoRoot,
+        stdio: "ignore",
+      });
       for (let i = 0; i < 100 && !running(marker); i++) await new Promise((resolve) => setTimeout(resolve, 50));
       expect(running(marker)).toBe(true);
       child.kill("SIGTERM");

@@ -34,7 +34,13 @@ async function api(environment: Record<string, string> = env(), from = dir): Pro
   return toolctl;
 }
 
-const message = { to: ["alice@example.com", "bob@example.org"], cc: "carol@example.net", bcc: "audit@example.com", subject: "Deploy v1.4.2 finished ✓", text: "All green.\nSee you." };
+const message = {
+  to: ["alice@example.com", "bob@example.org"],
+  cc: "carol@example.net",
+  bcc: "audit@example.com",
+  subject: "Deploy v1.4.2 finished ✓",
+  text: "All green.\nSee you.",
+};
 
 describe("manifests/email.yaml as shipped", () => {
   it("requires STARTTLS, names both secrets, and is free, not idempotent and irreversible", async () => {
@@ -70,12 +76,18 @@ describe("email.send against a real SMTP server", () => {
     const id = result.executionId;
     const output = result.output as any;
     expect(output).toMatchObject({
-      messageId: `<${id}@example.com>`, accepted: ["alice@example.com", "bob@example.org", "carol@example.net", "audit@example.com"], rejected: [],
+      messageId: `<${id}@example.com>`,
+      accepted: ["alice@example.com", "bob@example.org", "carol@example.net", "audit@example.com"],
+      rejected: [],
     });
     expect(output.response).toMatch(/^250 2\.0\.0 Ok: queued as/);
     expect(smtp.received.length).toBe(before + 1);
     const mail = smtp.received.at(-1)!;
-    expect(mail).toMatchObject({ from: "notifications@example.com", to: ["alice@example.com", "bob@example.org", "carol@example.net", "audit@example.com"], user: smtp.username });
+    expect(mail).toMatchObject({
+      from: "notifications@example.com",
+      to: ["alice@example.com", "bob@example.org", "carol@example.net", "audit@example.com"],
+      user: smtp.username,
+    });
     const [head, body] = mail.raw.split("\r\n\r\n");
     const headers = head!.split("\r\n");
     expect(headers).toEqual([
@@ -184,7 +196,9 @@ describe("email.send against a real SMTP server", () => {
     expect(result.exitCode).toBe(0);
     expect(result.status).toBe("dry_run");
     expect(result.plan).toMatchObject({
-      runtime: "email", server: `127.0.0.1:${smtp.address.port}`, auth: "as [REDACTED]",
+      runtime: "email",
+      server: `127.0.0.1:${smtp.address.port}`,
+      auth: "as [REDACTED]",
       envelope: { from: "notifications@example.com", to: ["alice@example.com", "bob@example.org", "carol@example.net", "audit@example.com"] },
       headers: { From: "toolctl <notifications@example.com>", To: "alice@example.com, bob@example.org", Cc: "carol@example.net", Subject: message.subject },
       bcc: ["audit@example.com"],

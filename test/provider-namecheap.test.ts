@@ -23,8 +23,15 @@ let sandboxDir: string;
 let env: Record<string, string>;
 
 const CONTACT = {
-  first_name: "Ada", last_name: "Lovelace", address1: "12 St James's Square", city: "London", state_province: "London",
-  postal_code: "SW1Y 4JH", country: "GB", phone: "+44.2079460000", email: "ada@example.org",
+  first_name: "Ada",
+  last_name: "Lovelace",
+  address1: "12 St James's Square",
+  city: "London",
+  state_province: "London",
+  postal_code: "SW1Y 4JH",
+  country: "GB",
+  phone: "+44.2079460000",
+  email: "ada@example.org",
 };
 const PRICE_PATH = "output.ApiResponse.CommandResponse.UserGetPricingResult.ProductType.ProductCategory.Product.Price[0].-YourPrice";
 
@@ -93,7 +100,10 @@ describe("namecheap manifest", () => {
     expect(tool.name).toBe("namecheap");
     expect(tool.definition).toMatchObject({ baseUrl: "https://api.namecheap.com", sandboxBaseUrl: "https://api.sandbox.namecheap.com" });
     expect((await toolctl.store.tools.action("namecheap", "register_domain", false))!.definition).toMatchObject({
-      kind: "create", idempotent: false, approval: "always", rollback: "irreversible",
+      kind: "create",
+      idempotent: false,
+      approval: "always",
+      rollback: "irreversible",
       cost: { quote: { action: "get_price", input: { tld: "{{ input.tld }}" }, from: PRICE_PATH, scale: 1 } },
       failWhen: { path: "output.ApiResponse.-Status", equals: "ERROR", categories: { "1011150": "authorization" } },
       request: { method: "POST", path: "/xml.response", response: "xml" },
@@ -111,12 +121,19 @@ describe("namecheap against a fake Namecheap", () => {
       "-Status": "OK",
       Errors: "",
       RequestedCommand: "namecheap.domains.check",
-      CommandResponse: { "-Type": "namecheap.domains.check", DomainCheckResult: { "-Domain": "ada-lovelace-notes.com", "-Available": "true", "-IsPremiumName": "false" } },
+      CommandResponse: {
+        "-Type": "namecheap.domains.check",
+        DomainCheckResult: { "-Domain": "ada-lovelace-notes.com", "-Available": "true", "-IsPremiumName": "false" },
+      },
     });
     expect(namecheap.server.requests.at(-1)!.method).toBe("POST");
     expect(sentParams(namecheap.server.requests.at(-1)!)).toEqual({
-      ApiUser: namecheap.apiUser, ApiKey: namecheap.apiKey, UserName: namecheap.apiUser, ClientIp: "203.0.113.7",
-      Command: "namecheap.domains.check", DomainList: "ada-lovelace-notes.com",
+      ApiUser: namecheap.apiUser,
+      ApiKey: namecheap.apiKey,
+      UserName: namecheap.apiUser,
+      ClientIp: "203.0.113.7",
+      Command: "namecheap.domains.check",
+      DomainList: "ada-lovelace-notes.com",
     });
     expectNoSecrets(free, await toolctl.execution(free.executionId));
 
@@ -146,14 +163,35 @@ describe("namecheap against a fake Namecheap", () => {
       status: "succeeded",
       cost: { usd: 10.28, basis: `get_price quote: ${PRICE_PATH}` },
       approval: { required: true },
-      output: { ApiResponse: { "-Status": "OK", CommandResponse: { DomainCreateResult: { "-Domain": "babbage-engine.com", "-Registered": "true", "-ChargedAmount": "10.2800" } } } },
+      output: {
+        ApiResponse: {
+          "-Status": "OK",
+          CommandResponse: { DomainCreateResult: { "-Domain": "babbage-engine.com", "-Registered": "true", "-ChargedAmount": "10.2800" } },
+        },
+      },
     });
     expect(namecheap.registrations.length).toBe(before + 1);
-    expect(namecheap.registrations.at(-1)).toMatchObject({ domain: "babbage-engine.com", years: 1, chargedUsd: 10.28, registrant: { FirstName: "Ada", Phone: "+44.2079460000", Country: "GB" } });
+    expect(namecheap.registrations.at(-1)).toMatchObject({
+      domain: "babbage-engine.com",
+      years: 1,
+      chargedUsd: 10.28,
+      registrant: { FirstName: "Ada", Phone: "+44.2079460000", Country: "GB" },
+    });
     expect(namecheap.commands("namecheap.users.getPricing").length).toBe(pricing + 1);
-    expect(sentParams(namecheap.commands("namecheap.users.getPricing").at(-1)!)).toMatchObject({ ProductType: "DOMAIN", ActionName: "REGISTER", ProductName: "com" });
+    expect(sentParams(namecheap.commands("namecheap.users.getPricing").at(-1)!)).toMatchObject({
+      ProductType: "DOMAIN",
+      ActionName: "REGISTER",
+      ProductName: "com",
+    });
     const sent = sentParams(namecheap.commands("namecheap.domains.create").at(-1)!);
-    expect(sent).toMatchObject({ DomainName: "babbage-engine.com", Years: "1", RegistrantFirstName: "Ada", TechEmailAddress: "ada@example.org", AdminCountry: "GB", AuxBillingPostalCode: "SW1Y 4JH" });
+    expect(sent).toMatchObject({
+      DomainName: "babbage-engine.com",
+      Years: "1",
+      RegistrantFirstName: "Ada",
+      TechEmailAddress: "ada@example.org",
+      AdminCountry: "GB",
+      AuxBillingPostalCode: "SW1Y 4JH",
+    });
     expect(sent.RegistrantOrganizationName).toBeUndefined();
     expectNoSecrets(bought, await toolctl.execution(bought.executionId));
     const budget = await toolctl.budget();
@@ -177,8 +215,16 @@ describe("namecheap against a fake Namecheap", () => {
     expect(registration.domain).toBe("analytical-engines.com");
     for (const role of ["Registrant", "Tech", "Admin", "AuxBilling"] as const) {
       expect(registration.contacts[role], role).toEqual({
-        OrganizationName: "Analytical Engines Ltd", FirstName: "Ada", LastName: "Lovelace", Address1: "12 St James's Square", City: "London",
-        StateProvince: "London", PostalCode: "SW1Y 4JH", Country: "GB", Phone: "+44.2079460000", EmailAddress: "ada@example.org",
+        OrganizationName: "Analytical Engines Ltd",
+        FirstName: "Ada",
+        LastName: "Lovelace",
+        Address1: "12 St James's Square",
+        City: "London",
+        StateProvince: "London",
+        PostalCode: "SW1Y 4JH",
+        Country: "GB",
+        Phone: "+44.2079460000",
+        EmailAddress: "ada@example.org",
       });
     }
     // The API key, the IP and the contact details travel in the body, never in a URL (proxy and server logs keep URLs).
@@ -187,7 +233,13 @@ describe("namecheap against a fake Namecheap", () => {
     const request = namecheap.commands("namecheap.domains.create").at(-1)!;
     expect(request.url).toBe("/xml.response");
     expect(request.headers["content-type"]).toBe("application/x-www-form-urlencoded");
-    expect(call.params).toMatchObject({ ApiUser: namecheap.apiUser, ApiKey: namecheap.apiKey, ClientIp: "203.0.113.7", Command: "namecheap.domains.create", Years: "1" });
+    expect(call.params).toMatchObject({
+      ApiUser: namecheap.apiUser,
+      ApiKey: namecheap.apiKey,
+      ClientIp: "203.0.113.7",
+      Command: "namecheap.domains.create",
+      Years: "1",
+    });
 
     // A person's registration sends no organization at all (an empty one is not sent either).
     const person = await toolctl.run(...register("lovelace-person"), { yes: true });
@@ -197,7 +249,7 @@ describe("namecheap against a fake Namecheap", () => {
     expect(namecheap.registrations.at(-1)!.contacts.AuxBilling).toMatchObject({ FirstName: "Ada", EmailAddress: "ada@example.org" });
   });
 
-  it("a taken domain: \"Domain not available\", exit 1, category validation, nothing registered or spent", async () => {
+  it('a taken domain: "Domain not available", exit 1, category validation, nothing registered or spent', async () => {
     const toolctl = await api();
     const before = namecheap.registrations.length;
     const result = await toolctl.run(...register("google"), { yes: true });
@@ -211,7 +263,7 @@ describe("namecheap against a fake Namecheap", () => {
     expect(await toolctl.execution(result.executionId)).toMatchObject({ status: "failed", error: "Domain not available (error 2019166)" });
   });
 
-  it("a ClientIp that is not whitelisted: \"Invalid request IP\", exit 1, authorization; a registration stops at the quote", async () => {
+  it('a ClientIp that is not whitelisted: "Invalid request IP", exit 1, authorization; a registration stops at the quote', async () => {
     const toolctl = await api({ ...env, NAMECHEAP_CLIENT_IP: "198.51.100.23" });
     const checked = await toolctl.run(...check("lovelace.org"));
     expect(checked.exitCode).toBe(1);
@@ -238,7 +290,9 @@ describe("namecheap against a fake Namecheap", () => {
     expect(wrongKey.error).toMatchObject({ message: "API Key is invalid or API access has not been enabled (error 1011102)", category: "authentication" });
 
     const requests = namecheap.server.requests.length;
-    const missing = await (await withEnv(toolctl, { NAMECHEAP_API_USER: namecheap.apiUser, NAMECHEAP_API_KEY: namecheap.apiKey })).run(...check("lovelace.org"));
+    const missing = await (
+      await withEnv(toolctl, { NAMECHEAP_API_USER: namecheap.apiUser, NAMECHEAP_API_KEY: namecheap.apiKey })
+    ).run(...check("lovelace.org"));
     expect(missing.exitCode).toBe(2);
     expect(missing.error!.message).toMatch(/NAMECHEAP_CLIENT_IP/);
     expect(namecheap.server.requests.length).toBe(requests);
@@ -262,7 +316,12 @@ describe("namecheap against a fake Namecheap", () => {
     expect(checked.status).toBe("dry_run");
     expect(checked.plan).toMatchObject({ method: "POST", url: `${namecheap.url}/xml.response` });
     expect(checked.plan!.body).toEqual({
-      ApiUser: "[REDACTED]", ApiKey: "[REDACTED]", UserName: "[REDACTED]", ClientIp: "[REDACTED]", Command: "namecheap.domains.check", DomainList: "lovelace.org",
+      ApiUser: "[REDACTED]",
+      ApiKey: "[REDACTED]",
+      UserName: "[REDACTED]",
+      ClientIp: "[REDACTED]",
+      Command: "namecheap.domains.check",
+      DomainList: "lovelace.org",
     });
     expectNoSecrets(checked);
     expect(namecheap.server.requests.length).toBe(requests);
@@ -273,7 +332,13 @@ describe("namecheap against a fake Namecheap", () => {
     expect(bought.exitCode).toBe(0);
     expect(bought).toMatchObject({ status: "dry_run", cost: { usd: 12.98 }, approval: { required: true } });
     expect(bought.plan!.url).toBe(`${namecheap.url}/xml.response`);
-    expect(bought.plan!.body).toMatchObject({ ApiKey: "[REDACTED]", Command: "namecheap.domains.create", DomainName: "lovelace.net", Years: 1, RegistrantFirstName: "Ada" });
+    expect(bought.plan!.body).toMatchObject({
+      ApiKey: "[REDACTED]",
+      Command: "namecheap.domains.create",
+      DomainName: "lovelace.net",
+      Years: 1,
+      RegistrantFirstName: "Ada",
+    });
     expect(bought.plan!.encodedBody).toContain("ApiKey=[REDACTED]");
     expectNoSecrets(bought);
     expect(namecheap.server.requests.slice(requests).map((r) => sentParams(r).Command)).toEqual(["namecheap.users.getPricing"]);
@@ -313,7 +378,11 @@ describe("failWhen and response: auto with XML, outside Namecheap", () => {
     try {
       const dir = writeFiles({
         "generic.yaml": [
-          "apiVersion: toolctl/v1", "name: generic", "description: generic", "runtime: http", `baseUrl: ${server.url}`,
+          "apiVersion: toolctl/v1",
+          "name: generic",
+          "description: generic",
+          "runtime: http",
+          `baseUrl: ${server.url}`,
           "http: { allowPlainHttp: true, allowPrivateNetworks: [127.0.0.0/8] }",
           "actions:",
           "  post: { description: p, kind: read, request: { path: /slack }, failWhen: { path: output.ok, equals: false, message: output.error, categories: { x: authorization } } }",
@@ -341,9 +410,13 @@ describe("failWhen and response: auto with XML, outside Namecheap", () => {
   it("a failWhen path that is not a path into the output is refused at import", async () => {
     const dir = writeFiles({
       "bad.yaml": [
-        "apiVersion: toolctl/v1", "name: bad", "description: bad", "runtime: http", "baseUrl: https://api.example.com",
+        "apiVersion: toolctl/v1",
+        "name: bad",
+        "description: bad",
+        "runtime: http",
+        "baseUrl: https://api.example.com",
         "actions:",
-        "  a: { description: a, kind: read, request: { path: / }, failWhen: { path: \"input.ok\", equals: false } }",
+        '  a: { description: a, kind: read, request: { path: / }, failWhen: { path: "input.ok", equals: false } }',
       ].join("\n"),
     });
     const toolctl = await openApi();
@@ -375,9 +448,13 @@ describe("the CLI", () => {
 
     const dir = writeFiles({
       "bad.yaml": [
-        "apiVersion: toolctl/v1", "name: bad", "description: bad", "runtime: http", "baseUrl: https://api.example.com",
+        "apiVersion: toolctl/v1",
+        "name: bad",
+        "description: bad",
+        "runtime: http",
+        "baseUrl: https://api.example.com",
         "actions:",
-        "  a: { description: a, kind: read, request: { path: / }, failWhen: { path: \"input.ok\", equals: false } }",
+        '  a: { description: a, kind: read, request: { path: / }, failWhen: { path: "input.ok", equals: false } }',
       ].join("\n"),
     });
     const imported = await runCli(["import", dir], { home: tempDir("toolctl-failwhen-bad-") });
@@ -412,10 +489,15 @@ describe("xml.ts: XML responses as JSON", () => {
         "-Status": "OK",
         Errors: "",
         Error: { "-Number": "2019166", "-text": "Domain not available" },
-        Zip: "0012", Exp: "1e5", Flag: "true",
-        Price: [{ "-Duration": "1", "-Price": "10.28" }, { "-Duration": "2", "-Price": "20.56" }],
+        Zip: "0012",
+        Exp: "1e5",
+        Flag: "true",
+        Price: [
+          { "-Duration": "1", "-Price": "10.28" },
+          { "-Duration": "2", "-Price": "20.56" },
+        ],
         Body: { Item: { "-id": "7", "-text": "x" } },
-        Text: "a & b <c> AB \"q\"",
+        Text: 'a & b <c> AB "q"',
         Cdata: "<not> & parsed",
       },
     });
@@ -459,7 +541,8 @@ describe("xml.ts: XML responses as JSON", () => {
   });
 
   it("knows XML content types", () => {
-    for (const type of ["application/xml", "text/xml; charset=utf-8", "application/atom+xml", "application/soap+xml"]) expect(isXmlContentType(type)).toBe(true);
+    for (const type of ["application/xml", "text/xml; charset=utf-8", "application/atom+xml", "application/soap+xml"])
+      expect(isXmlContentType(type)).toBe(true);
     for (const type of ["application/json", "text/plain", "text/html", "application/xhtml", ""]) expect(isXmlContentType(type)).toBe(false);
   });
 });

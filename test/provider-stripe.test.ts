@@ -70,8 +70,12 @@ describe("stripe manifest", () => {
         { action: "cancel_payment", input: { id: "{{ output.id }}" } },
       ],
     });
-    expect((await toolctl.store.tools.action("stripe", "cancel_payment", false))!.definition)
-      .toMatchObject({ kind: "update", approval: "always", idempotencyKey: { header: "Idempotency-Key" }, rollback: "irreversible" });
+    expect((await toolctl.store.tools.action("stripe", "cancel_payment", false))!.definition).toMatchObject({
+      kind: "update",
+      approval: "always",
+      idempotencyKey: { header: "Idempotency-Key" },
+      rollback: "irreversible",
+    });
     // How the rollback is described to a human (`toolctl show` prints the same words).
     const preview = await toolctl.preview("stripe.create_payment", pay("amount_cents=500", "payment_method=pm_card_visa"));
     expect(preview.undo).toMatch(/^refund when output\.status is succeeded, else cancel_payment/);
@@ -82,7 +86,11 @@ describe("stripe.create_payment against a fake Stripe", () => {
   it("charges a saved card: cents on the wire, the Idempotency-Key, the Stripe-Version, and the PaymentIntent back", async () => {
     const toolctl = await stripeApi();
     const before = stripe.charges.length;
-    const result = await toolctl.run("stripe.create_payment", pay("amount_cents=5000", "payment_method=pm_card_visa", "customer=cus_Q1w2e3r4", "description=Invoice 12345", "metadata.order=A-1"), yes);
+    const result = await toolctl.run(
+      "stripe.create_payment",
+      pay("amount_cents=5000", "payment_method=pm_card_visa", "customer=cus_Q1w2e3r4", "description=Invoice 12345", "metadata.order=A-1"),
+      yes,
+    );
     expect(result.exitCode).toBe(0);
     expect(result).toMatchObject({
       status: "succeeded",
@@ -106,7 +114,7 @@ describe("stripe.create_payment against a fake Stripe", () => {
     expect(sent.headers["idempotency-key"]).toBe(result.executionId);
     expect(decodedForm(sent.body)).toBe(
       "amount=5000&currency=usd&payment_method=pm_card_visa&customer=cus_Q1w2e3r4&description=Invoice 12345&metadata[order]=A-1" +
-      "&payment_method_types[0]=card&confirm=true&off_session=true",
+        "&payment_method_types[0]=card&confirm=true&off_session=true",
     );
     const recorded = await toolctl.execution(result.executionId);
     expect(recorded).toMatchObject({ status: "succeeded", costUsd: 50 });
@@ -168,17 +176,22 @@ describe("stripe.create_payment against a fake Stripe", () => {
     expect(stripe.server.requests.length).toBe(before);
   });
 
-  it.each(["order[1]", "a]b", "[x"])("refuses the metadata key %s (Stripe's keys cannot hold [ or ], which its form encoding uses): exit 2, naming the field, nothing sent", async (key) => {
-    const toolctl = await stripeApi();
-    const before = stripe.server.requests.length;
-    const input = { amount_cents: 900, payment_method: "pm_card_visa", metadata: { order: "A-1", [key]: "x" } };
-    const result = await toolctl.run("stripe.create_payment", input, yes);
-    expect(result.exitCode).toBe(2);
-    expect(result.error!.code).toBe("input_invalid");
-    expect(result.error!.message).toContain(`input.metadata: property name '${key}'`);
-    expect(result.error!.message).toMatch(new RegExp(`^invalid input for stripe\\.create_payment: input\\.metadata: property name '${key.replace(/[[\]]/g, "\\$&")}'`));
-    expect(stripe.server.requests.length).toBe(before);
-  });
+  it.each(["order[1]", "a]b", "[x"])(
+    "refuses the metadata key %s (Stripe's keys cannot hold [ or ], which its form encoding uses): exit 2, naming the field, nothing sent",
+    async (key) => {
+      const toolctl = await stripeApi();
+      const before = stripe.server.requests.length;
+      const input = { amount_cents: 900, payment_method: "pm_card_visa", metadata: { order: "A-1", [key]: "x" } };
+      const result = await toolctl.run("stripe.create_payment", input, yes);
+      expect(result.exitCode).toBe(2);
+      expect(result.error!.code).toBe("input_invalid");
+      expect(result.error!.message).toContain(`input.metadata: property name '${key}'`);
+      expect(result.error!.message).toMatch(
+        new RegExp(`^invalid input for stripe\\.create_payment: input\\.metadata: property name '${key.replace(/[[\]]/g, "\\$&")}'`),
+      );
+      expect(stripe.server.requests.length).toBe(before);
+    },
+  );
 
   it("the fake refuses a bracketed metadata key as Stripe's form parsing sees it (a nested value), so a manifest without the check would fail there", async () => {
     const response = await fetch(`${stripe.url}/v1/payment_intents`, {
@@ -187,7 +200,11 @@ describe("stripe.create_payment against a fake Stripe", () => {
       body: "amount=900&currency=usd&metadata[order[1]]=x",
     });
     expect(response.status).toBe(400);
-    expect(((await response.json()) as any).error).toEqual({ type: "invalid_request_error", param: "metadata", message: 'Invalid value type: ["x"] must be a string' });
+    expect(((await response.json()) as any).error).toEqual({
+      type: "invalid_request_error",
+      param: "metadata",
+      message: 'Invalid value type: ["x"] must be a string',
+    });
   });
 
   it("a payment method Stripe does not know is Stripe's 400, exit 1", async () => {
@@ -222,7 +239,8 @@ describe("stripe.create_payment against a fake Stripe", () => {
     const before = stripe.server.requests.length;
     let asked = 0;
     const result = await toolctl.run("stripe.create_payment", pay("amount_cents=25000", "payment_method=pm_card_visa"), {
-      yes: true, approve: async () => (asked++, { approved: true }),
+      yes: true,
+      approve: async () => (asked++, { approved: true }),
     });
     expect(result.exitCode).toBe(3);
     expect(result.error!.message).toMatch(/estimated \$250\.00 is over the per-action limit of \$200\.00/);
@@ -259,8 +277,13 @@ describe("stripe.create_payment against a fake Stripe", () => {
         "content-type": "application/x-www-form-urlencoded",
       },
       body: {
-        amount: 4200, currency: "usd", payment_method: "pm_card_visa", metadata: { order: "B-7" },
-        payment_method_types: ["card"], confirm: true, off_session: true,
+        amount: 4200,
+        currency: "usd",
+        payment_method: "pm_card_visa",
+        metadata: { order: "B-7" },
+        payment_method_types: ["card"],
+        confirm: true,
+        off_session: true,
       },
     });
     expect(result).toMatchObject({ cost: { usd: 42, basis: "input.amount_cents × 0.01" }, risk: "HIGH", approval: { required: true, twoFactor: false } });
@@ -295,15 +318,18 @@ describe("stripe.refund and stripe.get_payment", () => {
     expect(stripe.charges.find((c) => c.paymentIntent === intent)!.amountRefunded).toBe(5000);
   });
 
-  it.each(["pending", "requires_action", "canceled"] as const)("a refund Stripe answers %s is recorded as Stripe said it: exit 0, output.status", async (status) => {
-    const toolctl = await stripeApi();
-    const intent = await paid(toolctl, 1500);
-    stripe.nextRefundStatus = status;
-    const refund = await toolctl.run("stripe.refund", { payment_intent: intent }, yes);
-    expect(refund.exitCode, refund.error?.message).toBe(0);
-    expect(refund).toMatchObject({ status: "succeeded", output: { object: "refund", amount: 1500, status } });
-    expect(await toolctl.execution(refund.executionId)).toMatchObject({ status: "succeeded", output: { status } });
-  });
+  it.each(["pending", "requires_action", "canceled"] as const)(
+    "a refund Stripe answers %s is recorded as Stripe said it: exit 0, output.status",
+    async (status) => {
+      const toolctl = await stripeApi();
+      const intent = await paid(toolctl, 1500);
+      stripe.nextRefundStatus = status;
+      const refund = await toolctl.run("stripe.refund", { payment_intent: intent }, yes);
+      expect(refund.exitCode, refund.error?.message).toBe(0);
+      expect(refund).toMatchObject({ status: "succeeded", output: { object: "refund", amount: 1500, status } });
+      expect(await toolctl.execution(refund.executionId)).toMatchObject({ status: "succeeded", output: { status } });
+    },
+  );
 
   it("a refund Stripe answers failed fails the run with Stripe's failure_reason (exit 1), and a rollback through it leaves the payment as it was", async () => {
     const toolctl = await stripeApi();
@@ -350,7 +376,13 @@ describe("stripe.refund and stripe.get_payment", () => {
     const intent = output(payment).id as string;
     const undo = await toolctl.rollback(payment.executionId, yes);
     expect(undo.exitCode).toBe(0);
-    expect(undo).toMatchObject({ rollbackOf: payment.executionId, tool: "stripe", action: "refund", status: "succeeded", output: { payment_intent: intent, amount: 3300 } });
+    expect(undo).toMatchObject({
+      rollbackOf: payment.executionId,
+      tool: "stripe",
+      action: "refund",
+      status: "succeeded",
+      output: { payment_intent: intent, amount: 3300 },
+    });
     const refund = stripe.server.requests.at(-1)!;
     expect(decodedForm(refund.body)).toBe(`payment_intent=${intent}`);
     expect(refund.headers["idempotency-key"]).toBe(undo.executionId);
@@ -372,11 +404,20 @@ describe("undoing a payment that did not succeed: a cancel, not a refund", () =>
 
     const preview = await toolctl.rollback(payment.executionId, { dryRun: true });
     expect(preview.exitCode, preview.error?.message).toBe(0);
-    expect(preview).toMatchObject({ status: "dry_run", action: "cancel_payment", plan: { method: "POST", url: `${stripe.url}/v1/payment_intents/${intent}/cancel` } });
+    expect(preview).toMatchObject({
+      status: "dry_run",
+      action: "cancel_payment",
+      plan: { method: "POST", url: `${stripe.url}/v1/payment_intents/${intent}/cancel` },
+    });
 
     const undo = await toolctl.rollback(payment.executionId, yes);
     expect(undo.exitCode, undo.error?.message).toBe(0);
-    expect(undo).toMatchObject({ tool: "stripe", action: "cancel_payment", status: "succeeded", output: { id: intent, object: "payment_intent", status: "canceled" } });
+    expect(undo).toMatchObject({
+      tool: "stripe",
+      action: "cancel_payment",
+      status: "succeeded",
+      output: { id: intent, object: "payment_intent", status: "canceled" },
+    });
     expect(stripe.server.requests.at(-1)).toMatchObject({ method: "POST", url: `/v1/payment_intents/${intent}/cancel` });
     expect(stripe.server.requests.at(-1)!.headers["idempotency-key"]).toBe(undo.executionId);
     expect(stripe.server.requestsTo("/v1/refunds")).toHaveLength(refunds);
@@ -495,7 +536,10 @@ describe("the CLI", () => {
   it("prints a dry run's request, cost, risk and approval, the key redacted", async () => {
     const toolctl = await stripeApi();
     const requests = stripe.server.requests.length;
-    const human = await runCli(["run", "stripe.create_payment", "-p", "amount_cents=4200", "-p", "payment_method=pm_card_visa", "--dry-run"], { home: toolctl.home, env });
+    const human = await runCli(["run", "stripe.create_payment", "-p", "amount_cents=4200", "-p", "payment_method=pm_card_visa", "--dry-run"], {
+      home: toolctl.home,
+      env,
+    });
     expect(human.code).toBe(0);
     expect(human.stdout).toContain(`POST ${stripe.url}/v1/payment_intents`);
     expect(human.stdout).toContain("authorization: [REDACTED]");

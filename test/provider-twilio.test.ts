@@ -56,7 +56,11 @@ describe("twilio manifest", () => {
   it("imports as shipped: send_sms is per segment, not idempotent, has no idempotency key, and is irreversible", async () => {
     const toolctl = await openApi();
     expect((await toolctl.importManifests([shipped])).failed).toEqual([]);
-    expect((await toolctl.getTool("twilio"))!.definition.auth).toEqual({ type: "basic", username: "{{ secrets.TWILIO_ACCOUNT_SID }}", secret: "TWILIO_AUTH_TOKEN" });
+    expect((await toolctl.getTool("twilio"))!.definition.auth).toEqual({
+      type: "basic",
+      username: "{{ secrets.TWILIO_ACCOUNT_SID }}",
+      secret: "TWILIO_AUTH_TOKEN",
+    });
     const action = (await toolctl.store.tools.action("twilio", "send_sms", false))!.definition;
     expect(action).toMatchObject({ kind: "create", idempotent: false, rollback: "irreversible", cost: { perUnit: 0.0079, units: { smsSegments: "body" } } });
     expect(action.idempotencyKey).toBeUndefined();
@@ -140,7 +144,7 @@ describe("twilio.send_sms against a fake Twilio", () => {
     expect(result.exitCode).toBe(1);
     expect(result.error!.message).toBe(
       "HTTP 400: The number +14155550100 is unverified. Trial accounts cannot send messages to unverified numbers; " +
-      "verify +14155550100 at twilio.com/user/account/phone-numbers/verified, or purchase a Twilio number to send messages to unverified numbers.",
+        "verify +14155550100 at twilio.com/user/account/phone-numbers/verified, or purchase a Twilio number to send messages to unverified numbers.",
     );
     expect((result.output as any).code).toBe(21608);
     expect(trial.messages.length).toBe(before);
@@ -218,7 +222,11 @@ describe("twilio.send_sms against a fake Twilio", () => {
 describe("the CLI", () => {
   it("prints Twilio's refusal on stderr (exit 1), and a dry run's request, cost and approval without the credentials", async () => {
     const toolctl = await twilioApi(trial);
-    const run = (...args: string[]) => runCli(["run", "twilio.send_sms", "-p", `to=${args[0]}`, "-p", `from=${OUR_NUMBER}`, "-p", `body=${args[1]}`, ...args.slice(2)], { home: toolctl.home, env: envFor(trial) });
+    const run = (...args: string[]) =>
+      runCli(["run", "twilio.send_sms", "-p", `to=${args[0]}`, "-p", `from=${OUR_NUMBER}`, "-p", `body=${args[1]}`, ...args.slice(2)], {
+        home: toolctl.home,
+        env: envFor(trial),
+      });
     const refused = await run("+14155550100", "hello");
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/^error: HTTP 400: The number \+14155550100 is unverified\. Trial accounts cannot send/m);

@@ -64,7 +64,11 @@ const deploy = (toolctl: Toolctl, input: Record<string, unknown>) => toolctl.run
 const out = (result: ExecuteResult) => result.output as any;
 const sha1 = (text: string) => createHash("sha1").update(text).digest("hex");
 /** Every request either fake has seen, to prove a run sent nothing. */
-const seen = () => ({ vercel: vercel.server.connections, github: github.server.connections, requests: vercel.server.requests.length + github.server.requests.length });
+const seen = () => ({
+  vercel: vercel.server.connections,
+  github: github.server.connections,
+  requests: vercel.server.requests.length + github.server.requests.length,
+});
 /** The error line of a human-mode failure: the one line before the execution's id and status. */
 function errorLine(stderr: string): string {
   const lines = stderr.trimEnd().split("\n");
@@ -98,7 +102,10 @@ describe("vercel manifest", () => {
     expect(tool).toMatchObject({ name: "vercel", runtime: "vercel" });
     expect(tool.definition).toMatchObject({ baseUrl: "https://api.vercel.com", auth: { type: "bearer", secret: "VERCEL_TOKEN" } });
     expect((await toolctl.store.tools.action("vercel", "deploy", false))!.definition).toMatchObject({
-      kind: "create", approval: "always", idempotent: false, rollback: { action: "remove", input: { id: "{{ output.id }}", restore: "{{ output.previous }}" } },
+      kind: "create",
+      approval: "always",
+      idempotent: false,
+      rollback: { action: "remove", input: { id: "{{ output.id }}", restore: "{{ output.previous }}" } },
     });
   });
 });
@@ -110,7 +117,14 @@ describe("vercel.deploy against a fake Vercel", () => {
     expect(result.exitCode, result.error?.message).toBe(0);
     expect(result).toMatchObject({ status: "succeeded", risk: "MEDIUM", approval: { required: true } });
     const output = out(result);
-    expect(output).toMatchObject({ readyState: "READY", alias: ["example.com"], files: 2, project: "happy-site", target: "production", env: ["API_KEY", "NODE_ENV"] });
+    expect(output).toMatchObject({
+      readyState: "READY",
+      alias: ["example.com"],
+      files: 2,
+      project: "happy-site",
+      target: "production",
+      env: ["API_KEY", "NODE_ENV"],
+    });
     expect(output.id).toMatch(/^dpl_[A-Za-z0-9]+$/);
     expect(output.url).toMatch(/^https:\/\/happy-site-[a-z0-9]+\.vercel\.app$/);
 
@@ -151,7 +165,11 @@ describe("vercel.deploy against a fake Vercel", () => {
     expect(github.fileAt(fullName, ".env")).toBeUndefined();
     const tip = repo.refs.get("refs/heads/main")!;
     expect(out(result).github).toEqual({ repo: fullName, url: `https://github.com/${fullName}`, branch: "main", commit: tip });
-    expect(vercel.deployments.get(out(result).id)!.gitMetadata).toMatchObject({ commitSha: tip, commitRef: "main", remoteUrl: `https://github.com/${fullName}` });
+    expect(vercel.deployments.get(out(result).id)!.gitMetadata).toMatchObject({
+      commitSha: tip,
+      commitRef: "main",
+      remoteUrl: `https://github.com/${fullName}`,
+    });
     expect(JSON.stringify(result)).not.toContain(github.token);
   });
 
@@ -163,18 +181,35 @@ describe("vercel.deploy against a fake Vercel", () => {
     expect(result.exitCode, result.error?.message).toBe(0);
     expect(result.status).toBe("dry_run");
     const plan = result.plan as any;
-    expect(plan).toMatchObject({ runtime: "vercel", operation: "deploy", project: "dry-site", target: "production", fileCount: 2, env: ["API_KEY"], alias: "dry.example.com" });
+    expect(plan).toMatchObject({
+      runtime: "vercel",
+      operation: "deploy",
+      project: "dry-site",
+      target: "production",
+      fileCount: 2,
+      env: ["API_KEY"],
+      alias: "dry.example.com",
+    });
     expect(plan.summary).toContain("uploads 2 files");
     expect(plan.files).toEqual([
       { file: "css/style.css", sha: sha1(SITE["site/css/style.css"]), size: SITE["site/css/style.css"].length },
       { file: "index.html", sha: sha1(SITE["site/index.html"]), size: SITE["site/index.html"].length },
     ]);
     const requests = calls(plan.requests);
-    for (const call of [`POST ${github.url}/user/repos`, `${vercel.url}/v10/projects/dry-site/env?upsert=true`, `POST ${vercel.url}/v2/files × 2`, `POST ${vercel.url}/v13/deployments`, "until READY", "/aliases"]) {
+    for (const call of [
+      `POST ${github.url}/user/repos`,
+      `${vercel.url}/v10/projects/dry-site/env?upsert=true`,
+      `POST ${vercel.url}/v2/files × 2`,
+      `POST ${vercel.url}/v13/deployments`,
+      "until READY",
+      "/aliases",
+    ]) {
       expect(requests).toContain(call);
     }
     for (const request of plan.requests.filter((r: unknown) => typeof r === "object")) expect(request.headers.authorization).toBe("[REDACTED]");
-    expect(plan.requests.find((r: any) => r.url?.includes("/env")).json).toEqual([{ key: "API_KEY", value: "<hidden>", type: "encrypted", target: ["production"] }]);
+    expect(plan.requests.find((r: any) => r.url?.includes("/env")).json).toEqual([
+      { key: "API_KEY", value: "<hidden>", type: "encrypted", target: ["production"] },
+    ]);
     for (const secret of [vercel.token, github.token, SECRET_ENV]) expect(JSON.stringify(result)).not.toContain(secret);
     expect(seen()).toEqual(before);
   });
@@ -258,7 +293,10 @@ describe("vercel.deploy against a fake Vercel", () => {
     const live = await deployed(toolctl, { project: "preview-site" });
     const preview = await deployed(toolctl, { project: "preview-site", target: "preview" });
     expect(preview.output).toMatchObject({ target: "preview", readyState: "READY" });
-    const created = vercel.server.requestsTo("/v13/deployments").filter((r) => r.method === "POST").at(-1)!;
+    const created = vercel.server
+      .requestsTo("/v13/deployments")
+      .filter((r) => r.method === "POST")
+      .at(-1)!;
     expect(JSON.parse(created.body)).not.toHaveProperty("target");
     expect(vercel.deployments.get(preview.output.id)!.target).toBeNull();
     expect(vercel.servedBy("preview-site.vercel.app")).toBe(live.output.id);
@@ -269,7 +307,12 @@ describe("vercel.deploy against a fake Vercel", () => {
     await deployed(toolctl, { project: "framework-site", framework: "nextjs" });
     expect(vercel.projects.get("framework-site")!.framework).toBe("nextjs");
     await deployed(toolctl, { project: "framework-site", env: { A_KEY: "a" } });
-    const body = JSON.parse(vercel.server.requestsTo("/v13/deployments").filter((r) => r.method === "POST").at(-1)!.body);
+    const body = JSON.parse(
+      vercel.server
+        .requestsTo("/v13/deployments")
+        .filter((r) => r.method === "POST")
+        .at(-1)!.body,
+    );
     expect(body.projectSettings?.framework).toBeUndefined();
     expect(vercel.projects.get("framework-site")!.framework).toBe("nextjs");
     await deployed(toolctl, { project: "framework-site", framework: null });
@@ -283,7 +326,9 @@ describe("vercel.deploy against a fake Vercel", () => {
       const started = Date.now();
       const result = await deploy(toolctl, { project: "blocked-site" });
       expect(result.exitCode).toBe(1);
-      expect(result.error!.message).toMatch(/^Vercel deployment failed: dpl_\w+ ended BLOCKED \(The deployment was blocked because the commit author is not a member of the team\)$/);
+      expect(result.error!.message).toMatch(
+        /^Vercel deployment failed: dpl_\w+ ended BLOCKED \(The deployment was blocked because the commit author is not a member of the team\)$/,
+      );
       expect(Date.now() - started).toBeLessThan(10_000);
     } finally {
       vercel.blockBuild = false;
@@ -328,8 +373,11 @@ describe("rolling back a production deploy restores production", () => {
     for (const domain of ["prod-site.vercel.app", "prod-site.dev", "www.prod-site.dev"]) expect(vercel.servedBy(domain), domain).toBe(v2.output.id);
     // What was there before is recorded at deploy time, in the output.
     expect(v2.output.previous).toMatchObject({
-      project: vercel.projects.get("prod-site")!.id, projectExisted: true, production: { id: v1.output.id },
-      aliases: [{ alias: "www.prod-site.dev", deploymentId: v1.output.id }], envReplaced: ["OLD_KEY"],
+      project: vercel.projects.get("prod-site")!.id,
+      projectExisted: true,
+      production: { id: v1.output.id },
+      aliases: [{ alias: "www.prod-site.dev", deploymentId: v1.output.id }],
+      envReplaced: ["OLD_KEY"],
     });
     expect(v2.output.previous.envCreated.map((e: { key: string }) => e.key)).toEqual(["NEW_KEY"]);
     expect(v2.output.rollback).toContain(`promotes ${v1.output.id} back to production`);
@@ -343,7 +391,8 @@ describe("rolling back a production deploy restores production", () => {
     const undo = await toolctl.rollback(v2.executionId, { yes: true });
     expect(undo.exitCode, undo.error?.message).toBe(0);
     expect(undo).toMatchObject({
-      action: "remove", status: "succeeded",
+      action: "remove",
+      status: "succeeded",
       output: { id: v2.output.id, state: "DELETED", restored: { production: v1.output.id, aliases: ["www.prod-site.dev"], envDeleted: ["NEW_KEY"] } },
     });
     expect(out(undo).notReverted).toEqual([expect.stringMatching(/^OLD_KEY keeps the value this deploy set/)]);
@@ -353,7 +402,9 @@ describe("rolling back a production deploy restores production", () => {
     // Production moved back before the deployment serving it went away.
     const sent = vercel.server.requests.slice(requests).map((r) => `${r.method} ${new URL(r.url, "http://x").pathname}`);
     expect(sent.indexOf(`POST /v10/projects/${v2.output.previous.project}/promote/${v1.output.id}`)).toBeGreaterThanOrEqual(0);
-    expect(sent.indexOf(`POST /v10/projects/${v2.output.previous.project}/promote/${v1.output.id}`)).toBeLessThan(sent.indexOf(`DELETE /v13/deployments/${v2.output.id}`));
+    expect(sent.indexOf(`POST /v10/projects/${v2.output.previous.project}/promote/${v1.output.id}`)).toBeLessThan(
+      sent.indexOf(`DELETE /v13/deployments/${v2.output.id}`),
+    );
     expect(await toolctl.execution(v2.executionId)).toMatchObject({ status: "rolled_back" });
   });
 
@@ -405,7 +456,9 @@ describe("rolling back a production deploy restores production", () => {
     try {
       const undo = await toolctl.rollback(v2.executionId, { yes: true });
       expect(undo.exitCode).toBe(1);
-      expect(undo.error!.message).toBe(`promoting ${v1.output.id} back to production failed; the deployment ${v2.output.id} still serves production and was left in place`);
+      expect(undo.error!.message).toBe(
+        `promoting ${v1.output.id} back to production failed; the deployment ${v2.output.id} still serves production and was left in place`,
+      );
     } finally {
       vercel.failPromote = false;
     }

@@ -44,7 +44,12 @@ async function allEvents(toolctl: Toolctl): Promise<AuditEvent[]> {
 describe("manifests/webhook.yaml as shipped", () => {
   it("names WEBHOOK_SECRET as its one secret, and is free, not idempotent and irreversible", async () => {
     const manifest = parse(readFileSync(shipped, "utf8"));
-    expect(manifest.actions.post.request.sign).toEqual({ secret: "WEBHOOK_SECRET", header: "X-Toolctl-Signature", algorithm: "sha256", timestampHeader: "X-Toolctl-Timestamp" });
+    expect(manifest.actions.post.request.sign).toEqual({
+      secret: "WEBHOOK_SECRET",
+      header: "X-Toolctl-Signature",
+      algorithm: "sha256",
+      timestampHeader: "X-Toolctl-Timestamp",
+    });
     const toolctl = await openApi();
     expect((await toolctl.importManifests([shipped])).failed).toEqual([]);
     expect((await toolctl.getTool("webhook"))!.secrets).toEqual(["WEBHOOK_SECRET"]);
@@ -117,7 +122,9 @@ describe("webhook.post against a receiver that checks the signature", () => {
     const result = await toolctl.preview("webhook.post", { payload });
     expect(result.exitCode).toBe(0);
     expect(result.plan).toMatchObject({
-      method: "POST", url: `${receiver.url}/toolctl`, body: payload,
+      method: "POST",
+      url: `${receiver.url}/toolctl`,
+      body: payload,
       headers: { "content-type": "application/json", "x-toolctl-timestamp": "<Unix seconds, when sent>" },
     });
     // The header is there; its name says "signature", so the redactor hides even the description of its value.

@@ -47,7 +47,8 @@ async function allEvents(toolctl: Toolctl): Promise<AuditEvent[]> {
 
 const slackEnv = (token = slack.token) => ({ SLACK_WEBHOOK_TEAM_ID: slack.team, SLACK_WEBHOOK_ID: slack.hook, SLACK_WEBHOOK_TOKEN: token });
 const discordEnv = (overrides: { id?: string; token?: string } = {}) => ({
-  DISCORD_WEBHOOK_ID: overrides.id ?? discord.id, DISCORD_WEBHOOK_TOKEN: overrides.token ?? discord.token,
+  DISCORD_WEBHOOK_ID: overrides.id ?? discord.id,
+  DISCORD_WEBHOOK_TOKEN: overrides.token ?? discord.token,
 });
 const params = (...given: string[]) => ({ params: given });
 
@@ -67,7 +68,10 @@ describe("the webhook manifests as shipped", () => {
   });
 
   it("the test copies change only baseUrl and the loopback allowances", () => {
-    for (const [shipped, dir] of [[shippedSlack, slackDir], [shippedDiscord, discordDir]] as const) {
+    for (const [shipped, dir] of [
+      [shippedSlack, slackDir],
+      [shippedDiscord, discordDir],
+    ] as const) {
       const original = parse(readFileSync(shipped, "utf8"));
       const copy = parse(readFileSync(path.join(dir, path.basename(shipped)), "utf8"));
       expect({ ...copy, baseUrl: original.baseUrl, http: original.http }).toEqual(original);
@@ -238,7 +242,9 @@ describe("discord.post_message against a fake Discord webhook", () => {
 
   it("the fake answers an empty message with Discord's 50006, as Discord does", async () => {
     const response = await fetch(`${discord.url}/api/v10/webhooks/${discord.id}/${discord.token}`, {
-      method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ content: " " }),
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ content: " " }),
     });
     expect(response.status).toBe(400);
     expect(await response.json()).toEqual({ message: "Cannot send an empty message", code: 50006 });

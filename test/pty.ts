@@ -26,7 +26,11 @@ export interface TerminalOptions {
 export function spawnTerminal(args: string[], home: string, options: TerminalOptions = {}): Terminal {
   const env = baseEnv({ TOOLCTL_HOME: home, TERM: "xterm-256color", ...options.env }) as Record<string, string>;
   const term = pty.spawn(process.execPath, [binPath, ...args], {
-    name: "xterm-256color", cols: options.cols ?? 100, rows: options.rows ?? 30, cwd: repoRoot, env,
+    name: "xterm-256color",
+    cols: options.cols ?? 100,
+    rows: options.rows ?? 30,
+    cwd: repoRoot,
+    env,
   });
   let raw = "";
   let killed = false;

@@ -16,7 +16,9 @@ beforeAll(async () => {
     res.writeHead(200, { "content-type": "application/json" });
     if (url.pathname === "/check") {
       const domain = url.searchParams.get("domain")!;
-      return void res.end(JSON.stringify(domain.startsWith("broken") ? { available: true } : { available: true, price: domain.endsWith(".io") ? 45.5 : 12.98 }));
+      return void res.end(
+        JSON.stringify(domain.startsWith("broken") ? { available: true } : { available: true, price: domain.endsWith(".io") ? 45.5 : 12.98 }),
+      );
     }
     purchases.push(url.searchParams.get("domain")!);
     res.end(JSON.stringify({ bought: url.searchParams.get("domain") }));
@@ -62,7 +64,10 @@ describe("quoted prices", () => {
     expect(bought.code).toBe(0);
     expect(bought.json.cost.usd).toBe(45.5);
     expect(purchases).toContain("example.io");
-    const quotes = (await runCli(["audit", "--type", "execution.quote", "--json"], { home })).stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const quotes = (await runCli(["audit", "--type", "execution.quote", "--json"], { home })).stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(quotes.map((q) => q.data.costUsd)).toEqual([12.98, 45.5]);
     const budget = await runJson(["budget"], { home });
     expect(budget.json.committedUsd).toBe(45.5);
@@ -96,7 +101,10 @@ actions:
     const result = await runJson(["run", "blocked.buy", "--yes"], { home });
     expect(result.code).toBe(3);
     expect(result.json.error.message).toMatch(/price quote .* could not be taken: URL blocked/);
-    const events = (await runCli(["audit", "--json"], { home })).stdout.trim().split("\n").map((l) => JSON.parse(l).type);
+    const events = (await runCli(["audit", "--json"], { home })).stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l).type);
     expect(events).toEqual(expect.arrayContaining(["execution.quote", "execution.invalid"]));
   });
 });

@@ -44,7 +44,11 @@ async function status(toolctl: Toolctl, name: string): Promise<string> {
 
 describe("re-importing a tool that reaches further", () => {
   it.each([
-    ["a private network and plain HTTP to another host", httpTool("http: { allowPrivateNetworks: true, allowPlainHttp: true }", "http://127.0.0.1:6379"), ["host 127.0.0.1:6379", "plain http", "private network any"]],
+    [
+      "a private network and plain HTTP to another host",
+      httpTool("http: { allowPrivateNetworks: true, allowPlainHttp: true }", "http://127.0.0.1:6379"),
+      ["host 127.0.0.1:6379", "plain http", "private network any"],
+    ],
     ["one more allowed host", httpTool("http: { allowedHosts: [evil.example.net] }"), ["host evil.example.net"]],
     ["a CIDR of private addresses", httpTool("http: { allowPrivateNetworks: [10.0.0.0/8] }"), ["private network 10.0.0.0/8"]],
   ])("http: %s makes it pending until approved", async (_name, widened, items) => {

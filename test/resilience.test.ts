@@ -191,7 +191,10 @@ describe.concurrent("the circuit breaker under concurrent runs", () => {
     // Eight instances of the API, each with its own connection to the registry, as eight processes would have.
     const eight = await more(toolctl, 8);
     // Slow failures, so that the eight runs are all in flight together.
-    p.script.set("/read", Array.from({ length: 8 }, () => ({ status: 500, delayMs: 500 })));
+    p.script.set(
+      "/read",
+      Array.from({ length: 8 }, () => ({ status: 500, delayMs: 500 })),
+    );
     const failed = await Promise.all(eight.map((one) => one.run("cbc.read")));
     expect(failed.map((r) => r.exitCode)).toEqual(Array(8).fill(1));
     expect(p.seen).toHaveLength(8);
@@ -275,7 +278,8 @@ describe.concurrent("bookkeeping around a call never changes its outcome", () =>
     try {
       for (const table of tables) {
         if (!db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table)) continue;
-        for (const verb of verbs) db.exec(`CREATE TRIGGER jam_${table}_${verb} BEFORE ${verb} ON ${table} BEGIN SELECT RAISE(ABORT, 'attempt to write a readonly database'); END;`);
+        for (const verb of verbs)
+          db.exec(`CREATE TRIGGER jam_${table}_${verb} BEFORE ${verb} ON ${table} BEGIN SELECT RAISE(ABORT, 'attempt to write a readonly database'); END;`);
       }
     } finally {
       db.close();
@@ -284,32 +288,36 @@ describe.concurrent("bookkeeping around a call never changes its outcome", () =>
 
   // The run under the lock is another process: SQLite waits for a lock synchronously, so in this process the wait
   // would stop the holder (and the loopback server) from ever going on.
-  it("records a success as succeeded when a long-held lock of another connection outlasts the busy timeout after the response", { timeout: 90_000 }, async ({ expect }) => {
-    const p = await provider();
-    const toolctl = await api(tool(p, "bkl", "retry: { attempts: 1 }, circuitBreaker: { failures: 5 }", READ));
-    p.script.set("/read", [{ status: 500 }]);
-    expect((await toolctl.run("bkl.read")).exitCode).toBe(1);
-    // As the second request arrives, another connection takes the write lock and holds it past the 15 s busy
-    // timeout: the call succeeds, and the circuit's count (one failure, to reset) must wait for the lock.
-    const holder = registryOf(toolctl.home);
-    let released: Promise<void> = Promise.resolve();
-    p.arrived = () => {
-      holder.exec("BEGIN IMMEDIATE");
-      released = new Promise((resolve) => setTimeout(() => (holder.exec("COMMIT"), resolve()), 17_000));
-    };
-    try {
-      const result = await runJson(["run", "bkl.read"], { home: toolctl.home, timeoutMs: 60_000 });
-      await released;
-      expect(result.code, result.stderr).toBe(0);
-      expect(result.json.status).toBe("succeeded");
-      expect((await executionOf(toolctl, result.json.executionId)).status).toBe("succeeded");
-      // Once the lock was free, the success was counted too: the failure before it is forgotten.
-      expect(holder.prepare("SELECT failures FROM circuits WHERE tool = 'bkl'").pluck().get()).toBe(0);
-    } finally {
-      holder.close();
-    }
-    expect(p.seen).toHaveLength(2);
-  });
+  it(
+    "records a success as succeeded when a long-held lock of another connection outlasts the busy timeout after the response",
+    { timeout: 90_000 },
+    async ({ expect }) => {
+      const p = await provider();
+      const toolctl = await api(tool(p, "bkl", "retry: { attempts: 1 }, circuitBreaker: { failures: 5 }", READ));
+      p.script.set("/read", [{ status: 500 }]);
+      expect((await toolctl.run("bkl.read")).exitCode).toBe(1);
+      // As the second request arrives, another connection takes the write lock and holds it past the 15 s busy
+      // timeout: the call succeeds, and the circuit's count (one failure, to reset) must wait for the lock.
+      const holder = registryOf(toolctl.home);
+      let released: Promise<void> = Promise.resolve();
+      p.arrived = () => {
+        holder.exec("BEGIN IMMEDIATE");
+        released = new Promise((resolve) => setTimeout(() => (holder.exec("COMMIT"), resolve()), 17_000));
+      };
+      try {
+        const result = await runJson(["run", "bkl.read"], { home: toolctl.home, timeoutMs: 60_000 });
+        await released;
+        expect(result.code, result.stderr).toBe(0);
+        expect(result.json.status).toBe("succeeded");
+        expect((await executionOf(toolctl, result.json.executionId)).status).toBe("succeeded");
+        // Once the lock was free, the success was counted too: the failure before it is forgotten.
+        expect(holder.prepare("SELECT failures FROM circuits WHERE tool = 'bkl'").pluck().get()).toBe(0);
+      } finally {
+        holder.close();
+      }
+      expect(p.seen).toHaveLength(2);
+    },
+  );
 
   it("a circuit count that cannot be written is a warning (in the result and on stderr), never a changed outcome", async ({ expect }) => {
     const p = await provider();
@@ -320,7 +328,9 @@ describe.concurrent("bookkeeping around a call never changes its outcome", () =>
     const result = await toolctl.run("bkw.read");
     expect(result.exitCode, JSON.stringify(result.error)).toBe(0);
     expect(result.status).toBe("succeeded");
-    expect(result.warnings).toEqual([expect.stringMatching(/^the circuit breaker of tool bkw could not count this call: .*readonly database.* \(the outcome is recorded as it was\)$/)]);
+    expect(result.warnings).toEqual([
+      expect.stringMatching(/^the circuit breaker of tool bkw could not count this call: .*readonly database.* \(the outcome is recorded as it was\)$/),
+    ]);
     expect((await executionOf(toolctl, result.executionId)).status).toBe("succeeded");
     // The CLI prints the warning for people.
     const human = await runCli(["run", "bkw.read"], { home: toolctl.home });
@@ -347,7 +357,10 @@ describe.concurrent("bookkeeping around a call never changes its outcome", () =>
     const result = await toolctl.run("bks.post", {}, { yes: true });
     expect(p.seen).toHaveLength(0);
     expect(result.exitCode).toBe(6);
-    expect(result).toMatchObject({ status: "failed", error: { exitCode: 6, message: expect.stringMatching(/^POST 127\.0\.0\.1:\d+: nothing was sent: registry .*readonly database/) } });
+    expect(result).toMatchObject({
+      status: "failed",
+      error: { exitCode: 6, message: expect.stringMatching(/^POST 127\.0\.0\.1:\d+: nothing was sent: registry .*readonly database/) },
+    });
   });
 });
 
@@ -361,7 +374,11 @@ describe.concurrent("rate limits", () => {
     expect(p.seen).toHaveLength(3);
     const refused = results.find((r) => r.exitCode === 3)!;
     expect(refused.status).toBe("declined");
-    expect(refused.error).toMatchObject({ code: "policy_refused", category: "rate_limit", message: expect.stringMatching(/rate limit: tool rl allows 3 requests per minute/) });
+    expect(refused.error).toMatchObject({
+      code: "policy_refused",
+      category: "rate_limit",
+      message: expect.stringMatching(/rate limit: tool rl allows 3 requests per minute/),
+    });
   });
 
   it("takes the limit from config.yaml over the manifest", async ({ expect }) => {
@@ -411,7 +428,10 @@ describe.concurrent("rollback", () => {
     const undone = await toolctl.rollback(made.executionId.slice(0, 14), { yes: true });
     expect(undone.exitCode, JSON.stringify(undone.error)).toBe(0);
     expect(undone).toMatchObject({ rollbackOf: made.executionId, action: "remove", status: "succeeded" });
-    const again = await toolctl.rollback(made.executionId).then(() => undefined, (error: unknown) => error);
+    const again = await toolctl.rollback(made.executionId).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
     expect(again).toBeInstanceOf(ToolctlError);
     expect(again).toMatchObject({ exitCode: 3, message: expect.stringMatching(/already rolled back by/) });
 

@@ -27,21 +27,24 @@ function problemsOf(text: string): string[] {
 
 describe("rollback as a list: the manifest schema", () => {
   it("accepts compensations chosen by when, with the last one as the default, and keeps them in order", () => {
-    const { manifest } = parseManifest(lines(
-      ...HEADER,
-      "  pay:",
-      "    description: take the money",
-      "    kind: create",
-      "    rollback:",
-      "      - when: { path: output.status, equals: paid }",
-      "        action: refund",
-      "        input: { order: \"{{ output.id }}\" }",
-      "      - when: { path: output.attempts, equals: 0 }",
-      "        action: cancel",
-      "      - action: cancel",
-      "        input: { order: \"{{ input.id }}\" }",
-      ...ACTIONS,
-    ), "tool.yaml");
+    const { manifest } = parseManifest(
+      lines(
+        ...HEADER,
+        "  pay:",
+        "    description: take the money",
+        "    kind: create",
+        "    rollback:",
+        "      - when: { path: output.status, equals: paid }",
+        "        action: refund",
+        '        input: { order: "{{ output.id }}" }',
+        "      - when: { path: output.attempts, equals: 0 }",
+        "        action: cancel",
+        "      - action: cancel",
+        '        input: { order: "{{ input.id }}" }',
+        ...ACTIONS,
+      ),
+      "tool.yaml",
+    );
     expect(manifest.actions.pay!.rollback).toEqual([
       { when: { path: "output.status", equals: "paid" }, action: "refund", input: { order: "{{ output.id }}" } },
       { when: { path: "output.attempts", equals: 0 }, action: "cancel", input: {} },
@@ -50,38 +53,49 @@ describe("rollback as a list: the manifest schema", () => {
   });
 
   it("refuses a compensation naming a missing action, an entry without when before the last, and a when path outside the output", () => {
-    const problems = problemsOf(lines(
-      ...HEADER,
-      "  pay:",
-      "    description: take the money",
-      "    kind: create",
-      "    rollback:",
-      "      - action: cancel",
-      "      - when: { path: input.status, equals: paid }",
-      "        action: refund",
-      "      - when: { path: output.status, equals: paid }",
-      "        action: reimburse",
-      ...ACTIONS,
-    ));
-    expect(problems).toEqual(expect.arrayContaining([
-      expect.stringMatching(/^tool\.yaml:10:9: actions\.pay\.rollback\.0: only the last compensation may go without when: the entries after this one would never be used$/),
-      expect.stringMatching(/^tool\.yaml:11:\d+: actions\.pay\.rollback\.1\.when\.path: a path into the original's output, such as output\.status$/),
-      expect.stringMatching(/^tool\.yaml:14:17: actions\.pay\.rollback\.2\.action: no action 'reimburse' in this tool$/),
-    ]));
+    const problems = problemsOf(
+      lines(
+        ...HEADER,
+        "  pay:",
+        "    description: take the money",
+        "    kind: create",
+        "    rollback:",
+        "      - action: cancel",
+        "      - when: { path: input.status, equals: paid }",
+        "        action: refund",
+        "      - when: { path: output.status, equals: paid }",
+        "        action: reimburse",
+        ...ACTIONS,
+      ),
+    );
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(
+          /^tool\.yaml:10:9: actions\.pay\.rollback\.0: only the last compensation may go without when: the entries after this one would never be used$/,
+        ),
+        expect.stringMatching(/^tool\.yaml:11:\d+: actions\.pay\.rollback\.1\.when\.path: a path into the original's output, such as output\.status$/),
+        expect.stringMatching(/^tool\.yaml:14:17: actions\.pay\.rollback\.2\.action: no action 'reimburse' in this tool$/),
+      ]),
+    );
   });
 
   it("refuses templates over anything but input and output inside a listed compensation, and an empty list", () => {
-    const secret = problemsOf(lines(
-      ...HEADER,
-      "  pay:",
-      "    description: take the money",
-      "    kind: create",
-      "    rollback:",
-      "      - action: refund",
-      "        input: { key: \"{{ secrets.KEY }}\" }",
-      ...ACTIONS,
-    ));
-    expect(secret.some((p) => /^tool\.yaml:\d+:\d+: actions\.pay\.rollback: template '\{\{ secrets\.KEY \}\}' may only refer to input, output$/.test(p)), secret.join("\n")).toBe(true);
+    const secret = problemsOf(
+      lines(
+        ...HEADER,
+        "  pay:",
+        "    description: take the money",
+        "    kind: create",
+        "    rollback:",
+        "      - action: refund",
+        '        input: { key: "{{ secrets.KEY }}" }',
+        ...ACTIONS,
+      ),
+    );
+    expect(
+      secret.some((p) => /^tool\.yaml:\d+:\d+: actions\.pay\.rollback: template '\{\{ secrets\.KEY \}\}' may only refer to input, output$/.test(p)),
+      secret.join("\n"),
+    ).toBe(true);
     const empty = problemsOf(lines(...HEADER, "  pay: { description: take the money, kind: create, rollback: [] }", ...ACTIONS));
     expect(empty.join("\n")).toMatch(/actions\.pay\.rollback/);
   });
@@ -90,7 +104,9 @@ describe("rollback as a list: the manifest schema", () => {
 describe("toolctl rollback picks the compensation the original's output calls for", () => {
   async function shop(rollback: string[]): Promise<string> {
     const home = tempDir("toolctl-rollback-choice-");
-    const dir = writeFiles({ "shop.yaml": lines(...HEADER, "  pay:", "    description: take the money", "    kind: create", "    rollback:", ...rollback, ...ACTIONS) });
+    const dir = writeFiles({
+      "shop.yaml": lines(...HEADER, "  pay:", "    description: take the money", "    kind: create", "    rollback:", ...rollback, ...ACTIONS),
+    });
     const imported = await runCli(["import", dir], { home });
     expect(imported.code, imported.stderr).toBe(0);
     return home;
@@ -101,9 +117,9 @@ describe("toolctl rollback picks the compensation the original's output calls fo
     const home = await shop([
       "      - when: { path: output.status, equals: paid }",
       "        action: refund",
-      "        input: { order: \"{{ output.id }}\" }",
+      '        input: { order: "{{ output.id }}" }',
       "      - action: cancel",
-      "        input: { order: \"{{ output.id }}\", was: \"{{ output.status }}\" }",
+      '        input: { order: "{{ output.id }}", was: "{{ output.status }}" }',
     ]);
     const paid = await pay(home, "paid");
     expect(paid.code, paid.stderr).toBe(0);

@@ -94,7 +94,9 @@ afterAll(async () => {
 
 function manifest(extra: { auth?: string; allowPrivate?: boolean | string; baseHost?: string; allowedHosts?: string[] } = {}): string {
   const networks = typeof extra.allowPrivate === "string" ? extra.allowPrivate : `["127.0.0.0/8"]`;
-  const allow = (extra.allowPrivate === false ? "" : `\n  allowPrivateNetworks: ${networks}`) + (extra.allowedHosts ? `\n  allowedHosts: ${JSON.stringify(extra.allowedHosts)}` : "");
+  const allow =
+    (extra.allowPrivate === false ? "" : `\n  allowPrivateNetworks: ${networks}`) +
+    (extra.allowedHosts ? `\n  allowedHosts: ${JSON.stringify(extra.allowedHosts)}` : "");
   return `apiVersion: toolctl/v1
 name: fake
 description: A fake provider on loopback
@@ -267,10 +269,19 @@ describe("http runner", () => {
 
   it.each([
     ["bearer", "auth: { type: bearer, secret: FAKE_TOKEN }", (s: Seen) => s.headers.authorization, "Bearer sk_test_abcdef123456"],
-    ["basic", "auth: { type: basic, username: 'AC{{ secrets.FAKE_SID }}', secret: FAKE_TOKEN }", (s: Seen) => s.headers.authorization,
-      `Basic ${Buffer.from("ACsid42:sk_test_abcdef123456").toString("base64")}`],
+    [
+      "basic",
+      "auth: { type: basic, username: 'AC{{ secrets.FAKE_SID }}', secret: FAKE_TOKEN }",
+      (s: Seen) => s.headers.authorization,
+      `Basic ${Buffer.from("ACsid42:sk_test_abcdef123456").toString("base64")}`,
+    ],
     ["api_key header", "auth: { type: api_key, secret: FAKE_TOKEN, in: header, name: X-Api-Key }", (s: Seen) => s.headers["x-api-key"], "sk_test_abcdef123456"],
-    ["api_key query", "auth: { type: api_key, secret: FAKE_TOKEN, in: query, name: key }", (s: Seen) => new URL(s.url, "http://x").searchParams.get("key"), "sk_test_abcdef123456"],
+    [
+      "api_key query",
+      "auth: { type: api_key, secret: FAKE_TOKEN, in: query, name: key }",
+      (s: Seen) => new URL(s.url, "http://x").searchParams.get("key"),
+      "sk_test_abcdef123456",
+    ],
   ])("authenticates with %s from secrets, and never shows the secret", async (_name, auth, pick, expected) => {
     const toolctl = await toolWith(manifest({ auth }), { FAKE_TOKEN: "sk_test_abcdef123456", FAKE_SID: "sid42" });
     const run = await toolctl.run("fake.get_item", { id: "1" });
@@ -330,7 +341,13 @@ describe("http runner", () => {
   });
 
   it.each([
-    [401, "authentication"], [403, "authorization"], [404, "validation"], [422, "validation"], [429, "rate_limit"], [500, "server_error"], [503, "server_error"],
+    [401, "authentication"],
+    [403, "authorization"],
+    [404, "validation"],
+    [422, "validation"],
+    [429, "rate_limit"],
+    [500, "server_error"],
+    [503, "server_error"],
   ])("maps HTTP %i to the %s category with the provider's message, exit 1", async (status, category) => {
     const toolctl = await toolWith(manifest());
     const result = await toolctl.run("fake.get_item", { params: ["id=1", `status=${status}`] });
@@ -391,37 +408,45 @@ describe("http runner", () => {
     expect(connections).toBe(before);
   });
 
-  it.each([["true"], [`["127.0.0.0/8"]`], [`["127.0.0.1"]`]])("allowPrivateNetworks: %s opens the tool's own origin, not another port of it: exit 3, no connection", async (networks) => {
-    const before = canaryConnections;
-    const toolctl = await toolWith(manifest({ allowPrivate: networks }));
-    const result = await toolctl.run("fake.other_port");
-    expect(result.exitCode).toBe(3);
-    // The first hop was sent (a read, so nothing happened): a failure, not a refusal before anything ran.
-    expect(result.status).toBe("failed");
-    expect(result.error!.code).toBe("url_blocked");
-    expect(result.error!.message).toBe(
-      `URL blocked: 127.0.0.1 is loopback, reached only at the origins the tool lists (http://127.0.0.1:${port}), not http://127.0.0.1:${canaryPort}: http://127.0.0.1:${canaryPort}/stolen (redirect)`,
-    );
-    expect(canaryConnections).toBe(before);
-    // Listed in allowedHosts (or TOOL_ALLOWED_DOMAINS), the other origin is reached.
-    const listed = await toolWith(manifest({ allowPrivate: networks, allowedHosts: [`http://127.0.0.1:${canaryPort}`] }));
-    const followed = await listed.run("fake.other_port");
-    expect(followed.exitCode).toBe(0);
-    expect(followed.output).toEqual({ canary: true });
-    const byEnv = await (await withEnv(toolctl, { TOOL_ALLOWED_DOMAINS: `http://127.0.0.1:${canaryPort}` })).run("fake.other_port");
-    expect(byEnv.exitCode).toBe(0);
-    expect(canaryConnections).toBe(before + 2);
-  });
+  it.each([["true"], [`["127.0.0.0/8"]`], [`["127.0.0.1"]`]])(
+    "allowPrivateNetworks: %s opens the tool's own origin, not another port of it: exit 3, no connection",
+    async (networks) => {
+      const before = canaryConnections;
+      const toolctl = await toolWith(manifest({ allowPrivate: networks }));
+      const result = await toolctl.run("fake.other_port");
+      expect(result.exitCode).toBe(3);
+      // The first hop was sent (a read, so nothing happened): a failure, not a refusal before anything ran.
+      expect(result.status).toBe("failed");
+      expect(result.error!.code).toBe("url_blocked");
+      expect(result.error!.message).toBe(
+        `URL blocked: 127.0.0.1 is loopback, reached only at the origins the tool lists (http://127.0.0.1:${port}), not http://127.0.0.1:${canaryPort}: http://127.0.0.1:${canaryPort}/stolen (redirect)`,
+      );
+      expect(canaryConnections).toBe(before);
+      // Listed in allowedHosts (or TOOL_ALLOWED_DOMAINS), the other origin is reached.
+      const listed = await toolWith(manifest({ allowPrivate: networks, allowedHosts: [`http://127.0.0.1:${canaryPort}`] }));
+      const followed = await listed.run("fake.other_port");
+      expect(followed.exitCode).toBe(0);
+      expect(followed.output).toEqual({ canary: true });
+      const byEnv = await (await withEnv(toolctl, { TOOL_ALLOWED_DOMAINS: `http://127.0.0.1:${canaryPort}` })).run("fake.other_port");
+      expect(byEnv.exitCode).toBe(0);
+      expect(canaryConnections).toBe(before + 2);
+    },
+  );
 
-  it.each([["http://127.0.0.1:8080/admin"], ["ftp://127.0.0.1:21"], ["http://user:pw@127.0.0.1:8080"]])("refuses the allowedHosts entry %s at import, naming the field", async (entry) => {
-    const toolctl = await openApi();
-    const report = await toolctl.importManifests([writeFiles({ "fake.yaml": manifest({ allowedHosts: ["api.example.com", entry] }) })]);
-    expect(report.imported).toEqual([]);
-    expect(report.failed).toHaveLength(1);
-    expect(report.failed[0]!.code).toBe("manifest_invalid");
-    expect(report.failed[0]!.problems.join("\n")).toContain(`http.allowedHosts.1: '${entry}' is not a host, a *.domain wildcard or an origin (http or https://host[:port], nothing after it)`);
-    expect(await toolctl.listTools()).toEqual([]);
-  });
+  it.each([["http://127.0.0.1:8080/admin"], ["ftp://127.0.0.1:21"], ["http://user:pw@127.0.0.1:8080"]])(
+    "refuses the allowedHosts entry %s at import, naming the field",
+    async (entry) => {
+      const toolctl = await openApi();
+      const report = await toolctl.importManifests([writeFiles({ "fake.yaml": manifest({ allowedHosts: ["api.example.com", entry] }) })]);
+      expect(report.imported).toEqual([]);
+      expect(report.failed).toHaveLength(1);
+      expect(report.failed[0]!.code).toBe("manifest_invalid");
+      expect(report.failed[0]!.problems.join("\n")).toContain(
+        `http.allowedHosts.1: '${entry}' is not a host, a *.domain wildcard or an origin (http or https://host[:port], nothing after it)`,
+      );
+      expect(await toolctl.listTools()).toEqual([]);
+    },
+  );
 
   it("follows a redirect to another private host only when TOOL_ALLOWED_DOMAINS lists its origin", async () => {
     // A second host: the same port on 127.0.0.2, another loopback address.
@@ -438,7 +463,11 @@ describe("http runner", () => {
       // A host name alone opens no private origin.
       const hostOnly = await (await withEnv(toolctl, { TOOL_ALLOWED_DOMAINS: "example.com, 127.0.0.2" })).run("fake.elsewhere");
       expect(hostOnly.exitCode).toBe(3);
-      expect(hostOnly.error!.message).toMatch(new RegExp(`127\\.0\\.0\\.2 is loopback, reached only at the origins the tool lists \\(http://127\\.0\\.0\\.1:${port}\\), not http://127\\.0\\.0\\.2:${port}`));
+      expect(hostOnly.error!.message).toMatch(
+        new RegExp(
+          `127\\.0\\.0\\.2 is loopback, reached only at the origins the tool lists \\(http://127\\.0\\.0\\.1:${port}\\), not http://127\\.0\\.0\\.2:${port}`,
+        ),
+      );
       const allowed = await (await withEnv(toolctl, { TOOL_ALLOWED_DOMAINS: `example.com, http://127.0.0.2:${port}` })).run("fake.elsewhere");
       expect(allowed.exitCode).toBe(0);
       expect(allowed.output).toEqual({ id: "moved", host: `127.0.0.2:${port}` });
@@ -503,7 +532,9 @@ describe("http runner", () => {
   });
 
   it("scrubs a secret before cutting a long error message, so no part of it survives", async () => {
-    const toolctl = await toolWith(manifest({ auth: "auth: { type: api_key, secret: FAKE_TOKEN, in: header, name: X-Api-Key }" }), { FAKE_TOKEN: "SECRETVALUE1234567890" });
+    const toolctl = await toolWith(manifest({ auth: "auth: { type: api_key, secret: FAKE_TOKEN, in: header, name: X-Api-Key }" }), {
+      FAKE_TOKEN: "SECRETVALUE1234567890",
+    });
     const result = await toolctl.run("fake.long_error");
     expect(result.exitCode).toBe(1);
     expect(JSON.stringify(result)).not.toMatch(/SECRETVAL/);
@@ -530,8 +561,10 @@ describe("http runner", () => {
     });
     await new Promise<void>((resolve) => other.listen(port, "127.0.0.2", resolve));
     try {
-      const toolctl = await toolWith(manifest({ auth: "auth: { type: api_key, secret: FAKE_TOKEN, in: header, name: X-Api-Token }" }),
-        { FAKE_TOKEN: "hdr-secret-123456", TOOL_ALLOWED_DOMAINS: `http://127.0.0.2:${port}` });
+      const toolctl = await toolWith(manifest({ auth: "auth: { type: api_key, secret: FAKE_TOKEN, in: header, name: X-Api-Token }" }), {
+        FAKE_TOKEN: "hdr-secret-123456",
+        TOOL_ALLOWED_DOMAINS: `http://127.0.0.2:${port}`,
+      });
       const result = await toolctl.run("fake.hop");
       expect(result.exitCode).toBe(0);
       expect(landing).toHaveLength(1);
@@ -554,9 +587,32 @@ describe("http runner", () => {
   // A value goes as one encoded segment (`..%2F..`), but a server, a proxy or a framework in front of it may
   // decode it (once or twice), treat a backslash as a slash, cut a segment at `;` or read overlong UTF-8.
   it.each([
-    ["../.."], ["../admin"], ["a/../../b"], ["a/.."], ["..%2F.."], ["..%2f"], ["%2e%2e"], ["%2E%2e/x"], [".%2E"], ["%2e."],
-    ["..\\.."], ["..\\"], ["x\\..\\y"], ["%2e%2e%5cx"], ["..%5C"], ["%252e%252e%252f"], ["%25252e%25252e"], ["..;/x"], ["..;jsessionid=1"],
-    ["%c0%ae%c0%ae/x"], ["..%c0%afx"], ["%u002e%u002e/x"], ["\uff0e\uff0e/x"], ["\u2025/x"], ["..%00"], [".. /x"],
+    ["../.."],
+    ["../admin"],
+    ["a/../../b"],
+    ["a/.."],
+    ["..%2F.."],
+    ["..%2f"],
+    ["%2e%2e"],
+    ["%2E%2e/x"],
+    [".%2E"],
+    ["%2e."],
+    ["..\\.."],
+    ["..\\"],
+    ["x\\..\\y"],
+    ["%2e%2e%5cx"],
+    ["..%5C"],
+    ["%252e%252e%252f"],
+    ["%25252e%25252e"],
+    ["..;/x"],
+    ["..;jsessionid=1"],
+    ["%c0%ae%c0%ae/x"],
+    ["..%c0%afx"],
+    ["%u002e%u002e/x"],
+    ["\uff0e\uff0e/x"],
+    ["\u2025/x"],
+    ["..%00"],
+    [".. /x"],
   ])("refuses %j as a path parameter: exit 2, naming the path template and the field, nothing sent", async (id) => {
     const toolctl = await shared();
     const before = seen.length;
@@ -621,6 +677,8 @@ describe("through the CLI", () => {
     const dir = writeFiles({ "fake.yaml": manifest({ allowedHosts: ["api.example.com", entry] }) });
     const result = await runCli(["import", dir], { home: tempDir("toolctl-http-") });
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain(`http.allowedHosts.1: '${entry}' is not a host, a *.domain wildcard or an origin (http or https://host[:port], nothing after it)`);
+    expect(result.stderr).toContain(
+      `http.allowedHosts.1: '${entry}' is not a host, a *.domain wildcard or an origin (http or https://host[:port], nothing after it)`,
+    );
   });
 });

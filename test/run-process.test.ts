@@ -58,7 +58,11 @@ describe("process runner", () => {
     expect(result.code).toBe(0);
     const childEnv = result.json.output.env as Record<string, string>;
     // PWD is the sandbox's: bubblewrap sets it to the working directory.
-    expect(Object.keys(childEnv).filter((name) => name !== "PWD").sort()).toEqual(["KEEP_ME", "PATH", "PROC_KEY", "STATIC"]);
+    expect(
+      Object.keys(childEnv)
+        .filter((name) => name !== "PWD")
+        .sort(),
+    ).toEqual(["KEEP_ME", "PATH", "PROC_KEY", "STATIC"]);
     expect(childEnv.KEEP_ME).toBe("kept");
     expect(childEnv.PROC_KEY).toBe("[REDACTED]");
     expect(result.json.output.argv).toEqual(["--mode=env"]);
@@ -139,7 +143,8 @@ describe("process runner", () => {
     // A timeout well past the test's interrupts, so the program is still running when they arrive.
     const home = await homeWith(manifest("create").replace("timeoutSeconds: 1", "timeoutSeconds: 30"));
     const child = spawn(process.execPath, [binPath, "run", "proc.go", "-p", "mode=sleep"], {
-      env: { ...baseEnv(env), TOOLCTL_HOME: home }, stdio: ["ignore", "pipe", "pipe"],
+      env: { ...baseEnv(env), TOOLCTL_HOME: home },
+      stdio: ["ignore", "pipe", "pipe"],
     });
     // A second interrupt that lands while the process is already exiting kills it by SIGINT: the shell reports
     // that as 130 too, so it counts as 130 here.

@@ -4,13 +4,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
 import { describe, expect, it } from "vitest";
-import {
-  checkSchema,
-  compileValidatorCode,
-  detectDialect,
-  InvalidSchemaError,
-  type SchemaDialect,
-} from "../src/schema/compile.js";
+import { checkSchema, compileValidatorCode, detectDialect, InvalidSchemaError, type SchemaDialect } from "../src/schema/compile.js";
 import { formatIssue, loadValidator, type ValidationIssue } from "../src/schema/validator.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -265,20 +259,19 @@ describe("detectDialect", () => {
     expect(detectDialect({ $schema: "https://json-schema.org/draft/2020-12/schema" }, "draft-07")).toBe("2020-12");
   });
 
-  it.each([
-    { $schema: "http://json-schema.org/draft-04/schema#" },
-    { $schema: "https://example.com/my-meta" },
-    { $schema: 7 },
-  ])("throws InvalidSchemaError for $$schema", (schema) => {
-    let error: unknown;
-    try {
-      detectDialect(schema);
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(InvalidSchemaError);
-    expect((error as InvalidSchemaError).problems).toEqual([{ path: "/$schema", message: expect.any(String) }]);
-  });
+  it.each([{ $schema: "http://json-schema.org/draft-04/schema#" }, { $schema: "https://example.com/my-meta" }, { $schema: 7 }])(
+    "throws InvalidSchemaError for $$schema",
+    (schema) => {
+      let error: unknown;
+      try {
+        detectDialect(schema);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(InvalidSchemaError);
+      expect((error as InvalidSchemaError).problems).toEqual([{ path: "/$schema", message: expect.any(String) }]);
+    },
+  );
 
   it("supports 2019-09: $recursiveRef, dependentRequired, unevaluatedProperties", () => {
     const validate = validatorFor({
@@ -416,9 +409,7 @@ describe("stored code and its loader", () => {
   it("references only ajv runtime helpers and ajv-formats' formats", () => {
     const code = compileValidatorCode({ ...payment, properties: { ...payment.properties, tags: { uniqueItems: true }, when: { format: "date-time" } } });
     const required = [...code.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]);
-    expect(new Set(required)).toEqual(
-      new Set(["ajv/dist/runtime/ucs2length", "ajv/dist/runtime/equal", "ajv-formats/dist/formats"]),
-    );
+    expect(new Set(required)).toEqual(new Set(["ajv/dist/runtime/ucs2length", "ajv/dist/runtime/equal", "ajv-formats/dist/formats"]));
   });
 
   it("refuses code that requires anything else", () => {

@@ -46,7 +46,11 @@ async function everythingWritten(toolctl: Toolctl, results: Array<{ executionId:
 
 /** The registry's bytes, the write-ahead log included. */
 function databaseText(home: string): string {
-  return ["registry.db", "registry.db-wal"].map((f) => path.join(home, f)).filter(existsSync).map((f) => readFileSync(f).toString("latin1")).join("\n");
+  return ["registry.db", "registry.db-wal"]
+    .map((f) => path.join(home, f))
+    .filter(existsSync)
+    .map((f) => readFileSync(f).toString("latin1"))
+    .join("\n");
 }
 
 /** Everything the CLI printed about one execution: the run's own output and every later view of it. */
@@ -58,8 +62,12 @@ async function everythingPrinted(home: string, runOutput: string, executionId: s
   expect(show.code).toBe(0);
   expect(exported.code).toBe(0);
   return {
-    run: runOutput, "executions show": show.stdout + show.stderr, "executions show --json": showJson.stdout,
-    audit: audit.stdout, "audit export": exported.stdout, database: databaseText(home),
+    run: runOutput,
+    "executions show": show.stdout + show.stderr,
+    "executions show --json": showJson.stdout,
+    audit: audit.stdout,
+    "audit export": exported.stdout,
+    database: databaseText(home),
   };
 }
 
@@ -131,26 +139,29 @@ actions:
 `;
 
   // The password lands at offset len(username) + 1 of "username:password": every alignment is covered.
-  it.each([["u"], ["us"], ["usr"], ["user"], ["{{ secrets.BASIC_USER }}"]])("username %s: nothing derived from the password is written anywhere", async (username) => {
-    const password = `pw-${randomId(24)}`;
-    const user = username.startsWith("{{") ? `acct-${randomId(7)}` : username;
-    const toolctl = await openApi({ env: { BASIC_PASSWORD: password, BASIC_USER: user } });
-    expect((await toolctl.importManifests([writeFiles({ "basic.yaml": manifest(username) })])).failed).toEqual([]);
+  it.each([["u"], ["us"], ["usr"], ["user"], ["{{ secrets.BASIC_USER }}"]])(
+    "username %s: nothing derived from the password is written anywhere",
+    async (username) => {
+      const password = `pw-${randomId(24)}`;
+      const user = username.startsWith("{{") ? `acct-${randomId(7)}` : username;
+      const toolctl = await openApi({ env: { BASIC_PASSWORD: password, BASIC_USER: user } });
+      expect((await toolctl.importManifests([writeFiles({ "basic.yaml": manifest(username) })])).failed).toEqual([]);
 
-    const ok = await toolctl.run("basic.whoami");
-    expect(ok.exitCode).toBe(0);
-    // The server did see (and echo) the real header: the scrubbing below is not vacuous.
-    expect(server.requests.at(-1)!.headers.authorization).toBe(`Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`);
-    expect(ok.output).toMatchObject({ echo: "Basic [REDACTED]", again: "[REDACTED]" });
-    const denied = await toolctl.run("basic.denied");
-    expect(denied.exitCode).toBe(1);
-    expect(denied.error?.message).toMatch(/^HTTP 401: bad credentials: Basic \[REDACTED\] \(\[REDACTED\]\)$/);
+      const ok = await toolctl.run("basic.whoami");
+      expect(ok.exitCode).toBe(0);
+      // The server did see (and echo) the real header: the scrubbing below is not vacuous.
+      expect(server.requests.at(-1)!.headers.authorization).toBe(`Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`);
+      expect(ok.output).toMatchObject({ echo: "Basic [REDACTED]", again: "[REDACTED]" });
+      const denied = await toolctl.run("basic.denied");
+      expect(denied.exitCode).toBe(1);
+      expect(denied.error?.message).toMatch(/^HTTP 401: bad credentials: Basic \[REDACTED\] \(\[REDACTED\]\)$/);
 
-    const places = await everythingWritten(toolctl, [ok, denied]);
-    const needles: Record<string, string> = { password, "user:password": `${user}:${password}` };
-    if (username.startsWith("{{")) needles.username = user;
-    expectNoLeak(places, needles);
-  });
+      const places = await everythingWritten(toolctl, [ok, denied]);
+      const needles: Record<string, string> = { password, "user:password": `${user}:${password}` };
+      if (username.startsWith("{{")) needles.username = user;
+      expectNoLeak(places, needles);
+    },
+  );
 
   it("the CLI prints no form of the password: the run, its refusal, executions show, the audit log and its export", async () => {
     const password = `pw-${randomId(24)}`;
@@ -184,7 +195,12 @@ describe("SMTP AUTH: a server that echoes what the client sent at AUTH", () => {
   // PLAIN sends base64("\0user\0pass"): the password is at offset len(user) + 2. (Usernames are long enough
   // that finding one by chance in a base64 run is out of the question.)
   it.each([
-    ["PLAIN", 8], ["PLAIN", 9], ["PLAIN", 10], ["PLAIN", 11], ["LOGIN", 10], ["CRAM-MD5", 11],
+    ["PLAIN", 8],
+    ["PLAIN", 9],
+    ["PLAIN", 10],
+    ["PLAIN", 11],
+    ["LOGIN", 10],
+    ["CRAM-MD5", 11],
   ] as const)("%s with a %i-character username: no form of the credentials is written anywhere", async (method, length) => {
     const username = `u-${randomId(length - 2)}`;
     const smtp = await new FakeSmtp({ username, authMethods: [method], echoAuth: true }).start();
@@ -205,7 +221,11 @@ describe("SMTP AUTH: a server that echoes what the client sent at AUTH", () => {
       const refused = await wrongPassword.run("email.send", message);
       expect(refused.exitCode).toBe(1);
       expect(refused.error?.category).toBe("authentication");
-      expect(refused.error?.message).toMatch(new RegExp(`^SMTP 127\\.0\\.0\\.1:\\d+: AUTH ${method} refused: 535 5\\.7\\.8 Authentication credentials invalid \\(got \\[REDACTED\\]( \\[REDACTED\\])?\\)$`));
+      expect(refused.error?.message).toMatch(
+        new RegExp(
+          `^SMTP 127\\.0\\.0\\.1:\\d+: AUTH ${method} refused: 535 5\\.7\\.8 Authentication credentials invalid \\(got \\[REDACTED\\]( \\[REDACTED\\])?\\)$`,
+        ),
+      );
       const again = await wrongPassword.run("email.send", message);
       expect(again.exitCode).toBe(1);
 

@@ -64,7 +64,11 @@ async function storedValue(home: string, name: string): Promise<string | undefin
 /** `toolctl secret set NAME` on a real pseudo-terminal; `keys` is typed once the prompt shows. */
 async function setOnTerminal(home: string, name: string, keys: string): Promise<{ exitCode: number; screen: string }> {
   const term = pty.spawn(process.execPath, [binPath, "secret", "set", name], {
-    name: "xterm-256color", cols: 100, rows: 30, cwd: repoRoot, env: baseEnv({ TOOLCTL_HOME: home }) as Record<string, string>,
+    name: "xterm-256color",
+    cols: 100,
+    rows: 30,
+    cwd: repoRoot,
+    env: baseEnv({ TOOLCTL_HOME: home }) as Record<string, string>,
   });
   let screen = "";
   term.onData((data) => (screen += data));
@@ -166,8 +170,7 @@ describe("toolctl secret", () => {
   it("resolves env before .env before the store, and says where each came from", async () => {
     const { home, cwd } = await homeWithTool();
     expect((await setVia(home, "PROC_KEY", "from-store")).code).toBe(0);
-    const source = async (env: Record<string, string>, dir: string) =>
-      (await runJson(["show", "proc"], { home, cwd: dir, env })).json.tool.secrets[0];
+    const source = async (env: Record<string, string>, dir: string) => (await runJson(["show", "proc"], { home, cwd: dir, env })).json.tool.secrets[0];
     expect(await source({}, cwd)).toEqual({ name: "PROC_KEY", present: true, source: "store" });
     const withDotenv = writeFiles({ ".env": "PROC_KEY=from-dotenv\n" });
     expect((await source({}, withDotenv)).source).toBe(".env");
@@ -266,7 +269,9 @@ describe("toolctl secret", () => {
     try {
       const ring = loadKeyRing(home, {}, { create: true })!;
       for (let i = 0; i < COUNT; i++) await setSecret(store, home, ring, `S_${i}`, `value-${i}`);
-      store.registry.db.prepare("INSERT INTO totp (id, sealed_secret, created_at) VALUES (1, ?, ?)").run(seal(ring, TOTP_SECRET, "totp:1"), new Date().toISOString());
+      store.registry.db
+        .prepare("INSERT INTO totp (id, sealed_secret, created_at) VALUES (1, ?, ?)")
+        .run(seal(ring, TOTP_SECRET, "totp:1"), new Date().toISOString());
     } finally {
       await store.close();
     }

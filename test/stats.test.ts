@@ -33,8 +33,22 @@ actions:
 
 const ZERO = { count: 0, succeeded: 0, failed: 0, unknown: 0, dryRuns: 0, spendUsd: 0 };
 
-interface Row { bucket: string; group: string; count: number; succeeded: number; failed: number; unknown: number; dryRuns: number; spendUsd: number }
-interface StatsJson { period: string; by: string; rows: Row[]; totals: Omit<Row, "bucket" | "group"> }
+interface Row {
+  bucket: string;
+  group: string;
+  count: number;
+  succeeded: number;
+  failed: number;
+  unknown: number;
+  dryRuns: number;
+  spendUsd: number;
+}
+interface StatsJson {
+  period: string;
+  by: string;
+  rows: Row[];
+  totals: Omit<Row, "bucket" | "group">;
+}
 
 /** Stats as `toolctl stats` asks for them: per day and by tool unless the query says otherwise. */
 async function stats(toolctl: Toolctl, query: Partial<StatsQuery> = {}): Promise<StatsJson> {
@@ -59,7 +73,10 @@ function expectTotalsAreSums(json: StatsJson): void {
   for (const key of ["count", "succeeded", "failed", "unknown", "dryRuns"] as const) {
     expect(json.totals[key]).toBe(json.rows.reduce((sum, row) => sum + row[key], 0));
   }
-  expect(json.totals.spendUsd).toBeCloseTo(json.rows.reduce((sum, row) => sum + row.spendUsd, 0), 9);
+  expect(json.totals.spendUsd).toBeCloseTo(
+    json.rows.reduce((sum, row) => sum + row.spendUsd, 0),
+    9,
+  );
 }
 
 describe("toolctl stats over real runs", () => {
@@ -156,9 +173,7 @@ describe("toolctl stats buckets and spend rule", () => {
     home = toolctl.home;
     expect((await toolctl.importManifests([writeFiles({ "paid.yaml": PAID })])).failed).toEqual([]);
     const db = new Database(path.join(home, "registry.db"));
-    const insert = db.prepare(
-      "INSERT INTO executions (id, tool, action, actor, status, cost_usd, created_at) VALUES (?, 'paid', ?, 'ci', ?, ?, ?)",
-    );
+    const insert = db.prepare("INSERT INTO executions (id, tool, action, actor, status, cost_usd, created_at) VALUES (?, 'paid', ?, 'ci', ?, ?, ?)");
     for (const row of [
       ["ex_1", "charge", "unknown", 3, "2026-01-05T10:15:00.000Z"], // Monday: the outcome may have spent the money
       ["ex_2", "charge", "rolled_back", 2, "2026-01-05T10:45:00.000Z"], // undone: not spend
@@ -166,7 +181,8 @@ describe("toolctl stats buckets and spend rule", () => {
       ["ex_4", "charge", "failed", 2, "2026-01-12T00:00:00.000Z"], // Monday: a new week
       ["ex_5", "tip", "declined", 0.5, "2026-02-01T00:00:00.000Z"], // a Sunday: the week of Monday 26 January
       ["ex_6", "tip", "succeeded", null, "2026-02-01T08:00:00.000Z"], // no cost recorded: counts, spends nothing
-    ] as const) insert.run(...row);
+    ] as const)
+      insert.run(...row);
     db.close();
   });
 
@@ -186,7 +202,10 @@ describe("toolctl stats buckets and spend rule", () => {
   it("buckets by day", async () => {
     const json = await stats(toolctl, { by: "action" });
     expect(json.rows.map((r) => [r.bucket, r.group, r.count])).toEqual([
-      ["2026-01-05", "paid.charge", 2], ["2026-01-11", "paid.charge", 1], ["2026-01-12", "paid.charge", 1], ["2026-02-01", "paid.tip", 2],
+      ["2026-01-05", "paid.charge", 2],
+      ["2026-01-11", "paid.charge", 1],
+      ["2026-01-12", "paid.charge", 1],
+      ["2026-02-01", "paid.tip", 2],
     ]);
   });
 
@@ -235,7 +254,12 @@ describe("toolctl stats buckets and spend rule", () => {
   });
 
   it("refuses bad flags with exit 2 and a one-line error", async () => {
-    for (const args of [["--period", "year"], ["--by", "actor"], ["--since", "yesterday"], ["--until", "2026-13-45"]]) {
+    for (const args of [
+      ["--period", "year"],
+      ["--by", "actor"],
+      ["--since", "yesterday"],
+      ["--until", "2026-13-45"],
+    ]) {
       const result = await runJson(["stats", ...args], { home });
       expect(result.code, args.join(" ")).toBe(2);
       expect(result.json.error.code).toBe("usage");

@@ -27,7 +27,13 @@ const VECTORS: [number, string, string, string][] = [
   [20000000000, "65353130", "77737706", "47863826"],
 ];
 const CASES = VECTORS.flatMap(([t, sha1, sha256, sha512]) =>
-  ([["sha1", sha1], ["sha256", sha256], ["sha512", sha512]] as const).map(([algorithm, code]) => ({ t, algorithm, code })),
+  (
+    [
+      ["sha1", sha1],
+      ["sha256", sha256],
+      ["sha512", sha512],
+    ] as const
+  ).map(([algorithm, code]) => ({ t, algorithm, code })),
 );
 
 describe("RFC 6238 Appendix B", () => {
@@ -127,7 +133,10 @@ describe("the registry: enrolment, replay and throttle", () => {
       const result = verifyCode(registry, ring, codeAt(0, secret), NOW + offset, ctx);
       expect(result).toEqual({ ok: false, reason: "throttled", retryAfterSeconds: Math.ceil((firstFailure + THROTTLE_WINDOW_MS - NOW - offset) / 1000) });
     }
-    expect(twoFactorStatus(registry, NOW + 60_000)).toMatchObject({ failuresInWindow: 5, throttledUntil: new Date(firstFailure + THROTTLE_WINDOW_MS).toISOString() });
+    expect(twoFactorStatus(registry, NOW + 60_000)).toMatchObject({
+      failuresInWindow: 5,
+      throttledUntil: new Date(firstFailure + THROTTLE_WINDOW_MS).toISOString(),
+    });
     // Once the oldest failure ages out, one more attempt is allowed: a right code now passes.
     const later = NOW + THROTTLE_WINDOW_MS + 1;
     expect(verifyCode(registry, ring, generateTotp(secret, later), later, ctx)).toMatchObject({ ok: true });
@@ -143,7 +152,12 @@ describe("the registry: enrolment, replay and throttle", () => {
     verifyCode(registry, ring, wrong, NOW, ctx);
     const events = queryAudit(registry, {});
     expect(events.map((e) => `${e.type}:${e.status}`)).toEqual([
-      "2fa.enrollment_started:pending", "2fa.verified:ok", "2fa.enrolled:enrolled", "2fa.verified:ok", "2fa.failed:replayed", "2fa.failed:invalid",
+      "2fa.enrollment_started:pending",
+      "2fa.verified:ok",
+      "2fa.enrolled:enrolled",
+      "2fa.verified:ok",
+      "2fa.failed:replayed",
+      "2fa.failed:invalid",
     ]);
     expect(events[3]).toMatchObject({ executionId: "ex_test", data: { purpose: "run", approvalId: "ap_1", step: STEP } });
     for (const event of events) {
@@ -213,4 +227,3 @@ describe("throttling across processes", () => {
     expect((await runJson(["audit", "verify"], { home })).json.ok).toBe(true);
   });
 });
-

@@ -14,8 +14,23 @@
 import type { Actor } from "../config/home.js";
 import type { Config } from "../config/schema.js";
 import type {
-  Approval, AuditEvent, AuditQuery, AuditVerification, CountFilter, DaySpend, Execution, ExecutionQuery, ListToolsQuery, PlanRun, ReservationRow,
-  SaveToolResult, Stats, StatsQuery, ToolRecord, ToolRow5, ToolSummary,
+  Approval,
+  AuditEvent,
+  AuditQuery,
+  AuditVerification,
+  CountFilter,
+  DaySpend,
+  Execution,
+  ExecutionQuery,
+  ListToolsQuery,
+  PlanRun,
+  ReservationRow,
+  SaveToolResult,
+  Stats,
+  StatsQuery,
+  ToolRecord,
+  ToolRow5,
+  ToolSummary,
 } from "../domain/records.js";
 import type { Human, TwoFactor } from "../engine/approve.js";
 import type { Description } from "../engine/describe.js";
@@ -38,22 +53,52 @@ export { assertSecretName, MAX_SECRET_BYTES } from "../secrets/names.js";
 export { isWellFormedCode, normalizeCode, OTP_DIGITS } from "../policy/otp-code.js";
 export { roundUsd } from "../policy/spend.js";
 export type {
-  ApproveToolOptions, DecideOptions, Grant, GrantAnswer, ListedSecret, ManageApi, PendingRequest, Removal, Revocation, RotateResult, SecretInfo,
-  StatusChange, ToolAsks,
+  ApproveToolOptions,
+  DecideOptions,
+  Grant,
+  GrantAnswer,
+  ListedSecret,
+  ManageApi,
+  PendingRequest,
+  Removal,
+  Revocation,
+  RotateResult,
+  SecretInfo,
+  StatusChange,
+  ToolAsks,
 } from "./manage.js";
 export type { ExitCodeValue } from "../errors.js";
 export type { ActionSummaryView, ActionView, Description, ToolView } from "../engine/describe.js";
 export type { Check, Diagnosis } from "../engine/doctor.js";
 export type {
-  Actor, Approval, ApprovalRequest, ApplyResult, AuditEvent, AuditQuery, AuditVerification, Budget, Config, ConvertReport, Execution, ExecutionQuery,
-  ExecuteResult, ImportReport, ListToolsQuery, PlanPreview, PlanRun, Progress, SaveToolResult, Stats, StatsQuery, Store, ToolRecord, ToolSummary,
+  Actor,
+  Approval,
+  ApprovalRequest,
+  ApplyResult,
+  AuditEvent,
+  AuditQuery,
+  AuditVerification,
+  Budget,
+  Config,
+  ConvertReport,
+  Execution,
+  ExecutionQuery,
+  ExecuteResult,
+  ImportReport,
+  ListToolsQuery,
+  PlanPreview,
+  PlanRun,
+  Progress,
+  SaveToolResult,
+  Stats,
+  StatsQuery,
+  Store,
+  ToolRecord,
+  ToolSummary,
 };
 
 /** The human's answer to an approval request, or that no human can be asked from here. */
-export type ApprovalDecision =
-  | { approved: true; otp?: string }
-  | { approved: false; reason?: string }
-  | { needsHuman: true };
+export type ApprovalDecision = { approved: true; otp?: string } | { approved: false; reason?: string } | { needsHuman: true };
 
 /**
  * How a run asks a human. It receives exactly what the approver is shown (the request, its cost, risk and undo)
@@ -209,7 +254,10 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
   const warningListeners = new Set<(message: string) => void>();
   const emit = (event: ProgressEvent) => listeners.forEach((listener) => listener(event));
   const progressOf = (own: Progress | undefined): Progress | undefined =>
-    own ?? (listeners.size === 0 ? undefined : { start: (label) => emit({ type: "start", label }), stop: () => emit({ type: "stop" }), status: (text) => emit({ type: "status", text }) });
+    own ??
+    (listeners.size === 0
+      ? undefined
+      : { start: (label) => emit({ type: "start", label }), stop: () => emit({ type: "stop" }), status: (text) => emit({ type: "status", text }) });
 
   const twoFactor: TwoFactor = {
     isEnrolled: () => store.twoFactor.isEnrolled(),
@@ -217,17 +265,32 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
       const { loadKeyRing } = await import("../secrets/crypto.js");
       const ring = loadKeyRing(home, env, { create: false });
       if (!ring) return { ok: false, reason: "not_enrolled" };
-      return store.twoFactor.verify(ring, code, Date.now(), { actor, purpose: "run", tool: target.tool, action: target.action, executionId: target.executionId });
+      return store.twoFactor.verify(ring, code, Date.now(), {
+        actor,
+        purpose: "run",
+        tool: target.tool,
+        action: target.action,
+        executionId: target.executionId,
+      });
     },
   };
-  const deps = (human: Human | undefined, channel: ApprovalChannel | undefined) => ({
-    store, home, config, runners: RUNNERS, twoFactor, human: human ?? channelHuman(channel ?? options.approvals),
-    autoRollback: async (result, runOptions, runDeps) => (await import("../engine/rollback.js")).autoRollback(result, runOptions, runDeps),
-  }) satisfies ExecuteDeps;
+  const deps = (human: Human | undefined, channel: ApprovalChannel | undefined) =>
+    ({
+      store,
+      home,
+      config,
+      runners: RUNNERS,
+      twoFactor,
+      human: human ?? channelHuman(channel ?? options.approvals),
+      autoRollback: async (result, runOptions, runDeps) => (await import("../engine/rollback.js")).autoRollback(result, runOptions, runDeps),
+    }) satisfies ExecuteDeps;
   const base = { actor, cwd, env };
 
   const toolctl: Toolctl = {
-    home, actor, config, store,
+    home,
+    actor,
+    config,
+    store,
     ...manageApi({ store, home, env, actor }),
     async importManifests(paths) {
       const { importManifests } = await import("../manifest/import.js");
@@ -244,21 +307,46 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
 
     async preview(target, input, runOptions = {}) {
       const { execute } = await import("../engine/execute.js");
-      return execute({ ...base, target, input: sourcesOf(input), dryRun: true, sandbox: runOptions.sandbox, signal: runOptions.signal }, deps(undefined, undefined));
+      return execute(
+        { ...base, target, input: sourcesOf(input), dryRun: true, sandbox: runOptions.sandbox, signal: runOptions.signal },
+        deps(undefined, undefined),
+      );
     },
     async run(target, input, runOptions = {}) {
       const { execute } = await import("../engine/execute.js");
-      return execute({
-        ...base, target, input: sourcesOf(input), dryRun: runOptions.dryRun === true, yes: runOptions.yes, otp: runOptions.otp, wait: runOptions.wait,
-        sandbox: runOptions.sandbox, signal: runOptions.signal, progress: progressOf(runOptions.progress), interrupts: runOptions.interrupts,
-      }, deps(runOptions.human, runOptions.approve));
+      return execute(
+        {
+          ...base,
+          target,
+          input: sourcesOf(input),
+          dryRun: runOptions.dryRun === true,
+          yes: runOptions.yes,
+          otp: runOptions.otp,
+          wait: runOptions.wait,
+          sandbox: runOptions.sandbox,
+          signal: runOptions.signal,
+          progress: progressOf(runOptions.progress),
+          interrupts: runOptions.interrupts,
+        },
+        deps(runOptions.human, runOptions.approve),
+      );
     },
     async rollback(executionId, runOptions = {}) {
       const { rollbackExecution } = await import("../engine/rollback.js");
-      return rollbackExecution(executionId, {
-        ...base, dryRun: runOptions.dryRun === true, yes: runOptions.yes, otp: runOptions.otp, wait: runOptions.wait, signal: runOptions.signal,
-        progress: progressOf(runOptions.progress), interrupts: runOptions.interrupts,
-      }, deps(runOptions.human, runOptions.approve));
+      return rollbackExecution(
+        executionId,
+        {
+          ...base,
+          dryRun: runOptions.dryRun === true,
+          yes: runOptions.yes,
+          otp: runOptions.otp,
+          wait: runOptions.wait,
+          signal: runOptions.signal,
+          progress: progressOf(runOptions.progress),
+          interrupts: runOptions.interrupts,
+        },
+        deps(runOptions.human, runOptions.approve),
+      );
     },
     async plan(file, planOptions = {}) {
       const [{ readPlanFile }, { previewPlan }, path] = await Promise.all([import("../plan/load.js"), import("../plan/preview.js"), import("node:path")]);

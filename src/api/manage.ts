@@ -102,7 +102,8 @@ export function manageApi({ store, home, env, actor }: Context): ManageApi {
     return found ? store.twoFactor.verify(found, code, Date.now(), context) : { ok: false, reason: "not_enrolled" };
   };
   const byPerson = (what: string) => {
-    if (actor === "agent") throw new NeedsHumanError(`${what} by a person, not an agent (TOOLCTL_ACTOR=agent): the secret would be known to the agent it guards against`);
+    if (actor === "agent")
+      throw new NeedsHumanError(`${what} by a person, not an agent (TOOLCTL_ACTOR=agent): the secret would be known to the agent it guards against`);
   };
   const tools = () => import("../engine/tools.js");
   const requests = () => import("../engine/requests.js");

@@ -41,7 +41,9 @@ function setPath(object: Record<string, unknown>, key: string, value: unknown): 
 function parseEnvValue(kind: SettingKind, raw: string, name: string, choices: readonly string[] = []): boolean | number | string {
   if (kind === "choice") {
     if (choices.includes(raw)) return raw;
-    throw new ValidationError("config_invalid", `${name}: expected one of ${choices.join(", ")}, got ${JSON.stringify(raw)}`, [`${name}: expected one of ${choices.join(", ")}`]);
+    throw new ValidationError("config_invalid", `${name}: expected one of ${choices.join(", ")}, got ${JSON.stringify(raw)}`, [
+      `${name}: expected one of ${choices.join(", ")}`,
+    ]);
   }
   if (kind === "boolean") {
     if (/^(true|1|yes|on)$/i.test(raw)) return true;
@@ -61,7 +63,14 @@ function parseEnvValue(kind: SettingKind, raw: string, name: string, choices: re
 /** What makes a file unreadable, in words; the user's file is only ever read, never repaired or rewritten. */
 export function unreadable(file: string, error: unknown): EnvironmentError {
   const code = (error as NodeJS.ErrnoException).code;
-  const why = code === "EISDIR" ? "it is a directory" : code === "EACCES" || code === "EPERM" ? `permission denied (${code})` : code === "EIO" ? "input/output error (EIO)" : (code ?? (error as Error).message);
+  const why =
+    code === "EISDIR"
+      ? "it is a directory"
+      : code === "EACCES" || code === "EPERM"
+        ? `permission denied (${code})`
+        : code === "EIO"
+          ? "input/output error (EIO)"
+          : (code ?? (error as Error).message);
   return new EnvironmentError(`cannot read ${file}: ${why}; fix or remove it`, { file }, error);
 }
 
@@ -76,7 +85,9 @@ function readConfigText(file: string): string {
 /** Validates config.yaml (loading yaml and zod only now) and caches the result keyed by the file's stamp. */
 async function validateFile(file: string, stamp: string, home: string): Promise<Cache> {
   const [{ parseLocated }, { describeIssue, formatProblem, sortedUnique }, { configSchema }] = await Promise.all([
-    import("../manifest/locate.js"), import("../manifest/problems.js"), import("./schema.js"),
+    import("../manifest/locate.js"),
+    import("../manifest/problems.js"),
+    import("./schema.js"),
   ]);
   const text = readConfigText(file);
   const located = parseLocated(text, false);
@@ -86,7 +97,13 @@ async function validateFile(file: string, stamp: string, home: string): Promise<
   const data = located.data ?? {};
   const parsed = configSchema.safeParse(data);
   if (!parsed.success) {
-    throw invalid(sortedUnique(parsed.error.issues.flatMap((issue: Parameters<typeof describeIssue>[0]) => describeIssue(issue, configSchema)).map((p: Problem) => formatProblem(file, located, p))));
+    throw invalid(
+      sortedUnique(
+        parsed.error.issues
+          .flatMap((issue: Parameters<typeof describeIssue>[0]) => describeIssue(issue, configSchema))
+          .map((p: Problem) => formatProblem(file, located, p)),
+      ),
+    );
   }
   const present = SETTINGS.map((s) => s.key).filter((key) => getPath(data, key) !== undefined);
   const cache: Cache = { stamp, values: parsed.data, present };

@@ -33,9 +33,17 @@ export const SETTINGS: ReadonlyArray<{ key: string; kind: SettingKind; env: stri
   { key: "sandboxApis", kind: "boolean", env: "TOOLCTL_SANDBOX_APIS", help: "use each tool's sandboxBaseUrl when it has one" },
   { key: "audit.dryRuns", kind: "boolean", env: "TOOLCTL_AUDIT_DRY_RUNS", help: "write dry runs to the audit log" },
   { key: "docker.pull", kind: "boolean", env: "TOOLCTL_DOCKER_PULL", help: "pull a Docker tool's image when it is not present" },
-  { key: "docker.sandboxProcesses", kind: "boolean", env: "TOOLCTL_DOCKER_SANDBOX_PROCESSES", help: "run process tools that name an image in Docker (run --sandbox overrides)" },
   {
-    key: "process.confinement", kind: "choice", choices: ["auto", "required", "optional", "off"], env: "TOOLCTL_PROCESS_CONFINEMENT",
+    key: "docker.sandboxProcesses",
+    kind: "boolean",
+    env: "TOOLCTL_DOCKER_SANDBOX_PROCESSES",
+    help: "run process tools that name an image in Docker (run --sandbox overrides)",
+  },
+  {
+    key: "process.confinement",
+    kind: "choice",
+    choices: ["auto", "required", "optional", "off"],
+    env: "TOOLCTL_PROCESS_CONFINEMENT",
     help: "confine process tools with bubblewrap: required (refuse when it is missing), optional (run unconfined then, with a warning), off; auto is required on Linux",
   },
 ];

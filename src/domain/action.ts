@@ -7,9 +7,7 @@ import { ACTION_NAME_PATTERN, jsonSchema, seconds, stringMap } from "./manifest-
 import { httpRequestSchema } from "./http-request.js";
 import { authSchema } from "./runtime-settings.js";
 
-const inputField = z
-  .string()
-  .regex(/^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+|\[\d+\])*$/, "a dotted path of an input field, such as message or order.total");
+const inputField = z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+|\[\d+\])*$/, "a dotted path of an input field, such as message or order.total");
 
 /** How many units a per-unit cost counts. Both may be given: an SMS to a list of numbers is segments × recipients. */
 export const costUnitsSchema = z
@@ -114,8 +112,14 @@ export const actionSchema = z.strictObject({
     .strictObject({
       path: z.string().regex(/^output(\.[A-Za-z0-9_-]+|\[\d+\])*$/, "a path into the response, such as output.ApiResponse.-Status"),
       equals: z.union([z.string(), z.number(), z.boolean()]).describe("the value (compared as text) that means the call failed"),
-      message: z.string().regex(/^output(\.[A-Za-z0-9_-]+|\[\d+\])*$/, "a path into the response, such as output.ApiResponse.Errors.Error").optional(),
-      code: z.string().regex(/^output(\.[A-Za-z0-9_-]+|\[\d+\])*$/, "a path into the response, such as output.ApiResponse.Errors.Error.-Number").optional(),
+      message: z
+        .string()
+        .regex(/^output(\.[A-Za-z0-9_-]+|\[\d+\])*$/, "a path into the response, such as output.ApiResponse.Errors.Error")
+        .optional(),
+      code: z
+        .string()
+        .regex(/^output(\.[A-Za-z0-9_-]+|\[\d+\])*$/, "a path into the response, such as output.ApiResponse.Errors.Error.-Number")
+        .optional(),
       categories: z
         .record(z.string().min(1), z.enum(["authentication", "authorization", "validation", "rate_limit", "server_error"]))
         .optional()

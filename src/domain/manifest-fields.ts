@@ -8,18 +8,26 @@ export const TOOL_NAME_PATTERN = /^[a-z][a-z0-9_-]{0,62}$/;
 export const ACTION_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 export const SECRET_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-export const secretName = z
-  .string()
-  .regex(SECRET_NAME_PATTERN, "a secret name: letters, digits and underscores, such as STRIPE_API_KEY");
+export const secretName = z.string().regex(SECRET_NAME_PATTERN, "a secret name: letters, digits and underscores, such as STRIPE_API_KEY");
 export const seconds = z.number().positive().max(3600);
 export const jsonSchema = z.record(z.string(), z.unknown());
 export const stringMap = z.record(z.string(), z.string());
 
 /** A local path in a manifest: relative to the manifest's directory, or absolute. */
 export function localPathRef() {
-  return z.string().min(1).refine((text) => !text.includes("\0"), "a path without NUL bytes");
+  return z
+    .string()
+    .min(1)
+    .refine((text) => !text.includes("\0"), "a path without NUL bytes");
 }
 
 // A file path is relative to the manifest's directory, or absolute.
-export const localPath = z.string().min(1).refine((text) => !text.includes("\0"), "a path without NUL bytes");
-export const byteLimit = z.number().int().positive().max(64 * 1024 * 1024);
+export const localPath = z
+  .string()
+  .min(1)
+  .refine((text) => !text.includes("\0"), "a path without NUL bytes");
+export const byteLimit = z
+  .number()
+  .int()
+  .positive()
+  .max(64 * 1024 * 1024);

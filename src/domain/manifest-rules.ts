@@ -30,12 +30,16 @@ export function manifestRuleProblems(manifest: unknown): Array<{ path: PropertyK
       if (manifest[key] !== undefined) add([key], `only valid for runtime http or vercel, not ${runtime}`);
     }
   }
-  if (runtime === "vercel" && isRecord(manifest.auth) && manifest.auth.type !== "bearer") add(["auth", "type"], "runtime vercel takes auth type bearer (a Vercel access token)");
+  if (runtime === "vercel" && isRecord(manifest.auth) && manifest.auth.type !== "bearer")
+    add(["auth", "type"], "runtime vercel takes auth type bearer (a Vercel access token)");
   if (runtime !== "process" && manifest.process !== undefined) add(["process"], `only valid for runtime process, not ${runtime}`);
-  if (runtime === "email" && manifest.email === undefined) add(["email"], "required for runtime email, such as email: { host: smtp.example.com, from: bot@example.com }");
+  if (runtime === "email" && manifest.email === undefined)
+    add(["email"], "required for runtime email, such as email: { host: smtp.example.com, from: bot@example.com }");
   if (runtime !== "email" && manifest.email !== undefined) add(["email"], `only valid for runtime email, not ${runtime}`);
-  if (runtime === "email" && isRecord(manifest.auth) && manifest.auth.type !== "none" && manifest.auth.type !== "basic") add(["auth", "type"], "runtime email takes auth type basic (SMTP AUTH username and password) or none");
-  if (runtime !== "http" && isRecord(manifest.auth) && manifest.auth.passwordOptional !== undefined) add(["auth", "passwordOptional"], `only valid for runtime http, not ${runtime}`);
+  if (runtime === "email" && isRecord(manifest.auth) && manifest.auth.type !== "none" && manifest.auth.type !== "basic")
+    add(["auth", "type"], "runtime email takes auth type basic (SMTP AUTH username and password) or none");
+  if (runtime !== "http" && isRecord(manifest.auth) && manifest.auth.passwordOptional !== undefined)
+    add(["auth", "passwordOptional"], `only valid for runtime http, not ${runtime}`);
   problems.push(...builtinRuleProblems(runtime, manifest, actions));
   const sandboxable = runtime === "process" || runtime === "docker";
   if (runtime === "docker" && manifest.image === undefined) add(["image"], "image is required for runtime docker");
@@ -46,7 +50,8 @@ export function manifestRuleProblems(manifest: unknown): Array<{ path: PropertyK
   if (test && typeof test.action === "string" && actions) {
     const tested = actions[test.action];
     if (tested === undefined) add(["test", "action"], `no action '${test.action}' in this tool`);
-    else if (isRecord(tested) && tested.kind !== "read") add(["test", "action"], `'${test.action}' is a ${String(tested.kind)} action; a test must be a harmless read`);
+    else if (isRecord(tested) && tested.kind !== "read")
+      add(["test", "action"], `'${test.action}' is a ${String(tested.kind)} action; a test must be a harmless read`);
   }
   for (const [name, action] of Object.entries(actions ?? {})) {
     if (!isRecord(action)) continue;
@@ -70,7 +75,8 @@ export function manifestRuleProblems(manifest: unknown): Array<{ path: PropertyK
       } else if (isRecord(quoted)) {
         // The quote runs before approval, so it must be free of side effects and must not need a quote itself.
         if (quoted.kind !== "read") add([...where, "action"], `'${quote.action}' is a ${String(quoted.kind)} action; a quote must come from a read action`);
-        else if (isRecord(quoted.cost) && quoted.cost.quote !== undefined) add([...where, "action"], `'${quote.action}' is priced by a quote itself; a quote action must not be`);
+        else if (isRecord(quoted.cost) && quoted.cost.quote !== undefined)
+          add([...where, "action"], `'${quote.action}' is priced by a quote itself; a quote action must not be`);
       }
       problems.push(...quoteTemplateProblems(quote.input, [...where, "input"]));
     }
@@ -84,7 +90,8 @@ function rollbackProblems(rollback: unknown, where: PropertyKey[], names: string
   const entries: Array<[unknown, PropertyKey[]]> = Array.isArray(rollback) ? rollback.map((entry, index) => [entry, [...where, index]]) : [[rollback, where]];
   entries.forEach(([entry, at], index) => {
     if (!isRecord(entry)) return;
-    if (typeof entry.action === "string" && !names.includes(entry.action)) problems.push({ path: [...at, "action"], message: `no action '${entry.action}' in this tool` });
+    if (typeof entry.action === "string" && !names.includes(entry.action))
+      problems.push({ path: [...at, "action"], message: `no action '${entry.action}' in this tool` });
     // The entry without `when` is taken whenever the ones before it do not apply: any after it is never used.
     if (Array.isArray(rollback) && entry.when === undefined && index < rollback.length - 1) {
       problems.push({ path: at, message: "only the last compensation may go without when: the entries after this one would never be used" });
@@ -97,14 +104,19 @@ function rollbackProblems(rollback: unknown, where: PropertyKey[], names: string
 function builtinRuleProblems(runtime: string, manifest: Raw, actions: Raw | undefined): Array<{ path: PropertyKey[]; message: string }> {
   const problems: Array<{ path: PropertyKey[]; message: string }> = [];
   const add = (path: PropertyKey[], message: string) => problems.push({ path, message });
-  const example = { files: "files: { roots: [notes] }", database: "database: { file: app.db, tables: { items: [read] } }", vercel: "vercel: { projectRoot: . }" };
+  const example = {
+    files: "files: { roots: [notes] }",
+    database: "database: { file: app.db, tables: { items: [read] } }",
+    vercel: "vercel: { projectRoot: . }",
+  };
   for (const key of ["files", "database", "vercel"] as const) {
     if (runtime === key && manifest[key] === undefined && key !== "vercel") add([key], `required for runtime ${key}, such as ${example[key]}`);
     if (runtime !== key && manifest[key] !== undefined) add([key], `only valid for runtime ${key}, not ${runtime}`);
   }
   const database = isRecord(manifest.database) ? manifest.database : undefined;
   const tables = database && isRecord(database.tables) ? database.tables : undefined;
-  if (runtime === "database" && tables && Object.keys(tables).length === 0) add(["database", "tables"], "declare at least one table and the operations allowed on it");
+  if (runtime === "database" && tables && Object.keys(tables).length === 0)
+    add(["database", "tables"], "declare at least one table and the operations allowed on it");
   const allowedOn = (operation: string) =>
     Object.values(tables ?? {}).some((access) => {
       const list = isRecord(access) ? access.operations : access;
@@ -125,7 +137,8 @@ function builtinRuleProblems(runtime: string, manifest: Raw, actions: Raw | unde
     }
     const fits = kinds[operation];
     if (!fits) add(at, `'${operation}' is not a ${runtime} operation: one of ${Object.keys(kinds).join(", ")}`);
-    else if (typeof action.kind === "string" && !fits.includes(action.kind)) add(at, `'${operation}' is a ${fits.join(" or ")} action, but kind is ${action.kind}`);
+    else if (typeof action.kind === "string" && !fits.includes(action.kind))
+      add(at, `'${operation}' is a ${fits.join(" or ")} action, but kind is ${action.kind}`);
     else if (runtime === "database" && tables && Object.keys(tables).length > 0 && !allowedOn(operation)) {
       add(at, `no table allows '${operation}': add it to a table under database.tables`);
     }

@@ -8,22 +8,55 @@ import { ACTION_NAME_PATTERN, jsonSchema, TOOL_NAME_PATTERN } from "./manifest-f
 import { actionSchema } from "./action.js";
 import { manifestRuleProblems } from "./manifest-rules.js";
 import {
-  authSchema, databaseSettingsSchema, emailSettingsSchema, filesSettingsSchema, httpSettingsSchema, imageReference, permissionsSchema,
-  processSettingsSchema, vercelSettingsSchema,
+  authSchema,
+  databaseSettingsSchema,
+  emailSettingsSchema,
+  filesSettingsSchema,
+  httpSettingsSchema,
+  imageReference,
+  permissionsSchema,
+  processSettingsSchema,
+  vercelSettingsSchema,
 } from "./runtime-settings.js";
 import { runtimes } from "./runtimes.js";
 
 // The parts of the manifest live beside it; every name stays importable from here.
 export { ACTION_NAME_PATTERN, SECRET_NAME_PATTERN, TOOL_NAME_PATTERN } from "./manifest-fields.js";
 export {
-  authSchema, BUILTIN_OPERATIONS, databaseSettingsSchema, emailSettingsSchema, filesSettingsSchema, httpSettingsSchema, permissionsSchema,
-  processSettingsSchema, vercelSettingsSchema,
-  type AuthSpec, type DatabaseSettings, type EmailSettings, type FilesSettings, type HttpSettings, type ProcessSettings, type VercelSettings,
+  authSchema,
+  BUILTIN_OPERATIONS,
+  databaseSettingsSchema,
+  emailSettingsSchema,
+  filesSettingsSchema,
+  httpSettingsSchema,
+  permissionsSchema,
+  processSettingsSchema,
+  vercelSettingsSchema,
+  type AuthSpec,
+  type DatabaseSettings,
+  type EmailSettings,
+  type FilesSettings,
+  type HttpSettings,
+  type ProcessSettings,
+  type VercelSettings,
 } from "./runtime-settings.js";
 export { httpRequestSchema, type HttpRequestSpecTemplate } from "./http-request.js";
 export {
-  actionSchema, costQuoteSchema, costSchema, costUnitsSchema, riskLevels, riskSchema, rollbackSchema,
-  type ActionKind, type ActionSpec, type BuiltinOperation, type CostSpec, type PerUnitCostSpec, type QuoteCostSpec, type RiskLevel, type RollbackSpec,
+  actionSchema,
+  costQuoteSchema,
+  costSchema,
+  costUnitsSchema,
+  riskLevels,
+  riskSchema,
+  rollbackSchema,
+  type ActionKind,
+  type ActionSpec,
+  type BuiltinOperation,
+  type CostSpec,
+  type PerUnitCostSpec,
+  type QuoteCostSpec,
+  type RiskLevel,
+  type RollbackSpec,
 } from "./action.js";
 export { manifestRuleProblems } from "./manifest-rules.js";
 

@@ -172,7 +172,8 @@ export function reachOf(tool: ReachingTool): string[] {
     items.add(`database ${d.database.file}`);
     for (const [table, access] of Object.entries(d.database.tables)) {
       const operations = Array.isArray(access) ? access : access.operations;
-      for (const operation of operations) items.add(`table ${table} ${operation}${!Array.isArray(access) && access.columns ? ` (${access.columns.join(", ")})` : ""}`);
+      for (const operation of operations)
+        items.add(`table ${table} ${operation}${!Array.isArray(access) && access.columns ? ` (${access.columns.join(", ")})` : ""}`);
     }
   }
   return [...items].sort();

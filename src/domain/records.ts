@@ -62,8 +62,7 @@ export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number] | "requested" 
 
 /** Why a run failed. `other` is for failures that fit none of the rest (it was `unknown`, easily read as the outcome status). */
 export type ErrorCategory =
-  | "network" | "authentication" | "authorization" | "rate_limit" | "validation" | "timeout" | "server_error" | "resource_limit"
-  | "environment" | "other";
+  "network" | "authentication" | "authorization" | "rate_limit" | "validation" | "timeout" | "server_error" | "resource_limit" | "environment" | "other";
 
 export interface Execution {
   id: string;
@@ -169,7 +168,7 @@ export interface AuditQuery {
 export type PlanRunStatus = "running" | "succeeded" | "failed" | "rolled_back" | "interrupted";
 
 export type PlanStepStatus =
-  | "pending" | "running" | "succeeded" | "failed" | "unknown" | "skipped" | "not_started" | "rolled_back" | "rollback_failed" | "left_in_place";
+  "pending" | "running" | "succeeded" | "failed" | "unknown" | "skipped" | "not_started" | "rolled_back" | "rollback_failed" | "left_in_place";
 
 export interface PlanRunStep {
   step: string;

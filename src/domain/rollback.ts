@@ -30,6 +30,8 @@ export function chooseCompensation(spec: Exclude<RollbackSpec, "irreversible">, 
 /** `refund`, or `refund when output.status is succeeded, else cancel_payment`. */
 export function describeRollback(spec: Exclude<RollbackSpec, "irreversible">): string {
   return asList(spec)
-    .map((choice, index) => (choice.when ? `${choice.action} when ${choice.when.path} is ${String(choice.when.equals)}` : index === 0 ? choice.action : `else ${choice.action}`))
+    .map((choice, index) =>
+      choice.when ? `${choice.action} when ${choice.when.path} is ${String(choice.when.equals)}` : index === 0 ? choice.action : `else ${choice.action}`,
+    )
     .join(", ");
 }

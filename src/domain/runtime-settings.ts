@@ -92,7 +92,10 @@ export const databaseSettingsSchema = z.strictObject({
   /** An SQL script run once, to create the file when it does not exist yet. */
   setup: localPath.optional(),
   tables: z.record(
-    z.string().min(1).refine((name) => !/^sqlite_/i.test(name) && !name.includes("\0"), "a table of your own (sqlite_ tables belong to SQLite)"),
+    z
+      .string()
+      .min(1)
+      .refine((name) => !/^sqlite_/i.test(name) && !name.includes("\0"), "a table of your own (sqlite_ tables belong to SQLite)"),
     z.union([tableOperations, z.strictObject({ operations: tableOperations, columns: z.array(z.string().min(1)).min(1).optional() })]),
   ),
   /** Rows a read returns at most (an input `limit` may ask for fewer). */
@@ -108,7 +111,10 @@ export const databaseSettingsSchema = z.strictObject({
  * (username a template over secrets). STARTTLS is required unless `allowPlainSmtp` (a relay on this machine).
  */
 export const emailSettingsSchema = z.strictObject({
-  host: z.string().min(1).regex(/^[A-Za-z0-9.:\[\]-]+$/, "a host name or IP address"),
+  host: z
+    .string()
+    .min(1)
+    .regex(/^[A-Za-z0-9.:\[\]-]+$/, "a host name or IP address"),
   port: z.number().int().min(1).max(65535).default(587),
   /** starttls: plain connect, then STARTTLS (required); tls: TLS from the first byte (port 465). */
   tls: z.enum(["starttls", "tls"]).default("starttls"),
@@ -130,7 +136,10 @@ export const emailSettingsSchema = z.strictObject({
 export const vercelSettingsSchema = z.strictObject({
   projectRoot: localPath.optional(),
   /** Deploys into this team (`?teamId=`); the token's own account when left out. */
-  teamId: z.string().regex(/^team_[A-Za-z0-9]+$/, "a team id such as team_a1B2c3").optional(),
+  teamId: z
+    .string()
+    .regex(/^team_[A-Za-z0-9]+$/, "a team id such as team_a1B2c3")
+    .optional(),
   /** Files a deployment may hold at most, and their total size; anything bigger is refused before upload. */
   maxFiles: z.number().int().positive().max(100_000).default(15_000),
   maxBytes: byteLimit.default(64 * 1024 * 1024),
@@ -165,11 +174,13 @@ export const permissionsSchema = z.strictObject({
   timeoutSeconds: seconds.default(P.timeoutSeconds),
 });
 
-
 /** Image references as docker accepts them: [registry/]name[:tag][@sha256:digest]. */
 export const imageReference = z
   .string()
-  .regex(/^([A-Za-z0-9.-]+(:[0-9]{1,5})?\/)?[a-z0-9][a-z0-9._\/-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/, "an image reference such as toolctl-examples/calculator:1 or registry.example.com:5000/team/tool:2")
+  .regex(
+    /^([A-Za-z0-9.-]+(:[0-9]{1,5})?\/)?[a-z0-9][a-z0-9._\/-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/,
+    "an image reference such as toolctl-examples/calculator:1 or registry.example.com:5000/team/tool:2",
+  )
   .refine((image) => !image.includes("..") && !image.includes("//"), "an image reference such as toolctl-examples/calculator:1");
 
 export type AuthSpec = z.infer<typeof authSchema>;

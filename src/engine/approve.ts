@@ -13,7 +13,10 @@ export type { ApprovalRequest };
 
 export interface TwoFactor {
   isEnrolled(): Promise<boolean>;
-  verify(code: string, context: { tool: string; action: string; executionId: string }): Promise<{ ok: true } | { ok: false; reason: string; retryAfterSeconds?: number }>;
+  verify(
+    code: string,
+    context: { tool: string; action: string; executionId: string },
+  ): Promise<{ ok: true } | { ok: false; reason: string; retryAfterSeconds?: number }>;
 }
 
 export interface Human {
@@ -39,22 +42,37 @@ export interface ApprovalOptions {
  * Not approved always ends the attempt `declined`, whatever the reason: a no, a wrong code, Ctrl-C (exit 130),
  * or nobody here to ask (exit 4). The error says which, and what would let it proceed.
  */
-export type ApprovalResult =
-  | { approved: true; via: string; approvalId?: string }
-  | { approved: false; status: "declined"; error: ToolctlError };
+export type ApprovalResult = { approved: true; via: string; approvalId?: string } | { approved: false; status: "declined"; error: ToolctlError };
 
 const POLL_MS = 200;
 
 export async function obtainApproval(
-  store: Store, request: ApprovalRequest, digest: string, options: ApprovalOptions, human: Human, twoFactor: TwoFactor,
+  store: Store,
+  request: ApprovalRequest,
+  digest: string,
+  options: ApprovalOptions,
+  human: Human,
+  twoFactor: TwoFactor,
 ): Promise<ApprovalResult> {
   const name = `${request.tool}.${request.action}`;
   const declined = (message: string): ApprovalResult => ({ approved: false, status: "declined", error: new PolicyError("policy_refused", message) });
   const needsHuman = (message: string): ApprovalResult => ({ approved: false, status: "declined", error: new NeedsHumanError(message) });
   // Ctrl-C at a prompt stops the run like Ctrl-C anywhere else before it acts: exit 130, not a refusal.
-  const interrupted = (what: string): ApprovalResult => ({ approved: false, status: "declined", error: new ToolctlError("interrupted", ExitCode.interrupted, `${name}: interrupted at ${what}; nothing ran`) });
+  const interrupted = (what: string): ApprovalResult => ({
+    approved: false,
+    status: "declined",
+    error: new ToolctlError("interrupted", ExitCode.interrupted, `${name}: interrupted at ${what}; nothing ran`),
+  });
   const decided = (via: string, result: "approved" | "declined", extra: Record<string, unknown> = {}) =>
-    store.audit.append({ type: `approval.${result}`, actor: options.actor, tool: request.tool, action: request.action, executionId: options.executionId, status: result, data: { via, ...extra } });
+    store.audit.append({
+      type: `approval.${result}`,
+      actor: options.actor,
+      tool: request.tool,
+      action: request.action,
+      executionId: options.executionId,
+      status: result,
+      data: { via, ...extra },
+    });
   const checkCode = async (code: string, via: string): Promise<ApprovalResult> => {
     const verdict = await twoFactor.verify(code, { tool: request.tool, action: request.action, executionId: options.executionId });
     if (verdict.ok) {
@@ -66,7 +84,9 @@ export async function obtainApproval(
   };
 
   if (request.needsOtp && !(await twoFactor.isEnrolled())) {
-    return declined(`${name} is CRITICAL (estimated $${request.cost.usd.toFixed(2)}) and needs a TOTP code, but 2FA is not set up: run toolctl 2fa enroll first`);
+    return declined(
+      `${name} is CRITICAL (estimated $${request.cost.usd.toFixed(2)}) and needs a TOTP code, but 2FA is not set up: run toolctl 2fa enroll first`,
+    );
   }
 
   if (options.wait) {
@@ -76,7 +96,15 @@ export async function obtainApproval(
       if (options.signal?.aborted) {
         // Withdrawn, so that nobody can approve (or spend a TOTP code on) a request whose run is gone.
         await store.approvals.decide(filed.id, "denied", options.actor, "withdrawn: the waiting run was interrupted");
-        return { approved: false, status: "declined", error: new ToolctlError("interrupted", ExitCode.interrupted, `${name}: interrupted while waiting for approval ${filed.id}; the request was withdrawn`) };
+        return {
+          approved: false,
+          status: "declined",
+          error: new ToolctlError(
+            "interrupted",
+            ExitCode.interrupted,
+            `${name}: interrupted while waiting for approval ${filed.id}; the request was withdrawn`,
+          ),
+        };
       }
       const current = (await store.approvals.get(filed.id))!;
       if (current.status === "approved") return { approved: true, via: current.decidedVia ?? "another terminal", approvalId: filed.id };
@@ -93,7 +121,9 @@ export async function obtainApproval(
     }
     if (options.otp) return checkCode(options.otp, "--yes with TOTP");
     if (!human.canPrompt) {
-      return needsHuman(`${name} is CRITICAL: --yes is not enough, add --otp CODE from your authenticator (or run it with --wait and approve it with toolctl approve ID --otp CODE)`);
+      return needsHuman(
+        `${name} is CRITICAL: --yes is not enough, add --otp CODE from your authenticator (or run it with --wait and approve it with toolctl approve ID --otp CODE)`,
+      );
     }
   }
 
@@ -104,7 +134,9 @@ export async function obtainApproval(
       if (answer !== "yes") {
         await decided("prompt", "declined", { answer });
         if (answer === "interrupted") return interrupted("the approval prompt");
-        return declined(`${name} was not approved (${answer === "no" ? "answered no" : answer === "timeout" ? `no answer within ${options.timeoutSeconds} s` : answer === "eof" ? "input ended" : "interrupted"})`);
+        return declined(
+          `${name} was not approved (${answer === "no" ? "answered no" : answer === "timeout" ? `no answer within ${options.timeoutSeconds} s` : answer === "eof" ? "input ended" : "interrupted"})`,
+        );
       }
       if (!request.needsOtp) {
         await decided("prompt", "approved");
@@ -121,5 +153,7 @@ export async function obtainApproval(
   }
 
   const how = request.needsOtp ? "--yes --otp CODE" : "--yes";
-  return needsHuman(`${name} needs approval (risk ${request.risk}, estimated $${request.cost.usd.toFixed(2)}) and nobody can answer a prompt here: re-run with ${how}, or with --wait and decide it with toolctl approve ID${request.needsOtp ? " --otp CODE" : ""} from another terminal`);
+  return needsHuman(
+    `${name} needs approval (risk ${request.risk}, estimated $${request.cost.usd.toFixed(2)}) and nobody can answer a prompt here: re-run with ${how}, or with --wait and decide it with toolctl approve ID${request.needsOtp ? " --otp CODE" : ""} from another terminal`,
+  );
 }

@@ -37,7 +37,9 @@ export function callLimitsFor(store: Store, tool: string, actor: string, request
         const wait = await limits.takeSlot(tool, requestsPerMinute, Date.now());
         if (wait === 0) return;
         if (wait > MAX_SLOT_WAIT_MS) {
-          throw new RateLimitedError(`rate limit: tool ${tool} allows ${requestsPerMinute} requests per minute and the next slot is ${Math.ceil(wait / 1000)}s away; nothing was sent`);
+          throw new RateLimitedError(
+            `rate limit: tool ${tool} allows ${requestsPerMinute} requests per minute and the next slot is ${Math.ceil(wait / 1000)}s away; nothing was sent`,
+          );
         }
         await sleep(wait, signal);
       }

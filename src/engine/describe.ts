@@ -37,11 +37,26 @@ function describeTool(tool: ToolRecord, deps: DescribeDeps, sealed: ReadonlyMap<
   });
   const { definition } = tool;
   return {
-    name: tool.name, version: tool.version, description: tool.description, runtime: tool.runtime, status: tool.status,
-    tags: tool.tags, source: tool.sourcePath, digest: tool.digest, baseUrl: definition.baseUrl, sandboxBaseUrl: definition.sandboxBaseUrl,
-    auth: definition.auth, secrets, http: definition.http, process: definition.process, image: definition.image,
+    name: tool.name,
+    version: tool.version,
+    description: tool.description,
+    runtime: tool.runtime,
+    status: tool.status,
+    tags: tool.tags,
+    source: tool.sourcePath,
+    digest: tool.digest,
+    baseUrl: definition.baseUrl,
+    sandboxBaseUrl: definition.sandboxBaseUrl,
+    auth: definition.auth,
+    secrets,
+    http: definition.http,
+    process: definition.process,
+    image: definition.image,
     // What it asks for (sandbox resources, an imported API's hosts), against what was granted.
-    asks: toolAskedItems(tool), grants: tool.grants, createdAt: tool.createdAt, updatedAt: tool.updatedAt,
+    asks: toolAskedItems(tool),
+    grants: tool.grants,
+    createdAt: tool.createdAt,
+    updatedAt: tool.updatedAt,
   };
 }
 
@@ -73,7 +88,9 @@ export async function describeTarget(deps: DescribeDeps, target: string): Promis
   }
   const action = await store.tools.action(tool.name, actionName, false);
   if (!action) {
-    throw new NotFoundError(`tool ${tool.name} has no action '${actionName}'${didYouMean(actionName, await store.tools.actionNames(tool.name))}; see: toolctl show ${tool.name}`);
+    throw new NotFoundError(
+      `tool ${tool.name} has no action '${actionName}'${didYouMean(actionName, await store.tools.actionNames(tool.name))}; see: toolctl show ${tool.name}`,
+    );
   }
   const spec = action.definition;
   return { tool: describeTool(tool, deps, sealed), action: { name: action.name, ...spec, costRule: costRule(spec), riskRule: riskRule(spec) } };

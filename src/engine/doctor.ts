@@ -50,10 +50,23 @@ async function dockerChecks(context: DoctorContext, images: ToolImage[], needed:
     return [{ name: "docker", level: missing, message: `${(error as Error).message}${why}`, details: { endpoint: engine.endpoint } }];
   }
   const versions = await engineVersions(engine);
-  const checks: Check[] = [{ name: "docker", level: "ok", message: `engine ${versions.engine} (API ${versions.apiVersion}, ${versions.os}) at ${engine.endpoint}`, details: { ...versions, endpoint: engine.endpoint } }];
-  if (versions.runc === undefined) checks.push({ name: "runc", level: "warn", message: "the engine does not report its runc version; make sure it is 1.1.12 or later" });
+  const checks: Check[] = [
+    {
+      name: "docker",
+      level: "ok",
+      message: `engine ${versions.engine} (API ${versions.apiVersion}, ${versions.os}) at ${engine.endpoint}`,
+      details: { ...versions, endpoint: engine.endpoint },
+    },
+  ];
+  if (versions.runc === undefined)
+    checks.push({ name: "runc", level: "warn", message: "the engine does not report its runc version; make sure it is 1.1.12 or later" });
   else if (!versionAtLeast(versions.runc, MINIMUM_RUNC)) {
-    checks.push({ name: "runc", level: "warn", message: `runc ${versions.runc} is older than ${MINIMUM_RUNC}: it has the "Leaky Vessels" container escape (CVE-2024-21626); upgrade runc (or the docker/containerd packages)`, details: { runc: versions.runc } });
+    checks.push({
+      name: "runc",
+      level: "warn",
+      message: `runc ${versions.runc} is older than ${MINIMUM_RUNC}: it has the "Leaky Vessels" container escape (CVE-2024-21626); upgrade runc (or the docker/containerd packages)`,
+      details: { runc: versions.runc },
+    });
   } else checks.push({ name: "runc", level: "ok", message: `runc ${versions.runc}`, details: { runc: versions.runc } });
   for (const { image, needed: neededToRun } of images) {
     try {
@@ -62,11 +75,13 @@ async function dockerChecks(context: DoctorContext, images: ToolImage[], needed:
     } catch (error) {
       const why = engineMessage(error);
       // With pulling off, a run of the tool would stop at exit 6: that is a failure here too.
-      checks.push(!neededToRun
-        ? { name: `image ${image}`, level: "warn", message: `not present (${why}); only needed with run --sandbox docker` }
-        : pull
-        ? { name: `image ${image}`, level: "warn", message: `not present (${why}); it is pulled on first run (docker.pull is on), or build it locally` }
-        : { name: `image ${image}`, level: "fail", message: `not present (${why}) and docker.pull is off: build it locally or docker pull ${image}` });
+      checks.push(
+        !neededToRun
+          ? { name: `image ${image}`, level: "warn", message: `not present (${why}); only needed with run --sandbox docker` }
+          : pull
+            ? { name: `image ${image}`, level: "warn", message: `not present (${why}); it is pulled on first run (docker.pull is on), or build it locally` }
+            : { name: `image ${image}`, level: "fail", message: `not present (${why}) and docker.pull is off: build it locally or docker pull ${image}` },
+      );
     }
   }
   return checks;
@@ -89,23 +104,45 @@ async function confinementCheck(context: DoctorContext, setting: ConfinementSett
   const { chooseConfinement, effectiveSetting, findOnPath } = await import("../runners/process/sandbox.js");
   const effective = effectiveSetting(setting);
   const bwrap = process.platform === "linux" ? findOnPath("bwrap", context.env.PATH) : undefined;
-  if (effective === "off") return { name: "confinement", level: "warn", message: "process.confinement is off: process tools run unconfined and can read everything you can, toolctl's keys included" };
+  if (effective === "off")
+    return {
+      name: "confinement",
+      level: "warn",
+      message: "process.confinement is off: process tools run unconfined and can read everything you can, toolctl's keys included",
+    };
   if (bwrap) {
     const { spawnSync } = await import("node:child_process");
     const probe = spawnSync(bwrap, ["--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "true"], { encoding: "utf8", timeout: 10_000 });
     if (probe.status === 0) {
       const version = spawnSync(bwrap, ["--version"], { encoding: "utf8" }).stdout.trim();
-      return { name: "confinement", level: "ok", message: `${version || "bubblewrap"} at ${bwrap}: process tools run confined (process.confinement: ${setting})`, details: { bwrap } };
+      return {
+        name: "confinement",
+        level: "ok",
+        message: `${version || "bubblewrap"} at ${bwrap}: process tools run confined (process.confinement: ${setting})`,
+        details: { bwrap },
+      };
     }
-    return { name: "confinement", level: processTools > 0 ? "fail" : "warn", message: `bubblewrap at ${bwrap} cannot build a sandbox here (${(probe.stderr || probe.error?.message || "").trim().split("\n").pop()}); process tools fail until it can (user namespaces may be disabled)` };
+    return {
+      name: "confinement",
+      level: processTools > 0 ? "fail" : "warn",
+      message: `bubblewrap at ${bwrap} cannot build a sandbox here (${(probe.stderr || probe.error?.message || "").trim().split("\n").pop()}); process tools fail until it can (user namespaces may be disabled)`,
+    };
   }
   try {
     chooseConfinement(setting, context.env.PATH);
   } catch {
     const level: Level = processTools > 0 ? "fail" : "warn";
-    return { name: "confinement", level, message: `no confinement available: ${process.platform === "linux" ? "bubblewrap (bwrap) is not installed" : `no supported sandbox on ${process.platform}`}; process tools are refused (process.confinement: ${setting}); install bubblewrap, or set process.confinement: optional to run them unconfined` };
+    return {
+      name: "confinement",
+      level,
+      message: `no confinement available: ${process.platform === "linux" ? "bubblewrap (bwrap) is not installed" : `no supported sandbox on ${process.platform}`}; process tools are refused (process.confinement: ${setting}); install bubblewrap, or set process.confinement: optional to run them unconfined`,
+    };
   }
-  return { name: "confinement", level: "warn", message: `no confinement available on ${process.platform}: process tools run unconfined (process.confinement: ${setting}) and can read everything you can, toolctl's keys included` };
+  return {
+    name: "confinement",
+    level: "warn",
+    message: `no confinement available on ${process.platform}: process tools run unconfined (process.confinement: ${setting}) and can read everything you can, toolctl's keys included`,
+  };
 }
 
 /** `openStore` opens the home's store; a store that cannot be opened is the registry check's failure. */
@@ -128,13 +165,23 @@ export async function diagnose(context: DoctorContext, openStore: () => Promise<
     try {
       tools = await store.tools.list();
       const pending = tools.filter((t) => t.status === "pending").map((t) => t.name);
-      checks.push({ name: "registry", level: "ok", message: `${store.location}: ${tools.length} tools${pending.length ? `, pending approval: ${pending.join(", ")}` : ""}` });
+      checks.push({
+        name: "registry",
+        level: "ok",
+        message: `${store.location}: ${tools.length} tools${pending.length ? `, pending approval: ${pending.join(", ")}` : ""}`,
+      });
       const audit = await store.audit.verify();
-      checks.push(audit.ok
-        ? { name: "audit", level: "ok", message: `hash chain intact (${audit.events} events)` }
-        : { name: "audit", level: "fail", message: `hash chain broken: ${audit.problems[0]}; see: toolctl audit verify` });
+      checks.push(
+        audit.ok
+          ? { name: "audit", level: "ok", message: `hash chain intact (${audit.events} events)` }
+          : { name: "audit", level: "fail", message: `hash chain broken: ${audit.problems[0]}; see: toolctl audit verify` },
+      );
       const twoFactor = await store.twoFactor.status();
-      checks.push({ name: "2fa", level: twoFactor.enrolled ? "ok" : "warn", message: twoFactor.enrolled ? `enrolled since ${twoFactor.since}` : "not enrolled: CRITICAL actions cannot be approved; run: toolctl 2fa enroll" });
+      checks.push({
+        name: "2fa",
+        level: twoFactor.enrolled ? "ok" : "warn",
+        message: twoFactor.enrolled ? `enrolled since ${twoFactor.since}` : "not enrolled: CRITICAL actions cannot be approved; run: toolctl 2fa enroll",
+      });
       if (tools.some((tool) => tool.secrets.length > 0)) sealed = await store.secrets.allSealed();
       images = (await store.tools.images()).map((row) => ({ image: row.image, needed: row.docker || docker.sandboxProcesses }));
     } finally {
@@ -153,9 +200,15 @@ export async function diagnose(context: DoctorContext, openStore: () => Promise<
       checks.push({ name: `secrets ${tool.name}`, level: "fail", message: error instanceof ToolctlError ? error.message : String(error) });
       continue;
     }
-    checks.push(missing.length === 0
-      ? { name: `secrets ${tool.name}`, level: "ok", message: `${tool.secrets.length} found` }
-      : { name: `secrets ${tool.name}`, level: "warn", message: `missing ${missing.join(", ")}: set them in the environment, .env or with toolctl secret set` });
+    checks.push(
+      missing.length === 0
+        ? { name: `secrets ${tool.name}`, level: "ok", message: `${tool.secrets.length} found` }
+        : {
+            name: `secrets ${tool.name}`,
+            level: "warn",
+            message: `missing ${missing.join(", ")}: set them in the environment, .env or with toolctl secret set`,
+          },
+    );
   }
   checks.push(await keysCheck(context));
   checks.push(await confinementCheck(context, config?.values.process?.confinement ?? "auto", tools.filter((t) => t.runtime === "process").length));

@@ -147,7 +147,10 @@ export function describeUndo(action: ActionRecord, config: Config): string {
 }
 
 /** The tool and action a target names, or a not-found refusal with a suggestion. */
-export async function resolveTarget(store: Store, target: string): Promise<{ tool: ToolRecord; action: ActionRecord } | { missing: NotFoundError; tool: string; action: string }> {
+export async function resolveTarget(
+  store: Store,
+  target: string,
+): Promise<{ tool: ToolRecord; action: ActionRecord } | { missing: NotFoundError; tool: string; action: string }> {
   const { tool: toolName, action: actionName } = parseTarget(target);
   const tool = await store.tools.get(toolName);
   const action = tool ? await store.tools.action(toolName, actionName) : undefined;
@@ -167,7 +170,12 @@ export async function evaluate(options: EvaluateOptions, deps: EngineDeps, found
   const warnings: string[] = [];
   const events: AuditEventInput[] = [];
   let input: Record<string, unknown> | undefined;
-  const refuse = (status: Refusal["status"], error: ToolctlError, category: ErrorCategory | null, extra: Partial<Refusal> = {}): Promise<Evaluation> | Evaluation => {
+  const refuse = (
+    status: Refusal["status"],
+    error: ToolctlError,
+    category: ErrorCategory | null,
+    extra: Partial<Refusal> = {},
+  ): Promise<Evaluation> | Evaluation => {
     // A plan step whose input waits on earlier steps fails checks only for what is not known yet: decided from
     // what is known, and checked again for real once the steps it waits on ran.
     if (options.inputMayWait && category === "validation" && input !== undefined) return deferred(input);
@@ -179,7 +187,11 @@ export async function evaluate(options: EvaluateOptions, deps: EngineDeps, found
     const day = spendDay();
     const today = await store.ledger.day(day);
     return {
-      day, committedUsd: today.committedUsd, reservedUsd: today.reservedUsd, dailyLimitUsd: limits.dailyUsd, perActionLimitUsd: limits.perActionUsd,
+      day,
+      committedUsd: today.committedUsd,
+      reservedUsd: today.reservedUsd,
+      dailyLimitUsd: limits.dailyUsd,
+      perActionLimitUsd: limits.perActionUsd,
       afterUsd: roundUsd(today.committedUsd + today.reservedUsd + (Number.isNaN(usd) ? 0 : usd)),
     };
   };
@@ -189,13 +201,37 @@ export async function evaluate(options: EvaluateOptions, deps: EngineDeps, found
     const overLimit = Number.isNaN(cost.usd) ? undefined : (overPerActionLimit(cost.usd, limits) ?? overDailyLimit(cost.usd, budget.afterUsd, limits));
     const shownInput = redactor.value(input!);
     const approvalRequest: ApprovalRequest = {
-      tool: tool.name, action: action.name, description: action.description, details: shownInput, target: destinationOf(request), cost, risk, undo, needsOtp: approval.twoFactor,
+      tool: tool.name,
+      action: action.name,
+      description: action.description,
+      details: shownInput,
+      target: destinationOf(request),
+      cost,
+      risk,
+      undo,
+      needsOtp: approval.twoFactor,
     };
     return {
       ok: true,
       decision: {
-        executionId: options.executionId, tool, action, input: input!, shownInput, request, cost, risk, approval, budget, overLimit, undo,
-        approvalRequest, approvalDigest: approvalDigest(approvalRequest), warnings, events, redactor, ...extra,
+        executionId: options.executionId,
+        tool,
+        action,
+        input: input!,
+        shownInput,
+        request,
+        cost,
+        risk,
+        approval,
+        budget,
+        overLimit,
+        undo,
+        approvalRequest,
+        approvalDigest: approvalDigest(approvalRequest),
+        warnings,
+        events,
+        redactor,
+        ...extra,
       },
     };
   };
@@ -247,7 +283,8 @@ export async function evaluate(options: EvaluateOptions, deps: EngineDeps, found
   // An empty store is left out: it can supply nothing, and reading how its key would be found costs file lookups.
   const secretLookup = createSecretLookup(options.cwd, options.env, sealed.size > 0 ? { home: deps.home, sealed } : undefined);
   // Only the secrets this action (and the read that quotes its price) uses: one that sends no credentials needs none.
-  const quote = action.definition.cost && "quote" in action.definition.cost ? await store.tools.action(tool.name, action.definition.cost.quote.action, false) : undefined;
+  const quote =
+    action.definition.cost && "quote" in action.definition.cost ? await store.tools.action(tool.name, action.definition.cost.quote.action, false) : undefined;
   const needed = actionSecrets(tool.definition, [action.definition, ...(quote ? [quote.definition] : [])]);
   let secrets: Record<string, string>;
   let secretsMissing = false;
@@ -268,10 +305,19 @@ export async function evaluate(options: EvaluateOptions, deps: EngineDeps, found
   if (typeof runtime !== "string") return refuse("failed", runtime, "validation", { input });
   const runner = await deps.runners[runtime]!();
   const runContext: Omit<RunContext, "action" | "input"> = {
-    tool, secrets, executionId: options.executionId, env: options.env, sandbox: config.sandboxApis, home: deps.home, pullImages: config.docker.pull,
+    tool,
+    secrets,
+    executionId: options.executionId,
+    env: options.env,
+    sandbox: config.sandboxApis,
+    home: deps.home,
+    pullImages: config.docker.pull,
     processConfinement: config.process?.confinement ?? "auto",
-    callLimits: runtime === "http" ? callLimitsFor(store, tool.name, options.actor, config.rateLimits[tool.name] ?? tool.definition.http?.requestsPerMinute) : undefined,
-    redact: (text: string) => redactor.text(text), addSecret: (value: string) => redactor.add(value), cwd: options.cwd,
+    callLimits:
+      runtime === "http" ? callLimitsFor(store, tool.name, options.actor, config.rateLimits[tool.name] ?? tool.definition.http?.requestsPerMinute) : undefined,
+    redact: (text: string) => redactor.text(text),
+    addSecret: (value: string) => redactor.add(value),
+    cwd: options.cwd,
     optionalSecret: (name: string) => {
       const value = secretLookup.get(name)?.value;
       redactor.add(value);
@@ -283,8 +329,16 @@ export async function evaluate(options: EvaluateOptions, deps: EngineDeps, found
     // The price comes from the tool itself (a read action); without secrets a dry run shows it unquoted.
     if (secretsMissing) warnings.push("the price could not be quoted without the missing secret: treated as CRITICAL");
     else {
-      const quoted = await takeQuote(store, runner, cost, runContext, input, (status, data) =>
-        events.push({ type: "execution.quote", actor: options.actor, tool: tool.name, action: action.name, executionId: options.executionId, status, data }), options.signal);
+      const quoted = await takeQuote(
+        store,
+        runner,
+        cost,
+        runContext,
+        input,
+        (status, data) =>
+          events.push({ type: "execution.quote", actor: options.actor, tool: tool.name, action: action.name, executionId: options.executionId, status, data }),
+        options.signal,
+      );
       warnings.push(...(quoted.warnings ?? []));
       if (!quoted.ok) return refuse("failed", quoted.error, quoted.category, { input });
       cost = quoted.cost;

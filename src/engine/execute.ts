@@ -109,12 +109,24 @@ async function endEarly(record: Recorder, refusal: Refusal, base: ResultBase, ex
   const cost = extra.cost ?? refusal.cost;
   const risk = extra.risk ?? refusal.risk;
   for (const event of refusal.events) await record.event(event);
-  await record.ended(status, input, { error: message, errorCategory: category, plan, costUsd: cost?.usd, risk },
+  await record.ended(
+    status,
+    input,
+    { error: message, errorCategory: category, plan, costUsd: cost?.usd, risk },
     // Needing a human nobody could ask ends the attempt declined; the audit log keeps the reason apart from a no.
     error.code === "needs_human" ? "execution.needs_approval" : status === "declined" ? "execution.refused" : "execution.invalid",
-    { input, plan, error: message, problems, category, cost, risk });
+    { input, plan, error: message, problems, category, cost, risk },
+  );
   return {
-    ...base, warnings: [...base.warnings, ...refusal.warnings], cost, risk, ...extra, input, plan, status, exitCode: error.exitCode,
+    ...base,
+    warnings: [...base.warnings, ...refusal.warnings],
+    cost,
+    risk,
+    ...extra,
+    input,
+    plan,
+    status,
+    exitCode: error.exitCode,
     error: { code: error.code, exitCode: error.exitCode, message, category: category ?? undefined, problems },
   };
 }
@@ -127,12 +139,26 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
   const found = await resolveTarget(store, options.target);
   if ("missing" in found) {
     // Not an execution (there is nothing to run), but the attempt is audited.
-    await store.audit.append({ type: "execution.rejected", actor: options.actor, tool: found.tool, action: found.action, status: "rejected", data: { reason: found.missing.message } });
+    await store.audit.append({
+      type: "execution.rejected",
+      actor: options.actor,
+      tool: found.tool,
+      action: found.action,
+      status: "rejected",
+      data: { reason: found.missing.message },
+    });
     throw found.missing;
   }
   const { tool, action } = found;
   const record = createRecorder(store, {
-    id, tool: tool.name, action: action.name, actor: options.actor, createdAt: nowIso(), toolDigest: tool.digest, rollbackOf: options.rollbackOf, planRunId: options.planRunId,
+    id,
+    tool: tool.name,
+    action: action.name,
+    actor: options.actor,
+    createdAt: nowIso(),
+    toolDigest: tool.digest,
+    rollbackOf: options.rollbackOf,
+    planRunId: options.planRunId,
   });
   const evaluation = await evaluate({ ...options, executionId: id }, deps, found);
   if (!evaluation.ok) {
@@ -145,8 +171,17 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
 /** The result a decision is shown as, before it runs. */
 function shownOf(decision: Decision): Omit<ExecuteResult, "status" | "exitCode"> {
   return {
-    executionId: decision.executionId, tool: decision.tool.name, action: decision.action.name, warnings: [...decision.warnings], undo: decision.undo,
-    input: decision.shownInput, plan: decision.request, cost: decision.cost, risk: decision.risk, approval: decision.approval, budget: decision.budget,
+    executionId: decision.executionId,
+    tool: decision.tool.name,
+    action: decision.action.name,
+    warnings: [...decision.warnings],
+    undo: decision.undo,
+    input: decision.shownInput,
+    plan: decision.request,
+    cost: decision.cost,
+    risk: decision.risk,
+    approval: decision.approval,
+    budget: decision.budget,
   };
 }
 
@@ -163,7 +198,14 @@ async function carryOut(decision: Decision, options: ExecuteOptions, deps: Execu
   if (options.dryRun) {
     if (decision.overLimit) shown.warnings.push(`a real run would be refused: ${decision.overLimit}`);
     if (deps.config.audit.dryRuns) {
-      await record.ended("dry_run", shown.input, { plan: shown.plan, costUsd: cost.usd, risk }, "execution.dry_run", { input: shown.input, plan: shown.plan, cost, risk, approval, budget: shown.budget });
+      await record.ended("dry_run", shown.input, { plan: shown.plan, costUsd: cost.usd, risk }, "execution.dry_run", {
+        input: shown.input,
+        plan: shown.plan,
+        cost,
+        risk,
+        approval,
+        budget: shown.budget,
+      });
     }
     return { ...shown, status: "dry_run", exitCode: ExitCode.ok };
   }
@@ -188,14 +230,27 @@ async function carryOut(decision: Decision, options: ExecuteOptions, deps: Execu
     if (changed) return refuse("declined", new PolicyError("policy_refused", `${name} refused: ${changed}; make a new plan`), null);
   }
   // Within an approved plan only a CRITICAL step asks again, for its TOTP code (`yes` skips the yes/no question).
-  const verdict = planned && !approval.twoFactor
-    ? { approved: true as const, via: planned.via }
-    : approval.required
-    ? await obtainApproval(store, decision.approvalRequest, decision.approvalDigest, {
-      yes: options.yes === true || planned !== undefined, otp: options.otp, wait: options.wait === true, timeoutSeconds: deps.config.approvals.timeoutSeconds,
-      actor: options.actor, signal: options.signal, executionId: decision.executionId,
-    }, deps.human, deps.twoFactor)
-    : { approved: true as const, via: "not required" };
+  const verdict =
+    planned && !approval.twoFactor
+      ? { approved: true as const, via: planned.via }
+      : approval.required
+        ? await obtainApproval(
+            store,
+            decision.approvalRequest,
+            decision.approvalDigest,
+            {
+              yes: options.yes === true || planned !== undefined,
+              otp: options.otp,
+              wait: options.wait === true,
+              timeoutSeconds: deps.config.approvals.timeoutSeconds,
+              actor: options.actor,
+              signal: options.signal,
+              executionId: decision.executionId,
+            },
+            deps.human,
+            deps.twoFactor,
+          )
+        : { approved: true as const, via: "not required" };
   if (!verdict.approved) return refuse(verdict.status, verdict.error, null);
   shown.approval = { ...approval, via: verdict.via };
   // Ctrl-C before the side effect stops the run: nothing has happened yet, so nothing will.
@@ -206,15 +261,21 @@ async function carryOut(decision: Decision, options: ExecuteOptions, deps: Execu
   // The intent is durable before the side effect, together with the spend reservation and the use of the
   // approval: if this transaction fails, the error propagates and nothing runs.
   const approvalId = "approvalId" in verdict ? verdict.approvalId : undefined;
-  const started = await record.started(shown.input, { plan: shown.plan, costUsd: cost.usd, risk }, { input: shown.input, plan: shown.plan, cost, risk, approval: verdict.via, approvalId }, {
-    approval: approvalId ? { id: approvalId, digest: decision.approvalDigest } : undefined,
-    // The day is taken again under the lock: a run approved after midnight counts against the new day.
-    reserve: cost.usd > 0 ? { amountUsd: cost.usd, day: spendDay(), dailyLimitUsd: deps.config.limits.dailyUsd } : undefined,
-  });
+  const started = await record.started(
+    shown.input,
+    { plan: shown.plan, costUsd: cost.usd, risk },
+    { input: shown.input, plan: shown.plan, cost, risk, approval: verdict.via, approvalId },
+    {
+      approval: approvalId ? { id: approvalId, digest: decision.approvalDigest } : undefined,
+      // The day is taken again under the lock: a run approved after midnight counts against the new day.
+      reserve: cost.usd > 0 ? { amountUsd: cost.usd, day: spendDay(), dailyLimitUsd: deps.config.limits.dailyUsd } : undefined,
+    },
+  );
   if (!started.ok) {
-    const message = started.reason === "over_daily_limit"
-      ? `${name} refused: ${overDailyLimit(cost.usd, roundUsd(started.spend.committedUsd + started.spend.reservedUsd + cost.usd), deps.config.limits)}`
-      : started.message;
+    const message =
+      started.reason === "over_daily_limit"
+        ? `${name} refused: ${overDailyLimit(cost.usd, roundUsd(started.spend.committedUsd + started.spend.reservedUsd + cost.usd), deps.config.limits)}`
+        : started.message;
     return refuse("declined", new PolicyError(started.reason === "tool_changed" ? "tool_disabled" : "policy_refused", message), "authorization");
   }
   const result = await runAndRecord(prepared, { options, action, record, redactor, shown });

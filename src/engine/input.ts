@@ -109,7 +109,12 @@ function listValue(raw: string, items: Schema[], flag: string): unknown[] {
  * Converts the text after `=` to the type the schemas ask for; text that fits no declared type stays text. A
  * list is JSON or `a,b`, its items typed in turn.
  */
-export function typedValue(raw: string, schemas: Schema[] | Schema | undefined, flag: string, view: SchemaView = { root: undefined, definitions: undefined }): unknown {
+export function typedValue(
+  raw: string,
+  schemas: Schema[] | Schema | undefined,
+  flag: string,
+  view: SchemaView = { root: undefined, definitions: undefined },
+): unknown {
   const list = Array.isArray(schemas) ? schemas : schemas === undefined ? [] : [schemas];
   const types = declaredTypes(list);
   for (const type of types) {

@@ -11,7 +11,11 @@ import type { Redactor } from "../secrets/redact.js";
 import type { Recorder } from "./record.js";
 
 const EXIT_FOR_STATUS: Partial<Record<ExecutionStatus, ExitCodeValue>> = {
-  succeeded: ExitCode.ok, dry_run: ExitCode.ok, failed: ExitCode.actionFailed, unknown: ExitCode.unknownOutcome, declined: ExitCode.policy,
+  succeeded: ExitCode.ok,
+  dry_run: ExitCode.ok,
+  failed: ExitCode.actionFailed,
+  unknown: ExitCode.unknownOutcome,
+  declined: ExitCode.policy,
 };
 
 export interface RunState {
@@ -49,32 +53,71 @@ export async function runAndRecord(prepared: Prepared, state: RunState): Promise
     const message = result.error === undefined ? undefined : redactor.text(result.error);
     const status: ExecutionStatus = result.declined ? "declined" : result.outcome;
     const interrupted = options.signal?.aborted === true;
-    const warnings = async (): Promise<string[]> => [...shown.warnings, ...[...(result.warnings ?? []), ...(await runAfter(result.after))].map((w) => redactor.text(w))];
+    const warnings = async (): Promise<string[]> => [
+      ...shown.warnings,
+      ...[...(result.warnings ?? []), ...(await runAfter(result.after))].map((w) => redactor.text(w)),
+    ];
     if (!written) {
       written = true;
       try {
-        await record.finished(status, { output, error: message ?? null, errorCategory: result.errorCategory ?? null, durationMs, plan: { ...shown.plan, result: details }, resources: result.resources },
-          { output, error: message, category: result.errorCategory, details, durationMs, resources: result.resources, interrupted: interrupted || undefined });
+        await record.finished(
+          status,
+          {
+            output,
+            error: message ?? null,
+            errorCategory: result.errorCategory ?? null,
+            durationMs,
+            plan: { ...shown.plan, result: details },
+            resources: result.resources,
+          },
+          { output, error: message, category: result.errorCategory, details, durationMs, resources: result.resources, interrupted: interrupted || undefined },
+        );
       } catch (error) {
         // The action ran but its outcome is not on record: never "nothing ran" (exit 6), always unknown.
         const why = `${shown.tool}.${shown.action} ran, but its outcome could not be recorded (${(error as Error).message}); execution ${shown.executionId} stays "running": check before retrying`;
         return {
-          ...shown, output, status: "unknown", exitCode: ExitCode.unknownOutcome, durationMs, warnings: await warnings(),
+          ...shown,
+          output,
+          status: "unknown",
+          exitCode: ExitCode.unknownOutcome,
+          durationMs,
+          warnings: await warnings(),
           error: { code: "unknown_outcome", exitCode: ExitCode.unknownOutcome, message: redactor.text(why) },
         };
       }
     }
-    const exit = exitCode ?? (interrupted ? ExitCode.interrupted : result.nothingRan ? ExitCode.environment : (EXIT_FOR_STATUS[status] ?? ExitCode.actionFailed));
-    const fallback = result.nothingRan ? "environment_unavailable" : result.declined ? "policy_refused" : status === "unknown" ? "unknown_outcome" : "action_failed";
+    const exit =
+      exitCode ?? (interrupted ? ExitCode.interrupted : result.nothingRan ? ExitCode.environment : (EXIT_FOR_STATUS[status] ?? ExitCode.actionFailed));
+    const fallback = result.nothingRan
+      ? "environment_unavailable"
+      : result.declined
+        ? "policy_refused"
+        : status === "unknown"
+          ? "unknown_outcome"
+          : "action_failed";
     return {
-      ...shown, output, status, exitCode: exit, durationMs, resources: result.resources, warnings: await warnings(),
+      ...shown,
+      output,
+      status,
+      exitCode: exit,
+      durationMs,
+      resources: result.resources,
+      warnings: await warnings(),
       error: message === undefined ? undefined : { code: code ?? fallback, exitCode: exit, message, category: result.errorCategory },
     };
   };
   // A second Ctrl-C exits at once: the outcome is written as unknown first, synchronously.
   if (options.interrupts) {
     options.interrupts.onForce = async () => {
-      await finish({ outcome: "unknown", error: "interrupted twice: toolctl exited while the action was running; check before retrying", errorCategory: "other", details: {} }, undefined);
+      await finish(
+        {
+          outcome: "unknown",
+          error: "interrupted twice: toolctl exited while the action was running; check before retrying",
+          errorCategory: "other",
+          details: {},
+        },
+        undefined,
+      );
     };
   }
   options.progress?.start(`${shown.tool}.${shown.action}`);
@@ -90,7 +133,11 @@ export async function runAndRecord(prepared: Prepared, state: RunState): Promise
       // A redirect to a blocked address: that hop was refused, but an earlier one may have acted (a POST answered by 303).
       const outcome = repeatable ? "failed" : "unknown";
       const message = repeatable ? error.message : `${error.message}; the first request may have taken effect: check before retrying`;
-      return finish({ outcome, error: message, errorCategory: "authorization", details: {}, after }, repeatable ? "url_blocked" : undefined, repeatable ? ExitCode.policy : undefined);
+      return finish(
+        { outcome, error: message, errorCategory: "authorization", details: {}, after },
+        repeatable ? "url_blocked" : undefined,
+        repeatable ? ExitCode.policy : undefined,
+      );
     }
     if (result.outcome === "succeeded" && action.outputValidator) {
       const problems = loadValidator(action.outputValidator)(result.output).map((issue) => formatIssue(issue, "output"));
@@ -109,7 +156,10 @@ export async function runAndRecord(prepared: Prepared, state: RunState): Promise
   } catch (error) {
     // Anything unexpected after the intent: the action may have happened, so it is unknown, never silently lost.
     if (written) throw error;
-    return finish({ outcome: "unknown", error: `internal error while running: ${(error as Error).message}`, errorCategory: "other", details: {}, after }, undefined);
+    return finish(
+      { outcome: "unknown", error: `internal error while running: ${(error as Error).message}`, errorCategory: "other", details: {}, after },
+      undefined,
+    );
   } finally {
     options.progress?.stop();
     if (options.interrupts) options.interrupts.onForce = undefined;

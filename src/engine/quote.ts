@@ -16,8 +16,13 @@ import { runAfter } from "./outcome.js";
 export type QuoteResult = ({ ok: true; cost: CostEstimate } | { ok: false; error: ToolctlError; category: ErrorCategory }) & { warnings?: string[] };
 
 export async function takeQuote(
-  store: Store, runner: Runner, pending: PendingQuote, context: Omit<RunContext, "action" | "input">, input: Record<string, unknown>,
-  audit: (status: string, data: Record<string, unknown>) => void, signal: AbortSignal | undefined,
+  store: Store,
+  runner: Runner,
+  pending: PendingQuote,
+  context: Omit<RunContext, "action" | "input">,
+  input: Record<string, unknown>,
+  audit: (status: string, data: Record<string, unknown>) => void,
+  signal: AbortSignal | undefined,
 ): Promise<QuoteResult> {
   const tool: ToolRecord = context.tool;
   const quoteAction = (await store.tools.action(tool.name, pending.quote.action))!;
@@ -47,7 +52,12 @@ export async function takeQuote(
     record("failed", { error: message });
     const refused = error instanceof ToolctlError ? new ToolctlError(error.code, error.exitCode, message) : new UsageError(message);
     const warnings = await runAfter((error as { after?: () => void }).after);
-    return { ok: false, category: error instanceof ToolctlError && error.exitCode === ExitCode.policy ? "authorization" : "validation", error: refused, warnings };
+    return {
+      ok: false,
+      category: error instanceof ToolctlError && error.exitCode === ExitCode.policy ? "authorization" : "validation",
+      error: refused,
+      warnings,
+    };
   }
   // The quote's outcome is on record (its audit event) before the call is counted.
   const quoted = readQuote(result, name, pending, context, record);
@@ -55,7 +65,11 @@ export async function takeQuote(
 }
 
 function readQuote(
-  result: RunResult, name: string, pending: PendingQuote, context: Omit<RunContext, "action" | "input">, record: (status: string, data: Record<string, unknown>) => void,
+  result: RunResult,
+  name: string,
+  pending: PendingQuote,
+  context: Omit<RunContext, "action" | "input">,
+  record: (status: string, data: Record<string, unknown>) => void,
 ): QuoteResult {
   if (result.outcome !== "succeeded") {
     const message = context.redact(`the price quote (${name}) failed: ${result.error ?? "no answer"}; nothing was bought`);

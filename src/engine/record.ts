@@ -28,7 +28,12 @@ export interface Recorder {
    * The intent, written before any side effect, with the approval's use and the spend reservation. The tool is
    * re-read under the write lock: a tool disabled or changed since the run began refuses the start.
    */
-  started(input: unknown, update: ExecutionUpdate, data: Record<string, unknown>, with_: Pick<StartedRun, "approval" | "reserve">): Promise<{ ok: true } | StartRefusal>;
+  started(
+    input: unknown,
+    update: ExecutionUpdate,
+    data: Record<string, unknown>,
+    with_: Pick<StartedRun, "approval" | "reserve">,
+  ): Promise<{ ok: true } | StartRefusal>;
   /** The outcome, settling the ledger in the same transaction: spent when it succeeded, kept when unknown. */
   finished(status: ExecutionStatus, update: ExecutionUpdate, data: Record<string, unknown>): Promise<void>;
 }
@@ -44,7 +49,11 @@ export function createRecorder(store: Store, target: RecordTarget): Recorder {
     ended: (status, input, update, type, data) => store.executions.ended({ execution: row(status, input), update, audit: { ...audit, type, status, data } }),
     started: (input, update, data, with_) =>
       store.executions.started({
-        execution: row("running", input), update, toolDigest, ...with_, audit: { ...audit, type: "execution.started", status: "running", data },
+        execution: row("running", input),
+        update,
+        toolDigest,
+        ...with_,
+        audit: { ...audit, type: "execution.started", status: "running", data },
       }),
     finished: (status, update, data) => store.executions.finished(id, status, update, { ...audit, type: `execution.${status}`, status, data }),
   };

@@ -39,7 +39,9 @@ async function compensation(deps: ExecuteDeps, original: Execution): Promise<{ t
   // succeeded is refunded, one that did not is canceled).
   const chosen = chooseCompensation(rollback, original.output);
   if (chosen === undefined) {
-    throw new UsageError(`${name} declares no rollback for what ${original.id} did (${describeRollback(rollback)}); undo it by hand (see toolctl executions show ${original.id})`);
+    throw new UsageError(
+      `${name} declares no rollback for what ${original.id} did (${describeRollback(rollback)}); undo it by hand (see toolctl executions show ${original.id})`,
+    );
   }
   try {
     const input = renderValue(chosen.input, { input: original.input ?? {}, output: original.output ?? {} }) as Record<string, unknown>;
@@ -52,7 +54,12 @@ async function compensation(deps: ExecuteDeps, original: Execution): Promise<{ t
 
 function markRolledBack(deps: ExecuteDeps, original: Execution, by: ExecuteResult, actor: string): Promise<void> {
   return deps.store.executions.rolledBack(original.id, {
-    type: "execution.rolled_back", actor, tool: original.tool, action: original.action, executionId: original.id, status: "rolled_back",
+    type: "execution.rolled_back",
+    actor,
+    tool: original.tool,
+    action: original.action,
+    executionId: original.id,
+    status: "rolled_back",
     data: { by: by.executionId, compensation: `${by.tool}.${by.action}`, from: original.status },
   });
 }
@@ -67,7 +74,10 @@ function limited(options: Pick<ExecuteOptions, "signal">, deps: ExecuteDeps): Ab
 export async function rollbackExecution(id: string, options: RollbackOptions, deps: ExecuteDeps): Promise<ExecuteResult & { rollbackOf: string }> {
   const original = await findOriginal(deps, id);
   const { target, input } = await compensation(deps, original);
-  const result = await execute({ ...options, target, input: { params: [], paramsJson: JSON.stringify(input) }, rollbackOf: original.id, signal: limited(options, deps) }, deps);
+  const result = await execute(
+    { ...options, target, input: { params: [], paramsJson: JSON.stringify(input) }, rollbackOf: original.id, signal: limited(options, deps) },
+    deps,
+  );
   if (result.status === "succeeded") await markRolledBack(deps, original, result, options.actor);
   return { ...result, rollbackOf: original.id };
 }
@@ -88,7 +98,16 @@ export async function autoRollback(result: ExecuteResult, options: ExecuteOption
     throw error;
   }
   const undo = await execute(
-    { ...options, target: spec.target, input: { params: [], paramsJson: JSON.stringify(spec.input) }, rollbackOf: original.id, yes: true, wait: false, progress: undefined, signal: limited(options, deps) },
+    {
+      ...options,
+      target: spec.target,
+      input: { params: [], paramsJson: JSON.stringify(spec.input) },
+      rollbackOf: original.id,
+      yes: true,
+      wait: false,
+      progress: undefined,
+      signal: limited(options, deps),
+    },
     deps,
   );
   if (undo.status !== "succeeded") {
@@ -98,7 +117,9 @@ export async function autoRollback(result: ExecuteResult, options: ExecuteOption
   await markRolledBack(deps, original, undo, options.actor);
   const message = `${result.error.message}; it was rolled back automatically (${spec.target}, ${undo.executionId})`;
   return {
-    ...result, status: "rolled_back", exitCode: ExitCode.actionFailed,
+    ...result,
+    status: "rolled_back",
+    exitCode: ExitCode.actionFailed,
     rollback: { executionId: undo.executionId, status: undo.status },
     error: { ...result.error, exitCode: ExitCode.actionFailed, message },
   };

@@ -125,12 +125,18 @@ export async function clearToolState(deps: ToolDeps, name: string): Promise<Remo
 async function dropStateVolume(deps: ToolDeps, tool: ToolRecord): Promise<StateVolume> {
   if (!keepsState(tool)) return { removed: false };
   const [{ connectEngine }, { removeStateVolume, stateVolumeName }, { homeId }] = await Promise.all([
-    import("../runners/docker/engine.js"), import("../runners/docker/state.js"), import("../runners/docker/runner.js"),
+    import("../runners/docker/engine.js"),
+    import("../runners/docker/state.js"),
+    import("../runners/docker/runner.js"),
   ]);
   const volume = stateVolumeName(tool.name, homeId(deps.home));
   try {
     return { volume, removed: await removeStateVolume(await connectEngine(deps.env), volume) };
   } catch (error) {
-    return { volume, removed: false, warning: `state volume ${volume} was not removed (${(error as Error).message}); remove it later with: docker volume rm ${volume}` };
+    return {
+      volume,
+      removed: false,
+      warning: `state volume ${volume} was not removed (${(error as Error).message}); remove it later with: docker volume rm ${volume}`,
+    };
   }
 }

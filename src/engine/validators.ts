@@ -39,7 +39,9 @@ export async function compileOnFirstRun(store: Store, tool: ToolRecord, action: 
     try {
       return { digest: digestOf(whole), code: compileValidatorCode(whole) };
     } catch (error) {
-      throw new UsageError(`the ${which} schema of ${tool.name}.${action.name} cannot be used: ${(error as Error).message}; fix the spec or manifest and import it again`);
+      throw new UsageError(
+        `the ${which} schema of ${tool.name}.${action.name} cannot be used: ${(error as Error).message}; fix the spec or manifest and import it again`,
+      );
     }
   };
   const input = await compile(action.definition.inputSchema, "input");

@@ -87,8 +87,12 @@ export async function importManifests(save: SaveTool, options: ImportOptions): P
       }
       seen.set(loaded.manifest.name, file);
       const result = await save({
-        manifest: loaded.manifest, digest: loaded.digest, secrets: loaded.secrets, sourcePath: loaded.sourcePath,
-        actions: compileActions(loaded), actor: options.actor,
+        manifest: loaded.manifest,
+        digest: loaded.digest,
+        secrets: loaded.secrets,
+        sourcePath: loaded.sourcePath,
+        actions: compileActions(loaded),
+        actor: options.actor,
       });
       report.imported.push({ ...result, file });
     } catch (error) {
@@ -113,16 +117,28 @@ export interface OpenApiImport {
  * `toolctl import --openapi`: a spec → one tool whose actions are its operations, saved in one transaction and
  * `pending` until approved. Validators are compiled on each action's first run, so a large API imports fast.
  */
-export async function importOpenApi(save: SaveTool, request: OpenApiImport): Promise<{ report: import("../openapi/index.js").ConvertReport; result: SaveToolResult }> {
+export async function importOpenApi(
+  save: SaveTool,
+  request: OpenApiImport,
+): Promise<{ report: import("../openapi/index.js").ConvertReport; result: SaveToolResult }> {
   const [{ convertOpenApi }, { manifestSchema }, { describeIssue }, { referencedSecrets }] = await Promise.all([
-    import("../openapi/index.js"), import("../domain/manifest.js"), import("./problems.js"), import("./load.js"),
+    import("../openapi/index.js"),
+    import("../domain/manifest.js"),
+    import("./problems.js"),
+    import("./load.js"),
   ]);
   const converted = await convertOpenApi(request.source, request.options);
   const parsed = manifestSchema.safeParse(converted.manifest);
   if (!parsed.success) {
     // The converter's output is checked like any manifest: a spec it cannot express is refused, never half-saved.
-    const problems = parsed.error.issues.flatMap((issue) => describeIssue(issue, manifestSchema)).map((p) => `${request.source}: ${p.path.join(".")}: ${p.message}`);
-    throw new ValidationError("manifest_invalid", problems.length === 1 ? problems[0]! : `${request.source}: ${problems.length} problems in the converted tool`, problems);
+    const problems = parsed.error.issues
+      .flatMap((issue) => describeIssue(issue, manifestSchema))
+      .map((p) => `${request.source}: ${p.path.join(".")}: ${p.message}`);
+    throw new ValidationError(
+      "manifest_invalid",
+      problems.length === 1 ? problems[0]! : `${request.source}: ${problems.length} problems in the converted tool`,
+      problems,
+    );
   }
   const manifest = parsed.data;
   // An output schema reaching many shared definitions compiles to megabytes of code in seconds (Stripe's
@@ -145,8 +161,13 @@ export async function importOpenApi(save: SaveTool, request: OpenApiImport): Pro
   // The converter is deterministic, so the plain JSON text is a stable digest; canonicalising megabytes of
   // schemas would cost more than the rest of the save.
   const result = await save({
-    manifest, digest: sha256Hex(JSON.stringify(manifest)), secrets: referencedSecrets(manifest), sourcePath,
-    actions: Object.entries(manifest.actions).map(([name, spec]) => ({ name, spec })), actor: request.actor, requiresApproval: true,
+    manifest,
+    digest: sha256Hex(JSON.stringify(manifest)),
+    secrets: referencedSecrets(manifest),
+    sourcePath,
+    actions: Object.entries(manifest.actions).map(([name, spec]) => ({ name, spec })),
+    actor: request.actor,
+    requiresApproval: true,
   });
   return { report: converted.report, result };
 }

@@ -39,7 +39,10 @@ export async function readManifestFile(file: string): Promise<LoadedManifest> {
 export function parseManifest(text: string, file: string): LoadedManifest {
   const located = parseLocated(text, file.toLowerCase().endsWith(".json"));
   if (Array.isArray(located)) {
-    throw invalid(file, located.map((p) => `${file}:${p.position.line}:${p.position.col}: ${p.message}`));
+    throw invalid(
+      file,
+      located.map((p) => `${file}:${p.position.line}:${p.position.col}: ${p.message}`),
+    );
   }
   if (located.data === null || typeof located.data !== "object" || Array.isArray(located.data)) {
     throw invalid(file, [`${file}:1:1: expected a mapping with apiVersion, name, runtime and actions`]);
@@ -99,7 +102,10 @@ function checkEmbedded(manifest: unknown): Problem[] {
     if (Array.isArray(hosts)) {
       hosts.forEach((entry, index) => {
         if (typeof entry === "string" && !isValidAllowedHost(entry)) {
-          problems.push({ path: ["http", "allowedHosts", index], message: `'${entry}' is not a host, a *.domain wildcard or an origin (http or https://host[:port], nothing after it)` });
+          problems.push({
+            path: ["http", "allowedHosts", index],
+            message: `'${entry}' is not a host, a *.domain wildcard or an origin (http or https://host[:port], nothing after it)`,
+          });
         }
       });
     }
@@ -113,7 +119,10 @@ function checkEmbedded(manifest: unknown): Problem[] {
       // A reference to a definition that does not exist is reported by checkSchema, at the pointer that makes it.
       const { names } = definitionClosure(schema, definitions);
       for (const problem of checkSchema(withDefinitions(schema, definitions, names))) {
-        const pointer = problem.path.split("/").slice(1).map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
+        const pointer = problem.path
+          .split("/")
+          .slice(1)
+          .map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
         problems.push({ path: ["actions", name, field, ...pointer], message: `invalid JSON Schema: ${problem.message}` });
       }
     }

@@ -29,12 +29,22 @@ function positionFromOffset(text: string, offset: number): Position {
 }
 
 const JSON_ERROR_WORDS: Record<string, string> = {
-  InvalidSymbol: "unexpected character", InvalidNumberFormat: "invalid number", PropertyNameExpected: "expected a property name in double quotes",
-  ValueExpected: "expected a value (a trailing comma?)", ColonExpected: "expected ':'", CommaExpected: "expected ','",
-  CloseBraceExpected: "expected '}'", CloseBracketExpected: "expected ']'", EndOfFileExpected: "unexpected text after the end",
-  InvalidCommentToken: "comments are not allowed in JSON", UnexpectedEndOfComment: "unterminated comment",
-  UnexpectedEndOfString: "unterminated string", UnexpectedEndOfNumber: "unterminated number", InvalidUnicode: "invalid unicode escape",
-  InvalidEscapeCharacter: "invalid escape character", InvalidCharacter: "invalid character in a string",
+  InvalidSymbol: "unexpected character",
+  InvalidNumberFormat: "invalid number",
+  PropertyNameExpected: "expected a property name in double quotes",
+  ValueExpected: "expected a value (a trailing comma?)",
+  ColonExpected: "expected ':'",
+  CommaExpected: "expected ','",
+  CloseBraceExpected: "expected '}'",
+  CloseBracketExpected: "expected ']'",
+  EndOfFileExpected: "unexpected text after the end",
+  InvalidCommentToken: "comments are not allowed in JSON",
+  UnexpectedEndOfComment: "unterminated comment",
+  UnexpectedEndOfString: "unterminated string",
+  UnexpectedEndOfNumber: "unterminated number",
+  InvalidUnicode: "invalid unicode escape",
+  InvalidEscapeCharacter: "invalid escape character",
+  InvalidCharacter: "invalid character in a string",
 };
 
 /**
@@ -82,7 +92,10 @@ function unclosedQuoteOffset(text: string, quote: string): number | undefined {
 
 function yamlProblem(text: string, error: YAMLError, lineCounter: LineCounter): SyntaxProblem {
   if (error.code === "MULTIPLE_DOCS") {
-    return { position: lineCounter.linePos(error.pos[0]), message: "invalid YAML: a manifest holds one document, but this file has several (separated by ---)" };
+    return {
+      position: lineCounter.linePos(error.pos[0]),
+      message: "invalid YAML: a manifest holds one document, but this file has several (separated by ---)",
+    };
   }
   let offset = error.pos[0];
   const quote = /Missing closing (["'])quote/.exec(error.message)?.[1];

@@ -291,7 +291,12 @@ export async function sendHttp(req: HttpRequestSpec, policy: OutboundPolicy, opt
         }
         throw err;
       }
-      const hop = await exchange({ url, pinned, method, headers, body, maxBytes: req.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES }, stop.signal, state, options.onSent);
+      const hop = await exchange(
+        { url, pinned, method, headers, body, maxBytes: req.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES },
+        stop.signal,
+        state,
+        options.onSent,
+      );
 
       if (hop.location === undefined) {
         return { status: hop.status, headers: hop.headers, body: hop.body, url: url.href, redirects, remoteAddress: hop.remoteAddress };

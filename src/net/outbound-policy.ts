@@ -131,7 +131,12 @@ interface Embedded {
 
 // RFC 6052 §2.2 positions (byte indexes) of the IPv4 address for prefix lengths /48, /56, /64 and /96: bits 64-71
 // (byte 8) are always skipped. The local-use prefix 64:ff9b:1::/48 (RFC 8215) may be used at any of them.
-const NAT64_LOCAL_LAYOUTS = [[6, 7, 9, 10], [7, 9, 10, 11], [9, 10, 11, 12], [12, 13, 14, 15]];
+const NAT64_LOCAL_LAYOUTS = [
+  [6, 7, 9, 10],
+  [7, 9, 10, 11],
+  [9, 10, 11, 12],
+  [12, 13, 14, 15],
+];
 const EMBEDDING_RANGES: Array<[string, string]> = [
   ["::/96", "ipv4Compatible"], // RFC 4291 §2.5.5.1 (deprecated)
   ["::ffff:0:0:0/96", "ipv4Translated"], // SIIT, RFC 2765 / RFC 6145
@@ -273,7 +278,9 @@ export function checkResolvedAddress(url: URL, address: string, policy: Outbound
   if (why !== undefined) {
     const shown = redactUrl(url);
     throw new PolicyError("url_blocked", `URL blocked: ${url.hostname} resolves to ${address}, which is not allowed (${why}): ${shown}`, {
-      url: shown, address, reason: "resolved address not allowed",
+      url: shown,
+      address,
+      reason: "resolved address not allowed",
     });
   }
   checkPrivateOrigin(url, address, policy, `${url.hostname} resolves to ${address}, which`);
@@ -331,7 +338,10 @@ export function redactUrl(url: string | URL): string {
   if (url instanceof URL) {
     return url.host === "" ? `${url.protocol}${url.pathname}`.slice(0, 200) : `${url.protocol}//${url.host}${url.pathname}`;
   }
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/*)[^/?#]*@/i, "$1").split(/[?#]/)[0]!.slice(0, 200);
+  return url
+    .replace(/^([a-z][a-z0-9+.-]*:\/*)[^/?#]*@/i, "$1")
+    .split(/[?#]/)[0]!
+    .slice(0, 200);
 }
 
 function blocked(why: string, url: string | URL, extra: Record<string, unknown> = {}): PolicyError {

@@ -66,16 +66,18 @@ export function openApiBody(requestBody: Located | undefined, identity: string, 
   const site = { url: found.url, pointer: `${found.pointer}/content/${media.type.replace(/~/g, "~0").replace(/\//g, "~1")}/schema` };
   const raw = mediaObject.schema ?? (media.encoding === "form" ? { type: "object" } : {});
   const converted = ctx.schemas.convert(raw, site);
-  const schema = typeof converted === "object" && typeof body.description === "string" && converted.description === undefined
-    ? { ...converted, description: body.description }
-    : converted;
+  const schema =
+    typeof converted === "object" && typeof body.description === "string" && converted.description === undefined
+      ? { ...converted, description: body.description }
+      : converted;
   const formStyles: Record<string, ListStyle> = {};
   if (media.encoding === "form") {
     const encoding = isRecord(mediaObject.encoding) ? mediaObject.encoding : {};
     for (const [name, propertySchema, url] of formProperties(raw, site.url, ctx)) {
       const spec = isRecord(encoding[name]) ? (encoding[name] as Record<string, unknown>) : {};
       const style = typeof spec.style === "string" ? spec.style : "form";
-      if (!["form", "spaceDelimited", "pipeDelimited", "deepObject"].includes(style)) throw new Unsupported(`form field "${name}" uses style ${style}, which is not supported`);
+      if (!["form", "spaceDelimited", "pipeDelimited", "deepObject"].includes(style))
+        throw new Unsupported(`form field "${name}" uses style ${style}, which is not supported`);
       const explode = typeof spec.explode === "boolean" ? spec.explode : style === "form";
       // Without a style, the runner writes nested values with brackets; OpenAPI's default repeats the name.
       if (valueKind(propertySchema, url, ctx) !== "primitive") setOwn(formStyles, name, { style: style as ListStyle["style"], explode });
@@ -86,14 +88,22 @@ export function openApiBody(requestBody: Located | undefined, identity: string, 
 }
 
 /** Swagger 2: an `in: body` parameter, or `in: formData` ones, with `consumes` saying how they are sent. */
-export function swaggerBody(bodyParam: RawParameter | undefined, formParams: RawParameter[], consumes: string[], identity: string, ctx: ConvertContext): BodyInput | undefined {
+export function swaggerBody(
+  bodyParam: RawParameter | undefined,
+  formParams: RawParameter[],
+  consumes: string[],
+  identity: string,
+  ctx: ConvertContext,
+): BodyInput | undefined {
   if (bodyParam) {
     const required = bodyParam.node.required === true;
-    if (consumes.length > 0 && !consumes.some(isJsonMedia)) return declined(`request body ${consumes.join(", ")} is not supported (JSON only for an "in: body" parameter)`, required, ctx, identity);
+    if (consumes.length > 0 && !consumes.some(isJsonMedia))
+      return declined(`request body ${consumes.join(", ")} is not supported (JSON only for an "in: body" parameter)`, required, ctx, identity);
     const converted = ctx.schemas.convert(bodyParam.node.schema ?? {}, { url: bodyParam.url, pointer: `${bodyParam.pointer}/schema` });
-    const schema = typeof converted === "object" && typeof bodyParam.node.description === "string" && converted.description === undefined
-      ? { ...converted, description: bodyParam.node.description }
-      : converted;
+    const schema =
+      typeof converted === "object" && typeof bodyParam.node.description === "string" && converted.description === undefined
+        ? { ...converted, description: bodyParam.node.description }
+        : converted;
     const type = consumes.find((t) => t.split(";")[0]!.trim().toLowerCase() === "application/json") ?? consumes.find(isJsonMedia);
     const contentType = type && !type.toLowerCase().startsWith("application/json") && !type.includes("*") ? type : undefined;
     return { encoding: "json", contentType, schema, required, formStyles: {} };

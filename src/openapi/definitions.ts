@@ -100,9 +100,11 @@ export class DefinitionRegistry {
     const segments = target.pointer.split("/").slice(1).map(unescapeSegment);
     const isRoot = target.url === this.rootUrl;
     const component =
-      segments.length === 3 && segments[0] === "components" && segments[1] === "schemas" ? segments[2]
-      : segments.length === 2 && segments[0] === "definitions" ? segments[1]
-      : undefined;
+      segments.length === 3 && segments[0] === "components" && segments[1] === "schemas"
+        ? segments[2]
+        : segments.length === 2 && segments[0] === "definitions"
+          ? segments[1]
+          : undefined;
     if (component !== undefined) return { wanted: component, isComponent: isRoot };
     if (segments.length === 0) return { wanted: decodeURIComponent(path.basename(new URL(target.url).pathname)).replace(/\.[^.]*$/, ""), isComponent: false };
     return { wanted: segments.slice(-3).join("_"), isComponent: false };

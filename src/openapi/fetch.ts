@@ -33,7 +33,10 @@ export async function fetchRemote(url: string, policy: OutboundPolicy, signal: A
   try {
     response = await sendHttp(
       {
-        method: "GET", url, timeoutMs: FETCH_TIMEOUT_MS, maxResponseBytes: MAX_SPEC_BYTES,
+        method: "GET",
+        url,
+        timeoutMs: FETCH_TIMEOUT_MS,
+        maxResponseBytes: MAX_SPEC_BYTES,
         headers: { accept: "application/json, application/yaml, application/x-yaml, text/yaml, text/plain;q=0.9, */*;q=0.5" },
       },
       policy,

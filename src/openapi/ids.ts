@@ -13,7 +13,11 @@ interface Holder {
   resource: string;
 }
 
-const toFragment = (pointer: string): string => `#${pointer.split("/").map((s) => encodeURIComponent(s).replace(/%7E/gi, "~")).join("/")}`;
+const toFragment = (pointer: string): string =>
+  `#${pointer
+    .split("/")
+    .map((s) => encodeURIComponent(s).replace(/%7E/gi, "~"))
+    .join("/")}`;
 const withoutHash = (url: string): string => url.replace(/#.*$/, "");
 
 function decodeFragment(fragment: string): string {

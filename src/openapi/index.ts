@@ -96,7 +96,9 @@ export async function convertOpenApi(source: string, options: OpenApiImportOptio
   if (operations.length === 0) throw specError(shown, `no operations to import${webhooks > 0 ? ` (only ${webhooks} webhook(s))` : ""}`);
   let names: string[];
   try {
-    names = assignActionNames(operations.map((op) => ({ method: op.method, path: op.path, candidate: candidateActionName(op.method, op.path, op.operationId) })));
+    names = assignActionNames(
+      operations.map((op) => ({ method: op.method, path: op.path, candidate: candidateActionName(op.method, op.path, op.operationId) })),
+    );
   } catch (error) {
     throw specError(shown, (error as Error).message);
   }
@@ -116,7 +118,12 @@ export async function convertOpenApi(source: string, options: OpenApiImportOptio
 
   const base = chooseBaseUrl(spec, options.baseUrl, options.allowPlainHttp ?? false);
   warnings.push(...base.warnings);
-  const auth = chooseAuth(spec, resolver, selected.filter((i) => !operations[i]!.unresolved).map((i) => operations[i]!.operation.node.security), secretPrefix(name));
+  const auth = chooseAuth(
+    spec,
+    resolver,
+    selected.filter((i) => !operations[i]!.unresolved).map((i) => operations[i]!.operation.node.security),
+    secretPrefix(name),
+  );
   warnings.push(...auth.warnings);
 
   const notes = new Map<SchemaNoteKind, { count: number; first: SchemaSite }>();
@@ -159,7 +166,8 @@ export async function convertOpenApi(source: string, options: OpenApiImportOptio
   }
   const failed = skipped.filter((s) => s.cause !== undefined);
   if (drafts.length === 0) throw refusal(shown, `none of the ${selected.length} selected operation(s) can be imported`, failed[0]);
-  if (options.strict && failed.length > 0) throw refusal(shown, `${failed.length} of the ${selected.length} selected operation(s) cannot be imported (--strict)`, failed[0]);
+  if (options.strict && failed.length > 0)
+    throw refusal(shown, `${failed.length} of the ${selected.length} selected operation(s) cannot be imported (--strict)`, failed[0]);
   for (const [message, ops] of byMessage) {
     warnings.push(`${ops.slice(0, 3).join(", ")}${ops.length > 3 ? ` and ${ops.length - 3} more` : ""}: ${message}`);
   }
@@ -201,7 +209,12 @@ export async function convertOpenApi(source: string, options: OpenApiImportOptio
       specVersion: spec.dialect === "swagger2" ? "swagger 2.0" : `openapi ${spec.version}`,
       source,
       operations: operations.length,
-      imported: drafts.map(({ name: action, op }) => ({ action, method: op.method.toUpperCase(), path: op.path, ...(op.operationId ? { operationId: op.operationId } : {}) })),
+      imported: drafts.map(({ name: action, op }) => ({
+        action,
+        method: op.method.toUpperCase(),
+        path: op.path,
+        ...(op.operationId ? { operationId: op.operationId } : {}),
+      })),
       skipped: skipped.sort((a, b) => a.index - b.index).map(({ index: _index, cause: _cause, ...rest }) => rest),
       warnings,
     },
@@ -210,7 +223,10 @@ export async function convertOpenApi(source: string, options: OpenApiImportOptio
 
 /** The spec refused because of an operation that cannot be imported: a reference the guard refused is exit 3. */
 function refusal(shown: string, summary: string, first: (SkippedOperation & { cause?: Error }) | undefined): ToolctlError {
-  const reason = first === undefined ? "" : `: ${first.method} ${first.path}: ${first.reason.startsWith(`${shown}: `) ? first.reason.slice(shown.length + 2) : first.reason}`;
+  const reason =
+    first === undefined
+      ? ""
+      : `: ${first.method} ${first.path}: ${first.reason.startsWith(`${shown}: `) ? first.reason.slice(shown.length + 2) : first.reason}`;
   const message = `${summary}${reason}`;
   return first?.cause instanceof PolicyError ? new PolicyError("url_blocked", `${shown}: ${message}`, { file: shown }) : specError(shown, message);
 }

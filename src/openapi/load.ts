@@ -124,7 +124,9 @@ export async function loadSpec(source: string, options: LoadOptions): Promise<Lo
     if (refused !== undefined) return void unavailable.set(url, { why: refused, isRefused: true });
     if (!isRemote && !existsSync(fileURLToPath(url))) return void unavailable.set(url, { why: `${show(url)} does not exist`, isRefused: false });
     try {
-      const got = isRemote ? await fetchRemote(url, policyFor([new URL(rootUrl).hostname, new URL(rootUrl).origin]), options.signal) : await readLocal(url, show(url));
+      const got = isRemote
+        ? await fetchRemote(url, policyFor([new URL(rootUrl).hostname, new URL(rootUrl).origin]), options.signal)
+        : await readLocal(url, show(url));
       documents.set(url, parseSpecText(got.text, show(url), url));
     } catch (error) {
       if (!(error instanceof ToolctlError) || options.signal?.aborted) throw error;

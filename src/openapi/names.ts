@@ -19,8 +19,15 @@ export function operationIdentity(method: string, path: string): string {
 
 /** A lowercase identifier for the tool from the spec's title: "Swagger Petstore - OpenAPI 3.0" → swagger-petstore-openapi-3-0. */
 export function toolSlug(title: string): string {
-  const ascii = title.normalize("NFKD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
-  const slug = ascii.replace(/[^a-z0-9]+/g, "-").replace(/^[^a-z]+/, "").slice(0, 63).replace(/[-_]+$/, "");
+  const ascii = title
+    .normalize("NFKD")
+    .replace(/[\u0300-\u036f]/g, "")
+    .toLowerCase();
+  const slug = ascii
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^[^a-z]+/, "")
+    .slice(0, 63)
+    .replace(/[-_]+$/, "");
   return slug || "api";
 }
 

@@ -29,7 +29,12 @@ const MAX_DESCRIPTION = 300;
 function describe(op: OperationRef): string {
   const node = op.operation.node;
   const text = [node.summary, node.description].find((t): t is string => typeof t === "string" && t.trim() !== "");
-  let line = text ? text.trim().split(/\n\s*\n/)[0]!.replace(/\s+/g, " ") : op.identity;
+  let line = text
+    ? text
+        .trim()
+        .split(/\n\s*\n/)[0]!
+        .replace(/\s+/g, " ")
+    : op.identity;
   if (line.length > MAX_DESCRIPTION) line = `${line.slice(0, MAX_DESCRIPTION - 1)}…`;
   return node.deprecated === true ? `(deprecated) ${line}` : line;
 }
@@ -108,7 +113,8 @@ export function convertOperation(op: OperationRef, toolContext: ConvertContext, 
   let ownBase: string | undefined;
   if (Array.isArray(servers) && servers.length > 0) {
     ownBase = serverUrls(servers, ctx.spec)[0];
-    if (ownBase === undefined) throw new Unsupported(`its own server ${JSON.stringify((servers[0] as Record<string, unknown>)?.url)} is not an absolute http(s) URL`);
+    if (ownBase === undefined)
+      throw new Unsupported(`its own server ${JSON.stringify((servers[0] as Record<string, unknown>)?.url)} is not an absolute http(s) URL`);
     if (ownBase === base.baseUrl || ownBase === base.specBaseUrl) ownBase = undefined;
     else if (base.isGiven) ctx.warn("it has a server of its own and is sent there, not to the given base URL", op.identity);
   }
@@ -177,9 +183,10 @@ export function convertOperation(op: OperationRef, toolContext: ConvertContext, 
   if (required.length > 0) input.required = required;
   const produces = op.operation.node.produces !== undefined ? listOf(op.operation.node.produces) : listOf(ctx.spec.root.produces);
   const responses = op.operation.node.responses;
-  const output = op.method === "head" || !isRecord(responses)
-    ? undefined
-    : outputSchema({ node: responses, url: op.operation.url, pointer: `${op.operation.pointer}/responses` }, produces, ctx);
+  const output =
+    op.method === "head" || !isRecord(responses)
+      ? undefined
+      : outputSchema({ node: responses, url: op.operation.url, pointer: `${op.operation.pointer}/responses` }, produces, ctx);
 
   const action: Record<string, unknown> = { description: describe(op), kind, request, ...(own.auth ? { auth: own.auth } : {}) };
   // PRODUCT: an imported operation that is not a read is at least MEDIUM until someone sets its cost and risk.

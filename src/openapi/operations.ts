@@ -56,13 +56,24 @@ export function collectOperations(spec: LoadedSpec, resolver: RefResolver): { op
       const identity = operationIdentity(method, path);
       if (found instanceof ToolctlError || !isRecord(found.node)) {
         const unresolved = found instanceof ToolctlError ? found : specError(spec.show(item.url), `${identity}: the operation is not an object`);
-        operations.push({ method, path, identity, tags: [], operation: { node: {}, url: item.url, pointer: `${item.pointer}/${method}` }, pathItem, unresolved });
+        operations.push({
+          method,
+          path,
+          identity,
+          tags: [],
+          operation: { node: {}, url: item.url, pointer: `${item.pointer}/${method}` },
+          pathItem,
+          unresolved,
+        });
         continue;
       }
       const node = found.node;
       const operationId = typeof node.operationId === "string" && node.operationId.trim() !== "" ? node.operationId.trim() : undefined;
       operations.push({
-        method, path, identity, operationId,
+        method,
+        path,
+        identity,
+        operationId,
         tags: Array.isArray(node.tags) ? node.tags.map(String) : [],
         operation: found as OperationRef["operation"],
         pathItem,
@@ -73,7 +84,10 @@ export function collectOperations(spec: LoadedSpec, resolver: RefResolver): { op
   for (const op of operations) {
     if (op.operationId === undefined) continue;
     const earlier = owners.get(op.operationId);
-    if (earlier) throw specError(spec.show(spec.rootUrl), `duplicate operationId "${op.operationId}": ${earlier.identity} and ${op.identity}`, { operationId: op.operationId });
+    if (earlier)
+      throw specError(spec.show(spec.rootUrl), `duplicate operationId "${op.operationId}": ${earlier.identity} and ${op.identity}`, {
+        operationId: op.operationId,
+      });
     owners.set(op.operationId, op);
   }
   const webhooks = isRecord(spec.root.webhooks) ? Object.keys(spec.root.webhooks).length : 0;

@@ -24,8 +24,23 @@ export interface ParamInput {
 /** Headers OpenAPI says to ignore as parameters: the request itself sets them. */
 const IGNORED_HEADERS = new Set(["accept", "content-type", "authorization"]);
 const SWAGGER_SCHEMA_KEYS = [
-  "type", "format", "items", "enum", "default", "maximum", "exclusiveMaximum", "minimum", "exclusiveMinimum", "maxLength",
-  "minLength", "pattern", "maxItems", "minItems", "uniqueItems", "multipleOf", "x-nullable",
+  "type",
+  "format",
+  "items",
+  "enum",
+  "default",
+  "maximum",
+  "exclusiveMaximum",
+  "minimum",
+  "exclusiveMinimum",
+  "maxLength",
+  "minLength",
+  "pattern",
+  "maxItems",
+  "minItems",
+  "uniqueItems",
+  "multipleOf",
+  "x-nullable",
 ];
 
 export interface RawParameter extends Located {
@@ -72,7 +87,8 @@ export function swaggerSchema(node: Record<string, unknown>): Record<string, unk
 export function swaggerStyle(node: Record<string, unknown>, where: string): ListStyle {
   const format = typeof node.collectionFormat === "string" ? node.collectionFormat : "csv";
   if (format === "multi") {
-    if (where !== "query" && where !== "formData") throw new Unsupported(`collectionFormat multi is only for query and form parameters ("${String(node.name)}" is in ${where})`);
+    if (where !== "query" && where !== "formData")
+      throw new Unsupported(`collectionFormat multi is only for query and form parameters ("${String(node.name)}" is in ${where})`);
     return { style: "form", explode: true };
   }
   if (format === "ssv") return { style: "spaceDelimited", explode: false };
@@ -86,7 +102,10 @@ function openApiStyle(node: Record<string, unknown>, where: Location): ListStyle
   const style = typeof node.style === "string" ? node.style : defaults[where];
   const explode = typeof node.explode === "boolean" ? node.explode : style === "form";
   const allowed: Record<Location, string[]> = {
-    path: ["simple"], query: ["form", "spaceDelimited", "pipeDelimited", "deepObject"], header: ["simple"], cookie: ["form"],
+    path: ["simple"],
+    query: ["form", "spaceDelimited", "pipeDelimited", "deepObject"],
+    header: ["simple"],
+    cookie: ["form"],
   };
   if (!allowed[where].includes(style)) throw new Unsupported(`${where} parameter "${String(node.name)}" uses style ${style}, which is not supported`);
   return { style: style === "simple" ? "form" : (style as ListStyle["style"]), explode };

@@ -10,7 +10,9 @@ import type { JsonSchema, SchemaSite } from "./schema.js";
 type Outcome = { kind: "json"; raw: unknown; site: SchemaSite } | { kind: "empty" } | { kind: "other" };
 
 function successCodes(responses: Record<string, unknown>): string[] {
-  const exact = Object.keys(responses).filter((code) => /^2\d\d$/.test(code)).sort();
+  const exact = Object.keys(responses)
+    .filter((code) => /^2\d\d$/.test(code))
+    .sort();
   const range = Object.keys(responses).filter((code) => /^2xx$/i.test(code));
   return [...exact, ...range];
 }
@@ -39,12 +41,19 @@ function outcomeOf(response: Located, produces: string[], ctx: ConvertContext): 
 export function outputSchema(responses: Located, produces: string[], ctx: ConvertContext): JsonSchema | undefined {
   if (!isRecord(responses.node)) return undefined;
   const node = responses.node;
-  const outcomes = successCodes(node).map((code) => outcomeOf({ node: node[code], url: responses.url, pointer: `${responses.pointer}/${code}` }, produces, ctx));
+  const outcomes = successCodes(node).map((code) =>
+    outcomeOf({ node: node[code], url: responses.url, pointer: `${responses.pointer}/${code}` }, produces, ctx),
+  );
   if (outcomes.length === 0 || outcomes.some((o) => o.kind === "other")) return undefined;
   const json = outcomes.filter((o): o is Extract<Outcome, { kind: "json" }> => o.kind === "json");
   if (json.length === 0) return undefined;
   // The same schema answered under two codes (200 and 201) is one alternative.
-  const distinct = json.filter((o, i) => json.findIndex((p) => p.raw === o.raw || (isRecord(p.raw) && isRecord(o.raw) && p.raw.$ref !== undefined && p.raw.$ref === o.raw.$ref && p.site.url === o.site.url)) === i);
+  const distinct = json.filter(
+    (o, i) =>
+      json.findIndex(
+        (p) => p.raw === o.raw || (isRecord(p.raw) && isRecord(o.raw) && p.raw.$ref !== undefined && p.raw.$ref === o.raw.$ref && p.site.url === o.site.url),
+      ) === i,
+  );
   const schemas = distinct.map((o) => ctx.schemas.convert(o.raw, o.site));
   const withNull = outcomes.some((o) => o.kind === "empty") ? [...schemas, { type: "null" }] : schemas;
   return withNull.length === 1 ? withNull[0] : { anyOf: withNull };

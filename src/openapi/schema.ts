@@ -29,7 +29,19 @@ export interface SchemaHooks {
 export type SchemaNoteKind = "pattern" | "type" | "value" | "ref" | "cycle";
 
 /** Keywords whose value is one subschema, a list of them, or a map of them: the ones to walk. */
-export const SINGLE_KEYWORDS = new Set(["not", "contains", "propertyNames", "if", "then", "else", "unevaluatedItems", "unevaluatedProperties", "contentSchema", "items", "additionalProperties"]);
+export const SINGLE_KEYWORDS = new Set([
+  "not",
+  "contains",
+  "propertyNames",
+  "if",
+  "then",
+  "else",
+  "unevaluatedItems",
+  "unevaluatedProperties",
+  "contentSchema",
+  "items",
+  "additionalProperties",
+]);
 export const LIST_KEYWORDS = new Set(["allOf", "anyOf", "prefixItems"]);
 export const MAP_KEYWORDS = new Set(["properties", "patternProperties", "dependentSchemas"]);
 
@@ -47,7 +59,11 @@ const validRegex = (source: string): boolean => {
 };
 
 const asNumber = (value: unknown): number | undefined =>
-  typeof value === "number" && Number.isFinite(value) ? value : typeof value === "string" && value.trim() !== "" && Number.isFinite(Number(value)) ? Number(value) : undefined;
+  typeof value === "number" && Number.isFinite(value)
+    ? value
+    : typeof value === "string" && value.trim() !== "" && Number.isFinite(Number(value))
+      ? Number(value)
+      : undefined;
 
 export class SchemaConverter {
   private readonly ancestors = new Set<object>();
@@ -120,19 +136,34 @@ export class SchemaConverter {
         case "type":
           this.convertType(value, out);
           break;
-        case "title": case "description": case "format": case "contentEncoding": case "contentMediaType":
+        case "title":
+        case "description":
+        case "format":
+        case "contentEncoding":
+        case "contentMediaType":
           if (typeof value === "string") out[key] ??= value;
           break;
-        case "readOnly": case "writeOnly": case "deprecated": case "uniqueItems":
+        case "readOnly":
+        case "writeOnly":
+        case "deprecated":
+        case "uniqueItems":
           if (typeof value === "boolean") out[key] = value;
           break;
-        case "maxLength": case "minLength": case "maxItems": case "minItems": case "maxProperties": case "minProperties": case "maxContains": case "minContains": {
+        case "maxLength":
+        case "minLength":
+        case "maxItems":
+        case "minItems":
+        case "maxProperties":
+        case "minProperties":
+        case "maxContains":
+        case "minContains": {
           const count = asNumber(value);
           if (count !== undefined && Number.isInteger(count) && count >= 0) out[key] = count;
           else this.note("value");
           break;
         }
-        case "maximum": case "minimum": {
+        case "maximum":
+        case "minimum": {
           const bound = asNumber(value);
           if (bound !== undefined) out[key] = bound;
           break;
@@ -142,7 +173,8 @@ export class SchemaConverter {
           if (factor !== undefined && factor > 0) out.multipleOf = factor;
           break;
         }
-        case "exclusiveMinimum": case "exclusiveMaximum":
+        case "exclusiveMinimum":
+        case "exclusiveMaximum":
           if (typeof value === "number") out[key] = value;
           break;
         case "pattern":
@@ -152,7 +184,8 @@ export class SchemaConverter {
         case "enum":
           if (Array.isArray(value)) out.enum = value;
           break;
-        case "const": case "default":
+        case "const":
+        case "default":
           out[key] = value;
           break;
         case "required":
@@ -161,7 +194,16 @@ export class SchemaConverter {
             if (names.length > 0) out.required = names;
           }
           break;
-        case "not": case "contains": case "propertyNames": case "if": case "then": case "else": case "unevaluatedItems": case "unevaluatedProperties": case "contentSchema": case "additionalProperties":
+        case "not":
+        case "contains":
+        case "propertyNames":
+        case "if":
+        case "then":
+        case "else":
+        case "unevaluatedItems":
+        case "unevaluatedProperties":
+        case "contentSchema":
+        case "additionalProperties":
           if (isRecord(value) || typeof value === "boolean") out[key] = this.child(value, key);
           break;
         case "items":
@@ -175,7 +217,8 @@ export class SchemaConverter {
         case "prefixItems":
           if (Array.isArray(value)) out.prefixItems = value.map((item, index) => this.child(item, key, String(index)));
           break;
-        case "properties": case "dependentSchemas":
+        case "properties":
+        case "dependentSchemas":
           if (isRecord(value)) out[key] = this.mapOf(value, key);
           break;
         case "patternProperties":
@@ -184,16 +227,22 @@ export class SchemaConverter {
             out.patternProperties = this.mapOf(valid, key);
           }
           break;
-        case "dependencies": case "dependentRequired":
+        case "dependencies":
+        case "dependentRequired":
           if (isRecord(value)) this.convertDependencies(value, out, key);
           break;
-        case "allOf": case "anyOf": case "oneOf":
+        case "allOf":
+        case "anyOf":
+        case "oneOf":
           if (Array.isArray(value) && value.length > 0) this.convertList(key, value, out);
           break;
       }
     }
     // Draft-04 boolean bounds: `exclusiveMinimum: true` makes `minimum` exclusive.
-    for (const [flag, bound] of [["exclusiveMinimum", "minimum"], ["exclusiveMaximum", "maximum"]] as const) {
+    for (const [flag, bound] of [
+      ["exclusiveMinimum", "minimum"],
+      ["exclusiveMaximum", "maximum"],
+    ] as const) {
       if (raw[flag] === true && typeof out[bound] === "number") {
         out[flag] = out[bound];
         delete out[bound];
@@ -218,7 +267,8 @@ export class SchemaConverter {
   private convertDependencies(value: Record<string, unknown>, out: Record<string, unknown>, key: string): void {
     for (const [name, dependency] of Object.entries(value)) {
       if (Array.isArray(dependency)) ((out.dependentRequired ??= {}) as Record<string, unknown>)[name] = dependency.filter((d) => typeof d === "string");
-      else if (key === "dependencies" && isRecord(dependency)) ((out.dependentSchemas ??= {}) as Record<string, unknown>)[name] = this.child(dependency, key, name);
+      else if (key === "dependencies" && isRecord(dependency))
+        ((out.dependentSchemas ??= {}) as Record<string, unknown>)[name] = this.child(dependency, key, name);
     }
   }
 

@@ -44,7 +44,11 @@ function describeScheme(name: string, raw: Record<string, unknown>, spec: Loaded
     if ((where === "header" || where === "query") && typeof raw.name === "string" && raw.name !== "") {
       return { name, native: { type: "api_key", in: where, name: raw.name }, isToken: false };
     }
-    return { name, isToken: false, unsupported: `apiKey in ${where || "an unknown place"}${typeof raw.name === "string" ? ` "${raw.name}"` : ""}: a tool's auth sends a key only in a header or the query` };
+    return {
+      name,
+      isToken: false,
+      unsupported: `apiKey in ${where || "an unknown place"}${typeof raw.name === "string" ? ` "${raw.name}"` : ""}: a tool's auth sends a key only in a header or the query`,
+    };
   }
   if (type === "basic" && spec.dialect === "swagger2") return { name, native: { type: "basic" }, isToken: false };
   if (type === "http") {
@@ -78,9 +82,13 @@ function preferBearer(candidates: Scheme[]): Scheme | undefined {
 function authOf(scheme: Scheme, prefix: string, secret: string): { auth: Record<string, unknown>; suppliedParam?: string } {
   const native = scheme.native;
   if (native?.type === "api_key") {
-    return { auth: { type: "api_key", in: native.in, name: native.name, secret }, suppliedParam: `${native.in}:${native.in === "header" ? native.name.toLowerCase() : native.name}` };
+    return {
+      auth: { type: "api_key", in: native.in, name: native.name, secret },
+      suppliedParam: `${native.in}:${native.in === "header" ? native.name.toLowerCase() : native.name}`,
+    };
   }
-  if (native?.type === "basic") return { auth: { type: "basic", username: `{{ secrets.${prefix}_USERNAME }}`, secret: `${prefix}_PASSWORD`, passwordOptional: true } };
+  if (native?.type === "basic")
+    return { auth: { type: "basic", username: `{{ secrets.${prefix}_USERNAME }}`, secret: `${prefix}_PASSWORD`, passwordOptional: true } };
   return { auth: { type: "bearer", secret } };
 }
 
@@ -105,7 +113,11 @@ export function chooseAuth(spec: LoadedSpec, resolver: RefResolver, operationSec
   const used = [...schemes.values()].filter((s) => (uses.get(s.name) ?? 0) > 0);
   const byUse = (list: Scheme[]) => [...list].sort((a, b) => (uses.get(b.name) ?? 0) - (uses.get(a.name) ?? 0));
 
-  let chosen = preferBearer(alternatives(root.security).map(single).filter((s): s is Scheme => s?.native !== undefined));
+  let chosen = preferBearer(
+    alternatives(root.security)
+      .map(single)
+      .filter((s): s is Scheme => s?.native !== undefined),
+  );
   chosen ??= byUse(used.filter((s) => s.native !== undefined))[0];
   const natives = [...schemes.values()].filter((s) => s.native !== undefined);
   if (chosen === undefined && used.length === 0 && natives.length > 0) {
@@ -120,12 +132,19 @@ export function chooseAuth(spec: LoadedSpec, resolver: RefResolver, operationSec
 
   for (const scheme of schemes.values()) {
     if (scheme === chosen) {
-      if (scheme.unsupported) warnings.push(`security scheme "${scheme.name}" (${scheme.unsupported}): an access token obtained elsewhere is sent as a bearer token from the secret ${secret}`);
+      if (scheme.unsupported)
+        warnings.push(
+          `security scheme "${scheme.name}" (${scheme.unsupported}): an access token obtained elsewhere is sent as a bearer token from the secret ${secret}`,
+        );
       continue;
     }
     const count = uses.get(scheme.name) ?? 0;
-    if (scheme.unsupported && !scheme.isToken) warnings.push(`security scheme "${scheme.name}" is not supported (${scheme.unsupported})${count > 0 ? `; ${count} operation(s) ask for it` : ""}`);
-    else if (scheme.unsupported && count > 0) warnings.push(`security scheme "${scheme.name}" (${scheme.unsupported}): the ${count} operation(s) that ask only for it send an access token obtained elsewhere as a bearer token from the secret ${schemeSecretPrefix(secretPrefix, scheme.name)}`);
+    if (scheme.unsupported && !scheme.isToken)
+      warnings.push(`security scheme "${scheme.name}" is not supported (${scheme.unsupported})${count > 0 ? `; ${count} operation(s) ask for it` : ""}`);
+    else if (scheme.unsupported && count > 0)
+      warnings.push(
+        `security scheme "${scheme.name}" (${scheme.unsupported}): the ${count} operation(s) that ask only for it send an access token obtained elsewhere as a bearer token from the secret ${schemeSecretPrefix(secretPrefix, scheme.name)}`,
+      );
   }
 
   const forOperation = (security: unknown): OperationAuth => {
@@ -134,7 +153,8 @@ export function chooseAuth(spec: LoadedSpec, resolver: RefResolver, operationSec
     if (Array.isArray(security) && security.length === 0) return { auth: { type: "none" } };
     const options = alternatives(security);
     // `{}` among the alternatives makes credentials optional: the tool's are sent.
-    if (options.length === 0 || options.some((names) => names.length === 0 || (chosen !== undefined && names.length === 1 && names[0] === chosen.name))) return {};
+    if (options.length === 0 || options.some((names) => names.length === 0 || (chosen !== undefined && names.length === 1 && names[0] === chosen.name)))
+      return {};
     const offered = options.map(single).filter((s): s is Scheme => s !== undefined);
     const pick = preferBearer(offered.filter((s) => s.native !== undefined)) ?? offered.find((s) => s.isToken);
     // What it asks for cannot be sent (or only together with another scheme): the tool's auth, and the warning above.

@@ -25,16 +25,21 @@ interface Server {
 
 function readServers(value: unknown): Server[] {
   if (!Array.isArray(value)) return [];
-  return value.filter(isRecord).filter((s) => typeof s.url === "string").map((s) => ({
-    url: s.url as string,
-    variables: Object.fromEntries(
-      Object.entries(isRecord(s.variables) ? s.variables : {}).filter(([, v]) => isRecord(v)).map(([name, v]) => {
-        const variable = v as Record<string, unknown>;
-        const values = Array.isArray(variable.enum) ? variable.enum.map(String) : [];
-        return [name, { default: variable.default !== undefined ? String(variable.default) : (values[0] ?? ""), values }];
-      }),
-    ),
-  }));
+  return value
+    .filter(isRecord)
+    .filter((s) => typeof s.url === "string")
+    .map((s) => ({
+      url: s.url as string,
+      variables: Object.fromEntries(
+        Object.entries(isRecord(s.variables) ? s.variables : {})
+          .filter(([, v]) => isRecord(v))
+          .map(([name, v]) => {
+            const variable = v as Record<string, unknown>;
+            const values = Array.isArray(variable.enum) ? variable.enum.map(String) : [];
+            return [name, { default: variable.default !== undefined ? String(variable.default) : (values[0] ?? ""), values }];
+          }),
+      ),
+    }));
 }
 
 function substitute(url: string, values: Record<string, string>): string {

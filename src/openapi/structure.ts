@@ -11,8 +11,24 @@ const DATA_KEYS = new Set(["example", "examples", "default", "enum", "const", "l
 
 /** Keywords whose value maps names of the author's choosing to objects that may hold references. */
 const NAME_MAPS = new Set([
-  "properties", "patternProperties", "definitions", "$defs", "dependentSchemas", "schemas", "paths", "responses", "parameters",
-  "requestBodies", "headers", "securitySchemes", "securityDefinitions", "callbacks", "content", "encoding", "webhooks", "pathItems",
+  "properties",
+  "patternProperties",
+  "definitions",
+  "$defs",
+  "dependentSchemas",
+  "schemas",
+  "paths",
+  "responses",
+  "parameters",
+  "requestBodies",
+  "headers",
+  "securitySchemes",
+  "securityDefinitions",
+  "callbacks",
+  "content",
+  "encoding",
+  "webhooks",
+  "pathItems",
 ]);
 /** Maps of schemas, where a name starting with `x-` is a property like any other rather than an extension. */
 const SCHEMA_MAPS = new Set(["properties", "patternProperties", "definitions", "$defs", "dependentSchemas", "schemas"]);
@@ -24,7 +40,12 @@ const isData = (key: string): boolean => DATA_KEYS.has(key) || key.startsWith("x
  * `enter` may return a value handed to the object's children (the ids walker's base URI), and `false` to skip
  * them. Each object is visited once, however many YAML aliases share it.
  */
-export function walkStructure<T>(root: unknown, rootPointer: string, state: T, enter: (node: Record<string, unknown>, pointer: string, state: T) => T | false): void {
+export function walkStructure<T>(
+  root: unknown,
+  rootPointer: string,
+  state: T,
+  enter: (node: Record<string, unknown>, pointer: string, state: T) => T | false,
+): void {
   const seen = new Set<object>();
   const walk = (node: unknown, pointer: string, names: "keywords" | "names" | "schemaNames", inherited: T): void => {
     if (node === null || typeof node !== "object" || seen.has(node)) return;

@@ -77,7 +77,8 @@ export async function staleness(preview: PlanPreview, deps: ExecuteDeps, env: No
     else if (now.digest !== planned) why.push(`the manifest of ${tool} changed (re-imported since the plan was made)`);
   }
   for (const [name, digest] of Object.entries(preview.env)) {
-    if (envDigest(env[name]) !== digest) why.push(`environment variable ${name} ${env[name] === undefined ? "is no longer set" : digest === null ? "is set now" : "changed"}`);
+    if (envDigest(env[name]) !== digest)
+      why.push(`environment variable ${name} ${env[name] === undefined ? "is no longer set" : digest === null ? "is set now" : "changed"}`);
   }
   if (checkFile && existsSync(preview.file) && sha256Hex(readFileSync(preview.file, "utf8")) !== preview.fileDigest) why.push(`${preview.file} changed`);
   return why.length > 0 ? stale(why, preview.file) : undefined;
@@ -91,7 +92,10 @@ export async function applyPlan(preview: PlanPreview, saved: boolean, options: A
   }
   const earlier = await deps.store.planRuns.ofPlan(preview.id);
   if (earlier) {
-    throw new PolicyError("policy_refused", `plan ${preview.id} was already applied (plan run ${earlier.id}, ${earlier.status}); a saved plan is applied once: make a new one, or see toolctl plan-runs show ${earlier.id}`);
+    throw new PolicyError(
+      "policy_refused",
+      `plan ${preview.id} was already applied (plan run ${earlier.id}, ${earlier.status}); a saved plan is applied once: make a new one, or see toolctl plan-runs show ${earlier.id}`,
+    );
   }
   await checkBudget(preview, preview.steps, deps);
   const secrets = await resolvePlanSecrets(preview, options, deps);
@@ -107,7 +111,8 @@ export async function resumePlanRun(id: string, options: ApplyOptions, deps: Exe
   const run = await deps.store.planRuns.get(id);
   await deps.store.executions.settleAbandoned(options.actor);
   if (run.status === "succeeded" || run.status === "rolled_back") throw new UsageError(`plan run ${run.id} is ${run.status}: there is nothing to resume`);
-  if (run.status === "running" && !isOrphaned(run)) throw new UsageError(`plan run ${run.id} is still running (process ${run.pid}); wait for it, or stop it first`);
+  if (run.status === "running" && !isOrphaned(run))
+    throw new UsageError(`plan run ${run.id} is still running (process ${run.pid}); wait for it, or stop it first`);
   const preview = run.plan as PlanPreview;
   const problem = await staleness(preview, deps, options.env, false);
   if (problem) throw problem;
@@ -133,12 +138,20 @@ export async function rollbackPlanRun(id: string, options: ApplyOptions, deps: E
   const run = await deps.store.planRuns.get(id);
   await deps.store.executions.settleAbandoned(options.actor);
   if (run.status === "rolled_back") throw new UsageError(`plan run ${run.id} was already rolled back`);
-  if (run.status === "running" && !isOrphaned(run)) throw new UsageError(`plan run ${run.id} is still running (process ${run.pid}); wait for it, or stop it first`);
+  if (run.status === "running" && !isOrphaned(run))
+    throw new UsageError(`plan run ${run.id} is still running (process ${run.pid}); wait for it, or stop it first`);
   const preview = run.plan as PlanPreview;
   const states = await reconcile(run, preview, deps, "rollback");
   const status = await undoCompleted(run.id, preview, states, options, deps);
   await deps.store.planRuns.setStatus(run.id, status, options.actor);
-  return summary(run.id, preview, states, status, status === "rolled_back" ? ExitCode.ok : ExitCode.actionFailed, status === "rolled_back" ? undefined : "some completed steps could not be rolled back");
+  return summary(
+    run.id,
+    preview,
+    states,
+    status,
+    status === "rolled_back" ? ExitCode.ok : ExitCode.actionFailed,
+    status === "rolled_back" ? undefined : "some completed steps could not be rolled back",
+  );
 }
 
 async function checkBudget(preview: PlanPreview, steps: StepPreview[], deps: ExecuteDeps): Promise<void> {
@@ -151,12 +164,21 @@ async function checkBudget(preview: PlanPreview, steps: StepPreview[], deps: Exe
 
 /** The secrets the steps' templates name, resolved once; a missing one stops the apply before anything runs. */
 async function resolvePlanSecrets(preview: PlanPreview, options: ApplyOptions, deps: ExecuteDeps): Promise<Record<string, string>> {
-  const names = new Set(preview.steps.flatMap((s) => collectRefs([s.input, s.condition]).filter((r) => r.root === "secrets").map((r) => r.path.split(".")[1]!)));
+  const names = new Set(
+    preview.steps.flatMap((s) =>
+      collectRefs([s.input, s.condition])
+        .filter((r) => r.root === "secrets")
+        .map((r) => r.path.split(".")[1]!),
+    ),
+  );
   const lookup = createSecretLookup(options.cwd, options.env, { home: deps.home, sealed: await deps.store.secrets.allSealed() });
   const secrets: Record<string, string> = {};
   for (const name of names) {
     const found = lookup.get(name);
-    if (!found) throw new SecretMissingError(`secret ${name} is not set (the plan's steps use it): set it in the environment, .env or with toolctl secret set ${name}`, { secret: name });
+    if (!found)
+      throw new SecretMissingError(`secret ${name} is not set (the plan's steps use it): set it in the environment, .env or with toolctl secret set ${name}`, {
+        secret: name,
+      });
     secrets[name] = found.value;
   }
   return secrets;
@@ -168,20 +190,44 @@ async function approvePlan(preview: PlanPreview, steps: StepPreview[], runId: st
   if (!counted.some((s) => s.approval.required)) return "not required";
   const usd = totalUsd(counted);
   const unknown = counted.filter((s) => s.cost.usd === null).length;
-  const details = Object.fromEntries(counted.map((s) => [s.id, [
-    s.action, s.cost.usd === null ? "cost known after apply" : `$${s.cost.usd.toFixed(2)}${s.cost.estimated ? " (estimate)" : ""}`, s.risk,
-    ...(s.approval.twoFactor ? ["TOTP code asked when it runs"] : []), ...(s.acts && !s.reversible ? [s.undo.startsWith("irreversible") ? "irreversible" : "no rollback"] : []),
-  ].join("  ")]));
+  const details = Object.fromEntries(
+    counted.map((s) => [
+      s.id,
+      [
+        s.action,
+        s.cost.usd === null ? "cost known after apply" : `$${s.cost.usd.toFixed(2)}${s.cost.estimated ? " (estimate)" : ""}`,
+        s.risk,
+        ...(s.approval.twoFactor ? ["TOTP code asked when it runs"] : []),
+        ...(s.acts && !s.reversible ? [s.undo.startsWith("irreversible") ? "irreversible" : "no rollback"] : []),
+      ].join("  "),
+    ]),
+  );
   const request: ApprovalRequest = {
-    tool: "plan", action: preview.name, description: `${counted.length} step${counted.length === 1 ? "" : "s"} from ${preview.file}`,
+    tool: "plan",
+    action: preview.name,
+    description: `${counted.length} step${counted.length === 1 ? "" : "s"} from ${preview.file}`,
     cost: { usd, basis: `the sum of ${counted.length} steps${unknown ? `, ${unknown} more known after apply` : ""}` },
-    risk: maxRisk(...counted.map((s) => s.risk)), details, needsOtp: false,
+    risk: maxRisk(...counted.map((s) => s.risk)),
+    details,
+    needsOtp: false,
     target: "each step's own tool and request, as planned",
     undo: counted.some((s) => s.acts && !s.reversible) ? "not every step can be undone: see the steps below" : "every step that acts declares a rollback",
   };
-  const verdict = await obtainApproval(deps.store, request, digestOf({ plan: preview.id, steps: counted.map((s) => s.id) }), {
-    yes: options.yes, wait: false, timeoutSeconds: deps.config.approvals.timeoutSeconds, actor: options.actor, signal: options.signal, executionId: runId,
-  }, deps.human, deps.twoFactor);
+  const verdict = await obtainApproval(
+    deps.store,
+    request,
+    digestOf({ plan: preview.id, steps: counted.map((s) => s.id) }),
+    {
+      yes: options.yes,
+      wait: false,
+      timeoutSeconds: deps.config.approvals.timeoutSeconds,
+      actor: options.actor,
+      signal: options.signal,
+      executionId: runId,
+    },
+    deps.human,
+    deps.twoFactor,
+  );
   if (!verdict.approved) throw verdict.error;
   return `plan run ${runId} (${verdict.via})`;
 }
@@ -192,35 +238,58 @@ async function reconcile(run: PlanRun, preview: PlanPreview, deps: ExecuteDeps, 
   const unresolved: string[] = [];
   for (const row of run.steps) {
     const step = preview.steps.find((s) => s.id === row.step)!;
-    const state: StepState = { id: row.step, action: step.action, status: row.status, executionId: row.executionId ?? undefined, note: row.note ?? undefined, finishedAt: row.finishedAt ? Date.parse(row.finishedAt) : undefined };
+    const state: StepState = {
+      id: row.step,
+      action: step.action,
+      status: row.status,
+      executionId: row.executionId ?? undefined,
+      note: row.note ?? undefined,
+      finishedAt: row.finishedAt ? Date.parse(row.finishedAt) : undefined,
+    };
     const found = row.executionId ? await deps.store.executions.find(row.executionId) : undefined;
     const execution = Array.isArray(found) ? undefined : found;
     if (row.status === "running" || row.status === "unknown" || row.status === "succeeded") {
       if (!execution) Object.assign(state, { status: "pending", executionId: undefined, note: "had not started: it runs again" });
-      else if (execution.status === "succeeded") Object.assign(state, { status: "succeeded", output: execution.output, finishedAt: state.finishedAt ?? Date.parse(execution.finishedAt ?? execution.createdAt) });
+      else if (execution.status === "succeeded")
+        Object.assign(state, {
+          status: "succeeded",
+          output: execution.output,
+          finishedAt: state.finishedAt ?? Date.parse(execution.finishedAt ?? execution.createdAt),
+        });
       else if (execution.status === "running" || execution.status === "unknown") {
         const action = await deps.store.tools.action(step.action.split(".")[0]!, step.action.split(".")[1]!, false);
         const idempotent = action?.definition.idempotent ?? action?.kind === "read";
-        if (purpose === "resume" && idempotent) Object.assign(state, { status: "pending", note: `cut off (execution ${execution.id}); idempotent, so it runs again` });
+        if (purpose === "resume" && idempotent)
+          Object.assign(state, { status: "pending", note: `cut off (execution ${execution.id}); idempotent, so it runs again` });
         else {
           Object.assign(state, { status: "unknown", note: `cut off mid-run: its outcome is unknown (execution ${execution.id})` });
           unresolved.push(`step ${row.step} (${step.action}, execution ${execution.id})`);
         }
-      } else if (execution.status !== "rolled_back") Object.assign(state, { status: "pending", note: `its last attempt ended ${execution.status}: it runs again` });
+      } else if (execution.status !== "rolled_back")
+        Object.assign(state, { status: "pending", note: `its last attempt ended ${execution.status}: it runs again` });
     } else if (purpose === "resume" && ["failed", "not_started", "skipped"].includes(row.status)) {
       Object.assign(state, { status: "pending" });
     }
     states.set(row.step, state);
   }
   if (purpose === "resume" && unresolved.length > 0) {
-    throw new ToolctlError("unknown_outcome", ExitCode.unknownOutcome,
-      `cannot resume plan run ${run.id}: ${unresolved.join(", ")} was cut off after it started and may or may not have acted; check it (toolctl executions show ID), then undo the run with toolctl plan-runs rollback ${run.id}`);
+    throw new ToolctlError(
+      "unknown_outcome",
+      ExitCode.unknownOutcome,
+      `cannot resume plan run ${run.id}: ${unresolved.join(", ")} was cut off after it started and may or may not have acted; check it (toolctl executions show ID), then undo the run with toolctl plan-runs rollback ${run.id}`,
+    );
   }
   return states;
 }
 
 async function runAndSettle(
-  runId: string, preview: PlanPreview, states: Map<string, StepState>, secrets: Record<string, string>, approvedVia: string, options: ApplyOptions, deps: ExecuteDeps,
+  runId: string,
+  preview: PlanPreview,
+  states: Map<string, StepState>,
+  secrets: Record<string, string>,
+  approvedVia: string,
+  options: ApplyOptions,
+  deps: ExecuteDeps,
 ): Promise<ApplyResult> {
   const failure = await runSteps(runId, preview, states, secrets, approvedVia, options, deps);
   if (!failure) {
@@ -237,7 +306,15 @@ async function runAndSettle(
   }
   if (options.signal?.aborted) {
     await deps.store.planRuns.setStatus(runId, "interrupted", options.actor, failure.message);
-    return summary(runId, preview, states, "interrupted", ExitCode.interrupted, `interrupted: ${failure.message}; see toolctl plan-runs show ${runId}, then resume or roll it back`, "interrupted");
+    return summary(
+      runId,
+      preview,
+      states,
+      "interrupted",
+      ExitCode.interrupted,
+      `interrupted: ${failure.message}; see toolctl plan-runs show ${runId}, then resume or roll it back`,
+      "interrupted",
+    );
   }
   for (const state of states.values()) {
     if (state.status === "pending") {
@@ -265,7 +342,13 @@ interface Failure {
 
 /** Runs what is pending, in dependency order; returns the first failure, after the steps already started end. */
 async function runSteps(
-  runId: string, preview: PlanPreview, states: Map<string, StepState>, secrets: Record<string, string>, approvedVia: string, options: ApplyOptions, deps: ExecuteDeps,
+  runId: string,
+  preview: PlanPreview,
+  states: Map<string, StepState>,
+  secrets: Record<string, string>,
+  approvedVia: string,
+  options: ApplyOptions,
+  deps: ExecuteDeps,
 ): Promise<Failure | undefined> {
   const byId = new Map(preview.steps.map((s) => [s.id, s]));
   const running = new Map<string, Promise<void>>();
@@ -279,7 +362,16 @@ async function runSteps(
     options.reporter?.finished(step, state);
   };
   // Environment values that are secrets go in as they are, and are scrubbed like secrets from all that is recorded.
-  const secretEnvValues = [...(await planSecretEnv(Object.keys(preview.env), preview.steps.map((s) => s.action), options, deps))].map((name) => options.env[name]).filter((value): value is string => value !== undefined && value !== "");
+  const secretEnvValues = [
+    ...(await planSecretEnv(
+      Object.keys(preview.env),
+      preview.steps.map((s) => s.action),
+      options,
+      deps,
+    )),
+  ]
+    .map((name) => options.env[name])
+    .filter((value): value is string => value !== undefined && value !== "");
   const runOne = async (step: StepPreview, state: StepState) => {
     const outputs = Object.fromEntries([...states.values()].filter((s) => s.status === "succeeded").map((s) => [s.id, s.output]));
     const scope = { env: options.env, outputs, secrets };
@@ -296,12 +388,24 @@ async function runSteps(
     Object.assign(state, { status: "running" });
     await deps.store.planRuns.updateStep(runId, step.id, { status: "running", executionId: state.executionId });
     options.reporter?.started(step);
-    const result: ExecuteResult = await execute({
-      actor: options.actor, cwd: options.cwd, env: options.env, signal: options.signal, target: step.action,
-      input: { params: [], paramsJson: JSON.stringify(input) }, dryRun: false, yes: options.yes, otp: options.otp,
-      executionId: state.executionId, planRunId: runId, extraSecrets: [...Object.values(secrets), ...secretEnvValues],
-      planApproval: { via: approvedVia, plannedUsd: step.cost.usd, plannedRisk: step.risk, estimated: step.cost.estimated },
-    }, deps);
+    const result: ExecuteResult = await execute(
+      {
+        actor: options.actor,
+        cwd: options.cwd,
+        env: options.env,
+        signal: options.signal,
+        target: step.action,
+        input: { params: [], paramsJson: JSON.stringify(input) },
+        dryRun: false,
+        yes: options.yes,
+        otp: options.otp,
+        executionId: state.executionId,
+        planRunId: runId,
+        extraSecrets: [...Object.values(secrets), ...secretEnvValues],
+        planApproval: { via: approvedVia, plannedUsd: step.cost.usd, plannedRisk: step.risk, estimated: step.cost.estimated },
+      },
+      deps,
+    );
     if (result.status === "succeeded") {
       state.output = result.output;
       return await finish(step, state, "succeeded");
@@ -331,7 +435,10 @@ async function runSteps(
         if (!step.needs.every((n) => states.get(n)!.status === "succeeded")) continue;
         // A step that asks for a TOTP code runs alone, so that prompts never overlap.
         if (step.approval.twoFactor && running.size > 0) break;
-        running.set(id, runOne(step, state).finally(() => running.delete(id)));
+        running.set(
+          id,
+          runOne(step, state).finally(() => running.delete(id)),
+        );
         if (step.approval.twoFactor) break;
       }
     }
@@ -353,8 +460,12 @@ async function runSteps(
 
 /** What a step after another that will never succeed (rolled back, left in place, failed...) became of it. */
 const NEVER_SUCCEEDS: Partial<Record<PlanStepStatus, string>> = {
-  rolled_back: "was rolled back", left_in_place: "was left in place", rollback_failed: "could not be rolled back",
-  failed: "failed", unknown: "has an unknown outcome", not_started: "did not run",
+  rolled_back: "was rolled back",
+  left_in_place: "was left in place",
+  rollback_failed: "could not be rolled back",
+  failed: "failed",
+  unknown: "has an unknown outcome",
+  not_started: "did not run",
 };
 
 /** Why a step cannot run: one of the steps it needs is done for and will not succeed now. */
@@ -367,9 +478,17 @@ function whyBlocked(step: StepPreview, states: Map<string, StepState>): string |
 }
 
 /** Undoes the completed steps, newest first; returns rolled_back when nothing that acted is left in place. */
-async function undoCompleted(runId: string, preview: PlanPreview, states: Map<string, StepState>, options: ApplyOptions, deps: ExecuteDeps): Promise<PlanRunStatus> {
+async function undoCompleted(
+  runId: string,
+  preview: PlanPreview,
+  states: Map<string, StepState>,
+  options: ApplyOptions,
+  deps: ExecuteDeps,
+): Promise<PlanRunStatus> {
   const byId = new Map(preview.steps.map((s) => [s.id, s]));
-  const completed = [...states.values()].filter((s) => s.status === "succeeded" && byId.get(s.id)!.kind !== "read").sort((a, b) => (b.finishedAt ?? 0) - (a.finishedAt ?? 0));
+  const completed = [...states.values()]
+    .filter((s) => s.status === "succeeded" && byId.get(s.id)!.kind !== "read")
+    .sort((a, b) => (b.finishedAt ?? 0) - (a.finishedAt ?? 0));
   let clean = ![...states.values()].some((s) => s.status === "unknown");
   for (const state of completed) {
     const step = byId.get(state.id)!;
@@ -384,11 +503,19 @@ async function undoCompleted(runId: string, preview: PlanPreview, states: Map<st
       continue;
     }
     try {
-      const undo = await rollbackExecution(state.executionId!, { actor: options.actor, cwd: options.cwd, env: options.env, dryRun: false, yes: true, otp: options.otp, planRunId: runId }, deps);
+      const undo = await rollbackExecution(
+        state.executionId!,
+        { actor: options.actor, cwd: options.cwd, env: options.env, dryRun: false, yes: true, otp: options.otp, planRunId: runId },
+        deps,
+      );
       if (undo.status === "succeeded") await set("rolled_back", `rolled back by ${undo.tool}.${undo.action} (${undo.executionId})`, undo.executionId);
       else {
         clean = false;
-        await set("rollback_failed", `rollback ${undo.tool}.${undo.action} (${undo.executionId}) ${undo.status}: ${undo.error?.message ?? ""}`.trim(), undo.executionId);
+        await set(
+          "rollback_failed",
+          `rollback ${undo.tool}.${undo.action} (${undo.executionId}) ${undo.status}: ${undo.error?.message ?? ""}`.trim(),
+          undo.executionId,
+        );
       }
     } catch (error) {
       if (!(error instanceof ToolctlError)) throw error;
@@ -399,10 +526,23 @@ async function undoCompleted(runId: string, preview: PlanPreview, states: Map<st
   return clean ? "rolled_back" : "failed";
 }
 
-function summary(runId: string, preview: PlanPreview, states: Map<string, StepState>, status: PlanRunStatus, exitCode: ExitCodeValue, message?: string, code = "action_failed"): ApplyResult {
+function summary(
+  runId: string,
+  preview: PlanPreview,
+  states: Map<string, StepState>,
+  status: PlanRunStatus,
+  exitCode: ExitCodeValue,
+  message?: string,
+  code = "action_failed",
+): ApplyResult {
   const spent = preview.steps.filter((s) => ["succeeded", "left_in_place"].includes(states.get(s.id)?.status ?? ""));
   return {
-    runId, planId: preview.id, name: preview.name, status, exitCode, totalUsd: totalUsd(spent),
+    runId,
+    planId: preview.id,
+    name: preview.name,
+    status,
+    exitCode,
+    totalUsd: totalUsd(spent),
     steps: preview.order.map((id) => {
       const { output: _output, finishedAt: _finishedAt, ...outcome } = states.get(id)!;
       return outcome;

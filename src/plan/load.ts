@@ -32,7 +32,7 @@ export function readPlanFile(file: string): LoadedPlan {
   try {
     text = readFileSync(file, "utf8");
   } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : ((error as NodeJS.ErrnoException).code ?? (error as Error).message);
     throw new ValidationError("plan_invalid", `${file}: cannot read plan: ${reason}`, [`${file}: ${reason}`]);
   }
   return parsePlan(text, file);
@@ -40,7 +40,11 @@ export function readPlanFile(file: string): LoadedPlan {
 
 export function parsePlan(text: string, file: string): LoadedPlan {
   const located = parseLocated(text, file.toLowerCase().endsWith(".json"));
-  if (Array.isArray(located)) throw invalid(file, located.map((p) => `${file}:${p.position.line}:${p.position.col}: ${p.message}`));
+  if (Array.isArray(located))
+    throw invalid(
+      file,
+      located.map((p) => `${file}:${p.position.line}:${p.position.col}: ${p.message}`),
+    );
   if (located.data === null || typeof located.data !== "object" || Array.isArray(located.data)) {
     throw invalid(file, [`${file}:1:1: expected a mapping with apiVersion, kind: Plan, name and steps`]);
   }
@@ -51,12 +55,25 @@ export function parsePlan(text: string, file: string): LoadedPlan {
   const plan = parsed.data;
   const { needs, envNames, problems } = dependencies(plan.steps);
   if (problems.length > 0) throw invalid(file, sortedUnique(problems.map((p) => formatProblem(file, located, p))));
-  const cycle = findCycle(plan.steps.map((s) => s.id), needs);
+  const cycle = findCycle(
+    plan.steps.map((s) => s.id),
+    needs,
+  );
   if (cycle) {
     const at = plan.steps.findIndex((s) => s.id === cycle[0]);
     throw invalid(file, [formatProblem(file, located, { path: ["steps", at], message: `steps depend on each other in a cycle: ${cycle.join(" → ")}` })]);
   }
-  return { file: path.resolve(file), digest: sha256Hex(text), plan, order: topologicalOrder(plan.steps.map((s) => s.id), needs), needs, envNames };
+  return {
+    file: path.resolve(file),
+    digest: sha256Hex(text),
+    plan,
+    order: topologicalOrder(
+      plan.steps.map((s) => s.id),
+      needs,
+    ),
+    needs,
+    envNames,
+  };
 }
 
 function invalid(file: string, lines: string[]): ValidationError {

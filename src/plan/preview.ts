@@ -79,7 +79,12 @@ export function totalUsd(steps: Array<Pick<StepPreview, "cost">>): number {
  * Which of the plan's environment variables hold secrets: those named like one, and those equal to a secret of a
  * tool the plan uses (a secret the store cannot open is simply not compared).
  */
-export async function planSecretEnv(envNames: readonly string[], actions: readonly string[], options: Pick<PreviewOptions, "cwd" | "env">, deps: EngineDeps): Promise<Set<string>> {
+export async function planSecretEnv(
+  envNames: readonly string[],
+  actions: readonly string[],
+  options: Pick<PreviewOptions, "cwd" | "env">,
+  deps: EngineDeps,
+): Promise<Set<string>> {
   const lookup = createSecretLookup(options.cwd, options.env, { home: deps.home, sealed: await deps.store.secrets.allSealed() });
   const values = new Set<string>();
   for (const toolName of new Set(actions.map((action) => action.split(".")[0]!))) {
@@ -97,7 +102,12 @@ export async function planSecretEnv(envNames: readonly string[], actions: readon
 
 export async function previewPlan(loaded: LoadedPlan, options: PreviewOptions, deps: EngineDeps): Promise<PlanPreview> {
   const byId = new Map(loaded.plan.steps.map((step) => [step.id, step]));
-  const secretEnv = await planSecretEnv(loaded.envNames, loaded.plan.steps.map((step) => step.action), options, deps);
+  const secretEnv = await planSecretEnv(
+    loaded.envNames,
+    loaded.plan.steps.map((step) => step.action),
+    options,
+    deps,
+  );
   const steps: StepPreview[] = [];
   const skipped = new Set<string>();
   for (const id of loaded.order) {
@@ -118,25 +128,46 @@ export async function previewPlan(loaded: LoadedPlan, options: PreviewOptions, d
   const day = spendDay();
   const today = await deps.store.ledger.day(day);
   const budget = {
-    day, committedUsd: today.committedUsd, reservedUsd: today.reservedUsd, dailyLimitUsd: limits.dailyUsd, perActionLimitUsd: limits.perActionUsd,
+    day,
+    committedUsd: today.committedUsd,
+    reservedUsd: today.reservedUsd,
+    dailyLimitUsd: limits.dailyUsd,
+    perActionLimitUsd: limits.perActionUsd,
     afterUsd: roundUsd(today.committedUsd + today.reservedUsd + usd),
   };
   const overBudget = budgetProblem(counted, usd, budget.afterUsd, limits);
   return {
-    format: PLAN_FORMAT, id: newId("pl"), name: loaded.plan.name, description: loaded.plan.description, file: loaded.file, fileDigest: loaded.digest,
-    createdAt: new Date().toISOString(), env: Object.fromEntries(loaded.envNames.map((name) => [name, envDigest(options.env[name])])),
-    order: loaded.order, steps,
+    format: PLAN_FORMAT,
+    id: newId("pl"),
+    name: loaded.plan.name,
+    description: loaded.plan.description,
+    file: loaded.file,
+    fileDigest: loaded.digest,
+    createdAt: new Date().toISOString(),
+    env: Object.fromEntries(loaded.envNames.map((name) => [name, envDigest(options.env[name])])),
+    order: loaded.order,
+    steps,
     total: {
-      usd, stepsWithUnknownCost: counted.filter((s) => s.cost.usd === null).length, acting: counted.filter((s) => s.acts).length,
-      needApproval: counted.filter((s) => s.approval.required).length, needTwoFactor: counted.filter((s) => s.approval.twoFactor).length,
+      usd,
+      stepsWithUnknownCost: counted.filter((s) => s.cost.usd === null).length,
+      acting: counted.filter((s) => s.acts).length,
+      needApproval: counted.filter((s) => s.approval.required).length,
+      needTwoFactor: counted.filter((s) => s.approval.twoFactor).length,
       irreversible: counted.filter((s) => s.acts && !s.reversible).length,
     },
-    budget, overBudget, willAct: counted.some((s) => s.acts),
+    budget,
+    overBudget,
+    willAct: counted.some((s) => s.acts),
   };
 }
 
 /** Why the plan would be refused by a spending limit: one step over the per-action limit, or the total over the day's. */
-export function budgetProblem(steps: Array<Pick<StepPreview, "id" | "cost">>, usd: number, afterUsd: number, limits: EngineDeps["config"]["limits"]): string | undefined {
+export function budgetProblem(
+  steps: Array<Pick<StepPreview, "id" | "cost">>,
+  usd: number,
+  afterUsd: number,
+  limits: EngineDeps["config"]["limits"],
+): string | undefined {
   for (const step of steps) {
     const over = step.cost.usd === null ? undefined : overPerActionLimit(step.cost.usd, limits);
     if (over) return `step ${step.id}: ${over}`;
@@ -147,14 +178,33 @@ export function budgetProblem(steps: Array<Pick<StepPreview, "id" | "cost">>, us
 
 /** A step that cannot be planned ends the plan with its reason, naming the step. */
 function stepError(id: string, action: string, error: { message: string; exitCode?: number; code?: string }): ToolctlError {
-  return new ToolctlError(error.code === "policy_refused" ? "policy_refused" : "plan_invalid", (error.exitCode as ToolctlError["exitCode"]) ?? ExitCode.usage, `step ${id} (${action}): ${error.message}`);
+  return new ToolctlError(
+    error.code === "policy_refused" ? "policy_refused" : "plan_invalid",
+    (error.exitCode as ToolctlError["exitCode"]) ?? ExitCode.usage,
+    `step ${id} (${action}): ${error.message}`,
+  );
 }
 
-async function previewStep(step: LoadedPlan["plan"]["steps"][number], needs: string[], options: PreviewOptions, deps: EngineDeps, secretEnv: ReadonlySet<string>): Promise<StepPreview> {
+async function previewStep(
+  step: LoadedPlan["plan"]["steps"][number],
+  needs: string[],
+  options: PreviewOptions,
+  deps: EngineDeps,
+  secretEnv: ReadonlySet<string>,
+): Promise<StepPreview> {
   const [toolName, actionName] = step.action.split(".") as [string, string];
   const tool = await deps.store.tools.get(toolName);
   const action = tool ? await deps.store.tools.action(toolName, actionName) : undefined;
-  if (!tool || !action) throw stepError(step.id, step.action, new NotFoundError(!tool ? `unknown tool '${toolName}'; import it first (toolctl import)` : `tool ${toolName} has no action '${actionName}'; see: toolctl show ${toolName}`));
+  if (!tool || !action)
+    throw stepError(
+      step.id,
+      step.action,
+      new NotFoundError(
+        !tool
+          ? `unknown tool '${toolName}'; import it first (toolctl import)`
+          : `tool ${toolName} has no action '${actionName}'; see: toolctl show ${toolName}`,
+      ),
+    );
   const scope = { env: options.env, secretEnv };
   let runs: boolean | "after apply" = true;
   let input: Record<string, unknown>;
@@ -170,8 +220,16 @@ async function previewStep(step: LoadedPlan["plan"]["steps"][number], needs: str
   // A cost read from an input that waits on earlier steps is an estimate until then; a fixed one never is.
   const estimated = waiting.length > 0 && action.definition.cost !== undefined && !("fixed" in action.definition.cost);
   const evaluation = await evaluate(
-    { ...options, target: step.action, input: { params: [], paramsJson: JSON.stringify(input) }, dryRun: true, inputMayWait: waiting.length > 0, executionId: newExecutionId() },
-    deps, { tool, action },
+    {
+      ...options,
+      target: step.action,
+      input: { params: [], paramsJson: JSON.stringify(input) },
+      dryRun: true,
+      inputMayWait: waiting.length > 0,
+      executionId: newExecutionId(),
+    },
+    deps,
+    { tool, action },
   );
   if (!evaluation.ok) {
     const { error } = evaluation.refusal;
@@ -181,14 +239,29 @@ async function previewStep(step: LoadedPlan["plan"]["steps"][number], needs: str
   // A price check the step took is on record, as for any dry run.
   for (const event of decision.events) await deps.store.audit.append(event);
   const deferred = decision.inputDeferred === true;
-  const warnings = deferred ? [`the input is checked during apply, once ${[...new Set(waiting.map((w) => w.split(".")[1]))].join(", ")} ran`] : decision.warnings;
+  const warnings = deferred
+    ? [`the input is checked during apply, once ${[...new Set(waiting.map((w) => w.split(".")[1]))].join(", ")} ran`]
+    : decision.warnings;
   const known = !Number.isNaN(decision.cost.usd);
   return {
-    id: step.id, action: step.action, description: step.description, needs, input: step.input, condition: step.condition, runs,
-    kind: action.kind, acts: action.kind !== "read" && runs !== false, toolDigest: tool.digest, knownAfterApply: waiting,
+    id: step.id,
+    action: step.action,
+    description: step.description,
+    needs,
+    input: step.input,
+    condition: step.condition,
+    runs,
+    kind: action.kind,
+    acts: action.kind !== "read" && runs !== false,
+    toolDigest: tool.digest,
+    knownAfterApply: waiting,
     reversible: typeof action.definition.rollback === "object",
-    shownInput: decision.shownInput, request: deferred ? undefined : decision.request, warnings, undo: decision.undo,
+    shownInput: decision.shownInput,
+    request: deferred ? undefined : decision.request,
+    warnings,
+    undo: decision.undo,
     cost: { usd: known ? decision.cost.usd : null, basis: decision.cost.basis, estimated, quoted },
-    risk: decision.risk, approval: { required: decision.approval.required, twoFactor: decision.approval.twoFactor },
+    risk: decision.risk,
+    approval: { required: decision.approval.required, twoFactor: decision.approval.twoFactor },
   };
 }

@@ -41,7 +41,14 @@ export function renderStep(value: unknown, scope: RenderScope): unknown {
   const secretEnv = (path: string) => path.startsWith("env.") && scope.secretEnv?.has(path.slice(4).split(".")[0]!) === true;
   const prepared = planning
     ? substitute(value, (path) =>
-      path.startsWith("steps.") ? knownAfterApply(path) : path.startsWith("secrets.") ? `<secret ${path.slice(8)}>` : secretEnv(path) ? `<secret env ${path.slice(4)}>` : undefined)
+        path.startsWith("steps.")
+          ? knownAfterApply(path)
+          : path.startsWith("secrets.")
+            ? `<secret ${path.slice(8)}>`
+            : secretEnv(path)
+              ? `<secret env ${path.slice(4)}>`
+              : undefined,
+      )
     : value;
   const env: Record<string, string> = {};
   for (const [name, text] of Object.entries(scope.env)) if (text !== undefined) env[name] = text;

@@ -74,7 +74,13 @@ function perUnitCost(cost: PerUnitCostSpec, input: Record<string, unknown>): Cos
     const field = cost.units.count;
     const raw = lookup(input, field);
     // A single recipient given as text counts as one.
-    const count = Array.isArray(raw) ? raw.length : typeof raw === "string" && raw !== "" ? 1 : typeof raw === "number" && Number.isFinite(raw) && raw >= 0 ? raw : undefined;
+    const count = Array.isArray(raw)
+      ? raw.length
+      : typeof raw === "string" && raw !== ""
+        ? 1
+        : typeof raw === "number" && Number.isFinite(raw) && raw >= 0
+          ? raw
+          : undefined;
     if (count === undefined) return { usd: Number.NaN, units: 0, basis: `input.${field} is not a count (a number, a list, or one text value)` };
     units *= count;
     parts.push(`input.${field}: ${count}`);
@@ -131,7 +137,7 @@ export function analyzeSms(text: string): SmsInfo {
   let segments = 1;
   let used = 0;
   for (const width of widths) {
-    if (used + width > limits.concatenated) (segments += 1), (used = 0);
+    if (used + width > limits.concatenated) ((segments += 1), (used = 0));
     used += width;
   }
   return { encoding, length, segments };

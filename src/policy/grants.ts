@@ -23,7 +23,9 @@ export function toolAskedItems(tool: ToolRecord): AskedItem[] {
 export function grantProblem(tool: ToolRecord): string | undefined {
   const widened = widenedReach(tool.reach, tool.acceptedReach);
   if (tool.status === "pending" || (tool.status === "active" && (!isCovered(toolAsks(tool), tool.grants, tool.requiresApproval) || widened.length > 0))) {
-    const wanted = toolAskedItems(tool).filter((item) => item.needsGrant).map((item) => (item.name === "host" ? `host ${item.asked}` : item.name === "reach" ? item.asked : `${item.name} ${item.asked}`));
+    const wanted = toolAskedItems(tool)
+      .filter((item) => item.needsGrant)
+      .map((item) => (item.name === "host" ? `host ${item.asked}` : item.name === "reach" ? item.asked : `${item.name} ${item.asked}`));
     const what = wanted.length > 0 ? `it asks for ${wanted.join(", ")}, which nobody has granted` : "it has not been approved since it was imported";
     return `tool ${tool.name} is pending: ${what}; review and grant with: toolctl tool approve ${tool.name}`;
   }

@@ -7,6 +7,5 @@ export function spendDay(date = new Date()): string {
   return date.toISOString().slice(0, 10);
 }
 
-
 /** Rounds to a hundredth of a cent: sums of floats must not drift across a limit. */
 export const roundUsd = (usd: number) => Math.round(usd * 10_000) / 10_000;

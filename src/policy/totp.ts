@@ -57,12 +57,7 @@ function equalInConstantTime(a: string, b: string): boolean {
  * Checks `code` against every step in the window. A step at or below `afterStep` was already used, so a match
  * there is a replay. Every step is compared, with no early exit, so timing does not tell which one matched.
  */
-export function verifyTotp(
-  secret: string | Uint8Array,
-  code: string,
-  nowMs: number,
-  options: TotpOptions & { afterStep?: number } = {},
-): TotpMatch {
+export function verifyTotp(secret: string | Uint8Array, code: string, nowMs: number, options: TotpOptions & { afterStep?: number } = {}): TotpMatch {
   const { digits, periodSeconds, windowSteps } = { ...TOTP_DEFAULTS, ...options };
   const candidate = normalizeCode(code);
   if (!isWellFormedCode(candidate, digits)) return { ok: false, reason: "invalid" };

@@ -6,7 +6,19 @@ import { existsSync, realpathSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
-const KEY_MATERIAL = [".ssh", ".gnupg", ".aws", ".azure", ".kube", ".docker", ".password-store", ".config/gcloud", ".local/share/keyrings", ".netrc", ".pgpass"];
+const KEY_MATERIAL = [
+  ".ssh",
+  ".gnupg",
+  ".aws",
+  ".azure",
+  ".kube",
+  ".docker",
+  ".password-store",
+  ".config/gcloud",
+  ".local/share/keyrings",
+  ".netrc",
+  ".pgpass",
+];
 
 export function realOrResolved(file: string): string {
   try {
@@ -27,7 +39,10 @@ export function userHomes(env: NodeJS.ProcessEnv): string[] {
 
 /** Every key-material location that exists, by its real path. */
 export function keyMaterialPaths(env: NodeJS.ProcessEnv): string[] {
-  return userHomes(env).flatMap((home) => KEY_MATERIAL.map((name) => path.join(home, name))).filter((file) => existsSync(file)).map(realOrResolved);
+  return userHomes(env)
+    .flatMap((home) => KEY_MATERIAL.map((name) => path.join(home, name)))
+    .filter((file) => existsSync(file))
+    .map(realOrResolved);
 }
 
 /** The key-material location `file` lies in (or contains), if any. */

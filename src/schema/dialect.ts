@@ -29,7 +29,10 @@ export const META_SCHEMA: Record<SchemaDialect, string> = {
 
 // Both schemes are seen in the wild for draft-07 and the newer drafts alike; the empty fragment is optional.
 function dialectOf(uri: string): SchemaDialect | undefined {
-  const normalized = uri.trim().replace(/#$/, "").replace(/^https?:\/\//, "");
+  const normalized = uri
+    .trim()
+    .replace(/#$/, "")
+    .replace(/^https?:\/\//, "");
   for (const [dialect, meta] of Object.entries(META_SCHEMA) as [SchemaDialect, string][]) {
     if (normalized === meta.replace(/^https?:\/\//, "")) return dialect;
   }
@@ -50,9 +53,7 @@ export function detectDialect(schema: unknown, fallback: SchemaDialect = "2020-1
   }
   const dialect = dialectOf(declared);
   if (!dialect) {
-    throw new InvalidSchemaError([
-      { path: "/$schema", message: `unsupported $schema "${declared}" (supported: draft-07, 2019-09, 2020-12)` },
-    ]);
+    throw new InvalidSchemaError([{ path: "/$schema", message: `unsupported $schema "${declared}" (supported: draft-07, 2019-09, 2020-12)` }]);
   }
   return dialect;
 }

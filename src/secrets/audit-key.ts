@@ -45,7 +45,7 @@ export function loadAuditKey(home: string, env: NodeJS.ProcessEnv, options: { cr
   }
   try {
     const parsed = JSON.parse(text) as { id?: unknown; key?: unknown };
-    if (typeof parsed.id !== "string" || typeof parsed.key !== "string") throw new Error("expected {\"id\", \"key\"}");
+    if (typeof parsed.id !== "string" || typeof parsed.key !== "string") throw new Error('expected {"id", "key"}');
     return { id: parsed.id, key: decode(parsed.key, holder!.where), where: holder!.where };
   } catch (error) {
     if (error instanceof EnvironmentError) throw error;

@@ -50,7 +50,10 @@ export function envKeyId(key: Buffer): string {
 function envKeyRing(env: NodeJS.ProcessEnv): KeyRing {
   const key = decodeKey(env.TOOLCTL_MASTER_KEY!, "TOOLCTL_MASTER_KEY");
   // "env" is kept as a decrypt-only alias for values sealed by earlier versions, which named no key.
-  const keys = new Map([["env", key], [envKeyId(key), key]]);
+  const keys = new Map([
+    ["env", key],
+    [envKeyId(key), key],
+  ]);
   let current = envKeyId(key);
   // Present while an operator rotates an environment key (see store/sqlite/rotate.ts). New values are sealed with it at
   // once, under its own id, so nothing written during the switch is left on the key being retired.
@@ -90,7 +93,9 @@ export function loadKeyRing(home: string, env: NodeJS.ProcessEnv, options: { cre
     if (!options.create) return undefined;
     const kid = newKeyId();
     // Never replaces a ring another process created meanwhile: the loser reads the winner's.
-    holderForNewKey(home, "master", env).create(`${JSON.stringify({ current: kid, keys: { [kid]: nodeCrypto().randomBytes(32).toString("base64") } }, null, 2)}\n`);
+    holderForNewKey(home, "master", env).create(
+      `${JSON.stringify({ current: kid, keys: { [kid]: nodeCrypto().randomBytes(32).toString("base64") } }, null, 2)}\n`,
+    );
     parsed = readKeyFile(home)!;
   }
   const where = keyFilePath(home);
@@ -127,7 +132,10 @@ export function unseal(ring: KeyRing, sealed: string, aad: string): string {
     throw new EnvironmentError(`a sealed value for ${aad} is malformed`);
   }
   const key = ring.keys.get(kid);
-  if (!key) throw new EnvironmentError(`the value for ${aad} was sealed with key '${kid}', which is not in the key ring (${ring.source === "env" ? "TOOLCTL_MASTER_KEY" : "the stored key ring"})`);
+  if (!key)
+    throw new EnvironmentError(
+      `the value for ${aad} was sealed with key '${kid}', which is not in the key ring (${ring.source === "env" ? "TOOLCTL_MASTER_KEY" : "the stored key ring"})`,
+    );
   try {
     const decipher = nodeCrypto().createDecipheriv("aes-256-gcm", key, Buffer.from(nonce, "base64"));
     decipher.setAAD(Buffer.from(aad));

@@ -11,7 +11,20 @@
  * `TOOLCTL_KEY_STORE=file` or `keyring` forces the choice. A key outside the home cannot be read by a process
  * that can only read files, which is what a confined tool is at most.
  */
-import { closeSync, existsSync, fchmodSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  fchmodSync,
+  fsyncSync,
+  linkSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { EnvironmentError, UsageError } from "../errors.js";
@@ -135,13 +148,16 @@ function loadEntryClass(): EntryClass | null {
  */
 export function keyringAvailable(env: NodeJS.ProcessEnv): { ok: boolean; why: string } {
   if (loadEntryClass() === null) return { ok: false, why: "the @napi-rs/keyring binary for this platform is not installed" };
-  if (process.platform === "darwin" || process.platform === "win32") return { ok: true, why: process.platform === "darwin" ? "macOS Keychain" : "Windows Credential Manager" };
+  if (process.platform === "darwin" || process.platform === "win32")
+    return { ok: true, why: process.platform === "darwin" ? "macOS Keychain" : "Windows Credential Manager" };
   if (process.platform !== "linux") return { ok: false, why: `no supported keyring on ${process.platform}` };
   if (!env.DBUS_SESSION_BUS_ADDRESS) return { ok: false, why: "no D-Bus session (DBUS_SESSION_BUS_ADDRESS is not set), so no Secret Service" };
   const { spawnSync } = createRequire(import.meta.url)("node:child_process") as typeof import("node:child_process");
   const ask = (method: string, ...args: string[]) =>
     spawnSync("dbus-send", ["--session", "--print-reply", "--dest=org.freedesktop.DBus", "/org/freedesktop/DBus", `org.freedesktop.DBus.${method}`, ...args], {
-      env, encoding: "utf8", timeout: 3000,
+      env,
+      encoding: "utf8",
+      timeout: 3000,
     });
   const owner = ask("NameHasOwner", "string:org.freedesktop.secrets");
   if (owner.error) return { ok: false, why: "dbus-send is not installed, so the Secret Service cannot be found" };

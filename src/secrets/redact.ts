@@ -12,8 +12,21 @@ const MAX_DEPTH = 64;
 const TOO_DEEP = "[TOO DEEP]";
 
 const SECRET_WORDS = new Set([
-  "password", "passwd", "pwd", "passphrase", "secret", "token", "authorization", "credential", "credentials",
-  "cookie", "bearer", "apikey", "signature", "otp", "totp",
+  "password",
+  "passwd",
+  "pwd",
+  "passphrase",
+  "secret",
+  "token",
+  "authorization",
+  "credential",
+  "credentials",
+  "cookie",
+  "bearer",
+  "apikey",
+  "signature",
+  "otp",
+  "totp",
 ]);
 const SECRET_PAIRS = new Set(["api key", "private key", "access key", "secret key", "client secret", "auth token", "session id", "set cookie"]);
 
@@ -65,8 +78,12 @@ export class Redactor {
     // Every encoding a value may take on its way out: URL path and query (which differ on ~!'()* and space),
     // JSON string escapes, and base64 (as in a basic-auth header), aligned or not.
     const forms = new Set([
-      value, encodeURIComponent(value), new URLSearchParams({ v: value }).toString().slice(2),
-      JSON.stringify(value).slice(1, -1), Buffer.from(value).toString("base64"), ...embeddedBase64(value),
+      value,
+      encodeURIComponent(value),
+      new URLSearchParams({ v: value }).toString().slice(2),
+      JSON.stringify(value).slice(1, -1),
+      Buffer.from(value).toString("base64"),
+      ...embeddedBase64(value),
     ]);
     for (const form of forms) if (!this.needles.includes(form)) this.needles.push(form);
     this.needles.sort((a, b) => b.length - a.length);

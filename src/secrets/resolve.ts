@@ -61,7 +61,10 @@ function createStoreReader({ home, sealed }: StoreAccess, env: NodeJS.ProcessEnv
     if (value === undefined) return undefined;
     ring ??= loadKeyRing(home, env, { create: false });
     if (!ring) {
-      throw new EnvironmentError(`secret ${name} is in the encrypted store, but there is no master key: ${where} does not exist and TOOLCTL_MASTER_KEY is not set; restore the key file or set TOOLCTL_MASTER_KEY`, { secret: name });
+      throw new EnvironmentError(
+        `secret ${name} is in the encrypted store, but there is no master key: ${where} does not exist and TOOLCTL_MASTER_KEY is not set; restore the key file or set TOOLCTL_MASTER_KEY`,
+        { secret: name },
+      );
     }
     // A rotation may have added the value's key since the ring was read: the key file is read again then.
     const reload = ring.source === "file" ? () => loadKeyRing(home, env, { create: false }) : undefined;

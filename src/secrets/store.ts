@@ -18,19 +18,30 @@ export function secretAad(name: string): string {
   return `secrets:${name}`;
 }
 
-
 /**
  * Seals and stores a secret. The ring is re-read inside the store's write transaction (`ringForSealing`), so a
  * key rotation running at the same time cannot leave the value sealed with a key it just dropped.
  */
-export function setSecret(store: Store, home: string, ring: KeyRing, name: string, value: string, actor: Actor = "user"): Promise<{ created: boolean; keyId: string }> {
+export function setSecret(
+  store: Store,
+  home: string,
+  ring: KeyRing,
+  name: string,
+  value: string,
+  actor: Actor = "user",
+): Promise<{ created: boolean; keyId: string }> {
   assertSecretName(name);
   if (value === "") throw new UsageError(`refusing to store an empty value for ${name}`);
-  if (Buffer.byteLength(value) > MAX_SECRET_BYTES) throw new UsageError(`the value for ${name} is over ${MAX_SECRET_BYTES / 1024} KiB; secrets are tokens and keys, not files`);
-  return store.secrets.put(name, () => {
-    const sealingRing = ringForSealing(home, ring);
-    return { sealed: seal(sealingRing, value, secretAad(name)), keyId: sealingRing.current };
-  }, actor);
+  if (Buffer.byteLength(value) > MAX_SECRET_BYTES)
+    throw new UsageError(`the value for ${name} is over ${MAX_SECRET_BYTES / 1024} KiB; secrets are tokens and keys, not files`);
+  return store.secrets.put(
+    name,
+    () => {
+      const sealingRing = ringForSealing(home, ring);
+      return { sealed: seal(sealingRing, value, secretAad(name)), keyId: sealingRing.current };
+    },
+    actor,
+  );
 }
 
 /** Where the key is expected to come from, for error messages. */

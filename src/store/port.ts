@@ -8,10 +8,40 @@
  * back as values; an exception means the store itself failed.
  */
 import type {
-  Admission, Approval, AuditEvent, AuditEventInput, AuditQuery, AuditVerification, CallResult, CircuitRefusal, CircuitSettings, CountFilter,
-  DaySpend, DecideResult, Execution, ExecutionQuery, ExecutionStatus, ExecutionUpdate, ListToolsQuery, NewApproval, NewExecution, PlanRun,
-  PlanRunStatus, PlanRunStep, ReservationRow, SaveToolInput, SaveToolResult, Stats, StatsQuery, ToolRecord, ToolRow5, ToolStatus, ToolSummary,
-  ActionRecord, TwoFactorStatus, VerifyContext,
+  Admission,
+  Approval,
+  AuditEvent,
+  AuditEventInput,
+  AuditQuery,
+  AuditVerification,
+  CallResult,
+  CircuitRefusal,
+  CircuitSettings,
+  CountFilter,
+  DaySpend,
+  DecideResult,
+  Execution,
+  ExecutionQuery,
+  ExecutionStatus,
+  ExecutionUpdate,
+  ListToolsQuery,
+  NewApproval,
+  NewExecution,
+  PlanRun,
+  PlanRunStatus,
+  PlanRunStep,
+  ReservationRow,
+  SaveToolInput,
+  SaveToolResult,
+  Stats,
+  StatsQuery,
+  ToolRecord,
+  ToolRow5,
+  ToolStatus,
+  ToolSummary,
+  ActionRecord,
+  TwoFactorStatus,
+  VerifyContext,
 } from "../domain/records.js";
 import type { Asks } from "../domain/permissions.js";
 import type { KeyRing } from "../secrets/crypto.js";
@@ -33,7 +63,11 @@ export interface ToolStore {
   save(input: SaveToolInput): Promise<SaveToolResult>;
   /** Validators compiled on an action's first run, kept for the tool version they were compiled for. */
   saveValidators(
-    tool: string, action: string, toolDigest: string, input: { digest: string; code: string }, output?: { digest: string; code: string },
+    tool: string,
+    action: string,
+    toolDigest: string,
+    input: { digest: string; code: string },
+    output?: { digest: string; code: string },
   ): Promise<void>;
   setStatus(name: string, status: ToolStatus, actor: string): Promise<{ previous: ToolStatus; changed: boolean }>;
   approve(name: string, digest: string, actor: string): Promise<{ previous: ToolStatus; status: ToolStatus; grants: Asks }>;
@@ -108,9 +142,7 @@ export interface AuditStore {
 }
 
 /** The code check's verdict: a refusal says why, and when to try again after too many wrong codes. */
-export type CodeVerdict =
-  | { ok: true; step: number }
-  | { ok: false; reason: "not_enrolled" | "invalid" | "replayed" | "throttled"; retryAfterSeconds?: number };
+export type CodeVerdict = { ok: true; step: number } | { ok: false; reason: "not_enrolled" | "invalid" | "replayed" | "throttled"; retryAfterSeconds?: number };
 
 export interface TwoFactorStore {
   isEnrolled(): Promise<boolean>;

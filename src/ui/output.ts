@@ -67,7 +67,11 @@ export function createOutput(json: boolean, env: NodeJS.ProcessEnv = process.env
 /** A plain-text table: columns padded to their widest cell. */
 export function table(headers: string[], rows: string[][], style: (header: string) => string = (h) => h): string {
   const widths = headers.map((header, i) => Math.max(header.length, ...rows.map((row) => (row[i] ?? "").length)));
-  const line = (cells: string[]) => cells.map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i]!)))
+      .join("  ")
+      .trimEnd();
   return [style(line(headers)), ...rows.map(line)].join("\n");
 }
 

@@ -30,7 +30,8 @@ function requestLines(request: unknown): string[] {
 function flags(step: StepPreview): string {
   if (step.runs === false) return "skipped (condition false)";
   const parts = [step.kind === "read" ? "read only" : step.approval.twoFactor ? "approval + TOTP" : step.approval.required ? "approval" : "no approval"];
-  if (step.kind !== "read") parts.push(step.reversible ? `undo: ${step.undo.replace(/ \(automatic.*\)$/, "")}` : step.undo.startsWith("irreversible") ? "irreversible" : "no rollback");
+  if (step.kind !== "read")
+    parts.push(step.reversible ? `undo: ${step.undo.replace(/ \(automatic.*\)$/, "")}` : step.undo.startsWith("irreversible") ? "irreversible" : "no rollback");
   if (step.cost.quoted) parts.push("price quoted (a read ran)");
   if (step.runs === "after apply") parts.push("runs if its condition holds");
   return parts.join(", ");
@@ -56,8 +57,8 @@ export function renderPlan(preview: PlanPreview, c: ChalkInstance): string {
   const b = preview.budget;
   lines.push(
     "",
-    `Total: ${usd(t.usd)}${t.stepsWithUnknownCost ? ` + ${t.stepsWithUnknownCost} step${t.stepsWithUnknownCost === 1 ? "" : "s"} known after apply` : ""}`
-      + `; today ${b.day}: ${usd(b.committedUsd)} spent + ${usd(b.reservedUsd)} reserved, ${usd(b.afterUsd)} after this plan, of ${usd(b.dailyLimitUsd)} (at most ${usd(b.perActionLimitUsd)} per action)`,
+    `Total: ${usd(t.usd)}${t.stepsWithUnknownCost ? ` + ${t.stepsWithUnknownCost} step${t.stepsWithUnknownCost === 1 ? "" : "s"} known after apply` : ""}` +
+      `; today ${b.day}: ${usd(b.committedUsd)} spent + ${usd(b.reservedUsd)} reserved, ${usd(b.afterUsd)} after this plan, of ${usd(b.dailyLimitUsd)} (at most ${usd(b.perActionLimitUsd)} per action)`,
     preview.willAct
       ? `Plan: ${t.acting} step${t.acting === 1 ? "" : "s"} will act; ${t.needApproval} need${t.needApproval === 1 ? "s" : ""} approval (one approval covers the plan), ${t.needTwoFactor} a TOTP code; ${t.irreversible} cannot be rolled back.`
       : "Plan: no changes. Nothing would act.",
@@ -67,15 +68,25 @@ export function renderPlan(preview: PlanPreview, c: ChalkInstance): string {
 }
 
 function outcomeText(outcome: StepOutcome, c: ChalkInstance): string {
-  const colour = outcome.status === "succeeded" || outcome.status === "rolled_back" ? c.green
-    : outcome.status === "failed" || outcome.status === "rollback_failed" ? c.red
-    : outcome.status === "unknown" || outcome.status === "left_in_place" ? c.yellow : c.dim;
+  const colour =
+    outcome.status === "succeeded" || outcome.status === "rolled_back"
+      ? c.green
+      : outcome.status === "failed" || outcome.status === "rollback_failed"
+        ? c.red
+        : outcome.status === "unknown" || outcome.status === "left_in_place"
+          ? c.yellow
+          : c.dim;
   return `${colour(outcome.status.replace(/_/g, " "))}${outcome.executionId ? c.dim(` ${outcome.executionId}`) : ""}${outcome.note ? ` ${c.dim("·")} ${outcome.note}` : ""}`;
 }
 
 export function renderApply(result: ApplyResult, c: ChalkInstance): string {
   const width = Math.max(...result.steps.map((s) => s.id.length));
-  const head = result.status === "succeeded" ? c.green(`✓ plan ${result.name} applied`) : result.status === "rolled_back" ? c.yellow(`plan ${result.name} failed and was rolled back`) : c.red(`plan ${result.name} ${result.status}`);
+  const head =
+    result.status === "succeeded"
+      ? c.green(`✓ plan ${result.name} applied`)
+      : result.status === "rolled_back"
+        ? c.yellow(`plan ${result.name} failed and was rolled back`)
+        : c.red(`plan ${result.name} ${result.status}`);
   return [
     `${head}${c.dim(` (plan run ${result.runId})`)}`,
     ...result.steps.map((s) => `  ${s.id.padEnd(width)}  ${s.action}  ${outcomeText(s, c)}`),
@@ -87,13 +98,19 @@ export function renderPlanRun(run: PlanRun, interrupted: boolean, c: ChalkInstan
   const steps = (run.plan as PlanPreview).steps;
   const width = Math.max(...run.steps.map((s) => s.step.length));
   const status = interrupted ? `interrupted (process ${run.pid} is gone)` : run.status;
-  const lines = [`plan run ${run.id}: ${run.name}, ${status}`, c.dim(`  plan ${run.planId}, started ${run.createdAt} by ${run.actor}, updated ${run.updatedAt}`)];
+  const lines = [
+    `plan run ${run.id}: ${run.name}, ${status}`,
+    c.dim(`  plan ${run.planId}, started ${run.createdAt} by ${run.actor}, updated ${run.updatedAt}`),
+  ];
   for (const row of run.steps) {
     const action = steps.find((s) => s.id === row.step)?.action ?? "";
-    lines.push(`  ${row.step.padEnd(width)}  ${action}  ${outcomeText({ id: row.step, action, status: row.status, executionId: row.executionId ?? undefined, note: row.note ?? undefined }, c)}`);
+    lines.push(
+      `  ${row.step.padEnd(width)}  ${action}  ${outcomeText({ id: row.step, action, status: row.status, executionId: row.executionId ?? undefined, note: row.note ?? undefined }, c)}`,
+    );
   }
   if (run.error) lines.push(c.dim(`  ${run.error}`));
-  if (interrupted || run.status === "failed" || run.status === "interrupted") lines.push(`next: toolctl plan-runs resume ${run.id}   or   toolctl plan-runs rollback ${run.id}`);
+  if (interrupted || run.status === "failed" || run.status === "interrupted")
+    lines.push(`next: toolctl plan-runs resume ${run.id}   or   toolctl plan-runs rollback ${run.id}`);
   return lines.join("\n");
 }
 
@@ -101,6 +118,9 @@ export function renderPlanRun(run: PlanRun, interrupted: boolean, c: ChalkInstan
 export function createStepReporter(c: ChalkInstance, write: (line: string) => void): StepReporter {
   return {
     started: (step) => write(c.dim(`… ${step.id}: ${step.action} started`)),
-    finished: (step, outcome) => write(`${outcome.status === "succeeded" || outcome.status === "rolled_back" ? c.green("✓") : outcome.status === "skipped" ? c.dim("-") : c.red("✗")} ${step.id}: ${outcomeText(outcome, c)}`),
+    finished: (step, outcome) =>
+      write(
+        `${outcome.status === "succeeded" || outcome.status === "rolled_back" ? c.green("✓") : outcome.status === "skipped" ? c.dim("-") : c.red("✗")} ${step.id}: ${outcomeText(outcome, c)}`,
+      ),
   };
 }

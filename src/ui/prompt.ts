@@ -11,7 +11,11 @@ export function canPrompt(): boolean {
   return process.stdin.isTTY === true && process.stderr.isTTY === true;
 }
 
-async function ask<T>(run: (signal: AbortSignal) => Promise<T>, timeoutMs: number, outer?: AbortSignal): Promise<{ value: T } | { answer: Exclude<Answer, "yes" | "no"> }> {
+async function ask<T>(
+  run: (signal: AbortSignal) => Promise<T>,
+  timeoutMs: number,
+  outer?: AbortSignal,
+): Promise<{ value: T } | { answer: Exclude<Answer, "yes" | "no"> }> {
   const controller = new AbortController();
   // The caller's signal (Ctrl-C delivered as SIGINT rather than as a keypress) ends the prompt too.
   const onOuter = () => controller.abort();
@@ -54,10 +58,19 @@ export async function askYesNo(message: string, timeoutMs: number, outer?: Abort
 }
 
 /** Asks for a one-time code of `digits` digits (re-asked until well formed); the characters are masked. */
-export async function askCode(message: string, timeoutMs: number, digits = OTP_DIGITS, outer?: AbortSignal): Promise<{ code: string } | { answer: Exclude<Answer, "yes" | "no"> }> {
+export async function askCode(
+  message: string,
+  timeoutMs: number,
+  digits = OTP_DIGITS,
+  outer?: AbortSignal,
+): Promise<{ code: string } | { answer: Exclude<Answer, "yes" | "no"> }> {
   const { password } = await import("@inquirer/prompts");
   const result = await ask(
-    (signal) => password({ message, mask: "*", validate: (value) => isWellFormedCode(value, digits) || `enter the ${digits}-digit code from your authenticator app` }, { signal, output: process.stderr }),
+    (signal) =>
+      password(
+        { message, mask: "*", validate: (value) => isWellFormedCode(value, digits) || `enter the ${digits}-digit code from your authenticator app` },
+        { signal, output: process.stderr },
+      ),
     timeoutMs,
     outer,
   );
@@ -67,5 +80,8 @@ export async function askCode(message: string, timeoutMs: number, digits = OTP_D
 /** Asks for a value with the characters masked (a secret); an empty value is re-asked. */
 export async function askHidden(message: string, timeoutMs: number): Promise<{ value: string } | { answer: Exclude<Answer, "yes" | "no"> }> {
   const { password } = await import("@inquirer/prompts");
-  return ask((signal) => password({ message, mask: "*", validate: (value) => value !== "" || "the value cannot be empty" }, { signal, output: process.stderr }), timeoutMs);
+  return ask(
+    (signal) => password({ message, mask: "*", validate: (value) => value !== "" || "the value cannot be empty" }, { signal, output: process.stderr }),
+    timeoutMs,
+  );
 }

@@ -65,7 +65,11 @@ const NO_USER_AGENT =
 const MODES = new Set(["100644", "100755", "120000", "040000"]);
 
 class GitHubError {
-  constructor(readonly status: number, readonly message: string, readonly extra: Record<string, unknown> = {}) {}
+  constructor(
+    readonly status: number,
+    readonly message: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {}
 }
 
 const notFound = () => new GitHubError(404, "Not Found");
@@ -187,10 +191,19 @@ export class FakeGitHub extends FakeProvider {
       throw failed({ code: "custom", field: "name", message: "name already exists on this account" });
     }
     const repo: FakeRepo = {
-      id: this.nextId++, name, full_name: fullName, owner: { login: this.login }, private: body.private === true,
+      id: this.nextId++,
+      name,
+      full_name: fullName,
+      owner: { login: this.login },
+      private: body.private === true,
       description: typeof body.description === "string" ? body.description : null,
-      html_url: `https://github.com/${fullName}`, clone_url: `https://github.com/${fullName}.git`, default_branch: "main",
-      blobs: new Map(), trees: new Map(), commits: new Map(), refs: new Map(),
+      html_url: `https://github.com/${fullName}`,
+      clone_url: `https://github.com/${fullName}.git`,
+      default_branch: "main",
+      blobs: new Map(),
+      trees: new Map(),
+      commits: new Map(),
+      refs: new Map(),
     };
     this.repos.set(fullName, repo);
     if (body.auto_init === true) {
@@ -255,7 +268,12 @@ export class FakeGitHub extends FakeProvider {
       } else throw unprocessable("Invalid tree info");
     }
     const sha = this.storeTree(repo, [...files.values()]);
-    return { sha, url: `${API}/repos/${repo.full_name}/git/trees/${sha}`, tree: repo.trees.get(sha)!.map((e) => ({ ...e, url: `${API}/repos/${repo.full_name}/git/blobs/${e.sha}` })), truncated: false };
+    return {
+      sha,
+      url: `${API}/repos/${repo.full_name}/git/trees/${sha}`,
+      tree: repo.trees.get(sha)!.map((e) => ({ ...e, url: `${API}/repos/${repo.full_name}/git/blobs/${e.sha}` })),
+      truncated: false,
+    };
   }
 
   private createCommit(repo: FakeRepo, body: Record<string, unknown>): unknown {
@@ -267,13 +285,18 @@ export class FakeGitHub extends FakeProvider {
       throw unprocessable("Parent SHA does not exist or is not a commit object");
     }
     const given = isObject(body.author) ? body.author : {};
-    const author = { ...this.author(), ...(typeof given.name === "string" ? { name: given.name } : {}), ...(typeof given.email === "string" ? { email: given.email } : {}) };
+    const author = {
+      ...this.author(),
+      ...(typeof given.name === "string" ? { name: given.name } : {}),
+      ...(typeof given.email === "string" ? { email: given.email } : {}),
+    };
     const sha = this.storeCommit(repo, { tree: body.tree, parents: parents as string[], message: body.message, author });
     return this.commitJson(repo, sha);
   }
 
   private createRef(repo: FakeRepo, body: Record<string, unknown>): unknown {
-    if (typeof body.ref !== "string" || !/^refs\/[^/]+\/.+/.test(body.ref)) throw unprocessable("Reference name must start with 'refs/' and have at least two slashes.");
+    if (typeof body.ref !== "string" || !/^refs\/[^/]+\/.+/.test(body.ref))
+      throw unprocessable("Reference name must start with 'refs/' and have at least two slashes.");
     if (typeof body.sha !== "string" || !repo.commits.has(body.sha)) throw unprocessable("Object does not exist");
     if (repo.refs.has(body.ref)) throw unprocessable("Reference already exists");
     repo.refs.set(body.ref, body.sha);
@@ -308,22 +331,41 @@ export class FakeGitHub extends FakeProvider {
   }
 
   private userJson(): Record<string, unknown> {
-    return { login: this.login, id: 1_000_001, node_id: "U_kgDOAA9CQQ", type: "User", name: "Octo Dev", html_url: `https://github.com/${this.login}`, url: `${API}/users/${this.login}` };
+    return {
+      login: this.login,
+      id: 1_000_001,
+      node_id: "U_kgDOAA9CQQ",
+      type: "User",
+      name: "Octo Dev",
+      html_url: `https://github.com/${this.login}`,
+      url: `${API}/users/${this.login}`,
+    };
   }
 
   private repoJson(repo: FakeRepo): Record<string, unknown> {
     return {
-      id: repo.id, node_id: `R_${Buffer.from(String(repo.id)).toString("base64")}`, name: repo.name, full_name: repo.full_name,
-      owner: { login: repo.owner.login, type: "User" }, private: repo.private, visibility: repo.private ? "private" : "public",
-      description: repo.description, html_url: repo.html_url, clone_url: repo.clone_url, url: `${API}/repos/${repo.full_name}`,
-      default_branch: repo.default_branch, size: 0,
+      id: repo.id,
+      node_id: `R_${Buffer.from(String(repo.id)).toString("base64")}`,
+      name: repo.name,
+      full_name: repo.full_name,
+      owner: { login: repo.owner.login, type: "User" },
+      private: repo.private,
+      visibility: repo.private ? "private" : "public",
+      description: repo.description,
+      html_url: repo.html_url,
+      clone_url: repo.clone_url,
+      url: `${API}/repos/${repo.full_name}`,
+      default_branch: repo.default_branch,
+      size: 0,
     };
   }
 
   private refJson(repo: FakeRepo, ref: string): Record<string, unknown> {
     const sha = repo.refs.get(ref)!;
     return {
-      ref, node_id: `REF_${Buffer.from(`${repo.full_name}:${ref}`).toString("base64")}`, url: `${API}/repos/${repo.full_name}/git/${ref}`,
+      ref,
+      node_id: `REF_${Buffer.from(`${repo.full_name}:${ref}`).toString("base64")}`,
+      url: `${API}/repos/${repo.full_name}/git/${ref}`,
       object: { sha, type: "commit", url: `${API}/repos/${repo.full_name}/git/commits/${sha}` },
     };
   }
@@ -332,8 +374,14 @@ export class FakeGitHub extends FakeProvider {
     const commit = repo.commits.get(sha)!;
     const base = `${API}/repos/${repo.full_name}/git`;
     return {
-      sha, node_id: `C_${sha.slice(0, 16)}`, url: `${base}/commits/${sha}`, html_url: `${repo.html_url}/commit/${sha}`,
-      author: commit.author, committer: commit.author, message: commit.message, tree: { sha: commit.tree, url: `${base}/trees/${commit.tree}` },
+      sha,
+      node_id: `C_${sha.slice(0, 16)}`,
+      url: `${base}/commits/${sha}`,
+      html_url: `${repo.html_url}/commit/${sha}`,
+      author: commit.author,
+      committer: commit.author,
+      message: commit.message,
+      tree: { sha: commit.tree, url: `${base}/trees/${commit.tree}` },
       parents: commit.parents.map((p) => ({ sha: p, url: `${base}/commits/${p}`, html_url: `${repo.html_url}/commit/${p}` })),
       verification: { verified: false, reason: "unsigned", signature: null, payload: null },
     };

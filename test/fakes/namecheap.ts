@@ -56,15 +56,37 @@ const CONTACT_ROLES = ["Registrant", "Tech", "Admin", "AuxBilling"] as const;
 const REQUIRED_CONTACT_FIELDS = ["FirstName", "LastName", "Address1", "City", "StateProvince", "PostalCode", "Country", "Phone", "EmailAddress"];
 // namecheap.domains.create's contact fields, per role (Namecheap's reference).
 const CONTACT_FIELDS = [
-  "OrganizationName", "JobTitle", "FirstName", "LastName", "Address1", "Address2", "City", "StateProvince", "StateProvinceChoice",
-  "PostalCode", "Country", "Phone", "PhoneExt", "Fax", "EmailAddress",
+  "OrganizationName",
+  "JobTitle",
+  "FirstName",
+  "LastName",
+  "Address1",
+  "Address2",
+  "City",
+  "StateProvince",
+  "StateProvinceChoice",
+  "PostalCode",
+  "Country",
+  "Phone",
+  "PhoneExt",
+  "Fax",
+  "EmailAddress",
 ];
 const GLOBAL_PARAMS = ["ApiUser", "ApiKey", "UserName", "ClientIp", "Command"];
 const COMMAND_PARAMS: Record<string, readonly string[]> = {
   "namecheap.domains.check": ["DomainList"],
   "namecheap.users.getPricing": ["ProductType", "ProductCategory", "PromotionCode", "ActionName", "ProductName"],
   "namecheap.domains.create": [
-    "DomainName", "Years", "PromotionCode", "Nameservers", "AddFreeWhoisguard", "WGEnabled", "IsPremiumDomain", "PremiumPrice", "EapFee", "IdnCode",
+    "DomainName",
+    "Years",
+    "PromotionCode",
+    "Nameservers",
+    "AddFreeWhoisguard",
+    "WGEnabled",
+    "IsPremiumDomain",
+    "PremiumPrice",
+    "EapFee",
+    "IdnCode",
     ...CONTACT_ROLES.flatMap((role) => CONTACT_FIELDS.map((field) => `${role}${field}`)),
   ],
 };
@@ -72,10 +94,15 @@ const COMMAND_PARAMS: Record<string, readonly string[]> = {
 const escapeXml = (text: string): string =>
   text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&apos;");
 const attributes = (values: Record<string, string | number | boolean>): string =>
-  Object.entries(values).map(([k, v]) => `${k}="${escapeXml(String(v))}"`).join(" ");
+  Object.entries(values)
+    .map(([k, v]) => `${k}="${escapeXml(String(v))}"`)
+    .join(" ");
 
 class NamecheapError {
-  constructor(readonly number: number, readonly message: string) {}
+  constructor(
+    readonly number: number,
+    readonly message: string,
+  ) {}
 }
 
 export interface FakeNamecheapOptions {
@@ -134,7 +161,10 @@ export class FakeNamecheap extends FakeProvider {
     const command = params.get("Command") ?? "";
     const known = new Set([...GLOBAL_PARAMS, ...(COMMAND_PARAMS[command] ?? [])]);
     this.received.push({
-      method: req.method, command, params: Object.fromEntries(params), inQuery: [...url.searchParams.keys()],
+      method: req.method,
+      command,
+      params: Object.fromEntries(params),
+      inQuery: [...url.searchParams.keys()],
       ignored: [...params.keys()].filter((name) => !known.has(name)),
     });
     let body: string;
@@ -164,27 +194,45 @@ export class FakeNamecheap extends FakeProvider {
 
   private run(command: string, params: URLSearchParams): string {
     switch (command) {
-      case "namecheap.domains.check": return this.check(params);
-      case "namecheap.users.getPricing": return this.pricing(params);
-      case "namecheap.domains.create": return this.create(params);
-      default: throw new NamecheapError(1010104, `Invalid Command: ${command || "(missing)"}`);
+      case "namecheap.domains.check":
+        return this.check(params);
+      case "namecheap.users.getPricing":
+        return this.pricing(params);
+      case "namecheap.domains.create":
+        return this.create(params);
+      default:
+        throw new NamecheapError(1010104, `Invalid Command: ${command || "(missing)"}`);
     }
   }
 
   private tldOf(domain: string): string {
-    const known = Object.keys(this.prices).filter((tld) => domain.endsWith(`.${tld}`)).sort((a, b) => b.length - a.length)[0];
+    const known = Object.keys(this.prices)
+      .filter((tld) => domain.endsWith(`.${tld}`))
+      .sort((a, b) => b.length - a.length)[0];
     if (!known) throw new NamecheapError(2030280, "TLD is not supported in API");
     return known;
   }
 
   private check(params: URLSearchParams): string {
-    const domains = (params.get("DomainList") ?? "").split(",").map((d) => d.trim().toLowerCase()).filter((d) => d !== "");
+    const domains = (params.get("DomainList") ?? "")
+      .split(",")
+      .map((d) => d.trim().toLowerCase())
+      .filter((d) => d !== "");
     if (domains.length === 0) throw new NamecheapError(2011169, "Parameter DomainList is missing");
     const results = domains.map((domain) => {
       this.tldOf(domain);
       return `    <DomainCheckResult ${attributes({
-        Domain: domain, Available: !this.taken.has(domain), ErrorNo: 0, Description: "", IsPremiumName: false,
-        PremiumRegistrationPrice: 0, PremiumRenewalPrice: 0, PremiumRestorePrice: 0, PremiumTransferPrice: 0, IcannFee: 0, EapFee: "0.0",
+        Domain: domain,
+        Available: !this.taken.has(domain),
+        ErrorNo: 0,
+        Description: "",
+        IsPremiumName: false,
+        PremiumRegistrationPrice: 0,
+        PremiumRenewalPrice: 0,
+        PremiumRestorePrice: 0,
+        PremiumTransferPrice: 0,
+        IcannFee: 0,
+        EapFee: "0.0",
       })} />`;
     });
     return `  <CommandResponse Type="namecheap.domains.check">\n${results.join("\n")}\n  </CommandResponse>`;
@@ -200,8 +248,17 @@ export class FakeNamecheap extends FakeProvider {
       const years = i + 1;
       const total = (price * years).toFixed(2);
       return `            <Price ${attributes({
-        Duration: years, DurationType: "YEAR", Price: total, PricingType: "MULTIPLE", AdditionalCost: "0.18", RegularPrice: total,
-        RegularPriceType: "MULTIPLE", YourPrice: total, YourPriceType: "MULTIPLE", PromotionPrice: "0.0", Currency: "USD",
+        Duration: years,
+        DurationType: "YEAR",
+        Price: total,
+        PricingType: "MULTIPLE",
+        AdditionalCost: "0.18",
+        RegularPrice: total,
+        RegularPriceType: "MULTIPLE",
+        YourPrice: total,
+        YourPriceType: "MULTIPLE",
+        PromotionPrice: "0.0",
+        Currency: "USD",
       })} />`;
     });
     return [
@@ -234,21 +291,31 @@ export class FakeNamecheap extends FakeProvider {
     const chargedUsd = Number((this.prices[tld]! * years).toFixed(2));
     this.taken.add(domain);
     const registrant = Object.fromEntries(REQUIRED_CONTACT_FIELDS.map((field) => [field, params.get(`Registrant${field}`) ?? ""]));
-    const contacts = Object.fromEntries(CONTACT_ROLES.map((role) => [
-      role, Object.fromEntries(CONTACT_FIELDS.filter((field) => params.has(`${role}${field}`)).map((field) => [field, params.get(`${role}${field}`)!])),
-    ])) as Record<ContactRole, Record<string, string>>;
+    const contacts = Object.fromEntries(
+      CONTACT_ROLES.map((role) => [
+        role,
+        Object.fromEntries(CONTACT_FIELDS.filter((field) => params.has(`${role}${field}`)).map((field) => [field, params.get(`${role}${field}`)!])),
+      ]),
+    ) as Record<ContactRole, Record<string, string>>;
     this.registrations.push({ domain, years, chargedUsd, registrant, contacts });
     return `  <CommandResponse Type="namecheap.domains.create">\n    <DomainCreateResult ${attributes({
-      Domain: domain, Registered: true, ChargedAmount: chargedUsd.toFixed(4), DomainID: 9000 + this.registrations.length,
-      OrderID: 196000 + this.registrations.length, TransactionID: 380000 + this.registrations.length,
-      WhoisguardEnable: false, FreePositiveSSL: false, NonRealTimeDomain: false,
+      Domain: domain,
+      Registered: true,
+      ChargedAmount: chargedUsd.toFixed(4),
+      DomainID: 9000 + this.registrations.length,
+      OrderID: 196000 + this.registrations.length,
+      TransactionID: 380000 + this.registrations.length,
+      WhoisguardEnable: false,
+      FreePositiveSSL: false,
+      NonRealTimeDomain: false,
     })} />\n  </CommandResponse>`;
   }
 
   private envelope(status: "OK" | "ERROR", command: string, errors: NamecheapError[], commandResponse: string | undefined): string {
-    const errorXml = errors.length === 0
-      ? "  <Errors />"
-      : `  <Errors>\n${errors.map((e) => `    <Error Number="${e.number}">${escapeXml(e.message)}</Error>`).join("\n")}\n  </Errors>`;
+    const errorXml =
+      errors.length === 0
+        ? "  <Errors />"
+        : `  <Errors>\n${errors.map((e) => `    <Error Number="${e.number}">${escapeXml(e.message)}</Error>`).join("\n")}\n  </Errors>`;
     return [
       `<?xml version="1.0" encoding="utf-8"?>`,
       `<ApiResponse Status="${status}" xmlns="http://api.namecheap.com/xml.response">`,

@@ -26,17 +26,20 @@ export class FakeReceiver extends FakeProvider {
   }
 
   protected handle(req: SeenRequest, res: http.ServerResponse): void {
-    if (req.method !== "POST" || new URL(req.url, "http://x").pathname !== this.path) return sendJson(res, 404, { error: "not_found", message: "no such endpoint" });
+    if (req.method !== "POST" || new URL(req.url, "http://x").pathname !== this.path)
+      return sendJson(res, 404, { error: "not_found", message: "no such endpoint" });
     const header = (name: string) => {
       const value = req.headers[name];
       return Array.isArray(value) ? value[0] : value;
     };
     const timestamp = header("x-toolctl-timestamp");
     const signature = header("x-toolctl-signature");
-    if (!timestamp || !/^\d{1,12}$/.test(timestamp)) return sendJson(res, 400, { error: "stale_timestamp", message: "missing or malformed X-Toolctl-Timestamp" });
+    if (!timestamp || !/^\d{1,12}$/.test(timestamp))
+      return sendJson(res, 400, { error: "stale_timestamp", message: "missing or malformed X-Toolctl-Timestamp" });
     const now = Math.floor(Date.now() / 1000) + this.clockOffsetSeconds;
     const skew = Math.abs(now - Number(timestamp));
-    if (skew > TOLERANCE_SECONDS) return sendJson(res, 400, { error: "stale_timestamp", message: `timestamp is ${skew}s away from the receiver's clock (at most ${TOLERANCE_SECONDS}s)` });
+    if (skew > TOLERANCE_SECONDS)
+      return sendJson(res, 400, { error: "stale_timestamp", message: `timestamp is ${skew}s away from the receiver's clock (at most ${TOLERANCE_SECONDS}s)` });
     const expected = Buffer.from(`sha256=${createHmac("sha256", this.secret).update(`${timestamp}.${req.body}`, "utf8").digest("hex")}`);
     const given = Buffer.from(signature ?? "");
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {

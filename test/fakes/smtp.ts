@@ -96,7 +96,9 @@ export class FakeSmtp {
       },
       onRcptTo: (address: SMTPServerAddress, _session, callback) => {
         if (this.unknownRecipients.has(address.address)) {
-          return callback(Object.assign(new Error(`5.1.1 <${address.address}>: Recipient address rejected: User unknown in virtual mailbox table`), { responseCode: 550 }));
+          return callback(
+            Object.assign(new Error(`5.1.1 <${address.address}>: Recipient address rejected: User unknown in virtual mailbox table`), { responseCode: 550 }),
+          );
         }
         callback();
       },

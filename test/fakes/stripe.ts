@@ -62,8 +62,20 @@ interface PaymentIntent {
 }
 
 const PAYMENT_INTENT_PARAMS = new Set([
-  "amount", "currency", "customer", "payment_method", "payment_method_types", "confirm", "off_session", "description",
-  "metadata", "receipt_email", "statement_descriptor", "statement_descriptor_suffix", "capture_method", "expand",
+  "amount",
+  "currency",
+  "customer",
+  "payment_method",
+  "payment_method_types",
+  "confirm",
+  "off_session",
+  "description",
+  "metadata",
+  "receipt_email",
+  "statement_descriptor",
+  "statement_descriptor_suffix",
+  "capture_method",
+  "expand",
 ]);
 const REFUND_PARAMS = new Set(["payment_intent", "charge", "amount", "reason", "metadata", "expand"]);
 const CANCEL_PARAMS = new Set(["cancellation_reason", "expand"]);
@@ -72,9 +84,15 @@ const CURRENCIES = new Set(["usd", "eur", "gbp", "cad", "aud", "jpy"]);
 const TEST_CARDS: Record<string, { brand: string; last4: string; decline?: { code: string; decline_code: string; message: string } }> = {
   pm_card_visa: { brand: "visa", last4: "4242" },
   pm_card_mastercard: { brand: "mastercard", last4: "4444" },
-  pm_card_chargeDeclined: { brand: "visa", last4: "0002", decline: { code: "card_declined", decline_code: "generic_decline", message: "Your card was declined." } },
+  pm_card_chargeDeclined: {
+    brand: "visa",
+    last4: "0002",
+    decline: { code: "card_declined", decline_code: "generic_decline", message: "Your card was declined." },
+  },
   pm_card_chargeDeclinedInsufficientFunds: {
-    brand: "visa", last4: "9995", decline: { code: "card_declined", decline_code: "insufficient_funds", message: "Your card has insufficient funds." },
+    brand: "visa",
+    last4: "9995",
+    decline: { code: "card_declined", decline_code: "insufficient_funds", message: "Your card has insufficient funds." },
   },
 };
 
@@ -105,17 +123,29 @@ export function parseBracketForm(body: string): Params {
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
   if (value !== null && typeof value === "object") {
-    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Params)[k])}`).join(",")}}`;
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((value as Params)[k])}`)
+      .join(",")}}`;
   }
   return JSON.stringify(value);
 }
 
 class StripeError {
-  constructor(readonly status: number, readonly error: Record<string, unknown>, readonly saved = false) {}
+  constructor(
+    readonly status: number,
+    readonly error: Record<string, unknown>,
+    readonly saved = false,
+  ) {}
 }
 
 const invalid = (message: string, param?: string, code?: string) =>
-  new StripeError(400, { type: "invalid_request_error", message, ...(param ? { param } : {}), ...(code ? { code, doc_url: `https://stripe.com/docs/error-codes/${code.replace(/_/g, "-")}` } : {}) });
+  new StripeError(400, {
+    type: "invalid_request_error",
+    message,
+    ...(param ? { param } : {}),
+    ...(code ? { code, doc_url: `https://stripe.com/docs/error-codes/${code.replace(/_/g, "-")}` } : {}),
+  });
 
 export class FakeStripe extends FakeProvider {
   readonly paymentIntents = new Map<string, PaymentIntent>();
@@ -168,7 +198,12 @@ export class FakeStripe extends FakeProvider {
     if (req.method === "POST") {
       const type = String(req.headers["content-type"] ?? "");
       if (req.body !== "" && !type.startsWith("application/x-www-form-urlencoded")) {
-        return answer(400, { error: { type: "invalid_request_error", message: `Invalid request: unsupported Content-Type ${type}. If error persists and you need assistance, please contact support@stripe.com.` } });
+        return answer(400, {
+          error: {
+            type: "invalid_request_error",
+            message: `Invalid request: unsupported Content-Type ${type}. If error persists and you need assistance, please contact support@stripe.com.`,
+          },
+        });
       }
     }
     try {
@@ -238,13 +273,17 @@ export class FakeStripe extends FakeProvider {
     if (!match) {
       return new StripeError(401, {
         type: "invalid_request_error",
-        message: "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). See https://stripe.com/docs/api#authentication for details, or we can help at https://support.stripe.com/.",
+        message:
+          "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). See https://stripe.com/docs/api#authentication for details, or we can help at https://support.stripe.com/.",
       });
     }
     const key = match[1]!;
     const masked = `${key.slice(0, key.indexOf("_", 3) + 1)}${"*".repeat(Math.max(0, key.length - key.indexOf("_", 3) - 5))}${key.slice(-4)}`;
     if (!key.startsWith("sk_test_")) {
-      return new StripeError(401, { type: "invalid_request_error", message: `Invalid API Key provided: ${masked}. This is a test-mode server: only sk_test_ keys are accepted.` });
+      return new StripeError(401, {
+        type: "invalid_request_error",
+        message: `Invalid API Key provided: ${masked}. This is a test-mode server: only sk_test_ keys are accepted.`,
+      });
     }
     if (key !== this.apiKey) return new StripeError(401, { type: "invalid_request_error", message: `Invalid API Key provided: ${masked}` });
     return undefined;
@@ -278,7 +317,8 @@ export class FakeStripe extends FakeProvider {
     const amount = Number(params.amount);
     if (params.currency === undefined) throw invalid("Missing required param: currency.", "currency", "parameter_missing");
     const currency = String(params.currency);
-    if (!CURRENCIES.has(currency)) throw invalid(`Invalid currency: ${currency}. Stripe currently supports these currencies: ${[...CURRENCIES].join(", ")}`, "currency");
+    if (!CURRENCIES.has(currency))
+      throw invalid(`Invalid currency: ${currency}. Stripe currently supports these currencies: ${[...CURRENCIES].join(", ")}`, "currency");
     if (amount < 50 && currency === "usd") throw invalid("Amount must be at least $0.50 usd", "amount", "amount_too_small");
     if (amount > 99_999_999) throw invalid("Amount must be no more than $999,999.99", "amount", "amount_too_large");
     for (const flag of ["confirm", "off_session"]) {
@@ -291,18 +331,34 @@ export class FakeStripe extends FakeProvider {
     if (paymentMethod !== null && !card) throw invalid(`No such PaymentMethod: '${paymentMethod}'`, "payment_method", "resource_missing");
     const confirm = params.confirm === "true";
     if (confirm && paymentMethod === null) {
-      throw invalid("You cannot confirm this PaymentIntent because it's missing a payment method. You can either update the PaymentIntent with a payment method and then confirm it again, or confirm it again directly with a payment method.", undefined, "payment_intent_unexpected_state");
+      throw invalid(
+        "You cannot confirm this PaymentIntent because it's missing a payment method. You can either update the PaymentIntent with a payment method and then confirm it again, or confirm it again directly with a payment method.",
+        undefined,
+        "payment_intent_unexpected_state",
+      );
     }
     const metadata = this.checkMetadata(params.metadata);
 
     const id = `pi_${randomId(24)}`;
     const intent: PaymentIntent = {
-      id, object: "payment_intent", amount, amount_received: 0, currency, customer,
-      description: params.description === undefined ? null : String(params.description), metadata,
-      payment_method: paymentMethod, payment_method_types: Array.isArray(params.payment_method_types) ? (params.payment_method_types as string[]) : ["card"],
-      status: paymentMethod === null ? "requires_payment_method" : "requires_confirmation", latest_charge: null, last_payment_error: null,
-      client_secret: `${id}_secret_${randomId(25)}`, capture_method: "automatic", confirmation_method: "automatic",
-      created: Math.floor(Date.now() / 1000), livemode: false,
+      id,
+      object: "payment_intent",
+      amount,
+      amount_received: 0,
+      currency,
+      customer,
+      description: params.description === undefined ? null : String(params.description),
+      metadata,
+      payment_method: paymentMethod,
+      payment_method_types: Array.isArray(params.payment_method_types) ? (params.payment_method_types as string[]) : ["card"],
+      status: paymentMethod === null ? "requires_payment_method" : "requires_confirmation",
+      latest_charge: null,
+      last_payment_error: null,
+      client_secret: `${id}_secret_${randomId(25)}`,
+      capture_method: "automatic",
+      confirmation_method: "automatic",
+      created: Math.floor(Date.now() / 1000),
+      livemode: false,
     };
     this.paymentIntents.set(id, intent);
     if (!confirm) return intent;
@@ -315,17 +371,27 @@ export class FakeStripe extends FakeProvider {
       intent.status = "requires_payment_method";
       intent.last_payment_error = { type: "card_error", charge: chargeId, ...card!.decline, payment_method: paymentMethodObject };
       // A decline began executing: Stripe saves it under the idempotency key like a success.
-      throw new StripeError(402, {
-        type: "card_error", charge: chargeId, ...card!.decline, doc_url: "https://stripe.com/docs/error-codes/card-declined",
-        payment_intent: intent, payment_method: paymentMethodObject,
-        request_log_url: `https://dashboard.stripe.com/test/logs/req_${randomId(14)}`,
-      }, true);
+      throw new StripeError(
+        402,
+        {
+          type: "card_error",
+          charge: chargeId,
+          ...card!.decline,
+          doc_url: "https://stripe.com/docs/error-codes/card-declined",
+          payment_intent: intent,
+          payment_method: paymentMethodObject,
+          request_log_url: `https://dashboard.stripe.com/test/logs/req_${randomId(14)}`,
+        },
+        true,
+      );
     }
     const held = this.nextPaymentStatus;
     this.nextPaymentStatus = undefined;
     if (held === "requires_action") {
       intent.latest_charge = null;
-      Object.assign(intent, { next_action: { type: "redirect_to_url", redirect_to_url: { url: `https://hooks.stripe.com/3d_secure_2/hosted/${id}`, return_url: null } } });
+      Object.assign(intent, {
+        next_action: { type: "redirect_to_url", redirect_to_url: { url: `https://hooks.stripe.com/3d_secure_2/hosted/${id}`, return_url: null } },
+      });
     }
     intent.status = held ?? "succeeded";
     if (held !== undefined) return intent;
@@ -346,7 +412,8 @@ export class FakeStripe extends FakeProvider {
     if (!CANCELABLE.has(intent.status)) {
       throw invalid(
         `You cannot cancel this PaymentIntent because it has a status of ${intent.status}. Only a PaymentIntent with one of the following statuses may be canceled: ${[...CANCELABLE].join(", ")}.`,
-        undefined, "payment_intent_unexpected_state",
+        undefined,
+        "payment_intent_unexpected_state",
       );
     }
     intent.status = "canceled";
@@ -391,10 +458,20 @@ export class FakeStripe extends FakeProvider {
     // A refund that failed or was canceled gives nothing back; one under way holds its amount already.
     if (status !== "failed" && status !== "canceled") charge.amountRefunded += amount;
     const refund = {
-      id: `re_${randomId(24)}`, object: "refund", amount, charge: charge.id, currency: charge.currency, payment_intent: charge.paymentIntent,
-      reason, status, metadata: params.metadata ?? {}, created: Math.floor(Date.now() / 1000),
+      id: `re_${randomId(24)}`,
+      object: "refund",
+      amount,
+      charge: charge.id,
+      currency: charge.currency,
+      payment_intent: charge.paymentIntent,
+      reason,
+      status,
+      metadata: params.metadata ?? {},
+      created: Math.floor(Date.now() / 1000),
       ...(status === "failed" ? { failure_reason: "expired_or_canceled_card" } : {}),
-      ...(status === "requires_action" ? { next_action: { type: "display_details", display_details: { expires_at: Math.floor(Date.now() / 1000) + 86_400 } } } : {}),
+      ...(status === "requires_action"
+        ? { next_action: { type: "display_details", display_details: { expires_at: Math.floor(Date.now() / 1000) + 86_400 } } }
+        : {}),
     };
     this.refunds.push({ id: refund.id, charge: charge.id, paymentIntent: charge.paymentIntent, amount });
     return refund;

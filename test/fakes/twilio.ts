@@ -117,8 +117,12 @@ export class FakeTwilio extends FakeProvider {
       return this.error(res, 400, 21606, `The From phone number ${from} is not a valid, SMS-capable inbound phone number or short code for your account.`);
     }
     if (this.trial && !this.verified.has(to)) {
-      return this.error(res, 400, 21608,
-        `The number ${to} is unverified. Trial accounts cannot send messages to unverified numbers; verify ${to} at twilio.com/user/account/phone-numbers/verified, or purchase a Twilio number to send messages to unverified numbers.`);
+      return this.error(
+        res,
+        400,
+        21608,
+        `The number ${to} is unverified. Trial accounts cannot send messages to unverified numbers; verify ${to} at twilio.com/user/account/phone-numbers/verified, or purchase a Twilio number to send messages to unverified numbers.`,
+      );
     }
     const sent = this.trial ? `${TRIAL_PREFIX}${body ?? ""}` : (body ?? "");
     const sid = `SM${randomId(32, "0123456789abcdef")}`;
@@ -126,10 +130,26 @@ export class FakeTwilio extends FakeProvider {
     const now = twilioDate();
     const uri = `/2010-04-01/Accounts/${this.accountSid}/Messages/${sid}`;
     const resource = {
-      account_sid: this.accountSid, api_version: "2010-04-01", body: sent, date_created: now, date_sent: null, date_updated: now,
-      direction: "outbound-api", error_code: null, error_message: null, from, messaging_service_sid: null, num_media: "0",
-      num_segments: String(numSegments), price: null, price_unit: "USD", sid, status: "queued",
-      subresource_uris: { media: `${uri}/Media.json` }, to, uri: `${uri}.json`,
+      account_sid: this.accountSid,
+      api_version: "2010-04-01",
+      body: sent,
+      date_created: now,
+      date_sent: null,
+      date_updated: now,
+      direction: "outbound-api",
+      error_code: null,
+      error_message: null,
+      from,
+      messaging_service_sid: null,
+      num_media: "0",
+      num_segments: String(numSegments),
+      price: null,
+      price_unit: "USD",
+      sid,
+      status: "queued",
+      subresource_uris: { media: `${uri}/Media.json` },
+      to,
+      uri: `${uri}.json`,
     };
     this.messages.push({ sid, to, from: from ?? "", body: sent, numSegments, resource });
     if (this.failNext > 0) {
@@ -144,11 +164,21 @@ export class FakeTwilio extends FakeProvider {
     const to = url.searchParams.get("To");
     const from = url.searchParams.get("From");
     const size = Number(url.searchParams.get("PageSize") ?? 50);
-    const matching = this.messages.filter((m) => (to === null || m.to === to) && (from === null || m.from === from)).reverse().slice(0, size);
+    const matching = this.messages
+      .filter((m) => (to === null || m.to === to) && (from === null || m.from === from))
+      .reverse()
+      .slice(0, size);
     const uri = `/2010-04-01/Accounts/${this.accountSid}/Messages.json${url.search}`;
     sendJson(res, 200, {
-      messages: matching.map((m) => m.resource), end: Math.max(0, matching.length - 1), first_page_uri: uri, next_page_uri: null,
-      page: 0, page_size: size, previous_page_uri: null, start: 0, uri,
+      messages: matching.map((m) => m.resource),
+      end: Math.max(0, matching.length - 1),
+      first_page_uri: uri,
+      next_page_uri: null,
+      page: 0,
+      page_size: size,
+      previous_page_uri: null,
+      start: 0,
+      uri,
     });
   }
 }

@@ -42,7 +42,11 @@ export type ReadyState = "QUEUED" | "BUILDING" | "READY" | "ERROR" | "BLOCKED";
 export type EnvType = "encrypted" | "plain" | "sensitive" | "secret" | "system";
 export type EnvTarget = "production" | "preview" | "development";
 
-export interface VercelFile { file: string; sha: string; size: number }
+export interface VercelFile {
+  file: string;
+  sha: string;
+  size: number;
+}
 
 export interface VercelEnv {
   id: string;
@@ -100,7 +104,9 @@ export interface FakeDeployment {
   deleted: boolean;
 }
 
-export interface FakeVercelOptions { token?: string }
+export interface FakeVercelOptions {
+  token?: string;
+}
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,99}$/;
 const DOMAIN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
@@ -111,7 +117,12 @@ const BLOCKED_REASON = "The deployment was blocked because the commit author is 
 const LOWER = "0123456789abcdefghijklmnopqrstuvwxyz";
 
 class VercelError {
-  constructor(readonly status: number, readonly code: string, readonly message: string, readonly extra: Record<string, unknown> = {}) {}
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    readonly message: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {}
 }
 
 const badRequest = (message: string) => new VercelError(400, "bad_request", `Invalid request: ${message}`);
@@ -309,7 +320,7 @@ export class FakeVercel extends FakeProvider {
     // Vercel's targets are production and staging (or a custom environment); a preview leaves target out.
     const target = body.target ?? null;
     if (target !== null && target !== "production" && target !== "staging") {
-      throw badRequest("`target` should be equal to one of the allowed values \"staging\", \"production\".");
+      throw badRequest('`target` should be equal to one of the allowed values "staging", "production".');
     }
     const missing = [...new Set(files.map((f) => f.sha).filter((sha) => !this.files.has(sha)))];
     if (missing.length > 0) throw new VercelError(400, "missing_files", "Missing files", { missing });
@@ -323,12 +334,25 @@ export class FakeVercel extends FakeProvider {
       project.framework = framework;
     }
     const deployment: FakeDeployment = {
-      id: `dpl_${randomId(24)}`, url: `${name}-${randomId(9, LOWER)}.vercel.app`, name, projectId: project.id, teamId, files, target,
+      id: `dpl_${randomId(24)}`,
+      url: `${name}-${randomId(9, LOWER)}.vercel.app`,
+      name,
+      projectId: project.id,
+      teamId,
+      files,
+      target,
       projectSettings: isObject(body.projectSettings) ? body.projectSettings : {},
       gitMetadata: isObject(body.gitMetadata) ? body.gitMetadata : null,
       meta: isObject(body.meta) ? body.meta : {},
-      createdAt: Date.now(), readyState: "QUEUED", alias: [], aliasAssigned: false,
-      polls: 0, readyAfterPolls: this.readyAfterPolls, failsBuild: this.failBuild, blocked: this.blockBuild, deleted: false,
+      createdAt: Date.now(),
+      readyState: "QUEUED",
+      alias: [],
+      aliasAssigned: false,
+      polls: 0,
+      readyAfterPolls: this.readyAfterPolls,
+      failsBuild: this.failBuild,
+      blocked: this.blockBuild,
+      deleted: false,
     };
     this.deployments.set(deployment.id, deployment);
     if (deployment.readyAfterPolls <= 0) {
@@ -366,7 +390,13 @@ export class FakeVercel extends FakeProvider {
       throw new VercelError(400, "bad_request", "This deployment is not a production deployment and cannot be directly promoted");
     }
     this.promotions.push({ project: project.name, deploymentId });
-    project.lastAliasRequest = { type: "promote", fromDeploymentId: project.production, toDeploymentId: deploymentId, jobStatus: "pending", requestedAt: Date.now() };
+    project.lastAliasRequest = {
+      type: "promote",
+      fromDeploymentId: project.production,
+      toDeploymentId: deploymentId,
+      jobStatus: "pending",
+      requestedAt: Date.now(),
+    };
     project.promotePollsLeft = this.failPromote ? -1 : this.promotePolls;
     this.progressPromotion(project);
   }
@@ -401,11 +431,25 @@ export class FakeVercel extends FakeProvider {
   }
 
   private deploymentJson(d: FakeDeployment): Record<string, unknown> {
-    const failed = d.readyState === "ERROR" ? { readyStateReason: BUILD_ERROR, errorCode: "BUILD_FAILED", errorMessage: BUILD_ERROR }
-      : d.readyState === "BLOCKED" ? { readyStateReason: BLOCKED_REASON } : {};
+    const failed =
+      d.readyState === "ERROR"
+        ? { readyStateReason: BUILD_ERROR, errorCode: "BUILD_FAILED", errorMessage: BUILD_ERROR }
+        : d.readyState === "BLOCKED"
+          ? { readyStateReason: BLOCKED_REASON }
+          : {};
     return {
-      id: d.id, url: d.url, name: d.name, readyState: d.readyState, ...failed, alias: d.alias, aliasAssigned: d.aliasAssigned,
-      target: d.target, createdAt: d.createdAt, projectId: d.projectId, meta: d.meta, ...(d.gitMetadata ? { gitMetadata: d.gitMetadata } : {}),
+      id: d.id,
+      url: d.url,
+      name: d.name,
+      readyState: d.readyState,
+      ...failed,
+      alias: d.alias,
+      aliasAssigned: d.aliasAssigned,
+      target: d.target,
+      createdAt: d.createdAt,
+      projectId: d.projectId,
+      meta: d.meta,
+      ...(d.gitMetadata ? { gitMetadata: d.gitMetadata } : {}),
       inspectorUrl: `https://vercel.com/dev/${d.name}/${d.id.slice("dpl_".length)}`,
     };
   }
@@ -426,8 +470,15 @@ export class FakeVercel extends FakeProvider {
 
   private addProject(name: string, framework: string | null): VercelProject {
     const project: VercelProject = {
-      id: `prj_${randomId(28)}`, name, framework, env: [], createdAt: Date.now(), domains: [`${name}.vercel.app`], production: null,
-      lastAliasRequest: null, promotePollsLeft: 0,
+      id: `prj_${randomId(28)}`,
+      name,
+      framework,
+      env: [],
+      createdAt: Date.now(),
+      domains: [`${name}.vercel.app`],
+      production: null,
+      lastAliasRequest: null,
+      promotePollsLeft: 0,
     };
     this.projects.set(name, project);
     return project;
@@ -450,8 +501,25 @@ export class FakeVercel extends FakeProvider {
   private projectJson(project: VercelProject): Record<string, unknown> {
     const production = project.production ? this.deployments.get(project.production) : undefined;
     return {
-      id: project.id, name: project.name, framework: project.framework, createdAt: project.createdAt, updatedAt: project.createdAt, env: project.env.map(envJson),
-      targets: production ? { production: { id: production.id, url: production.url, alias: production.alias, aliasAssigned: production.aliasAssigned, readyState: production.readyState, target: production.target, createdAt: production.createdAt } } : {},
+      id: project.id,
+      name: project.name,
+      framework: project.framework,
+      createdAt: project.createdAt,
+      updatedAt: project.createdAt,
+      env: project.env.map(envJson),
+      targets: production
+        ? {
+            production: {
+              id: production.id,
+              url: production.url,
+              alias: production.alias,
+              aliasAssigned: production.aliasAssigned,
+              readyState: production.readyState,
+              target: production.target,
+              createdAt: production.createdAt,
+            },
+          }
+        : {},
       lastAliasRequest: project.lastAliasRequest,
     };
   }
@@ -479,7 +547,11 @@ export class FakeVercel extends FakeProvider {
         const existing = project.env.find((e) => overlapping(e, env));
         if (existing) {
           const target = env.target.find((t) => existing.target.includes(t));
-          throw new VercelError(400, "ENV_ALREADY_EXISTS", `A variable with the name \`${env.key}\` already exists for the target ${target} on branch undefined`);
+          throw new VercelError(
+            400,
+            "ENV_ALREADY_EXISTS",
+            `A variable with the name \`${env.key}\` already exists for the target ${target} on branch undefined`,
+          );
         }
       }
     }
@@ -495,7 +567,14 @@ export class FakeVercel extends FakeProvider {
 /** A variable as the API shows it: only `plain` values come back; the others stay secret. */
 function envJson(env: VercelEnv): Record<string, unknown> {
   return {
-    id: env.id, key: env.key, type: env.type, target: env.target, gitBranch: null, configurationId: null,
-    createdAt: env.createdAt, updatedAt: env.updatedAt, ...(env.type === "plain" ? { value: env.value } : {}),
+    id: env.id,
+    key: env.key,
+    type: env.type,
+    target: env.target,
+    gitBranch: null,
+    configurationId: null,
+    createdAt: env.createdAt,
+    updatedAt: env.updatedAt,
+    ...(env.type === "plain" ? { value: env.value } : {}),
   };
 }

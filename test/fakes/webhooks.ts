@@ -108,10 +108,18 @@ export class FakeDiscord extends FakeProvider {
     if (req.method !== "POST") return error(405, 0, "405: Method Not Allowed");
     if (this.rateLimitNext > 0) {
       this.rateLimitNext--;
-      return sendJson(res, 429, { message: "You are being rate limited.", retry_after: this.retryAfter, global: false }, {
-        ...rate, "retry-after": String(Math.ceil(this.retryAfter)), "x-ratelimit-remaining": "0",
-        "x-ratelimit-reset-after": String(this.retryAfter), "x-ratelimit-scope": "shared",
-      });
+      return sendJson(
+        res,
+        429,
+        { message: "You are being rate limited.", retry_after: this.retryAfter, global: false },
+        {
+          ...rate,
+          "retry-after": String(Math.ceil(this.retryAfter)),
+          "x-ratelimit-remaining": "0",
+          "x-ratelimit-reset-after": String(this.retryAfter),
+          "x-ratelimit-scope": "shared",
+        },
+      );
     }
     if (!String(req.headers["content-type"] ?? "").startsWith("application/json")) return error(400, 50035, "Invalid Form Body");
     let payload: Record<string, unknown>;
@@ -123,21 +131,39 @@ export class FakeDiscord extends FakeProvider {
     const content = typeof payload.content === "string" ? payload.content : "";
     const embeds = Array.isArray(payload.embeds) ? payload.embeds : [];
     if (content.length > 2000) {
-      return sendJson(res, 400, {
-        message: "Invalid Form Body", code: 50035,
-        errors: { content: { _errors: [{ code: "BASE_TYPE_MAX_LENGTH", message: "Must be 2000 or fewer in length." }] } },
-      }, rate);
+      return sendJson(
+        res,
+        400,
+        {
+          message: "Invalid Form Body",
+          code: 50035,
+          errors: { content: { _errors: [{ code: "BASE_TYPE_MAX_LENGTH", message: "Must be 2000 or fewer in length." }] } },
+        },
+        rate,
+      );
     }
     if (content.trim() === "" && embeds.length === 0) return error(400, 50006, "Cannot send an empty message");
     // Without allowed_mentions Discord parses every mention in the content; with it, only the listed kinds.
     const allowed = payload.allowed_mentions as { parse?: string[] } | undefined;
     const parses = (kind: string) => allowed === undefined || (allowed.parse ?? []).includes(kind);
     const message = {
-      id: snowflake(), type: 0, content, channel_id: this.channelId, webhook_id: this.id,
+      id: snowflake(),
+      type: 0,
+      content,
+      channel_id: this.channelId,
+      webhook_id: this.id,
       author: { bot: true, id: this.id, username: typeof payload.username === "string" ? payload.username : this.name, avatar: null, discriminator: "0000" },
-      attachments: [], embeds, mentions: [], mention_roles: [], pinned: false,
+      attachments: [],
+      embeds,
+      mentions: [],
+      mention_roles: [],
+      pinned: false,
       mention_everyone: parses("everyone") && /@(everyone|here)\b/.test(content),
-      tts: payload.tts === true, timestamp: new Date().toISOString(), edited_timestamp: null, flags: 0, components: [],
+      tts: payload.tts === true,
+      timestamp: new Date().toISOString(),
+      edited_timestamp: null,
+      flags: 0,
+      components: [],
     };
     this.posted.push(message);
     if (url.searchParams.get("wait") === "true") return sendJson(res, 200, message, { ...rate, "x-ratelimit-remaining": "4" });

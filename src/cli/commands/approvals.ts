@@ -13,8 +13,16 @@ export async function listApprovalsCommand(context: CommandContext, flags: { all
     if (approvals.length === 0) return flags.all ? "no approval requests yet" : "no pending approval requests";
     // A request that fails its digest check is listed by id only: what it says cannot be trusted.
     const rows = approvals.map((a) => [
-      a.id, `${a.tool}.${a.action}`, a.request ? truncate(a.request.target, 60) : "(refused, see below)", a.request ? truncate(JSON.stringify(a.input), 50) : "-",
-      `$${a.costUsd.toFixed(2)}`, a.risk, a.needsOtp ? "yes" : "no", a.status, a.requestedBy, a.expiresAt,
+      a.id,
+      `${a.tool}.${a.action}`,
+      a.request ? truncate(a.request.target, 60) : "(refused, see below)",
+      a.request ? truncate(JSON.stringify(a.input), 50) : "-",
+      `$${a.costUsd.toFixed(2)}`,
+      a.risk,
+      a.needsOtp ? "yes" : "no",
+      a.status,
+      a.requestedBy,
+      a.expiresAt,
     ]);
     const text = table(["ID", "ACTION", "WHERE", "INPUT", "COST", "RISK", "2FA", "STATUS", "BY", "EXPIRES"], rows, (h) => context.output.color.bold(h));
     const problems = approvals.filter((a) => a.problem).map((a) => context.output.color.red(`${a.problem}; it cannot be approved (toolctl deny ${a.id})`));
@@ -39,11 +47,15 @@ export async function approveCommand(context: CommandContext, id: string, flags:
     const request = approval.request;
     const interactive = canPrompt();
     if (!flags.yes && !interactive) {
-      throw new NeedsHumanError(`approving ${id} needs a human to see it: run toolctl approve ${id} on a terminal, or add ${request.needsOtp ? "--yes --otp CODE" : "--yes"}`);
+      throw new NeedsHumanError(
+        `approving ${id} needs a human to see it: run toolctl approve ${id} on a terminal, or add ${request.needsOtp ? "--yes --otp CODE" : "--yes"}`,
+      );
     }
     // The person deciding sees the request on a terminal; a script with --yes gets it in the result.
     if (interactive || !context.json) {
-      process.stderr.write(`Approval request ${id}, filed by ${approval.requestedBy} at ${approval.requestedAt}, expires ${approval.expiresAt}\n\n${approvalMessage(request)}\n`);
+      process.stderr.write(
+        `Approval request ${id}, filed by ${approval.requestedBy} at ${approval.requestedAt}, expires ${approval.expiresAt}\n\n${approvalMessage(request)}\n`,
+      );
     }
     const { timeoutSeconds } = toolctl.config.approvals;
     const timeoutMs = timeoutSeconds * 1000;

@@ -31,8 +31,15 @@ function humanLine(event: AuditEvent): string {
 export async function auditCommand(context: CommandContext, flags: AuditFlags): Promise<void> {
   const events = await withToolctl(context, (toolctl) =>
     toolctl.audit({
-      tool: flags.tool, action: flags.action, status: flags.status, type: flags.type, actor: flags.actor, executionId: flags.execution,
-      since: parseTime(flags.since, "--since"), until: parseTime(flags.until, "--until", "end"), limit: flags.limit,
+      tool: flags.tool,
+      action: flags.action,
+      status: flags.status,
+      type: flags.type,
+      actor: flags.actor,
+      executionId: flags.execution,
+      since: parseTime(flags.since, "--since"),
+      until: parseTime(flags.until, "--until", "end"),
+      limit: flags.limit,
     }),
   );
   // JSON lines: one event per line, so the log streams into jq and friends.
@@ -50,7 +57,10 @@ export async function verifyCommand(context: CommandContext): Promise<number> {
     [
       result.ok
         ? `${c.green("audit log intact")}: ${result.events} events, ${result.executions} executions, head ${result.head ? `#${result.head.seq} ${result.head.hash}` : "(empty)"}`
-        : [c.red(`audit log TAMPERED: ${result.problems.length} problem${result.problems.length > 1 ? "s" : ""}`), ...result.problems.map((p) => `  ${p}`)].join("\n"),
+        : [
+            c.red(`audit log TAMPERED: ${result.problems.length} problem${result.problems.length > 1 ? "s" : ""}`),
+            ...result.problems.map((p) => `  ${p}`),
+          ].join("\n"),
       ...result.notes.map((note) => `note: ${note}`),
     ].join("\n"),
   );
@@ -89,7 +99,11 @@ export async function exportCommand(context: CommandContext, flags: { output?: s
     return written;
   });
   if (flags.output) {
-    await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(new UsageError(`--output ${flags.output}: cannot write: ${(error as NodeJS.ErrnoException).code ?? error.message}`)) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      out.end((error?: Error | null) =>
+        error ? reject(new UsageError(`--output ${flags.output}: cannot write: ${(error as NodeJS.ErrnoException).code ?? error.message}`)) : resolve(),
+      ),
+    );
     context.output.info(`${count} events written to ${flags.output}`);
   }
 }

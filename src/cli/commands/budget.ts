@@ -20,7 +20,10 @@ export async function budgetCommand(context: CommandContext, flags: { day?: stri
     ];
     if (view.entries.length) {
       const rows = view.entries.map((e) => [e.executionId, `${e.tool}.${e.action}`, usd(e.amountUsd), e.state, e.executionStatus ?? "-"]);
-      lines.push("", table(["EXECUTION", "ACTION", "AMOUNT", "LEDGER", "OUTCOME"], rows, (h) => context.output.color.bold(h)));
+      lines.push(
+        "",
+        table(["EXECUTION", "ACTION", "AMOUNT", "LEDGER", "OUTCOME"], rows, (h) => context.output.color.bold(h)),
+      );
     }
     return lines.join("\n");
   });

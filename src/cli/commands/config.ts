@@ -8,7 +8,11 @@ export async function configCommand(context: CommandContext): Promise<void> {
   const settings = SETTINGS.map((s) => ({ key: s.key, value: settingValue(config, s.key), source: config.sources[s.key], env: s.env, help: s.help }));
   context.output.data({ file: config.file, settings }, () =>
     [
-      table(["SETTING", "VALUE", "SOURCE", "MEANING"], settings.map((s) => [s.key, String(s.value), String(s.source), s.help]), (h) => context.output.color.bold(h)),
+      table(
+        ["SETTING", "VALUE", "SOURCE", "MEANING"],
+        settings.map((s) => [s.key, String(s.value), String(s.source), s.help]),
+        (h) => context.output.color.bold(h),
+      ),
       context.output.color.dim(`file: ${config.file}`),
     ].join("\n"),
   );

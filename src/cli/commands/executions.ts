@@ -11,17 +11,27 @@ interface ListFlags extends CountFilter {
 
 export async function listExecutionsCommand(context: CommandContext, flags: ListFlags): Promise<void> {
   const query = {
-    tool: flags.tool, action: flags.action, status: flags.status, actor: flags.actor,
-    since: parseTime(flags.since, "--since"), until: parseTime(flags.until, "--until", "end"),
-    limit: flags.limit, offset: (flags.page - 1) * flags.limit,
+    tool: flags.tool,
+    action: flags.action,
+    status: flags.status,
+    actor: flags.actor,
+    since: parseTime(flags.since, "--since"),
+    until: parseTime(flags.until, "--until", "end"),
+    limit: flags.limit,
+    offset: (flags.page - 1) * flags.limit,
   };
   const { total, items } = await withToolctl(context, (toolctl) => toolctl.executions(query));
   const pages = Math.max(1, Math.ceil(total / flags.limit));
   context.output.data({ total, page: flags.page, pageSize: flags.limit, totalPages: pages, items }, () => {
     if (items.length === 0) return total === 0 ? "no executions yet" : `page ${flags.page} is empty (${pages} page${pages > 1 ? "s" : ""})`;
     const rows = items.map((e) => [
-      e.id, e.createdAt.replace("T", " ").slice(0, 19), `${e.tool}.${e.action}`, e.status, e.actor,
-      e.costUsd === null ? "-" : `$${e.costUsd.toFixed(2)}`, e.durationMs === null ? "-" : `${e.durationMs}ms`,
+      e.id,
+      e.createdAt.replace("T", " ").slice(0, 19),
+      `${e.tool}.${e.action}`,
+      e.status,
+      e.actor,
+      e.costUsd === null ? "-" : `$${e.costUsd.toFixed(2)}`,
+      e.durationMs === null ? "-" : `${e.durationMs}ms`,
       truncate(e.error ?? "", 50),
     ]);
     const text = table(["ID", "CREATED (UTC)", "ACTION", "STATUS", "ACTOR", "COST", "TIME", "ERROR"], rows, (h) => context.output.color.bold(h));
@@ -45,6 +55,8 @@ export async function showExecutionCommand(context: CommandContext, id: string):
       `  input:\n${pretty(e.input).replace(/^/gm, "    ")}`,
       e.plan ? `  request:\n${pretty(e.plan).replace(/^/gm, "    ")}` : "",
       e.output !== null ? `  output:\n${pretty(e.output).replace(/^/gm, "    ")}` : "",
-    ].filter(Boolean).join("\n"),
+    ]
+      .filter(Boolean)
+      .join("\n"),
   );
 }

@@ -25,7 +25,9 @@ function changeLine(item: SaveToolResult, c: Colors): string {
     removed.length ? `-${removed.length} removed (${removed.join(", ")})` : "",
   ].filter(Boolean);
   const word = item.change === "unchanged" ? c.dim("unchanged") : item.change === "added" ? c.green("added") : c.yellow("updated");
-  const widened = item.widened?.length ? `\n  it now reaches further (${item.widened.join(", ")}): review and grant with: toolctl tool approve ${item.tool}` : "";
+  const widened = item.widened?.length
+    ? `\n  it now reaches further (${item.widened.join(", ")}): review and grant with: toolctl tool approve ${item.tool}`
+    : "";
   return `${word}  ${item.tool}  [${item.status}]${parts.length && item.change === "updated" ? `  ${parts.join(", ")}` : ""}${widened}`;
 }
 
@@ -33,8 +35,14 @@ async function importSpec(context: CommandContext, flags: ImportFlags): Promise<
   const source = flags.openapi!;
   const { report, result } = await withToolctl(context, (toolctl) =>
     toolctl.importSpec(source, {
-      name: flags.name, baseUrl: flags.baseUrl, tags: flags.tag, operations: flags.operation, pathPrefix: flags.pathPrefix, strict: flags.strict === true,
-      allowPlainHttp: flags.allowPlainHttp === true, allowPrivateNetworks: flags.allowPrivateNetworks === true,
+      name: flags.name,
+      baseUrl: flags.baseUrl,
+      tags: flags.tag,
+      operations: flags.operation,
+      pathPrefix: flags.pathPrefix,
+      strict: flags.strict === true,
+      allowPlainHttp: flags.allowPlainHttp === true,
+      allowPrivateNetworks: flags.allowPrivateNetworks === true,
     }),
   );
   const c = context.output.color;
@@ -64,10 +72,14 @@ export async function importCommand(context: CommandContext, paths: string[], fl
   const { output } = context;
   const c = output.color;
   // Scripts branch on `error`: a partly failed import carries one, next to what was imported.
-  const failure = report.failed.length === 0 ? undefined : {
-    code: "manifest_invalid", exitCode: ExitCode.usage,
-    message: `${report.failed.length} manifest${report.failed.length > 1 ? "s" : ""} could not be imported`,
-  };
+  const failure =
+    report.failed.length === 0
+      ? undefined
+      : {
+          code: "manifest_invalid",
+          exitCode: ExitCode.usage,
+          message: `${report.failed.length} manifest${report.failed.length > 1 ? "s" : ""} could not be imported`,
+        };
   output.data(failure ? { ...report, error: failure } : report, () => report.imported.map((item) => `${changeLine(item, c)}  ${c.dim(item.file)}`).join("\n"));
   // In JSON mode the failures are part of the report above; people get them on stderr, with every problem.
   if (!output.json) for (const failure of report.failed) output.error(new ValidationError("manifest_invalid", failure.message, failure.problems));

@@ -34,16 +34,21 @@ function savePlan(file: string, preview: PlanPreview): void {
 export async function planCommand(context: CommandContext, file: string, flags: PlanFlags): Promise<number> {
   const { renderPlan } = await import("../../ui/plan.js");
   try {
-    return await withEngine(context, { dryRun: true }, async (toolctl, options) => {
-      const preview = await toolctl.plan(file, { signal: options.signal });
-      if (flags.out !== undefined) savePlan(flags.out, preview);
-      // Over a limit: the policy code, whatever else; then Terraform's -detailed-exitcode (0 no changes, 2 changes).
-      const exitCode = preview.overBudget ? ExitCode.policy : flags.detailedExitcode && preview.willAct ? 2 : ExitCode.ok;
-      return { preview, exitCode };
-    }, ({ preview }) => {
-      context.output.data(preview, () => renderPlan(preview, context.output.color));
-      if (flags.out !== undefined) context.output.info(`saved plan ${preview.id} to ${flags.out}; apply it with: toolctl apply ${flags.out}`);
-    });
+    return await withEngine(
+      context,
+      { dryRun: true },
+      async (toolctl, options) => {
+        const preview = await toolctl.plan(file, { signal: options.signal });
+        if (flags.out !== undefined) savePlan(flags.out, preview);
+        // Over a limit: the policy code, whatever else; then Terraform's -detailed-exitcode (0 no changes, 2 changes).
+        const exitCode = preview.overBudget ? ExitCode.policy : flags.detailedExitcode && preview.willAct ? 2 : ExitCode.ok;
+        return { preview, exitCode };
+      },
+      ({ preview }) => {
+        context.output.data(preview, () => renderPlan(preview, context.output.color));
+        if (flags.out !== undefined) context.output.info(`saved plan ${preview.id} to ${flags.out}; apply it with: toolctl apply ${flags.out}`);
+      },
+    );
   } catch (error) {
     // With --detailed-exitcode every error is 1 (as Terraform's), except a refusal by policy.
     if (!flags.detailedExitcode || !(error instanceof ToolctlError) || error.exitCode === ExitCode.policy) throw error;
@@ -60,26 +65,33 @@ function readSaved(file: string): PlanPreview | undefined {
     value = JSON.parse(readFileSync(file, "utf8"));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new UsageError(`${file}: cannot read the saved plan: ${code === "ENOENT" ? "no such file" : code ?? (error as Error).message}`);
+    throw new UsageError(`${file}: cannot read the saved plan: ${code === "ENOENT" ? "no such file" : (code ?? (error as Error).message)}`);
   }
   const record = value as Partial<PlanPreview> | null;
   if (record === null || typeof record !== "object" || record.format === undefined) return undefined;
   if (record.format !== "toolctl-plan/1" || typeof record.id !== "string" || !Array.isArray(record.steps) || !Array.isArray(record.order)) {
-    throw new UsageError(`${file}: not a saved plan this toolctl can apply (format ${JSON.stringify(record.format)}); make one with toolctl plan FILE --out ${file}`);
+    throw new UsageError(
+      `${file}: not a saved plan this toolctl can apply (format ${JSON.stringify(record.format)}); make one with toolctl plan FILE --out ${file}`,
+    );
   }
   return record as PlanPreview;
 }
 
 async function applyWith(
-  context: CommandContext, flags: ApplyFlags, call: (toolctl: Toolctl, options: ApplyCallOptions & CliRunOptions) => Promise<ApplyResult>,
+  context: CommandContext,
+  flags: ApplyFlags,
+  call: (toolctl: Toolctl, options: ApplyCallOptions & CliRunOptions) => Promise<ApplyResult>,
 ): Promise<number> {
   if (flags.otp !== undefined) checkOtpFlag(flags.otp);
   const { createStepReporter, renderApply } = await import("../../ui/plan.js");
   const c = context.output.color;
   const reporter = context.json ? undefined : createStepReporter(c, (line) => process.stderr.write(`${line}\n`));
-  return withEngine(context, { otp: flags.otp }, (toolctl, options) =>
-    call(toolctl, { ...options, yes: flags.yes === true, otp: flags.otp, parallelism: flags.parallelism, reporter }),
-  (result) => context.output.data(result, () => renderApply(result, c)));
+  return withEngine(
+    context,
+    { otp: flags.otp },
+    (toolctl, options) => call(toolctl, { ...options, yes: flags.yes === true, otp: flags.otp, parallelism: flags.parallelism, reporter }),
+    (result) => context.output.data(result, () => renderApply(result, c)),
+  );
 }
 
 export async function applyCommand(context: CommandContext, file: string, flags: ApplyFlags): Promise<number> {
@@ -114,6 +126,9 @@ export async function listPlanRunsCommand(context: CommandContext, flags: { limi
   await withToolctl(context, async (toolctl) => {
     const runs = await toolctl.planRuns(flags.limit);
     context.output.data(runs, () =>
-      runs.length === 0 ? "no plan runs yet (toolctl apply PLAN)" : runs.map((r) => `${r.id}  ${r.name}  ${r.interrupted ? "interrupted" : r.status}  ${r.createdAt}`).join("\n"));
+      runs.length === 0
+        ? "no plan runs yet (toolctl apply PLAN)"
+        : runs.map((r) => `${r.id}  ${r.name}  ${r.interrupted ? "interrupted" : r.status}  ${r.createdAt}`).join("\n"),
+    );
   });
 }

@@ -30,9 +30,14 @@ function renderHuman(result: ExecuteResult, context: CommandContext): void {
   const c = context.output.color;
   const name = `${result.tool}.${result.action}`;
   for (const warning of result.warnings) context.output.warn(warning);
-  const approval = result.approval?.via && result.approval.via !== "not required"
-    ? `approved via ${result.approval.via}`
-    : result.approval?.twoFactor ? "approval and a TOTP code required" : result.approval?.required ? "approval required" : "no approval needed";
+  const approval =
+    result.approval?.via && result.approval.via !== "not required"
+      ? `approved via ${result.approval.via}`
+      : result.approval?.twoFactor
+        ? "approval and a TOTP code required"
+        : result.approval?.required
+          ? "approval required"
+          : "no approval needed";
   const decision = result.cost ? `cost $${result.cost.usd.toFixed(2)} (${result.cost.basis}), risk ${result.risk}, ${approval}` : "";
   if (result.status === "dry_run") {
     const plan = result.plan ?? {};
@@ -44,14 +49,25 @@ function renderHuman(result: ExecuteResult, context: CommandContext): void {
       else if (plan.body !== undefined) lines.push(`  body:`, pretty(plan.body).replace(/^/gm, "    "));
       lines.push(`  timeout: ${plan.timeoutSeconds}s`);
     } else if (plan.runtime === "process") {
-      lines.push(`  argv: ${JSON.stringify(plan.argv)}`, `  cwd: ${plan.cwd}`, `  env: ${(plan.env as string[]).join(", ") || "(none)"}`,
-        `  stdin: ${plan.stdin}`, `  timeout: ${plan.timeoutSeconds}s`);
+      lines.push(
+        `  argv: ${JSON.stringify(plan.argv)}`,
+        `  cwd: ${plan.cwd}`,
+        `  env: ${(plan.env as string[]).join(", ") || "(none)"}`,
+        `  stdin: ${plan.stdin}`,
+        `  timeout: ${plan.timeoutSeconds}s`,
+      );
     } else if (plan.runtime === "docker") {
       const limits = plan.limits as Record<string, unknown>;
-      lines.push(`  image: ${plan.image}`, `  command: ${JSON.stringify(plan.command)}`, `  user: ${plan.user}, network: ${plan.network}, read-only root, /tmp tmpfs, all capabilities dropped, no-new-privileges`,
-        `  limits: ${limits.memoryMb} MB memory (no swap), ${limits.cpus} CPU, ${limits.pids} processes`);
+      lines.push(
+        `  image: ${plan.image}`,
+        `  command: ${JSON.stringify(plan.command)}`,
+        `  user: ${plan.user}, network: ${plan.network}, read-only root, /tmp tmpfs, all capabilities dropped, no-new-privileges`,
+        `  limits: ${limits.memoryMb} MB memory (no swap), ${limits.cpus} CPU, ${limits.pids} processes`,
+      );
       for (const mount of plan.mounts as Array<Record<string, unknown>>) {
-        lines.push(`  mount: ${mount.source} at ${mount.target}${mount.readOnly ? " (read-only)" : ""}${mount.quotaMb !== undefined ? ` (quota ${mount.quotaMb} MB)` : ""}`);
+        lines.push(
+          `  mount: ${mount.source} at ${mount.target}${mount.readOnly ? " (read-only)" : ""}${mount.quotaMb !== undefined ? ` (quota ${mount.quotaMb} MB)` : ""}`,
+        );
       }
       lines.push(`  env: ${(plan.env as string[]).join(", ") || "(none)"}`, `  stdin: ${plan.stdin}`, `  timeout: ${plan.timeoutSeconds}s`);
     } else {
@@ -59,7 +75,10 @@ function renderHuman(result: ExecuteResult, context: CommandContext): void {
     }
     lines.push(`  input: ${JSON.stringify(result.input)}`, `  ${decision}`, `  undo: ${result.undo ?? "none declared"}`);
     const b = result.budget;
-    if (b) lines.push(`  budget ${b.day}: $${b.committedUsd.toFixed(2)} spent + $${b.reservedUsd.toFixed(2)} reserved; this run would bring it to $${b.afterUsd.toFixed(2)} of $${b.dailyLimitUsd.toFixed(2)} (at most $${b.perActionLimitUsd.toFixed(2)} per action)`);
+    if (b)
+      lines.push(
+        `  budget ${b.day}: $${b.committedUsd.toFixed(2)} spent + $${b.reservedUsd.toFixed(2)} reserved; this run would bring it to $${b.afterUsd.toFixed(2)} of $${b.dailyLimitUsd.toFixed(2)} (at most $${b.perActionLimitUsd.toFixed(2)} per action)`,
+      );
     lines.push(c.dim(`  execution ${result.executionId}`));
     process.stdout.write(`${lines.join("\n")}\n`);
     return;
@@ -75,7 +94,8 @@ function renderHuman(result: ExecuteResult, context: CommandContext): void {
   process.stderr.write(`${c.red(`error: ${error.message}`)}\n`);
   for (const problem of error.problems && error.problems.length > 1 ? error.problems : []) process.stderr.write(`  ${problem}\n`);
   if (error.code === "needs_human") context.output.info(c.dim(`  ${decision}`));
-  else if (result.status === "unknown") context.output.info(c.yellow(`outcome unknown: look it up before retrying (toolctl executions show ${result.executionId})`));
+  else if (result.status === "unknown")
+    context.output.info(c.yellow(`outcome unknown: look it up before retrying (toolctl executions show ${result.executionId})`));
   else context.output.info(c.dim(`execution ${result.executionId} ${result.status}${error.category ? ` (${error.category})` : ""}`));
 }
 
@@ -87,7 +107,8 @@ export type CliRunOptions = Required<Pick<RunOptions, "signal" | "interrupts" | 
  * chosen view: `render` true shows an execution result, a function shows anything else, false nothing.
  */
 export async function withEngine<T extends { exitCode: number }>(
-  context: CommandContext, flags: Pick<RunFlags, "otp" | "dryRun">,
+  context: CommandContext,
+  flags: Pick<RunFlags, "otp" | "dryRun">,
   call: (toolctl: Toolctl, options: CliRunOptions) => Promise<T>,
   render: boolean | ((result: T) => void) = true,
 ): Promise<number> {
@@ -113,14 +134,18 @@ export async function withEngine<T extends { exitCode: number }>(
       void force.finally(() => process.exit(code));
       return;
     }
-    process.stderr.write(signal === "SIGTERM" ? "terminate signal received: stopping the action\n" : "interrupt received: stopping (press Ctrl-C again to exit at once)\n");
+    process.stderr.write(
+      signal === "SIGTERM" ? "terminate signal received: stopping the action\n" : "interrupt received: stopping (press Ctrl-C again to exit at once)\n",
+    );
     controller.abort();
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   const progress = flags.dryRun ? undefined : await createProgress(context.json, context.env);
   try {
-    const result = await withToolctl(context, (toolctl) => call(toolctl, { signal: controller.signal, progress, interrupts, human: createHuman(context.json) }));
+    const result = await withToolctl(context, (toolctl) =>
+      call(toolctl, { signal: controller.signal, progress, interrupts, human: createHuman(context.json) }),
+    );
     if (typeof render === "function") render(result);
     else if (render && context.json) context.output.data(result, () => "");
     else if (render) renderHuman(result as unknown as ExecuteResult, context);
@@ -134,9 +159,18 @@ export async function withEngine<T extends { exitCode: number }>(
 export async function runCommand(context: CommandContext, target: string, flags: RunFlags): Promise<number> {
   const paramsFile = readParamsFile(flags.paramsFile);
   return withEngine(context, flags, (toolctl, options) =>
-    toolctl.run(target, { params: flags.param, paramsJson: flags.params, paramsFile }, {
-      ...options, dryRun: flags.dryRun === true, yes: flags.yes === true, otp: flags.otp, wait: flags.wait === true, sandbox: flags.sandbox,
-    }),
+    toolctl.run(
+      target,
+      { params: flags.param, paramsJson: flags.params, paramsFile },
+      {
+        ...options,
+        dryRun: flags.dryRun === true,
+        yes: flags.yes === true,
+        otp: flags.otp,
+        wait: flags.wait === true,
+        sandbox: flags.sandbox,
+      },
+    ),
   );
 }
 
@@ -145,7 +179,8 @@ type RollbackFlags = Pick<RunFlags, "yes" | "otp" | "wait" | "dryRun">;
 /** `toolctl rollback ID`: the declared compensation of an execution, run like any action and linked to it. */
 export async function rollbackCommand(context: CommandContext, id: string, flags: RollbackFlags): Promise<number> {
   return withEngine(context, flags, (toolctl, options) =>
-    toolctl.rollback(id, { ...options, dryRun: flags.dryRun === true, yes: flags.yes === true, otp: flags.otp, wait: flags.wait === true }));
+    toolctl.rollback(id, { ...options, dryRun: flags.dryRun === true, yes: flags.yes === true, otp: flags.otp, wait: flags.wait === true }),
+  );
 }
 
 /**
@@ -155,18 +190,23 @@ export async function rollbackCommand(context: CommandContext, id: string, flags
 export async function toolTestCommand(context: CommandContext, name: string): Promise<number> {
   let report: Record<string, unknown> = {};
   let action = "";
-  const code = await withEngine(context, {}, async (toolctl, options) => {
-    const tool = await toolctl.getTool(name);
-    if (!tool) throw new NotFoundError(`unknown tool '${name}'; see: toolctl list`);
-    const test = tool.definition.test;
-    if (!test) throw new UsageError(`tool ${name} declares no test; add to its manifest: test: { action: <a read action>, input: {...} }`);
-    action = test.action;
-    const result = await toolctl.run(`${name}.${test.action}`, test.input as Record<string, unknown>, options);
-    const latencyMs = result.durationMs ?? null;
-    const status = result.status !== "succeeded" ? "failing" : latencyMs !== null && latencyMs > test.degradedAfterMs ? "degraded" : "healthy";
-    report = { tool: name, action: test.action, status, latencyMs, executionId: result.executionId, error: result.error?.message };
-    return { ...result, exitCode: status === "failing" ? (result.exitCode === ExitCode.ok ? ExitCode.actionFailed : result.exitCode) : ExitCode.ok };
-  }, false);
+  const code = await withEngine(
+    context,
+    {},
+    async (toolctl, options) => {
+      const tool = await toolctl.getTool(name);
+      if (!tool) throw new NotFoundError(`unknown tool '${name}'; see: toolctl list`);
+      const test = tool.definition.test;
+      if (!test) throw new UsageError(`tool ${name} declares no test; add to its manifest: test: { action: <a read action>, input: {...} }`);
+      action = test.action;
+      const result = await toolctl.run(`${name}.${test.action}`, test.input as Record<string, unknown>, options);
+      const latencyMs = result.durationMs ?? null;
+      const status = result.status !== "succeeded" ? "failing" : latencyMs !== null && latencyMs > test.degradedAfterMs ? "degraded" : "healthy";
+      report = { tool: name, action: test.action, status, latencyMs, executionId: result.executionId, error: result.error?.message };
+      return { ...result, exitCode: status === "failing" ? (result.exitCode === ExitCode.ok ? ExitCode.actionFailed : result.exitCode) : ExitCode.ok };
+    },
+    false,
+  );
   context.output.data(report, () => {
     const c = context.output.color;
     const mark = report.status === "healthy" ? c.green("healthy") : report.status === "degraded" ? c.yellow("degraded") : c.red("failing");

@@ -30,7 +30,7 @@ export function parseTime(value: string | undefined, flag: string, edge: "start"
   if ((!isDate && !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(value)) || Number.isNaN(time.getTime())) {
     throw new UsageError(`${flag}: expected an ISO date or time such as 2026-11-21 or 2026-11-21T09:30:00Z, got ${JSON.stringify(value)}`);
   }
-  if (isDate && edge === "end") time.setUTCDate(time.getUTCDate() + 1), time.setUTCMilliseconds(-1);
+  if (isDate && edge === "end") (time.setUTCDate(time.getUTCDate() + 1), time.setUTCMilliseconds(-1));
   return time.toISOString();
 }
 

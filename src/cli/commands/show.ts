@@ -17,7 +17,8 @@ function requestLines(request: RequestSpec): string[] {
   const lines = [`  request: ${request.method} ${request.path}${request.baseUrl ? `  (at ${request.baseUrl})` : ""}`];
   for (const [name, value] of Object.entries(request.query ?? {})) lines.push(`    query ${name}: ${templateText(value)}${styleText(styles.query?.[name])}`);
   for (const [name, value] of Object.entries(request.headers ?? {})) lines.push(`    header ${name}: ${value}${styleText(styles.header?.[name])}`);
-  for (const [name, value] of Object.entries(request.cookies ?? {})) lines.push(`    cookie ${name}: ${templateText(value)}${styleText(styles.cookie?.[name])}`);
+  for (const [name, value] of Object.entries(request.cookies ?? {}))
+    lines.push(`    cookie ${name}: ${templateText(value)}${styleText(styles.cookie?.[name])}`);
   if (request.json !== undefined) lines.push(`    json body: ${templateText(request.json)}`);
   if (request.form !== undefined) {
     lines.push(`    form body: ${templateText(request.form)}`);
@@ -39,26 +40,35 @@ export async function showCommand(context: CommandContext, target: string): Prom
       t.baseUrl ? `  base URL: ${t.baseUrl}${t.sandboxBaseUrl ? `  (sandbox: ${t.sandboxBaseUrl})` : ""}` : "",
       `  auth: ${t.auth.type}${"in" in t.auth ? ` in ${t.auth.in} ${t.auth.name}` : ""}`,
       ...t.secrets.map((s) => `  secret ${s.name}: ${s.present ? c.green(`present (${s.source})`) : c.red("missing")}`),
-      t.http ? `  http: timeout ${t.http.timeoutSeconds}s, plain http ${t.http.allowPlainHttp ? "allowed" : "refused"}, private networks ${JSON.stringify(t.http.allowPrivateNetworks)}${t.http.allowedHosts.length ? `, extra hosts ${t.http.allowedHosts.join(", ")}` : ""}` : "",
+      t.http
+        ? `  http: timeout ${t.http.timeoutSeconds}s, plain http ${t.http.allowPlainHttp ? "allowed" : "refused"}, private networks ${JSON.stringify(t.http.allowPrivateNetworks)}${t.http.allowedHosts.length ? `, extra hosts ${t.http.allowedHosts.join(", ")}` : ""}`
+        : "",
       t.process ? `  process: timeout ${t.process.timeoutSeconds}s, environment passed: ${t.process.env.join(", ") || "(none)"}` : "",
       t.image ? `  image: ${t.image}` : "",
-      ...t.asks.map((item) => `  asks: ${item.name === "host" ? `calls ${item.asked}` : `${item.name} ${item.asked}`}${item.needsGrant ? c.yellow(` (not granted: ${item.allowed})`) : ""}`),
+      ...t.asks.map(
+        (item) =>
+          `  asks: ${item.name === "host" ? `calls ${item.asked}` : `${item.name} ${item.asked}`}${item.needsGrant ? c.yellow(` (not granted: ${item.allowed})`) : ""}`,
+      ),
       `  source: ${t.source ?? "-"}`,
     ];
     if ("actions" in view) {
       lines.push("", c.bold("actions:"));
-      for (const a of view.actions) lines.push(`  ${a.name.padEnd(20)} ${a.kind.padEnd(7)} ${a.description}`, `  ${"".padEnd(20)} cost: ${a.cost}; risk: ${a.risk}`);
+      for (const a of view.actions)
+        lines.push(`  ${a.name.padEnd(20)} ${a.kind.padEnd(7)} ${a.description}`, `  ${"".padEnd(20)} cost: ${a.cost}; risk: ${a.risk}`);
     } else {
       const a = view.action;
       lines.push(
-        "", `${c.bold(`${t.name}.${a.name}`)} (${a.kind})  ${a.description}`,
-        `  cost: ${a.costRule}`, `  risk: ${a.riskRule}`,
+        "",
+        `${c.bold(`${t.name}.${a.name}`)} (${a.kind})  ${a.description}`,
+        `  cost: ${a.costRule}`,
+        `  risk: ${a.riskRule}`,
         `  idempotent: ${a.idempotent ?? a.kind === "read"}${a.idempotencyKey ? ` (key in header ${a.idempotencyKey.header})` : ""}`,
         `  rollback: ${a.rollback === undefined ? "none declared" : a.rollback === "irreversible" ? "irreversible" : describeRollback(a.rollback)}`,
         ...(a.request ? requestLines(a.request) : []),
         a.auth ? `  auth: ${a.auth.type}${"in" in a.auth ? ` in ${a.auth.in} ${a.auth.name}` : ""} (this action's own)` : "",
         a.command ? `  command: ${JSON.stringify(a.command)}` : "",
-        "  input schema:", pretty(a.inputSchema).replace(/^/gm, "    "),
+        "  input schema:",
+        pretty(a.inputSchema).replace(/^/gm, "    "),
         a.outputSchema ? `  output schema:\n${pretty(a.outputSchema).replace(/^/gm, "    ")}` : "",
       );
     }

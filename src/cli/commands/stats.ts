@@ -21,8 +21,11 @@ const PERIOD_HEADER: Record<StatsPeriod, string> = { hour: "HOUR (UTC)", day: "D
 
 export async function statsCommand(context: CommandContext, flags: StatsFlags): Promise<void> {
   const query = {
-    period: flags.period, by: flags.by, tool: flags.tool,
-    since: parseTime(flags.since, "--since"), until: parseTime(flags.until, "--until", "end"),
+    period: flags.period,
+    by: flags.by,
+    tool: flags.tool,
+    since: parseTime(flags.since, "--since"),
+    until: parseTime(flags.until, "--until", "end"),
   };
   const stats = await withToolctl(context, (toolctl) => toolctl.stats(query));
   context.output.data(stats, () => {

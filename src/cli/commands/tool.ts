@@ -46,25 +46,32 @@ export async function approveToolCommand(context: CommandContext, name: string, 
         if (!context.json) process.stderr.write(`${askedLines(asks).join("\n")}\n`);
         if (flags.yes) return "yes";
         const { canPrompt, askYesNo } = await import("../../ui/prompt.js");
-        if (!canPrompt()) throw new NeedsHumanError(`granting ${name}'s permissions needs a human: run toolctl tool approve ${name} in a terminal, or add --yes`);
+        if (!canPrompt())
+          throw new NeedsHumanError(`granting ${name}'s permissions needs a human: run toolctl tool approve ${name} in a terminal, or add --yes`);
         return askYesNo(`Grant these permissions to ${name}? [yes/no]`, 5 * 60_000);
       },
     }),
   );
   context.output.data({ tool: name, status: result.status, previous: result.previous, grants: result.grants, asked: result.asked }, () =>
-    result.status === "active" ? `${name}: active (permissions granted)` : `${name}: permissions granted; it stays ${result.status} (run: toolctl tool enable ${name})`);
+    result.status === "active"
+      ? `${name}: active (permissions granted)`
+      : `${name}: permissions granted; it stays ${result.status} (run: toolctl tool enable ${name})`,
+  );
   return ExitCode.ok;
 }
 
 export async function revokeToolCommand(context: CommandContext, name: string): Promise<void> {
   const result = await withToolctl(context, (toolctl) => toolctl.revokeTool(name));
   if (result.warning) context.output.warn(result.warning);
-  context.output.data({ tool: name, status: "revoked", previous: result.previous, stateVolume: result.volume ?? null, stateRemoved: result.removed },
-    () => `${name}: revoked (grants removed${result.removed ? `, state volume ${result.volume} removed` : ""}; its history stays)`);
+  context.output.data(
+    { tool: name, status: "revoked", previous: result.previous, stateVolume: result.volume ?? null, stateRemoved: result.removed },
+    () => `${name}: revoked (grants removed${result.removed ? `, state volume ${result.volume} removed` : ""}; its history stays)`,
+  );
 }
 
 export async function clearStateCommand(context: CommandContext, name: string): Promise<void> {
   const result = await withToolctl(context, (toolctl) => toolctl.clearToolState(name));
   context.output.data({ tool: name, volume: result.volume, removed: result.removed }, () =>
-    result.removed ? `${name}: state volume ${result.volume} removed; the next run starts with an empty /state` : `${name}: no state volume to clear`);
+    result.removed ? `${name}: state volume ${result.volume} removed; the next run starts with an empty /state` : `${name}: no state volume to clear`,
+  );
 }

@@ -111,7 +111,11 @@ export async function statusCommand(context: CommandContext): Promise<void> {
   const status = await withToolctl(context, (toolctl) => toolctl.twoFactorStatus());
   const c = context.output.color;
   context.output.data(status, () => {
-    const state = status.enrolled ? c.green(`enrolled since ${status.since}`) : status.pending ? c.yellow(`pending since ${status.since} (finish: toolctl 2fa enroll --code CODE)`) : "not enrolled (toolctl 2fa enroll)";
+    const state = status.enrolled
+      ? c.green(`enrolled since ${status.since}`)
+      : status.pending
+        ? c.yellow(`pending since ${status.since} (finish: toolctl 2fa enroll --code CODE)`)
+        : "not enrolled (toolctl 2fa enroll)";
     const throttle = status.throttledUntil
       ? c.red(`throttled until ${status.throttledUntil}`)
       : `${status.failuresInWindow} of ${status.maxFailures} wrong codes allowed in ${status.windowMinutes} minutes used`;

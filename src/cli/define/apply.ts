@@ -11,7 +11,10 @@ export const applyDefinition: CommandDefinition = {
       .option("-y, --yes", "approve the whole plan without a prompt (CRITICAL steps also need --otp)")
       .option("--otp <code>", "the TOTP code for a CRITICAL step")
       .option("--parallelism <n>", "independent steps run side by side, at most n at once", positiveInt("--parallelism"), 1)
-      .addHelpText("after", "\nA saved plan is refused when stale (a manifest re-imported, an environment variable or the plan file\nchanged) or over budget, and is applied once. An interrupted apply: see toolctl plan-runs.\n\nExample:\n  toolctl apply launch.json\n  toolctl apply launch.plan.yaml --yes --parallelism 2 --json")
+      .addHelpText(
+        "after",
+        "\nA saved plan is refused when stale (a manifest re-imported, an environment variable or the plan file\nchanged) or over budget, and is applied once. An interrupted apply: see toolctl plan-runs.\n\nExample:\n  toolctl apply launch.json\n  toolctl apply launch.plan.yaml --yes --parallelism 2 --json",
+      )
       .action(action(async () => (await import("../commands/plan.js")).applyCommand));
   },
 };

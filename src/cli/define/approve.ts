@@ -9,7 +9,10 @@ export const approveDefinition: CommandDefinition = {
       .argument("<id>", "approval request id")
       .option("-y, --yes", "approve without the yes/no question (needed without a terminal)")
       .option("--otp <code>", "TOTP code, for a CRITICAL request (prompted on a terminal otherwise)")
-      .addHelpText("after", "\nThe request is checked against its digest before it is shown: one edited in the database is refused (exit 3).\nWithout a terminal and without --yes: exit 4.\n\nExample:\n  toolctl approve ap_1a2b3c4d\n  toolctl approve ap_1a2b3c4d --yes --otp 123456 --json")
+      .addHelpText(
+        "after",
+        "\nThe request is checked against its digest before it is shown: one edited in the database is refused (exit 3).\nWithout a terminal and without --yes: exit 4.\n\nExample:\n  toolctl approve ap_1a2b3c4d\n  toolctl approve ap_1a2b3c4d --yes --otp 123456 --json",
+      )
       .action(action(async () => (await import("../commands/approvals.js")).approveCommand));
   },
 };

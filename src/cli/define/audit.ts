@@ -21,7 +21,9 @@ export const auditDefinition: CommandDefinition = {
       .action(action(async () => (await import("../commands/audit.js")).auditCommand));
     audit
       .command("verify")
-      .description("check the hash chain, the signed checkpoint, the exported head and each execution's signature: detects edited, deleted, reordered or truncated events")
+      .description(
+        "check the hash chain, the signed checkpoint, the exported head and each execution's signature: detects edited, deleted, reordered or truncated events",
+      )
       .action(action(async () => (await import("../commands/audit.js")).verifyCommand));
     audit
       .command("export")

@@ -11,7 +11,10 @@ export const rollbackDefinition: CommandDefinition = {
       .option("-y, --yes", "approve without a prompt (CRITICAL also needs --otp)")
       .option("--otp <code>", "the TOTP code, when the compensation is CRITICAL")
       .option("--wait", "file an approval request and wait for `toolctl approve ID` from another terminal")
-      .addHelpText("after", "\nThe compensation gets its own execution id (and idempotency key), points at the original, and the\noriginal becomes rolled_back. An irreversible action is refused (exit 3).\n\nExample:\n  toolctl rollback ex_mwq1a2b3c4 --dry-run\n  toolctl rollback ex_mwq1a2b3c4 --yes --json")
+      .addHelpText(
+        "after",
+        "\nThe compensation gets its own execution id (and idempotency key), points at the original, and the\noriginal becomes rolled_back. An irreversible action is refused (exit 3).\n\nExample:\n  toolctl rollback ex_mwq1a2b3c4 --dry-run\n  toolctl rollback ex_mwq1a2b3c4 --yes --json",
+      )
       .action(action(async () => (await import("../commands/run.js")).rollbackCommand));
   },
 };

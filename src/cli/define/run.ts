@@ -16,10 +16,15 @@ export const runDefinition: CommandDefinition = {
       .option("-y, --yes", "approve without a prompt (CRITICAL also needs --otp)")
       .option("--otp <code>", "the TOTP code from your authenticator, for a CRITICAL action")
       .option("--wait", "file an approval request and wait for `toolctl approve ID` from another terminal")
-      .addOption(new Option("--sandbox <mode>", "run a process tool that names an image in Docker, or directly (default: config docker.sandboxProcesses)").choices(["docker", "none"]))
+      .addOption(
+        new Option("--sandbox <mode>", "run a process tool that names an image in Docker, or directly (default: config docker.sandboxProcesses)").choices([
+          "docker",
+          "none",
+        ]),
+      )
       .addHelpText(
         "after",
-        "\nExamples:\n  toolctl run calculator.calculate --param operation=add --param a=5 --param b=3\n  toolctl run calculator.calculate --sandbox docker --param operation=multiply --param a=6 --param b=7\n  toolctl run weather.current --params '{\"latitude\":48.85,\"longitude\":2.35}' --dry-run\n  echo '{\"message\":\"hi\"}' | toolctl run echo.say --params-file - --json",
+        '\nExamples:\n  toolctl run calculator.calculate --param operation=add --param a=5 --param b=3\n  toolctl run calculator.calculate --sandbox docker --param operation=multiply --param a=6 --param b=7\n  toolctl run weather.current --params \'{"latitude":48.85,"longitude":2.35}\' --dry-run\n  echo \'{"message":"hi"}\' | toolctl run echo.say --params-file - --json',
       )
       .action(action(async () => (await import("../commands/run.js")).runCommand));
   },

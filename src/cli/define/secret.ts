@@ -7,7 +7,10 @@ export const secretDefinition: CommandDefinition = {
     const secret = program
       .command("secret")
       .description("the encrypted secret store (used after the environment and .env); values are never printed")
-      .addHelpText("after", "\nExample:\n  toolctl secret set STRIPE_API_KEY            # prompts, hidden\n  printf '%s' \"$TOKEN\" | toolctl secret set GITHUB_TOKEN\n  toolctl secret list --json");
+      .addHelpText(
+        "after",
+        "\nExample:\n  toolctl secret set STRIPE_API_KEY            # prompts, hidden\n  printf '%s' \"$TOKEN\" | toolctl secret set GITHUB_TOKEN\n  toolctl secret list --json",
+      );
     secret
       .command("set")
       .description("store or replace a secret: the value comes from a hidden prompt, or stdin when piped, never an argument")

@@ -12,7 +12,10 @@ export const statsDefinition: CommandDefinition = {
       .option("--since <time>", "on or after this ISO time or date")
       .option("--until <time>", "on or before this ISO time or date")
       .option("--tool <tool>", "only this tool")
-      .addHelpText("after", "\nSpend counts succeeded and unknown executions (an unknown outcome may have spent the money).\n\nExample:\n  toolctl stats --period week --by action --since 2026-11-01\n  toolctl stats --by status --tool stripe --json")
+      .addHelpText(
+        "after",
+        "\nSpend counts succeeded and unknown executions (an unknown outcome may have spent the money).\n\nExample:\n  toolctl stats --period week --by action --since 2026-11-01\n  toolctl stats --by status --tool stripe --json",
+      )
       .action(action(async () => (await import("../commands/stats.js")).statsCommand));
   },
 };

@@ -33,11 +33,14 @@ export const toolDefinition: CommandDefinition = {
       .command("test")
       .description("run the tool's declared harmless read: healthy, degraded (slow) or failing, with the latency")
       .argument("<name>", "tool name")
-      .addHelpText("after", "\nExit 0 when healthy or degraded; otherwise the failed run's exit code.\n\nExample:\n  toolctl tool test stripe\n  toolctl tool test weather --json")
+      .addHelpText(
+        "after",
+        "\nExit 0 when healthy or degraded; otherwise the failed run's exit code.\n\nExample:\n  toolctl tool test stripe\n  toolctl tool test weather --json",
+      )
       .action(action(async () => (await import("../commands/run.js")).toolTestCommand));
     tool
       .command("clear-state")
-      .description("empty a Docker tool's /state volume (the way out of \"volume quota exceeded\")")
+      .description('empty a Docker tool\'s /state volume (the way out of "volume quota exceeded")')
       .argument("<name>", "tool name")
       .addHelpText("after", "\nExample:\n  toolctl tool clear-state calculator-docker")
       .action(action(async () => (await import("../commands/tool.js")).clearStateCommand));

@@ -7,7 +7,9 @@ import mimeFuncs from "nodemailer/lib/mime-funcs/index.js";
 /** A header value: plain ASCII as it is, anything else as RFC 2047 encoded words. */
 const headerText = (text: string) => (/^[\x20-\x7e]*$/.test(text) ? text : mimeFuncs.encodeWords(text, "B", 52));
 const mailbox = (sender: { name?: string; address: string }) =>
-  sender.name ? `${/^[A-Za-z0-9 !#$%&'*+/=?^_`{|}~-]*$/.test(sender.name) ? sender.name : headerText(JSON.stringify(sender.name))} <${sender.address}>` : sender.address;
+  sender.name
+    ? `${/^[A-Za-z0-9 !#$%&'*+/=?^_`{|}~-]*$/.test(sender.name) ? sender.name : headerText(JSON.stringify(sender.name))} <${sender.address}>`
+    : sender.address;
 
 /** Folds a header at spaces into lines of about 78 characters (an encoded subject may be long). */
 function fold(line: string): string {
@@ -32,7 +34,13 @@ function mailDate(at: Date): string {
 function bodyPart(text: string, type: "plain" | "html", boundary: string): { headers: string[]; body: string } {
   const crlf = text.replace(/\r\n|\r|\n/g, "\r\n");
   const plain = /^[\x09\x0d\x0a\x20-\x7e]*$/.test(crlf) && crlf.split("\r\n").every((line) => line.length <= 998) && !crlf.includes(boundary);
-  const body = plain ? crlf : (Buffer.from(text, "utf8").toString("base64").match(/.{1,76}/g) ?? []).join("\r\n");
+  const body = plain
+    ? crlf
+    : (
+        Buffer.from(text, "utf8")
+          .toString("base64")
+          .match(/.{1,76}/g) ?? []
+      ).join("\r\n");
   return { headers: [`Content-Type: text/${type}; charset=utf-8`, `Content-Transfer-Encoding: ${plain ? "7bit" : "base64"}`], body };
 }
 

@@ -53,16 +53,27 @@ export const emailRunner: Runner = {
     if (recipients.length > MAX_RECIPIENTS) throw new BuiltinInputError(`at most ${MAX_RECIPIENTS} recipients in all, not ${recipients.length}`);
     const outside = recipients.filter((r) => !domainAllowed(r, settings.allowedRecipientDomains));
     if (outside.length > 0) {
-      throw new PolicyError("policy_refused", `recipient ${outside.join(", ")} is outside email.allowedRecipientDomains (${settings.allowedRecipientDomains!.join(", ")})`);
+      throw new PolicyError(
+        "policy_refused",
+        `recipient ${outside.join(", ")} is outside email.allowedRecipientDomains (${settings.allowedRecipientDomains!.join(", ")})`,
+      );
     }
     const from = parseSender(settings.from);
     const message: Message = {
-      from, to, cc, bcc, replyTo, subject, text, html,
+      from,
+      to,
+      cc,
+      bcc,
+      replyTo,
+      subject,
+      text,
+      html,
       messageId: `<${context.executionId}@${from.address.slice(from.address.lastIndexOf("@") + 1)}>`,
     };
     const planned = buildMessage(message, new Date());
     const size = planned.raw.length;
-    if (size > settings.maxMessageBytes) throw new PolicyError("policy_refused", `the message is ${size} bytes, over email.maxMessageBytes (${settings.maxMessageBytes})`);
+    if (size > settings.maxMessageBytes)
+      throw new PolicyError("policy_refused", `the message is ${size} bytes, over email.maxMessageBytes (${settings.maxMessageBytes})`);
 
     const auth = tool.definition.auth;
     const username = auth.type === "basic" ? renderText(auth.username, { secrets }, "auth.username") : undefined;
@@ -73,17 +84,29 @@ export const emailRunner: Runner = {
     const server = `${settings.host}:${settings.port}`;
     const envelope = { from: from.address, to: recipients };
     const options: SMTPConnection.Options = {
-      host: settings.host, port: settings.port, secure: settings.tls === "tls",
+      host: settings.host,
+      port: settings.port,
+      secure: settings.tls === "tls",
       requireTLS: settings.tls === "starttls" && !settings.allowPlainSmtp,
-      connectionTimeout: timeoutSeconds * 1000, greetingTimeout: timeoutSeconds * 1000, socketTimeout: timeoutSeconds * 1000,
+      connectionTimeout: timeoutSeconds * 1000,
+      greetingTimeout: timeoutSeconds * 1000,
+      socketTimeout: timeoutSeconds * 1000,
       tls: { servername: /^[\d.]+$|:/.test(settings.host) ? undefined : settings.host },
       customAuth: credentials ? { "CRAM-MD5": cramMd5(credentials, context.addSecret) } : undefined,
     };
 
     return {
       description: {
-        runtime: "email", server, security, auth: username === undefined ? "none" : `as ${username}`,
-        envelope, headers: planned.headers, bcc: bcc.length > 0 ? bcc : undefined, sizeBytes: size, maxMessageBytes: settings.maxMessageBytes, timeoutSeconds,
+        runtime: "email",
+        server,
+        security,
+        auth: username === undefined ? "none" : `as ${username}`,
+        envelope,
+        headers: planned.headers,
+        bcc: bcc.length > 0 ? bcc : undefined,
+        sizeBytes: size,
+        maxMessageBytes: settings.maxMessageBytes,
+        timeoutSeconds,
         summary: `sends ${JSON.stringify(subject)} from ${from.address} to ${recipients.join(", ")} (${size} bytes) through ${server}, ${security}${username === undefined ? "" : `, as ${username}`}`,
       },
       async run(hooks): Promise<RunResult> {
@@ -95,8 +118,15 @@ export const emailRunner: Runner = {
         if (sent.ok) {
           const rejected = sent.info.rejectedErrors?.map((e) => `${(e as { recipient?: string }).recipient}: ${e.response}`);
           return {
-            outcome: "succeeded", details,
-            output: { messageId: message.messageId, accepted: sent.info.accepted, rejected: sent.info.rejected, rejectedResponses: rejected, response: sent.info.response },
+            outcome: "succeeded",
+            details,
+            output: {
+              messageId: message.messageId,
+              accepted: sent.info.accepted,
+              rejected: sent.info.rejected,
+              rejectedResponses: rejected,
+              response: sent.info.response,
+            },
           };
         }
         const { error, stage } = sent;
@@ -104,13 +134,21 @@ export const emailRunner: Runner = {
         if (stage === "data" && !said) {
           const what = sent.aborted ? "interrupted" : error.message;
           return {
-            outcome: "unknown", errorCategory: error.code === "ETIMEDOUT" ? "timeout" : "other", details: { ...details, stage },
+            outcome: "unknown",
+            errorCategory: error.code === "ETIMEDOUT" ? "timeout" : "other",
+            details: { ...details, stage },
             error: `SMTP ${server}: ${context.redact(what)} after the message was sent (DATA): it may have been accepted; check the recipient's mailbox or the server's log for ${message.messageId} before retrying`,
           };
         }
-        const why = said ? refusal(error) : sent.aborted ? `interrupted before the message was sent` : `${error.message}${error.code === "ETLS" && !settings.allowPlainSmtp ? " (STARTTLS is required; allowPlainSmtp: true permits a server without it)" : ""}`;
+        const why = said
+          ? refusal(error)
+          : sent.aborted
+            ? `interrupted before the message was sent`
+            : `${error.message}${error.code === "ETLS" && !settings.allowPlainSmtp ? " (STARTTLS is required; allowPlainSmtp: true permits a server without it)" : ""}`;
         return {
-          outcome: "failed", errorCategory: sent.aborted ? "other" : categoryFor(error), details: { ...details, stage },
+          outcome: "failed",
+          errorCategory: sent.aborted ? "other" : categoryFor(error),
+          details: { ...details, stage },
           error: `SMTP ${server}: ${context.redact(why).slice(0, 500)}`,
         };
       },

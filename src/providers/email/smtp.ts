@@ -12,8 +12,12 @@ type Sent = { ok: true; info: SMTPConnection.SentMessageInfo } | { ok: false; st
 
 /** One SMTP session: connect, STARTTLS, AUTH, MAIL FROM, RCPT TO, DATA. Reports the stage an error came in. */
 export function smtpSend(
-  options: SMTPConnection.Options, credentials: SMTPConnection.Credentials | undefined,
-  envelope: { from: string; to: string[] }, raw: Buffer, timeoutMs: number, signal: AbortSignal,
+  options: SMTPConnection.Options,
+  credentials: SMTPConnection.Credentials | undefined,
+  envelope: { from: string; to: string[] },
+  raw: Buffer,
+  timeoutMs: number,
+  signal: AbortSignal,
 ): Promise<Sent> {
   return new Promise((resolve) => {
     let stage: Stage = "connect";
@@ -70,7 +74,10 @@ export function registerAuthForms(credentials: SMTPConnection.Credentials, secre
 }
 
 /** RFC 2195 CRAM-MD5, as nodemailer does it, but registering the answer before it goes out. */
-export function cramMd5(credentials: SMTPConnection.Credentials, addSecret: (value: string) => void): NonNullable<SMTPConnection.Options["customAuth"]>[string] {
+export function cramMd5(
+  credentials: SMTPConnection.Credentials,
+  addSecret: (value: string) => void,
+): NonNullable<SMTPConnection.Options["customAuth"]>[string] {
   return async (auth) => {
     const challenge = await auth.sendCommand("AUTH CRAM-MD5");
     if (challenge.status !== 334) return auth.reject("Invalid login sequence while waiting for the server's challenge");

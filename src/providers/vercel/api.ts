@@ -59,7 +59,9 @@ function providerError(body: unknown): { message?: string; code?: string } {
   if (typeof record.message === "string") {
     // GitHub puts the reason for a 422 in errors[]: "name already exists on this account".
     const details = Array.isArray(record.errors)
-      ? record.errors.map((e) => (e && typeof e === "object" ? ((e as Record<string, unknown>).message ?? (e as Record<string, unknown>).code) : e)).filter((e) => typeof e === "string")
+      ? record.errors
+          .map((e) => (e && typeof e === "object" ? ((e as Record<string, unknown>).message ?? (e as Record<string, unknown>).code) : e))
+          .filter((e) => typeof e === "string")
       : [];
     return { message: details.length > 0 ? `${record.message} (${details.join("; ")})` : record.message };
   }

@@ -39,7 +39,11 @@ export function sha1Hex(content: Buffer): string {
 }
 
 /** Reads every file to deploy below `raw` (relative to the project root, or absolute inside it). */
-export function collectDeployFiles(raw: unknown, root: Root, limits: { maxFiles: number; maxBytes: number; home: string; env: NodeJS.ProcessEnv }): DeployDirectory {
+export function collectDeployFiles(
+  raw: unknown,
+  root: Root,
+  limits: { maxFiles: number; maxBytes: number; home: string; env: NodeJS.ProcessEnv },
+): DeployDirectory {
   const target = confine(raw, [root], { allowRoot: true, home: limits.home, env: limits.env });
   const stats = inspect(target);
   if (!stats) throw new BuiltinInputError(`no such directory: ${quote(target.raw)} (in ${root.real})`);
@@ -47,9 +51,11 @@ export function collectDeployFiles(raw: unknown, root: Root, limits: { maxFiles:
   const files: DeployFile[] = [];
   let bytes = 0;
   const add = (file: string, content: Buffer, executable: boolean) => {
-    if (files.length >= limits.maxFiles) throw new PolicyError("policy_refused", `${quote(target.raw)} holds more than ${limits.maxFiles} files, over this tool's vercel.maxFiles`);
+    if (files.length >= limits.maxFiles)
+      throw new PolicyError("policy_refused", `${quote(target.raw)} holds more than ${limits.maxFiles} files, over this tool's vercel.maxFiles`);
     bytes += content.length;
-    if (bytes > limits.maxBytes) throw new PolicyError("policy_refused", `${quote(target.raw)} holds more than ${limits.maxBytes} bytes, over this tool's vercel.maxBytes`);
+    if (bytes > limits.maxBytes)
+      throw new PolicyError("policy_refused", `${quote(target.raw)} holds more than ${limits.maxBytes} bytes, over this tool's vercel.maxBytes`);
     files.push({ file, sha: sha1Hex(content), size: content.length, content, executable });
   };
   const walk = (directory: string, prefix: string) => {

@@ -31,7 +31,12 @@ export function githubHeaders(token: string): Record<string, string> {
 export function describePush(target: GithubTarget, fileCount: number): Array<Record<string, unknown> | string> {
   const base = target.apiUrl.replace(/\/+$/, "");
   return [
-    { method: "POST", url: `${base}/user/repos`, headers: githubHeaders(target.token), json: { name: target.repo, private: target.private, description: target.description, auto_init: true } },
+    {
+      method: "POST",
+      url: `${base}/user/repos`,
+      headers: githubHeaders(target.token),
+      json: { name: target.repo, private: target.private, description: target.description, auto_init: true },
+    },
     `GET ${base}/repos/<owner>/${target.repo}/git/ref/heads/<default branch>`,
     `POST ${base}/repos/<owner>/${target.repo}/git/blobs × ${fileCount} (base64 content)`,
     `POST ${base}/repos/<owner>/${target.repo}/git/trees, then git/commits (${JSON.stringify(target.message)}), then PATCH git/refs/heads/<default branch>`,
@@ -45,7 +50,12 @@ export function describePush(target: GithubTarget, fileCount: number): Array<Rec
 export async function pushRepository(client: ApiClient, target: GithubTarget, files: DeployFile[]): Promise<PushedRepository> {
   const base = target.apiUrl.replace(/\/+$/, "");
   const headers = githubHeaders(target.token);
-  const created = await callApi(client, { method: "POST", url: `${base}/user/repos`, headers, json: { name: target.repo, private: target.private, description: target.description, auto_init: true } });
+  const created = await callApi(client, {
+    method: "POST",
+    url: `${base}/user/repos`,
+    headers,
+    json: { name: target.repo, private: target.private, description: target.description, auto_init: true },
+  });
   const fullName = field<string>(created, "full_name");
   const url = field<string>(created, "html_url") ?? "";
   const branch = field<string>(created, "default_branch") ?? "main";
@@ -56,12 +66,19 @@ export async function pushRepository(client: ApiClient, target: GithubTarget, fi
     const parent = field<string>(field(ref, "object"), "sha");
     const tree = [];
     for (const file of files) {
-      const blob = await callApi(client, { method: "POST", url: `${repoUrl}/git/blobs`, headers, json: { content: file.content.toString("base64"), encoding: "base64" } });
+      const blob = await callApi(client, {
+        method: "POST",
+        url: `${repoUrl}/git/blobs`,
+        headers,
+        json: { content: file.content.toString("base64"), encoding: "base64" },
+      });
       tree.push({ path: file.file, mode: file.executable ? "100755" : "100644", type: "blob", sha: field<string>(blob, "sha") });
     }
     const madeTree = await callApi(client, { method: "POST", url: `${repoUrl}/git/trees`, headers, json: { tree } });
     const commit = await callApi(client, {
-      method: "POST", url: `${repoUrl}/git/commits`, headers,
+      method: "POST",
+      url: `${repoUrl}/git/commits`,
+      headers,
       json: { message: target.message, tree: field<string>(madeTree, "sha"), parents: parent ? [parent] : [] },
     });
     const sha = field<string>(commit, "sha")!;
@@ -69,6 +86,12 @@ export async function pushRepository(client: ApiClient, target: GithubTarget, fi
     return { repo: fullName, url, branch, commit: sha };
   } catch (error) {
     if (!(error instanceof ApiFailure)) throw error;
-    throw new ApiFailure(`${error.message}; the repository ${fullName} was created and left in place`, error.category, error.mayHaveActed, error.status, error.code);
+    throw new ApiFailure(
+      `${error.message}; the repository ${fullName} was created and left in place`,
+      error.category,
+      error.mayHaveActed,
+      error.status,
+      error.code,
+    );
   }
 }

@@ -68,7 +68,9 @@ export async function readProject(calls: VercelCalls, project: string): Promise<
   const production = field(field(answer, "targets"), "production");
   const productionId = field<string>(production, "id");
   const env = (field<unknown[]>(answer, "env") ?? []).map((e) => ({
-    id: String(field(e, "id") ?? ""), key: String(field(e, "key") ?? ""), target: (field<string[]>(e, "target") ?? []).map(String),
+    id: String(field(e, "id") ?? ""),
+    key: String(field(e, "key") ?? ""),
+    target: (field<string[]>(e, "target") ?? []).map(String),
   }));
   return { id: String(field(answer, "id")), production: productionId ? { id: productionId, url: field<string>(production, "url") } : null, env };
 }
@@ -86,7 +88,8 @@ export function parseRestore(raw: unknown): Previous {
     return value;
   };
   const production = raw.production ?? null;
-  if (production !== null && !(isPlainObject(production) && typeof production.id === "string")) throw new BuiltinInputError("input restore.production must be null or { id }");
+  if (production !== null && !(isPlainObject(production) && typeof production.id === "string"))
+    throw new BuiltinInputError("input restore.production must be null or { id }");
   return {
     project: text(raw.project, "project"),
     name: typeof raw.name === "string" ? raw.name : text(raw.project, "project"),
@@ -110,10 +113,10 @@ export function describeUndeploy(calls: Pick<VercelCalls, "api" | "headers">, id
   return [
     ...(restore.production
       ? [
-        `GET ${calls.api(`/v9/projects/${project}`)} (does ${id} still serve production?)`,
-        { method: "POST", url: calls.api(`/v10/projects/${project}/promote/${enc(restore.production.id)}`), headers: calls.headers, json: {} },
-        `GET ${calls.api(`/v9/projects/${project}`)} until lastAliasRequest is succeeded (at most ${PROMOTE_TIMEOUT_MS / 1000} s)`,
-      ]
+          `GET ${calls.api(`/v9/projects/${project}`)} (does ${id} still serve production?)`,
+          { method: "POST", url: calls.api(`/v10/projects/${project}/promote/${enc(restore.production.id)}`), headers: calls.headers, json: {} },
+          `GET ${calls.api(`/v9/projects/${project}`)} until lastAliasRequest is succeeded (at most ${PROMOTE_TIMEOUT_MS / 1000} s)`,
+        ]
       : []),
     ...restore.aliases.flatMap((a) => [
       `GET ${calls.api(`/v4/aliases/${enc(a.alias)}`)} (does ${quote(a.alias)} still point at ${id}?)`,
@@ -196,7 +199,14 @@ async function aliasHolder(calls: VercelCalls, alias: string): Promise<string | 
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => { clearTimeout(timer); resolve(); }, { once: true });
+    signal.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
   });
 
 /** Requests the promotion and waits until Vercel says the domains moved (Vercel moves them asynchronously). */
@@ -209,12 +219,18 @@ async function promote(calls: VercelCalls, project: string, to: string, from: st
     const status = field<string>(request, "jobStatus");
     if (field(request, "toDeploymentId") === to) {
       if (status === "succeeded" || status === "skipped") return;
-      if (status === "failed") throw new ApiFailure(`promoting ${to} back to production failed; the deployment ${from} still serves production and was left in place`, "server_error", false);
+      if (status === "failed")
+        throw new ApiFailure(
+          `promoting ${to} back to production failed; the deployment ${from} still serves production and was left in place`,
+          "server_error",
+          false,
+        );
     }
     if (Date.now() + delay > deadline || signal.aborted) {
       throw new ApiFailure(
         `promoting ${to} back to production was still ${status ?? "pending"} after ${PROMOTE_TIMEOUT_MS / 1000} s; the deployment ${from} was left in place: check with toolctl run vercel.inspect -p id=${to}, then roll back again`,
-        "timeout", true,
+        "timeout",
+        true,
       );
     }
     await sleep(delay, signal);

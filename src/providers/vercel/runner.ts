@@ -36,7 +36,12 @@ const FIELDS: Record<Operation, readonly string[]> = {
   whoami: [],
 };
 
-const DEFAULTS = { maxFiles: 15_000, maxBytes: 64 * 1024 * 1024, readyTimeoutSeconds: 600, github: { apiUrl: "https://api.github.com", tokenSecret: "GITHUB_TOKEN" } };
+const DEFAULTS = {
+  maxFiles: 15_000,
+  maxBytes: 64 * 1024 * 1024,
+  readyTimeoutSeconds: 600,
+  github: { apiUrl: "https://api.github.com", tokenSecret: "GITHUB_TOKEN" },
+};
 const PROJECT_NAME = /^[a-z0-9]([a-z0-9._-]{0,98}[a-z0-9])?$/;
 const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -59,7 +64,8 @@ export const vercelRunner: Runner = {
   prepare(context: RunContext): Prepared {
     const { tool, action, input } = context;
     const operation = action.definition.operation as Operation | undefined;
-    if (!operation || !(operation in FIELDS)) throw new BuiltinInputError(`action ${action.name} has no vercel operation; set operation: deploy, remove, inspect or whoami`);
+    if (!operation || !(operation in FIELDS))
+      throw new BuiltinInputError(`action ${action.name} has no vercel operation; set operation: deploy, remove, inspect or whoami`);
     checkFields(input, FIELDS[operation], operation);
     const settings = { ...DEFAULTS, ...tool.definition.vercel } as VercelSettings;
     const base = tool.definition.baseUrl!.replace(/\/+$/, "");
@@ -79,15 +85,25 @@ export const vercelRunner: Runner = {
 
     if (operation === "whoami") {
       const call = { method: "GET" as const, url: api("/v2/user"), headers };
-      return prepared({ runtime: "vercel", operation, request: call, summary: "reads the Vercel user this token belongs to" }, async (signal) => field(await callApi(clientFor(signal), call), "user") ?? {});
+      return prepared(
+        { runtime: "vercel", operation, request: call, summary: "reads the Vercel user this token belongs to" },
+        async (signal) => field(await callApi(clientFor(signal), call), "user") ?? {},
+      );
     }
     const calls = (signal: AbortSignal): VercelCalls => ({ client: clientFor(signal), api, headers });
     if (operation === "remove" && input.restore !== undefined) {
       const id = deploymentId(input);
       const restore = parseRestore(input.restore);
-      const requests = [...describeUndeploy({ api, headers }, id, restore), { method: "DELETE", url: api(`/v13/deployments/${encodeURIComponent(id)}`), headers }];
+      const requests = [
+        ...describeUndeploy({ api, headers }, id, restore),
+        { method: "DELETE", url: api(`/v13/deployments/${encodeURIComponent(id)}`), headers },
+      ];
       const summary = `puts back what the deploy of ${id} changed in the Vercel project ${restore.name}, then deletes ${id}`;
-      return prepared({ runtime: "vercel", operation, requests, summary }, async (signal) => ({ id, state: "DELETED", ...(await undeploy(calls(signal), id, restore, signal)) }));
+      return prepared({ runtime: "vercel", operation, requests, summary }, async (signal) => ({
+        id,
+        state: "DELETED",
+        ...(await undeploy(calls(signal), id, restore, signal)),
+      }));
     }
     if (operation === "remove" || operation === "inspect") {
       const id = deploymentId(input);
@@ -105,12 +121,14 @@ export const vercelRunner: Runner = {
       `GET ${api(`/v9/projects/${encodeURIComponent(plan.project)}`)} (what serves production now, and the env vars the project has)`,
       ...(Object.keys(plan.env).length > 0
         ? [
-          `POST ${api("/v10/projects")} when the project does not exist yet`,
-          {
-            method: "POST", url: api(`/v10/projects/${encodeURIComponent(plan.project)}/env`, { upsert: "true" }), headers,
-            json: Object.keys(plan.env).map((key) => ({ key, value: "<hidden>", type: "encrypted", target: [plan.target] })),
-          },
-        ]
+            `POST ${api("/v10/projects")} when the project does not exist yet`,
+            {
+              method: "POST",
+              url: api(`/v10/projects/${encodeURIComponent(plan.project)}/env`, { upsert: "true" }),
+              headers,
+              json: Object.keys(plan.env).map((key) => ({ key, value: "<hidden>", type: "encrypted", target: [plan.target] })),
+            },
+          ]
         : []),
       `POST ${api("/v2/files")} × ${plan.files.files.length} (content-type: application/octet-stream, x-vercel-digest: <sha of each file>)`,
       { method: "POST", url: api("/v13/deployments"), headers, json: deploymentBody(plan, undefined) },
@@ -118,18 +136,26 @@ export const vercelRunner: Runner = {
       ...(plan.alias ? [`POST ${api("/v2/deployments/<id>/aliases")} {"alias":${JSON.stringify(plan.alias)}}`] : []),
     ];
     const description = {
-      runtime: "vercel", operation, directory: plan.files.directory, project: plan.project, target: plan.target,
-      fileCount: plan.files.files.length, bytes: plan.files.bytes,
+      runtime: "vercel",
+      operation,
+      directory: plan.files.directory,
+      project: plan.project,
+      target: plan.target,
+      fileCount: plan.files.files.length,
+      bytes: plan.files.bytes,
       files: plan.files.files.slice(0, 100).map(({ file, sha, size }) => ({ file, sha, size })),
       ...(plan.files.files.length > 100 ? { filesNotShown: plan.files.files.length - 100 } : {}),
       env: Object.keys(plan.env),
       alias: plan.alias,
       github: plan.github ? { repo: plan.github.repo, private: plan.github.private } : undefined,
       requests,
-      rollback: "toolctl rollback promotes the deployment serving production now back (a production deploy), points the alias back, deletes the new deployment and the env vars it creates; "
-        + "env vars that exist already keep the new values (Vercel does not give back a value it replaced)",
-      summary: `uploads ${plan.files.files.length} file${plan.files.files.length === 1 ? "" : "s"} (${plan.files.bytes} bytes) from ${plan.files.directory} and deploys them to the Vercel project ${plan.project} (${plan.target})`
-        + (plan.alias ? `, aliased to ${plan.alias}` : "") + (plan.github ? `, after pushing them to a new GitHub repository ${plan.github.repo}` : ""),
+      rollback:
+        "toolctl rollback promotes the deployment serving production now back (a production deploy), points the alias back, deletes the new deployment and the env vars it creates; " +
+        "env vars that exist already keep the new values (Vercel does not give back a value it replaced)",
+      summary:
+        `uploads ${plan.files.files.length} file${plan.files.files.length === 1 ? "" : "s"} (${plan.files.bytes} bytes) from ${plan.files.directory} and deploys them to the Vercel project ${plan.project} (${plan.target})` +
+        (plan.alias ? `, aliased to ${plan.alias}` : "") +
+        (plan.github ? `, after pushing them to a new GitHub repository ${plan.github.repo}` : ""),
     };
     return prepared(description, (signal) => deploy(calls(signal), plan, settings, signal));
   },
@@ -137,14 +163,16 @@ export const vercelRunner: Runner = {
 
 function deploymentId(input: Input): string {
   const id = requiredString(input, "id");
-  if (!/^dpl_[A-Za-z0-9]+$/.test(id) && !/^[a-z0-9.-]+\.vercel\.app$/.test(id)) throw new BuiltinInputError(`input id must be a deployment id (dpl_...) or its *.vercel.app host, not ${quote(id)}`);
+  if (!/^dpl_[A-Za-z0-9]+$/.test(id) && !/^[a-z0-9.-]+\.vercel\.app$/.test(id))
+    throw new BuiltinInputError(`input id must be a deployment id (dpl_...) or its *.vercel.app host, not ${quote(id)}`);
   return id;
 }
 
 function deployPlan(context: RunContext, settings: VercelSettings): DeployPlan {
   const { input, tool } = context;
   const project = requiredString(input, "project");
-  if (!PROJECT_NAME.test(project)) throw new BuiltinInputError(`input project must be a Vercel project name (lowercase letters, digits, '.', '_' or '-'), not ${quote(project)}`);
+  if (!PROJECT_NAME.test(project))
+    throw new BuiltinInputError(`input project must be a Vercel project name (lowercase letters, digits, '.', '_' or '-'), not ${quote(project)}`);
   const target = optionalString(input, "target") ?? "production";
   if (target !== "production" && target !== "preview") throw new BuiltinInputError(`input target must be production or preview, not ${quote(target)}`);
   const framework = input.framework === null ? null : optionalString(input, "framework");
@@ -159,7 +187,12 @@ function deployPlan(context: RunContext, settings: VercelSettings): DeployPlan {
       env[key] = value;
     }
   }
-  const rootPath = settings.projectRoot === undefined ? context.cwd : settings.projectRoot.startsWith("/") ? settings.projectRoot : `${manifestDir(tool)}/${settings.projectRoot}`;
+  const rootPath =
+    settings.projectRoot === undefined
+      ? context.cwd
+      : settings.projectRoot.startsWith("/")
+        ? settings.projectRoot
+        : `${manifestDir(tool)}/${settings.projectRoot}`;
   const [root] = resolveRoots([rootPath], () => context.cwd);
   const files = collectDeployFiles(input.path, root!, { maxFiles: settings.maxFiles, maxBytes: settings.maxBytes, home: context.home, env: context.env });
   return { files, project, target, framework, env, alias, github: githubTarget(context, settings, project, input.github) };
@@ -170,12 +203,24 @@ function githubTarget(context: RunContext, settings: VercelSettings, project: st
   if (!isPlainObject(raw)) throw new BuiltinInputError("input github must be an object such as { repo: my-site }");
   checkFields(raw, ["repo", "private", "description"], "github");
   const repo = requiredString(raw, "repo");
-  if (!/^[A-Za-z0-9._-]{1,100}$/.test(repo) || repo === "." || repo === "..") throw new BuiltinInputError(`input github.repo must be a repository name (letters, digits, '.', '_' or '-'), not ${quote(repo)}`);
+  if (!/^[A-Za-z0-9._-]{1,100}$/.test(repo) || repo === "." || repo === "..")
+    throw new BuiltinInputError(`input github.repo must be a repository name (letters, digits, '.', '_' or '-'), not ${quote(repo)}`);
   if (raw.private !== undefined && typeof raw.private !== "boolean") throw new BuiltinInputError("input github.private must be true or false");
   const { tokenSecret } = settings.github;
   const token = context.optionalSecret(tokenSecret);
-  if (token === undefined) throw new SecretMissingError(`secret ${tokenSecret} is not set: a deploy with github needs a GitHub token with the repo scope (env, .env or toolctl secret set ${tokenSecret})`, { secret: tokenSecret });
-  return { apiUrl: settings.github.apiUrl, token, repo, private: raw.private !== false, description: optionalString(raw, "description"), message: `Deploy ${project} with toolctl` };
+  if (token === undefined)
+    throw new SecretMissingError(
+      `secret ${tokenSecret} is not set: a deploy with github needs a GitHub token with the repo scope (env, .env or toolctl secret set ${tokenSecret})`,
+      { secret: tokenSecret },
+    );
+  return {
+    apiUrl: settings.github.apiUrl,
+    token,
+    repo,
+    private: raw.private !== false,
+    description: optionalString(raw, "description"),
+    message: `Deploy ${project} with toolctl`,
+  };
 }
 
 function deploymentBody(plan: DeployPlan, pushed: PushedRepository | undefined): Record<string, unknown> {
@@ -185,22 +230,35 @@ function deploymentBody(plan: DeployPlan, pushed: PushedRepository | undefined):
     // Vercel's target values are production and staging: a preview is a deployment without one.
     ...(plan.target === "production" ? { target: "production" } : {}),
     ...(plan.framework !== undefined ? { projectSettings: { framework: plan.framework } } : {}),
-    ...(pushed ? { gitMetadata: { remoteUrl: pushed.url, commitSha: pushed.commit, commitRef: pushed.branch, commitMessage: plan.github!.message, dirty: false } } : {}),
+    ...(pushed
+      ? { gitMetadata: { remoteUrl: pushed.url, commitSha: pushed.commit, commitRef: pushed.branch, commitMessage: plan.github!.message, dirty: false } }
+      : {}),
   };
 }
 
 function deploymentSummary(answer: unknown): Record<string, unknown> {
   const url = field<string>(answer, "url");
   return {
-    id: field(answer, "id") ?? field(answer, "uid"), url: url ? `https://${url}` : undefined, readyState: field(answer, "readyState"),
-    target: field(answer, "target") ?? null, alias: field(answer, "alias") ?? [], createdAt: field(answer, "createdAt"),
+    id: field(answer, "id") ?? field(answer, "uid"),
+    url: url ? `https://${url}` : undefined,
+    readyState: field(answer, "readyState"),
+    target: field(answer, "target") ?? null,
+    alias: field(answer, "alias") ?? [],
+    createdAt: field(answer, "createdAt"),
   };
 }
 
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => { clearTimeout(timer); resolve(); }, { once: true });
+    signal.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
   });
 
 async function deploy(calls: VercelCalls, plan: DeployPlan, settings: VercelSettings, signal: AbortSignal): Promise<unknown> {
@@ -208,15 +266,21 @@ async function deploy(calls: VercelCalls, plan: DeployPlan, settings: VercelSett
   const pushed = plan.github ? await step("GitHub push failed", () => pushRepository(client, plan.github!, plan.files.files)) : undefined;
   // What the project is before anything changes: what a rollback puts back.
   const before = await step("Vercel deployment failed", () => readProject(calls, plan.project));
-  const env: { created: Previous["envCreated"]; replaced: string[] } = Object.keys(plan.env).length > 0
-    ? await step("Vercel deployment failed", () => setEnv(calls, plan, before))
-    : { created: [], replaced: [] };
+  const env: { created: Previous["envCreated"]; replaced: string[] } =
+    Object.keys(plan.env).length > 0 ? await step("Vercel deployment failed", () => setEnv(calls, plan, before)) : { created: [], replaced: [] };
   await step("Vercel deployment failed", () => uploadFiles(client, plan, api, headers));
-  const created = await step("Vercel deployment failed", () => callApi(client, { method: "POST", url: api("/v13/deployments"), headers, json: deploymentBody(plan, pushed) }));
+  const created = await step("Vercel deployment failed", () =>
+    callApi(client, { method: "POST", url: api("/v13/deployments"), headers, json: deploymentBody(plan, pushed) }),
+  );
   const id = field<string>(created, "id")!;
   const previous: Previous = {
-    project: before?.id ?? String(field(created, "projectId") ?? plan.project), name: plan.project, projectExisted: before !== undefined,
-    production: plan.target === "production" ? (before?.production ?? null) : null, aliases: [], envCreated: env.created, envReplaced: env.replaced,
+    project: before?.id ?? String(field(created, "projectId") ?? plan.project),
+    name: plan.project,
+    projectExisted: before !== undefined,
+    production: plan.target === "production" ? (before?.production ?? null) : null,
+    aliases: [],
+    envCreated: env.created,
+    envReplaced: env.replaced,
   };
   let ready: unknown;
   try {
@@ -230,7 +294,12 @@ async function deploy(calls: VercelCalls, plan: DeployPlan, settings: VercelSett
   let aliases: string[] = [];
   if (plan.alias) {
     try {
-      const assigned = await callApi(client, { method: "POST", url: api(`/v2/deployments/${encodeURIComponent(id)}/aliases`), headers, json: { alias: plan.alias } });
+      const assigned = await callApi(client, {
+        method: "POST",
+        url: api(`/v2/deployments/${encodeURIComponent(id)}/aliases`),
+        headers,
+        json: { alias: plan.alias },
+      });
       const old = field<string>(assigned, "oldDeploymentId");
       if (old) previous.aliases.push({ alias: plan.alias, deploymentId: old });
       aliases = [plan.alias];
@@ -240,8 +309,16 @@ async function deploy(calls: VercelCalls, plan: DeployPlan, settings: VercelSett
     }
   }
   return {
-    ...deploymentSummary(ready), project: plan.project, target: plan.target, alias: aliases, files: plan.files.files.length, bytes: plan.files.bytes,
-    env: Object.keys(plan.env), ...(pushed ? { github: pushed } : {}), previous, rollback: rollbackNote(id, previous),
+    ...deploymentSummary(ready),
+    project: plan.project,
+    target: plan.target,
+    alias: aliases,
+    files: plan.files.files.length,
+    bytes: plan.files.bytes,
+    env: Object.keys(plan.env),
+    ...(pushed ? { github: pushed } : {}),
+    previous,
+    rollback: rollbackNote(id, previous),
   };
 }
 
@@ -255,11 +332,20 @@ async function step<T>(what: string, act: () => Promise<T>): Promise<T> {
 }
 
 /** Upserts the variables; says which it created (a rollback deletes those) and which it replaced (it cannot restore those). */
-async function setEnv(calls: VercelCalls, plan: DeployPlan, before: ProjectBefore | undefined): Promise<{ created: Previous["envCreated"]; replaced: string[] }> {
+async function setEnv(
+  calls: VercelCalls,
+  plan: DeployPlan,
+  before: ProjectBefore | undefined,
+): Promise<{ created: Previous["envCreated"]; replaced: string[] }> {
   const { client, api, headers } = calls;
   const project = encodeURIComponent(plan.project);
   if (before === undefined) {
-    await callApi(client, { method: "POST", url: api("/v10/projects"), headers, json: { name: plan.project, ...(plan.framework !== undefined ? { framework: plan.framework } : {}) } });
+    await callApi(client, {
+      method: "POST",
+      url: api("/v10/projects"),
+      headers,
+      json: { name: plan.project, ...(plan.framework !== undefined ? { framework: plan.framework } : {}) },
+    });
   }
   const replaced = Object.keys(plan.env).filter((key) => before?.env.some((e) => e.key === key && e.target.includes(plan.target)));
   const variables = Object.entries(plan.env).map(([key, value]) => ({ key, value, type: "encrypted", target: [plan.target] }));
@@ -279,7 +365,9 @@ async function uploadFiles(client: ApiClient, plan: DeployPlan, api: (p: string)
     while (next < unique.length) {
       const file = unique[next++]!;
       await callApi(client, {
-        method: "POST", url: api("/v2/files"), body: file.content,
+        method: "POST",
+        url: api("/v2/files"),
+        body: file.content,
         headers: { ...headers, "content-type": "application/octet-stream", "x-vercel-digest": file.sha },
       });
     }
@@ -287,10 +375,19 @@ async function uploadFiles(client: ApiClient, plan: DeployPlan, api: (p: string)
   await Promise.all(Array.from({ length: Math.min(UPLOADS_AT_ONCE, unique.length) }, worker));
 }
 
-async function waitUntilReady(client: ApiClient, id: string, api: (p: string) => string, headers: Record<string, string>, settings: VercelSettings, signal: AbortSignal): Promise<unknown> {
+async function waitUntilReady(
+  client: ApiClient,
+  id: string,
+  api: (p: string) => string,
+  headers: Record<string, string>,
+  settings: VercelSettings,
+  signal: AbortSignal,
+): Promise<unknown> {
   const deadline = Date.now() + settings.readyTimeoutSeconds * 1000;
   for (let delay = 250; ; delay = Math.min(delay * 2, 5000)) {
-    const current = await step("Vercel deployment failed", () => callApi(client, { method: "GET", url: api(`/v13/deployments/${encodeURIComponent(id)}`), headers }));
+    const current = await step("Vercel deployment failed", () =>
+      callApi(client, { method: "GET", url: api(`/v13/deployments/${encodeURIComponent(id)}`), headers }),
+    );
     const state = field<string>(current, "readyState");
     if (state === "READY") return current;
     if (state !== undefined && (FINAL_FAILURES.has(state) || state.endsWith("_ERROR"))) {
@@ -299,7 +396,14 @@ async function waitUntilReady(client: ApiClient, id: string, api: (p: string) =>
       throw new ApiFailure(`Vercel deployment failed: ${id} ended ${state}${reason ? ` (${reason})` : ""}`, "validation", false);
     }
     if (Date.now() + delay > deadline || signal.aborted) {
-      throw Object.assign(new ApiFailure(`deployment ${id} is still ${state ?? "not ready"} after ${settings.readyTimeoutSeconds} s; see toolctl run vercel.inspect -p id=${id}`, "timeout", true), { output: deploymentSummary(current) });
+      throw Object.assign(
+        new ApiFailure(
+          `deployment ${id} is still ${state ?? "not ready"} after ${settings.readyTimeoutSeconds} s; see toolctl run vercel.inspect -p id=${id}`,
+          "timeout",
+          true,
+        ),
+        { output: deploymentSummary(current) },
+      );
     }
     await sleep(delay, signal);
   }
@@ -315,7 +419,13 @@ async function undoDeploy(calls: VercelCalls, id: string, previous: Previous, re
     return new ApiFailure(`${reason}; ${production}the deployment ${id}${envs} deleted again${left}`, cause.category, false, cause.status, cause.code);
   } catch (error) {
     if (!(error instanceof ApiFailure)) throw error;
-    return new ApiFailure(`${reason}; undoing the deploy failed too (${error.message}): see toolctl run vercel.inspect -p id=${id}`, cause.category, false, cause.status, cause.code);
+    return new ApiFailure(
+      `${reason}; undoing the deploy failed too (${error.message}): see toolctl run vercel.inspect -p id=${id}`,
+      cause.category,
+      false,
+      cause.status,
+      cause.code,
+    );
   }
 }
 
@@ -332,7 +442,13 @@ function prepared(description: Record<string, unknown>, act: (signal: AbortSigna
         const details = { durationMs: Date.now() - started, status: error.status, code: error.code };
         // A request that may have reached the provider without an answer is unknown: never resent blindly.
         if (error.mayHaveActed && (error.category === "network" || error.category === "timeout")) {
-          return { outcome: "unknown", error: error.message, errorCategory: error.category, output: (error as ApiFailure & { output?: unknown }).output, details };
+          return {
+            outcome: "unknown",
+            error: error.message,
+            errorCategory: error.category,
+            output: (error as ApiFailure & { output?: unknown }).output,
+            details,
+          };
         }
         return { outcome: "failed", error: error.message, errorCategory: error.category, details };
       }

@@ -41,7 +41,10 @@ export function outside(raw: string, why?: string): PolicyError {
 
 /** A problem found while acting (a race, a missing file): reported as a failed run, never thrown further. */
 export class FileFailure extends Error {
-  constructor(message: string, readonly category: "authorization" | "validation" | "resource_limit" | "environment" | "other") {
+  constructor(
+    message: string,
+    readonly category: "authorization" | "validation" | "resource_limit" | "environment" | "other",
+  ) {
     super(message);
   }
 }
@@ -52,7 +55,9 @@ export function resolveRoots(declared: string[], base: () => string): Root[] {
     try {
       return { declared: absolute, real: realpathSync(absolute) };
     } catch (error) {
-      throw new EnvironmentError(`files root ${absolute} cannot be used (${(error as NodeJS.ErrnoException).code ?? "unreadable"}); create it or fix files.roots in the manifest`);
+      throw new EnvironmentError(
+        `files root ${absolute} cannot be used (${(error as NodeJS.ErrnoException).code ?? "unreadable"}); create it or fix files.roots in the manifest`,
+      );
     }
   });
 }

@@ -12,10 +12,12 @@ import { BuiltinInputError } from "./input.js";
 
 export type Db = Database.Database;
 
-
 export function openDatabase(file: string, options: { readonly: boolean; memory?: boolean; timeoutMs?: number }): Db {
   return new Database(options.memory ? ":memory:" : file, {
-    readonly: options.readonly, fileMustExist: !options.memory, timeout: options.timeoutMs ?? 5000, ...sqliteBinding,
+    readonly: options.readonly,
+    fileMustExist: !options.memory,
+    timeout: options.timeoutMs ?? 5000,
+    ...sqliteBinding,
   });
 }
 

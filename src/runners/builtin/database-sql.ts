@@ -53,7 +53,10 @@ function sqlValue(value: unknown, where: string): SqlValue {
 }
 
 class TableColumns {
-  constructor(private readonly table: string, private readonly columns: Column[]) {}
+  constructor(
+    private readonly table: string,
+    private readonly columns: Column[],
+  ) {}
 
   find(name: string, use: "read" | "write", field: string): Column {
     const column = this.columns.find((c) => c.name === name);
@@ -61,7 +64,8 @@ class TableColumns {
       const known = this.columns.filter((c) => c.readable).map((c) => c.name);
       throw new BuiltinInputError(`unknown column ${quote(name)} in ${field} for table ${quote(this.table)}; columns: ${known.join(", ")}`);
     }
-    if (use === "write" && !column.writable) throw new BuiltinInputError(`column ${quote(name)} of table ${quote(this.table)} is generated and cannot be written`);
+    if (use === "write" && !column.writable)
+      throw new BuiltinInputError(`column ${quote(name)} of table ${quote(this.table)} is generated and cannot be written`);
     return column;
   }
 
@@ -83,7 +87,7 @@ function whereClause(raw: unknown, columns: TableColumns, required: boolean): St
   for (const [name, condition] of entries) {
     const column = quoteIdentifier(columns.find(name, "read", "where").name);
     const at = `where.${name}`;
-    const tests: Array<[Operator, unknown]> = isPlainObject(condition) ? Object.entries(condition) as Array<[Operator, unknown]> : [["eq", condition]];
+    const tests: Array<[Operator, unknown]> = isPlainObject(condition) ? (Object.entries(condition) as Array<[Operator, unknown]>) : [["eq", condition]];
     if (tests.length === 0) throw new BuiltinInputError(`${at} has no condition; use a value or one of ${Object.keys(OPERATORS).join(", ")}`);
     for (const [operator, value] of tests) {
       if (!(operator in OPERATORS)) throw new BuiltinInputError(`${at}: unknown operator ${quote(operator)}; use ${Object.keys(OPERATORS).join(", ")}`);
@@ -144,22 +148,29 @@ export function buildStatement(operation: DatabaseOperation, table: string, colu
     const offset = optionalCount(input, "offset") ?? 0;
     const list = chosen.map((c) => quoteIdentifier(c.name)).join(", ");
     return {
-      statement: { sql: `SELECT ${list} FROM ${from}${where.sql}${orderByOf(input.orderBy, columns)} LIMIT ? OFFSET ?`, params: [...where.params, limit + 1, offset] },
+      statement: {
+        sql: `SELECT ${list} FROM ${from}${where.sql}${orderByOf(input.orderBy, columns)} LIMIT ? OFFSET ?`,
+        params: [...where.params, limit + 1, offset],
+      },
       limit,
     };
   }
   if (operation === "create") {
     const data = dataOf(input.data, columns, true);
-    const sql = data.length === 0
-      ? `INSERT INTO ${from} DEFAULT VALUES`
-      : `INSERT INTO ${from} (${data.map(([c]) => c).join(", ")}) VALUES (${data.map(() => "?").join(", ")})`;
+    const sql =
+      data.length === 0
+        ? `INSERT INTO ${from} DEFAULT VALUES`
+        : `INSERT INTO ${from} (${data.map(([c]) => c).join(", ")}) VALUES (${data.map(() => "?").join(", ")})`;
     return { statement: { sql, params: data.map(([, v]) => v) } };
   }
   const where = whereClause(input.where, columns, true);
   const count = { sql: `SELECT count(*) FROM ${from}${where.sql}`, params: where.params };
   if (operation === "update") {
     const data = dataOf(input.data, columns, false);
-    return { statement: { sql: `UPDATE ${from} SET ${data.map(([c]) => `${c} = ?`).join(", ")}${where.sql}`, params: [...data.map(([, v]) => v), ...where.params] }, count };
+    return {
+      statement: { sql: `UPDATE ${from} SET ${data.map(([c]) => `${c} = ?`).join(", ")}${where.sql}`, params: [...data.map(([, v]) => v), ...where.params] },
+      count,
+    };
   }
   return { statement: { sql: `DELETE FROM ${from}${where.sql}`, params: where.params }, count };
 }

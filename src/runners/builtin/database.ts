@@ -22,7 +22,9 @@ const DEFAULTS = { maxRows: 100, maxChanges: 100, foreignKeys: true, busyTimeout
 
 function tableAccess(settings: DatabaseSettings, operation: DatabaseOperation, requested: unknown): { table: string; allowedColumns?: string[] } {
   const declared = Object.entries(settings.tables).map(([name, access]) => ({
-    name, operations: (Array.isArray(access) ? access : access.operations) as string[], columns: Array.isArray(access) ? undefined : access.columns,
+    name,
+    operations: (Array.isArray(access) ? access : access.operations) as string[],
+    columns: Array.isArray(access) ? undefined : access.columns,
   }));
   let table = requested;
   if (table === undefined) {
@@ -33,7 +35,8 @@ function tableAccess(settings: DatabaseSettings, operation: DatabaseOperation, r
   if (typeof table !== "string") throw new BuiltinInputError(`input table must be a string`);
   const entry = declared.find((t) => t.name === table);
   if (!entry) throw new BuiltinInputError(`unknown table ${quote(table)}; this tool allows: ${declared.map((t) => t.name).join(", ")}`);
-  if (!entry.operations.includes(operation)) throw new PolicyError("policy_refused", `table ${quote(table)} does not allow ${operation} (allowed: ${entry.operations.join(", ")})`);
+  if (!entry.operations.includes(operation))
+    throw new PolicyError("policy_refused", `table ${quote(table)} does not allow ${operation} (allowed: ${entry.operations.join(", ")})`);
   return { table, allowedColumns: entry.columns };
 }
 
@@ -50,7 +53,8 @@ export const databaseRunner: Runner = {
   prepare(context: RunContext): Prepared {
     const { tool, action, input } = context;
     const operation = action.definition.operation as DatabaseOperation | undefined;
-    if (!operation || !(operation in DATABASE_FIELDS)) throw new BuiltinInputError(`action ${action.name} has no database operation; set operation: read, create, update or delete`);
+    if (!operation || !(operation in DATABASE_FIELDS))
+      throw new BuiltinInputError(`action ${action.name} has no database operation; set operation: read, create, update or delete`);
     const settings: DatabaseSettings = { ...DEFAULTS, ...tool.definition.database! };
     const where = (file: string) => (path.isAbsolute(file) ? file : path.join(manifestDir(tool), file));
     const file = path.resolve(where(settings.file));
@@ -59,7 +63,8 @@ export const databaseRunner: Runner = {
       throw new PolicyError("policy_refused", `database file ${file} is inside the toolctl home; a tool cannot use toolctl's own files`);
     }
     const keys = keyMaterialAt(file, context.env);
-    if (keys !== undefined && isWithin(realOrSelf(file), keys)) throw new PolicyError("policy_refused", `database file ${file} is inside ${keys}, which holds key material; a tool cannot use it`);
+    if (keys !== undefined && isWithin(realOrSelf(file), keys))
+      throw new PolicyError("policy_refused", `database file ${file} is inside ${keys}, which holds key material; a tool cannot use it`);
     const setup = settings.setup === undefined ? undefined : path.resolve(where(settings.setup));
     const willCreate = setup !== undefined && !existsSync(file);
     const { table, allowedColumns } = tableAccess(settings, operation, input.table);
@@ -67,15 +72,29 @@ export const databaseRunner: Runner = {
 
     const { built, matches } = inspectWith(file, setup, settings.busyTimeoutSeconds * 1000, (db) => {
       const built = buildStatement(operation, table, columnsOf(db, table, allowedColumns, file), rest, settings.maxRows);
-      const matches = built.count ? (db.prepare(built.count.sql).pluck().get(...bindable(built.count.params)) as number) : undefined;
+      const matches = built.count
+        ? (db
+            .prepare(built.count.sql)
+            .pluck()
+            .get(...bindable(built.count.params)) as number)
+        : undefined;
       return { built, matches };
     });
     if (matches !== undefined && matches > settings.maxChanges) {
-      throw new PolicyError("policy_refused", `${operation} would change ${matches} rows of ${quote(table)}, over this tool's database.maxChanges of ${settings.maxChanges}; nothing was changed`);
+      throw new PolicyError(
+        "policy_refused",
+        `${operation} would change ${matches} rows of ${quote(table)}, over this tool's database.maxChanges of ${settings.maxChanges}; nothing was changed`,
+      );
     }
     const { statement, limit } = built;
     const description: Record<string, unknown> = {
-      runtime: "database", operation, file, table, sql: statement.sql, params: statement.params, readOnly: operation === "read",
+      runtime: "database",
+      operation,
+      file,
+      table,
+      sql: statement.sql,
+      params: statement.params,
+      readOnly: operation === "read",
       ...(limit !== undefined ? { limit } : {}),
       ...(matches !== undefined ? { matches, maxChanges: settings.maxChanges } : {}),
       ...(willCreate ? { setup } : {}),
@@ -119,31 +138,45 @@ function runStatement(run: Execution): RunResult {
     if (operation === "read") {
       const rows = (prepared.all(...params) as Array<Record<string, unknown>>).map(jsonRow);
       const limit = run.limit ?? rows.length;
-      return { outcome: "succeeded", output: { table, rows: rows.slice(0, limit), count: Math.min(rows.length, limit), truncated: rows.length > limit }, details: details() };
+      return {
+        outcome: "succeeded",
+        output: { table, rows: rows.slice(0, limit), count: Math.min(rows.length, limit), truncated: rows.length > limit },
+        details: details(),
+      };
     }
     if (operation === "create") {
       const info = prepared.run(...params);
       return { outcome: "succeeded", output: { table, rowid: Number(info.lastInsertRowid), changes: info.changes }, details: details() };
     }
     // The guard runs inside the write transaction: rows added since the dry run count too.
-    const changes = db.transaction(() => {
-      const info = prepared.run(...params);
-      if (info.changes > settings.maxChanges) throw new TooManyChanges(info.changes);
-      return info.changes;
-    }).immediate();
+    const changes = db
+      .transaction(() => {
+        const info = prepared.run(...params);
+        if (info.changes > settings.maxChanges) throw new TooManyChanges(info.changes);
+        return info.changes;
+      })
+      .immediate();
     return { outcome: "succeeded", output: { table, changes }, details: details() };
   } catch (error) {
     if (error instanceof TooManyChanges) {
       return {
-        outcome: "failed", errorCategory: "resource_limit", details: details(), declined: true,
+        outcome: "failed",
+        errorCategory: "resource_limit",
+        details: details(),
+        declined: true,
         error: `${operation} would change ${error.changes} rows of ${quote(table)}, over this tool's database.maxChanges of ${settings.maxChanges}; rolled back, nothing was changed`,
       };
     }
-    if (error instanceof EnvironmentError) return { outcome: "failed", errorCategory: "environment", error: error.message, details: details(), nothingRan: true };
+    if (error instanceof EnvironmentError)
+      return { outcome: "failed", errorCategory: "environment", error: error.message, details: details(), nothingRan: true };
     const code = (error as { code?: unknown }).code;
     if (typeof code !== "string" || !code.startsWith("SQLITE_")) throw error;
     // SQLite's own words: a constraint names the table and column that refused the row.
-    const category = code.startsWith("SQLITE_CONSTRAINT") ? "validation" : /^SQLITE_(BUSY|LOCKED|READONLY|CANTOPEN|FULL|IOERR|CORRUPT|NOTADB)/.test(code) ? "environment" : "other";
+    const category = code.startsWith("SQLITE_CONSTRAINT")
+      ? "validation"
+      : /^SQLITE_(BUSY|LOCKED|READONLY|CANTOPEN|FULL|IOERR|CORRUPT|NOTADB)/.test(code)
+        ? "environment"
+        : "other";
     return { outcome: "failed", errorCategory: category, error: `${(error as Error).message} (${code})`, details: details() };
   } finally {
     db?.close();

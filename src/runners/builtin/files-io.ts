@@ -5,7 +5,19 @@
  * new, never half of it, and a failure leaves the target as it was.
  */
 import {
-  closeSync, constants, fchmodSync, fstatSync, fsyncSync, linkSync, lstatSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeSync,
+  closeSync,
+  constants,
+  fchmodSync,
+  fstatSync,
+  fsyncSync,
+  linkSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
   type Stats,
 } from "node:fs";
 import { nodeCrypto } from "../../util/builtins.js";

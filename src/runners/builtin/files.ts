@@ -48,11 +48,16 @@ export const filesRunner: Runner = {
   prepare(context: RunContext): Prepared {
     const { tool, action, input } = context;
     const operation = action.definition.operation as FilesOperation | undefined;
-    if (!operation || !(operation in FIELDS)) throw new BuiltinInputError(`action ${action.name} has no files operation; set operation: read, write, create, delete or list`);
+    if (!operation || !(operation in FIELDS))
+      throw new BuiltinInputError(`action ${action.name} has no files operation; set operation: read, write, create, delete or list`);
     const settings: FilesSettings = { ...DEFAULTS, ...tool.definition.files! };
     checkFields(input, FIELDS[operation], operation);
     const roots = resolveRoots(settings.roots, () => manifestDir(tool));
-    const target = confine(input.path ?? (operation === "list" ? "." : undefined), roots, { allowRoot: operation === "list", home: context.home, env: context.env });
+    const target = confine(input.path ?? (operation === "list" ? "." : undefined), roots, {
+      allowRoot: operation === "list",
+      home: context.home,
+      env: context.env,
+    });
     const stats = inspect(target);
     const exists = stats !== undefined;
     const base = { runtime: "files", operation, path: target.absolute, root: target.root.real, exists };
@@ -63,7 +68,13 @@ export const filesRunner: Runner = {
       if (stats?.isFile() && stats.nlink > 1) throw outside(target.raw, "a hard link");
       if (stats?.isFile() && stats.size > settings.maxReadBytes) throw overLimit(target, stats.size, settings.maxReadBytes, "maxReadBytes");
       return plan(
-        { ...base, encoding, size: stats?.isFile() ? stats.size : undefined, maxBytes: settings.maxReadBytes, summary: `reads ${target.absolute} as ${encoding} (at most ${size(settings.maxReadBytes)})` },
+        {
+          ...base,
+          encoding,
+          size: stats?.isFile() ? stats.size : undefined,
+          maxBytes: settings.maxReadBytes,
+          summary: `reads ${target.absolute} as ${encoding} (at most ${size(settings.maxReadBytes)})`,
+        },
         () => readFile(target, encoding, settings.maxReadBytes),
       );
     }
@@ -74,16 +85,21 @@ export const filesRunner: Runner = {
       const createOnly = operation === "create";
       const how = createOnly || !exists ? "creates" : "replaces";
       return plan(
-        { ...base, encoding, bytes: content.length, createOnly, summary: `${how} ${target.absolute} with ${size(content.length)}${createOnly ? ", only if it does not exist" : ""} (written to a temporary file, then renamed)` },
+        {
+          ...base,
+          encoding,
+          bytes: content.length,
+          createOnly,
+          summary: `${how} ${target.absolute} with ${size(content.length)}${createOnly ? ", only if it does not exist" : ""} (written to a temporary file, then renamed)`,
+        },
         () => writeFile(target, content, createOnly),
       );
     }
     if (operation === "delete") {
       return plan({ ...base, summary: `deletes the file ${target.absolute}` }, () => deleteFile(target));
     }
-    return plan(
-      { ...base, maxEntries: settings.maxEntries, summary: `lists ${target.absolute} (at most ${settings.maxEntries} entries)` },
-      () => listDirectory(target, settings.maxEntries),
+    return plan({ ...base, maxEntries: settings.maxEntries, summary: `lists ${target.absolute} (at most ${settings.maxEntries} entries)` }, () =>
+      listDirectory(target, settings.maxEntries),
     );
   },
 };
@@ -105,8 +121,12 @@ function plan(description: Record<string, unknown>, act: () => unknown): Prepare
         if (!(error instanceof FileFailure)) throw error;
         // A path refused at the moment of use (a symlink swapped in) is a refusal, exit 3; no usable root, exit 6.
         return {
-          outcome: "failed", error: error.message, errorCategory: error.category, details: { path: description.path, durationMs: Date.now() - started },
-          declined: error.category === "authorization" || undefined, nothingRan: error.category === "environment" || undefined,
+          outcome: "failed",
+          error: error.message,
+          errorCategory: error.category,
+          details: { path: description.path, durationMs: Date.now() - started },
+          declined: error.category === "authorization" || undefined,
+          nothingRan: error.category === "environment" || undefined,
         };
       }
     },

@@ -158,7 +158,11 @@ export interface RunHooks {
 
 /** Thrown when the container could not be created or started: nothing ran. */
 export class ContainerStartError extends Error {
-  constructor(message: string, readonly missingImage: boolean, cause?: unknown) {
+  constructor(
+    message: string,
+    readonly missingImage: boolean,
+    cause?: unknown,
+  ) {
     super(message, { cause });
   }
 }
@@ -183,14 +187,23 @@ export async function runContainer(engine: Engine, plan: ContainerPlan, hooks: R
   let watch: { stop(): void; exceeded(): number | undefined } | undefined;
   let kill: Promise<void> | undefined;
   const stop = () => {
-    kill ??= container.kill({ signal: "SIGKILL" }).then(() => undefined, () => undefined);
+    kill ??= container.kill({ signal: "SIGKILL" }).then(
+      () => undefined,
+      () => undefined,
+    );
   };
   const onAbort = () => {
     interrupted = true;
     stop();
   };
   try {
-    const stream = (await container.attach({ stream: true, stdin: hooks.stdin !== undefined, stdout: true, stderr: true, hijack: hooks.stdin !== undefined })) as NodeJS.ReadWriteStream;
+    const stream = (await container.attach({
+      stream: true,
+      stdin: hooks.stdin !== undefined,
+      stdout: true,
+      stderr: true,
+      hijack: hooks.stdin !== undefined,
+    })) as NodeJS.ReadWriteStream;
     const stdout = collector();
     const stderr = collector();
     const out = new PassThrough();
@@ -284,7 +297,13 @@ export async function sweepOrphans(engine: Engine, isAlive: (pid: number) => boo
   for (const info of containers) {
     const pid = Number(info.Labels[`${LABEL}.pid`]);
     if (!Number.isInteger(pid) || pid === process.pid || isAlive(pid)) continue;
-    await engine.docker.getContainer(info.Id).remove({ force: true }).then(() => removed++, () => undefined);
+    await engine.docker
+      .getContainer(info.Id)
+      .remove({ force: true })
+      .then(
+        () => removed++,
+        () => undefined,
+      );
   }
   return removed;
 }

@@ -91,7 +91,13 @@ export interface EngineVersions {
 export async function engineVersions(engine: Engine): Promise<EngineVersions> {
   const version = (await engine.docker.version()) as Dockerode.DockerVersion & { Components?: Array<{ Name: string; Version: string }> };
   const component = (name: string) => version.Components?.find((c) => c.Name.toLowerCase() === name)?.Version;
-  return { engine: version.Version, apiVersion: version.ApiVersion, os: `${version.Os}/${version.Arch}`, runc: component("runc"), containerd: component("containerd") };
+  return {
+    engine: version.Version,
+    apiVersion: version.ApiVersion,
+    os: `${version.Os}/${version.Arch}`,
+    runc: component("runc"),
+    containerd: component("containerd"),
+  };
 }
 
 /** runc before 1.1.12 has the "Leaky Vessels" container escape (CVE-2024-21626). */
@@ -99,7 +105,12 @@ export const MINIMUM_RUNC = "1.1.12";
 
 /** Compares dotted versions numerically, ignoring suffixes such as "+ds1" or "-rc.1". */
 export function versionAtLeast(version: string, minimum: string): boolean {
-  const parts = (v: string) => v.replace(/^v/, "").split(/[+~-]/)[0]!.split(".").map((p) => Number.parseInt(p, 10) || 0);
+  const parts = (v: string) =>
+    v
+      .replace(/^v/, "")
+      .split(/[+~-]/)[0]!
+      .split(".")
+      .map((p) => Number.parseInt(p, 10) || 0);
   const a = parts(version);
   const b = parts(minimum);
   for (let i = 0; i < Math.max(a.length, b.length); i++) {

@@ -56,7 +56,10 @@ async function ensureImage(engine: Engine, image: string, pull: boolean, hooks: 
       );
     });
   } catch (error) {
-    throw unavailableError(error, engine) ?? new EnvironmentError(`image ${image} is not present and could not be pulled (${engineMessage(error)}): ${build}`, { image }, error);
+    throw (
+      unavailableError(error, engine) ??
+      new EnvironmentError(`image ${image} is not present and could not be pulled (${engineMessage(error)}): ${build}`, { image }, error)
+    );
   }
 }
 
@@ -74,7 +77,10 @@ export const dockerRunner: Runner = {
       const dir = realOrResolved(toolDir);
       const keys = keyMaterialAt(dir, context.env);
       if (isWithinPath(realOrResolved(context.home), dir) || keys !== undefined) {
-        throw new PolicyError("policy_refused", `tool ${tool.name}'s directory ${toolDir} holds ${keys ?? "the toolctl home"}; it cannot be mounted into a container: move the manifest and its files to a directory of their own`);
+        throw new PolicyError(
+          "policy_refused",
+          `tool ${tool.name}'s directory ${toolDir} holds ${keys ?? "the toolctl home"}; it cannot be mounted into a container: move the manifest and its files to a directory of their own`,
+        );
       }
     }
     const scope = { input, secrets, tool: { name: tool.name, dir: toolDir ? "/tool" : "" } };
@@ -84,7 +90,12 @@ export const dockerRunner: Runner = {
     for (const [name, value] of Object.entries(extra)) if (value !== undefined) env[name] = String(value);
     const volume = permissions.storageMb > 0 ? stateVolumeName(tool.name, homeId(context.home)) : undefined;
     const plan: ContainerPlan = {
-      image, command, env, permissions, stateVolume: volume, toolDir,
+      image,
+      command,
+      env,
+      permissions,
+      stateVolume: volume,
+      toolDir,
       labels: { "io.toolctl.tool": tool.name, "io.toolctl.action": action.name, "io.toolctl.execution": context.executionId },
       timeoutSeconds: spec.timeoutSeconds ?? definition.permissions?.timeoutSeconds ?? definition.process?.timeoutSeconds ?? permissions.timeoutSeconds,
     };
@@ -120,7 +131,10 @@ export const dockerRunner: Runner = {
         let outcome;
         try {
           const connected = engine;
-          const watchState = volume ? (container: { id: string; exec(options: object): Promise<unknown> }, kill: () => void) => watchVolume(connected, container, volume, permissions.storageMb * MB, kill) : undefined;
+          const watchState = volume
+            ? (container: { id: string; exec(options: object): Promise<unknown> }, kill: () => void) =>
+                watchVolume(connected, container, volume, permissions.storageMb * MB, kill)
+            : undefined;
           outcome = await runContainer(engine, plan, { signal: hooks.signal, stdin, watchState });
         } catch (error) {
           // Not created or not started: nothing ran.
@@ -133,25 +147,34 @@ export const dockerRunner: Runner = {
         const stderr = context.redact(outcome.stderr);
         const { resources } = outcome;
         const details = {
-          container: outcome.containerId.slice(0, 12), exitCode: outcome.exitCode, durationMs: resources.durationMs,
-          peakMemoryBytes: resources.peakMemoryBytes, cpuTimeMs: resources.cpuTimeMs, stderr: stderr.slice(-2000) || undefined,
+          container: outcome.containerId.slice(0, 12),
+          exitCode: outcome.exitCode,
+          durationMs: resources.durationMs,
+          peakMemoryBytes: resources.peakMemoryBytes,
+          cpuTimeMs: resources.cpuTimeMs,
+          stderr: stderr.slice(-2000) || undefined,
         };
         const unclear = unclearEnding(ambiguous, details);
         const withResources = (result: RunResult): RunResult => ({ ...result, resources });
         if (outcome.timedOut) {
           return withResources({
-            outcome: ambiguous ? "unknown" : "failed", errorCategory: "timeout", details,
+            outcome: ambiguous ? "unknown" : "failed",
+            errorCategory: "timeout",
+            details,
             error: `timed out after ${plan.timeoutSeconds}s: the container was killed and removed${ambiguous ? "; it may have done part of its work" : ""}`,
           });
         }
         if (outcome.quotaExceededBytes !== undefined) {
-          return withResources(unclear(
-            `/state grew past its ${permissions.storageMb} MB quota (${megabytes(outcome.quotaExceededBytes)} when measured): the container was killed and removed; clear it with: toolctl tool clear-state ${tool.name}, or raise permissions.storageMb`,
-            "resource_limit",
-          ));
+          return withResources(
+            unclear(
+              `/state grew past its ${permissions.storageMb} MB quota (${megabytes(outcome.quotaExceededBytes)} when measured): the container was killed and removed; clear it with: toolctl tool clear-state ${tool.name}, or raise permissions.storageMb`,
+              "resource_limit",
+            ),
+          );
         }
         if (outcome.interrupted) return withResources(unclear("interrupted: the container was killed and removed", "other"));
-        if (outcome.oomKilled) return withResources(unclear(`the container was OOM-killed at its memory limit of ${permissions.memoryMb} MB`, "resource_limit"));
+        if (outcome.oomKilled)
+          return withResources(unclear(`the container was OOM-killed at its memory limit of ${permissions.memoryMb} MB`, "resource_limit"));
         if (outcome.outputTooLarge) return withResources(unclear("the container's output exceeded 10 MB and it was killed", "resource_limit"));
         if (outcome.exitCode === 137) return withResources(unclear("the container was killed (SIGKILL)", "other"));
         if (outcome.exitCode !== 0) return withResources(exitedWith(outcome.exitCode ?? -1, stderr, outcome.stdout, context, details, "container"));

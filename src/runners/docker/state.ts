@@ -58,7 +58,12 @@ export async function ensureStateVolume(engine: Engine, name: string, labels: Re
     await ensureInitImage(engine);
     await engine.docker.createVolume({ Name: name, Labels: { [LABEL]: "1", ...labels } });
     // Created, never started: mounting the empty volume is what copies /state (and its owner) in.
-    const init = await engine.docker.createContainer({ Image: STATE_INIT_IMAGE, Cmd: ["none"], NetworkDisabled: true, HostConfig: { NetworkMode: "none", Mounts: [{ Type: "volume", Source: name, Target: "/state" }] } });
+    const init = await engine.docker.createContainer({
+      Image: STATE_INIT_IMAGE,
+      Cmd: ["none"],
+      NetworkDisabled: true,
+      HostConfig: { NetworkMode: "none", Mounts: [{ Type: "volume", Source: name, Target: "/state" }] },
+    });
     await init.remove({ force: true });
   } catch (error) {
     throw unavailableError(error, engine) ?? new EnvironmentError(`cannot prepare the state volume ${name}: ${engineMessage(error)}`, {}, error);
@@ -98,7 +103,13 @@ export interface VolumeWatch {
  * as the engine reports it; past the quota, `onExceeded` kills the container. A run can therefore overshoot by
  * what it writes between two checks, and no further.
  */
-export function watchVolume(engine: Engine, container: { id: string; exec(options: object): Promise<unknown> }, volume: string, limitBytes: number, onExceeded: () => void): VolumeWatch {
+export function watchVolume(
+  engine: Engine,
+  container: { id: string; exec(options: object): Promise<unknown> },
+  volume: string,
+  limitBytes: number,
+  onExceeded: () => void,
+): VolumeWatch {
   let stopped = false;
   let over: number | undefined;
   let withDu = true;

@@ -59,7 +59,8 @@ export function pathSegmentProblem(value: string): string | undefined {
     const parts = segments(text);
     if (parts.includes("..")) return `decoded as a server may decode it, it has a ".." segment, which climbs to another endpoint`;
     // `.` (or `./`) would leave the segment empty: `/items/.` is `/items/`, another endpoint.
-    if (parts.includes(".") && parts.every((part) => part === "." || part === "")) return `decoded as a server may decode it, it is only ".", which leaves the segment empty: another endpoint`;
+    if (parts.includes(".") && parts.every((part) => part === "." || part === ""))
+      return `decoded as a server may decode it, it is only ".", which leaves the segment empty: another endpoint`;
   }
   return undefined;
 }

@@ -46,7 +46,10 @@ export interface CallLimits {
 export class RateLimitedError extends Error {}
 
 export class CircuitOpenError extends Error {
-  constructor(message: string, readonly reopensAt: number) {
+  constructor(
+    message: string,
+    readonly reopensAt: number,
+  ) {
     super(message);
   }
 }
@@ -121,14 +124,17 @@ export async function sendResilient(call: ResilientCall): Promise<ResilientResul
     const after = retryAfterMs(result);
     return after === undefined || after <= call.retry.maxDelayMs;
   };
-  const retryPolicy = retry(handleWhen((error) => retryable(undefined, error)).orWhenResult((result) => retryable(result as HttpResponse, undefined)), {
-    maxAttempts: call.retry.attempts - 1,
-    backoff: new DelegateBackoff((context) => {
-      const result = context.result as { value?: HttpResponse };
-      const after = result.value ? retryAfterMs(result.value) : undefined;
-      return after ?? fullJitter(context.attempt, call.retry);
-    }),
-  });
+  const retryPolicy = retry(
+    handleWhen((error) => retryable(undefined, error)).orWhenResult((result) => retryable(result as HttpResponse, undefined)),
+    {
+      maxAttempts: call.retry.attempts - 1,
+      backoff: new DelegateBackoff((context) => {
+        const result = context.result as { value?: HttpResponse };
+        const after = result.value ? retryAfterMs(result.value) : undefined;
+        return after ?? fullJitter(context.attempt, call.retry);
+      }),
+    },
+  );
   try {
     const response = await retryPolicy.execute(async ({ signal }) => {
       try {

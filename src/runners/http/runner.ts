@@ -69,7 +69,9 @@ function styledPairs(key: string, value: unknown, style: ListStyle | undefined, 
 
 /** application/x-www-form-urlencoded, as URLSearchParams writes it (a form of every secret the redactor knows). */
 function formEncode(text: string): string {
-  return encodeURIComponent(text).replace(/[!'()~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`).replace(/%20/g, "+");
+  return encodeURIComponent(text)
+    .replace(/[!'()~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+    .replace(/%20/g, "+");
 }
 
 /** A query pair: a style's delimiters stay literal between encoded items, and so do the brackets of deepObject names. */
@@ -91,14 +93,19 @@ export function encodeForm(value: Record<string, unknown>, styles: Record<string
 function pathSegmentEncoder(template: string, field: string): (value: string) => string {
   return (value) => {
     const problem = pathSegmentProblem(value);
-    if (problem !== undefined) throw new TemplateError(`request.path ${JSON.stringify(template)}: ${field} ${JSON.stringify(value)} is not allowed as a path segment: ${problem}`);
+    if (problem !== undefined)
+      throw new TemplateError(`request.path ${JSON.stringify(template)}: ${field} ${JSON.stringify(value)} is not allowed as a path segment: ${problem}`);
     return encodeURIComponent(value);
   };
 }
 
 /** OpenAPI simple style (paths, headers): arrays `a,b`; objects `k,v`, or `k=v` exploded. Each piece goes through `encode`. */
 function simpleText(value: unknown, explode: boolean, encode: (text: string) => string): string {
-  if (Array.isArray(value)) return value.filter(present).map((item) => encode(scalarText(item))).join(",");
+  if (Array.isArray(value))
+    return value
+      .filter(present)
+      .map((item) => encode(scalarText(item)))
+      .join(",");
   if (value !== null && typeof value === "object") {
     const entries = Object.entries(value as object).filter(([, v]) => present(v));
     return entries.map(([k, v]) => `${encode(k)}${explode ? "=" : ","}${encode(scalarText(v))}`).join(",");
@@ -141,7 +148,10 @@ function cookieText(text: string): string {
 function cookiePairs(name: string, value: unknown, explode: boolean): string[] {
   if (!present(value)) return [];
   if (explode && Array.isArray(value)) return value.filter(present).map((item) => `${name}=${cookieText(scalarText(item))}`);
-  if (explode && typeof value === "object") return Object.entries(value as object).filter(([, v]) => present(v)).map(([k, v]) => `${k}=${cookieText(scalarText(v))}`);
+  if (explode && typeof value === "object")
+    return Object.entries(value as object)
+      .filter(([, v]) => present(v))
+      .map(([k, v]) => `${k}=${cookieText(scalarText(v))}`);
   return [`${name}=${simpleText(value, false, cookieText)}`];
 }
 
@@ -201,8 +211,16 @@ function textOf(value: unknown): string | undefined {
 function providerFailure(failWhen: FailWhen, parsed: unknown): { message?: string; code?: string; category: ErrorCategory } | undefined {
   const scope = { output: parsed };
   if (!valuesAt(scope, failWhen.path).some((value) => textOf(value) === String(failWhen.equals))) return undefined;
-  const messages = failWhen.message ? valuesAt(scope, failWhen.message).map(textOf).filter((m): m is string => m !== undefined) : [];
-  const code = failWhen.code ? valuesAt(scope, failWhen.code).map(textOf).find((c) => c !== undefined) : undefined;
+  const messages = failWhen.message
+    ? valuesAt(scope, failWhen.message)
+        .map(textOf)
+        .filter((m): m is string => m !== undefined)
+    : [];
+  const code = failWhen.code
+    ? valuesAt(scope, failWhen.code)
+        .map(textOf)
+        .find((c) => c !== undefined)
+    : undefined;
   return {
     message: messages.length > 0 ? messages.join("; ") : undefined,
     code,
@@ -242,7 +260,12 @@ export function outboundPolicy(context: Pick<RunContext, "tool" | "env">): Outbo
   return {
     allowPlainHttp: definition.http?.allowPlainHttp ?? false,
     // The hosts on any port (for public addresses), and the origins: the only place a private address is reached.
-    allowedHosts: [...bases.map((u) => u.hostname), ...bases.map((u) => u.origin), ...(definition.http?.allowedHosts ?? []), ...parseAllowedDomains(context.env.TOOL_ALLOWED_DOMAINS)],
+    allowedHosts: [
+      ...bases.map((u) => u.hostname),
+      ...bases.map((u) => u.origin),
+      ...(definition.http?.allowedHosts ?? []),
+      ...parseAllowedDomains(context.env.TOOL_ALLOWED_DOMAINS),
+    ],
     allowPrivate: definition.http?.allowPrivateNetworks ?? false,
   };
 }
@@ -270,8 +293,9 @@ export const httpRunner: Runner = {
       const value = renderHeader(name, template, scope, styles.header?.[name]?.explode ?? false);
       if (value !== undefined) headers[name.toLowerCase()] = value;
     }
-    const cookies = Object.entries((renderValue(request.cookies ?? {}, scope) ?? {}) as Record<string, unknown>)
-      .flatMap(([name, value]) => cookiePairs(name, value, styles.cookie?.[name]?.explode ?? true));
+    const cookies = Object.entries((renderValue(request.cookies ?? {}, scope) ?? {}) as Record<string, unknown>).flatMap(([name, value]) =>
+      cookiePairs(name, value, styles.cookie?.[name]?.explode ?? true),
+    );
     if (cookies.length > 0) headers.cookie = [headers.cookie, ...cookies].filter((c) => c !== undefined && c !== "").join("; ");
     // An imported operation whose `security` differs from the tool's has an auth of its own (none included).
     const auth = action.definition.auth ?? definition.auth;
@@ -325,11 +349,11 @@ export const httpRunner: Runner = {
     const sign = request.sign;
     const signed = sign
       ? () => {
-        const signing = signingHeaders(sign, secrets[sign.secret]!, body ?? "");
-        // A valid signature is a credential for as long as the receiver accepts its timestamp: never shown.
-        registerSignature(signing[sign.header.toLowerCase()]!, context);
-        return { ...headers, ...signing };
-      }
+          const signing = signingHeaders(sign, secrets[sign.secret]!, body ?? "");
+          // A valid signature is a credential for as long as the receiver accepts its timestamp: never shown.
+          registerSignature(signing[sign.header.toLowerCase()]!, context);
+          return { ...headers, ...signing };
+        }
       : undefined;
     if (sign) sensitiveHeaders.push(sign.header.toLowerCase());
     const shownHeaders = sign ? { ...headers, ...shownSigningHeaders(sign) } : headers;
@@ -345,8 +369,16 @@ export const httpRunner: Runner = {
 
     return {
       description: {
-        runtime: "http", method: request.method, url: url.toString(), headers: shownHeaders, body: shownBody, ...(encodedBody !== undefined ? { encodedBody } : {}), timeoutSeconds,
-        retries: safeToRepeat ? `up to ${retrySettings.attempts - 1} on network errors, 429 and 5xx${idempotencyHeader ? `, with the same ${idempotencyHeader}` : ""}` : "none (not idempotent and no idempotency key)",
+        runtime: "http",
+        method: request.method,
+        url: url.toString(),
+        headers: shownHeaders,
+        body: shownBody,
+        ...(encodedBody !== undefined ? { encodedBody } : {}),
+        timeoutSeconds,
+        retries: safeToRepeat
+          ? `up to ${retrySettings.attempts - 1} on network errors, 429 and 5xx${idempotencyHeader ? `, with the same ${idempotencyHeader}` : ""}`
+          : "none (not idempotent and no idempotency key)",
       },
       async preflight() {
         // An open circuit refuses before anyone is asked and before anything is sent.
@@ -368,21 +400,42 @@ export const httpRunner: Runner = {
         };
         try {
           ({ response, attempts, warnings, record } = await sendResilient({
-            send: (signal) => sendHttp(
-              { method: request.method, url: url.toString(), headers: signed ? signed() : headers, body, timeoutMs: timeoutSeconds * 1000, sensitiveHeaders },
-              policy,
-              { signal },
-            ),
-            safeToRepeat, retry: retrySettings, breaker: breakerSettings, timeoutMs: timeoutSeconds * 1000, callLimits: context.callLimits, signal: hooks.signal, tool: tool.name,
+            send: (signal) =>
+              sendHttp(
+                { method: request.method, url: url.toString(), headers: signed ? signed() : headers, body, timeoutMs: timeoutSeconds * 1000, sensitiveHeaders },
+                policy,
+                { signal },
+              ),
+            safeToRepeat,
+            retry: retrySettings,
+            breaker: breakerSettings,
+            timeoutMs: timeoutSeconds * 1000,
+            callLimits: context.callLimits,
+            signal: hooks.signal,
+            tool: tool.name,
           }));
         } catch (error) {
           ({ attempts = attempts, warnings = warnings, record } = error as { attempts?: number; warnings?: string[]; record?: () => Promise<void> });
           if (error instanceof CircuitOpenError || error instanceof RateLimitedError) {
-            return { outcome: "failed", errorCategory: error instanceof RateLimitedError ? "rate_limit" : "server_error", error: error.message, details: { sent: false }, declined: true, after };
+            return {
+              outcome: "failed",
+              errorCategory: error instanceof RateLimitedError ? "rate_limit" : "server_error",
+              error: error.message,
+              details: { sent: false },
+              declined: true,
+              after,
+            };
           }
           // The registry could not take the trial lease or the first rate slot: nothing was sent.
           if (error instanceof EnvironmentError) {
-            return { outcome: "failed", errorCategory: "environment", error: `${request.method} ${url.host}: nothing was sent: ${error.message}`, details: { sent: false }, nothingRan: true, after };
+            return {
+              outcome: "failed",
+              errorCategory: "environment",
+              error: `${request.method} ${url.host}: nothing was sent: ${error.message}`,
+              details: { sent: false },
+              nothingRan: true,
+              after,
+            };
           }
           // Node refuses malformed header names or values before anything is sent.
           if (/^ERR_INVALID_(CHAR|HTTP_TOKEN|HTTP_HEADER)/.test((error as NodeJS.ErrnoException).code ?? "")) {
@@ -399,12 +452,19 @@ export const httpRunner: Runner = {
             error: ambiguous
               ? `${what} after the request was sent: the action may have happened; check with the provider before retrying`
               : `${request.method} ${url.host}: ${what}`,
-            details: { durationMs: Date.now() - started, sent, attempts }, warnings, after,
+            details: { durationMs: Date.now() - started, sent, attempts },
+            warnings,
+            after,
           };
         }
         // What the answer means; the call is counted (after) whatever it says, once the outcome is on record.
         const interpret = (): RunResult => {
-          const details = { status: response.status, durationMs: Date.now() - started, redirects: response.redirects.length || undefined, attempts: attempts > 1 ? attempts : undefined };
+          const details = {
+            status: response.status,
+            durationMs: Date.now() - started,
+            redirects: response.redirects.length || undefined,
+            attempts: attempts > 1 ? attempts : undefined,
+          };
           const contentType = headerValue(response, "content-type");
           const text = response.body.toString("utf8");
           const wantsJson = request.response === "json" || (request.response === "auto" && /[/+]json\b/i.test(contentType));
@@ -421,7 +481,12 @@ export const httpRunner: Runner = {
                   // The provider accepted the request: a create that cannot be read back may still have happened.
                   return repeatable
                     ? { outcome: "failed", errorCategory: "validation", details, error }
-                    : { outcome: "unknown", errorCategory: "validation", details, error: `HTTP ${response.status}, but ${error}: the action probably happened; check before retrying` };
+                    : {
+                        outcome: "unknown",
+                        errorCategory: "validation",
+                        details,
+                        error: `HTTP ${response.status}, but ${error}: the action probably happened; check before retrying`,
+                      };
                 }
               } else throw parseError;
             }
@@ -432,8 +497,15 @@ export const httpRunner: Runner = {
             if (!failure) return { outcome: "succeeded", output: wantsJson || wantsXml || text.length > 0 ? parsed : null, details };
             // The provider answered 2xx but said in the body that it refused: a definite failure, in its own words.
             return {
-              outcome: "failed", errorCategory: failure.category, output: parsed, details,
-              error: context.redact(`${failure.message ?? `${failWhen!.path} is ${JSON.stringify(failWhen!.equals)}`}${failure.code !== undefined ? ` (error ${failure.code})` : ""}`).slice(0, 300),
+              outcome: "failed",
+              errorCategory: failure.category,
+              output: parsed,
+              details,
+              error: context
+                .redact(
+                  `${failure.message ?? `${failWhen!.path} is ${JSON.stringify(failWhen!.equals)}`}${failure.code !== undefined ? ` (error ${failure.code})` : ""}`,
+                )
+                .slice(0, 300),
             };
           }
           const said = failure?.message ?? providerMessage(parsed);
@@ -441,7 +513,10 @@ export const httpRunner: Runner = {
           // A 5xx may come after the provider acted (reliability.md §2.4): without a safe repeat, it is unknown.
           const unknown = response.status >= 500 && !repeatable;
           return {
-            outcome: unknown ? "unknown" : "failed", errorCategory: categoryForStatus(response.status), output: parsed, details,
+            outcome: unknown ? "unknown" : "failed",
+            errorCategory: categoryForStatus(response.status),
+            output: parsed,
+            details,
             error: unknown ? `${error}: the provider may have acted before failing; check before retrying` : error,
           };
         };

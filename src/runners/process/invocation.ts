@@ -7,7 +7,9 @@ export function renderArgv(command: string[], scope: TemplateScope): string[] {
   return command.map((part, index) => {
     const value = renderText(part, scope, `command[${index}]`);
     if (/^\{\{/.test(part.trim()) && value.startsWith("-") && !command.slice(0, index).includes("--")) {
-      throw new TemplateError(`command[${index}]: the value ${JSON.stringify(value.slice(0, 40))} starts with '-' and would be read as an option; put "--" before it in the manifest's command if the program accepts that`);
+      throw new TemplateError(
+        `command[${index}]: the value ${JSON.stringify(value.slice(0, 40))} starts with '-' and would be read as an option; put "--" before it in the manifest's command if the program accepts that`,
+      );
     }
     return value;
   });
@@ -21,14 +23,20 @@ export function lastLine(text: string): string {
 /** An ending the program did not report itself (a signal, an unreadable answer) may hide work done. */
 export function unclearEnding(ambiguous: boolean, details: Record<string, unknown>) {
   return (error: string, errorCategory: RunResult["errorCategory"]): RunResult => ({
-    outcome: ambiguous ? "unknown" : "failed", errorCategory, details,
+    outcome: ambiguous ? "unknown" : "failed",
+    errorCategory,
+    details,
     error: ambiguous ? `${error}; the program may have done its work: check before running it again` : error,
   });
 }
 
 /** A program that exited 0: its stdout is the output, as text or JSON. */
 export function programOutput(
-  stdout: string, kind: "json" | "text", context: Pick<RunContext, "redact">, details: Record<string, unknown>, unclear: ReturnType<typeof unclearEnding>,
+  stdout: string,
+  kind: "json" | "text",
+  context: Pick<RunContext, "redact">,
+  details: Record<string, unknown>,
+  unclear: ReturnType<typeof unclearEnding>,
   what: string,
 ): RunResult {
   if (kind === "text") return { outcome: "succeeded", output: stdout.replace(/\n$/, ""), details };
@@ -41,7 +49,14 @@ export function programOutput(
 }
 
 /** A program that exited with another code: the last line it wrote says why. */
-export function exitedWith(code: number, stderr: string, stdout: string, context: Pick<RunContext, "redact">, details: Record<string, unknown>, what: string): RunResult {
+export function exitedWith(
+  code: number,
+  stderr: string,
+  stdout: string,
+  context: Pick<RunContext, "redact">,
+  details: Record<string, unknown>,
+  what: string,
+): RunResult {
   const tail = lastLine(stderr) || lastLine(context.redact(stdout));
   return { outcome: "failed", errorCategory: "other", details, error: `${what} exited with code ${code}${tail ? `: ${tail}` : ""}` };
 }

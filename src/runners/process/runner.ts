@@ -58,9 +58,22 @@ export const processRunner: Runner = {
     // Decided while preparing, so a dry run says how it would run, and a missing sandbox is known before approval.
     const confinement = chooseConfinement(context.processConfinement, context.env.PATH);
     const bwrapArgs = confinement.bwrap
-      ? bubblewrapArgv({ bwrap: confinement.bwrap, argv, cwd, toolDir, toolctlHome: context.home, network: settings.network, readable, writable, env: context.env, programPath: env.PATH })
+      ? bubblewrapArgv({
+          bwrap: confinement.bwrap,
+          argv,
+          cwd,
+          toolDir,
+          toolctlHome: context.home,
+          network: settings.network,
+          readable,
+          writable,
+          env: context.env,
+          programPath: env.PATH,
+        })
       : undefined;
-    const warnings = confinement.unconfined ? [`${tool.name} runs unconfined (${confinement.unconfined}): it can read everything you can, toolctl's keys included`] : [];
+    const warnings = confinement.unconfined
+      ? [`${tool.name} runs unconfined (${confinement.unconfined}): it can read everything you can, toolctl's keys included`]
+      : [];
 
     return {
       description: {
@@ -72,7 +85,13 @@ export const processRunner: Runner = {
         output: spec.output,
         timeoutSeconds,
         confinement: confinement.bwrap
-          ? { by: "bubblewrap", network: settings.network, readable, writable, hidden: "the toolctl home, your home directory, key material, the session bus, the Docker socket" }
+          ? {
+              by: "bubblewrap",
+              network: settings.network,
+              readable,
+              writable,
+              hidden: "the toolctl home, your home directory, key material, the session bus, the Docker socket",
+            }
           : { by: "none", why: confinement.unconfined },
       },
       warnings,
@@ -84,8 +103,17 @@ export const processRunner: Runner = {
         // the sandbox could not be built or the program not started, so nothing ran.
         const [file, args] = bwrapArgs ? [confinement.bwrap!, [...bwrapArgs, "--json-status-fd", "3", "--", ...argv]] : [argv[0]!, argv.slice(1)];
         const child = execa(file, args, {
-          cwd, env, extendEnv: false, input: stdin, stdio: [stdin === undefined ? "ignore" : "pipe", "pipe", "pipe", bwrapArgs ? "pipe" : "ignore"],
-          detached: true, reject: false, shell: false, maxBuffer: MAX_OUTPUT_BYTES, stripFinalNewline: false, windowsHide: true,
+          cwd,
+          env,
+          extendEnv: false,
+          input: stdin,
+          stdio: [stdin === undefined ? "ignore" : "pipe", "pipe", "pipe", bwrapArgs ? "pipe" : "ignore"],
+          detached: true,
+          reject: false,
+          shell: false,
+          maxBuffer: MAX_OUTPUT_BYTES,
+          stripFinalNewline: false,
+          windowsHide: true,
         });
         let stopped: "timeout" | "interrupted" | undefined;
         let killTimer: NodeJS.Timeout | undefined;
@@ -117,33 +145,56 @@ export const processRunner: Runner = {
 
         const stderr = context.redact(String(result.stderr ?? ""));
         const stdout = String(result.stdout ?? "");
-        const details = { exitCode: result.exitCode ?? null, signal: result.signal ?? null, durationMs: Date.now() - started, stderr: stderr.slice(-2000) || undefined, confined: bwrapArgs !== undefined };
+        const details = {
+          exitCode: result.exitCode ?? null,
+          signal: result.signal ?? null,
+          durationMs: Date.now() - started,
+          stderr: stderr.slice(-2000) || undefined,
+          confined: bwrapArgs !== undefined,
+        };
         const ambiguous = !(spec.idempotent ?? spec.kind === "read");
         const unclear = unclearEnding(ambiguous, details);
         if (stopped === "timeout") {
           return {
-            outcome: ambiguous ? "unknown" : "failed", errorCategory: "timeout", details,
+            outcome: ambiguous ? "unknown" : "failed",
+            errorCategory: "timeout",
+            details,
             error: `process timed out after ${timeoutSeconds}s and was killed, with every process it started${ambiguous ? "; it may have done part of its work" : ""}`,
           };
         }
         if (stopped === "interrupted") return unclear("process was interrupted", "other");
         if (result.failed && result.exitCode === undefined && result.signal === undefined) {
           // Never started: nothing can have happened.
-          const reason = (result as { code?: string }).code === "ENOENT" ? `command not found: ${file}` : context.redact(result.shortMessage ?? "process could not be started");
+          const reason =
+            (result as { code?: string }).code === "ENOENT"
+              ? `command not found: ${file}`
+              : context.redact(result.shortMessage ?? "process could not be started");
           return { outcome: "failed", errorCategory: "other", details, error: reason };
         }
-        const sandboxFailed = bwrapArgs !== undefined && result.exitCode !== 0 && result.signal === undefined && !/"exit-code"/.test(String(result.stdio[3] ?? ""));
+        const sandboxFailed =
+          bwrapArgs !== undefined && result.exitCode !== 0 && result.signal === undefined && !/"exit-code"/.test(String(result.stdio[3] ?? ""));
         if (sandboxFailed && /^bwrap: execvp /m.test(stderr)) {
           return { outcome: "failed", errorCategory: "other", details, error: `command not found: ${argv[0]}` };
         }
         if (sandboxFailed) {
           // bubblewrap refused to build the sandbox (no user namespaces, a path it cannot mount): the program never started.
-          return { outcome: "failed", errorCategory: "environment", details, nothingRan: true, error: `the sandbox could not be set up: ${stderr.trim().split("\n").pop()}; nothing ran (check bubblewrap with toolctl doctor)` };
+          return {
+            outcome: "failed",
+            errorCategory: "environment",
+            details,
+            nothingRan: true,
+            error: `the sandbox could not be set up: ${stderr.trim().split("\n").pop()}; nothing ran (check bubblewrap with toolctl doctor)`,
+          };
         }
         // Inside the sandbox the program is bubblewrap's child, which reports a signal as 128 + its number.
-        const signalled = result.signal ?? (bwrapArgs && result.exitCode !== undefined && result.exitCode > 128 && result.exitCode < 160 ? signalName(result.exitCode - 128) : undefined);
+        const signalled =
+          result.signal ??
+          (bwrapArgs && result.exitCode !== undefined && result.exitCode > 128 && result.exitCode < 160 ? signalName(result.exitCode - 128) : undefined);
         if (signalled !== undefined || result.isMaxBuffer) {
-          return unclear(result.isMaxBuffer ? `process output exceeded ${MAX_OUTPUT_BYTES} bytes and it was killed` : `process was killed by ${signalled}`, "other");
+          return unclear(
+            result.isMaxBuffer ? `process output exceeded ${MAX_OUTPUT_BYTES} bytes and it was killed` : `process was killed by ${signalled}`,
+            "other",
+          );
         }
         if (result.exitCode !== 0) return exitedWith(result.exitCode ?? -1, stderr, stdout, context, details, "process");
         return programOutput(stdout, spec.output, context, details, unclear, "process");

@@ -53,9 +53,7 @@ export function chooseConfinement(setting: ConfinementSetting, pathVariable: str
   if (effective === "off") return { unconfined: "process.confinement is off" };
   const bwrap = process.platform === "linux" ? findOnPath("bwrap", pathVariable) : undefined;
   if (bwrap) return { bwrap };
-  const why = process.platform === "linux"
-    ? "bubblewrap (bwrap) is not installed"
-    : `no supported confinement on ${process.platform}`;
+  const why = process.platform === "linux" ? "bubblewrap (bwrap) is not installed" : `no supported confinement on ${process.platform}`;
   if (effective === "required") {
     throw new EnvironmentError(
       `process tools run confined, and ${why}: install it (Debian/Ubuntu: apt install bubblewrap), or let process tools run unconfined with process.confinement: optional in config.yaml (they could then read toolctl's keys); nothing ran`,
@@ -98,7 +96,8 @@ function checkExposed(file: string, what: string, hidden: { home: string; keys: 
     throw new PolicyError("policy_refused", `process.${what}: ${file} would expose the toolctl home (${hidden.home}) to the tool; nothing ran`);
   }
   for (const key of hidden.keys) {
-    if (within(key, resolved) || within(resolved, key)) throw new PolicyError("policy_refused", `process.${what}: ${file} would expose key material (${key}) to the tool; nothing ran`);
+    if (within(key, resolved) || within(resolved, key))
+      throw new PolicyError("policy_refused", `process.${what}: ${file} would expose key material (${key}) to the tool; nothing ran`);
   }
   if (!existsSync(resolved)) throw new PolicyError("policy_refused", `process.${what}: ${file} does not exist; create it or fix the manifest; nothing ran`);
   return resolved;

@@ -43,7 +43,12 @@ export function settleAbandonedRuns(registry: Registry, actor: string): string[]
       signExecution(registry, row.id);
       settled.push(row.id);
       appendAudit(registry, {
-        type: "execution.unknown", actor, tool: row.tool, action: row.action, executionId: row.id, status: "unknown",
+        type: "execution.unknown",
+        actor,
+        tool: row.tool,
+        action: row.action,
+        executionId: row.id,
+        status: "unknown",
         data: { error, category: "other", pid: row.pid, settledAt: nowIso(), settledBy: process.pid },
       });
     }

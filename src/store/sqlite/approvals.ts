@@ -14,9 +14,23 @@ export type { NewApproval, DecideResult };
 export type { ApprovalStatus, Approval };
 
 interface Row {
-  id: string; tool: string; action: string; digest: string; request: string | null; input: string; cost_usd: number; risk: string; needs_otp: number;
-  status: ApprovalStatus; requested_by: string; requested_at: string; expires_at: string; decided_by: string | null;
-  decided_via: string | null; decided_at: string | null; execution_id: string | null;
+  id: string;
+  tool: string;
+  action: string;
+  digest: string;
+  request: string | null;
+  input: string;
+  cost_usd: number;
+  risk: string;
+  needs_otp: number;
+  status: ApprovalStatus;
+  requested_by: string;
+  requested_at: string;
+  expires_at: string;
+  decided_by: string | null;
+  decided_via: string | null;
+  decided_at: string | null;
+  execution_id: string | null;
 }
 
 /**
@@ -25,7 +39,8 @@ interface Row {
  * the database fails here and is never shown or approved.
  */
 function verifiedRequest(row: Row): { request: ApprovalRequest } | { problem: string } {
-  if (row.request === null) return { problem: `approval request ${row.id} was filed by an older toolctl that does not keep the full request; run the action again to file a new one` };
+  if (row.request === null)
+    return { problem: `approval request ${row.id} was filed by an older toolctl that does not keep the full request; run the action again to file a new one` };
   const edited = { problem: `approval request ${row.id} does not match its digest: it was changed after it was filed` };
   let request: ApprovalRequest;
   try {
@@ -39,9 +54,14 @@ function verifiedRequest(row: Row): { request: ApprovalRequest } | { problem: st
   } catch {
     return edited;
   }
-  const agrees = approvalDigest(request) === row.digest && request.tool === row.tool && request.action === row.action
-    && request.cost?.usd === row.cost_usd && request.risk === row.risk && request.needsOtp === (row.needs_otp === 1)
-    && canonicalJson(request.details) === canonicalJson(inputColumn);
+  const agrees =
+    approvalDigest(request) === row.digest &&
+    request.tool === row.tool &&
+    request.action === row.action &&
+    request.cost?.usd === row.cost_usd &&
+    request.risk === row.risk &&
+    request.needsOtp === (row.needs_otp === 1) &&
+    canonicalJson(request.details) === canonicalJson(inputColumn);
   return agrees ? { request } : edited;
 }
 
@@ -51,10 +71,24 @@ function toApproval(row: Row, now = nowIso()): Approval {
   const verified = verifiedRequest(row);
   const request = "request" in verified ? verified.request : null;
   return {
-    id: row.id, tool: row.tool, action: row.action, digest: row.digest, request, problem: "problem" in verified ? verified.problem : null,
-    input: request ? request.details : null, costUsd: row.cost_usd, risk: row.risk,
-    needsOtp: row.needs_otp === 1, status, requestedBy: row.requested_by, requestedAt: row.requested_at, expiresAt: row.expires_at,
-    decidedBy: row.decided_by, decidedVia: row.decided_via, decidedAt: row.decided_at, executionId: row.execution_id,
+    id: row.id,
+    tool: row.tool,
+    action: row.action,
+    digest: row.digest,
+    request,
+    problem: "problem" in verified ? verified.problem : null,
+    input: request ? request.details : null,
+    costUsd: row.cost_usd,
+    risk: row.risk,
+    needsOtp: row.needs_otp === 1,
+    status,
+    requestedBy: row.requested_by,
+    requestedAt: row.requested_at,
+    expiresAt: row.expires_at,
+    decidedBy: row.decided_by,
+    decidedVia: row.decided_via,
+    decidedAt: row.decided_at,
+    executionId: row.execution_id,
   };
 }
 
@@ -69,10 +103,26 @@ export function fileApproval(registry: Registry, filed: NewApproval): Approval {
         `INSERT INTO approvals (id, tool, action, digest, request, input, cost_usd, risk, needs_otp, status, requested_by, requested_at, expires_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)`,
       )
-      .run(id, request.tool, request.action, filed.digest, JSON.stringify(request), JSON.stringify(request.details), request.cost.usd, request.risk,
-        request.needsOtp ? 1 : 0, filed.requestedBy, requestedAt, expiresAt);
+      .run(
+        id,
+        request.tool,
+        request.action,
+        filed.digest,
+        JSON.stringify(request),
+        JSON.stringify(request.details),
+        request.cost.usd,
+        request.risk,
+        request.needsOtp ? 1 : 0,
+        filed.requestedBy,
+        requestedAt,
+        expiresAt,
+      );
     appendAudit(registry, {
-      type: "approval.requested", actor: filed.requestedBy, tool: request.tool, action: request.action, status: "pending",
+      type: "approval.requested",
+      actor: filed.requestedBy,
+      tool: request.tool,
+      action: request.action,
+      status: "pending",
       data: { approval: id, costUsd: request.cost.usd, risk: request.risk, needsOtp: request.needsOtp, target: request.target, expiresAt },
     });
   });
@@ -85,7 +135,8 @@ export function getApproval(registry: Registry, id: string): Approval | undefine
 }
 
 export function listApprovals(registry: Registry, all = false): Approval[] {
-  const rows = registry.db.prepare(`SELECT * FROM approvals ${all ? "" : "WHERE status = 'pending' AND expires_at > ?"} ORDER BY requested_at`)
+  const rows = registry.db
+    .prepare(`SELECT * FROM approvals ${all ? "" : "WHERE status = 'pending' AND expires_at > ?"} ORDER BY requested_at`)
     .all(...(all ? [] : [nowIso()])) as Row[];
   return rows.map((row) => toApproval(row));
 }
@@ -103,11 +154,16 @@ export function decideApproval(registry: Registry, id: string, decision: "approv
     if (current.status !== "pending") return { ok: false, reason: `approval request ${id} is already ${current.status}` };
     if (decision === "approved") {
       if (current.problem) return { ok: false, reason: current.problem };
-      if (row.digest !== shownDigest) return { ok: false, reason: `approval request ${id} changed while it was being decided: look at it again (toolctl approve ${id})` };
+      if (row.digest !== shownDigest)
+        return { ok: false, reason: `approval request ${id} changed while it was being decided: look at it again (toolctl approve ${id})` };
     }
     registry.db.prepare("UPDATE approvals SET status = ?, decided_by = ?, decided_via = ?, decided_at = ? WHERE id = ?").run(decision, by, via, nowIso(), id);
     appendAudit(registry, {
-      type: `approval.${decision}`, actor: by, tool: row.tool, action: row.action, status: decision,
+      type: `approval.${decision}`,
+      actor: by,
+      tool: row.tool,
+      action: row.action,
+      status: decision,
       data: { approval: id, via, costUsd: row.cost_usd, risk: row.risk },
     });
     return { ok: true, approval: { ...current, status: decision, decidedBy: by, decidedVia: via } };

@@ -33,8 +33,15 @@ interface AuditRow {
 
 function rowBody(row: Omit<AuditRow, "prev_hash" | "hash" | "key_id">): string {
   return canonicalJson({
-    seq: row.seq, ts: row.ts, type: row.type, actor: row.actor, tool: row.tool, action: row.action,
-    execution_id: row.execution_id, status: row.status, data: row.data,
+    seq: row.seq,
+    ts: row.ts,
+    type: row.type,
+    actor: row.actor,
+    tool: row.tool,
+    action: row.action,
+    execution_id: row.execution_id,
+    status: row.status,
+    data: row.data,
   });
 }
 
@@ -48,7 +55,8 @@ function hashRow(prevHash: string, row: Omit<AuditRow, "prev_hash" | "hash" | "k
  * previous hash and inserting the next row cannot interleave with another process. Data must already be redacted.
  */
 export function appendAudit(registry: Registry, event: AuditEventInput): { seq: number; hash: string } {
-  const last = statement(registry, "SELECT seq, hash, key_id FROM audit_events ORDER BY seq DESC LIMIT 1").get() as { seq: number; hash: string; key_id: string | null } | undefined;
+  const last = statement(registry, "SELECT seq, hash, key_id FROM audit_events ORDER BY seq DESC LIMIT 1").get() as
+    { seq: number; hash: string; key_id: string | null } | undefined;
   // The first signed event of a log that predates signing: executions written until now are signed with it.
   if (last !== undefined && last.key_id === null) signUnsignedExecutions(registry);
   const row = {
@@ -111,17 +119,21 @@ export function verifyAudit(registry: Registry): AuditVerification {
     last = row;
     if (problems.length > MAX_PROBLEMS) break;
   }
-  if (!key && signed > 0) problems.unshift(`${signed} events are signed with audit key ${[...otherKeys].join(", ")}, but this home has no audit key: restore audit.key, the keyring entry, or TOOLCTL_AUDIT_KEY`);
+  if (!key && signed > 0)
+    problems.unshift(
+      `${signed} events are signed with audit key ${[...otherKeys].join(", ")}, but this home has no audit key: restore audit.key, the keyring entry, or TOOLCTL_AUDIT_KEY`,
+    );
 
   const lastSeq = last?.seq ?? 0;
   const eventAt = (seq: number) => registry.db.prepare("SELECT hash FROM audit_events WHERE seq = ?").pluck().get(seq) as string | undefined;
   const checkpoint = registry.db.prepare("SELECT seq, hash, key_id AS keyId, mac FROM audit_checkpoint WHERE id = 1").get() as
-    | { seq: number; hash: string; keyId: string; mac: string }
-    | undefined;
-  const signedBy = (head: { seq: number; hash: string; keyId: string; mac: string }) => key !== null && head.keyId === key.id && checkpointMac(key, head) === head.mac;
+    { seq: number; hash: string; keyId: string; mac: string } | undefined;
+  const signedBy = (head: { seq: number; hash: string; keyId: string; mac: string }) =>
+    key !== null && head.keyId === key.id && checkpointMac(key, head) === head.mac;
   if (checkpoint) {
     if (!signedBy(checkpoint)) problems.push("the audit checkpoint's signature does not match: it was rewritten");
-    else if (checkpoint.seq > lastSeq) problems.push(`events ${lastSeq + 1}-${checkpoint.seq} were cut off the end of the log (the checkpoint is at event ${checkpoint.seq})`);
+    else if (checkpoint.seq > lastSeq)
+      problems.push(`events ${lastSeq + 1}-${checkpoint.seq} were cut off the end of the log (the checkpoint is at event ${checkpoint.seq})`);
     else if (eventAt(checkpoint.seq) !== checkpoint.hash) problems.push(`event ${checkpoint.seq} does not match the checkpoint: the log was rewritten`);
     else if (checkpoint.seq < lastSeq) problems.push(`events ${checkpoint.seq + 1}-${lastSeq} come after the checkpoint: they were added outside toolctl`);
   } else if (count > 0 && (signed > 0 || key !== null)) {
@@ -133,7 +145,8 @@ export function verifyAudit(registry: Registry): AuditVerification {
     const tools = registry.db.prepare("SELECT count(*) FROM tools").pluck().get() as number;
     const executions = registry.db.prepare("SELECT count(*) FROM executions").pluck().get() as number;
     if (key) problems.push(`the audit log is empty, but its key exists (${key.where}): its events were deleted`);
-    else if (tools + executions > 0) problems.push(`the audit log is empty, but the registry holds ${tools} tools and ${executions} executions: its events were deleted`);
+    else if (tools + executions > 0)
+      problems.push(`the audit log is empty, but the registry holds ${tools} tools and ${executions} executions: its events were deleted`);
   }
 
   const exported = readHead(registry.home);
@@ -141,7 +154,8 @@ export function verifyAudit(registry: Registry): AuditVerification {
   if (exported === "invalid") problems.push(`the exported head (${HEAD_FILE}) is not a valid head`);
   if (exported !== undefined && exported !== "invalid") {
     if (!signedBy(exported)) problems.push(`the exported head (${HEAD_FILE}) is not signed with this home's audit key: it was forged or replaced`);
-    else if (exported.seq > lastSeq) problems.push(`the exported head is at event ${exported.seq}, but the log ends at ${lastSeq}: events were cut off the end of the log`);
+    else if (exported.seq > lastSeq)
+      problems.push(`the exported head is at event ${exported.seq}, but the log ends at ${lastSeq}: events were cut off the end of the log`);
     else if (eventAt(exported.seq) !== exported.hash) problems.push(`event ${exported.seq} does not match the exported head: the log was rewritten`);
     else if (exported.seq < lastSeq && problems.length === 0) {
       // Exported after COMMIT: a process killed in between leaves the file behind a log that is itself intact.
@@ -182,9 +196,18 @@ export function queryAudit(registry: Registry, query: AuditQuery): AuditEvent[] 
 
 function toEvent(row: AuditRow): AuditEvent {
   return {
-    seq: row.seq, ts: row.ts, type: row.type, actor: row.actor, tool: row.tool, action: row.action,
-    executionId: row.execution_id, status: row.status, data: JSON.parse(row.data) as Record<string, unknown>,
-    prevHash: row.prev_hash, hash: row.hash, keyId: row.key_id,
+    seq: row.seq,
+    ts: row.ts,
+    type: row.type,
+    actor: row.actor,
+    tool: row.tool,
+    action: row.action,
+    executionId: row.execution_id,
+    status: row.status,
+    data: JSON.parse(row.data) as Record<string, unknown>,
+    prevHash: row.prev_hash,
+    hash: row.hash,
+    keyId: row.key_id,
   };
 }
 

@@ -26,7 +26,8 @@ interface CircuitRow {
 }
 
 const read = (registry: Registry, tool: string) =>
-  registry.db.prepare("SELECT failures, opened_at, trial_token, trial_pid, trial_pid_start, trial_expires_at FROM circuits WHERE tool = ?").get(tool) as CircuitRow | undefined;
+  registry.db.prepare("SELECT failures, opened_at, trial_token, trial_pid, trial_pid_start, trial_expires_at FROM circuits WHERE tool = ?").get(tool) as
+    CircuitRow | undefined;
 
 function refusal(row: CircuitRow | undefined, settings: CircuitSettings, now: number): CircuitRefusal | undefined {
   if (!row || row.opened_at === null) return undefined;
@@ -87,7 +88,9 @@ export function recordCall(registry: Registry, tool: string, actor: string, sett
       // While open, only the trial call decides; a call admitted before the circuit opened does not.
       if (!row || (row.opened_at !== null && !isTrial) || (row.failures === 0 && row.opened_at === null)) return;
       registry.db
-        .prepare("UPDATE circuits SET failures = 0, opened_at = NULL, trial_token = NULL, trial_pid = NULL, trial_pid_start = NULL, trial_expires_at = NULL, updated_at = ? WHERE tool = ?")
+        .prepare(
+          "UPDATE circuits SET failures = 0, opened_at = NULL, trial_token = NULL, trial_pid = NULL, trial_pid_start = NULL, trial_expires_at = NULL, updated_at = ? WHERE tool = ?",
+        )
         .run(nowIso(), tool);
       if (row.opened_at !== null) audit("tool.circuit_closed", { trial: "succeeded", failuresBefore: row.failures });
       return;
@@ -95,7 +98,9 @@ export function recordCall(registry: Registry, tool: string, actor: string, sett
     const failures = (row?.failures ?? 0) + 1;
     if (isTrial) {
       registry.db
-        .prepare("UPDATE circuits SET failures = ?, opened_at = ?, trial_token = NULL, trial_pid = NULL, trial_pid_start = NULL, trial_expires_at = NULL, updated_at = ? WHERE tool = ?")
+        .prepare(
+          "UPDATE circuits SET failures = ?, opened_at = ?, trial_token = NULL, trial_pid = NULL, trial_pid_start = NULL, trial_expires_at = NULL, updated_at = ? WHERE tool = ?",
+        )
         .run(failures, now, nowIso(), tool);
       audit("tool.circuit_opened", { failures, trial: "failed", reopensAt: new Date(now + settings.halfOpenAfterSeconds * 1000).toISOString() });
       return;
@@ -113,6 +118,8 @@ export function recordCall(registry: Registry, tool: string, actor: string, sett
 
 function clearTrial(registry: Registry, tool: string, token: string): void {
   registry.db
-    .prepare("UPDATE circuits SET trial_token = NULL, trial_pid = NULL, trial_pid_start = NULL, trial_expires_at = NULL, updated_at = ? WHERE tool = ? AND trial_token = ?")
+    .prepare(
+      "UPDATE circuits SET trial_token = NULL, trial_pid = NULL, trial_pid_start = NULL, trial_expires_at = NULL, updated_at = ? WHERE tool = ? AND trial_token = ?",
+    )
     .run(nowIso(), tool, token);
 }

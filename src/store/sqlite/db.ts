@@ -57,9 +57,13 @@ function describeSqliteError(error: unknown, file: string): RegistryError {
   }
   if (code === "SQLITE_CANTOPEN") return new RegistryError(`cannot open registry ${file}: ${reason}; check the path or use --home`, error);
   if (code === "SQLITE_FULL" || code === "ENOSPC" || code === "EDQUOT" || (code.startsWith("SQLITE_IOERR") && diskIsFull(file))) {
-    return new RegistryError(`no space left on the disk holding ${path.dirname(file)} (registry ${file}); nothing was changed: free some space and run it again`, error);
+    return new RegistryError(
+      `no space left on the disk holding ${path.dirname(file)} (registry ${file}); nothing was changed: free some space and run it again`,
+      error,
+    );
   }
-  if (code.startsWith("SQLITE_IOERR")) return new RegistryError(`registry ${file}: the disk could not be read or written (${reason}, ${code}); nothing was changed`, error);
+  if (code.startsWith("SQLITE_IOERR"))
+    return new RegistryError(`registry ${file}: the disk could not be read or written (${reason}, ${code}); nothing was changed`, error);
   return new RegistryError(`registry ${file}: ${reason}`, error);
 }
 
@@ -99,7 +103,10 @@ export function openRegistry(home: string, env: NodeJS.ProcessEnv = process.env)
   try {
     mkdirSync(home, { recursive: true, mode: 0o700 });
   } catch (error) {
-    throw new RegistryError(`cannot create home ${home}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; set TOOLCTL_HOME or --home to a writable directory`, error);
+    throw new RegistryError(
+      `cannot create home ${home}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; set TOOLCTL_HOME or --home to a writable directory`,
+      error,
+    );
   }
   const file = path.join(home, REGISTRY_FILE);
   let size: number | undefined;
@@ -117,7 +124,9 @@ export function openRegistry(home: string, env: NodeJS.ProcessEnv = process.env)
   // SQLite would quietly start a new database in an empty file: the history, the ledger and the audit log
   // that were there would be gone without a word. It is refused instead, and the file left as it is.
   if (size === 0) {
-    throw new RegistryError(`registry ${file} is empty (0 bytes): its history, spend ledger and audit log are gone; restore it from a backup, or move it aside to start a new registry`);
+    throw new RegistryError(
+      `registry ${file} is empty (0 bytes): its history, spend ledger and audit log are gone; restore it from a backup, or move it aside to start a new registry`,
+    );
   }
   let db: Db;
   try {
@@ -137,7 +146,10 @@ export function openRegistry(home: string, env: NodeJS.ProcessEnv = process.env)
   }
   let auditKey: AuditKey | undefined;
   const registry: Registry = {
-    db, home, file, env,
+    db,
+    home,
+    file,
+    env,
     auditKey() {
       // Loaded lazily: read-only commands never need it, and the first audited write of a home creates it.
       auditKey ??= loadAuditKey(home, env, { create: true })!;
@@ -216,7 +228,10 @@ export function writeTransaction<T>(registry: Registry, fn: () => T): T {
     registry.pendingHead = undefined;
     registry.headDirty = true;
     // The first export of a home happens at once, so a head file exists from its first event on.
-    const due = registry.headExportedAt === undefined ? !existsSync(path.join(registry.home, HEAD_FILE)) : Date.now() - registry.headExportedAt >= HEAD_EXPORT_INTERVAL_MS;
+    const due =
+      registry.headExportedAt === undefined
+        ? !existsSync(path.join(registry.home, HEAD_FILE))
+        : Date.now() - registry.headExportedAt >= HEAD_EXPORT_INTERVAL_MS;
     if (due) exportCommittedHead(registry);
   }
   return result;
@@ -225,8 +240,10 @@ export function writeTransaction<T>(registry: Registry, fn: () => T): T {
 /** The signed checkpoint in the database: the last event's seq and hash, under the audit key. */
 function writeCheckpoint(registry: Registry, head: { seq: number; hash: string }): void {
   const key = registry.auditKey();
-  statement(registry, "INSERT INTO audit_checkpoint (id, seq, hash, key_id, mac) VALUES (1, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, key_id = excluded.key_id, mac = excluded.mac")
-    .run(head.seq, head.hash, key.id, checkpointMac(key, head));
+  statement(
+    registry,
+    "INSERT INTO audit_checkpoint (id, seq, hash, key_id, mac) VALUES (1, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, key_id = excluded.key_id, mac = excluded.mac",
+  ).run(head.seq, head.hash, key.id, checkpointMac(key, head));
 }
 
 export function checkpointMac(key: AuditKey, head: { seq: number; hash: string }): string {

@@ -66,11 +66,17 @@ export function countExecutions(registry: Registry, filter: CountFilter): number
     const where = [...equal];
     if (split.days.from !== undefined) (where.push("day >= @dayFrom"), (params.dayFrom = split.days.from));
     if (split.days.to !== undefined) (where.push("day <= @dayTo"), (params.dayTo = split.days.to));
-    total += registry.db.prepare(`SELECT total(count) FROM execution_counts ${where.length ? `WHERE ${where.join(" AND ")}` : ""}`).pluck().get(params) as number;
+    total += registry.db
+      .prepare(`SELECT total(count) FROM execution_counts ${where.length ? `WHERE ${where.join(" AND ")}` : ""}`)
+      .pluck()
+      .get(params) as number;
   }
   for (const edge of split.edges) {
     const where = [...equal, "created_at >= @edgeFrom", "created_at <= @edgeTo"];
-    total += registry.db.prepare(`SELECT count(*) FROM executions WHERE ${where.join(" AND ")}`).pluck().get({ ...params, edgeFrom: edge.from, edgeTo: edge.to }) as number;
+    total += registry.db
+      .prepare(`SELECT count(*) FROM executions WHERE ${where.join(" AND ")}`)
+      .pluck()
+      .get({ ...params, edgeFrom: edge.from, edgeTo: edge.to }) as number;
   }
   return total;
 }

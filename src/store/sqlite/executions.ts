@@ -13,9 +13,23 @@ export type { NewExecution, ExecutionUpdate, ExecutionQuery };
 export type { ExecutionStatus, ErrorCategory, Execution };
 
 interface ExecutionRow {
-  id: string; tool: string; action: string; actor: string; status: ExecutionStatus; input: string | null; output: string | null;
-  plan: string | null; error: string | null; error_category: ErrorCategory | null; cost_usd: number | null; risk: string | null;
-  tool_digest: string | null; created_at: string; started_at: string | null; finished_at: string | null; duration_ms: number | null;
+  id: string;
+  tool: string;
+  action: string;
+  actor: string;
+  status: ExecutionStatus;
+  input: string | null;
+  output: string | null;
+  plan: string | null;
+  error: string | null;
+  error_category: ErrorCategory | null;
+  cost_usd: number | null;
+  risk: string | null;
+  tool_digest: string | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  duration_ms: number | null;
   resources: string | null;
   rollback_of: string | null;
   plan_run_id: string | null;
@@ -26,11 +40,26 @@ const parse = (text: string | null): unknown => (text === null ? null : JSON.par
 
 function toExecution(row: ExecutionRow): Execution {
   return {
-    id: row.id, tool: row.tool, action: row.action, actor: row.actor, status: row.status, input: parse(row.input),
-    output: parse(row.output), plan: parse(row.plan), error: row.error, errorCategory: row.error_category, costUsd: row.cost_usd,
-    risk: row.risk, toolDigest: row.tool_digest, createdAt: row.created_at, startedAt: row.started_at,
-    finishedAt: row.finished_at, durationMs: row.duration_ms, resources: parse(row.resources ?? null),
-    rollbackOf: row.rollback_of ?? null, planRunId: row.plan_run_id ?? null,
+    id: row.id,
+    tool: row.tool,
+    action: row.action,
+    actor: row.actor,
+    status: row.status,
+    input: parse(row.input),
+    output: parse(row.output),
+    plan: parse(row.plan),
+    error: row.error,
+    errorCategory: row.error_category,
+    costUsd: row.cost_usd,
+    risk: row.risk,
+    toolDigest: row.tool_digest,
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    durationMs: row.duration_ms,
+    resources: parse(row.resources ?? null),
+    rollbackOf: row.rollback_of ?? null,
+    planRunId: row.plan_run_id ?? null,
   };
 }
 
@@ -47,15 +76,29 @@ export function insertExecution(registry: Registry, execution: NewExecution, { s
     `INSERT INTO executions (id, tool, action, actor, status, input, tool_digest, created_at, rollback_of, plan_run_id, pid, pid_start)
      VALUES (@id, @tool, @action, @actor, @status, @input, @toolDigest, @createdAt, @rollbackOf, @planRunId, @pid, @pidStart)`,
   ).run({
-    ...execution, input: JSON.stringify(execution.input ?? null), toolDigest: execution.toolDigest ?? null, rollbackOf: execution.rollbackOf ?? null,
-    planRunId: execution.planRunId ?? null, pid: writer.pid, pidStart: writer.start,
+    ...execution,
+    input: JSON.stringify(execution.input ?? null),
+    toolDigest: execution.toolDigest ?? null,
+    rollbackOf: execution.rollbackOf ?? null,
+    planRunId: execution.planRunId ?? null,
+    pid: writer.pid,
+    pidStart: writer.start,
   });
   if (sign) signExecution(registry, execution.id);
 }
 
 const COLUMN: Record<keyof ExecutionUpdate, string> = {
-  status: "status", output: "output", plan: "plan", error: "error", errorCategory: "error_category", costUsd: "cost_usd",
-  risk: "risk", startedAt: "started_at", finishedAt: "finished_at", durationMs: "duration_ms", resources: "resources",
+  status: "status",
+  output: "output",
+  plan: "plan",
+  error: "error",
+  errorCategory: "error_category",
+  costUsd: "cost_usd",
+  risk: "risk",
+  startedAt: "started_at",
+  finishedAt: "finished_at",
+  durationMs: "duration_ms",
+  resources: "resources",
 };
 const JSON_FIELDS = new Set<keyof ExecutionUpdate>(["output", "plan", "resources"]);
 

@@ -19,11 +19,17 @@ function current(registry: Registry, name: string): ToolRecord {
 export function approveTool(registry: Registry, name: string, digest: string, actor: string): { previous: ToolStatus; status: ToolStatus; grants: Asks } {
   return writeTransaction(registry, () => {
     const tool = current(registry, name);
-    if (tool.digest !== digest) throw new PolicyError("policy_refused", `tool ${name} was re-imported while you were deciding; nothing was granted: run toolctl tool approve ${name} again`);
+    if (tool.digest !== digest)
+      throw new PolicyError(
+        "policy_refused",
+        `tool ${name} was re-imported while you were deciding; nothing was granted: run toolctl tool approve ${name} again`,
+      );
     const grants = toolAsks(tool);
     // A disabled tool gets its grant but stays disabled: approving permissions is not enabling.
     const status: ToolStatus = tool.status === "disabled" ? "disabled" : "active";
-    registry.db.prepare("UPDATE tools SET grants = ?, status = ?, accepted_reach = reach, updated_at = ? WHERE name = ?").run(JSON.stringify(grants), status, nowIso(), name);
+    registry.db
+      .prepare("UPDATE tools SET grants = ?, status = ?, accepted_reach = reach, updated_at = ? WHERE name = ?")
+      .run(JSON.stringify(grants), status, nowIso(), name);
     appendAudit(registry, { type: "tool.approved", actor, tool: name, status, data: { from: tool.status, digest, grants, reach: tool.reach } });
     return { previous: tool.status, status, grants };
   });
@@ -38,4 +44,3 @@ export function revokeTool(registry: Registry, name: string, actor: string, extr
     return { previous: tool.status };
   });
 }
-

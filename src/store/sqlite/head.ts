@@ -36,7 +36,13 @@ export function readHead(home: string): ChainHead | "invalid" | undefined {
   }
   try {
     const head = JSON.parse(text) as Partial<ChainHead>;
-    if (Number.isInteger(head.seq) && typeof head.hash === "string" && /^[0-9a-f]{64}$/.test(head.hash) && typeof head.keyId === "string" && typeof head.mac === "string") {
+    if (
+      Number.isInteger(head.seq) &&
+      typeof head.hash === "string" &&
+      /^[0-9a-f]{64}$/.test(head.hash) &&
+      typeof head.keyId === "string" &&
+      typeof head.mac === "string"
+    ) {
       return head as ChainHead;
     }
   } catch {

@@ -20,8 +20,19 @@ import { rotateKey } from "./rotate.js";
 import { deleteSecret, listSecrets, putSecret, readSealedSecret, readSealedSecrets } from "./secrets.js";
 import { executionStats } from "./stats.js";
 import {
-  actionNames, getAction, getDefinitions, getTool, listActions, listToolImages, listToolRows, listTools, removeTool, saveLazyValidators, saveTool,
-  setToolStatus, toolNames,
+  actionNames,
+  getAction,
+  getDefinitions,
+  getTool,
+  listActions,
+  listToolImages,
+  listToolRows,
+  listTools,
+  removeTool,
+  saveLazyValidators,
+  saveTool,
+  setToolStatus,
+  toolNames,
 } from "./tools.js";
 import { beginEnrollment, confirmEnrollment, disable, isEnrolled, twoFactorStatus, verifyCode } from "./twofactor.js";
 
@@ -99,17 +110,27 @@ export function sqliteStore(registry: Registry): SqliteStore {
         now(() => {
           try {
             return writeTransaction(registry, () => {
-              const current = statement(registry, "SELECT status, digest FROM tools WHERE name = ?").get(run.execution.tool) as { status: string; digest: string } | undefined;
+              const current = statement(registry, "SELECT status, digest FROM tools WHERE name = ?").get(run.execution.tool) as
+                { status: string; digest: string } | undefined;
               if (!current || current.status !== "active" || current.digest !== run.toolDigest) {
                 const what = !current ? "was removed" : current.status !== "active" ? `is now ${current.status}` : "was re-imported with changes";
-                return { ok: false as const, reason: "tool_changed" as const, message: `tool ${run.execution.tool} ${what} while this run was being prepared; nothing ran` };
+                return {
+                  ok: false as const,
+                  reason: "tool_changed" as const,
+                  message: `tool ${run.execution.tool} ${what} while this run was being prepared; nothing ran`,
+                };
               }
               if (run.approval) {
                 const problem = consumeApproval(registry, run.approval.id, run.approval.digest, run.execution.id);
                 if (problem) throw new PolicyError("policy_refused", problem);
               }
               if (run.reserve) {
-                const reserved = reserveSpend(registry, { executionId: run.execution.id, tool: run.execution.tool, action: run.execution.action, ...run.reserve });
+                const reserved = reserveSpend(registry, {
+                  executionId: run.execution.id,
+                  tool: run.execution.tool,
+                  action: run.execution.action,
+                  ...run.reserve,
+                });
                 // Thrown so the transaction rolls back the approval's use; caught just below.
                 if (!reserved.ok) throw Object.assign(new Error("over the daily limit"), { spend: reserved.spend });
               }
@@ -142,7 +163,11 @@ export function sqliteStore(registry: Registry): SqliteStore {
           appendAudit(registry, audit);
         }),
       compensatedBy: (id) =>
-        now(() => registry.db.prepare("SELECT id FROM executions WHERE rollback_of = ? AND status = 'succeeded' ORDER BY created_at DESC LIMIT 1").pluck().get(id) as string | undefined),
+        now(
+          () =>
+            registry.db.prepare("SELECT id FROM executions WHERE rollback_of = ? AND status = 'succeeded' ORDER BY created_at DESC LIMIT 1").pluck().get(id) as
+              string | undefined,
+        ),
       settleAbandoned: (actor) => now(() => settleAbandonedRuns(registry, actor)),
     },
     approvals: {

@@ -44,9 +44,7 @@ function statements(registry: Registry): Statements {
  * `ledger` (see migrations), in the same transaction as each reservation and settlement.
  */
 export function daySpend(registry: Registry, day: string): DaySpend {
-  const row = statements(registry).day.get(day) as
-    | { committed: number; reserved: number }
-    | undefined;
+  const row = statements(registry).day.get(day) as { committed: number; reserved: number } | undefined;
   return { day, committedUsd: roundUsd((row?.committed ?? 0) / MICROS_PER_USD), reservedUsd: roundUsd((row?.reserved ?? 0) / MICROS_PER_USD) };
 }
 
@@ -55,7 +53,16 @@ export function reserveSpend(registry: Registry, reservation: Reservation): Rese
   const spend = daySpend(registry, reservation.day);
   if (roundUsd(spend.committedUsd + spend.reservedUsd + reservation.amountUsd) > reservation.dailyLimitUsd) return { ok: false, spend };
   const now = nowIso();
-  statements(registry).reserve.run(reservation.executionId, reservation.tool, reservation.action, reservation.amountUsd, reservation.day, process.pid, now, now);
+  statements(registry).reserve.run(
+    reservation.executionId,
+    reservation.tool,
+    reservation.action,
+    reservation.amountUsd,
+    reservation.day,
+    process.pid,
+    now,
+    now,
+  );
   return { ok: true, after: { ...spend, reservedUsd: roundUsd(spend.reservedUsd + reservation.amountUsd) } };
 }
 
@@ -71,9 +78,22 @@ export function dayEntries(registry: Registry, day: string): ReservationRow[] {
        FROM ledger l LEFT JOIN executions e ON e.id = l.execution_id
        WHERE l.day = ? AND l.state != 'released' ORDER BY l.created_at`,
     )
-    .all(day) as Array<{ execution_id: string; tool: string; action: string; amount_usd: number; state: LedgerState; created_at: string; status: string | null }>;
+    .all(day) as Array<{
+    execution_id: string;
+    tool: string;
+    action: string;
+    amount_usd: number;
+    state: LedgerState;
+    created_at: string;
+    status: string | null;
+  }>;
   return rows.map((row) => ({
-    executionId: row.execution_id, tool: row.tool, action: row.action, amountUsd: row.amount_usd, state: row.state, createdAt: row.created_at,
+    executionId: row.execution_id,
+    tool: row.tool,
+    action: row.action,
+    amountUsd: row.amount_usd,
+    state: row.state,
+    createdAt: row.created_at,
     executionStatus: row.status,
   }));
 }

@@ -11,11 +11,26 @@ import type { PlanRunStatus, PlanStepStatus, PlanRunStep, PlanRun } from "../../
 export type { PlanRunStatus, PlanStepStatus, PlanRunStep, PlanRun };
 
 interface RunRow {
-  id: string; plan_id: string; name: string; status: PlanRunStatus; plan: string; actor: string; pid: number | null; pid_start: string | null; error: string | null;
-  created_at: string; updated_at: string;
+  id: string;
+  plan_id: string;
+  name: string;
+  status: PlanRunStatus;
+  plan: string;
+  actor: string;
+  pid: number | null;
+  pid_start: string | null;
+  error: string | null;
+  created_at: string;
+  updated_at: string;
 }
 interface StepRow {
-  step: string; position: number; status: PlanStepStatus; execution_id: string | null; rollback_execution_id: string | null; note: string | null; finished_at: string | null;
+  step: string;
+  position: number;
+  status: PlanStepStatus;
+  execution_id: string | null;
+  rollback_execution_id: string | null;
+  note: string | null;
+  finished_at: string | null;
 }
 
 /** The run that applied this saved plan, if one did. */
@@ -27,15 +42,27 @@ export function createPlanRun(registry: Registry, run: { id: string; planId: str
   writeTransaction(registry, () => {
     const now = nowIso();
     registry.db
-      .prepare("INSERT INTO plan_runs (id, plan_id, name, status, plan, actor, pid, pid_start, created_at, updated_at) VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)")
+      .prepare(
+        "INSERT INTO plan_runs (id, plan_id, name, status, plan, actor, pid, pid_start, created_at, updated_at) VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)",
+      )
       .run(run.id, run.planId, run.name, JSON.stringify(run.plan), run.actor, currentProcess().pid, currentProcess().start, now, now);
     const insert = registry.db.prepare("INSERT INTO plan_steps (run_id, step, position, status) VALUES (?, ?, ?, 'pending')");
     run.steps.forEach((step, position) => insert.run(run.id, step, position));
-    appendAudit(registry, { type: "plan.started", actor: run.actor, status: "running", data: { planRun: run.id, plan: run.planId, name: run.name, steps: run.steps } });
+    appendAudit(registry, {
+      type: "plan.started",
+      actor: run.actor,
+      status: "running",
+      data: { planRun: run.id, plan: run.planId, name: run.name, steps: run.steps },
+    });
   });
 }
 
-export function updatePlanStep(registry: Registry, runId: string, step: string, update: Partial<Pick<PlanRunStep, "status" | "executionId" | "rollbackExecutionId" | "note">>): void {
+export function updatePlanStep(
+  registry: Registry,
+  runId: string,
+  step: string,
+  update: Partial<Pick<PlanRunStep, "status" | "executionId" | "rollbackExecutionId" | "note">>,
+): void {
   const finished = update.status !== undefined && !["pending", "running"].includes(update.status);
   writeTransaction(registry, () => {
     registry.db
@@ -45,7 +72,16 @@ export function updatePlanStep(registry: Registry, runId: string, step: string, 
            finished_at = CASE WHEN @finished = 1 AND finished_at IS NULL THEN @now ELSE finished_at END
          WHERE run_id = @runId AND step = @step`,
       )
-      .run({ runId, step, status: update.status ?? null, executionId: update.executionId ?? null, rollbackExecutionId: update.rollbackExecutionId ?? null, note: update.note ?? null, finished: finished ? 1 : 0, now: nowIso() });
+      .run({
+        runId,
+        step,
+        status: update.status ?? null,
+        executionId: update.executionId ?? null,
+        rollbackExecutionId: update.rollbackExecutionId ?? null,
+        note: update.note ?? null,
+        finished: finished ? 1 : 0,
+        now: nowIso(),
+      });
   });
 }
 
@@ -53,7 +89,9 @@ export function setPlanRunStatus(registry: Registry, runId: string, status: Plan
   writeTransaction(registry, () => {
     const running = status === "running" ? 1 : 0;
     registry.db
-      .prepare("UPDATE plan_runs SET status = ?, error = ?, updated_at = ?, pid = CASE WHEN ? THEN ? ELSE pid END, pid_start = CASE WHEN ? THEN ? ELSE pid_start END WHERE id = ?")
+      .prepare(
+        "UPDATE plan_runs SET status = ?, error = ?, updated_at = ?, pid = CASE WHEN ? THEN ? ELSE pid END, pid_start = CASE WHEN ? THEN ? ELSE pid_start END WHERE id = ?",
+      )
       .run(status, error ?? null, nowIso(), running, currentProcess().pid, running, currentProcess().start, runId);
     appendAudit(registry, { type: `plan.${status}`, actor, status, data: { planRun: runId, ...(error ? { error } : {}) } });
   });
@@ -66,7 +104,13 @@ export function requirePlanRun(registry: Registry, idOrPrefix: string): PlanRun 
   if (rows.length > 1) throw new UsageError(`'${idOrPrefix}' matches several plan runs (${rows.map((r) => r.id).join(", ")}); give more of the id`);
   const row = rows[0]!;
   const steps = (registry.db.prepare("SELECT * FROM plan_steps WHERE run_id = ? ORDER BY position").all(row.id) as StepRow[]).map((s) => ({
-    step: s.step, position: s.position, status: s.status, executionId: s.execution_id, rollbackExecutionId: s.rollback_execution_id, note: s.note, finishedAt: s.finished_at,
+    step: s.step,
+    position: s.position,
+    status: s.status,
+    executionId: s.execution_id,
+    rollbackExecutionId: s.rollback_execution_id,
+    note: s.note,
+    finishedAt: s.finished_at,
   }));
   return { ...summaryOf(row), plan: JSON.parse(row.plan), steps };
 }
@@ -77,8 +121,16 @@ export function listPlanRuns(registry: Registry, limit: number): Array<Omit<Plan
 
 function summaryOf(row: RunRow): Omit<PlanRun, "plan" | "steps"> {
   return {
-    id: row.id, planId: row.plan_id, name: row.name, status: row.status, actor: row.actor, pid: row.pid, pidStart: row.pid_start ?? null, error: row.error,
-    createdAt: row.created_at, updatedAt: row.updated_at,
+    id: row.id,
+    planId: row.plan_id,
+    name: row.name,
+    status: row.status,
+    actor: row.actor,
+    pid: row.pid,
+    pidStart: row.pid_start ?? null,
+    error: row.error,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
   };
 }
 

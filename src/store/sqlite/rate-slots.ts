@@ -10,7 +10,10 @@ const WINDOW_MS = 60_000;
 export function takeRateSlot(registry: Registry, tool: string, perMinute: number, nowMs: number): number {
   return writeTransaction(registry, () => {
     registry.db.prepare("DELETE FROM rate_slots WHERE tool = ? AND at_ms <= ?").run(tool, nowMs - WINDOW_MS);
-    const { used, oldest } = registry.db.prepare("SELECT count(*) AS used, min(at_ms) AS oldest FROM rate_slots WHERE tool = ?").get(tool) as { used: number; oldest: number | null };
+    const { used, oldest } = registry.db.prepare("SELECT count(*) AS used, min(at_ms) AS oldest FROM rate_slots WHERE tool = ?").get(tool) as {
+      used: number;
+      oldest: number | null;
+    };
     if (used < perMinute) {
       registry.db.prepare("INSERT INTO rate_slots (tool, at_ms) VALUES (?, ?)").run(tool, nowMs);
       return 0;

@@ -12,7 +12,20 @@ import path from "node:path";
 import { EnvironmentError, UsageError } from "../../errors.js";
 import { appendAudit } from "./audit.js";
 import { writeTransaction, type Registry } from "./db.js";
-import { envKeyId, KEY_FILE, keyFilePath, loadKeyRing, newKeyId, readKeyFile, seal, sealedKeyId, sealedPrefix, unseal, writeKeyFile, type KeyRing } from "../../secrets/crypto.js";
+import {
+  envKeyId,
+  KEY_FILE,
+  keyFilePath,
+  loadKeyRing,
+  newKeyId,
+  readKeyFile,
+  seal,
+  sealedKeyId,
+  sealedPrefix,
+  unseal,
+  writeKeyFile,
+  type KeyRing,
+} from "../../secrets/crypto.js";
 import type { RotateOptions, RotateResult } from "../port.js";
 import { nodeCrypto } from "../../util/builtins.js";
 import { isAlive } from "../../util/process.js";
@@ -41,7 +54,10 @@ export function rotateKey(registry: Registry, home: string, env: NodeJS.ProcessE
     const file = readKeyFile(home);
     if (!file) {
       const sealed = countSealed(registry);
-      if (sealed > 0) throw new EnvironmentError(`${keyFilePath(home)} is missing but ${sealed} sealed value(s) need it: restore it, or set TOOLCTL_MASTER_KEY, before rotating`);
+      if (sealed > 0)
+        throw new EnvironmentError(
+          `${keyFilePath(home)} is missing but ${sealed} sealed value(s) need it: restore it, or set TOOLCTL_MASTER_KEY, before rotating`,
+        );
       throw new UsageError("nothing to rotate: there is no master key yet (the first `toolctl secret set` creates it)");
     }
     const kid = newKeyId();
@@ -100,7 +116,9 @@ function resealBatch(registry: Registry, ring: KeyRing, batchSize: number): Rota
     const update = registry.db.prepare(`UPDATE ${table} SET ${column} = ? WHERE ${keyColumn} = ?`);
     for (const row of rows) {
       if (!ring.keys.has(sealedKeyId(row.sealed))) {
-        throw new EnvironmentError(`${aad(row.key)} was sealed with key '${sealedKeyId(row.sealed)}', which is not in the key ring: the rotation stopped here, and the values it had re-sealed stay readable`);
+        throw new EnvironmentError(
+          `${aad(row.key)} was sealed with key '${sealedKeyId(row.sealed)}', which is not in the key ring: the rotation stopped here, and the values it had re-sealed stay readable`,
+        );
       }
       update.run(seal(ring, unseal(ring, row.sealed, aad(row.key)), aad(row.key)), row.key);
     }
@@ -134,4 +152,3 @@ function removeStaleKeyTemps(home: string): void {
     }
   }
 }
-

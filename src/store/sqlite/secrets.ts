@@ -32,7 +32,10 @@ export function deleteSecret(registry: Registry, name: string, actor: string): b
 
 export function listSecrets(registry: Registry): SecretInfo[] {
   const rows = registry.db.prepare("SELECT name, sealed, created_at, updated_at FROM secrets ORDER BY name").all() as {
-    name: string; sealed: string; created_at: string; updated_at: string;
+    name: string;
+    sealed: string;
+    created_at: string;
+    updated_at: string;
   }[];
   return rows.map((row) => ({ name: row.name, createdAt: row.created_at, updatedAt: row.updated_at, keyId: sealedKeyId(row.sealed) }));
 }

@@ -32,7 +32,14 @@ const GROUP: Record<StatsGroup, string> = {
 };
 
 interface Raw {
-  bucket: string; grp: string; count: number; succeeded: number; failed: number; unknown: number; dry_runs: number; spend: number;
+  bucket: string;
+  grp: string;
+  count: number;
+  succeeded: number;
+  failed: number;
+  unknown: number;
+  dry_runs: number;
+  spend: number;
 }
 
 const round = (usd: number) => Math.round(usd * 1e6) / 1e6;
@@ -43,9 +50,7 @@ const round = (usd: number) => Math.round(usd * 1e6) / 1e6;
  * finer than the counts, so `--period hour` reads the executions in its range.
  */
 export function executionStats(registry: Registry, query: StatsQuery): Stats {
-  const split = query.period === "hour"
-    ? { edges: [{ from: query.since ?? "", to: query.until ?? "\uffff" }] }
-    : splitByDay(query.since, query.until);
+  const split = query.period === "hour" ? { edges: [{ from: query.since ?? "", to: query.until ?? "\uffff" }] } : splitByDay(query.since, query.until);
   const raw: Raw[] = [];
   const tool = query.tool === undefined ? [] : ["tool = @tool"];
   const params: Record<string, unknown> = { tool: query.tool };
@@ -54,22 +59,34 @@ export function executionStats(registry: Registry, query: StatsQuery): Stats {
     const where = [...tool];
     if (split.days.from !== undefined) (where.push("day >= @dayFrom"), (params.dayFrom = split.days.from));
     if (split.days.to !== undefined) (where.push("day <= @dayTo"), (params.dayTo = split.days.to));
-    raw.push(...(registry.db.prepare(`
+    raw.push(
+      ...(registry.db
+        .prepare(
+          `
       SELECT ${bucket(query.period, "day")} AS bucket, ${GROUP[query.by]} AS grp, sum(count) AS count,
         total(CASE WHEN status = 'succeeded' THEN count END) AS succeeded, total(CASE WHEN status = 'failed' THEN count END) AS failed,
         total(CASE WHEN status = 'unknown' THEN count END) AS unknown, total(CASE WHEN status = 'dry_run' THEN count END) AS dry_runs,
         total(CASE WHEN status IN ('succeeded', 'unknown') THEN cost_micro_usd END) / 1000000.0 AS spend
       FROM execution_counts WHERE count > 0 ${where.length ? `AND ${where.join(" AND ")}` : ""}
-      GROUP BY bucket, grp`).all(params) as Raw[]));
+      GROUP BY bucket, grp`,
+        )
+        .all(params) as Raw[]),
+    );
   }
   for (const edge of split.edges) {
-    raw.push(...(registry.db.prepare(`
+    raw.push(
+      ...(registry.db
+        .prepare(
+          `
       SELECT ${bucket(query.period, "created_at")} AS bucket, ${GROUP[query.by]} AS grp, count(*) AS count,
         sum(status = 'succeeded') AS succeeded, sum(status = 'failed') AS failed, sum(status = 'unknown') AS unknown,
         sum(status = 'dry_run') AS dry_runs,
         total(CASE WHEN status IN ('succeeded', 'unknown') THEN cost_usd END) AS spend
       FROM executions WHERE created_at >= @edgeFrom AND created_at <= @edgeTo ${tool.length ? `AND ${tool[0]}` : ""}
-      GROUP BY bucket, grp`).all({ ...params, edgeFrom: edge.from, edgeTo: edge.to }) as Raw[]));
+      GROUP BY bucket, grp`,
+        )
+        .all({ ...params, edgeFrom: edge.from, edgeTo: edge.to }) as Raw[]),
+    );
   }
   const merged = new Map<string, StatsRow>();
   for (const r of raw) {
@@ -83,7 +100,9 @@ export function executionStats(registry: Registry, query: StatsQuery): Stats {
     row.spendUsd = round(row.spendUsd + r.spend);
     merged.set(key, row);
   }
-  const rows = [...merged.values()].sort((a, b) => (a.bucket === b.bucket ? (a.group < b.group ? -1 : a.group > b.group ? 1 : 0) : a.bucket < b.bucket ? -1 : 1));
+  const rows = [...merged.values()].sort((a, b) =>
+    a.bucket === b.bucket ? (a.group < b.group ? -1 : a.group > b.group ? 1 : 0) : a.bucket < b.bucket ? -1 : 1,
+  );
   const totals: StatsCounts = { count: 0, succeeded: 0, failed: 0, unknown: 0, dryRuns: 0, spendUsd: 0 };
   for (const row of rows) {
     for (const key of ["count", "succeeded", "failed", "unknown", "dryRuns", "spendUsd"] as const) totals[key] += row[key];

@@ -14,12 +14,25 @@ export type { ToolRow5, CompiledAction, SaveToolInput, SaveToolResult };
 export type { ToolStatus, ToolDefinition, ToolSummary, ToolRecord, ActionRecord, ListToolsQuery };
 
 interface ToolRow {
-  name: string; version: string; description: string; runtime: string; status: ToolStatus; tags: string;
-  action_count: number; secrets: string; source_path: string | null; digest: string; definition?: string;
-  created_at: string; updated_at: string; requires_approval: number; grants: string | null;
+  name: string;
+  version: string;
+  description: string;
+  runtime: string;
+  status: ToolStatus;
+  tags: string;
+  action_count: number;
+  secrets: string;
+  source_path: string | null;
+  digest: string;
+  definition?: string;
+  created_at: string;
+  updated_at: string;
+  requires_approval: number;
+  grants: string | null;
 }
 
-const SUMMARY_COLUMNS = "name, version, description, runtime, status, tags, action_count, secrets, source_path, digest, created_at, updated_at, requires_approval, grants";
+const SUMMARY_COLUMNS =
+  "name, version, description, runtime, status, tags, action_count, secrets, source_path, digest, created_at, updated_at, requires_approval, grants";
 
 const SUMMARY_JSON = `'name', name, 'version', version, 'description', description, 'runtime', runtime, 'status', status,
   'tags', json(tags), 'actionCount', action_count, 'secrets', json(secrets), 'sourcePath', source_path, 'digest', digest,
@@ -27,10 +40,20 @@ const SUMMARY_JSON = `'name', name, 'version', version, 'description', descripti
 
 function toSummary(row: ToolRow): ToolSummary {
   return {
-    name: row.name, version: row.version, description: row.description, runtime: row.runtime, status: row.status,
-    tags: JSON.parse(row.tags) as string[], actionCount: row.action_count, secrets: JSON.parse(row.secrets) as string[],
-    sourcePath: row.source_path, digest: row.digest, createdAt: row.created_at, updatedAt: row.updated_at,
-    requiresApproval: row.requires_approval === 1, grants: row.grants === null ? null : (JSON.parse(row.grants) as Asks),
+    name: row.name,
+    version: row.version,
+    description: row.description,
+    runtime: row.runtime,
+    status: row.status,
+    tags: JSON.parse(row.tags) as string[],
+    actionCount: row.action_count,
+    secrets: JSON.parse(row.secrets) as string[],
+    sourcePath: row.source_path,
+    digest: row.digest,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    requiresApproval: row.requires_approval === 1,
+    grants: row.grants === null ? null : (JSON.parse(row.grants) as Asks),
   };
 }
 
@@ -65,22 +88,23 @@ export function listToolRows(registry: Registry, query: ListToolsQuery = {}): To
 
 export function getTool(registry: Registry, name: string): ToolRecord | undefined {
   const row = statement(registry, `SELECT ${SUMMARY_COLUMNS}, definition, reach, accepted_reach FROM tools WHERE name = ?`).get(name) as
-    | (ToolRow & { reach: string | null; accepted_reach: string | null })
-    | undefined;
+    (ToolRow & { reach: string | null; accepted_reach: string | null }) | undefined;
   if (!row) return undefined;
   const list = (text: string | null) => (text === null ? null : (JSON.parse(text) as string[]));
   return { ...toSummary(row), definition: JSON.parse(row.definition!) as ToolDefinition, reach: list(row.reach), acceptedReach: list(row.accepted_reach) };
 }
 
 export function toolNames(registry: Registry): string[] {
-  return (registry.db.prepare("SELECT name FROM tools ORDER BY name").pluck().all() as string[]);
+  return registry.db.prepare("SELECT name FROM tools ORDER BY name").pluck().all() as string[];
 }
 
 export function listToolImages(registry: Registry): Array<{ image: string; docker: boolean }> {
-  const rows = registry.db.prepare(
-    `SELECT json_extract(definition, '$.image') AS image, max(runtime = 'docker') AS docker FROM tools
+  const rows = registry.db
+    .prepare(
+      `SELECT json_extract(definition, '$.image') AS image, max(runtime = 'docker') AS docker FROM tools
      WHERE json_extract(definition, '$.image') IS NOT NULL GROUP BY 1 ORDER BY 1`,
-  ).all() as Array<{ image: string; docker: number }>;
+    )
+    .all() as Array<{ image: string; docker: number }>;
   return rows.map((row) => ({ image: row.image, docker: row.docker === 1 }));
 }
 
@@ -89,8 +113,13 @@ export function actionNames(registry: Registry, tool: string): string[] {
 }
 
 interface ActionRow {
-  tool: string; name: string; kind: ActionSpec["kind"]; description: string; definition: string;
-  input_code: string | null; output_code: string | null;
+  tool: string;
+  name: string;
+  kind: ActionSpec["kind"];
+  description: string;
+  definition: string;
+  input_code: string | null;
+  output_code: string | null;
 }
 
 export function getAction(registry: Registry, tool: string, name: string, withValidators = true): ActionRecord | undefined {
@@ -105,8 +134,13 @@ export function getAction(registry: Registry, tool: string, name: string, withVa
   ).get(tool, name) as ActionRow | undefined;
   if (!row) return undefined;
   return {
-    tool: row.tool, name: row.name, kind: row.kind, description: row.description,
-    definition: JSON.parse(row.definition) as ActionSpec, inputValidator: row.input_code, outputValidator: row.output_code,
+    tool: row.tool,
+    name: row.name,
+    kind: row.kind,
+    description: row.description,
+    definition: JSON.parse(row.definition) as ActionSpec,
+    inputValidator: row.input_code,
+    outputValidator: row.output_code,
   };
 }
 
@@ -123,16 +157,27 @@ export function saveTool(registry: Registry, input: SaveToolInput): SaveToolResu
   const { actions: _actions, definitions: shared, ...definition } = manifest;
   return writeTransaction(registry, () => {
     const db = registry.db;
-    const existing = db.prepare("SELECT digest, status, created_at, grants, requires_approval, runtime, definition, accepted_reach FROM tools WHERE name = ?").get(manifest.name) as
-      | { digest: string; status: ToolStatus; created_at: string; grants: string | null; requires_approval: number; runtime: string; definition: string; accepted_reach: string | null }
+    const existing = db
+      .prepare("SELECT digest, status, created_at, grants, requires_approval, runtime, definition, accepted_reach FROM tools WHERE name = ?")
+      .get(manifest.name) as
+      | {
+          digest: string;
+          status: ToolStatus;
+          created_at: string;
+          grants: string | null;
+          requires_approval: number;
+          runtime: string;
+          definition: string;
+          accepted_reach: string | null;
+        }
       | undefined;
     if (existing && existing.digest === input.digest) {
       db.prepare("UPDATE tools SET source_path = ? WHERE name = ?").run(input.sourcePath, manifest.name);
       return { tool: manifest.name, change: "unchanged", status: existing.status, actions: { added: [], changed: [], removed: [] } };
     }
-    const oldActions = (db.prepare("SELECT name, definition FROM actions WHERE tool = ?").all(manifest.name) as Array<{ name: string; definition: string }>).map(
-      (row) => ({ name: row.name, spec: JSON.parse(row.definition) as ActionSpec }),
-    );
+    const oldActions = (
+      db.prepare("SELECT name, definition FROM actions WHERE tool = ?").all(manifest.name) as Array<{ name: string; definition: string }>
+    ).map((row) => ({ name: row.name, spec: JSON.parse(row.definition) as ActionSpec }));
     const before = new Map(oldActions.map((action) => [action.name, digestOf(action.spec)]));
     const requiresApproval = input.requiresApproval === true || existing?.requires_approval === 1;
     const grants = existing?.grants ? (JSON.parse(existing.grants) as Asks) : null;
@@ -144,13 +189,21 @@ export function saveTool(registry: Registry, input: SaveToolInput): SaveToolResu
     const accepted = existing
       ? existing.accepted_reach !== null
         ? (JSON.parse(existing.accepted_reach) as string[])
-        : reachOf({ runtime: existing.runtime, definition: JSON.parse(existing.definition) as ToolDefinition, actions: oldActions.map((action) => action.spec) })
+        : reachOf({
+            runtime: existing.runtime,
+            definition: JSON.parse(existing.definition) as ToolDefinition,
+            actions: oldActions.map((action) => action.spec),
+          })
       : null;
     const widened = widenedReach(reach, accepted);
     const status: ToolStatus =
       existing?.status === "disabled" || existing?.status === "revoked" ? existing.status : covered && widened.length === 0 ? "active" : "pending";
     // A new tool that may run as it is accepts its reach now; a tool that widened keeps the acceptance it had.
-    const acceptedReach = existing ? (existing.accepted_reach ?? (existing.status === "active" ? JSON.stringify(accepted) : null)) : status === "active" ? JSON.stringify(reach) : null;
+    const acceptedReach = existing
+      ? (existing.accepted_reach ?? (existing.status === "active" ? JSON.stringify(accepted) : null))
+      : status === "active"
+        ? JSON.stringify(reach)
+        : null;
     const now = nowIso();
     db.prepare(
       `INSERT INTO tools (name, version, description, runtime, status, tags, action_count, secrets, source_path, digest, definition, created_at, updated_at, requires_approval, reach, accepted_reach)
@@ -160,11 +213,22 @@ export function saveTool(registry: Registry, input: SaveToolInput): SaveToolResu
          tags = excluded.tags, action_count = excluded.action_count, secrets = excluded.secrets, source_path = excluded.source_path,
          digest = excluded.digest, definition = excluded.definition, updated_at = excluded.updated_at`,
     ).run({
-      name: manifest.name, version: manifest.version, description: manifest.description, runtime: manifest.runtime, status,
-      tags: JSON.stringify(manifest.tags), action_count: input.actions.length, secrets: JSON.stringify(input.secrets),
-      source_path: input.sourcePath, digest: input.digest, definition: JSON.stringify(definition),
-      created_at: existing?.created_at ?? now, updated_at: now, requires_approval: requiresApproval ? 1 : 0,
-      reach: JSON.stringify(reach), accepted_reach: acceptedReach,
+      name: manifest.name,
+      version: manifest.version,
+      description: manifest.description,
+      runtime: manifest.runtime,
+      status,
+      tags: JSON.stringify(manifest.tags),
+      action_count: input.actions.length,
+      secrets: JSON.stringify(input.secrets),
+      source_path: input.sourcePath,
+      digest: input.digest,
+      definition: JSON.stringify(definition),
+      created_at: existing?.created_at ?? now,
+      updated_at: now,
+      requires_approval: requiresApproval ? 1 : 0,
+      reach: JSON.stringify(reach),
+      accepted_reach: acceptedReach,
     });
     db.prepare("DELETE FROM actions WHERE tool = ?").run(manifest.name);
     db.prepare("DELETE FROM definitions WHERE tool = ?").run(manifest.name);
@@ -179,8 +243,13 @@ export function saveTool(registry: Registry, input: SaveToolInput): SaveToolResu
       if (action.inputValidator) insertValidator.run(action.inputValidator.digest, action.inputValidator.code);
       if (action.outputValidator) insertValidator.run(action.outputValidator.digest, action.outputValidator.code);
       insertAction.run(
-        manifest.name, action.name, action.spec.kind, action.spec.description, JSON.stringify(action.spec),
-        action.inputValidator?.digest ?? null, action.outputValidator?.digest ?? null,
+        manifest.name,
+        action.name,
+        action.spec.kind,
+        action.spec.description,
+        JSON.stringify(action.spec),
+        action.inputValidator?.digest ?? null,
+        action.outputValidator?.digest ?? null,
       );
       const previous = before.get(action.name);
       if (previous === undefined) changes.added.push(action.name);
@@ -190,10 +259,17 @@ export function saveTool(registry: Registry, input: SaveToolInput): SaveToolResu
     changes.removed.push(...before.keys());
     const change = existing ? "updated" : "added";
     appendAudit(registry, {
-      type: `tool.${change}`, actor: input.actor, tool: manifest.name, status,
+      type: `tool.${change}`,
+      actor: input.actor,
+      tool: manifest.name,
+      status,
       data: {
-        version: manifest.version, digest: input.digest, source: input.sourcePath, actions: changes,
-        ...(existing && existing.status !== status ? { statusFrom: existing.status } : {}), ...(widened.length > 0 ? { widened } : {}),
+        version: manifest.version,
+        digest: input.digest,
+        source: input.sourcePath,
+        actions: changes,
+        ...(existing && existing.status !== status ? { statusFrom: existing.status } : {}),
+        ...(widened.length > 0 ? { widened } : {}),
       },
     });
     return { tool: manifest.name, change, status, actions: changes, ...(widened.length > 0 ? { widened } : {}) };
@@ -213,16 +289,22 @@ export function setToolStatus(registry: Registry, name: string, status: ToolStat
 
 /** The named shared schemas of a tool (its `definitions`), for compiling or showing one action's schemas. */
 export function getDefinitions(registry: Registry, tool: string, names?: string[]): Record<string, unknown> {
-  const rows = (names
-    ? registry.db.prepare("SELECT name, schema FROM definitions WHERE tool = ? AND name IN (SELECT value FROM json_each(?))").all(tool, JSON.stringify(names))
-    : registry.db.prepare("SELECT name, schema FROM definitions WHERE tool = ?").all(tool)) as Array<{ name: string; schema: string }>;
+  const rows = (
+    names
+      ? registry.db.prepare("SELECT name, schema FROM definitions WHERE tool = ? AND name IN (SELECT value FROM json_each(?))").all(tool, JSON.stringify(names))
+      : registry.db.prepare("SELECT name, schema FROM definitions WHERE tool = ?").all(tool)
+  ) as Array<{ name: string; schema: string }>;
   return Object.fromEntries(rows.map((row) => [row.name, JSON.parse(row.schema)]));
 }
 
 /** Stores validators compiled on an action's first run, unless the tool changed meanwhile. */
 export function saveLazyValidators(
-  registry: Registry, tool: string, action: string, toolDigest: string,
-  input: { digest: string; code: string }, output?: { digest: string; code: string },
+  registry: Registry,
+  tool: string,
+  action: string,
+  toolDigest: string,
+  input: { digest: string; code: string },
+  output?: { digest: string; code: string },
 ): void {
   writeTransaction(registry, () => {
     const current = registry.db.prepare("SELECT digest FROM tools WHERE name = ?").pluck().get(tool);
@@ -230,7 +312,9 @@ export function saveLazyValidators(
     const insertValidator = registry.db.prepare("INSERT OR IGNORE INTO validators (digest, code) VALUES (?, ?)");
     insertValidator.run(input.digest, input.code);
     if (output) insertValidator.run(output.digest, output.code);
-    registry.db.prepare("UPDATE actions SET input_validator = ?, output_validator = ? WHERE tool = ? AND name = ?").run(input.digest, output?.digest ?? null, tool, action);
+    registry.db
+      .prepare("UPDATE actions SET input_validator = ?, output_validator = ? WHERE tool = ? AND name = ?")
+      .run(input.digest, output?.digest ?? null, tool, action);
   });
 }
 

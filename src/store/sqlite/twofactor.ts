@@ -22,8 +22,7 @@ export const MAX_FAILURES = 5;
 export const THROTTLE_WINDOW_MS = 15 * 60_000;
 
 export type VerifyResult =
-  | { ok: true; step: number }
-  | { ok: false; reason: "not_enrolled" | "invalid" | "replayed" | "throttled"; retryAfterSeconds?: number };
+  { ok: true; step: number } | { ok: false; reason: "not_enrolled" | "invalid" | "replayed" | "throttled"; retryAfterSeconds?: number };
 
 interface TotpRow {
   sealed_secret: string;
@@ -38,7 +37,10 @@ function readRow(registry: Registry): TotpRow | undefined {
 
 /** Failures still inside the window, oldest first, and when the lockout (if any) ends. */
 function readThrottle(registry: Registry, nowMs: number): { failures: number; throttledUntilMs?: number } {
-  const times = (registry.db.prepare("SELECT at_ms FROM totp_failures WHERE at_ms > ? ORDER BY at_ms").pluck().all(nowMs - THROTTLE_WINDOW_MS) as number[]);
+  const times = registry.db
+    .prepare("SELECT at_ms FROM totp_failures WHERE at_ms > ? ORDER BY at_ms")
+    .pluck()
+    .all(nowMs - THROTTLE_WINDOW_MS) as number[];
   if (times.length < MAX_FAILURES) return { failures: times.length };
   // Attempts resume once enough of the oldest failures have aged out to leave room for one more.
   return { failures: times.length, throttledUntilMs: times[times.length - MAX_FAILURES]! + THROTTLE_WINDOW_MS };
@@ -82,7 +84,12 @@ function attempt(
   return writeTransaction(registry, () => {
     const audit = (type: string, status: string, data: Record<string, unknown>) =>
       appendAudit(registry, {
-        type, actor: context.actor, tool: context.tool, action: context.action, executionId: context.executionId, status,
+        type,
+        actor: context.actor,
+        tool: context.tool,
+        action: context.action,
+        executionId: context.executionId,
+        status,
         data: { purpose: context.purpose, ...(context.approvalId ? { approvalId: context.approvalId } : {}), ...data },
       });
     registry.db.prepare("DELETE FROM totp_failures WHERE at_ms <= ?").run(nowMs - THROTTLE_WINDOW_MS);
