@@ -3,6 +3,7 @@
  * from a second instance, the secret store and key rotation, and 2FA enrolment (refused to an agent). The CLI
  * commands over them keep their own surface tests (argv, exit codes, prompts) in the CLI test files.
  */
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ExitCode, ToolctlError } from "../src/api/index.js";
@@ -90,6 +91,25 @@ describe("tool lifecycle through the API", () => {
     const error = await failure(toolctl.clearToolState("echo"));
     expect(error.exitCode).toBe(ExitCode.policy);
     expect(error.message).toBe("tool echo has no state volume: only Docker tools keep /state");
+  });
+});
+
+describe("tool health checks through the API", () => {
+  it("runs the declared test read and says healthy, with the run; refuses a tool that declares none", async () => {
+    const toolctl = await openApi();
+    const echo = readFileSync(path.join(examplesDir, "echo.yaml"), "utf8");
+    const dir = writeFiles({ "echo.yaml": `${echo}test: { action: say, input: { message: ping } }\n` });
+    expect((await toolctl.importManifests([path.join(dir, "echo.yaml")])).failed).toEqual([]);
+    const health = await toolctl.testTool("echo");
+    expect(health).toMatchObject({ tool: "echo", action: "say", status: "healthy", executionId: health.result.executionId });
+    expect(health.result.output).toEqual({ message: "ping" });
+    expect((await toolctl.execution(health.executionId!)) as { status: string }).toMatchObject({ status: "succeeded" });
+
+    await toolctl.importManifests([path.join(examplesDir, "piggybank.yaml")]);
+    const none = await failure(toolctl.testTool("piggybank"));
+    expect(none.exitCode).toBe(ExitCode.usage);
+    expect(none.message).toMatch(/^tool piggybank declares no test/);
+    expect((await failure(toolctl.testTool("nothing"))).message).toMatch(/^unknown tool 'nothing'/);
   });
 });
 

@@ -146,6 +146,17 @@ export interface RunOptions {
 /** A run's input: an object, or the CLI's sources (`--param`, `--params`, `--params-file`). */
 export type RunInput = Record<string, unknown> | InputSources;
 
+export interface ToolHealth {
+  tool: string;
+  action: string;
+  status: "healthy" | "degraded" | "failing";
+  latencyMs: number | null;
+  executionId?: string;
+  error?: string;
+  /** The test run, as `run` returns it. */
+  result: ExecuteResult;
+}
+
 export type ProgressEvent = { type: "start"; label: string } | { type: "stop" } | { type: "status"; text: string };
 
 export interface Toolctl extends ManageApi {
@@ -167,6 +178,11 @@ export interface Toolctl extends ManageApi {
   preview(target: string, input?: RunInput, options?: Pick<RunOptions, "sandbox" | "signal">): Promise<ExecuteResult>;
   run(target: string, input?: RunInput, options?: RunOptions): Promise<ExecuteResult>;
   rollback(executionId: string, options?: Omit<RunOptions, "sandbox">): Promise<ExecuteResult & { rollbackOf: string }>;
+  /**
+   * Runs the tool's declared harmless read (`test:` in its manifest) for real, as a health check: `healthy`,
+   * `degraded` (it worked, slower than `degradedAfterMs`) or `failing`, with the latency and the run itself.
+   */
+  testTool(name: string, options?: RunOptions): Promise<ToolHealth>;
   plan(file: string, options?: { signal?: AbortSignal }): Promise<PlanPreview>;
   /** Applies a plan made by `plan` (or read from a saved plan file, `saved: true`). */
   apply(plan: PlanPreview, options?: ApplyCallOptions): Promise<ApplyResult>;
@@ -347,6 +363,15 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
         },
         deps(runOptions.human, runOptions.approve),
       );
+    },
+    async testTool(name, runOptions = {}) {
+      const [{ findTool }, { UsageError }] = await Promise.all([import("../engine/tools.js"), import("../errors.js")]);
+      const test = (await findTool(store, name)).definition.test;
+      if (!test) throw new UsageError(`tool ${name} declares no test; add to its manifest: test: { action: <a read action>, input: {...} }`);
+      const result = await toolctl.run(`${name}.${test.action}`, test.input as Record<string, unknown>, runOptions);
+      const latencyMs = result.durationMs ?? null;
+      const status = result.status !== "succeeded" ? "failing" : latencyMs !== null && latencyMs > test.degradedAfterMs ? "degraded" : "healthy";
+      return { tool: name, action: test.action, status, latencyMs, executionId: result.executionId, error: result.error?.message, result };
     },
     async plan(file, planOptions = {}) {
       const [{ readPlanFile }, { previewPlan }, path] = await Promise.all([import("../plan/load.js"), import("../plan/preview.js"), import("node:path")]);

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import type { ExecuteResult, RunOptions, Toolctl } from "../../api/index.js";
-import { ExitCode, NotFoundError, UsageError } from "../../errors.js";
+import { ExitCode, UsageError } from "../../errors.js";
 import { createHuman } from "../../ui/approval.js";
 import { createProgress } from "../../ui/output.js";
 import type { CommandContext } from "../program.js";
@@ -194,16 +194,10 @@ export async function toolTestCommand(context: CommandContext, name: string): Pr
     context,
     {},
     async (toolctl, options) => {
-      const tool = await toolctl.getTool(name);
-      if (!tool) throw new NotFoundError(`unknown tool '${name}'; see: toolctl list`);
-      const test = tool.definition.test;
-      if (!test) throw new UsageError(`tool ${name} declares no test; add to its manifest: test: { action: <a read action>, input: {...} }`);
-      action = test.action;
-      const result = await toolctl.run(`${name}.${test.action}`, test.input as Record<string, unknown>, options);
-      const latencyMs = result.durationMs ?? null;
-      const status = result.status !== "succeeded" ? "failing" : latencyMs !== null && latencyMs > test.degradedAfterMs ? "degraded" : "healthy";
-      report = { tool: name, action: test.action, status, latencyMs, executionId: result.executionId, error: result.error?.message };
-      return { ...result, exitCode: status === "failing" ? (result.exitCode === ExitCode.ok ? ExitCode.actionFailed : result.exitCode) : ExitCode.ok };
+      const { result, ...health } = await toolctl.testTool(name, options);
+      action = health.action;
+      report = health;
+      return { ...result, exitCode: health.status === "failing" ? (result.exitCode === ExitCode.ok ? ExitCode.actionFailed : result.exitCode) : ExitCode.ok };
     },
     false,
   );
