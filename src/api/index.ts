@@ -18,34 +18,29 @@ import type {
   AuditEvent,
   AuditQuery,
   AuditVerification,
-  CountFilter,
-  DaySpend,
   Execution,
   ExecutionQuery,
   ListToolsQuery,
   PlanRun,
-  ReservationRow,
   SaveToolResult,
   Stats,
   StatsQuery,
   ToolRecord,
-  ToolRow5,
   ToolSummary,
 } from "../domain/records.js";
 import type { Human, TwoFactor } from "../engine/approve.js";
-import type { Description } from "../engine/describe.js";
 import type { Diagnosis } from "../engine/doctor.js";
 import type { Budget } from "../engine/evaluate.js";
-import type { ExecuteDeps, ExecuteOptions, ExecuteResult, Progress } from "../engine/execute.js";
+import type { ExecuteDeps, ExecuteResult, Progress } from "../engine/execute.js";
 import type { InputSources } from "../engine/input.js";
 import type { ImportReport } from "../manifest/import.js";
-import type { ConvertReport, OpenApiImportOptions } from "../openapi/index.js";
+import type { ConvertReport } from "../openapi/index.js";
 import type { ApprovalRequest } from "../policy/approval.js";
-import type { ApplyOptions, ApplyResult, StepReporter } from "../plan/apply.js";
+import type { ApplyOptions, ApplyResult } from "../plan/apply.js";
 import type { PlanPreview } from "../plan/preview.js";
 import type { Runner } from "../runners/types.js";
 import type { Store } from "../store/port.js";
-import { manageApi, type ManageApi } from "./manage.js";
+import { manageApi } from "./manage.js";
 
 export { ExitCode, ToolctlError } from "../errors.js";
 /** Input checks a front door makes before it asks for more (a secret's value, a code): the API makes them again. */
@@ -97,126 +92,8 @@ export type {
   ToolSummary,
 };
 
-/** The human's answer to an approval request, or that no human can be asked from here. */
-export type ApprovalDecision = { approved: true; otp?: string } | { approved: false; reason?: string } | { needsHuman: true };
-
-/**
- * How a run asks a human. It receives exactly what the approver is shown (the request, its cost, risk and undo)
- * and returns their decision. Without one, an action that needs approval ends `declined` with `needs_human`.
- */
-export type ApprovalChannel = (request: ApprovalRequest) => Promise<ApprovalDecision>;
-
-export interface OpenOptions {
-  /** The toolctl home (registry, config, keys). Default: `TOOLCTL_HOME`, else `~/.toolctl`. */
-  home?: string;
-  /** Where relative paths and `.env` are read from. Default: `process.cwd()`. */
-  cwd?: string;
-  /** The environment secrets and settings are read from. Default: `process.env`. */
-  env?: NodeJS.ProcessEnv;
-  /** Who acts, recorded on every execution and audit event. Default: from the environment (`user`, or `ci` under CI). */
-  actor?: Actor;
-  /** A store to use instead of the home's SQLite registry (another backend). */
-  store?: Store;
-  /** Settings to use instead of the home's config.yaml (and its environment overrides). */
-  config?: Config;
-  /** How a human approves; see `ApprovalChannel`. A run's own `approve` option overrides it. */
-  approvals?: ApprovalChannel;
-}
-
-export interface RunOptions {
-  /** Show the decision only: nothing runs (same as `preview`, but recorded as a dry run when config asks). */
-  dryRun?: boolean;
-  /** Approves without asking (a CRITICAL action also needs `otp`). */
-  yes?: boolean;
-  /** The TOTP code for a CRITICAL action. */
-  otp?: string;
-  /** File an approval request and wait until it is decided (`toolctl approve ID` from a terminal). */
-  wait?: boolean;
-  sandbox?: "docker" | "none";
-  /** The human to ask for this run; overrides the one given to `openToolctl`. */
-  approve?: ApprovalChannel;
-  signal?: AbortSignal;
-  progress?: Progress;
-  /** For front doors that handle Ctrl-C themselves: see ExecuteOptions.interrupts. */
-  interrupts?: ExecuteOptions["interrupts"];
-  /** For front doors that prompt in a terminal: a full Human instead of an ApprovalChannel. */
-  human?: Human;
-}
-
-/** A run's input: an object, or the CLI's sources (`--param`, `--params`, `--params-file`). */
-export type RunInput = Record<string, unknown> | InputSources;
-
-export interface ToolHealth {
-  tool: string;
-  action: string;
-  status: "healthy" | "degraded" | "failing";
-  latencyMs: number | null;
-  executionId?: string;
-  error?: string;
-  /** The test run, as `run` returns it. */
-  result: ExecuteResult;
-}
-
-export type ProgressEvent = { type: "start"; label: string } | { type: "stop" } | { type: "status"; text: string };
-
-export interface Toolctl extends ManageApi {
-  readonly home: string;
-  readonly actor: Actor;
-  readonly config: Config;
-  readonly store: Store;
-
-  importManifests(paths: string[]): Promise<ImportReport>;
-  importSpec(source: string, options?: Omit<OpenApiImportOptions, "env" | "cwd">): Promise<{ report: ConvertReport; result: SaveToolResult }>;
-  listTools(query?: ListToolsQuery): Promise<ToolSummary[]>;
-  /** The five columns of `toolctl list`, cheaply. */
-  toolRows(query?: ListToolsQuery): Promise<ToolRow5[]>;
-  getTool(name: string): Promise<ToolRecord | undefined>;
-  /** A tool (`name`) with its actions' cost and risk rules, or one action (`tool.action`) in full, as `toolctl show` prints it. */
-  describe(target: string): Promise<Description>;
-
-  /** The decision for an action, without running it: request, cost, risk, approval need, budget effect, undo. */
-  preview(target: string, input?: RunInput, options?: Pick<RunOptions, "sandbox" | "signal">): Promise<ExecuteResult>;
-  run(target: string, input?: RunInput, options?: RunOptions): Promise<ExecuteResult>;
-  rollback(executionId: string, options?: Omit<RunOptions, "sandbox">): Promise<ExecuteResult & { rollbackOf: string }>;
-  /**
-   * Runs the tool's declared harmless read (`test:` in its manifest) for real, as a health check: `healthy`,
-   * `degraded` (it worked, slower than `degradedAfterMs`) or `failing`, with the latency and the run itself.
-   */
-  testTool(name: string, options?: RunOptions): Promise<ToolHealth>;
-  plan(file: string, options?: { signal?: AbortSignal }): Promise<PlanPreview>;
-  /** Applies a plan made by `plan` (or read from a saved plan file, `saved: true`). */
-  apply(plan: PlanPreview, options?: ApplyCallOptions): Promise<ApplyResult>;
-  resumePlanRun(id: string, options?: ApplyCallOptions): Promise<ApplyResult>;
-  rollbackPlanRun(id: string, options?: ApplyCallOptions): Promise<ApplyResult>;
-  /** A plan run by id or unique prefix; `interrupted` when the process applying it is gone. */
-  planRun(id: string): Promise<PlanRun & { interrupted: boolean }>;
-  planRuns(limit?: number): Promise<Array<Omit<PlanRun, "plan" | "steps"> & { interrupted: boolean }>>;
-
-  executions(query?: Partial<ExecutionQuery>): Promise<{ total: number; items: Execution[] }>;
-  /** An execution by id or unique prefix; an array when the prefix is ambiguous. */
-  execution(idOrPrefix: string): Promise<Execution | Execution[] | undefined>;
-  countExecutions(filter?: CountFilter): Promise<number>;
-  stats(query: StatsQuery): Promise<Stats>;
-  audit(query?: AuditQuery): Promise<AuditEvent[]>;
-  auditEvents(): AsyncIterable<AuditEvent>;
-  verifyAudit(): Promise<AuditVerification>;
-  budget(day?: string): Promise<{ spend: DaySpend; entries: ReservationRow[]; limits: Config["limits"] }>;
-  approvals(all?: boolean): Promise<Approval[]>;
-
-  /** Progress of running actions (a spinner's start and stop, an image pull's status lines). */
-  on(event: "progress", listener: (event: ProgressEvent) => void): () => void;
-  /** Something went wrong that did not stop the call (a run whose process is gone could not be settled). */
-  on(event: "warning", listener: (message: string) => void): () => void;
-  close(): Promise<void>;
-}
-
-export interface ApplyCallOptions extends Partial<Pick<ApplyOptions, "yes" | "otp" | "parallelism" | "signal">> {
-  /** The plan was read from a saved file: refused when stale. */
-  saved?: boolean;
-  reporter?: StepReporter;
-  approve?: ApprovalChannel;
-  human?: Human;
-}
+import type { ApplyCallOptions, ApprovalChannel, OpenOptions, ProgressEvent, RunInput, Toolctl } from "./types.js";
+export type { ApplyCallOptions, ApprovalChannel, ApprovalDecision, OpenOptions, ProgressEvent, RunInput, RunOptions, Toolctl, ToolHealth } from "./types.js";
 
 /** Runners load on demand: a process run never pays for the HTTP client, and the reverse. */
 export const RUNNERS: Record<string, () => Promise<Runner>> = {
