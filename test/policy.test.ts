@@ -136,7 +136,7 @@ actions:
     expect((await toolctl.run("pay.charge", { amount: 5 }, { yes: true })).exitCode).toBe(0);
     // The limit is lowered below what was already spent today: the same home, opened with it in the environment.
     const lowered = await openApi({ home: toolctl.home, env: { TOOLCTL_LIMITS_DAILY_USD: "2" } });
-    expect(lowered.config.limits.dailyUsd).toBe(2);
+    expect((await lowered.settings()).limits.dailyUsd).toBe(2);
     const dry = await lowered.run("pay.charge", { amount: 0 }, { dryRun: true });
     expect(dry.exitCode).toBe(0);
     expect(dry.status).toBe("dry_run");

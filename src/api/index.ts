@@ -141,7 +141,9 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
   const { resolveHome, resolveActor } = await import("../config/home.js");
   const home = options.home ?? resolveHome(undefined, env);
   const actor = options.actor ?? resolveActor(env);
-  const config = options.config ?? (await (await import("../config/config.js")).loadConfig(home, env)).values;
+  // Read on first need: listing tools never pays for the config schema.
+  let loaded: Promise<Config> | undefined = options.config ? Promise.resolve(options.config) : undefined;
+  const settings = (): Promise<Config> => (loaded ??= import("../config/config.js").then(async ({ loadConfig }) => (await loadConfig(home, env)).values));
   const store = options.store ?? (await import("../store/sqlite/index.js")).openSqliteStore(home, env);
   const listeners = new Set<(event: ProgressEvent) => void>();
   const warningListeners = new Set<(message: string) => void>();
@@ -167,11 +169,11 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
       });
     },
   };
-  const deps = (human: Human | undefined, channel: ApprovalChannel | undefined) =>
+  const deps = async (human: Human | undefined, channel: ApprovalChannel | undefined): Promise<ExecuteDeps> =>
     ({
       store,
       home,
-      config,
+      config: await settings(),
       runners: RUNNERS,
       twoFactor,
       human: human ?? channelHuman(channel ?? options.approvals),
@@ -182,7 +184,7 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
   const toolctl: Toolctl = {
     home,
     actor,
-    config,
+    settings,
     store,
     ...manageApi({ store, home, env, actor }),
     async importManifests(paths) {
@@ -202,7 +204,7 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
       const { execute } = await import("../engine/execute.js");
       return execute(
         { ...base, target, input: sourcesOf(input), dryRun: true, sandbox: runOptions.sandbox, signal: runOptions.signal },
-        deps(undefined, undefined),
+        await deps(undefined, undefined),
       );
     },
     async run(target, input, runOptions = {}) {
@@ -221,7 +223,7 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
           progress: progressOf(runOptions.progress),
           interrupts: runOptions.interrupts,
         },
-        deps(runOptions.human, runOptions.approve),
+        await deps(runOptions.human, runOptions.approve),
       );
     },
     async rollback(executionId, runOptions = {}) {
@@ -238,7 +240,7 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
           progress: progressOf(runOptions.progress),
           interrupts: runOptions.interrupts,
         },
-        deps(runOptions.human, runOptions.approve),
+        await deps(runOptions.human, runOptions.approve),
       );
     },
     async testTool(name, runOptions = {}) {
@@ -254,19 +256,19 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
       const [{ readPlanFile }, { previewPlan }, path] = await Promise.all([import("../plan/load.js"), import("../plan/preview.js"), import("node:path")]);
       // Named as given when it is relative to the process's own directory, so messages name it as the user did.
       const located = path.isAbsolute(file) || cwd === process.cwd() ? file : path.resolve(cwd, file);
-      return previewPlan(readPlanFile(located), { ...base, signal: planOptions.signal }, deps(undefined, undefined));
+      return previewPlan(readPlanFile(located), { ...base, signal: planOptions.signal }, await deps(undefined, undefined));
     },
     async apply(plan, applyOptions = {}) {
       const { applyPlan } = await import("../plan/apply.js");
-      return applyPlan(plan, applyOptions.saved === true, applyOptionsOf(applyOptions), deps(applyOptions.human, applyOptions.approve));
+      return applyPlan(plan, applyOptions.saved === true, applyOptionsOf(applyOptions), await deps(applyOptions.human, applyOptions.approve));
     },
     async resumePlanRun(id, applyOptions = {}) {
       const { resumePlanRun } = await import("../plan/apply.js");
-      return resumePlanRun(id, applyOptionsOf(applyOptions), deps(applyOptions.human, applyOptions.approve));
+      return resumePlanRun(id, applyOptionsOf(applyOptions), await deps(applyOptions.human, applyOptions.approve));
     },
     async rollbackPlanRun(id, applyOptions = {}) {
       const { rollbackPlanRun } = await import("../plan/apply.js");
-      return rollbackPlanRun(id, applyOptionsOf(applyOptions), deps(applyOptions.human, applyOptions.approve));
+      return rollbackPlanRun(id, applyOptionsOf(applyOptions), await deps(applyOptions.human, applyOptions.approve));
     },
     async planRun(id) {
       await settle();
@@ -303,7 +305,7 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
       await settle();
       const { spendDay } = await import("../policy/spend.js");
       const which = day ?? spendDay();
-      return { spend: await store.ledger.day(which), entries: await store.ledger.entries(which), limits: config.limits };
+      return { spend: await store.ledger.day(which), entries: await store.ledger.entries(which), limits: (await settings()).limits };
     },
     approvals: (all) => store.approvals.list(all),
     on(event: "progress" | "warning", listener: ((event: ProgressEvent) => void) | ((message: string) => void)) {

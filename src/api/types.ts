@@ -100,7 +100,8 @@ export type ProgressEvent = { type: "start"; label: string } | { type: "stop" } 
 export interface Toolctl extends ManageApi {
   readonly home: string;
   readonly actor: Actor;
-  readonly config: Config;
+  /** The settings in effect (config.yaml and its environment overrides), read on first need; a broken config.yaml rejects here. */
+  settings(): Promise<Config>;
   readonly store: Store;
 
   importManifests(paths: string[]): Promise<ImportReport>;

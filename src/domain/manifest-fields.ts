@@ -3,10 +3,9 @@
  * JSON Schemas, string maps, local paths and byte limits.
  */
 import { z } from "zod";
+import { SECRET_NAME_PATTERN } from "./name-patterns.js";
 
-export const TOOL_NAME_PATTERN = /^[a-z][a-z0-9_-]{0,62}$/;
-export const ACTION_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
-export const SECRET_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export { ACTION_NAME_PATTERN, SECRET_NAME_PATTERN, TOOL_NAME_PATTERN } from "./name-patterns.js";
 
 export const secretName = z.string().regex(SECRET_NAME_PATTERN, "a secret name: letters, digits and underscores, such as STRIPE_API_KEY");
 export const seconds = z.number().positive().max(3600);

@@ -1,5 +1,5 @@
 /** What a secret may be called and how big it may be: checked by the store and, before asking for a value, by the CLI. */
-import { SECRET_NAME_PATTERN } from "../domain/manifest-fields.js";
+import { SECRET_NAME_PATTERN } from "../domain/name-patterns.js";
 import { UsageError } from "../errors.js";
 
 /** Secrets are tokens and keys, not files: a bound keeps a mistaken pipe from sealing megabytes. */

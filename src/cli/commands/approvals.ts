@@ -57,7 +57,7 @@ export async function approveCommand(context: CommandContext, id: string, flags:
         `Approval request ${id}, filed by ${approval.requestedBy} at ${approval.requestedAt}, expires ${approval.expiresAt}\n\n${approvalMessage(request)}\n`,
       );
     }
-    const { timeoutSeconds } = toolctl.config.approvals;
+    const { timeoutSeconds } = (await toolctl.settings()).approvals;
     const timeoutMs = timeoutSeconds * 1000;
     if (!flags.yes) {
       const answer = await askYesNo(`Approve request ${id}? [yes/no]`, timeoutMs);

@@ -1,0 +1,4 @@
+/** What tools, actions and secrets may be called. Kept free of zod: the CLI checks a secret's name before it loads any schema. */
+export const TOOL_NAME_PATTERN = /^[a-z][a-z0-9_-]{0,62}$/;
+export const ACTION_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+export const SECRET_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
