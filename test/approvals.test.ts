@@ -4,6 +4,7 @@
  * once, and expire. The behaviour runs in-process through the API (a second instance on the same home is the
  * other terminal); the CLI's own surface (exit codes, one-line errors, --json, the terminal prompt) is spawned.
  */
+import { spawn } from "node:child_process";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -12,7 +13,7 @@ import { ExitCode, type Toolctl } from "../src/api/index.js";
 import { generateTotp } from "../src/policy/totp.js";
 import { openRegistry } from "../src/store/sqlite/db.js";
 import { FakeServer, sendJson } from "./fakes/server.js";
-import { openApi, rejection, runCli, runJson, writeFiles } from "./helpers.js";
+import { baseEnv, binPath, openApi, rejection, repoRoot, runCli, runJson, writeFiles } from "./helpers.js";
 import { spawnTerminal } from "./pty.js";
 
 const manifest = `apiVersion: toolctl/v1
@@ -169,6 +170,28 @@ describe("approval from another terminal", () => {
     expect(late.message).toMatch(/is already denied/);
     const denied = (await toolctl.audit()).find((event) => event.type === "approval.denied");
     expect(denied!.data.via).toBe("withdrawn: the waiting run was interrupted");
+  });
+
+  it("the CLI: run --wait files a request and waits; Ctrl-C (SIGINT) exits 130 and withdraws it", { timeout: 30_000 }, async () => {
+    const toolctl = await payApi();
+    const child = spawn(process.execPath, [binPath, "run", "pay.charge", "-p", "amount=5", "--wait", "--json"], {
+      env: baseEnv({ TOOLCTL_HOME: toolctl.home }),
+      cwd: repoRoot,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    child.stdout.on("data", (chunk) => (stdout += chunk));
+    const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+    let filed = (await toolctl.approvals())[0];
+    for (let i = 0; !filed && i < 200; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      filed = (await toolctl.approvals())[0];
+    }
+    expect(filed).toMatchObject({ status: "pending", request: { tool: "pay", action: "charge", details: { amount: 5 } } });
+    child.kill("SIGINT");
+    expect(await exited).toBe(130);
+    expect(JSON.parse(stdout)).toMatchObject({ status: "declined", exitCode: 130, error: { message: expect.stringMatching(/the request was withdrawn/) } });
+    expect(await toolctl.approvals(true)).toMatchObject([{ id: filed.id, status: "denied", decidedVia: "withdrawn: the waiting run was interrupted" }]);
   });
 });
 
