@@ -1,19 +1,19 @@
 /**
  * Approval from another terminal: `run --wait` files a request and waits; `approve` or `deny` from a second
  * process decides it, and the waiting run proceeds or stops at once. Requests are bound to their input, used
- * once, and expire.
+ * once, and expire. The behaviour runs in-process through the API (a second instance on the same home is the
+ * other terminal); the CLI's own surface (exit codes, one-line errors, --json, the terminal prompt) is spawned.
  */
 import { spawn } from "node:child_process";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { approvalDigest, type ApprovalRequest } from "../src/policy/approval.js";
+import { ExitCode, type Toolctl } from "../src/api/index.js";
 import { generateTotp } from "../src/policy/totp.js";
 import { openRegistry } from "../src/store/sqlite/db.js";
-import { beginEnrollment, confirmEnrollment } from "../src/store/sqlite/twofactor.js";
-import { loadKeyRing } from "../src/secrets/crypto.js";
 import { FakeServer, sendJson } from "./fakes/server.js";
-import { baseEnv, binPath, repoRoot, runCli, runJson, tempDir, writeFiles } from "./helpers.js";
+import { baseEnv, binPath, openApi, rejection, repoRoot, runCli, runJson, writeFiles } from "./helpers.js";
 import { spawnTerminal } from "./pty.js";
 
 const manifest = `apiVersion: toolctl/v1
@@ -49,83 +49,81 @@ actions:
     request: { method: POST, path: /v1/charges, json: { amount: "{{ input.amount }}", note: "{{ input.note }}" } }
 `;
 
-async function payHome(extraEnv: Record<string, string> = {}): Promise<string> {
-  const home = tempDir("toolctl-approve-");
-  expect((await runCli(["import", writeFiles({ "pay.yaml": manifest, "shop.yaml": shopManifest() })], { home, env: extraEnv })).code).toBe(0);
-  return home;
+/** A home with both tools imported, opened in-process; `env` holds settings such as the approval timeout. */
+async function payApi(env: Record<string, string> = {}): Promise<Toolctl> {
+  const toolctl = await openApi({ env });
+  const dir = writeFiles({ "pay.yaml": manifest, "shop.yaml": shopManifest() });
+  const report = await toolctl.importManifests([path.join(dir, "pay.yaml"), path.join(dir, "shop.yaml")]);
+  expect(report.failed).toEqual([]);
+  return toolctl;
 }
 
-/** Starts `run --wait` in the background and resolves with the id of the request it filed. */
-async function startWaiting(home: string, amount: number, env: Record<string, string> = {}, target = "pay.charge", extra: string[] = []) {
-  const child = spawn(process.execPath, [binPath, "run", target, "-p", `amount=${amount}`, ...extra, "--wait", "--json"], {
-    env: { ...baseEnv(env), TOOLCTL_HOME: home },
-    cwd: repoRoot,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk) => (stdout += chunk));
-  child.stderr.on("data", (chunk) => (stderr += chunk));
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string; ms: number }>((resolve) => {
-    child.on("close", (code) => resolve({ code, stdout, stderr, ms: Date.now() - decidedAt }));
-  });
+/**
+ * Starts a run with `wait: true` on `toolctl` and resolves with the id of the request it filed, as a second
+ * instance on the same home (the approver) lists it. `done` resolves with the run's result and the time since `mark()`.
+ */
+async function startWaiting(toolctl: Toolctl, input: Record<string, unknown>, target = "pay.charge") {
+  const approver = await openApi({ home: toolctl.home });
+  const known = new Set((await approver.approvals(true)).map((approval) => approval.id));
+  const controller = new AbortController();
   let decidedAt = Date.now();
+  const done = toolctl.run(target, input, { wait: true, signal: controller.signal }).then((result) => ({ result, ms: Date.now() - decidedAt }));
   for (let i = 0; i < 200; i++) {
-    const pending = await runJson(["approvals"], { home });
-    if (pending.json.approvals.length) {
-      return { id: pending.json.approvals[0].id as string, done, mark: () => (decidedAt = Date.now()), kill: (signal: NodeJS.Signals) => child.kill(signal) };
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    const filed = (await approver.approvals()).find((approval) => !known.has(approval.id));
+    if (filed) return { id: filed.id, done, mark: () => (decidedAt = Date.now()), abort: () => controller.abort() };
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  child.kill();
-  throw new Error(`no approval request was filed: ${stderr}`);
+  controller.abort();
+  throw new Error(`no approval request was filed: ${JSON.stringify(await done)}`);
 }
+
+/** A second instance on the same home: the person deciding from another terminal. */
+const approverOf = (toolctl: Toolctl, env: Record<string, string> = {}) => openApi({ home: toolctl.home, env });
+
+const eventTypes = async (toolctl: Toolctl) => (await toolctl.audit()).map((event) => event.type);
 
 describe("approval from another terminal", () => {
-  it("a waiting run proceeds at once when a second process approves it", { timeout: 30_000 }, async () => {
-    const home = await payHome();
-    const waiting = await startWaiting(home, 5);
+  it("a waiting run proceeds at once when a second instance approves it", async () => {
+    const toolctl = await payApi();
+    const waiting = await startWaiting(toolctl, { amount: 5 });
+    const approver = await approverOf(toolctl);
     waiting.mark();
-    const approved = await runJson(["approve", waiting.id, "--yes"], { home });
-    expect(approved.code).toBe(0);
-    const result = await waiting.done;
-    expect(result.code).toBe(0);
-    expect(result.ms).toBeLessThan(3000);
-    expect(JSON.parse(result.stdout)).toMatchObject({ status: "succeeded", approval: { via: "another terminal" } });
-    const events = (await runCli(["audit", "--json"], { home })).stdout
-      .trim()
-      .split("\n")
-      .map((l) => JSON.parse(l).type);
-    expect(events).toEqual(expect.arrayContaining(["approval.requested", "approval.approved", "execution.started", "execution.succeeded"]));
+    expect(await approver.approve(waiting.id)).toMatchObject({ id: waiting.id, status: "approved" });
+    const { result, ms } = await waiting.done;
+    expect(result.exitCode).toBe(ExitCode.ok);
+    expect(ms).toBeLessThan(3000);
+    expect(result).toMatchObject({ status: "succeeded", approval: { via: "another terminal" } });
+    expect(await eventTypes(toolctl)).toEqual(expect.arrayContaining(["approval.requested", "approval.approved", "execution.started", "execution.succeeded"]));
     // Used once: approving or reusing it again is refused.
-    const again = await runJson(["approve", waiting.id, "--yes"], { home });
-    expect(again.code).toBe(3);
-    expect(again.json.error.message).toMatch(/already used/);
+    const again = await rejection(approver.approve(waiting.id));
+    expect(again.exitCode).toBe(ExitCode.policy);
+    expect(again.message).toMatch(/already used/);
   });
 
-  it("a waiting run stops at once when a second process denies it", { timeout: 30_000 }, async () => {
-    const home = await payHome();
-    const waiting = await startWaiting(home, 5);
+  it("a waiting run stops at once when a second instance denies it", async () => {
+    const toolctl = await payApi();
+    const waiting = await startWaiting(toolctl, { amount: 5 });
     waiting.mark();
-    expect((await runJson(["deny", waiting.id], { home })).code).toBe(0);
-    const result = await waiting.done;
-    expect(result.code).toBe(3);
-    expect(result.ms).toBeLessThan(3000);
-    expect(JSON.parse(result.stdout)).toMatchObject({ status: "declined", error: { message: expect.stringMatching(/denied from another terminal/) } });
+    expect(await (await approverOf(toolctl)).deny(waiting.id)).toMatchObject({ id: waiting.id, status: "denied" });
+    const { result, ms } = await waiting.done;
+    expect(result.exitCode).toBe(ExitCode.policy);
+    expect(ms).toBeLessThan(3000);
+    expect(result).toMatchObject({ status: "declined", error: { message: expect.stringMatching(/denied from another terminal/) } });
   });
 
-  it("no decision within the approval timeout counts as no", { timeout: 30_000 }, async () => {
-    const home = await payHome();
-    const env = { TOOLCTL_APPROVALS_TIMEOUT_SECONDS: "1" };
-    const waiting = await startWaiting(home, 5, env);
-    const result = await waiting.done;
-    expect(result.code).toBe(3);
-    expect(JSON.parse(result.stdout).error.message).toMatch(/no decision on approval .* within 1 s/);
-    expect((await runJson(["approve", waiting.id, "--yes"], { home })).json.error.message).toMatch(/is already expired/);
+  it("no decision within the approval timeout counts as no", async () => {
+    const toolctl = await payApi({ TOOLCTL_APPROVALS_TIMEOUT_SECONDS: "1" });
+    const waiting = await startWaiting(toolctl, { amount: 5 });
+    const { result } = await waiting.done;
+    expect(result.exitCode).toBe(ExitCode.policy);
+    expect(result.error!.message).toMatch(/no decision on approval .* within 1 s/);
+    const late = await rejection((await approverOf(toolctl)).approve(waiting.id));
+    expect(late.exitCode).toBe(ExitCode.policy);
+    expect(late.message).toMatch(/is already expired/);
   });
 
   it("an approval is bound to the input and cost: it cannot be used for different input", async () => {
-    const home = await payHome();
+    const home = (await payApi()).home;
     const { consumeApproval, decideApproval, fileApproval } = await import("../src/store/sqlite/approvals.js");
     const registry = openRegistry(home);
     try {
@@ -140,45 +138,60 @@ describe("approval from another terminal", () => {
     }
   });
 
-  it("a CRITICAL request needs a TOTP code to be approved from another terminal", { timeout: 30_000 }, async () => {
-    const home = await payHome();
-    const registry = openRegistry(home);
-    const ring = loadKeyRing(home, {}, { create: true })!;
-    const { secret } = beginEnrollment(registry, ring);
-    expect(confirmEnrollment(registry, ring, generateTotp(secret, Date.now() - 30_000), Date.now()).ok).toBe(true);
-    registry.close();
+  it("a CRITICAL request needs a TOTP code to be approved from another terminal", async () => {
     const env = { TOOLCTL_LIMITS_PER_ACTION_USD: "1000" };
-    const waiting = await startWaiting(home, 150, env);
-    const noCode = await runJson(["approve", waiting.id], { home, env });
-    expect(noCode.code).toBe(4);
-    expect(noCode.json.error.message).toMatch(/--yes --otp CODE/);
-    const yesNoCode = await runJson(["approve", waiting.id, "--yes"], { home, env });
-    expect(yesNoCode.code).toBe(4);
-    expect(yesNoCode.json.error.message).toMatch(/--otp CODE/);
-    const wrong = await runJson(["approve", waiting.id, "--yes", "--otp", "000000"], { home, env });
-    expect(wrong.code).toBe(3);
+    const toolctl = await payApi(env);
+    const { secret } = await toolctl.beginTwoFactor("ada@host");
+    expect(await toolctl.confirmTwoFactor(generateTotp(secret, Date.now() - 30_000))).toMatchObject({ enrolled: true });
+    const waiting = await startWaiting(toolctl, { amount: 150 });
+    const approver = await approverOf(toolctl, env);
+    expect((await approver.pendingApproval(waiting.id)).request).toMatchObject({ risk: "CRITICAL", needsOtp: true });
+    const noCode = await rejection(approver.approve(waiting.id));
+    expect(noCode.exitCode).toBe(ExitCode.needsHuman);
+    expect(noCode.message).toMatch(/--otp CODE/);
+    const wrong = await rejection(approver.approve(waiting.id, { otp: "000000" }));
+    expect(wrong.exitCode).toBe(ExitCode.policy);
     waiting.mark();
-    const right = await runJson(["approve", waiting.id, "--yes", "--otp", generateTotp(secret, Date.now())], { home, env });
-    expect(right.code, right.stdout).toBe(0);
-    const result = await waiting.done;
-    expect(result.code).toBe(0);
-    expect(JSON.parse(result.stdout).approval.via).toMatch(/with TOTP/);
+    expect(await approver.approve(waiting.id, { otp: generateTotp(secret, Date.now()) })).toMatchObject({ status: "approved" });
+    const { result } = await waiting.done;
+    expect(result.exitCode).toBe(ExitCode.ok);
+    expect(result.approval!.via).toMatch(/with TOTP/);
   });
 
-  it("an interrupted --wait withdraws its request: nobody can approve it afterwards", { timeout: 30_000 }, async () => {
-    const home = await payHome();
-    const waiting = await startWaiting(home, 5);
-    waiting.kill("SIGINT");
-    const result = await waiting.done;
-    expect(result.code).toBe(130);
-    const late = await runJson(["approve", waiting.id, "--yes"], { home });
-    expect(late.code).toBe(3);
-    expect(late.json.error.message).toMatch(/is already denied/);
-    const events = (await runCli(["audit", "--json"], { home })).stdout
-      .trim()
-      .split("\n")
-      .map((l) => JSON.parse(l));
-    expect(events.find((e) => e.type === "approval.denied").data.via).toBe("withdrawn: the waiting run was interrupted");
+  it("an interrupted wait withdraws its request: nobody can approve it afterwards", async () => {
+    const toolctl = await payApi();
+    const waiting = await startWaiting(toolctl, { amount: 5 });
+    waiting.abort();
+    const { result } = await waiting.done;
+    expect(result.exitCode).toBe(ExitCode.interrupted);
+    expect(result.error!.message).toMatch(/interrupted while waiting for approval .*; the request was withdrawn/);
+    const late = await rejection((await approverOf(toolctl)).approve(waiting.id));
+    expect(late.exitCode).toBe(ExitCode.policy);
+    expect(late.message).toMatch(/is already denied/);
+    const denied = (await toolctl.audit()).find((event) => event.type === "approval.denied");
+    expect(denied!.data.via).toBe("withdrawn: the waiting run was interrupted");
+  });
+
+  it("the CLI: run --wait files a request and waits; Ctrl-C (SIGINT) exits 130 and withdraws it", { timeout: 30_000 }, async () => {
+    const toolctl = await payApi();
+    const child = spawn(process.execPath, [binPath, "run", "pay.charge", "-p", "amount=5", "--wait", "--json"], {
+      env: baseEnv({ TOOLCTL_HOME: toolctl.home }),
+      cwd: repoRoot,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    child.stdout.on("data", (chunk) => (stdout += chunk));
+    const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+    let filed = (await toolctl.approvals())[0];
+    for (let i = 0; !filed && i < 200; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      filed = (await toolctl.approvals())[0];
+    }
+    expect(filed).toMatchObject({ status: "pending", request: { tool: "pay", action: "charge", details: { amount: 5 } } });
+    child.kill("SIGINT");
+    expect(await exited).toBe(130);
+    expect(JSON.parse(stdout)).toMatchObject({ status: "declined", exitCode: 130, error: { message: expect.stringMatching(/the request was withdrawn/) } });
+    expect(await toolctl.approvals(true)).toMatchObject([{ id: filed.id, status: "denied", decidedVia: "withdrawn: the waiting run was interrupted" }]);
   });
 });
 
@@ -197,9 +210,7 @@ function requestFor(amount: number): ApprovalRequest {
   };
 }
 
-async function pendingIds(home: string): Promise<string[]> {
-  return (await runJson(["approvals"], { home })).json.approvals.map((a: { id: string }) => a.id);
-}
+const pendingIds = async (toolctl: Toolctl): Promise<string[]> => (await toolctl.approvals()).map((approval) => approval.id);
 
 describe("the approver sees what they approve", () => {
   it("the digest covers everything shown: tool, action, description, input, where it goes, cost, risk, undo and 2FA", () => {
@@ -222,13 +233,14 @@ describe("the approver sees what they approve", () => {
     expect(approvalDigest(JSON.parse(JSON.stringify({ ...base, details: { amount: 5 } })))).toBe(approvalDigest(base));
   });
 
-  it("approvals lists the input and where each request goes; --json carries the full request", { timeout: 30_000 }, async () => {
-    const home = await payHome();
+  it("approvals lists the input and where each request goes, with the full request", async () => {
+    const toolctl = await payApi();
     const before = shop.requests.length;
-    const waiting = await startWaiting(home, 5, {}, "shop.charge", ["-p", "note=lunch"]);
-    const listed = await runJson(["approvals"], { home });
-    expect(listed.json.approvals).toHaveLength(1);
-    expect(listed.json.approvals[0]).toMatchObject({
+    const waiting = await startWaiting(toolctl, { amount: 5, note: "lunch" }, "shop.charge");
+    const approver = await approverOf(toolctl);
+    const listed = await approver.approvals();
+    expect(listed).toHaveLength(1);
+    expect(listed[0]).toMatchObject({
       id: waiting.id,
       status: "pending",
       problem: null,
@@ -244,43 +256,63 @@ describe("the approver sees what they approve", () => {
         needsOtp: false,
       },
     });
-    const human = await runCli(["approvals"], { home, env: { COLUMNS: "250" } });
-    expect(human.code).toBe(0);
-    expect(human.stdout).toContain(`POST ${shop.url}/v1/charges`);
-    expect(human.stdout).toContain('{"amount":5,"note":"lunch"}');
-    expect((await runJson(["deny", waiting.id], { home })).code).toBe(0);
-    expect((await waiting.done).code).toBe(3);
+    await approver.deny(waiting.id);
+    expect((await waiting.done).result.exitCode).toBe(ExitCode.policy);
     expect(shop.requests.length).toBe(before);
   });
 
-  it("approve without a terminal needs --yes (exit 4, nothing decided); with --yes it shows the request and approves", { timeout: 30_000 }, async () => {
-    const home = await payHome();
-    const before = shop.requests.length;
-    const waiting = await startWaiting(home, 5, {}, "shop.charge");
-    const refused = await runCli(["approve", waiting.id], { home });
-    expect(refused.code).toBe(4);
-    expect(refused.stderr.trim().split("\n")).toHaveLength(1);
-    expect(refused.stderr).toMatch(/^error: .*--yes/);
-    expect(await pendingIds(home)).toEqual([waiting.id]);
+  it(
+    "the CLI: approvals prints the input and target and --json carries the API's list; approve without a terminal needs --yes (exit 4, one line, nothing decided), with --yes it shows the request and approves; deny exits 0",
+    { timeout: 30_000 },
+    async () => {
+      const env = { TOOLCTL_LIMITS_PER_ACTION_USD: "1000" };
+      const toolctl = await payApi(env);
+      const home = toolctl.home;
+      const { secret } = await toolctl.beginTwoFactor("ada@host");
+      expect(await toolctl.confirmTwoFactor(generateTotp(secret, Date.now() - 30_000))).toMatchObject({ enrolled: true });
+      const before = shop.requests.length;
+      const waiting = await startWaiting(toolctl, { amount: 5, note: "lunch" }, "shop.charge");
+      const critical = await startWaiting(toolctl, { amount: 150 });
 
-    waiting.mark();
-    const approved = await runCli(["approve", waiting.id, "--yes"], { home });
-    expect(approved.code, approved.stderr).toBe(0);
-    const shown = approved.stdout + approved.stderr;
-    expect(shown).toMatch(/Action: shop\.charge/);
-    expect(shown).toContain(`Target: POST ${shop.url}/v1/charges`);
-    expect(shown).toMatch(/Undo: irreversible: this cannot be undone/);
-    const result = await waiting.done;
-    expect(result.code, result.stderr).toBe(0);
-    expect(shop.requests.length).toBe(before + 1);
-  });
+      const [json, human, refused, refusedCritical] = await Promise.all([
+        runJson(["approvals"], { home }),
+        runCli(["approvals"], { home, env: { COLUMNS: "250" } }),
+        runCli(["approve", waiting.id], { home }),
+        runJson(["approve", critical.id], { home, env }),
+      ]);
+      expect(json.code).toBe(0);
+      expect(json.json.approvals).toEqual(JSON.parse(JSON.stringify(await toolctl.approvals())));
+      expect(human.code).toBe(0);
+      expect(human.stdout).toContain(`POST ${shop.url}/v1/charges`);
+      expect(human.stdout).toContain('{"amount":5,"note":"lunch"}');
+      expect(refused.code).toBe(4);
+      expect(refused.stderr.trim().split("\n")).toHaveLength(1);
+      expect(refused.stderr).toMatch(/^error: .*--yes/);
+      expect(refusedCritical.code).toBe(4);
+      expect(refusedCritical.json.error.message).toMatch(/--yes --otp CODE/);
+      expect((await pendingIds(toolctl)).sort()).toEqual([waiting.id, critical.id].sort());
+
+      waiting.mark();
+      const [approved, denied] = await Promise.all([runCli(["approve", waiting.id, "--yes"], { home }), runJson(["deny", critical.id], { home })]);
+      expect(approved.code, approved.stderr).toBe(0);
+      const shown = approved.stdout + approved.stderr;
+      expect(shown).toMatch(/Action: shop\.charge/);
+      expect(shown).toContain(`Target: POST ${shop.url}/v1/charges`);
+      expect(shown).toMatch(/Undo: irreversible: this cannot be undone/);
+      expect((await waiting.done).result).toMatchObject({ status: "succeeded", exitCode: ExitCode.ok });
+      expect(shop.requests.length).toBe(before + 1);
+      expect(denied.code).toBe(0);
+      expect((await critical.done).result).toMatchObject({ status: "declined", exitCode: ExitCode.policy });
+    },
+  );
 
   it(
     "approve on a terminal shows the full request before asking: 'y' and 'no' leave it pending, Ctrl-C exits 130, 'yes' approves",
     { timeout: 60_000 },
     async () => {
-      const home = await payHome();
-      const waiting = await startWaiting(home, 5, {}, "shop.charge", ["-p", "note=lunch"]);
+      const toolctl = await payApi();
+      const home = toolctl.home;
+      const waiting = await startWaiting(toolctl, { amount: 5, note: "lunch" }, "shop.charge");
       const question = new RegExp(`Approve request ${waiting.id}\\? \\[yes\\/no\\]`);
       for (const [answer, code] of [
         ["y\r", 3],
@@ -300,62 +332,93 @@ describe("the approver sees what they approve", () => {
         expect(shown.indexOf("Details:")).toBeLessThan(shown.search(question));
         term.write(answer);
         expect((await term.exited).exitCode, term.text()).toBe(code);
-        expect(await pendingIds(home)).toEqual([waiting.id]);
+        expect(await pendingIds(toolctl)).toEqual([waiting.id]);
       }
       const term = spawnTerminal(["approve", waiting.id], home, { sessionMs: 20_000 });
       await term.waitFor(question);
       waiting.mark();
       term.write("yes\r");
       expect((await term.exited).exitCode, term.text()).toBe(0);
-      const result = await waiting.done;
-      expect(result.code, result.stderr).toBe(0);
-      expect(JSON.parse(result.stdout)).toMatchObject({ status: "succeeded", approval: { via: "another terminal" } });
+      const { result } = await waiting.done;
+      expect(result).toMatchObject({ status: "succeeded", exitCode: ExitCode.ok, approval: { via: "another terminal" } });
     },
   );
 
-  /** Files a request from a waiting run, edits its row with `sql`, and returns what approve and approvals make of it. */
-  async function tampered(sql: string) {
-    const home = await payHome();
-    const before = shop.requests.length;
-    const waiting = await startWaiting(home, 5, {}, "shop.charge");
-    const db = new Database(path.join(home, "registry.db"));
-    try {
-      expect(db.prepare(sql).run(waiting.id).changes).toBe(1);
-    } finally {
-      db.close();
-    }
-    const approve = await runCli(["approve", waiting.id, "--yes"], { home });
-    const listed = await runJson(["approvals"], { home });
-    const human = await runCli(["approvals"], { home, env: { COLUMNS: "250" } });
-    expect((await runJson(["deny", waiting.id], { home })).code).toBe(0);
-    expect((await waiting.done).code).toBe(3);
-    expect(shop.requests.length).toBe(before);
-    return { approve, listed: listed.json.approvals, human };
-  }
-
-  it.each([
+  const tamperings = [
     ["the input", "UPDATE approvals SET request = json_set(request, '$.details.amount', 0.4321) WHERE id = ?", "0.4321"],
     ["where it goes", "UPDATE approvals SET request = json_set(request, '$.target', 'GET https://harmless.example/') WHERE id = ?", "harmless.example"],
     ["the undo", "UPDATE approvals SET request = json_set(request, '$.undo', 'refund (automatic)') WHERE id = ?", "refund (automatic)"],
     ["the 2FA flag column", "UPDATE approvals SET needs_otp = 1 WHERE id = ?", undefined],
     ["the input column", "UPDATE approvals SET input = '{\"amount\":0.4321}' WHERE id = ?", "0.4321"],
     ["the full request removed, as an older toolctl left it", "UPDATE approvals SET request = NULL WHERE id = ?", undefined],
-  ])("a request edited in the database (%s) is refused, not shown (exit 3)", { timeout: 30_000 }, async (_what, sql, planted) => {
-    const { approve, listed, human } = await tampered(sql);
-    const problem = planted === undefined && sql.includes("request = NULL") ? /does not keep the full request/ : /does not match its digest/;
-    expect(approve.code).toBe(3);
-    expect(approve.stderr).toMatch(problem);
-    expect(approve.stderr.trim().split("\n")).toHaveLength(1);
+  ] as const;
+  const problemOf = (sql: string) => (sql.includes("request = NULL") ? /does not keep the full request/ : /does not match its digest/);
+
+  /** Edits the row of a filed request with `sql`. */
+  function tamper(home: string, id: string, sql: string): void {
+    const db = new Database(path.join(home, "registry.db"));
+    try {
+      expect(db.prepare(sql).run(id).changes).toBe(1);
+    } finally {
+      db.close();
+    }
+  }
+
+  it.each(tamperings)("a request edited in the database (%s) is refused, not shown (exit 3)", async (_what, sql, planted) => {
+    const toolctl = await payApi();
+    const before = shop.requests.length;
+    const waiting = await startWaiting(toolctl, { amount: 5 }, "shop.charge");
+    tamper(toolctl.home, waiting.id, sql);
+    const approver = await approverOf(toolctl);
+    const problem = problemOf(sql);
+    const refused = await rejection(approver.approve(waiting.id));
+    expect(refused.exitCode).toBe(ExitCode.policy);
+    expect(refused.message).toMatch(problem);
+    expect(refused.message).not.toContain("\n");
+    expect((await rejection(approver.pendingApproval(waiting.id))).message).toBe(refused.message);
+    const listed = await approver.approvals();
     expect(listed).toMatchObject([{ request: null, input: null, problem: expect.stringMatching(problem) }]);
-    expect(human.stdout).toMatch(problem);
-    if (planted) for (const text of [approve.stdout, approve.stderr, JSON.stringify(listed), human.stdout]) expect(text).not.toContain(planted);
+    if (planted) for (const text of [refused.message, JSON.stringify(listed)]) expect(text).not.toContain(planted);
+    await approver.deny(waiting.id);
+    expect((await waiting.done).result.exitCode).toBe(ExitCode.policy);
+    expect(shop.requests.length).toBe(before);
   });
 
-  it("a request rewritten together with its digest is approved in vain: the run accepts only the approval of what it does", { timeout: 30_000 }, async () => {
-    const home = await payHome();
+  it("the CLI refuses an edited request on one line (exit 3) and approvals names the problem, never what was planted", { timeout: 30_000 }, async () => {
+    const toolctl = await payApi();
+    const home = toolctl.home;
     const before = shop.requests.length;
-    const waiting = await startWaiting(home, 5, {}, "shop.charge");
-    const db = new Database(path.join(home, "registry.db"));
+    const filed: Array<{ id: string; sql: string; planted: string | undefined; done: Promise<unknown> }> = [];
+    for (const [, sql, planted] of tamperings) {
+      const waiting = await startWaiting(toolctl, { amount: 5 }, "shop.charge");
+      tamper(home, waiting.id, sql);
+      filed.push({ id: waiting.id, sql, planted, done: waiting.done });
+    }
+    const [human, ...approves] = await Promise.all([
+      runCli(["approvals"], { home, env: { COLUMNS: "250" } }),
+      ...filed.map(({ id }) => runCli(["approve", id, "--yes"], { home })),
+    ]);
+    expect(human.code).toBe(0);
+    filed.forEach(({ sql, planted }, i) => {
+      const approve = approves[i];
+      expect(approve.code).toBe(3);
+      expect(approve.stderr).toMatch(problemOf(sql));
+      expect(approve.stderr.trim().split("\n")).toHaveLength(1);
+      expect(human.stdout).toMatch(problemOf(sql));
+      if (planted) for (const text of [approve.stdout, approve.stderr, human.stdout]) expect(text).not.toContain(planted);
+    });
+    expect(human.stdout.match(/does not match its digest/g)).toHaveLength(5);
+    const approver = await approverOf(toolctl);
+    for (const { id } of filed) await approver.deny(id);
+    await Promise.all(filed.map(({ done }) => done));
+    expect(shop.requests.length).toBe(before);
+  });
+
+  it("a request rewritten together with its digest is approved in vain: the run accepts only the approval of what it does", async () => {
+    const toolctl = await payApi();
+    const before = shop.requests.length;
+    const waiting = await startWaiting(toolctl, { amount: 5 }, "shop.charge");
+    const db = new Database(path.join(toolctl.home, "registry.db"));
     try {
       const row = db.prepare("SELECT request FROM approvals WHERE id = ?").get(waiting.id) as { request: string };
       const forged: ApprovalRequest = { ...JSON.parse(row.request), target: "GET https://harmless.example/" };
@@ -363,11 +426,10 @@ describe("the approver sees what they approve", () => {
     } finally {
       db.close();
     }
-    const approved = await runCli(["approve", waiting.id, "--yes"], { home });
-    expect(approved.code, approved.stderr).toBe(0);
-    const result = await waiting.done;
-    expect(result.code).toBe(3);
-    expect(JSON.parse(result.stdout).error.message).toMatch(/different request: a new approval is needed/);
+    expect(await (await approverOf(toolctl)).approve(waiting.id)).toMatchObject({ status: "approved" });
+    const { result } = await waiting.done;
+    expect(result.exitCode).toBe(ExitCode.policy);
+    expect(result.error!.message).toMatch(/different request: a new approval is needed/);
     expect(shop.requests.length).toBe(before);
   });
 });

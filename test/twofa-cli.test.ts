@@ -1,10 +1,12 @@
 /**
  * `toolctl 2fa` end to end: the built binary through a real pseudo-terminal (node-pty) for the prompts, and
- * through pipes for the non-interactive paths. Every run uses a temporary home, never ~/.toolctl.
+ * through pipes for the non-interactive paths; the rules behind them (which code counts, what is audited) are
+ * checked in-process through the API. Every run uses a temporary home, never ~/.toolctl.
  */
 import { describe, expect, it } from "vitest";
+import { ExitCode } from "../src/api/index.js";
 import { generateTotp } from "../src/policy/totp.js";
-import { baseEnv, binPath, repoRoot, runCli, runJson, tempDir } from "./helpers.js";
+import { openApi, rejection, runCli, runJson, tempDir } from "./helpers.js";
 import { spawnTerminal as spawnPty, type Terminal } from "./pty.js";
 
 const STEP_MS = 30_000;
@@ -91,7 +93,7 @@ describe("2fa enroll on a terminal", () => {
 });
 
 describe("2fa without a terminal", () => {
-  it("enroll does not prompt: prints the URI, exits 4 naming --code; --code completes it; disable needs a right code", async () => {
+  it("enroll does not prompt: prints the URI, exits 4 naming --code (--json: one document); --code completes it; enroll is then refused; disable needs --code", async () => {
     const home = tempDir("toolctl-2fa-");
     const start = await runCli(["2fa", "enroll"], { home });
     expect(start.code).toBe(4);
@@ -108,38 +110,61 @@ describe("2fa without a terminal", () => {
     expect(again.json.secret).not.toBe(secret);
     const current = again.json.secret as string;
 
-    expect((await runCli(["2fa", "enroll", "--code", "12ab"], { home })).code).toBe(2);
     const wrong = await runJson(["2fa", "enroll", "--code", wrongCode(current)], { home });
     expect(wrong.code).toBe(3);
     expect(wrong.json.error).toMatchObject({ code: "policy_refused", reason: "invalid" });
     const done = await runJson(["2fa", "enroll", "--code", generateTotp(current, Date.now())], { home });
     expect(done.code, done.stdout).toBe(0);
     expect(done.json).toMatchObject({ enrolled: true });
-    expect((await runJson(["2fa", "status"], { home })).json).toMatchObject({ enrolled: true });
 
-    const refused = await runCli(["2fa", "enroll"], { home });
+    const [refused, noCode] = await Promise.all([runCli(["2fa", "enroll"], { home }), runCli(["2fa", "disable"], { home })]);
     expect(refused.code).toBe(3);
     expect(refused.stderr).toMatch(/already enrolled; disable it first/);
-
-    const noCode = await runCli(["2fa", "disable"], { home });
     expect(noCode.code).toBe(4);
     expect(noCode.stderr).toMatch(/--code/);
-    const badDisable = await runCli(["2fa", "disable", "--code", wrongCode(current)], { home });
-    expect(badDisable.code).toBe(3);
-    expect(badDisable.stderr).toMatch(/wrong code/);
-    expect((await runJson(["2fa", "status"], { home })).json).toMatchObject({ enrolled: true });
 
     // The code that confirmed the enrolment was used; the next step's code is still inside the window.
     const off = await runCli(["2fa", "disable", "--code", generateTotp(current, Date.now() + STEP_MS)], { home });
     expect(off.code, off.stderr).toBe(0);
     expect(off.stdout).toMatch(/2FA disabled/);
-    expect((await runJson(["2fa", "status"], { home })).json).toMatchObject({ enrolled: false, pending: false });
-
-    const types = (await runCli(["audit", "--json", "--type", "2fa.disabled"], { home })).stdout.trim().split("\n");
-    expect(types).toHaveLength(1);
-    const log = (await runCli(["audit", "--json", "--limit", "100"], { home })).stdout;
+    const toolctl = await openApi({ home });
+    expect(await toolctl.twoFactorStatus()).toMatchObject({ enrolled: false, pending: false });
+    expect(await toolctl.audit({ type: "2fa.disabled" })).toHaveLength(1);
+    const log = JSON.stringify(await toolctl.audit({ limit: 100 }));
     expect(log).not.toContain(current);
     expect(log).not.toContain(secret);
+  });
+
+  it("enrolment and disable check every code: a malformed one is a usage error, a wrong one a policy refusal; nothing secret is audited", async () => {
+    const toolctl = await openApi();
+    const first = await toolctl.beginTwoFactor("ada@host");
+    const { secret: current, uri } = await toolctl.beginTwoFactor("ada@host");
+    expect(uri).toContain(`secret=${current}`);
+    expect(current).not.toBe(first.secret);
+    expect(await toolctl.twoFactorStatus()).toMatchObject({ pending: true, enrolled: false });
+
+    expect((await rejection(toolctl.confirmTwoFactor("12ab"))).exitCode).toBe(ExitCode.usage);
+    const wrong = await rejection(toolctl.confirmTwoFactor(wrongCode(current)));
+    expect(wrong.exitCode).toBe(ExitCode.policy);
+    expect(wrong).toMatchObject({ code: "policy_refused", details: { reason: "invalid" } });
+    expect(await toolctl.confirmTwoFactor(generateTotp(current, Date.now()))).toMatchObject({ enrolled: true });
+    expect(await toolctl.twoFactorStatus()).toMatchObject({ enrolled: true });
+
+    const refused = await rejection(toolctl.beginTwoFactor("ada@host"));
+    expect(refused.exitCode).toBe(ExitCode.policy);
+    expect(refused.message).toMatch(/already enrolled; disable it first/);
+    const badDisable = await rejection(toolctl.disableTwoFactor(wrongCode(current)));
+    expect(badDisable.exitCode).toBe(ExitCode.policy);
+    expect(badDisable.message).toMatch(/wrong code/);
+    expect(await toolctl.twoFactorStatus()).toMatchObject({ enrolled: true });
+
+    // The code that confirmed the enrolment was used; the next step's code is still inside the window.
+    await toolctl.disableTwoFactor(generateTotp(current, Date.now() + STEP_MS));
+    expect(await toolctl.twoFactorStatus()).toMatchObject({ enrolled: false, pending: false });
+    expect(await toolctl.audit({ type: "2fa.disabled" })).toHaveLength(1);
+    const log = JSON.stringify(await toolctl.audit({ limit: 100 }));
+    expect(log).not.toContain(current);
+    expect(log).not.toContain(first.secret);
   });
 
   it("an agent cannot enrol", async () => {
