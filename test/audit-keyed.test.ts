@@ -1,6 +1,8 @@
 /**
  * The audit chain, its checkpoint and the executions table are signed with the audit key: an attacker who can
  * write the database and the head file, but does not hold the key, cannot make a forgery verify.
+ * Behaviour goes through the library API in-process, each step on a freshly opened home as a new process would
+ * see it; one test keeps `audit verify` spawned for its exit code and output, and the kill -9 test spawns the runs.
  */
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -8,16 +10,32 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { canonicalJson, sha256Hex } from "../src/util/canonical.js";
-import { baseEnv, binPath, examplesDir, repoRoot, runCli, runJson, tempDir } from "./helpers.js";
+import type { Toolctl } from "../src/api/index.js";
+import { baseEnv, binPath, examplesDir, openApi, rejection, repoRoot, runCli, runJson, tempDir } from "./helpers.js";
 
 const KEY = Buffer.alloc(32, 7).toString("base64");
+
+/** Opens the home in-process (as a new toolctl process would), calls `use`, and closes it again. */
+async function withHome<T>(home: string, use: (toolctl: Toolctl) => Promise<T>, env: Record<string, string> = {}): Promise<T> {
+  const toolctl = await openApi({ home, env });
+  try {
+    return await use(toolctl);
+  } finally {
+    await toolctl.close();
+  }
+}
+
+async function runOk(home: string, target: string, input: Record<string, unknown>, env: Record<string, string> = {}): Promise<void> {
+  const result = await withHome(home, (toolctl) => toolctl.run(target, input), env);
+  expect(result.exitCode, result.error?.message).toBe(0);
+}
 
 async function homeWithHistory(env: Record<string, string> = {}): Promise<string> {
   const home = tempDir("toolctl-audit-keyed-");
   const files = ["calculator.yaml", "echo.yaml"].map((f) => path.join(examplesDir, f));
-  expect((await runCli(["import", ...files], { home, env })).code).toBe(0);
-  expect((await runCli(["run", "echo.say", "-p", "message=one"], { home, env })).code).toBe(0);
-  expect((await runCli(["run", "calculator.calculate", "-p", "operation=add", "-p", "a=1", "-p", "b=2"], { home, env })).code).toBe(0);
+  await withHome(home, async (toolctl) => expect((await toolctl.importManifests(files)).failed).toEqual([]), env);
+  await runOk(home, "echo.say", { message: "one" }, env);
+  await runOk(home, "calculator.calculate", { params: ["operation=add", "a=1", "b=2"] }, env);
   return home;
 }
 
@@ -61,14 +79,10 @@ function recompute(conn: Database.Database, home: string, from: number, edit: (r
   writeFileSync(path.join(home, "audit.head"), `${JSON.stringify({ seq: last.seq, hash: last.hash })}\n`);
 }
 
+/** `audit verify`, in-process: `ok` false is what makes the CLI exit 1 (the spawned test below checks that). */
 async function verify(home: string, env: Record<string, string> = {}) {
-  const result = await runJson(["audit", "verify"], { home, env });
-  return {
-    code: result.code,
-    ok: result.json.ok as boolean,
-    problems: (result.json.problems as string[]).join("\n"),
-    notes: (result.json.notes as string[] | undefined) ?? [],
-  };
+  const result = await withHome(home, (toolctl) => toolctl.verifyAudit(), env);
+  return { ok: result.ok, problems: result.problems.join("\n"), notes: result.notes };
 }
 
 describe("keyed audit chain", () => {
@@ -78,10 +92,8 @@ describe("keyed audit chain", () => {
     expect(existsSync(file)).toBe(true);
     const { statSync } = await import("node:fs");
     expect(statSync(file).mode & 0o777).toBe(0o600);
-    const events = (await runCli(["audit", "--json"], { home })).stdout
-      .trim()
-      .split("\n")
-      .map((line) => JSON.parse(line));
+    const events = await withHome(home, (toolctl) => toolctl.audit({}));
+    expect(events.length).toBeGreaterThan(0);
     expect(new Set(events.map((e) => e.keyId)).size).toBe(1);
     expect((await verify(home)).ok).toBe(true);
   });
@@ -110,11 +122,17 @@ describe("keyed audit chain", () => {
       .run(forged);
     conn.close();
     writeFileSync(path.join(home, "audit.head"), `${JSON.stringify({ seq: forged.seq, hash: forged.hash })}\n`);
-    const result = await verify(home);
-    expect(result.code).toBe(1);
-    expect(result.problems).toMatch(new RegExp(`event ${forged.seq} is not signed, but events before it are`));
-    expect(result.problems).toMatch(/come after the checkpoint: they were added outside toolctl/);
-    expect(result.problems).toMatch(/exported head \(audit.head\) is not a valid head|not signed with this home's audit key/);
+    // The CLI's surface, spawned: `audit verify` exits 1, as JSON and in the table a person reads.
+    const [json, human] = await Promise.all([runJson(["audit", "verify"], { home }), runCli(["audit", "verify"], { home })]);
+    expect(json.code).toBe(1);
+    expect(json.json.ok).toBe(false);
+    const problems = (json.json.problems as string[]).join("\n");
+    expect(problems).toMatch(new RegExp(`event ${forged.seq} is not signed, but events before it are`));
+    expect(problems).toMatch(/come after the checkpoint: they were added outside toolctl/);
+    expect(problems).toMatch(/exported head \(audit.head\) is not a valid head|not signed with this home's audit key/);
+    expect(human.code).toBe(1);
+    expect(human.stdout).toMatch(/audit log TAMPERED: \d+ problems\n/);
+    expect(human.stdout).toContain(`  event ${forged.seq} is not signed, but events before it are`);
   });
 
   it("refuses a chain recomputed after an edit, and after a deletion, with the head rewritten", async () => {
@@ -148,7 +166,7 @@ describe("keyed audit chain", () => {
     conn.close();
     rmSync(path.join(home, "audit.head"));
     const result = await verify(home);
-    expect(result.code).toBe(1);
+    expect(result.ok).toBe(false);
     expect(result.problems).toMatch(/the audit log is empty, but its key exists/);
     // Without the key file too, the tools and executions left behind still give it away.
     rmSync(path.join(home, "audit.key"));
@@ -164,7 +182,7 @@ describe("keyed audit chain", () => {
     conn.prepare("UPDATE executions SET output = ?, status = 'failed' WHERE id = ?").run(JSON.stringify({ result: 4 }), id);
     conn.close();
     const result = await verify(home);
-    expect(result.code).toBe(1);
+    expect(result.ok).toBe(false);
     expect(result.problems).toContain(`execution ${id} was modified: its content does not match its signature`);
     const inserted = await homeWithHistory();
     const again = open(inserted);
@@ -179,7 +197,7 @@ describe("keyed audit chain", () => {
     const home = await homeWithHistory();
     const headFile = path.join(home, "audit.head");
     const early = readFileSync(headFile, "utf8");
-    expect((await runCli(["run", "echo.say", "-p", "message=two"], { home })).code).toBe(0);
+    await runOk(home, "echo.say", { message: "two" });
     const late = readFileSync(headFile, "utf8");
     // What a process killed after COMMIT but before exporting leaves: a head file behind the committed log.
     writeFileSync(headFile, early);
@@ -207,15 +225,15 @@ describe("keyed audit chain", () => {
     expect(without.problems).toMatch(/this home has no audit key: restore audit.key, the keyring entry, or TOOLCTL_AUDIT_KEY/);
     const wrong = await verify(home, { TOOLCTL_AUDIT_KEY: Buffer.alloc(32, 9).toString("base64") });
     expect(wrong.problems).toMatch(/is signed with audit key 'e[0-9a-f]{12}', not with this home's key/);
-    const bad = await runJson(["run", "echo.say", "-p", "message=x"], { home, env: { TOOLCTL_AUDIT_KEY: "short" } });
-    expect(bad.code).toBe(6);
-    expect(bad.json.error.message).toMatch(/TOOLCTL_AUDIT_KEY: expected 32 bytes of base64/);
+    const bad = await rejection(withHome(home, (toolctl) => toolctl.run("echo.say", { message: "x" }), { TOOLCTL_AUDIT_KEY: "short" }));
+    expect(bad.exitCode).toBe(6);
+    expect(bad.message).toMatch(/TOOLCTL_AUDIT_KEY: expected 32 bytes of base64/);
   });
 
   it("signs what an older toolctl wrote: its plain chain is pinned by the first signed event, its executions signed", async () => {
     const home = tempDir("toolctl-audit-upgrade-");
-    expect((await runCli(["import", path.join(examplesDir, "echo.yaml")], { home })).code).toBe(0);
-    expect((await runCli(["run", "echo.say", "-p", "message=old"], { home })).code).toBe(0);
+    await withHome(home, async (toolctl) => expect((await toolctl.importManifests([path.join(examplesDir, "echo.yaml")])).failed).toEqual([]));
+    await runOk(home, "echo.say", { message: "old" });
     // Turn the home back into what the previous schema wrote: plain hashes, no checkpoint, unsigned executions.
     const conn = open(home);
     recompute(conn, home, 1, () => undefined);
@@ -223,7 +241,7 @@ describe("keyed audit chain", () => {
     conn.close();
     rmSync(path.join(home, "audit.key"));
     rmSync(path.join(home, "audit.head"));
-    expect((await runCli(["run", "echo.say", "-p", "message=new"], { home })).code).toBe(0);
+    await runOk(home, "echo.say", { message: "new" });
     const upgraded = await verify(home);
     expect(upgraded.problems).toBe("");
     expect(upgraded.ok).toBe(true);

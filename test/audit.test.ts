@@ -1,32 +1,50 @@
 /**
  * The audit log: append-only in the database itself, hash-chained, verified, fail-closed, and secret-free.
+ * Behaviour goes through the library API in-process; one test keeps the CLI's surface (`audit`, `audit export`,
+ * `audit verify`) spawned for real.
  */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
-import { examplesDir, homeWithExamples, runCli, runJson, tempDir, writeFiles } from "./helpers.js";
+import type { Toolctl } from "../src/api/index.js";
+import { parseTime } from "../src/cli/commands/shared.js";
+import { examplesDir, homeWithExamples, openApi, rejection, runCli, runJson, tempDir, writeFiles } from "./helpers.js";
 
 function db(home: string): Database.Database {
   return new Database(path.join(home, "registry.db"));
+}
+
+/** Opens the home in-process (as a new toolctl process would), calls `use`, and closes it again. */
+async function withHome<T>(home: string, use: (toolctl: Toolctl) => Promise<T>, env: Record<string, string> = {}): Promise<T> {
+  const toolctl = await openApi({ home, env });
+  try {
+    return await use(toolctl);
+  } finally {
+    await toolctl.close();
+  }
 }
 
 /** The three original examples, by name: the tamper tests below rely on the exact event numbering. */
 async function homeWithThreeTools(): Promise<string> {
   const home = tempDir("toolctl-audit-");
   const files = ["calculator.yaml", "echo.yaml", "weather.yaml"].map((f) => path.join(examplesDir, f));
-  expect((await runCli(["import", ...files], { home })).code).toBe(0);
+  await withHome(home, async (toolctl) => expect((await toolctl.importManifests(files)).failed).toEqual([]));
   return home;
 }
 
 async function homeWithHistory(): Promise<string> {
   const home = await homeWithThreeTools();
-  await runCli(["run", "echo.say", "-p", "message=one"], { home });
-  await runCli(["run", "echo.say", "-p", "message=two", "--dry-run"], { home });
-  await runCli(["run", "calculator.calculate", "-p", "operation=add", "-p", "a=1", "-p", "b=2"], { home });
-  await runCli(["run", "echo.say"], { home }); // fails validation: still audited
+  await withHome(home, async (toolctl) => {
+    expect((await toolctl.run("echo.say", { message: "one" })).status).toBe("succeeded");
+    expect((await toolctl.run("echo.say", { message: "two" }, { dryRun: true })).status).toBe("dry_run");
+    expect((await toolctl.run("calculator.calculate", { params: ["operation=add", "a=1", "b=2"] })).status).toBe("succeeded");
+    expect((await toolctl.run("echo.say", {})).status).toBe("failed"); // fails validation: still audited
+  });
   return home;
 }
+
+const verify = (home: string) => withHome(home, (toolctl) => toolctl.verifyAudit());
 
 /** Tampering needs the triggers out of the way, as an attacker with file access would do. */
 function tamper(home: string, sql: string): void {
@@ -39,11 +57,7 @@ function tamper(home: string, sql: string): void {
 describe("audit log", () => {
   it("records every attempt: imports, runs, dry runs and validation failures", async () => {
     const home = await homeWithHistory();
-    const result = await runCli(["audit", "--json", "--limit", "100"], { home });
-    const events = result.stdout
-      .trim()
-      .split("\n")
-      .map((line) => JSON.parse(line));
+    const events = await withHome(home, (toolctl) => toolctl.audit({ limit: 100 }));
     expect(events.map((e) => e.type)).toEqual([
       "tool.added",
       "tool.added",
@@ -55,7 +69,7 @@ describe("audit log", () => {
       "execution.succeeded",
       "execution.invalid",
     ]);
-    expect(events[8].data.problems).toEqual(["input.message: is required"]);
+    expect(events[8]!.data.problems).toEqual(["input.message: is required"]);
   });
 
   it("is append-only in the database itself", async () => {
@@ -68,9 +82,7 @@ describe("audit log", () => {
 
   it("verifies an intact chain", async () => {
     const home = await homeWithHistory();
-    const result = await runJson(["audit", "verify"], { home });
-    expect(result.code).toBe(0);
-    expect(result.json).toMatchObject({ ok: true, events: 9, problems: [] });
+    expect(await verify(home)).toMatchObject({ ok: true, events: 9, problems: [] });
   });
 
   it.each([
@@ -87,10 +99,9 @@ describe("audit log", () => {
   ])("detects %s", async (_name, sql, expected) => {
     const home = await homeWithHistory();
     tamper(home, sql);
-    const result = await runJson(["audit", "verify"], { home });
-    expect(result.code).toBe(1);
-    expect(result.json.ok).toBe(false);
-    expect(result.json.problems.join("\n")).toMatch(expected);
+    const result = await verify(home);
+    expect(result.ok).toBe(false);
+    expect(result.problems.join("\n")).toMatch(expected);
   });
 
   it("detects a fully recomputed chain: without the audit key, the signatures cannot be remade", async () => {
@@ -119,47 +130,35 @@ describe("audit log", () => {
       prev = hash;
     }
     conn.close();
-    const result = await runJson(["audit", "verify"], { home });
-    expect(result.json.ok).toBe(false);
-    expect(result.json.problems.join("\n")).toMatch(/event 3 was modified: its content does not match its signature/);
-    expect(result.json.problems.join("\n")).toMatch(/event 9 does not match the checkpoint: the log was rewritten/);
+    const result = await verify(home);
+    expect(result.ok).toBe(false);
+    expect(result.problems.join("\n")).toMatch(/event 3 was modified: its content does not match its signature/);
+    expect(result.problems.join("\n")).toMatch(/event 9 does not match the checkpoint: the log was rewritten/);
   });
 
-  it("filters by tool, type, actor and time, and prints JSON lines", async () => {
+  it("filters by tool, type, actor and time", async () => {
     const home = await homeWithHistory();
-    await runCli(["run", "echo.say", "-p", "message=from-ci"], { home, env: { CI: "true" } });
-    const byTool = await runCli(["audit", "--tool", "calculator", "--json"], { home });
-    expect(
-      byTool.stdout
-        .trim()
-        .split("\n")
-        .map((l) => JSON.parse(l).tool),
-    ).toEqual(["calculator", "calculator", "calculator"]);
-    const byActor = await runCli(["audit", "--actor", "ci", "--json"], { home });
-    const ciEvents = byActor.stdout
-      .trim()
-      .split("\n")
-      .map((l) => JSON.parse(l));
-    expect(ciEvents.map((e) => e.type)).toEqual(["execution.started", "execution.succeeded"]);
-    const future = await runCli(["audit", "--since", "2999-01-01", "--json"], { home });
-    expect(future.stdout).toBe("");
-    const past = await runCli(["audit", "--until", "2000-01-01"], { home });
-    expect(past.stdout).toBe("no audit events match\n");
-    const byType = await runCli(["audit", "--type", "execution.invalid", "--json"], { home });
-    expect(JSON.parse(byType.stdout).status).toBe("failed");
+    await withHome(home, async (toolctl) => expect((await toolctl.run("echo.say", { message: "from-ci" })).status).toBe("succeeded"), { CI: "true" });
+    await withHome(home, async (toolctl) => {
+      expect((await toolctl.audit({ tool: "calculator" })).map((e) => e.tool)).toEqual(["calculator", "calculator", "calculator"]);
+      expect((await toolctl.audit({ actor: "ci" })).map((e) => e.type)).toEqual(["execution.started", "execution.succeeded"]);
+      expect(await toolctl.audit({ since: parseTime("2999-01-01", "--since") })).toEqual([]);
+      expect(await toolctl.audit({ until: parseTime("2000-01-01", "--until", "end") })).toEqual([]);
+      const byType = await toolctl.audit({ type: "execution.invalid" });
+      expect(byType).toHaveLength(1);
+      expect(byType[0]!.status).toBe("failed");
+    });
   });
 
-  it("exports every event with hashes", async () => {
+  it("exports every event with hashes, in order", async () => {
     const home = await homeWithHistory();
-    const file = path.join(tempDir(), "audit.jsonl");
-    const result = await runCli(["audit", "export", "-o", file], { home });
-    expect(result.code).toBe(0);
-    const lines = readFileSync(file, "utf8")
-      .trim()
-      .split("\n")
-      .map((l) => JSON.parse(l));
-    expect(lines).toHaveLength(9);
-    expect(lines[1].prevHash).toBe(lines[0].hash);
+    const events = await withHome(home, async (toolctl) => {
+      const all = [];
+      for await (const event of toolctl.auditEvents()) all.push(event);
+      return all;
+    });
+    expect(events).toHaveLength(9);
+    expect(events[1]!.prevHash).toBe(events[0]!.hash);
   });
 
   it("is fail-closed: when the intent cannot be written, nothing runs (exit 6)", async () => {
@@ -177,21 +176,23 @@ actions:
     command: [node, -e, "require('fs').writeFileSync(process.argv[1], 'x'); console.log('{}')", ${JSON.stringify(marker)}]
 `,
     });
-    expect((await runCli(["import", dir], { home })).code).toBe(0);
+    await withHome(home, async (toolctl) => expect((await toolctl.importManifests([dir])).failed).toEqual([]));
     // Simulate a failing audit store (full disk, I/O error): inserts of the intent event are refused.
     const conn = db(home);
     conn.exec(`CREATE TRIGGER fail_intent BEFORE INSERT ON audit_events WHEN NEW.type = 'execution.started'
       BEGIN SELECT RAISE(ABORT, 'simulated disk failure'); END;`);
     conn.close();
-    const result = await runJson(["run", "touch.go"], { home });
-    expect(result.code).toBe(6);
-    expect(result.json.error.message).toMatch(/simulated disk failure/);
-    expect(existsSync(marker)).toBe(false);
-    const history = await runJson(["executions"], { home });
-    expect(history.json.items.filter((e: { tool: string }) => e.tool === "touch")).toEqual([]);
+    await withHome(home, async (toolctl) => {
+      const error = await rejection(toolctl.run("touch.go"));
+      expect(error.exitCode).toBe(6);
+      expect(error.message).toMatch(/simulated disk failure/);
+      expect(existsSync(marker)).toBe(false);
+      const history = await toolctl.executions();
+      expect(history.items.filter((e) => e.tool === "touch")).toEqual([]);
+    });
   });
 
-  it("never writes a secret value to any byte of the home, stdout or stderr", async () => {
+  it("never writes a secret value to any byte of the home, or of what it returns", async () => {
     const secret = "sk_live_CANARY_51HqLyjWDarjtT1zdp7dc";
     const home = await homeWithExamples();
     const dir = writeFiles({
@@ -208,20 +209,28 @@ actions:
     env: { K: "{{ secrets.LEAKY_KEY }}" }
 `,
     });
-    await runCli(["import", dir], { home });
     const outputs: string[] = [];
-    for (const args of [
-      ["run", "leaky.go", "-p", `note=${secret}`],
-      ["run", "leaky.go", "--dry-run"],
-      ["run", "leaky.go", "--json"],
-      ["executions", "--json"],
-      ["audit", "--json"],
-    ]) {
-      const result = await runCli(args, { home, env: { LEAKY_KEY: secret } });
-      outputs.push(result.stdout, result.stderr);
-    }
-    // A password typed as input is scrubbed by key even though it is not a known secret.
-    await runCli(["run", "leaky.go", "-p", "password=hunter2-typed-in"], { home, env: { LEAKY_KEY: secret } });
+    await withHome(
+      home,
+      async (toolctl) => {
+        toolctl.on("warning", (message) => outputs.push(message));
+        expect((await toolctl.importManifests([dir])).failed).toEqual([]);
+        const runs = [
+          await toolctl.run("leaky.go", { note: secret }),
+          await toolctl.preview("leaky.go", {}),
+          await toolctl.run("leaky.go", {}, { dryRun: true }),
+          await toolctl.run("leaky.go", {}),
+        ];
+        // The secret reached the action (so the checks below are not vacuous), and it is scrubbed from the result.
+        expect(runs[3]!.status).toBe("succeeded");
+        outputs.push(...runs.map((run) => JSON.stringify(run)));
+        outputs.push(JSON.stringify(await toolctl.executions()), JSON.stringify(await toolctl.audit({})));
+        for (const run of runs.filter((r) => r.executionId)) outputs.push(JSON.stringify(await toolctl.execution(run.executionId!)));
+        // A password typed as input is scrubbed by key even though it is not a known secret.
+        await toolctl.run("leaky.go", { password: "hunter2-typed-in" });
+      },
+      { LEAKY_KEY: secret },
+    );
     const needles = [secret, Buffer.from(secret).toString("base64"), "hunter2-typed-in"];
     for (const text of outputs) for (const needle of needles.slice(0, 2)) expect(text).not.toContain(needle);
     for (const file of readdirSync(home)) {
@@ -233,28 +242,20 @@ actions:
   it("reports a missing or unreadable exported head: truncation could otherwise pass unnoticed", async () => {
     const home = await homeWithHistory();
     tamper(home, "DELETE FROM audit_events WHERE seq >= 8");
-    const { rmSync, writeFileSync } = await import("node:fs");
     rmSync(path.join(home, "audit.head"));
-    const missing = await runJson(["audit", "verify"], { home });
-    expect(missing.code).toBe(1);
-    expect(missing.json.problems.join("\n")).toMatch(/audit.head\) is missing/);
+    const missing = await verify(home);
+    expect(missing.ok).toBe(false);
+    expect(missing.problems.join("\n")).toMatch(/audit.head\) is missing/);
     writeFileSync(path.join(home, "audit.head"), "{}");
-    const invalid = await runJson(["audit", "verify"], { home });
-    expect(invalid.json.problems.join("\n")).toMatch(/is not a valid head/);
-  });
-
-  it("fails clearly when the export file cannot be written", async () => {
-    const home = await homeWithHistory();
-    const result = await runJson(["audit", "export", "-o", "/nonexistent-dir/x.jsonl"], { home });
-    expect(result.code).toBe(2);
-    expect(result.json.error.message).toMatch(/--output \/nonexistent-dir\/x.jsonl: cannot write: ENOENT/);
+    const invalid = await verify(home);
+    expect(invalid.problems.join("\n")).toMatch(/is not a valid head/);
   });
 
   it("treats a bare --until date as the whole day", async () => {
     const home = await homeWithHistory();
     const today = new Date().toISOString().slice(0, 10);
-    const result = await runCli(["audit", "--until", today, "--json"], { home });
-    expect(result.stdout.trim().split("\n")).toHaveLength(9);
+    const events = await withHome(home, (toolctl) => toolctl.audit({ until: parseTime(today, "--until", "end") }));
+    expect(events).toHaveLength(9);
   });
 
   it("refuses to start when the tool was disabled after the run began (checked under the write lock)", async () => {
@@ -291,9 +292,61 @@ actions:
     conn.exec(`CREATE TRIGGER fail_outcome BEFORE INSERT ON audit_events WHEN NEW.type = 'execution.succeeded'
       BEGIN SELECT RAISE(ABORT, 'simulated disk failure'); END;`);
     conn.close();
-    const result = await runJson(["run", "echo.say", "-p", "message=hi"], { home });
-    expect(result.code).toBe(5);
-    expect(result.json.status).toBe("unknown");
-    expect(result.json.error.message).toMatch(/ran, but its outcome could not be recorded .* check before retrying/);
+    const result = await withHome(home, (toolctl) => toolctl.run("echo.say", { message: "hi" }));
+    expect(result.exitCode).toBe(5);
+    expect(result.status).toBe("unknown");
+    expect(result.error?.message).toMatch(/ran, but its outcome could not be recorded .* check before retrying/);
+  });
+
+  it("the CLI: `audit` prints JSON lines or a table, `audit export` writes the log, `audit verify` exits 1 on tampering", async () => {
+    const home = await homeWithHistory();
+    const file = path.join(tempDir(), "audit.jsonl");
+    const [lines, future, past, byType, exported, unwritable] = await Promise.all([
+      runCli(["audit", "--json", "--limit", "100"], { home }),
+      runCli(["audit", "--since", "2999-01-01", "--json"], { home }),
+      runCli(["audit", "--until", "2000-01-01"], { home }),
+      runCli(["audit", "--type", "execution.invalid", "--json"], { home }),
+      runCli(["audit", "export", "-o", file], { home }),
+      runJson(["audit", "export", "-o", "/nonexistent-dir/x.jsonl"], { home }),
+    ]);
+    const events = lines.stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    expect(events.map((e) => e.type)).toEqual([
+      "tool.added",
+      "tool.added",
+      "tool.added",
+      "execution.started",
+      "execution.succeeded",
+      "execution.dry_run",
+      "execution.started",
+      "execution.succeeded",
+      "execution.invalid",
+    ]);
+    expect(events[8].data.problems).toEqual(["input.message: is required"]);
+    expect(future.stdout).toBe("");
+    expect(past.stdout).toBe("no audit events match\n");
+    expect(JSON.parse(byType.stdout).status).toBe("failed");
+    expect(exported.code).toBe(0);
+    const written = readFileSync(file, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(written).toHaveLength(9);
+    expect(written[1].prevHash).toBe(written[0].hash);
+    expect(unwritable.code).toBe(2);
+    expect(unwritable.json.error.message).toMatch(/--output \/nonexistent-dir\/x.jsonl: cannot write: ENOENT/);
+
+    const intact = await runJson(["audit", "verify"], { home });
+    expect(intact.code).toBe(0);
+    expect(intact.json).toMatchObject({ ok: true, events: 9, problems: [] });
+    tamper(home, "UPDATE audit_events SET actor = 'ci' WHERE seq = 2");
+    const [json, human] = await Promise.all([runJson(["audit", "verify"], { home }), runCli(["audit", "verify"], { home })]);
+    expect(json.code).toBe(1);
+    expect(json.json.ok).toBe(false);
+    expect(json.json.problems.join("\n")).toMatch(/event 2 was modified/);
+    expect(human.code).toBe(1);
+    expect(human.stdout).toMatch(/audit log TAMPERED: \d+ problems?\n {2}event 2 was modified/);
   });
 });
