@@ -44,6 +44,19 @@ async function homeWithHistory(): Promise<string> {
   return home;
 }
 
+/** The events homeWithHistory() leaves, in order. */
+const HISTORY_EVENTS = [
+  "tool.added",
+  "tool.added",
+  "tool.added",
+  "execution.started",
+  "execution.succeeded",
+  "execution.dry_run",
+  "execution.started",
+  "execution.succeeded",
+  "execution.invalid",
+];
+
 const verify = (home: string) => withHome(home, (toolctl) => toolctl.verifyAudit());
 
 /** Tampering needs the triggers out of the way, as an attacker with file access would do. */
@@ -58,17 +71,7 @@ describe("audit log", () => {
   it("records every attempt: imports, runs, dry runs and validation failures", async () => {
     const home = await homeWithHistory();
     const events = await withHome(home, (toolctl) => toolctl.audit({ limit: 100 }));
-    expect(events.map((e) => e.type)).toEqual([
-      "tool.added",
-      "tool.added",
-      "tool.added",
-      "execution.started",
-      "execution.succeeded",
-      "execution.dry_run",
-      "execution.started",
-      "execution.succeeded",
-      "execution.invalid",
-    ]);
+    expect(events.map((e) => e.type)).toEqual(HISTORY_EVENTS);
     expect(events[8]!.data.problems).toEqual(["input.message: is required"]);
   });
 
@@ -313,17 +316,7 @@ actions:
       .trim()
       .split("\n")
       .map((line) => JSON.parse(line));
-    expect(events.map((e) => e.type)).toEqual([
-      "tool.added",
-      "tool.added",
-      "tool.added",
-      "execution.started",
-      "execution.succeeded",
-      "execution.dry_run",
-      "execution.started",
-      "execution.succeeded",
-      "execution.invalid",
-    ]);
+    expect(events.map((e) => e.type)).toEqual(HISTORY_EVENTS);
     expect(events[8].data.problems).toEqual(["input.message: is required"]);
     expect(future.stdout).toBe("");
     expect(past.stdout).toBe("no audit events match\n");

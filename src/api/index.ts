@@ -40,7 +40,7 @@ import type { ApplyOptions, ApplyResult } from "../plan/apply.js";
 import type { PlanPreview } from "../plan/preview.js";
 import type { Runner } from "../runners/types.js";
 import type { Store } from "../store/port.js";
-import { manageApi } from "./manage.js";
+import { codeVerifier, manageApi } from "./manage.js";
 
 export { ExitCode, ToolctlError } from "../errors.js";
 /** Input checks a front door makes before it asks for more (a secret's value, a code): the API makes them again. */
@@ -154,20 +154,10 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
       ? undefined
       : { start: (label) => emit({ type: "start", label }), stop: () => emit({ type: "stop" }), status: (text) => emit({ type: "status", text }) });
 
+  const verifyCode = codeVerifier(store, home, env);
   const twoFactor: TwoFactor = {
     isEnrolled: () => store.twoFactor.isEnrolled(),
-    async verify(code, target) {
-      const { loadKeyRing } = await import("../secrets/crypto.js");
-      const ring = loadKeyRing(home, env, { create: false });
-      if (!ring) return { ok: false, reason: "not_enrolled" };
-      return store.twoFactor.verify(ring, code, Date.now(), {
-        actor,
-        purpose: "run",
-        tool: target.tool,
-        action: target.action,
-        executionId: target.executionId,
-      });
-    },
+    verify: (code, target) => verifyCode(code, { actor, purpose: "run", tool: target.tool, action: target.action, executionId: target.executionId }),
   };
   const deps = async (human: Human | undefined, channel: ApprovalChannel | undefined): Promise<ExecuteDeps> =>
     ({

@@ -89,6 +89,17 @@ export function codeRefusal(verdict: Exclude<CodeVerdict, { ok: true }>, what: s
   }
 }
 
+/**
+ * Checks a TOTP code against the enrolled secret (a wrong one counts against the throttle); without a key ring
+ * there is no enrolment to check against. Runs and approvals of filed requests both use it.
+ */
+export function codeVerifier(store: Store, home: string, env: NodeJS.ProcessEnv): (code: string, context: VerifyContext) => Promise<CodeVerdict> {
+  return async (code, context) => {
+    const ring = (await import("../secrets/crypto.js")).loadKeyRing(home, env, { create: false });
+    return ring ? store.twoFactor.verify(ring, code, Date.now(), context) : { ok: false, reason: "not_enrolled" };
+  };
+}
+
 export function manageApi({ store, home, env, actor }: Context): ManageApi {
   const deps = { store, home, env, actor };
   const ring = async (create: boolean): Promise<KeyRing | undefined> => (await import("../secrets/crypto.js")).loadKeyRing(home, env, { create });
@@ -97,10 +108,7 @@ export function manageApi({ store, home, env, actor }: Context): ManageApi {
     if (!found) throw new EnvironmentError(`the key ring is missing (${home}/master.key or TOOLCTL_MASTER_KEY): the 2FA secret cannot be read`);
     return found;
   };
-  const verifyCode = async (code: string, context: VerifyContext): Promise<CodeVerdict> => {
-    const found = await ring(false);
-    return found ? store.twoFactor.verify(found, code, Date.now(), context) : { ok: false, reason: "not_enrolled" };
-  };
+  const verifyCode = codeVerifier(store, home, env);
   const byPerson = (what: string) => {
     if (actor === "agent")
       throw new NeedsHumanError(`${what} by a person, not an agent (TOOLCTL_ACTOR=agent): the secret would be known to the agent it guards against`);

@@ -12,6 +12,7 @@ import { createSecretLookup } from "../secrets/resolve.js";
 import type { Store } from "../store/port.js";
 import { didYouMean } from "../util/suggest.js";
 import { parseTarget } from "./target.js";
+import { findTool } from "./tools.js";
 
 export interface DescribeDeps {
   store: Store;
@@ -75,8 +76,7 @@ export type Description = { tool: ToolView; actions: ActionSummaryView[] } | { t
 export async function describeTarget(deps: DescribeDeps, target: string): Promise<Description> {
   const { store } = deps;
   const { tool: toolName, action: actionName } = target.includes(".") ? parseTarget(target) : { tool: target, action: undefined };
-  const tool = await store.tools.get(toolName);
-  if (!tool) throw new NotFoundError(`unknown tool '${toolName}'${didYouMean(toolName, await store.tools.names())}; see: toolctl list`);
+  const tool = await findTool(store, toolName);
   const sealed = tool.secrets.length > 0 ? await store.secrets.allSealed() : new Map<string, string>();
   if (actionName === undefined) {
     const actions: ActionSummaryView[] = [];
