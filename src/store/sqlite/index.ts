@@ -34,7 +34,7 @@ import {
   setToolStatus,
   toolNames,
 } from "./tools.js";
-import { beginEnrollment, confirmEnrollment, disable, isEnrolled, twoFactorStatus, verifyCode } from "./twofactor.js";
+import { isEnrolled, twoFactorStatus } from "./totp-state.js";
 
 /**
  * How long the outcome's write waits for the lock. The action has happened: an outcome that cannot be written
@@ -191,10 +191,11 @@ export function sqliteStore(registry: Registry): SqliteStore {
     twoFactor: {
       isEnrolled: () => now(() => isEnrolled(registry)),
       status: (nowMs) => now(() => twoFactorStatus(registry, nowMs)),
-      begin: (ring, actor) => now(() => beginEnrollment(registry, ring, actor)),
-      confirm: (ring, code, nowMs, actor) => now(() => confirmEnrollment(registry, ring, code, nowMs, actor)),
-      verify: (ring, code, nowMs, context) => now(() => verifyCode(registry, ring, code, nowMs, context)),
-      disable: (ring, code, nowMs, actor) => now(() => disable(registry, ring, code, nowMs, actor)),
+      // The code checks load the TOTP library, which nothing else needs.
+      begin: async (ring, actor) => (await import("./twofactor.js")).beginEnrollment(registry, ring, actor),
+      confirm: async (ring, code, nowMs, actor) => (await import("./twofactor.js")).confirmEnrollment(registry, ring, code, nowMs, actor),
+      verify: async (ring, code, nowMs, context) => (await import("./twofactor.js")).verifyCode(registry, ring, code, nowMs, context),
+      disable: async (ring, code, nowMs, actor) => (await import("./twofactor.js")).disable(registry, ring, code, nowMs, actor),
     },
     callLimits: {
       circuitRefusal: (tool, settings) => now(() => circuitRefusal(registry, tool, settings)),

@@ -14,37 +14,9 @@ import { ringForSealing, seal, unsealFresh, type KeyRing } from "../../secrets/c
 import { appendAudit } from "./audit.js";
 import { writeTransaction, type Registry } from "./db.js";
 import type { VerifyContext, TwoFactorStatus } from "../../domain/records.js";
-export type { VerifyContext, TwoFactorStatus };
-
-/** The additional authenticated data for the sealed secret: the row it belongs to. */
-export const TOTP_AAD = "totp:1";
-export const MAX_FAILURES = 5;
-export const THROTTLE_WINDOW_MS = 15 * 60_000;
-
-export type VerifyResult =
-  { ok: true; step: number } | { ok: false; reason: "not_enrolled" | "invalid" | "replayed" | "throttled"; retryAfterSeconds?: number };
-
-interface TotpRow {
-  sealed_secret: string;
-  confirmed: number;
-  last_step: number;
-  created_at: string;
-}
-
-function readRow(registry: Registry): TotpRow | undefined {
-  return registry.db.prepare("SELECT sealed_secret, confirmed, last_step, created_at FROM totp WHERE id = 1").get() as TotpRow | undefined;
-}
-
-/** Failures still inside the window, oldest first, and when the lockout (if any) ends. */
-function readThrottle(registry: Registry, nowMs: number): { failures: number; throttledUntilMs?: number } {
-  const times = registry.db
-    .prepare("SELECT at_ms FROM totp_failures WHERE at_ms > ? ORDER BY at_ms")
-    .pluck()
-    .all(nowMs - THROTTLE_WINDOW_MS) as number[];
-  if (times.length < MAX_FAILURES) return { failures: times.length };
-  // Attempts resume once enough of the oldest failures have aged out to leave room for one more.
-  return { failures: times.length, throttledUntilMs: times[times.length - MAX_FAILURES]! + THROTTLE_WINDOW_MS };
-}
+import { readRow, readThrottle, THROTTLE_WINDOW_MS, TOTP_AAD, type VerifyResult } from "./totp-state.js";
+export type { VerifyContext, TwoFactorStatus, VerifyResult };
+export { isEnrolled, MAX_FAILURES, THROTTLE_WINDOW_MS, TOTP_AAD, twoFactorStatus } from "./totp-state.js";
 
 function secondsUntil(untilMs: number, nowMs: number): number {
   return Math.max(1, Math.ceil((untilMs - nowMs) / 1000));
@@ -145,23 +117,4 @@ export function disable(registry: Registry, ring: KeyRing, code: string, nowMs: 
     registry.db.prepare("DELETE FROM totp WHERE id = 1").run();
     appendAudit(registry, { type: "2fa.disabled", actor, status: "disabled", data: {} });
   });
-}
-
-export function twoFactorStatus(registry: Registry, nowMs: number = Date.now()): TwoFactorStatus {
-  const row = readRow(registry);
-  const throttle = readThrottle(registry, nowMs);
-  return {
-    enrolled: row?.confirmed === 1,
-    pending: row !== undefined && row.confirmed !== 1,
-    since: row?.created_at ?? null,
-    failuresInWindow: throttle.failures,
-    maxFailures: MAX_FAILURES,
-    windowMinutes: THROTTLE_WINDOW_MS / 60_000,
-    throttledUntil: throttle.throttledUntilMs === undefined ? null : new Date(throttle.throttledUntilMs).toISOString(),
-  };
-}
-
-/** A confirmed enrolment exists: CRITICAL actions need a code. */
-export function isEnrolled(registry: Registry): boolean {
-  return (registry.db.prepare("SELECT confirmed FROM totp WHERE id = 1").pluck().get() as number | undefined) === 1;
 }
