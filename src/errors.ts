@@ -32,6 +32,7 @@ export type ErrorCode =
   | "tool_pending"
   | "url_blocked"
   | "needs_human"
+  | "approval_pending"
   | "unknown_outcome"
   | "registry_unavailable"
   | "environment_unavailable"

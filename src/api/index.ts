@@ -19,6 +19,7 @@ import type {
   AuditQuery,
   AuditVerification,
   Execution,
+  ExecutionOrigin,
   ExecutionQuery,
   ListToolsQuery,
   PlanRun,
@@ -65,6 +66,7 @@ export type {
 export type { ExitCodeValue } from "../errors.js";
 export type { ActionSummaryView, ActionView, Description, ToolView } from "../engine/describe.js";
 export type { Check, Diagnosis } from "../engine/doctor.js";
+export type { CatalogEntry, CatalogQuery } from "../engine/catalog.js";
 export type {
   Actor,
   Approval,
@@ -77,6 +79,7 @@ export type {
   Config,
   ConvertReport,
   Execution,
+  ExecutionOrigin,
   ExecutionQuery,
   ExecuteResult,
   ImportReport,
@@ -92,7 +95,7 @@ export type {
   ToolSummary,
 };
 
-import type { ApplyCallOptions, ApprovalChannel, OpenOptions, ProgressEvent, RunInput, Toolctl } from "./types.js";
+import type { ApplyCallOptions, ApprovalChannel, OpenOptions, ProgressEvent, RunInput, RunOptions, Toolctl } from "./types.js";
 export type { ApplyCallOptions, ApprovalChannel, ApprovalDecision, OpenOptions, ProgressEvent, RunInput, RunOptions, Toolctl, ToolHealth } from "./types.js";
 
 /** Runners load on demand: a process run never pays for the HTTP client, and the reverse. */
@@ -115,7 +118,7 @@ function sourcesOf(input: RunInput | undefined): InputSources {
 }
 
 /** A Human backed by an ApprovalChannel: a program's function answers where a terminal would prompt. */
-export function channelHuman(channel: ApprovalChannel | undefined): Human {
+export function channelHuman(channel: ApprovalChannel | undefined, onFiled?: RunOptions["onApprovalFiled"]): Human {
   let pendingOtp: string | undefined;
   return {
     canPrompt: channel !== undefined,
@@ -131,7 +134,9 @@ export function channelHuman(channel: ApprovalChannel | undefined): Human {
       pendingOtp = undefined;
       return otp ? { code: otp } : { answer: "no code given" };
     },
-    waiting() {},
+    waiting(approvalId, expiresAt) {
+      onFiled?.(approvalId, expiresAt);
+    },
   };
 }
 
@@ -159,14 +164,14 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
     isEnrolled: () => store.twoFactor.isEnrolled(),
     verify: (code, target) => verifyCode(code, { actor, purpose: "run", tool: target.tool, action: target.action, executionId: target.executionId }),
   };
-  const deps = async (human: Human | undefined, channel: ApprovalChannel | undefined): Promise<ExecuteDeps> =>
+  const deps = async (human: Human | undefined, channel: ApprovalChannel | undefined, onFiled?: RunOptions["onApprovalFiled"]): Promise<ExecuteDeps> =>
     ({
       store,
       home,
       config: await settings(),
       runners: RUNNERS,
       twoFactor,
-      human: human ?? channelHuman(channel ?? options.approvals),
+      human: human ?? channelHuman(channel ?? options.approvals, onFiled),
       autoRollback: async (result, runOptions, runDeps) => (await import("../engine/rollback.js")).autoRollback(result, runOptions, runDeps),
     }) satisfies ExecuteDeps;
   const base = { actor, cwd, env };
@@ -190,10 +195,12 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
     getTool: (name) => store.tools.get(name),
     describe: async (target) => (await import("../engine/describe.js")).describeTarget({ store, home, cwd, env }, target),
 
+    catalog: async (query) => (await import("../engine/catalog.js")).catalog(store, query),
+    registryVersion: () => store.tools.fingerprint(),
     async preview(target, input, runOptions = {}) {
       const { execute } = await import("../engine/execute.js");
       return execute(
-        { ...base, target, input: sourcesOf(input), dryRun: true, sandbox: runOptions.sandbox, signal: runOptions.signal },
+        { ...base, target, input: sourcesOf(input), dryRun: true, sandbox: runOptions.sandbox, signal: runOptions.signal, origin: runOptions.origin },
         await deps(undefined, undefined),
       );
     },
@@ -208,12 +215,15 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
           yes: runOptions.yes,
           otp: runOptions.otp,
           wait: runOptions.wait,
+          waitSeconds: runOptions.waitSeconds,
+          approvalId: runOptions.approvalId,
+          origin: runOptions.origin,
           sandbox: runOptions.sandbox,
           signal: runOptions.signal,
           progress: progressOf(runOptions.progress),
           interrupts: runOptions.interrupts,
         },
-        await deps(runOptions.human, runOptions.approve),
+        await deps(runOptions.human, runOptions.approve, runOptions.onApprovalFiled),
       );
     },
     async rollback(executionId, runOptions = {}) {

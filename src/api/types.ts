@@ -12,6 +12,7 @@ import type {
   CountFilter,
   DaySpend,
   Execution,
+  ExecutionOrigin,
   ExecutionQuery,
   ListToolsQuery,
   PlanRun,
@@ -24,6 +25,7 @@ import type {
   ToolSummary,
 } from "../domain/records.js";
 import type { Human } from "../engine/approve.js";
+import type { CatalogEntry, CatalogQuery } from "../engine/catalog.js";
 import type { Description } from "../engine/describe.js";
 import type { ExecuteOptions, ExecuteResult, Progress } from "../engine/execute.js";
 import type { InputSources } from "../engine/input.js";
@@ -70,6 +72,17 @@ export interface RunOptions {
   otp?: string;
   /** File an approval request and wait until it is decided (`toolctl approve ID` from a terminal). */
   wait?: boolean;
+  /**
+   * With `wait`: stop waiting after this many seconds. The request stays open; the run ends `declined` with
+   * error code `approval_pending` and `approval.requestId`, and a later run with `approvalId` uses it once approved.
+   */
+  waitSeconds?: number;
+  /** With `wait`: told the filed request's id as soon as it is filed (to tell the human where to decide). */
+  onApprovalFiled?: (approvalId: string, expiresAt: string) => void;
+  /** Run under an approval request filed earlier and since approved; it must be for exactly this call. Used once. */
+  approvalId?: string;
+  /** The front door the run came through, recorded on the execution and its audit events. */
+  origin?: ExecutionOrigin;
   sandbox?: "docker" | "none";
   /** The human to ask for this run; overrides the one given to `openToolctl`. */
   approve?: ApprovalChannel;
@@ -113,8 +126,15 @@ export interface Toolctl extends ManageApi {
   /** A tool (`name`) with its actions' cost and risk rules, or one action (`tool.action`) in full, as `toolctl show` prints it. */
   describe(target: string): Promise<Description>;
 
+  /**
+   * Every action of the active tools (or of some tools, or of those with a tag), with its kind, self-contained
+   * input and output schemas, cost and risk rules and undo: what an agent may be offered.
+   */
+  catalog(query?: CatalogQuery): Promise<CatalogEntry[]>;
+  /** A value that changes whenever the runnable tools change (import, removal, status change, grant); cheap to poll. */
+  registryVersion(): Promise<string>;
   /** The decision for an action, without running it: request, cost, risk, approval need, budget effect, undo. */
-  preview(target: string, input?: RunInput, options?: Pick<RunOptions, "sandbox" | "signal">): Promise<ExecuteResult>;
+  preview(target: string, input?: RunInput, options?: Pick<RunOptions, "sandbox" | "signal" | "origin">): Promise<ExecuteResult>;
   run(target: string, input?: RunInput, options?: RunOptions): Promise<ExecuteResult>;
   rollback(executionId: string, options?: Omit<RunOptions, "sandbox">): Promise<ExecuteResult & { rollbackOf: string }>;
   /**

@@ -64,6 +64,16 @@ export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number] | "requested" 
 export type ErrorCategory =
   "network" | "authentication" | "authorization" | "rate_limit" | "validation" | "timeout" | "server_error" | "resource_limit" | "environment" | "other";
 
+/**
+ * Which front door a run came through when it was not the CLI or a program's own call: for an MCP server, the
+ * client's name and version as it announced them and the session id. Recorded on the execution and its audit events.
+ */
+export interface ExecutionOrigin {
+  via: "mcp";
+  client?: { name: string; version: string };
+  session?: string;
+}
+
 export interface Execution {
   id: string;
   tool: string;
@@ -88,6 +98,8 @@ export interface Execution {
   rollbackOf: string | null;
   /** For a step of an applied plan: the plan run (toolctl plan-runs show ID). */
   planRunId: string | null;
+  /** The front door it came through (an MCP client), or null. */
+  origin: ExecutionOrigin | null;
 }
 
 export type ApprovalStatus = "pending" | "approved" | "denied" | "expired" | "used";
@@ -292,6 +304,7 @@ export interface NewExecution {
   toolDigest?: string | null;
   rollbackOf?: string;
   planRunId?: string;
+  origin?: ExecutionOrigin;
 }
 
 export interface ExecutionUpdate {

@@ -4,6 +4,7 @@
  * refusal naming the flags. Every path ends in a value, and every decision is audited with who decided and how.
  */
 import type { Actor } from "../config/home.js";
+import type { ExecutionOrigin } from "../domain/records.js";
 import { ExitCode, NeedsHumanError, PolicyError, ToolctlError } from "../errors.js";
 import type { Store } from "../store/port.js";
 import type { ApprovalRequest } from "../policy/approval.js";
@@ -31,6 +32,12 @@ export interface ApprovalOptions {
   yes: boolean;
   otp?: string;
   wait: boolean;
+  /** With `wait`: how long to wait before leaving the request pending (default: until it expires). */
+  waitSeconds?: number;
+  /** A request filed earlier (by a wait that ended undecided): used when approved for exactly this call. */
+  approvalId?: string;
+  /** The front door the run came through, added to the approval's audit events. */
+  origin?: ExecutionOrigin;
   timeoutSeconds: number;
   actor: Actor;
   signal?: AbortSignal;
@@ -42,7 +49,8 @@ export interface ApprovalOptions {
  * Not approved always ends the attempt `declined`, whatever the reason: a no, a wrong code, Ctrl-C (exit 130),
  * or nobody here to ask (exit 4). The error says which, and what would let it proceed.
  */
-export type ApprovalResult = { approved: true; via: string; approvalId?: string } | { approved: false; status: "declined"; error: ToolctlError };
+export type ApprovalResult =
+  { approved: true; via: string; approvalId?: string } | { approved: false; status: "declined"; error: ToolctlError; approvalId?: string };
 
 const POLL_MS = 200;
 
@@ -71,7 +79,7 @@ export async function obtainApproval(
       action: request.action,
       executionId: options.executionId,
       status: result,
-      data: { via, ...extra },
+      data: { via, ...extra, ...(options.origin ? { origin: options.origin } : {}) },
     });
   const checkCode = async (code: string, via: string): Promise<ApprovalResult> => {
     const verdict = await twoFactor.verify(code, { tool: request.tool, action: request.action, executionId: options.executionId });
@@ -89,9 +97,12 @@ export async function obtainApproval(
     );
   }
 
+  if (options.approvalId) return filedEarlier(store, request, digest, options.approvalId);
+
   if (options.wait) {
     const filed = await store.approvals.file({ request, digest, requestedBy: options.actor, timeoutSeconds: options.timeoutSeconds });
     human.waiting(filed.id, filed.expiresAt);
+    const giveUpAt = options.waitSeconds === undefined ? Infinity : Date.now() + options.waitSeconds * 1000;
     for (;;) {
       if (options.signal?.aborted) {
         // Withdrawn, so that nobody can approve (or spend a TOTP code on) a request whose run is gone.
@@ -110,6 +121,7 @@ export async function obtainApproval(
       if (current.status === "approved") return { approved: true, via: current.decidedVia ?? "another terminal", approvalId: filed.id };
       if (current.status === "denied") return declined(`${name} was denied from another terminal (approval ${filed.id})`);
       if (current.status === "expired") return declined(`${name}: no decision on approval ${filed.id} within ${options.timeoutSeconds} s, which counts as no`);
+      if (Date.now() >= giveUpAt) return pending(name, filed.id, filed.expiresAt, request.needsOtp);
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
   }
@@ -156,4 +168,42 @@ export async function obtainApproval(
   return needsHuman(
     `${name} needs approval (risk ${request.risk}, estimated $${request.cost.usd.toFixed(2)}) and nobody can answer a prompt here: re-run with ${how}, or with --wait and decide it with toolctl approve ID${request.needsOtp ? " --otp CODE" : ""} from another terminal`,
   );
+}
+
+/** A wait that ended undecided: the request stays open, and a later run with its id uses it once approved. */
+function pending(name: string, id: string, expiresAt: string, needsOtp: boolean): ApprovalResult {
+  return {
+    approved: false,
+    status: "declined",
+    approvalId: id,
+    error: new ToolctlError(
+      "approval_pending",
+      ExitCode.needsHuman,
+      `${name} is waiting for approval ${id} (until ${expiresAt}): a human decides it with toolctl approve ${id}${needsOtp ? " --otp CODE" : ""} (or toolctl deny ${id})`,
+      { approvalId: id, expiresAt },
+    ),
+  };
+}
+
+/**
+ * Runs under a request filed by an earlier wait: only when it was approved for exactly this call. The start of
+ * the run uses it up in the same transaction as the intent, so a second run under the same id is refused there.
+ */
+async function filedEarlier(store: Store, request: ApprovalRequest, digest: string, id: string): Promise<ApprovalResult> {
+  const name = `${request.tool}.${request.action}`;
+  const refused = (message: string): ApprovalResult => ({
+    approved: false,
+    status: "declined",
+    approvalId: id,
+    error: new PolicyError("policy_refused", message),
+  });
+  const filed = await store.approvals.get(id);
+  if (!filed) return refused(`approval request ${id} does not exist`);
+  if (filed.tool !== request.tool || filed.action !== request.action || filed.digest !== digest) {
+    return refused(`approval request ${id} was for a different call than ${name} with this input: a new approval is needed`);
+  }
+  if (filed.status === "pending") return pending(name, id, filed.expiresAt, request.needsOtp);
+  if (filed.status === "approved") return { approved: true, via: `approval ${id} (${filed.decidedVia ?? "another terminal"})`, approvalId: id };
+  if (filed.status === "used") return refused(`approval request ${id} was already used: it runs its call once`);
+  return refused(`approval request ${id} is ${filed.status}: ${name} does not run`);
 }

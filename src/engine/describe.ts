@@ -25,7 +25,7 @@ function costRule(spec: Pick<ActionSpec, "cost">): string {
   return describeCostRule(spec.cost);
 }
 
-function riskRule(spec: Pick<ActionSpec, "risk" | "kind" | "approval">): string {
+export function riskRule(spec: Pick<ActionSpec, "risk" | "kind" | "approval">): string {
   const floors = [spec.risk ? `at least ${spec.risk}` : "", spec.kind === "delete" ? "at least MEDIUM (delete)" : ""].filter(Boolean);
   return `from cost${floors.length ? `, ${floors.join(", ")}` : ""}; approval ${spec.approval}`;
 }

@@ -6,7 +6,7 @@
  */
 import type { Actor } from "../config/home.js";
 import type { RiskLevel } from "../domain/manifest.js";
-import type { ErrorCategory, ExecutionStatus } from "../domain/records.js";
+import type { ErrorCategory, ExecutionOrigin, ExecutionStatus } from "../domain/records.js";
 import { ExitCode, PolicyError, ToolctlError, type ExitCodeValue } from "../errors.js";
 import type { ApprovalNeed } from "../policy/approval.js";
 import type { CostEstimate } from "../policy/cost.js";
@@ -31,6 +31,15 @@ export interface ExecuteOptions {
   otp?: string;
   /** `--wait`: file an approval request and wait for `toolctl approve` from another terminal. */
   wait?: boolean;
+  /**
+   * With `wait`: stop waiting after this many seconds and leave the request pending (the run ends `declined`
+   * with `approval_pending`; `approvalId` can run it once approved). Default: wait until the request expires.
+   */
+  waitSeconds?: number;
+  /** Run under an approval request filed earlier and since approved: it must be for exactly this call (its digest). */
+  approvalId?: string;
+  /** The front door the run came through (an MCP client and session), recorded on the execution and its audit events. */
+  origin?: ExecutionOrigin;
   /** Set by rollback: the execution this one compensates. */
   rollbackOf?: string;
   /** Set by apply: the id is chosen (and written on the plan step) before the run, so a crash leaves a trail. */
@@ -74,7 +83,8 @@ export interface ExecuteResult {
   plan?: Record<string, unknown>;
   cost?: CostEstimate;
   risk?: RiskLevel;
-  approval?: ApprovalNeed & { via?: string };
+  /** `via`: how it was approved; `requestId`: the filed approval request (a wait, or a run under an earlier one). */
+  approval?: ApprovalNeed & { via?: string; requestId?: string };
   /** Today's spend against the daily limit, as it stands with this action's cost reserved. */
   budget?: Budget;
   /** Present on every outcome but success and dry run; `exitCode` repeats the top-level one for scripts. */
@@ -145,7 +155,7 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
       tool: found.tool,
       action: found.action,
       status: "rejected",
-      data: { reason: found.missing.message },
+      data: { reason: found.missing.message, ...(options.origin ? { origin: options.origin } : {}) },
     });
     throw found.missing;
   }
@@ -159,6 +169,7 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
     toolDigest: tool.digest,
     rollbackOf: options.rollbackOf,
     planRunId: options.planRunId,
+    origin: options.origin,
   });
   const evaluation = await evaluate({ ...options, executionId: id }, deps, found);
   if (!evaluation.ok) {
@@ -233,7 +244,7 @@ async function carryOut(decision: Decision, options: ExecuteOptions, deps: Execu
   const verdict =
     planned && !approval.twoFactor
       ? { approved: true as const, via: planned.via }
-      : approval.required
+      : approval.required || options.approvalId !== undefined
         ? await obtainApproval(
             store,
             decision.approvalRequest,
@@ -242,6 +253,9 @@ async function carryOut(decision: Decision, options: ExecuteOptions, deps: Execu
               yes: options.yes === true || planned !== undefined,
               otp: options.otp,
               wait: options.wait === true,
+              waitSeconds: options.waitSeconds,
+              approvalId: options.approvalId,
+              origin: options.origin,
               timeoutSeconds: deps.config.approvals.timeoutSeconds,
               actor: options.actor,
               signal: options.signal,
@@ -251,8 +265,12 @@ async function carryOut(decision: Decision, options: ExecuteOptions, deps: Execu
             deps.twoFactor,
           )
         : { approved: true as const, via: "not required" };
-  if (!verdict.approved) return refuse(verdict.status, verdict.error, null);
-  shown.approval = { ...approval, via: verdict.via };
+  const requestId = "approvalId" in verdict && verdict.approvalId ? { requestId: verdict.approvalId } : {};
+  if (!verdict.approved) {
+    shown.approval = { ...approval, ...requestId };
+    return refuse(verdict.status, verdict.error, null);
+  }
+  shown.approval = { ...approval, via: verdict.via, ...requestId };
   // Ctrl-C before the side effect stops the run: nothing has happened yet, so nothing will.
   if (options.signal?.aborted) {
     return refuse("declined", new ToolctlError("interrupted", ExitCode.interrupted, `${name}: interrupted before it ran; nothing ran`), null);

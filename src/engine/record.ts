@@ -3,7 +3,7 @@
  * and its audit event together, so the history and the audit log can never disagree. Data arrives redacted.
  */
 import type { Actor } from "../config/home.js";
-import type { AuditEventInput, ExecutionStatus, ExecutionUpdate } from "../domain/records.js";
+import type { AuditEventInput, ExecutionOrigin, ExecutionStatus, ExecutionUpdate } from "../domain/records.js";
 import type { StartedRun, StartRefusal, Store } from "../store/port.js";
 
 export interface RecordTarget {
@@ -17,6 +17,8 @@ export interface RecordTarget {
   rollbackOf?: string;
   /** The plan run this execution is a step (or a compensation) of. */
   planRunId?: string;
+  /** The front door it came through; also added to every audit event of the execution. */
+  origin?: ExecutionOrigin;
 }
 
 export interface Recorder {
@@ -39,22 +41,25 @@ export interface Recorder {
 }
 
 export function createRecorder(store: Store, target: RecordTarget): Recorder {
-  const { id, tool, action, actor, createdAt, toolDigest, rollbackOf, planRunId } = target;
+  const { id, tool, action, actor, createdAt, toolDigest, rollbackOf, planRunId, origin } = target;
   const audit = { actor, tool, action, executionId: id };
-  const row = (status: ExecutionStatus, input: unknown) => ({ id, tool, action, actor, status, input, createdAt, toolDigest, rollbackOf, planRunId });
+  const row = (status: ExecutionStatus, input: unknown) => ({ id, tool, action, actor, status, input, createdAt, toolDigest, rollbackOf, planRunId, origin });
+  const withOrigin = (data: Record<string, unknown>) => (origin ? { ...data, origin } : data);
   return {
     async event(event) {
       await store.audit.append(event);
     },
-    ended: (status, input, update, type, data) => store.executions.ended({ execution: row(status, input), update, audit: { ...audit, type, status, data } }),
+    ended: (status, input, update, type, data) =>
+      store.executions.ended({ execution: row(status, input), update, audit: { ...audit, type, status, data: withOrigin(data) } }),
     started: (input, update, data, with_) =>
       store.executions.started({
         execution: row("running", input),
         update,
         toolDigest,
         ...with_,
-        audit: { ...audit, type: "execution.started", status: "running", data },
+        audit: { ...audit, type: "execution.started", status: "running", data: withOrigin(data) },
       }),
-    finished: (status, update, data) => store.executions.finished(id, status, update, { ...audit, type: `execution.${status}`, status, data }),
+    finished: (status, update, data) =>
+      store.executions.finished(id, status, update, { ...audit, type: `execution.${status}`, status, data: withOrigin(data) }),
   };
 }

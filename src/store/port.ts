@@ -46,6 +46,25 @@ import type {
 import type { Asks } from "../domain/permissions.js";
 import type { KeyRing } from "../secrets/crypto.js";
 
+export interface CatalogQuery {
+  /** Only these tools. */
+  tools?: string[];
+  /** Only tools with this tag. */
+  tag?: string;
+}
+
+/** One action of an active tool, with its tool's description and tags. */
+export interface CatalogRow {
+  tool: string;
+  toolDescription: string;
+  tags: string[];
+  runtime: string;
+  action: string;
+  kind: ActionRecord["kind"];
+  description: string;
+  definition: ActionRecord["definition"];
+}
+
 export interface ToolStore {
   list(query?: ListToolsQuery): Promise<ToolSummary[]>;
   /** The five columns `toolctl list` prints, without building a record per tool. */
@@ -58,6 +77,13 @@ export interface ToolStore {
   /** An action; `withValidators` false skips loading its compiled validators. */
   action(tool: string, name: string, withValidators?: boolean): Promise<ActionRecord | undefined>;
   actions(tool: string): Promise<Array<Pick<ActionRecord, "name" | "kind" | "description">>>;
+  /** Every action of the active tools (optionally only some tools, or those with a tag), in one read: what an agent may be offered. */
+  catalog(query?: CatalogQuery): Promise<CatalogRow[]>;
+  /**
+   * A value that changes whenever the set of runnable tools or their actions changes (an import, a removal, a
+   * status change, a grant): cheap enough to poll every second.
+   */
+  fingerprint(): Promise<string>;
   /** Shared schema definitions of a tool (an imported spec's components), all or by name. */
   definitions(tool: string, names?: string[]): Promise<Record<string, unknown>>;
   save(input: SaveToolInput): Promise<SaveToolResult>;

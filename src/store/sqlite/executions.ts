@@ -33,6 +33,7 @@ interface ExecutionRow {
   resources: string | null;
   rollback_of: string | null;
   plan_run_id: string | null;
+  origin?: string | null;
   mac?: string | null;
 }
 
@@ -60,6 +61,7 @@ function toExecution(row: ExecutionRow): Execution {
     resources: parse(row.resources ?? null),
     rollbackOf: row.rollback_of ?? null,
     planRunId: row.plan_run_id ?? null,
+    origin: parse(row.origin ?? null) as Execution["origin"],
   };
 }
 
@@ -73,14 +75,15 @@ export function insertExecution(registry: Registry, execution: NewExecution, { s
   const writer = currentProcess();
   statement(
     registry,
-    `INSERT INTO executions (id, tool, action, actor, status, input, tool_digest, created_at, rollback_of, plan_run_id, pid, pid_start)
-     VALUES (@id, @tool, @action, @actor, @status, @input, @toolDigest, @createdAt, @rollbackOf, @planRunId, @pid, @pidStart)`,
+    `INSERT INTO executions (id, tool, action, actor, status, input, tool_digest, created_at, rollback_of, plan_run_id, pid, pid_start, origin)
+     VALUES (@id, @tool, @action, @actor, @status, @input, @toolDigest, @createdAt, @rollbackOf, @planRunId, @pid, @pidStart, @origin)`,
   ).run({
     ...execution,
     input: JSON.stringify(execution.input ?? null),
     toolDigest: execution.toolDigest ?? null,
     rollbackOf: execution.rollbackOf ?? null,
     planRunId: execution.planRunId ?? null,
+    origin: execution.origin ? JSON.stringify(execution.origin) : null,
     pid: writer.pid,
     pidStart: writer.start,
   });
@@ -119,10 +122,12 @@ export function updateExecution(registry: Registry, id: string, update: Executio
 /**
  * Executions are what people read ("did the payment go through?"), so every row is signed with the audit key
  * like the audit chain: an edited status, output or cost no longer verifies. The signature covers every column
- * but itself, so columns added later are covered without a change here.
+ * but itself, so columns added later are covered without a change here. `origin` counts only when set: rows
+ * signed before it existed still verify.
  */
 function executionMac(key: AuditKey, row: Record<string, unknown>): string {
-  const { mac: _mac, ...columns } = row;
+  const { mac: _mac, origin, ...rest } = row;
+  const columns = origin === null || origin === undefined ? rest : { ...rest, origin };
   return `${key.id}:${hmacHex(key, `toolctl execution\n${canonicalJson(columns)}`)}`;
 }
 

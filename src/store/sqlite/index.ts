@@ -25,6 +25,7 @@ import {
   getDefinitions,
   getTool,
   listActions,
+  listCatalog,
   listToolImages,
   listToolRows,
   listTools,
@@ -33,6 +34,7 @@ import {
   saveTool,
   setToolStatus,
   toolNames,
+  toolsFingerprint,
 } from "./tools.js";
 import { isEnrolled, twoFactorStatus } from "./totp-state.js";
 
@@ -87,6 +89,8 @@ export function sqliteStore(registry: Registry): SqliteStore {
       actionNames: (tool) => now(() => actionNames(registry, tool)),
       action: (tool, name, withValidators = true) => now(() => getAction(registry, tool, name, withValidators)),
       actions: (tool) => now(() => listActions(registry, tool)),
+      catalog: (query) => now(() => listCatalog(registry, query)),
+      fingerprint: () => now(() => toolsFingerprint(registry)),
       definitions: (tool, names) => now(() => getDefinitions(registry, tool, names)),
       save: (input) => now(() => saveTool(registry, input)),
       saveValidators: (tool, action, digest, input, output) => now(() => saveLazyValidators(registry, tool, action, digest, input, output)),

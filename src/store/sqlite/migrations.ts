@@ -340,4 +340,9 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE tools ADD COLUMN reach TEXT;
   ALTER TABLE tools ADD COLUMN accepted_reach TEXT;
   `,
+  `
+  -- The front door a run came through (an MCP client's name and version, its session), as JSON; NULL for the
+  -- CLI and programs. Signed with the row when set.
+  ALTER TABLE executions ADD COLUMN origin TEXT;
+  `,
 ];

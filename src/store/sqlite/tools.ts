@@ -5,7 +5,8 @@
  */
 import type { ActionSpec } from "../../domain/manifest.js";
 import { asksOf, isCovered, reachOf, widenedReach, type Asks } from "../../domain/permissions.js";
-import { digestOf } from "../../util/canonical.js";
+import { digestOf, sha256Hex } from "../../util/canonical.js";
+import type { CatalogQuery, CatalogRow } from "../port.js";
 import { appendAudit } from "./audit.js";
 import { nowIso, statement, writeTransaction, type Registry } from "./db.js";
 import type { ToolStatus, ToolDefinition, ToolSummary, ToolRecord, ActionRecord, ListToolsQuery } from "../../domain/records.js";
@@ -92,6 +93,29 @@ export function getTool(registry: Registry, name: string): ToolRecord | undefine
   if (!row) return undefined;
   const list = (text: string | null) => (text === null ? null : (JSON.parse(text) as string[]));
   return { ...toSummary(row), definition: JSON.parse(row.definition!) as ToolDefinition, reach: list(row.reach), acceptedReach: list(row.accepted_reach) };
+}
+
+/** Every action of the active tools, tool and action names in order, as one JSON text built by SQLite. */
+export function listCatalog(registry: Registry, query: CatalogQuery = {}): CatalogRow[] {
+  const where = ["t.status = 'active'"];
+  const params: Record<string, string> = {};
+  if (query.tag) (where.push("EXISTS (SELECT 1 FROM json_each(t.tags) WHERE value = @tag)"), (params.tag = query.tag));
+  if (query.tools) (where.push("t.name IN (SELECT value FROM json_each(@tools))"), (params.tools = JSON.stringify(query.tools)));
+  const sql = `SELECT json_group_array(json_object('tool', t.name, 'toolDescription', t.description, 'tags', json(t.tags), 'runtime', t.runtime,
+      'action', a.name, 'kind', a.kind, 'description', a.description, 'definition', json(a.definition)) ORDER BY t.name, a.name)
+    FROM tools t JOIN actions a ON a.tool = t.name WHERE ${where.join(" AND ")}`;
+  return JSON.parse(registry.db.prepare(sql).pluck().get(params) as string) as CatalogRow[];
+}
+
+/** Changes with any tool's name, status, digest or grants: a digest of those columns for every tool. */
+export function toolsFingerprint(registry: Registry): string {
+  const text = statement(
+    registry,
+    "SELECT group_concat(name || ':' || status || ':' || digest || ':' || coalesce(grants, ''), '|') FROM (SELECT * FROM tools ORDER BY name)",
+  )
+    .pluck()
+    .get() as string | null;
+  return sha256Hex(text ?? "");
 }
 
 export function toolNames(registry: Registry): string[] {
