@@ -37,7 +37,7 @@ try {
   const executions = await toolctl.executions({ tool: "echo" });
   const verified = await toolctl.verifyAudit();
   console.log(JSON.stringify({
-    imported: report.imported.length, preview: { status: preview.status, request: preview.plan, risk: preview.risk },
+    imported: report.imported.length, preview: { status: preview.status, request: preview.request, risk: preview.risk },
     run: { status: run.status, output: run.output, exitCode: run.exitCode }, paid: { status: paid.status, approval: paid.approval },
     asked, typed, executions: executions.total, audit: verified.ok,
   }));

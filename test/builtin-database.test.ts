@@ -119,7 +119,7 @@ describe("database runtime: operations", () => {
     const result = await run(toolctl, "db.read", { table: 'odd "quoted" table', where: { 'odd "col"': "x" } });
     expect(result.exitCode).toBe(0);
     expect(result.output.rows).toEqual([{ id: 1, 'odd "col"': "x" }]);
-    expect(result.plan.sql).toBe('SELECT "id", "odd ""col""" FROM "odd ""quoted"" table" WHERE "odd ""col""" = ? LIMIT ? OFFSET ?');
+    expect(result.request.sql).toBe('SELECT "id", "odd ""col""" FROM "odd ""quoted"" table" WHERE "odd ""col""" = ? LIMIT ? OFFSET ?');
   });
 
   it("creates a row and returns its rowid; a constraint violation fails (exit 1) with SQLite's message", async () => {
@@ -205,7 +205,7 @@ describe("database runtime: operations", () => {
     const update = await run(toolctl, "db.update", { where: { name: "ada", age: { ne: null } }, data: { email: "new@example.com" } }, { dryRun: true });
     expect(update.exitCode).toBe(0);
     expect(update.status).toBe("dry_run");
-    expect(update.plan).toEqual({
+    expect(update.request).toEqual({
       runtime: "database",
       operation: "update",
       file,
@@ -218,9 +218,9 @@ describe("database runtime: operations", () => {
       summary: 'UPDATE "users" SET "email" = ? WHERE "name" = ? AND "age" IS NOT NULL with ["new@example.com","ada"] (1 row match now)',
     });
     const read = await run(toolctl, "db.read", { table: "logs" }, { dryRun: true });
-    expect(read.plan).toMatchObject({ readOnly: true, limit: 3, sql: 'SELECT "id", "line" FROM "logs" LIMIT ? OFFSET ?', params: [4, 0] });
+    expect(read.request).toMatchObject({ readOnly: true, limit: 3, sql: 'SELECT "id", "line" FROM "logs" LIMIT ? OFFSET ?', params: [4, 0] });
     const del = await run(toolctl, "db.delete", { where: { id: 1 } }, { dryRun: true });
-    expect(del.plan.sql).toBe('DELETE FROM "users" WHERE "id" = ?');
+    expect(del.request.sql).toBe('DELETE FROM "users" WHERE "id" = ?');
     expect(snapshot(file)).toEqual(before);
   });
 });
@@ -330,8 +330,8 @@ actions:
     const file = path.join(dir, "data/inv.db");
     const dry = await run(toolctl, "inv.add", { data: { name: "saw" } }, { dryRun: true });
     expect(dry.exitCode).toBe(0);
-    expect(dry.plan.setup).toBe(path.join(dir, "inv.sql"));
-    expect(dry.plan.summary).toMatch(/^creates .*inv\.db from .*inv\.sql, then INSERT INTO "items"/);
+    expect(dry.request.setup).toBe(path.join(dir, "inv.sql"));
+    expect(dry.request.summary).toMatch(/^creates .*inv\.db from .*inv\.sql, then INSERT INTO "items"/);
     expect(existsSync(file)).toBe(false);
     const listed = await run(toolctl, "inv.list");
     expect(listed.output.rows).toEqual([{ id: 1, name: "hammer" }]);

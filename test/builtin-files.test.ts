@@ -143,7 +143,7 @@ describe("files runtime: operations", () => {
     const write = await run(toolctl, "fs.write", { path: "./notes//today.md", content: "changed" }, { dryRun: true });
     expect(write.exitCode).toBe(0);
     expect(write.status).toBe("dry_run");
-    expect(write.plan).toMatchObject({
+    expect(write.request).toMatchObject({
       runtime: "files",
       operation: "write",
       path: path.join(dir, "root/notes/today.md"),
@@ -152,10 +152,10 @@ describe("files runtime: operations", () => {
       bytes: 7,
       createOnly: false,
     });
-    expect(write.plan.summary).toContain(`replaces ${path.join(dir, "root/notes/today.md")} with 7 bytes`);
+    expect(write.request.summary).toContain(`replaces ${path.join(dir, "root/notes/today.md")} with 7 bytes`);
     const del = await run(toolctl, "fs.delete", { path: "hello.txt" }, { dryRun: true });
     expect(del.exitCode).toBe(0);
-    expect(del.plan.summary).toBe(`deletes the file ${path.join(dir, "root/hello.txt")}`);
+    expect(del.request.summary).toBe(`deletes the file ${path.join(dir, "root/hello.txt")}`);
     expect(readFileSync(path.join(dir, "root/notes/today.md"), "utf8")).toBe("# Today\nbuy milk\n");
     expect(existsSync(path.join(dir, "root/hello.txt"))).toBe(true);
     const refused = await run(toolctl, "fs.read", { path: "../outside/secret.txt" }, { dryRun: true });

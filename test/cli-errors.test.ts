@@ -242,7 +242,8 @@ describe("run: parameters that fail the input schema", () => {
     const result = await runJson(["run", "weather.current", "--param", "latitude=100", "--param", "longitude=east", "--dry-run"], { home });
     const error = expectJsonError(result, 2, "input_invalid");
     expect(error.problems).toEqual(expect.arrayContaining([expect.stringMatching(/^input\.latitude: .*90/), "input.longitude: must be number"]));
-    expect(result.json.plan).toBeUndefined();
+    expect(result.json.request).toBeUndefined();
+    expect(result.json).not.toHaveProperty("plan");
     const list = await executions(home);
     expect(list.items.map((e) => e.status)).toEqual(["failed"]);
   });

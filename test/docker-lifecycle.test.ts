@@ -156,7 +156,7 @@ describe.skipIf(skipDocker)("docker tool lifecycle", () => {
 
     const volume = stateVolumeOf("lc-state", home);
     expect(volume).toMatch(/^toolctl-state-lc-state-[0-9a-f]{10}$/);
-    expect(second.json.plan.mounts).toEqual([{ type: "volume", source: volume, target: "/state", quotaMb: 5 }]);
+    expect(second.json.request.mounts).toEqual([{ type: "volume", source: volume, target: "/state", quotaMb: 5 }]);
     expect(await volumeNames()).toContain(volume);
     const [info] = JSON.parse((await docker(["volume", "inspect", volume])).stdout) as Array<{ Labels: Record<string, string> }>;
     expect(info!.Labels).toMatchObject({ "io.toolctl.tool": "lc-state", "io.toolctl.home": homeIdOf(home) });
@@ -275,8 +275,8 @@ describe.skipIf(skipDocker)("docker tool lifecycle", () => {
     expect(record.grants.permissions).toMatchObject({ network: true });
 
     const dry = await json(["run", "lc-net.sh", "--params", JSON.stringify({ script: "true" }), "--dry-run"]);
-    expect(dry.json.plan.network).not.toBe("none");
-    expect(dry.json.plan.network).toMatch(/bridge/);
+    expect(dry.json.request.network).not.toBe("none");
+    expect(dry.json.request.network).toMatch(/bridge/);
     const ran = await sh("lc-net", "ip route; ip -o link | cut -d: -f2");
     expect(ran.code, why(ran)).toBe(0);
     expect(ran.json.output).toMatch(/^default via /m);

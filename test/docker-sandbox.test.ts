@@ -380,7 +380,7 @@ describe.skipIf(skipDocker)("docker sandbox", () => {
     const result = await json(["run", "sbx-io.echo", "--params", JSON.stringify(input)]);
     expect(result.code, why(result)).toBe(0);
     expect(result.json.output).toEqual(input);
-    expect(result.json.plan).toMatchObject({ stdin: "input as JSON", output: "json" });
+    expect(result.json.request).toMatchObject({ stdin: "input as JSON", output: "json" });
   });
 
   it("keeps text output as text", async () => {
@@ -396,7 +396,7 @@ describe.skipIf(skipDocker)("docker sandbox", () => {
     expect(result.json.error.message).toBe("container exited with code 3: the last stderr line");
     const shown = await json(["executions", "show", result.json.executionId]);
     expect(shown.json.status).toBe("failed");
-    expect(shown.json.plan.result).toMatchObject({ exitCode: 3, stderr: expect.stringContaining("first stderr line\nthe last stderr line") });
+    expect(shown.json.request.result).toMatchObject({ exitCode: 3, stderr: expect.stringContaining("first stderr line\nthe last stderr line") });
   });
 
   it("records the resources used on the execution: duration, peak memory, CPU time", async () => {
@@ -509,7 +509,7 @@ describe.skipIf(skipDocker)("docker sandbox", () => {
     const dry = await json(["run", "sbx-dry.sh", "--params", JSON.stringify({ script: "echo hi" }), "--dry-run"]);
     expect(dry.code, why(dry)).toBe(0);
     expect(dry.json.status).toBe("dry_run");
-    expect(dry.json.plan).toEqual({
+    expect(dry.json.request).toEqual({
       runtime: "docker",
       image: BUSYBOX_IMAGE,
       command: ["sh", "-c", "echo hi"],
@@ -546,7 +546,7 @@ describe.skipIf(skipDocker)("docker sandbox", () => {
       DOCKER_HOST: "unix:///nonexistent.sock",
     });
     expect(offline.code, why(offline)).toBe(0);
-    expect(offline.json.plan).toEqual(dry.json.plan);
+    expect(offline.json.request).toEqual(dry.json.request);
   });
 
   it("--sandbox docker runs the process calculator in its image, with its directory read-only at /tool", async () => {
@@ -554,21 +554,21 @@ describe.skipIf(skipDocker)("docker sandbox", () => {
     const result = await json(["run", "calculator.calculate", "--sandbox", "docker", "-p", "operation=multiply", "-p", "a=6", "-p", "b=7"]);
     expect(result.code, why(result)).toBe(0);
     expect(result.json.output).toEqual({ result: 42 });
-    expect(result.json.plan).toMatchObject({
+    expect(result.json.request).toMatchObject({
       runtime: "docker",
       image: CALC_IMAGE,
       command: ["node", "/tool/calculator/calc.mjs"],
       user: "65534:65534",
       network: "none",
     });
-    expect(result.json.plan.mounts).toContainEqual({ type: "bind", source: examplesDir, target: "/tool", readOnly: true });
+    expect(result.json.request.mounts).toContainEqual({ type: "bind", source: examplesDir, target: "/tool", readOnly: true });
     const events = await engineEvents(since, [`label=io.toolctl.execution=${result.json.executionId}`, "type=container", "event=create"]);
     expect(events.map((e) => e.from)).toEqual([CALC_IMAGE]);
 
     // /tool is the tool's directory, and the container cannot write to it.
     const look = await json(["run", "sbx-proc.look", "--sandbox", "docker"]);
     expect(look.code, why(look)).toBe(0);
-    expect(look.json.plan.mounts).toContainEqual({ type: "bind", source: toolsDir, target: "/tool", readOnly: true });
+    expect(look.json.request.mounts).toContainEqual({ type: "bind", source: toolsDir, target: "/tool", readOnly: true });
     expect(look.json.output).toMatch(/^hello from the tool dir\n/);
     expect(look.json.output).toMatch(/Read-only file system\ntouch=1$/);
   });
@@ -585,14 +585,14 @@ describe.skipIf(skipDocker)("docker sandbox", () => {
   it("TOOLCTL_DOCKER_SANDBOX_PROCESSES=true makes Docker the default for a process tool with an image; --sandbox none overrides", async () => {
     const args = ["run", "calculator.calculate", "-p", "operation=add", "-p", "a=1", "-p", "b=2"];
     const plain = await json(args);
-    expect(plain.json.plan.runtime).toBe("process");
+    expect(plain.json.request.runtime).toBe("process");
     const sandboxed = await json(args, { TOOLCTL_DOCKER_SANDBOX_PROCESSES: "true" });
     expect(sandboxed.code, why(sandboxed)).toBe(0);
-    expect(sandboxed.json.plan).toMatchObject({ runtime: "docker", image: CALC_IMAGE });
+    expect(sandboxed.json.request).toMatchObject({ runtime: "docker", image: CALC_IMAGE });
     expect(sandboxed.json.output).toEqual({ result: 3 });
     const direct = await json([...args, "--sandbox", "none"], { TOOLCTL_DOCKER_SANDBOX_PROCESSES: "true" });
     expect(direct.code, why(direct)).toBe(0);
-    expect(direct.json.plan.runtime).toBe("process");
+    expect(direct.json.request.runtime).toBe("process");
   });
 
   // ---------------------------------------------------------------------------------------------------------------

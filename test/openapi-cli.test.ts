@@ -88,7 +88,7 @@ describe("import --openapi through the CLI", () => {
     // Pending: a dry run shows the request; a real run is refused with the way out.
     const dry = await runJson(["run", "pets.getPetById", "-p", "petId=7", "--dry-run"], { home, env });
     expect(dry.code).toBe(0);
-    expect(dry.json.plan).toMatchObject({ method: "GET", url: `${base}/v3/pet/7`, headers: { api_key: "[REDACTED]" } });
+    expect(dry.json.request).toMatchObject({ method: "GET", url: `${base}/v3/pet/7`, headers: { api_key: "[REDACTED]" } });
     expect(dry.json.warnings.join("\n")).toMatch(/a real run would be refused: tool pets is pending/);
     const refused = await runJson(["run", "pets.getPetById", "-p", "petId=7"], { home, env });
     expect(refused.code).toBe(3);
@@ -253,7 +253,7 @@ describe("import --openapi through the CLI", () => {
     const encoded = "name=Rex+Jr&tags=a&tags=b&meta%5Bx%5D=1";
     const dry = await runJson(["run", "pets.updatePetWithForm", "--params", params, "--dry-run"], { home, env });
     expect(dry.code).toBe(0);
-    expect(dry.json.plan).toMatchObject({ body: { name: "Rex Jr", tags: ["a", "b"], meta: { x: "1" } }, encodedBody: encoded });
+    expect(dry.json.request).toMatchObject({ body: { name: "Rex Jr", tags: ["a", "b"], meta: { x: "1" } }, encodedBody: encoded });
     const human = await runCli(["run", "pets.updatePetWithForm", "--params", params, "--dry-run"], { home, env });
     expect(human.stdout).toContain(`body: ${encoded}`);
   });

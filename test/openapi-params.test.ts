@@ -135,8 +135,8 @@ describe("--param typing through the schemas an import writes", () => {
       { home, env: { TOOL_SHOP_API_KEY: "k" } },
     );
     expect(dry.code, JSON.stringify(dry.json.error)).toBe(0);
-    expect(dry.json.plan.body).toEqual({ price: 9.5, stock: 2, tags: ["a", "b", "c"], dimensions: { width: 3 } });
-    expect(dry.json.plan.url).toBe("https://api.example.com/v1/products?ids=1&ids=2");
+    expect(dry.json.request.body).toEqual({ price: 9.5, stock: 2, tags: ["a", "b", "c"], dimensions: { width: 3 } });
+    expect(dry.json.request.url).toBe("https://api.example.com/v1/products?ids=1&ids=2");
     const bad = await runJson(["run", "shop.createProduct", "-p", "body.price=cheap", "--dry-run"], { home });
     expect(bad.code).toBe(2);
     expect(bad.json.error.message).toMatch(/body\.price: must be number/);

@@ -81,7 +81,7 @@ describe("process tools are confined", () => {
     expect(stolen.code, stolen.stderr).toBe(0);
     expect(stolen.json.output.code).toBeNull();
     expect(stolen.json.output.seen).toMatchObject({ "master.key": "ENOENT", "audit.key": "ENOENT", "registry.db": "ENOENT", listing: [] });
-    expect(stolen.json.plan.confinement).toMatchObject({ by: "bubblewrap", network: false });
+    expect(stolen.json.request.confinement).toMatchObject({ by: "bubblewrap", network: false });
     // Without a code from the authenticator, the $150 payment (CRITICAL) is refused.
     const pay = await runJson(["run", "piggybank.pay", "-p", "amount=150", "-p", "to=mallory", "--yes", "--otp", "000000"], { home });
     expect(pay.code).toBe(3);

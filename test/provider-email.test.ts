@@ -104,7 +104,7 @@ describe("email.send against a real SMTP server", () => {
     // Bcc is in the envelope only.
     expect(mail.raw).not.toContain("audit@example.com");
     expect(body).toBe("All green.\r\nSee you.\r\n");
-    expect(Buffer.byteLength(mail.raw)).toBe(result.plan!.sizeBytes);
+    expect(Buffer.byteLength(mail.raw)).toBe(result.request!.sizeBytes);
     expect(JSON.stringify(result)).not.toContain(smtp.password);
     const [recorded] = (await toolctl.executions()).items;
     expect(recorded).toMatchObject({ id, tool: "email", action: "send", status: "succeeded" });
@@ -195,7 +195,7 @@ describe("email.send against a real SMTP server", () => {
     const result = await toolctl.preview("email.send", message);
     expect(result.exitCode).toBe(0);
     expect(result.status).toBe("dry_run");
-    expect(result.plan).toMatchObject({
+    expect(result.request).toMatchObject({
       runtime: "email",
       server: `127.0.0.1:${smtp.address.port}`,
       auth: "as [REDACTED]",
@@ -203,8 +203,8 @@ describe("email.send against a real SMTP server", () => {
       headers: { From: "toolctl <notifications@example.com>", To: "alice@example.com, bob@example.org", Cc: "carol@example.net", Subject: message.subject },
       bcc: ["audit@example.com"],
     });
-    expect(result.plan!.sizeBytes).toBeGreaterThan(200);
-    expect(result.plan!.summary).toMatch(/^sends "Deploy v1\.4\.2 finished ✓" from notifications@example\.com to .* \(\d+ bytes\) through 127\.0\.0\.1:\d+/);
+    expect(result.request!.sizeBytes).toBeGreaterThan(200);
+    expect(result.request!.summary).toMatch(/^sends "Deploy v1\.4\.2 finished ✓" from notifications@example\.com to .* \(\d+ bytes\) through 127\.0\.0\.1:\d+/);
     expect(JSON.stringify(result)).not.toContain(smtp.username);
     expect(JSON.stringify(result)).not.toContain(smtp.password);
     expect(smtp.connections).toBe(connections);
@@ -238,7 +238,7 @@ describe("the CLI", () => {
     const connections = smtp.connections;
     const json = await runCli(["run", "email.send", "--params", JSON.stringify(message), "--dry-run", "--json"], { home: toolctl.home, env: env() });
     expect(json.code).toBe(0);
-    expect(JSON.parse(json.stdout)).toMatchObject({ status: "dry_run", plan: { runtime: "email", auth: "as [REDACTED]" } });
+    expect(JSON.parse(json.stdout)).toMatchObject({ status: "dry_run", request: { runtime: "email", auth: "as [REDACTED]" } });
     const human = await runCli(["run", "email.send", "--params", JSON.stringify(message), "--dry-run"], { home: toolctl.home, env: env() });
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/email: sends "Deploy v1\.4\.2 finished ✓" from notifications@example\.com to .* \(\d+ bytes\) through 127\.0\.0\.1:\d+/);

@@ -314,8 +314,8 @@ describe("namecheap against a fake Namecheap", () => {
     const checked = await toolctl.preview(...check("lovelace.org"));
     expect(checked.exitCode).toBe(0);
     expect(checked.status).toBe("dry_run");
-    expect(checked.plan).toMatchObject({ method: "POST", url: `${namecheap.url}/xml.response` });
-    expect(checked.plan!.body).toEqual({
+    expect(checked.request).toMatchObject({ method: "POST", url: `${namecheap.url}/xml.response` });
+    expect(checked.request!.body).toEqual({
       ApiUser: "[REDACTED]",
       ApiKey: "[REDACTED]",
       UserName: "[REDACTED]",
@@ -331,15 +331,15 @@ describe("namecheap against a fake Namecheap", () => {
     const bought = await toolctl.preview(...register("lovelace", "net"));
     expect(bought.exitCode).toBe(0);
     expect(bought).toMatchObject({ status: "dry_run", cost: { usd: 12.98 }, approval: { required: true } });
-    expect(bought.plan!.url).toBe(`${namecheap.url}/xml.response`);
-    expect(bought.plan!.body).toMatchObject({
+    expect(bought.request!.url).toBe(`${namecheap.url}/xml.response`);
+    expect(bought.request!.body).toMatchObject({
       ApiKey: "[REDACTED]",
       Command: "namecheap.domains.create",
       DomainName: "lovelace.net",
       Years: 1,
       RegistrantFirstName: "Ada",
     });
-    expect(bought.plan!.encodedBody).toContain("ApiKey=[REDACTED]");
+    expect(bought.request!.encodedBody).toContain("ApiKey=[REDACTED]");
     expectNoSecrets(bought);
     expect(namecheap.server.requests.slice(requests).map((r) => sentParams(r).Command)).toEqual(["namecheap.users.getPricing"]);
     expect(namecheap.registrations.length).toBe(registrations);

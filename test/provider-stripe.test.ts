@@ -266,7 +266,7 @@ describe("stripe.create_payment against a fake Stripe", () => {
     const result = await toolctl.preview("stripe.create_payment", pay("amount_cents=4200", "payment_method=pm_card_visa", "metadata.order=B-7"));
     expect(result.exitCode).toBe(0);
     expect(result.status).toBe("dry_run");
-    expect(result.plan).toMatchObject({
+    expect(result.request).toMatchObject({
       runtime: "http",
       method: "POST",
       url: `${stripe.url}/v1/payment_intents`,
@@ -407,7 +407,7 @@ describe("undoing a payment that did not succeed: a cancel, not a refund", () =>
     expect(preview).toMatchObject({
       status: "dry_run",
       action: "cancel_payment",
-      plan: { method: "POST", url: `${stripe.url}/v1/payment_intents/${intent}/cancel` },
+      request: { method: "POST", url: `${stripe.url}/v1/payment_intents/${intent}/cancel` },
     });
 
     const undo = await toolctl.rollback(payment.executionId, yes);
@@ -509,7 +509,7 @@ describe("a connection dropped after Stripe charged", () => {
     expect(stripe.replays).toBe(replays + 1);
     expect(output(result).id).toBe(stripe.charges.at(-1)!.paymentIntent);
     const shown = (await toolctl.execution(result.executionId)) as any;
-    expect(shown.plan.result).toMatchObject({ attempts: 2 });
+    expect(shown.request.result).toMatchObject({ attempts: 2 });
   });
 });
 

@@ -204,13 +204,13 @@ describe("twilio.send_sms against a fake Twilio", () => {
     const result = await toolctl.preview("twilio.send_sms", sms(VERIFIED, body));
     expect(result.exitCode).toBe(0);
     expect(result.status).toBe("dry_run");
-    expect(result.plan).toMatchObject({
+    expect(result.request).toMatchObject({
       method: "POST",
       url: `${trial.url}/2010-04-01/Accounts/[REDACTED]/Messages.json`,
       headers: { authorization: "[REDACTED]", "content-type": "application/x-www-form-urlencoded" },
       body: { To: VERIFIED, From: OUR_NUMBER, Body: body },
     });
-    expect((result.plan!.headers as Record<string, string>)["idempotency-key"]).toBeUndefined();
+    expect((result.request!.headers as Record<string, string>)["idempotency-key"]).toBeUndefined();
     expect(result.cost).toEqual({ usd: 0.0158, units: 2, basis: "input.body: 2 SMS segments (GSM-7) × $0.0079" });
     expect(JSON.stringify(result)).not.toContain(trial.accountSid);
     expect(JSON.stringify(result)).not.toContain(trial.authToken);

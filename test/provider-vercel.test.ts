@@ -180,8 +180,8 @@ describe("vercel.deploy against a fake Vercel", () => {
     const result = await toolctl.preview("vercel.deploy", site(input));
     expect(result.exitCode, result.error?.message).toBe(0);
     expect(result.status).toBe("dry_run");
-    const plan = result.plan as any;
-    expect(plan).toMatchObject({
+    const shown = result.request as any;
+    expect(shown).toMatchObject({
       runtime: "vercel",
       operation: "deploy",
       project: "dry-site",
@@ -190,12 +190,12 @@ describe("vercel.deploy against a fake Vercel", () => {
       env: ["API_KEY"],
       alias: "dry.example.com",
     });
-    expect(plan.summary).toContain("uploads 2 files");
-    expect(plan.files).toEqual([
+    expect(shown.summary).toContain("uploads 2 files");
+    expect(shown.files).toEqual([
       { file: "css/style.css", sha: sha1(SITE["site/css/style.css"]), size: SITE["site/css/style.css"].length },
       { file: "index.html", sha: sha1(SITE["site/index.html"]), size: SITE["site/index.html"].length },
     ]);
-    const requests = calls(plan.requests);
+    const requests = calls(shown.requests);
     for (const call of [
       `POST ${github.url}/user/repos`,
       `${vercel.url}/v10/projects/dry-site/env?upsert=true`,
@@ -206,8 +206,8 @@ describe("vercel.deploy against a fake Vercel", () => {
     ]) {
       expect(requests).toContain(call);
     }
-    for (const request of plan.requests.filter((r: unknown) => typeof r === "object")) expect(request.headers.authorization).toBe("[REDACTED]");
-    expect(plan.requests.find((r: any) => r.url?.includes("/env")).json).toEqual([
+    for (const request of shown.requests.filter((r: unknown) => typeof r === "object")) expect(request.headers.authorization).toBe("[REDACTED]");
+    expect(shown.requests.find((r: any) => r.url?.includes("/env")).json).toEqual([
       { key: "API_KEY", value: "<hidden>", type: "encrypted", target: ["production"] },
     ]);
     for (const secret of [vercel.token, github.token, SECRET_ENV]) expect(JSON.stringify(result)).not.toContain(secret);
@@ -385,7 +385,7 @@ describe("rolling back a production deploy restores production", () => {
 
     const preview = await toolctl.rollback(v2.executionId, { dryRun: true });
     expect(preview.exitCode, preview.error?.message).toBe(0);
-    expect(calls((preview.plan as any).requests)).toContain(`/v10/projects/${v2.output.previous.project}/promote/${v1.output.id}`);
+    expect(calls((preview.request as any).requests)).toContain(`/v10/projects/${v2.output.previous.project}/promote/${v1.output.id}`);
 
     const requests = vercel.server.requests.length;
     const undo = await toolctl.rollback(v2.executionId, { yes: true });

@@ -121,14 +121,14 @@ describe("webhook.post against a receiver that checks the signature", () => {
     const connections = receiver.server.connections;
     const result = await toolctl.preview("webhook.post", { payload });
     expect(result.exitCode).toBe(0);
-    expect(result.plan).toMatchObject({
+    expect(result.request).toMatchObject({
       method: "POST",
       url: `${receiver.url}/toolctl`,
       body: payload,
       headers: { "content-type": "application/json", "x-toolctl-timestamp": "<Unix seconds, when sent>" },
     });
     // The header is there; its name says "signature", so the redactor hides even the description of its value.
-    expect(Object.keys(result.plan!.headers as object)).toContain("x-toolctl-signature");
+    expect(Object.keys(result.request!.headers as object)).toContain("x-toolctl-signature");
     expect(JSON.stringify(result)).not.toContain(receiver.secret);
     expect(JSON.stringify(result)).not.toMatch(/sha256=[0-9a-f]{64}/);
     expect(receiver.server.requests.length).toBe(requests);

@@ -160,7 +160,7 @@ describe("slack.post_message against a fake Slack incoming webhook", () => {
     const connections = slack.server.connections;
     const result = await toolctl.preview("slack.post_message", params("text=hello"));
     expect(result.exitCode).toBe(0);
-    expect(result.plan).toMatchObject({
+    expect(result.request).toMatchObject({
       method: "POST",
       url: `${slack.url}/services/[REDACTED]/[REDACTED]/[REDACTED]`,
       headers: { "content-type": "application/json" },
@@ -256,7 +256,7 @@ describe("discord.post_message against a fake Discord webhook", () => {
     const connections = discord.server.connections;
     const result = await toolctl.preview("discord.post_message", params("content=hi"));
     expect(result.exitCode).toBe(0);
-    expect(result.plan).toMatchObject({
+    expect(result.request).toMatchObject({
       method: "POST",
       url: `${discord.url}/api/v10/webhooks/[REDACTED]/[REDACTED]?wait=true`,
       body: { content: "hi", allowed_mentions: {} },

@@ -109,7 +109,12 @@ describe.concurrent("safe retries", () => {
     const result = await toolctl.run("r1.read");
     expect(result.exitCode, JSON.stringify(result.error)).toBe(0);
     expect(p.seen.map((s) => s.path)).toEqual(["/read", "/read", "/read"]);
-    expect((await executionOf(toolctl, result.executionId)).plan).toMatchObject({ result: { status: 200, attempts: 3 } });
+    const execution = await executionOf(toolctl, result.executionId);
+    expect(execution.request).toMatchObject({ method: "GET", url: `${p.base}/read`, result: { status: 200, attempts: 3 } });
+    expect(execution).not.toHaveProperty("plan");
+    const [started] = await toolctl.audit({ type: "execution.started", executionId: result.executionId });
+    expect(started!.data.request).toMatchObject({ method: "GET", url: `${p.base}/read` });
+    expect(started!.data).not.toHaveProperty("plan");
   });
 
   it("honours Retry-After on a 429, and gives up at once when it asks for longer than maxDelayMs", async ({ expect }) => {
@@ -153,9 +158,9 @@ describe.concurrent("safe retries", () => {
   it("says in the dry run whether and how it would retry", async ({ expect }) => {
     const p = await provider();
     const toolctl = await api(tool(p, "r5", "retry: { attempts: 4 }", [READ, POST].join("\n")));
-    expect((await toolctl.run("r5.read", {}, { dryRun: true })).plan!.retries).toMatch(/up to 3 on network errors, 429 and 5xx/);
-    expect((await toolctl.run("r5.post", {}, { dryRun: true })).plan!.retries).toMatch(/none \(not idempotent and no idempotency key\)/);
-    expect((await toolctl.preview("r5.read")).plan!.retries).toMatch(/up to 3 on network errors, 429 and 5xx/);
+    expect((await toolctl.run("r5.read", {}, { dryRun: true })).request!.retries).toMatch(/up to 3 on network errors, 429 and 5xx/);
+    expect((await toolctl.run("r5.post", {}, { dryRun: true })).request!.retries).toMatch(/none \(not idempotent and no idempotency key\)/);
+    expect((await toolctl.preview("r5.read")).request!.retries).toMatch(/up to 3 on network errors, 429 and 5xx/);
     expect(p.seen).toHaveLength(0);
   });
 });
@@ -424,7 +429,7 @@ describe.concurrent("rollback", () => {
     expect(made.exitCode).toBe(0);
     const dry = await toolctl.rollback(made.executionId, { dryRun: true });
     expect(dry.status).toBe("dry_run");
-    expect(dry.plan).toMatchObject({ method: "DELETE", url: `${p.base}/things/%2Fmake` });
+    expect(dry.request).toMatchObject({ method: "DELETE", url: `${p.base}/things/%2Fmake` });
     const undone = await toolctl.rollback(made.executionId.slice(0, 14), { yes: true });
     expect(undone.exitCode, JSON.stringify(undone.error)).toBe(0);
     expect(undone).toMatchObject({ rollbackOf: made.executionId, action: "remove", status: "succeeded" });

@@ -229,7 +229,7 @@ let plain: Promise<Toolctl> | undefined;
 const shared = () => (plain ??= toolWith(manifest()));
 
 const outputOf = (result: ExecuteResult) => result.output as Record<string, any>;
-const planOf = (result: ExecuteResult) => result.plan as Record<string, any>;
+const requestOf = (result: ExecuteResult) => result.request as Record<string, any>;
 
 async function executionOf(toolctl: Toolctl, id: string) {
   const found = await toolctl.execution(id);
@@ -293,7 +293,7 @@ describe("http runner", () => {
     const kept = JSON.stringify([run, dry, await toolctl.executions(), await toolctl.audit()]);
     expect(kept).not.toContain("sk_test_abcdef123456");
     expect(kept).not.toContain(Buffer.from("ACsid42:sk_test_abcdef123456").toString("base64"));
-    expect(JSON.stringify(dry.plan)).toContain("[REDACTED]");
+    expect(JSON.stringify(dry.request)).toContain("[REDACTED]");
   });
 
   it("reads secrets from .env in the working directory", async () => {
@@ -489,14 +489,18 @@ describe("http runner", () => {
     const result = await toolctl.run("fake.create_item", { name: "w" }, { dryRun: true });
     expect(result.exitCode).toBe(0);
     expect(result.status).toBe("dry_run");
-    expect(result.plan).toMatchObject({ method: "POST", url: `http://127.0.0.1:${port}/items`, body: { name: "w", fixed: true } });
-    expect(planOf(result).headers["idempotency-key"]).toBe(result.executionId);
+    expect(result.request).toMatchObject({ method: "POST", url: `http://127.0.0.1:${port}/items`, body: { name: "w", fixed: true } });
+    expect(requestOf(result).headers["idempotency-key"]).toBe(result.executionId);
     expect(connections).toBe(before);
-    expect(await toolctl.audit({ type: "execution.dry_run" })).toHaveLength(1);
+    const dryRuns = await toolctl.audit({ type: "execution.dry_run" });
+    expect(dryRuns).toHaveLength(1);
+    // The audit event names the prepared request as the result does.
+    expect(dryRuns[0]!.data.request).toEqual(result.request);
+    expect(dryRuns[0]!.data).not.toHaveProperty("plan");
     // preview() is the same decision, with nothing sent either.
     const preview = await toolctl.preview("fake.create_item", { name: "w" });
     expect(preview.status).toBe("dry_run");
-    expect(preview.plan).toMatchObject({ method: "POST", url: `http://127.0.0.1:${port}/items`, body: { name: "w", fixed: true } });
+    expect(preview.request).toMatchObject({ method: "POST", url: `http://127.0.0.1:${port}/items`, body: { name: "w", fixed: true } });
     expect(connections).toBe(before);
   });
 
@@ -545,7 +549,7 @@ describe("http runner", () => {
     const secret = "SECRET~value (with) spaces!";
     const toolctl = await toolWith(manifest({ auth: "auth: { type: api_key, secret: FAKE_TOKEN, in: query, name: key }" }), { FAKE_TOKEN: secret });
     const result = await toolctl.run("fake.get_item", { id: "1" }, { dryRun: true });
-    expect(planOf(result).url).toMatch(/key=\[REDACTED\]$/);
+    expect(requestOf(result).url).toMatch(/key=\[REDACTED\]$/);
     const events = [];
     for await (const event of toolctl.auditEvents()) events.push(event);
     expect(events.map((event) => event.type)).toContain("execution.dry_run");
@@ -638,7 +642,7 @@ describe("http runner", () => {
     const toolctl = await toolWith(text);
     const result = await toolctl.run("fake.create_item", { name: "n", password: "hunter2-very-secret" }, { dryRun: true });
     expect(result.exitCode).toBe(0);
-    expect(planOf(result).body.note).toBe("[REDACTED]");
+    expect(requestOf(result).body.note).toBe("[REDACTED]");
     expect(JSON.stringify(result)).not.toContain("hunter2-very-secret");
     expect(JSON.stringify(await toolctl.audit())).not.toContain("hunter2-very-secret");
   });

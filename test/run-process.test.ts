@@ -96,7 +96,7 @@ describe("process runner", () => {
     const home = await homeWith(manifest());
     const result = await runJson(["run", "proc.go", "-p", "mode=env", "--dry-run"], { home, env });
     expect(result.code).toBe(0);
-    expect(result.json.plan).toMatchObject({ runtime: "process", argv: ["node", fixture, "--mode=env"], env: ["KEEP_ME", "PATH", "PROC_KEY", "STATIC"] });
+    expect(result.json.request).toMatchObject({ runtime: "process", argv: ["node", fixture, "--mode=env"], env: ["KEEP_ME", "PATH", "PROC_KEY", "STATIC"] });
     expect(result.stdout).not.toContain("proc-secret-9f8e7d");
   });
 

@@ -82,7 +82,8 @@ export interface Execution {
   status: ExecutionStatus;
   input: unknown;
   output: unknown;
-  plan: unknown;
+  /** The prepared request the runner sent (or would send), redacted, with what came back under `result`. */
+  request: unknown;
   error: string | null;
   errorCategory: ErrorCategory | null;
   costUsd: number | null;
@@ -310,7 +311,7 @@ export interface NewExecution {
 export interface ExecutionUpdate {
   status?: ExecutionStatus;
   output?: unknown;
-  plan?: unknown;
+  request?: unknown;
   error?: string | null;
   errorCategory?: ErrorCategory | null;
   costUsd?: number | null;

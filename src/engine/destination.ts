@@ -3,15 +3,15 @@
  * program and its arguments, or what a built-in does. Read from the redacted description a dry run shows, so
  * it never carries a secret, and hashed into the approval with the rest of the request.
  */
-export function destinationOf(plan: Record<string, unknown>): string {
-  switch (plan.runtime) {
+export function destinationOf(request: Record<string, unknown>): string {
+  switch (request.runtime) {
     case "http":
-      return `${plan.method} ${plan.url}`;
+      return `${request.method} ${request.url}`;
     case "docker":
-      return `image ${plan.image}, command ${typeof plan.command === "string" ? plan.command : JSON.stringify(plan.command)}`;
+      return `image ${request.image}, command ${typeof request.command === "string" ? request.command : JSON.stringify(request.command)}`;
     case "process":
-      return `program ${JSON.stringify(plan.argv)} in ${plan.cwd}`;
+      return `program ${JSON.stringify(request.argv)} in ${request.cwd}`;
     default:
-      return `${plan.runtime}: ${plan.summary ?? (plan.returns !== undefined ? `returns ${plan.returns}` : `a ${plan.operation ?? "built-in"} operation`)}`;
+      return `${request.runtime}: ${request.summary ?? (request.returns !== undefined ? `returns ${request.returns}` : `a ${request.operation ?? "built-in"} operation`)}`;
   }
 }

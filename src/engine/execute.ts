@@ -80,7 +80,8 @@ export interface ExecuteResult {
   exitCode: ExitCodeValue;
   input?: unknown;
   output?: unknown;
-  plan?: Record<string, unknown>;
+  /** The prepared request: the HTTP call, command, container or built-in operation, redacted (`result` once it ran). */
+  request?: Record<string, unknown>;
   cost?: CostEstimate;
   risk?: RiskLevel;
   /** `via`: how it was approved; `requestId`: the filed approval request (a wait, or a run under an earlier one). */
@@ -115,17 +116,17 @@ async function endEarly(record: Recorder, refusal: Refusal, base: ResultBase, ex
   const message = redactor.text(error.message);
   const problems = error.details.problems?.map((p) => redactor.text(p));
   const input = redactor.value(extra.input ?? refusal.input ?? null);
-  const plan = redactor.value(extra.plan);
+  const request = redactor.value(extra.request);
   const cost = extra.cost ?? refusal.cost;
   const risk = extra.risk ?? refusal.risk;
   for (const event of refusal.events) await record.event(event);
   await record.ended(
     status,
     input,
-    { error: message, errorCategory: category, plan, costUsd: cost?.usd, risk },
+    { error: message, errorCategory: category, request, costUsd: cost?.usd, risk },
     // Needing a human nobody could ask ends the attempt declined; the audit log keeps the reason apart from a no.
     error.code === "needs_human" ? "execution.needs_approval" : status === "declined" ? "execution.refused" : "execution.invalid",
-    { input, plan, error: message, problems, category, cost, risk },
+    { input, request, error: message, problems, category, cost, risk },
   );
   return {
     ...base,
@@ -134,7 +135,7 @@ async function endEarly(record: Recorder, refusal: Refusal, base: ResultBase, ex
     risk,
     ...extra,
     input,
-    plan,
+    request,
     status,
     exitCode: error.exitCode,
     error: { code: error.code, exitCode: error.exitCode, message, category: category ?? undefined, problems },
@@ -188,7 +189,7 @@ function shownOf(decision: Decision): Omit<ExecuteResult, "status" | "exitCode">
     warnings: [...decision.warnings],
     undo: decision.undo,
     input: decision.shownInput,
-    plan: decision.request,
+    request: decision.request,
     cost: decision.cost,
     risk: decision.risk,
     approval: decision.approval,
@@ -209,9 +210,9 @@ async function carryOut(decision: Decision, options: ExecuteOptions, deps: Execu
   if (options.dryRun) {
     if (decision.overLimit) shown.warnings.push(`a real run would be refused: ${decision.overLimit}`);
     if (deps.config.audit.dryRuns) {
-      await record.ended("dry_run", shown.input, { plan: shown.plan, costUsd: cost.usd, risk }, "execution.dry_run", {
+      await record.ended("dry_run", shown.input, { request: shown.request, costUsd: cost.usd, risk }, "execution.dry_run", {
         input: shown.input,
-        plan: shown.plan,
+        request: shown.request,
         cost,
         risk,
         approval,
@@ -281,8 +282,8 @@ async function carryOut(decision: Decision, options: ExecuteOptions, deps: Execu
   const approvalId = "approvalId" in verdict ? verdict.approvalId : undefined;
   const started = await record.started(
     shown.input,
-    { plan: shown.plan, costUsd: cost.usd, risk },
-    { input: shown.input, plan: shown.plan, cost, risk, approval: verdict.via, approvalId },
+    { request: shown.request, costUsd: cost.usd, risk },
+    { input: shown.input, request: shown.request, cost, risk, approval: verdict.via, approvalId },
     {
       approval: approvalId ? { id: approvalId, digest: decision.approvalDigest } : undefined,
       // The day is taken again under the lock: a run approved after midnight counts against the new day.

@@ -67,7 +67,7 @@ export async function runAndRecord(prepared: Prepared, state: RunState): Promise
             error: message ?? null,
             errorCategory: result.errorCategory ?? null,
             durationMs,
-            plan: { ...shown.plan, result: details },
+            request: { ...shown.request, result: details },
             resources: result.resources,
           },
           { output, error: message, category: result.errorCategory, details, durationMs, resources: result.resources, interrupted: interrupted || undefined },

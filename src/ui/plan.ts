@@ -17,14 +17,14 @@ function costText(step: StepPreview): string {
 /** The request in one or a few lines: an HTTP call, a command, a container, or a built-in's summary. */
 function requestLines(request: unknown): string[] {
   if (request === undefined || request === null || typeof request !== "object") return ["request: known after apply (its input waits on earlier steps)"];
-  const plan = request as Record<string, unknown>;
-  if (plan.runtime === "http") {
-    const body = plan.body === undefined ? [] : [`body: ${typeof plan.body === "string" ? plan.body : JSON.stringify(plan.body)}`];
-    return [`${plan.method} ${plan.url}`, ...body];
+  const shown = request as Record<string, unknown>;
+  if (shown.runtime === "http") {
+    const body = shown.body === undefined ? [] : [`body: ${typeof shown.body === "string" ? shown.body : JSON.stringify(shown.body)}`];
+    return [`${shown.method} ${shown.url}`, ...body];
   }
-  if (plan.runtime === "process") return [`argv: ${JSON.stringify(plan.argv)}`];
-  if (plan.runtime === "docker") return [`container: ${plan.image} ${JSON.stringify(plan.command)} (network ${plan.network})`];
-  return [`${plan.runtime}: ${String(plan.summary ?? plan.returns ?? "")}`];
+  if (shown.runtime === "process") return [`argv: ${JSON.stringify(shown.argv)}`];
+  if (shown.runtime === "docker") return [`container: ${shown.image} ${JSON.stringify(shown.command)} (network ${shown.network})`];
+  return [`${shown.runtime}: ${String(shown.summary ?? shown.returns ?? "")}`];
 }
 
 function flags(step: StepPreview): string {

@@ -53,7 +53,7 @@ export async function showExecutionCommand(context: CommandContext, id: string):
       e.costUsd === null ? "" : `  cost: $${e.costUsd.toFixed(2)}  risk: ${e.risk}`,
       e.error ? `  error: ${e.error}${e.errorCategory ? ` (${e.errorCategory})` : ""}` : "",
       `  input:\n${pretty(e.input).replace(/^/gm, "    ")}`,
-      e.plan ? `  request:\n${pretty(e.plan).replace(/^/gm, "    ")}` : "",
+      e.request ? `  request:\n${pretty(e.request).replace(/^/gm, "    ")}` : "",
       e.output !== null ? `  output:\n${pretty(e.output).replace(/^/gm, "    ")}` : "",
     ]
       .filter(Boolean)

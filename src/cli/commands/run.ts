@@ -40,38 +40,38 @@ function renderHuman(result: ExecuteResult, context: CommandContext): void {
           : "no approval needed";
   const decision = result.cost ? `cost $${result.cost.usd.toFixed(2)} (${result.cost.basis}), risk ${result.risk}, ${approval}` : "";
   if (result.status === "dry_run") {
-    const plan = result.plan ?? {};
+    const request = result.request ?? {};
     const lines = [c.bold(`dry run: ${name}`) + c.dim("  (nothing was executed)")];
-    if (plan.runtime === "http") {
-      lines.push(`  ${plan.method} ${plan.url}`);
-      for (const [header, value] of Object.entries((plan.headers ?? {}) as Record<string, string>)) lines.push(`  ${header}: ${value}`);
-      if (typeof plan.encodedBody === "string") lines.push(`  body: ${plan.encodedBody}`);
-      else if (plan.body !== undefined) lines.push(`  body:`, pretty(plan.body).replace(/^/gm, "    "));
-      lines.push(`  timeout: ${plan.timeoutSeconds}s`);
-    } else if (plan.runtime === "process") {
+    if (request.runtime === "http") {
+      lines.push(`  ${request.method} ${request.url}`);
+      for (const [header, value] of Object.entries((request.headers ?? {}) as Record<string, string>)) lines.push(`  ${header}: ${value}`);
+      if (typeof request.encodedBody === "string") lines.push(`  body: ${request.encodedBody}`);
+      else if (request.body !== undefined) lines.push(`  body:`, pretty(request.body).replace(/^/gm, "    "));
+      lines.push(`  timeout: ${request.timeoutSeconds}s`);
+    } else if (request.runtime === "process") {
       lines.push(
-        `  argv: ${JSON.stringify(plan.argv)}`,
-        `  cwd: ${plan.cwd}`,
-        `  env: ${(plan.env as string[]).join(", ") || "(none)"}`,
-        `  stdin: ${plan.stdin}`,
-        `  timeout: ${plan.timeoutSeconds}s`,
+        `  argv: ${JSON.stringify(request.argv)}`,
+        `  cwd: ${request.cwd}`,
+        `  env: ${(request.env as string[]).join(", ") || "(none)"}`,
+        `  stdin: ${request.stdin}`,
+        `  timeout: ${request.timeoutSeconds}s`,
       );
-    } else if (plan.runtime === "docker") {
-      const limits = plan.limits as Record<string, unknown>;
+    } else if (request.runtime === "docker") {
+      const limits = request.limits as Record<string, unknown>;
       lines.push(
-        `  image: ${plan.image}`,
-        `  command: ${JSON.stringify(plan.command)}`,
-        `  user: ${plan.user}, network: ${plan.network}, read-only root, /tmp tmpfs, all capabilities dropped, no-new-privileges`,
+        `  image: ${request.image}`,
+        `  command: ${JSON.stringify(request.command)}`,
+        `  user: ${request.user}, network: ${request.network}, read-only root, /tmp tmpfs, all capabilities dropped, no-new-privileges`,
         `  limits: ${limits.memoryMb} MB memory (no swap), ${limits.cpus} CPU, ${limits.pids} processes`,
       );
-      for (const mount of plan.mounts as Array<Record<string, unknown>>) {
+      for (const mount of request.mounts as Array<Record<string, unknown>>) {
         lines.push(
           `  mount: ${mount.source} at ${mount.target}${mount.readOnly ? " (read-only)" : ""}${mount.quotaMb !== undefined ? ` (quota ${mount.quotaMb} MB)` : ""}`,
         );
       }
-      lines.push(`  env: ${(plan.env as string[]).join(", ") || "(none)"}`, `  stdin: ${plan.stdin}`, `  timeout: ${plan.timeoutSeconds}s`);
+      lines.push(`  env: ${(request.env as string[]).join(", ") || "(none)"}`, `  stdin: ${request.stdin}`, `  timeout: ${request.timeoutSeconds}s`);
     } else {
-      lines.push(`  ${plan.runtime}: ${plan.summary ?? plan.returns ?? ""}`);
+      lines.push(`  ${request.runtime}: ${request.summary ?? request.returns ?? ""}`);
     }
     lines.push(`  input: ${JSON.stringify(result.input)}`, `  ${decision}`, `  undo: ${result.undo ?? "none declared"}`);
     const b = result.budget;

@@ -48,7 +48,8 @@ function toExecution(row: ExecutionRow): Execution {
     status: row.status,
     input: parse(row.input),
     output: parse(row.output),
-    plan: parse(row.plan),
+    // The column keeps its first name: renaming it would change every signed row.
+    request: parse(row.plan),
     error: row.error,
     errorCategory: row.error_category,
     costUsd: row.cost_usd,
@@ -93,7 +94,7 @@ export function insertExecution(registry: Registry, execution: NewExecution, { s
 const COLUMN: Record<keyof ExecutionUpdate, string> = {
   status: "status",
   output: "output",
-  plan: "plan",
+  request: "plan",
   error: "error",
   errorCategory: "error_category",
   costUsd: "cost_usd",
@@ -103,7 +104,7 @@ const COLUMN: Record<keyof ExecutionUpdate, string> = {
   durationMs: "duration_ms",
   resources: "resources",
 };
-const JSON_FIELDS = new Set<keyof ExecutionUpdate>(["output", "plan", "resources"]);
+const JSON_FIELDS = new Set<keyof ExecutionUpdate>(["output", "request", "resources"]);
 
 export function updateExecution(registry: Registry, id: string, update: ExecutionUpdate): void {
   const sets: string[] = [];
