@@ -78,6 +78,12 @@ const LIBRARY_HOMES = [
   },
   { name: "ipaddr-only-in-net", library: "ipaddr\\.js", homes: ["src/net/"], why: "address classification is the outbound guard's" },
   { name: "dotenv-only-in-secrets", library: "dotenv", homes: ["src/secrets/"], why: ".env files are read by secret resolution only" },
+  {
+    name: "mcp-sdk-only-in-mcp",
+    library: "@modelcontextprotocol/sdk",
+    homes: ["src/mcp/"],
+    why: "the Model Context Protocol is one front door's wire format; nothing below the API knows it",
+  },
   { name: "otplib-only-in-policy", library: "otplib", homes: ["src/policy/"], why: "TOTP checks are pure policy decisions" },
   {
     name: "better-sqlite3-only-in-the-store",
@@ -165,7 +171,7 @@ module.exports = {
       comment:
         "Dependencies point one way: domain, config, schema, net, policy, the importers, secrets and the store are below the runners, the engine, plans, the API and the front doors, and never call up (the store never imports runners).",
       from: { path: FOUNDATIONS },
-      to: { path: "^src/(runners|providers|engine|plan|api|cli|ui)/" },
+      to: { path: "^src/(runners|providers|engine|plan|api|cli|ui|mcp)/" },
     },
     {
       name: "importers-write-nothing",
@@ -223,9 +229,24 @@ module.exports = {
       name: "cli-only-through-the-api",
       severity: "error",
       comment:
-        "src/cli parses arguments, calls the library API (src/api) and renders with ui/; it may read config, errors, util and the domain's types, and nothing below the API.",
+        "src/cli parses arguments, calls the library API (src/api) and renders with ui/; it may read config, errors, util and the domain's types, start the MCP front door (src/mcp), and nothing below the API.",
       from: { path: "^src/cli/" },
-      to: { path: "^src/", pathNot: "^src/(cli|api|ui|config|util|domain)/|^src/errors\\.ts$" },
+      to: { path: "^src/", pathNot: "^src/(cli|api|ui|config|util|domain|mcp)/|^src/errors\\.ts$" },
+    },
+    {
+      name: "mcp-only-through-the-api",
+      severity: "error",
+      comment:
+        "src/mcp is a front door like the CLI: it speaks MCP and calls the library API; it may read errors, util and the domain's types, and nothing below the API.",
+      from: { path: "^src/mcp/" },
+      to: { path: "^src/", pathNot: "^src/(mcp|api|util|domain)/|^src/errors\\.ts$" },
+    },
+    {
+      name: "only-the-cli-starts-the-mcp-server",
+      severity: "error",
+      comment: "The MCP server is started by `toolctl mcp`; nothing else knows it exists.",
+      from: { path: "^src/", pathNot: "^src/(cli|mcp)/" },
+      to: { path: "^src/mcp/" },
     },
     ...libraryRules,
   ],

@@ -29,6 +29,7 @@ import { twoFactorDefinition } from "./define/2fa.js";
 import { secretDefinition } from "./define/secret.js";
 import { executionsDefinition } from "./define/executions.js";
 import { auditDefinition } from "./define/audit.js";
+import { mcpDefinition } from "./define/mcp.js";
 
 export interface CommandContext extends CommonOptions {
   output: Output;
@@ -89,6 +90,7 @@ const COMMANDS: readonly CommandDefinition[] = [
   secretDefinition,
   executionsDefinition,
   auditDefinition,
+  mcpDefinition,
 ];
 
 export const COMMAND_NAMES = COMMANDS.map((command) => command.name);

@@ -142,6 +142,9 @@ export async function loadConfig(home: string, env: NodeJS.ProcessEnv): Promise<
     }
     // A map, not a single setting: taken whole from the file.
     values.rateLimits = (cache.values as { rateLimits?: Record<string, number> }).rateLimits ?? {};
+    // A list, likewise.
+    const allow = (cache.values as { mcp?: { allow?: string[] } }).mcp?.allow;
+    if (allow) (values.mcp as { allow: string[] }).allow = allow;
   }
   for (const setting of SETTINGS) {
     const raw = env[setting.env];

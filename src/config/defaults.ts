@@ -17,6 +17,11 @@ export const CONFIG_DEFAULTS = {
   process: { confinement: "auto" as "auto" | "required" | "optional" | "off" },
   /** Requests per minute per tool, overriding a manifest's http.requestsPerMinute. */
   rateLimits: {} as Record<string, number>,
+  /**
+   * `toolctl mcp`: the create, update and delete actions agents may call (`TOOL` or `TOOL.ACTION`; reads are
+   * offered without this), and how long a call that needs approval waits before it returns the pending request.
+   */
+  mcp: { allow: [] as string[], approvalWaitSeconds: 60 },
 } as const;
 
 export type SettingKind = "boolean" | "usd" | "seconds" | "choice";
@@ -38,6 +43,12 @@ export const SETTINGS: ReadonlyArray<{ key: string; kind: SettingKind; env: stri
     kind: "boolean",
     env: "TOOLCTL_DOCKER_SANDBOX_PROCESSES",
     help: "run process tools that name an image in Docker (run --sandbox overrides)",
+  },
+  {
+    key: "mcp.approvalWaitSeconds",
+    kind: "seconds",
+    env: "TOOLCTL_MCP_APPROVAL_WAIT_SECONDS",
+    help: "toolctl mcp: how long a call that needs approval waits for the decision before it returns the pending request",
   },
   {
     key: "process.confinement",

@@ -50,6 +50,14 @@ export const configSchema = z.strictObject({
     .default(D.process),
   /** Requests per minute per tool name, across every toolctl process; overrides the manifest's http.requestsPerMinute. */
   rateLimits: z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, "a tool name"), z.number().int().positive()).default({}),
+  mcp: z
+    .strictObject({
+      /** The create, update and delete actions agents may call through `toolctl mcp`: TOOL or TOOL.ACTION. */
+      allow: z.array(z.string().regex(/^[a-z][a-z0-9_-]{0,62}(\.[A-Za-z][A-Za-z0-9_]{0,63})?$/, "TOOL or TOOL.ACTION")).default([...D.mcp.allow]),
+      /** How long a call that needs approval waits for the decision before returning the pending request. */
+      approvalWaitSeconds: seconds.default(D.mcp.approvalWaitSeconds),
+    })
+    .default({ allow: [...D.mcp.allow], approvalWaitSeconds: D.mcp.approvalWaitSeconds }),
 });
 
 export type Config = z.infer<typeof configSchema>;

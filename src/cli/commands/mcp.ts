@@ -1,0 +1,105 @@
+import { readFileSync } from "node:fs";
+import { UsageError } from "../../errors.js";
+import type { Toolctl } from "../../api/index.js";
+import type { CommandContext } from "../program.js";
+
+interface McpFlags {
+  http?: string;
+  allow?: string[];
+  tools?: string;
+  tag?: string;
+  approvalWait?: string;
+  allowRemote?: boolean;
+  newToken?: boolean;
+}
+
+const TOOL = /^[a-z][a-z0-9_-]{0,62}$/;
+const TOOL_OR_ACTION = /^[a-z][a-z0-9_-]{0,62}(\.[A-Za-z][A-Za-z0-9_]{0,63})?$/;
+
+function checkFlags(flags: McpFlags): { tools?: string[]; wait?: number } {
+  for (const value of flags.allow ?? []) {
+    if (!TOOL_OR_ACTION.test(value))
+      throw new UsageError(`--allow: expected TOOL or TOOL.ACTION (such as stripe or stripe.create_refund), got ${JSON.stringify(value)}`);
+  }
+  const tools = flags.tools?.split(",").map((name) => name.trim());
+  for (const name of tools ?? []) {
+    if (!TOOL.test(name)) throw new UsageError(`--tools: expected tool names separated by commas, got ${JSON.stringify(flags.tools)}`);
+  }
+  let wait: number | undefined;
+  if (flags.approvalWait !== undefined) {
+    wait = Number(flags.approvalWait);
+    if (!/^\d+$/.test(flags.approvalWait) || wait > 86_400) {
+      throw new UsageError(`--approval-wait: expected whole seconds from 0 to 86400, got ${JSON.stringify(flags.approvalWait)}`);
+    }
+  }
+  if (flags.http === undefined && (flags.allowRemote || flags.newToken)) {
+    throw new UsageError(`${flags.allowRemote ? "--allow-remote" : "--new-token"} applies to --http only`);
+  }
+  return { tools, wait };
+}
+
+/** Resolves on the first SIGINT or SIGTERM: the server then closes its sessions and the registry. */
+function stopSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = () => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      resolve();
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+}
+
+async function warnUnknown(toolctl: Toolctl, allow: string[], context: CommandContext): Promise<void> {
+  const names = new Set((await toolctl.listTools()).map((tool) => tool.name));
+  for (const value of allow) {
+    const tool = value.split(".")[0]!;
+    if (!names.has(tool)) context.output.warn(`--allow ${value}: no tool ${tool} is registered (yet)`);
+  }
+}
+
+export async function mcpCommand(context: CommandContext, flags: McpFlags): Promise<number> {
+  const { tools, wait } = checkFlags(flags);
+  const [{ openToolctl }, mcp] = await Promise.all([import("../../api/index.js"), import("../../mcp/index.js")]);
+  // Whoever started the server, the calls are the agent's: recorded as actor agent, never approved by it.
+  const toolctl = await openToolctl({ home: context.home, env: context.env, cwd: context.cwd, actor: "agent" });
+  const log = (message: string) => process.stderr.write(`${message}\n`);
+  toolctl.on("warning", (message) => context.output.warn(message));
+  try {
+    const settings = await toolctl.settings();
+    const allow = [...new Set([...settings.mcp.allow, ...(flags.allow ?? [])])];
+    await warnUnknown(toolctl, allow, context);
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+    const options = { allow, tools, tag: flags.tag, approvalWaitSeconds: wait ?? settings.mcp.approvalWaitSeconds, version: pkg.version, log };
+    const stopped = stopSignal();
+    if (flags.http === undefined) {
+      const server = await mcp.serveStdio(toolctl, options);
+      await Promise.race([server.closed, stopped]);
+      await server.close();
+      return 0;
+    }
+    const server = await mcp.serveHttpMcp(toolctl, {
+      ...options,
+      listen: flags.http,
+      allowRemote: flags.allowRemote === true,
+      newToken: flags.newToken === true,
+      env: context.env,
+    });
+    log(`toolctl mcp: serving MCP (Streamable HTTP) at ${server.url}`);
+    if (server.token.created) {
+      log(`toolctl mcp: bearer token (shown once; only its hash is kept): ${server.token.created}`);
+    } else {
+      log(
+        server.token.source === "env"
+          ? `toolctl mcp: bearer token from ${mcp.TOKEN_ENV}`
+          : `toolctl mcp: bearer token: the one printed when it was made (toolctl mcp --http ${flags.http} --new-token makes a new one, or set ${mcp.TOKEN_ENV})`,
+      );
+    }
+    await stopped;
+    await server.close();
+    return 0;
+  } finally {
+    await toolctl.close();
+  }
+}

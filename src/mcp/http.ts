@@ -1,0 +1,166 @@
+/**
+ * `toolctl mcp --http`: the Streamable HTTP transport, safe by default. It binds 127.0.0.1 unless told otherwise
+ * (a non-loopback address needs `--allow-remote`), requires a bearer token, and checks `Host` and `Origin` on
+ * every request against DNS rebinding, as the MCP specification asks of local servers. Each client gets its own
+ * session (a server and a transport); all share one McpHost, so one client's slow call never blocks another's.
+ */
+import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
+import { isIP } from "node:net";
+import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
+import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import { UsageError } from "../errors.js";
+import type { McpHost } from "./server.js";
+
+export const MCP_PATH = "/mcp";
+
+export interface Listen {
+  host: string;
+  port: number;
+}
+
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1"]);
+
+/** `PORT` or `HOST:PORT` (`[::1]:PORT` for IPv6). */
+export function parseListen(value: string): Listen {
+  const match = /^(?:(\[[0-9a-fA-F:.]+\]|[^:[\]]+):)?(\d{1,5})$/.exec(value);
+  const port = match ? Number(match[2]) : NaN;
+  if (!match || port > 65535) throw new UsageError(`--http: expected PORT or HOST:PORT (such as 8808 or 127.0.0.1:8808), got ${JSON.stringify(value)}`);
+  const host = match[1] ? match[1].replace(/^\[|\]$/g, "") : "127.0.0.1";
+  return { host, port };
+}
+
+export function isLoopback(host: string): boolean {
+  return LOOPBACK.has(host) || (isIP(host) === 4 && host.startsWith("127."));
+}
+
+function hashOf(token: string): Buffer {
+  return createHash("sha256").update(token).digest();
+}
+
+function send(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { "content-type": "application/json", ...headers });
+  res.end(JSON.stringify({ jsonrpc: "2.0", error: { code: -32000, message }, id: null }));
+}
+
+export interface HttpOptions extends Listen {
+  /** The SHA-256 of the bearer token clients must send. */
+  tokenHash: Buffer;
+  log: (message: string) => void;
+}
+
+export interface RunningHttp {
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function serveHttp(host: McpHost, options: HttpOptions): Promise<RunningHttp> {
+  const sessions = new Map<string, { transport: StreamableHTTPServerTransport; server: Server }>();
+  let port = options.port;
+  const hostPart = (name: string) => (name.includes(":") ? `[${name}]` : name);
+  /** Host header values this server answers to: its loopback names, or the address it was told to bind. */
+  const allowedHosts = () => {
+    const names = isLoopback(options.host) ? ["127.0.0.1", "localhost", "[::1]"] : [hostPart(options.host)];
+    return new Set(names.map((name) => `${name}:${port}`.toLowerCase()));
+  };
+
+  const authorized = (req: IncomingMessage): boolean => {
+    const header = req.headers.authorization ?? "";
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    return match !== null && timingSafeEqual(hashOf(match[1]!), options.tokenHash);
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    if (url.pathname !== MCP_PATH) return send(res, 404, `not found: the MCP endpoint is ${MCP_PATH}`);
+    const hosts = allowedHosts();
+    if (!hosts.has((req.headers.host ?? "").toLowerCase()))
+      return send(res, 403, `forbidden: Host ${JSON.stringify(req.headers.host ?? "")} is not this server`);
+    const origin = req.headers.origin;
+    if (origin !== undefined) {
+      let originHost = "";
+      try {
+        const parsed = new URL(origin);
+        originHost = parsed.protocol === "http:" ? parsed.host.toLowerCase() : "";
+      } catch {
+        originHost = "";
+      }
+      if (!hosts.has(originHost)) return send(res, 403, `forbidden: Origin ${JSON.stringify(origin)} may not call this server`);
+    }
+    if (!authorized(req)) return send(res, 401, "unauthorized: send Authorization: Bearer <token>", { "www-authenticate": 'Bearer realm="toolctl"' });
+
+    const sessionId = req.headers["mcp-session-id"];
+    const existing = typeof sessionId === "string" ? sessions.get(sessionId) : undefined;
+    if (existing) return existing.transport.handleRequest(req, res);
+    if (typeof sessionId === "string") return send(res, 404, `session ${sessionId} not found: initialize a new one`);
+    if (req.method !== "POST") return send(res, 400, "no session: start one with an initialize request (POST)");
+
+    const body = await readJson(req, res);
+    if (body === undefined) return;
+    if (!isInitializeRequest(body)) return send(res, 400, "no session: the first request must be initialize");
+    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      onsessioninitialized: (id) => void sessions.set(id, { transport, server }),
+      onsessionclosed: (id) => void sessions.delete(id),
+    });
+    const server = host.createServer(() => transport.sessionId);
+    transport.onclose = () => {
+      if (transport.sessionId) sessions.delete(transport.sessionId);
+      void server.close();
+    };
+    await server.connect(transport);
+    await transport.handleRequest(req, res, body);
+  };
+
+  const http: HttpServer = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      options.log(`toolctl mcp: ${(error as Error).stack ?? String(error)}`);
+      if (!res.headersSent) send(res, 500, "internal error");
+      else res.end();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    http.once("error", (error: NodeJS.ErrnoException) =>
+      reject(
+        error.code === "EADDRINUSE"
+          ? new UsageError(`--http: ${options.host}:${options.port} is already in use; choose another port`)
+          : new UsageError(`--http: cannot listen on ${options.host}:${options.port}: ${error.code ?? error.message}`),
+      ),
+    );
+    http.listen(options.port, options.host, () => resolve());
+  });
+  port = (http.address() as { port: number }).port;
+  host.start();
+  return {
+    url: `http://${hostPart(options.host)}:${port}${MCP_PATH}`,
+    async close() {
+      await Promise.allSettled([...sessions.values()].map(({ transport }) => transport.close()));
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    },
+  };
+}
+
+const MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+/** The body of the first request of a session (later ones are read by the transport). Malformed JSON is a JSON-RPC parse error. */
+async function readJson(req: IncomingMessage, res: ServerResponse): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) {
+      send(res, 413, `request body over ${MAX_BODY_BYTES} bytes`);
+      return undefined;
+    }
+    chunks.push(chunk);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+  } catch {
+    res.writeHead(400, { "content-type": "application/json" });
+    res.end(JSON.stringify({ jsonrpc: "2.0", error: { code: -32700, message: "Parse error: the body is not JSON" }, id: null }));
+    return undefined;
+  }
+}

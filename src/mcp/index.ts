@@ -1,0 +1,73 @@
+/**
+ * `toolctl mcp`: serves the registry's actions to AI agents over MCP, on stdio or Streamable HTTP, through the
+ * library API (actor `agent`). See server.ts for what is exposed and how approvals reach a human.
+ */
+import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import type { Toolctl } from "../api/index.js";
+import { UsageError } from "../errors.js";
+import { isLoopback, parseListen, serveHttp, type RunningHttp } from "./http.js";
+import { McpHost, type McpOptions } from "./server.js";
+import { bearerToken, TOKEN_ENV } from "./token.js";
+
+export { McpHost, type McpOptions } from "./server.js";
+export { mcpToolName, MCP_NAME_PATTERN } from "./names.js";
+export { MAX_OUTPUT_BYTES } from "./results.js";
+
+export interface StdioHandle {
+  /** Resolves when the client goes away (stdin closes) or `close()` is called. */
+  closed: Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function serveStdio(toolctl: Toolctl, options: McpOptions): Promise<StdioHandle> {
+  const host = new McpHost(toolctl, options);
+  const transport = new StdioServerTransport();
+  const server = host.createServer(() => undefined);
+  let done!: () => void;
+  const closed = new Promise<void>((resolve) => (done = resolve));
+  transport.onclose = () => done();
+  process.stdin.once("end", () => void host.close().then(done));
+  await server.connect(transport);
+  host.start();
+  return {
+    closed,
+    async close() {
+      await host.close();
+      done();
+    },
+  };
+}
+
+export interface HttpServeOptions extends McpOptions {
+  /** `PORT` or `HOST:PORT`. */
+  listen: string;
+  /** Bind an address other than loopback (other machines reach the server). */
+  allowRemote: boolean;
+  /** Replace the stored bearer token with a new one (printed once). */
+  newToken: boolean;
+  /** Where TOOLCTL_MCP_TOKEN is read from. Default: process.env. */
+  env?: NodeJS.ProcessEnv;
+}
+
+export async function serveHttpMcp(toolctl: Toolctl, options: HttpServeOptions): Promise<RunningHttp & { token: ReturnType<typeof bearerToken> }> {
+  const listen = parseListen(options.listen);
+  if (!isLoopback(listen.host) && !options.allowRemote) {
+    throw new UsageError(
+      `--http ${options.listen}: ${listen.host} is not a loopback address; other machines could reach this registry's actions: add --allow-remote if that is what you want`,
+    );
+  }
+  const token = bearerToken(toolctl.home, options.env ?? process.env, options.newToken);
+  const host = new McpHost(toolctl, options);
+  const log = options.log ?? (() => undefined);
+  const running = await serveHttp(host, { ...listen, tokenHash: token.hash, log });
+  return {
+    ...running,
+    token,
+    async close() {
+      await running.close();
+      await host.close();
+    },
+  };
+}
+
+export { TOKEN_ENV };

@@ -1,0 +1,99 @@
+/**
+ * What a call returns to the agent. A run's output is the text content (JSON unless the action's output is
+ * text) and, when the action declares an output schema, `structuredContent` too. Anything that stopped the run
+ * (invalid input with every problem and its path, a policy refusal with its reason, a failure) is a tool error
+ * the model can read and act on, never a protocol error. Outputs are already scrubbed of secrets by the engine.
+ */
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import type { ExecuteResult } from "../api/index.js";
+
+/** The largest text content a call returns; longer output is cut, with a note saying where the whole of it is. */
+export const MAX_OUTPUT_BYTES = 100_000;
+
+function textOf(value: unknown): string {
+  return typeof value === "string" ? value : (JSON.stringify(value, null, 2) ?? "null");
+}
+
+/** Cuts `text` to `max` bytes of UTF-8 (never inside a character) and says so. */
+export function cut(text: string, max: number, executionId: string): string {
+  const bytes = Buffer.from(text, "utf8");
+  if (bytes.length <= max) return text;
+  let end = max;
+  // Back off to the start of a character: continuation bytes are 10xxxxxx.
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
+  return `${bytes.subarray(0, end).toString("utf8")}\n… [output cut at ${end} of ${bytes.length} bytes; the whole output: toolctl executions show ${executionId}]`;
+}
+
+function meta(result: ExecuteResult): Record<string, unknown> {
+  return {
+    "toolctl/execution": {
+      id: result.executionId,
+      action: `${result.tool}.${result.action}`,
+      status: result.status,
+      costUsd: result.cost?.usd ?? null,
+      risk: result.risk ?? null,
+      approval: result.approval?.via ?? null,
+      durationMs: result.durationMs ?? null,
+    },
+  };
+}
+
+export function errorResult(message: string, extra: Partial<CallToolResult> = {}): CallToolResult {
+  return { isError: true, content: [{ type: "text", text: message }], ...extra };
+}
+
+/** The reason a run did not succeed, in words the model can act on. */
+function failureText(result: ExecuteResult): string {
+  const error = result.error!;
+  const lines = [`${result.tool}.${result.action} ${result.status}: ${error.message}`];
+  if (error.problems?.length) lines.push("problems:", ...error.problems.map((problem) => `- ${problem}`));
+  if (result.status === "unknown") lines.push("The request may have reached the other side: check before calling again.");
+  lines.push(`execution ${result.executionId}`);
+  return lines.join("\n");
+}
+
+export function pendingText(result: ExecuteResult, approvalId: string): string {
+  return [
+    `pending approval ${approvalId}: ${result.tool}.${result.action} waits for a human's decision and has not run.`,
+    result.error?.message ?? "",
+    `A person approves it in their own terminal with: toolctl approve ${approvalId}${result.approval?.twoFactor ? " --otp CODE" : ""} (toolctl deny ${approvalId} refuses it).`,
+    `Once approved, call the resume tool with {"approval": "${approvalId}"} to run exactly this call.`,
+  ]
+    .filter(Boolean)
+    .join("\n");
+}
+
+export function runResult(result: ExecuteResult, options: { maxOutputBytes: number; structured: boolean }): CallToolResult {
+  const approvalId = result.approval?.requestId;
+  if (result.error?.code === "approval_pending" && approvalId) {
+    return errorResult(pendingText(result, approvalId), {
+      _meta: { ...meta(result), "toolctl/approval": { id: approvalId, status: "pending" } },
+    });
+  }
+  if (result.error) return errorResult(failureText(result), { _meta: meta(result) });
+  const output = result.output ?? null;
+  const structured = options.structured && output !== null && typeof output === "object" && !Array.isArray(output);
+  const notes = result.warnings.length ? `\n\nwarnings:\n${result.warnings.map((w) => `- ${w}`).join("\n")}` : "";
+  return {
+    content: [{ type: "text", text: cut(textOf(output), options.maxOutputBytes, result.executionId) + notes }],
+    ...(structured ? { structuredContent: output as Record<string, unknown> } : {}),
+    _meta: meta(result),
+  };
+}
+
+/** The decision a dry run made, for the `preview` tool: what would be sent, cost, risk, approval, budget, undo. */
+export function previewResult(result: ExecuteResult): CallToolResult {
+  if (result.error) return errorResult(failureText(result), { _meta: meta(result) });
+  const decision = {
+    action: `${result.tool}.${result.action}`,
+    input: result.input ?? null,
+    request: result.request ?? null,
+    cost: result.cost ?? null,
+    risk: result.risk ?? null,
+    approval: result.approval ?? null,
+    budget: result.budget ?? null,
+    undo: result.undo ?? null,
+    warnings: result.warnings,
+  };
+  return { content: [{ type: "text", text: JSON.stringify(decision, null, 2) }], structuredContent: decision, _meta: meta(result) };
+}

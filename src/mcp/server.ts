@@ -1,0 +1,313 @@
+/**
+ * The MCP server: registry actions as MCP tools, called through the same pipeline as `toolctl run` with actor
+ * `agent`. One `McpHost` serves every session of a process (one for stdio, one per client over HTTP): it holds
+ * the exposed tool list (rebuilt when the registry changes, which it polls), the calls waiting on a human's
+ * approval (for `resume`), and the sessions to tell when the list changes.
+ *
+ * Approvals never come from the agent: a call that needs one files a request bound to the call's digest and
+ * waits; a human decides it with `toolctl approve` in their own terminal (with a TOTP code when CRITICAL).
+ * No code, `--yes` or decision is ever taken from the client.
+ */
+import { randomUUID } from "node:crypto";
+import { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import {
+  CallToolRequestSchema,
+  ErrorCode,
+  ListToolsRequestSchema,
+  McpError,
+  type CallToolResult,
+  type ServerNotification,
+  type ServerRequest,
+  type Tool,
+} from "@modelcontextprotocol/sdk/types.js";
+import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
+import type { CatalogEntry, ExecuteResult, ExecutionOrigin, RunOptions, Toolctl } from "../api/index.js";
+import { ToolctlError } from "../api/index.js";
+import { isExposed, PREVIEW_TOOL, RESUME_TOOL, toolOf, type ExposureOptions } from "./exposure.js";
+import { mcpToolName } from "./names.js";
+import { errorResult, MAX_OUTPUT_BYTES, previewResult, runResult } from "./results.js";
+
+export interface McpOptions extends ExposureOptions {
+  /** How long a call that needs approval waits for the decision before returning the pending request. */
+  approvalWaitSeconds: number;
+  /** The largest text content a call returns (default MAX_OUTPUT_BYTES). */
+  maxOutputBytes?: number;
+  /** How often the registry is checked for changes, in milliseconds (default 1,000). */
+  pollMs?: number;
+  /** toolctl's version, announced to clients. */
+  version: string;
+  /** Where the server's own notes go (stderr for stdio: stdout is the protocol). */
+  log?: (message: string) => void;
+}
+
+type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+
+interface Exposed {
+  entry: CatalogEntry;
+  tool: Tool;
+}
+
+interface Snapshot {
+  version: string;
+  byName: Map<string, Exposed>;
+  tools: Tool[];
+  /** Changes when what a client sees changes (names, schemas, descriptions), not with every registry write. */
+  digest: string;
+}
+
+/** A call that waited for approval in vain: `resume` runs exactly it once the human approved. */
+interface Waiting {
+  target: string;
+  input: Record<string, unknown>;
+}
+
+const INSTRUCTIONS =
+  "toolctl runs real-world actions under the user's policy: cost estimates, spending limits, risk levels, approvals by a human and an audit log. " +
+  "Use `preview` to see what a call would do (exact request, cost, risk, approval need) before making it. A call that needs approval waits " +
+  "for a human, who decides in their own terminal; if it returns a pending approval id, tell the user and call `resume` with that id once they approved.";
+
+export class McpHost {
+  private snapshot?: Snapshot;
+  private building?: Promise<Snapshot>;
+  /** Every name listed by this process, to its action: a call for a name listed earlier gets the engine's reason, not "unknown". */
+  private readonly listed = new Map<string, string>();
+  private readonly waiting = new Map<string, Waiting>();
+  private readonly servers = new Set<Server>();
+  private timer?: NodeJS.Timeout;
+  private polling = false;
+
+  constructor(
+    readonly toolctl: Toolctl,
+    readonly options: McpOptions,
+  ) {}
+
+  /** Watches the registry and tells every session when its tool list changes. */
+  start(): void {
+    this.timer ??= setInterval(() => void this.poll(), this.options.pollMs ?? 1000);
+    this.timer.unref();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await Promise.allSettled([...this.servers].map((server) => server.close()));
+  }
+
+  private async poll(): Promise<void> {
+    if (this.polling || this.servers.size === 0) return;
+    this.polling = true;
+    try {
+      const before = this.snapshot?.digest;
+      const now = await this.current();
+      if (before !== undefined && now.digest !== before) {
+        await Promise.allSettled([...this.servers].map((server) => server.sendToolListChanged()));
+      }
+    } catch (error) {
+      this.options.log?.(`toolctl mcp: cannot read the registry: ${(error as Error).message}`);
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  /** The exposed tools, rebuilt only when the registry changed. */
+  async current(): Promise<Snapshot> {
+    const version = await this.toolctl.registryVersion();
+    if (this.snapshot?.version === version) return this.snapshot;
+    this.building ??= this.build(version).finally(() => (this.building = undefined));
+    return this.building;
+  }
+
+  private async build(version: string): Promise<Snapshot> {
+    const { allow, tools, tag } = this.options;
+    const entries = (await this.toolctl.catalog({ tools, tag })).filter((entry) => isExposed(entry, allow));
+    const byName = new Map<string, Exposed>();
+    for (const entry of entries) {
+      const tool = toolOf(entry);
+      byName.set(tool.name, { entry, tool });
+      this.listed.set(tool.name, entry.target);
+    }
+    const list = [...byName.values()].map((exposed) => exposed.tool);
+    const { createHash } = await import("node:crypto");
+    const digest = createHash("sha256").update(JSON.stringify(list)).digest("hex");
+    this.snapshot = { version, byName, tools: list, digest };
+    return this.snapshot;
+  }
+
+  /** A server for one session; `sessionId` is read when a call is recorded (HTTP assigns it after initialize). */
+  createServer(sessionId: () => string | undefined): Server {
+    const server = new Server(
+      { name: "toolctl", title: "toolctl", version: this.options.version },
+      { capabilities: { tools: { listChanged: true }, logging: {} }, instructions: INSTRUCTIONS },
+    );
+    const fallbackSession = randomUUID();
+    const origin = (): ExecutionOrigin => {
+      const client = server.getClientVersion();
+      return { via: "mcp", ...(client ? { client: { name: client.name, version: client.version } } : {}), session: sessionId() ?? fallbackSession };
+    };
+    server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: [...(await this.current()).tools, PREVIEW_TOOL, RESUME_TOOL] }));
+    server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
+      const args = request.params.arguments ?? {};
+      const context: CallContext = { server, origin: origin(), extra };
+      if (request.params.name === PREVIEW_TOOL.name) return this.preview(args, context);
+      if (request.params.name === RESUME_TOOL.name) return this.resume(args, context);
+      return this.call(request.params.name, args, context);
+    });
+    this.servers.add(server);
+    server.onclose = () => this.servers.delete(server);
+    return server;
+  }
+
+  /** Records a call refused before it reached the engine: the audit log has every attempt. */
+  private async refused(context: CallContext, reason: string, target?: string): Promise<void> {
+    const [tool, action] = target ? [target.slice(0, target.indexOf(".")), target.slice(target.indexOf(".") + 1)] : [null, null];
+    await this.toolctl.store.audit.append({
+      type: "mcp.refused",
+      actor: this.toolctl.actor,
+      tool,
+      action,
+      status: "refused",
+      data: { reason, origin: context.origin },
+    });
+  }
+
+  private async call(name: string, args: Record<string, unknown>, context: CallContext): Promise<CallToolResult> {
+    const snapshot = await this.current();
+    const exposed = snapshot.byName.get(name);
+    if (!exposed) {
+      const target = this.listed.get(name);
+      if (!target) {
+        await this.refused(context, `unknown tool ${name}`);
+        throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
+      }
+      // Listed earlier, gone from the list since: a tool disabled, revoked, pending or removed gets the engine's
+      // own refusal (and audit record); an active one whose action is not offered is refused here.
+      const tool = await this.toolctl.getTool(target.slice(0, target.indexOf(".")));
+      if (tool?.status === "active") {
+        const reason = `${target} is not offered to agents (a create, update or delete action needs toolctl mcp --allow ${target})`;
+        await this.refused(context, reason, target);
+        return errorResult(`${reason}; nothing ran`);
+      }
+      return this.run(target, args, context, { structured: false });
+    }
+    return this.run(exposed.entry.target, args, context, { structured: exposed.tool.outputSchema !== undefined });
+  }
+
+  private async run(
+    target: string,
+    input: Record<string, unknown>,
+    context: CallContext,
+    how: { structured: boolean },
+    approvalId?: string,
+  ): Promise<CallToolResult> {
+    const report = progressOf(context);
+    let filed: string | undefined;
+    const options: RunOptions = {
+      origin: context.origin,
+      signal: context.extra.signal,
+      progress: report.progress,
+      ...(approvalId
+        ? { approvalId }
+        : {
+            wait: true,
+            waitSeconds: this.options.approvalWaitSeconds,
+            onApprovalFiled: (id: string, expiresAt: string) => {
+              filed = id;
+              this.waiting.set(id, { target, input });
+              const message = `${target} needs a human's approval: approval ${id}, until ${expiresAt}. Decide it in a terminal with: toolctl approve ${id} (or toolctl deny ${id})`;
+              this.options.log?.(`toolctl mcp: ${message}`);
+              void context.server.sendLoggingMessage({ level: "warning", logger: "toolctl", data: message }, context.extra.sessionId).catch(() => undefined);
+              report.waitingFor(id);
+            },
+          }),
+    };
+    let result: ExecuteResult;
+    try {
+      result = await this.toolctl.run(target, input, options);
+    } catch (error) {
+      if (filed) this.waiting.delete(filed);
+      if (error instanceof ToolctlError)
+        return errorResult(`${target}: ${error.message}${error.details.problems ? `\n${error.details.problems.map((p) => `- ${p}`).join("\n")}` : ""}`);
+      throw error;
+    } finally {
+      report.stop();
+    }
+    const pending = result.error?.code === "approval_pending" ? result.approval?.requestId : undefined;
+    if (pending) this.waiting.set(pending, { target, input });
+    else if (filed) this.waiting.delete(filed);
+    return runResult(result, { maxOutputBytes: this.options.maxOutputBytes ?? MAX_OUTPUT_BYTES, structured: how.structured });
+  }
+
+  private async preview(args: Record<string, unknown>, context: CallContext): Promise<CallToolResult> {
+    const { action, input = {} } = args as { action?: unknown; input?: unknown };
+    if (typeof action !== "string" || action === "") return errorResult('preview: give "action", a tool name from the list (or tool.action)');
+    if (input === null || typeof input !== "object" || Array.isArray(input))
+      return errorResult('preview: "input" must be an object of the action\'s arguments');
+    const snapshot = await this.current();
+    const exposed = snapshot.byName.get(action) ?? (action.includes(".") ? snapshot.byName.get(mcpToolName(...split(action))) : undefined);
+    if (!exposed) {
+      await this.refused(context, `preview of ${action}, which is not offered`);
+      return errorResult(`preview: ${action} is not one of this server's tools; see tools/list`);
+    }
+    try {
+      const result = await this.toolctl.preview(exposed.entry.target, input as Record<string, unknown>, {
+        origin: context.origin,
+        signal: context.extra.signal,
+      });
+      return previewResult(result);
+    } catch (error) {
+      if (error instanceof ToolctlError) return errorResult(`preview of ${exposed.entry.target}: ${error.message}`);
+      throw error;
+    }
+  }
+
+  private async resume(args: Record<string, unknown>, context: CallContext): Promise<CallToolResult> {
+    const id = args.approval;
+    if (typeof id !== "string" || id === "") return errorResult('resume: give "approval", the approval id an earlier call returned');
+    const waiting = this.waiting.get(id);
+    if (!waiting) {
+      await this.refused(context, `resume of approval ${id}, which no call of this server is waiting on`);
+      return errorResult(`resume: no call of this server is waiting on approval ${id} (it ran or ended already, or another server filed it); nothing ran`);
+    }
+    // Claimed before it runs: a second resume of the same id, even a concurrent one, finds nothing.
+    this.waiting.delete(id);
+    const structured = (await this.current()).byName.get(mcpToolName(...split(waiting.target)))?.tool.outputSchema !== undefined;
+    return this.run(waiting.target, waiting.input, context, { structured }, id);
+  }
+}
+
+interface CallContext {
+  server: Server;
+  origin: ExecutionOrigin;
+  extra: Extra;
+}
+
+function split(target: string): [string, string] {
+  const dot = target.indexOf(".");
+  return [target.slice(0, dot), target.slice(dot + 1)];
+}
+
+/**
+ * Progress notifications for a call whose client asked for them (a progress token): the action's own progress
+ * (an image pull, a deploy) and, while it waits for a human, a note every few seconds naming the approval.
+ */
+function progressOf(context: CallContext): { progress?: RunOptions["progress"]; waitingFor(id: string): void; stop(): void } {
+  const token = context.extra._meta?.progressToken;
+  let count = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const send = (message: string) => {
+    if (token === undefined) return;
+    void context.extra
+      .sendNotification({ method: "notifications/progress", params: { progressToken: token, progress: ++count, message } })
+      .catch(() => undefined);
+  };
+  return {
+    progress: token === undefined ? undefined : { start: (label) => send(label), stop: () => undefined, status: (text) => send(text) },
+    waitingFor(id) {
+      send(`waiting for a human to approve ${id} (toolctl approve ${id})`);
+      if (token !== undefined) timer = setInterval(() => send(`still waiting for approval ${id}`), 5000);
+    },
+    stop() {
+      clearInterval(timer);
+    },
+  };
+}
