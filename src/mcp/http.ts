@@ -74,9 +74,12 @@ export async function serveHttp(host: McpHost, options: HttpOptions): Promise<Ru
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? "/", "http://localhost");
     if (url.pathname !== MCP_PATH) return send(res, 404, `not found: the MCP endpoint is ${MCP_PATH}`);
+    const refuse = (status: number, message: string, headers: Record<string, string> = {}) => {
+      send(res, status, message, headers);
+      return host.refusedRequest(message, { transport: "http", remote: req.socket.remoteAddress ?? null });
+    };
     const hosts = allowedHosts();
-    if (!hosts.has((req.headers.host ?? "").toLowerCase()))
-      return send(res, 403, `forbidden: Host ${JSON.stringify(req.headers.host ?? "")} is not this server`);
+    if (!hosts.has((req.headers.host ?? "").toLowerCase())) return refuse(403, `forbidden: Host ${JSON.stringify(req.headers.host ?? "")} is not this server`);
     const origin = req.headers.origin;
     if (origin !== undefined) {
       let originHost = "";
@@ -86,19 +89,23 @@ export async function serveHttp(host: McpHost, options: HttpOptions): Promise<Ru
       } catch {
         originHost = "";
       }
-      if (!hosts.has(originHost)) return send(res, 403, `forbidden: Origin ${JSON.stringify(origin)} may not call this server`);
+      if (!hosts.has(originHost)) return refuse(403, `forbidden: Origin ${JSON.stringify(origin)} may not call this server`);
     }
-    if (!authorized(req)) return send(res, 401, "unauthorized: send Authorization: Bearer <token>", { "www-authenticate": 'Bearer realm="toolctl"' });
+    if (!authorized(req)) {
+      return refuse(401, `unauthorized: ${req.headers.authorization ? "wrong bearer token" : "send Authorization: Bearer <token>"}`, {
+        "www-authenticate": 'Bearer realm="toolctl"',
+      });
+    }
 
     const sessionId = req.headers["mcp-session-id"];
     const existing = typeof sessionId === "string" ? sessions.get(sessionId) : undefined;
     if (existing) return existing.transport.handleRequest(req, res);
-    if (typeof sessionId === "string") return send(res, 404, `session ${sessionId} not found: initialize a new one`);
-    if (req.method !== "POST") return send(res, 400, "no session: start one with an initialize request (POST)");
+    if (typeof sessionId === "string") return refuse(404, `session ${sessionId} not found: initialize a new one`);
+    if (req.method !== "POST") return refuse(400, "no session: start one with an initialize request (POST)");
 
     const body = await readJson(req, res);
-    if (body === undefined) return;
-    if (!isInitializeRequest(body)) return send(res, 400, "no session: the first request must be initialize");
+    if (body === undefined) return host.refusedRequest("malformed message: the body is not JSON (or too large)", { transport: "http" });
+    if (!isInitializeRequest(body)) return refuse(400, "no session: the first request must be initialize");
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => void sessions.set(id, { transport, server }),

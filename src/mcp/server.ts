@@ -154,7 +154,30 @@ export class McpHost {
     });
     this.servers.add(server);
     server.onclose = () => this.servers.delete(server);
+    // A message the transport could not parse or route never reaches a handler: it is refused, and on record.
+    server.onerror = (error) => void this.refusedRequest(`malformed message: ${error.message}`, { session: sessionId() ?? fallbackSession });
     return server;
+  }
+
+  private refusedThisMinute = { minute: 0, count: 0, dropped: 0 };
+
+  /**
+   * Records a request refused before it was a call (no token, a foreign Origin or Host, a malformed message). At
+   * most 60 a minute are written one by one, so a flood cannot bury the log; the rest are counted in the next one.
+   */
+  async refusedRequest(reason: string, data: Record<string, unknown> = {}): Promise<void> {
+    const minute = Math.floor(Date.now() / 60_000);
+    const window = this.refusedThisMinute;
+    if (window.minute !== minute) Object.assign(window, { minute, count: 0 });
+    if (++window.count > 60) {
+      window.dropped++;
+      return;
+    }
+    const dropped = window.dropped;
+    window.dropped = 0;
+    await this.toolctl.store.audit
+      .append({ type: "mcp.refused", actor: this.toolctl.actor, status: "refused", data: { reason, ...data, ...(dropped ? { alsoRefused: dropped } : {}) } })
+      .catch((error: unknown) => this.options.log?.(`toolctl mcp: cannot write the audit log: ${(error as Error).message}`));
   }
 
   /** Records a call refused before it reached the engine: the audit log has every attempt. */
