@@ -10,6 +10,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import {
+  CallToolResultSchema,
   LoggingMessageNotificationSchema,
   McpError,
   ToolListChangedNotificationSchema,
@@ -395,6 +396,58 @@ describe("approvals come from a human, never from the agent", () => {
     await human.approve(id, { otp: generateTotp(secret, Date.now() + 30_000) });
     const ran = await client.callTool({ name: "resume", arguments: { approval: id } });
     expect(ran.isError).toBeFalsy();
+  });
+});
+
+describe("MCP tasks", () => {
+  it("a client that supports tasks gets a task at once; it waits for approval past --approval-wait and yields the result", async () => {
+    const { toolctl, client } = await agent({ allow: ["pay"], approvalWaitSeconds: 0 });
+    expect(client.getServerCapabilities()).toMatchObject({ tasks: { requests: { tools: { call: {} } } } });
+    expect((await client.listTools()).tools.find((tool) => tool.name === "pay__charge")?.execution).toEqual({ taskSupport: "optional" });
+    const stream = client.experimental.tasks.callToolStream({ name: "pay__charge", arguments: { amount: 4 } }, CallToolResultSchema, {
+      task: { ttl: 60_000 },
+    });
+    const seen: string[] = [];
+    let result: CallToolResult | undefined;
+    let approvedId: string | undefined;
+    for await (const message of stream) {
+      if (message.type === "taskCreated") seen.push(`created ${message.task.status}`);
+      if (message.type === "taskStatus") {
+        seen.push(`${message.task.status}: ${message.task.statusMessage ?? ""}`);
+        const id = /approve (ap_\w+)/.exec(message.task.statusMessage ?? "")?.[1];
+        if (id && !approvedId) {
+          approvedId = id;
+          const approved = await runCli(["approve", id, "--yes"], { env: { TOOLCTL_HOME: toolctl.home } });
+          expect(approved.code, approved.stderr).toBe(0);
+        }
+      }
+      if (message.type === "result") result = message.result as CallToolResult;
+      if (message.type === "error") throw message.error;
+    }
+    expect(seen[0]).toBe("created working");
+    expect(approvedId).toBeDefined();
+    expect(result?.isError).toBeFalsy();
+    expect(await toolctl.execution(executionOf(result))).toMatchObject({ status: "succeeded", costUsd: 4, origin: { via: "mcp" } });
+  });
+
+  it("tasks/cancel withdraws the approval request the task waits on; an unknown tool is refused before any task exists", async () => {
+    const { toolctl, client } = await agent({ allow: ["pay"] });
+    const stream = client.experimental.tasks.callToolStream({ name: "pay__charge", arguments: { amount: 4 } }, CallToolResultSchema, {
+      task: { ttl: 60_000 },
+    });
+    const first = await stream.next();
+    const taskId = (first.value as { task: { taskId: string } }).task.taskId;
+    const [filed] = await until("the approval request", async () => {
+      const open = await toolctl.approvals();
+      return open.length ? open : undefined;
+    });
+    await client.experimental.tasks.cancelTask(taskId);
+    await until("the request to be withdrawn", async () => (await toolctl.approvals(true)).find((a) => a.id === filed!.id && a.status === "denied"));
+    await stream.return(undefined);
+    const unknown = client.experimental.tasks.callToolStream({ name: "nope__x", arguments: {} }, CallToolResultSchema, { task: { ttl: 1000 } });
+    const answer = await unknown.next();
+    expect(answer.value).toMatchObject({ type: "error" });
+    expect(String((answer.value as { error: Error }).error.message)).toMatch(/Unknown tool/);
   });
 });
 

@@ -59,6 +59,8 @@ export function toolOf(entry: CatalogEntry): Tool {
       idempotentHint: entry.idempotent,
       openWorldHint: entry.openWorld,
     },
+    // A client that supports MCP tasks may run the call as one: it then waits for approval as long as the request is open.
+    execution: { taskSupport: "optional" },
     _meta: { "toolctl/action": entry.target, "toolctl/kind": entry.kind },
   };
 }
@@ -94,4 +96,5 @@ export const RESUME_TOOL: Tool = {
     additionalProperties: false,
   },
   annotations: { title: "Run a call once a human approved it", readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
+  execution: { taskSupport: "optional" },
 };

@@ -18,8 +18,10 @@ import {
   type CallToolResult,
   type ServerNotification,
   type ServerRequest,
+  type Task,
   type Tool,
 } from "@modelcontextprotocol/sdk/types.js";
+import { InMemoryTaskStore } from "@modelcontextprotocol/sdk/experimental/tasks/stores/in-memory.js";
 import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import type { CatalogEntry, ExecuteResult, ExecutionOrigin, RunOptions, Toolctl } from "../api/index.js";
 import { ToolctlError } from "../api/index.js";
@@ -75,6 +77,8 @@ export class McpHost {
   private readonly servers = new Set<Server>();
   private timer?: NodeJS.Timeout;
   private polling = false;
+  /** Tasks of every session (each task is bound to the session that made it). */
+  private readonly tasks = new InMemoryTaskStore();
 
   constructor(
     readonly toolctl: Toolctl,
@@ -90,6 +94,7 @@ export class McpHost {
   async close(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
+    this.tasks.cleanup();
     await Promise.allSettled([...this.servers].map((server) => server.close()));
   }
 
@@ -137,7 +142,11 @@ export class McpHost {
   createServer(sessionId: () => string | undefined): Server {
     const server = new Server(
       { name: "toolctl", title: "toolctl", version: this.options.version },
-      { capabilities: { tools: { listChanged: true }, logging: {} }, instructions: INSTRUCTIONS },
+      {
+        capabilities: { tools: { listChanged: true }, logging: {}, tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } },
+        instructions: INSTRUCTIONS,
+        taskStore: this.tasks,
+      },
     );
     const fallbackSession = randomUUID();
     const origin = (): ExecutionOrigin => {
@@ -148,9 +157,8 @@ export class McpHost {
     server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
       const args = request.params.arguments ?? {};
       const context: CallContext = { server, origin: origin(), extra };
-      if (request.params.name === PREVIEW_TOOL.name) return this.preview(args, context);
-      if (request.params.name === RESUME_TOOL.name) return this.resume(args, context);
-      return this.call(request.params.name, args, context);
+      if (request.params.task && extra.taskStore) return this.startTask(request.params.name, args, context, extra.taskStore, extra.taskRequestedTtl);
+      return this.dispatch(request.params.name, args, context);
     });
     this.servers.add(server);
     server.onclose = () => this.servers.delete(server);
@@ -178,6 +186,56 @@ export class McpHost {
     await this.toolctl.store.audit
       .append({ type: "mcp.refused", actor: this.toolctl.actor, status: "refused", data: { reason, ...data, ...(dropped ? { alsoRefused: dropped } : {}) } })
       .catch((error: unknown) => this.options.log?.(`toolctl mcp: cannot write the audit log: ${(error as Error).message}`));
+  }
+
+  private dispatch(name: string, args: Record<string, unknown>, context: CallContext): Promise<CallToolResult> {
+    if (name === PREVIEW_TOOL.name) return this.preview(args, context);
+    if (name === RESUME_TOOL.name) return this.resume(args, context);
+    return this.call(name, args, context);
+  }
+
+  /**
+   * A call the client asked to run as a task (MCP tasks): it is answered at once with the task, runs in the
+   * background, and waits for a human's approval as long as the request is open (not just --approval-wait); the
+   * client polls tasks/get and fetches tasks/result. tasks/cancel aborts it as notifications/cancelled would.
+   */
+  private async startTask(
+    name: string,
+    args: Record<string, unknown>,
+    context: CallContext,
+    store: NonNullable<Extra["taskStore"]>,
+    ttl: number | undefined,
+  ): Promise<{ task: Task }> {
+    if (name !== PREVIEW_TOOL.name && name !== RESUME_TOOL.name && !(await this.current()).byName.has(name) && !this.listed.has(name)) {
+      await this.refused(context, `unknown tool ${name}`);
+      throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
+    }
+    const task = await store.createTask({ ttl: ttl ?? TASK_TTL_MS, pollInterval: 1000 });
+    const controller = new AbortController();
+    const status = (message: string) => void store.updateTaskStatus(task.taskId, "working", message).catch(() => undefined);
+    const detached: CallContext = { ...context, extra: { ...context.extra, signal: controller.signal, _meta: undefined }, untilDecided: true, status };
+    const watch = setInterval(() => {
+      void store
+        .getTask(task.taskId)
+        .then((current) => current.status === "cancelled" && controller.abort())
+        .catch(() => controller.abort());
+    }, 500);
+    watch.unref();
+    void (async () => {
+      let result: CallToolResult;
+      try {
+        result = await this.dispatch(name, args, detached);
+      } catch (error) {
+        result = errorResult(`${name}: ${(error as Error).message}`);
+      } finally {
+        clearInterval(watch);
+      }
+      if (controller.signal.aborted) return;
+      await store.storeTaskResult(task.taskId, result.isError ? "failed" : "completed", result).catch((error: unknown) => {
+        this.options.log?.(`toolctl mcp: cannot store the result of task ${task.taskId}: ${(error as Error).message}`);
+      });
+    })();
+    return { task };
   }
 
   /** Records a call refused before it reached the engine: the audit log has every attempt. */
@@ -232,7 +290,8 @@ export class McpHost {
         ? { approvalId }
         : {
             wait: true,
-            waitSeconds: this.options.approvalWaitSeconds,
+            // A task waits as long as the request is open; a plain call until --approval-wait, then says it is pending.
+            waitSeconds: context.untilDecided ? undefined : this.options.approvalWaitSeconds,
             onApprovalFiled: (id: string, expiresAt: string) => {
               filed = id;
               this.waiting.set(id, { target, input });
@@ -240,6 +299,7 @@ export class McpHost {
               this.options.log?.(`toolctl mcp: ${message}`);
               void context.server.sendLoggingMessage({ level: "warning", logger: "toolctl", data: message }, context.extra.sessionId).catch(() => undefined);
               report.waitingFor(id);
+              context.status?.(`waiting for a human to approve ${id}: toolctl approve ${id}`);
             },
           }),
     };
@@ -302,7 +362,14 @@ interface CallContext {
   server: Server;
   origin: ExecutionOrigin;
   extra: Extra;
+  /** A task: wait for the approval until the request is decided or expires. */
+  untilDecided?: boolean;
+  /** A task's status line. */
+  status?: (message: string) => void;
 }
+
+/** How long a finished task's result is kept when the client does not say. */
+const TASK_TTL_MS = 60 * 60_000;
 
 function split(target: string): [string, string] {
   const dot = target.indexOf(".");
