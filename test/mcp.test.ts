@@ -6,6 +6,8 @@
  * started in-process; the stdio tests spawn the built binary, as Claude Code or Cursor would.
  */
 import { spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import path from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -549,6 +551,19 @@ describe("over stdio, spawning the binary as an MCP client does", () => {
     expect(imported.code, imported.stderr).toBe(0);
     await until("list_changed", () => changed, 8000);
     expect(names((await client.listTools()).tools)).toContain("late__read");
+  });
+
+  it("config mcp.allow offers writes like --allow; a bad entry in it is exit 2 naming the field", async () => {
+    const toolctl = await agentApi();
+    writeFileSync(path.join(toolctl.home, "config.yaml"), "mcp:\n  allow: [pay.charge]\n  approvalWaitSeconds: 5\n");
+    const client = await stdioClient(toolctl.home, ["--allow", "shop.create_item"]);
+    const listed = names((await client.listTools()).tools);
+    expect(listed).toEqual(expect.arrayContaining(["pay__charge", "shop__create_item"]));
+    expect(listed).not.toContain("shop__delete_item");
+    writeFileSync(path.join(toolctl.home, "config.yaml"), "mcp:\n  allow: [Shop!]\n");
+    const bad = await runCli(["mcp"], { env: { TOOLCTL_HOME: toolctl.home } });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/config\.yaml.*mcp\.allow/s);
   });
 
   it("exits 0 when the client closes stdin, and bad flags exit 2 with one line naming the flag", async () => {
