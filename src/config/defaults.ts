@@ -21,7 +21,9 @@ export const CONFIG_DEFAULTS = {
    * `toolctl mcp`: the create, update and delete actions agents may call (`TOOL` or `TOOL.ACTION`; reads are
    * offered without this), and how long a call that needs approval waits before it returns the pending request.
    */
-  mcp: { allow: [] as string[], approvalWaitSeconds: 60 },
+  // 45 s: under the 60 s that clients built on the MCP TypeScript SDK (and Codex) allow a call by default, so the
+  // agent gets the pending approval's id rather than a timeout that cancels the call and withdraws the request.
+  mcp: { allow: [] as string[], approvalWaitSeconds: 45 },
 } as const;
 
 export type SettingKind = "boolean" | "usd" | "seconds" | "choice";

@@ -88,7 +88,7 @@ export const RESUME_TOOL: Tool = {
   title: "Run a call once a human approved it",
   description:
     "Runs a call that was waiting for a human's approval, once they approved it (toolctl approve ID): pass only the approval id the earlier " +
-    "call returned. It runs exactly that call, with the same input, once; a pending request waits again, a denied or used one runs nothing.",
+    "call returned. It runs exactly that call, with the same input, once. A request still pending answers pending again (resume it later); a denied, expired or used one runs nothing.",
   inputSchema: {
     type: "object",
     properties: { approval: { type: "string", description: "the approval id an earlier call returned" } },

@@ -17,7 +17,7 @@ export const mcpDefinition: CommandDefinition = {
       .option("--tag <tag>", "offer only tools with this tag")
       .option(
         "--approval-wait <seconds>",
-        "how long a call that needs approval waits for the decision before returning the pending request (default: config mcp.approvalWaitSeconds, 60)",
+        "how long a call that needs approval waits for the decision before returning the pending request (default: config mcp.approvalWaitSeconds, 45)",
       )
       .option("--allow-remote", "with --http: allow a bind address other than loopback (other machines then reach the server)")
       .option("--new-token", "with --http: replace the bearer token with a new one, printed once")

@@ -157,7 +157,8 @@ export function decideApproval(registry: Registry, id: string, decision: "approv
       if (row.digest !== shownDigest)
         return { ok: false, reason: `approval request ${id} changed while it was being decided: look at it again (toolctl approve ${id})` };
     }
-    registry.db.prepare("UPDATE approvals SET status = ?, decided_by = ?, decided_via = ?, decided_at = ? WHERE id = ?").run(decision, by, via, nowIso(), id);
+    const decidedAt = nowIso();
+    registry.db.prepare("UPDATE approvals SET status = ?, decided_by = ?, decided_via = ?, decided_at = ? WHERE id = ?").run(decision, by, via, decidedAt, id);
     appendAudit(registry, {
       type: `approval.${decision}`,
       actor: by,
@@ -166,7 +167,7 @@ export function decideApproval(registry: Registry, id: string, decision: "approv
       status: decision,
       data: { approval: id, via, costUsd: row.cost_usd, risk: row.risk },
     });
-    return { ok: true, approval: { ...current, status: decision, decidedBy: by, decidedVia: via } };
+    return { ok: true, approval: { ...current, status: decision, decidedBy: by, decidedVia: via, decidedAt } };
   });
 }
 
