@@ -261,6 +261,7 @@ describe("calls go through the same pipeline", () => {
     const unknown = await client.callTool({ name: "nope__nothing", arguments: {} }).catch((error: unknown) => error);
     expect(unknown).toBeInstanceOf(McpError);
     expect((unknown as McpError).code).toBe(-32602);
+    expect((unknown as McpError).message).toBe("MCP error -32602: Unknown tool: nope__nothing");
     const write = await client.callTool({ name: "shop__create_item", arguments: { name: "x" } }).catch((error: unknown) => error);
     expect(write).toBeInstanceOf(McpError);
     expect(shop.requests.some((request) => request.method === "POST")).toBe(false);

@@ -14,7 +14,6 @@ import {
   CallToolRequestSchema,
   ErrorCode,
   ListToolsRequestSchema,
-  McpError,
   type CallToolResult,
   type ServerNotification,
   type ServerRequest,
@@ -208,7 +207,7 @@ export class McpHost {
   ): Promise<{ task: Task }> {
     if (name !== PREVIEW_TOOL.name && name !== RESUME_TOOL.name && !(await this.current()).byName.has(name) && !this.listed.has(name)) {
       await this.refused(context, `unknown tool ${name}`);
-      throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
+      throw unknownTool(name);
     }
     const task = await store.createTask({ ttl: ttl ?? TASK_TTL_MS, pollInterval: 1000 });
     const controller = new AbortController();
@@ -258,7 +257,7 @@ export class McpHost {
       const target = this.listed.get(name);
       if (!target) {
         await this.refused(context, `unknown tool ${name}`);
-        throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
+        throw unknownTool(name);
       }
       // Listed earlier, gone from the list since: a tool disabled, revoked, pending or removed gets the engine's
       // own refusal (and audit record); an active one whose action is not offered is refused here.
@@ -370,6 +369,14 @@ interface CallContext {
 
 /** How long a finished task's result is kept when the client does not say. */
 const TASK_TTL_MS = 60 * 60_000;
+
+/**
+ * The protocol error for a tool that does not exist. Not an McpError: its message already carries the
+ * "MCP error -32602:" prefix, which the client would add a second time.
+ */
+function unknownTool(name: string): Error {
+  return Object.assign(new Error(`Unknown tool: ${name}`), { code: ErrorCode.InvalidParams });
+}
 
 function split(target: string): [string, string] {
   const dot = target.indexOf(".");
