@@ -59,9 +59,9 @@ export async function serveHttp(host: McpHost, options: HttpOptions): Promise<Ru
   const sessions = new Map<string, { transport: StreamableHTTPServerTransport; server: Server }>();
   let port = options.port;
   const hostPart = (name: string) => (name.includes(":") ? `[${name}]` : name);
-  /** Host header values this server answers to: its loopback names, or the address it was told to bind. */
+  /** Host header values this server answers to: the address it was told to bind, and for loopback its usual names. */
   const allowedHosts = () => {
-    const names = isLoopback(options.host) ? ["127.0.0.1", "localhost", "[::1]"] : [hostPart(options.host)];
+    const names = isLoopback(options.host) ? ["127.0.0.1", "localhost", "[::1]", hostPart(options.host)] : [hostPart(options.host)];
     return new Set(names.map((name) => `${name}:${port}`.toLowerCase()));
   };
 

@@ -1,0 +1,505 @@
+/**
+ * `toolctl mcp --http`, the Streamable HTTP front door, through the MCP SDK's own client: the server runs
+ * in-process (`serveHttpMcp` on port 0) on an API opened as actor agent; raw `fetch` and `node:http` requests show
+ * what it refuses (token, Origin, Host, path, body, session) and that a refused request runs nothing. The CLI's
+ * own surface (flags, the token kept in the home) spawns the built binary.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { createHash } from "node:crypto";
+import { readFileSync, statSync } from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import path from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport, StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { afterEach, describe, expect, it } from "vitest";
+import type { Toolctl } from "../src/api/index.js";
+import { serveHttpMcp } from "../src/mcp/index.js";
+import { baseEnv, binPath, homeWithExamples, openApi, repoRoot, runCli, tempDir, writeFiles } from "./helpers.js";
+
+const TOKEN = "test-token-0123456789abcdef";
+
+const manifests = {
+  "echo.yaml": `apiVersion: toolctl/v1
+name: echo
+description: Echoes its input back
+runtime: echo
+actions:
+  say:
+    description: Return the message unchanged
+    kind: read
+    inputSchema: { type: object, required: [message], additionalProperties: false, properties: { message: { type: string } } }
+    outputSchema: { type: object, required: [message], properties: { message: { type: string } } }
+`,
+  "pay.yaml": `apiVersion: toolctl/v1
+name: pay
+description: Pretend payments (echo)
+runtime: echo
+actions:
+  charge:
+    description: Charge a fixed $2.50
+    kind: create
+    cost: { fixed: 2.5 }
+    rollback: irreversible
+    inputSchema: { type: object, properties: { note: { type: string } } }
+`,
+};
+
+/** An http tool whose one action waits on a loopback server that answers only when the test says so. */
+function slowManifest(port: number): string {
+  return `apiVersion: toolctl/v1
+name: slow
+description: A loopback service that answers when told
+runtime: http
+baseUrl: http://127.0.0.1:${port}
+http: { allowPlainHttp: true, allowPrivateNetworks: ["127.0.0.0/8"], timeoutSeconds: 20, retry: { attempts: 1 } }
+actions:
+  wait:
+    description: Wait for the answer
+    kind: read
+    request: { method: GET, path: /wait }
+`;
+}
+
+interface Running {
+  toolctl: Toolctl;
+  url: string;
+  close(): Promise<void>;
+}
+
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
+});
+
+async function start(options: { env?: Record<string, string>; allow?: string[]; extra?: Record<string, string>; listen?: string } = {}): Promise<Running> {
+  const toolctl = await openApi({ actor: "agent", env: options.env });
+  const report = await toolctl.importManifests([writeFiles({ ...manifests, ...options.extra })]);
+  expect(report.failed).toEqual([]);
+  const server = await serveHttpMcp(toolctl, {
+    listen: options.listen ?? "127.0.0.1:0",
+    allowRemote: false,
+    newToken: false,
+    env: { TOOLCTL_MCP_TOKEN: TOKEN },
+    allow: options.allow ?? [],
+    approvalWaitSeconds: 0,
+    version: "0.0.0-test",
+  });
+  cleanups.push(() => server.close());
+  return { toolctl, url: server.url, close: () => server.close() };
+}
+
+async function connect(url: string, token: string | undefined, name = "test-agent", version = "1.2.3") {
+  const transport = new StreamableHTTPClientTransport(new URL(url), {
+    requestInit: token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } },
+  });
+  const client = new Client({ name, version });
+  cleanups.push(() => client.close());
+  await client.connect(transport);
+  return { client, transport };
+}
+
+async function call(client: Client, name: string, args: Record<string, unknown> = {}): Promise<CallToolResult> {
+  return (await client.callTool({ name, arguments: args })) as CallToolResult;
+}
+
+/** `promise`, or a failure naming `what` after `ms` (rather than the test's own timeout). */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms)));
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+function executionId(result: CallToolResult): string {
+  const meta = result._meta?.["toolctl/execution"] as { id?: string } | undefined;
+  expect(meta?.id, JSON.stringify(result)).toEqual(expect.any(String));
+  return meta!.id!;
+}
+
+function textOf(result: CallToolResult): string {
+  return result.content.map((c) => (c.type === "text" ? c.text : "")).join("\n");
+}
+
+const ACCEPT = "application/json, text/event-stream";
+const initialize = {
+  jsonrpc: "2.0",
+  id: 1,
+  method: "initialize",
+  params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "raw", version: "0" } },
+};
+const callEcho = (id: number) => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "echo__say", arguments: { message: "raw" } } });
+
+/** A request with `node:http`, which (unlike fetch) lets the test choose the Host header. */
+function rawRequest(
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string },
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: options.method ?? "POST", headers: options.headers, agent: false }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk) => (body += chunk));
+      res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+    });
+    req.on("error", reject);
+    req.end(options.body);
+  });
+}
+
+describe("Streamable HTTP with the SDK client", () => {
+  it("lists the tools and calls a read, recorded as actor agent with the client's name, version and session", async () => {
+    const { toolctl, url } = await start();
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
+    const { client, transport } = await connect(url, TOKEN, "test-agent", "1.2.3");
+    expect(client.getServerVersion()).toEqual({ name: "toolctl", title: "toolctl", version: "0.0.0-test" });
+
+    const { tools } = await client.listTools();
+    // Reads are offered; the paid create is not (no --allow).
+    expect(tools.map((tool) => tool.name).sort()).toEqual(["echo__say", "preview", "resume"]);
+
+    const result = await call(client, "echo__say", { message: "hi" });
+    expect(result.isError).toBeFalsy();
+    expect(result.structuredContent).toEqual({ message: "hi" });
+    const id = executionId(result);
+    expect(transport.sessionId).toMatch(/^[0-9a-f-]{36}$/);
+    const execution = await toolctl.execution(id);
+    expect(execution).toMatchObject({
+      tool: "echo",
+      action: "say",
+      status: "succeeded",
+      actor: "agent",
+      origin: { via: "mcp", client: { name: "test-agent", version: "1.2.3" }, session: transport.sessionId },
+    });
+    expect(await toolctl.countExecutions()).toBe(1);
+  });
+
+  it("answers at the URL it prints when bound to another loopback address", async () => {
+    const { toolctl, url } = await start({ listen: "127.0.0.2:0" });
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.2:\d+\/mcp$/);
+    const { client } = await connect(url, TOKEN);
+    const result = await call(client, "echo__say", { message: "on 127.0.0.2" });
+    expect(result.structuredContent).toEqual({ message: "on 127.0.0.2" });
+    expect(await toolctl.countExecutions({ status: "succeeded" })).toBe(1);
+    // Another name for the machine is still refused.
+    const rebound = await rawRequest(url, {
+      headers: { "content-type": "application/json", accept: ACCEPT, authorization: `Bearer ${TOKEN}`, host: `evil.example:${new URL(url).port}` },
+      body: JSON.stringify(initialize),
+    });
+    expect(rebound.status).toBe(403);
+  });
+
+  it("refuses a missing or wrong token with 401 and WWW-Authenticate: Bearer, and the SDK client cannot connect", async () => {
+    const { toolctl, url } = await start();
+    const body = JSON.stringify(initialize);
+    const missing = await fetch(url, { method: "POST", headers: { "content-type": "application/json", accept: ACCEPT }, body });
+    expect(missing.status).toBe(401);
+    expect(missing.headers.get("www-authenticate")).toMatch(/^Bearer\b/);
+    expect(await missing.json()).toMatchObject({ jsonrpc: "2.0", error: { message: expect.stringMatching(/^unauthorized/) } });
+    const wrong = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: ACCEPT, authorization: `Bearer ${TOKEN}x` },
+      body,
+    });
+    expect(wrong.status).toBe(401);
+    expect(wrong.headers.get("www-authenticate")).toMatch(/^Bearer\b/);
+    const notBearer = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: ACCEPT, authorization: `Basic ${Buffer.from(`x:${TOKEN}`).toString("base64")}` },
+      body,
+    });
+    expect(notBearer.status).toBe(401);
+
+    for (const token of [undefined, "wrong-token-0123456789", `${TOKEN.slice(0, -1)}X`]) {
+      const error = await connect(url, token).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(StreamableHTTPError);
+      expect((error as StreamableHTTPError).code).toBe(401);
+    }
+    expect(await toolctl.countExecutions()).toBe(0);
+  });
+
+  it("refuses a foreign Origin, a rebinding Host, another path, a body that is not JSON and an unknown session; none of them runs anything", async () => {
+    const { toolctl, url } = await start();
+    const { transport } = await connect(url, TOKEN);
+    const session = transport.sessionId!;
+    const port = new URL(url).port;
+    // Each refused request carries a call that would run echo.say if it got through (the control below shows it does).
+    const headers = { "content-type": "application/json", accept: ACCEPT, authorization: `Bearer ${TOKEN}`, "mcp-session-id": session };
+
+    const evil = await fetch(url, { method: "POST", headers: { ...headers, origin: "http://evil.example" }, body: JSON.stringify(callEcho(10)) });
+    expect(evil.status).toBe(403);
+    expect((await evil.json()).error.message).toBe('forbidden: Origin "http://evil.example" may not call this server');
+    // The same host over https, or on another port, is another origin.
+    for (const origin of [`https://127.0.0.1:${port}`, `http://127.0.0.1:${Number(port) === 1 ? 2 : 1}`, "null"]) {
+      const other = await fetch(url, { method: "POST", headers: { ...headers, origin }, body: JSON.stringify(callEcho(11)) });
+      expect(other.status, origin).toBe(403);
+    }
+
+    for (const host of [`evil.example:${port}`, "evil.example", `127.0.0.1:${Number(port) + 1}`, "localhost"]) {
+      const rebound = await rawRequest(url, { headers: { ...headers, host }, body: JSON.stringify(callEcho(12)) });
+      expect(rebound.status, host).toBe(403);
+      expect(JSON.parse(rebound.body).error.message).toBe(`forbidden: Host ${JSON.stringify(host)} is not this server`);
+    }
+
+    for (const other of ["/", "/mcp/", "/mcpx", "/other"]) {
+      const response = await fetch(new URL(other, url), { method: "POST", headers, body: JSON.stringify(callEcho(13)) });
+      expect(response.status, other).toBe(404);
+      expect((await response.json()).error.message).toBe("not found: the MCP endpoint is /mcp");
+    }
+
+    const { "mcp-session-id": _, ...noSession } = headers;
+    const malformed = await fetch(url, { method: "POST", headers: noSession, body: '{"jsonrpc": "2.0", "method": "initialize", ' });
+    expect(malformed.status).toBe(400);
+    expect(await malformed.json()).toEqual({ jsonrpc: "2.0", error: { code: -32700, message: expect.stringMatching(/^Parse error/) }, id: null });
+
+    const unknown = await fetch(url, {
+      method: "POST",
+      headers: { ...headers, "mcp-session-id": "00000000-0000-4000-8000-000000000000" },
+      body: JSON.stringify(callEcho(14)),
+    });
+    expect(unknown.status).toBe(404);
+    expect((await unknown.json()).error.message).toBe("session 00000000-0000-4000-8000-000000000000 not found: initialize a new one");
+
+    // A first request that is not initialize starts no session.
+    const notInitialize = await fetch(url, { method: "POST", headers: noSession, body: JSON.stringify(callEcho(15)) });
+    expect(notInitialize.status).toBe(400);
+    expect(await toolctl.countExecutions()).toBe(0);
+
+    // The control: the same call with this server's own Origin and Host runs.
+    for (const origin of [`http://127.0.0.1:${port}`, `http://localhost:${port}`]) {
+      const allowed = await fetch(url, { method: "POST", headers: { ...headers, origin }, body: JSON.stringify(callEcho(16)) });
+      expect(allowed.status, origin).toBe(200);
+      expect(await allowed.text()).toContain('"toolctl/execution"');
+    }
+    const viaLocalhost = await rawRequest(url, { headers: { ...headers, host: `localhost:${port}` }, body: JSON.stringify(callEcho(17)) });
+    expect(viaLocalhost.status).toBe(200);
+    expect(await toolctl.countExecutions()).toBe(3);
+
+    // A session the client ended is gone.
+    await transport.terminateSession();
+    const ended = await fetch(url, { method: "POST", headers, body: JSON.stringify(callEcho(18)) });
+    expect(ended.status).toBe(404);
+    expect(await toolctl.countExecutions()).toBe(3);
+  });
+
+  it("serves 16 clients at once, each in its own session", async () => {
+    const { toolctl, url } = await start();
+    const CLIENTS = 16;
+    const CALLS = 4;
+    const perClient = await Promise.all(
+      Array.from({ length: CLIENTS }, async (_, c) => {
+        const { client, transport } = await connect(url, TOKEN, `agent-${c}`, "1.0.0");
+        const ids: string[] = [];
+        for (let i = 0; i < CALLS; i++) {
+          const result = await call(client, "echo__say", { message: `client ${c} call ${i}` });
+          expect(result.structuredContent).toEqual({ message: `client ${c} call ${i}` });
+          ids.push(executionId(result));
+        }
+        return { name: `agent-${c}`, session: transport.sessionId!, ids };
+      }),
+    );
+    expect(new Set(perClient.map((c) => c.session)).size).toBe(CLIENTS);
+    for (const { name, session, ids } of perClient) {
+      for (const id of ids) {
+        expect(await toolctl.execution(id)).toMatchObject({ status: "succeeded", actor: "agent", origin: { via: "mcp", client: { name }, session } });
+      }
+    }
+    expect(await toolctl.countExecutions()).toBe(CLIENTS * CALLS);
+    expect(await toolctl.countExecutions({ status: "succeeded" })).toBe(CLIENTS * CALLS);
+  });
+
+  it("one client's slow call does not hold up another's", async () => {
+    let arrived!: () => void;
+    const arrival = new Promise<void>((resolve) => (arrived = resolve));
+    let held: http.ServerResponse | undefined;
+    const service = http.createServer((_req, res) => {
+      held = res;
+      arrived();
+    });
+    await new Promise<void>((resolve) => service.listen(0, "127.0.0.1", resolve));
+    cleanups.push(async () => {
+      service.closeAllConnections();
+      await new Promise((resolve) => service.close(resolve));
+    });
+    const { toolctl, url } = await start({ extra: { "slow.yaml": slowManifest((service.address() as AddressInfo).port) } });
+
+    const slowClient = await connect(url, TOKEN, "slow-agent");
+    const fastClient = await connect(url, TOKEN, "fast-agent");
+    let slowDone = false;
+    const slow = call(slowClient.client, "slow__wait").finally(() => (slowDone = true));
+    slow.catch(() => undefined);
+    await arrival;
+    const fast = await within(call(fastClient.client, "echo__say", { message: "meanwhile" }), 5000, "the fast call while the slow one runs");
+    expect(fast.structuredContent).toEqual({ message: "meanwhile" });
+    expect(slowDone).toBe(false);
+    expect(await toolctl.countExecutions({ status: "running" })).toBe(1);
+
+    held!.writeHead(200, { "content-type": "application/json" });
+    held!.end(JSON.stringify({ done: true }));
+    const result = await slow;
+    expect(result.isError).toBeFalsy();
+    expect(JSON.parse(textOf(result))).toEqual({ done: true });
+    expect(await toolctl.execution(executionId(result))).toMatchObject({
+      status: "succeeded",
+      origin: { client: { name: "slow-agent" }, session: slowClient.transport.sessionId },
+    });
+  });
+
+  it("16 clients paying against a daily limit never spend past it", async () => {
+    const LIMIT = 20;
+    const { toolctl, url } = await start({
+      env: { TOOLCTL_LIMITS_DAILY_USD: String(LIMIT), TOOLCTL_APPROVALS_PAID_ACTIONS: "false" },
+      allow: ["pay"],
+    });
+    const results = (
+      await Promise.all(
+        Array.from({ length: 16 }, async (_, c) => {
+          const { client } = await connect(url, TOKEN, `payer-${c}`);
+          const mine: CallToolResult[] = [];
+          for (let i = 0; i < 3; i++) mine.push(await call(client, "pay__charge", { note: `${c}/${i}` }));
+          return mine;
+        }),
+      )
+    ).flat();
+    expect(results).toHaveLength(48);
+    const succeeded = results.filter((r) => !r.isError);
+    const refused = results.filter((r) => r.isError);
+    // $2.50 each under $20: exactly 8 fit.
+    expect(succeeded).toHaveLength(8);
+    const spent = succeeded.reduce((sum, r) => sum + (r._meta!["toolctl/execution"] as { costUsd: number }).costUsd, 0);
+    expect(spent).toBe(LIMIT);
+    for (const r of refused) expect(textOf(r)).toMatch(/daily limit/i);
+    const executions = await toolctl.executions({ status: "succeeded", limit: 100 });
+    expect(executions.items).toHaveLength(8);
+    expect(executions.items.reduce((sum, e) => sum + (e.costUsd ?? 0), 0)).toBeLessThanOrEqual(LIMIT);
+    const { spend, limits } = await toolctl.budget();
+    expect(limits.dailyUsd).toBe(LIMIT);
+    expect(spend).toMatchObject({ committedUsd: LIMIT, reservedUsd: 0 });
+  });
+});
+
+/** `toolctl mcp --http 127.0.0.1:0` spawned; resolves once it printed its URL and what it says of the token. */
+async function startCli(home: string, args: string[] = [], env: Record<string, string> = {}) {
+  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [binPath, "--home", home, "mcp", "--http", "127.0.0.1:0", ...args], {
+    env: baseEnv(env),
+    cwd: repoRoot,
+  });
+  let stderr = "";
+  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+  cleanups.push(async () => {
+    child.kill("SIGKILL");
+    await exited;
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk;
+      if (/^toolctl mcp: bearer token.*\n/m.test(stderr)) resolve();
+    });
+    void exited.then((code) => reject(new Error(`toolctl mcp exited ${code}:\n${stderr}`)));
+  });
+  const url = /serving MCP \(Streamable HTTP\) at (\S+)\n/.exec(stderr)?.[1];
+  expect(url, stderr).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
+  const token = /bearer token \(shown once; only its hash is kept\): (\S+)\n/.exec(stderr)?.[1];
+  return {
+    url: url!,
+    token,
+    stderr: () => stderr,
+    async stop() {
+      child.kill("SIGTERM");
+      return exited;
+    },
+  };
+}
+
+async function status(url: string, token: string): Promise<number> {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: ACCEPT, authorization: `Bearer ${token}` },
+    body: JSON.stringify(initialize),
+  });
+  await response.body?.cancel();
+  return response.status;
+}
+
+describe("toolctl mcp --http (the binary)", () => {
+  it("refuses bad flags with exit 2 and a one-line error", async () => {
+    const home = tempDir("toolctl-home-");
+    const cases: Array<[string[], RegExp]> = [
+      [["--http", "0.0.0.0:0"], /^error: --http 0\.0\.0\.0:0: 0\.0\.0\.0 is not a loopback address;.*--allow-remote/],
+      [["--http", "abc"], /^error: --http: expected PORT or HOST:PORT .*got "abc"$/],
+      [["--http", "70000"], /^error: --http: expected PORT or HOST:PORT .*got "70000"$/],
+      [["--new-token"], /^error: --new-token applies to --http only$/],
+      [["--allow", "nope!"], /^error: --allow: expected TOOL or TOOL\.ACTION .*got "nope!"$/],
+      [["--approval-wait", "x"], /^error: --approval-wait: expected whole seconds from 0 to 86400, got "x"$/],
+    ];
+    const results = await Promise.all(cases.map(([args]) => runCli(["mcp", ...args], { home })));
+    results.forEach((result, i) => {
+      const [args, message] = cases[i]!;
+      expect(result.code, args.join(" ")).toBe(2);
+      expect(result.stdout).toBe("");
+      const lines = result.stderr.trimEnd().split("\n");
+      expect(lines, result.stderr).toHaveLength(1);
+      expect(lines[0]).toMatch(message);
+    });
+  });
+
+  it("makes a token on first start, keeps only its SHA-256 (0600), reuses it, and --new-token replaces it", async () => {
+    const home = await homeWithExamples();
+    const first = await startCli(home);
+    const token = first.token!;
+    expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const file = path.join(home, "mcp-token.sha256");
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const stored = readFileSync(file, "utf8");
+    expect(stored).toBe(`${createHash("sha256").update(token).digest("hex")}\n`);
+    expect(stored).not.toContain(token);
+
+    const { client, transport } = await connect(first.url, token, "cli-agent", "9.9.9");
+    const result = await call(client, "echo__say", { message: "through the binary" });
+    expect(result.structuredContent).toEqual({ message: "through the binary" });
+    const id = executionId(result);
+    await client.close();
+    expect(await first.stop()).toBe(0);
+    const reader = await openApi({ home });
+    expect(await reader.execution(id)).toMatchObject({
+      actor: "agent",
+      origin: { via: "mcp", client: { name: "cli-agent", version: "9.9.9" }, session: transport.sessionId },
+    });
+
+    const second = await startCli(home);
+    expect(second.token).toBeUndefined();
+    expect(second.stderr()).not.toContain(token);
+    expect(second.stderr()).toMatch(/bearer token: the one printed when it was made/);
+    expect(await status(second.url, token)).toBe(200);
+    expect(await second.stop()).toBe(0);
+
+    const renewed = await startCli(home, ["--new-token"]);
+    const next = renewed.token!;
+    expect(next).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(next).not.toBe(token);
+    expect(readFileSync(file, "utf8")).toBe(`${createHash("sha256").update(next).digest("hex")}\n`);
+    expect(await status(renewed.url, token)).toBe(401);
+    expect(await status(renewed.url, next)).toBe(200);
+    expect(await renewed.stop()).toBe(0);
+  });
+
+  it("uses TOOLCTL_MCP_TOKEN when set, and refuses one shorter than 16 characters", async () => {
+    const home = tempDir("toolctl-home-");
+    const fromEnv = "env-token-0123456789";
+    const server = await startCli(home, [], { TOOLCTL_MCP_TOKEN: fromEnv });
+    expect(server.token).toBeUndefined();
+    expect(server.stderr()).toContain("bearer token from TOOLCTL_MCP_TOKEN");
+    expect(await status(server.url, fromEnv)).toBe(200);
+    expect(await status(server.url, `${fromEnv}x`)).toBe(401);
+    expect(await server.stop()).toBe(0);
+    // Nothing was written to the home for it.
+    expect(() => statSync(path.join(home, "mcp-token.sha256"))).toThrow(/ENOENT/);
+
+    const short = await runCli(["mcp", "--http", "127.0.0.1:0"], { home, env: { TOOLCTL_MCP_TOKEN: "fifteen-chars-x" } });
+    expect(short.code).toBe(2);
+    expect(short.stderr.trimEnd()).toBe("error: TOOLCTL_MCP_TOKEN: use at least 16 characters and no spaces");
+  });
+});
