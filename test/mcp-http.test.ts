@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { hostname, networkInterfaces } from "node:os";
 import path from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport, StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -423,6 +424,81 @@ async function status(url: string, token: string): Promise<number> {
   await response.body?.cancel();
   return response.status;
 }
+
+describe("sessions, wildcard binds and a failed start", () => {
+  async function startWith(extra: { maxSessions?: number; sessionIdleMs?: number; listen?: string; allowRemote?: boolean }) {
+    const toolctl = await openApi({ actor: "agent" });
+    await toolctl.importManifests([writeFiles(manifests)]);
+    const server = await serveHttpMcp(toolctl, {
+      listen: extra.listen ?? "127.0.0.1:0",
+      allowRemote: extra.allowRemote ?? false,
+      newToken: false,
+      env: { TOOLCTL_MCP_TOKEN: TOKEN },
+      allow: [],
+      approvalWaitSeconds: 0,
+      version: "0.0.0-test",
+      maxSessions: extra.maxSessions,
+      sessionIdleMs: extra.sessionIdleMs,
+    });
+    cleanups.push(() => server.close());
+    return { toolctl, url: server.url };
+  }
+
+  it("past the session cap the longest idle session makes room; its client's next call finds no session", async () => {
+    const { url } = await startWith({ maxSessions: 2 });
+    const first = await connect(url, TOKEN, "first");
+    const second = await connect(url, TOKEN, "second");
+    await call(second.client, "echo__say", { message: "2" });
+    const third = await connect(url, TOKEN, "third");
+    expect(textOf(await call(third.client, "echo__say", { message: "3" }))).toContain('"3"');
+    expect(textOf(await call(second.client, "echo__say", { message: "still" }))).toContain("still");
+    await expect(call(first.client, "echo__say", { message: "gone" })).rejects.toThrow(/404|not found/i);
+  });
+
+  it("closes a session idle past the limit", async () => {
+    const { url } = await startWith({ sessionIdleMs: 150 });
+    const { client, transport } = await connect(url, TOKEN);
+    const session = transport.sessionId!;
+    await call(client, "echo__say", { message: "hi" });
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    const probe = await rawRequest(url, {
+      headers: { host: new URL(url).host, authorization: `Bearer ${TOKEN}`, "content-type": "application/json", accept: ACCEPT, "mcp-session-id": session },
+      body: JSON.stringify(callEcho(9)),
+    });
+    expect(probe.status).toBe(404);
+  });
+
+  it("bound to 0.0.0.0 (with --allow-remote) it answers this machine's addresses and names, not a foreign name", async () => {
+    const { url } = await startWith({ listen: "0.0.0.0:0", allowRemote: true });
+    const port = new URL(url).port;
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .find((entry) => entry && entry.family === "IPv4" && !entry.internal)?.address;
+    for (const host of ["127.0.0.1", "localhost", hostname(), ...(external ? [external] : [])]) {
+      const { client } = await connect(`http://${host}:${port}/mcp`, TOKEN);
+      expect(textOf(await call(client, "echo__say", { message: host }))).toContain(host);
+    }
+    const rebinding = await rawRequest(`http://127.0.0.1:${port}/mcp`, {
+      headers: { host: `evil.example:${port}`, authorization: `Bearer ${TOKEN}`, "content-type": "application/json", accept: ACCEPT },
+      body: JSON.stringify(initialize),
+    });
+    expect(rebinding.status).toBe(403);
+  });
+
+  it("a start that cannot listen keeps no token: the next start makes and prints one", async () => {
+    const blocker = http.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
+    cleanups.push(() => new Promise((resolve) => blocker.close(resolve)));
+    const toolctl = await openApi({ actor: "agent" });
+    const busy = (blocker.address() as AddressInfo).port;
+    const options = { allowRemote: false, newToken: false, env: {}, allow: [], approvalWaitSeconds: 0, version: "0" };
+    await expect(serveHttpMcp(toolctl, { ...options, listen: `127.0.0.1:${busy}` })).rejects.toThrow(/already in use/);
+    expect(() => statSync(path.join(toolctl.home, "mcp-token.sha256"))).toThrow();
+    const server = await serveHttpMcp(toolctl, { ...options, listen: "127.0.0.1:0" });
+    cleanups.push(() => server.close());
+    expect(server.token.created).toEqual(expect.any(String));
+  });
+});
 
 describe("toolctl mcp --http (the binary)", () => {
   it("refuses bad flags with exit 2 and a one-line error", async () => {

@@ -7,6 +7,7 @@
 import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
 import { isIP } from "node:net";
+import { hostname, networkInterfaces } from "node:os";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
@@ -47,6 +48,10 @@ function send(res: ServerResponse, status: number, message: string, headers: Rec
 export interface HttpOptions extends Listen {
   /** The SHA-256 of the bearer token clients must send. */
   tokenHash: Buffer;
+  /** Default MAX_SESSIONS. */
+  maxSessions?: number;
+  /** Default SESSION_IDLE_MS. */
+  sessionIdleMs?: number;
   log: (message: string) => void;
 }
 
@@ -55,15 +60,42 @@ export interface RunningHttp {
   close(): Promise<void>;
 }
 
+/** A session with no call for this long is closed (a client that went away without saying so); its client starts a new one. */
+export const SESSION_IDLE_MS = 30 * 60_000;
+/** At most this many sessions at once; a new one past it replaces the longest idle, or is refused (503). */
+export const MAX_SESSIONS = 64;
+
+interface Session {
+  transport: StreamableHTTPServerTransport;
+  server: Server;
+  lastSeen: number;
+  /** Calls being answered (POST); a client's open event stream (GET) is not counted. */
+  inFlight: number;
+}
+
+const hostPart = (name: string) => (name.includes(":") ? `[${name}]` : name);
+
+/**
+ * The names a client may use to reach a server bound to `bind` (its `Host` header): the address itself, the
+ * loopback names for a loopback address, and for a wildcard bind (0.0.0.0, ::) every address of this machine and
+ * its host name. Anything else is a name that merely resolves here: the DNS rebinding the check exists for.
+ */
+export function hostNames(bind: string): string[] {
+  if (bind === "0.0.0.0" || bind === "::") {
+    const addresses = Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((entry) => hostPart(entry.address.split("%")[0]!)));
+    return [...new Set(["127.0.0.1", "localhost", "[::1]", hostname(), ...addresses])];
+  }
+  return isLoopback(bind) ? ["127.0.0.1", "localhost", "[::1]", hostPart(bind)] : [hostPart(bind)];
+}
+
 export async function serveHttp(host: McpHost, options: HttpOptions): Promise<RunningHttp> {
-  const sessions = new Map<string, { transport: StreamableHTTPServerTransport; server: Server }>();
+  const sessions = new Map<string, Session>();
+  const maxSessions = options.maxSessions ?? MAX_SESSIONS;
+  const idleMs = options.sessionIdleMs ?? SESSION_IDLE_MS;
   let port = options.port;
-  const hostPart = (name: string) => (name.includes(":") ? `[${name}]` : name);
-  /** Host header values this server answers to: the address it was told to bind, and for loopback its usual names. */
-  const allowedHosts = () => {
-    const names = isLoopback(options.host) ? ["127.0.0.1", "localhost", "[::1]", hostPart(options.host)] : [hostPart(options.host)];
-    return new Set(names.map((name) => `${name}:${port}`.toLowerCase()));
-  };
+  const names = hostNames(options.host);
+  /** Host header values this server answers to. */
+  const allowedHosts = () => new Set(names.map((name) => `${name}:${port}`.toLowerCase()));
 
   const authorized = (req: IncomingMessage): boolean => {
     const header = req.headers.authorization ?? "";
@@ -99,16 +131,28 @@ export async function serveHttp(host: McpHost, options: HttpOptions): Promise<Ru
 
     const sessionId = req.headers["mcp-session-id"];
     const existing = typeof sessionId === "string" ? sessions.get(sessionId) : undefined;
-    if (existing) return existing.transport.handleRequest(req, res);
+    if (existing) {
+      existing.lastSeen = Date.now();
+      // A call being answered keeps its session; the event stream a client keeps open (GET) does not.
+      if (req.method !== "GET") {
+        existing.inFlight++;
+        res.once("close", () => {
+          existing.inFlight--;
+          existing.lastSeen = Date.now();
+        });
+      }
+      return existing.transport.handleRequest(req, res);
+    }
     if (typeof sessionId === "string") return refuse(404, `session ${sessionId} not found: initialize a new one`);
     if (req.method !== "POST") return refuse(400, "no session: start one with an initialize request (POST)");
 
     const body = await readJson(req, res);
     if (body === undefined) return host.refusedRequest("malformed message: the body is not JSON (or too large)", { transport: "http" });
     if (!isInitializeRequest(body)) return refuse(400, "no session: the first request must be initialize");
+    if (sessions.size >= maxSessions && !(await evictIdle())) return send(res, 503, `too many sessions (${maxSessions}), all busy: try again later`);
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
-      onsessioninitialized: (id) => void sessions.set(id, { transport, server }),
+      onsessioninitialized: (id) => void sessions.set(id, { transport, server, lastSeen: Date.now(), inFlight: 0 }),
       onsessionclosed: (id) => void sessions.delete(id),
     });
     const server = host.createServer(() => transport.sessionId);
@@ -119,6 +163,24 @@ export async function serveHttp(host: McpHost, options: HttpOptions): Promise<Ru
     await server.connect(transport);
     await transport.handleRequest(req, res, body);
   };
+
+  /** Closes the session idle longest, when one is idle: room for a new client. */
+  const evictIdle = async (): Promise<boolean> => {
+    const idle = [...sessions.values()].filter((session) => session.inFlight === 0).sort((a, b) => a.lastSeen - b.lastSeen)[0];
+    if (!idle) return false;
+    await idle.transport.close();
+    return true;
+  };
+  const sweeper = setInterval(
+    () => {
+      const now = Date.now();
+      for (const session of sessions.values()) {
+        if (session.inFlight === 0 && now - session.lastSeen > idleMs) void session.transport.close();
+      }
+    },
+    Math.min(60_000, idleMs),
+  );
+  sweeper.unref();
 
   const http: HttpServer = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
@@ -142,6 +204,7 @@ export async function serveHttp(host: McpHost, options: HttpOptions): Promise<Ru
   return {
     url: `http://${hostPart(options.host)}:${port}${MCP_PATH}`,
     async close() {
+      clearInterval(sweeper);
       await Promise.allSettled([...sessions.values()].map(({ transport }) => transport.close()));
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));

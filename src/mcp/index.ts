@@ -47,6 +47,9 @@ export interface HttpServeOptions extends McpOptions {
   newToken: boolean;
   /** Where TOOLCTL_MCP_TOKEN is read from. Default: process.env. */
   env?: NodeJS.ProcessEnv;
+  /** See http.ts MAX_SESSIONS and SESSION_IDLE_MS. */
+  maxSessions?: number;
+  sessionIdleMs?: number;
 }
 
 export async function serveHttpMcp(toolctl: Toolctl, options: HttpServeOptions): Promise<RunningHttp & { token: ReturnType<typeof bearerToken> }> {
@@ -59,7 +62,13 @@ export async function serveHttpMcp(toolctl: Toolctl, options: HttpServeOptions):
   const token = bearerToken(toolctl.home, options.env ?? process.env, options.newToken);
   const host = new McpHost(toolctl, options);
   const log = options.log ?? (() => undefined);
-  const running = await serveHttp(host, { ...listen, tokenHash: token.hash, log });
+  const running = await serveHttp(host, { ...listen, tokenHash: token.hash, log, maxSessions: options.maxSessions, sessionIdleMs: options.sessionIdleMs });
+  try {
+    token.save();
+  } catch (error) {
+    await running.close();
+    throw error;
+  }
   return {
     ...running,
     token,

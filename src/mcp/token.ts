@@ -17,6 +17,8 @@ export interface BearerToken {
   source: "env" | "file";
   /** The token itself, only when it was made just now: print it once. */
   created?: string;
+  /** Keeps a new token's hash in the home; called once the server listens, so a failed start loses no token. */
+  save(): void;
 }
 
 export function bearerToken(home: string, env: NodeJS.ProcessEnv, renew: boolean): BearerToken {
@@ -24,21 +26,23 @@ export function bearerToken(home: string, env: NodeJS.ProcessEnv, renew: boolean
   if (fromEnv !== undefined && fromEnv !== "") {
     if (renew) throw new UsageError(`--new-token: the token comes from ${TOKEN_ENV}; change that variable instead`);
     if (fromEnv.length < MIN_ENV_TOKEN || /\s/.test(fromEnv)) throw new UsageError(`${TOKEN_ENV}: use at least ${MIN_ENV_TOKEN} characters and no spaces`);
-    return { hash: createHash("sha256").update(fromEnv).digest(), source: "env" };
+    return { hash: createHash("sha256").update(fromEnv).digest(), source: "env", save: () => undefined };
   }
   const file = path.join(home, TOKEN_FILE);
   if (!renew) {
     try {
       const hex = readFileSync(file, "utf8").trim();
-      if (/^[0-9a-f]{64}$/.test(hex)) return { hash: Buffer.from(hex, "hex"), source: "file" };
+      if (/^[0-9a-f]{64}$/.test(hex)) return { hash: Buffer.from(hex, "hex"), source: "file", save: () => undefined };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
     }
   }
   const token = randomBytes(32).toString("base64url");
   const hash = createHash("sha256").update(token).digest();
-  const temporary = `${file}.${process.pid}.tmp`;
-  writeFileSync(temporary, `${hash.toString("hex")}\n`, { mode: 0o600 });
-  renameSync(temporary, file);
-  return { hash, source: "file", created: token };
+  const save = () => {
+    const temporary = `${file}.${process.pid}.tmp`;
+    writeFileSync(temporary, `${hash.toString("hex")}\n`, { mode: 0o600 });
+    renameSync(temporary, file);
+  };
+  return { hash, source: "file", created: token, save };
 }
