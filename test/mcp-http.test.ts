@@ -220,6 +220,16 @@ describe("Streamable HTTP with the SDK client", () => {
       expect((error as StreamableHTTPError).code).toBe(401);
     }
     expect(await toolctl.countExecutions()).toBe(0);
+    const refused = (await toolctl.audit()).filter((event) => event.type === "mcp.refused");
+    expect(refused.map((event) => event.data.reason)).toEqual([
+      "unauthorized: send Authorization: Bearer <token>",
+      "unauthorized: wrong bearer token",
+      "unauthorized: wrong bearer token",
+      "unauthorized: send Authorization: Bearer <token>",
+      "unauthorized: wrong bearer token",
+      "unauthorized: wrong bearer token",
+    ]);
+    expect(refused[0]).toMatchObject({ actor: "agent", status: "refused", data: { transport: "http", remote: "127.0.0.1" } });
   });
 
   it("refuses a foreign Origin, a rebinding Host, another path, a body that is not JSON and an unknown session; none of them runs anything", async () => {
@@ -268,6 +278,17 @@ describe("Streamable HTTP with the SDK client", () => {
     const notInitialize = await fetch(url, { method: "POST", headers: noSession, body: JSON.stringify(callEcho(15)) });
     expect(notInitialize.status).toBe(400);
     expect(await toolctl.countExecutions()).toBe(0);
+    // Every refusal is on record (the 404s for another path are not: that is not the MCP endpoint).
+    const refused = (await toolctl.audit()).filter((event) => event.type === "mcp.refused").map((event) => String(event.data.reason));
+    expect(refused.filter((reason) => reason.startsWith("forbidden: Origin"))).toHaveLength(4);
+    expect(refused.filter((reason) => reason.startsWith("forbidden: Host"))).toHaveLength(4);
+    expect(refused).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^malformed message/),
+        "session 00000000-0000-4000-8000-000000000000 not found: initialize a new one",
+        "no session: the first request must be initialize",
+      ]),
+    );
 
     // The control: the same call with this server's own Origin and Host runs.
     for (const origin of [`http://127.0.0.1:${port}`, `http://localhost:${port}`]) {
