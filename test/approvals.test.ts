@@ -88,7 +88,12 @@ describe("approval from another terminal", () => {
     const waiting = await startWaiting(toolctl, { amount: 5 });
     const approver = await approverOf(toolctl);
     waiting.mark();
-    expect(await approver.approve(waiting.id)).toMatchObject({ id: waiting.id, status: "approved", decidedBy: "user", decidedAt: expect.stringMatching(/^\d{4}-/) });
+    expect(await approver.approve(waiting.id)).toMatchObject({
+      id: waiting.id,
+      status: "approved",
+      decidedBy: "user",
+      decidedAt: expect.stringMatching(/^\d{4}-/),
+    });
     const { result, ms } = await waiting.done;
     expect(result.exitCode).toBe(ExitCode.ok);
     expect(ms).toBeLessThan(3000);
