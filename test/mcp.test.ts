@@ -13,6 +13,7 @@ import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import {
   CallToolResultSchema,
+  ElicitRequestSchema,
   LoggingMessageNotificationSchema,
   McpError,
   ToolListChangedNotificationSchema,
@@ -399,6 +400,61 @@ describe("approvals come from a human, never from the agent", () => {
     await human.approve(id, { otp: generateTotp(secret, Date.now() + 30_000) });
     const ran = await client.callTool({ name: "resume", arguments: { approval: id } });
     expect(ran.isError).toBeFalsy();
+  });
+});
+
+describe("form elicitation (optional, off by default)", () => {
+  async function elicitingClient(url: string, answer: (message: string) => { action: "accept" | "decline" | "cancel"; content?: Record<string, unknown> }) {
+    const asked: string[] = [];
+    const client = new Client({ name: "eliciting-agent", version: "1.0.0" }, { capabilities: { elicitation: { form: {} } } });
+    client.setRequestHandler(ElicitRequestSchema, (request) => {
+      asked.push(request.params.message);
+      return answer(request.params.message);
+    });
+    await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { Authorization: `Bearer ${TOKEN}` } } }));
+    clients.push(client);
+    return { client, asked };
+  }
+
+  it("with --elicit a MEDIUM call is approved through the client; HIGH still needs a terminal", async () => {
+    const toolctl = await agentApi();
+    const server = await serve(toolctl, { allow: ["pay"], elicit: true, approvalWaitSeconds: 0 });
+    const { client, asked } = await elicitingClient(server.url, () => ({ action: "accept", content: { approve: true } }));
+    const medium = await client.callTool({ name: "pay__charge", arguments: { amount: 5 } });
+    expect(medium.isError).toBeFalsy();
+    expect(asked).toHaveLength(1);
+    expect(asked[0]).toMatch(/^Approve pay\.charge\? Charge dollars/);
+    expect(asked[0]).toContain("Cost: $5.00");
+    expect(asked[0]).toContain("Risk: MEDIUM");
+    expect(await toolctl.execution(executionOf(medium))).toMatchObject({ status: "succeeded" });
+    const approved = (await toolctl.audit()).find((event) => event.type === "approval.approved");
+    expect(approved?.data).toMatchObject({ via: "MCP elicitation", origin: { client: { name: "eliciting-agent" } } });
+
+    const high = await client.callTool({ name: "pay__charge", arguments: { amount: 50 } });
+    expect(text(high)).toMatch(/pending approval ap_/);
+    expect(asked).toHaveLength(1);
+  });
+
+  it("a no through the client declines; a cancel files the request for a terminal instead", async () => {
+    const toolctl = await agentApi();
+    const server = await serve(toolctl, { allow: ["pay"], elicit: true, approvalWaitSeconds: 0 });
+    const saysNo = await elicitingClient(server.url, () => ({ action: "accept", content: { approve: false } }));
+    const no = await saysNo.client.callTool({ name: "pay__charge", arguments: { amount: 5 } });
+    expect(no.isError).toBe(true);
+    expect(text(no)).toMatch(/not approved \(answered no through MCP elicitation\)/);
+    const cancels = await elicitingClient(server.url, () => ({ action: "cancel" }));
+    const pending = await cancels.client.callTool({ name: "pay__charge", arguments: { amount: 6 } });
+    expect(text(pending)).toMatch(/pending approval ap_/);
+    expect((await toolctl.executions({ status: "succeeded" })).total).toBe(0);
+  });
+
+  it("is off by default: the client is never asked", async () => {
+    const toolctl = await agentApi();
+    const server = await serve(toolctl, { allow: ["pay"], approvalWaitSeconds: 0 });
+    const { client, asked } = await elicitingClient(server.url, () => ({ action: "accept", content: { approve: true } }));
+    const result = await client.callTool({ name: "pay__charge", arguments: { amount: 5 } });
+    expect(text(result)).toMatch(/pending approval ap_/);
+    expect(asked).toEqual([]);
   });
 });
 

@@ -218,6 +218,7 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
           waitSeconds: runOptions.waitSeconds,
           approvalId: runOptions.approvalId,
           origin: runOptions.origin,
+          askFirst: runOptions.askFirst,
           sandbox: runOptions.sandbox,
           signal: runOptions.signal,
           progress: progressOf(runOptions.progress),

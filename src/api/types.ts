@@ -83,6 +83,11 @@ export interface RunOptions {
   approvalId?: string;
   /** The front door the run came through, recorded on the execution and its audit events. */
   origin?: ExecutionOrigin;
+  /**
+   * With `wait` and `approve`: ask that channel first, and file a request only when it answers `needsHuman`.
+   * `via` names the channel in the audit log. A request that needs a TOTP code is always filed.
+   */
+  askFirst?: { via: string };
   sandbox?: "docker" | "none";
   /** The human to ask for this run; overrides the one given to `openToolctl`. */
   approve?: ApprovalChannel;

@@ -23,7 +23,7 @@ export const CONFIG_DEFAULTS = {
    */
   // 45 s: under the 60 s that clients built on the MCP TypeScript SDK (and Codex) allow a call by default, so the
   // agent gets the pending approval's id rather than a timeout that cancels the call and withdraws the request.
-  mcp: { allow: [] as string[], approvalWaitSeconds: 45 },
+  mcp: { allow: [] as string[], approvalWaitSeconds: 45, elicit: false },
 } as const;
 
 export type SettingKind = "boolean" | "usd" | "seconds" | "choice";
@@ -51,6 +51,12 @@ export const SETTINGS: ReadonlyArray<{ key: string; kind: SettingKind; env: stri
     kind: "seconds",
     env: "TOOLCTL_MCP_APPROVAL_WAIT_SECONDS",
     help: "toolctl mcp: how long a call that needs approval waits for the decision before it returns the pending request",
+  },
+  {
+    key: "mcp.elicit",
+    kind: "boolean",
+    env: "TOOLCTL_MCP_ELICIT",
+    help: "toolctl mcp: ask the user through the MCP client (form elicitation) before filing a request for a MEDIUM-risk call; weaker, off by default",
   },
   {
     key: "process.confinement",

@@ -56,8 +56,10 @@ export const configSchema = z.strictObject({
       allow: z.array(z.string().regex(/^[a-z][a-z0-9_-]{0,62}(\.[A-Za-z][A-Za-z0-9_]{0,63})?$/, "TOOL or TOOL.ACTION")).default([...D.mcp.allow]),
       /** How long a call that needs approval waits for the decision before returning the pending request. */
       approvalWaitSeconds: seconds.default(D.mcp.approvalWaitSeconds),
+      /** Ask through the client (form elicitation) for a MEDIUM-risk call before filing a request: weaker, off by default. */
+      elicit: z.boolean().default(D.mcp.elicit),
     })
-    .default({ allow: [...D.mcp.allow], approvalWaitSeconds: D.mcp.approvalWaitSeconds }),
+    .default({ allow: [...D.mcp.allow], approvalWaitSeconds: D.mcp.approvalWaitSeconds, elicit: D.mcp.elicit }),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -38,6 +38,11 @@ export interface ApprovalOptions {
   approvalId?: string;
   /** The front door the run came through, added to the approval's audit events. */
   origin?: ExecutionOrigin;
+  /**
+   * With `wait`: ask the human channel first, and file a request only when it cannot answer (`eof`). `via` names
+   * that channel in the audit log. Never for a request that needs a TOTP code, which only a terminal takes.
+   */
+  askFirst?: { via: string };
   timeoutSeconds: number;
   actor: Actor;
   signal?: AbortSignal;
@@ -98,6 +103,21 @@ export async function obtainApproval(
   }
 
   if (options.approvalId) return filedEarlier(store, request, digest, options.approvalId);
+
+  if (options.wait && options.askFirst && human.canPrompt && !request.needsOtp) {
+    const via = options.askFirst.via;
+    const answer = await human.confirm(request, options.timeoutSeconds * 1000, options.signal);
+    if (answer === "yes") {
+      await decided(via, "approved");
+      return { approved: true, via };
+    }
+    if (answer === "no") {
+      await decided(via, "declined", { answer });
+      return declined(`${name} was not approved (answered no through ${via})`);
+    }
+    if (answer === "interrupted") return interrupted(via);
+    // Nobody could answer there (or not in time): a request is filed for a terminal, as without the channel.
+  }
 
   if (options.wait) {
     const filed = await store.approvals.file({ request, digest, requestedBy: options.actor, timeoutSeconds: options.timeoutSeconds });

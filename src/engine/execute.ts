@@ -40,6 +40,8 @@ export interface ExecuteOptions {
   approvalId?: string;
   /** The front door the run came through (an MCP client and session), recorded on the execution and its audit events. */
   origin?: ExecutionOrigin;
+  /** With `wait`: ask the human channel before filing a request (see ApprovalOptions.askFirst). */
+  askFirst?: { via: string };
   /** Set by rollback: the execution this one compensates. */
   rollbackOf?: string;
   /** Set by apply: the id is chosen (and written on the plan step) before the run, so a crash leaves a trail. */
@@ -257,6 +259,7 @@ async function carryOut(decision: Decision, options: ExecuteOptions, deps: Execu
               waitSeconds: options.waitSeconds,
               approvalId: options.approvalId,
               origin: options.origin,
+              askFirst: options.askFirst,
               timeoutSeconds: deps.config.approvals.timeoutSeconds,
               actor: options.actor,
               signal: options.signal,

@@ -39,6 +39,11 @@ export interface McpOptions extends ExposureOptions {
   version: string;
   /** Where the server's own notes go (stderr for stdio: stdout is the protocol). */
   log?: (message: string) => void;
+  /**
+   * Off by default, and weaker: a MEDIUM-risk call that needs approval asks the user through the client (form
+   * elicitation) before a request is filed for a terminal. The answer then passes through the client.
+   */
+  elicit?: boolean;
 }
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
@@ -281,10 +286,12 @@ export class McpHost {
   ): Promise<CallToolResult> {
     const report = progressOf(context);
     let filed: string | undefined;
+    const elicit = this.options.elicit === true && context.server.getClientCapabilities()?.elicitation !== undefined;
     const options: RunOptions = {
       origin: context.origin,
       signal: context.extra.signal,
       progress: report.progress,
+      ...(elicit ? { approve: elicitation(context, this.options.approvalWaitSeconds), askFirst: { via: "MCP elicitation" } } : {}),
       ...(approvalId
         ? { approvalId }
         : {
@@ -355,6 +362,40 @@ export class McpHost {
     const structured = (await this.current()).byName.get(mcpToolName(...split(waiting.target)))?.tool.outputSchema !== undefined;
     return this.run(waiting.target, waiting.input, context, { structured }, id);
   }
+}
+
+/**
+ * The yes/no for a MEDIUM-risk action, asked through the client (form elicitation). Anything else, a client that
+ * cancels, or one that does not answer in time is `needsHuman`: a request is filed for a terminal instead.
+ */
+function elicitation(context: CallContext, waitSeconds: number): NonNullable<RunOptions["approve"]> {
+  return async (request) => {
+    if (request.risk !== "MEDIUM" || request.needsOtp) return { needsHuman: true };
+    const message = [
+      `Approve ${request.tool}.${request.action}? ${request.description}`,
+      `Where it goes: ${request.target}`,
+      `Cost: $${request.cost.usd.toFixed(2)} (${request.cost.basis}). Risk: ${request.risk}. Undo: ${request.undo}.`,
+      `Input: ${JSON.stringify(request.details)}`,
+    ].join("\n");
+    try {
+      const answer = await context.server.elicitInput(
+        {
+          message,
+          requestedSchema: {
+            type: "object",
+            properties: { approve: { type: "boolean", title: "Approve", description: "yes runs this action now, as shown" } },
+            required: ["approve"],
+          },
+        },
+        { signal: context.extra.signal, timeout: Math.max(1, waitSeconds) * 1000 },
+      );
+      if (answer.action === "accept") return answer.content?.approve === true ? { approved: true } : { approved: false, reason: "answered no" };
+      if (answer.action === "decline") return { approved: false, reason: "declined" };
+      return { needsHuman: true };
+    } catch {
+      return { needsHuman: true };
+    }
+  };
 }
 
 interface CallContext {

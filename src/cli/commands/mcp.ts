@@ -11,6 +11,7 @@ interface McpFlags {
   approvalWait?: string;
   allowRemote?: boolean;
   newToken?: boolean;
+  elicit?: boolean;
 }
 
 const TOOL = /^[a-z][a-z0-9_-]{0,62}$/;
@@ -71,7 +72,15 @@ export async function mcpCommand(context: CommandContext, flags: McpFlags): Prom
     const allow = [...new Set([...settings.mcp.allow, ...(flags.allow ?? [])])];
     await warnUnknown(toolctl, allow, context);
     const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
-    const options = { allow, tools, tag: flags.tag, approvalWaitSeconds: wait ?? settings.mcp.approvalWaitSeconds, version: pkg.version, log };
+    const options = {
+      allow,
+      tools,
+      tag: flags.tag,
+      approvalWaitSeconds: wait ?? settings.mcp.approvalWaitSeconds,
+      elicit: flags.elicit === true || settings.mcp.elicit,
+      version: pkg.version,
+      log,
+    };
     const stopped = stopSignal();
     if (flags.http === undefined) {
       const server = await mcp.serveStdio(toolctl, options);

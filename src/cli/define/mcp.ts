@@ -19,6 +19,10 @@ export const mcpDefinition: CommandDefinition = {
         "--approval-wait <seconds>",
         "how long a call that needs approval waits for the decision before returning the pending request (default: config mcp.approvalWaitSeconds, 45)",
       )
+      .option(
+        "--elicit",
+        "ask the user through the client (form elicitation) for a MEDIUM-risk call before filing a request; weaker: the answer passes through the client (default: config mcp.elicit, off)",
+      )
       .option("--allow-remote", "with --http: allow a bind address other than loopback (other machines then reach the server)")
       .option("--new-token", "with --http: replace the bearer token with a new one, printed once")
       .addHelpText(
