@@ -106,6 +106,18 @@ describe("catalog", () => {
     await toolctl.importManifests([writeFiles({ "notes.yaml": manifests["notes.yaml"] })]);
     expect(await toolctl.registryVersion()).toBe(first);
   });
+
+  it("registryVersion sees a change made by another instance (another process's connection)", async () => {
+    const toolctl = await agentApi();
+    const first = await toolctl.registryVersion();
+    const other = await openApi({ home: toolctl.home });
+    await other.run("pay.balance", {});
+    expect(await toolctl.registryVersion()).toBe(first);
+    await other.disableTool("pay");
+    expect(await toolctl.registryVersion()).not.toBe(first);
+    await other.enableTool("pay");
+    expect(await toolctl.registryVersion()).toBe(first);
+  });
 });
 
 describe("waiting for approval with a limit, then running under the request", () => {

@@ -75,6 +75,15 @@ export function openSqliteStore(home: string, env: NodeJS.ProcessEnv = process.e
 
 export function sqliteStore(registry: Registry): SqliteStore {
   const tx = <T>(fn: () => T): Promise<T> => now(() => writeTransaction(registry, fn));
+  // The tools fingerprint, kept while no connection changed the database: `PRAGMA data_version` moves with every
+  // other connection's commit, and `toolWrites` with this one's writes to tools (its own commits do not move it).
+  let toolWrites = 0;
+  let fingerprint: { dataVersion: number; toolWrites: number; value: string } | undefined;
+  const toolWrite = <T>(fn: () => T): Promise<T> =>
+    now(() => {
+      toolWrites++;
+      return fn();
+    });
   // The update that follows each insert, in the same transaction, signs the row.
   const insert = (execution: EndedAttempt["execution"]) => insertExecution(registry, execution, { sign: false });
   return {
@@ -90,14 +99,21 @@ export function sqliteStore(registry: Registry): SqliteStore {
       action: (tool, name, withValidators = true) => now(() => getAction(registry, tool, name, withValidators)),
       actions: (tool) => now(() => listActions(registry, tool)),
       catalog: (query) => now(() => listCatalog(registry, query)),
-      fingerprint: () => now(() => toolsFingerprint(registry)),
+      fingerprint: () =>
+        now(() => {
+          const dataVersion = statement(registry, "PRAGMA data_version").pluck().get() as number;
+          if (fingerprint?.dataVersion !== dataVersion || fingerprint.toolWrites !== toolWrites) {
+            fingerprint = { dataVersion, toolWrites, value: toolsFingerprint(registry) };
+          }
+          return fingerprint.value;
+        }),
       definitions: (tool, names) => now(() => getDefinitions(registry, tool, names)),
-      save: (input) => now(() => saveTool(registry, input)),
+      save: (input) => toolWrite(() => saveTool(registry, input)),
       saveValidators: (tool, action, digest, input, output) => now(() => saveLazyValidators(registry, tool, action, digest, input, output)),
-      setStatus: (name, status, actor) => now(() => setToolStatus(registry, name, status, actor)),
-      approve: (name, digest, actor) => now(() => approveTool(registry, name, digest, actor)),
-      revoke: (name, actor, extra) => now(() => revokeTool(registry, name, actor, extra)),
-      remove: (name, actor, data) => now(() => removeTool(registry, name, actor, data)),
+      setStatus: (name, status, actor) => toolWrite(() => setToolStatus(registry, name, status, actor)),
+      approve: (name, digest, actor) => toolWrite(() => approveTool(registry, name, digest, actor)),
+      revoke: (name, actor, extra) => toolWrite(() => revokeTool(registry, name, actor, extra)),
+      remove: (name, actor, data) => toolWrite(() => removeTool(registry, name, actor, data)),
     },
     executions: {
       find: (idOrPrefix) => now(() => findExecution(registry, idOrPrefix)),
