@@ -83,3 +83,21 @@ export function instructions(argv, env) {
 export function hasValgrind() {
   return spawnSync("valgrind", ["--version"]).status === 0;
 }
+
+/** Writes `count` generated manifests into `dir` (created), each an echo tool `toolN` with one read action `ping`. */
+export function writeEchoTools(dir, count, purpose) {
+  mkdirSync(dir, { recursive: true });
+  for (let i = 0; i < count; i++) {
+    writeFileSync(
+      path.join(dir, `tool${String(i).padStart(4, "0")}.yaml`),
+      `apiVersion: toolctl/v1
+name: tool${i}
+description: Generated tool number ${i} for the ${purpose} benchmark
+runtime: echo
+tags: [bench]
+actions:
+  ping: { description: Ping, kind: read, inputSchema: { type: object, properties: { n: { type: integer } } } }
+`,
+    );
+  }
+}

@@ -11,13 +11,13 @@
 //     the server (from /proc, on Linux) and of this process's clients says which side a shortfall comes from.
 // Usage: npm run build && node bench/mcp.mjs   (ROUNDS to change). Writes bench/results/latest.json.
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { saveResults } from "./lib.mjs";
+import { saveResults, writeEchoTools } from "./lib.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const bin = path.join(root, "bin", "toolctl");
@@ -92,20 +92,7 @@ const clients = [];
 try {
   // 998 generated tools of one read each, echo.say and pay.charge: 1,000 actions offered (pay with --allow pay).
   const manifests = path.join(work, "manifests");
-  mkdirSync(manifests);
-  for (let i = 0; i < ACTIONS - 2; i++) {
-    writeFileSync(
-      path.join(manifests, `tool${String(i).padStart(4, "0")}.yaml`),
-      `apiVersion: toolctl/v1
-name: tool${i}
-description: Generated tool number ${i} for the MCP benchmark
-runtime: echo
-tags: [bench]
-actions:
-  ping: { description: Ping, kind: read, inputSchema: { type: object, properties: { n: { type: integer } } } }
-`,
-    );
-  }
+  writeEchoTools(manifests, ACTIONS - 2, "MCP");
   writeFileSync(
     path.join(manifests, "pay.yaml"),
     `apiVersion: toolctl/v1

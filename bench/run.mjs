@@ -5,11 +5,11 @@
 //     (the floor of earlier figures, which also pays for loading undici), timed in the same rounds.
 // Usage: npm run bench   (builds first). Prints a table and writes bench/results/latest.json.
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { compare, hasValgrind, instructions, report, saveResults } from "./lib.mjs";
+import { compare, hasValgrind, instructions, report, saveResults, writeEchoTools } from "./lib.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const bin = path.join(root, "bin", "toolctl");
@@ -39,20 +39,7 @@ const port = await new Promise((resolve) => server.stdout.once("data", (d) => re
 try {
   // 1,000 tools: written as manifests and imported in one command.
   const manifests = path.join(work, "manifests");
-  mkdirSync(manifests);
-  for (let i = 0; i < 1000; i++) {
-    writeFileSync(
-      path.join(manifests, `tool${String(i).padStart(4, "0")}.yaml`),
-      `apiVersion: toolctl/v1
-name: tool${i}
-description: Generated tool number ${i} for the list benchmark
-runtime: echo
-tags: [bench]
-actions:
-  ping: { description: Ping, kind: read, inputSchema: { type: object, properties: { n: { type: integer } } } }
-`,
-    );
-  }
+  writeEchoTools(manifests, 1000, "list");
   const started = Date.now();
   toolctl(["import", manifests]);
   const importMs = Date.now() - started;

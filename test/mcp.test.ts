@@ -513,28 +513,22 @@ describe("MCP tasks", () => {
 describe("cancellation and progress", () => {
   it("notifications/cancelled aborts the call like Ctrl-C: a create already sent is recorded unknown, a read failed", async () => {
     const { toolctl, client } = await agent({ allow: ["shop.slow_create"] }, { TOOLCTL_APPROVALS_PAID_ACTIONS: "false" });
-    const controller = new AbortController();
-    const call = client.callTool({ name: "shop__slow_create", arguments: {} }, undefined, { signal: controller.signal });
-    await until("the slow request to arrive", () => shop.requests.some((request) => request.url === "/slow"));
-    controller.abort();
-    await expect(call).rejects.toThrow();
-    const execution = await until("the run to be settled", async () => {
-      const { items } = await toolctl.executions({ tool: "shop", action: "slow_create" });
-      return items[0] && items[0].status !== "running" ? items[0] : undefined;
-    });
-    expect(execution.status).toBe("unknown");
-
+    /** Calls `action`, cancels once its request reached the server, and returns the execution as settled. */
+    const cancelMidway = async (action: string) => {
+      const before = shop.requests.filter((request) => request.url === "/slow").length;
+      const controller = new AbortController();
+      const call = client.callTool({ name: `shop__${action}`, arguments: {} }, undefined, { signal: controller.signal });
+      await until("the slow request to arrive", () => shop.requests.filter((request) => request.url === "/slow").length > before);
+      controller.abort();
+      await expect(call).rejects.toThrow();
+      return until("the run to be settled", async () => {
+        const { items } = await toolctl.executions({ tool: "shop", action });
+        return items[0] && items[0].status !== "running" ? items[0] : undefined;
+      });
+    };
+    expect((await cancelMidway("slow_create")).status).toBe("unknown");
     // A read is safe to repeat: interrupted, it is failed, not unknown.
-    const reading = new AbortController();
-    const read = client.callTool({ name: "shop__slow_read", arguments: {} }, undefined, { signal: reading.signal });
-    await until("the slow read to arrive", () => shop.requests.filter((request) => request.url === "/slow").length >= 2);
-    reading.abort();
-    await expect(read).rejects.toThrow();
-    const readRun = await until("the read to be settled", async () => {
-      const { items } = await toolctl.executions({ tool: "shop", action: "slow_read" });
-      return items[0] && items[0].status !== "running" ? items[0] : undefined;
-    });
-    expect(readRun.status).toBe("failed");
+    expect((await cancelMidway("slow_read")).status).toBe("failed");
   });
 
   it("cancelling a call that waits for approval withdraws its request", async () => {
