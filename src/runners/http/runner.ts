@@ -15,7 +15,7 @@ import { CircuitOpenError, circuitMessage, DEFAULT_BREAKER, DEFAULT_RETRY, RateL
 import { checkUrl, parseAllowedDomains, type OutboundPolicy } from "../../net/outbound-policy.js";
 import { pathSegmentProblem } from "./path-segment.js";
 import { shownSigningHeaders, signingHeaders } from "./sign.js";
-import { isXmlContentType, XML_TEXT_KEY, XmlError, xmlToJson } from "./xml.js";
+import { isXmlContentType, XML_TEXT_KEY, XmlError } from "./xml.js";
 
 type ListStyle = NonNullable<NonNullable<HttpRequestSpecTemplate["styles"]>["query"]>[string];
 
@@ -472,7 +472,7 @@ export const httpRunner: Runner = {
           let parsed: unknown = text;
           if ((wantsJson || wantsXml) && text.length > 0) {
             try {
-              parsed = wantsXml ? xmlToJson(text) : JSON.parse(text);
+              parsed = wantsXml ? xmlToJson!(text) : JSON.parse(text);
             } catch (parseError) {
               if (!wantsXml || parseError instanceof XmlError) {
                 if (response.status < 300) {
@@ -520,6 +520,11 @@ export const httpRunner: Runner = {
             error: unknown ? `${error}: the provider may have acted before failing; check before retrying` : error,
           };
         };
+        // The XML parser is loaded only for an XML answer.
+        const xmlToJson =
+          request.response === "xml" || (request.response === "auto" && isXmlContentType(headerValue(response, "content-type")))
+            ? (await import("./xml-parse.js")).xmlToJson
+            : undefined;
         try {
           return { ...interpret(), warnings, after };
         } catch (error) {
