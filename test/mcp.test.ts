@@ -594,6 +594,8 @@ describe("over stdio, spawning the binary as an MCP client does", () => {
       actor: "agent",
       origin: { via: "mcp", client: { name: "stdio-agent", version: "9.9.9" }, session: expect.any(String) },
     });
+    const shown = await runCli(["executions", "show", executionOf(result)], { env: { TOOLCTL_HOME: toolctl.home } });
+    expect(shown.stdout).toMatch(/actor: agent {2}via: mcp \(stdio-agent 9\.9\.9, session [0-9a-f-]{36}\)/);
 
     let changed = false;
     client.setNotificationHandler(ToolListChangedNotificationSchema, () => void (changed = true));

@@ -39,6 +39,12 @@ export async function listExecutionsCommand(context: CommandContext, flags: List
   });
 }
 
+/** "mcp (claude-code 2.1.0, session 5f1c…)": the front door a run came through. */
+function originText(origin: NonNullable<Execution["origin"]>): string {
+  const parts = [origin.client ? `${origin.client.name} ${origin.client.version}` : "", origin.session ? `session ${origin.session}` : ""].filter(Boolean);
+  return `${origin.via}${parts.length ? ` (${parts.join(", ")})` : ""}`;
+}
+
 export async function showExecutionCommand(context: CommandContext, id: string): Promise<void> {
   const found = await withToolctl(context, (toolctl) => toolctl.execution(id));
   if (!found) throw new NotFoundError(`no execution '${id}'; see: toolctl executions`);
@@ -47,7 +53,7 @@ export async function showExecutionCommand(context: CommandContext, id: string):
   context.output.data(e, () =>
     [
       `${context.output.color.bold(e.id)}  ${e.tool}.${e.action}  ${e.status}`,
-      `  actor: ${e.actor}`,
+      `  actor: ${e.actor}${e.origin ? `  via: ${originText(e.origin)}` : ""}`,
       `  created: ${e.createdAt}${e.startedAt ? `  started: ${e.startedAt}` : ""}${e.finishedAt ? `  finished: ${e.finishedAt}` : ""}`,
       e.durationMs === null ? "" : `  duration: ${e.durationMs}ms`,
       e.costUsd === null ? "" : `  cost: $${e.costUsd.toFixed(2)}  risk: ${e.risk}`,
