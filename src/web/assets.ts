@@ -31,7 +31,7 @@ th { font-weight: 600; color: var(--muted); font-size: .85rem; }
 .notice.ok { border-left-color: var(--ok); }
 .notice.warn { border-left-color: var(--warn); }
 .request { border: 1px solid var(--line); border-radius: 6px; padding: 1rem; margin: 0 0 1rem; }
-.request dl { display: grid; grid-template-columns: 9rem 1fr; gap: .25rem .8rem; margin: .5rem 0 1rem; }
+.request dl, dl.request { display: grid; grid-template-columns: 9rem 1fr; gap: .25rem .8rem; margin: .5rem 0 1rem; }
 .request dt { color: var(--muted); }
 .request dd { margin: 0; overflow-wrap: anywhere; }
 .risk { display: inline-block; padding: 0 .45rem; border-radius: 4px; font-size: .8rem; font-weight: 700; border: 1px solid currentColor; }
