@@ -7,7 +7,7 @@
  * started in-process through the API, on the same home.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { existsSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync } from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
@@ -17,6 +17,7 @@ import { generateTotp } from "../src/policy/totp.js";
 import { html } from "../src/web/html.js";
 import { Sessions } from "../src/web/sessions.js";
 import { baseEnv, binPath, openApi, repoRoot, runCli, tempDir, writeFiles } from "./helpers.js";
+import { spawnTerminal } from "./pty.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const hasChromium = existsSync(CHROMIUM);
@@ -520,6 +521,30 @@ describe("what the approval page refuses", () => {
 });
 
 describe("toolctl ui's flags", () => {
+  it.runIf(process.platform === "linux")(
+    "on a terminal it opens the login link with xdg-open (not with --no-open), and Ctrl-C stops it with exit 0",
+    async () => {
+      const home = tempDir("toolctl-home-");
+      const bin = writeFiles({ "xdg-open": '#!/bin/sh\nprintf "%s\\n" "$@" > "$OPENED_FILE"\n' });
+      chmodSync(path.join(bin, "xdg-open"), 0o755);
+      for (const noOpen of [false, true]) {
+        const opened = path.join(tempDir(), "opened.txt");
+        const env = { PATH: `${bin}:${process.env.PATH}`, OPENED_FILE: opened };
+        const terminal = spawnTerminal(["ui", "--listen", "127.0.0.1:0", ...(noOpen ? ["--no-open"] : [])], home, { env, cols: 200 });
+        const link = (await terminal.waitFor(/toolctl ui: http:\/\/127\.0\.0\.1:\d+\/login\?token=[\w-]+/)).replace("toolctl ui: ", "");
+        if (!noOpen) {
+          for (let waited = 0; !existsSync(opened) && waited < 5000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+          expect(readFileSync(opened, "utf8")).toBe(`${link}\n`);
+        } else {
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          expect(existsSync(opened)).toBe(false);
+        }
+        terminal.write("\u0003");
+        expect(await terminal.exited).toMatchObject({ exitCode: 0, killed: false });
+      }
+    },
+  );
+
   it("refuses a --listen host that is not loopback, or a malformed one: exit 2 on one line naming the flag, nothing served", async () => {
     const home = tempDir("toolctl-home-");
     for (const [listen, message] of [
