@@ -9,7 +9,7 @@ import { serveUi as serve, type RunningUi } from "./server.js";
 import type { SessionLimits } from "./sessions.js";
 
 export type { RunningUi };
-export { SECURITY_HEADERS } from "./server.js";
+export { SECURITY_HEADERS } from "./guard.js";
 export { SESSION_IDLE_MS, SESSION_MAX_MS } from "./sessions.js";
 
 export interface UiOptions {

@@ -6,7 +6,8 @@
  * - everything but the login link, the sign-out page and the two static files needs a live session (cookie);
  * - a POST must carry the session's CSRF token and be a plain form.
  *
- * Each refusal answers 401 or 403, runs nothing, and is written to the audit log as `ui.refused` (rate-capped).
+ * The checks are in guard.ts. Each refusal answers 401, 403 or 400, runs nothing, and is written to the audit
+ * log as `ui.refused` (refusals.ts).
  * Every response carries a strict Content-Security-Policy and is never cached.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -24,34 +25,16 @@ import { eventRoutes } from "./routes/events.js";
 import { executionRoutes } from "./routes/executions.js";
 import { inboxRoutes, loadInbox } from "./routes/inbox.js";
 import { sameSecret, Sessions, type SessionLimits } from "./sessions.js";
+import { cookieOf, hostRefusal, originRefusal, readForm, SECURITY_HEADERS } from "./guard.js";
+import { refusalLog } from "./refusals.js";
 import { InboxWatcher } from "./watch.js";
 
 const ROUTES: readonly Route[] = [...inboxRoutes, ...decideRoutes, ...eventRoutes, ...executionRoutes, ...auditRoutes, ...budgetRoutes];
-
-/**
- * On every response. `Referrer-Policy: same-origin` rather than `no-referrer`: under `no-referrer` browsers send
- * `Origin: null` with a form's POST, and the Origin check below would have nothing to check; `same-origin` still
- * sends nothing to any other site.
- */
-export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
-  "content-security-policy":
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-  "x-content-type-options": "nosniff",
-  "referrer-policy": "same-origin",
-  "cache-control": "no-store",
-  "x-frame-options": "DENY",
-  "cross-origin-opener-policy": "same-origin",
-  "cross-origin-resource-policy": "same-origin",
-};
 
 const STATIC: Record<string, { type: string; body: string }> = {
   "/static/app.css": { type: "text/css; charset=utf-8", body: STYLESHEET },
   "/static/app.js": { type: "text/javascript; charset=utf-8", body: SCRIPT },
 };
-
-const MAX_FORM_BYTES = 16 * 1024;
-/** Refusals written one by one per minute; the rest are counted in the next one written. */
-const MAX_REFUSALS_PER_MINUTE = 60;
 
 export interface UiServerOptions extends Listen {
   log: (message: string) => void;
@@ -73,37 +56,6 @@ function send(res: ServerResponse, reply: Reply): void {
   res.end(String(reply.body));
 }
 
-function cookieOf(req: IncomingMessage, name: string): string | undefined {
-  for (const part of (req.headers.cookie ?? "").split(";")) {
-    const [key, ...value] = part.trim().split("=");
-    if (key === name) return value.join("=");
-  }
-  return undefined;
-}
-
-/** The host:port of an Origin or Referer header, when it is an http URL. */
-function hostOf(value: string): string | undefined {
-  try {
-    const url = new URL(value);
-    return url.protocol === "http:" ? url.host.toLowerCase() : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-async function readForm(req: IncomingMessage): Promise<URLSearchParams | string> {
-  const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
-  if (type !== "application/x-www-form-urlencoded") return `not a form (Content-Type ${JSON.stringify(type)})`;
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_FORM_BYTES) return `form over ${MAX_FORM_BYTES} bytes`;
-    chunks.push(chunk);
-  }
-  return new URLSearchParams(Buffer.concat(chunks).toString("utf8"));
-}
-
 export async function serveUi(toolctl: Toolctl, options: UiServerOptions): Promise<RunningUi> {
   const sessions = new Sessions(options.sessions);
   let port = options.port;
@@ -115,20 +67,7 @@ export async function serveUi(toolctl: Toolctl, options: UiServerOptions): Promi
     options.pollMs,
   );
 
-  const refusals = { minute: 0, count: 0, dropped: 0 };
-  const audit = async (reason: string, data: Record<string, unknown>): Promise<void> => {
-    const minute = Math.floor(Date.now() / 60_000);
-    if (refusals.minute !== minute) Object.assign(refusals, { minute, count: 0 });
-    if (++refusals.count > MAX_REFUSALS_PER_MINUTE) {
-      refusals.dropped++;
-      return;
-    }
-    const dropped = refusals.dropped;
-    refusals.dropped = 0;
-    await toolctl.store.audit
-      .append({ type: "ui.refused", actor: toolctl.actor, status: "refused", data: { reason, ...data, ...(dropped ? { alsoRefused: dropped } : {}) } })
-      .catch((error: unknown) => options.log(`toolctl ui: cannot write the audit log: ${(error as Error).message}`));
-  };
+  const audit = refusalLog(toolctl, options.log);
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
@@ -140,9 +79,8 @@ export async function serveUi(toolctl: Toolctl, options: UiServerOptions): Promi
       await audit(reason, where);
     };
 
-    if (!hosts.has((req.headers.host ?? "").toLowerCase())) {
-      return refuse(403, `forbidden: Host ${JSON.stringify(req.headers.host ?? "")} is not this server`);
-    }
+    const wrongHost = hostRefusal(req, hosts);
+    if (wrongHost) return refuse(403, wrongHost);
     const method = req.method === "HEAD" ? "GET" : req.method;
     if (method !== "GET" && method !== "POST") return send(res, { status: 405, body: refusalPage("Not allowed", `${req.method} is not used here`) });
 
@@ -156,15 +94,8 @@ export async function serveUi(toolctl: Toolctl, options: UiServerOptions): Promi
       }
     } else {
       // A form posted by another site, or by a page this server did not serve.
-      const origin = req.headers.origin;
-      const referer = req.headers.referer;
-      const from = origin !== undefined && origin !== "null" ? hostOf(origin) : referer !== undefined ? hostOf(referer) : undefined;
-      if (from === undefined || !hosts.has(from)) {
-        return refuse(403, `forbidden: a form may be sent only from this server's pages (Origin ${JSON.stringify(origin ?? null)})`);
-      }
-      const site = req.headers["sec-fetch-site"];
-      if (site !== undefined && site !== "same-origin")
-        return refuse(403, `forbidden: a form may be sent only from this server's pages (Sec-Fetch-Site ${site})`);
+      const foreign = originRefusal(req, hosts);
+      if (foreign) return refuse(403, foreign);
     }
 
     const cookie = cookieOf(req, cookieName);
