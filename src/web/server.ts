@@ -74,9 +74,10 @@ export async function serveUi(toolctl: Toolctl, options: UiServerOptions): Promi
     // The path only: a query may hold the login token, which is never written anywhere.
     const url = new URL(req.url ?? "/", "http://localhost");
     const where = { method: req.method ?? "", path: url.pathname, remote: req.socket.remoteAddress ?? null };
+    // On record before the answer: whoever was refused cannot outrun the audit log.
     const refuse = async (status: number, reason: string, shown: Html = refusalPage("Refused", reason)) => {
-      send(res, { status, body: shown });
       await audit(reason, where);
+      send(res, { status, body: shown });
     };
 
     const wrongHost = hostRefusal(req, hosts);
