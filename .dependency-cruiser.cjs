@@ -171,7 +171,7 @@ module.exports = {
       comment:
         "Dependencies point one way: domain, config, schema, net, policy, the importers, secrets and the store are below the runners, the engine, plans, the API and the front doors, and never call up (the store never imports runners).",
       from: { path: FOUNDATIONS },
-      to: { path: "^src/(runners|providers|engine|plan|api|cli|ui|mcp)/" },
+      to: { path: "^src/(runners|providers|engine|plan|api|cli|ui|mcp|web)/" },
     },
     {
       name: "importers-write-nothing",
@@ -229,9 +229,9 @@ module.exports = {
       name: "cli-only-through-the-api",
       severity: "error",
       comment:
-        "src/cli parses arguments, calls the library API (src/api) and renders with ui/; it may read config, errors, util and the domain's types, start the MCP front door (src/mcp), and nothing below the API.",
+        "src/cli parses arguments, calls the library API (src/api) and renders with ui/; it may read config, errors, util and the domain's types, start the MCP front door (src/mcp) and the approval page (src/web), and nothing below the API.",
       from: { path: "^src/cli/" },
-      to: { path: "^src/", pathNot: "^src/(cli|api|ui|config|util|domain|mcp)/|^src/errors\\.ts$" },
+      to: { path: "^src/", pathNot: "^src/(cli|api|ui|config|util|domain|mcp|web)/|^src/errors\\.ts$" },
     },
     {
       name: "mcp-only-through-the-api",
@@ -247,6 +247,21 @@ module.exports = {
       comment: "The MCP server is started by `toolctl mcp`; nothing else knows it exists.",
       from: { path: "^src/", pathNot: "^src/(cli|mcp)/" },
       to: { path: "^src/mcp/" },
+    },
+    {
+      name: "web-only-through-the-api",
+      severity: "error",
+      comment:
+        "src/web (the approval page, `toolctl ui`) is a front door like the CLI: it serves HTML and calls the library API; it may read errors, util and the domain's types, and nothing below the API.",
+      from: { path: "^src/web/" },
+      to: { path: "^src/", pathNot: "^src/(web|api|util|domain)/|^src/errors\\.ts$" },
+    },
+    {
+      name: "only-the-cli-starts-the-approval-page",
+      severity: "error",
+      comment: "The approval page is started by `toolctl ui`; nothing else knows it exists.",
+      from: { path: "^src/", pathNot: "^src/(cli|web)/" },
+      to: { path: "^src/web/" },
     },
     ...libraryRules,
   ],

@@ -163,6 +163,47 @@ describe("approval from another terminal", () => {
     expect(result.approval!.via).toMatch(/with TOTP/);
   });
 
+  it("requireCode asks for a TOTP code for any request, even one a terminal approves without; via names the factor", async () => {
+    const toolctl = await payApi();
+    const waiting = await startWaiting(toolctl, { amount: 5 });
+    const approver = await approverOf(toolctl);
+    const pending = await approver.pendingApproval(waiting.id);
+    expect(pending.request).toMatchObject({ risk: "MEDIUM", needsOtp: false });
+    const noCode = await rejection(approver.approve(waiting.id, { digest: pending.digest, requireCode: true, via: "approval page" }));
+    expect(noCode.exitCode).toBe(ExitCode.needsHuman);
+    expect(noCode.message).toBe(`${waiting.id}: approving through approval page needs a TOTP code`);
+    // Not enrolled: no code can be checked, so nothing is approved.
+    const unenrolled = await rejection(approver.approve(waiting.id, { digest: pending.digest, otp: "123456", requireCode: true }));
+    expect(unenrolled.exitCode).toBe(ExitCode.policy);
+    expect(unenrolled.message).toMatch(/was not approved: 2FA is not enrolled/);
+    const { secret } = await toolctl.beginTwoFactor("ada@host");
+    await toolctl.confirmTwoFactor(generateTotp(secret, Date.now() - 30_000));
+    const wrong = await rejection(approver.approve(waiting.id, { digest: pending.digest, otp: "000000", requireCode: true }));
+    expect(wrong.exitCode).toBe(ExitCode.policy);
+    expect((await approver.pendingApproval(waiting.id)).status).toBe("pending");
+    waiting.mark();
+    const approved = await approver.approve(waiting.id, {
+      digest: pending.digest,
+      otp: generateTotp(secret, Date.now()),
+      requireCode: true,
+      via: "approval page",
+    });
+    expect(approved).toMatchObject({ status: "approved", decidedVia: "approval page with TOTP" });
+    const { result } = await waiting.done;
+    expect(result).toMatchObject({ status: "succeeded", approval: { via: "approval page with TOTP" } });
+    const verified = (await toolctl.audit({ type: "2fa.verified" })).map((event) => event.data);
+    expect(verified).toContainEqual(expect.objectContaining({ purpose: "approve", approvalId: waiting.id }));
+  });
+
+  it("deny records how it was decided", async () => {
+    const toolctl = await payApi();
+    const waiting = await startWaiting(toolctl, { amount: 5 });
+    expect(await (await approverOf(toolctl)).deny(waiting.id, { via: "approval page" })).toMatchObject({ status: "denied", decidedVia: "approval page" });
+    expect((await waiting.done).result.status).toBe("declined");
+    const denied = (await toolctl.audit({ type: "approval.denied" })).map((event) => event.data.via);
+    expect(denied).toEqual(["approval page"]);
+  });
+
   it("an interrupted wait withdraws its request: nobody can approve it afterwards", async () => {
     const toolctl = await payApi();
     const waiting = await startWaiting(toolctl, { amount: 5 });

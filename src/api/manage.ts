@@ -46,9 +46,10 @@ export interface ManageApi {
 
   /** A filed approval request that can still be approved, checked against its digest. */
   pendingApproval(id: string): Promise<PendingRequest>;
-  /** Approves a filed request; a CRITICAL one needs `otp`. */
+  /** Approves a filed request; a CRITICAL one needs `otp` (any one does with `requireCode`). */
   approve(id: string, options?: DecideOptions): Promise<Approval>;
-  deny(id: string): Promise<Approval>;
+  /** Denies a filed request; `via` says how, for the audit log (default: "another terminal"). */
+  deny(id: string, options?: Pick<DecideOptions, "via">): Promise<Approval>;
 
   /** Seals and stores a secret (creating the master key on first use). */
   setSecret(name: string, value: string): Promise<{ name: string; created: boolean; keyId: string }>;
@@ -140,7 +141,7 @@ export function manageApi({ store, home, env, actor }: Context): ManageApi {
 
     pendingApproval: async (id) => (await requests()).pendingRequest(store, id),
     approve: async (id, options) => (await requests()).approveRequest({ store, actor, verifyCode }, id, options),
-    deny: async (id) => (await requests()).denyRequest({ store, actor }, id),
+    deny: async (id, options) => (await requests()).denyRequest({ store, actor }, id, options),
 
     async setSecret(name, value) {
       const { setSecret } = await import("../secrets/store.js");

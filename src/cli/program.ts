@@ -30,6 +30,7 @@ import { secretDefinition } from "./define/secret.js";
 import { executionsDefinition } from "./define/executions.js";
 import { auditDefinition } from "./define/audit.js";
 import { mcpDefinition } from "./define/mcp.js";
+import { uiDefinition } from "./define/ui.js";
 
 export interface CommandContext extends CommonOptions {
   output: Output;
@@ -91,6 +92,7 @@ const COMMANDS: readonly CommandDefinition[] = [
   executionsDefinition,
   auditDefinition,
   mcpDefinition,
+  uiDefinition,
 ];
 
 export const COMMAND_NAMES = COMMANDS.map((command) => command.name);

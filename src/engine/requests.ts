@@ -22,8 +22,13 @@ export type PendingRequest = Approval & { request: ApprovalRequest };
 export interface DecideOptions {
   /** The request's digest as it was shown to the person deciding: a request changed since is refused. */
   digest?: string;
-  /** The TOTP code, for a CRITICAL request. */
+  /** The TOTP code, for a CRITICAL request (or any request, with `requireCode`). */
   otp?: string;
+  /**
+   * A code is needed whatever the request's risk: for a front door that always asks for a second factor (the
+   * approval page), so that a session alone never approves anything.
+   */
+  requireCode?: boolean;
   /** How the decision was made, for the audit log. Default: "another terminal". */
   via?: string;
 }
@@ -45,8 +50,12 @@ export async function pendingRequest(store: Store, id: string): Promise<PendingR
 export async function approveRequest(deps: RequestDeps, id: string, options: DecideOptions = {}): Promise<Approval> {
   const approval = await pendingRequest(deps.store, id);
   let via = options.via ?? "another terminal";
-  if (approval.request.needsOtp) {
-    if (options.otp === undefined) throw new NeedsHumanError(`${id} is CRITICAL: add --otp CODE from your authenticator`);
+  if (approval.request.needsOtp || options.requireCode) {
+    if (options.otp === undefined) {
+      throw new NeedsHumanError(
+        approval.request.needsOtp ? `${id} is CRITICAL: add --otp CODE from your authenticator` : `${id}: approving through ${via} needs a TOTP code`,
+      );
+    }
     const verdict = await deps.verifyCode(options.otp, { actor: deps.actor, purpose: "approve", approvalId: id, tool: approval.tool, action: approval.action });
     if (!verdict.ok) throw new PolicyError("policy_refused", `${id} was not approved: ${describeCodeRefusal(verdict.reason, verdict.retryAfterSeconds)}`);
     via = `${via} with TOTP`;

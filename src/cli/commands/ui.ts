@@ -1,0 +1,57 @@
+import { spawn } from "node:child_process";
+import type { CommandContext } from "../program.js";
+
+interface UiFlags {
+  listen?: string;
+  /** False with --no-open. */
+  open: boolean;
+}
+
+/** Resolves on the first SIGINT or SIGTERM: the server then closes and the registry with it. */
+function stopSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = () => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      resolve();
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+}
+
+/** Tries the desktop's opener; a machine without one (or without a desktop) just has the printed link. */
+function openBrowser(url: string): void {
+  const [command, args] =
+    process.platform === "darwin" ? ["open", [url]] : process.platform === "win32" ? ["cmd", ["/c", "start", '""', url]] : ["xdg-open", [url]];
+  try {
+    const child = spawn(command, args as string[], { stdio: "ignore", detached: true });
+    child.on("error", () => undefined);
+    child.unref();
+  } catch {
+    // Nothing to do: the link is on the terminal.
+  }
+}
+
+/**
+ * `toolctl ui [--listen [HOST:]PORT] [--no-open]`: serves the approval page on loopback until Ctrl-C or SIGTERM.
+ * The page acts as the person at this machine (actor `user`); approving there always takes a second factor.
+ */
+export async function uiCommand(context: CommandContext, flags: UiFlags): Promise<number> {
+  const [{ openToolctl }, web] = await Promise.all([import("../../api/index.js"), import("../../web/index.js")]);
+  const log = (message: string) => process.stderr.write(`${message}\n`);
+  const toolctl = await openToolctl({ home: context.home, env: context.env, cwd: context.cwd, actor: "user" });
+  toolctl.on("warning", (message) => context.output.warn(message));
+  try {
+    const stopped = stopSignal();
+    const server = await web.serveUi(toolctl, { listen: flags.listen, log });
+    log(`toolctl ui: ${server.loginUrl}`);
+    log("toolctl ui: the link signs in once; Ctrl-C stops the page");
+    if (flags.open && process.stdin.isTTY === true && process.stderr.isTTY === true) openBrowser(server.loginUrl);
+    await stopped;
+    await server.close();
+    return 0;
+  } finally {
+    await toolctl.close();
+  }
+}

@@ -1,0 +1,234 @@
+/**
+ * The HTTP server behind `toolctl ui`. Every request is checked before any route sees it:
+ *
+ * - `Host` must name this server (its address or localhost, and its port): DNS rebinding is refused;
+ * - a POST must come from this server's own pages (`Origin`, else `Referer`, and `Sec-Fetch-Site` when sent);
+ * - everything but the login link, the sign-out page and the two static files needs a live session (cookie);
+ * - a POST must carry the session's CSRF token and be a plain form.
+ *
+ * The checks are in guard.ts. Each refusal answers 401, 403 or 400, runs nothing, and is written to the audit
+ * log as `ui.refused` (refusals.ts).
+ * Every response carries a strict Content-Security-Policy and is never cached.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Toolctl } from "../api/index.js";
+import { UsageError } from "../errors.js";
+import { SCRIPT, STYLESHEET } from "./assets.js";
+import { html, type Html } from "./html.js";
+import { page, refusalPage } from "./layout.js";
+import { hostPart, ownHosts, type Listen } from "./listen.js";
+import type { Reply, Route, RouteContext } from "./route.js";
+import { auditRoutes } from "./routes/audit.js";
+import { budgetRoutes } from "./routes/budget.js";
+import { decideRoutes } from "./routes/decide.js";
+import { eventRoutes } from "./routes/events.js";
+import { executionRoutes } from "./routes/executions.js";
+import { inboxRoutes, loadInbox } from "./routes/inbox.js";
+import { sameSecret, Sessions, type SessionLimits } from "./sessions.js";
+import { cookieOf, hostRefusal, originRefusal, readForm, SECURITY_HEADERS } from "./guard.js";
+import { refusalLog } from "./refusals.js";
+import { InboxWatcher } from "./watch.js";
+
+const ROUTES: readonly Route[] = [...inboxRoutes, ...decideRoutes, ...eventRoutes, ...executionRoutes, ...auditRoutes, ...budgetRoutes];
+
+const STATIC: Record<string, { type: string; body: string }> = {
+  "/static/app.css": { type: "text/css; charset=utf-8", body: STYLESHEET },
+  "/static/app.js": { type: "text/javascript; charset=utf-8", body: SCRIPT },
+};
+
+export interface UiServerOptions extends Listen {
+  log: (message: string) => void;
+  sessions?: SessionLimits;
+  /** How often the inbox is polled for /events (ms). */
+  pollMs?: number;
+}
+
+export interface RunningUi {
+  /** The server's own address, `http://127.0.0.1:PORT`. */
+  origin: string;
+  /** The one-time login link: `origin/login?token=…`. */
+  loginUrl: string;
+  close(): Promise<void>;
+}
+
+function send(res: ServerResponse, reply: Reply): void {
+  res.writeHead(reply.status, { "content-type": reply.contentType ?? "text/html; charset=utf-8", ...reply.headers });
+  res.end(String(reply.body));
+}
+
+export async function serveUi(toolctl: Toolctl, options: UiServerOptions): Promise<RunningUi> {
+  const sessions = new Sessions(options.sessions);
+  let port = options.port;
+  let hosts = ownHosts({ host: options.host, port });
+  let cookieName = "";
+  const watcher = new InboxWatcher(
+    async () => (await loadInbox(toolctl)).version,
+    (error) => options.log(`toolctl ui: cannot read the inbox: ${(error as Error).message}`),
+    options.pollMs,
+  );
+
+  const audit = refusalLog(toolctl, options.log);
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
+    // The path only: a query may hold the login token, which is never written anywhere.
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const where = { method: req.method ?? "", path: url.pathname, remote: req.socket.remoteAddress ?? null };
+    // On record before the answer: whoever was refused cannot outrun the audit log.
+    const refuse = async (status: number, reason: string, shown: Html = refusalPage("Refused", reason)) => {
+      await audit(reason, where);
+      send(res, { status, body: shown });
+    };
+
+    const wrongHost = hostRefusal(req, hosts);
+    if (wrongHost) return refuse(403, wrongHost);
+    const method = req.method === "HEAD" ? "GET" : req.method;
+    if (method !== "GET" && method !== "POST") return send(res, { status: 405, body: refusalPage("Not allowed", `${req.method} is not used here`) });
+
+    if (method === "GET") {
+      const file = STATIC[url.pathname];
+      if (file) return send(res, { status: 200, body: file.body, contentType: file.type });
+      if (url.pathname === "/favicon.ico") return send(res, { status: 204, body: "" });
+      if (url.pathname === "/login") return login(url, res, refuse);
+      if (url.pathname === "/signed-out") {
+        return send(res, { status: 200, body: refusalPage("Signed out", "You are signed out.", "Start toolctl ui again for a new login link.") });
+      }
+    } else {
+      // A form posted by another site, or by a page this server did not serve.
+      const foreign = originRefusal(req, hosts);
+      if (foreign) return refuse(403, foreign);
+    }
+
+    const cookie = cookieOf(req, cookieName);
+    const session = sessions.find(cookie);
+    if (!session) {
+      const why = cookie ? "the session has ended (30 minutes idle, or 12 hours since sign-in)" : "not signed in";
+      return refuse(
+        401,
+        `unauthorized: ${why}`,
+        refusalPage(
+          "Not signed in",
+          `Not signed in: ${cookie ? "your session has ended" : "no session"}.`,
+          "Open the login link toolctl ui printed; a link works once, so start toolctl ui again for a new one.",
+        ),
+      );
+    }
+
+    let params: string[] = [];
+    const route = ROUTES.find((candidate) => {
+      const match = candidate.method === method ? candidate.path.exec(url.pathname) : null;
+      if (match) params = match.slice(1);
+      return match !== null;
+    });
+    if (!route) {
+      const other = ROUTES.some((candidate) => candidate.path.test(url.pathname));
+      return send(res, {
+        status: other ? 405 : 404,
+        body: page({
+          title: "Not found",
+          csrf: session.csrf,
+          body: html`<h1>Nothing here</h1>
+            <p><a href="/">Approvals</a></p>`,
+        }),
+      });
+    }
+
+    let form = new URLSearchParams();
+    if (method === "POST") {
+      const read = await readForm(req);
+      if (typeof read === "string") return refuse(400, `bad request: ${read}`);
+      const csrf = read.get("csrf");
+      if (!csrf || !sameSecret(csrf, session.csrf)) return refuse(403, `forbidden: ${csrf ? "wrong" : "missing"} CSRF token`);
+      form = read;
+    }
+
+    const context: RouteContext = {
+      toolctl,
+      url,
+      params,
+      session,
+      form,
+      req,
+      res,
+      refused: (reason, data = {}) => audit(reason, { ...where, ...data }),
+      endSession() {
+        sessions.end(session);
+        res.setHeader("set-cookie", `${cookieName}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`);
+      },
+      sessionIsLive: () => sessions.isLive(session),
+      watchInbox: (listener) => watcher.subscribe(listener),
+    };
+    const reply = await route.handle(context);
+    if (reply) send(res, reply);
+  };
+
+  const login = async (url: URL, res: ServerResponse, refuse: (status: number, reason: string, shown?: Html) => Promise<void>): Promise<void> => {
+    const token = url.searchParams.get("token") ?? "";
+    const result = token ? sessions.login(token) : ({ ok: false, reason: "wrong" } as const);
+    if (!result.ok) {
+      const reason = !token ? "login link without a token" : result.reason === "used" ? "login token already used" : "wrong login token";
+      return refuse(
+        403,
+        `forbidden: ${reason}`,
+        refusalPage("Sign-in refused", `This login link cannot be used: ${reason}.`, "A login link works once. Start toolctl ui again for a new one."),
+      );
+    }
+    await toolctl.store.audit
+      .append({ type: "ui.signed_in", actor: toolctl.actor, status: "ok", data: {} })
+      .catch((error: unknown) => options.log(`toolctl ui: cannot write the audit log: ${(error as Error).message}`));
+    res.setHeader("set-cookie", `${cookieName}=${result.id}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${sessions.maxAgeSeconds}`);
+    // A page of our own that moves on to the inbox, not a redirect: a SameSite=Strict cookie is not sent on a
+    // redirect that began on another site (a link clicked in a mail or chat), but is on this page's own navigation.
+    send(res, {
+      status: 200,
+      body: html`<!doctype html>
+        <html lang="en">
+          <head>
+            <meta charset="utf-8" />
+            <meta http-equiv="refresh" content="0;url=/" />
+            <title>Signed in · toolctl</title>
+            <link rel="stylesheet" href="/static/app.css" />
+          </head>
+          <body>
+            <main>
+              <p>Signed in. <a href="/">Continue to the approvals</a>.</p>
+            </main>
+          </body>
+        </html>`,
+    });
+  };
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      options.log(`toolctl ui: ${(error as Error).stack ?? String(error)}`);
+      if (!res.headersSent) send(res, { status: 500, body: refusalPage("Error", "Something went wrong; the terminal running toolctl ui says what.") });
+      else res.end();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (error: NodeJS.ErrnoException) =>
+      reject(
+        new UsageError(
+          error.code === "EADDRINUSE"
+            ? `--listen: ${options.host}:${options.port} is already in use; choose another port (0 picks a free one)`
+            : `--listen: cannot listen on ${options.host}:${options.port}: ${error.code ?? error.message}`,
+        ),
+      ),
+    );
+    server.listen(options.port, options.host, () => resolve());
+  });
+  port = (server.address() as { port: number }).port;
+  hosts = ownHosts({ host: options.host, port });
+  // Cookies are kept per host, not per port: a name of its own keeps two pages on this machine apart.
+  cookieName = `toolctl_ui_${port}`;
+  const origin = `http://${hostPart(options.host)}:${port}`;
+  return {
+    origin,
+    loginUrl: `${origin}/login?token=${sessions.loginToken}`,
+    async close() {
+      watcher.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

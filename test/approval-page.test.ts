@@ -1,0 +1,604 @@
+/**
+ * `toolctl ui`, the approval page, served by the built binary and used the two ways it can be: through a real
+ * browser (the system's Chromium driven by playwright-core, headless) for what a person does (sign in, watch the
+ * inbox update, approve with a TOTP code, deny, browse), and through plain `fetch` and `node:http` for what an
+ * attacker tries (no session, no or a wrong CSRF token, a foreign Origin or Host, a used login link, no code or a
+ * wrong one): each refused, audited as `ui.refused`, and nothing decided. The runs waiting on the requests are
+ * started in-process through the API, on the same home.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { chmodSync, existsSync, readFileSync } from "node:fs";
+import http from "node:http";
+import path from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ExitCode, type ExecuteResult, type Toolctl } from "../src/api/index.js";
+import { generateTotp } from "../src/policy/totp.js";
+import { html } from "../src/web/html.js";
+import { Sessions } from "../src/web/sessions.js";
+import { baseEnv, binPath, openApi, repoRoot, runCli, tempDir, writeFiles } from "./helpers.js";
+import { spawnTerminal } from "./pty.js";
+
+const CHROMIUM = "/usr/bin/chromium";
+const hasChromium = existsSync(CHROMIUM);
+const inCI = Boolean(process.env.CI);
+
+const manifest = `apiVersion: toolctl/v1
+name: pay
+description: Pays (echo)
+runtime: echo
+actions:
+  charge:
+    description: Charge dollars
+    kind: create
+    cost: { fromInput: amount }
+    rollback: irreversible
+    inputSchema: { type: object, required: [amount], properties: { amount: { type: number }, note: { type: string } } }
+`;
+
+/** A home with the pay tool and 2FA enrolled (with the previous time step's code, so the current one is fresh). */
+async function homeWithTwoFactor(): Promise<{ toolctl: Toolctl; secret: string }> {
+  const toolctl = await openApi();
+  const report = await toolctl.importManifests([path.join(writeFiles({ "pay.yaml": manifest }), "pay.yaml")]);
+  expect(report.failed).toEqual([]);
+  const { secret } = await toolctl.beginTwoFactor("ada@host");
+  await toolctl.confirmTwoFactor(generateTotp(secret, Date.now() - 30_000));
+  return { toolctl, secret };
+}
+
+interface Ui {
+  loginUrl: string;
+  origin: string;
+  stderr(): string;
+  /** SIGTERM, then the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** `toolctl ui --listen 127.0.0.1:0 --no-open` spawned on `home`; resolves once it printed its login link. */
+async function startUi(home: string): Promise<Ui> {
+  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [binPath, "--home", home, "ui", "--listen", "127.0.0.1:0", "--no-open"], {
+    env: baseEnv(),
+    cwd: repoRoot,
+  });
+  let stderr = "";
+  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`toolctl ui printed no link:\n${stderr}`)), 15_000);
+    child.stderr.on("data", (chunk) => {
+      stderr += chunk;
+      if (/login\?token=\S+\n/.test(stderr)) (clearTimeout(timer), resolve());
+    });
+    void exited.then((code) => reject(new Error(`toolctl ui exited ${code}:\n${stderr}`)));
+  });
+  const loginUrl = /^toolctl ui: (http:\/\/127\.0\.0\.1:\d+\/login\?token=[\w-]{40,})$/m.exec(stderr)?.[1];
+  expect(loginUrl, stderr).toBeDefined();
+  let stopped: Promise<number | null> | undefined;
+  return {
+    loginUrl: loginUrl!,
+    origin: new URL(loginUrl!).origin,
+    stderr: () => stderr,
+    stop() {
+      stopped ??= (child.kill("SIGTERM"), exited);
+      return stopped;
+    },
+  };
+}
+
+/**
+ * A run of pay.charge that files an approval request and waits (up to a minute); resolves once the request is
+ * filed, with its id and the run's eventual result.
+ */
+async function waitingRun(toolctl: Toolctl, input: Record<string, unknown>): Promise<{ id: string; done: Promise<ExecuteResult>; abort(): void }> {
+  const controller = new AbortController();
+  let filed!: (id: string) => void;
+  const id = new Promise<string>((resolve) => (filed = resolve));
+  const done = toolctl.run("pay.charge", input, { wait: true, waitSeconds: 60, signal: controller.signal, onApprovalFiled: (approvalId) => filed(approvalId) });
+  const first = await Promise.race([id, done.then((result) => result)]);
+  if (typeof first !== "string") throw new Error(`no approval request was filed: ${JSON.stringify(first)}`);
+  return { id: first, done, abort: () => controller.abort() };
+}
+
+const statusOf = async (toolctl: Toolctl, id: string) => (await toolctl.approvals(true)).find((approval) => approval.id === id)?.status;
+const refusals = async (toolctl: Toolctl) => (await toolctl.audit({ type: "ui.refused" })).map((event) => event.data as Record<string, unknown>);
+
+describe.skipIf(!hasChromium && !inCI)("the approval page in a browser", () => {
+  let toolctl: Toolctl;
+  let secret: string;
+  let ui: Ui;
+  let browser: Browser;
+  let page: Page;
+  const shots = tempDir("toolctl-ui-shots-");
+  /** Content-Security-Policy violations and script errors: there must be none. */
+  const problems: string[] = [];
+  const leftovers: Array<() => void> = [];
+
+  beforeAll(async () => {
+    ({ toolctl, secret } = await homeWithTwoFactor());
+    ui = await startUi(toolctl.home);
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true });
+    page = await browser.newPage();
+    page.setDefaultTimeout(10_000);
+    page.on("console", (message) => message.type() === "error" && problems.push(message.text()));
+    page.on("pageerror", (error) => problems.push(error.message));
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const abort of leftovers) abort();
+    await browser?.close();
+    if (ui) expect(await ui.stop()).toBe(0);
+  });
+
+  it("signs in with the login link; a request filed elsewhere appears live with what a terminal shows; approving it with a TOTP code lets the run succeed", async () => {
+    await page.goto(ui.loginUrl);
+    await page.waitForURL(`${ui.origin}/`);
+    await expect(page.locator("#count").textContent()).resolves.toBe("No pending approval requests.");
+    const cookies = await page.context().cookies();
+    expect(cookies).toEqual([expect.objectContaining({ httpOnly: true, sameSite: "Strict", path: "/" })]);
+    await page.locator("#live").getByText("Live").waitFor();
+
+    // Filed after the page was loaded: it appears without a reload. Its note is markup, shown as text.
+    const run = await waitingRun(toolctl, { amount: 5, note: "<img src=x onerror=alert(1)>" });
+    leftovers.push(run.abort);
+    const card = page.locator(`section#${run.id}`);
+    await card.waitFor();
+    const text = await card.innerText();
+    for (const shown of [
+      "pay.charge",
+      "MEDIUM",
+      "Charge dollars",
+      "echo: returns the input, unchanged",
+      "$5.00",
+      "input.amount",
+      "irreversible",
+      "needs a yes",
+      "$0.00 spent or reserved today of $500.00; with this $5.00",
+      "<img src=x onerror=alert(1)>",
+    ]) {
+      expect(text).toContain(shown);
+    }
+    const pending = await toolctl.pendingApproval(run.id);
+    expect(text).toContain(pending.digest);
+    expect(await card.locator("img").count()).toBe(0);
+    await page.screenshot({ path: path.join(shots, "inbox.png"), fullPage: true });
+
+    await card.locator("input[name=otp]").fill(generateTotp(secret, Date.now()));
+    await card.getByRole("button", { name: "Approve" }).click();
+    await page.waitForURL(/\/\?done=approved/);
+    await expect(page.locator("#message").textContent()).resolves.toBe(`Approved ${run.id}: the waiting run goes ahead.`);
+    const result = await run.done;
+    expect(result).toMatchObject({ status: "succeeded", approval: { via: "approval page with TOTP" } });
+    expect((await toolctl.approvals(true)).find((approval) => approval.id === run.id)).toMatchObject({
+      decidedBy: "user",
+      decidedVia: "approval page with TOTP",
+    });
+    await page.locator(`section#${run.id}`).waitFor({ state: "detached" });
+    expect(existsSync(path.join(shots, "inbox.png"))).toBe(true);
+  });
+
+  it("denies a request, which stops its run; a request decided in a terminal leaves the page by itself", async () => {
+    await page.goto(`${ui.origin}/`);
+    const first = await waitingRun(toolctl, { amount: 3 });
+    const second = await waitingRun(toolctl, { amount: 4 });
+    leftovers.push(first.abort, second.abort);
+    await page.locator(`section#${first.id}`).waitFor();
+    await page.locator(`section#${second.id}`).waitFor();
+
+    await page.locator(`section#${first.id}`).getByRole("button", { name: "Deny" }).click();
+    await page.waitForURL(/\/\?done=denied/);
+    const denied = await first.done;
+    expect(denied.exitCode).toBe(ExitCode.policy);
+    expect(denied).toMatchObject({ status: "declined", error: { message: expect.stringMatching(/was denied/) } });
+    const audit = (await toolctl.audit({ type: "approval.denied" })).map((event) => event.data.via);
+    expect(audit).toEqual(["approval page"]);
+
+    const approver = await openApi({ home: toolctl.home });
+    await approver.deny(second.id);
+    await page.locator(`section#${second.id}`).waitFor({ state: "detached" });
+    expect((await second.done).status).toBe("declined");
+    await expect(page.locator("#count").textContent()).resolves.toBe("No pending approval requests.");
+  });
+
+  it("shows the executions, one in full, the audit log and the budget with its spend chart", async () => {
+    await page.goto(`${ui.origin}/executions?tool=pay&status=succeeded`);
+    const rows = page.locator("#executions tbody tr");
+    await expect(rows.count()).resolves.toBe(1);
+    await rows.first().locator("a").click();
+    await page.waitForURL(/\/executions\/ex_/);
+    const detail = await page.locator("main").innerText();
+    expect(detail).toMatch(/pay\.charge succeeded/);
+    expect(detail).toContain("<img src=x onerror=alert(1)>");
+
+    await page.goto(`${ui.origin}/audit?type=approval.approved`);
+    await expect(page.locator("#audit tbody tr").count()).resolves.toBe(1);
+    expect(await page.locator("#audit").innerText()).toContain("approval page with TOTP");
+
+    await page.goto(`${ui.origin}/budget`);
+    expect(await page.locator("#today").innerText()).toMatch(/Spent\s+\$5\.00/);
+    await expect(page.locator("#spend-chart rect.c0").count()).resolves.toBe(1);
+    expect(await page.locator("#legend").innerText()).toBe("pay: $5.00");
+    await page.screenshot({ path: path.join(shots, "budget.png"), fullPage: true });
+    expect(existsSync(path.join(shots, "budget.png"))).toBe(true);
+    expect(problems).toEqual([]);
+  });
+
+  it("signs out: the session is gone, and the login link does not work again", async () => {
+    await page.goto(`${ui.origin}/`);
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.waitForURL(`${ui.origin}/signed-out`);
+    const after = await page.goto(`${ui.origin}/`);
+    expect(after!.status()).toBe(401);
+    const again = await page.goto(ui.loginUrl);
+    expect(again!.status()).toBe(403);
+    expect(await page.locator("main").innerText()).toContain("login token already used");
+  });
+
+  it.runIf(inCI)("has Chromium in CI", () => {
+    expect(hasChromium, `${CHROMIUM} is missing: .ci/run installs Debian's chromium, and CI must run the browser tests`).toBe(true);
+  });
+});
+
+interface Signed {
+  cookie: string;
+  csrf: string;
+}
+
+/** Signs in with plain fetch: the login link's cookie, and the CSRF token from the inbox's forms. */
+async function signIn(ui: Ui): Promise<Signed> {
+  const login = await fetch(ui.loginUrl, { redirect: "manual" });
+  expect(login.status).toBe(200);
+  const cookie = login.headers.getSetCookie()[0]!.split(";")[0]!;
+  const inbox = await fetch(`${ui.origin}/`, { headers: { cookie } });
+  const csrf = /name="csrf" value="([\w-]+)"/.exec(await inbox.text())?.[1];
+  expect(csrf).toBeDefined();
+  return { cookie, csrf: csrf! };
+}
+
+/** A form POST as a browser on the page would send it, unless told otherwise. */
+function post(ui: Ui, where: string, fields: Record<string, string>, headers: Record<string, string | undefined> = {}): Promise<Response> {
+  const sent: Record<string, string> = { "content-type": "application/x-www-form-urlencoded", origin: ui.origin };
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) delete sent[name];
+    else sent[name] = value;
+  }
+  return fetch(`${ui.origin}${where}`, { method: "POST", headers: sent, body: new URLSearchParams(fields).toString(), redirect: "manual" });
+}
+
+/** A GET with any Host header (fetch always sends the URL's). */
+function getWithHost(ui: Ui, host: string, cookie: string): Promise<number> {
+  const { port } = new URL(ui.origin);
+  return new Promise((resolve, reject) => {
+    const request = http.get({ host: "127.0.0.1", port, path: "/", headers: { host, cookie } }, (response) => {
+      response.resume();
+      resolve(response.statusCode!);
+    });
+    request.on("error", reject);
+  });
+}
+
+describe("what the approval page refuses", () => {
+  let toolctl: Toolctl;
+  let secret: string;
+  let ui: Ui;
+  let signed: Signed;
+  const leftovers: Array<() => void> = [];
+
+  beforeAll(async () => {
+    ({ toolctl, secret } = await homeWithTwoFactor());
+    ui = await startUi(toolctl.home);
+    signed = await signIn(ui);
+  });
+
+  afterAll(async () => {
+    for (const abort of leftovers) abort();
+    if (ui) expect(await ui.stop()).toBe(0);
+  });
+
+  /** The ui.refused events written while `fn` ran. */
+  async function refusedDuring(fn: () => Promise<void>): Promise<Array<Record<string, unknown>>> {
+    const before = (await refusals(toolctl)).length;
+    await fn();
+    return (await refusals(toolctl)).slice(before);
+  }
+
+  it("serves every page with a strict Content-Security-Policy, no caching and no inline script or style", async () => {
+    const response = await fetch(`${ui.origin}/`, { headers: { cookie: signed.cookie } });
+    expect(response.status).toBe(200);
+    expect(Object.fromEntries(response.headers)).toMatchObject({
+      "content-security-policy":
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+      "x-content-type-options": "nosniff",
+      "referrer-policy": "same-origin",
+      "cache-control": "no-store",
+      "x-frame-options": "DENY",
+    });
+    const text = await response.text();
+    expect(text.match(/<script\b[^>]*>/g)).toEqual(['<script src="/static/app.js" defer>']);
+    expect(text).not.toMatch(/<style\b|\sstyle=|\son[a-z]+=/i);
+    for (const [file, type] of [
+      ["/static/app.js", "text/javascript"],
+      ["/static/app.css", "text/css"],
+    ]) {
+      const asset = await fetch(`${ui.origin}${file}`);
+      expect(asset.status).toBe(200);
+      expect(asset.headers.get("content-type")).toMatch(type!);
+      expect(asset.headers.get("content-security-policy")).toMatch(/^default-src 'none'/);
+    }
+  });
+
+  it("the login link works once: a second use and a wrong token are refused (403) and audited, never the token itself", async () => {
+    const audited = await refusedDuring(async () => {
+      const again = await fetch(ui.loginUrl, { redirect: "manual" });
+      expect(again.status).toBe(403);
+      expect(again.headers.getSetCookie()).toEqual([]);
+      expect(await again.text()).toContain("login token already used");
+      expect((await fetch(`${ui.origin}/login?token=${"A".repeat(43)}`)).status).toBe(403);
+      expect((await fetch(`${ui.origin}/login`)).status).toBe(403);
+    });
+    expect(audited.map((event) => event.reason)).toEqual([
+      "forbidden: login token already used",
+      "forbidden: wrong login token",
+      "forbidden: login link without a token",
+    ]);
+    expect(audited[0]).toMatchObject({ method: "GET", path: "/login", remote: "127.0.0.1" });
+    const token = new URL(ui.loginUrl).searchParams.get("token")!;
+    expect(JSON.stringify(await toolctl.audit())).not.toContain(token);
+  });
+
+  it("without a session, pages and events are 401 and a decision is refused: nothing is decided", async () => {
+    const run = await waitingRun(toolctl, { amount: 2 });
+    leftovers.push(run.abort);
+    const audited = await refusedDuring(async () => {
+      expect((await fetch(`${ui.origin}/`, { redirect: "manual" })).status).toBe(401);
+      expect((await fetch(`${ui.origin}/events`)).status).toBe(401);
+      expect((await fetch(`${ui.origin}/executions`, { headers: { cookie: "toolctl_ui_1=forged" } })).status).toBe(401);
+      const name = signed.cookie.split("=")[0]!;
+      expect((await fetch(`${ui.origin}/`, { headers: { cookie: `${name}=${"x".repeat(43)}` } })).status).toBe(401);
+      const denied = await post(ui, `/approvals/${run.id}/deny`, { csrf: signed.csrf });
+      expect(denied.status).toBe(401);
+    });
+    expect(audited.map((event) => event.reason)).toEqual([
+      "unauthorized: not signed in",
+      "unauthorized: not signed in",
+      "unauthorized: not signed in",
+      "unauthorized: the session has ended (30 minutes idle, or 12 hours since sign-in)",
+      "unauthorized: not signed in",
+    ]);
+    expect(await statusOf(toolctl, run.id)).toBe("pending");
+    await toolctl.deny(run.id);
+  });
+
+  it("a form without the session's CSRF token, or with a wrong one, is refused (403): nothing is decided", async () => {
+    const run = await waitingRun(toolctl, { amount: 2 });
+    leftovers.push(run.abort);
+    const audited = await refusedDuring(async () => {
+      expect((await post(ui, `/approvals/${run.id}/deny`, {}, { cookie: signed.cookie })).status).toBe(403);
+      expect((await post(ui, `/approvals/${run.id}/deny`, { csrf: "wrong" }, { cookie: signed.cookie })).status).toBe(403);
+      // A JSON body is not a form: no CSRF token can be read from it.
+      const json = await post(ui, `/approvals/${run.id}/deny`, {}, { cookie: signed.cookie, "content-type": "application/json" });
+      expect(json.status).toBe(400);
+    });
+    expect(audited.map((event) => event.reason)).toEqual([
+      "forbidden: missing CSRF token",
+      "forbidden: wrong CSRF token",
+      'bad request: not a form (Content-Type "application/json")',
+    ]);
+    expect(await statusOf(toolctl, run.id)).toBe("pending");
+    await toolctl.deny(run.id);
+  });
+
+  it("a form from another origin is refused (403), whatever it carries: nothing is decided", async () => {
+    const run = await waitingRun(toolctl, { amount: 2 });
+    leftovers.push(run.abort);
+    const form = { csrf: signed.csrf };
+    const audited = await refusedDuring(async () => {
+      expect((await post(ui, `/approvals/${run.id}/deny`, form, { cookie: signed.cookie, origin: "http://evil.example" })).status).toBe(403);
+      expect((await post(ui, `/approvals/${run.id}/deny`, form, { cookie: signed.cookie, origin: "null" })).status).toBe(403);
+      expect((await post(ui, `/approvals/${run.id}/deny`, form, { cookie: signed.cookie, origin: undefined })).status).toBe(403);
+      const other = `http://localhost:${Number(new URL(ui.origin).port) + 1}`;
+      expect((await post(ui, `/approvals/${run.id}/deny`, form, { cookie: signed.cookie, origin: other })).status).toBe(403);
+      const crossSite = await post(ui, `/approvals/${run.id}/deny`, form, { cookie: signed.cookie, "sec-fetch-site": "cross-site" });
+      expect(crossSite.status).toBe(403);
+    });
+    expect(audited.map((event) => event.reason)).toEqual([
+      `forbidden: a form may be sent only from this server's pages (Origin "http://evil.example")`,
+      `forbidden: a form may be sent only from this server's pages (Origin "null")`,
+      "forbidden: a form may be sent only from this server's pages (Origin null)",
+      `forbidden: a form may be sent only from this server's pages (Origin "${`http://localhost:${Number(new URL(ui.origin).port) + 1}`}")`,
+      "forbidden: a form may be sent only from this server's pages (Sec-Fetch-Site cross-site)",
+    ]);
+    expect(await statusOf(toolctl, run.id)).toBe("pending");
+    // Without Origin, a Referer from one of this server's pages is accepted: the form reaches its check.
+    const referred = await post(
+      ui,
+      `/approvals/${run.id}/approve`,
+      { ...form, factor: "totp", digest: "0" },
+      { cookie: signed.cookie, origin: undefined, referer: `${ui.origin}/` },
+    );
+    expect(referred.status).toBe(400);
+    await toolctl.deny(run.id);
+  });
+
+  it("a Host that is not this server is refused (403): DNS rebinding", async () => {
+    const port = new URL(ui.origin).port;
+    const audited = await refusedDuring(async () => {
+      expect(await getWithHost(ui, `rebind.example:${port}`, signed.cookie)).toBe(403);
+      expect(await getWithHost(ui, "127.0.0.1", signed.cookie)).toBe(403);
+    });
+    expect(audited.map((event) => event.reason)).toEqual([
+      `forbidden: Host "rebind.example:${port}" is not this server`,
+      `forbidden: Host "127.0.0.1" is not this server`,
+    ]);
+    expect(await getWithHost(ui, `localhost:${port}`, signed.cookie)).toBe(200);
+  });
+
+  it("approving takes a well-formed, right TOTP code and the digest shown; otherwise it is refused and the request stays pending", async () => {
+    const run = await waitingRun(toolctl, { amount: 6 });
+    leftovers.push(run.abort);
+    const { digest } = await toolctl.pendingApproval(run.id);
+    const approve = (fields: Record<string, string>) =>
+      post(ui, `/approvals/${run.id}/approve`, { csrf: signed.csrf, factor: "totp", digest, ...fields }, { cookie: signed.cookie });
+    const failedBefore = (await toolctl.audit({ type: "2fa.failed" })).length;
+    const audited = await refusedDuring(async () => {
+      const none = await approve({});
+      expect(none.status).toBe(400);
+      expect(await none.text()).toContain(`${run.id} was not approved: enter the 6-digit code from your authenticator app`);
+      expect((await approve({ otp: "12ab56" })).status).toBe(400);
+      expect((await approve({ otp: "123456", factor: "password" })).status).toBe(400);
+      const wrong = await approve({ otp: generateTotp(secret, Date.now() + 10 * 60_000) });
+      expect(wrong.status).toBe(403);
+      expect(await wrong.text()).toContain(`${run.id} was not approved: the TOTP code is wrong`);
+      const stale = await approve({ otp: generateTotp(secret, Date.now()), digest: "0".repeat(64) });
+      expect(stale.status).toBe(403);
+      expect(await stale.text()).toContain(`approval request ${run.id} changed while it was being decided`);
+    });
+    expect(audited.map((event) => [event.decision, event.approval, event.reason])).toEqual([
+      ["approve", run.id, `${run.id} was not approved: enter the 6-digit code from your authenticator app`],
+      ["approve", run.id, `${run.id} was not approved: a TOTP code is 6 digits`],
+      ["approve", run.id, `${run.id} was not approved: approving here needs a second factor (a TOTP code)`],
+      ["approve", run.id, `${run.id} was not approved: the TOTP code is wrong`],
+      ["approve", run.id, expect.stringContaining("changed while it was being decided")],
+    ]);
+    // Only the wrong code was checked against the enrolment (and counted against the throttle).
+    expect((await toolctl.audit({ type: "2fa.failed" })).length).toBe(failedBefore + 1);
+    expect(await statusOf(toolctl, run.id)).toBe("pending");
+
+    const approved = await approve({ otp: generateTotp(secret, Date.now() + 30_000) });
+    expect(approved.status).toBe(303);
+    expect(approved.headers.get("location")).toBe(`/?done=approved&id=${run.id}`);
+    expect(await run.done).toMatchObject({ status: "succeeded", approval: { via: "approval page with TOTP" } });
+  });
+
+  it("without 2FA enrolled the inbox says so and offers Deny only; an approval is refused", async () => {
+    const bare = await openApi();
+    await bare.importManifests([path.join(writeFiles({ "pay.yaml": manifest }), "pay.yaml")]);
+    const page = await startUi(bare.home);
+    try {
+      const session = await signIn(page);
+      const run = await waitingRun(bare, { amount: 2 });
+      leftovers.push(run.abort);
+      const inbox = await (await fetch(`${page.origin}/`, { headers: { cookie: session.cookie } })).text();
+      expect(inbox).toContain("2FA is not enrolled");
+      expect(inbox).toContain("<code>toolctl 2fa enroll</code>");
+      expect(inbox).toContain(`action="/approvals/${run.id}/deny"`);
+      expect(inbox).not.toContain(`action="/approvals/${run.id}/approve"`);
+      const { digest } = await bare.pendingApproval(run.id);
+      const refused = await post(
+        page,
+        `/approvals/${run.id}/approve`,
+        { csrf: session.csrf, factor: "totp", digest, otp: "123456" },
+        { cookie: session.cookie },
+      );
+      expect(refused.status).toBe(403);
+      expect(await refused.text()).toContain("2FA is not enrolled");
+      expect(await statusOf(bare, run.id)).toBe("pending");
+      const denied = await post(page, `/approvals/${run.id}/deny`, { csrf: session.csrf }, { cookie: session.cookie });
+      expect(denied.status).toBe(303);
+      expect((await run.done).status).toBe("declined");
+    } finally {
+      expect(await page.stop()).toBe(0);
+    }
+  });
+
+  it("the event stream needs a session and says the inbox's version, again when a request is filed", async () => {
+    const controller = new AbortController();
+    const response = await fetch(`${ui.origin}/events`, { headers: { cookie: signed.cookie }, signal: controller.signal });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toMatch(/^text\/event-stream/);
+    const reader = response.body!.getReader();
+    let text = "";
+    const versions = async (count: number) => {
+      while ((text.match(/^event: inbox$/gm) ?? []).length < count) text += new TextDecoder().decode((await reader.read()).value);
+      return [...text.matchAll(/^data: (\w+)$/gm)].map((match) => match[1]);
+    };
+    const [first] = await versions(1);
+    const run = await waitingRun(toolctl, { amount: 1.5 });
+    leftovers.push(run.abort);
+    const [, second] = await versions(2);
+    expect(second).not.toBe(first);
+    controller.abort();
+    await toolctl.deny(run.id);
+  });
+});
+
+describe("toolctl ui's flags", () => {
+  it.runIf(process.platform === "linux")(
+    "on a terminal it opens the login link with xdg-open (not with --no-open), and Ctrl-C stops it with exit 0",
+    async () => {
+      const home = tempDir("toolctl-home-");
+      const bin = writeFiles({ "xdg-open": '#!/bin/sh\nprintf "%s\\n" "$@" > "$OPENED_FILE"\n' });
+      chmodSync(path.join(bin, "xdg-open"), 0o755);
+      for (const noOpen of [false, true]) {
+        const opened = path.join(tempDir(), "opened.txt");
+        const env = { PATH: `${bin}:${process.env.PATH}`, OPENED_FILE: opened };
+        const terminal = spawnTerminal(["ui", "--listen", "127.0.0.1:0", ...(noOpen ? ["--no-open"] : [])], home, { env, cols: 200 });
+        const link = (await terminal.waitFor(/toolctl ui: http:\/\/127\.0\.0\.1:\d+\/login\?token=[\w-]+/)).replace("toolctl ui: ", "");
+        if (!noOpen) {
+          for (let waited = 0; !existsSync(opened) && waited < 5000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+          expect(readFileSync(opened, "utf8")).toBe(`${link}\n`);
+        } else {
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          expect(existsSync(opened)).toBe(false);
+        }
+        terminal.write("\u0003");
+        expect(await terminal.exited).toMatchObject({ exitCode: 0, killed: false });
+      }
+    },
+  );
+
+  it("refuses a --listen host that is not loopback, or a malformed one: exit 2 on one line naming the flag, nothing served", async () => {
+    const home = tempDir("toolctl-home-");
+    for (const [listen, message] of [
+      ["0.0.0.0:8809", "error: --listen 0.0.0.0:8809: 0.0.0.0 is not a loopback address; the approval page is served to this machine only (use 127.0.0.1)"],
+      [
+        "example.com:80",
+        "error: --listen example.com:80: example.com is not a loopback address; the approval page is served to this machine only (use 127.0.0.1)",
+      ],
+      ["eighty", 'error: --listen: expected PORT or HOST:PORT (such as 8809 or 127.0.0.1:8809), got "eighty"'],
+    ]) {
+      const result = await runCli(["--home", home, "ui", "--listen", listen!, "--no-open"]);
+      expect(result.code, result.stderr).toBe(ExitCode.usage);
+      expect(result.stderr.trimEnd().split("\n")).toEqual([message]);
+    }
+  });
+});
+
+describe("the page's parts", () => {
+  it("html escapes every value it is given, except fragments built with it", () => {
+    const note = `<script>alert("x")</script> & 'y'`;
+    expect(String(html`<p title="${note}">${note}</p>`)).toBe(
+      '<p title="&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;">&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;</p>',
+    );
+    const items = ["<a>", html`<li>${"<b>"}</li>`];
+    expect(String(html`<p>${items}</p>`)).toBe("<p>&lt;a&gt;<li>&lt;b&gt;</li></p>");
+    expect(String(html`${undefined}${null}${false}${0}`)).toBe("0");
+  });
+
+  it("a session ends after its idle time or its longest life, and the login token signs in once", () => {
+    let now = 0;
+    const sessions = new Sessions({ idleMs: 1000, maxMs: 5000, now: () => now });
+    expect(sessions.login("wrong")).toEqual({ ok: false, reason: "wrong" });
+    const first = sessions.login(sessions.loginToken);
+    expect(first.ok).toBe(true);
+    expect(sessions.login(sessions.loginToken)).toEqual({ ok: false, reason: "used" });
+    const id = (first as { id: string }).id;
+    expect(id).toMatch(/^[\w-]{43}$/);
+    expect(id).not.toBe(sessions.loginToken);
+    // Active every 900 ms: it lives until its longest life, then ends however active.
+    for (now = 900; now <= 4500; now += 900) expect(sessions.find(id), `at ${now} ms`).toBeDefined();
+    now = 5001;
+    expect(sessions.find(id)).toBeUndefined();
+
+    const idle = new Sessions({ idleMs: 1000, maxMs: 5000, now: () => now });
+    const second = idle.login(idle.loginToken) as { id: string };
+    now += 1001;
+    expect(idle.find(second.id)).toBeUndefined();
+    // Looking without counting as activity does not extend it.
+    const third = new Sessions({ idleMs: 1000, now: () => now });
+    const signed = third.login(third.loginToken) as { id: string; session: Parameters<Sessions["isLive"]>[0] };
+    now += 600;
+    expect(third.find(signed.id, false)).toBeDefined();
+    now += 600;
+    expect(third.isLive(signed.session)).toBe(false);
+    expect(third.find(signed.id)).toBeUndefined();
+  });
+});
