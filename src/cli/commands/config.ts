@@ -13,6 +13,7 @@ export async function configCommand(context: CommandContext): Promise<void> {
         ["SETTING", "VALUE", "SOURCE", "MEANING"],
         settings.map((s) => [s.key, String(s.value), String(s.source), s.help]),
         (h) => context.output.color.bold(h),
+        { width: context.output.width, flex: [3] },
       ),
       context.output.color.dim(`file: ${config.file}`),
     ].join("\n"),
