@@ -10,7 +10,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ENVIRONMENT } from "../src/config/environment.js";
 import { repoRoot, runCli, runJson, tempDir, writeFiles } from "./helpers.js";
-import { spawnTerminal } from "./pty.js";
+import { spawnTerminal, type Terminal } from "./pty.js";
 import { fixturesDir } from "./fixtures/openapi/support.js";
 
 const LONG = "Reads and writes the things this tool is about, with a description long enough to need cutting on any terminal";
@@ -50,6 +50,20 @@ function recordingPager(file: string): string {
   return script;
 }
 
+/**
+ * The exit code once the terminal has shown everything: node-pty may report the exit before the last output
+ * arrives, so the text is read once it has stopped changing.
+ */
+async function finished(term: Terminal): Promise<number> {
+  const { exitCode } = await term.exited;
+  let last = -1;
+  for (let waited = 0; waited < 3_000 && term.text().length !== last; waited += 100) {
+    last = term.text().length;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return exitCode;
+}
+
 const visible = (text: string) =>
   text
     .split("\n")
@@ -59,7 +73,7 @@ const visible = (text: string) =>
 describe("tables fit the terminal", () => {
   it("on a terminal, each row is cut to its width (the description gives way), never wrapped", async () => {
     const term = spawnTerminal(["list"], home, { cols: 70, rows: 40 });
-    expect((await term.exited).exitCode).toBe(0);
+    expect(await finished(term)).toBe(0);
     const lines = visible(term.text());
     expect(lines).toHaveLength(4);
     expect(lines[0]).toMatch(/^NAME\s+RUNTIME\s+STATUS\s+ACTIONS\s+DESCRIPTION$/);
@@ -79,14 +93,14 @@ describe("tables fit the terminal", () => {
 
   it("a table with no room to give is cut at the edge; the config table fits too", async () => {
     const narrow = spawnTerminal(["executions", "--no-pager"], home, { cols: 50, rows: 40 });
-    expect((await narrow.exited).exitCode).toBe(0);
+    expect(await finished(narrow)).toBe(0);
     const lines = visible(narrow.text());
     expect(lines.filter((line) => /^ex_\w+\s+\d{4}-/.test(line))).toHaveLength(3);
     for (const line of lines) expect(line.length, line).toBeLessThanOrEqual(50);
     expect(lines[0]).toMatch(/…$/);
 
     const config = spawnTerminal(["config"], home, { cols: 90, rows: 60 });
-    expect((await config.exited).exitCode).toBe(0);
+    expect(await finished(config)).toBe(0);
     const rows = visible(config.text());
     expect(rows.filter((line) => /^(approvals|limits|rollback|sandboxApis|audit|docker|mcp|process)\b/.test(line))).toHaveLength(14);
     for (const line of rows) expect(line.length, line).toBeLessThanOrEqual(90);
@@ -111,7 +125,7 @@ describe("the pager", () => {
     const term = spawnTerminal(["show", "big"], home, { cols: 100, rows: 24 });
     await term.waitFor(/action_001/);
     term.write("q");
-    expect((await term.exited).exitCode).toBe(0);
+    expect(await finished(term)).toBe(0);
     expect(term.text()).not.toMatch(/error|EPIPE/i);
   });
 
@@ -122,7 +136,7 @@ describe("the pager", () => {
     ["PAGER=cat", [], { PAGER: "cat" }],
   ])("%s: no pager, all of it printed at once", async (_name, flags, env) => {
     const term = spawnTerminal(["show", "big", ...flags], home, { cols: 100, rows: 24, env: env as Record<string, string> });
-    expect((await term.exited).exitCode).toBe(0);
+    expect(await finished(term)).toBe(0);
     expect(term.text()).toContain("action_300");
   });
 
@@ -132,7 +146,7 @@ describe("the pager", () => {
       const out = path.join(tempDir(), "paged.txt");
       // Without colour and wide enough for every table, so that the pager gets exactly what a pipe gets.
       const term = spawnTerminal(args, home, { cols: 250, env: { TOOLCTL_PAGER: recordingPager(out), PAGER: "false", NO_COLOR: "1" } });
-      expect((await term.exited).exitCode, `${args.join(" ")}: ${term.text()}`).toBe(0);
+      expect(await finished(term), `${args.join(" ")}: ${term.text()}`).toBe(0);
       const paged = readFileSync(out, "utf8");
       expect(readFileSync(`${out}.env`, "utf8")).toBe("LESS=FRX\n");
       // What the pager got is what the command prints without one.
@@ -141,7 +155,7 @@ describe("the pager", () => {
     }
     const viaPager = path.join(tempDir(), "paged.txt");
     const term = spawnTerminal(["audit"], home, { env: { PAGER: recordingPager(viaPager), LESS: "-S" } });
-    expect((await term.exited).exitCode).toBe(0);
+    expect(await finished(term)).toBe(0);
     expect(readFileSync(viaPager, "utf8")).toMatch(/execution\.succeeded/);
     expect(readFileSync(`${viaPager}.env`, "utf8")).toBe("LESS=-S\n");
   });
@@ -152,14 +166,14 @@ describe("the pager", () => {
     expect(piped.code).toBe(0);
     expect(piped.stdout).toContain("action_300");
     const json = spawnTerminal(["show", "big", "--json"], home, { env: { TOOLCTL_PAGER: recordingPager(out) } });
-    expect((await json.exited).exitCode).toBe(0);
+    expect(await finished(json)).toBe(0);
     expect(json.text()).toContain('"name": "action_300"');
     expect(existsSync(out)).toBe(false);
   });
 
   it("a pager that cannot be started: a warning, and the output printed directly", async () => {
     const term = spawnTerminal(["show", "big"], home, { env: { TOOLCTL_PAGER: "/nonexistent/pager" } });
-    expect((await term.exited).exitCode).toBe(0);
+    expect(await finished(term)).toBe(0);
     expect(term.text()).toMatch(/warning: cannot start the pager '\/nonexistent\/pager' \(ENOENT\); printing directly/);
     expect(term.text()).toContain("action_300");
   });
@@ -309,14 +323,14 @@ describe("progress for a slow OpenAPI import", () => {
   it("a spinner on stderr after a second, only on a terminal", async () => {
     const slow = importing(`${base}/slow.yaml`);
     await slow.waitFor(/importing http:\/\/127\.0\.0\.1:\d+\/slow\.yaml/);
-    expect((await slow.exited).exitCode).toBe(0);
+    expect(await finished(slow)).toBe(0);
     expect(slow.text()).toMatch(/added\s+pets/);
 
     const fast = importing(path.join(fixturesDir, "petstore.yaml"));
-    expect((await fast.exited).exitCode).toBe(0);
+    expect(await finished(fast)).toBe(0);
     expect(fast.text()).not.toMatch(/importing/);
     const quiet = importing(`${base}/slow.yaml`, ["-q"]);
-    expect((await quiet.exited).exitCode).toBe(0);
+    expect(await finished(quiet)).toBe(0);
     expect(quiet.text()).not.toMatch(/importing/);
 
     const piped = await runCli(["import", "--openapi", `${base}/slow.yaml`, "--name", "pets", "--allow-plain-http", "--allow-private-networks"], {
