@@ -251,6 +251,15 @@ describe("toolctl config set|unset|get", () => {
     expect(readdirSync(home)).not.toContainEqual(expect.stringMatching(/\.tmp$/));
   });
 
+  it("a typo of a subcommand is exit 2 with the closest one", async () => {
+    const home = exampleHome();
+    const typo = await runCli(["config", "sett", "limits.dailyUsd", "5"], { home });
+    expect(typo).toMatchObject({ code: 2, stdout: "", stderr: "error: unknown config command 'sett' (did you mean 'set'?); one of: get, set, unset\n" });
+    const json = await runJson(["config", "gte", "limits.dailyUsd"], { home });
+    expect(json.json.error).toMatchObject({ exitCode: 2, message: "unknown config command 'gte' (did you mean 'get'?); one of: get, set, unset" });
+    expect(configText(home)).toBe(EXAMPLE);
+  });
+
   it("missing arguments are usage errors (exit 2)", async () => {
     const home = exampleHome();
     expect((await runCli(["config", "set", "limits.dailyUsd"], { home })).code).toBe(2);

@@ -1,13 +1,25 @@
+import type { Command } from "commander";
+import { UsageError } from "../../errors.js";
+import { didYouMean } from "../../util/suggest.js";
 import type { CommandDefinition } from "./types.js";
+
+const SUBCOMMANDS = ["get", "set", "unset"];
 
 export const configDefinition: CommandDefinition = {
   name: "config",
   register(program, action) {
+    const show = action(async () => (await import("../commands/config.js")).configCommand);
     const config = program
       .command("config")
       .description("the effective settings, and where each came from (default, config.yaml or environment); get, set or unset one")
       .addHelpText("after", "\nExample:\n  toolctl config\n  TOOLCTL_LIMITS_DAILY_USD=50 toolctl config --json\n  toolctl config set limits.dailyUsd 100")
-      .action(action(async () => (await import("../commands/config.js")).configCommand));
+      // `config sett`: a typo of a subcommand, not "too many arguments".
+      .allowExcessArguments(true)
+      .action((...args: unknown[]) => {
+        const word = (args[args.length - 1] as Command).args[0];
+        if (word !== undefined) throw new UsageError(`unknown config command '${word}'${didYouMean(word, SUBCOMMANDS)}; one of: ${SUBCOMMANDS.join(", ")}`);
+        return show(...args);
+      });
     config
       .command("get")
       .description("print one setting's effective value (a list comma-separated); --json adds where it came from")
