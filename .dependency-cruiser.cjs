@@ -16,10 +16,10 @@ const LIBRARY_HOMES = [
     why: "zod schemas are the single source of truth for types; the manifest loader only reads zod's error type to locate problems",
   },
   {
-    name: "yaml-only-in-the-importers",
+    name: "yaml-only-in-the-importers-and-the-config-editor",
     library: "yaml",
-    homes: ["src/manifest/", "src/openapi/"],
-    why: "YAML with source positions is read by the two importers, nowhere else",
+    homes: ["src/manifest/", "src/openapi/", "src/config/yaml-edit\\.ts"],
+    why: "YAML with source positions is read by the two importers; config.yaml is changed in place by `toolctl config set|unset` (config/yaml-edit.ts), which needs the Document's node ranges to keep the user's comments and layout, and is loaded only by those commands",
   },
   {
     name: "ajv-only-in-schema",

@@ -403,8 +403,8 @@ describe("approval prompt on a terminal (CRITICAL, 2FA)", () => {
     const code = await freshCode(secret);
     term.write(`${code}\r`);
     expect(await exitOf(term)).toBe(0);
-    // The code is masked: its digits are never echoed.
-    expect(term.text()).not.toContain(code);
+    // A one-time code is typed visibly (it is accepted once and expires in seconds): its digits are echoed.
+    expect(term.text()).toContain(`TOTP code: ${code}`);
 
     expect(await onlyExecution(home)).toMatchObject({ status: "succeeded", risk: "CRITICAL", costUsd: 250 });
     const events = await auditEvents(home);

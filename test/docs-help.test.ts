@@ -65,7 +65,8 @@ beforeAll(async () => {
   }
 }, 120_000);
 
-const GLOBAL_FLAGS = ["--home", "--json", "--help", "--version"];
+/** The program's own flags (--home, --json, --quiet, ...), which every command accepts. */
+const globalFlags = (): string[] => ["--help", "--version", ...(tree.get("")?.options ?? [])];
 
 /** A command worth a section: one that does something, or a group with options of its own. */
 function documentable(name: string, help: Help): boolean {
@@ -132,7 +133,7 @@ function strayFlags(section: Section, commands: string[]): string[] {
     const line = fenced[i] ? raw : raw.replace(/\]\([^)]*\)/g, "]()");
     for (const match of line.matchAll(FLAG)) {
       const flag = match[0];
-      if (GLOBAL_FLAGS.includes(flag)) continue;
+      if (globalFlags().includes(flag)) continue;
       const { explicit, nearest } = owners(line.slice(0, match.index));
       const where = `docs/commands.md:${section.line + i}: ${flag}`;
       if (explicit !== undefined) {

@@ -12,6 +12,8 @@ export interface Terminal {
   write(text: string): void;
   /** Everything shown so far, without escape sequences. */
   text(): string;
+  /** Everything written to the terminal so far, escape sequences included (line ends as the terminal got them). */
+  raw(): string;
   waitFor(pattern: RegExp, occurrence?: number): Promise<string>;
   exited: Promise<{ exitCode: number; signal?: number; killed: boolean }>;
 }
@@ -44,6 +46,7 @@ export function spawnTerminal(args: string[], home: string, options: TerminalOpt
   return {
     write: (data) => term.write(data),
     text,
+    raw: () => raw,
     async waitFor(pattern, occurrence = 1) {
       const global = new RegExp(pattern.source, `${pattern.flags.replace("g", "")}g`);
       for (let waited = 0; waited < 20_000; waited += 25) {

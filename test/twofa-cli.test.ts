@@ -8,6 +8,7 @@ import { ExitCode } from "../src/api/index.js";
 import { generateTotp } from "../src/policy/totp.js";
 import { openApi, rejection, runCli, runJson, tempDir } from "./helpers.js";
 import { spawnTerminal as spawnPty, type Terminal } from "./pty.js";
+import { cells, DARK, decodeTerminal, LIGHT, luminance, modules, qrBlock } from "./qr-grid.js";
 
 const STEP_MS = 30_000;
 function spawnTerminal(args: string[], home: string): Terminal {
@@ -44,9 +45,13 @@ describe("2fa enroll on a terminal", () => {
     await term.waitFor(/try 2 of 3/);
     expect(await runJson(["2fa", "status"], { home }).then((r) => r.json)).toMatchObject({ enrolled: false, pending: true, failuresInWindow: 1 });
 
-    term.write(`${generateTotp(secret, Date.now())}\r`);
+    const right = generateTotp(secret, Date.now());
+    term.write(`${right}\r`);
     expect((await term.exited).exitCode).toBe(0);
     expect(term.text()).toMatch(/2FA enrolled/);
+    // Typed visibly, as a one-time code may be: what was typed is on the screen, not a row of stars.
+    expect(term.text()).toContain(`(try 2 of 3): ${right}`);
+    expect(term.text()).not.toMatch(/\*{6}/);
 
     const status = await runJson(["2fa", "status"], { home });
     expect(status.code).toBe(0);
@@ -89,6 +94,63 @@ describe("2fa enroll on a terminal", () => {
     expect((await term.exited).exitCode).toBe(3);
     expect(term.text()).toMatch(/stays pending/);
     expect((await runJson(["2fa", "status"], { home })).json).toMatchObject({ enrolled: false, pending: true, failuresInWindow: 3 });
+  });
+});
+
+describe("the enrolment QR code", () => {
+  /** Starts `2fa enroll` in a terminal, waits for the code prompt and leaves with Ctrl-C: what was shown. */
+  async function enrolmentScreen(env: Record<string, string> = {}, cols = 120): Promise<{ raw: string; text: string; uri: string | undefined }> {
+    const term = spawnPty(["2fa", "enroll"], tempDir("toolctl-2fa-qr-"), { cols, rows: 60, env });
+    await term.waitFor(PROMPT);
+    const shown = { raw: term.raw(), text: term.text(), uri: term.text().match(/otpauth:\/\/totp\/\S+/)?.[0] };
+    term.write("\u0003");
+    expect((await term.exited).exitCode).toBe(130);
+    return shown;
+  }
+
+  it("in colour: black on white set explicitly, a 4-module quiet zone, and it decodes on light and dark themes", async () => {
+    const { raw, uri } = await enrolmentScreen();
+    expect(uri).toBeDefined();
+    expect(decodeTerminal(raw, LIGHT)).toBe(uri);
+    expect(decodeTerminal(raw, DARK)).toBe(uri);
+
+    // Every line of the code sets its colours itself (the 256-colour cube's pure black and white) and resets them.
+    const lines = raw.split(/\r?\n/).filter((line) => /[█▀▄]/u.test(line));
+    expect(lines.length).toBeGreaterThan(10);
+    for (const line of lines) expect(line).toMatch(/^\u001b\[38;5;16;48;5;231m[ █▀▄]+\u001b\[0m$/u);
+
+    // The quiet zone, read on the dark theme: 4 light modules on every side (and half a row more at the bottom,
+    // the symbol's height being odd), then the top-left finder pattern's dark corner.
+    const grid = modules(qrBlock(cells(raw, DARK))).map((row) => row.map((colour) => luminance(colour) < 128));
+    const size = grid[0]!.length - 8;
+    expect(grid.length).toBe(size + 9);
+    const ring = (i: number) => [...grid[i]!, ...grid.map((row) => row[i]!)];
+    for (let i = 0; i < 4; i++) {
+      expect(ring(i).some(Boolean), `module row/column ${i}`).toBe(false);
+      expect(grid[grid.length - 1 - i]!.some(Boolean)).toBe(false);
+      expect(grid.map((row) => row[row.length - 1 - i]!).some(Boolean)).toBe(false);
+    }
+    expect(grid[4]!.slice(4, 11)).toEqual([true, true, true, true, true, true, true]);
+    expect(grid[5]!.slice(4, 11)).toEqual([true, false, false, false, false, false, true]);
+  });
+
+  it("under NO_COLOR: no escape codes, dark modules in the text colour (right on a light theme, inverted on a dark one)", async () => {
+    const { raw, uri } = await enrolmentScreen({ NO_COLOR: "1" });
+    const block = raw.split(/\r?\n/).filter((line) => /[█▀▄]/u.test(line));
+    expect(block.length).toBeGreaterThan(10);
+    expect(block.join("")).not.toContain("\u001b");
+    expect(decodeTerminal(raw, LIGHT)).toBe(uri);
+    // On a dark theme the code is drawn light on dark: read only by a scanner that also tries the inverse, as
+    // most phones do (jsQR's "onlyInvert" throws on these images; "attemptBoth" succeeds where "dontInvert" did not).
+    expect(decodeTerminal(raw, DARK)).toBeNull();
+    expect(decodeTerminal(raw, DARK, "attemptBoth")).toBe(uri);
+  });
+
+  it("a terminal too narrow for it gets a note instead; the URI and the key are still shown", async () => {
+    const { raw, text } = await enrolmentScreen({}, 40);
+    expect(raw).not.toMatch(/[█▀▄]/u);
+    expect(text.replace(/\n/g, "")).toMatch(/the terminal is 40 columns wide and the QR code needs \d+: widen it to scan, or add the key below by hand/);
+    expect(text.replace(/\n/g, "")).toMatch(/Add this key \(or the URI above\) to your authenticator app: [A-Z2-7]{32}/);
   });
 });
 

@@ -157,7 +157,12 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
     own ??
     (listeners.size === 0
       ? undefined
-      : { start: (label) => emit({ type: "start", label }), stop: () => emit({ type: "stop" }), status: (text) => emit({ type: "status", text }) });
+      : {
+          start: (label) => emit({ type: "start", label }),
+          stop: () => emit({ type: "stop" }),
+          status: (text) => emit({ type: "status", text }),
+          stage: (stage, ms, detail) => emit({ type: "stage", stage, ms, ...(detail ? { detail } : {}) }),
+        });
 
   const verifyCode = codeVerifier(store, home, env);
   const twoFactor: TwoFactor = {

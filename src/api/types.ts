@@ -113,7 +113,12 @@ export interface ToolHealth {
   result: ExecuteResult;
 }
 
-export type ProgressEvent = { type: "start"; label: string } | { type: "stop" } | { type: "status"; text: string };
+export type ProgressEvent =
+  | { type: "start"; label: string }
+  | { type: "stop" }
+  | { type: "status"; text: string }
+  /** A pipeline stage that ended, with its duration (see Progress.stage). */
+  | { type: "stage"; stage: string; ms: number; detail?: Record<string, unknown> };
 
 export interface Toolctl extends ManageApi {
   readonly home: string;
@@ -167,7 +172,7 @@ export interface Toolctl extends ManageApi {
   budget(day?: string): Promise<{ spend: DaySpend; entries: ReservationRow[]; limits: Config["limits"] }>;
   approvals(all?: boolean): Promise<Approval[]>;
 
-  /** Progress of running actions (a spinner's start and stop, an image pull's status lines). */
+  /** Progress of running actions (a spinner's start and stop, an image pull's status lines, each pipeline stage's time). */
   on(event: "progress", listener: (event: ProgressEvent) => void): () => void;
   /** Something went wrong that did not stop the call (a run whose process is gone could not be settled). */
   on(event: "warning", listener: (message: string) => void): () => void;

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { resolveActor, resolveHome, type CommonOptions } from "../config/home.js";
 import { ExitCode, exitCodeFor, ToolctlError, UsageError } from "../errors.js";
-import { createOutput, type Output } from "../ui/output.js";
+import { createOutput, pagerCommand, type Output } from "../ui/output.js";
 import type { CommandDefinition, Handler } from "./define/types.js";
 import { importDefinition } from "./define/import.js";
 import { listDefinition } from "./define/list.js";
@@ -36,16 +36,31 @@ export interface CommandContext extends CommonOptions {
   output: Output;
 }
 
+interface GlobalFlags {
+  home?: string;
+  json?: boolean;
+  quiet?: boolean;
+  verbose?: boolean;
+  pager?: boolean;
+}
+
 function contextFor(command: Command): CommandContext {
-  const globals = command.optsWithGlobals<{ home?: string; json?: boolean }>();
+  const globals = command.optsWithGlobals<GlobalFlags>();
   const env = process.env;
+  const json = globals.json === true;
   return {
     home: resolveHome(globals.home, env),
-    json: globals.json === true,
+    json,
     actor: resolveActor(env),
     cwd: process.cwd(),
     env,
-    output: createOutput(globals.json === true, env),
+    output: createOutput({
+      json,
+      quiet: globals.quiet === true,
+      verbose: globals.verbose === true,
+      pager: pagerCommand(globals.pager !== false, env),
+      env,
+    }),
   };
 }
 
@@ -55,6 +70,9 @@ function action(load: () => Promise<Handler>) {
     const command = args[args.length - 1] as Command;
     const context = contextFor(command);
     try {
+      const { quiet, verbose } = context.output;
+      if (quiet && verbose) throw new UsageError("--quiet and --verbose cannot be combined: choose one");
+      if (verbose) context.output.debug(`home: ${context.home}; actor: ${context.actor}`);
       const handler = await load();
       const code = await handler(context, ...args.slice(0, -1));
       process.exitCode = code ?? ExitCode.ok;
@@ -108,8 +126,14 @@ export function buildProgram(only?: string): Command {
     .version(pkg.version, "-V, --version")
     .option("--home <dir>", "toolctl home (default: $TOOLCTL_HOME, else ~/.toolctl)")
     .option("--json", "print JSON on stdout (errors too) and nothing else")
+    .option("-q, --quiet", "only errors on stderr (data still on stdout): no notes, warnings or spinners")
+    .option("-v, --verbose", "say what happens on stderr: a run's pipeline stages with their timing, the request sent and the answer (secrets redacted)")
+    .option("--no-pager", "never page long output (show, audit, executions); see TOOLCTL_PAGER")
     .showHelpAfterError("(run with --help for usage)")
-    .addHelpText("after", "\nExample:\n  toolctl import manifests/examples && toolctl run echo.say --param message=hi --dry-run");
+    .addHelpText(
+      "after",
+      "\nEnvironment variables: toolctl help environment\n\nExample:\n  toolctl import manifests/examples && toolctl run echo.say --param message=hi --dry-run",
+    );
 
   // Each command is registered by a function of its own: V8 compiles a function only when it is called, so
   // starting one command does not compile the definitions of all the others.
@@ -135,9 +159,20 @@ export function invokedCommand(args: string[]): string | undefined {
   return undefined;
 }
 
+/** `toolctl help environment` (and `help env`): a help topic rather than a command, so it is answered here. */
+function isEnvironmentHelp(args: string[]): boolean {
+  const words = args.filter((arg) => !arg.startsWith("-"));
+  return words.length === 2 && words[0] === "help" && (words[1] === "environment" || words[1] === "env");
+}
+
 export async function runCli(args: string[]): Promise<void> {
-  const program = buildProgram(invokedCommand(args));
   const json = args.includes("--json");
+  if (isEnvironmentHelp(args)) {
+    const { environmentHelp } = await import("./commands/environment.js");
+    await environmentHelp(createOutput({ json, pager: pagerCommand(!args.includes("--no-pager"), process.env) }));
+    return;
+  }
+  const program = buildProgram(invokedCommand(args));
   // Commander's own errors (unknown option, missing argument) are usage errors: exit 2, in the chosen view.
   program.exitOverride();
   for (const command of [program, ...program.commands.flatMap((c) => [c, ...c.commands])]) {
@@ -155,16 +190,16 @@ export async function runCli(args: string[]): Promise<void> {
         return;
       }
       if (error.code === "commander.help") {
-        if (json) createOutput(true).error(new UsageError("a subcommand is required; see --help"));
+        if (json) createOutput({ json: true }).error(new UsageError("a subcommand is required; see --help"));
         process.exitCode = ExitCode.usage;
         return;
       }
-      if (json) createOutput(true).error(new UsageError(error.message.replace(/^error: /, "")));
+      if (json) createOutput({ json: true }).error(new UsageError(error.message.replace(/^error: /, "")));
       process.exitCode = ExitCode.usage;
       return;
     }
     if (error instanceof ToolctlError) {
-      createOutput(json).error(error);
+      createOutput({ json }).error(error);
       process.exitCode = error.exitCode;
       return;
     }

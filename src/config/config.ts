@@ -11,7 +11,7 @@ import type { Problem } from "../manifest/problems.js";
 import type { Config } from "./schema.js";
 
 export const CONFIG_FILE = "config.yaml";
-const CACHE_FILE = ".config-cache.json";
+export const CACHE_FILE = ".config-cache.json";
 
 export type SettingSource = "default" | "config.yaml" | `env ${string}`;
 
@@ -38,7 +38,8 @@ function setPath(object: Record<string, unknown>, key: string, value: unknown): 
   parent[last] = value;
 }
 
-function parseEnvValue(kind: SettingKind, raw: string, name: string, choices: readonly string[] = []): boolean | number | string {
+/** A setting's value from text (an environment variable, or `toolctl config set`): a bad one is exit 2 naming `name`. */
+export function parseSettingValue(kind: SettingKind, raw: string, name: string, choices: readonly string[] = []): boolean | number | string {
   if (kind === "choice") {
     if (choices.includes(raw)) return raw;
     throw new ValidationError("config_invalid", `${name}: expected one of ${choices.join(", ")}, got ${JSON.stringify(raw)}`, [
@@ -60,7 +61,10 @@ function parseEnvValue(kind: SettingKind, raw: string, name: string, choices: re
   return n;
 }
 
-/** What makes a file unreadable, in words; the user's file is only ever read, never repaired or rewritten. */
+/**
+ * What makes a file unreadable, in words. The user's file is only ever read, never repaired: it is rewritten
+ * only when asked to, by `toolctl config set|unset` (edit.ts).
+ */
 export function unreadable(file: string, error: unknown): EnvironmentError {
   const code = (error as NodeJS.ErrnoException).code;
   const why =
@@ -149,7 +153,7 @@ export async function loadConfig(home: string, env: NodeJS.ProcessEnv): Promise<
   for (const setting of SETTINGS) {
     const raw = env[setting.env];
     if (raw === undefined || raw === "") continue;
-    setPath(values, setting.key, parseEnvValue(setting.kind, raw, setting.env, setting.choices));
+    setPath(values, setting.key, parseSettingValue(setting.kind, raw, setting.env, setting.choices));
     sources[setting.key] = `env ${setting.env}`;
   }
   return { values: values as unknown as Config, sources, file };

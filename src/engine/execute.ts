@@ -72,6 +72,22 @@ export interface Progress {
   stop(): void;
   /** A line of progress for a step before the action (pulling an image). */
   status?(text: string): void;
+  /**
+   * A pipeline stage that just ended and how long it took, for `--verbose`: resolve, evaluate, preflight,
+   * approval, record intent, run (with the runner's redacted `detail`: an HTTP status, an exit code) and record
+   * outcome; a dry run ends with record.
+   */
+  stage?(name: string, ms: number, detail?: Record<string, unknown>): void;
+}
+
+/** Reports each stage with the time since the previous one. */
+function stageClock(progress: Progress | undefined): (name: string) => void {
+  let last = Date.now();
+  return (name) => {
+    const now = Date.now();
+    progress?.stage?.(name, now - last);
+    last = now;
+  };
 }
 
 export interface ExecuteResult {
@@ -149,7 +165,9 @@ type ResultBase = Pick<ExecuteResult, "executionId" | "tool" | "action" | "warni
 export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promise<ExecuteResult> {
   const { store } = deps;
   const id = options.executionId ?? newExecutionId();
+  const stage = stageClock(options.progress);
   const found = await resolveTarget(store, options.target);
+  stage("resolve");
   if ("missing" in found) {
     // Not an execution (there is nothing to run), but the attempt is audited.
     await store.audit.append({
@@ -175,11 +193,12 @@ export async function execute(options: ExecuteOptions, deps: ExecuteDeps): Promi
     origin: options.origin,
   });
   const evaluation = await evaluate({ ...options, executionId: id }, deps, found);
+  stage("evaluate");
   if (!evaluation.ok) {
     const { refusal } = evaluation;
     return endEarly(record, refusal, { executionId: id, tool: tool.name, action: action.name, warnings: [], undo: refusal.undo });
   }
-  return carryOut(evaluation.decision, options, deps, record);
+  return carryOut(evaluation.decision, options, deps, record, stage);
 }
 
 /** The result a decision is shown as, before it runs. */
@@ -200,7 +219,13 @@ function shownOf(decision: Decision): Omit<ExecuteResult, "status" | "exitCode">
 }
 
 /** Approves, records the intent and runs a decision: exactly what was evaluated, nothing recomputed. */
-async function carryOut(decision: Decision, options: ExecuteOptions, deps: ExecuteDeps, record: Recorder): Promise<ExecuteResult> {
+async function carryOut(
+  decision: Decision,
+  options: ExecuteOptions,
+  deps: ExecuteDeps,
+  record: Recorder,
+  stage: (name: string) => void = () => undefined,
+): Promise<ExecuteResult> {
   const { store } = deps;
   const { tool, action, cost, risk, approval, redactor, prepared } = decision;
   const name = `${tool.name}.${action.name}`;
@@ -220,6 +245,7 @@ async function carryOut(decision: Decision, options: ExecuteOptions, deps: Execu
         approval,
         budget: shown.budget,
       });
+      stage("record");
     }
     return { ...shown, status: "dry_run", exitCode: ExitCode.ok };
   }
@@ -236,6 +262,7 @@ async function carryOut(decision: Decision, options: ExecuteOptions, deps: Execu
     } finally {
       options.progress?.stop();
     }
+    stage("preflight");
   }
 
   const planned = options.planApproval;
@@ -269,6 +296,7 @@ async function carryOut(decision: Decision, options: ExecuteOptions, deps: Execu
             deps.twoFactor,
           )
         : { approved: true as const, via: "not required" };
+  stage("approval");
   const requestId = "approvalId" in verdict && verdict.approvalId ? { requestId: verdict.approvalId } : {};
   if (!verdict.approved) {
     shown.approval = { ...approval, ...requestId };
@@ -293,6 +321,7 @@ async function carryOut(decision: Decision, options: ExecuteOptions, deps: Execu
       reserve: cost.usd > 0 ? { amountUsd: cost.usd, day: spendDay(), dailyLimitUsd: deps.config.limits.dailyUsd } : undefined,
     },
   );
+  stage("record intent");
   if (!started.ok) {
     const message =
       started.reason === "over_daily_limit"

@@ -59,6 +59,8 @@ export async function runAndRecord(prepared: Prepared, state: RunState): Promise
     ];
     if (!written) {
       written = true;
+      options.progress?.stage?.("run", durationMs, details as Record<string, unknown> | undefined);
+      const recording = Date.now();
       try {
         await record.finished(
           status,
@@ -72,6 +74,7 @@ export async function runAndRecord(prepared: Prepared, state: RunState): Promise
           },
           { output, error: message, category: result.errorCategory, details, durationMs, resources: result.resources, interrupted: interrupted || undefined },
         );
+        options.progress?.stage?.("record outcome", Date.now() - recording);
       } catch (error) {
         // The action ran but its outcome is not on record: never "nothing ran" (exit 6), always unknown.
         const why = `${shown.tool}.${shown.action} ran, but its outcome could not be recorded (${(error as Error).message}); execution ${shown.executionId} stays "running": check before retrying`;

@@ -1,6 +1,8 @@
 /**
  * The one view, chosen first. In `--json` mode stdout carries nothing but JSON, errors included; otherwise
  * data goes to stdout and messages to stderr. Colour only on a terminal and never under NO_COLOR.
+ * `--quiet` leaves only errors on stderr; `--verbose` adds what happens step by step. Tables fit the terminal's
+ * width, and long views go through the pager (./pager.ts) when stdout is a terminal.
  */
 import { Chalk, type ChalkInstance } from "chalk";
 import type { Progress } from "../engine/execute.js";
@@ -8,13 +10,43 @@ import { ToolctlError } from "../errors.js";
 
 export interface Output {
   json: boolean;
+  quiet: boolean;
+  verbose: boolean;
   color: ChalkInstance;
+  /** The terminal's width when stdout is one: tables are fitted to it. Undefined in a pipe or a file. */
+  width: number | undefined;
   /** Prints data: `value` as JSON in JSON mode, else the human rendering. */
   data(value: unknown, human: () => string): void;
-  /** A message for people, on stderr; silent in JSON mode. */
+  /** Like `data`, through the pager when stdout is a terminal and one is configured (for long views). */
+  page(value: unknown, human: () => string): Promise<void>;
+  /** A message for people, on stderr; silent in JSON mode and with --quiet. */
   info(message: string): void;
   warn(message: string): void;
+  /** With --verbose only: a line about what is happening, on stderr (in JSON mode too: stdout stays JSON). */
+  debug(message: string): void;
   error(error: unknown): void;
+}
+
+export interface OutputOptions {
+  json: boolean;
+  quiet?: boolean;
+  verbose?: boolean;
+  /** The pager command (see pager.ts `pagerCommand`), or undefined for none. */
+  pager?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export const DEFAULT_PAGER = "less -FRX";
+
+/**
+ * The pager for long views, or undefined for none: none under `--no-pager` (`enabled` false); else
+ * `TOOLCTL_PAGER`, else `PAGER`, else `less -FRX` (quit at once when it fits on one screen, keep colours, leave
+ * the text on the screen). Empty or `cat` means none.
+ */
+export function pagerCommand(enabled: boolean, env: NodeJS.ProcessEnv): string | undefined {
+  if (!enabled) return undefined;
+  const command = (env.TOOLCTL_PAGER ?? env.PAGER ?? DEFAULT_PAGER).trim();
+  return command === "" || command === "cat" ? undefined : command;
 }
 
 /** NO_COLOR counts only when present and not empty (no-color.org). */
@@ -31,12 +63,20 @@ export function errorToJson(error: unknown): Record<string, unknown> {
   return { error: { code: "internal", exitCode: 1, message: (error as Error)?.message ?? String(error) } };
 }
 
-export function createOutput(json: boolean, env: NodeJS.ProcessEnv = process.env): Output {
+export function createOutput(options: OutputOptions): Output {
+  const { json } = options;
+  const env = options.env ?? process.env;
+  const quiet = options.quiet === true;
+  const verbose = options.verbose === true;
   const color = new Chalk({ level: colorEnabled(process.stderr, env) && colorEnabled(process.stdout, env) ? 1 : 0 });
   const write = (stream: NodeJS.WriteStream, text: string) => stream.write(text.endsWith("\n") ? text : `${text}\n`);
-  return {
+  const width = process.stdout.isTTY === true && process.stdout.columns > 0 ? process.stdout.columns : undefined;
+  const output: Output = {
     json,
+    quiet,
+    verbose,
     color,
+    width,
     data(value, human) {
       if (json) write(process.stdout, JSON.stringify(value, null, 2));
       else {
@@ -44,11 +84,25 @@ export function createOutput(json: boolean, env: NodeJS.ProcessEnv = process.env
         if (text) write(process.stdout, text);
       }
     },
+    async page(value, human) {
+      if (json || options.pager === undefined || process.stdout.isTTY !== true) return output.data(value, human);
+      const text = human();
+      if (!text) return;
+      const { page } = await import("./pager.js");
+      const failure = await page(options.pager, text.endsWith("\n") ? text : `${text}\n`, env);
+      if (failure) {
+        output.warn(failure);
+        write(process.stdout, text);
+      }
+    },
     info(message) {
-      if (!json) write(process.stderr, message);
+      if (!json && !quiet) write(process.stderr, message);
     },
     warn(message) {
-      if (!json) write(process.stderr, color.yellow(`warning: ${message}`));
+      if (!json && !quiet) write(process.stderr, color.yellow(`warning: ${message}`));
+    },
+    debug(message) {
+      if (verbose) write(process.stderr, color.dim(message));
     },
     error(error) {
       if (json) {
@@ -62,27 +116,65 @@ export function createOutput(json: boolean, env: NodeJS.ProcessEnv = process.env
       write(process.stderr, [color.red(`error: ${message}`), ...lines.map((p) => `  ${p}`)].join("\n"));
     },
   };
+  return output;
 }
 
-/** A plain-text table: columns padded to their widest cell. */
-export function table(headers: string[], rows: string[][], style: (header: string) => string = (h) => h): string {
+export interface TableFit {
+  /** The width to fit in (the terminal's); undefined: no limit, as in a pipe. */
+  width: number | undefined;
+  /** The columns that give way first (descriptions, errors), cut with an ellipsis down to a few characters. */
+  flex?: number[];
+}
+
+/** Columns a flexible column keeps at the least before whole lines are cut instead. */
+const MIN_FLEX = 12;
+
+/**
+ * A plain-text table: columns padded to their widest cell. Fitted to `fit.width` when given: the flexible
+ * columns are cut first, then, if the fixed ones alone are too wide, each line at the edge. A row is never
+ * wrapped onto a second line.
+ */
+export function table(headers: string[], rows: string[][], style: (header: string) => string = (h) => h, fit?: TableFit): string {
   const widths = headers.map((header, i) => Math.max(header.length, ...rows.map((row) => (row[i] ?? "").length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i]!)))
+  const last = headers.length - 1;
+  const total = () => widths.reduce((sum, w, i) => sum + (i === last ? w : w + 2), 0);
+  const limit = fit?.width;
+  if (limit !== undefined) {
+    const flex = (fit?.flex ?? []).filter((i) => i >= 0 && i <= last);
+    // The widest flexible column gives one character at a time, so they end up about even.
+    while (total() > limit) {
+      const widest = flex.filter((i) => widths[i]! > Math.max(MIN_FLEX, headers[i]!.length)).sort((a, b) => widths[b]! - widths[a]!)[0];
+      if (widest === undefined) break;
+      widths[widest]!--;
+    }
+  }
+  const line = (cells: string[]) => {
+    const text = cells
+      .map((cell, i) => {
+        const cut = truncate(cell, widths[i]!);
+        return i === cells.length - 1 ? cut : cut.padEnd(widths[i]!);
+      })
       .join("  ")
       .trimEnd();
+    return limit !== undefined ? truncate(text, limit) : text;
+  };
   return [style(line(headers)), ...rows.map(line)].join("\n");
 }
 
 export function truncate(text: string, width: number): string {
-  return text.length <= width ? text : `${text.slice(0, width - 1)}…`;
+  return text.length <= width ? text : `${text.slice(0, Math.max(0, width - 1))}…`;
+}
+
+/** Whether a spinner may draw: stderr is a terminal that reports its width, and neither JSON, quiet nor verbose. */
+function canSpin(output: Pick<Output, "json" | "quiet" | "verbose">, env: NodeJS.ProcessEnv): boolean {
+  // A pseudo-terminal that reports no width (some CI wrappers) makes spinners redraw endlessly: skip them there.
+  // Verbose lines would be drawn over by it: the stages they print are the progress then.
+  return !output.json && !output.quiet && !output.verbose && process.stderr.isTTY === true && env.TERM !== "dumb" && process.stderr.columns > 0;
 }
 
 /** A spinner on stderr, only on a terminal and never in JSON mode; ora is loaded only then. */
-export async function createProgress(json: boolean, env: NodeJS.ProcessEnv = process.env): Promise<Progress | undefined> {
-  // A pseudo-terminal that reports no width (some CI wrappers) makes spinners redraw endlessly: skip them there.
-  if (json || process.stderr.isTTY !== true || env.TERM === "dumb" || !(process.stderr.columns > 0)) return undefined;
+export async function createProgress(output: Pick<Output, "json" | "quiet" | "verbose">, env: NodeJS.ProcessEnv = process.env): Promise<Progress | undefined> {
+  if (!canSpin(output, env)) return undefined;
   const { default: ora } = await import("ora");
   const spinner = ora({ stream: process.stderr, discardStdin: false, color: colorEnabled(process.stderr, env) ? "cyan" : false });
   return {
@@ -90,4 +182,34 @@ export async function createProgress(json: boolean, env: NodeJS.ProcessEnv = pro
     stop: () => void spinner.stop(),
     status: (text) => void (spinner.isSpinning ? (spinner.text = text) : spinner.start(text)),
   };
+}
+
+/**
+ * Runs `work` with a spinner saying `text` on stderr if it takes longer than `afterMs` (so quick work shows
+ * nothing), only where a spinner may draw.
+ */
+export async function withSlowSpinner<T>(
+  output: Pick<Output, "json" | "quiet" | "verbose">,
+  env: NodeJS.ProcessEnv,
+  text: string,
+  work: () => Promise<T>,
+  afterMs = 1000,
+): Promise<T> {
+  if (!canSpin(output, env)) return work();
+  let stop: (() => void) | undefined;
+  let done = false;
+  const timer = setTimeout(() => {
+    void import("ora").then(({ default: ora }) => {
+      if (done) return;
+      const spinner = ora({ stream: process.stderr, discardStdin: false, color: colorEnabled(process.stderr, env) ? "cyan" : false }).start(text);
+      stop = () => spinner.stop();
+    });
+  }, afterMs);
+  try {
+    return await work();
+  } finally {
+    done = true;
+    clearTimeout(timer);
+    stop?.();
+  }
 }

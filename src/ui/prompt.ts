@@ -57,18 +57,21 @@ export async function askYesNo(message: string, timeoutMs: number, outer?: Abort
   return result.value.trimEnd() === "yes" ? "yes" : "no";
 }
 
-/** Asks for a one-time code of `digits` digits (re-asked until well formed); the characters are masked. */
+/**
+ * Asks for a one-time code of `digits` digits (re-asked until well formed). It is typed visibly, as
+ * authenticator codes are everywhere: it is valid for seconds and accepted once, and seeing it avoids typos.
+ */
 export async function askCode(
   message: string,
   timeoutMs: number,
   digits = OTP_DIGITS,
   outer?: AbortSignal,
 ): Promise<{ code: string } | { answer: Exclude<Answer, "yes" | "no"> }> {
-  const { password } = await import("@inquirer/prompts");
+  const { input } = await import("@inquirer/prompts");
   const result = await ask(
     (signal) =>
-      password(
-        { message, mask: "*", validate: (value) => isWellFormedCode(value, digits) || `enter the ${digits}-digit code from your authenticator app` },
+      input(
+        { message, validate: (value) => isWellFormedCode(value, digits) || `enter the ${digits}-digit code from your authenticator app` },
         { signal, output: process.stderr },
       ),
     timeoutMs,

@@ -24,7 +24,10 @@ export async function listApprovalsCommand(context: CommandContext, flags: { all
       a.requestedBy,
       a.expiresAt,
     ]);
-    const text = table(["ID", "ACTION", "WHERE", "INPUT", "COST", "RISK", "2FA", "STATUS", "BY", "EXPIRES"], rows, (h) => context.output.color.bold(h));
+    const text = table(["ID", "ACTION", "WHERE", "INPUT", "COST", "RISK", "2FA", "STATUS", "BY", "EXPIRES"], rows, (h) => context.output.color.bold(h), {
+      width: context.output.width,
+      flex: [2, 3],
+    });
     const problems = approvals.filter((a) => a.problem).map((a) => context.output.color.red(`${a.problem}; it cannot be approved (toolctl deny ${a.id})`));
     return [text, ...problems].join("\n");
   });

@@ -47,7 +47,7 @@ export async function auditCommand(context: CommandContext, flags: AuditFlags): 
     for (const event of events) process.stdout.write(`${JSON.stringify(event)}\n`);
     return;
   }
-  process.stdout.write(events.length ? `${events.map(humanLine).join("\n")}\n` : "no audit events match\n");
+  await context.output.page(null, () => (events.length ? events.map(humanLine).join("\n") : "no audit events match"));
 }
 
 export async function verifyCommand(context: CommandContext): Promise<number> {

@@ -22,7 +22,7 @@ export async function budgetCommand(context: CommandContext, flags: { day?: stri
       const rows = view.entries.map((e) => [e.executionId, `${e.tool}.${e.action}`, usd(e.amountUsd), e.state, e.executionStatus ?? "-"]);
       lines.push(
         "",
-        table(["EXECUTION", "ACTION", "AMOUNT", "LEDGER", "OUTCOME"], rows, (h) => context.output.color.bold(h)),
+        table(["EXECUTION", "ACTION", "AMOUNT", "LEDGER", "OUTCOME"], rows, (h) => context.output.color.bold(h), { width: context.output.width, flex: [1] }),
       );
     }
     return lines.join("\n");

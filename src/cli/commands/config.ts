@@ -1,5 +1,6 @@
 import { loadConfig, settingValue } from "../../config/config.js";
 import { SETTINGS } from "../../config/defaults.js";
+import type { SettingChange, SettingView } from "../../config/edit.js";
 import { table } from "../../ui/output.js";
 import type { CommandContext } from "../program.js";
 
@@ -12,8 +13,53 @@ export async function configCommand(context: CommandContext): Promise<void> {
         ["SETTING", "VALUE", "SOURCE", "MEANING"],
         settings.map((s) => [s.key, String(s.value), String(s.source), s.help]),
         (h) => context.output.color.bold(h),
+        { width: context.output.width, flex: [3] },
       ),
       context.output.color.dim(`file: ${config.file}`),
     ].join("\n"),
   );
+}
+
+/** A value as `config set` takes it: a list comma-separated, so that what `get` prints can be set again. */
+function valueText(value: unknown): string {
+  if (Array.isArray(value)) return value.join(",");
+  if (value !== null && typeof value === "object") {
+    return Object.entries(value)
+      .map(([name, member]) => `${name}: ${valueText(member)}`)
+      .join("\n");
+  }
+  return value === null || value === undefined ? "" : String(value);
+}
+
+export async function getCommand(context: CommandContext, key: string): Promise<void> {
+  const { getSetting } = await import("../../config/edit.js");
+  const view: SettingView = await getSetting(context.home, context.env, key);
+  if (view.value === null) context.output.info(`${key} is not set: each tool's own http.requestsPerMinute applies`);
+  context.output.data(view, () => valueText(view.value));
+}
+
+function describeChange(context: CommandContext, change: SettingChange, verb: "set" | "unset"): string {
+  const c = context.output.color;
+  const now =
+    change.value === null || change.value === undefined ? "" : ` (in effect: ${valueText(change.value) || "none"}, ${change.source ?? "config.yaml"})`;
+  if (verb === "set") {
+    return change.changed
+      ? `${c.green("set")} ${change.key} = ${valueText(change.written)} in ${change.file}`
+      : `${change.key} is already ${valueText(change.written)} in ${change.file}; nothing changed`;
+  }
+  return change.changed ? `${c.green("unset")} ${change.key} in ${change.file}${now}` : `${change.file} does not set ${change.key}; nothing changed${now}`;
+}
+
+export async function setCommand(context: CommandContext, key: string, value: string): Promise<void> {
+  const { setSetting } = await import("../../config/edit.js");
+  const change = await setSetting(context.home, context.env, key, value);
+  if (change.overriddenBy) context.output.warn(`${change.overriddenBy} is set in the environment and overrides config.yaml for ${key}`);
+  context.output.data(change, () => describeChange(context, change, "set"));
+}
+
+export async function unsetCommand(context: CommandContext, key: string): Promise<void> {
+  const { unsetSetting } = await import("../../config/edit.js");
+  const change = await unsetSetting(context.home, context.env, key);
+  if (change.overriddenBy) context.output.warn(`${change.overriddenBy} is set in the environment and still overrides the default for ${key}`);
+  context.output.data(change, () => describeChange(context, change, "unset"));
 }

@@ -22,7 +22,7 @@ export async function listExecutionsCommand(context: CommandContext, flags: List
   };
   const { total, items } = await withToolctl(context, (toolctl) => toolctl.executions(query));
   const pages = Math.max(1, Math.ceil(total / flags.limit));
-  context.output.data({ total, page: flags.page, pageSize: flags.limit, totalPages: pages, items }, () => {
+  await context.output.page({ total, page: flags.page, pageSize: flags.limit, totalPages: pages, items }, () => {
     if (items.length === 0) return total === 0 ? "no executions yet" : `page ${flags.page} is empty (${pages} page${pages > 1 ? "s" : ""})`;
     const rows = items.map((e) => [
       e.id,
@@ -34,7 +34,10 @@ export async function listExecutionsCommand(context: CommandContext, flags: List
       e.durationMs === null ? "-" : `${e.durationMs}ms`,
       truncate(e.error ?? "", 50),
     ]);
-    const text = table(["ID", "CREATED (UTC)", "ACTION", "STATUS", "ACTOR", "COST", "TIME", "ERROR"], rows, (h) => context.output.color.bold(h));
+    const text = table(["ID", "CREATED (UTC)", "ACTION", "STATUS", "ACTOR", "COST", "TIME", "ERROR"], rows, (h) => context.output.color.bold(h), {
+      width: context.output.width,
+      flex: [7],
+    });
     return `${text}\n${context.output.color.dim(`page ${flags.page} of ${pages} · ${total} execution${total === 1 ? "" : "s"}`)}`;
   });
 }
@@ -50,7 +53,7 @@ export async function showExecutionCommand(context: CommandContext, id: string):
   if (!found) throw new NotFoundError(`no execution '${id}'; see: toolctl executions`);
   if (Array.isArray(found)) throw new UsageError(`'${id}' matches several executions (${found.map((e) => e.id).join(", ")}); give more of the id`);
   const e: Execution = found;
-  context.output.data(e, () =>
+  await context.output.page(e, () =>
     [
       `${context.output.color.bold(e.id)}  ${e.tool}.${e.action}  ${e.status}`,
       `  actor: ${e.actor}${e.origin ? `  via: ${originText(e.origin)}` : ""}`,

@@ -1,5 +1,6 @@
 import { ExitCode, UsageError, ValidationError } from "../../errors.js";
 import type { SaveToolResult } from "../../api/index.js";
+import { withSlowSpinner } from "../../ui/output.js";
 import type { CommandContext } from "../program.js";
 import { withToolctl } from "./shared.js";
 
@@ -33,17 +34,20 @@ function changeLine(item: SaveToolResult, c: Colors): string {
 
 async function importSpec(context: CommandContext, flags: ImportFlags): Promise<number> {
   const source = flags.openapi!;
-  const { report, result } = await withToolctl(context, (toolctl) =>
-    toolctl.importSpec(source, {
-      name: flags.name,
-      baseUrl: flags.baseUrl,
-      tags: flags.tag,
-      operations: flags.operation,
-      pathPrefix: flags.pathPrefix,
-      strict: flags.strict === true,
-      allowPlainHttp: flags.allowPlainHttp === true,
-      allowPrivateNetworks: flags.allowPrivateNetworks === true,
-    }),
+  // A large spec, or one fetched from a slow server, takes a while: a spinner says so after a second.
+  const { report, result } = await withSlowSpinner(context.output, context.env, `importing ${source}`, () =>
+    withToolctl(context, (toolctl) =>
+      toolctl.importSpec(source, {
+        name: flags.name,
+        baseUrl: flags.baseUrl,
+        tags: flags.tag,
+        operations: flags.operation,
+        pathPrefix: flags.pathPrefix,
+        strict: flags.strict === true,
+        allowPlainHttp: flags.allowPlainHttp === true,
+        allowPrivateNetworks: flags.allowPrivateNetworks === true,
+      }),
+    ),
   );
   const c = context.output.color;
   context.output.data({ imported: [{ ...result, file: source }], failed: [], openapi: report }, () => {

@@ -35,7 +35,7 @@ export async function listCommand(context: CommandContext, flags: ListFlags): Pr
       return filtered ? "no tools match these filters; see: toolctl list" : `no tools yet; import some with: ${importHint()}`;
     }
     const cells = rows.map(([name, runtime, status, actions, description]) => [name, runtime, status, String(actions), truncate(description, 60)]);
-    const text = table(["NAME", "RUNTIME", "STATUS", "ACTIONS", "DESCRIPTION"], cells, (h) => c.bold(h));
+    const text = table(["NAME", "RUNTIME", "STATUS", "ACTIONS", "DESCRIPTION"], cells, (h) => c.bold(h), { width: context.output.width, flex: [4] });
     // Colour is applied after padding so escape codes do not skew the columns.
     return c.level > 0 ? text.replace(/ (active|pending|disabled|revoked) /g, (_match, s: string) => ` ${statusColor(s)} `) : text;
   });

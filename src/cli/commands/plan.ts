@@ -85,7 +85,8 @@ async function applyWith(
   if (flags.otp !== undefined) checkOtpFlag(flags.otp);
   const { createStepReporter, renderApply } = await import("../../ui/plan.js");
   const c = context.output.color;
-  const reporter = context.json ? undefined : createStepReporter(c, (line) => process.stderr.write(`${line}\n`));
+  // Step lines are progress: not in JSON mode, nor with --quiet.
+  const reporter = context.json || context.output.quiet ? undefined : createStepReporter(c, (line) => process.stderr.write(`${line}\n`));
   return withEngine(
     context,
     { otp: flags.otp },
@@ -98,7 +99,8 @@ export async function applyCommand(context: CommandContext, file: string, flags:
   const saved = readSaved(file);
   return applyWith(context, flags, async (toolctl, options) => {
     const preview = saved ?? (await toolctl.plan(file, { signal: options.signal }));
-    if (!context.json) {
+    // The plan is shown to whoever approves it; with --quiet and --yes nobody is asked.
+    if (!context.json && !(context.output.quiet && flags.yes)) {
       const { renderPlan } = await import("../../ui/plan.js");
       process.stderr.write(`${renderPlan(preview, context.output.color)}\n\n`);
     }

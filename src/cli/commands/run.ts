@@ -3,6 +3,7 @@ import type { ExecuteResult, RunOptions, Toolctl } from "../../api/index.js";
 import { ExitCode, UsageError } from "../../errors.js";
 import { createHuman } from "../../ui/approval.js";
 import { createProgress } from "../../ui/output.js";
+import { createTrace } from "../../ui/trace.js";
 import type { CommandContext } from "../program.js";
 import { checkOtpFlag, pretty, withToolctl } from "./shared.js";
 
@@ -141,17 +142,21 @@ export async function withEngine<T extends { exitCode: number }>(
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
-  const progress = flags.dryRun ? undefined : await createProgress(context.json, context.env);
+  const spinner = flags.dryRun ? undefined : await createProgress(context.output, context.env);
+  // --verbose: each stage as it ends, then the request and the answer (the spinner is off then).
+  const trace = context.output.verbose ? createTrace((line) => context.output.debug(line), spinner) : undefined;
+  const progress = trace?.progress ?? spinner;
   try {
     const result = await withToolctl(context, (toolctl) =>
       call(toolctl, { signal: controller.signal, progress, interrupts, human: createHuman(context.json) }),
     );
+    trace?.wire(result as Partial<ExecuteResult>);
     if (typeof render === "function") render(result);
     else if (render && context.json) context.output.data(result, () => "");
     else if (render) renderHuman(result as unknown as ExecuteResult, context);
     return terminated && result.exitCode === ExitCode.interrupted ? 143 : result.exitCode;
   } finally {
-    progress?.stop();
+    spinner?.stop();
     finished = true;
   }
 }

@@ -68,7 +68,7 @@ export async function listSecretsCommand(context: CommandContext, flags: ListFla
     if (secrets.length === 0) return "no secrets in the encrypted store; add one with: toolctl secret set NAME";
     const headers = ["NAME", "SOURCE", "UPDATED", "KEY", ...(flags.check ? ["READABLE"] : [])];
     const cells = secrets.map((s) => [s.name, s.source, s.updatedAt, s.keyId, ...(flags.check ? [s.readable ? "yes" : "NO"] : [])]);
-    return table(headers, cells, (h) => c.bold(h));
+    return table(headers, cells, (h) => c.bold(h), { width: context.output.width });
   });
   for (const s of unreadable) context.output.warn(s.problem ?? `${s.name} cannot be decrypted`);
   return unreadable.length > 0 ? ExitCode.environment : ExitCode.ok;

@@ -31,7 +31,7 @@ function requestLines(request: RequestSpec): string[] {
 export async function showCommand(context: CommandContext, target: string): Promise<void> {
   const view = await withToolctl(context, (toolctl) => toolctl.describe(target));
   const c = context.output.color;
-  context.output.data(view, () => {
+  await context.output.page(view, () => {
     const t = view.tool;
     const lines = [
       `${c.bold(t.name)} ${t.version}  ${t.status}  (${t.runtime})`,

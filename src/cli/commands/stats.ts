@@ -41,7 +41,7 @@ export async function statsCommand(context: CommandContext, flags: StatsFlags): 
       headers[column] = headers[column]!.padStart(width);
       for (const row of rows) row[column] = row[column]!.padStart(width);
     }
-    const lines = table(headers, rows, (h) => context.output.color.bold(h)).split("\n");
+    const lines = table(headers, rows, (h) => context.output.color.bold(h), { width: context.output.width, flex: [1] }).split("\n");
     const rule = context.output.color.dim("-".repeat(Math.max(...lines.slice(1).map((l) => l.length))));
     return [...lines.slice(0, -1), rule, lines[lines.length - 1]!].join("\n");
   });

@@ -1,6 +1,8 @@
 import os from "node:os";
 import type { Toolctl } from "../../api/index.js";
+import { colorEnabled } from "../../ui/output.js";
 import { askCode as askCodeOnce } from "../../ui/prompt.js";
+import { qrWidth, renderQr } from "../../ui/qr.js";
 import { ExitCode, NeedsHumanError, PolicyError, UsageError } from "../../errors.js";
 import { isWellFormedCode, normalizeCode, OTP_DIGITS } from "../../api/index.js";
 import type { CommandContext } from "../program.js";
@@ -41,13 +43,26 @@ async function askCode(message: string): Promise<Answer> {
   return "code" in answer ? { code: normalizeCode(answer.code) } : { refused: answer.answer };
 }
 
+/**
+ * The QR code on stderr (a terminal's only): black on white set explicitly, with its 4-module quiet zone, so it
+ * scans on dark and light themes alike; plain characters under NO_COLOR. Too narrow a terminal gets a note.
+ */
+async function showQr(context: CommandContext, uri: string): Promise<boolean> {
+  const { default: QRCode } = await import("qrcode");
+  const matrix = QRCode.create(uri, { errorCorrectionLevel: "M" }).modules;
+  const width = qrWidth(matrix);
+  const columns = process.stderr.columns;
+  if (columns > 0 && columns < width) {
+    context.output.warn(`the terminal is ${columns} columns wide and the QR code needs ${width}: widen it to scan, or add the key below by hand`);
+    return false;
+  }
+  process.stderr.write(renderQr(matrix, { color: colorEnabled(process.stderr, context.env), env: context.env }));
+  return true;
+}
+
 async function showEnrollment(context: CommandContext, uri: string, secret: string): Promise<void> {
   const c = context.output.color;
-  const hasQr = process.stderr.isTTY === true;
-  if (hasQr) {
-    const { default: QRCode } = await import("qrcode");
-    process.stderr.write(`${await QRCode.toString(uri, { type: "terminal", small: true })}\n`);
-  }
+  const hasQr = process.stderr.isTTY === true && (await showQr(context, uri));
   process.stdout.write(`${uri}\n`);
   const how = hasQr ? "Scan the QR code, or add this key to your authenticator app" : "Add this key (or the URI above) to your authenticator app";
   context.output.info(`${how}: ${c.bold(secret)}\n${c.dim("It is shown only now; it is stored encrypted.")}`);

@@ -1,0 +1,274 @@
+/**
+ * `toolctl config get|set|unset KEY [VALUE]`: one setting read (its effective value and where it came from) or
+ * changed in `<home>/config.yaml`. Keys and values are checked against the config schema before anything is
+ * written; the file keeps its comments and layout (yaml-edit.ts) and is replaced atomically, so an error leaves
+ * it exactly as it was.
+ */
+import { mkdirSync, readFileSync, unlinkSync } from "node:fs";
+import path from "node:path";
+import { EnvironmentError, UsageError, ValidationError } from "../errors.js";
+import { writeFileAtomic } from "../util/atomic-file.js";
+import { didYouMean, suggest } from "../util/suggest.js";
+import { CACHE_FILE, CONFIG_FILE, loadConfig, parseSettingValue, unreadable, type SettingSource } from "./config.js";
+import { SETTINGS, type SettingKind } from "./defaults.js";
+
+/** A tool name, as config `rateLimits` and the manifest spell it. */
+const TOOL_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
+
+type Key =
+  | { kind: "setting"; key: string; path: string[]; setting: (typeof SETTINGS)[number] }
+  | { kind: "list"; key: "mcp.allow"; path: string[] }
+  | { kind: "rate"; key: string; path: string[]; tool: string }
+  | { kind: "map"; key: "rateLimits"; path: string[] }
+  | { kind: "group"; key: string; path: string[]; members: string[] };
+
+const GROUPS = [...new Set(SETTINGS.filter((s) => s.key.includes(".")).map((s) => s.key.split(".")[0]!))];
+
+/** Every key `config get|set|unset` knows, for "did you mean". */
+export const CONFIG_KEYS: readonly string[] = [...SETTINGS.map((s) => s.key), "mcp.allow", "rateLimits", "rateLimits.TOOL", ...GROUPS];
+
+function unknownKey(key: string): UsageError {
+  const candidates = CONFIG_KEYS.filter((k) => k !== "rateLimits.TOOL");
+  // A typo of the whole key, or of its last part (`dailyUsd` for `limits.dailyUsd`).
+  const leaf = key.split(".").pop()!.toLowerCase();
+  const hint =
+    suggest(key, candidates) ??
+    candidates.find((k) => k.split(".").pop()!.toLowerCase() === leaf) ??
+    (() => {
+      const byLeaf = suggest(
+        leaf,
+        candidates.map((k) => k.split(".").pop()!),
+      );
+      return byLeaf === undefined ? undefined : candidates.find((k) => k.split(".").pop() === byLeaf);
+    })();
+  return new UsageError(`unknown setting '${key}'${hint ? ` (did you mean '${hint}'?)` : ""}; every setting: toolctl config`, { key });
+}
+
+export function resolveKey(key: string): Key {
+  const setting = SETTINGS.find((s) => s.key === key);
+  if (setting) return { kind: "setting", key, path: key.split("."), setting };
+  if (key === "mcp.allow") return { kind: "list", key, path: ["mcp", "allow"] };
+  if (key === "rateLimits") return { kind: "map", key, path: ["rateLimits"] };
+  const rate = /^rateLimits\.(.*)$/.exec(key);
+  if (rate) {
+    const tool = rate[1]!;
+    if (!TOOL_NAME.test(tool)) throw invalid(key, "a tool name (a lower-case letter, then lower-case letters, digits, - or _)", tool);
+    return { kind: "rate", key, path: ["rateLimits", tool], tool };
+  }
+  if (GROUPS.includes(key)) {
+    const members = SETTINGS.filter((s) => s.key.startsWith(`${key}.`)).map((s) => s.key);
+    if (key === "mcp") members.push("mcp.allow");
+    return { kind: "group", key, path: [key], members };
+  }
+  throw unknownKey(key);
+}
+
+/** A bad value: one line, naming the key and what it takes. */
+function invalid(key: string, expected: string, raw: string): ValidationError {
+  const message = `${key}: expected ${expected}, got ${JSON.stringify(raw)}`;
+  return new ValidationError("config_invalid", message, [message], { key });
+}
+
+const ALLOW_ENTRY = /^[a-z][a-z0-9_-]{0,62}(\.[A-Za-z][A-Za-z0-9_]{0,63})?$/;
+
+/** The value `VALUE` stands for at `key`, typed by the setting's kind; a bad one is exit 2 saying what is expected. */
+export function parseValue(key: Key, raw: string): unknown {
+  switch (key.kind) {
+    case "setting": {
+      const choices = key.setting.choices ?? [];
+      if (key.setting.kind === "choice" && !choices.includes(raw)) {
+        const message = `${key.key}: unknown value ${JSON.stringify(raw)}${didYouMean(raw, choices)}; one of: ${choices.join(", ")}`;
+        throw new ValidationError("config_invalid", message, [message], { key: key.key });
+      }
+      try {
+        return parseSettingValue(key.setting.kind as SettingKind, raw, key.key, choices);
+      } catch (error) {
+        if (!(error instanceof ValidationError)) throw error;
+        throw new ValidationError("config_invalid", error.message, [error.message], { key: key.key });
+      }
+    }
+    case "list": {
+      // Comma-separated; an empty value is the empty list.
+      const entries = raw
+        .split(",")
+        .map((entry) => entry.trim())
+        .filter((entry) => entry !== "");
+      const bad = entries.find((entry) => !ALLOW_ENTRY.test(entry));
+      if (bad !== undefined) throw invalid(key.key, "a comma-separated list of TOOL or TOOL.ACTION", bad);
+      return entries;
+    }
+    case "rate": {
+      const n = Number(raw);
+      if (raw.trim() === "" || !Number.isInteger(n) || n <= 0) throw invalid(key.key, "a whole number of requests per minute, 1 or more", raw);
+      return n;
+    }
+    case "map":
+      throw new UsageError(`rateLimits holds one limit per tool: toolctl config set rateLimits.TOOL N (requests per minute)`, { key: key.key });
+    case "group":
+      throw new UsageError(`${key.key} is a group of settings: set one of ${key.members.join(", ")}`, { key: key.key });
+  }
+}
+
+/** The whole file checked against the schema; a problem at `key` is that value's, any other was there before. */
+async function validate(data: Record<string, unknown>, key: Key, raw: string | undefined, file: string): Promise<void> {
+  const [{ configSchema }, { describeIssue }] = await Promise.all([import("./schema.js"), import("../manifest/problems.js")]);
+  const parsed = configSchema.safeParse(data);
+  if (parsed.success) return;
+  const lines: string[] = [];
+  for (const issue of parsed.error.issues) {
+    for (const problem of describeIssue(issue, configSchema)) {
+      const at = [...problem.path.map(String), ...(problem.atKey === undefined ? [] : [problem.atKey])];
+      const dotted = at.join(".") || "(root)";
+      const ours = at.length >= key.path.length && key.path.every((part, i) => at[i] === part);
+      if (ours && raw !== undefined) throw invalid(key.key, problem.message, raw);
+      lines.push(`${file}: ${dotted}: ${problem.message}`);
+    }
+  }
+  const message =
+    lines.length === 1
+      ? `${lines[0]}; fix that first (toolctl config unset KEY, or edit the file)`
+      : `${file} has ${lines.length} problems; fix them first (toolctl config unset KEY, or edit the file)`;
+  throw new ValidationError("config_invalid", message, lines.length === 1 ? [message] : lines, { file });
+}
+
+function readText(file: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return "";
+    throw unreadable(file, error);
+  }
+}
+
+async function parsed(file: string, text: string) {
+  const { parseYaml, yamlData, YamlSyntaxError } = await import("./yaml-edit.js");
+  try {
+    return { doc: parseYaml(text), yamlData };
+  } catch (error) {
+    if (!(error instanceof YamlSyntaxError)) throw error;
+    const lines = error.problems.map((p) => `${file}:${p.line}:${p.col}: ${p.message}`);
+    throw new ValidationError("config_invalid", lines.length === 1 ? lines[0]! : `${file}: ${lines.length} problems in config`, lines, { file });
+  }
+}
+
+export interface SettingView {
+  key: string;
+  /** The effective value: the built-in default, config.yaml, or the environment variable that overrides them. */
+  value: unknown;
+  source?: SettingSource;
+  /** A group's or a map's members, each with where it came from. */
+  sources?: Record<string, SettingSource>;
+  /** The environment variable that overrides the file for this setting, when it has one. */
+  env?: string;
+}
+
+/** The effective value of `key` and where it came from. */
+export async function getSetting(home: string, env: NodeJS.ProcessEnv, name: string): Promise<SettingView> {
+  const key = resolveKey(name);
+  const config = await loadConfig(home, env);
+  const values = config.values as unknown as Record<string, Record<string, unknown>>;
+  switch (key.kind) {
+    case "setting":
+      return {
+        key: name,
+        value: key.path.reduce<unknown>((v, p) => (v as Record<string, unknown>)[p], values),
+        source: config.sources[name],
+        env: key.setting.env,
+      };
+    case "list":
+      return { key: name, value: values.mcp!.allow, source: (await fileHas(config.file, key.path)) ? "config.yaml" : "default" };
+    case "rate": {
+      const value = (values.rateLimits ?? {})[key.tool];
+      return { key: name, value: value ?? null, source: value === undefined ? "default" : "config.yaml" };
+    }
+    case "map": {
+      const map = values.rateLimits ?? {};
+      return { key: name, value: map, sources: Object.fromEntries(Object.keys(map).map((tool) => [tool, "config.yaml" as const])) };
+    }
+    case "group": {
+      const group = values[key.key]!;
+      const sources: Record<string, SettingSource> = {};
+      for (const member of key.members) {
+        const leaf = member.slice(key.key.length + 1);
+        sources[leaf] = member === "mcp.allow" ? ((await fileHas(config.file, ["mcp", "allow"])) ? "config.yaml" : "default") : config.sources[member]!;
+      }
+      return { key: name, value: group, sources };
+    }
+  }
+}
+
+/** Whether config.yaml itself sets `path` (loadConfig keeps no source for lists and maps). */
+async function fileHas(file: string, at: string[]): Promise<boolean> {
+  const text = readText(file);
+  if (text === "") return false;
+  const { doc, yamlData } = await parsed(file, text);
+  let value: unknown = yamlData(doc);
+  for (const part of at) value = value !== null && typeof value === "object" ? (value as Record<string, unknown>)[part] : undefined;
+  return value !== undefined;
+}
+
+export interface SettingChange extends SettingView {
+  file: string;
+  /** False when the file already said this (set) or did not set the key (unset): nothing was written. */
+  changed: boolean;
+  /** `set`: the value config.yaml now holds for the key (`value` is what is in effect, which the environment may override). */
+  written?: unknown;
+  /** The environment variable that is set and overrides what the file now says. */
+  overriddenBy?: string;
+}
+
+/** Writes `text` as the new config.yaml, atomically; the validation cache beside it is dropped. */
+function save(home: string, file: string, text: string): void {
+  try {
+    mkdirSync(home, { recursive: true, mode: 0o700 });
+    writeFileAtomic(file, text, { mode: 0o600 });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new EnvironmentError(`cannot write ${file}: ${code}; it is unchanged`, { file }, error);
+  }
+  try {
+    unlinkSync(path.join(home, CACHE_FILE));
+  } catch {
+    // None yet; a stale one is also caught by its stamp.
+  }
+}
+
+async function change(home: string, env: NodeJS.ProcessEnv, key: Key, edit: { value: unknown } | { remove: true }, raw?: string): Promise<SettingChange> {
+  const file = path.join(home, CONFIG_FILE);
+  const text = readText(file);
+  const { doc, yamlData } = await parsed(file, text);
+  const { applyToData, editYaml } = await import("./yaml-edit.js");
+  const before = yamlData(doc);
+  const yamlEdit = "remove" in edit ? { path: key.path, remove: true as const } : { path: key.path, value: edit.value };
+  const after = applyToData(before, yamlEdit);
+  await validate(after, key, raw, file);
+  const changed = JSON.stringify(before) !== JSON.stringify(after);
+  if (changed) save(home, file, editYaml(text, yamlEdit));
+  // What is in effect now (an unknown key that was removed has no value to show).
+  const known = key.kind !== "group" || key.members.length > 0;
+  const view: SettingView = known ? await getSetting(home, env, key.key) : { key: key.key, value: null };
+  const override = key.kind === "setting" && env[key.setting.env] !== undefined && env[key.setting.env] !== "" ? key.setting.env : undefined;
+  return { ...view, file, changed, ...("value" in edit ? { written: edit.value } : {}), ...(override ? { overriddenBy: override } : {}) };
+}
+
+/** `config set KEY VALUE`: checked against the schema, then written to config.yaml keeping its comments. */
+export async function setSetting(home: string, env: NodeJS.ProcessEnv, name: string, raw: string): Promise<SettingChange> {
+  const key = resolveKey(name);
+  return change(home, env, key, { value: parseValue(key, raw) }, raw);
+}
+
+/**
+ * `config unset KEY`: the key leaves config.yaml (its default applies again). A whole group or rateLimits may be
+ * removed, and so may a key the file has but the schema does not know, so that a broken file can be mended.
+ */
+export async function unsetSetting(home: string, env: NodeJS.ProcessEnv, name: string): Promise<SettingChange> {
+  let key: Key;
+  try {
+    key = resolveKey(name);
+  } catch (error) {
+    const file = path.join(home, CONFIG_FILE);
+    if (!(await fileHas(file, name.split(".")))) throw error;
+    key = { kind: "group", key: name, path: name.split("."), members: [] };
+  }
+  return change(home, env, key, { remove: true });
+}

@@ -1,0 +1,299 @@
+/**
+ * `toolctl config get|set|unset`: the text edit of config.yaml in-process (every other line, comment and column
+ * kept), the atomic write, and the commands end to end through the built binary, with every bad input.
+ */
+import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { editYaml } from "../src/config/yaml-edit.js";
+import { writeFileAtomic } from "../src/util/atomic-file.js";
+import { runCli, runJson, tempDir } from "./helpers.js";
+
+// The example of docs/commands.md, as a user would keep it: aligned trailing comments, a blank line, a header.
+const EXAMPLE = `# ~/.toolctl/config.yaml
+approvals:
+  paidActions: true          # ask before MEDIUM and HIGH actions
+  timeoutSeconds: 300        # no answer within this time is a no
+
+limits:
+  perActionUsd: 200          # one action estimated above this is refused
+  dailyUsd: 500              # refused once today's spend would pass this
+rateLimits:                  # requests per minute per tool
+  stripe: 60
+mcp:                         # toolctl mcp
+  allow: []                  # create, update and delete actions agents may call
+  elicit: false
+`;
+
+function replaceLine(text: string, from: string, to: string): string {
+  expect(text).toContain(from);
+  return text.replace(from, to);
+}
+
+describe("editYaml: one change, every other byte kept", () => {
+  it("replaces a scalar in place, keeping its trailing comment in its column", () => {
+    const out = editYaml(EXAMPLE, { path: ["limits", "dailyUsd"], value: 50 });
+    expect(out).toBe(replaceLine(EXAMPLE, "  dailyUsd: 500              #", "  dailyUsd: 50               #"));
+    // Longer than the gap: the comment moves right, one space after the value.
+    const long = editYaml(EXAMPLE, { path: ["limits", "dailyUsd"], value: 123456789012345678 });
+    expect(long).toContain("  dailyUsd: 123456789012345680 # refused once");
+    expect(editYaml(EXAMPLE, { path: ["approvals", "paidActions"], value: false })).toBe(
+      replaceLine(EXAMPLE, "  paidActions: true          #", "  paidActions: false         #"),
+    );
+  });
+
+  it("adds a key at the end of its section, a new section at the end of the file", () => {
+    expect(editYaml(EXAMPLE, { path: ["approvals", "twoFactorAboveUsd"], value: 1000 })).toBe(
+      replaceLine(EXAMPLE, "no answer within this time is a no\n", "no answer within this time is a no\n  twoFactorAboveUsd: 1000\n"),
+    );
+    expect(editYaml(EXAMPLE, { path: ["rateLimits", "github"], value: 30 })).toBe(replaceLine(EXAMPLE, "  stripe: 60\n", "  stripe: 60\n  github: 30\n"));
+    expect(editYaml(EXAMPLE, { path: ["rollback", "auto"], value: false })).toBe(`${EXAMPLE}rollback:\n  auto: false\n`);
+    // A file without a final line break, an empty file, and one holding only a comment.
+    expect(editYaml("sandboxApis: true", { path: ["audit", "dryRuns"], value: false })).toBe("sandboxApis: true\naudit:\n  dryRuns: false\n");
+    expect(editYaml("", { path: ["limits", "dailyUsd"], value: 5 })).toBe("limits:\n  dailyUsd: 5\n");
+    expect(editYaml("# mine\n", { path: ["sandboxApis"], value: true })).toBe("# mine\nsandboxApis: true\n");
+  });
+
+  it("indents new keys as the file does (four spaces here)", () => {
+    const four = "limits:\n    dailyUsd: 5\n";
+    expect(editYaml(four, { path: ["limits", "perActionUsd"], value: 2 })).toBe("limits:\n    dailyUsd: 5\n    perActionUsd: 2\n");
+    expect(editYaml(four, { path: ["docker", "pull"], value: false })).toBe(`${four}docker:\n    pull: false\n`);
+  });
+
+  it("removes a key's line, and a section it leaves empty (an empty `limits:` would be null)", () => {
+    expect(editYaml(EXAMPLE, { path: ["approvals", "paidActions"], remove: true })).toBe(
+      replaceLine(EXAMPLE, "  paidActions: true          # ask before MEDIUM and HIGH actions\n", ""),
+    );
+    expect(editYaml(EXAMPLE, { path: ["rateLimits", "stripe"], remove: true })).toBe(
+      replaceLine(EXAMPLE, "rateLimits:                  # requests per minute per tool\n  stripe: 60\n", ""),
+    );
+    expect(editYaml(EXAMPLE, { path: ["limits"], remove: true })).toBe(
+      replaceLine(
+        EXAMPLE,
+        "limits:\n  perActionUsd: 200          # one action estimated above this is refused\n  dailyUsd: 500              # refused once today's spend would pass this\n",
+        "",
+      ),
+    );
+    // Not there: nothing changes.
+    expect(editYaml(EXAMPLE, { path: ["docker", "pull"], remove: true })).toBe(EXAMPLE);
+  });
+
+  it("sets lists: a flow list in place, a block list item by item", () => {
+    expect(editYaml(EXAMPLE, { path: ["mcp", "allow"], value: ["stripe", "pay.charge"] })).toBe(
+      replaceLine(EXAMPLE, "  allow: []                  #", "  allow: [stripe, pay.charge] #"),
+    );
+    const block = "mcp:\n  # who may write\n  allow:\n    - a   # first\n    - b\n  elicit: true\n";
+    expect(editYaml(block, { path: ["mcp", "allow"], value: ["c", "d.e"] })).toBe("mcp:\n  # who may write\n  allow:\n    - c\n    - d.e\n  elicit: true\n");
+    // The empty list cannot be written as block items: the yaml library writes it, comments kept.
+    const emptied = editYaml(block, { path: ["mcp", "allow"], value: [] });
+    expect(emptied).toContain("# who may write");
+    expect(emptied).toMatch(/allow: \[\]/);
+  });
+
+  it("edits inside a flow mapping in place; quotes strings that need it", () => {
+    const flow = "limits: {dailyUsd: 5, perActionUsd: 2}   # flow\n";
+    expect(editYaml(flow, { path: ["limits", "dailyUsd"], value: 7 })).toBe("limits: {dailyUsd: 7, perActionUsd: 2}   # flow\n");
+    expect(editYaml("a: 1\n", { path: ["b"], value: "yes: no" })).toBe('a: 1\nb: "yes: no"\n');
+  });
+
+  it("refuses text that is not YAML, naming line and column", () => {
+    expect(() => editYaml("limits: [\n", { path: ["sandboxApis"], value: true })).toThrow(/^2:1: /);
+  });
+});
+
+describe("writeFileAtomic", () => {
+  it("replaces the file through a temporary one, keeps its mode, and follows a symbolic link", () => {
+    const dir = tempDir();
+    const real = path.join(dir, "real.yaml");
+    writeFileSync(real, "old\n", { mode: 0o640 });
+    chmodSync(real, 0o640);
+    symlinkSync(real, path.join(dir, "config.yaml"));
+    writeFileAtomic(path.join(dir, "config.yaml"), "new\n");
+    expect(readFileSync(real, "utf8")).toBe("new\n");
+    expect(statSync(real).mode & 0o777).toBe(0o640);
+    expect(readdirSync(dir).sort()).toEqual(["config.yaml", "real.yaml"]);
+  });
+
+  it("on error leaves the original as it was and no temporary file behind", () => {
+    const dir = tempDir();
+    // The rename cannot replace a directory that holds something.
+    const target = path.join(dir, "config.yaml");
+    mkdirSync(target);
+    writeFileSync(path.join(target, "inside"), "x");
+    expect(() => writeFileAtomic(target, "new\n")).toThrow();
+    expect(readdirSync(dir)).toEqual(["config.yaml"]);
+    expect(readdirSync(target)).toEqual(["inside"]);
+  });
+});
+
+/** A home holding the example config.yaml. */
+function exampleHome(text = EXAMPLE): string {
+  const home = tempDir("toolctl-config-");
+  writeFileSync(path.join(home, "config.yaml"), text);
+  return home;
+}
+
+function configText(home: string): string {
+  return readFileSync(path.join(home, "config.yaml"), "utf8");
+}
+
+describe("toolctl config set|unset|get", () => {
+  it("set writes the value in place (comments kept), get and `config` read it back, unset removes it", async () => {
+    const home = exampleHome();
+    const set = await runCli(["config", "set", "limits.dailyUsd", "50"], { home });
+    expect(set.code).toBe(0);
+    expect(set.stdout).toBe(`set limits.dailyUsd = 50 in ${path.join(home, "config.yaml")}\n`);
+    expect(configText(home)).toBe(replaceLine(EXAMPLE, "  dailyUsd: 500              #", "  dailyUsd: 50               #"));
+
+    const get = await runCli(["config", "get", "limits.dailyUsd"], { home });
+    expect(get).toMatchObject({ code: 0, stdout: "50\n", stderr: "" });
+    const all = await runJson(["config"], { home });
+    expect(all.json.settings.find((s: { key: string }) => s.key === "limits.dailyUsd")).toMatchObject({ value: 50, source: "config.yaml" });
+
+    const unset = await runJson(["config", "unset", "limits.dailyUsd"], { home });
+    expect(unset.code).toBe(0);
+    expect(unset.json).toMatchObject({ key: "limits.dailyUsd", changed: true, value: 500, source: "default", file: path.join(home, "config.yaml") });
+    expect(configText(home)).toBe(replaceLine(EXAMPLE, "  dailyUsd: 500              # refused once today's spend would pass this\n", ""));
+    // Again: nothing to remove, nothing written.
+    const again = await runJson(["config", "unset", "limits.dailyUsd"], { home });
+    expect(again.json).toMatchObject({ changed: false, value: 500 });
+  });
+
+  it("lists and maps: mcp.allow from a comma-separated list, rateLimits.TOOL per tool", async () => {
+    const home = exampleHome();
+    const allow = await runJson(["config", "set", "mcp.allow", "stripe,pay.charge"], { home });
+    expect(allow.json).toMatchObject({
+      key: "mcp.allow",
+      value: ["stripe", "pay.charge"],
+      written: ["stripe", "pay.charge"],
+      source: "config.yaml",
+      changed: true,
+    });
+    const rate = await runJson(["config", "set", "rateLimits.github", "30"], { home });
+    expect(rate.json).toMatchObject({ key: "rateLimits.github", value: 30, changed: true });
+    expect(configText(home)).toBe(
+      EXAMPLE.replace("  allow: []                  #", "  allow: [stripe, pay.charge] #").replace("  stripe: 60\n", "  stripe: 60\n  github: 30\n"),
+    );
+    expect((await runCli(["config", "get", "mcp.allow"], { home })).stdout).toBe("stripe,pay.charge\n");
+    expect((await runCli(["config", "get", "rateLimits"], { home })).stdout).toBe("stripe: 60\ngithub: 30\n");
+    const map = await runJson(["config", "get", "rateLimits"], { home });
+    expect(map.json).toEqual({ key: "rateLimits", value: { stripe: 60, github: 30 }, sources: { stripe: "config.yaml", github: "config.yaml" } });
+    // A tool without a limit: nothing on stdout, why on stderr, null in JSON.
+    const none = await runCli(["config", "get", "rateLimits.vercel"], { home });
+    expect(none).toMatchObject({ code: 0, stdout: "" });
+    expect(none.stderr).toMatch(/rateLimits\.vercel is not set/);
+    expect((await runJson(["config", "get", "rateLimits.vercel"], { home })).json).toMatchObject({ value: null, source: "default" });
+
+    await runCli(["config", "unset", "rateLimits.stripe"], { home });
+    await runCli(["config", "set", "mcp.allow", ""], { home });
+    const after = await runJson(["config"], { home });
+    expect(after.code).toBe(0);
+    // The comment had to move one column right for the longer list; it stays in that column.
+    expect(configText(home)).toContain("  allow: []                   # create");
+    expect(configText(home)).toContain("rateLimits:                  # requests per minute per tool\n  github: 30\n");
+  });
+
+  it("get prints the effective value with its source; the environment wins and set says so", async () => {
+    const home = exampleHome();
+    const env = { TOOLCTL_LIMITS_DAILY_USD: "75" };
+    const get = await runJson(["config", "get", "limits.dailyUsd"], { home, env });
+    expect(get.json).toEqual({ key: "limits.dailyUsd", value: 75, source: "env TOOLCTL_LIMITS_DAILY_USD", env: "TOOLCTL_LIMITS_DAILY_USD" });
+    const set = await runCli(["config", "set", "limits.dailyUsd", "60"], { home, env });
+    expect(set.code).toBe(0);
+    expect(set.stderr).toBe("warning: TOOLCTL_LIMITS_DAILY_USD is set in the environment and overrides config.yaml for limits.dailyUsd\n");
+    expect(configText(home)).toContain("  dailyUsd: 60 ");
+    const group = await runJson(["config", "get", "approvals"], { home });
+    expect(group.json).toEqual({
+      key: "approvals",
+      value: { paidActions: true, twoFactorAboveUsd: 100, timeoutSeconds: 300 },
+      sources: { paidActions: "config.yaml", twoFactorAboveUsd: "default", timeoutSeconds: "config.yaml" },
+    });
+  });
+
+  it("creates config.yaml (and the home) when there is none", async () => {
+    const home = path.join(tempDir(), "new-home");
+    const set = await runCli(["config", "set", "process.confinement", "optional"], { home });
+    expect(set.code).toBe(0);
+    expect(configText(home)).toBe("process:\n  confinement: optional\n");
+    expect(statSync(path.join(home, "config.yaml")).mode & 0o777).toBe(0o600);
+  });
+
+  // Each: the command line, the one error line, and the exit code. Nothing is written.
+  const bad: Array<[string[], string]> = [
+    [["set", "limits.daily", "5"], "unknown setting 'limits.daily' (did you mean 'limits.dailyUsd'?); every setting: toolctl config"],
+    [["set", "dailyUsd", "5"], "unknown setting 'dailyUsd' (did you mean 'limits.dailyUsd'?); every setting: toolctl config"],
+    [["get", "aprovals.timeoutSeconds"], "unknown setting 'aprovals.timeoutSeconds' (did you mean 'approvals.timeoutSeconds'?); every setting: toolctl config"],
+    [["unset", "nothing.like.it"], "unknown setting 'nothing.like.it'; every setting: toolctl config"],
+    [["set", "limits.dailyUsd", "abc"], 'limits.dailyUsd: expected an amount in USD, 0 or more, got "abc"'],
+    [["set", "limits.dailyUsd", ""], 'limits.dailyUsd: expected an amount in USD, 0 or more, got ""'],
+    [["set", "approvals.timeoutSeconds", "0"], 'approvals.timeoutSeconds: expected a whole number of seconds, from 1 to 86400, got "0"'],
+    [["set", "approvals.timeoutSeconds", "1.5"], 'approvals.timeoutSeconds: expected a whole number of seconds, from 1 to 86400, got "1.5"'],
+    [["set", "sandboxApis", "maybe"], 'sandboxApis: expected true or false, got "maybe"'],
+    [["set", "process.confinement", "autto"], `process.confinement: unknown value "autto" (did you mean 'auto'?); one of: auto, required, optional, off`],
+    [["set", "mcp.allow", "stripe,Bad Name"], 'mcp.allow: expected a comma-separated list of TOOL or TOOL.ACTION, got "Bad Name"'],
+    [["set", "rateLimits.Stripe", "5"], 'rateLimits.Stripe: expected a tool name (a lower-case letter, then lower-case letters, digits, - or _), got "Stripe"'],
+    [["set", "rateLimits.stripe", "0"], 'rateLimits.stripe: expected a whole number of requests per minute, 1 or more, got "0"'],
+    [["set", "rateLimits.stripe", "ten"], 'rateLimits.stripe: expected a whole number of requests per minute, 1 or more, got "ten"'],
+    [["set", "rateLimits", "60"], "rateLimits holds one limit per tool: toolctl config set rateLimits.TOOL N (requests per minute)"],
+    [["set", "limits", "5"], "limits is a group of settings: set one of limits.perActionUsd, limits.dailyUsd"],
+  ];
+
+  it.each(bad)("config %j: exit 2, one line, nothing written", async (args, message) => {
+    const home = exampleHome();
+    const human = await runCli(["config", ...args], { home });
+    expect(human.code).toBe(2);
+    expect(human.stderr).toBe(`error: ${message}\n`);
+    expect(human.stdout).toBe("");
+    const json = await runJson(["config", ...args], { home });
+    expect(json.code).toBe(2);
+    expect(json.json.error).toMatchObject({ exitCode: 2, message });
+    expect(configText(home)).toBe(EXAMPLE);
+    expect(readdirSync(home)).not.toContainEqual(expect.stringMatching(/\.tmp$/));
+  });
+
+  it("a typo of a subcommand is exit 2 with the closest one", async () => {
+    const home = exampleHome();
+    const typo = await runCli(["config", "sett", "limits.dailyUsd", "5"], { home });
+    expect(typo).toMatchObject({ code: 2, stdout: "", stderr: "error: unknown config command 'sett' (did you mean 'set'?); one of: get, set, unset\n" });
+    const json = await runJson(["config", "gte", "limits.dailyUsd"], { home });
+    expect(json.json.error).toMatchObject({ exitCode: 2, message: "unknown config command 'gte' (did you mean 'get'?); one of: get, set, unset" });
+    expect(configText(home)).toBe(EXAMPLE);
+  });
+
+  it("missing arguments are usage errors (exit 2)", async () => {
+    const home = exampleHome();
+    expect((await runCli(["config", "set", "limits.dailyUsd"], { home })).code).toBe(2);
+    expect((await runJson(["config", "get"], { home })).json.error).toMatchObject({ exitCode: 2, message: "missing required argument 'key'" });
+  });
+
+  it("a config.yaml with a syntax error or a bad key is named, and left as it is; unset mends an unknown key", async () => {
+    const broken = exampleHome("limits:\n  dailyUsd: [5\n");
+    const syntax = await runJson(["config", "set", "limits.dailyUsd", "5"], { home: broken });
+    expect(syntax.code).toBe(2);
+    expect(syntax.json.error.message).toMatch(new RegExp(`^${path.join(broken, "config.yaml").replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:\\d+:\\d+: `));
+    expect(configText(broken)).toBe("limits:\n  dailyUsd: [5\n");
+
+    const typo = exampleHome("limits:\n  daily: 5   # a typo\n  perActionUsd: 9\n");
+    const refused = await runCli(["config", "set", "limits.perActionUsd", "10"], { home: typo });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toBe(
+      `error: ${path.join(typo, "config.yaml")}: limits.daily: unknown field 'daily'; fix that first (toolctl config unset KEY, or edit the file)\n`,
+    );
+    expect(configText(typo)).toBe("limits:\n  daily: 5   # a typo\n  perActionUsd: 9\n");
+    const mended = await runCli(["config", "unset", "limits.daily"], { home: typo });
+    expect(mended.code).toBe(0);
+    expect(configText(typo)).toBe("limits:\n  perActionUsd: 9\n");
+    expect((await runCli(["config", "get", "limits.perActionUsd"], { home: typo })).stdout).toBe("9\n");
+  });
+
+  it.runIf(process.getuid?.() === 0)("a home it cannot write: exit 6, config.yaml unchanged, nothing left behind", async () => {
+    const home = exampleHome();
+    chmodSync(home, 0o755);
+    chmodSync(path.join(home, "config.yaml"), 0o644);
+    const result = await runJson(["config", "set", "limits.dailyUsd", "5"], { home, uid: 65534, gid: 65534 });
+    expect(result.code).toBe(6);
+    expect(result.json.error.message).toBe(`cannot write ${path.join(home, "config.yaml")}: EACCES; it is unchanged`);
+    expect(configText(home)).toBe(EXAMPLE);
+    expect(readdirSync(home)).toEqual(["config.yaml"]);
+  });
+});
