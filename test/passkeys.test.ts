@@ -12,7 +12,7 @@ import { chromium, type Browser, type BrowserContext, type CDPSession, type Page
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExitCode, type Toolctl } from "../src/api/index.js";
 import { generateTotp } from "../src/policy/totp.js";
-import { runCli, runJson, tempDir } from "./helpers.js";
+import { openApi, runCli, runJson, tempDir } from "./helpers.js";
 import { CHROMIUM, hasChromium, homeWithTwoFactor, inCI, post, refusals, startUi, statusOf, waitingRun, type Ui } from "./ui-pages.js";
 
 /** A platform authenticator that verifies its user (a fingerprint, say) and answers at once. */
@@ -278,5 +278,92 @@ describe.skipIf(!hasChromium && !inCI)("passkeys on the approval page", () => {
     await page.waitForURL(/\/\?done=approved/);
     expect(await run.done).toMatchObject({ status: "succeeded", approval: { via: "approval page with TOTP" } });
     expect(problems).toEqual([]);
+  });
+});
+
+/** A passkey row as a registration would leave it (the key is not a real one: nothing here can sign with it). */
+const PHONE = { id: "Y3JlZC1waG9uZQ", name: "phone", publicKey: Buffer.from("not a key").toString("base64url"), counter: 0, transports: ["usb"] };
+
+describe("toolctl 2fa passkey rm", () => {
+  it("needs a TOTP code (--code when not on a terminal): without one exit 4, a wrong one exit 3, an unknown name exit 2; the right one removes it, audited", async () => {
+    const { toolctl, secret } = await homeWithTwoFactor();
+    expect(await toolctl.store.passkeys.add(PHONE, "user")).toMatchObject({ ok: true });
+    const home = toolctl.home;
+
+    const none = await runCli(["2fa", "passkey", "rm", "phone"], { home });
+    expect(none.code).toBe(ExitCode.needsHuman);
+    expect(none.stderr).toContain("removing a passkey needs a code: pass --code CODE");
+    const wrong = await runCli(["2fa", "passkey", "rm", "phone", "--code", generateTotp(secret, Date.now() + 10 * 60_000)], { home });
+    expect(wrong.code, wrong.stderr).toBe(ExitCode.policy);
+    expect(wrong.stderr).toContain("the passkey was not removed: the TOTP code is wrong");
+    const unknown = await runCli(["2fa", "passkey", "rm", "tablet", "--code", "123456"], { home });
+    expect(unknown.code).toBe(ExitCode.usage);
+    expect(unknown.stderr).toContain("no passkey named 'tablet' (registered: phone)");
+    expect((await toolctl.twoFactorStatus()).passkeys.map((passkey) => passkey.name)).toEqual(["phone"]);
+
+    const removed = await runJson(["2fa", "passkey", "rm", "phone", "--code", generateTotp(secret, Date.now())], { home });
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(removed.json).toMatchObject({ removed: { id: PHONE.id, name: "phone", transports: ["usb"] } });
+    expect(await auditOf(toolctl, "2fa.passkey_removed")).toEqual([{ passkey: PHONE.id, name: "phone", via: "the command line with TOTP" }]);
+    expect((await runCli(["2fa", "status"], { home })).stdout).toContain("Passkeys: none (toolctl 2fa enroll --passkey)");
+  });
+
+  it("without 2FA enrolled a terminal cannot remove one (exit 4): the page, with a passkey, can", async () => {
+    const toolctl = await openApi();
+    await toolctl.store.passkeys.add(PHONE, "user");
+    const result = await runCli(["2fa", "passkey", "rm", "phone", "--code", "123456"], { home: toolctl.home });
+    expect(result.code).toBe(ExitCode.needsHuman);
+    expect(result.stderr).toContain("remove it on the approval page with another passkey");
+    expect((await toolctl.passkeys()).length).toBe(1);
+  });
+
+  it("2fa enroll --passkey is refused to an agent (exit 4) and with --code (exit 2), --name without --passkey too (exit 2)", async () => {
+    const home = tempDir("toolctl-home-");
+    const agent = await runCli(["2fa", "enroll", "--passkey", "--no-open"], { home, env: { TOOLCTL_ACTOR: "agent" } });
+    expect(agent.code).toBe(ExitCode.needsHuman);
+    expect(agent.stderr).toContain("passkeys are added by a person, not an agent");
+    expect((await runCli(["2fa", "enroll", "--passkey", "--code", "123456"], { home })).code).toBe(ExitCode.usage);
+    expect((await runCli(["2fa", "enroll", "--name", "laptop"], { home })).code).toBe(ExitCode.usage);
+  });
+});
+
+describe("the library API cannot approve with a passkey without its assertion", () => {
+  it("approve(id, { passkey }) refuses an answer to no challenge, or one that does not verify: nothing is approved, each refusal audited", async () => {
+    const { toolctl } = await homeWithTwoFactor();
+    await toolctl.store.passkeys.add(PHONE, "user");
+    const run = await waitingRun(toolctl, { amount: 3 });
+    const { digest } = await toolctl.pendingApproval(run.id);
+    // Another process on the same home (an agent with the library), claiming the passkey was used.
+    const agent = await openApi({ home: toolctl.home });
+    const claim = { origin: "http://localhost:9", response: { id: PHONE.id, rawId: PHONE.id, type: "public-key", response: {}, clientExtensionResults: {} } };
+    await expect(agent.approve(run.id, { digest, passkey: claim })).rejects.toMatchObject({
+      exitCode: ExitCode.policy,
+      message: expect.stringContaining(`${run.id} was not approved: the passkey was refused: no passkey challenge is open for it`),
+    });
+    // With a challenge of its own: the answer still has to be signed by the passkey, for that challenge.
+    const options = await agent.passkeyChallenge(claim.origin, { approve: run.id, digest });
+    expect(options).toMatchObject({ rpId: "localhost", userVerification: "required", allowCredentials: [{ id: PHONE.id, type: "public-key" }] });
+    await expect(agent.approve(run.id, { digest, passkey: claim })).rejects.toMatchObject({ exitCode: ExitCode.policy });
+    await expect(agent.approve(run.id, { digest, passkey: claim })).rejects.toMatchObject({
+      message: expect.stringContaining("no passkey challenge is open for it"),
+    });
+    expect(await statusOf(toolctl, run.id)).toBe("pending");
+    expect((await auditOf(toolctl, "2fa.passkey_refused")).map((event) => event.approvalId)).toEqual([run.id, run.id, run.id]);
+
+    // Passkeys need a page at localhost; adding one needs a factor once one exists, and a person.
+    await expect(agent.passkeyChallenge("http://127.0.0.1:9", { approve: run.id })).rejects.toMatchObject({
+      exitCode: ExitCode.usage,
+      message: expect.stringContaining("passkeys work on a page at http://localhost:PORT"),
+    });
+    await expect(agent.beginPasskeyRegistration(claim.origin, "mine")).rejects.toMatchObject({
+      exitCode: ExitCode.needsHuman,
+      message: "the passkey was not added: adding one needs one of your passkeys or a TOTP code",
+    });
+    const asAgent = await openApi({ home: toolctl.home, actor: "agent" });
+    await expect(asAgent.beginPasskeyRegistration(claim.origin, "mine", { otp: "123456" })).rejects.toMatchObject({ exitCode: ExitCode.needsHuman });
+    await expect(asAgent.finishPasskeyRegistration(claim.origin, {})).rejects.toMatchObject({ exitCode: ExitCode.needsHuman });
+    expect((await toolctl.passkeys()).map((passkey) => passkey.name)).toEqual(["phone"]);
+    await toolctl.deny(run.id);
+    expect((await run.done).status).toBe("declined");
   });
 });
