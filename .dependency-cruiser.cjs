@@ -86,6 +86,18 @@ const LIBRARY_HOMES = [
   },
   { name: "otplib-only-in-policy", library: "otplib", homes: ["src/policy/"], why: "TOTP checks are pure policy decisions" },
   {
+    name: "simplewebauthn-server-only-in-policy",
+    library: "@simplewebauthn/server",
+    homes: ["src/policy/passkey\\.ts"],
+    why: "WebAuthn checks (registration, assertions) are pure policy decisions, loaded only when a passkey is used; the store keeps passkeys as data and never sees the library",
+  },
+  {
+    name: "simplewebauthn-browser-only-in-web",
+    library: "@simplewebauthn/browser",
+    homes: ["src/web/"],
+    why: "its bundle is served to the approval page (which runs it in the browser); nothing in Node runs it",
+  },
+  {
     name: "better-sqlite3-only-in-the-store",
     library: "better-sqlite3",
     // The `database` built-in runtime opens the user's own SQLite file (a tool's target, not toolctl's

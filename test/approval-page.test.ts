@@ -6,100 +6,32 @@
  * wrong one): each refused, audited as `ui.refused`, and nothing decided. The runs waiting on the requests are
  * started in-process through the API, on the same home.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { chmodSync, existsSync, readFileSync } from "node:fs";
-import http from "node:http";
 import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ExitCode, type ExecuteResult, type Toolctl } from "../src/api/index.js";
+import { ExitCode, type Toolctl } from "../src/api/index.js";
 import { generateTotp } from "../src/policy/totp.js";
 import { html } from "../src/web/html.js";
 import { Sessions } from "../src/web/sessions.js";
-import { baseEnv, binPath, openApi, repoRoot, runCli, tempDir, writeFiles } from "./helpers.js";
+import { openApi, runCli, tempDir, writeFiles } from "./helpers.js";
 import { spawnTerminal } from "./pty.js";
-
-const CHROMIUM = "/usr/bin/chromium";
-const hasChromium = existsSync(CHROMIUM);
-const inCI = Boolean(process.env.CI);
-
-const manifest = `apiVersion: toolctl/v1
-name: pay
-description: Pays (echo)
-runtime: echo
-actions:
-  charge:
-    description: Charge dollars
-    kind: create
-    cost: { fromInput: amount }
-    rollback: irreversible
-    inputSchema: { type: object, required: [amount], properties: { amount: { type: number }, note: { type: string } } }
-`;
-
-/** A home with the pay tool and 2FA enrolled (with the previous time step's code, so the current one is fresh). */
-async function homeWithTwoFactor(): Promise<{ toolctl: Toolctl; secret: string }> {
-  const toolctl = await openApi();
-  const report = await toolctl.importManifests([path.join(writeFiles({ "pay.yaml": manifest }), "pay.yaml")]);
-  expect(report.failed).toEqual([]);
-  const { secret } = await toolctl.beginTwoFactor("ada@host");
-  await toolctl.confirmTwoFactor(generateTotp(secret, Date.now() - 30_000));
-  return { toolctl, secret };
-}
-
-interface Ui {
-  loginUrl: string;
-  origin: string;
-  stderr(): string;
-  /** SIGTERM, then the exit code. */
-  stop(): Promise<number | null>;
-}
-
-/** `toolctl ui --listen 127.0.0.1:0 --no-open` spawned on `home`; resolves once it printed its login link. */
-async function startUi(home: string): Promise<Ui> {
-  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [binPath, "--home", home, "ui", "--listen", "127.0.0.1:0", "--no-open"], {
-    env: baseEnv(),
-    cwd: repoRoot,
-  });
-  let stderr = "";
-  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`toolctl ui printed no link:\n${stderr}`)), 15_000);
-    child.stderr.on("data", (chunk) => {
-      stderr += chunk;
-      if (/login\?token=\S+\n/.test(stderr)) (clearTimeout(timer), resolve());
-    });
-    void exited.then((code) => reject(new Error(`toolctl ui exited ${code}:\n${stderr}`)));
-  });
-  const loginUrl = /^toolctl ui: (http:\/\/127\.0\.0\.1:\d+\/login\?token=[\w-]{40,})$/m.exec(stderr)?.[1];
-  expect(loginUrl, stderr).toBeDefined();
-  let stopped: Promise<number | null> | undefined;
-  return {
-    loginUrl: loginUrl!,
-    origin: new URL(loginUrl!).origin,
-    stderr: () => stderr,
-    stop() {
-      stopped ??= (child.kill("SIGTERM"), exited);
-      return stopped;
-    },
-  };
-}
-
-/**
- * A run of pay.charge that files an approval request and waits (up to a minute); resolves once the request is
- * filed, with its id and the run's eventual result.
- */
-async function waitingRun(toolctl: Toolctl, input: Record<string, unknown>): Promise<{ id: string; done: Promise<ExecuteResult>; abort(): void }> {
-  const controller = new AbortController();
-  let filed!: (id: string) => void;
-  const id = new Promise<string>((resolve) => (filed = resolve));
-  const done = toolctl.run("pay.charge", input, { wait: true, waitSeconds: 60, signal: controller.signal, onApprovalFiled: (approvalId) => filed(approvalId) });
-  const first = await Promise.race([id, done.then((result) => result)]);
-  if (typeof first !== "string") throw new Error(`no approval request was filed: ${JSON.stringify(first)}`);
-  return { id: first, done, abort: () => controller.abort() };
-}
-
-const statusOf = async (toolctl: Toolctl, id: string) => (await toolctl.approvals(true)).find((approval) => approval.id === id)?.status;
-const refusals = async (toolctl: Toolctl) => (await toolctl.audit({ type: "ui.refused" })).map((event) => event.data as Record<string, unknown>);
+import {
+  CHROMIUM,
+  getWithHost,
+  hasChromium,
+  homeWithTwoFactor,
+  inCI,
+  manifest,
+  post,
+  refusals,
+  signIn,
+  startUi,
+  statusOf,
+  waitingRun,
+  type Signed,
+  type Ui,
+} from "./ui-pages.js";
 
 describe.skipIf(!hasChromium && !inCI)("the approval page in a browser", () => {
   let toolctl: Toolctl;
@@ -236,44 +168,6 @@ describe.skipIf(!hasChromium && !inCI)("the approval page in a browser", () => {
     expect(hasChromium, `${CHROMIUM} is missing: .ci/run installs Debian's chromium, and CI must run the browser tests`).toBe(true);
   });
 });
-
-interface Signed {
-  cookie: string;
-  csrf: string;
-}
-
-/** Signs in with plain fetch: the login link's cookie, and the CSRF token from the inbox's forms. */
-async function signIn(ui: Ui): Promise<Signed> {
-  const login = await fetch(ui.loginUrl, { redirect: "manual" });
-  expect(login.status).toBe(200);
-  const cookie = login.headers.getSetCookie()[0]!.split(";")[0]!;
-  const inbox = await fetch(`${ui.origin}/`, { headers: { cookie } });
-  const csrf = /name="csrf" value="([\w-]+)"/.exec(await inbox.text())?.[1];
-  expect(csrf).toBeDefined();
-  return { cookie, csrf: csrf! };
-}
-
-/** A form POST as a browser on the page would send it, unless told otherwise. */
-function post(ui: Ui, where: string, fields: Record<string, string>, headers: Record<string, string | undefined> = {}): Promise<Response> {
-  const sent: Record<string, string> = { "content-type": "application/x-www-form-urlencoded", origin: ui.origin };
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined) delete sent[name];
-    else sent[name] = value;
-  }
-  return fetch(`${ui.origin}${where}`, { method: "POST", headers: sent, body: new URLSearchParams(fields).toString(), redirect: "manual" });
-}
-
-/** A GET with any Host header (fetch always sends the URL's). */
-function getWithHost(ui: Ui, host: string, cookie: string): Promise<number> {
-  const { port } = new URL(ui.origin);
-  return new Promise((resolve, reject) => {
-    const request = http.get({ host: "127.0.0.1", port, path: "/", headers: { host, cookie } }, (response) => {
-      response.resume();
-      resolve(response.statusCode!);
-    });
-    request.on("error", reject);
-  });
-}
 
 describe("what the approval page refuses", () => {
   let toolctl: Toolctl;
@@ -454,7 +348,7 @@ describe("what the approval page refuses", () => {
     expect(audited.map((event) => [event.decision, event.approval, event.reason])).toEqual([
       ["approve", run.id, `${run.id} was not approved: enter the 6-digit code from your authenticator app`],
       ["approve", run.id, `${run.id} was not approved: a TOTP code is 6 digits`],
-      ["approve", run.id, `${run.id} was not approved: approving here needs a second factor (a TOTP code)`],
+      ["approve", run.id, `${run.id} was not approved: approving here needs a second factor (a passkey, or a TOTP code)`],
       ["approve", run.id, `${run.id} was not approved: the TOTP code is wrong`],
       ["approve", run.id, expect.stringContaining("changed while it was being decided")],
     ]);
@@ -531,7 +425,7 @@ describe("toolctl ui's flags", () => {
         const opened = path.join(tempDir(), "opened.txt");
         const env = { PATH: `${bin}:${process.env.PATH}`, OPENED_FILE: opened };
         const terminal = spawnTerminal(["ui", "--listen", "127.0.0.1:0", ...(noOpen ? ["--no-open"] : [])], home, { env, cols: 200 });
-        const link = (await terminal.waitFor(/toolctl ui: http:\/\/127\.0\.0\.1:\d+\/login\?token=[\w-]+/)).replace("toolctl ui: ", "");
+        const link = (await terminal.waitFor(/toolctl ui: http:\/\/localhost:\d+\/login\?token=[\w-]+/)).replace("toolctl ui: ", "");
         if (!noOpen) {
           for (let waited = 0; !existsSync(opened) && waited < 5000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
           expect(readFileSync(opened, "utf8")).toBe(`${link}\n`);

@@ -51,6 +51,10 @@ export { roundUsd } from "../policy/spend.js";
 export type {
   ApproveToolOptions,
   DecideOptions,
+  FactorProof,
+  PasskeyAssertion,
+  PasskeyInfo,
+  WebAuthnResponse,
   Grant,
   GrantAnswer,
   ListedSecret,

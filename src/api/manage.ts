@@ -5,14 +5,30 @@
  * front door; the rules (who may enrol, what a CRITICAL approval needs, what is audited) live below this line.
  */
 import type { Actor } from "../config/home.js";
-import type { Approval, TwoFactorStatus, VerifyContext } from "../domain/records.js";
+import type { Approval, PasskeyInfo, TwoFactorStatus, VerifyContext } from "../domain/records.js";
+import type { FactorProof, PasskeyAssertion, PasskeyCeremonies, WebAuthnResponse } from "../engine/passkeys.js";
 import type { PendingRequest, DecideOptions } from "../engine/requests.js";
 import type { Grant, GrantAnswer, Removal, Revocation, StatusChange, ToolAsks } from "../engine/tools.js";
 import { EnvironmentError, NeedsHumanError, NotFoundError, PolicyError, UsageError } from "../errors.js";
 import type { KeyRing } from "../secrets/crypto.js";
 import type { CodeVerdict, RotateResult, SecretInfo, Store } from "../store/port.js";
 
-export type { DecideOptions, Grant, GrantAnswer, PendingRequest, Removal, Revocation, RotateResult, SecretInfo, StatusChange, ToolAsks };
+export type {
+  DecideOptions,
+  FactorProof,
+  PasskeyAssertion,
+  PasskeyInfo,
+  WebAuthnResponse,
+  Grant,
+  GrantAnswer,
+  PendingRequest,
+  Removal,
+  Revocation,
+  RotateResult,
+  SecretInfo,
+  StatusChange,
+  ToolAsks,
+};
 
 export interface ListedSecret extends SecretInfo {
   source: "store";
@@ -65,6 +81,24 @@ export interface ManageApi {
   /** Confirms a pending enrolment with a code from the authenticator. */
   confirmTwoFactor(code: string): Promise<{ enrolled: true; since: string | null }>;
   disableTwoFactor(code: string): Promise<void>;
+
+  /** The registered passkeys, oldest first (no key material). */
+  passkeys(): Promise<PasskeyInfo[]>;
+  /**
+   * Options for `navigator.credentials.get()` on the page at `origin` (`http://localhost:PORT`), for one purpose:
+   * approving request `approve` as shown (`digest`), adding a passkey, or removing passkey `remove` (name or id).
+   * The challenge is remembered by this object only, answered once, within two minutes.
+   */
+  passkeyChallenge(origin: string, purpose: { approve: string; digest?: string } | { add: true } | { remove: string }): Promise<Record<string, unknown>>;
+  /**
+   * Starts registering a passkey named `name` on the page at `origin`: the options for `navigator.credentials.create()`.
+   * Once 2FA or a passkey exists, it needs `proof` (a TOTP code, or an assertion for `passkeyChallenge(origin, { add: true })`).
+   */
+  beginPasskeyRegistration(origin: string, name: string, proof?: FactorProof): Promise<Record<string, unknown>>;
+  /** Verifies the browser's answer to `beginPasskeyRegistration` and keeps the passkey. */
+  finishPasskeyRegistration(origin: string, response: WebAuthnResponse): Promise<PasskeyInfo>;
+  /** Removes a passkey (by name or id), confirmed with a TOTP code or an assertion for `passkeyChallenge(origin, { remove })`. */
+  removePasskey(nameOrId: string, proof: FactorProof, options?: { via?: string }): Promise<PasskeyInfo>;
 }
 
 interface Context {
@@ -114,6 +148,9 @@ export function manageApi({ store, home, env, actor }: Context): ManageApi {
     if (actor === "agent")
       throw new NeedsHumanError(`${what} by a person, not an agent (TOOLCTL_ACTOR=agent): the secret would be known to the agent it guards against`);
   };
+  let ceremonies: PasskeyCeremonies | undefined;
+  const passkeys = async (): Promise<PasskeyCeremonies> =>
+    (ceremonies ??= new (await import("../engine/passkeys.js")).PasskeyCeremonies({ store, actor, verifyCode }));
   const tools = () => import("../engine/tools.js");
   const requests = () => import("../engine/requests.js");
   const normalized = async (code: string) => {
@@ -140,7 +177,7 @@ export function manageApi({ store, home, env, actor }: Context): ManageApi {
     clearToolState: async (name) => (await tools()).clearToolState(deps, name),
 
     pendingApproval: async (id) => (await requests()).pendingRequest(store, id),
-    approve: async (id, options) => (await requests()).approveRequest({ store, actor, verifyCode }, id, options),
+    approve: async (id, options) => (await requests()).approveRequest({ store, actor, verifyCode, passkeys }, id, options),
     deny: async (id, options) => (await requests()).denyRequest({ store, actor }, id, options),
 
     async setSecret(name, value) {
@@ -201,5 +238,26 @@ export function manageApi({ store, home, env, actor }: Context): ManageApi {
       const verdict = await store.twoFactor.disable(await requireRing(), checked, Date.now(), actor);
       if (!verdict.ok) throw codeRefusal(verdict, "2FA not disabled");
     },
+
+    passkeys: async () => (await passkeys()).list(),
+    async passkeyChallenge(origin, purpose) {
+      const ceremonies = await passkeys();
+      if ("approve" in purpose) {
+        const approval = await (await requests()).pendingRequest(store, purpose.approve);
+        if (purpose.digest !== undefined && purpose.digest !== approval.digest) {
+          throw new PolicyError("policy_refused", `approval request ${approval.id} changed while it was being decided: look at it again`);
+        }
+        return ceremonies.assertionOptions(origin, { kind: "approve", approvalId: approval.id, digest: approval.digest });
+      }
+      if ("remove" in purpose) {
+        const found = (await ceremonies.list()).find((passkey) => passkey.name === purpose.remove || passkey.id === purpose.remove);
+        if (!found) throw new UsageError(`no passkey named '${purpose.remove}'; see: toolctl 2fa status`);
+        return ceremonies.assertionOptions(origin, { kind: "remove", passkey: found.id });
+      }
+      return ceremonies.assertionOptions(origin, { kind: "add" });
+    },
+    beginPasskeyRegistration: async (origin, name, proof) => (await passkeys()).beginRegistration(origin, name, proof),
+    finishPasskeyRegistration: async (origin, response) => (await passkeys()).finishRegistration(origin, response),
+    removePasskey: async (nameOrId, proof, options = {}) => (await passkeys()).remove(nameOrId, proof, options.via ?? "the command line"),
   };
 }

@@ -232,7 +232,7 @@ export type CallResult = "succeeded" | "failed" | "none";
 export interface VerifyContext {
   actor: string;
   /** Why a code was asked for; recorded in the audit log. */
-  purpose: "enroll" | "disable" | "run" | "approve";
+  purpose: "enroll" | "disable" | "run" | "approve" | "passkey-add" | "passkey-remove";
   executionId?: string;
   approvalId?: string;
   tool?: string;
@@ -250,7 +250,31 @@ export interface TwoFactorStatus {
   maxFailures: number;
   windowMinutes: number;
   throttledUntil: string | null;
+  /** The registered passkeys (WebAuthn), oldest first: the approval page approves with one of them. */
+  passkeys: PasskeyInfo[];
 }
+
+/**
+ * A registered passkey, as kept: the credential the authenticator made (its id and public key, both public), the
+ * signature counter it last reported, how it can be reached, and the name the user gave it. The private key never
+ * leaves the authenticator.
+ */
+export interface Passkey {
+  /** The credential id, base64url, as the authenticator names it. */
+  id: string;
+  name: string;
+  /** The credential's COSE public key, base64url. */
+  publicKey: string;
+  /** The signature counter the authenticator last reported (0 for authenticators that keep none). */
+  counter: number;
+  /** How the browser reaches the authenticator ("internal", "usb", "hybrid" …), as it said at registration. */
+  transports: string[];
+  createdAt: string;
+  lastUsedAt: string | null;
+}
+
+/** A passkey as shown: no key material. */
+export type PasskeyInfo = Pick<Passkey, "id" | "name" | "transports" | "createdAt" | "lastUsedAt">;
 
 export const STATS_PERIODS = ["hour", "day", "week", "month"] as const;
 export const STATS_GROUPS = ["tool", "action", "status"] as const;

@@ -1,7 +1,8 @@
 /**
  * Deciding a filed approval request (`run --wait` files one; `toolctl approve ID` or `deny ID` decides it from
- * another terminal). The request is checked against its digest before anyone sees it, the approval names the
- * digest that was shown, and a CRITICAL request needs a TOTP code, checked and throttled like any other.
+ * another terminal, or the approval page). The request is checked against its digest before anyone sees it, the
+ * approval names the digest that was shown, and a CRITICAL request needs a second factor: a TOTP code, checked and
+ * throttled like any other, or a passkey assertion made for this request's challenge (engine/passkeys.ts).
  */
 import type { Actor } from "../config/home.js";
 import type { Approval, VerifyContext } from "../domain/records.js";
@@ -9,12 +10,15 @@ import { NeedsHumanError, NotFoundError, PolicyError } from "../errors.js";
 import type { ApprovalRequest } from "../policy/approval.js";
 import { describeCodeRefusal } from "../policy/otp-code.js";
 import type { CodeVerdict, Store } from "../store/port.js";
+import type { PasskeyAssertion, PasskeyCeremonies } from "./passkeys.js";
 
 export interface RequestDeps {
   store: Store;
   actor: Actor;
   /** Checks a TOTP code (and counts a wrong one against the throttle). */
   verifyCode(code: string, context: VerifyContext): Promise<CodeVerdict>;
+  /** The passkey ceremonies of this process: a passkey assertion is checked against a challenge they gave out. */
+  passkeys(): Promise<PasskeyCeremonies>;
 }
 
 export type PendingRequest = Approval & { request: ApprovalRequest };
@@ -29,6 +33,11 @@ export interface DecideOptions {
    * approval page), so that a session alone never approves anything.
    */
   requireCode?: boolean;
+  /**
+   * A passkey assertion instead of a TOTP code: made on the page at `origin` for the challenge `passkeyChallenge`
+   * gave out for this request and its digest, in this process. It stands for the code wherever one is needed.
+   */
+  passkey?: PasskeyAssertion;
   /** How the decision was made, for the audit log. Default: "another terminal". */
   via?: string;
 }
@@ -50,7 +59,12 @@ export async function pendingRequest(store: Store, id: string): Promise<PendingR
 export async function approveRequest(deps: RequestDeps, id: string, options: DecideOptions = {}): Promise<Approval> {
   const approval = await pendingRequest(deps.store, id);
   let via = options.via ?? "another terminal";
-  if (approval.request.needsOtp || options.requireCode) {
+  if (options.passkey !== undefined) {
+    const ceremonies = await deps.passkeys();
+    const digest = options.digest ?? approval.digest;
+    const used = await ceremonies.verify({ kind: "approve", approvalId: id, digest }, options.passkey, { tool: approval.tool, action: approval.action });
+    via = `${via} with passkey ${used.name}`;
+  } else if (approval.request.needsOtp || options.requireCode) {
     if (options.otp === undefined) {
       throw new NeedsHumanError(
         approval.request.needsOtp ? `${id} is CRITICAL: add --otp CODE from your authenticator` : `${id}: approving through ${via} needs a TOTP code`,

@@ -40,6 +40,7 @@ import type {
   ToolStatus,
   ToolSummary,
   ActionRecord,
+  Passkey,
   TwoFactorStatus,
   VerifyContext,
 } from "../domain/records.js";
@@ -179,6 +180,26 @@ export interface TwoFactorStore {
   disable(ring: KeyRing, code: string, nowMs: number, actor: string): Promise<CodeVerdict>;
 }
 
+/** A passkey to keep, as verified at registration. */
+export type NewPasskey = Omit<Passkey, "createdAt" | "lastUsedAt">;
+
+/**
+ * Registered passkeys, kept as data: the WebAuthn checks happen above the store (policy/passkey.ts), which hands
+ * it what a verified ceremony produced. Adding and removing are audited (`2fa.passkey_added`, `2fa.passkey_removed`).
+ */
+export interface PasskeyStore {
+  list(): Promise<Passkey[]>;
+  /** Refused (as a value) when the name or the credential is already registered. */
+  add(passkey: NewPasskey, actor: string): Promise<{ ok: true; passkey: Passkey } | { ok: false; reason: string }>;
+  /** The removed passkey, or undefined when there is none with that id. `via` says how the removal was confirmed. */
+  remove(id: string, actor: string, via: string): Promise<Passkey | undefined>;
+  /**
+   * Records a verified use: the counter the authenticator reported and the time. Refused when the counter did not
+   * move forward (a cloned authenticator, or a replayed signature) or the passkey is gone.
+   */
+  recordUse(id: string, counter: number, nowMs: number): Promise<{ ok: true; passkey: Passkey } | { ok: false; reason: string }>;
+}
+
 /**
  * What keeps a tool from being hammered, shared by every process using the store: the circuit breaker and a
  * sliding one-minute window of request slots.
@@ -247,6 +268,7 @@ export interface Store {
   readonly ledger: LedgerStore;
   readonly audit: AuditStore;
   readonly twoFactor: TwoFactorStore;
+  readonly passkeys: PasskeyStore;
   readonly callLimits: CallLimitStore;
   readonly planRuns: PlanRunStore;
   readonly secrets: SecretStore;

@@ -1,8 +1,25 @@
 /**
- * The page's one stylesheet and one script, served from the server itself (`/static/…`): the Content-Security-
- * Policy allows no inline script or style, and nothing is loaded from anywhere else. They are strings here so
- * the bundled build ships them without a separate file.
+ * The page's stylesheet and scripts, served from the server itself (`/static/…`): the Content-Security-Policy
+ * allows no inline script or style, and nothing is loaded from anywhere else. Ours are strings here so the bundled
+ * build ships them without a separate file; @simplewebauthn/browser's bundle is read from its package.
  */
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+
+let bundle: string | undefined;
+
+/**
+ * @simplewebauthn/browser's browser bundle (`window.SimpleWebAuthnBrowser`: startRegistration, startAuthentication),
+ * read once from the installed package.
+ */
+export function webAuthnBundle(): string {
+  if (bundle === undefined) {
+    const main = createRequire(import.meta.url).resolve("@simplewebauthn/browser");
+    bundle = readFileSync(path.join(path.dirname(main), "..", "dist", "bundle", "index.umd.min.js"), "utf8");
+  }
+  return bundle;
+}
 export const STYLESHEET = `
 :root { color-scheme: light dark; --fg: #1d2125; --muted: #5d6670; --line: #d8dde3; --bg: #ffffff; --panel: #f6f8fa;
   --accent: #0b5cad; --danger: #b3261e; --ok: #1a7f37; --warn: #9a6700; }
@@ -56,6 +73,11 @@ button.deny { color: var(--danger); border-color: var(--danger); }
 ${[0, 1, 2, 3, 4, 5, 6, 7].map((i) => `.c${i} { fill: var(--c${i}); background: var(--c${i}); }`).join("\n")}
 :root { --c0: #0b5cad; --c1: #d9730d; --c2: #1a7f37; --c3: #b3261e; --c4: #8250df; --c5: #9a6700; --c6: #0a7b83; --c7: #6e7781; }
 #live { font-size: .85rem; }
+.passkey-status { font-size: .85rem; color: var(--danger); margin: 0; }
+.passkey-status:empty { display: none; }
+.passkeys form { display: inline-flex; gap: .4rem; align-items: end; margin: 0 .6rem 0 0; }
+form.add-passkey { display: flex; flex-wrap: wrap; gap: .6rem; align-items: end; margin: 1rem 0; }
+form.add-passkey label { display: flex; flex-direction: column; font-size: .85rem; color: var(--muted); }
 `;
 
 /**
@@ -105,5 +127,88 @@ export const SCRIPT = `"use strict";
         if (again) refresh();
       });
   }
+})();
+`;
+
+/**
+ * The passkey ceremonies in the browser, with @simplewebauthn/browser. A form with `data-passkey-challenge` (Approve,
+ * Remove) first asks that address for a challenge (sending the form's fields), has the authenticator sign it
+ * (`startAuthentication`), puts the answer in the form's `assertion` field and sends the form. The add form
+ * (`#add-passkey`) asks for a challenge to prove an existing passkey when it has to, then for the registration
+ * options, has the authenticator make the passkey (`startRegistration`), and sends it to be kept. Listening on the
+ * document keeps working for the forms the inbox swaps in as it updates.
+ */
+export const PASSKEY_SCRIPT = `"use strict";
+(function () {
+  var lib = window.SimpleWebAuthnBrowser;
+  function fieldsOf(form) {
+    var fields = new URLSearchParams();
+    new FormData(form).forEach(function (value, name) { if (name !== "assertion") fields.append(name, String(value)); });
+    return fields;
+  }
+  function post(url, fields) {
+    return fetch(url, { method: "POST", credentials: "same-origin", headers: { accept: "application/json" }, body: fields }).then(function (response) {
+      return response.json().then(function (answer) {
+        if (!response.ok) throw new Error(answer && answer.error ? answer.error : "HTTP " + response.status);
+        return answer;
+      });
+    });
+  }
+  function say(form, text) {
+    var out = form.querySelector(".passkey-status");
+    if (out) out.textContent = text;
+  }
+  function ready(form) {
+    if (!lib || !lib.browserSupportsWebAuthn()) return say(form, "This browser cannot use passkeys here."), false;
+    if (location.hostname !== "localhost") return say(form, "Passkeys work on this page at http://localhost:" + location.port + " only."), false;
+    if (form.getAttribute("data-busy")) return false;
+    form.setAttribute("data-busy", "1");
+    say(form, "");
+    return true;
+  }
+  function failed(form, error) {
+    form.removeAttribute("data-busy");
+    var text = error && error.name === "NotAllowedError" ? "the passkey was not used (cancelled, or timed out)" : (error && error.message) || String(error);
+    say(form, "Not done: " + text);
+  }
+  function assert(form) {
+    return post(form.getAttribute("data-passkey-challenge"), fieldsOf(form)).then(function (options) {
+      return lib.startAuthentication({ optionsJSON: options });
+    });
+  }
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!(form instanceof HTMLFormElement)) return;
+    if (form.hasAttribute("data-passkey-challenge")) {
+      event.preventDefault();
+      if (!ready(form)) return;
+      assert(form)
+        .then(function (response) {
+          form.querySelector("input[name=assertion]").value = JSON.stringify(response);
+          form.submit();
+        })
+        .catch(function (error) { failed(form, error); });
+    } else if (form.id === "add-passkey") {
+      event.preventDefault();
+      if (!ready(form)) return;
+      var fields = fieldsOf(form);
+      var proof = form.getAttribute("data-proof") === "passkey" && !fields.get("otp")
+        ? post("/2fa/passkeys/challenge", new URLSearchParams({ csrf: fields.get("csrf"), purpose: "add" })).then(function (options) {
+            return lib.startAuthentication({ optionsJSON: options });
+          })
+        : Promise.resolve(undefined);
+      proof
+        .then(function (assertion) {
+          if (assertion) fields.set("assertion", JSON.stringify(assertion));
+          return post("/2fa/passkeys/begin", fields);
+        })
+        .then(function (options) { return lib.startRegistration({ optionsJSON: options }); })
+        .then(function (response) {
+          return post("/2fa/passkeys/finish", new URLSearchParams({ csrf: fields.get("csrf"), response: JSON.stringify(response) }));
+        })
+        .then(function (added) { location.assign("/2fa/passkeys?done=added&name=" + encodeURIComponent(added.name)); })
+        .catch(function (error) { failed(form, error); });
+    }
+  });
 })();
 `;

@@ -19,8 +19,16 @@ export interface UiOptions {
   /** Shorter session limits, for tests. */
   sessions?: SessionLimits;
   pollMs?: number;
+  /** Where the login link leads once signed in (default: the inbox); `/2fa/passkeys` for enrolment. */
+  landing?: string;
 }
 
 export function serveUi(toolctl: Toolctl, options: UiOptions = {}): Promise<RunningUi> {
-  return serve(toolctl, { ...parseListen(options.listen ?? "0"), log: options.log ?? (() => undefined), sessions: options.sessions, pollMs: options.pollMs });
+  return serve(toolctl, {
+    ...parseListen(options.listen ?? "0"),
+    log: options.log ?? (() => undefined),
+    sessions: options.sessions,
+    pollMs: options.pollMs,
+    landing: options.landing,
+  });
 }

@@ -1,13 +1,18 @@
-/** The frame of every page: the head (one stylesheet, one script, both from this server), the menu and sign-out. */
+/**
+ * The frame of every page: the head (one stylesheet, one script, both from this server; pages that use passkeys
+ * add the WebAuthn bundle and the passkey script), the menu and sign-out.
+ */
 import { html, type Html } from "./html.js";
 
 export interface PageOptions {
   title: string;
   /** The menu entry to mark as current. */
-  current?: "inbox" | "executions" | "audit" | "budget";
+  current?: "inbox" | "executions" | "audit" | "budget" | "passkeys";
   /** The session's CSRF token, for the sign-out form; absent on pages shown without a session. */
   csrf?: string;
   body: Html;
+  /** Loads @simplewebauthn/browser and the page's passkey script. */
+  passkeys?: boolean;
 }
 
 const MENU = [
@@ -15,6 +20,7 @@ const MENU = [
   { key: "executions", href: "/executions", label: "Executions" },
   { key: "audit", href: "/audit", label: "Audit" },
   { key: "budget", href: "/budget", label: "Budget" },
+  { key: "passkeys", href: "/2fa/passkeys", label: "Passkeys" },
 ] as const;
 
 export function page(options: PageOptions): Html {
@@ -27,6 +33,11 @@ export function page(options: PageOptions): Html {
         <title>${options.title} · toolctl</title>
         <link rel="stylesheet" href="/static/app.css" />
         <script src="/static/app.js" defer></script>
+        ${
+          options.passkeys &&
+          html`<script src="/static/webauthn.js" defer></script>
+            <script src="/static/passkey.js" defer></script>`
+        }
       </head>
       <body>
         <header>

@@ -14,6 +14,8 @@ export interface Reply {
 
 export interface RouteContext {
   toolctl: Toolctl;
+  /** The page's own origin, `http://localhost:PORT`: what a browser signs into a passkey assertion. */
+  origin: string;
   url: URL;
   /** The path's captured parts. */
   params: string[];
@@ -40,6 +42,9 @@ export interface Route {
 }
 
 export const reply = (status: number, body: Html): Reply => ({ status, body });
+
+/** A JSON answer, for the page's script (the passkey ceremonies). */
+export const json = (status: number, value: unknown): Reply => ({ status, body: JSON.stringify(value), contentType: "application/json; charset=utf-8" });
 
 /** After a POST: the browser loads `location` with GET, so reloading it never repeats the decision. */
 export const redirect = (location: string): Reply => ({ status: 303, body: "", headers: { location } });

@@ -13,7 +13,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Toolctl } from "../api/index.js";
 import { UsageError } from "../errors.js";
-import { SCRIPT, STYLESHEET } from "./assets.js";
+import { PASSKEY_SCRIPT, SCRIPT, STYLESHEET, webAuthnBundle } from "./assets.js";
 import { html, type Html } from "./html.js";
 import { page, refusalPage } from "./layout.js";
 import { hostPart, ownHosts, type Listen } from "./listen.js";
@@ -24,16 +24,19 @@ import { decideRoutes } from "./routes/decide.js";
 import { eventRoutes } from "./routes/events.js";
 import { executionRoutes } from "./routes/executions.js";
 import { inboxRoutes, loadInbox } from "./routes/inbox.js";
+import { passkeyRoutes } from "./routes/passkeys.js";
 import { sameSecret, Sessions, type SessionLimits } from "./sessions.js";
 import { cookieOf, hostRefusal, originRefusal, readForm, SECURITY_HEADERS } from "./guard.js";
 import { refusalLog } from "./refusals.js";
 import { InboxWatcher } from "./watch.js";
 
-const ROUTES: readonly Route[] = [...inboxRoutes, ...decideRoutes, ...eventRoutes, ...executionRoutes, ...auditRoutes, ...budgetRoutes];
+const ROUTES: readonly Route[] = [...inboxRoutes, ...decideRoutes, ...passkeyRoutes, ...eventRoutes, ...executionRoutes, ...auditRoutes, ...budgetRoutes];
 
-const STATIC: Record<string, { type: string; body: string }> = {
-  "/static/app.css": { type: "text/css; charset=utf-8", body: STYLESHEET },
-  "/static/app.js": { type: "text/javascript; charset=utf-8", body: SCRIPT },
+const STATIC: Record<string, { type: string; body: () => string }> = {
+  "/static/app.css": { type: "text/css; charset=utf-8", body: () => STYLESHEET },
+  "/static/app.js": { type: "text/javascript; charset=utf-8", body: () => SCRIPT },
+  "/static/passkey.js": { type: "text/javascript; charset=utf-8", body: () => PASSKEY_SCRIPT },
+  "/static/webauthn.js": { type: "text/javascript; charset=utf-8", body: webAuthnBundle },
 };
 
 export interface UiServerOptions extends Listen {
@@ -41,10 +44,15 @@ export interface UiServerOptions extends Listen {
   sessions?: SessionLimits;
   /** How often the inbox is polled for /events (ms). */
   pollMs?: number;
+  /** Where the login link leads once signed in (default: the inbox). */
+  landing?: string;
 }
 
 export interface RunningUi {
-  /** The server's own address, `http://127.0.0.1:PORT`. */
+  /**
+   * The page's address: `http://localhost:PORT` when it listens on 127.0.0.1 (the default), since WebAuthn takes no
+   * IP address as its relying party; else the address it listens on (`http://[::1]:PORT`), where passkeys do not work.
+   */
   origin: string;
   /** The one-time login link: `origin/login?token=…`. */
   loginUrl: string;
@@ -61,6 +69,8 @@ export async function serveUi(toolctl: Toolctl, options: UiServerOptions): Promi
   let port = options.port;
   let hosts = ownHosts({ host: options.host, port });
   let cookieName = "";
+  let origin = "";
+  const landing = options.landing ?? "/";
   const watcher = new InboxWatcher(
     async () => (await loadInbox(toolctl)).version,
     (error) => options.log(`toolctl ui: cannot read the inbox: ${(error as Error).message}`),
@@ -87,7 +97,7 @@ export async function serveUi(toolctl: Toolctl, options: UiServerOptions): Promi
 
     if (method === "GET") {
       const file = STATIC[url.pathname];
-      if (file) return send(res, { status: 200, body: file.body, contentType: file.type });
+      if (file) return send(res, { status: 200, body: file.body(), contentType: file.type });
       if (url.pathname === "/favicon.ico") return send(res, { status: 204, body: "" });
       if (url.pathname === "/login") return login(url, res, refuse);
       if (url.pathname === "/signed-out") {
@@ -144,6 +154,7 @@ export async function serveUi(toolctl: Toolctl, options: UiServerOptions): Promi
 
     const context: RouteContext = {
       toolctl,
+      origin,
       url,
       params,
       session,
@@ -185,13 +196,13 @@ export async function serveUi(toolctl: Toolctl, options: UiServerOptions): Promi
         <html lang="en">
           <head>
             <meta charset="utf-8" />
-            <meta http-equiv="refresh" content="0;url=/" />
+            <meta http-equiv="refresh" content="0;url=${landing}" />
             <title>Signed in · toolctl</title>
             <link rel="stylesheet" href="/static/app.css" />
           </head>
           <body>
             <main>
-              <p>Signed in. <a href="/">Continue to the approvals</a>.</p>
+              <p>Signed in. <a href="${landing}">Continue</a>.</p>
             </main>
           </body>
         </html>`,
@@ -221,7 +232,7 @@ export async function serveUi(toolctl: Toolctl, options: UiServerOptions): Promi
   hosts = ownHosts({ host: options.host, port });
   // Cookies are kept per host, not per port: a name of its own keeps two pages on this machine apart.
   cookieName = `toolctl_ui_${port}`;
-  const origin = `http://${hostPart(options.host)}:${port}`;
+  origin = `http://${options.host === "127.0.0.1" ? "localhost" : hostPart(options.host)}:${port}`;
   return {
     origin,
     loginUrl: `${origin}/login?token=${sessions.loginToken}`,

@@ -16,6 +16,18 @@ interface CodeFlags {
   code?: string;
 }
 
+interface EnrollFlags extends CodeFlags {
+  passkey?: boolean;
+  name?: string;
+  /** False with --no-open. */
+  open?: boolean;
+}
+
+/** How often `2fa enroll --passkey` looks for the new passkey (ms). */
+const PASSKEY_POLL_MS = 300;
+/** How long `2fa enroll --passkey` keeps serving once the passkey is added, for the page to show it (ms). */
+const PAGE_GRACE_MS = 1500;
+
 /** Prompting needs someone at a terminal on both ends: stdin to type, stderr to see the question. */
 function isInteractive(context: CommandContext): boolean {
   return !context.json && process.stdin.isTTY === true && process.stderr.isTTY === true;
@@ -99,7 +111,12 @@ async function confirmInteractively(context: CommandContext, toolctl: Toolctl): 
   return ExitCode.policy;
 }
 
-export async function enrollCommand(context: CommandContext, flags: CodeFlags): Promise<number> {
+export async function enrollCommand(context: CommandContext, flags: EnrollFlags): Promise<number> {
+  if (flags.passkey) {
+    if (flags.code !== undefined) throw new UsageError("--code confirms a TOTP enrolment: it does not go with --passkey");
+    return enrollPasskey(context, flags);
+  }
+  if (flags.name !== undefined) throw new UsageError("--name names a passkey: use it with --passkey");
   const code = flags.code === undefined ? undefined : checkCodeFlag(flags.code);
   return withToolctl(context, async (toolctl) => {
     if (code !== undefined) {
@@ -122,6 +139,85 @@ export async function enrollCommand(context: CommandContext, flags: CodeFlags): 
   });
 }
 
+/**
+ * `2fa enroll --passkey`: serves the approval page (on loopback, like `toolctl ui`) with its login link leading to
+ * /2fa/passkeys, and waits until a passkey is added there; Ctrl-C stops waiting (exit 130) and adds nothing.
+ */
+async function enrollPasskey(context: CommandContext, flags: EnrollFlags): Promise<number> {
+  const [{ openToolctl }, web, { openBrowser, stopSignal }] = await Promise.all([
+    import("../../api/index.js"),
+    import("../../web/index.js"),
+    import("./ui.js"),
+  ]);
+  const log = (message: string) => process.stderr.write(`${message}\n`);
+  const toolctl = await openToolctl({ home: context.home, env: context.env, cwd: context.cwd, actor: context.actor });
+  toolctl.on("warning", (message) => context.output.warn(message));
+  try {
+    if (context.actor === "agent") {
+      throw new NeedsHumanError("passkeys are added by a person, not an agent (TOOLCTL_ACTOR=agent): the factor would belong to the agent it guards against");
+    }
+    const before = new Set((await toolctl.passkeys()).map((passkey) => passkey.id));
+    const landing = `/2fa/passkeys${flags.name ? `?suggest=${encodeURIComponent(flags.name)}` : ""}`;
+    const server = await web.serveUi(toolctl, { log, landing });
+    let stopped: "SIGINT" | "SIGTERM" | undefined;
+    void stopSignal().then((signal) => (stopped = signal));
+    try {
+      log(`toolctl 2fa: ${server.loginUrl}`);
+      log("toolctl 2fa: open the link to add a passkey (it signs in once); waiting for it, Ctrl-C stops");
+      if (flags.open !== false && process.stdin.isTTY === true && process.stderr.isTTY === true) openBrowser(server.loginUrl);
+      for (;;) {
+        const added = (await toolctl.passkeys()).find((passkey) => !before.has(passkey.id));
+        if (added) {
+          // The page that says so is still being loaded: served a moment longer, it shows.
+          await new Promise((resolve) => setTimeout(resolve, PAGE_GRACE_MS));
+          context.output.data({ added }, () => context.output.color.green(`Passkey '${added.name}' added: the approval page now approves with a passkey`));
+          return ExitCode.ok;
+        }
+        if (stopped) {
+          context.output.warn("no passkey was added");
+          return stopped === "SIGINT" ? ExitCode.interrupted : ExitCode.needsHuman;
+        }
+        await new Promise((resolve) => setTimeout(resolve, PASSKEY_POLL_MS));
+      }
+    } finally {
+      await server.close();
+    }
+  } finally {
+    await toolctl.close();
+  }
+}
+
+/** `2fa passkey rm NAME|ID [--code CODE]`: a terminal confirms with a TOTP code (the page takes a passkey). */
+export async function removePasskeyCommand(context: CommandContext, name: string, flags: CodeFlags): Promise<number> {
+  return withToolctl(context, async (toolctl) => {
+    const passkeys = await toolctl.passkeys();
+    const found = passkeys.find((passkey) => passkey.name === name) ?? passkeys.find((passkey) => passkey.id === name);
+    if (!found) {
+      const names = passkeys.map((passkey) => passkey.name);
+      throw new UsageError(`no passkey named '${name}'${names.length ? ` (registered: ${names.join(", ")})` : ""}; see: toolctl 2fa status`);
+    }
+    if (!(await toolctl.twoFactorStatus()).enrolled) {
+      throw new NeedsHumanError(
+        `removing a passkey here needs a TOTP code, and 2FA is not enrolled: remove it on the approval page with another passkey (toolctl ui, then Passkeys)`,
+      );
+    }
+    let code: string;
+    if (flags.code !== undefined) code = checkCodeFlag(flags.code);
+    else if (!isInteractive(context)) throw new NeedsHumanError("removing a passkey needs a code: pass --code CODE", { flag: "--code" });
+    else {
+      const answer = await askCode(`Code from your authenticator app to remove the passkey '${found.name}':`);
+      if ("refused" in answer) {
+        context.output.warn(`no code entered (${answer.refused}): the passkey stays`);
+        return answer.refused === "interrupted" ? ExitCode.interrupted : ExitCode.needsHuman;
+      }
+      code = answer.code;
+    }
+    const removed = await toolctl.removePasskey(found.id, { otp: code });
+    context.output.data({ removed }, () => `Passkey '${removed.name}' removed`);
+    return ExitCode.ok;
+  });
+}
+
 export async function statusCommand(context: CommandContext): Promise<void> {
   const status = await withToolctl(context, (toolctl) => toolctl.twoFactorStatus());
   const c = context.output.color;
@@ -134,7 +230,16 @@ export async function statusCommand(context: CommandContext): Promise<void> {
     const throttle = status.throttledUntil
       ? c.red(`throttled until ${status.throttledUntil}`)
       : `${status.failuresInWindow} of ${status.maxFailures} wrong codes allowed in ${status.windowMinutes} minutes used`;
-    return `2FA: ${state}\n${throttle}`;
+    const passkeys =
+      status.passkeys.length === 0
+        ? "Passkeys: none (toolctl 2fa enroll --passkey)"
+        : [
+            `Passkeys (${status.passkeys.length}):`,
+            ...status.passkeys.map(
+              (passkey) => `  ${c.bold(passkey.name)}  added ${passkey.createdAt}  last used ${passkey.lastUsedAt ?? "never"}  ${c.dim(passkey.id)}`,
+            ),
+          ].join("\n");
+    return `2FA: ${state}\n${throttle}\n${passkeys}`;
   });
 }
 

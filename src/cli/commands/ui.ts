@@ -7,21 +7,23 @@ interface UiFlags {
   open: boolean;
 }
 
-/** Resolves on the first SIGINT or SIGTERM: the server then closes and the registry with it. */
-function stopSignal(): Promise<void> {
+/** Resolves on the first SIGINT or SIGTERM (naming it): the server then closes and the registry with it. */
+export function stopSignal(): Promise<"SIGINT" | "SIGTERM"> {
   return new Promise((resolve) => {
-    const stop = () => {
-      process.off("SIGINT", stop);
-      process.off("SIGTERM", stop);
-      resolve();
+    const interrupted = () => stop("SIGINT");
+    const terminated = () => stop("SIGTERM");
+    const stop = (signal: "SIGINT" | "SIGTERM") => {
+      process.off("SIGINT", interrupted);
+      process.off("SIGTERM", terminated);
+      resolve(signal);
     };
-    process.on("SIGINT", stop);
-    process.on("SIGTERM", stop);
+    process.on("SIGINT", interrupted);
+    process.on("SIGTERM", terminated);
   });
 }
 
 /** Tries the desktop's opener; a machine without one (or without a desktop) just has the printed link. */
-function openBrowser(url: string): void {
+export function openBrowser(url: string): void {
   const [command, args] =
     process.platform === "darwin" ? ["open", [url]] : process.platform === "win32" ? ["cmd", ["/c", "start", '""', url]] : ["xdg-open", [url]];
   try {

@@ -37,6 +37,7 @@ import {
   toolsFingerprint,
 } from "./tools.js";
 import { isEnrolled, twoFactorStatus } from "./totp-state.js";
+import { addPasskey, listPasskeys, recordPasskeyUse, removePasskey } from "./passkeys.js";
 
 /**
  * How long the outcome's write waits for the lock. The action has happened: an outcome that cannot be written
@@ -216,6 +217,12 @@ export function sqliteStore(registry: Registry): SqliteStore {
       confirm: async (ring, code, nowMs, actor) => (await import("./twofactor.js")).confirmEnrollment(registry, ring, code, nowMs, actor),
       verify: async (ring, code, nowMs, context) => (await import("./twofactor.js")).verifyCode(registry, ring, code, nowMs, context),
       disable: async (ring, code, nowMs, actor) => (await import("./twofactor.js")).disable(registry, ring, code, nowMs, actor),
+    },
+    passkeys: {
+      list: () => now(() => listPasskeys(registry)),
+      add: (passkey, actor) => now(() => addPasskey(registry, passkey, actor)),
+      remove: (id, actor, via) => now(() => removePasskey(registry, id, actor, via)),
+      recordUse: (id, counter, nowMs) => now(() => recordPasskeyUse(registry, id, counter, nowMs)),
     },
     callLimits: {
       circuitRefusal: (tool, settings) => now(() => circuitRefusal(registry, tool, settings)),

@@ -345,4 +345,17 @@ export const MIGRATIONS: readonly string[] = [
   -- CLI and programs. Signed with the row when set.
   ALTER TABLE executions ADD COLUMN origin TEXT;
   `,
+  `
+  -- Passkeys (WebAuthn credentials) for the approval page: the credential id and COSE public key (both public,
+  -- base64url), the signature counter last seen, the transports (JSON array) and the user's name for it.
+  CREATE TABLE passkeys (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    public_key TEXT NOT NULL,
+    counter INTEGER NOT NULL DEFAULT 0,
+    transports TEXT NOT NULL DEFAULT '[]',
+    created_at TEXT NOT NULL,
+    last_used_at TEXT
+  ) WITHOUT ROWID;
+  `,
 ];

@@ -5,6 +5,7 @@
  */
 import type { TwoFactorStatus } from "../../domain/records.js";
 import type { Registry } from "./db.js";
+import { listPasskeys, passkeyInfo } from "./passkeys.js";
 
 /** The additional authenticated data for the sealed secret: the row it belongs to. */
 export const TOTP_AAD = "totp:1";
@@ -47,6 +48,7 @@ export function twoFactorStatus(registry: Registry, nowMs: number = Date.now()):
     maxFailures: MAX_FAILURES,
     windowMinutes: THROTTLE_WINDOW_MS / 60_000,
     throttledUntil: throttle.throttledUntilMs === undefined ? null : new Date(throttle.throttledUntilMs).toISOString(),
+    passkeys: listPasskeys(registry).map(passkeyInfo),
   };
 }
 

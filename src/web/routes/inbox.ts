@@ -67,7 +67,7 @@ function decideForms(approval: Approval, state: InboxState, csrf: string): Html 
   const ready = state.factors.filter((entry) => entry.readiness.ready);
   const approve = ready.map(
     ({ factor }) =>
-      html`<form method="post" action="/approvals/${approval.id}/approve" data-id="${approval.id}">
+      html`<form method="post" action="/approvals/${approval.id}/approve" data-id="${approval.id}" ${factor.formAttributes?.(approval.id)}>
         <input type="hidden" name="csrf" value="${csrf}" />
         <input type="hidden" name="digest" value="${approval.digest}" />
         <input type="hidden" name="factor" value="${factor.kind}" />
@@ -121,16 +121,14 @@ function requestCard(approval: Approval, state: InboxState, csrf: string): Html 
 export function inboxList(state: InboxState, csrf: string): Html {
   const blocked = state.factors.filter((entry) => !entry.readiness.ready).map((entry) => entry.readiness);
   const canApprove = blocked.length < state.factors.length;
-  const notices = canApprove
-    ? ""
-    : blocked.map(
-        (readiness) =>
-          !readiness.ready &&
-          html`<p class="notice warn" id="no-factor">
-            ${readiness.why} Nothing can be approved here until then: run <code>${readiness.command}</code> in a terminal, then reload this page. Requests can
-            still be denied.
-          </p>`,
-      );
+  const notices =
+    !canApprove &&
+    html`<div class="notice warn" id="no-factor">
+      <p>Nothing can be approved here until you set up a second factor in a terminal, then reload this page. Requests can still be denied.</p>
+      <ul>
+        ${blocked.map((readiness) => !readiness.ready && html`<li>${readiness.why} Run <code>${readiness.command}</code>.</li>`)}
+      </ul>
+    </div>`;
   const count = state.approvals.length;
   return html`<div id="inbox" data-version="${state.version}">
     ${notices}
@@ -150,7 +148,8 @@ export async function inboxPage(context: Pick<RouteContext, "toolctl" | "session
     ${message && html`<p class="notice ${message.kind}" role="status" id="message">${message.text}</p>`}
     <p id="live" class="muted"></p>
     ${inboxList(state, context.session.csrf)}`;
-  return { status, body: page({ title: "Approvals", current: "inbox", csrf: context.session.csrf, body }) };
+  const passkeys = state.factors.some(({ factor, readiness }) => factor.kind === "passkey" && readiness.ready);
+  return { status, body: page({ title: "Approvals", current: "inbox", csrf: context.session.csrf, body, passkeys }) };
 }
 
 const DONE: Record<string, (id: string) => string> = {
