@@ -297,7 +297,8 @@ export class McpHost {
     let filed: string | undefined;
     /** The URL elicitation sent for the filed request: it ends with the call. */
     let handOff: HandOffState | undefined;
-    const elicit = this.options.elicit === true && context.server.getClientCapabilities()?.elicitation !== undefined;
+    // Form mode only: a client that declared URL mode alone cannot answer a form.
+    const elicit = this.options.elicit === true && context.server.getClientCapabilities()?.elicitation?.form !== undefined;
     const options: RunOptions = {
       origin: context.origin,
       signal: context.extra.signal,
@@ -409,9 +410,11 @@ export class McpHost {
     if (!handOff) return;
     if (decided) {
       const options = context.untilDecided ? undefined : { relatedRequestId: context.extra.requestId };
-      await context.server
-        .createElicitationCompletionNotifier(handOff.id, options)()
-        .catch(() => undefined);
+      try {
+        await context.server.createElicitationCompletionNotifier(handOff.id, options)();
+      } catch {
+        // A client gone, or a stream closed: there is nobody left to tell.
+      }
     }
     if (handOff.open) handOff.controller.abort();
   }
