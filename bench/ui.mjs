@@ -3,9 +3,9 @@
 // same page on a home with 10 executions and 1 pending request (the floor), in interleaved rounds. The figure is
 // the browser's first-contentful-paint (performance.getEntriesByType("paint")), from the start of the navigation,
 // each load coming from a small page of the same server (/signed-out); the navigation timing's server share
-// (request start to response end) and load event are printed beside it. Target: under 300 ms
-// at that size. The homes are filled in-process through the built API (runs of echo.say, and pay.charge runs that
-// file a request and stop waiting at once); each page is the built binary, signed in once with its login link.
+// (request start to response end) and load event are printed beside it. Target: under 300 ms at that size. The
+// homes are filled in-process through the built API (runs of echo.say, and pay.charge runs that file a request and
+// stop waiting at once); each page is the built binary, signed in once with its login link.
 // Usage: npm run build && node bench/ui.mjs   (ROUNDS, EXECUTIONS, APPROVALS to change; CHROMIUM for another browser)
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
