@@ -181,6 +181,35 @@ describe("over stdio, with toolctl ui serving the home's page", () => {
     expect(asked).toHaveLength(1);
   });
 
+  it("an elicitation the user has not answered ends with the call: withdrawn when the wait ends, and the pending result names the page", async () => {
+    const client = new Client({ name: "slow-agent", version: "1.0.0" }, { capabilities: { elicitation: { url: {} } } });
+    clients.push(client);
+    let shown: { id: string | number; params: ElicitRequestURLParams } | undefined;
+    // A user who never answers: the prompt stays until the server withdraws it (or the client goes).
+    client.setRequestHandler(ElicitRequestSchema, (request, extra) => {
+      shown = { id: extra.requestId, params: request.params as ElicitRequestURLParams };
+      return new Promise((resolve) => extra.signal.addEventListener("abort", () => resolve({ action: "cancel" })));
+    });
+    const { transport } = stdioTransport(toolctl.home, ["--approval-wait", "1"]);
+    await client.connect(transport);
+    // What the server sends, as it arrives. (The SDK's client ignores a cancellation of request id 0, the first
+    // one a server makes, so the withdrawal is read from the wire rather than from the handler's signal.)
+    const received: Array<{ method?: string; params?: { requestId?: unknown } }> = [];
+    const onmessage = transport.onmessage!;
+    transport.onmessage = (message) => {
+      received.push(message as (typeof received)[number]);
+      onmessage(message);
+    };
+    const result = await client.callTool({ name: "pay__charge", arguments: { amount: 3 } });
+    const id = /^pending approval (ap_\w+)/.exec(text(result))?.[1];
+    expect(shown?.params).toMatchObject({ mode: "url", url: `${ui.origin}/approvals/${id}` });
+    const withdrawn = received.filter((message) => message.method === "notifications/cancelled").map((message) => message.params?.requestId);
+    expect(withdrawn).toEqual([shown!.id]);
+    expect(received.some((message) => message.method === "notifications/elicitation/complete")).toBe(false);
+    expect(text(result)).toContain(`on the approval page, ${ui.origin}/approvals/${id}`);
+    await toolctl.deny(id!);
+  });
+
   it("a client without it gets a result naming the page and `toolctl approve`; the log names both, and the client is never asked", async () => {
     const client = new Client({ name: "plain-agent", version: "1.0.0" });
     clients.push(client);
