@@ -6,13 +6,16 @@
  * wrong one): each refused, audited as `ui.refused`, and nothing decided. The runs waiting on the requests are
  * started in-process through the API, on the same home.
  */
-import { chmodSync, existsSync, readFileSync } from "node:fs";
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import http from "node:http";
 import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExitCode, type Toolctl } from "../src/api/index.js";
 import { generateTotp } from "../src/policy/totp.js";
 import { html } from "../src/web/html.js";
+import { servedPage } from "../src/web/served.js";
 import { Sessions } from "../src/web/sessions.js";
 import { openApi, runCli, tempDir, writeFiles } from "./helpers.js";
 import { spawnTerminal } from "./pty.js";
@@ -153,6 +156,39 @@ describe.skipIf(!hasChromium && !inCI)("the approval page in a browser", () => {
     expect(problems).toEqual([]);
   });
 
+  it("one request's own page, /approvals/ID (the address an MCP client is given): shown as in the inbox, approved there; then it says it was used", async () => {
+    const other = await waitingRun(toolctl, { amount: 1 });
+    const run = await waitingRun(toolctl, { amount: 7 });
+    leftovers.push(other.abort, run.abort);
+    const response = await page.goto(`${ui.origin}/approvals/${run.id}`);
+    expect(response!.status()).toBe(200);
+    // This request only, with what the inbox shows of it.
+    await expect(page.locator("section.request").count()).resolves.toBe(1);
+    const card = page.locator(`section#${run.id}`);
+    const text = await card.innerText();
+    for (const shown of ["pay.charge", "MEDIUM", "Charge dollars", "$7.00", "irreversible", (await toolctl.pendingApproval(run.id)).digest])
+      expect(text).toContain(shown);
+    await page.screenshot({ path: path.join(shots, "approval.png"), fullPage: true });
+
+    await card.locator("input[name=otp]").fill(generateTotp(secret, Date.now() + 30_000));
+    await card.getByRole("button", { name: "Approve" }).click();
+    await page.waitForURL(/\/\?done=approved/);
+    expect(await run.done).toMatchObject({ status: "succeeded", approval: { via: "approval page with TOTP" } });
+    expect(await statusOf(toolctl, other.id)).toBe("pending");
+
+    await page.goto(`${ui.origin}/approvals/${run.id}`);
+    const decided = await page.locator("#decided").innerText();
+    expect(decided).toMatch(
+      new RegExp(`^Approval request ${run.id} was approved by user \\(approval page with TOTP\\), [\\d-]+ [\\d:]+ UTC, and its run has used it\\.`),
+    );
+    await expect(page.locator("main form").count()).resolves.toBe(0);
+    const execution = (await run.done).executionId;
+    await page.getByRole("link", { name: execution }).click();
+    await page.waitForURL(`${ui.origin}/executions/${execution}`);
+    expect(problems).toEqual([]);
+    await toolctl.deny(other.id);
+  });
+
   it("signs out: the session is gone, and the login link does not work again", async () => {
     await page.goto(`${ui.origin}/`);
     await page.getByRole("button", { name: "Sign out" }).click();
@@ -259,6 +295,39 @@ describe("what the approval page refuses", () => {
     ]);
     expect(await statusOf(toolctl, run.id)).toBe("pending");
     await toolctl.deny(run.id);
+  });
+
+  it("one request's page without a session says how to sign in (401, audited), with no token anywhere; signed in, it shows the request, or says it was decided or never filed", async () => {
+    const run = await waitingRun(toolctl, { amount: 2 });
+    leftovers.push(run.abort);
+    const token = new URL(ui.loginUrl).searchParams.get("token")!;
+    const audited = await refusedDuring(async () => {
+      const response = await fetch(`${ui.origin}/approvals/${run.id}`, { redirect: "manual" });
+      expect(response.status).toBe(401);
+      const text = await response.text();
+      expect(text).toContain(`Not signed in: no session. Approval request ${run.id} is shown here once this browser is signed in.`);
+      expect(text).toContain("Open the login link printed on the terminal that serves this page (by toolctl ui, or toolctl mcp --ui)");
+      expect(text).not.toContain("token=");
+      expect(text).not.toContain(token);
+      expect(text).not.toContain(`action="/approvals/${run.id}`);
+    });
+    expect(audited).toEqual([expect.objectContaining({ reason: "unauthorized: not signed in", method: "GET", path: `/approvals/${run.id}` })]);
+
+    const shown = await fetch(`${ui.origin}/approvals/${run.id}`, { headers: { cookie: signed.cookie } });
+    expect(shown.status).toBe(200);
+    const text = await shown.text();
+    expect(text).toContain(`action="/approvals/${run.id}/approve"`);
+    expect(text).toContain(`action="/approvals/${run.id}/deny"`);
+    expect(text).toContain((await toolctl.pendingApproval(run.id)).digest);
+    expect(text.match(/<section class="request"/g)).toHaveLength(1);
+
+    await toolctl.deny(run.id);
+    const denied = await (await fetch(`${ui.origin}/approvals/${run.id}`, { headers: { cookie: signed.cookie } })).text();
+    expect(denied).toContain(`Approval request ${run.id} was denied by user`);
+    expect(denied).not.toContain(`action="/approvals/${run.id}`);
+    const unknown = await fetch(`${ui.origin}/approvals/ap_00000000`, { headers: { cookie: signed.cookie } });
+    expect(unknown.status).toBe(404);
+    expect(await unknown.text()).toContain("There is no approval request ap_00000000");
   });
 
   it("a form without the session's CSRF token, or with a wrong one, is refused (403): nothing is decided", async () => {
@@ -438,6 +507,25 @@ describe("toolctl ui's flags", () => {
       }
     },
   );
+
+  it("while it runs, ui.json in the home names its address and process, and no secret; it is removed when it stops", async () => {
+    const home = tempDir("toolctl-home-");
+    const ui = await startUi(home);
+    const file = path.join(home, "ui.json");
+    const text = readFileSync(file, "utf8");
+    const served = JSON.parse(text) as Record<string, unknown>;
+    expect(served).toMatchObject({ url: ui.origin, port: Number(new URL(ui.origin).port), pid: expect.any(Number) });
+    expect(served.pid).not.toBe(process.pid);
+    expect(text).not.toContain(new URL(ui.loginUrl).searchParams.get("token")!);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(servedPage(home)?.url).toBe(ui.origin);
+    expect(await ui.stop()).toBe(0);
+    expect(existsSync(file)).toBe(false);
+    expect(servedPage(home)).toBeUndefined();
+    // A file left by a process that is gone names no page.
+    writeFileSync(file, JSON.stringify({ ...served, pid: 2 ** 22 + 1 }));
+    expect(servedPage(home)).toBeUndefined();
+  });
 
   it("refuses a --listen host that is not loopback, or a malformed one: exit 2 on one line naming the flag, nothing served", async () => {
     const home = tempDir("toolctl-home-");

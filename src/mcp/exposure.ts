@@ -30,7 +30,7 @@ function describe(entry: CatalogEntry): string {
   ];
   if (entry.kind !== "read" || entry.approval === "always") {
     lines.push(
-      "A call that needs a human's approval waits for it (they decide with `toolctl approve`, never through this client); " +
+      "A call that needs a human's approval waits for it (they decide with `toolctl approve` or on toolctl's approval page, never through this client); " +
         "if no decision comes in time, the result names a pending approval id to pass to the `resume` tool.",
     );
   }

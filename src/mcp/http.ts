@@ -3,10 +3,13 @@
  * (a non-loopback address needs `--allow-remote`), requires a bearer token, and checks `Host` and `Origin` on
  * every request against DNS rebinding, as the MCP specification asks of local servers. Each client gets its own
  * session (a server and a transport); all share one McpHost, so one client's slow call never blocks another's.
+ *
+ * Another handler may answer every other path on the same port (`--ui`: the approval page). It does its own
+ * checks, by its own rules: the bearer token opens /mcp and nothing else, and nothing of the page opens /mcp.
  */
 import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
-import { isIP } from "node:net";
+import { isIP, type AddressInfo } from "node:net";
 import { hostname, networkInterfaces } from "node:os";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
@@ -45,7 +48,17 @@ function send(res: ServerResponse, status: number, message: string, headers: Rec
   res.end(JSON.stringify({ jsonrpc: "2.0", error: { code: -32000, message }, id: null }));
 }
 
+/** A handler for every path but /mcp on the same server (the approval page), doing its own checks. */
+export interface MountedHandler {
+  /** Told the address the server listens on (the address it bound, and its port), before the first request. */
+  listening(address: Listen): void;
+  handle(req: IncomingMessage, res: ServerResponse): void;
+  close(): void;
+}
+
 export interface HttpOptions extends Listen {
+  /** Answers every path but /mcp; without it they are 404. */
+  mount?: MountedHandler;
   /** The SHA-256 of the bearer token clients must send. */
   tokenHash: Buffer;
   /** Default MAX_SESSIONS. */
@@ -105,7 +118,10 @@ export async function serveHttp(host: McpHost, options: HttpOptions): Promise<Ru
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? "/", "http://localhost");
-    if (url.pathname !== MCP_PATH) return send(res, 404, `not found: the MCP endpoint is ${MCP_PATH}`);
+    if (url.pathname !== MCP_PATH) {
+      if (options.mount) return options.mount.handle(req, res);
+      return send(res, 404, `not found: the MCP endpoint is ${MCP_PATH}`);
+    }
     const refuse = (status: number, message: string, headers: Record<string, string> = {}) => {
       send(res, status, message, headers);
       return host.refusedRequest(message, { transport: "http", remote: req.socket.remoteAddress ?? null });
@@ -199,12 +215,15 @@ export async function serveHttp(host: McpHost, options: HttpOptions): Promise<Ru
     );
     http.listen(options.port, options.host, () => resolve());
   });
-  port = (http.address() as { port: number }).port;
+  const bound = http.address() as AddressInfo;
+  port = bound.port;
+  options.mount?.listening({ host: bound.address, port });
   host.start();
   return {
     url: `http://${hostPart(options.host)}:${port}${MCP_PATH}`,
     async close() {
       clearInterval(sweeper);
+      options.mount?.close();
       await Promise.allSettled([...sessions.values()].map(({ transport }) => transport.close()));
       http.closeAllConnections();
       await new Promise<void>((resolve) => http.close(() => resolve()));

@@ -5,13 +5,14 @@
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import type { Toolctl } from "../api/index.js";
 import { UsageError } from "../errors.js";
-import { isLoopback, parseListen, serveHttp, type RunningHttp } from "./http.js";
+import { isLoopback, parseListen, serveHttp, type MountedHandler, type RunningHttp } from "./http.js";
 import { McpHost, type McpOptions } from "./server.js";
 import { bearerToken, TOKEN_ENV } from "./token.js";
 
 export { McpHost, type McpOptions } from "./server.js";
 export { mcpToolName, MCP_NAME_PATTERN } from "./names.js";
 export { MAX_OUTPUT_BYTES } from "./results.js";
+export type { MountedHandler } from "./http.js";
 
 export interface StdioHandle {
   /** Resolves when the client goes away (stdin closes) or `close()` is called. */
@@ -50,10 +51,20 @@ export interface HttpServeOptions extends McpOptions {
   /** See http.ts MAX_SESSIONS and SESSION_IDLE_MS. */
   maxSessions?: number;
   sessionIdleMs?: number;
+  /**
+   * The approval page, served on the same port at every path but /mcp (`--ui`). Loopback only: with it, an
+   * address that is not loopback is refused, --allow-remote or not.
+   */
+  page?: MountedHandler;
 }
 
 export async function serveHttpMcp(toolctl: Toolctl, options: HttpServeOptions): Promise<RunningHttp & { token: ReturnType<typeof bearerToken> }> {
   const listen = parseListen(options.listen);
+  if (options.page && !isLoopback(listen.host)) {
+    throw new UsageError(
+      `--ui: the approval page is served to this machine only, and --http ${options.listen} binds ${listen.host}: use a loopback address (127.0.0.1), or serve the page with toolctl ui`,
+    );
+  }
   if (!isLoopback(listen.host) && !options.allowRemote) {
     throw new UsageError(
       `--http ${options.listen}: ${listen.host} is not a loopback address; other machines could reach this registry's actions: add --allow-remote if that is what you want`,
@@ -62,7 +73,14 @@ export async function serveHttpMcp(toolctl: Toolctl, options: HttpServeOptions):
   const token = bearerToken(toolctl.home, options.env ?? process.env, options.newToken);
   const host = new McpHost(toolctl, options);
   const log = options.log ?? (() => undefined);
-  const running = await serveHttp(host, { ...listen, tokenHash: token.hash, log, maxSessions: options.maxSessions, sessionIdleMs: options.sessionIdleMs });
+  const running = await serveHttp(host, {
+    ...listen,
+    tokenHash: token.hash,
+    log,
+    maxSessions: options.maxSessions,
+    sessionIdleMs: options.sessionIdleMs,
+    mount: options.page,
+  });
   try {
     token.save();
   } catch (error) {

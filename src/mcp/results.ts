@@ -52,22 +52,61 @@ function failureText(result: ExecuteResult): string {
   return lines.join("\n");
 }
 
-export function pendingText(result: ExecuteResult, approvalId: string): string {
+/** How a person decides a request: on the approval page when one is served for this home, else in a terminal. */
+function whereToDecide(approvalId: string, page: string | undefined, twoFactor: boolean): string {
+  const terminal = `toolctl approve ${approvalId}${twoFactor ? " --otp CODE" : ""} (toolctl deny ${approvalId} refuses it)`;
+  return page
+    ? `A person approves it on the approval page, ${page} (a browser signed in with the login link the page's server printed), or in their own terminal with: ${terminal}.`
+    : `A person approves it in their own terminal with: ${terminal}. (toolctl ui serves an approval page where it can be decided in a browser.)`;
+}
+
+export function pendingText(result: ExecuteResult, approvalId: string, page?: string): string {
   return [
     `pending approval ${approvalId}: ${result.tool}.${result.action} waits for a human's decision and has not run.`,
     result.error?.message ?? "",
-    `A person approves it in their own terminal with: toolctl approve ${approvalId}${result.approval?.twoFactor ? " --otp CODE" : ""} (toolctl deny ${approvalId} refuses it).`,
+    whereToDecide(approvalId, page, result.approval?.twoFactor === true),
     `Once approved, call the resume tool with {"approval": "${approvalId}"} to run exactly this call.`,
   ]
     .filter(Boolean)
     .join("\n");
 }
 
-export function runResult(result: ExecuteResult, options: { maxOutputBytes: number; structured: boolean }): CallToolResult {
+/** The server's note when a call files a request (its log, and a logging notification to the client). */
+export function filedText(target: string, approvalId: string, expiresAt: string, page?: string): string {
+  const terminal = `toolctl approve ${approvalId} (or toolctl deny ${approvalId})`;
+  return page
+    ? `${target} needs a human's approval: approval ${approvalId}, until ${expiresAt}. Decide it on the approval page, ${page}, or in a terminal with: ${terminal}`
+    : `${target} needs a human's approval: approval ${approvalId}, until ${expiresAt}. Decide it in a terminal with: ${terminal}; toolctl ui serves an approval page for it`;
+}
+
+/** What the request is, for the URL elicitation that sends the user to its page: action, cost, risk, undo. */
+export interface HandOff {
+  id: string;
+  target: string;
+  description?: string;
+  costUsd: number;
+  costBasis?: string;
+  risk: string;
+  undo?: string;
+  twoFactor: boolean;
+}
+
+/** The message of the URL elicitation: what is asked, and that the page (not the client) is where it is decided. */
+export function handOffText(request: HandOff): string {
+  const cost = `$${request.costUsd.toFixed(2)}${request.costBasis ? ` (${request.costBasis})` : ""}`;
+  return [
+    `${request.target} needs your approval (request ${request.id})${request.description ? `: ${request.description}` : ""}.`,
+    `Cost: ${cost}. Risk: ${request.risk}.${request.undo ? ` Undo: ${request.undo}.` : ""}`,
+    "Open the approval page to see it in full and approve (with your second factor) or deny it there; sign in first with the login link the page's server printed if this browser is not signed in.",
+    `Or, in a terminal: toolctl approve ${request.id}${request.twoFactor ? " --otp CODE" : ""}`,
+  ].join("\n");
+}
+
+export function runResult(result: ExecuteResult, options: { maxOutputBytes: number; structured: boolean; page?: string }): CallToolResult {
   const approvalId = result.approval?.requestId;
   if (result.error?.code === "approval_pending" && approvalId) {
-    return errorResult(pendingText(result, approvalId), {
-      _meta: { ...meta(result), "toolctl/approval": { id: approvalId, status: "pending" } },
+    return errorResult(pendingText(result, approvalId, options.page), {
+      _meta: { ...meta(result), "toolctl/approval": { id: approvalId, status: "pending", ...(options.page ? { page: options.page } : {}) } },
     });
   }
   if (result.error) return errorResult(failureText(result), { _meta: meta(result) });

@@ -5,8 +5,10 @@
  * approval (for `resume`), and the sessions to tell when the list changes.
  *
  * Approvals never come from the agent: a call that needs one files a request bound to the call's digest and
- * waits; a human decides it with `toolctl approve` in their own terminal (with a TOTP code when CRITICAL).
- * No code, `--yes` or decision is ever taken from the client.
+ * waits; a human decides it with `toolctl approve` in their own terminal (with a TOTP code when CRITICAL), or on
+ * the approval page when one is served for this home. A client that supports URL-mode elicitation is asked to
+ * show its user that request's page (an address with no secret in it); its answer decides nothing, and the call
+ * waits for the decision all the same. No code, `--yes` or decision is ever taken from the client.
  */
 import { randomUUID } from "node:crypto";
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
@@ -26,7 +28,7 @@ import type { CatalogEntry, ExecuteResult, ExecutionOrigin, RunOptions, Toolctl 
 import { ToolctlError } from "../api/index.js";
 import { isExposed, PREVIEW_TOOL, RESUME_TOOL, toolOf, type ExposureOptions } from "./exposure.js";
 import { mcpToolName } from "./names.js";
-import { errorResult, MAX_OUTPUT_BYTES, previewResult, runResult } from "./results.js";
+import { errorResult, filedText, handOffText, MAX_OUTPUT_BYTES, previewResult, runResult } from "./results.js";
 
 export interface McpOptions extends ExposureOptions {
   /** How long a call that needs approval waits for the decision before returning the pending request. */
@@ -44,6 +46,12 @@ export interface McpOptions extends ExposureOptions {
    * elicitation) before a request is filed for a terminal. The answer then passes through the client.
    */
   elicit?: boolean;
+  /**
+   * The page where a human can decide this approval request, when one is served for this home (`toolctl ui`,
+   * or this server with --ui); undefined otherwise. Asked each time a request is filed or named: a page may
+   * start or stop while the server runs. The address must hold no secret.
+   */
+  approvalPage?: (approvalId: string) => string | undefined;
 }
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
@@ -70,7 +78,8 @@ interface Waiting {
 const INSTRUCTIONS =
   "toolctl runs real-world actions under the user's policy: cost estimates, spending limits, risk levels, approvals by a human and an audit log. " +
   "Use `preview` to see what a call would do (exact request, cost, risk, approval need) before making it. A call that needs approval waits " +
-  "for a human, who decides in their own terminal; if it returns a pending approval id, tell the user and call `resume` with that id once they approved.";
+  "for a human, who decides in their own terminal or on toolctl's approval page; if it returns a pending approval id, tell the user where to decide it " +
+  "(the result says) and call `resume` with that id once they approved.";
 
 export class McpHost {
   private snapshot?: Snapshot;
@@ -286,7 +295,10 @@ export class McpHost {
   ): Promise<CallToolResult> {
     const report = progressOf(context);
     let filed: string | undefined;
-    const elicit = this.options.elicit === true && context.server.getClientCapabilities()?.elicitation !== undefined;
+    /** The URL elicitation sent for the filed request: it ends with the call. */
+    let handOff: HandOffState | undefined;
+    // Form mode only: a client that declared URL mode alone cannot answer a form.
+    const elicit = this.options.elicit === true && context.server.getClientCapabilities()?.elicitation?.form !== undefined;
     const options: RunOptions = {
       origin: context.origin,
       signal: context.extra.signal,
@@ -301,11 +313,18 @@ export class McpHost {
             onApprovalFiled: (id: string, expiresAt: string) => {
               filed = id;
               this.waiting.set(id, { target, input });
-              const message = `${target} needs a human's approval: approval ${id}, until ${expiresAt}. Decide it in a terminal with: toolctl approve ${id} (or toolctl deny ${id})`;
+              const page = this.pageOf(id);
+              const message = filedText(target, id, expiresAt, page);
               this.options.log?.(`toolctl mcp: ${message}`);
               void context.server.sendLoggingMessage({ level: "warning", logger: "toolctl", data: message }, context.extra.sessionId).catch(() => undefined);
-              report.waitingFor(id);
-              context.status?.(`waiting for a human to approve ${id}: toolctl approve ${id}`);
+              report.waitingFor(id, page);
+              context.status?.(`waiting for a human to approve ${id}: toolctl approve ${id}${page ? ` or ${page}` : ""}`);
+              // Not for a call that returns the pending request at once: its result names the page.
+              const waits = context.untilDecided === true || this.options.approvalWaitSeconds > 0;
+              if (page && waits && context.server.getClientCapabilities()?.elicitation?.url) {
+                handOff = { id, controller: new AbortController(), open: true };
+                void this.handOff(context, target, handOff, page, expiresAt);
+              }
             },
           }),
     };
@@ -314,6 +333,7 @@ export class McpHost {
       result = await this.toolctl.run(target, input, options);
     } catch (error) {
       if (filed) this.waiting.delete(filed);
+      await this.endHandOff(context, handOff, true);
       if (error instanceof ToolctlError)
         return errorResult(`${target}: ${error.message}${error.details.problems ? `\n${error.details.problems.map((p) => `- ${p}`).join("\n")}` : ""}`);
       throw error;
@@ -323,7 +343,80 @@ export class McpHost {
     const pending = result.error?.code === "approval_pending" ? result.approval?.requestId : undefined;
     if (pending) this.waiting.set(pending, { target, input });
     else if (filed) this.waiting.delete(filed);
-    return runResult(result, { maxOutputBytes: this.options.maxOutputBytes ?? MAX_OUTPUT_BYTES, structured: how.structured });
+    await this.endHandOff(context, handOff, !pending);
+    return runResult(result, {
+      maxOutputBytes: this.options.maxOutputBytes ?? MAX_OUTPUT_BYTES,
+      structured: how.structured,
+      page: pending ? this.pageOf(pending) : undefined,
+    });
+  }
+
+  /** The approval page of a request, when one is served; a failure to find out is logged, never the call's. */
+  private pageOf(id: string): string | undefined {
+    try {
+      return this.options.approvalPage?.(id);
+    } catch (error) {
+      this.options.log?.(`toolctl mcp: cannot tell whether an approval page is served: ${(error as Error).message}`);
+      return undefined;
+    }
+  }
+
+  /**
+   * Asks the client to show its user the request's page (URL-mode elicitation, protocol 2025-11-25). The answer
+   * decides nothing: `accept` means only that the user opened it. The call goes on waiting for the decision
+   * meanwhile; the elicitation ends with the call (`signal`).
+   */
+  private async handOff(context: CallContext, target: string, state: HandOffState, url: string, expiresAt: string): Promise<void> {
+    const { id, controller } = state;
+    const signal = controller.signal;
+    const approval = await this.toolctl.store.approvals.get(id).catch(() => undefined);
+    const request = approval?.request;
+    const message = handOffText({
+      id,
+      target,
+      description: request?.description,
+      costUsd: request?.cost.usd ?? approval?.costUsd ?? 0,
+      costBasis: request?.cost.basis,
+      risk: request?.risk ?? approval?.risk ?? "unknown",
+      undo: request?.undo,
+      twoFactor: request?.needsOtp ?? approval?.needsOtp ?? false,
+    });
+    try {
+      const answer = await context.server.elicitInput(
+        { mode: "url", message, url, elicitationId: id },
+        {
+          signal,
+          // The user may take until the request expires to open it.
+          timeout: Math.max(1000, Date.parse(expiresAt) - Date.now()),
+          // On the call's own response stream over HTTP; a task's call has returned, so its own stream is gone.
+          ...(context.untilDecided ? {} : { relatedRequestId: context.extra.requestId }),
+        },
+      );
+      const said = { accept: "opened the approval page", decline: "declined to open the approval page", cancel: "dismissed the approval page" }[answer.action];
+      this.options.log?.(`toolctl mcp: approval ${id}: the client's user ${said}`);
+    } catch (error) {
+      if (!signal.aborted) this.options.log?.(`toolctl mcp: approval ${id}: the client did not show the approval page: ${(error as Error).message}`);
+    } finally {
+      state.open = false;
+    }
+  }
+
+  /**
+   * The call is ending: a request that was decided (or withdrawn) has its page's interaction complete, which the
+   * client is told (`notifications/elicitation/complete`); an elicitation still unanswered is cancelled either
+   * way, on the call's own stream while it is open (the result names the page when the request is still pending).
+   */
+  private async endHandOff(context: CallContext, handOff: HandOffState | undefined, decided: boolean): Promise<void> {
+    if (!handOff) return;
+    if (decided) {
+      const options = context.untilDecided ? undefined : { relatedRequestId: context.extra.requestId };
+      try {
+        await context.server.createElicitationCompletionNotifier(handOff.id, options)();
+      } catch {
+        // A client gone, or a stream closed: there is nobody left to tell.
+      }
+    }
+    if (handOff.open) handOff.controller.abort();
   }
 
   private async preview(args: Record<string, unknown>, context: CallContext): Promise<CallToolResult> {
@@ -398,6 +491,13 @@ function elicitation(context: CallContext, waitSeconds: number): NonNullable<Run
   };
 }
 
+/** A URL elicitation of one call: its id is the approval's; `open` until the client answered or it ended. */
+interface HandOffState {
+  id: string;
+  controller: AbortController;
+  open: boolean;
+}
+
 interface CallContext {
   server: Server;
   origin: ExecutionOrigin;
@@ -428,7 +528,7 @@ function split(target: string): [string, string] {
  * Progress notifications for a call whose client asked for them (a progress token): the action's own progress
  * (an image pull, a deploy) and, while it waits for a human, a note every few seconds naming the approval.
  */
-function progressOf(context: CallContext): { progress?: RunOptions["progress"]; waitingFor(id: string): void; stop(): void } {
+function progressOf(context: CallContext): { progress?: RunOptions["progress"]; waitingFor(id: string, page?: string): void; stop(): void } {
   const token = context.extra._meta?.progressToken;
   let count = 0;
   let timer: NodeJS.Timeout | undefined;
@@ -440,8 +540,8 @@ function progressOf(context: CallContext): { progress?: RunOptions["progress"]; 
   };
   return {
     progress: token === undefined ? undefined : { start: (label) => send(label), stop: () => undefined, status: (text) => send(text) },
-    waitingFor(id) {
-      send(`waiting for a human to approve ${id} (toolctl approve ${id})`);
+    waitingFor(id, page) {
+      send(`waiting for a human to approve ${id} (${page ? `on ${page}, or ` : ""}toolctl approve ${id})`);
       if (token !== undefined) timer = setInterval(() => send(`still waiting for approval ${id}`), 5000);
     },
     stop() {

@@ -9,6 +9,9 @@
  * The checks are in guard.ts. Each refusal answers 401, 403 or 400, runs nothing, and is written to the audit
  * log as `ui.refused` (refusals.ts).
  * Every response carries a strict Content-Security-Policy and is never cached.
+ *
+ * `uiHandler` is the page without a server of its own: `toolctl mcp --http --ui` answers with it every path but
+ * /mcp on its own port. The checks are the same: they depend only on the address it is told it listens on.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Toolctl } from "../api/index.js";
@@ -23,6 +26,7 @@ import { budgetRoutes } from "./routes/budget.js";
 import { decideRoutes } from "./routes/decide.js";
 import { eventRoutes } from "./routes/events.js";
 import { executionRoutes } from "./routes/executions.js";
+import { approvalRoutes, isApprovalPage } from "./routes/approval.js";
 import { inboxRoutes, loadInbox } from "./routes/inbox.js";
 import { passkeyRoutes } from "./routes/passkeys.js";
 import { sameSecret, Sessions, type SessionLimits } from "./sessions.js";
@@ -30,7 +34,16 @@ import { cookieOf, hostRefusal, originRefusal, readForm, SECURITY_HEADERS } from
 import { refusalLog } from "./refusals.js";
 import { InboxWatcher } from "./watch.js";
 
-const ROUTES: readonly Route[] = [...inboxRoutes, ...decideRoutes, ...passkeyRoutes, ...eventRoutes, ...executionRoutes, ...auditRoutes, ...budgetRoutes];
+const ROUTES: readonly Route[] = [
+  ...inboxRoutes,
+  ...approvalRoutes,
+  ...decideRoutes,
+  ...passkeyRoutes,
+  ...eventRoutes,
+  ...executionRoutes,
+  ...auditRoutes,
+  ...budgetRoutes,
+];
 
 const STATIC: Record<string, { type: string; body: () => string }> = {
   "/static/app.css": { type: "text/css; charset=utf-8", body: () => STYLESHEET },
@@ -39,7 +52,7 @@ const STATIC: Record<string, { type: string; body: () => string }> = {
   "/static/webauthn.js": { type: "text/javascript; charset=utf-8", body: webAuthnBundle },
 };
 
-export interface UiServerOptions extends Listen {
+export interface UiHandlerOptions {
   log: (message: string) => void;
   sessions?: SessionLimits;
   /** How often the inbox is polled for /events (ms). */
@@ -48,7 +61,10 @@ export interface UiServerOptions extends Listen {
   landing?: string;
 }
 
-export interface RunningUi {
+export interface UiServerOptions extends Listen, UiHandlerOptions {}
+
+/** Where the page is and how to sign in. */
+export interface PageAddress {
   /**
    * The page's address: `http://localhost:PORT` when it listens on 127.0.0.1 (the default), since WebAuthn takes no
    * IP address as its relying party; else the address it listens on (`http://[::1]:PORT`), where passkeys do not work.
@@ -56,7 +72,23 @@ export interface RunningUi {
   origin: string;
   /** The one-time login link: `origin/login?token=…`. */
   loginUrl: string;
+}
+
+export interface RunningUi extends PageAddress {
   close(): Promise<void>;
+}
+
+/** The page's request handler, for a server that is not its own. */
+export interface UiHandler {
+  /** Answers one request (any path). Until `listening` is called every request is refused: no Host is its own. */
+  handle(req: IncomingMessage, res: ServerResponse): void;
+  /**
+   * Where the server listens (a loopback address and the port it got): the `Host` and `Origin` it answers to,
+   * its cookie's name and its links follow from it. Call it once, as soon as the server listens.
+   */
+  listening(address: Listen): PageAddress;
+  /** Stops polling the inbox for open pages; the server's connections are the server's to close. */
+  close(): void;
 }
 
 function send(res: ServerResponse, reply: Reply): void {
@@ -64,10 +96,9 @@ function send(res: ServerResponse, reply: Reply): void {
   res.end(String(reply.body));
 }
 
-export async function serveUi(toolctl: Toolctl, options: UiServerOptions): Promise<RunningUi> {
+export function uiHandler(toolctl: Toolctl, options: UiHandlerOptions): UiHandler {
   const sessions = new Sessions(options.sessions);
-  let port = options.port;
-  let hosts = ownHosts({ host: options.host, port });
+  let hosts = new Set<string>();
   let cookieName = "";
   let origin = "";
   const landing = options.landing ?? "/";
@@ -113,14 +144,19 @@ export async function serveUi(toolctl: Toolctl, options: UiServerOptions): Promi
     const session = sessions.find(cookie);
     if (!session) {
       const why = cookie ? "the session has ended (30 minutes idle, or 12 hours since sign-in)" : "not signed in";
+      const said = `Not signed in: ${cookie ? "your session has ended" : "no session"}.`;
+      // A link to one approval (as an MCP client shows it) carries no secret: signing in is a step of its own.
+      const approval = method === "GET" ? isApprovalPage(url.pathname) : undefined;
       return refuse(
         401,
         `unauthorized: ${why}`,
-        refusalPage(
-          "Not signed in",
-          `Not signed in: ${cookie ? "your session has ended" : "no session"}.`,
-          "Open the login link toolctl ui printed; a link works once, so start toolctl ui again for a new one.",
-        ),
+        approval
+          ? refusalPage(
+              "Sign in to see this approval request",
+              `${said} Approval request ${approval} is shown here once this browser is signed in.`,
+              "Open the login link printed on the terminal that serves this page (by toolctl ui, or toolctl mcp --ui), then open this address again. A link works once: start the server again for a new one.",
+            )
+          : refusalPage("Not signed in", said, "Open the login link toolctl ui printed; a link works once, so start toolctl ui again for a new one."),
       );
     }
 
@@ -209,13 +245,30 @@ export async function serveUi(toolctl: Toolctl, options: UiServerOptions): Promi
     });
   };
 
-  const server: Server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
-      options.log(`toolctl ui: ${(error as Error).stack ?? String(error)}`);
-      if (!res.headersSent) send(res, { status: 500, body: refusalPage("Error", "Something went wrong; the terminal running toolctl ui says what.") });
-      else res.end();
-    });
-  });
+  return {
+    handle(req, res) {
+      handle(req, res).catch((error: unknown) => {
+        options.log(`toolctl ui: ${(error as Error).stack ?? String(error)}`);
+        if (!res.headersSent) send(res, { status: 500, body: refusalPage("Error", "Something went wrong; the terminal running toolctl ui says what.") });
+        else res.end();
+      });
+    },
+    listening(address) {
+      hosts = ownHosts(address);
+      // Cookies are kept per host, not per port: a name of its own keeps two pages on this machine apart.
+      cookieName = `toolctl_ui_${address.port}`;
+      origin = `http://${address.host === "127.0.0.1" ? "localhost" : hostPart(address.host)}:${address.port}`;
+      return { origin, loginUrl: `${origin}/login?token=${sessions.loginToken}` };
+    },
+    close() {
+      watcher.close();
+    },
+  };
+}
+
+export async function serveUi(toolctl: Toolctl, options: UiServerOptions): Promise<RunningUi> {
+  const handler = uiHandler(toolctl, options);
+  const server: Server = createServer((req, res) => handler.handle(req, res));
   await new Promise<void>((resolve, reject) => {
     server.once("error", (error: NodeJS.ErrnoException) =>
       reject(
@@ -228,16 +281,11 @@ export async function serveUi(toolctl: Toolctl, options: UiServerOptions): Promi
     );
     server.listen(options.port, options.host, () => resolve());
   });
-  port = (server.address() as { port: number }).port;
-  hosts = ownHosts({ host: options.host, port });
-  // Cookies are kept per host, not per port: a name of its own keeps two pages on this machine apart.
-  cookieName = `toolctl_ui_${port}`;
-  origin = `http://${options.host === "127.0.0.1" ? "localhost" : hostPart(options.host)}:${port}`;
+  const address = handler.listening({ host: options.host, port: (server.address() as { port: number }).port });
   return {
-    origin,
-    loginUrl: `${origin}/login?token=${sessions.loginToken}`,
+    ...address,
     async close() {
-      watcher.close();
+      handler.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

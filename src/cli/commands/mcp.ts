@@ -1,7 +1,11 @@
 import { readFileSync } from "node:fs";
 import { UsageError } from "../../errors.js";
 import type { Toolctl } from "../../api/index.js";
+import type { MountedHandler } from "../../mcp/index.js";
+import type { PageAddress } from "../../web/index.js";
 import type { CommandContext } from "../program.js";
+import { approvalPageUrl, servedPage } from "../../web/served.js";
+import { announceServedPage } from "./shared.js";
 
 interface McpFlags {
   http?: string;
@@ -12,6 +16,7 @@ interface McpFlags {
   allowRemote?: boolean;
   newToken?: boolean;
   elicit?: boolean;
+  ui?: boolean;
 }
 
 const TOOL = /^[a-z][a-z0-9_-]{0,62}$/;
@@ -35,6 +40,9 @@ function checkFlags(flags: McpFlags): { tools?: string[]; wait?: number } {
   }
   if (flags.http === undefined && (flags.allowRemote || flags.newToken)) {
     throw new UsageError(`${flags.allowRemote ? "--allow-remote" : "--new-token"} applies to --http only`);
+  }
+  if (flags.http === undefined && flags.ui) {
+    throw new UsageError("--ui applies to --http only: with stdio, run toolctl ui in a terminal, and this server points to its page");
   }
   return { tools, wait };
 }
@@ -67,11 +75,20 @@ export async function mcpCommand(context: CommandContext, flags: McpFlags): Prom
   const toolctl = await openToolctl({ home: context.home, env: context.env, cwd: context.cwd, actor: "agent" });
   const log = (message: string) => process.stderr.write(`${message}\n`);
   toolctl.on("warning", (message) => context.output.warn(message));
+  /** With --ui: the page's own API instance (actor user), and where the page is once the server listens. */
+  let pageApi: Toolctl | undefined;
+  const served: { address?: PageAddress } = {};
   try {
     const settings = await toolctl.settings();
     const allow = [...new Set([...settings.mcp.allow, ...(flags.allow ?? [])])];
     await warnUnknown(toolctl, allow, context);
     const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+    /** This server's own page (--ui), else the one `toolctl ui` (or another server) serves for this home, if any. */
+    let ownPage: string | undefined;
+    const approvalPage = (id: string): string | undefined => {
+      const origin = ownPage ?? servedPage(toolctl.home)?.url;
+      return origin === undefined ? undefined : approvalPageUrl(origin, id);
+    };
     const options = {
       allow,
       tools,
@@ -80,6 +97,7 @@ export async function mcpCommand(context: CommandContext, flags: McpFlags): Prom
       elicit: flags.elicit === true || settings.mcp.elicit,
       version: pkg.version,
       log,
+      approvalPage,
     };
     const stopped = stopSignal();
     if (flags.http === undefined) {
@@ -88,14 +106,36 @@ export async function mcpCommand(context: CommandContext, flags: McpFlags): Prom
       await server.close();
       return 0;
     }
+    // The page decides as the person at this machine (actor user), never as the agent this server serves.
+    let mount: MountedHandler | undefined;
+    if (flags.ui) {
+      const [{ openToolctl: open }, web] = await Promise.all([import("../../api/index.js"), import("../../web/index.js")]);
+      pageApi = await open({ home: context.home, env: context.env, cwd: context.cwd, actor: "user" });
+      pageApi.on("warning", (message) => context.output.warn(message));
+      const handler = web.uiHandler(pageApi, { log: (message) => log(message.replace(/^toolctl ui:/, "toolctl mcp: approval page:")) });
+      mount = {
+        listening: (address) => void (served.address = handler.listening(address)),
+        handle: (req, res) => handler.handle(req, res),
+        close: () => handler.close(),
+      };
+    }
     const server = await mcp.serveHttpMcp(toolctl, {
       ...options,
       listen: flags.http,
       allowRemote: flags.allowRemote === true,
       newToken: flags.newToken === true,
       env: context.env,
+      page: mount,
     });
     log(`toolctl mcp: serving MCP (Streamable HTTP) at ${server.url}`);
+    let withdraw = (): void => undefined;
+    if (served.address) {
+      const { origin, loginUrl } = served.address;
+      ownPage = origin;
+      withdraw = announceServedPage(toolctl.home, origin, log);
+      log(`toolctl mcp: approval page at ${origin}/ (its own sign-in: the bearer token does not open it)`);
+      log(`toolctl mcp: approval page login link (signs in once): ${loginUrl}`);
+    }
     if (server.token.created) {
       log(`toolctl mcp: bearer token (shown once; only its hash is kept): ${server.token.created}`);
     } else {
@@ -106,9 +146,11 @@ export async function mcpCommand(context: CommandContext, flags: McpFlags): Prom
       );
     }
     await stopped;
+    withdraw();
     await server.close();
     return 0;
   } finally {
+    await pageApi?.close();
     await toolctl.close();
   }
 }

@@ -2,6 +2,7 @@ import { UsageError } from "../../errors.js";
 import { isWellFormedCode, OTP_DIGITS } from "../../api/index.js";
 import type { Toolctl } from "../../api/index.js";
 import type { CommandContext } from "../program.js";
+import { announcePage } from "../../web/served.js";
 
 /** Opens the API on the command's home for one command and always closes it, so locks and WAL checkpoints are released. */
 export async function withToolctl<T>(context: CommandContext, fn: (toolctl: Toolctl) => Promise<T> | T): Promise<T> {
@@ -37,4 +38,24 @@ export function parseTime(value: string | undefined, flag: string, edge: "start"
 /** A malformed `--otp` is a typo, not a guess: refused before it could count against the 2FA throttle. */
 export function checkOtpFlag(code: string): void {
   if (!isWellFormedCode(code)) throw new UsageError(`--otp: expected the ${OTP_DIGITS}-digit code from your authenticator, got ${JSON.stringify(code)}`);
+}
+
+/**
+ * Writes the home's ui.json (where `toolctl mcp` finds the approval page to send a human to) and returns what
+ * removes it. A home that cannot take it still gets its page, only without the MCP hand-off.
+ */
+export function announceServedPage(home: string, origin: string, log: (message: string) => void): () => void {
+  try {
+    const withdraw = announcePage(home, origin);
+    return () => {
+      try {
+        withdraw();
+      } catch {
+        // Left behind, it names a process that is gone, and is ignored.
+      }
+    };
+  } catch (error) {
+    log(`warning: cannot write ui.json in ${home} (${(error as Error).message}): toolctl mcp will not point to this page`);
+    return () => undefined;
+  }
 }

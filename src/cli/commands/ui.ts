@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import type { CommandContext } from "../program.js";
+import { announceServedPage } from "./shared.js";
 
 interface UiFlags {
   listen?: string;
@@ -47,10 +48,13 @@ export async function uiCommand(context: CommandContext, flags: UiFlags): Promis
   try {
     const stopped = stopSignal();
     const server = await web.serveUi(toolctl, { listen: flags.listen, log });
+    // ui.json: where `toolctl mcp` finds the page to send the human to (no secret in it).
+    const withdraw = announceServedPage(toolctl.home, server.origin, log);
     log(`toolctl ui: ${server.loginUrl}`);
     log("toolctl ui: the link signs in once; Ctrl-C stops the page");
     if (flags.open && process.stdin.isTTY === true && process.stderr.isTTY === true) openBrowser(server.loginUrl);
     await stopped;
+    withdraw();
     await server.close();
     return 0;
   } finally {

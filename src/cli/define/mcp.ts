@@ -25,9 +25,13 @@ export const mcpDefinition: CommandDefinition = {
       )
       .option("--allow-remote", "with --http: allow a bind address other than loopback (other machines then reach the server)")
       .option("--new-token", "with --http: replace the bearer token with a new one, printed once")
+      .option(
+        "--ui",
+        "with --http (loopback only): also serve the approval page on the same port, next to /mcp, with its own one-time login link (printed) and session",
+      )
       .addHelpText(
         "after",
-        "\nEvery call goes through the same checks as toolctl run (input schema, cost, risk, limits, approval, audit), recorded with actor agent and the\nclient's name, version and session. Approvals come from a human in their own terminal (toolctl approve ID), never from the client.\nThe HTTP transport needs Authorization: Bearer TOKEN (printed on first start, or TOOLCTL_MCP_TOKEN) and checks Host and Origin.\n\nExample:\n  toolctl mcp\n  toolctl mcp --allow stripe.create_refund --tag payments\n  toolctl mcp --http 8808",
+        "\nEvery call goes through the same checks as toolctl run (input schema, cost, risk, limits, approval, audit), recorded with actor agent and the\nclient's name, version and session. Approvals come from a human in their own terminal (toolctl approve ID) or on the approval page\n(toolctl ui, or --ui), never from the client; a client that supports URL elicitation is asked to show its user the request's page.\nThe HTTP transport needs Authorization: Bearer TOKEN (printed on first start, or TOOLCTL_MCP_TOKEN) and checks Host and Origin.\n\nExample:\n  toolctl mcp\n  toolctl mcp --allow stripe.create_refund --tag payments\n  toolctl mcp --http 8808\n  toolctl mcp --http 8808 --ui",
       )
       .action(action(async () => (await import("../commands/mcp.js")).mcpCommand));
   },

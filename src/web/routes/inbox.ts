@@ -78,7 +78,8 @@ function decideForms(approval: Approval, state: InboxState, csrf: string): Html 
   return html`<div class="decide">${approve}${deny}</div>`;
 }
 
-function requestCard(approval: Approval, state: InboxState, csrf: string): Html {
+/** One pending request as the inbox shows it, with Approve and Deny; also the page of one approval (approval.ts). */
+export function requestCard(approval: Approval, state: InboxState, csrf: string): Html {
   const request = approval.request;
   const head = html`<h2>
     ${approval.tool}.${approval.action} <span class="risk risk-${approval.risk}">${approval.risk}</span> <span class="muted">${approval.id}</span>
@@ -117,18 +118,23 @@ function requestCard(approval: Approval, state: InboxState, csrf: string): Html 
   </section>`;
 }
 
-/** The list alone (`/inbox/list`), carrying its version. */
-export function inboxList(state: InboxState, csrf: string): Html {
+/** When no second factor can be used: why, and what to run (shown above the inbox and one approval's page). */
+export function factorNotices(state: InboxState): Html | "" {
   const blocked = state.factors.filter((entry) => !entry.readiness.ready).map((entry) => entry.readiness);
   const canApprove = blocked.length < state.factors.length;
-  const notices =
-    !canApprove &&
-    html`<div class="notice warn" id="no-factor">
-      <p>Nothing can be approved here until you set up a second factor in a terminal, then reload this page. Requests can still be denied.</p>
-      <ul>
-        ${blocked.map((readiness) => !readiness.ready && html`<li>${readiness.why} Run <code>${readiness.command}</code>.</li>`)}
-      </ul>
-    </div>`;
+  return canApprove
+    ? ""
+    : html`<div class="notice warn" id="no-factor">
+        <p>Nothing can be approved here until you set up a second factor in a terminal, then reload this page. Requests can still be denied.</p>
+        <ul>
+          ${blocked.map((readiness) => !readiness.ready && html`<li>${readiness.why} Run <code>${readiness.command}</code>.</li>`)}
+        </ul>
+      </div>`;
+}
+
+/** The list alone (`/inbox/list`), carrying its version. */
+export function inboxList(state: InboxState, csrf: string): Html {
+  const notices = factorNotices(state);
   const count = state.approvals.length;
   return html`<div id="inbox" data-version="${state.version}">
     ${notices}
