@@ -35,6 +35,7 @@ import type { Budget } from "../engine/evaluate.js";
 import type { ExecuteDeps, ExecuteResult, Progress } from "../engine/execute.js";
 import type { InputSources } from "../engine/input.js";
 import type { ImportReport } from "../manifest/import.js";
+import type { Scaffold, ScaffoldOptions } from "../manifest/scaffold.js";
 import type { ConvertReport } from "../openapi/index.js";
 import type { ApprovalRequest } from "../policy/approval.js";
 import type { ApplyOptions, ApplyResult } from "../plan/apply.js";
@@ -85,6 +86,8 @@ export type {
   ImportReport,
   ListToolsQuery,
   PlanPreview,
+  Scaffold,
+  ScaffoldOptions,
   PlanRun,
   Progress,
   SaveToolResult,
@@ -347,4 +350,13 @@ export async function diagnose(options: Pick<OpenOptions, "home" | "env" | "cwd"
   const openStore = async (): Promise<Store> =>
     given ? Object.create(given, { close: { value: async () => {} } }) : (await import("../store/sqlite/index.js")).openSqliteStore(home, env);
   return run({ home, env, cwd: options.cwd ?? process.cwd(), actor: options.actor ?? resolveActor(env) }, openStore);
+}
+
+/**
+ * A commented manifest to start a tool from (`toolctl new`): an http, process or docker tool that imports as it
+ * is, or (http) one action made from a curl command line, with every credential in it replaced by a secret
+ * reference; `secrets` names them. It opens no home and writes nothing: the caller writes `text` where it wants.
+ */
+export async function newManifest(options: ScaffoldOptions): Promise<Scaffold> {
+  return (await import("../manifest/scaffold.js")).scaffoldManifest(options);
 }

@@ -30,6 +30,7 @@ import { secretDefinition } from "./define/secret.js";
 import { executionsDefinition } from "./define/executions.js";
 import { auditDefinition } from "./define/audit.js";
 import { mcpDefinition } from "./define/mcp.js";
+import { newDefinition } from "./define/new.js";
 
 export interface CommandContext extends CommonOptions {
   output: Output;
@@ -71,6 +72,7 @@ function action(load: () => Promise<Handler>) {
 /** Every top-level command, in help order. */
 const COMMANDS: readonly CommandDefinition[] = [
   importDefinition,
+  newDefinition,
   listDefinition,
   showDefinition,
   approvalsDefinition,
