@@ -10,6 +10,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import { runCli, runJson, tempDir } from "./helpers.js";
 
 interface Received {
@@ -183,10 +184,15 @@ describe("toolctl new http NAME --from-curl", () => {
     expectSameRequest(sent, curl, ["authorization", "x-api-key", "x-trace"]);
     expect(sent.headers["content-type"]).toMatch(/^application\/json/);
     expect(JSON.parse(sent.body)).toEqual(JSON.parse(curl.body));
-    expect(text).toContain("auth: { type: bearer, secret: PETS_TOKEN }");
-    expect(text).toContain('X-Api-Key: "{{ secrets.PETS_API_KEY }}"');
-    expect(text).toContain('access_token: "{{ secrets.PETS_ACCESS_TOKEN }}"');
-    expect(text).toMatch(/json:\n\s+name: rex/);
+    const manifest = parse(text);
+    expect(manifest.auth).toEqual({ type: "bearer", secret: "PETS_TOKEN" });
+    expect(manifest.actions.post_pets.request).toMatchObject({
+      method: "POST",
+      path: "/v1/pets",
+      query: { limit: "5", access_token: "{{ secrets.PETS_ACCESS_TOKEN }}" },
+      headers: { "X-Api-Key": "{{ secrets.PETS_API_KEY }}", "X-Trace": "t-1" },
+      json: { name: "rex", tags: ["a", "b"], auth: { client_secret: "{{ secrets.PETS_CLIENT_SECRET }}" } },
+    });
   });
 
   it("turns a form body and basic auth (-u) into form: and auth: basic", async () => {
@@ -197,8 +203,9 @@ describe("toolctl new http NAME --from-curl", () => {
     expectSameRequest(sent, curl, ["authorization"]);
     expect(Object.fromEntries(new URLSearchParams(sent.body))).toEqual(Object.fromEntries(new URLSearchParams(curl.body)));
     expect(sent.headers["content-type"]).toMatch(/^application\/x-www-form-urlencoded/);
-    expect(text).toContain("auth: { type: basic, username: ada, secret: SHOP_PASSWORD }");
-    expect(text).toMatch(/form:\n\s+item: tea\n\s+qty: "2"/);
+    const manifest = parse(text);
+    expect(manifest.auth).toEqual({ type: "basic", username: "ada", secret: "SHOP_PASSWORD" });
+    expect(manifest.actions.post_orders.request.form).toEqual({ item: "tea", qty: "2", note: "two cups & milk", api_token: "{{ secrets.SHOP_API_TOKEN }}" });
   });
 
   it("puts -G data in the query, keeps cookies as secrets and takes a secret's name from a $VARIABLE", async () => {
@@ -209,8 +216,13 @@ describe("toolctl new http NAME --from-curl", () => {
     const viaVariable = line.replace(secrets.SEARCH_KEY, "$SEARCH_KEY");
     const { sent, text } = await toolSends("search", viaVariable, secrets);
     expectSameRequest(sent, curl, ["cookie", "x-search-key"]);
-    expect(text).toContain("name: X-Search-Key");
-    expect(text).toContain("secret: SEARCH_KEY");
+    const manifest = parse(text);
+    expect(manifest.auth).toEqual({ type: "api_key", in: "header", name: "X-Search-Key", secret: "SEARCH_KEY" });
+    expect(manifest.actions.get_search.request).toMatchObject({
+      method: "GET",
+      query: { q: "hello world", page: "2" },
+      cookies: { session: "{{ secrets.SEARCH_COOKIE_SESSION }}" },
+    });
   });
 
   it("turns -u KEY: (an API key as the username) into a secret username", async () => {
@@ -219,8 +231,7 @@ describe("toolctl new http NAME --from-curl", () => {
     const curl = await curlSends(line);
     const { sent, text } = await toolSends("pay", line, secrets);
     expectSameRequest(sent, curl, ["authorization"]);
-    expect(text).toContain('username: "{{ secrets.PAY_API_KEY }}"');
-    expect(text).toContain("passwordOptional: true");
+    expect(parse(text).auth).toEqual({ type: "basic", username: "{{ secrets.PAY_API_KEY }}", secret: "PAY_PASSWORD", passwordOptional: true });
   });
 
   it("refuses what it cannot read, with one line naming --from-curl and never the value (exit 2)", async () => {

@@ -34,6 +34,7 @@ import type { Diagnosis } from "../engine/doctor.js";
 import type { Budget } from "../engine/evaluate.js";
 import type { ExecuteDeps, ExecuteResult, Progress } from "../engine/execute.js";
 import type { InputSources } from "../engine/input.js";
+import type { ExportedTool, ExportFormat } from "../manifest/export.js";
 import type { ImportReport } from "../manifest/import.js";
 import type { Scaffold, ScaffoldOptions } from "../manifest/scaffold.js";
 import type { ConvertReport } from "../openapi/index.js";
@@ -83,6 +84,8 @@ export type {
   ExecutionOrigin,
   ExecutionQuery,
   ExecuteResult,
+  ExportedTool,
+  ExportFormat,
   ImportReport,
   ListToolsQuery,
   PlanPreview,
@@ -197,6 +200,13 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
     toolRows: (query) => store.tools.rows(query),
     getTool: (name) => store.tools.get(name),
     describe: async (target) => (await import("../engine/describe.js")).describeTarget({ store, home, cwd, env }, target),
+    async exportTool(name, exportOptions = {}) {
+      const [{ findTool }, { exportManifest }] = await Promise.all([import("../engine/tools.js"), import("../manifest/export.js")]);
+      const tool = await findTool(store, name);
+      const manifest = await store.tools.manifest(tool.name);
+      if (!manifest) throw new (await import("../errors.js")).NotFoundError(`tool ${name} was removed meanwhile`);
+      return exportManifest(manifest, { source: tool.sourcePath, format: exportOptions.format ?? "yaml" });
+    },
 
     catalog: async (query) => (await import("../engine/catalog.js")).catalog(store, query),
     registryVersion: () => store.tools.fingerprint(),

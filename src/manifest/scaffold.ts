@@ -6,11 +6,12 @@
  * is never written: the caller is told which secrets to set. The text is parsed back as a manifest before it
  * is returned, so what is written is known to import.
  */
-import { Document, isMap, isPair, isScalar, visit, type Pair, type YAMLMap } from "yaml";
+import { isMap, isPair, isScalar, type Pair, type YAMLMap } from "yaml";
 import { TOOL_NAME_PATTERN } from "../domain/name-patterns.js";
 import { UsageError } from "../errors.js";
 import { curlMethod, parseCurl } from "./curl.js";
 import { parseManifest } from "./load.js";
+import { manifestYaml } from "./yaml-text.js";
 
 export const SCAFFOLD_RUNTIMES = ["http", "process", "docker"] as const;
 export type ScaffoldRuntime = (typeof SCAFFOLD_RUNTIMES)[number];
@@ -471,33 +472,15 @@ function template(runtime: ScaffoldRuntime, name: string): Built {
 }
 
 function render(built: Built): string {
-  const doc = new Document(built.manifest, { aliasDuplicateObjects: false });
-  doc.commentBefore = built.header;
-  for (const [path, text] of built.comments) {
-    const parent = path.length === 1 ? doc.contents : doc.getIn(path.slice(0, -1), true);
-    if (!isMap(parent)) continue;
-    const pair = (parent as YAMLMap).items.find((item): item is Pair => isPair(item) && isScalar(item.key) && item.key.value === path[path.length - 1]);
-    if (pair && isScalar(pair.key)) pair.key.commentBefore = text;
-  }
-  // Lists of words, short schemas and small maps read better on one line.
-  visit(doc, {
-    Seq(_key, node) {
-      if (node.items.every((item) => isScalar(item))) node.flow = true;
-    },
+  return manifestYaml(built.manifest, (doc) => {
+    doc.commentBefore = built.header;
+    for (const [path, text] of built.comments) {
+      const parent = path.length === 1 ? doc.contents : doc.getIn(path.slice(0, -1), true);
+      if (!isMap(parent)) continue;
+      const pair = (parent as YAMLMap).items.find((item): item is Pair => isPair(item) && isScalar(item.key) && item.key.value === path[path.length - 1]);
+      if (pair && isScalar(pair.key)) pair.key.commentBefore = text;
+    }
   });
-  const flow = (path: string[]) => {
-    const node = doc.getIn(path, true);
-    if (isMap(node)) node.flow = true;
-  };
-  for (const [name, action] of Object.entries(built.manifest.actions as Record<string, Record<string, unknown>>)) {
-    const properties = (action.inputSchema as { properties?: Record<string, unknown> }).properties ?? {};
-    for (const property of Object.keys(properties)) flow(["actions", name, "inputSchema", "properties", property]);
-    if (Object.keys(properties).length === 0) flow(["actions", name, "inputSchema"]);
-    if (action.idempotencyKey) flow(["actions", name, "idempotencyKey"]);
-  }
-  if (built.manifest.auth) flow(["auth"]);
-  if (built.manifest.permissions) flow(["permissions"]);
-  return doc.toString({ lineWidth: 0 });
 }
 
 export function scaffoldManifest(options: ScaffoldOptions): Scaffold {
