@@ -31,6 +31,7 @@ import { executionsDefinition } from "./define/executions.js";
 import { auditDefinition } from "./define/audit.js";
 import { mcpDefinition } from "./define/mcp.js";
 import { newDefinition } from "./define/new.js";
+import { completionDefinition } from "./define/completion.js";
 
 export interface CommandContext extends CommonOptions {
   output: Output;
@@ -93,6 +94,7 @@ const COMMANDS: readonly CommandDefinition[] = [
   executionsDefinition,
   auditDefinition,
   mcpDefinition,
+  completionDefinition,
 ];
 
 export const COMMAND_NAMES = COMMANDS.map((command) => command.name);
