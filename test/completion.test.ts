@@ -1,13 +1,13 @@
 /**
  * Shell completion through real shells and the built binary. bash: the script from `toolctl completion bash` is
  * sourced in `bash -c`, its function called with COMP_WORDS/COMP_CWORD set as bash sets them (a word split at `=`
- * included), and COMPREPLY printed; one session types TAB into an interactive bash on a pseudo-terminal. fish:
- * `complete -C` asks the sourced script for a command line. zsh: the script's syntax and its registration. The
+ * included), and COMPREPLY printed. fish: `complete -C` asks the sourced script for a command line. zsh: the
+ * script's syntax and its registration. Interactive bash and zsh on a pseudo-terminal, with TAB typed. The
  * candidates come from a home with the bundled examples, an imported OpenAPI spec, an execution and a pending
  * approval.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import * as pty from "node-pty";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -244,41 +244,77 @@ fish("fish", () => {
   });
 });
 
-describe("an interactive bash", () => {
-  it("completes as TAB is typed: a tool, its action, a --param name and its value", async () => {
-    const rc = path.join(tempDir("toolctl-completion-rc-"), "bashrc");
-    mkdirSync(path.dirname(rc), { recursive: true });
-    writeFileSync(rc, `PS1='$ '\nbind 'set bell-style none'\nsource "${scripts.bash}"\n`);
-    const term = pty.spawn("bash", ["--noprofile", "--rcfile", rc, "-i"], {
-      name: "xterm",
-      cols: 200,
-      rows: 20,
-      cwd: repoRoot,
-      env: env({ TERM: "xterm" }) as Record<string, string>,
-    });
-    let screen = "";
-    term.onData((data) => (screen += data));
-    const plain = () => screen.replace(/\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b[()][A-Za-z0-9]|\u0007/g, "").replace(/\r/g, "");
-    const waitFor = async (text: string) => {
-      for (let waited = 0; waited < 20_000; waited += 50) {
-        if (plain().includes(text)) return;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      throw new Error(`timed out waiting for ${JSON.stringify(text)}; the terminal shows:\n${plain()}`);
-    };
-    try {
-      await waitFor("$ ");
-      term.write("toolctl run weath\t");
-      await waitFor("toolctl run weather.");
-      term.write("\t");
-      await waitFor("toolctl run weather.current ");
-      term.write("-p lat\t");
-      await waitFor("toolctl run weather.current -p latitude=");
-      // A fresh line (Ctrl-U): a value after `=`, where bash splits the word.
-      term.write("\u0015toolctl run calculator.calculate -p operation=mul\t");
-      await waitFor("toolctl run calculator.calculate -p operation=multiply ");
-    } finally {
-      term.kill();
+/**
+ * An interactive shell on a pseudo-terminal, started with `args`. Its `toolctl` answers `__complete` as the real one
+ * and otherwise prints the arguments it was given, so the line TAB built is read back exactly when Enter runs it.
+ */
+function interactive(command: string, args: string[], extra: Record<string, string>) {
+  const fakeDir = tempDir("toolctl-completion-fake-");
+  writeFileSync(
+    path.join(fakeDir, "toolctl"),
+    `#!/bin/sh\nif [ "$1" = "__complete" ]; then exec "${binPath}" "$@"; fi\nprintf 'ARGV:'; printf ' [%s]' "$@"; printf '\\n'\n`,
+    { mode: 0o755 },
+  );
+  const term = pty.spawn(command, args, {
+    name: "xterm",
+    cols: 200,
+    rows: 20,
+    cwd: repoRoot,
+    env: env({ TERM: "xterm", PATH: `${fakeDir}:${process.env.PATH}`, ...extra }) as Record<string, string>,
+  });
+  let screen = "";
+  let changed = Date.now();
+  term.onData((data) => ((screen += data), (changed = Date.now())));
+  const plain = () => screen.replace(/\u001b\[[0-9;?]*[ -/]*[@-~]|\u001b[()][A-Za-z0-9]|\u001b[=>]|\u0007|[\b]/g, "").replace(/\r/g, "");
+  const waitUntil = async (done: () => boolean, what: string) => {
+    for (let waited = 0; waited < 20_000; waited += 50) {
+      if (done()) return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
     }
+    throw new Error(`timed out waiting for ${what}; the terminal shows:\n${plain()}`);
+  };
+  return {
+    waitFor: (text: string) => waitUntil(() => plain().includes(text), JSON.stringify(text)),
+    /** Types keys, then waits until the shell has answered them (the screen changed, then stayed still for 400 ms). */
+    async type(keys: string) {
+      const before = screen.length;
+      term.write(keys);
+      await waitUntil(() => screen.length > before && Date.now() - changed > 400, `an answer to ${JSON.stringify(keys)}`);
+    },
+    kill: () => term.kill(),
+  };
+}
+
+/** The same keys in both shells: a tool, its only action, a --param name (no space after `=`), and an enum value after `=`. */
+async function typeCompletions(shell: ReturnType<typeof interactive>, prompt: string) {
+  try {
+    await shell.waitFor(prompt);
+    for (const keys of ["toolctl run weath\t", "\t", "-p lat\t", "1 -p op\t"]) await shell.type(keys);
+    await shell.type("\n");
+    await shell.waitFor("ARGV: [run] [weather.current] [-p] [latitude=1] [-p] [op]");
+    // Where bash splits the word at `=`: the value after it.
+    for (const keys of ["toolctl run calculator.calculate -p operation=mul\t", "-p a=1 -p "]) await shell.type(keys);
+    await shell.type("\n");
+    await shell.waitFor("ARGV: [run] [calculator.calculate] [-p] [operation=multiply] [-p] [a=1] [-p]");
+  } finally {
+    shell.kill();
+  }
+}
+
+describe("an interactive shell, as TAB is typed", () => {
+  it("bash", async () => {
+    const rc = path.join(tempDir("toolctl-completion-rc-"), "bashrc");
+    writeFileSync(rc, `PS1='$ '\nbind 'set bell-style none'\nsource "${scripts.bash}"\n`);
+    await typeCompletions(interactive("bash", ["--noprofile", "--rcfile", rc, "-i"], {}), "$ ");
   }, 60_000);
+
+  (hasShell("zsh") || process.env.CI ? it : it.skip)(
+    "zsh",
+    async () => {
+      const dotdir = tempDir("toolctl-completion-zdot-");
+      writeFileSync(path.join(dotdir, ".zshrc"), `PS1='%% '\nautoload -U compinit && compinit -u -D\nsource "${scripts.zsh}"\n`);
+      await typeCompletions(interactive("zsh", ["-i"], { ZDOTDIR: dotdir }), "% ");
+    },
+    60_000,
+  );
 });
