@@ -58,13 +58,12 @@ _toolctl_complete() {
 
     COMPREPLY=()
     case $directive in
-    *files*)
+    *files* | *dirs*)
+        # Without mapfile, which bash 3.2 (macOS) lacks; there compopt is missing too, and file names get a space.
         compopt -o filenames 2>/dev/null
-        mapfile -t COMPREPLY < <(compgen -f -- "$cur")
-        ;;
-    *dirs*)
-        compopt -o filenames 2>/dev/null
-        mapfile -t COMPREPLY < <(compgen -d -- "$cur")
+        local kind=-f
+        [[ $directive == *dirs* ]] && kind=-d
+        while IFS= read -r line; do COMPREPLY+=("$line"); done < <(compgen "$kind" -- "$cur")
         ;;
     *)
         COMPREPLY=("@{candidates[@]}")
