@@ -2,7 +2,8 @@
 // Bundling keeps start-up close to bare node (one file read instead of dozens, no CommonJS lexing);
 // better-sqlite3's native addon stays on disk and is loaded by path.
 import { build } from "esbuild";
-import { existsSync, renameSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { readFile as readFileAsync } from "node:fs/promises";
 
 /**
@@ -69,6 +70,10 @@ await build({
   logLevel: "warning",
   plugins: [lazyRequires()],
 });
+// What shell completion knows of the command tree, read from it once here, so a TAB never loads commander.
+const spec = spawnSync(process.execPath, [new URL("cli/main.js", `${next.href}/`).pathname, "__complete-spec"], { encoding: "utf8" });
+if (spec.status !== 0) throw new Error(`toolctl __complete-spec failed: ${spec.stderr}`);
+writeFileSync(new URL("cli/completion-spec.json", `${next.href}/`), spec.stdout);
 if (existsSync(dist)) renameSync(dist, old);
 renameSync(next, dist);
 rmSync(old, { recursive: true, force: true });

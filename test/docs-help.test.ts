@@ -5,7 +5,8 @@
  * - every command the binary has is documented, and every command a heading names exists;
  * - every long flag a command's `--help` lists appears in that command's section;
  * - every long flag written in a section is one of the section's commands' flags, a global flag, or, where the
- *   text says so (`toolctl run … --yes`, "`run --wait`"), a flag of the command it names;
+ *   text says so (`toolctl run … --yes`, "`run --wait`"), a flag of the command it names (or, in a code span
+ *   that starts with `curl `, one of curl's);
  * - the runtimes the docs list are exactly `runtimes` of src/domain/runtimes.ts.
  */
 import { readdirSync, readFileSync } from "node:fs";
@@ -131,9 +132,12 @@ function strayFlags(section: Section, commands: string[]): string[] {
   section.lines.forEach((raw, i) => {
     // Link targets are anchors and paths, not flags ("#toolctl-apply-planjson--file").
     const line = fenced[i] ? raw : raw.replace(/\]\([^)]*\)/g, "]()");
+    // A code span that starts with `curl ` shows curl's own options (`toolctl new --from-curl` reads them).
+    const curlSpans = [...line.matchAll(/`curl [^`]*`/g)].map((m) => [m.index!, m.index! + m[0].length] as const);
     for (const match of line.matchAll(FLAG)) {
       const flag = match[0];
       if (globalFlags().includes(flag)) continue;
+      if (curlSpans.some(([start, end]) => match.index! > start && match.index! < end)) continue;
       const { explicit, nearest } = owners(line.slice(0, match.index));
       const where = `docs/commands.md:${section.line + i}: ${flag}`;
       if (explicit !== undefined) {

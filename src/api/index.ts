@@ -34,7 +34,9 @@ import type { Diagnosis } from "../engine/doctor.js";
 import type { Budget } from "../engine/evaluate.js";
 import type { ExecuteDeps, ExecuteResult, Progress } from "../engine/execute.js";
 import type { InputSources } from "../engine/input.js";
+import type { ExportedTool, ExportFormat } from "../manifest/export.js";
 import type { ImportReport } from "../manifest/import.js";
+import type { Scaffold, ScaffoldOptions } from "../manifest/scaffold.js";
 import type { ConvertReport } from "../openapi/index.js";
 import type { ApprovalRequest } from "../policy/approval.js";
 import type { ApplyOptions, ApplyResult } from "../plan/apply.js";
@@ -86,9 +88,13 @@ export type {
   ExecutionOrigin,
   ExecutionQuery,
   ExecuteResult,
+  ExportedTool,
+  ExportFormat,
   ImportReport,
   ListToolsQuery,
   PlanPreview,
+  Scaffold,
+  ScaffoldOptions,
   PlanRun,
   Progress,
   SaveToolResult,
@@ -203,6 +209,13 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
     toolRows: (query) => store.tools.rows(query),
     getTool: (name) => store.tools.get(name),
     describe: async (target) => (await import("../engine/describe.js")).describeTarget({ store, home, cwd, env }, target),
+    async exportTool(name, exportOptions = {}) {
+      const [{ findTool }, { exportManifest }] = await Promise.all([import("../engine/tools.js"), import("../manifest/export.js")]);
+      const tool = await findTool(store, name);
+      const manifest = await store.tools.manifest(tool.name);
+      if (!manifest) throw new (await import("../errors.js")).NotFoundError(`tool ${name} was removed meanwhile`);
+      return exportManifest(manifest, { source: tool.sourcePath, format: exportOptions.format ?? "yaml" });
+    },
 
     catalog: async (query) => (await import("../engine/catalog.js")).catalog(store, query),
     registryVersion: () => store.tools.fingerprint(),
@@ -356,4 +369,13 @@ export async function diagnose(options: Pick<OpenOptions, "home" | "env" | "cwd"
   const openStore = async (): Promise<Store> =>
     given ? Object.create(given, { close: { value: async () => {} } }) : (await import("../store/sqlite/index.js")).openSqliteStore(home, env);
   return run({ home, env, cwd: options.cwd ?? process.cwd(), actor: options.actor ?? resolveActor(env) }, openStore);
+}
+
+/**
+ * A commented manifest to start a tool from (`toolctl new`): an http, process or docker tool that imports as it
+ * is, or (http) one action made from a curl command line, with every credential in it replaced by a secret
+ * reference; `secrets` names them. It opens no home and writes nothing: the caller writes `text` where it wants.
+ */
+export async function newManifest(options: ScaffoldOptions): Promise<Scaffold> {
+  return (await import("../manifest/scaffold.js")).scaffoldManifest(options);
 }

@@ -29,6 +29,7 @@ import type { CatalogEntry, CatalogQuery } from "../engine/catalog.js";
 import type { Description } from "../engine/describe.js";
 import type { ExecuteOptions, ExecuteResult, Progress } from "../engine/execute.js";
 import type { InputSources } from "../engine/input.js";
+import type { ExportedTool, ExportFormat } from "../manifest/export.js";
 import type { ImportReport } from "../manifest/import.js";
 import type { ConvertReport, OpenApiImportOptions } from "../openapi/index.js";
 import type { ApprovalRequest } from "../policy/approval.js";
@@ -135,6 +136,11 @@ export interface Toolctl extends ManageApi {
   getTool(name: string): Promise<ToolRecord | undefined>;
   /** A tool (`name`) with its actions' cost and risk rules, or one action (`tool.action`) in full, as `toolctl show` prints it. */
   describe(target: string): Promise<Description>;
+  /**
+   * The tool as a `toolctl/v1` manifest (YAML with a header comment, or JSON) that re-imports `unchanged`, an
+   * imported OpenAPI spec's shared definitions included; values equal to their default are left out.
+   */
+  exportTool(name: string, options?: { format?: ExportFormat }): Promise<ExportedTool>;
 
   /**
    * Every action of the active tools (or of some tools, or of those with a tag), with its kind, self-contained

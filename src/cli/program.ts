@@ -31,6 +31,8 @@ import { executionsDefinition } from "./define/executions.js";
 import { auditDefinition } from "./define/audit.js";
 import { mcpDefinition } from "./define/mcp.js";
 import { uiDefinition } from "./define/ui.js";
+import { newDefinition } from "./define/new.js";
+import { completionDefinition } from "./define/completion.js";
 
 export interface CommandContext extends CommonOptions {
   output: Output;
@@ -90,6 +92,7 @@ function action(load: () => Promise<Handler>) {
 /** Every top-level command, in help order. */
 const COMMANDS: readonly CommandDefinition[] = [
   importDefinition,
+  newDefinition,
   listDefinition,
   showDefinition,
   approvalsDefinition,
@@ -111,6 +114,7 @@ const COMMANDS: readonly CommandDefinition[] = [
   auditDefinition,
   mcpDefinition,
   uiDefinition,
+  completionDefinition,
 ];
 
 export const COMMAND_NAMES = COMMANDS.map((command) => command.name);

@@ -380,6 +380,11 @@ export interface SaveToolInput {
   actor: string;
   /** An imported OpenAPI spec: pending until approved, whatever it asks for. */
   requiresApproval?: boolean;
+  /**
+   * `digest` is `digestOf(manifest)`, as a manifest file's is: a stored tool with another digest but the same
+   * content (an OpenAPI import's digest is over the converter's text) is then `unchanged`.
+   */
+  canonicalDigest?: boolean;
 }
 
 export interface SaveToolResult {

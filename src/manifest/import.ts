@@ -93,6 +93,7 @@ export async function importManifests(save: SaveTool, options: ImportOptions): P
         sourcePath: loaded.sourcePath,
         actions: compileActions(loaded),
         actor: options.actor,
+        canonicalDigest: true,
       });
       report.imported.push({ ...result, file });
     } catch (error) {

@@ -44,6 +44,7 @@ import type {
   TwoFactorStatus,
   VerifyContext,
 } from "../domain/records.js";
+import type { Manifest } from "../domain/manifest.js";
 import type { Asks } from "../domain/permissions.js";
 import type { KeyRing } from "../secrets/crypto.js";
 
@@ -87,6 +88,8 @@ export interface ToolStore {
   fingerprint(): Promise<string>;
   /** Shared schema definitions of a tool (an imported spec's components), all or by name. */
   definitions(tool: string, names?: string[]): Promise<Record<string, unknown>>;
+  /** The tool as a manifest: its definition, shared definitions and actions (by name), as imported. */
+  manifest(name: string): Promise<Manifest | undefined>;
   save(input: SaveToolInput): Promise<SaveToolResult>;
   /** Validators compiled on an action's first run, kept for the tool version they were compiled for. */
   saveValidators(

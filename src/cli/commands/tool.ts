@@ -75,3 +75,10 @@ export async function clearStateCommand(context: CommandContext, name: string): 
     result.removed ? `${name}: state volume ${result.volume} removed; the next run starts with an empty /state` : `${name}: no state volume to clear`,
   );
 }
+
+/** `toolctl tool export NAME`: the manifest on stdout (YAML, or JSON with --json); notes about moving it on stderr. */
+export async function exportToolCommand(context: CommandContext, name: string): Promise<void> {
+  const exported = await withToolctl(context, (toolctl) => toolctl.exportTool(name, { format: context.json ? "json" : "yaml" }));
+  for (const note of exported.notes) context.output.info(`note: ${note}`);
+  context.output.data(exported.manifest, () => exported.text);
+}

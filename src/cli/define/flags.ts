@@ -15,8 +15,10 @@ export function positiveInt(flag: string) {
 
 /** A flag that takes one of a fixed list: anything else is a usage error with the closest value and the list. */
 export function oneOf(flag: string, noun: string, values: readonly string[]) {
-  return (value: string) => {
+  const parse = (value: string) => {
     if (values.includes(value)) return value;
     throw new UsageError(`${flag}: unknown ${noun} '${value}'${didYouMean(value, values)}; one of: ${values.join(", ")}`);
   };
+  // Shell completion offers the list (completion/spec.ts reads it).
+  return Object.assign(parse, { choices: values });
 }

@@ -3,7 +3,7 @@ import type { CommandDefinition } from "./types.js";
 export const toolDefinition: CommandDefinition = {
   name: "tool",
   register(program, action) {
-    const tool = program.command("tool").description("tool lifecycle: approve, revoke, enable, disable, remove, test, clear-state");
+    const tool = program.command("tool").description("tool lifecycle: approve, revoke, enable, disable, remove, test, clear-state, export");
     for (const [verb, help] of [
       ["enable", "allow a tool to run again (pending if it asks for more than it was granted)"],
       ["disable", "stop a tool from running (it stays registered)"],
@@ -38,6 +38,15 @@ export const toolDefinition: CommandDefinition = {
         "\nExit 0 when healthy or degraded; otherwise the failed run's exit code.\n\nExample:\n  toolctl tool test stripe\n  toolctl tool test weather --json",
       )
       .action(action(async () => (await import("../commands/run.js")).toolTestCommand));
+    tool
+      .command("export")
+      .description("print the tool as a toolctl/v1 manifest (YAML; JSON with --json) that re-imports unchanged, to edit and commit")
+      .argument("<name>", "tool name")
+      .addHelpText(
+        "after",
+        "\nAn imported OpenAPI spec comes out with its shared definitions; values equal to their default are left out.\n\nExample:\n  toolctl tool export petstore > petstore.yaml && toolctl import petstore.yaml   # unchanged\n  toolctl tool export weather --json > weather.json",
+      )
+      .action(action(async () => (await import("../commands/tool.js")).exportToolCommand));
     tool
       .command("clear-state")
       .description('empty a Docker tool\'s /state volume (the way out of "volume quota exceeded")')

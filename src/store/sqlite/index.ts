@@ -33,6 +33,7 @@ import {
   saveLazyValidators,
   saveTool,
   setToolStatus,
+  storedManifest,
   toolNames,
   toolsFingerprint,
 } from "./tools.js";
@@ -109,6 +110,7 @@ export function sqliteStore(registry: Registry): SqliteStore {
           return fingerprint.value;
         }),
       definitions: (tool, names) => now(() => getDefinitions(registry, tool, names)),
+      manifest: (name) => now(() => storedManifest(registry, name)),
       save: (input) => toolWrite(() => saveTool(registry, input)),
       saveValidators: (tool, action, digest, input, output) => now(() => saveLazyValidators(registry, tool, action, digest, input, output)),
       setStatus: (name, status, actor) => toolWrite(() => setToolStatus(registry, name, status, actor)),

@@ -3,7 +3,7 @@
  * row carries its definition and references its precompiled input/output validators, so listing stays a
  * single cheap query and a run loads only what it needs.
  */
-import type { ActionSpec } from "../../domain/manifest.js";
+import type { ActionSpec, Manifest } from "../../domain/manifest.js";
 import { asksOf, isCovered, reachOf, widenedReach, type Asks } from "../../domain/permissions.js";
 import { digestOf, sha256Hex } from "../../util/canonical.js";
 import type { CatalogQuery, CatalogRow } from "../port.js";
@@ -174,6 +174,26 @@ export function listActions(registry: Registry, tool: string): Array<Pick<Action
   >;
 }
 
+/**
+ * The tool as a manifest, put back together from what is stored: its definition, its shared schema definitions
+ * (stored apart) and its actions, by name. The same value the importer saved, so `digestOf` gives a manifest
+ * file's digest for it.
+ */
+export function storedManifest(registry: Registry, name: string, definitionText?: string): Manifest | undefined {
+  const text = definitionText ?? (statement(registry, "SELECT definition FROM tools WHERE name = ?").pluck().get(name) as string | undefined);
+  if (text === undefined) return undefined;
+  const rows = statement(registry, "SELECT name, definition FROM actions WHERE tool = ? ORDER BY name").all(name) as Array<{
+    name: string;
+    definition: string;
+  }>;
+  const definitions = getDefinitions(registry, name);
+  return {
+    ...(JSON.parse(text) as Omit<Manifest, "actions" | "definitions">),
+    ...(Object.keys(definitions).length > 0 ? { definitions: definitions as Manifest["definitions"] } : {}),
+    actions: Object.fromEntries(rows.map((row) => [row.name, JSON.parse(row.definition) as ActionSpec])),
+  };
+}
+
 /** Inserts or replaces one tool and all its actions in a single transaction: a file is all-or-nothing. */
 export function saveTool(registry: Registry, input: SaveToolInput): SaveToolResult {
   const { manifest } = input;
@@ -195,7 +215,13 @@ export function saveTool(registry: Registry, input: SaveToolInput): SaveToolResu
           accepted_reach: string | null;
         }
       | undefined;
-    if (existing && existing.digest === input.digest) {
+    // A manifest file's digest is over its canonical JSON; a tool stored under another digest (an OpenAPI import's,
+    // over the converter's text) is compared by content, so a spec exported as a manifest re-imports unchanged.
+    const same =
+      existing !== undefined &&
+      (existing.digest === input.digest ||
+        (input.canonicalDigest === true && digestOf(storedManifest(registry, manifest.name, existing.definition)) === input.digest));
+    if (existing && same) {
       db.prepare("UPDATE tools SET source_path = ? WHERE name = ?").run(input.sourcePath, manifest.name);
       return { tool: manifest.name, change: "unchanged", status: existing.status, actions: { added: [], changed: [], removed: [] } };
     }
