@@ -6,6 +6,7 @@
  */
 import { mkdirSync, readFileSync, unlinkSync } from "node:fs";
 import path from "node:path";
+import { ALLOW_ENTRY_PATTERN, TOOL_NAME_PATTERN } from "../domain/name-patterns.js";
 import { EnvironmentError, UsageError, ValidationError } from "../errors.js";
 import { writeFileAtomic } from "../util/atomic-file.js";
 import { didYouMean, suggest } from "../util/suggest.js";
@@ -13,7 +14,6 @@ import { CACHE_FILE, CONFIG_FILE, loadConfig, parseSettingValue, unreadable, typ
 import { SETTINGS, type SettingKind } from "./defaults.js";
 
 /** A tool name, as config `rateLimits` and the manifest spell it. */
-const TOOL_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
 
 type Key =
   | { kind: "setting"; key: string; path: string[]; setting: (typeof SETTINGS)[number] }
@@ -52,7 +52,7 @@ export function resolveKey(key: string): Key {
   const rate = /^rateLimits\.(.*)$/.exec(key);
   if (rate) {
     const tool = rate[1]!;
-    if (!TOOL_NAME.test(tool)) throw invalid(key, "a tool name (a lower-case letter, then lower-case letters, digits, - or _)", tool);
+    if (!TOOL_NAME_PATTERN.test(tool)) throw invalid(key, "a tool name (a lower-case letter, then lower-case letters, digits, - or _)", tool);
     return { kind: "rate", key, path: ["rateLimits", tool], tool };
   }
   if (GROUPS.includes(key)) {
@@ -68,8 +68,6 @@ function invalid(key: string, expected: string, raw: string): ValidationError {
   const message = `${key}: expected ${expected}, got ${JSON.stringify(raw)}`;
   return new ValidationError("config_invalid", message, [message], { key });
 }
-
-const ALLOW_ENTRY = /^[a-z][a-z0-9_-]{0,62}(\.[A-Za-z][A-Za-z0-9_]{0,63})?$/;
 
 /** The value `VALUE` stands for at `key`, typed by the setting's kind; a bad one is exit 2 saying what is expected. */
 export function parseValue(key: Key, raw: string): unknown {
@@ -93,7 +91,7 @@ export function parseValue(key: Key, raw: string): unknown {
         .split(",")
         .map((entry) => entry.trim())
         .filter((entry) => entry !== "");
-      const bad = entries.find((entry) => !ALLOW_ENTRY.test(entry));
+      const bad = entries.find((entry) => !ALLOW_ENTRY_PATTERN.test(entry));
       if (bad !== undefined) throw invalid(key.key, "a comma-separated list of TOOL or TOOL.ACTION", bad);
       return entries;
     }

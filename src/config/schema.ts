@@ -3,6 +3,7 @@
  * Only loaded when the file changed since it was last validated: zod is too heavy for every start-up.
  */
 import { z } from "zod";
+import { ALLOW_ENTRY_PATTERN, TOOL_NAME_PATTERN } from "../domain/name-patterns.js";
 import { CONFIG_DEFAULTS as D } from "./defaults.js";
 
 const usd = z.number().nonnegative();
@@ -49,11 +50,11 @@ export const configSchema = z.strictObject({
     })
     .default(D.process),
   /** Requests per minute per tool name, across every toolctl process; overrides the manifest's http.requestsPerMinute. */
-  rateLimits: z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, "a tool name"), z.number().int().positive()).default({}),
+  rateLimits: z.record(z.string().regex(TOOL_NAME_PATTERN, "a tool name"), z.number().int().positive()).default({}),
   mcp: z
     .strictObject({
       /** The create, update and delete actions agents may call through `toolctl mcp`: TOOL or TOOL.ACTION. */
-      allow: z.array(z.string().regex(/^[a-z][a-z0-9_-]{0,62}(\.[A-Za-z][A-Za-z0-9_]{0,63})?$/, "TOOL or TOOL.ACTION")).default([...D.mcp.allow]),
+      allow: z.array(z.string().regex(ALLOW_ENTRY_PATTERN, "TOOL or TOOL.ACTION")).default([...D.mcp.allow]),
       /** How long a call that needs approval waits for the decision before returning the pending request. */
       approvalWaitSeconds: seconds.default(D.mcp.approvalWaitSeconds),
       /** Ask through the client (form elicitation) for a MEDIUM-risk call before filing a request: weaker, off by default. */

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { ALLOW_ENTRY_PATTERN, TOOL_NAME_PATTERN } from "../../domain/name-patterns.js";
 import { UsageError } from "../../errors.js";
 import type { Toolctl } from "../../api/index.js";
 import type { MountedHandler } from "../../mcp/index.js";
@@ -19,17 +20,14 @@ interface McpFlags {
   ui?: boolean;
 }
 
-const TOOL = /^[a-z][a-z0-9_-]{0,62}$/;
-const TOOL_OR_ACTION = /^[a-z][a-z0-9_-]{0,62}(\.[A-Za-z][A-Za-z0-9_]{0,63})?$/;
-
 function checkFlags(flags: McpFlags): { tools?: string[]; wait?: number } {
   for (const value of flags.allow ?? []) {
-    if (!TOOL_OR_ACTION.test(value))
+    if (!ALLOW_ENTRY_PATTERN.test(value))
       throw new UsageError(`--allow: expected TOOL or TOOL.ACTION (such as stripe or stripe.create_refund), got ${JSON.stringify(value)}`);
   }
   const tools = flags.tools?.split(",").map((name) => name.trim());
   for (const name of tools ?? []) {
-    if (!TOOL.test(name)) throw new UsageError(`--tools: expected tool names separated by commas, got ${JSON.stringify(flags.tools)}`);
+    if (!TOOL_NAME_PATTERN.test(name)) throw new UsageError(`--tools: expected tool names separated by commas, got ${JSON.stringify(flags.tools)}`);
   }
   let wait: number | undefined;
   if (flags.approvalWait !== undefined) {
