@@ -5,15 +5,13 @@
  * signed checkpoint in the same transaction as the events, and exported to `audit.head` beside the database.
  * Events written before the log was keyed keep their plain SHA-256 chain; the first signed event pins them.
  */
-import { canonicalJson, sha256Hex } from "../../util/canonical.js";
-import { hmacHex, loadAuditKey, type AuditKey } from "../../secrets/audit-key.js";
-import { checkpointMac, exportCommittedHead, nowIso, statement, type Registry } from "./db.js";
+import { loadAuditKey } from "../../secrets/audit-key.js";
+import { exportCommittedHead, nowIso, statement, type Registry } from "./db.js";
+import { checkpointMac, GENESIS_HASH, hashRow } from "../shared/signing.js";
 import { HEAD_FILE, readHead } from "./head.js";
 import { signUnsignedExecutions, verifyExecutionSignatures } from "./executions.js";
 import type { AuditEventInput, AuditEvent, AuditVerification, AuditQuery } from "../../domain/records.js";
 export type { AuditEventInput, AuditEvent, AuditVerification, AuditQuery };
-
-export const GENESIS_HASH = "0".repeat(64);
 
 interface AuditRow {
   seq: number;
@@ -29,25 +27,6 @@ interface AuditRow {
   hash: string;
   /** The audit key that signed this event; null for an event written before the log was keyed. */
   key_id: string | null;
-}
-
-function rowBody(row: Omit<AuditRow, "prev_hash" | "hash" | "key_id">): string {
-  return canonicalJson({
-    seq: row.seq,
-    ts: row.ts,
-    type: row.type,
-    actor: row.actor,
-    tool: row.tool,
-    action: row.action,
-    execution_id: row.execution_id,
-    status: row.status,
-    data: row.data,
-  });
-}
-
-function hashRow(prevHash: string, row: Omit<AuditRow, "prev_hash" | "hash" | "key_id">, key: AuditKey | null): string {
-  const text = `${prevHash}\n${rowBody(row)}`;
-  return key ? hmacHex(key, text) : sha256Hex(text);
 }
 
 /**

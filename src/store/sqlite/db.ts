@@ -8,7 +8,8 @@ import { sqliteBinding } from "../../util/sqlite-binding.js";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { RegistryError } from "../../errors.js";
-import { hmacHex, loadAuditKey, type AuditKey } from "../../secrets/audit-key.js";
+import { loadAuditKey, type AuditKey } from "../../secrets/audit-key.js";
+import { checkpointMac } from "../shared/signing.js";
 import { keyStoreChoice } from "../../secrets/key-store.js";
 import { exportHead, HEAD_FILE, type ChainHead } from "./head.js";
 import { MIGRATIONS } from "./migrations.js";
@@ -244,10 +245,6 @@ function writeCheckpoint(registry: Registry, head: { seq: number; hash: string }
     registry,
     "INSERT INTO audit_checkpoint (id, seq, hash, key_id, mac) VALUES (1, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, key_id = excluded.key_id, mac = excluded.mac",
   ).run(head.seq, head.hash, key.id, checkpointMac(key, head));
-}
-
-export function checkpointMac(key: AuditKey, head: { seq: number; hash: string }): string {
-  return hmacHex(key, `toolctl audit checkpoint\n${head.seq}\n${head.hash}`);
 }
 
 /**

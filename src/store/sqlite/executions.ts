@@ -2,8 +2,8 @@
  * Executions: one row per run attempt, from `requested` to its final status. Everything stored here is
  * redacted by the engine before it arrives.
  */
-import { hmacHex, type AuditKey } from "../../secrets/audit-key.js";
-import { canonicalJson } from "../../util/canonical.js";
+import type { AuditKey } from "../../secrets/audit-key.js";
+import { executionMac } from "../shared/signing.js";
 import { currentProcess } from "../../util/process.js";
 import { rowsByIdPrefix, statement, type Registry } from "./db.js";
 import { countExecutions } from "./execution-counts.js";
@@ -119,18 +119,6 @@ export function updateExecution(registry: Registry, id: string, update: Executio
 }
 
 // ----------------------------------------------------------------------------------------------- signatures
-
-/**
- * Executions are what people read ("did the payment go through?"), so every row is signed with the audit key
- * like the audit chain: an edited status, output or cost no longer verifies. The signature covers every column
- * but itself, so columns added later are covered without a change here. `origin` counts only when set: rows
- * signed before it existed still verify.
- */
-function executionMac(key: AuditKey, row: Record<string, unknown>): string {
-  const { mac: _mac, origin, ...rest } = row;
-  const columns = origin === null || origin === undefined ? rest : { ...rest, origin };
-  return `${key.id}:${hmacHex(key, `toolctl execution\n${canonicalJson(columns)}`)}`;
-}
 
 /** Re-signs one row after any write to it. Must run inside the writing transaction. */
 export function signExecution(registry: Registry, id: string): void {
