@@ -3,11 +3,11 @@
  * the registry's advisory lock), so reading the last hash and inserting the next event cannot interleave with
  * another machine's append: the chain stays one chain, with no gap and no fork in `seq`.
  */
-import { checkpointMac, GENESIS_HASH, hashRow } from "../shared/signing.js";
+import { GENESIS_HASH, hashRow } from "../shared/signing.js";
 import type { AuditEventInput } from "../../domain/records.js";
-import { nowIso, type PgRegistry, type Sql, type Tx } from "./db.js";
+import { nowIso, type PgRegistry, type Tx } from "./db.js";
 
-/** Appends one event; `data` must already be redacted. The transaction's checkpoint is written before it commits (`writeCheckpoint`). */
+/** Appends one event; `data` must already be redacted. The transaction's checkpoint is written before it commits (db.ts `writeCheckpoint`). */
 export async function appendAudit(registry: PgRegistry, tx: Tx, event: AuditEventInput): Promise<{ seq: number; hash: string }> {
   const last = await tx.one<{ seq: number; hash: string }>("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1");
   const row = {
@@ -31,14 +31,4 @@ export async function appendAudit(registry: PgRegistry, tx: Tx, event: AuditEven
   );
   tx.pendingHead = { seq: row.seq, hash };
   return { seq: row.seq, hash };
-}
-
-/** The signed checkpoint: the last event's seq and hash under the audit key, moved in the same transaction as the events. */
-export async function writeCheckpoint(registry: PgRegistry, tx: Sql, head: { seq: number; hash: string }): Promise<void> {
-  const key = await registry.auditKey(tx);
-  await tx.run(
-    `INSERT INTO audit_checkpoint (id, seq, hash, key_id, mac) VALUES (1, $1, $2, $3, $4)
-     ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, key_id = excluded.key_id, mac = excluded.mac`,
-    [head.seq, head.hash, key.id, checkpointMac(key, head)],
-  );
 }

@@ -13,7 +13,7 @@ import os from "node:os";
 import pg from "pg";
 import { RegistryError } from "../../errors.js";
 import { loadAuditKey, type AuditKey } from "../../secrets/audit-key.js";
-import { writeCheckpoint } from "./audit-append.js";
+import { checkpointMac } from "../shared/signing.js";
 import { PG_MIGRATIONS } from "./schema.js";
 
 /** The advisory lock every serialized write takes (pg_advisory_xact_lock), and the one migrations take. */
@@ -208,6 +208,16 @@ export async function openPgRegistry(url: string, home: string, env: NodeJS.Proc
     },
   };
   return registry;
+}
+
+/** The signed checkpoint: the last event's seq and hash under the audit key, moved in the same transaction as the events. */
+async function writeCheckpoint(registry: PgRegistry, tx: Sql, head: { seq: number; hash: string }): Promise<void> {
+  const key = await registry.auditKey(tx);
+  await tx.run(
+    `INSERT INTO audit_checkpoint (id, seq, hash, key_id, mac) VALUES (1, $1, $2, $3, $4)
+     ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, key_id = excluded.key_id, mac = excluded.mac`,
+    [head.seq, head.hash, key.id, checkpointMac(key, head)],
+  );
 }
 
 /** The schema version this database is at; 0 for a database toolctl never used. */
