@@ -358,4 +358,12 @@ export const MIGRATIONS: readonly string[] = [
     last_used_at TEXT
   ) WITHOUT ROWID;
   `,
+  `
+  -- The machine that wrote a run's intent, a plan run, or a circuit's trial lease. Always NULL in a SQLite home (one
+  -- machine); set in a team's PostgreSQL database, and kept when one is exported back to SQLite (toolctl db export),
+  -- so that both backends have the same columns and an execution signed on either verifies on the other.
+  ALTER TABLE executions ADD COLUMN host TEXT;
+  ALTER TABLE plan_runs ADD COLUMN host TEXT;
+  ALTER TABLE circuits ADD COLUMN trial_host TEXT;
+  `,
 ];
