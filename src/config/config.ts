@@ -8,6 +8,7 @@ import path from "node:path";
 import { EnvironmentError, ValidationError } from "../errors.js";
 import { CONFIG_DEFAULTS, SETTINGS, type SettingKind } from "./defaults.js";
 import type { Problem } from "../manifest/problems.js";
+import { isPostgresUrl, redactDatabaseUrl } from "../util/database-url.js";
 import type { Config } from "./schema.js";
 
 export const CONFIG_FILE = "config.yaml";
@@ -44,6 +45,12 @@ export function parseSettingValue(kind: SettingKind, raw: string, name: string, 
     if (choices.includes(raw)) return raw;
     throw new ValidationError("config_invalid", `${name}: expected one of ${choices.join(", ")}, got ${JSON.stringify(raw)}`, [
       `${name}: expected one of ${choices.join(", ")}`,
+    ]);
+  }
+  if (kind === "databaseUrl") {
+    if (raw === "" || isPostgresUrl(raw)) return raw;
+    throw new ValidationError("config_invalid", `${name}: expected a postgres:// or postgresql:// URL, got ${JSON.stringify(redactDatabaseUrl(raw))}`, [
+      `${name}: expected a postgres:// or postgresql:// URL`,
     ]);
   }
   if (kind === "boolean") {

@@ -24,9 +24,11 @@ export const CONFIG_DEFAULTS = {
   // 45 s: under the 60 s that clients built on the MCP TypeScript SDK (and Codex) allow a call by default, so the
   // agent gets the pending approval's id rather than a timeout that cancels the call and withdraws the request.
   mcp: { allow: [] as string[], approvalWaitSeconds: 45, elicit: false },
+  /** A team's PostgreSQL database (team mode); empty: the home's own SQLite registry. */
+  database: { url: "" },
 } as const;
 
-export type SettingKind = "boolean" | "usd" | "seconds" | "choice";
+export type SettingKind = "boolean" | "usd" | "seconds" | "choice" | "databaseUrl";
 
 /** Every setting: its dotted key, its type (and for a choice, the values), and the environment variable that overrides the file. */
 export const SETTINGS: ReadonlyArray<{ key: string; kind: SettingKind; env: string; help: string; choices?: readonly string[] }> = [
@@ -57,6 +59,12 @@ export const SETTINGS: ReadonlyArray<{ key: string; kind: SettingKind; env: stri
     kind: "boolean",
     env: "TOOLCTL_MCP_ELICIT",
     help: "toolctl mcp: ask the user through the MCP client (form elicitation) before filing a request for a MEDIUM-risk call; weaker, off by default",
+  },
+  {
+    key: "database.url",
+    kind: "databaseUrl",
+    env: "TOOLCTL_DATABASE_URL",
+    help: "team mode: the PostgreSQL database (postgres://USER@HOST/DB) that holds the registry, approvals, ledger and audit; empty: the home's SQLite registry; --database wins",
   },
   {
     key: "process.confinement",

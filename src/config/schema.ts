@@ -3,6 +3,7 @@
  * Only loaded when the file changed since it was last validated: zod is too heavy for every start-up.
  */
 import { z } from "zod";
+import { isPostgresUrl } from "../util/database-url.js";
 import { ALLOW_ENTRY_PATTERN, TOOL_NAME_PATTERN } from "../domain/name-patterns.js";
 import { CONFIG_DEFAULTS as D } from "./defaults.js";
 
@@ -61,6 +62,15 @@ export const configSchema = z.strictObject({
       elicit: z.boolean().default(D.mcp.elicit),
     })
     .default({ allow: [...D.mcp.allow], approvalWaitSeconds: D.mcp.approvalWaitSeconds, elicit: D.mcp.elicit }),
+  /** Team mode: the PostgreSQL database that holds the registry; empty for the home's SQLite registry. */
+  database: z
+    .strictObject({
+      url: z
+        .string()
+        .refine((url) => url === "" || isPostgresUrl(url), "a postgres:// or postgresql:// URL")
+        .default(D.database.url),
+    })
+    .default({ url: D.database.url }),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -2,11 +2,20 @@ import { loadConfig, settingValue } from "../../config/config.js";
 import { SETTINGS } from "../../config/defaults.js";
 import type { SettingChange, SettingView } from "../../config/edit.js";
 import { table } from "../../ui/output.js";
+import { isPostgresUrl, redactDatabaseUrl } from "../../util/database-url.js";
 import type { CommandContext } from "../program.js";
+
+/** What config output shows: a database URL never with its password, in text or JSON. */
+function shown<T>(value: T): T {
+  if (typeof value === "string") return (isPostgresUrl(value) ? redactDatabaseUrl(value) : value) as T;
+  if (Array.isArray(value)) return value.map(shown) as T;
+  if (value !== null && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([key, member]) => [key, shown(member)])) as T;
+  return value;
+}
 
 export async function configCommand(context: CommandContext): Promise<void> {
   const config = await loadConfig(context.home, context.env);
-  const settings = SETTINGS.map((s) => ({ key: s.key, value: settingValue(config, s.key), source: config.sources[s.key], env: s.env, help: s.help }));
+  const settings = SETTINGS.map((s) => ({ key: s.key, value: shown(settingValue(config, s.key)), source: config.sources[s.key], env: s.env, help: s.help }));
   context.output.data({ file: config.file, settings }, () =>
     [
       table(
@@ -33,7 +42,7 @@ function valueText(value: unknown): string {
 
 export async function getCommand(context: CommandContext, key: string): Promise<void> {
   const { getSetting } = await import("../../config/edit.js");
-  const view: SettingView = await getSetting(context.home, context.env, key);
+  const view: SettingView = shown(await getSetting(context.home, context.env, key));
   if (view.value === null) context.output.info(`${key} is not set: each tool's own http.requestsPerMinute applies`);
   context.output.data(view, () => valueText(view.value));
 }
@@ -52,14 +61,17 @@ function describeChange(context: CommandContext, change: SettingChange, verb: "s
 
 export async function setCommand(context: CommandContext, key: string, value: string): Promise<void> {
   const { setSetting } = await import("../../config/edit.js");
-  const change = await setSetting(context.home, context.env, key, value);
+  const change = shown(await setSetting(context.home, context.env, key, value));
+  if (isPostgresUrl(value) && new URL(value).password) {
+    context.output.warn(`${change.file} now holds the database password: PGPASSWORD or ~/.pgpass keep it out of the file (docs/team.md)`);
+  }
   if (change.overriddenBy) context.output.warn(`${change.overriddenBy} is set in the environment and overrides config.yaml for ${key}`);
   context.output.data(change, () => describeChange(context, change, "set"));
 }
 
 export async function unsetCommand(context: CommandContext, key: string): Promise<void> {
   const { unsetSetting } = await import("../../config/edit.js");
-  const change = await unsetSetting(context.home, context.env, key);
+  const change = shown(await unsetSetting(context.home, context.env, key));
   if (change.overriddenBy) context.output.warn(`${change.overriddenBy} is set in the environment and still overrides the default for ${key}`);
   context.output.data(change, () => describeChange(context, change, "unset"));
 }

@@ -12,6 +12,7 @@
 import os from "node:os";
 import pg from "pg";
 import { RegistryError } from "../../errors.js";
+import { redactDatabaseUrl } from "../../util/database-url.js";
 import { loadAuditKey, type AuditKey } from "../../secrets/audit-key.js";
 import { checkpointMac } from "../shared/signing.js";
 import { PG_MIGRATIONS } from "./schema.js";
@@ -56,17 +57,7 @@ export interface PgRegistry extends Sql {
   close(): Promise<void>;
 }
 
-/** `postgres://user:secret@host/db` → `postgres://user@host/db`, and any password parameter dropped. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    parsed.password = "";
-    for (const key of [...parsed.searchParams.keys()]) if (/pass|secret|key$/i.test(key)) parsed.searchParams.delete(key);
-    return parsed.toString();
-  } catch {
-    return "the database URL (unparseable)";
-  }
-}
+export { redactDatabaseUrl as redactUrl };
 
 const CONNECTION_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EPIPE"]);
 
@@ -126,7 +117,7 @@ export interface OpenPgOptions {
 
 /** Opens the pool and brings the schema up to date (once, under a lock, whichever machine gets there first). */
 export async function openPgRegistry(url: string, home: string, env: NodeJS.ProcessEnv, options: OpenPgOptions = {}): Promise<PgRegistry> {
-  const location = redactUrl(url);
+  const location = redactDatabaseUrl(url);
   const pool = new pg.Pool({
     connectionString: url,
     max: options.max ?? 10,
