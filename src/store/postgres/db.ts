@@ -122,7 +122,7 @@ export async function openPgRegistry(url: string, home: string, env: NodeJS.Proc
     connectionString: url,
     max: options.max ?? 10,
     idleTimeoutMillis: 10_000,
-    connectionTimeoutMillis: Number(env.TOOLCTL_DATABASE_CONNECT_TIMEOUT_MS ?? 10_000),
+    connectionTimeoutMillis: 10_000,
     allowExitOnIdle: true,
     application_name: "toolctl",
     types,
