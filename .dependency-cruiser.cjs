@@ -105,6 +105,12 @@ const LIBRARY_HOMES = [
     homes: ["src/store/sqlite/", "src/runners/builtin/database-file\\.ts"],
     why: "toolctl's storage is behind the Store port: only its SQLite adapter opens a database or writes SQL",
   },
+  {
+    name: "pg-only-in-the-postgres-adapter",
+    library: "pg",
+    homes: ["src/store/postgres/"],
+    why: "the team backend is the Store port on PostgreSQL: only its adapter opens a connection or writes SQL for it",
+  },
 ];
 
 const libraryRules = LIBRARY_HOMES.map(({ name, library, homes, why }) => ({
@@ -201,12 +207,12 @@ module.exports = {
       to: { path: "^src/(store|engine|plan|api|cli|ui|config)/" },
     },
     {
-      name: "only-the-api-opens-the-sqlite-store",
+      name: "only-the-api-opens-a-store",
       severity: "error",
       comment:
-        "The SQLite adapter is chosen and opened by the API; everything else sees the asynchronous Store port (store/port.ts), so a second backend changes one place.",
+        "A backend (the home's SQLite registry, a team's PostgreSQL database) is chosen and opened by the API through store/open.ts, and moved between by store/transfer.ts; everything else sees the asynchronous Store port (store/port.ts), so a backend changes one place.",
       from: { path: "^src/", pathNot: "^src/(api|store)/" },
-      to: { path: "^src/store/sqlite/" },
+      to: { path: "^src/store/(sqlite|postgres)/|^src/store/(open|transfer)\\.ts$" },
     },
     {
       name: "engine-and-policy-never-import-views",

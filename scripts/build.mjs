@@ -60,7 +60,7 @@ await build({
   // better-sqlite3's JavaScript is bundled too (a dozen files fewer to load); its native addon is loaded by path.
   // What dockerode needs only for BuildKit sessions (gRPC, protobuf) and ssh:// engines (ssh2) stays in
   // node_modules: those requires are made lazy below, so a Docker run never parses their megabyte and a half.
-  external: ["*.node", "@grpc/grpc-js", "@grpc/proto-loader", "protobufjs", "ssh2", "uuid"],
+  external: ["*.node", "pg-native", "@grpc/grpc-js", "@grpc/proto-loader", "protobufjs", "ssh2", "uuid"],
   // Prefer ESM entries: some packages (jsonc-parser) ship a UMD "main" whose dynamic requires cannot be bundled.
   mainFields: ["module", "main"],
   chunkNames: "chunks/[name]-[hash]",

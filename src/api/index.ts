@@ -43,6 +43,8 @@ import type { ApplyOptions, ApplyResult } from "../plan/apply.js";
 import type { PlanPreview } from "../plan/preview.js";
 import type { Runner } from "../runners/types.js";
 import type { Store } from "../store/port.js";
+import type { TransferReport } from "../store/transfer.js";
+import { UsageError } from "../errors.js";
 import { codeVerifier, manageApi } from "./manage.js";
 
 export { ExitCode, ToolctlError } from "../errors.js";
@@ -103,6 +105,7 @@ export type {
   Store,
   ToolRecord,
   ToolSummary,
+  TransferReport,
 };
 
 import type { ApplyCallOptions, ApprovalChannel, OpenOptions, ProgressEvent, RunInput, RunOptions, Toolctl } from "./types.js";
@@ -159,7 +162,7 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
   // Read on first need: listing tools never pays for the config schema.
   let loaded: Promise<Config> | undefined = options.config ? Promise.resolve(options.config) : undefined;
   const settings = (): Promise<Config> => (loaded ??= import("../config/config.js").then(async ({ loadConfig }) => (await loadConfig(home, env)).values));
-  const store = options.store ?? (await import("../store/sqlite/index.js")).openSqliteStore(home, env);
+  const store = options.store ?? (await (await import("../store/open.js")).openStore(home, env, options.database));
   const listeners = new Set<(event: ProgressEvent) => void>();
   const warningListeners = new Set<(message: string) => void>();
   const emit = (event: ProgressEvent) => listeners.forEach((listener) => listener(event));
@@ -359,7 +362,7 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
  * the secrets each tool needs, where the keys are, process confinement, the Docker engine and the images tools
  * name. It opens the home itself and works when the config is broken (that is one of its findings).
  */
-export async function diagnose(options: Pick<OpenOptions, "home" | "env" | "cwd" | "actor" | "store"> = {}): Promise<Diagnosis> {
+export async function diagnose(options: Pick<OpenOptions, "home" | "env" | "cwd" | "actor" | "store" | "database"> = {}): Promise<Diagnosis> {
   const env = options.env ?? process.env;
   const { resolveHome, resolveActor } = await import("../config/home.js");
   const { diagnose: run } = await import("../engine/doctor.js");
@@ -367,8 +370,40 @@ export async function diagnose(options: Pick<OpenOptions, "home" | "env" | "cwd"
   // A store the caller passed stays open: it is theirs to close.
   const given = options.store;
   const openStore = async (): Promise<Store> =>
-    given ? Object.create(given, { close: { value: async () => {} } }) : (await import("../store/sqlite/index.js")).openSqliteStore(home, env);
+    given ? Object.create(given, { close: { value: async () => {} } }) : (await import("../store/open.js")).openStore(home, env, options.database);
   return run({ home, env, cwd: options.cwd ?? process.cwd(), actor: options.actor ?? resolveActor(env) }, openStore);
+}
+
+export interface TransferOptions {
+  /** The home whose keys sign and verify the copy (and, for `migrateRegistry`, whose registry is copied). */
+  home?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * `toolctl db migrate-to URL`: copies the home's SQLite registry (tools, grants, history, approvals, ledger, audit
+ * log, 2FA, passkeys; never secrets) into the empty PostgreSQL database at `to`, in one transaction, then verifies
+ * the audit chain and every execution's signature there. A home whose own chain does not verify is not copied.
+ */
+export async function migrateRegistry(options: TransferOptions & { to: string }): Promise<TransferReport> {
+  const env = options.env ?? process.env;
+  const home = options.home ?? (await import("../config/home.js")).resolveHome(undefined, env);
+  const { isPostgresUrl, redactDatabaseUrl } = await import("../util/database-url.js");
+  if (!isPostgresUrl(options.to)) throw new UsageError(`db migrate-to: expected a postgres:// or postgresql:// URL, got ${JSON.stringify(redactDatabaseUrl(options.to))}`);
+  return (await import("../store/transfer.js")).migrateToPostgres(home, env, options.to);
+}
+
+/**
+ * `toolctl db export DIR`: copies the team database (`database`, else `TOOLCTL_DATABASE_URL`, else `database.url`)
+ * into a new SQLite registry in `to`, from one snapshot, and verifies the copy with the home's audit key.
+ */
+export async function exportRegistry(options: TransferOptions & { database?: string; to: string }): Promise<TransferReport> {
+  const env = options.env ?? process.env;
+  const home = options.home ?? (await import("../config/home.js")).resolveHome(undefined, env);
+  const { resolveDatabase } = await import("../config/database.js");
+  const source = await resolveDatabase(options.database, home, env);
+  if (!source) throw new UsageError("db export: no team database is named: give --database URL, or set TOOLCTL_DATABASE_URL");
+  return (await import("../store/transfer.js")).exportToSqlite(source.url, home, env, options.to);
 }
 
 /**

@@ -56,7 +56,13 @@ export interface OpenOptions {
   env?: NodeJS.ProcessEnv;
   /** Who acts, recorded on every execution and audit event. Default: from the environment (`user`, or `ci` under CI). */
   actor?: Actor;
-  /** A store to use instead of the home's SQLite registry (another backend). */
+  /**
+   * A team's PostgreSQL database (`postgres://…`) to use instead of the home's SQLite registry. Default:
+   * `TOOLCTL_DATABASE_URL`, else `database.url` in the home's config.yaml, else the home's registry.db. The home
+   * still holds this machine's config, keys and secrets.
+   */
+  database?: string;
+  /** A store to use instead of opening one (another backend); it wins over `database`. */
   store?: Store;
   /** Settings to use instead of the home's config.yaml (and its environment overrides). */
   config?: Config;

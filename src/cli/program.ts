@@ -33,6 +33,7 @@ import { mcpDefinition } from "./define/mcp.js";
 import { uiDefinition } from "./define/ui.js";
 import { newDefinition } from "./define/new.js";
 import { completionDefinition } from "./define/completion.js";
+import { dbDefinition } from "./define/db.js";
 
 export interface CommandContext extends CommonOptions {
   output: Output;
@@ -40,6 +41,7 @@ export interface CommandContext extends CommonOptions {
 
 interface GlobalFlags {
   home?: string;
+  database?: string;
   json?: boolean;
   quiet?: boolean;
   verbose?: boolean;
@@ -52,6 +54,7 @@ function contextFor(command: Command): CommandContext {
   const json = globals.json === true;
   return {
     home: resolveHome(globals.home, env),
+    ...(globals.database !== undefined ? { database: globals.database } : {}),
     json,
     actor: resolveActor(env),
     cwd: process.cwd(),
@@ -102,6 +105,7 @@ const COMMANDS: readonly CommandDefinition[] = [
   configDefinition,
   toolDefinition,
   doctorDefinition,
+  dbDefinition,
   runDefinition,
   rollbackDefinition,
   planDefinition,
@@ -129,6 +133,7 @@ export function buildProgram(only?: string): Command {
     .description("Run real-world actions safely: manifests, dry runs, approvals, sandboxes and a tamper-evident audit log.")
     .version(pkg.version, "-V, --version")
     .option("--home <dir>", "toolctl home (default: $TOOLCTL_HOME, else ~/.toolctl)")
+    .option("--database <url>", "a team's PostgreSQL database (postgres://…) instead of the home's registry (default: $TOOLCTL_DATABASE_URL, else database.url in config.yaml)")
     .option("--json", "print JSON on stdout (errors too) and nothing else")
     .option("-q, --quiet", "only errors on stderr (data still on stdout): no notes, warnings or spinners")
     .option("-v, --verbose", "say what happens on stderr: a run's pipeline stages with their timing, the request sent and the answer (secrets redacted)")
@@ -153,7 +158,7 @@ export function invokedCommand(args: string[]): string | undefined {
   if (args.some((arg) => arg === "--help" || arg === "-h")) return undefined;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
-    if (arg === "--home") {
+    if (arg === "--home" || arg === "--database") {
       i++;
       continue;
     }

@@ -22,6 +22,8 @@ export function resolveActor(env: NodeJS.ProcessEnv): Actor {
 
 export interface CommonOptions {
   home: string;
+  /** `--database`: a team's PostgreSQL database instead of the home's registry (see config/database.ts). */
+  database?: string;
   json: boolean;
   actor: Actor;
   cwd: string;

@@ -9,7 +9,7 @@ import type { ToolSummary } from "../domain/records.js";
 import { ToolctlError } from "../errors.js";
 import { createSecretLookup } from "../secrets/resolve.js";
 import type { ConfinementSetting } from "../runners/process/sandbox.js";
-import type { Store } from "../store/port.js";
+import type { Store, StoreHealth } from "../store/port.js";
 
 export type Level = "ok" | "warn" | "fail";
 
@@ -145,6 +145,15 @@ async function confinementCheck(context: DoctorContext, setting: ConfinementSett
   };
 }
 
+/** Which backend holds the registry, its schema version, and (for a team database) the connection and the role's privileges. */
+function backendCheck(health: StoreHealth): Check {
+  const schema = `schema ${health.schema.version} of ${health.schema.latest}`;
+  const server = health.backend === "postgres" ? `PostgreSQL ${health.server ?? "?"}, ${health.tls ? "TLS" : "no TLS"}, ` : "SQLite, ";
+  const details = { backend: health.backend, location: health.location, schema: health.schema, ...(health.server ? { server: health.server, tls: health.tls } : {}) };
+  if (health.problems.length > 0) return { name: "backend", level: "fail", message: `${server}${schema}: ${health.problems.join("; ")}`, details };
+  return { name: "backend", level: "ok", message: `${server}${schema}`, details };
+}
+
 /** `openStore` opens the home's store; a store that cannot be opened is the registry check's failure. */
 export async function diagnose(context: DoctorContext, openStore: () => Promise<Store>): Promise<Diagnosis> {
   const checks: Check[] = [];
@@ -170,6 +179,7 @@ export async function diagnose(context: DoctorContext, openStore: () => Promise<
         level: "ok",
         message: `${store.location}: ${tools.length} tools${pending.length ? `, pending approval: ${pending.join(", ")}` : ""}`,
       });
+      checks.push(backendCheck(await store.health()));
       const audit = await store.audit.verify();
       checks.push(
         audit.ok

@@ -262,6 +262,21 @@ export interface SecretStore {
   rotateKey(home: string, env: NodeJS.ProcessEnv, options?: RotateOptions): Promise<RotateResult>;
 }
 
+/** What `toolctl doctor` reports about the store itself. */
+export interface StoreHealth {
+  backend: "sqlite" | "postgres";
+  /** A file path, or a database URL without its password. */
+  location: string;
+  /** The schema version the store is at, and the one this toolctl brings it to. */
+  schema: { version: number; latest: number };
+  /** The database server, for a server backend. */
+  server?: string;
+  /** Whether the connection is encrypted, for a server backend. */
+  tls?: boolean;
+  /** What is wrong: a missing privilege, an audit key other than the team's. Empty when all is well. */
+  problems: string[];
+}
+
 export interface Store {
   /** Where the store lives, for messages (a file path, a database URL without its password). */
   readonly location: string;
@@ -275,5 +290,7 @@ export interface Store {
   readonly callLimits: CallLimitStore;
   readonly planRuns: PlanRunStore;
   readonly secrets: SecretStore;
+  /** The backend, its schema version and what is wrong with it, for doctor. */
+  health(): Promise<StoreHealth>;
   close(): Promise<void>;
 }

@@ -70,7 +70,7 @@ export async function mcpCommand(context: CommandContext, flags: McpFlags): Prom
   const { tools, wait } = checkFlags(flags);
   const [{ openToolctl }, mcp] = await Promise.all([import("../../api/index.js"), import("../../mcp/index.js")]);
   // Whoever started the server, the calls are the agent's: recorded as actor agent, never approved by it.
-  const toolctl = await openToolctl({ home: context.home, env: context.env, cwd: context.cwd, actor: "agent" });
+  const toolctl = await openToolctl({ home: context.home, database: context.database, env: context.env, cwd: context.cwd, actor: "agent" });
   const log = (message: string) => process.stderr.write(`${message}\n`);
   toolctl.on("warning", (message) => context.output.warn(message));
   /** With --ui: the page's own API instance (actor user), and where the page is once the server listens. */
@@ -108,7 +108,7 @@ export async function mcpCommand(context: CommandContext, flags: McpFlags): Prom
     let mount: MountedHandler | undefined;
     if (flags.ui) {
       const [{ openToolctl: open }, web] = await Promise.all([import("../../api/index.js"), import("../../web/index.js")]);
-      pageApi = await open({ home: context.home, env: context.env, cwd: context.cwd, actor: "user" });
+      pageApi = await open({ home: context.home, database: context.database, env: context.env, cwd: context.cwd, actor: "user" });
       pageApi.on("warning", (message) => context.output.warn(message));
       const handler = web.uiHandler(pageApi, { log: (message) => log(message.replace(/^toolctl ui:/, "toolctl mcp: approval page:")) });
       mount = {

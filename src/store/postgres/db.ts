@@ -21,6 +21,10 @@ import { PG_MIGRATIONS } from "./schema.js";
 const WRITE_LOCK = 0x746f6f6c; // "tool"
 const MIGRATE_LOCK = 0x6d696772; // "migr"
 const RETRIES = 8;
+/** The first wait before connecting again after the server went away; it grows with each attempt (7 s in all). */
+const RECONNECT_MS = 250;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export interface Sql {
   /** The rows of one statement, with `$1`-style parameters. */
@@ -168,22 +172,35 @@ export async function openPgRegistry(url: string, home: string, env: NodeJS.Proc
         try {
           client = await pool.connect();
         } catch (error) {
+          // A server restarting refuses connections for a moment: wait for it, then give up with exit 6.
+          if (isConnectionError(error) && attempt < RETRIES) {
+            await sleep(RECONNECT_MS * attempt);
+            continue;
+          }
           throw describePgError(error, location);
         }
         const tx: Tx = sqlOf(client);
         let broken: unknown;
+        let committing = false;
         try {
           await client.query("BEGIN");
           if (writeOptions.serialized !== false) await client.query("SELECT pg_advisory_xact_lock($1)", [WRITE_LOCK]);
           const value = await fn(tx);
           if (tx.pendingHead) await writeCheckpoint(registry, tx, tx.pendingHead);
+          committing = true;
           await client.query("COMMIT");
           return value;
         } catch (error) {
           broken = isConnectionError(error) ? error : undefined;
           await client.query("ROLLBACK").catch((rollbackError: unknown) => (broken ??= rollbackError));
           if (retryable(error) && attempt < RETRIES) {
-            await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
+            await sleep(Math.random() * 10 * attempt);
+            continue;
+          }
+          // A connection lost before COMMIT was sent took its transaction with it: the server rolled it back, so
+          // it is run again on a new connection. Lost during COMMIT, it may have committed: never run twice.
+          if (broken !== undefined && !committing && attempt < RETRIES) {
+            await sleep(RECONNECT_MS * attempt);
             continue;
           }
           // Expected refusals and programming errors pass through; database failures become exit 6.

@@ -65,12 +65,14 @@ const MAX_PROBLEMS = 50;
 
 /**
  * Checks the whole chain, the signed checkpoint, the exported head and every execution's signature. What only a
- * crash can cause (the head file behind the committed log) is a note; everything else is a problem.
+ * crash can cause (the head file behind the committed log) is a note; everything else is a problem. `keyHome` is
+ * where the audit key is looked up: the registry's own home, except for a copy checked with the key of the home
+ * it was made from (`toolctl db export`).
  */
-export function verifyAudit(registry: Registry): AuditVerification {
+export function verifyAudit(registry: Registry, keyHome = registry.home): AuditVerification {
   const problems: string[] = [];
   const notes: string[] = [];
-  const key = loadAuditKey(registry.home, registry.env, { create: false }) ?? null;
+  const key = loadAuditKey(keyHome, registry.env, { create: false }) ?? null;
   let prevHash = GENESIS_HASH;
   let expectedSeq = 1;
   let count = 0;

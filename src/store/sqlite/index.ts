@@ -11,6 +11,7 @@ import { appendAudit, iterateAudit, queryAudit, verifyAudit } from "./audit.js";
 import { admitCall, circuitRefusal, recordCall } from "./circuits.js";
 import { nowIso, openRegistry, statement, writeTransaction, type Registry } from "./db.js";
 import { countExecutions } from "./execution-counts.js";
+import { MIGRATIONS } from "./migrations.js";
 import { findExecution, insertExecution, listExecutions, updateExecution } from "./executions.js";
 import { approveTool, revokeTool } from "./grants.js";
 import { dayEntries, daySpend, reserveSpend, settleSpend } from "./ledger.js";
@@ -248,6 +249,13 @@ export function sqliteStore(registry: Registry): SqliteStore {
       allSealed: () => now(() => readSealedSecrets(registry)),
       rotateKey: (home, env, options) => now(() => rotateKey(registry, home, env, options)),
     },
+    health: () =>
+      now(() => ({
+        backend: "sqlite" as const,
+        location: registry.file,
+        schema: { version: statement(registry, "PRAGMA user_version").pluck().get() as number, latest: MIGRATIONS.length },
+        problems: [],
+      })),
     close: () => now(() => registry.close()),
   };
 }

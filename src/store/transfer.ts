@@ -1,0 +1,203 @@
+/**
+ * Moving a registry between backends: `toolctl db migrate-to URL` copies a home's SQLite registry (tools,
+ * grants, history, approvals, ledger, audit log, 2FA and passkeys) into an empty PostgreSQL database, and
+ * `toolctl db export DIR` copies a team's database into a new SQLite registry, for a backup. Rows are copied as
+ * they are, column for column: hashes, signatures and seq numbers included, so the audit chain and every execution's
+ * signature verify on the other side. Running totals (execution_counts, ledger_days) are not copied: the
+ * target's triggers rebuild them from the rows. Secrets are never copied: they belong to a machine.
+ */
+import { existsSync, mkdirSync } from "node:fs";
+import path from "node:path";
+import { RegistryError, UsageError } from "../errors.js";
+import { redactDatabaseUrl } from "../util/database-url.js";
+import type { AuditVerification } from "../domain/records.js";
+import { verifyAudit } from "./sqlite/audit.js";
+import { exportCommittedHead, openRegistry, REGISTRY_FILE, type Registry } from "./sqlite/db.js";
+import { openPgRegistry, type PgRegistry, type Sql } from "./postgres/db.js";
+
+/** Every table that holds state, parents before children. */
+export const TRANSFERRED_TABLES = [
+  "tools",
+  "validators",
+  "actions",
+  "definitions",
+  "executions",
+  "ledger",
+  "approvals",
+  "audit_events",
+  "audit_checkpoint",
+  "totp",
+  "totp_failures",
+  "passkeys",
+  "circuits",
+  "rate_slots",
+  "plan_runs",
+  "plan_steps",
+] as const;
+
+/** Tables whose rows mean the database is in use: a copy goes into an empty one only. */
+const IN_USE = ["tools", "executions", "audit_events", "approvals", "ledger", "plan_runs", "passkeys", "totp"] as const;
+
+export interface TransferResult {
+  /** Rows copied per table. */
+  rows: Record<string, number>;
+  /** The last audit event copied: the same seq and hash on both sides. */
+  head: { seq: number; hash: string } | null;
+}
+
+/** A copy and its check: the copy's audit chain (and every execution's signature) verified where it landed. */
+export interface TransferReport extends TransferResult {
+  /** Where the rows came from and went to (a file path, a database URL without its password). */
+  source: string;
+  target: string;
+  verification: AuditVerification;
+}
+
+export interface TransferProgress {
+  (table: string, copied: number): void;
+}
+
+/** Parameters per INSERT: PostgreSQL takes at most 65,535. */
+const MAX_PARAMETERS = 30_000;
+
+function sqliteColumns(registry: Registry, table: string): string[] {
+  return (registry.db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).map((column) => column.name);
+}
+
+async function pgColumns(sql: Sql, table: string): Promise<string[]> {
+  const rows = await sql.query<{ column_name: string }>(
+    "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
+    [table],
+  );
+  return rows.map((row) => row.column_name);
+}
+
+async function insertBatch(sql: Sql, table: string, columns: string[], rows: Array<Record<string, unknown>>): Promise<void> {
+  const values: unknown[] = [];
+  const tuples = rows.map((row) => `(${columns.map((column) => (values.push(row[column] ?? null), `$${values.length}`)).join(", ")})`);
+  await sql.run(`INSERT INTO ${table} (${columns.map((c) => `"${c}"`).join(", ")}) VALUES ${tuples.join(", ")}`, values);
+}
+
+async function countInUse(sql: Sql): Promise<Record<string, number>> {
+  const found: Record<string, number> = {};
+  for (const table of IN_USE) {
+    const row = await sql.one<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`);
+    if (row && row.n > 0) found[table] = row.n;
+  }
+  return found;
+}
+
+/** Copies the home's SQLite registry into the empty PostgreSQL database at `url`, in one transaction. */
+export async function copySqliteToPostgres(home: string, env: NodeJS.ProcessEnv, url: string, progress?: TransferProgress): Promise<TransferResult> {
+  if (!existsSync(path.join(home, REGISTRY_FILE))) throw new UsageError(`${path.join(home, REGISTRY_FILE)} does not exist: there is no registry to copy`);
+  const source = openRegistry(home, env);
+  let target: PgRegistry | undefined;
+  try {
+    target = await openPgRegistry(url, home, env, { max: 1 });
+    const pg = target;
+    const result: TransferResult = { rows: {}, head: null };
+    await pg.write(async (tx) => {
+      const used = await countInUse(tx);
+      if (Object.keys(used).length > 0) {
+        throw new UsageError(
+          `database ${pg.location} is not empty (${Object.entries(used)
+            .map(([table, n]) => `${n} ${table}`)
+            .join(", ")}): db migrate-to copies into an empty database only`,
+        );
+      }
+      for (const table of TRANSFERRED_TABLES) {
+        const targetColumns = new Set(await pgColumns(tx, table));
+        const columns = sqliteColumns(source, table).filter((column) => targetColumns.has(column));
+        const perBatch = Math.max(1, Math.floor(MAX_PARAMETERS / columns.length));
+        let batch: Array<Record<string, unknown>> = [];
+        let copied = 0;
+        const order = table === "audit_events" ? " ORDER BY seq" : "";
+        for (const row of source.db.prepare(`SELECT * FROM ${table}${order}`).iterate() as IterableIterator<Record<string, unknown>>) {
+          batch.push(row);
+          if (batch.length === perBatch) {
+            await insertBatch(tx, table, columns, batch);
+            copied += batch.length;
+            progress?.(table, copied);
+            batch = [];
+          }
+        }
+        if (batch.length > 0) {
+          await insertBatch(tx, table, columns, batch);
+          copied += batch.length;
+          progress?.(table, copied);
+        }
+        result.rows[table] = copied;
+      }
+      // The database remembers which audit key signs it: the one that signed the copied log.
+      const signer = source.db.prepare("SELECT key_id FROM audit_events WHERE key_id IS NOT NULL ORDER BY seq DESC LIMIT 1").pluck().get() as string | undefined;
+      if (signer) await tx.run("INSERT INTO settings (key, value) VALUES ('audit_key_id', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [signer]);
+      result.head = (await tx.one<{ seq: number; hash: string }>("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")) ?? null;
+    });
+    return result;
+  } finally {
+    source.close();
+    await target?.close();
+  }
+}
+
+/** Copies the PostgreSQL database at `url` into a new SQLite registry in `dir` (which must not hold one), from one consistent snapshot. */
+export async function copyPostgresToSqlite(url: string, home: string, env: NodeJS.ProcessEnv, dir: string, progress?: TransferProgress): Promise<TransferResult> {
+  const file = path.join(dir, REGISTRY_FILE);
+  if (existsSync(file)) throw new UsageError(`${file} already exists: db export writes a new registry only; choose another directory`);
+  const source = await openPgRegistry(url, home, env, { max: 1 });
+  let target: Registry | undefined;
+  const client = await source.pool.connect().catch((error: unknown) => {
+    throw new RegistryError(`database ${source.location} is unreachable: ${(error as Error).message}`, error);
+  });
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    target = openRegistry(dir, env);
+    const db = target.db;
+    const result: TransferResult = { rows: {}, head: null };
+    // One snapshot for every table: a run recorded during the export is either wholly in it or not at all.
+    await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    const rowsOf = async (table: string) => (await client.query(`SELECT * FROM ${table}${table === "audit_events" ? " ORDER BY seq" : ""}`)).rows as Array<Record<string, unknown>>;
+    const tables: Array<{ table: string; columns: string[]; rows: Array<Record<string, unknown>> }> = [];
+    for (const table of TRANSFERRED_TABLES) {
+      const targetColumns = new Set(sqliteColumns(target, table));
+      const rows = await rowsOf(table);
+      const columns = rows.length > 0 ? Object.keys(rows[0]!).filter((column) => targetColumns.has(column)) : [];
+      tables.push({ table, columns, rows });
+    }
+    await client.query("COMMIT");
+    db.transaction(() => {
+      for (const { table, columns, rows } of tables) {
+        if (rows.length > 0) {
+          const insert = db.prepare(`INSERT INTO ${table} (${columns.map((c) => `"${c}"`).join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`);
+          for (const row of rows) insert.run(...columns.map((column) => row[column] ?? null));
+        }
+        result.rows[table] = rows.length;
+        progress?.(table, rows.length);
+      }
+    }).immediate();
+    const events = tables.find((t) => t.table === "audit_events")!.rows;
+    const last = events[events.length - 1];
+    result.head = last ? { seq: Number(last.seq), hash: String(last.hash) } : null;
+    return result;
+  } finally {
+    client.release();
+    target?.close();
+    await source.close();
+  }
+}
+
+/**
+ * `toolctl db export DIR`: the team database copied into a new SQLite registry in `dir`, with the audit head
+ * exported beside it, then verified with this machine's audit key (the team's): `dir` is a home holding a backup
+ * that `TOOLCTL_HOME=dir toolctl audit verify` checks again, given the same key.
+ */
+export async function exportToSqlite(url: string, home: string, env: NodeJS.ProcessEnv, dir: string, progress?: TransferProgress): Promise<TransferReport> {
+  const copied = await copyPostgresToSqlite(url, home, env, dir, progress);
+  const target = openRegistry(dir, env);
+  try {
+    exportCommittedHead(target);
+    return { ...copied, source: redactDatabaseUrl(url), target: target.file, verification: verifyAudit(target, home) };
+  } finally {
+    target.close();
+  }
+}
