@@ -19,10 +19,12 @@ import type {
   AuditQuery,
   AuditVerification,
   Execution,
+  ExecutionError,
   ExecutionOrigin,
   ExecutionQuery,
   ListToolsQuery,
   PlanRun,
+  PlanRunQuery,
   SaveToolResult,
   Stats,
   StatsQuery,
@@ -85,6 +87,7 @@ export type {
   Config,
   ConvertReport,
   Execution,
+  ExecutionError,
   ExecutionOrigin,
   ExecutionQuery,
   ExecuteResult,
@@ -96,6 +99,7 @@ export type {
   Scaffold,
   ScaffoldOptions,
   PlanRun,
+  PlanRunQuery,
   Progress,
   SaveToolResult,
   Stats,
@@ -298,10 +302,11 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
       const [{ isOrphaned }, run] = await Promise.all([import("../plan/orphaned.js"), store.planRuns.get(id)]);
       return { ...run, interrupted: isOrphaned(run) };
     },
-    async planRuns(limit = 20) {
+    async planRuns(query = {}) {
       const { isOrphaned } = await import("../plan/orphaned.js");
       await settle();
-      return (await store.planRuns.list(limit)).map((run) => ({ ...run, interrupted: isOrphaned(run) }));
+      const { total, items } = await store.planRuns.list({ limit: 20, offset: 0, ...query });
+      return { total, items: items.map((run) => ({ ...run, interrupted: isOrphaned(run) })) };
     },
 
     async executions(query = {}) {
@@ -321,6 +326,7 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
       return store.executions.stats(query);
     },
     audit: (query = {}) => store.audit.query(query),
+    countAudit: (query = {}) => store.audit.count(query),
     auditEvents: () => store.audit.all(),
     verifyAudit: () => store.audit.verify(),
     async budget(day) {
