@@ -277,7 +277,7 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
       const result = await toolctl.run(`${name}.${test.action}`, test.input as Record<string, unknown>, runOptions);
       const latencyMs = result.durationMs ?? null;
       const status = result.status !== "succeeded" ? "failing" : latencyMs !== null && latencyMs > test.degradedAfterMs ? "degraded" : "healthy";
-      return { tool: name, action: test.action, status, latencyMs, executionId: result.executionId, error: result.error?.message, result };
+      return { tool: name, action: test.action, status, latencyMs, executionId: result.executionId, error: result.error, result };
     },
     async plan(file, planOptions = {}) {
       const [{ readPlanFile }, { previewPlan }, path] = await Promise.all([import("../plan/load.js"), import("../plan/preview.js"), import("node:path")]);

@@ -9,6 +9,7 @@ import type {
   AuditEvent,
   AuditQuery,
   AuditVerification,
+  ExecutionError,
   CountFilter,
   DaySpend,
   Execution,
@@ -110,7 +111,8 @@ export interface ToolHealth {
   status: "healthy" | "degraded" | "failing";
   latencyMs: number | null;
   executionId?: string;
-  error?: string;
+  /** The test run's error, as every execution's error (see ExecutionError). */
+  error?: ExecutionError;
   /** The test run, as `run` returns it. */
   result: ExecuteResult;
 }
