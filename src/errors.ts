@@ -116,3 +116,76 @@ export function exitCodeFor(error: unknown): ExitCodeValue {
   if (error instanceof ToolctlError) return error.exitCode;
   return ExitCode.actionFailed;
 }
+
+/** The exit code each error code ends a command with. Codes that several outcomes share name the usual one. */
+const EXIT_CODE_OF: Record<ErrorCode, ExitCodeValue> = {
+  usage: ExitCode.usage,
+  manifest_invalid: ExitCode.usage,
+  config_invalid: ExitCode.usage,
+  input_invalid: ExitCode.usage,
+  plan_invalid: ExitCode.usage,
+  plan_stale: ExitCode.usage,
+  not_found: ExitCode.usage,
+  secret_missing: ExitCode.usage,
+  action_failed: ExitCode.actionFailed,
+  output_invalid: ExitCode.actionFailed,
+  policy_refused: ExitCode.policy,
+  tool_disabled: ExitCode.policy,
+  tool_pending: ExitCode.policy,
+  url_blocked: ExitCode.policy,
+  needs_human: ExitCode.needsHuman,
+  approval_pending: ExitCode.needsHuman,
+  unknown_outcome: ExitCode.unknownOutcome,
+  registry_unavailable: ExitCode.environment,
+  environment_unavailable: ExitCode.environment,
+  interrupted: ExitCode.interrupted,
+};
+
+/** The category of an error whose runner named none: what kind of reason the code is. */
+const CATEGORY_OF: Partial<Record<ErrorCode, "validation" | "authorization" | "environment">> = {
+  usage: "validation",
+  manifest_invalid: "validation",
+  config_invalid: "validation",
+  input_invalid: "validation",
+  plan_invalid: "validation",
+  plan_stale: "validation",
+  not_found: "validation",
+  output_invalid: "validation",
+  policy_refused: "authorization",
+  tool_disabled: "authorization",
+  tool_pending: "authorization",
+  url_blocked: "authorization",
+  needs_human: "authorization",
+  approval_pending: "authorization",
+  secret_missing: "environment",
+  registry_unavailable: "environment",
+  environment_unavailable: "environment",
+};
+
+/** The code of an execution recorded before codes were kept, from its status. */
+const CODE_FOR_STATUS: Record<string, ErrorCode> = { declined: "policy_refused", unknown: "unknown_outcome" };
+
+/** What an execution's error is made of, as recorded: anything but the message may be missing on older rows. */
+export interface ExecutionErrorParts<C extends string> {
+  /** The execution's status, to derive a code from when none was recorded. */
+  status: string;
+  message: string;
+  category?: C | null;
+  code?: string | null;
+  exitCode?: number | null;
+  problems?: readonly string[] | null;
+}
+
+/**
+ * An execution's error, the one object every front door shows (`run --json`, `executions --json`, `executions
+ * show`, the API, MCP): `{ code, exitCode, category, message, problems? }`. Whatever was not recorded is derived:
+ * the code from the status, the exit code from the code, the category from the code (`other` when it says nothing).
+ */
+export function executionError<C extends string>(
+  parts: ExecutionErrorParts<C>,
+): { code: string; exitCode: number; category: C | "validation" | "authorization" | "environment" | "other"; message: string; problems?: string[] } {
+  const code = parts.code ?? CODE_FOR_STATUS[parts.status] ?? "action_failed";
+  const exitCode = parts.exitCode ?? EXIT_CODE_OF[code as ErrorCode] ?? ExitCode.actionFailed;
+  const category = parts.category ?? CATEGORY_OF[code as ErrorCode] ?? "other";
+  return { code, exitCode, category, message: parts.message, ...(parts.problems?.length ? { problems: [...parts.problems] } : {}) };
+}

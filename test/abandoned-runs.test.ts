@@ -117,7 +117,12 @@ describe("runs whose toolctl process is gone", () => {
     expect(list.items[0]).toMatchObject({
       id,
       status: "unknown",
-      error: expect.stringMatching(/^toolctl process \d+ is gone: it was killed or crashed while the action ran/),
+      error: {
+        code: "unknown_outcome",
+        exitCode: 5,
+        category: "other",
+        message: expect.stringMatching(/^toolctl process \d+ is gone: it was killed or crashed while the action ran/),
+      },
     });
     const stats = await toolctl.stats(STATS);
     expect(stats.totals).toMatchObject({ count: 1, unknown: 1, spendUsd: 6 });
@@ -167,7 +172,10 @@ describe("runs whose toolctl process is gone", () => {
       db.prepare("UPDATE executions SET pid = ? WHERE id = ?").run(other.pid, id);
       db.close();
       const shown = await toolctl.execution(id);
-      expect(shown).toMatchObject({ status: "unknown", error: expect.stringContaining(`toolctl process ${other.pid} is gone`) });
+      expect(shown).toMatchObject({
+        status: "unknown",
+        error: expect.objectContaining({ message: expect.stringContaining(`toolctl process ${other.pid} is gone`) }),
+      });
     } finally {
       other.kill("SIGKILL");
     }

@@ -113,11 +113,7 @@ interface AuditEvent {
 async function auditEvents(home: string): Promise<AuditEvent[]> {
   const result = await runCli(["audit", "--json"], { home });
   expect(result.code, result.stderr).toBe(0);
-  return result.stdout
-    .trim()
-    .split("\n")
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as AuditEvent);
+  return (JSON.parse(result.stdout) as { items: AuditEvent[] }).items;
 }
 
 async function executions(home: string): Promise<Array<{ id: string; status: string; tool: string; action: string; costUsd: number; risk: string }>> {
@@ -370,13 +366,13 @@ actions:
     await no.waitFor(GRANT);
     no.write("y\r");
     expect(await exitOf(no)).toBe(3);
-    expect((await runJson(["list"], { home })).json.tools).toMatchObject([{ name: "big", status: "pending" }]);
+    expect((await runJson(["list"], { home })).json.items).toMatchObject([{ name: "big", status: "pending" }]);
 
     const yes = spawnTerminal(["tool", "approve", "big"], home);
     await yes.waitFor(GRANT);
     yes.write("yes\r");
     expect(await exitOf(yes)).toBe(0);
-    expect((await runJson(["list"], { home })).json.tools).toMatchObject([{ name: "big", status: "active" }]);
+    expect((await runJson(["list"], { home })).json.items).toMatchObject([{ name: "big", status: "active" }]);
   });
 
   it("tool approve: Ctrl-C at the question exits 130 and grants nothing", async () => {
@@ -385,7 +381,7 @@ actions:
     await term.waitFor(GRANT);
     term.write("\x03");
     expect(await exitOf(term)).toBe(130);
-    expect((await runJson(["list"], { home })).json.tools).toMatchObject([{ name: "big", status: "pending" }]);
+    expect((await runJson(["list"], { home })).json.items).toMatchObject([{ name: "big", status: "pending" }]);
   });
 });
 

@@ -327,7 +327,7 @@ describe("the approver sees what they approve", () => {
         runJson(["approve", critical.id], { home, env }),
       ]);
       expect(json.code).toBe(0);
-      expect(json.json.approvals).toEqual(JSON.parse(JSON.stringify(await toolctl.approvals())));
+      expect(json.json.items).toEqual(JSON.parse(JSON.stringify(await toolctl.approvals())));
       expect(human.code).toBe(0);
       expect(human.stdout).toContain(`POST ${shop.url}/v1/charges`);
       expect(human.stdout).toContain('{"amount":5,"note":"lunch"}');

@@ -301,7 +301,7 @@ actions:
     expect(result.error?.message).toMatch(/ran, but its outcome could not be recorded .* check before retrying/);
   });
 
-  it("the CLI: `audit` prints JSON lines or a table, `audit export` writes the log, `audit verify` exits 1 on tampering", async () => {
+  it("the CLI: `audit` prints the list envelope or a table, `audit export` writes the log, `audit verify` exits 1 on tampering", async () => {
     const home = await homeWithHistory();
     const file = path.join(tempDir(), "audit.jsonl");
     const [lines, future, past, byType, exported, unwritable] = await Promise.all([
@@ -312,15 +312,13 @@ actions:
       runCli(["audit", "export", "-o", file], { home }),
       runJson(["audit", "export", "-o", "/nonexistent-dir/x.jsonl"], { home }),
     ]);
-    const events = lines.stdout
-      .trim()
-      .split("\n")
-      .map((line) => JSON.parse(line));
-    expect(events.map((e) => e.type)).toEqual(HISTORY_EVENTS);
+    const { items: events, page } = JSON.parse(lines.stdout);
+    expect(events.map((e: { type: string }) => e.type)).toEqual(HISTORY_EVENTS);
+    expect(page).toEqual({ total: HISTORY_EVENTS.length, limit: 100, offset: 0, next: null });
     expect(events[8].data.problems).toEqual(["input.message: is required"]);
-    expect(future.stdout).toBe("");
+    expect(JSON.parse(future.stdout)).toEqual({ items: [], page: { total: 0, limit: 50, offset: 0, next: null } });
     expect(past.stdout).toBe("no audit events match\n");
-    expect(JSON.parse(byType.stdout).status).toBe("failed");
+    expect(JSON.parse(byType.stdout).items.map((e: { status: string }) => e.status)).toEqual(["failed"]);
     expect(exported.code).toBe(0);
     const written = readFileSync(file, "utf8")
       .trim()

@@ -86,15 +86,14 @@ interface ExecutionItem {
   tool: string;
   action: string;
   status: string;
-  error: string | null;
-  errorCategory: string | null;
+  error: { code: string; exitCode: number; category: string; message: string; problems?: string[] } | null;
   input: unknown;
 }
 
 async function executions(home: string): Promise<{ total: number; items: ExecutionItem[] }> {
-  const result = await runJson<{ total: number; items: ExecutionItem[] }>(["executions", "--limit", "100"], { home });
+  const result = await runJson<{ items: ExecutionItem[]; page: { total: number } }>(["executions", "--limit", "100"], { home });
   expect(result.code).toBe(0);
-  return result.json;
+  return { total: result.json.page.total, items: result.json.items };
 }
 
 const TYPES_MANIFEST = `apiVersion: toolctl/v1
@@ -225,8 +224,8 @@ describe("run: parameters that fail the input schema", () => {
     for (const h of [home, jsonHome]) {
       const list = await executions(h);
       expect(list.total).toBe(1);
-      expect(list.items[0]).toMatchObject({ tool: "calculator", action: "calculate", status: "failed", errorCategory: "validation" });
-      expect(list.items[0]!.error).toContain("invalid input for calculator.calculate");
+      expect(list.items[0]).toMatchObject({ tool: "calculator", action: "calculate", status: "failed" });
+      expect(list.items[0]!.error).toEqual({ ...error, message: expect.stringContaining("invalid input for calculator.calculate") });
     }
   });
 
@@ -256,7 +255,7 @@ describe("run: malformed parameter flags", () => {
     expectHumanError(human, 2, `error: --param "message": expected key=value, such as --param amount=50`);
     expectJsonError(json, 2, "usage");
     const list = await executions(home);
-    expect(list.items).toEqual([expect.objectContaining({ status: "failed", errorCategory: "validation" })]);
+    expect(list.items).toEqual([expect.objectContaining({ status: "failed", error: expect.objectContaining({ category: "validation" }) })]);
   });
 
   it("--param with an empty key or an empty path segment is refused", async () => {
@@ -444,7 +443,7 @@ describe("unknown options and commands", () => {
     // A known value still filters.
     const docker = await runJson(["list", "--runtime", "docker"], { home });
     expect(docker.code).toBe(0);
-    expect(docker.json.tools.map((t: { name: string }) => t.name)).toEqual(["calculator-docker"]);
+    expect(docker.json.items.map((t: { name: string }) => t.name)).toEqual(["calculator-docker"]);
   });
 
   it("list --help names every runtime a manifest may declare", async () => {
@@ -468,7 +467,7 @@ describe("unknown options and commands", () => {
     // Run from anywhere, the suggested command works as printed.
     const imported = await runCli(["import", target], { home, cwd });
     expect(imported.code, imported.stderr).toBe(0);
-    expect((await runJson(["list"], { home, cwd })).json.tools.length).toBeGreaterThan(0);
+    expect((await runJson(["list"], { home, cwd })).json.items.length).toBeGreaterThan(0);
   });
 
   it("a command group without its subcommand (toolctl tool) is a usage error, not success", async () => {
@@ -536,7 +535,7 @@ describe("a disabled, re-enabled and removed tool", () => {
     expectHumanError(dry, 3, "is disabled");
     let list = await executions(home);
     expect(list.items.map((e) => e.status)).toEqual(["declined", "declined"]);
-    expect(list.items[0]!.errorCategory).toBe("authorization");
+    expect(list.items[0]!.error).toMatchObject({ code: "tool_disabled", exitCode: 3, category: "authorization" });
 
     const again = await runJson(["tool", "disable", "echo"], { home });
     expect(again.json).toMatchObject({ status: "disabled", changed: false });
@@ -551,14 +550,14 @@ describe("a disabled, re-enabled and removed tool", () => {
     expect(removed.json).toMatchObject({ tool: "echo", status: "removed" });
     const gone = await runCli(["run", "echo.say", "--param", "message=hi"], { home });
     expectHumanError(gone, 2, "unknown tool 'echo'");
-    const listed = await runJson<{ tools: Array<{ name: string }> }>(["list"], { home });
-    expect(listed.json.tools.map((t) => t.name)).toEqual(["calculator", "calculator-docker", "piggybank", "weather"]);
+    const listed = await runJson<{ items: Array<{ name: string }> }>(["list"], { home });
+    expect(listed.json.items.map((t) => t.name)).toEqual(["calculator", "calculator-docker", "piggybank", "weather"]);
     expect(count(home, "SELECT count(*) FROM actions WHERE tool = 'echo'")).toBe(0);
 
     list = await executions(home);
     expect(list.items.filter((e) => e.tool === "echo").map((e) => e.status)).toEqual(["succeeded", "declined", "declined"]);
     const filtered = await runJson(["executions", "--tool", "echo"], { home });
-    expect(filtered.json.total).toBe(3);
+    expect(filtered.json.page.total).toBe(3);
   });
 
   it("lifecycle commands on an unknown tool exit 2 and change nothing", async () => {
@@ -657,7 +656,7 @@ describe("an unusable home or registry: exit 6", () => {
         expect(human.code).toBe(6);
         expect(human.stderr.trim().split("\n")).toHaveLength(1);
         rmSync(path.join(mount, "filler"));
-        expect((await runJson(["executions"], { home })).json.total).toBe(0);
+        expect((await runJson(["executions"], { home })).json.page.total).toBe(0);
         expect((await runJson(["audit", "verify"], { home })).json).toMatchObject({ ok: true, problems: [] });
       } finally {
         execFileSync("umount", [mount]);
@@ -741,7 +740,7 @@ describe("nothing half-written", () => {
     ]);
     const list = await executions(home);
     expect(list.total).toBe(3);
-    for (const item of list.items) expect(item).toMatchObject({ status: "failed", errorCategory: "validation" });
+    for (const item of list.items) expect(item).toMatchObject({ status: "failed", error: { category: "validation" } });
     expect(count(home, "SELECT count(*) FROM executions WHERE status IN ('running', 'requested', 'approved')")).toBe(0);
     const verify = await runJson(["audit", "verify"], { home });
     expect(verify.code).toBe(0);

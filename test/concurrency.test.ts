@@ -33,12 +33,12 @@ actions:
       expect(result.code, result.stderr).toBe(0);
     }
     const history = await runJson(["executions", "--limit", "100"], { home });
-    expect(history.json.total).toBe(workers * runsPerWorker);
+    expect(history.json.page.total).toBe(workers * runsPerWorker);
     const messages = history.json.items.map((e: { input: { message: string } }) => e.input.message);
     expect(new Set(messages).size).toBe(workers * runsPerWorker);
     const verify = await runJson(["audit", "verify"], { home });
     expect(verify.json.ok).toBe(true);
     const tools = await runJson(["list"], { home });
-    expect(tools.json.tools.map((t: { name: string }) => t.name)).toEqual(["calculator", "calculator-docker", "echo", "extra", "piggybank", "weather"]);
+    expect(tools.json.items.map((t: { name: string }) => t.name)).toEqual(["calculator", "calculator-docker", "echo", "extra", "piggybank", "weather"]);
   });
 });

@@ -89,7 +89,7 @@ function why(result: CliResult): string {
 
 async function toolRecord(name: string): Promise<{ status: string; grants: any }> {
   const listed = await json(["list"]);
-  const tool = (listed.json.tools as Array<{ name: string; status: string; grants: any }>).find((t) => t.name === name);
+  const tool = (listed.json.items as Array<{ name: string; status: string; grants: any }>).find((t) => t.name === name);
   if (!tool) throw new Error(`${name} is not registered: ${listed.stdout}`);
   return tool;
 }

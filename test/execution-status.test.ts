@@ -53,7 +53,10 @@ describe("a run that needs a human nobody can ask (exit 4)", () => {
     expect(refused.json).toMatchObject({ status: "declined", exitCode: 4, error: { code: "needs_human", message: expect.stringMatching(/--yes/) } });
 
     const shown = await runJson(["executions", "show", refused.json.executionId], { home: h });
-    expect(shown.json).toMatchObject({ status: "declined", error: expect.stringMatching(/nobody can answer a prompt here/) });
+    expect(shown.json).toMatchObject({
+      status: "declined",
+      error: { code: "needs_human", exitCode: 4, category: "authorization", message: expect.stringMatching(/nobody can answer a prompt here/) },
+    });
     expect(shown.json.finishedAt).toEqual(expect.any(String));
     const all = await runJson(["executions"], { home: h });
     expect(all.json.items.map((e: { status: string }) => e.status)).toEqual(["declined"]);
@@ -61,10 +64,7 @@ describe("a run that needs a human nobody can ask (exit 4)", () => {
     expect(stats.json.rows.map((r: { group: string }) => r.group)).toEqual(["declined"]);
 
     // The audit log still says why: it needed approval, which is not the same as a human saying no.
-    const events = (await runCli(["audit", "--json"], { home: h })).stdout
-      .trim()
-      .split("\n")
-      .map((l) => JSON.parse(l));
+    const events: Array<{ executionId: string; type: string }> = JSON.parse((await runCli(["audit", "--json"], { home: h })).stdout).items;
     expect(events.filter((e) => e.executionId === refused.json.executionId).map((e) => e.type)).toEqual(["execution.needs_approval"]);
   });
 });
@@ -76,9 +76,9 @@ describe("the error category of a failure that fits no other", () => {
     expect(failed.code).toBe(1);
     expect(failed.json).toMatchObject({ status: "failed", error: { category: "other" } });
     const shown = await runJson(["executions", "show", failed.json.executionId], { home: h });
-    expect(shown.json).toMatchObject({ status: "failed", errorCategory: "other" });
+    expect(shown.json).toMatchObject({ status: "failed", error: { code: "action_failed", exitCode: 1, category: "other" } });
     const human = await runCli(["executions", "show", failed.json.executionId], { home: h });
-    expect(human.stdout).toMatch(/\(other\)/);
+    expect(human.stdout).toMatch(/error: .* \(action_failed, other, exit 1\)/);
   });
 });
 
@@ -103,9 +103,9 @@ describe("an older registry", () => {
     const listed = await runJson(["executions", "--limit", "10"], { home: h });
     expect(listed.code, listed.stderr).toBe(0);
     const byId = Object.fromEntries(listed.json.items.map((e: { id: string }) => [e.id, e]));
-    expect(byId.ex_oldfailed).toMatchObject({ status: "failed", errorCategory: "other" });
+    expect(byId.ex_oldfailed).toMatchObject({ status: "failed", error: { code: "action_failed", exitCode: 1, category: "other" } });
     // The outcome status unknown is a different thing and stays.
-    expect(byId.ex_oldunknown).toMatchObject({ status: "unknown", errorCategory: "timeout" });
+    expect(byId.ex_oldunknown).toMatchObject({ status: "unknown", error: { code: "unknown_outcome", exitCode: 5, category: "timeout" } });
     expect(byId.ex_oldasked).toMatchObject({ status: "declined" });
   });
 });

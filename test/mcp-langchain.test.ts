@@ -139,7 +139,7 @@ describe("@langchain/mcp-adapters on toolctl mcp (stdio)", () => {
     expect(text).toContain('- input.to: must match pattern "^\\+[1-9][0-9]{6,14}$"');
     expect(text).toContain("- input.to: must match exactly one schema in oneOf");
     const id = /execution (ex_\w+)/.exec(text)![1]!;
-    expect(await api.execution(id)).toMatchObject({ status: "failed", errorCategory: "validation", output: null });
+    expect(await api.execution(id)).toMatchObject({ status: "failed", error: { category: "validation" }, output: null });
   });
 
   it("returns a pending approval the agent cannot decide; resume runs exactly that call once a human approved it, and only once", async () => {

@@ -202,7 +202,7 @@ describe("import --openapi through the CLI", () => {
       /^.*openapi\.yaml: 3 of the 7 selected operation\(s\) cannot be imported \(--strict\): DELETE \/droplets\/\{droplet_id\}: \$ref "resources\/droplets\/delete\.yml" cannot be resolved/,
     );
     expect(strict.json.error.message.split("\n")).toHaveLength(1);
-    expect((await runJson(["list"], { home })).json.tools).toEqual([]);
+    expect((await runJson(["list"], { home })).json.items).toEqual([]);
 
     const partial = await runJson(["import", "--openapi", spec], { home });
     expect(partial.code, partial.stderr).toBe(0);

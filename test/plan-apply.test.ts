@@ -442,7 +442,7 @@ describe("failure, rollback and resume", () => {
     process.kill(Number(readFileSync(pidFile, "utf8")), "SIGKILL");
     expect(logOf(dir)).toEqual(["one", "two"]);
 
-    const runs = await toolctl.planRuns();
+    const runs = (await toolctl.planRuns()).items;
     const runId = runs[0]!.id;
     const shown = await toolctl.planRun(runId);
     expect(shown).toMatchObject({ status: "running", interrupted: true });

@@ -261,7 +261,10 @@ describe("namecheap against a fake Namecheap", () => {
     expect((result.output as any).ApiResponse.Errors.Error).toEqual({ "-Number": "2019166", "-text": "Domain not available" });
     expect(namecheap.registrations.length).toBe(before);
     expect((await toolctl.budget()).spend).toMatchObject({ committedUsd: 0, reservedUsd: 0 });
-    expect(await toolctl.execution(result.executionId)).toMatchObject({ status: "failed", error: "Domain not available (error 2019166)" });
+    expect(await toolctl.execution(result.executionId)).toMatchObject({
+      status: "failed",
+      error: { code: "action_failed", message: "Domain not available (error 2019166)" },
+    });
   });
 
   it('a ClientIp that is not whitelisted: "Invalid request IP", exit 1, authorization; a registration stops at the quote', async () => {

@@ -291,7 +291,7 @@ describe("the CLI", () => {
     expect(slack.server.requests.length).toBe(requests);
     const audit = await runCli(["audit", "--json"], { home: toolctl.home });
     expect(audit.code).toBe(0);
-    expect(JSON.parse(audit.stdout.trim().split("\n")[0]!)).toHaveProperty("seq");
+    expect(JSON.parse(audit.stdout).items[0]).toHaveProperty("seq");
     expect(audit.stdout).not.toContain(slack.token);
   });
 });

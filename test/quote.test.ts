@@ -64,10 +64,7 @@ describe("quoted prices", () => {
     expect(bought.code).toBe(0);
     expect(bought.json.cost.usd).toBe(45.5);
     expect(purchases).toContain("example.io");
-    const quotes = (await runCli(["audit", "--type", "execution.quote", "--json"], { home })).stdout
-      .trim()
-      .split("\n")
-      .map((l) => JSON.parse(l));
+    const quotes: Array<{ data: { costUsd: number } }> = JSON.parse((await runCli(["audit", "--type", "execution.quote", "--json"], { home })).stdout).items;
     expect(quotes.map((q) => q.data.costUsd)).toEqual([12.98, 45.5]);
     const budget = await runJson(["budget"], { home });
     expect(budget.json.committedUsd).toBe(45.5);
@@ -101,10 +98,7 @@ actions:
     const result = await runJson(["run", "blocked.buy", "--yes"], { home });
     expect(result.code).toBe(3);
     expect(result.json.error.message).toMatch(/price quote .* could not be taken: URL blocked/);
-    const events = (await runCli(["audit", "--json"], { home })).stdout
-      .trim()
-      .split("\n")
-      .map((l) => JSON.parse(l).type);
+    const events = (JSON.parse((await runCli(["audit", "--json"], { home })).stdout).items as Array<{ type: string }>).map((e) => e.type);
     expect(events).toEqual(expect.arrayContaining(["execution.quote", "execution.invalid"]));
   });
 });

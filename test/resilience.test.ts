@@ -460,7 +460,7 @@ describe.concurrent("toolctl tool test", () => {
     p.script.set("/read", [{ status: 401 }]);
     const failing = await runJson(["tool", "test", "tt"], { home: h });
     expect(failing.code).toBe(1);
-    expect(failing.json).toMatchObject({ status: "failing", error: expect.stringContaining("HTTP 401") });
+    expect(failing.json).toMatchObject({ status: "failing", error: { code: "action_failed", exitCode: 1, message: expect.stringContaining("HTTP 401") } });
     const human = await runCli(["tool", "test", "tt"], { home: h });
     expect(human.stdout).toMatch(/^tt: healthy in \d+ ms \(tt\.read, ex_/);
 

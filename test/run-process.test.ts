@@ -154,7 +154,7 @@ describe("process runner", () => {
     // Wait until the action is running (its intent is in the audit log), then interrupt twice.
     for (let i = 0; i < 100; i++) {
       const audit = await runCli(["audit", "--type", "execution.started", "--json"], { home });
-      if (audit.stdout.trim()) break;
+      if (audit.stdout.trim() && JSON.parse(audit.stdout).items.length > 0) break;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     child.kill("SIGINT");

@@ -93,7 +93,7 @@ describe("toolctl secret", () => {
 
     const list = await runJson(["secret", "list"], { home });
     expect(list.code).toBe(0);
-    expect(list.json.secrets).toEqual([expect.objectContaining({ name: "PROC_KEY", source: "store", keyId: set.json.keyId })]);
+    expect(list.json.items).toEqual([expect.objectContaining({ name: "PROC_KEY", source: "store", keyId: set.json.keyId })]);
     const human = await runCli(["secret", "list"], { home });
     expect(human.stdout).toContain("PROC_KEY");
     for (const out of [list.stdout, human.stdout, human.stderr, set.stdout]) expect(out).not.toContain(value);
@@ -106,7 +106,7 @@ describe("toolctl secret", () => {
     expect(unknown.json.error.message).toContain("did you mean 'PROC_KEY'");
     const rm = await runCli(["secret", "rm", "PROC_KEY"], { home });
     expect(rm.code, rm.stderr).toBe(0);
-    expect((await runJson(["secret", "list"], { home })).json.secrets).toEqual([]);
+    expect((await runJson(["secret", "list"], { home })).json.items).toEqual([]);
     const audit = await runJson(["audit", "--type", "secret.set"], { home });
     expect(audit.stdout).not.toContain(value);
   });
@@ -126,7 +126,7 @@ describe("toolctl secret", () => {
     expect(empty.stderr).toContain("empty values are refused");
     const badName = await runCli(["secret", "set", "9LIVES"], { home, input: "x\n" });
     expect(badName.code).toBe(2);
-    expect((await runJson(["secret", "list"], { home })).json.secrets).toEqual([]);
+    expect((await runJson(["secret", "list"], { home })).json.items).toEqual([]);
   });
 
   it("asks on a terminal with the characters masked; Ctrl-C stores nothing", async () => {
@@ -217,11 +217,11 @@ describe("toolctl secret", () => {
     const { home, cwd } = await homeWithTool();
     const value = randomValue();
     expect((await setVia(home, "PROC_KEY", value)).code).toBe(0);
-    const before = (await runJson(["secret", "list"], { home })).json.secrets[0].keyId;
+    const before = (await runJson(["secret", "list"], { home })).json.items[0].keyId;
     const rotate = await runJson(["secret", "rotate"], { home });
     expect(rotate.code, rotate.stderr).toBe(0);
     expect(rotate.json).toMatchObject({ source: "file", resealed: { secrets: 1, totp: 0 }, droppedKeyIds: [before] });
-    const after = (await runJson(["secret", "list", "--check"], { home })).json.secrets[0];
+    const after = (await runJson(["secret", "list", "--check"], { home })).json.items[0];
     expect(after).toMatchObject({ keyId: rotate.json.keyId, readable: true });
     expect(after.keyId).not.toBe(before);
     expect(Object.keys(JSON.parse(readFileSync(path.join(home, "master.key"), "utf8")).keys)).toEqual([rotate.json.keyId]);
@@ -357,9 +357,9 @@ describe("toolctl secret", () => {
     for (const result of results) expect(result.code, result.stderr).toBe(0);
     const check = await runJson(["secret", "list", "--check"], { home });
     expect(check.code, check.stderr).toBe(0);
-    expect(check.json.secrets).toHaveLength(306);
+    expect(check.json.items).toHaveLength(306);
     for (let i = 0; i < 6; i++) expect(await storedValue(home, `NEW_${i}`)).toBe(`new-${i}`);
     const keys = Object.keys(JSON.parse(readFileSync(path.join(home, "master.key"), "utf8")).keys);
-    expect(new Set(check.json.secrets.map((s: { keyId: string }) => s.keyId)).size).toBeLessThanOrEqual(keys.length);
+    expect(new Set(check.json.items.map((s: { keyId: string }) => s.keyId)).size).toBeLessThanOrEqual(keys.length);
   });
 });

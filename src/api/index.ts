@@ -19,10 +19,12 @@ import type {
   AuditQuery,
   AuditVerification,
   Execution,
+  ExecutionError,
   ExecutionOrigin,
   ExecutionQuery,
   ListToolsQuery,
   PlanRun,
+  PlanRunQuery,
   SaveToolResult,
   Stats,
   StatsQuery,
@@ -87,6 +89,7 @@ export type {
   Config,
   ConvertReport,
   Execution,
+  ExecutionError,
   ExecutionOrigin,
   ExecutionQuery,
   ExecuteResult,
@@ -98,6 +101,7 @@ export type {
   Scaffold,
   ScaffoldOptions,
   PlanRun,
+  PlanRunQuery,
   Progress,
   SaveToolResult,
   Stats,
@@ -276,7 +280,7 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
       const result = await toolctl.run(`${name}.${test.action}`, test.input as Record<string, unknown>, runOptions);
       const latencyMs = result.durationMs ?? null;
       const status = result.status !== "succeeded" ? "failing" : latencyMs !== null && latencyMs > test.degradedAfterMs ? "degraded" : "healthy";
-      return { tool: name, action: test.action, status, latencyMs, executionId: result.executionId, error: result.error?.message, result };
+      return { tool: name, action: test.action, status, latencyMs, executionId: result.executionId, error: result.error, result };
     },
     async plan(file, planOptions = {}) {
       const [{ readPlanFile }, { previewPlan }, path] = await Promise.all([import("../plan/load.js"), import("../plan/preview.js"), import("node:path")]);
@@ -301,10 +305,11 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
       const [{ isOrphaned }, run] = await Promise.all([import("../plan/orphaned.js"), store.planRuns.get(id)]);
       return { ...run, interrupted: isOrphaned(run) };
     },
-    async planRuns(limit = 20) {
+    async planRuns(query = {}) {
       const { isOrphaned } = await import("../plan/orphaned.js");
       await settle();
-      return (await store.planRuns.list(limit)).map((run) => ({ ...run, interrupted: isOrphaned(run) }));
+      const { total, items } = await store.planRuns.list({ limit: 20, offset: 0, ...query });
+      return { total, items: items.map((run) => ({ ...run, interrupted: isOrphaned(run) })) };
     },
 
     async executions(query = {}) {
@@ -324,6 +329,7 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
       return store.executions.stats(query);
     },
     audit: (query = {}) => store.audit.query(query),
+    countAudit: (query = {}) => store.audit.count(query),
     auditEvents: () => store.audit.all(),
     verifyAudit: () => store.audit.verify(),
     async budget(day) {

@@ -9,6 +9,7 @@ import type {
   AuditEvent,
   AuditQuery,
   AuditVerification,
+  ExecutionError,
   CountFilter,
   DaySpend,
   Execution,
@@ -16,6 +17,7 @@ import type {
   ExecutionQuery,
   ListToolsQuery,
   PlanRun,
+  PlanRunQuery,
   ReservationRow,
   SaveToolResult,
   Stats,
@@ -115,7 +117,8 @@ export interface ToolHealth {
   status: "healthy" | "degraded" | "failing";
   latencyMs: number | null;
   executionId?: string;
-  error?: string;
+  /** The test run's error, as every execution's error (see ExecutionError). */
+  error?: ExecutionError;
   /** The test run, as `run` returns it. */
   result: ExecuteResult;
 }
@@ -171,7 +174,8 @@ export interface Toolctl extends ManageApi {
   rollbackPlanRun(id: string, options?: ApplyCallOptions): Promise<ApplyResult>;
   /** A plan run by id or unique prefix; `interrupted` when the process applying it is gone. */
   planRun(id: string): Promise<PlanRun & { interrupted: boolean }>;
-  planRuns(limit?: number): Promise<Array<Omit<PlanRun, "plan" | "steps"> & { interrupted: boolean }>>;
+  /** The newest plan runs (20 unless `limit`, after skipping the newest `offset`), and how many there are in all. */
+  planRuns(query?: Partial<PlanRunQuery>): Promise<{ total: number; items: Array<Omit<PlanRun, "plan" | "steps"> & { interrupted: boolean }> }>;
 
   executions(query?: Partial<ExecutionQuery>): Promise<{ total: number; items: Execution[] }>;
   /** An execution by id or unique prefix; an array when the prefix is ambiguous. */
@@ -179,6 +183,8 @@ export interface Toolctl extends ManageApi {
   countExecutions(filter?: CountFilter): Promise<number>;
   stats(query: StatsQuery): Promise<Stats>;
   audit(query?: AuditQuery): Promise<AuditEvent[]>;
+  /** How many audit events match the query's filters (its limit and offset aside). */
+  countAudit(query?: AuditQuery): Promise<number>;
   auditEvents(): AsyncIterable<AuditEvent>;
   verifyAudit(): Promise<AuditVerification>;
   budget(day?: string): Promise<{ spend: DaySpend; entries: ReservationRow[]; limits: Config["limits"] }>;

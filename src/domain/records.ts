@@ -74,6 +74,19 @@ export interface ExecutionOrigin {
   session?: string;
 }
 
+/**
+ * What went wrong with an execution: the same object in `run --json`, `executions --json`, `executions show`, the
+ * API and MCP. `code` is one of the error codes (src/errors.ts), `exitCode` the exit code the run ended with, and
+ * `problems` lists every problem when there are several (invalid input).
+ */
+export interface ExecutionError {
+  code: string;
+  exitCode: number;
+  category: ErrorCategory;
+  message: string;
+  problems?: string[];
+}
+
 export interface Execution {
   id: string;
   tool: string;
@@ -84,8 +97,8 @@ export interface Execution {
   output: unknown;
   /** The prepared request the runner sent (or would send), redacted, with what came back under `result`. */
   request: unknown;
-  error: string | null;
-  errorCategory: ErrorCategory | null;
+  /** Null for a run that did not fail. */
+  error: ExecutionError | null;
   costUsd: number | null;
   risk: string | null;
   toolDigest: string | null;
@@ -175,7 +188,14 @@ export interface AuditQuery {
   executionId?: string;
   since?: string;
   until?: string;
+  /** The newest `limit` events matching, after skipping the newest `offset` of them; returned oldest first. */
   limit?: number;
+  offset?: number;
+}
+
+export interface PlanRunQuery {
+  limit: number;
+  offset?: number;
 }
 
 export type PlanRunStatus = "running" | "succeeded" | "failed" | "rolled_back" | "interrupted";
@@ -338,6 +358,10 @@ export interface ExecutionUpdate {
   request?: unknown;
   error?: string | null;
   errorCategory?: ErrorCategory | null;
+  /** The error code, the exit code and the problems of `error` (see ExecutionError). */
+  errorCode?: string | null;
+  errorExitCode?: number | null;
+  errorProblems?: string[] | null;
   costUsd?: number | null;
   risk?: string | null;
   startedAt?: string;

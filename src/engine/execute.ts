@@ -6,8 +6,8 @@
  */
 import type { Actor } from "../config/home.js";
 import type { RiskLevel } from "../domain/manifest.js";
-import type { ErrorCategory, ExecutionOrigin, ExecutionStatus } from "../domain/records.js";
-import { ExitCode, PolicyError, ToolctlError, type ExitCodeValue } from "../errors.js";
+import type { ErrorCategory, ExecutionError, ExecutionOrigin, ExecutionStatus } from "../domain/records.js";
+import { executionError, ExitCode, PolicyError, ToolctlError, type ExitCodeValue } from "../errors.js";
 import type { ApprovalNeed } from "../policy/approval.js";
 import type { CostEstimate } from "../policy/cost.js";
 import { overDailyLimit } from "../policy/approval.js";
@@ -107,7 +107,7 @@ export interface ExecuteResult {
   /** Today's spend against the daily limit, as it stands with this action's cost reserved. */
   budget?: Budget;
   /** Present on every outcome but success and dry run; `exitCode` repeats the top-level one for scripts. */
-  error?: { code: string; exitCode: ExitCodeValue; message: string; category?: ErrorCategory; problems?: string[] };
+  error?: ExecutionError;
   warnings: string[];
   durationMs?: number;
   /** Peak memory, CPU time and duration of a sandboxed run. */
@@ -141,7 +141,16 @@ async function endEarly(record: Recorder, refusal: Refusal, base: ResultBase, ex
   await record.ended(
     status,
     input,
-    { error: message, errorCategory: category, request, costUsd: cost?.usd, risk },
+    {
+      error: message,
+      errorCategory: category,
+      errorCode: error.code,
+      errorExitCode: error.exitCode,
+      errorProblems: problems ?? null,
+      request,
+      costUsd: cost?.usd,
+      risk,
+    },
     // Needing a human nobody could ask ends the attempt declined; the audit log keeps the reason apart from a no.
     error.code === "needs_human" ? "execution.needs_approval" : status === "declined" ? "execution.refused" : "execution.invalid",
     { input, request, error: message, problems, category, cost, risk },
@@ -156,7 +165,7 @@ async function endEarly(record: Recorder, refusal: Refusal, base: ResultBase, ex
     request,
     status,
     exitCode: error.exitCode,
-    error: { code: error.code, exitCode: error.exitCode, message, category: category ?? undefined, problems },
+    error: executionError({ status, message, category, code: error.code, exitCode: error.exitCode, problems }),
   };
 }
 

@@ -3,7 +3,7 @@
  * here on, an outcome is written: the action may have happened, so it is never silently lost.
  */
 import type { ExecuteOptions, ExecuteResult } from "./execute.js";
-import { ExitCode, PolicyError, type ExitCodeValue } from "../errors.js";
+import { executionError, ExitCode, PolicyError, type ExitCodeValue } from "../errors.js";
 import type { ActionRecord, ExecutionStatus } from "../domain/records.js";
 import type { Prepared, RunResult } from "../runners/types.js";
 import { formatIssue, loadValidator } from "../schema/validator.js";
@@ -57,6 +57,18 @@ export async function runAndRecord(prepared: Prepared, state: RunState): Promise
       ...shown.warnings,
       ...[...(result.warnings ?? []), ...(await runAfter(result.after))].map((w) => redactor.text(w)),
     ];
+    const exit =
+      exitCode ?? (interrupted ? ExitCode.interrupted : result.nothingRan ? ExitCode.environment : (EXIT_FOR_STATUS[status] ?? ExitCode.actionFailed));
+    const fallback = result.nothingRan
+      ? "environment_unavailable"
+      : result.declined
+        ? "policy_refused"
+        : status === "unknown"
+          ? "unknown_outcome"
+          : "action_failed";
+    // The error as the execution records it and as the result shows it: one object, built once.
+    const error =
+      message === undefined ? undefined : executionError({ status, message, category: result.errorCategory, code: code ?? fallback, exitCode: exit });
     if (!written) {
       written = true;
       options.progress?.stage?.("run", durationMs, details as Record<string, unknown> | undefined);
@@ -68,6 +80,8 @@ export async function runAndRecord(prepared: Prepared, state: RunState): Promise
             output,
             error: message ?? null,
             errorCategory: result.errorCategory ?? null,
+            errorCode: error?.code ?? null,
+            errorExitCode: error?.exitCode ?? null,
             durationMs,
             request: { ...shown.request, result: details },
             resources: result.resources,
@@ -85,19 +99,10 @@ export async function runAndRecord(prepared: Prepared, state: RunState): Promise
           exitCode: ExitCode.unknownOutcome,
           durationMs,
           warnings: await warnings(),
-          error: { code: "unknown_outcome", exitCode: ExitCode.unknownOutcome, message: redactor.text(why) },
+          error: executionError({ status: "unknown", message: redactor.text(why), category: result.errorCategory, code: "unknown_outcome" }),
         };
       }
     }
-    const exit =
-      exitCode ?? (interrupted ? ExitCode.interrupted : result.nothingRan ? ExitCode.environment : (EXIT_FOR_STATUS[status] ?? ExitCode.actionFailed));
-    const fallback = result.nothingRan
-      ? "environment_unavailable"
-      : result.declined
-        ? "policy_refused"
-        : status === "unknown"
-          ? "unknown_outcome"
-          : "action_failed";
     return {
       ...shown,
       output,
@@ -106,7 +111,7 @@ export async function runAndRecord(prepared: Prepared, state: RunState): Promise
       durationMs,
       resources: result.resources,
       warnings: await warnings(),
-      error: message === undefined ? undefined : { code: code ?? fallback, exitCode: exit, message, category: result.errorCategory },
+      error,
     };
   };
   // A second Ctrl-C exits at once: the outcome is written as unknown first, synchronously.

@@ -34,6 +34,8 @@ function meta(result: ExecuteResult): Record<string, unknown> {
       risk: result.risk ?? null,
       approval: result.approval?.via ?? null,
       durationMs: result.durationMs ?? null,
+      // The same object as run --json's error: code, exit code, category, message, problems.
+      error: result.error ?? null,
     },
   };
 }

@@ -28,6 +28,7 @@ import type {
   NewApproval,
   NewExecution,
   PlanRun,
+  PlanRunQuery,
   PlanRunStatus,
   PlanRunStep,
   ReservationRow,
@@ -165,7 +166,10 @@ export interface LedgerStore {
 
 export interface AuditStore {
   append(event: AuditEventInput): Promise<{ seq: number; hash: string }>;
+  /** The newest `limit` events matching, after skipping the newest `offset` of them, oldest first. */
   query(query: AuditQuery): Promise<AuditEvent[]>;
+  /** How many events match the query's filters; its limit and offset are ignored. */
+  count(query: AuditQuery): Promise<number>;
   /** Every event in order, streamed: an export of millions of events never holds them all. */
   all(): AsyncIterable<AuditEvent>;
   verify(): Promise<AuditVerification>;
@@ -220,7 +224,8 @@ export interface PlanRunStore {
   ofPlan(planId: string): Promise<{ id: string; status: PlanRunStatus } | undefined>;
   /** A plan run by id or unique prefix; throws a not-found or ambiguity error otherwise. */
   get(idOrPrefix: string): Promise<PlanRun>;
-  list(limit: number): Promise<Array<Omit<PlanRun, "plan" | "steps">>>;
+  /** The newest runs, `limit` of them after skipping the newest `offset`, and how many there are in all. */
+  list(query: PlanRunQuery): Promise<{ total: number; items: Array<Omit<PlanRun, "plan" | "steps">> }>;
   updateStep(runId: string, step: string, update: Partial<Pick<PlanRunStep, "status" | "executionId" | "rollbackExecutionId" | "note">>): Promise<void>;
   setStatus(runId: string, status: PlanRunStatus, actor: string, error?: string): Promise<void>;
 }

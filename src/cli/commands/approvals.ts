@@ -4,12 +4,13 @@ import { ExitCode, NeedsHumanError, PolicyError, ToolctlError } from "../../erro
 import { approvalMessage } from "../../ui/approval.js";
 import { table, truncate } from "../../ui/output.js";
 import { askCode, askYesNo, canPrompt } from "../../ui/prompt.js";
+import { listEnvelope, printList } from "../list-output.js";
 import type { CommandContext } from "../program.js";
 import { checkOtpFlag, withToolctl } from "./shared.js";
 
 export async function listApprovalsCommand(context: CommandContext, flags: { all?: boolean }): Promise<void> {
   const approvals = await withToolctl(context, (toolctl) => toolctl.approvals(flags.all === true));
-  context.output.data({ approvals }, () => {
+  await printList(context, listEnvelope(approvals), () => {
     if (approvals.length === 0) return flags.all ? "no approval requests yet" : "no pending approval requests";
     // A request that fails its digest check is listed by id only: what it says cannot be trusted.
     const rows = approvals.map((a) => [

@@ -3,6 +3,7 @@ import { once } from "node:events";
 import type { Writable } from "node:stream";
 import { ExitCode, UsageError } from "../../errors.js";
 import type { AuditEvent } from "../../domain/records.js";
+import { listEnvelope, printList } from "../list-output.js";
 import type { CommandContext } from "../program.js";
 import { parseTime, withToolctl } from "./shared.js";
 
@@ -16,6 +17,7 @@ interface AuditFlags {
   since?: string;
   until?: string;
   limit: number;
+  offset?: number;
 }
 
 function humanLine(event: AuditEvent): string {
@@ -29,25 +31,24 @@ function humanLine(event: AuditEvent): string {
 }
 
 export async function auditCommand(context: CommandContext, flags: AuditFlags): Promise<void> {
-  const events = await withToolctl(context, (toolctl) =>
-    toolctl.audit({
-      tool: flags.tool,
-      action: flags.action,
-      status: flags.status,
-      type: flags.type,
-      actor: flags.actor,
-      executionId: flags.execution,
-      since: parseTime(flags.since, "--since"),
-      until: parseTime(flags.until, "--until", "end"),
-      limit: flags.limit,
-    }),
-  );
-  // JSON lines: one event per line, so the log streams into jq and friends.
-  if (context.json) {
-    for (const event of events) process.stdout.write(`${JSON.stringify(event)}\n`);
-    return;
-  }
-  await context.output.page(null, () => (events.length ? events.map(humanLine).join("\n") : "no audit events match"));
+  const offset = flags.offset ?? 0;
+  const query = {
+    tool: flags.tool,
+    action: flags.action,
+    status: flags.status,
+    type: flags.type,
+    actor: flags.actor,
+    executionId: flags.execution,
+    since: parseTime(flags.since, "--since"),
+    until: parseTime(flags.until, "--until", "end"),
+    limit: flags.limit,
+    offset,
+  };
+  const [events, total] = await withToolctl(context, (toolctl) => Promise.all([toolctl.audit(query), toolctl.countAudit(query)]));
+  // Within a page events read oldest first, as a log does; the pages go back from the newest (`page.next`).
+  await printList(context, listEnvelope(events, { total, limit: flags.limit, offset }), () => (events.length ? events.map(humanLine).join("\n") : "no audit events match"), {
+    pager: true,
+  });
 }
 
 export async function verifyCommand(context: CommandContext): Promise<number> {

@@ -1,15 +1,24 @@
 import { NotFoundError, UsageError } from "../../errors.js";
 import type { CountFilter, Execution } from "../../domain/records.js";
 import { table, truncate } from "../../ui/output.js";
+import { listEnvelope, printList } from "../list-output.js";
 import type { CommandContext } from "../program.js";
 import { parseTime, pretty, withToolctl } from "./shared.js";
 
 interface ListFlags extends CountFilter {
   limit: number;
-  page: number;
+  offset?: number;
+  page?: number;
+}
+
+/** The first row to show: `--offset`, or `--page` counted in pages of `--limit`. */
+function offsetOf(flags: ListFlags): number {
+  if (flags.offset !== undefined && flags.page !== undefined) throw new UsageError("--page and --offset cannot be combined: choose one");
+  return flags.offset ?? ((flags.page ?? 1) - 1) * flags.limit;
 }
 
 export async function listExecutionsCommand(context: CommandContext, flags: ListFlags): Promise<void> {
+  const offset = offsetOf(flags);
   const query = {
     tool: flags.tool,
     action: flags.action,
@@ -18,12 +27,14 @@ export async function listExecutionsCommand(context: CommandContext, flags: List
     since: parseTime(flags.since, "--since"),
     until: parseTime(flags.until, "--until", "end"),
     limit: flags.limit,
-    offset: (flags.page - 1) * flags.limit,
+    offset,
   };
   const { total, items } = await withToolctl(context, (toolctl) => toolctl.executions(query));
   const pages = Math.max(1, Math.ceil(total / flags.limit));
-  await context.output.page({ total, page: flags.page, pageSize: flags.limit, totalPages: pages, items }, () => {
-    if (items.length === 0) return total === 0 ? "no executions yet" : `page ${flags.page} is empty (${pages} page${pages > 1 ? "s" : ""})`;
+  const page = Math.floor(offset / flags.limit) + 1;
+  const envelope = listEnvelope(items, { total, limit: flags.limit, offset });
+  await printList(context, envelope, () => {
+    if (items.length === 0) return total === 0 ? "no executions yet" : `nothing past row ${offset} (${total} execution${total === 1 ? "" : "s"})`;
     const rows = items.map((e) => [
       e.id,
       e.createdAt.replace("T", " ").slice(0, 19),
@@ -32,14 +43,15 @@ export async function listExecutionsCommand(context: CommandContext, flags: List
       e.actor,
       e.costUsd === null ? "-" : `$${e.costUsd.toFixed(2)}`,
       e.durationMs === null ? "-" : `${e.durationMs}ms`,
-      truncate(e.error ?? "", 50),
+      truncate(e.error?.message ?? "", 50),
     ]);
     const text = table(["ID", "CREATED (UTC)", "ACTION", "STATUS", "ACTOR", "COST", "TIME", "ERROR"], rows, (h) => context.output.color.bold(h), {
       width: context.output.width,
       flex: [7],
     });
-    return `${text}\n${context.output.color.dim(`page ${flags.page} of ${pages} · ${total} execution${total === 1 ? "" : "s"}`)}`;
-  });
+    const shown = `rows ${offset + 1}-${offset + items.length} of ${total}`;
+    return `${text}\n${context.output.color.dim(offset % flags.limit === 0 ? `page ${page} of ${pages} · ${shown}` : shown)}`;
+  }, { pager: true });
 }
 
 /** "mcp (claude-code 2.1.0, session 5f1c…)": the front door a run came through. */
@@ -60,7 +72,8 @@ export async function showExecutionCommand(context: CommandContext, id: string):
       `  created: ${e.createdAt}${e.startedAt ? `  started: ${e.startedAt}` : ""}${e.finishedAt ? `  finished: ${e.finishedAt}` : ""}`,
       e.durationMs === null ? "" : `  duration: ${e.durationMs}ms`,
       e.costUsd === null ? "" : `  cost: $${e.costUsd.toFixed(2)}  risk: ${e.risk}`,
-      e.error ? `  error: ${e.error}${e.errorCategory ? ` (${e.errorCategory})` : ""}` : "",
+      e.error ? `  error: ${e.error.message} (${e.error.code}, ${e.error.category}, exit ${e.error.exitCode})` : "",
+      ...(e.error?.problems ?? []).map((problem) => `    - ${problem}`),
       `  input:\n${pretty(e.input).replace(/^/gm, "    ")}`,
       e.request ? `  request:\n${pretty(e.request).replace(/^/gm, "    ")}` : "",
       e.output !== null ? `  output:\n${pretty(e.output).replace(/^/gm, "    ")}` : "",

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { table, truncate } from "../../ui/output.js";
+import { listEnvelope, printList } from "../list-output.js";
 import type { CommandContext } from "../program.js";
 import { withToolctl } from "./shared.js";
 
@@ -23,7 +24,7 @@ function importHint(): string {
 export async function listCommand(context: CommandContext, flags: ListFlags): Promise<void> {
   if (context.json) {
     const tools = await withToolctl(context, (toolctl) => toolctl.listTools(flags));
-    context.output.data({ tools }, () => "");
+    await printList(context, listEnvelope(tools), () => "");
     return;
   }
   const rows = await withToolctl(context, (toolctl) => toolctl.toolRows(flags));

@@ -5,6 +5,7 @@ import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { ExitCode, ToolctlError, UsageError } from "../../errors.js";
 import type { ApplyCallOptions, ApplyResult, PlanPreview, Toolctl } from "../../api/index.js";
+import { listEnvelope, printList } from "../list-output.js";
 import type { CommandContext } from "../program.js";
 import { withEngine, type CliRunOptions } from "./run.js";
 import { checkOtpFlag, withToolctl } from "./shared.js";
@@ -124,13 +125,14 @@ export async function showPlanRunCommand(context: CommandContext, id: string): P
   });
 }
 
-export async function listPlanRunsCommand(context: CommandContext, flags: { limit: number }): Promise<void> {
-  await withToolctl(context, async (toolctl) => {
-    const runs = await toolctl.planRuns(flags.limit);
-    context.output.data(runs, () =>
-      runs.length === 0
+export async function listPlanRunsCommand(context: CommandContext, flags: { limit: number; offset?: number }): Promise<void> {
+  const offset = flags.offset ?? 0;
+  const { total, items } = await withToolctl(context, (toolctl) => toolctl.planRuns({ limit: flags.limit, offset }));
+  await printList(context, listEnvelope(items, { total, limit: flags.limit, offset }), () =>
+    items.length === 0
+      ? total === 0
         ? "no plan runs yet (toolctl apply PLAN)"
-        : runs.map((r) => `${r.id}  ${r.name}  ${r.interrupted ? "interrupted" : r.status}  ${r.createdAt}`).join("\n"),
-    );
-  });
+        : `nothing past run ${offset} (${total} plan run${total === 1 ? "" : "s"})`
+      : items.map((r) => `${r.id}  ${r.name}  ${r.interrupted ? "interrupted" : r.status}  ${r.createdAt}`).join("\n"),
+  );
 }

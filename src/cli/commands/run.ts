@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import type { ExecuteResult, RunOptions, Toolctl } from "../../api/index.js";
+import type { ExecuteResult, RunOptions, Toolctl, ToolHealth } from "../../api/index.js";
 import { ExitCode, UsageError } from "../../errors.js";
 import { createHuman } from "../../ui/approval.js";
 import { createProgress } from "../../ui/output.js";
@@ -193,7 +193,7 @@ export async function rollbackCommand(context: CommandContext, id: string, flags
  * degraded (it works, slowly) or failing, with the latency. Exit 0 unless failing.
  */
 export async function toolTestCommand(context: CommandContext, name: string): Promise<number> {
-  let report: Record<string, unknown> = {};
+  let report: Partial<Omit<ToolHealth, "result">> = {};
   let action = "";
   const code = await withEngine(
     context,
@@ -209,7 +209,7 @@ export async function toolTestCommand(context: CommandContext, name: string): Pr
   context.output.data(report, () => {
     const c = context.output.color;
     const mark = report.status === "healthy" ? c.green("healthy") : report.status === "degraded" ? c.yellow("degraded") : c.red("failing");
-    return `${name}: ${mark}${report.latencyMs !== null ? ` in ${report.latencyMs} ms` : ""} (${name}.${action}, ${report.executionId})${report.error ? `: ${report.error}` : ""}`;
+    return `${name}: ${mark}${report.latencyMs !== null ? ` in ${report.latencyMs} ms` : ""} (${name}.${action}, ${report.executionId})${report.error ? `: ${report.error.message}` : ""}`;
   });
   return code;
 }

@@ -6,6 +6,7 @@
 import { ExitCode, NeedsHumanError, ToolctlError, UsageError } from "../../errors.js";
 import { assertSecretName, MAX_SECRET_BYTES } from "../../api/index.js";
 import { table } from "../../ui/output.js";
+import { listEnvelope, printList } from "../list-output.js";
 import type { CommandContext } from "../program.js";
 import { withToolctl } from "./shared.js";
 
@@ -64,7 +65,7 @@ export async function listSecretsCommand(context: CommandContext, flags: ListFla
   const secrets = await withToolctl(context, (toolctl) => toolctl.secrets({ check: flags.check === true }));
   const unreadable = secrets.filter((s) => s.readable === false);
   const c = context.output.color;
-  context.output.data({ secrets }, () => {
+  await printList(context, listEnvelope(secrets), () => {
     if (secrets.length === 0) return "no secrets in the encrypted store; add one with: toolctl secret set NAME";
     const headers = ["NAME", "SOURCE", "UPDATED", "KEY", ...(flags.check ? ["READABLE"] : [])];
     const cells = secrets.map((s) => [s.name, s.source, s.updatedAt, s.keyId, ...(flags.check ? [s.readable ? "yes" : "NO"] : [])]);

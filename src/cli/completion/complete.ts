@@ -236,7 +236,7 @@ async function values(value: ValueSpec, word: string, position: Position, regist
     case "plan-run": {
       const toolctl = await registry.api();
       if (!toolctl) return NONE;
-      const runs = await toolctl.store.planRuns.list(RECENT);
+      const runs = (await toolctl.store.planRuns.list({ limit: RECENT })).items;
       return { candidates: runs.map((run) => ({ value: run.id, description: `${run.name}: ${run.status} ${run.createdAt}` })).filter(startsWith(word)) };
     }
     case "secret": {

@@ -1,5 +1,5 @@
 import { Option } from "commander";
-import { positiveInt } from "./flags.js";
+import { addPaging } from "./flags.js";
 import type { CommandDefinition } from "./types.js";
 
 export const auditDefinition: CommandDefinition = {
@@ -15,9 +15,9 @@ export const auditDefinition: CommandDefinition = {
       .addOption(new Option("--actor <actor>", "only this actor").choices(["user", "ci", "agent"]))
       .option("--execution <id>", "only events of this execution")
       .option("--since <time>", "on or after this ISO time or date")
-      .option("--until <time>", "on or before this ISO time or date")
-      .option("--limit <n>", "at most this many events", positiveInt("--limit"), 50)
-      .addHelpText("after", "\nExample:\n  toolctl audit --tool echo --json   # JSON lines\n  toolctl audit verify")
+      .option("--until <time>", "on or before this ISO time or date");
+    addPaging(audit, "events", 50)
+      .addHelpText("after", "\nExample:\n  toolctl audit --tool echo --json\n  toolctl audit --limit 100 --offset 100   # the 100 before the newest 100\n  toolctl audit export   # every event, as JSON lines\n  toolctl audit verify")
       .action(action(async () => (await import("../commands/audit.js")).auditCommand));
     audit
       .command("verify")

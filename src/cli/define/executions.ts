@@ -1,6 +1,6 @@
 import { Option } from "commander";
 import { EXECUTION_STATUSES } from "../../domain/records.js";
-import { positiveInt } from "./flags.js";
+import { addPaging, positiveInt } from "./flags.js";
 import type { CommandDefinition } from "./types.js";
 
 export const executionsDefinition: CommandDefinition = {
@@ -14,10 +14,10 @@ export const executionsDefinition: CommandDefinition = {
       .addOption(new Option("--status <status>", "only this status").choices(EXECUTION_STATUSES))
       .addOption(new Option("--actor <actor>", "only this actor").choices(["user", "ci", "agent"]))
       .option("--since <time>", "on or after this ISO time or date")
-      .option("--until <time>", "on or before this ISO time or date")
-      .option("--limit <n>", "rows per page", positiveInt("--limit"), 20)
-      .option("--page <n>", "page number, from 1", positiveInt("--page"), 1)
-      .addHelpText("after", "\nExample:\n  toolctl executions --status failed --limit 5\n  toolctl executions show ex_lx2k…")
+      .option("--until <time>", "on or before this ISO time or date");
+    addPaging(executions, "executions", 20)
+      .option("--page <n>", "page number, from 1 (instead of --offset: skips (n-1) times --limit)", positiveInt("--page"))
+      .addHelpText("after", "\nExample:\n  toolctl executions --status failed --limit 5\n  toolctl executions --json --limit 50 --offset 50\n  toolctl executions show ex_lx2k…")
       .action(action(async () => (await import("../commands/executions.js")).listExecutionsCommand));
     executions
       .command("show")

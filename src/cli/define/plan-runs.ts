@@ -1,14 +1,12 @@
-import { positiveInt } from "./flags.js";
+import { addPaging, positiveInt } from "./flags.js";
 import type { CommandDefinition } from "./types.js";
 
 export const planRunsDefinition: CommandDefinition = {
   name: "plan-runs",
   register(program, action) {
     const runs = program.command("plan-runs").description("applied plans: inspect one, resume an interrupted one, or roll back its completed steps");
-    runs
-      .command("list")
-      .description("plan runs, newest first")
-      .option("--limit <n>", "at most n runs", positiveInt("--limit"), 20)
+    addPaging(runs.command("list").description("plan runs, newest first"), "runs", 20)
+      .addHelpText("after", "\nExample:\n  toolctl plan-runs list --json --limit 5")
       .action(action(async () => (await import("../commands/plan.js")).listPlanRunsCommand));
     runs
       .command("show")

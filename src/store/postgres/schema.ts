@@ -83,7 +83,12 @@ export const PG_MIGRATIONS: readonly string[] = [
     origin text,
     -- The machine whose process wrote the intent: only that machine can tell whether the process is still alive.
     -- Signed with the row when set, like origin.
-    host text
+    host text,
+    -- An execution's error in full (code, exit code, problems as a JSON array); NULL when it did not fail.
+    -- Signed with the row when set.
+    error_code text,
+    error_exit_code integer,
+    error_problems text
   );
   CREATE INDEX executions_by_time ON executions (created_at);
   CREATE INDEX executions_by_tool ON executions (tool, action, created_at);

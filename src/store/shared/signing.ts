@@ -46,7 +46,7 @@ export function checkpointMac(key: AuditKey, head: { seq: number; hash: string }
 }
 
 /** Columns added after signing began: they count in the signature only when set, so rows signed before still verify. */
-const OPTIONAL_COLUMNS = ["origin", "host"] as const;
+const OPTIONAL_COLUMNS = ["origin", "host", "error_code", "error_exit_code", "error_problems"] as const;
 
 /**
  * Executions are what people read ("did the payment go through?"), so every row is signed with the audit key

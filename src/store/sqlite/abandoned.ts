@@ -8,6 +8,7 @@
  * applies to a row still `running`, so concurrent readers settle each run once. The run's spend reservation is
  * left reserved, as for any unknown outcome: the money may have been spent.
  */
+import { ExitCode } from "../../errors.js";
 import { isRunning } from "../../util/process.js";
 import { appendAudit } from "./audit.js";
 import { nowIso, writeTransaction, type Registry } from "./db.js";
@@ -35,11 +36,11 @@ export function settleAbandonedRuns(registry: Registry, actor: string): string[]
     const settled: string[] = [];
     // finished_at stays empty: nobody saw the run end, or knows whether it did.
     const update = registry.db.prepare(
-      "UPDATE executions SET status = 'unknown', error = @error, error_category = 'other' WHERE id = @id AND status = 'running' AND pid = @pid",
+      "UPDATE executions SET status = 'unknown', error = @error, error_category = 'other', error_code = 'unknown_outcome', error_exit_code = @exitCode WHERE id = @id AND status = 'running' AND pid = @pid",
     );
     for (const row of gone) {
       const error = abandonedReason(row.pid!);
-      if (update.run({ id: row.id, pid: row.pid, error }).changes === 0) continue;
+      if (update.run({ id: row.id, pid: row.pid, error, exitCode: ExitCode.unknownOutcome }).changes === 0) continue;
       signExecution(registry, row.id);
       settled.push(row.id);
       appendAudit(registry, {

@@ -150,7 +150,8 @@ export function verifyAudit(registry: Registry, keyHome = registry.home): AuditV
   return { ok: problems.length === 0, events: count, head: last ? { seq: last.seq, hash: last.hash } : null, problems, notes, executions: executions.checked };
 }
 
-export function queryAudit(registry: Registry, query: AuditQuery): AuditEvent[] {
+/** The WHERE clause of an audit query's filters (everything but the paging), and its parameters. */
+function auditFilter(query: AuditQuery): { filter: string; params: Record<string, unknown> } {
   const where: string[] = [];
   const params: Record<string, unknown> = {};
   const add = (clause: string, key: string, value: unknown) => {
@@ -166,13 +167,29 @@ export function queryAudit(registry: Registry, query: AuditQuery): AuditEvent[] 
   add("execution_id = @executionId", "executionId", query.executionId);
   add("ts >= @since", "since", query.since);
   add("ts <= @until", "until", query.until);
+  return { filter: where.length ? `WHERE ${where.join(" AND ")}` : "", params };
+}
+
+/** The newest `limit` events matching, after skipping the newest `offset`, oldest first. */
+export function queryAudit(registry: Registry, query: AuditQuery): AuditEvent[] {
+  const { filter, params } = auditFilter(query);
   // A time range walks the time index (ts, then seq) and stops at the limit; any other filter walks its own
   // index, whose rows come in seq order. Either way nothing is sorted, however large the log.
   const order = query.since !== undefined || query.until !== undefined ? ["ts", "seq"] : ["seq"];
-  const sql = `SELECT * FROM (SELECT * FROM audit_events ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-    ORDER BY ${order.map((column) => `${column} DESC`).join(", ")} ${query.limit ? "LIMIT @limit" : ""}) ORDER BY ${order.join(", ")}`;
+  const offset = query.offset ?? 0;
+  // SQLite takes an OFFSET only after a LIMIT: -1 is no limit.
+  const paging = query.limit ? "LIMIT @limit OFFSET @offset" : offset > 0 ? "LIMIT -1 OFFSET @offset" : "";
+  const sql = `SELECT * FROM (SELECT * FROM audit_events ${filter}
+    ORDER BY ${order.map((column) => `${column} DESC`).join(", ")} ${paging}) ORDER BY ${order.join(", ")}`;
   if (query.limit) params.limit = query.limit;
+  if (paging) params.offset = offset;
   return (registry.db.prepare(sql).all(params) as AuditRow[]).map(toEvent);
+}
+
+/** How many events match the query's filters (its limit and offset aside). */
+export function countAudit(registry: Registry, query: AuditQuery): number {
+  const { filter, params } = auditFilter(query);
+  return registry.db.prepare(`SELECT count(*) FROM audit_events ${filter}`).pluck().get(params) as number;
 }
 
 function toEvent(row: AuditRow): AuditEvent {

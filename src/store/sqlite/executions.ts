@@ -3,6 +3,7 @@
  * redacted by the engine before it arrives.
  */
 import type { AuditKey } from "../../secrets/audit-key.js";
+import { executionError } from "../../errors.js";
 import { executionMac } from "../shared/signing.js";
 import { currentProcess } from "../../util/process.js";
 import { rowsByIdPrefix, statement, type Registry } from "./db.js";
@@ -23,6 +24,9 @@ interface ExecutionRow {
   plan: string | null;
   error: string | null;
   error_category: ErrorCategory | null;
+  error_code?: string | null;
+  error_exit_code?: number | null;
+  error_problems?: string | null;
   cost_usd: number | null;
   risk: string | null;
   tool_digest: string | null;
@@ -50,8 +54,18 @@ function toExecution(row: ExecutionRow): Execution {
     output: parse(row.output),
     // The column keeps its first name: renaming it would change every signed row.
     request: parse(row.plan),
-    error: row.error,
-    errorCategory: row.error_category,
+    // Rows written before codes were kept derive theirs from the status.
+    error:
+      row.error === null
+        ? null
+        : executionError({
+            status: row.status,
+            message: row.error,
+            category: row.error_category,
+            code: row.error_code,
+            exitCode: row.error_exit_code,
+            problems: parse(row.error_problems ?? null) as string[] | null,
+          }),
     costUsd: row.cost_usd,
     risk: row.risk,
     toolDigest: row.tool_digest,
@@ -97,6 +111,9 @@ const COLUMN: Record<keyof ExecutionUpdate, string> = {
   request: "plan",
   error: "error",
   errorCategory: "error_category",
+  errorCode: "error_code",
+  errorExitCode: "error_exit_code",
+  errorProblems: "error_problems",
   costUsd: "cost_usd",
   risk: "risk",
   startedAt: "started_at",
@@ -106,13 +123,19 @@ const COLUMN: Record<keyof ExecutionUpdate, string> = {
 };
 const JSON_FIELDS = new Set<keyof ExecutionUpdate>(["output", "request", "resources"]);
 
+/** A column's value: JSON for structured fields; no problems is NULL, as on rows written before they were kept. */
+function columnValue(key: keyof ExecutionUpdate, value: unknown): unknown {
+  if (key === "errorProblems") return Array.isArray(value) && value.length > 0 ? JSON.stringify(value) : null;
+  return JSON_FIELDS.has(key) ? JSON.stringify(value) : value;
+}
+
 export function updateExecution(registry: Registry, id: string, update: ExecutionUpdate): void {
   const sets: string[] = [];
   const params: Record<string, unknown> = { id };
   for (const [key, value] of Object.entries(update) as Array<[keyof ExecutionUpdate, unknown]>) {
     if (value === undefined) continue;
     sets.push(`${COLUMN[key]} = @${key}`);
-    params[key] = JSON_FIELDS.has(key) ? JSON.stringify(value) : value;
+    params[key] = columnValue(key, value);
   }
   if (sets.length) statement(registry, `UPDATE executions SET ${sets.join(", ")} WHERE id = @id`).run(params);
   signExecution(registry, id);

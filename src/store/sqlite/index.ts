@@ -7,7 +7,7 @@ import { PolicyError } from "../../errors.js";
 import type { EndedAttempt, StartedRun, Store } from "../port.js";
 import { settleAbandonedRuns } from "./abandoned.js";
 import { consumeApproval, decideApproval, fileApproval, getApproval, listApprovals } from "./approvals.js";
-import { appendAudit, iterateAudit, queryAudit, verifyAudit } from "./audit.js";
+import { appendAudit, countAudit, iterateAudit, queryAudit, verifyAudit } from "./audit.js";
 import { admitCall, circuitRefusal, recordCall } from "./circuits.js";
 import { nowIso, openRegistry, statement, writeTransaction, type Registry } from "./db.js";
 import { countExecutions } from "./execution-counts.js";
@@ -207,6 +207,7 @@ export function sqliteStore(registry: Registry): SqliteStore {
     audit: {
       append: (event) => tx(() => appendAudit(registry, event)),
       query: (query) => now(() => queryAudit(registry, query)),
+      count: (query) => now(() => countAudit(registry, query)),
       async *all() {
         yield* iterateAudit(registry);
       },
@@ -237,7 +238,7 @@ export function sqliteStore(registry: Registry): SqliteStore {
       create: (run) => now(() => createPlanRun(registry, run)),
       ofPlan: (planId) => now(() => runOfPlan(registry, planId)),
       get: (idOrPrefix) => now(() => requirePlanRun(registry, idOrPrefix)),
-      list: (limit) => now(() => listPlanRuns(registry, limit)),
+      list: (query) => now(() => listPlanRuns(registry, query)),
       updateStep: (runId, step, update) => now(() => updatePlanStep(registry, runId, step, update)),
       setStatus: (runId, status, actor, error) => now(() => setPlanRunStatus(registry, runId, status, actor, error)),
     },

@@ -366,4 +366,12 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE plan_runs ADD COLUMN host TEXT;
   ALTER TABLE circuits ADD COLUMN trial_host TEXT;
   `,
+  `
+  -- An execution's error in full: its code (input_invalid, policy_refused...), the exit code the run ended with,
+  -- and its problems (a JSON array). NULL on rows written before this (their code is derived from the status) and
+  -- on runs that did not fail. Signed with the row when set.
+  ALTER TABLE executions ADD COLUMN error_code TEXT;
+  ALTER TABLE executions ADD COLUMN error_exit_code INTEGER;
+  ALTER TABLE executions ADD COLUMN error_problems TEXT;
+  `,
 ];

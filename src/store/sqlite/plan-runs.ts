@@ -7,7 +7,7 @@ import { NotFoundError, UsageError } from "../../errors.js";
 import { appendAudit } from "./audit.js";
 import { currentProcess } from "../../util/process.js";
 import { nowIso, rowsByIdPrefix, writeTransaction, type Registry } from "./db.js";
-import type { PlanRunStatus, PlanStepStatus, PlanRunStep, PlanRun } from "../../domain/records.js";
+import type { PlanRunStatus, PlanStepStatus, PlanRunStep, PlanRun, PlanRunQuery } from "../../domain/records.js";
 export type { PlanRunStatus, PlanStepStatus, PlanRunStep, PlanRun };
 
 interface RunRow {
@@ -115,8 +115,11 @@ export function requirePlanRun(registry: Registry, idOrPrefix: string): PlanRun 
   return { ...summaryOf(row), plan: JSON.parse(row.plan), steps };
 }
 
-export function listPlanRuns(registry: Registry, limit: number): Array<Omit<PlanRun, "plan" | "steps">> {
-  return (registry.db.prepare("SELECT * FROM plan_runs ORDER BY created_at DESC, id DESC LIMIT ?").all(limit) as RunRow[]).map(summaryOf);
+/** The newest plan runs, `limit` of them after skipping the newest `offset`, with how many there are in all. */
+export function listPlanRuns(registry: Registry, query: PlanRunQuery): { total: number; items: Array<Omit<PlanRun, "plan" | "steps">> } {
+  const total = registry.db.prepare("SELECT count(*) FROM plan_runs").pluck().get() as number;
+  const rows = registry.db.prepare("SELECT * FROM plan_runs ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?").all(query.limit, query.offset ?? 0) as RunRow[];
+  return { total, items: rows.map(summaryOf) };
 }
 
 function summaryOf(row: RunRow): Omit<PlanRun, "plan" | "steps"> {

@@ -89,7 +89,7 @@ async function listPage(context: RouteContext) {
                       <td>${e.actor}</td>
                       <td>${e.costUsd === null ? "-" : usd(e.costUsd)}</td>
                       <td>${e.durationMs === null ? "-" : `${e.durationMs} ms`}</td>
-                      <td>${e.error ?? ""}</td>
+                      <td>${e.error?.message ?? ""}</td>
                     </tr>`,
                 )}
               </tbody>
@@ -126,7 +126,7 @@ function executionView(e: Execution): Html {
       ${field("Through", e.origin ? `${e.origin.via}${e.origin.client ? ` (${e.origin.client.name} ${e.origin.client.version})` : ""}` : null)}
       ${field("Created", when(e.createdAt))} ${field("Started", e.startedAt && when(e.startedAt))} ${field("Finished", e.finishedAt && when(e.finishedAt))}
       ${field("Duration", e.durationMs === null ? null : `${e.durationMs} ms`)} ${field("Cost", e.costUsd === null ? null : usd(e.costUsd))}
-      ${field("Risk", e.risk)} ${field("Error", e.error ? `${e.error}${e.errorCategory ? ` (${e.errorCategory})` : ""}` : null)}
+      ${field("Risk", e.risk)} ${field("Error", e.error ? `${e.error.message} (${e.error.code}, ${e.error.category})` : null)}
       ${field("Undoes", e.rollbackOf && html`<a href="/executions/${e.rollbackOf}">${e.rollbackOf}</a>`)} ${field("Plan run", e.planRunId)}
       ${field("Tool version", e.toolDigest && html`<code>${e.toolDigest}</code>`)}
     </dl>
