@@ -39,12 +39,7 @@ export function createPlanRun(registry: Registry, run: { id: string; planId: str
   });
 }
 
-export function updatePlanStep(
-  registry: Registry,
-  runId: string,
-  step: string,
-  update: PlanStepUpdate,
-): void {
+export function updatePlanStep(registry: Registry, runId: string, step: string, update: PlanStepUpdate): void {
   const finished = isStepFinished(update);
   writeTransaction(registry, () => {
     registry.db
