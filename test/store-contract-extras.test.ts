@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Store } from "../src/store/port.js";
 import { openSqliteStore } from "../src/store/sqlite/index.js";
 import { openPgRegistry, type PgRegistry } from "../src/store/postgres/db.js";
-import { pgTwoFactor } from "../src/store/postgres/totp-state.js";
+import { pgTwoFactor } from "../src/store/postgres/twofactor.js";
 import { pgPasskeys } from "../src/store/postgres/passkeys.js";
 import { pgCallLimits } from "../src/store/postgres/call-limits.js";
 import { pgPlanRuns } from "../src/store/postgres/plan-runs.js";

@@ -1,16 +1,11 @@
 /**
- * The team's TOTP enrolment in PostgreSQL, and the `TwoFactorStore` over it. One enrolment serves every machine:
- * its replay guard (`totp.last_step`) and its failures live in the database, and each code check is one
- * serialized write (the registry's advisory lock), so a code is accepted once across all machines and the
- * wrong-code throttle counts every machine's guesses together.
- *
- * The code checks (twofactor.ts) load the TOTP library, which nothing else needs: they are imported when a code is
- * actually checked.
+ * The team's TOTP state that needs no TOTP library: the enrolment row, the throttle, the status. Read by every
+ * command that opens the store; the code checks (totp-checks.ts) are loaded only when a code is checked.
  */
-import type { TwoFactorStore } from "../port.js";
+import type { TwoFactorStatus } from "../../domain/records.js";
 import { passkeyInfo, toPasskey, type PasskeyRow } from "../shared/passkeys.js";
 import { statusOf, throttleOf, THROTTLE_WINDOW_MS, type Throttle, type TotpRow } from "../shared/totp.js";
-import type { PgRegistry, Sql } from "./db.js";
+import type { Sql } from "./db.js";
 
 export async function readTotpRow(sql: Sql): Promise<TotpRow | undefined> {
   return sql.one<TotpRow>("SELECT sealed_secret, confirmed, last_step, created_at FROM totp WHERE id = 1");
@@ -22,25 +17,20 @@ export async function readThrottle(sql: Sql, nowMs: number): Promise<Throttle> {
   return throttleOf(rows.map((row) => row.at_ms));
 }
 
-export function pgTwoFactor(registry: PgRegistry): TwoFactorStore {
-  const checks = () => import("./twofactor.js");
-  return {
-    isEnrolled: async () => (await registry.one<{ confirmed: number }>("SELECT confirmed FROM totp WHERE id = 1"))?.confirmed === 1,
-    status: async (nowMs = Date.now()) => {
-      const [row, throttle, passkeys] = await Promise.all([
-        readTotpRow(registry),
-        readThrottle(registry, nowMs),
-        registry.query<PasskeyRow>("SELECT * FROM passkeys ORDER BY created_at, name"),
-      ]);
-      return statusOf(
-        row,
-        throttle,
-        passkeys.map((passkey) => passkeyInfo(toPasskey(passkey))),
-      );
-    },
-    begin: async (ring, actor) => (await checks()).beginEnrollment(registry, ring, actor),
-    confirm: async (ring, code, nowMs, actor) => (await checks()).confirmEnrollment(registry, ring, code, nowMs, actor),
-    verify: async (ring, code, nowMs, context) => (await checks()).verifyCode(registry, ring, code, nowMs, context),
-    disable: async (ring, code, nowMs, actor) => (await checks()).disable(registry, ring, code, nowMs, actor),
-  };
+/** A confirmed enrolment exists: CRITICAL actions need a code, on every machine. */
+export async function isEnrolled(sql: Sql): Promise<boolean> {
+  return (await sql.one<{ confirmed: number }>("SELECT confirmed FROM totp WHERE id = 1"))?.confirmed === 1;
+}
+
+export async function twoFactorStatus(sql: Sql, nowMs: number = Date.now()): Promise<TwoFactorStatus> {
+  const [row, throttle, passkeys] = await Promise.all([
+    readTotpRow(sql),
+    readThrottle(sql, nowMs),
+    sql.query<PasskeyRow>("SELECT * FROM passkeys ORDER BY created_at, name"),
+  ]);
+  return statusOf(
+    row,
+    throttle,
+    passkeys.map((passkey) => passkeyInfo(toPasskey(passkey))),
+  );
 }
