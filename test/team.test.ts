@@ -393,7 +393,7 @@ suite("team mode: moving a registry between backends", () => {
     expect(exported.code, exported.stderr).toBe(0);
     expect(exported.json).toMatchObject({ verification: { ok: true, executions: 5 } });
     const restored = await runJson(["executions", "--limit", "10"], { home: backup, env });
-    expect(restored.json.total).toBe(5);
+    expect(restored.json.page.total).toBe(5);
     expect((await runJson(["audit", "verify"], { home: backup, env })).json).toMatchObject({ ok: true });
 
     const occupied = await runJson(["db", "export", backup], team);

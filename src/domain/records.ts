@@ -223,6 +223,11 @@ export interface PlanRun {
   pid: number | null;
   /** The start time of process `pid` (Linux), so a reused pid is not taken for the run's. */
   pidStart: string | null;
+  /**
+   * The machine `pid` runs on, where several share one database (PostgreSQL); null in a home's own registry. Only
+   * that machine can tell whether the process is gone.
+   */
+  host?: string | null;
   error: string | null;
   createdAt: string;
   updatedAt: string;

@@ -112,7 +112,7 @@ export async function resumePlanRun(id: string, options: ApplyOptions, deps: Exe
   await deps.store.executions.settleAbandoned(options.actor);
   if (run.status === "succeeded" || run.status === "rolled_back") throw new UsageError(`plan run ${run.id} is ${run.status}: there is nothing to resume`);
   if (run.status === "running" && !isOrphaned(run))
-    throw new UsageError(`plan run ${run.id} is still running (process ${run.pid}); wait for it, or stop it first`);
+    throw new UsageError(`plan run ${run.id} is still running (process ${run.pid}${run.host ? ` on ${run.host}` : ""}); wait for it, or stop it first`);
   const preview = run.plan as PlanPreview;
   const problem = await staleness(preview, deps, options.env, false);
   if (problem) throw problem;
@@ -139,7 +139,7 @@ export async function rollbackPlanRun(id: string, options: ApplyOptions, deps: E
   await deps.store.executions.settleAbandoned(options.actor);
   if (run.status === "rolled_back") throw new UsageError(`plan run ${run.id} was already rolled back`);
   if (run.status === "running" && !isOrphaned(run))
-    throw new UsageError(`plan run ${run.id} is still running (process ${run.pid}); wait for it, or stop it first`);
+    throw new UsageError(`plan run ${run.id} is still running (process ${run.pid}${run.host ? ` on ${run.host}` : ""}); wait for it, or stop it first`);
   const preview = run.plan as PlanPreview;
   const states = await reconcile(run, preview, deps, "rollback");
   const status = await undoCompleted(run.id, preview, states, options, deps);

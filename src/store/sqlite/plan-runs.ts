@@ -3,35 +3,22 @@
  * execution that carried it out and what became of it. A step's execution id is written before that execution
  * starts, so after a crash every step can be reconciled with the history.
  */
-import { NotFoundError, UsageError } from "../../errors.js";
 import { appendAudit } from "./audit.js";
 import { currentProcess } from "../../util/process.js";
 import { nowIso, rowsByIdPrefix, writeTransaction, type Registry } from "./db.js";
 import type { PlanRunStatus, PlanStepStatus, PlanRunStep, PlanRun, PlanRunQuery } from "../../domain/records.js";
+import {
+  isStepFinished,
+  onlyPlanRun,
+  planRunStep,
+  planRunSummary,
+  startedEvent,
+  statusEvent,
+  type PlanRunRow,
+  type PlanStepRow,
+  type PlanStepUpdate,
+} from "../shared/plan-runs.js";
 export type { PlanRunStatus, PlanStepStatus, PlanRunStep, PlanRun };
-
-interface RunRow {
-  id: string;
-  plan_id: string;
-  name: string;
-  status: PlanRunStatus;
-  plan: string;
-  actor: string;
-  pid: number | null;
-  pid_start: string | null;
-  error: string | null;
-  created_at: string;
-  updated_at: string;
-}
-interface StepRow {
-  step: string;
-  position: number;
-  status: PlanStepStatus;
-  execution_id: string | null;
-  rollback_execution_id: string | null;
-  note: string | null;
-  finished_at: string | null;
-}
 
 /** The run that applied this saved plan, if one did. */
 export function runOfPlan(registry: Registry, planId: string): { id: string; status: PlanRunStatus } | undefined {
@@ -48,22 +35,12 @@ export function createPlanRun(registry: Registry, run: { id: string; planId: str
       .run(run.id, run.planId, run.name, JSON.stringify(run.plan), run.actor, currentProcess().pid, currentProcess().start, now, now);
     const insert = registry.db.prepare("INSERT INTO plan_steps (run_id, step, position, status) VALUES (?, ?, ?, 'pending')");
     run.steps.forEach((step, position) => insert.run(run.id, step, position));
-    appendAudit(registry, {
-      type: "plan.started",
-      actor: run.actor,
-      status: "running",
-      data: { planRun: run.id, plan: run.planId, name: run.name, steps: run.steps },
-    });
+    appendAudit(registry, startedEvent(run));
   });
 }
 
-export function updatePlanStep(
-  registry: Registry,
-  runId: string,
-  step: string,
-  update: Partial<Pick<PlanRunStep, "status" | "executionId" | "rollbackExecutionId" | "note">>,
-): void {
-  const finished = update.status !== undefined && !["pending", "running"].includes(update.status);
+export function updatePlanStep(registry: Registry, runId: string, step: string, update: PlanStepUpdate): void {
+  const finished = isStepFinished(update);
   writeTransaction(registry, () => {
     registry.db
       .prepare(
@@ -93,48 +70,20 @@ export function setPlanRunStatus(registry: Registry, runId: string, status: Plan
         "UPDATE plan_runs SET status = ?, error = ?, updated_at = ?, pid = CASE WHEN ? THEN ? ELSE pid END, pid_start = CASE WHEN ? THEN ? ELSE pid_start END WHERE id = ?",
       )
       .run(status, error ?? null, nowIso(), running, currentProcess().pid, running, currentProcess().start, runId);
-    appendAudit(registry, { type: `plan.${status}`, actor, status, data: { planRun: runId, ...(error ? { error } : {}) } });
+    appendAudit(registry, statusEvent(runId, status, actor, error));
   });
 }
 
 /** The plan run with this id, or the only one it is a prefix of; a one-line error otherwise. */
 export function requirePlanRun(registry: Registry, idOrPrefix: string): PlanRun {
-  const rows = rowsByIdPrefix<RunRow>(registry, "plan_runs", idOrPrefix);
-  if (rows.length === 0) throw new NotFoundError(`no plan run '${idOrPrefix}'; see: toolctl plan-runs list`);
-  if (rows.length > 1) throw new UsageError(`'${idOrPrefix}' matches several plan runs (${rows.map((r) => r.id).join(", ")}); give more of the id`);
-  const row = rows[0]!;
-  const steps = (registry.db.prepare("SELECT * FROM plan_steps WHERE run_id = ? ORDER BY position").all(row.id) as StepRow[]).map((s) => ({
-    step: s.step,
-    position: s.position,
-    status: s.status,
-    executionId: s.execution_id,
-    rollbackExecutionId: s.rollback_execution_id,
-    note: s.note,
-    finishedAt: s.finished_at,
-  }));
-  return { ...summaryOf(row), plan: JSON.parse(row.plan), steps };
+  const row = onlyPlanRun(rowsByIdPrefix<PlanRunRow>(registry, "plan_runs", idOrPrefix), idOrPrefix);
+  const steps = (registry.db.prepare("SELECT * FROM plan_steps WHERE run_id = ? ORDER BY position").all(row.id) as PlanStepRow[]).map(planRunStep);
+  return { ...planRunSummary(row), plan: JSON.parse(row.plan), steps };
 }
 
 /** The newest plan runs, `limit` of them after skipping the newest `offset`, with how many there are in all. */
 export function listPlanRuns(registry: Registry, query: PlanRunQuery): { total: number; items: Array<Omit<PlanRun, "plan" | "steps">> } {
   const total = registry.db.prepare("SELECT count(*) FROM plan_runs").pluck().get() as number;
-  const rows = registry.db.prepare("SELECT * FROM plan_runs ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?").all(query.limit, query.offset ?? 0) as RunRow[];
-  return { total, items: rows.map(summaryOf) };
+  const rows = registry.db.prepare("SELECT * FROM plan_runs ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?").all(query.limit, query.offset ?? 0) as PlanRunRow[];
+  return { total, items: rows.map(planRunSummary) };
 }
-
-function summaryOf(row: RunRow): Omit<PlanRun, "plan" | "steps"> {
-  return {
-    id: row.id,
-    planId: row.plan_id,
-    name: row.name,
-    status: row.status,
-    actor: row.actor,
-    pid: row.pid,
-    pidStart: row.pid_start ?? null,
-    error: row.error,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
-}
-
-/** A run marked running whose process is gone was interrupted (a crash, a kill): it can be resumed or rolled back. */

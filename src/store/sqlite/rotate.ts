@@ -26,6 +26,7 @@ import {
   writeKeyFile,
   type KeyRing,
 } from "../../secrets/crypto.js";
+import type { AuditEventInput } from "../../domain/records.js";
 import type { RotateOptions, RotateResult } from "../port.js";
 import { nodeCrypto } from "../../util/builtins.js";
 import { isAlive } from "../../util/process.js";
@@ -44,11 +45,39 @@ export const ENV_KEY_ROTATION_HELP =
   "`toolctl secret rotate` again; once it succeeds, make the new key TOOLCTL_MASTER_KEY and unset TOOLCTL_MASTER_KEY_NEW";
 
 export function rotateKey(registry: Registry, home: string, env: NodeJS.ProcessEnv, options: RotateOptions = {}): RotateResult {
-  const batchSize = options.batchSize ?? DEFAULT_BATCH;
-  // Each re-sealed batch is on disk before the next begins, and before the old key may be dropped.
-  registry.db.pragma("synchronous = FULL");
-  if (env.TOOLCTL_MASTER_KEY) return rotateEnvironmentKey(registry, env, batchSize, options.actor ?? "user");
+  const batchSize = prepareRotation(registry, options);
+  const actor = options.actor ?? "user";
+  if (env.TOOLCTL_MASTER_KEY) {
+    const target = envRotationRing(env);
+    const result: RotateResult = { keyId: target.current, source: "env", resealed: resealAll(registry, batchSize, () => target), droppedKeyIds: [] };
+    writeTransaction(registry, () => appendAudit(registry, rotatedEvent(result, actor)));
+    return result;
+  }
+  addKey(registry, home);
+  // The ring is read again for every batch: if another rotation started meanwhile, both converge on its key.
+  const resealed = resealAll(registry, batchSize, () => loadKeyRing(home, {}, { create: false })!);
+  return writeTransaction(registry, () => {
+    const { keyId, droppedKeyIds } = dropUnusedKeys(registry, home);
+    const result: RotateResult = { keyId, source: "file", resealed, droppedKeyIds };
+    appendAudit(registry, rotatedEvent(result, actor));
+    return result;
+  });
+}
 
+/*
+ * The phases of a rotation, for a store that keeps sealed values in more than one place (a team machine: its own
+ * secrets here, the team's TOTP secret in PostgreSQL). The order stays: add the key, re-seal everywhere, then drop
+ * keys nothing uses anywhere.
+ */
+
+/** The batch size; each re-sealed batch is on disk before the next begins, and before the old key may be dropped. */
+export function prepareRotation(registry: Registry, options: RotateOptions): number {
+  registry.db.pragma("synchronous = FULL");
+  return options.batchSize ?? DEFAULT_BATCH;
+}
+
+/** Phase 1 of a stored ring's rotation: a new current key, added durably under the write lock before anything is sealed with it. */
+export function addKey(registry: Registry, home: string): void {
   writeTransaction(registry, () => {
     removeStaleKeyTemps(home);
     const file = readKeyFile(home);
@@ -63,38 +92,42 @@ export function rotateKey(registry: Registry, home: string, env: NodeJS.ProcessE
     const kid = newKeyId();
     writeKeyFile(home, { current: kid, keys: { ...file.keys, [kid]: nodeCrypto().randomBytes(32).toString("base64") } });
   });
-
-  // The ring is read again for every batch: if another rotation started meanwhile, both converge on its key.
-  const resealed = resealAll(registry, batchSize, () => loadKeyRing(home, {}, { create: false })!);
-
-  return writeTransaction(registry, () => {
-    const file = readKeyFile(home)!;
-    const used = usedKeyIds(registry);
-    used.add(file.current);
-    const droppedKeyIds = Object.keys(file.keys).filter((kid) => !used.has(kid));
-    if (droppedKeyIds.length > 0) {
-      writeKeyFile(home, { current: file.current, keys: Object.fromEntries(Object.entries(file.keys).filter(([kid]) => used.has(kid))) });
-    }
-    const result: RotateResult = { keyId: file.current, source: "file", resealed, droppedKeyIds };
-    appendAudit(registry, { type: "secret.key_rotated", actor: options.actor ?? "user", status: "succeeded", data: { ...result } });
-    return result;
-  });
 }
 
-function rotateEnvironmentKey(registry: Registry, env: NodeJS.ProcessEnv, batchSize: number, actor: string): RotateResult {
+/**
+ * Phase 3, inside the caller's write transaction: drops the stored keys that no sealed value here, nor any in
+ * `alsoUsed` (key ids of values kept elsewhere), was sealed with.
+ */
+export function dropUnusedKeys(registry: Registry, home: string, alsoUsed: Iterable<string> = []): { keyId: string; droppedKeyIds: string[] } {
+  const file = readKeyFile(home)!;
+  const used = usedKeyIds(registry);
+  for (const kid of alsoUsed) used.add(kid);
+  used.add(file.current);
+  const droppedKeyIds = Object.keys(file.keys).filter((kid) => !used.has(kid));
+  if (droppedKeyIds.length > 0) {
+    writeKeyFile(home, { current: file.current, keys: Object.fromEntries(Object.entries(file.keys).filter(([kid]) => used.has(kid))) });
+  }
+  return { keyId: file.current, droppedKeyIds };
+}
+
+/** The ring an environment key is rotated to: TOOLCTL_MASTER_KEY_NEW, which the operator supplies. */
+export function envRotationRing(env: NodeJS.ProcessEnv): KeyRing {
   if (!env.TOOLCTL_MASTER_KEY_NEW) throw new UsageError(ENV_KEY_ROTATION_HELP);
   const ring = loadKeyRing("", env, { create: false })!;
   const next = envKeyId(Buffer.from(env.TOOLCTL_MASTER_KEY_NEW, "base64"));
   if (ring.keys.get(next)!.equals(ring.keys.get("env")!)) throw new UsageError("TOOLCTL_MASTER_KEY_NEW is the same key as TOOLCTL_MASTER_KEY");
-  const target: KeyRing = { ...ring, current: next };
-  const resealed = resealAll(registry, batchSize, () => target);
-  const result: RotateResult = { keyId: next, source: "env", resealed, droppedKeyIds: [] };
-  writeTransaction(registry, () => appendAudit(registry, { type: "secret.key_rotated", actor, status: "succeeded", data: { ...result } }));
-  return result;
+  return { ...ring, current: next };
 }
 
+export const rotatedEvent = (result: RotateResult, actor: string): AuditEventInput => ({
+  type: "secret.key_rotated",
+  actor,
+  status: "succeeded",
+  data: { ...result },
+});
+
 /** Re-seals, batch by batch, every value not sealed with the ring's current key, until none is left. */
-function resealAll(registry: Registry, batchSize: number, ring: () => KeyRing): RotateResult["resealed"] {
+export function resealAll(registry: Registry, batchSize: number, ring: () => KeyRing): RotateResult["resealed"] {
   const total = { secrets: 0, totp: 0 };
   for (;;) {
     const batch = writeTransaction(registry, () => resealBatch(registry, ring(), batchSize));
