@@ -40,9 +40,23 @@ export const ENVIRONMENT: readonly EnvironmentVariable[] = [
   { name: "PATH", group: "system", help: "where bubblewrap (bwrap) and a process tool's program are found" },
   { name: "XDG_RUNTIME_DIR", group: "system", help: "the per-user runtime directory, hidden from process tools" },
   { name: "DBUS_SESSION_BUS_ADDRESS", group: "system", help: "the D-Bus session, through which the OS keyring (Secret Service) is reached on Linux" },
-  { name: "DOCKER_HOST", group: "system", help: "the Docker engine to use (unix:// or tcp://); default unix:///var/run/docker.sock" },
-  { name: "DOCKER_TLS_VERIFY", group: "system", help: "with a tcp:// DOCKER_HOST: talk to it over TLS" },
-  { name: "DOCKER_CERT_PATH", group: "system", help: "with DOCKER_TLS_VERIFY: the directory of ca.pem, cert.pem and key.pem" },
+  {
+    name: "DOCKER_HOST",
+    group: "system",
+    help: "the Docker engine to use: unix:///PATH, tcp://HOST:PORT or ssh://[USER@]HOST[:PORT]; default unix:///var/run/docker.sock",
+  },
+  { name: "DOCKER_TLS_VERIFY", group: "system", help: "set and not empty, with a tcp:// DOCKER_HOST: talk to it over TLS, its certificate verified" },
+  { name: "DOCKER_CERT_PATH", group: "system", help: "the directory of ca.pem, cert.pem and key.pem for TLS (default ~/.docker); set, it turns TLS on" },
+  {
+    name: "SSH_AUTH_SOCK",
+    group: "system",
+    help: "the ssh-agent offering keys for an ssh:// DOCKER_HOST (else an unencrypted ~/.ssh/id_ed25519, id_ecdsa or id_rsa)",
+  },
+  {
+    name: "TOOLCTL_DOCKER_PLAIN_TCP",
+    group: "toolctl",
+    help: "1: allow a tcp:// DOCKER_HOST without TLS to another host (refused by default; loopback is always allowed)",
+  },
   {
     name: "TOOL_ALLOWED_DOMAINS",
     group: "system",

@@ -41,21 +41,31 @@ interface ToolImage {
 
 async function dockerChecks(context: DoctorContext, images: ToolImage[], needed: boolean, pull: boolean): Promise<Check[]> {
   const { connectEngine, engineVersions, engineMessage, pingEngine, versionAtLeast, MINIMUM_RUNC } = await import("../runners/docker/engine.js");
-  const engine = await connectEngine(context.env);
   const missing: Level = needed ? "fail" : "warn";
+  const why = needed ? "" : " (no registered tool needs it yet)";
+  let engine;
+  try {
+    engine = await connectEngine(context.env);
+  } catch (error) {
+    // A DOCKER_HOST that cannot be used at all: malformed, an unsupported scheme, missing certificates, plain TCP refused.
+    return [{ name: "docker", level: missing, message: `${(error as Error).message}${why}`, details: { endpoint: context.env.DOCKER_HOST } }];
+  }
+  const where = { endpoint: engine.endpoint, transport: engine.transport, remote: engine.remote === true, fromEnv: engine.fromEnv === true };
   try {
     await pingEngine(engine);
   } catch (error) {
-    const why = needed ? "" : " (no registered tool needs it yet)";
-    return [{ name: "docker", level: missing, message: `${(error as Error).message}${why}`, details: { endpoint: engine.endpoint } }];
+    return [{ name: "docker", level: missing, message: `${(error as Error).message}${why}`, details: where }];
   }
   const versions = await engineVersions(engine);
+  const via = engine.fromEnv
+    ? ` (DOCKER_HOST, ${engine.transport}${engine.remote ? ", remote: no bind mounts, so process tools cannot run with --sandbox docker" : ""})`
+    : "";
   const checks: Check[] = [
     {
       name: "docker",
       level: "ok",
-      message: `engine ${versions.engine} (API ${versions.apiVersion}, ${versions.os}) at ${engine.endpoint}`,
-      details: { ...versions, endpoint: engine.endpoint },
+      message: `engine ${versions.engine} (API ${versions.apiVersion}, ${versions.os}) at ${engine.endpoint}${via}`,
+      details: { ...versions, ...where },
     },
   ];
   if (versions.runc === undefined)

@@ -13,7 +13,7 @@ import { isWithinPath, keyMaterialAt, realOrResolved } from "../key-material.js"
 import { exitedWith, programOutput, renderArgv, unclearEnding } from "../process/invocation.js";
 import type { Prepared, PreflightHooks, RunContext, RunResult, Runner } from "../types.js";
 import { ContainerStartError, describeContainer, runContainer, sweepOrphans, type ContainerPlan } from "./container.js";
-import { connectEngine, engineMessage, unavailableError, type Engine } from "./engine.js";
+import { connectEngine, engineAddress, engineMessage, unavailableError, type Engine, type EngineAddress } from "./engine.js";
 import { ensureStateVolume, stateVolumeName, volumeUsage, watchVolume } from "./state.js";
 
 const MB = 1024 * 1024;
@@ -83,6 +83,21 @@ export const dockerRunner: Runner = {
         );
       }
     }
+    // Where the container would run; a DOCKER_HOST that cannot be used is reported by preflight.
+    let address: EngineAddress | undefined;
+    try {
+      address = engineAddress(context.env);
+    } catch {
+      address = undefined;
+    }
+    if (toolDir && address && address.kind !== "unix") {
+      // A bind mount names a path on the engine's machine: on a remote engine it would not be this directory.
+      throw new PolicyError(
+        "policy_refused",
+        `tool ${tool.name}'s directory ${toolDir} cannot be mounted at /tool: the engine at DOCKER_HOST=${address.endpoint} is remote and cannot see this machine's files; run it with --sandbox none, or on a local engine (unset DOCKER_HOST, or a unix:// socket)`,
+        { endpoint: address.endpoint },
+      );
+    }
     const scope = { input, secrets, tool: { name: tool.name, dir: toolDir ? "/tool" : "" } };
     const command = spec.command ? renderArgv(spec.command, scope) : undefined;
     const env: Record<string, string> = {};
@@ -103,7 +118,12 @@ export const dockerRunner: Runner = {
     let engine: Engine | undefined;
 
     return {
-      description: { ...describeContainer(plan), stdin: stdin === undefined ? "none" : "input as JSON", output: spec.output },
+      description: {
+        ...describeContainer(plan),
+        stdin: stdin === undefined ? "none" : "input as JSON",
+        output: spec.output,
+        ...(address ? { engine: address.endpoint } : {}),
+      },
       async preflight(hooks) {
         const connected = await connectEngine(context.env);
         engine = connected;

@@ -103,6 +103,19 @@ function checkExposed(file: string, what: string, hidden: { home: string; keys: 
   return resolved;
 }
 
+/** The engine sockets on this machine: the default ones and the one DOCKER_HOST names. */
+function dockerSockets(env: NodeJS.ProcessEnv): string[] {
+  const host = env.DOCKER_HOST?.trim();
+  const named = host?.startsWith("unix:///") ? [host.slice("unix://".length)] : [];
+  return [...DOCKER_SOCKETS, ...named].filter((file) => existsSync(file));
+}
+
+/** The client certificates DOCKER_CERT_PATH names: whoever holds them drives the engine (~/.docker is key material already). */
+function dockerCertDir(env: NodeJS.ProcessEnv): string[] {
+  const dir = env.DOCKER_CERT_PATH?.trim();
+  return dir && path.isAbsolute(dir) && existsSync(dir) && statSync(dir).isDirectory() ? [real(dir)] : [];
+}
+
 /** The bwrap command line that runs `argv` confined. Later mounts cover earlier ones, so the order matters. */
 export function bubblewrapArgv(spec: SandboxSpec): string[] {
   const home = real(spec.toolctlHome);
@@ -112,7 +125,7 @@ export function bubblewrapArgv(spec: SandboxSpec): string[] {
   const args = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"];
   for (const dir of [...homes, ...runtimeDirs(spec.env)]) args.push("--tmpfs", dir);
   // /var/run is usually a link to /run: each socket once, by its real path (bwrap does not follow links there).
-  for (const socket of new Set(DOCKER_SOCKETS.filter((file) => existsSync(file)).map(real))) args.push("--ro-bind", "/dev/null", socket);
+  for (const socket of new Set(dockerSockets(spec.env).map(real))) args.push("--ro-bind", "/dev/null", socket);
   // Seen again: the program itself (when it lives in a hidden directory), its directory and working directory.
   const program = findOnPath(spec.argv[0]!, spec.programPath);
   const exposed: Array<[string, "ro" | "rw"]> = [];
@@ -127,7 +140,7 @@ export function bubblewrapArgv(spec: SandboxSpec): string[] {
   for (const [dir, mode] of exposed) args.push(mode === "rw" ? "--bind" : "--ro-bind", dir, dir);
   // Hidden again last, whatever was exposed above them: a manifest kept in the user's home exposes its
   // directory, never the toolctl home or the keys inside it.
-  for (const dir of [home, ...keys, ...runtimeDirs(spec.env)]) args.push("--tmpfs", dir);
+  for (const dir of [home, ...keys, ...dockerCertDir(spec.env), ...runtimeDirs(spec.env)]) args.push("--tmpfs", dir);
   args.push("--chdir", real(spec.cwd), "--unshare-all", ...(spec.network ? ["--share-net"] : []), "--die-with-parent", "--new-session", "--cap-drop", "ALL");
   return args;
 }
