@@ -153,12 +153,13 @@ export function channelHuman(channel: ApprovalChannel | undefined, onFiled?: Run
 export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
-  const { resolveHome, resolveActor } = await import("../config/home.js");
-  const home = options.home ?? resolveHome(undefined, env);
+  const { chooseHome, resolveActor, settingsHome } = await import("../config/home.js");
+  const { home, project } = chooseHome(options, env, cwd);
   const actor = options.actor ?? resolveActor(env);
   // Read on first need: listing tools never pays for the config schema.
   let loaded: Promise<Config> | undefined = options.config ? Promise.resolve(options.config) : undefined;
-  const settings = (): Promise<Config> => (loaded ??= import("../config/config.js").then(async ({ loadConfig }) => (await loadConfig(home, env)).values));
+  const settings = (): Promise<Config> =>
+    (loaded ??= import("../config/config.js").then(async ({ loadConfig }) => (await loadConfig(settingsHome({ home, project }), env, project)).values));
   const store = options.store ?? (await import("../store/sqlite/index.js")).openSqliteStore(home, env);
   const listeners = new Set<(event: ProgressEvent) => void>();
   const warningListeners = new Set<(message: string) => void>();
@@ -193,6 +194,7 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
 
   const toolctl: Toolctl = {
     home,
+    ...(project ? { project } : {}),
     actor,
     settings,
     store,
@@ -359,11 +361,11 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
  * the secrets each tool needs, where the keys are, process confinement, the Docker engine and the images tools
  * name. It opens the home itself and works when the config is broken (that is one of its findings).
  */
-export async function diagnose(options: Pick<OpenOptions, "home" | "env" | "cwd" | "actor" | "store"> = {}): Promise<Diagnosis> {
+export async function diagnose(options: Pick<OpenOptions, "home" | "project" | "env" | "cwd" | "actor" | "store"> = {}): Promise<Diagnosis> {
   const env = options.env ?? process.env;
-  const { resolveHome, resolveActor } = await import("../config/home.js");
+  const { chooseHome, resolveActor } = await import("../config/home.js");
   const { diagnose: run } = await import("../engine/doctor.js");
-  const home = options.home ?? resolveHome(undefined, env);
+  const { home } = chooseHome(options, env, options.cwd ?? process.cwd());
   // A store the caller passed stays open: it is theirs to close.
   const given = options.store;
   const openStore = async (): Promise<Store> =>
