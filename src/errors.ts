@@ -76,12 +76,7 @@ export class NotFoundError extends ToolctlError {
 
 /** A manifest, config or input that does not validate. `problems` lists every one of them. */
 export class ValidationError extends ToolctlError {
-  constructor(
-    code: "manifest_invalid" | "config_invalid" | "project_invalid" | "input_invalid" | "plan_invalid",
-    message: string,
-    problems: string[],
-    details: ErrorDetails = {},
-  ) {
+  constructor(code: "manifest_invalid" | "config_invalid" | "input_invalid" | "plan_invalid", message: string, problems: string[], details: ErrorDetails = {}) {
     super(code, ExitCode.usage, message, { ...details, problems });
   }
 }

@@ -6,8 +6,7 @@
  * project's value. Environment variables still win over both, as they win over config.yaml.
  */
 import { readFileSync } from "node:fs";
-import { ValidationError } from "../errors.js";
-import { unreadable } from "./config.js";
+import { EnvironmentError, ExitCode, ToolctlError } from "../errors.js";
 import type { ProjectRef } from "./home.js";
 import type { ProjectFile } from "./project-schema.js";
 import type { Problem } from "../manifest/problems.js";
@@ -29,11 +28,14 @@ export async function readProject(project: ProjectRef): Promise<ProjectFile> {
   try {
     text = readFileSync(project.file, "utf8");
   } catch (error) {
-    throw unreadable(project.file, error);
+    throw new EnvironmentError(
+      `cannot read ${project.file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; fix or remove it`,
+      { file: project.file },
+      error,
+    );
   }
   const file = project.file;
-  const invalid = (lines: string[]) =>
-    new ValidationError("project_invalid", lines.length === 1 ? lines[0]! : `${lines[0]} (and ${lines.length - 1} more problems)`, lines, { file });
+  const invalid = (lines: string[]) => projectInvalid(file, lines);
   const located = parseLocated(text, false);
   if (Array.isArray(located)) throw invalid(located.map((p) => `${file}:${p.position.line}:${p.position.col}: ${p.message}`));
   const result = projectSchema.safeParse(located.data ?? {});
@@ -48,6 +50,12 @@ export async function readProject(project: ProjectRef): Promise<ProjectFile> {
   }
   parsed.set(project.file, result.data);
   return result.data;
+}
+
+/** A toolctl.yaml that does not validate: exit 2, the first problem on the one line, every problem in `problems`. */
+export function projectInvalid(file: string, lines: string[]): ToolctlError {
+  const message = lines.length === 1 ? lines[0]! : `${lines[0]} (and ${lines.length - 1} more problem${lines.length > 2 ? "s" : ""})`;
+  return new ToolctlError("project_invalid", ExitCode.usage, message, { problems: lines, file });
 }
 
 type Merge = "min" | "true-wins" | "strictest" | "project";

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { findProject, type ProjectRef } from "../../config/home.js";
-import type { ProjectFile } from "../../config/project.js";
+import { projectInvalid, type ProjectFile } from "../../config/project.js";
 import { ExitCode, UsageError, ValidationError } from "../../errors.js";
 import type { SaveToolResult } from "../../api/index.js";
 import { writeFileAtomic } from "../../util/atomic-file.js";
@@ -49,7 +49,7 @@ function checkPaths(project: ProjectRef, file: ProjectFile): void {
   ].filter(([, entry]) => !existsSync(path.join(project.root, entry)));
   if (missing.length > 0) {
     const lines = missing.map(([field, entry]) => `${project.file}: ${field}: ${entry} does not exist (paths are from ${project.root})`);
-    throw new ValidationError("project_invalid", lines.length === 1 ? lines[0]! : `${lines[0]} (and ${lines.length - 1} more)`, lines, { file: project.file });
+    throw projectInvalid(project.file, lines);
   }
 }
 
