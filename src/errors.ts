@@ -20,6 +20,7 @@ export type ErrorCode =
   | "usage"
   | "manifest_invalid"
   | "config_invalid"
+  | "project_invalid"
   | "input_invalid"
   | "plan_invalid"
   | "plan_stale"
@@ -122,6 +123,7 @@ const EXIT_CODE_OF: Record<ErrorCode, ExitCodeValue> = {
   usage: ExitCode.usage,
   manifest_invalid: ExitCode.usage,
   config_invalid: ExitCode.usage,
+  project_invalid: ExitCode.usage,
   input_invalid: ExitCode.usage,
   plan_invalid: ExitCode.usage,
   plan_stale: ExitCode.usage,

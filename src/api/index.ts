@@ -160,12 +160,13 @@ export function channelHuman(channel: ApprovalChannel | undefined, onFiled?: Run
 export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
-  const { resolveHome, resolveActor } = await import("../config/home.js");
-  const home = options.home ?? resolveHome(undefined, env);
+  const { chooseHome, resolveActor, settingsHome } = await import("../config/home.js");
+  const { home, project } = chooseHome(options, env, cwd);
   const actor = options.actor ?? resolveActor(env);
   // Read on first need: listing tools never pays for the config schema.
   let loaded: Promise<Config> | undefined = options.config ? Promise.resolve(options.config) : undefined;
-  const settings = (): Promise<Config> => (loaded ??= import("../config/config.js").then(async ({ loadConfig }) => (await loadConfig(home, env)).values));
+  const settings = (): Promise<Config> =>
+    (loaded ??= import("../config/config.js").then(async ({ loadConfig }) => (await loadConfig(settingsHome({ home, project }), env, project)).values));
   const store = options.store ?? (await (await import("../store/open.js")).openStore(home, env, options.database));
   const listeners = new Set<(event: ProgressEvent) => void>();
   const warningListeners = new Set<(message: string) => void>();
@@ -200,6 +201,7 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
 
   const toolctl: Toolctl = {
     home,
+    ...(project ? { project } : {}),
     actor,
     settings,
     store,
@@ -368,11 +370,11 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
  * the secrets each tool needs, where the keys are, process confinement, the Docker engine and the images tools
  * name. It opens the home itself and works when the config is broken (that is one of its findings).
  */
-export async function diagnose(options: Pick<OpenOptions, "home" | "env" | "cwd" | "actor" | "store" | "database"> = {}): Promise<Diagnosis> {
+export async function diagnose(options: Pick<OpenOptions, "home" | "project" | "env" | "cwd" | "actor" | "store" | "database"> = {}): Promise<Diagnosis> {
   const env = options.env ?? process.env;
-  const { resolveHome, resolveActor } = await import("../config/home.js");
+  const { chooseHome, resolveActor } = await import("../config/home.js");
   const { diagnose: run } = await import("../engine/doctor.js");
-  const home = options.home ?? resolveHome(undefined, env);
+  const { home } = chooseHome(options, env, options.cwd ?? process.cwd());
   // A store the caller passed stays open: it is theirs to close.
   const given = options.store;
   const openStore = async (): Promise<Store> =>
@@ -393,7 +395,7 @@ export interface TransferOptions {
  */
 export async function migrateRegistry(options: TransferOptions & { to: string }): Promise<TransferReport> {
   const env = options.env ?? process.env;
-  const home = options.home ?? (await import("../config/home.js")).resolveHome(undefined, env);
+  const { home } = (await import("../config/home.js")).chooseHome(options, env, process.cwd());
   const { isPostgresUrl, redactDatabaseUrl } = await import("../util/database-url.js");
   if (!isPostgresUrl(options.to)) throw new UsageError(`db migrate-to: expected a postgres:// or postgresql:// URL, got ${JSON.stringify(redactDatabaseUrl(options.to))}`);
   return (await import("../store/transfer.js")).migrateToPostgres(home, env, options.to);
@@ -405,7 +407,7 @@ export async function migrateRegistry(options: TransferOptions & { to: string })
  */
 export async function exportRegistry(options: TransferOptions & { database?: string; to: string }): Promise<TransferReport> {
   const env = options.env ?? process.env;
-  const home = options.home ?? (await import("../config/home.js")).resolveHome(undefined, env);
+  const { home } = (await import("../config/home.js")).chooseHome(options, env, process.cwd());
   const { resolveDatabase } = await import("../config/database.js");
   const source = await resolveDatabase(options.database, home, env);
   if (!source) throw new UsageError("db export: no team database is named: give --database URL, or set TOOLCTL_DATABASE_URL");

@@ -2,7 +2,7 @@
  * The API's types: how it is opened, what a run takes, and the `Toolctl` object itself. Kept apart from
  * `index.ts` (which builds that object) so the surface can be read in one place.
  */
-import type { Actor } from "../config/home.js";
+import type { Actor, ProjectRef } from "../config/home.js";
 import type { Config } from "../config/schema.js";
 import type {
   Approval,
@@ -50,8 +50,16 @@ export type ApprovalDecision = { approved: true; otp?: string } | { approved: fa
 export type ApprovalChannel = (request: ApprovalRequest) => Promise<ApprovalDecision>;
 
 export interface OpenOptions {
-  /** The toolctl home (registry, config, keys). Default: `TOOLCTL_HOME`, else `~/.toolctl`. */
+  /**
+   * The toolctl home (registry, config, keys). Default: `TOOLCTL_HOME`, else the `.toolctl/` of the nearest
+   * `toolctl.yaml` in `cwd` or above it (see `project`), else `~/.toolctl`. Given, it wins.
+   */
   home?: string;
+  /**
+   * The project whose `toolctl.yaml` limits and settings apply (over the user's `~/.toolctl/config.yaml`).
+   * Found from `cwd` when neither this nor `home` is given; alone, it also makes `<root>/.toolctl` the home.
+   */
+  project?: ProjectRef;
   /** Where relative paths and `.env` are read from. Default: `process.cwd()`. */
   cwd?: string;
   /** The environment secrets and settings are read from. Default: `process.env`. */
@@ -132,6 +140,8 @@ export type ProgressEvent =
 
 export interface Toolctl extends ManageApi {
   readonly home: string;
+  /** The project whose toolctl.yaml applies, when there is one. */
+  readonly project?: ProjectRef;
   readonly actor: Actor;
   /** The settings in effect (config.yaml and its environment overrides), read on first need; a broken config.yaml rejects here. */
   settings(): Promise<Config>;

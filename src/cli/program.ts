@@ -34,6 +34,8 @@ import { uiDefinition } from "./define/ui.js";
 import { newDefinition } from "./define/new.js";
 import { completionDefinition } from "./define/completion.js";
 import { dbDefinition } from "./define/db.js";
+import { initDefinition } from "./define/init.js";
+import { syncDefinition } from "./define/sync.js";
 
 export interface CommandContext extends CommonOptions {
   output: Output;
@@ -52,12 +54,16 @@ function contextFor(command: Command): CommandContext {
   const globals = command.optsWithGlobals<GlobalFlags>();
   const env = process.env;
   const json = globals.json === true;
+  const cwd = process.cwd();
+  const { home, source, project } = resolveHome(globals.home, env, cwd);
   return {
-    home: resolveHome(globals.home, env),
+    home,
+    homeSource: source,
+    ...(project ? { project } : {}),
     ...(globals.database !== undefined ? { database: globals.database } : {}),
     json,
     actor: resolveActor(env),
-    cwd: process.cwd(),
+    cwd,
     env,
     output: createOutput({
       json,
@@ -77,7 +83,9 @@ function action(load: () => Promise<Handler>) {
     try {
       const { quiet, verbose } = context.output;
       if (quiet && verbose) throw new UsageError("--quiet and --verbose cannot be combined: choose one");
-      if (verbose) context.output.debug(`home: ${context.home}; actor: ${context.actor}`);
+      if (verbose) context.output.debug(`home: ${context.home} (${context.homeSource}); actor: ${context.actor}`);
+      // A broken toolctl.yaml stops every command in the project before anything is written (init replaces it).
+      if (context.project && command.name() !== "init") await (await import("../config/project.js")).readProject(context.project);
       const handler = await load();
       const code = await handler(context, ...args.slice(0, -1));
       process.exitCode = code ?? ExitCode.ok;
@@ -94,6 +102,8 @@ function action(load: () => Promise<Handler>) {
 
 /** Every top-level command, in help order. */
 const COMMANDS: readonly CommandDefinition[] = [
+  initDefinition,
+  syncDefinition,
   importDefinition,
   newDefinition,
   listDefinition,
@@ -132,7 +142,7 @@ export function buildProgram(only?: string): Command {
   const program = new Command("toolctl")
     .description("Run real-world actions safely: manifests, dry runs, approvals, sandboxes and a tamper-evident audit log.")
     .version(pkg.version, "-V, --version")
-    .option("--home <dir>", "toolctl home (default: $TOOLCTL_HOME, else ~/.toolctl)")
+    .option("--home <dir>", "toolctl home (default: $TOOLCTL_HOME, else the nearest toolctl.yaml's .toolctl/, else ~/.toolctl)")
     .option("--database <url>", "a team's PostgreSQL database (postgres://…) instead of the home's registry (default: $TOOLCTL_DATABASE_URL, else database.url in config.yaml)")
     .option("--json", "print JSON on stdout (errors too) and nothing else")
     .option("-q, --quiet", "only errors on stderr (data still on stdout): no notes, warnings or spinners")

@@ -10,16 +10,19 @@ import { CONFIG_DEFAULTS, SETTINGS, type SettingKind } from "./defaults.js";
 import type { Problem } from "../manifest/problems.js";
 import { isPostgresUrl, redactDatabaseUrl } from "../util/database-url.js";
 import type { Config } from "./schema.js";
+import type { ProjectRef } from "./home.js";
 
 export const CONFIG_FILE = "config.yaml";
 export const CACHE_FILE = ".config-cache.json";
 
-export type SettingSource = "default" | "config.yaml" | `env ${string}`;
+export type SettingSource = "default" | "config.yaml" | "toolctl.yaml" | `env ${string}`;
 
 export interface ResolvedConfig {
   values: Config;
   sources: Record<string, SettingSource>;
   file: string;
+  /** In a project: its toolctl.yaml, and what it asked for that would have loosened the user's settings. */
+  project?: { file: string; notes: string[] };
 }
 
 interface Cache {
@@ -126,7 +129,11 @@ async function validateFile(file: string, stamp: string, home: string): Promise<
   return cache;
 }
 
-export async function loadConfig(home: string, env: NodeJS.ProcessEnv): Promise<ResolvedConfig> {
+/**
+ * `home` is where config.yaml is (in a project, the user's own home: see settingsHome); with `project`, its
+ * toolctl.yaml is laid over config.yaml and under the environment.
+ */
+export async function loadConfig(home: string, env: NodeJS.ProcessEnv, project?: ProjectRef): Promise<ResolvedConfig> {
   const file = path.join(home, CONFIG_FILE);
   const defaults: Config = CONFIG_DEFAULTS;
   const values = structuredClone(defaults) as unknown as Record<string, unknown>;
@@ -157,13 +164,18 @@ export async function loadConfig(home: string, env: NodeJS.ProcessEnv): Promise<
     const allow = (cache.values as { mcp?: { allow?: string[] } }).mcp?.allow;
     if (allow) (values.mcp as { allow: string[] }).allow = allow;
   }
+  let projectView: ResolvedConfig["project"];
+  if (project) {
+    const { readProject, applyProject } = await import("./project.js");
+    projectView = { file: project.file, notes: applyProject(values, sources, await readProject(project), "toolctl.yaml") };
+  }
   for (const setting of SETTINGS) {
     const raw = env[setting.env];
     if (raw === undefined || raw === "") continue;
     setPath(values, setting.key, parseSettingValue(setting.kind, raw, setting.env, setting.choices));
     sources[setting.key] = `env ${setting.env}`;
   }
-  return { values: values as unknown as Config, sources, file };
+  return { values: values as unknown as Config, sources, file, ...(projectView ? { project: projectView } : {}) };
 }
 
 export function settingValue(config: ResolvedConfig, key: string): unknown {

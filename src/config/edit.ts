@@ -10,6 +10,7 @@ import { ALLOW_ENTRY_PATTERN, TOOL_NAME_PATTERN } from "../domain/name-patterns.
 import { EnvironmentError, UsageError, ValidationError } from "../errors.js";
 import { writeFileAtomic } from "../util/atomic-file.js";
 import { didYouMean, suggest } from "../util/suggest.js";
+import type { ProjectRef } from "./home.js";
 import { CACHE_FILE, CONFIG_FILE, loadConfig, parseSettingValue, unreadable, type SettingSource } from "./config.js";
 import { SETTINGS, type SettingKind } from "./defaults.js";
 
@@ -161,9 +162,9 @@ export interface SettingView {
 }
 
 /** The effective value of `key` and where it came from. */
-export async function getSetting(home: string, env: NodeJS.ProcessEnv, name: string): Promise<SettingView> {
+export async function getSetting(home: string, env: NodeJS.ProcessEnv, name: string, project?: ProjectRef): Promise<SettingView> {
   const key = resolveKey(name);
-  const config = await loadConfig(home, env);
+  const config = await loadConfig(home, env, project);
   const values = config.values as unknown as Record<string, Record<string, unknown>>;
   switch (key.kind) {
     case "setting":

@@ -1,5 +1,6 @@
 import { loadConfig, settingValue } from "../../config/config.js";
 import { SETTINGS } from "../../config/defaults.js";
+import { settingsHome } from "../../config/home.js";
 import type { SettingChange, SettingView } from "../../config/edit.js";
 import { table } from "../../ui/output.js";
 import { isPostgresUrl, redactDatabaseUrl } from "../../util/database-url.js";
@@ -14,9 +15,12 @@ function shown<T>(value: T): T {
 }
 
 export async function configCommand(context: CommandContext): Promise<void> {
-  const config = await loadConfig(context.home, context.env);
+  const config = await loadConfig(settingsHome(context), context.env, context.project);
   const settings = SETTINGS.map((s) => ({ key: s.key, value: shown(settingValue(config, s.key)), source: config.sources[s.key], env: s.env, help: s.help }));
-  context.output.data({ file: config.file, settings }, () =>
+  const { describeHome } = await import("./config-home.js");
+  const where = await describeHome(context);
+  for (const note of config.project?.notes ?? []) context.output.info(note);
+  context.output.data({ file: config.file, ...where.data, settings }, () =>
     [
       table(
         ["SETTING", "VALUE", "SOURCE", "MEANING"],
@@ -25,6 +29,7 @@ export async function configCommand(context: CommandContext): Promise<void> {
         { width: context.output.width, flex: [3] },
       ),
       context.output.color.dim(`file: ${config.file}`),
+      ...where.lines.map((line) => context.output.color.dim(line)),
     ].join("\n"),
   );
 }
@@ -42,7 +47,7 @@ function valueText(value: unknown): string {
 
 export async function getCommand(context: CommandContext, key: string): Promise<void> {
   const { getSetting } = await import("../../config/edit.js");
-  const view: SettingView = shown(await getSetting(context.home, context.env, key));
+  const view: SettingView = shown(await getSetting(settingsHome(context), context.env, key, context.project));
   if (view.value === null) context.output.info(`${key} is not set: each tool's own http.requestsPerMinute applies`);
   context.output.data(view, () => valueText(view.value));
 }
@@ -61,7 +66,7 @@ function describeChange(context: CommandContext, change: SettingChange, verb: "s
 
 export async function setCommand(context: CommandContext, key: string, value: string): Promise<void> {
   const { setSetting } = await import("../../config/edit.js");
-  const change = shown(await setSetting(context.home, context.env, key, value));
+  const change = shown(await setSetting(settingsHome(context), context.env, key, value));
   if (isPostgresUrl(value) && new URL(value).password) {
     context.output.warn(`${change.file} now holds the database password: PGPASSWORD or ~/.pgpass keep it out of the file (docs/team.md)`);
   }
@@ -71,7 +76,7 @@ export async function setCommand(context: CommandContext, key: string, value: st
 
 export async function unsetCommand(context: CommandContext, key: string): Promise<void> {
   const { unsetSetting } = await import("../../config/edit.js");
-  const change = shown(await unsetSetting(context.home, context.env, key));
+  const change = shown(await unsetSetting(settingsHome(context), context.env, key));
   if (change.overriddenBy) context.output.warn(`${change.overriddenBy} is set in the environment and still overrides the default for ${key}`);
   context.output.data(change, () => describeChange(context, change, "unset"));
 }

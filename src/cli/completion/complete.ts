@@ -302,11 +302,11 @@ async function answer(spec: CompletionSpec, words: string[], registry: Registry)
   return argument ? values(argument.value, word, position, registry, spec) : NONE;
 }
 
-/** The home a command line uses: its --home, else TOOLCTL_HOME, else ~/.toolctl. */
+/** The home a command line uses: its --home, else TOOLCTL_HOME, else the nearest project's, else ~/.toolctl. */
 function homeOf(spec: CompletionSpec, words: string[], env: NodeJS.ProcessEnv): string {
   const position = locate(spec, words.slice(0, -1));
   const home = [...position.given].find(([option]) => option.flags.includes("--home"))?.[1].at(-1);
-  return resolveHome(home, env);
+  return resolveHome(home, env, process.cwd()).home;
 }
 
 /** Prints the answer for `words` (the last one being completed). Any failure prints no candidates. */

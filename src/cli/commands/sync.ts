@@ -1,0 +1,135 @@
+/**
+ * `toolctl sync`: the project's toolctl.yaml made true in the registry. Every listed manifest and spec is imported
+ * (saving an unchanged tool changes nothing, so a second sync reports "unchanged"); the tools a sync imported are
+ * remembered in the home, so that `--prune` removes only those the file no longer lists, never one imported by hand.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { findProject, type ProjectRef } from "../../config/home.js";
+import { projectInvalid, type ProjectFile } from "../../config/project.js";
+import { ExitCode, UsageError, ValidationError } from "../../errors.js";
+import type { SaveToolResult } from "../../api/index.js";
+import { writeFileAtomic } from "../../util/atomic-file.js";
+import type { CommandContext } from "../program.js";
+import { withToolctl } from "./shared.js";
+
+/** In the home: the tools the last sync imported, and from which toolctl.yaml. */
+export const SYNC_STATE_FILE = "synced.json";
+
+interface SyncFlags {
+  prune?: boolean;
+}
+
+interface SyncedTool {
+  tool: string;
+  change: SaveToolResult["change"];
+  status: SaveToolResult["status"];
+  source: string;
+}
+
+interface SyncState {
+  file: string;
+  tools: string[];
+}
+
+function readState(home: string): SyncState | undefined {
+  try {
+    const state = JSON.parse(readFileSync(path.join(home, SYNC_STATE_FILE), "utf8")) as SyncState;
+    return Array.isArray(state.tools) ? state : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every listed local path must exist before anything is imported: a typo in toolctl.yaml changes nothing. */
+function checkPaths(project: ProjectRef, file: ProjectFile): void {
+  const missing = [
+    ...file.manifests.map((entry, i) => [`manifests.${i}`, entry] as const),
+    ...file.specs.filter((spec) => !/^https:\/\//.test(spec.openapi)).map((spec, i) => [`specs.${i}.openapi`, spec.openapi] as const),
+  ].filter(([, entry]) => !existsSync(path.join(project.root, entry)));
+  if (missing.length > 0) {
+    const lines = missing.map(([field, entry]) => `${project.file}: ${field}: ${entry} does not exist (paths are from ${project.root})`);
+    throw projectInvalid(project.file, lines);
+  }
+}
+
+export async function syncCommand(context: CommandContext, flags: SyncFlags): Promise<number> {
+  const project = context.project ?? findProject(context.cwd);
+  if (!project) throw new UsageError(`no toolctl.yaml in ${context.cwd} or any directory above it; create one with: toolctl init`);
+  const { readProject } = await import("../../config/project.js");
+  const file = await readProject(project);
+  checkPaths(project, file);
+  const previous = readState(context.home);
+
+  const result = await withToolctl(context, async (toolctl) => {
+    const synced: SyncedTool[] = [];
+    const report = file.manifests.length > 0 ? await toolctl.importManifests(file.manifests.map((entry) => path.join(project.root, entry))) : undefined;
+    for (const item of report?.imported ?? []) {
+      synced.push({ tool: item.tool, change: item.change, status: item.status, source: path.relative(project.root, item.file) || item.file });
+    }
+    for (const spec of file.specs) {
+      const source = /^https:\/\//.test(spec.openapi) ? spec.openapi : path.join(project.root, spec.openapi);
+      const { result: saved } = await toolctl.importSpec(source, {
+        name: spec.name,
+        baseUrl: spec.baseUrl,
+        tags: spec.tags,
+        operations: spec.operations,
+        pathPrefix: spec.pathPrefix,
+        strict: spec.strict === true,
+      });
+      synced.push({ tool: saved.tool, change: saved.change, status: saved.status, source: spec.openapi });
+    }
+    const failed = report?.failed ?? [];
+    const listed = new Set(synced.map((s) => s.tool));
+    // Tools an earlier sync imported and the file no longer lists; with a failed manifest its tools would look
+    // unlisted, so nothing is pruned then.
+    const stale = (previous?.tools ?? []).filter((tool) => !listed.has(tool));
+    const existing = new Set((await toolctl.listTools()).map((tool) => tool.name));
+    const unlisted = stale.filter((tool) => existing.has(tool));
+    const removed: string[] = [];
+    if (flags.prune && failed.length === 0) {
+      for (const tool of unlisted) {
+        await toolctl.removeTool(tool);
+        removed.push(tool);
+      }
+    }
+    const kept = unlisted.filter((tool) => !removed.includes(tool));
+    writeFileAtomic(path.join(toolctl.home, SYNC_STATE_FILE), `${JSON.stringify({ file: project.file, tools: [...listed, ...kept] }, null, 2)}\n`);
+    return { synced, removed, unlisted: kept, failed };
+  });
+
+  const { output } = context;
+  const c = output.color;
+  const counts = (change: SaveToolResult["change"]) => result.synced.filter((s) => s.change === change).length;
+  const summary = { added: counts("added"), updated: counts("updated"), unchanged: counts("unchanged"), removed: result.removed.length };
+  const failure =
+    result.failed.length === 0
+      ? undefined
+      : {
+          code: "manifest_invalid",
+          exitCode: ExitCode.usage,
+          message: `${result.failed.length} manifest${result.failed.length > 1 ? "s" : ""} could not be imported`,
+        };
+  const data = { project: project.file, home: context.home, tools: result.synced, removed: result.removed, unlisted: result.unlisted, summary };
+  output.data(failure ? { ...data, failed: result.failed, error: failure } : data, () =>
+    [
+      ...result.synced.map((s) => {
+        const word = s.change === "unchanged" ? c.dim("unchanged") : s.change === "added" ? c.green("added") : c.yellow("updated");
+        return `${word}  ${s.tool}  [${s.status}]  ${c.dim(s.source)}`;
+      }),
+      ...result.removed.map((tool) => `${c.red("removed")}  ${tool}  ${c.dim("no longer in toolctl.yaml")}`),
+      `${summary.added} added, ${summary.updated} updated, ${summary.unchanged} unchanged${summary.removed ? `, ${summary.removed} removed` : ""} in ${context.home}`,
+    ].join("\n"),
+  );
+  if (result.unlisted.length > 0) {
+    output.info(
+      flags.prune
+        ? `not pruned, because a manifest failed: ${result.unlisted.join(", ")}`
+        : `no longer in toolctl.yaml: ${result.unlisted.join(", ")}; toolctl sync --prune removes them`,
+    );
+  }
+  const pending = result.synced.filter((s) => s.status === "pending" && s.change !== "unchanged");
+  for (const s of pending) output.info(`review what ${s.tool} may call and grant it with: toolctl tool approve ${s.tool}`);
+  if (!output.json) for (const f of result.failed) output.error(new ValidationError("manifest_invalid", f.message, f.problems));
+  return result.failed.length > 0 ? ExitCode.usage : ExitCode.ok;
+}
