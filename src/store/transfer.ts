@@ -13,7 +13,9 @@ import { redactDatabaseUrl } from "../util/database-url.js";
 import type { AuditVerification } from "../domain/records.js";
 import { verifyAudit } from "./sqlite/audit.js";
 import { exportCommittedHead, openRegistry, REGISTRY_FILE, type Registry } from "./sqlite/db.js";
+import { verifyAudit as verifyPgAudit } from "./postgres/audit.js";
 import { openPgRegistry, type PgRegistry, type Sql } from "./postgres/db.js";
+import { exportCommittedHead as exportPgHead } from "./postgres/head.js";
 
 /** Every table that holds state, parents before children. */
 export const TRANSFERRED_TABLES = [
@@ -199,5 +201,32 @@ export async function exportToSqlite(url: string, home: string, env: NodeJS.Proc
     return { ...copied, source: redactDatabaseUrl(url), target: target.file, verification: verifyAudit(target, home) };
   } finally {
     target.close();
+  }
+}
+
+/**
+ * `toolctl db migrate-to URL`: the home's registry copied into the empty database at `url`, then verified there
+ * (the chain, the checkpoint, every execution's signature) with the head exported for this machine. A home whose
+ * own chain does not verify is not copied: a team database starts from a log that checks.
+ */
+export async function migrateToPostgres(home: string, env: NodeJS.ProcessEnv, url: string, progress?: TransferProgress): Promise<TransferReport> {
+  const file = path.join(home, REGISTRY_FILE);
+  if (existsSync(file)) {
+    const source = openRegistry(home, env);
+    let check: AuditVerification;
+    try {
+      check = verifyAudit(source);
+    } finally {
+      source.close();
+    }
+    if (!check.ok) throw new RegistryError(`the audit chain of ${file} does not verify (${check.problems[0]}): nothing was copied; see toolctl audit verify`);
+  }
+  const copied = await copySqliteToPostgres(home, env, url, progress);
+  const target = await openPgRegistry(url, home, env, { max: 2 });
+  try {
+    await exportPgHead(target);
+    return { ...copied, source: file, target: target.location, verification: await verifyPgAudit(target) };
+  } finally {
+    await target.close();
   }
 }
