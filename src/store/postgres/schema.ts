@@ -296,5 +296,17 @@ export const PG_MIGRATIONS: readonly string[] = [
     finished_at text,
     PRIMARY KEY (run_id, step)
   );
+
+  -- This database's identity (names the head file each machine exports, see head.ts) and a counter of changes to
+  -- the runnable tools, moved by the trigger below in the same transaction as the change: what tools.fingerprint()
+  -- polls, from any machine, in one indexed read.
+  INSERT INTO settings (key, value) VALUES ('database_id', gen_random_uuid()::text), ('tools_version', '0');
+  CREATE FUNCTION toolctl_tools_version() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    UPDATE settings SET value = (value::bigint + 1)::text WHERE key = 'tools_version';
+    RETURN NULL;
+  END $$;
+  CREATE TRIGGER tools_version_insert_delete AFTER INSERT OR DELETE ON tools FOR EACH STATEMENT EXECUTE FUNCTION toolctl_tools_version();
+  CREATE TRIGGER tools_version_update AFTER UPDATE OF name, status, digest, grants ON tools FOR EACH STATEMENT EXECUTE FUNCTION toolctl_tools_version();
   `,
 ];

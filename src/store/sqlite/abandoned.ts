@@ -13,6 +13,8 @@ import { isRunning } from "../../util/process.js";
 import { appendAudit } from "./audit.js";
 import { nowIso, writeTransaction, type Registry } from "./db.js";
 import { signExecution } from "./executions.js";
+import { abandonedReason } from "../shared/execution-rows.js";
+export { abandonedReason };
 
 interface RunningRow {
   id: string;
@@ -20,10 +22,6 @@ interface RunningRow {
   action: string;
   pid: number | null;
   pid_start: string | null;
-}
-
-export function abandonedReason(pid: number): string {
-  return `toolctl process ${pid} is gone: it was killed or crashed while the action ran; the action may have happened: check before retrying`;
 }
 
 /** Settles every running execution whose process is gone; returns their ids. Nothing is written when there are none. */

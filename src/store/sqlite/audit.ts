@@ -7,27 +7,12 @@
  */
 import { loadAuditKey } from "../../secrets/audit-key.js";
 import { exportCommittedHead, nowIso, statement, type Registry } from "./db.js";
-import { checkpointMac, GENESIS_HASH, hashRow } from "../shared/signing.js";
-import { HEAD_FILE, readHead } from "./head.js";
+import { GENESIS_HASH, hashRow } from "../shared/signing.js";
+import { ChainCheck, judgeHeads, MAX_PROBLEMS, toEvent, type AuditRow } from "../shared/audit-rows.js";
+import { HEAD_FILE, readHead, type ChainHead } from "./head.js";
 import { signUnsignedExecutions, verifyExecutionSignatures } from "./executions.js";
 import type { AuditEventInput, AuditEvent, AuditVerification, AuditQuery } from "../../domain/records.js";
 export type { AuditEventInput, AuditEvent, AuditVerification, AuditQuery };
-
-interface AuditRow {
-  seq: number;
-  ts: string;
-  type: string;
-  actor: string;
-  tool: string | null;
-  action: string | null;
-  execution_id: string | null;
-  status: string | null;
-  data: string;
-  prev_hash: string;
-  hash: string;
-  /** The audit key that signed this event; null for an event written before the log was keyed. */
-  key_id: string | null;
-}
 
 /**
  * Appends one event. Must run inside a write transaction (see `writeTransaction`), so that reading the
@@ -61,8 +46,6 @@ export function appendAudit(registry: Registry, event: AuditEventInput): { seq: 
   return { seq: row.seq, hash };
 }
 
-const MAX_PROBLEMS = 50;
-
 /**
  * Checks the whole chain, the signed checkpoint, the exported head and every execution's signature. What only a
  * crash can cause (the head file behind the committed log) is a note; everything else is a problem. `keyHome` is
@@ -70,84 +53,41 @@ const MAX_PROBLEMS = 50;
  * it was made from (`toolctl db export`).
  */
 export function verifyAudit(registry: Registry, keyHome = registry.home): AuditVerification {
-  const problems: string[] = [];
   const notes: string[] = [];
   const key = loadAuditKey(keyHome, registry.env, { create: false }) ?? null;
-  let prevHash = GENESIS_HASH;
-  let expectedSeq = 1;
-  let count = 0;
-  let signed = 0;
-  let last: AuditRow | undefined;
-  const otherKeys = new Set<string>();
+  const chain = new ChainCheck(key);
   for (const row of registry.db.prepare("SELECT * FROM audit_events ORDER BY seq").iterate() as IterableIterator<AuditRow>) {
-    count++;
-    if (row.seq !== expectedSeq) problems.push(`event ${expectedSeq}${row.seq - expectedSeq > 1 ? `-${row.seq - 1}` : ""} is missing (deleted?)`);
-    if (row.prev_hash !== prevHash) problems.push(`event ${row.seq} does not link to the event before it (deleted, inserted or reordered)`);
-    if (row.key_id === null) {
-      // A plain hash anyone can compute: only acceptable before the first signed event.
-      if (signed > 0) problems.push(`event ${row.seq} is not signed, but events before it are: it was inserted or rewritten`);
-      else if (hashRow(row.prev_hash, row, null) !== row.hash) problems.push(`event ${row.seq} was modified: its content does not match its hash`);
-    } else {
-      signed++;
-      if (!key) otherKeys.add(row.key_id);
-      else if (row.key_id !== key.id) {
-        otherKeys.add(row.key_id);
-        problems.push(`event ${row.seq} is signed with audit key '${row.key_id}', not with this home's key '${key.id}' (${key.where})`);
-      } else if (hashRow(row.prev_hash, row, key) !== row.hash) problems.push(`event ${row.seq} was modified: its content does not match its signature`);
-    }
-    prevHash = row.hash;
-    expectedSeq = row.seq + 1;
-    last = row;
-    if (problems.length > MAX_PROBLEMS) break;
+    if (!chain.add(row)) break;
   }
-  if (!key && signed > 0)
-    problems.unshift(
-      `${signed} events are signed with audit key ${[...otherKeys].join(", ")}, but this home has no audit key: restore audit.key, the keyring entry, or TOOLCTL_AUDIT_KEY`,
-    );
-
-  const lastSeq = last?.seq ?? 0;
-  const eventAt = (seq: number) => registry.db.prepare("SELECT hash FROM audit_events WHERE seq = ?").pluck().get(seq) as string | undefined;
-  const checkpoint = registry.db.prepare("SELECT seq, hash, key_id AS keyId, mac FROM audit_checkpoint WHERE id = 1").get() as
-    { seq: number; hash: string; keyId: string; mac: string } | undefined;
-  const signedBy = (head: { seq: number; hash: string; keyId: string; mac: string }) =>
-    key !== null && head.keyId === key.id && checkpointMac(key, head) === head.mac;
-  if (checkpoint) {
-    if (!signedBy(checkpoint)) problems.push("the audit checkpoint's signature does not match: it was rewritten");
-    else if (checkpoint.seq > lastSeq)
-      problems.push(`events ${lastSeq + 1}-${checkpoint.seq} were cut off the end of the log (the checkpoint is at event ${checkpoint.seq})`);
-    else if (eventAt(checkpoint.seq) !== checkpoint.hash) problems.push(`event ${checkpoint.seq} does not match the checkpoint: the log was rewritten`);
-    else if (checkpoint.seq < lastSeq) problems.push(`events ${checkpoint.seq + 1}-${lastSeq} come after the checkpoint: they were added outside toolctl`);
-  } else if (count > 0 && (signed > 0 || key !== null)) {
-    // The first signed write of a home creates its key and its checkpoint together: a key without one is a deletion.
-    problems.push("the audit checkpoint is missing although the log is signed: it was deleted");
+  chain.finish();
+  const { headBehindBy } = judgeHeads({
+    key,
+    chain,
+    checkpoint: registry.db.prepare("SELECT seq, hash, key_id AS keyId, mac FROM audit_checkpoint WHERE id = 1").get() as ChainHead | undefined,
+    exported: readHead(registry.home),
+    headFile: HEAD_FILE,
+    hashAt: (seq) => registry.db.prepare("SELECT hash FROM audit_events WHERE seq = ?").pluck().get(seq) as string | undefined,
+    held: () => ({
+      tools: registry.db.prepare("SELECT count(*) FROM tools").pluck().get() as number,
+      executions: registry.db.prepare("SELECT count(*) FROM executions").pluck().get() as number,
+    }),
+  });
+  if (headBehindBy > 0) {
+    // Exported after COMMIT: a process killed in between leaves the file behind a log that is itself intact.
+    notes.push(`the exported head was behind by ${headBehindBy} events (a toolctl process stopped before exporting it); brought up to date`);
+    exportCommittedHead(registry);
   }
-
-  if (count === 0) {
-    const tools = registry.db.prepare("SELECT count(*) FROM tools").pluck().get() as number;
-    const executions = registry.db.prepare("SELECT count(*) FROM executions").pluck().get() as number;
-    if (key) problems.push(`the audit log is empty, but its key exists (${key.where}): its events were deleted`);
-    else if (tools + executions > 0)
-      problems.push(`the audit log is empty, but the registry holds ${tools} tools and ${executions} executions: its events were deleted`);
-  }
-
-  const exported = readHead(registry.home);
-  if (exported === undefined && count > 0) problems.push(`the exported head (${HEAD_FILE}) is missing: events cut off the end could not be detected`);
-  if (exported === "invalid") problems.push(`the exported head (${HEAD_FILE}) is not a valid head`);
-  if (exported !== undefined && exported !== "invalid") {
-    if (!signedBy(exported)) problems.push(`the exported head (${HEAD_FILE}) is not signed with this home's audit key: it was forged or replaced`);
-    else if (exported.seq > lastSeq)
-      problems.push(`the exported head is at event ${exported.seq}, but the log ends at ${lastSeq}: events were cut off the end of the log`);
-    else if (eventAt(exported.seq) !== exported.hash) problems.push(`event ${exported.seq} does not match the exported head: the log was rewritten`);
-    else if (exported.seq < lastSeq && problems.length === 0) {
-      // Exported after COMMIT: a process killed in between leaves the file behind a log that is itself intact.
-      notes.push(`the exported head was behind by ${lastSeq - exported.seq} events (a toolctl process stopped before exporting it); brought up to date`);
-      exportCommittedHead(registry);
-    }
-  }
-
+  const { problems, last } = chain;
   const executions = verifyExecutionSignatures(registry, key, MAX_PROBLEMS);
   problems.push(...executions.problems);
-  return { ok: problems.length === 0, events: count, head: last ? { seq: last.seq, hash: last.hash } : null, problems, notes, executions: executions.checked };
+  return {
+    ok: problems.length === 0,
+    events: chain.count,
+    head: last ? { seq: last.seq, hash: last.hash } : null,
+    problems,
+    notes,
+    executions: executions.checked,
+  };
 }
 
 /** The WHERE clause of an audit query's filters (everything but the paging), and its parameters. */
@@ -190,23 +130,6 @@ export function queryAudit(registry: Registry, query: AuditQuery): AuditEvent[] 
 export function countAudit(registry: Registry, query: AuditQuery): number {
   const { filter, params } = auditFilter(query);
   return registry.db.prepare(`SELECT count(*) FROM audit_events ${filter}`).pluck().get(params) as number;
-}
-
-function toEvent(row: AuditRow): AuditEvent {
-  return {
-    seq: row.seq,
-    ts: row.ts,
-    type: row.type,
-    actor: row.actor,
-    tool: row.tool,
-    action: row.action,
-    executionId: row.execution_id,
-    status: row.status,
-    data: JSON.parse(row.data) as Record<string, unknown>,
-    prevHash: row.prev_hash,
-    hash: row.hash,
-    keyId: row.key_id,
-  };
 }
 
 /** Every event, oldest first, one at a time: the whole log is never held in memory. */

@@ -12,6 +12,7 @@ import { loadAuditKey, type AuditKey } from "../../secrets/audit-key.js";
 import { checkpointMac } from "../shared/signing.js";
 import { keyStoreChoice } from "../../secrets/key-store.js";
 import { exportHead, HEAD_FILE, type ChainHead } from "./head.js";
+import { exactOrAll, prefixPattern, PREFIX_ROWS } from "../shared/id-prefix.js";
 import { MIGRATIONS } from "./migrations.js";
 
 // A static import, so that the bundler inlines better-sqlite3's JavaScript (no files to find and compile at
@@ -273,10 +274,9 @@ export function exportCommittedHead(registry: Registry): void {
  */
 export function rowsByIdPrefix<Row extends { id: string }>(registry: Registry, table: "executions" | "plan_runs", idOrPrefix: string): Row[] {
   const rows = registry.db
-    .prepare(`SELECT * FROM ${table} WHERE id = ? OR id LIKE ? ESCAPE '\\' ORDER BY id LIMIT 5`)
-    .all(idOrPrefix, `${idOrPrefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`) as Row[];
-  const exact = rows.find((row) => row.id === idOrPrefix);
-  return exact ? [exact] : rows;
+    .prepare(`SELECT * FROM ${table} WHERE id = ? OR id LIKE ? ESCAPE '\\' ORDER BY id LIMIT ${PREFIX_ROWS}`)
+    .all(idOrPrefix, prefixPattern(idOrPrefix)) as Row[];
+  return exactOrAll(rows, idOrPrefix);
 }
 
 export { nowIso } from "../../util/ids.js";

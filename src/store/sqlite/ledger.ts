@@ -13,9 +13,8 @@ import type { LedgerState, DaySpend, Reservation, ReserveResult, ReservationRow 
 export type { LedgerState, DaySpend, Reservation, ReserveResult, ReservationRow };
 
 import { roundUsd, spendDay } from "../../policy/spend.js";
+import { exceedsLimit, reservedAfter, spendOf, toReservationRow, type LedgerEntryRow } from "../shared/ledger-rows.js";
 export { roundUsd, spendDay };
-
-const MICROS_PER_USD = 1_000_000;
 
 const SQL = {
   day: "SELECT committed_micros AS committed, reserved_micros AS reserved FROM ledger_days WHERE day = ?",
@@ -44,14 +43,13 @@ function statements(registry: Registry): Statements {
  * `ledger` (see migrations), in the same transaction as each reservation and settlement.
  */
 export function daySpend(registry: Registry, day: string): DaySpend {
-  const row = statements(registry).day.get(day) as { committed: number; reserved: number } | undefined;
-  return { day, committedUsd: roundUsd((row?.committed ?? 0) / MICROS_PER_USD), reservedUsd: roundUsd((row?.reserved ?? 0) / MICROS_PER_USD) };
+  return spendOf(day, statements(registry).day.get(day) as { committed: number; reserved: number } | undefined);
 }
 
 /** Must run inside a write transaction (the intent's), so the check and the insert are one atomic step. */
 export function reserveSpend(registry: Registry, reservation: Reservation): ReserveResult {
   const spend = daySpend(registry, reservation.day);
-  if (roundUsd(spend.committedUsd + spend.reservedUsd + reservation.amountUsd) > reservation.dailyLimitUsd) return { ok: false, spend };
+  if (exceedsLimit(spend, reservation)) return { ok: false, spend };
   const now = nowIso();
   statements(registry).reserve.run(
     reservation.executionId,
@@ -63,7 +61,7 @@ export function reserveSpend(registry: Registry, reservation: Reservation): Rese
     now,
     now,
   );
-  return { ok: true, after: { ...spend, reservedUsd: roundUsd(spend.reservedUsd + reservation.amountUsd) } };
+  return { ok: true, after: reservedAfter(spend, reservation) };
 }
 
 /** Must run inside the outcome's write transaction. A missing row (a free action) is fine. */
@@ -78,22 +76,6 @@ export function dayEntries(registry: Registry, day: string): ReservationRow[] {
        FROM ledger l LEFT JOIN executions e ON e.id = l.execution_id
        WHERE l.day = ? AND l.state != 'released' ORDER BY l.created_at`,
     )
-    .all(day) as Array<{
-    execution_id: string;
-    tool: string;
-    action: string;
-    amount_usd: number;
-    state: LedgerState;
-    created_at: string;
-    status: string | null;
-  }>;
-  return rows.map((row) => ({
-    executionId: row.execution_id,
-    tool: row.tool,
-    action: row.action,
-    amountUsd: row.amount_usd,
-    state: row.state,
-    createdAt: row.created_at,
-    executionStatus: row.status,
-  }));
+    .all(day) as LedgerEntryRow[];
+  return rows.map(toReservationRow);
 }

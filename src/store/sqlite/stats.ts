@@ -4,7 +4,7 @@
  * which is always an ISO 8601 UTC string, so hour, day and month are plain prefixes of it.
  */
 import type { Registry } from "./db.js";
-import { splitByDay } from "./execution-counts.js";
+import { mergeStats, statsSplit, type RawStatsRow as Raw } from "../shared/stats.js";
 import { STATS_PERIODS, STATS_GROUPS } from "../../domain/records.js";
 export { STATS_PERIODS, STATS_GROUPS };
 import type { StatsPeriod, StatsGroup, StatsQuery, StatsCounts, StatsRow, Stats } from "../../domain/records.js";
@@ -31,31 +31,18 @@ const GROUP: Record<StatsGroup, string> = {
   status: "status",
 };
 
-interface Raw {
-  bucket: string;
-  grp: string;
-  count: number;
-  succeeded: number;
-  failed: number;
-  unknown: number;
-  dry_runs: number;
-  spend: number;
-}
-
-const round = (usd: number) => Math.round(usd * 1e6) / 1e6;
-
 /**
  * Whole days come from the running counts, the partial days at the edges of --since/--until from the executions
  * themselves: the cost depends on the number of days and tools, not on the number of runs. Hourly buckets are
  * finer than the counts, so `--period hour` reads the executions in its range.
  */
 export function executionStats(registry: Registry, query: StatsQuery): Stats {
-  const split = query.period === "hour" ? { edges: [{ from: query.since ?? "", to: query.until ?? "\uffff" }] } : splitByDay(query.since, query.until);
+  const split = statsSplit(query);
   const raw: Raw[] = [];
   const tool = query.tool === undefined ? [] : ["tool = @tool"];
   const params: Record<string, unknown> = { tool: query.tool };
   // The expressions come from the fixed tables above, never from user text.
-  if ("days" in split && split.days) {
+  if (split.days) {
     const where = [...tool];
     if (split.days.from !== undefined) (where.push("day >= @dayFrom"), (params.dayFrom = split.days.from));
     if (split.days.to !== undefined) (where.push("day <= @dayTo"), (params.dayTo = split.days.to));
@@ -88,25 +75,5 @@ export function executionStats(registry: Registry, query: StatsQuery): Stats {
         .all({ ...params, edgeFrom: edge.from, edgeTo: edge.to }) as Raw[]),
     );
   }
-  const merged = new Map<string, StatsRow>();
-  for (const r of raw) {
-    const key = `${r.bucket}\u0000${r.grp}`;
-    const row = merged.get(key) ?? { bucket: r.bucket, group: r.grp, count: 0, succeeded: 0, failed: 0, unknown: 0, dryRuns: 0, spendUsd: 0 };
-    row.count += r.count;
-    row.succeeded += r.succeeded;
-    row.failed += r.failed;
-    row.unknown += r.unknown;
-    row.dryRuns += r.dry_runs;
-    row.spendUsd = round(row.spendUsd + r.spend);
-    merged.set(key, row);
-  }
-  const rows = [...merged.values()].sort((a, b) =>
-    a.bucket === b.bucket ? (a.group < b.group ? -1 : a.group > b.group ? 1 : 0) : a.bucket < b.bucket ? -1 : 1,
-  );
-  const totals: StatsCounts = { count: 0, succeeded: 0, failed: 0, unknown: 0, dryRuns: 0, spendUsd: 0 };
-  for (const row of rows) {
-    for (const key of ["count", "succeeded", "failed", "unknown", "dryRuns", "spendUsd"] as const) totals[key] += row[key];
-  }
-  totals.spendUsd = round(totals.spendUsd);
-  return { period: query.period, by: query.by, rows, totals };
+  return mergeStats(query, raw);
 }

@@ -4,9 +4,9 @@
  * single cheap query and a run loads only what it needs.
  */
 import type { ActionSpec, Manifest } from "../../domain/manifest.js";
-import { asksOf, isCovered, reachOf, widenedReach, type Asks } from "../../domain/permissions.js";
 import { digestOf, sha256Hex } from "../../util/canonical.js";
 import type { CatalogQuery, CatalogRow } from "../port.js";
+import { actionChanges, containsPattern, planToolSave, savedTool, toSummary, SUMMARY_COLUMNS, type StoredTool, type ToolRow } from "../shared/tool-rows.js";
 import { appendAudit } from "./audit.js";
 import { nowIso, statement, writeTransaction, type Registry } from "./db.js";
 import type { ToolStatus, ToolDefinition, ToolSummary, ToolRecord, ActionRecord, ListToolsQuery } from "../../domain/records.js";
@@ -14,49 +14,9 @@ import type { ToolRow5, CompiledAction, SaveToolInput, SaveToolResult } from "..
 export type { ToolRow5, CompiledAction, SaveToolInput, SaveToolResult };
 export type { ToolStatus, ToolDefinition, ToolSummary, ToolRecord, ActionRecord, ListToolsQuery };
 
-interface ToolRow {
-  name: string;
-  version: string;
-  description: string;
-  runtime: string;
-  status: ToolStatus;
-  tags: string;
-  action_count: number;
-  secrets: string;
-  source_path: string | null;
-  digest: string;
-  definition?: string;
-  created_at: string;
-  updated_at: string;
-  requires_approval: number;
-  grants: string | null;
-}
-
-const SUMMARY_COLUMNS =
-  "name, version, description, runtime, status, tags, action_count, secrets, source_path, digest, created_at, updated_at, requires_approval, grants";
-
 const SUMMARY_JSON = `'name', name, 'version', version, 'description', description, 'runtime', runtime, 'status', status,
   'tags', json(tags), 'actionCount', action_count, 'secrets', json(secrets), 'sourcePath', source_path, 'digest', digest,
   'createdAt', created_at, 'updatedAt', updated_at, 'requiresApproval', json(iif(requires_approval, 'true', 'false')), 'grants', json(grants)`;
-
-function toSummary(row: ToolRow): ToolSummary {
-  return {
-    name: row.name,
-    version: row.version,
-    description: row.description,
-    runtime: row.runtime,
-    status: row.status,
-    tags: JSON.parse(row.tags) as string[],
-    actionCount: row.action_count,
-    secrets: JSON.parse(row.secrets) as string[],
-    sourcePath: row.source_path,
-    digest: row.digest,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    requiresApproval: row.requires_approval === 1,
-    grants: row.grants === null ? null : (JSON.parse(row.grants) as Asks),
-  };
-}
 
 function listFilter(query: ListToolsQuery): { filter: string; params: Record<string, string> } {
   const where: string[] = [];
@@ -67,7 +27,7 @@ function listFilter(query: ListToolsQuery): { filter: string; params: Record<str
   if (query.search) {
     where.push(`(name LIKE @search ESCAPE '\\' OR description LIKE @search ESCAPE '\\' OR EXISTS (
       SELECT 1 FROM actions a WHERE a.tool = tools.name AND (a.name LIKE @search ESCAPE '\\' OR a.description LIKE @search ESCAPE '\\')))`);
-    params.search = `%${query.search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    params.search = containsPattern(query.search);
   }
   return { filter: where.length ? `WHERE ${where.join(" AND ")}` : "", params };
 }
@@ -203,18 +163,7 @@ export function saveTool(registry: Registry, input: SaveToolInput): SaveToolResu
     const db = registry.db;
     const existing = db
       .prepare("SELECT digest, status, created_at, grants, requires_approval, runtime, definition, accepted_reach FROM tools WHERE name = ?")
-      .get(manifest.name) as
-      | {
-          digest: string;
-          status: ToolStatus;
-          created_at: string;
-          grants: string | null;
-          requires_approval: number;
-          runtime: string;
-          definition: string;
-          accepted_reach: string | null;
-        }
-      | undefined;
+      .get(manifest.name) as StoredTool | undefined;
     // A manifest file's digest is over its canonical JSON; a tool stored under another digest (an OpenAPI import's,
     // over the converter's text) is compared by content, so a spec exported as a manifest re-imports unchanged.
     const same =
@@ -228,32 +177,8 @@ export function saveTool(registry: Registry, input: SaveToolInput): SaveToolResu
     const oldActions = (
       db.prepare("SELECT name, definition FROM actions WHERE tool = ?").all(manifest.name) as Array<{ name: string; definition: string }>
     ).map((row) => ({ name: row.name, spec: JSON.parse(row.definition) as ActionSpec }));
-    const before = new Map(oldActions.map((action) => [action.name, digestOf(action.spec)]));
-    const requiresApproval = input.requiresApproval === true || existing?.requires_approval === 1;
-    const grants = existing?.grants ? (JSON.parse(existing.grants) as Asks) : null;
-    // A tool that asks for more than it was granted goes back to pending; disabled and revoked tools stay so.
-    const covered = isCovered(asksOf({ runtime: manifest.runtime, definition, requiresApproval }), grants, requiresApproval);
-    // Where it can reach, against what the user accepted (at its first import, or when approving it): a re-import
-    // that reaches further (a host, a private network, another program or variable, a path) goes back to pending.
-    const reach = reachOf({ runtime: manifest.runtime, definition, actions: Object.values(manifest.actions) });
-    const accepted = existing
-      ? existing.accepted_reach !== null
-        ? (JSON.parse(existing.accepted_reach) as string[])
-        : reachOf({
-            runtime: existing.runtime,
-            definition: JSON.parse(existing.definition) as ToolDefinition,
-            actions: oldActions.map((action) => action.spec),
-          })
-      : null;
-    const widened = widenedReach(reach, accepted);
-    const status: ToolStatus =
-      existing?.status === "disabled" || existing?.status === "revoked" ? existing.status : covered && widened.length === 0 ? "active" : "pending";
-    // A new tool that may run as it is accepts its reach now; a tool that widened keeps the acceptance it had.
-    const acceptedReach = existing
-      ? (existing.accepted_reach ?? (existing.status === "active" ? JSON.stringify(accepted) : null))
-      : status === "active"
-        ? JSON.stringify(reach)
-        : null;
+    const plan = planToolSave(input, definition, existing, oldActions);
+    const { status } = plan;
     const now = nowIso();
     db.prepare(
       `INSERT INTO tools (name, version, description, runtime, status, tags, action_count, secrets, source_path, digest, definition, created_at, updated_at, requires_approval, reach, accepted_reach)
@@ -276,9 +201,9 @@ export function saveTool(registry: Registry, input: SaveToolInput): SaveToolResu
       definition: JSON.stringify(definition),
       created_at: existing?.created_at ?? now,
       updated_at: now,
-      requires_approval: requiresApproval ? 1 : 0,
-      reach: JSON.stringify(reach),
-      accepted_reach: acceptedReach,
+      requires_approval: plan.requiresApproval ? 1 : 0,
+      reach: JSON.stringify(plan.reach),
+      accepted_reach: plan.acceptedReach,
     });
     db.prepare("DELETE FROM actions WHERE tool = ?").run(manifest.name);
     db.prepare("DELETE FROM definitions WHERE tool = ?").run(manifest.name);
@@ -288,7 +213,6 @@ export function saveTool(registry: Registry, input: SaveToolInput): SaveToolResu
     const insertAction = db.prepare(
       "INSERT INTO actions (tool, name, kind, description, definition, input_validator, output_validator) VALUES (?, ?, ?, ?, ?, ?, ?)",
     );
-    const changes = { added: [] as string[], changed: [] as string[], removed: [] as string[] };
     for (const action of input.actions) {
       if (action.inputValidator) insertValidator.run(action.inputValidator.digest, action.inputValidator.code);
       if (action.outputValidator) insertValidator.run(action.outputValidator.digest, action.outputValidator.code);
@@ -301,28 +225,10 @@ export function saveTool(registry: Registry, input: SaveToolInput): SaveToolResu
         action.inputValidator?.digest ?? null,
         action.outputValidator?.digest ?? null,
       );
-      const previous = before.get(action.name);
-      if (previous === undefined) changes.added.push(action.name);
-      else if (previous !== digestOf(action.spec)) changes.changed.push(action.name);
-      before.delete(action.name);
     }
-    changes.removed.push(...before.keys());
-    const change = existing ? "updated" : "added";
-    appendAudit(registry, {
-      type: `tool.${change}`,
-      actor: input.actor,
-      tool: manifest.name,
-      status,
-      data: {
-        version: manifest.version,
-        digest: input.digest,
-        source: input.sourcePath,
-        actions: changes,
-        ...(existing && existing.status !== status ? { statusFrom: existing.status } : {}),
-        ...(widened.length > 0 ? { widened } : {}),
-      },
-    });
-    return { tool: manifest.name, change, status, actions: changes, ...(widened.length > 0 ? { widened } : {}) };
+    const saved = savedTool(input, existing, plan, actionChanges(oldActions, input.actions));
+    appendAudit(registry, { type: `tool.${saved.result.change}`, actor: input.actor, tool: manifest.name, status, data: saved.data });
+    return saved.result;
   });
 }
 

@@ -1,0 +1,51 @@
+/**
+ * Runs whose toolctl process is gone, as sqlite/abandoned.ts settles them, with one difference a team makes:
+ * only this machine can tell whether its own processes still run, so only runs written by this host are judged.
+ * Another machine's running rows are left alone, however old.
+ */
+import { isRunning } from "../../util/process.js";
+import { abandonedReason } from "../shared/execution-rows.js";
+import { appendAudit } from "./audit-append.js";
+import { nowIso, type PgRegistry } from "./db.js";
+import { signExecution } from "./executions.js";
+
+interface RunningRow {
+  id: string;
+  tool: string;
+  action: string;
+  pid: number | null;
+  pid_start: string | null;
+}
+
+/** Settles every running execution of this host whose process is gone; returns their ids. Nothing is written when there are none. */
+export async function settleAbandonedRuns(registry: PgRegistry, actor: string): Promise<string[]> {
+  const running = await registry.query<RunningRow>("SELECT id, tool, action, pid, pid_start FROM executions WHERE status = 'running' AND host = $1", [
+    registry.host,
+  ]);
+  const gone = running.filter((row) => row.pid !== null && !isRunning(row.pid, row.pid_start));
+  if (gone.length === 0) return [];
+  return registry.write(async (tx) => {
+    const settled: string[] = [];
+    for (const row of gone) {
+      const error = abandonedReason(row.pid!);
+      // finished_at stays empty: nobody saw the run end, or knows whether it did.
+      const changed = await tx.run(
+        "UPDATE executions SET status = 'unknown', error = $1, error_category = 'other' WHERE id = $2 AND status = 'running' AND pid = $3 AND host = $4",
+        [error, row.id, row.pid, registry.host],
+      );
+      if (changed === 0) continue;
+      await signExecution(registry, tx, row.id);
+      settled.push(row.id);
+      await appendAudit(registry, tx, {
+        type: "execution.unknown",
+        actor,
+        tool: row.tool,
+        action: row.action,
+        executionId: row.id,
+        status: "unknown",
+        data: { error, category: "other", pid: row.pid, settledAt: nowIso(), settledBy: process.pid },
+      });
+    }
+    return settled;
+  });
+}

@@ -1,0 +1,144 @@
+/**
+ * The audit log as both backends store it: the row, its mapping to an `AuditEvent`, and the verification of the
+ * chain. A backend feeds its rows in order to a `ChainCheck`, then hands `judgeHeads` the signed checkpoint and the
+ * exported head it read: the same log gives the same problems on either side.
+ */
+import type { AuditKey } from "../../secrets/audit-key.js";
+import type { AuditEvent } from "../../domain/records.js";
+import type { ChainHead } from "./head-file.js";
+import { checkpointMac, GENESIS_HASH, hashRow } from "./signing.js";
+
+export interface AuditRow {
+  seq: number;
+  ts: string;
+  type: string;
+  actor: string;
+  tool: string | null;
+  action: string | null;
+  execution_id: string | null;
+  status: string | null;
+  data: string;
+  prev_hash: string;
+  hash: string;
+  /** The audit key that signed this event; null for an event written before the log was keyed. */
+  key_id: string | null;
+}
+
+export function toEvent(row: AuditRow): AuditEvent {
+  return {
+    seq: row.seq,
+    ts: row.ts,
+    type: row.type,
+    actor: row.actor,
+    tool: row.tool,
+    action: row.action,
+    executionId: row.execution_id,
+    status: row.status,
+    data: JSON.parse(row.data) as Record<string, unknown>,
+    prevHash: row.prev_hash,
+    hash: row.hash,
+    keyId: row.key_id,
+  };
+}
+
+export const MAX_PROBLEMS = 50;
+
+/** Walks the chain one event at a time, oldest first. */
+export class ChainCheck {
+  readonly problems: string[] = [];
+  count = 0;
+  signed = 0;
+  last: AuditRow | undefined;
+  private prevHash = GENESIS_HASH;
+  private expectedSeq = 1;
+  private readonly otherKeys = new Set<string>();
+
+  constructor(private readonly key: AuditKey | null) {}
+
+  /** Checks the next event; false once there are too many problems to go on. */
+  add(row: AuditRow): boolean {
+    const { key, problems } = this;
+    this.count++;
+    if (row.seq !== this.expectedSeq)
+      problems.push(`event ${this.expectedSeq}${row.seq - this.expectedSeq > 1 ? `-${row.seq - 1}` : ""} is missing (deleted?)`);
+    if (row.prev_hash !== this.prevHash) problems.push(`event ${row.seq} does not link to the event before it (deleted, inserted or reordered)`);
+    if (row.key_id === null) {
+      // A plain hash anyone can compute: only acceptable before the first signed event.
+      if (this.signed > 0) problems.push(`event ${row.seq} is not signed, but events before it are: it was inserted or rewritten`);
+      else if (hashRow(row.prev_hash, row, null) !== row.hash) problems.push(`event ${row.seq} was modified: its content does not match its hash`);
+    } else {
+      this.signed++;
+      if (!key) this.otherKeys.add(row.key_id);
+      else if (row.key_id !== key.id) {
+        this.otherKeys.add(row.key_id);
+        problems.push(`event ${row.seq} is signed with audit key '${row.key_id}', not with this home's key '${key.id}' (${key.where})`);
+      } else if (hashRow(row.prev_hash, row, key) !== row.hash) problems.push(`event ${row.seq} was modified: its content does not match its signature`);
+    }
+    this.prevHash = row.hash;
+    this.expectedSeq = row.seq + 1;
+    this.last = row;
+    return problems.length <= MAX_PROBLEMS;
+  }
+
+  /** Called once the walk ends. */
+  finish(): void {
+    if (!this.key && this.signed > 0)
+      this.problems.unshift(
+        `${this.signed} events are signed with audit key ${[...this.otherKeys].join(", ")}, but this home has no audit key: restore audit.key, the keyring entry, or TOOLCTL_AUDIT_KEY`,
+      );
+  }
+}
+
+export interface HeadsInput {
+  key: AuditKey | null;
+  chain: ChainCheck;
+  checkpoint: ChainHead | undefined;
+  exported: ChainHead | "invalid" | undefined;
+  /** The head file's name, for messages. */
+  headFile: string;
+  /** The hash of the event at a seq, for the checkpoint's and the exported head's seqs (read by the caller). */
+  hashAt: (seq: number) => string | undefined;
+  /** How many tools and executions the registry holds; asked only when the log is empty. */
+  held: () => { tools: number; executions: number };
+}
+
+/**
+ * Checks the signed checkpoint and the exported head against the chain, adding to its problems. Returns whether
+ * the exported head is merely behind an intact log (a process stopped before exporting it): the caller brings it up
+ * to date.
+ */
+export function judgeHeads(input: HeadsInput): { headBehindBy: number } {
+  const { key, chain, checkpoint, exported, headFile, hashAt } = input;
+  const problems = chain.problems;
+  const lastSeq = chain.last?.seq ?? 0;
+  const signedBy = (head: ChainHead) => key !== null && head.keyId === key.id && checkpointMac(key, head) === head.mac;
+  if (checkpoint) {
+    if (!signedBy(checkpoint)) problems.push("the audit checkpoint's signature does not match: it was rewritten");
+    else if (checkpoint.seq > lastSeq)
+      problems.push(`events ${lastSeq + 1}-${checkpoint.seq} were cut off the end of the log (the checkpoint is at event ${checkpoint.seq})`);
+    else if (hashAt(checkpoint.seq) !== checkpoint.hash) problems.push(`event ${checkpoint.seq} does not match the checkpoint: the log was rewritten`);
+    else if (checkpoint.seq < lastSeq) problems.push(`events ${checkpoint.seq + 1}-${lastSeq} come after the checkpoint: they were added outside toolctl`);
+  } else if (chain.count > 0 && (chain.signed > 0 || key !== null)) {
+    // The first signed write of a home creates its key and its checkpoint together: a key without one is a deletion.
+    problems.push("the audit checkpoint is missing although the log is signed: it was deleted");
+  }
+
+  if (chain.count === 0) {
+    const { tools, executions } = input.held();
+    if (key) problems.push(`the audit log is empty, but its key exists (${key.where}): its events were deleted`);
+    else if (tools + executions > 0)
+      problems.push(`the audit log is empty, but the registry holds ${tools} tools and ${executions} executions: its events were deleted`);
+  }
+
+  let headBehindBy = 0;
+  if (exported === undefined && chain.count > 0) problems.push(`the exported head (${headFile}) is missing: events cut off the end could not be detected`);
+  if (exported === "invalid") problems.push(`the exported head (${headFile}) is not a valid head`);
+  if (exported !== undefined && exported !== "invalid") {
+    if (!signedBy(exported)) problems.push(`the exported head (${headFile}) is not signed with this home's audit key: it was forged or replaced`);
+    else if (exported.seq > lastSeq)
+      problems.push(`the exported head is at event ${exported.seq}, but the log ends at ${lastSeq}: events were cut off the end of the log`);
+    else if (hashAt(exported.seq) !== exported.hash) problems.push(`event ${exported.seq} does not match the exported head: the log was rewritten`);
+    else if (exported.seq < lastSeq && problems.length === 0) headBehindBy = lastSeq - exported.seq;
+  }
+  return { headBehindBy };
+}

@@ -1,0 +1,142 @@
+/**
+ * Executions as both backends store them: the row, its mapping to an `Execution`, the columns an update may set,
+ * and the checks on a row's signature.
+ */
+import type { AuditKey } from "../../secrets/audit-key.js";
+import type { ErrorCategory, Execution, ExecutionStatus, ExecutionUpdate, NewExecution } from "../../domain/records.js";
+import type { ProcessIdentity } from "../../util/process.js";
+import { executionError } from "../../errors.js";
+import { executionMac } from "./signing.js";
+
+export interface ExecutionRow {
+  id: string;
+  tool: string;
+  action: string;
+  actor: string;
+  status: ExecutionStatus;
+  input: string | null;
+  output: string | null;
+  plan: string | null;
+  error: string | null;
+  error_category: ErrorCategory | null;
+  error_code?: string | null;
+  error_exit_code?: number | null;
+  error_problems?: string | null;
+  cost_usd: number | null;
+  risk: string | null;
+  tool_digest: string | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  duration_ms: number | null;
+  resources: string | null;
+  rollback_of: string | null;
+  plan_run_id: string | null;
+  origin?: string | null;
+  mac?: string | null;
+}
+
+const parse = (text: string | null): unknown => (text === null ? null : JSON.parse(text));
+
+export function toExecution(row: ExecutionRow): Execution {
+  return {
+    id: row.id,
+    tool: row.tool,
+    action: row.action,
+    actor: row.actor,
+    status: row.status,
+    input: parse(row.input),
+    output: parse(row.output),
+    // The column keeps its first name: renaming it would change every signed row.
+    request: parse(row.plan),
+    // Rows written before codes were kept derive theirs from the status.
+    error:
+      row.error === null
+        ? null
+        : executionError({
+            status: row.status,
+            message: row.error,
+            category: row.error_category,
+            code: row.error_code,
+            exitCode: row.error_exit_code,
+            problems: parse(row.error_problems ?? null) as string[] | null,
+          }),
+    costUsd: row.cost_usd,
+    risk: row.risk,
+    toolDigest: row.tool_digest,
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    durationMs: row.duration_ms,
+    resources: parse(row.resources ?? null),
+    rollbackOf: row.rollback_of ?? null,
+    planRunId: row.plan_run_id ?? null,
+    origin: parse(row.origin ?? null) as Execution["origin"],
+  };
+}
+
+/** The columns of a new execution's row, by name, as inserted. */
+export function newExecutionColumns(execution: NewExecution, writer: ProcessIdentity) {
+  return {
+    id: execution.id,
+    tool: execution.tool,
+    action: execution.action,
+    actor: execution.actor,
+    status: execution.status,
+    input: JSON.stringify(execution.input ?? null),
+    tool_digest: execution.toolDigest ?? null,
+    created_at: execution.createdAt,
+    rollback_of: execution.rollbackOf ?? null,
+    plan_run_id: execution.planRunId ?? null,
+    pid: writer.pid,
+    pid_start: writer.start,
+    origin: execution.origin ? JSON.stringify(execution.origin) : null,
+  };
+}
+
+const COLUMN: Record<keyof ExecutionUpdate, string> = {
+  status: "status",
+  output: "output",
+  request: "plan",
+  error: "error",
+  errorCategory: "error_category",
+  errorCode: "error_code",
+  errorExitCode: "error_exit_code",
+  errorProblems: "error_problems",
+  costUsd: "cost_usd",
+  risk: "risk",
+  startedAt: "started_at",
+  finishedAt: "finished_at",
+  durationMs: "duration_ms",
+  resources: "resources",
+};
+const JSON_FIELDS = new Set<keyof ExecutionUpdate>(["output", "request", "resources"]);
+
+/** A column's value: JSON for structured fields; no problems is NULL, as on rows written before they were kept. */
+function columnValue(key: keyof ExecutionUpdate, value: unknown): unknown {
+  if (key === "errorProblems") return Array.isArray(value) && value.length > 0 ? JSON.stringify(value) : null;
+  return JSON_FIELDS.has(key) ? JSON.stringify(value) : value;
+}
+
+/** The columns an update sets and their stored values; fields left undefined are not touched. */
+export function updatedColumns(update: ExecutionUpdate): Array<[column: string, value: unknown]> {
+  const columns: Array<[string, unknown]> = [];
+  for (const [key, value] of Object.entries(update) as Array<[keyof ExecutionUpdate, unknown]>) {
+    if (value === undefined) continue;
+    columns.push([COLUMN[key], columnValue(key, value)]);
+  }
+  return columns;
+}
+
+/** What is wrong with one stored execution's signature, if anything. */
+export function signatureProblem(row: Record<string, unknown>, key: AuditKey | null): string | undefined {
+  const mac = row.mac as string | null;
+  if (mac === null) return key ? `execution ${String(row.id)} is not signed: it was inserted or rewritten outside toolctl` : undefined;
+  if (!key) return `execution ${String(row.id)} is signed, but this home has no audit key to check it with`;
+  if (mac !== executionMac(key, row)) return `execution ${String(row.id)} was modified: its content does not match its signature`;
+  return undefined;
+}
+
+export function abandonedReason(pid: number): string {
+  return `toolctl process ${pid} is gone: it was killed or crashed while the action ran; the action may have happened: check before retrying`;
+}
