@@ -105,6 +105,12 @@ const LIBRARY_HOMES = [
     homes: ["src/store/sqlite/", "src/runners/builtin/database-file\\.ts"],
     why: "toolctl's storage is behind the Store port: only its SQLite adapter opens a database or writes SQL",
   },
+  {
+    name: "pg-only-in-the-postgres-store",
+    library: "pg",
+    homes: ["src/store/postgres/"],
+    why: "a team database is reached through the Store port: only its PostgreSQL adapter opens a connection or writes SQL",
+  },
 ];
 
 const libraryRules = LIBRARY_HOMES.map(({ name, library, homes, why }) => ({
