@@ -111,8 +111,8 @@ export async function toolNames(sql: Sql): Promise<string[]> {
 
 export async function listToolImages(sql: Sql): Promise<Array<{ image: string; docker: boolean }>> {
   return sql.query<{ image: string; docker: boolean }>(
-    `SELECT definition::jsonb ->> 'image' AS image, bool_or(runtime = 'docker') AS docker FROM tools
-     WHERE definition::jsonb ->> 'image' IS NOT NULL GROUP BY 1 ORDER BY 1 COLLATE "C"`,
+    `SELECT image, docker FROM (SELECT definition::jsonb ->> 'image' AS image, bool_or(runtime = 'docker') AS docker FROM tools
+       WHERE definition::jsonb ->> 'image' IS NOT NULL GROUP BY 1) AS images ORDER BY image COLLATE "C"`,
   );
 }
 
