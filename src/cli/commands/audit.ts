@@ -46,9 +46,14 @@ export async function auditCommand(context: CommandContext, flags: AuditFlags): 
   };
   const [events, total] = await withToolctl(context, (toolctl) => Promise.all([toolctl.audit(query), toolctl.countAudit(query)]));
   // Within a page events read oldest first, as a log does; the pages go back from the newest (`page.next`).
-  await printList(context, listEnvelope(events, { total, limit: flags.limit, offset }), () => (events.length ? events.map(humanLine).join("\n") : "no audit events match"), {
-    pager: true,
-  });
+  await printList(
+    context,
+    listEnvelope(events, { total, limit: flags.limit, offset }),
+    () => (events.length ? events.map(humanLine).join("\n") : "no audit events match"),
+    {
+      pager: true,
+    },
+  );
 }
 
 export async function verifyCommand(context: CommandContext): Promise<number> {

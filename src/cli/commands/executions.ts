@@ -33,25 +33,30 @@ export async function listExecutionsCommand(context: CommandContext, flags: List
   const pages = Math.max(1, Math.ceil(total / flags.limit));
   const page = Math.floor(offset / flags.limit) + 1;
   const envelope = listEnvelope(items, { total, limit: flags.limit, offset });
-  await printList(context, envelope, () => {
-    if (items.length === 0) return total === 0 ? "no executions yet" : `nothing past row ${offset} (${total} execution${total === 1 ? "" : "s"})`;
-    const rows = items.map((e) => [
-      e.id,
-      e.createdAt.replace("T", " ").slice(0, 19),
-      `${e.tool}.${e.action}`,
-      e.status,
-      e.actor,
-      e.costUsd === null ? "-" : `$${e.costUsd.toFixed(2)}`,
-      e.durationMs === null ? "-" : `${e.durationMs}ms`,
-      truncate(e.error?.message ?? "", 50),
-    ]);
-    const text = table(["ID", "CREATED (UTC)", "ACTION", "STATUS", "ACTOR", "COST", "TIME", "ERROR"], rows, (h) => context.output.color.bold(h), {
-      width: context.output.width,
-      flex: [7],
-    });
-    const shown = `rows ${offset + 1}-${offset + items.length} of ${total}`;
-    return `${text}\n${context.output.color.dim(offset % flags.limit === 0 ? `page ${page} of ${pages} · ${shown}` : shown)}`;
-  }, { pager: true });
+  await printList(
+    context,
+    envelope,
+    () => {
+      if (items.length === 0) return total === 0 ? "no executions yet" : `nothing past row ${offset} (${total} execution${total === 1 ? "" : "s"})`;
+      const rows = items.map((e) => [
+        e.id,
+        e.createdAt.replace("T", " ").slice(0, 19),
+        `${e.tool}.${e.action}`,
+        e.status,
+        e.actor,
+        e.costUsd === null ? "-" : `$${e.costUsd.toFixed(2)}`,
+        e.durationMs === null ? "-" : `${e.durationMs}ms`,
+        truncate(e.error?.message ?? "", 50),
+      ]);
+      const text = table(["ID", "CREATED (UTC)", "ACTION", "STATUS", "ACTOR", "COST", "TIME", "ERROR"], rows, (h) => context.output.color.bold(h), {
+        width: context.output.width,
+        flex: [7],
+      });
+      const shown = `rows ${offset + 1}-${offset + items.length} of ${total}`;
+      return `${text}\n${context.output.color.dim(offset % flags.limit === 0 ? `page ${page} of ${pages} · ${shown}` : shown)}`;
+    },
+    { pager: true },
+  );
 }
 
 /** "mcp (claude-code 2.1.0, session 5f1c…)": the front door a run came through. */

@@ -17,7 +17,10 @@ export const auditDefinition: CommandDefinition = {
       .option("--since <time>", "on or after this ISO time or date")
       .option("--until <time>", "on or before this ISO time or date");
     addPaging(audit, "events", 50)
-      .addHelpText("after", "\nExample:\n  toolctl audit --tool echo --json\n  toolctl audit --limit 100 --offset 100   # the 100 before the newest 100\n  toolctl audit export   # every event, as JSON lines\n  toolctl audit verify")
+      .addHelpText(
+        "after",
+        "\nExample:\n  toolctl audit --tool echo --json\n  toolctl audit --limit 100 --offset 100   # the 100 before the newest 100\n  toolctl audit export   # every event, as JSON lines\n  toolctl audit verify",
+      )
       .action(action(async () => (await import("../commands/audit.js")).auditCommand));
     audit
       .command("verify")

@@ -17,7 +17,10 @@ export const executionsDefinition: CommandDefinition = {
       .option("--until <time>", "on or before this ISO time or date");
     addPaging(executions, "executions", 20)
       .option("--page <n>", "page number, from 1 (instead of --offset: skips (n-1) times --limit)", positiveInt("--page"))
-      .addHelpText("after", "\nExample:\n  toolctl executions --status failed --limit 5\n  toolctl executions --json --limit 50 --offset 50\n  toolctl executions show ex_lx2k…")
+      .addHelpText(
+        "after",
+        "\nExample:\n  toolctl executions --status failed --limit 5\n  toolctl executions --json --limit 50 --offset 50\n  toolctl executions show ex_lx2k…",
+      )
       .action(action(async () => (await import("../commands/executions.js")).listExecutionsCommand));
     executions
       .command("show")
