@@ -300,12 +300,15 @@ suite("team mode: the database goes away", () => {
   let cluster: { url: string; dir: string; stop(o?: { remove?: boolean }): void; restart(): void } | undefined;
   afterAll(() => cluster?.stop({ remove: true }));
 
-  it("before a run nothing runs (exit 6); restarted mid-run the outcome is recorded; gone mid-run the run is unknown and settled so", { timeout: 180_000 }, async () => {
-    // @ts-expect-error: a plain ES module script, shared with `npm run pg`.
-    const { startCluster } = (await import("../scripts/postgres.mjs")) as typeof import("../scripts/postgres.mjs");
-    cluster = await startCluster();
-    const marks = tempDir("toolctl-marks-");
-    const slow = `apiVersion: toolctl/v1
+  it(
+    "before a run nothing runs (exit 6); restarted mid-run the outcome is recorded; gone mid-run the run is unknown and settled so",
+    { timeout: 180_000 },
+    async () => {
+      // @ts-expect-error: a plain ES module script, shared with `npm run pg`.
+      const { startCluster } = (await import("../scripts/postgres.mjs")) as typeof import("../scripts/postgres.mjs");
+      cluster = await startCluster();
+      const marks = tempDir("toolctl-marks-");
+      const slow = `apiVersion: toolctl/v1
 name: slow
 description: Leaves a mark, then takes its time
 runtime: process
@@ -319,46 +322,47 @@ actions:
     command: [node, -e, "require('fs').writeFileSync(process.argv[1], 'ran'); setTimeout(() => process.stdout.write('{}'), 4000)", "{{ input.mark }}"]
     timeoutSeconds: 60
 `;
-    const m = machine(cluster.url);
-    expect((await runCli(["import", writeFiles({ "slow.yaml": slow })], m)).code).toBe(0);
-    const mark = (name: string) => path.join(marks, name);
-    const start = (name: string) => runJson(["run", "slow.work", "-p", `mark=${mark(name)}`, "--yes"], { ...m, timeoutMs: 60_000 });
-    const whenMarked = async (name: string) => {
-      for (let i = 0; i < 400 && !existsSync(mark(name)); i++) await new Promise((resolve) => setTimeout(resolve, 25));
-      expect(existsSync(mark(name))).toBe(true);
-    };
+      const m = machine(cluster.url);
+      expect((await runCli(["import", writeFiles({ "slow.yaml": slow })], m)).code).toBe(0);
+      const mark = (name: string) => path.join(marks, name);
+      const start = (name: string) => runJson(["run", "slow.work", "-p", `mark=${mark(name)}`, "--yes"], { ...m, timeoutMs: 60_000 });
+      const whenMarked = async (name: string) => {
+        for (let i = 0; i < 400 && !existsSync(mark(name)); i++) await new Promise((resolve) => setTimeout(resolve, 25));
+        expect(existsSync(mark(name))).toBe(true);
+      };
 
-    // Restarted while the action runs: the outcome is written once the server is back.
-    const restarted = start("restarted");
-    await whenMarked("restarted");
-    cluster.restart();
-    const survived = await restarted;
-    expect(survived.code, survived.stderr).toBe(0);
-    expect(survived.json.status).toBe("succeeded");
+      // Restarted while the action runs: the outcome is written once the server is back.
+      const restarted = start("restarted");
+      await whenMarked("restarted");
+      cluster.restart();
+      const survived = await restarted;
+      expect(survived.code, survived.stderr).toBe(0);
+      expect(survived.json.status).toBe("succeeded");
 
-    // Gone while the action runs: it did happen, so it is unknown (exit 5), never "nothing ran".
-    const stranded = start("stranded");
-    await whenMarked("stranded");
-    cluster.stop();
-    const lost = await stranded;
-    expect(lost.code).toBe(ExitCode.unknownOutcome);
-    expect(lost.json.error.message).toMatch(/ran, but its outcome could not be recorded/);
+      // Gone while the action runs: it did happen, so it is unknown (exit 5), never "nothing ran".
+      const stranded = start("stranded");
+      await whenMarked("stranded");
+      cluster.stop();
+      const lost = await stranded;
+      expect(lost.code).toBe(ExitCode.unknownOutcome);
+      expect(lost.json.error.message).toMatch(/ran, but its outcome could not be recorded/);
 
-    // Gone before the run: exit 6 and the action never starts.
-    const refused = await start("never");
-    expect(refused.code).toBe(ExitCode.environment);
-    expect(existsSync(mark("never"))).toBe(false);
+      // Gone before the run: exit 6 and the action never starts.
+      const refused = await start("never");
+      expect(refused.code).toBe(ExitCode.environment);
+      expect(existsSync(mark("never"))).toBe(false);
 
-    // Back again (on a new port): the stranded run is settled as unknown by this machine, and nothing is lost.
-    rmSync(path.join(cluster.dir, "data", "postmaster.pid"), { force: true });
-    cluster = await startCluster(cluster.dir);
-    const back = { ...m, env: { ...m.env, TOOLCTL_DATABASE_URL: cluster.url } };
-    const history = await runJson(["executions"], back);
-    const byId = new Map(history.json.items.map((e: { id: string; status: string }) => [e.id, e.status]));
-    expect(byId.get(survived.json.executionId)).toBe("succeeded");
-    expect(byId.get(lost.json.executionId)).toBe("unknown");
-    expect((await runJson(["audit", "verify"], back)).json).toMatchObject({ ok: true });
-  });
+      // Back again (on a new port): the stranded run is settled as unknown by this machine, and nothing is lost.
+      rmSync(path.join(cluster.dir, "data", "postmaster.pid"), { force: true });
+      cluster = await startCluster(cluster.dir);
+      const back = { ...m, env: { ...m.env, TOOLCTL_DATABASE_URL: cluster.url } };
+      const history = await runJson(["executions"], back);
+      const byId = new Map(history.json.items.map((e: { id: string; status: string }) => [e.id, e.status]));
+      expect(byId.get(survived.json.executionId)).toBe("succeeded");
+      expect(byId.get(lost.json.executionId)).toBe("unknown");
+      expect((await runJson(["audit", "verify"], back)).json).toMatchObject({ ok: true });
+    },
+  );
 });
 
 suite("team mode: moving a registry between backends", () => {

@@ -397,7 +397,8 @@ export async function migrateRegistry(options: TransferOptions & { to: string })
   const env = options.env ?? process.env;
   const { home } = (await import("../config/home.js")).chooseHome(options, env, process.cwd());
   const { isPostgresUrl, redactDatabaseUrl } = await import("../util/database-url.js");
-  if (!isPostgresUrl(options.to)) throw new UsageError(`db migrate-to: expected a postgres:// or postgresql:// URL, got ${JSON.stringify(redactDatabaseUrl(options.to))}`);
+  if (!isPostgresUrl(options.to))
+    throw new UsageError(`db migrate-to: expected a postgres:// or postgresql:// URL, got ${JSON.stringify(redactDatabaseUrl(options.to))}`);
   return (await import("../store/transfer.js")).migrateToPostgres(home, env, options.to);
 }
 

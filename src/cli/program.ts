@@ -143,7 +143,10 @@ export function buildProgram(only?: string): Command {
     .description("Run real-world actions safely: manifests, dry runs, approvals, sandboxes and a tamper-evident audit log.")
     .version(pkg.version, "-V, --version")
     .option("--home <dir>", "toolctl home (default: $TOOLCTL_HOME, else the nearest toolctl.yaml's .toolctl/, else ~/.toolctl)")
-    .option("--database <url>", "a team's PostgreSQL database (postgres://…) instead of the home's registry (default: $TOOLCTL_DATABASE_URL, else database.url in config.yaml)")
+    .option(
+      "--database <url>",
+      "a team's PostgreSQL database (postgres://…) instead of the home's registry (default: $TOOLCTL_DATABASE_URL, else database.url in config.yaml)",
+    )
     .option("--json", "print JSON on stdout (errors too) and nothing else")
     .option("-q, --quiet", "only errors on stderr (data still on stdout): no notes, warnings or spinners")
     .option("-v, --verbose", "say what happens on stderr: a run's pipeline stages with their timing, the request sent and the answer (secrets redacted)")

@@ -159,7 +159,12 @@ async function confinementCheck(context: DoctorContext, setting: ConfinementSett
 function backendCheck(health: StoreHealth): Check {
   const schema = `schema ${health.schema.version} of ${health.schema.latest}`;
   const server = health.backend === "postgres" ? `PostgreSQL ${health.server ?? "?"}, ${health.tls ? "TLS" : "no TLS"}, ` : "SQLite, ";
-  const details = { backend: health.backend, location: health.location, schema: health.schema, ...(health.server ? { server: health.server, tls: health.tls } : {}) };
+  const details = {
+    backend: health.backend,
+    location: health.location,
+    schema: health.schema,
+    ...(health.server ? { server: health.server, tls: health.tls } : {}),
+  };
   if (health.problems.length > 0) return { name: "backend", level: "fail", message: `${server}${schema}: ${health.problems.join("; ")}`, details };
   return { name: "backend", level: "ok", message: `${server}${schema}`, details };
 }

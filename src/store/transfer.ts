@@ -131,8 +131,10 @@ export async function copySqliteToPostgres(home: string, env: NodeJS.ProcessEnv,
         result.rows[table] = copied;
       }
       // The database remembers which audit key signs it: the one that signed the copied log.
-      const signer = source.db.prepare("SELECT key_id FROM audit_events WHERE key_id IS NOT NULL ORDER BY seq DESC LIMIT 1").pluck().get() as string | undefined;
-      if (signer) await tx.run("INSERT INTO settings (key, value) VALUES ('audit_key_id', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [signer]);
+      const signer = source.db.prepare("SELECT key_id FROM audit_events WHERE key_id IS NOT NULL ORDER BY seq DESC LIMIT 1").pluck().get() as
+        string | undefined;
+      if (signer)
+        await tx.run("INSERT INTO settings (key, value) VALUES ('audit_key_id', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [signer]);
       result.head = (await tx.one<{ seq: number; hash: string }>("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")) ?? null;
     });
     return result;
@@ -143,7 +145,13 @@ export async function copySqliteToPostgres(home: string, env: NodeJS.ProcessEnv,
 }
 
 /** Copies the PostgreSQL database at `url` into a new SQLite registry in `dir` (which must not hold one), from one consistent snapshot. */
-export async function copyPostgresToSqlite(url: string, home: string, env: NodeJS.ProcessEnv, dir: string, progress?: TransferProgress): Promise<TransferResult> {
+export async function copyPostgresToSqlite(
+  url: string,
+  home: string,
+  env: NodeJS.ProcessEnv,
+  dir: string,
+  progress?: TransferProgress,
+): Promise<TransferResult> {
   const file = path.join(dir, REGISTRY_FILE);
   if (existsSync(file)) throw new UsageError(`${file} already exists: db export writes a new registry only; choose another directory`);
   const source = await openPgRegistry(url, home, env, { max: 1 });
@@ -158,7 +166,8 @@ export async function copyPostgresToSqlite(url: string, home: string, env: NodeJ
     const result: TransferResult = { rows: {}, head: null };
     // One snapshot for every table: a run recorded during the export is either wholly in it or not at all.
     await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    const rowsOf = async (table: string) => (await client.query(`SELECT * FROM ${table}${table === "audit_events" ? " ORDER BY seq" : ""}`)).rows as Array<Record<string, unknown>>;
+    const rowsOf = async (table: string) =>
+      (await client.query(`SELECT * FROM ${table}${table === "audit_events" ? " ORDER BY seq" : ""}`)).rows as Array<Record<string, unknown>>;
     const tables: Array<{ table: string; columns: string[]; rows: Array<Record<string, unknown>> }> = [];
     for (const table of TRANSFERRED_TABLES) {
       const targetColumns = new Set(sqliteColumns(target, table));

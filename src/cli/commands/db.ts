@@ -23,7 +23,9 @@ function summary(context: CommandContext, report: TransferReport, what: string):
 
 export async function migrateToCommand(context: CommandContext, url: string): Promise<number> {
   const { migrateRegistry } = await import("../../api/index.js");
-  const report = await withSlowSpinner(context.output, context.env, "copying the registry…", () => migrateRegistry({ home: context.home, env: context.env, to: url }));
+  const report = await withSlowSpinner(context.output, context.env, "copying the registry…", () =>
+    migrateRegistry({ home: context.home, env: context.env, to: url }),
+  );
   context.output.data(report, () => summary(context, report, "copied"));
   if (report.verification.ok) context.output.info(`use it: export TOOLCTL_DATABASE_URL='${report.target}' (with the password, or PGPASSWORD / ~/.pgpass)`);
   return report.verification.ok ? ExitCode.ok : ExitCode.environment;

@@ -70,7 +70,14 @@ export async function mcpCommand(context: CommandContext, flags: McpFlags): Prom
   const { tools, wait } = checkFlags(flags);
   const [{ openToolctl }, mcp] = await Promise.all([import("../../api/index.js"), import("../../mcp/index.js")]);
   // Whoever started the server, the calls are the agent's: recorded as actor agent, never approved by it.
-  const toolctl = await openToolctl({ home: context.home, project: context.project, database: context.database, env: context.env, cwd: context.cwd, actor: "agent" });
+  const toolctl = await openToolctl({
+    home: context.home,
+    project: context.project,
+    database: context.database,
+    env: context.env,
+    cwd: context.cwd,
+    actor: "agent",
+  });
   const log = (message: string) => process.stderr.write(`${message}\n`);
   toolctl.on("warning", (message) => context.output.warn(message));
   /** With --ui: the page's own API instance (actor user), and where the page is once the server listens. */

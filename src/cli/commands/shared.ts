@@ -7,7 +7,14 @@ import { announcePage } from "../../web/served.js";
 /** Opens the API on the command's home for one command and always closes it, so locks and WAL checkpoints are released. */
 export async function withToolctl<T>(context: CommandContext, fn: (toolctl: Toolctl) => Promise<T> | T): Promise<T> {
   const { openToolctl } = await import("../../api/index.js");
-  const toolctl = await openToolctl({ home: context.home, project: context.project, database: context.database, env: context.env, cwd: context.cwd, actor: context.actor });
+  const toolctl = await openToolctl({
+    home: context.home,
+    project: context.project,
+    database: context.database,
+    env: context.env,
+    cwd: context.cwd,
+    actor: context.actor,
+  });
   toolctl.on("warning", (message) => context.output.warn(message));
   try {
     return await fn(toolctl);

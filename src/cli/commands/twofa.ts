@@ -150,7 +150,14 @@ async function enrollPasskey(context: CommandContext, flags: EnrollFlags): Promi
     import("./ui.js"),
   ]);
   const log = (message: string) => process.stderr.write(`${message}\n`);
-  const toolctl = await openToolctl({ home: context.home, project: context.project, database: context.database, env: context.env, cwd: context.cwd, actor: context.actor });
+  const toolctl = await openToolctl({
+    home: context.home,
+    project: context.project,
+    database: context.database,
+    env: context.env,
+    cwd: context.cwd,
+    actor: context.actor,
+  });
   toolctl.on("warning", (message) => context.output.warn(message));
   try {
     if (context.actor === "agent") {

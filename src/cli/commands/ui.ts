@@ -43,7 +43,14 @@ export function openBrowser(url: string): void {
 export async function uiCommand(context: CommandContext, flags: UiFlags): Promise<number> {
   const [{ openToolctl }, web] = await Promise.all([import("../../api/index.js"), import("../../web/index.js")]);
   const log = (message: string) => process.stderr.write(`${message}\n`);
-  const toolctl = await openToolctl({ home: context.home, project: context.project, database: context.database, env: context.env, cwd: context.cwd, actor: "user" });
+  const toolctl = await openToolctl({
+    home: context.home,
+    project: context.project,
+    database: context.database,
+    env: context.env,
+    cwd: context.cwd,
+    actor: "user",
+  });
   toolctl.on("warning", (message) => context.output.warn(message));
   try {
     const stopped = stopSignal();

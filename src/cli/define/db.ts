@@ -15,7 +15,10 @@ export const dbDefinition: CommandDefinition = {
       .description(
         "copy this home's registry (tools, grants, history, approvals, ledger, audit log, 2FA, passkeys) into an empty PostgreSQL database, then verify its audit chain there; secrets stay on this machine",
       )
-      .addHelpText("after", "\nExample:\n  toolctl db migrate-to postgres://toolctl@db.internal/toolctl\n  export TOOLCTL_DATABASE_URL=postgres://toolctl@db.internal/toolctl")
+      .addHelpText(
+        "after",
+        "\nExample:\n  toolctl db migrate-to postgres://toolctl@db.internal/toolctl\n  export TOOLCTL_DATABASE_URL=postgres://toolctl@db.internal/toolctl",
+      )
       .action(action(async () => (await import("../commands/db.js")).migrateToCommand));
     db.command("export")
       .argument("<dir>", "a directory without a registry.db: it becomes a home holding the copy")

@@ -44,7 +44,10 @@ export function pgPlanRuns(registry: PgRegistry): PlanRunStore {
     },
     list: async (query) => {
       const total = (await registry.one<{ n: number }>("SELECT count(*)::int AS n FROM plan_runs"))?.n ?? 0;
-      const rows = await registry.query<PlanRunRow>("SELECT * FROM plan_runs ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2", [query.limit, query.offset ?? 0]);
+      const rows = await registry.query<PlanRunRow>("SELECT * FROM plan_runs ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2", [
+        query.limit,
+        query.offset ?? 0,
+      ]);
       return { total, items: rows.map(planRunSummary) };
     },
     // One statement on one row, audited by nobody: no need to queue behind the registry's write lock.

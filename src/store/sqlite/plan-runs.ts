@@ -84,6 +84,8 @@ export function requirePlanRun(registry: Registry, idOrPrefix: string): PlanRun 
 /** The newest plan runs, `limit` of them after skipping the newest `offset`, with how many there are in all. */
 export function listPlanRuns(registry: Registry, query: PlanRunQuery): { total: number; items: Array<Omit<PlanRun, "plan" | "steps">> } {
   const total = registry.db.prepare("SELECT count(*) FROM plan_runs").pluck().get() as number;
-  const rows = registry.db.prepare("SELECT * FROM plan_runs ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?").all(query.limit, query.offset ?? 0) as PlanRunRow[];
+  const rows = registry.db
+    .prepare("SELECT * FROM plan_runs ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?")
+    .all(query.limit, query.offset ?? 0) as PlanRunRow[];
   return { total, items: rows.map(planRunSummary) };
 }
