@@ -167,7 +167,7 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
   let loaded: Promise<Config> | undefined = options.config ? Promise.resolve(options.config) : undefined;
   const settings = (): Promise<Config> =>
     (loaded ??= import("../config/config.js").then(async ({ loadConfig }) => (await loadConfig(settingsHome({ home, project }), env, project)).values));
-  const store = options.store ?? (await (await import("../store/open.js")).openStore(home, env, options.database));
+  const store = options.store ?? (await (await import("../store/open.js")).openStore(home, env, options.database, settingsHome({ home, project })));
   const listeners = new Set<(event: ProgressEvent) => void>();
   const warningListeners = new Set<(message: string) => void>();
   const emit = (event: ProgressEvent) => listeners.forEach((listener) => listener(event));
@@ -372,13 +372,13 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
  */
 export async function diagnose(options: Pick<OpenOptions, "home" | "project" | "env" | "cwd" | "actor" | "store" | "database"> = {}): Promise<Diagnosis> {
   const env = options.env ?? process.env;
-  const { chooseHome, resolveActor } = await import("../config/home.js");
+  const { chooseHome, resolveActor, settingsHome } = await import("../config/home.js");
   const { diagnose: run } = await import("../engine/doctor.js");
-  const { home } = chooseHome(options, env, options.cwd ?? process.cwd());
+  const { home, project } = chooseHome(options, env, options.cwd ?? process.cwd());
   // A store the caller passed stays open: it is theirs to close.
   const given = options.store;
   const openStore = async (): Promise<Store> =>
-    given ? Object.create(given, { close: { value: async () => {} } }) : (await import("../store/open.js")).openStore(home, env, options.database);
+    given ? Object.create(given, { close: { value: async () => {} } }) : (await import("../store/open.js")).openStore(home, env, options.database, settingsHome({ home, project }));
   return run({ home, env, cwd: options.cwd ?? process.cwd(), actor: options.actor ?? resolveActor(env) }, openStore);
 }
 

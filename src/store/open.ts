@@ -6,8 +6,9 @@
 import { resolveDatabase } from "../config/database.js";
 import type { Store } from "./port.js";
 
-export async function openStore(home: string, env: NodeJS.ProcessEnv, database?: string): Promise<Store> {
-  const choice = await resolveDatabase(database, home, env);
+/** `configHome` holds the config.yaml that may name the database: the home, except in a project (the user's own home). */
+export async function openStore(home: string, env: NodeJS.ProcessEnv, database?: string, configHome = home): Promise<Store> {
+  const choice = await resolveDatabase(database, configHome, env);
   if (!choice) return (await import("./sqlite/index.js")).openSqliteStore(home, env);
   return (await import("./postgres/index.js")).openPostgresStore(choice.url, home, env);
 }

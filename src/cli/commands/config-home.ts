@@ -15,7 +15,7 @@ const WHY = {
 } as const;
 
 export async function describeHome(context: CommandContext): Promise<{ data: Record<string, unknown>; lines: string[] }> {
-  const database = await resolveDatabase(undefined, settingsHome(context), context.env);
+  const database = await resolveDatabase(context.database, settingsHome(context), context.env);
   const registry = database
     ? { kind: "postgres" as const, location: database.location, source: database.source }
     : { kind: "sqlite" as const, file: path.join(context.home, "registry.db") };
