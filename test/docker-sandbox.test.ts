@@ -525,6 +525,7 @@ describe.skipIf(skipDocker)("docker sandbox", () => {
       timeoutSeconds: 7,
       stdin: "none",
       output: "text",
+      engine: process.env.DOCKER_HOST ? expect.any(String) : "unix:///var/run/docker.sock",
     });
     const human = await cli(["run", "sbx-dry.sh", "--params", JSON.stringify({ script: "echo hi" }), "--dry-run"]);
     expect(human.code, why(human)).toBe(0);
