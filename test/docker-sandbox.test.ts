@@ -525,6 +525,7 @@ describe.skipIf(skipDocker)("docker sandbox", () => {
       timeoutSeconds: 7,
       stdin: "none",
       output: "text",
+      engine: process.env.DOCKER_HOST ? expect.any(String) : "unix:///var/run/docker.sock",
     });
     const human = await cli(["run", "sbx-dry.sh", "--params", JSON.stringify({ script: "echo hi" }), "--dry-run"]);
     expect(human.code, why(human)).toBe(0);
@@ -546,7 +547,9 @@ describe.skipIf(skipDocker)("docker sandbox", () => {
       DOCKER_HOST: "unix:///nonexistent.sock",
     });
     expect(offline.code, why(offline)).toBe(0);
-    expect(offline.json.request).toEqual(dry.json.request);
+    // The same container, only on the engine DOCKER_HOST names.
+    expect({ ...offline.json.request, engine: undefined }).toEqual({ ...dry.json.request, engine: undefined });
+    expect(offline.json.request.engine).toBe("unix:///nonexistent.sock");
   });
 
   it("--sandbox docker runs the process calculator in its image, with its directory read-only at /tool", async () => {

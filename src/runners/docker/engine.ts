@@ -129,7 +129,7 @@ function patternMatches(pattern: string, name: string): boolean {
   }
   const regex = new RegExp(
     `^${pattern
-      .replace(/[.+^${}()|\\]/g, "\\$&")
+      .replace(/[.+^${}()|[\]\\]/g, "\\$&")
       .replace(/\*/g, ".*")
       .replace(/\?/g, ".")}$`,
     "i",
@@ -219,6 +219,26 @@ function defaultIdentity(env: NodeJS.ProcessEnv): Buffer | undefined {
   return undefined;
 }
 
+let quieted = false;
+
+/**
+ * docker-modem builds an "ssh:HOST:PORT…" address for each request over ssh and parses it with url.parse, which
+ * makes Node print a DEP0170 deprecation warning on stderr; the address is not used for the connection. That one
+ * warning is dropped, every other one goes through.
+ */
+function quietSshUrlWarning(): void {
+  if (quieted) return;
+  quieted = true;
+  const emit = process.emitWarning.bind(process);
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const options = rest[0];
+    const code = typeof options === "object" && options !== null ? (options as { code?: string }).code : rest[1];
+    const text = typeof warning === "string" ? warning : warning.message;
+    if (code === "DEP0170" && text.startsWith("The URL ssh:")) return;
+    (emit as (...args: unknown[]) => void)(warning, ...rest);
+  }) as typeof process.emitWarning;
+}
+
 /** Connects dockerode to the engine DOCKER_HOST names (nothing is sent yet). */
 export async function connectEngine(env: NodeJS.ProcessEnv): Promise<Engine> {
   const address = engineAddress(env);
@@ -248,6 +268,7 @@ export async function connectEngine(env: NodeJS.ProcessEnv): Promise<Engine> {
     return { docker, endpoint, remote: true, fromEnv: true, transport: `TCP with TLS (certificates from ${tls.dir})` };
   }
   const { host, port, username, endpoint } = address;
+  quietSshUrlWarning();
   const engine: Engine = { docker: undefined as unknown as Dockerode, endpoint, remote: true, fromEnv: true, transport: "SSH (docker system dial-stdio)" };
   const privateKey = defaultIdentity(env);
   engine.docker = make({

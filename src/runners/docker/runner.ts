@@ -87,7 +87,9 @@ export const dockerRunner: Runner = {
     let address: EngineAddress | undefined;
     try {
       address = engineAddress(context.env);
-    } catch {
+    } catch (error) {
+      // Plain TCP to another host is refused here, dry runs included; a malformed value is preflight's to report.
+      if (error instanceof PolicyError) throw error;
       address = undefined;
     }
     if (toolDir && address && address.kind !== "unix") {
