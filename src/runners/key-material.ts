@@ -18,6 +18,9 @@ const KEY_MATERIAL = [
   ".local/share/keyrings",
   ".netrc",
   ".pgpass",
+  // The user's own toolctl home: in a project the home in use is the project's .toolctl/, but the user's config
+  // (a database URL with its password) and their other registry and keys are still here.
+  ".toolctl",
 ];
 
 export function realOrResolved(file: string): string {

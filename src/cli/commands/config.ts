@@ -20,7 +20,8 @@ export async function configCommand(context: CommandContext): Promise<void> {
   const { describeHome } = await import("./config-home.js");
   const where = await describeHome(context);
   for (const note of config.project?.notes ?? []) context.output.info(note);
-  context.output.data({ file: config.file, ...where.data, settings }, () =>
+  const notes = config.project ? { notes: config.project.notes } : {};
+  context.output.data({ file: config.file, ...where.data, ...notes, settings }, () =>
     [
       table(
         ["SETTING", "VALUE", "SOURCE", "MEANING"],

@@ -1,0 +1,299 @@
+/**
+ * Project registries through the built binary: `toolctl init`, the nearest toolctl.yaml found from a nested
+ * directory, `toolctl sync` (added, updated, unchanged, --prune), the order --home, TOOLCTL_HOME, project,
+ * default, a bad toolctl.yaml, the project's limits over the user's, and `toolctl config` saying which home and why.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { examplesDir, runCli, runJson, tempDir, writeFiles, type CliOptions } from "./helpers.js";
+
+const echo = readFileSync(path.join(examplesDir, "echo.yaml"), "utf8");
+const calculator = readFileSync(path.join(examplesDir, "calculator.yaml"), "utf8");
+
+/** A project directory and a user home of its own (HOME), so ~/.toolctl is this test's. */
+function newProject(files: Record<string, string> = {}): { root: string; user: string; at: (dir?: string) => CliOptions } {
+  const user = tempDir("toolctl-user-");
+  const root = writeFiles(files, tempDir("toolctl-project-"));
+  return { root, user, at: (dir = "") => ({ cwd: path.join(root, dir), env: { HOME: user } }) };
+}
+
+const TOOLS_YAML = "version: 1\nmanifests:\n  - tools/\n";
+
+describe("toolctl init", () => {
+  it("writes a commented toolctl.yaml that validates, and ignores .toolctl/ in .gitignore", async () => {
+    const { root, at } = newProject({ ".gitignore": "node_modules/" });
+    const init = await runCli(["init"], at());
+    expect(init.code, init.stderr).toBe(0);
+    const text = readFileSync(path.join(root, "toolctl.yaml"), "utf8");
+    expect(text).toMatch(/^# toolctl project/);
+    expect(text).toContain("# limits:");
+    expect(readFileSync(path.join(root, ".gitignore"), "utf8")).toBe("node_modules/\n# toolctl's project registry and keys\n.toolctl/\n");
+    expect(init.stdout).toContain("added .toolctl/ to .gitignore");
+    // The file as written is valid: a command run in the project reads it.
+    const config = await runJson(["config"], at());
+    expect(config.code, config.stderr).toBe(0);
+    expect(config.json.home.source).toBe("project");
+
+    // Never replaced without --force; with it, replaced, and .gitignore not changed twice.
+    writeFileSync(path.join(root, "toolctl.yaml"), TOOLS_YAML);
+    const again = await runJson(["init"], at());
+    expect(again.code).toBe(2);
+    expect(again.json.error.message).toBe(`${path.join(root, "toolctl.yaml")} already exists; --force replaces it`);
+    expect(readFileSync(path.join(root, "toolctl.yaml"), "utf8")).toBe(TOOLS_YAML);
+    const forced = await runJson(["init", "--force"], at());
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(forced.json.gitignore).toBe("present");
+    expect(readFileSync(path.join(root, "toolctl.yaml"), "utf8")).toBe(text);
+    expect(readFileSync(path.join(root, ".gitignore"), "utf8").match(/\.toolctl\//g)).toHaveLength(1);
+  });
+
+  it("says so when there is no .gitignore, and creates none", async () => {
+    const { root, at } = newProject();
+    const init = await runCli(["init"], at());
+    expect(init.code, init.stderr).toBe(0);
+    expect(init.stderr).toContain(`no .gitignore in ${root}: keep .toolctl/ out of version control`);
+    expect(existsSync(path.join(root, ".gitignore"))).toBe(false);
+  });
+});
+
+describe("toolctl sync", () => {
+  it("imports from a nested directory into the project's registry: added, then unchanged, then updated", async () => {
+    const { root, user, at } = newProject({ "toolctl.yaml": TOOLS_YAML, "tools/echo.yaml": echo, "tools/calculator.yaml": calculator });
+    mkdirSync(path.join(root, "src/deep"), { recursive: true });
+
+    const first = await runJson(["sync"], at("src/deep"));
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.json.home).toBe(path.join(root, ".toolctl"));
+    expect(first.json.tools.map((t: { tool: string; change: string }) => [t.tool, t.change])).toEqual([
+      ["calculator", "added"],
+      ["echo", "added"],
+    ]);
+    expect(first.json.summary).toEqual({ added: 2, updated: 0, unchanged: 0, removed: 0 });
+    expect(existsSync(path.join(root, ".toolctl", "registry.db"))).toBe(true);
+    expect(existsSync(path.join(user, ".toolctl"))).toBe(false);
+
+    const second = await runCli(["sync"], at("src"));
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout).toMatch(/^unchanged {2}calculator {2}\[active\] {2}tools\/calculator\.yaml$/m);
+    expect(second.stdout).toContain(`0 added, 0 updated, 2 unchanged in ${path.join(root, ".toolctl")}`);
+
+    writeFileSync(
+      path.join(root, "tools/echo.yaml"),
+      echo.replace("description: Echoes its input back, for trying toolctl out", "description: Echoes, changed"),
+    );
+    const third = await runJson(["sync"], at());
+    expect(third.json.tools.find((t: { tool: string }) => t.tool === "echo").change).toBe("updated");
+    expect(third.json.summary).toEqual({ added: 0, updated: 1, unchanged: 1, removed: 0 });
+
+    // Every command in the tree uses the project's registry.
+    const list = await runJson(["list"], at("src/deep"));
+    expect(list.code, list.stderr).toBe(0);
+    expect(JSON.stringify(list.json)).toContain("calculator");
+  });
+
+  it("--prune removes only tools a sync imported that toolctl.yaml no longer lists, never one imported by hand", async () => {
+    const { root, at } = newProject({
+      "toolctl.yaml": "manifests:\n  - tools/echo.yaml\n  - tools/calculator.yaml\n",
+      "tools/echo.yaml": echo,
+      "tools/calculator.yaml": calculator,
+      "elsewhere/weather.yaml": readFileSync(path.join(examplesDir, "weather.yaml"), "utf8"),
+    });
+    expect((await runCli(["sync"], at())).code).toBe(0);
+    const byHand = await runCli(["import", "elsewhere/weather.yaml"], at());
+    expect(byHand.code, byHand.stderr).toBe(0);
+
+    writeFileSync(path.join(root, "toolctl.yaml"), "manifests:\n  - tools/echo.yaml\n");
+    const without = await runJson(["sync"], at());
+    expect(without.code, without.stderr).toBe(0);
+    expect(without.json.unlisted).toEqual(["calculator"]);
+    expect(without.json.removed).toEqual([]);
+    const told = await runCli(["sync"], at());
+    expect(told.stderr).toContain("no longer in toolctl.yaml: calculator; toolctl sync --prune removes them");
+    const names = async () => ((await runJson(["list"], at())).json.tools as Array<{ name: string }>).map((t) => t.name).sort();
+    expect(await names()).toEqual(["calculator", "echo", "weather"]);
+
+    const pruned = await runCli(["sync", "--prune"], at());
+    expect(pruned.code, pruned.stderr).toBe(0);
+    expect(pruned.stdout).toMatch(/^removed {2}calculator {2}no longer in toolctl\.yaml$/m);
+    expect(await names()).toEqual(["echo", "weather"]);
+    // Nothing more to prune; the hand-imported tool is never the sync's.
+    const again = await runJson(["sync", "--prune"], at());
+    expect(again.json.removed).toEqual([]);
+    expect(await names()).toEqual(["echo", "weather"]);
+  });
+
+  it("outside a project: exit 2 naming toolctl init", async () => {
+    const dir = tempDir();
+    const result = await runJson(["sync"], { cwd: dir, env: { HOME: tempDir() } });
+    expect(result.code).toBe(2);
+    expect(result.json.error.message).toBe(`no toolctl.yaml in ${dir} or any directory above it; create one with: toolctl init`);
+  });
+});
+
+describe("which home", () => {
+  it("--home, then TOOLCTL_HOME, win over the project; config says which home is used and why", async () => {
+    const { root, user, at } = newProject({ "toolctl.yaml": TOOLS_YAML, "tools/echo.yaml": echo, "sub/.keep": "" });
+
+    const inProject = await runJson(["config"], at("sub"));
+    expect(inProject.json.home).toEqual({
+      path: path.join(root, ".toolctl"),
+      source: "project",
+      why: `the nearest toolctl.yaml: ${path.join(root, "toolctl.yaml")}`,
+      project: { root, file: path.join(root, "toolctl.yaml") },
+    });
+    expect(inProject.json.registry).toEqual({ kind: "sqlite", file: path.join(root, ".toolctl", "registry.db") });
+    // The user's settings file stays theirs.
+    expect(inProject.json.file).toBe(path.join(user, ".toolctl", "config.yaml"));
+    const text = await runCli(["config"], at("sub"));
+    expect(text.stdout).toContain(`home: ${path.join(root, ".toolctl")} (the nearest toolctl.yaml: ${path.join(root, "toolctl.yaml")})`);
+    expect(text.stdout).toContain(`registry: ${path.join(root, ".toolctl", "registry.db")}`);
+
+    const envHome = tempDir("toolctl-home-");
+    const fromEnv = await runJson(["config"], { ...at("sub"), env: { HOME: user, TOOLCTL_HOME: envHome } });
+    expect(fromEnv.json.home).toEqual({ path: envHome, source: "env", why: "TOOLCTL_HOME" });
+    expect(fromEnv.json.file).toBe(path.join(envHome, "config.yaml"));
+
+    const flagHome = tempDir("toolctl-home-");
+    const fromFlag = await runJson(["config", "--home", flagHome], { ...at("sub"), env: { HOME: user, TOOLCTL_HOME: envHome } });
+    expect(fromFlag.json.home).toEqual({ path: flagHome, source: "flag", why: "--home" });
+
+    // sync under TOOLCTL_HOME reads the project's file and imports into that home, not the project's.
+    const synced = await runJson(["sync"], { ...at("sub"), env: { HOME: user, TOOLCTL_HOME: envHome } });
+    expect(synced.code, synced.stderr).toBe(0);
+    expect(synced.json.home).toBe(envHome);
+    expect(existsSync(path.join(envHome, "registry.db"))).toBe(true);
+    expect(existsSync(path.join(root, ".toolctl"))).toBe(false);
+
+    const outside = await runJson(["config"], { cwd: tempDir(), env: { HOME: user } });
+    expect(outside.json.home).toEqual({ path: path.join(user, ".toolctl"), source: "default", why: "the default: no --home, TOOLCTL_HOME or toolctl.yaml" });
+  });
+
+  it("a database URL names the registry; the home stays the project's", async () => {
+    const { root, at } = newProject({ "toolctl.yaml": TOOLS_YAML });
+    const result = await runJson(["config"], { ...at(), env: { HOME: at().env!.HOME, TOOLCTL_DATABASE_URL: "postgres://team:s3cret@db.example.com/toolctl" } });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.json.home.path).toBe(path.join(root, ".toolctl"));
+    expect(result.json.registry).toEqual({ kind: "postgres", location: "postgres://team@db.example.com/toolctl", source: "TOOLCTL_DATABASE_URL" });
+    expect(result.stdout).not.toContain("s3cret");
+  });
+});
+
+describe("a bad toolctl.yaml", () => {
+  it("is one line naming the file and field, exit 2, for any command, and nothing is written", async () => {
+    const { root, at } = newProject({ "toolctl.yaml": "manifests: []\nlimits:\n  dailyUSD: 5\n", "sub/.keep": "" });
+    const file = path.join(root, "toolctl.yaml");
+    for (const args of [["sync"], ["list"], ["config"]]) {
+      const text = await runCli(args, at("sub"));
+      expect(text.code).toBe(2);
+      expect(text.stderr.trim().split("\n")).toEqual([`error: ${file}:3:3: limits.dailyUSD: unknown field 'dailyUSD' (did you mean 'dailyUsd'?)`]);
+    }
+    const json = await runJson(["sync"], at());
+    expect(json.json.error).toMatchObject({ code: "project_invalid", exitCode: 2 });
+    expect(existsSync(path.join(root, ".toolctl"))).toBe(false);
+
+    writeFileSync(file, "limits:\n  dailyUsd: -1\n");
+    const negative = await runCli(["list"], at());
+    expect(negative.code).toBe(2);
+    expect(negative.stderr).toContain(`${file}:2:13: limits.dailyUsd:`);
+
+    writeFileSync(file, "manifests:\n  - ../outside.yaml\n");
+    const escaping = await runCli(["sync"], at());
+    expect(escaping.code).toBe(2);
+    expect(escaping.stderr).toContain(`${file}:2:5: manifests.0: a path inside the project (relative, without '..')`);
+
+    // A listed file that does not exist: refused before anything is imported.
+    writeFiles({ "toolctl.yaml": "manifests:\n  - tools/echo.yaml\n  - tools/missing.yaml\n", "tools/echo.yaml": echo }, root);
+    const missing = await runJson(["sync"], at());
+    expect(missing.code).toBe(2);
+    expect(missing.json.error.code).toBe("project_invalid");
+    expect(missing.json.error.message).toBe(`${file}: manifests.1: tools/missing.yaml does not exist (paths are from ${root})`);
+    expect(existsSync(path.join(root, ".toolctl"))).toBe(false);
+
+    // init --force replaces a broken file.
+    expect((await runCli(["init", "--force"], at())).code).toBe(0);
+    expect((await runCli(["config"], at())).code).toBe(0);
+  });
+});
+
+describe("the project's limits and settings", () => {
+  it("tighten the user's, never loosen them; the environment still wins", async () => {
+    const { at, user } = newProject({
+      "toolctl.yaml": [
+        "limits:",
+        "  perActionUsd: 20", // lower than the user's: applies
+        "  dailyUsd: 5000", // higher: the user's 300 stays
+        "settings:",
+        "  approvals:",
+        "    paidActions: false", // would loosen: stays true
+        "    timeoutSeconds: 120", // neither: the project's
+        "  process:",
+        "    confinement: 'off'", // would loosen: stays auto
+        "",
+      ].join("\n"),
+    });
+    writeFiles({ ".toolctl/config.yaml": "limits:\n  dailyUsd: 300\n" }, user);
+    const result = await runJson(["config"], at());
+    expect(result.code, result.stderr).toBe(0);
+    const setting = (key: string) => (result.json.settings as Array<{ key: string; value: unknown; source: string }>).find((s) => s.key === key);
+    expect(setting("limits.perActionUsd")).toMatchObject({ value: 20, source: "toolctl.yaml" });
+    expect(setting("limits.dailyUsd")).toMatchObject({ value: 300, source: "config.yaml" });
+    expect(setting("approvals.paidActions")).toMatchObject({ value: true, source: "default" });
+    expect(setting("approvals.timeoutSeconds")).toMatchObject({ value: 120, source: "toolctl.yaml" });
+    expect(setting("process.confinement")).toMatchObject({ value: "auto", source: "default" });
+    const note = "toolctl.yaml asks for limits.dailyUsd 5000, looser than 300 from config.yaml: 300 applies";
+    expect(result.json.notes).toEqual([
+      note,
+      "toolctl.yaml asks for approvals.paidActions false, looser than true from default: true applies",
+      "toolctl.yaml asks for process.confinement off, looser than auto from default: auto applies",
+    ]);
+    expect((await runCli(["config"], at())).stderr).toContain(note);
+
+    const fromEnv = await runJson(["config"], { ...at(), env: { HOME: user, TOOLCTL_LIMITS_PER_ACTION_USD: "50" } });
+    expect((fromEnv.json.settings as Array<{ key: string; value: unknown; source: string }>).find((s) => s.key === "limits.perActionUsd")).toMatchObject({
+      value: 50,
+      source: "env TOOLCTL_LIMITS_PER_ACTION_USD",
+    });
+  });
+});
+
+describe("what a project's tools cannot read", () => {
+  it("the files runtime refuses the project's .toolctl/ and the user's ~/.toolctl", async () => {
+    const { root, user, at } = newProject({
+      "toolctl.yaml": "manifests: [reader.yaml]\n",
+      "notes.txt": "hello",
+      "reader.yaml": [
+        "apiVersion: toolctl/v1",
+        "name: reader",
+        "version: 1.0.0",
+        "description: Reads files in the project and the user's home",
+        "runtime: files",
+        "files:",
+        `  roots: [".", ${JSON.stringify(tempDir())}]`,
+        "actions:",
+        "  read:",
+        "    description: Read a file",
+        "    kind: read",
+        "    operation: read",
+        "    inputSchema: { type: object, required: [path], properties: { path: { type: string } } }",
+        "",
+      ].join("\n"),
+    });
+    writeFiles({ ".toolctl/config.yaml": "limits:\n  dailyUsd: 300\n" }, user);
+    // The user's home as a root of the tool: rewrite the second root now that it exists.
+    const manifest = readFileSync(path.join(root, "reader.yaml"), "utf8").replace(/roots: \[".", "[^"]+"\]/, `roots: [".", ${JSON.stringify(user)}]`);
+    writeFileSync(path.join(root, "reader.yaml"), manifest);
+    const sync = await runCli(["sync"], at());
+    expect(sync.code, sync.stderr).toBe(0);
+    if (/\[pending\]/.test(sync.stdout)) expect((await runCli(["tool", "approve", "reader", "--yes"], at())).code).toBe(0);
+
+    const ok = await runJson(["run", "reader.read", "--param", "path=notes.txt"], at());
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.stringify(ok.json)).toContain("hello");
+    for (const file of [path.join(root, ".toolctl", "audit.key"), path.join(user, ".toolctl", "config.yaml")]) {
+      const refused = await runJson(["run", "reader.read", "--param", `path=${file}`], at());
+      expect(refused.code, refused.stderr).toBe(3);
+      expect(refused.json.error.message).toMatch(/^Path is outside project directory/);
+    }
+  });
+});
