@@ -276,6 +276,31 @@ describe("keyed audit chain", () => {
     expect(result.problems).toBe("");
   });
 
+  it("a long-lived process exports the head within a second of its last write, not only when it closes", async () => {
+    const home = await homeWithHistory();
+    const headFile = path.join(home, "audit.head");
+    const before = readFileSync(headFile, "utf8");
+    const { openRegistry, writeTransaction } = await import("../src/store/sqlite/db.js");
+    const { appendAudit } = await import("../src/store/sqlite/audit.js");
+    const registry = openRegistry(home, baseEnv());
+    try {
+      const append = () => writeTransaction(registry, () => appendAudit(registry, { type: "tool.status", actor: "user", tool: "echo", data: {} }));
+      append();
+      append();
+      // At most once a second: two writes in a row are not two exports.
+      expect(readFileSync(headFile, "utf8")).toBe(before);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const lastSeq = registry.db.prepare("SELECT max(seq) FROM audit_events").pluck().get() as number;
+      expect(JSON.parse(readFileSync(headFile, "utf8")).seq).toBe(lastSeq);
+      append();
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(JSON.parse(readFileSync(headFile, "utf8")).seq).toBe(lastSeq + 1);
+    } finally {
+      registry.close();
+    }
+    expect((await verify(home)).problems).toBe("");
+  });
+
   it("never reports tampering after toolctl is killed at random points (kill -9)", async () => {
     const home = await homeWithHistory();
     const trials = Number(process.env.AUDIT_KILL_TRIALS ?? 24);

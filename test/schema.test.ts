@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import ts from "typescript";
 import { describe, expect, it } from "vitest";
 import { checkSchema, compileValidatorCode, detectDialect, InvalidSchemaError, type SchemaDialect } from "../src/schema/compile.js";
-import { formatIssue, loadValidator, type ValidationIssue } from "../src/schema/validator.js";
+import { formatIssue, loadValidator, VALIDATOR_CACHE_SIZE, type ValidationIssue } from "../src/schema/validator.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -144,6 +144,25 @@ describe("validation issues", () => {
     expect(validate({})).toHaveLength(2);
     expect(validate({ amount: 1, currency: "USD" })).toEqual([]);
     expect(validate({ currency: "USD" })).toEqual([{ path: "/amount", message: "is required" }]);
+  });
+
+  it("evaluates the same validator code once per process, keeps the most recently used, and a changed schema is its own", () => {
+    const code = compileValidatorCode(payment);
+    const first = loadValidator(code);
+    expect(loadValidator(code)).toBe(first);
+    const stricter = loadValidator(compileValidatorCode({ ...payment, required: ["amount", "currency", "note"] }));
+    expect(stricter).not.toBe(first);
+    expect(stricter({ amount: 1, currency: "USD" })).toEqual([{ path: "/note", message: "is required" }]);
+    expect(first({ amount: 1, currency: "USD" })).toEqual([]);
+    // Full: `code` is the oldest; using it makes `stricter` the oldest, which the next new validator evicts.
+    const others = Array.from({ length: VALIDATOR_CACHE_SIZE - 1 }, (_, i) =>
+      compileValidatorCode({ type: "object", properties: { [`p${i}`]: { type: "string" } } }),
+    );
+    others.slice(0, -1).forEach((other) => loadValidator(other));
+    expect(loadValidator(code)).toBe(first);
+    loadValidator(others.at(-1)!);
+    expect(loadValidator(code)).toBe(first);
+    expect(loadValidator(compileValidatorCode({ ...payment, required: ["amount", "currency", "note"] }))).not.toBe(stricter);
   });
 
   it("fails closed when validation itself throws (stack overflow on deep data)", () => {

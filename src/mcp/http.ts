@@ -11,7 +11,7 @@ import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
 import { isIP, type AddressInfo } from "node:net";
 import { hostname, networkInterfaces } from "node:os";
-import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { UsageError } from "../errors.js";
@@ -79,7 +79,7 @@ export const SESSION_IDLE_MS = 30 * 60_000;
 export const MAX_SESSIONS = 64;
 
 interface Session {
-  transport: StreamableHTTPServerTransport;
+  transport: WebStandardStreamableHTTPServerTransport;
   server: Server;
   lastSeen: number;
   /** Calls being answered (POST); a client's open event stream (GET) is not counted. */
@@ -157,16 +157,22 @@ export async function serveHttp(host: McpHost, options: HttpOptions): Promise<Ru
           existing.lastSeen = Date.now();
         });
       }
-      return existing.transport.handleRequest(req, res);
+      const body = req.method === "POST" ? await readBody(req, res) : { parsed: undefined };
+      if (body === undefined) return host.refusedRequest("malformed message: the body is over the size limit", { transport: "http" });
+      return bridge(existing.transport, req, res, body);
     }
     if (typeof sessionId === "string") return refuse(404, `session ${sessionId} not found: initialize a new one`);
     if (req.method !== "POST") return refuse(400, "no session: start one with an initialize request (POST)");
 
-    const body = await readJson(req, res);
-    if (body === undefined) return host.refusedRequest("malformed message: the body is not JSON (or too large)", { transport: "http" });
-    if (!isInitializeRequest(body)) return refuse(400, "no session: the first request must be initialize");
+    const body = await readBody(req, res);
+    if (body === undefined) return host.refusedRequest("malformed message: the body is over the size limit", { transport: "http" });
+    if (body.parsed === undefined) {
+      sendParseError(res);
+      return host.refusedRequest("malformed message: the body is not JSON", { transport: "http" });
+    }
+    if (!isInitializeRequest(body.parsed)) return refuse(400, "no session: the first request must be initialize");
     if (sessions.size >= maxSessions && !(await evictIdle())) return send(res, 503, `too many sessions (${maxSessions}), all busy: try again later`);
-    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+    const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => void sessions.set(id, { transport, server, lastSeen: Date.now(), inFlight: 0 }),
       onsessionclosed: (id) => void sessions.delete(id),
@@ -177,7 +183,7 @@ export async function serveHttp(host: McpHost, options: HttpOptions): Promise<Ru
       void server.close();
     };
     await server.connect(transport);
-    await transport.handleRequest(req, res, body);
+    await bridge(transport, req, res, body);
   };
 
   /** Closes the session idle longest, when one is idle: room for a new client. */
@@ -233,8 +239,14 @@ export async function serveHttp(host: McpHost, options: HttpOptions): Promise<Ru
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
-/** The body of the first request of a session (later ones are read by the transport). Malformed JSON is a JSON-RPC parse error. */
-async function readJson(req: IncomingMessage, res: ServerResponse): Promise<unknown> {
+/** A request's body: `parsed` when it is JSON, else its `text` for the transport to refuse (and report) itself. */
+interface Body {
+  parsed: unknown;
+  text?: string;
+}
+
+/** Reads the body of a POST; undefined (and 413 sent) when it is over MAX_BODY_BYTES. */
+async function readBody(req: IncomingMessage, res: ServerResponse): Promise<Body | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
@@ -245,11 +257,69 @@ async function readJson(req: IncomingMessage, res: ServerResponse): Promise<unkn
     }
     chunks.push(chunk);
   }
+  const text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString("utf8");
   try {
-    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+    return { parsed: JSON.parse(text) as unknown };
   } catch {
-    res.writeHead(400, { "content-type": "application/json" });
-    res.end(JSON.stringify({ jsonrpc: "2.0", error: { code: -32700, message: "Parse error: the body is not JSON" }, id: null }));
-    return undefined;
+    return { parsed: undefined, text };
+  }
+}
+
+function sendParseError(res: ServerResponse): void {
+  res.writeHead(400, { "content-type": "application/json" });
+  res.end(JSON.stringify({ jsonrpc: "2.0", error: { code: -32700, message: "Parse error: the body is not JSON" }, id: null }));
+}
+
+/**
+ * How long a response's event stream may go without an event before its headers are sent alone. A call that
+ * answers sooner (most do) goes out as one write, headers and result together; one that waits (for a human's
+ * approval, a long run) has its headers sent then, and its events as they come.
+ */
+const HEADERS_ALONE_AFTER_MS = 25;
+
+/**
+ * Hands a request to the SDK's web-standard transport and writes its Response to `res`: node:http to
+ * Request/Response and back, with nothing else in between. A body that is not JSON goes to the transport as
+ * text, which answers it with a JSON-RPC parse error and reports it (an audit record, see McpHost.createServer).
+ */
+async function bridge(transport: WebStandardStreamableHTTPServerTransport, req: IncomingMessage, res: ServerResponse, body: Body): Promise<void> {
+  const headers = new Headers();
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
+  const request = new Request(`http://${req.headers.host ?? "localhost"}${req.url ?? "/"}`, {
+    method: req.method,
+    headers,
+    ...(body.text !== undefined ? { body: body.text } : {}),
+  });
+  const response = await transport.handleRequest(request, body.text === undefined && body.parsed !== undefined ? { parsedBody: body.parsed } : undefined);
+  res.statusCode = response.status;
+  response.headers.forEach((value, name) => res.setHeader(name, value));
+  if (!response.body) {
+    res.end();
+    return;
+  }
+  const reader = response.body.getReader();
+  // The client went away: the transport forgets the stream (the SDK cancels it, as a closed connection does).
+  res.once("close", () => {
+    if (!res.writableFinished) void reader.cancel().catch(() => undefined);
+  });
+  // A GET is the client's stream for the server's own messages: its headers go at once.
+  const stream = (response.headers.get("content-type") ?? "").startsWith("text/event-stream");
+  let timer: NodeJS.Timeout | undefined;
+  if (stream && req.method === "GET") res.flushHeaders();
+  else if (stream) timer = setTimeout(() => res.headersSent || res.flushHeaders(), HEADERS_ALONE_AFTER_MS);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      // node:http holds writes made in one tick and sends them together: an event and the end of its stream
+      // (the transport closes it right after the result) leave in one write.
+      res.write(value);
+    }
+  } catch {
+    // Cancelled: the connection is gone.
+  } finally {
+    clearTimeout(timer);
+    res.end();
   }
 }

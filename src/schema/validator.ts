@@ -43,8 +43,30 @@ function runtimeRequire(id: string): unknown {
   return nodeRequire(id);
 }
 
-/** Evaluates standalone validator code produced by compileValidatorCode. */
+/**
+ * Validators evaluated in this process, by their code, the most recently used last: a long-lived process (`toolctl
+ * mcp`, `toolctl ui`, the library) runs the same actions again and again, and evaluating the code each time cost
+ * more than validating. The code is the whole key, so a changed schema is a new entry; the oldest entries go
+ * past VALIDATOR_CACHE_SIZE.
+ */
+const validators = new Map<string, ValidateFn>();
+export const VALIDATOR_CACHE_SIZE = 256;
+
+/** Evaluates standalone validator code produced by compileValidatorCode (once per process for the same code). */
 export function loadValidator(code: string): ValidateFn {
+  const cached = validators.get(code);
+  if (cached) {
+    validators.delete(code);
+    validators.set(code, cached);
+    return cached;
+  }
+  const validate = evaluateValidator(code);
+  validators.set(code, validate);
+  if (validators.size > VALIDATOR_CACHE_SIZE) validators.delete(validators.keys().next().value!);
+  return validate;
+}
+
+function evaluateValidator(code: string): ValidateFn {
   const module = { exports: {} as unknown };
   new Function("require", "module", "exports", code)(runtimeRequire, module, module.exports);
   const exported = module.exports as { default?: unknown } | undefined;

@@ -158,6 +158,7 @@ export function openRegistry(home: string, env: NodeJS.ProcessEnv = process.env)
       return auditKey;
     },
     close() {
+      cancelHeadExport(registry);
       try {
         if (registry.headDirty) exportCommittedHead(registry);
       } finally {
@@ -206,8 +207,9 @@ const HEAD_EXPORT_INTERVAL_MS = 1000;
 /**
  * Runs `fn` in a BEGIN IMMEDIATE transaction, mapping SQLite failures to a registry error (exit 6).
  * Events appended by `fn` move the signed checkpoint in the same transaction, so the checkpoint and the log
- * always agree. The head file beside the database is exported after COMMIT, at most once a second and when
- * the registry closes: a process killed in between leaves it behind the log, never ahead of it.
+ * always agree. The head file beside the database is exported after COMMIT, at most once a second, at the latest
+ * a second after the last write, and when the registry closes: a process killed in between leaves it behind the
+ * log, never ahead of it.
  */
 export function writeTransaction<T>(registry: Registry, fn: () => T): T {
   let result: T;
@@ -229,14 +231,37 @@ export function writeTransaction<T>(registry: Registry, fn: () => T): T {
   if (registry.pendingHead) {
     registry.pendingHead = undefined;
     registry.headDirty = true;
-    // The first export of a home happens at once, so a head file exists from its first event on.
-    const due =
-      registry.headExportedAt === undefined
-        ? !existsSync(path.join(registry.home, HEAD_FILE))
-        : Date.now() - registry.headExportedAt >= HEAD_EXPORT_INTERVAL_MS;
-    if (due) exportCommittedHead(registry);
+    // The first audited write of a process exports at once when the home has no head file yet (its first event),
+    // and otherwise starts the clock: a long-lived process exports at most once a second, and at the latest a
+    // second after its last write (a timer that does not keep the process alive), not only when it closes.
+    if (registry.headExportedAt === undefined && !existsSync(path.join(registry.home, HEAD_FILE))) exportCommittedHead(registry);
+    else {
+      registry.headExportedAt ??= Date.now();
+      const wait = registry.headExportedAt + HEAD_EXPORT_INTERVAL_MS - Date.now();
+      if (wait <= 0) exportCommittedHead(registry);
+      else scheduleHeadExport(registry, wait);
+    }
   }
   return result;
+}
+
+const headTimers = new WeakMap<Registry, NodeJS.Timeout>();
+
+/** Exports the head in `ms` unless a write or the registry's close does it first. */
+function scheduleHeadExport(registry: Registry, ms: number): void {
+  if (headTimers.has(registry)) return;
+  const timer = setTimeout(() => {
+    headTimers.delete(registry);
+    if (registry.headDirty && registry.db.open) exportCommittedHead(registry);
+  }, ms);
+  timer.unref();
+  headTimers.set(registry, timer);
+}
+
+/** Cancels a scheduled export (the registry is closing, and exports itself). */
+export function cancelHeadExport(registry: Registry): void {
+  clearTimeout(headTimers.get(registry));
+  headTimers.delete(registry);
 }
 
 /** The signed checkpoint in the database: the last event's seq and hash, under the audit key. */
