@@ -378,7 +378,9 @@ export async function diagnose(options: Pick<OpenOptions, "home" | "project" | "
   // A store the caller passed stays open: it is theirs to close.
   const given = options.store;
   const openStore = async (): Promise<Store> =>
-    given ? Object.create(given, { close: { value: async () => {} } }) : (await import("../store/open.js")).openStore(home, env, options.database, settingsHome({ home, project }));
+    given
+      ? Object.create(given, { close: { value: async () => {} } })
+      : (await import("../store/open.js")).openStore(home, env, options.database, settingsHome({ home, project }));
   return run({ home, env, cwd: options.cwd ?? process.cwd(), actor: options.actor ?? resolveActor(env) }, openStore);
 }
 
