@@ -22,7 +22,7 @@ const CALLERS = 16;
 const work = mkdtempSync(path.join(os.tmpdir(), "toolctl-bench-team-"));
 const { openToolctl } = await import(pathToFileURL(path.join(root, "dist", "api", "index.js")).href);
 
-const cluster = process.env.TOOLCTL_TEST_DATABASE_URL ? undefined : await startCluster(path.join(work, "pg"));
+const cluster = process.env.TOOLCTL_TEST_DATABASE_URL ? undefined : await startCluster();
 const server = process.env.TOOLCTL_TEST_DATABASE_URL ?? cluster.url;
 
 async function newDatabase(name) {

@@ -97,11 +97,12 @@ describe("bash", () => {
   });
 
   it("completes flags: the command's, the global ones, and each only once unless it repeats", async () => {
-    expect(await bash(["toolctl", "run", "--d"])).toEqual(["--dry-run"]);
+    expect(await bash(["toolctl", "run", "--dr"])).toEqual(["--dry-run"]);
+    expect(await bash(["toolctl", "run", "--d"])).toEqual(["--dry-run", "--database"]);
     const all = await bash(["toolctl", "run", "echo.say", "-"]);
     expect(all).toEqual(expect.arrayContaining(["-p", "--param", "--params", "--params-file", "-n", "--dry-run", "--sandbox", "--help", "--home", "--json"]));
     expect(all).not.toContain("--version");
-    expect(await bash(["toolctl", "run", "echo.say", "--dry-run", "--d"])).toEqual([]);
+    expect(await bash(["toolctl", "run", "echo.say", "--dry-run", "--dr"])).toEqual([]);
     expect(await bash(["toolctl", "run", "echo.say", "-p", "message=x", "--par"])).toEqual(["--param", "--params", "--params-file"]);
     expect(await bash(["toolctl", "--h"])).toEqual(["--home", "--help"]);
     expect(await bash(["toolctl", "new", "http", "x", "--"])).toEqual([
@@ -109,6 +110,7 @@ describe("bash", () => {
       "--from-curl",
       "--help",
       "--home",
+      "--database",
       "--json",
       "--quiet",
       "--verbose",

@@ -12,6 +12,7 @@ import { chmodSync, closeSync, existsSync, openSync, mkdirSync, mkdtempSync, rea
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli, runJson, tempDir, writeFiles, type CliResult } from "./helpers.js";
 import { BUSYBOX_IMAGE, engineEvents, engineNow, engineUp, ensureImages, inCI, shellTool, type EngineEvent } from "./fixtures/docker/engine.js";
@@ -93,7 +94,18 @@ async function waitFor(what: string, check: () => boolean, log: string, limitMs 
   throw new Error(`${what} did not start:\n${existsSync(log) ? readFileSync(log, "utf8").slice(-3000) : "(no log)"}`);
 }
 
+/**
+ * The second engine's own bridge. With `--bridge=none` dockerd deletes the default engine's `docker0` when it
+ * starts, breaking every container the default engine starts afterwards: the second one gets a bridge of its own.
+ */
+let bridge: string | undefined;
+
 async function startSecondEngine(): Promise<void> {
+  bridge = `tdr${randomBytes(4).toString("hex")}`;
+  for (const command of [`ip link add name ${bridge} type bridge`, `ip link set ${bridge} up`]) {
+    const made = spawnSync("sh", ["-c", command], { encoding: "utf8" });
+    expect(made.status, `${command}: ${made.stderr}`).toBe(0);
+  }
   const certs = makeCertificates();
   clientCerts = certs.client;
   tlsPort = await freePort();
@@ -119,7 +131,7 @@ async function startSecondEngine(): Promise<void> {
       path.join(root, "x"),
       "--pidfile",
       path.join(root, "dockerd.pid"),
-      "--bridge=none",
+      `--bridge=${bridge}`,
       "--iptables=false",
       "--ip-masq=false",
     ],
@@ -286,6 +298,7 @@ describe.skipIf(skip)("Docker tools on the engine DOCKER_HOST names", () => {
       rmSync(root, { recursive: true, force: true });
     }
     if (sshHome) rmSync(sshHome, { recursive: true, force: true });
+    if (bridge) spawnSync("ip", ["link", "delete", bridge]);
   }, 60_000);
 
   it("unix://: a tool runs on the second engine's socket, and a dry run names it", async () => {

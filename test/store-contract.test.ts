@@ -418,7 +418,7 @@ describe.skipIf(!havePostgres())("a team database shared by several machines", (
     expect(await a.executions.settleAbandoned("ada")).toEqual([]);
     expect(await a.executions.find(ofB.execution.id)).toMatchObject({ status: "running" });
     expect(await b.executions.settleAbandoned("bob")).toEqual([ofB.execution.id]);
-    expect(await a.executions.find(ofA.execution.id)).toMatchObject({ status: "unknown", error: expect.stringMatching(/is gone/) });
+    expect(await a.executions.find(ofA.execution.id)).toMatchObject({ status: "unknown", error: { code: "unknown_outcome", exitCode: 5, message: expect.stringMatching(/is gone/) } });
     // Unknown outcomes keep their reservations.
     expect(await a.ledger.day(DAY)).toEqual({ day: DAY, committedUsd: 0, reservedUsd: 2 });
     const hosts = await a.registry.query<{ host: string }>("SELECT host FROM executions ORDER BY host");

@@ -37,8 +37,6 @@ export const ENVIRONMENT: readonly EnvironmentVariable[] = [
   { name: "PAGER", group: "terminal", help: "the pager when TOOLCTL_PAGER is not set (default: less -FRX); empty or cat for none" },
   { name: "LESS", group: "terminal", help: "less's options; set to FRX for the pager when not set" },
   { name: "LV", group: "terminal", help: "lv's options; set to -c for the pager when not set" },
-  { name: "PGPASSWORD", group: "system", help: "with a team database: the password, when its URL has none (read by the PostgreSQL driver, as libpq does)" },
-  { name: "PGSSLMODE", group: "system", help: "with a team database: the sslmode when its URL sets none (disable, prefer, require, verify-ca, verify-full)" },
   { name: "CI", group: "system", help: "set (and not false or 0): the actor is ci" },
   { name: "HOME", group: "system", help: "the user's home: where ~/.toolctl is, and a place process tools may not see" },
   { name: "PATH", group: "system", help: "where bubblewrap (bwrap) and a process tool's program are found" },

@@ -30,7 +30,7 @@ export async function settleAbandonedRuns(registry: PgRegistry, actor: string): 
       const error = abandonedReason(row.pid!);
       // finished_at stays empty: nobody saw the run end, or knows whether it did.
       const changed = await tx.run(
-        "UPDATE executions SET status = 'unknown', error = $1, error_category = 'other' WHERE id = $2 AND status = 'running' AND pid = $3 AND host = $4",
+        "UPDATE executions SET status = 'unknown', error = $1, error_category = 'other', error_code = 'unknown_outcome', error_exit_code = 5 WHERE id = $2 AND status = 'running' AND pid = $3 AND host = $4",
         [error, row.id, row.pid, registry.host],
       );
       if (changed === 0) continue;
