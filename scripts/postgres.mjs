@@ -55,10 +55,10 @@ function own(dir) {
 }
 
 /**
- * Starts a cluster in `dir` (created with initdb when empty) on a free port. Returns the superuser's URL and a
- * `stop()`.
+ * Starts a cluster in `dir` (created with initdb when empty) on a free port. Returns the superuser's URL, `stop()`
+ * and `restart()`.
  */
-export async function startCluster(dir = mkdtempSync(path.join(os.tmpdir(), "toolctl-pg-"))) {
+export async function startCluster(dir = mkdtempSync(path.join(os.tmpdir(), "toolctl-pg-")), { durable = false } = {}) {
   const bin = postgresBin();
   if (!bin) throw new Error("PostgreSQL is not installed: apt-get install -y postgresql");
   mkdirSync(dir, { recursive: true });
@@ -76,7 +76,10 @@ export async function startCluster(dir = mkdtempSync(path.join(os.tmpdir(), "too
   const socketDir = path.join(dir, "socket");
   mkdirSync(socketDir, { recursive: true });
   own(socketDir);
-  const options = `-p ${port} -k ${socketDir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300`;
+  // Fast and not crash-safe by default (tests throw the cluster away); `durable` keeps PostgreSQL's own guarantees,
+  // for a test that kills the server and counts on every acknowledged commit surviving it.
+  const speed = durable ? "" : " -c fsync=off -c synchronous_commit=off -c full_page_writes=off";
+  const options = `-p ${port} -k ${socketDir} -c listen_addresses=127.0.0.1${speed} -c max_connections=300`;
   run(bin, "pg_ctl", ["-D", data, "-l", path.join(dir, "server.log"), "-o", options, "-w", "-t", "60", "start"]);
   own(path.join(dir, "server.log"));
   const url = `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/postgres`;

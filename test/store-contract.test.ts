@@ -405,6 +405,20 @@ describe.skipIf(!havePostgres())("a team database shared by several machines", (
     expect(await stores[0]!.audit.verify()).toMatchObject({ ok: true, events: 2 });
   });
 
+  it("an outcome whose intent the database lost is refused, never recorded as if the run were on record", async () => {
+    const { stores, digest } = await team(1);
+    const store = stores[0]!;
+    const run = intent(digest, 1);
+    expect(await store.executions.started(run)).toEqual({ ok: true });
+    await store.registry.run("DELETE FROM ledger WHERE execution_id = $1", [run.execution.id]);
+    await store.registry.run("DELETE FROM executions WHERE id = $1", [run.execution.id]);
+    const events = (await store.audit.verify()).events;
+    const refused = await store.executions.finished(run.execution.id, "succeeded", {}, outcome(run.execution.id, "succeeded")).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(RegistryError);
+    expect((refused as Error).message).toMatch(/is not on record .* its intent was lost/);
+    expect((await store.audit.verify()).events).toBe(events);
+  });
+
   it("settling abandoned runs touches only this machine's runs", async () => {
     const { stores, digest } = await team(2, ["machine-a", "machine-b"]);
     const [a, b] = stores as [(typeof stores)[0], (typeof stores)[0]];
@@ -418,7 +432,10 @@ describe.skipIf(!havePostgres())("a team database shared by several machines", (
     expect(await a.executions.settleAbandoned("ada")).toEqual([]);
     expect(await a.executions.find(ofB.execution.id)).toMatchObject({ status: "running" });
     expect(await b.executions.settleAbandoned("bob")).toEqual([ofB.execution.id]);
-    expect(await a.executions.find(ofA.execution.id)).toMatchObject({ status: "unknown", error: { code: "unknown_outcome", exitCode: 5, message: expect.stringMatching(/is gone/) } });
+    expect(await a.executions.find(ofA.execution.id)).toMatchObject({
+      status: "unknown",
+      error: { code: "unknown_outcome", exitCode: 5, message: expect.stringMatching(/is gone/) },
+    });
     // Unknown outcomes keep their reservations.
     expect(await a.ledger.day(DAY)).toEqual({ day: DAY, committedUsd: 0, reservedUsd: 2 });
     const hosts = await a.registry.query<{ host: string }>("SELECT host FROM executions ORDER BY host");

@@ -306,7 +306,7 @@ suite("team mode: the database goes away", () => {
     async () => {
       // @ts-expect-error: a plain ES module script, shared with `npm run pg`.
       const { startCluster } = (await import("../scripts/postgres.mjs")) as typeof import("../scripts/postgres.mjs");
-      cluster = await startCluster();
+      cluster = await startCluster(undefined, { durable: true });
       const marks = tempDir("toolctl-marks-");
       const slow = `apiVersion: toolctl/v1
 name: slow
@@ -354,9 +354,10 @@ actions:
 
       // Back again (on a new port): the stranded run is settled as unknown by this machine, and nothing is lost.
       rmSync(path.join(cluster.dir, "data", "postmaster.pid"), { force: true });
-      cluster = await startCluster(cluster.dir);
+      cluster = await startCluster(cluster.dir, { durable: true });
       const back = { ...m, env: { ...m.env, TOOLCTL_DATABASE_URL: cluster.url } };
       const history = await runJson(["executions"], back);
+      expect(history.code, history.stdout + history.stderr).toBe(0);
       const byId = new Map(history.json.items.map((e: { id: string; status: string }) => [e.id, e.status]));
       expect(byId.get(survived.json.executionId)).toBe("succeeded");
       expect(byId.get(lost.json.executionId)).toBe("unknown");

@@ -3,6 +3,7 @@
  * machine whose process wrote the intent (only it can tell whether that process still runs). Every write re-signs
  * the row in the same transaction, with the team's audit key.
  */
+import { RegistryError } from "../../errors.js";
 import type { AuditKey } from "../../secrets/audit-key.js";
 import type { CountFilter, Execution, ExecutionQuery, ExecutionUpdate, NewExecution } from "../../domain/records.js";
 import { currentProcess } from "../../util/process.js";
@@ -22,10 +23,13 @@ export async function insertExecution(registry: PgRegistry, tx: Tx, execution: N
 export async function updateExecution(registry: PgRegistry, tx: Tx, id: string, update: ExecutionUpdate): Promise<void> {
   const columns = updatedColumns(update);
   if (columns.length) {
-    await tx.run(`UPDATE executions SET ${columns.map(([column], i) => `${column} = $${i + 2}`).join(", ")} WHERE id = $1`, [
+    const changed = await tx.run(`UPDATE executions SET ${columns.map(([column], i) => `${column} = $${i + 2}`).join(", ")} WHERE id = $1`, [
       id,
       ...columns.map(([, value]) => value),
     ]);
+    // The intent is written before any side effect: a row that is not there was lost by the database (a server
+    // that acknowledged commits it had not made durable), and an outcome must not be recorded as if it were.
+    if (changed === 0) throw new RegistryError(`execution ${id} is not on record in ${registry.location}: its intent was lost; nothing more is recorded`);
   }
   await signExecution(registry, tx, id);
 }
