@@ -110,7 +110,7 @@ describe("toolctl sync", () => {
     expect(without.json.removed).toEqual([]);
     const told = await runCli(["sync"], at());
     expect(told.stderr).toContain("no longer in toolctl.yaml: calculator; toolctl sync --prune removes them");
-    const names = async () => ((await runJson(["list"], at())).json.tools as Array<{ name: string }>).map((t) => t.name).sort();
+    const names = async () => ((await runJson(["list"], at())).json.items as Array<{ name: string }>).map((t) => t.name).sort();
     expect(await names()).toEqual(["calculator", "echo", "weather"]);
 
     const pruned = await runCli(["sync", "--prune"], at());
