@@ -14,7 +14,8 @@ export interface Terminal {
   text(): string;
   /** Everything written to the terminal so far, escape sequences included (line ends as the terminal got them). */
   raw(): string;
-  waitFor(pattern: RegExp, occurrence?: number): Promise<string>;
+  /** Waits for the pattern's `occurrence`th match, up to `limitMs` of wall time (20 s). */
+  waitFor(pattern: RegExp, occurrence?: number, limitMs?: number): Promise<string>;
   exited: Promise<{ exitCode: number; signal?: number; killed: boolean }>;
 }
 
@@ -47,9 +48,9 @@ export function spawnTerminal(args: string[], home: string, options: TerminalOpt
     write: (data) => term.write(data),
     text,
     raw: () => raw,
-    async waitFor(pattern, occurrence = 1) {
+    async waitFor(pattern, occurrence = 1, limitMs = 20_000) {
       const global = new RegExp(pattern.source, `${pattern.flags.replace("g", "")}g`);
-      for (let waited = 0; waited < 20_000; waited += 25) {
+      for (const until = Date.now() + limitMs; Date.now() < until;) {
         const matches = [...text().matchAll(global)];
         if (matches.length >= occurrence) return matches[occurrence - 1]![0];
         await new Promise((resolve) => setTimeout(resolve, 25));

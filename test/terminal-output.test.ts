@@ -135,13 +135,17 @@ describe("the pager", () => {
     ["TOOLCTL_PAGER empty", [], { TOOLCTL_PAGER: "" }],
     ["TOOLCTL_PAGER=cat", [], { TOOLCTL_PAGER: "cat" }],
     ["PAGER=cat", [], { PAGER: "cat" }],
-  ])("%s: no pager, all of it printed at once", async (_name, flags, env) => {
-    const term = spawnTerminal(["show", "big", ...flags], home, { cols: 100, rows: 24, env: env as Record<string, string> });
-    // The last action arrives without a key pressed (a pager would wait on its first screen of 24 rows), however
-    // slowly a loaded machine delivers it.
-    await term.waitFor(/action_300/);
-    expect(await finished(term)).toBe(0);
-  });
+  ])(
+    "%s: no pager, all of it printed at once",
+    async (_name, flags, env) => {
+      const term = spawnTerminal(["show", "big", ...flags], home, { cols: 100, rows: 24, env: env as Record<string, string> });
+      // The last action arrives without a key pressed (a pager would wait on its first screen of 24 rows forever),
+      // however slowly a loaded machine delivers it.
+      await term.waitFor(/action_300/, 1, 60_000);
+      expect(await finished(term)).toBe(0);
+    },
+    90_000,
+  );
 
   it("TOOLCTL_PAGER wins over PAGER; LESS=FRX is set for it; audit and executions page too", async () => {
     const id = (await runJson(["executions"], { home })).json.items[0].id as string;
