@@ -6,18 +6,10 @@
 import type { AuditKey } from "../../secrets/audit-key.js";
 import type { AuditEvent } from "../../domain/records.js";
 import type { ChainHead } from "./head-file.js";
-import { checkpointMac, GENESIS_HASH, hashRow } from "./signing.js";
+import { checkpointMac, GENESIS_HASH, hashRow, type AuditRowBody } from "./signing.js";
 
-export interface AuditRow {
-  seq: number;
-  ts: string;
-  type: string;
-  actor: string;
-  tool: string | null;
-  action: string | null;
-  execution_id: string | null;
-  status: string | null;
-  data: string;
+/** A stored event: the body its hash covers, and the chain fields. */
+export interface AuditRow extends AuditRowBody {
   prev_hash: string;
   hash: string;
   /** The audit key that signed this event; null for an event written before the log was keyed. */
