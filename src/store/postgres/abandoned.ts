@@ -3,10 +3,11 @@
  * only this machine can tell whether its own processes still run, so only runs written by this host are judged.
  * Another machine's running rows are left alone, however old.
  */
+import { ExitCode } from "../../errors.js";
 import { isRunning } from "../../util/process.js";
-import { abandonedReason } from "../shared/execution-rows.js";
+import { abandonedEvent, abandonedReason } from "../shared/execution-rows.js";
 import { appendAudit } from "./audit-append.js";
-import { nowIso, type PgRegistry } from "./db.js";
+import type { PgRegistry } from "./db.js";
 import { signExecution } from "./executions.js";
 
 interface RunningRow {
@@ -30,21 +31,13 @@ export async function settleAbandonedRuns(registry: PgRegistry, actor: string): 
       const error = abandonedReason(row.pid!);
       // finished_at stays empty: nobody saw the run end, or knows whether it did.
       const changed = await tx.run(
-        "UPDATE executions SET status = 'unknown', error = $1, error_category = 'other', error_code = 'unknown_outcome', error_exit_code = 5 WHERE id = $2 AND status = 'running' AND pid = $3 AND host = $4",
-        [error, row.id, row.pid, registry.host],
+        "UPDATE executions SET status = 'unknown', error = $1, error_category = 'other', error_code = 'unknown_outcome', error_exit_code = $5 WHERE id = $2 AND status = 'running' AND pid = $3 AND host = $4",
+        [error, row.id, row.pid, registry.host, ExitCode.unknownOutcome],
       );
       if (changed === 0) continue;
       await signExecution(registry, tx, row.id);
       settled.push(row.id);
-      await appendAudit(registry, tx, {
-        type: "execution.unknown",
-        actor,
-        tool: row.tool,
-        action: row.action,
-        executionId: row.id,
-        status: "unknown",
-        data: { error, category: "other", pid: row.pid, settledAt: nowIso(), settledBy: process.pid },
-      });
+      await appendAudit(registry, tx, abandonedEvent({ ...row, pid: row.pid! }, actor, error));
     }
     return settled;
   });

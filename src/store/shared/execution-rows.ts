@@ -3,9 +3,10 @@
  * and the checks on a row's signature.
  */
 import type { AuditKey } from "../../secrets/audit-key.js";
-import type { ErrorCategory, Execution, ExecutionStatus, ExecutionUpdate, NewExecution } from "../../domain/records.js";
+import type { AuditEventInput, ErrorCategory, Execution, ExecutionStatus, ExecutionUpdate, NewExecution } from "../../domain/records.js";
 import type { ProcessIdentity } from "../../util/process.js";
 import { executionError } from "../../errors.js";
+import { nowIso } from "../../util/ids.js";
 import { executionMac } from "./signing.js";
 
 export interface ExecutionRow {
@@ -135,6 +136,19 @@ export function signatureProblem(row: Record<string, unknown>, key: AuditKey | n
   if (!key) return `execution ${String(row.id)} is signed, but this home has no audit key to check it with`;
   if (mac !== executionMac(key, row)) return `execution ${String(row.id)} was modified: its content does not match its signature`;
   return undefined;
+}
+
+/** The audit event of a run settled as unknown because its toolctl process is gone. */
+export function abandonedEvent(row: { id: string; tool: string; action: string; pid: number }, actor: string, error: string): AuditEventInput {
+  return {
+    type: "execution.unknown",
+    actor,
+    tool: row.tool,
+    action: row.action,
+    executionId: row.id,
+    status: "unknown",
+    data: { error, category: "other", pid: row.pid, settledAt: nowIso(), settledBy: process.pid },
+  };
 }
 
 export function abandonedReason(pid: number): string {

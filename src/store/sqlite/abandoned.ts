@@ -11,9 +11,9 @@
 import { ExitCode } from "../../errors.js";
 import { isRunning } from "../../util/process.js";
 import { appendAudit } from "./audit.js";
-import { nowIso, writeTransaction, type Registry } from "./db.js";
+import { writeTransaction, type Registry } from "./db.js";
 import { signExecution } from "./executions.js";
-import { abandonedReason } from "../shared/execution-rows.js";
+import { abandonedEvent, abandonedReason } from "../shared/execution-rows.js";
 export { abandonedReason };
 
 interface RunningRow {
@@ -41,15 +41,7 @@ export function settleAbandonedRuns(registry: Registry, actor: string): string[]
       if (update.run({ id: row.id, pid: row.pid, error, exitCode: ExitCode.unknownOutcome }).changes === 0) continue;
       signExecution(registry, row.id);
       settled.push(row.id);
-      appendAudit(registry, {
-        type: "execution.unknown",
-        actor,
-        tool: row.tool,
-        action: row.action,
-        executionId: row.id,
-        status: "unknown",
-        data: { error, category: "other", pid: row.pid, settledAt: nowIso(), settledBy: process.pid },
-      });
+      appendAudit(registry, abandonedEvent({ ...row, pid: row.pid! }, actor, error));
     }
     return settled;
   });
