@@ -301,6 +301,40 @@ describe("keyed audit chain", () => {
     expect((await verify(home)).problems).toBe("");
   });
 
+  it("a long-lived process does not stall while another connection holds the write lock: the export waits its turn", async () => {
+    const home = await homeWithHistory();
+    const headFile = path.join(home, "audit.head");
+    const { openRegistry, writeTransaction } = await import("../src/store/sqlite/db.js");
+    const { appendAudit } = await import("../src/store/sqlite/audit.js");
+    const registry = openRegistry(home, baseEnv());
+    const holder = new Database(path.join(home, "registry.db"));
+    try {
+      writeTransaction(registry, () => appendAudit(registry, { type: "tool.status", actor: "user", tool: "echo", data: {} }));
+      const lastSeq = registry.db.prepare("SELECT max(seq) FROM audit_events").pluck().get() as number;
+      // Another process's transaction (here another connection of this one) holds the lock past the export's turn.
+      holder.exec("BEGIN IMMEDIATE");
+      const released = new Promise<void>((resolve) => setTimeout(() => (holder.exec("COMMIT"), resolve()), 2500));
+      // SQLite waits for a lock by blocking the thread: an export that waited would stop every timer here.
+      let longestGap = 0;
+      let last = Date.now();
+      const ticker = setInterval(() => {
+        longestGap = Math.max(longestGap, Date.now() - last);
+        last = Date.now();
+      }, 20);
+      await released;
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      clearInterval(ticker);
+      expect(longestGap).toBeLessThan(1000);
+      expect(JSON.parse(readFileSync(headFile, "utf8")).seq).toBe(lastSeq);
+      // The registry's own waits are as they were.
+      expect(registry.db.pragma("busy_timeout", { simple: true })).toBe(15_000);
+    } finally {
+      holder.close();
+      registry.close();
+    }
+    expect((await verify(home)).problems).toBe("");
+  });
+
   it("never reports tampering after toolctl is killed at random points (kill -9)", async () => {
     const home = await homeWithHistory();
     const trials = Number(process.env.AUDIT_KILL_TRIALS ?? 24);

@@ -234,11 +234,11 @@ export function writeTransaction<T>(registry: Registry, fn: () => T): T {
     // The first audited write of a process exports at once when the home has no head file yet (its first event),
     // and otherwise starts the clock: a long-lived process exports at most once a second, and at the latest a
     // second after its last write (a timer that does not keep the process alive), not only when it closes.
-    if (registry.headExportedAt === undefined && !existsSync(path.join(registry.home, HEAD_FILE))) exportCommittedHead(registry);
+    if (registry.headExportedAt === undefined && !existsSync(path.join(registry.home, HEAD_FILE))) exportHeadSoon(registry);
     else {
       registry.headExportedAt ??= Date.now();
       const wait = registry.headExportedAt + HEAD_EXPORT_INTERVAL_MS - Date.now();
-      if (wait <= 0) exportCommittedHead(registry);
+      if (wait <= 0) exportHeadSoon(registry);
       else scheduleHeadExport(registry, wait);
     }
   }
@@ -252,7 +252,7 @@ function scheduleHeadExport(registry: Registry, ms: number): void {
   if (headTimers.has(registry)) return;
   const timer = setTimeout(() => {
     headTimers.delete(registry);
-    if (registry.headDirty && registry.db.open) exportCommittedHead(registry);
+    if (registry.headDirty && registry.db.open) exportHeadSoon(registry);
   }, ms);
   timer.unref();
   headTimers.set(registry, timer);
@@ -280,16 +280,49 @@ function writeCheckpoint(registry: Registry, head: { seq: number; hash: string }
  */
 export function exportCommittedHead(registry: Registry): void {
   try {
-    registry.db
-      .transaction(() => {
-        const row = registry.db.prepare("SELECT seq, hash, key_id AS keyId, mac FROM audit_checkpoint WHERE id = 1").get() as ChainHead | undefined;
-        if (row) exportHead(registry.home, row);
-      })
-      .immediate();
-    registry.headDirty = false;
-    registry.headExportedAt = Date.now();
+    exportUnderLock(registry);
   } catch {
     // The database stays the source of truth; the next export catches up.
+  }
+}
+
+/**
+ * Exports the head without waiting for the write lock. SQLite waits for a lock by blocking the thread, and this
+ * export runs from a timer or after an unrelated write: in a long-lived process (the MCP server, a program using
+ * the library) a wait would stop everything else in it for up to the busy timeout while another process holds
+ * the lock. When the lock is taken, it tries again a little later instead.
+ */
+function exportHeadSoon(registry: Registry): void {
+  try {
+    withBusyTimeout(registry, 0, () => exportUnderLock(registry));
+  } catch (error) {
+    if ((error as { code?: string }).code === "SQLITE_BUSY") scheduleHeadExport(registry, HEAD_BUSY_RETRY_MS);
+    // Any other failure: the database stays the source of truth; the next export catches up.
+  }
+}
+
+/** How soon an export that found the write lock taken tries again. */
+const HEAD_BUSY_RETRY_MS = 100;
+
+function exportUnderLock(registry: Registry): void {
+  registry.db
+    .transaction(() => {
+      const row = statement(registry, "SELECT seq, hash, key_id AS keyId, mac FROM audit_checkpoint WHERE id = 1").get() as ChainHead | undefined;
+      if (row) exportHead(registry.home, row);
+    })
+    .immediate();
+  registry.headDirty = false;
+  registry.headExportedAt = Date.now();
+}
+
+/** Runs `fn` with the busy timeout set to `ms`, then puts it back; through cached statements, as `db.pragma()` compiles its statement on every call. */
+export function withBusyTimeout<T>(registry: Registry, ms: number, fn: () => T): T {
+  const before = (statement(registry, "PRAGMA busy_timeout").get() as { timeout: number }).timeout;
+  statement(registry, `PRAGMA busy_timeout = ${ms}`).run();
+  try {
+    return fn();
+  } finally {
+    statement(registry, `PRAGMA busy_timeout = ${before}`).run();
   }
 }
 

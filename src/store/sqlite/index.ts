@@ -9,7 +9,7 @@ import { settleAbandonedRuns } from "./abandoned.js";
 import { consumeApproval, decideApproval, fileApproval, getApproval, listApprovals } from "./approvals.js";
 import { appendAudit, countAudit, iterateAudit, queryAudit, verifyAudit } from "./audit.js";
 import { admitCall, circuitRefusal, recordCall } from "./circuits.js";
-import { nowIso, openRegistry, statement, writeTransaction, type Registry } from "./db.js";
+import { nowIso, openRegistry, statement, withBusyTimeout, writeTransaction, type Registry } from "./db.js";
 import { countExecutions } from "./execution-counts.js";
 import { MIGRATIONS } from "./migrations.js";
 import { findExecution, insertExecution, listExecutions, updateExecution } from "./executions.js";
@@ -46,17 +46,6 @@ import { addPasskey, listPasskeys, recordPasskeyUse, removePasskey } from "./pas
  * turns a known result into `unknown`, so it waits longer than any other write (the registry's busy timeout).
  */
 const OUTCOME_BUSY_TIMEOUT_MS = 60_000;
-
-/** Through cached statements: `db.pragma()` compiles its statement on every call, three times per run here. */
-function withBusyTimeout<T>(registry: Registry, ms: number, fn: () => T): T {
-  const before = (statement(registry, "PRAGMA busy_timeout").get() as { timeout: number }).timeout;
-  statement(registry, `PRAGMA busy_timeout = ${ms}`).run();
-  try {
-    return fn();
-  } finally {
-    statement(registry, `PRAGMA busy_timeout = ${before}`).run();
-  }
-}
 
 /** Runs synchronous work and hands back its result, or its error, as a promise. */
 function now<T>(fn: () => T): Promise<T> {
