@@ -1,10 +1,18 @@
-// Compiles src/ ahead of time into a few ESM files: the CLI entry plus lazily loaded chunks.
-// Bundling keeps start-up close to bare node (one file read instead of dozens, no CommonJS lexing);
-// better-sqlite3's native addon stays on disk and is loaded by path.
-import { build } from "esbuild";
+// Compiles src/ ahead of time into a few files: the CLI entry, the library entry and lazily loaded chunks.
+// Bundling keeps start-up close to bare node (a few dozen files read instead of hundreds); better-sqlite3's
+// native addon stays on disk and is loaded by path.
+//
+// The chunks are CommonJS. esbuild splits code only in ESM output, so the split ESM build is then transformed,
+// file by file, into CommonJS (esbuild's transform: imports become requires, `import()` a require in a promise,
+// exports getters, so cycles between chunks keep their live bindings). On Node 20 the ESM loader costs about
+// 0.5 ms per module (resolution, URL handling, asynchronous reads), CommonJS about a third of that, and a
+// CommonJS process never loads the ESM loader or fs/promises at all: `run` loads 60 chunks, `list` 40, so this
+// is 20–30 ms of every command (docs/benchmarks.md). ESM programs import the library as before: Node reads
+// the export names esbuild annotates in dist/api/index.js.
+import { build, transform } from "esbuild";
 import { spawnSync } from "node:child_process";
-import { existsSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { readFile as readFileAsync } from "node:fs/promises";
+import { existsSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { readFile as readFileAsync, writeFile as writeFileAsync } from "node:fs/promises";
 
 /**
  * Requires made lazy at build time: code a dependency loads at start-up for features toolctl rarely or never
@@ -64,8 +72,6 @@ await build({
   // Prefer ESM entries: some packages (jsonc-parser) ship a UMD "main" whose dynamic requires cannot be bundled.
   mainFields: ["module", "main"],
   chunkNames: "chunks/[name]-[hash]",
-  // Some bundled CommonJS dependencies call require() for Node built-ins.
-  banner: { js: "import { createRequire as __toolctlCreateRequire } from 'node:module'; const require = __toolctlCreateRequire(import.meta.url);" },
   // Whitespace and syntax minified (names kept, so stack traces still read): less source to read and pre-parse
   // at every start.
   minifyWhitespace: true,
@@ -74,6 +80,7 @@ await build({
   logLevel: "warning",
   plugins: [lazyRequires()],
 });
+await toCommonJs(next.pathname);
 // What shell completion knows of the command tree, read from it once here, so a TAB never loads commander.
 const spec = spawnSync(process.execPath, [new URL("cli/main.js", `${next.href}/`).pathname, "__complete-spec"], { encoding: "utf8" });
 if (spec.status !== 0) throw new Error(`toolctl __complete-spec failed: ${spec.stderr}`);
@@ -81,3 +88,36 @@ writeFileSync(new URL("cli/completion-spec.json", `${next.href}/`), spec.stdout)
 if (existsSync(dist)) renameSync(dist, old);
 renameSync(next, dist);
 rmSync(old, { recursive: true, force: true });
+
+/** Rewrites every file of the split ESM build in `dir` as CommonJS, and marks the directory as CommonJS. */
+async function toCommonJs(dir) {
+  const files = readdirSync(dir, { recursive: true }).filter((file) => file.endsWith(".js"));
+  await Promise.all(
+    files.map(async (file) => {
+      const full = `${dir}/${file}`;
+      const source = await readFileAsync(full, "utf8");
+      // A few chunks find files beside them (package.json, the completion spec) from their own URL: computed
+      // only in those, and only when asked.
+      const ownUrl = source.includes("import.meta.url");
+      const { code } = await transform(source, {
+        format: "cjs",
+        platform: "node",
+        target: "node20",
+        // `import()` of a chunk becomes `Promise.resolve().then(() => require(...))`: still loaded only when reached.
+        supported: { "dynamic-import": false },
+        ...(ownUrl
+          ? {
+              define: { "import.meta": "__toolctlImportMeta" },
+              banner: "const __toolctlImportMeta = { get url() { return require('node:url').pathToFileURL(__filename).href; } };",
+            }
+          : {}),
+        minifyWhitespace: true,
+        minifySyntax: true,
+        legalComments: "none",
+        logLevel: "warning",
+      });
+      await writeFileAsync(full, code);
+    }),
+  );
+  writeFileSync(`${dir}/package.json`, `${JSON.stringify({ type: "commonjs" })}\n`);
+}

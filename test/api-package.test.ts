@@ -106,6 +106,24 @@ describe("the packed library", () => {
     expect(result.typed).toBe("not_found true");
     expect(result.executions).toBe(1);
     expect(result.audit).toBe(true);
+
+    // A CommonJS program requires the same entry, with the same names.
+    writeFileSync(
+      path.join(project, "main.cjs"),
+      `const { openToolctl, ExitCode, ToolctlError } = require("toolctl");
+openToolctl({ home: process.argv[2], env: {} }).then(async (toolctl) => {
+  const run = await toolctl.run("echo.say", { message: "hi from require" });
+  await toolctl.close();
+  console.log(JSON.stringify({ ok: ExitCode.ok, error: typeof ToolctlError, output: run.output }));
+});
+`,
+    );
+    const required = execFileSync(process.execPath, [path.join(project, "main.cjs"), home], {
+      cwd: project,
+      encoding: "utf8",
+      env: { PATH: process.env.PATH, HOME: process.env.HOME },
+    });
+    expect(JSON.parse(required.trim())).toEqual({ ok: 0, error: "function", output: { message: "hi from require" } });
   }, 120_000);
 
   it("a program that cannot type-check against the declarations fails to compile", () => {

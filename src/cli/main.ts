@@ -14,17 +14,25 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-// `--version` is answered before anything else loads: scripts call it to probe for toolctl.
-if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
-  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
-  process.stdout.write(`${pkg.version}\n`);
-} else if (argv[0] === "__complete" || argv[0] === "__complete-spec") {
-  // Shell completion (toolctl completion): answered without commander or the command tree, from the spec the build
-  // wrote beside this file.
-  const { complete, printSpec } = await import("./completion/complete.js");
-  if (argv[0] === "__complete") await complete(argv.slice(1), new URL("./completion-spec.json", import.meta.url));
-  else await printSpec();
-} else {
-  const { runCli } = await import("./program.js");
-  await runCli(argv);
+async function main(): Promise<void> {
+  // `--version` is answered before anything else loads: scripts call it to probe for toolctl.
+  if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+    process.stdout.write(`${pkg.version}\n`);
+  } else if (argv[0] === "__complete" || argv[0] === "__complete-spec") {
+    // Shell completion (toolctl completion): answered without commander or the command tree, from the spec the build
+    // wrote beside this file.
+    const { complete, printSpec } = await import("./completion/complete.js");
+    if (argv[0] === "__complete") await complete(argv.slice(1), new URL("./completion-spec.json", import.meta.url));
+    else await printSpec();
+  } else {
+    const { runCli } = await import("./program.js");
+    await runCli(argv);
+  }
 }
+
+main().catch((error: unknown) => {
+  // A bug that escaped every handler: its stack is the report.
+  process.stderr.write(`${(error as Error)?.stack ?? String(error)}\n`);
+  process.exitCode = 1;
+});
