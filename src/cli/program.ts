@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { resolveActor, resolveHome, type CommonOptions } from "../config/home.js";
 import { ExitCode, exitCodeFor, ToolctlError, UsageError } from "../errors.js";
-import { createOutput, pagerCommand, type Output } from "../ui/output.js";
+import { createOutput, loadColors, pagerCommand, type Output } from "../ui/output.js";
 import type { CommandDefinition, Handler } from "./define/types.js";
 import { importDefinition } from "./define/import.js";
 import { listDefinition } from "./define/list.js";
@@ -50,7 +50,7 @@ interface GlobalFlags {
   pager?: boolean;
 }
 
-function contextFor(command: Command): CommandContext {
+async function contextFor(command: Command): Promise<CommandContext> {
   const globals = command.optsWithGlobals<GlobalFlags>();
   const env = process.env;
   const json = globals.json === true;
@@ -71,6 +71,7 @@ function contextFor(command: Command): CommandContext {
       verbose: globals.verbose === true,
       pager: pagerCommand(globals.pager !== false, env),
       env,
+      colors: json ? undefined : await loadColors(env),
     }),
   };
 }
@@ -79,7 +80,7 @@ function contextFor(command: Command): CommandContext {
 function action(load: () => Promise<Handler>) {
   return async (...args: unknown[]) => {
     const command = args[args.length - 1] as Command;
-    const context = contextFor(command);
+    const context = await contextFor(command);
     try {
       const { quiet, verbose } = context.output;
       if (quiet && verbose) throw new UsageError("--quiet and --verbose cannot be combined: choose one");
@@ -191,7 +192,9 @@ export async function runCli(args: string[]): Promise<void> {
   const json = args.includes("--json");
   if (isEnvironmentHelp(args)) {
     const { environmentHelp } = await import("./commands/environment.js");
-    await environmentHelp(createOutput({ json, pager: pagerCommand(!args.includes("--no-pager"), process.env) }));
+    await environmentHelp(
+      createOutput({ json, pager: pagerCommand(!args.includes("--no-pager"), process.env), colors: json ? undefined : await loadColors(process.env) }),
+    );
     return;
   }
   const program = buildProgram(invokedCommand(args));
@@ -221,7 +224,7 @@ export async function runCli(args: string[]): Promise<void> {
       return;
     }
     if (error instanceof ToolctlError) {
-      createOutput({ json }).error(error);
+      createOutput({ json, colors: json ? undefined : await loadColors(process.env) }).error(error);
       process.exitCode = error.exitCode;
       return;
     }

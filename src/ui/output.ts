@@ -4,7 +4,6 @@
  * `--quiet` leaves only errors on stderr; `--verbose` adds what happens step by step. Tables fit the terminal's
  * width, and long views go through the pager (./pager.ts) when stdout is a terminal.
  */
-import { Chalk, type ChalkInstance } from "chalk";
 import type { Progress } from "../engine/execute.js";
 import { ToolctlError } from "../errors.js";
 
@@ -12,7 +11,7 @@ export interface Output {
   json: boolean;
   quiet: boolean;
   verbose: boolean;
-  color: ChalkInstance;
+  color: Colors;
   /** The terminal's width when stdout is one: tables are fitted to it. Undefined in a pipe or a file. */
   width: number | undefined;
   /** Prints data: `value` as JSON in JSON mode, else the human rendering. */
@@ -34,6 +33,32 @@ export interface OutputOptions {
   /** The pager command (see pager.ts `pagerCommand`), or undefined for none. */
   pager?: string;
   env?: NodeJS.ProcessEnv;
+  /** The styles to print with (see `loadColors`); plain text when not given. */
+  colors?: Colors;
+}
+
+/** The styles the views use: chalk's when the output is coloured, else the text as it is. */
+export interface Colors {
+  /** 0 for plain text, as chalk counts it. */
+  level: number;
+  bold(text: string): string;
+  dim(text: string): string;
+  red(text: string): string;
+  green(text: string): string;
+  yellow(text: string): string;
+}
+
+const same = (text: string) => text;
+export const PLAIN: Colors = { level: 0, bold: same, dim: same, red: same, green: same, yellow: same };
+
+/**
+ * chalk when both stdout and stderr show colour (a terminal, no NO_COLOR), else plain text. chalk is loaded only
+ * then: a command whose output goes to a pipe or a file (scripts, CI) never pays for it.
+ */
+export async function loadColors(env: NodeJS.ProcessEnv): Promise<Colors> {
+  if (!(colorEnabled(process.stderr, env) && colorEnabled(process.stdout, env))) return PLAIN;
+  const { Chalk } = await import("chalk");
+  return new Chalk({ level: 1 });
 }
 
 export const DEFAULT_PAGER = "less -FRX";
@@ -68,7 +93,7 @@ export function createOutput(options: OutputOptions): Output {
   const env = options.env ?? process.env;
   const quiet = options.quiet === true;
   const verbose = options.verbose === true;
-  const color = new Chalk({ level: colorEnabled(process.stderr, env) && colorEnabled(process.stdout, env) ? 1 : 0 });
+  const color = options.colors ?? PLAIN;
   const write = (stream: NodeJS.WriteStream, text: string) => stream.write(text.endsWith("\n") ? text : `${text}\n`);
   const width = process.stdout.isTTY === true && process.stdout.columns > 0 ? process.stdout.columns : undefined;
   const output: Output = {

@@ -2,10 +2,10 @@
  * Human views of a plan, of an apply's progress and outcome, and of a plan run. The JSON views are the same
  * data (PlanPreview, ApplyResult, PlanRun) printed as they are.
  */
-import type { ChalkInstance } from "chalk";
 import type { ApplyResult, StepOutcome, StepReporter } from "../plan/apply.js";
 import type { PlanPreview, StepPreview } from "../plan/preview.js";
 import type { PlanRun } from "../domain/records.js";
+import type { Colors } from "./output.js";
 
 const usd = (value: number) => `$${value.toFixed(2)}`;
 
@@ -37,7 +37,7 @@ function flags(step: StepPreview): string {
   return parts.join(", ");
 }
 
-export function renderPlan(preview: PlanPreview, c: ChalkInstance): string {
+export function renderPlan(preview: PlanPreview, c: Colors): string {
   const lines = [c.bold(`Plan ${preview.name}`) + c.dim(`  ${preview.file}  (${preview.id}; nothing was executed)`), ""];
   const width = Math.max(...preview.steps.map((s) => s.id.length), 4);
   const actionWidth = Math.max(...preview.steps.map((s) => s.action.length), 6);
@@ -67,7 +67,7 @@ export function renderPlan(preview: PlanPreview, c: ChalkInstance): string {
   return lines.join("\n");
 }
 
-function outcomeText(outcome: StepOutcome, c: ChalkInstance): string {
+function outcomeText(outcome: StepOutcome, c: Colors): string {
   const colour =
     outcome.status === "succeeded" || outcome.status === "rolled_back"
       ? c.green
@@ -79,7 +79,7 @@ function outcomeText(outcome: StepOutcome, c: ChalkInstance): string {
   return `${colour(outcome.status.replace(/_/g, " "))}${outcome.executionId ? c.dim(` ${outcome.executionId}`) : ""}${outcome.note ? ` ${c.dim("·")} ${outcome.note}` : ""}`;
 }
 
-export function renderApply(result: ApplyResult, c: ChalkInstance): string {
+export function renderApply(result: ApplyResult, c: Colors): string {
   const width = Math.max(...result.steps.map((s) => s.id.length));
   const head =
     result.status === "succeeded"
@@ -94,7 +94,7 @@ export function renderApply(result: ApplyResult, c: ChalkInstance): string {
   ].join("\n");
 }
 
-export function renderPlanRun(run: PlanRun, interrupted: boolean, c: ChalkInstance): string {
+export function renderPlanRun(run: PlanRun, interrupted: boolean, c: Colors): string {
   const steps = (run.plan as PlanPreview).steps;
   const width = Math.max(...run.steps.map((s) => s.step.length));
   const status = interrupted ? `interrupted (process ${run.pid} is gone)` : run.status;
@@ -115,7 +115,7 @@ export function renderPlanRun(run: PlanRun, interrupted: boolean, c: ChalkInstan
 }
 
 /** One line per step as it starts and ends, on stderr. */
-export function createStepReporter(c: ChalkInstance, write: (line: string) => void): StepReporter {
+export function createStepReporter(c: Colors, write: (line: string) => void): StepReporter {
   return {
     started: (step) => write(c.dim(`… ${step.id}: ${step.action} started`)),
     finished: (step, outcome) =>
