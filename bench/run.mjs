@@ -1,5 +1,6 @@
 // Start-up and run benchmarks. Every figure is a ratio to a floor measured in the same run:
-//   - `toolctl --version` and `toolctl list` (1,000 tools registered) against bare `node -e 0`;
+//   - `toolctl --version`, `toolctl list` (1,000 tools registered) and `toolctl show` of one of them against bare
+//     `node -e 0`;
 //   - `toolctl run` of an HTTP action on a loopback server against a bare node script doing the same GET with
 //     `node:http` (the honest floor: toolctl's client uses `node:http` too), and against one doing it with `fetch`
 //     (the floor of earlier figures, which also pays for loading undici), timed in the same rounds.
@@ -76,6 +77,7 @@ get("http://127.0.0.1:${port}/bench", (res) => {
   const results = [
     compare("toolctl --version  vs  node -e 0", [node, "-e", "0"], [node, bin, "--version"], { env, target: 1.6 }),
     compare("toolctl list (1,000 tools)  vs  node -e 0", [node, "-e", "0"], [node, bin, "list"], { env, target: 1.55 }),
+    compare("toolctl show tool500  vs  node -e 0", [node, "-e", "0"], [node, bin, "show", "tool500"], { env, target: 1.55 }),
     // Target: 1.35× (the minimal script opening SQLite, one transaction and the GET measures 1.25×).
     ...compare("toolctl run bench.get  vs  bare node:http GET script", [node, httpScript], [node, bin, "run", "bench.get"], {
       env,
@@ -94,6 +96,10 @@ get("http://127.0.0.1:${port}/bench", (res) => {
       [
         [node, "-e", "0"],
         [node, bin, "list"],
+      ],
+      [
+        [node, "-e", "0"],
+        [node, bin, "show", "tool500"],
       ],
       [[node, httpScript], run],
       [[node, fetchScript], run],
