@@ -1,0 +1,44 @@
+/**
+ * What a command loads at start-up, read from the built binary's own process: the build's CommonJS chunks never
+ * bring in Node's ESM loader, and chalk is loaded only for coloured output. Times are for bench/run.mjs; these
+ * are the causes, checked so that a change to the build cannot undo them unnoticed.
+ */
+import { spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { baseEnv, binPath, examplesDir, runCli, tempDir } from "./helpers.js";
+
+/** Runs the built toolctl with a preload that records, at exit, the built-in modules and the files it loaded. */
+function loaded(args: string[], home: string, env: Record<string, string> = {}): { builtins: string[]; files: string[]; status: number | null } {
+  const dir = tempDir("toolctl-startup-");
+  const record = path.join(dir, "loaded.json");
+  const preload = path.join(dir, "record.cjs");
+  writeFileSync(
+    preload,
+    `process.on("exit", () => require("node:fs").writeFileSync(${JSON.stringify(record)}, JSON.stringify({ builtins: process.moduleLoadList, files: Object.keys(require.cache) })));\n`,
+  );
+  const result = spawnSync(process.execPath, ["-r", preload, binPath, ...args], { env: baseEnv({ TOOLCTL_HOME: home, ...env }), encoding: "utf8" });
+  return { ...(JSON.parse(readFileSync(record, "utf8")) as { builtins: string[]; files: string[] }), status: result.status };
+}
+
+/** Whether one of the loaded files is chalk's (its style table is built by `assembleStyles`). */
+const loadsChalk = (files: string[]) => files.some((file) => file.endsWith(".js") && readFileSync(file, "utf8").includes("assembleStyles"));
+
+describe("start-up", () => {
+  it("a command runs as CommonJS without Node's ESM loader, and loads chalk only when its output is coloured", async () => {
+    const home = tempDir("toolctl-startup-home-");
+    expect((await runCli(["import", path.join(examplesDir, "echo.yaml")], { home })).code).toBe(0);
+
+    const piped = loaded(["list"], home);
+    expect(piped.status).toBe(0);
+    expect(piped.files.some((file) => file.includes(`${path.sep}dist${path.sep}chunks${path.sep}`))).toBe(true);
+    expect(piped.builtins).not.toContain("NativeModule internal/modules/esm/module_job");
+    expect(piped.builtins).not.toContain("NativeModule internal/fs/promises");
+    expect(loadsChalk(piped.files)).toBe(false);
+
+    const coloured = loaded(["list"], home, { FORCE_COLOR: "1" });
+    expect(coloured.status).toBe(0);
+    expect(loadsChalk(coloured.files)).toBe(true);
+  });
+});
