@@ -6,7 +6,7 @@
 // file by file, into CommonJS (esbuild's transform: imports become requires, `import()` a require in a promise,
 // exports getters, so cycles between chunks keep their live bindings). On Node 20 the ESM loader costs about
 // 0.5 ms per module (resolution, URL handling, asynchronous reads), CommonJS about a third of that, and a
-// CommonJS process never loads the ESM loader or fs/promises at all: `run` loads 60 chunks, `list` 40, so this
+// CommonJS process never loads the ESM loader or fs/promises at all: `run` loads about 60 chunks, `list` 40, so this
 // is 20–30 ms of every command (docs/benchmarks.md). ESM programs import the library as before: Node reads
 // the export names esbuild annotates in dist/api/index.js.
 import { build, transform } from "esbuild";
@@ -105,12 +105,11 @@ async function toCommonJs(dir) {
         target: "node20",
         // `import()` of a chunk becomes `Promise.resolve().then(() => require(...))`: still loaded only when reached.
         supported: { "dynamic-import": false },
-        ...(ownUrl
-          ? {
-              define: { "import.meta": "__toolctlImportMeta" },
-              banner: "const __toolctlImportMeta = { get url() { return require('node:url').pathToFileURL(__filename).href; } };",
-            }
-          : {}),
+        // Strict, as the ESM it was: CommonJS is sloppy unless it says so, first thing in the file.
+        banner: ownUrl
+          ? `"use strict";\nconst __toolctlImportMeta = { get url() { return require("node:url").pathToFileURL(__filename).href; } };`
+          : '"use strict";',
+        ...(ownUrl ? { define: { "import.meta": "__toolctlImportMeta" } } : {}),
         minifyWhitespace: true,
         minifySyntax: true,
         legalComments: "none",

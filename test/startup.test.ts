@@ -4,10 +4,10 @@
  * are the causes, checked so that a change to the build cannot undo them unnoticed.
  */
 import { spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { baseEnv, binPath, examplesDir, runCli, tempDir } from "./helpers.js";
+import { baseEnv, binPath, examplesDir, repoRoot, runCli, tempDir } from "./helpers.js";
 
 /** Runs the built toolctl with a preload that records, at exit, the built-in modules and the files it loaded. */
 function loaded(args: string[], home: string, env: Record<string, string> = {}): { builtins: string[]; files: string[]; status: number | null } {
@@ -26,6 +26,14 @@ function loaded(args: string[], home: string, env: Record<string, string> = {}):
 const loadsChalk = (files: string[]) => files.some((file) => file.endsWith(".js") && readFileSync(file, "utf8").includes("assembleStyles"));
 
 describe("start-up", () => {
+  it("every built file is strict CommonJS, as the ESM it was made from was strict", () => {
+    const dist = path.join(repoRoot, "dist");
+    const files = readdirSync(dist, { recursive: true, encoding: "utf8" }).filter((file) => file.endsWith(".js"));
+    expect(files.length).toBeGreaterThan(50);
+    expect(files.filter((file) => !readFileSync(path.join(dist, file), "utf8").startsWith('"use strict";'))).toEqual([]);
+    expect(JSON.parse(readFileSync(path.join(dist, "package.json"), "utf8"))).toEqual({ type: "commonjs" });
+  });
+
   it("a command runs as CommonJS without Node's ESM loader, and loads chalk only when its output is coloured", async () => {
     const home = tempDir("toolctl-startup-home-");
     expect((await runCli(["import", path.join(examplesDir, "echo.yaml")], { home })).code).toBe(0);
