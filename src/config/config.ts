@@ -11,6 +11,7 @@ import type { Problem } from "../manifest/problems.js";
 import { isPostgresUrl, redactDatabaseUrl } from "../util/database-url.js";
 import type { Config } from "./schema.js";
 import type { ProjectRef } from "./home.js";
+import { getPath, setPath } from "./key-path.js";
 
 export const CONFIG_FILE = "config.yaml";
 export const CACHE_FILE = ".config-cache.json";
@@ -29,17 +30,6 @@ interface Cache {
   stamp: string;
   values: Config;
   present: string[];
-}
-
-function getPath(object: unknown, key: string): unknown {
-  return key.split(".").reduce<unknown>((current, part) => (current as Record<string, unknown> | undefined)?.[part], object);
-}
-
-function setPath(object: Record<string, unknown>, key: string, value: unknown): void {
-  const parts = key.split(".");
-  const last = parts.pop()!;
-  const parent = parts.reduce<Record<string, unknown>>((current, part) => current[part] as Record<string, unknown>, object);
-  parent[last] = value;
 }
 
 /** A setting's value from text (an environment variable, or `toolctl config set`): a bad one is exit 2 naming `name`. */

@@ -8,6 +8,7 @@
 import { readFileSync } from "node:fs";
 import { EnvironmentError, ExitCode, ToolctlError } from "../errors.js";
 import type { ProjectRef } from "./home.js";
+import { getPath, setPath } from "./key-path.js";
 import type { ProjectFile } from "./project-schema.js";
 import type { Problem } from "../manifest/problems.js";
 
@@ -77,17 +78,6 @@ const MERGES: ReadonlyArray<[key: string, from: "limits" | "settings", merge: Me
 ];
 
 const CONFINEMENT = ["off", "optional", "auto", "required"];
-
-function getPath(object: unknown, key: string): unknown {
-  return key.split(".").reduce<unknown>((current, part) => (current as Record<string, unknown> | undefined)?.[part], object);
-}
-
-function setPath(object: Record<string, unknown>, key: string, value: unknown): void {
-  const parts = key.split(".");
-  const last = parts.pop()!;
-  const parent = parts.reduce<Record<string, unknown>>((current, part) => current[part] as Record<string, unknown>, object);
-  parent[last] = value;
-}
 
 function combine(merge: Merge, user: unknown, project: unknown): unknown {
   switch (merge) {
