@@ -6,7 +6,7 @@ import type { MountedHandler } from "../../mcp/index.js";
 import type { PageAddress } from "../../web/index.js";
 import type { CommandContext } from "../program.js";
 import { approvalPageUrl, servedPage } from "../../web/served.js";
-import { announceServedPage } from "./shared.js";
+import { announceServedPage, openForCommand } from "./shared.js";
 
 interface McpFlags {
   http?: string;
@@ -68,18 +68,10 @@ async function warnUnknown(toolctl: Toolctl, allow: string[], context: CommandCo
 
 export async function mcpCommand(context: CommandContext, flags: McpFlags): Promise<number> {
   const { tools, wait } = checkFlags(flags);
-  const [{ openToolctl }, mcp] = await Promise.all([import("../../api/index.js"), import("../../mcp/index.js")]);
+  const mcp = await import("../../mcp/index.js");
   // Whoever started the server, the calls are the agent's: recorded as actor agent, never approved by it.
-  const toolctl = await openToolctl({
-    home: context.home,
-    project: context.project,
-    database: context.database,
-    env: context.env,
-    cwd: context.cwd,
-    actor: "agent",
-  });
+  const toolctl = await openForCommand(context, "agent");
   const log = (message: string) => process.stderr.write(`${message}\n`);
-  toolctl.on("warning", (message) => context.output.warn(message));
   /** With --ui: the page's own API instance (actor user), and where the page is once the server listens. */
   let pageApi: Toolctl | undefined;
   const served: { address?: PageAddress } = {};

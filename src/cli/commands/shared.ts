@@ -1,21 +1,30 @@
 import { UsageError } from "../../errors.js";
-import { isWellFormedCode, OTP_DIGITS } from "../../api/index.js";
+import { isWellFormedCode, openToolctl, OTP_DIGITS } from "../../api/index.js";
 import type { Toolctl } from "../../api/index.js";
+import type { Actor } from "../../config/home.js";
 import type { CommandContext } from "../program.js";
 import { announcePage } from "../../web/served.js";
 
-/** Opens the API on the command's home for one command and always closes it, so locks and WAL checkpoints are released. */
-export async function withToolctl<T>(context: CommandContext, fn: (toolctl: Toolctl) => Promise<T> | T): Promise<T> {
-  const { openToolctl } = await import("../../api/index.js");
+/**
+ * The API on the command's home, registry and project, acting as `actor` (the command's own unless a command
+ * fixes it), its warnings printed as the command's. The caller closes it.
+ */
+export async function openForCommand(context: CommandContext, actor: Actor = context.actor): Promise<Toolctl> {
   const toolctl = await openToolctl({
     home: context.home,
     project: context.project,
     database: context.database,
     env: context.env,
     cwd: context.cwd,
-    actor: context.actor,
+    actor,
   });
   toolctl.on("warning", (message) => context.output.warn(message));
+  return toolctl;
+}
+
+/** Opens the API on the command's home for one command and always closes it, so locks and WAL checkpoints are released. */
+export async function withToolctl<T>(context: CommandContext, fn: (toolctl: Toolctl) => Promise<T> | T): Promise<T> {
+  const toolctl = await openForCommand(context);
   try {
     return await fn(toolctl);
   } finally {

@@ -6,7 +6,7 @@ import { qrWidth, renderQr } from "../../ui/qr.js";
 import { ExitCode, NeedsHumanError, PolicyError, UsageError } from "../../errors.js";
 import { isWellFormedCode, normalizeCode, OTP_DIGITS } from "../../api/index.js";
 import type { CommandContext } from "../program.js";
-import { withToolctl } from "./shared.js";
+import { openForCommand, withToolctl } from "./shared.js";
 
 const ENROLL_TRIES = 3;
 /** Enrolment and disabling are not approvals: a fixed five minutes to type a code, after which nobody answering is a no. */
@@ -144,21 +144,9 @@ export async function enrollCommand(context: CommandContext, flags: EnrollFlags)
  * /2fa/passkeys, and waits until a passkey is added there; Ctrl-C stops waiting (exit 130) and adds nothing.
  */
 async function enrollPasskey(context: CommandContext, flags: EnrollFlags): Promise<number> {
-  const [{ openToolctl }, web, { openBrowser, stopSignal }] = await Promise.all([
-    import("../../api/index.js"),
-    import("../../web/index.js"),
-    import("./ui.js"),
-  ]);
+  const [web, { openBrowser, stopSignal }] = await Promise.all([import("../../web/index.js"), import("./ui.js")]);
   const log = (message: string) => process.stderr.write(`${message}\n`);
-  const toolctl = await openToolctl({
-    home: context.home,
-    project: context.project,
-    database: context.database,
-    env: context.env,
-    cwd: context.cwd,
-    actor: context.actor,
-  });
-  toolctl.on("warning", (message) => context.output.warn(message));
+  const toolctl = await openForCommand(context);
   try {
     if (context.actor === "agent") {
       throw new NeedsHumanError("passkeys are added by a person, not an agent (TOOLCTL_ACTOR=agent): the factor would belong to the agent it guards against");

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import type { CommandContext } from "../program.js";
-import { announceServedPage } from "./shared.js";
+import { announceServedPage, openForCommand } from "./shared.js";
 
 interface UiFlags {
   listen?: string;
@@ -41,17 +41,9 @@ export function openBrowser(url: string): void {
  * The page acts as the person at this machine (actor `user`); approving there always takes a second factor.
  */
 export async function uiCommand(context: CommandContext, flags: UiFlags): Promise<number> {
-  const [{ openToolctl }, web] = await Promise.all([import("../../api/index.js"), import("../../web/index.js")]);
+  const web = await import("../../web/index.js");
   const log = (message: string) => process.stderr.write(`${message}\n`);
-  const toolctl = await openToolctl({
-    home: context.home,
-    project: context.project,
-    database: context.database,
-    env: context.env,
-    cwd: context.cwd,
-    actor: "user",
-  });
-  toolctl.on("warning", (message) => context.output.warn(message));
+  const toolctl = await openForCommand(context, "user");
   try {
     const stopped = stopSignal();
     const server = await web.serveUi(toolctl, { listen: flags.listen, log });
