@@ -9,6 +9,7 @@ import {
   APPROVAL_INSERT_COLUMNS,
   approvalRequestedData,
   consumeRefusal,
+  decisionEvent,
   decisionRefusal,
   newApprovalValues,
   toApproval,
@@ -66,14 +67,7 @@ export function decideApproval(
     if (refusal) return { ok: false, reason: refusal };
     const decidedAt = nowIso();
     await tx.run("UPDATE approvals SET status = $1, decided_by = $2, decided_via = $3, decided_at = $4 WHERE id = $5", [decision, by, via, decidedAt, id]);
-    await appendAudit(registry, tx, {
-      type: `approval.${decision}`,
-      actor: by,
-      tool: row.tool,
-      action: row.action,
-      status: decision,
-      data: { approval: id, via, costUsd: row.cost_usd, risk: row.risk },
-    });
+    await appendAudit(registry, tx, decisionEvent(id, row, decision, by, via));
     return { ok: true, approval: { ...current, status: decision, decidedBy: by, decidedVia: via, decidedAt } };
   });
 }

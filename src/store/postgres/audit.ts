@@ -6,7 +6,7 @@
  */
 import type { AuditEvent, AuditEventInput, AuditQuery, AuditVerification } from "../../domain/records.js";
 import { loadAuditKey } from "../../secrets/audit-key.js";
-import { ChainCheck, judgeHeads, MAX_PROBLEMS, toEvent, type AuditRow } from "../shared/audit-rows.js";
+import { ChainCheck, headBehindNote, judgeHeads, MAX_PROBLEMS, toEvent, verificationOf, type AuditRow } from "../shared/audit-rows.js";
 import type { ChainHead } from "../shared/head-file.js";
 import { appendAudit } from "./audit-append.js";
 import { describePgError, type PgRegistry, type Sql } from "./db.js";
@@ -139,17 +139,8 @@ export async function verifyAudit(registry: PgRegistry): Promise<AuditVerificati
   });
   if (headBehindBy > 0) {
     // Exported after COMMIT, and other machines append too: a head behind an intact log is brought up to date.
-    notes.push(`the exported head was behind by ${headBehindBy} events (a toolctl process stopped before exporting it); brought up to date`);
+    notes.push(headBehindNote(headBehindBy));
     await exportCommittedHead(registry).catch(() => {});
   }
-  const { problems, last } = chain;
-  problems.push(...executions.problems);
-  return {
-    ok: problems.length === 0,
-    events: chain.count,
-    head: last ? { seq: last.seq, hash: last.hash } : null,
-    problems,
-    notes,
-    executions: executions.checked,
-  };
+  return verificationOf(chain, executions, notes);
 }

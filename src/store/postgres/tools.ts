@@ -17,7 +17,18 @@ import type {
 } from "../../domain/records.js";
 import { digestOf } from "../../util/canonical.js";
 import type { CatalogQuery, CatalogRow } from "../port.js";
-import { actionChanges, containsPattern, planToolSave, savedTool, SUMMARY_COLUMNS, toSummary, type StoredTool, type ToolRow } from "../shared/tool-rows.js";
+import {
+  actionChanges,
+  containsPattern,
+  planToolSave,
+  savedTool,
+  SUMMARY_COLUMNS,
+  toActionRecord,
+  toSummary,
+  type ActionRow,
+  type StoredTool,
+  type ToolRow,
+} from "../shared/tool-rows.js";
 import { appendAudit } from "./audit-append.js";
 import { nowIso, type PgRegistry, type Sql } from "./db.js";
 
@@ -121,15 +132,7 @@ export async function actionNames(sql: Sql, tool: string): Promise<string[]> {
 }
 
 export async function getAction(sql: Sql, tool: string, name: string, withValidators = true): Promise<ActionRecord | undefined> {
-  const row = await sql.one<{
-    tool: string;
-    name: string;
-    kind: ActionSpec["kind"];
-    description: string;
-    definition: string;
-    input_code: string | null;
-    output_code: string | null;
-  }>(
+  const row = await sql.one<ActionRow>(
     `SELECT a.tool, a.name, a.kind, a.description, a.definition,
        ${withValidators ? "vi.code" : "NULL"} AS input_code, ${withValidators ? "vo.code" : "NULL"} AS output_code
      FROM actions a
@@ -138,16 +141,7 @@ export async function getAction(sql: Sql, tool: string, name: string, withValida
      WHERE a.tool = $1 AND a.name = $2`,
     [tool, name],
   );
-  if (!row) return undefined;
-  return {
-    tool: row.tool,
-    name: row.name,
-    kind: row.kind,
-    description: row.description,
-    definition: JSON.parse(row.definition) as ActionSpec,
-    inputValidator: row.input_code,
-    outputValidator: row.output_code,
-  };
+  return row ? toActionRecord(row) : undefined;
 }
 
 export async function listActions(sql: Sql, tool: string): Promise<Array<Pick<ActionRecord, "name" | "kind" | "description">>> {

@@ -5,7 +5,7 @@
 import { approvalDigest, type ApprovalRequest } from "../../policy/approval.js";
 import { canonicalJson } from "../../util/canonical.js";
 import { nowIso } from "../../util/ids.js";
-import type { Approval, ApprovalStatus, NewApproval } from "../../domain/records.js";
+import type { Approval, ApprovalStatus, AuditEventInput, NewApproval } from "../../domain/records.js";
 
 export interface ApprovalRow {
   id: string;
@@ -131,4 +131,16 @@ export function consumeRefusal(id: string, row: ApprovalRow | undefined, digest:
   if (current.status !== "approved") return `approval request ${id} is ${current.status}, not approved`;
   if (row.digest !== digest) return `approval request ${id} was for a different request: a new approval is needed`;
   return undefined;
+}
+
+/** The audit event of a decision on request `id`. */
+export function decisionEvent(id: string, row: ApprovalRow, decision: "approved" | "denied", by: string, via: string): AuditEventInput {
+  return {
+    type: `approval.${decision}`,
+    actor: by,
+    tool: row.tool,
+    action: row.action,
+    status: decision,
+    data: { approval: id, via, costUsd: row.cost_usd, risk: row.risk },
+  };
 }

@@ -4,7 +4,7 @@
  * exported head it read: the same log gives the same problems on either side.
  */
 import type { AuditKey } from "../../secrets/audit-key.js";
-import type { AuditEvent } from "../../domain/records.js";
+import type { AuditEvent, AuditVerification } from "../../domain/records.js";
 import type { ChainHead } from "./head-file.js";
 import { checkpointMac, GENESIS_HASH, hashRow, type AuditRowBody } from "./signing.js";
 
@@ -133,4 +133,23 @@ export function judgeHeads(input: HeadsInput): { headBehindBy: number } {
     else if (exported.seq < lastSeq && problems.length === 0) headBehindBy = lastSeq - exported.seq;
   }
   return { headBehindBy };
+}
+
+/** The note of a verification that found the exported head merely behind an intact log, and brought it up to date. */
+export function headBehindNote(headBehindBy: number): string {
+  return `the exported head was behind by ${headBehindBy} events (a toolctl process stopped before exporting it); brought up to date`;
+}
+
+/** What a verification reports: the chain's problems and then the executions', the chain's head, and the notes. */
+export function verificationOf(chain: ChainCheck, executions: { checked: number; problems: string[] }, notes: string[]): AuditVerification {
+  const { problems, last } = chain;
+  problems.push(...executions.problems);
+  return {
+    ok: problems.length === 0,
+    events: chain.count,
+    head: last ? { seq: last.seq, hash: last.hash } : null,
+    problems,
+    notes,
+    executions: executions.checked,
+  };
 }

@@ -5,7 +5,7 @@
  */
 import type { ActionSpec } from "../../domain/manifest.js";
 import { asksOf, isCovered, reachOf, widenedReach, type Asks } from "../../domain/permissions.js";
-import type { SaveToolInput, SaveToolResult, ToolDefinition, ToolStatus, ToolSummary } from "../../domain/records.js";
+import type { ActionRecord, SaveToolInput, SaveToolResult, ToolDefinition, ToolStatus, ToolSummary } from "../../domain/records.js";
 import { digestOf } from "../../util/canonical.js";
 
 export interface ToolRow {
@@ -24,6 +24,29 @@ export interface ToolRow {
   updated_at: string;
   requires_approval: number;
   grants: string | null;
+}
+
+/** An action as both backends read it, with its compiled validators' code when asked for. */
+export interface ActionRow {
+  tool: string;
+  name: string;
+  kind: ActionSpec["kind"];
+  description: string;
+  definition: string;
+  input_code: string | null;
+  output_code: string | null;
+}
+
+export function toActionRecord(row: ActionRow): ActionRecord {
+  return {
+    tool: row.tool,
+    name: row.name,
+    kind: row.kind,
+    description: row.description,
+    definition: JSON.parse(row.definition) as ActionSpec,
+    inputValidator: row.input_code,
+    outputValidator: row.output_code,
+  };
 }
 
 export const SUMMARY_COLUMNS =

@@ -8,6 +8,7 @@ import {
   APPROVAL_INSERT_COLUMNS,
   approvalRequestedData,
   consumeRefusal,
+  decisionEvent,
   decisionRefusal,
   newApprovalValues,
   toApproval,
@@ -67,14 +68,7 @@ export function decideApproval(registry: Registry, id: string, decision: "approv
     if (refusal) return { ok: false, reason: refusal };
     const decidedAt = nowIso();
     registry.db.prepare("UPDATE approvals SET status = ?, decided_by = ?, decided_via = ?, decided_at = ? WHERE id = ?").run(decision, by, via, decidedAt, id);
-    appendAudit(registry, {
-      type: `approval.${decision}`,
-      actor: by,
-      tool: row.tool,
-      action: row.action,
-      status: decision,
-      data: { approval: id, via, costUsd: row.cost_usd, risk: row.risk },
-    });
+    appendAudit(registry, decisionEvent(id, row, decision, by, via));
     return { ok: true, approval: { ...current, status: decision, decidedBy: by, decidedVia: via, decidedAt } };
   });
 }

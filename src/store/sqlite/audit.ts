@@ -8,7 +8,7 @@
 import { loadAuditKey } from "../../secrets/audit-key.js";
 import { exportCommittedHead, nowIso, statement, type Registry } from "./db.js";
 import { GENESIS_HASH, hashRow } from "../shared/signing.js";
-import { ChainCheck, judgeHeads, MAX_PROBLEMS, toEvent, type AuditRow } from "../shared/audit-rows.js";
+import { ChainCheck, headBehindNote, judgeHeads, MAX_PROBLEMS, toEvent, verificationOf, type AuditRow } from "../shared/audit-rows.js";
 import { HEAD_FILE, readHead, type ChainHead } from "./head.js";
 import { signUnsignedExecutions, verifyExecutionSignatures } from "./executions.js";
 import type { AuditEventInput, AuditEvent, AuditVerification, AuditQuery } from "../../domain/records.js";
@@ -74,20 +74,10 @@ export function verifyAudit(registry: Registry, keyHome = registry.home): AuditV
   });
   if (headBehindBy > 0) {
     // Exported after COMMIT: a process killed in between leaves the file behind a log that is itself intact.
-    notes.push(`the exported head was behind by ${headBehindBy} events (a toolctl process stopped before exporting it); brought up to date`);
+    notes.push(headBehindNote(headBehindBy));
     exportCommittedHead(registry);
   }
-  const { problems, last } = chain;
-  const executions = verifyExecutionSignatures(registry, key, MAX_PROBLEMS);
-  problems.push(...executions.problems);
-  return {
-    ok: problems.length === 0,
-    events: chain.count,
-    head: last ? { seq: last.seq, hash: last.hash } : null,
-    problems,
-    notes,
-    executions: executions.checked,
-  };
+  return verificationOf(chain, verifyExecutionSignatures(registry, key, MAX_PROBLEMS), notes);
 }
 
 /** The WHERE clause of an audit query's filters (everything but the paging), and its parameters. */

@@ -6,7 +6,18 @@
 import type { ActionSpec, Manifest } from "../../domain/manifest.js";
 import { digestOf, sha256Hex } from "../../util/canonical.js";
 import type { CatalogQuery, CatalogRow } from "../port.js";
-import { actionChanges, containsPattern, planToolSave, savedTool, toSummary, SUMMARY_COLUMNS, type StoredTool, type ToolRow } from "../shared/tool-rows.js";
+import {
+  actionChanges,
+  containsPattern,
+  planToolSave,
+  savedTool,
+  toActionRecord,
+  toSummary,
+  SUMMARY_COLUMNS,
+  type ActionRow,
+  type StoredTool,
+  type ToolRow,
+} from "../shared/tool-rows.js";
 import { appendAudit } from "./audit.js";
 import { nowIso, statement, writeTransaction, type Registry } from "./db.js";
 import type { ToolStatus, ToolDefinition, ToolSummary, ToolRecord, ActionRecord, ListToolsQuery } from "../../domain/records.js";
@@ -96,16 +107,6 @@ export function actionNames(registry: Registry, tool: string): string[] {
   return registry.db.prepare("SELECT name FROM actions WHERE tool = ? ORDER BY name").pluck().all(tool) as string[];
 }
 
-interface ActionRow {
-  tool: string;
-  name: string;
-  kind: ActionSpec["kind"];
-  description: string;
-  definition: string;
-  input_code: string | null;
-  output_code: string | null;
-}
-
 export function getAction(registry: Registry, tool: string, name: string, withValidators = true): ActionRecord | undefined {
   const row = statement(
     registry,
@@ -116,16 +117,7 @@ export function getAction(registry: Registry, tool: string, name: string, withVa
      LEFT JOIN validators vo ON vo.digest = a.output_validator
      WHERE a.tool = ? AND a.name = ?`,
   ).get(tool, name) as ActionRow | undefined;
-  if (!row) return undefined;
-  return {
-    tool: row.tool,
-    name: row.name,
-    kind: row.kind,
-    description: row.description,
-    definition: JSON.parse(row.definition) as ActionSpec,
-    inputValidator: row.input_code,
-    outputValidator: row.output_code,
-  };
+  return row ? toActionRecord(row) : undefined;
 }
 
 export function listActions(registry: Registry, tool: string): Array<Pick<ActionRecord, "name" | "kind" | "description">> {
