@@ -10,6 +10,20 @@ export function toolAsks(tool: ToolRecord): Asks {
   return asksOf(tool);
 }
 
+/**
+ * What approving `tool` grants (exactly what it asks for now) and the status it moves to; refused when it was
+ * re-imported since the user was shown the definition `digest`. A disabled tool gets its grant but stays disabled:
+ * approving permissions is not enabling.
+ */
+export function approvalGrant(tool: ToolRecord, digest: string): { grants: Asks; status: ToolStatus } {
+  if (tool.digest !== digest)
+    throw new PolicyError(
+      "policy_refused",
+      `tool ${tool.name} was re-imported while you were deciding; nothing was granted: run toolctl tool approve ${tool.name} again`,
+    );
+  return { grants: toolAsks(tool), status: tool.status === "disabled" ? "disabled" : "active" };
+}
+
 /** What the tool asks for, item by item, against its grant (or the defaults), and where it reaches beyond what was accepted. */
 export function toolAskedItems(tool: ToolRecord): AskedItem[] {
   const widened = widenedReach(tool.reach, tool.acceptedReach).map((item): AskedItem => {

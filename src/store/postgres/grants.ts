@@ -5,7 +5,7 @@
 import type { Asks } from "../../domain/permissions.js";
 import type { ToolRecord, ToolStatus } from "../../domain/records.js";
 import { PolicyError } from "../../errors.js";
-import { toolAsks } from "../../policy/grants.js";
+import { approvalGrant } from "../../policy/grants.js";
 import { appendAudit } from "./audit-append.js";
 import { nowIso, type PgRegistry, type Sql } from "./db.js";
 import { getTool } from "./tools.js";
@@ -25,14 +25,7 @@ export function approveTool(
 ): Promise<{ previous: ToolStatus; status: ToolStatus; grants: Asks }> {
   return registry.write(async (tx) => {
     const tool = await current(tx, name);
-    if (tool.digest !== digest)
-      throw new PolicyError(
-        "policy_refused",
-        `tool ${name} was re-imported while you were deciding; nothing was granted: run toolctl tool approve ${name} again`,
-      );
-    const grants = toolAsks(tool);
-    // A disabled tool gets its grant but stays disabled: approving permissions is not enabling.
-    const status: ToolStatus = tool.status === "disabled" ? "disabled" : "active";
+    const { grants, status } = approvalGrant(tool, digest);
     await tx.run("UPDATE tools SET grants = $1, status = $2, accepted_reach = reach, updated_at = $3 WHERE name = $4", [
       JSON.stringify(grants),
       status,

@@ -3,7 +3,7 @@
  * `approve` → `active`; `disable`/`enable`; `revoke` (grants gone, history kept). Every change is audited.
  */
 import type { Asks } from "../../domain/permissions.js";
-import { toolAsks } from "../../policy/grants.js";
+import { approvalGrant } from "../../policy/grants.js";
 import { PolicyError } from "../../errors.js";
 import { appendAudit } from "./audit.js";
 import { nowIso, writeTransaction, type Registry } from "./db.js";
@@ -19,14 +19,7 @@ function current(registry: Registry, name: string): ToolRecord {
 export function approveTool(registry: Registry, name: string, digest: string, actor: string): { previous: ToolStatus; status: ToolStatus; grants: Asks } {
   return writeTransaction(registry, () => {
     const tool = current(registry, name);
-    if (tool.digest !== digest)
-      throw new PolicyError(
-        "policy_refused",
-        `tool ${name} was re-imported while you were deciding; nothing was granted: run toolctl tool approve ${name} again`,
-      );
-    const grants = toolAsks(tool);
-    // A disabled tool gets its grant but stays disabled: approving permissions is not enabling.
-    const status: ToolStatus = tool.status === "disabled" ? "disabled" : "active";
+    const { grants, status } = approvalGrant(tool, digest);
     registry.db
       .prepare("UPDATE tools SET grants = ?, status = ?, accepted_reach = reach, updated_at = ? WHERE name = ?")
       .run(JSON.stringify(grants), status, nowIso(), name);
