@@ -3,8 +3,8 @@
  * partial days (and hourly buckets) from the executions, merged alike (shared/stats.ts). Buckets are UTC prefixes of
  * the ISO text timestamps; a week starts on Monday, as in SQLite.
  */
-import type { StatsGroup, StatsPeriod, StatsQuery, Stats } from "../../domain/records.js";
-import { mergeStats, OPEN_END, OPEN_START, statsSplit, type RawStatsRow } from "../shared/stats.js";
+import type { StatsPeriod, StatsQuery, Stats } from "../../domain/records.js";
+import { mergeStats, OPEN_END, OPEN_START, STATS_GROUP_COLUMNS, statsSplit, type RawStatsRow } from "../shared/stats.js";
 import type { Sql } from "./db.js";
 
 function bucket(period: StatsPeriod, column: string): string {
@@ -20,12 +20,6 @@ function bucket(period: StatsPeriod, column: string): string {
   }
 }
 
-const GROUP: Record<StatsGroup, string> = {
-  tool: "tool",
-  action: "tool || '.' || action",
-  status: "status",
-};
-
 export async function executionStats(sql: Sql, query: StatsQuery): Promise<Stats> {
   const split = statsSplit(query);
   const raw: RawStatsRow[] = [];
@@ -39,7 +33,7 @@ export async function executionStats(sql: Sql, query: StatsQuery): Promise<Stats
     if (split.days.to !== undefined) where.push(`day <= ${add(split.days.to)}`);
     raw.push(
       ...(await sql.query<RawStatsRow>(
-        `SELECT ${bucket(query.period, "day")} AS bucket, ${GROUP[query.by]} AS grp, sum(count) AS count,
+        `SELECT ${bucket(query.period, "day")} AS bucket, ${STATS_GROUP_COLUMNS[query.by]} AS grp, sum(count) AS count,
            coalesce(sum(count) FILTER (WHERE status = 'succeeded'), 0) AS succeeded, coalesce(sum(count) FILTER (WHERE status = 'failed'), 0) AS failed,
            coalesce(sum(count) FILTER (WHERE status = 'unknown'), 0) AS unknown, coalesce(sum(count) FILTER (WHERE status = 'dry_run'), 0) AS dry_runs,
            coalesce(sum(cost_micro_usd) FILTER (WHERE status IN ('succeeded', 'unknown')), 0) / 1000000.0 AS spend
@@ -59,7 +53,7 @@ export async function executionStats(sql: Sql, query: StatsQuery): Promise<Stats
     if (query.tool !== undefined) where.push(`tool = ${add(query.tool)}`);
     raw.push(
       ...(await sql.query<RawStatsRow>(
-        `SELECT ${bucket(query.period, "created_at")} AS bucket, ${GROUP[query.by]} AS grp, count(*) AS count,
+        `SELECT ${bucket(query.period, "created_at")} AS bucket, ${STATS_GROUP_COLUMNS[query.by]} AS grp, count(*) AS count,
            count(*) FILTER (WHERE status = 'succeeded') AS succeeded, count(*) FILTER (WHERE status = 'failed') AS failed,
            count(*) FILTER (WHERE status = 'unknown') AS unknown, count(*) FILTER (WHERE status = 'dry_run') AS dry_runs,
            coalesce(sum(cost_usd) FILTER (WHERE status IN ('succeeded', 'unknown')), 0) AS spend

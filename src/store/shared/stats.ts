@@ -2,7 +2,14 @@
  * Counting and statistics over executions, alike on both backends: a time range split into whole days (read from
  * the running counts) and partial edges (read from the executions), and the merging of the rows each part gives.
  */
-import type { Stats, StatsCounts, StatsQuery, StatsRow } from "../../domain/records.js";
+import type { Stats, StatsCounts, StatsGroup, StatsQuery, StatsRow } from "../../domain/records.js";
+
+/** The column (an expression both SQL dialects read) a stats query groups by. */
+export const STATS_GROUP_COLUMNS: Record<StatsGroup, string> = {
+  tool: "tool",
+  action: "tool || '.' || action",
+  status: "status",
+};
 
 /** A span of whole days (`YYYY-MM-DD`, inclusive) and the partial spans of `executions` around it. */
 export interface DaySplit {

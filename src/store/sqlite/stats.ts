@@ -4,7 +4,7 @@
  * which is always an ISO 8601 UTC string, so hour, day and month are plain prefixes of it.
  */
 import type { Registry } from "./db.js";
-import { mergeStats, statsSplit, type RawStatsRow as Raw } from "../shared/stats.js";
+import { mergeStats, STATS_GROUP_COLUMNS, statsSplit, type RawStatsRow as Raw } from "../shared/stats.js";
 import { STATS_PERIODS, STATS_GROUPS } from "../../domain/records.js";
 export { STATS_PERIODS, STATS_GROUPS };
 import type { StatsPeriod, StatsGroup, StatsQuery, StatsCounts, StatsRow, Stats } from "../../domain/records.js";
@@ -25,12 +25,6 @@ function bucket(period: StatsPeriod, column: string): string {
   }
 }
 
-const GROUP: Record<StatsGroup, string> = {
-  tool: "tool",
-  action: "tool || '.' || action",
-  status: "status",
-};
-
 /**
  * Whole days come from the running counts, the partial days at the edges of --since/--until from the executions
  * themselves: the cost depends on the number of days and tools, not on the number of runs. Hourly buckets are
@@ -50,7 +44,7 @@ export function executionStats(registry: Registry, query: StatsQuery): Stats {
       ...(registry.db
         .prepare(
           `
-      SELECT ${bucket(query.period, "day")} AS bucket, ${GROUP[query.by]} AS grp, sum(count) AS count,
+      SELECT ${bucket(query.period, "day")} AS bucket, ${STATS_GROUP_COLUMNS[query.by]} AS grp, sum(count) AS count,
         total(CASE WHEN status = 'succeeded' THEN count END) AS succeeded, total(CASE WHEN status = 'failed' THEN count END) AS failed,
         total(CASE WHEN status = 'unknown' THEN count END) AS unknown, total(CASE WHEN status = 'dry_run' THEN count END) AS dry_runs,
         total(CASE WHEN status IN ('succeeded', 'unknown') THEN cost_micro_usd END) / 1000000.0 AS spend
@@ -65,7 +59,7 @@ export function executionStats(registry: Registry, query: StatsQuery): Stats {
       ...(registry.db
         .prepare(
           `
-      SELECT ${bucket(query.period, "created_at")} AS bucket, ${GROUP[query.by]} AS grp, count(*) AS count,
+      SELECT ${bucket(query.period, "created_at")} AS bucket, ${STATS_GROUP_COLUMNS[query.by]} AS grp, count(*) AS count,
         sum(status = 'succeeded') AS succeeded, sum(status = 'failed') AS failed, sum(status = 'unknown') AS unknown,
         sum(status = 'dry_run') AS dry_runs,
         total(CASE WHEN status IN ('succeeded', 'unknown') THEN cost_usd END) AS spend
