@@ -5,18 +5,10 @@
  */
 import { ExitCode } from "../../errors.js";
 import { isRunning } from "../../util/process.js";
-import { abandonedEvent, abandonedReason } from "../shared/execution-rows.js";
+import { abandonedEvent, abandonedReason, type RunningRow } from "../shared/execution-rows.js";
 import { appendAudit } from "./audit-append.js";
 import type { PgRegistry } from "./db.js";
 import { signExecution } from "./executions.js";
-
-interface RunningRow {
-  id: string;
-  tool: string;
-  action: string;
-  pid: number | null;
-  pid_start: string | null;
-}
 
 /** Settles every running execution of this host whose process is gone; returns their ids. Nothing is written when there are none. */
 export async function settleAbandonedRuns(registry: PgRegistry, actor: string): Promise<string[]> {

@@ -138,6 +138,15 @@ export function signatureProblem(row: Record<string, unknown>, key: AuditKey | n
   return undefined;
 }
 
+/** A running execution as an abandoned-run sweep reads it: whose process (and its start) to look for. */
+export interface RunningRow {
+  id: string;
+  tool: string;
+  action: string;
+  pid: number | null;
+  pid_start: string | null;
+}
+
 /** The audit event of a run settled as unknown because its toolctl process is gone. */
 export function abandonedEvent(row: { id: string; tool: string; action: string; pid: number }, actor: string, error: string): AuditEventInput {
   return {

@@ -13,16 +13,8 @@ import { isRunning } from "../../util/process.js";
 import { appendAudit } from "./audit.js";
 import { writeTransaction, type Registry } from "./db.js";
 import { signExecution } from "./executions.js";
-import { abandonedEvent, abandonedReason } from "../shared/execution-rows.js";
+import { abandonedEvent, abandonedReason, type RunningRow } from "../shared/execution-rows.js";
 export { abandonedReason };
-
-interface RunningRow {
-  id: string;
-  tool: string;
-  action: string;
-  pid: number | null;
-  pid_start: string | null;
-}
 
 /** Settles every running execution whose process is gone; returns their ids. Nothing is written when there are none. */
 export function settleAbandonedRuns(registry: Registry, actor: string): string[] {
