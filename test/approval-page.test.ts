@@ -488,7 +488,8 @@ describe("toolctl ui's flags", () => {
     "on a terminal it opens the login link with xdg-open (not with --no-open), and Ctrl-C stops it with exit 0",
     async () => {
       const home = tempDir("toolctl-home-");
-      const bin = writeFiles({ "xdg-open": '#!/bin/sh\nprintf "%s\\n" "$@" > "$OPENED_FILE"\n' });
+      // Written aside and renamed: the file appears whole, never created empty before printf fills it.
+      const bin = writeFiles({ "xdg-open": '#!/bin/sh\nprintf "%s\\n" "$@" > "$OPENED_FILE.tmp" && mv "$OPENED_FILE.tmp" "$OPENED_FILE"\n' });
       chmodSync(path.join(bin, "xdg-open"), 0o755);
       for (const noOpen of [false, true]) {
         const opened = path.join(tempDir(), "opened.txt");
