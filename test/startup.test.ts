@@ -4,13 +4,18 @@
  * are the causes, checked so that a change to the build cannot undo them unnoticed.
  */
 import { spawnSync } from "node:child_process";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { closeSync, openSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { baseEnv, binPath, examplesDir, repoRoot, runCli, tempDir } from "./helpers.js";
 
 /** Runs the built toolctl with a preload that records, at exit, the built-in modules and the files it loaded. */
-function loaded(args: string[], home: string, env: Record<string, string> = {}): { builtins: string[]; files: string[]; status: number | null } {
+function loaded(
+  args: string[],
+  home: string,
+  env: Record<string, string> = {},
+  stdin: "pipe" | number = "pipe",
+): { builtins: string[]; files: string[]; status: number | null } {
   const dir = tempDir("toolctl-startup-");
   const record = path.join(dir, "loaded.json");
   const preload = path.join(dir, "record.cjs");
@@ -18,7 +23,11 @@ function loaded(args: string[], home: string, env: Record<string, string> = {}):
     preload,
     `process.on("exit", () => require("node:fs").writeFileSync(${JSON.stringify(record)}, JSON.stringify({ builtins: process.moduleLoadList, files: Object.keys(require.cache) })));\n`,
   );
-  const result = spawnSync(process.execPath, ["-r", preload, binPath, ...args], { env: baseEnv({ TOOLCTL_HOME: home, ...env }), encoding: "utf8" });
+  const result = spawnSync(process.execPath, ["-r", preload, binPath, ...args], {
+    env: baseEnv({ TOOLCTL_HOME: home, ...env }),
+    encoding: "utf8",
+    stdio: [stdin, "pipe", "pipe"],
+  });
   return { ...(JSON.parse(readFileSync(record, "utf8")) as { builtins: string[]; files: string[] }), status: result.status };
 }
 
@@ -48,5 +57,19 @@ describe("start-up", () => {
     const coloured = loaded(["list"], home, { FORCE_COLOR: "1" });
     expect(coloured.status).toBe(0);
     expect(loadsChalk(coloured.files)).toBe(true);
+  });
+
+  it("a run that asks nobody never builds the stdin stream (for a file, that loads fs/promises and readline)", async () => {
+    const home = tempDir("toolctl-startup-home-");
+    expect((await runCli(["import", path.join(examplesDir, "echo.yaml")], { home })).code).toBe(0);
+    // stdin from a file, as with `< input.txt` or cron's /dev/null: the stream Node would build for it is a file stream.
+    const input = path.join(tempDir("toolctl-startup-"), "stdin.txt");
+    writeFileSync(input, "");
+    const fd = openSync(input, "r");
+    const run = loaded(["run", "echo.say", "--param", "message=hi"], home, {}, fd);
+    closeSync(fd);
+    expect(run.status).toBe(0);
+    expect(run.builtins).not.toContain("NativeModule internal/fs/promises");
+    expect(run.builtins).not.toContain("NativeModule internal/readline/interface");
   });
 });
