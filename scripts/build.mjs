@@ -58,7 +58,7 @@ const dist = new URL("../dist", import.meta.url);
 const next = new URL(`../dist.build-${process.pid}`, import.meta.url);
 const old = new URL(`../dist.old-${process.pid}`, import.meta.url);
 await build({
-  entryPoints: { "cli/main": "src/cli/main.ts", "api/index": "src/api/index.ts" },
+  entryPoints: { "cli/main": "src/cli/main.ts", "cli/compile-cache": "src/cli/compile-cache.ts", "api/index": "src/api/index.ts" },
   outdir: next.pathname,
   bundle: true,
   splitting: true,

@@ -29,6 +29,11 @@ export const ENVIRONMENT: readonly EnvironmentVariable[] = [
     group: "toolctl",
     help: "the pager for long output (show, audit, executions) on a terminal; empty or cat for none; wins over PAGER",
   },
+  {
+    name: "TOOLCTL_COMPILE_CACHE",
+    group: "toolctl",
+    help: "where the CLI keeps V8's compiled code of its own files (default $XDG_CACHE_HOME/toolctl/compile-cache); 0 for none",
+  },
   ...SETTINGS.map((setting) => ({ name: setting.env, group: "setting" as const, help: `config ${setting.key}: ${setting.help}` })),
   { name: "NO_COLOR", group: "terminal", help: "set and not empty: no colour anywhere, the QR code included (no-color.org)" },
   { name: "FORCE_COLOR", group: "terminal", help: "set and not empty or 0: colour even when not writing to a terminal (NO_COLOR still wins)" },
@@ -40,6 +45,7 @@ export const ENVIRONMENT: readonly EnvironmentVariable[] = [
   { name: "CI", group: "system", help: "set (and not false or 0): the actor is ci" },
   { name: "HOME", group: "system", help: "the user's home: where ~/.toolctl is, and a place process tools may not see" },
   { name: "PATH", group: "system", help: "where bubblewrap (bwrap) and a process tool's program are found" },
+  { name: "XDG_CACHE_HOME", group: "system", help: "the user's cache directory (default ~/.cache): where the CLI's compile cache goes" },
   { name: "XDG_RUNTIME_DIR", group: "system", help: "the per-user runtime directory, hidden from process tools" },
   { name: "DBUS_SESSION_BUS_ADDRESS", group: "system", help: "the D-Bus session, through which the OS keyring (Secret Service) is reached on Linux" },
   {

@@ -1,0 +1,167 @@
+/**
+ * A V8 code cache for toolctl's own compiled files, so a command does not compile the same JavaScript on every
+ * start. The CLI binary enables it before it loads anything else; the library never does (a program's module
+ * loader is its own business).
+ *
+ * Each file of `dist/` is compiled with the cache V8 made of it in an earlier run; a file without one is compiled
+ * as usual and its cache written when the process exits. The cache is made at exit, not at compile time, on
+ * purpose: then it holds every function the command ran, not only the top level, and V8 skips compiling those
+ * too (made at compile time it saved nothing measurable; docs/benchmarks.md). Node 22 has the same idea built in
+ * (`module.enableCompileCache`); this works from Node 20.
+ *
+ * Where: `TOOLCTL_COMPILE_CACHE` (a directory, or `0` for none), else `$XDG_CACHE_HOME/toolctl/compile-cache`,
+ * else `~/.cache/toolctl/compile-cache`, one directory per Node version and per installation. A code cache is
+ * code: the directory is used only when it belongs to this user and nobody else can write to it, entries are
+ * written aside and renamed into place (a reader never sees half a file), and V8 checks each one against its own
+ * version, flags and the source's length before using it. An entry is named after its file's path, size and
+ * modification time, so a rebuilt or upgraded toolctl never runs a stale one; entries of files that are gone are
+ * removed when new ones are written. Anything that goes wrong (no home, a read-only disk) only means no cache.
+ */
+import Module from "node:module";
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { homedir } from "node:os";
+import path from "node:path";
+import { Script } from "node:vm";
+
+/** What the cache did in this process, for tests and `--verbose`-style diagnostics. */
+export interface CompileCacheStats {
+  dir: string;
+  /** Files compiled with an accepted cache entry. */
+  hits: number;
+  /** Files compiled without one (none yet, or V8 rejected it): their entries are written at exit. */
+  misses: number;
+  rejected: number;
+}
+
+type Compile = (this: CompiledModule, content: string, filename: string, ...rest: unknown[]) => unknown;
+interface CompiledModule {
+  exports: unknown;
+  require(id: string): unknown;
+}
+
+const WRAPPER = "(function (exports, require, module, __filename, __dirname) { ";
+const DISABLED = new Set(["0", "off", "false", "no"]);
+
+/** The cache directory `env` asks for, or undefined when it turns the cache off. */
+export function compileCacheBase(env: NodeJS.ProcessEnv): string | undefined {
+  const setting = env.TOOLCTL_COMPILE_CACHE;
+  if (setting !== undefined && DISABLED.has(setting.trim().toLowerCase())) return undefined;
+  if (setting) return path.resolve(setting);
+  const xdg = env.XDG_CACHE_HOME;
+  const base = xdg && path.isAbsolute(xdg) ? xdg : path.join(homedir(), ".cache");
+  return path.join(base, "toolctl", "compile-cache");
+}
+
+/** FNV-1a: a short, stable name for an installation's directory (node:crypto alone takes milliseconds to load). */
+function shortHash(text: string): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  return (hash >>> 0).toString(36);
+}
+
+/** A directory this user owns and only this user can write to; created (0700) when missing. */
+function privateDir(dir: string): boolean {
+  let stat = statSync(dir, { throwIfNoEntry: false });
+  if (!stat) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    stat = statSync(dir);
+  }
+  if (!stat.isDirectory()) return false;
+  if (typeof process.getuid !== "function") return true;
+  return stat.uid === process.getuid() && (stat.mode & 0o022) === 0;
+}
+
+const entryName = (relative: string, size: number, mtimeMs: number) => `${relative.split(path.sep).join("+")}@${size}-${Math.trunc(mtimeMs)}`;
+
+/**
+ * Compiles the files under `root` through the cache in `base` from now on. Returns what it did (live counts), or
+ * undefined when the cache is off or its directory cannot be trusted.
+ */
+export function enableCompileCache(root: string, base: string | undefined): CompileCacheStats | undefined {
+  if (!base) return undefined;
+  const prefix = root.endsWith(path.sep) ? root : root + path.sep;
+  const dir = path.join(base, `v8-${process.versions.v8}-${process.arch}`, shortHash(prefix));
+  try {
+    if (!privateDir(dir)) return undefined;
+  } catch {
+    return undefined;
+  }
+  const stats: CompileCacheStats = { dir, hits: 0, misses: 0, rejected: 0 };
+  const pending: Array<{ entry: string; script: Script }> = [];
+  const prototype = Module.prototype as unknown as { _compile: Compile };
+  const original = prototype._compile;
+
+  prototype._compile = function (this: CompiledModule, content: string, filename: string, ...rest: unknown[]) {
+    if (!filename.startsWith(prefix)) return original.call(this, content, filename, ...rest);
+    let entry: string | undefined;
+    let cachedData: Buffer | undefined;
+    try {
+      const { size, mtimeMs } = statSync(filename);
+      entry = entryName(filename.slice(prefix.length), size, mtimeMs);
+      cachedData = readFileSync(path.join(dir, entry));
+    } catch {
+      // No entry yet (or the file cannot be read): compiled as usual, and cached at exit.
+    }
+    const script = new Script(`${WRAPPER}${content}\n});`, { filename, cachedData });
+    if (cachedData && !script.cachedDataRejected) stats.hits++;
+    else {
+      stats.misses++;
+      if (cachedData) stats.rejected++;
+      if (entry) pending.push({ entry, script });
+    }
+    const compiled = script.runInThisContext({ displayErrors: true }) as (...args: unknown[]) => unknown;
+    const require = Object.assign((id: string) => this.require(id), {
+      resolve: (request: string, options?: { paths?: string[] }) => Module.createRequire(filename).resolve(request, options),
+      cache: (Module as unknown as { _cache: unknown })._cache,
+      main: (process as { mainModule?: unknown }).mainModule,
+    });
+    return compiled.call(this.exports, this.exports, require, this, filename, path.dirname(filename));
+  };
+
+  process.once("exit", () => {
+    if (pending.length === 0) return;
+    try {
+      for (const { entry, script } of pending) writeAtomically(path.join(dir, entry), script.createCachedData());
+      prune(dir, prefix);
+    } catch {
+      // A full or read-only disk: the next run compiles as usual.
+    }
+  });
+  return stats;
+}
+
+function writeAtomically(file: string, data: Buffer): void {
+  const aside = `${file}.${process.pid}.tmp`;
+  const fd = openSync(aside, "w", 0o600);
+  try {
+    writeSync(fd, data);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(aside, file);
+}
+
+/**
+ * Removes entries of files that changed or are gone (an upgrade or a rebuild), and files a killed writer left
+ * aside (a minute old: a live writer renames its file within milliseconds).
+ */
+function prune(dir: string, prefix: string): void {
+  const now = Date.now();
+  for (const name of readdirSync(dir)) {
+    const file = path.join(dir, name);
+    let stale: boolean;
+    if (name.endsWith(".tmp")) stale = now - (statSync(file, { throwIfNoEntry: false })?.mtimeMs ?? now) > 60_000;
+    else {
+      const at = name.lastIndexOf("@");
+      const relative = at > 0 ? name.slice(0, at).split("+").join(path.sep) : undefined;
+      const source = relative ? statSync(prefix + relative, { throwIfNoEntry: false }) : undefined;
+      stale = !source || !relative || entryName(relative, source.size, source.mtimeMs) !== name;
+    }
+    if (!stale) continue;
+    try {
+      unlinkSync(file);
+    } catch {
+      // Another process removed it first.
+    }
+  }
+}

@@ -1,0 +1,186 @@
+/**
+ * The CLI's V8 code cache (src/cli/compile-cache.ts), through the built files: the binary's own cache directory
+ * on disk, and the module itself in a child process over a small tree of CommonJS files, where V8 reports what
+ * it accepted. Its speed is bench/run.mjs's business; these are the rules it must keep.
+ */
+import { spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { baseEnv, binPath, repoRoot, tempDir } from "./helpers.js";
+
+const compileCacheModule = path.join(repoRoot, "dist", "cli", "compile-cache.js");
+
+function toolctl(args: string[], env: Record<string, string | undefined>) {
+  const result = spawnSync(process.execPath, [binPath, ...args], { env: baseEnv(env), encoding: "utf8" });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** The one installation directory under a cache base: <base>/v8-<version>-<arch>/<installation>. */
+function installationDir(base: string): string {
+  const [versioned] = readdirSync(base);
+  const [installation] = readdirSync(path.join(base, versioned));
+  return path.join(base, versioned, installation);
+}
+
+const entries = (dir: string) => readdirSync(dir).sort();
+const identity = (file: string) => {
+  const { ino, mtimeMs } = statSync(file);
+  return `${ino}:${mtimeMs}`;
+};
+
+describe("the CLI's compile cache", () => {
+  it("writes one private entry per file a command compiled, and uses them unchanged on the next run", () => {
+    const base = path.join(tempDir("toolctl-cc-"), "cache");
+    const env = { TOOLCTL_HOME: tempDir("toolctl-cc-home-"), TOOLCTL_COMPILE_CACHE: base };
+    const first = toolctl(["list", "--json"], env);
+    expect(first.code).toBe(0);
+    expect(first.stderr).toBe("");
+    const dir = installationDir(base);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    const names = entries(dir);
+    expect(names.length).toBeGreaterThan(10);
+    expect(names.some((name) => name.startsWith("cli+main.js@"))).toBe(true);
+    expect(names.some((name) => /^chunks\+program-[A-Z0-9]+\.js@/.test(name))).toBe(true);
+    for (const name of names) {
+      // Named after a file of this build, its size and its modification time.
+      const [relative, key] = name.split("@");
+      const source = statSync(path.join(repoRoot, "dist", ...relative.split("+")));
+      expect(key).toBe(`${source.size}-${Math.trunc(source.mtimeMs)}`);
+      expect(statSync(path.join(dir, name)).mode & 0o777).toBe(0o600);
+    }
+    const before = new Map(names.map((name) => [name, identity(path.join(dir, name))]));
+
+    const second = toolctl(["list", "--json"], env);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toBe(first.stdout);
+    // Accepted entries are left alone; a rejected one would have been written again.
+    expect(new Map(entries(dir).map((name) => [name, identity(path.join(dir, name))]))).toEqual(before);
+  });
+
+  it("replaces an entry V8 rejects, and removes entries of files that are gone and leftovers of killed writers", () => {
+    const base = path.join(tempDir("toolctl-cc-"), "cache");
+    const env = { TOOLCTL_HOME: tempDir("toolctl-cc-home-"), TOOLCTL_COMPILE_CACHE: base };
+    const reference = toolctl(["list", "--json"], env);
+    expect(reference.code).toBe(0);
+    const dir = installationDir(base);
+    const program = entries(dir).find((name) => name.startsWith("chunks+program-"))!;
+    const size = statSync(path.join(dir, program)).size;
+    writeFileSync(path.join(dir, program), Buffer.alloc(size, 0x5a));
+    writeFileSync(path.join(dir, "chunks+chunk-GONE1234.js@100-1700000000000"), "old");
+    writeFileSync(path.join(dir, "cli+main.js@1-1"), "old");
+    const killed = path.join(dir, "chunks+chunk-X.js@1-1.4242.tmp");
+    writeFileSync(killed, "half");
+    utimesSync(killed, new Date(Date.now() - 120_000), new Date(Date.now() - 120_000));
+    const fresh = path.join(dir, "chunks+chunk-Y.js@1-1.4343.tmp");
+    writeFileSync(fresh, "being written");
+
+    const after = toolctl(["list", "--json"], env);
+    expect(after.code).toBe(0);
+    expect(after.stderr).toBe("");
+    expect(after.stdout).toBe(reference.stdout);
+    expect(readFileSync(path.join(dir, program)).equals(Buffer.alloc(size, 0x5a))).toBe(false);
+    const left = entries(dir);
+    expect(left).not.toContain("chunks+chunk-GONE1234.js@100-1700000000000");
+    expect(left).not.toContain("cli+main.js@1-1");
+    expect(left).not.toContain(path.basename(killed));
+    // Another process may be about to rename this one into place.
+    expect(left).toContain(path.basename(fresh));
+  });
+
+  it("is off with TOOLCTL_COMPILE_CACHE=0, lives under XDG_CACHE_HOME by default, and is never used from a directory others can write to", () => {
+    const home = tempDir("toolctl-cc-home-");
+    const xdg = tempDir("toolctl-cc-xdg-");
+    const off = toolctl(["list"], { TOOLCTL_HOME: home, TOOLCTL_COMPILE_CACHE: "0", XDG_CACHE_HOME: xdg });
+    expect(off.code).toBe(0);
+    expect(readdirSync(xdg)).toEqual([]);
+
+    expect(toolctl(["list"], { TOOLCTL_HOME: home, XDG_CACHE_HOME: xdg }).code).toBe(0);
+    const dir = installationDir(path.join(xdg, "toolctl", "compile-cache"));
+    expect(entries(dir).length).toBeGreaterThan(10);
+
+    // Without XDG_CACHE_HOME: ~/.cache.
+    const userHome = tempDir("toolctl-cc-user-");
+    expect(toolctl(["list"], { TOOLCTL_HOME: home, HOME: userHome, XDG_CACHE_HOME: undefined }).code).toBe(0);
+    expect(existsSync(path.join(userHome, ".cache", "toolctl", "compile-cache"))).toBe(true);
+
+    // Writable by others: not read, not written.
+    for (const name of entries(dir)) writeFileSync(path.join(dir, name), "planted");
+    chmodSync(dir, 0o777);
+    const shared = toolctl(["list"], { TOOLCTL_HOME: home, XDG_CACHE_HOME: xdg });
+    expect(shared.code).toBe(0);
+    expect(shared.stderr).toBe("");
+    for (const name of entries(dir)) expect(readFileSync(path.join(dir, name), "utf8")).toBe("planted");
+
+    // A file where the directory should be: no cache, no complaint.
+    const blocked = path.join(tempDir("toolctl-cc-"), "file");
+    writeFileSync(blocked, "");
+    const noCache = toolctl(["list"], { TOOLCTL_HOME: home, TOOLCTL_COMPILE_CACHE: blocked });
+    expect(noCache.code).toBe(0);
+    expect(noCache.stderr).toBe("");
+  });
+
+  it("compiles a file through V8's cache with CommonJS's semantics kept, and leaves files outside its root to Node", () => {
+    const work = tempDir("toolctl-cc-unit-");
+    const root = path.join(work, "root");
+    mkdirSync(path.join(root, "lib"), { recursive: true });
+    writeFileSync(
+      path.join(root, "a.js"),
+      [
+        '"use strict";',
+        'const b = require("./lib/b.js");',
+        "module.exports = {",
+        "  b: b.twice(21),",
+        "  strict: (function () { return this === undefined; })(),",
+        "  self: this === module.exports,",
+        "  file: __filename,",
+        "  dir: __dirname,",
+        '  resolved: require.resolve("./lib/b.js"),',
+        "  outside: require(process.env.OUTSIDE).value,",
+        "  stack: () => new Error('where').stack,",
+        "};",
+      ].join("\n"),
+    );
+    writeFileSync(path.join(root, "lib", "b.js"), "exports.twice = (n) => n * 2;\n");
+    const outside = path.join(work, "outside.js");
+    writeFileSync(outside, "exports.value = 'outside';\n");
+    const script = path.join(work, "main.cjs");
+    writeFileSync(
+      script,
+      `const { enableCompileCache } = require(${JSON.stringify(compileCacheModule)});
+const stats = enableCompileCache(${JSON.stringify(root)}, ${JSON.stringify(path.join(work, "cache"))});
+const a = require(${JSON.stringify(path.join(root, "a.js"))});
+const { stack, ...rest } = a;
+process.stdout.write(JSON.stringify({ ...rest, at: stack().split("\\n")[1], stats: { hits: stats.hits, misses: stats.misses, rejected: stats.rejected } }));`,
+    );
+    const run = () => {
+      const result = spawnSync(process.execPath, [script], { env: baseEnv({ OUTSIDE: outside }), encoding: "utf8" });
+      expect(result.stderr).toBe("");
+      return JSON.parse(result.stdout) as Record<string, unknown>;
+    };
+    const expected = {
+      b: 42,
+      strict: true,
+      self: true,
+      file: path.join(root, "a.js"),
+      dir: root,
+      resolved: path.join(root, "lib", "b.js"),
+      outside: "outside",
+    };
+    const first = run();
+    expect(first).toMatchObject({ ...expected, stats: { hits: 0, misses: 2, rejected: 0 } });
+    expect(first.at).toContain(`${path.join(root, "a.js")}:11:`);
+    const dir = installationDir(path.join(work, "cache"));
+    expect(entries(dir).map((name) => name.split("@")[0])).toEqual(["a.js", "lib+b.js"]);
+
+    const second = run();
+    expect(second).toMatchObject({ ...expected, stats: { hits: 2, misses: 0, rejected: 0 } });
+    expect(second.at).toBe(first.at);
+
+    // Same length, different code: the entry's name (size and modification time) no longer matches.
+    writeFileSync(path.join(root, "lib", "b.js"), "exports.twice = (n) => n + n;\n");
+    utimesSync(path.join(root, "lib", "b.js"), new Date(), new Date(Date.now() + 5_000));
+    expect(run()).toMatchObject({ b: 42, stats: { hits: 1, misses: 1, rejected: 0 } });
+    expect(entries(dir)).toHaveLength(2);
+  });
+});
