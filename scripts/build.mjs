@@ -58,7 +58,7 @@ const dist = new URL("../dist", import.meta.url);
 const next = new URL(`../dist.build-${process.pid}`, import.meta.url);
 const old = new URL(`../dist.old-${process.pid}`, import.meta.url);
 await build({
-  entryPoints: { "cli/main": "src/cli/main.ts", "cli/compile-cache": "src/cli/compile-cache.ts", "api/index": "src/api/index.ts" },
+  entryPoints: { "cli/main": "src/cli/main.ts", "api/index": "src/api/index.ts" },
   outdir: next.pathname,
   bundle: true,
   splitting: true,
@@ -81,6 +81,20 @@ await build({
   plugins: [lazyRequires()],
 });
 await toCommonJs(next.pathname);
+// The compile cache is loaded before everything else, and before it can cache anything: one file of its own,
+// sharing no chunk with the rest.
+await build({
+  entryPoints: ["src/cli/compile-cache.ts"],
+  outfile: new URL("cli/compile-cache.js", `${next.href}/`).pathname,
+  bundle: true,
+  format: "cjs",
+  platform: "node",
+  target: "node20",
+  minifyWhitespace: true,
+  minifySyntax: true,
+  legalComments: "none",
+  logLevel: "warning",
+});
 // What shell completion knows of the command tree, read from it once here, so a TAB never loads commander.
 const spec = spawnSync(process.execPath, [new URL("cli/main.js", `${next.href}/`).pathname, "__complete-spec"], { encoding: "utf8" });
 if (spec.status !== 0) throw new Error(`toolctl __complete-spec failed: ${spec.stderr}`);

@@ -5,8 +5,10 @@
  */
 import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { commandOf, compileCacheBase } from "../src/cli/compile-cache.js";
 import { baseEnv, binPath, repoRoot, tempDir } from "./helpers.js";
 
 const compileCacheModule = path.join(repoRoot, "dist", "cli", "compile-cache.js");
@@ -16,11 +18,12 @@ function toolctl(args: string[], env: Record<string, string | undefined>) {
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-/** The one installation directory under a cache base: <base>/v8-<version>-<arch>/<installation>. */
-function installationDir(base: string): string {
+/** The one command's directory under a cache base: <base>/v8-<version>-<arch>/<installation>/<command>. */
+function commandDir(base: string, command = "list"): string {
   const [versioned] = readdirSync(base);
   const [installation] = readdirSync(path.join(base, versioned));
-  return path.join(base, versioned, installation);
+  expect(readdirSync(path.join(base, versioned, installation))).toEqual([command]);
+  return path.join(base, versioned, installation, command);
 }
 
 const entries = (dir: string) => readdirSync(dir).sort();
@@ -36,7 +39,7 @@ describe("the CLI's compile cache", () => {
     const first = toolctl(["list", "--json"], env);
     expect(first.code).toBe(0);
     expect(first.stderr).toBe("");
-    const dir = installationDir(base);
+    const dir = commandDir(base);
     expect(statSync(dir).mode & 0o777).toBe(0o700);
     const names = entries(dir);
     expect(names.length).toBeGreaterThan(10);
@@ -56,6 +59,26 @@ describe("the CLI's compile cache", () => {
     expect(second.stdout).toBe(first.stdout);
     // Accepted entries are left alone; a rejected one would have been written again.
     expect(new Map(entries(dir).map((name) => [name, identity(path.join(dir, name))]))).toEqual(before);
+
+    // Another command keeps its own: the functions it runs differ.
+    expect(toolctl(["--json", "config", "get", "limits.dailyUsd"], env).code).toBe(0);
+    expect(readdirSync(path.dirname(dir)).sort()).toEqual(["config", "list"]);
+    expect(entries(path.join(path.dirname(dir), "config")).some((name) => name.startsWith("chunks+program-"))).toBe(true);
+    expect(new Map(entries(dir).map((name) => [name, identity(path.join(dir, name))]))).toEqual(before);
+  });
+
+  it("names a command's part of the cache after its first word that is not a flag", () => {
+    expect(commandOf(["run", "echo.say", "--param", "message=hi"])).toBe("run");
+    expect(commandOf(["--json", "list"])).toBe("list");
+    expect(commandOf(["--version"])).toBe("other");
+    expect(commandOf(["../evil", "list"])).toBe("other");
+    expect(commandOf([])).toBe("other");
+    expect(compileCacheBase({ TOOLCTL_COMPILE_CACHE: "off" })).toBeUndefined();
+    expect(compileCacheBase({ TOOLCTL_COMPILE_CACHE: "0" })).toBeUndefined();
+    expect(compileCacheBase({ TOOLCTL_COMPILE_CACHE: "/tmp/cc" })).toBe("/tmp/cc");
+    expect(compileCacheBase({ XDG_CACHE_HOME: "/x/cache" })).toBe(path.join("/x/cache", "toolctl", "compile-cache"));
+    // A relative XDG_CACHE_HOME is invalid by the XDG spec: ignored.
+    expect(compileCacheBase({ XDG_CACHE_HOME: "cache" })).toBe(path.join(homedir(), ".cache", "toolctl", "compile-cache"));
   });
 
   it("replaces an entry V8 rejects, and removes entries of files that are gone and leftovers of killed writers", () => {
@@ -63,7 +86,7 @@ describe("the CLI's compile cache", () => {
     const env = { TOOLCTL_HOME: tempDir("toolctl-cc-home-"), TOOLCTL_COMPILE_CACHE: base };
     const reference = toolctl(["list", "--json"], env);
     expect(reference.code).toBe(0);
-    const dir = installationDir(base);
+    const dir = commandDir(base);
     const program = entries(dir).find((name) => name.startsWith("chunks+program-"))!;
     const size = statSync(path.join(dir, program)).size;
     writeFileSync(path.join(dir, program), Buffer.alloc(size, 0x5a));
@@ -96,7 +119,7 @@ describe("the CLI's compile cache", () => {
     expect(readdirSync(xdg)).toEqual([]);
 
     expect(toolctl(["list"], { TOOLCTL_HOME: home, XDG_CACHE_HOME: xdg }).code).toBe(0);
-    const dir = installationDir(path.join(xdg, "toolctl", "compile-cache"));
+    const dir = commandDir(path.join(xdg, "toolctl", "compile-cache"));
     expect(entries(dir).length).toBeGreaterThan(10);
 
     // Without XDG_CACHE_HOME: ~/.cache.
@@ -170,7 +193,7 @@ process.stdout.write(JSON.stringify({ ...rest, at: stack().split("\\n")[1], stat
     const first = run();
     expect(first).toMatchObject({ ...expected, stats: { hits: 0, misses: 2, rejected: 0 } });
     expect(first.at).toContain(`${path.join(root, "a.js")}:11:`);
-    const dir = installationDir(path.join(work, "cache"));
+    const dir = commandDir(path.join(work, "cache"), "other");
     expect(entries(dir).map((name) => name.split("@")[0])).toEqual(["a.js", "lib+b.js"]);
 
     const second = run();

@@ -10,7 +10,9 @@
  * (`module.enableCompileCache`); this works from Node 20.
  *
  * Where: `TOOLCTL_COMPILE_CACHE` (a directory, or `0` for none), else `$XDG_CACHE_HOME/toolctl/compile-cache`,
- * else `~/.cache/toolctl/compile-cache`, one directory per Node version and per installation. A code cache is
+ * else `~/.cache/toolctl/compile-cache`, one directory per Node version, per installation and per command: a
+ * file's cache holds the functions of the command that made it, and `run` and `list` run different parts of the
+ * same files (one shared cache, made by whichever command came first, costs a run 3 % more instructions). A code cache is
  * code: the directory is used only when it belongs to this user and nobody else can write to it, entries are
  * written aside and renamed into place (a reader never sees half a file), and V8 checks each one against its own
  * version, flags and the source's length before using it. An entry is named after its file's path, size and
@@ -73,14 +75,20 @@ function privateDir(dir: string): boolean {
 
 const entryName = (relative: string, size: number, mtimeMs: number) => `${relative.split(path.sep).join("+")}@${size}-${Math.trunc(mtimeMs)}`;
 
+/** The command a CLI invocation runs (its first word that is not a flag), as a cache directory's name. */
+export function commandOf(argv: readonly string[]): string {
+  const word = argv.find((arg) => !arg.startsWith("-"));
+  return word && /^[a-z][a-z0-9-]{0,39}$/.test(word) ? word : "other";
+}
+
 /**
- * Compiles the files under `root` through the cache in `base` from now on. Returns what it did (live counts), or
- * undefined when the cache is off or its directory cannot be trusted.
+ * Compiles the files under `root` through the cache in `base` from now on, in the part of it kept for `command`.
+ * Returns what it did (live counts), or undefined when the cache is off or its directory cannot be trusted.
  */
-export function enableCompileCache(root: string, base: string | undefined): CompileCacheStats | undefined {
+export function enableCompileCache(root: string, base: string | undefined, command = "other"): CompileCacheStats | undefined {
   if (!base) return undefined;
   const prefix = root.endsWith(path.sep) ? root : root + path.sep;
-  const dir = path.join(base, `v8-${process.versions.v8}-${process.arch}`, shortHash(prefix));
+  const dir = path.join(base, `v8-${process.versions.v8}-${process.arch}`, shortHash(prefix), command);
   try {
     if (!privateDir(dir)) return undefined;
   } catch {
