@@ -17,7 +17,10 @@ const bin = path.join(root, "bin", "toolctl");
 const node = process.execPath;
 const work = mkdtempSync(path.join(os.tmpdir(), "toolctl-bench-"));
 const home = path.join(work, "home");
-const env = { ...process.env, TOOLCTL_HOME: home, NO_COLOR: "1" };
+// The compile cache in a directory of this run's own: warmed by each comparison's warm-up runs, as a user's is by
+// the first run of a command. The `cache off` rows show what a first run (or TOOLCTL_COMPILE_CACHE=0) costs.
+const env = { ...process.env, TOOLCTL_HOME: home, NO_COLOR: "1", TOOLCTL_COMPILE_CACHE: path.join(work, "compile-cache") };
+const coldEnv = { ...env, TOOLCTL_COMPILE_CACHE: "0" };
 delete env.CI;
 
 function toolctl(args) {
@@ -84,6 +87,8 @@ get("http://127.0.0.1:${port}/bench", (res) => {
       target: 1.35,
       alsoAgainst: [{ label: "toolctl run bench.get  vs  bare fetch script", argv: [node, fetchScript], target: 1.5 }],
     }),
+    compare("toolctl list, compile cache off  vs  node -e 0", [node, "-e", "0"], [node, bin, "list"], { env: coldEnv }),
+    compare("toolctl run bench.get, compile cache off  vs  node:http", [node, httpScript], [node, bin, "run", "bench.get"], { env: coldEnv }),
   ];
   // Wall time on a shared VM jitters by ±15 ms; instruction counts are a repeatable second opinion.
   if (hasValgrind()) {
@@ -103,12 +108,18 @@ get("http://127.0.0.1:${port}/bench", (res) => {
       ],
       [[node, httpScript], run],
       [[node, fetchScript], run],
+      [[node, "-e", "0"], [node, bin, "list"], coldEnv],
+      [[node, httpScript], run, coldEnv],
     ];
     const counted = new Map();
-    const count = (argv) => (counted.has(argv) ? counted.get(argv) : counted.set(argv, instructions(argv, env)).get(argv));
-    pairs.forEach(([floorArgv, subjectArgv], i) => {
+    const count = (argv, countEnv = env) => {
+      const key = `${argv.join(" ")}\0${countEnv.TOOLCTL_COMPILE_CACHE}`;
+      if (!counted.has(key)) counted.set(key, instructions(argv, countEnv));
+      return counted.get(key);
+    };
+    pairs.forEach(([floorArgv, subjectArgv, subjectEnv], i) => {
       const floor = count(floorArgv);
-      const subject = count(subjectArgv);
+      const subject = count(subjectArgv, subjectEnv);
       if (floor && subject) results[i].instructionRatio = +(subject / floor).toFixed(2);
     });
   }
