@@ -8,7 +8,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, 
 import { homedir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { commandOf, compileCacheBase } from "../src/cli/compile-cache.js";
+import { commandOf, compileCacheBase, UNUSED_DAYS } from "../src/cli/compile-cache.js";
 import { baseEnv, binPath, repoRoot, tempDir } from "./helpers.js";
 
 const compileCacheModule = path.join(repoRoot, "dist", "cli", "compile-cache.js");
@@ -109,6 +109,47 @@ describe("the CLI's compile cache", () => {
     expect(left).not.toContain(path.basename(killed));
     // Another process may be about to rename this one into place.
     expect(left).toContain(path.basename(fresh));
+  });
+
+  it("removes what was not written to for 30 days (other commands, installations, Node versions), and only what it made", () => {
+    const base = path.join(tempDir("toolctl-cc-"), "cache");
+    const env = { TOOLCTL_HOME: tempDir("toolctl-cc-home-"), TOOLCTL_COMPILE_CACHE: base };
+    expect(toolctl(["list"], env).code).toBe(0);
+    const listDir = commandDir(base);
+    const installation = path.dirname(listDir);
+    const old = new Date(Date.now() - (UNUSED_DAYS + 1) * 86_400_000);
+    const plant = (dir: string, files: string[], when: Date) => {
+      mkdirSync(dir, { recursive: true });
+      for (const file of files) writeFileSync(path.join(dir, file), "x");
+      utimesSync(dir, when, when);
+      return dir;
+    };
+    const oldCommand = plant(path.join(installation, "doctor"), ["chunks+program-X.js@1-1"], old);
+    const recentCommand = plant(path.join(installation, "audit"), ["chunks+program-X.js@1-1"], new Date());
+    const oldVersion = plant(path.join(base, "v8-0.0.0-old-x64", "abc123", "list"), ["cli+main.js@1-1"], old);
+    const notOurs = plant(path.join(base, "v8-0.0.0-old-x64", "abc123", "notes"), ["notes.txt"], old);
+    const unrelated = plant(path.join(base, "photos", "abc123", "list"), ["a@b"], old);
+    // As if list had not been run for a month.
+    utimesSync(listDir, old, old);
+
+    // A run that writes (a new command's first) prunes.
+    expect(toolctl(["show", "nothing-here"], env).code).not.toBe(0);
+    expect(existsSync(oldCommand)).toBe(false);
+    expect(existsSync(recentCommand)).toBe(true);
+    expect(existsSync(path.dirname(oldVersion))).toBe(true);
+    expect(existsSync(oldVersion)).toBe(false);
+    expect(existsSync(notOurs)).toBe(true);
+    expect(existsSync(unrelated)).toBe(true);
+    // The old list directory was not written to in 30 days either, so it went too; its next run makes it again.
+    expect(existsSync(listDir)).toBe(false);
+    expect(toolctl(["list"], env).code).toBe(0);
+    expect(entries(listDir).length).toBeGreaterThan(10);
+
+    // An emptied installation and Node version go with their last command.
+    const lone = plant(path.join(base, "v8-0.0.0-gone-x64", "zz9", "run"), ["cli+main.js@1-1"], old);
+    expect(toolctl(["config", "get", "limits.dailyUsd"], env).code).toBe(0);
+    expect(existsSync(path.join(base, "v8-0.0.0-gone-x64"))).toBe(false);
+    expect(existsSync(lone)).toBe(false);
   });
 
   it("is off with TOOLCTL_COMPILE_CACHE=0, lives under XDG_CACHE_HOME by default, and is never used from a directory others can write to", () => {

@@ -17,10 +17,11 @@
  * written aside and renamed into place (a reader never sees half a file), and V8 checks each one against its own
  * version, flags and the source's length before using it. An entry is named after its file's path, size and
  * modification time, so a rebuilt or upgraded toolctl never runs a stale one; entries of files that are gone are
- * removed when new ones are written. Anything that goes wrong (no home, a read-only disk) only means no cache.
+ * removed when new ones are written, and so are the directories of commands, installations and Node versions no
+ * run wrote to for 30 days. Anything that goes wrong (no home, a read-only disk) only means no cache.
  */
 import Module from "node:module";
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { homedir } from "node:os";
 import path from "node:path";
 import { Script } from "node:vm";
@@ -75,10 +76,12 @@ function privateDir(dir: string): boolean {
 
 const entryName = (relative: string, size: number, mtimeMs: number) => `${relative.split(path.sep).join("+")}@${size}-${Math.trunc(mtimeMs)}`;
 
+const COMMAND = /^[a-z][a-z0-9-]{0,39}$/;
+
 /** The command a CLI invocation runs (its first word that is not a flag), as a cache directory's name. */
 export function commandOf(argv: readonly string[]): string {
   const word = argv.find((arg) => !arg.startsWith("-"));
-  return word && /^[a-z][a-z0-9-]{0,39}$/.test(word) ? word : "other";
+  return word && COMMAND.test(word) ? word : "other";
 }
 
 /**
@@ -131,6 +134,7 @@ export function enableCompileCache(root: string, base: string | undefined, comma
     try {
       for (const { entry, script } of pending) writeAtomically(path.join(dir, entry), script.createCachedData());
       prune(dir, prefix);
+      pruneUnused(base, dir);
     } catch {
       // A full or read-only disk: the next run compiles as usual.
     }
@@ -147,6 +151,43 @@ function writeAtomically(file: string, data: Buffer): void {
     closeSync(fd);
   }
   renameSync(aside, file);
+}
+
+/** How long a command's directory may go unchanged before another run removes it. */
+export const UNUSED_DAYS = 30;
+
+/**
+ * Removes the directories of commands, installations (an `npx` run's, an upgraded toolctl's) and Node versions
+ * that were not written to for `UNUSED_DAYS`: the cache would otherwise only grow. A command still in use whose
+ * files have all been cached for that long loses its cache once, and its next run makes it again.
+ */
+function pruneUnused(base: string, current: string): void {
+  const cutoff = Date.now() - UNUSED_DAYS * 86_400_000;
+  // Only what this cache made: TOOLCTL_COMPILE_CACHE may name a directory that holds other things too.
+  const ours = (dir: string, pattern: RegExp) =>
+    readdirSync(dir, { withFileTypes: true })
+      .filter((entry) => entry.isDirectory() && pattern.test(entry.name))
+      .map((entry) => path.join(dir, entry.name));
+  const removeIfEmpty = (dir: string) => {
+    try {
+      rmdirSync(dir);
+    } catch {
+      // Not empty: still in use.
+    }
+  };
+  for (const versionDir of ours(base, /^v8-[\w.-]+$/)) {
+    for (const installationDir of ours(versionDir, /^[0-9a-z]{1,8}$/)) {
+      for (const commandDir of ours(installationDir, COMMAND)) {
+        if (commandDir === current || statSync(commandDir).mtimeMs >= cutoff) continue;
+        const names = readdirSync(commandDir);
+        if (!names.every((name) => name.includes("@"))) continue;
+        for (const name of names) unlinkSync(path.join(commandDir, name));
+        removeIfEmpty(commandDir);
+      }
+      removeIfEmpty(installationDir);
+    }
+    removeIfEmpty(versionDir);
+  }
 }
 
 /**
