@@ -20,8 +20,8 @@ const home = path.join(work, "home");
 // The compile cache in a directory of this run's own: warmed by each comparison's warm-up runs, as a user's is by
 // the first run of a command. The `cache off` rows show what a first run (or TOOLCTL_COMPILE_CACHE=0) costs.
 const env = { ...process.env, TOOLCTL_HOME: home, NO_COLOR: "1", TOOLCTL_COMPILE_CACHE: path.join(work, "compile-cache") };
-const coldEnv = { ...env, TOOLCTL_COMPILE_CACHE: "0" };
 delete env.CI;
+const coldEnv = { ...env, TOOLCTL_COMPILE_CACHE: "0" };
 
 function toolctl(args) {
   const result = spawnSync(node, [bin, ...args], { env, encoding: "utf8" });
