@@ -255,6 +255,32 @@ describe("the project's limits and settings", () => {
       source: "env TOOLCTL_LIMITS_PER_ACTION_USD",
     });
   });
+
+  it("are the ones doctor checks: the user's config.yaml with toolctl.yaml over it, not the project registry's directory", async () => {
+    const { root, at, user } = newProject({ "toolctl.yaml": "manifests: []\nsettings:\n  process:\n    confinement: required\n" });
+    const checks = async () => {
+      const doctor = await runJson(["doctor"], at());
+      expect([0, 6], doctor.stderr).toContain(doctor.code);
+      return new Map((doctor.json.checks as Array<{ name: string; message: string }>).map((check) => [check.name, check.message]));
+    };
+    const userConfig = path.join(user, ".toolctl", "config.yaml");
+    const projectFile = path.join(root, "toolctl.yaml");
+    let found = await checks();
+    expect(found.get("config")).toBe(`built-in defaults (no ${userConfig}), with ${projectFile} over them`);
+    // With bubblewrap able to build a sandbox the check names the setting; without, it says what is missing.
+    const confinement = found.get("confinement")!;
+    if (confinement.includes("run confined")) expect(confinement).toContain("(process.confinement: required)");
+
+    writeFiles({ ".toolctl/config.yaml": "limits:\n  dailyUsd: 300\n" }, user);
+    found = await checks();
+    expect(found.get("config")).toBe(`${userConfig} is valid, with ${projectFile} over it`);
+
+    // A broken user config.yaml is doctor's finding, not a crash.
+    writeFiles({ ".toolctl/config.yaml": "limits:\n  dailyUsd: -5\n" }, user);
+    found = await checks();
+    expect(found.get("config")).toContain(userConfig);
+    expect(found.get("config")).toContain("limits.dailyUsd");
+  });
 });
 
 describe("what a project's tools cannot read", () => {

@@ -381,7 +381,17 @@ export async function diagnose(options: Pick<OpenOptions, "home" | "project" | "
     given
       ? Object.create(given, { close: { value: async () => {} } })
       : (await import("../store/open.js")).openStore(home, env, options.database, settingsHome({ home, project }));
-  return run({ home, env, cwd: options.cwd ?? process.cwd(), actor: options.actor ?? resolveActor(env) }, openStore);
+  return run(
+    {
+      home,
+      env,
+      cwd: options.cwd ?? process.cwd(),
+      actor: options.actor ?? resolveActor(env),
+      settingsHome: settingsHome({ home, project }),
+      ...(project ? { project } : {}),
+    },
+    openStore,
+  );
 }
 
 export interface TransferOptions {

@@ -3,7 +3,7 @@
  * engine (and runc, against the Leaky Vessels fix), each Docker tool's image, the secrets tools need, and 2FA.
  * Exit 0 when nothing failed, 6 when something a registered tool needs is unavailable.
  */
-import type { Actor } from "../config/home.js";
+import type { Actor, ProjectRef } from "../config/home.js";
 import { loadConfig } from "../config/config.js";
 import type { ToolSummary } from "../domain/records.js";
 import { ToolctlError } from "../errors.js";
@@ -18,6 +18,10 @@ export interface DoctorContext {
   env: NodeJS.ProcessEnv;
   cwd: string;
   actor: Actor;
+  /** Where the user's config.yaml is: the home, or in a project the user's own home (config/home.ts `settingsHome`). */
+  settingsHome: string;
+  /** In a project: its toolctl.yaml, whose settings apply over the user's, as for every command there. */
+  project?: ProjectRef;
 }
 
 export interface Diagnosis {
@@ -174,9 +178,11 @@ export async function diagnose(context: DoctorContext, openStore: () => Promise<
   const checks: Check[] = [];
   let config;
   try {
-    config = await loadConfig(context.home, context.env);
+    config = await loadConfig(context.settingsHome, context.env, context.project);
     const { existsSync } = await import("node:fs");
-    checks.push({ name: "config", level: "ok", message: existsSync(config.file) ? `${config.file} is valid` : `built-in defaults (no ${config.file})` });
+    const present = existsSync(config.file);
+    const over = config.project ? `, with ${config.project.file} over ${present ? "it" : "them"}` : "";
+    checks.push({ name: "config", level: "ok", message: `${present ? `${config.file} is valid` : `built-in defaults (no ${config.file})`}${over}` });
   } catch (error) {
     checks.push({ name: "config", level: "fail", message: (error as Error).message });
   }

@@ -7,7 +7,14 @@ import type { CommandContext } from "../program.js";
 
 export async function doctorCommand(context: CommandContext): Promise<number> {
   const { diagnose } = await import("../../api/index.js");
-  const diagnosis = await diagnose({ home: context.home, database: context.database, env: context.env, cwd: context.cwd, actor: context.actor });
+  const diagnosis = await diagnose({
+    home: context.home,
+    project: context.project,
+    database: context.database,
+    env: context.env,
+    cwd: context.cwd,
+    actor: context.actor,
+  });
   context.output.data(diagnosis, () => {
     const c = context.output.color;
     const mark = { ok: c.green("✓"), warn: c.yellow("!"), fail: c.red("✗") };
