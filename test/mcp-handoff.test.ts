@@ -59,9 +59,9 @@ afterAll(async () => {
   await Promise.allSettled(running.splice(0).map((child) => child.stop()));
 });
 
-/** The built binary on `home`, left running. */
-function start(home: string, args: string[], env: Record<string, string> = {}): Spawned {
-  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [binPath, "--home", home, ...args], { env: baseEnv(env), cwd: repoRoot });
+/** The built binary on `home` (or, without one, on whatever `cwd` finds: a project's), left running. */
+function start(home: string | undefined, args: string[], env: Record<string, string> = {}, cwd = repoRoot): Spawned {
+  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [binPath, ...(home ? ["--home", home] : []), ...args], { env: baseEnv(env), cwd });
   let stderr = "";
   child.stderr.on("data", (chunk) => (stderr += chunk));
   const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
@@ -355,4 +355,22 @@ describe("toolctl mcp --http --ui: the page on the MCP server's port", () => {
       expect(result.stderr.trimEnd().split("\n")).toEqual([message]);
     }
   });
+});
+
+describe("toolctl mcp --http --ui in a project", () => {
+  it("serves the page with the project's settings, as toolctl ui does there: its tighter daily limit on /budget", async () => {
+    const user = tempDir("toolctl-user-");
+    const root = writeFiles({ "toolctl.yaml": "manifests: []\nlimits:\n  dailyUsd: 7\n" }, tempDir("toolctl-project-"));
+    const server = start(undefined, ["mcp", "--http", "127.0.0.1:0", "--ui"], { HOME: user, TOOLCTL_MCP_TOKEN: TOKEN }, root);
+    const loginUrl = await server.waitFor(/^toolctl mcp: approval page login link \(signs in once\): (\S+)$/m);
+    const cookie = await signIn(loginUrl);
+    const budget = await fetch(`${new URL(loginUrl).origin}/budget`, { headers: { cookie } });
+    expect(budget.status).toBe(200);
+    const page = await budget.text();
+    expect(page).toContain("of $7.00");
+    expect(page).not.toContain("of $500.00");
+    // The registry is the project's, as for every command there.
+    expect(JSON.parse(readFileSync(path.join(root, ".toolctl", "ui.json"), "utf8"))).toMatchObject({ url: new URL(loginUrl).origin });
+    expect(await server.stop()).toBe(0);
+  }, 30_000);
 });

@@ -106,9 +106,9 @@ export async function mcpCommand(context: CommandContext, flags: McpFlags): Prom
     // The page decides as the person at this machine (actor user), never as the agent this server serves.
     let mount: MountedHandler | undefined;
     if (flags.ui) {
-      const [{ openToolctl: open }, web] = await Promise.all([import("../../api/index.js"), import("../../web/index.js")]);
-      pageApi = await open({ home: context.home, database: context.database, env: context.env, cwd: context.cwd, actor: "user" });
-      pageApi.on("warning", (message) => context.output.warn(message));
+      // Opened as every command opens it (the project's settings included), as toolctl ui does.
+      const web = await import("../../web/index.js");
+      pageApi = await openForCommand(context, "user");
       const handler = web.uiHandler(pageApi, { log: (message) => log(message.replace(/^toolctl ui:/, "toolctl mcp: approval page:")) });
       mount = {
         listening: (address) => void (served.address = handler.listening(address)),
