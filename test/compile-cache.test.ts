@@ -4,7 +4,7 @@
  * it accepted. Its speed is bench/run.mjs's business; these are the rules it must keep.
  */
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -175,6 +175,16 @@ describe("the CLI's compile cache", () => {
     expect(shared.code).toBe(0);
     expect(shared.stderr).toBe("");
     for (const name of entries(dir)) expect(readFileSync(path.join(dir, name), "utf8")).toBe("planted");
+
+    // Another user's home, as `sudo toolctl` with HOME kept sees it: nothing of root's is made in it (giving a
+    // directory away takes root, which CI is).
+    if (process.getuid?.() === 0) {
+      const theirs = tempDir("toolctl-cc-theirs-");
+      chownSync(theirs, 65534, 65534);
+      const asRoot = toolctl(["list"], { TOOLCTL_HOME: home, HOME: theirs, XDG_CACHE_HOME: undefined });
+      expect(asRoot.code).toBe(0);
+      expect(readdirSync(theirs)).toEqual([]);
+    }
 
     // A file where the directory should be: no cache, no complaint.
     const blocked = path.join(tempDir("toolctl-cc-"), "file");

@@ -62,10 +62,18 @@ function shortHash(text: string): string {
   return (hash >>> 0).toString(36);
 }
 
-/** A directory this user owns and only this user can write to; created (0700) when missing. */
+/**
+ * A directory this user owns and only this user can write to; created (0700) when missing, but never inside a
+ * directory another user owns (root excepted, as for /tmp): `sudo toolctl` with the user's HOME kept must not
+ * leave root's files in the user's ~/.cache.
+ */
 function privateDir(dir: string): boolean {
   let stat = statSync(dir, { throwIfNoEntry: false });
   if (!stat) {
+    let existing = path.dirname(dir);
+    while (!statSync(existing, { throwIfNoEntry: false }) && path.dirname(existing) !== existing) existing = path.dirname(existing);
+    const owner = statSync(existing).uid;
+    if (typeof process.getuid === "function" && owner !== process.getuid() && owner !== 0) return false;
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     stat = statSync(dir);
   }
