@@ -26,7 +26,7 @@ import { homedir } from "node:os";
 import path from "node:path";
 import { Script } from "node:vm";
 
-/** What the cache did in this process, for tests and `--verbose`-style diagnostics. */
+/** What the cache did in this process (the tests read it). */
 export interface CompileCacheStats {
   dir: string;
   /** Files compiled with an accepted cache entry. */
