@@ -109,6 +109,8 @@ export function enableCompileCache(root: string, base: string | undefined, comma
   const pending: Array<{ entry: string; script: Script }> = [];
   const prototype = Module.prototype as unknown as { _compile: Compile };
   const original = prototype._compile;
+  // require.cache as every CommonJS module sees it, through the public API.
+  const moduleCache = Module.createRequire(prefix).cache;
 
   prototype._compile = function (this: CompiledModule, content: string, filename: string, ...rest: unknown[]) {
     if (!filename.startsWith(prefix)) return original.call(this, content, filename, ...rest);
@@ -131,7 +133,7 @@ export function enableCompileCache(root: string, base: string | undefined, comma
     const compiled = script.runInThisContext({ displayErrors: true }) as (...args: unknown[]) => unknown;
     const require = Object.assign((id: string) => this.require(id), {
       resolve: (request: string, options?: { paths?: string[] }) => Module.createRequire(filename).resolve(request, options),
-      cache: (Module as unknown as { _cache: unknown })._cache,
+      cache: moduleCache,
       main: (process as { mainModule?: unknown }).mainModule,
     });
     return compiled.call(this.exports, this.exports, require, this, filename, path.dirname(filename));
