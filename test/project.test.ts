@@ -280,6 +280,17 @@ describe("the project's limits and settings", () => {
     found = await checks();
     expect(found.get("config")).toContain(userConfig);
     expect(found.get("config")).toContain("limits.dailyUsd");
+
+    // A config.yaml in the project's own .toolctl/ is read by nothing: said, rather than silently ignored.
+    writeFiles({ ".toolctl/config.yaml": "limits:\n  dailyUsd: 300\n" }, user);
+    writeFiles({ ".toolctl/config.yaml": "limits:\n  dailyUsd: 1\n" }, root);
+    const doctor = await runJson(["doctor"], at());
+    const ignored = (doctor.json.checks as Array<{ name: string; level: string; message: string }>).find((check) => check.name === "ignored config");
+    expect(ignored).toEqual({
+      name: "ignored config",
+      level: "warn",
+      message: `${path.join(root, ".toolctl", "config.yaml")} is not read in a project: settings come from ${userConfig} with ${projectFile} over it; move these settings to one of them`,
+    });
   });
 });
 

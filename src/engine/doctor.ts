@@ -1,7 +1,7 @@
 /**
  * `toolctl doctor` (and the API's `diagnose`): what works and what is missing — the registry and its audit chain, the config, the Docker
  * engine (and runc, against the Leaky Vessels fix), each Docker tool's image, the secrets tools need, and 2FA.
- * Exit 0 when nothing failed, 6 when something a registered tool needs is unavailable.
+ * Exit 0 when no check failed, 6 when one did.
  */
 import type { Actor, ProjectRef } from "../config/home.js";
 import { loadConfig } from "../config/config.js";
@@ -25,7 +25,7 @@ export interface DoctorContext {
 }
 
 export interface Diagnosis {
-  /** False when something a registered tool needs is unavailable (the CLI exits 6). */
+  /** False when a check failed (the CLI exits 6). */
   ok: boolean;
   checks: Check[];
 }
@@ -185,6 +185,20 @@ export async function diagnose(context: DoctorContext, openStore: () => Promise<
     checks.push({ name: "config", level: "ok", message: `${present ? `${config.file} is valid` : `built-in defaults (no ${config.file})`}${over}` });
   } catch (error) {
     checks.push({ name: "config", level: "fail", message: (error as Error).message });
+  }
+  if (context.project && context.home !== context.settingsHome) {
+    // The project registry's directory holds no settings: a config.yaml there would be silently ignored.
+    const { existsSync } = await import("node:fs");
+    const { join } = await import("node:path");
+    const stray = join(context.home, "config.yaml");
+    if (existsSync(stray)) {
+      const userConfig = join(context.settingsHome, "config.yaml");
+      checks.push({
+        name: "ignored config",
+        level: "warn",
+        message: `${stray} is not read in a project: settings come from ${userConfig} with ${context.project.file} over it; move these settings to one of them`,
+      });
+    }
   }
   let tools: ToolSummary[] = [];
   let sealed = new Map<string, string>();

@@ -1,6 +1,6 @@
 /**
- * `toolctl doctor`: prints the checks of the API's `diagnose` (engine/doctor.ts). Exit 0 when nothing failed, 6
- * when something a registered tool needs is unavailable.
+ * `toolctl doctor`: prints the checks of the API's `diagnose` (engine/doctor.ts). Exit 0 when no check failed, 6
+ * when one did.
  */
 import { ExitCode } from "../../errors.js";
 import type { CommandContext } from "../program.js";
