@@ -491,6 +491,21 @@ describe("unknown options and commands", () => {
 // ---------------------------------------------------------------------------------------------------------
 // the JSON error document
 
+describe("TOOLCTL_ACTOR", () => {
+  it("a value that is not user, ci or agent is refused (exit 2), never read as the user: a typo must not give an agent the user's rights", async () => {
+    const home = freshHome();
+    for (const actor of ["Agent", "agents", "root"]) {
+      const { human, json } = await both(["run", "echo.say", "--param", "message=hi"], { home, env: { TOOLCTL_ACTOR: actor } });
+      expectHumanError(human, 2, `TOOLCTL_ACTOR: expected user, ci or agent, got ${JSON.stringify(actor)}`);
+      expectJsonError(json, 2, "usage");
+    }
+    expect((await executions(home)).total).toBe(0);
+    // Unset or empty: the default (user, or ci under CI).
+    const empty = await runJson<{ status: string }>(["run", "echo.say", "--param", "message=hi"], { home, env: { TOOLCTL_ACTOR: "" } });
+    expect(empty.code, empty.stderr).toBe(0);
+  });
+});
+
 describe("--json: every failure is a single {error:{code, exitCode, message}} document", () => {
   // One case per path through the code, so that a failure here names the command that breaks the shape.
   const cases: Array<{ name: string; args: string[]; exitCode: number; code: string; setup?: (home: string) => Promise<void> }> = [

@@ -18,7 +18,11 @@ export const ENVIRONMENT: readonly EnvironmentVariable[] = [
     group: "toolctl",
     help: "the toolctl home (registry, config.yaml, keys); wins over a project's toolctl.yaml; default ~/.toolctl; --home wins",
   },
-  { name: "TOOLCTL_ACTOR", group: "toolctl", help: "who is recorded as acting: user, ci or agent (default: ci when CI is set, else user)" },
+  {
+    name: "TOOLCTL_ACTOR",
+    group: "toolctl",
+    help: "who is recorded as acting: user, ci or agent, any other value refused (default: ci when CI is set, else user)",
+  },
   { name: "TOOLCTL_MASTER_KEY", group: "toolctl", help: "the secret store's master key (base64 of 32 bytes), kept out of the home" },
   { name: "TOOLCTL_MASTER_KEY_NEW", group: "toolctl", help: "the next master key, for toolctl secret rotate when the key is in the environment" },
   { name: "TOOLCTL_AUDIT_KEY", group: "toolctl", help: "the audit log's signing key (base64 of 32 bytes), kept out of the home" },

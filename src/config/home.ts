@@ -4,6 +4,7 @@
 import { statSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { UsageError } from "../errors.js";
 
 export type Actor = "user" | "ci" | "agent";
 
@@ -81,10 +82,16 @@ export function settingsHome(choice: Pick<HomeChoice, "home" | "project">): stri
   return choice.project ? defaultHome() : choice.home;
 }
 
-/** `TOOLCTL_ACTOR` wins; otherwise `ci` when the conventional CI variable is set, else `user`. */
+/**
+ * `TOOLCTL_ACTOR` wins; otherwise `ci` when the conventional CI variable is set, else `user`. Any other value is
+ * refused rather than read as unset: `TOOLCTL_ACTOR=Agent` must not give an agent the user's rights.
+ */
 export function resolveActor(env: NodeJS.ProcessEnv): Actor {
   const explicit = env.TOOLCTL_ACTOR;
   if (explicit === "user" || explicit === "ci" || explicit === "agent") return explicit;
+  if (explicit !== undefined && explicit !== "") {
+    throw new UsageError(`TOOLCTL_ACTOR: expected user, ci or agent, got ${JSON.stringify(explicit)}`);
+  }
   const ci = env.CI;
   return ci !== undefined && ci !== "" && ci !== "false" && ci !== "0" ? "ci" : "user";
 }
