@@ -416,6 +416,9 @@ describe("unknown options and commands", () => {
       [["executions", "--limit", "0"], '--limit must be a positive integer, got "0"'],
       [["executions", "--status", "bogus"], "argument 'bogus' is invalid"],
       [["audit", "--since", "garbage"], "--since: expected an ISO date or time"],
+      [["budget", "--day", "foo"], '--day: expected a UTC date such as 2026-11-21, got "foo"'],
+      [["budget", "--day", "2026-02-30"], '--day: expected a UTC date such as 2026-11-21, got "2026-02-30"'],
+      [["budget", "--day", "2026-11-21T10:00:00Z"], '--day: expected a UTC date such as 2026-11-21, got "2026-11-21T10:00:00Z"'],
     ];
     const results = await Promise.all(cases.map(([args]) => both(args, { home })));
     cases.forEach(([, message], i) => {

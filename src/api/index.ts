@@ -337,7 +337,8 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
     async budget(day) {
       // A run whose process is gone keeps its reservation, shown as of unknown outcome, as `toolctl budget` shows it.
       await settle();
-      const { spendDay } = await import("../policy/spend.js");
+      const { isSpendDay, spendDay } = await import("../policy/spend.js");
+      if (day !== undefined && !isSpendDay(day)) throw new UsageError(`budget: expected a UTC day such as 2026-11-21, got ${JSON.stringify(day)}`);
       const which = day ?? spendDay();
       return { spend: await store.ledger.day(which), entries: await store.ledger.entries(which), limits: (await settings()).limits };
     },

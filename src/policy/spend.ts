@@ -7,5 +7,10 @@ export function spendDay(date = new Date()): string {
   return date.toISOString().slice(0, 10);
 }
 
+/** Whether `day` is a real calendar day written as the ledger writes days (YYYY-MM-DD, UTC). */
+export function isSpendDay(day: string): boolean {
+  return /^\d{4}-\d{2}-\d{2}$/.test(day) && !Number.isNaN(Date.parse(`${day}T00:00:00Z`)) && spendDay(new Date(`${day}T00:00:00Z`)) === day;
+}
+
 /** Rounds to a hundredth of a cent: sums of floats must not drift across a limit. */
 export const roundUsd = (usd: number) => Math.round(usd * 10_000) / 10_000;
