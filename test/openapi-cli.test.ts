@@ -220,7 +220,13 @@ describe("import --openapi through the CLI", () => {
     const human = await runCli(["import", "--openapi", spec, "--name", "split-again"], { home });
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/4 of 7 operations from Split Spec/);
-    expect(human.stdout).toMatch(/skipped \* \/volumes: .*resources\/volumes\/volumes\.yml does not exist/);
+    // What was skipped is a note for people, on stderr: stdout keeps the one line per tool a script reads.
+    expect(human.stdout.trim().split("\n")).toHaveLength(1);
+    expect(human.stderr).toMatch(/skipped \* \/volumes: .*resources\/volumes\/volumes\.yml does not exist/);
+    const quiet = await runCli(["import", "--openapi", spec, "--name", "split-again", "-q"], { home });
+    expect(quiet.code).toBe(0);
+    expect(quiet.stdout).toMatch(/4 of 7 operations from Split Spec/);
+    expect(quiet.stderr).toBe("");
   });
 
   it("shows an imported action's query parameters, headers, cookies, body and styles, and a form body as the bytes a run sends", async () => {

@@ -50,15 +50,17 @@ async function importSpec(context: CommandContext, flags: ImportFlags): Promise<
     ),
   );
   const c = context.output.color;
-  context.output.data({ imported: [{ ...result, file: source }], failed: [], openapi: report }, () => {
-    const lines = [
+  // stdout keeps one line per tool, as a manifest import prints; what was left out, the warnings and the next step
+  // are notes on stderr (none with --quiet; all of it is in the JSON).
+  context.output.data(
+    { imported: [{ ...result, file: source }], failed: [], openapi: report },
+    () =>
       `${changeLine(result, c)}  ${report.imported.length} of ${report.operations} operations from ${report.title} (${report.specVersion})  ${c.dim(source)}`,
-      ...report.skipped.map((s) => `  skipped ${s.method.toUpperCase()} ${s.path}${s.operationId ? ` (${s.operationId})` : ""}: ${s.reason}`),
-      ...report.warnings.map((w) => `  ${c.yellow("warning")}: ${w}`),
-    ];
-    if (result.status === "pending") lines.push(`  review what it may call and grant it with: toolctl tool approve ${result.tool}`);
-    return lines.join("\n");
-  });
+  );
+  for (const s of report.skipped)
+    context.output.info(`  skipped ${s.method.toUpperCase()} ${s.path}${s.operationId ? ` (${s.operationId})` : ""}: ${s.reason}`);
+  for (const warning of report.warnings) context.output.warn(warning);
+  if (result.status === "pending") context.output.info(`  review what it may call and grant it with: toolctl tool approve ${result.tool}`);
   return ExitCode.ok;
 }
 
