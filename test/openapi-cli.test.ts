@@ -227,6 +227,12 @@ describe("import --openapi through the CLI", () => {
     expect(quiet.code).toBe(0);
     expect(quiet.stdout).toMatch(/4 of 7 operations from Split Spec/);
     expect(quiet.stderr).toBe("");
+    // What a tool asks for is shown before it is granted; with --yes and --quiet nobody is asked, so nothing is.
+    const approved = await runCli(["tool", "approve", "split-again", "--yes", "-q"], { home });
+    expect(approved).toMatchObject({ code: 0, stderr: "" });
+    const shown = await runCli(["tool", "approve", "split-spec", "--yes"], { home });
+    expect(shown.code).toBe(0);
+    expect(shown.stderr).toMatch(/^Tool split-spec .* asks for:/);
   });
 
   it("shows an imported action's query parameters, headers, cookies, body and styles, and a form body as the bytes a run sends", async () => {
