@@ -606,10 +606,11 @@ describe("an unusable home or registry: exit 6", () => {
     expect(readFileSync(path.join(dir, "file"), "utf8")).toBe("I am a file");
   });
 
-  it("a home that is a regular file names the path", async () => {
+  it("a home that is a regular file names the path and says so (not EEXIST, which reads as 'it already exists')", async () => {
     const dir = writeFiles({ file: "I am a file" });
     const result = await runCli(["list"], { home: path.join(dir, "file") });
-    expectHumanError(result, 6, path.join(dir, "file"));
+    expectHumanError(result, 6, `error: cannot use home ${path.join(dir, "file")}: it is a file, not a directory`);
+    expect(result.stderr).not.toContain("EEXIST");
   });
 
   it("a corrupt registry file: exit 6 saying corrupt, for reads and writes alike, and the file is left as it was", async () => {

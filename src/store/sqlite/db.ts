@@ -105,6 +105,9 @@ export function openRegistry(home: string, env: NodeJS.ProcessEnv = process.env)
   try {
     mkdirSync(home, { recursive: true, mode: 0o700 });
   } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") {
+      throw new RegistryError(`cannot use home ${home}: it is a file, not a directory; set TOOLCTL_HOME or --home to a directory`, error);
+    }
     throw new RegistryError(
       `cannot create home ${home}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; set TOOLCTL_HOME or --home to a writable directory`,
       error,
