@@ -227,6 +227,9 @@ describe("import --openapi through the CLI", () => {
     expect(quiet.code).toBe(0);
     expect(quiet.stdout).toMatch(/4 of 7 operations from Split Spec/);
     expect(quiet.stderr).toBe("");
+    const pending = await runCli(["show", "split-spec", "--no-pager"], { home });
+    expect(pending.stdout).toMatch(/^ {2}asks: calls \S+ \(not granted\)$/m);
+    expect(pending.stdout).not.toContain("not granted: not granted");
     // What a tool asks for is shown before it is granted; with --yes and --quiet nobody is asked, so nothing is.
     const approved = await runCli(["tool", "approve", "split-again", "--yes", "-q"], { home });
     expect(approved).toMatchObject({ code: 0, stderr: "" });

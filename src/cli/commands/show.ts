@@ -47,7 +47,7 @@ export async function showCommand(context: CommandContext, target: string): Prom
       t.image ? `  image: ${t.image}` : "",
       ...t.asks.map(
         (item) =>
-          `  asks: ${item.name === "host" ? `calls ${item.asked}` : `${item.name} ${item.asked}`}${item.needsGrant ? c.yellow(` (not granted: ${item.allowed})`) : ""}`,
+          `  asks: ${item.name === "host" ? `calls ${item.asked}` : `${item.name} ${item.asked}`}${item.needsGrant ? c.yellow(item.allowed === "not granted" ? " (not granted)" : ` (not granted; now ${item.allowed})`) : ""}`,
       ),
       `  source: ${t.source ?? "-"}`,
     ];
