@@ -265,4 +265,36 @@ describe("toolctl new http NAME --from-curl", () => {
     );
     expect(existsSync(path.join(cwd, "bad.yaml"))).toBe(false);
   });
+
+  it("never repeats a value in a refusal: --option=value, a variable before curl, an odd method, -G data that is not pairs, an empty user (exit 2)", async () => {
+    const cwd = tempDir("toolctl-new-");
+    const cases: Array<[string, RegExp]> = [
+      // curl itself has no --option=value form (it says "option --header=…: is unknown"): refused, named up to the `=`.
+      [
+        `curl --header='Authorization: Bearer ghp_LEAKED01' https://api.github.com/user`,
+        /^error: --from-curl: curl option --header=… is not supported: curl reads no --option=value form; write --header VALUE$/,
+      ],
+      [`curl --user=bob:LEAKED02 https://x.test`, /^error: --from-curl: curl option --user=… is not supported/],
+      [`curl --data-raw='{"password":"LEAKED03"}' https://x.test`, /^error: --from-curl: curl option --data-raw=… is not supported/],
+      [`curl --proxy=http://u:LEAKED04@proxy.test https://x.test`, /^error: --from-curl: curl option --proxy=… is not supported/],
+      [`curl --frobnicate=LEAKED05 https://x.test`, /^error: --from-curl: curl option --frobnicate… is not supported$/],
+      [`curl --bad\$LEAKED06 https://x.test`, /^error: --from-curl: curl option --bad… is not supported$/],
+      [`TOKEN=LEAKED07 curl https://x.test`, /^error: --from-curl: expected a command line that starts with curl$/],
+      [`curl -X 'Bearer LEAKED08' https://x.test`, /^error: --from-curl: the -X\/--request method: toolctl sends GET/],
+      [`curl -G -d '{"password":"LEAKED09"}' https://x.test/x`, /^error: --from-curl: -G\/--get puts the data in the query, and only name=value pairs/],
+      [`curl -G --data-raw 'LEAKED10 as text' https://x.test/x`, /^error: --from-curl: -G\/--get puts the data in the query/],
+      [`curl -u :LEAKED11 https://x.test/`, /^error: --from-curl: -u\/--user \(or the URL\) gives an empty user name/],
+      [`curl https://:LEAKED12@x.test/`, /^error: --from-curl: -u\/--user \(or the URL\) gives an empty user name/],
+    ];
+    for (const [line, message] of cases) {
+      const human = await runCli(["new", "http", "bad", "--from-curl", line], { cwd });
+      expectOneLineError(human, message);
+      const json = await runCli(["new", "http", "bad", "--from-curl", line, "--json"], { cwd });
+      expect(json.code).toBe(2);
+      for (const output of [human.stdout, human.stderr, json.stdout, json.stderr]) expect(output).not.toMatch(/LEAKED/);
+      // No file named in the message that was never written.
+      expect(human.stderr).not.toMatch(/\.yaml/);
+    }
+    expect(existsSync(path.join(cwd, "bad.yaml"))).toBe(false);
+  });
 });
