@@ -225,6 +225,27 @@ describe("toolctl new http NAME --from-curl", () => {
     });
   });
 
+  it("sends a repeated form field as curl does (tag=a&tag=b), through a styles entry", async () => {
+    const secrets = { TAGS_API_TOKEN: "tok-form-rep-3e81c2" };
+    const line = `curl ${base}/v1/charges -d tag=a -d tag=b -d amount=5 -d api_token=${secrets.TAGS_API_TOKEN} -d api_token=${secrets.TAGS_API_TOKEN}`;
+    const curl = await curlSends(line);
+    expect(curl.body).toBe(`tag=a&tag=b&amount=5&api_token=${secrets.TAGS_API_TOKEN}&api_token=${secrets.TAGS_API_TOKEN}`);
+    const { sent, text } = await toolSends("tags", line, secrets);
+    expect(sent.body).toBe(curl.body);
+    const request = parse(text).actions.post_charges.request;
+    expect(request.form).toEqual({ tag: ["a", "b"], amount: "5", api_token: ["{{ secrets.TAGS_API_TOKEN }}", "{{ secrets.TAGS_API_TOKEN }}"] });
+    expect(request.styles).toEqual({ form: { tag: { style: "form", explode: true }, api_token: { style: "form", explode: true } } });
+    // The dry run shows the same bytes, without the secret's value.
+    const cwd = tempDir("toolctl-new-curl-");
+    const home = tempDir("toolctl-new-curl-home-");
+    expect((await runCli(["new", "http", "tags", "--from-curl", line], { cwd, home })).code).toBe(0);
+    expect((await runCli(["import", "tags.yaml"], { cwd, home })).code).toBe(0);
+    const dry = await runJson(["run", "tags.post_charges", "--dry-run"], { cwd, home, env: secrets });
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(JSON.stringify(dry.json)).toContain("tag=a&tag=b&amount=5&api_token=");
+    expect(dry.stdout + dry.stderr).not.toContain(secrets.TAGS_API_TOKEN);
+  });
+
   it("turns -u KEY: (an API key as the username) into a secret username", async () => {
     const secrets = { PAY_API_KEY: "sk_test_4eC39HqLyjWDarjtT1zdp7dc" };
     const line = `curl ${base}/v1/charges -u ${secrets.PAY_API_KEY}: -d amount=2000 -d currency=usd`;

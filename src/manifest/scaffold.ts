@@ -153,9 +153,11 @@ function hideCredentials(value: unknown, secrets: Secrets): unknown {
   if (value === null || typeof value !== "object") return value;
   return Object.fromEntries(
     Object.entries(value).map(([key, item]) => {
-      if (isCredentialName(key) && (typeof item === "string" || typeof item === "number") && String(item) !== "") {
-        return [key, secrets.ref(String(item), key)];
-      }
+      const hide = (one: unknown) => ((typeof one === "string" || typeof one === "number") && String(one) !== "" ? secrets.ref(String(one), key) : one);
+      if (isCredentialName(key) && (typeof item === "string" || typeof item === "number")) return [key, hide(item)];
+      // A repeated credential field (token=a&token=b) is a list: each value is hidden.
+      if (isCredentialName(key) && Array.isArray(item))
+        return [key, item.map((one) => (Array.isArray(one) || typeof one === "object" ? hideCredentials(one, secrets) : hide(one)))];
       return [key, hideCredentials(item, secrets)];
     }),
   );
@@ -318,7 +320,11 @@ function fromCurl(name: string, line: string): Built {
       if (!request.json && contentType === undefined)
         notes.push("the body is JSON: it is sent as application/json (curl -d would have said application/x-www-form-urlencoded)");
     } else if ((contentType === undefined || /^application\/x-www-form-urlencoded\b/i.test(contentType)) && FORM_PAIRS.test(data)) {
-      request_.form = hideCredentials(formObject(pairs(data)), secrets);
+      const form = hideCredentials(formObject(pairs(data)), secrets) as Record<string, unknown>;
+      request_.form = form;
+      // A repeated name goes as curl sent it, name=a&name=b, not in the brackets a form list gets by default.
+      const repeated = Object.keys(form).filter((key) => Array.isArray(form[key]));
+      if (repeated.length > 0) request_.styles = { form: Object.fromEntries(repeated.map((key) => [key, { style: "form", explode: true }])) };
     } else {
       request_.body = data;
       if (contentType !== undefined) headers["Content-Type"] = contentType;
@@ -334,7 +340,8 @@ function fromCurl(name: string, line: string): Built {
   if (Object.keys(cookies).length > 0) request_.cookies = cookies;
   // Order as the manifest reference lists them: method, path, query, headers, cookies, then the body.
   const ordered: Record<string, unknown> = {};
-  for (const key of ["method", "path", "query", "headers", "cookies", "json", "form", "body"]) if (request_[key] !== undefined) ordered[key] = request_[key];
+  for (const key of ["method", "path", "query", "headers", "cookies", "styles", "json", "form", "body"])
+    if (request_[key] !== undefined) ordered[key] = request_[key];
 
   const http: Record<string, unknown> = {};
   if (request.maxTime !== undefined) http.timeoutSeconds = request.maxTime;
