@@ -121,7 +121,8 @@ describe("bash", () => {
   it("completes the fixed choices of flags and arguments", async () => {
     expect(await bash(["toolctl", "run", "echo.say", "--sandbox", ""])).toEqual(["docker", "none"]);
     expect(await bash(["toolctl", "run", "echo.say", "--sandbox", "=", "n"])).toEqual(["none"]);
-    expect(await bash(["toolctl", "run", "echo.say", "--sandbox", "="])).toEqual(["=docker", "=none"]);
+    // Bash replaces only what follows the `=` (COMP_WORDBREAKS): the answers start after it.
+    expect(await bash(["toolctl", "run", "echo.say", "--sandbox", "="])).toEqual(["docker", "none"]);
     expect(await bash(["toolctl", "stats", "--by", ""])).toEqual(["tool", "action", "status"]);
     expect(await bash(["toolctl", "stats", "--period", "w"])).toEqual(["week"]);
     expect(await bash(["toolctl", "list", "--runtime", "d"])).toEqual(["docker", "database"]);
@@ -152,7 +153,11 @@ describe("bash", () => {
     expect(await bash(["toolctl", "run", "calculator.calculate", "-p", "operation=add", "-p", ""])).toEqual(["a=", "b="]);
     // After `=`, bash hands over "operation", "=", "su": the answer replaces the last word only.
     expect(await bash(["toolctl", "run", "calculator.calculate", "-p", "operation", "=", "su"])).toEqual(["subtract"]);
-    expect(await bash(["toolctl", "run", "calculator.calculate", "-p", "operation", "="])).toEqual(["=add", "=subtract", "=multiply", "=divide"]);
+    expect(await bash(["toolctl", "run", "calculator.calculate", "-p", "operation", "="])).toEqual(["add", "subtract", "multiply", "divide"]);
+    expect(await bash(["toolctl", "run", "calculator.calculate", "--param", "operation", "="])).toEqual(["add", "subtract", "multiply", "divide"]);
+    // --param=NAME=VALUE: the part after the last `=` is what bash replaces.
+    expect(await bash(["toolctl", "run", "calculator.calculate", "--param", "="])).toEqual(["operation=", "a=", "b="]);
+    expect(await bash(["toolctl", "run", "calculator.calculate", "--param", "=", "operation", "=", "mu"])).toEqual(["multiply"]);
     expect(await bash(["toolctl", "run", "weather.current", "-p", ""])).toEqual(["latitude=", "longitude="]);
     // An imported spec's fields, through its shared definitions.
     expect(await bash(["toolctl", "run", "pets.addPet", "-p", ""])).toEqual(["body."]);
@@ -169,6 +174,7 @@ describe("bash", () => {
     expect(await bash(["toolctl", "executions", "show", ""])).toContain(executionId);
     expect(await bash(["toolctl", "rollback", executionId.slice(0, 5)])).toContain(executionId);
     expect(await bash(["toolctl", "audit", "--execution", ""])).toContain(executionId);
+    expect(await bash(["toolctl", "audit", "--execution", "="])).toContain(executionId);
     expect(await bash(["toolctl", "approve", ""])).toEqual([approvalId]);
     expect(await bash(["toolctl", "deny", "ap"])).toEqual([approvalId]);
   });
@@ -192,7 +198,47 @@ describe("bash", () => {
   });
 });
 
+describe("bash, with quoted words", () => {
+  it("reads quoted and escaped words as the shell passes them, and completes the text inside an open quote", async () => {
+    expect(await bash(["toolctl", "run", "'echo.s"])).toEqual(["echo.say"]);
+    expect(await bash(["toolctl", "run", '"calc'])).toEqual(["calculator.", "calculator-docker."]);
+    expect(await bash(["toolctl", "run", "'calculator.calculate'", "-p", ""])).toEqual(["operation=", "a=", "b="]);
+    expect(await bash(["toolctl", "run", "calculator.calculate", "-p", "'operation=add'", "-p", ""])).toEqual(["a=", "b="]);
+    expect(await bash(["toolctl", "run", "calculator.calculate", "-p", "'operation=su"])).toEqual(["operation=subtract"]);
+    expect(await bash(["toolctl", "run", "calculator.calculate", "-p", "operation", "=", "'su"])).toEqual(["subtract"]);
+    expect(await bash(["toolctl", "run", "calculator.calculate", "-p", "operation", "=", "\\su"])).toEqual(["subtract"]);
+    expect(await bash(["toolctl", "run", "calculator\\.calculate", "-p", "op"])).toEqual(["operation="]);
+  });
+
+  it("reads --home quoted or with a ~", async () => {
+    const other = tempDir("toolctl-completion-quoted-");
+    const toolctl = await openApi({ home: path.join(other, "h") });
+    await toolctl.importManifests([path.join(examplesDir, "weather.yaml")]);
+    await toolctl.close();
+    expect(await bash(["toolctl", "--home", `'${other}/h'`, "show", ""])).toEqual(["weather"]);
+    expect(await bash(["toolctl", "--home", `"${other}"/h`, "run", "we"])).toEqual(["weather."]);
+    expect(await bash(["toolctl", "--home", "~/h", "show", ""], { HOME: other })).toEqual(["weather"]);
+    expect(await bash(["toolctl", "--home", "~", "show", ""], { HOME: path.join(other, "h") })).toEqual(["weather"]);
+  });
+});
+
 describe("toolctl __complete", () => {
+  it("unquotes the words (quotes, backslashes) and expands a leading ~, as the shell would have", async () => {
+    const complete = async (...words: string[]) =>
+      (await runCli(["__complete", ...words], { home })).stdout
+        .split("\n")
+        .slice(1, -1)
+        .map((l) => l.split("\t")[0]);
+    expect(await complete("run", "'echo.s")).toEqual(["echo.say"]);
+    expect(await complete("run", "'echo.say'", "-p", "")).toEqual(["message=", "loud="]);
+    expect(await complete("run", "'echo.say'", "-p", "'message=hi there'", "-p", "")).toEqual(["loud="]);
+    expect(await complete("run", "calculator.calculate", "-p", "'operation=add'", "-p", "")).toEqual(["a=", "b="]);
+    expect(await complete("run", "calculator.calculate", "-p", '"a=1"', "-p", "'b=2'", "-p", "")).toEqual(["operation="]);
+    expect(await complete("run", "calc\\ulator.calculate", "-p", '"op')).toEqual(["operation="]);
+    const shown = await runCli(["__complete", "--home", "~/.", "show", ""], { env: { HOME: home, TOOLCTL_HOME: undefined } });
+    expect(shown.stdout).toContain("\nweather\t");
+  });
+
   it("answers a directive line, then value<TAB>description lines", async () => {
     const tools = await runCli(["__complete", "run", "we"], { home });
     expect(tools.code).toBe(0);
@@ -251,6 +297,9 @@ fish("fish", () => {
     expect(await ask("toolctl run weather.")).toEqual(["weather.current\tread: Current temperature and wind speed at a latitude and longitude"]);
     expect(await ask("toolctl run calculator.calculate -p op")).toEqual(["operation=\tstring, required"]);
     expect(await ask("toolctl stats --by ")).toEqual(["action", "status", "tool"]);
+    // Quoted words, and a ~ for --home.
+    expect(await ask('toolctl run "calculator.calculate" -p "operation=add" -p ')).toEqual(["a=\tnumber, required", "b=\tnumber, required"]);
+    expect(await ask('toolctl run "echo.s')).toEqual(["echo.say\tread: Return the message unchanged"]);
     expect(await ask("toolctl tool export pi")).toEqual(["piggybank\tPretend payments for trying approvals, limits and the budget (echo, active)"]);
   });
 });
@@ -307,6 +356,10 @@ async function typeCompletions(shell: ReturnType<typeof interactive>, prompt: st
     for (const keys of ["toolctl run calculator.calculate -p operation=mul\t", "-p a=1 -p "]) await shell.type(keys);
     await shell.type("\n");
     await shell.waitFor("ARGV: [run] [calculator.calculate] [-p] [operation=multiply] [-p] [a=1] [-p]");
+    // A quoted word: the text inside the quote is completed, and the shell closes the quote.
+    for (const keys of ["toolctl run 'echo.s\t", "-p mess\t", "hi"]) await shell.type(keys);
+    await shell.type("\n");
+    await shell.waitFor("ARGV: [run] [echo.say] [-p] [message=hi]");
   } finally {
     shell.kill();
   }

@@ -225,6 +225,27 @@ describe("toolctl new http NAME --from-curl", () => {
     });
   });
 
+  it("sends a repeated form field as curl does (tag=a&tag=b), through a styles entry", async () => {
+    const secrets = { TAGS_API_TOKEN: "tok-form-rep-3e81c2" };
+    const line = `curl ${base}/v1/charges -d tag=a -d tag=b -d amount=5 -d api_token=${secrets.TAGS_API_TOKEN} -d api_token=${secrets.TAGS_API_TOKEN}`;
+    const curl = await curlSends(line);
+    expect(curl.body).toBe(`tag=a&tag=b&amount=5&api_token=${secrets.TAGS_API_TOKEN}&api_token=${secrets.TAGS_API_TOKEN}`);
+    const { sent, text } = await toolSends("tags", line, secrets);
+    expect(sent.body).toBe(curl.body);
+    const request = parse(text).actions.post_charges.request;
+    expect(request.form).toEqual({ tag: ["a", "b"], amount: "5", api_token: ["{{ secrets.TAGS_API_TOKEN }}", "{{ secrets.TAGS_API_TOKEN }}"] });
+    expect(request.styles).toEqual({ form: { tag: { style: "form", explode: true }, api_token: { style: "form", explode: true } } });
+    // The dry run shows the same bytes, without the secret's value.
+    const cwd = tempDir("toolctl-new-curl-");
+    const home = tempDir("toolctl-new-curl-home-");
+    expect((await runCli(["new", "http", "tags", "--from-curl", line], { cwd, home })).code).toBe(0);
+    expect((await runCli(["import", "tags.yaml"], { cwd, home })).code).toBe(0);
+    const dry = await runJson(["run", "tags.post_charges", "--dry-run"], { cwd, home, env: secrets });
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(JSON.stringify(dry.json)).toContain("tag=a&tag=b&amount=5&api_token=");
+    expect(dry.stdout + dry.stderr).not.toContain(secrets.TAGS_API_TOKEN);
+  });
+
   it("turns -u KEY: (an API key as the username) into a secret username", async () => {
     const secrets = { PAY_API_KEY: "sk_test_4eC39HqLyjWDarjtT1zdp7dc" };
     const line = `curl ${base}/v1/charges -u ${secrets.PAY_API_KEY}: -d amount=2000 -d currency=usd`;
@@ -263,6 +284,38 @@ describe("toolctl new http NAME --from-curl", () => {
       await runCli(["new", "docker", "bad", "--from-curl", "curl https://x.test"], { cwd }),
       /^error: --from-curl makes an http tool: it does not apply to docker$/,
     );
+    expect(existsSync(path.join(cwd, "bad.yaml"))).toBe(false);
+  });
+
+  it("never repeats a value in a refusal: --option=value, a variable before curl, an odd method, -G data that is not pairs, an empty user (exit 2)", async () => {
+    const cwd = tempDir("toolctl-new-");
+    const cases: Array<[string, RegExp]> = [
+      // curl itself has no --option=value form (it says "option --header=…: is unknown"): refused, named up to the `=`.
+      [
+        `curl --header='Authorization: Bearer ghp_LEAKED01' https://api.github.com/user`,
+        /^error: --from-curl: curl option --header=… is not supported: curl reads no --option=value form; write --header VALUE$/,
+      ],
+      [`curl --user=bob:LEAKED02 https://x.test`, /^error: --from-curl: curl option --user=… is not supported/],
+      [`curl --data-raw='{"password":"LEAKED03"}' https://x.test`, /^error: --from-curl: curl option --data-raw=… is not supported/],
+      [`curl --proxy=http://u:LEAKED04@proxy.test https://x.test`, /^error: --from-curl: curl option --proxy=… is not supported/],
+      [`curl --frobnicate=LEAKED05 https://x.test`, /^error: --from-curl: curl option --frobnicate… is not supported$/],
+      [`curl --bad\$LEAKED06 https://x.test`, /^error: --from-curl: curl option --bad… is not supported$/],
+      [`TOKEN=LEAKED07 curl https://x.test`, /^error: --from-curl: expected a command line that starts with curl$/],
+      [`curl -X 'Bearer LEAKED08' https://x.test`, /^error: --from-curl: the -X\/--request method: toolctl sends GET/],
+      [`curl -G -d '{"password":"LEAKED09"}' https://x.test/x`, /^error: --from-curl: -G\/--get puts the data in the query, and only name=value pairs/],
+      [`curl -G --data-raw 'LEAKED10 as text' https://x.test/x`, /^error: --from-curl: -G\/--get puts the data in the query/],
+      [`curl -u :LEAKED11 https://x.test/`, /^error: --from-curl: -u\/--user \(or the URL\) gives an empty user name/],
+      [`curl https://:LEAKED12@x.test/`, /^error: --from-curl: -u\/--user \(or the URL\) gives an empty user name/],
+    ];
+    for (const [line, message] of cases) {
+      const human = await runCli(["new", "http", "bad", "--from-curl", line], { cwd });
+      expectOneLineError(human, message);
+      const json = await runCli(["new", "http", "bad", "--from-curl", line, "--json"], { cwd });
+      expect(json.code).toBe(2);
+      for (const output of [human.stdout, human.stderr, json.stdout, json.stderr]) expect(output).not.toMatch(/LEAKED/);
+      // No file named in the message that was never written.
+      expect(human.stderr).not.toMatch(/\.yaml/);
+    }
     expect(existsSync(path.join(cwd, "bad.yaml"))).toBe(false);
   });
 });

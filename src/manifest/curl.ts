@@ -157,7 +157,11 @@ export function parseCurl(line: string): CurlRequest {
     throw error;
   }
   if (words.length === 0) throw fail("the curl command line is empty");
-  if (words[0] !== "curl") throw fail(`expected a command line that starts with curl, not ${JSON.stringify(words[0]!.slice(0, 20))}`);
+  if (words[0] !== "curl") {
+    // Named only when it is a program's name: `TOKEN=… curl …` or a pasted value is not repeated.
+    const first = words[0]!;
+    throw fail(`expected a command line that starts with curl${/^[A-Za-z0-9._/-]{1,20}$/.test(first) ? `, not ${JSON.stringify(first)}` : ""}`);
+  }
   const request: Omit<CurlRequest, "url"> & { url?: URL } = { headers: [], data: [], json: false, get: false, head: false, cookies: [], notes: [] };
   const urls: string[] = [];
   const apply = (option: string, use: string, value: string) => {
@@ -247,6 +251,14 @@ export function parseCurl(line: string): CurlRequest {
       continue;
     }
     if (word.startsWith("--")) {
+      // The option's name only: what follows it in the same word (`--header=…`) may be a credential.
+      const name = /^--[A-Za-z0-9][A-Za-z0-9.-]*/.exec(word)?.[0] ?? "--";
+      if (name !== word) {
+        // curl has no --option=value form: it refuses `--header=…` as an unknown option, and so is it here.
+        if (word[name.length] === "=" && (VALUED[name] || REFUSED[name] || FLAGS.has(name) || FLAG_NOTES[name] || name === "--get" || name === "--head"))
+          throw fail(`curl option ${name}=… is not supported: curl reads no --option=value form; write ${name} VALUE`);
+        throw fail(`curl option ${name}… is not supported`);
+      }
       if (REFUSED[word]) throw fail(REFUSED[word]);
       const use = VALUED[word];
       if (use) {

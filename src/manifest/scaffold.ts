@@ -153,13 +153,18 @@ function hideCredentials(value: unknown, secrets: Secrets): unknown {
   if (value === null || typeof value !== "object") return value;
   return Object.fromEntries(
     Object.entries(value).map(([key, item]) => {
-      if (isCredentialName(key) && (typeof item === "string" || typeof item === "number") && String(item) !== "") {
-        return [key, secrets.ref(String(item), key)];
-      }
+      const hide = (one: unknown) => ((typeof one === "string" || typeof one === "number") && String(one) !== "" ? secrets.ref(String(one), key) : one);
+      if (isCredentialName(key) && (typeof item === "string" || typeof item === "number")) return [key, hide(item)];
+      // A repeated credential field (token=a&token=b) is a list: each value is hidden.
+      if (isCredentialName(key) && Array.isArray(item))
+        return [key, item.map((one) => (Array.isArray(one) || typeof one === "object" ? hideCredentials(one, secrets) : hide(one)))];
       return [key, hideCredentials(item, secrets)];
     }),
   );
 }
+
+/** Data that is url-encoded name=value pairs: `a=1&b=2`. */
+const FORM_PAIRS = /^[^=&\s]+=[^&]*(&[^=&\s]+=[^&]*)*$/;
 
 const KINDS: Record<string, string> = { GET: "read", HEAD: "read", OPTIONS: "read", POST: "create", PUT: "update", PATCH: "update", DELETE: "delete" };
 
@@ -201,7 +206,11 @@ function fromCurl(name: string, line: string): Built {
   const secrets = new Secrets(name.toUpperCase().replace(/[^A-Z0-9]+/g, "_"));
   const notes = [...request.notes];
   const method = curlMethod(request);
-  if (!KINDS[method]) throw new UsageError(`--from-curl: method ${method.slice(0, 20)}: toolctl sends GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS`);
+  if (!KINDS[method]) {
+    // Named only when it looks like a method: -X's value could be anything pasted there.
+    const named = /^[A-Z][A-Z-]{0,19}$/.test(method) ? `method ${method}` : "the -X/--request method";
+    throw new UsageError(`--from-curl: ${named}: toolctl sends GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS`);
+  }
   const { url } = request;
   let auth: Record<string, unknown> | undefined;
   const headers: Record<string, string> = {};
@@ -213,6 +222,7 @@ function fromCurl(name: string, line: string): Built {
     const colon = request.user.indexOf(":");
     const user = colon === -1 ? request.user : request.user.slice(0, colon);
     const password = colon === -1 ? undefined : request.user.slice(colon + 1);
+    if (user === "") throw new UsageError("--from-curl: -u/--user (or the URL) gives an empty user name: toolctl's basic auth needs one");
     if (password === "") {
       // `-u KEY:` is an API key sent as the username (Stripe's examples): the username is the credential.
       auth = { type: "basic", username: secrets.ref(user, "api_key"), secret: secrets.name(`${user}\0password`, "password"), passwordOptional: true };
@@ -287,6 +297,10 @@ function fromCurl(name: string, line: string): Built {
   const request_: Record<string, unknown> = { method, path: url.pathname || "/" };
   const data = request.data.join(request.json ? "" : "&");
   if (request.data.length > 0 && request.get) {
+    // curl appends -G data to the query as it is; only name=value pairs can become query parameters (whose
+    // credentials are found by name). Anything else (JSON, text) is refused without repeating it.
+    if (!FORM_PAIRS.test(data))
+      throw new UsageError("--from-curl: -G/--get puts the data in the query, and only name=value pairs (a=1&b=2) can go there: this data is not");
     for (const [key, value] of pairs(data)) addQuery(key, value);
   } else if (request.data.length > 0) {
     const looksJson = request.json || /json/i.test(contentType ?? "") || (contentType === undefined && /^\s*[[{]/.test(data));
@@ -305,8 +319,12 @@ function fromCurl(name: string, line: string): Built {
       if (contentType !== undefined && !/^application\/json\b/i.test(contentType)) headers["Content-Type"] = contentType;
       if (!request.json && contentType === undefined)
         notes.push("the body is JSON: it is sent as application/json (curl -d would have said application/x-www-form-urlencoded)");
-    } else if ((contentType === undefined || /^application\/x-www-form-urlencoded\b/i.test(contentType)) && /^[^=&\s]+=[^&]*(&[^=&\s]+=[^&]*)*$/.test(data)) {
-      request_.form = hideCredentials(formObject(pairs(data)), secrets);
+    } else if ((contentType === undefined || /^application\/x-www-form-urlencoded\b/i.test(contentType)) && FORM_PAIRS.test(data)) {
+      const form = hideCredentials(formObject(pairs(data)), secrets) as Record<string, unknown>;
+      request_.form = form;
+      // A repeated name goes as curl sent it, name=a&name=b, not in the brackets a form list gets by default.
+      const repeated = Object.keys(form).filter((key) => Array.isArray(form[key]));
+      if (repeated.length > 0) request_.styles = { form: Object.fromEntries(repeated.map((key) => [key, { style: "form", explode: true }])) };
     } else {
       request_.body = data;
       if (contentType !== undefined) headers["Content-Type"] = contentType;
@@ -322,7 +340,8 @@ function fromCurl(name: string, line: string): Built {
   if (Object.keys(cookies).length > 0) request_.cookies = cookies;
   // Order as the manifest reference lists them: method, path, query, headers, cookies, then the body.
   const ordered: Record<string, unknown> = {};
-  for (const key of ["method", "path", "query", "headers", "cookies", "json", "form", "body"]) if (request_[key] !== undefined) ordered[key] = request_[key];
+  for (const key of ["method", "path", "query", "headers", "cookies", "styles", "json", "form", "body"])
+    if (request_[key] !== undefined) ordered[key] = request_[key];
 
   const http: Record<string, unknown> = {};
   if (request.maxTime !== undefined) http.timeoutSeconds = request.maxTime;

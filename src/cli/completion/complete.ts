@@ -7,6 +7,7 @@
  * needs them, and only from a home that already has a registry. It never writes, and never fails aloud.
  */
 import { existsSync, readFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import type { Toolctl } from "../../api/index.js";
 import { resolveHome } from "../../config/home.js";
@@ -309,11 +310,47 @@ function homeOf(spec: CompletionSpec, words: string[], env: NodeJS.ProcessEnv): 
   return resolveHome(home, env, process.cwd()).home;
 }
 
+/**
+ * A word as the shell would have passed it to toolctl: bash and zsh hand over the words as typed. Quotes ('…',
+ * "…" with \ escaping $ ` " \, $'…' kept simple) and backslashes are removed, a quote left open runs to the end
+ * (the word being completed), and a leading unquoted `~` or `~/` becomes the home directory (not in the word being
+ * completed: the shell completes file names itself).
+ */
+export function shellWord(raw: string, home?: string): string {
+  let word = "";
+  let quote: "'" | '"' | undefined;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i]!;
+    if (quote === "'") {
+      if (c === "'") quote = undefined;
+      else word += c;
+    } else if (c === "\\") {
+      const next = raw[i + 1];
+      if (next === undefined) break;
+      // Inside "…" a backslash escapes only these; elsewhere any character.
+      if (quote === '"' && !'$`"\\\n'.includes(next)) word += c;
+      if (next !== "\n") word += next;
+      i++;
+    } else if (quote === '"') {
+      if (c === '"') quote = undefined;
+      else word += c;
+    } else if (c === "'" || c === '"') quote = c;
+    else if (c === "$" && raw[i + 1] === "'") {
+      quote = "'";
+      i++;
+    } else word += c;
+  }
+  if (home !== undefined && (raw === "~" || raw.startsWith("~/"))) return `${home}${word.slice(1)}`;
+  return word;
+}
+
 /** Prints the answer for `words` (the last one being completed). Any failure prints no candidates. */
-export async function complete(words: string[], specFile: URL, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+export async function complete(typed: string[], specFile: URL, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   let result: Answer = NONE;
   let registry: Registry | undefined;
   try {
+    const home = env.HOME || os.homedir();
+    const words = typed.map((word, i) => shellWord(word, i < typed.length - 1 ? home : undefined));
     const spec = await loadSpec(specFile);
     registry = new Registry(homeOf(spec, words, env), env);
     result = await answer(spec, words.length === 0 ? [""] : words, registry);

@@ -17,7 +17,7 @@ _toolctl_complete() {
     if [[ $prog != */* ]] && ! type -P "$prog" >/dev/null 2>&1; then prog=toolctl; fi
 
     # Bash splits "name=value" and "a:b" into several words (COMP_WORDBREAKS): join them back, so toolctl
-    # sees the words as typed; the part of the current word before the break is cut from each answer again.
+    # sees the words as typed (it removes their quotes itself).
     local -a words=()
     local i w cword=-1 joined=0
     for ((i = 1; i < @{#COMP_WORDS[@]}; i++)); do
@@ -38,10 +38,43 @@ _toolctl_complete() {
         words+=("")
         cword=$((@{#words[@]} - 1))
     fi
-    local cur=@{COMP_WORDS[COMP_CWORD]}
-    local full=@{words[cword]}
-    local prefix=@{full%"$cur"}
-    [[ $cur == "=" || $cur == ":" ]] && prefix=@{full%?}
+    # What bash replaces is not the whole word: it starts after a quote left open, else after the last "=" or
+    # ":" outside quotes. The part before it, unquoted, is cut from each answer (toolctl answers whole words).
+    local full=@{words[cword]} c q= start=0 qstart=0
+    for ((i = 0; i < @{#full}; i++)); do
+        c=@{full:i:1}
+        if [[ $q == "'" ]]; then
+            [[ $c == "'" ]] && q=
+        elif [[ $c == "\\" ]]; then
+            ((i++))
+        elif [[ $q == '"' ]]; then
+            [[ $c == '"' ]] && q=
+        elif [[ $c == "'" || $c == '"' ]]; then
+            q=$c qstart=$((i + 1))
+        elif [[ $c == [=:] ]]; then
+            start=$((i + 1))
+        fi
+    done
+    [[ -n $q ]] && start=$qstart
+    local cur=@{full:start} prefix=@{full:0:start} unquoted= inquote=$q
+    q=
+    for ((i = 0; i < @{#prefix}; i++)); do
+        c=@{prefix:i:1}
+        if [[ $q == "'" ]]; then
+            [[ $c == "'" ]] && q= || unquoted+=$c
+        elif [[ $c == "\\" ]]; then
+            ((i++))
+            [[ $q == '"' && @{prefix:i:1} != [\$\`\"\\] ]] && unquoted+=$c
+            unquoted+=@{prefix:i:1}
+        elif [[ $q == '"' ]]; then
+            [[ $c == '"' ]] && q= || unquoted+=$c
+        elif [[ $c == "'" || $c == '"' ]]; then
+            q=$c
+        else
+            unquoted+=$c
+        fi
+    done
+    prefix=$unquoted
 
     local out
     out=$("$prog" __complete "@{words[@]:0:cword+1}" 2>/dev/null) || return 0
@@ -51,7 +84,10 @@ _toolctl_complete() {
         IFS= read -r directive
         while IFS= read -r line; do
             line=@{line%%$'\t'*}
-            [[ -n $prefix && $line == "$prefix"* ]] && line=@{line#"$prefix"}
+            [[ $line == "$prefix"* ]] || continue
+            line=@{line#"$prefix"}
+            # Inside an open quote bash takes the answer as it is; outside, a blank or quote in it is escaped.
+            [[ -z $inquote && $line == *[[:space:]\'\"\\\$\`\;\&\|\<\>\(\)]* ]] && printf -v line '%q' "$line"
             candidates+=("$line")
         done
     } <<<"$out"
@@ -123,7 +159,18 @@ function __toolctl_complete
     if not string match -q '*/*' -- $prog; and not command -q $prog
         set prog toolctl
     end
-    set -l out ($prog __complete $tokens[2..-1] $current 2>/dev/null)
+    # The tokens come unquoted, with ~ not yet expanded: quoted again for toolctl, which unquotes the words.
+    set -l words
+    for token in $tokens[2..-1]
+        if string match -qr '^~(/|$)' -- $token
+            set -l rest (string sub -s 2 -- $token)
+            test -n "$rest"; and set rest (string escape -- $rest)
+            set -a words "~$rest"
+        else
+            set -a words (string escape -- $token)
+        end
+    end
+    set -l out ($prog __complete $words $current 2>/dev/null)
     or return
     switch "$out[1]"
         case '*files*'
