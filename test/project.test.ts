@@ -123,6 +123,37 @@ describe("toolctl sync", () => {
     expect(await names()).toEqual(["echo", "weather"]);
   });
 
+  it("a tool imported by hand stays yours when a sync finds it unchanged or updates it; one a sync added is the sync's", async () => {
+    const weather = readFileSync(path.join(examplesDir, "weather.yaml"), "utf8");
+    const { root, at } = newProject({ "toolctl.yaml": "version: 1\nmanifests: []\n", "weather.yaml": weather, "echo.yaml": echo });
+    const names = async () => ((await runJson(["list"], at())).json.items as Array<{ name: string }>).map((t) => t.name).sort();
+    const sync = async (manifests: string, ...flags: string[]) => {
+      writeFileSync(path.join(root, "toolctl.yaml"), `version: 1\nmanifests: [${manifests}]\n`);
+      const result = await runJson(["sync", ...flags], at());
+      expect(result.code, result.stderr).toBe(0);
+      return result.json;
+    };
+    expect((await runCli(["import", "weather.yaml", "echo.yaml"], at())).code).toBe(0);
+
+    // Unchanged: listed, never taken over.
+    expect((await sync("weather.yaml")).tools.map((t: { change: string }) => t.change)).toEqual(["unchanged"]);
+    // Updated by a sync: the content is the file's now, but the tool was yours first.
+    writeFileSync(path.join(root, "echo.yaml"), echo.replace("description: Echoes its input back, for trying toolctl out", "description: Echoes, changed"));
+    expect((await sync("weather.yaml, echo.yaml")).tools.map((t: { change: string }) => t.change)).toEqual(["unchanged", "updated"]);
+    const pruned = await sync("", "--prune");
+    expect(pruned.removed).toEqual([]);
+    expect(pruned.unlisted).toEqual([]);
+    expect(await names()).toEqual(["echo", "weather"]);
+
+    // Added by a sync: the sync's, also while it is unchanged later, and pruned once unlisted.
+    expect((await runCli(["tool", "remove", "echo"], at())).code).toBe(0);
+    expect((await sync("echo.yaml")).tools.map((t: { change: string }) => t.change)).toEqual(["added"]);
+    expect((await sync("echo.yaml, weather.yaml")).tools.map((t: { change: string }) => t.change)).toEqual(["unchanged", "unchanged"]);
+    const again = await sync("", "--prune");
+    expect(again.removed).toEqual(["echo"]);
+    expect(await names()).toEqual(["weather"]);
+  });
+
   it("outside a project: exit 2 naming toolctl init", async () => {
     const dir = tempDir();
     const result = await runJson(["sync"], { cwd: dir, env: { HOME: tempDir() } });

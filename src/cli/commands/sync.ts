@@ -1,7 +1,8 @@
 /**
  * `toolctl sync`: the project's toolctl.yaml made true in the registry. Every listed manifest and spec is imported
  * (saving an unchanged tool changes nothing, so a second sync reports "unchanged"); the tools a sync imported are
- * remembered in the home, so that `--prune` removes only those the file no longer lists, never one imported by hand.
+ * remembered in the home, so that `--prune` removes only those the file no longer lists, never one imported by hand
+ * (a sync owns the tools it added, and keeps owning them while they are listed; see docs/projects.md).
  */
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
@@ -81,9 +82,13 @@ export async function syncCommand(context: CommandContext, flags: SyncFlags): Pr
     }
     const failed = report?.failed ?? [];
     const listed = new Set(synced.map((s) => s.tool));
+    // The sync's tools: those it added, and those an earlier sync owned. A tool that was there before any sync
+    // (imported by hand) stays the user's, even when a sync finds it unchanged or updates it.
+    const owned = new Set(previous?.tools ?? []);
+    const ours = [...listed].filter((tool) => owned.has(tool) || synced.some((s) => s.tool === tool && s.change === "added"));
     // Tools an earlier sync imported and the file no longer lists; with a failed manifest its tools would look
     // unlisted, so nothing is pruned then.
-    const stale = (previous?.tools ?? []).filter((tool) => !listed.has(tool));
+    const stale = [...owned].filter((tool) => !listed.has(tool));
     const existing = new Set((await toolctl.listTools()).map((tool) => tool.name));
     const unlisted = stale.filter((tool) => existing.has(tool));
     const removed: string[] = [];
@@ -94,7 +99,7 @@ export async function syncCommand(context: CommandContext, flags: SyncFlags): Pr
       }
     }
     const kept = unlisted.filter((tool) => !removed.includes(tool));
-    writeFileAtomic(path.join(toolctl.home, SYNC_STATE_FILE), `${JSON.stringify({ file: project.file, tools: [...listed, ...kept] }, null, 2)}\n`);
+    writeFileAtomic(path.join(toolctl.home, SYNC_STATE_FILE), `${JSON.stringify({ file: project.file, tools: [...ours, ...kept] }, null, 2)}\n`);
     return { synced, removed, unlisted: kept, failed };
   });
 
