@@ -3,7 +3,7 @@
  * directory, `toolctl sync` (added, updated, unchanged, --prune), the order --home, TOOLCTL_HOME, project,
  * default, a bad toolctl.yaml, the project's limits over the user's, and `toolctl config` saying which home and why.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { examplesDir, runCli, runJson, tempDir, writeFiles, type CliOptions } from "./helpers.js";
@@ -238,12 +238,71 @@ describe("a bad toolctl.yaml", () => {
     const missing = await runJson(["sync"], at());
     expect(missing.code).toBe(2);
     expect(missing.json.error.code).toBe("project_invalid");
-    expect(missing.json.error.message).toBe(`${file}: manifests.1: tools/missing.yaml does not exist (paths are from ${root})`);
+    expect(missing.json.error.message).toBe(`${file}:3:5: manifests.1: tools/missing.yaml does not exist (paths are from ${root})`);
     expect(existsSync(path.join(root, ".toolctl"))).toBe(false);
 
     // init --force replaces a broken file.
     expect((await runCli(["init", "--force"], at())).code).toBe(0);
     expect((await runCli(["config"], at())).code).toBe(0);
+  });
+});
+
+describe("listed paths really inside the project", () => {
+  it("a symbolic link out of the project is refused, before anything is read or imported; one inside it is followed", async () => {
+    const outside = writeFiles({ "calculator.yaml": calculator, "secret.yaml": "apiToken: hunter2\nprivateNote: x\n" });
+    const { root, at } = newProject({ "tools/echo.yaml": echo, "shared/calculator.yaml": calculator, "toolctl.yaml": "" });
+    const file = path.join(root, "toolctl.yaml");
+    symlinkSync(outside, path.join(root, "ext"));
+    symlinkSync(path.join(outside, "secret.yaml"), path.join(root, "leak.yaml"));
+    symlinkSync(path.join(outside, "secret.yaml"), path.join(root, "spec.yaml"));
+    const refused = async (yaml: string, expected: string) => {
+      writeFileSync(file, yaml);
+      const text = await runCli(["sync"], at());
+      expect(text.code, text.stderr).toBe(2);
+      expect(text.stderr.trim().split("\n")).toEqual([`error: ${expected}`]);
+      expect(text.stdout + text.stderr).not.toMatch(/apiToken|privateNote/);
+      const json = await runJson(["sync"], at());
+      expect(json.json.error).toMatchObject({ code: "project_invalid", exitCode: 2 });
+      expect(existsSync(path.join(root, ".toolctl"))).toBe(false);
+    };
+    await refused("manifests:\n  - tools/\n  - ext\n", `${file}:3:5: manifests.1: ext leads outside the project, to ${outside}, through a symbolic link`);
+    await refused(
+      "manifests:\n  - leak.yaml\n",
+      `${file}:2:5: manifests.0: leak.yaml leads outside the project, to ${path.join(outside, "secret.yaml")}, through a symbolic link`,
+    );
+    await refused(
+      "specs:\n  - openapi: spec.yaml\n",
+      `${file}:2:14: specs.0.openapi: spec.yaml leads outside the project, to ${path.join(outside, "secret.yaml")}, through a symbolic link`,
+    );
+    // A link in a listed directory.
+    symlinkSync(path.join(outside, "secret.yaml"), path.join(root, "tools/zz-out.yaml"));
+    await refused(
+      "manifests: [tools]\n",
+      `${file}:1:13: manifests.0: tools/zz-out.yaml leads outside the project, to ${path.join(outside, "secret.yaml")}, through a symbolic link`,
+    );
+    rmSync(path.join(root, "tools/zz-out.yaml"));
+    // toolctl.yaml itself, and the project's home, are not manifests.
+    await refused(
+      "manifests: [.]\n",
+      `${file}:1:13: manifests.0: . is the project's root, where toolctl.yaml is not a manifest; list the manifests, or a directory of them`,
+    );
+    await refused("manifests: [toolctl.yaml]\n", `${file}:1:13: manifests.0: toolctl.yaml is toolctl.yaml itself, not a manifest`);
+
+    // A link inside a listed directory to a manifest inside the project: followed, shown by the name it is listed by.
+    symlinkSync(path.join("..", "shared", "calculator.yaml"), path.join(root, "tools/calc.yaml"));
+    writeFileSync(file, "manifests: [tools/]\n");
+    const synced = await runJson(["sync"], at());
+    expect(synced.code, synced.stderr).toBe(0);
+    expect(synced.json.tools.map((t: { tool: string; source: string }) => [t.tool, t.source])).toEqual([
+      ["calculator", "tools/calc.yaml"],
+      ["echo", "tools/echo.yaml"],
+    ]);
+
+    writeFileSync(path.join(root, ".toolctl", "x.yaml"), echo);
+    writeFileSync(file, "manifests: [.toolctl]\n");
+    const home = await runCli(["sync"], at());
+    expect(home.code).toBe(2);
+    expect(home.stderr.trim()).toBe(`error: ${file}:1:13: manifests.0: .toolctl is in the project's home (.toolctl/, its registry and keys), not a manifest`);
   });
 });
 

@@ -15,6 +15,13 @@ import type { Problem } from "../manifest/problems.js";
 export type { ProjectFile, ProjectSpec } from "./project-schema.js";
 
 const parsed = new Map<string, ProjectFile>();
+/** Per toolctl.yaml read: a problem at a field, as `file:line:col: field: message`. */
+const locators = new Map<string, (field: Array<string | number>, message: string) => string>();
+
+/** One problem at a field of a toolctl.yaml that `readProject` has read, naming its line and column. */
+export function projectProblem(file: string, field: Array<string | number>, message: string): string {
+  return locators.get(file)?.(field, message) ?? `${file}: ${field.join(".")}: ${message}`;
+}
 
 /** toolctl.yaml, validated; read once per process. */
 export async function readProject(project: ProjectRef): Promise<ProjectFile> {
@@ -49,6 +56,7 @@ export async function readProject(project: ProjectRef): Promise<ProjectFile> {
       ),
     );
   }
+  locators.set(file, (field, message) => formatProblem(file, located, { path: field, message }));
   parsed.set(project.file, result.data);
   return result.data;
 }

@@ -4,10 +4,9 @@
  * remembered in the home, so that `--prune` removes only those the file no longer lists, never one imported by hand
  * (a sync owns the tools it added, and keeps owning them while they are listed; see docs/projects.md).
  */
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
-import { findProject, type ProjectRef } from "../../config/home.js";
-import { projectInvalid, type ProjectFile } from "../../config/project.js";
+import { findProject } from "../../config/home.js";
 import { ExitCode, UsageError, ValidationError } from "../../errors.js";
 import type { SaveToolResult } from "../../api/index.js";
 import { writeFileAtomic } from "../../util/atomic-file.js";
@@ -42,34 +41,25 @@ function readState(home: string): SyncState | undefined {
   }
 }
 
-/** Every listed local path must exist before anything is imported: a typo in toolctl.yaml changes nothing. */
-function checkPaths(project: ProjectRef, file: ProjectFile): void {
-  const missing = [
-    ...file.manifests.map((entry, i) => [`manifests.${i}`, entry] as const),
-    ...file.specs.filter((spec) => !/^https:\/\//.test(spec.openapi)).map((spec, i) => [`specs.${i}.openapi`, spec.openapi] as const),
-  ].filter(([, entry]) => !existsSync(path.join(project.root, entry)));
-  if (missing.length > 0) {
-    const lines = missing.map(([field, entry]) => `${project.file}: ${field}: ${entry} does not exist (paths are from ${project.root})`);
-    throw projectInvalid(project.file, lines);
-  }
-}
-
 export async function syncCommand(context: CommandContext, flags: SyncFlags): Promise<number> {
   const project = context.project ?? findProject(context.cwd);
   if (!project) throw new UsageError(`no toolctl.yaml in ${context.cwd} or any directory above it; create one with: toolctl init`);
   const { readProject } = await import("../../config/project.js");
   const file = await readProject(project);
-  checkPaths(project, file);
+  // Every listed path is checked before anything is imported: a typo, or a link out of the project, changes nothing.
+  const { resolveProjectSources } = await import("../../config/project-paths.js");
+  const sources = resolveProjectSources(project, file);
+  const shown = new Map(sources.manifests.map((m) => [m.file, m.shown]));
   const previous = readState(context.home);
 
   const result = await withToolctl(context, async (toolctl) => {
     const synced: SyncedTool[] = [];
-    const report = file.manifests.length > 0 ? await toolctl.importManifests(file.manifests.map((entry) => path.join(project.root, entry))) : undefined;
+    const report = sources.manifests.length > 0 ? await toolctl.importManifests(sources.manifests.map((m) => m.file)) : undefined;
     for (const item of report?.imported ?? []) {
-      synced.push({ tool: item.tool, change: item.change, status: item.status, source: path.relative(project.root, item.file) || item.file });
+      synced.push({ tool: item.tool, change: item.change, status: item.status, source: shown.get(item.file) ?? item.file });
     }
-    for (const spec of file.specs) {
-      const source = /^https:\/\//.test(spec.openapi) ? spec.openapi : path.join(project.root, spec.openapi);
+    for (const [i, spec] of file.specs.entries()) {
+      const source = sources.specs[i]!;
       const { result: saved } = await toolctl.importSpec(source, {
         name: spec.name,
         baseUrl: spec.baseUrl,
