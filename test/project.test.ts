@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { examplesDir, runCli, runJson, tempDir, writeFiles, type CliOptions } from "./helpers.js";
+import { examplesDir, repoRoot, runCli, runJson, tempDir, writeFiles, type CliOptions } from "./helpers.js";
 
 const echo = readFileSync(path.join(examplesDir, "echo.yaml"), "utf8");
 const calculator = readFileSync(path.join(examplesDir, "calculator.yaml"), "utf8");
@@ -152,6 +152,33 @@ describe("toolctl sync", () => {
     const again = await sync("", "--prune");
     expect(again.removed).toEqual(["echo"]);
     expect(await names()).toEqual(["weather"]);
+  });
+
+  it("a tool name declared twice, by manifests or specs, is refused before anything is imported", async () => {
+    const pet = readFileSync(path.join(repoRoot, "test/fixtures/openapi/petstore.yaml"), "utf8");
+    const { root, at } = newProject({ "echo.yaml": echo, "pet.yaml": pet, "tools/echo.yaml": echo, "tools/calculator.yaml": calculator });
+    const file = path.join(root, "toolctl.yaml");
+    const refused = async (yaml: string, expected: string) => {
+      writeFileSync(file, yaml);
+      const text = await runCli(["sync"], at());
+      expect(text.code, text.stderr).toBe(2);
+      expect(text.stderr.trim().split("\n")).toEqual([`error: ${expected}`]);
+      expect(text.stdout).toBe("");
+      const json = await runJson(["sync"], at());
+      expect(json.json.error).toMatchObject({ code: "project_invalid", exitCode: 2 });
+      if (existsSync(path.join(root, ".toolctl"))) expect((await runJson(["list"], at())).json.items).toEqual([]);
+    };
+    await refused(
+      "manifests: [echo.yaml]\nspecs:\n  - { openapi: pet.yaml, name: echo }\n",
+      `${file}:3:32: specs.0.name: tool name 'echo' is also declared in echo.yaml (manifests.0)`,
+    );
+    await refused("manifests: [tools/, echo.yaml]\n", `${file}:1:21: manifests.1: tool name 'echo' is also declared in tools/echo.yaml (manifests.0)`);
+    expect(existsSync(path.join(root, ".toolctl"))).toBe(false);
+    // The name a spec's title gives, too: found once the specs are converted, before anything is imported.
+    await refused(
+      "specs:\n  - openapi: pet.yaml\n  - openapi: pet.yaml\n",
+      `${file}:3:14: specs.1.openapi: tool name 'petstore-request-test' is also declared in pet.yaml (specs.0)`,
+    );
   });
 
   it("outside a project: exit 2 naming toolctl init", async () => {

@@ -9,13 +9,15 @@ import { readdirSync, realpathSync, statSync } from "node:fs";
 import path from "node:path";
 import { PROJECT_HOME, type ProjectRef } from "./home.js";
 import { projectInvalid, projectProblem, type ProjectFile } from "./project.js";
-import { MANIFEST_EXTENSIONS } from "../manifest/load.js";
+import { MANIFEST_EXTENSIONS, readManifestFile } from "../manifest/load.js";
 
 export interface ProjectSourceFile {
   /** The real path, to read. */
   file: string;
   /** As the project names it: from its root, through any link inside it. */
   shown: string;
+  /** The toolctl.yaml field that lists it (or its directory). */
+  field: Array<string | number>;
 }
 
 export interface ProjectSources {
@@ -56,16 +58,16 @@ export function resolveProjectSources(project: ProjectRef, file: ProjectFile): P
 
   const manifests: ProjectSourceFile[] = [];
   const seen = new Set<string>();
-  const add = (real: string, shown: string) => {
+  const add = (real: string, shown: string, field: Array<string | number>) => {
     if (seen.has(real)) return;
     seen.add(real);
-    manifests.push({ file: real, shown });
+    manifests.push({ file: real, shown, field });
   };
   file.manifests.forEach((entry, i) => {
     const field = ["manifests", i];
     const real = check(field, entry, "manifest");
     if (real === undefined) return;
-    if (!statSync(real).isDirectory()) return add(real, path.normalize(entry));
+    if (!statSync(real).isDirectory()) return add(real, path.normalize(entry), field);
     if (real === root) {
       return problem(field, `${entry} is the project's root, where toolctl.yaml is not a manifest; list the manifests, or a directory of them`);
     }
@@ -79,7 +81,7 @@ export function resolveProjectSources(project: ProjectRef, file: ProjectFile): P
         return target !== undefined && statSync(target).isFile() ? [{ target, shown: path.join(entry, name) }] : [];
       });
     if (found.length === 0 && problems.length === before) problem(field, `${entry} has no manifests (*.yaml, *.yml, *.json) in it`);
-    for (const { target, shown } of found) add(target, shown);
+    for (const { target, shown } of found) add(target, shown, field);
   });
 
   const specs = file.specs.map((spec, i) =>
@@ -87,4 +89,16 @@ export function resolveProjectSources(project: ProjectRef, file: ProjectFile): P
   );
   if (problems.length > 0) throw projectInvalid(project.file, problems);
   return { manifests, specs };
+}
+
+/** Each manifest's tool name, or undefined for one that does not load (its import reports why). */
+export async function manifestToolNames(manifests: ProjectSourceFile[]): Promise<Array<string | undefined>> {
+  return Promise.all(
+    manifests.map((m) =>
+      readManifestFile(m.file).then(
+        (loaded) => loaded.manifest.name,
+        () => undefined,
+      ),
+    ),
+  );
 }

@@ -44,23 +44,32 @@ function readState(home: string): SyncState | undefined {
 export async function syncCommand(context: CommandContext, flags: SyncFlags): Promise<number> {
   const project = context.project ?? findProject(context.cwd);
   if (!project) throw new UsageError(`no toolctl.yaml in ${context.cwd} or any directory above it; create one with: toolctl init`);
-  const { readProject } = await import("../../config/project.js");
+  const { projectInvalid, projectProblem, readProject } = await import("../../config/project.js");
   const file = await readProject(project);
   // Every listed path is checked before anything is imported: a typo, or a link out of the project, changes nothing.
-  const { resolveProjectSources } = await import("../../config/project-paths.js");
+  const { manifestToolNames, resolveProjectSources } = await import("../../config/project-paths.js");
   const sources = resolveProjectSources(project, file);
   const shown = new Map(sources.manifests.map((m) => [m.file, m.shown]));
+  // One name, one source: a tool declared twice would be imported from each in turn, on every sync. Manifests and
+  // the specs that name their tool are checked before the registry is opened, the others once converted.
+  const declared = new Map<string, string>();
+  const declare = (tool: string, field: Array<string | number>, source: string, listedAs: string) => {
+    const earlier = declared.get(tool);
+    if (earlier !== undefined) {
+      throw projectInvalid(project.file, [projectProblem(project.file, field, `tool name '${tool}' is also declared in ${earlier}`)]);
+    }
+    declared.set(tool, `${source} (${listedAs})`);
+  };
+  const names = await manifestToolNames(sources.manifests);
+  sources.manifests.forEach((m, i) => names[i] !== undefined && declare(names[i], m.field, m.shown, m.field.join(".")));
+  file.specs.forEach((spec, i) => spec.name !== undefined && declare(spec.name, ["specs", i, "name"], spec.openapi, `specs.${i}`));
   const previous = readState(context.home);
 
   const result = await withToolctl(context, async (toolctl) => {
     const synced: SyncedTool[] = [];
-    const report = sources.manifests.length > 0 ? await toolctl.importManifests(sources.manifests.map((m) => m.file)) : undefined;
-    for (const item of report?.imported ?? []) {
-      synced.push({ tool: item.tool, change: item.change, status: item.status, source: shown.get(item.file) ?? item.file });
-    }
+    const prepared = [];
     for (const [i, spec] of file.specs.entries()) {
-      const source = sources.specs[i]!;
-      const { result: saved } = await toolctl.importSpec(source, {
+      const ready = await toolctl.prepareSpec(sources.specs[i]!, {
         name: spec.name,
         baseUrl: spec.baseUrl,
         tags: spec.tags,
@@ -68,6 +77,15 @@ export async function syncCommand(context: CommandContext, flags: SyncFlags): Pr
         pathPrefix: spec.pathPrefix,
         strict: spec.strict === true,
       });
+      if (spec.name === undefined) declare(ready.tool, ["specs", i, "openapi"], spec.openapi, `specs.${i}`);
+      prepared.push(ready);
+    }
+    const report = sources.manifests.length > 0 ? await toolctl.importManifests(sources.manifests.map((m) => m.file)) : undefined;
+    for (const item of report?.imported ?? []) {
+      synced.push({ tool: item.tool, change: item.change, status: item.status, source: shown.get(item.file) ?? item.file });
+    }
+    for (const [i, spec] of file.specs.entries()) {
+      const saved = await prepared[i]!.save();
       synced.push({ tool: saved.tool, change: saved.change, status: saved.status, source: spec.openapi });
     }
     const failed = report?.failed ?? [];
