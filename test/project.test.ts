@@ -3,7 +3,7 @@
  * directory, `toolctl sync` (added, updated, unchanged, --prune), the order --home, TOOLCTL_HOME, project,
  * default, a bad toolctl.yaml, the project's limits over the user's, and `toolctl config` saying which home and why.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { examplesDir, repoRoot, runCli, runJson, tempDir, writeFiles, type CliOptions } from "./helpers.js";
@@ -46,6 +46,42 @@ describe("toolctl init", () => {
     expect(forced.json.gitignore).toBe("present");
     expect(readFileSync(path.join(root, "toolctl.yaml"), "utf8")).toBe(text);
     expect(readFileSync(path.join(root, ".gitignore"), "utf8").match(/\.toolctl\//g)).toHaveLength(1);
+  });
+
+  it("a .gitignore it cannot write or read: one line, exit 6, and nothing written, so init can simply run again", async () => {
+    const { root, user, at } = newProject({ ".gitignore": "node_modules/\n" });
+    const file = path.join(root, "toolctl.yaml");
+    const gitignore = path.join(root, ".gitignore");
+    // Root writes any file: the permission case is run as nobody, in a directory nobody may write.
+    const as = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+    chmodSync(root, 0o777);
+    chmodSync(user, 0o777);
+    chmodSync(gitignore, 0o444);
+    const text = await runCli(["init"], { ...at(), ...as });
+    expect(text.code).toBe(6);
+    expect(text.stderr.trim().split("\n")).toEqual([`error: cannot write ${gitignore}: EACCES; nothing was written`]);
+    expect(existsSync(file)).toBe(false);
+    const json = await runJson(["init"], { ...at(), ...as });
+    expect(json.json.error).toMatchObject({ code: "environment_unavailable", exitCode: 6 });
+
+    // --force over an existing toolctl.yaml leaves it as it was.
+    writeFileSync(file, TOOLS_YAML, { mode: 0o666 });
+    chmodSync(file, 0o666);
+    const forced = await runCli(["init", "--force"], { ...at(), ...as });
+    expect(forced.code).toBe(6);
+    expect(readFileSync(file, "utf8")).toBe(TOOLS_YAML);
+    rmSync(file);
+
+    chmodSync(gitignore, 0o000);
+    const unreadable = await runCli(["init"], { ...at(), ...as });
+    expect(unreadable.code).toBe(6);
+    expect(unreadable.stderr.trim().split("\n")).toEqual([`error: cannot read ${gitignore}: EACCES; nothing was written`]);
+    expect(existsSync(file)).toBe(false);
+
+    chmodSync(gitignore, 0o666);
+    const init = await runCli(["init"], { ...at(), ...as });
+    expect(init.code, init.stderr).toBe(0);
+    expect(readFileSync(gitignore, "utf8")).toBe("node_modules/\n# toolctl's project registry and keys\n.toolctl/\n");
   });
 
   it("says so when there is no .gitignore, and creates none", async () => {
