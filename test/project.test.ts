@@ -84,6 +84,19 @@ describe("toolctl init", () => {
     expect(readFileSync(gitignore, "utf8")).toBe("node_modules/\n# toolctl's project registry and keys\n.toolctl/\n");
   });
 
+  it("inside another project: says which one it was, and that commands here now use the new one", async () => {
+    const { root, at } = newProject({ "toolctl.yaml": TOOLS_YAML, "sub/.keep": "" });
+    const init = await runJson(["init"], at("sub"));
+    expect(init.code, init.stderr).toBe(0);
+    expect(init.json.enclosing).toBe(path.join(root, "toolctl.yaml"));
+    const text = await runCli(["init", "--force"], at("sub"));
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stderr).toContain(
+      `${path.join(root, "sub")} is inside the project of ${path.join(root, "toolctl.yaml")}: commands run here or below now use this project instead`,
+    );
+    expect((await runJson(["config"], at("sub"))).json.home.path).toBe(path.join(root, "sub", ".toolctl"));
+  });
+
   it("says so when there is no .gitignore, and creates none", async () => {
     const { root, at } = newProject();
     const init = await runCli(["init"], at());
@@ -302,6 +315,22 @@ describe("a bad toolctl.yaml", () => {
     expect(missing.code).toBe(2);
     expect(missing.json.error.code).toBe("project_invalid");
     expect(missing.json.error.message).toBe(`${file}:3:5: manifests.1: tools/missing.yaml does not exist (paths are from ${root})`);
+    expect(existsSync(path.join(root, ".toolctl"))).toBe(false);
+
+    // A URL that is not https://, a setting in the wrong place, a version given as text: each said plainly.
+    const said = async (yaml: string, expected: string) => {
+      writeFileSync(file, yaml);
+      const result = await runCli(["sync"], at());
+      expect(result.code).toBe(2);
+      expect(result.stderr.trim().split("\n")).toEqual([`error: ${file}:${expected}`]);
+    };
+    await said('specs:\n  - openapi: "http://example.com/x.yaml"\n', "2:14: specs.0.openapi: only https:// URLs are fetched");
+    await said("manifests: [https://example.com/x.yaml]\n", "1:13: manifests.0: a path inside the project (manifests are not fetched from URLs)");
+    await said(
+      "settings:\n  limits:\n    dailyUsd: 5\n",
+      "2:3: settings.limits: unknown field 'limits' (limits go at the top level of toolctl.yaml, beside settings)",
+    );
+    await said('version: "1"\n', "1:10: version: must be the number 1 (version: 1)");
     expect(existsSync(path.join(root, ".toolctl"))).toBe(false);
 
     // init --force replaces a broken file.

@@ -1,6 +1,6 @@
 import { accessSync, appendFileSync, constants, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { PROJECT_FILE, PROJECT_HOME } from "../../config/home.js";
+import { findProject, PROJECT_FILE, PROJECT_HOME } from "../../config/home.js";
 import { PROJECT_TEMPLATE } from "../../config/project-template.js";
 import { EnvironmentError, UsageError } from "../../errors.js";
 import type { CommandContext } from "../program.js";
@@ -72,10 +72,15 @@ export async function initCommand(context: CommandContext, flags: InitFlags): Pr
   }
   const c = context.output.color;
   const home = path.join(root, PROJECT_HOME);
+  // A project inside another: commands here now use this one, which the user may not have meant.
+  const enclosing = findProject(path.dirname(root))?.file;
+  if (enclosing !== undefined) {
+    context.output.warn(`${root} is inside the project of ${enclosing}: commands run here or below now use this project instead`);
+  }
   if (gitignore === "none") {
     context.output.warn(`no .gitignore in ${root}: keep ${PROJECT_HOME}/ out of version control (it holds the project's registry and keys)`);
   }
-  context.output.data({ file, root, home, gitignore }, () =>
+  context.output.data({ file, root, home, gitignore, ...(enclosing ? { enclosing } : {}) }, () =>
     [
       `${c.green("wrote")} ${file}`,
       gitignore === "added" ? `added ${PROJECT_HOME}/ to .gitignore` : gitignore === "present" ? `.gitignore already ignores ${PROJECT_HOME}/` : "",
