@@ -3,10 +3,10 @@
  * directory, `toolctl sync` (added, updated, unchanged, --prune), the order --home, TOOLCTL_HOME, project,
  * default, a bad toolctl.yaml, the project's limits over the user's, and `toolctl config` saying which home and why.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { examplesDir, runCli, runJson, tempDir, writeFiles, type CliOptions } from "./helpers.js";
+import { examplesDir, repoRoot, runCli, runJson, tempDir, writeFiles, type CliOptions } from "./helpers.js";
 
 const echo = readFileSync(path.join(examplesDir, "echo.yaml"), "utf8");
 const calculator = readFileSync(path.join(examplesDir, "calculator.yaml"), "utf8");
@@ -46,6 +46,55 @@ describe("toolctl init", () => {
     expect(forced.json.gitignore).toBe("present");
     expect(readFileSync(path.join(root, "toolctl.yaml"), "utf8")).toBe(text);
     expect(readFileSync(path.join(root, ".gitignore"), "utf8").match(/\.toolctl\//g)).toHaveLength(1);
+  });
+
+  it("a .gitignore it cannot write or read: one line, exit 6, and nothing written, so init can simply run again", async () => {
+    const { root, user, at } = newProject({ ".gitignore": "node_modules/\n" });
+    const file = path.join(root, "toolctl.yaml");
+    const gitignore = path.join(root, ".gitignore");
+    // Root writes any file: the permission case is run as nobody, in a directory nobody may write.
+    const as = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+    chmodSync(root, 0o777);
+    chmodSync(user, 0o777);
+    chmodSync(gitignore, 0o444);
+    const text = await runCli(["init"], { ...at(), ...as });
+    expect(text.code).toBe(6);
+    expect(text.stderr.trim().split("\n")).toEqual([`error: cannot write ${gitignore}: EACCES; nothing was written`]);
+    expect(existsSync(file)).toBe(false);
+    const json = await runJson(["init"], { ...at(), ...as });
+    expect(json.json.error).toMatchObject({ code: "environment_unavailable", exitCode: 6 });
+
+    // --force over an existing toolctl.yaml leaves it as it was.
+    writeFileSync(file, TOOLS_YAML, { mode: 0o666 });
+    chmodSync(file, 0o666);
+    const forced = await runCli(["init", "--force"], { ...at(), ...as });
+    expect(forced.code).toBe(6);
+    expect(readFileSync(file, "utf8")).toBe(TOOLS_YAML);
+    rmSync(file);
+
+    chmodSync(gitignore, 0o000);
+    const unreadable = await runCli(["init"], { ...at(), ...as });
+    expect(unreadable.code).toBe(6);
+    expect(unreadable.stderr.trim().split("\n")).toEqual([`error: cannot read ${gitignore}: EACCES; nothing was written`]);
+    expect(existsSync(file)).toBe(false);
+
+    chmodSync(gitignore, 0o666);
+    const init = await runCli(["init"], { ...at(), ...as });
+    expect(init.code, init.stderr).toBe(0);
+    expect(readFileSync(gitignore, "utf8")).toBe("node_modules/\n# toolctl's project registry and keys\n.toolctl/\n");
+  });
+
+  it("inside another project: says which one it was, and that commands here now use the new one", async () => {
+    const { root, at } = newProject({ "toolctl.yaml": TOOLS_YAML, "sub/.keep": "" });
+    const init = await runJson(["init"], at("sub"));
+    expect(init.code, init.stderr).toBe(0);
+    expect(init.json.enclosing).toBe(path.join(root, "toolctl.yaml"));
+    const text = await runCli(["init", "--force"], at("sub"));
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stderr).toContain(
+      `${path.join(root, "sub")} is inside the project of ${path.join(root, "toolctl.yaml")}: commands run here or below now use this project instead`,
+    );
+    expect((await runJson(["config"], at("sub"))).json.home.path).toBe(path.join(root, "sub", ".toolctl"));
   });
 
   it("says so when there is no .gitignore, and creates none", async () => {
@@ -121,6 +170,64 @@ describe("toolctl sync", () => {
     const again = await runJson(["sync", "--prune"], at());
     expect(again.json.removed).toEqual([]);
     expect(await names()).toEqual(["echo", "weather"]);
+  });
+
+  it("a tool imported by hand stays yours when a sync finds it unchanged or updates it; one a sync added is the sync's", async () => {
+    const weather = readFileSync(path.join(examplesDir, "weather.yaml"), "utf8");
+    const { root, at } = newProject({ "toolctl.yaml": "version: 1\nmanifests: []\n", "weather.yaml": weather, "echo.yaml": echo });
+    const names = async () => ((await runJson(["list"], at())).json.items as Array<{ name: string }>).map((t) => t.name).sort();
+    const sync = async (manifests: string, ...flags: string[]) => {
+      writeFileSync(path.join(root, "toolctl.yaml"), `version: 1\nmanifests: [${manifests}]\n`);
+      const result = await runJson(["sync", ...flags], at());
+      expect(result.code, result.stderr).toBe(0);
+      return result.json;
+    };
+    expect((await runCli(["import", "weather.yaml", "echo.yaml"], at())).code).toBe(0);
+
+    // Unchanged: listed, never taken over.
+    expect((await sync("weather.yaml")).tools.map((t: { change: string }) => t.change)).toEqual(["unchanged"]);
+    // Updated by a sync: the content is the file's now, but the tool was yours first.
+    writeFileSync(path.join(root, "echo.yaml"), echo.replace("description: Echoes its input back, for trying toolctl out", "description: Echoes, changed"));
+    expect((await sync("weather.yaml, echo.yaml")).tools.map((t: { change: string }) => t.change)).toEqual(["unchanged", "updated"]);
+    const pruned = await sync("", "--prune");
+    expect(pruned.removed).toEqual([]);
+    expect(pruned.unlisted).toEqual([]);
+    expect(await names()).toEqual(["echo", "weather"]);
+
+    // Added by a sync: the sync's, also while it is unchanged later, and pruned once unlisted.
+    expect((await runCli(["tool", "remove", "echo"], at())).code).toBe(0);
+    expect((await sync("echo.yaml")).tools.map((t: { change: string }) => t.change)).toEqual(["added"]);
+    expect((await sync("echo.yaml, weather.yaml")).tools.map((t: { change: string }) => t.change)).toEqual(["unchanged", "unchanged"]);
+    const again = await sync("", "--prune");
+    expect(again.removed).toEqual(["echo"]);
+    expect(await names()).toEqual(["weather"]);
+  });
+
+  it("a tool name declared twice, by manifests or specs, is refused before anything is imported", async () => {
+    const pet = readFileSync(path.join(repoRoot, "test/fixtures/openapi/petstore.yaml"), "utf8");
+    const { root, at } = newProject({ "echo.yaml": echo, "pet.yaml": pet, "tools/echo.yaml": echo, "tools/calculator.yaml": calculator });
+    const file = path.join(root, "toolctl.yaml");
+    const refused = async (yaml: string, expected: string) => {
+      writeFileSync(file, yaml);
+      const text = await runCli(["sync"], at());
+      expect(text.code, text.stderr).toBe(2);
+      expect(text.stderr.trim().split("\n")).toEqual([`error: ${expected}`]);
+      expect(text.stdout).toBe("");
+      const json = await runJson(["sync"], at());
+      expect(json.json.error).toMatchObject({ code: "project_invalid", exitCode: 2 });
+      if (existsSync(path.join(root, ".toolctl"))) expect((await runJson(["list"], at())).json.items).toEqual([]);
+    };
+    await refused(
+      "manifests: [echo.yaml]\nspecs:\n  - { openapi: pet.yaml, name: echo }\n",
+      `${file}:3:32: specs.0.name: tool name 'echo' is also declared in echo.yaml (manifests.0)`,
+    );
+    await refused("manifests: [tools/, echo.yaml]\n", `${file}:1:21: manifests.1: tool name 'echo' is also declared in tools/echo.yaml (manifests.0)`);
+    expect(existsSync(path.join(root, ".toolctl"))).toBe(false);
+    // The name a spec's title gives, too: found once the specs are converted, before anything is imported.
+    await refused(
+      "specs:\n  - openapi: pet.yaml\n  - openapi: pet.yaml\n",
+      `${file}:3:14: specs.1.openapi: tool name 'petstore-request-test' is also declared in pet.yaml (specs.0)`,
+    );
   });
 
   it("outside a project: exit 2 naming toolctl init", async () => {
@@ -207,12 +314,87 @@ describe("a bad toolctl.yaml", () => {
     const missing = await runJson(["sync"], at());
     expect(missing.code).toBe(2);
     expect(missing.json.error.code).toBe("project_invalid");
-    expect(missing.json.error.message).toBe(`${file}: manifests.1: tools/missing.yaml does not exist (paths are from ${root})`);
+    expect(missing.json.error.message).toBe(`${file}:3:5: manifests.1: tools/missing.yaml does not exist (paths are from ${root})`);
+    expect(existsSync(path.join(root, ".toolctl"))).toBe(false);
+
+    // A URL that is not https://, a setting in the wrong place, a version given as text: each said plainly.
+    const said = async (yaml: string, expected: string) => {
+      writeFileSync(file, yaml);
+      const result = await runCli(["sync"], at());
+      expect(result.code).toBe(2);
+      expect(result.stderr.trim().split("\n")).toEqual([`error: ${file}:${expected}`]);
+    };
+    await said('specs:\n  - openapi: "http://example.com/x.yaml"\n', "2:14: specs.0.openapi: only https:// URLs are fetched");
+    await said("manifests: [https://example.com/x.yaml]\n", "1:13: manifests.0: a path inside the project (manifests are not fetched from URLs)");
+    await said(
+      "settings:\n  limits:\n    dailyUsd: 5\n",
+      "2:3: settings.limits: unknown field 'limits' (limits go at the top level of toolctl.yaml, beside settings)",
+    );
+    await said('version: "1"\n', "1:10: version: must be the number 1 (version: 1)");
     expect(existsSync(path.join(root, ".toolctl"))).toBe(false);
 
     // init --force replaces a broken file.
     expect((await runCli(["init", "--force"], at())).code).toBe(0);
     expect((await runCli(["config"], at())).code).toBe(0);
+  });
+});
+
+describe("listed paths really inside the project", () => {
+  it("a symbolic link out of the project is refused, before anything is read or imported; one inside it is followed", async () => {
+    const outside = writeFiles({ "calculator.yaml": calculator, "secret.yaml": "apiToken: hunter2\nprivateNote: x\n" });
+    const { root, at } = newProject({ "tools/echo.yaml": echo, "shared/calculator.yaml": calculator, "toolctl.yaml": "" });
+    const file = path.join(root, "toolctl.yaml");
+    symlinkSync(outside, path.join(root, "ext"));
+    symlinkSync(path.join(outside, "secret.yaml"), path.join(root, "leak.yaml"));
+    symlinkSync(path.join(outside, "secret.yaml"), path.join(root, "spec.yaml"));
+    const refused = async (yaml: string, expected: string) => {
+      writeFileSync(file, yaml);
+      const text = await runCli(["sync"], at());
+      expect(text.code, text.stderr).toBe(2);
+      expect(text.stderr.trim().split("\n")).toEqual([`error: ${expected}`]);
+      expect(text.stdout + text.stderr).not.toMatch(/apiToken|privateNote/);
+      const json = await runJson(["sync"], at());
+      expect(json.json.error).toMatchObject({ code: "project_invalid", exitCode: 2 });
+      expect(existsSync(path.join(root, ".toolctl"))).toBe(false);
+    };
+    await refused("manifests:\n  - tools/\n  - ext\n", `${file}:3:5: manifests.1: ext leads outside the project, to ${outside}, through a symbolic link`);
+    await refused(
+      "manifests:\n  - leak.yaml\n",
+      `${file}:2:5: manifests.0: leak.yaml leads outside the project, to ${path.join(outside, "secret.yaml")}, through a symbolic link`,
+    );
+    await refused(
+      "specs:\n  - openapi: spec.yaml\n",
+      `${file}:2:14: specs.0.openapi: spec.yaml leads outside the project, to ${path.join(outside, "secret.yaml")}, through a symbolic link`,
+    );
+    // A link in a listed directory.
+    symlinkSync(path.join(outside, "secret.yaml"), path.join(root, "tools/zz-out.yaml"));
+    await refused(
+      "manifests: [tools]\n",
+      `${file}:1:13: manifests.0: tools/zz-out.yaml leads outside the project, to ${path.join(outside, "secret.yaml")}, through a symbolic link`,
+    );
+    rmSync(path.join(root, "tools/zz-out.yaml"));
+    // toolctl.yaml itself, and the project's home, are not manifests.
+    await refused(
+      "manifests: [.]\n",
+      `${file}:1:13: manifests.0: . is the project's root, where toolctl.yaml is not a manifest; list the manifests, or a directory of them`,
+    );
+    await refused("manifests: [toolctl.yaml]\n", `${file}:1:13: manifests.0: toolctl.yaml is toolctl.yaml itself, not a manifest`);
+
+    // A link inside a listed directory to a manifest inside the project: followed, shown by the name it is listed by.
+    symlinkSync(path.join("..", "shared", "calculator.yaml"), path.join(root, "tools/calc.yaml"));
+    writeFileSync(file, "manifests: [tools/]\n");
+    const synced = await runJson(["sync"], at());
+    expect(synced.code, synced.stderr).toBe(0);
+    expect(synced.json.tools.map((t: { tool: string; source: string }) => [t.tool, t.source])).toEqual([
+      ["calculator", "tools/calc.yaml"],
+      ["echo", "tools/echo.yaml"],
+    ]);
+
+    writeFileSync(path.join(root, ".toolctl", "x.yaml"), echo);
+    writeFileSync(file, "manifests: [.toolctl]\n");
+    const home = await runCli(["sync"], at());
+    expect(home.code).toBe(2);
+    expect(home.stderr.trim()).toBe(`error: ${file}:1:13: manifests.0: .toolctl is in the project's home (.toolctl/, its registry and keys), not a manifest`);
   });
 });
 

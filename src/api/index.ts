@@ -214,6 +214,11 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
       const { importOpenApi } = await import("../manifest/import.js");
       return importOpenApi((input) => store.tools.save(input), { source, actor, options: { ...specOptions, env, cwd } });
     },
+    async prepareSpec(source, specOptions = {}) {
+      const { prepareOpenApi } = await import("../manifest/import.js");
+      const { report, input } = await prepareOpenApi({ source, actor, options: { ...specOptions, env, cwd } });
+      return { tool: input.manifest.name, report, save: () => store.tools.save(input) };
+    },
     listTools: (query) => store.tools.list(query),
     toolRows: (query) => store.tools.rows(query),
     getTool: (name) => store.tools.get(name),

@@ -149,6 +149,11 @@ export interface Toolctl extends ManageApi {
 
   importManifests(paths: string[]): Promise<ImportReport>;
   importSpec(source: string, options?: Omit<OpenApiImportOptions, "env" | "cwd">): Promise<{ report: ConvertReport; result: SaveToolResult }>;
+  /** Converts a spec as `importSpec` does, without saving it: the tool's name, the report, and `save()` to import it. */
+  prepareSpec(
+    source: string,
+    options?: Omit<OpenApiImportOptions, "env" | "cwd">,
+  ): Promise<{ tool: string; report: ConvertReport; save(): Promise<SaveToolResult> }>;
   listTools(query?: ListToolsQuery): Promise<ToolSummary[]>;
   /** The five columns of `toolctl list`, cheaply. */
   toolRows(query?: ListToolsQuery): Promise<ToolRow5[]>;

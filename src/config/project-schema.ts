@@ -9,15 +9,26 @@ import { TOOL_NAME_PATTERN } from "../domain/name-patterns.js";
 const usd = z.number().nonnegative();
 const seconds = z.number().int().positive().max(86_400);
 
+const isInside = (file: string) => !file.startsWith("/") && !file.split(/[\\/]/).includes("..");
+const isUrl = (file: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(file);
+
 /** Inside the project: relative, without `..`, so a checkout imports the same files wherever it is. */
 const projectPath = z
   .string()
   .min(1)
-  .refine((file) => !file.startsWith("/") && !file.split(/[\\/]/).includes(".."), "a path inside the project (relative, without '..')");
+  .refine((file) => !isUrl(file), "a path inside the project (manifests are not fetched from URLs)")
+  .refine((file) => isUrl(file) || isInside(file), "a path inside the project (relative, without '..')");
 
 const specSchema = z.strictObject({
   /** A spec file in the project, or an https:// URL. */
-  openapi: z.union([z.string().regex(/^https:\/\/\S+$/, "an https:// URL"), projectPath]),
+  openapi: z
+    .string()
+    .min(1)
+    .superRefine((source, context) => {
+      if (/^https:\/\/\S+$/.test(source)) return;
+      if (isUrl(source)) context.addIssue({ code: "custom", message: "only https:// URLs are fetched" });
+      else if (!isInside(source)) context.addIssue({ code: "custom", message: "a path inside the project (relative, without '..'), or an https:// URL" });
+    }),
   name: z.string().regex(TOOL_NAME_PATTERN, "a tool name").optional(),
   baseUrl: z
     .string()
@@ -30,7 +41,7 @@ const specSchema = z.strictObject({
 });
 
 export const projectSchema = z.strictObject({
-  version: z.literal(1).default(1),
+  version: z.literal(1, { error: "must be the number 1 (version: 1)" }).default(1),
   /** Manifest files, or directories of them. */
   manifests: z.array(projectPath).default([]),
   specs: z.array(specSchema).default([]),

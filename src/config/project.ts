@@ -15,6 +15,15 @@ import type { Problem } from "../manifest/problems.js";
 export type { ProjectFile, ProjectSpec } from "./project-schema.js";
 
 const parsed = new Map<string, ProjectFile>();
+/** `settings.limits`, as config.yaml has no such nesting either: said where limits go. */
+const MISPLACED_LIMITS = " (limits go at the top level of toolctl.yaml, beside settings)";
+/** Per toolctl.yaml read: a problem at a field, as `file:line:col: field: message`. */
+const locators = new Map<string, (field: Array<string | number>, message: string) => string>();
+
+/** One problem at a field of a toolctl.yaml that `readProject` has read, naming its line and column. */
+export function projectProblem(file: string, field: Array<string | number>, message: string): string {
+  return locators.get(file)?.(field, message) ?? `${file}: ${field.join(".")}: ${message}`;
+}
 
 /** toolctl.yaml, validated; read once per process. */
 export async function readProject(project: ProjectRef): Promise<ProjectFile> {
@@ -45,10 +54,12 @@ export async function readProject(project: ProjectRef): Promise<ProjectFile> {
       sortedUnique(
         result.error.issues
           .flatMap((issue: Parameters<typeof describeIssue>[0]) => describeIssue(issue, projectSchema))
+          .map((p: Problem) => (p.atKey === "limits" && p.path.join(".") === "settings" ? { ...p, message: `${p.message}${MISPLACED_LIMITS}` } : p))
           .map((p: Problem) => formatProblem(file, located, p)),
       ),
     );
   }
+  locators.set(file, (field, message) => formatProblem(file, located, { path: field, message }));
   parsed.set(project.file, result.data);
   return result.data;
 }

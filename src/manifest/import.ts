@@ -122,6 +122,12 @@ export async function importOpenApi(
   save: SaveTool,
   request: OpenApiImport,
 ): Promise<{ report: import("../openapi/index.js").ConvertReport; result: SaveToolResult }> {
+  const { report, input } = await prepareOpenApi(request);
+  return { report, result: await save(input) };
+}
+
+/** A spec converted and checked as `importOpenApi` does, ready to save: nothing is written yet. */
+export async function prepareOpenApi(request: OpenApiImport): Promise<{ report: import("../openapi/index.js").ConvertReport; input: SaveToolInput }> {
   const [{ convertOpenApi }, { manifestSchema }, { describeIssue }, { referencedSecrets }] = await Promise.all([
     import("../openapi/index.js"),
     import("../domain/manifest.js"),
@@ -161,7 +167,7 @@ export async function importOpenApi(
   const sourcePath = /^https?:\/\//i.test(request.source) ? request.source : path.resolve(request.options.cwd, request.source);
   // The converter is deterministic, so the plain JSON text is a stable digest; canonicalising megabytes of
   // schemas would cost more than the rest of the save.
-  const result = await save({
+  const input: SaveToolInput = {
     manifest,
     digest: sha256Hex(JSON.stringify(manifest)),
     secrets: referencedSecrets(manifest),
@@ -169,6 +175,6 @@ export async function importOpenApi(
     actions: Object.entries(manifest.actions).map(([name, spec]) => ({ name, spec })),
     actor: request.actor,
     requiresApproval: true,
-  });
-  return { report: converted.report, result };
+  };
+  return { report: converted.report, input };
 }

@@ -1,12 +1,12 @@
 /**
  * `toolctl sync`: the project's toolctl.yaml made true in the registry. Every listed manifest and spec is imported
  * (saving an unchanged tool changes nothing, so a second sync reports "unchanged"); the tools a sync imported are
- * remembered in the home, so that `--prune` removes only those the file no longer lists, never one imported by hand.
+ * remembered in the home, so that `--prune` removes only those the file no longer lists, never one imported by hand
+ * (a sync owns the tools it added, and keeps owning them while they are listed; see docs/projects.md).
  */
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import path from "node:path";
-import { findProject, type ProjectRef } from "../../config/home.js";
-import { projectInvalid, type ProjectFile } from "../../config/project.js";
+import { findProject } from "../../config/home.js";
 import { ExitCode, UsageError, ValidationError } from "../../errors.js";
 import type { SaveToolResult } from "../../api/index.js";
 import { writeFileAtomic } from "../../util/atomic-file.js";
@@ -41,35 +41,35 @@ function readState(home: string): SyncState | undefined {
   }
 }
 
-/** Every listed local path must exist before anything is imported: a typo in toolctl.yaml changes nothing. */
-function checkPaths(project: ProjectRef, file: ProjectFile): void {
-  const missing = [
-    ...file.manifests.map((entry, i) => [`manifests.${i}`, entry] as const),
-    ...file.specs.filter((spec) => !/^https:\/\//.test(spec.openapi)).map((spec, i) => [`specs.${i}.openapi`, spec.openapi] as const),
-  ].filter(([, entry]) => !existsSync(path.join(project.root, entry)));
-  if (missing.length > 0) {
-    const lines = missing.map(([field, entry]) => `${project.file}: ${field}: ${entry} does not exist (paths are from ${project.root})`);
-    throw projectInvalid(project.file, lines);
-  }
-}
-
 export async function syncCommand(context: CommandContext, flags: SyncFlags): Promise<number> {
   const project = context.project ?? findProject(context.cwd);
   if (!project) throw new UsageError(`no toolctl.yaml in ${context.cwd} or any directory above it; create one with: toolctl init`);
-  const { readProject } = await import("../../config/project.js");
+  const { projectInvalid, projectProblem, readProject } = await import("../../config/project.js");
   const file = await readProject(project);
-  checkPaths(project, file);
+  // Every listed path is checked before anything is imported: a typo, or a link out of the project, changes nothing.
+  const { manifestToolNames, resolveProjectSources } = await import("../../config/project-paths.js");
+  const sources = resolveProjectSources(project, file);
+  const shown = new Map(sources.manifests.map((m) => [m.file, m.shown]));
+  // One name, one source: a tool declared twice would be imported from each in turn, on every sync. Manifests and
+  // the specs that name their tool are checked before the registry is opened, the others once converted.
+  const declared = new Map<string, string>();
+  const declare = (tool: string, field: Array<string | number>, source: string, listedAs: string) => {
+    const earlier = declared.get(tool);
+    if (earlier !== undefined) {
+      throw projectInvalid(project.file, [projectProblem(project.file, field, `tool name '${tool}' is also declared in ${earlier}`)]);
+    }
+    declared.set(tool, `${source} (${listedAs})`);
+  };
+  const names = await manifestToolNames(sources.manifests);
+  sources.manifests.forEach((m, i) => names[i] !== undefined && declare(names[i], m.field, m.shown, m.field.join(".")));
+  file.specs.forEach((spec, i) => spec.name !== undefined && declare(spec.name, ["specs", i, "name"], spec.openapi, `specs.${i}`));
   const previous = readState(context.home);
 
   const result = await withToolctl(context, async (toolctl) => {
     const synced: SyncedTool[] = [];
-    const report = file.manifests.length > 0 ? await toolctl.importManifests(file.manifests.map((entry) => path.join(project.root, entry))) : undefined;
-    for (const item of report?.imported ?? []) {
-      synced.push({ tool: item.tool, change: item.change, status: item.status, source: path.relative(project.root, item.file) || item.file });
-    }
-    for (const spec of file.specs) {
-      const source = /^https:\/\//.test(spec.openapi) ? spec.openapi : path.join(project.root, spec.openapi);
-      const { result: saved } = await toolctl.importSpec(source, {
+    const prepared = [];
+    for (const [i, spec] of file.specs.entries()) {
+      const ready = await toolctl.prepareSpec(sources.specs[i]!, {
         name: spec.name,
         baseUrl: spec.baseUrl,
         tags: spec.tags,
@@ -77,13 +77,26 @@ export async function syncCommand(context: CommandContext, flags: SyncFlags): Pr
         pathPrefix: spec.pathPrefix,
         strict: spec.strict === true,
       });
+      if (spec.name === undefined) declare(ready.tool, ["specs", i, "openapi"], spec.openapi, `specs.${i}`);
+      prepared.push(ready);
+    }
+    const report = sources.manifests.length > 0 ? await toolctl.importManifests(sources.manifests.map((m) => m.file)) : undefined;
+    for (const item of report?.imported ?? []) {
+      synced.push({ tool: item.tool, change: item.change, status: item.status, source: shown.get(item.file) ?? item.file });
+    }
+    for (const [i, spec] of file.specs.entries()) {
+      const saved = await prepared[i]!.save();
       synced.push({ tool: saved.tool, change: saved.change, status: saved.status, source: spec.openapi });
     }
     const failed = report?.failed ?? [];
     const listed = new Set(synced.map((s) => s.tool));
+    // The sync's tools: those it added, and those an earlier sync owned. A tool that was there before any sync
+    // (imported by hand) stays the user's, even when a sync finds it unchanged or updates it.
+    const owned = new Set(previous?.tools ?? []);
+    const ours = [...listed].filter((tool) => owned.has(tool) || synced.some((s) => s.tool === tool && s.change === "added"));
     // Tools an earlier sync imported and the file no longer lists; with a failed manifest its tools would look
     // unlisted, so nothing is pruned then.
-    const stale = (previous?.tools ?? []).filter((tool) => !listed.has(tool));
+    const stale = [...owned].filter((tool) => !listed.has(tool));
     const existing = new Set((await toolctl.listTools()).map((tool) => tool.name));
     const unlisted = stale.filter((tool) => existing.has(tool));
     const removed: string[] = [];
@@ -94,7 +107,7 @@ export async function syncCommand(context: CommandContext, flags: SyncFlags): Pr
       }
     }
     const kept = unlisted.filter((tool) => !removed.includes(tool));
-    writeFileAtomic(path.join(toolctl.home, SYNC_STATE_FILE), `${JSON.stringify({ file: project.file, tools: [...listed, ...kept] }, null, 2)}\n`);
+    writeFileAtomic(path.join(toolctl.home, SYNC_STATE_FILE), `${JSON.stringify({ file: project.file, tools: [...ours, ...kept] }, null, 2)}\n`);
     return { synced, removed, unlisted: kept, failed };
   });
 
