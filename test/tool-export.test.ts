@@ -37,15 +37,21 @@ describe("toolctl tool export", () => {
 
     for (const format of ["yaml", "json"] as const) {
       const dir = tempDir(`toolctl-export-${format}-`);
+      // A tool that runs files beside its manifest (its export says so) runs other files from another directory.
+      const moved = new Set<string>();
       for (const name of names) {
         const exported = await toolctl.exportTool(name, { format });
         expect(exported).toMatchObject({ tool: name, format });
+        if (exported.notes.some((note) => note.includes("refers to files beside its manifest"))) moved.add(name);
         expect((format === "yaml" ? parse(exported.text) : JSON.parse(exported.text)) as unknown).toEqual(exported.manifest);
         writeFileSync(path.join(dir, `${name}.${format}`), exported.text);
       }
       const again = await toolctl.importManifests([dir]);
       expect(again.failed).toEqual([]);
-      expect(again.imported.map((item) => [item.tool, item.change]).sort()).toEqual(names.map((name) => [name, "unchanged"]).sort());
+      expect(moved.size).toBeGreaterThan(0);
+      expect(again.imported.map((item) => [item.tool, item.change]).sort()).toEqual(
+        names.map((name) => [name, moved.has(name) ? "updated" : "unchanged"]).sort(),
+      );
       expect(await digests(toolctl)).toEqual(original);
 
       const fresh = await openApi();
@@ -79,6 +85,28 @@ describe("toolctl tool export", () => {
     const json = await runCli(["tool", "export", "calculator", "--json"], { home });
     expect(json.stderr).toBe("");
     expect(JSON.parse(json.stdout).actions.calculate.command).toEqual(["node", "{{ tool.dir }}/calculator/calc.mjs"]);
+  });
+
+  it("the same manifest imported from another directory is updated, not unchanged, when it runs files beside it", async () => {
+    const home = tempDir("toolctl-export-home-");
+    await importReport(home, [path.join(repoRoot, "manifests/examples")]);
+    const elsewhere = tempDir("toolctl-export-moved-");
+    for (const name of ["calculator", "echo"]) writeFileSync(path.join(elsewhere, `${name}.yaml`), (await runCli(["tool", "export", name], { home })).stdout);
+    // The calculator's command is {{ tool.dir }}/calculator/calc.mjs: from here it runs another file. The echo tool
+    // refers to nothing beside its manifest, so where it was read from changes nothing.
+    expect(await importReport(home, [path.join(elsewhere, "calculator.yaml"), path.join(elsewhere, "echo.yaml")])).toEqual([
+      expect.objectContaining({ tool: "calculator", change: "updated" }),
+      expect.objectContaining({ tool: "echo", change: "unchanged" }),
+    ]);
+    const dry = await runJson(["run", "calculator.calculate", "-p", "operation=add", "-p", "a=1", "-p", "b=2", "--dry-run"], { home });
+    expect(dry.json.request.argv).toEqual(["node", path.join(elsewhere, "calculator", "calc.mjs")]);
+    // And back: the original file is an update again.
+    expect(await importReport(home, [path.join(repoRoot, "manifests/examples/calculator.yaml")])).toEqual([
+      expect.objectContaining({ tool: "calculator", change: "updated" }),
+    ]);
+    expect(await importReport(home, [path.join(repoRoot, "manifests/examples/calculator.yaml")])).toEqual([
+      expect.objectContaining({ tool: "calculator", change: "unchanged" }),
+    ]);
   });
 
   it("an edited export imports as updated", async () => {

@@ -53,7 +53,7 @@ export { ExitCode, ToolctlError } from "../errors.js";
 /** Input checks a front door makes before it asks for more (a secret's value, a code): the API makes them again. */
 export { assertSecretName, MAX_SECRET_BYTES } from "../secrets/names.js";
 export { isWellFormedCode, normalizeCode, OTP_DIGITS } from "../policy/otp-code.js";
-export { roundUsd } from "../policy/spend.js";
+export { isSpendDay, roundUsd, spendDay } from "../policy/spend.js";
 export type {
   ApproveToolOptions,
   DecideOptions,

@@ -8,6 +8,7 @@
 import path from "node:path";
 import { manifestSchema, type Manifest } from "../domain/manifest.js";
 import { canonicalJson, digestOf } from "../util/canonical.js";
+import { filesBesideManifest } from "../domain/tool-dir.js";
 import { manifestYaml } from "./yaml-text.js";
 
 export type ExportFormat = "yaml" | "json";
@@ -77,15 +78,11 @@ function withoutDefaults(schema: ZodLike, value: unknown): unknown {
 
 /** Paths a process tool reads relative to its manifest's directory: they move with the file. */
 function relativePathNotes(manifest: Manifest, source: string | null): string[] {
-  if (manifest.runtime !== "process" && manifest.runtime !== "docker") return [];
-  const usesToolDir = /\{\{\s*tool\.dir\s*\}\}/.test(canonicalJson(manifest.actions));
-  const relative = [manifest.process?.cwd, ...(manifest.process?.readable ?? []), ...(manifest.process?.writable ?? [])].filter(
-    (entry): entry is string => typeof entry === "string" && !path.isAbsolute(entry),
-  );
-  if (!usesToolDir && relative.length === 0) return [];
+  const beside = filesBesideManifest(manifest);
+  if (beside.length === 0) return [];
   const where = source && !/^https?:\/\//i.test(source) ? path.dirname(source) : "the original manifest's directory";
   return [
-    `${manifest.name} refers to files beside its manifest (${[usesToolDir ? "{{ tool.dir }}" : "", ...relative].filter(Boolean).join(", ")}): ` +
+    `${manifest.name} refers to files beside its manifest (${beside.join(", ")}): ` +
       `imported from elsewhere, those paths are read relative to the new file; keep it in ${where}`,
   ];
 }

@@ -1,6 +1,5 @@
-import { roundUsd } from "../../api/index.js";
+import { isSpendDay, roundUsd, spendDay } from "../../api/index.js";
 import { UsageError } from "../../errors.js";
-import { isSpendDay, spendDay } from "../../policy/spend.js";
 import { table } from "../../ui/output.js";
 import type { CommandContext } from "../program.js";
 import { withToolctl } from "./shared.js";

@@ -4,6 +4,7 @@
  * (shared/tool-rows.ts); names are ordered byte-wise (COLLATE "C"), as SQLite orders them.
  */
 import type { ActionSpec, Manifest } from "../../domain/manifest.js";
+import { movesFiles } from "../../domain/tool-dir.js";
 import type {
   ActionRecord,
   ListToolsQuery,
@@ -173,14 +174,15 @@ export function saveTool(registry: PgRegistry, input: SaveToolInput): Promise<Sa
   const { actions: _actions, definitions: shared, ...definition } = manifest;
   return registry.write(async (tx) => {
     const existing = await tx.one<StoredTool>(
-      "SELECT digest, status, created_at, grants, requires_approval, runtime, definition, accepted_reach FROM tools WHERE name = $1",
+      "SELECT digest, status, created_at, grants, requires_approval, runtime, definition, accepted_reach, source_path FROM tools WHERE name = $1",
       [manifest.name],
     );
     const same =
       existing !== undefined &&
       (existing.digest === input.digest ||
         (input.canonicalDigest === true && digestOf(await storedManifest(tx, manifest.name, existing.definition)) === input.digest));
-    if (existing && same) {
+    // The same manifest read from another directory runs other files when it refers to files beside it: an update.
+    if (existing && same && !movesFiles(manifest, existing.source_path, input.sourcePath)) {
       await tx.run("UPDATE tools SET source_path = $1 WHERE name = $2", [input.sourcePath, manifest.name]);
       return { tool: manifest.name, change: "unchanged", status: existing.status, actions: { added: [], changed: [], removed: [] } };
     }

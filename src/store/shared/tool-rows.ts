@@ -86,6 +86,7 @@ export interface StoredTool {
   runtime: string;
   definition: string;
   accepted_reach: string | null;
+  source_path: string | null;
 }
 
 export interface ToolSavePlan {

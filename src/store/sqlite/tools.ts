@@ -4,6 +4,7 @@
  * single cheap query and a run loads only what it needs.
  */
 import type { ActionSpec, Manifest } from "../../domain/manifest.js";
+import { movesFiles } from "../../domain/tool-dir.js";
 import { digestOf, sha256Hex } from "../../util/canonical.js";
 import type { CatalogQuery, CatalogRow } from "../port.js";
 import {
@@ -154,7 +155,7 @@ export function saveTool(registry: Registry, input: SaveToolInput): SaveToolResu
   return writeTransaction(registry, () => {
     const db = registry.db;
     const existing = db
-      .prepare("SELECT digest, status, created_at, grants, requires_approval, runtime, definition, accepted_reach FROM tools WHERE name = ?")
+      .prepare("SELECT digest, status, created_at, grants, requires_approval, runtime, definition, accepted_reach, source_path FROM tools WHERE name = ?")
       .get(manifest.name) as StoredTool | undefined;
     // A manifest file's digest is over its canonical JSON; a tool stored under another digest (an OpenAPI import's,
     // over the converter's text) is compared by content, so a spec exported as a manifest re-imports unchanged.
@@ -162,7 +163,8 @@ export function saveTool(registry: Registry, input: SaveToolInput): SaveToolResu
       existing !== undefined &&
       (existing.digest === input.digest ||
         (input.canonicalDigest === true && digestOf(storedManifest(registry, manifest.name, existing.definition)) === input.digest));
-    if (existing && same) {
+    // The same manifest read from another directory runs other files when it refers to files beside it: an update.
+    if (existing && same && !movesFiles(manifest, existing.source_path, input.sourcePath)) {
       db.prepare("UPDATE tools SET source_path = ? WHERE name = ?").run(input.sourcePath, manifest.name);
       return { tool: manifest.name, change: "unchanged", status: existing.status, actions: { added: [], changed: [], removed: [] } };
     }
