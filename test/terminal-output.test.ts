@@ -449,6 +449,34 @@ steps:
     expect(columns(cjk.slice(columnOf(list[0]!, "DESCRIPTION")))).toBeLessThanOrEqual(60);
   });
 
+  it("audit is a table: a header, fitted on a terminal with the note cut, the note cut at 60 columns in a pipe", async () => {
+    const lines = await onTerminal(["audit", "--no-pager"], 60);
+    expect(lines[0]).toMatch(/^SEQ\s+TIME \(UTC\)\s+ACTOR\s+EVENT/);
+    for (const line of lines) expect(columns(line), line).toBeLessThanOrEqual(60);
+    expect(lines.filter((line) => /^\d+\s+\d{4}-/.test(line)).length).toBeGreaterThan(5);
+
+    const piped = (await runCli(["audit"], { home: wideHome })).stdout.split("\n");
+    expect(piped[0]).toMatch(/^SEQ\s+TIME \(UTC\)\s+ACTOR\s+EVENT\s+TARGET\s+EXECUTION\s+NOTE$/);
+    const failed = piped.find((line) => line.includes("execution.failed"))!;
+    const note = failed.slice(failed.indexOf("process exited"));
+    expect(note).toMatch(/…$/);
+    expect(columns(note)).toBeLessThanOrEqual(60);
+    // Columns line up with their headers.
+    expect(failed.indexOf("failing.go")).toBe(piped[0]!.indexOf("TARGET"));
+    expect(failed.indexOf("ex_")).toBe(piped[0]!.indexOf("EXECUTION"));
+  });
+
+  it("plan-runs list is a table like the other lists: a header, fitted on a terminal, the error cut", async () => {
+    const lines = await onTerminal(["plan-runs", "list"], 80);
+    expect(lines[0]).toMatch(/^ID\s+PLAN\s+STATUS\s+STARTED \(UTC\)\s+ERROR$/);
+    expect(lines[1]).toMatch(/^pr_\w+\s+mixed\s+failed\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+step three \(failing.*…$/);
+    for (const line of lines) expect(columns(line), line).toBeLessThanOrEqual(80);
+    const piped = (await runCli(["plan-runs", "list"], { home: wideHome })).stdout.split("\n");
+    const error = piped[1]!.slice(piped[0]!.indexOf("ERROR"));
+    expect(error).toMatch(/^step three \(failing\.go\): .*…$/);
+    expect(columns(error)).toBe(60);
+  });
+
   it("a cut never splits a character: no half emoji, no U+FFFD", async () => {
     const piped = await runCli(["list"], { home: wideHome });
     expect(piped.stdout).not.toContain("\uFFFD");

@@ -5,6 +5,7 @@ import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { ExitCode, ToolctlError, UsageError } from "../../errors.js";
 import type { ApplyCallOptions, ApplyResult, PlanPreview, Toolctl } from "../../api/index.js";
+import { table, truncate } from "../../ui/output.js";
 import { listEnvelope, printList } from "../list-output.js";
 import type { CommandContext } from "../program.js";
 import { withEngine, type CliRunOptions } from "./run.js";
@@ -133,6 +134,11 @@ export async function listPlanRunsCommand(context: CommandContext, flags: { limi
       ? total === 0
         ? "no plan runs yet (toolctl apply PLAN)"
         : `nothing past run ${offset} (${total} plan run${total === 1 ? "" : "s"})`
-      : items.map((r) => `${r.id}  ${r.name}  ${r.interrupted ? "interrupted" : r.status}  ${r.createdAt}`).join("\n"),
+      : table(
+          ["ID", "PLAN", "STATUS", "STARTED (UTC)", "ERROR"],
+          items.map((r) => [r.id, r.name, r.interrupted ? "interrupted" : r.status, r.createdAt.replace("T", " ").slice(0, 19), truncate(r.error ?? "", 60)]),
+          (h) => context.output.color.bold(h),
+          { width: context.output.width, flex: [4] },
+        ),
   );
 }
