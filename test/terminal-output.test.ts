@@ -373,6 +373,7 @@ const ROCKETS = `xy${"🚀".repeat(30)}`;
 
 describe("wide characters: CJK and emoji", () => {
   let wideHome = "";
+  let applied: Awaited<ReturnType<typeof runCli>>;
   beforeAll(async () => {
     wideHome = tempDir("toolctl-wide-");
     const simple = (name: string, description: string, action = "say") =>
@@ -413,7 +414,8 @@ steps:
     expect((await runCli(["run", "failing.go"], { home: wideHome })).code).toBe(1);
     // An approval request with CJK input, left to expire.
     expect((await runCli(["run", "piggybank.pay", "-p", "amount=1", "-p", `to=${CJK}`, "--wait"], { home: wideHome })).code).toBe(3);
-    expect((await runCli(["apply", path.join(dir, "mixed.plan.yaml"), "--yes"], { home: wideHome })).code).toBe(1);
+    applied = await runCli(["apply", path.join(dir, "mixed.plan.yaml"), "--yes"], { home: wideHome });
+    expect(applied.code).toBe(1);
   }, 90_000);
 
   const onTerminal = async (args: string[], cols: number) => {
@@ -475,6 +477,37 @@ steps:
     const error = piped[1]!.slice(piped[0]!.indexOf("ERROR"));
     expect(error).toMatch(/^step three \(failing\.go\): .*…$/);
     expect(columns(error)).toBe(60);
+  });
+
+  it("show, apply and plan-runs show line up their columns, however long an action's name", async () => {
+    const dir = writeFiles({
+      "guild.yaml": `apiVersion: toolctl/v1
+name: guild
+description: Long action names
+runtime: echo
+actions:
+  add_guild_member_role_for_a_while: { description: Adds a role, kind: update, inputSchema: { type: object } }
+  get: { description: Reads, kind: read, inputSchema: { type: object } }
+`,
+    });
+    expect((await runCli(["import", path.join(dir, "guild.yaml")], { home: wideHome })).code).toBe(0);
+    const shown = (await runCli(["show", "guild"], { home: wideHome })).stdout.split("\n");
+    const long = shown.find((line) => line.includes("add_guild_member_role_for_a_while"))!;
+    const short = shown.find((line) => line.startsWith("  get "))!;
+    expect(long.indexOf("update")).toBe(short.indexOf("read"));
+    expect(long.indexOf("Adds a role")).toBe(short.indexOf("Reads"));
+    // The cost line under each action starts where its kind does.
+    expect(shown[shown.indexOf(short) + 1]!.indexOf("cost:")).toBe(short.indexOf("read"));
+
+    const steps = (text: string) => text.split("\n").filter((line) => /^ {2}(one|two|three) /.test(line));
+    const statusColumns = (lines: string[]) => lines.map((line) => line.search(/ (succeeded|left in place|failed) /));
+    const summary = steps(applied.stdout);
+    expect(summary).toHaveLength(3);
+    expect(new Set(statusColumns(summary)).size).toBe(1);
+    const id = (await runJson(["plan-runs", "list"], { home: wideHome })).json.items[0].id as string;
+    const run = steps((await runCli(["plan-runs", "show", id], { home: wideHome })).stdout);
+    expect(run).toHaveLength(3);
+    expect(new Set(statusColumns(run)).size).toBe(1);
   });
 
   it("a cut never splits a character: no half emoji, no U+FFFD", async () => {
