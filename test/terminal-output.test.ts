@@ -510,6 +510,27 @@ actions:
     expect(new Set(statusColumns(run)).size).toBe(1);
   });
 
+  it("the paged lists' footer is a note on stderr: not a data line in a pipe, gone with -q and --json", async () => {
+    for (const [args, footer] of [
+      [["executions", "--limit", "2"], /^page 1 of \d+ · rows 1-2 of \d+ · older: --offset 2$/m],
+      [["audit", "--limit", "2"], /^rows \d+-\d+ of \d+ · older: --offset 2$/m],
+      [["plan-runs", "list"], /^rows 1-1 of 1$/m],
+    ] as const) {
+      const piped = await runCli([...args], { home: wideHome });
+      expect(piped.code).toBe(0);
+      expect(piped.stdout).not.toMatch(/rows \d/);
+      expect(piped.stderr).toMatch(footer);
+      const rows = piped.stdout.trimEnd().split("\n");
+      expect(rows).toHaveLength(1 + (args[0] === "plan-runs" ? 1 : 2));
+      const quiet = await runCli([...args, "-q"], { home: wideHome });
+      expect(quiet).toMatchObject({ code: 0, stderr: "", stdout: piped.stdout });
+      expect((await runCli([...args, "--json"], { home: wideHome })).stderr).toBe("");
+    }
+    // On a terminal it shows under the table.
+    const lines = await onTerminal(["executions", "--limit", "2", "--no-pager"], 200);
+    expect(lines[lines.length - 1]).toMatch(/^page 1 of \d+ · rows 1-2 of \d+ · older: --offset 2$/);
+  });
+
   it("a cut never splits a character: no half emoji, no U+FFFD", async () => {
     const piped = await runCli(["list"], { home: wideHome });
     expect(piped.stdout).not.toContain("\uFFFD");

@@ -4,7 +4,7 @@ import type { Writable } from "node:stream";
 import { ExitCode, UsageError } from "../../errors.js";
 import type { AuditEvent } from "../../domain/records.js";
 import { table, truncate } from "../../ui/output.js";
-import { listEnvelope, printList } from "../list-output.js";
+import { listEnvelope, pageFooter, printList } from "../list-output.js";
 import type { CommandContext } from "../program.js";
 import { parseTime, withToolctl } from "./shared.js";
 
@@ -45,9 +45,10 @@ export async function auditCommand(context: CommandContext, flags: AuditFlags): 
   };
   const [events, total] = await withToolctl(context, (toolctl) => Promise.all([toolctl.audit(query), toolctl.countAudit(query)]));
   // Within a page events read oldest first, as a log does; the pages go back from the newest (`page.next`).
+  const envelope = listEnvelope(events, { total, limit: flags.limit, offset });
   await printList(
     context,
-    listEnvelope(events, { total, limit: flags.limit, offset }),
+    envelope,
     () =>
       events.length
         ? table(["SEQ", "TIME (UTC)", "ACTOR", "EVENT", "TARGET", "EXECUTION", "NOTE"], events.map(row), (h) => context.output.color.bold(h), {
@@ -55,9 +56,7 @@ export async function auditCommand(context: CommandContext, flags: AuditFlags): 
             flex: [6],
           })
         : "no audit events match",
-    {
-      pager: true,
-    },
+    { pager: true, footer: pageFooter(envelope.page, events.length) },
   );
 }
 
