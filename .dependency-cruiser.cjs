@@ -35,9 +35,9 @@ const LIBRARY_HOMES = [
   },
   {
     name: "terminal-libraries-only-in-ui",
-    library: "chalk|ora|@inquirer/prompts",
+    library: "chalk|ora|@inquirer/prompts|string-width",
     homes: ["src/ui/"],
-    why: "colour, spinners and prompts live in the views; prompts are wrapped once (ui/prompt.ts) so they fail closed",
+    why: "colour, spinners, prompts and text widths live in the views; prompts are wrapped once (ui/prompt.ts) so they fail closed",
   },
   {
     name: "execa-only-in-the-process-runner",

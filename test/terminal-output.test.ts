@@ -348,3 +348,201 @@ describe("progress for a slow OpenAPI import", () => {
     expect(piped.stderr).not.toMatch(/importing/);
   });
 });
+
+/**
+ * Columns a line takes on a terminal, counted independently of src/: CJK ideographs, fullwidth forms and emoji
+ * presentation take two, combining marks and joiners none.
+ */
+function columns(line: string): number {
+  let width = 0;
+  for (const char of line) {
+    if (/[\p{Mn}\p{Me}\u200b-\u200d\ufe0f]/u.test(char)) continue;
+    width += /[\p{Emoji_Presentation}\u1100-\u115f\u2e80-\u303e\u3041-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6]/u.test(char)
+      ? 2
+      : 1;
+  }
+  return width;
+}
+
+/** The column (in terminal columns) at which `needle` starts in `line`. */
+const columnOf = (line: string, needle: string) => columns(line.slice(0, line.indexOf(needle)));
+
+const CJK = "这是一个非常长的中文描述，用于测试终端宽度的表格截断功能是否正确处理全角字符";
+const CJK_ERROR = "这是一个非常长的中文错误信息，用于测试终端宽度的表格截断功能是否正确处理全角字符以及更多的文字";
+const ROCKETS = `xy${"🚀".repeat(30)}`;
+
+describe("wide characters: CJK and emoji", () => {
+  let wideHome = "";
+  let applied: Awaited<ReturnType<typeof runCli>>;
+  beforeAll(async () => {
+    wideHome = tempDir("toolctl-wide-");
+    const simple = (name: string, description: string, action = "say") =>
+      `apiVersion: toolctl/v1\nname: ${name}\ndescription: ${description}\nruntime: echo\nactions:\n  ${action}: { description: x, kind: read, inputSchema: { type: object } }\n`;
+    const dir = writeFiles({
+      "cjk.yaml": simple("cjk", CJK),
+      "rockets.yaml": simple("rockets", ROCKETS),
+      "failing.yaml": `apiVersion: toolctl/v1
+name: failing
+description: Fails with a long message
+runtime: process
+actions:
+  go:
+    description: fails
+    kind: read
+    inputSchema: { type: object }
+    command: ["sh", "-c", "echo ${CJK_ERROR} >&2; exit 1"]
+`,
+      "mixed.plan.yaml": `apiVersion: toolctl/v1
+kind: Plan
+name: mixed
+steps:
+  - id: one
+    action: cjk.say
+    input: {}
+  - id: two
+    action: piggybank.pay
+    input: { amount: 1, to: ada }
+  - id: three
+    action: failing.go
+    input: {}
+`,
+    });
+    for (const file of ["cjk.yaml", "rockets.yaml", "failing.yaml"]) expect((await runCli(["import", path.join(dir, file)], { home: wideHome })).code).toBe(0);
+    expect((await runCli(["import", path.join(repoRoot, "manifests", "examples", "piggybank.yaml")], { home: wideHome })).code).toBe(0);
+    expect((await runCli(["tool", "approve", "failing", "--yes"], { home: wideHome })).code).toBe(0);
+    expect((await runCli(["config", "set", "approvals.timeoutSeconds", "1"], { home: wideHome })).code).toBe(0);
+    expect((await runCli(["run", "failing.go"], { home: wideHome })).code).toBe(1);
+    // An approval request with CJK input, left to expire.
+    expect((await runCli(["run", "piggybank.pay", "-p", "amount=1", "-p", `to=${CJK}`, "--wait"], { home: wideHome })).code).toBe(3);
+    applied = await runCli(["apply", path.join(dir, "mixed.plan.yaml"), "--yes"], { home: wideHome });
+    expect(applied.code).toBe(1);
+  }, 90_000);
+
+  const onTerminal = async (args: string[], cols: number) => {
+    const term = spawnTerminal(args, wideHome, { cols, rows: 60, env: { NO_COLOR: "1" } });
+    expect(await finished(term)).toBe(0);
+    return visible(term.text());
+  };
+
+  it("tables are fitted in terminal columns, not UTF-16 code units", async () => {
+    for (const cols of [80, 60]) {
+      const lines = await onTerminal(["list"], cols);
+      for (const line of lines) expect(columns(line), line).toBeLessThanOrEqual(cols);
+      expect(lines.find((line) => line.startsWith("cjk "))).toMatch(/ 这是.*…$/);
+    }
+    const executions = await onTerminal(["executions", "--no-pager"], 120);
+    for (const line of executions) expect(columns(line), line).toBeLessThanOrEqual(120);
+    for (const line of executions.filter((line) => line.includes("failing.go"))) expect(line).toMatch(/ process exited with code 1: .*…$/);
+
+    const approvals = await onTerminal(["approvals", "--all"], 140);
+    for (const line of approvals) expect(columns(line), line).toBeLessThanOrEqual(140);
+    // The columns after the CJK input still line up with their headers.
+    const row = approvals.find((line) => line.includes("piggybank.pay"))!;
+    expect(columnOf(row, "$1.00")).toBe(columnOf(approvals[0]!, "COST"));
+    expect(columnOf(row, "MEDIUM")).toBe(columnOf(approvals[0]!, "RISK"));
+  });
+
+  it("in a pipe, the 60-character cut counts columns too, and later columns stay aligned", async () => {
+    const approvals = (await runCli(["approvals", "--all"], { home: wideHome })).stdout.split("\n");
+    const row = approvals.find((line) => line.includes("piggybank.pay"))!;
+    expect(columnOf(row, "$1.00")).toBe(columnOf(approvals[0]!, "COST"));
+    const list = (await runCli(["list"], { home: wideHome })).stdout.split("\n");
+    const cjk = list.find((line) => line.startsWith("cjk "))!;
+    expect(columns(cjk.slice(columnOf(list[0]!, "DESCRIPTION")))).toBeLessThanOrEqual(60);
+  });
+
+  it("audit is a table: a header, fitted on a terminal with the note cut, the note cut at 60 columns in a pipe", async () => {
+    const lines = await onTerminal(["audit", "--no-pager"], 60);
+    expect(lines[0]).toMatch(/^SEQ\s+TIME \(UTC\)\s+ACTOR\s+EVENT/);
+    for (const line of lines) expect(columns(line), line).toBeLessThanOrEqual(60);
+    expect(lines.filter((line) => /^\d+\s+\d{4}-/.test(line)).length).toBeGreaterThan(5);
+
+    const piped = (await runCli(["audit"], { home: wideHome })).stdout.split("\n");
+    expect(piped[0]).toMatch(/^SEQ\s+TIME \(UTC\)\s+ACTOR\s+EVENT\s+TARGET\s+EXECUTION\s+NOTE$/);
+    const failed = piped.find((line) => line.includes("execution.failed"))!;
+    const note = failed.slice(failed.indexOf("process exited"));
+    expect(note).toMatch(/…$/);
+    expect(columns(note)).toBeLessThanOrEqual(60);
+    // Columns line up with their headers.
+    expect(failed.indexOf("failing.go")).toBe(piped[0]!.indexOf("TARGET"));
+    expect(failed.indexOf("ex_")).toBe(piped[0]!.indexOf("EXECUTION"));
+  });
+
+  it("plan-runs list is a table like the other lists: a header, fitted on a terminal, the error cut", async () => {
+    const lines = await onTerminal(["plan-runs", "list"], 80);
+    expect(lines[0]).toMatch(/^ID\s+PLAN\s+STATUS\s+STARTED \(UTC\)\s+ERROR$/);
+    expect(lines[1]).toMatch(/^pr_\w+\s+mixed\s+failed\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+step three \(failing.*…$/);
+    for (const line of lines) expect(columns(line), line).toBeLessThanOrEqual(80);
+    const piped = (await runCli(["plan-runs", "list"], { home: wideHome })).stdout.split("\n");
+    const error = piped[1]!.slice(piped[0]!.indexOf("ERROR"));
+    expect(error).toMatch(/^step three \(failing\.go\): .*…$/);
+    expect(columns(error)).toBe(60);
+  });
+
+  it("show, apply and plan-runs show line up their columns, however long an action's name", async () => {
+    const dir = writeFiles({
+      "guild.yaml": `apiVersion: toolctl/v1
+name: guild
+description: Long action names
+runtime: echo
+actions:
+  add_guild_member_role_for_a_while: { description: Adds a role, kind: update, inputSchema: { type: object } }
+  get: { description: Reads, kind: read, inputSchema: { type: object } }
+`,
+    });
+    expect((await runCli(["import", path.join(dir, "guild.yaml")], { home: wideHome })).code).toBe(0);
+    const shown = (await runCli(["show", "guild"], { home: wideHome })).stdout.split("\n");
+    const long = shown.find((line) => line.includes("add_guild_member_role_for_a_while"))!;
+    const short = shown.find((line) => line.startsWith("  get "))!;
+    expect(long.indexOf("update")).toBe(short.indexOf("read"));
+    expect(long.indexOf("Adds a role")).toBe(short.indexOf("Reads"));
+    // The cost line under each action starts where its kind does.
+    expect(shown[shown.indexOf(short) + 1]!.indexOf("cost:")).toBe(short.indexOf("read"));
+
+    const steps = (text: string) => text.split("\n").filter((line) => /^ {2}(one|two|three) /.test(line));
+    const statusColumns = (lines: string[]) => lines.map((line) => line.search(/ (succeeded|left in place|failed) /));
+    const summary = steps(applied.stdout);
+    expect(summary).toHaveLength(3);
+    expect(new Set(statusColumns(summary)).size).toBe(1);
+    const id = (await runJson(["plan-runs", "list"], { home: wideHome })).json.items[0].id as string;
+    const run = steps((await runCli(["plan-runs", "show", id], { home: wideHome })).stdout);
+    expect(run).toHaveLength(3);
+    expect(new Set(statusColumns(run)).size).toBe(1);
+  });
+
+  it("the paged lists' footer is a note on stderr: not a data line in a pipe, gone with -q and --json", async () => {
+    for (const [args, footer] of [
+      [["executions", "--limit", "2"], /^page 1 of \d+ · rows 1-2 of \d+ · older: --offset 2$/m],
+      [["audit", "--limit", "2"], /^rows \d+-\d+ of \d+ · older: --offset 2$/m],
+      [["plan-runs", "list"], /^rows 1-1 of 1$/m],
+    ] as const) {
+      const piped = await runCli([...args], { home: wideHome });
+      expect(piped.code).toBe(0);
+      expect(piped.stdout).not.toMatch(/rows \d/);
+      expect(piped.stderr).toMatch(footer);
+      const rows = piped.stdout.trimEnd().split("\n");
+      expect(rows).toHaveLength(1 + (args[0] === "plan-runs" ? 1 : 2));
+      const quiet = await runCli([...args, "-q"], { home: wideHome });
+      expect(quiet).toMatchObject({ code: 0, stderr: "", stdout: piped.stdout });
+      expect((await runCli([...args, "--json"], { home: wideHome })).stderr).toBe("");
+    }
+    // On a terminal it shows under the table.
+    const lines = await onTerminal(["executions", "--limit", "2", "--no-pager"], 200);
+    expect(lines[lines.length - 1]).toMatch(/^page 1 of \d+ · rows 1-2 of \d+ · older: --offset 2$/);
+  });
+
+  it("a cut never splits a character: no half emoji, no U+FFFD", async () => {
+    const piped = await runCli(["list"], { home: wideHome });
+    expect(piped.stdout).not.toContain("\uFFFD");
+    // 62 columns: cut to 59 and the ellipsis, which leaves 28 whole rockets.
+    expect(piped.stdout).toContain(`xy${"🚀".repeat(28)}…`);
+    for (const cols of [50, 51]) {
+      const term = spawnTerminal(["list"], wideHome, { cols, rows: 40, env: { NO_COLOR: "1" } });
+      expect(await finished(term)).toBe(0);
+      expect(term.text()).not.toContain("\uFFFD");
+      const lines = visible(term.text());
+      for (const line of lines) expect(columns(line), line).toBeLessThanOrEqual(cols);
+      expect(lines.find((line) => line.startsWith("rockets "))).toMatch(/xy(?:🚀)+…$/u);
+    }
+  });
+});

@@ -25,15 +25,27 @@ export function listEnvelope<T>(items: T[], paging?: { total: number; limit: num
 }
 
 /**
+ * The footer of a page of a paged list (executions, audit, plan-runs): which rows these are and, when there are
+ * more, the `--offset` of the next (older) page. Undefined for an empty page.
+ */
+export function pageFooter(page: PageInfo, shown: number): string | undefined {
+  if (shown === 0) return undefined;
+  const rows = `rows ${page.offset + 1}-${page.offset + shown} of ${page.total}`;
+  return page.next === null ? rows : `${rows} · older: --offset ${page.next}`;
+}
+
+/**
  * Prints a list: the envelope in JSON mode, else the human view. `pager` sends the human view through the pager
- * on a terminal (long lists: executions, audit).
+ * on a terminal (long lists: executions, audit). `footer` is a note, not data: it goes to stderr after the list
+ * (so `| wc -l` counts rows only), and not at all with --quiet or --json.
  */
 export async function printList<T>(
   context: CommandContext,
   envelope: ListEnvelope<T>,
   human: () => string,
-  { pager = false }: { pager?: boolean } = {},
+  { pager = false, footer }: { pager?: boolean; footer?: string } = {},
 ): Promise<void> {
   if (pager) await context.output.page(envelope, human);
   else context.output.data(envelope, human);
+  if (footer !== undefined) context.output.info(context.output.color.dim(footer));
 }

@@ -6,6 +6,9 @@
  */
 import type { Progress } from "../engine/execute.js";
 import { ToolctlError } from "../errors.js";
+import { displayWidth, padEnd, truncate } from "./width.js";
+
+export { displayWidth, padEnd, truncate };
 
 export interface Output {
   json: boolean;
@@ -155,12 +158,13 @@ export interface TableFit {
 const MIN_FLEX = 12;
 
 /**
- * A plain-text table: columns padded to their widest cell. Fitted to `fit.width` when given: the flexible
+ * A plain-text table: columns padded to their widest cell, in terminal columns (a CJK character takes two).
+ * Fitted to `fit.width` when given: the flexible
  * columns are cut first, then, if the fixed ones alone are too wide, each line at the edge. A row is never
  * wrapped onto a second line.
  */
 export function table(headers: string[], rows: string[][], style: (header: string) => string = (h) => h, fit?: TableFit): string {
-  const widths = headers.map((header, i) => Math.max(header.length, ...rows.map((row) => (row[i] ?? "").length)));
+  const widths = headers.map((header, i) => Math.max(displayWidth(header), ...rows.map((row) => displayWidth(row[i] ?? ""))));
   const last = headers.length - 1;
   const total = () => widths.reduce((sum, w, i) => sum + (i === last ? w : w + 2), 0);
   const limit = fit?.width;
@@ -168,7 +172,7 @@ export function table(headers: string[], rows: string[][], style: (header: strin
     const flex = (fit?.flex ?? []).filter((i) => i >= 0 && i <= last);
     // The widest flexible column gives one character at a time, so they end up about even.
     while (total() > limit) {
-      const widest = flex.filter((i) => widths[i]! > Math.max(MIN_FLEX, headers[i]!.length)).sort((a, b) => widths[b]! - widths[a]!)[0];
+      const widest = flex.filter((i) => widths[i]! > Math.max(MIN_FLEX, displayWidth(headers[i]!))).sort((a, b) => widths[b]! - widths[a]!)[0];
       if (widest === undefined) break;
       widths[widest]!--;
     }
@@ -177,17 +181,13 @@ export function table(headers: string[], rows: string[][], style: (header: strin
     const text = cells
       .map((cell, i) => {
         const cut = truncate(cell, widths[i]!);
-        return i === cells.length - 1 ? cut : cut.padEnd(widths[i]!);
+        return i === cells.length - 1 ? cut : padEnd(cut, widths[i]!);
       })
       .join("  ")
       .trimEnd();
     return limit !== undefined ? truncate(text, limit) : text;
   };
   return [style(line(headers)), ...rows.map(line)].join("\n");
-}
-
-export function truncate(text: string, width: number): string {
-  return text.length <= width ? text : `${text.slice(0, Math.max(0, width - 1))}…`;
 }
 
 /** Whether a spinner may draw: stderr is a terminal that reports its width, and neither JSON, quiet nor verbose. */

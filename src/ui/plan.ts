@@ -5,7 +5,7 @@
 import type { ApplyResult, StepOutcome, StepReporter } from "../plan/apply.js";
 import type { PlanPreview, StepPreview } from "../plan/preview.js";
 import type { PlanRun } from "../domain/records.js";
-import type { Colors } from "./output.js";
+import { displayWidth, padEnd, type Colors } from "./output.js";
 
 const usd = (value: number) => `$${value.toFixed(2)}`;
 
@@ -80,7 +80,8 @@ function outcomeText(outcome: StepOutcome, c: Colors): string {
 }
 
 export function renderApply(result: ApplyResult, c: Colors): string {
-  const width = Math.max(...result.steps.map((s) => s.id.length));
+  const width = Math.max(...result.steps.map((s) => displayWidth(s.id)));
+  const actionWidth = Math.max(...result.steps.map((s) => displayWidth(s.action)));
   const head =
     result.status === "succeeded"
       ? c.green(`✓ plan ${result.name} applied`)
@@ -89,23 +90,25 @@ export function renderApply(result: ApplyResult, c: Colors): string {
         : c.red(`plan ${result.name} ${result.status}`);
   return [
     `${head}${c.dim(` (plan run ${result.runId})`)}`,
-    ...result.steps.map((s) => `  ${s.id.padEnd(width)}  ${s.action}  ${outcomeText(s, c)}`),
+    ...result.steps.map((s) => `  ${padEnd(s.id, width)}  ${padEnd(s.action, actionWidth)}  ${outcomeText(s, c)}`),
     ...(result.error ? [c.red(`error: ${result.error.message}`)] : []),
   ].join("\n");
 }
 
 export function renderPlanRun(run: PlanRun, interrupted: boolean, c: Colors): string {
   const steps = (run.plan as PlanPreview).steps;
-  const width = Math.max(...run.steps.map((s) => s.step.length));
+  const actionOf = (step: string) => steps.find((s) => s.id === step)?.action ?? "";
+  const width = Math.max(...run.steps.map((s) => displayWidth(s.step)));
+  const actionWidth = Math.max(...run.steps.map((s) => displayWidth(actionOf(s.step))));
   const status = interrupted ? `interrupted (process ${run.pid} is gone)` : run.status;
   const lines = [
     `plan run ${run.id}: ${run.name}, ${status}`,
     c.dim(`  plan ${run.planId}, started ${run.createdAt} by ${run.actor}, updated ${run.updatedAt}`),
   ];
   for (const row of run.steps) {
-    const action = steps.find((s) => s.id === row.step)?.action ?? "";
+    const action = actionOf(row.step);
     lines.push(
-      `  ${row.step.padEnd(width)}  ${action}  ${outcomeText({ id: row.step, action, status: row.status, executionId: row.executionId ?? undefined, note: row.note ?? undefined }, c)}`,
+      `  ${padEnd(row.step, width)}  ${padEnd(action, actionWidth)}  ${outcomeText({ id: row.step, action, status: row.status, executionId: row.executionId ?? undefined, note: row.note ?? undefined }, c)}`,
     );
   }
   if (run.error) lines.push(c.dim(`  ${run.error}`));

@@ -3,7 +3,8 @@ import { once } from "node:events";
 import type { Writable } from "node:stream";
 import { ExitCode, UsageError } from "../../errors.js";
 import type { AuditEvent } from "../../domain/records.js";
-import { listEnvelope, printList } from "../list-output.js";
+import { table, truncate } from "../../ui/output.js";
+import { listEnvelope, pageFooter, printList } from "../list-output.js";
 import type { CommandContext } from "../program.js";
 import { parseTime, withToolctl } from "./shared.js";
 
@@ -20,14 +21,12 @@ interface AuditFlags {
   offset?: number;
 }
 
-function humanLine(event: AuditEvent): string {
+/** One event as a table row: SEQ, TIME (UTC), ACTOR, EVENT, TARGET, EXECUTION, NOTE (its error or reason, cut at 60). */
+function row(event: AuditEvent): string[] {
   const target = event.tool ? `${event.tool}${event.action ? `.${event.action}` : ""}` : "-";
   const data = event.data;
   const note = typeof data.error === "string" ? data.error : typeof data.reason === "string" ? data.reason : "";
-  return [String(event.seq).padStart(5), event.ts, event.actor.padEnd(5), event.type.padEnd(20), target.padEnd(24), event.executionId ?? "", note]
-    .filter((part) => part !== "")
-    .join("  ")
-    .trimEnd();
+  return [String(event.seq), event.ts.replace("T", " ").replace(/Z$/, ""), event.actor, event.type, target, event.executionId ?? "-", truncate(note, 60)];
 }
 
 export async function auditCommand(context: CommandContext, flags: AuditFlags): Promise<void> {
@@ -46,13 +45,18 @@ export async function auditCommand(context: CommandContext, flags: AuditFlags): 
   };
   const [events, total] = await withToolctl(context, (toolctl) => Promise.all([toolctl.audit(query), toolctl.countAudit(query)]));
   // Within a page events read oldest first, as a log does; the pages go back from the newest (`page.next`).
+  const envelope = listEnvelope(events, { total, limit: flags.limit, offset });
   await printList(
     context,
-    listEnvelope(events, { total, limit: flags.limit, offset }),
-    () => (events.length ? events.map(humanLine).join("\n") : "no audit events match"),
-    {
-      pager: true,
-    },
+    envelope,
+    () =>
+      events.length
+        ? table(["SEQ", "TIME (UTC)", "ACTOR", "EVENT", "TARGET", "EXECUTION", "NOTE"], events.map(row), (h) => context.output.color.bold(h), {
+            width: context.output.width,
+            flex: [6],
+          })
+        : "no audit events match",
+    { pager: true, footer: pageFooter(envelope.page, events.length) },
   );
 }
 

@@ -1,7 +1,7 @@
 import { NotFoundError, UsageError } from "../../errors.js";
 import type { CountFilter, Execution } from "../../domain/records.js";
 import { table, truncate } from "../../ui/output.js";
-import { listEnvelope, printList } from "../list-output.js";
+import { listEnvelope, pageFooter, printList } from "../list-output.js";
 import type { CommandContext } from "../program.js";
 import { parseTime, pretty, withToolctl } from "./shared.js";
 
@@ -33,6 +33,7 @@ export async function listExecutionsCommand(context: CommandContext, flags: List
   const pages = Math.max(1, Math.ceil(total / flags.limit));
   const page = Math.floor(offset / flags.limit) + 1;
   const envelope = listEnvelope(items, { total, limit: flags.limit, offset });
+  const footer = pageFooter(envelope.page, items.length);
   await printList(
     context,
     envelope,
@@ -48,14 +49,12 @@ export async function listExecutionsCommand(context: CommandContext, flags: List
         e.durationMs === null ? "-" : `${e.durationMs}ms`,
         truncate(e.error?.message ?? "", 50),
       ]);
-      const text = table(["ID", "CREATED (UTC)", "ACTION", "STATUS", "ACTOR", "COST", "TIME", "ERROR"], rows, (h) => context.output.color.bold(h), {
+      return table(["ID", "CREATED (UTC)", "ACTION", "STATUS", "ACTOR", "COST", "TIME", "ERROR"], rows, (h) => context.output.color.bold(h), {
         width: context.output.width,
         flex: [7],
       });
-      const shown = `rows ${offset + 1}-${offset + items.length} of ${total}`;
-      return `${text}\n${context.output.color.dim(offset % flags.limit === 0 ? `page ${page} of ${pages} · ${shown}` : shown)}`;
     },
-    { pager: true },
+    { pager: true, footer: footer === undefined || offset % flags.limit !== 0 ? footer : `page ${page} of ${pages} · ${footer}` },
   );
 }
 

@@ -5,7 +5,8 @@ import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { ExitCode, ToolctlError, UsageError } from "../../errors.js";
 import type { ApplyCallOptions, ApplyResult, PlanPreview, Toolctl } from "../../api/index.js";
-import { listEnvelope, printList } from "../list-output.js";
+import { table, truncate } from "../../ui/output.js";
+import { listEnvelope, pageFooter, printList } from "../list-output.js";
 import type { CommandContext } from "../program.js";
 import { withEngine, type CliRunOptions } from "./run.js";
 import { checkOtpFlag, withToolctl } from "./shared.js";
@@ -128,11 +129,21 @@ export async function showPlanRunCommand(context: CommandContext, id: string): P
 export async function listPlanRunsCommand(context: CommandContext, flags: { limit: number; offset?: number }): Promise<void> {
   const offset = flags.offset ?? 0;
   const { total, items } = await withToolctl(context, (toolctl) => toolctl.planRuns({ limit: flags.limit, offset }));
-  await printList(context, listEnvelope(items, { total, limit: flags.limit, offset }), () =>
-    items.length === 0
-      ? total === 0
-        ? "no plan runs yet (toolctl apply PLAN)"
-        : `nothing past run ${offset} (${total} plan run${total === 1 ? "" : "s"})`
-      : items.map((r) => `${r.id}  ${r.name}  ${r.interrupted ? "interrupted" : r.status}  ${r.createdAt}`).join("\n"),
+  const envelope = listEnvelope(items, { total, limit: flags.limit, offset });
+  await printList(
+    context,
+    envelope,
+    () =>
+      items.length === 0
+        ? total === 0
+          ? "no plan runs yet (toolctl apply PLAN)"
+          : `nothing past run ${offset} (${total} plan run${total === 1 ? "" : "s"})`
+        : table(
+            ["ID", "PLAN", "STATUS", "STARTED (UTC)", "ERROR"],
+            items.map((r) => [r.id, r.name, r.interrupted ? "interrupted" : r.status, r.createdAt.replace("T", " ").slice(0, 19), truncate(r.error ?? "", 60)]),
+            (h) => context.output.color.bold(h),
+            { width: context.output.width, flex: [4] },
+          ),
+    { footer: pageFooter(envelope.page, items.length) },
   );
 }

@@ -1,5 +1,6 @@
 import type { ActionSpec } from "../../domain/manifest.js";
 import { describeRollback } from "../../domain/rollback.js";
+import { displayWidth, padEnd } from "../../ui/output.js";
 import type { CommandContext } from "../program.js";
 import { pretty, withToolctl } from "./shared.js";
 
@@ -53,8 +54,11 @@ export async function showCommand(context: CommandContext, target: string): Prom
     ];
     if ("actions" in view) {
       lines.push("", c.bold("actions:"));
+      // Names and kinds padded to the longest of each, so kinds and descriptions line up.
+      const nameWidth = Math.max(20, ...view.actions.map((a) => displayWidth(a.name)));
+      const kindWidth = Math.max(7, ...view.actions.map((a) => a.kind.length));
       for (const a of view.actions)
-        lines.push(`  ${a.name.padEnd(20)} ${a.kind.padEnd(7)} ${a.description}`, `  ${"".padEnd(20)} cost: ${a.cost}; risk: ${a.risk}`);
+        lines.push(`  ${padEnd(a.name, nameWidth)} ${a.kind.padEnd(kindWidth)} ${a.description}`, `  ${"".padEnd(nameWidth)} cost: ${a.cost}; risk: ${a.risk}`);
     } else {
       const a = view.action;
       lines.push(

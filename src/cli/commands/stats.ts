@@ -1,5 +1,5 @@
 import type { StatsCounts, StatsGroup, StatsPeriod } from "../../domain/records.js";
-import { table } from "../../ui/output.js";
+import { displayWidth, table } from "../../ui/output.js";
 import type { CommandContext } from "../program.js";
 import { parseTime, withToolctl } from "./shared.js";
 
@@ -42,7 +42,7 @@ export async function statsCommand(context: CommandContext, flags: StatsFlags): 
       for (const row of rows) row[column] = row[column]!.padStart(width);
     }
     const lines = table(headers, rows, (h) => context.output.color.bold(h), { width: context.output.width, flex: [1] }).split("\n");
-    const rule = context.output.color.dim("-".repeat(Math.max(...lines.slice(1).map((l) => l.length))));
+    const rule = context.output.color.dim("-".repeat(Math.max(...lines.slice(1).map(displayWidth))));
     return [...lines.slice(0, -1), rule, lines[lines.length - 1]!].join("\n");
   });
 }
