@@ -88,27 +88,21 @@ export function renderApply(result: ApplyResult, c: Colors): string {
         ? c.yellow(`plan ${result.name} failed and was rolled back`)
         : c.red(`plan ${result.name} ${result.status}`);
   return [
-    `${head}${c.dim(` (plan run ${result.runId})`)}`,
+    `${head}${c.dim(` (plan run ${result.id})`)}`,
     ...result.steps.map((s) => `  ${s.id.padEnd(width)}  ${s.action}  ${outcomeText(s, c)}`),
     ...(result.error ? [c.red(`error: ${result.error.message}`)] : []),
   ].join("\n");
 }
 
 export function renderPlanRun(run: PlanRun, interrupted: boolean, c: Colors): string {
-  const steps = (run.plan as PlanPreview).steps;
-  const width = Math.max(...run.steps.map((s) => s.step.length));
+  const width = Math.max(...run.steps.map((s) => s.id.length));
   const status = interrupted ? `interrupted (process ${run.pid} is gone)` : run.status;
   const lines = [
     `plan run ${run.id}: ${run.name}, ${status}`,
     c.dim(`  plan ${run.planId}, started ${run.createdAt} by ${run.actor}, updated ${run.updatedAt}`),
   ];
-  for (const row of run.steps) {
-    const action = steps.find((s) => s.id === row.step)?.action ?? "";
-    lines.push(
-      `  ${row.step.padEnd(width)}  ${action}  ${outcomeText({ id: row.step, action, status: row.status, executionId: row.executionId ?? undefined, note: row.note ?? undefined }, c)}`,
-    );
-  }
-  if (run.error) lines.push(c.dim(`  ${run.error}`));
+  for (const step of run.steps) lines.push(`  ${step.id.padEnd(width)}  ${step.action}  ${outcomeText(step, c)}`);
+  if (run.error) lines.push(c.dim(`  ${run.error.message}`));
   if (interrupted || run.status === "failed" || run.status === "interrupted")
     lines.push(`next: toolctl plan-runs resume ${run.id}   or   toolctl plan-runs rollback ${run.id}`);
   return lines.join("\n");
