@@ -240,12 +240,15 @@ describe("a registry written before the error's code was kept", () => {
     expect([failed.code, refused.code]).toEqual([1, 4]);
 
     // Back to the schema before the error columns, each row signed as a toolctl of then signed it.
-    const version = MIGRATIONS.findIndex((migration) => migration.includes("ADD COLUMN error_code"));
-    expect(version).toBe(MIGRATIONS.length - 1);
+    const version = MIGRATIONS.findIndex((migration) => migration.includes("ALTER TABLE executions ADD COLUMN error_code"));
+    // Only the plan runs' error columns came after it: dropped as well below.
+    expect(version).toBe(MIGRATIONS.length - 2);
+    expect(MIGRATIONS.at(-1)).toContain("ALTER TABLE plan_runs ADD COLUMN error_code");
     const key = loadAuditKey(old, baseEnv({ TOOLCTL_HOME: old }), { create: false })!;
     expect(key).toBeDefined();
     const db = new Database(path.join(old, "registry.db"));
     for (const column of ["error_code", "error_exit_code", "error_problems"]) db.exec(`ALTER TABLE executions DROP COLUMN ${column}`);
+    for (const column of ["error_code", "error_exit_code", "error_category", "error_problems"]) db.exec(`ALTER TABLE plan_runs DROP COLUMN ${column}`);
     for (const row of db.prepare("SELECT * FROM executions").all() as Array<Record<string, unknown>>) {
       db.prepare("UPDATE executions SET mac = ? WHERE id = ?").run(executionMac(key, row), row.id);
     }

@@ -198,7 +198,7 @@ describe("toolctl apply", () => {
     const before = sideEffects();
     const applied = await toolctl.apply(saved, { saved: true, yes: true });
     expect(applied).toMatchObject({ name: "launch-site", status: "succeeded", exitCode: 0 });
-    expect(applied.error).toBeUndefined();
+    expect(applied.error).toBeNull();
     expect(applied.steps.map((s) => [s.id, s.status])).toEqual([
       ["domain", "succeeded"],
       ["site", "succeeded"],
@@ -210,18 +210,18 @@ describe("toolctl apply", () => {
     expect(twilio.messages.at(-1)!.body).toContain(`launch-test.com is live: https://${deployment.url}`);
     expect(vercel.projects.get("launch-test")!.env.map((e) => e.key)).toEqual(["CONTACT_FORM_KEY"]);
 
-    const run = await toolctl.planRun(applied.runId);
+    const run = await toolctl.planRun(applied.id);
     expect(run.status).toBe("succeeded");
     expect(run.steps).toHaveLength(3);
     for (const step of run.steps) {
       const execution = await toolctl.execution(step.executionId!);
-      expect(execution).toMatchObject({ status: "succeeded", planRunId: applied.runId });
+      expect(execution).toMatchObject({ status: "succeeded", planRunId: applied.id });
       expect(JSON.stringify(execution)).not.toContain(FORM_KEY);
     }
     // A saved plan is applied once.
     const again = await rejection(toolctl.apply(savedCopy(saved), { saved: true, yes: true }));
     expect(again.exitCode).toBe(3);
-    expect(again.message).toContain(`was already applied (plan run ${applied.runId}, succeeded)`);
+    expect(again.message).toContain(`was already applied (plan run ${applied.id}, succeeded)`);
   });
 
   it("refuses a stale saved plan: a manifest re-imported, an input changed, or a budget that no longer allows it", async () => {
@@ -345,8 +345,8 @@ describe("failure, rollback and resume", () => {
     ]);
     expect(applied.error?.message).toMatch(/^step three \(steps\.mark\): .*; the completed steps were rolled back$/);
     expect(logOf(dir)).toEqual(["one", "two", "undo two", "undo one"]);
-    const shown = await toolctl.planRun(applied.runId);
-    const two = shown.steps.find((step) => step.step === "two")!;
+    const shown = await toolctl.planRun(applied.id);
+    const two = shown.steps.find((step) => step.id === "two")!;
     expect(two).toMatchObject({ status: "rolled_back", executionId: expect.stringMatching(/^ex_/), rollbackExecutionId: expect.stringMatching(/^ex_/) });
     expect(await toolctl.execution(two.rollbackExecutionId!)).toMatchObject({ tool: "steps", action: "unmark", status: "succeeded" });
   });
@@ -357,7 +357,7 @@ describe("failure, rollback and resume", () => {
     stepsPlan(dir, [{ id: "one" }, { id: "two", after: "one", fail: true }]);
     const applied = await toolctl.apply(await toolctl.plan("four.plan.yaml"), { yes: true });
     expect(applied.status).toBe("rolled_back");
-    const shown = await runCli(["plan-runs", "show", applied.runId], { home: toolctl.home });
+    const shown = await runCli(["plan-runs", "show", applied.id], { home: toolctl.home });
     expect(shown.code).toBe(0);
     expect(shown.stdout).toMatch(/one +steps\.mark +rolled back ex_\S+ · rolled back by steps\.unmark/);
   });
@@ -392,17 +392,17 @@ describe("failure, rollback and resume", () => {
     expect(applied.status).toBe("failed");
     expect(applied.steps.map((s) => s.status)).toEqual(["left_in_place", "rolled_back", "failed", "not_started"]);
 
-    const resumed = await toolctl.resumePlanRun(applied.runId, { yes: true });
+    const resumed = await toolctl.resumePlanRun(applied.id, { yes: true });
     expect(resumed.exitCode).toBe(1);
     expect(resumed.status).toBe("failed");
     const steps = Object.fromEntries(resumed.steps.map((s) => [s.id, s]));
     expect(steps.three).toMatchObject({ status: "not_started", note: "not started: it needs step two, which was rolled back" });
     expect(steps.four).toMatchObject({ status: "not_started", note: "not started: it needs step three, which did not run" });
     expect(resumed.error?.message).toBe(
-      `plan run ${applied.runId} did not complete: 2 steps did not run: three (it needs step two, which was rolled back), four (it needs step three, which did not run)`,
+      `plan run ${applied.id} did not complete: 2 steps did not run: three (it needs step two, which was rolled back), four (it needs step three, which did not run)`,
     );
     expect(logOf(dir)).toEqual(["one", "two", "undo two"]);
-    expect((await toolctl.planRun(applied.runId)).status).toBe("failed");
+    expect((await toolctl.planRun(applied.id)).status).toBe("failed");
 
     // A step after one left in place (irreversible, or with no rollback) does not run either, and is named.
     const other = stepsTool(tempDir("toolctl-plan-left-"));
@@ -413,7 +413,7 @@ describe("failure, rollback and resume", () => {
     const elsewhere = await openApi({ home: toolctl.home, cwd: other });
     const left = await elsewhere.apply(await elsewhere.plan("four.plan.yaml"), { yes: true });
     expect(left.steps.map((s) => s.status)).toEqual(["left_in_place", "failed"]);
-    const again = await elsewhere.resumePlanRun(left.runId, { yes: true });
+    const again = await elsewhere.resumePlanRun(left.id, { yes: true });
     expect(again.exitCode).toBe(1);
     expect(again.status).toBe("failed");
     expect(again.steps[1]).toMatchObject({ id: "second", status: "not_started", note: "not started: it needs step first, which was left in place" });

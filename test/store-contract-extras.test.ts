@@ -352,7 +352,7 @@ describe.each(BACKENDS)("$name: the contract of two-factor, passkeys, call limit
         host: machine.host,
         error: null,
       });
-      expect(run.steps.map((s) => [s.step, s.position, s.status, s.finishedAt])).toEqual([
+      expect(run.steps.map((s) => [s.id, s.position, s.status, s.finishedAt])).toEqual([
         ["a", 0, "pending", null],
         ["b", 1, "pending", null],
       ]);
@@ -368,8 +368,10 @@ describe.each(BACKENDS)("$name: the contract of two-factor, passkeys, call limit
         note: "undone",
         finishedAt: finished.finishedAt,
       });
-      await runs.setStatus("pr_alpha1", "failed", "user", "step b failed");
-      expect(await runs.get("pr_alpha1")).toMatchObject({ status: "failed", error: "step b failed" });
+      const error = { code: "input_invalid", exitCode: 2, category: "validation" as const, message: "step b failed", problems: ["input.x: is required"] };
+      await runs.setStatus("pr_alpha1", "failed", "user", error);
+      expect((await runs.get("pr_alpha1")).error).toEqual(error);
+      expect((await runs.list({ limit: 10 })).items.find((r) => r.id === "pr_alpha1")!.error).toEqual(error);
       expect((await runs.list({ limit: 10 })).items.map((r) => r.id).sort()).toEqual(["pr_alpha1", "pr_alpha2"]);
       expect(await runs.list({ limit: 1 })).toMatchObject({ total: 2, items: [expect.anything()] });
       expect((await runs.list({ limit: 10, offset: 1 })).items).toHaveLength(1);

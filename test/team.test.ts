@@ -76,7 +76,7 @@ suite("team mode: the CLI on a shared PostgreSQL database", () => {
 
     const doctor = await runJson(["doctor"], a);
     const backend = doctor.json.checks.find((check: { name: string }) => check.name === "backend");
-    expect(backend).toMatchObject({ level: "ok", details: { backend: "postgres", schema: { version: 1, latest: 1 }, tls: false } });
+    expect(backend).toMatchObject({ level: "ok", details: { backend: "postgres", schema: { version: 2, latest: 2 }, tls: false } });
     expect(backend.message).toMatch(/^PostgreSQL \d+/);
     const registry = doctor.json.checks.find((check: { name: string }) => check.name === "registry");
     expect(registry.message).toContain(`postgres://postgres@127.0.0.1:${new URL(url).port}`);
@@ -165,7 +165,7 @@ suite("team mode: the CLI on a shared PostgreSQL database", () => {
     const url = await newDatabase("team");
     const results = await Promise.all(Array.from({ length: 6 }, () => runJson(["list"], machine(url))));
     for (const result of results) expect(result.code, result.stderr).toBe(0);
-    expect(await sql(url, "SELECT version FROM toolctl_schema")).toEqual([{ version: 1 }]);
+    expect(await sql(url, "SELECT version FROM toolctl_schema")).toEqual([{ version: 2 }]);
   });
 });
 

@@ -203,8 +203,13 @@ export type PlanRunStatus = "running" | "succeeded" | "failed" | "rolled_back" |
 export type PlanStepStatus =
   "pending" | "running" | "succeeded" | "failed" | "unknown" | "skipped" | "not_started" | "rolled_back" | "rollback_failed" | "left_in_place";
 
+/**
+ * A step of a plan run: the same object in `apply --json` (and `plan-runs resume|rollback --json`), `plan-runs
+ * show --json` and the API. `id` is the step's id in the plan; `action` the tool.action it runs.
+ */
 export interface PlanRunStep {
-  step: string;
+  id: string;
+  action: string;
   position: number;
   status: PlanStepStatus;
   executionId: string | null;
@@ -228,7 +233,8 @@ export interface PlanRun {
    * that machine can tell whether the process is gone.
    */
   host?: string | null;
-  error: string | null;
+  /** Why the run did not succeed: the error object executions have (see ExecutionError); null when nothing went wrong. */
+  error: ExecutionError | null;
   createdAt: string;
   updatedAt: string;
   steps: PlanRunStep[];

@@ -15,9 +15,9 @@ import type { ApprovalRequest } from "../engine/approve.js";
 import { obtainApproval } from "../engine/approve.js";
 import { execute, type ExecuteDeps, type ExecuteResult } from "../engine/execute.js";
 import { rollbackExecution } from "../engine/rollback.js";
-import { ExitCode, PolicyError, SecretMissingError, ToolctlError, UsageError, type ExitCodeValue } from "../errors.js";
+import { executionError, ExitCode, PolicyError, SecretMissingError, ToolctlError, UsageError, type ExitCodeValue } from "../errors.js";
 import { maxRisk } from "../policy/risk.js";
-import type { PlanRun, PlanRunStatus, PlanStepStatus } from "../domain/records.js";
+import type { ErrorCategory, ExecutionError, PlanRun, PlanRunStatus, PlanRunStep, PlanStepStatus } from "../domain/records.js";
 import { roundUsd, spendDay } from "../policy/spend.js";
 import { newExecutionId, newId } from "../util/ids.js";
 import { isOrphaned } from "./orphaned.js";
@@ -39,29 +39,39 @@ export interface ApplyOptions extends PreviewOptions {
   reporter?: StepReporter;
 }
 
+/** A step as the apply reports its progress. */
 export interface StepOutcome {
   id: string;
   action: string;
   status: PlanStepStatus;
-  executionId?: string;
-  rollbackExecutionId?: string;
-  note?: string;
+  executionId?: string | null;
+  rollbackExecutionId?: string | null;
+  note?: string | null;
 }
 
+/**
+ * What `apply`, `plan-runs resume` and `plan-runs rollback` return: the plan run, named and shaped as `plan-runs
+ * show` shows it (`id`, steps by `id`, `error` the error object executions have, or null), with the exit code.
+ */
 export interface ApplyResult {
-  runId: string;
+  id: string;
   planId: string;
   name: string;
   status: PlanRunStatus;
   exitCode: ExitCodeValue;
   totalUsd: number;
-  steps: StepOutcome[];
-  error?: { code: string; exitCode: ExitCodeValue; message: string };
+  steps: PlanRunStep[];
+  error: ExecutionError | null;
 }
 
 interface StepState extends StepOutcome {
   output?: unknown;
   finishedAt?: number;
+}
+
+/** A plan run's error object, as kept with the run and returned by the apply. */
+function runError(message: string, code: string, exitCode: ExitCodeValue, category?: ErrorCategory, problems?: readonly string[]): ExecutionError {
+  return executionError<ErrorCategory>({ status: "failed", message, code, exitCode, category, problems });
 }
 
 const stale = (why: string[], file: string) =>
@@ -143,15 +153,10 @@ export async function rollbackPlanRun(id: string, options: ApplyOptions, deps: E
   const preview = run.plan as PlanPreview;
   const states = await reconcile(run, preview, deps, "rollback");
   const status = await undoCompleted(run.id, preview, states, options, deps);
-  await deps.store.planRuns.setStatus(run.id, status, options.actor);
-  return summary(
-    run.id,
-    preview,
-    states,
-    status,
-    status === "rolled_back" ? ExitCode.ok : ExitCode.actionFailed,
-    status === "rolled_back" ? undefined : "some completed steps could not be rolled back",
-  );
+  const exitCode = status === "rolled_back" ? ExitCode.ok : ExitCode.actionFailed;
+  const error = status === "rolled_back" ? undefined : runError("some completed steps could not be rolled back", "action_failed", exitCode);
+  await deps.store.planRuns.setStatus(run.id, status, options.actor, error);
+  return summary(run.id, preview, states, status, exitCode, error);
 }
 
 async function checkBudget(preview: PlanPreview, steps: StepPreview[], deps: ExecuteDeps): Promise<void> {
@@ -237,9 +242,9 @@ async function reconcile(run: PlanRun, preview: PlanPreview, deps: ExecuteDeps, 
   const states = new Map<string, StepState>();
   const unresolved: string[] = [];
   for (const row of run.steps) {
-    const step = preview.steps.find((s) => s.id === row.step)!;
+    const step = preview.steps.find((s) => s.id === row.id)!;
     const state: StepState = {
-      id: row.step,
+      id: row.id,
       action: step.action,
       status: row.status,
       executionId: row.executionId ?? undefined,
@@ -263,14 +268,14 @@ async function reconcile(run: PlanRun, preview: PlanPreview, deps: ExecuteDeps, 
           Object.assign(state, { status: "pending", note: `cut off (execution ${execution.id}); idempotent, so it runs again` });
         else {
           Object.assign(state, { status: "unknown", note: `cut off mid-run: its outcome is unknown (execution ${execution.id})` });
-          unresolved.push(`step ${row.step} (${step.action}, execution ${execution.id})`);
+          unresolved.push(`step ${row.id} (${step.action}, execution ${execution.id})`);
         }
       } else if (execution.status !== "rolled_back")
         Object.assign(state, { status: "pending", note: `its last attempt ended ${execution.status}: it runs again` });
     } else if (purpose === "resume" && ["failed", "not_started", "skipped"].includes(row.status)) {
       Object.assign(state, { status: "pending" });
     }
-    states.set(row.step, state);
+    states.set(row.id, state);
   }
   if (purpose === "resume" && unresolved.length > 0) {
     throw new ToolctlError(
@@ -300,21 +305,22 @@ async function runAndSettle(
       return summary(runId, preview, states, "succeeded", ExitCode.ok);
     }
     const why = notRun.map((s) => `${s.id} (${(s.note ?? "").replace(/^not started: /, "")})`).join(", ");
-    const message = `plan run ${runId} did not complete: ${notRun.length} step${notRun.length === 1 ? "" : "s"} did not run: ${why}`;
-    await deps.store.planRuns.setStatus(runId, "failed", options.actor, message);
-    return summary(runId, preview, states, "failed", ExitCode.actionFailed, message);
+    const error = runError(
+      `plan run ${runId} did not complete: ${notRun.length} step${notRun.length === 1 ? "" : "s"} did not run: ${why}`,
+      "action_failed",
+      ExitCode.actionFailed,
+    );
+    await deps.store.planRuns.setStatus(runId, "failed", options.actor, error);
+    return summary(runId, preview, states, "failed", ExitCode.actionFailed, error);
   }
   if (options.signal?.aborted) {
-    await deps.store.planRuns.setStatus(runId, "interrupted", options.actor, failure.message);
-    return summary(
-      runId,
-      preview,
-      states,
-      "interrupted",
-      ExitCode.interrupted,
+    const error = runError(
       `interrupted: ${failure.message}; see toolctl plan-runs show ${runId}, then resume or roll it back`,
       "interrupted",
+      ExitCode.interrupted,
     );
+    await deps.store.planRuns.setStatus(runId, "interrupted", options.actor, error);
+    return summary(runId, preview, states, "interrupted", ExitCode.interrupted, error);
   }
   for (const state of states.values()) {
     if (state.status === "pending") {
@@ -329,15 +335,19 @@ async function runAndSettle(
     status = await undoCompleted(runId, preview, states, options, deps);
     message += status === "rolled_back" ? "; the completed steps were rolled back" : "; not every completed step could be rolled back (see the steps)";
   }
-  await deps.store.planRuns.setStatus(runId, status, options.actor, failure.message);
-  return summary(runId, preview, states, status, failure.exitCode, message, failure.code);
+  const error = runError(message, failure.code, failure.exitCode, failure.category, failure.problems);
+  await deps.store.planRuns.setStatus(runId, status, options.actor, error);
+  return summary(runId, preview, states, status, failure.exitCode, error);
 }
 
+/** The first step that failed, and how: its execution's error code, category and problems when it ran. */
 interface Failure {
   step: string;
   message: string;
   exitCode: ExitCodeValue;
   code: string;
+  category?: ErrorCategory;
+  problems?: string[];
 }
 
 /** Runs what is pending, in dependency order; returns the first failure, after the steps already started end. */
@@ -353,8 +363,8 @@ async function runSteps(
   const byId = new Map(preview.steps.map((s) => [s.id, s]));
   const running = new Map<string, Promise<void>>();
   let failure: Failure | undefined;
-  const fail = (step: string, message: string, exitCode: ExitCodeValue, code: string) => {
-    failure ??= { step, message: `step ${step} (${byId.get(step)!.action}): ${message}`, exitCode, code };
+  const fail = (step: string, message: string, exitCode: ExitCodeValue, code: string, category?: ErrorCategory, problems?: string[]) => {
+    failure ??= { step, message: `step ${step} (${byId.get(step)!.action}): ${message}`, exitCode, code, category, problems };
   };
   const finish = async (step: StepPreview, state: StepState, status: PlanStepStatus, note?: string) => {
     Object.assign(state, { status, note, finishedAt: Date.now() });
@@ -412,7 +422,7 @@ async function runSteps(
     }
     const message = result.error?.message ?? result.status;
     await finish(step, state, result.status === "unknown" ? "unknown" : "failed", message);
-    fail(step.id, message, result.exitCode, result.error?.code ?? result.status);
+    fail(step.id, message, result.exitCode, result.error?.code ?? result.status, result.error?.category, result.error?.problems);
   };
 
   for (;;) {
@@ -532,21 +542,29 @@ function summary(
   states: Map<string, StepState>,
   status: PlanRunStatus,
   exitCode: ExitCodeValue,
-  message?: string,
-  code = "action_failed",
+  error?: ExecutionError,
 ): ApplyResult {
   const spent = preview.steps.filter((s) => ["succeeded", "left_in_place"].includes(states.get(s.id)?.status ?? ""));
   return {
-    runId,
+    id: runId,
     planId: preview.id,
     name: preview.name,
     status,
     exitCode,
     totalUsd: totalUsd(spent),
-    steps: preview.order.map((id) => {
-      const { output: _output, finishedAt: _finishedAt, ...outcome } = states.get(id)!;
-      return outcome;
+    steps: preview.order.map((id, position) => {
+      const state = states.get(id)!;
+      return {
+        id,
+        action: state.action,
+        position,
+        status: state.status,
+        executionId: state.executionId ?? null,
+        rollbackExecutionId: state.rollbackExecutionId ?? null,
+        note: state.note ?? null,
+        finishedAt: state.finishedAt === undefined ? null : new Date(state.finishedAt).toISOString(),
+      };
     }),
-    error: message ? { code, exitCode, message } : undefined,
+    error: error ?? null,
   };
 }

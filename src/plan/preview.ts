@@ -2,7 +2,8 @@
  * `toolctl plan FILE`: what a plan would do, executing nothing. Each step goes through the engine as a dry run
  * (its exact request or container, cost, risk, approval, 2FA, rollback); quote actions (price checks) may run,
  * and are marked. A step whose input waits on an earlier step's output is shown with "(known after apply)" in
- * those places; when the input cannot be checked before then, its cost is an estimate from what is known.
+ * those places; its cost is an estimate when the fields it is read from wait (else it is the cost), and when the
+ * input cannot be checked before then, one from what is known.
  *
  * The result is plain data, and is the saved plan (`--out`): it holds the input templates (secret references,
  * never values), the digests of the manifests and of the environment variables read, and the total.
@@ -12,6 +13,7 @@ import type { ActionKind, RiskLevel } from "../domain/manifest.js";
 import { evaluate, type Budget, type EngineDeps, type EvaluateOptions } from "../engine/evaluate.js";
 import { ExitCode, NotFoundError, ToolctlError } from "../errors.js";
 import { overDailyLimit, overPerActionLimit } from "../policy/approval.js";
+import { costInputFields } from "../policy/cost.js";
 import { roundUsd, spendDay } from "../policy/spend.js";
 import { newExecutionId, newId } from "../util/ids.js";
 import type { LoadedPlan } from "./load.js";
@@ -176,6 +178,20 @@ export function budgetProblem(
   return overDay ? `the plan's total of $${usd.toFixed(2)}: ${overDay}` : undefined;
 }
 
+/**
+ * Whether the value at `field` (a path into the input) waits on an earlier step: it refers to one, or a value it
+ * sits inside is a template that does. A field the plan does not write does not wait.
+ */
+function fieldWaits(input: Record<string, unknown>, field: string): boolean {
+  let current: unknown = input;
+  for (const segment of field.replace(/\[(\d+)\]/g, ".$1").split(".")) {
+    if (typeof current === "string") return stepRefs(current).length > 0;
+    if (current === null || typeof current !== "object" || !Object.hasOwn(current, segment)) return false;
+    current = (current as Record<string, unknown>)[segment];
+  }
+  return stepRefs(current).length > 0;
+}
+
 /** A step that cannot be planned ends the plan with its reason, naming the step. */
 function stepError(id: string, action: string, error: { message: string; exitCode?: number; code?: string }): ToolctlError {
   return new ToolctlError(
@@ -217,8 +233,10 @@ async function previewStep(
   }
   const waiting = stepRefs(step.input);
   const quoted = action.definition.cost !== undefined && "quote" in action.definition.cost;
-  // A cost read from an input that waits on earlier steps is an estimate until then; a fixed one never is.
-  const estimated = waiting.length > 0 && action.definition.cost !== undefined && !("fixed" in action.definition.cost);
+  // A cost read from an input field that waits on earlier steps is an estimate until then; one read from fields
+  // written out in the plan (or a fixed one) is the cost, whatever else in the input waits.
+  const costFields = costInputFields(action.definition.cost);
+  const estimated = waiting.length > 0 && (costFields === "all" || costFields.some((field) => fieldWaits(step.input, field)));
   const evaluation = await evaluate(
     {
       ...options,

@@ -6,7 +6,7 @@
 import type { ActionSpec, CostSpec, PerUnitCostSpec, QuoteCostSpec } from "../domain/manifest.js";
 import { ExitCode, ToolctlError } from "../errors.js";
 import type { CostEstimate } from "../domain/approval-request.js";
-import { lookup } from "../domain/template.js";
+import { collectRefs, lookup } from "../domain/template.js";
 
 /** Kept in the domain (approvals are stored with it); exported here too, beside the functions that compute it. */
 export type { CostEstimate };
@@ -42,6 +42,22 @@ export function estimateCost(action: Pick<ActionSpec, "cost">, input: Record<str
   }
   const usd = round(value * cost.scale);
   return { usd, basis: cost.scale === 1 ? `input.${cost.fromInput}` : `input.${cost.fromInput} × ${cost.scale}` };
+}
+
+/**
+ * The input fields a cost is read from (paths into the input, as `lookup` takes them): none for no cost or a fixed
+ * one, the amount or unit fields, or the fields a quote's input uses; `all` when a quote uses the whole input.
+ */
+export function costInputFields(cost: CostSpec | undefined): string[] | "all" {
+  if (!cost || "fixed" in cost) return [];
+  if ("perUnit" in cost) return [cost.units.smsSegments, cost.units.count].filter((field): field is string => field !== undefined);
+  if ("quote" in cost) {
+    const paths = collectRefs(cost.quote.input)
+      .filter((ref) => ref.root === "input")
+      .map((ref) => ref.path.slice("input".length).replace(/^\./, ""));
+    return paths.includes("") ? "all" : paths;
+  }
+  return [cost.fromInput];
 }
 
 /** The rule itself, for `toolctl show`: what the cost will be computed from, before any input is known. */

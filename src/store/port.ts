@@ -21,6 +21,7 @@ import type {
   DaySpend,
   DecideResult,
   Execution,
+  ExecutionError,
   ExecutionQuery,
   ExecutionStatus,
   ExecutionUpdate,
@@ -227,7 +228,8 @@ export interface PlanRunStore {
   /** The newest runs, `limit` of them after skipping the newest `offset`, and how many there are in all. */
   list(query: PlanRunQuery): Promise<{ total: number; items: Array<Omit<PlanRun, "plan" | "steps">> }>;
   updateStep(runId: string, step: string, update: Partial<Pick<PlanRunStep, "status" | "executionId" | "rollbackExecutionId" | "note">>): Promise<void>;
-  setStatus(runId: string, status: PlanRunStatus, actor: string, error?: string): Promise<void>;
+  /** The run's status, and its error (the message, code, exit code, category and problems kept); none clears it. */
+  setStatus(runId: string, status: PlanRunStatus, actor: string, error?: ExecutionError): Promise<void>;
 }
 
 export interface SecretInfo {

@@ -89,29 +89,22 @@ export function renderApply(result: ApplyResult, c: Colors): string {
         ? c.yellow(`plan ${result.name} failed and was rolled back`)
         : c.red(`plan ${result.name} ${result.status}`);
   return [
-    `${head}${c.dim(` (plan run ${result.runId})`)}`,
+    `${head}${c.dim(` (plan run ${result.id})`)}`,
     ...result.steps.map((s) => `  ${padEnd(s.id, width)}  ${padEnd(s.action, actionWidth)}  ${outcomeText(s, c)}`),
     ...(result.error ? [c.red(`error: ${result.error.message}`)] : []),
   ].join("\n");
 }
 
 export function renderPlanRun(run: PlanRun, interrupted: boolean, c: Colors): string {
-  const steps = (run.plan as PlanPreview).steps;
-  const actionOf = (step: string) => steps.find((s) => s.id === step)?.action ?? "";
-  const width = Math.max(...run.steps.map((s) => displayWidth(s.step)));
-  const actionWidth = Math.max(...run.steps.map((s) => displayWidth(actionOf(s.step))));
+  const width = Math.max(...run.steps.map((s) => displayWidth(s.id)));
+  const actionWidth = Math.max(...run.steps.map((s) => displayWidth(s.action)));
   const status = interrupted ? `interrupted (process ${run.pid} is gone)` : run.status;
   const lines = [
     `plan run ${run.id}: ${run.name}, ${status}`,
     c.dim(`  plan ${run.planId}, started ${run.createdAt} by ${run.actor}, updated ${run.updatedAt}`),
   ];
-  for (const row of run.steps) {
-    const action = actionOf(row.step);
-    lines.push(
-      `  ${padEnd(row.step, width)}  ${padEnd(action, actionWidth)}  ${outcomeText({ id: row.step, action, status: row.status, executionId: row.executionId ?? undefined, note: row.note ?? undefined }, c)}`,
-    );
-  }
-  if (run.error) lines.push(c.dim(`  ${run.error}`));
+  for (const step of run.steps) lines.push(`  ${padEnd(step.id, width)}  ${padEnd(step.action, actionWidth)}  ${outcomeText(step, c)}`);
+  if (run.error) lines.push(c.dim(`  ${run.error.message}`));
   if (interrupted || run.status === "failed" || run.status === "interrupted")
     lines.push(`next: toolctl plan-runs resume ${run.id}   or   toolctl plan-runs rollback ${run.id}`);
   return lines.join("\n");

@@ -140,7 +140,13 @@ export async function listPlanRunsCommand(context: CommandContext, flags: { limi
           : `nothing past run ${offset} (${total} plan run${total === 1 ? "" : "s"})`
         : table(
             ["ID", "PLAN", "STATUS", "STARTED (UTC)", "ERROR"],
-            items.map((r) => [r.id, r.name, r.interrupted ? "interrupted" : r.status, r.createdAt.replace("T", " ").slice(0, 19), truncate(r.error ?? "", 60)]),
+            items.map((r) => [
+              r.id,
+              r.name,
+              r.interrupted ? "interrupted" : r.status,
+              r.createdAt.replace("T", " ").slice(0, 19),
+              truncate(r.error?.message ?? "", 60),
+            ]),
             (h) => context.output.color.bold(h),
             { width: context.output.width, flex: [4] },
           ),

@@ -5,7 +5,17 @@
  */
 import type { PlanRunStore } from "../port.js";
 import { currentProcess } from "../../util/process.js";
-import { isStepFinished, onlyPlanRun, planRunStep, planRunSummary, startedEvent, statusEvent, type PlanRunRow, type PlanStepRow } from "../shared/plan-runs.js";
+import {
+  isStepFinished,
+  onlyPlanRun,
+  planRunErrorColumns,
+  planRunOf,
+  planRunSummary,
+  startedEvent,
+  statusEvent,
+  type PlanRunRow,
+  type PlanStepRow,
+} from "../shared/plan-runs.js";
 import { appendAudit } from "./audit-append.js";
 import { nowIso, type PgRegistry } from "./db.js";
 
@@ -40,7 +50,7 @@ export function pgPlanRuns(registry: PgRegistry): PlanRunStore {
     async get(idOrPrefix) {
       const row = onlyPlanRun(await runsByIdPrefix(registry, idOrPrefix), idOrPrefix);
       const steps = await registry.query<PlanStepRow>("SELECT * FROM plan_steps WHERE run_id = $1 ORDER BY position", [row.id]);
-      return { ...planRunSummary(row), plan: JSON.parse(row.plan), steps: steps.map(planRunStep) };
+      return planRunOf(row, steps);
     },
     list: async (query) => {
       const total = (await registry.one<{ n: number }>("SELECT count(*)::int AS n FROM plan_runs"))?.n ?? 0;
@@ -73,11 +83,25 @@ export function pgPlanRuns(registry: PgRegistry): PlanRunStore {
       registry.write(async (tx) => {
         // A resumed run belongs to the process (and machine) resuming it.
         const holder = status === "running" ? currentProcess() : undefined;
+        const columns = planRunErrorColumns(error);
         await tx.run(
-          `UPDATE plan_runs SET status = $2, error = $3, updated_at = $4,
+          `UPDATE plan_runs SET status = $2, error = $3, error_code = $9, error_exit_code = $10, error_category = $11, error_problems = $12, updated_at = $4,
              pid = CASE WHEN $5 THEN $6 ELSE pid END, pid_start = CASE WHEN $5 THEN $7 ELSE pid_start END, host = CASE WHEN $5 THEN $8 ELSE host END
            WHERE id = $1`,
-          [runId, status, error ?? null, nowIso(), holder !== undefined, holder?.pid ?? null, holder?.start ?? null, registry.host],
+          [
+            runId,
+            status,
+            columns.error,
+            nowIso(),
+            holder !== undefined,
+            holder?.pid ?? null,
+            holder?.start ?? null,
+            registry.host,
+            columns.code,
+            columns.exitCode,
+            columns.category,
+            columns.problems,
+          ],
         );
         await appendAudit(registry, tx, statusEvent(runId, status, actor, error));
       }),

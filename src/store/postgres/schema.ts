@@ -309,4 +309,12 @@ export const PG_MIGRATIONS: readonly string[] = [
   CREATE TRIGGER tools_version_insert_delete AFTER INSERT OR DELETE ON tools FOR EACH STATEMENT EXECUTE FUNCTION toolctl_tools_version();
   CREATE TRIGGER tools_version_update AFTER UPDATE OF name, status, digest, grants ON tools FOR EACH STATEMENT EXECUTE FUNCTION toolctl_tools_version();
   `,
+  `
+  -- A plan run's error in full, as an execution's (SQLite migration 17): its code, exit code, category and
+  -- problems (a JSON array) beside the message. NULL on runs that did not fail and on rows written before this.
+  ALTER TABLE plan_runs ADD COLUMN error_code text;
+  ALTER TABLE plan_runs ADD COLUMN error_exit_code integer;
+  ALTER TABLE plan_runs ADD COLUMN error_category text;
+  ALTER TABLE plan_runs ADD COLUMN error_problems text;
+  `,
 ];

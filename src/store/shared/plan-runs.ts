@@ -1,8 +1,8 @@
 /**
  * Plan runs as both backends keep them: the row shapes, their conversion, the lookup refusals and the audit events.
  */
-import { NotFoundError, UsageError } from "../../errors.js";
-import type { AuditEventInput, PlanRun, PlanRunStatus, PlanRunStep, PlanStepStatus } from "../../domain/records.js";
+import { executionError, NotFoundError, UsageError } from "../../errors.js";
+import type { AuditEventInput, ErrorCategory, ExecutionError, PlanRun, PlanRunStatus, PlanRunStep, PlanStepStatus } from "../../domain/records.js";
 
 export interface PlanRunRow {
   id: string;
@@ -14,7 +14,12 @@ export interface PlanRunRow {
   pid: number | null;
   pid_start: string | null;
   host: string | null;
+  /** The error's message; its code, exit code, category and problems (a JSON array) beside it, NULL on older rows. */
   error: string | null;
+  error_code?: string | null;
+  error_exit_code?: number | null;
+  error_category?: string | null;
+  error_problems?: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -31,6 +36,40 @@ export interface PlanStepRow {
 
 export type PlanStepUpdate = Partial<Pick<PlanRunStep, "status" | "executionId" | "rollbackExecutionId" | "note">>;
 
+/** The error columns of a plan run, as written. */
+export function planRunErrorColumns(error: ExecutionError | undefined): {
+  error: string | null;
+  code: string | null;
+  exitCode: number | null;
+  category: string | null;
+  problems: string | null;
+} {
+  if (!error) return { error: null, code: null, exitCode: null, category: null, problems: null };
+  return {
+    error: error.message,
+    code: error.code,
+    exitCode: error.exitCode,
+    category: error.category,
+    problems: error.problems?.length ? JSON.stringify(error.problems) : null,
+  };
+}
+
+/**
+ * A run's error object. Rows written before its code was kept hold only the message: the code is then derived
+ * from the status (`interrupted`, else `action_failed`), the exit code and category from the code.
+ */
+function planRunError(row: PlanRunRow): ExecutionError | null {
+  if (row.error === null) return null;
+  return executionError<ErrorCategory>({
+    status: row.status,
+    message: row.error,
+    code: row.error_code ?? (row.status === "interrupted" ? "interrupted" : null),
+    exitCode: row.error_exit_code ?? null,
+    category: (row.error_category as ErrorCategory | null | undefined) ?? null,
+    problems: row.error_problems ? (JSON.parse(row.error_problems) as string[]) : null,
+  });
+}
+
 export function planRunSummary(row: PlanRunRow): Omit<PlanRun, "plan" | "steps"> {
   return {
     id: row.id,
@@ -41,14 +80,16 @@ export function planRunSummary(row: PlanRunRow): Omit<PlanRun, "plan" | "steps">
     pid: row.pid,
     pidStart: row.pid_start ?? null,
     host: row.host ?? null,
-    error: row.error,
+    error: planRunError(row),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
 }
 
-export const planRunStep = (s: PlanStepRow): PlanRunStep => ({
-  step: s.step,
+/** A step row as a plan run's step: its action from the saved plan. */
+export const planRunStep = (s: PlanStepRow, plan: unknown): PlanRunStep => ({
+  id: s.step,
+  action: (plan as { steps?: Array<{ id: string; action: string }> } | null)?.steps?.find((step) => step.id === s.step)?.action ?? "",
   position: s.position,
   status: s.status,
   executionId: s.execution_id,
@@ -56,6 +97,12 @@ export const planRunStep = (s: PlanStepRow): PlanRunStep => ({
   note: s.note,
   finishedAt: s.finished_at,
 });
+
+/** A whole plan run from its row and its step rows, in order. */
+export function planRunOf(row: PlanRunRow, steps: PlanStepRow[]): PlanRun {
+  const plan: unknown = JSON.parse(row.plan);
+  return { ...planRunSummary(row), plan, steps: steps.map((step) => planRunStep(step, plan)) };
+}
 
 /** The one run `rows` (found by id or prefix) names; a one-line error when none or several do. */
 export function onlyPlanRun(rows: PlanRunRow[], idOrPrefix: string): PlanRunRow {
@@ -74,9 +121,9 @@ export const startedEvent = (run: { id: string; planId: string; name: string; ac
   data: { planRun: run.id, plan: run.planId, name: run.name, steps: run.steps },
 });
 
-export const statusEvent = (runId: string, status: PlanRunStatus, actor: string, error?: string): AuditEventInput => ({
+export const statusEvent = (runId: string, status: PlanRunStatus, actor: string, error?: ExecutionError): AuditEventInput => ({
   type: `plan.${status}`,
   actor,
   status,
-  data: { planRun: runId, ...(error ? { error } : {}) },
+  data: { planRun: runId, ...(error ? { error: error.message } : {}) },
 });

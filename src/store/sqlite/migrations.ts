@@ -374,4 +374,13 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE executions ADD COLUMN error_exit_code INTEGER;
   ALTER TABLE executions ADD COLUMN error_problems TEXT;
   `,
+  `
+  -- A plan run's error in full, as an execution's: beside the message (error), its code, the exit code the run
+  -- ended with, its category and its problems (a JSON array). NULL on runs that did not fail and on rows written
+  -- before this (their code is derived from the status).
+  ALTER TABLE plan_runs ADD COLUMN error_code TEXT;
+  ALTER TABLE plan_runs ADD COLUMN error_exit_code INTEGER;
+  ALTER TABLE plan_runs ADD COLUMN error_category TEXT;
+  ALTER TABLE plan_runs ADD COLUMN error_problems TEXT;
+  `,
 ];

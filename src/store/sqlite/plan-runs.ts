@@ -6,11 +6,12 @@
 import { appendAudit } from "./audit.js";
 import { currentProcess } from "../../util/process.js";
 import { nowIso, rowsByIdPrefix, writeTransaction, type Registry } from "./db.js";
-import type { PlanRunStatus, PlanStepStatus, PlanRunStep, PlanRun, PlanRunQuery } from "../../domain/records.js";
+import type { ExecutionError, PlanRunStatus, PlanStepStatus, PlanRunStep, PlanRun, PlanRunQuery } from "../../domain/records.js";
 import {
   isStepFinished,
   onlyPlanRun,
-  planRunStep,
+  planRunErrorColumns,
+  planRunOf,
   planRunSummary,
   startedEvent,
   statusEvent,
@@ -62,14 +63,29 @@ export function updatePlanStep(registry: Registry, runId: string, step: string, 
   });
 }
 
-export function setPlanRunStatus(registry: Registry, runId: string, status: PlanRunStatus, actor: string, error?: string): void {
+export function setPlanRunStatus(registry: Registry, runId: string, status: PlanRunStatus, actor: string, error?: ExecutionError): void {
   writeTransaction(registry, () => {
     const running = status === "running" ? 1 : 0;
+    const columns = planRunErrorColumns(error);
     registry.db
       .prepare(
-        "UPDATE plan_runs SET status = ?, error = ?, updated_at = ?, pid = CASE WHEN ? THEN ? ELSE pid END, pid_start = CASE WHEN ? THEN ? ELSE pid_start END WHERE id = ?",
+        `UPDATE plan_runs SET status = ?, error = ?, error_code = ?, error_exit_code = ?, error_category = ?, error_problems = ?, updated_at = ?,
+           pid = CASE WHEN ? THEN ? ELSE pid END, pid_start = CASE WHEN ? THEN ? ELSE pid_start END WHERE id = ?`,
       )
-      .run(status, error ?? null, nowIso(), running, currentProcess().pid, running, currentProcess().start, runId);
+      .run(
+        status,
+        columns.error,
+        columns.code,
+        columns.exitCode,
+        columns.category,
+        columns.problems,
+        nowIso(),
+        running,
+        currentProcess().pid,
+        running,
+        currentProcess().start,
+        runId,
+      );
     appendAudit(registry, statusEvent(runId, status, actor, error));
   });
 }
@@ -77,8 +93,7 @@ export function setPlanRunStatus(registry: Registry, runId: string, status: Plan
 /** The plan run with this id, or the only one it is a prefix of; a one-line error otherwise. */
 export function requirePlanRun(registry: Registry, idOrPrefix: string): PlanRun {
   const row = onlyPlanRun(rowsByIdPrefix<PlanRunRow>(registry, "plan_runs", idOrPrefix), idOrPrefix);
-  const steps = (registry.db.prepare("SELECT * FROM plan_steps WHERE run_id = ? ORDER BY position").all(row.id) as PlanStepRow[]).map(planRunStep);
-  return { ...planRunSummary(row), plan: JSON.parse(row.plan), steps };
+  return planRunOf(row, registry.db.prepare("SELECT * FROM plan_steps WHERE run_id = ? ORDER BY position").all(row.id) as PlanStepRow[]);
 }
 
 /** The newest plan runs, `limit` of them after skipping the newest `offset`, with how many there are in all. */
