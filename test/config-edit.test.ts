@@ -260,6 +260,21 @@ describe("toolctl config set|unset|get", () => {
     expect(configText(home)).toBe(EXAMPLE);
   });
 
+  it.each([
+    ["set", "mcp.allow", "stripe", "pay.charge"],
+    ["unset", "limits.dailyUsd", "limits.perActionUsd"],
+    ["get", "limits.dailyUsd", "extra"],
+  ])("extra arguments are refused (exit 2), nothing written: config %s", async (...args) => {
+    const home = exampleHome();
+    const human = await runCli(["config", ...args], { home });
+    expect(human.code).toBe(2);
+    expect(human.stdout).toBe("");
+    expect(human.stderr).toMatch(/^error: too many arguments for '(get|set|unset)'/);
+    const json = await runJson(["config", ...args], { home });
+    expect(json.json.error).toMatchObject({ exitCode: 2, message: expect.stringMatching(/^too many arguments for/) });
+    expect(configText(home)).toBe(EXAMPLE);
+  });
+
   it("missing arguments are usage errors (exit 2)", async () => {
     const home = exampleHome();
     expect((await runCli(["config", "set", "limits.dailyUsd"], { home })).code).toBe(2);
