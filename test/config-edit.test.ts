@@ -301,6 +301,37 @@ describe("toolctl config set|unset|get", () => {
     expect((await runCli(["config", "get", "limits.perActionUsd"], { home: typo })).stdout).toBe("9\n");
   });
 
+  it.each([
+    ["limits: 5\n", ["set", "limits.dailyUsd", "3"], "limits: expected object, received number"],
+    ["limits: 5\n", ["unset", "limits.dailyUsd"], "limits: expected object, received number"],
+    ["limits: [1, 2]\n", ["set", "limits.dailyUsd", "3"], "limits: expected object, received array"],
+    ["limits:\n", ["set", "limits.dailyUsd", "3"], "limits: expected object, received null"],
+    ["- a\n- b\n", ["set", "limits.dailyUsd", "3"], "(root): expected object, received array"],
+    ["just words\n", ["set", "rateLimits.stripe", "3"], "(root): expected object, received string"],
+  ])("a config.yaml of the wrong shape (%j), config %j: exit 2, one line naming the file, left as it is", async (text, args, problem) => {
+    const home = exampleHome(text);
+    const file = path.join(home, "config.yaml");
+    const human = await runCli(["config", ...args], { home });
+    expect(human).toMatchObject({ code: 2, stdout: "" });
+    expect(human.stderr).toBe(
+      `error: ${file}: ${problem}; fix that first (${problem.startsWith("(root)") ? "" : "toolctl config unset KEY, or "}edit the file)\n`,
+    );
+    const json = await runJson(["config", ...args], { home });
+    expect(json.json.error).toMatchObject({
+      code: "config_invalid",
+      exitCode: 2,
+      message: `${file}: ${problem}; fix that first (${problem.startsWith("(root)") ? "" : "toolctl config unset KEY, or "}edit the file)`,
+    });
+    expect(configText(home)).toBe(text);
+    expect(readdirSync(home).filter((name) => name !== ".config-cache.json")).toEqual(["config.yaml"]);
+  });
+
+  it("unset of the group of the wrong shape mends the file", async () => {
+    const home = exampleHome("limits: 5\nsandboxApis: true\n");
+    expect((await runCli(["config", "unset", "limits"], { home })).code).toBe(0);
+    expect(configText(home)).toBe("sandboxApis: true\n");
+  });
+
   it.runIf(process.getuid?.() === 0)("a home it cannot write: exit 6, config.yaml unchanged, nothing left behind", async () => {
     const home = exampleHome();
     chmodSync(home, 0o755);

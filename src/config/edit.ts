@@ -108,26 +108,50 @@ export function parseValue(key: Key, raw: string): unknown {
   }
 }
 
-/** The whole file checked against the schema; a problem at `key` is that value's, any other was there before. */
-async function validate(data: Record<string, unknown>, key: Key, raw: string | undefined, file: string): Promise<void> {
+/** Where the schema finds `data` wrong: each problem's path (a key it does not know at its end) and message. */
+async function schemaProblems(data: unknown): Promise<Array<{ at: string[]; message: string }>> {
   const [{ configSchema }, { describeIssue }] = await Promise.all([import("./schema.js"), import("../manifest/problems.js")]);
   const parsed = configSchema.safeParse(data);
-  if (parsed.success) return;
+  if (parsed.success) return [];
+  return parsed.error.issues.flatMap((issue) =>
+    describeIssue(issue, configSchema).map((problem) => ({
+      at: [...problem.path.map(String), ...(problem.atKey === undefined ? [] : [problem.atKey])],
+      message: problem.message,
+    })),
+  );
+}
+
+/** A problem the file had before the change and that the change does not touch: the file is left for the user. */
+function fixFirst(file: string, lines: string[], root = false): ValidationError {
+  const how = root ? "edit the file" : "toolctl config unset KEY, or edit the file";
+  const message = lines.length === 1 ? `${lines[0]}; fix that first (${how})` : `${file} has ${lines.length} problems; fix them first (${how})`;
+  return new ValidationError("config_invalid", message, lines.length === 1 ? [message] : lines, { file });
+}
+
+/**
+ * The file as it is, where the change would go: the whole document must be a mapping, and so must each section
+ * above `key` (`limits: 5` cannot take `limits.dailyUsd`). What is at `key` itself or below is what changes.
+ */
+async function checkShape(data: unknown, key: Key, file: string): Promise<void> {
+  const above = (await schemaProblems(data ?? {})).filter((p) => p.at.length < key.path.length && p.at.every((part, i) => key.path[i] === part));
+  if (above.length === 0) return;
+  throw fixFirst(
+    file,
+    above.map((p) => `${file}: ${p.at.join(".") || "(root)"}: ${p.message}`),
+    above.some((p) => p.at.length === 0),
+  );
+}
+
+/** The whole file checked against the schema; a problem at `key` is that value's, any other was there before. */
+async function validate(data: Record<string, unknown>, key: Key, raw: string | undefined, file: string): Promise<void> {
   const lines: string[] = [];
-  for (const issue of parsed.error.issues) {
-    for (const problem of describeIssue(issue, configSchema)) {
-      const at = [...problem.path.map(String), ...(problem.atKey === undefined ? [] : [problem.atKey])];
-      const dotted = at.join(".") || "(root)";
-      const ours = at.length >= key.path.length && key.path.every((part, i) => at[i] === part);
-      if (ours && raw !== undefined) throw invalid(key.key, problem.message, raw);
-      lines.push(`${file}: ${dotted}: ${problem.message}`);
-    }
+  for (const problem of await schemaProblems(data)) {
+    const dotted = problem.at.join(".") || "(root)";
+    const ours = problem.at.length >= key.path.length && key.path.every((part, i) => problem.at[i] === part);
+    if (ours && raw !== undefined) throw invalid(key.key, problem.message, raw);
+    lines.push(`${file}: ${dotted}: ${problem.message}`);
   }
-  const message =
-    lines.length === 1
-      ? `${lines[0]}; fix that first (toolctl config unset KEY, or edit the file)`
-      : `${file} has ${lines.length} problems; fix them first (toolctl config unset KEY, or edit the file)`;
-  throw new ValidationError("config_invalid", message, lines.length === 1 ? [message] : lines, { file });
+  if (lines.length > 0) throw fixFirst(file, lines);
 }
 
 function readText(file: string): string {
@@ -237,12 +261,23 @@ async function change(home: string, env: NodeJS.ProcessEnv, key: Key, edit: { va
   const text = readText(file);
   const { doc, yamlData } = await parsed(file, text);
   const { applyToData, editYaml } = await import("./yaml-edit.js");
+  await checkShape(doc.toJS(), key, file);
   const before = yamlData(doc);
   const yamlEdit = "remove" in edit ? { path: key.path, remove: true as const } : { path: key.path, value: edit.value };
   const after = applyToData(before, yamlEdit);
   await validate(after, key, raw, file);
   const changed = JSON.stringify(before) !== JSON.stringify(after);
-  if (changed) save(home, file, editYaml(text, yamlEdit));
+  if (changed) {
+    let edited: string;
+    try {
+      edited = editYaml(text, yamlEdit);
+    } catch (error) {
+      // Not expected once the shape is checked; if it happens, the file is named and left as it is.
+      const message = `${file}: cannot ${"remove" in edit ? "remove" : "set"} ${key.key} in this file's layout; it is unchanged (edit it by hand)`;
+      throw new ValidationError("config_invalid", message, [message, String((error as Error).message)], { file });
+    }
+    save(home, file, edited);
+  }
   // What is in effect now (an unknown key that was removed has no value to show).
   const known = key.kind !== "group" || key.members.length > 0;
   const view: SettingView = known ? await getSetting(home, env, key.key) : { key: key.key, value: null };
