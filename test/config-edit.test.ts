@@ -210,6 +210,59 @@ describe("toolctl config set|unset|get", () => {
     });
   });
 
+  it("in a project, set and unset report what get does, and say when toolctl.yaml overrides the file", async () => {
+    const user = tempDir("toolctl-user-");
+    const root = tempDir("toolctl-project-");
+    writeFileSync(path.join(root, "toolctl.yaml"), "limits: {dailyUsd: 10}\n");
+    const at = { cwd: root, env: { HOME: user } };
+    const file = path.join(user, ".toolctl", "config.yaml");
+    const project = path.join(root, "toolctl.yaml");
+
+    const set = await runJson(["config", "set", "limits.dailyUsd", "100"], at);
+    expect(set.code, set.stderr).toBe(0);
+    const get = await runJson(["config", "get", "limits.dailyUsd"], at);
+    expect(get.json).toMatchObject({ value: 10, source: "toolctl.yaml" });
+    expect(set.json).toMatchObject({
+      key: "limits.dailyUsd",
+      value: 10,
+      source: "toolctl.yaml",
+      written: 100,
+      overriddenBy: "toolctl.yaml",
+      file,
+      changed: true,
+    });
+    expect(readFileSync(file, "utf8")).toBe("limits:\n  dailyUsd: 100\n");
+    const human = await runCli(["config", "set", "limits.dailyUsd", "200"], at);
+    expect(human.code).toBe(0);
+    expect(human.stderr).toBe(`warning: ${project} overrides config.yaml for limits.dailyUsd in this project: 10 applies\n`);
+    expect(human.stdout).toBe(`set limits.dailyUsd = 200 in ${file} (in effect: 10, toolctl.yaml)\n`);
+
+    // Lower than the project's: the file's value is in effect, nothing to warn about.
+    const lower = await runJson(["config", "set", "limits.dailyUsd", "5"], at);
+    expect(lower.json).toMatchObject({ value: 5, source: "config.yaml" });
+    expect(lower.json.overriddenBy).toBeUndefined();
+    expect(lower.stderr).toBe("");
+
+    const unset = await runCli(["config", "unset", "limits.dailyUsd"], at);
+    expect(unset.code).toBe(0);
+    expect(unset.stdout).toBe(`unset limits.dailyUsd in ${file} (in effect: 10, toolctl.yaml)\n`);
+    const unsetJson = await runJson(["config", "unset", "limits.perActionUsd"], at);
+    expect(unsetJson.json).toMatchObject({ key: "limits.perActionUsd", value: 200, source: "default", changed: false });
+    // The environment still wins over both.
+    const env = await runJson(["config", "set", "limits.dailyUsd", "100"], { ...at, env: { ...at.env, TOOLCTL_LIMITS_DAILY_USD: "7" } });
+    expect(env.json).toMatchObject({ value: 7, source: "env TOOLCTL_LIMITS_DAILY_USD", overriddenBy: "TOOLCTL_LIMITS_DAILY_USD" });
+  });
+
+  it("in a project with a bad toolctl.yaml, set is refused before anything is written", async () => {
+    const user = tempDir("toolctl-user-");
+    const root = tempDir("toolctl-project-");
+    writeFileSync(path.join(root, "toolctl.yaml"), "limits: {daily: 10}\n");
+    const set = await runJson(["config", "set", "limits.dailyUsd", "100"], { cwd: root, env: { HOME: user } });
+    expect(set.code).toBe(2);
+    expect(set.json.error.code).toBe("project_invalid");
+    expect(readdirSync(user)).not.toContain(".toolctl");
+  });
+
   it("creates config.yaml (and the home) when there is none", async () => {
     const home = path.join(tempDir(), "new-home");
     const set = await runCli(["config", "set", "process.confinement", "optional"], { home });

@@ -176,7 +176,7 @@ async function parsed(file: string, text: string) {
 
 export interface SettingView {
   key: string;
-  /** The effective value: the built-in default, config.yaml, or the environment variable that overrides them. */
+  /** The effective value: the built-in default, config.yaml, the project's toolctl.yaml, or the environment variable that overrides them. */
   value: unknown;
   source?: SettingSource;
   /** A group's or a map's members, each with where it came from. */
@@ -236,7 +236,10 @@ export interface SettingChange extends SettingView {
   changed: boolean;
   /** `set`: the value config.yaml now holds for the key (`value` is what is in effect, which the environment may override). */
   written?: unknown;
-  /** The environment variable that is set and overrides what the file now says. */
+  /**
+   * What decides the key's value over config.yaml (after `unset`, over the default): the environment variable
+   * that is set, or `toolctl.yaml` when the project's is in effect.
+   */
   overriddenBy?: string;
 }
 
@@ -256,8 +259,17 @@ function save(home: string, file: string, text: string): void {
   }
 }
 
-async function change(home: string, env: NodeJS.ProcessEnv, key: Key, edit: { value: unknown } | { remove: true }, raw?: string): Promise<SettingChange> {
+async function change(
+  home: string,
+  env: NodeJS.ProcessEnv,
+  key: Key,
+  edit: { value: unknown } | { remove: true },
+  raw: string | undefined,
+  project: ProjectRef | undefined,
+): Promise<SettingChange> {
   const file = path.join(home, CONFIG_FILE);
+  // A bad toolctl.yaml is refused before anything is written: what is in effect could not be said after.
+  if (project) await (await import("./project.js")).readProject(project);
   const text = readText(file);
   const { doc, yamlData } = await parsed(file, text);
   const { applyToData, editYaml } = await import("./yaml-edit.js");
@@ -280,22 +292,24 @@ async function change(home: string, env: NodeJS.ProcessEnv, key: Key, edit: { va
   }
   // What is in effect now (an unknown key that was removed has no value to show).
   const known = key.kind !== "group" || key.members.length > 0;
-  const view: SettingView = known ? await getSetting(home, env, key.key) : { key: key.key, value: null };
-  const override = key.kind === "setting" && env[key.setting.env] !== undefined && env[key.setting.env] !== "" ? key.setting.env : undefined;
+  const view: SettingView = known ? await getSetting(home, env, key.key, project) : { key: key.key, value: null };
+  // What decides the value instead of config.yaml (and instead of the default, after unset): the project or the environment.
+  const source = key.kind === "setting" ? view.source : undefined;
+  const override = source === "toolctl.yaml" ? source : source?.startsWith("env ") ? source.slice("env ".length) : undefined;
   return { ...view, file, changed, ...("value" in edit ? { written: edit.value } : {}), ...(override ? { overriddenBy: override } : {}) };
 }
 
 /** `config set KEY VALUE`: checked against the schema, then written to config.yaml keeping its comments. */
-export async function setSetting(home: string, env: NodeJS.ProcessEnv, name: string, raw: string): Promise<SettingChange> {
+export async function setSetting(home: string, env: NodeJS.ProcessEnv, name: string, raw: string, project?: ProjectRef): Promise<SettingChange> {
   const key = resolveKey(name);
-  return change(home, env, key, { value: parseValue(key, raw) }, raw);
+  return change(home, env, key, { value: parseValue(key, raw) }, raw, project);
 }
 
 /**
  * `config unset KEY`: the key leaves config.yaml (its default applies again). A whole group or rateLimits may be
  * removed, and so may a key the file has but the schema does not know, so that a broken file can be mended.
  */
-export async function unsetSetting(home: string, env: NodeJS.ProcessEnv, name: string): Promise<SettingChange> {
+export async function unsetSetting(home: string, env: NodeJS.ProcessEnv, name: string, project?: ProjectRef): Promise<SettingChange> {
   let key: Key;
   try {
     key = resolveKey(name);
@@ -304,5 +318,5 @@ export async function unsetSetting(home: string, env: NodeJS.ProcessEnv, name: s
     if (!(await fileHas(file, name.split(".")))) throw error;
     key = { kind: "group", key: name, path: name.split("."), members: [] };
   }
-  return change(home, env, key, { remove: true });
+  return change(home, env, key, { remove: true }, undefined, project);
 }

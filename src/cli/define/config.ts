@@ -11,7 +11,7 @@ export const configDefinition: CommandDefinition = {
     const show = action(async () => (await import("../commands/config.js")).configCommand);
     const config = program
       .command("config")
-      .description("the effective settings, and where each came from (default, config.yaml or environment); get, set or unset one")
+      .description("the effective settings, and where each came from (default, config.yaml, a project's toolctl.yaml or environment); get, set or unset one")
       .addHelpText("after", "\nExample:\n  toolctl config\n  TOOLCTL_LIMITS_DAILY_USD=50 toolctl config --json\n  toolctl config set limits.dailyUsd 100")
       .action((...args: unknown[]) => {
         const word = (args[args.length - 1] as Command).args[0];
