@@ -2,7 +2,8 @@
  * `toolctl config get|set|unset`: the text edit of config.yaml in-process (every other line, comment and column
  * kept), the atomic write, and the commands end to end through the built binary, with every bad input.
  */
-import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { editYaml } from "../src/config/yaml-edit.js";
@@ -261,6 +262,48 @@ describe("toolctl config set|unset|get", () => {
     expect(set.code).toBe(2);
     expect(set.json.error.code).toBe("project_invalid");
     expect(readdirSync(user)).not.toContain(".toolctl");
+  });
+
+  it("concurrent sets each keep their change: the edit is made under a lock beside config.yaml", async () => {
+    const home = exampleHome();
+    const tools = Array.from({ length: 8 }, (_, i) => `tool${i + 1}`);
+    const results = await Promise.all(tools.map((tool, i) => runCli(["config", "set", `rateLimits.${tool}`, String(i + 1)], { home })));
+    for (const result of results) expect(result, result.stderr).toMatchObject({ code: 0, stderr: "" });
+    const map = await runJson(["config", "get", "rateLimits"], { home });
+    expect(map.json.value).toEqual({ stripe: 60, ...Object.fromEntries(tools.map((tool, i) => [tool, i + 1])) });
+    // Every other line as it was.
+    expect(configText(home).replace(/^  tool\d: \d\n/gm, "")).toBe(EXAMPLE);
+    expect(readdirSync(home).filter((name) => name.includes("lock"))).toEqual([]);
+  });
+
+  it("a lock left by a process that is gone is taken over; one held by a live process is waited for, then exit 6", async () => {
+    const home = exampleHome();
+    const lock = path.join(home, ".config.yaml.lock");
+    const gone = spawnSync(process.execPath, ["-e", ""]).pid;
+    writeFileSync(lock, JSON.stringify({ pid: gone, start: null }));
+    const taken = await runCli(["config", "set", "limits.dailyUsd", "50"], { home });
+    expect(taken).toMatchObject({ code: 0, stderr: "" });
+    expect(existsSync(lock)).toBe(false);
+
+    // Held by this test's process, which is running: waited for, then refused with nothing written.
+    writeFileSync(lock, JSON.stringify({ pid: process.pid, start: null }));
+    const before = configText(home);
+    const started = Date.now();
+    const busy = await runJson(["config", "set", "limits.dailyUsd", "60"], { home });
+    expect(Date.now() - started).toBeGreaterThan(4_000);
+    expect(busy.code).toBe(6);
+    expect(busy.json.error).toMatchObject({
+      code: "environment_unavailable",
+      message: `${path.join(home, "config.yaml")} is being changed by another toolctl (process ${process.pid}); try again, or remove ${lock} if none is running. It is unchanged`,
+    });
+    expect(configText(home)).toBe(before);
+    expect(existsSync(lock)).toBe(true);
+
+    // Released while waiting: the change goes through.
+    setTimeout(() => rmSync(lock), 500);
+    const waited = await runCli(["config", "set", "limits.dailyUsd", "70"], { home });
+    expect(waited).toMatchObject({ code: 0, stderr: "" });
+    expect(configText(home)).toContain("  dailyUsd: 70 ");
   });
 
   it("creates config.yaml (and the home) when there is none", async () => {

@@ -243,6 +243,40 @@ export interface SettingChange extends SettingView {
   overriddenBy?: string;
 }
 
+/** How long `config set|unset` waits for another one changing the same config.yaml. */
+const LOCK_WAIT_MS = 5_000;
+
+/**
+ * Runs one read-modify-write of config.yaml holding `.config.yaml.lock` beside it, so that concurrent changes are
+ * made one after another and none is lost. Where no lock can be created (a home it may not write to), nothing
+ * can be written either: the change goes ahead unlocked, and fails at the write if it has one to make.
+ */
+async function underLock<T>(home: string, file: string, creating: boolean, fn: () => Promise<T>): Promise<T> {
+  const { withLockFile, LockBusyError, LockUnavailableError } = await import("../util/lock-file.js");
+  // `set` may create the home; `unset` has nothing to remove from a home that is not there.
+  if (creating) {
+    try {
+      mkdirSync(home, { recursive: true, mode: 0o700 });
+    } catch {
+      // Said by the write.
+    }
+  }
+  const lock = path.join(home, `.${CONFIG_FILE}.lock`);
+  try {
+    return await withLockFile(lock, LOCK_WAIT_MS, fn);
+  } catch (error) {
+    if (error instanceof LockUnavailableError) return fn();
+    if (error instanceof LockBusyError) {
+      const holder = error.holder === undefined ? "" : ` (process ${error.holder})`;
+      throw new EnvironmentError(`${file} is being changed by another toolctl${holder}; try again, or remove ${lock} if none is running. It is unchanged`, {
+        file,
+        lock,
+      });
+    }
+    throw error;
+  }
+}
+
 /** Writes `text` as the new config.yaml, atomically; the validation cache beside it is dropped. */
 function save(home: string, file: string, text: string): void {
   try {
@@ -270,26 +304,29 @@ async function change(
   const file = path.join(home, CONFIG_FILE);
   // A bad toolctl.yaml is refused before anything is written: what is in effect could not be said after.
   if (project) await (await import("./project.js")).readProject(project);
-  const text = readText(file);
-  const { doc, yamlData } = await parsed(file, text);
-  const { applyToData, editYaml } = await import("./yaml-edit.js");
-  await checkShape(doc.toJS(), key, file);
-  const before = yamlData(doc);
-  const yamlEdit = "remove" in edit ? { path: key.path, remove: true as const } : { path: key.path, value: edit.value };
-  const after = applyToData(before, yamlEdit);
-  await validate(after, key, raw, file);
-  const changed = JSON.stringify(before) !== JSON.stringify(after);
-  if (changed) {
-    let edited: string;
-    try {
-      edited = editYaml(text, yamlEdit);
-    } catch (error) {
-      // Not expected once the shape is checked; if it happens, the file is named and left as it is.
-      const message = `${file}: cannot ${"remove" in edit ? "remove" : "set"} ${key.key} in this file's layout; it is unchanged (edit it by hand)`;
-      throw new ValidationError("config_invalid", message, [message, String((error as Error).message)], { file });
+  const changed = await underLock(home, file, "value" in edit, async () => {
+    const text = readText(file);
+    const { doc, yamlData } = await parsed(file, text);
+    const { applyToData, editYaml } = await import("./yaml-edit.js");
+    await checkShape(doc.toJS(), key, file);
+    const before = yamlData(doc);
+    const yamlEdit = "remove" in edit ? { path: key.path, remove: true as const } : { path: key.path, value: edit.value };
+    const after = applyToData(before, yamlEdit);
+    await validate(after, key, raw, file);
+    const changed = JSON.stringify(before) !== JSON.stringify(after);
+    if (changed) {
+      let edited: string;
+      try {
+        edited = editYaml(text, yamlEdit);
+      } catch (error) {
+        // Not expected once the shape is checked; if it happens, the file is named and left as it is.
+        const message = `${file}: cannot ${"remove" in edit ? "remove" : "set"} ${key.key} in this file's layout; it is unchanged (edit it by hand)`;
+        throw new ValidationError("config_invalid", message, [message, String((error as Error).message)], { file });
+      }
+      save(home, file, edited);
     }
-    save(home, file, edited);
-  }
+    return changed;
+  });
   // What is in effect now (an unknown key that was removed has no value to show).
   const known = key.kind !== "group" || key.members.length > 0;
   const view: SettingView = known ? await getSetting(home, env, key.key, project) : { key: key.key, value: null };
