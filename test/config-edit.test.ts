@@ -85,16 +85,48 @@ describe("editYaml: one change, every other byte kept", () => {
     );
     const block = "mcp:\n  # who may write\n  allow:\n    - a   # first\n    - b\n  elicit: true\n";
     expect(editYaml(block, { path: ["mcp", "allow"], value: ["c", "d.e"] })).toBe("mcp:\n  # who may write\n  allow:\n    - c\n    - d.e\n  elicit: true\n");
-    // The empty list cannot be written as block items: the yaml library writes it, comments kept.
-    const emptied = editYaml(block, { path: ["mcp", "allow"], value: [] });
-    expect(emptied).toContain("# who may write");
-    expect(emptied).toMatch(/allow: \[\]/);
+    // The empty list cannot be written as block items: `allow: []`, the items' lines gone, every other line kept.
+    expect(editYaml(block, { path: ["mcp", "allow"], value: [] })).toBe("mcp:\n  # who may write\n  allow: []\n  elicit: true\n");
+    const commented = "mcp:\n  allow:    # who may write\n    - a\n    # why b\n    - b\n";
+    expect(editYaml(commented, { path: ["mcp", "allow"], value: [] })).toBe("mcp:\n  allow: [] # who may write\n    # why b\n");
   });
 
   it("edits inside a flow mapping in place; quotes strings that need it", () => {
     const flow = "limits: {dailyUsd: 5, perActionUsd: 2}   # flow\n";
     expect(editYaml(flow, { path: ["limits", "dailyUsd"], value: 7 })).toBe("limits: {dailyUsd: 7, perActionUsd: 2}   # flow\n");
     expect(editYaml("a: 1\n", { path: ["b"], value: "yes: no" })).toBe('a: 1\nb: "yes: no"\n');
+  });
+
+  it("adds and removes keys inside a flow mapping in place, every other byte kept", () => {
+    const odd =
+      "approvals:   # section comment\n  timeoutSeconds:    300   # odd spacing\nlimits: {perActionUsd: 200, dailyUsd: 500}\nrateLimits:\n    stripe: 60\n";
+    expect(editYaml(odd, { path: ["limits", "dailyUsd"], remove: true })).toBe(odd.replace("{perActionUsd: 200, dailyUsd: 500}", "{perActionUsd: 200}"));
+    expect(editYaml(odd, { path: ["limits", "perActionUsd"], remove: true })).toBe(odd.replace("{perActionUsd: 200, dailyUsd: 500}", "{dailyUsd: 500}"));
+    const one = odd.replace("{perActionUsd: 200, dailyUsd: 500}", "{dailyUsd: 500}");
+    expect(editYaml(one, { path: ["limits", "perActionUsd"], value: 9 })).toBe(
+      odd.replace("{perActionUsd: 200, dailyUsd: 500}", "{dailyUsd: 500, perActionUsd: 9}"),
+    );
+    // The last key of a flow mapping: the section goes, as for a block one.
+    expect(editYaml(one, { path: ["limits", "dailyUsd"], remove: true })).toBe(odd.replace("limits: {perActionUsd: 200, dailyUsd: 500}\n", ""));
+    const empty = odd.replace("{perActionUsd: 200, dailyUsd: 500}", "{}   # none yet");
+    expect(editYaml(empty, { path: ["limits", "dailyUsd"], value: 5 })).toBe(odd.replace("{perActionUsd: 200, dailyUsd: 500}", "{dailyUsd: 5}   # none yet"));
+    const lines = "limits: {\n  perActionUsd: 200,   # one\n  dailyUsd: 500\n}\n";
+    expect(editYaml(lines, { path: ["limits", "dailyUsd"], remove: true })).toBe("limits: {\n  perActionUsd: 200   # one\n}\n");
+  });
+
+  it("a block list keeps the lines and comments of the items that stay; comment lines are never removed", () => {
+    const list = "mcp:\n  allow:\n    - stripe     # first item\n    # between items\n    - pay.charge # second item\n  elicit: true\n";
+    expect(editYaml(list, { path: ["mcp", "allow"], value: ["stripe", "pay.refund"] })).toBe(
+      "mcp:\n  allow:\n    - stripe     # first item\n    # between items\n    - pay.refund\n  elicit: true\n",
+    );
+    expect(editYaml(list, { path: ["mcp", "allow"], value: ["pay.charge", "stripe"] })).toBe(
+      "mcp:\n  allow:\n    # between items\n    - pay.charge # second item\n    - stripe     # first item\n  elicit: true\n",
+    );
+    expect(editYaml(list, { path: ["mcp", "allow"], value: ["new", "pay.charge"] })).toBe(
+      "mcp:\n  allow:\n    - new\n    # between items\n    - pay.charge # second item\n  elicit: true\n",
+    );
+    const limits = "rateLimits:\n  # the stripe limit, agreed with finance\n  stripe: 60\nsandboxApis: true\n";
+    expect(editYaml(limits, { path: ["rateLimits", "stripe"], remove: true })).toBe("  # the stripe limit, agreed with finance\nsandboxApis: true\n");
   });
 
   it("refuses text that is not YAML, naming line and column", () => {
@@ -304,6 +336,21 @@ describe("toolctl config set|unset|get", () => {
     const waited = await runCli(["config", "set", "limits.dailyUsd", "70"], { home });
     expect(waited).toMatchObject({ code: 0, stderr: "" });
     expect(configText(home)).toContain("  dailyUsd: 70 ");
+  });
+
+  it("flow mappings and block lists are edited in place: only the edited entry's text changes", async () => {
+    const odd =
+      "approvals:   # section comment\n  timeoutSeconds:    300   # odd spacing\nlimits: {perActionUsd: 200, dailyUsd: 500}\nrateLimits:\n    stripe: 60\n";
+    const home = exampleHome(odd);
+    expect((await runCli(["config", "unset", "limits.dailyUsd"], { home })).code).toBe(0);
+    expect(configText(home)).toBe(odd.replace(", dailyUsd: 500}", "}"));
+    expect((await runCli(["config", "set", "limits.dailyUsd", "9"], { home })).code).toBe(0);
+    expect(configText(home)).toBe(odd.replace("dailyUsd: 500", "dailyUsd: 9"));
+
+    const list = "mcp:\n  allow:\n    - stripe     # first item\n    # between items\n    - pay.charge # second item\n";
+    const listHome = exampleHome(list);
+    expect((await runCli(["config", "set", "mcp.allow", "stripe,pay.refund"], { home: listHome })).code).toBe(0);
+    expect(configText(listHome)).toBe("mcp:\n  allow:\n    - stripe     # first item\n    # between items\n    - pay.refund\n");
   });
 
   it("creates config.yaml (and the home) when there is none", async () => {
