@@ -353,6 +353,16 @@ describe("toolctl config set|unset|get", () => {
     expect(configText(listHome)).toBe("mcp:\n  allow:\n    - stripe     # first item\n    # between items\n    - pay.refund\n");
   });
 
+  it("what set and unset print is on one line: a group with its source, the empty list as []", async () => {
+    const home = exampleHome();
+    const unset = await runCli(["config", "unset", "limits"], { home });
+    expect(unset.stdout).toBe(`unset limits in ${path.join(home, "config.yaml")} (in effect: perActionUsd: 200, dailyUsd: 500, default)\n`);
+    const empty = await runCli(["config", "set", "mcp.allow", ""], { home });
+    expect(empty.stdout).toBe(`mcp.allow is already [] in ${path.join(home, "config.yaml")}; nothing changed\n`);
+    await runCli(["config", "set", "mcp.allow", "stripe"], { home });
+    expect((await runCli(["config", "set", "mcp.allow", ""], { home })).stdout).toBe(`set mcp.allow = [] in ${path.join(home, "config.yaml")}\n`);
+  });
+
   it("creates config.yaml (and the home) when there is none", async () => {
     const home = path.join(tempDir(), "new-home");
     const set = await runCli(["config", "set", "process.confinement", "optional"], { home });
