@@ -788,3 +788,30 @@ describe("pipes", () => {
     expect(result.status).toBe(0);
   });
 });
+
+describe("extra arguments", () => {
+  // Commander copies a command's settings to the subcommands made after it: a group that takes extra words for
+  // its own purpose must not pass that on. These two say why they take them; every other command refuses them.
+  it("every command but `config` (a subcommand's typo) and `secret set` (a value typed as an argument) refuses them", async () => {
+    const { buildProgram } = await import("../src/cli/program.js");
+    const taking: string[] = [];
+    const walk = (command: import("commander").Command, prefix: string): void => {
+      for (const sub of command.commands) {
+        const name = `${prefix} ${sub.name()}`.trim();
+        if ((sub as unknown as { _allowExcessArguments: boolean })._allowExcessArguments) taking.push(name);
+        walk(sub, name);
+      }
+    };
+    walk(buildProgram(), "");
+    expect(taking).toEqual(["config", "secret set"]);
+  });
+
+  it.each([
+    ["tool", "enable", "a", "b"],
+    ["sync", "extra"],
+  ])("%s %s …: exit 2, too many arguments", async (...args) => {
+    const result = await runJson(args, { home: tempDir("toolctl-home-") });
+    expect(result.code).toBe(2);
+    expect(result.json.error.message).toMatch(/^too many arguments for/);
+  });
+});

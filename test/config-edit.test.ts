@@ -2,7 +2,8 @@
  * `toolctl config get|set|unset`: the text edit of config.yaml in-process (every other line, comment and column
  * kept), the atomic write, and the commands end to end through the built binary, with every bad input.
  */
-import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { editYaml } from "../src/config/yaml-edit.js";
@@ -84,16 +85,48 @@ describe("editYaml: one change, every other byte kept", () => {
     );
     const block = "mcp:\n  # who may write\n  allow:\n    - a   # first\n    - b\n  elicit: true\n";
     expect(editYaml(block, { path: ["mcp", "allow"], value: ["c", "d.e"] })).toBe("mcp:\n  # who may write\n  allow:\n    - c\n    - d.e\n  elicit: true\n");
-    // The empty list cannot be written as block items: the yaml library writes it, comments kept.
-    const emptied = editYaml(block, { path: ["mcp", "allow"], value: [] });
-    expect(emptied).toContain("# who may write");
-    expect(emptied).toMatch(/allow: \[\]/);
+    // The empty list cannot be written as block items: `allow: []`, the items' lines gone, every other line kept.
+    expect(editYaml(block, { path: ["mcp", "allow"], value: [] })).toBe("mcp:\n  # who may write\n  allow: []\n  elicit: true\n");
+    const commented = "mcp:\n  allow:    # who may write\n    - a\n    # why b\n    - b\n";
+    expect(editYaml(commented, { path: ["mcp", "allow"], value: [] })).toBe("mcp:\n  allow: [] # who may write\n    # why b\n");
   });
 
   it("edits inside a flow mapping in place; quotes strings that need it", () => {
     const flow = "limits: {dailyUsd: 5, perActionUsd: 2}   # flow\n";
     expect(editYaml(flow, { path: ["limits", "dailyUsd"], value: 7 })).toBe("limits: {dailyUsd: 7, perActionUsd: 2}   # flow\n");
     expect(editYaml("a: 1\n", { path: ["b"], value: "yes: no" })).toBe('a: 1\nb: "yes: no"\n');
+  });
+
+  it("adds and removes keys inside a flow mapping in place, every other byte kept", () => {
+    const odd =
+      "approvals:   # section comment\n  timeoutSeconds:    300   # odd spacing\nlimits: {perActionUsd: 200, dailyUsd: 500}\nrateLimits:\n    stripe: 60\n";
+    expect(editYaml(odd, { path: ["limits", "dailyUsd"], remove: true })).toBe(odd.replace("{perActionUsd: 200, dailyUsd: 500}", "{perActionUsd: 200}"));
+    expect(editYaml(odd, { path: ["limits", "perActionUsd"], remove: true })).toBe(odd.replace("{perActionUsd: 200, dailyUsd: 500}", "{dailyUsd: 500}"));
+    const one = odd.replace("{perActionUsd: 200, dailyUsd: 500}", "{dailyUsd: 500}");
+    expect(editYaml(one, { path: ["limits", "perActionUsd"], value: 9 })).toBe(
+      odd.replace("{perActionUsd: 200, dailyUsd: 500}", "{dailyUsd: 500, perActionUsd: 9}"),
+    );
+    // The last key of a flow mapping: the section goes, as for a block one.
+    expect(editYaml(one, { path: ["limits", "dailyUsd"], remove: true })).toBe(odd.replace("limits: {perActionUsd: 200, dailyUsd: 500}\n", ""));
+    const empty = odd.replace("{perActionUsd: 200, dailyUsd: 500}", "{}   # none yet");
+    expect(editYaml(empty, { path: ["limits", "dailyUsd"], value: 5 })).toBe(odd.replace("{perActionUsd: 200, dailyUsd: 500}", "{dailyUsd: 5}   # none yet"));
+    const lines = "limits: {\n  perActionUsd: 200,   # one\n  dailyUsd: 500\n}\n";
+    expect(editYaml(lines, { path: ["limits", "dailyUsd"], remove: true })).toBe("limits: {\n  perActionUsd: 200   # one\n}\n");
+  });
+
+  it("a block list keeps the lines and comments of the items that stay; comment lines are never removed", () => {
+    const list = "mcp:\n  allow:\n    - stripe     # first item\n    # between items\n    - pay.charge # second item\n  elicit: true\n";
+    expect(editYaml(list, { path: ["mcp", "allow"], value: ["stripe", "pay.refund"] })).toBe(
+      "mcp:\n  allow:\n    - stripe     # first item\n    # between items\n    - pay.refund\n  elicit: true\n",
+    );
+    expect(editYaml(list, { path: ["mcp", "allow"], value: ["pay.charge", "stripe"] })).toBe(
+      "mcp:\n  allow:\n    # between items\n    - pay.charge # second item\n    - stripe     # first item\n  elicit: true\n",
+    );
+    expect(editYaml(list, { path: ["mcp", "allow"], value: ["new", "pay.charge"] })).toBe(
+      "mcp:\n  allow:\n    - new\n    # between items\n    - pay.charge # second item\n  elicit: true\n",
+    );
+    const limits = "rateLimits:\n  # the stripe limit, agreed with finance\n  stripe: 60\nsandboxApis: true\n";
+    expect(editYaml(limits, { path: ["rateLimits", "stripe"], remove: true })).toBe("  # the stripe limit, agreed with finance\nsandboxApis: true\n");
   });
 
   it("refuses text that is not YAML, naming line and column", () => {
@@ -210,6 +243,126 @@ describe("toolctl config set|unset|get", () => {
     });
   });
 
+  it("in a project, set and unset report what get does, and say when toolctl.yaml overrides the file", async () => {
+    const user = tempDir("toolctl-user-");
+    const root = tempDir("toolctl-project-");
+    writeFileSync(path.join(root, "toolctl.yaml"), "limits: {dailyUsd: 10}\n");
+    const at = { cwd: root, env: { HOME: user } };
+    const file = path.join(user, ".toolctl", "config.yaml");
+    const project = path.join(root, "toolctl.yaml");
+
+    const set = await runJson(["config", "set", "limits.dailyUsd", "100"], at);
+    expect(set.code, set.stderr).toBe(0);
+    const get = await runJson(["config", "get", "limits.dailyUsd"], at);
+    expect(get.json).toMatchObject({ value: 10, source: "toolctl.yaml" });
+    expect(set.json).toMatchObject({
+      key: "limits.dailyUsd",
+      value: 10,
+      source: "toolctl.yaml",
+      written: 100,
+      overriddenBy: "toolctl.yaml",
+      file,
+      changed: true,
+    });
+    expect(readFileSync(file, "utf8")).toBe("limits:\n  dailyUsd: 100\n");
+    const human = await runCli(["config", "set", "limits.dailyUsd", "200"], at);
+    expect(human.code).toBe(0);
+    expect(human.stderr).toBe(`warning: ${project} overrides config.yaml for limits.dailyUsd in this project: 10 applies\n`);
+    expect(human.stdout).toBe(`set limits.dailyUsd = 200 in ${file} (in effect: 10, toolctl.yaml)\n`);
+
+    // Lower than the project's: the file's value is in effect, nothing to warn about.
+    const lower = await runJson(["config", "set", "limits.dailyUsd", "5"], at);
+    expect(lower.json).toMatchObject({ value: 5, source: "config.yaml" });
+    expect(lower.json.overriddenBy).toBeUndefined();
+    expect(lower.stderr).toBe("");
+
+    const unset = await runCli(["config", "unset", "limits.dailyUsd"], at);
+    expect(unset.code).toBe(0);
+    expect(unset.stdout).toBe(`unset limits.dailyUsd in ${file} (in effect: 10, toolctl.yaml)\n`);
+    const unsetJson = await runJson(["config", "unset", "limits.perActionUsd"], at);
+    expect(unsetJson.json).toMatchObject({ key: "limits.perActionUsd", value: 200, source: "default", changed: false });
+    // The environment still wins over both.
+    const env = await runJson(["config", "set", "limits.dailyUsd", "100"], { ...at, env: { ...at.env, TOOLCTL_LIMITS_DAILY_USD: "7" } });
+    expect(env.json).toMatchObject({ value: 7, source: "env TOOLCTL_LIMITS_DAILY_USD", overriddenBy: "TOOLCTL_LIMITS_DAILY_USD" });
+  });
+
+  it("in a project with a bad toolctl.yaml, set is refused before anything is written", async () => {
+    const user = tempDir("toolctl-user-");
+    const root = tempDir("toolctl-project-");
+    writeFileSync(path.join(root, "toolctl.yaml"), "limits: {daily: 10}\n");
+    const set = await runJson(["config", "set", "limits.dailyUsd", "100"], { cwd: root, env: { HOME: user } });
+    expect(set.code).toBe(2);
+    expect(set.json.error.code).toBe("project_invalid");
+    expect(readdirSync(user)).not.toContain(".toolctl");
+  });
+
+  it("concurrent sets each keep their change: the edit is made under a lock beside config.yaml", async () => {
+    const home = exampleHome();
+    const tools = Array.from({ length: 8 }, (_, i) => `tool${i + 1}`);
+    const results = await Promise.all(tools.map((tool, i) => runCli(["config", "set", `rateLimits.${tool}`, String(i + 1)], { home })));
+    for (const result of results) expect(result, result.stderr).toMatchObject({ code: 0, stderr: "" });
+    const map = await runJson(["config", "get", "rateLimits"], { home });
+    expect(map.json.value).toEqual({ stripe: 60, ...Object.fromEntries(tools.map((tool, i) => [tool, i + 1])) });
+    // Every other line as it was.
+    expect(configText(home).replace(/^  tool\d: \d\n/gm, "")).toBe(EXAMPLE);
+    expect(readdirSync(home).filter((name) => name.includes("lock"))).toEqual([]);
+  });
+
+  it("a lock left by a process that is gone is taken over; one held by a live process is waited for, then exit 6", async () => {
+    const home = exampleHome();
+    const lock = path.join(home, ".config.yaml.lock");
+    const gone = spawnSync(process.execPath, ["-e", ""]).pid;
+    writeFileSync(lock, JSON.stringify({ pid: gone, start: null }));
+    const taken = await runCli(["config", "set", "limits.dailyUsd", "50"], { home });
+    expect(taken).toMatchObject({ code: 0, stderr: "" });
+    expect(existsSync(lock)).toBe(false);
+
+    // Held by this test's process, which is running: waited for, then refused with nothing written.
+    writeFileSync(lock, JSON.stringify({ pid: process.pid, start: null }));
+    const before = configText(home);
+    const started = Date.now();
+    const busy = await runJson(["config", "set", "limits.dailyUsd", "60"], { home });
+    expect(Date.now() - started).toBeGreaterThan(4_000);
+    expect(busy.code).toBe(6);
+    expect(busy.json.error).toMatchObject({
+      code: "environment_unavailable",
+      message: `${path.join(home, "config.yaml")} is being changed by another toolctl (process ${process.pid}); try again, or remove ${lock} if none is running. It is unchanged`,
+    });
+    expect(configText(home)).toBe(before);
+    expect(existsSync(lock)).toBe(true);
+
+    // Released while waiting: the change goes through.
+    setTimeout(() => rmSync(lock), 500);
+    const waited = await runCli(["config", "set", "limits.dailyUsd", "70"], { home });
+    expect(waited).toMatchObject({ code: 0, stderr: "" });
+    expect(configText(home)).toContain("  dailyUsd: 70 ");
+  });
+
+  it("flow mappings and block lists are edited in place: only the edited entry's text changes", async () => {
+    const odd =
+      "approvals:   # section comment\n  timeoutSeconds:    300   # odd spacing\nlimits: {perActionUsd: 200, dailyUsd: 500}\nrateLimits:\n    stripe: 60\n";
+    const home = exampleHome(odd);
+    expect((await runCli(["config", "unset", "limits.dailyUsd"], { home })).code).toBe(0);
+    expect(configText(home)).toBe(odd.replace(", dailyUsd: 500}", "}"));
+    expect((await runCli(["config", "set", "limits.dailyUsd", "9"], { home })).code).toBe(0);
+    expect(configText(home)).toBe(odd.replace("dailyUsd: 500", "dailyUsd: 9"));
+
+    const list = "mcp:\n  allow:\n    - stripe     # first item\n    # between items\n    - pay.charge # second item\n";
+    const listHome = exampleHome(list);
+    expect((await runCli(["config", "set", "mcp.allow", "stripe,pay.refund"], { home: listHome })).code).toBe(0);
+    expect(configText(listHome)).toBe("mcp:\n  allow:\n    - stripe     # first item\n    # between items\n    - pay.refund\n");
+  });
+
+  it("what set and unset print is on one line: a group with its source, the empty list as []", async () => {
+    const home = exampleHome();
+    const unset = await runCli(["config", "unset", "limits"], { home });
+    expect(unset.stdout).toBe(`unset limits in ${path.join(home, "config.yaml")} (in effect: perActionUsd: 200, dailyUsd: 500, default)\n`);
+    const empty = await runCli(["config", "set", "mcp.allow", ""], { home });
+    expect(empty.stdout).toBe(`mcp.allow is already [] in ${path.join(home, "config.yaml")}; nothing changed\n`);
+    await runCli(["config", "set", "mcp.allow", "stripe"], { home });
+    expect((await runCli(["config", "set", "mcp.allow", ""], { home })).stdout).toBe(`set mcp.allow = [] in ${path.join(home, "config.yaml")}\n`);
+  });
+
   it("creates config.yaml (and the home) when there is none", async () => {
     const home = path.join(tempDir(), "new-home");
     const set = await runCli(["config", "set", "process.confinement", "optional"], { home });
@@ -260,6 +413,21 @@ describe("toolctl config set|unset|get", () => {
     expect(configText(home)).toBe(EXAMPLE);
   });
 
+  it.each([
+    ["set", "mcp.allow", "stripe", "pay.charge"],
+    ["unset", "limits.dailyUsd", "limits.perActionUsd"],
+    ["get", "limits.dailyUsd", "extra"],
+  ])("extra arguments are refused (exit 2), nothing written: config %s", async (...args) => {
+    const home = exampleHome();
+    const human = await runCli(["config", ...args], { home });
+    expect(human.code).toBe(2);
+    expect(human.stdout).toBe("");
+    expect(human.stderr).toMatch(/^error: too many arguments for '(get|set|unset)'/);
+    const json = await runJson(["config", ...args], { home });
+    expect(json.json.error).toMatchObject({ exitCode: 2, message: expect.stringMatching(/^too many arguments for/) });
+    expect(configText(home)).toBe(EXAMPLE);
+  });
+
   it("missing arguments are usage errors (exit 2)", async () => {
     const home = exampleHome();
     expect((await runCli(["config", "set", "limits.dailyUsd"], { home })).code).toBe(2);
@@ -284,6 +452,37 @@ describe("toolctl config set|unset|get", () => {
     expect(mended.code).toBe(0);
     expect(configText(typo)).toBe("limits:\n  perActionUsd: 9\n");
     expect((await runCli(["config", "get", "limits.perActionUsd"], { home: typo })).stdout).toBe("9\n");
+  });
+
+  it.each([
+    ["limits: 5\n", ["set", "limits.dailyUsd", "3"], "limits: expected object, received number"],
+    ["limits: 5\n", ["unset", "limits.dailyUsd"], "limits: expected object, received number"],
+    ["limits: [1, 2]\n", ["set", "limits.dailyUsd", "3"], "limits: expected object, received array"],
+    ["limits:\n", ["set", "limits.dailyUsd", "3"], "limits: expected object, received null"],
+    ["- a\n- b\n", ["set", "limits.dailyUsd", "3"], "(root): expected object, received array"],
+    ["just words\n", ["set", "rateLimits.stripe", "3"], "(root): expected object, received string"],
+  ])("a config.yaml of the wrong shape (%j), config %j: exit 2, one line naming the file, left as it is", async (text, args, problem) => {
+    const home = exampleHome(text);
+    const file = path.join(home, "config.yaml");
+    const human = await runCli(["config", ...args], { home });
+    expect(human).toMatchObject({ code: 2, stdout: "" });
+    expect(human.stderr).toBe(
+      `error: ${file}: ${problem}; fix that first (${problem.startsWith("(root)") ? "" : "toolctl config unset KEY, or "}edit the file)\n`,
+    );
+    const json = await runJson(["config", ...args], { home });
+    expect(json.json.error).toMatchObject({
+      code: "config_invalid",
+      exitCode: 2,
+      message: `${file}: ${problem}; fix that first (${problem.startsWith("(root)") ? "" : "toolctl config unset KEY, or "}edit the file)`,
+    });
+    expect(configText(home)).toBe(text);
+    expect(readdirSync(home).filter((name) => name !== ".config-cache.json")).toEqual(["config.yaml"]);
+  });
+
+  it("unset of the group of the wrong shape mends the file", async () => {
+    const home = exampleHome("limits: 5\nsandboxApis: true\n");
+    expect((await runCli(["config", "unset", "limits"], { home })).code).toBe(0);
+    expect(configText(home)).toBe("sandboxApis: true\n");
   });
 
   it.runIf(process.getuid?.() === 0)("a home it cannot write: exit 6, config.yaml unchanged, nothing left behind", async () => {

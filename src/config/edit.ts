@@ -108,26 +108,50 @@ export function parseValue(key: Key, raw: string): unknown {
   }
 }
 
-/** The whole file checked against the schema; a problem at `key` is that value's, any other was there before. */
-async function validate(data: Record<string, unknown>, key: Key, raw: string | undefined, file: string): Promise<void> {
+/** Where the schema finds `data` wrong: each problem's path (a key it does not know at its end) and message. */
+async function schemaProblems(data: unknown): Promise<Array<{ at: string[]; message: string }>> {
   const [{ configSchema }, { describeIssue }] = await Promise.all([import("./schema.js"), import("../manifest/problems.js")]);
   const parsed = configSchema.safeParse(data);
-  if (parsed.success) return;
+  if (parsed.success) return [];
+  return parsed.error.issues.flatMap((issue) =>
+    describeIssue(issue, configSchema).map((problem) => ({
+      at: [...problem.path.map(String), ...(problem.atKey === undefined ? [] : [problem.atKey])],
+      message: problem.message,
+    })),
+  );
+}
+
+/** A problem the file had before the change and that the change does not touch: the file is left for the user. */
+function fixFirst(file: string, lines: string[], root = false): ValidationError {
+  const how = root ? "edit the file" : "toolctl config unset KEY, or edit the file";
+  const message = lines.length === 1 ? `${lines[0]}; fix that first (${how})` : `${file} has ${lines.length} problems; fix them first (${how})`;
+  return new ValidationError("config_invalid", message, lines.length === 1 ? [message] : lines, { file });
+}
+
+/**
+ * The file as it is, where the change would go: the whole document must be a mapping, and so must each section
+ * above `key` (`limits: 5` cannot take `limits.dailyUsd`). What is at `key` itself or below is what changes.
+ */
+async function checkShape(data: unknown, key: Key, file: string): Promise<void> {
+  const above = (await schemaProblems(data ?? {})).filter((p) => p.at.length < key.path.length && p.at.every((part, i) => key.path[i] === part));
+  if (above.length === 0) return;
+  throw fixFirst(
+    file,
+    above.map((p) => `${file}: ${p.at.join(".") || "(root)"}: ${p.message}`),
+    above.some((p) => p.at.length === 0),
+  );
+}
+
+/** The whole file checked against the schema; a problem at `key` is that value's, any other was there before. */
+async function validate(data: Record<string, unknown>, key: Key, raw: string | undefined, file: string): Promise<void> {
   const lines: string[] = [];
-  for (const issue of parsed.error.issues) {
-    for (const problem of describeIssue(issue, configSchema)) {
-      const at = [...problem.path.map(String), ...(problem.atKey === undefined ? [] : [problem.atKey])];
-      const dotted = at.join(".") || "(root)";
-      const ours = at.length >= key.path.length && key.path.every((part, i) => at[i] === part);
-      if (ours && raw !== undefined) throw invalid(key.key, problem.message, raw);
-      lines.push(`${file}: ${dotted}: ${problem.message}`);
-    }
+  for (const problem of await schemaProblems(data)) {
+    const dotted = problem.at.join(".") || "(root)";
+    const ours = problem.at.length >= key.path.length && key.path.every((part, i) => problem.at[i] === part);
+    if (ours && raw !== undefined) throw invalid(key.key, problem.message, raw);
+    lines.push(`${file}: ${dotted}: ${problem.message}`);
   }
-  const message =
-    lines.length === 1
-      ? `${lines[0]}; fix that first (toolctl config unset KEY, or edit the file)`
-      : `${file} has ${lines.length} problems; fix them first (toolctl config unset KEY, or edit the file)`;
-  throw new ValidationError("config_invalid", message, lines.length === 1 ? [message] : lines, { file });
+  if (lines.length > 0) throw fixFirst(file, lines);
 }
 
 function readText(file: string): string {
@@ -152,7 +176,7 @@ async function parsed(file: string, text: string) {
 
 export interface SettingView {
   key: string;
-  /** The effective value: the built-in default, config.yaml, or the environment variable that overrides them. */
+  /** The effective value: the built-in default, config.yaml, the project's toolctl.yaml, or the environment variable that overrides them. */
   value: unknown;
   source?: SettingSource;
   /** A group's or a map's members, each with where it came from. */
@@ -212,8 +236,45 @@ export interface SettingChange extends SettingView {
   changed: boolean;
   /** `set`: the value config.yaml now holds for the key (`value` is what is in effect, which the environment may override). */
   written?: unknown;
-  /** The environment variable that is set and overrides what the file now says. */
+  /**
+   * What decides the key's value over config.yaml (after `unset`, over the default): the environment variable
+   * that is set, or `toolctl.yaml` when the project's is in effect.
+   */
   overriddenBy?: string;
+}
+
+/** How long `config set|unset` waits for another one changing the same config.yaml. */
+const LOCK_WAIT_MS = 5_000;
+
+/**
+ * Runs one read-modify-write of config.yaml holding `.config.yaml.lock` beside it, so that concurrent changes are
+ * made one after another and none is lost. Where no lock can be created (a home it may not write to), nothing
+ * can be written either: the change goes ahead unlocked, and fails at the write if it has one to make.
+ */
+async function underLock<T>(home: string, file: string, creating: boolean, fn: () => Promise<T>): Promise<T> {
+  const { withLockFile, LockBusyError, LockUnavailableError } = await import("../util/lock-file.js");
+  // `set` may create the home; `unset` has nothing to remove from a home that is not there.
+  if (creating) {
+    try {
+      mkdirSync(home, { recursive: true, mode: 0o700 });
+    } catch {
+      // Said by the write.
+    }
+  }
+  const lock = path.join(home, `.${CONFIG_FILE}.lock`);
+  try {
+    return await withLockFile(lock, LOCK_WAIT_MS, fn);
+  } catch (error) {
+    if (error instanceof LockUnavailableError) return fn();
+    if (error instanceof LockBusyError) {
+      const holder = error.holder === undefined ? "" : ` (process ${error.holder})`;
+      throw new EnvironmentError(`${file} is being changed by another toolctl${holder}; try again, or remove ${lock} if none is running. It is unchanged`, {
+        file,
+        lock,
+      });
+    }
+    throw error;
+  }
 }
 
 /** Writes `text` as the new config.yaml, atomically; the validation cache beside it is dropped. */
@@ -232,35 +293,60 @@ function save(home: string, file: string, text: string): void {
   }
 }
 
-async function change(home: string, env: NodeJS.ProcessEnv, key: Key, edit: { value: unknown } | { remove: true }, raw?: string): Promise<SettingChange> {
+async function change(
+  home: string,
+  env: NodeJS.ProcessEnv,
+  key: Key,
+  edit: { value: unknown } | { remove: true },
+  raw: string | undefined,
+  project: ProjectRef | undefined,
+): Promise<SettingChange> {
   const file = path.join(home, CONFIG_FILE);
-  const text = readText(file);
-  const { doc, yamlData } = await parsed(file, text);
-  const { applyToData, editYaml } = await import("./yaml-edit.js");
-  const before = yamlData(doc);
-  const yamlEdit = "remove" in edit ? { path: key.path, remove: true as const } : { path: key.path, value: edit.value };
-  const after = applyToData(before, yamlEdit);
-  await validate(after, key, raw, file);
-  const changed = JSON.stringify(before) !== JSON.stringify(after);
-  if (changed) save(home, file, editYaml(text, yamlEdit));
+  // A bad toolctl.yaml is refused before anything is written: what is in effect could not be said after.
+  if (project) await (await import("./project.js")).readProject(project);
+  const changed = await underLock(home, file, "value" in edit, async () => {
+    const text = readText(file);
+    const { doc, yamlData } = await parsed(file, text);
+    const { applyToData, editYaml } = await import("./yaml-edit.js");
+    await checkShape(doc.toJS(), key, file);
+    const before = yamlData(doc);
+    const yamlEdit = "remove" in edit ? { path: key.path, remove: true as const } : { path: key.path, value: edit.value };
+    const after = applyToData(before, yamlEdit);
+    await validate(after, key, raw, file);
+    const changed = JSON.stringify(before) !== JSON.stringify(after);
+    if (changed) {
+      let edited: string;
+      try {
+        edited = editYaml(text, yamlEdit);
+      } catch (error) {
+        // Not expected once the shape is checked; if it happens, the file is named and left as it is.
+        const message = `${file}: cannot ${"remove" in edit ? "remove" : "set"} ${key.key} in this file's layout; it is unchanged (edit it by hand)`;
+        throw new ValidationError("config_invalid", message, [message, String((error as Error).message)], { file });
+      }
+      save(home, file, edited);
+    }
+    return changed;
+  });
   // What is in effect now (an unknown key that was removed has no value to show).
   const known = key.kind !== "group" || key.members.length > 0;
-  const view: SettingView = known ? await getSetting(home, env, key.key) : { key: key.key, value: null };
-  const override = key.kind === "setting" && env[key.setting.env] !== undefined && env[key.setting.env] !== "" ? key.setting.env : undefined;
+  const view: SettingView = known ? await getSetting(home, env, key.key, project) : { key: key.key, value: null };
+  // What decides the value instead of config.yaml (and instead of the default, after unset): the project or the environment.
+  const source = key.kind === "setting" ? view.source : undefined;
+  const override = source === "toolctl.yaml" ? source : source?.startsWith("env ") ? source.slice("env ".length) : undefined;
   return { ...view, file, changed, ...("value" in edit ? { written: edit.value } : {}), ...(override ? { overriddenBy: override } : {}) };
 }
 
 /** `config set KEY VALUE`: checked against the schema, then written to config.yaml keeping its comments. */
-export async function setSetting(home: string, env: NodeJS.ProcessEnv, name: string, raw: string): Promise<SettingChange> {
+export async function setSetting(home: string, env: NodeJS.ProcessEnv, name: string, raw: string, project?: ProjectRef): Promise<SettingChange> {
   const key = resolveKey(name);
-  return change(home, env, key, { value: parseValue(key, raw) }, raw);
+  return change(home, env, key, { value: parseValue(key, raw) }, raw, project);
 }
 
 /**
  * `config unset KEY`: the key leaves config.yaml (its default applies again). A whole group or rateLimits may be
  * removed, and so may a key the file has but the schema does not know, so that a broken file can be mended.
  */
-export async function unsetSetting(home: string, env: NodeJS.ProcessEnv, name: string): Promise<SettingChange> {
+export async function unsetSetting(home: string, env: NodeJS.ProcessEnv, name: string, project?: ProjectRef): Promise<SettingChange> {
   let key: Key;
   try {
     key = resolveKey(name);
@@ -269,5 +355,5 @@ export async function unsetSetting(home: string, env: NodeJS.ProcessEnv, name: s
     if (!(await fileHas(file, name.split(".")))) throw error;
     key = { kind: "group", key: name, path: name.split("."), members: [] };
   }
-  return change(home, env, key, { remove: true });
+  return change(home, env, key, { remove: true }, undefined, project);
 }

@@ -1,11 +1,12 @@
 /**
  * One change to a YAML document's text (a value set, or a key removed) that leaves everything else as it was
  * written: comments, blank lines, key order, quoting and the column of trailing comments. The common cases (a
- * scalar or flow value replaced, a key added to a block mapping, a key removed) are edits of the text itself;
- * anything else goes through the yaml library's Document API, which keeps comments but may re-indent. Either
- * way the result is parsed back and must hold exactly the intended data.
+ * scalar or flow value replaced, a key added to or removed from a block or flow mapping, a block list changed
+ * item by item) are edits of the text itself, and comment lines are never removed; anything else goes through
+ * the yaml library's Document API, which keeps comments but may re-indent. Either way the result is parsed
+ * back and must hold exactly the intended data.
  */
-import { isMap, isScalar, isSeq, parseDocument, stringify, type Document, type Node, type Pair, type YAMLMap } from "yaml";
+import { isMap, isScalar, isSeq, parseDocument, stringify, visit, type Document, type Node, type Pair, type YAMLMap, type YAMLSeq } from "yaml";
 
 export type YamlEdit = { path: readonly string[]; value: unknown } | { path: readonly string[]; remove: true };
 
@@ -91,12 +92,131 @@ function endOfLines(text: string, end: number): number {
   return newline === -1 ? text.length : newline + 1;
 }
 
+function withFinalNewlineIf(text: string, newline: boolean): string {
+  return newline ? withFinalNewline(text) : text;
+}
+
 function withFinalNewline(text: string): string {
   return text === "" || text.endsWith("\n") ? text : `${text}\n`;
 }
 
 function findPair(map: YAMLMap, key: string): Pair<unknown, unknown> | undefined {
   return map.items.find((pair) => isScalar(pair.key) && String(pair.key.value) === key) as Pair<unknown, unknown> | undefined;
+}
+
+/** `path: value` as one flow-mapping entry: `key: value`, deeper keys nested in braces. */
+function flowEntry(path: readonly string[], value: unknown): string {
+  const nested = path.slice(1).reduceRight<unknown>((inner, key) => ({ [key]: inner }), value);
+  return `${inline(path[0])}: ${inline(nested)}`;
+}
+
+/** A new entry at the end of a flow mapping (`{a: 1}` → `{a: 1, b: 2}`, `{}` → `{b: 2}`), nothing else moved. */
+function addToFlow(text: string, map: YAMLMap, path: readonly string[], value: unknown): string | undefined {
+  if (!map.range) return undefined;
+  const entry = flowEntry(path, value);
+  const last = map.items[map.items.length - 1];
+  if (!last) {
+    const open = text.indexOf("{", map.range[0]);
+    if (open === -1 || open >= map.range[1]) return undefined;
+    return text.slice(0, open + 1) + entry + text.slice(open + 1);
+  }
+  const end = ((last.value as Node | null)?.range ?? (last.key as Node).range)?.[1];
+  if (end === undefined) return undefined;
+  return `${text.slice(0, end)}, ${entry}${text.slice(end)}`;
+}
+
+/** One entry out of a flow mapping with its comma; a mapping written over several lines loses that entry's line. */
+function removeFromFlow(text: string, map: YAMLMap, pair: Pair<unknown, unknown>): string | undefined {
+  const index = map.items.indexOf(pair);
+  const start = (pair.key as Node | null)?.range?.[0];
+  const end = ((pair.value as Node | null)?.range ?? (pair.key as Node | null)?.range)?.[1];
+  if (start === undefined || end === undefined) return undefined;
+  if (index > 0) {
+    const previous = map.items[index - 1]!;
+    const previousEnd = ((previous.value as Node | null)?.range ?? (previous.key as Node).range)?.[1];
+    if (previousEnd === undefined) return undefined;
+    const between = text.slice(previousEnd, start);
+    if (!between.includes("\n")) return text.slice(0, previousEnd) + text.slice(end);
+    // `a: 1,   # note` then `b: 2` on its own line: the comma goes, then b's line.
+    const comma = text.indexOf(",", previousEnd);
+    if (comma === -1 || comma > start || !startsLine(text, start) || !/^[ \t]*(#.*)?(\n|$)/.test(text.slice(end))) return undefined;
+    const line = text.slice(0, lineStart(text, start)) + text.slice(endOfLines(text, end));
+    return line.slice(0, comma) + line.slice(comma + 1);
+  }
+  const next = map.items[1];
+  const nextStart = (next?.key as Node | null | undefined)?.range?.[0];
+  if (nextStart === undefined) return undefined;
+  return text.slice(0, start) + text.slice(nextStart);
+}
+
+/** The value of a list item as the new list names it, when it is a scalar on one line. */
+function itemText(item: unknown): string | undefined {
+  return isScalar(item) ? String(item.value) : undefined;
+}
+
+/**
+ * A block list replaced by `values`: an item that stays keeps its line (its trailing comment too) and the comment
+ * lines above it; a new one is `- value` at the items' column. A removed item takes its own line only: the
+ * comment lines above it stay where they were.
+ */
+function replaceBlockList(text: string, seq: YAMLSeq, values: unknown[]): string | undefined {
+  const items = seq.items as Node[];
+  if (items.length === 0 || items.some((item) => !item?.range || itemText(item) === undefined)) return undefined;
+  const first = lineStart(text, items[0]!.range![0]);
+  const column = text.slice(first).search(/-/);
+  if (column < 0) return undefined;
+  // Each item's block: the comment lines since the previous item, then its own line.
+  const blocks: Array<{ value: string; comments: string; line: string }> = [];
+  let at = first;
+  for (const item of items) {
+    const own = lineStart(text, item.range![0]);
+    const end = endOfLines(text, item.range![1]);
+    if (
+      text
+        .slice(own, end)
+        .split("\n")
+        .filter((l) => l !== "").length !== 1
+    )
+      return undefined;
+    const comments = text.slice(at, own);
+    if (comments.split("\n").some((l) => l.trim() !== "" && !l.trim().startsWith("#"))) return undefined;
+    blocks.push({ value: itemText(item)!, comments, line: withFinalNewline(text.slice(own, end)) });
+    at = end;
+  }
+  const wanted = values.map((v) => String(v));
+  const used = new Set<number>();
+  const match = wanted.map((v) => {
+    const i = blocks.findIndex((b, j) => !used.has(j) && b.value === v);
+    if (i >= 0) used.add(i);
+    return i;
+  });
+  const fresh = (v: unknown) => `${" ".repeat(column)}- ${inline(v)}\n`;
+  const kept = match.filter((i) => i >= 0);
+  let out = "";
+  if (kept.every((i, k) => k === 0 || i > kept[k - 1]!)) {
+    // The items that stay are in their order: the new list is made in place.
+    let next = 0;
+    blocks.forEach((block, i) => {
+      if (!used.has(i)) {
+        out += block.comments;
+        return;
+      }
+      while (next < wanted.length && match[next] !== i) out += fresh(values[next++]);
+      out += block.comments + block.line;
+      next++;
+    });
+    while (next < wanted.length) out += fresh(values[next++]);
+  } else {
+    // Reordered: in the new order, each item with its comment lines; those of the removed ones after them.
+    out = match.map((i, k) => (i >= 0 ? blocks[i]!.comments + blocks[i]!.line : fresh(values[k]))).join("");
+    out += blocks
+      .filter((_, i) => !used.has(i))
+      .map((b) => b.comments)
+      .join("");
+  }
+  const end = at;
+  if (!text.slice(first, end).endsWith("\n")) out = out.replace(/\n$/, "");
+  return text.slice(0, first) + out + text.slice(end);
 }
 
 /** The text edit, or undefined where only the Document API can make it. */
@@ -119,14 +239,20 @@ function textEdit(text: string, doc: Document, edit: YamlEdit): string | undefin
 
   if ("remove" in edit) {
     if (!found || !map) return text;
-    if (map.flow) return undefined;
     // Removing the only key of a nested mapping removes the mapping: `limits:` alone would be null.
     if (map.items.length === 1 && depth > 1) return textEdit(text, doc, { path: edit.path.slice(0, -1), remove: true });
+    if (map.flow) return removeFromFlow(text, map, found);
     const key = found.key as Node;
     const value = found.value as Node | null;
     if (!key.range || !startsLine(text, key.range[0])) return undefined;
     const end = value?.range ? value.range[2] : key.range[2];
-    return text.slice(0, lineStart(text, key.range[0])) + text.slice(endOfLines(text, end));
+    const from = lineStart(text, key.range[0]);
+    const to = endOfLines(text, end);
+    // Comment lines among the removed ones stay (inside a block string, such a line is text, and goes).
+    let blockString = false;
+    if (value) visit(value, { Scalar: (_, node) => void (blockString ||= node.type === "BLOCK_LITERAL" || node.type === "BLOCK_FOLDED") });
+    const comments = blockString ? "" : (text.slice(from, to).match(/^[ \t]*#.*(\n|$)/gm) ?? []).join("");
+    return text.slice(0, from) + withFinalNewlineIf(comments, to > from && text[to - 1] === "\n") + text.slice(to);
   }
 
   if (found) {
@@ -136,19 +262,28 @@ function textEdit(text: string, doc: Document, edit: YamlEdit): string | undefin
     if (isScalar(value) || ((isSeq(value) || isMap(value)) && value.flow === true)) {
       return replaceKeepingComment(text, value.range[0], value.range[1], inline(edit.value));
     }
-    // A block list by a list that is not empty: the new items where the old ones were, indented alike.
+    // A block list by a list that is not empty: item by item, each item that stays keeping its own lines.
     if (isSeq(value) && Array.isArray(edit.value) && edit.value.length > 0 && startsLine(text, value.range[0])) {
-      const column = value.range[0] - lineStart(text, value.range[0]);
-      const items = edit.value.map((item) => `- ${inline(item)}`).join(`\n${" ".repeat(column)}`);
-      const end = value.range[1];
-      return text.slice(0, value.range[0]) + items + (text[end - 1] === "\n" ? "\n" : "") + text.slice(end);
+      return replaceBlockList(text, value, edit.value);
+    }
+    // Emptied: `key: []` on the key's line, the items' lines gone, comment lines kept.
+    if (isSeq(value) && Array.isArray(edit.value) && edit.value.length === 0 && startsLine(text, value.range[0])) {
+      const keyEnd = (found.key as Node | null)?.range?.[1];
+      const colon = keyEnd === undefined ? -1 : text.indexOf(":", keyEnd);
+      const last = (value.items[value.items.length - 1] as Node | undefined)?.range;
+      if (colon === -1 || !last || !/^[ \t]*(#.*)?\n/.test(text.slice(colon + 1))) return undefined;
+      const from = lineStart(text, value.range[0]);
+      const to = endOfLines(text, last[1]);
+      const comments = (text.slice(from, to).match(/^[ \t]*#.*(\n|$)/gm) ?? []).join("");
+      const keyLine = replaceKeepingComment(text.slice(0, from), colon + 1, colon + 1, " []");
+      return keyLine + withFinalNewlineIf(comments, text[to - 1] === "\n") + text.slice(to);
     }
     return undefined;
   }
 
   // A new key: at the end of the deepest mapping that exists, indented like its keys.
-  if (map?.flow) return undefined;
   const rest = edit.path.slice(depth);
+  if (map?.flow) return addToFlow(text, map, rest, edit.value);
   const unit = indentUnit(doc, text);
   if (map === null || depth === 0) {
     const first = (map?.items[0]?.key as Node | undefined)?.range?.[0];

@@ -53,31 +53,60 @@ export async function getCommand(context: CommandContext, key: string): Promise<
   context.output.data(view, () => valueText(view.value));
 }
 
+/** A value on one line, for what set and unset print: a list as `get` prints it (the empty one `[]`), a group `a: 1, b: 2`. */
+function inlineText(value: unknown): string {
+  if (Array.isArray(value)) return value.length === 0 ? "[]" : value.join(",");
+  if (value !== null && typeof value === "object") {
+    return Object.entries(value)
+      .map(([name, member]) => `${name}: ${inlineText(member)}`)
+      .join(", ");
+  }
+  return valueText(value);
+}
+
+/** Where a value came from: a group's or a map's one source when its members share it, else each member's. */
+function sourceText(change: SettingChange): string {
+  if (change.source) return change.source;
+  const sources = Object.entries(change.sources ?? {});
+  const distinct = [...new Set(sources.map(([, source]) => source))];
+  if (distinct.length === 1) return distinct[0]!;
+  return sources.map(([name, source]) => `${name} ${source}`).join(", ") || "default";
+}
+
 function describeChange(context: CommandContext, change: SettingChange, verb: "set" | "unset"): string {
   const c = context.output.color;
-  const now =
-    change.value === null || change.value === undefined ? "" : ` (in effect: ${valueText(change.value) || "none"}, ${change.source ?? "config.yaml"})`;
+  const now = change.value === null || change.value === undefined ? "" : ` (in effect: ${inlineText(change.value) || "none"}, ${sourceText(change)})`;
   if (verb === "set") {
+    // What is in effect is the value written, unless something overrides it.
+    const effect = change.overriddenBy ? now : "";
     return change.changed
-      ? `${c.green("set")} ${change.key} = ${valueText(change.written)} in ${change.file}`
-      : `${change.key} is already ${valueText(change.written)} in ${change.file}; nothing changed`;
+      ? `${c.green("set")} ${change.key} = ${inlineText(change.written)} in ${change.file}${effect}`
+      : `${change.key} is already ${inlineText(change.written)} in ${change.file}; nothing changed${effect}`;
   }
   return change.changed ? `${c.green("unset")} ${change.key} in ${change.file}${now}` : `${change.file} does not set ${change.key}; nothing changed${now}`;
 }
 
+/** Who decides the key's value instead of what was just written: an environment variable, or the project. */
+function overrideWarning(context: CommandContext, change: SettingChange, what: string): string {
+  if (change.overriddenBy === "toolctl.yaml" && context.project) {
+    return `${context.project.file} ${what} for ${change.key} in this project: ${valueText(change.value)} applies`;
+  }
+  return `${change.overriddenBy} is set in the environment and ${what} for ${change.key}`;
+}
+
 export async function setCommand(context: CommandContext, key: string, value: string): Promise<void> {
   const { setSetting } = await import("../../config/edit.js");
-  const change = shown(await setSetting(settingsHome(context), context.env, key, value));
+  const change = shown(await setSetting(settingsHome(context), context.env, key, value, context.project));
   if (isPostgresUrl(value) && new URL(value).password) {
     context.output.warn(`${change.file} now holds the database password: PGPASSWORD or ~/.pgpass keep it out of the file (docs/team.md)`);
   }
-  if (change.overriddenBy) context.output.warn(`${change.overriddenBy} is set in the environment and overrides config.yaml for ${key}`);
+  if (change.overriddenBy) context.output.warn(overrideWarning(context, change, "overrides config.yaml"));
   context.output.data(change, () => describeChange(context, change, "set"));
 }
 
 export async function unsetCommand(context: CommandContext, key: string): Promise<void> {
   const { unsetSetting } = await import("../../config/edit.js");
-  const change = shown(await unsetSetting(settingsHome(context), context.env, key));
-  if (change.overriddenBy) context.output.warn(`${change.overriddenBy} is set in the environment and still overrides the default for ${key}`);
+  const change = shown(await unsetSetting(settingsHome(context), context.env, key, context.project));
+  if (change.overriddenBy) context.output.warn(overrideWarning(context, change, "still overrides the default"));
   context.output.data(change, () => describeChange(context, change, "unset"));
 }

@@ -11,10 +11,8 @@ export const configDefinition: CommandDefinition = {
     const show = action(async () => (await import("../commands/config.js")).configCommand);
     const config = program
       .command("config")
-      .description("the effective settings, and where each came from (default, config.yaml or environment); get, set or unset one")
+      .description("the effective settings, and where each came from (default, config.yaml, a project's toolctl.yaml or environment); get, set or unset one")
       .addHelpText("after", "\nExample:\n  toolctl config\n  TOOLCTL_LIMITS_DAILY_USD=50 toolctl config --json\n  toolctl config set limits.dailyUsd 100")
-      // `config sett`: a typo of a subcommand, not "too many arguments".
-      .allowExcessArguments(true)
       .action((...args: unknown[]) => {
         const word = (args[args.length - 1] as Command).args[0];
         if (word !== undefined) throw new UsageError(`unknown config command '${word}'${didYouMean(word, SUBCOMMANDS)}; one of: ${SUBCOMMANDS.join(", ")}`);
@@ -42,5 +40,8 @@ export const configDefinition: CommandDefinition = {
       .argument("<key>", "a setting, rateLimits.TOOL, or a whole group")
       .addHelpText("after", "\nExample:\n  toolctl config unset limits.dailyUsd\n  toolctl config unset rateLimits.stripe")
       .action(action(async () => (await import("../commands/config.js")).unsetCommand));
+    // `config sett`: a typo of a subcommand, not "too many arguments". Only now, after the subcommands are made:
+    // they would inherit it and take `config set KEY VALUE EXTRA` silently.
+    config.allowExcessArguments(true);
   },
 };
