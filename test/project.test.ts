@@ -287,6 +287,19 @@ describe("which home", () => {
 });
 
 describe("a bad toolctl.yaml", () => {
+  it("does not stop the two commands that need no project: completion prints its script, doctor reports the file among its checks", async () => {
+    const { root, at } = newProject({ "toolctl.yaml": "manifests: []\nlimits:\n  dailyUSD: 5\n", "sub/.keep": "" });
+    const file = path.join(root, "toolctl.yaml");
+    const completion = await runCli(["completion", "bash"], at("sub"));
+    expect(completion.code).toBe(0);
+    expect(completion.stdout).toContain("complete ");
+    const doctor = await runJson(["doctor"], at("sub"));
+    expect(doctor.code).toBe(6);
+    const checks = doctor.json.checks as Array<{ name: string; level: string; message: string }>;
+    expect(checks.find((check) => check.name === "config")).toMatchObject({ level: "fail", message: expect.stringContaining(`${file}:3:3: limits.dailyUSD`) });
+    expect(checks.map((check) => check.name)).toContain("registry");
+  });
+
   it("is one line naming the file and field, exit 2, for any command, and nothing is written", async () => {
     const { root, at } = newProject({ "toolctl.yaml": "manifests: []\nlimits:\n  dailyUSD: 5\n", "sub/.keep": "" });
     const file = path.join(root, "toolctl.yaml");

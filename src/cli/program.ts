@@ -85,8 +85,11 @@ function action(load: () => Promise<Handler>) {
       const { quiet, verbose } = context.output;
       if (quiet && verbose) throw new UsageError("--quiet and --verbose cannot be combined: choose one");
       if (verbose) context.output.debug(`home: ${context.home} (${context.homeSource}); actor: ${context.actor}`);
-      // A broken toolctl.yaml stops every command in the project before anything is written (init replaces it).
-      if (context.project && command.name() !== "init") await (await import("../config/project.js")).readProject(context.project);
+      // A broken toolctl.yaml stops every command in the project before anything is written, except three: init
+      // replaces it, completion prints a script, and doctor reports it among its findings.
+      if (context.project && !["init", "completion", "doctor"].includes(command.name())) {
+        await (await import("../config/project.js")).readProject(context.project);
+      }
       const handler = await load();
       const code = await handler(context, ...args.slice(0, -1));
       process.exitCode = code ?? ExitCode.ok;
