@@ -35,7 +35,7 @@ const LIBRARY_HOMES = [
   },
   {
     name: "terminal-libraries-only-in-ui",
-    library: "chalk|ora|@inquirer/prompts|string-width",
+    library: "chalk|ora|@inquirer/prompts|get-east-asian-width|strip-ansi",
     homes: ["src/ui/"],
     why: "colour, spinners, prompts and text widths live in the views; prompts are wrapped once (ui/prompt.ts) so they fail closed",
   },

@@ -17,10 +17,8 @@ import { readFile as readFileAsync, writeFile as writeFileAsync } from "node:fs/
 /**
  * Requires made lazy at build time: code a dependency loads at start-up for features toolctl rarely or never
  * uses. commander loads child_process for executable subcommands (and with it net, dgram and the stream stack);
- * dockerode loads gRPC and protobuf for BuildKit sessions, docker-modem loads ssh2 for ssh:// engines.
- * string-width makes its Intl.Segmenter when loaded, and the first Intl object starts ICU (about 15 ms of CPU):
- * made on first use instead, which text that is all ASCII never reaches (see src/ui/width.ts). Each rewrite
- * fails the build loudly if the dependency changes, so it is never silently skipped.
+ * dockerode loads gRPC and protobuf for BuildKit sessions, docker-modem loads ssh2 for ssh:// engines. Each
+ * rewrite fails the build loudly if the dependency changes, so it is never silently skipped.
  */
 const LAZY_REQUIRES = [
   {
@@ -37,11 +35,6 @@ const LAZY_REQUIRES = [
     file: /docker-modem[\\/]lib[\\/]modem\.js$/,
     eager: "ssh = require('./ssh'),",
     lazy: "ssh = function () { return require('./ssh').apply(this, arguments); },",
-  },
-  {
-    file: /string-width[\\/]index\.js$/,
-    eager: "const segmenter = new Intl.Segmenter();",
-    lazy: "let madeSegmenter; const segmenter = { segment: (text) => (madeSegmenter ??= new Intl.Segmenter()).segment(text) };",
   },
 ];
 

@@ -6,7 +6,7 @@
  */
 import type { Progress } from "../engine/execute.js";
 import { ToolctlError } from "../errors.js";
-import { displayWidth, padEnd, truncate } from "./width.js";
+import { displayWidth, isPlainText, padEnd, truncate, truncatePlain } from "./width.js";
 
 export { displayWidth, padEnd, truncate };
 
@@ -164,7 +164,13 @@ const MIN_FLEX = 12;
  * wrapped onto a second line.
  */
 export function table(headers: string[], rows: string[][], style: (header: string) => string = (h) => h, fit?: TableFit): string {
-  const widths = headers.map((header, i) => Math.max(displayWidth(header), ...rows.map((row) => displayWidth(row[i] ?? ""))));
+  // Text that is all printable ASCII (nearly always) is measured by its length, checked once for the whole table:
+  // `list` of a thousand tools measures five thousand cells.
+  const plain = isPlainText(headers.join("") + rows.map((row) => row.join("")).join(""));
+  const measure = plain ? (text: string) => text.length : displayWidth;
+  const cut = plain ? truncatePlain : truncate;
+  const pad = plain ? (text: string, width: number) => text.padEnd(width) : padEnd;
+  const widths = headers.map((header, i) => Math.max(measure(header), ...rows.map((row) => measure(row[i] ?? ""))));
   const last = headers.length - 1;
   const total = () => widths.reduce((sum, w, i) => sum + (i === last ? w : w + 2), 0);
   const limit = fit?.width;
@@ -172,7 +178,7 @@ export function table(headers: string[], rows: string[][], style: (header: strin
     const flex = (fit?.flex ?? []).filter((i) => i >= 0 && i <= last);
     // The widest flexible column gives one character at a time, so they end up about even.
     while (total() > limit) {
-      const widest = flex.filter((i) => widths[i]! > Math.max(MIN_FLEX, displayWidth(headers[i]!))).sort((a, b) => widths[b]! - widths[a]!)[0];
+      const widest = flex.filter((i) => widths[i]! > Math.max(MIN_FLEX, measure(headers[i]!))).sort((a, b) => widths[b]! - widths[a]!)[0];
       if (widest === undefined) break;
       widths[widest]!--;
     }
@@ -180,12 +186,12 @@ export function table(headers: string[], rows: string[][], style: (header: strin
   const line = (cells: string[]) => {
     const text = cells
       .map((cell, i) => {
-        const cut = truncate(cell, widths[i]!);
-        return i === cells.length - 1 ? cut : padEnd(cut, widths[i]!);
+        const shown = cut(cell, widths[i]!);
+        return i === cells.length - 1 ? shown : pad(shown, widths[i]!);
       })
       .join("  ")
       .trimEnd();
-    return limit !== undefined ? truncate(text, limit) : text;
+    return limit !== undefined ? cut(text, limit) : text;
   };
   return [style(line(headers)), ...rows.map(line)].join("\n");
 }
