@@ -6,15 +6,8 @@
 import path from "node:path";
 import Database from "better-sqlite3";
 import { beforeAll, describe, expect, it } from "vitest";
+import type { ExecutionError } from "../src/domain/records.js";
 import { homeWithExamples, openApi, runJson, writeFiles } from "./helpers.js";
-
-interface ErrorObject {
-  code: string;
-  exitCode: number;
-  category: string;
-  message: string;
-  problems?: string[];
-}
 
 const PLANS = {
   "ok.plan.yaml": "apiVersion: toolctl/v1\nkind: Plan\nname: ok\nsteps:\n  - id: one\n    action: echo.say\n    input: { message: hi }\n",
@@ -60,7 +53,7 @@ describe("a plan run's JSON", () => {
       expect(shown.error).toEqual(run.error);
       if (code === 0) expect(run.error).toBeNull();
       else {
-        const error = run.error as ErrorObject;
+        const error = run.error as ExecutionError;
         expect(error).toEqual({
           code: "input_invalid",
           exitCode: 2,
