@@ -85,7 +85,7 @@ describe("bash", () => {
   it("completes commands and subcommands", async () => {
     const help = await runCli(["--help"]);
     const section = help.stdout.slice(help.stdout.indexOf("\nCommands:\n"));
-    const commands = [...section.matchAll(/^ {2}([a-z0-9][\w-]*)\b/gm)].map((m) => m[1]!).filter((c) => c !== "help" && c !== "toolctl");
+    const commands = [...section.matchAll(/^ {2}([a-z0-9][\w-]*)\b/gm)].map((m) => m[1]!).filter((c) => c !== "toolctl");
     expect(commands).toContain("completion");
     expect(await bash(["toolctl", ""])).toEqual(commands);
     expect(await bash(["toolctl", "ru"])).toEqual(["run"]);
@@ -177,6 +177,21 @@ describe("bash", () => {
     expect(await bash(["toolctl", "audit", "--execution", "="])).toContain(executionId);
     expect(await bash(["toolctl", "approve", ""])).toEqual([approvalId]);
     expect(await bash(["toolctl", "deny", "ap"])).toEqual([approvalId]);
+    // An execution that never started (the one waiting for its approval) is described by when it was made.
+    const described = (await runCli(["__complete", "executions", "show", ""], { home })).stdout.split("\n").slice(1, -1);
+    expect(described.length).toBeGreaterThanOrEqual(2);
+    for (const line of described) expect(line).toMatch(/^ex_\S+\t\S+\.\S+ \S+ \d{4}-\d{2}-\d{2}T/);
+  });
+
+  it("completes help and its topics", async () => {
+    expect(await bash(["toolctl", "he"])).toEqual(["help"]);
+    expect(await bash(["toolctl", "help", "env"])).toEqual(["environment"]);
+    expect(await bash(["toolctl", "help", "ru"])).toEqual(["run"]);
+  });
+
+  it("does not offer a tool already in an --tools list", async () => {
+    expect(await bash(["toolctl", "mcp", "--tools", "echo,"])).not.toContain("echo,echo");
+    expect(await bash(["toolctl", "mcp", "--tools", "echo,"])).toContain("echo,weather");
   });
 
   it("completes file names where a file is expected", async () => {

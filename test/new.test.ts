@@ -115,6 +115,11 @@ describe("toolctl new RUNTIME NAME", () => {
       /^error: command-argument value 'ftp' is invalid for argument 'runtime'. Allowed choices are http, process, docker/,
     );
     expectOneLineError(await runCli(["new", "http", "x", "--out", "nowhere/x.yaml"], { cwd }), /^error: --out nowhere\/x\.yaml: no such directory nowhere$/);
+    expectOneLineError(await runCli(["new", "http", "x", "--out", "."], { cwd }), /^error: --out \.: is a directory; give the file to write$/);
+    // A directory that exists but takes no new files (procfs answers ENOENT): not called missing.
+    if (existsSync("/proc/self")) {
+      expectOneLineError(await runCli(["new", "http", "x", "--out", "/proc/x.yaml"], { cwd }), /^error: cannot write \/proc\/x\.yaml: ENOENT$/);
+    }
     expect(existsSync(path.join(cwd, "x.yaml"))).toBe(false);
   });
 });

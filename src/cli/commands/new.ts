@@ -3,7 +3,7 @@
  * imports as it is (made by the API's `newManifest`), refusing to replace an existing file, and says which
  * secrets to set.
  */
-import { writeFileSync } from "node:fs";
+import { statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { UsageError } from "../../errors.js";
 import type { CommandContext } from "../program.js";
@@ -22,8 +22,13 @@ export async function newCommand(context: CommandContext, runtime: string, name:
     writeFileSync(target, scaffold.text, { flag: "wx" });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === "EEXIST") throw new UsageError(`${file} already exists: toolctl new never replaces a file; choose another with --out`);
-    if (code === "ENOENT") throw new UsageError(`--out ${file}: no such directory ${path.dirname(file)}`);
+    if (code === "EEXIST" || code === "EISDIR") {
+      if (statSync(target, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`--out ${file}: is a directory; give the file to write`);
+      throw new UsageError(`${file} already exists: toolctl new never replaces a file; choose another with --out`);
+    }
+    if (code === "ENOENT" && !statSync(path.dirname(target), { throwIfNoEntry: false })?.isDirectory()) {
+      throw new UsageError(`--out ${file}: no such directory ${path.dirname(file)}`);
+    }
     throw new UsageError(`cannot write ${file}: ${code ?? (error as Error).message}`);
   }
   const c = context.output.color;

@@ -207,7 +207,12 @@ async function values(value: ValueSpec, word: string, position: Position, regist
       // A comma-separated list: complete its last name, keeping the ones before.
       const comma = word.lastIndexOf(",");
       const before = word.slice(0, comma + 1);
-      const tools = (await registry.tools()).map((tool) => ({ ...tool, value: `${before}${tool.value}` })).filter(startsWith(word));
+      // A name already in the list is not offered again.
+      const listed = new Set(before.split(",").filter(Boolean));
+      const tools = (await registry.tools())
+        .filter((tool) => !listed.has(tool.value))
+        .map((tool) => ({ ...tool, value: `${before}${tool.value}` }))
+        .filter(startsWith(word));
       return { candidates: tools, nospace: true };
     }
     case "action":
@@ -223,7 +228,9 @@ async function values(value: ValueSpec, word: string, position: Position, regist
       if (!toolctl) return NONE;
       const { items } = await toolctl.store.executions.list({ limit: RECENT, offset: 0 });
       return {
-        candidates: items.map((e) => ({ value: e.id, description: `${e.tool}.${e.action} ${e.status} ${e.startedAt}` })).filter(startsWith(word)),
+        candidates: items
+          .map((e) => ({ value: e.id, description: `${e.tool}.${e.action} ${e.status} ${e.startedAt ?? e.createdAt}` }))
+          .filter(startsWith(word)),
       };
     }
     case "approval": {

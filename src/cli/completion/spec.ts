@@ -136,6 +136,15 @@ export function specFromProgram(program: Command): CompletionSpec {
     for (const sub of visible) visit(sub);
   };
   visit(program);
+  // `help COMMAND` (commander's) and `help environment` (a topic of toolctl's own): a command of their own here.
+  const root = commands[""]!;
+  commands.help = {
+    description: "help for a command, or a topic (environment)",
+    subcommands: [],
+    options: [],
+    arguments: [{ value: { name: "command", kind: "text", choices: [...root.subcommands, "environment"] }, variadic: false }],
+  };
+  root.subcommands = [...root.subcommands, "help"];
   const unused = Object.keys(KINDS).filter((key) => !used.has(key));
   if (unused.length > 0) throw new Error(`completion: no such argument or option: ${unused.join(", ")} (update KINDS in src/cli/completion/spec.ts)`);
   return { version: 1, commands };
