@@ -3,8 +3,10 @@
  * engine (and runc, against the Leaky Vessels fix), each Docker tool's image, the secrets tools need, and 2FA.
  * Exit 0 when no check failed, 6 when one did.
  */
+import { existsSync } from "node:fs";
+import path from "node:path";
 import type { Actor, ProjectRef } from "../config/home.js";
-import { loadConfig } from "../config/config.js";
+import { CONFIG_FILE, loadConfig } from "../config/config.js";
 import type { ToolSummary } from "../domain/records.js";
 import { ToolctlError } from "../errors.js";
 import { createSecretLookup } from "../secrets/resolve.js";
@@ -179,7 +181,6 @@ export async function diagnose(context: DoctorContext, openStore: () => Promise<
   let config;
   try {
     config = await loadConfig(context.settingsHome, context.env, context.project);
-    const { existsSync } = await import("node:fs");
     const present = existsSync(config.file);
     const over = config.project ? `, with ${config.project.file} over ${present ? "it" : "them"}` : "";
     checks.push({ name: "config", level: "ok", message: `${present ? `${config.file} is valid` : `built-in defaults (no ${config.file})`}${over}` });
@@ -188,11 +189,9 @@ export async function diagnose(context: DoctorContext, openStore: () => Promise<
   }
   if (context.project && context.home !== context.settingsHome) {
     // The project registry's directory holds no settings: a config.yaml there would be silently ignored.
-    const { existsSync } = await import("node:fs");
-    const { join } = await import("node:path");
-    const stray = join(context.home, "config.yaml");
+    const stray = path.join(context.home, CONFIG_FILE);
     if (existsSync(stray)) {
-      const userConfig = join(context.settingsHome, "config.yaml");
+      const userConfig = path.join(context.settingsHome, CONFIG_FILE);
       checks.push({
         name: "ignored config",
         level: "warn",

@@ -43,19 +43,13 @@ export async function approveToolCommand(context: CommandContext, name: string, 
   const result = await withToolctl(context, (toolctl) =>
     toolctl.approveTool(name, {
       async confirm(asks) {
-        // Shown before a grant; with --quiet only when someone is asked about it.
-        const show = () => process.stderr.write(`${askedLines(asks).join("\n")}\n`);
-        if (flags.yes) {
-          if (!context.json && !context.output.quiet) show();
-          return "yes";
-        }
-        const { canPrompt, askYesNo } = await import("../../ui/prompt.js");
-        if (!canPrompt()) {
-          if (!context.json && !context.output.quiet) show();
-          throw new NeedsHumanError(`granting ${name}'s permissions needs a human: run toolctl tool approve ${name} in a terminal, or add --yes`);
-        }
-        if (!context.json) show();
-        return askYesNo(`Grant these permissions to ${name}? [yes/no]`, 5 * 60_000);
+        const prompt = flags.yes ? undefined : await import("../../ui/prompt.js");
+        const asking = prompt?.canPrompt() === true;
+        // Shown before a grant; with --quiet only to someone asked about it.
+        if (!context.json && (asking || !context.output.quiet)) process.stderr.write(`${askedLines(asks).join("\n")}\n`);
+        if (!prompt) return "yes";
+        if (!asking) throw new NeedsHumanError(`granting ${name}'s permissions needs a human: run toolctl tool approve ${name} in a terminal, or add --yes`);
+        return prompt.askYesNo(`Grant these permissions to ${name}? [yes/no]`, 5 * 60_000);
       },
     }),
   );
