@@ -257,4 +257,48 @@ process.stdout.write(JSON.stringify({ ...rest, at: stack().split("\\n")[1], stat
     expect(run()).toMatchObject({ b: 42, stats: { hits: 1, misses: 1, rejected: 0 } });
     expect(entries(dir)).toHaveLength(2);
   });
+
+  it("loads its root's files that require each other by relative path once each, cycles and failures as Node does", () => {
+    const work = tempDir("toolctl-cc-graph-");
+    const root = path.join(work, "root");
+    mkdirSync(path.join(root, "chunks"), { recursive: true });
+    // a and b require each other (b sees a's exports as they are when the cycle closes); c is required from two
+    // places and by absolute path from outside; broken throws the first time it runs, then works.
+    writeFileSync(path.join(root, "entry.js"), 'exports.a = require("./chunks/a.js");\nexports.c = require("./chunks/c.js");\n');
+    writeFileSync(
+      path.join(root, "chunks", "a.js"),
+      'exports.early = 1;\nconst b = require("./b.js");\nexports.seenByB = b.sawEarly;\nexports.c = require("./c.js");\n',
+    );
+    writeFileSync(path.join(root, "chunks", "b.js"), 'const a = require("./a.js");\nexports.sawEarly = a.early === 1 && a.seenByB === undefined;\n');
+    writeFileSync(path.join(root, "chunks", "c.js"), "globalThis.cRuns = (globalThis.cRuns ?? 0) + 1;\nexports.id = {};\n");
+    writeFileSync(
+      path.join(root, "chunks", "broken.js"),
+      'globalThis.brokenRuns = (globalThis.brokenRuns ?? 0) + 1;\nif (globalThis.brokenRuns === 1) throw new Error("first");\nexports.ok = true;\n',
+    );
+    writeFileSync(
+      path.join(root, "chunks", "tries.js"),
+      'let first;\ntry { require("./broken.js"); } catch (error) { first = error.message; }\nexports.first = first;\nexports.second = require("./broken.js").ok;\n',
+    );
+    const script = path.join(work, "main.cjs");
+    writeFileSync(
+      script,
+      `const { enableCompileCache } = require(${JSON.stringify(compileCacheModule)});
+enableCompileCache(${JSON.stringify(root)}, ${JSON.stringify(path.join(work, "cache"))});
+const entry = require(${JSON.stringify(path.join(root, "entry.js"))});
+const c = require(${JSON.stringify(path.join(root, "chunks", "c.js"))});
+const tries = require(${JSON.stringify(path.join(root, "chunks", "tries.js"))});
+const cached = require.cache[${JSON.stringify(path.join(root, "chunks", "a.js"))}];
+process.stdout.write(JSON.stringify({
+  seenByB: entry.a.seenByB,
+  oneC: entry.c === entry.a.c && entry.c === c && globalThis.cRuns === 1,
+  tries,
+  aCached: cached?.exports === entry.a && cached.loaded === true && cached.filename.endsWith("a.js"),
+}));`,
+    );
+    for (let round = 0; round < 2; round++) {
+      const result = spawnSync(process.execPath, [script], { env: baseEnv(), encoding: "utf8" });
+      expect(result.stderr).toBe("");
+      expect(JSON.parse(result.stdout)).toEqual({ seenByB: true, oneC: true, tries: { first: "first", second: true }, aCached: true });
+    }
+  });
 });

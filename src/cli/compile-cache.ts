@@ -43,6 +43,7 @@ interface CompiledModule {
 }
 
 const WRAPPER = "(function (exports, require, module, __filename, __dirname) { ";
+const TAIL = "\n});";
 const DISABLED = new Set(["0", "off", "false", "no"]);
 
 /** The cache directory `env` asks for, or undefined when it turns the cache off. */
@@ -112,8 +113,8 @@ export function enableCompileCache(root: string, base: string | undefined, comma
   // require.cache as every CommonJS module sees it, through the public API.
   const moduleCache = Module.createRequire(prefix).cache;
 
-  prototype._compile = function (this: CompiledModule, content: string, filename: string, ...rest: unknown[]) {
-    if (!filename.startsWith(prefix)) return original.call(this, content, filename, ...rest);
+  /** Compiles and runs one of toolctl's files, already wrapped as a CommonJS module function, through the cache. */
+  const compileWrapped = (module: CompiledModule, filename: string, wrapped: string): unknown => {
     let entry: string | undefined;
     let cachedData: Buffer | undefined;
     try {
@@ -123,7 +124,7 @@ export function enableCompileCache(root: string, base: string | undefined, comma
     } catch {
       // No entry yet (or the file cannot be read): compiled as usual, and cached at exit.
     }
-    const script = new Script(`${WRAPPER}${content}\n});`, { filename, cachedData });
+    const script = new Script(wrapped, { filename, cachedData });
     if (cachedData && !script.cachedDataRejected) stats.hits++;
     else {
       stats.misses++;
@@ -131,12 +132,43 @@ export function enableCompileCache(root: string, base: string | undefined, comma
       if (entry) pending.push({ entry, script });
     }
     const compiled = script.runInThisContext({ displayErrors: true }) as (...args: unknown[]) => unknown;
-    const require = Object.assign((id: string) => this.require(id), {
+    const require = Object.assign((id: string) => requireFrom(module, filename, id), {
       resolve: (request: string, options?: { paths?: string[] }) => Module.createRequire(filename).resolve(request, options),
       cache: moduleCache,
       main: (process as { mainModule?: unknown }).mainModule,
     });
-    return compiled.call(this.exports, this.exports, require, this, filename, path.dirname(filename));
+    return compiled.call(module.exports, module.exports, require, module, filename, path.dirname(filename));
+  };
+
+  // toolctl's own files require each other by relative paths ("./chunk-….js"): those are loaded here, without
+  // Node's resolution (a package scope lookup, stats and a realpath per file).
+  const requireFrom = (parent: CompiledModule, parentFile: string, id: string): unknown => {
+    if (id.startsWith("./") || id.startsWith("../")) {
+      const target = path.join(path.dirname(parentFile), id);
+      if (target.startsWith(prefix) && target.endsWith(".js")) {
+        const cached = moduleCache[target];
+        if (cached) return cached.exports;
+        const module = new Module(target, parent as unknown as Module);
+        module.filename = target;
+        module.paths = (parent as unknown as Module).paths;
+        moduleCache[target] = module;
+        let loaded = false;
+        try {
+          compileWrapped(module as unknown as CompiledModule, target, `${WRAPPER}${readFileSync(target, "utf8")}${TAIL}`);
+          loaded = true;
+        } finally {
+          if (!loaded) delete moduleCache[target];
+        }
+        module.loaded = true;
+        return module.exports;
+      }
+    }
+    return parent.require(id);
+  };
+
+  prototype._compile = function (this: CompiledModule, content: string, filename: string, ...rest: unknown[]) {
+    if (!filename.startsWith(prefix)) return original.call(this, content, filename, ...rest);
+    return compileWrapped(this, filename, `${WRAPPER}${content}${TAIL}`);
   };
 
   process.once("exit", () => {
