@@ -15,7 +15,8 @@ function loaded(
   home: string,
   env: Record<string, string> = {},
   stdin: "pipe" | number = "pipe",
-): { builtins: string[]; files: string[]; status: number | null } {
+  [stdout, stderr]: Array<"pipe" | number> = ["pipe", "pipe"],
+): { builtins: string[]; files: string[]; status: number | null; stdout: string; stderr: string } {
   const dir = tempDir("toolctl-startup-");
   const record = path.join(dir, "loaded.json");
   const preload = path.join(dir, "record.cjs");
@@ -26,9 +27,14 @@ function loaded(
   const result = spawnSync(process.execPath, ["-r", preload, binPath, ...args], {
     env: baseEnv({ TOOLCTL_HOME: home, ...env }),
     encoding: "utf8",
-    stdio: [stdin, "pipe", "pipe"],
+    stdio: [stdin, stdout, stderr],
   });
-  return { ...(JSON.parse(readFileSync(record, "utf8")) as { builtins: string[]; files: string[] }), status: result.status };
+  return {
+    ...(JSON.parse(readFileSync(record, "utf8")) as { builtins: string[]; files: string[] }),
+    status: result.status,
+    stdout: result.stdout ?? "",
+    stderr: result.stderr ?? "",
+  };
 }
 
 /** Whether one of the loaded files is chalk's (its style table is built by `assembleStyles`). */
@@ -57,6 +63,36 @@ describe("start-up", () => {
     const coloured = loaded(["list"], home, { FORCE_COLOR: "1" });
     expect(coloured.status).toBe(0);
     expect(loadsChalk(coloured.files)).toBe(true);
+  });
+
+  it("a command printing to a pipe or a file never builds the stdout and stderr streams (net and the stream stack)", async () => {
+    const home = tempDir("toolctl-startup-home-");
+    expect((await runCli(["import", path.join(examplesDir, "echo.yaml")], { home })).code).toBe(0);
+    const streams = ["NativeModule net", "NativeModule stream", "NativeModule internal/fs/sync_write_stream", "NativeModule tty"];
+    const dir = tempDir("toolctl-startup-");
+
+    // To pipes: a table, a view, JSON, and an error on stderr with its exit code.
+    for (const args of [["list"], ["show", "echo"], ["list", "--json"], ["show", "nosuch"]]) {
+      const result = loaded(args, home);
+      expect(result.status, args.join(" ")).toBe(args[1] === "nosuch" ? 2 : 0);
+      expect(
+        result.builtins.filter((name) => streams.includes(name)),
+        args.join(" "),
+      ).toEqual([]);
+      expect(result.stdout + result.stderr).toMatch(args[1] === "nosuch" ? /^error: .*nosuch/ : /echo/);
+    }
+
+    // To files, whole: stdout and stderr written with the descriptors, as a pipe's reader would have seen them.
+    const out = path.join(dir, "out.txt");
+    const err = path.join(dir, "err.txt");
+    const [outFd, errFd] = [openSync(out, "w"), openSync(err, "w")];
+    const toFiles = loaded(["list"], home, {}, "pipe", [outFd, errFd]);
+    closeSync(outFd);
+    closeSync(errFd);
+    expect(toFiles.status).toBe(0);
+    expect(toFiles.builtins.filter((name) => streams.includes(name))).toEqual([]);
+    expect(readFileSync(out, "utf8")).toBe((await runCli(["list"], { home })).stdout);
+    expect(readFileSync(err, "utf8")).toBe("");
   });
 
   it("a run that asks nobody never builds the stdin stream (for a file, that loads fs/promises and readline)", async () => {

@@ -3,22 +3,24 @@
  * to the view, so start-up stays close to bare node. Exit codes are decided here, in one place.
  */
 import { readFileSync } from "node:fs";
+import { watchStdio, writeText } from "../ui/stdio.js";
 
 const argv = process.argv.slice(2);
 
-// `toolctl list | head` closes the pipe early: that is the reader's choice, not an error worth a stack trace.
-for (const stream of [process.stdout, process.stderr]) {
+// stdout and stderr are written without their streams until something needs one (../ui/stdio.ts). When one is
+// built: `toolctl list | head` closes the pipe early, which is the reader's choice, not an error worth a stack trace.
+watchStdio((stream) =>
   stream.on("error", (error: NodeJS.ErrnoException) => {
     if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
     throw error;
-  });
-}
+  }),
+);
 
 async function main(): Promise<void> {
   // `--version` is answered before anything else loads: scripts call it to probe for toolctl.
   if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
     const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
-    process.stdout.write(`${pkg.version}\n`);
+    writeText(1, `${pkg.version}\n`);
   } else if (argv[0] === "__complete" || argv[0] === "__complete-spec") {
     // Shell completion (toolctl completion): answered without commander or the command tree, from the spec the build
     // wrote beside this file.
@@ -33,6 +35,6 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   // A bug that escaped every handler: its stack is the report.
-  process.stderr.write(`${(error as Error)?.stack ?? String(error)}\n`);
+  writeText(2, `${(error as Error)?.stack ?? String(error)}\n`);
   process.exitCode = 1;
 });

@@ -6,6 +6,7 @@
  */
 import type { Progress } from "../engine/execute.js";
 import { ToolctlError } from "../errors.js";
+import { isTerminal, stdioStream, writeText, type StdioFd } from "./stdio.js";
 import { displayWidth, isPlainText, padEnd, truncate, truncatePlain } from "./width.js";
 
 export { displayWidth, padEnd, truncate };
@@ -59,7 +60,7 @@ export const PLAIN: Colors = { level: 0, bold: same, dim: same, red: same, green
  * then: a command whose output goes to a pipe or a file (scripts, CI) never pays for it.
  */
 export async function loadColors(env: NodeJS.ProcessEnv): Promise<Colors> {
-  if (!(colorEnabled(process.stderr, env) && colorEnabled(process.stdout, env))) return PLAIN;
+  if (!(colorEnabled(2, env) && colorEnabled(1, env))) return PLAIN;
   const { Chalk } = await import("chalk");
   return new Chalk({ level: 1 });
 }
@@ -77,11 +78,11 @@ export function pagerCommand(enabled: boolean, env: NodeJS.ProcessEnv): string |
   return command === "" || command === "cat" ? undefined : command;
 }
 
-/** NO_COLOR counts only when present and not empty (no-color.org). */
-export function colorEnabled(stream: NodeJS.WriteStream, env: NodeJS.ProcessEnv): boolean {
+/** Whether text on stdout (1) or stderr (2) is coloured. NO_COLOR counts only when present and not empty (no-color.org). */
+export function colorEnabled(fd: StdioFd, env: NodeJS.ProcessEnv): boolean {
   if (env.NO_COLOR !== undefined && env.NO_COLOR !== "") return false;
   if (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== "" && env.FORCE_COLOR !== "0") return true;
-  return stream.isTTY === true && env.TERM !== "dumb";
+  return isTerminal(fd) && env.TERM !== "dumb";
 }
 
 export function errorToJson(error: unknown): Record<string, unknown> {
@@ -97,8 +98,8 @@ export function createOutput(options: OutputOptions): Output {
   const quiet = options.quiet === true;
   const verbose = options.verbose === true;
   const color = options.colors ?? PLAIN;
-  const write = (stream: NodeJS.WriteStream, text: string) => stream.write(text.endsWith("\n") ? text : `${text}\n`);
-  const width = process.stdout.isTTY === true && process.stdout.columns > 0 ? process.stdout.columns : undefined;
+  const write = (fd: StdioFd, text: string) => writeText(fd, text.endsWith("\n") ? text : `${text}\n`);
+  const width = isTerminal(1) && stdioStream(1).columns > 0 ? stdioStream(1).columns : undefined;
   const output: Output = {
     json,
     quiet,
@@ -106,42 +107,42 @@ export function createOutput(options: OutputOptions): Output {
     color,
     width,
     data(value, human) {
-      if (json) write(process.stdout, JSON.stringify(value, null, 2));
+      if (json) write(1, JSON.stringify(value, null, 2));
       else {
         const text = human();
-        if (text) write(process.stdout, text);
+        if (text) write(1, text);
       }
     },
     async page(value, human) {
-      if (json || options.pager === undefined || process.stdout.isTTY !== true) return output.data(value, human);
+      if (json || options.pager === undefined || !isTerminal(1)) return output.data(value, human);
       const text = human();
       if (!text) return;
       const { page } = await import("./pager.js");
       const failure = await page(options.pager, text.endsWith("\n") ? text : `${text}\n`, env);
       if (failure) {
         output.warn(failure);
-        write(process.stdout, text);
+        write(1, text);
       }
     },
     info(message) {
-      if (!json && !quiet) write(process.stderr, message);
+      if (!json && !quiet) write(2, message);
     },
     warn(message) {
-      if (!json && !quiet) write(process.stderr, color.yellow(`warning: ${message}`));
+      if (!json && !quiet) write(2, color.yellow(`warning: ${message}`));
     },
     debug(message) {
-      if (verbose) write(process.stderr, color.dim(message));
+      if (verbose) write(2, color.dim(message));
     },
     error(error) {
       if (json) {
         // One line: also readable by consumers of JSON-lines output (`audit --json`).
-        write(process.stdout, JSON.stringify(errorToJson(error)));
+        write(1, JSON.stringify(errorToJson(error)));
         return;
       }
       const message = error instanceof Error ? error.message : String(error);
       const problems = error instanceof ToolctlError ? (error.details.problems ?? []) : [];
       const lines = problems.length > 1 || (problems.length === 1 && problems[0] !== message) ? problems : [];
-      write(process.stderr, [color.red(`error: ${message}`), ...lines.map((p) => `  ${p}`)].join("\n"));
+      write(2, [color.red(`error: ${message}`), ...lines.map((p) => `  ${p}`)].join("\n"));
     },
   };
   return output;
@@ -200,14 +201,14 @@ export function table(headers: string[], rows: string[][], style: (header: strin
 function canSpin(output: Pick<Output, "json" | "quiet" | "verbose">, env: NodeJS.ProcessEnv): boolean {
   // A pseudo-terminal that reports no width (some CI wrappers) makes spinners redraw endlessly: skip them there.
   // Verbose lines would be drawn over by it: the stages they print are the progress then.
-  return !output.json && !output.quiet && !output.verbose && process.stderr.isTTY === true && env.TERM !== "dumb" && process.stderr.columns > 0;
+  return !output.json && !output.quiet && !output.verbose && isTerminal(2) && env.TERM !== "dumb" && stdioStream(2).columns > 0;
 }
 
 /** A spinner on stderr, only on a terminal and never in JSON mode; ora is loaded only then. */
 export async function createProgress(output: Pick<Output, "json" | "quiet" | "verbose">, env: NodeJS.ProcessEnv = process.env): Promise<Progress | undefined> {
   if (!canSpin(output, env)) return undefined;
   const { default: ora } = await import("ora");
-  const spinner = ora({ stream: process.stderr, discardStdin: false, color: colorEnabled(process.stderr, env) ? "cyan" : false });
+  const spinner = ora({ stream: process.stderr, discardStdin: false, color: colorEnabled(2, env) ? "cyan" : false });
   return {
     start: (label) => void spinner.start(`running ${label}…`),
     stop: () => void spinner.stop(),
@@ -232,7 +233,7 @@ export async function withSlowSpinner<T>(
   const timer = setTimeout(() => {
     void import("ora").then(({ default: ora }) => {
       if (done) return;
-      const spinner = ora({ stream: process.stderr, discardStdin: false, color: colorEnabled(process.stderr, env) ? "cyan" : false }).start(text);
+      const spinner = ora({ stream: process.stderr, discardStdin: false, color: colorEnabled(2, env) ? "cyan" : false }).start(text);
       stop = () => spinner.stop();
     });
   }, afterMs);

@@ -68,7 +68,7 @@ async function showQr(context: CommandContext, uri: string): Promise<boolean> {
     context.output.warn(`the terminal is ${columns} columns wide and the QR code needs ${width}: widen it to scan, or add the key below by hand`);
     return false;
   }
-  process.stderr.write(renderQr(matrix, { color: colorEnabled(process.stderr, context.env), env: context.env }));
+  process.stderr.write(renderQr(matrix, { color: colorEnabled(2, context.env), env: context.env }));
   return true;
 }
 
