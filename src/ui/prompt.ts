@@ -3,18 +3,18 @@
  * stderr so stdout stays data, and fails closed: no answer within the timeout, end of input and Ctrl-C (as a
  * keypress, or as SIGINT through the caller's signal) are all "no", never "yes".
  */
-import { isatty } from "node:tty";
 import { isWellFormedCode, normalizeCode, OTP_DIGITS } from "../policy/otp-code.js";
+import { isTerminal } from "./stdio.js";
 
 export type Answer = "yes" | "no" | "timeout" | "eof" | "interrupted";
 
 /**
  * Asked of the descriptors, not of `process.stdin`: reading that property builds the stream, and for a file or
  * /dev/null (cron, `< input`) Node's file stream brings fs/promises and readline with it, a few milliseconds a
- * run for a command that asks nobody.
+ * run for a command that asks nobody; nor of tty, unless the descriptor is a character device (./stdio.ts).
  */
 export function canPrompt(): boolean {
-  return isatty(0) && isatty(2);
+  return isTerminal(0) && isTerminal(2);
 }
 
 async function ask<T>(
