@@ -93,6 +93,14 @@ describe("start-up", () => {
     expect(toFiles.builtins.filter((name) => streams.includes(name))).toEqual([]);
     expect(readFileSync(out, "utf8")).toBe((await runCli(["list"], { home })).stdout);
     expect(readFileSync(err, "utf8")).toBe("");
+
+    // To /dev/null, a character device that is no terminal: tty is not even asked.
+    const [nullOut, nullErr] = [openSync("/dev/null", "w"), openSync("/dev/null", "w")];
+    const toNull = loaded(["list"], home, {}, "pipe", [nullOut, nullErr]);
+    closeSync(nullOut);
+    closeSync(nullErr);
+    expect(toNull.status).toBe(0);
+    expect(toNull.builtins.filter((name) => streams.includes(name))).toEqual([]);
   });
 
   it("a run that asks nobody never builds the stdin stream (for a file, that loads fs/promises and readline)", async () => {

@@ -9,7 +9,7 @@
  * `process.stdout`), text goes through that stream from then on, so nothing written is ever reordered. The CLI
  * calls `watchStdio` first thing; without it (toolctl as a library) every write goes through the streams.
  */
-import { fstatSync, writeSync } from "node:fs";
+import { fstatSync, statSync, writeSync } from "node:fs";
 import { nodeTty } from "../util/builtins.js";
 
 export type StdioFd = 1 | 2;
@@ -45,17 +45,21 @@ export function watchStdio(onStream: (stream: NodeJS.WriteStream) => void): void
   }
 }
 
-/** Whether `fd` is a terminal. tty (and with it net and the stream stack) is loaded only for a character device. */
+/**
+ * Whether `fd` is a terminal. tty (and with it net and the stream stack) is loaded only for a character device
+ * other than /dev/null (cron's and scripts' `> /dev/null`).
+ */
 export function isTerminal(fd: number): boolean {
   let known = terminals.get(fd);
   if (known === undefined) {
-    let characterDevice = false;
+    let maybe = false;
     try {
-      characterDevice = fstatSync(fd).isCharacterDevice();
+      const stat = fstatSync(fd);
+      maybe = stat.isCharacterDevice() && stat.rdev !== statSync("/dev/null", { throwIfNoEntry: false })?.rdev;
     } catch {
       // Closed: not a terminal.
     }
-    known = characterDevice && nodeTty().isatty(fd);
+    known = maybe && nodeTty().isatty(fd);
     terminals.set(fd, known);
   }
   return known;
