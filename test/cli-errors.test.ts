@@ -4,7 +4,7 @@
  * was half-written, and that `--json` keeps stdout a single JSON document.
  * Never a real network request: the weather tool is only ever dry-run.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
@@ -769,16 +769,19 @@ describe("nothing half-written", () => {
 });
 
 describe("pipes", () => {
-  it("stops quietly when the reader closes the pipe early (toolctl list | head -1)", { timeout: 90_000 }, async () => {
-    const { spawnSync } = await import("node:child_process");
-    // More output than a pipe buffers (64 KiB), so the writer really meets the closed pipe.
+  // More output than a pipe buffers (64 KiB), so the writer really meets a full or closed pipe.
+  let home: string;
+  beforeAll(async () => {
     const files: Record<string, string> = {};
     for (let i = 0; i < 1200; i++) {
       files[`t${i}.yaml`] =
         `apiVersion: toolctl/v1\nname: tool${i}\ndescription: ${"padding ".repeat(6)}${i}\nruntime: echo\nactions:\n  ping: { description: Ping, kind: read }\n`;
     }
-    const home = tempDir();
+    home = tempDir();
     expect((await runCli(["import", writeFiles(files)], { home, timeoutMs: 60_000 })).code).toBe(0);
+  }, 90_000);
+
+  it("stops quietly when the reader closes the pipe early (toolctl list | head -1)", async () => {
     const result = spawnSync("bash", ["-c", `"${process.execPath}" "${binPath}" list | head -1; exit \${PIPESTATUS[0]}`], {
       env: { ...baseEnv(), TOOLCTL_HOME: home },
       encoding: "utf8",
@@ -786,6 +789,25 @@ describe("pipes", () => {
     expect(result.stdout).toMatch(/^NAME\s+RUNTIME/);
     expect(result.stderr).toBe("");
     expect(result.status).toBe(0);
+  });
+
+  it("writes all of its output to a pipe another writer made non-blocking, and a slow reader gets every line", async () => {
+    // A Node process sharing the pipe builds its stdout stream, which makes the pipe non-blocking for every writer
+    // until it exits; toolctl's direct write then meets a full pipe (EAGAIN) and hands the rest to its stream.
+    const dir = tempDir();
+    const [ready, out] = [path.join(dir, "ready"), path.join(dir, "out.txt")];
+    const holder = `process.stdout.write(""); require("node:fs").writeFileSync(process.argv[1], ""); setTimeout(() => {}, 2500)`;
+    const script = [
+      `{ "${process.execPath}" -e '${holder}' "${ready}" &`,
+      `while [ ! -e "${ready}" ]; do sleep 0.05; done;`,
+      `"${process.execPath}" "${binPath}" list; echo "exit $?" >&2; wait; } | (sleep 1; cat) > "${out}"`,
+    ].join(" ");
+    const result = spawnSync("bash", ["-c", script], { env: { ...baseEnv(), TOOLCTL_HOME: home }, encoding: "utf8", timeout: 30_000 });
+    expect(result.stderr).toBe("exit 0\n");
+    const lines = readFileSync(out, "utf8").split("\n");
+    expect(lines).toHaveLength(1202);
+    expect(lines[0]).toMatch(/^NAME\s+RUNTIME/);
+    expect(lines.filter((line) => /^tool\d+ /.test(line))).toHaveLength(1200);
   });
 });
 
