@@ -71,8 +71,8 @@ describe("start-up", () => {
     const streams = ["NativeModule net", "NativeModule stream", "NativeModule internal/fs/sync_write_stream", "NativeModule tty"];
     const dir = tempDir("toolctl-startup-");
 
-    // To pipes: a table, a view, JSON, and an error on stderr with its exit code.
-    for (const args of [["list"], ["show", "echo"], ["list", "--json"], ["show", "nosuch"]]) {
+    // To pipes: a table, a view, JSON, an error on stderr with its exit code, and a TAB's answer.
+    for (const args of [["list"], ["show", "echo"], ["list", "--json"], ["show", "nosuch"], ["__complete", "run", "ec"]]) {
       const result = loaded(args, home);
       expect(result.status, args.join(" ")).toBe(args[1] === "nosuch" ? 2 : 0);
       expect(

@@ -3,6 +3,7 @@ import type { ExecuteResult, RunOptions, Toolctl, ToolHealth } from "../../api/i
 import { ExitCode, UsageError } from "../../errors.js";
 import { createHuman } from "../../ui/approval.js";
 import { createProgress } from "../../ui/output.js";
+import { writeText } from "../../ui/stdio.js";
 import { createTrace } from "../../ui/trace.js";
 import type { CommandContext } from "../program.js";
 import { checkOtpFlag, pretty, withToolctl } from "./shared.js";
@@ -81,19 +82,19 @@ function renderHuman(result: ExecuteResult, context: CommandContext): void {
         `  budget ${b.day}: $${b.committedUsd.toFixed(2)} spent + $${b.reservedUsd.toFixed(2)} reserved; this run would bring it to $${b.afterUsd.toFixed(2)} of $${b.dailyLimitUsd.toFixed(2)} (at most $${b.perActionLimitUsd.toFixed(2)} per action)`,
       );
     lines.push(c.dim(`  execution ${result.executionId}`));
-    process.stdout.write(`${lines.join("\n")}\n`);
+    writeText(1, `${lines.join("\n")}\n`);
     return;
   }
   const undoing = (result as { rollbackOf?: string }).rollbackOf;
   if (result.status === "succeeded") {
-    if (result.output !== undefined && result.output !== null) process.stdout.write(`${pretty(result.output)}\n`);
+    if (result.output !== undefined && result.output !== null) writeText(1, `${pretty(result.output)}\n`);
     context.output.info(c.green(`✓ ${name} succeeded`) + c.dim(` in ${result.durationMs}ms · ${decision} · ${result.executionId}`));
     if (undoing) context.output.info(`${undoing} is rolled back`);
     return;
   }
   const error = result.error!;
-  process.stderr.write(`${c.red(`error: ${error.message}`)}\n`);
-  for (const problem of error.problems && error.problems.length > 1 ? error.problems : []) process.stderr.write(`  ${problem}\n`);
+  writeText(2, `${c.red(`error: ${error.message}`)}\n`);
+  for (const problem of error.problems && error.problems.length > 1 ? error.problems : []) writeText(2, `  ${problem}\n`);
   if (error.code === "needs_human") context.output.info(c.dim(`  ${decision}`));
   else if (result.status === "unknown")
     context.output.info(c.yellow(`outcome unknown: look it up before retrying (toolctl executions show ${result.executionId})`));
@@ -135,7 +136,8 @@ export async function withEngine<T extends { exitCode: number }>(
       void force.finally(() => process.exit(code));
       return;
     }
-    process.stderr.write(
+    writeText(
+      2,
       signal === "SIGTERM" ? "terminate signal received: stopping the action\n" : "interrupt received: stopping (press Ctrl-C again to exit at once)\n",
     );
     controller.abort();

@@ -11,6 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import type { Toolctl } from "../../api/index.js";
 import { resolveHome } from "../../config/home.js";
+import { writeText } from "../../ui/stdio.js";
 import type { CommandSpec, CompletionSpec, OptionSpec, ValueSpec } from "./spec.js";
 
 interface Candidate {
@@ -368,11 +369,11 @@ export async function complete(typed: string[], specFile: URL, env: NodeJS.Proce
   }
   const directives = [result.nospace ? "nospace" : "", result.files ?? ""].filter(Boolean).join(",");
   const lines = result.candidates.map((c) => (c.description ? `${c.value}\t${c.description.replace(/[\t\n\r]+/g, " ")}` : c.value));
-  process.stdout.write(`:${directives}\n${lines.map((line) => `${line}\n`).join("")}`);
+  writeText(1, `:${directives}\n${lines.map((line) => `${line}\n`).join("")}`);
 }
 
 /** `toolctl __complete-spec`: the spec, read from the command tree, as the build writes it to dist/cli/completion-spec.json. */
 export async function printSpec(): Promise<void> {
   const [{ buildProgram }, { specFromProgram }] = await Promise.all([import("../program.js"), import("./spec.js")]);
-  process.stdout.write(`${JSON.stringify(specFromProgram(buildProgram()))}\n`);
+  writeText(1, `${JSON.stringify(specFromProgram(buildProgram()))}\n`);
 }
