@@ -203,6 +203,41 @@ describe("toolctl sync", () => {
     expect(await names()).toEqual(["weather"]);
   });
 
+  it("two projects syncing into one home (--home, TOOLCTL_HOME) each prune only their own tools", async () => {
+    const home = tempDir("toolctl-shared-home-");
+    const a = newProject({ "toolctl.yaml": "manifests: [echo.yaml]\n", "echo.yaml": echo });
+    const b = newProject({ "toolctl.yaml": "manifests: [calculator.yaml]\n", "calculator.yaml": calculator });
+    const inA = { ...a.at(), env: { ...a.at().env, TOOLCTL_HOME: home } };
+    const inB = { ...b.at(), env: { ...b.at().env, TOOLCTL_HOME: home } };
+    const names = async () => ((await runJson(["list"], inA)).json.items as Array<{ name: string }>).map((t) => t.name).sort();
+    expect((await runJson(["sync"], inA)).json.summary.added).toBe(1);
+    expect((await runJson(["sync"], inB)).json.summary.added).toBe(1);
+
+    // Each project's sync sees the other's tool as someone else's: not unlisted, never pruned.
+    for (const at of [inA, inB, inA]) {
+      const pruned = await runJson(["sync", "--prune"], at);
+      expect(pruned.code, pruned.stderr).toBe(0);
+      expect([pruned.json.removed, pruned.json.unlisted]).toEqual([[], []]);
+    }
+    expect(await names()).toEqual(["calculator", "echo"]);
+
+    // A project still prunes what it dropped, and only that.
+    writeFileSync(path.join(a.root, "toolctl.yaml"), "manifests: []\n");
+    const dropped = await runJson(["sync", "--prune"], inA);
+    expect(dropped.json.removed).toEqual(["echo"]);
+    expect(await names()).toEqual(["calculator"]);
+    expect((await runJson(["sync", "--prune"], inB)).json.removed).toEqual([]);
+    expect(await names()).toEqual(["calculator"]);
+
+    // A home synced before projects could share one names a single project's file and tools: still that project's.
+    const state = path.join(home, "synced.json");
+    const [bFile] = Object.keys(JSON.parse(readFileSync(state, "utf8")).projects as Record<string, string[]>);
+    writeFileSync(state, JSON.stringify({ file: bFile, tools: ["calculator"] }));
+    writeFileSync(path.join(b.root, "toolctl.yaml"), "manifests: []\n");
+    expect((await runJson(["sync", "--prune"], inB)).json.removed).toEqual(["calculator"]);
+    expect(await names()).toEqual([]);
+  });
+
   it("a tool name declared twice, by manifests or specs, is refused before anything is imported", async () => {
     const pet = readFileSync(path.join(repoRoot, "test/fixtures/openapi/petstore.yaml"), "utf8");
     const { root, at } = newProject({ "echo.yaml": echo, "pet.yaml": pet, "tools/echo.yaml": echo, "tools/calculator.yaml": calculator });

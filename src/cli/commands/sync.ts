@@ -13,7 +13,10 @@ import { writeFileAtomic } from "../../util/atomic-file.js";
 import type { CommandContext } from "../program.js";
 import { withToolctl } from "./shared.js";
 
-/** In the home: the tools the last sync imported, and from which toolctl.yaml. */
+/**
+ * In the home: the tools each project's syncs imported, by the project's toolctl.yaml. Projects may share a home
+ * (`--home`, `TOOLCTL_HOME`): each owns only its own tools, and never prunes one another project owns.
+ */
 export const SYNC_STATE_FILE = "synced.json";
 
 interface SyncFlags {
@@ -27,18 +30,31 @@ interface SyncedTool {
   source: string;
 }
 
-interface SyncState {
-  file: string;
-  tools: string[];
+/** The tools each project's syncs own, by the path of its toolctl.yaml. */
+type SyncState = Record<string, string[]>;
+
+function readState(home: string): SyncState {
+  let state: unknown;
+  try {
+    state = JSON.parse(readFileSync(path.join(home, SYNC_STATE_FILE), "utf8"));
+  } catch {
+    return {};
+  }
+  const names = (tools: unknown) => (Array.isArray(tools) ? tools.filter((tool): tool is string => typeof tool === "string") : []);
+  if (typeof state !== "object" || state === null) return {};
+  const { projects, file, tools } = state as { projects?: unknown; file?: unknown; tools?: unknown };
+  // Written before projects could share a home: one project's file and tools.
+  if (projects === undefined) return typeof file === "string" ? { [file]: names(tools) } : {};
+  if (typeof projects !== "object" || projects === null) return {};
+  return Object.fromEntries(Object.entries(projects).map(([project, owned]) => [project, names(owned)]));
 }
 
-function readState(home: string): SyncState | undefined {
-  try {
-    const state = JSON.parse(readFileSync(path.join(home, SYNC_STATE_FILE), "utf8")) as SyncState;
-    return Array.isArray(state.tools) ? state : undefined;
-  } catch {
-    return undefined;
-  }
+/** Records what `project`'s sync now owns, read again first so that another project's sync since is kept. */
+function writeState(home: string, project: string, tools: string[]): void {
+  const state = readState(home);
+  if (tools.length > 0) state[project] = tools;
+  else delete state[project];
+  writeFileAtomic(path.join(home, SYNC_STATE_FILE), `${JSON.stringify({ projects: state }, null, 2)}\n`);
 }
 
 export async function syncCommand(context: CommandContext, flags: SyncFlags): Promise<number> {
@@ -63,7 +79,6 @@ export async function syncCommand(context: CommandContext, flags: SyncFlags): Pr
   const names = await manifestToolNames(sources.manifests);
   sources.manifests.forEach((m, i) => names[i] !== undefined && declare(names[i], m.field, m.shown, m.field.join(".")));
   file.specs.forEach((spec, i) => spec.name !== undefined && declare(spec.name, ["specs", i, "name"], spec.openapi, `specs.${i}`));
-  const previous = readState(context.home);
 
   const result = await withToolctl(context, async (toolctl) => {
     const synced: SyncedTool[] = [];
@@ -92,11 +107,13 @@ export async function syncCommand(context: CommandContext, flags: SyncFlags): Pr
     const listed = new Set(synced.map((s) => s.tool));
     // The sync's tools: those it added, and those an earlier sync owned. A tool that was there before any sync
     // (imported by hand) stays the user's, even when a sync finds it unchanged or updates it.
-    const owned = new Set(previous?.tools ?? []);
+    const state = readState(toolctl.home);
+    const owned = new Set(state[project.file] ?? []);
+    const othersOwn = new Set(Object.entries(state).flatMap(([file, tools]) => (file === project.file ? [] : tools)));
     const ours = [...listed].filter((tool) => owned.has(tool) || synced.some((s) => s.tool === tool && s.change === "added"));
     // Tools an earlier sync imported and the file no longer lists; with a failed manifest its tools would look
-    // unlisted, so nothing is pruned then.
-    const stale = [...owned].filter((tool) => !listed.has(tool));
+    // unlisted, so nothing is pruned then. One another project's sync owns too stays: it is that project's now.
+    const stale = [...owned].filter((tool) => !listed.has(tool) && !othersOwn.has(tool));
     const existing = new Set((await toolctl.listTools()).map((tool) => tool.name));
     const unlisted = stale.filter((tool) => existing.has(tool));
     const removed: string[] = [];
@@ -107,7 +124,7 @@ export async function syncCommand(context: CommandContext, flags: SyncFlags): Pr
       }
     }
     const kept = unlisted.filter((tool) => !removed.includes(tool));
-    writeFileAtomic(path.join(toolctl.home, SYNC_STATE_FILE), `${JSON.stringify({ file: project.file, tools: [...ours, ...kept] }, null, 2)}\n`);
+    writeState(toolctl.home, project.file, [...ours, ...kept]);
     return { synced, removed, unlisted: kept, failed };
   });
 
