@@ -55,6 +55,26 @@ describe("editYaml: one change, every other byte kept", () => {
     expect(editYaml("# mine\n", { path: ["sandboxApis"], value: true })).toBe("# mine\nsandboxApis: true\n");
   });
 
+  it("keeps a file's CRLF line breaks on every line it adds, changes or leaves; a file of mixed breaks adds LF", () => {
+    const crlf = EXAMPLE.replace(/\n/g, "\r\n");
+    const asLf = (text: string) => text.replace(/\r\n/g, "\n");
+    for (const edit of [
+      { path: ["limits", "dailyUsd"], value: 50 },
+      { path: ["approvals", "twoFactorAboveUsd"], value: 1000 },
+      { path: ["rollback", "auto"], value: false },
+      { path: ["mcp", "allow"], value: ["stripe.refund", "github.create_issue"] },
+      { path: ["rateLimits", "stripe"], remove: true as const },
+      { path: ["limits"], remove: true as const },
+    ]) {
+      const out = editYaml(crlf, edit);
+      expect(out.replace(/\r\n/g, ""), JSON.stringify(edit)).not.toContain("\n");
+      expect(asLf(out), JSON.stringify(edit)).toBe(editYaml(EXAMPLE, edit));
+    }
+    expect(editYaml("sandboxApis: true\r\n", { path: ["audit", "dryRuns"], value: false })).toBe("sandboxApis: true\r\naudit:\r\n  dryRuns: false\r\n");
+    // Mixed: the lines there keep their breaks, as before; new ones are LF.
+    expect(editYaml("a: 1\r\nb: 2\n", { path: ["sandboxApis"], value: true })).toBe("a: 1\r\nb: 2\nsandboxApis: true\n");
+  });
+
   it("indents new keys as the file does (four spaces here)", () => {
     const four = "limits:\n    dailyUsd: 5\n";
     expect(editYaml(four, { path: ["limits", "perActionUsd"], value: 2 })).toBe("limits:\n    dailyUsd: 5\n    perActionUsd: 2\n");

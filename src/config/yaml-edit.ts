@@ -359,6 +359,13 @@ export function parseYaml(text: string): Document {
  * by parsing it back), and every other line is left as it was wherever the change could be made in place.
  */
 export function editYaml(text: string, edit: YamlEdit): string {
+  // A file whose every line ends in CRLF (written on Windows) keeps them, on the lines added too: it is edited with
+  // LF breaks, then given its own back. A file of mixed breaks keeps each line's, and new lines get LF.
+  if (text.includes("\r\n") && !/(^|[^\r])\n/.test(text)) return editLines(text.replace(/\r\n/g, "\n"), edit).replace(/\n/g, "\r\n");
+  return editLines(text, edit);
+}
+
+function editLines(text: string, edit: YamlEdit): string {
   const doc = parseYaml(text);
   const expected = applyToData(yamlData(doc), edit);
   const candidates = [() => textEdit(text, doc, edit), () => documentEdit(doc, edit, expected)];
