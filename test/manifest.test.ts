@@ -3,7 +3,7 @@
  * library API (the report, and nothing half-written in the registry or the audit log); a few tests run the built
  * binary for what the CLI adds: exit codes, the printed lines and the JSON view.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
@@ -699,6 +699,29 @@ describe("toolctl import: bad manifests", () => {
     });
     expect(await toolNames(toolctl)).toEqual([]);
     expect(await auditLines(toolctl)).toEqual([]);
+  });
+
+  it("a directory's symbolic links to manifests are followed; a link that leads nowhere fails as a missing file", async () => {
+    const elsewhere = writeFiles({ "beta.yaml": GOOD_TOOL("beta"), "folder/readme.md": "# not a manifest" });
+    const dir = writeFiles({ "alpha.yaml": GOOD_TOOL("alpha") });
+    symlinkSync(path.join(elsewhere, "beta.yaml"), path.join(dir, "beta.yaml"));
+    symlinkSync(path.join(elsewhere, "folder"), path.join(dir, "folder.yaml"));
+    const toolctl = await openApi();
+    const report = await toolctl.importManifests([dir]);
+    expect(report.failed).toEqual([]);
+    expect(report.imported.map((item) => [item.tool, item.file])).toEqual([
+      ["alpha", path.join(dir, "alpha.yaml")],
+      ["beta", path.join(dir, "beta.yaml")],
+    ]);
+
+    symlinkSync(path.join(elsewhere, "gone.yaml"), path.join(dir, "gamma.yaml"));
+    const broken = await toolctl.importManifests([dir]);
+    expect(broken.failed.map((failure) => failure.file)).toEqual([path.join(dir, "gamma.yaml")]);
+    expect(broken.failed[0]!.message).toMatch(/gamma\.yaml/);
+    // Only links: still a directory of manifests.
+    const links = tempDir();
+    symlinkSync(path.join(elsewhere, "beta.yaml"), path.join(links, "beta.yaml"));
+    expect((await toolctl.importManifests([links])).imported.map((item) => item.change)).toEqual(["unchanged"]);
   });
 
   it("refuses an empty directory", async () => {

@@ -47,10 +47,19 @@ export async function collectManifestFiles(paths: string[]): Promise<string[]> {
       files.push(given);
       continue;
     }
-    const entries = (await readdir(given, { withFileTypes: true }))
-      .filter((entry) => entry.isFile() && MANIFEST_EXTENSIONS.includes(path.extname(entry.name).toLowerCase()))
-      .map((entry) => path.join(given, entry.name))
-      .sort();
+    // A symbolic link is followed to the file it names; one that names nothing is kept, so its import fails
+    // saying so, rather than being left out in silence.
+    const entries: string[] = [];
+    for (const entry of await readdir(given, { withFileTypes: true })) {
+      if (!MANIFEST_EXTENSIONS.includes(path.extname(entry.name).toLowerCase())) continue;
+      const file = path.join(given, entry.name);
+      if (entry.isFile()) entries.push(file);
+      else if (entry.isSymbolicLink()) {
+        const target = await stat(file).catch(() => undefined);
+        if (target === undefined || target.isFile()) entries.push(file);
+      }
+    }
+    entries.sort();
     if (entries.length === 0) throw new UsageError(`${given}: no manifests (*.yaml, *.yml, *.json) in this directory`);
     files.push(...entries);
   }
