@@ -388,6 +388,44 @@ describe("a bad toolctl.yaml", () => {
 });
 
 describe("listed paths really inside the project", () => {
+  it("what a listed spec refers to stays inside the project too: a $ref out of it, through a link or into .toolctl/ is refused", async () => {
+    const part = (description: string) => `Pet:\n  type: object\n  description: ${description}\n  properties:\n    name: { type: string }\n`;
+    const outside = writeFiles({ "secret.yaml": part("OUTSIDE-MARKER") });
+    const op = (id: string, ref: string) =>
+      `  /${id}:\n    post:\n      operationId: ${id}\n      requestBody:\n        content:\n          application/json:\n            schema: { $ref: "${ref}" }\n      responses: { "200": { description: ok } }\n`;
+    const { root, at } = newProject({ "toolctl.yaml": "specs:\n  - openapi: specs/api.yaml\n", "specs/parts.yaml": part("inside parts") });
+    const spec = [
+      'openapi: 3.0.3\ninfo: { title: Pets, version: "1" }\nservers: [{ url: "https://api.example.com" }]\npaths:\n',
+      op("inside", "parts.yaml#/Pet"),
+      op("upward", `${path.relative(path.join(root, "specs"), path.join(outside, "secret.yaml"))}#/Pet`),
+      op("absolute", `${outside}/secret.yaml#/Pet`),
+      op("linked", "link.yaml#/Pet"),
+      op("home", "../.toolctl/stash.yaml#/Pet"),
+    ].join("");
+    writeFileSync(path.join(root, "specs", "api.yaml"), spec);
+    symlinkSync(path.join(outside, "secret.yaml"), path.join(root, "specs", "link.yaml"));
+    writeFiles({ "stash.yaml": part("HOME-MARKER") }, path.join(root, ".toolctl"));
+
+    const synced = await runJson(["sync"], at());
+    expect(synced.code, synced.stderr).toBe(0);
+    const [tool] = synced.json.tools as Array<{ tool: string; skipped: Array<{ operationId: string; reason: string }> }>;
+    expect(tool!.skipped.map((skip) => skip.operationId).sort()).toEqual(["absolute", "home", "linked", "upward"]);
+    for (const skip of tool!.skipped) expect(skip.reason).toMatch(/refused: .* is outside the project/);
+    const exported = await runCli(["tool", "export", "pets"], at());
+    expect(exported.stdout).toContain("inside parts");
+    expect(exported.stdout).not.toMatch(/OUTSIDE-MARKER|HOME-MARKER/);
+    // People are told on stderr, as by import --openapi.
+    const text = await runCli(["sync"], at());
+    expect(text.stderr).toMatch(/^ {2}pets: skipped POST \/absolute \(absolute\): .* is outside the project/m);
+
+    // Under strict, the spec is refused (exit 3, as import --openapi --strict refuses a reference) and nothing is imported.
+    writeFileSync(path.join(root, "toolctl.yaml"), "specs:\n  - openapi: specs/api.yaml\n    name: strictpets\n    strict: true\n");
+    const strict = await runJson(["sync"], at());
+    expect(strict.code).toBe(3);
+    expect(JSON.stringify(strict.json)).toContain("outside the project");
+    expect(((await runJson(["list"], at())).json.items as Array<{ name: string }>).map((t) => t.name)).toEqual(["pets"]);
+  });
+
   it("a symbolic link out of the project is refused, before anything is read or imported; one inside it is followed", async () => {
     const outside = writeFiles({ "calculator.yaml": calculator, "secret.yaml": "apiToken: hunter2\nprivateNote: x\n" });
     const { root, at } = newProject({ "tools/echo.yaml": echo, "shared/calculator.yaml": calculator, "toolctl.yaml": "" });

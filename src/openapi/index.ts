@@ -35,6 +35,12 @@ export interface OpenApiImportOptions {
   allowPlainHttp?: boolean;
   /** Copied into the tool's http settings; also needed to fetch a spec from a loopback or private address. */
   allowPrivateNetworks?: boolean;
+  /**
+   * Where a local spec's references may lead: only to files inside `root` (by their real paths, so a symbolic
+   * link out of it counts as outside), and never inside one of `except`. `toolctl sync` gives the project's root,
+   * without its `.toolctl/`. An operation that needs a file elsewhere is left out (refused under `strict`).
+   */
+  confineRefs?: { root: string; except?: string[] };
   env: NodeJS.ProcessEnv;
   cwd: string;
   signal?: AbortSignal;

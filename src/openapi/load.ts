@@ -4,7 +4,7 @@
  * local spec, the spec's own origin only for a remote one, each URL through the guard. A file that cannot be
  * had is not an error here: it is noted, and only the operations that need it are left out (see refs.ts).
  */
-import { existsSync } from "node:fs";
+import { existsSync, realpathSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { PolicyError, ToolctlError, UsageError } from "../errors.js";
@@ -44,7 +44,24 @@ export interface LoadOptions {
   cwd: string;
   allowPlainHttp?: boolean;
   allowPrivateNetworks?: boolean;
+  /** The directory a local spec's references must stay in (real paths), and directories inside it they must not reach. */
+  confineRefs?: { root: string; except?: string[] };
   signal?: AbortSignal;
+}
+
+/** `file` (resolved through its links as far as it exists) when it is inside `root` and in none of `except`. */
+function confinedPath(file: string, { root, except = [] }: { root: string; except?: string[] }): string | undefined {
+  const real = (p: string) => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return path.resolve(p);
+    }
+  };
+  const inside = (dir: string, p: string) => p === dir || p.startsWith(dir.endsWith(path.sep) ? dir : dir + path.sep);
+  const target = real(file);
+  if (!inside(real(root), target) || except.some((dir) => inside(real(dir), target))) return undefined;
+  return target;
 }
 
 const isRecord = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === "object" && !Array.isArray(value);
@@ -117,7 +134,12 @@ export async function loadSpec(source: string, options: LoadOptions): Promise<Lo
   /** Why a document may not be read, or undefined when it may. */
   const refusal = (target: URL): string | undefined => {
     if (isRemote) return target.origin === origin ? undefined : `a spec from ${origin} may only refer to ${origin}`;
-    return target.protocol === "file:" ? undefined : "a local spec may only refer to local files";
+    if (target.protocol !== "file:") return "a local spec may only refer to local files";
+    const confine = options.confineRefs;
+    if (confine !== undefined && confinedPath(fileURLToPath(target), confine) === undefined) {
+      return `${show(target.href)} is outside the project (${confine.root}${confine.except?.length ? `, leaving out ${confine.except.join(", ")}` : ""})`;
+    }
+    return undefined;
   };
   const read = async (url: string): Promise<void> => {
     const refused = refusal(new URL(url));

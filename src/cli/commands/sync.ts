@@ -6,7 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { findProject } from "../../config/home.js";
+import { findProject, PROJECT_HOME } from "../../config/home.js";
 import { ExitCode, UsageError, ValidationError } from "../../errors.js";
 import type { SaveToolResult } from "../../api/index.js";
 import { writeFileAtomic } from "../../util/atomic-file.js";
@@ -28,6 +28,10 @@ interface SyncedTool {
   change: SaveToolResult["change"];
   status: SaveToolResult["status"];
   source: string;
+  /** A spec's operations left out, and why (as `import --openapi` reports them). */
+  skipped?: Array<{ method: string; path: string; operationId?: string; reason: string }>;
+  /** A spec's warnings. */
+  warnings?: string[];
 }
 
 /** The tools each project's syncs own, by the path of its toolctl.yaml. */
@@ -91,6 +95,8 @@ export async function syncCommand(context: CommandContext, flags: SyncFlags): Pr
         operations: spec.operations,
         pathPrefix: spec.pathPrefix,
         strict: spec.strict === true,
+        // What the spec refers to stays in the project too, as its listed paths do (and out of its home).
+        confineRefs: { root: project.root, except: [path.join(project.root, PROJECT_HOME)] },
       });
       if (spec.name === undefined) declare(ready.tool, ["specs", i, "openapi"], spec.openapi, `specs.${i}`);
       prepared.push(ready);
@@ -101,7 +107,8 @@ export async function syncCommand(context: CommandContext, flags: SyncFlags): Pr
     }
     for (const [i, spec] of file.specs.entries()) {
       const saved = await prepared[i]!.save();
-      synced.push({ tool: saved.tool, change: saved.change, status: saved.status, source: spec.openapi });
+      const { skipped, warnings } = prepared[i]!.report;
+      synced.push({ tool: saved.tool, change: saved.change, status: saved.status, source: spec.openapi, skipped, warnings });
     }
     const failed = report?.failed ?? [];
     const listed = new Set(synced.map((s) => s.tool));
@@ -157,6 +164,11 @@ export async function syncCommand(context: CommandContext, flags: SyncFlags): Pr
         ? `not pruned, because a manifest failed: ${result.unlisted.join(", ")}`
         : `no longer in toolctl.yaml: ${result.unlisted.join(", ")}; toolctl sync --prune removes them`,
     );
+  }
+  for (const s of result.synced) {
+    for (const skip of s.skipped ?? [])
+      output.info(`  ${s.tool}: skipped ${skip.method.toUpperCase()} ${skip.path}${skip.operationId ? ` (${skip.operationId})` : ""}: ${skip.reason}`);
+    for (const warning of s.warnings ?? []) output.warn(`${s.tool}: ${warning}`);
   }
   const pending = result.synced.filter((s) => s.status === "pending" && s.change !== "unchanged");
   for (const s of pending) output.info(`review what ${s.tool} may call and grant it with: toolctl tool approve ${s.tool}`);
