@@ -791,6 +791,26 @@ describe("pipes", () => {
     expect(result.status).toBe(0);
   });
 
+  it("keeps the exit code when the reader of its output has gone: a failure stays a failure", async () => {
+    const { spawn } = await import("node:child_process");
+    const cases: Array<[string[], "stdout" | "stderr", number]> = [
+      [["show", "nosuch"], "stderr", 2],
+      [["show", "nosuch", "--json"], "stdout", 2],
+      [["import", path.join(tempDir(), "missing.yaml")], "stderr", 2],
+      [["list"], "stdout", 0],
+    ];
+    for (const [args, closed, expected] of cases) {
+      const child = spawn(process.execPath, [binPath, ...args], { env: { ...baseEnv(), TOOLCTL_HOME: home }, stdio: ["ignore", "pipe", "pipe"] });
+      // The reader goes before toolctl writes anything: its first write meets a closed pipe (EPIPE).
+      child[closed].destroy();
+      let other = "";
+      child[closed === "stdout" ? "stderr" : "stdout"].on("data", (chunk) => (other += chunk));
+      const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+      expect(code, `${args.join(" ")} with ${closed} closed`).toBe(expected);
+      expect(other, args.join(" ")).not.toMatch(/EPIPE|at .*\.js/);
+    }
+  });
+
   it("writes all of its output to a pipe another writer made non-blocking, and a slow reader gets every line", async () => {
     // A Node process sharing the pipe builds its stdout stream, which makes the pipe non-blocking for every writer
     // until it exits; toolctl's direct write then meets a full pipe (EAGAIN) and hands the rest to its stream.

@@ -45,6 +45,15 @@ export function watchStdio(onStream: (stream: NodeJS.WriteStream) => void): void
   }
 }
 
+/** /dev/null's device number, or undefined where it cannot be had (then every character device is asked of tty). */
+function nullDevice(): number | undefined {
+  try {
+    return statSync("/dev/null").rdev;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Whether `fd` is a terminal. tty (and with it net and the stream stack) is loaded only for a character device
  * other than /dev/null (cron's and scripts' `> /dev/null`).
@@ -55,7 +64,7 @@ export function isTerminal(fd: number): boolean {
     let maybe = false;
     try {
       const stat = fstatSync(fd);
-      maybe = stat.isCharacterDevice() && stat.rdev !== statSync("/dev/null", { throwIfNoEntry: false })?.rdev;
+      maybe = stat.isCharacterDevice() && stat.rdev !== nullDevice();
     } catch {
       // Closed: not a terminal.
     }
@@ -70,13 +79,18 @@ export function stdioStream(fd: StdioFd): NodeJS.WriteStream {
   return fd === 1 ? process.stdout : process.stderr;
 }
 
+/** Descriptors whose reader went away: what is written to them is dropped. */
+const gone = new Set<StdioFd>();
+
 /**
  * Writes `text` to stdout (1) or stderr (2): through the descriptor while no stream is built for it and it is not
- * a terminal, else through the stream. A reader that went away (EPIPE) ends the process quietly, as the CLI's
- * stream handler does; a descriptor that would block (EAGAIN: made non-blocking by another process sharing it)
- * hands the rest to the stream, which waits for it.
+ * a terminal, else through the stream. Text for a reader that went away (EPIPE: `toolctl list | head`) is
+ * dropped quietly and the command goes on to its end, so its exit code is the one it would have had (an error
+ * printed to a closed pipe still exits 2). A descriptor that would block (EAGAIN: made non-blocking by another
+ * process sharing it) hands the rest to the stream, which waits for it.
  */
 export function writeText(fd: StdioFd, text: string): void {
+  if (gone.has(fd)) return;
   if (built.has(fd) || isTerminal(fd)) {
     stdioStream(fd).write(text);
     return;
@@ -87,7 +101,7 @@ export function writeText(fd: StdioFd, text: string): void {
     while (offset < bytes.length) offset += writeSync(fd, bytes, offset);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === "EPIPE") process.exit(process.exitCode ?? 0);
+    if (code === "EPIPE") return void gone.add(fd);
     if (code !== "EAGAIN") throw error;
     stdioStream(fd).write(bytes.subarray(offset));
   }
