@@ -3,7 +3,7 @@
  * directory, `toolctl sync` (added, updated, unchanged, --prune), the order --home, TOOLCTL_HOME, project,
  * default, a bad toolctl.yaml, the project's limits over the user's, and `toolctl config` saying which home and why.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { examplesDir, repoRoot, runCli, runJson, tempDir, writeFiles, type CliOptions } from "./helpers.js";
@@ -238,6 +238,25 @@ describe("toolctl sync", () => {
     expect(await names()).toEqual([]);
   });
 
+  it("a project moved with its .toolctl/ still owns what its syncs added, in the current and the earlier synced.json", async () => {
+    for (const earlier of [false, true]) {
+      const { root, user } = newProject({ "toolctl.yaml": "manifests: [echo.yaml]\n", "echo.yaml": echo });
+      const atDir = (dir: string): CliOptions => ({ cwd: dir, env: { HOME: user } });
+      expect((await runJson(["sync"], atDir(root))).json.summary.added).toBe(1);
+      if (earlier) {
+        // The form written before projects could share a home: the project's absolute file and its tools.
+        writeFileSync(path.join(root, ".toolctl", "synced.json"), JSON.stringify({ file: path.join(root, "toolctl.yaml"), tools: ["echo"] }));
+      }
+      const moved = `${root}-moved`;
+      renameSync(root, moved);
+      writeFileSync(path.join(moved, "toolctl.yaml"), "manifests: []\n");
+      const pruned = await runJson(["sync", "--prune"], atDir(moved));
+      expect(pruned.code, pruned.stderr).toBe(0);
+      expect(pruned.json.removed, earlier ? "earlier synced.json" : "current synced.json").toEqual(["echo"]);
+      expect(JSON.parse(readFileSync(path.join(moved, ".toolctl", "synced.json"), "utf8"))).toEqual({ projects: {} });
+    }
+  });
+
   it("a tool name declared twice, by manifests or specs, is refused before anything is imported", async () => {
     const pet = readFileSync(path.join(repoRoot, "test/fixtures/openapi/petstore.yaml"), "utf8");
     const { root, at } = newProject({ "echo.yaml": echo, "pet.yaml": pet, "tools/echo.yaml": echo, "tools/calculator.yaml": calculator });
@@ -417,6 +436,15 @@ describe("listed paths really inside the project", () => {
     // People are told on stderr, as by import --openapi.
     const text = await runCli(["sync"], at());
     expect(text.stderr).toMatch(/^ {2}pets: skipped POST \/absolute \(absolute\): .* is outside the project/m);
+
+    // Reached through a link to the project, a file that is not there is said to be missing, not outside.
+    writeFileSync(path.join(root, "specs", "api.yaml"), spec + op("missing", "nothere.yaml#/Pet"));
+    const viaLink = `${root}-link`;
+    symlinkSync(root, viaLink);
+    const linked = await runJson(["sync"], { ...at(), cwd: path.join(viaLink, "specs") });
+    expect(linked.code, linked.stderr).toBe(0);
+    const missing = (linked.json.tools[0].skipped as Array<{ operationId: string; reason: string }>).find((skip) => skip.operationId === "missing");
+    expect(missing?.reason).toMatch(/nothere\.yaml does not exist/);
 
     // Under strict, the spec is refused (exit 3, as import --openapi --strict refuses a reference) and nothing is imported.
     writeFileSync(path.join(root, "toolctl.yaml"), "specs:\n  - openapi: specs/api.yaml\n    name: strictpets\n    strict: true\n");

@@ -4,7 +4,7 @@
  * remembered in the home, so that `--prune` removes only those the file no longer lists, never one imported by hand
  * (a sync owns the tools it added, and keeps owning them while they are listed; see docs/projects.md).
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { findProject, PROJECT_HOME } from "../../config/home.js";
 import { ExitCode, UsageError, ValidationError } from "../../errors.js";
@@ -15,7 +15,9 @@ import { withToolctl } from "./shared.js";
 
 /**
  * In the home: the tools each project's syncs imported, by the project's toolctl.yaml. Projects may share a home
- * (`--home`, `TOOLCTL_HOME`): each owns only its own tools, and never prunes one another project owns.
+ * (`--home`, `TOOLCTL_HOME`): each owns only its own tools, and never prunes one another project owns. A project
+ * is named by the path of its toolctl.yaml from the home when the home is inside the project (its own
+ * `.toolctl/`, so that moving the project keeps what it owns), else by the file's absolute path.
  */
 export const SYNC_STATE_FILE = "synced.json";
 
@@ -34,10 +36,20 @@ interface SyncedTool {
   warnings?: string[];
 }
 
-/** The tools each project's syncs own, by the path of its toolctl.yaml. */
+/** The tools each project's syncs own, by the path of its toolctl.yaml (see SYNC_STATE_FILE). */
 type SyncState = Record<string, string[]>;
 
-function readState(home: string): SyncState {
+const isInside = (dir: string, file: string) => file === dir || file.startsWith(dir.endsWith(path.sep) ? dir : dir + path.sep);
+
+/** How `synced.json` in `home` names the project of `file` (its toolctl.yaml). */
+function ownerKey(home: string, file: string): string {
+  return isInside(path.dirname(file), home) ? path.relative(home, file) : file;
+}
+
+/** Whether the toolctl.yaml an entry names is still there (a project moved or removed owns nothing any more). */
+const ownerExists = (home: string, key: string) => existsSync(path.resolve(home, key));
+
+function readState(home: string, current: { key: string; file: string }): SyncState {
   let state: unknown;
   try {
     state = JSON.parse(readFileSync(path.join(home, SYNC_STATE_FILE), "utf8"));
@@ -47,17 +59,23 @@ function readState(home: string): SyncState {
   const names = (tools: unknown) => (Array.isArray(tools) ? tools.filter((tool): tool is string => typeof tool === "string") : []);
   if (typeof state !== "object" || state === null) return {};
   const { projects, file, tools } = state as { projects?: unknown; file?: unknown; tools?: unknown };
-  // Written before projects could share a home: one project's file and tools.
-  if (projects === undefined) return typeof file === "string" ? { [file]: names(tools) } : {};
+  // Written before projects could share a home: one project's absolute file and its tools. That project is this
+  // one when the file is, or when it is gone (the project moved since).
+  if (projects === undefined) {
+    if (typeof file !== "string") return {};
+    return { [file === current.file || !existsSync(file) ? current.key : ownerKey(home, file)]: names(tools) };
+  }
   if (typeof projects !== "object" || projects === null) return {};
   return Object.fromEntries(Object.entries(projects).map(([project, owned]) => [project, names(owned)]));
 }
 
-/** Records what `project`'s sync now owns, read again first so that another project's sync since is kept. */
-function writeState(home: string, project: string, tools: string[]): void {
-  const state = readState(home);
-  if (tools.length > 0) state[project] = tools;
-  else delete state[project];
+/**
+ * Records what the current project's sync now owns, read again first so that another project's sync since is
+ * kept; entries of projects whose toolctl.yaml is gone are dropped.
+ */
+function writeState(home: string, current: { key: string; file: string }, tools: string[]): void {
+  const state = Object.fromEntries(Object.entries(readState(home, current)).filter(([key]) => key !== current.key && ownerExists(home, key)));
+  if (tools.length > 0) state[current.key] = tools;
   writeFileAtomic(path.join(home, SYNC_STATE_FILE), `${JSON.stringify({ projects: state }, null, 2)}\n`);
 }
 
@@ -95,8 +113,9 @@ export async function syncCommand(context: CommandContext, flags: SyncFlags): Pr
         operations: spec.operations,
         pathPrefix: spec.pathPrefix,
         strict: spec.strict === true,
-        // What the spec refers to stays in the project too, as its listed paths do (and out of its home).
-        confineRefs: { root: project.root, except: [path.join(project.root, PROJECT_HOME)] },
+        // What the spec refers to stays in the project too, as its listed paths do, and out of the project's
+        // .toolctl/ and the home in use (which --home or TOOLCTL_HOME may put elsewhere in the project).
+        confineRefs: { root: project.root, except: [...new Set([path.join(project.root, PROJECT_HOME), toolctl.home])] },
       });
       if (spec.name === undefined) declare(ready.tool, ["specs", i, "openapi"], spec.openapi, `specs.${i}`);
       prepared.push(ready);
@@ -114,9 +133,10 @@ export async function syncCommand(context: CommandContext, flags: SyncFlags): Pr
     const listed = new Set(synced.map((s) => s.tool));
     // The sync's tools: those it added, and those an earlier sync owned. A tool that was there before any sync
     // (imported by hand) stays the user's, even when a sync finds it unchanged or updates it.
-    const state = readState(toolctl.home);
-    const owned = new Set(state[project.file] ?? []);
-    const othersOwn = new Set(Object.entries(state).flatMap(([file, tools]) => (file === project.file ? [] : tools)));
+    const current = { key: ownerKey(toolctl.home, project.file), file: project.file };
+    const state = readState(toolctl.home, current);
+    const owned = new Set(state[current.key] ?? []);
+    const othersOwn = new Set(Object.entries(state).flatMap(([key, tools]) => (key === current.key || !ownerExists(toolctl.home, key) ? [] : tools)));
     const ours = [...listed].filter((tool) => owned.has(tool) || synced.some((s) => s.tool === tool && s.change === "added"));
     // Tools an earlier sync imported and the file no longer lists; with a failed manifest its tools would look
     // unlisted, so nothing is pruned then. One another project's sync owns too stays: it is that project's now.
@@ -131,7 +151,7 @@ export async function syncCommand(context: CommandContext, flags: SyncFlags): Pr
       }
     }
     const kept = unlisted.filter((tool) => !removed.includes(tool));
-    writeState(toolctl.home, project.file, [...ours, ...kept]);
+    writeState(toolctl.home, current, [...ours, ...kept]);
     return { synced, removed, unlisted: kept, failed };
   });
 
