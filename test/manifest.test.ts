@@ -718,6 +718,13 @@ describe("toolctl import: bad manifests", () => {
     const broken = await toolctl.importManifests([dir]);
     expect(broken.failed.map((failure) => failure.file)).toEqual([path.join(dir, "gamma.yaml")]);
     expect(broken.failed[0]!.message).toMatch(/gamma\.yaml/);
+    // A link to a manifest beside it is the same manifest: imported once, as the file it names.
+    const aliased = writeFiles({ "echo.yaml": GOOD_TOOL("delta") });
+    symlinkSync("echo.yaml", path.join(aliased, "current.yaml"));
+    const once = await toolctl.importManifests([aliased]);
+    expect([once.failed, once.imported.map((item) => [item.tool, item.file])]).toEqual([[], [["delta", path.join(aliased, "echo.yaml")]]]);
+    const named = await toolctl.importManifests([path.join(aliased, "current.yaml"), path.join(aliased, "echo.yaml")]);
+    expect([named.failed, named.imported.map((item) => item.file)]).toEqual([[], [path.join(aliased, "echo.yaml")]]);
     // Only links: still a directory of manifests.
     const links = tempDir();
     symlinkSync(path.join(elsewhere, "beta.yaml"), path.join(links, "beta.yaml"));

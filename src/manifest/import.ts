@@ -3,6 +3,7 @@
  * caller backs with its store).
  * Each file is all-or-nothing; a bad file is reported with every problem in it and does not stop the others.
  */
+import { lstatSync, realpathSync } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import type { Actor } from "../config/home.js";
@@ -63,8 +64,31 @@ export async function collectManifestFiles(paths: string[]): Promise<string[]> {
     if (entries.length === 0) throw new UsageError(`${given}: no manifests (*.yaml, *.yml, *.json) in this directory`);
     files.push(...entries);
   }
-  const seen = new Set<string>();
-  return files.filter((file) => !seen.has(path.resolve(file)) && seen.add(path.resolve(file)));
+  // One manifest named twice (by two paths, or through a link beside it) is imported once, as the file itself
+  // rather than a link to it, at the place it was first named.
+  const chosen = new Map<string, string>();
+  for (const file of files) {
+    const real = realPath(file);
+    const earlier = chosen.get(real);
+    if (earlier === undefined || (isLink(earlier) && !isLink(file))) chosen.set(real, file);
+  }
+  return [...chosen.values()];
+}
+
+function realPath(file: string): string {
+  try {
+    return realpathSync(file);
+  } catch {
+    return path.resolve(file);
+  }
+}
+
+function isLink(file: string): boolean {
+  try {
+    return lstatSync(file).isSymbolicLink();
+  } catch {
+    return false;
+  }
 }
 
 function compileActions(loaded: LoadedManifest): CompiledAction[] {
