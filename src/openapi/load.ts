@@ -49,15 +49,25 @@ export interface LoadOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * `p` through its links, in the file system's own spelling (`realpath(3)`: on a case-insensitive disk, the case
+ * it is stored in); for a path that does not exist, its nearest existing directory's real path and the rest.
+ */
+function realPath(p: string): string {
+  const missing: string[] = [];
+  for (let at = path.resolve(p); ; at = path.dirname(at)) {
+    try {
+      return path.join(realpathSync.native(at), ...missing.reverse());
+    } catch {
+      if (path.dirname(at) === at) return path.resolve(p);
+      missing.push(path.basename(at));
+    }
+  }
+}
+
 /** `file` (resolved through its links as far as it exists) when it is inside `root` and in none of `except`. */
 function confinedPath(file: string, { root, except = [] }: { root: string; except?: string[] }): string | undefined {
-  const real = (p: string) => {
-    try {
-      return realpathSync(p);
-    } catch {
-      return path.resolve(p);
-    }
-  };
+  const real = realPath;
   const inside = (dir: string, p: string) => p === dir || p.startsWith(dir.endsWith(path.sep) ? dir : dir + path.sep);
   const target = real(file);
   if (!inside(real(root), target) || except.some((dir) => inside(real(dir), target))) return undefined;
