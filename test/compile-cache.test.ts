@@ -300,5 +300,12 @@ process.stdout.write(JSON.stringify({
       expect(result.stderr).toBe("");
       expect(JSON.parse(result.stdout)).toEqual({ seenByB: true, oneC: true, tries: { first: "first", second: true }, aCached: true });
     }
+
+    // A file that is missing is reported by Node's loader, as without the cache.
+    writeFileSync(path.join(root, "entry.js"), 'require("./chunks/gone.js");\n');
+    const missing = spawnSync(process.execPath, [script], { env: baseEnv(), encoding: "utf8" });
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain("Cannot find module './chunks/gone.js'");
+    expect(missing.stderr).toContain("code: 'MODULE_NOT_FOUND'");
   });
 });

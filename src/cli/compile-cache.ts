@@ -148,13 +148,20 @@ export function enableCompileCache(root: string, base: string | undefined, comma
       if (target.startsWith(prefix) && target.endsWith(".js")) {
         const cached = moduleCache[target];
         if (cached) return cached.exports;
+        let source: string;
+        try {
+          source = readFileSync(target, "utf8");
+        } catch {
+          // Missing or unreadable (a damaged installation): Node's loader says so, in its own words.
+          return parent.require(id);
+        }
         const module = new Module(target, parent as unknown as Module);
         module.filename = target;
         module.paths = (parent as unknown as Module).paths;
         moduleCache[target] = module;
         let loaded = false;
         try {
-          compileWrapped(module as unknown as CompiledModule, target, `${WRAPPER}${readFileSync(target, "utf8")}${TAIL}`);
+          compileWrapped(module as unknown as CompiledModule, target, `${WRAPPER}${source}${TAIL}`);
           loaded = true;
         } finally {
           if (!loaded) delete moduleCache[target];
