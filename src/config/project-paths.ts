@@ -10,6 +10,7 @@ import path from "node:path";
 import { PROJECT_HOME, type ProjectRef } from "./home.js";
 import { projectInvalid, projectProblem, type ProjectFile } from "./project.js";
 import { MANIFEST_EXTENSIONS, readManifestFile } from "../manifest/load.js";
+import { isInside } from "../util/paths.js";
 
 export interface ProjectSourceFile {
   /** The real path, to read. */
@@ -26,8 +27,6 @@ export interface ProjectSources {
   /** Per spec, in order: its real path, or its https:// URL as given. */
   specs: string[];
 }
-
-const isInside = (dir: string, file: string) => file === dir || file.startsWith(dir.endsWith(path.sep) ? dir : dir + path.sep);
 
 function realpath(file: string): string | undefined {
   try {

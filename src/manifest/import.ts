@@ -3,7 +3,7 @@
  * caller backs with its store).
  * Each file is all-or-nothing; a bad file is reported with every problem in it and does not stop the others.
  */
-import { lstatSync, realpathSync } from "node:fs";
+import { lstatSync } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import type { Actor } from "../config/home.js";
@@ -12,6 +12,7 @@ import type { CompiledAction, SaveToolInput, SaveToolResult } from "../domain/re
 import { compileValidatorCode } from "../schema/compile.js";
 import { withDefinitions } from "../schema/defs.js";
 import { digestOf, sha256Hex } from "../util/canonical.js";
+import { realPath } from "../util/paths.js";
 import { MANIFEST_EXTENSIONS, readManifestFile, type LoadedManifest } from "./load.js";
 
 export interface ImportOptions {
@@ -73,14 +74,6 @@ export async function collectManifestFiles(paths: string[]): Promise<string[]> {
     if (earlier === undefined || (isLink(earlier) && !isLink(file))) chosen.set(real, file);
   }
   return [...chosen.values()];
-}
-
-function realPath(file: string): string {
-  try {
-    return realpathSync(file);
-  } catch {
-    return path.resolve(file);
-  }
 }
 
 function isLink(file: string): boolean {

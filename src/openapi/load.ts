@@ -4,11 +4,12 @@
  * local spec, the spec's own origin only for a remote one, each URL through the guard. A file that cannot be
  * had is not an error here: it is noted, and only the operations that need it are left out (see refs.ts).
  */
-import { existsSync, realpathSync } from "node:fs";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { PolicyError, ToolctlError, UsageError } from "../errors.js";
 import type { OutboundPolicy } from "../net/outbound-policy.js";
+import { isInside, realPath } from "../util/paths.js";
 import { redactUrl } from "../net/outbound-policy.js";
 import { fetchRemote, readLocal } from "./fetch.js";
 import { rewriteIdRefs } from "./ids.js";
@@ -49,28 +50,10 @@ export interface LoadOptions {
   signal?: AbortSignal;
 }
 
-/**
- * `p` through its links, in the file system's own spelling (`realpath(3)`: on a case-insensitive disk, the case
- * it is stored in); for a path that does not exist, its nearest existing directory's real path and the rest.
- */
-function realPath(p: string): string {
-  const missing: string[] = [];
-  for (let at = path.resolve(p); ; at = path.dirname(at)) {
-    try {
-      return path.join(realpathSync.native(at), ...missing.reverse());
-    } catch {
-      if (path.dirname(at) === at) return path.resolve(p);
-      missing.push(path.basename(at));
-    }
-  }
-}
-
 /** `file` (resolved through its links as far as it exists) when it is inside `root` and in none of `except`. */
 function confinedPath(file: string, { root, except = [] }: { root: string; except?: string[] }): string | undefined {
-  const real = realPath;
-  const inside = (dir: string, p: string) => p === dir || p.startsWith(dir.endsWith(path.sep) ? dir : dir + path.sep);
-  const target = real(file);
-  if (!inside(real(root), target) || except.some((dir) => inside(real(dir), target))) return undefined;
+  const target = realPath(file);
+  if (!isInside(realPath(root), target) || except.some((dir) => isInside(realPath(dir), target))) return undefined;
   return target;
 }
 

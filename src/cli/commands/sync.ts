@@ -10,6 +10,7 @@ import { findProject, PROJECT_HOME } from "../../config/home.js";
 import { ExitCode, UsageError, ValidationError } from "../../errors.js";
 import type { SaveToolResult } from "../../api/index.js";
 import { writeFileAtomic } from "../../util/atomic-file.js";
+import { isInside } from "../../util/paths.js";
 import type { CommandContext } from "../program.js";
 import { withToolctl } from "./shared.js";
 
@@ -38,8 +39,6 @@ interface SyncedTool {
 
 /** The tools each project's syncs own, by the path of its toolctl.yaml (see SYNC_STATE_FILE). */
 type SyncState = Record<string, string[]>;
-
-const isInside = (dir: string, file: string) => file === dir || file.startsWith(dir.endsWith(path.sep) ? dir : dir + path.sep);
 
 /** How `synced.json` in `home` names the project of `file` (its toolctl.yaml). */
 function ownerKey(home: string, file: string): string {
