@@ -258,6 +258,31 @@ process.stdout.write(JSON.stringify({ ...rest, at: stack().split("\\n")[1], stat
     expect(entries(dir)).toHaveLength(2);
   });
 
+  it("loads a file's text exactly: UTF-8 beyond ASCII, and a file larger than its read buffer", () => {
+    const work = tempDir("toolctl-cc-text-");
+    const root = path.join(work, "root");
+    mkdirSync(root, { recursive: true });
+    // Both through a relative require, which the cache reads itself (the shared buffer starts at 256 KiB).
+    writeFileSync(path.join(root, "entry.js"), 'exports.text = require("./text.js");\nexports.big = require("./big.js");\n');
+    writeFileSync(path.join(root, "text.js"), "// Größe → ok\nexports.arrows = '← newer · older →';\nexports.emoji = '\u{1F600}'.length + '😀'.length;\n");
+    const filler = "x".repeat(1000);
+    const lines = Array.from({ length: 700 }, (_, i) => `exports.k${i} = "${filler}";`);
+    writeFileSync(path.join(root, "big.js"), `${lines.join("\n")}\nexports.last = "end";\n`);
+    const script = path.join(work, "main.cjs");
+    writeFileSync(
+      script,
+      `const { enableCompileCache } = require(${JSON.stringify(compileCacheModule)});
+const stats = enableCompileCache(${JSON.stringify(root)}, ${JSON.stringify(path.join(work, "cache"))});
+const { text, big } = require(${JSON.stringify(path.join(root, "entry.js"))});
+process.stdout.write(JSON.stringify({ text, keys: Object.keys(big).length, k699: big.k699.length, last: big.last, hits: stats.hits }));`,
+    );
+    for (const hits of [0, 3]) {
+      const result = spawnSync(process.execPath, [script], { env: baseEnv(), encoding: "utf8" });
+      expect(result.stderr).toBe("");
+      expect(JSON.parse(result.stdout)).toEqual({ text: { arrows: "← newer · older →", emoji: 4 }, keys: 701, k699: 1000, last: "end", hits });
+    }
+  });
+
   it("loads its root's files that require each other by relative path once each, cycles and failures as Node does", () => {
     const work = tempDir("toolctl-cc-graph-");
     const root = path.join(work, "root");

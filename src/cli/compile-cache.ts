@@ -21,7 +21,8 @@
  * run wrote to for 30 days. Anything that goes wrong (no home, a read-only disk) only means no cache.
  */
 import Module from "node:module";
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { isAscii } from "node:buffer";
+import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmdirSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { homedir } from "node:os";
 import path from "node:path";
 import { Script } from "node:vm";
@@ -113,16 +114,50 @@ export function enableCompileCache(root: string, base: string | undefined, comma
   // require.cache as every CommonJS module sees it, through the public API.
   const moduleCache = Module.createRequire(prefix).cache;
 
+  // Each file and its cache entry are read into one buffer kept for the process, not a new one per file: on a
+  // virtual machine the first touch of a fresh memory page costs as much as 10 µs (docs/benchmarks.md), and V8
+  // reads the cached code during the compile, so the buffer is free again when `new Script` returns.
+  let buffer = Buffer.allocUnsafeSlow(256 * 1024);
+  /** The rest of the file `fd`, read into the shared buffer from `at` on (with room for TAIL after it). */
+  const readRest = (fd: number, at: number): Buffer => {
+    let end = at;
+    for (;;) {
+      if (buffer.length - end - TAIL.length < 64 * 1024) {
+        const grown = Buffer.allocUnsafeSlow(2 * buffer.length);
+        buffer.copy(grown, 0, 0, end);
+        buffer = grown;
+      }
+      const read = readSync(fd, buffer, end, buffer.length - end - TAIL.length, null);
+      if (read === 0) return buffer.subarray(at, end);
+      end += read;
+    }
+  };
+
+  /** The cache entry `entry` (read into the shared buffer), or undefined when there is none. */
+  const readEntry = (entry: string): Buffer | undefined => {
+    let fd: number;
+    try {
+      fd = openSync(dir + path.sep + entry, "r");
+    } catch {
+      return undefined;
+    }
+    try {
+      return readRest(fd, 0);
+    } finally {
+      closeSync(fd);
+    }
+  };
+
   /** Compiles and runs one of toolctl's files, already wrapped as a CommonJS module function, through the cache. */
-  const compileWrapped = (module: CompiledModule, filename: string, wrapped: string): unknown => {
+  const compileWrapped = (module: CompiledModule, filename: string, wrapped: string, stat?: { size: number; mtimeMs: number }): unknown => {
     let entry: string | undefined;
     let cachedData: Buffer | undefined;
     try {
-      const { size, mtimeMs } = statSync(filename);
+      const { size, mtimeMs } = stat ?? statSync(filename);
       entry = entryName(filename.slice(prefix.length), size, mtimeMs);
-      cachedData = readFileSync(path.join(dir, entry));
+      cachedData = readEntry(entry);
     } catch {
-      // No entry yet (or the file cannot be read): compiled as usual, and cached at exit.
+      // The file cannot be read: compiled as usual, and cached at exit.
     }
     const script = new Script(wrapped, { filename, cachedData });
     if (cachedData && !script.cachedDataRejected) stats.hits++;
@@ -132,25 +167,49 @@ export function enableCompileCache(root: string, base: string | undefined, comma
       if (entry) pending.push({ entry, script });
     }
     const compiled = script.runInThisContext({ displayErrors: true }) as (...args: unknown[]) => unknown;
-    const require = Object.assign((id: string) => requireFrom(module, filename, id), {
+    // Node's Module sets `path` (the directory) when it makes the module object.
+    const dirname = (module as { path?: string }).path ?? path.dirname(filename);
+    const require = Object.assign((id: string) => requireFrom(module, dirname, id), {
       resolve: (request: string, options?: { paths?: string[] }) => Module.createRequire(filename).resolve(request, options),
       cache: moduleCache,
       main: (process as { mainModule?: unknown }).mainModule,
     });
-    return compiled.call(module.exports, module.exports, require, module, filename, path.dirname(filename));
+    return compiled.call(module.exports, module.exports, require, module, filename, dirname);
+  };
+
+  /**
+   * A file's text inside the module wrapper, as one flat string: the file is read after the wrapper's opening in the
+   * shared buffer, so V8 is not handed a concatenation it must copy again. The build writes ASCII (esbuild escapes
+   * the rest), which is read as Latin-1, byte for byte; a file with other bytes is decoded as UTF-8.
+   */
+  const readWrapped = (file: string): { wrapped: string; stat: { size: number; mtimeMs: number } } => {
+    const fd = openSync(file, "r");
+    try {
+      const stat = fstatSync(fd);
+      const text = readRest(fd, WRAPPER.length);
+      if (!isAscii(text)) return { wrapped: `${WRAPPER}${text.toString("utf8")}${TAIL}`, stat };
+      buffer.write(WRAPPER, 0, "latin1");
+      buffer.write(TAIL, WRAPPER.length + text.length, "latin1");
+      return { wrapped: buffer.toString("latin1", 0, WRAPPER.length + text.length + TAIL.length), stat };
+    } finally {
+      closeSync(fd);
+    }
   };
 
   // toolctl's own files require each other by relative paths ("./chunk-….js"): those are loaded here, without
   // Node's resolution (a package scope lookup, stats and a realpath per file).
-  const requireFrom = (parent: CompiledModule, parentFile: string, id: string): unknown => {
+  const requireFrom = (parent: CompiledModule, parentDir: string, id: string): unknown => {
     if (id.startsWith("./") || id.startsWith("../")) {
-      const target = path.join(path.dirname(parentFile), id);
+      // "./chunk-….js", a name beside the parent, is most of them: joined without normalizing (a few hundred
+      // path.join calls made V8 optimize its loop on a background thread, for nothing).
+      const target = id.startsWith("./") && !id.includes("/", 2) ? parentDir + path.sep + id.slice(2) : path.join(parentDir, id);
       if (target.startsWith(prefix) && target.endsWith(".js")) {
         const cached = moduleCache[target];
         if (cached) return cached.exports;
-        let source: string;
+        let wrapped: string;
+        let stat: { size: number; mtimeMs: number };
         try {
-          source = readFileSync(target, "utf8");
+          ({ wrapped, stat } = readWrapped(target));
         } catch {
           // Missing or unreadable (a damaged installation): Node's loader says so, in its own words.
           return parent.require(id);
@@ -161,7 +220,7 @@ export function enableCompileCache(root: string, base: string | undefined, comma
         moduleCache[target] = module;
         let loaded = false;
         try {
-          compileWrapped(module as unknown as CompiledModule, target, `${WRAPPER}${source}${TAIL}`);
+          compileWrapped(module as unknown as CompiledModule, target, wrapped, stat);
           loaded = true;
         } finally {
           if (!loaded) delete moduleCache[target];

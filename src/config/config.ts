@@ -130,7 +130,7 @@ export async function loadConfig(home: string, env: NodeJS.ProcessEnv, project?:
   const sources: Record<string, SettingSource> = Object.fromEntries(SETTINGS.map((s) => [s.key, "default"]));
   let info;
   try {
-    info = statSync(file);
+    info = statSync(file, { throwIfNoEntry: false });
   } catch {
     info = undefined;
   }

@@ -106,7 +106,8 @@ function inCidrList(addr: Addr, list: string[]): boolean {
     let net: Addr;
     let bits: number;
     if (ipaddr.isValidCIDR(e)) {
-      [net, bits] = ipaddr.parseCIDR(e);
+      // ipaddr.parseCIDR tries IPv6 first and throws on the way for every IPv4 range; the colon says which it is.
+      [net, bits] = e.includes(":") ? ipaddr.IPv6.parseCIDR(e) : ipaddr.IPv4.parseCIDR(e);
     } else if (ipaddr.isValid(stripHost(e))) {
       net = ipaddr.parse(stripHost(e));
       bits = net.kind() === "ipv4" ? 32 : 128;
@@ -222,10 +223,8 @@ export function isAddressAllowed(ip: string, allowPrivate: OutboundPolicy["allow
 const METADATA_ADDRESSES = ["100.100.100.200", "fd00:ec2::254"];
 
 function isMetadataAddress(addr: Addr): boolean {
-  return METADATA_ADDRESSES.some((known) => {
-    const parsed = ipaddr.parse(known);
-    return parsed.kind() === addr.kind() && parsed.toNormalizedString() === addr.toNormalizedString();
-  });
+  const normalized = addr.toNormalizedString();
+  return METADATA_ADDRESSES.some((known) => known.includes(":") === (addr.kind() === "ipv6") && ipaddr.parse(known).toNormalizedString() === normalized);
 }
 
 /**
