@@ -238,6 +238,29 @@ describe("toolctl sync", () => {
     expect(await names()).toEqual([]);
   });
 
+  it("a sync into a home another sync is changing waits for it, so neither project's record is lost", async () => {
+    const home = tempDir("toolctl-shared-home-");
+    const a = newProject({ "toolctl.yaml": "manifests: [echo.yaml]\n", "echo.yaml": echo });
+    const b = newProject({ "toolctl.yaml": "manifests: [calculator.yaml]\n", "calculator.yaml": calculator });
+    const inB = { ...b.at(), env: { ...b.at().env, TOOLCTL_HOME: home } };
+    const state = path.join(home, "synced.json");
+    const lock = path.join(home, ".synced.json.lock");
+    // Held by this test's process, a running one, as project A's sync would hold it.
+    writeFileSync(lock, JSON.stringify({ pid: process.pid, start: null }));
+    const syncing = runJson(["sync"], inB);
+    const early = await Promise.race([syncing.then(() => "finished"), new Promise((resolve) => setTimeout(() => resolve("waiting"), 2_500))]);
+    expect(early, "B's sync went ahead while the lock was held").toBe("waiting");
+    // A's sync records what it owns and lets go: B's then reads that record and adds its own to it.
+    const aFile = path.join(a.root, "toolctl.yaml");
+    writeFileSync(state, JSON.stringify({ projects: { [aFile]: ["echo"] } }));
+    rmSync(lock);
+    const synced = await syncing;
+    expect(synced.code, synced.stderr).toBe(0);
+    expect(synced.json.summary.added).toBe(1);
+    expect(JSON.parse(readFileSync(state, "utf8"))).toEqual({ projects: { [aFile]: ["echo"], [path.join(b.root, "toolctl.yaml")]: ["calculator"] } });
+    expect(existsSync(lock)).toBe(false);
+  });
+
   it("a project moved with its .toolctl/ still owns what its syncs added, in the current and the earlier synced.json", async () => {
     for (const earlier of [false, true]) {
       const { root, user } = newProject({ "toolctl.yaml": "manifests: [echo.yaml]\n", "echo.yaml": echo });

@@ -8,6 +8,7 @@ import { mkdirSync, readFileSync, unlinkSync } from "node:fs";
 import path from "node:path";
 import { ALLOW_ENTRY_PATTERN, TOOL_NAME_PATTERN } from "../domain/name-patterns.js";
 import { EnvironmentError, UsageError, ValidationError } from "../errors.js";
+import { underHomeLock } from "./home-lock.js";
 import { writeFileAtomic } from "../util/atomic-file.js";
 import { didYouMean, suggest } from "../util/suggest.js";
 import type { ProjectRef } from "./home.js";
@@ -252,7 +253,6 @@ const LOCK_WAIT_MS = 5_000;
  * can be written either: the change goes ahead unlocked, and fails at the write if it has one to make.
  */
 async function underLock<T>(home: string, file: string, creating: boolean, fn: () => Promise<T>): Promise<T> {
-  const { withLockFile, LockBusyError, LockUnavailableError } = await import("../util/lock-file.js");
   // `set` may create the home; `unset` has nothing to remove from a home that is not there.
   if (creating) {
     try {
@@ -261,20 +261,7 @@ async function underLock<T>(home: string, file: string, creating: boolean, fn: (
       // Said by the write.
     }
   }
-  const lock = path.join(home, `.${CONFIG_FILE}.lock`);
-  try {
-    return await withLockFile(lock, LOCK_WAIT_MS, fn);
-  } catch (error) {
-    if (error instanceof LockUnavailableError) return fn();
-    if (error instanceof LockBusyError) {
-      const holder = error.holder === undefined ? "" : ` (process ${error.holder})`;
-      throw new EnvironmentError(`${file} is being changed by another toolctl${holder}; try again, or remove ${lock} if none is running. It is unchanged`, {
-        file,
-        lock,
-      });
-    }
-    throw error;
-  }
+  return underHomeLock(path.join(home, `.${CONFIG_FILE}.lock`), file, LOCK_WAIT_MS, "It is unchanged", fn);
 }
 
 /** Writes `text` as the new config.yaml, atomically; the validation cache beside it is dropped. */

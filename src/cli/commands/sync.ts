@@ -7,8 +7,9 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { findProject, PROJECT_HOME } from "../../config/home.js";
+import { underHomeLock } from "../../config/home-lock.js";
 import { ExitCode, UsageError, ValidationError } from "../../errors.js";
-import type { SaveToolResult } from "../../api/index.js";
+import type { SaveToolResult, Toolctl } from "../../api/index.js";
 import { writeFileAtomic } from "../../util/atomic-file.js";
 import { isInside } from "../../util/paths.js";
 import type { CommandContext } from "../program.js";
@@ -21,6 +22,9 @@ import { withToolctl } from "./shared.js";
  * `.toolctl/`, so that moving the project keeps what it owns), else by the file's absolute path.
  */
 export const SYNC_STATE_FILE = "synced.json";
+
+/** How long a sync waits for another one into the same home (an OpenAPI import may take seconds). */
+const LOCK_WAIT_MS = 30_000;
 
 interface SyncFlags {
   prune?: boolean;
@@ -101,7 +105,7 @@ export async function syncCommand(context: CommandContext, flags: SyncFlags): Pr
   sources.manifests.forEach((m, i) => names[i] !== undefined && declare(names[i], m.field, m.shown, m.field.join(".")));
   file.specs.forEach((spec, i) => spec.name !== undefined && declare(spec.name, ["specs", i, "name"], spec.openapi, `specs.${i}`));
 
-  const result = await withToolctl(context, async (toolctl) => {
+  const syncInto = async (toolctl: Toolctl) => {
     const synced: SyncedTool[] = [];
     const prepared = [];
     for (const [i, spec] of file.specs.entries()) {
@@ -152,7 +156,14 @@ export async function syncCommand(context: CommandContext, flags: SyncFlags): Pr
     const kept = unlisted.filter((tool) => !removed.includes(tool));
     writeState(toolctl.home, current, [...ours, ...kept]);
     return { synced, removed, unlisted: kept, failed };
-  });
+  };
+  // Under a lock beside synced.json, from the first import to the record of what this sync owns: another
+  // project's sync into the same home (--home, TOOLCTL_HOME) waits its turn, so neither record is lost.
+  const result = await withToolctl(context, (toolctl) =>
+    underHomeLock(path.join(toolctl.home, `.${SYNC_STATE_FILE}.lock`), path.join(toolctl.home, SYNC_STATE_FILE), LOCK_WAIT_MS, "Nothing was synced", () =>
+      syncInto(toolctl),
+    ),
+  );
 
   const { output } = context;
   const c = output.color;
