@@ -118,18 +118,24 @@ export function enableCompileCache(root: string, base: string | undefined, comma
   // virtual machine the first touch of a fresh memory page costs as much as 10 µs (docs/benchmarks.md), and V8
   // reads the cached code during the compile, so the buffer is free again when `new Script` returns.
   let buffer = Buffer.allocUnsafeSlow(256 * 1024);
-  /** The rest of the file `fd`, read into the shared buffer from `at` on (with room for TAIL after it). */
-  const readRest = (fd: number, at: number): Buffer => {
+  /**
+   * The rest of the file `fd`, read into the shared buffer from `at` on (with room for TAIL after it). A read that
+   * returns less than it asked for has reached the end of a regular file, so with room for the size the caller
+   * expects and a byte more, a file takes one read, not a second one that only finds its end (130 per `run`).
+   */
+  const readFile = (fd: number, at: number, expected = 0): Buffer => {
     let end = at;
     for (;;) {
-      if (buffer.length - end - TAIL.length < 64 * 1024) {
-        const grown = Buffer.allocUnsafeSlow(2 * buffer.length);
+      const need = Math.max(at + expected + 1 - end, 64 * 1024);
+      if (buffer.length - end - TAIL.length < need) {
+        const grown = Buffer.allocUnsafeSlow(Math.max(2 * buffer.length, end + need + TAIL.length));
         buffer.copy(grown, 0, 0, end);
         buffer = grown;
       }
-      const read = readSync(fd, buffer, end, buffer.length - end - TAIL.length, null);
-      if (read === 0) return buffer.subarray(at, end);
+      const wanted = buffer.length - end - TAIL.length;
+      const read = readSync(fd, buffer, end, wanted, null);
       end += read;
+      if (read < wanted) return buffer.subarray(at, end);
     }
   };
 
@@ -142,7 +148,7 @@ export function enableCompileCache(root: string, base: string | undefined, comma
       return undefined;
     }
     try {
-      return readRest(fd, 0);
+      return readFile(fd, 0);
     } finally {
       closeSync(fd);
     }
@@ -186,7 +192,7 @@ export function enableCompileCache(root: string, base: string | undefined, comma
     const fd = openSync(file, "r");
     try {
       const stat = fstatSync(fd);
-      const text = readRest(fd, WRAPPER.length);
+      const text = readFile(fd, WRAPPER.length, stat.size);
       if (!isAscii(text)) return { wrapped: `${WRAPPER}${text.toString("utf8")}${TAIL}`, stat };
       buffer.write(WRAPPER, 0, "latin1");
       buffer.write(TAIL, WRAPPER.length + text.length, "latin1");
