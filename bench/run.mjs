@@ -2,8 +2,10 @@
 //   - `toolctl --version`, `toolctl list` (1,000 tools registered) and `toolctl show` of one of them against bare
 //     `node -e 0`;
 //   - `toolctl run` of an HTTP action on a loopback server against a bare node script doing the same GET with
-//     `node:http` (the honest floor: toolctl's client uses `node:http` too), and against one doing it with `fetch`
-//     (the floor of earlier figures, which also pays for loading undici), timed in the same rounds.
+//     `node:http` (the honest floor: toolctl's client uses `node:http` too), against the same script as CommonJS
+//     (no ESM loader, as toolctl's build; on Node 22 and later the ESM one also loads undici), and against one
+//     doing it with `fetch` (the floor of earlier figures, which also pays for loading undici), timed in the same
+//     rounds.
 // Usage: npm run bench   (builds first). Prints a table and writes bench/results/latest.json.
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -65,17 +67,18 @@ actions:
   toolctl(["import", path.join(work, "fetch.yaml")]);
   const fetchScript = path.join(work, "fetch.mjs");
   writeFileSync(fetchScript, `const r = await fetch("http://127.0.0.1:${port}/bench"); process.stdout.write(JSON.stringify(await r.json()) + "\\n");`);
-  const httpScript = path.join(work, "http-get.mjs");
-  writeFileSync(
-    httpScript,
-    `import { get } from "node:http";
-get("http://127.0.0.1:${port}/bench", (res) => {
+  const get = `get("http://127.0.0.1:${port}/bench", (res) => {
   let body = "";
   res.setEncoding("utf8");
   res.on("data", (chunk) => (body += chunk));
   res.on("end", () => process.stdout.write(JSON.stringify(JSON.parse(body)) + "\\n"));
-});`,
-  );
+});`;
+  const httpScript = path.join(work, "http-get.mjs");
+  writeFileSync(httpScript, `import { get } from "node:http";\n${get}`);
+  // The same GET as a CommonJS script: no ESM loader (toolctl's build has none either), and on Node 22 and later
+  // no undici, which building `node:http`'s ESM namespace loads there for its WebSocket exports (40–50 ms).
+  const httpScriptCjs = path.join(work, "http-get.cjs");
+  writeFileSync(httpScriptCjs, `const { get } = require("node:http");\n${get}`);
 
   const results = [
     compare("toolctl --version  vs  node -e 0", [node, "-e", "0"], [node, bin, "--version"], { env, target: 1.6 }),
@@ -85,7 +88,10 @@ get("http://127.0.0.1:${port}/bench", (res) => {
     ...compare("toolctl run bench.get  vs  bare node:http GET script", [node, httpScript], [node, bin, "run", "bench.get"], {
       env,
       target: 1.35,
-      alsoAgainst: [{ label: "toolctl run bench.get  vs  bare fetch script", argv: [node, fetchScript], target: 1.5 }],
+      alsoAgainst: [
+        { label: "toolctl run bench.get  vs  bare fetch script", argv: [node, fetchScript], target: 1.5 },
+        { label: "toolctl run bench.get  vs  node:http script, CommonJS", argv: [node, httpScriptCjs] },
+      ],
     }),
     compare("toolctl list, compile cache off  vs  node -e 0", [node, "-e", "0"], [node, bin, "list"], { env: coldEnv }),
     compare("toolctl run bench.get, compile cache off  vs  node:http", [node, httpScript], [node, bin, "run", "bench.get"], { env: coldEnv }),
@@ -108,6 +114,7 @@ get("http://127.0.0.1:${port}/bench", (res) => {
       ],
       [[node, httpScript], run],
       [[node, fetchScript], run],
+      [[node, httpScriptCjs], run],
       [[node, "-e", "0"], [node, bin, "list"], coldEnv],
       [[node, httpScript], run, coldEnv],
     ];
