@@ -6,7 +6,7 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
@@ -95,6 +95,32 @@ suite("team mode: the CLI on a shared PostgreSQL database", () => {
     const own = await runJson(["list"], { home: solo });
     expect(JSON.stringify(own.json)).not.toContain('"shop"');
     expect(existsSync(path.join(solo, "registry.db"))).toBe(true);
+  });
+
+  it("a machine's home that is not there yet is made on first use (mode 0700), and holds its audit key and its copy of the head", async () => {
+    const url = await newDatabase("team");
+    const home = path.join(tempDir("toolctl-parent-"), "home");
+    const imported = await runCli(["import", shopDir()], { home, env: { TOOLCTL_DATABASE_URL: url } });
+    expect(imported, imported.stderr).toMatchObject({ code: 0, stderr: "" });
+    expect(statSync(home).mode & 0o777).toBe(0o700);
+    const files = readdirSync(home);
+    expect(files).toContain("audit.key");
+    expect(files.filter((name) => /^audit-[0-9a-f]{12}\.head$/.test(name))).toHaveLength(1);
+    expect((await runJson(["audit", "verify"], { home, env: { TOOLCTL_DATABASE_URL: url } })).json).toMatchObject({ ok: true });
+
+    // With the audit key in the environment no key file is written, and the head is still exported to the home.
+    const keyed = machine(await newDatabase("team"));
+    const other = path.join(tempDir("toolctl-parent-"), "home");
+    const second = await runCli(["import", shopDir()], { home: other, env: keyed.env });
+    expect(second, second.stderr).toMatchObject({ code: 0, stderr: "" });
+    expect(readdirSync(other).filter((name) => /^audit-[0-9a-f]{12}\.head$/.test(name))).toHaveLength(1);
+
+    // A home that cannot be one is refused before the database is touched, as with a home's own registry.
+    const file = path.join(tempDir("toolctl-parent-"), "file");
+    writeFileSync(file, "");
+    const refused = await runJson(["list"], { home: file, env: keyed.env });
+    expect(refused.code).toBe(ExitCode.environment);
+    expect(refused.json.error.message).toBe(`cannot use home ${file}: it is a file, not a directory; set TOOLCTL_HOME or --home to a directory`);
   });
 
   it("a machine holding another audit key is refused before it writes (exit 6), naming the fix", async () => {

@@ -12,6 +12,7 @@
 import os from "node:os";
 import pg from "pg";
 import { RegistryError } from "../../errors.js";
+import { makeHome } from "../shared/home-dir.js";
 import { redactDatabaseUrl } from "../../util/database-url.js";
 import { loadAuditKey, type AuditKey } from "../../secrets/audit-key.js";
 import { checkpointMac } from "../shared/signing.js";
@@ -121,6 +122,8 @@ export interface OpenPgOptions {
 
 /** Opens the pool and brings the schema up to date (once, under a lock, whichever machine gets there first). */
 export async function openPgRegistry(url: string, home: string, env: NodeJS.ProcessEnv, options: OpenPgOptions = {}): Promise<PgRegistry> {
+  // The machine's own files (its audit key, its secrets key, its copy of the audit head) are kept in the home.
+  makeHome(home);
   const location = redactDatabaseUrl(url);
   const pool = new pg.Pool({
     connectionString: url,

@@ -3,11 +3,12 @@
  * toolctl processes can work at once. Every write goes through `writeTransaction` (BEGIN IMMEDIATE), which
  * takes the write lock up front: a deferred transaction that upgrades later can fail with SQLITE_BUSY at once.
  */
-import { existsSync, linkSync, mkdirSync, statfsSync, statSync, unlinkSync } from "node:fs";
+import { existsSync, linkSync, statfsSync, statSync, unlinkSync } from "node:fs";
 import { sqliteBinding } from "../../util/sqlite-binding.js";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { RegistryError } from "../../errors.js";
+import { makeHome } from "../shared/home-dir.js";
 import { loadAuditKey, type AuditKey } from "../../secrets/audit-key.js";
 import { checkpointMac } from "../shared/signing.js";
 import { keyStoreChoice } from "../../secrets/key-store.js";
@@ -102,17 +103,7 @@ function createRegistryFile(file: string): void {
 export function openRegistry(home: string, env: NodeJS.ProcessEnv = process.env): Registry {
   // A mistyped key store setting is caught before anything is written, not at the first key created.
   keyStoreChoice(env);
-  try {
-    mkdirSync(home, { recursive: true, mode: 0o700 });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "EEXIST") {
-      throw new RegistryError(`cannot use home ${home}: it is a file, not a directory; set TOOLCTL_HOME or --home to a directory`, error);
-    }
-    throw new RegistryError(
-      `cannot create home ${home}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; set TOOLCTL_HOME or --home to a writable directory`,
-      error,
-    );
-  }
+  makeHome(home);
   const file = path.join(home, REGISTRY_FILE);
   let size: number | undefined;
   try {
