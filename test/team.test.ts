@@ -123,6 +123,26 @@ suite("team mode: the CLI on a shared PostgreSQL database", () => {
     expect(refused.json.error.message).toBe(`cannot use home ${file}: it is a file, not a directory; set TOOLCTL_HOME or --home to a directory`);
   });
 
+  it("doctor only looks at the audit key: on a new database it makes none and claims none; a machine without one is told the team's", async () => {
+    // A new database's empty log is then not taken for one whose events were deleted.
+    const firstUrl = await newDatabase("team");
+    const first = path.join(tempDir("toolctl-parent-"), "home");
+    const doctor = await runJson(["doctor"], { home: first, env: { TOOLCTL_DATABASE_URL: firstUrl } });
+    const failed = doctor.json.checks.filter((check: { level: string }) => check.level === "fail");
+    expect(failed, JSON.stringify(failed)).toEqual([]);
+    expect(readdirSync(first)).not.toContain("audit.key");
+    expect(await sql(firstUrl, "SELECT value FROM settings WHERE key = 'audit_key_id'")).toEqual([]);
+    // A machine with no key yet, on a database whose team has one, is told which key to set before it writes.
+    const url = await newDatabase("team");
+    expect((await runCli(["import", shopDir()], { home: tempDir("toolctl-machine-"), env: { TOOLCTL_DATABASE_URL: url } })).code).toBe(0);
+    const stranger = path.join(tempDir("toolctl-parent-"), "home");
+    const told = await runJson(["doctor"], { home: stranger, env: { TOOLCTL_DATABASE_URL: url } });
+    const backend = told.json.checks.find((check: { name: string }) => check.name === "backend");
+    expect(backend.level).toBe("fail");
+    expect(backend.message).toMatch(/this machine has no audit key yet, and the team's is 'a[0-9a-z]+' .*: set TOOLCTL_AUDIT_KEY to the team's audit key/);
+    expect(readdirSync(stranger)).not.toContain("audit.key");
+  });
+
   it("a machine holding another audit key is refused before it writes (exit 6), naming the fix", async () => {
     const url = await newDatabase("team");
     const a = machine(url);

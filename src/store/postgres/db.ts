@@ -120,6 +120,19 @@ export interface OpenPgOptions {
   max?: number;
 }
 
+/** The id of the audit key the team's log is signed with: the first machine that wrote claimed it. */
+export async function teamKeyId(sql: Pick<Sql, "one">): Promise<string | undefined> {
+  return (await sql.one<{ value: string }>("SELECT value FROM settings WHERE key = 'audit_key_id'"))?.value;
+}
+
+/** Why this machine cannot sign for the team, if it cannot: no audit key yet, or another one than the team's. */
+export function teamKeyProblem(key: AuditKey | undefined, team: string | undefined, location: string): string | undefined {
+  if (team === undefined || key?.id === team) return undefined;
+  const fix = "set TOOLCTL_AUDIT_KEY to the team's audit key";
+  if (!key) return `this machine has no audit key yet, and the team's is '${team}' that signs ${location}: ${fix}`;
+  return `this machine's audit key '${key.id}' (${key.where}) is not the team's '${team}' that signs ${location}: ${fix} (toolctl doctor)`;
+}
+
 /** Opens the pool and brings the schema up to date (once, under a lock, whichever machine gets there first). */
 export async function openPgRegistry(url: string, home: string, env: NodeJS.ProcessEnv, options: OpenPgOptions = {}): Promise<PgRegistry> {
   // The machine's own files (its audit key, its secrets key, its copy of the audit head) are kept in the home.
@@ -160,12 +173,8 @@ export async function openPgRegistry(url: string, home: string, env: NodeJS.Proc
       if (auditKey) return auditKey;
       const key = loadAuditKey(home, env, { create: true })!;
       await sql.run("INSERT INTO settings (key, value) VALUES ('audit_key_id', $1) ON CONFLICT (key) DO NOTHING", [key.id]);
-      const team = await sql.one<{ value: string }>("SELECT value FROM settings WHERE key = 'audit_key_id'");
-      if (team && team.value !== key.id) {
-        throw new RegistryError(
-          `this machine's audit key '${key.id}' (${key.where}) is not the team's '${team.value}' that signs ${location}: set TOOLCTL_AUDIT_KEY to the team's audit key (toolctl doctor)`,
-        );
-      }
+      const problem = teamKeyProblem(key, await teamKeyId(sql), location);
+      if (problem) throw new RegistryError(problem);
       auditKey = key;
       return key;
     },

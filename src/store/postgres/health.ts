@@ -5,7 +5,8 @@
  * role), so only what toolctl really does is asked for.
  */
 import type { StoreHealth } from "../port.js";
-import type { PgRegistry } from "./db.js";
+import { loadAuditKey } from "../../secrets/audit-key.js";
+import { teamKeyId, teamKeyProblem, type PgRegistry } from "./db.js";
 import { PG_MIGRATIONS } from "./schema.js";
 
 /** The privileges each table needs: the audit log is only ever appended to and read. */
@@ -33,8 +34,10 @@ export async function pgHealth(registry: PgRegistry): Promise<StoreHealth> {
     const missing = rows.filter((row) => !row.granted).map((row) => row.privilege);
     if (missing.length > 0) problems.push(`role ${await currentUser(registry)} lacks ${missing.join(", ")} on table ${name}`);
   }
+  // Looked at, not made: the first write makes this machine's key (and claims it for a new team), not doctor.
   try {
-    await registry.auditKey();
+    const problem = teamKeyProblem(loadAuditKey(registry.home, registry.env, { create: false }), await teamKeyId(registry), registry.location);
+    if (problem) problems.push(problem);
   } catch (error) {
     problems.push((error as Error).message);
   }
