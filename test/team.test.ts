@@ -143,6 +143,24 @@ suite("team mode: the CLI on a shared PostgreSQL database", () => {
     expect(readdirSync(stranger)).not.toContain("audit.key");
   });
 
+  it("a machine joining a team verifies the log before it has written: its missing head is a note, and is exported then", async () => {
+    const url = await newDatabase("team");
+    expect((await runCli(["import", shopDir()], machine(url))).code).toBe(0);
+    const joining = machine(url);
+    const first = await runJson(["audit", "verify"], joining);
+    expect(first.code, first.stdout).toBe(0);
+    expect(first.json).toMatchObject({ ok: true, problems: [] });
+    expect(first.json.notes).toEqual([expect.stringMatching(/^this machine had no exported head for this database \(audit-[0-9a-f]{12}\.head\)/)]);
+    expect(readdirSync(joining.home).filter((name) => /^audit-[0-9a-f]{12}\.head$/.test(name))).toHaveLength(1);
+    const again = await runJson(["audit", "verify"], joining);
+    expect(again.json).toMatchObject({ ok: true, problems: [], notes: [] });
+    // Once another machine has written, this one's head is behind: for the reason a team has, not a crash's.
+    expect((await runJson(["run", "shop.buy", "-p", "amount=1", "-p", "ref=other", "--yes"], machine(url))).code).toBe(0);
+    const behind = await runJson(["audit", "verify"], joining);
+    expect(behind.json).toMatchObject({ ok: true, problems: [] });
+    expect(behind.json.notes).toEqual([expect.stringMatching(/^the exported head was behind by \d+ events \(other machines wrote since this one last did/)]);
+  });
+
   it("a machine holding another audit key is refused before it writes (exit 6), naming the fix", async () => {
     const url = await newDatabase("team");
     const a = machine(url);

@@ -6,7 +6,7 @@
  */
 import type { AuditEvent, AuditEventInput, AuditQuery, AuditVerification } from "../../domain/records.js";
 import { loadAuditKey } from "../../secrets/audit-key.js";
-import { ChainCheck, headBehindNote, judgeHeads, MAX_PROBLEMS, toEvent, verificationOf, type AuditRow } from "../shared/audit-rows.js";
+import { ChainCheck, headBehindNote, headUnwrittenNote, judgeHeads, MAX_PROBLEMS, toEvent, verificationOf, type AuditRow } from "../shared/audit-rows.js";
 import type { ChainHead } from "../shared/head-file.js";
 import { appendAudit } from "./audit-append.js";
 import { describePgError, type PgRegistry, type Sql } from "./db.js";
@@ -109,7 +109,7 @@ export async function verifyAudit(registry: PgRegistry): Promise<AuditVerificati
   const key = loadAuditKey(registry.home, registry.env, { create: false }) ?? null;
   const headFile = await headFileName(registry);
   const exported = await readExportedHead(registry);
-  const { chain, headBehindBy, executions } = await inSnapshot(registry, async (sql) => {
+  const { chain, headBehindBy, headUnwritten, executions } = await inSnapshot(registry, async (sql) => {
     const chain = new ChainCheck(key);
     let after = 0;
     walk: for (;;) {
@@ -133,14 +133,15 @@ export async function verifyAudit(registry: PgRegistry): Promise<AuditVerificati
             "SELECT (SELECT count(*) FROM tools) AS tools, (SELECT count(*) FROM executions) AS executions",
           ))!
         : { tools: 0, executions: 0 };
-    const { headBehindBy } = judgeHeads({ key, chain, checkpoint, exported, headFile, hashAt: (seq) => hashes.get(seq), held: () => held });
+    const heads = judgeHeads({ key, chain, checkpoint, exported, headFile, hashAt: (seq) => hashes.get(seq), held: () => held, headMayBeUnwritten: true });
     const executions = await verifyExecutionSignatures(sql, key, MAX_PROBLEMS);
-    return { chain, headBehindBy, executions };
+    return { chain, ...heads, executions };
   });
-  if (headBehindBy > 0) {
-    // Exported after COMMIT, and other machines append too: a head behind an intact log is brought up to date.
-    notes.push(headBehindNote(headBehindBy));
-    await exportCommittedHead(registry).catch(() => {});
-  }
+  // Exported after COMMIT, and other machines append too: a head behind an intact log is brought up to date, and a
+  // machine that joined the team and has not written yet gets its first one.
+  if (headUnwritten && executions.problems.length === 0) notes.push(headUnwrittenNote(headFile));
+  else if (headBehindBy > 0)
+    notes.push(headBehindNote(headBehindBy, "other machines wrote since this one last did, or a toolctl process here stopped before exporting it"));
+  if (notes.length > 0) await exportCommittedHead(registry).catch(() => {});
   return verificationOf(chain, executions, notes);
 }

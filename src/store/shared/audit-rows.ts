@@ -92,14 +92,19 @@ export interface HeadsInput {
   hashAt: (seq: number) => string | undefined;
   /** How many tools and executions the registry holds; asked only when the log is empty. */
   held: () => { tools: number; executions: number };
+  /**
+   * Whether a missing head file may simply not have been written yet: with a team database each machine exports
+   * its own, and one that has not written since it joined has none. SQLite writes its head with its first event.
+   */
+  headMayBeUnwritten?: boolean;
 }
 
 /**
  * Checks the signed checkpoint and the exported head against the chain, adding to its problems. Returns whether
- * the exported head is merely behind an intact log (a process stopped before exporting it): the caller brings it up
- * to date.
+ * the exported head is merely behind an intact log (a process stopped before exporting it), or not written yet
+ * where that may be so (`headMayBeUnwritten`): the caller brings it up to date.
  */
-export function judgeHeads(input: HeadsInput): { headBehindBy: number } {
+export function judgeHeads(input: HeadsInput): { headBehindBy: number; headUnwritten: boolean } {
   const { key, chain, checkpoint, exported, headFile, hashAt } = input;
   const problems = chain.problems;
   const lastSeq = chain.last?.seq ?? 0;
@@ -123,7 +128,10 @@ export function judgeHeads(input: HeadsInput): { headBehindBy: number } {
   }
 
   let headBehindBy = 0;
-  if (exported === undefined && chain.count > 0) problems.push(`the exported head (${headFile}) is missing: events cut off the end could not be detected`);
+  const headUnwritten = exported === undefined && chain.count > 0 && input.headMayBeUnwritten === true && problems.length === 0;
+  if (exported === undefined && chain.count > 0 && !headUnwritten) {
+    problems.push(`the exported head (${headFile}) is missing: events cut off the end could not be detected`);
+  }
   if (exported === "invalid") problems.push(`the exported head (${headFile}) is not a valid head`);
   if (exported !== undefined && exported !== "invalid") {
     if (!signedBy(exported)) problems.push(`the exported head (${headFile}) is not signed with this home's audit key: it was forged or replaced`);
@@ -132,12 +140,17 @@ export function judgeHeads(input: HeadsInput): { headBehindBy: number } {
     else if (hashAt(exported.seq) !== exported.hash) problems.push(`event ${exported.seq} does not match the exported head: the log was rewritten`);
     else if (exported.seq < lastSeq && problems.length === 0) headBehindBy = lastSeq - exported.seq;
   }
-  return { headBehindBy };
+  return { headBehindBy, headUnwritten };
+}
+
+/** The note of a verification that found no head file where it may not have been written yet, and exported it. */
+export function headUnwrittenNote(headFile: string): string {
+  return `this machine had no exported head for this database (${headFile}): it had not written to it yet, or the file was removed, so events cut off the end before now could not be checked here; exported now`;
 }
 
 /** The note of a verification that found the exported head merely behind an intact log, and brought it up to date. */
-export function headBehindNote(headBehindBy: number): string {
-  return `the exported head was behind by ${headBehindBy} events (a toolctl process stopped before exporting it); brought up to date`;
+export function headBehindNote(headBehindBy: number, why = "a toolctl process stopped before exporting it"): string {
+  return `the exported head was behind by ${headBehindBy} events (${why}); brought up to date`;
 }
 
 /** What a verification reports: the chain's problems and then the executions', the chain's head, and the notes. */
