@@ -230,6 +230,24 @@ describe("keyed audit chain", () => {
     expect(bad.message).toMatch(/TOOLCTL_AUDIT_KEY: expected 32 bytes of base64/);
   });
 
+  it("a new home with the key in TOOLCTL_AUDIT_KEY is intact, not 'emptied': a given key says nothing was written", async () => {
+    const home = tempDir("toolctl-audit-given-");
+    const env = { TOOLCTL_AUDIT_KEY: KEY };
+    const verified = await runJson(["audit", "verify"], { home, env });
+    expect(verified.code, verified.stdout).toBe(0);
+    expect(verified.json).toMatchObject({ ok: true, events: 0, problems: [] });
+    const doctor = await runJson(["doctor"], { home, env });
+    expect(doctor.json.checks.find((check: { name: string }) => check.name === "audit")).toMatchObject({ level: "ok" });
+    // Emptied after a write, the head file is what still tells: it is ahead of the log.
+    await withHome(home, async (toolctl) => expect((await toolctl.importManifests([path.join(examplesDir, "echo.yaml")])).failed).toEqual([]), env);
+    const conn = open(home);
+    conn.exec("DELETE FROM audit_events; DELETE FROM audit_checkpoint;");
+    conn.close();
+    const emptied = await verify(home, env);
+    expect(emptied.ok).toBe(false);
+    expect(emptied.problems).toMatch(/the exported head is at event 1, but the log ends at 0: events were cut off the end of the log/);
+  });
+
   it("signs what an older toolctl wrote: its plain chain is pinned by the first signed event, its executions signed", async () => {
     const home = tempDir("toolctl-audit-upgrade-");
     await withHome(home, async (toolctl) => expect((await toolctl.importManifests([path.join(examplesDir, "echo.yaml")])).failed).toEqual([]));

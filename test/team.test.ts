@@ -132,6 +132,11 @@ suite("team mode: the CLI on a shared PostgreSQL database", () => {
     expect(failed, JSON.stringify(failed)).toEqual([]);
     expect(readdirSync(first)).not.toContain("audit.key");
     expect(await sql(firstUrl, "SELECT value FROM settings WHERE key = 'audit_key_id'")).toEqual([]);
+    // As the set-up steps have it: the team's key in TOOLCTL_AUDIT_KEY, then doctor, on a new database.
+    const keyed = machine(await newDatabase("team"));
+    const setUp = await runJson(["doctor"], { home: path.join(tempDir("toolctl-parent-"), "home"), env: keyed.env });
+    const setUpFailed = setUp.json.checks.filter((check: { level: string }) => check.level === "fail");
+    expect(setUpFailed, JSON.stringify(setUpFailed)).toEqual([]);
     // A machine with no key yet, on a database whose team has one, is told which key to set before it writes.
     const url = await newDatabase("team");
     expect((await runCli(["import", shopDir()], { home: tempDir("toolctl-machine-"), env: { TOOLCTL_DATABASE_URL: url } })).code).toBe(0);

@@ -14,6 +14,11 @@ export interface AuditKey {
   key: Buffer;
   /** Where it came from, for messages. */
   where: string;
+  /**
+   * Given in the environment, rather than made by toolctl at a home's first audited write: so its presence says
+   * nothing about whether anything was ever written.
+   */
+  given?: boolean;
 }
 
 function decode(base64: string, where: string): Buffer {
@@ -30,7 +35,7 @@ function derivedId(key: Buffer): string {
 export function loadAuditKey(home: string, env: NodeJS.ProcessEnv, options: { create: boolean }): AuditKey | undefined {
   if (env.TOOLCTL_AUDIT_KEY) {
     const key = decode(env.TOOLCTL_AUDIT_KEY, "TOOLCTL_AUDIT_KEY");
-    return { id: derivedId(key), key, where: "TOOLCTL_AUDIT_KEY" };
+    return { id: derivedId(key), key, where: "TOOLCTL_AUDIT_KEY", given: true };
   }
   let holder = existingHolder(home, "audit", env);
   let text = holder?.read();

@@ -115,14 +115,15 @@ export function judgeHeads(input: HeadsInput): { headBehindBy: number; headUnwri
       problems.push(`events ${lastSeq + 1}-${checkpoint.seq} were cut off the end of the log (the checkpoint is at event ${checkpoint.seq})`);
     else if (hashAt(checkpoint.seq) !== checkpoint.hash) problems.push(`event ${checkpoint.seq} does not match the checkpoint: the log was rewritten`);
     else if (checkpoint.seq < lastSeq) problems.push(`events ${checkpoint.seq + 1}-${lastSeq} come after the checkpoint: they were added outside toolctl`);
-  } else if (chain.count > 0 && (chain.signed > 0 || key !== null)) {
+  } else if (chain.count > 0 && (chain.signed > 0 || (key !== null && !key.given))) {
     // The first signed write of a home creates its key and its checkpoint together: a key without one is a deletion.
     problems.push("the audit checkpoint is missing although the log is signed: it was deleted");
   }
 
   if (chain.count === 0) {
     const { tools, executions } = input.held();
-    if (key) problems.push(`the audit log is empty, but its key exists (${key.where}): its events were deleted`);
+    // A key toolctl made was made by the first audited write; one given in the environment proves nothing.
+    if (key && !key.given) problems.push(`the audit log is empty, but its key exists (${key.where}): its events were deleted`);
     else if (tools + executions > 0)
       problems.push(`the audit log is empty, but the registry holds ${tools} tools and ${executions} executions: its events were deleted`);
   }
