@@ -57,6 +57,9 @@ async function sql<R = Record<string, unknown>>(url: string, text: string, value
 
 const shopDir = () => writeFiles({ "shop.yaml": SHOP });
 
+/** The audit head files a machine's home holds, one per team database it wrote to or verified. */
+const headFiles = (home: string) => readdirSync(home).filter((name) => /^audit-[0-9a-f]{12}\.head$/.test(name));
+
 suite("team mode: the CLI on a shared PostgreSQL database", () => {
   it("a tool imported on one machine runs on another; both see the run, doctor names the backend, and the password is never printed", async () => {
     const url = await newDatabase("team");
@@ -103,9 +106,8 @@ suite("team mode: the CLI on a shared PostgreSQL database", () => {
     const imported = await runCli(["import", shopDir()], { home, env: { TOOLCTL_DATABASE_URL: url } });
     expect(imported, imported.stderr).toMatchObject({ code: 0, stderr: "" });
     expect(statSync(home).mode & 0o777).toBe(0o700);
-    const files = readdirSync(home);
-    expect(files).toContain("audit.key");
-    expect(files.filter((name) => /^audit-[0-9a-f]{12}\.head$/.test(name))).toHaveLength(1);
+    expect(readdirSync(home)).toContain("audit.key");
+    expect(headFiles(home)).toHaveLength(1);
     expect((await runJson(["audit", "verify"], { home, env: { TOOLCTL_DATABASE_URL: url } })).json).toMatchObject({ ok: true });
 
     // With the audit key in the environment no key file is written, and the head is still exported to the home.
@@ -113,7 +115,7 @@ suite("team mode: the CLI on a shared PostgreSQL database", () => {
     const other = path.join(tempDir("toolctl-parent-"), "home");
     const second = await runCli(["import", shopDir()], { home: other, env: keyed.env });
     expect(second, second.stderr).toMatchObject({ code: 0, stderr: "" });
-    expect(readdirSync(other).filter((name) => /^audit-[0-9a-f]{12}\.head$/.test(name))).toHaveLength(1);
+    expect(headFiles(other)).toHaveLength(1);
 
     // A home that cannot be one is refused before the database is touched, as with a home's own registry.
     const file = path.join(tempDir("toolctl-parent-"), "file");
@@ -156,7 +158,7 @@ suite("team mode: the CLI on a shared PostgreSQL database", () => {
     expect(first.code, first.stdout).toBe(0);
     expect(first.json).toMatchObject({ ok: true, problems: [] });
     expect(first.json.notes).toEqual([expect.stringMatching(/^this machine had no exported head for this database \(audit-[0-9a-f]{12}\.head\)/)]);
-    expect(readdirSync(joining.home).filter((name) => /^audit-[0-9a-f]{12}\.head$/.test(name))).toHaveLength(1);
+    expect(headFiles(joining.home)).toHaveLength(1);
     const again = await runJson(["audit", "verify"], joining);
     expect(again.json).toMatchObject({ ok: true, problems: [], notes: [] });
     // Once another machine has written, this one's head is behind: for the reason a team has, not a crash's.
