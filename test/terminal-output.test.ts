@@ -334,9 +334,20 @@ describe("progress for a slow OpenAPI import", () => {
     expect(await finished(slow)).toBe(0);
     expect(slow.text()).toMatch(/added\s+pets/);
 
-    const fast = importing(path.join(fixturesDir, "petstore.yaml"));
-    expect(await finished(fast)).toBe(0);
-    expect(fast.text()).not.toMatch(/importing/);
+    // A local file imports in well under the second; a loaded machine can take longer, and then a spinner is right.
+    // So the run that counts is one that finished, start-up included, within the second.
+    let quick: { text: string; ms: number } | undefined;
+    for (let attempt = 0; attempt < 6 && !quick; attempt++) {
+      const started = Date.now();
+      const fast = importing(path.join(fixturesDir, "petstore.yaml"));
+      expect((await fast.exited).exitCode).toBe(0);
+      const ms = Date.now() - started;
+      await finished(fast);
+      if (ms < 1000) quick = { text: fast.text(), ms };
+    }
+    expect(quick, "no local import finished within a second in six tries").toBeDefined();
+    expect(quick!.text).toMatch(/added\s+pets/);
+    expect(quick!.text).not.toMatch(/importing/);
     const quiet = importing(`${base}/slow.yaml`, ["-q"]);
     expect(await finished(quiet)).toBe(0);
     expect(quiet.text()).not.toMatch(/importing/);
