@@ -172,6 +172,58 @@ describe("toolctl sync", () => {
     expect(await names()).toEqual(["echo", "weather"]);
   });
 
+  it("--dry-run says what a sync would add, update and prune, and changes nothing: no tool, no record, no audit event", async () => {
+    const { root, at } = newProject({
+      "toolctl.yaml": "manifests:\n  - tools/echo.yaml\n  - tools/calculator.yaml\nspecs:\n  - openapi: petstore.yaml\n    name: pets\n",
+      "tools/echo.yaml": echo,
+      "tools/calculator.yaml": calculator,
+      "petstore.yaml": readFileSync(path.join(repoRoot, "test", "fixtures", "openapi", "petstore.yaml"), "utf8"),
+    });
+    const home = path.join(root, ".toolctl");
+    const names = async () => ((await runJson(["list"], at())).json.items as Array<{ name: string }>).map((t) => t.name).sort();
+    const events = async () => ((await runJson(["audit"], at())).json.items as unknown[]).length;
+
+    const first = await runCli(["sync", "--dry-run"], at("tools"));
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/^would add {2}echo {2}\[active\] {2}tools\/echo\.yaml$/m);
+    expect(first.stdout).toMatch(/^would add {2}pets {2}\[pending\] {2}petstore\.yaml$/m);
+    expect(first.stdout).toContain(`dry run: 3 to add, 0 to update, 0 unchanged in ${home}; nothing was changed`);
+    expect(first.stderr).not.toContain("toolctl tool approve");
+    expect(await names()).toEqual([]);
+    expect(await events()).toBe(0);
+    expect(existsSync(path.join(home, "synced.json"))).toBe(false);
+
+    expect((await runCli(["sync"], at())).code).toBe(0);
+    const record = readFileSync(path.join(home, "synced.json"), "utf8");
+    const audited = await events();
+    writeFileSync(path.join(root, "tools", "echo.yaml"), echo.replace(/^description: .*$/m, "description: Echoes, changed"));
+    writeFileSync(path.join(root, "toolctl.yaml"), "manifests:\n  - tools/echo.yaml\nspecs:\n  - openapi: petstore.yaml\n    name: pets\n");
+    const second = await runJson(["sync", "-n", "--prune"], at());
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.json).toMatchObject({
+      dryRun: true,
+      tools: [
+        { tool: "echo", change: "updated", status: "active" },
+        { tool: "pets", change: "unchanged", status: "pending" },
+      ],
+      removed: ["calculator"],
+      unlisted: [],
+      summary: { added: 0, updated: 1, unchanged: 1, removed: 1 },
+    });
+    const human = await runCli(["sync", "-n", "--prune"], at());
+    expect(human.stdout).toMatch(/^would update {2}echo /m);
+    expect(human.stdout).toMatch(/^would remove {2}calculator {2}no longer in toolctl\.yaml$/m);
+    // Nothing changed: the tools, their definitions, what the syncs own and the audit log are as the sync left them.
+    expect(await names()).toEqual(["calculator", "echo", "pets"]);
+    expect((await runJson(["show", "echo"], at())).json.description).not.toBe("Echoes, changed");
+    expect(readFileSync(path.join(home, "synced.json"), "utf8")).toBe(record);
+    expect(await events()).toBe(audited);
+
+    const real = await runJson(["sync", "--prune"], at());
+    expect(real.json).toMatchObject({ removed: ["calculator"], summary: { added: 0, updated: 1, unchanged: 1, removed: 1 } });
+    expect(real.json.dryRun).toBeUndefined();
+  });
+
   it("a tool imported by hand stays yours when a sync finds it unchanged or updates it; one a sync added is the sync's", async () => {
     const weather = readFileSync(path.join(examplesDir, "weather.yaml"), "utf8");
     const { root, at } = newProject({ "toolctl.yaml": "version: 1\nmanifests: []\n", "weather.yaml": weather, "echo.yaml": echo });

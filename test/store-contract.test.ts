@@ -130,6 +130,34 @@ describe.each(backends)("the store contract on $name", (backend) => {
   transcripts.set(backend.name, transcript);
   const note = <T>(value: T): T => (transcript.push(normalized(value)), value);
 
+  it.skipIf(skip)("tools: a preview says what a save would do (added, updated, unchanged, the status, what widened) and writes nothing", async () => {
+    const { store } = await backend.open();
+    const preview = (paths: string[]) => importManifests((input) => store.tools.preview(input), { paths: [...paths], actor: "user" });
+    const empty = await store.tools.fingerprint();
+    const first = note(await preview([manifests]));
+    expect(first.imported.map((saved) => [saved.tool, saved.change, saved.status])).toEqual([
+      ["notes", "added", "active"],
+      ["shop", "added", "active"],
+    ]);
+    expect(await store.tools.names()).toEqual([]);
+    expect(await store.audit.query({})).toEqual([]);
+    expect(await store.tools.fingerprint()).toBe(empty);
+
+    await importAll(store);
+    const imported = await store.tools.fingerprint();
+    const events = (await store.audit.query({})).length;
+    const stored = await store.tools.manifest("notes");
+    // The same files: unchanged. A wider one (the network): updated, and pending until approved, in the preview only.
+    expect((await preview([manifests])).imported.map((saved) => saved.change)).toEqual(["unchanged", "unchanged"]);
+    const wider = writeFiles({ "notes.yaml": notes.replace("runtime: process\n", "runtime: process\nprocess: { network: true }\n") });
+    const widened = note((await preview([wider])).imported.map(({ file: _file, ...saved }) => saved));
+    expect(widened).toEqual([{ tool: "notes", change: "updated", status: "pending", actions: { added: [], changed: [], removed: [] }, widened: ["network"] }]);
+    expect(await store.tools.get("notes")).toMatchObject({ status: "active" });
+    expect(await store.tools.manifest("notes")).toEqual(stored);
+    expect((await store.audit.query({})).length).toBe(events);
+    expect(await store.tools.fingerprint()).toBe(imported);
+  });
+
   it.skipIf(skip)("tools: import, read back, change status and grants; the fingerprint moves with every change and only then", async () => {
     const { store } = await backend.open();
     const first = await store.tools.fingerprint();

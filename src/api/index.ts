@@ -206,18 +206,22 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
     settings,
     store,
     ...manageApi({ store, home, env, actor }),
-    async importManifests(paths) {
+    async importManifests(paths, importOptions = {}) {
       const { importManifests } = await import("../manifest/import.js");
-      return importManifests((input) => store.tools.save(input), { paths, actor });
+      return importManifests((input) => (importOptions.dryRun ? store.tools.preview(input) : store.tools.save(input)), { paths, actor });
     },
-    async importSpec(source, specOptions = {}) {
+    async importSpec(source, { dryRun, ...specOptions } = {}) {
       const { importOpenApi } = await import("../manifest/import.js");
-      return importOpenApi((input) => store.tools.save(input), { source, actor, options: { ...specOptions, env, cwd } });
+      return importOpenApi((input) => (dryRun ? store.tools.preview(input) : store.tools.save(input)), {
+        source,
+        actor,
+        options: { ...specOptions, env, cwd },
+      });
     },
     async prepareSpec(source, specOptions = {}) {
       const { prepareOpenApi } = await import("../manifest/import.js");
       const { report, input } = await prepareOpenApi({ source, actor, options: { ...specOptions, env, cwd } });
-      return { tool: input.manifest.name, report, save: () => store.tools.save(input) };
+      return { tool: input.manifest.name, report, save: () => store.tools.save(input), preview: () => store.tools.preview(input) };
     },
     listTools: (query) => store.tools.list(query),
     toolRows: (query) => store.tools.rows(query),

@@ -147,13 +147,24 @@ export interface Toolctl extends ManageApi {
   settings(): Promise<Config>;
   readonly store: Store;
 
-  importManifests(paths: string[]): Promise<ImportReport>;
-  importSpec(source: string, options?: Omit<OpenApiImportOptions, "env" | "cwd">): Promise<{ report: ConvertReport; result: SaveToolResult }>;
-  /** Converts a spec as `importSpec` does, without saving it: the tool's name, the report, and `save()` to import it. */
+  /**
+   * Imports manifest files and directories. With `dryRun`, each result says what the import would do (added,
+   * updated or unchanged, and the status the tool would have), and nothing is written.
+   */
+  importManifests(paths: string[], options?: { dryRun?: boolean }): Promise<ImportReport>;
+  /** Imports an OpenAPI spec as one tool; with `dryRun`, says what the import would do and writes nothing. */
+  importSpec(
+    source: string,
+    options?: Omit<OpenApiImportOptions, "env" | "cwd"> & { dryRun?: boolean },
+  ): Promise<{ report: ConvertReport; result: SaveToolResult }>;
+  /**
+   * Converts a spec as `importSpec` does, without saving it: the tool's name, the report, `save()` to import it and
+   * `preview()` for what `save()` would report, writing nothing.
+   */
   prepareSpec(
     source: string,
     options?: Omit<OpenApiImportOptions, "env" | "cwd">,
-  ): Promise<{ tool: string; report: ConvertReport; save(): Promise<SaveToolResult> }>;
+  ): Promise<{ tool: string; report: ConvertReport; save(): Promise<SaveToolResult>; preview(): Promise<SaveToolResult> }>;
   listTools(query?: ListToolsQuery): Promise<ToolSummary[]>;
   /** The five columns of `toolctl list`, cheaply. */
   toolRows(query?: ListToolsQuery): Promise<ToolRow5[]>;

@@ -93,6 +93,8 @@ export interface ToolStore {
   /** The tool as a manifest: its definition, shared definitions and actions (by name), as imported. */
   manifest(name: string): Promise<Manifest | undefined>;
   save(input: SaveToolInput): Promise<SaveToolResult>;
+  /** What `save` would report for `input` (added, updated or unchanged, and the status it would have), writing nothing. */
+  preview(input: SaveToolInput): Promise<SaveToolResult>;
   /** Validators compiled on an action's first run, kept for the tool version they were compiled for. */
   saveValidators(
     tool: string,

@@ -14,20 +14,28 @@ interface ImportFlags {
   allowPlainHttp?: boolean;
   allowPrivateNetworks?: boolean;
   strict?: boolean;
+  dryRun?: boolean;
 }
 
 type Colors = CommandContext["output"]["color"];
 
-function changeLine(item: SaveToolResult, c: Colors): string {
+/** How a result is named: what happened, or with `--dry-run` what would. */
+export function changeWord(change: SaveToolResult["change"], dryRun: boolean, c: Colors): string {
+  if (change === "unchanged") return c.dim("unchanged");
+  const word = dryRun ? `would ${change === "added" ? "add" : "update"}` : change;
+  return change === "added" ? c.green(word) : c.yellow(word);
+}
+
+function changeLine(item: SaveToolResult, c: Colors, dryRun: boolean): string {
   const { added, changed, removed } = item.actions;
   const parts = [
     added.length ? `+${added.length} action${added.length > 1 ? "s" : ""}` : "",
     changed.length ? `~${changed.length} changed (${changed.join(", ")})` : "",
     removed.length ? `-${removed.length} removed (${removed.join(", ")})` : "",
   ].filter(Boolean);
-  const word = item.change === "unchanged" ? c.dim("unchanged") : item.change === "added" ? c.green("added") : c.yellow("updated");
+  const word = changeWord(item.change, dryRun, c);
   const widened = item.widened?.length
-    ? `\n  it now reaches further (${item.widened.join(", ")}): review and grant with: toolctl tool approve ${item.tool}`
+    ? `\n  it ${dryRun ? "would reach" : "now reaches"} further (${item.widened.join(", ")}): review and grant with: toolctl tool approve ${item.tool}`
     : "";
   return `${word}  ${item.tool}  [${item.status}]${parts.length && item.change === "updated" ? `  ${parts.join(", ")}` : ""}${widened}`;
 }
@@ -46,21 +54,24 @@ async function importSpec(context: CommandContext, flags: ImportFlags): Promise<
         strict: flags.strict === true,
         allowPlainHttp: flags.allowPlainHttp === true,
         allowPrivateNetworks: flags.allowPrivateNetworks === true,
+        dryRun: flags.dryRun === true,
       }),
     ),
   );
+  const dryRun = flags.dryRun === true;
   const c = context.output.color;
   // stdout keeps one line per tool, as a manifest import prints; what was left out, the warnings and the next step
   // are notes on stderr (none with --quiet; all of it is in the JSON).
   context.output.data(
-    { imported: [{ ...result, file: source }], failed: [], openapi: report },
+    { ...(dryRun ? { dryRun } : {}), imported: [{ ...result, file: source }], failed: [], openapi: report },
     () =>
-      `${changeLine(result, c)}  ${report.imported.length} of ${report.operations} operations from ${report.title} (${report.specVersion})  ${c.dim(source)}`,
+      `${changeLine(result, c, dryRun)}  ${report.imported.length} of ${report.operations} operations from ${report.title} (${report.specVersion})  ${c.dim(source)}`,
   );
   for (const s of report.skipped)
     context.output.info(`  skipped ${s.method.toUpperCase()} ${s.path}${s.operationId ? ` (${s.operationId})` : ""}: ${s.reason}`);
   for (const warning of report.warnings) context.output.warn(warning);
-  if (result.status === "pending") context.output.info(`  review what it may call and grant it with: toolctl tool approve ${result.tool}`);
+  if (dryRun) context.output.info("dry run: nothing was imported");
+  else if (result.status === "pending") context.output.info(`  review what it may call and grant it with: toolctl tool approve ${result.tool}`);
   return ExitCode.ok;
 }
 
@@ -74,7 +85,8 @@ export async function importCommand(context: CommandContext, paths: string[], fl
     throw new UsageError("--name, --base-url, --tag, --operation, --path-prefix, --strict and --allow-* apply to --openapi only");
   }
   if (paths.length === 0) throw new UsageError("nothing to import: give manifest files or directories, or --openapi FILE|URL");
-  const report = await withToolctl(context, (toolctl) => toolctl.importManifests(paths));
+  const dryRun = flags.dryRun === true;
+  const report = await withToolctl(context, (toolctl) => toolctl.importManifests(paths, { dryRun }));
   const { output } = context;
   const c = output.color;
   // Scripts branch on `error`: a partly failed import carries one, next to what was imported.
@@ -86,9 +98,13 @@ export async function importCommand(context: CommandContext, paths: string[], fl
           exitCode: ExitCode.usage,
           message: `${report.failed.length} manifest${report.failed.length > 1 ? "s" : ""} could not be imported`,
         };
-  output.data(failure ? { ...report, error: failure } : report, () => report.imported.map((item) => `${changeLine(item, c)}  ${c.dim(item.file)}`).join("\n"));
+  const data = dryRun ? { dryRun, ...report } : report;
+  output.data(failure ? { ...data, error: failure } : data, () =>
+    report.imported.map((item) => `${changeLine(item, c, dryRun)}  ${c.dim(item.file)}`).join("\n"),
+  );
   // In JSON mode the failures are part of the report above; people get them on stderr, with every problem.
   if (!output.json) for (const failure of report.failed) output.error(new ValidationError("manifest_invalid", failure.message, failure.problems));
+  if (dryRun) output.info("dry run: nothing was imported");
   if (report.failed.length > 0) return ExitCode.usage;
   return ExitCode.ok;
 }

@@ -13,6 +13,7 @@ import type { SaveToolResult, Toolctl } from "../../api/index.js";
 import { writeFileAtomic } from "../../util/atomic-file.js";
 import { isInside } from "../../util/paths.js";
 import type { CommandContext } from "../program.js";
+import { changeWord } from "./import.js";
 import { withToolctl } from "./shared.js";
 
 /**
@@ -28,6 +29,7 @@ const LOCK_WAIT_MS = 30_000;
 
 interface SyncFlags {
   prune?: boolean;
+  dryRun?: boolean;
 }
 
 interface SyncedTool {
@@ -83,6 +85,7 @@ function writeState(home: string, current: { key: string; file: string }, tools:
 }
 
 export async function syncCommand(context: CommandContext, flags: SyncFlags): Promise<number> {
+  const dryRun = flags.dryRun === true;
   const project = context.project ?? findProject(context.cwd);
   if (!project) throw new UsageError(`no toolctl.yaml in ${context.cwd} or any directory above it; create one with: toolctl init`);
   const { projectInvalid, projectProblem, readProject } = await import("../../config/project.js");
@@ -123,12 +126,19 @@ export async function syncCommand(context: CommandContext, flags: SyncFlags): Pr
       if (spec.name === undefined) declare(ready.tool, ["specs", i, "openapi"], spec.openapi, `specs.${i}`);
       prepared.push(ready);
     }
-    const report = sources.manifests.length > 0 ? await toolctl.importManifests(sources.manifests.map((m) => m.file)) : undefined;
+    // A dry run asks the registry what each save would do, and writes nothing: no tool, no record of what it owns.
+    const report =
+      sources.manifests.length > 0
+        ? await toolctl.importManifests(
+            sources.manifests.map((m) => m.file),
+            { dryRun },
+          )
+        : undefined;
     for (const item of report?.imported ?? []) {
       synced.push({ tool: item.tool, change: item.change, status: item.status, source: shown.get(item.file) ?? item.file });
     }
     for (const [i, spec] of file.specs.entries()) {
-      const saved = await prepared[i]!.save();
+      const saved = await (dryRun ? prepared[i]!.preview() : prepared[i]!.save());
       const { skipped, warnings } = prepared[i]!.report;
       synced.push({ tool: saved.tool, change: saved.change, status: saved.status, source: spec.openapi, skipped, warnings });
     }
@@ -149,12 +159,12 @@ export async function syncCommand(context: CommandContext, flags: SyncFlags): Pr
     const removed: string[] = [];
     if (flags.prune && failed.length === 0) {
       for (const tool of unlisted) {
-        await toolctl.removeTool(tool);
+        if (!dryRun) await toolctl.removeTool(tool);
         removed.push(tool);
       }
     }
     const kept = unlisted.filter((tool) => !removed.includes(tool));
-    writeState(toolctl.home, current, [...ours, ...kept]);
+    if (!dryRun) writeState(toolctl.home, current, [...ours, ...kept]);
     return { synced, removed, unlisted: kept, failed };
   };
   // Under a lock beside synced.json, from the first import to the record of what this sync owns: another
@@ -177,15 +187,23 @@ export async function syncCommand(context: CommandContext, flags: SyncFlags): Pr
           exitCode: ExitCode.usage,
           message: `${result.failed.length} manifest${result.failed.length > 1 ? "s" : ""} could not be imported`,
         };
-  const data = { project: project.file, home: context.home, tools: result.synced, removed: result.removed, unlisted: result.unlisted, summary };
+  // In a dry run, `removed` lists what --prune would remove, and each tool's change is what the sync would do.
+  const data = {
+    ...(dryRun ? { dryRun } : {}),
+    project: project.file,
+    home: context.home,
+    tools: result.synced,
+    removed: result.removed,
+    unlisted: result.unlisted,
+    summary,
+  };
   output.data(failure ? { ...data, failed: result.failed, error: failure } : data, () =>
     [
-      ...result.synced.map((s) => {
-        const word = s.change === "unchanged" ? c.dim("unchanged") : s.change === "added" ? c.green("added") : c.yellow("updated");
-        return `${word}  ${s.tool}  [${s.status}]  ${c.dim(s.source)}`;
-      }),
-      ...result.removed.map((tool) => `${c.red("removed")}  ${tool}  ${c.dim("no longer in toolctl.yaml")}`),
-      `${summary.added} added, ${summary.updated} updated, ${summary.unchanged} unchanged${summary.removed ? `, ${summary.removed} removed` : ""} in ${context.home}`,
+      ...result.synced.map((s) => `${changeWord(s.change, dryRun, c)}  ${s.tool}  [${s.status}]  ${c.dim(s.source)}`),
+      ...result.removed.map((tool) => `${c.red(dryRun ? "would remove" : "removed")}  ${tool}  ${c.dim("no longer in toolctl.yaml")}`),
+      dryRun
+        ? `dry run: ${summary.added} to add, ${summary.updated} to update, ${summary.unchanged} unchanged${summary.removed ? `, ${summary.removed} to remove` : ""} in ${context.home}; nothing was changed`
+        : `${summary.added} added, ${summary.updated} updated, ${summary.unchanged} unchanged${summary.removed ? `, ${summary.removed} removed` : ""} in ${context.home}`,
     ].join("\n"),
   );
   if (result.unlisted.length > 0) {
@@ -200,7 +218,7 @@ export async function syncCommand(context: CommandContext, flags: SyncFlags): Pr
       output.info(`  ${s.tool}: skipped ${skip.method.toUpperCase()} ${skip.path}${skip.operationId ? ` (${skip.operationId})` : ""}: ${skip.reason}`);
     for (const warning of s.warnings ?? []) output.warn(`${s.tool}: ${warning}`);
   }
-  const pending = result.synced.filter((s) => s.status === "pending" && s.change !== "unchanged");
+  const pending = dryRun ? [] : result.synced.filter((s) => s.status === "pending" && s.change !== "unchanged");
   for (const s of pending) output.info(`review what ${s.tool} may call and grant it with: toolctl tool approve ${s.tool}`);
   if (!output.json) for (const f of result.failed) output.error(new ValidationError("manifest_invalid", f.message, f.problems));
   return result.failed.length > 0 ? ExitCode.usage : ExitCode.ok;

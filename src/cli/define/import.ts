@@ -17,9 +17,10 @@ export const importDefinition: CommandDefinition = {
       .option("--strict", "refuse the spec if any selected operation cannot be imported, instead of leaving it out")
       .option("--allow-plain-http", "allow http:// for the spec URL and the tool's calls")
       .option("--allow-private-networks", "allow loopback and private addresses for the spec URL and the tool's calls")
+      .option("-n, --dry-run", "show what the import would add or change, and change nothing")
       .addHelpText(
         "after",
-        "\nExamples:\n  toolctl import manifests/examples\n  toolctl import ./stripe.yaml --json\n  toolctl import --openapi ./petstore.yaml --tag pet\n  toolctl import --openapi https://api.example.com/openapi.json --name example --operation listPets",
+        "\nExamples:\n  toolctl import manifests/examples\n  toolctl import ./stripe.yaml --json\n  toolctl import manifests/ --dry-run\n  toolctl import --openapi ./petstore.yaml --tag pet\n  toolctl import --openapi https://api.example.com/openapi.json --name example --operation listPets",
       )
       .action(action(async () => (await import("../commands/import.js")).importCommand));
   },

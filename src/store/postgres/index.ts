@@ -105,6 +105,7 @@ export function postgresStore(base: PgRegistry): PostgresStore {
       definitions: (tool, names) => getDefinitions(registry, tool, names),
       manifest: (name) => storedManifest(registry, name),
       save: (input) => saveTool(registry, input),
+      preview: (input) => saveTool(registry, input, { dryRun: true }),
       saveValidators: (tool, action, digest, input, output) => saveLazyValidators(registry, tool, action, digest, input, output),
       setStatus: (name, status, actor) => setToolStatus(registry, name, status, actor),
       approve: (name, digest, actor) => approveTool(registry, name, digest, actor),

@@ -168,8 +168,11 @@ export async function storedManifest(sql: Sql, name: string, definitionText?: st
   };
 }
 
-/** Inserts or replaces one tool and all its actions in one serialized transaction: a file is all-or-nothing. */
-export function saveTool(registry: PgRegistry, input: SaveToolInput): Promise<SaveToolResult> {
+/**
+ * Inserts or replaces one tool and all its actions in one serialized transaction: a file is all-or-nothing. With
+ * `dryRun`, only says what it would do (the same result), and writes nothing.
+ */
+export function saveTool(registry: PgRegistry, input: SaveToolInput, { dryRun = false } = {}): Promise<SaveToolResult> {
   const { manifest } = input;
   const { actions: _actions, definitions: shared, ...definition } = manifest;
   return registry.write(async (tx) => {
@@ -183,13 +186,14 @@ export function saveTool(registry: PgRegistry, input: SaveToolInput): Promise<Sa
         (input.canonicalDigest === true && digestOf(await storedManifest(tx, manifest.name, existing.definition)) === input.digest));
     // The same manifest read from another directory runs other files when it refers to files beside it: an update.
     if (existing && same && !movesFiles(manifest, existing.source_path, input.sourcePath)) {
-      await tx.run("UPDATE tools SET source_path = $1 WHERE name = $2", [input.sourcePath, manifest.name]);
+      if (!dryRun) await tx.run("UPDATE tools SET source_path = $1 WHERE name = $2", [input.sourcePath, manifest.name]);
       return { tool: manifest.name, change: "unchanged", status: existing.status, actions: { added: [], changed: [], removed: [] } };
     }
     const oldActions = (
       await tx.query<{ name: string; definition: string }>(`SELECT name, definition FROM actions WHERE tool = $1 ORDER BY name COLLATE "C"`, [manifest.name])
     ).map((row) => ({ name: row.name, spec: JSON.parse(row.definition) as ActionSpec }));
     const plan = planToolSave(input, definition, existing, oldActions);
+    if (dryRun) return savedTool(input, existing, plan, actionChanges(oldActions, input.actions)).result;
     const now = nowIso();
     await tx.run(
       `INSERT INTO tools (name, version, description, runtime, status, tags, action_count, secrets, source_path, digest, definition, created_at, updated_at, requires_approval, reach, accepted_reach)

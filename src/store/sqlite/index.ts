@@ -102,6 +102,7 @@ export function sqliteStore(registry: Registry): SqliteStore {
       definitions: (tool, names) => now(() => getDefinitions(registry, tool, names)),
       manifest: (name) => now(() => storedManifest(registry, name)),
       save: (input) => toolWrite(() => saveTool(registry, input)),
+      preview: (input) => now(() => saveTool(registry, input, { dryRun: true })),
       saveValidators: (tool, action, digest, input, output) => now(() => saveLazyValidators(registry, tool, action, digest, input, output)),
       setStatus: (name, status, actor) => toolWrite(() => setToolStatus(registry, name, status, actor)),
       approve: (name, digest, actor) => toolWrite(() => approveTool(registry, name, digest, actor)),

@@ -147,8 +147,11 @@ export function storedManifest(registry: Registry, name: string, definitionText?
   };
 }
 
-/** Inserts or replaces one tool and all its actions in a single transaction: a file is all-or-nothing. */
-export function saveTool(registry: Registry, input: SaveToolInput): SaveToolResult {
+/**
+ * Inserts or replaces one tool and all its actions in a single transaction: a file is all-or-nothing. With
+ * `dryRun`, only says what it would do (the same result), and writes nothing.
+ */
+export function saveTool(registry: Registry, input: SaveToolInput, { dryRun = false } = {}): SaveToolResult {
   const { manifest } = input;
   // Shared schemas are stored apart, row by row: a run or a `show` never parses an API's whole set of them.
   const { actions: _actions, definitions: shared, ...definition } = manifest;
@@ -165,13 +168,14 @@ export function saveTool(registry: Registry, input: SaveToolInput): SaveToolResu
         (input.canonicalDigest === true && digestOf(storedManifest(registry, manifest.name, existing.definition)) === input.digest));
     // The same manifest read from another directory runs other files when it refers to files beside it: an update.
     if (existing && same && !movesFiles(manifest, existing.source_path, input.sourcePath)) {
-      db.prepare("UPDATE tools SET source_path = ? WHERE name = ?").run(input.sourcePath, manifest.name);
+      if (!dryRun) db.prepare("UPDATE tools SET source_path = ? WHERE name = ?").run(input.sourcePath, manifest.name);
       return { tool: manifest.name, change: "unchanged", status: existing.status, actions: { added: [], changed: [], removed: [] } };
     }
     const oldActions = (
       db.prepare("SELECT name, definition FROM actions WHERE tool = ?").all(manifest.name) as Array<{ name: string; definition: string }>
     ).map((row) => ({ name: row.name, spec: JSON.parse(row.definition) as ActionSpec }));
     const plan = planToolSave(input, definition, existing, oldActions);
+    if (dryRun) return savedTool(input, existing, plan, actionChanges(oldActions, input.actions)).result;
     const { status } = plan;
     const now = nowIso();
     db.prepare(
