@@ -35,7 +35,7 @@ async function homeWithHistory(env: Record<string, string> = {}): Promise<string
   const files = ["calculator.yaml", "echo.yaml"].map((f) => path.join(examplesDir, f));
   await withHome(home, async (toolctl) => expect((await toolctl.importManifests(files)).failed).toEqual([]), env);
   await runOk(home, "echo.say", { message: "one" }, env);
-  await runOk(home, "calculator.calculate", { params: ["operation=add", "a=1", "b=2"] }, env);
+  await runOk(home, "calculator.calculate", { operation: "add", a: 1, b: 2 }, env);
   return home;
 }
 

@@ -38,7 +38,7 @@ async function homeWithHistory(): Promise<string> {
   await withHome(home, async (toolctl) => {
     expect((await toolctl.run("echo.say", { message: "one" })).status).toBe("succeeded");
     expect((await toolctl.run("echo.say", { message: "two" }, { dryRun: true })).status).toBe("dry_run");
-    expect((await toolctl.run("calculator.calculate", { params: ["operation=add", "a=1", "b=2"] })).status).toBe("succeeded");
+    expect((await toolctl.run("calculator.calculate", { operation: "add", a: 1, b: 2 })).status).toBe("succeeded");
     expect((await toolctl.run("echo.say", {})).status).toBe("failed"); // fails validation: still audited
   });
   return home;

@@ -7,6 +7,7 @@ import { existsSync, linkSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
+import { inputSources } from "../src/api/index.js";
 import { openApi, tempDir, writeFiles } from "./helpers.js";
 import { examplesProject, expectOneLine, manifestProblems, type Outcome, project, run, startWaiting } from "./fixtures/builtins/support.js";
 
@@ -109,7 +110,7 @@ describe("database runtime: operations", () => {
     expect(nulls.output.rows).toEqual([{ name: "cy" }]);
     const page = await run(toolctl, "db.read", { table: "users", columns: ["id"], orderBy: "id", limit: 2, offset: 2 });
     expect(page.output).toEqual({ table: "users", rows: [{ id: 3 }, { id: 4 }], count: 2, truncated: false });
-    const typed = await run(toolctl, "db.read", { params: ["table=users", "where.id=2", "limit=1"] });
+    const typed = await run(toolctl, "db.read", inputSources({ params: ["table=users", "where.id=2", "limit=1"] }));
     expect(typed.output.rows).toEqual([{ id: 2, name: "bob", email: "bob@example.com", age: 25 }]);
     expectUsage(await run(toolctl, "db.read", { table: "users", limit: 4 }), "input limit 4 is over this tool's database.maxRows of 3");
   });
@@ -397,14 +398,14 @@ describe("database runtime: the inventory example", () => {
     const file = path.join(dir, "inventory/inventory.db");
     expect((await run(toolctl, "inventory.find", {}, { dryRun: true })).exitCode).toBe(0);
     expect(existsSync(file)).toBe(false);
-    const low = await run(toolctl, "inventory.find", { params: ["where.quantity.lt=20", 'columns=["sku"]', "orderBy=sku"] });
+    const low = await run(toolctl, "inventory.find", inputSources({ params: ["where.quantity.lt=20", 'columns=["sku"]', "orderBy=sku"] }));
     expect(low.output.rows).toEqual([{ sku: "HAM-1" }, { sku: "SAW-2" }]);
     expect((await run(toolctl, "inventory.add", { data: { sku: "DRL-3", name: "Drill", quantity: 2 } })).output).toEqual({
       table: "items",
       rowid: 4,
       changes: 1,
     });
-    const restock = await run(toolctl, "inventory.restock", { params: ["where.sku=DRL-3", "data.quantity=10"] });
+    const restock = await run(toolctl, "inventory.restock", inputSources({ params: ["where.sku=DRL-3", "data.quantity=10"] }));
     expect(restock.output).toEqual({ table: "items", changes: 1 });
     expect(query(file, "SELECT quantity FROM items WHERE sku = 'DRL-3'")).toEqual([{ quantity: 10 }]);
     const invalid = await run(toolctl, "inventory.restock", { where: {}, data: { quantity: 1 } });

@@ -257,6 +257,15 @@ describe("calls go through the same pipeline", () => {
     expect(shop.requests.length).toBe(before);
   });
 
+  it("arguments are the action's input, whatever their names: a `params` list is a field, never the CLI's --param", async () => {
+    const { client } = await agent();
+    for (const args of [{ params: ["text=forged"] }, { params: [1, 2] }, { params: [], paramsFile: { name: "f", text: '{"text":"from a file"}' } }]) {
+      const result = await client.callTool({ name: "notes__read", arguments: args });
+      expect(result.isError, text(result)).toBeFalsy();
+      expect(JSON.parse(text(result))).toEqual(args);
+    }
+  });
+
   it("an unknown tool is an MCP error, audited; a write that was never offered is unknown too", async () => {
     const { toolctl, client } = await agent();
     const unknown = await client.callTool({ name: "nope__nothing", arguments: {} }).catch((error: unknown) => error);

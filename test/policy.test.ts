@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { approvalNeeded, overDailyLimit, overPerActionLimit } from "../src/policy/approval.js";
 import { assessRisk, estimateCost, riskFromCost } from "../src/policy/risk.js";
-import type { Toolctl } from "../src/api/index.js";
+import { inputSources, type Toolctl } from "../src/api/index.js";
 import { openApi, writeFiles } from "./helpers.js";
 
 describe("risk from cost", () => {
@@ -126,7 +126,7 @@ actions:
       expect(result.exitCode).toBe(2);
       expect(result.status).toBe("failed");
     }
-    const negative = await toolctl.run("pay.charge", { params: ["amount=-5000"] }, { yes: true });
+    const negative = await toolctl.run("pay.charge", inputSources({ params: ["amount=-5000"] }), { yes: true });
     expect(negative.exitCode).toBe(2);
     expect(negative.error?.message).toMatch(/cannot estimate the cost of pay.charge: input.amount is not an amount/);
   });

@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import type { Toolctl } from "../src/api/index.js";
+import { inputSources, type Toolctl } from "../src/api/index.js";
 import { loopbackCopy } from "./fakes/server.js";
 import { FakeStripe } from "./fakes/stripe.js";
 import { openApi, repoRoot, runCli, tempDir } from "./helpers.js";
@@ -36,7 +36,7 @@ async function stripeApi(environment: Record<string, string> = env): Promise<Too
 }
 
 /** create_payment's input as `-p` would give it. */
-const pay = (...params: string[]) => ({ params });
+const pay = (...params: string[]) => inputSources({ params });
 const yes = { yes: true };
 const output = (result: { output?: unknown }) => result.output as any;
 
@@ -303,16 +303,20 @@ describe("stripe.refund and stripe.get_payment", () => {
   it("refunds part, then refuses a refund larger than what is left with Stripe's message (exit 1), then refunds the rest", async () => {
     const toolctl = await stripeApi();
     const intent = await paid(toolctl, 5000);
-    const partial = await toolctl.run("stripe.refund", { params: [`payment_intent=${intent}`, "amount_cents=1000", "reason=requested_by_customer"] }, yes);
+    const partial = await toolctl.run(
+      "stripe.refund",
+      inputSources({ params: [`payment_intent=${intent}`, "amount_cents=1000", "reason=requested_by_customer"] }),
+      yes,
+    );
     expect(partial.exitCode).toBe(0);
     expect(partial.output).toMatchObject({ object: "refund", amount: 1000, payment_intent: intent, status: "succeeded" });
     expect(decodedForm(stripe.server.requests.at(-1)!.body)).toBe(`payment_intent=${intent}&amount=1000&reason=requested_by_customer`);
 
-    const tooMuch = await toolctl.run("stripe.refund", { params: [`payment_intent=${intent}`, "amount_cents=6000"] }, yes);
+    const tooMuch = await toolctl.run("stripe.refund", inputSources({ params: [`payment_intent=${intent}`, "amount_cents=6000"] }), yes);
     expect(tooMuch.exitCode).toBe(1);
     expect(tooMuch.error!.message).toBe("HTTP 400: Refund amount ($60.00) is greater than unrefunded amount on charge ($40.00)");
 
-    const rest = await toolctl.run("stripe.refund", { params: [`payment_intent=${intent}`] }, yes);
+    const rest = await toolctl.run("stripe.refund", inputSources({ params: [`payment_intent=${intent}`] }), yes);
     expect(rest.exitCode).toBe(0);
     expect(output(rest).amount).toBe(4000);
     expect(stripe.charges.find((c) => c.paymentIntent === intent)!.amountRefunded).toBe(5000);

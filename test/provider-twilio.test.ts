@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { ToolctlError, type Toolctl } from "../src/api/index.js";
+import { inputSources, ToolctlError, type Toolctl } from "../src/api/index.js";
 import { loopbackCopy } from "./fakes/server.js";
 import { FakeTwilio, twilioSegments } from "./fakes/twilio.js";
 import { openApi, repoRoot, runCli, tempDir } from "./helpers.js";
@@ -42,7 +42,7 @@ async function twilioApi(fake: FakeTwilio, env = envFor(fake)): Promise<Toolctl>
   return toolctl;
 }
 
-const sms = (to: string, body: string, from = OUR_NUMBER) => ({ params: [`to=${to}`, `from=${from}`, `body=${body}`] });
+const sms = (to: string, body: string, from = OUR_NUMBER) => inputSources({ params: [`to=${to}`, `from=${from}`, `body=${body}`] });
 
 describe("twilio manifest", () => {
   it("ships pointing at api.twilio.com; the test copy changes only baseUrl and the loopback allowances", () => {
@@ -176,7 +176,7 @@ describe("twilio.send_sms against a fake Twilio", () => {
     expect(paid.server.requests.length).toBe(requests + 1);
     expect(paid.messages.filter((m) => m.to === to)).toHaveLength(1);
 
-    const lookup = await toolctl.run("twilio.list_messages", { params: [`to=${to}`, "limit=5"] });
+    const lookup = await toolctl.run("twilio.list_messages", inputSources({ params: [`to=${to}`, "limit=5"] }));
     expect(lookup.exitCode).toBe(0);
     const messages = (lookup.output as any).messages;
     expect(messages).toHaveLength(1);

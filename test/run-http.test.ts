@@ -5,7 +5,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ExecuteResult, Toolctl } from "../src/api/index.js";
+import { inputSources, type ExecuteResult, type Toolctl } from "../src/api/index.js";
 import { openApi, runCli, runJson, tempDir, writeFiles } from "./helpers.js";
 
 interface Seen {
@@ -240,7 +240,7 @@ async function executionOf(toolctl: Toolctl, id: string) {
 describe("http runner", () => {
   it("encodes path parameters and serialises query values, dropping absent ones", async () => {
     const toolctl = await toolWith(manifest());
-    const result = await toolctl.run("fake.get_item", { params: ["id=a b/c", "limit=5"], paramsJson: '{"tags":["x","y"]}' });
+    const result = await toolctl.run("fake.get_item", inputSources({ params: ["id=a b/c", "limit=5"], paramsJson: '{"tags":["x","y"]}' }));
     expect(result.exitCode).toBe(0);
     expect(result.status).toBe("succeeded");
     expect(outputOf(result).path).toBe("/items/a%20b%2Fc");
@@ -250,7 +250,7 @@ describe("http runner", () => {
 
   it("sends a JSON body with typed values and an idempotency key equal to the execution id", async () => {
     const toolctl = await toolWith(manifest());
-    const result = await toolctl.run("fake.create_item", { params: ["name=widget", "amount=12.5"] });
+    const result = await toolctl.run("fake.create_item", inputSources({ params: ["name=widget", "amount=12.5"] }));
     expect(result.exitCode).toBe(0);
     const last = seen[seen.length - 1]!;
     expect(last.headers["content-type"]).toBe("application/json");
@@ -260,7 +260,7 @@ describe("http runner", () => {
 
   it("sends nested form bodies in bracket notation", async () => {
     const toolctl = await toolWith(manifest());
-    const result = await toolctl.run("fake.charge", { params: ["amount=500", "order=A-1"] });
+    const result = await toolctl.run("fake.charge", inputSources({ params: ["amount=500", "order=A-1"] }));
     expect(result.exitCode).toBe(0);
     const last = seen[seen.length - 1]!;
     expect(last.headers["content-type"]).toBe("application/x-www-form-urlencoded");
@@ -350,7 +350,7 @@ describe("http runner", () => {
     [503, "server_error"],
   ])("maps HTTP %i to the %s category with the provider's message, exit 1", async (status, category) => {
     const toolctl = await toolWith(manifest());
-    const result = await toolctl.run("fake.get_item", { params: ["id=1", `status=${status}`] });
+    const result = await toolctl.run("fake.get_item", inputSources({ params: ["id=1", `status=${status}`] }));
     expect(result.exitCode).toBe(1);
     expect(result.status).toBe("failed");
     expect(result.error!.category).toBe(category);
@@ -582,7 +582,7 @@ describe("http runner", () => {
   it("refuses '..' as a path parameter: it would reach another endpoint", async () => {
     const toolctl = await shared();
     for (const id of ["..", ".", "%2e%2E"]) {
-      const result = await toolctl.run("fake.get_item", { params: [`id=${id}`] });
+      const result = await toolctl.run("fake.get_item", inputSources({ params: [`id=${id}`] }));
       expect(result.exitCode).toBe(2);
       expect(result.error!.message).toMatch(/is not allowed as a path segment/);
     }

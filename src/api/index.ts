@@ -35,7 +35,6 @@ import type { Human, TwoFactor } from "../engine/approve.js";
 import type { Diagnosis } from "../engine/doctor.js";
 import type { Budget } from "../engine/evaluate.js";
 import type { ExecuteDeps, ExecuteResult, Progress } from "../engine/execute.js";
-import type { InputSources } from "../engine/input.js";
 import type { ExportedTool, ExportFormat } from "../manifest/export.js";
 import type { ImportReport } from "../manifest/import.js";
 import type { Scaffold, ScaffoldOptions } from "../manifest/scaffold.js";
@@ -47,9 +46,12 @@ import type { Runner } from "../runners/types.js";
 import type { Store } from "../store/port.js";
 import type { TransferReport } from "../store/transfer.js";
 import { UsageError } from "../errors.js";
+import { sourcesOf } from "./input.js";
 import { codeVerifier, manageApi } from "./manage.js";
 
 export { ExitCode, ToolctlError } from "../errors.js";
+export { inputSources, type SourcedInput } from "./input.js";
+export type { InputSources } from "../engine/input.js";
 /** Input checks a front door makes before it asks for more (a secret's value, a code): the API makes them again. */
 export { assertSecretName, MAX_SECRET_BYTES } from "../secrets/names.js";
 export { isWellFormedCode, normalizeCode, OTP_DIGITS } from "../policy/otp-code.js";
@@ -112,7 +114,7 @@ export type {
   TransferReport,
 };
 
-import type { ApplyCallOptions, ApprovalChannel, OpenOptions, ProgressEvent, RunInput, RunOptions, Toolctl } from "./types.js";
+import type { ApplyCallOptions, ApprovalChannel, OpenOptions, ProgressEvent, RunOptions, Toolctl } from "./types.js";
 export type { ApplyCallOptions, ApprovalChannel, ApprovalDecision, OpenOptions, ProgressEvent, RunInput, RunOptions, Toolctl, ToolHealth } from "./types.js";
 
 /** Runners load on demand: a process run never pays for the HTTP client, and the reverse. */
@@ -126,13 +128,6 @@ export const RUNNERS: Record<string, () => Promise<Runner>> = {
   email: async () => (await import("../providers/email/runner.js")).emailRunner,
   vercel: async () => (await import("../providers/vercel/runner.js")).vercelRunner,
 };
-
-const isSources = (input: RunInput): input is InputSources => Array.isArray((input as InputSources).params);
-
-function sourcesOf(input: RunInput | undefined): InputSources {
-  if (input === undefined) return { params: [] };
-  return isSources(input) ? input : { params: [], paramsJson: JSON.stringify(input) };
-}
 
 /** A Human backed by an ApprovalChannel: a program's function answers where a terminal would prompt. */
 export function channelHuman(channel: ApprovalChannel | undefined, onFiled?: RunOptions["onApprovalFiled"]): Human {

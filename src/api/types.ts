@@ -30,7 +30,7 @@ import type { Human } from "../engine/approve.js";
 import type { CatalogEntry, CatalogQuery } from "../engine/catalog.js";
 import type { Description } from "../engine/describe.js";
 import type { ExecuteOptions, ExecuteResult, Progress } from "../engine/execute.js";
-import type { InputSources } from "../engine/input.js";
+import type { SourcedInput } from "./input.js";
 import type { ExportedTool, ExportFormat } from "../manifest/export.js";
 import type { ImportReport } from "../manifest/import.js";
 import type { ConvertReport, OpenApiImportOptions } from "../openapi/index.js";
@@ -116,8 +116,8 @@ export interface RunOptions {
   human?: Human;
 }
 
-/** A run's input: an object, or the CLI's sources (`--param`, `--params`, `--params-file`). */
-export type RunInput = Record<string, unknown> | InputSources;
+/** A run's input: an object (the input itself), or the CLI's sources (`--param`, `--params`, `--params-file`) made with `inputSources()`. */
+export type RunInput = Record<string, unknown> | SourcedInput;
 
 export interface ToolHealth {
   tool: string;

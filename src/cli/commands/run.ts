@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import type { ExecuteResult, RunOptions, Toolctl, ToolHealth } from "../../api/index.js";
+import { inputSources } from "../../api/input.js";
 import { ExitCode, UsageError } from "../../errors.js";
 import { createHuman } from "../../ui/approval.js";
 import { createProgress } from "../../ui/output.js";
@@ -166,18 +167,14 @@ export async function withEngine<T extends { exitCode: number }>(
 export async function runCommand(context: CommandContext, target: string, flags: RunFlags): Promise<number> {
   const paramsFile = readParamsFile(flags.paramsFile);
   return withEngine(context, flags, (toolctl, options) =>
-    toolctl.run(
-      target,
-      { params: flags.param, paramsJson: flags.params, paramsFile },
-      {
-        ...options,
-        dryRun: flags.dryRun === true,
-        yes: flags.yes === true,
-        otp: flags.otp,
-        wait: flags.wait === true,
-        sandbox: flags.sandbox,
-      },
-    ),
+    toolctl.run(target, inputSources({ params: flags.param, paramsJson: flags.params, paramsFile }), {
+      ...options,
+      dryRun: flags.dryRun === true,
+      yes: flags.yes === true,
+      otp: flags.otp,
+      wait: flags.wait === true,
+      sandbox: flags.sandbox,
+    }),
   );
 }
 
