@@ -4,7 +4,7 @@
  * into a new home, as the same tool (the same digest; for the spec, the same stored manifest, shared definitions
  * included). Defaults are left out of the file; bad input is exit 2 with one line.
  */
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
@@ -106,6 +106,42 @@ describe("toolctl tool export", () => {
     ]);
     expect(await importReport(home, [path.join(repoRoot, "manifests/examples/calculator.yaml")])).toEqual([
       expect.objectContaining({ tool: "calculator", change: "unchanged" }),
+    ]);
+  });
+
+  it("so is a files tool's relative root, a database tool's file and setup script, and a Vercel project root", async () => {
+    const home = tempDir("toolctl-export-home-");
+    const vercel = path.join(tempDir("toolctl-export-vercel-"), "site.yaml");
+    writeFileSync(
+      vercel,
+      readFileSync(path.join(repoRoot, "manifests", "vercel.yaml"), "utf8")
+        .replace(/^name: vercel$/m, "name: site")
+        .replace("  # projectRoot: site ", "  projectRoot: web "),
+    );
+    const absolute = path.join(tempDir("toolctl-export-abs-"), "notes.yaml");
+    writeFileSync(
+      absolute,
+      "apiVersion: toolctl/v1\nname: abs\ndescription: Absolute root\nruntime: files\nfiles: { roots: [/srv/notes] }\nactions:\n  list: { description: List, kind: read, operation: list }\n",
+    );
+    await importReport(home, [
+      path.join(repoRoot, "manifests/builtins/notes.yaml"),
+      path.join(repoRoot, "manifests/builtins/inventory.yaml"),
+      vercel,
+      absolute,
+    ]);
+    const elsewhere = tempDir("toolctl-export-moved-");
+    for (const name of ["notes", "inventory", "site", "abs"]) {
+      const exported = await runCli(["tool", "export", name], { home });
+      expect(exported.code, exported.stderr).toBe(0);
+      if (name === "abs") expect(exported.stderr).toBe("");
+      else expect(exported.stderr).toContain(`${name} refers to files beside its manifest`);
+      writeFileSync(path.join(elsewhere, `${name}.yaml`), exported.stdout);
+    }
+    expect((await importReport(home, [elsewhere])).map((item) => [item.tool, item.change])).toEqual([
+      ["abs", "unchanged"],
+      ["inventory", "updated"],
+      ["notes", "updated"],
+      ["site", "updated"],
     ]);
   });
 

@@ -76,7 +76,7 @@ function withoutDefaults(schema: ZodLike, value: unknown): unknown {
   }
 }
 
-/** Paths a process tool reads relative to its manifest's directory: they move with the file. */
+/** Paths a tool reads relative to its manifest's directory: they move with the file. */
 function relativePathNotes(manifest: Manifest, source: string | null): string[] {
   const beside = filesBesideManifest(manifest);
   if (beside.length === 0) return [];
