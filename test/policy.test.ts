@@ -109,6 +109,21 @@ actions:
     expect((await toolctl.run("pay.always", {}, { yes: true })).exitCode).toBe(0);
   });
 
+  it("an ApprovalChannel that answers needsHuman gets what no channel gets: needs_human, exit 4, nothing recorded as refused", async () => {
+    const toolctl = await payHome();
+    let asked = 0;
+    const result = await toolctl.run("pay.charge", { amount: 5 }, { approve: async () => (asked++, { needsHuman: true }) });
+    expect(asked).toBe(1);
+    expect(result).toMatchObject({ status: "declined", exitCode: 4, error: { code: "needs_human" } });
+    expect(result.error?.message).toMatch(/nobody can answer a prompt here: re-run with --yes, or with --wait/);
+    const events = (await toolctl.audit()).filter((event) => event.type.startsWith("approval."));
+    expect(events.map((event) => [event.type, (event.data as { via?: string }).via])).not.toContainEqual(["approval.declined", "prompt"]);
+    // Answered no, it is refused (exit 3), as before.
+    const no = await toolctl.run("pay.charge", { amount: 5 }, { approve: async () => ({ approved: false }) });
+    expect(no).toMatchObject({ status: "declined", exitCode: 3, error: { code: "policy_refused" } });
+    expect(no.error?.message).toContain("answered no");
+  });
+
   it("audits how a run was approved, and every refusal", async () => {
     const toolctl = await payHome();
     await toolctl.run("pay.charge", { amount: 5 });

@@ -136,7 +136,7 @@ export function channelHuman(channel: ApprovalChannel | undefined, onFiled?: Run
     canPrompt: channel !== undefined,
     async confirm(request) {
       const decision = await channel!(request);
-      if ("needsHuman" in decision) return "eof";
+      if ("needsHuman" in decision) return "unanswered";
       if (!decision.approved) return "no";
       pendingOtp = decision.otp;
       return "yes";

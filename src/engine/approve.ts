@@ -22,7 +22,8 @@ export interface TwoFactor {
 
 export interface Human {
   canPrompt: boolean;
-  confirm(request: ApprovalRequest, timeoutMs: number, signal?: AbortSignal): Promise<"yes" | "no" | "timeout" | "eof" | "interrupted">;
+  /** `unanswered`: nobody can be asked from here after all (a program's channel said so); the run ends as without one. */
+  confirm(request: ApprovalRequest, timeoutMs: number, signal?: AbortSignal): Promise<"yes" | "no" | "timeout" | "eof" | "interrupted" | "unanswered">;
   code(timeoutMs: number, signal?: AbortSignal): Promise<{ code: string } | { answer: string }>;
   /** Tells the person running `--wait` which command decides the request. */
   waiting(approvalId: string, expiresAt: string): void;
@@ -159,10 +160,17 @@ export async function obtainApproval(
     }
   }
 
+  const how = request.needsOtp ? "--yes --otp CODE" : "--yes";
+  const nobody = () =>
+    needsHuman(
+      `${name} needs approval (risk ${request.risk}, estimated $${request.cost.usd.toFixed(2)}) and nobody can answer a prompt here: re-run with ${how}, or with --wait and decide it with toolctl approve ID${request.needsOtp ? " --otp CODE" : ""} from another terminal`,
+    );
+
   if (human.canPrompt) {
     const timeoutMs = options.timeoutSeconds * 1000;
     if (!options.yes) {
       const answer = await human.confirm(request, timeoutMs, options.signal);
+      if (answer === "unanswered") return nobody();
       if (answer !== "yes") {
         await decided("prompt", "declined", { answer });
         if (answer === "interrupted") return interrupted("the approval prompt");
@@ -184,10 +192,7 @@ export async function obtainApproval(
     return checkCode(entered.code, options.yes ? "--yes with TOTP" : "prompt with TOTP");
   }
 
-  const how = request.needsOtp ? "--yes --otp CODE" : "--yes";
-  return needsHuman(
-    `${name} needs approval (risk ${request.risk}, estimated $${request.cost.usd.toFixed(2)}) and nobody can answer a prompt here: re-run with ${how}, or with --wait and decide it with toolctl approve ID${request.needsOtp ? " --otp CODE" : ""} from another terminal`,
-  );
+  return nobody();
 }
 
 /** A wait that ended undecided: the request stays open, and a later run with its id uses it once approved. */
