@@ -74,3 +74,14 @@ describe("a run's input", () => {
     expect((await toolctl.executions()).total).toBe(0);
   });
 });
+
+describe("stats", () => {
+  it("a missing or unknown period or grouping is a usage error naming the field", async () => {
+    const toolctl = await searchApi();
+    await expect(toolctl.stats({} as never)).rejects.toThrow(new UsageError("stats: period: expected one of hour, day, week, month, got nothing"));
+    await expect(toolctl.stats({ period: "day", by: "colour" } as never)).rejects.toThrow(
+      new UsageError('stats: by: expected one of tool, action, status, got "colour"'),
+    );
+    expect((await toolctl.stats({ period: "day", by: "tool" })).rows).toEqual([]);
+  });
+});

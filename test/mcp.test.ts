@@ -227,6 +227,13 @@ describe("what the agent sees", () => {
     // `__` inside a name could be read two ways: hashed, so a__b.c and a.b__c never meet.
     expect(mcpToolName("a__b", "c")).not.toBe(mcpToolName("a", "b__c"));
     expect(mcpToolName("a__b", "c")).toMatch(/^a__b__c_[0-9a-f]{8}$/);
+    // An action named like another's hashed form (64 characters, ending in _ and 8 hex digits) is hashed itself.
+    const hashed = mcpToolName("stripe", "PostCustomersCustomerSubscriptionsSubscriptionExposedIdDiscount");
+    expect(hashed).toMatch(/^stripe__PostCustomersCustomerSubscriptionsSubscriptionE_[0-9a-f]{8}$/);
+    const lookalike = hashed.slice("stripe__".length);
+    expect(mcpToolName("stripe", lookalike)).not.toBe(hashed);
+    expect(mcpToolName("stripe", lookalike)).toMatch(MCP_NAME_PATTERN);
+    expect(mcpToolName("stripe", lookalike.slice(0, -1))).toBe(`stripe__${lookalike.slice(0, -1)}`);
   });
 });
 

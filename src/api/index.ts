@@ -331,6 +331,17 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
       return store.executions.count(filter);
     },
     async stats(query) {
+      // Checked here, as the CLI's flags are: a program's typo is one line naming the field, not a database error.
+      const { STATS_GROUPS, STATS_PERIODS } = await import("../domain/records.js");
+      for (const [field, allowed] of [
+        ["period", STATS_PERIODS],
+        ["by", STATS_GROUPS],
+      ] as const) {
+        const value = (query as unknown as Record<string, unknown> | undefined)?.[field];
+        if (!(allowed as readonly unknown[]).includes(value)) {
+          throw new UsageError(`stats: ${field}: expected one of ${allowed.join(", ")}, got ${JSON.stringify(value) ?? "nothing"}`);
+        }
+      }
       await settle();
       return store.executions.stats(query);
     },
