@@ -10,8 +10,7 @@ type Located = Pick<Manifest, "runtime" | "actions" | "process" | "files" | "dat
 
 /** Each thing `manifest` reads beside its file (`{{ tool.dir }}`, then the relative paths); empty when none. */
 export function filesBesideManifest(manifest: Located): string[] {
-  const relative = (entries: Array<string | undefined>) =>
-    entries.filter((entry): entry is string => typeof entry === "string" && !path.isAbsolute(entry));
+  const relative = (entries: Array<string | undefined>) => entries.filter((entry): entry is string => typeof entry === "string" && !path.isAbsolute(entry));
   switch (manifest.runtime) {
     case "process":
     case "docker": {
