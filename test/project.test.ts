@@ -224,6 +224,26 @@ describe("toolctl sync", () => {
     expect(real.json.dryRun).toBeUndefined();
   });
 
+  it("a listed manifest that fails to import is not 'no longer in toolctl.yaml': its tool stays the sync's, and is pruned once unlisted", async () => {
+    const { root, at } = newProject({ "toolctl.yaml": TOOLS_YAML, "tools/echo.yaml": echo, "tools/calculator.yaml": calculator });
+    expect((await runCli(["sync"], at())).code).toBe(0);
+    for (const broken of [`${calculator}bogus: 1\n`, "name: [calculator\n"]) {
+      writeFileSync(path.join(root, "tools", "calculator.yaml"), broken);
+      const human = await runCli(["sync"], at());
+      expect(human.code).toBe(2);
+      expect(human.stderr).not.toContain("no longer in toolctl.yaml");
+      expect(human.stderr).toContain("calculator.yaml");
+      const json = await runJson(["sync", "--prune"], at());
+      expect(json.code).toBe(2);
+      expect(json.json).toMatchObject({ unlisted: [], removed: [] });
+      expect((await runCli(["sync", "--prune"], at())).stderr).not.toContain("not pruned");
+    }
+    rmSync(path.join(root, "tools", "calculator.yaml"));
+    const pruned = await runJson(["sync", "--prune"], at());
+    expect(pruned.code, pruned.stderr).toBe(0);
+    expect(pruned.json.removed).toEqual(["calculator"]);
+  });
+
   it("a tool imported by hand stays yours when a sync finds it unchanged or updates it; one a sync added is the sync's", async () => {
     const weather = readFileSync(path.join(examplesDir, "weather.yaml"), "utf8");
     const { root, at } = newProject({ "toolctl.yaml": "version: 1\nmanifests: []\n", "weather.yaml": weather, "echo.yaml": echo });

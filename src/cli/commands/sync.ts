@@ -51,6 +51,17 @@ function ownerKey(home: string, file: string): string {
   return isInside(path.dirname(file), home) ? path.relative(home, file) : file;
 }
 
+/** The tool name a manifest that failed to import declares, when its text can be read as YAML with a `name`. */
+async function declaredName(file: string): Promise<string | undefined> {
+  try {
+    const { parse } = await import("yaml");
+    const value = parse(readFileSync(file, "utf8")) as { name?: unknown } | null;
+    return typeof value?.name === "string" ? value.name : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Whether the toolctl.yaml an entry names is still there (a project moved or removed owns nothing any more). */
 const ownerExists = (home: string, key: string) => existsSync(path.resolve(home, key));
 
@@ -143,7 +154,9 @@ export async function syncCommand(context: CommandContext, flags: SyncFlags): Pr
       synced.push({ tool: saved.tool, change: saved.change, status: saved.status, source: spec.openapi, skipped, warnings });
     }
     const failed = report?.failed ?? [];
-    const listed = new Set(synced.map((s) => s.tool));
+    // A manifest that failed is still listed, and so is its tool: named from the file's text where it can be read.
+    const failedNames = await Promise.all(failed.map((f) => declaredName(f.file)));
+    const listed = new Set([...synced.map((s) => s.tool), ...failedNames.filter((name): name is string => name !== undefined)]);
     // The sync's tools: those it added, and those an earlier sync owned. A tool that was there before any sync
     // (imported by hand) stays the user's, even when a sync finds it unchanged or updates it.
     const current = { key: ownerKey(toolctl.home, project.file), file: project.file };
@@ -155,7 +168,9 @@ export async function syncCommand(context: CommandContext, flags: SyncFlags): Pr
     // unlisted, so nothing is pruned then. One another project's sync owns too stays: it is that project's now.
     const stale = [...owned].filter((tool) => !listed.has(tool) && !othersOwn.has(tool));
     const existing = new Set((await toolctl.listTools()).map((tool) => tool.name));
-    const unlisted = stale.filter((tool) => existing.has(tool));
+    const notListed = stale.filter((tool) => existing.has(tool));
+    // A failed manifest whose name cannot be read may be any of them: none is reported or pruned, and all stay owned.
+    const unlisted = failedNames.includes(undefined) ? [] : notListed;
     const removed: string[] = [];
     if (flags.prune && failed.length === 0) {
       for (const tool of unlisted) {
@@ -163,9 +178,9 @@ export async function syncCommand(context: CommandContext, flags: SyncFlags): Pr
         removed.push(tool);
       }
     }
-    const kept = unlisted.filter((tool) => !removed.includes(tool));
+    const kept = notListed.filter((tool) => !removed.includes(tool));
     if (!dryRun) writeState(toolctl.home, current, [...ours, ...kept]);
-    return { synced, removed, unlisted: kept, failed };
+    return { synced, removed, unlisted: unlisted.filter((tool) => !removed.includes(tool)), failed };
   };
   // Under a lock beside synced.json, from the first import to the record of what this sync owns: another
   // project's sync into the same home (--home, TOOLCTL_HOME) waits its turn, so neither record is lost.
