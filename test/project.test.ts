@@ -501,6 +501,32 @@ describe("a bad toolctl.yaml", () => {
   });
 });
 
+describe("a spec's entry in toolctl.yaml that selects nothing, or is not a file", () => {
+  it("is project_invalid naming toolctl.yaml's line and field, exit 2, and nothing is imported", async () => {
+    const petstore = readFileSync(path.join(repoRoot, "test", "fixtures", "openapi", "petstore.yaml"), "utf8");
+    for (const [entry, field, message] of [
+      ["openapi: api", "specs.0.openapi", "api is a directory, not a spec"],
+      ["openapi: pet.yaml\n    operations: [nope]", "specs.0.operations", "no operation 'nope'"],
+      ["openapi: pet.yaml\n    tags: [nothing]", "specs.0.tags", "no operation matches tag nothing"],
+      ["openapi: pet.yaml\n    pathPrefix: /nowhere", "specs.0.pathPrefix", "no operation matches path prefix /nowhere"],
+    ]) {
+      const { root, at } = newProject({
+        "toolctl.yaml": `version: 1\nmanifests: [tools/echo.yaml]\nspecs:\n  - ${entry}\n`,
+        "tools/echo.yaml": echo,
+        "pet.yaml": petstore,
+        "api/readme.txt": "not a spec\n",
+      });
+      const result = await runJson(["sync"], at());
+      expect(result.code, entry).toBe(2);
+      expect(result.json.error.code, entry).toBe("project_invalid");
+      expect(result.json.error.message, entry).toMatch(
+        new RegExp(`^${path.join(root, "toolctl.yaml")}:\\d+:\\d+: ${field.replace(/\./g, "\\.")}: .*${message}`),
+      );
+      expect(((await runJson(["list"], at())).json.items as unknown[]).length, entry).toBe(0);
+    }
+  });
+});
+
 describe("listed paths really inside the project", () => {
   it("what a listed spec refers to stays inside the project too: a $ref out of it, through a link or into .toolctl/ is refused", async () => {
     const part = (description: string) => `Pet:\n  type: object\n  description: ${description}\n  properties:\n    name: { type: string }\n`;

@@ -83,9 +83,13 @@ export function resolveProjectSources(project: ProjectRef, file: ProjectFile): P
     for (const { target, shown } of found) add(target, shown, field);
   });
 
-  const specs = file.specs.map((spec, i) =>
-    /^https:\/\//.test(spec.openapi) ? spec.openapi : (check(["specs", i, "openapi"], spec.openapi, "spec") ?? spec.openapi),
-  );
+  const specs = file.specs.map((spec, i) => {
+    if (/^https:\/\//.test(spec.openapi)) return spec.openapi;
+    const field = ["specs", i, "openapi"];
+    const real = check(field, spec.openapi, "spec");
+    if (real !== undefined && statSync(real).isDirectory()) problem(field, `${spec.openapi} is a directory, not a spec`);
+    return real ?? spec.openapi;
+  });
   if (problems.length > 0) throw projectInvalid(project.file, problems);
   return { manifests, specs };
 }

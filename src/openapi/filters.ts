@@ -25,12 +25,17 @@ export function filterReason(op: OperationRef, name: string, options: FilterOpti
   return undefined;
 }
 
-/** A name in `operations` that matches nothing, or filters that select nothing, is a usage error. */
+/**
+ * A name in `operations` that matches nothing, or filters that select nothing, is a usage error; its `option`
+ * detail names the filter (`operations`, `tags` or `pathPrefix`), so a caller can point at where it was given.
+ */
 export function checkFilters(operations: OperationRef[], names: string[], selected: number, options: FilterOptions, source: string): void {
   const unknown = (options.operations ?? []).filter((o) => !operations.some((op, i) => op.operationId === o || names[i] === o));
   if (unknown.length > 0) {
     const hint = suggest(unknown[0]!, [...names, ...operations.flatMap((op) => op.operationId ?? [])]);
-    throw new UsageError(`${source}: no operation ${unknown.map((o) => `'${o}'`).join(", ")}${hint ? ` (did you mean '${hint}'?)` : ""}`);
+    throw new UsageError(`${source}: no operation ${unknown.map((o) => `'${o}'`).join(", ")}${hint ? ` (did you mean '${hint}'?)` : ""}`, {
+      option: "operations",
+    });
   }
   if (selected > 0) return;
   const asked = [
@@ -40,5 +45,6 @@ export function checkFilters(operations: OperationRef[], names: string[], select
   ].filter(Boolean);
   const tags = [...new Set(operations.flatMap((op) => op.tags))].sort();
   const known = options.tags?.length ? ` (tags in this spec: ${tags.length > 0 ? tags.join(", ") : "none"})` : "";
-  throw new UsageError(`${source}: no operation matches ${asked.join(" and ")}${known}`);
+  const option = options.tags?.length ? "tags" : options.operations?.length ? "operations" : "pathPrefix";
+  throw new UsageError(`${source}: no operation matches ${asked.join(" and ")}${known}`, { option });
 }

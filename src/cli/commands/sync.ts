@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { findProject, PROJECT_HOME } from "../../config/home.js";
 import { underHomeLock } from "../../config/home-lock.js";
-import { ExitCode, UsageError, ValidationError } from "../../errors.js";
+import { ExitCode, ToolctlError, UsageError, ValidationError } from "../../errors.js";
 import type { SaveToolResult, Toolctl } from "../../api/index.js";
 import { writeFileAtomic } from "../../util/atomic-file.js";
 import { isInside } from "../../util/paths.js";
@@ -119,21 +119,33 @@ export async function syncCommand(context: CommandContext, flags: SyncFlags): Pr
   sources.manifests.forEach((m, i) => names[i] !== undefined && declare(names[i], m.field, m.shown, m.field.join(".")));
   file.specs.forEach((spec, i) => spec.name !== undefined && declare(spec.name, ["specs", i, "name"], spec.openapi, `specs.${i}`));
 
+  // A spec's filters that select nothing were given in toolctl.yaml: the error points there, at the field.
+  const prepareListed = async <T>(i: number, prepare: () => Promise<T>): Promise<T> => {
+    try {
+      return await prepare();
+    } catch (error) {
+      const option = error instanceof ToolctlError ? error.details.option : undefined;
+      if (typeof option !== "string") throw error;
+      throw projectInvalid(project.file, [projectProblem(project.file, ["specs", i, option], (error as Error).message)]);
+    }
+  };
   const syncInto = async (toolctl: Toolctl) => {
     const synced: SyncedTool[] = [];
     const prepared = [];
     for (const [i, spec] of file.specs.entries()) {
-      const ready = await toolctl.prepareSpec(sources.specs[i]!, {
-        name: spec.name,
-        baseUrl: spec.baseUrl,
-        tags: spec.tags,
-        operations: spec.operations,
-        pathPrefix: spec.pathPrefix,
-        strict: spec.strict === true,
-        // What the spec refers to stays in the project too, as its listed paths do, and out of the project's
-        // .toolctl/ and the home in use (which --home or TOOLCTL_HOME may put elsewhere in the project).
-        confineRefs: { root: project.root, except: [...new Set([path.join(project.root, PROJECT_HOME), toolctl.home])] },
-      });
+      const ready = await prepareListed(i, () =>
+        toolctl.prepareSpec(sources.specs[i]!, {
+          name: spec.name,
+          baseUrl: spec.baseUrl,
+          tags: spec.tags,
+          operations: spec.operations,
+          pathPrefix: spec.pathPrefix,
+          strict: spec.strict === true,
+          // What the spec refers to stays in the project too, as its listed paths do, and out of the project's
+          // .toolctl/ and the home in use (which --home or TOOLCTL_HOME may put elsewhere in the project).
+          confineRefs: { root: project.root, except: [...new Set([path.join(project.root, PROJECT_HOME), toolctl.home])] },
+        }),
+      );
       if (spec.name === undefined) declare(ready.tool, ["specs", i, "openapi"], spec.openapi, `specs.${i}`);
       prepared.push(ready);
     }
