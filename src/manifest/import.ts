@@ -13,7 +13,7 @@ import { compileValidatorCode } from "../schema/compile.js";
 import { withDefinitions } from "../schema/defs.js";
 import { digestOf, sha256Hex } from "../util/canonical.js";
 import { realPath } from "../util/paths.js";
-import { MANIFEST_EXTENSIONS, readManifestFile, type LoadedManifest } from "./load.js";
+import { declaredToolName, MANIFEST_EXTENSIONS, readManifestFile, type LoadedManifest } from "./load.js";
 
 export interface ImportOptions {
   paths: string[];
@@ -24,6 +24,8 @@ export interface ImportOptions {
 export type SaveTool = (input: SaveToolInput) => Promise<SaveToolResult>;
 
 export interface ImportFailure {
+  /** The tool name the file declares, when its text can be read that far (it is still the file's tool). */
+  tool?: string;
   file: string;
   code: string;
   message: string;
@@ -125,7 +127,14 @@ export async function importManifests(save: SaveTool, options: ImportOptions): P
     } catch (error) {
       // A registry failure is not the file's fault: stop, so nothing else is half-done.
       if (!(error instanceof ToolctlError) || error.exitCode === 6) throw error;
-      report.failed.push({ file, code: error.code, message: error.message, problems: error.details.problems ?? [error.message] });
+      const tool = await declaredToolName(file);
+      report.failed.push({
+        file,
+        ...(tool !== undefined ? { tool } : {}),
+        code: error.code,
+        message: error.message,
+        problems: error.details.problems ?? [error.message],
+      });
     }
   }
   return report;

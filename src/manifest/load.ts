@@ -36,6 +36,20 @@ export async function readManifestFile(file: string): Promise<LoadedManifest> {
   return parseManifest(text, file);
 }
 
+/**
+ * The tool name a manifest file declares, read leniently: for a file that does not load (its import reports why),
+ * the `name` of its YAML (or JSON) when there is one; undefined when the text cannot be read that far.
+ */
+export async function declaredToolName(file: string): Promise<string | undefined> {
+  try {
+    const { parse } = await import("yaml");
+    const value = parse(await readFile(file, "utf8")) as { name?: unknown } | null;
+    return typeof value?.name === "string" ? value.name : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function parseManifest(text: string, file: string): LoadedManifest {
   const located = parseLocated(text, file.toLowerCase().endsWith(".json"));
   if (Array.isArray(located)) {

@@ -51,17 +51,6 @@ function ownerKey(home: string, file: string): string {
   return isInside(path.dirname(file), home) ? path.relative(home, file) : file;
 }
 
-/** The tool name a manifest that failed to import declares, when its text can be read as YAML with a `name`. */
-async function declaredName(file: string): Promise<string | undefined> {
-  try {
-    const { parse } = await import("yaml");
-    const value = parse(readFileSync(file, "utf8")) as { name?: unknown } | null;
-    return typeof value?.name === "string" ? value.name : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Whether the toolctl.yaml an entry names is still there (a project moved or removed owns nothing any more). */
 const ownerExists = (home: string, key: string) => existsSync(path.resolve(home, key));
 
@@ -167,7 +156,7 @@ export async function syncCommand(context: CommandContext, flags: SyncFlags): Pr
     }
     const failed = report?.failed ?? [];
     // A manifest that failed is still listed, and so is its tool: named from the file's text where it can be read.
-    const failedNames = await Promise.all(failed.map((f) => declaredName(f.file)));
+    const failedNames = failed.map((f) => f.tool);
     const listed = new Set([...synced.map((s) => s.tool), ...failedNames.filter((name): name is string => name !== undefined)]);
     // The sync's tools: those it added, and those an earlier sync owned. A tool that was there before any sync
     // (imported by hand) stays the user's, even when a sync finds it unchanged or updates it.
