@@ -211,6 +211,36 @@ describe.each(backends)("the store contract on $name", (backend) => {
     note((await store.audit.query({})).map((event) => [event.type, event.tool, event.status]));
   });
 
+  it.skipIf(skip)("executions: one compensation of an execution at a time, and none once it is rolled back", async () => {
+    const { store } = await backend.open();
+    await importAll(store);
+    const { digest } = (await store.tools.get("shop"))!;
+    const original = intent(digest, 0, { reserve: undefined });
+    expect(await store.executions.started(original)).toEqual({ ok: true });
+    await store.executions.finished(original.execution.id, "succeeded", { output: {} }, outcome(original.execution.id, "succeeded"));
+    const undo = () => {
+      const run = intent(digest, 0, { reserve: undefined });
+      return { ...run, execution: { ...run.execution, action: "refund", rollbackOf: original.execution.id } };
+    };
+    const first = undo();
+    expect(await store.executions.started(first)).toEqual({ ok: true });
+    const second = note(await store.executions.started(undo()));
+    expect(second).toMatchObject({ ok: false, reason: "rollback_taken", message: expect.stringContaining(`is being rolled back by ${first.execution.id}`) });
+    // A compensation that failed leaves the way open; one that succeeded closes it.
+    await store.executions.finished(first.execution.id, "failed", { error: "declined by the bank" }, outcome(first.execution.id, "failed"));
+    const retry = undo();
+    expect(await store.executions.started(retry)).toEqual({ ok: true });
+    await store.executions.finished(retry.execution.id, "succeeded", { output: {} }, outcome(retry.execution.id, "succeeded"));
+    expect(note(await store.executions.started(undo()))).toMatchObject({ ok: false, reason: "rollback_taken" });
+    await store.executions.rolledBack(original.execution.id, outcome(original.execution.id, "rolled_back"));
+    expect(await store.executions.started(undo())).toMatchObject({
+      ok: false,
+      reason: "rollback_taken",
+      message: expect.stringContaining("was already rolled back"),
+    });
+    expect((await store.executions.list({ limit: 10, offset: 0 } as never)).items.map((e) => e.status).sort()).toEqual(["failed", "rolled_back", "succeeded"]);
+  });
+
   it.skipIf(skip)("executions: the intent re-reads the tool, uses the approval once and reserves against the daily limit", async () => {
     const { store } = await backend.open();
     await importAll(store);

@@ -132,6 +132,8 @@ export interface StartedRun {
 export type StartRefusal =
   | { ok: false; reason: "tool_changed"; message: string }
   | { ok: false; reason: "approval_unusable"; message: string }
+  /** A compensation (`rollbackOf`) of an execution already undone, or being undone by another run. */
+  | { ok: false; reason: "rollback_taken"; message: string }
   | { ok: false; reason: "over_daily_limit"; spend: DaySpend };
 
 export interface ExecutionStore {

@@ -20,6 +20,7 @@ import { pgSecrets } from "./secrets.js";
 import { pgTwoFactor } from "./twofactor.js";
 import { nowIso, openPgRegistry, type OpenPgOptions, type PgRegistry, type Tx } from "./db.js";
 import { compensatedBy, countExecutions, findExecution, insertExecution, listExecutions, updateExecution } from "./executions.js";
+import { COMPENSATION_IN_FLIGHT, rollbackTaken } from "../shared/execution-rows.js";
 import { approveTool, revokeTool } from "./grants.js";
 import { exportingHead } from "./head.js";
 import { dayEntries, daySpend, reserveSpend, settleSpend } from "./ledger.js";
@@ -65,6 +66,14 @@ async function startRun(registry: PgRegistry, tx: Tx, run: StartedRun): Promise<
       reason: "tool_changed",
       message: `tool ${run.execution.tool} ${what} while this run was being prepared; nothing ran`,
     });
+  }
+  const undoing = run.execution.rollbackOf;
+  if (undoing) {
+    const taken = rollbackTaken(
+      await tx.one<{ id: string; status: string }>("SELECT id, status FROM executions WHERE id = $1", [undoing]),
+      await tx.one<{ id: string; status: string }>(COMPENSATION_IN_FLIGHT("$1"), [undoing]),
+    );
+    if (taken) throw new StartRefused({ ok: false, reason: "rollback_taken", message: taken });
   }
   if (run.approval) {
     const problem = await consumeApproval(tx, run.approval.id, run.approval.digest, run.execution.id);

@@ -163,3 +163,20 @@ export function abandonedEvent(row: { id: string; tool: string; action: string; 
 export function abandonedReason(pid: number): string {
   return `toolctl process ${pid} is gone: it was killed or crashed while the action ran; the action may have happened: check before retrying`;
 }
+
+/**
+ * Why a compensation of `original` may not start: the original is undone already, or another compensation of it
+ * is running or succeeded (two `toolctl rollback` at once would refund a payment twice). Read in the intent's
+ * transaction, so of two racing rollbacks exactly one starts.
+ */
+export function rollbackTaken(original: { id: string; status: string } | undefined, other: { id: string; status: string } | undefined): string | undefined {
+  if (original?.status === "rolled_back") return `execution ${original.id} was already rolled back${other ? ` by ${other.id}` : ""}; nothing ran`;
+  if (other?.status === "succeeded") return `execution ${other.id} already rolled back ${original?.id ?? "this execution"}; nothing ran`;
+  if (other?.status === "running")
+    return `execution ${original?.id ?? "this execution"} is being rolled back by ${other.id}, started by another process; nothing ran`;
+  return undefined;
+}
+
+/** The SQL both backends read it with (`?` or `$1` for the original's id). */
+export const COMPENSATION_IN_FLIGHT = (param: string) =>
+  `SELECT id, status FROM executions WHERE rollback_of = ${param} AND status IN ('running', 'succeeded') ORDER BY status = 'succeeded' DESC, created_at LIMIT 1`;

@@ -13,6 +13,7 @@ import { nowIso, openRegistry, statement, withBusyTimeout, writeTransaction, typ
 import { countExecutions } from "./execution-counts.js";
 import { MIGRATIONS } from "./migrations.js";
 import { findExecution, insertExecution, listExecutions, updateExecution } from "./executions.js";
+import { COMPENSATION_IN_FLIGHT, rollbackTaken } from "../shared/execution-rows.js";
 import { approveTool, revokeTool } from "./grants.js";
 import { dayEntries, daySpend, reserveSpend, settleSpend } from "./ledger.js";
 import { createPlanRun, listPlanRuns, requirePlanRun, runOfPlan, setPlanRunStatus, updatePlanStep } from "./plan-runs.js";
@@ -133,6 +134,14 @@ export function sqliteStore(registry: Registry): SqliteStore {
                   reason: "tool_changed" as const,
                   message: `tool ${run.execution.tool} ${what} while this run was being prepared; nothing ran`,
                 };
+              }
+              const undoing = run.execution.rollbackOf;
+              if (undoing) {
+                const taken = rollbackTaken(
+                  statement(registry, "SELECT id, status FROM executions WHERE id = ?").get(undoing) as { id: string; status: string } | undefined,
+                  statement(registry, COMPENSATION_IN_FLIGHT("?")).get(undoing) as { id: string; status: string } | undefined,
+                );
+                if (taken) return { ok: false as const, reason: "rollback_taken" as const, message: taken };
               }
               if (run.approval) {
                 const problem = consumeApproval(registry, run.approval.id, run.approval.digest, run.execution.id);

@@ -1,0 +1,64 @@
+/**
+ * Two rollbacks of one execution at once (two terminals, or two machines of a team): exactly one runs the
+ * compensation. The other is refused when it records its intent, in the same transaction that reserves spend and
+ * uses approvals, so a payment is never refunded twice. Through the library API, with a refund endpoint on
+ * loopback that takes a moment to answer, so that both rollbacks are past their first checks before either ends.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FakeServer, sendJson } from "./fakes/server.js";
+import { openApi, writeFiles } from "./helpers.js";
+
+const bank = new FakeServer((req, res) => {
+  const path = new URL(req.url, "http://x").pathname;
+  if (path === "/payments") return void sendJson(res, 200, { id: `pay_${bank.requests.length}` });
+  if (path.startsWith("/refunds/")) return void setTimeout(() => sendJson(res, 200, { refunded: path.slice("/refunds/".length) }), 600);
+  sendJson(res, 404, { error: "not found" });
+});
+beforeAll(() => bank.start());
+afterAll(() => bank.close());
+
+const manifest = () => `apiVersion: toolctl/v1
+name: bank
+description: Pays and refunds
+runtime: http
+baseUrl: ${bank.url}
+http: { allowPlainHttp: true, allowPrivateNetworks: ["127.0.0.0/8"] }
+actions:
+  pay:
+    description: Pay
+    kind: create
+    request: { method: POST, path: /payments }
+    rollback: { action: refund, input: { id: "{{ output.id }}" } }
+  refund:
+    description: Refund a payment
+    kind: create
+    inputSchema: { type: object, required: [id], properties: { id: { type: string } } }
+    request: { method: POST, path: "/refunds/{{ input.id }}" }
+    rollback: irreversible
+`;
+
+describe("two rollbacks of one execution at once", () => {
+  it("one refunds; the other is refused before it sends anything, and names the one running", async () => {
+    const first = await openApi();
+    expect((await first.importManifests([writeFiles({ "bank.yaml": manifest() })])).failed).toEqual([]);
+    const second = await openApi({ home: first.home });
+    for (let round = 0; round < 3; round++) {
+      const paid = await first.run("bank.pay", {}, { yes: true });
+      expect(paid.status).toBe("succeeded");
+      const refundsBefore = bank.requests.filter((r) => r.url.startsWith("/refunds/")).length;
+      const results = await Promise.all([first.rollback(paid.executionId, { yes: true }), second.rollback(paid.executionId, { yes: true })]);
+      expect(bank.requests.filter((r) => r.url.startsWith("/refunds/")).length - refundsBefore).toBe(1);
+      const done = results.filter((r) => r.status === "succeeded");
+      const refused = results.filter((r) => r.status !== "succeeded");
+      expect(done).toHaveLength(1);
+      expect(refused).toHaveLength(1);
+      expect(refused[0]).toMatchObject({ status: "declined", exitCode: 3, error: { code: "policy_refused" } });
+      expect(refused[0]!.error?.message).toMatch(
+        new RegExp(`^execution ${paid.executionId} is being rolled back by ex_\\w+, started by another process; nothing ran$`),
+      );
+      expect(await first.execution(paid.executionId)).toMatchObject({ status: "rolled_back" });
+      // Once undone, a third rollback is refused as before.
+      await expect(second.rollback(paid.executionId, { yes: true })).rejects.toThrow(`execution ${paid.executionId} (bank.pay) was already rolled back by`);
+    }
+  });
+});
