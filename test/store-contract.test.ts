@@ -215,9 +215,10 @@ describe.each(backends)("the store contract on $name", (backend) => {
     const { store } = await backend.open();
     await importAll(store);
     const { digest } = (await store.tools.get("shop"))!;
-    const original = intent(digest, 0, { reserve: undefined });
+    // An outcome that is unknown keeps its reservation until it is known: rolled back, it acted, and is spent.
+    const original = intent(digest, 1);
     expect(await store.executions.started(original)).toEqual({ ok: true });
-    await store.executions.finished(original.execution.id, "succeeded", { output: {} }, outcome(original.execution.id, "succeeded"));
+    await store.executions.finished(original.execution.id, "unknown", { error: "lost" }, outcome(original.execution.id, "unknown"));
     const undo = () => {
       const run = intent(digest, 0, { reserve: undefined });
       return { ...run, execution: { ...run.execution, action: "refund", rollbackOf: original.execution.id } };
@@ -232,7 +233,9 @@ describe.each(backends)("the store contract on $name", (backend) => {
     expect(await store.executions.started(retry)).toEqual({ ok: true });
     await store.executions.finished(retry.execution.id, "succeeded", { output: {} }, outcome(retry.execution.id, "succeeded"));
     expect(note(await store.executions.started(undo()))).toMatchObject({ ok: false, reason: "rollback_taken" });
+    expect(await store.ledger.day(DAY)).toEqual({ day: DAY, committedUsd: 0, reservedUsd: 1 });
     await store.executions.rolledBack(original.execution.id, outcome(original.execution.id, "rolled_back"));
+    expect(await store.ledger.day(DAY)).toEqual({ day: DAY, committedUsd: 1, reservedUsd: 0 });
     expect(await store.executions.started(undo())).toMatchObject({
       ok: false,
       reason: "rollback_taken",

@@ -149,7 +149,7 @@ export interface ExecutionStore {
    * It waits longer for a busy store than any other write: the action has happened.
    */
   finished(id: string, status: ExecutionStatus, update: ExecutionUpdate, audit: AuditEventInput): Promise<void>;
-  /** The original is undone: marked `rolled_back` with its audit event. */
+  /** The original is undone: marked `rolled_back` with its audit event; a reservation still held (its outcome was unknown) is spent. */
   rolledBack(id: string, audit: AuditEventInput): Promise<void>;
   /** The compensation that rolled an execution back, if one succeeded. */
   compensatedBy(id: string): Promise<string | undefined>;

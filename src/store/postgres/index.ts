@@ -153,6 +153,8 @@ export function postgresStore(base: PgRegistry): PostgresStore {
       rolledBack: (id, audit) =>
         registry.write(async (tx) => {
           await updateExecution(registry, tx, id, { status: "rolled_back" });
+          // An unknown outcome is known now (see the SQLite store): its reservation is spent.
+          await settleSpend(tx, id, "committed");
           await appendAudit(registry, tx, audit);
         }),
       compensatedBy: (id) => compensatedBy(registry, id),

@@ -183,6 +183,9 @@ export function sqliteStore(registry: Registry): SqliteStore {
       rolledBack: (id, audit) =>
         tx(() => {
           updateExecution(registry, id, { status: "rolled_back" });
+          // An outcome that was unknown is known now: it acted (and was undone), so its reservation is spent, as a
+          // payment rolled back by hand stays spent.
+          settleSpend(registry, id, "committed");
           appendAudit(registry, audit);
         }),
       compensatedBy: (id) =>

@@ -1,5 +1,5 @@
 /**
- * Two rollbacks of one execution at once (two terminals, or two machines of a team): exactly one runs the
+ * Rollbacks and the money they concern. Two rollbacks of one execution at once (two terminals, or two machines of a team): exactly one runs the
  * compensation. The other is refused when it records its intent, in the same transaction that reserves spend and
  * uses approvals, so a payment is never refunded twice. Through the library API, with a refund endpoint on
  * loopback that takes a moment to answer, so that both rollbacks are past their first checks before either ends.
@@ -60,5 +60,37 @@ describe("two rollbacks of one execution at once", () => {
       // Once undone, a third rollback is refused as before.
       await expect(second.rollback(paid.executionId, { yes: true })).rejects.toThrow(`execution ${paid.executionId} (bank.pay) was already rolled back by`);
     }
+  });
+});
+
+describe("an action undone automatically", () => {
+  it("settles its reservation: the day's reserved spend is not held for it, as for a payment rolled back by hand", async () => {
+    const toolctl = await openApi();
+    const dir = writeFiles({
+      "shop.yaml": `apiVersion: toolctl/v1
+name: shop
+description: Pays (echo), and its output never validates
+runtime: echo
+actions:
+  pay:
+    description: Pay
+    kind: create
+    cost: { fromInput: amount }
+    inputSchema: { type: object, properties: { amount: { type: number } } }
+    outputSchema: { type: object, required: [receipt] }
+    rollback: { action: refund, input: { amount: "{{ input.amount }}" } }
+  refund:
+    description: Refund
+    kind: update
+    inputSchema: { type: object, properties: { amount: { type: number } } }
+    rollback: irreversible
+`,
+    });
+    expect((await toolctl.importManifests([dir])).failed).toEqual([]);
+    const paid = await toolctl.run("shop.pay", { amount: 3 }, { yes: true });
+    expect(paid).toMatchObject({ status: "rolled_back", exitCode: 1 });
+    const { spend, entries } = await toolctl.budget();
+    expect(spend.reservedUsd).toBe(0);
+    expect(entries).toEqual([expect.objectContaining({ executionId: paid.executionId, state: "committed", amountUsd: 3, executionStatus: "rolled_back" })]);
   });
 });
