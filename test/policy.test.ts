@@ -124,6 +124,32 @@ actions:
     expect(no.error?.message).toContain("answered no");
   });
 
+  it("--yes with --wait approves at once what --yes approves: nothing is filed, nobody is waited for", async () => {
+    const toolctl = await payHome();
+    const started = Date.now();
+    const result = await toolctl.run("pay.charge", { amount: 5 }, { yes: true, wait: true, waitSeconds: 3 });
+    expect(result).toMatchObject({ status: "succeeded", exitCode: 0, approval: { via: "--yes" } });
+    expect(Date.now() - started).toBeLessThan(2500);
+    expect(await toolctl.approvals()).toEqual([]);
+  });
+
+  it("a HIGH action that needs a code by approvals.twoFactorAboveUsd is said to need one, not called CRITICAL", async () => {
+    const toolctl = await openApi({ env: { TOOLCTL_APPROVALS_TWO_FACTOR_ABOVE_USD: "20" } });
+    expect(
+      (
+        await toolctl.importManifests([
+          writeFiles({
+            "pay.yaml":
+              "apiVersion: toolctl/v1\nname: pay\ndescription: Pays\nruntime: echo\nactions:\n  charge:\n    description: Charge\n    kind: create\n    cost: { fromInput: amount }\n    inputSchema: { type: object, properties: { amount: { type: number } } }\n",
+          }),
+        ])
+      ).failed,
+    ).toEqual([]);
+    const result = await toolctl.run("pay.charge", { amount: 30 }, { yes: true });
+    expect(result).toMatchObject({ status: "declined", exitCode: 3, risk: "HIGH" });
+    expect(result.error?.message).toBe("pay.charge needs a TOTP code (risk HIGH, estimated $30.00), but 2FA is not set up: run toolctl 2fa enroll first");
+  });
+
   it("audits how a run was approved, and every refusal", async () => {
     const toolctl = await payHome();
     await toolctl.run("pay.charge", { amount: 5 });

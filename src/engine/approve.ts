@@ -97,13 +97,32 @@ export async function obtainApproval(
     return declined(`${name} was not approved: ${describeCodeRefusal(verdict.reason, verdict.retryAfterSeconds)}`);
   };
 
+  // Why a code is asked: CRITICAL risk, or (for HIGH and below) approvals.twoFactorAboveUsd or the caller's requireCode.
+  const estimated = `estimated $${request.cost.usd.toFixed(2)}`;
+  const needsCode =
+    request.risk === "CRITICAL"
+      ? { short: "is CRITICAL", long: `is CRITICAL (${estimated}) and needs a TOTP code` }
+      : { short: "needs a TOTP code", long: `needs a TOTP code (risk ${request.risk}, ${estimated})` };
   if (request.needsOtp && !(await twoFactor.isEnrolled())) {
-    return declined(
-      `${name} is CRITICAL (estimated $${request.cost.usd.toFixed(2)}) and needs a TOTP code, but 2FA is not set up: run toolctl 2fa enroll first`,
-    );
+    return declined(`${name} ${needsCode.long}, but 2FA is not set up: run toolctl 2fa enroll first`);
   }
 
   if (options.approvalId) return filedEarlier(store, request, digest, options.approvalId);
+
+  // --yes approves what it can approve, even with --wait: nobody needs to be waited for then. A request that needs
+  // a TOTP code and has none waits (with --wait) for the approver, who gives it.
+  if (options.yes) {
+    if (!request.needsOtp) {
+      await decided("--yes", "approved");
+      return { approved: true, via: "--yes" };
+    }
+    if (options.otp) return checkCode(options.otp, "--yes with TOTP");
+    if (!human.canPrompt && !options.wait) {
+      return needsHuman(
+        `${name} ${needsCode.short}: --yes is not enough, add --otp CODE from your authenticator (or run it with --wait and approve it with toolctl approve ID --otp CODE)`,
+      );
+    }
+  }
 
   if (options.wait && options.askFirst && human.canPrompt && !request.needsOtp) {
     const via = options.askFirst.via;
@@ -144,19 +163,6 @@ export async function obtainApproval(
       if (current.status === "expired") return declined(`${name}: no decision on approval ${filed.id} within ${options.timeoutSeconds} s, which counts as no`);
       if (Date.now() >= giveUpAt) return pending(name, filed.id, filed.expiresAt, request.needsOtp);
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-    }
-  }
-
-  if (options.yes) {
-    if (!request.needsOtp) {
-      await decided("--yes", "approved");
-      return { approved: true, via: "--yes" };
-    }
-    if (options.otp) return checkCode(options.otp, "--yes with TOTP");
-    if (!human.canPrompt) {
-      return needsHuman(
-        `${name} is CRITICAL: --yes is not enough, add --otp CODE from your authenticator (or run it with --wait and approve it with toolctl approve ID --otp CODE)`,
-      );
     }
   }
 
