@@ -256,7 +256,8 @@ describe("toolctl apply", () => {
     const before = sideEffects();
     const error = await rejection(toolctl.plan("launch-site.plan.yaml").then((plan) => toolctl.apply(plan)));
     expect(error.exitCode).toBe(4);
-    expect(error.message).toMatch(/plan\.launch-site needs approval .*re-run with --yes/);
+    // apply takes no --wait, so the hint names only what it takes.
+    expect(error.message).toMatch(/^plan launch-site needs approval \(risk \w+, estimated \$[\d.]+\) and nobody can answer a prompt here: re-run with --yes$/);
     expect(sideEffects()).toEqual(before);
   });
 });

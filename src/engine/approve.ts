@@ -49,6 +49,12 @@ export interface ApprovalOptions {
   signal?: AbortSignal;
   /** The execution being approved: every approval event names it. */
   executionId: string;
+  /**
+   * What is approved, in messages (default `tool.action`), and whether the command can `--wait` at all (`apply`
+   * cannot): a hint never names a flag the command refuses.
+   */
+  subject?: string;
+  canWait?: boolean;
 }
 
 /**
@@ -68,7 +74,8 @@ export async function obtainApproval(
   human: Human,
   twoFactor: TwoFactor,
 ): Promise<ApprovalResult> {
-  const name = `${request.tool}.${request.action}`;
+  const name = options.subject ?? `${request.tool}.${request.action}`;
+  const canWait = options.canWait !== false;
   const declined = (message: string): ApprovalResult => ({ approved: false, status: "declined", error: new PolicyError("policy_refused", message) });
   const needsHuman = (message: string): ApprovalResult => ({ approved: false, status: "declined", error: new NeedsHumanError(message) });
   // Ctrl-C at a prompt stops the run like Ctrl-C anywhere else before it acts: exit 130, not a refusal.
@@ -119,7 +126,7 @@ export async function obtainApproval(
     if (options.otp) return checkCode(options.otp, "--yes with TOTP");
     if (!human.canPrompt && !options.wait) {
       return needsHuman(
-        `${name} ${needsCode.short}: --yes is not enough, add --otp CODE from your authenticator (or run it with --wait and approve it with toolctl approve ID --otp CODE)`,
+        `${name} ${needsCode.short}: --yes is not enough, add --otp CODE from your authenticator${canWait ? " (or run it with --wait and approve it with toolctl approve ID --otp CODE)" : ""}`,
       );
     }
   }
@@ -169,7 +176,7 @@ export async function obtainApproval(
   const how = request.needsOtp ? "--yes --otp CODE" : "--yes";
   const nobody = () =>
     needsHuman(
-      `${name} needs approval (risk ${request.risk}, estimated $${request.cost.usd.toFixed(2)}) and nobody can answer a prompt here: re-run with ${how}, or with --wait and decide it with toolctl approve ID${request.needsOtp ? " --otp CODE" : ""} from another terminal`,
+      `${name} needs approval (risk ${request.risk}, estimated $${request.cost.usd.toFixed(2)}) and nobody can answer a prompt here: re-run with ${how}${canWait ? `, or with --wait and decide it with toolctl approve ID${request.needsOtp ? " --otp CODE" : ""} from another terminal` : ""}`,
     );
 
   if (human.canPrompt) {

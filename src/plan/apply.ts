@@ -225,6 +225,8 @@ async function approvePlan(preview: PlanPreview, steps: StepPreview[], runId: st
     {
       yes: options.yes,
       wait: false,
+      subject: `plan ${preview.name}`,
+      canWait: false,
       timeoutSeconds: deps.config.approvals.timeoutSeconds,
       actor: options.actor,
       signal: options.signal,
