@@ -410,6 +410,18 @@ describe("unknown options and commands", () => {
     expectJsonError(command.json, 2, "usage");
   });
 
+  it("an empty --home or --database (an unset variable) is a usage error, not the default registry", async () => {
+    const home = freshHome();
+    for (const [flag, message] of [
+      ["--home=", "--home: expected a directory, got an empty value"],
+      ["--database=", "--database: expected a postgres:// URL, got an empty value"],
+    ] as const) {
+      const result = await both([flag, "list"], { home });
+      expectHumanError(result.human, 2, message);
+      expectJsonError(result.json, 2, "usage");
+    }
+  });
+
   it("a bad option value (--limit 0, --status bogus, --since garbage)", async () => {
     const home = freshHome();
     const cases: Array<[string[], string]> = [

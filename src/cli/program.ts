@@ -52,6 +52,9 @@ interface GlobalFlags {
 
 async function contextFor(command: Command): Promise<CommandContext> {
   const globals = command.optsWithGlobals<GlobalFlags>();
+  // An empty value (an unset shell variable, `--home "$DIR"`) would silently mean the default: a usage error instead.
+  if (globals.home !== undefined && globals.home.trim() === "") throw new UsageError("--home: expected a directory, got an empty value");
+  if (globals.database !== undefined && globals.database.trim() === "") throw new UsageError("--database: expected a postgres:// URL, got an empty value");
   const env = process.env;
   const json = globals.json === true;
   const cwd = process.cwd();
