@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import type { AuditEvent, Toolctl } from "../src/api/index.js";
+import { inputSources, type AuditEvent, type Toolctl } from "../src/api/index.js";
 import { loopbackCopy } from "./fakes/server.js";
 import { FakeDiscord, FakeSlack } from "./fakes/webhooks.js";
 import { openApi, repoRoot, runCli, tempDir } from "./helpers.js";
@@ -50,7 +50,7 @@ const discordEnv = (overrides: { id?: string; token?: string } = {}) => ({
   DISCORD_WEBHOOK_ID: overrides.id ?? discord.id,
   DISCORD_WEBHOOK_TOKEN: overrides.token ?? discord.token,
 });
-const params = (...given: string[]) => ({ params: given });
+const params = (...given: string[]) => inputSources({ params: given });
 
 describe("the webhook manifests as shipped", () => {
   it.each([
