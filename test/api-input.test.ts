@@ -85,3 +85,21 @@ describe("stats", () => {
     expect((await toolctl.stats({ period: "day", by: "tool" })).rows).toEqual([]);
   });
 });
+
+describe("a closed toolctl", () => {
+  it("refuses every call with a usage error saying so; close again does nothing", async () => {
+    const toolctl = await searchApi();
+    await toolctl.close();
+    await toolctl.close();
+    for (const call of [() => toolctl.run("search.query", { params: [] }), () => toolctl.listTools(), () => toolctl.executions()]) {
+      await expect(call()).rejects.toMatchObject({
+        code: "usage",
+        exitCode: 2,
+        message: expect.stringMatching(/^toolctl\.\w+\(\): this toolctl was closed; open another with openToolctl\(\)$/),
+      });
+    }
+    const events = toolctl.auditEvents()[Symbol.asyncIterator]();
+    await expect(events.next()).rejects.toThrow("toolctl.auditEvents(): this toolctl was closed");
+    expect(toolctl.home).toMatch(/toolctl-home-/);
+  });
+});

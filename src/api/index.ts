@@ -129,6 +129,27 @@ export const RUNNERS: Record<string, () => Promise<Runner>> = {
   vercel: async () => (await import("../providers/vercel/runner.js")).vercelRunner,
 };
 
+/**
+ * The API as a program holds it: once closed, every method but `close` (again, which does nothing) and `on` is
+ * refused with a usage error saying so, instead of whatever the closed database would throw.
+ */
+function closable(toolctl: Toolctl, isClosed: () => boolean): Toolctl {
+  const refusal = (name: string) => new UsageError(`toolctl.${name}(): this toolctl was closed; open another with openToolctl()`);
+  return new Proxy(toolctl, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver) as unknown;
+      if (!isClosed() || typeof value !== "function" || property === "close" || property === "on") return value;
+      const name = String(property);
+      if (property === "auditEvents") {
+        return () => ({
+          [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(refusal(name)) }),
+        });
+      }
+      return () => Promise.reject(refusal(name));
+    },
+  });
+}
+
 /** A Human backed by an ApprovalChannel: a program's function answers where a terminal would prompt. */
 export function channelHuman(channel: ApprovalChannel | undefined, onFiled?: RunOptions["onApprovalFiled"]): Human {
   let pendingOtp: string | undefined;
@@ -194,6 +215,7 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
     }) satisfies ExecuteDeps;
   const base = { actor, cwd, env };
 
+  let closed = false;
   const toolctl: Toolctl = {
     home,
     ...(project ? { project } : {}),
@@ -363,7 +385,11 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
       set.add(listener);
       return () => set.delete(listener);
     },
-    close: () => store.close(),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await store.close();
+    },
   };
 
   function applyOptionsOf(given: ApplyCallOptions): ApplyOptions {
@@ -378,7 +404,7 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
       for (const listener of warningListeners) listener(`could not settle the runs whose toolctl process is gone: ${(error as Error).message}`);
     }
   }
-  return toolctl;
+  return closable(toolctl, () => closed);
 }
 
 /**
