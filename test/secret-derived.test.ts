@@ -113,6 +113,28 @@ describe("the redactor scrubs base64 of a secret at any alignment", () => {
   });
 });
 
+describe("the redactor scrubs every URL encoding of a secret", () => {
+  it("encodeURI, upper- or lower-case escapes, / kept as Python's quote and Go's PathEscape do, + for space", () => {
+    const secret = 'wJalrXUtn FEMI/K7MDENG+bPx?[e]$^|\\"q~é';
+    const redactor = new Redactor();
+    redactor.add(secret);
+    const forms = [
+      encodeURI(secret),
+      encodeURIComponent(secret),
+      encodeURIComponent(secret).replace(/%2F/g, "/"),
+      encodeURIComponent(secret).replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase()),
+      new URLSearchParams({ v: secret }).toString().slice(2),
+      encodeURIComponent(secret).replace(/%20/g, "+"),
+    ];
+    for (const form of forms) {
+      const scrubbed = redactor.text(`error: invalid key: ${form} (try again)`);
+      expect(scrubbed, form).toBe("error: invalid key: [REDACTED] (try again)");
+    }
+    // Text that only shares the secret's letters is left alone.
+    expect(redactor.text("wJalrXUtn")).toBe("wJalrXUtn");
+  });
+});
+
 describe("http Basic auth: a server that echoes the Authorization header", () => {
   let server: FakeServer;
   beforeAll(async () => {

@@ -180,6 +180,43 @@ describe("toolctl secret", () => {
     expect(run.code, run.stderr).toBe(0);
   });
 
+  it("a secret named like an Object member (toString, constructor, __proto__) is missing until set, then used", async () => {
+    const home = tempDir("toolctl-home-");
+    const dir = writeFiles({
+      "proto.yaml": [
+        "apiVersion: toolctl/v1",
+        "name: proto",
+        "description: Secrets named like Object members",
+        "runtime: process",
+        "process: { env: [toString] }",
+        "actions:",
+        "  go:",
+        "    description: Print what it got",
+        "    kind: read",
+        '    command: [node, -e, "process.stdout.write(JSON.stringify({ a: process.argv[1], b: process.argv[2], c: Object.hasOwn(process.env, \'toString\') }))", "{{ secrets.toString }}", "{{ secrets.constructor }}"]',
+        "    stdin: none",
+        "",
+      ].join("\n"),
+    });
+    expect((await runCli(["import", dir], { home })).code).toBe(0);
+    const shown = await runJson(["show", "proto"], { home });
+    expect(shown.json.tool.secrets).toEqual([
+      { name: "constructor", present: false, source: null },
+      { name: "toString", present: false, source: null },
+    ]);
+    const missing = await runCli(["run", "proto.go"], { home });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/^error: secret (toString, constructor|constructor, toString) are not set \(needed by tool proto\)/m);
+    expect(missing.stderr).not.toMatch(/TypeError|at /);
+    expect((await runCli(["run", "proto.go", "--dry-run"], { home })).code).toBe(0);
+    expect((await setVia(home, "toString", "first-value")).code).toBe(0);
+    expect((await setVia(home, "constructor", "second-value")).code).toBe(0);
+    const ran = await runJson(["run", "proto.go"], { home });
+    expect(ran.code, ran.stderr).toBe(0);
+    expect(ran.json.output).toEqual({ a: "[REDACTED]", b: "[REDACTED]", c: false });
+    expect((await runCli(["secret", "set", "__proto__"], { home })).code).toBe(2);
+  });
+
   it("keeps master.key at 0600, refuses one readable by others, and fails clearly with a wrong or missing key", async () => {
     const { home, cwd } = await homeWithTool();
     expect((await setVia(home, "PROC_KEY", randomValue())).code).toBe(0);

@@ -26,6 +26,7 @@ import { collectRefs } from "../domain/template.js";
 import { digestOf, sha256Hex } from "../util/canonical.js";
 import { budgetProblem, envDigest, planSecretEnv, totalUsd, type PlanPreview, type PreviewOptions, type StepPreview } from "./preview.js";
 import { conditionHolds, renderStep, TemplateError } from "./render.js";
+import { envValue } from "../util/env.js";
 
 export interface StepReporter {
   started(step: StepPreview): void;
@@ -87,8 +88,9 @@ export async function staleness(preview: PlanPreview, deps: ExecuteDeps, env: No
     else if (now.digest !== planned) why.push(`the manifest of ${tool} changed (re-imported since the plan was made)`);
   }
   for (const [name, digest] of Object.entries(preview.env)) {
-    if (envDigest(env[name]) !== digest)
-      why.push(`environment variable ${name} ${env[name] === undefined ? "is no longer set" : digest === null ? "is set now" : "changed"}`);
+    const value = envValue(env, name);
+    if (envDigest(value) !== digest)
+      why.push(`environment variable ${name} ${value === undefined ? "is no longer set" : digest === null ? "is set now" : "changed"}`);
   }
   if (checkFile && existsSync(preview.file) && sha256Hex(readFileSync(preview.file, "utf8")) !== preview.fileDigest) why.push(`${preview.file} changed`);
   return why.length > 0 ? stale(why, preview.file) : undefined;
@@ -382,7 +384,7 @@ async function runSteps(
       deps,
     )),
   ]
-    .map((name) => options.env[name])
+    .map((name) => envValue(options.env, name))
     .filter((value): value is string => value !== undefined && value !== "");
   const runOne = async (step: StepPreview, state: StepState) => {
     const outputs = Object.fromEntries([...states.values()].filter((s) => s.status === "succeeded").map((s) => [s.id, s.output]));

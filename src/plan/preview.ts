@@ -19,6 +19,7 @@ import { newExecutionId, newId } from "../util/ids.js";
 import type { LoadedPlan } from "./load.js";
 import { createSecretLookup } from "../secrets/resolve.js";
 import { conditionHolds, renderStep, secretEnvNames, stepRefs, TemplateError } from "./render.js";
+import { envValue } from "../util/env.js";
 
 export const PLAN_FORMAT = "toolctl-plan/1";
 
@@ -146,7 +147,7 @@ export async function previewPlan(loaded: LoadedPlan, options: PreviewOptions, d
     file: loaded.file,
     fileDigest: loaded.digest,
     createdAt: new Date().toISOString(),
-    env: Object.fromEntries(loaded.envNames.map((name) => [name, envDigest(options.env[name])])),
+    env: Object.fromEntries(loaded.envNames.map((name) => [name, envDigest(envValue(options.env, name))])),
     order: loaded.order,
     steps,
     total: {

@@ -5,6 +5,7 @@
  */
 import { isSecretKey } from "../secrets/redact.js";
 import { EXPRESSION, renderValue, TemplateError } from "../domain/template.js";
+import { envValue } from "../util/env.js";
 
 export interface RenderScope {
   env: NodeJS.ProcessEnv;
@@ -61,7 +62,7 @@ export function renderStep(value: unknown, scope: RenderScope): unknown {
  * (`secretValues`), and any whose name looks like one (API_TOKEN, DB_PASSWORD). They are never shown or saved.
  */
 export function secretEnvNames(names: readonly string[], env: NodeJS.ProcessEnv, secretValues: ReadonlySet<string>): Set<string> {
-  return new Set(names.filter((name) => isSecretKey(name) || (env[name] !== undefined && env[name] !== "" && secretValues.has(env[name]!))));
+  return new Set(names.filter((name) => isSecretKey(name) || (Boolean(envValue(env, name)) && secretValues.has(envValue(env, name)!))));
 }
 
 /** A condition holds unless it renders to nothing, "", false, "false", 0, "0", "no" or null. */

@@ -7,6 +7,6 @@ export const MAX_SECRET_BYTES = 64 * 1024;
 
 export function assertSecretName(name: string): void {
   if (!SECRET_NAME_PATTERN.test(name)) {
-    throw new UsageError(`invalid secret name '${name}': use letters, digits and _, not starting with a digit (like STRIPE_API_KEY)`);
+    throw new UsageError(`invalid secret name '${name}': use letters, digits and _, not starting with a digit (like STRIPE_API_KEY), and not __proto__`);
   }
 }

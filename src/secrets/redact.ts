@@ -1,6 +1,7 @@
 /**
- * Scrubs secrets from everything toolctl writes: the exact value of every resolved secret (and its URL, JSON and
- * base64 encodings, base64 at any alignment inside a longer blob included), and any value stored under a
+ * Scrubs secrets from everything toolctl writes: the exact value of every resolved secret (and its URL encodings,
+ * whichever characters an encoder escaped and in either case, its JSON and base64 encodings, base64 at any
+ * alignment inside a longer blob included), and any value stored under a
  * secret-looking key. Values are redacted before they are serialised, so JSON output stays valid JSON.
  *
  * A value that a runner derives from a secret (a Basic header, an SMTP AUTH blob, a signature) is registered
@@ -69,12 +70,26 @@ function embeddedBase64(value: string): string[] {
   return forms;
 }
 
+/** Each character of `value` as it may appear URL-encoded by any encoder: as itself, or %XX escapes in either case. */
+function urlEncodedPattern(value: string): RegExp {
+  const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const hexDigit = (digit: string) => (/[A-F]/.test(digit) ? `[${digit}${digit.toLowerCase()}]` : digit);
+  const parts = [...value].map((char) => {
+    if (/[A-Za-z0-9]/.test(char)) return char;
+    const escaped = [...Buffer.from(char)].map((byte) => `%${[...byte.toString(16).toUpperCase().padStart(2, "0")].map(hexDigit).join("")}`).join("");
+    return `(?:${escape(char)}|${escaped}${char === " " ? "|\\+" : ""})`;
+  });
+  return new RegExp(parts.join(""), "g");
+}
+
 export class Redactor {
   private needles: string[] = [];
+  /** The URL-encoded forms no fixed needle covers (encodeURI's, lower-case escapes, `/` kept as Python's quote does). */
+  private patterns: RegExp[] = [];
 
   /** Registers a secret value; very short values are still scrubbed, as they must never be printed. */
   add(value: string | undefined): void {
-    if (!value) return;
+    if (typeof value !== "string" || value === "") return;
     // Every encoding a value may take on its way out: URL path and query (which differ on ~!'()* and space),
     // JSON string escapes, and base64 (as in a basic-auth header), aligned or not.
     const forms = new Set([
@@ -87,11 +102,13 @@ export class Redactor {
     ]);
     for (const form of forms) if (!this.needles.includes(form)) this.needles.push(form);
     this.needles.sort((a, b) => b.length - a.length);
+    if (/[^A-Za-z0-9]/.test(value)) this.patterns.push(urlEncodedPattern(value));
   }
 
   text(text: string): string {
     let out = text;
     for (const needle of this.needles) if (out.includes(needle)) out = out.split(needle).join(REDACTED);
+    for (const pattern of this.patterns) out = out.replace(pattern, REDACTED);
     return out;
   }
 

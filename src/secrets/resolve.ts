@@ -10,6 +10,7 @@ import { EnvironmentError, SecretMissingError } from "../errors.js";
 import { loadKeyRing, type KeyRing } from "./crypto.js";
 import type { Redactor } from "./redact.js";
 import { keySourceLabel, openSealedSecret } from "./store.js";
+import { envValue } from "../util/env.js";
 
 export type SecretSource = "env" | ".env" | "store";
 
@@ -43,9 +44,9 @@ export function createSecretLookup(cwd: string, env: NodeJS.ProcessEnv, store?: 
   const fromStore = store ? createStoreReader(store, env) : () => undefined;
   return {
     get(name) {
-      const fromEnv = env[name];
+      const fromEnv = envValue(env, name);
       if (fromEnv !== undefined && fromEnv !== "") return { value: fromEnv, source: "env" };
-      const fromFile = loadDotenv()[name];
+      const fromFile = envValue(loadDotenv(), name);
       if (fromFile !== undefined && fromFile !== "") return { value: fromFile, source: ".env" };
       const stored = fromStore(name);
       return stored === undefined ? undefined : { value: stored, source: "store" };

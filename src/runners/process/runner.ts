@@ -13,6 +13,7 @@ import { renderValue } from "../../domain/template.js";
 import { bubblewrapArgv, chooseConfinement } from "./sandbox.js";
 import { exitedWith, programOutput, renderArgv, unclearEnding } from "./invocation.js";
 import type { Prepared, RunContext, RunResult, Runner } from "../types.js";
+import { envValue } from "../../util/env.js";
 
 const DEFAULT_SETTINGS: ProcessSettings = { env: ["PATH", "LANG", "TZ"], timeoutSeconds: 30, network: false, readable: [], writable: [] };
 const MAX_OUTPUT_BYTES = 10 * 1024 * 1024;
@@ -43,7 +44,7 @@ export const processRunner: Runner = {
     const argv = renderArgv(spec.command!, scope);
     const env: Record<string, string> = {};
     for (const name of settings.env) {
-      const value = context.env[name];
+      const value = envValue(context.env, name);
       if (value === undefined) continue;
       env[name] = value;
       if (isSecretKey(name)) context.addSecret(value);
