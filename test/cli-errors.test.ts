@@ -349,6 +349,22 @@ describe("run: --param values are typed by the input schema", () => {
     expect(result.json.output).toStrictEqual({ n: 5, s: "5", i: 7, b: true, list: [1, 2], user: { name: "ann", age: 30 } });
   });
 
+  it("a whole number past 2^53 is refused (exit 2, naming the flag), never sent rounded to another number", async () => {
+    const home = freshTypesHome();
+    for (const [param, shown] of [
+      ["i=9007199254740993", "--param i: 9007199254740993 is larger than a number can hold exactly (9007199254740991); it would be sent as 9007199254740992"],
+      ["n=-12345678901234567891", "--param n: -12345678901234567891 is larger than a number can hold exactly"],
+    ]) {
+      const result = await runJson(["run", "types.check", "--param", param], { home });
+      expect(result.code, param).toBe(2);
+      expect(result.json.error.message, param).toContain(shown);
+      expect(result.json.status).toBe("failed");
+    }
+    const exact = await runJson(["run", "types.check", "--param", "i=9007199254740991", "--param", "n=1e21"], { home });
+    expect(exact.code, exact.stdout).toBe(0);
+    expect(exact.json.output).toStrictEqual({ i: 9007199254740991, n: 1e21 });
+  });
+
   it("a value keeps everything after the first '=', and false is a boolean too", async () => {
     const result = await runJson(["run", "types.check", "--param", "s=a=b", "--param", "b=false"], { home: freshTypesHome() });
     expect(result.code).toBe(0);

@@ -118,7 +118,16 @@ export function typedValue(
   const list = Array.isArray(schemas) ? schemas : schemas === undefined ? [] : [schemas];
   const types = declaredTypes(list);
   for (const type of types) {
-    if ((type === "number" || type === "integer") && raw.trim() !== "" && Number.isFinite(Number(raw))) return Number(raw);
+    if ((type === "number" || type === "integer") && raw.trim() !== "" && Number.isFinite(Number(raw))) {
+      // A whole number past 2^53 has no exact JavaScript number: sent, it would name another id, another amount.
+      if (/^\s*[+-]?\d+\s*$/.test(raw) && !Number.isSafeInteger(Number(raw))) {
+        if (types.includes("string")) return raw;
+        throw new UsageError(
+          `${flag}: ${raw.trim()} is larger than a number can hold exactly (${Number.MAX_SAFE_INTEGER}); it would be sent as ${Number(raw)}, so nothing was sent`,
+        );
+      }
+      return Number(raw);
+    }
     if (type === "boolean" && (raw === "true" || raw === "false")) return raw === "true";
     if (type === "null" && raw === "null") return null;
     if (type === "object") {
