@@ -449,8 +449,17 @@ describe("failure, rollback and resume", () => {
     expect(shown).toMatchObject({ status: "running", interrupted: true });
     expect(shown.steps.map((s) => s.status)).toEqual(["succeeded", "succeeded", "running", "pending"]);
 
-    writeFileSync(path.join(dir, "go"), "");
-    const resumed = await toolctl.resumePlanRun(runId, { yes: true });
+    // Two resumes at once (two terminals; here two instances): one takes the run, the other is refused before it
+    // runs a step, so nothing runs twice.
+    setTimeout(() => writeFileSync(path.join(dir, "go"), ""), 1500);
+    const other = await openApi({ home, cwd: dir });
+    const both = await Promise.allSettled([toolctl.resumePlanRun(runId, { yes: true }), other.resumePlanRun(runId, { yes: true })]);
+    const done = both.filter((r): r is PromiseFulfilledResult<Awaited<ReturnType<Toolctl["resumePlanRun"]>>> => r.status === "fulfilled");
+    const refused = both.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+    expect(done).toHaveLength(1);
+    expect(refused).toHaveLength(1);
+    expect((refused[0]!.reason as Error).message).toBe(`plan run ${runId} is still running (process ${process.pid}); wait for it, or stop it first`);
+    const resumed = done[0]!.value;
     expect(resumed.exitCode).toBe(0);
     expect(resumed.status).toBe("succeeded");
     expect(logOf(dir)).toEqual(["one", "two", "three", "four"]);

@@ -513,6 +513,22 @@ describe.skipIf(!pgAvailable)("postgres: several machines on one database", () =
     expect(await a.parts.planRuns.get("pr_b")).toMatchObject({ host: "machine-a", pid: process.pid });
   });
 
+  it("a run is claimed by one machine at a time: held by a live process (or by any on another machine), it is refused", async () => {
+    const [a, b] = await team();
+    await a.parts.planRuns.create({ id: "pr_c", planId: "pl_c", name: "c", plan: {}, actor: "user", steps: [] });
+    // Running on machine-a under this live process: neither machine may take it.
+    expect(await b.parts.planRuns.claim("pr_c", "user")).toEqual({ ok: false, pid: process.pid, host: "machine-a" });
+    expect(await a.parts.planRuns.claim("pr_c", "user")).toEqual({ ok: false, pid: process.pid, host: "machine-a" });
+    // Its process gone: machine-a may take it back; machine-b cannot tell, and is refused.
+    await a.exec("UPDATE plan_runs SET pid = $1, pid_start = NULL WHERE id = 'pr_c'", [2 ** 22 + 778]);
+    expect(await b.parts.planRuns.claim("pr_c", "user")).toMatchObject({ ok: false, host: "machine-a" });
+    expect(await a.parts.planRuns.claim("pr_c", "user")).toEqual({ ok: true });
+    // Ended, it is anyone's to claim.
+    await a.parts.planRuns.setStatus("pr_c", "failed", "user");
+    const claims = await Promise.all([a.parts.planRuns.claim("pr_c", "user"), b.parts.planRuns.claim("pr_c", "user")]);
+    expect(claims.filter((c) => c.ok)).toHaveLength(1);
+  });
+
   it("keeps each machine's secrets in its own home, and records their changes in the team's log", async () => {
     const [a, b] = await team({});
     const ring = ringOf(a);

@@ -140,7 +140,9 @@ export async function resumePlanRun(id: string, options: ApplyOptions, deps: Exe
   await checkBudget(preview, remaining, deps);
   const secrets = await resolvePlanSecrets(preview, options, deps);
   const approved = await approvePlan(preview, remaining, run.id, options, deps);
-  await deps.store.planRuns.setStatus(run.id, "running", options.actor);
+  // Taken in one transaction: of two resumes (or a resume and a rollback) at once, the other is refused here,
+  // before it runs a step.
+  await claim(run, options, deps);
   for (const state of states.values()) await deps.store.planRuns.updateStep(run.id, state.id, { status: state.status, note: state.note });
   return runAndSettle(run.id, preview, states, secrets, approved, options, deps);
 }
@@ -153,12 +155,30 @@ export async function rollbackPlanRun(id: string, options: ApplyOptions, deps: E
   if (run.status === "running" && !isOrphaned(run))
     throw new UsageError(`plan run ${run.id} is still running (process ${run.pid}${run.host ? ` on ${run.host}` : ""}); wait for it, or stop it first`);
   const preview = run.plan as PlanPreview;
-  const states = await reconcile(run, preview, deps, "rollback");
+  await claim(run, options, deps);
+  let states: Map<string, StepState>;
+  try {
+    states = await reconcile(run, preview, deps, "rollback");
+  } catch (error) {
+    // Nothing was undone: the run is left as it was (a run whose process was gone, interrupted).
+    await deps.store.planRuns.setStatus(run.id, run.status === "running" ? "interrupted" : run.status, options.actor, run.error ?? undefined);
+    throw error;
+  }
   const status = await undoCompleted(run.id, preview, states, options, deps);
   const exitCode = status === "rolled_back" ? ExitCode.ok : ExitCode.actionFailed;
   const error = status === "rolled_back" ? undefined : runError("some completed steps could not be rolled back", "action_failed", exitCode);
   await deps.store.planRuns.setStatus(run.id, status, options.actor, error);
   return summary(run.id, preview, states, status, exitCode, error);
+}
+
+/** The run taken by this process, or a usage error naming the live process that holds it. */
+async function claim(run: PlanRun, options: ApplyOptions, deps: ExecuteDeps): Promise<void> {
+  const claimed = await deps.store.planRuns.claim(run.id, options.actor);
+  if (!claimed.ok) {
+    throw new UsageError(
+      `plan run ${run.id} is still running (process ${claimed.pid}${claimed.host ? ` on ${claimed.host}` : ""}); wait for it, or stop it first`,
+    );
+  }
 }
 
 async function checkBudget(preview: PlanPreview, steps: StepPreview[], deps: ExecuteDeps): Promise<void> {

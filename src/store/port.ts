@@ -234,6 +234,12 @@ export interface PlanRunStore {
   updateStep(runId: string, step: string, update: Partial<Pick<PlanRunStep, "status" | "executionId" | "rollbackExecutionId" | "note">>): Promise<void>;
   /** The run's status, and its error (the message, code, exit code, category and problems kept); none clears it. */
   setStatus(runId: string, status: PlanRunStatus, actor: string, error?: ExecutionError): Promise<void>;
+  /**
+   * The run made `running` by this process, unless a live process holds it (a resume or rollback of it in another
+   * terminal, on another machine, or in another call of this process): read and set in one transaction, so of two
+   * at once one gets it.
+   */
+  claim(runId: string, actor: string): Promise<{ ok: true } | { ok: false; pid: number | null; host: string | null }>;
 }
 
 export interface SecretInfo {

@@ -6,6 +6,7 @@
 import type { PlanRunStore } from "../port.js";
 import { currentProcess } from "../../util/process.js";
 import {
+  heldByLiveProcess,
   isStepFinished,
   onlyPlanRun,
   planRunErrorColumns,
@@ -104,6 +105,25 @@ export function pgPlanRuns(registry: PgRegistry): PlanRunStore {
           ],
         );
         await appendAudit(registry, tx, statusEvent(runId, status, actor, error));
+      }),
+    claim: (runId, actor) =>
+      registry.write(async (tx) => {
+        const row = await tx.one<{ status: string; pid: number | null; pid_start: string | null; host: string | null }>(
+          "SELECT status, pid, pid_start, host FROM plan_runs WHERE id = $1",
+          [runId],
+        );
+        if (!row) throw new Error(`plan run ${runId} vanished`);
+        const me = currentProcess();
+        if (heldByLiveProcess(row, registry.host)) return { ok: false as const, pid: row.pid, host: row.host };
+        await tx.run("UPDATE plan_runs SET status = 'running', updated_at = $2, pid = $3, pid_start = $4, host = $5 WHERE id = $1", [
+          runId,
+          nowIso(),
+          me.pid,
+          me.start,
+          registry.host,
+        ]);
+        await appendAudit(registry, tx, statusEvent(runId, "running", actor));
+        return { ok: true as const };
       }),
   };
 }

@@ -3,6 +3,7 @@
  */
 import { executionError, NotFoundError, UsageError } from "../../errors.js";
 import type { AuditEventInput, ErrorCategory, ExecutionError, PlanRun, PlanRunStatus, PlanRunStep, PlanStepStatus } from "../../domain/records.js";
+import { isRunning } from "../../util/process.js";
 
 export interface PlanRunRow {
   id: string;
@@ -127,3 +128,14 @@ export const statusEvent = (runId: string, status: PlanRunStatus, actor: string,
   status,
   data: { planRun: runId, ...(error ? { error: error.message } : {}) },
 });
+
+/**
+ * Whether a live process holds a run: it is `running` under a process that still runs, this one included (a run
+ * of the same process is being run by another of its calls). A process on another machine is taken to run: only
+ * that machine can tell.
+ */
+export function heldByLiveProcess(row: { status: string; pid: number | null; pid_start: string | null; host?: string | null }, host: string | null): boolean {
+  if (row.status !== "running" || row.pid === null) return false;
+  if (row.host && host && row.host !== host) return true;
+  return isRunning(row.pid, row.pid_start);
+}

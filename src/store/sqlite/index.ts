@@ -16,7 +16,7 @@ import { findExecution, insertExecution, listExecutions, updateExecution } from 
 import { COMPENSATION_IN_FLIGHT, rollbackTaken } from "../shared/execution-rows.js";
 import { approveTool, revokeTool } from "./grants.js";
 import { dayEntries, daySpend, reserveSpend, settleSpend } from "./ledger.js";
-import { createPlanRun, listPlanRuns, requirePlanRun, runOfPlan, setPlanRunStatus, updatePlanStep } from "./plan-runs.js";
+import { claimPlanRun, createPlanRun, listPlanRuns, requirePlanRun, runOfPlan, setPlanRunStatus, updatePlanStep } from "./plan-runs.js";
 import { takeRateSlot } from "./rate-slots.js";
 import { rotateKey } from "./rotate.js";
 import { deleteSecret, listSecrets, putSecret, readSealedSecret, readSealedSecrets } from "./secrets.js";
@@ -243,6 +243,7 @@ export function sqliteStore(registry: Registry): SqliteStore {
       list: (query) => now(() => listPlanRuns(registry, query)),
       updateStep: (runId, step, update) => now(() => updatePlanStep(registry, runId, step, update)),
       setStatus: (runId, status, actor, error) => now(() => setPlanRunStatus(registry, runId, status, actor, error)),
+      claim: (runId, actor) => now(() => claimPlanRun(registry, runId, actor)),
     },
     secrets: {
       put: (name, seal, actor) => now(() => putSecret(registry, name, seal, actor)),

@@ -8,6 +8,7 @@ import { currentProcess } from "../../util/process.js";
 import { nowIso, rowsByIdPrefix, writeTransaction, type Registry } from "./db.js";
 import type { ExecutionError, PlanRunStatus, PlanStepStatus, PlanRunStep, PlanRun, PlanRunQuery } from "../../domain/records.js";
 import {
+  heldByLiveProcess,
   isStepFinished,
   onlyPlanRun,
   planRunErrorColumns,
@@ -103,4 +104,18 @@ export function listPlanRuns(registry: Registry, query: PlanRunQuery): { total: 
     .prepare("SELECT * FROM plan_runs ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?")
     .all(query.limit, query.offset ?? 0) as PlanRunRow[];
   return { total, items: rows.map(planRunSummary) };
+}
+
+/** See PlanRunStore.claim. */
+export function claimPlanRun(registry: Registry, runId: string, actor: string): { ok: true } | { ok: false; pid: number | null; host: string | null } {
+  return writeTransaction(registry, () => {
+    const row = registry.db.prepare("SELECT status, pid, pid_start FROM plan_runs WHERE id = ?").get(runId) as
+      { status: string; pid: number | null; pid_start: string | null } | undefined;
+    if (!row) throw new Error(`plan run ${runId} vanished`);
+    const me = currentProcess();
+    if (heldByLiveProcess(row, null)) return { ok: false as const, pid: row.pid, host: null };
+    registry.db.prepare("UPDATE plan_runs SET status = 'running', updated_at = ?, pid = ?, pid_start = ? WHERE id = ?").run(nowIso(), me.pid, me.start, runId);
+    appendAudit(registry, statusEvent(runId, "running", actor));
+    return { ok: true as const };
+  });
 }
