@@ -588,6 +588,18 @@ describe("http runner", () => {
     }
   });
 
+  it("refuses a path parameter that comes out empty: /items/ is another endpoint (the collection)", async () => {
+    const toolctl = await shared();
+    const before = seen.length;
+    for (const result of [await toolctl.run("fake.get_item", inputSources({ params: ["id="] })), await toolctl.preview("fake.get_item", { id: "" })]) {
+      expect(result.exitCode).toBe(2);
+      expect(result.error!.message).toContain(
+        `request.path "/items/{{ input.id }}": the segment "{{ input.id }}" came out empty, which addresses another endpoint`,
+      );
+    }
+    expect(seen.length).toBe(before);
+  });
+
   // A value goes as one encoded segment (`..%2F..`), but a server, a proxy or a framework in front of it may
   // decode it (once or twice), treat a backslash as a slash, cut a segment at `;` or read overlong UTF-8.
   it.each([

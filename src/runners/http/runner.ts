@@ -118,13 +118,26 @@ const WHOLE_EXPRESSION = /^\{\{\s*([^{}]*?)\s*\}\}$/;
 
 function renderPath(template: string, scope: Record<string, unknown>): string {
   parseRefs(template);
-  return template.replace(EXPRESSION, (_, path: string) => {
+  const rendered = template.replace(EXPRESSION, (_, path: string) => {
     const value = lookup(scope, path);
     const text = present(value) ? simpleText(value, false, pathSegmentEncoder(template, path)) : "";
     // An empty list would leave an empty segment, which addresses another endpoint (`/items/` for `/items/{ids}`).
     if (!present(value) || (text === "" && typeof value === "object")) throw new TemplateError(`request.path: '{{ ${path} }}' has no value`);
     return text;
   });
+  // A value is one encoded segment (its `/` escaped), so the segments line up with the template's. One made of
+  // parameters that came out empty, `.` or `..` (`{{ id }}` as "", `{{ a }}.{{ b }}` as ".") addresses another
+  // endpoint: `/items/` for `/items/{{ id }}`.
+  const wanted = template.split("/");
+  rendered.split("/").forEach((segment, i) => {
+    const source = wanted[i] ?? "";
+    if (source.includes("{{") && (segment === "" || segment === "." || segment === "..")) {
+      throw new TemplateError(
+        `request.path ${JSON.stringify(template)}: the segment ${JSON.stringify(source)} came out ${segment === "" ? "empty" : JSON.stringify(segment)}, which addresses another endpoint`,
+      );
+    }
+  });
+  return rendered;
 }
 
 /** A header that is one `{{ ... }}` keeps its value's type: absent leaves the header out, a list is `a,b`. */
