@@ -588,6 +588,21 @@ describe("http runner", () => {
     }
   });
 
+  it("refuses a header value HTTP cannot carry, in the dry run and the run alike: exit 2, nothing sent", async () => {
+    const toolctl = await toolWith(
+      manifest().replace("      path: /items/{{ input.id }}\n", '      path: /items/{{ input.id }}\n      headers: { X-Note: "{{ input.id }}" }\n'),
+    );
+    const before = seen.length;
+    for (const id of ["日本", "a\nb", "a\u0001b"]) {
+      for (const result of [await toolctl.preview("fake.get_item", { id }), await toolctl.run("fake.get_item", { id })]) {
+        expect(result.exitCode, JSON.stringify(id)).toBe(2);
+        expect(result.error!.message).toContain("request.headers.X-Note: the value has characters a header cannot carry");
+      }
+    }
+    expect(seen.length).toBe(before);
+    expect((await toolctl.run("fake.get_item", { id: "café" })).exitCode).toBe(0);
+  });
+
   it("refuses a path parameter that comes out empty: /items/ is another endpoint (the collection)", async () => {
     const toolctl = await shared();
     const before = seen.length;

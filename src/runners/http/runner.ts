@@ -304,7 +304,15 @@ export const httpRunner: Runner = {
     const headers: Record<string, string> = { accept: "application/json, text/plain;q=0.9, */*;q=0.5" };
     for (const [name, template] of Object.entries({ ...definition.http?.headers, ...request.headers })) {
       const value = renderHeader(name, template, scope, styles.header?.[name]?.explode ?? false);
-      if (value !== undefined) headers[name.toLowerCase()] = value;
+      if (value === undefined) continue;
+      // What HTTP/1.1 cannot carry in a header (what Node refuses to send): found here, so a dry run says it too,
+      // and nothing is sent. The value is not shown: it may hold a secret.
+      if (/[^\t\x20-\x7e\x80-\xff]/.test(value)) {
+        throw new TemplateError(
+          `request.headers.${name}: the value has characters a header cannot carry (a line break, a control character, or one beyond Latin-1 such as an emoji or CJK text); percent-encode it, or send it in the body`,
+        );
+      }
+      headers[name.toLowerCase()] = value;
     }
     const cookies = Object.entries((renderValue(request.cookies ?? {}, scope) ?? {}) as Record<string, unknown>).flatMap(([name, value]) =>
       cookiePairs(name, value, styles.cookie?.[name]?.explode ?? true),
