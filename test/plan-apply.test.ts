@@ -363,6 +363,18 @@ describe("failure, rollback and resume", () => {
     expect(shown.stdout).toMatch(/one +steps\.mark +rolled back ex_\S+ · rolled back by steps\.unmark/);
   });
 
+  it("apply --quiet prints nothing on stderr when nobody is asked, even without --yes", async () => {
+    const dir = stepsTool(tempDir("toolctl-plan-quiet-"));
+    const toolctl = await stepsHome(dir);
+    stepsPlan(dir, [{ id: "one" }, { id: "two", after: "one" }]);
+    const preview = await toolctl.plan("four.plan.yaml");
+    expect(preview.total.needApproval).toBe(0);
+    const quiet = await runCli(["apply", "four.plan.yaml", "-q"], { home: toolctl.home, cwd: dir });
+    expect(quiet.code, quiet.stderr).toBe(0);
+    expect(quiet.stderr).toBe("");
+    expect(logOf(dir)).toEqual(["one", "two"]);
+  });
+
   it("reports an irreversible step as left in place when a later one fails", async () => {
     const { toolctl } = await launchSetup({ SITE_SLD: "left-in-place", OWNER_PHONE: "+14155550100" });
     const applied = await toolctl.apply(await toolctl.plan("launch-site.plan.yaml"), { yes: true });
@@ -398,6 +410,10 @@ describe("failure, rollback and resume", () => {
     expect(resumed.status).toBe("failed");
     const steps = Object.fromEntries(resumed.steps.map((s) => [s.id, s]));
     expect(steps.three).toMatchObject({ status: "not_started", note: "not started: it needs step two, which was rolled back" });
+    // Step two keeps what rolled it back, as plan-runs show gives it.
+    const two = applied.steps.find((s) => s.id === "two")!;
+    expect(steps.two).toMatchObject({ status: "rolled_back", rollbackExecutionId: two.rollbackExecutionId });
+    expect(two.rollbackExecutionId).toMatch(/^ex_/);
     expect(steps.four).toMatchObject({ status: "not_started", note: "not started: it needs step three, which did not run" });
     expect(resumed.error?.message).toBe(
       `plan run ${applied.id} did not complete: 2 steps did not run: three (it needs step two, which was rolled back), four (it needs step three, which did not run)`,

@@ -272,6 +272,7 @@ async function reconcile(run: PlanRun, preview: PlanPreview, deps: ExecuteDeps, 
       action: step.action,
       status: row.status,
       executionId: row.executionId ?? undefined,
+      rollbackExecutionId: row.rollbackExecutionId ?? undefined,
       note: row.note ?? undefined,
       finishedAt: row.finishedAt ? Date.parse(row.finishedAt) : undefined,
     };

@@ -101,8 +101,10 @@ export async function applyCommand(context: CommandContext, file: string, flags:
   const saved = readSaved(file);
   return applyWith(context, flags, async (toolctl, options) => {
     const preview = saved ?? (await toolctl.plan(file, { signal: options.signal }));
-    // The plan is shown to whoever approves it; with --quiet and --yes nobody is asked.
-    if (!context.json && !(context.output.quiet && flags.yes)) {
+    // The plan is shown to whoever approves it. With --quiet it is shown only when someone will be asked: not with
+    // --yes, nor when no step needs approval.
+    const asked = !flags.yes && preview.total.needApproval + preview.total.needTwoFactor > 0;
+    if (!context.json && (!context.output.quiet || asked)) {
       const { renderPlan } = await import("../../ui/plan.js");
       process.stderr.write(`${renderPlan(preview, context.output.color)}\n\n`);
     }
