@@ -363,6 +363,42 @@ describe("failure, rollback and resume", () => {
     expect(shown.stdout).toMatch(/one +steps\.mark +rolled back ex_\S+ · rolled back by steps\.unmark/);
   });
 
+  it("a step that will need a TOTP code, with 2FA not set up, refuses the apply before any step acts", async () => {
+    const dir = writeFiles({
+      "pay.yaml": [
+        "apiVersion: toolctl/v1",
+        "name: pay",
+        "description: Pays (echo)",
+        "runtime: echo",
+        "actions:",
+        "  charge:",
+        "    description: Charge dollars",
+        "    kind: create",
+        "    cost: { fromInput: amount }",
+        "    inputSchema: { type: object, required: [amount], properties: { amount: { type: number } } }",
+        "",
+      ].join("\n"),
+      "two.plan.yaml": [
+        "apiVersion: toolctl/v1",
+        "kind: Plan",
+        "name: two",
+        "steps:",
+        "  - { id: small, action: pay.charge, input: { amount: 0.5 } }",
+        "  - { id: big, action: pay.charge, input: { amount: 150 }, dependsOn: [small] }",
+        "",
+      ].join("\n"),
+    });
+    const toolctl = await openApi({ cwd: dir });
+    expect((await toolctl.importManifests([path.join(dir, "pay.yaml")])).failed).toEqual([]);
+    const error = await rejection(toolctl.plan("two.plan.yaml").then((plan) => toolctl.apply(plan, { yes: true })));
+    expect(error.exitCode).toBe(3);
+    expect(error.message).toBe(
+      "plan two refused: step big (pay.charge) will need a TOTP code, but 2FA is not set up: run toolctl 2fa enroll first; nothing ran",
+    );
+    expect((await toolctl.executions()).total).toBe(0);
+    expect((await toolctl.planRuns()).items).toEqual([]);
+  });
+
   it("apply --quiet prints nothing on stderr when nobody is asked, even without --yes", async () => {
     const dir = stepsTool(tempDir("toolctl-plan-quiet-"));
     const toolctl = await stepsHome(dir);

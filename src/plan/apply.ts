@@ -110,6 +110,7 @@ export async function applyPlan(preview: PlanPreview, saved: boolean, options: A
     );
   }
   await checkBudget(preview, preview.steps, deps);
+  await checkTwoFactor(preview, preview.steps, deps);
   const secrets = await resolvePlanSecrets(preview, options, deps);
   const runId = newId("pr");
   const approved = await approvePlan(preview, preview.steps, runId, options, deps);
@@ -138,6 +139,7 @@ export async function resumePlanRun(id: string, options: ApplyOptions, deps: Exe
   }
   const remaining = preview.steps.filter((s) => states.get(s.id)!.status === "pending");
   await checkBudget(preview, remaining, deps);
+  await checkTwoFactor(preview, remaining, deps);
   const secrets = await resolvePlanSecrets(preview, options, deps);
   const approved = await approvePlan(preview, remaining, run.id, options, deps);
   // Taken in one transaction: of two resumes (or a resume and a rollback) at once, the other is refused here,
@@ -179,6 +181,20 @@ async function claim(run: PlanRun, options: ApplyOptions, deps: ExecuteDeps): Pr
       `plan run ${run.id} is still running (process ${claimed.pid}${claimed.host ? ` on ${claimed.host}` : ""}); wait for it, or stop it first`,
     );
   }
+}
+
+/**
+ * A step that will need a TOTP code when it runs is refused then if 2FA is not set up: found before the first
+ * step acts, so no earlier step (an irreversible payment) runs for a plan that cannot finish.
+ */
+async function checkTwoFactor(preview: PlanPreview, steps: StepPreview[], deps: ExecuteDeps): Promise<void> {
+  const needing = steps.filter((s) => s.runs !== false && s.approval.twoFactor);
+  if (needing.length === 0 || (await deps.twoFactor.isEnrolled())) return;
+  const named = needing.map((s) => `${s.id} (${s.action})`).join(", ");
+  throw new PolicyError(
+    "policy_refused",
+    `plan ${preview.name} refused: step${needing.length > 1 ? "s" : ""} ${named} will need a TOTP code, but 2FA is not set up: run toolctl 2fa enroll first; nothing ran`,
+  );
 }
 
 async function checkBudget(preview: PlanPreview, steps: StepPreview[], deps: ExecuteDeps): Promise<void> {
