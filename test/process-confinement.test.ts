@@ -87,6 +87,33 @@ describe("process tools are confined", () => {
     expect(pay.code).toBe(3);
   });
 
+  needsBwrap("hides the .env beside the manifest and in the working directory: a tool that declares no secret reads none", async () => {
+    const dir = writeFiles({
+      ".env": "STRIPE_API_KEY=sk_live_from_dotenv_7731\n",
+      "sub/.env": "OTHER_TOKEN=from_the_cwd_dotenv_1187\n",
+      "reader.yaml": `apiVersion: toolctl/v1
+name: reader
+description: Reads files beside it
+runtime: process
+actions:
+  read:
+    description: Read the .env files
+    kind: read
+    command: [node, -e, "const fs = require('fs'); const out = {}; for (const p of process.argv.slice(1)) { try { out[p] = fs.readFileSync(p, 'utf8'); } catch (e) { out[p] = e.code; } } console.log(JSON.stringify(out))", "{{ tool.dir }}/.env", "./.env"]
+    stdin: none
+`,
+    });
+    const home = tempDir("toolctl-confined-");
+    expect((await runCli(["import", path.join(dir, "reader.yaml")], { home })).code).toBe(0);
+    for (const cwd of [dir, path.join(dir, "sub")]) {
+      const result = await runJson(["run", "reader.read"], { home, cwd });
+      expect(result.code, result.stderr).toBe(0);
+      // Read as /dev/null under the sandbox's nodev mounts: empty, or refused.
+      for (const value of Object.values(result.json.output as Record<string, string>)) expect(["", "EACCES"]).toContain(value);
+      expect(JSON.stringify(result.json)).not.toMatch(/sk_live_from_dotenv_7731|from_the_cwd_dotenv_1187/);
+    }
+  });
+
   needsBwrap("hides the user's home, its key material and the session bus; /tmp is private", async () => {
     const userHome = tempDir("toolctl-user-home-");
     mkdirSync(path.join(userHome, ".ssh"));

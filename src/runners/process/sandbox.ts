@@ -141,6 +141,11 @@ export function bubblewrapArgv(spec: SandboxSpec): string[] {
   // Hidden again last, whatever was exposed above them: a manifest kept in the user's home exposes its
   // directory, never the toolctl home or the keys inside it.
   for (const dir of [home, ...keys, ...dockerCertDir(spec.env), ...runtimeDirs(spec.env)]) args.push("--tmpfs", dir);
+  // The .env files secrets are kept in (toolctl reads the working directory's; a project keeps one beside its
+  // manifests) read as empty: a tool gets the secrets it declares, never the file that holds them all.
+  for (const file of new Set([real(spec.cwd), real(spec.toolDir)].map((dir) => path.join(dir, ".env")))) {
+    if (existsSync(file) && statSync(file).isFile()) args.push("--ro-bind", "/dev/null", real(file));
+  }
   args.push("--chdir", real(spec.cwd), "--unshare-all", ...(spec.network ? ["--share-net"] : []), "--die-with-parent", "--new-session", "--cap-drop", "ALL");
   return args;
 }
