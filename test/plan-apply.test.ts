@@ -473,6 +473,38 @@ describe("failure, rollback and resume", () => {
     expect(again.error?.message).toMatch(/did not complete: 1 step did not run: second \(it needs step first, which was left in place\)$/);
   });
 
+  it("a step cut off by a SIGKILL and run again by resume is spent once: the cut-off attempt's reservation is released", async () => {
+    const dir = stepsTool(tempDir("toolctl-plan-kill-paid-"));
+    const manifest = path.join(dir, "steps.yaml");
+    writeFileSync(manifest, readFileSync(manifest, "utf8").replace("    idempotent: true\n", "    idempotent: true\n    cost: { fixed: 0.7 }\n"));
+    const toolctl = await stepsHome(dir);
+    stepsPlan(dir, [{ id: "one" }, { id: "two", after: "one", waitFor: "go" }]);
+    const child = spawn(process.execPath, [binPath, "apply", "four.plan.yaml", "--yes"], {
+      cwd: dir,
+      env: { ...process.env, TOOLCTL_HOME: toolctl.home, CI: "true" },
+      stdio: "ignore",
+    });
+    const pidFile = path.join(dir, "go.pid");
+    for (let waited = 0; !existsSync(pidFile); waited += 50) {
+      if (waited > 20_000) throw new Error("step two never started");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    child.kill("SIGKILL");
+    await new Promise((resolve) => child.on("close", resolve));
+    process.kill(Number(readFileSync(pidFile, "utf8")), "SIGKILL");
+    const runId = (await toolctl.planRuns()).items[0]!.id;
+    writeFileSync(path.join(dir, "go"), "");
+    const resumed = await toolctl.resumePlanRun(runId, { yes: true });
+    expect(resumed.status).toBe("succeeded");
+    const { spend, entries } = await toolctl.budget();
+    expect(spend).toMatchObject({ committedUsd: 1.4, reservedUsd: 0 });
+    expect(entries.map((e) => [e.state, e.executionStatus])).toEqual([
+      ["committed", "succeeded"],
+      ["committed", "succeeded"],
+    ]);
+    expect((await toolctl.audit()).filter((e) => e.type === "execution.superseded")).toHaveLength(1);
+  });
+
   it("after a SIGKILL mid-apply, resume runs only what was not done: no step runs twice", async () => {
     const dir = stepsTool(tempDir("toolctl-plan-kill-"));
     const toolctl = await stepsHome(dir);

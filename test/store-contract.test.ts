@@ -211,6 +211,19 @@ describe.each(backends)("the store contract on $name", (backend) => {
     note((await store.audit.query({})).map((event) => [event.type, event.tool, event.status]));
   });
 
+  it.skipIf(skip)("executions: a cut-off attempt superseded by one that succeeded releases its reservation, audited", async () => {
+    const { store } = await backend.open();
+    await importAll(store);
+    const { digest } = (await store.tools.get("shop"))!;
+    const cut = intent(digest, 2);
+    expect(await store.executions.started(cut)).toEqual({ ok: true });
+    await store.executions.finished(cut.execution.id, "unknown", { error: "cut off" }, outcome(cut.execution.id, "unknown"));
+    expect(await store.ledger.day(DAY)).toEqual({ day: DAY, committedUsd: 0, reservedUsd: 2 });
+    await store.executions.superseded(cut.execution.id, { ...outcome(cut.execution.id, "superseded"), status: "unknown", data: { by: "ex_next" } });
+    expect(note(await store.ledger.day(DAY))).toEqual({ day: DAY, committedUsd: 0, reservedUsd: 0 });
+    expect((await store.audit.query({ type: "execution.superseded" })).map((e) => [e.executionId, e.data])).toEqual([[cut.execution.id, { by: "ex_next" }]]);
+  });
+
   it.skipIf(skip)("executions: one compensation of an execution at a time, and none once it is rolled back", async () => {
     const { store } = await backend.open();
     await importAll(store);

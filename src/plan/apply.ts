@@ -68,6 +68,8 @@ export interface ApplyResult {
 interface StepState extends StepOutcome {
   output?: unknown;
   finishedAt?: number;
+  /** An idempotent execution of this step cut off mid-run: run again, its success supersedes that one's spend. */
+  supersedes?: string;
 }
 
 /** A plan run's error object, as kept with the run and returned by the apply. */
@@ -306,7 +308,7 @@ async function reconcile(run: PlanRun, preview: PlanPreview, deps: ExecuteDeps, 
         const action = await deps.store.tools.action(step.action.split(".")[0]!, step.action.split(".")[1]!, false);
         const idempotent = action?.definition.idempotent ?? action?.kind === "read";
         if (purpose === "resume" && idempotent)
-          Object.assign(state, { status: "pending", note: `cut off (execution ${execution.id}); idempotent, so it runs again` });
+          Object.assign(state, { status: "pending", supersedes: execution.id, note: `cut off (execution ${execution.id}); idempotent, so it runs again` });
         else {
           Object.assign(state, { status: "unknown", note: `cut off mid-run: its outcome is unknown (execution ${execution.id})` });
           unresolved.push(`step ${row.id} (${step.action}, execution ${execution.id})`);
@@ -459,6 +461,18 @@ async function runSteps(
     );
     if (result.status === "succeeded") {
       state.output = result.output;
+      if (state.supersedes) {
+        const [tool, action] = step.action.split(".") as [string, string];
+        await deps.store.executions.superseded(state.supersedes, {
+          type: "execution.superseded",
+          actor: options.actor,
+          tool,
+          action,
+          executionId: state.supersedes,
+          status: "unknown",
+          data: { by: state.executionId, planRunId: runId },
+        });
+      }
       return await finish(step, state, "succeeded");
     }
     const message = result.error?.message ?? result.status;

@@ -151,6 +151,11 @@ export interface ExecutionStore {
   finished(id: string, status: ExecutionStatus, update: ExecutionUpdate, audit: AuditEventInput): Promise<void>;
   /** The original is undone: marked `rolled_back` with its audit event; a reservation still held (its outcome was unknown) is spent. */
   rolledBack(id: string, audit: AuditEventInput): Promise<void>;
+  /**
+   * An idempotent execution cut off mid-run and run again (a resumed plan step) by one that succeeded: the effect
+   * is counted once, by that one, so a reservation it still holds is released, with its audit event.
+   */
+  superseded(id: string, audit: AuditEventInput): Promise<void>;
   /** The compensation that rolled an execution back, if one succeeded. */
   compensatedBy(id: string): Promise<string | undefined>;
   /** Runs left `running` or `requested` by a toolctl process that is gone become `unknown`; returns their ids. */

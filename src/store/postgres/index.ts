@@ -157,6 +157,11 @@ export function postgresStore(base: PgRegistry): PostgresStore {
           await settleSpend(tx, id, "committed");
           await appendAudit(registry, tx, audit);
         }),
+      superseded: (id, audit) =>
+        registry.write(async (tx) => {
+          await settleSpend(tx, id, "released");
+          await appendAudit(registry, tx, audit);
+        }),
       compensatedBy: (id) => compensatedBy(registry, id),
       settleAbandoned: (actor) => settleAbandonedRuns(registry, actor),
     },

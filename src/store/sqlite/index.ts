@@ -188,6 +188,11 @@ export function sqliteStore(registry: Registry): SqliteStore {
           settleSpend(registry, id, "committed");
           appendAudit(registry, audit);
         }),
+      superseded: (id, audit) =>
+        tx(() => {
+          settleSpend(registry, id, "released");
+          appendAudit(registry, audit);
+        }),
       compensatedBy: (id) =>
         now(
           () =>
