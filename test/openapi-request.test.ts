@@ -248,4 +248,31 @@ describe("an operation with a server of its own", () => {
     expect(got.url).toBe("/uploads/files/f1");
     expect(prepared.description.url).toBe(`http://127.0.0.1:${port}/uploads/files/f1`);
   });
+
+  it("on another private port: with private networks allowed, its origin is allowed too, and the call goes there", async () => {
+    const other = http.createServer((req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ url: req.url }));
+    });
+    await new Promise<void>((resolve) => other.listen(0, "127.0.0.1", resolve));
+    const otherPort = (other.address() as AddressInfo).port;
+    try {
+      const result = await convertSpec(
+        openapi30(
+          {
+            "/files": {
+              get: { operationId: "listFiles", servers: [{ url: `http://127.0.0.1:${otherPort}/up` }], responses: { "200": { description: "ok" } } },
+            },
+          },
+          { info: { title: "Two Ports", version: "1" } },
+        ),
+        { baseUrl: `http://127.0.0.1:${port}/v3`, allowPlainHttp: true, allowPrivateNetworks: true },
+      );
+      expect(result.manifest.http).toMatchObject({ allowedHosts: ["127.0.0.1", `http://127.0.0.1:${otherPort}`] });
+      const outcome = await httpRunner.prepare(contextFor(result, "listFiles", {})).run({ signal: new AbortController().signal });
+      expect(outcome).toMatchObject({ outcome: "succeeded", output: { url: "/up/files" } });
+    } finally {
+      await new Promise<void>((resolve) => other.close(() => resolve()));
+    }
+  });
 });

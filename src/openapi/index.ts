@@ -188,10 +188,13 @@ export async function convertOpenApi(source: string, options: OpenApiImportOptio
     actions[action] = { ...draft.action, inputSchema: input, ...(output !== undefined ? { outputSchema: output } : {}) };
   });
 
-  // Operations with servers of their own call those hosts too.
+  // Operations with servers of their own call those hosts too; with private networks allowed, each at its origin
+  // (a private address is reached only at the origins a tool lists, and a bare host name opens none).
   const ownHosts = drafts.flatMap(({ draft }) => {
     const own = (draft.action.request as Record<string, unknown>).baseUrl;
-    return typeof own === "string" ? [new URL(own).hostname] : [];
+    if (typeof own !== "string") return [];
+    const url = new URL(own);
+    return options.allowPrivateNetworks ? [url.hostname, url.origin] : [url.hostname];
   });
   const http: Record<string, unknown> = { allowedHosts: [...new Set([...base.allowedHosts, ...ownHosts])] };
   if (options.allowPlainHttp) http.allowPlainHttp = true;
