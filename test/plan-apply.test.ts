@@ -473,6 +473,36 @@ describe("failure, rollback and resume", () => {
     expect(again.error?.message).toMatch(/did not complete: 1 step did not run: second \(it needs step first, which was left in place\)$/);
   });
 
+  it("rolling back a run cut off by a SIGKILL records the cut-off step as unknown, and says that is why it is not clean", async () => {
+    const dir = stepsTool(tempDir("toolctl-plan-kill-undo-"));
+    const toolctl = await stepsHome(dir);
+    stepsPlan(dir, [{ id: "one" }, { id: "two", after: "one", waitFor: "go" }]);
+    const child = spawn(process.execPath, [binPath, "apply", "four.plan.yaml", "--yes"], {
+      cwd: dir,
+      env: { ...process.env, TOOLCTL_HOME: toolctl.home, CI: "true" },
+      stdio: "ignore",
+    });
+    const pidFile = path.join(dir, "go.pid");
+    for (let waited = 0; !existsSync(pidFile); waited += 50) {
+      if (waited > 20_000) throw new Error("step two never started");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    child.kill("SIGKILL");
+    await new Promise((resolve) => child.on("close", resolve));
+    process.kill(Number(readFileSync(pidFile, "utf8")), "SIGKILL");
+    const runId = (await toolctl.planRuns()).items[0]!.id;
+    const undone = await toolctl.rollbackPlanRun(runId, { yes: true });
+    expect(undone.status).toBe("failed");
+    expect(undone.error?.message).toBe(
+      `a step was cut off mid-run and its outcome is unknown: two (steps.mark); look it up before anything more (toolctl plan-runs show ${runId})`,
+    );
+    expect((await toolctl.planRun(runId)).steps.map((s) => [s.id, s.status])).toEqual([
+      ["one", "rolled_back"],
+      ["two", "unknown"],
+    ]);
+    expect(logOf(dir)).toEqual(["one", "undo one"]);
+  });
+
   it("a step cut off by a SIGKILL and run again by resume is spent once: the cut-off attempt's reservation is released", async () => {
     const dir = stepsTool(tempDir("toolctl-plan-kill-paid-"));
     const manifest = path.join(dir, "steps.yaml");

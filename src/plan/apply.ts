@@ -168,9 +168,25 @@ export async function rollbackPlanRun(id: string, options: ApplyOptions, deps: E
     await deps.store.planRuns.setStatus(run.id, run.status === "running" ? "interrupted" : run.status, options.actor, run.error ?? undefined);
     throw error;
   }
+  // What reconciling found is recorded: a step cut off mid-run is `unknown`, no longer `running`.
+  for (const state of states.values()) {
+    const row = run.steps.find((step) => step.id === state.id);
+    if (row && row.status !== state.status) await deps.store.planRuns.updateStep(run.id, state.id, { status: state.status, note: state.note });
+  }
   const status = await undoCompleted(run.id, preview, states, options, deps);
   const exitCode = status === "rolled_back" ? ExitCode.ok : ExitCode.actionFailed;
-  const error = status === "rolled_back" ? undefined : runError("some completed steps could not be rolled back", "action_failed", exitCode);
+  const named = (wanted: PlanStepStatus[]) =>
+    [...states.values()]
+      .filter((s) => wanted.includes(s.status))
+      .map((s) => `${s.id} (${s.action})`)
+      .join(", ");
+  const notUndone = named(["rollback_failed", "left_in_place"]);
+  const unknown = named(["unknown"]);
+  const why = [
+    notUndone ? `some completed steps could not be rolled back: ${notUndone}` : "",
+    unknown ? `a step was cut off mid-run and its outcome is unknown: ${unknown}; look it up before anything more (toolctl plan-runs show ${run.id})` : "",
+  ].filter(Boolean);
+  const error = status === "rolled_back" ? undefined : runError(why.join("; ") || "some completed steps could not be rolled back", "action_failed", exitCode);
   await deps.store.planRuns.setStatus(run.id, status, options.actor, error);
   return summary(run.id, preview, states, status, exitCode, error);
 }
