@@ -189,6 +189,27 @@ describe("toolctl plan", () => {
     expect(problems).toContain("bad.plan.yaml:6:13: steps.0.action: tool.action, such as namecheap.register_domain");
     expect(problems.some((problem) => problem.startsWith("bad.plan.yaml:7:5: steps.0.inputs: unknown field 'inputs'"))).toBe(true);
   });
+
+  it("a step naming an unknown tool or action, or with input its schema refuses, is named at its line and field too", async () => {
+    const dir = writeFiles({ "echo.yaml": readFileSync(path.join(examplesDir, "echo.yaml"), "utf8") });
+    const toolctl = await openApi({ cwd: dir });
+    expect((await toolctl.importManifests([path.join(dir, "echo.yaml")])).failed).toEqual([]);
+    const step = (action: string, input: string) =>
+      `apiVersion: toolctl/v1\nkind: Plan\nname: bad\nsteps:\n  - id: first\n    action: ${action}\n    input: ${input}\n`;
+    for (const [text, expected] of [
+      [step("echo.nope", "{}"), "bad.plan.yaml:6:13: steps.0.action: step first (echo.nope): tool echo has no action 'nope'; see: toolctl show echo"],
+      [step("nosuch.tool", "{}"), "bad.plan.yaml:6:13: steps.0.action: step first (nosuch.tool): unknown tool 'nosuch'; import it first (toolctl import)"],
+      [
+        step("echo.say", "{ message: 5 }"),
+        "bad.plan.yaml:7:12: steps.0.input: step first (echo.say): invalid input for echo.say: input.message: must be string",
+      ],
+    ]) {
+      writeFileSync(path.join(dir, "bad.plan.yaml"), text);
+      const error = await rejection(toolctl.plan("bad.plan.yaml"));
+      expect(error).toMatchObject({ code: "plan_invalid", exitCode: 2 });
+      expect(error.message.slice(error.message.indexOf("bad.plan.yaml"))).toBe(expected);
+    }
+  });
 });
 
 describe("toolctl apply", () => {

@@ -23,6 +23,8 @@ export interface LoadedPlan {
   needs: Record<string, string[]>;
   /** Environment variables the templates read. */
   envNames: string[];
+  /** A problem at `field` of the file, as one line naming the file, line, column and field. */
+  locate(field: Array<string | number>, message: string): string;
 }
 
 const ROOTS = ["steps", "env", "secrets"];
@@ -73,6 +75,7 @@ export function parsePlan(text: string, file: string): LoadedPlan {
     ),
     needs,
     envNames,
+    locate: (field, message) => formatProblem(file, located, { path: field, message }),
   };
 }
 

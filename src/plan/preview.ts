@@ -116,7 +116,15 @@ export async function previewPlan(loaded: LoadedPlan, options: PreviewOptions, d
   for (const id of loaded.order) {
     const step = byId.get(id)!;
     const needs = loaded.needs[id]!;
-    const preview = await previewStep(step, needs, options, deps, secretEnv);
+    let preview: StepPreview;
+    try {
+      preview = await previewStep(step, needs, options, deps, secretEnv);
+    } catch (error) {
+      // Said where the plan file has it: the file, line, column and field of the step.
+      if (!(error instanceof ToolctlError) || error.details.step !== step.id) throw error;
+      const line = loaded.locate(["steps", loaded.plan.steps.indexOf(step), error.details.field as string], error.message);
+      throw new ToolctlError(error.code, error.exitCode, line, { file: loaded.file, problems: [line] });
+    }
     // A step after a step that will not run does not run either.
     if (preview.runs === false || needs.some((n) => skipped.has(n))) {
       skipped.add(id);
@@ -193,12 +201,13 @@ function fieldWaits(input: Record<string, unknown>, field: string): boolean {
   return stepRefs(current).length > 0;
 }
 
-/** A step that cannot be planned ends the plan with its reason, naming the step. */
-function stepError(id: string, action: string, error: { message: string; exitCode?: number; code?: string }): ToolctlError {
+/** A step that cannot be planned ends the plan with its reason, naming the step and the field of it at fault. */
+function stepError(id: string, action: string, field: "action" | "input", error: { message: string; exitCode?: number; code?: string }): ToolctlError {
   return new ToolctlError(
     error.code === "policy_refused" ? "policy_refused" : "plan_invalid",
     (error.exitCode as ToolctlError["exitCode"]) ?? ExitCode.usage,
     `step ${id} (${action}): ${error.message}`,
+    { step: id, field },
   );
 }
 
@@ -216,6 +225,7 @@ async function previewStep(
     throw stepError(
       step.id,
       step.action,
+      "action",
       new NotFoundError(
         !tool
           ? `unknown tool '${toolName}'; import it first (toolctl import)`
@@ -229,7 +239,7 @@ async function previewStep(
     if (step.condition !== undefined) runs = stepRefs(step.condition).length > 0 ? "after apply" : conditionHolds(step.condition, scope);
     input = renderStep(step.input, scope) as Record<string, unknown>;
   } catch (error) {
-    if (error instanceof TemplateError) throw stepError(step.id, step.action, { message: `input: ${error.message}` });
+    if (error instanceof TemplateError) throw stepError(step.id, step.action, "input", { message: `input: ${error.message}` });
     throw error;
   }
   const waiting = stepRefs(step.input);
@@ -252,7 +262,11 @@ async function previewStep(
   );
   if (!evaluation.ok) {
     const { error } = evaluation.refusal;
-    throw stepError(step.id, step.action, { message: evaluation.refusal.redactor.text(error.message), exitCode: error.exitCode, code: error.code });
+    throw stepError(step.id, step.action, error.code === "input_invalid" || error.code === "usage" ? "input" : "action", {
+      message: evaluation.refusal.redactor.text(error.message),
+      exitCode: error.exitCode,
+      code: error.code,
+    });
   }
   const decision = evaluation.decision;
   // A price check the step took is on record, as for any dry run.
