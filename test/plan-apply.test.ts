@@ -249,6 +249,16 @@ describe("toolctl apply", () => {
     const { toolctl, home, dir } = await launchSetup();
     const saved = savedCopy(await toolctl.plan("launch-site.plan.yaml"));
     const before = sideEffects();
+    // Edited after it was saved (a step's input, or its digest dropped): refused, whatever else holds.
+    const tampered = savedCopy(saved);
+    (tampered.steps[0]!.input as Record<string, unknown>).sld = "tampered";
+    const edited = await rejection(toolctl.apply(tampered, { saved: true, yes: true }));
+    expect(edited).toMatchObject({ code: "plan_stale", exitCode: 3 });
+    expect(edited.message).toContain("saved plan is stale: the saved plan was edited after it was saved");
+    const { digest: _digest, ...undigested } = savedCopy(saved);
+    expect((await rejection(toolctl.apply(undigested as typeof saved, { saved: true, yes: true }))).message).toContain(
+      "the saved plan has no digest (an earlier toolctl saved it)",
+    );
     const otherEnv = await openApi({ home, cwd: dir, env: { ...env, SITE_SLD: "other-name" } });
     const changedEnv = await rejection(otherEnv.apply(savedCopy(saved), { saved: true, yes: true }));
     expect(changedEnv.exitCode).toBe(3);
@@ -262,10 +272,10 @@ describe("toolctl apply", () => {
 
     const copy = path.join(manifests, "vercel.yaml");
     const document = parseDocument(readFileSync(copy, "utf8"));
-    const edited = tempDir("toolctl-plan-edited-");
+    const editedDir = tempDir("toolctl-plan-edited-");
     document.set("description", "Deploy, changed since the plan");
-    writeFileSync(path.join(edited, "vercel.yaml"), document.toString());
-    expect((await capped.importManifests([edited])).failed).toEqual([]);
+    writeFileSync(path.join(editedDir, "vercel.yaml"), document.toString());
+    expect((await capped.importManifests([editedDir])).failed).toEqual([]);
     const changedTool = await rejection(capped.apply(savedCopy(saved), { saved: true, yes: true }));
     expect(changedTool.exitCode).toBe(3);
     expect(changedTool.message).toContain("the manifest of vercel changed (re-imported since the plan was made)");

@@ -24,7 +24,7 @@ import { isOrphaned } from "./orphaned.js";
 import { createSecretLookup } from "../secrets/resolve.js";
 import { collectRefs } from "../domain/template.js";
 import { digestOf, sha256Hex } from "../util/canonical.js";
-import { budgetProblem, envDigest, planSecretEnv, totalUsd, type PlanPreview, type PreviewOptions, type StepPreview } from "./preview.js";
+import { budgetProblem, envDigest, planDigest, planSecretEnv, totalUsd, type PlanPreview, type PreviewOptions, type StepPreview } from "./preview.js";
 import { conditionHolds, renderStep, TemplateError } from "./render.js";
 import { envValue } from "../util/env.js";
 
@@ -82,6 +82,9 @@ const stale = (why: string[], file: string) =>
 
 /** Why a saved plan may no longer be applied as it is, or undefined. */
 export async function staleness(preview: PlanPreview, deps: ExecuteDeps, env: NodeJS.ProcessEnv, checkFile = true): Promise<ToolctlError | undefined> {
+  // A saved plan is applied as it was planned, or not at all: its steps, inputs and totals are what was shown.
+  if (checkFile && typeof preview.digest !== "string") return stale(["the saved plan has no digest (an earlier toolctl saved it)"], preview.file);
+  if (checkFile && planDigest(preview) !== preview.digest) return stale(["the saved plan was edited after it was saved"], preview.file);
   const why: string[] = [];
   for (const tool of new Set(preview.steps.map((s) => s.action.split(".")[0]!))) {
     const now = await deps.store.tools.get(tool);

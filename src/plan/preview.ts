@@ -20,6 +20,7 @@ import type { LoadedPlan } from "./load.js";
 import { createSecretLookup } from "../secrets/resolve.js";
 import { conditionHolds, renderStep, secretEnvNames, stepRefs, TemplateError } from "./render.js";
 import { envValue } from "../util/env.js";
+import { digestOf } from "../util/canonical.js";
 
 export const PLAN_FORMAT = "toolctl-plan/1";
 
@@ -67,6 +68,23 @@ export interface PlanPreview {
   /** Why applying it now would be refused by a spending limit. */
   overBudget?: string;
   willAct: boolean;
+  /** SHA-256 of the rest (see withDigest): a saved plan edited since it was saved is refused. */
+  digest: string;
+}
+
+/**
+ * The plan with `digest`: SHA-256 of the rest as saved (canonical JSON). A saved plan whose steps, inputs or
+ * totals were edited after `plan --out` no longer matches it, and `apply` refuses it. Not a signature: it tells
+ * an edited file, not a forged one.
+ */
+export function withDigest(preview: Omit<PlanPreview, "digest">): PlanPreview {
+  return { ...preview, digest: planDigest(preview) };
+}
+
+/** The digest `withDigest` gives, of the plan as a saved file reads back (undefined fields left out). */
+export function planDigest(preview: Omit<PlanPreview, "digest"> & { digest?: string }): string {
+  const { digest: _digest, ...rest } = preview;
+  return digestOf(JSON.parse(JSON.stringify(rest)));
 }
 
 export type PreviewOptions = Pick<EvaluateOptions, "actor" | "cwd" | "env" | "signal">;
@@ -147,7 +165,7 @@ export async function previewPlan(loaded: LoadedPlan, options: PreviewOptions, d
     afterUsd: roundUsd(today.committedUsd + today.reservedUsd + usd),
   };
   const overBudget = budgetProblem(counted, usd, budget.afterUsd, limits);
-  return {
+  return withDigest({
     format: PLAN_FORMAT,
     id: newId("pl"),
     name: loaded.plan.name,
@@ -169,7 +187,7 @@ export async function previewPlan(loaded: LoadedPlan, options: PreviewOptions, d
     budget,
     overBudget,
     willAct: counted.some((s) => s.acts),
-  };
+  });
 }
 
 /** Why the plan would be refused by a spending limit: one step over the per-action limit, or the total over the day's. */
