@@ -293,6 +293,27 @@ describe("toolctl apply", () => {
   });
 });
 
+/**
+ * `toolctl apply four.plan.yaml --yes` in a process of its own, SIGKILLed (with the step's own process) once the
+ * step that waits for `waitFor` runs, as a crash would leave it.
+ */
+async function applyKilledAt(dir: string, home: string, waitFor: string): Promise<void> {
+  const child = spawn(process.execPath, [binPath, "apply", "four.plan.yaml", "--yes"], {
+    cwd: dir,
+    env: { ...process.env, TOOLCTL_HOME: home, CI: "true" },
+    stdio: "ignore",
+  });
+  // The waiting step runs (its process waits for the file) once its pid file exists.
+  const pidFile = path.join(dir, `${waitFor}.pid`);
+  for (let waited = 0; !existsSync(pidFile); waited += 50) {
+    if (waited > 20_000) throw new Error(`the step waiting for ${waitFor} never started`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  child.kill("SIGKILL");
+  await new Promise((resolve) => child.on("close", resolve));
+  process.kill(Number(readFileSync(pidFile, "utf8")), "SIGKILL");
+}
+
 /** A process tool whose steps append to a log; `waitFor` makes a step wait for a file before acting. */
 function stepsTool(dir: string): string {
   const script = [
@@ -508,19 +529,7 @@ describe("failure, rollback and resume", () => {
     const dir = stepsTool(tempDir("toolctl-plan-kill-undo-"));
     const toolctl = await stepsHome(dir);
     stepsPlan(dir, [{ id: "one" }, { id: "two", after: "one", waitFor: "go" }]);
-    const child = spawn(process.execPath, [binPath, "apply", "four.plan.yaml", "--yes"], {
-      cwd: dir,
-      env: { ...process.env, TOOLCTL_HOME: toolctl.home, CI: "true" },
-      stdio: "ignore",
-    });
-    const pidFile = path.join(dir, "go.pid");
-    for (let waited = 0; !existsSync(pidFile); waited += 50) {
-      if (waited > 20_000) throw new Error("step two never started");
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    child.kill("SIGKILL");
-    await new Promise((resolve) => child.on("close", resolve));
-    process.kill(Number(readFileSync(pidFile, "utf8")), "SIGKILL");
+    await applyKilledAt(dir, toolctl.home, "go");
     const runId = (await toolctl.planRuns()).items[0]!.id;
     const undone = await toolctl.rollbackPlanRun(runId, { yes: true });
     expect(undone.status).toBe("failed");
@@ -540,19 +549,7 @@ describe("failure, rollback and resume", () => {
     writeFileSync(manifest, readFileSync(manifest, "utf8").replace("    idempotent: true\n", "    idempotent: true\n    cost: { fixed: 0.7 }\n"));
     const toolctl = await stepsHome(dir);
     stepsPlan(dir, [{ id: "one" }, { id: "two", after: "one", waitFor: "go" }]);
-    const child = spawn(process.execPath, [binPath, "apply", "four.plan.yaml", "--yes"], {
-      cwd: dir,
-      env: { ...process.env, TOOLCTL_HOME: toolctl.home, CI: "true" },
-      stdio: "ignore",
-    });
-    const pidFile = path.join(dir, "go.pid");
-    for (let waited = 0; !existsSync(pidFile); waited += 50) {
-      if (waited > 20_000) throw new Error("step two never started");
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    child.kill("SIGKILL");
-    await new Promise((resolve) => child.on("close", resolve));
-    process.kill(Number(readFileSync(pidFile, "utf8")), "SIGKILL");
+    await applyKilledAt(dir, toolctl.home, "go");
     const runId = (await toolctl.planRuns()).items[0]!.id;
     writeFileSync(path.join(dir, "go"), "");
     const resumed = await toolctl.resumePlanRun(runId, { yes: true });
@@ -571,21 +568,7 @@ describe("failure, rollback and resume", () => {
     const toolctl = await stepsHome(dir);
     const home = toolctl.home;
     stepsPlan(dir, [{ id: "one" }, { id: "two", after: "one" }, { id: "three", after: "two", waitFor: "go" }, { id: "four", after: "three" }]);
-    // The apply runs in a process of its own, to be killed.
-    const child = spawn(process.execPath, [binPath, "apply", "four.plan.yaml", "--yes"], {
-      cwd: dir,
-      env: { ...process.env, TOOLCTL_HOME: home, CI: "true" },
-      stdio: "ignore",
-    });
-    // Step three is running (its process waits for the go file) once its pid file exists.
-    const pidFile = path.join(dir, "go.pid");
-    for (let waited = 0; !existsSync(pidFile); waited += 50) {
-      if (waited > 20_000) throw new Error("step three never started");
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    child.kill("SIGKILL");
-    await new Promise((resolve) => child.on("close", resolve));
-    process.kill(Number(readFileSync(pidFile, "utf8")), "SIGKILL");
+    await applyKilledAt(dir, home, "go");
     expect(logOf(dir)).toEqual(["one", "two"]);
 
     const runs = (await toolctl.planRuns()).items;
