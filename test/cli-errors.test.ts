@@ -360,6 +360,17 @@ describe("run: --param values are typed by the input schema", () => {
       expect(result.json.error.message, param).toContain(shown);
       expect(result.json.status).toBe("failed");
     }
+    // The same in JSON a person wrote: --params, --params-file (outside strings only).
+    const file = path.join(tempDir(), "in.json");
+    writeFileSync(file, '{"i": 12345678901234567891, "s": "12345678901234567891"}');
+    for (const [args, where] of [
+      [["--params", '{"i": 9007199254740993}'], "--params: 9007199254740993 is larger than a number can hold exactly"],
+      [["--params-file", file], `--params-file ${file}: 12345678901234567891 is larger than a number can hold exactly`],
+    ] as const) {
+      const result = await runJson(["run", "types.check", ...args], { home });
+      expect(result.code).toBe(2);
+      expect(result.json.error.message).toContain(where);
+    }
     const exact = await runJson(["run", "types.check", "--param", "i=9007199254740991", "--param", "n=1e21"], { home });
     expect(exact.code, exact.stdout).toBe(0);
     expect(exact.json.output).toStrictEqual({ i: 9007199254740991, n: 1e21 });

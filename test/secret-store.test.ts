@@ -104,6 +104,10 @@ describe("toolctl secret", () => {
     const unknown = await runJson(["secret", "rm", "PROC_KY"], { home });
     expect(unknown.code).toBe(2);
     expect(unknown.json.error.message).toContain("did you mean 'PROC_KEY'");
+    // A name no secret can have is said to be one, as set says it.
+    const invalid = await runJson(["secret", "rm", "1BAD"], { home });
+    expect(invalid.code).toBe(2);
+    expect(invalid.json.error.message).toMatch(/^invalid secret name '1BAD': /);
     const rm = await runCli(["secret", "rm", "PROC_KEY"], { home });
     expect(rm.code, rm.stderr).toBe(0);
     expect((await runJson(["secret", "list"], { home })).json.items).toEqual([]);

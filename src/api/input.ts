@@ -3,7 +3,7 @@
  * sources (`--param`, `--params`, `--params-file`) come only through `inputSources()`. So an action with a field
  * named `params`, or an agent's arguments over MCP, are never read as command-line sources.
  */
-import type { InputSources } from "../engine/input.js";
+import { checkExactNumbers, type InputSources } from "../engine/input.js";
 import { UsageError } from "../errors.js";
 
 /** The CLI's sources, marked by `inputSources()`: no plain object (nor anything parsed from JSON) is one. */
@@ -26,6 +26,8 @@ export function inputSources(sources: InputSources): SourcedInput {
   if (paramsFile !== undefined && (typeof paramsFile !== "object" || typeof paramsFile?.name !== "string" || typeof paramsFile.text !== "string")) {
     throw new UsageError("inputSources: paramsFile: expected { name, text }");
   }
+  if (paramsFile !== undefined) checkExactNumbers(paramsFile.text, `--params-file ${paramsFile.name}`);
+  if (paramsJson !== undefined) checkExactNumbers(paramsJson, "--params");
   return new SourcedInput({ params: [...params], paramsJson, paramsFile: paramsFile && { name: paramsFile.name, text: paramsFile.text } });
 }
 

@@ -209,6 +209,8 @@ export function manageApi({ store, home, env, actor }: Context): ManageApi {
       return checked;
     },
     async removeSecret(name) {
+      // A name no secret can have is a typo to say as one, not a missing secret.
+      (await import("../secrets/names.js")).assertSecretName(name);
       if (await store.secrets.remove(name, actor)) return;
       const { didYouMean } = await import("../util/suggest.js");
       const names = (await store.secrets.list()).map((secret) => secret.name);

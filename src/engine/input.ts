@@ -27,6 +27,36 @@ function parseObject(text: string, where: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
+/**
+ * Refuses JSON text a person gave (`--params`, `--params-file`) holding a whole number JSON.parse cannot keep
+ * exactly: past 2^53 it would silently become another number (an id, an amount). A program's own object is not
+ * checked: its numbers are already what it holds.
+ */
+export function checkExactNumbers(text: string, where: string): void {
+  const inexact = inexactInteger(text);
+  if (inexact === undefined) return;
+  throw new UsageError(
+    `${where}: ${inexact} is larger than a number can hold exactly (${Number.MAX_SAFE_INTEGER}); it would be sent as ${Number(inexact)}: write it as a string if the field takes one`,
+  );
+}
+
+/** The first whole number in JSON `text`, outside its strings, that JSON.parse cannot keep exactly. */
+function inexactInteger(text: string): string | undefined {
+  for (let i = 0; i < text.length; i++) {
+    const char = text[i]!;
+    if (char === '"') {
+      for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === "\\") i++;
+      continue;
+    }
+    if (char !== "-" && (char < "0" || char > "9")) continue;
+    const match = /^-?\d+(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i));
+    if (!match) continue;
+    if (match[1] === undefined && match[2] === undefined && !Number.isSafeInteger(Number(match[0]))) return match[0];
+    i += match[0].length - 1;
+  }
+  return undefined;
+}
+
 /** A shared definition by name (`#/$defs/<name>`), for schemas that refer to the tool's definitions. */
 export type DefinitionLookup = (name: string) => unknown;
 
