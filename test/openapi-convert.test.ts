@@ -610,6 +610,18 @@ describe("auth", () => {
     const mostUsed = await convertSpec(withScheme(schemes, undefined, { ...paths, "/c": { get: op({ operationId: "c", security: [{ bearer: [] }] }) } }));
     expect(mostUsed.manifest.auth).toMatchObject({ type: "api_key", name: "X-Key" });
   });
+
+  it("says so when an operation needs two schemes at once, since only one is sent", async () => {
+    const schemes = { keyH: { type: "apiKey", in: "header", name: "X-API-Key" }, keyQ: { type: "apiKey", in: "query", name: "api_key" } };
+    const paths = {
+      "/both": { get: op({ operationId: "both", security: [{ keyH: [], keyQ: [] }] }) },
+      "/either": { get: op({ operationId: "either", security: [{ keyH: [] }, { keyH: [], keyQ: [] }] }) },
+    };
+    const result = await convertSpec(withScheme(schemes, [{ keyH: [] }], paths));
+    expect(result.report.warnings).toEqual([
+      '1 operation(s) ask for security schemes "keyH" and "keyQ" together: a request sends one auth, so only one of them is sent; add the others to the manifest (as headers or query values from secrets)',
+    ]);
+  });
 });
 
 describe("filters", () => {

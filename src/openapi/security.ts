@@ -110,6 +110,21 @@ export function chooseAuth(spec: LoadedSpec, resolver: RefResolver, operationSec
     const names = new Set(alternatives(security ?? root.security).flat());
     for (const name of names) uses.set(name, (uses.get(name) ?? 0) + 1);
   }
+  // Operations that can only be called with several schemes at once (every alternative names two or more): a
+  // request carries one auth, so the others must be added by hand.
+  const together = new Map<string, number>();
+  for (const security of operationSecurity) {
+    const options = alternatives(security ?? root.security);
+    if (options.length > 0 && options.every((names) => names.length > 1)) {
+      const key = options[0]!.map((name) => `"${name}"`).join(" and ");
+      together.set(key, (together.get(key) ?? 0) + 1);
+    }
+  }
+  for (const [names, count] of together) {
+    warnings.push(
+      `${count} operation(s) ask for security schemes ${names} together: a request sends one auth, so only one of them is sent; add the others to the manifest (as headers or query values from secrets)`,
+    );
+  }
   const used = [...schemes.values()].filter((s) => (uses.get(s.name) ?? 0) > 0);
   const byUse = (list: Scheme[]) => [...list].sort((a, b) => (uses.get(b.name) ?? 0) - (uses.get(a.name) ?? 0));
 
