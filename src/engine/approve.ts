@@ -176,7 +176,7 @@ export async function obtainApproval(
   const how = request.needsOtp ? "--yes --otp CODE" : "--yes";
   const nobody = () =>
     needsHuman(
-      `${name} needs approval (risk ${request.risk}, estimated $${request.cost.usd.toFixed(2)}) and nobody can answer a prompt here: re-run with ${how}${canWait ? `, or with --wait and decide it with toolctl approve ID${request.needsOtp ? " --otp CODE" : ""} from another terminal` : ""}`,
+      `${name} needs approval (risk ${request.risk}, ${estimated}) and nobody can answer a prompt here: re-run with ${how}${canWait ? `, or with --wait and decide it with toolctl approve ID${request.needsOtp ? " --otp CODE" : ""} from another terminal` : ""}`,
     );
 
   if (human.canPrompt) {

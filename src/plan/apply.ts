@@ -20,7 +20,7 @@ import { maxRisk } from "../policy/risk.js";
 import type { ErrorCategory, ExecutionError, PlanRun, PlanRunStatus, PlanRunStep, PlanStepStatus } from "../domain/records.js";
 import { roundUsd, spendDay } from "../policy/spend.js";
 import { newExecutionId, newId } from "../util/ids.js";
-import { isOrphaned } from "./orphaned.js";
+import { isOrphaned, stillRunning } from "./orphaned.js";
 import { createSecretLookup } from "../secrets/resolve.js";
 import { collectRefs } from "../domain/template.js";
 import { digestOf, sha256Hex } from "../util/canonical.js";
@@ -129,8 +129,8 @@ export async function resumePlanRun(id: string, options: ApplyOptions, deps: Exe
   const run = await deps.store.planRuns.get(id);
   await deps.store.executions.settleAbandoned(options.actor);
   if (run.status === "succeeded" || run.status === "rolled_back") throw new UsageError(`plan run ${run.id} is ${run.status}: there is nothing to resume`);
-  if (run.status === "running" && !isOrphaned(run))
-    throw new UsageError(`plan run ${run.id} is still running (process ${run.pid}${run.host ? ` on ${run.host}` : ""}); wait for it, or stop it first`);
+  // Said before anyone is asked to approve; taking the run (claim, below) is what keeps two resumes apart.
+  if (run.status === "running" && !isOrphaned(run)) throw stillRunning(run.id, run.pid, run.host);
   const preview = run.plan as PlanPreview;
   const problem = await staleness(preview, deps, options.env, false);
   if (problem) throw problem;
@@ -159,8 +159,6 @@ export async function rollbackPlanRun(id: string, options: ApplyOptions, deps: E
   const run = await deps.store.planRuns.get(id);
   await deps.store.executions.settleAbandoned(options.actor);
   if (run.status === "rolled_back") throw new UsageError(`plan run ${run.id} was already rolled back`);
-  if (run.status === "running" && !isOrphaned(run))
-    throw new UsageError(`plan run ${run.id} is still running (process ${run.pid}${run.host ? ` on ${run.host}` : ""}); wait for it, or stop it first`);
   const preview = run.plan as PlanPreview;
   await claim(run, options, deps);
   let states: Map<string, StepState>;
@@ -197,11 +195,7 @@ export async function rollbackPlanRun(id: string, options: ApplyOptions, deps: E
 /** The run taken by this process, or a usage error naming the live process that holds it. */
 async function claim(run: PlanRun, options: ApplyOptions, deps: ExecuteDeps): Promise<void> {
   const claimed = await deps.store.planRuns.claim(run.id, options.actor);
-  if (!claimed.ok) {
-    throw new UsageError(
-      `plan run ${run.id} is still running (process ${claimed.pid}${claimed.host ? ` on ${claimed.host}` : ""}); wait for it, or stop it first`,
-    );
-  }
+  if (!claimed.ok) throw stillRunning(run.id, claimed.pid, claimed.host);
 }
 
 /**

@@ -62,7 +62,12 @@ export function renderStep(value: unknown, scope: RenderScope): unknown {
  * (`secretValues`), and any whose name looks like one (API_TOKEN, DB_PASSWORD). They are never shown or saved.
  */
 export function secretEnvNames(names: readonly string[], env: NodeJS.ProcessEnv, secretValues: ReadonlySet<string>): Set<string> {
-  return new Set(names.filter((name) => isSecretKey(name) || (Boolean(envValue(env, name)) && secretValues.has(envValue(env, name)!))));
+  return new Set(
+    names.filter((name) => {
+      const value = envValue(env, name);
+      return isSecretKey(name) || (value !== undefined && value !== "" && secretValues.has(value));
+    }),
+  );
 }
 
 /** A condition holds unless it renders to nothing, "", false, "false", 0, "0", "no" or null. */

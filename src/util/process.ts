@@ -50,3 +50,12 @@ export function isRunning(pid: number | null | undefined, start: string | null |
   if (fields === null || fields[0] === "Z") return false;
   return !start || fields[19] === start;
 }
+
+/**
+ * Whether the process recorded as (pid, start) on `recordedHost` still runs, seen from `here`. One on another
+ * machine is taken to run: only that machine can tell it is gone.
+ */
+export function runsSomewhere(pid: number, start: string | null | undefined, recordedHost: string | null | undefined, here: string | null): boolean {
+  if (recordedHost && here && recordedHost !== here) return true;
+  return isRunning(pid, start);
+}

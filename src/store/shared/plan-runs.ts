@@ -3,7 +3,7 @@
  */
 import { executionError, NotFoundError, UsageError } from "../../errors.js";
 import type { AuditEventInput, ErrorCategory, ExecutionError, PlanRun, PlanRunStatus, PlanRunStep, PlanStepStatus } from "../../domain/records.js";
-import { isRunning } from "../../util/process.js";
+import { runsSomewhere } from "../../util/process.js";
 
 export interface PlanRunRow {
   id: string;
@@ -135,7 +135,5 @@ export const statusEvent = (runId: string, status: PlanRunStatus, actor: string,
  * that machine can tell.
  */
 export function heldByLiveProcess(row: { status: string; pid: number | null; pid_start: string | null; host?: string | null }, host: string | null): boolean {
-  if (row.status !== "running" || row.pid === null) return false;
-  if (row.host && host && row.host !== host) return true;
-  return isRunning(row.pid, row.pid_start);
+  return row.status === "running" && row.pid !== null && runsSomewhere(row.pid, row.pid_start, row.host, host);
 }
