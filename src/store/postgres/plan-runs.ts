@@ -18,7 +18,8 @@ import {
   type PlanStepRow,
 } from "../shared/plan-runs.js";
 import { appendAudit } from "./audit-append.js";
-import { nowIso, type PgRegistry } from "./db.js";
+import { nowIso, type PgRegistry, type Tx } from "./db.js";
+import type { ExecutionError, PlanRunStatus } from "../../domain/records.js";
 
 /** The exact match alone when there is one, else up to five runs the prefix begins, so the caller can say it is ambiguous. */
 async function runsByIdPrefix(registry: PgRegistry, idOrPrefix: string): Promise<PlanRunRow[]> {
@@ -80,32 +81,7 @@ export function pgPlanRuns(registry: PgRegistry): PlanRunStore {
         ],
       );
     },
-    setStatus: (runId, status, actor, error) =>
-      registry.write(async (tx) => {
-        // A resumed run belongs to the process (and machine) resuming it.
-        const holder = status === "running" ? currentProcess() : undefined;
-        const columns = planRunErrorColumns(error);
-        await tx.run(
-          `UPDATE plan_runs SET status = $2, error = $3, error_code = $9, error_exit_code = $10, error_category = $11, error_problems = $12, updated_at = $4,
-             pid = CASE WHEN $5 THEN $6 ELSE pid END, pid_start = CASE WHEN $5 THEN $7 ELSE pid_start END, host = CASE WHEN $5 THEN $8 ELSE host END
-           WHERE id = $1`,
-          [
-            runId,
-            status,
-            columns.error,
-            nowIso(),
-            holder !== undefined,
-            holder?.pid ?? null,
-            holder?.start ?? null,
-            registry.host,
-            columns.code,
-            columns.exitCode,
-            columns.category,
-            columns.problems,
-          ],
-        );
-        await appendAudit(registry, tx, statusEvent(runId, status, actor, error));
-      }),
+    setStatus: (runId, status, actor, error) => registry.write((tx) => writeStatus(registry, tx, runId, status, actor, error)),
     claim: (runId, actor) =>
       registry.write(async (tx) => {
         const row = await tx.one<{ status: string; pid: number | null; pid_start: string | null; host: string | null }>(
@@ -113,17 +89,36 @@ export function pgPlanRuns(registry: PgRegistry): PlanRunStore {
           [runId],
         );
         if (!row) throw new Error(`plan run ${runId} vanished`);
-        const me = currentProcess();
         if (heldByLiveProcess(row, registry.host)) return { ok: false as const, pid: row.pid, host: row.host };
-        await tx.run("UPDATE plan_runs SET status = 'running', updated_at = $2, pid = $3, pid_start = $4, host = $5 WHERE id = $1", [
-          runId,
-          nowIso(),
-          me.pid,
-          me.start,
-          registry.host,
-        ]);
-        await appendAudit(registry, tx, statusEvent(runId, "running", actor));
+        await writeStatus(registry, tx, runId, "running", actor);
         return { ok: true as const };
       }),
   };
+}
+
+/** The status (a run made `running` is this process's, on this machine), with its audit event, in `tx`. */
+async function writeStatus(registry: PgRegistry, tx: Tx, runId: string, status: PlanRunStatus, actor: string, error?: ExecutionError): Promise<void> {
+  // A resumed run belongs to the process (and machine) resuming it.
+  const holder = status === "running" ? currentProcess() : undefined;
+  const columns = planRunErrorColumns(error);
+  await tx.run(
+    `UPDATE plan_runs SET status = $2, error = $3, error_code = $9, error_exit_code = $10, error_category = $11, error_problems = $12, updated_at = $4,
+             pid = CASE WHEN $5 THEN $6 ELSE pid END, pid_start = CASE WHEN $5 THEN $7 ELSE pid_start END, host = CASE WHEN $5 THEN $8 ELSE host END
+           WHERE id = $1`,
+    [
+      runId,
+      status,
+      columns.error,
+      nowIso(),
+      holder !== undefined,
+      holder?.pid ?? null,
+      holder?.start ?? null,
+      registry.host,
+      columns.code,
+      columns.exitCode,
+      columns.category,
+      columns.problems,
+    ],
+  );
+  await appendAudit(registry, tx, statusEvent(runId, status, actor, error));
 }

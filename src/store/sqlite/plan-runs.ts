@@ -65,30 +65,33 @@ export function updatePlanStep(registry: Registry, runId: string, step: string, 
 }
 
 export function setPlanRunStatus(registry: Registry, runId: string, status: PlanRunStatus, actor: string, error?: ExecutionError): void {
-  writeTransaction(registry, () => {
-    const running = status === "running" ? 1 : 0;
-    const columns = planRunErrorColumns(error);
-    registry.db
-      .prepare(
-        `UPDATE plan_runs SET status = ?, error = ?, error_code = ?, error_exit_code = ?, error_category = ?, error_problems = ?, updated_at = ?,
+  writeTransaction(registry, () => writeStatus(registry, runId, status, actor, error));
+}
+
+/** The status (a run made `running` is this process's), with its audit event, inside the caller's transaction. */
+function writeStatus(registry: Registry, runId: string, status: PlanRunStatus, actor: string, error?: ExecutionError): void {
+  const running = status === "running" ? 1 : 0;
+  const columns = planRunErrorColumns(error);
+  registry.db
+    .prepare(
+      `UPDATE plan_runs SET status = ?, error = ?, error_code = ?, error_exit_code = ?, error_category = ?, error_problems = ?, updated_at = ?,
            pid = CASE WHEN ? THEN ? ELSE pid END, pid_start = CASE WHEN ? THEN ? ELSE pid_start END WHERE id = ?`,
-      )
-      .run(
-        status,
-        columns.error,
-        columns.code,
-        columns.exitCode,
-        columns.category,
-        columns.problems,
-        nowIso(),
-        running,
-        currentProcess().pid,
-        running,
-        currentProcess().start,
-        runId,
-      );
-    appendAudit(registry, statusEvent(runId, status, actor, error));
-  });
+    )
+    .run(
+      status,
+      columns.error,
+      columns.code,
+      columns.exitCode,
+      columns.category,
+      columns.problems,
+      nowIso(),
+      running,
+      currentProcess().pid,
+      running,
+      currentProcess().start,
+      runId,
+    );
+  appendAudit(registry, statusEvent(runId, status, actor, error));
 }
 
 /** The plan run with this id, or the only one it is a prefix of; a one-line error otherwise. */
@@ -112,10 +115,8 @@ export function claimPlanRun(registry: Registry, runId: string, actor: string): 
     const row = registry.db.prepare("SELECT status, pid, pid_start FROM plan_runs WHERE id = ?").get(runId) as
       { status: string; pid: number | null; pid_start: string | null } | undefined;
     if (!row) throw new Error(`plan run ${runId} vanished`);
-    const me = currentProcess();
     if (heldByLiveProcess(row, null)) return { ok: false as const, pid: row.pid, host: null };
-    registry.db.prepare("UPDATE plan_runs SET status = 'running', updated_at = ?, pid = ?, pid_start = ? WHERE id = ?").run(nowIso(), me.pid, me.start, runId);
-    appendAudit(registry, statusEvent(runId, "running", actor));
+    writeStatus(registry, runId, "running", actor);
     return { ok: true as const };
   });
 }
