@@ -232,6 +232,48 @@ describe("Streamable HTTP with the SDK client", () => {
     expect(refused[0]).toMatchObject({ actor: "agent", status: "refused", data: { transport: "http", remote: "127.0.0.1" } });
   });
 
+  it("puts a refusal on record before answering it, however slow the audit log is to write", async () => {
+    const { toolctl, url } = await start();
+    // A slow disk: each audit write takes 150 ms. Whoever was refused must not hear of it before the log does.
+    const audit = toolctl.store.audit;
+    const append = audit.append.bind(audit);
+    audit.append = async (event) => {
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      return append(event);
+    };
+    const json = { "content-type": "application/json", accept: ACCEPT };
+    const requests: Array<[string, () => Promise<Response>]> = [
+      ["unauthorized: send Authorization: Bearer <token>", () => fetch(url, { method: "POST", headers: json, body: JSON.stringify(initialize) })],
+      [
+        'forbidden: Origin "http://evil.example" may not call this server',
+        () => fetch(url, { method: "POST", headers: { ...json, authorization: `Bearer ${TOKEN}`, origin: "http://evil.example" }, body: "{}" }),
+      ],
+      ["malformed message: the body is not JSON", () => fetch(url, { method: "POST", headers: { ...json, authorization: `Bearer ${TOKEN}` }, body: "{" })],
+      [
+        "malformed message: the body is over the size limit",
+        () => fetch(url, { method: "POST", headers: { ...json, authorization: `Bearer ${TOKEN}` }, body: "x".repeat(4 * 1024 * 1024 + 1) }),
+      ],
+    ];
+    for (const [reason, request] of requests) {
+      const response = await request();
+      expect(response.status, reason).toBeGreaterThanOrEqual(400);
+      await response.body?.cancel();
+      const refused = (await toolctl.audit({ type: "mcp.refused" })).map((event) => event.data.reason);
+      expect(refused.at(-1), reason).toBe(reason);
+    }
+    // In a session, a message that is JSON but not JSON-RPC is refused by the SDK's transport: its answer waits too.
+    const { transport } = await connect(url, TOKEN);
+    const inSession = await fetch(url, {
+      method: "POST",
+      headers: { ...json, authorization: `Bearer ${TOKEN}`, "mcp-session-id": transport.sessionId! },
+      body: JSON.stringify({ hello: "world" }),
+    });
+    expect(inSession.status).toBe(400);
+    await inSession.body?.cancel();
+    const last = (await toolctl.audit({ type: "mcp.refused" })).at(-1);
+    expect(last?.data).toMatchObject({ reason: expect.stringMatching(/^malformed message: /), session: transport.sessionId });
+  });
+
   it("refuses a foreign Origin, a rebinding Host, another path, a body that is not JSON and an unknown session; none of them runs anything", async () => {
     const { toolctl, url } = await start();
     const { transport } = await connect(url, TOKEN);

@@ -122,9 +122,15 @@ export async function serveHttp(host: McpHost, options: HttpOptions): Promise<Ru
       if (options.mount) return options.mount.handle(req, res);
       return send(res, 404, `not found: the MCP endpoint is ${MCP_PATH}`);
     }
-    const refuse = (status: number, message: string, headers: Record<string, string> = {}) => {
+    const remote = req.socket.remoteAddress ?? null;
+    // On record before the answer: whoever was refused cannot outrun the audit log.
+    const refuse = async (status: number, message: string, headers: Record<string, string> = {}) => {
+      await host.refusedRequest(message, { transport: "http", remote });
       send(res, status, message, headers);
-      return host.refusedRequest(message, { transport: "http", remote: req.socket.remoteAddress ?? null });
+    };
+    const tooLarge = async () => {
+      await host.refusedRequest("malformed message: the body is over the size limit", { transport: "http", remote });
+      send(res, 413, `request body over ${MAX_BODY_BYTES} bytes`);
     };
     const hosts = allowedHosts();
     if (!hosts.has((req.headers.host ?? "").toLowerCase())) return refuse(403, `forbidden: Host ${JSON.stringify(req.headers.host ?? "")} is not this server`);
@@ -157,18 +163,18 @@ export async function serveHttp(host: McpHost, options: HttpOptions): Promise<Ru
           existing.lastSeen = Date.now();
         });
       }
-      const body = req.method === "POST" ? await readBody(req, res) : { parsed: undefined };
-      if (body === undefined) return host.refusedRequest("malformed message: the body is over the size limit", { transport: "http" });
-      return bridge(existing.transport, req, res, body);
+      const body = req.method === "POST" ? await readBody(req, tooLarge) : { parsed: undefined };
+      if (body === undefined) return;
+      return bridge(existing.transport, req, res, body, host);
     }
     if (typeof sessionId === "string") return refuse(404, `session ${sessionId} not found: initialize a new one`);
     if (req.method !== "POST") return refuse(400, "no session: start one with an initialize request (POST)");
 
-    const body = await readBody(req, res);
-    if (body === undefined) return host.refusedRequest("malformed message: the body is over the size limit", { transport: "http" });
+    const body = await readBody(req, tooLarge);
+    if (body === undefined) return;
     if (body.parsed === undefined) {
-      sendParseError(res);
-      return host.refusedRequest("malformed message: the body is not JSON", { transport: "http" });
+      await host.refusedRequest("malformed message: the body is not JSON", { transport: "http", remote });
+      return sendParseError(res);
     }
     if (!isInitializeRequest(body.parsed)) return refuse(400, "no session: the first request must be initialize");
     if (sessions.size >= maxSessions && !(await evictIdle())) return send(res, 503, `too many sessions (${maxSessions}), all busy: try again later`);
@@ -183,7 +189,7 @@ export async function serveHttp(host: McpHost, options: HttpOptions): Promise<Ru
       void server.close();
     };
     await server.connect(transport);
-    await bridge(transport, req, res, body);
+    await bridge(transport, req, res, body, host);
   };
 
   /** Closes the session idle longest, when one is idle: room for a new client. */
@@ -245,14 +251,15 @@ interface Body {
   text?: string;
 }
 
-/** Reads the body of a POST; undefined (and 413 sent) when it is over MAX_BODY_BYTES. */
-async function readBody(req: IncomingMessage, res: ServerResponse): Promise<Body | undefined> {
+/** Reads the body of a POST; undefined, once `tooLarge` has answered, when it is over MAX_BODY_BYTES. */
+async function readBody(req: IncomingMessage, tooLarge: () => Promise<void>): Promise<Body | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > MAX_BODY_BYTES) {
-      send(res, 413, `request body over ${MAX_BODY_BYTES} bytes`);
+      // Answered while the request is still open (leaving the loop destroys it).
+      await tooLarge();
       return undefined;
     }
     chunks.push(chunk);
@@ -280,9 +287,16 @@ const HEADERS_ALONE_AFTER_MS = 25;
 /**
  * Hands a request to the SDK's web-standard transport and writes its Response to `res`: node:http to
  * Request/Response and back, with nothing else in between. A body that is not JSON goes to the transport as
- * text, which answers it with a JSON-RPC parse error and reports it (an audit record, see McpHost.createServer).
+ * text, which answers it with a JSON-RPC parse error and reports it (an audit record, see McpHost.createServer);
+ * such an answer waits for that record.
  */
-async function bridge(transport: WebStandardStreamableHTTPServerTransport, req: IncomingMessage, res: ServerResponse, body: Body): Promise<void> {
+async function bridge(
+  transport: WebStandardStreamableHTTPServerTransport,
+  req: IncomingMessage,
+  res: ServerResponse,
+  body: Body,
+  host: McpHost,
+): Promise<void> {
   const headers = new Headers();
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
@@ -292,6 +306,7 @@ async function bridge(transport: WebStandardStreamableHTTPServerTransport, req: 
     ...(body.text !== undefined ? { body: body.text } : {}),
   });
   const response = await transport.handleRequest(request, body.text === undefined && body.parsed !== undefined ? { parsedBody: body.parsed } : undefined);
+  if (response.status >= 400) await host.refusalsWritten();
   res.statusCode = response.status;
   response.headers.forEach((value, name) => res.setHeader(name, value));
   if (!response.body) {

@@ -26,6 +26,7 @@ import { InMemoryTaskStore } from "@modelcontextprotocol/sdk/experimental/tasks/
 import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import type { CatalogEntry, ExecuteResult, ExecutionOrigin, RunOptions, Toolctl } from "../api/index.js";
 import { ToolctlError } from "../api/index.js";
+import { refusalLog, type RefusalLog } from "../api/refusals.js";
 import { isExposed, PREVIEW_TOOL, RESUME_TOOL, toolOf, type ExposureOptions } from "./exposure.js";
 import { mcpToolName } from "./names.js";
 import { errorResult, filedText, handOffText, MAX_OUTPUT_BYTES, previewResult, runResult } from "./results.js";
@@ -96,7 +97,9 @@ export class McpHost {
   constructor(
     readonly toolctl: Toolctl,
     readonly options: McpOptions,
-  ) {}
+  ) {
+    this.refusedRequest = refusalLog(toolctl, "mcp.refused", (message) => options.log?.(`toolctl mcp: ${message}`));
+  }
 
   /** Watches the registry and tells every session when its tool list changes. */
   start(): void {
@@ -176,29 +179,27 @@ export class McpHost {
     this.servers.add(server);
     server.onclose = () => this.servers.delete(server);
     // A message the transport could not parse or route never reaches a handler: it is refused, and on record.
-    server.onerror = (error) => void this.refusedRequest(`malformed message: ${error.message}`, { session: sessionId() ?? fallbackSession });
+    server.onerror = (error) => this.track(this.refusedRequest(`malformed message: ${error.message}`, { session: sessionId() ?? fallbackSession }));
     return server;
   }
 
-  private refusedThisMinute = { minute: 0, count: 0, dropped: 0 };
-
   /**
-   * Records a request refused before it was a call (no token, a foreign Origin or Host, a malformed message). At
-   * most 60 a minute are written one by one, so a flood cannot bury the log; the rest are counted in the next one.
+   * Records a request refused before it was a call (no token, a foreign Origin or Host, a malformed message),
+   * rate-limited as api/refusals.ts says. The HTTP transport awaits it before answering.
    */
-  async refusedRequest(reason: string, data: Record<string, unknown> = {}): Promise<void> {
-    const minute = Math.floor(Date.now() / 60_000);
-    const window = this.refusedThisMinute;
-    if (window.minute !== minute) Object.assign(window, { minute, count: 0 });
-    if (++window.count > 60) {
-      window.dropped++;
-      return;
-    }
-    const dropped = window.dropped;
-    window.dropped = 0;
-    await this.toolctl.store.audit
-      .append({ type: "mcp.refused", actor: this.toolctl.actor, status: "refused", data: { reason, ...data, ...(dropped ? { alsoRefused: dropped } : {}) } })
-      .catch((error: unknown) => this.options.log?.(`toolctl mcp: cannot write the audit log: ${(error as Error).message}`));
+  readonly refusedRequest: RefusalLog;
+
+  /** Refusals the SDK reported (a malformed message), still being written. */
+  private readonly writing = new Set<Promise<void>>();
+
+  private track(write: Promise<void>): void {
+    this.writing.add(write);
+    void write.finally(() => this.writing.delete(write));
+  }
+
+  /** Resolves once every refusal reported so far is on record: an error answer waits for it. */
+  async refusalsWritten(): Promise<void> {
+    await Promise.all(this.writing);
   }
 
   private dispatch(name: string, args: Record<string, unknown>, context: CallContext): Promise<CallToolResult> {

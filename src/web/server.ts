@@ -7,7 +7,7 @@
  * - a POST must carry the session's CSRF token and be a plain form.
  *
  * The checks are in guard.ts. Each refusal answers 401, 403 or 400, runs nothing, and is written to the audit
- * log as `ui.refused` (refusals.ts).
+ * log as `ui.refused` (api/refusals.ts).
  * Every response carries a strict Content-Security-Policy and is never cached.
  *
  * `uiHandler` is the page without a server of its own: `toolctl mcp --http --ui` answers with it every path but
@@ -31,7 +31,7 @@ import { inboxRoutes, loadInbox } from "./routes/inbox.js";
 import { passkeyRoutes } from "./routes/passkeys.js";
 import { sameSecret, Sessions, type SessionLimits } from "./sessions.js";
 import { cookieOf, hostRefusal, originRefusal, readForm, SECURITY_HEADERS } from "./guard.js";
-import { refusalLog } from "./refusals.js";
+import { refusalLog } from "../api/refusals.js";
 import { InboxWatcher } from "./watch.js";
 
 const ROUTES: readonly Route[] = [
@@ -108,7 +108,7 @@ export function uiHandler(toolctl: Toolctl, options: UiHandlerOptions): UiHandle
     options.pollMs,
   );
 
-  const audit = refusalLog(toolctl, options.log);
+  const audit = refusalLog(toolctl, "ui.refused", (message) => options.log(`toolctl ui: ${message}`));
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
