@@ -3,6 +3,7 @@
  * output, the executions, the audit log or the database. An env value equal to a secret the tools resolve is a
  * secret; so is any variable whose name looks like one (API_TOKEN, DB_PASSWORD, ...).
  */
+import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -63,10 +64,24 @@ describe("plan templates and secrets", () => {
     await run(["apply", "saved.json", "--yes", "--json"]);
     await run(["executions", "--json", "--limit", "50"]);
     await run(["audit", "export"]);
+    // Nor a digest anyone could test guesses against: a saved plan is shown to reviewers, and a short secret's
+    // plain SHA-256 gives it away. Only the values that are not secrets have one.
+    const sha256 = (value: string) => createHash("sha256").update(value).digest("hex");
     for (const text of seen) {
       expect(text).not.toContain(TOOL_SECRET);
       expect(text).not.toContain(NAMED_SECRET);
+      expect(text).not.toContain(sha256(TOOL_SECRET));
+      expect(text).not.toContain(sha256(NAMED_SECRET));
     }
+    const savedEnv = (JSON.parse(readFileSync(path.join(dir, "saved.json"), "utf8")) as { env: Record<string, string> }).env;
+    expect(savedEnv.REGION).toBe(sha256("eu-west-1"));
+    expect(savedEnv.MY_API_TOKEN).toMatch(/^hmac-sha256:\w+:[0-9a-f]{64}$/);
+    // A secret changed since the plan was saved still makes it stale, and which one is named.
+    const fresh = await run(["plan", "leaky.plan.yaml", "--out", "fresh.json"]);
+    expect(fresh.code, fresh.stderr).toBe(0);
+    const rotated = await runCli(["apply", "fresh.json", "--yes"], { home, cwd: dir, env: { ...env, MY_API_TOKEN: `${NAMED_SECRET}-rotated` } });
+    expect(rotated.code).toBe(3);
+    expect(rotated.stderr).toContain("saved plan is stale: environment variable MY_API_TOKEN changed");
     for (const file of readdirSync(home)) {
       const bytes = readFileSync(path.join(home, file));
       for (const needle of [TOOL_SECRET, NAMED_SECRET]) expect(bytes.includes(Buffer.from(needle)), `${needle} in ${file}`).toBe(false);

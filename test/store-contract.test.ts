@@ -6,6 +6,7 @@
  * that cannot be reached.
  */
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { ApprovalRequest } from "../src/domain/approval-request.js";
 import type { NewExecution } from "../src/domain/records.js";
@@ -129,6 +130,15 @@ describe.each(backends)("the store contract on $name", (backend) => {
   const transcript: unknown[] = [];
   transcripts.set(backend.name, transcript);
   const note = <T>(value: T): T => (transcript.push(normalized(value)), value);
+
+  it.skipIf(skip)("a secret's digest is keyed: equal values give equal digests, and it is not the value's plain hash", async () => {
+    const { store } = await backend.open();
+    const digest = await store.secretDigest("hunter2");
+    expect(digest).toMatch(/^hmac-sha256:\w+:[0-9a-f]{64}$/);
+    expect(await store.secretDigest("hunter2")).toBe(digest);
+    expect(await store.secretDigest("hunter3")).not.toBe(digest);
+    expect(digest).not.toContain(createHash("sha256").update("hunter2").digest("hex"));
+  });
 
   it.skipIf(skip)("tools: a preview says what a save would do (added, updated, unchanged, the status, what widened) and writes nothing", async () => {
     const { store } = await backend.open();
@@ -514,6 +524,15 @@ describe.skipIf(!havePostgres())("a team database shared by several machines", (
     expect(await a.ledger.day(DAY)).toEqual({ day: DAY, committedUsd: 0, reservedUsd: 2 });
     const hosts = await a.registry.query<{ host: string }>("SELECT host FROM executions ORDER BY host");
     expect(hosts.map((row) => row.host)).toEqual(["machine-a", "machine-b"]);
+  });
+
+  it("a secret's digest is keyed with the team's audit key: the same on every machine, and no plain hash of the value", async () => {
+    const { stores } = await team(2);
+    const [a, b] = [await stores[0]!.secretDigest("hunter2"), await stores[1]!.secretDigest("hunter2")];
+    expect(a).toMatch(/^hmac-sha256:\w+:[0-9a-f]{64}$/);
+    expect(b).toBe(a);
+    expect(await stores[1]!.secretDigest("hunter3")).not.toBe(a);
+    expect(a).not.toContain(createHash("sha256").update("hunter2").digest("hex"));
   });
 
   it("a tool changed on one machine moves the fingerprint another machine polls", async () => {

@@ -24,7 +24,7 @@ import { isOrphaned, stillRunning } from "./orphaned.js";
 import { createSecretLookup } from "../secrets/resolve.js";
 import { collectRefs } from "../domain/template.js";
 import { digestOf, sha256Hex } from "../util/canonical.js";
-import { budgetProblem, envDigest, planDigest, planSecretEnv, totalUsd, type PlanPreview, type PreviewOptions, type StepPreview } from "./preview.js";
+import { budgetProblem, envDigest, isSecretDigest, planDigest, planSecretEnv, totalUsd, type PlanPreview, type PreviewOptions, type StepPreview } from "./preview.js";
 import { conditionHolds, renderStep, TemplateError } from "./render.js";
 import { envValue } from "../util/env.js";
 
@@ -94,7 +94,7 @@ export async function staleness(preview: PlanPreview, deps: ExecuteDeps, env: No
   }
   for (const [name, digest] of Object.entries(preview.env)) {
     const value = envValue(env, name);
-    if (envDigest(value) !== digest)
+    if ((await envDigest(value, isSecretDigest(digest), deps.store)) !== digest)
       why.push(`environment variable ${name} ${value === undefined ? "is no longer set" : digest === null ? "is set now" : "changed"}`);
   }
   if (checkFile && existsSync(preview.file) && sha256Hex(readFileSync(preview.file, "utf8")) !== preview.fileDigest) why.push(`${preview.file} changed`);

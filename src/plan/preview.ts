@@ -9,6 +9,7 @@
  * never values), the digests of the manifests and of the environment variables read, and the total.
  */
 import { createHash } from "node:crypto";
+import type { Store } from "../store/port.js";
 import type { ActionKind, RiskLevel } from "../domain/manifest.js";
 import { evaluate, type Budget, type EngineDeps, type EvaluateOptions } from "../engine/evaluate.js";
 import { ExitCode, NotFoundError, ToolctlError } from "../errors.js";
@@ -89,7 +90,18 @@ export function planDigest(preview: Omit<PlanPreview, "digest"> & { digest?: str
 
 export type PreviewOptions = Pick<EvaluateOptions, "actor" | "cwd" | "env" | "signal">;
 
-export const envDigest = (value: string | undefined): string | null => (value === undefined ? null : createHash("sha256").update(value).digest("hex"));
+/**
+ * What a saved plan keeps of an environment variable it reads, so that apply can tell it changed: null when it is
+ * not set; the SHA-256 of a value that is not a secret (the plan shows it anyway); for a secret, a digest keyed
+ * with the audit key (store.secretDigest), since a short secret's plain digest gives it away to whoever reads the file.
+ */
+export async function envDigest(value: string | undefined, secret: boolean, store: Pick<Store, "secretDigest">): Promise<string | null> {
+  if (value === undefined) return null;
+  return secret ? store.secretDigest(value) : createHash("sha256").update(value).digest("hex");
+}
+
+/** Whether a saved plan's digest of a variable is the keyed one: the variable was a secret when planned. */
+export const isSecretDigest = (digest: string | null): boolean => digest?.startsWith("hmac-sha256:") ?? false;
 
 /** The planned cost of these steps; a cost known only after apply counts as nothing. */
 export function totalUsd(steps: Array<Pick<StepPreview, "cost">>): number {
@@ -173,7 +185,9 @@ export async function previewPlan(loaded: LoadedPlan, options: PreviewOptions, d
     file: loaded.file,
     fileDigest: loaded.digest,
     createdAt: new Date().toISOString(),
-    env: Object.fromEntries(loaded.envNames.map((name) => [name, envDigest(envValue(options.env, name))])),
+    env: Object.fromEntries(
+      await Promise.all(loaded.envNames.map(async (name) => [name, await envDigest(envValue(options.env, name), secretEnv.has(name), deps.store)])),
+    ),
     order: loaded.order,
     steps,
     total: {

@@ -312,6 +312,11 @@ export interface Store {
   readonly callLimits: CallLimitStore;
   readonly planRuns: PlanRunStore;
   readonly secrets: SecretStore;
+  /**
+   * A secret value's digest keyed with the audit key (`hmac-sha256:KEYID:HEX`), the same on every machine of a
+   * team: for records shown to people who must not be able to test guesses of the secret (a saved plan).
+   */
+  secretDigest(value: string): Promise<string>;
   /** The backend, its schema version and what is wrong with it, for doctor. */
   health(): Promise<StoreHealth>;
   close(): Promise<void>;

@@ -25,6 +25,7 @@ import { approveTool, revokeTool } from "./grants.js";
 import { exportingHead } from "./head.js";
 import { dayEntries, daySpend, reserveSpend, settleSpend } from "./ledger.js";
 import { executionStats } from "./stats.js";
+import { secretDigest } from "../shared/signing.js";
 import {
   actionNames,
   getAction,
@@ -187,6 +188,7 @@ export function postgresStore(base: PgRegistry): PostgresStore {
     callLimits: pgCallLimits(registry),
     planRuns: pgPlanRuns(registry),
     secrets,
+    secretDigest: async (value) => secretDigest(await registry.auditKey(), value),
     health: () => pgHealth(registry),
     // This machine's own secret store (a SQLite file in its home) closes with the team's pool.
     close: async () => {

@@ -59,3 +59,11 @@ export function executionMac(key: AuditKey, row: Record<string, unknown>): strin
   for (const name of OPTIONAL_COLUMNS) if (columns[name] === null || columns[name] === undefined) delete columns[name];
   return `${key.id}:${hmacHex(key, `toolctl execution\n${canonicalJson(columns)}`)}`;
 }
+
+/**
+ * A secret value's digest that only holders of the audit key can compute, for a record shown to others (a saved
+ * plan): equal values give equal digests, and a guess cannot be tested against it without the key.
+ */
+export function secretDigest(key: AuditKey, value: string): string {
+  return `hmac-sha256:${key.id}:${hmacHex(key, `toolctl secret digest\n${value}`)}`;
+}

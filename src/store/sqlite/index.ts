@@ -41,6 +41,7 @@ import {
 } from "./tools.js";
 import { isEnrolled, twoFactorStatus } from "./totp-state.js";
 import { addPasskey, listPasskeys, recordPasskeyUse, removePasskey } from "./passkeys.js";
+import { secretDigest } from "../shared/signing.js";
 
 /**
  * How long the outcome's write waits for the lock. The action has happened: an outcome that cannot be written
@@ -258,6 +259,7 @@ export function sqliteStore(registry: Registry): SqliteStore {
       allSealed: () => now(() => readSealedSecrets(registry)),
       rotateKey: (home, env, options) => now(() => rotateKey(registry, home, env, options)),
     },
+    secretDigest: (value) => now(() => secretDigest(registry.auditKey(), value)),
     health: () =>
       now(() => ({
         backend: "sqlite" as const,
