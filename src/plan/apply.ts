@@ -24,7 +24,17 @@ import { isOrphaned, stillRunning } from "./orphaned.js";
 import { createSecretLookup } from "../secrets/resolve.js";
 import { collectRefs } from "../domain/template.js";
 import { digestOf, sha256Hex } from "../util/canonical.js";
-import { budgetProblem, envDigest, isSecretDigest, planDigest, planSecretEnv, totalUsd, type PlanPreview, type PreviewOptions, type StepPreview } from "./preview.js";
+import {
+  budgetProblem,
+  envDigest,
+  isSecretDigest,
+  planDigest,
+  planSecretEnv,
+  totalUsd,
+  type PlanPreview,
+  type PreviewOptions,
+  type StepPreview,
+} from "./preview.js";
 import { conditionHolds, renderStep, TemplateError } from "./render.js";
 import { envValue } from "../util/env.js";
 
