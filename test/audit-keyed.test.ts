@@ -215,6 +215,79 @@ describe("keyed audit chain", () => {
     expect(cut.problems).toMatch(/were cut off the end of the log/);
   });
 
+  it.each([
+    ["events cut off its end", "DELETE FROM audit_events WHERE seq >= 5", /events 5-\d+ were cut off the end of the log/],
+    [
+      "its end and its checkpoint deleted",
+      "DELETE FROM audit_events WHERE seq >= 5; DELETE FROM audit_checkpoint",
+      /the audit checkpoint is missing although the log is signed/,
+    ],
+  ])("never writes onto a log with %s: the write is refused (exit 6), so the cut cannot be hidden", async (_name, sql, why) => {
+    const home = await homeWithHistory();
+    const conn = open(home);
+    conn.exec(sql);
+    const left = conn.prepare("SELECT count(*) FROM audit_events").pluck().get();
+    conn.close();
+    // Even a dry run writes an event: chained onto the shortened log, it made `audit verify` say intact.
+    const refused = await rejection(withHome(home, (toolctl) => toolctl.run("echo.say", { message: "after" }, { dryRun: true })));
+    expect(refused.exitCode).toBe(6);
+    expect(refused.message).toMatch(why);
+    expect(refused.message).toMatch(/nothing was written; run toolctl audit verify/);
+    expect(open(home).prepare("SELECT count(*) FROM audit_events").pluck().get()).toBe(left);
+    const result = await verify(home);
+    expect(result.ok).toBe(false);
+  });
+
+  it("verification reads one snapshot: another process appending meanwhile never makes an intact log look cut", async () => {
+    const home = await homeWithHistory();
+    // Another process appends as fast as it can while this one verifies, again and again as the log grows (a
+    // longer log takes longer to walk: more room for an append between reading the events and the checkpoint).
+    const writer = spawn(
+      process.execPath,
+      [
+        "-e",
+        `const { openToolctl } = require(${JSON.stringify(path.join(repoRoot, "dist/api/index.js"))});
+        openToolctl({ home: ${JSON.stringify(home)} }).then(async (t) => {
+          process.stdout.write("ready\\n");
+          const until = Date.now() + 3000;
+          while (Date.now() < until) await t.store.audit.append({ type: "test.during", actor: "user", data: {} });
+          await t.close();
+        });`,
+      ],
+      { env: baseEnv(), stdio: ["ignore", "pipe", "inherit"] },
+    );
+    let running = true;
+    const exited = new Promise((resolve) => writer.once("exit", resolve)).then(() => (running = false));
+    await new Promise((resolve) => writer.stdout.once("data", resolve));
+    const results = [];
+    while (running) {
+      results.push(await verify(home));
+      // Verification is synchronous underneath: let the writer's exit be heard.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await exited;
+    expect(results.length).toBeGreaterThan(3);
+    for (const result of results) expect(result.problems).toBe("");
+    expect(results.every((result) => result.ok)).toBe(true);
+  });
+
+  it("a home whose audit key is gone writes nothing and makes no new key: the log stays verifiable once the key is back", async () => {
+    const home = await homeWithHistory();
+    const keyFile = path.join(home, "audit.key");
+    const key = readFileSync(keyFile, "utf8");
+    rmSync(keyFile);
+    const refused = await rejection(withHome(home, (toolctl) => toolctl.run("echo.say", { message: "after" })));
+    expect(refused.exitCode).toBe(6);
+    expect(refused.message).toMatch(
+      /the audit log is signed with audit key '\w+', but this home has no audit key: restore audit.key, the keyring entry, or TOOLCTL_AUDIT_KEY/,
+    );
+    expect(existsSync(keyFile)).toBe(false);
+    writeFileSync(keyFile, key, { mode: 0o600 });
+    expect(await verify(home)).toMatchObject({ ok: true, problems: "" });
+    await runOk(home, "echo.say", { message: "key restored" });
+    expect((await verify(home)).ok).toBe(true);
+  });
+
   it("takes the key from TOOLCTL_AUDIT_KEY without writing one to the home, and needs it to verify", async () => {
     const env = { TOOLCTL_AUDIT_KEY: KEY };
     const home = await homeWithHistory(env);

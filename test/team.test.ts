@@ -180,6 +180,24 @@ suite("team mode: the CLI on a shared PostgreSQL database", () => {
     expect(rows[0]!.n).toBe(0);
   });
 
+  it("a log cut off at its end takes no new event from any machine: the cut cannot be hidden by writing past it", async () => {
+    const url = await newDatabase("team");
+    const a = machine(url);
+    expect((await runCli(["import", shopDir()], a)).code).toBe(0);
+    expect((await runCli(["run", "shop.buy", "-p", "amount=1", "-p", "ref=x", "--yes"], a)).code).toBe(0);
+    await sql(url, "ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update");
+    await sql(url, "DELETE FROM audit_events WHERE seq > 1");
+    await sql(url, "ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update");
+    // A second machine, with no head of its own yet: the signed checkpoint alone tells.
+    const b = machine(url);
+    const refused = await runJson(["run", "shop.buy", "-p", "amount=1", "-p", "ref=y", "--yes", "--dry-run"], b);
+    expect(refused.code).toBe(ExitCode.environment);
+    expect(refused.json.error.message).toMatch(/cannot append to the audit log of .*: events 2-\d+ were cut off the end of the log .*nothing was written/);
+    expect((await sql<{ n: number }>(url, "SELECT count(*)::int AS n FROM audit_events"))[0]!.n).toBe(1);
+    const verified = await runJson(["audit", "verify"], a);
+    expect(verified.code).toBe(1);
+  });
+
   it("an unreachable database is exit 6 with its location and without its password; a bad URL is a usage error naming its source", async () => {
     const home = tempDir("toolctl-machine-");
     const unreachable = "postgres://team:hunter2-secret@127.0.0.1:1/toolctl";

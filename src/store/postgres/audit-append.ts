@@ -4,12 +4,21 @@
  * another machine's append: the chain stays one chain, with no gap and no fork in `seq`.
  */
 import { GENESIS_HASH, hashRow } from "../shared/signing.js";
+import { appendRefusal, appendRefused, type LogEnd } from "../shared/audit-rows.js";
+import type { ChainHead } from "../shared/head-file.js";
+import { readExportedHead } from "./head.js";
 import type { AuditEventInput } from "../../domain/records.js";
 import { nowIso, type PgRegistry, type Tx } from "./db.js";
 
 /** Appends one event; `data` must already be redacted. The transaction's checkpoint is written before it commits (db.ts `writeCheckpoint`). */
 export async function appendAudit(registry: PgRegistry, tx: Tx, event: AuditEventInput): Promise<{ seq: number; hash: string }> {
-  const last = await tx.one<{ seq: number; hash: string }>("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1");
+  const last = await tx.one<LogEnd>("SELECT seq, hash, key_id FROM audit_events ORDER BY seq DESC LIMIT 1");
+  // The transaction's first event: the log must end where it was left (later ones chain onto this one).
+  if (!tx.pendingHead) {
+    const checkpoint = await tx.one<ChainHead>('SELECT seq, hash, key_id AS "keyId", mac FROM audit_checkpoint WHERE id = 1');
+    const refusal = appendRefusal(last, checkpoint, await readExportedHead(registry), await registry.auditKey(tx));
+    if (refusal) throw appendRefused(refusal, registry.location);
+  }
   const row = {
     seq: (last?.seq ?? 0) + 1,
     ts: nowIso(),

@@ -3,6 +3,7 @@
  * chain. A backend feeds its rows in order to a `ChainCheck`, then hands `judgeHeads` the signed checkpoint and the
  * exported head it read: the same log gives the same problems on either side.
  */
+import { RegistryError } from "../../errors.js";
 import type { AuditKey } from "../../secrets/audit-key.js";
 import type { AuditEvent, AuditVerification } from "../../domain/records.js";
 import type { ChainHead } from "./head-file.js";
@@ -79,6 +80,49 @@ export class ChainCheck {
         `${this.signed} events are signed with audit key ${[...this.otherKeys].join(", ")}, but this home has no audit key: restore audit.key, the keyring entry, or TOOLCTL_AUDIT_KEY`,
       );
   }
+}
+
+/** The last event of the log, which an append chains onto. */
+export interface LogEnd {
+  seq: number;
+  hash: string;
+  key_id: string | null;
+}
+
+/**
+ * Why the log may not be appended to: it does not end where its signed checkpoint or the exported head says
+ * (events cut off its end, the checkpoint deleted or forged), or it is signed with another key. Checked before a
+ * transaction's first append: chained onto a shortened log, a write would move the checkpoint and the head past
+ * the cut, and `audit verify` would then find the log intact.
+ */
+export function appendRefusal(
+  last: LogEnd | undefined,
+  checkpoint: ChainHead | undefined,
+  exported: ChainHead | "invalid" | undefined,
+  key: AuditKey,
+): string | undefined {
+  const end = last?.seq ?? 0;
+  if (checkpoint) {
+    if (checkpoint.keyId !== key.id) return `the audit log is signed with audit key '${checkpoint.keyId}', not with this home's key '${key.id}' (${key.where})`;
+    if (checkpointMac(key, checkpoint) !== checkpoint.mac) return "the audit checkpoint's signature does not match: it was rewritten";
+    if (checkpoint.seq > end) return `events ${end + 1}-${checkpoint.seq} were cut off the end of the log (the checkpoint is at event ${checkpoint.seq})`;
+    if (checkpoint.seq < end || checkpoint.hash !== last!.hash) return `the log does not end at its checkpoint (event ${checkpoint.seq}): it was rewritten`;
+  } else if (last?.key_id) return "the audit checkpoint is missing although the log is signed: it was deleted";
+  if (exported !== undefined && exported !== "invalid" && exported.seq > end)
+    return `the exported head is at event ${exported.seq}, but the log ends at ${end}: events were cut off the end of the log`;
+  return undefined;
+}
+
+/** The error for `appendRefusal`'s answer: nothing of the write is kept. */
+export function appendRefused(why: string, location: string): RegistryError {
+  return new RegistryError(`cannot append to the audit log of ${location}: ${why}; nothing was written; run toolctl audit verify`);
+}
+
+/** The error for a log signed with a key this home no longer has: a new key would split the log in two. */
+export function auditKeyGone(keyId: string): RegistryError {
+  return new RegistryError(
+    `the audit log is signed with audit key '${keyId}', but this home has no audit key: restore audit.key, the keyring entry, or TOOLCTL_AUDIT_KEY; nothing was written`,
+  );
 }
 
 export interface HeadsInput {

@@ -8,7 +8,18 @@
 import { loadAuditKey } from "../../secrets/audit-key.js";
 import { exportCommittedHead, nowIso, statement, type Registry } from "./db.js";
 import { GENESIS_HASH, hashRow } from "../shared/signing.js";
-import { ChainCheck, headBehindNote, judgeHeads, MAX_PROBLEMS, toEvent, verificationOf, type AuditRow } from "../shared/audit-rows.js";
+import {
+  appendRefusal,
+  appendRefused,
+  ChainCheck,
+  headBehindNote,
+  judgeHeads,
+  MAX_PROBLEMS,
+  toEvent,
+  verificationOf,
+  type AuditRow,
+  type LogEnd,
+} from "../shared/audit-rows.js";
 import { HEAD_FILE, readHead, type ChainHead } from "./head.js";
 import { signUnsignedExecutions, verifyExecutionSignatures } from "./executions.js";
 import type { AuditEventInput, AuditEvent, AuditVerification, AuditQuery } from "../../domain/records.js";
@@ -19,8 +30,13 @@ export type { AuditEventInput, AuditEvent, AuditVerification, AuditQuery };
  * previous hash and inserting the next row cannot interleave with another process. Data must already be redacted.
  */
 export function appendAudit(registry: Registry, event: AuditEventInput): { seq: number; hash: string } {
-  const last = statement(registry, "SELECT seq, hash, key_id FROM audit_events ORDER BY seq DESC LIMIT 1").get() as
-    { seq: number; hash: string; key_id: string | null } | undefined;
+  const last = statement(registry, "SELECT seq, hash, key_id FROM audit_events ORDER BY seq DESC LIMIT 1").get() as LogEnd | undefined;
+  // The transaction's first event: the log must end where it was left (later ones chain onto this one).
+  if (!registry.pendingHead) {
+    const checkpoint = statement(registry, "SELECT seq, hash, key_id AS keyId, mac FROM audit_checkpoint WHERE id = 1").get() as ChainHead | undefined;
+    const refusal = appendRefusal(last, checkpoint, readHead(registry.home), registry.auditKey());
+    if (refusal) throw appendRefused(refusal, registry.file);
+  }
   // The first signed event of a log that predates signing: executions written until now are signed with it.
   if (last !== undefined && last.key_id === null) signUnsignedExecutions(registry);
   const row = {
@@ -55,29 +71,37 @@ export function appendAudit(registry: Registry, event: AuditEventInput): { seq: 
 export function verifyAudit(registry: Registry, keyHome = registry.home): AuditVerification {
   const notes: string[] = [];
   const key = loadAuditKey(keyHome, registry.env, { create: false }) ?? null;
-  const chain = new ChainCheck(key);
-  for (const row of registry.db.prepare("SELECT * FROM audit_events ORDER BY seq").iterate() as IterableIterator<AuditRow>) {
-    if (!chain.add(row)) break;
-  }
-  chain.finish();
-  const { headBehindBy } = judgeHeads({
-    key,
-    chain,
-    checkpoint: registry.db.prepare("SELECT seq, hash, key_id AS keyId, mac FROM audit_checkpoint WHERE id = 1").get() as ChainHead | undefined,
-    exported: readHead(registry.home),
-    headFile: HEAD_FILE,
-    hashAt: (seq) => registry.db.prepare("SELECT hash FROM audit_events WHERE seq = ?").pluck().get(seq) as string | undefined,
-    held: () => ({
-      tools: registry.db.prepare("SELECT count(*) FROM tools").pluck().get() as number,
-      executions: registry.db.prepare("SELECT count(*) FROM executions").pluck().get() as number,
-    }),
-  });
+  // The head file first, then one read transaction for the rest: other processes append meanwhile, and the head
+  // is exported only after their COMMIT, so it is never ahead of what the snapshot holds unless events were cut.
+  const exported = readHead(registry.home);
+  const { chain, headBehindBy, executions } = registry.db
+    .transaction(() => {
+      const chain = new ChainCheck(key);
+      for (const row of registry.db.prepare("SELECT * FROM audit_events ORDER BY seq").iterate() as IterableIterator<AuditRow>) {
+        if (!chain.add(row)) break;
+      }
+      chain.finish();
+      const { headBehindBy } = judgeHeads({
+        key,
+        chain,
+        checkpoint: registry.db.prepare("SELECT seq, hash, key_id AS keyId, mac FROM audit_checkpoint WHERE id = 1").get() as ChainHead | undefined,
+        exported,
+        headFile: HEAD_FILE,
+        hashAt: (seq) => registry.db.prepare("SELECT hash FROM audit_events WHERE seq = ?").pluck().get(seq) as string | undefined,
+        held: () => ({
+          tools: registry.db.prepare("SELECT count(*) FROM tools").pluck().get() as number,
+          executions: registry.db.prepare("SELECT count(*) FROM executions").pluck().get() as number,
+        }),
+      });
+      return { chain, headBehindBy, executions: verifyExecutionSignatures(registry, key, MAX_PROBLEMS) };
+    })
+    .deferred();
   if (headBehindBy > 0) {
     // Exported after COMMIT: a process killed in between leaves the file behind a log that is itself intact.
     notes.push(headBehindNote(headBehindBy));
     exportCommittedHead(registry);
   }
-  return verificationOf(chain, verifyExecutionSignatures(registry, key, MAX_PROBLEMS), notes);
+  return verificationOf(chain, executions, notes);
 }
 
 /** The WHERE clause of an audit query's filters (everything but the paging), and its parameters. */

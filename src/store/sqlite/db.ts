@@ -11,6 +11,7 @@ import { RegistryError } from "../../errors.js";
 import { makeHome } from "../shared/home-dir.js";
 import { loadAuditKey, type AuditKey } from "../../secrets/audit-key.js";
 import { checkpointMac } from "../shared/signing.js";
+import { auditKeyGone } from "../shared/audit-rows.js";
 import { keyStoreChoice } from "../../secrets/key-store.js";
 import { exportHead, HEAD_FILE, type ChainHead } from "./head.js";
 import { exactOrAll, prefixPattern, PREFIX_ROWS } from "../shared/id-prefix.js";
@@ -147,8 +148,15 @@ export function openRegistry(home: string, env: NodeJS.ProcessEnv = process.env)
     file,
     env,
     auditKey() {
-      // Loaded lazily: read-only commands never need it, and the first audited write of a home creates it.
-      auditKey ??= loadAuditKey(home, env, { create: true })!;
+      // Loaded lazily: read-only commands never need it, and the first audited write of a home creates it;
+      // never when the log is already signed, which a new key would split in two.
+      if (auditKey) return auditKey;
+      const existing = loadAuditKey(home, env, { create: false });
+      if (!existing) {
+        const signer = statement(registry, "SELECT key_id FROM audit_checkpoint WHERE id = 1").pluck().get() as string | undefined;
+        if (signer) throw auditKeyGone(signer);
+      }
+      auditKey = existing ?? loadAuditKey(home, env, { create: true })!;
       return auditKey;
     },
     close() {
