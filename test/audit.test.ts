@@ -340,4 +340,92 @@ actions:
     expect(human.code).toBe(1);
     expect(human.stdout).toMatch(/audit log TAMPERED: \d+ problems?\n {2}event 2 was modified/);
   });
+
+  it("the CLI: `audit export -o FILE --json` prints one JSON document, {file, events}; without --json the note is on stderr", async () => {
+    const home = await homeWithHistory();
+    const dir = tempDir();
+    const [json, human] = await Promise.all([
+      runJson(["audit", "export", "-o", path.join(dir, "a.jsonl")], { home }),
+      runCli(["audit", "export", "-o", path.join(dir, "b.jsonl")], { home }),
+    ]);
+    expect(json.code).toBe(0);
+    expect(json.json).toEqual({ file: path.join(dir, "a.jsonl"), events: 9 });
+    expect(readFileSync(path.join(dir, "a.jsonl"), "utf8").trim().split("\n")).toHaveLength(9);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toBe("");
+    expect(human.stderr).toBe(`9 events written to ${path.join(dir, "b.jsonl")}\n`);
+  });
+
+  it("the CLI: `audit export` and `audit verify` refuse the filters and paging of `audit` (exit 2, naming the flag)", async () => {
+    const home = await homeWithHistory();
+    const file = path.join(tempDir(), "audit.jsonl");
+    const cases: Array<[string[], string]> = [
+      [["audit", "export", "--tool", "nope", "--since", "2030-01-01", "--limit", "1", "-o", file], "--tool"],
+      [["audit", "export", "--limit", "1"], "--limit"],
+      [["audit", "--offset", "3", "export"], "--offset"],
+      [["audit", "verify", "--since", "2030-01-01"], "--since"],
+      [["audit", "verify", "--type", "execution.started"], "--type"],
+    ];
+    for (const [args, flag] of cases) {
+      const [human, json] = await Promise.all([runCli(args, { home }), runCli([...args, "--json"], { home })]);
+      expect(human.code, args.join(" ")).toBe(2);
+      expect(human.stdout).toBe("");
+      expect(human.stderr).toMatch(new RegExp(`^error: [^\n]*${flag}[^\n]*\n$`));
+      expect(json.code).toBe(2);
+      expect(JSON.parse(json.stdout).error).toMatchObject({ code: "usage", exitCode: 2, message: expect.stringContaining(flag) });
+    }
+    expect(existsSync(file)).toBe(false);
+  });
+
+  it("the CLI: a time without a UTC offset is UTC, whatever the machine's time zone", async () => {
+    const home = await homeWithHistory();
+    // Every event is from the last minute: an hour either side, written without an offset, covers them all in UTC,
+    // and none of them if read in New York (4 or 5 hours behind) or Tokyo (9 hours ahead).
+    const bare = (ms: number) => new Date(ms).toISOString().slice(0, 19);
+    const hourAgo = bare(Date.now() - 3_600_000);
+    const inAnHour = bare(Date.now() + 3_600_000);
+    const [newYork, tokyo] = await Promise.all([
+      runJson(["audit", "--since", hourAgo], { home, env: { TZ: "America/New_York" } }),
+      runJson(["audit", "--until", inAnHour], { home, env: { TZ: "Asia/Tokyo" } }),
+    ]);
+    expect(newYork.json.page.total).toBe(HISTORY_EVENTS.length);
+    expect(tokyo.json.page.total).toBe(HISTORY_EVENTS.length);
+  });
+});
+
+describe("parseTime (--since and --until of executions, audit and stats)", () => {
+  it("reads a date-time without an offset as UTC, whatever TZ says", () => {
+    const saved = process.env.TZ;
+    try {
+      for (const tz of ["UTC", "America/New_York", "Asia/Kolkata"]) {
+        process.env.TZ = tz;
+        expect(parseTime("2026-12-07T16:48:38", "--since"), tz).toBe("2026-12-07T16:48:38.000Z");
+        expect(parseTime("2026-12-07T16:48", "--until", "end"), tz).toBe("2026-12-07T16:48:00.000Z");
+        expect(parseTime("2026-12-07T16:48:38.250", "--since"), tz).toBe("2026-12-07T16:48:38.250Z");
+        expect(parseTime("2026-12-07T16:48:38+01:00", "--since"), tz).toBe("2026-12-07T15:48:38.000Z");
+        expect(parseTime("2026-12-07T16:48:38Z", "--since"), tz).toBe("2026-12-07T16:48:38.000Z");
+        expect(parseTime("2026-12-07", "--until", "end"), tz).toBe("2026-12-07T23:59:59.999Z");
+      }
+    } finally {
+      if (saved === undefined) delete process.env.TZ;
+      else process.env.TZ = saved;
+    }
+  });
+
+  it("refuses a day that does not exist instead of rolling it over, naming the flag", () => {
+    for (const [value, flag] of [
+      ["2026-02-30", "--since"],
+      ["2027-02-29", "--until"],
+      ["2026-04-31T10:00:00Z", "--since"],
+      ["2026-02-29T00:00", "--until"],
+      ["2026-13-01", "--since"],
+      ["2026-00-10", "--since"],
+    ]) {
+      expect(() => parseTime(value, flag!), value).toThrow(new RegExp(`^${flag}: "${value}" is not a real calendar day`));
+    }
+    expect(parseTime("2028-02-29", "--until", "end")).toBe("2028-02-29T23:59:59.999Z");
+    for (const value of ["2026-11-21T24:00:00Z", "2026-11-21T09:60", "2026-11-21 09:30", "2026-11-21T09", "yesterday"]) {
+      expect(() => parseTime(value, "--since"), value).toThrow(/^--since: expected an ISO date or time/);
+    }
+  });
 });

@@ -185,7 +185,53 @@ describe("paging with --limit and --offset", () => {
     [["audit", "--limit", "2.5"], '--limit must be a positive integer, got "2.5"'],
     [["plan-runs", "list", "--offset", ""], '--offset must be a whole number, 0 or more, got ""'],
     [["plan-runs", "list", "--limit", "ten"], '--limit must be a positive integer, got "ten"'],
+    // Plain decimal digits only: no exponent, hex, sign or padding that Number() would accept.
+    [["executions", "--limit", "1e2"], '--limit must be a positive integer, got "1e2"'],
+    [["executions", "--limit", "0x10"], '--limit must be a positive integer, got "0x10"'],
+    [["audit", "--limit", " 5"], '--limit must be a positive integer, got " 5"'],
+    [["executions", "--offset", "1e1"], '--offset must be a whole number, 0 or more, got "1e1"'],
+    [["plan-runs", "list", "--offset", "+3"], '--offset must be a whole number, 0 or more, got "+3"'],
+    [["executions", "--page", "0x2"], '--page must be a positive integer, got "0x2"'],
+    // At most 2^53 - 1 (past it, a number is no longer exact, and the store refused it with a stack trace).
+    [["executions", "--limit", "99999999999999999999"], '--limit must be at most 9007199254740991, got "99999999999999999999"'],
+    [["audit", "--limit", "99999999999999999999"], '--limit must be at most 9007199254740991, got "99999999999999999999"'],
+    [["plan-runs", "list", "--limit", "9007199254740992"], '--limit must be at most 9007199254740991, got "9007199254740992"'],
+    [["executions", "--offset", "99999999999999999999"], '--offset must be at most 9007199254740991, got "99999999999999999999"'],
+    [["audit", "--offset", "9007199254740992"], '--offset must be at most 9007199254740991, got "9007199254740992"'],
+    [["executions", "--page", "99999999999999999"], '--page must be at most 9007199254740991, got "99999999999999999"'],
+    [["executions", "--page", "9007199254740991"], '--page must be at most 450359962737050 with --limit 20, got "9007199254740991"'],
   ];
+  it("the largest --limit and --offset are accepted: an empty page past the end", async () => {
+    const MAX = String(Number.MAX_SAFE_INTEGER);
+    for (const args of [["executions"], ["audit"], ["plan-runs", "list"]]) {
+      const result = await runJson<Envelope>([...args, "--limit", MAX, "--offset", MAX], { home });
+      expect(result.code, `${args.join(" ")}: ${result.stderr}`).toBe(0);
+      expect(result.json.items).toEqual([]);
+      expect(result.json.page).toMatchObject({ limit: Number.MAX_SAFE_INTEGER, offset: Number.MAX_SAFE_INTEGER, next: null });
+    }
+    const lastPage = await runJson<Envelope>(["executions", "--limit", "20", "--page", "450359962737050"], { home });
+    expect(lastPage.code, lastPage.stderr).toBe(0);
+    expect(lastPage.json.page.offset).toBe(450359962737049 * 20);
+  });
+
+  it("executions with nothing to show says why: nothing yet, nothing matching the filters, or nothing past the row", async () => {
+    expect((await runCli(["executions"], { home: tempDir("toolctl-shape-") })).stdout).toBe("no executions yet\n");
+    for (const filter of [
+      ["--tool", "nope"],
+      ["--action", "nope"],
+      ["--since", "2999-01-01"],
+      ["--until", "2000-01-01"],
+      ["--status", "rolled_back"],
+    ]) {
+      const result = await runCli(["executions", ...filter], { home });
+      expect(result.code, filter.join(" ")).toBe(0);
+      expect(result.stdout, filter.join(" ")).toBe("no executions match these filters\n");
+    }
+    const all = await runJson<Envelope>(["executions"], { home });
+    const past = await runCli(["executions", "--offset", "1000"], { home });
+    expect(past.stdout).toBe(`nothing past row 1000 (${all.json.page.total} executions)\n`);
+  });
+
   for (const [args, message] of BAD) {
     it(`${args.join(" ")}: one line naming the flag, exit 2, in both views`, async () => {
       const [human, json] = await Promise.all([runCli(args, { home }), runCli([...args, "--json"], { home })]);

@@ -241,6 +241,19 @@ describe("toolctl stats buckets and spend rule", () => {
     expect(timed.totals).toMatchObject({ count: 3, spendUsd: 2 });
   });
 
+  it("the CLI reads a time without a UTC offset as UTC, whatever the machine's time zone (stats and executions)", async () => {
+    const range = ["--since", "2026-01-05T10:30:00", "--until", "2026-01-12T00:00:00"];
+    for (const TZ of ["UTC", "America/New_York", "Asia/Tokyo"]) {
+      const json = await runJson<StatsJson>(["stats", ...range, "--period", "month"], { home, env: { TZ } });
+      expect(json.json.totals, TZ).toMatchObject({ count: 3, spendUsd: 2 });
+      const listed = await runJson<{ items: Array<{ id: string }> }>(["executions", ...range], { home, env: { TZ } });
+      expect(
+        listed.json.items.map((e) => e.id),
+        TZ,
+      ).toEqual(["ex_4", "ex_3", "ex_2"]);
+    }
+  });
+
   it("gives empty rows and zero totals when nothing matches", async () => {
     expect(await stats(toolctl, { tool: "nope", by: "status" })).toEqual({ period: "day", by: "status", rows: [], totals: ZERO });
     expect(await stats(await openApi(), {})).toEqual({ period: "day", by: "tool", rows: [], totals: ZERO });
@@ -259,11 +272,28 @@ describe("toolctl stats buckets and spend rule", () => {
       ["--by", "actor"],
       ["--since", "yesterday"],
       ["--until", "2026-13-45"],
+      ["--since", "2026-02-30"],
+      ["--until", "2027-02-29"],
     ]) {
       const result = await runJson(["stats", ...args], { home });
       expect(result.code, args.join(" ")).toBe(2);
       expect(result.json.error.code).toBe("usage");
       expect(result.json.error.message).not.toMatch(/\n/);
+    }
+  });
+
+  it("refuses a day that does not exist rather than rolling it over, in stats, executions and audit alike", async () => {
+    for (const command of ["stats", "executions", "audit"]) {
+      for (const [flag, value] of [
+        ["--since", "2026-02-30"],
+        ["--until", "2027-02-29"],
+        ["--since", "2026-04-31T09:30:00Z"],
+      ]) {
+        const result = await runCli([command, flag!, value!], { home });
+        expect(result.code, `${command} ${flag} ${value}`).toBe(2);
+        expect(result.stdout).toBe("");
+        expect(result.stderr).toBe(`error: ${flag}: "${value}" is not a real calendar day\n`);
+      }
     }
   });
 });

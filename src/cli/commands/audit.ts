@@ -79,7 +79,8 @@ export async function verifyCommand(context: CommandContext): Promise<number> {
 
 /**
  * Writes every event as a JSON line, streaming: rows are read one at a time and written as the destination drains,
- * so memory stays flat however long the log is.
+ * so memory stays flat however long the log is. To a file, it says how many were written: a note on stderr, or
+ * with --json `{"file", "events"}` on stdout.
  */
 export async function exportCommand(context: CommandContext, flags: { output?: string }): Promise<void> {
   let out: Writable = process.stdout;
@@ -114,6 +115,8 @@ export async function exportCommand(context: CommandContext, flags: { output?: s
         error ? reject(new UsageError(`--output ${flags.output}: cannot write: ${(error as NodeJS.ErrnoException).code ?? error.message}`)) : resolve(),
       ),
     );
-    context.output.info(`${count} events written to ${flags.output}`);
+    // With --json, stdout carries one document saying the same (the events are in the file).
+    if (context.json) context.output.data({ file: flags.output, events: count }, () => "");
+    else context.output.info(`${count} events written to ${flags.output}`);
   }
 }

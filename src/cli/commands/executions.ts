@@ -14,7 +14,16 @@ interface ListFlags extends CountFilter {
 /** The first row to show: `--offset`, or `--page` counted in pages of `--limit`. */
 function offsetOf(flags: ListFlags): number {
   if (flags.offset !== undefined && flags.page !== undefined) throw new UsageError("--page and --offset cannot be combined: choose one");
-  return flags.offset ?? ((flags.page ?? 1) - 1) * flags.limit;
+  if (flags.page === undefined) return flags.offset ?? 0;
+  // The offset a page stands for is held to the bound of --offset itself (flags.ts's MAX_COUNT, 2^53 - 1).
+  const lastPage = Math.floor(Number.MAX_SAFE_INTEGER / flags.limit) + 1;
+  if (flags.page > lastPage) throw new UsageError(`--page must be at most ${lastPage} with --limit ${flags.limit}, got ${JSON.stringify(String(flags.page))}`);
+  return (flags.page - 1) * flags.limit;
+}
+
+/** Whether any of the filters was given (paging aside): an empty list then says that nothing matches them. */
+function filtered(flags: ListFlags): boolean {
+  return [flags.tool, flags.action, flags.status, flags.actor, flags.since, flags.until].some((value) => value !== undefined);
 }
 
 export async function listExecutionsCommand(context: CommandContext, flags: ListFlags): Promise<void> {
@@ -38,7 +47,8 @@ export async function listExecutionsCommand(context: CommandContext, flags: List
     context,
     envelope,
     () => {
-      if (items.length === 0) return total === 0 ? "no executions yet" : `nothing past row ${offset} (${total} execution${total === 1 ? "" : "s"})`;
+      if (items.length === 0 && total === 0) return filtered(flags) ? "no executions match these filters" : "no executions yet";
+      if (items.length === 0) return `nothing past row ${offset} (${total} execution${total === 1 ? "" : "s"})`;
       const rows = items.map((e) => [
         e.id,
         e.createdAt.replace("T", " ").slice(0, 19),

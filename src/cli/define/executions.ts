@@ -13,8 +13,8 @@ export const executionsDefinition: CommandDefinition = {
       .option("--action <action>", "only this action")
       .addOption(new Option("--status <status>", "only this status").choices(EXECUTION_STATUSES))
       .addOption(new Option("--actor <actor>", "only this actor").choices(["user", "ci", "agent"]))
-      .option("--since <time>", "on or after this ISO time or date")
-      .option("--until <time>", "on or before this ISO time or date");
+      .option("--since <time>", "on or after this ISO date or time, in UTC unless it has an offset")
+      .option("--until <time>", "on or before this ISO date or time (a bare date: that whole UTC day), in UTC unless it has an offset");
     addPaging(executions, "executions", 20)
       .option("--page <n>", "page number, from 1 (instead of --offset: skips (n-1) times --limit)", positiveInt("--page"))
       .addHelpText(

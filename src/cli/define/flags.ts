@@ -6,20 +6,39 @@ import { didYouMean } from "../../util/suggest.js";
 /** A repeatable flag: each use adds to the list. */
 export const collect = (value: string, previous: string[] = []) => [...previous, value];
 
+/**
+ * The largest count a flag takes (2^53 - 1): past it a number is no longer exact, and the store would refuse it
+ * (as a stack trace) or read it as another number.
+ */
+export const MAX_COUNT = Number.MAX_SAFE_INTEGER;
+
+/** A count written in plain decimal digits: no sign, spaces, exponent or hex, which Number() would take. */
+function count(flag: string, value: string, min: 0 | 1, expected: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < min) throw new UsageError(`${flag} must be ${expected}, got ${JSON.stringify(value)}`);
+  const n = Number(value);
+  if (n > MAX_COUNT) throw new UsageError(`${flag} must be at most ${MAX_COUNT}, got ${JSON.stringify(value)}`);
+  return n;
+}
+
 export function positiveInt(flag: string) {
-  return (value: string) => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${flag} must be a positive integer, got ${JSON.stringify(value)}`);
-    return n;
-  };
+  return (value: string) => count(flag, value, 1, "a positive integer");
 }
 
 export function nonNegativeInt(flag: string) {
-  return (value: string) => {
-    const n = Number(value);
-    if (value.trim() === "" || !Number.isInteger(n) || n < 0) throw new UsageError(`${flag} must be a whole number, 0 or more, got ${JSON.stringify(value)}`);
-    return n;
-  };
+  return (value: string) => count(flag, value, 0, "a whole number, 0 or more");
+}
+
+/** A subcommand that takes none of its parent's flags (commander would accept them there, and they would be ignored). */
+export function refuseParentFlags(command: Command): Command {
+  return command.hook("preAction", (self) => {
+    const parent = self.parent;
+    if (!parent) return;
+    for (const option of parent.options) {
+      if (parent.getOptionValueSource(option.attributeName()) !== "cli") continue;
+      const flag = option.long ?? option.short ?? option.flags;
+      throw new UsageError(`${flag} is not an option of '${parent.name()} ${self.name()}': it belongs to 'toolctl ${parent.name()}'`);
+    }
+  });
 }
 
 /** `--limit` and `--offset` of a paged list (see ../list-output.ts): `noun` names what is listed, in the help. */

@@ -9,8 +9,8 @@ export const statsDefinition: CommandDefinition = {
       .description("counts, failures and spend by period, grouped by tool, action or status")
       .addOption(new Option("--period <period>", "bucket size, in UTC").choices(["hour", "day", "week", "month"]).default("day"))
       .addOption(new Option("--by <group>", "group rows by").choices(["tool", "action", "status"]).default("tool"))
-      .option("--since <time>", "on or after this ISO time or date")
-      .option("--until <time>", "on or before this ISO time or date")
+      .option("--since <time>", "on or after this ISO date or time, in UTC unless it has an offset")
+      .option("--until <time>", "on or before this ISO date or time (a bare date: that whole UTC day), in UTC unless it has an offset")
       .option("--tool <tool>", "only this tool")
       .addHelpText(
         "after",
