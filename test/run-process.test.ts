@@ -168,3 +168,41 @@ describe("process runner", () => {
     expect(stderr).toMatch(/interrupt received/);
   });
 });
+
+describe("process runner: a secret the program prints encoded", () => {
+  // 90 characters once encoded in UTF-8 or more: GNU base64 wraps it over two lines. Non-ASCII, a quote, &<> and a
+  // character outside the BMP make JSON encoders escape it in every way they do.
+  const secret = `pä55wörd-XYZ"q&<>😀~?${"k".repeat(70)}`;
+  // Python's json.dumps (ensure_ascii: lower-case \u, surrogate pairs) and Go's encoding/json (\u0026 \u003c \u003e).
+  const asJson = String.raw`const s = process.env.PROC_KEY; process.stdout.write(JSON.stringify(s).replace(/[^\x20-\x7e]|[&<>]/g, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0")))`;
+  const text = `apiVersion: toolctl/v1
+name: enc
+description: Prints its secret encoded
+runtime: process
+process: { env: [PATH] }
+actions:
+  base64: { description: GNU base64 wrapped at 76 columns, kind: read, output: text, stdin: none, command: [sh, -c, 'printf %s "$PROC_KEY" | base64'], env: { PROC_KEY: "{{ secrets.PROC_KEY }}" } }
+  base64url: { description: basenc --base64url, kind: read, output: text, stdin: none, command: [sh, -c, 'printf %s "$PROC_KEY" | basenc --base64url -w 0; echo; printf %s "$PROC_KEY" | basenc --base64url -w 0 | tr -d ='], env: { PROC_KEY: "{{ secrets.PROC_KEY }}" } }
+  json: { description: JSON with \\u escapes, kind: read, output: text, stdin: none, command: [node, -e, ${JSON.stringify(asJson)}], env: { PROC_KEY: "{{ secrets.PROC_KEY }}" } }
+`;
+
+  it.each([
+    ["base64", "[REDACTED]"],
+    ["base64url", "[REDACTED]\n[REDACTED]"],
+    ["json", '"[REDACTED]"'],
+  ])("%s: the output, executions show and the audit log hold no form of it", async (action, expected) => {
+    const home = await homeWith(text);
+    const result = await runJson(["run", `enc.${action}`], { home, env: { PROC_KEY: secret } });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.json.output).toBe(expected);
+    const show = await runCli(["executions", "show", result.json.executionId, "--json"], { home });
+    const audit = await runCli(["audit", "--json", "--limit", "100"], { home });
+    const fragments = [
+      secret.slice(0, 12),
+      Buffer.from(secret).toString("base64").slice(8, 40),
+      Buffer.from(secret).toString("base64url").slice(8, 40),
+      "p\\u00e455w",
+    ];
+    for (const fragment of fragments) expect(result.stdout + show.stdout + audit.stdout).not.toContain(fragment);
+  });
+});

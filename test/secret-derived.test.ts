@@ -1,8 +1,8 @@
 /**
  * Forms a runner derives from a secret (a Basic header, an SMTP AUTH blob, a webhook signature) are as secret as
  * the secret itself. Real servers on 127.0.0.1 echo them back, in answers and in refusals; then every place
- * toolctl writes to is searched for the secret in any form: as is, URL- or JSON-encoded, or inside base64 at
- * any alignment. Usernames of several lengths put the password at each of base64's three alignments.
+ * toolctl writes to is searched for the secret in any form: as is, URL- or JSON-encoded, or inside base64 or
+ * base64url at any alignment, wrapped in lines or not. Usernames of several lengths put the password at each of base64's three alignments.
  * Runs go through the library API in-process; one test runs the built binary and searches what the CLI prints.
  */
 import { existsSync, readFileSync } from "node:fs";
@@ -14,14 +14,35 @@ import { FakeServer, loopbackCopy, randomId, sendJson, type SeenRequest } from "
 import type { Toolctl } from "../src/api/index.js";
 import { openApi, repoRoot, runCli, runJson, tempDir, writeFiles } from "./helpers.js";
 
-/** Every way `needle` shows in `text`: as is, URL-encoded, JSON-escaped, or inside a base64 run at any alignment. */
+/** JSON string escapes undone, whichever characters the encoder escaped (`\\u00e4`, `\\u0026`, `\\/`, surrogate pairs). */
+function jsonUnescaped(text: string): string {
+  return text.replace(/\\(?:u([0-9a-fA-F]{4})|(["\\/]))/g, (_, hex: string | undefined, char: string | undefined) =>
+    hex ? String.fromCharCode(parseInt(hex, 16)) : char!,
+  );
+}
+
+/**
+ * Every way `needle` shows in `text`: as is, URL-encoded, JSON-escaped (any escapes), or inside a base64 or base64url
+ * run at any alignment, wrapped in lines or not.
+ */
 function leaksOf(text: string, needle: string): string[] {
   const found = new Set<string>();
   const plain = [needle, encodeURIComponent(needle), new URLSearchParams({ v: needle }).toString().slice(2), JSON.stringify(needle).slice(1, -1)];
-  for (const form of plain) if (text.includes(form)) found.add(form);
+  for (const form of plain) if (text.includes(form) || jsonUnescaped(text).includes(form)) found.add(form);
   const bytes = Buffer.from(needle, "utf8");
-  // Base64 may itself have been URL-encoded on the way (`%2B`, `%2F`, `%3D`).
-  const texts = [text, text.replace(/%2B/gi, "+").replace(/%2F/gi, "/").replace(/%3D/gi, "=")];
+  // Base64 may itself have been URL-encoded on the way (`%2B`, `%2F`, `%3D`), JSON-escaped (`\/`), written as
+  // base64url, or wrapped in lines (raw or JSON-escaped line breaks). Undoing all that can only join runs, and every
+  // run is decoded at all four offsets, so one normalised text finds what the raw one holds and more.
+  const normalised = jsonUnescaped(
+    text
+      .replace(/%2B/gi, "+")
+      .replace(/%2F/gi, "/")
+      .replace(/%3D/gi, "=")
+      .replace(/\r?\n|\\r\\n|\\n/g, ""),
+  )
+    .replace(/-/g, "+")
+    .replace(/_/g, "/");
+  const texts = [text, normalised];
   for (const t of texts) {
     for (const run of t.match(/[A-Za-z0-9+/]{4,}={0,2}/g) ?? []) {
       for (let skip = 0; skip < 4; skip++) {
@@ -90,6 +111,15 @@ describe("the leak check itself", () => {
     }
     expect(leaksOf("Basic [REDACTED]", "s3cret-value-here")).toEqual([]);
   });
+
+  it("finds wrapped base64, base64url and JSON \\u escapes", () => {
+    const secret = "s3cret-välue-here?>~";
+    const blob = Buffer.from(`ab:${secret}`).toString("base64");
+    expect(leaksOf(`${blob.slice(0, 9)}\r\n${blob.slice(9)}`, secret)).not.toEqual([]);
+    expect(leaksOf(`${blob.slice(0, 9)}\\n${blob.slice(9)}`, secret)).not.toEqual([]);
+    expect(leaksOf(Buffer.from(`ab:${secret}`).toString("base64url"), secret)).not.toEqual([]);
+    expect(leaksOf(String.raw`s3cret-v\u00E4lue-here?\u003e~`, secret)).not.toEqual([]);
+  });
 });
 
 describe("the redactor scrubs base64 of a secret at any alignment", () => {
@@ -132,6 +162,90 @@ describe("the redactor scrubs every URL encoding of a secret", () => {
     }
     // Text that only shares the secret's letters is left alone.
     expect(redactor.text("wJalrXUtn")).toBe("wJalrXUtn");
+  });
+});
+
+/** `blob` cut into lines of `width` characters, as GNU base64 (76), MIME (76) and PEM (64) write it. */
+function wrapped(blob: string, width: number, eol: string): string {
+  return (blob.match(new RegExp(`.{1,${width}}`, "g")) ?? []).join(eol) + eol;
+}
+
+describe("the redactor scrubs wrapped base64 of a secret", () => {
+  const secret = `wrapped-${randomId(82)}`; // 90 characters: 120 of base64, two lines at 76 columns, two at 64
+  it.each([
+    ["GNU base64 / MIME, 76 columns, \\n", 76, "\n"],
+    ["MIME, 76 columns, \\r\\n", 76, "\r\n"],
+    ["PEM, 64 columns, \\n", 64, "\n"],
+    ["PEM, 64 columns, \\r\\n", 64, "\r\n"],
+    ["odd width, JSON-escaped \\n", 10, "\\n"],
+  ] as const)("%s, alone and at every alignment inside a longer blob", (_, width, eol) => {
+    const redactor = new Redactor();
+    redactor.add(secret);
+    for (const before of ["", "u", "uu", `-----${randomId(40)}`]) {
+      for (const after of ["", "x", "xy", randomId(50)]) {
+        const text = `key:${eol}${wrapped(Buffer.from(`${before}${secret}${after}`).toString("base64"), width, eol)}end`;
+        const scrubbed = redactor.text(text);
+        expect(scrubbed).toContain("[REDACTED]");
+        expect(leaksOf(scrubbed, secret), JSON.stringify({ before, after })).toEqual([]);
+      }
+    }
+  });
+
+  it("keeps the lines around the secret and other base64 alone", () => {
+    const redactor = new Redactor();
+    redactor.add(secret);
+    const other = wrapped(Buffer.from(`nothing to see ${randomId(200)}`).toString("base64"), 76, "\n");
+    expect(redactor.text(other)).toBe(other);
+    const text = `before\n${wrapped(Buffer.from(secret).toString("base64"), 76, "\n")}after\n`;
+    expect(redactor.text(text)).toBe("before\n[REDACTED]\nafter\n");
+  });
+});
+
+describe("the redactor scrubs base64url of a secret", () => {
+  it.each([0, 1, 2])("with or without padding, alone and with %i bytes before it inside a longer blob", (before) => {
+    const secret = `pw~?>${randomId(21)}`; // `?` and `>` put - and _ into the encoding at every alignment
+    const redactor = new Redactor();
+    redactor.add(secret);
+    for (const after of ["", "x", "xy", "xyz"]) {
+      const url = Buffer.from(`${"u".repeat(before)}${secret}${after}`).toString("base64url");
+      expect(url).toMatch(/[-_]/);
+      for (const form of [url, url.padEnd(Math.ceil(url.length / 4) * 4, "="), wrapped(url, 64, "\n")]) {
+        const scrubbed = redactor.text(`token=${form}&end`);
+        expect(scrubbed, form).toContain("[REDACTED]");
+        expect(leaksOf(scrubbed, secret), form).toEqual([]);
+      }
+    }
+  });
+
+  it("does not redact a short secret's unpadded encoding any more than before", () => {
+    const redactor = new Redactor();
+    redactor.add("ab");
+    // "YWI=" (padded) was always redacted; "YWI" alone is too short to tell from chance.
+    expect(redactor.text("YWI= YWI-x")).toBe("[REDACTED] YWI-x");
+  });
+});
+
+describe("the redactor scrubs a secret in any JSON encoding", () => {
+  it("\\u escapes in either case (Python's ensure_ascii, Go's HTML escaping, .NET), \\/ and surrogate pairs", () => {
+    const cases: Array<[string, string[]]> = [
+      ['pä55wörd-XYZ"q', [String.raw`p\u00e455w\u00f6rd-XYZ\"q`, String.raw`p\u00E455w\u00F6rd-XYZ\u0022q`]],
+      ["tok&en<x>y-1234", [String.raw`tok\u0026en\u003cx\u003ey-1234`, String.raw`tok\u0026en\u003Cx\u003Ey-1234`]],
+      ["emoji😀-secret/9", [String.raw`emoji\ud83d\ude00-secret\/9`, String.raw`emoji\uD83D\uDE00-secret\u002f9`]],
+    ];
+    for (const [secret, forms] of cases) {
+      const redactor = new Redactor();
+      redactor.add(secret);
+      for (const form of forms) {
+        expect(redactor.text(`{"error":"bad key \"${form}\""}`), form).toBe(`{"error":"bad key \"[REDACTED]\""}`);
+      }
+    }
+  });
+
+  it("leaves escapes of other text alone", () => {
+    const redactor = new Redactor();
+    redactor.add('pä55wörd-XYZ"q');
+    const text = String.raw`{"a":"p\u00e455w\u00f6rd-XYZ","b":"\u00e4\u00f6"}`;
+    expect(redactor.text(text)).toBe(text);
   });
 });
 

@@ -1,7 +1,8 @@
 /**
  * Scrubs secrets from everything toolctl writes: the exact value of every resolved secret (and its URL encodings,
- * whichever characters an encoder escaped and in either case, its JSON and base64 encodings, base64 at any
- * alignment inside a longer blob included), and any value stored under a
+ * whichever characters an encoder escaped and in either case; its JSON encodings, whichever characters an encoder
+ * escaped, as `\uXXXX` in either case, surrogate pairs included; its base64 and base64url encodings, padded or not,
+ * wrapped in lines or not, at any alignment inside a longer blob included), and any value stored under a
  * secret-looking key. Values are redacted before they are serialised, so JSON output stays valid JSON.
  *
  * A value that a runner derives from a secret (a Basic header, an SMTP AUTH blob, a signature) is registered
@@ -70,10 +71,11 @@ function embeddedBase64(value: string): string[] {
   return forms;
 }
 
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+const hexDigit = (digit: string) => (/[A-F]/.test(digit) ? `[${digit}${digit.toLowerCase()}]` : digit);
+
 /** Each character of `value` as it may appear URL-encoded by any encoder: as itself, or %XX escapes in either case. */
 function urlEncodedPattern(value: string): RegExp {
-  const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  const hexDigit = (digit: string) => (/[A-F]/.test(digit) ? `[${digit}${digit.toLowerCase()}]` : digit);
   const parts = [...value].map((char) => {
     if (/[A-Za-z0-9]/.test(char)) return char;
     const escaped = [...Buffer.from(char)].map((byte) => `%${[...byte.toString(16).toUpperCase().padStart(2, "0")].map(hexDigit).join("")}`).join("");
@@ -82,10 +84,58 @@ function urlEncodedPattern(value: string): RegExp {
   return new RegExp(parts.join(""), "g");
 }
 
+/** JSON's two-character escapes. */
+const JSON_SHORT_ESCAPES: Record<string, string> = { '"': '\\"', "\\": "\\\\", "/": "\\/", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+
+/**
+ * Each character of `value` as it may appear inside a JSON string written by any encoder: as itself, as its short
+ * escape (`\"`, `\/` as PHP writes it), or as `\uXXXX` in either case (Python's ensure_ascii escapes all
+ * non-ASCII, Go's encoding/json `&<>`, .NET's encoder `+'"` and more), a character outside the BMP as a
+ * surrogate pair. Letters and digits are never escaped by any encoder in use, which keeps the pattern short.
+ */
+function jsonEscapedPattern(value: string): RegExp {
+  const parts = [...value].map((char) => {
+    if (/[A-Za-z0-9]/.test(char)) return char;
+    // One UTF-16 unit, or the two of a surrogate pair.
+    const units = Array.from({ length: char.length }, (_, i) => char.charCodeAt(i));
+    const unicode = units.map((unit) => `\\\\u${[...unit.toString(16).toUpperCase().padStart(4, "0")].map(hexDigit).join("")}`).join("");
+    const short = JSON_SHORT_ESCAPES[char];
+    return `(?:${escape(char)}|${unicode}${short ? `|${escape(short)}` : ""})`;
+  });
+  return new RegExp(parts.join(""), "g");
+}
+
+/**
+ * Where a base64 encoder may break a line: anywhere (GNU base64 and MIME wrap at 76 columns, PEM at 64), with `\n`
+ * or `\r\n`, raw or as the JSON escape of a wrapped blob inside a JSON text.
+ */
+const LINE_BREAK = String.raw`(?:\r?\n|\\r\\n|\\n)?`;
+/** base64url writes `-` and `_` for `+` and `/`; a JSON encoder may write `/` as `\/`. */
+const BASE64_CHARS: Record<string, string> = { "+": "[+\\-]", "/": "(?:[/_]|\\\\/)" };
+
+/**
+ * Every base64 form of `value` (whole, and the three embedded forms), in either alphabet, with a line break allowed
+ * between any two characters. Each optional break sits between two fixed characters, neither of which can start a
+ * break, so a failed match gives up at once: the scan stays linear. The whole encoding keeps its `=` padding unless
+ * it is long enough not to turn up by chance (today's floor for the embedded forms), so a short secret's encoding is
+ * no more likely to hit unrelated text than before.
+ */
+function base64Pattern(value: string): RegExp {
+  const whole = Buffer.from(value).toString("base64");
+  const unpadded = whole.replace(/=+$/, "");
+  const forms = new Set([whole, ...(unpadded.length >= MIN_EMBEDDED_BASE64 ? [unpadded] : []), ...embeddedBase64(value)]);
+  const alternatives = [...forms].sort((a, b) => b.length - a.length).map((form) => [...form].map((char) => BASE64_CHARS[char] ?? char).join(LINE_BREAK));
+  return new RegExp(alternatives.join("|"), "g");
+}
+
 export class Redactor {
   private needles: string[] = [];
-  /** The URL-encoded forms no fixed needle covers (encodeURI's, lower-case escapes, `/` kept as Python's quote does). */
-  private patterns: RegExp[] = [];
+  /**
+   * The forms no fixed needle covers: URL encodings (encodeURI's, lower-case escapes, `/` kept as Python's quote
+   * does), base64 in lines or in base64url, JSON `\uXXXX` escapes. A pattern with a `needs` string only runs on text
+   * that contains it (every JSON escape has a backslash), as most output has none.
+   */
+  private patterns: Array<{ pattern: RegExp; needs?: string }> = [];
 
   /** Registers a secret value; very short values are still scrubbed, as they must never be printed. */
   add(value: string | undefined): void {
@@ -102,13 +152,17 @@ export class Redactor {
     ]);
     for (const form of forms) if (!this.needles.includes(form)) this.needles.push(form);
     this.needles.sort((a, b) => b.length - a.length);
-    if (/[^A-Za-z0-9]/.test(value)) this.patterns.push(urlEncodedPattern(value));
+    this.patterns.push({ pattern: base64Pattern(value) });
+    if (/[^A-Za-z0-9]/.test(value)) {
+      this.patterns.push({ pattern: urlEncodedPattern(value) });
+      this.patterns.push({ pattern: jsonEscapedPattern(value), needs: "\\" });
+    }
   }
 
   text(text: string): string {
     let out = text;
     for (const needle of this.needles) if (out.includes(needle)) out = out.split(needle).join(REDACTED);
-    for (const pattern of this.patterns) out = out.replace(pattern, REDACTED);
+    for (const { pattern, needs } of this.patterns) if (needs === undefined || out.includes(needs)) out = out.replace(pattern, REDACTED);
     return out;
   }
 
