@@ -7,6 +7,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
+import pg from "pg";
 import { describe, expect, it } from "vitest";
 import type { ApprovalRequest } from "../src/domain/approval-request.js";
 import type { NewExecution } from "../src/domain/records.js";
@@ -15,6 +16,7 @@ import { importManifests } from "../src/manifest/import.js";
 import { approvalDigest } from "../src/policy/approval.js";
 import type { StartedRun } from "../src/store/port.js";
 import { openPostgresStore } from "../src/store/postgres/index.js";
+import { openPgRegistry } from "../src/store/postgres/db.js";
 import { newExecutionId, nowIso } from "../src/util/ids.js";
 import { backends, newAuditKey, openMachine, type ContractStore } from "./store-backends.js";
 import { havePostgres, newDatabase } from "./pg.js";
@@ -549,6 +551,36 @@ describe.skipIf(!havePostgres())("a team database shared by several machines", (
     const { readdirSync } = await import("node:fs");
     const heads = readdirSync(machine.registry.home).filter((name) => name.endsWith(".head"));
     expect(heads).toEqual([expect.stringMatching(/^audit-[0-9a-f]{12}\.head$/)]);
+  });
+
+  it("a connection the server drops while a write holds it fails that attempt only: no crash, and the write is run again", async () => {
+    const url = await newDatabase("dropped");
+    const home = tempDir("toolctl-machine-");
+    const registry = await openPgRegistry(url, home, baseEnv({ TOOLCTL_HOME: home, TOOLCTL_AUDIT_KEY: newAuditKey() }));
+    try {
+      let entered!: (pid: number) => void;
+      const inside = new Promise<number>((resolve) => (entered = resolve));
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let attempts = 0;
+      const write = registry.write(async (tx) => {
+        attempts++;
+        entered((await tx.one<{ pid: number }>("SELECT pg_backend_pid() AS pid"))!.pid);
+        await held;
+        return (await tx.one<{ one: number }>("SELECT 1 AS one"))!.one;
+      });
+      const admin = new pg.Client({ connectionString: url });
+      await admin.connect();
+      await admin.query("SELECT pg_terminate_backend($1)", [await inside]);
+      await admin.end();
+      // The checked-out client hears of it now: with nobody listening, its 'error' event ended the process.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      release();
+      expect(await write).toBe(1);
+      expect(attempts).toBe(2);
+    } finally {
+      await registry.close();
+    }
   });
 
   it("a database that cannot be reached is a registry error (exit 6), and nothing runs", async () => {

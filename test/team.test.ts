@@ -215,6 +215,13 @@ suite("team mode: the CLI on a shared PostgreSQL database", () => {
     expect(fromEnv.code).toBe(ExitCode.usage);
     expect(fromEnv.json.error.message).toMatch(/^TOOLCTL_DATABASE_URL: expected a postgres/);
     expect(existsSync(path.join(home, "registry.db"))).toBe(false);
+
+    // The URL without its password, as the docs advise, and none in PGPASSWORD or ~/.pgpass: said so, exit 6.
+    const bare = new URL(await newDatabase("team"));
+    bare.password = "";
+    const nopass = await runJson(["list"], { home, env: { TOOLCTL_DATABASE_URL: bare.href, PGPASSWORD: undefined, HOME: home } });
+    expect(nopass.code).toBe(ExitCode.environment);
+    expect(nopass.json.error.message).toMatch(/asks for a password and none was given: set PGPASSWORD, add it to ~\/\.pgpass, or put it in the URL$/);
   });
 
   it("doctor names each privilege a narrower role lacks, and accepts an append-only audit log", async () => {

@@ -16,7 +16,7 @@ export async function appendAudit(registry: PgRegistry, tx: Tx, event: AuditEven
   // The transaction's first event: the log must end where it was left (later ones chain onto this one).
   if (!tx.pendingHead) {
     const checkpoint = await tx.one<ChainHead>('SELECT seq, hash, key_id AS "keyId", mac FROM audit_checkpoint WHERE id = 1');
-    const refusal = appendRefusal(last, checkpoint, await readExportedHead(registry), await registry.auditKey(tx));
+    const refusal = appendRefusal(last, checkpoint, await readExportedHead(registry, tx), await registry.auditKey(tx));
     if (refusal) throw appendRefused(refusal, registry.location);
   }
   const row = {

@@ -87,6 +87,9 @@ export function describePgError(error: unknown, location: string): RegistryError
   const reason = ((error as Error).message ?? String(error)).split("\n")[0]!;
   if (isConnectionError(error)) return new RegistryError(`database ${location} is unreachable (${code || reason}); nothing was recorded`, error);
   if (code === "28P01" || code === "28000") return new RegistryError(`database ${location} refused the login: ${reason}`, error);
+  // The server asked for a password and none was given (none in the URL, PGPASSWORD or ~/.pgpass).
+  if (/client password must be a string/i.test(reason))
+    return new RegistryError(`database ${location} asks for a password and none was given: set PGPASSWORD, add it to ~/.pgpass, or put it in the URL`, error);
   if (code === "3D000") return new RegistryError(`database ${location} does not exist: create it first (createdb), or fix the URL`, error);
   if (code === "42501")
     return new RegistryError(`database ${location}: permission denied (${reason}); see toolctl doctor for the privileges toolctl needs`, error);
@@ -97,6 +100,32 @@ export function describePgError(error: unknown, location: string): RegistryError
 function retryable(error: unknown): boolean {
   const code = (error as { code?: string }).code;
   return code === "40001" || code === "40P01";
+}
+
+/**
+ * A client that closes its socket when it fails to connect. node-postgres leaves it open after a failure during
+ * authentication (a server asking for a password none was given): the server holds it until its
+ * authentication_timeout, and the process could not exit for a minute after saying why it failed.
+ */
+class ClosingClient extends pg.Client {
+  override connect(): Promise<pg.Client>;
+  override connect(callback: ((err: Error) => void) | ((err: null, c: pg.Client) => void)): void;
+  override connect(callback?: ((err: Error) => void) | ((err: null, c: pg.Client) => void)): Promise<pg.Client> | void {
+    const closeOnFailure = (error: Error | null) => {
+      if (error) void this.end().catch(() => undefined);
+    };
+    if (!callback) {
+      return super.connect().catch((error: Error) => {
+        closeOnFailure(error);
+        throw error;
+      });
+    }
+    const done = callback as (err: Error | null, c?: pg.Client) => void;
+    super.connect(((error: Error | null, client?: pg.Client) => {
+      closeOnFailure(error);
+      done(error, client);
+    }) as (err: Error) => void);
+  }
 }
 
 /** bigint and numeric come back as numbers: every integer toolctl stores (ms, micro-dollars, counters) fits in 2^53. */
@@ -139,6 +168,7 @@ export async function openPgRegistry(url: string, home: string, env: NodeJS.Proc
   makeHome(home);
   const location = redactDatabaseUrl(url);
   const pool = new pg.Pool({
+    Client: ClosingClient,
     connectionString: url,
     max: options.max ?? 10,
     idleTimeoutMillis: 10_000,
@@ -147,8 +177,11 @@ export async function openPgRegistry(url: string, home: string, env: NodeJS.Proc
     application_name: "toolctl",
     types,
   });
-  // An idle connection the server drops must not crash the process: the next query gets a fresh one.
+  // A connection the server drops must not crash the process. Idle in the pool, the pool hears of it (and the
+  // next query gets a fresh one); checked out by a write, its client emits 'error', and a client nobody listens
+  // to throws: the write's next query fails instead, and the write is retried or refused (exit 6) as it says.
   pool.on("error", () => {});
+  pool.on("connect", (client) => client.on("error", () => {}));
   const direct = sqlOf(pool);
   const failed = (error: unknown): never => {
     throw describePgError(error, location);

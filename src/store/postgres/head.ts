@@ -9,25 +9,26 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { sha256Hex } from "../../util/canonical.js";
 import { readHeadFile, writeHeadFile, type ChainHead } from "../shared/head-file.js";
-import type { PgRegistry, Tx, WriteOptions } from "./db.js";
+import type { PgRegistry, Sql, Tx, WriteOptions } from "./db.js";
 
 const HEAD_EXPORT_INTERVAL_MS = 1000;
 
 const names = new WeakMap<PgRegistry["pool"], string>();
 
 /** The head file's name for this database: a hash of the identity stored in it when its schema was created. */
-export async function headFileName(registry: PgRegistry): Promise<string> {
+export async function headFileName(registry: PgRegistry, sql: Pick<Sql, "one"> = registry): Promise<string> {
   let name = names.get(registry.pool);
   if (!name) {
-    const row = await registry.one<{ value: string }>("SELECT value FROM settings WHERE key = 'database_id'");
+    const row = await sql.one<{ value: string }>("SELECT value FROM settings WHERE key = 'database_id'");
     name = `audit-${sha256Hex(`toolctl database\n${row?.value ?? registry.location}`).slice(0, 12)}.head`;
     names.set(registry.pool, name);
   }
   return name;
 }
 
-export async function readExportedHead(registry: PgRegistry): Promise<ChainHead | "invalid" | undefined> {
-  return readHeadFile(registry.home, await headFileName(registry));
+/** `sql`: the transaction a write holds, which must not wait for a second connection of the pool. */
+export async function readExportedHead(registry: PgRegistry, sql: Pick<Sql, "one"> = registry): Promise<ChainHead | "invalid" | undefined> {
+  return readHeadFile(registry.home, await headFileName(registry, sql));
 }
 
 /**
