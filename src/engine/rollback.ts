@@ -8,7 +8,8 @@
 import { chooseCompensation, describeRollback } from "../domain/rollback.js";
 import { ExitCode, NotFoundError, PolicyError, ToolctlError, UsageError } from "../errors.js";
 import type { Execution } from "../domain/records.js";
-import { renderValue, TemplateError } from "../domain/template.js";
+import { EXPRESSION, lookup, renderString, renderValue, TemplateError, type TemplateScope } from "../domain/template.js";
+import { REDACTED } from "../secrets/redact.js";
 import { execute, type ExecuteDeps, type ExecuteOptions, type ExecuteResult } from "./execute.js";
 
 export type RollbackOptions = Omit<ExecuteOptions, "target" | "input" | "rollbackOf" | "sandbox">;
@@ -18,6 +19,59 @@ async function findOriginal(deps: ExecuteDeps, id: string): Promise<Execution> {
   if (found === undefined) throw new NotFoundError(`no execution '${id}'; see: toolctl executions`);
   if (Array.isArray(found)) throw new UsageError(`'${id}' matches several executions (${found.map((e) => e.id).join(", ")}); give more of the id`);
   return found;
+}
+
+/**
+ * Refused: a rollback input would carry a redaction placeholder. Stored inputs and outputs are redacted (a secret's
+ * value, anything under a secret-looking key), so the real value is gone; sending `[REDACTED]` would act on it.
+ */
+export class SecretNotKeptError extends PolicyError {}
+
+/** Where the marker sits in a value (its keys included): `token`, `items[0].token`; "" for the value itself. */
+function markedPaths(value: unknown, at = ""): string[] {
+  if (typeof value === "string") return value.includes(REDACTED) ? [at] : [];
+  if (Array.isArray(value)) return value.flatMap((item, index) => markedPaths(item, `${at}[${index}]`));
+  if (value !== null && typeof value === "object") {
+    return Object.entries(value).flatMap(([key, item]) => {
+      const there = at ? `${at}.${key}` : key;
+      return [...(key.includes(REDACTED) ? [there] : []), ...markedPaths(item, there)];
+    });
+  }
+  return [];
+}
+
+/** Each rollback input field whose rendered value holds the marker, with the stored fields it came from. */
+function placeholders(template: unknown, scope: TemplateScope, field = ""): Array<{ field: string; from: string[] }> {
+  if (typeof template === "string") {
+    if (markedPaths(renderString(template, scope)).length === 0) return [];
+    const from = [...template.matchAll(EXPRESSION)].flatMap(([, path]) =>
+      markedPaths(lookup(scope, path!)).map((inner) => (inner === "" ? path! : inner.startsWith("[") ? `${path}${inner}` : `${path}.${inner}`)),
+    );
+    return [{ field, from }];
+  }
+  if (Array.isArray(template)) return template.flatMap((item, index) => placeholders(item, scope, `${field}[${index}]`));
+  if (template !== null && typeof template === "object") {
+    return Object.entries(template).flatMap(([key, item]) => placeholders(item, scope, field ? `${field}.${key}` : key));
+  }
+  return [];
+}
+
+const and = (items: string[]) => (items.length < 2 ? (items[0] ?? "") : `${items.slice(0, -1).join(", ")} and ${items.at(-1)}`);
+
+/** One line: which rollback input fields, from which stored fields, and what to do instead. */
+function refuseSecrets(original: Execution, target: string, found: Array<{ field: string; from: string[] }>): SecretNotKeptError {
+  const fields = found.map((f) => f.field);
+  const from = [...new Set(found.flatMap((f) => (f.from.length > 0 ? f.from : ["its own text"])))];
+  const roots = ["input", "output"].filter((root) => from.some((f) => f === root || f.startsWith(`${root}.`) || f.startsWith(`${root}[`)));
+  const one = fields.length === 1 && from.length === 1;
+  return new SecretNotKeptError(
+    "policy_refused",
+    `cannot roll back ${original.id} (${original.tool}.${original.action}): rollback input${fields.length === 1 ? "" : "s"} ${and(fields)} ` +
+      `${fields.length === 1 ? "comes" : "come"} from ${and(from)}, which ${one ? "was a secret and is" : "were secrets and are"} not kept ` +
+      `(${one ? "it is" : "they are"} stored as ${REDACTED}), so ${target} would get the placeholder; nothing ran. ` +
+      `Let ${target} take ${one ? "it" : "them"} from a secret of its own ({{ secrets.NAME }} in its command, env or request) rather than from the original's ${and(roots) || "record"}, ` +
+      `or undo it by hand (see toolctl executions show ${original.id})`,
+  );
 }
 
 /** The compensating action and its input, or why there is none. */
@@ -43,13 +97,20 @@ async function compensation(deps: ExecuteDeps, original: Execution): Promise<{ t
       `${name} declares no rollback for what ${original.id} did (${describeRollback(rollback)}); undo it by hand (see toolctl executions show ${original.id})`,
     );
   }
+  const target = `${original.tool}.${chosen.action}`;
+  const scope = { input: original.input ?? {}, output: original.output ?? {} };
+  let input: Record<string, unknown>;
   try {
-    const input = renderValue(chosen.input, { input: original.input ?? {}, output: original.output ?? {} }) as Record<string, unknown>;
-    return { target: `${original.tool}.${chosen.action}`, input };
+    input = renderValue(chosen.input, scope) as Record<string, unknown>;
   } catch (error) {
     if (error instanceof TemplateError) throw new UsageError(`cannot build the rollback of ${original.id}: ${error.message}`);
     throw error;
   }
+  // The record keeps secrets redacted: a value rendered from one is the placeholder, never the secret. Refused
+  // before anything runs (a dry run too), wherever the rollback comes from.
+  const found = placeholders(chosen.input, scope);
+  if (found.length > 0) throw refuseSecrets(original, target, found);
+  return { target, input };
 }
 
 function markRolledBack(deps: ExecuteDeps, original: Execution, by: ExecuteResult, actor: string): Promise<void> {
@@ -94,6 +155,9 @@ export async function autoRollback(result: ExecuteResult, options: ExecuteOption
   try {
     spec = await compensation(deps, original);
   } catch (error) {
+    // A compensation that would be sent a placeholder is not run: the result says so, and the execution stays as it is.
+    if (error instanceof SecretNotKeptError)
+      return { ...result, error: { ...result.error, message: `${result.error.message}; the automatic rollback was refused: ${error.message}` } };
     if (error instanceof ToolctlError) return result;
     throw error;
   }
