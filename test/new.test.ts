@@ -260,6 +260,80 @@ describe("toolctl new http NAME --from-curl", () => {
     expect(parse(text).auth).toEqual({ type: "basic", username: "{{ secrets.PAY_API_KEY }}", secret: "PAY_PASSWORD", passwordOptional: true });
   });
 
+  it("turns Postman-style {{name}} placeholders into required string inputs, and a credential's into a secret", async () => {
+    const secrets = { PM1_API_KEY: "key-pm-1f2e3d" };
+    const line = `curl --location '${base}/users/{{userId}}?fields={{fields}}' --header 'X-Trace: {{traceId}}' --header 'X-Api-Key: {{apiKey}}' --data '{"name": "{{name}}", "tag": "t-{{name}}"}'`;
+    const cwd = tempDir("toolctl-new-curl-");
+    const home = tempDir("toolctl-new-curl-home-");
+    const made = await runJson(["new", "http", "pm1", "--from-curl", line], { cwd, home });
+    expect(made.code, made.stderr).toBe(0);
+    expect(made.json.secrets).toEqual(["PM1_API_KEY"]);
+    const manifest = parse(readFileSync(path.join(cwd, "pm1.yaml"), "utf8"));
+    expect(manifest.auth).toEqual({ type: "api_key", in: "header", name: "X-Api-Key", secret: "PM1_API_KEY" });
+    const action = manifest.actions.post_users;
+    expect(action.inputSchema).toEqual({
+      type: "object",
+      required: ["userId", "traceId", "fields", "name"],
+      properties: { userId: { type: "string" }, traceId: { type: "string" }, fields: { type: "string" }, name: { type: "string" } },
+    });
+    expect(action.request).toMatchObject({
+      path: "/users/{{ input.userId }}",
+      query: { fields: "{{ input.fields }}" },
+      headers: { "X-Trace": "{{ input.traceId }}" },
+      json: { name: "{{ input.name }}", tag: "t-{{ input.name }}" },
+    });
+    expect((await runCli(["import", "pm1.yaml"], { cwd, home })).code).toBe(0);
+    expect(made.json.notes).toContain(
+      "the line's {{name}} placeholders are the action's inputs: toolctl run pm1.post_users -p userId=… -p traceId=… -p fields=… -p name=…",
+    );
+    const ran = await runJson(["run", "pm1.post_users", "-p", "userId=42", "-p", "fields=a,b", "-p", "traceId=tr-9", "-p", "name=ada"], {
+      cwd,
+      home,
+      env: secrets,
+    });
+    expect(ran.code, ran.stderr).toBe(0);
+    const sent = received.at(-1)!;
+    expect(new URL(sent.url, "http://x").pathname).toBe("/users/42");
+    expect(new URL(sent.url, "http://x").searchParams.get("fields")).toBe("a,b");
+    expect(sent.headers["x-trace"]).toBe("tr-9");
+    expect(sent.headers["x-api-key"]).toBe(secrets.PM1_API_KEY);
+    expect(JSON.parse(sent.body)).toEqual({ name: "ada", tag: "t-ada" });
+
+    // auth.username takes secrets only: a user name with a placeholder becomes one, as the password does.
+    const basic = await runJson(["new", "http", "pm2", "--from-curl", `curl -u '{{user}}:{{pass}}' https://api.example.com/me`], { cwd, home });
+    expect(basic.code, basic.stderr).toBe(0);
+    expect(parse(readFileSync(path.join(cwd, "pm2.yaml"), "utf8")).auth).toEqual({
+      type: "basic",
+      username: "{{ secrets.PM2_USERNAME }}",
+      secret: "PM2_PASSWORD",
+    });
+  });
+
+  it("never makes a template of other {{ … }} text in the line, nor a URL whose host is a shell variable: exit 2, one line", async () => {
+    const cwd = tempDir("toolctl-new-");
+    const template =
+      /^error: --from-curl: the curl line has \{\{ … \}\} text that is not a \{\{name\}\} placeholder: in a manifest it would be a template \(templates have no escape\), not the text curl sends; take it out of the line$/;
+    const host =
+      /^error: --from-curl: the URL's host is not a host name \(a shell variable or a \{\{placeholder\}\} is not expanded\): write the URL out, as in https:\/\/api\.example\.com\/users$/;
+    const cases: Array<[string, RegExp]> = [
+      [`curl 'https://api.example.com/users?id={{ secrets.X }}'`, template],
+      [`curl https://api.example.com/users -H 'X-Trace: {{secrets.X}}'`, template],
+      [`curl https://api.example.com/users --json '{"a": "{{ input.a }}"}'`, template],
+      [`curl https://api.example.com/users -H 'X-Id: {{$guid}}'`, template],
+      [`curl https://api.example.com/users -d 'text {{ tool.dir }} here'`, template],
+      [`curl 'https://api.example.com/v1/{{ secrets.X }}/users'`, template],
+      [`curl "$API_URL/users"`, host],
+      [`curl 'https://{{baseUrl}}/users'`, host],
+      [`curl '{{baseUrl}}/users'`, host],
+      [`curl 'http://\${HOST}:8080/users'`, host],
+    ];
+    for (const [line, message] of cases) {
+      const result = await runCli(["new", "http", "bad", "--from-curl", line], { cwd });
+      expectOneLineError(result, message);
+    }
+    expect(existsSync(path.join(cwd, "bad.yaml"))).toBe(false);
+  });
+
   it("refuses what it cannot read, with one line naming --from-curl and never the value (exit 2)", async () => {
     const cwd = tempDir("toolctl-new-");
     const cases: Array<[string, RegExp]> = [

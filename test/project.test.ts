@@ -3,7 +3,7 @@
  * directory, `toolctl sync` (added, updated, unchanged, --prune), the order --home, TOOLCTL_HOME, project,
  * default, a bad toolctl.yaml, the project's limits over the user's, and `toolctl config` saying which home and why.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { examplesDir, repoRoot, runCli, runJson, tempDir, writeFiles, type CliOptions } from "./helpers.js";
@@ -103,6 +103,81 @@ describe("toolctl init", () => {
     expect(init.code, init.stderr).toBe(0);
     expect(init.stderr).toContain(`no .gitignore in ${root}: keep .toolctl/ out of version control`);
     expect(existsSync(path.join(root, ".gitignore"))).toBe(false);
+  });
+  it("never writes through a toolctl.yaml that is a symbolic link, forced or not, dangling or not: exit 2, one line", async () => {
+    const { root, user, at } = newProject();
+    const file = path.join(root, "toolctl.yaml");
+    const target = path.join(user, ".bashrc");
+    writeFileSync(target, "export PS1='$ '\n");
+    symlinkSync(target, file);
+    for (const args of [["init"], ["init", "--force"]]) {
+      const result = await runCli(args, at());
+      expect(result.code).toBe(2);
+      expect(result.stderr.trim().split("\n")).toEqual([
+        `error: ${file} is a symbolic link: toolctl init never writes through one (it could point at any file); remove it, then run toolctl init`,
+      ]);
+      expect(readFileSync(target, "utf8")).toBe("export PS1='$ '\n");
+      expect(lstatSync(file).isSymbolicLink()).toBe(true);
+    }
+    // A dangling link: the file it names is not created.
+    rmSync(file);
+    const dangling = path.join(user, "made-by-init");
+    symlinkSync(dangling, file);
+    const json = await runJson(["init", "--force"], at());
+    expect(json.json.error).toMatchObject({ code: "usage", exitCode: 2 });
+    expect(existsSync(dangling)).toBe(false);
+    // No temporary file left behind either.
+    expect(readdirSync(root).sort()).toEqual(["toolctl.yaml"]);
+  });
+
+  it("--force replaces toolctl.yaml by renaming a new file over it, keeping its mode", async () => {
+    const { root, at } = newProject({ "toolctl.yaml": TOOLS_YAML });
+    const file = path.join(root, "toolctl.yaml");
+    chmodSync(file, 0o640);
+    const forced = await runCli(["init", "--force"], at());
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(readFileSync(file, "utf8")).toMatch(/^# toolctl project/);
+    expect(statSync(file).mode & 0o777).toBe(0o640);
+    expect(readdirSync(root)).toEqual(["toolctl.yaml"]);
+  });
+
+  it("never edits a .gitignore that is a symbolic link: warns to add .toolctl/ yourself, and writes toolctl.yaml", async () => {
+    const { root, user, at } = newProject();
+    const target = path.join(user, ".profile");
+    writeFileSync(target, "PATH=$HOME/bin:$PATH\n");
+    symlinkSync(target, path.join(root, ".gitignore"));
+    const init = await runCli(["init"], at());
+    expect(init.code, init.stderr).toBe(0);
+    expect(init.stderr).toContain(
+      `${path.join(root, ".gitignore")} is a symbolic link: toolctl init does not edit it; add .toolctl/ to your .gitignore yourself`,
+    );
+    expect(readFileSync(target, "utf8")).toBe("PATH=$HOME/bin:$PATH\n");
+    expect(readFileSync(path.join(root, "toolctl.yaml"), "utf8")).toMatch(/^# toolctl project/);
+    const json = await runJson(["init", "--force"], at());
+    expect(json.code, json.stderr).toBe(0);
+    expect(json.json.gitignore).toBe("symlink");
+    expect(readFileSync(target, "utf8")).toBe("PATH=$HOME/bin:$PATH\n");
+  });
+
+  it("reads .gitignore as git does: a later !.toolctl/ un-ignores it, so .toolctl/ is added again", async () => {
+    const cases: Array<[string, "added" | "present"]> = [
+      ["node_modules/\n.toolctl/\n!.toolctl/\n", "added"],
+      ["/.toolctl\n!/.toolctl/\n", "added"],
+      [".toolctl/\n# comment\n!.toolctl/keys\n", "present"],
+      ["!.toolctl/\n.toolctl/\n", "present"],
+      [".*\n!.gitignore\n", "present"],
+      ["**/.toolctl/\n", "present"],
+      ["src/.toolctl/\n", "added"],
+      ["\\!.toolctl/\n", "added"],
+    ];
+    for (const [gitignore, expected] of cases) {
+      const { root, at } = newProject({ ".gitignore": gitignore });
+      const init = await runJson(["init"], at());
+      expect(init.code, init.stderr).toBe(0);
+      expect([gitignore, init.json.gitignore]).toEqual([gitignore, expected]);
+      const text = readFileSync(path.join(root, ".gitignore"), "utf8");
+      expect(text).toBe(expected === "added" ? `${gitignore}# toolctl's project registry and keys\n.toolctl/\n` : gitignore);
+    }
   });
 });
 

@@ -294,12 +294,26 @@ export function parseCurl(line: string): CurlRequest {
     throw fail("the URL is not valid");
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") throw fail(`${url.protocol.slice(0, -1)} URLs are not supported: toolctl calls http and https`);
+  // The URL parser takes `$API_URL` or `{{baseUrl}}` as a host: they would become baseUrl, never expanded.
+  if (!isHostName(url.hostname))
+    throw fail(
+      "the URL's host is not a host name (a shell variable or a {{placeholder}} is not expanded): write the URL out, as in https://api.example.com/users",
+    );
   if (url.username !== "" || url.password !== "") {
     request.user ??= `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
     url.username = "";
     url.password = "";
   }
   return { ...request, url };
+}
+
+const LABEL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/;
+
+/** A DNS name (as the URL parser gives it: lower case, IDNs in punycode), an IPv4 address or a bracketed IPv6 address. */
+function isHostName(host: string): boolean {
+  if (/^\[[0-9a-f:.]+\]$/.test(host)) return true;
+  const name = host.endsWith(".") ? host.slice(0, -1) : host;
+  return name.length > 0 && name.length <= 253 && name.split(".").every((label) => LABEL.test(label));
 }
 
 /** The method curl would send. */

@@ -8,6 +8,7 @@
  */
 import { isMap, isPair, isScalar, type Pair, type YAMLMap } from "yaml";
 import { TOOL_NAME_PATTERN } from "../domain/name-patterns.js";
+import { EXPRESSION } from "../domain/template.js";
 import { UsageError } from "../errors.js";
 import { curlMethod, parseCurl } from "./curl.js";
 import { parseManifest } from "./load.js";
@@ -99,6 +100,39 @@ class Secrets {
   }
 }
 
+/** A Postman-style placeholder's name: `{{userId}}`. */
+const PLACEHOLDER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Whether text holds a `{{ … }}` the template engine would read. */
+const hasTemplate = (text: string) => new RegExp(EXPRESSION.source).test(text);
+
+/**
+ * Text from the curl line that goes where a manifest reads templates. Templates have no escape, so text is never
+ * copied into one as it is: a Postman-style `{{name}}` becomes the input `{{ input.name }}` (a required string),
+ * and any other `{{ … }}` is refused, since the manifest would fill it in where curl sends it as written.
+ */
+class Inputs {
+  readonly names: string[] = [];
+
+  /** Refuses any `{{ … }}` in `value` that is not a placeholder. */
+  check(value: string): void {
+    for (const match of value.matchAll(EXPRESSION)) if (!PLACEHOLDER.test(match[1] ?? "")) throw notPlaceholder();
+  }
+
+  text(value: string): string {
+    return value.replace(EXPRESSION, (_, inner: string) => {
+      if (!PLACEHOLDER.test(inner)) throw notPlaceholder();
+      if (!this.names.includes(inner)) this.names.push(inner);
+      return `{{ input.${inner} }}`;
+    });
+  }
+}
+
+const notPlaceholder = () =>
+  new UsageError(
+    "--from-curl: the curl line has {{ … }} text that is not a {{name}} placeholder: in a manifest it would be a template (templates have no escape), not the text curl sends; take it out of the line",
+  );
+
 /** A header's credential name, without an X- prefix: X-Api-Key → API_KEY. */
 const headerWhat = (name: string) => name.replace(/^x-/i, "");
 
@@ -147,9 +181,10 @@ function formObject(fields: Array<[string, string]>): Record<string, unknown> {
   return result;
 }
 
-/** Replaces every value under a credential-named key with a secret reference, at any depth. */
-function hideCredentials(value: unknown, secrets: Secrets): unknown {
-  if (Array.isArray(value)) return value.map((item) => hideCredentials(item, secrets));
+/** Replaces every value under a credential-named key with a secret reference, at any depth; other text goes through `inputs`. */
+function hideCredentials(value: unknown, secrets: Secrets, inputs: Inputs): unknown {
+  if (Array.isArray(value)) return value.map((item) => hideCredentials(item, secrets, inputs));
+  if (typeof value === "string") return inputs.text(value);
   if (value === null || typeof value !== "object") return value;
   return Object.fromEntries(
     Object.entries(value).map(([key, item]) => {
@@ -157,8 +192,8 @@ function hideCredentials(value: unknown, secrets: Secrets): unknown {
       if (isCredentialName(key) && (typeof item === "string" || typeof item === "number")) return [key, hide(item)];
       // A repeated credential field (token=a&token=b) is a list: each value is hidden.
       if (isCredentialName(key) && Array.isArray(item))
-        return [key, item.map((one) => (Array.isArray(one) || typeof one === "object" ? hideCredentials(one, secrets) : hide(one)))];
-      return [key, hideCredentials(item, secrets)];
+        return [key, item.map((one) => (Array.isArray(one) || typeof one === "object" ? hideCredentials(one, secrets, inputs) : hide(one)))];
+      return [key, hideCredentials(item, secrets, inputs)];
     }),
   );
 }
@@ -171,7 +206,7 @@ const KINDS: Record<string, string> = { GET: "read", HEAD: "read", OPTIONS: "rea
 function actionName(method: string, pathname: string): string {
   const segment = pathname
     .split("/")
-    .filter((s) => s !== "" && !/^\d+$/.test(s) && !/^[0-9a-f-]{16,}$/i.test(s))
+    .filter((s) => s !== "" && !/^\d+$/.test(s) && !/^[0-9a-f-]{16,}$/i.test(s) && !hasTemplate(s))
     .pop();
   const words = (segment ? `${method}_${decodeURIComponentSafe(segment)}` : method).toLowerCase().replace(/[^a-z0-9]+/g, "_");
   return words.replace(/^_+|_+$/g, "").slice(0, 64) || "call";
@@ -204,6 +239,7 @@ interface Built {
 function fromCurl(name: string, line: string): Built {
   const request = parseCurl(line);
   const secrets = new Secrets(name.toUpperCase().replace(/[^A-Z0-9]+/g, "_"));
+  const inputs = new Inputs();
   const notes = [...request.notes];
   const method = curlMethod(request);
   if (!KINDS[method]) {
@@ -212,6 +248,11 @@ function fromCurl(name: string, line: string): Built {
     throw new UsageError(`--from-curl: ${named}: toolctl sends GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS`);
   }
   const { url } = request;
+  // The URL parser escapes braces in a path (`{{id}}` is `%7B%7Bid%7D%7D`): a placeholder there is read back.
+  const pathname = url.pathname || "/";
+  // Any other {{ … }} there is refused as it is elsewhere, though escaped it would be sent as written.
+  inputs.check(pathname.replace(/%7B/gi, "{").replace(/%7D/gi, "}").replace(/%20/g, " "));
+  const path = inputs.text(pathname.replace(/%7B%7B([A-Za-z_][A-Za-z0-9_]*)%7D%7D/gi, "{{$1}}"));
   let auth: Record<string, unknown> | undefined;
   const headers: Record<string, string> = {};
   const query: Record<string, unknown> = {};
@@ -227,8 +268,10 @@ function fromCurl(name: string, line: string): Built {
       // `-u KEY:` is an API key sent as the username (Stripe's examples): the username is the credential.
       auth = { type: "basic", username: secrets.ref(user, "api_key"), secret: secrets.name(`${user}\0password`, "password"), passwordOptional: true };
     } else {
-      // Without a password curl would ask for one; either way it is a secret.
-      auth = { type: "basic", username: user, secret: secrets.name(password ?? `${user}\0password`, "password") };
+      // Without a password curl would ask for one; either way it is a secret. auth.username takes only secrets:
+      // a user name with {{ … }} in it (a placeholder) becomes one too.
+      const username = hasTemplate(user) ? secrets.ref(user, "username") : user;
+      auth = { type: "basic", username, secret: secrets.name(password ?? `${user}\0password`, "password") };
     }
   }
   if (request.bearer !== undefined) auth ??= { type: "bearer", secret: secrets.name(request.bearer, "token") };
@@ -250,14 +293,19 @@ function fromCurl(name: string, line: string): Built {
         const decoded = Buffer.from(credential, "base64").toString("utf8");
         const colon = decoded.indexOf(":");
         if (colon > 0 && Buffer.from(decoded, "utf8").toString("base64").replace(/=+$/, "") === credential.replace(/=+$/, "")) {
-          auth = { type: "basic", username: decoded.slice(0, colon), secret: secrets.name(decoded.slice(colon + 1), "password") };
+          const username = decoded.slice(0, colon);
+          auth = {
+            type: "basic",
+            username: hasTemplate(username) ? secrets.ref(username, "username") : username,
+            secret: secrets.name(decoded.slice(colon + 1), "password"),
+          };
           continue;
         }
       }
       headers[header] =
         credential === ""
           ? secrets.ref(value, "authorization")
-          : `${scheme} ${secrets.ref(credential, scheme!.toLowerCase() === "bearer" ? "token" : "authorization")}`;
+          : `${inputs.text(scheme!)} ${secrets.ref(credential, scheme!.toLowerCase() === "bearer" ? "token" : "authorization")}`;
       continue;
     }
     if (lower === "cookie") {
@@ -269,7 +317,7 @@ function fromCurl(name: string, line: string): Built {
       else headers[header] = secrets.ref(value, headerWhat(header));
       continue;
     }
-    headers[header] = value;
+    headers[header] = inputs.text(value);
   }
   for (const text of request.cookies) {
     for (const part of text.split(";")) {
@@ -288,13 +336,13 @@ function fromCurl(name: string, line: string): Built {
       auth = { type: "api_key", in: "query", name: key, secret: secrets.name(value, key) };
       return;
     }
-    const text = hidden ? secrets.ref(value, key) : value;
+    const text = hidden ? secrets.ref(value, key) : inputs.text(value);
     const existing = query[key];
     query[key] = existing === undefined ? text : Array.isArray(existing) ? [...existing, text] : [existing, text];
   };
   for (const [key, value] of url.searchParams) addQuery(key, value);
 
-  const request_: Record<string, unknown> = { method, path: url.pathname || "/" };
+  const request_: Record<string, unknown> = { method, path };
   const data = request.data.join(request.json ? "" : "&");
   if (request.data.length > 0 && request.get) {
     // curl appends -G data to the query as it is; only name=value pairs can become query parameters (whose
@@ -315,24 +363,24 @@ function fromCurl(name: string, line: string): Built {
       }
     }
     if (isJson) {
-      request_.json = hideCredentials(parsed, secrets);
-      if (contentType !== undefined && !/^application\/json\b/i.test(contentType)) headers["Content-Type"] = contentType;
+      request_.json = hideCredentials(parsed, secrets, inputs);
+      if (contentType !== undefined && !/^application\/json\b/i.test(contentType)) headers["Content-Type"] = inputs.text(contentType);
       if (!request.json && contentType === undefined)
         notes.push("the body is JSON: it is sent as application/json (curl -d would have said application/x-www-form-urlencoded)");
     } else if ((contentType === undefined || /^application\/x-www-form-urlencoded\b/i.test(contentType)) && FORM_PAIRS.test(data)) {
-      const form = hideCredentials(formObject(pairs(data)), secrets) as Record<string, unknown>;
+      const form = hideCredentials(formObject(pairs(data)), secrets, inputs) as Record<string, unknown>;
       request_.form = form;
       // A repeated name goes as curl sent it, name=a&name=b, not in the brackets a form list gets by default.
       const repeated = Object.keys(form).filter((key) => Array.isArray(form[key]));
       if (repeated.length > 0) request_.styles = { form: Object.fromEntries(repeated.map((key) => [key, { style: "form", explode: true }])) };
     } else {
-      request_.body = data;
-      if (contentType !== undefined) headers["Content-Type"] = contentType;
+      request_.body = inputs.text(data);
+      if (contentType !== undefined) headers["Content-Type"] = inputs.text(contentType);
       else headers["Content-Type"] = "application/x-www-form-urlencoded";
       notes.push("the body is sent as text, as written: check it for credentials, which are found only in JSON, forms, headers and the query");
     }
   } else if (contentType !== undefined) {
-    headers["Content-Type"] = contentType;
+    headers["Content-Type"] = inputs.text(contentType);
   }
   if (request.json && headers.Accept === undefined && !Object.keys(headers).some((h) => h.toLowerCase() === "accept")) headers.Accept = "application/json";
   if (Object.keys(query).length > 0) request_.query = query;
@@ -352,7 +400,11 @@ function fromCurl(name: string, line: string): Built {
     http.allowPrivateNetworks = true;
     notes.push(`${host} is a loopback or private address: http.allowPrivateNetworks is set for it`);
   }
-  const action = actionName(method, url.pathname);
+  const action = actionName(method, path);
+  if (inputs.names.length > 0)
+    notes.push(
+      `the line's {{name}} placeholders are the action's inputs: toolctl run ${name}.${action} ${inputs.names.map((input) => `-p ${input}=…`).join(" ")}`,
+    );
   const manifest: Record<string, unknown> = {
     apiVersion: "toolctl/v1",
     name,
@@ -365,9 +417,12 @@ function fromCurl(name: string, line: string): Built {
     http,
     actions: {
       [action]: {
-        description: `${method} ${url.pathname}`,
+        description: `${method} ${path}`,
         kind: KINDS[method],
-        inputSchema: { type: "object", properties: {} },
+        inputSchema:
+          inputs.names.length > 0
+            ? { type: "object", required: inputs.names, properties: Object.fromEntries(inputs.names.map((input) => [input, { type: "string" }])) }
+            : { type: "object", properties: {} },
         request: ordered,
       },
     },
@@ -385,7 +440,7 @@ function fromCurl(name: string, line: string): Built {
     ],
     [
       ["actions", action, "request"],
-      " The request the curl line made, sent as written here. A body goes under json: (an object), form: (fields)\n or body: (text); credentials are {{ secrets.NAME }} references.",
+      ` The request the curl line made, sent as written here. A body goes under json: (an object), form: (fields)\n or body: (text); credentials are {{ secrets.NAME }} references${inputs.names.length > 0 ? ", the line's {{name}} placeholders inputs" : ""}.`,
     ],
   ];
   if (auth)
