@@ -652,6 +652,18 @@ describe("an unusable home or registry: exit 6", () => {
     expect(result.stderr).not.toContain("EEXIST");
   });
 
+  it("a home where no directory can be made (under /proc) is exit 6 at once, not a loop", async () => {
+    // Node's recursive mkdir retries for ever when mkdir says ENOENT under an existing parent, as /proc does.
+    const result = await runCli(["list"], { home: "/proc/1/toolctl-home" });
+    expectHumanError(result, 6, "error: cannot create home /proc/1/toolctl-home: ENOENT");
+    const config = await runCli(["config", "set", "limits.dailyUsd", "5"], { home: "/proc/1/toolctl-home" });
+    expect(config.code).toBe(6);
+    expect(config.stderr).toMatch(/ENOENT/);
+    // A compile cache there is not used, and the command runs.
+    const cached = await runCli(["list"], { env: { TOOLCTL_COMPILE_CACHE: "/proc/1/toolctl-cache" } });
+    expect(cached.code, cached.stderr).toBe(0);
+  });
+
   it("a corrupt registry file: exit 6 saying corrupt, for reads and writes alike, and the file is left as it was", async () => {
     const home = tempDir();
     const garbage = Buffer.alloc(8192);

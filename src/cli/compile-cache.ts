@@ -22,10 +22,11 @@
  */
 import Module from "node:module";
 import { isAscii } from "node:buffer";
-import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmdirSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readdirSync, readSync, renameSync, rmdirSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { homedir } from "node:os";
 import path from "node:path";
 import { Script } from "node:vm";
+import { makeDirs } from "../util/dirs.js";
 
 /** What the cache did in this process (the tests read it). */
 export interface CompileCacheStats {
@@ -76,7 +77,7 @@ function privateDir(dir: string): boolean {
     while (!statSync(existing, { throwIfNoEntry: false }) && path.dirname(existing) !== existing) existing = path.dirname(existing);
     const owner = statSync(existing).uid;
     if (typeof process.getuid === "function" && owner !== process.getuid() && owner !== 0) return false;
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    makeDirs(dir, 0o700);
     stat = statSync(dir);
   }
   if (!stat.isDirectory()) return false;

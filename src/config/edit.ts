@@ -4,7 +4,8 @@
  * written; the file keeps its comments and layout (yaml-edit.ts) and is replaced atomically, so an error leaves
  * it exactly as it was.
  */
-import { mkdirSync, readFileSync, unlinkSync } from "node:fs";
+import { readFileSync, unlinkSync } from "node:fs";
+import { makeDirs } from "../util/dirs.js";
 import path from "node:path";
 import { ALLOW_ENTRY_PATTERN, TOOL_NAME_PATTERN } from "../domain/name-patterns.js";
 import { EnvironmentError, UsageError, ValidationError } from "../errors.js";
@@ -256,7 +257,7 @@ async function underLock<T>(home: string, file: string, creating: boolean, fn: (
   // `set` may create the home; `unset` has nothing to remove from a home that is not there.
   if (creating) {
     try {
-      mkdirSync(home, { recursive: true, mode: 0o700 });
+      makeDirs(home, 0o700);
     } catch {
       // Said by the write.
     }
@@ -267,7 +268,7 @@ async function underLock<T>(home: string, file: string, creating: boolean, fn: (
 /** Writes `text` as the new config.yaml, atomically; the validation cache beside it is dropped. */
 function save(home: string, file: string, text: string): void {
   try {
-    mkdirSync(home, { recursive: true, mode: 0o700 });
+    makeDirs(home, 0o700);
     writeFileAtomic(file, text, { mode: 0o600 });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;

@@ -3,12 +3,12 @@
  * registry there, and with a team database each machine keeps its audit key, its secrets key and its copy of the
  * audit head there.
  */
-import { mkdirSync } from "node:fs";
 import { RegistryError } from "../../errors.js";
+import { makeDirs } from "../../util/dirs.js";
 
 export function makeHome(home: string): void {
   try {
-    mkdirSync(home, { recursive: true, mode: 0o700 });
+    makeDirs(home, 0o700);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "EEXIST") {
       throw new RegistryError(`cannot use home ${home}: it is a file, not a directory; set TOOLCTL_HOME or --home to a directory`, error);
