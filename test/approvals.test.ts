@@ -5,6 +5,7 @@
  * other terminal); the CLI's own surface (exit codes, one-line errors, --json, the terminal prompt) is spawned.
  */
 import { spawn } from "node:child_process";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -156,6 +157,14 @@ describe("approval from another terminal", () => {
     expect(noCode.message).toMatch(/--otp CODE/);
     const wrong = await rejection(approver.approve(waiting.id, { otp: "000000" }));
     expect(wrong.exitCode).toBe(ExitCode.policy);
+    // A machine that cannot read the TOTP secret (no master key) says so, rather than "2FA is not enrolled".
+    const keyFile = path.join(toolctl.home, "master.key");
+    const key = readFileSync(keyFile);
+    rmSync(keyFile);
+    const keyless = await rejection(approver.approve(waiting.id, { otp: "123456" }));
+    expect(keyless.exitCode).toBe(ExitCode.environment);
+    expect(keyless.message).toMatch(/2FA is enrolled, but this machine has no master key to read its TOTP secret: set TOOLCTL_MASTER_KEY/);
+    writeFileSync(keyFile, key, { mode: 0o600 });
     waiting.mark();
     expect(await approver.approve(waiting.id, { otp: generateTotp(secret, Date.now()) })).toMatchObject({ status: "approved" });
     const { result } = await waiting.done;

@@ -131,7 +131,13 @@ export function codeRefusal(verdict: Exclude<CodeVerdict, { ok: true }>, what: s
 export function codeVerifier(store: Store, home: string, env: NodeJS.ProcessEnv): (code: string, context: VerifyContext) => Promise<CodeVerdict> {
   return async (code, context) => {
     const ring = (await import("../secrets/crypto.js")).loadKeyRing(home, env, { create: false });
-    return ring ? store.twoFactor.verify(ring, code, Date.now(), context) : { ok: false, reason: "not_enrolled" };
+    if (ring) return store.twoFactor.verify(ring, code, Date.now(), context);
+    // Enrolled (a team's database, or a home whose key went missing), but nothing here can read the secret.
+    if (await store.twoFactor.isEnrolled())
+      throw new EnvironmentError(
+        "2FA is enrolled, but this machine has no master key to read its TOTP secret: set TOOLCTL_MASTER_KEY to the key it was sealed with (with a team database, the team's)",
+      );
+    return { ok: false, reason: "not_enrolled" };
   };
 }
 

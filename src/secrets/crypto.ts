@@ -134,7 +134,7 @@ export function unseal(ring: KeyRing, sealed: string, aad: string): string {
   const key = ring.keys.get(kid);
   if (!key)
     throw new EnvironmentError(
-      `the value for ${aad} was sealed with key '${kid}', which is not in the key ring (${ring.source === "env" ? "TOOLCTL_MASTER_KEY" : "the stored key ring"})`,
+      `the value for ${aad} was sealed with key '${kid}', which is not in the key ring (${ring.source === "env" ? "TOOLCTL_MASTER_KEY" : "the stored key ring"}): use the master key it was sealed with (set TOOLCTL_MASTER_KEY to it; with a team database, the team's)`,
     );
   try {
     const decipher = nodeCrypto().createDecipheriv("aes-256-gcm", key, Buffer.from(nonce, "base64"));
