@@ -169,6 +169,30 @@ describe("process runner", () => {
   });
 });
 
+describe("process runner: SIGTERM with --json", () => {
+  it("exits 143, and the JSON it prints says 143 too", async () => {
+    const { spawn } = await import("node:child_process");
+    const home = await homeWith(manifest().replace("timeoutSeconds: 1", "timeoutSeconds: 30"));
+    const child = spawn(process.execPath, [binPath, "run", "proc.go", "-p", "mode=sleep", "--json"], {
+      env: { ...baseEnv(env), TOOLCTL_HOME: home },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    child.stdout.on("data", (chunk) => (stdout += chunk));
+    const closed = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+    for (let i = 0; i < 100; i++) {
+      const audit = await runCli(["audit", "--type", "execution.started", "--json"], { home });
+      if (audit.stdout.trim() && JSON.parse(audit.stdout).items.length > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    child.kill("SIGTERM");
+    expect(await closed).toBe(143);
+    const printed = JSON.parse(stdout) as { exitCode: number; error?: { exitCode: number } };
+    expect(printed.exitCode).toBe(143);
+    expect(printed.error?.exitCode).toBe(143);
+  });
+});
+
 describe("process runner: a secret the program prints encoded", () => {
   // 90 characters once encoded in UTF-8 or more: GNU base64 wraps it over two lines. Non-ASCII, a quote, &<> and a
   // character outside the BMP make JSON encoders escape it in every way they do.

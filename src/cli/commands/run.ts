@@ -102,6 +102,15 @@ function renderHuman(result: ExecuteResult, context: CommandContext): void {
   else context.output.info(c.dim(`execution ${result.executionId} ${result.status}${error.category ? ` (${error.category})` : ""}`));
 }
 
+/** The exit code of a process stopped by SIGTERM, as shells report it (128 + 15). */
+const TERMINATED = 143;
+
+/** `result` with another exit code, in its error too. */
+function withExitCode<T extends { exitCode: number }>(result: T, exitCode: number): T {
+  const error = (result as { error?: { exitCode?: number } }).error;
+  return { ...result, exitCode, ...(error ? { error: { ...error, exitCode } } : {}) };
+}
+
 /** What every engine call from the CLI passes: the Ctrl-C signal, the spinner, the terminal's human. */
 export type CliRunOptions = Required<Pick<RunOptions, "signal" | "interrupts" | "human">> & Pick<RunOptions, "progress">;
 
@@ -126,7 +135,7 @@ export async function withEngine<T extends { exitCode: number }>(
   const onSignal = (signal: NodeJS.Signals) => {
     count++;
     if (signal === "SIGTERM") terminated = true;
-    const code = terminated ? 143 : 130;
+    const code = terminated ? TERMINATED : ExitCode.interrupted;
     // After the outcome is recorded, a signal during shutdown just ends the process.
     if (finished) process.exit(code);
     if (count > 1) {
@@ -150,14 +159,14 @@ export async function withEngine<T extends { exitCode: number }>(
   const trace = context.output.verbose ? createTrace((line) => context.output.debug(line), spinner) : undefined;
   const progress = trace?.progress ?? spinner;
   try {
-    const result = await withToolctl(context, (toolctl) =>
-      call(toolctl, { signal: controller.signal, progress, interrupts, human: createHuman(context.json) }),
-    );
+    const ended = await withToolctl(context, (toolctl) => call(toolctl, { signal: controller.signal, progress, interrupts, human: createHuman(context.json) }));
+    // Stopped by SIGTERM: the process exits 143, and what it prints says so too.
+    const result = terminated && ended.exitCode === ExitCode.interrupted ? withExitCode(ended, TERMINATED) : ended;
     trace?.wire(result as Partial<ExecuteResult>);
     if (typeof render === "function") render(result);
     else if (render && context.json) context.output.data(result, () => "");
     else if (render) renderHuman(result as unknown as ExecuteResult, context);
-    return terminated && result.exitCode === ExitCode.interrupted ? 143 : result.exitCode;
+    return result.exitCode;
   } finally {
     spinner?.stop();
     finished = true;
