@@ -10,6 +10,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { RegistryError, UsageError } from "../errors.js";
 import { redactDatabaseUrl } from "../util/database-url.js";
+import { runsSomewhere } from "../util/process.js";
 import type { AuditVerification } from "../domain/records.js";
 import { verifyAudit } from "./sqlite/audit.js";
 import { exportCommittedHead, openRegistry, REGISTRY_FILE, type Registry } from "./sqlite/db.js";
@@ -89,12 +90,38 @@ async function countInUse(sql: Sql): Promise<Record<string, number>> {
   return found;
 }
 
+/**
+ * A run of the home whose toolctl process still runs: it writes its outcome to the home's registry.db, never to the
+ * copy, so the home is refused while it runs (as a database in use is). Runs whose process is gone are copied
+ * `running` and settled `unknown` by the database's next reader (postgres/abandoned.ts), as the home would settle them.
+ */
+function liveRunRefusal(registry: Registry): UsageError | undefined {
+  // Judged as the home judges its runs (sqlite/abandoned.ts, sqlite/plan-runs.ts): by pid and start time here.
+  type Held = { id: string; pid: number | null; pid_start: string | null; host: string | null };
+  const live = <T extends Held>(rows: T[]) => rows.filter((row) => row.pid !== null && runsSomewhere(row.pid, row.pid_start, row.host, null));
+  const executions = live(
+    registry.db.prepare("SELECT id, tool, action, pid, pid_start, host FROM executions WHERE status = 'running' ORDER BY created_at").all() as Array<
+      Held & { tool: string; action: string }
+    >,
+  );
+  const planRuns = live(registry.db.prepare("SELECT id, pid, pid_start, host FROM plan_runs WHERE status = 'running' ORDER BY created_at").all() as Held[]);
+  const first = executions[0] ?? planRuns[0];
+  if (!first) return undefined;
+  const others = executions.length + planRuns.length - 1;
+  const what = executions[0] ? `execution ${executions[0].id} (${executions[0].tool}.${executions[0].action})` : `plan run ${first.id}`;
+  return new UsageError(
+    `${what} is still running (process ${first.pid})${others > 0 ? `, and ${others} more run${others > 1 ? "s" : ""}` : ""}: db migrate-to copies a registry no run is using; nothing was copied; wait for it, or stop it first`,
+  );
+}
+
 /** Copies the home's SQLite registry into the empty PostgreSQL database at `url`, in one transaction. */
 export async function copySqliteToPostgres(home: string, env: NodeJS.ProcessEnv, url: string, progress?: TransferProgress): Promise<TransferResult> {
   if (!existsSync(path.join(home, REGISTRY_FILE))) throw new UsageError(`${path.join(home, REGISTRY_FILE)} does not exist: there is no registry to copy`);
   const source = openRegistry(home, env);
   let target: PgRegistry | undefined;
   try {
+    const busy = liveRunRefusal(source);
+    if (busy) throw busy;
     target = await openPgRegistry(url, home, env, { max: 1 });
     const pg = target;
     const result: TransferResult = { rows: {}, head: null };
