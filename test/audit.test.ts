@@ -99,6 +99,11 @@ describe("audit log", () => {
     ],
     ["a truncated tail", "DELETE FROM audit_events WHERE seq >= 8", /cut off the end/],
     ["a changed actor", "UPDATE audit_events SET actor = 'ci' WHERE seq = 2", /event 2 was modified/],
+    [
+      "a deleted execution",
+      "DELETE FROM executions WHERE tool = 'calculator'",
+      /execution ex_\w+ is named in the audit log \(event 7\) but is not in the executions table: it was deleted/,
+    ],
   ])("detects %s", async (_name, sql, expected) => {
     const home = await homeWithHistory();
     tamper(home, sql);

@@ -180,6 +180,20 @@ suite("team mode: the CLI on a shared PostgreSQL database", () => {
     expect(rows[0]!.n).toBe(0);
   });
 
+  it("an execution deleted from the database is reported by audit verify, by the event that names it", async () => {
+    const url = await newDatabase("team");
+    const a = machine(url);
+    expect((await runCli(["import", shopDir()], a)).code).toBe(0);
+    const ran = await runJson(["run", "shop.buy", "-p", "amount=1", "-p", "ref=x", "--yes"], a);
+    expect(ran.code).toBe(0);
+    await sql(url, "DELETE FROM executions WHERE id = $1", [ran.json.executionId]);
+    const verified = await runJson(["audit", "verify"], a);
+    expect(verified.code).toBe(1);
+    expect(verified.json.problems).toEqual([
+      expect.stringMatching(new RegExp(`^execution ${ran.json.executionId} is named in the audit log \\(event \\d+\\) but is not in the executions table: it was deleted$`)),
+    ]);
+  });
+
   it("a log cut off at its end takes no new event from any machine: the cut cannot be hidden by writing past it", async () => {
     const url = await newDatabase("team");
     const a = machine(url);

@@ -6,7 +6,18 @@
  */
 import type { AuditEvent, AuditEventInput, AuditQuery, AuditVerification } from "../../domain/records.js";
 import { loadAuditKey } from "../../secrets/audit-key.js";
-import { ChainCheck, headBehindNote, headUnwrittenNote, judgeHeads, MAX_PROBLEMS, toEvent, verificationOf, type AuditRow } from "../shared/audit-rows.js";
+import {
+  ChainCheck,
+  headBehindNote,
+  headUnwrittenNote,
+  judgeHeads,
+  MAX_PROBLEMS,
+  MISSING_EXECUTIONS_SQL,
+  missingExecutionProblem,
+  toEvent,
+  verificationOf,
+  type AuditRow,
+} from "../shared/audit-rows.js";
 import type { ChainHead } from "../shared/head-file.js";
 import { appendAudit } from "./audit-append.js";
 import { describePgError, type PgRegistry, type Sql } from "./db.js";
@@ -135,6 +146,7 @@ export async function verifyAudit(registry: PgRegistry): Promise<AuditVerificati
         : { tools: 0, executions: 0 };
     const heads = judgeHeads({ key, chain, checkpoint, exported, headFile, hashAt: (seq) => hashes.get(seq), held: () => held, headMayBeUnwritten: true });
     const executions = await verifyExecutionSignatures(sql, key, MAX_PROBLEMS);
+    executions.problems.push(...(await sql.query<{ id: string; seq: number }>(MISSING_EXECUTIONS_SQL)).map(missingExecutionProblem));
     return { chain, ...heads, executions };
   });
   // Exported after COMMIT, and other machines append too: a head behind an intact log is brought up to date, and a

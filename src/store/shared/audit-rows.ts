@@ -125,6 +125,18 @@ export function auditKeyGone(keyId: string): RegistryError {
   );
 }
 
+/**
+ * Executions the audit log names (their first event) but the executions table no longer holds: every execution
+ * toolctl records is kept, so one missing was deleted, and with it a part of the history people read.
+ */
+export const MISSING_EXECUTIONS_SQL = `SELECT execution_id AS id, min(seq) AS seq FROM audit_events a
+  WHERE execution_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM executions e WHERE e.id = a.execution_id)
+  GROUP BY execution_id ORDER BY min(seq) LIMIT ${MAX_PROBLEMS}`;
+
+export function missingExecutionProblem(row: { id: string; seq: number }): string {
+  return `execution ${row.id} is named in the audit log (event ${row.seq}) but is not in the executions table: it was deleted`;
+}
+
 export interface HeadsInput {
   key: AuditKey | null;
   chain: ChainCheck;

@@ -15,6 +15,8 @@ import {
   headBehindNote,
   judgeHeads,
   MAX_PROBLEMS,
+  MISSING_EXECUTIONS_SQL,
+  missingExecutionProblem,
   toEvent,
   verificationOf,
   type AuditRow,
@@ -93,7 +95,10 @@ export function verifyAudit(registry: Registry, keyHome = registry.home): AuditV
           executions: registry.db.prepare("SELECT count(*) FROM executions").pluck().get() as number,
         }),
       });
-      return { chain, headBehindBy, executions: verifyExecutionSignatures(registry, key, MAX_PROBLEMS) };
+      const executions = verifyExecutionSignatures(registry, key, MAX_PROBLEMS);
+      const missing = registry.db.prepare(MISSING_EXECUTIONS_SQL).all() as Array<{ id: string; seq: number }>;
+      executions.problems.push(...missing.map(missingExecutionProblem));
+      return { chain, headBehindBy, executions };
     })
     .deferred();
   if (headBehindBy > 0) {
