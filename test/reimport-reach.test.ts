@@ -4,7 +4,7 @@
  * keeps its status. Imports and runs go through the library API in-process; approving, disabling and enabling a
  * tool are CLI commands.
  */
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Toolctl } from "../src/api/index.js";
@@ -84,6 +84,22 @@ describe("re-importing a tool that reaches further", () => {
     expect(result).toMatchObject({ status: "pending", widened: items });
     const human = await runCli(["tool", "approve", "job", "--yes"], { home });
     expect(human.stderr).toContain(items[0]);
+  });
+
+  it("the same relative path from a manifest moved elsewhere reaches another place: pending, naming it", async () => {
+    const toolctl = await openApi();
+    const root = tempDir("toolctl-reach-move-");
+    const deep = path.join(root, "proj", "sub", "tool");
+    const shallow = path.join(root, "tool");
+    mkdirSync(deep, { recursive: true });
+    mkdirSync(shallow, { recursive: true });
+    const text = processTool("[node, x.js]", 'process: { writable: [".."] }');
+    expect((await reimport(toolctl, deep, text)).status).toBe("active");
+    // A copy of the same file one level below the root: ".." is now the root itself.
+    const moved = await reimport(toolctl, shallow, text);
+    expect(moved).toMatchObject({ change: "updated", status: "pending", widened: [`path write ${root}`] });
+    // Back where it was accepted: within what was accepted again.
+    expect((await reimport(toolctl, deep, text)).status).toBe("active");
   });
 
   it("narrowing, or changing only a description, keeps it active; a disabled tool stays disabled", async () => {

@@ -3,6 +3,7 @@
  * the reach it accepts, which actions changed). The decisions are pure: each backend reads the stored tool, asks
  * here, and writes the answer in its own transaction.
  */
+import path from "node:path";
 import type { ActionSpec } from "../../domain/manifest.js";
 import { asksOf, isCovered, reachOf, widenedReach, type Asks } from "../../domain/permissions.js";
 import type { ActionRecord, SaveToolInput, SaveToolResult, ToolDefinition, ToolStatus, ToolSummary } from "../../domain/records.js";
@@ -98,6 +99,30 @@ export interface ToolSavePlan {
   widened: string[];
 }
 
+/** The reach items that name a path, by their prefix: relative ones are relative to the manifest's directory. */
+const PATH_ITEMS = ["path read ", "path write ", "path cwd ", "path root ", "database "];
+
+/**
+ * `items` with every relative path made absolute against `dir`, the directory of the manifest they were read
+ * from (as the runtimes resolve them): the same `..` from a manifest moved elsewhere is another place. Without a
+ * directory (a spec fetched from a URL) they stay as they are.
+ */
+export function absoluteReach(items: readonly string[], dir: string | undefined): string[] {
+  if (dir === undefined) return [...items];
+  return items
+    .map((item) => {
+      const prefix = PATH_ITEMS.find((candidate) => item.startsWith(candidate));
+      const target = prefix === undefined ? undefined : item.slice(prefix.length);
+      if (target === undefined || target === ":memory:" || path.isAbsolute(target) || target.startsWith("~")) return item;
+      return `${prefix}${path.resolve(dir, target)}`;
+    })
+    .sort();
+}
+
+/** The directory of a manifest file; none for a spec fetched from a URL, or a tool saved without a source. */
+const manifestDir = (source: string | null | undefined): string | undefined =>
+  source && !/^https?:\/\//i.test(source) && path.isAbsolute(source) ? path.dirname(source) : undefined;
+
 /**
  * The status and accepted reach of a tool being saved (not `unchanged`), from what is stored and what its actions
  * were. A tool asking for more than it was granted, or reaching further than the user accepted, goes back to
@@ -115,15 +140,19 @@ export function planToolSave(
   const covered = isCovered(asksOf({ runtime: manifest.runtime, definition, requiresApproval }), grants, requiresApproval);
   // Where it can reach, against what the user accepted (at its first import, or when approving it): a re-import
   // that reaches further (a host, a private network, another program or variable, a path) goes back to pending.
-  const reach = reachOf({ runtime: manifest.runtime, definition, actions: Object.values(manifest.actions) });
+  // Paths as the runtimes resolve them, against each manifest's own directory: a relative path moves with it.
+  const reach = absoluteReach(reachOf({ runtime: manifest.runtime, definition, actions: Object.values(manifest.actions) }), manifestDir(input.sourcePath));
   const accepted = existing
-    ? existing.accepted_reach !== null
-      ? (JSON.parse(existing.accepted_reach) as string[])
-      : reachOf({
-          runtime: existing.runtime,
-          definition: JSON.parse(existing.definition) as ToolDefinition,
-          actions: oldActions.map((action) => action.spec),
-        })
+    ? absoluteReach(
+        existing.accepted_reach !== null
+          ? (JSON.parse(existing.accepted_reach) as string[])
+          : reachOf({
+              runtime: existing.runtime,
+              definition: JSON.parse(existing.definition) as ToolDefinition,
+              actions: oldActions.map((action) => action.spec),
+            }),
+        manifestDir(existing.source_path),
+      )
     : null;
   const widened = widenedReach(reach, accepted);
   const status: ToolStatus =
