@@ -4,7 +4,8 @@
  * whole process tree goes when it ends: on timeout, Ctrl-C and SIGTERM.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import net from "node:net";
 import http from "node:http";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -69,6 +70,52 @@ async function enrolled(home: string): Promise<string> {
   expect((await runCli(["2fa", "enroll", "--code", generateTotp(secret, Date.now())], { home })).code).toBe(0);
   return secret;
 }
+
+/** Tries to connect to each unix socket given, and lists the places daemons keep theirs. */
+const SOCKET_PROBE = `const net = require("net"), fs = require("fs");
+const out = { connect: {}, list: {} };
+for (const dir of ["/run", "/var/run", "/run/docker", "/var/lib/docker"]) {
+  try { const names = fs.readdirSync(dir); out.list[dir] = names.length ? names : "EMPTY"; } catch (e) { out.list[dir] = e.code; }
+}
+const files = process.argv.slice(2);
+let left = files.length;
+const done = () => { if (--left === 0) console.log(JSON.stringify(out)); };
+for (const file of files) {
+  const socket = net.connect(file);
+  socket.on("connect", () => { out.connect[file] = "connected"; socket.destroy(); done(); });
+  socket.on("error", (e) => { out.connect[file] = e.code; done(); });
+}`;
+
+function probeManifest(extra: string, sockets: string[]): string {
+  return `apiVersion: toolctl/v1
+name: probe
+description: Looks for sockets
+runtime: process
+${extra}
+actions:
+  go: { description: Go, kind: read, stdin: none, command: [node, "{{ tool.dir }}/probe.js", ${sockets.map((s) => JSON.stringify(s)).join(", ")}] }
+`;
+}
+
+function listen(file: string): Promise<net.Server & { file: string }> {
+  const server = net.createServer((socket) => socket.end());
+  return new Promise((resolve, reject) => {
+    server.on("error", reject);
+    server.listen(file, () => resolve(Object.assign(server, { file })));
+  });
+}
+
+/** Root (as CI runs) can put a socket of its own under the real /run. */
+const canWriteRun = (() => {
+  try {
+    accessSync("/run", constants.W_OK);
+    accessSync("/etc", constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+})();
+const needsRootBwrap = canWriteRun ? needsBwrap : it.skip;
 
 describe("process tools are confined", () => {
   needsBwrap("a LOW tool cannot read the home, so it cannot mint the code a CRITICAL payment needs", async () => {
@@ -208,6 +255,146 @@ actions:
     expect(result.json.error.message).toMatch(/process.readable: .* would expose the toolctl home .*; nothing ran/);
   });
 
+  needsRootBwrap("hides the daemons' sockets: /run, /var/run and /var/lib/docker are empty, /tmp is private", async () => {
+    // A socket of our own under the real /run (a stand-in for containerd's), and one in the shared /tmp.
+    const runDir = mkdtempSync("/run/toolctl-test-");
+    const tmpDir = tempDir("toolctl-tmp-agent-");
+    const servers = await Promise.all([path.join(runDir, "engine.sock"), path.join(tmpDir, "agent.sock")].map(listen));
+    try {
+      const dir = writeFiles({ "probe.js": SOCKET_PROBE, "probe.yaml": probeManifest("", [...servers.map((s) => s.file), "/run/docker.sock"]) });
+      const home = tempDir("toolctl-confined-");
+      expect((await runCli(["import", dir], { home })).code).toBe(0);
+      const result = await runJson(["run", "probe.go"], { home });
+      expect(result.code, result.stderr).toBe(0);
+      const out = result.json.output as { connect: Record<string, string>; list: Record<string, string[] | string> };
+      expect(out.connect).toEqual({ [servers[0]!.file]: "ENOENT", [servers[1]!.file]: "ENOENT", "/run/docker.sock": "ENOENT" });
+      for (const dir of ["/run", "/var/run"]) {
+        const listed = out.list[dir];
+        expect(Array.isArray(listed) ? listed.filter((name) => /docker|containerd|toolctl-test|dbus|postgresql/.test(name)) : [listed]).toEqual(
+          Array.isArray(listed) ? [] : ["EMPTY"],
+        );
+      }
+      expect(["ENOENT", "EMPTY"]).toContain(out.list["/run/docker"]);
+      expect(["ENOENT", "EMPTY"]).toContain(out.list["/var/lib/docker"]);
+      // A working directory of /tmp does not bring back the shared one.
+      const inTmp = writeFiles({ "probe.js": SOCKET_PROBE, "probe.yaml": probeManifest("process: { cwd: /tmp }", [servers[1]!.file]) });
+      const tmpHome = tempDir("toolctl-confined-");
+      expect((await runCli(["import", inTmp], { home: tmpHome })).code).toBe(0);
+      const fromTmp = await runJson(["run", "probe.go"], { home: tmpHome });
+      expect(fromTmp.code, fromTmp.stderr).toBe(0);
+      expect(fromTmp.json.output.connect).toEqual({ [servers[1]!.file]: "ENOENT" });
+    } finally {
+      for (const server of servers) server.close();
+      rmSync(runDir, { recursive: true, force: true });
+    }
+  });
+
+  needsRootBwrap("a file /etc links into /run (resolv.conf under systemd-resolved) is still there", async () => {
+    const runDir = mkdtempSync("/run/toolctl-test-");
+    writeFileSync(path.join(runDir, "stub-resolv.conf"), "nameserver 127.0.0.53\n");
+    const link = `/etc/toolctl-test-${path.basename(runDir)}.conf`;
+    symlinkSync(`..${runDir}/stub-resolv.conf`, link);
+    try {
+      const dir = writeFiles({
+        "cat.yaml": `apiVersion: toolctl/v1
+name: catconf
+description: Reads a link in /etc
+runtime: process
+actions:
+  go: { description: Go, kind: read, stdin: none, output: text, command: [cat, "${link}"] }
+`,
+      });
+      const home = tempDir("toolctl-confined-");
+      expect((await runCli(["import", dir], { home })).code).toBe(0);
+      const result = await runJson(["run", "catconf.go"], { home });
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.json.output).toMatch(/^nameserver 127\.0\.0\.53\n?$/);
+    } finally {
+      rmSync(link, { force: true });
+      rmSync(runDir, { recursive: true, force: true });
+    }
+  });
+
+  needsRootBwrap("refuses readable/writable paths holding the daemons' sockets (exit 3, nothing ran)", async () => {
+    const runDir = mkdtempSync("/run/toolctl-test-");
+    const engine = tempDir("toolctl-engine-");
+    const server = await listen(path.join(engine, "docker.sock"));
+    const homes: string[] = [];
+    try {
+      const cases: Array<[string, string, RegExp]> = [
+        ["readable", "/run", /process.readable: \/run would expose \/run, where daemons keep their sockets/],
+        ["readable", "/var/run", /process.readable: \/var\/run would expose \/run, where daemons keep their sockets/],
+        ["writable", runDir, /process.writable: \/run\/toolctl-test-\w+ would expose \/run, where daemons keep their sockets/],
+        ["readable", "/tmp", /process.readable: \/tmp would expose the shared \/tmp \(other users' agent and X11 sockets\)/],
+        ["readable", engine, /process.readable: .* would expose the container engine's socket \(.*docker.sock\)/],
+      ];
+      for (const [what, file, message] of cases) {
+        const dir = writeFiles({
+          "x.yaml": `apiVersion: toolctl/v1
+name: x
+description: Asks to see the sockets
+runtime: process
+process: { ${what}: [${JSON.stringify(file)}] }
+actions:
+  go: { description: Go, kind: read, command: [node, -e, "console.log(1)"] }
+`,
+        });
+        // A home outside /tmp, so that /tmp is refused for what it holds of others.
+        const home = mkdtempSync("/var/tmp/toolctl-confined-");
+        homes.push(home);
+        expect((await runCli(["import", dir], { home })).code).toBe(0);
+        const result = await runJson(["run", "x.go"], { home, env: { DOCKER_HOST: `unix://${server.file}` } });
+        expect(result.code, `${what} ${file}: ${result.stdout}`).toBe(3);
+        expect(result.json.error.message).toMatch(message);
+        expect(result.json.error.message).toMatch(/; nothing ran$/);
+      }
+    } finally {
+      server.close();
+      rmSync(runDir, { recursive: true, force: true });
+      for (const home of homes) rmSync(home, { recursive: true, force: true });
+    }
+  });
+
+  needsBwrap("the engine socket stays hidden when the tool's own directory holds it", async () => {
+    const dir = writeFiles({ "probe.js": SOCKET_PROBE });
+    const server = await listen(path.join(dir, "engine.sock"));
+    try {
+      writeFileSync(path.join(dir, "probe.yaml"), probeManifest("", [server.file]));
+      const home = tempDir("toolctl-confined-");
+      expect((await runCli(["import", path.join(dir, "probe.yaml")], { home })).code).toBe(0);
+      const result = await runJson(["run", "probe.go"], { home, env: { DOCKER_HOST: `unix://${server.file}` } });
+      expect(result.code, result.stderr).toBe(0);
+      expect(["EACCES", "ECONNREFUSED", "ENOTSOCK"]).toContain(result.json.output.connect[server.file]);
+    } finally {
+      server.close();
+    }
+  });
+
+  needsBwrap("hides the .env of toolctl's own working directory, even where the tool may read", async () => {
+    const project = writeFiles({ ".env": "STRIPE_API_KEY=sk_live_toolctl_cwd_4409\n", "data.txt": "data" });
+    const dir = writeFiles({
+      "reader.yaml": `apiVersion: toolctl/v1
+name: cwdreader
+description: Reads the project it is given
+runtime: process
+process: { readable: [${JSON.stringify(project)}] }
+actions:
+  read:
+    description: Read files
+    kind: read
+    stdin: none
+    command: [node, -e, "const fs = require('fs'); const out = {}; for (const p of process.argv.slice(1)) { try { out[p] = fs.readFileSync(p, 'utf8'); } catch (e) { out[p] = e.code; } } console.log(JSON.stringify(out))", "${project}/.env", "${project}/data.txt"]
+`,
+    });
+    const home = tempDir("toolctl-confined-");
+    expect((await runCli(["import", dir], { home })).code).toBe(0);
+    const result = await runJson(["run", "cwdreader.read"], { home, cwd: project });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.json.output[`${project}/data.txt`]).toBe("data");
+    expect(["", "EACCES"]).toContain(result.json.output[`${project}/.env`]);
+    expect(JSON.stringify(result.json)).not.toMatch(/sk_live_toolctl_cwd_4409/);
+  });
+
   it("without bubblewrap: refused by default on Linux (exit 6), unconfined with a warning when the config allows it", async () => {
     // A PATH that has node but no bwrap.
     const bin = tempDir("toolctl-nobwrap-");
@@ -277,6 +464,30 @@ actions:
     const result = await runJson(["run", "grab.go", "--sandbox", "docker"], { home });
     expect(result.code).toBe(3);
     expect(result.json.error.message).toMatch(/grab's directory .* holds the toolctl home; it cannot be mounted into a container/);
+  });
+
+  it.skipIf(skipDocker)("a process tool run in Docker never sees the .env beside its manifest (or toolctl's, when it is there)", async () => {
+    const dir = writeFiles({
+      ".env": "STRIPE_API_KEY=sk_live_docker_dotenv_5521\n",
+      "sub/.env": "OTHER_TOKEN=docker_cwd_dotenv_8830\n",
+      "data.txt": "data\n",
+      "dump.yaml": `apiVersion: toolctl/v1
+name: dump
+description: Prints what is mounted at /tool
+runtime: process
+image: ${BUSYBOX_IMAGE}
+actions:
+  go: { description: Go, kind: read, stdin: none, output: text, command: [sh, -c, "cat /tool/.env /tool/sub/.env /tool/data.txt"] }
+`,
+    });
+    // The container runs as nobody: the files must be readable by others, as a project's usually are.
+    for (const file of ["", "sub", ".env", "sub/.env", "data.txt"]) chmodSync(path.join(dir, file), file.includes(".") ? 0o644 : 0o755);
+    const home = tempDir("toolctl-confined-");
+    expect((await runCli(["import", path.join(dir, "dump.yaml")], { home })).code).toBe(0);
+    const result = await runJson(["run", "dump.go", "--sandbox", "docker"], { home, cwd: path.join(dir, "sub") });
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    expect(result.json.output).toMatch(/^data\n?$/);
+    expect(JSON.stringify(result.json)).not.toMatch(/sk_live_docker_dotenv_5521|docker_cwd_dotenv_8830/);
   });
 
   needsBwrap("doctor says how process tools are confined", async () => {

@@ -27,6 +27,8 @@ export interface ContainerPlan {
   stateVolume?: string;
   /** A host directory mounted read-only at /tool (a process tool's own files). */
   toolDir?: string;
+  /** Files under /tool that read as empty (/dev/null mounted over them): the .env files secrets are kept in. */
+  hiddenFiles?: string[];
   labels: Record<string, string>;
   timeoutSeconds: number;
 }
@@ -48,6 +50,7 @@ export function describeContainer(plan: ContainerPlan): Record<string, unknown> 
     mounts: [
       ...(plan.stateVolume ? [{ type: "volume", source: plan.stateVolume, target: "/state", quotaMb: permissions.storageMb }] : []),
       ...(plan.toolDir ? [{ type: "bind", source: plan.toolDir, target: "/tool", readOnly: true }] : []),
+      ...(plan.hiddenFiles ?? []).map((target) => ({ type: "bind", source: "/dev/null", target, readOnly: true })),
     ],
     env: Object.keys(plan.env).sort(),
     timeoutSeconds: plan.timeoutSeconds,
@@ -59,6 +62,8 @@ export function createOptions(plan: ContainerPlan, stdin: boolean): Dockerode.Co
   const mounts: Dockerode.MountSettings[] = [];
   if (plan.stateVolume) mounts.push({ Type: "volume", Source: plan.stateVolume, Target: "/state", ReadOnly: false });
   if (plan.toolDir) mounts.push({ Type: "bind", Source: plan.toolDir, Target: "/tool", ReadOnly: true });
+  // After /tool, so they cover its files.
+  for (const target of plan.hiddenFiles ?? []) mounts.push({ Type: "bind", Source: "/dev/null", Target: target, ReadOnly: true });
   return {
     Image: plan.image,
     Cmd: plan.command,

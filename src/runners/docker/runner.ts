@@ -11,6 +11,7 @@ import { renderValue } from "../../domain/template.js";
 import { isAlive } from "../../util/process.js";
 import { isWithinPath, keyMaterialAt, realOrResolved } from "../key-material.js";
 import { exitedWith, programOutput, renderArgv, unclearEnding } from "../process/invocation.js";
+import { daemonSocketsAt, dotenvFilesIn } from "../process/sandbox.js";
 import type { Prepared, PreflightHooks, RunContext, RunResult, Runner } from "../types.js";
 import { ContainerStartError, describeContainer, runContainer, sweepOrphans, type ContainerPlan } from "./container.js";
 import { connectEngine, engineAddress, engineMessage, unavailableError, type Engine, type EngineAddress } from "./engine.js";
@@ -82,7 +83,22 @@ export const dockerRunner: Runner = {
           `tool ${tool.name}'s directory ${toolDir} holds ${keys ?? "the toolctl home"}; it cannot be mounted into a container: move the manifest and its files to a directory of their own`,
         );
       }
+      // A unix socket can be connected to through a read-only mount: a daemon's would be the container's.
+      const sockets = daemonSocketsAt(dir, context.env);
+      if (sockets !== undefined) {
+        throw new PolicyError(
+          "policy_refused",
+          `tool ${tool.name}'s directory ${toolDir} holds ${sockets}, where a daemon's socket is; it cannot be mounted into a container: move the manifest and its files to a directory of their own`,
+        );
+      }
     }
+    // The .env files beside the manifest (and toolctl's own, when it is there) read as empty at /tool, as in bubblewrap.
+    const processCwd = toolDir && definition.process?.cwd ? path.resolve(toolDir, definition.process.cwd) : undefined;
+    const hiddenFiles = toolDir
+      ? dotenvFilesIn(toolDir, [toolDir, context.cwd, ...(processCwd ? [processCwd] : [])]).map((file) =>
+          path.posix.join("/tool", path.relative(realOrResolved(toolDir), file).split(path.sep).join("/")),
+        )
+      : [];
     // Where the container would run; a DOCKER_HOST that cannot be used is reported by preflight.
     let address: EngineAddress | undefined;
     try {
@@ -113,6 +129,7 @@ export const dockerRunner: Runner = {
       permissions,
       stateVolume: volume,
       toolDir,
+      hiddenFiles,
       labels: { "io.toolctl.tool": tool.name, "io.toolctl.action": action.name, "io.toolctl.execution": context.executionId },
       timeoutSeconds: spec.timeoutSeconds ?? definition.permissions?.timeoutSeconds ?? definition.process?.timeoutSeconds ?? permissions.timeoutSeconds,
     };

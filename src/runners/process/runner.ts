@@ -65,6 +65,7 @@ export const processRunner: Runner = {
           cwd,
           toolDir,
           toolctlHome: context.home,
+          toolctlCwd: context.cwd,
           network: settings.network,
           readable,
           writable,
@@ -91,7 +92,7 @@ export const processRunner: Runner = {
               network: settings.network,
               readable,
               writable,
-              hidden: "the toolctl home, your home directory, key material, the session bus, the Docker socket",
+              hidden: "the toolctl home, your home directory, key material, the session bus, /run and the daemons' sockets, the .env files",
             }
           : { by: "none", why: confinement.unconfined },
       },

@@ -8,7 +8,7 @@
  * A LOW-risk tool that needs no approval could otherwise read master.key and registry.db and mint the TOTP code
  * that approves a CRITICAL payment.
  */
-import { accessSync, constants, existsSync, statSync } from "node:fs";
+import { accessSync, constants, existsSync, lstatSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { EnvironmentError, PolicyError } from "../../errors.js";
 import { isWithinPath as within, keyMaterialPaths, realOrResolved as real, userHomes } from "../key-material.js";
@@ -16,6 +16,24 @@ import { isWithinPath as within, keyMaterialPaths, realOrResolved as real, userH
 export type ConfinementSetting = "auto" | "required" | "optional" | "off";
 
 const DOCKER_SOCKETS = ["/var/run/docker.sock", "/run/docker.sock"];
+
+/**
+ * Where daemons keep their unix sockets. A socket can be connected to through a read-only mount, and a network
+ * namespace does not isolate path-based sockets: containerd's, Docker's, the system bus, a database's would let a
+ * tool act as root (start a privileged container) whatever else hides. Each is replaced by an empty tmpfs.
+ */
+const DAEMON_DIRS = [
+  "/run",
+  "/var/run",
+  "/var/lib/docker",
+  "/var/lib/containerd",
+  "/var/lib/kubelet",
+  "/var/lib/lxd",
+  "/var/lib/incus",
+  "/var/snap/docker",
+  "/var/snap/lxd",
+  "/var/snap/microk8s",
+];
 
 export function findOnPath(name: string, pathVariable: string | undefined): string | undefined {
   if (name.includes("/")) return name;
@@ -72,6 +90,8 @@ export interface SandboxSpec {
   network: boolean;
   readable: string[];
   writable: string[];
+  /** toolctl's own working directory: the `.env` it reads secrets from. */
+  toolctlCwd?: string;
   /** toolctl's own environment: where the user's homes are. */
   env: NodeJS.ProcessEnv;
   /** The PATH the program is started with, to find where the command lives. */
@@ -86,28 +106,89 @@ function runtimeDirs(env: NodeJS.ProcessEnv): string[] {
   return [...dirs].filter((dir) => existsSync(dir)).map(real);
 }
 
+/** What a tool never sees, whatever its manifest asks. */
+interface Hidden {
+  home: string;
+  keys: string[];
+  /** The daemons' runtime directories (by real path). */
+  daemonDirs: string[];
+  /** The container engines' sockets (by real path). */
+  sockets: string[];
+}
+
 /**
- * A path the manifest asks to see again: never the toolctl home or the user's key material, nor anything
- * containing them. A path inside the user's home is fine (a project directory).
+ * A path the manifest asks to see again: never the toolctl home or the user's key material, the daemons'
+ * sockets, nor anything containing them. A path inside the user's home is fine (a project directory), and so is
+ * one inside /tmp (the whole shared /tmp holds other users' agent and X11 sockets).
  */
-function checkExposed(file: string, what: string, hidden: { home: string; keys: string[] }): string {
+function checkExposed(file: string, what: string, hidden: Hidden): string {
   const resolved = real(file);
-  if (within(hidden.home, resolved) || within(resolved, hidden.home)) {
-    throw new PolicyError("policy_refused", `process.${what}: ${file} would expose the toolctl home (${hidden.home}) to the tool; nothing ran`);
+  const refuse = (exposes: string) => new PolicyError("policy_refused", `process.${what}: ${file} would expose ${exposes} to the tool; nothing ran`);
+  if (within(hidden.home, resolved) || within(resolved, hidden.home)) throw refuse(`the toolctl home (${hidden.home})`);
+  for (const key of hidden.keys) if (within(key, resolved) || within(resolved, key)) throw refuse(`key material (${key})`);
+  for (const dir of hidden.daemonDirs) {
+    if (within(dir, resolved) || within(resolved, dir))
+      throw refuse(`${dir}, where daemons keep their sockets (a container engine's drives the machine as root)`);
   }
-  for (const key of hidden.keys) {
-    if (within(key, resolved) || within(resolved, key))
-      throw new PolicyError("policy_refused", `process.${what}: ${file} would expose key material (${key}) to the tool; nothing ran`);
-  }
+  if (within(real("/tmp"), resolved)) throw refuse("the shared /tmp (other users' agent and X11 sockets)");
+  for (const socket of hidden.sockets) if (within(socket, resolved)) throw refuse(`the container engine's socket (${socket})`);
   if (!existsSync(resolved)) throw new PolicyError("policy_refused", `process.${what}: ${file} does not exist; create it or fix the manifest; nothing ran`);
   return resolved;
 }
 
-/** The engine sockets on this machine: the default ones and the one DOCKER_HOST names. */
-function dockerSockets(env: NodeJS.ProcessEnv): string[] {
-  const host = env.DOCKER_HOST?.trim();
-  const named = host?.startsWith("unix:///") ? [host.slice("unix://".length)] : [];
-  return [...DOCKER_SOCKETS, ...named].filter((file) => existsSync(file));
+/** The daemons' runtime directories on this machine, by real path (/var/run is usually a link to /run), outermost only. */
+function daemonDirs(): string[] {
+  const dirs = [...new Set(DAEMON_DIRS.filter((dir) => existsSync(dir)).map(real))];
+  return dirs.filter((dir) => !dirs.some((other) => other !== dir && within(dir, other)));
+}
+
+/**
+ * The files that links in /etc lead to under the daemons' directories (resolv.conf under systemd-resolved,
+ * resolvconf or NetworkManager): brought back read-only, one regular file each, never a socket or a directory.
+ */
+function etcFilesIn(dirs: string[]): string[] {
+  const files = new Set<string>();
+  let names: string[] = [];
+  try {
+    names = readdirSync("/etc");
+  } catch {
+    return [];
+  }
+  for (const name of names) {
+    const link = path.join("/etc", name);
+    try {
+      if (!lstatSync(link).isSymbolicLink()) continue;
+      const target = real(link);
+      if (dirs.some((dir) => within(target, dir)) && statSync(target).isFile()) files.add(target);
+    } catch {
+      // A dangling link: nothing to bring back.
+    }
+  }
+  return [...files];
+}
+
+/** The engine sockets on this machine: the default ones and those DOCKER_HOST, CONTAINER_HOST (Podman) and CONTAINERD_ADDRESS name. */
+function engineSockets(env: NodeJS.ProcessEnv): string[] {
+  const named = [env.DOCKER_HOST, env.CONTAINER_HOST, env.CONTAINERD_ADDRESS]
+    .map((value) => value?.trim())
+    .map((value) => (value?.startsWith("unix:///") ? value.slice("unix://".length) : value))
+    .filter((value): value is string => value !== undefined && path.isAbsolute(value));
+  return [...new Set([...DOCKER_SOCKETS, ...named].filter((file) => existsSync(file)).map(real))];
+}
+
+/** The daemon directory or engine socket `dir` is (or holds), if any: what no tool may be handed a mount of. */
+export function daemonSocketsAt(dir: string, env: NodeJS.ProcessEnv): string | undefined {
+  const resolved = real(dir);
+  return daemonDirs().find((daemon) => within(daemon, resolved) || within(resolved, daemon)) ?? engineSockets(env).find((socket) => within(socket, resolved));
+}
+
+/** The `.env` files toolctl and a project keep secrets in that lie in `dir` (by real path): toolctl's working directory's, the tool's working directory's and its own. */
+export function dotenvFilesIn(dir: string, dirs: string[]): string[] {
+  const files = new Set<string>();
+  for (const candidate of dirs.map((each) => path.join(real(each), ".env"))) {
+    if (existsSync(candidate) && statSync(candidate).isFile() && within(real(candidate), real(dir))) files.add(real(candidate));
+  }
+  return [...files];
 }
 
 /** The client certificates DOCKER_CERT_PATH names: whoever holds them drives the engine (~/.docker is key material already). */
@@ -121,11 +202,12 @@ export function bubblewrapArgv(spec: SandboxSpec): string[] {
   const home = real(spec.toolctlHome);
   const homes = userHomes(spec.env);
   const keys = keyMaterialPaths(spec.env);
-  const hidden = { home, keys };
+  const daemons = daemonDirs();
+  const sockets = engineSockets(spec.env);
+  const hidden: Hidden = { home, keys, daemonDirs: daemons, sockets };
+  // /tmp is private: the shared one holds X11 and other users' agent sockets (ssh-agent, gpg-agent).
   const args = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"];
-  for (const dir of [...homes, ...runtimeDirs(spec.env)]) args.push("--tmpfs", dir);
-  // /var/run is usually a link to /run: each socket once, by its real path (bwrap does not follow links there).
-  for (const socket of new Set(dockerSockets(spec.env).map(real))) args.push("--ro-bind", "/dev/null", socket);
+  for (const dir of homes) args.push("--tmpfs", dir);
   // Seen again: the program itself (when it lives in a hidden directory), its directory and working directory.
   const program = findOnPath(spec.argv[0]!, spec.programPath);
   const exposed: Array<[string, "ro" | "rw"]> = [];
@@ -134,16 +216,25 @@ export function bubblewrapArgv(spec: SandboxSpec): string[] {
     const prefix = path.dirname(path.dirname(real(program)));
     if (homes.some((userHome) => within(prefix, userHome) && prefix !== userHome)) exposed.push([checkExposed(prefix, "command", hidden), "ro"]);
   }
-  exposed.push([real(spec.toolDir), "ro"], [real(spec.cwd), "ro"]);
+  // A working directory of / or /tmp is not brought back whole (the shared /tmp, the homes): the program starts
+  // in the sandbox's own.
+  for (const dir of [real(spec.toolDir), real(spec.cwd)]) if (!within(real("/tmp"), dir)) exposed.push([dir, "ro"]);
   for (const file of spec.readable) exposed.push([checkExposed(file, "readable", hidden), "ro"]);
   for (const file of spec.writable) exposed.push([checkExposed(file, "writable", hidden), "rw"]);
   for (const [dir, mode] of exposed) args.push(mode === "rw" ? "--bind" : "--ro-bind", dir, dir);
   // Hidden again last, whatever was exposed above them: a manifest kept in the user's home exposes its
-  // directory, never the toolctl home or the keys inside it.
-  for (const dir of [home, ...keys, ...dockerCertDir(spec.env), ...runtimeDirs(spec.env)]) args.push("--tmpfs", dir);
-  // The .env files secrets are kept in (toolctl reads the working directory's; a project keeps one beside its
+  // directory, never the toolctl home or the keys inside it; a tool's directory never brings back a socket.
+  const emptied = [home, ...keys, ...dockerCertDir(spec.env), ...runtimeDirs(spec.env), ...daemons];
+  const outermost = [...new Set(emptied)].filter((dir) => !emptied.some((other) => other !== dir && within(dir, other)));
+  for (const dir of outermost) args.push("--tmpfs", dir);
+  // What /etc links to under /run (resolv.conf), read-only; one gone since (a rename) is not a reason to fail the run.
+  for (const file of etcFilesIn(daemons)) args.push("--ro-bind-try", file, file);
+  // An engine socket elsewhere (DOCKER_HOST in a directory a tool sees) reads as /dev/null.
+  for (const socket of sockets) if (!outermost.some((dir) => within(socket, dir))) args.push("--ro-bind", "/dev/null", socket);
+  // The .env files secrets are kept in (toolctl reads its working directory's; a project keeps one beside its
   // manifests) read as empty: a tool gets the secrets it declares, never the file that holds them all.
-  for (const file of new Set([real(spec.cwd), real(spec.toolDir)].map((dir) => path.join(dir, ".env")))) {
+  const dirs = [spec.toolctlCwd, spec.cwd, spec.toolDir].filter((dir): dir is string => dir !== undefined).map(real);
+  for (const file of new Set(dirs.map((dir) => path.join(dir, ".env")))) {
     if (existsSync(file) && statSync(file).isFile()) args.push("--ro-bind", "/dev/null", real(file));
   }
   args.push("--chdir", real(spec.cwd), "--unshare-all", ...(spec.network ? ["--share-net"] : []), "--die-with-parent", "--new-session", "--cap-drop", "ALL");
