@@ -18,6 +18,20 @@ const KEY_MATERIAL = [
   ".local/share/keyrings",
   ".netrc",
   ".pgpass",
+  // Developer tools' tokens: git's credential store, package registries (npm, yarn, PyPI, RubyGems, crates.io,
+  // Maven), the GitHub CLI, Terraform Cloud and Vault.
+  ".git-credentials",
+  ".config/git/credentials",
+  ".npmrc",
+  ".yarnrc.yml",
+  ".pypirc",
+  ".gem/credentials",
+  ".cargo/credentials",
+  ".cargo/credentials.toml",
+  ".m2/settings.xml",
+  ".config/gh",
+  ".terraform.d/credentials.tfrc.json",
+  ".vault-token",
   // The user's own toolctl home: in a project the home in use is the project's .toolctl/, but the user's config
   // (a database URL with its password) and their other registry and keys are still here.
   ".toolctl",
