@@ -652,6 +652,12 @@ describe("an unusable home or registry: exit 6", () => {
     expect(result.stderr).not.toContain("EEXIST");
   });
 
+  it("a bad setting in the environment is one line: the problem is not said again under the message", async () => {
+    const result = await runCli(["budget"], { env: { TOOLCTL_LIMITS_DAILY_USD: "abc" } });
+    expectHumanError(result, 2, 'error: TOOLCTL_LIMITS_DAILY_USD: expected an amount in USD, 0 or more, got "abc"');
+    expect(result.stderr.trim().split("\n")).toHaveLength(1);
+  });
+
   it("a home where no directory can be made (under /proc) is exit 6 at once, not a loop", async () => {
     // Node's recursive mkdir retries for ever when mkdir says ENOENT under an existing parent, as /proc does.
     const result = await runCli(["list"], { home: "/proc/1/toolctl-home" });

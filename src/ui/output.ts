@@ -141,7 +141,8 @@ export function createOutput(options: OutputOptions): Output {
       }
       const message = error instanceof Error ? error.message : String(error);
       const problems = error instanceof ToolctlError ? (error.details.problems ?? []) : [];
-      const lines = problems.length > 1 || (problems.length === 1 && problems[0] !== message) ? problems : [];
+      // One problem the message already says (perhaps with the value after it) is not said twice.
+      const lines = problems.length > 1 || (problems.length === 1 && !message.includes(problems[0]!)) ? problems : [];
       write(2, [color.red(`error: ${message}`), ...lines.map((p) => `  ${p}`)].join("\n"));
     },
   };
