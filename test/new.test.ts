@@ -85,9 +85,13 @@ describe("toolctl new RUNTIME NAME", () => {
     const cwd = tempDir("toolctl-new-");
     const made = await runCli(["new", "http", "billing", "--out", "tools.yaml"], { cwd });
     expect(made.code, made.stderr).toBe(0);
-    expect(made.stdout).toContain("wrote tools.yaml (http tool billing)");
-    expect(made.stdout).toContain("toolctl secret set BILLING_TOKEN");
-    expect(made.stdout).toContain("toolctl import tools.yaml");
+    expect(made.stdout).toBe("wrote tools.yaml (http tool billing)\n");
+    // What to do next is for people, on stderr; --quiet leaves it out.
+    expect(made.stderr).toContain("toolctl secret set BILLING_TOKEN");
+    expect(made.stderr).toContain("toolctl import tools.yaml");
+    const quiet = await runCli(["new", "http", "billing", "--out", "quiet.yaml", "-q"], { cwd });
+    expect(quiet.code, quiet.stderr).toBe(0);
+    expect([quiet.stdout, quiet.stderr]).toEqual(["wrote quiet.yaml (http tool billing)\n", ""]);
     expect(existsSync(path.join(cwd, "tools.yaml"))).toBe(true);
     expect(existsSync(path.join(cwd, "billing.yaml"))).toBe(false);
   });
@@ -150,7 +154,7 @@ async function toolSends(name: string, line: string, secrets: Record<string, str
     expect(text).not.toContain(value);
     expect(made.stdout + made.stderr + human.stdout + human.stderr).not.toContain(value);
   }
-  for (const secret of Object.keys(secrets)) expect(human.stdout).toContain(`toolctl secret set ${secret}`);
+  for (const secret of Object.keys(secrets)) expect(human.stderr).toContain(`toolctl secret set ${secret}`);
   const imported = await runJson(["import", `${name}.yaml`], { cwd, home });
   expect(imported.code, imported.stderr).toBe(0);
   if (imported.json.imported[0].status === "pending") expect((await runCli(["tool", "approve", name, "--yes"], { home })).code).toBe(0);

@@ -32,9 +32,10 @@ export async function newCommand(context: CommandContext, runtime: string, name:
     throw new UsageError(`cannot write ${file}: ${code ?? (error as Error).message}`);
   }
   const c = context.output.color;
-  context.output.data({ file, tool: name, runtime, secrets: scaffold.secrets, notes: scaffold.notes }, () =>
+  context.output.data({ file, tool: name, runtime, secrets: scaffold.secrets, notes: scaffold.notes }, () => `wrote ${file} (${runtime} tool ${name})`);
+  // What to do next is for people: on stderr, and not with --quiet.
+  context.output.info(
     [
-      `wrote ${file} (${runtime} tool ${name})`,
       ...scaffold.notes.map((note) => `  ${c.yellow("note")}: ${note}`),
       ...(scaffold.secrets.length > 0
         ? ["set its secrets (values are never written to the file):", ...scaffold.secrets.map((s) => `  toolctl secret set ${s}`)]
