@@ -190,7 +190,9 @@ suite("team mode: the CLI on a shared PostgreSQL database", () => {
     const verified = await runJson(["audit", "verify"], a);
     expect(verified.code).toBe(1);
     expect(verified.json.problems).toEqual([
-      expect.stringMatching(new RegExp(`^execution ${ran.json.executionId} is named in the audit log \\(event \\d+\\) but is not in the executions table: it was deleted$`)),
+      expect.stringMatching(
+        new RegExp(`^execution ${ran.json.executionId} is named in the audit log \\(event \\d+\\) but is not in the executions table: it was deleted$`),
+      ),
     ]);
   });
 
