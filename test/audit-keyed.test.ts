@@ -298,6 +298,15 @@ describe("keyed audit chain", () => {
     expect(without.problems).toMatch(/this home has no audit key: restore audit.key, the keyring entry, or TOOLCTL_AUDIT_KEY/);
     const wrong = await verify(home, { TOOLCTL_AUDIT_KEY: Buffer.alloc(32, 9).toString("base64") });
     expect(wrong.problems).toMatch(/is signed with audit key 'e[0-9a-f]{12}', not with this home's key/);
+    // The wrong key is said once for the events, once for the checkpoint and once for the executions: not once per row.
+    expect(wrong.problems.split("\n")).toEqual([
+      expect.stringMatching(
+        /^every event \(\d+\) is signed with audit key 'e[0-9a-f]{12}', not with this home's key .*: verify with the key the log was signed with$/,
+      ),
+      expect.stringMatching(/^the audit checkpoint is signed with audit key 'e[0-9a-f]{12}', not with this home's key$/),
+      expect.stringMatching(/^the exported head/),
+      expect.stringMatching(/^\d+ executions are signed with audit key 'e[0-9a-f]{12}', not with this home's key$/),
+    ]);
     const bad = await rejection(withHome(home, (toolctl) => toolctl.run("echo.say", { message: "x" }), { TOOLCTL_AUDIT_KEY: "short" }));
     expect(bad.exitCode).toBe(6);
     expect(bad.message).toMatch(/TOOLCTL_AUDIT_KEY: expected 32 bytes of base64/);

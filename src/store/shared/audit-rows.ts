@@ -8,6 +8,7 @@ import type { AuditKey } from "../../secrets/audit-key.js";
 import type { AuditEvent, AuditVerification } from "../../domain/records.js";
 import type { ChainHead } from "./head-file.js";
 import { checkpointMac, GENESIS_HASH, hashRow, type AuditRowBody } from "./signing.js";
+import { FOREIGN_EXECUTION } from "./execution-rows.js";
 
 /** A stored event: the body its hash covers, and the chain fields. */
 export interface AuditRow extends AuditRowBody {
@@ -64,7 +65,10 @@ export class ChainCheck {
       if (!key) this.otherKeys.add(row.key_id);
       else if (row.key_id !== key.id) {
         this.otherKeys.add(row.key_id);
-        problems.push(`event ${row.seq} is signed with audit key '${row.key_id}', not with this home's key '${key.id}' (${key.where})`);
+        // Said once per key at the end: a whole log checked with the wrong key is one problem, not one per event.
+        const seen = this.foreign.get(row.key_id);
+        if (seen) (seen.count++, (seen.last = row.seq));
+        else this.foreign.set(row.key_id, { first: row.seq, last: row.seq, count: 1 });
       } else if (hashRow(row.prev_hash, row, key) !== row.hash) problems.push(`event ${row.seq} was modified: its content does not match its signature`);
     }
     this.prevHash = row.hash;
@@ -73,8 +77,18 @@ export class ChainCheck {
     return problems.length <= MAX_PROBLEMS;
   }
 
+  /** Events signed with a key other than this home's, by that key. */
+  private readonly foreign = new Map<string, { first: number; last: number; count: number }>();
+
   /** Called once the walk ends. */
   finish(): void {
+    const { key } = this;
+    for (const [id, { first, last, count }] of this.foreign) {
+      const which = count === this.signed ? `every event (${count}) is` : count === 1 ? `event ${first} is` : `${count} events (${first} to ${last}) are`;
+      this.problems.unshift(
+        `${which} signed with audit key '${id}', not with this home's key '${key!.id}' (${key!.where})${count === this.signed ? ": verify with the key the log was signed with" : ""}`,
+      );
+    }
     if (!this.key && this.signed > 0)
       this.problems.unshift(
         `${this.signed} events are signed with audit key ${[...this.otherKeys].join(", ")}, but this home has no audit key: restore audit.key, the keyring entry, or TOOLCTL_AUDIT_KEY`,
@@ -166,7 +180,9 @@ export function judgeHeads(input: HeadsInput): { headBehindBy: number; headUnwri
   const lastSeq = chain.last?.seq ?? 0;
   const signedBy = (head: ChainHead) => key !== null && head.keyId === key.id && checkpointMac(key, head) === head.mac;
   if (checkpoint) {
-    if (!signedBy(checkpoint)) problems.push("the audit checkpoint's signature does not match: it was rewritten");
+    if (key !== null && checkpoint.keyId !== key.id)
+      problems.push(`the audit checkpoint is signed with audit key '${checkpoint.keyId}', not with this home's key`);
+    else if (!signedBy(checkpoint)) problems.push("the audit checkpoint's signature does not match: it was rewritten");
     else if (checkpoint.seq > lastSeq)
       problems.push(`events ${lastSeq + 1}-${checkpoint.seq} were cut off the end of the log (the checkpoint is at event ${checkpoint.seq})`);
     else if (hashAt(checkpoint.seq) !== checkpoint.hash) problems.push(`event ${checkpoint.seq} does not match the checkpoint: the log was rewritten`);
@@ -213,7 +229,16 @@ export function headBehindNote(headBehindBy: number, why = "a toolctl process st
 /** What a verification reports: the chain's problems and then the executions', the chain's head, and the notes. */
 export function verificationOf(chain: ChainCheck, executions: { checked: number; problems: string[] }, notes: string[]): AuditVerification {
   const { problems, last } = chain;
-  problems.push(...executions.problems);
+  // Executions signed with another key: one line per key, as for events.
+  const foreign = new Map<string, number>();
+  for (const problem of executions.problems) {
+    if (problem.startsWith(FOREIGN_EXECUTION)) foreign.set(problem, (foreign.get(problem) ?? 0) + 1);
+    else problems.push(problem);
+  }
+  for (const [problem, count] of foreign)
+    problems.push(
+      `${count === 1 ? "1 execution is" : `${count} executions are`} ${problem.slice(FOREIGN_EXECUTION.indexOf("signed"))}, not with this home's key`,
+    );
   return {
     ok: problems.length === 0,
     events: chain.count,

@@ -130,10 +130,15 @@ export function updatedColumns(update: ExecutionUpdate): Array<[column: string, 
 }
 
 /** What is wrong with one stored execution's signature, if anything. */
+/** The start of a problem for an execution signed with another key: counted, and said once per key (audit-rows.ts). */
+export const FOREIGN_EXECUTION = "an execution is signed with audit key '";
+
 export function signatureProblem(row: Record<string, unknown>, key: AuditKey | null): string | undefined {
   const mac = row.mac as string | null;
   if (mac === null) return key ? `execution ${String(row.id)} is not signed: it was inserted or rewritten outside toolctl` : undefined;
   if (!key) return `execution ${String(row.id)} is signed, but this home has no audit key to check it with`;
+  const signer = mac.slice(0, mac.indexOf(":"));
+  if (signer && signer !== key.id) return `${FOREIGN_EXECUTION}${signer}'`;
   if (mac !== executionMac(key, row)) return `execution ${String(row.id)} was modified: its content does not match its signature`;
   return undefined;
 }
