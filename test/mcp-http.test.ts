@@ -232,6 +232,38 @@ describe("Streamable HTTP with the SDK client", () => {
     expect(refused[0]).toMatchObject({ actor: "agent", status: "refused", data: { transport: "http", remote: "127.0.0.1" } });
   });
 
+  it("a run whose redacted output no longer fits its output schema is a readable result saying it ran, never a protocol error", async () => {
+    const { toolctl, url } = await start({
+      extra: {
+        "keys.yaml": `apiVersion: toolctl/v1
+name: keys
+description: Echoes a token back
+runtime: echo
+actions:
+  mint:
+    description: Return the token given
+    kind: read
+    inputSchema: { type: object, required: [token], properties: { token: { type: integer }, name: { type: string } } }
+    outputSchema: { type: object, required: [token], properties: { token: { type: integer }, name: { type: string } } }
+`,
+      },
+    });
+    const { client } = await connect(url, TOKEN);
+    await client.listTools();
+    // The "token" key is secret-looking: the value comes back as "[REDACTED]", which the integer schema refuses.
+    const result = await call(client, "keys__mint", { token: 42, name: "n" });
+    const id = executionId(result);
+    expect(result.isError).toBe(true);
+    expect(result.structuredContent).toBeUndefined();
+    expect(textOf(result)).toContain(`keys.mint ran and succeeded (execution ${id})`);
+    expect(textOf(result)).toMatch(/do not run it again/i);
+    expect(textOf(result)).not.toContain("42");
+    expect((await toolctl.execution(id)).status).toBe("succeeded");
+    // An output that fits is still structured.
+    const fine = await call(client, "echo__say", { message: "hi" });
+    expect(fine.structuredContent).toEqual({ message: "hi" });
+  });
+
   it("puts a refusal on record before answering it, however slow the audit log is to write", async () => {
     const { toolctl, url } = await start();
     // A slow disk: each audit write takes 150 ms. Whoever was refused must not hear of it before the log does.

@@ -104,7 +104,10 @@ export function handOffText(request: HandOff): string {
   ].join("\n");
 }
 
-export function runResult(result: ExecuteResult, options: { maxOutputBytes: number; structured: boolean; page?: string }): CallToolResult {
+export function runResult(
+  result: ExecuteResult,
+  options: { maxOutputBytes: number; structured: boolean; misfit?: (output: unknown) => string | undefined; page?: string },
+): CallToolResult {
   const approvalId = result.approval?.requestId;
   if (result.error?.code === "approval_pending" && approvalId) {
     return errorResult(pendingText(result, approvalId, options.page), {
@@ -115,6 +118,15 @@ export function runResult(result: ExecuteResult, options: { maxOutputBytes: numb
   const output = result.output ?? null;
   const structured = options.structured && output !== null && typeof output === "object" && !Array.isArray(output);
   const notes = result.warnings.length ? `\n\nwarnings:\n${result.warnings.map((w) => `- ${w}`).join("\n")}` : "";
+  // Redacted after the engine checked it, the output may no longer fit the listed schema, and a client refuses a
+  // result whose structured content does not: said as a tool result the model can read, that the action ran.
+  const misfit = structured ? options.misfit?.(output) : undefined;
+  if (misfit !== undefined) {
+    return errorResult(
+      `${result.tool}.${result.action} ran and succeeded (execution ${result.executionId}); do not run it again. Its output cannot be given as structured content: with secrets redacted, ${misfit}. It is:\n${cut(textOf(output), options.maxOutputBytes, result.executionId)}${notes}`,
+      { _meta: meta(result) },
+    );
+  }
   return {
     content: [{ type: "text", text: cut(textOf(output), options.maxOutputBytes, result.executionId) + notes }],
     ...(structured ? { structuredContent: output as Record<string, unknown> } : {}),

@@ -23,6 +23,8 @@ import {
   type Tool,
 } from "@modelcontextprotocol/sdk/types.js";
 import { InMemoryTaskStore } from "@modelcontextprotocol/sdk/experimental/tasks/stores/in-memory.js";
+import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
+import type { JsonSchemaType } from "@modelcontextprotocol/sdk/validation";
 import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import type { CatalogEntry, ExecuteResult, ExecutionOrigin, RunOptions, Toolctl } from "../api/index.js";
 import { ToolctlError } from "../api/index.js";
@@ -282,16 +284,16 @@ export class McpHost {
         await this.refused(context, reason, target);
         return errorResult(`${reason}; nothing ran`);
       }
-      return this.run(target, args, context, { structured: false });
+      return this.run(target, args, context, {});
     }
-    return this.run(exposed.entry.target, args, context, { structured: exposed.tool.outputSchema !== undefined });
+    return this.run(exposed.entry.target, args, context, { outputSchema: exposed.tool.outputSchema });
   }
 
   private async run(
     target: string,
     input: Record<string, unknown>,
     context: CallContext,
-    how: { structured: boolean },
+    how: { outputSchema?: Tool["outputSchema"] },
     approvalId?: string,
   ): Promise<CallToolResult> {
     const report = progressOf(context);
@@ -345,11 +347,31 @@ export class McpHost {
     if (pending) this.waiting.set(pending, { target, input });
     else if (filed) this.waiting.delete(filed);
     await this.endHandOff(context, handOff, !pending);
+    const schema = how.outputSchema;
     return runResult(result, {
       maxOutputBytes: this.options.maxOutputBytes ?? MAX_OUTPUT_BYTES,
-      structured: how.structured,
+      structured: schema !== undefined,
+      misfit: schema ? (output) => this.misfit(schema, output) : undefined,
       page: pending ? this.pageOf(pending) : undefined,
     });
+  }
+
+  /** Output schemas compiled as clients compile them (the SDK's own validator), once per listed schema. */
+  private readonly validators = new WeakMap<object, (value: unknown) => { valid: boolean; errorMessage?: string }>();
+
+  /**
+   * Why a run's output does not fit the output schema the tool is listed with, if it does not. The engine checks
+   * the output before redacting it; a secret's "[REDACTED]" in place of a number (or in a pattern) no longer fits,
+   * and a client refuses such a result as a whole.
+   */
+  private misfit(schema: NonNullable<Tool["outputSchema"]>, output: unknown): string | undefined {
+    let validate = this.validators.get(schema);
+    if (!validate) {
+      validate = new AjvJsonSchemaValidator().getValidator(schema as JsonSchemaType);
+      this.validators.set(schema, validate);
+    }
+    const verdict = validate(output);
+    return verdict.valid ? undefined : (verdict.errorMessage ?? "it does not match the output schema");
   }
 
   /** The approval page of a request, when one is served; a failure to find out is logged, never the call's. */
@@ -453,8 +475,8 @@ export class McpHost {
     }
     // Claimed before it runs: a second resume of the same id, even a concurrent one, finds nothing.
     this.waiting.delete(id);
-    const structured = (await this.current()).byName.get(mcpToolName(...split(waiting.target)))?.tool.outputSchema !== undefined;
-    return this.run(waiting.target, waiting.input, context, { structured }, id);
+    const outputSchema = (await this.current()).byName.get(mcpToolName(...split(waiting.target)))?.tool.outputSchema;
+    return this.run(waiting.target, waiting.input, context, { outputSchema }, id);
   }
 }
 
