@@ -327,6 +327,24 @@ describe("toolctl 2fa passkey rm", () => {
   });
 });
 
+describe("a passkey registration begun before any second factor existed", () => {
+  it("is refused at its finish once one exists (TOTP enrolled meanwhile): it was never proved, audited", async () => {
+    const toolctl = await openApi();
+    const origin = "http://localhost:9";
+    expect(await toolctl.beginPasskeyRegistration(origin, "sneaky")).toMatchObject({ rp: { id: "localhost" } });
+    const { secret } = await toolctl.beginTwoFactor("ada@host");
+    expect(await toolctl.confirmTwoFactor(generateTotp(secret, Date.now() - 30_000))).toMatchObject({ enrolled: true });
+    const answer = { id: "AAAA", rawId: "AAAA", type: "public-key", response: {}, clientExtensionResults: {} } as never;
+    await expect(toolctl.finishPasskeyRegistration(origin, answer)).rejects.toMatchObject({
+      exitCode: ExitCode.policy,
+      message:
+        "the passkey was not added: a second factor was set up after this registration began without one: start again, confirming it with a TOTP code or a passkey",
+    });
+    expect(await toolctl.passkeys()).toEqual([]);
+    expect((await auditOf(toolctl, "2fa.passkey_refused")).at(-1)).toMatchObject({ stage: "registration" });
+  });
+});
+
 describe("the library API cannot approve with a passkey without its assertion", () => {
   it("approve(id, { passkey }) refuses an answer to no challenge, or one that does not verify: nothing is approved, each refusal audited", async () => {
     const { toolctl } = await homeWithTwoFactor();

@@ -57,6 +57,8 @@ interface Open {
   expiresAt: number;
   /** For a registration: the name it will be kept under. */
   name?: string;
+  /** For a registration: begun with no second factor to prove (the first one), so it needed no proof. */
+  unproved?: boolean;
 }
 
 const keyOf = (purpose: PasskeyPurpose | { kind: "register" }): string =>
@@ -150,7 +152,8 @@ export class PasskeyCeremonies {
     const passkeys = await this.deps.store.passkeys.list();
     if (passkeys.some((passkey) => passkey.name === trimmed)) throw new UsageError(`a passkey named '${trimmed}' is already registered: choose another name`);
     const totp = await this.deps.store.twoFactor.isEnrolled();
-    if (passkeys.length > 0 || totp) {
+    const unproved = passkeys.length === 0 && !totp;
+    if (!unproved) {
       if (!proof) {
         throw new NeedsHumanError(
           `the passkey was not added: adding one needs ${passkeys.length > 0 ? "one of your passkeys" : ""}${passkeys.length > 0 && totp ? " or " : ""}${totp ? "a TOTP code" : ""}`,
@@ -158,7 +161,7 @@ export class PasskeyCeremonies {
       }
       await this.prove({ kind: "add" }, proof, "passkey-add");
     }
-    const challenge = this.remember({ kind: "register" }, origin, trimmed);
+    const challenge = this.remember({ kind: "register" }, origin, trimmed, unproved);
     const userId = createHash("sha256").update(`toolctl passkey user\n${this.deps.store.location}`).digest().subarray(0, 16);
     return (await import("../policy/passkey.js")).registrationOptions({ rpId, challenge, userId, userName: accountLabel(), exclude: passkeys });
   }
@@ -173,6 +176,9 @@ export class PasskeyCeremonies {
     };
     if (!open) return refused("no registration is open (each one is finished once, within two minutes): start again");
     if (open.origin !== origin) return refused(`it was started on ${open.origin}, not ${origin}`);
+    // Begun unproved as the first factor: once a factor exists, it would add one without proof of it.
+    if (open.unproved && ((await this.deps.store.passkeys.list()).length > 0 || (await this.deps.store.twoFactor.isEnrolled())))
+      return refused("a second factor was set up after this registration began without one: start again, confirming it with a TOTP code or a passkey");
     const checks = await import("../policy/passkey.js");
     const checked = await checks.checkRegistration(response, { challenge: open.challenge, origin, rpId: await rpIdFor(origin) });
     if (!checked.ok) return refused(checked.reason);
@@ -213,14 +219,14 @@ export class PasskeyCeremonies {
     }
   }
 
-  private remember(purpose: PasskeyPurpose | { kind: "register" }, origin: string, name?: string): Buffer {
+  private remember(purpose: PasskeyPurpose | { kind: "register" }, origin: string, name?: string, unproved?: boolean): Buffer {
     const now = this.now();
     for (const [key, open] of this.open) if (open.expiresAt <= now) this.open.delete(key);
     const key = keyOf(purpose);
     this.open.delete(key);
     while (this.open.size >= MAX_OPEN) this.open.delete(this.open.keys().next().value!);
     const challenge = Buffer.concat([randomBytes(NONCE_BYTES), bindingOf(purpose)]);
-    this.open.set(key, { challenge, origin, expiresAt: now + CHALLENGE_TTL_MS, name });
+    this.open.set(key, { challenge, origin, expiresAt: now + CHALLENGE_TTL_MS, name, unproved });
     return challenge;
   }
 

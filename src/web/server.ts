@@ -255,7 +255,8 @@ export function uiHandler(toolctl: Toolctl, options: UiHandlerOptions): UiHandle
     },
     listening(address) {
       hosts = ownHosts(address);
-      // Cookies are kept per host, not per port: a name of its own keeps two pages on this machine apart.
+      // Cookies are kept per host, not per port: a name of its own keeps two pages on this machine apart (and the
+      // browser sends it to every localhost port it visits: approval-page.md says what that means).
       cookieName = `toolctl_ui_${address.port}`;
       origin = `http://${address.host === "127.0.0.1" ? "localhost" : hostPart(address.host)}:${address.port}`;
       return { origin, loginUrl: `${origin}/login?token=${sessions.loginToken}` };
