@@ -330,6 +330,16 @@ describe("what the approval page refuses", () => {
     expect(await unknown.text()).toContain("There is no approval request ap_00000000");
   });
 
+  it("shows the characters that would reorder a request's text (Trojan Source) instead of obeying them", async () => {
+    // U+202E reverses what follows: "moc.live@bob" would read "bob@evil.com".
+    const run = await waitingRun(toolctl, { amount: 2, note: "pay \u202emoc.live@bob\u2066 x" });
+    leftovers.push(run.abort);
+    const text = await (await fetch(`${ui.origin}/approvals/${run.id}`, { headers: { cookie: signed.cookie } })).text();
+    expect(text).toContain("pay &lt;U+202E&gt;moc.live@bob&lt;U+2066&gt; x");
+    expect(text).not.toMatch(/[\u202a-\u202e\u2066-\u2069]/);
+    await toolctl.deny(run.id);
+  });
+
   it("a form without the session's CSRF token, or with a wrong one, is refused (403): nothing is decided", async () => {
     const run = await waitingRun(toolctl, { amount: 2 });
     leftovers.push(run.abort);

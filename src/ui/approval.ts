@@ -2,6 +2,7 @@
  * The approval message, as the seeds show it ("⚠️ Action Approval Required"), and the prompt-backed `Human`
  * the engine asks. Everything goes to stderr: stdout stays for the result.
  */
+import { revealHidden } from "../util/hidden.js";
 import type { ApprovalRequest, Human } from "../engine/approve.js";
 import { askCode, askYesNo, canPrompt } from "./prompt.js";
 
@@ -32,7 +33,7 @@ export function createHuman(json: boolean): Human {
   return {
     canPrompt: canPrompt(),
     async confirm(request, timeoutMs, signal) {
-      process.stderr.write(`${approvalMessage(request)}\n`);
+      process.stderr.write(`${revealHidden(approvalMessage(request))}\n`);
       return askYesNo("Approve this action? [yes/no]", timeoutMs, signal);
     },
     code: (timeoutMs, signal) => askCode("TOTP code:", timeoutMs, undefined, signal),

@@ -6,6 +6,7 @@
  */
 import type { Progress } from "../engine/execute.js";
 import { ToolctlError } from "../errors.js";
+import { revealHidden } from "../util/hidden.js";
 import { isTerminal, stdioStream, writeText, type StdioFd } from "./stdio.js";
 import { displayWidth, isPlainText, padEnd, truncate, truncatePlain } from "./width.js";
 
@@ -99,6 +100,8 @@ export function createOutput(options: OutputOptions): Output {
   const verbose = options.verbose === true;
   const color = options.colors ?? PLAIN;
   const write = (fd: StdioFd, text: string) => writeText(fd, text.endsWith("\n") ? text : `${text}\n`);
+  // What people read shows the characters that would reorder it (JSON keeps the data as it is).
+  const show = (fd: StdioFd, text: string) => write(fd, revealHidden(text));
   const width = isTerminal(1) && stdioStream(1).columns > 0 ? stdioStream(1).columns : undefined;
   const output: Output = {
     json,
@@ -110,7 +113,7 @@ export function createOutput(options: OutputOptions): Output {
       if (json) write(1, JSON.stringify(value, null, 2));
       else {
         const text = human();
-        if (text) write(1, text);
+        if (text) show(1, text);
       }
     },
     async page(value, human) {
@@ -118,17 +121,18 @@ export function createOutput(options: OutputOptions): Output {
       const text = human();
       if (!text) return;
       const { page } = await import("./pager.js");
-      const failure = await page(options.pager, text.endsWith("\n") ? text : `${text}\n`, env);
+      const shown = revealHidden(text);
+      const failure = await page(options.pager, shown.endsWith("\n") ? shown : `${shown}\n`, env);
       if (failure) {
         output.warn(failure);
-        write(1, text);
+        write(1, shown);
       }
     },
     info(message) {
-      if (!json && !quiet) write(2, message);
+      if (!json && !quiet) show(2, message);
     },
     warn(message) {
-      if (!json && !quiet) write(2, color.yellow(`warning: ${message}`));
+      if (!json && !quiet) show(2, color.yellow(`warning: ${message}`));
     },
     debug(message) {
       if (verbose) write(2, color.dim(message));
@@ -143,7 +147,7 @@ export function createOutput(options: OutputOptions): Output {
       const problems = error instanceof ToolctlError ? (error.details.problems ?? []) : [];
       // One problem the message already says (perhaps with the value after it) is not said twice.
       const lines = problems.length > 1 || (problems.length === 1 && !message.includes(problems[0]!)) ? problems : [];
-      write(2, [color.red(`error: ${message}`), ...lines.map((p) => `  ${p}`)].join("\n"));
+      show(2, [color.red(`error: ${message}`), ...lines.map((p) => `  ${p}`)].join("\n"));
     },
   };
   return output;

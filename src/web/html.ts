@@ -3,6 +3,8 @@
  * is itself `Html` (a fragment built the same way). Pages are built only this way, so text from the registry
  * (inputs, descriptions, errors) can never become markup. Values go into quoted attributes or element text only.
  */
+import { revealHidden } from "../util/hidden.js";
+
 export class Html {
   constructor(readonly text: string) {}
   toString(): string {
@@ -12,8 +14,9 @@ export class Html {
 
 const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 
+/** Escaped, with the characters that would reorder the text shown as `<U+202E>` (util/hidden.ts). */
 export function escapeHtml(value: string): string {
-  return value.replace(/[&<>"']/g, (char) => ESCAPES[char]!);
+  return revealHidden(value).replace(/[&<>"']/g, (char) => ESCAPES[char]!);
 }
 
 function render(value: unknown): string {

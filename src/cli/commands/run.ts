@@ -4,7 +4,8 @@ import { inputSources } from "../../api/input.js";
 import { ExitCode, UsageError } from "../../errors.js";
 import { createHuman } from "../../ui/approval.js";
 import { createProgress } from "../../ui/output.js";
-import { writeText } from "../../ui/stdio.js";
+import { writeText as writeHuman } from "../../ui/stdio.js";
+import { revealHidden } from "../../util/hidden.js";
 import { createTrace } from "../../ui/trace.js";
 import type { CommandContext } from "../program.js";
 import { checkOtpFlag, pretty, withToolctl } from "./shared.js";
@@ -31,6 +32,8 @@ function readParamsFile(name: string | undefined): { name: string; text: string 
 
 function renderHuman(result: ExecuteResult, context: CommandContext): void {
   const c = context.output.color;
+  // As every human view does (ui/output.ts): the characters that would reorder the text are shown.
+  const writeText = (fd: 1 | 2, text: string) => writeHuman(fd, revealHidden(text));
   const name = `${result.tool}.${result.action}`;
   for (const warning of result.warnings) context.output.warn(warning);
   const approval =
@@ -146,7 +149,7 @@ export async function withEngine<T extends { exitCode: number }>(
       void force.finally(() => process.exit(code));
       return;
     }
-    writeText(
+    writeHuman(
       2,
       signal === "SIGTERM" ? "terminate signal received: stopping the action\n" : "interrupt received: stopping (press Ctrl-C again to exit at once)\n",
     );
