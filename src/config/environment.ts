@@ -57,6 +57,16 @@ export const ENVIRONMENT: readonly EnvironmentVariable[] = [
     group: "system",
     help: "the Docker engine to use: unix:///PATH, tcp://HOST:PORT or ssh://[USER@]HOST[:PORT]; default unix:///var/run/docker.sock",
   },
+  {
+    name: "CONTAINER_HOST",
+    group: "system",
+    help: "read only to hide it: a Podman engine's socket that DOCKER_HOST does not name is hidden from confined process tools too",
+  },
+  {
+    name: "CONTAINERD_ADDRESS",
+    group: "system",
+    help: "read only to hide it: containerd's socket (default /run/containerd/containerd.sock) is hidden from confined process tools",
+  },
   { name: "DOCKER_TLS_VERIFY", group: "system", help: "set and not empty, with a tcp:// DOCKER_HOST: talk to it over TLS, its certificate verified" },
   { name: "DOCKER_CERT_PATH", group: "system", help: "the directory of ca.pem, cert.pem and key.pem for TLS (default ~/.docker); set, it turns TLS on" },
   {
