@@ -11,28 +11,14 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import type { Toolctl } from "../src/api/index.js";
-import { baseEnv, binPath, openApi, repoRoot, runCli, runJson, tempDir, writeFiles } from "./helpers.js";
-
-const manifest = `apiVersion: toolctl/v1
-name: shop
-description: Spends slowly
-runtime: process
-actions:
-  slow_buy:
-    description: Spend, slowly
-    kind: create
-    cost: { fromInput: amount }
-    inputSchema: { type: object, required: [amount], properties: { amount: { type: number } } }
-    command: [node, -e, "const parent = process.ppid; setInterval(() => process.ppid !== parent && process.exit(1), 100); setTimeout(() => process.stdout.write('{}'), 30000)"]
-    timeoutSeconds: 60
-`;
+import { baseEnv, binPath, openApi, repoRoot, runCli, runJson, SLOW_SHOP, tempDir, writeFiles } from "./helpers.js";
 
 /** A home with the shop imported and a $10 daily limit, opened in-process. */
 async function shopHome(): Promise<Toolctl> {
   const home = tempDir("toolctl-abandoned-");
   writeFiles({ "config.yaml": "limits:\n  dailyUsd: 10\n  perActionUsd: 100\n" }, home);
   const toolctl = await openApi({ home });
-  expect((await toolctl.importManifests([writeFiles({ "shop.yaml": manifest })])).failed).toEqual([]);
+  expect((await toolctl.importManifests([writeFiles({ "shop.yaml": SLOW_SHOP })])).failed).toEqual([]);
   return toolctl;
 }
 

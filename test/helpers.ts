@@ -136,3 +136,31 @@ export async function rejection(promise: Promise<unknown>): Promise<ToolctlError
   }
   throw new Error("expected a ToolctlError, but the call succeeded");
 }
+
+/**
+ * A process tool that spends `amount` and takes 30 s to answer (its program ends when toolctl does): a run to kill
+ * while it is running, as a crash would leave it.
+ */
+export const SLOW_SHOP = `apiVersion: toolctl/v1
+name: shop
+description: Spends slowly
+runtime: process
+actions:
+  slow_buy:
+    description: Spend, slowly
+    kind: create
+    cost: { fromInput: amount }
+    inputSchema: { type: object, required: [amount], properties: { amount: { type: number } } }
+    command: [node, -e, "const parent = process.ppid; setInterval(() => process.ppid !== parent && process.exit(1), 100); setTimeout(() => process.stdout.write('{}'), 30000)"]
+    timeoutSeconds: 60
+`;
+
+/** A files tool `homefiles` whose one root is `root` (a user's home, in the key-material tests), with its read action. */
+export const homeFilesManifest = (root: string) => `apiVersion: toolctl/v1
+name: homefiles
+description: Files in the user's home
+runtime: files
+files: { roots: [${JSON.stringify(root)}] }
+actions:
+  read: { description: Read a file, kind: read, operation: read }
+`;

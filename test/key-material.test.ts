@@ -5,7 +5,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { runCli, runJson, tempDir, writeFiles } from "./helpers.js";
+import { homeFilesManifest, runCli, runJson, tempDir, writeFiles } from "./helpers.js";
 
 const CREDENTIALS = [
   ".git-credentials",
@@ -30,16 +30,7 @@ describe("key material: developer tools' credential files", () => {
       writeFileSync(path.join(userHome, file), "token = cred_0123456789");
     }
     writeFileSync(path.join(userHome, "todo.txt"), "buy milk");
-    const dir = writeFiles({
-      "homefiles.yaml": `apiVersion: toolctl/v1
-name: homefiles
-description: Files in the user's home
-runtime: files
-files: { roots: [${JSON.stringify(userHome)}] }
-actions:
-  read: { description: Read a file, kind: read, operation: read }
-`,
-    });
+    const dir = writeFiles({ "homefiles.yaml": homeFilesManifest(userHome) });
     const home = tempDir("toolctl-confined-");
     expect((await runCli(["import", dir], { home })).code).toBe(0);
     const env = { HOME: userHome };

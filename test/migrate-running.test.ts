@@ -13,25 +13,11 @@ import Database from "better-sqlite3";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { ExitCode } from "../src/api/index.js";
-import { baseEnv, binPath, repoRoot, runCli, runJson, tempDir, writeFiles } from "./helpers.js";
+import { baseEnv, binPath, repoRoot, runCli, runJson, SLOW_SHOP, tempDir, writeFiles } from "./helpers.js";
 import { havePostgres, newDatabase } from "./pg.js";
 
 const suite = havePostgres() ? describe : describe.skip;
 const AUDIT_KEY = randomBytes(32).toString("base64");
-
-const SHOP = `apiVersion: toolctl/v1
-name: shop
-description: Spends slowly
-runtime: process
-actions:
-  slow_buy:
-    description: Spend, slowly
-    kind: create
-    cost: { fromInput: amount }
-    inputSchema: { type: object, required: [amount], properties: { amount: { type: number } } }
-    command: [node, -e, "const parent = process.ppid; setInterval(() => process.ppid !== parent && process.exit(1), 100); setTimeout(() => process.stdout.write('{}'), 30000)"]
-    timeoutSeconds: 60
-`;
 
 type Where = { home: string; env: Record<string, string> };
 
@@ -40,7 +26,7 @@ async function soloHome(): Promise<Where> {
   const home = tempDir("toolctl-solo-");
   writeFiles({ "config.yaml": "limits:\n  dailyUsd: 10\n  perActionUsd: 100\n" }, home);
   const where = { home, env: { TOOLCTL_AUDIT_KEY: AUDIT_KEY } };
-  const imported = await runCli(["import", writeFiles({ "shop.yaml": SHOP })], where);
+  const imported = await runCli(["import", writeFiles({ "shop.yaml": SLOW_SHOP })], where);
   expect(imported.code, imported.stderr).toBe(0);
   return where;
 }
@@ -175,7 +161,7 @@ suite("db migrate-to and db export with runs in flight", () => {
   it("db export: a run the database holds as running is settled unknown in the backup once its process is gone", { timeout: 120_000 }, async () => {
     const url = await newDatabase("inflight");
     const team = teamMachine(url);
-    expect((await runCli(["import", writeFiles({ "shop.yaml": SHOP })], team)).code).toBe(0);
+    expect((await runCli(["import", writeFiles({ "shop.yaml": SLOW_SHOP })], team)).code).toBe(0);
     const { child, id } = await startRun(team, async () => (await postgres<{ id: string }>(url, "SELECT id FROM executions WHERE status = 'running'"))[0]?.id);
     await kill(child);
     const backup = path.join(tempDir("toolctl-backup-"), "home");

@@ -11,7 +11,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateTotp } from "../src/policy/totp.js";
 import { BUSYBOX_IMAGE, skipDocker } from "./fixtures/docker/engine.js";
-import { baseEnv, binPath, examplesDir, repoRoot, runCli, runJson, tempDir, writeFiles } from "./helpers.js";
+import { baseEnv, binPath, examplesDir, homeFilesManifest, repoRoot, runCli, runJson, tempDir, writeFiles } from "./helpers.js";
 
 const hasBwrap = spawnSync("bwrap", ["--version"]).status === 0;
 // In CI a missing bubblewrap is a failure, not a skip (.ci/run installs it).
@@ -426,16 +426,7 @@ actions:
     mkdirSync(path.join(userHome, ".ssh"));
     writeFileSync(path.join(userHome, ".ssh", "id_ed25519"), "PRIVATE KEY");
     writeFileSync(path.join(userHome, "todo.txt"), "buy milk");
-    const dir = writeFiles({
-      "homefiles.yaml": `apiVersion: toolctl/v1
-name: homefiles
-description: Files in the user's home
-runtime: files
-files: { roots: [${JSON.stringify(userHome)}] }
-actions:
-  read: { description: Read a file, kind: read, operation: read }
-`,
-    });
+    const dir = writeFiles({ "homefiles.yaml": homeFilesManifest(userHome) });
     const home = tempDir("toolctl-confined-");
     expect((await runCli(["import", dir], { home })).code).toBe(0);
     const env = { HOME: userHome };
