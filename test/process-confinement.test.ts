@@ -117,6 +117,22 @@ const canWriteRun = (() => {
 })();
 const needsRootBwrap = canWriteRun ? needsBwrap : it.skip;
 
+/** Where developer tools keep their tokens (runners/key-material.ts). */
+const DEVELOPER_CREDENTIALS = [
+  ".git-credentials",
+  ".config/git/credentials",
+  ".npmrc",
+  ".yarnrc.yml",
+  ".config/gh/hosts.yml",
+  ".cargo/credentials.toml",
+  ".cargo/credentials",
+  ".pypirc",
+  ".gem/credentials",
+  ".terraform.d/credentials.tfrc.json",
+  ".vault-token",
+  ".m2/settings.xml",
+];
+
 describe("process tools are confined", () => {
   needsBwrap("a LOW tool cannot read the home, so it cannot mint the code a CRITICAL payment needs", async () => {
     const home = tempDir("toolctl-confined-");
@@ -425,6 +441,11 @@ actions:
     const userHome = tempDir("toolctl-user-home-");
     mkdirSync(path.join(userHome, ".ssh"));
     writeFileSync(path.join(userHome, ".ssh", "id_ed25519"), "PRIVATE KEY");
+    // Developer tools' tokens are key material too: git's credential store, package registries, gh, Terraform, Vault.
+    for (const file of DEVELOPER_CREDENTIALS) {
+      mkdirSync(path.dirname(path.join(userHome, file)), { recursive: true });
+      writeFileSync(path.join(userHome, file), "token = cred_0123456789");
+    }
     writeFileSync(path.join(userHome, "todo.txt"), "buy milk");
     const dir = writeFiles({ "homefiles.yaml": homeFilesManifest(userHome) });
     const home = tempDir("toolctl-confined-");
@@ -435,6 +456,12 @@ actions:
     const keys = await runJson(["run", "homefiles.read", "-p", "path=.ssh/id_ed25519"], { home, env });
     expect(keys.code).toBe(3);
     expect(keys.json.error.message).toMatch(/Path is outside project directory: ".ssh\/id_ed25519" \(inside .*\.ssh, which holds key material\)/);
+    for (const file of DEVELOPER_CREDENTIALS) {
+      const refused = await runJson(["run", "homefiles.read", "-p", `path=${file}`], { home, env });
+      expect(refused.code, `${file}: ${refused.stdout}`).toBe(3);
+      expect(refused.json.error.message).toMatch(/which holds key material/);
+      expect(refused.stdout).not.toContain("cred_0123456789");
+    }
   });
 
   it.skipIf(skipDocker)("a process tool run in Docker never gets a directory holding the toolctl home mounted (exit 3)", async () => {
