@@ -13,7 +13,7 @@ import { hostname, networkInterfaces } from "node:os";
 import path from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport, StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { CallToolResultSchema, McpError, type CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Toolctl } from "../src/api/index.js";
 import { serveHttpMcp } from "../src/mcp/index.js";
@@ -262,6 +262,27 @@ actions:
     // An output that fits is still structured.
     const fine = await call(client, "echo__say", { message: "hi" });
     expect(fine.structuredContent).toEqual({ message: "hi" });
+  });
+
+  it("a call whose arguments are not an object is an invalid-params error (-32602), on record, and runs nothing", async () => {
+    const { toolctl, url } = await start();
+    const { client } = await connect(url, TOKEN);
+    for (const args of [[1], "amount=3", null, 5]) {
+      const error = await client.request({ method: "tools/call", params: { name: "echo__say", arguments: args as never } }, CallToolResultSchema).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error, JSON.stringify(args)).toBeInstanceOf(McpError);
+      expect((error as McpError).code).toBe(-32602);
+      expect((error as McpError).message).toMatch(/arguments must be an object/);
+    }
+    const badName = await client.request({ method: "tools/call", params: { name: 5 as never, arguments: {} } }, CallToolResultSchema).catch((e: unknown) => e);
+    expect((badName as McpError).code).toBe(-32602);
+    expect(await toolctl.countExecutions()).toBe(0);
+    const refused = (await toolctl.audit({ type: "mcp.refused" })).map((event) => String(event.data.reason));
+    expect(refused.filter((reason) => /^malformed message: tools\/call/.test(reason))).toHaveLength(5);
+    // The session goes on.
+    expect((await call(client, "echo__say", { message: "still here" })).structuredContent).toEqual({ message: "still here" });
   });
 
   it("puts a refusal on record before answering it, however slow the audit log is to write", async () => {

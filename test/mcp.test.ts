@@ -599,6 +599,20 @@ describe("over stdio, spawning the binary as an MCP client does", () => {
     return client;
   }
 
+  it("a call whose arguments are not an object is an invalid-params error (-32602), on record; the session goes on", async () => {
+    const toolctl = await agentApi();
+    const client = await stdioClient(toolctl.home);
+    const error = await client
+      .request({ method: "tools/call", params: { name: "pay__balance", arguments: [1] as never } }, CallToolResultSchema)
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(McpError);
+    expect((error as McpError).code).toBe(-32602);
+    expect((await toolctl.audit({ type: "mcp.refused" })).map((event) => event.data.reason)).toEqual([
+      "malformed message: tools/call arguments must be an object (the tool's input)",
+    ]);
+    expect(JSON.parse(text(await client.callTool({ name: "pay__balance", arguments: { note: "hi" } })))).toEqual({ note: "hi" });
+  });
+
   it("lists and calls tools, records the client, and announces a tool imported by `toolctl import` in another process", async () => {
     const toolctl = await agentApi();
     const client = await stdioClient(toolctl.home);

@@ -188,7 +188,7 @@ export async function serveHttp(host: McpHost, options: HttpOptions): Promise<Ru
       if (transport.sessionId) sessions.delete(transport.sessionId);
       void server.close();
     };
-    await server.connect(transport);
+    await host.connect(server, transport, () => transport.sessionId);
     await bridge(transport, req, res, body, host);
   };
 

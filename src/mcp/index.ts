@@ -28,7 +28,7 @@ export async function serveStdio(toolctl: Toolctl, options: McpOptions): Promise
   const closed = new Promise<void>((resolve) => (done = resolve));
   transport.onclose = () => done();
   process.stdin.once("end", () => void host.close().then(done));
-  await server.connect(transport);
+  await host.connect(server, transport, () => undefined);
   host.start();
   return {
     closed,

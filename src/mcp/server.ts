@@ -17,6 +17,7 @@ import {
   ErrorCode,
   ListToolsRequestSchema,
   type CallToolResult,
+  type JSONRPCMessage,
   type ServerNotification,
   type ServerRequest,
   type Task,
@@ -26,6 +27,7 @@ import { InMemoryTaskStore } from "@modelcontextprotocol/sdk/experimental/tasks/
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
 import type { JsonSchemaType } from "@modelcontextprotocol/sdk/validation";
 import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { CatalogEntry, ExecuteResult, ExecutionOrigin, RunOptions, Toolctl } from "../api/index.js";
 import { ToolctlError } from "../api/index.js";
 import { refusalLog, type RefusalLog } from "../api/refusals.js";
@@ -83,6 +85,17 @@ const INSTRUCTIONS =
   "Use `preview` to see what a call would do (exact request, cost, risk, approval need) before making it. A call that needs approval waits " +
   "for a human, who decides in their own terminal or on toolctl's approval page; if it returns a pending approval id, tell the user where to decide it " +
   "(the result says) and call `resume` with that id once they approved.";
+
+/** Why a message is a `tools/call` the SDK would fail on as an internal error, if it is one. */
+function malformedCall(message: JSONRPCMessage): string | undefined {
+  if (!("method" in message) || message.method !== "tools/call") return undefined;
+  const params = message.params as Record<string, unknown> | undefined;
+  if (typeof params !== "object" || params === null) return undefined;
+  if (typeof params.name !== "string") return "the tool's name must be text";
+  const args = params.arguments;
+  if (args !== undefined && (typeof args !== "object" || args === null || Array.isArray(args))) return "arguments must be an object (the tool's input)";
+  return undefined;
+}
 
 export class McpHost {
   private snapshot?: Snapshot;
@@ -183,6 +196,26 @@ export class McpHost {
     // A message the transport could not parse or route never reaches a handler: it is refused, and on record.
     server.onerror = (error) => this.track(this.refusedRequest(`malformed message: ${error.message}`, { session: sessionId() ?? fallbackSession }));
     return server;
+  }
+
+  /**
+   * Connects `server` to `transport`, with one check the SDK leaves to a generic failure: a `tools/call` whose name
+   * is not text or whose arguments are not an object is answered -32602 (invalid params) and put on record as
+   * `mcp.refused`, rather than surfacing as an internal error (-32603) with the validator's dump, unrecorded.
+   */
+  async connect(server: Server, transport: Transport, sessionId: () => string | undefined): Promise<void> {
+    await server.connect(transport);
+    const handle = transport.onmessage!;
+    transport.onmessage = (message, extra) => {
+      const why = malformedCall(message);
+      if (why === undefined || !("id" in message)) return handle(message, extra);
+      const id = message.id;
+      void this.refusedRequest(`malformed message: tools/call ${why}`, { session: sessionId() ?? null })
+        .then(() =>
+          transport.send({ jsonrpc: "2.0", id, error: { code: ErrorCode.InvalidParams, message: `Invalid params: ${why}` } }, { relatedRequestId: id }),
+        )
+        .catch((error: unknown) => this.options.log?.(`toolctl mcp: cannot answer a malformed call: ${(error as Error).message}`));
+    };
   }
 
   /**
