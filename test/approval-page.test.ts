@@ -411,6 +411,7 @@ describe("what the approval page refuses", () => {
     const approve = (fields: Record<string, string>) =>
       post(ui, `/approvals/${run.id}/approve`, { csrf: signed.csrf, factor: "totp", digest, ...fields }, { cookie: signed.cookie });
     const failedBefore = (await toolctl.audit({ type: "2fa.failed" })).length;
+    const code = generateTotp(secret, Date.now());
     const audited = await refusedDuring(async () => {
       const none = await approve({});
       expect(none.status).toBe(400);
@@ -420,7 +421,7 @@ describe("what the approval page refuses", () => {
       const wrong = await approve({ otp: generateTotp(secret, Date.now() + 10 * 60_000) });
       expect(wrong.status).toBe(403);
       expect(await wrong.text()).toContain(`${run.id} was not approved: the TOTP code is wrong`);
-      const stale = await approve({ otp: generateTotp(secret, Date.now()), digest: "0".repeat(64) });
+      const stale = await approve({ otp: code, digest: "0".repeat(64) });
       expect(stale.status).toBe(403);
       expect(await stale.text()).toContain(`approval request ${run.id} changed while it was being decided`);
     });
@@ -435,7 +436,8 @@ describe("what the approval page refuses", () => {
     expect((await toolctl.audit({ type: "2fa.failed" })).length).toBe(failedBefore + 1);
     expect(await statusOf(toolctl, run.id)).toBe("pending");
 
-    const approved = await approve({ otp: generateTotp(secret, Date.now() + 30_000) });
+    // The code given with the stale digest was not used up: the request was refused before the code was checked.
+    const approved = await approve({ otp: code });
     expect(approved.status).toBe(303);
     expect(approved.headers.get("location")).toBe(`/?done=approved&id=${run.id}`);
     expect(await run.done).toMatchObject({ status: "succeeded", approval: { via: "approval page with TOTP" } });

@@ -58,6 +58,10 @@ export async function pendingRequest(store: Store, id: string): Promise<PendingR
 
 export async function approveRequest(deps: RequestDeps, id: string, options: DecideOptions = {}): Promise<Approval> {
   const approval = await pendingRequest(deps.store, id);
+  // Shown another request than the one pending: refused before a code or a passkey is spent on it (the store
+  // checks again when it decides, against a change meanwhile).
+  if (options.digest !== undefined && options.digest !== approval.digest)
+    throw new PolicyError("policy_refused", `approval request ${id} changed while it was being decided: look at it again (toolctl approve ${id})`);
   let via = options.via ?? "another terminal";
   if (options.passkey !== undefined) {
     const ceremonies = await deps.passkeys();
