@@ -474,6 +474,25 @@ describe("what the approval page refuses", () => {
     }
   });
 
+  it("signing out ends the session's event stream within seconds, not at the next keepalive", async () => {
+    const page = await startUi(toolctl.home);
+    try {
+      const session = await signIn(page);
+      const response = await fetch(`${page.origin}/events`, { headers: { cookie: session.cookie } });
+      expect(response.status).toBe(200);
+      const reader = response.body!.getReader();
+      await reader.read();
+      const ended = (async () => {
+        for (;;) if ((await reader.read()).done) return Date.now();
+      })();
+      const out = Date.now();
+      expect((await post(page, "/logout", { csrf: session.csrf }, { cookie: session.cookie })).status).toBe(303);
+      expect((await ended) - out).toBeLessThan(5_000);
+    } finally {
+      expect(await page.stop()).toBe(0);
+    }
+  });
+
   it("the event stream needs a session and says the inbox's version, again when a request is filed", async () => {
     const controller = new AbortController();
     const response = await fetch(`${ui.origin}/events`, { headers: { cookie: signed.cookie }, signal: controller.signal });

@@ -5,6 +5,8 @@
 import type { Route } from "../route.js";
 
 const KEEPALIVE_MS = 25_000;
+/** How often the stream looks whether its session still lives (a map lookup): a sign-out ends it this soon. */
+const SESSION_CHECK_MS = 1_000;
 
 export const eventRoutes: Route[] = [
   {
@@ -13,14 +15,16 @@ export const eventRoutes: Route[] = [
     async handle({ req, res, sessionIsLive, watchInbox }) {
       res.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", connection: "keep-alive" });
       res.write("retry: 2000\n\n");
-      const send = (version: string) => res.write(`event: inbox\ndata: ${version}\n\n`);
+      const send = (version: string) => (sessionIsLive() ? res.write(`event: inbox\ndata: ${version}\n\n`) : res.end());
       const stop = watchInbox(send);
-      // A comment now and then keeps the connection open through idle periods; it is also when a session that
-      // ended (signed out, or past its time) closes its stream.
+      // A session that ended (signed out, or past its time) closes its stream within a second; a comment now and
+      // then keeps the connection open through idle periods.
+      let quiet = 0;
       const timer = setInterval(() => {
-        if (!sessionIsLive()) res.end();
-        else res.write(": keepalive\n\n");
-      }, KEEPALIVE_MS);
+        if (!sessionIsLive()) return void res.end();
+        quiet += SESSION_CHECK_MS;
+        if (quiet >= KEEPALIVE_MS) (res.write(": keepalive\n\n"), (quiet = 0));
+      }, SESSION_CHECK_MS);
       const done = () => {
         clearInterval(timer);
         stop();
