@@ -128,6 +128,9 @@ const hostOf = (url: string): string => {
   }
 };
 
+/** The reach item of a Vercel tool that deploys from wherever it is run (no `projectRoot`). */
+export const WORKING_DIRECTORY_READ = "path read (the working directory)";
+
 /**
  * Everything a tool can reach, as plain items ("host api.stripe.com", "command node", "env PATH"). A re-import
  * whose reach has an item the user never accepted is widening: the tool goes back to pending until approved.
@@ -145,7 +148,8 @@ export function reachOf(tool: ReachingTool): string[] {
     else for (const cidr of privateNetworks || []) items.add(`private network ${cidr}`);
     if (d.http?.allowPlainHttp) items.add("plain http");
     if (tool.runtime === "vercel" && d.vercel?.github?.apiUrl) items.add(`host ${hostOf(d.vercel.github.apiUrl)}`);
-    if (tool.runtime === "vercel") items.add(`path read ${d.vercel?.projectRoot ?? "."}`);
+    // Without a projectRoot, Vercel deploys from the working directory of each run: no one place.
+    if (tool.runtime === "vercel") items.add(d.vercel?.projectRoot === undefined ? WORKING_DIRECTORY_READ : `path read ${d.vercel.projectRoot}`);
   }
   if (tool.runtime === "process" || tool.runtime === "docker") {
     for (const action of tool.actions) if (action.command?.[0] !== undefined) items.add(`command ${action.command[0]}`);

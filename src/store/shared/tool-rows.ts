@@ -5,7 +5,7 @@
  */
 import path from "node:path";
 import type { ActionSpec } from "../../domain/manifest.js";
-import { asksOf, isCovered, reachOf, widenedReach, type Asks } from "../../domain/permissions.js";
+import { asksOf, isCovered, reachOf, widenedReach, WORKING_DIRECTORY_READ, type Asks } from "../../domain/permissions.js";
 import type { ActionRecord, SaveToolInput, SaveToolResult, ToolDefinition, ToolStatus, ToolSummary } from "../../domain/records.js";
 import { digestOf } from "../../util/canonical.js";
 
@@ -107,13 +107,15 @@ const PATH_ITEMS = ["path read ", "path write ", "path cwd ", "path root ", "dat
  * from (as the runtimes resolve them): the same `..` from a manifest moved elsewhere is another place. Without a
  * directory (a spec fetched from a URL) they stay as they are.
  */
-export function absoluteReach(items: readonly string[], dir: string | undefined): string[] {
-  if (dir === undefined) return [...items];
-  return items
+export function absoluteReach(items: readonly string[], dir: string | undefined, runtime: string): string[] {
+  // Vercel's default root was recorded as "." before it was named for what it is: the working directory.
+  const named = runtime === "vercel" ? items.map((item) => (item === "path read ." ? WORKING_DIRECTORY_READ : item)) : [...items];
+  if (dir === undefined) return named.sort();
+  return named
     .map((item) => {
       const prefix = PATH_ITEMS.find((candidate) => item.startsWith(candidate));
       const target = prefix === undefined ? undefined : item.slice(prefix.length);
-      if (target === undefined || target === ":memory:" || path.isAbsolute(target) || target.startsWith("~")) return item;
+      if (target === undefined || item === WORKING_DIRECTORY_READ || target === ":memory:" || path.isAbsolute(target) || target.startsWith("~")) return item;
       return `${prefix}${path.resolve(dir, target)}`;
     })
     .sort();
@@ -141,7 +143,11 @@ export function planToolSave(
   // Where it can reach, against what the user accepted (at its first import, or when approving it): a re-import
   // that reaches further (a host, a private network, another program or variable, a path) goes back to pending.
   // Paths as the runtimes resolve them, against each manifest's own directory: a relative path moves with it.
-  const reach = absoluteReach(reachOf({ runtime: manifest.runtime, definition, actions: Object.values(manifest.actions) }), manifestDir(input.sourcePath));
+  const reach = absoluteReach(
+    reachOf({ runtime: manifest.runtime, definition, actions: Object.values(manifest.actions) }),
+    manifestDir(input.sourcePath),
+    manifest.runtime,
+  );
   const accepted = existing
     ? absoluteReach(
         existing.accepted_reach !== null
@@ -152,6 +158,7 @@ export function planToolSave(
               actions: oldActions.map((action) => action.spec),
             }),
         manifestDir(existing.source_path),
+        existing.runtime,
       )
     : null;
   const widened = widenedReach(reach, accepted);
