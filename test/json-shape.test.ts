@@ -180,6 +180,9 @@ describe("paging with --limit and --offset", () => {
 
   const BAD: Array<[string[], string]> = [
     [["executions", "--limit", "0"], '--limit must be a positive integer, got "0"'],
+    // `executions show` takes none of the list's filters: given, they are refused rather than ignored.
+    [["executions", "show", "ex_nope", "--status", "failed"], "--status is not an option of 'executions show': it belongs to 'toolctl executions'"],
+    [["executions", "--tool", "echo", "show", "ex_nope"], "--tool is not an option of 'executions show': it belongs to 'toolctl executions'"],
     [["executions", "--offset", "-1"], '--offset must be a whole number, 0 or more, got "-1"'],
     [["audit", "--offset", "x"], '--offset must be a whole number, 0 or more, got "x"'],
     [["audit", "--limit", "2.5"], '--limit must be a positive integer, got "2.5"'],

@@ -1,6 +1,6 @@
 import { Option } from "commander";
 import { EXECUTION_STATUSES } from "../../domain/records.js";
-import { addPaging, positiveInt } from "./flags.js";
+import { addPaging, positiveInt, refuseParentFlags } from "./flags.js";
 import type { CommandDefinition } from "./types.js";
 
 export const executionsDefinition: CommandDefinition = {
@@ -22,10 +22,9 @@ export const executionsDefinition: CommandDefinition = {
         "\nExample:\n  toolctl executions --status failed --limit 5\n  toolctl executions --json --limit 50 --offset 50\n  toolctl executions show ex_lx2k…",
       )
       .action(action(async () => (await import("../commands/executions.js")).listExecutionsCommand));
-    executions
-      .command("show")
-      .description("one execution in full")
-      .argument("<id>", "execution id, or an unambiguous prefix of it")
-      .action(action(async () => (await import("../commands/executions.js")).showExecutionCommand));
+    // It takes none of the list's filters or paging: given, they are refused rather than ignored.
+    refuseParentFlags(executions.command("show").description("one execution in full").argument("<id>", "execution id, or an unambiguous prefix of it")).action(
+      action(async () => (await import("../commands/executions.js")).showExecutionCommand),
+    );
   },
 };
