@@ -391,6 +391,8 @@ export class McpHost {
 
   /** Output schemas compiled as clients compile them (the SDK's own validator), once per listed schema. */
   private readonly validators = new WeakMap<object, (value: unknown) => { valid: boolean; errorMessage?: string }>();
+  /** One Ajv for them all (made when first needed): an instance compiles its meta-schemas when made. */
+  private compiler?: AjvJsonSchemaValidator;
 
   /**
    * Why a run's output does not fit the output schema the tool is listed with, if it does not. The engine checks
@@ -400,7 +402,7 @@ export class McpHost {
   private misfit(schema: NonNullable<Tool["outputSchema"]>, output: unknown): string | undefined {
     let validate = this.validators.get(schema);
     if (!validate) {
-      validate = new AjvJsonSchemaValidator().getValidator(schema as JsonSchemaType);
+      validate = (this.compiler ??= new AjvJsonSchemaValidator()).getValidator(schema as JsonSchemaType);
       this.validators.set(schema, validate);
     }
     const verdict = validate(output);
