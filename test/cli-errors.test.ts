@@ -519,6 +519,31 @@ describe("unknown options and commands", () => {
     expect(json.json.error).toMatchObject({ code: "usage", exitCode: 2 });
   });
 
+  it("help names a command, or a subcommand of a group; an unknown one is a usage error with a suggestion", async () => {
+    const [configSet, tool, typo, nested, deep, json] = await Promise.all([
+      runCli(["help", "config", "set"]),
+      runCli(["help", "tool"]),
+      runCli(["help", "lsit"]),
+      runCli(["help", "config", "sett"]),
+      runCli(["help", "run", "extra"]),
+      runCli(["help", "nonexist", "--json"]),
+    ]);
+    expect(configSet.code).toBe(0);
+    expect(configSet.stdout).toContain("Usage: toolctl config set");
+    expect(tool.code).toBe(0);
+    expect(tool.stdout).toContain("Usage: toolctl tool");
+    expect(typo.code).toBe(2);
+    expect(typo.stdout).toBe("");
+    expect(typo.stderr.trim()).toBe("error: unknown command 'lsit' (did you mean 'list'?)");
+    expect(nested.code).toBe(2);
+    expect(nested.stderr.trim()).toBe("error: unknown command 'config sett' (did you mean 'set'?)");
+    // `run` has no subcommands: a further word is not a topic.
+    expect(deep.code).toBe(2);
+    expect(deep.stderr.trim()).toBe("error: 'toolctl run' has no subcommand 'extra'");
+    expect(json.code).toBe(2);
+    expect(JSON.parse(json.stdout).error).toMatchObject({ code: "usage", exitCode: 2 });
+  });
+
   it("--help and --version still exit 0", async () => {
     const [help, version, runHelp] = await Promise.all([runCli(["--help"]), runCli(["--version"]), runCli(["run", "--help"])]);
     expect(help.code).toBe(0);

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { resolveActor, resolveHome, type CommonOptions } from "../config/home.js";
 import { ExitCode, exitCodeFor, ToolctlError, UsageError } from "../errors.js";
+import { didYouMean } from "../util/suggest.js";
 import { createOutput, loadColors, pagerCommand, type Output } from "../ui/output.js";
 import type { CommandDefinition, Handler } from "./define/types.js";
 import { importDefinition } from "./define/import.js";
@@ -194,8 +195,53 @@ function isEnvironmentHelp(args: string[]): boolean {
   return words.length === 2 && words[0] === "help" && (words[1] === "environment" || words[1] === "env");
 }
 
+/** The words after `help` (`toolctl help config set`), when the command line asks for help on a command. */
+function helpTopic(args: string[]): string[] | undefined {
+  const words: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === "--home" || arg === "--database") i++;
+    else if (!arg.startsWith("-")) words.push(arg);
+  }
+  return words.length >= 2 && words[0] === "help" ? words.slice(1) : undefined;
+}
+
+/**
+ * `toolctl help WORDS…`: the help of that command or subcommand, on stdout. Commander's own help command takes one
+ * word and answers an unknown one with the whole program's help; here a word that names nothing is a usage error
+ * with a suggestion, as a mistyped command is.
+ */
+function showHelpTopic(program: Command, topic: string[]): void {
+  let command = program;
+  for (const [i, word] of topic.entries()) {
+    const next = command.commands.find((c) => c.name() === word || c.aliases().includes(word));
+    if (next === undefined) {
+      if (command !== program && command.commands.length === 0) throw new UsageError(`'toolctl ${topic.slice(0, i).join(" ")}' has no subcommand '${word}'`);
+      throw new UsageError(
+        `unknown command '${topic.slice(0, i + 1).join(" ")}'${didYouMean(
+          word,
+          command.commands.map((c) => c.name()),
+        )}`,
+      );
+    }
+    command = next;
+  }
+  command.outputHelp();
+}
+
 export async function runCli(args: string[]): Promise<void> {
   const json = args.includes("--json");
+  const topic = helpTopic(args);
+  if (topic !== undefined && !isEnvironmentHelp(args)) {
+    try {
+      showHelpTopic(buildProgram(), topic);
+      process.exitCode = ExitCode.ok;
+    } catch (error) {
+      createOutput({ json, colors: json ? undefined : await loadColors(process.env) }).error(error);
+      process.exitCode = exitCodeFor(error);
+    }
+    return;
+  }
   if (isEnvironmentHelp(args)) {
     const { environmentHelp } = await import("./commands/environment.js");
     await environmentHelp(
