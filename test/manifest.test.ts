@@ -377,6 +377,26 @@ describe("parseManifest: wrong types and values", () => {
   });
 });
 
+describe("parseManifest: image references", () => {
+  it("an image that is not a reference is one problem, said once", () => {
+    for (const image of ["../../etc", "a//b", "Upper", "x:"]) {
+      const text = lines(
+        "apiVersion: toolctl/v1",
+        "name: sample",
+        "description: d",
+        "runtime: docker",
+        `image: "${image}"`,
+        "actions:",
+        "  a: { description: d, kind: read }",
+      );
+      const { problems } = problemsOf(text);
+      expect(problems, image).toEqual([
+        "tool.yaml:5:8: image: an image reference such as toolctl-examples/calculator:1 or registry.example.com:5000/team/tool:2",
+      ]);
+    }
+  });
+});
+
 describe("parseManifest: duplicate keys", () => {
   it("reports the same action twice under actions: with the second one's position", () => {
     const text = lines(

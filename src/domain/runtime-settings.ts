@@ -174,14 +174,19 @@ export const permissionsSchema = z.strictObject({
   timeoutSeconds: seconds.default(P.timeoutSeconds),
 });
 
-/** Image references as docker accepts them: [registry/]name[:tag][@sha256:digest]. */
+const IMAGE_REFERENCE = "an image reference such as toolctl-examples/calculator:1 or registry.example.com:5000/team/tool:2";
+
+/**
+ * Image references as docker accepts them: [registry/]name[:tag][@sha256:digest], with no `..` or empty path
+ * component. One problem for a bad reference: the second check runs only when the first passed.
+ */
 export const imageReference = z
   .string()
-  .regex(
-    /^([A-Za-z0-9.-]+(:[0-9]{1,5})?\/)?[a-z0-9][a-z0-9._\/-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/,
-    "an image reference such as toolctl-examples/calculator:1 or registry.example.com:5000/team/tool:2",
-  )
-  .refine((image) => !image.includes("..") && !image.includes("//"), "an image reference such as toolctl-examples/calculator:1");
+  .regex(/^([A-Za-z0-9.-]+(:[0-9]{1,5})?\/)?[a-z0-9][a-z0-9._\/-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/, {
+    message: IMAGE_REFERENCE,
+    abort: true,
+  })
+  .refine((image) => !image.includes("..") && !image.includes("//"), IMAGE_REFERENCE);
 
 export type AuthSpec = z.infer<typeof authSchema>;
 export type HttpSettings = z.infer<typeof httpSettingsSchema>;
