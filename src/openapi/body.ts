@@ -7,7 +7,8 @@
  */
 import { type ConvertContext, isJsonMedia, Unsupported, valueKind } from "./context.js";
 import { convertParameter, swaggerSchema, swaggerStyle, type ListStyle, type RawParameter } from "./parameters.js";
-import { isRecord, setOwn, type Located } from "./refs.js";
+import { isRecord, type Located } from "./refs.js";
+import { setOwn } from "../util/own.js";
 import type { JsonSchema } from "./schema.js";
 
 export interface BodyInput {

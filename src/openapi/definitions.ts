@@ -10,7 +10,8 @@
  */
 import path from "node:path";
 import { shortHash } from "./names.js";
-import { isRecord, setOwn, unescapeSegment, type Located, type RefResolver } from "./refs.js";
+import { isRecord, unescapeSegment, type Located, type RefResolver } from "./refs.js";
+import { setOwn } from "../util/own.js";
 import { LIST_KEYWORDS, MAP_KEYWORDS, SINGLE_KEYWORDS, type JsonSchema, type SchemaSite } from "./schema.js";
 
 /** Converted schemas refer to definitions through this mark until names are final. */

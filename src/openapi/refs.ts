@@ -30,12 +30,6 @@ export const unescapeSegment = (segment: string): string => segment.replace(/~1/
 export const escapeSegment = (segment: string): string => segment.replace(/~/g, "~0").replace(/\//g, "~1");
 export const isRecord = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === "object" && !Array.isArray(value);
 
-/** Sets an own property, even one named `__proto__` (JSON can have it; plain assignment would set the prototype). */
-export function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === "__proto__") Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
-  else target[key] = value;
-}
-
 export class RefResolver {
   constructor(private readonly spec: LoadedSpec) {}
 

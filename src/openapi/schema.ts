@@ -8,7 +8,8 @@
  * what to put in its place.
  */
 import type { SpecDialect } from "./load.js";
-import { escapeSegment, isRecord, setOwn } from "./refs.js";
+import { escapeSegment, isRecord } from "./refs.js";
+import { setOwn } from "../util/own.js";
 
 export type JsonSchema = Record<string, unknown> | boolean;
 

@@ -8,6 +8,8 @@
  * A value that a runner derives from a secret (a Basic header, an SMTP AUTH blob, a signature) is registered
  * too, through RunContext.addSecret, before it is sent: a server may echo it back in any answer.
  */
+import { setOwn } from "../util/own.js";
+
 export const REDACTED = "[REDACTED]";
 /** Deeper structures are cut: nothing legitimate nests this far, and recursion must not overflow the stack. */
 const MAX_DEPTH = 64;
@@ -190,7 +192,7 @@ export class Redactor {
     if (value !== null && typeof value === "object") {
       const out: Record<string, unknown> = {};
       for (const [key, item] of Object.entries(value)) {
-        out[this.text(key)] = isSecretKey(key) && item !== null && item !== "" && typeof item !== "boolean" ? REDACTED : this.walk(item, depth + 1);
+        setOwn(out, this.text(key), isSecretKey(key) && item !== null && item !== "" && typeof item !== "boolean" ? REDACTED : this.walk(item, depth + 1));
       }
       return out;
     }
