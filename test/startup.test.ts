@@ -8,6 +8,7 @@ import { closeSync, openSync, readdirSync, readFileSync, writeFileSync } from "n
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { baseEnv, binPath, examplesDir, repoRoot, runCli, tempDir } from "./helpers.js";
+import { isoTime } from "../src/util/iso-time.js";
 
 /** Runs the built toolctl with a preload that records, at exit, the built-in modules and the files it loaded. */
 function loaded(
@@ -115,5 +116,16 @@ describe("start-up", () => {
     expect(run.status).toBe(0);
     expect(run.builtins).not.toContain("NativeModule internal/fs/promises");
     expect(run.builtins).not.toContain("NativeModule internal/readline/interface");
+  });
+});
+
+describe("isoTime", () => {
+  it("gives toISOString's text for every date it formats itself, and leaves the rest (and invalid dates) to it", () => {
+    const samples = [0, 1, 9, 10, 99, 100, 999, Date.UTC(2026, 11, 31, 23, 59, 59, 999), Date.UTC(2024, 1, 29), Date.UTC(9999, 11, 31, 23, 59, 59, 999)];
+    for (let i = 0; i < 2000; i++) samples.push(Math.floor(Math.random() * Date.UTC(9999, 11, 31)));
+    for (const year of [-1, 0, 5, 999, 10000, 275760]) samples.push(new Date(Date.UTC(2000, 5, 15, 1, 2, 3, 4)).setUTCFullYear(year));
+    for (const ms of samples) expect(isoTime(new Date(ms))).toBe(new Date(ms).toISOString());
+    expect(() => isoTime(new Date(Number.NaN))).toThrow(RangeError);
+    expect(isoTime()).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
   });
 });

@@ -1,10 +1,12 @@
 /** The spending day and the rounding every sum of costs goes through. */
+import { isoTime } from "../util/iso-time.js";
+
 /**
  * The day a cost counts against: the UTC calendar day. One fixed zone for every process, so no process can
  * open a fresh daily budget by running under another TZ.
  */
 export function spendDay(date = new Date()): string {
-  return date.toISOString().slice(0, 10);
+  return isoTime(date).slice(0, 10);
 }
 
 /** Whether `day` is a real calendar day written as the ledger writes days (YYYY-MM-DD, UTC). */

@@ -1,4 +1,5 @@
 import { nodeCrypto } from "./builtins.js";
+import { isoTime } from "./iso-time.js";
 
 /**
  * Random bytes for ids, drawn from the system's CSPRNG 1 KiB at a time rather than a few bytes per id: a server
@@ -29,5 +30,5 @@ export function newExecutionId(): string {
 }
 
 export function nowIso(): string {
-  return new Date().toISOString();
+  return isoTime();
 }
