@@ -139,7 +139,8 @@ module.exports = {
       comment:
         "Every module is reached from an entry point (the CLI, its compile cache or the library API); one that is not is dead code (this covers orphans too).",
       from: { path: "^src/(cli/main|cli/compile-cache|api/index)\\.ts$" },
-      to: { path: "^src/", pathNot: "^src/(cli/main|cli/compile-cache|api/index)\\.ts$", reachable: false },
+      // Type declarations for an untyped package (src/store/postgres/pgpass.d.ts) are read by the compiler, not imported.
+      to: { path: "^src/", pathNot: ["^src/(cli/main|cli/compile-cache|api/index)\\.ts$", "\\.d\\.ts$"], reachable: false },
     },
     {
       name: "not-to-unresolvable",

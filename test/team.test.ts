@@ -240,6 +240,26 @@ suite("team mode: the CLI on a shared PostgreSQL database", () => {
     expect(nopass.json.error.message).toMatch(/asks for a password and none was given: set PGPASSWORD, add it to ~\/\.pgpass, or put it in the URL$/);
   });
 
+  it("a password in ~/.pgpass is used without a warning from the driver, and PGPASSFILE is honoured", async () => {
+    const home = tempDir("toolctl-machine-");
+    const url = new URL(await newDatabase("team"));
+    const password = decodeURIComponent(url.password);
+    url.password = "";
+    const line = `${url.hostname}:${url.port}:${url.pathname.slice(1)}:${decodeURIComponent(url.username)}:${password.replace(/\\/g, "\\\\").replace(/:/g, "\\:")}\n`;
+    writeFileSync(path.join(home, ".pgpass"), line, { mode: 0o600 });
+    const listed = await runCli(["list"], { home, env: { TOOLCTL_DATABASE_URL: url.href, PGPASSWORD: undefined, HOME: home } });
+    expect(listed.code).toBe(0);
+    expect(listed.stderr).toBe("");
+    const elsewhere = path.join(tempDir("toolctl-pgpass-"), "passfile");
+    writeFileSync(elsewhere, line, { mode: 0o600 });
+    const viaEnv = await runCli(["list"], {
+      home: tempDir("toolctl-machine-"),
+      env: { TOOLCTL_DATABASE_URL: url.href, PGPASSWORD: undefined, PGPASSFILE: elsewhere },
+    });
+    expect(viaEnv.code).toBe(0);
+    expect(viaEnv.stderr).toBe("");
+  });
+
   it("doctor names each privilege a narrower role lacks, and accepts an append-only audit log", async () => {
     const url = await newDatabase("team");
     expect((await runCli(["list"], machine(url))).code).toBe(0);

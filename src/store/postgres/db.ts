@@ -11,6 +11,7 @@
  */
 import os from "node:os";
 import pg from "pg";
+import pgPass from "pgpass";
 import { RegistryError } from "../../errors.js";
 import { makeHome } from "../shared/home-dir.js";
 import { redactDatabaseUrl } from "../../util/database-url.js";
@@ -102,12 +103,25 @@ function retryable(error: unknown): boolean {
   return code === "40001" || code === "40P01";
 }
 
+/** The password for a connection from the password file, as libpq finds it; undefined when none matches. */
+function passwordFromFile(connection: { host?: string; port?: number; database?: string; user?: string }): Promise<string | undefined> {
+  return new Promise((resolve) => pgPass(connection, resolve));
+}
+
 /**
  * A client that closes its socket when it fails to connect. node-postgres leaves it open after a failure during
  * authentication (a server asking for a password none was given): the server holds it until its
  * authentication_timeout, and the process could not exit for a minute after saying why it failed.
  */
 class ClosingClient extends pg.Client {
+  constructor(config?: string | pg.ClientConfig) {
+    super(config);
+    // No password in the URL or PGPASSWORD: node-postgres would read the password file itself and print a
+    // deprecation warning on every command. Given a function instead, it asks that, which reads the same file
+    // (PGPASSFILE, else ~/.pgpass) with the same reader.
+    if (this.password == null) (this as { password?: unknown }).password = passwordFromFile;
+  }
+
   override connect(): Promise<pg.Client>;
   override connect(callback: ((err: Error) => void) | ((err: null, c: pg.Client) => void)): void;
   override connect(callback?: ((err: Error) => void) | ((err: null, c: pg.Client) => void)): Promise<pg.Client> | void {
