@@ -179,10 +179,27 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
   const { chooseHome, resolveActor, settingsHome } = await import("../config/home.js");
   const { home, project } = chooseHome(options, env, cwd);
   const actor = options.actor ?? resolveActor(env);
-  // Read on first need: listing tools never pays for the config schema.
-  let loaded: Promise<Config> | undefined = options.config ? Promise.resolve(options.config) : undefined;
-  const settings = (): Promise<Config> =>
-    (loaded ??= import("../config/config.js").then(async ({ loadConfig }) => (await loadConfig(settingsHome({ home, project }), env, project)).values));
+  // Read on first need (listing tools never pays for the config schema), and again whenever config.yaml (or the
+  // project's toolctl.yaml) has changed since: a server or a program holding this object follows
+  // `toolctl config set` from its next run, as a new process would. An unchanged file costs one stat a call.
+  let configModule: Promise<typeof import("../config/config.js")> | undefined;
+  let loaded: { stamp: string; values: Promise<Config> } | undefined;
+  const settings = async (): Promise<Config> => {
+    if (options.config) return options.config;
+    const { loadConfig, settingsStamp } = await (configModule ??= import("../config/config.js"));
+    const at = settingsHome({ home, project });
+    // Taken before the read: a change made while it is read is seen by the next call.
+    const stamp = settingsStamp(at, project);
+    if (loaded?.stamp !== stamp) {
+      const read = { stamp, values: loadConfig(at, env, project).then((config) => config.values) };
+      loaded = read;
+      // A file that does not load is not remembered: each call fails as a new process would, until it is fixed.
+      read.values.catch(() => {
+        if (loaded === read) loaded = undefined;
+      });
+    }
+    return loaded.values;
+  };
   const store = options.store ?? (await (await import("../store/open.js")).openStore(home, env, options.database, settingsHome({ home, project })));
   const listeners = new Set<(event: ProgressEvent) => void>();
   const warningListeners = new Set<(message: string) => void>();

@@ -12,6 +12,7 @@ import { isPostgresUrl, redactDatabaseUrl } from "../util/database-url.js";
 import type { Config } from "./schema.js";
 import type { ProjectRef } from "./home.js";
 import { getPath, setPath } from "./key-path.js";
+import { fileStamp, stampOf } from "./stamp.js";
 
 export const CONFIG_FILE = "config.yaml";
 export const CACHE_FILE = ".config-cache.json";
@@ -120,6 +121,16 @@ async function validateFile(file: string, stamp: string, home: string): Promise<
 }
 
 /**
+ * A stamp of the files the settings are read from (config.yaml in `home`, and a project's toolctl.yaml): equal
+ * stamps, equal settings, as the environment is read once. One stat per file, so a long-running process can ask
+ * before every run whether what it read is still what is on disk.
+ */
+export function settingsStamp(home: string, project?: ProjectRef): string {
+  const file = path.join(home, CONFIG_FILE);
+  return project ? `${file}=${fileStamp(file)}|${project.file}=${fileStamp(project.file)}` : `${file}=${fileStamp(file)}`;
+}
+
+/**
  * `home` is where config.yaml is (in a project, the user's own home: see settingsHome); with `project`, its
  * toolctl.yaml is laid over config.yaml and under the environment.
  */
@@ -136,7 +147,7 @@ export async function loadConfig(home: string, env: NodeJS.ProcessEnv, project?:
   }
   if (info?.isDirectory()) throw unreadable(file, Object.assign(new Error("is a directory"), { code: "EISDIR" }));
   if (info) {
-    const stamp = `${info.size}:${info.mtimeMs}:${info.ctimeMs}`;
+    const stamp = stampOf(info);
     let cache: Cache | undefined;
     try {
       cache = JSON.parse(readFileSync(path.join(home, CACHE_FILE), "utf8")) as Cache;

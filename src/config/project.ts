@@ -9,12 +9,14 @@ import { readFileSync } from "node:fs";
 import { EnvironmentError, ExitCode, ToolctlError } from "../errors.js";
 import type { ProjectRef } from "./home.js";
 import { getPath, setPath } from "./key-path.js";
+import { fileStamp } from "./stamp.js";
 import type { ProjectFile } from "./project-schema.js";
 import type { Problem } from "../manifest/problems.js";
 
 export type { ProjectFile, ProjectSpec } from "./project-schema.js";
 
-const parsed = new Map<string, ProjectFile>();
+/** Each toolctl.yaml read, with the stamp (stamp.ts) of the file it was read from. */
+const parsed = new Map<string, { stamp: string; data: ProjectFile }>();
 /** `settings.limits`, as config.yaml has no such nesting either: said where limits go. */
 const MISPLACED_LIMITS = " (limits go at the top level of toolctl.yaml, beside settings)";
 /** Per toolctl.yaml read: a problem at a field, as `file:line:col: field: message`. */
@@ -25,10 +27,15 @@ export function projectProblem(file: string, field: Array<string | number>, mess
   return locators.get(file)?.(field, message) ?? `${file}: ${field.join(".")}: ${message}`;
 }
 
-/** toolctl.yaml, validated; read once per process. */
+/**
+ * toolctl.yaml, validated; read again only when the file has changed since (one stat otherwise), so that a
+ * long-running process follows it as a new one would.
+ */
 export async function readProject(project: ProjectRef): Promise<ProjectFile> {
+  // Taken before the read: a change made while it is read is seen by the next call.
+  const stamp = fileStamp(project.file);
   const known = parsed.get(project.file);
-  if (known) return known;
+  if (known?.stamp === stamp) return known.data;
   const [{ parseLocated }, { describeIssue, formatProblem, sortedUnique }, { projectSchema }] = await Promise.all([
     import("../manifest/locate.js"),
     import("../manifest/problems.js"),
@@ -60,7 +67,7 @@ export async function readProject(project: ProjectRef): Promise<ProjectFile> {
     );
   }
   locators.set(file, (field, message) => formatProblem(file, located, { path: field, message }));
-  parsed.set(project.file, result.data);
+  parsed.set(project.file, { stamp, data: result.data });
   return result.data;
 }
 

@@ -33,11 +33,19 @@ import { ToolctlError } from "../api/index.js";
 import { refusalLog, type RefusalLog } from "../api/refusals.js";
 import { isExposed, PREVIEW_TOOL, RESUME_TOOL, toolOf, type ExposureOptions } from "./exposure.js";
 import { mcpToolName } from "./names.js";
+import { McpSettings, SettingsUnavailable } from "./policy.js";
 import { errorResult, filedText, handOffText, MAX_OUTPUT_BYTES, previewResult, runResult } from "./results.js";
 
+/**
+ * `allow`, `approvalWaitSeconds` and `elicit` are what the command line (or the program) gives; config.yaml's
+ * `mcp` settings, read on every call, add to them or fill them in (policy.ts).
+ */
 export interface McpOptions extends ExposureOptions {
-  /** How long a call that needs approval waits for the decision before returning the pending request. */
-  approvalWaitSeconds: number;
+  /**
+   * How long a call that needs approval waits for the decision before returning the pending request; default
+   * config.yaml's `mcp.approvalWaitSeconds`, as it is at each call.
+   */
+  approvalWaitSeconds?: number;
   /** The largest text content a call returns (default MAX_OUTPUT_BYTES). */
   maxOutputBytes?: number;
   /** How often the registry is checked for changes, in milliseconds (default 1,000). */
@@ -48,7 +56,8 @@ export interface McpOptions extends ExposureOptions {
   log?: (message: string) => void;
   /**
    * Off by default, and weaker: a MEDIUM-risk call that needs approval asks the user through the client (form
-   * elicitation) before a request is filed for a terminal. The answer then passes through the client.
+   * elicitation) before a request is filed for a terminal. The answer then passes through the client. On when
+   * true; otherwise as config.yaml's `mcp.elicit` says at each call.
    */
   elicit?: boolean;
   /**
@@ -67,6 +76,7 @@ interface Exposed {
 }
 
 interface Snapshot {
+  /** The registry's version and the allow list it was built for. */
   version: string;
   byName: Map<string, Exposed>;
   tools: Tool[];
@@ -99,7 +109,11 @@ function malformedCall(message: JSONRPCMessage): string | undefined {
 
 export class McpHost {
   private snapshot?: Snapshot;
-  private building?: Promise<Snapshot>;
+  private building?: { version: string; snapshot: Promise<Snapshot> };
+  /** What is offered and how calls wait, as config.yaml says now. */
+  private readonly settings: McpSettings;
+  /** The last failure to build the tool list that was logged: a broken config.yaml is said once, not every second. */
+  private pollFailure?: string;
   /** Every name listed by this process, to its action: a call for a name listed earlier gets the engine's reason, not "unknown". */
   private readonly listed = new Map<string, string>();
   private readonly waiting = new Map<string, Waiting>();
@@ -114,6 +128,7 @@ export class McpHost {
     readonly options: McpOptions,
   ) {
     this.refusedRequest = refusalLog(toolctl, "mcp.refused", (message) => options.log?.(`toolctl mcp: ${message}`));
+    this.settings = new McpSettings(toolctl, options);
   }
 
   /** Watches the registry and tells every session when its tool list changes. */
@@ -135,26 +150,35 @@ export class McpHost {
     try {
       const before = this.snapshot?.digest;
       const now = await this.current();
+      this.pollFailure = undefined;
       if (before !== undefined && now.digest !== before) {
         await Promise.allSettled([...this.servers].map((server) => server.sendToolListChanged()));
       }
     } catch (error) {
-      this.options.log?.(`toolctl mcp: cannot read the registry: ${(error as Error).message}`);
+      const message = (error as Error).message;
+      if (message !== this.pollFailure) this.options.log?.(`toolctl mcp: cannot build the tool list: ${message}`);
+      this.pollFailure = message;
     } finally {
       this.polling = false;
     }
   }
 
-  /** The exposed tools, rebuilt only when the registry changed. */
+  /** The exposed tools, rebuilt only when the registry or the allow list (config.yaml's `mcp.allow`) changed. */
   async current(): Promise<Snapshot> {
-    const version = await this.toolctl.registryVersion();
+    const [registry, { allow }] = await Promise.all([this.toolctl.registryVersion(), this.settings.now()]);
+    const version = `${registry} ${[...allow].sort().join(",")}`;
     if (this.snapshot?.version === version) return this.snapshot;
-    this.building ??= this.build(version).finally(() => (this.building = undefined));
-    return this.building;
+    if (this.building?.version !== version) {
+      const building = { version, snapshot: this.build(version, allow) };
+      this.building = building;
+      const done = () => void (this.building === building && (this.building = undefined));
+      building.snapshot.then(done, done);
+    }
+    return this.building.snapshot;
   }
 
-  private async build(version: string): Promise<Snapshot> {
-    const { allow, tools, tag } = this.options;
+  private async build(version: string, allow: readonly string[]): Promise<Snapshot> {
+    const { tools, tag } = this.options;
     const entries = (await this.toolctl.catalog({ tools, tag })).filter((entry) => isExposed(entry, allow));
     const byName = new Map<string, Exposed>();
     for (const entry of entries) {
@@ -188,8 +212,15 @@ export class McpHost {
     server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
       const args = request.params.arguments ?? {};
       const context: CallContext = { server, origin: origin(), extra };
-      if (request.params.task && extra.taskStore) return this.startTask(request.params.name, args, context, extra.taskStore, extra.taskRequestedTtl);
-      return this.dispatch(request.params.name, args, context);
+      try {
+        if (request.params.task && extra.taskStore) return await this.startTask(request.params.name, args, context, extra.taskStore, extra.taskRequestedTtl);
+        return await this.dispatch(request.params.name, args, context);
+      } catch (error) {
+        // A config.yaml that no longer loads: the call fails with its error, as a run in a new process would (a
+        // task that could not start is the request's error instead).
+        if (error instanceof SettingsUnavailable && !request.params.task) return error.result(request.params.name);
+        throw error;
+      }
     });
     this.servers.add(server);
     server.onclose = () => this.servers.delete(server);
@@ -313,7 +344,7 @@ export class McpHost {
       // own refusal (and audit record); an active one whose action is not offered is refused here.
       const tool = await this.toolctl.getTool(target.slice(0, target.indexOf(".")));
       if (tool?.status === "active") {
-        const reason = `${target} is not offered to agents (a create, update or delete action needs toolctl mcp --allow ${target})`;
+        const reason = `${target} is not offered to agents (a create, update or delete action needs toolctl mcp --allow ${target}, or ${target} in config mcp.allow)`;
         await this.refused(context, reason, target);
         return errorResult(`${reason}; nothing ran`);
       }
@@ -329,23 +360,24 @@ export class McpHost {
     how: { outputSchema?: Tool["outputSchema"] },
     approvalId?: string,
   ): Promise<CallToolResult> {
+    const { approvalWaitSeconds, elicit: elicits } = await this.settings.now();
     const report = progressOf(context);
     let filed: string | undefined;
     /** The URL elicitation sent for the filed request: it ends with the call. */
     let handOff: HandOffState | undefined;
     // Form mode only: a client that declared URL mode alone cannot answer a form.
-    const elicit = this.options.elicit === true && context.server.getClientCapabilities()?.elicitation?.form !== undefined;
+    const elicit = elicits && context.server.getClientCapabilities()?.elicitation?.form !== undefined;
     const options: RunOptions = {
       origin: context.origin,
       signal: context.extra.signal,
       progress: report.progress,
-      ...(elicit ? { approve: elicitation(context, this.options.approvalWaitSeconds), askFirst: { via: "MCP elicitation" } } : {}),
+      ...(elicit ? { approve: elicitation(context, approvalWaitSeconds), askFirst: { via: "MCP elicitation" } } : {}),
       ...(approvalId
         ? { approvalId }
         : {
             wait: true,
             // A task waits as long as the request is open; a plain call until --approval-wait, then says it is pending.
-            waitSeconds: context.untilDecided ? undefined : this.options.approvalWaitSeconds,
+            waitSeconds: context.untilDecided ? undefined : approvalWaitSeconds,
             onApprovalFiled: (id: string, expiresAt: string) => {
               filed = id;
               this.waiting.set(id, { target, input });
@@ -356,7 +388,7 @@ export class McpHost {
               report.waitingFor(id, page);
               context.status?.(`waiting for a human to approve ${id}: toolctl approve ${id}${page ? ` or ${page}` : ""}`);
               // Not for a call that returns the pending request at once: its result names the page.
-              const waits = context.untilDecided === true || this.options.approvalWaitSeconds > 0;
+              const waits = context.untilDecided === true || approvalWaitSeconds > 0;
               if (page && waits && context.server.getClientCapabilities()?.elicitation?.url) {
                 handOff = { id, controller: new AbortController(), open: true };
                 void this.handOff(context, target, handOff, page, expiresAt);
@@ -510,8 +542,14 @@ export class McpHost {
     }
     // Claimed before it runs: a second resume of the same id, even a concurrent one, finds nothing.
     this.waiting.delete(id);
-    const outputSchema = (await this.current()).byName.get(mcpToolName(...split(waiting.target)))?.tool.outputSchema;
-    return this.run(waiting.target, waiting.input, context, { outputSchema }, id);
+    try {
+      const outputSchema = (await this.current()).byName.get(mcpToolName(...split(waiting.target)))?.tool.outputSchema;
+      return await this.run(waiting.target, waiting.input, context, { outputSchema }, id);
+    } catch (error) {
+      // Nothing ran: the call can be resumed once config.yaml loads again.
+      if (error instanceof SettingsUnavailable) this.waiting.set(id, waiting);
+      throw error;
+    }
   }
 }
 

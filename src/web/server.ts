@@ -15,7 +15,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Toolctl } from "../api/index.js";
-import { UsageError } from "../errors.js";
+import { ToolctlError, UsageError } from "../errors.js";
 import { PASSKEY_SCRIPT, SCRIPT, STYLESHEET, webAuthnBundle } from "./assets.js";
 import { html, type Html } from "./html.js";
 import { page, refusalPage } from "./layout.js";
@@ -248,6 +248,13 @@ export function uiHandler(toolctl: Toolctl, options: UiHandlerOptions): UiHandle
   return {
     handle(req, res) {
       handle(req, res).catch((error: unknown) => {
+        const settings = settingsError(error);
+        if (settings) {
+          options.log(`toolctl ui: ${settings.message}`);
+          if (!res.headersSent) send(res, { status: 500, body: refusalPage("Settings cannot be read", settings.message, SETTINGS_HINT) });
+          else res.end();
+          return;
+        }
         options.log(`toolctl ui: ${(error as Error).stack ?? String(error)}`);
         if (!res.headersSent) send(res, { status: 500, body: refusalPage("Error", "Something went wrong; the terminal running toolctl ui says what.") });
         else res.end();
@@ -265,6 +272,14 @@ export function uiHandler(toolctl: Toolctl, options: UiHandlerOptions): UiHandle
       watcher.close();
     },
   };
+}
+
+/** Said under a config.yaml (or toolctl.yaml) that no longer loads: the page reads the settings on every request. */
+const SETTINGS_HINT = "Fix the file (toolctl config unset KEY mends a bad key); this page follows it from the next request, without a restart.";
+
+/** A config.yaml or toolctl.yaml that no longer loads, which every page needing the settings (inbox, budget) fails with. */
+function settingsError(error: unknown): ToolctlError | undefined {
+  return error instanceof ToolctlError && (error.code === "config_invalid" || error.code === "project_invalid") ? error : undefined;
 }
 
 export async function serveUi(toolctl: Toolctl, options: UiServerOptions): Promise<RunningUi> {

@@ -10,6 +10,8 @@ export class InboxWatcher {
   private timer: NodeJS.Timeout | undefined;
   private version: string | undefined;
   private polling = false;
+  /** The last failure reported: the same one (a broken config.yaml) is reported once, not every second. */
+  private failure: string | undefined;
 
   constructor(
     private readonly load: () => Promise<string>,
@@ -40,11 +42,14 @@ export class InboxWatcher {
     this.polling = true;
     try {
       const version = await this.load();
+      this.failure = undefined;
       if (version === this.version || !this.timer) return;
       this.version = version;
       for (const listener of this.listeners) listener(version);
     } catch (error) {
-      this.onError(error);
+      const failure = String((error as Error)?.message ?? error);
+      if (failure !== this.failure) this.onError(error);
+      this.failure = failure;
     } finally {
       this.polling = false;
     }

@@ -77,8 +77,7 @@ export async function mcpCommand(context: CommandContext, flags: McpFlags): Prom
   const served: { address?: PageAddress } = {};
   try {
     const settings = await toolctl.settings();
-    const allow = [...new Set([...settings.mcp.allow, ...(flags.allow ?? [])])];
-    await warnUnknown(toolctl, allow, context);
+    await warnUnknown(toolctl, [...new Set([...settings.mcp.allow, ...(flags.allow ?? [])])], context);
     const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
     /** This server's own page (--ui), else the one `toolctl ui` (or another server) serves for this home, if any. */
     let ownPage: string | undefined;
@@ -86,12 +85,13 @@ export async function mcpCommand(context: CommandContext, flags: McpFlags): Prom
       const origin = ownPage ?? servedPage(toolctl.home)?.url;
       return origin === undefined ? undefined : approvalPageUrl(origin, id);
     };
+    // Only what the command line says: config.yaml's `mcp` settings are read on every call, so they follow edits.
     const options = {
-      allow,
+      allow: flags.allow ?? [],
       tools,
       tag: flags.tag,
-      approvalWaitSeconds: wait ?? settings.mcp.approvalWaitSeconds,
-      elicit: flags.elicit === true || settings.mcp.elicit,
+      approvalWaitSeconds: wait,
+      elicit: flags.elicit === true,
       version: pkg.version,
       log,
       approvalPage,
