@@ -15,6 +15,7 @@ import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/
 import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { UsageError } from "../errors.js";
+import { checkMessage, errorResponse, type Refusal } from "./malformed.js";
 import type { McpHost } from "./server.js";
 
 export const MCP_PATH = "/mcp";
@@ -128,6 +129,12 @@ export async function serveHttp(host: McpHost, options: HttpOptions): Promise<Ru
       await host.refusedRequest(message, { transport: "http", remote });
       send(res, status, message, headers);
     };
+    // JSON that the SDK would refuse as a parse error (-32700): answered as JSON-RPC says (-32600 or -32602, see malformed.ts).
+    const refuseMessage = async (refusal: Refusal, data: Record<string, unknown>) => {
+      await host.refusedRequest(`malformed message: ${refusal.reason}`, data);
+      res.writeHead(400, { "content-type": "application/json" });
+      res.end(JSON.stringify(errorResponse(refusal)));
+    };
     const tooLarge = async () => {
       await host.refusedRequest("malformed message: the body is over the size limit", { transport: "http", remote });
       send(res, 413, `request body over ${MAX_BODY_BYTES} bytes`);
@@ -165,6 +172,8 @@ export async function serveHttp(host: McpHost, options: HttpOptions): Promise<Ru
       }
       const body = req.method === "POST" ? await readBody(req, tooLarge) : { parsed: undefined };
       if (body === undefined) return;
+      const refusal = body.parsed === undefined ? undefined : checkMessage(body.parsed, true);
+      if (refusal) return refuseMessage(refusal, { session: existing.transport.sessionId ?? null });
       return bridge(existing.transport, req, res, body, host);
     }
     if (typeof sessionId === "string") return refuse(404, `session ${sessionId} not found: initialize a new one`);
@@ -176,6 +185,8 @@ export async function serveHttp(host: McpHost, options: HttpOptions): Promise<Ru
       await host.refusedRequest("malformed message: the body is not JSON", { transport: "http", remote });
       return sendParseError(res);
     }
+    const refusal = checkMessage(body.parsed, true);
+    if (refusal) return refuseMessage(refusal, { transport: "http", remote });
     if (!isInitializeRequest(body.parsed)) return refuse(400, "no session: the first request must be initialize");
     if (sessions.size >= maxSessions && !(await evictIdle())) return send(res, 503, `too many sessions (${maxSessions}), all busy: try again later`);
     const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({

@@ -2,11 +2,12 @@
  * `toolctl mcp`: serves the registry's actions to AI agents over MCP, on stdio or Streamable HTTP, through the
  * library API (actor `agent`). See server.ts for what is exposed and how approvals reach a human.
  */
-import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import { randomUUID } from "node:crypto";
 import type { Toolctl } from "../api/index.js";
 import { UsageError } from "../errors.js";
 import { isLoopback, parseListen, serveHttp, type MountedHandler, type RunningHttp } from "./http.js";
 import { McpHost, type McpOptions } from "./server.js";
+import { CheckedStdioServerTransport } from "./stdio.js";
 import { bearerToken, TOKEN_ENV } from "./token.js";
 
 export { McpHost, type McpOptions } from "./server.js";
@@ -22,17 +23,22 @@ export interface StdioHandle {
 
 export async function serveStdio(toolctl: Toolctl, options: McpOptions): Promise<StdioHandle> {
   const host = new McpHost(toolctl, options);
-  const transport = new StdioServerTransport();
-  const server = host.createServer(() => undefined);
+  // One session for the life of the process: its calls' origin and its refusals' records carry this id.
+  const session = randomUUID();
+  const transport = new CheckedStdioServerTransport();
+  // A line the SDK could not take is answered by the transport (see stdio.ts), once on record as HTTP's are.
+  transport.onrefused = (refusal) => host.refusedRequest(`malformed message: ${refusal.reason}`, { session });
+  const server = host.createServer(() => session);
   let done!: () => void;
   const closed = new Promise<void>((resolve) => (done = resolve));
   transport.onclose = () => done();
-  process.stdin.once("end", () => void host.close().then(done));
-  await host.connect(server, transport, () => undefined);
+  process.stdin.once("end", () => void transport.refusalsAnswered().then(() => host.close().then(done)));
+  await host.connect(server, transport, () => session);
   host.start();
   return {
     closed,
     async close() {
+      await transport.refusalsAnswered();
       await host.close();
       done();
     },
