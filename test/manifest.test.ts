@@ -486,6 +486,24 @@ describe("parseManifest: runtime rules, templates and rollbacks", () => {
     expect(problems[0]).toMatch(/^tool\.yaml:\d+:\d+: baseUrl: baseUrl is required for runtime http$/);
   });
 
+  it("refuses permissions on a process tool that names no image: they apply only in its Docker sandbox", () => {
+    const text = lines(
+      "apiVersion: toolctl/v1",
+      "name: sample",
+      "description: d",
+      "runtime: process",
+      "permissions: { network: true }",
+      "actions:",
+      "  a: { description: d, kind: read, command: [echo] }",
+    );
+    const { problems } = problemsOf(text);
+    expect(problems).toEqual([
+      "tool.yaml:5:14: permissions: only used by --sandbox docker, which needs an image; without one the tool runs confined as process: says (network, readable, writable)",
+    ]);
+    // With an image, permissions are the sandbox's; process: stays the confinement's.
+    expect(() => parseManifest(`${text}\nimage: toolctl-test/busybox:1\n`, "tool.yaml")).not.toThrow();
+  });
+
   it("requires a request for each action of an http tool", () => {
     const text = lines(
       "apiVersion: toolctl/v1",

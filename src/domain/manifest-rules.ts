@@ -46,6 +46,13 @@ export function manifestRuleProblems(manifest: unknown): Array<{ path: PropertyK
   for (const key of ["image", "permissions"]) {
     if (!sandboxable && manifest[key] !== undefined) add([key], `only valid for runtime docker or process, not ${runtime}`);
   }
+  // A process tool's permissions limit its Docker sandbox only: without an image there is none, and a limit written
+  // there would do nothing while it reads as if it did (and, above the defaults, would send the tool to pending).
+  if (runtime === "process" && manifest.image === undefined && manifest.permissions !== undefined)
+    add(
+      ["permissions"],
+      "only used by --sandbox docker, which needs an image; without one the tool runs confined as process: says (network, readable, writable)",
+    );
   const test = isRecord(manifest.test) ? manifest.test : undefined;
   if (test && typeof test.action === "string" && actions) {
     const tested = actions[test.action];
