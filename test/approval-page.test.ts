@@ -290,7 +290,7 @@ describe("what the approval page refuses", () => {
       "unauthorized: not signed in",
       "unauthorized: not signed in",
       "unauthorized: not signed in",
-      "unauthorized: the session has ended (30 minutes idle, or 12 hours since sign-in)",
+      "unauthorized: the cookie names no session of this server (made up, or from an earlier toolctl ui)",
       "unauthorized: not signed in",
     ]);
     expect(await statusOf(toolctl, run.id)).toBe("pending");
@@ -488,6 +488,13 @@ describe("what the approval page refuses", () => {
       const out = Date.now();
       expect((await post(page, "/logout", { csrf: session.csrf }, { cookie: session.cookie })).status).toBe(303);
       expect((await ended) - out).toBeLessThan(5_000);
+      // The cookie after sign-out: refused, and said so on the page and in the audit log.
+      const audited = await refusedDuring(async () => {
+        const after = await fetch(`${page.origin}/`, { headers: { cookie: session.cookie }, redirect: "manual" });
+        expect(after.status).toBe(401);
+        expect(await after.text()).toContain("Not signed in: this browser signed out.");
+      });
+      expect(audited.map((event) => event.reason)).toEqual(["unauthorized: the session was signed out"]);
     } finally {
       expect(await page.stop()).toBe(0);
     }
@@ -601,6 +608,9 @@ describe("the page's parts", () => {
     for (now = 900; now <= 4500; now += 900) expect(sessions.find(id), `at ${now} ms`).toBeDefined();
     now = 5001;
     expect(sessions.find(id)).toBeUndefined();
+    // How it ended is remembered for the refusal's reason; a value no session had is not one of them.
+    expect(sessions.endOf(id)).toBe("timed out");
+    expect(sessions.endOf("x".repeat(43))).toBeUndefined();
 
     const idle = new Sessions({ idleMs: 1000, maxMs: 5000, now: () => now });
     const second = idle.login(idle.loginToken) as { id: string };
@@ -614,5 +624,11 @@ describe("the page's parts", () => {
     now += 600;
     expect(third.isLive(signed.session)).toBe(false);
     expect(third.find(signed.id)).toBeUndefined();
+    expect(third.endOf(signed.id)).toBe("timed out");
+    const fourth = new Sessions({ now: () => now });
+    const out = fourth.login(fourth.loginToken) as { id: string; session: Parameters<Sessions["end"]>[0] };
+    fourth.end(out.session);
+    expect(fourth.find(out.id)).toBeUndefined();
+    expect(fourth.endOf(out.id)).toBe("signed out");
   });
 });

@@ -143,8 +143,14 @@ export function uiHandler(toolctl: Toolctl, options: UiHandlerOptions): UiHandle
     const cookie = cookieOf(req, cookieName);
     const session = sessions.find(cookie);
     if (!session) {
-      const why = cookie ? "the session has ended (30 minutes idle, or 12 hours since sign-in)" : "not signed in";
-      const said = `Not signed in: ${cookie ? "your session has ended" : "no session"}.`;
+      const end = cookie ? sessions.endOf(cookie) : undefined;
+      const [why, said] = !cookie
+        ? ["not signed in", "no session"]
+        : end === "signed out"
+          ? ["the session was signed out", "this browser signed out"]
+          : end === "timed out"
+            ? ["the session has ended (30 minutes idle, or 12 hours since sign-in)", "your session has ended"]
+            : ["the cookie names no session of this server (made up, or from an earlier toolctl ui)", "this browser's session is not one of this server's"];
       // A link to one approval (as an MCP client shows it) carries no secret: signing in is a step of its own.
       const approval = method === "GET" ? isApprovalPage(url.pathname) : undefined;
       return refuse(
@@ -153,10 +159,14 @@ export function uiHandler(toolctl: Toolctl, options: UiHandlerOptions): UiHandle
         approval
           ? refusalPage(
               "Sign in to see this approval request",
-              `${said} Approval request ${approval} is shown here once this browser is signed in.`,
+              `Not signed in: ${said}. Approval request ${approval} is shown here once this browser is signed in.`,
               "Open the login link printed on the terminal that serves this page (by toolctl ui, or toolctl mcp --ui), then open this address again. A link works once: start the server again for a new one.",
             )
-          : refusalPage("Not signed in", said, "Open the login link toolctl ui printed; a link works once, so start toolctl ui again for a new one."),
+          : refusalPage(
+              "Not signed in",
+              `Not signed in: ${said}.`,
+              "Open the login link toolctl ui printed; a link works once, so start toolctl ui again for a new one.",
+            ),
       );
     }
 

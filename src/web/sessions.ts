@@ -31,6 +31,9 @@ export interface SessionLimits {
   now?: () => number;
 }
 
+export type SessionEnd = "signed out" | "timed out";
+const MAX_ENDED = 1000;
+
 export class Sessions {
   /** The login token, shown once on the terminal; only its hash is kept. */
   readonly loginToken = newSecret();
@@ -38,6 +41,8 @@ export class Sessions {
   private loginUsed = false;
   /** By the SHA-256 of the cookie's value: the id itself is kept by the browser only. */
   private readonly live = new Map<string, Session>();
+  /** How the most recent sessions ended, by the same key: a refusal says "signed out" rather than "ended". */
+  private readonly ended = new Map<string, SessionEnd>();
   private readonly idleMs: number;
   private readonly maxMs: number;
   private readonly now: () => number;
@@ -68,6 +73,7 @@ export class Sessions {
     if (!session) return undefined;
     if (!this.isLive(session)) {
       this.live.delete(key);
+      this.remember(key, "timed out");
       return undefined;
     }
     if (touch) session.lastSeen = this.now();
@@ -80,7 +86,28 @@ export class Sessions {
   }
 
   end(session: Session): void {
-    for (const [key, value] of this.live) if (value === session) this.live.delete(key);
+    for (const [key, value] of this.live) {
+      if (value !== session) continue;
+      this.live.delete(key);
+      this.remember(key, "signed out");
+    }
+  }
+
+  /** How the session a cookie named ended, when it was one of this server's; undefined for any other value. */
+  endOf(id: string): SessionEnd | undefined {
+    const key = hashOf(id).toString("hex");
+    const session = this.live.get(key);
+    if (session && !this.isLive(session)) {
+      this.live.delete(key);
+      this.remember(key, "timed out");
+    }
+    return this.ended.get(key);
+  }
+
+  private remember(key: string, how: SessionEnd): void {
+    this.ended.set(key, how);
+    // Sessions come one per login link, so this stays small; the bound is for a server left running for months.
+    if (this.ended.size > MAX_ENDED) this.ended.delete(this.ended.keys().next().value!);
   }
 
   get maxAgeSeconds(): number {
