@@ -17,7 +17,7 @@ import { setSetting, unsetSetting } from "../src/config/edit.js";
 import { McpSettings } from "../src/mcp/policy.js";
 import { writeFileAtomic } from "../src/util/atomic-file.js";
 import { FakeServer, sendJson } from "./fakes/server.js";
-import { baseEnv, binPath, openApi, rejection, repoRoot, runCli, tempDir, writeFiles } from "./helpers.js";
+import { baseEnv, binPath, openApi, PAY_ECHO, rejection, repoRoot, runCli, tempDir, writeFiles } from "./helpers.js";
 import { signIn, startUi } from "./ui-pages.js";
 
 const shop = new FakeServer((req, res) => sendJson(res, 200, { ok: true, path: req.url }));
@@ -238,19 +238,7 @@ describe("toolctl mcp --http, running while config.yaml changes", () => {
 
   it("a changed mcp.allow and a lowered limit are honoured without a restart; --allow entries stay", async () => {
     const toolctl = await shopHome("approvals:\n  paidActions: false\nmcp:\n  allow: [shop]\n");
-    const echo = writeFiles({
-      "pay.yaml": `apiVersion: toolctl/v1
-name: pay
-description: Pays (echo)
-runtime: echo
-actions:
-  charge:
-    description: Charge dollars
-    kind: create
-    cost: { fromInput: amount }
-    inputSchema: { type: object, required: [amount], properties: { amount: { type: number } } }
-`,
-    });
+    const echo = writeFiles({ "pay.yaml": PAY_ECHO });
     expect((await toolctl.importManifests([echo])).failed).toEqual([]);
     const { client, changes } = await connect(await serve(toolctl.home, ["--allow", "pay"]));
     expect(names((await client.listTools()).tools)).toEqual(["pay__charge", "preview", "resume", "shop__buy"]);

@@ -8,22 +8,12 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { MIGRATIONS } from "../src/store/sqlite/migrations.js";
-import { repoRoot, runCli, runJson, tempDir, writeFiles } from "./helpers.js";
+import { repoRoot, runCli, runJson, tempDir, writeFiles, PAY_ECHO } from "./helpers.js";
 
 const fixture = path.join(repoRoot, "test", "fixtures", "proc.mjs");
 
 const MANIFESTS = {
-  "pay.yaml": `apiVersion: toolctl/v1
-name: pay
-description: Pays (echo)
-runtime: echo
-actions:
-  charge:
-    description: Charge dollars
-    kind: create
-    cost: { fromInput: amount }
-    inputSchema: { type: object, required: [amount], properties: { amount: { type: number } } }
-`,
+  "pay.yaml": PAY_ECHO,
   "proc.yaml": `apiVersion: toolctl/v1
 name: proc
 description: Test program

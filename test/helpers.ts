@@ -141,6 +141,19 @@ export async function rejection(promise: Promise<unknown>): Promise<ToolctlError
  * A process tool that spends `amount` and takes 30 s to answer (its program ends when toolctl does): a run to kill
  * while it is running, as a crash would leave it.
  */
+/** An echo tool with one paid write: `pay.charge`, costing what its `amount` says. */
+export const PAY_ECHO = `apiVersion: toolctl/v1
+name: pay
+description: Pays (echo)
+runtime: echo
+actions:
+  charge:
+    description: Charge dollars
+    kind: create
+    cost: { fromInput: amount }
+    inputSchema: { type: object, required: [amount], properties: { amount: { type: number } } }
+`;
+
 export const SLOW_SHOP = `apiVersion: toolctl/v1
 name: shop
 description: Spends slowly
