@@ -239,6 +239,8 @@ describe("toolctl apply", () => {
       expect(execution).toMatchObject({ status: "succeeded", planRunId: applied.id });
       expect(JSON.stringify(execution)).not.toContain(FORM_KEY);
     }
+    // The plan's quote (made while planning) and its approval name no execution row; the log still verifies.
+    expect(await toolctl.verifyAudit()).toMatchObject({ ok: true, problems: [] });
     // A saved plan is applied once.
     const again = await rejection(toolctl.apply(savedCopy(saved), { saved: true, yes: true }));
     expect(again.exitCode).toBe(3);

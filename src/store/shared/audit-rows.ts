@@ -141,10 +141,14 @@ export function auditKeyGone(keyId: string): RegistryError {
 
 /**
  * Executions the audit log names (their first event) but the executions table no longer holds: every execution
- * toolctl records is kept, so one missing was deleted, and with it a part of the history people read.
+ * toolctl records is kept, so one missing was deleted, and with it a part of the history people read. Only the
+ * events written with the execution's row count (`execution.started`, its outcome, its rollback): a quote is
+ * recorded before there is a row and may have none (a plan's preview, a dry run), and other events name an
+ * execution that never started (an approval refused, a wrong TOTP code) or a plan run.
  */
 export const MISSING_EXECUTIONS_SQL = `SELECT execution_id AS id, min(seq) AS seq FROM audit_events a
-  WHERE execution_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM executions e WHERE e.id = a.execution_id)
+  WHERE execution_id IS NOT NULL AND type LIKE 'execution.%' AND type <> 'execution.quote'
+    AND NOT EXISTS (SELECT 1 FROM executions e WHERE e.id = a.execution_id)
   GROUP BY execution_id ORDER BY min(seq) LIMIT ${MAX_PROBLEMS}`;
 
 export function missingExecutionProblem(row: { id: string; seq: number }): string {
