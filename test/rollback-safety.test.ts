@@ -8,9 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeServer, sendJson } from "./fakes/server.js";
 import { openApi, writeFiles } from "./helpers.js";
 
+/** What the refund endpoint answers: 200 after a moment, else this status at once. */
+let refundStatus = 200;
 const bank = new FakeServer((req, res) => {
   const path = new URL(req.url, "http://x").pathname;
   if (path === "/payments") return void sendJson(res, 200, { id: `pay_${bank.requests.length}` });
+  if (path.startsWith("/refunds/") && refundStatus !== 200) return void sendJson(res, refundStatus, { error: "refund not processed" });
   if (path.startsWith("/refunds/")) return void setTimeout(() => sendJson(res, 200, { refunded: path.slice("/refunds/".length) }), 600);
   sendJson(res, 404, { error: "not found" });
 });
@@ -59,6 +62,40 @@ describe("two rollbacks of one execution at once", () => {
       expect(await first.execution(paid.executionId)).toMatchObject({ status: "rolled_back" });
       // Once undone, a third rollback is refused as before.
       await expect(second.rollback(paid.executionId, { yes: true })).rejects.toThrow(`execution ${paid.executionId} (bank.pay) was already rolled back by`);
+    }
+  });
+});
+
+describe("a rollback after a compensation that ended unknown", () => {
+  it("is refused before it sends anything, naming the compensation; after one that failed, it may be tried again", async () => {
+    const toolctl = await openApi();
+    expect((await toolctl.importManifests([writeFiles({ "bank.yaml": manifest() })])).failed).toEqual([]);
+    const refunds = () => bank.requests.filter((r) => r.url.startsWith("/refunds/")).length;
+    try {
+      const paid = await toolctl.run("bank.pay", {}, { yes: true });
+      // A 5xx after the refund was sent: it may have happened.
+      refundStatus = 503;
+      const unknown = await toolctl.rollback(paid.executionId, { yes: true });
+      expect(unknown).toMatchObject({ status: "unknown", exitCode: 5 });
+      refundStatus = 200;
+      const before = refunds();
+      const again = await toolctl.rollback(paid.executionId, { yes: true });
+      expect(again).toMatchObject({ status: "declined", exitCode: 3, error: { code: "policy_refused" } });
+      expect(again.error?.message).toBe(
+        `execution ${unknown.executionId} (bank.refund), a rollback of ${paid.executionId}, ended unknown: it may have happened, so it is not sent again; check with the provider, and if it did not happen, run bank.refund yourself; nothing ran`,
+      );
+      expect(refunds()).toBe(before);
+      expect(await toolctl.execution(paid.executionId)).toMatchObject({ status: "succeeded" });
+
+      // A refund refused outright (a 4xx) did not happen: a second rollback goes ahead.
+      const other = await toolctl.run("bank.pay", {}, { yes: true });
+      refundStatus = 409;
+      expect(await toolctl.rollback(other.executionId, { yes: true })).toMatchObject({ status: "failed" });
+      refundStatus = 200;
+      expect(await toolctl.rollback(other.executionId, { yes: true })).toMatchObject({ status: "succeeded" });
+      expect(await toolctl.execution(other.executionId)).toMatchObject({ status: "rolled_back" });
+    } finally {
+      refundStatus = 200;
     }
   });
 });

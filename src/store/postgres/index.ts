@@ -72,7 +72,7 @@ async function startRun(registry: PgRegistry, tx: Tx, run: StartedRun): Promise<
   if (undoing) {
     const taken = rollbackTaken(
       await tx.one<{ id: string; status: string }>("SELECT id, status FROM executions WHERE id = $1", [undoing]),
-      await tx.one<{ id: string; status: string }>(COMPENSATION_IN_FLIGHT("$1"), [undoing]),
+      await tx.one<{ id: string; status: string; tool: string; action: string }>(COMPENSATION_IN_FLIGHT("$1"), [undoing]),
     );
     if (taken) throw new StartRefused({ ok: false, reason: "rollback_taken", message: taken });
   }

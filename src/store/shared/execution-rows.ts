@@ -171,17 +171,26 @@ export function abandonedReason(pid: number): string {
 
 /**
  * Why a compensation of `original` may not start: the original is undone already, or another compensation of it
- * is running or succeeded (two `toolctl rollback` at once would refund a payment twice). Read in the intent's
- * transaction, so of two racing rollbacks exactly one starts.
+ * is running or succeeded (two `toolctl rollback` at once would refund a payment twice), or ended `unknown` (it
+ * may have happened: sending it again could refund twice too). Read in the intent's transaction, so of two racing
+ * rollbacks exactly one starts. One that failed did not happen, and may be tried again.
  */
-export function rollbackTaken(original: { id: string; status: string } | undefined, other: { id: string; status: string } | undefined): string | undefined {
+export function rollbackTaken(
+  original: { id: string; status: string } | undefined,
+  other: { id: string; status: string; tool?: string; action?: string } | undefined,
+): string | undefined {
   if (original?.status === "rolled_back") return `execution ${original.id} was already rolled back${other ? ` by ${other.id}` : ""}; nothing ran`;
   if (other?.status === "succeeded") return `execution ${other.id} already rolled back ${original?.id ?? "this execution"}; nothing ran`;
   if (other?.status === "running")
     return `execution ${original?.id ?? "this execution"} is being rolled back by ${other.id}, started by another process; nothing ran`;
+  if (other?.status === "unknown") {
+    const target = `${other.tool}.${other.action}`;
+    return `execution ${other.id} (${target}), a rollback of ${original?.id ?? "this execution"}, ended unknown: it may have happened, so it is not sent again; check with the provider, and if it did not happen, run ${target} yourself; nothing ran`;
+  }
   return undefined;
 }
 
-/** The SQL both backends read it with (`?` or `$1` for the original's id). */
+/** The SQL both backends read it with (`?` or `$1` for the original's id): a success first, then one running. */
 export const COMPENSATION_IN_FLIGHT = (param: string) =>
-  `SELECT id, status FROM executions WHERE rollback_of = ${param} AND status IN ('running', 'succeeded') ORDER BY status = 'succeeded' DESC, created_at LIMIT 1`;
+  `SELECT id, status, tool, action FROM executions WHERE rollback_of = ${param} AND status IN ('running', 'succeeded', 'unknown')
+    ORDER BY status = 'succeeded' DESC, status = 'running' DESC, created_at LIMIT 1`;

@@ -140,7 +140,7 @@ export function sqliteStore(registry: Registry): SqliteStore {
               if (undoing) {
                 const taken = rollbackTaken(
                   statement(registry, "SELECT id, status FROM executions WHERE id = ?").get(undoing) as { id: string; status: string } | undefined,
-                  statement(registry, COMPENSATION_IN_FLIGHT("?")).get(undoing) as { id: string; status: string } | undefined,
+                  statement(registry, COMPENSATION_IN_FLIGHT("?")).get(undoing) as { id: string; status: string; tool: string; action: string } | undefined,
                 );
                 if (taken) return { ok: false as const, reason: "rollback_taken" as const, message: taken };
               }
