@@ -5,7 +5,7 @@
  * the binary for what the CLI adds: the plan table, --out, --detailed-exitcode and the plan-run view.
  */
 import { spawn } from "node:child_process";
-import { cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseDocument } from "yaml";
@@ -353,7 +353,8 @@ function stepsTool(dir: string): string {
           "    kind: delete",
           "    idempotent: true",
           "    inputSchema: { type: object, required: [log, name], properties: { log: { type: string }, name: { type: string } } }",
-          `    command: ["sh", "-c", "echo \\"undo $2\\" >> \\"$1\\"; echo '{}'", "unmark", "{{ input.log }}", "{{ input.name }}"]`,
+          // Fails while a file named unmark-fails is beside the log: a compensation that can fail on demand.
+          `    command: ["sh", "-c", "if [ -e \\"$(dirname \\"$1\\")/unmark-fails\\" ]; then echo 'cannot undo' >&2; exit 1; fi; echo \\"undo $2\\" >> \\"$1\\"; echo '{}'", "unmark", "{{ input.log }}", "{{ input.name }}"]`,
         ].join("\n") + "\n",
     },
     dir,
@@ -404,6 +405,59 @@ describe("failure, rollback and resume", () => {
     const two = shown.steps.find((step) => step.id === "two")!;
     expect(two).toMatchObject({ status: "rolled_back", executionId: expect.stringMatching(/^ex_/), rollbackExecutionId: expect.stringMatching(/^ex_/) });
     expect(await toolctl.execution(two.rollbackExecutionId!)).toMatchObject({ tool: "steps", action: "unmark", status: "succeeded" });
+  });
+
+  it("plan-runs rollback retries a compensation that failed, and reports failed while anything is left in place", async () => {
+    const dir = stepsTool(tempDir("toolctl-plan-undo-"));
+    const toolctl = await stepsHome(dir);
+    stepsPlan(dir, [{ id: "one" }, { id: "two", after: "one", fail: true }]);
+    writeFileSync(path.join(dir, "unmark-fails"), "");
+    const applied = await toolctl.apply(await toolctl.plan("four.plan.yaml"), { yes: true });
+    expect(applied).toMatchObject({ status: "failed", exitCode: 1 });
+    expect(applied.steps.map((s) => [s.id, s.status])).toEqual([
+      ["one", "rollback_failed"],
+      ["two", "failed"],
+    ]);
+    // Still failing: still failed, and the run can be rolled back again.
+    const still = await toolctl.rollbackPlanRun(applied.id, { yes: true });
+    expect(still).toMatchObject({ status: "failed", exitCode: 1 });
+    expect(still.steps[0]).toMatchObject({ id: "one", status: "rollback_failed" });
+    rmSync(path.join(dir, "unmark-fails"));
+    const undone = await toolctl.rollbackPlanRun(applied.id, { yes: true });
+    expect(undone).toMatchObject({ status: "rolled_back", exitCode: 0, error: null });
+    expect(undone.steps[0]).toMatchObject({ id: "one", status: "rolled_back", rollbackExecutionId: expect.stringMatching(/^ex_/) });
+    expect(logOf(dir)).toEqual(["one", "undo one"]);
+
+    // A step with no rollback stays in place: never reported as rolled back, however often asked.
+    const kept = stepsTool(tempDir("toolctl-plan-kept-"));
+    const keeper = await stepsHome(kept);
+    stepsPlan(kept, [
+      { id: "one", action: "steps.stamp" },
+      { id: "two", after: "one", fail: true },
+    ]);
+    const left = await keeper.apply(await keeper.plan("four.plan.yaml"), { yes: true });
+    expect(left.steps[0]).toMatchObject({ id: "one", status: "left_in_place" });
+    const again = await keeper.rollbackPlanRun(left.id, { yes: true });
+    expect(again).toMatchObject({ status: "failed", exitCode: 1 });
+    expect(again.steps[0]).toMatchObject({ id: "one", status: "left_in_place" });
+    expect(again.error?.message).toContain("one (steps.stamp)");
+  });
+
+  it("a step undone on its own (toolctl rollback) counts as rolled back when the run is", async () => {
+    const dir = stepsTool(tempDir("toolctl-plan-alone-"));
+    const toolctl = await stepsHome(dir);
+    stepsPlan(dir, [{ id: "one" }, { id: "two", after: "one" }]);
+    const applied = await toolctl.apply(await toolctl.plan("four.plan.yaml"), { yes: true });
+    expect(applied.status).toBe("succeeded");
+    const alone = await toolctl.rollback(applied.steps[0]!.executionId!, { yes: true });
+    expect(alone.status).toBe("succeeded");
+    const undone = await toolctl.rollbackPlanRun(applied.id, { yes: true });
+    expect(undone).toMatchObject({ status: "rolled_back", exitCode: 0 });
+    expect(undone.steps.map((s) => [s.id, s.status])).toEqual([
+      ["one", "rolled_back"],
+      ["two", "rolled_back"],
+    ]);
+    expect(logOf(dir)).toEqual(["one", "two", "undo one", "undo two"]);
   });
 
   it("the CLI shows a plan run with each step's outcome and what rolled it back", async () => {

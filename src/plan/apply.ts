@@ -319,9 +319,16 @@ async function reconcile(run: PlanRun, preview: PlanPreview, deps: ExecuteDeps, 
     };
     const found = row.executionId ? await deps.store.executions.find(row.executionId) : undefined;
     const execution = Array.isArray(found) ? undefined : found;
-    if (row.status === "running" || row.status === "unknown" || row.status === "succeeded") {
+    // Rolling back again: a step whose compensation failed is undone anew if it still stands.
+    const undoAgain = purpose === "rollback" && row.status === "rollback_failed";
+    if (row.status === "running" || row.status === "unknown" || row.status === "succeeded" || undoAgain) {
       if (!execution) Object.assign(state, { status: "pending", executionId: undefined, note: "had not started: it runs again" });
-      else if (execution.status === "succeeded")
+      else if (execution.status === "rolled_back")
+        // Undone meanwhile on its own (toolctl rollback of its execution), or by a compensation that ended late.
+        Object.assign(state, { status: "rolled_back", note: `rolled back outside this plan run (execution ${execution.id} is rolled_back)` });
+      else if (undoAgain && execution.status !== "succeeded") {
+        // Its execution is not one to undo now: the step stays as it was.
+      } else if (execution.status === "succeeded")
         Object.assign(state, {
           status: "succeeded",
           output: execution.output,
@@ -336,8 +343,7 @@ async function reconcile(run: PlanRun, preview: PlanPreview, deps: ExecuteDeps, 
           Object.assign(state, { status: "unknown", note: `cut off mid-run: its outcome is unknown (execution ${execution.id})` });
           unresolved.push(`step ${row.id} (${step.action}, execution ${execution.id})`);
         }
-      } else if (execution.status !== "rolled_back")
-        Object.assign(state, { status: "pending", note: `its last attempt ended ${execution.status}: it runs again` });
+      } else Object.assign(state, { status: "pending", note: `its last attempt ended ${execution.status}: it runs again` });
     } else if (purpose === "resume" && ["failed", "not_started", "skipped"].includes(row.status)) {
       Object.assign(state, { status: "pending" });
     }
@@ -577,7 +583,8 @@ async function undoCompleted(
   const completed = [...states.values()]
     .filter((s) => s.status === "succeeded" && byId.get(s.id)!.kind !== "read")
     .sort((a, b) => (b.finishedAt ?? 0) - (a.finishedAt ?? 0));
-  let clean = ![...states.values()].some((s) => s.status === "unknown");
+  // A step cut off mid-run, one an earlier rollback left in place, or one whose compensation cannot run again now.
+  let clean = ![...states.values()].some((s) => s.status === "unknown" || s.status === "left_in_place" || s.status === "rollback_failed");
   for (const state of completed) {
     const step = byId.get(state.id)!;
     const set = async (status: PlanStepStatus, note: string, rollbackExecutionId?: string) => {
