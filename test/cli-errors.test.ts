@@ -437,6 +437,20 @@ describe("unknown options and commands", () => {
     expectJsonError(command.json, 2, "usage");
   });
 
+  it("a typo of a command or an option is one line with the suggestion, in --json too", async () => {
+    const home = freshHome();
+    const [command, option] = await Promise.all([both(["lsit"], { home }), both(["list", "--stauts", "x"], { home })]);
+    expect(command.human.stderr.split("\n")[0]).toBe("error: unknown command 'lsit' (did you mean 'list'?)");
+    expect(command.json.json.error.message).toBe("unknown command 'lsit' (did you mean 'list'?)");
+    expect(option.human.stderr.split("\n")[0]).toBe("error: unknown option '--stauts' (did you mean '--status'?)");
+    expect(option.json.json.error.message).toBe("unknown option '--stauts' (did you mean '--status'?)");
+    for (const { human } of [command, option]) {
+      expect(human.code).toBe(2);
+      // The usage hint may follow; the suggestion is not a line of its own.
+      expect(human.stderr).not.toContain("Did you mean");
+    }
+  });
+
   it("an empty --home or --database (an unset variable) is a usage error, not the default registry", async () => {
     const home = freshHome();
     for (const [flag, message] of [
@@ -552,6 +566,15 @@ describe("unknown options and commands", () => {
     expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
     expect(runHelp.code).toBe(0);
     expect(runHelp.stdout).toContain("--params-file");
+    // With --json, stdout is JSON, as for every other command.
+    for (const args of [
+      ["--version", "--json"],
+      ["--json", "-V"],
+    ]) {
+      const asJson = await runCli(args);
+      expect(asJson.code).toBe(0);
+      expect(JSON.parse(asJson.stdout)).toEqual({ version: version.stdout.trim() });
+    }
   });
 });
 

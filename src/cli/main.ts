@@ -17,10 +17,12 @@ watchStdio((stream) =>
 );
 
 async function main(): Promise<void> {
-  // `--version` is answered before anything else loads: scripts call it to probe for toolctl.
-  if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
+  // `--version` is answered before anything else loads: scripts call it to probe for toolctl. With `--json`, as JSON.
+  const isVersion = (arg: string | undefined) => arg === "--version" || arg === "-V";
+  const json = argv.length === 2 && argv.includes("--json");
+  if ((argv.length === 1 && isVersion(argv[0])) || (json && argv.some(isVersion))) {
     const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
-    writeText(1, `${pkg.version}\n`);
+    writeText(1, json ? `${JSON.stringify({ version: pkg.version })}\n` : `${pkg.version}\n`);
   } else if (argv[0] === "__complete" || argv[0] === "__complete-spec") {
     // Shell completion (toolctl completion): answered without commander or the command tree, from the spec the build
     // wrote beside this file.

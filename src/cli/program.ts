@@ -189,6 +189,11 @@ export function invokedCommand(args: string[]): string | undefined {
   return undefined;
 }
 
+/** Commander's error text with its suggestion (`\n(Did you mean list?)`) folded into the error's line. */
+function oneLine(text: string): string {
+  return text.replace(/\n\(Did you mean (\S+?)\?\)/, " (did you mean '$1'?)");
+}
+
 /** `toolctl help environment` (and `help env`): a help topic rather than a command, so it is answered here. */
 function isEnvironmentHelp(args: string[]): boolean {
   const words = args.filter((arg) => !arg.startsWith("-"));
@@ -256,6 +261,8 @@ export async function runCli(args: string[]): Promise<void> {
     command.exitOverride();
     // In JSON mode commander's own error text (and its help hint) stays off both streams: the JSON error says it.
     if (json) command.configureOutput({ outputError: () => undefined, writeErr: () => undefined });
+    // Its "did you mean" goes on the error's own line, in toolctl's wording: one line per error.
+    else command.configureOutput({ outputError: (text, write) => write(oneLine(text)) });
   }
   try {
     await program.parseAsync(args, { from: "user" });
@@ -271,7 +278,7 @@ export async function runCli(args: string[]): Promise<void> {
         process.exitCode = ExitCode.usage;
         return;
       }
-      if (json) createOutput({ json: true }).error(new UsageError(error.message.replace(/^error: /, "")));
+      if (json) createOutput({ json: true }).error(new UsageError(oneLine(error.message).replace(/^error: /, "")));
       process.exitCode = ExitCode.usage;
       return;
     }
