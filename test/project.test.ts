@@ -30,6 +30,13 @@ describe("toolctl init", () => {
     expect(text).toContain("# limits:");
     expect(readFileSync(path.join(root, ".gitignore"), "utf8")).toBe("node_modules/\n# toolctl's project registry and keys\n.toolctl/\n");
     expect(init.stdout).toContain("added .toolctl/ to .gitignore");
+    // What to do next is a note: on stderr, and gone with --quiet; stdout says what was written.
+    expect(init.stdout).not.toContain("toolctl sync");
+    expect(init.stderr).toContain("then run: toolctl sync");
+    const quiet = await runCli(["init", "--force", "-q"], at());
+    expect(quiet.code).toBe(0);
+    expect(quiet.stderr).toBe("");
+    expect(quiet.stdout).toMatch(/^wrote \S+toolctl\.yaml\n/);
     // The file as written is valid: a command run in the project reads it.
     const config = await runJson(["config"], at());
     expect(config.code, config.stderr).toBe(0);
@@ -214,6 +221,16 @@ describe("toolctl sync", () => {
     const list = await runJson(["list"], at("src/deep"));
     expect(list.code, list.stderr).toBe(0);
     expect(JSON.stringify(list.json)).toContain("calculator");
+  });
+
+  it("a listed directory holding a nested project's toolctl.yaml imports its manifests and skips that file", async () => {
+    const { at } = newProject({ "toolctl.yaml": TOOLS_YAML, "tools/echo.yaml": echo, "tools/toolctl.yaml": "version: 1\nmanifests: []\n" });
+    const synced = await runJson(["sync"], at());
+    expect(synced.code, synced.stderr).toBe(0);
+    expect(synced.json.tools.map((t: { tool: string }) => t.tool)).toEqual(["echo"]);
+    const imported = await runJson(["import", "tools/"], at());
+    expect(imported.code, imported.stderr).toBe(0);
+    expect(imported.json.failed).toEqual([]);
   });
 
   it("--prune removes only tools a sync imported that toolctl.yaml no longer lists, never one imported by hand", async () => {

@@ -7,7 +7,7 @@
  */
 import { readdirSync, realpathSync, statSync } from "node:fs";
 import path from "node:path";
-import { PROJECT_HOME, type ProjectRef } from "./home.js";
+import { PROJECT_FILE, PROJECT_HOME, type ProjectRef } from "./home.js";
 import { projectInvalid, projectProblem, type ProjectFile } from "./project.js";
 import { MANIFEST_EXTENSIONS, readManifestFile } from "../manifest/load.js";
 import { isInside } from "../util/paths.js";
@@ -72,7 +72,8 @@ export function resolveProjectSources(project: ProjectRef, file: ProjectFile): P
     }
     const before = problems.length;
     const found = readdirSync(real)
-      .filter((name) => MANIFEST_EXTENSIONS.includes(path.extname(name).toLowerCase()))
+      // A nested project's own toolctl.yaml is not a manifest.
+      .filter((name) => MANIFEST_EXTENSIONS.includes(path.extname(name).toLowerCase()) && name !== PROJECT_FILE)
       .sort()
       .flatMap((name) => {
         // A link is followed, as long as it stays inside the project.

@@ -3,6 +3,7 @@
  * caller backs with its store).
  * Each file is all-or-nothing; a bad file is reported with every problem in it and does not stop the others.
  */
+import { PROJECT_FILE } from "../config/home.js";
 import { lstatSync } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
@@ -56,6 +57,8 @@ export async function collectManifestFiles(paths: string[]): Promise<string[]> {
     const entries: string[] = [];
     for (const entry of await readdir(given, { withFileTypes: true })) {
       if (!MANIFEST_EXTENSIONS.includes(path.extname(entry.name).toLowerCase())) continue;
+      // A nested project's own file is not a manifest (named on its own, it is refused as one by what it lacks).
+      if (entry.name === PROJECT_FILE) continue;
       const file = path.join(given, entry.name);
       if (entry.isFile()) entries.push(file);
       else if (entry.isSymbolicLink()) {

@@ -255,10 +255,10 @@ export async function initCommand(context: CommandContext, flags: InitFlags): Pr
     [
       `${c.green("wrote")} ${file}`,
       gitignore === "added" ? `added ${PROJECT_HOME}/ to .gitignore` : gitignore === "present" ? `.gitignore already ignores ${PROJECT_HOME}/` : "",
-      `commands run here or below now use the registry in ${home}`,
-      "list manifests and specs in it, then run: toolctl sync",
     ]
       .filter(Boolean)
       .join("\n"),
   );
+  // What to do next is a note, as `new` prints its own: on stderr, and not with --quiet.
+  context.output.info(`commands run here or below now use the registry in ${home}\nlist manifests and specs in it, then run: toolctl sync`);
 }
