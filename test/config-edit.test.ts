@@ -212,6 +212,25 @@ describe("toolctl config set|unset|get", () => {
     expect(again.json).toMatchObject({ changed: false, value: 500 });
   });
 
+  it("`config` lists mcp.allow and rateLimits with the settings, with their source, in text and JSON", async () => {
+    const home = tempDir("toolctl-config-listed-");
+    const listed = async () =>
+      ((await runJson(["config"], { home })).json.settings as Array<{ key: string }>).filter((s) => ["mcp.allow", "rateLimits"].includes(s.key));
+    expect(await listed()).toMatchObject([
+      { key: "mcp.allow", value: [], source: "default" },
+      { key: "rateLimits", value: {}, source: "default" },
+    ]);
+    expect((await runCli(["config", "set", "mcp.allow", "stripe,pay.charge"], { home })).code).toBe(0);
+    expect((await runCli(["config", "set", "rateLimits.stripe", "60"], { home })).code).toBe(0);
+    expect(await listed()).toMatchObject([
+      { key: "mcp.allow", value: ["stripe", "pay.charge"], source: "config.yaml" },
+      { key: "rateLimits", value: { stripe: 60 }, source: "config.yaml" },
+    ]);
+    const text = (await runCli(["config"], { home })).stdout;
+    expect(text).toMatch(/^mcp\.allow +stripe,pay\.charge +config\.yaml /m);
+    expect(text).toMatch(/^rateLimits +stripe: 60 +config\.yaml /m);
+  });
+
   it("lists and maps: mcp.allow from a comma-separated list, rateLimits.TOOL per tool", async () => {
     const home = exampleHome();
     const allow = await runJson(["config", "set", "mcp.allow", "stripe,pay.charge"], { home });

@@ -103,7 +103,7 @@ describe("tables fit the terminal", () => {
     const config = spawnTerminal(["config"], home, { cols: 90, rows: 60 });
     expect(await finished(config)).toBe(0);
     const rows = visible(config.text());
-    expect(rows.filter((line) => /^(approvals|limits|rollback|sandboxApis|audit|docker|mcp|process)\b/.test(line))).toHaveLength(14);
+    expect(rows.filter((line) => /^(approvals|limits|rollback|sandboxApis|audit|docker|mcp|process|rateLimits)\b/.test(line))).toHaveLength(16);
     for (const line of rows) expect(line.length, line).toBeLessThanOrEqual(90);
   });
 });

@@ -15,6 +15,8 @@ import { getPath, setPath } from "./key-path.js";
 import { fileStamp, stampOf } from "./stamp.js";
 
 export const CONFIG_FILE = "config.yaml";
+/** The settings that are a list or a map, set in config.yaml only: no environment variable, not in SETTINGS. */
+export const LISTED_SETTINGS = ["mcp.allow", "rateLimits"] as const;
 export const CACHE_FILE = ".config-cache.json";
 
 export type SettingSource = "default" | "config.yaml" | "toolctl.yaml" | `env ${string}`;
@@ -138,7 +140,8 @@ export async function loadConfig(home: string, env: NodeJS.ProcessEnv, project?:
   const file = path.join(home, CONFIG_FILE);
   const defaults: Config = CONFIG_DEFAULTS;
   const values = structuredClone(defaults) as unknown as Record<string, unknown>;
-  const sources: Record<string, SettingSource> = Object.fromEntries(SETTINGS.map((s) => [s.key, "default"]));
+  // Every setting's source, and the list `mcp.allow` and the map `rateLimits` (only config.yaml sets those).
+  const sources: Record<string, SettingSource> = Object.fromEntries([...SETTINGS.map((s) => s.key), ...LISTED_SETTINGS].map((key) => [key, "default"]));
   let info;
   try {
     info = statSync(file, { throwIfNoEntry: false });
@@ -160,10 +163,15 @@ export async function loadConfig(home: string, env: NodeJS.ProcessEnv, project?:
       sources[key] = "config.yaml";
     }
     // A map, not a single setting: taken whole from the file.
-    values.rateLimits = (cache.values as { rateLimits?: Record<string, number> }).rateLimits ?? {};
+    const rateLimits = (cache.values as { rateLimits?: Record<string, number> }).rateLimits;
+    values.rateLimits = rateLimits ?? {};
+    if (rateLimits) sources.rateLimits = "config.yaml";
     // A list, likewise.
     const allow = (cache.values as { mcp?: { allow?: string[] } }).mcp?.allow;
-    if (allow) (values.mcp as { allow: string[] }).allow = allow;
+    if (allow) {
+      (values.mcp as { allow: string[] }).allow = allow;
+      sources["mcp.allow"] = "config.yaml";
+    }
   }
   let projectView: ResolvedConfig["project"];
   if (project) {

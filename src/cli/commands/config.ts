@@ -16,7 +16,28 @@ function shown<T>(value: T): T {
 
 export async function configCommand(context: CommandContext): Promise<void> {
   const config = await loadConfig(settingsHome(context), context.env, context.project);
-  const settings = SETTINGS.map((s) => ({ key: s.key, value: shown(settingValue(config, s.key)), source: config.sources[s.key], env: s.env, help: s.help }));
+  const settings: Array<{ key: string; value: unknown; source: string | undefined; env?: string; help: string }> = SETTINGS.map((s) => ({
+    key: s.key,
+    value: shown(settingValue(config, s.key)),
+    source: config.sources[s.key],
+    env: s.env,
+    help: s.help,
+  }));
+  // The list and the map: what agents may change, and how fast each tool may be called, belong in the same view.
+  settings.push(
+    {
+      key: "mcp.allow",
+      value: config.values.mcp.allow,
+      source: config.sources["mcp.allow"],
+      help: "toolctl mcp: the create, update and delete actions agents may call (TOOL or TOOL.ACTION), besides --allow",
+    },
+    {
+      key: "rateLimits",
+      value: config.values.rateLimits,
+      source: config.sources.rateLimits,
+      help: "requests per minute per tool, over each tool's own http.requestsPerMinute",
+    },
+  );
   const { describeHome } = await import("./config-home.js");
   const where = await describeHome(context);
   for (const note of config.project?.notes ?? []) context.output.info(note);
@@ -25,7 +46,12 @@ export async function configCommand(context: CommandContext): Promise<void> {
     [
       table(
         ["SETTING", "VALUE", "SOURCE", "MEANING"],
-        settings.map((s) => [s.key, String(s.value), String(s.source), s.help]),
+        settings.map((s) => [
+          s.key,
+          typeof s.value === "object" && s.value !== null ? inlineText(s.value) || "none" : String(s.value),
+          String(s.source),
+          s.help,
+        ]),
         (h) => context.output.color.bold(h),
         { width: context.output.width, flex: [3] },
       ),
