@@ -418,6 +418,12 @@ describe("toolctl config set|unset|get", () => {
     [["unset", "nothing.like.it"], "unknown setting 'nothing.like.it'; every setting: toolctl config"],
     [["set", "limits.dailyUsd", "abc"], 'limits.dailyUsd: expected an amount in USD, 0 or more, got "abc"'],
     [["set", "limits.dailyUsd", ""], 'limits.dailyUsd: expected an amount in USD, 0 or more, got ""'],
+    // Plain decimal digits only: Number() would read these as 16, 1000 and 5.
+    [["set", "limits.dailyUsd", "0x10"], 'limits.dailyUsd: expected an amount in USD, 0 or more, got "0x10"'],
+    [["set", "limits.dailyUsd", "1e3"], 'limits.dailyUsd: expected an amount in USD, 0 or more, got "1e3"'],
+    [["set", "limits.dailyUsd", " 5"], 'limits.dailyUsd: expected an amount in USD, 0 or more, got " 5"'],
+    [["set", "approvals.timeoutSeconds", "1e2"], 'approvals.timeoutSeconds: expected a whole number of seconds, from 1 to 86400, got "1e2"'],
+    [["set", "rateLimits.stripe", "0x3c"], 'rateLimits.stripe: expected a whole number of requests per minute, 1 or more, got "0x3c"'],
     [["set", "approvals.timeoutSeconds", "0"], 'approvals.timeoutSeconds: expected a whole number of seconds, from 1 to 86400, got "0"'],
     [["set", "approvals.timeoutSeconds", "1.5"], 'approvals.timeoutSeconds: expected a whole number of seconds, from 1 to 86400, got "1.5"'],
     [["set", "sandboxApis", "maybe"], 'sandboxApis: expected true or false, got "maybe"'],

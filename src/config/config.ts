@@ -55,8 +55,10 @@ export function parseSettingValue(kind: SettingKind, raw: string, name: string, 
     throw new ValidationError("config_invalid", `${name}: expected true or false, got ${JSON.stringify(raw)}`, [`${name}: expected true or false`]);
   }
   const n = Number(raw);
-  // The same bounds as config.yaml: seconds are whole, above 0 and at most a day.
-  const ok = raw.trim() !== "" && Number.isFinite(n) && n >= 0 && (kind === "usd" || (Number.isInteger(n) && n > 0 && n <= 86_400));
+  // The same bounds as config.yaml: seconds are whole, above 0 and at most a day. Written in plain decimal digits:
+  // Number() would also read `0x10` as 16, `1e3` as 1000 and ` 5` as 5, which a money limit must not be.
+  const decimal = kind === "usd" ? /^\d+(\.\d+)?$/ : /^\d+$/;
+  const ok = decimal.test(raw) && Number.isFinite(n) && n >= 0 && (kind === "usd" || (Number.isInteger(n) && n > 0 && n <= 86_400));
   if (!ok) {
     const expected = kind === "usd" ? "an amount in USD, 0 or more" : "a whole number of seconds, from 1 to 86400";
     throw new ValidationError("config_invalid", `${name}: expected ${expected}, got ${JSON.stringify(raw)}`, [`${name}: expected ${expected}`]);

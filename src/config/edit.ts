@@ -100,7 +100,7 @@ export function parseValue(key: Key, raw: string): unknown {
     }
     case "rate": {
       const n = Number(raw);
-      if (raw.trim() === "" || !Number.isInteger(n) || n <= 0) throw invalid(key.key, "a whole number of requests per minute, 1 or more", raw);
+      if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n <= 0) throw invalid(key.key, "a whole number of requests per minute, 1 or more", raw);
       return n;
     }
     case "map":
