@@ -14,6 +14,7 @@ import { loopbackCopy } from "./fakes/server.js";
 import { FakeTwilio } from "./fakes/twilio.js";
 import { FakeVercel } from "./fakes/vercel.js";
 import type { PlanPreview, Toolctl } from "../src/api/index.js";
+import { withDigest } from "../src/plan/preview.js";
 import { binPath, examplesDir, openApi, rejection, repoRoot, runCli, tempDir, writeFiles } from "./helpers.js";
 
 const OWNER = "+14155552671";
@@ -458,6 +459,37 @@ describe("failure, rollback and resume", () => {
       ["two", "rolled_back"],
     ]);
     expect(logOf(dir)).toEqual(["one", "two", "undo one", "undo two"]);
+  });
+
+  it("a saved plan rewritten with a matching digest but malformed is refused naming the field: nothing runs, no plan run", async () => {
+    const dir = stepsTool(tempDir("toolctl-plan-forged-"));
+    const toolctl = await stepsHome(dir);
+    stepsPlan(dir, [{ id: "one" }, { id: "two", after: "one" }]);
+    const planned = await toolctl.plan("four.plan.yaml");
+    const cases: Array<[(plan: Record<string, any>) => void, RegExp]> = [
+      [(plan) => delete plan.steps[0].action, /: steps\.0\.action: /],
+      [(plan) => (plan.env = null), /: env: /],
+      [(plan) => (plan.order = ["one", "ghost"]), /: order\.1: no step "ghost"/],
+      [(plan) => (plan.order = ["two", "one"]), /: order\.0: step "two" comes before a step it needs/],
+    ];
+    for (const [edit, field] of cases) {
+      const copy = savedCopy(planned) as unknown as Record<string, any>;
+      edit(copy);
+      delete copy.digest;
+      const forged = withDigest(copy as Omit<PlanPreview, "digest">);
+      const file = path.join(dir, "forged.json");
+      writeFileSync(file, JSON.stringify(forged));
+      const cli = await runCli(["apply", file, "--yes"], { home: toolctl.home, cwd: dir });
+      expect(cli.code, cli.stderr).toBe(2);
+      expect(cli.stderr).toMatch(/^error: /);
+      expect(cli.stderr).not.toMatch(/\n\s+at /);
+      expect(cli.stderr).toMatch(new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}${field.source}`));
+      const api = await rejection(toolctl.apply(savedCopy(forged), { saved: true, yes: true }));
+      expect(api.exitCode).toBe(2);
+      expect((api.details.problems as string[]).some((problem) => new RegExp(`^saved plan${field.source}`).test(problem))).toBe(true);
+    }
+    expect((await toolctl.planRuns()).total).toBe(0);
+    expect(logOf(dir)).toEqual([]);
   });
 
   it("the CLI shows a plan run with each step's outcome and what rolled it back", async () => {

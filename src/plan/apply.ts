@@ -10,12 +10,13 @@
  * crash) stays on record: `plan-runs resume` carries on without re-running completed steps, and `plan-runs
  * rollback` undoes them.
  */
+import { savedPlanProblems } from "../domain/saved-plan.js";
 import { existsSync, readFileSync } from "node:fs";
 import type { ApprovalRequest } from "../engine/approve.js";
 import { obtainApproval } from "../engine/approve.js";
 import { execute, type ExecuteDeps, type ExecuteResult } from "../engine/execute.js";
 import { rollbackExecution } from "../engine/rollback.js";
-import { executionError, ExitCode, PolicyError, SecretMissingError, ToolctlError, UsageError, type ExitCodeValue } from "../errors.js";
+import { executionError, ExitCode, PolicyError, SecretMissingError, ToolctlError, UsageError, ValidationError, type ExitCodeValue } from "../errors.js";
 import { maxRisk } from "../policy/risk.js";
 import type { ErrorCategory, ExecutionError, PlanRun, PlanRunStatus, PlanRunStep, PlanStepStatus } from "../domain/records.js";
 import { roundUsd, spendDay } from "../policy/spend.js";
@@ -114,6 +115,12 @@ export async function staleness(preview: PlanPreview, deps: ExecuteDeps, env: No
 /** Applies a plan: a saved one (checked for staleness first) or one just made from its file. */
 export async function applyPlan(preview: PlanPreview, saved: boolean, options: ApplyOptions, deps: ExecuteDeps): Promise<ApplyResult> {
   if (saved) {
+    // Read back from a file: its shape is checked before anything is looked up, reserved or recorded.
+    const problems = savedPlanProblems(preview);
+    if (problems.length > 0) {
+      const lines = problems.map((p) => `saved plan: ${p}`);
+      throw new ValidationError("plan_invalid", lines.length === 1 ? lines[0]! : `saved plan: ${lines.length} problems`, lines);
+    }
     const problem = await staleness(preview, deps, options.env);
     if (problem) throw problem;
   }

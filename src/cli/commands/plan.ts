@@ -3,7 +3,8 @@
  */
 import { readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { ExitCode, ToolctlError, UsageError } from "../../errors.js";
+import { ExitCode, ToolctlError, UsageError, ValidationError } from "../../errors.js";
+import { savedPlanProblems } from "../../domain/saved-plan.js";
 import type { ApplyCallOptions, ApplyResult, PlanPreview, Toolctl } from "../../api/index.js";
 import { table, truncate } from "../../ui/output.js";
 import { listEnvelope, pageFooter, printList } from "../list-output.js";
@@ -74,6 +75,14 @@ function readSaved(file: string): PlanPreview | undefined {
   if (record.format !== "toolctl-plan/1" || typeof record.id !== "string" || !Array.isArray(record.steps) || !Array.isArray(record.order)) {
     throw new UsageError(
       `${file}: not a saved plan this toolctl can apply (format ${JSON.stringify(record.format)}); make one with toolctl plan FILE --out ${file}`,
+    );
+  }
+  const problems = savedPlanProblems(record);
+  if (problems.length > 0) {
+    throw new ValidationError(
+      "plan_invalid",
+      `${file}: ${problems[0]}${problems.length > 1 ? ` (and ${problems.length - 1} more)` : ""}`,
+      problems.map((p) => `${file}: ${p}`),
     );
   }
   return record as PlanPreview;
