@@ -191,6 +191,19 @@ describe("toolctl plan", () => {
     expect(problems.some((problem) => problem.startsWith("bad.plan.yaml:7:5: steps.0.inputs: unknown field 'inputs'"))).toBe(true);
   });
 
+  it("a whole number in a step's input past 2^53 - 1 is refused at its line and field, as run refuses it", async () => {
+    const dir = writeFiles({
+      "big.plan.yaml":
+        "apiVersion: toolctl/v1\nkind: Plan\nname: big\nsteps:\n  - id: a\n    action: echo.say\n    input: { message: hi, n: { amount: 9007199254740993 } }\n",
+    });
+    const toolctl = await openApi({ cwd: dir });
+    const error = await rejection(toolctl.plan("big.plan.yaml"));
+    expect(error).toMatchObject({ code: "plan_invalid", exitCode: 2 });
+    expect(error.message.slice(error.message.indexOf("big.plan.yaml"))).toBe(
+      "big.plan.yaml:7:40: steps.0.input.n.amount: a whole number larger than a number can hold exactly (9007199254740991); it would be sent as 9007199254740992: write it as a string if the field takes one",
+    );
+  });
+
   it("a step naming an unknown tool or action, or with input its schema refuses, is named at its line and field too", async () => {
     const dir = writeFiles({ "echo.yaml": readFileSync(path.join(examplesDir, "echo.yaml"), "utf8") });
     const toolctl = await openApi({ cwd: dir });
@@ -271,7 +284,7 @@ describe("toolctl apply", () => {
     const capped = await openApi({ home, cwd: dir, env });
     const broke = await rejection(capped.apply(savedCopy(saved), { saved: true, yes: true }));
     expect(broke.exitCode).toBe(3);
-    expect(broke.message).toContain("the budget no longer allows it");
+    expect(broke.message).toContain("the budget does not allow it now");
 
     const copy = path.join(manifests, "vercel.yaml");
     const document = parseDocument(readFileSync(copy, "utf8"));

@@ -234,7 +234,7 @@ async function checkBudget(preview: PlanPreview, steps: StepPreview[], deps: Exe
   const usd = totalUsd(counted);
   const today = await deps.store.ledger.day(spendDay());
   const problem = budgetProblem(counted, usd, roundUsd(today.committedUsd + today.reservedUsd + usd), deps.config.limits);
-  if (problem) throw new PolicyError("policy_refused", `plan ${preview.name} refused: the budget no longer allows it: ${problem}`);
+  if (problem) throw new PolicyError("policy_refused", `plan ${preview.name} refused: the budget does not allow it now: ${problem}`);
 }
 
 /** The secrets the steps' templates name, resolved once; a missing one stops the apply before anything runs. */

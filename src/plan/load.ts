@@ -40,6 +40,24 @@ export function readPlanFile(file: string): LoadedPlan {
   return parsePlan(text, file);
 }
 
+/**
+ * Whole numbers past 2^53 - 1 in a step's input: YAML reads them into the nearest number, so 9007199254740993 would
+ * be sent as 9007199254740992 (another id, another amount). Refused, as `run` refuses them on the command line.
+ */
+function inexactNumbers(value: unknown, at: Array<string | number>): Array<{ path: Array<string | number>; message: string }> {
+  if (typeof value === "number" && Number.isInteger(value) && !Number.isSafeInteger(value)) {
+    return [
+      {
+        path: at,
+        message: `a whole number larger than a number can hold exactly (${Number.MAX_SAFE_INTEGER}); it would be sent as ${value}: write it as a string if the field takes one`,
+      },
+    ];
+  }
+  if (Array.isArray(value)) return value.flatMap((item, i) => inexactNumbers(item, [...at, i]));
+  if (value !== null && typeof value === "object") return Object.entries(value).flatMap(([key, item]) => inexactNumbers(item, [...at, key]));
+  return [];
+}
+
 export function parsePlan(text: string, file: string): LoadedPlan {
   const located = parseLocated(text, file.toLowerCase().endsWith(".json"));
   if (Array.isArray(located))
@@ -55,6 +73,12 @@ export function parsePlan(text: string, file: string): LoadedPlan {
     throw invalid(file, sortedUnique(parsed.error.issues.flatMap((issue) => describeIssue(issue, planFileSchema)).map((p) => formatProblem(file, located, p))));
   }
   const plan = parsed.data;
+  const inexact = plan.steps.flatMap((step, i) => inexactNumbers(step.input, ["steps", i, "input"]));
+  if (inexact.length > 0)
+    throw invalid(
+      file,
+      inexact.map((p) => formatProblem(file, located, p)),
+    );
   const { needs, envNames, problems } = dependencies(plan.steps);
   if (problems.length > 0) throw invalid(file, sortedUnique(problems.map((p) => formatProblem(file, located, p))));
   const cycle = findCycle(
