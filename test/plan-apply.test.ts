@@ -10,7 +10,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseDocument } from "yaml";
 import { FakeNamecheap } from "./fakes/namecheap.js";
-import { loopbackCopy } from "./fakes/server.js";
+import { FakeServer, loopbackCopy, sendJson } from "./fakes/server.js";
 import { FakeTwilio } from "./fakes/twilio.js";
 import { FakeVercel } from "./fakes/vercel.js";
 import type { PlanPreview, Toolctl } from "../src/api/index.js";
@@ -457,6 +457,40 @@ describe("failure, rollback and resume", () => {
     expect(again.error?.message).toContain("one (steps.stamp)");
   });
 
+  it("a step that ended unknown on a 5xx is said so when the run is rolled back, not as cut off mid-run", async () => {
+    const till = new FakeServer((req, res) => (req.url.startsWith("/boom") ? sendJson(res, 502, { error: "upstream" }) : sendJson(res, 200, { id: "t_1" })));
+    await till.start();
+    try {
+      const dir = writeFiles({
+        "till.yaml": `apiVersion: toolctl/v1
+name: till
+description: A till on loopback
+runtime: http
+baseUrl: ${till.url}
+http: { allowPlainHttp: true, allowPrivateNetworks: ["127.0.0.0/8"], retry: { attempts: 1 } }
+actions:
+  boom:
+    description: Always answers 502
+    kind: create
+    request: { method: POST, path: /boom }
+    rollback: irreversible
+`,
+        "p.plan.yaml": "apiVersion: toolctl/v1\nkind: Plan\nname: p\nsteps:\n  - id: one\n    action: till.boom\n    input: {}\n",
+      });
+      const toolctl = await openApi({ cwd: dir });
+      expect((await toolctl.importManifests([path.join(dir, "till.yaml")])).failed).toEqual([]);
+      const applied = await toolctl.apply(await toolctl.plan("p.plan.yaml"), { yes: true });
+      expect(applied.steps[0]).toMatchObject({ id: "one", status: "unknown" });
+      const undone = await toolctl.rollbackPlanRun(applied.id, { yes: true });
+      expect(undone).toMatchObject({ status: "failed", exitCode: 1 });
+      expect(undone.steps[0]!.note).toMatch(/^its outcome is unknown: .*502.* \(execution ex_\w+\)$/);
+      expect((await toolctl.planRun(applied.id)).steps[0]!.note).toBe(undone.steps[0]!.note);
+      expect(undone.error?.message).toContain("a step's outcome is unknown (it may or may not have acted): one (till.boom)");
+    } finally {
+      await till.close();
+    }
+  });
+
   it("a step undone on its own (toolctl rollback) counts as rolled back when the run is", async () => {
     const dir = stepsTool(tempDir("toolctl-plan-alone-"));
     const toolctl = await stepsHome(dir);
@@ -635,7 +669,7 @@ describe("failure, rollback and resume", () => {
     const undone = await toolctl.rollbackPlanRun(runId, { yes: true });
     expect(undone.status).toBe("failed");
     expect(undone.error?.message).toBe(
-      `a step was cut off mid-run and its outcome is unknown: two (steps.mark); look it up before anything more (toolctl plan-runs show ${runId})`,
+      `a step's outcome is unknown (it may or may not have acted): two (steps.mark); look it up before anything more (toolctl plan-runs show ${runId})`,
     );
     expect((await toolctl.planRun(runId)).steps.map((s) => [s.id, s.status])).toEqual([
       ["one", "rolled_back"],

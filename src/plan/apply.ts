@@ -189,7 +189,8 @@ export async function rollbackPlanRun(id: string, options: ApplyOptions, deps: E
   // What reconciling found is recorded: a step cut off mid-run is `unknown`, no longer `running`.
   for (const state of states.values()) {
     const row = run.steps.find((step) => step.id === state.id);
-    if (row && row.status !== state.status) await deps.store.planRuns.updateStep(run.id, state.id, { status: state.status, note: state.note });
+    if (row && (row.status !== state.status || (row.note ?? undefined) !== state.note))
+      await deps.store.planRuns.updateStep(run.id, state.id, { status: state.status, note: state.note });
   }
   const status = await undoCompleted(run.id, preview, states, options, deps);
   const exitCode = status === "rolled_back" ? ExitCode.ok : ExitCode.actionFailed;
@@ -202,7 +203,7 @@ export async function rollbackPlanRun(id: string, options: ApplyOptions, deps: E
   const unknown = named(["unknown"]);
   const why = [
     notUndone ? `some completed steps could not be rolled back: ${notUndone}` : "",
-    unknown ? `a step was cut off mid-run and its outcome is unknown: ${unknown}; look it up before anything more (toolctl plan-runs show ${run.id})` : "",
+    unknown ? `a step's outcome is unknown (it may or may not have acted): ${unknown}; look it up before anything more (toolctl plan-runs show ${run.id})` : "",
   ].filter(Boolean);
   const error = status === "rolled_back" ? undefined : runError(why.join("; ") || "some completed steps could not be rolled back", "action_failed", exitCode);
   await deps.store.planRuns.setStatus(run.id, status, options.actor, error);
@@ -347,7 +348,11 @@ async function reconcile(run: PlanRun, preview: PlanPreview, deps: ExecuteDeps, 
         if (purpose === "resume" && idempotent)
           Object.assign(state, { status: "pending", supersedes: execution.id, note: `cut off (execution ${execution.id}); idempotent, so it runs again` });
         else {
-          Object.assign(state, { status: "unknown", note: `cut off mid-run: its outcome is unknown (execution ${execution.id})` });
+          // Cut off (its process gone, settled with no finish time), or ended unknown (a timeout, a 5xx): said as it was.
+          const why = execution.finishedAt
+            ? `its outcome is unknown: ${execution.error?.message ?? "it may have acted"}`
+            : "cut off mid-run: its outcome is unknown";
+          Object.assign(state, { status: "unknown", note: `${why} (execution ${execution.id})` });
           unresolved.push(`step ${row.id} (${step.action}, execution ${execution.id})`);
         }
       } else Object.assign(state, { status: "pending", note: `its last attempt ended ${execution.status}: it runs again` });
@@ -360,7 +365,7 @@ async function reconcile(run: PlanRun, preview: PlanPreview, deps: ExecuteDeps, 
     throw new ToolctlError(
       "unknown_outcome",
       ExitCode.unknownOutcome,
-      `cannot resume plan run ${run.id}: ${unresolved.join(", ")} was cut off after it started and may or may not have acted; check it (toolctl executions show ID), then undo the run with toolctl plan-runs rollback ${run.id}`,
+      `cannot resume plan run ${run.id}: ${unresolved.join(", ")} ended with its outcome unknown (cut off, or a timeout or error after it was sent), so it may or may not have acted; check it (toolctl executions show ID), then undo the run with toolctl plan-runs rollback ${run.id}`,
     );
   }
   return states;
