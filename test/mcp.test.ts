@@ -287,6 +287,20 @@ describe("calls go through the same pipeline", () => {
     expect(refused[0]!.actor).toBe("agent");
   });
 
+  it("refused calls are written at most 60 a minute, the rest counted, each reason cut to a readable length", async () => {
+    const { toolctl, client } = await agent();
+    const long = `x${"y".repeat(5_000)}`;
+    for (let i = 0; i < 70; i++) {
+      const name = i % 2 === 0 ? `nope${i}__${long}` : `nope${i}__nothing`;
+      expect(await client.callTool({ name, arguments: {} }).catch((error: unknown) => error)).toBeInstanceOf(McpError);
+    }
+    const refused = (await toolctl.audit({ limit: 500 })).filter((event) => event.type === "mcp.refused");
+    expect(refused.length).toBeLessThanOrEqual(60);
+    expect(refused.length).toBeGreaterThanOrEqual(50);
+    for (const event of refused) expect(String(event.data.reason).length).toBeLessThan(600);
+    expect(String(refused[0]!.data.reason)).toMatch(/^unknown tool nope0__xy+… \(5021 characters\)$/);
+  });
+
   it("a tool disabled or revoked after tools/list is refused with the engine's reason, as a tool error, and audited", async () => {
     const { toolctl, client } = await agent();
     await client.listTools();

@@ -319,16 +319,10 @@ export class McpHost {
   }
 
   /** Records a call refused before it reached the engine: the audit log has every attempt. */
+  /** A call refused in a session: on record through the same capped log as every refusal (a flood buries nothing). */
   private async refused(context: CallContext, reason: string, target?: string): Promise<void> {
     const [tool, action] = target ? [target.slice(0, target.indexOf(".")), target.slice(target.indexOf(".") + 1)] : [null, null];
-    await this.toolctl.store.audit.append({
-      type: "mcp.refused",
-      actor: this.toolctl.actor,
-      tool,
-      action,
-      status: "refused",
-      data: { reason, origin: context.origin },
-    });
+    await this.refusedRequest(reason, { origin: context.origin }, { tool, action });
   }
 
   private async call(name: string, args: Record<string, unknown>, context: CallContext): Promise<CallToolResult> {
