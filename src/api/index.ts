@@ -203,17 +203,40 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
   const store = options.store ?? (await (await import("../store/open.js")).openStore(home, env, options.database, settingsHome({ home, project })));
   const listeners = new Set<(event: ProgressEvent) => void>();
   const warningListeners = new Set<(message: string) => void>();
-  const emit = (event: ProgressEvent) => listeners.forEach((listener) => listener(event));
+  const warn = (message: string) =>
+    warningListeners.forEach((listener) => {
+      try {
+        listener(message);
+      } catch {
+        // A warning listener that throws has nobody left to tell.
+      }
+    });
+  // A listener's mistake is its own: said as a warning, it never changes a run, its record or its spend (thrown
+  // inside the pipeline, it would stop a run whose request was sent, and leave it recorded as running).
+  const shielded = (call: () => void): void => {
+    try {
+      call();
+    } catch (error) {
+      warn(`a progress listener threw, and was ignored: ${(error as Error)?.message ?? String(error)}`);
+    }
+  };
+  const emit = (event: ProgressEvent) => listeners.forEach((listener) => shielded(() => listener(event)));
   const progressOf = (own: Progress | undefined): Progress | undefined =>
-    own ??
-    (listeners.size === 0
-      ? undefined
-      : {
-          start: (label) => emit({ type: "start", label }),
-          stop: () => emit({ type: "stop" }),
-          status: (text) => emit({ type: "status", text }),
-          stage: (stage, ms, detail) => emit({ type: "stage", stage, ms, ...(detail ? { detail } : {}) }),
-        });
+    own
+      ? {
+          start: (label) => shielded(() => own.start(label)),
+          stop: () => shielded(() => own.stop()),
+          ...(own.status ? { status: (text: string) => shielded(() => own.status!(text)) } : {}),
+          ...(own.stage ? { stage: (stage: string, ms: number, detail?: Record<string, unknown>) => shielded(() => own.stage!(stage, ms, detail)) } : {}),
+        }
+      : listeners.size === 0
+        ? undefined
+        : {
+            start: (label) => emit({ type: "start", label }),
+            stop: () => emit({ type: "stop" }),
+            status: (text) => emit({ type: "status", text }),
+            stage: (stage, ms, detail) => emit({ type: "stage", stage, ms, ...(detail ? { detail } : {}) }),
+          };
 
   const verifyCode = codeVerifier(store, home, env);
   const twoFactor: TwoFactor = {
