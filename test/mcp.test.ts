@@ -519,6 +519,26 @@ describe("MCP tasks", () => {
     expect(await toolctl.execution(executionOf(result))).toMatchObject({ status: "succeeded", costUsd: 4, origin: { via: "mcp" } });
   });
 
+  it("a ttl no timer can hold, or none at all, is clamped: the task lives, and says the ttl it got", async () => {
+    const { client } = await agent();
+    for (const [asked, granted] of [
+      [1e12, 24 * 60 * 60_000],
+      [0, 1_000],
+    ] as const) {
+      const stream = client.experimental.tasks.callToolStream({ name: "notes__read", arguments: {} }, CallToolResultSchema, { task: { ttl: asked } });
+      let created: { taskId: string; ttl: number | null } | undefined;
+      let result: CallToolResult | undefined;
+      for await (const message of stream) {
+        if (message.type === "taskCreated") created = message.task as { taskId: string; ttl: number | null };
+        if (message.type === "result") result = message.result as CallToolResult;
+        if (message.type === "error") throw message.error;
+      }
+      expect(created?.ttl).toBe(granted);
+      expect(result?.isError).toBeFalsy();
+      expect((await client.experimental.tasks.getTask(created!.taskId)).status).toBe("completed");
+    }
+  });
+
   it("tasks/cancel withdraws the approval request the task waits on; an unknown tool is refused before any task exists", async () => {
     const { toolctl, client } = await agent({ allow: ["pay"] });
     const stream = client.experimental.tasks.callToolStream({ name: "pay__charge", arguments: { amount: 4 } }, CallToolResultSchema, {

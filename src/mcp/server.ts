@@ -290,7 +290,7 @@ export class McpHost {
       await this.refused(context, `unknown tool ${name}`);
       throw unknownTool(name);
     }
-    const task = await store.createTask({ ttl: ttl ?? TASK_TTL_MS, pollInterval: 1000 });
+    const task = await store.createTask({ ttl: taskTtl(ttl), pollInterval: 1000 });
     const controller = new AbortController();
     const status = (message: string) => void store.updateTaskStatus(task.taskId, "working", message).catch(() => undefined);
     const detached: CallContext = { ...context, extra: { ...context.extra, signal: controller.signal, _meta: undefined }, untilDecided: true, status };
@@ -600,6 +600,14 @@ interface CallContext {
 
 /** How long a finished task's result is kept when the client does not say. */
 const TASK_TTL_MS = 60 * 60_000;
+/** The longest a client may ask for: a day (a timer cannot hold much past 24 days, and fires at once then). */
+const MAX_TASK_TTL_MS = 24 * 60 * 60_000;
+
+/** The ttl a task gets: the client's, within 1 s and a day (MCP lets a receiver grant another than asked). */
+function taskTtl(asked: number | undefined): number {
+  if (asked === undefined || !Number.isFinite(asked)) return TASK_TTL_MS;
+  return Math.min(Math.max(Math.round(asked), 1_000), MAX_TASK_TTL_MS);
+}
 
 /**
  * The protocol error for a tool that does not exist. Not an McpError: its message already carries the
