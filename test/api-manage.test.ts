@@ -178,3 +178,28 @@ describe("secrets and 2FA through the API", () => {
     expect((await failure(person.disableTwoFactor(code))).message).toMatch(/already used/);
   });
 });
+
+describe("history queries through the API", () => {
+  it("a limit or offset that is not a whole number in range is a usage error naming the call and field, never a database error", async () => {
+    const toolctl = await openApi();
+    const bad: Array<[string, () => Promise<unknown>]> = [
+      ["executions: limit", () => toolctl.executions({ limit: 1.5 })],
+      ["executions: limit", () => toolctl.executions({ limit: "abc" as unknown as number })],
+      ["executions: limit", () => toolctl.executions({ limit: -1 })],
+      ["executions: offset", () => toolctl.executions({ offset: "x" as unknown as number })],
+      ["audit: limit", () => toolctl.audit({ limit: "abc" as unknown as number })],
+      ["audit: limit", () => toolctl.audit({ limit: -5 })],
+      ["planRuns: offset", () => toolctl.planRuns({ offset: -1 })],
+    ];
+    for (const [prefix, call] of bad) {
+      const error = await call().then(
+        () => undefined,
+        (thrown: unknown) => thrown,
+      );
+      expect(error, prefix).toBeInstanceOf(ToolctlError);
+      expect((error as ToolctlError).exitCode).toBe(ExitCode.usage);
+      expect((error as ToolctlError).message).toMatch(new RegExp(`^${prefix}: expected a whole number from [01] to 9007199254740991, got `));
+    }
+    expect((await toolctl.executions({ limit: 5, offset: 0 })).items).toEqual([]);
+  });
+});

@@ -173,6 +173,25 @@ export function channelHuman(channel: ApprovalChannel | undefined, onFiled?: Run
   };
 }
 
+/**
+ * A program's `limit` and `offset`, checked as the CLI checks its flags: whole numbers from 0 (a limit from 1) up to
+ * 2^53 - 1. Passed on unchecked, `1.5` or `"abc"` failed as a database error and `-1` meant no limit at all.
+ */
+function checkPaging(call: string, query: { limit?: unknown; offset?: unknown }): void {
+  for (const [field, least] of [
+    ["limit", 1],
+    ["offset", 0],
+  ] as const) {
+    const value = query[field];
+    if (value === undefined) continue;
+    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < least) {
+      throw new UsageError(
+        `${call}: ${field}: expected a whole number from ${least} to ${Number.MAX_SAFE_INTEGER}, got ${JSON.stringify(value) ?? String(value)}`,
+      );
+    }
+  }
+}
+
 export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
@@ -374,6 +393,7 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
       return { ...run, interrupted: isOrphaned(run) };
     },
     async planRuns(query = {}) {
+      checkPaging("planRuns", query);
       const { isOrphaned } = await import("../plan/orphaned.js");
       await settle();
       const { total, items } = await store.planRuns.list({ limit: 20, offset: 0, ...query });
@@ -381,6 +401,7 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
     },
 
     async executions(query = {}) {
+      checkPaging("executions", query);
       await settle();
       return store.executions.list({ limit: 20, offset: 0, ...query });
     },
@@ -407,8 +428,8 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
       await settle();
       return store.executions.stats(query);
     },
-    audit: (query = {}) => store.audit.query(query),
-    countAudit: (query = {}) => store.audit.count(query),
+    audit: async (query = {}) => (checkPaging("audit", query), store.audit.query(query)),
+    countAudit: async (query = {}) => (checkPaging("countAudit", query), store.audit.count(query)),
     auditEvents: () => store.audit.all(),
     verifyAudit: () => store.audit.verify(),
     async budget(day) {
