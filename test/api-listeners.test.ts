@@ -7,7 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeServer, sendJson } from "./fakes/server.js";
 import { openApi, writeFiles } from "./helpers.js";
 
-const shop = new FakeServer((req, res) => sendJson(res, 200, { id: `order_${shop.requests.length}` }));
+const shop = new FakeServer((req, res) =>
+  req.url.startsWith("/slow") ? void setTimeout(() => sendJson(res, 200, { id: "slow" }), 600) : sendJson(res, 200, { id: `order_${shop.requests.length}` }),
+);
 beforeAll(async () => void (await shop.start()));
 afterAll(() => shop.close());
 
@@ -23,6 +25,11 @@ actions:
     kind: create
     cost: { fixed: 0.5 }
     request: { method: POST, path: /orders }
+  slow:
+    description: Buy one thing for $0.50, slowly
+    kind: create
+    cost: { fixed: 0.5 }
+    request: { method: POST, path: /slow }
 `;
 
 describe("a progress listener that throws", () => {
@@ -59,5 +66,22 @@ describe("a progress listener that throws", () => {
     );
     expect(own).toMatchObject({ status: "succeeded", exitCode: 0 });
     expect(await toolctl.execution(own.executionId)).toMatchObject({ status: "succeeded" });
+  });
+});
+
+describe("close() while a run is in flight", () => {
+  it("waits for the run to be recorded: it succeeds, is recorded so, and its spend is settled", async () => {
+    const toolctl = await openApi();
+    expect((await toolctl.importManifests([path.join(writeFiles({ "shop.yaml": manifest() }), "shop.yaml")])).failed).toEqual([]);
+    const running = toolctl.run("shop.slow", {}, { yes: true });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await toolctl.close();
+    const result = await running;
+    expect(result).toMatchObject({ status: "succeeded", exitCode: 0 });
+    const again = await openApi({ home: toolctl.home });
+    expect(await again.execution(result.executionId)).toMatchObject({ status: "succeeded" });
+    expect((await again.budget()).spend).toMatchObject({ committedUsd: 0.5, reservedUsd: 0 });
+    // Closed, it refuses new calls as before.
+    await expect(toolctl.executions()).rejects.toThrow("this toolctl was closed");
   });
 });

@@ -131,14 +131,27 @@ export const RUNNERS: Record<string, () => Promise<Runner>> = {
 
 /**
  * The API as a program holds it: once closed, every method but `close` (again, which does nothing) and `on` is
- * refused with a usage error saying so, instead of whatever the closed database would throw.
+ * refused with a usage error saying so, instead of whatever the closed database would throw. Until then, each
+ * call's promise is kept in `inflight`, so that `close` can wait for what is running to be recorded.
  */
-function closable(toolctl: Toolctl, isClosed: () => boolean): Toolctl {
+function closable(toolctl: Toolctl, isClosed: () => boolean, inflight: Set<Promise<unknown>>): Toolctl {
   const refusal = (name: string) => new UsageError(`toolctl.${name}(): this toolctl was closed; open another with openToolctl()`);
   return new Proxy(toolctl, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver) as unknown;
-      if (!isClosed() || typeof value !== "function" || property === "close" || property === "on") return value;
+      if (typeof value !== "function" || property === "close" || property === "on") return value;
+      if (!isClosed()) {
+        if (property === "auditEvents") return value;
+        return (...args: unknown[]) => {
+          const result = Reflect.apply(value, receiver, args) as unknown;
+          if (result instanceof Promise) {
+            inflight.add(result);
+            const done = () => void inflight.delete(result);
+            result.then(done, done);
+          }
+          return result;
+        };
+      }
       const name = String(property);
       if (property === "auditEvents") {
         return () => ({
@@ -275,6 +288,7 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
   const base = { actor, cwd, env };
 
   let closed = false;
+  const inflight = new Set<Promise<unknown>>();
   const toolctl: Toolctl = {
     home,
     ...(project ? { project } : {}),
@@ -449,6 +463,9 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
     async close() {
       if (closed) return;
       closed = true;
+      // A run in flight is recorded as it ends before the registry closes: closing under it would leave it
+      // recorded as running, its spend reserved, and report a success as unknown.
+      await Promise.allSettled([...inflight]);
       await store.close();
     },
   };
@@ -465,7 +482,7 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
       for (const listener of warningListeners) listener(`could not settle the runs whose toolctl process is gone: ${(error as Error).message}`);
     }
   }
-  return closable(toolctl, () => closed);
+  return closable(toolctl, () => closed, inflight);
 }
 
 /**
