@@ -504,6 +504,35 @@ describe("parseManifest: runtime rules, templates and rollbacks", () => {
     expect(() => parseManifest(`${text}\nimage: toolctl-test/busybox:1\n`, "tool.yaml")).not.toThrow();
   });
 
+  it("never hands toolctl's own settings and keys (TOOLCTL_*) to a tool: not as process env, a secret reference or an auth secret", () => {
+    const own = "is one of toolctl's own settings and keys (TOOLCTL_*), which are never given to a tool";
+    const processTool = problemsOf(
+      lines(
+        "apiVersion: toolctl/v1",
+        "name: sample",
+        "description: d",
+        "runtime: process",
+        "process: { env: [PATH, TOOLCTL_MASTER_KEY] }",
+        "actions:",
+        '  a: { description: d, kind: read, command: [echo, "{{ secrets.TOOLCTL_AUDIT_KEY }}"] }',
+      ),
+    ).problems;
+    expect(processTool).toEqual([`tool.yaml:5:24: process.env.1: TOOLCTL_MASTER_KEY ${own}`, `tool.yaml:7:45: actions.a.command: TOOLCTL_AUDIT_KEY ${own}`]);
+    const httpTool = problemsOf(
+      lines(
+        "apiVersion: toolctl/v1",
+        "name: sample",
+        "description: d",
+        "runtime: http",
+        "baseUrl: https://api.example.com",
+        "auth: { type: bearer, secret: TOOLCTL_MCP_TOKEN }",
+        "actions:",
+        "  a: { description: d, kind: read, request: { path: /x } }",
+      ),
+    ).problems;
+    expect(httpTool).toEqual([`tool.yaml:6:31: auth.secret: TOOLCTL_MCP_TOKEN ${own}`]);
+  });
+
   it("requires a request for each action of an http tool", () => {
     const text = lines(
       "apiVersion: toolctl/v1",

@@ -3,11 +3,14 @@
  * JSON Schemas, string maps, local paths and byte limits.
  */
 import { z } from "zod";
-import { SECRET_NAME_PATTERN } from "./name-patterns.js";
+import { OWN_NAME_PATTERN, OWN_NAME_PROBLEM, SECRET_NAME_PATTERN } from "./name-patterns.js";
 
 export { ACTION_NAME_PATTERN, SECRET_NAME_PATTERN, TOOL_NAME_PATTERN } from "./name-patterns.js";
 
-export const secretName = z.string().regex(SECRET_NAME_PATTERN, "a secret name: letters, digits and underscores, such as STRIPE_API_KEY");
+export const secretName = z
+  .string()
+  .regex(SECRET_NAME_PATTERN, { message: "a secret name: letters, digits and underscores, such as STRIPE_API_KEY", abort: true })
+  .refine((name) => !OWN_NAME_PATTERN.test(name), { error: (issue) => `${String(issue.input)} ${OWN_NAME_PROBLEM}` });
 export const seconds = z.number().positive().max(3600);
 export const jsonSchema = z.record(z.string(), z.unknown());
 export const stringMap = z.record(z.string(), z.string());

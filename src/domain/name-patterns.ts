@@ -5,3 +5,6 @@ export const ACTION_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 export const SECRET_NAME_PATTERN = /^(?!__proto__$)[A-Za-z_][A-Za-z0-9_]*$/;
 /** An entry of `toolctl mcp --allow` and config `mcp.allow`: a tool, or one action of it (`TOOL.ACTION`). */
 export const ALLOW_ENTRY_PATTERN = new RegExp(`${TOOL_NAME_PATTERN.source.slice(0, -1)}(\\.${ACTION_NAME_PATTERN.source.slice(1, -1)})?$`);
+/** toolctl's own settings and keys (TOOLCTL_MASTER_KEY, TOOLCTL_AUDIT_KEY, TOOLCTL_DATABASE_URL, …): never given to a tool. */
+export const OWN_NAME_PATTERN = /^TOOLCTL_/;
+export const OWN_NAME_PROBLEM = "is one of toolctl's own settings and keys (TOOLCTL_*), which are never given to a tool";

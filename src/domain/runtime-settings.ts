@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { DEFAULT_PERMISSIONS as P } from "./permissions.js";
 import { byteLimit, localPath, localPathRef, secretName, seconds, SECRET_NAME_PATTERN, stringMap } from "./manifest-fields.js";
+import { OWN_NAME_PATTERN, OWN_NAME_PROBLEM } from "./name-patterns.js";
 
 /** How a request authenticates. Secrets are named here and resolved only at run time. */
 export const authSchema = z.discriminatedUnion("type", [
@@ -60,7 +61,14 @@ export const httpSettingsSchema = z.strictObject({
 
 export const processSettingsSchema = z.strictObject({
   /** Names of environment variables passed through from toolctl's own environment. Nothing else is. */
-  env: z.array(z.string().regex(SECRET_NAME_PATTERN)).default(["PATH", "LANG", "TZ"]),
+  env: z
+    .array(
+      z
+        .string()
+        .regex(SECRET_NAME_PATTERN, { abort: true })
+        .refine((name) => !OWN_NAME_PATTERN.test(name), { error: (issue) => `${String(issue.input)} ${OWN_NAME_PROBLEM}` }),
+    )
+    .default(["PATH", "LANG", "TZ"]),
   timeoutSeconds: seconds.default(30),
   cwd: z.string().min(1).optional(),
   /**

@@ -2,6 +2,7 @@
  * Manifest text → validated tool definition. Every problem in a file is reported at once, each naming
  * file, line, column and field. `readManifestFile` is the only function here that touches the file system.
  */
+import { OWN_NAME_PATTERN, OWN_NAME_PROBLEM } from "../domain/name-patterns.js";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { manifestRuleProblems, manifestSchema, type Manifest } from "../domain/manifest.js";
@@ -95,6 +96,8 @@ function checkEmbedded(manifest: unknown): Problem[] {
     try {
       for (const ref of collectRefs(value)) {
         if (!roots.includes(ref.root)) problems.push({ path: at, message: `template '{{ ${ref.path} }}' may only refer to ${roots.join(", ")}` });
+        const name = ref.root === "secrets" ? ref.path.slice("secrets.".length) : "";
+        if (OWN_NAME_PATTERN.test(name)) problems.push({ path: at, message: `${name} ${OWN_NAME_PROBLEM}` });
       }
     } catch (error) {
       if (error instanceof TemplateError) problems.push({ path: at, message: error.message });
