@@ -245,6 +245,11 @@ actions:
     kind: read
     inputSchema: { type: object, required: [token], properties: { token: { type: integer }, name: { type: string } } }
     outputSchema: { type: object, required: [token], properties: { token: { type: integer }, name: { type: string } } }
+  pair:
+    description: Return the pair given
+    kind: read
+    inputSchema: { type: object, properties: { pair: { type: array } } }
+    outputSchema: { type: object, properties: { pair: { type: array, prefixItems: [{ type: string }, { type: number }], items: false } } }
 `,
       },
     });
@@ -259,7 +264,15 @@ actions:
     expect(textOf(result)).toMatch(/do not run it again/i);
     // The secret value nowhere as a number (the execution id may hold the digits 42 by chance).
     expect(textOf(result)).not.toMatch(/\b42\b/);
+    expect(textOf(result)).toContain("with secrets redacted, ");
     expect((await toolctl.execution(id)).status).toBe("succeeded");
+    // An output the listed schema refuses as clients read it (draft-07: `items: false` is "no items"), with no secret
+    // in it, is not blamed on redaction.
+    const pair = await call(client, "keys__pair", { pair: ["a", 1] });
+    expect(pair.isError).toBe(true);
+    expect(textOf(pair)).toContain("keys.pair ran and succeeded");
+    expect(textOf(pair)).toContain("as MCP clients check it against the listed schema, ");
+    expect(textOf(pair)).not.toContain("redacted");
     // An output that fits is still structured.
     const fine = await call(client, "echo__say", { message: "hi" });
     expect(fine.structuredContent).toEqual({ message: "hi" });

@@ -56,6 +56,7 @@ export type { InputSources } from "../engine/input.js";
 export { assertSecretName, MAX_SECRET_BYTES } from "../secrets/names.js";
 export { isWellFormedCode, normalizeCode, OTP_DIGITS } from "../policy/otp-code.js";
 export { isSpendDay, roundUsd, spendDay } from "../policy/spend.js";
+export { REDACTED } from "../secrets/redact.js";
 export type {
   ApproveToolOptions,
   DecideOptions,

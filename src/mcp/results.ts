@@ -5,7 +5,7 @@
  * the model can read and act on, never a protocol error. Outputs are already scrubbed of secrets by the engine.
  */
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import type { ExecuteResult } from "../api/index.js";
+import { REDACTED, type ExecuteResult } from "../api/index.js";
 
 /** The largest text content a call returns; longer output is cut, with a note saying where the whole of it is. */
 export const MAX_OUTPUT_BYTES = 100_000;
@@ -123,7 +123,7 @@ export function runResult(
   const misfit = structured ? options.misfit?.(output) : undefined;
   if (misfit !== undefined) {
     return errorResult(
-      `${result.tool}.${result.action} ran and succeeded (execution ${result.executionId}); do not run it again. Its output cannot be given as structured content: with secrets redacted, ${misfit}. It is:\n${cut(textOf(output), options.maxOutputBytes, result.executionId)}${notes}`,
+      `${result.tool}.${result.action} ran and succeeded (execution ${result.executionId}); do not run it again. Its output cannot be given as structured content: ${JSON.stringify(output).includes(REDACTED) ? "with secrets redacted, " : "as MCP clients check it against the listed schema, "}${misfit}. It is:\n${cut(textOf(output), options.maxOutputBytes, result.executionId)}${notes}`,
       { _meta: meta(result) },
     );
   }
