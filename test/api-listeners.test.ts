@@ -5,7 +5,7 @@
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeServer, sendJson } from "./fakes/server.js";
-import { openApi, writeFiles } from "./helpers.js";
+import { loopbackTool, openApi, writeFiles } from "./helpers.js";
 
 const shop = new FakeServer((req, res) =>
   req.url.startsWith("/slow") ? void setTimeout(() => sendJson(res, 200, { id: "slow" }), 600) : sendJson(res, 200, { id: `order_${shop.requests.length}` }),
@@ -13,14 +13,11 @@ const shop = new FakeServer((req, res) =>
 beforeAll(async () => void (await shop.start()));
 afterAll(() => shop.close());
 
-const manifest = () => `apiVersion: toolctl/v1
-name: shop
-description: A shop on loopback
-runtime: http
-baseUrl: ${shop.url}
-http: { allowPlainHttp: true, allowPrivateNetworks: ["127.0.0.0/8"] }
-actions:
-  buy:
+const manifest = () =>
+  loopbackTool(
+    "shop",
+    shop.url,
+    `  buy:
     description: Buy one thing for $0.50
     kind: create
     cost: { fixed: 0.5 }
@@ -30,7 +27,8 @@ actions:
     kind: create
     cost: { fixed: 0.5 }
     request: { method: POST, path: /slow }
-`;
+`,
+  );
 
 describe("a progress listener that throws", () => {
   it.each(["record intent", "run", "record outcome"])("at stage %s: the run succeeds, is recorded so, and its spend is settled", async (stage) => {

@@ -141,6 +141,21 @@ export async function rejection(promise: Promise<unknown>): Promise<ToolctlError
  * A process tool that spends `amount` and takes 30 s to answer (its program ends when toolctl does): a run to kill
  * while it is running, as a crash would leave it.
  */
+/**
+ * An http tool on a loopback server: plain http and 127.0.0.0/8 let through the outbound guard, `http` settings
+ * added to those, and `actions` as the YAML under `actions:` (indented by two spaces).
+ */
+export function loopbackTool(name: string, baseUrl: string, actions: string, http = ""): string {
+  return `apiVersion: toolctl/v1
+name: ${name}
+description: ${name} on loopback
+runtime: http
+baseUrl: ${baseUrl}
+http: { allowPlainHttp: true, allowPrivateNetworks: ["127.0.0.0/8"]${http ? `, ${http}` : ""} }
+actions:
+${actions}`;
+}
+
 /** An echo tool with one paid write: `pay.charge`, costing what its `amount` says. */
 export const PAY_ECHO = `apiVersion: toolctl/v1
 name: pay

@@ -15,7 +15,7 @@ import { FakeTwilio } from "./fakes/twilio.js";
 import { FakeVercel } from "./fakes/vercel.js";
 import type { PlanPreview, Toolctl } from "../src/api/index.js";
 import { withDigest } from "../src/plan/preview.js";
-import { binPath, examplesDir, openApi, rejection, repoRoot, runCli, tempDir, writeFiles } from "./helpers.js";
+import { binPath, examplesDir, loopbackTool, openApi, rejection, repoRoot, runCli, tempDir, writeFiles } from "./helpers.js";
 
 const OWNER = "+14155552671";
 const FROM = "+15005550006";
@@ -462,19 +462,12 @@ describe("failure, rollback and resume", () => {
     await till.start();
     try {
       const dir = writeFiles({
-        "till.yaml": `apiVersion: toolctl/v1
-name: till
-description: A till on loopback
-runtime: http
-baseUrl: ${till.url}
-http: { allowPlainHttp: true, allowPrivateNetworks: ["127.0.0.0/8"], retry: { attempts: 1 } }
-actions:
-  boom:
-    description: Always answers 502
-    kind: create
-    request: { method: POST, path: /boom }
-    rollback: irreversible
-`,
+        "till.yaml": loopbackTool(
+          "till",
+          till.url,
+          "  boom: { description: Always answers 502, kind: create, request: { method: POST, path: /boom }, rollback: irreversible }\n",
+          "retry: { attempts: 1 }",
+        ),
         "p.plan.yaml": "apiVersion: toolctl/v1\nkind: Plan\nname: p\nsteps:\n  - id: one\n    action: till.boom\n    input: {}\n",
       });
       const toolctl = await openApi({ cwd: dir });

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Redactor } from "../src/secrets/redact.js";
 import { canonicalJson, digestOf } from "../src/util/canonical.js";
 import { FakeServer } from "./fakes/server.js";
-import { openApi, writeFiles } from "./helpers.js";
+import { loopbackTool, openApi, writeFiles } from "./helpers.js";
 
 const ANSWER = '{"__proto__":{"approved":true},"id":"ord_1"}';
 
@@ -41,18 +41,7 @@ describe("a provider answering with a __proto__ key", () => {
 
   it("the run's output and its record keep the key as data", async () => {
     const dir = writeFiles({
-      "orders.yaml": `apiVersion: toolctl/v1
-name: orders
-description: Orders
-runtime: http
-baseUrl: ${server.url}
-http: { allowPlainHttp: true, allowPrivateNetworks: ["127.0.0.0/8"] }
-actions:
-  get:
-    description: one order
-    kind: read
-    request: { method: GET, path: /orders/1 }
-`,
+      "orders.yaml": loopbackTool("orders", server.url, "  get: { description: one order, kind: read, request: { method: GET, path: /orders/1 } }\n"),
     });
     const toolctl = await openApi();
     await toolctl.importManifests([path.join(dir, "orders.yaml")]);
