@@ -177,6 +177,31 @@ actions:
     }
   });
 
+  needsBwrap("a manifest kept in the user's home runs beside key material files (.netrc, .npmrc), which read as empty", async () => {
+    const userHome = tempDir("toolctl-user-home-");
+    writeFileSync(path.join(userHome, ".netrc"), "machine x login u password netrc-secret-5521");
+    writeFileSync(path.join(userHome, ".npmrc"), "//registry/:_authToken=npm-secret-8812");
+    writeFileSync(
+      path.join(userHome, "peek.yaml"),
+      `apiVersion: toolctl/v1
+name: peek
+description: Reads what it is given
+runtime: process
+actions:
+  go:
+    description: Read files
+    kind: read
+    command: [node, -e, "const fs = require('fs'); const out = {}; for (const p of process.argv.slice(1)) { try { out[p] = fs.readFileSync(p, 'utf8'); } catch (e) { out[p] = e.code; } } console.log(JSON.stringify(out))", "${userHome}/.netrc", "${userHome}/.npmrc"]
+`,
+    );
+    const home = tempDir("toolctl-confined-");
+    expect((await runCli(["import", path.join(userHome, "peek.yaml")], { home, env: { HOME: userHome } })).code).toBe(0);
+    const result = await runJson(["run", "peek.go"], { home, env: { HOME: userHome } });
+    expect(result.code, result.stderr).toBe(0);
+    for (const value of Object.values(result.json.output as Record<string, string>)) expect(["", "EACCES"]).toContain(value);
+    expect(JSON.stringify(result.json)).not.toMatch(/netrc-secret-5521|npm-secret-8812/);
+  });
+
   needsBwrap("hides the user's home, its key material and the session bus; /tmp is private", async () => {
     const userHome = tempDir("toolctl-user-home-");
     mkdirSync(path.join(userHome, ".ssh"));

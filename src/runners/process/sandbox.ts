@@ -197,6 +197,14 @@ function dockerCertDir(env: NodeJS.ProcessEnv): string[] {
   return dir && path.isAbsolute(dir) && existsSync(dir) && statSync(dir).isDirectory() ? [real(dir)] : [];
 }
 
+function isFile(file: string): boolean {
+  try {
+    return statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
 /** The bwrap command line that runs `argv` confined. Later mounts cover earlier ones, so the order matters. */
 export function bubblewrapArgv(spec: SandboxSpec): string[] {
   const home = real(spec.toolctlHome);
@@ -226,7 +234,9 @@ export function bubblewrapArgv(spec: SandboxSpec): string[] {
   // directory, never the toolctl home or the keys inside it; a tool's directory never brings back a socket.
   const emptied = [home, ...keys, ...dockerCertDir(spec.env), ...runtimeDirs(spec.env), ...daemons];
   const outermost = [...new Set(emptied)].filter((dir) => !emptied.some((other) => other !== dir && within(dir, other)));
-  for (const dir of outermost) args.push("--tmpfs", dir);
+  // A directory becomes an empty tmpfs; a file (.netrc, .npmrc, …) reads as /dev/null: a tmpfs cannot be mounted
+  // on a file, and a tool's directory in the user's home brings such files back into view.
+  for (const dir of outermost) args.push(...(isFile(dir) ? ["--ro-bind", "/dev/null", dir] : ["--tmpfs", dir]));
   // What /etc links to under /run (resolv.conf), read-only; one gone since (a rename) is not a reason to fail the run.
   for (const file of etcFilesIn(daemons)) args.push("--ro-bind-try", file, file);
   // An engine socket elsewhere (DOCKER_HOST in a directory a tool sees) reads as /dev/null.
