@@ -191,6 +191,26 @@ describe("files runtime: confinement", () => {
     expect(readdirSync(path.join(dir, "outside"))).toEqual(["secret.txt"]);
   });
 
+  it("never reads or writes the .env toolctl takes secrets from (beside the manifest, or in toolctl's working directory)", async () => {
+    const { dir, toolctl } = await project({
+      "tool.yaml": MANIFEST().replace("roots: [root]", "roots: [.]"),
+      ".env": "STRIPE_KEY=sk_live_dotenv_4471\n",
+      "notes.txt": "fine\n",
+    });
+    expect((await run(toolctl, "fs.read", { path: "notes.txt" })).exitCode).toBe(0);
+    for (const [action, input] of [
+      ["fs.read", { path: ".env" }],
+      ["fs.read", { path: path.join(dir, ".env") }],
+      ["fs.write", { path: ".env", content: "X=1\n" }],
+    ] as const) {
+      const refused = await run(toolctl, action, input);
+      expectOutside(refused, input.path);
+      expect(refused.error?.message).toContain("the .env file toolctl reads secrets from");
+      expect(JSON.stringify(refused)).not.toContain("sk_live_dotenv_4471");
+    }
+    expect(readFileSync(path.join(dir, ".env"), "utf8")).toBe("STRIPE_KEY=sk_live_dotenv_4471\n");
+  });
+
   it("takes URL-encoded and backslashed names literally: they name files inside the root", async () => {
     const { dir, toolctl } = await filesProject();
     const encoded = await run(toolctl, "fs.read", { path: "%2e%2e/outside/secret.txt" });

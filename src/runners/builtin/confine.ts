@@ -66,7 +66,11 @@ export function resolveRoots(declared: string[], base: () => string): Root[] {
  * Checks a path as text: a relative one is taken from the first root, an absolute one must lie inside a
  * root. Any `..` segment is refused, even one that would stay inside.
  */
-export function confine(raw: unknown, roots: Root[], options: { allowRoot: boolean; home: string; env: NodeJS.ProcessEnv }): ConfinedPath {
+export function confine(
+  raw: unknown,
+  roots: Root[],
+  options: { allowRoot: boolean; home: string; env: NodeJS.ProcessEnv; secretFiles?: string[] },
+): ConfinedPath {
   if (raw === undefined) throw new BuiltinInputError("input path is required");
   if (typeof raw !== "string") throw new BuiltinInputError("input path must be a string");
   if (raw === "") throw new BuiltinInputError("input path is empty");
@@ -90,6 +94,8 @@ export function confine(raw: unknown, roots: Root[], options: { allowRoot: boole
   // The user's keys (SSH, GPG, cloud credentials) are never a tool's, even under a root that contains them.
   const keys = keyMaterialAt(absolute, options.env);
   if (keys !== undefined && isWithin(absolute, keys)) throw outside(raw, `inside ${keys}, which holds key material`);
+  // The .env files secrets are read from: a tool gets the secrets it declares, never the file that holds them all.
+  if (options.secretFiles?.some((file) => realOrSelf(file) === absolute)) throw outside(raw, "the .env file toolctl reads secrets from");
   return { raw, root, segments, absolute };
 }
 

@@ -6,6 +6,7 @@
  * Inputs: read { path, encoding? }, write and create { path, content, encoding? }, delete { path },
  * list { path? } (the first root when left out). encoding is utf8 (default) or base64.
  */
+import path from "node:path";
 import type { BuiltinOperation, FilesSettings } from "../../domain/manifest.js";
 import { PolicyError } from "../../errors.js";
 import { BuiltinInputError, checkFields, manifestDir, optionalString, quote, requiredString, type Input } from "./input.js";
@@ -57,6 +58,8 @@ export const filesRunner: Runner = {
       allowRoot: operation === "list",
       home: context.home,
       env: context.env,
+      // toolctl's own working directory's, and a project's beside its manifests (as the process sandbox hides them).
+      secretFiles: [path.join(context.cwd, ".env"), path.join(manifestDir(tool), ".env")],
     });
     const stats = inspect(target);
     const exists = stats !== undefined;
