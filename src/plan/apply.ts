@@ -10,7 +10,6 @@
  * crash) stays on record: `plan-runs resume` carries on without re-running completed steps, and `plan-runs
  * rollback` undoes them.
  */
-import { savedPlanProblems } from "../domain/saved-plan.js";
 import { existsSync, readFileSync } from "node:fs";
 import type { ApprovalRequest } from "../engine/approve.js";
 import { obtainApproval } from "../engine/approve.js";
@@ -19,6 +18,7 @@ import { rollbackExecution } from "../engine/rollback.js";
 import { executionError, ExitCode, PolicyError, SecretMissingError, ToolctlError, UsageError, ValidationError, type ExitCodeValue } from "../errors.js";
 import { maxRisk } from "../policy/risk.js";
 import type { ErrorCategory, ExecutionError, PlanRun, PlanRunStatus, PlanRunStep, PlanStepStatus } from "../domain/records.js";
+import { savedPlanProblems } from "../domain/saved-plan.js";
 import { roundUsd, spendDay } from "../policy/spend.js";
 import { newExecutionId, newId } from "../util/ids.js";
 import { isOrphaned, stillRunning } from "./orphaned.js";
@@ -327,16 +327,15 @@ async function reconcile(run: PlanRun, preview: PlanPreview, deps: ExecuteDeps, 
     };
     const found = row.executionId ? await deps.store.executions.find(row.executionId) : undefined;
     const execution = Array.isArray(found) ? undefined : found;
-    // Rolling back again: a step whose compensation failed is undone anew if it still stands.
-    const undoAgain = purpose === "rollback" && row.status === "rollback_failed";
+    // Rolling back again: a step whose compensation failed is undone anew while its execution still stands (and
+    // counts as undone once it no longer does); otherwise it stays as it was.
+    const undoAgain = purpose === "rollback" && row.status === "rollback_failed" && (execution?.status === "succeeded" || execution?.status === "rolled_back");
     if (row.status === "running" || row.status === "unknown" || row.status === "succeeded" || undoAgain) {
       if (!execution) Object.assign(state, { status: "pending", executionId: undefined, note: "had not started: it runs again" });
       else if (execution.status === "rolled_back")
         // Undone meanwhile on its own (toolctl rollback of its execution), or by a compensation that ended late.
         Object.assign(state, { status: "rolled_back", note: `rolled back outside this plan run (execution ${execution.id} is rolled_back)` });
-      else if (undoAgain && execution.status !== "succeeded") {
-        // Its execution is not one to undo now: the step stays as it was.
-      } else if (execution.status === "succeeded")
+      else if (execution.status === "succeeded")
         Object.assign(state, {
           status: "succeeded",
           output: execution.output,

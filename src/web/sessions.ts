@@ -93,15 +93,12 @@ export class Sessions {
     }
   }
 
-  /** How the session a cookie named ended, when it was one of this server's; undefined for any other value. */
+  /**
+   * How the session a cookie named ended, when it was one of this server's (as `find` or `end` left it); undefined
+   * for any other value.
+   */
   endOf(id: string): SessionEnd | undefined {
-    const key = hashOf(id).toString("hex");
-    const session = this.live.get(key);
-    if (session && !this.isLive(session)) {
-      this.live.delete(key);
-      this.remember(key, "timed out");
-    }
-    return this.ended.get(key);
+    return this.ended.get(hashOf(id).toString("hex"));
   }
 
   private remember(key: string, how: SessionEnd): void {
