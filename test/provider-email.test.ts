@@ -4,12 +4,54 @@
  * for what the CLI prints.
  */
 import { readFileSync } from "node:fs";
+import { createServer, type AddressInfo, type Server } from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import type { Toolctl } from "../src/api/index.js";
 import { emailLoopbackCopy, FakeSmtp } from "./fakes/smtp.js";
 import { openApi, repoRoot, runCli, tempDir } from "./helpers.js";
+
+/**
+ * A server that speaks SMTP up to the message's final reply (RCPT TO refused for `refused`), then never answers
+ * QUIT and never closes its side, even after the client's FIN: as a server that hangs after delivering does.
+ */
+async function silentAfterReply(refused: string): Promise<Server & { sessions: number }> {
+  const server = Object.assign(
+    createServer({ allowHalfOpen: true }, (socket) => {
+      server.sessions++;
+      let inData = false;
+      let pending = "";
+      socket.on("error", () => undefined);
+      socket.write("220 silent.test ESMTP\r\n");
+      socket.on("data", (chunk: Buffer) => {
+        pending += chunk.toString("latin1");
+        let end: number;
+        while ((end = pending.indexOf("\r\n")) >= 0) {
+          const line = pending.slice(0, end);
+          pending = pending.slice(end + 2);
+          if (inData) {
+            if (line === ".") {
+              inData = false;
+              socket.write("250 2.0.0 Ok: queued as 5ILENT\r\n");
+            }
+          } else if (/^EHLO /i.test(line)) socket.write("250-silent.test\r\n250 AUTH PLAIN LOGIN\r\n");
+          else if (/^AUTH /i.test(line)) socket.write("235 2.7.0 Authentication successful\r\n");
+          else if (/^MAIL FROM:/i.test(line)) socket.write("250 2.1.0 Ok\r\n");
+          else if (/^RCPT TO:/i.test(line)) socket.write(line.includes(refused) ? "550 5.1.1 User unknown\r\n" : "250 2.1.5 Ok\r\n");
+          else if (/^DATA$/i.test(line)) {
+            inData = true;
+            socket.write("354 End data with <CR><LF>.<CR><LF>\r\n");
+          }
+          // QUIT, and anything else: no answer.
+        }
+      });
+    }),
+    { sessions: 0 },
+  );
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return server;
+}
 
 const shipped = path.join(repoRoot, "manifests", "email.yaml");
 let smtp: FakeSmtp;
@@ -248,4 +290,37 @@ describe("the CLI", () => {
     }
     expect(smtp.connections).toBe(connections);
   });
+
+  it("exits once the outcome is known, when the server never answers QUIT or closes the connection", async () => {
+    const silent = await silentAfterReply("nobody@example.com");
+    try {
+      const port = (silent.address() as AddressInfo).port;
+      // The session's timeout is long: only closing the connection ourselves lets the process end sooner.
+      const copy = emailLoopbackCopy(shipped, { address: { host: "127.0.0.1", port } } as FakeSmtp, tempDir("toolctl-email-silent-"), { timeoutSeconds: 60 });
+      const home = tempDir("toolctl-email-silent-home-");
+      expect((await runCli(["import", copy], { home })).code).toBe(0);
+      const sent = await runCli(["run", "email.send", "--params", JSON.stringify({ to: "alice@example.com", subject: "Hi", text: "x" }), "--json"], {
+        home,
+        env: env(),
+        timeoutMs: 15_000,
+      });
+      expect(sent.signal).toBeNull();
+      expect(sent.code).toBe(0);
+      expect(JSON.parse(sent.stdout)).toMatchObject({
+        status: "succeeded",
+        output: { accepted: ["alice@example.com"], response: "250 2.0.0 Ok: queued as 5ILENT" },
+      });
+      const refused = await runCli(["run", "email.send", "--params", JSON.stringify({ to: "nobody@example.com", subject: "Hi", text: "x" }), "--json"], {
+        home,
+        env: env(),
+        timeoutMs: 15_000,
+      });
+      expect(refused.signal).toBeNull();
+      expect(refused.code).toBe(1);
+      expect(JSON.parse(refused.stdout).error.message).toContain("RCPT TO <nobody@example.com> refused: 550 5.1.1 User unknown");
+      expect(silent.sessions).toBe(2);
+    } finally {
+      silent.close();
+    }
+  }, 40_000);
 });

@@ -3,11 +3,19 @@
  * whether the message may have been queued), and the AUTH forms registered with the redactor before they are sent.
  */
 import { createHmac } from "node:crypto";
+import { connect } from "node:net";
 import { Readable } from "node:stream";
 import SMTPConnection from "nodemailer/lib/smtp-connection/index.js";
 import type { ErrorCategory } from "../../domain/records.js";
 
 type Stage = "connect" | "auth" | "envelope" | "data";
+
+/**
+ * Once the outcome is known, how long the server has to answer QUIT (or the close after a refusal) and close the
+ * connection before it is cut: the answer changes nothing, and a server that never gives it must not keep the
+ * process running.
+ */
+export const CLOSE_GRACE_MS = 1000;
 type Sent = { ok: true; info: SMTPConnection.SentMessageInfo } | { ok: false; stage: Stage; error: SMTPConnection.SMTPError; aborted?: boolean };
 
 /** One SMTP session: connect, STARTTLS, AUTH, MAIL FROM, RCPT TO, DATA. Reports the stage an error came in. */
@@ -22,7 +30,12 @@ export function smtpSend(
   return new Promise((resolve) => {
     let stage: Stage = "connect";
     let settled = false;
-    const connection = new SMTPConnection(options);
+    // The connection is opened here and handed to nodemailer (its `connection` option), so it can be cut after the
+    // grace below: nodemailer's own close only half-closes it, and then waits for the server to finish.
+    const socket = connect({ host: options.host!, port: options.port! });
+    // Errors are nodemailer's to report; one after the outcome changes nothing.
+    socket.on("error", () => undefined);
+    const connection = new SMTPConnection({ ...options, connection: socket });
     const finish = (sent: Sent) => {
       if (settled) return;
       settled = true;
@@ -31,6 +44,7 @@ export function smtpSend(
       resolve(sent);
       if (sent.ok) connection.quit();
       else connection.close();
+      setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
     };
     const fail = (error: SMTPConnection.SMTPError, aborted = false) => finish({ ok: false, stage, error, aborted });
     const onAbort = () => fail(Object.assign(new Error("interrupted"), { code: "EABORT" }), true);
