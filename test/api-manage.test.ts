@@ -203,3 +203,32 @@ describe("history queries through the API", () => {
     expect((await toolctl.executions({ limit: 5, offset: 0 })).items).toEqual([]);
   });
 });
+
+describe("options a program passes", () => {
+  it("a sandbox, waitSeconds or export format the engine cannot honour is a usage error naming the call and option, and nothing runs", async () => {
+    const toolctl = await openApi();
+    expect((await toolctl.importManifests([path.join(examplesDir, "echo.yaml")])).failed).toEqual([]);
+    const input = { message: "hi" };
+    const bad: Array<[string, () => Promise<unknown>]> = [
+      ['run: sandbox: expected "docker" or "none", got "Docker"', () => toolctl.run("echo.say", input, { sandbox: "Docker" as "docker" })],
+      ['run: sandbox: expected "docker" or "none", got true', () => toolctl.run("echo.say", input, { sandbox: true as unknown as "docker" })],
+      ['preview: sandbox: expected "docker" or "none", got "bogus"', () => toolctl.preview("echo.say", input, { sandbox: "bogus" as "docker" })],
+      ["run: waitSeconds: expected a number of seconds from 0, got NaN", () => toolctl.run("echo.say", input, { wait: true, waitSeconds: Number.NaN })],
+      ["run: waitSeconds: expected a number of seconds from 0, got -1", () => toolctl.run("echo.say", input, { wait: true, waitSeconds: -1 })],
+      [
+        'run: waitSeconds: expected a number of seconds from 0, got "5"',
+        () => toolctl.run("echo.say", input, { wait: true, waitSeconds: "5" as unknown as number }),
+      ],
+      ['exportTool: format: expected "yaml" or "json", got "xml"', () => toolctl.exportTool("echo", { format: "xml" as "yaml" })],
+    ];
+    for (const [message, call] of bad) {
+      const error = await failure(call());
+      expect(error.exitCode, message).toBe(ExitCode.usage);
+      expect(error.message).toBe(message);
+    }
+    expect((await toolctl.executions()).items).toEqual([]);
+    // What the same calls accept.
+    expect((await toolctl.run("echo.say", input, { sandbox: "none" })).status).toBe("succeeded");
+    expect((await toolctl.exportTool("echo", { format: "json" })).format).toBe("json");
+  });
+});

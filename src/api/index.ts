@@ -187,6 +187,23 @@ export function channelHuman(channel: ApprovalChannel | undefined, onFiled?: Run
   };
 }
 
+/** A value as an error message shows it: `NaN` and `Infinity` as themselves, not as JSON's `null`. */
+const shown = (value: unknown): string => (typeof value === "number" ? String(value) : (JSON.stringify(value) ?? String(value)));
+
+/**
+ * A program's run options that the engine would otherwise read loosely, checked as the CLI checks its flags:
+ * `sandbox: "Docker"` ran a process tool outside Docker, and a `waitSeconds` of NaN waited for the request's expiry.
+ */
+function checkRunOptions(call: string, options: { sandbox?: unknown; waitSeconds?: unknown }): void {
+  const { sandbox, waitSeconds } = options;
+  if (sandbox !== undefined && sandbox !== "docker" && sandbox !== "none") {
+    throw new UsageError(`${call}: sandbox: expected "docker" or "none", got ${shown(sandbox)}`);
+  }
+  if (waitSeconds !== undefined && (typeof waitSeconds !== "number" || Number.isNaN(waitSeconds) || waitSeconds < 0)) {
+    throw new UsageError(`${call}: waitSeconds: expected a number of seconds from 0, got ${shown(waitSeconds)}`);
+  }
+}
+
 /**
  * A program's `limit` and `offset`, checked as the CLI checks its flags: whole numbers from 0 (a limit from 1) up to
  * 2^53 - 1. Passed on unchecked, `1.5` or `"abc"` failed as a database error and `-1` meant no limit at all.
@@ -199,9 +216,7 @@ function checkPaging(call: string, query: { limit?: unknown; offset?: unknown })
     const value = query[field];
     if (value === undefined) continue;
     if (typeof value !== "number" || !Number.isSafeInteger(value) || value < least) {
-      throw new UsageError(
-        `${call}: ${field}: expected a whole number from ${least} to ${Number.MAX_SAFE_INTEGER}, got ${JSON.stringify(value) ?? String(value)}`,
-      );
+      throw new UsageError(`${call}: ${field}: expected a whole number from ${least} to ${Number.MAX_SAFE_INTEGER}, got ${shown(value)}`);
     }
   }
 }
@@ -319,16 +334,19 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
     getTool: (name) => store.tools.get(name),
     describe: async (target) => (await import("../engine/describe.js")).describeTarget({ store, home, cwd, env }, target),
     async exportTool(name, exportOptions = {}) {
+      const format: unknown = exportOptions.format ?? "yaml";
+      if (format !== "yaml" && format !== "json") throw new UsageError(`exportTool: format: expected "yaml" or "json", got ${shown(format)}`);
       const [{ findTool }, { exportManifest }] = await Promise.all([import("../engine/tools.js"), import("../manifest/export.js")]);
       const tool = await findTool(store, name);
       const manifest = await store.tools.manifest(tool.name);
       if (!manifest) throw new (await import("../errors.js")).NotFoundError(`tool ${name} was removed meanwhile`);
-      return exportManifest(manifest, { source: tool.sourcePath, format: exportOptions.format ?? "yaml" });
+      return exportManifest(manifest, { source: tool.sourcePath, format });
     },
 
     catalog: async (query) => (await import("../engine/catalog.js")).catalog(store, query),
     registryVersion: () => store.tools.fingerprint(),
     async preview(target, input, runOptions = {}) {
+      checkRunOptions("preview", runOptions);
       const { execute } = await import("../engine/execute.js");
       return execute(
         { ...base, target, input: sourcesOf(input), dryRun: true, sandbox: runOptions.sandbox, signal: runOptions.signal, origin: runOptions.origin },
@@ -336,6 +354,7 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
       );
     },
     async run(target, input, runOptions = {}) {
+      checkRunOptions("run", runOptions);
       const { execute } = await import("../engine/execute.js");
       return execute(
         {
