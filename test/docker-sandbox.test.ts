@@ -7,7 +7,7 @@
  * containers and volumes never collide. Gated like the corpus tests: skipped without an engine, except under CI.
  */
 import { spawn } from "node:child_process";
-import { chmodSync, chownSync } from "node:fs";
+import { chmodSync, chownSync, realpathSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -134,6 +134,42 @@ actions:
     stdin: none
     output: text
     command: [sh, -c, "cat {{ tool.dir }}/hello.txt; touch {{ tool.dir }}/new 2>&1; echo touch=$?"]
+  where:
+    description: says where it runs
+    kind: read
+    stdin: none
+    output: text
+    command: [pwd]
+`,
+  // Process tools with a working directory of their own: inside their directory (as /tool/work in the container), and outside it.
+  "proc-cwd.yaml": `apiVersion: toolctl/v1
+name: sbx-cwd
+description: a process tool that runs in a subdirectory
+runtime: process
+image: ${BUSYBOX_IMAGE}
+process: { env: [PATH], cwd: work, timeoutSeconds: 20 }
+actions:
+  where:
+    description: says where it runs and reads a file there
+    kind: read
+    stdin: none
+    output: text
+    command: [sh, -c, "pwd; cat note.txt"]
+`,
+  "work/note.txt": "a note in work\n",
+  "proc-outside.yaml": `apiVersion: toolctl/v1
+name: sbx-outside
+description: a process tool that runs in the directory above its own
+runtime: process
+image: ${BUSYBOX_IMAGE}
+process: { env: [PATH], cwd: .., timeoutSeconds: 20 }
+actions:
+  where:
+    description: says where it runs
+    kind: read
+    stdin: none
+    output: text
+    command: [pwd]
 `,
   "hello.txt": "hello from the tool dir\n",
   "missing.yaml": shellTool("sbx-missing", "{ storageMb: 0 }", "toolctl-test/missing-image:1"),
@@ -574,6 +610,33 @@ describe.skipIf(skipDocker)("docker sandbox", () => {
     expect(look.json.request.mounts).toContainEqual({ type: "bind", source: toolsDir, target: "/tool", readOnly: true });
     expect(look.json.output).toMatch(/^hello from the tool dir\n/);
     expect(look.json.output).toMatch(/Read-only file system\ntouch=1$/);
+  });
+
+  it("--sandbox docker runs a process tool in its working directory under /tool; one outside its directory is a usage error", async () => {
+    const plain = await json(["run", "sbx-proc.where", "--sandbox", "docker"]);
+    expect(plain.code, why(plain)).toBe(0);
+    expect(plain.json.output).toBe("/tool");
+    expect(plain.json.request.workdir).toBe("/tool");
+    const shown = await cli(["run", "sbx-cwd.where", "--sandbox", "docker", "--dry-run"]);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toContain('  command: ["sh","-c","pwd; cat note.txt"]\n  workdir: /tool/work\n');
+    const work = await json(["run", "sbx-cwd.where", "--sandbox", "docker"]);
+    expect(work.code, why(work)).toBe(0);
+    expect(work.json.output).toBe("/tool/work\na note in work");
+    // Run directly, the same tool runs in the same directory on the host.
+    const direct = await json(["run", "sbx-cwd.where", "--sandbox", "none"]);
+    expect(direct.code, why(direct)).toBe(0);
+    expect(direct.json.output).toBe(`${realpathSync(path.join(toolsDir, "work"))}\na note in work`);
+
+    const since = engineNow();
+    for (const extra of [[], ["--dry-run"]]) {
+      const outside = await json(["run", "sbx-outside.where", "--sandbox", "docker", ...extra]);
+      expect(outside.code, why(outside)).toBe(2);
+      expect(outside.json.error.message).toBe(
+        `tool sbx-outside's working directory ${path.dirname(toolsDir)} (process.cwd) lies outside its directory ${toolsDir}, which is all a container sees (at /tool): run it with --sandbox none, or set process.cwd to a directory inside its own`,
+      );
+    }
+    expect(await engineEvents(since, ["label=io.toolctl.tool=sbx-outside"])).toEqual([]);
   });
 
   it("--sandbox none on a docker tool and --sandbox docker on an echo tool are usage errors (exit 2)", async () => {

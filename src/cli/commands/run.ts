@@ -67,6 +67,7 @@ function renderHuman(result: ExecuteResult, context: CommandContext): void {
       lines.push(
         `  image: ${request.image}`,
         `  command: ${JSON.stringify(request.command)}`,
+        ...(typeof request.workdir === "string" ? [`  workdir: ${request.workdir}`] : []),
         `  user: ${request.user}, network: ${request.network}, read-only root, /tmp tmpfs, all capabilities dropped, no-new-privileges`,
         `  limits: ${limits.memoryMb} MB memory (no swap), ${limits.cpus} CPU, ${limits.pids} processes`,
       );

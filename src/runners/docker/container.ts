@@ -29,6 +29,8 @@ export interface ContainerPlan {
   toolDir?: string;
   /** Files under /tool that read as empty (/dev/null mounted over them): the .env files secrets are kept in. */
   hiddenFiles?: string[];
+  /** Where the command starts (a process tool's working directory, under /tool); undefined keeps the image's. */
+  workdir?: string;
   labels: Record<string, string>;
   timeoutSeconds: number;
 }
@@ -40,6 +42,7 @@ export function describeContainer(plan: ContainerPlan): Record<string, unknown> 
     runtime: "docker",
     image: plan.image,
     command: plan.command ?? "(the image's own command)",
+    ...(plan.workdir ? { workdir: plan.workdir } : {}),
     user: SANDBOX_USER,
     network: permissions.network ? "bridge (outbound allowed)" : "none",
     readOnlyRoot: true,
@@ -67,6 +70,7 @@ export function createOptions(plan: ContainerPlan, stdin: boolean): Dockerode.Co
   return {
     Image: plan.image,
     Cmd: plan.command,
+    ...(plan.workdir ? { WorkingDir: plan.workdir } : {}),
     Env: Object.entries(plan.env).map(([key, value]) => `${key}=${value}`),
     User: SANDBOX_USER,
     AttachStdin: stdin,

@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import path from "node:path";
 import { effectivePermissions } from "../../domain/permissions.js";
-import { EnvironmentError, PolicyError } from "../../errors.js";
+import { EnvironmentError, PolicyError, UsageError } from "../../errors.js";
 import { renderValue } from "../../domain/template.js";
 import { isAlive } from "../../util/process.js";
 import { isWithinPath, keyMaterialAt, realOrResolved } from "../key-material.js";
@@ -94,6 +94,17 @@ export const dockerRunner: Runner = {
     }
     // The .env files beside the manifest (and toolctl's own, when it is there) read as empty at /tool, as in bubblewrap.
     const processCwd = toolDir && definition.process?.cwd ? path.resolve(toolDir, definition.process.cwd) : undefined;
+    // It starts where it would start on the host, as the container sees it: its directory, or process.cwd inside it.
+    let workdir: string | undefined;
+    if (toolDir) {
+      const within = path.relative(realOrResolved(toolDir), realOrResolved(processCwd ?? toolDir));
+      if (within.startsWith("..") || path.isAbsolute(within)) {
+        throw new UsageError(
+          `tool ${tool.name}'s working directory ${processCwd} (process.cwd) lies outside its directory ${toolDir}, which is all a container sees (at /tool): run it with --sandbox none, or set process.cwd to a directory inside its own`,
+        );
+      }
+      workdir = path.posix.join("/tool", within.split(path.sep).join("/"));
+    }
     const hiddenFiles = toolDir
       ? dotenvFilesIn(toolDir, [toolDir, context.cwd, ...(processCwd ? [processCwd] : [])]).map((file) =>
           path.posix.join("/tool", path.relative(realOrResolved(toolDir), file).split(path.sep).join("/")),
@@ -130,6 +141,7 @@ export const dockerRunner: Runner = {
       stateVolume: volume,
       toolDir,
       hiddenFiles,
+      workdir,
       labels: { "io.toolctl.tool": tool.name, "io.toolctl.action": action.name, "io.toolctl.execution": context.executionId },
       timeoutSeconds: spec.timeoutSeconds ?? definition.permissions?.timeoutSeconds ?? definition.process?.timeoutSeconds ?? permissions.timeoutSeconds,
     };
