@@ -499,8 +499,12 @@ describe("MCP tasks", () => {
     const seen: string[] = [];
     let result: CallToolResult | undefined;
     let approvedId: string | undefined;
+    let taskId: string | undefined;
     for await (const message of stream) {
-      if (message.type === "taskCreated") seen.push(`created ${message.task.status}`);
+      if (message.type === "taskCreated") {
+        seen.push(`created ${message.task.status}`);
+        taskId = message.task.taskId;
+      }
       if (message.type === "taskStatus") {
         seen.push(`${message.task.status}: ${message.task.statusMessage ?? ""}`);
         const id = /approve (ap_\w+)/.exec(message.task.statusMessage ?? "")?.[1];
@@ -517,6 +521,11 @@ describe("MCP tasks", () => {
     expect(approvedId).toBeDefined();
     expect(result?.isError).toBeFalsy();
     expect(await toolctl.execution(executionOf(result))).toMatchObject({ status: "succeeded", costUsd: 4, origin: { via: "mcp" } });
+    // The finished task says how it ended, no longer that it waits for a human.
+    expect(await client.experimental.tasks.getTask(taskId!)).toMatchObject({
+      status: "completed",
+      statusMessage: "the run ended succeeded; its result is ready",
+    });
   });
 
   it("a ttl no timer can hold, or none at all, is clamped: the task lives, and says the ttl it got", async () => {

@@ -311,6 +311,15 @@ export class McpHost {
         clearInterval(watch);
       }
       if (controller.signal.aborted) return;
+      // Its last status line says how it ended: the store keeps the last one given, such as "waiting for a human".
+      const ended = (result._meta?.["toolctl/execution"] as { status?: unknown } | undefined)?.status;
+      await store
+        .updateTaskStatus(
+          task.taskId,
+          "working",
+          `${typeof ended === "string" ? `the run ended ${ended}` : result.isError ? "the call failed" : "the call returned"}; its result is ready`,
+        )
+        .catch(() => undefined);
       await store.storeTaskResult(task.taskId, result.isError ? "failed" : "completed", result).catch((error: unknown) => {
         this.options.log?.(`toolctl mcp: cannot store the result of task ${task.taskId}: ${(error as Error).message}`);
       });
