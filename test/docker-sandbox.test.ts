@@ -423,6 +423,12 @@ describe.skipIf(skipDocker)("docker sandbox", () => {
     const result = await json(["run", "sbx-io.text", "-p", "word=world"]);
     expect(result.code, why(result)).toBe(0);
     expect(result.json.output).toBe("hello world");
+    expect(result.json.warnings).toEqual([]);
+    // Output that is not UTF-8 ("café" in Latin-1) is said to be, not replaced silently.
+    const latin1 = await sh("sbx-probe", "printf 'caf\\351\\n'");
+    expect(latin1.code, why(latin1)).toBe(0);
+    expect(latin1.json.output).toBe("caf\uFFFD");
+    expect(latin1.json.warnings).toEqual(["container wrote stdout that is not valid UTF-8: the bytes that are not read as U+FFFD (\uFFFD)"]);
   });
 
   it("keeps a non-zero exit code and the stderr tail: failed, exit 1", async () => {

@@ -83,6 +83,16 @@ describe("process runner", () => {
     expect(result.json.output).toBe("hello as text");
   });
 
+  it("says so when the program's output is not UTF-8, rather than replacing bytes silently", async () => {
+    const home = await homeWith(manifest("read", "text"));
+    const result = await runJson(["run", "proc.go", "-p", "mode=latin1"], { home, env });
+    expect(result.code).toBe(0);
+    expect(result.json.output).toBe("caf\uFFFD");
+    expect(result.json.warnings).toEqual(["process wrote stdout that is not valid UTF-8: the bytes that are not read as U+FFFD (\uFFFD)"]);
+    const utf8 = await runJson(["run", "proc.go", "-p", "mode=text"], { home, env });
+    expect(utf8.json.warnings).toEqual([]);
+  });
+
   it("kills a process past its timeout: a read fails (exit 1), a write is unknown (exit 5)", async () => {
     const read = await runJson(["run", "proc.go", "-p", "mode=sleep"], { home: await homeWith(manifest("read")), env });
     expect(read.code).toBe(1);

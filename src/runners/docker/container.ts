@@ -109,7 +109,8 @@ export interface ResourceUse {
 
 export interface ContainerOutcome {
   exitCode: number | null;
-  stdout: string;
+  /** As bytes: the runner decodes it and says when it was not UTF-8. */
+  stdout: Buffer;
   stderr: string;
   oomKilled: boolean;
   timedOut: boolean;
@@ -253,7 +254,7 @@ export async function runContainer(engine: Engine, plan: ContainerPlan, hooks: R
     const durationMs = Date.now() - started;
     return {
       exitCode: inspected?.State.ExitCode ?? waited.StatusCode ?? null,
-      stdout: stdout.text(),
+      stdout: stdout.bytes(),
       stderr: stderr.text(),
       oomKilled: inspected?.State.OOMKilled === true,
       timedOut,
@@ -289,6 +290,7 @@ function collector() {
       }
       chunks.push(chunk);
     },
+    bytes: () => Buffer.concat(chunks),
     text: () => Buffer.concat(chunks).toString("utf8"),
     get overflowed() {
       return overflowed;

@@ -10,7 +10,7 @@ import { EnvironmentError, PolicyError, UsageError } from "../../errors.js";
 import { renderValue } from "../../domain/template.js";
 import { isAlive } from "../../util/process.js";
 import { isWithinPath, keyMaterialAt, realOrResolved } from "../key-material.js";
-import { exitedWith, programOutput, renderArgv, unclearEnding } from "../process/invocation.js";
+import { decodeOutput, exitedWith, programOutput, renderArgv, unclearEnding } from "../process/invocation.js";
 import { daemonSocketsAt, dotenvFilesIn } from "../process/sandbox.js";
 import type { Prepared, PreflightHooks, RunContext, RunResult, Runner } from "../types.js";
 import { ContainerStartError, describeContainer, runContainer, sweepOrphans, type ContainerPlan } from "./container.js";
@@ -228,8 +228,9 @@ export const dockerRunner: Runner = {
           return withResources(unclear(`the container was OOM-killed at its memory limit of ${permissions.memoryMb} MB`, "resource_limit"));
         if (outcome.outputTooLarge) return withResources(unclear("the container's output exceeded 10 MB and it was killed", "resource_limit"));
         if (outcome.exitCode === 137) return withResources(unclear("the container was killed (SIGKILL)", "other"));
-        if (outcome.exitCode !== 0) return withResources(exitedWith(outcome.exitCode ?? -1, stderr, outcome.stdout, context, details, "container"));
-        return withResources(programOutput(outcome.stdout, spec.output, context, details, unclear, "container"));
+        const stdout = decodeOutput(outcome.stdout);
+        if (outcome.exitCode !== 0) return withResources(exitedWith(outcome.exitCode ?? -1, stderr, stdout.text, context, details, "container"));
+        return withResources(programOutput(stdout, spec.output, context, details, unclear, "container"));
       },
     };
   },

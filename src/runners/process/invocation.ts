@@ -1,4 +1,5 @@
 /** A program's argv and what its ending means, shared by the process and docker runtimes. */
+import { isUtf8 } from "node:buffer";
 import { renderText, TemplateError, type TemplateScope } from "../../domain/template.js";
 import type { RunContext, RunResult } from "../types.js";
 
@@ -30,20 +31,34 @@ export function unclearEnding(ambiguous: boolean, details: Record<string, unknow
   });
 }
 
+/** What a program wrote on one stream, as text, and whether it was UTF-8 (bytes that were not read as U+FFFD). */
+export interface ProgramText {
+  text: string;
+  utf8: boolean;
+}
+
+export function decodeOutput(bytes: Uint8Array | undefined): ProgramText {
+  if (bytes === undefined) return { text: "", utf8: true };
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return { text: buffer.toString("utf8"), utf8: isUtf8(buffer) };
+}
+
 /** A program that exited 0: its stdout is the output, as text or JSON. */
 export function programOutput(
-  stdout: string,
+  stdout: ProgramText,
   kind: "json" | "text",
   context: Pick<RunContext, "redact">,
   details: Record<string, unknown>,
   unclear: ReturnType<typeof unclearEnding>,
   what: string,
 ): RunResult {
-  if (kind === "text") return { outcome: "succeeded", output: stdout.replace(/\n$/, ""), details };
+  // Said, not done silently: text that is not UTF-8 (Latin-1, say) cannot be kept byte for byte in JSON.
+  const warnings = stdout.utf8 ? [] : [`${what} wrote stdout that is not valid UTF-8: the bytes that are not read as U+FFFD (\uFFFD)`];
+  if (kind === "text") return { outcome: "succeeded", output: stdout.text.replace(/\n$/, ""), details, warnings };
   try {
-    return { outcome: "succeeded", output: JSON.parse(stdout), details };
+    return { outcome: "succeeded", output: JSON.parse(stdout.text), details, warnings };
   } catch {
-    const sample = context.redact(stdout).trim().slice(0, 80) || "(nothing)";
+    const sample = context.redact(stdout.text).trim().slice(0, 80) || "(nothing)";
     return unclear(`${what} printed invalid JSON on stdout: ${JSON.stringify(sample)}`, "validation");
   }
 }

@@ -11,7 +11,7 @@ import type { ProcessSettings } from "../../domain/manifest.js";
 import { isSecretKey } from "../../secrets/redact.js";
 import { renderValue } from "../../domain/template.js";
 import { bubblewrapArgv, chooseConfinement } from "./sandbox.js";
-import { exitedWith, programOutput, renderArgv, unclearEnding } from "./invocation.js";
+import { decodeOutput, exitedWith, programOutput, renderArgv, unclearEnding } from "./invocation.js";
 import type { Prepared, RunContext, RunResult, Runner } from "../types.js";
 import { envValue } from "../../util/env.js";
 
@@ -114,6 +114,8 @@ export const processRunner: Runner = {
           reject: false,
           shell: false,
           maxBuffer: MAX_OUTPUT_BYTES,
+          // Bytes, decoded here: whether stdout was UTF-8 is worth saying (./invocation.ts).
+          encoding: "buffer",
           stripFinalNewline: false,
           windowsHide: true,
         });
@@ -145,8 +147,8 @@ export const processRunner: Runner = {
         // Whatever the program left behind in its group goes with it.
         signalGroup(child, "SIGKILL");
 
-        const stderr = context.redact(String(result.stderr ?? ""));
-        const stdout = String(result.stdout ?? "");
+        const stderr = context.redact(decodeOutput(result.stderr).text);
+        const stdout = decodeOutput(result.stdout);
         const details = {
           exitCode: result.exitCode ?? null,
           signal: result.signal ?? null,
@@ -174,7 +176,10 @@ export const processRunner: Runner = {
           return { outcome: "failed", errorCategory: "other", details, error: reason };
         }
         const sandboxFailed =
-          bwrapArgs !== undefined && result.exitCode !== 0 && result.signal === undefined && !/"exit-code"/.test(String(result.stdio[3] ?? ""));
+          bwrapArgs !== undefined &&
+          result.exitCode !== 0 &&
+          result.signal === undefined &&
+          !/"exit-code"/.test(decodeOutput(result.stdio[3] as Uint8Array | undefined).text);
         if (sandboxFailed && /^bwrap: execvp /m.test(stderr)) {
           return { outcome: "failed", errorCategory: "other", details, error: `command not found: ${argv[0]}` };
         }
@@ -198,7 +203,7 @@ export const processRunner: Runner = {
             "other",
           );
         }
-        if (result.exitCode !== 0) return exitedWith(result.exitCode ?? -1, stderr, stdout, context, details, "process");
+        if (result.exitCode !== 0) return exitedWith(result.exitCode ?? -1, stderr, stdout.text, context, details, "process");
         return programOutput(stdout, spec.output, context, details, unclear, "process");
       },
     };
