@@ -37,6 +37,24 @@ import {
 
 const HOG = "const kept = []; for (;;) kept.push(Buffer.alloc(8 * 1024 * 1024, 1));";
 
+/** A process tool that can run in Docker, working in `cwd` (relative to its manifest); its one action, `where`, runs `command`. */
+function whereTool(name: string, cwd: string, command: string): string {
+  return `apiVersion: toolctl/v1
+name: ${name}
+description: a process tool working in ${cwd}
+runtime: process
+image: ${BUSYBOX_IMAGE}
+process: { env: [PATH], cwd: ${cwd}, timeoutSeconds: 20 }
+actions:
+  where:
+    description: says where it runs
+    kind: read
+    stdin: none
+    output: text
+    command: ${command}
+`;
+}
+
 const MANIFESTS: Record<string, string> = {
   // pids 32 is below the default (256): no grant needed. No state volume, so nothing is mounted.
   "probe.yaml": shellTool("sbx-probe", "{ pids: 32, storageMb: 0, timeoutSeconds: 20 }"),
@@ -142,35 +160,9 @@ actions:
     command: [pwd]
 `,
   // Process tools with a working directory of their own: inside their directory (as /tool/work in the container), and outside it.
-  "proc-cwd.yaml": `apiVersion: toolctl/v1
-name: sbx-cwd
-description: a process tool that runs in a subdirectory
-runtime: process
-image: ${BUSYBOX_IMAGE}
-process: { env: [PATH], cwd: work, timeoutSeconds: 20 }
-actions:
-  where:
-    description: says where it runs and reads a file there
-    kind: read
-    stdin: none
-    output: text
-    command: [sh, -c, "pwd; cat note.txt"]
-`,
+  "proc-cwd.yaml": whereTool("sbx-cwd", "work", '[sh, -c, "pwd; cat note.txt"]'),
   "work/note.txt": "a note in work\n",
-  "proc-outside.yaml": `apiVersion: toolctl/v1
-name: sbx-outside
-description: a process tool that runs in the directory above its own
-runtime: process
-image: ${BUSYBOX_IMAGE}
-process: { env: [PATH], cwd: .., timeoutSeconds: 20 }
-actions:
-  where:
-    description: says where it runs
-    kind: read
-    stdin: none
-    output: text
-    command: [pwd]
-`,
+  "proc-outside.yaml": whereTool("sbx-outside", "..", "[pwd]"),
   "hello.txt": "hello from the tool dir\n",
   "missing.yaml": shellTool("sbx-missing", "{ storageMb: 0 }", "toolctl-test/missing-image:1"),
   // 127.0.0.1 is a registry host for the engine: nothing listens there, so a pull fails at once.

@@ -299,22 +299,16 @@ describe("the CLI", () => {
       const copy = emailLoopbackCopy(shipped, { address: { host: "127.0.0.1", port } } as FakeSmtp, tempDir("toolctl-email-silent-"), { timeoutSeconds: 60 });
       const home = tempDir("toolctl-email-silent-home-");
       expect((await runCli(["import", copy], { home })).code).toBe(0);
-      const sent = await runCli(["run", "email.send", "--params", JSON.stringify({ to: "alice@example.com", subject: "Hi", text: "x" }), "--json"], {
-        home,
-        env: env(),
-        timeoutMs: 15_000,
-      });
+      const send = (to: string) =>
+        runCli(["run", "email.send", "--params", JSON.stringify({ to, subject: "Hi", text: "x" }), "--json"], { home, env: env(), timeoutMs: 15_000 });
+      const sent = await send("alice@example.com");
       expect(sent.signal).toBeNull();
       expect(sent.code).toBe(0);
       expect(JSON.parse(sent.stdout)).toMatchObject({
         status: "succeeded",
         output: { accepted: ["alice@example.com"], response: "250 2.0.0 Ok: queued as 5ILENT" },
       });
-      const refused = await runCli(["run", "email.send", "--params", JSON.stringify({ to: "nobody@example.com", subject: "Hi", text: "x" }), "--json"], {
-        home,
-        env: env(),
-        timeoutMs: 15_000,
-      });
+      const refused = await send("nobody@example.com");
       expect(refused.signal).toBeNull();
       expect(refused.code).toBe(1);
       expect(JSON.parse(refused.stdout).error.message).toContain("RCPT TO <nobody@example.com> refused: 550 5.1.1 User unknown");
