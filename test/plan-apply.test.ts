@@ -362,6 +362,14 @@ function stepsTool(dir: string): string {
           "    idempotent: true",
           "    inputSchema: { type: object, required: [log, name], properties: { log: { type: string }, name: { type: string }, waitFor: { type: string }, fail: { type: string } } }",
           `    command: ["sh", "-c", ${JSON.stringify(script)}, "stamp", "{{ input.log }}", "{{ input.name }}", "{{ input.waitFor }}", "{{ input.fail }}"]`,
+          "  receipt:",
+          "    description: Append a name to the log, answering without the receipt its output promises (not safe to repeat)",
+          "    kind: update",
+          "    idempotent: false",
+          "    inputSchema: { type: object, required: [log, name], properties: { log: { type: string }, name: { type: string }, waitFor: { type: string }, fail: { type: string } } }",
+          "    outputSchema: { type: object, required: [receipt] }",
+          `    command: ["sh", "-c", ${JSON.stringify(script)}, "receipt", "{{ input.log }}", "{{ input.name }}", "{{ input.waitFor }}", "{{ input.fail }}"]`,
+          '    rollback: { action: unmark, input: { log: "{{ input.log }}", name: "{{ input.name }}" } }',
           "  unmark:",
           "    description: Append 'undo name' to the log",
           "    kind: delete",
@@ -419,6 +427,30 @@ describe("failure, rollback and resume", () => {
     const two = shown.steps.find((step) => step.id === "two")!;
     expect(two).toMatchObject({ status: "rolled_back", executionId: expect.stringMatching(/^ex_/), rollbackExecutionId: expect.stringMatching(/^ex_/) });
     expect(await toolctl.execution(two.rollbackExecutionId!)).toMatchObject({ tool: "steps", action: "unmark", status: "succeeded" });
+  });
+
+  it("a step whose output fails its schema is rolled back automatically, then the completed steps: nothing left in place", async () => {
+    const dir = stepsTool(tempDir("toolctl-plan-auto-"));
+    const toolctl = await stepsHome(dir);
+    stepsPlan(dir, [{ id: "one" }, { id: "two", after: "one" }, { id: "three", after: "two", action: "steps.receipt" }]);
+    const applied = await toolctl.apply(await toolctl.plan("four.plan.yaml"), { yes: true });
+    expect(applied.exitCode).toBe(1);
+    expect(applied.status).toBe("rolled_back");
+    expect(applied.steps.map((s) => [s.id, s.status])).toEqual([
+      ["one", "rolled_back"],
+      ["two", "rolled_back"],
+      ["three", "rolled_back"],
+    ]);
+    expect(applied.error?.message).toMatch(
+      /^step three \(steps\.receipt\): output does not match .*; the action itself ran: check before retrying; it was rolled back automatically \(steps\.unmark, ex_\w+\); the completed steps were rolled back$/,
+    );
+    expect(logOf(dir)).toEqual(["one", "two", "three", "undo three", "undo two", "undo one"]);
+    const three = (await toolctl.planRun(applied.id)).steps.find((step) => step.id === "three")!;
+    expect(three.rollbackExecutionId).toMatch(/^ex_/);
+    expect(three.rollbackExecutionId).not.toBe(three.executionId);
+    expect(await toolctl.execution(three.executionId!)).toMatchObject({ status: "rolled_back" });
+    expect(await toolctl.execution(three.rollbackExecutionId!)).toMatchObject({ tool: "steps", action: "unmark", status: "succeeded" });
+    expect((await toolctl.verifyAudit()).ok).toBe(true);
   });
 
   it("plan-runs rollback retries a compensation that failed, and reports failed while anything is left in place", async () => {

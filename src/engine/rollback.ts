@@ -161,15 +161,24 @@ export async function autoRollback(result: ExecuteResult, options: ExecuteOption
     if (error instanceof ToolctlError) return result;
     throw error;
   }
+  // An execution of its own: only who runs it, where, and for which plan run carry over. The original's id, its
+  // approval (a filed request, a plan's, a TOTP code) and its waiting are the original's, never the compensation's.
   const undo = await execute(
     {
-      ...options,
+      actor: options.actor,
+      cwd: options.cwd,
+      env: options.env,
+      origin: options.origin,
+      sandbox: options.sandbox,
+      planRunId: options.planRunId,
+      extraSecrets: options.extraSecrets,
+      interrupts: options.interrupts,
       target: spec.target,
       input: { params: [], paramsJson: JSON.stringify(spec.input) },
+      dryRun: false,
       rollbackOf: original.id,
       yes: true,
       wait: false,
-      progress: undefined,
       signal: limited(options, deps),
     },
     deps,

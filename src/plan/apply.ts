@@ -449,9 +449,9 @@ async function runSteps(
   const fail = (step: string, message: string, exitCode: ExitCodeValue, code: string, category?: ErrorCategory, problems?: string[]) => {
     failure ??= { step, message: `step ${step} (${byId.get(step)!.action}): ${message}`, exitCode, code, category, problems };
   };
-  const finish = async (step: StepPreview, state: StepState, status: PlanStepStatus, note?: string) => {
-    Object.assign(state, { status, note, finishedAt: Date.now() });
-    await deps.store.planRuns.updateStep(runId, step.id, { status, note });
+  const finish = async (step: StepPreview, state: StepState, status: PlanStepStatus, note?: string, rollbackExecutionId?: string) => {
+    Object.assign(state, { status, note, finishedAt: Date.now(), ...(rollbackExecutionId ? { rollbackExecutionId } : {}) });
+    await deps.store.planRuns.updateStep(runId, step.id, { status, note, ...(rollbackExecutionId ? { rollbackExecutionId } : {}) });
     options.reporter?.finished(step, state);
   };
   // Environment values that are secrets go in as they are, and are scrubbed like secrets from all that is recorded.
@@ -516,7 +516,9 @@ async function runSteps(
       return await finish(step, state, "succeeded");
     }
     const message = result.error?.message ?? result.status;
-    await finish(step, state, result.status === "unknown" ? "unknown" : "failed", message);
+    // Acted, answered wrongly, and undone by the engine's automatic rollback: nothing of it is left in place.
+    if (result.status === "rolled_back") await finish(step, state, "rolled_back", message, result.rollback?.executionId);
+    else await finish(step, state, result.status === "unknown" ? "unknown" : "failed", message);
     fail(step.id, message, result.exitCode, result.error?.code ?? result.status, result.error?.category, result.error?.problems);
   };
 
