@@ -167,6 +167,32 @@ describe("waiting for approval with a limit, then running under the request", ()
     expect((await toolctl.run("pay.charge", { amount: 40 }, { approvalId: id })).status).toBe("succeeded");
   });
 
+  it("the agent never approves: not its own request, not with yes; it may withdraw its request, and a person approves it", async () => {
+    const toolctl = await agentApi();
+    const first = await toolctl.run("pay.charge", { amount: 40 }, { wait: true, waitSeconds: 0 });
+    const id = first.approval!.requestId!;
+    const approving = await rejection(toolctl.approve(id));
+    expect(approving.exitCode).toBe(ExitCode.needsHuman);
+    expect(approving.message).toBe(
+      `approval request ${id} is decided by a person, not an agent (TOOLCTL_ACTOR=agent): toolctl approve ${id} in a person's terminal, or the approval page`,
+    );
+    expect((await toolctl.approvals()).map((a) => [a.id, a.status])).toEqual([[id, "pending"]]);
+    const recorded = (await toolctl.executions()).total;
+    for (const call of [() => toolctl.run("pay.charge", { amount: 40 }, { yes: true }), () => toolctl.run("pay.balance", {}, { yes: true })]) {
+      const yes = await rejection(call());
+      expect(yes.exitCode).toBe(ExitCode.needsHuman);
+      expect(yes.message).toBe(
+        "run: yes (--yes) approves as a person, and the actor is an agent (TOOLCTL_ACTOR=agent): leave it out; what needs approval then asks a person (with wait, --wait, a request for toolctl approve ID)",
+      );
+    }
+    expect((await toolctl.executions()).total).toBe(recorded);
+    // A person's approval, and the agent's own withdrawal of another request, go through.
+    await (await openApi({ home: toolctl.home, actor: "user" })).approve(id);
+    expect((await toolctl.run("pay.charge", { amount: 40 }, { approvalId: id })).status).toBe("succeeded");
+    const second = await toolctl.run("pay.charge", { amount: 41 }, { wait: true, waitSeconds: 0 });
+    expect((await toolctl.deny(second.approval!.requestId!)).status).toBe("denied");
+  });
+
   it("a denied or unknown request runs nothing", async () => {
     const toolctl = await agentApi();
     const first = await toolctl.run("pay.charge", { amount: 40 }, { wait: true, waitSeconds: 0 });

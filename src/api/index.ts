@@ -45,7 +45,7 @@ import type { PlanPreview } from "../plan/preview.js";
 import type { Runner } from "../runners/types.js";
 import type { Store } from "../store/port.js";
 import type { TransferReport } from "../store/transfer.js";
-import { UsageError } from "../errors.js";
+import { NeedsHumanError, UsageError } from "../errors.js";
 import { sourcesOf } from "./input.js";
 import { codeVerifier, manageApi } from "./manage.js";
 
@@ -355,6 +355,7 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
     },
     async run(target, input, runOptions = {}) {
       checkRunOptions("run", runOptions);
+      personOnly("run", runOptions);
       const { execute } = await import("../engine/execute.js");
       return execute(
         {
@@ -378,6 +379,7 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
       );
     },
     async rollback(executionId, runOptions = {}) {
+      personOnly("rollback", runOptions);
       const { rollbackExecution } = await import("../engine/rollback.js");
       return rollbackExecution(
         executionId,
@@ -411,15 +413,15 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
     },
     async apply(plan, applyOptions = {}) {
       const { applyPlan } = await import("../plan/apply.js");
-      return applyPlan(plan, applyOptions.saved === true, applyOptionsOf(applyOptions), await deps(applyOptions.human, applyOptions.approve));
+      return applyPlan(plan, applyOptions.saved === true, applyOptionsOf(applyOptions, "apply"), await deps(applyOptions.human, applyOptions.approve));
     },
     async resumePlanRun(id, applyOptions = {}) {
       const { resumePlanRun } = await import("../plan/apply.js");
-      return resumePlanRun(id, applyOptionsOf(applyOptions), await deps(applyOptions.human, applyOptions.approve));
+      return resumePlanRun(id, applyOptionsOf(applyOptions, "resumePlanRun"), await deps(applyOptions.human, applyOptions.approve));
     },
     async rollbackPlanRun(id, applyOptions = {}) {
       const { rollbackPlanRun } = await import("../plan/apply.js");
-      return rollbackPlanRun(id, applyOptionsOf(applyOptions), await deps(applyOptions.human, applyOptions.approve));
+      return rollbackPlanRun(id, applyOptionsOf(applyOptions, "rollbackPlanRun"), await deps(applyOptions.human, applyOptions.approve));
     },
     async planRun(id) {
       await settle();
@@ -490,7 +492,19 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
     },
   };
 
-  function applyOptionsOf(given: ApplyCallOptions): ApplyOptions {
+  /**
+   * `yes` approves as a person: an agent never gives it (it would approve what guards against it). Refused
+   * whether or not the call needs approval, so an agent's program does not pass until the day it does.
+   */
+  function personOnly(call: string, given: { yes?: boolean }): void {
+    if (actor === "agent" && given.yes === true) {
+      throw new NeedsHumanError(
+        `${call}: yes (--yes) approves as a person, and the actor is an agent (TOOLCTL_ACTOR=agent): leave it out; what needs approval then asks a person (with wait, --wait, a request for toolctl approve ID)`,
+      );
+    }
+  }
+  function applyOptionsOf(given: ApplyCallOptions, call: string): ApplyOptions {
+    personOnly(call, given);
     return { ...base, yes: given.yes === true, otp: given.otp, parallelism: given.parallelism ?? 1, signal: given.signal, reporter: given.reporter };
   }
   /** Readers of the history first settle runs whose toolctl process is gone, as `unknown`. */

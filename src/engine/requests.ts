@@ -57,6 +57,12 @@ export async function pendingRequest(store: Store, id: string): Promise<PendingR
 }
 
 export async function approveRequest(deps: RequestDeps, id: string, options: DecideOptions = {}): Promise<Approval> {
+  // A person approves, never the agent that the approval guards against (it may withdraw its own request: deny).
+  if (deps.actor === "agent") {
+    throw new NeedsHumanError(
+      `approval request ${id} is decided by a person, not an agent (TOOLCTL_ACTOR=agent): toolctl approve ${id} in a person's terminal, or the approval page`,
+    );
+  }
   const approval = await pendingRequest(deps.store, id);
   // Shown another request than the one pending: refused before a code or a passkey is spent on it (the store
   // checks again when it decides, against a change meanwhile).
