@@ -453,6 +453,29 @@ describe("failure, rollback and resume", () => {
     expect((await toolctl.verifyAudit()).ok).toBe(true);
   });
 
+  it("the same saved plan applied by several processes at once runs once; the others are refused naming that run (exit 3)", async () => {
+    const dir = stepsTool(tempDir("toolctl-plan-twice-"));
+    const home = tempDir("toolctl-plan-twice-home-");
+    const first = await stepsHome(dir, home);
+    stepsPlan(dir, [{ id: "one" }, { id: "two", after: "one" }]);
+    const saved = savedCopy(await first.plan("four.plan.yaml"));
+    // Each its own instance, with its own connection to the registry, as separate processes have.
+    const others = await Promise.all([1, 2, 3].map(() => openApi({ home, cwd: dir })));
+    const outcomes = await Promise.allSettled([first, ...others].map((toolctl) => toolctl.apply(saved, { yes: true, saved: true })));
+    const applied = outcomes.flatMap((o) => (o.status === "fulfilled" ? [o.value] : []));
+    expect(applied).toHaveLength(1);
+    expect(applied[0]!.status).toBe("succeeded");
+    for (const outcome of outcomes.filter((o) => o.status === "rejected")) {
+      const error = (outcome as PromiseRejectedResult).reason as { exitCode: number; message: string };
+      expect(error.exitCode, error.message).toBe(3);
+      expect(error.message).toMatch(
+        new RegExp(`^plan ${saved.id} was already applied \\(plan run ${applied[0]!.id}, (running|succeeded)\\); a saved plan is applied once`),
+      );
+    }
+    expect(logOf(dir)).toEqual(["one", "two"]);
+    expect((await first.planRuns()).total).toBe(1);
+  });
+
   it("plan-runs rollback retries a compensation that failed, and reports failed while anything is left in place", async () => {
     const dir = stepsTool(tempDir("toolctl-plan-undo-"));
     const toolctl = await stepsHome(dir);

@@ -381,6 +381,20 @@ describe.each(BACKENDS)("$name: the contract of two-factor, passkeys, call limit
       ]);
       expect((await machine.events("plan.failed")).map((e) => e.data)).toEqual([{ planRun: "pr_alpha1", error: "step b failed" }]);
     });
+
+    it("runs a plan once: a second run of it, or two at once, creates nothing more and names the run there is", async () => {
+      const machine = await open();
+      const runs = machine.parts.planRuns;
+      const run = (id: string, planId: string) => ({ id, planId, name: "once", plan: {}, actor: "user", steps: ["a"] });
+      expect(await runs.create(run("pr_once1", "pl_once"))).toBeUndefined();
+      expect(await runs.create(run("pr_once2", "pl_once"))).toEqual({ id: "pr_once1", status: "running" });
+      await expect(runs.get("pr_once2")).rejects.toThrow("no plan run 'pr_once2'");
+      const raced = await Promise.all([run("pr_race1", "pl_race"), run("pr_race2", "pl_race"), run("pr_race3", "pl_race")].map((r) => runs.create(r)));
+      expect(raced.filter((r) => r === undefined)).toHaveLength(2 - 1);
+      const winner = (await runs.ofPlan("pl_race"))!;
+      expect(raced.filter((r) => r !== undefined)).toEqual([winner, winner].map(() => ({ id: winner.id, status: "running" })));
+      expect((await machine.events("plan.started")).map((e) => e.data.planRun)).toEqual(["pr_once1", winner.id]);
+    });
   });
 
   describe.skipIf(skip)("secrets", () => {

@@ -124,19 +124,28 @@ export async function applyPlan(preview: PlanPreview, saved: boolean, options: A
     const problem = await staleness(preview, deps, options.env);
     if (problem) throw problem;
   }
-  const earlier = await deps.store.planRuns.ofPlan(preview.id);
-  if (earlier) {
-    throw new PolicyError(
+  const appliedAlready = (earlier: { id: string; status: string }) =>
+    new PolicyError(
       "policy_refused",
       `plan ${preview.id} was already applied (plan run ${earlier.id}, ${earlier.status}); a saved plan is applied once: make a new one, or see toolctl plan-runs show ${earlier.id}`,
     );
-  }
+  const earlier = await deps.store.planRuns.ofPlan(preview.id);
+  if (earlier) throw appliedAlready(earlier);
   await checkBudget(preview, preview.steps, deps);
   await checkTwoFactor(preview, preview.steps, deps);
   const secrets = await resolvePlanSecrets(preview, options, deps);
   const runId = newId("pr");
   const approved = await approvePlan(preview, preview.steps, runId, options, deps);
-  await deps.store.planRuns.create({ id: runId, planId: preview.id, name: preview.name, plan: preview, actor: options.actor, steps: preview.order });
+  // Another process applying the same saved plan may have got there since the check above: one of them runs it.
+  const raced = await deps.store.planRuns.create({
+    id: runId,
+    planId: preview.id,
+    name: preview.name,
+    plan: preview,
+    actor: options.actor,
+    steps: preview.order,
+  });
+  if (raced) throw appliedAlready(raced);
   const states = new Map(preview.steps.map((s) => [s.id, { id: s.id, action: s.action, status: "pending" } as StepState]));
   return runAndSettle(runId, preview, states, secrets, approved, options, deps);
 }

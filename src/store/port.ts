@@ -230,7 +230,18 @@ export interface CallLimitStore {
 }
 
 export interface PlanRunStore {
-  create(run: { id: string; planId: string; name: string; plan: unknown; actor: string; steps: string[] }): Promise<void>;
+  /**
+   * Creates a run of a plan, unless the plan has one already: then nothing is created and that run is returned.
+   * Checked in the write transaction, so that two processes applying the same saved plan at once create one run.
+   */
+  create(run: {
+    id: string;
+    planId: string;
+    name: string;
+    plan: unknown;
+    actor: string;
+    steps: string[];
+  }): Promise<{ id: string; status: PlanRunStatus } | undefined>;
   ofPlan(planId: string): Promise<{ id: string; status: PlanRunStatus } | undefined>;
   /** A plan run by id or unique prefix; throws a not-found or ambiguity error otherwise. */
   get(idOrPrefix: string): Promise<PlanRun>;

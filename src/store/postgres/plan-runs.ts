@@ -35,6 +35,9 @@ export function pgPlanRuns(registry: PgRegistry): PlanRunStore {
   return {
     create: (run) =>
       registry.write(async (tx) => {
+        // Writes are serialized (the registry's advisory lock): no other run of the plan can appear meanwhile.
+        const earlier = await tx.one<{ id: string; status: PlanRunStatus }>("SELECT id, status FROM plan_runs WHERE plan_id = $1", [run.planId]);
+        if (earlier) return earlier;
         const now = nowIso();
         const holder = currentProcess();
         await tx.run(
@@ -47,6 +50,7 @@ export function pgPlanRuns(registry: PgRegistry): PlanRunStore {
           [run.id, run.steps],
         );
         await appendAudit(registry, tx, startedEvent(run));
+        return undefined;
       }),
     ofPlan: (planId) => registry.one("SELECT id, status FROM plan_runs WHERE plan_id = $1", [planId]),
     async get(idOrPrefix) {

@@ -27,8 +27,14 @@ export function runOfPlan(registry: Registry, planId: string): { id: string; sta
   return registry.db.prepare("SELECT id, status FROM plan_runs WHERE plan_id = ?").get(planId) as { id: string; status: PlanRunStatus } | undefined;
 }
 
-export function createPlanRun(registry: Registry, run: { id: string; planId: string; name: string; plan: unknown; actor: string; steps: string[] }): void {
-  writeTransaction(registry, () => {
+/** See PlanRunStore.create. */
+export function createPlanRun(
+  registry: Registry,
+  run: { id: string; planId: string; name: string; plan: unknown; actor: string; steps: string[] },
+): { id: string; status: PlanRunStatus } | undefined {
+  return writeTransaction(registry, () => {
+    const earlier = runOfPlan(registry, run.planId);
+    if (earlier) return earlier;
     const now = nowIso();
     registry.db
       .prepare(
@@ -38,6 +44,7 @@ export function createPlanRun(registry: Registry, run: { id: string; planId: str
     const insert = registry.db.prepare("INSERT INTO plan_steps (run_id, step, position, status) VALUES (?, ?, ?, 'pending')");
     run.steps.forEach((step, position) => insert.run(run.id, step, position));
     appendAudit(registry, startedEvent(run));
+    return undefined;
   });
 }
 
