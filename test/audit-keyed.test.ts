@@ -330,6 +330,31 @@ describe("keyed audit chain", () => {
     expect(emptied.problems).toMatch(/the exported head is at event 1, but the log ends at 0: events were cut off the end of the log/);
   });
 
+  it.each([
+    ["deleted", (_head: string) => undefined, /the exported head \(audit\.head\) is missing: events cut off the end could not be detected/],
+    ["garbled", (_head: string) => "garbage\n", /the exported head \(audit\.head\) is not a valid head/],
+    ["forged at the cut end", (head: string) => head, /the exported head \(audit\.head\) is not signed with this home's audit key: it was forged or replaced/],
+  ])("never writes onto a log cut short with its checkpoint put back and its head file %s: the write is refused (exit 6)", async (_name, headFile, why) => {
+    const home = await homeWithHistory();
+    const saved = open(home).prepare("SELECT * FROM audit_checkpoint").get() as Row;
+    // A run after the checkpoint was saved: the events a cut would hide.
+    await runOk(home, "echo.say", { message: "to hide" });
+    const conn = open(home);
+    conn.prepare("DELETE FROM audit_events WHERE seq > ?").run(saved.seq);
+    conn.prepare("UPDATE audit_checkpoint SET seq = @seq, hash = @hash, key_id = @key_id, mac = @mac").run(saved);
+    conn.close();
+    // The head file put at the cut end too (unsigned, as one made without the key is), garbled, or deleted.
+    const head = headFile(`${JSON.stringify({ seq: saved.seq, hash: saved.hash, keyId: saved.key_id, mac: "0".repeat(64) })}\n`);
+    rmSync(path.join(home, "audit.head"));
+    if (head !== undefined) writeFileSync(path.join(home, "audit.head"), head);
+    const refused = await rejection(withHome(home, (toolctl) => toolctl.run("echo.say", { message: "after" })));
+    expect(refused.exitCode).toBe(6);
+    expect(refused.message).toMatch(why);
+    expect(refused.message).toMatch(/nothing was written; run toolctl audit verify/);
+    expect(open(home).prepare("SELECT max(seq) FROM audit_events").pluck().get()).toBe(saved.seq);
+    expect((await verify(home)).ok).toBe(false);
+  });
+
   it("signs what an older toolctl wrote: its plain chain is pinned by the first signed event, its executions signed", async () => {
     const home = tempDir("toolctl-audit-upgrade-");
     await withHome(home, async (toolctl) => expect((await toolctl.importManifests([path.join(examplesDir, "echo.yaml")])).failed).toEqual([]));

@@ -6,7 +6,7 @@
 import { GENESIS_HASH, hashRow } from "../shared/signing.js";
 import { appendRefusal, appendRefused, type LogEnd } from "../shared/audit-rows.js";
 import type { ChainHead } from "../shared/head-file.js";
-import { readExportedHead } from "./head.js";
+import { headFileName, readExportedHead } from "./head.js";
 import type { AuditEventInput } from "../../domain/records.js";
 import { nowIso, type PgRegistry, type Tx } from "./db.js";
 
@@ -16,7 +16,8 @@ export async function appendAudit(registry: PgRegistry, tx: Tx, event: AuditEven
   // The transaction's first event: the log must end where it was left (later ones chain onto this one).
   if (!tx.pendingHead) {
     const checkpoint = await tx.one<ChainHead>('SELECT seq, hash, key_id AS "keyId", mac FROM audit_checkpoint WHERE id = 1');
-    const refusal = appendRefusal(last, checkpoint, await readExportedHead(registry, tx), await registry.auditKey(tx));
+    const head = { file: await headFileName(registry, tx), mayBeUnwritten: true };
+    const refusal = appendRefusal(last, checkpoint, await readExportedHead(registry, tx), await registry.auditKey(tx), head);
     if (refusal) throw appendRefused(refusal, registry.location);
   }
   const row = {

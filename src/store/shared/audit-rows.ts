@@ -114,6 +114,7 @@ export function appendRefusal(
   checkpoint: ChainHead | undefined,
   exported: ChainHead | "invalid" | undefined,
   key: AuditKey,
+  head: { file: string; mayBeUnwritten: boolean },
 ): string | undefined {
   const end = last?.seq ?? 0;
   if (checkpoint) {
@@ -122,8 +123,18 @@ export function appendRefusal(
     if (checkpoint.seq > end) return `events ${end + 1}-${checkpoint.seq} were cut off the end of the log (the checkpoint is at event ${checkpoint.seq})`;
     if (checkpoint.seq < end || checkpoint.hash !== last!.hash) return `the log does not end at its checkpoint (event ${checkpoint.seq}): it was rewritten`;
   } else if (last?.key_id) return "the audit checkpoint is missing although the log is signed: it was deleted";
-  if (exported !== undefined && exported !== "invalid" && exported.seq > end)
-    return `the exported head is at event ${exported.seq}, but the log ends at ${end}: events were cut off the end of the log`;
+  // The head is the one copy of the end outside the database: a checkpoint put back from before a cut agrees with
+  // the cut log, and only the head says where it ended. Without it (or with one not signed with the key) a write
+  // would export a new head at the cut, and the cut would verify.
+  if (exported === "invalid") return `the exported head (${head.file}) is not a valid head`;
+  if (exported === undefined) {
+    // A signed log has had its head since its first write; a team database's may not have been written by this machine.
+    return last?.key_id && !head.mayBeUnwritten ? `the exported head (${head.file}) is missing: events cut off the end could not be detected` : undefined;
+  }
+  if (exported.keyId !== key.id || checkpointMac(key, exported) !== exported.mac)
+    return `the exported head (${head.file}) is not signed with this home's audit key: it was forged or replaced`;
+  if (exported.seq > end) return `the exported head is at event ${exported.seq}, but the log ends at ${end}: events were cut off the end of the log`;
+  if (exported.seq === end && exported.hash !== last!.hash) return `event ${end} does not match the exported head: the log was rewritten`;
   return undefined;
 }
 

@@ -36,7 +36,7 @@ export function appendAudit(registry: Registry, event: AuditEventInput): { seq: 
   // The transaction's first event: the log must end where it was left (later ones chain onto this one).
   if (!registry.pendingHead) {
     const checkpoint = statement(registry, "SELECT seq, hash, key_id AS keyId, mac FROM audit_checkpoint WHERE id = 1").get() as ChainHead | undefined;
-    const refusal = appendRefusal(last, checkpoint, readHead(registry.home), registry.auditKey());
+    const refusal = appendRefusal(last, checkpoint, readHead(registry.home), registry.auditKey(), { file: HEAD_FILE, mayBeUnwritten: false });
     if (refusal) throw appendRefused(refusal, registry.file);
   }
   // The first signed event of a log that predates signing: executions written until now are signed with it.
