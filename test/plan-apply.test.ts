@@ -15,6 +15,7 @@ import { FakeTwilio } from "./fakes/twilio.js";
 import { FakeVercel } from "./fakes/vercel.js";
 import type { PlanPreview, Toolctl } from "../src/api/index.js";
 import { withDigest } from "../src/plan/preview.js";
+import { generateTotp } from "../src/policy/totp.js";
 import { binPath, examplesDir, loopbackTool, openApi, rejection, repoRoot, runCli, tempDir, writeFiles } from "./helpers.js";
 
 const OWNER = "+14155552671";
@@ -629,6 +630,26 @@ describe("failure, rollback and resume", () => {
     expect(error.exitCode).toBe(3);
     expect(error.message).toBe(
       "plan two refused: step big (pay.charge) will need a TOTP code, but 2FA is not set up: run toolctl 2fa enroll first; nothing ran",
+    );
+    expect((await toolctl.executions()).total).toBe(0);
+    expect((await toolctl.planRuns()).items).toEqual([]);
+  });
+
+  it("two steps that each need a TOTP code and one --otp: refused before any step acts, since a code is accepted once", async () => {
+    const dir = writeFiles({
+      "pay.yaml":
+        "apiVersion: toolctl/v1\nname: pay\ndescription: Pays (echo)\nruntime: echo\nactions:\n  charge:\n    description: Charge dollars\n    kind: create\n    cost: { fromInput: amount }\n    inputSchema: { type: object, required: [amount], properties: { amount: { type: number } } }\n",
+      "big.plan.yaml":
+        "apiVersion: toolctl/v1\nkind: Plan\nname: big\nsteps:\n  - { id: first, action: pay.charge, input: { amount: 150 } }\n  - { id: second, action: pay.charge, input: { amount: 160 }, dependsOn: [first] }\n",
+    });
+    const toolctl = await openApi({ cwd: dir });
+    expect((await toolctl.importManifests([path.join(dir, "pay.yaml")])).failed).toEqual([]);
+    const { secret } = await toolctl.beginTwoFactor("ada@host");
+    await toolctl.confirmTwoFactor(generateTotp(secret, Date.now() - 30_000));
+    const error = await rejection(toolctl.plan("big.plan.yaml").then((plan) => toolctl.apply(plan, { yes: true, otp: generateTotp(secret, Date.now()) })));
+    expect(error.exitCode).toBe(2);
+    expect(error.message).toBe(
+      "plan big: steps first (pay.charge), second (pay.charge) each need a TOTP code, and --otp gives one, which is accepted once: apply it in a terminal without --otp, where each step asks for its own when it runs; nothing ran",
     );
     expect((await toolctl.executions()).total).toBe(0);
     expect((await toolctl.planRuns()).items).toEqual([]);

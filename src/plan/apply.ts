@@ -132,7 +132,7 @@ export async function applyPlan(preview: PlanPreview, saved: boolean, options: A
   const earlier = await deps.store.planRuns.ofPlan(preview.id);
   if (earlier) throw appliedAlready(earlier);
   await checkBudget(preview, preview.steps, deps);
-  await checkTwoFactor(preview, preview.steps, deps);
+  await checkTwoFactor(preview, preview.steps, options.otp, deps);
   const secrets = await resolvePlanSecrets(preview, options, deps);
   const runId = newId("pr");
   const approved = await approvePlan(preview, preview.steps, runId, options, deps);
@@ -170,7 +170,7 @@ export async function resumePlanRun(id: string, options: ApplyOptions, deps: Exe
   }
   const remaining = preview.steps.filter((s) => states.get(s.id)!.status === "pending");
   await checkBudget(preview, remaining, deps);
-  await checkTwoFactor(preview, remaining, deps);
+  await checkTwoFactor(preview, remaining, options.otp, deps);
   const secrets = await resolvePlanSecrets(preview, options, deps);
   const approved = await approvePlan(preview, remaining, run.id, options, deps);
   // Taken in one transaction: of two resumes (or a resume and a rollback) at once, the other is refused here,
@@ -229,14 +229,22 @@ async function claim(run: PlanRun, options: ApplyOptions, deps: ExecuteDeps): Pr
  * A step that will need a TOTP code when it runs is refused then if 2FA is not set up: found before the first
  * step acts, so no earlier step (an irreversible payment) runs for a plan that cannot finish.
  */
-async function checkTwoFactor(preview: PlanPreview, steps: StepPreview[], deps: ExecuteDeps): Promise<void> {
+async function checkTwoFactor(preview: PlanPreview, steps: StepPreview[], otp: string | undefined, deps: ExecuteDeps): Promise<void> {
   const needing = steps.filter((s) => s.runs !== false && s.approval.twoFactor);
-  if (needing.length === 0 || (await deps.twoFactor.isEnrolled())) return;
+  if (needing.length === 0) return;
   const named = needing.map((s) => `${s.id} (${s.action})`).join(", ");
-  throw new PolicyError(
-    "policy_refused",
-    `plan ${preview.name} refused: step${needing.length > 1 ? "s" : ""} ${named} will need a TOTP code, but 2FA is not set up: run toolctl 2fa enroll first; nothing ran`,
-  );
+  if (!(await deps.twoFactor.isEnrolled())) {
+    throw new PolicyError(
+      "policy_refused",
+      `plan ${preview.name} refused: step${needing.length > 1 ? "s" : ""} ${named} will need a TOTP code, but 2FA is not set up: run toolctl 2fa enroll first; nothing ran`,
+    );
+  }
+  // A code is accepted once: the second step would be refused after the first had acted.
+  if (otp !== undefined && needing.length > 1) {
+    throw new UsageError(
+      `plan ${preview.name}: steps ${named} each need a TOTP code, and --otp gives one, which is accepted once: apply it in a terminal without --otp, where each step asks for its own when it runs; nothing ran`,
+    );
+  }
 }
 
 async function checkBudget(preview: PlanPreview, steps: StepPreview[], deps: ExecuteDeps): Promise<void> {
