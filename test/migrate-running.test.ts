@@ -2,18 +2,20 @@
  * `db migrate-to` and `db export` with runs in flight: a run left `running` in a SQLite home by a killed toolctl
  * process is settled as `unknown` on the team database by the next reader (its reservation kept, as SQLite does),
  * a run whose process still runs makes migrate-to refuse (exit 2, nothing copied), and a backup made by db export
- * settles the runs it holds as `running` once their process is gone. Real homes, real killed processes of the
+ * settles the runs it holds as `running` once their process is gone. A home another toolctl process writes to during
+ * the copy, or whose copy does not verify, leaves the database empty. Real homes, real killed processes of the
  * built binary, a real PostgreSQL.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
-import { ExitCode } from "../src/api/index.js";
-import { baseEnv, binPath, repoRoot, runCli, runJson, SLOW_SHOP, tempDir, writeFiles } from "./helpers.js";
+import { ExitCode, ToolctlError } from "../src/api/index.js";
+import { copySqliteToPostgres, migrateToPostgres } from "../src/store/transfer.js";
+import { baseEnv, binPath, examplesDir, rejection, repoRoot, runCli, runJson, SLOW_SHOP, tempDir, writeFiles } from "./helpers.js";
 import { havePostgres, newDatabase } from "./pg.js";
 
 const suite = havePostgres() ? describe : describe.skip;
@@ -156,6 +158,111 @@ suite("db migrate-to and db export with runs in flight", () => {
     } finally {
       await kill(sleeper);
     }
+  });
+
+  it(
+    "a run recorded in the home while migrate-to copies it (between the executions and the audit log): refused, nothing copied; then copied whole",
+    { timeout: 120_000 },
+    async () => {
+      const solo = await soloHome();
+      expect((await runCli(["import", examplesDir], solo)).code).toBe(0);
+      for (const message of ["one", "two"]) expect((await runCli(["run", "echo.say", "-p", `message=${message}`], solo)).code).toBe(0);
+      const url = await newDatabase("inflight");
+      const env = { ...baseEnv(), TOOLCTL_HOME: solo.home, ...solo.env };
+      // The copy's own hook, after it has copied the executions and before it reads the audit log: another toolctl
+      // process (the built binary) records a whole run in the home then.
+      let during: string | undefined;
+      const error = await rejection(
+        migrateToPostgres(solo.home, env, url, (table) => {
+          if (table !== "executions" || during) return;
+          const ran = spawnSync(process.execPath, [binPath, "run", "echo.say", "-p", "message=during", "--json"], { env, cwd: repoRoot, encoding: "utf8" });
+          expect(ran.status, ran.stderr).toBe(0);
+          during = JSON.parse(ran.stdout).executionId as string;
+        }),
+      );
+      expect(during).toBeDefined();
+      expect(error.exitCode).toBe(ExitCode.usage);
+      expect(error.message).toMatch(/^another toolctl process wrote to .*registry\.db during the copy: nothing was copied; run it again/);
+      for (const table of ["tools", "executions", "audit_events", "audit_checkpoint", "settings"]) {
+        const rows = await postgres(url, `SELECT * FROM ${table}${table === "settings" ? " WHERE key = 'audit_key_id'" : ""}`);
+        expect(rows, table).toEqual([]);
+      }
+
+      // The home quiet again: the copy goes ahead, the run made during the first attempt included, and verifies.
+      const moved = await runJson(["db", "migrate-to", url], solo);
+      expect(moved.code, moved.stderr).toBe(0);
+      expect(moved.json).toMatchObject({ rows: { executions: 3 }, verification: { ok: true, executions: 3 } });
+      expect(await postgres(url, "SELECT id FROM executions WHERE id = $1", [during])).toHaveLength(1);
+    },
+  );
+
+  it(
+    "toolctl processes running in the home all through migrate-to: it refuses with nothing copied, or copies what verifies; never a committed copy that does not",
+    { timeout: 180_000 },
+    async () => {
+      const solo = await soloHome();
+      expect((await runCli(["import", examplesDir], solo)).code).toBe(0);
+      const env = { ...baseEnv(), TOOLCTL_HOME: solo.home, ...solo.env };
+      // Enough rows for the copy to take a while: echo runs recorded through the registry's own code, in one process.
+      const seed = spawnSync(
+        process.execPath,
+        [
+          "-e",
+          `const { openToolctl } = require(${JSON.stringify(path.join(repoRoot, "dist", "api", "index.js"))});
+           (async () => {
+             const t = await openToolctl({ home: process.env.TOOLCTL_HOME, env: process.env, cwd: process.cwd() });
+             for (let i = 0; i < 1500; i++) await t.run("echo.say", { message: "seed " + i });
+             await t.close();
+           })().catch((error) => { console.error(error); process.exit(1); });`,
+        ],
+        { env, cwd: repoRoot, encoding: "utf8", timeout: 120_000 },
+      );
+      expect(seed.status, seed.stderr).toBe(0);
+      const url = await newDatabase("inflight");
+      // Two writers running echo runs in a loop through the built binary until told to stop.
+      const writers = [0, 1].map(() =>
+        spawn("sh", ["-c", `while [ ! -e stop ]; do "${process.execPath}" "${binPath}" run echo.say -p message=loop >/dev/null 2>&1; done`], {
+          env,
+          cwd: solo.home,
+          stdio: "ignore",
+        }),
+      );
+      let moved: Awaited<ReturnType<typeof runJson>>;
+      try {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        moved = await runJson(["db", "migrate-to", url], { ...solo, timeoutMs: 120_000 });
+      } finally {
+        writeFiles({ stop: "" }, solo.home);
+        await Promise.all(writers.map((writer) => new Promise((resolve) => (writer.exitCode !== null ? resolve(null) : writer.on("close", resolve)))));
+      }
+      if (moved.code === 0) {
+        expect(moved.json.verification).toMatchObject({ ok: true });
+        expect((await runJson(["audit", "verify"], teamMachine(url))).json).toMatchObject({ ok: true });
+      } else {
+        expect(moved.code, moved.stderr).toBe(ExitCode.usage);
+        expect(moved.json.error.message).toMatch(/during the copy: nothing was copied|is still running/);
+        expect(await postgres(url, "SELECT count(*)::int AS n FROM audit_events")).toEqual([{ n: 0 }]);
+        expect(await postgres(url, "SELECT count(*)::int AS n FROM executions")).toEqual([{ n: 0 }]);
+      }
+    },
+  );
+
+  it("a copy that does not verify is rolled back: an execution the audit log names deleted from the home; the database stays empty", async () => {
+    const solo = await soloHome();
+    expect((await runCli(["import", examplesDir], solo)).code).toBe(0);
+    const ran = await runJson(["run", "echo.say", "-p", "message=gone"], solo);
+    expect(ran.code, ran.stderr).toBe(0);
+    sqlite(solo.home, "DELETE FROM executions WHERE id = ?", ran.json.executionId);
+    const url = await newDatabase("inflight");
+    // The copy alone, without migrate-to's check of the home first: the copy's own check refuses it.
+    const error = await rejection(copySqliteToPostgres(solo.home, { ...baseEnv(), TOOLCTL_HOME: solo.home, ...solo.env }, url));
+    expect(error).toBeInstanceOf(ToolctlError);
+    expect(error.exitCode).toBe(ExitCode.environment);
+    expect(error.message).toMatch(
+      new RegExp(`^the copy does not verify at .*: execution ${ran.json.executionId} is named in the audit log .*; nothing was copied`),
+    );
+    expect(await postgres(url, "SELECT count(*)::int AS n FROM audit_events")).toEqual([{ n: 0 }]);
+    expect(await postgres(url, "SELECT count(*)::int AS n FROM tools")).toEqual([{ n: 0 }]);
   });
 
   it("db export: a run the database holds as running is settled unknown in the backup once its process is gone", { timeout: 120_000 }, async () => {

@@ -6,7 +6,7 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
@@ -535,6 +535,72 @@ suite("team mode: moving a registry between backends", () => {
     const occupied = await runJson(["db", "export", backup], team);
     expect(occupied.code).toBe(ExitCode.usage);
     expect(occupied.json.error.message).toMatch(/registry\.db already exists/);
+  });
+
+  it(
+    "db export that fails part way (a table its role may not read) exits 6 naming the database, leaves nothing behind, and can be run again into DIR",
+    { timeout: 120_000 },
+    async () => {
+      const url = await newDatabase("export");
+      const team = machine(url);
+      expect((await runCli(["import", shopDir()], team)).code).toBe(0);
+      expect((await runCli(["run", "shop.buy", "-p", "amount=1", "-p", "ref=kept", "--yes"], team)).code).toBe(0);
+      // A role that may read every table but plan_steps.
+      const role = `reader_${randomBytes(4).toString("hex")}`;
+      const secret = `pw${randomBytes(8).toString("hex")}`;
+      await sql(url, `CREATE ROLE ${role} LOGIN PASSWORD '${secret}'`);
+      await sql(url, `GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${role}`);
+      await sql(url, `REVOKE SELECT ON plan_steps FROM ${role}`);
+      const limited = new URL(url);
+      limited.username = role;
+      limited.password = secret;
+      const reader = { ...team, env: { ...team.env, TOOLCTL_DATABASE_URL: limited.toString() } };
+
+      const parent = tempDir("toolctl-backup-");
+      const fresh = path.join(parent, "new", "home");
+      const made = path.join(parent, "made");
+      mkdirSync(made);
+      for (const dir of [fresh, made]) {
+        const failed = await runJson(["db", "export", dir], reader);
+        expect(failed.code, failed.stderr).toBe(ExitCode.environment);
+        expect(failed.json.error.message).toMatch(
+          new RegExp(`^database postgres://${role}@[^ ]+: permission denied \\(permission denied for table plan_steps\\)`),
+        );
+        expect(failed.json.error.message).toContain(`nothing was written to ${dir}`);
+        expect(failed.stdout + failed.stderr).not.toContain(secret);
+        expect(failed.stderr).not.toMatch(/^\s+at /m);
+      }
+      // A directory the export made is gone; one that was there is left as it was, empty.
+      expect(existsSync(path.join(parent, "new"))).toBe(false);
+      expect(readdirSync(made)).toEqual([]);
+
+      await sql(url, `GRANT SELECT ON plan_steps TO ${role}`);
+      for (const dir of [fresh, made]) {
+        const exported = await runJson(["db", "export", dir], reader);
+        expect(exported.code, exported.stderr).toBe(0);
+        expect(exported.json).toMatchObject({ rows: { executions: 1 }, verification: { ok: true, executions: 1 } });
+        expect((await runJson(["audit", "verify"], { home: dir, env: { TOOLCTL_AUDIT_KEY: AUDIT_KEY } })).json).toMatchObject({
+          ok: true,
+          events: expect.any(Number),
+        });
+        expect(readdirSync(dir).sort()).toEqual(["audit.head", "registry.db"]);
+      }
+    },
+  );
+
+  it("db export into a path that is a file, or under one, is a usage error naming DIR (exit 2)", async () => {
+    const url = await newDatabase("export");
+    const team = machine(url);
+    const file = path.join(writeFiles({ afile: "not a directory\n" }), "afile");
+    for (const dir of [file, path.join(file, "sub")]) {
+      const refused = await runJson(["db", "export", dir], team);
+      expect(refused.code, refused.stderr).toBe(ExitCode.usage);
+      expect(refused.json.error.message).toMatch(/^db export: /);
+      expect(refused.json.error.message).toContain(dir);
+      expect(refused.json.error.message).toContain(`${file} is a file, not a directory`);
+      expect(refused.json.error.message).not.toContain("\n");
+      expect(refused.stderr).not.toMatch(/^\s+at /m);
+    }
   });
 
   it("bad input: a URL that is not postgres, or an export with no database named, is a usage error", async () => {

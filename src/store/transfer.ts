@@ -6,16 +6,17 @@
  * signature verify on the other side. Running totals (execution_counts, ledger_days) are not copied: the
  * target's triggers rebuild them from the rows. Secrets are never copied: they belong to a machine.
  */
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, linkSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import path from "node:path";
-import { RegistryError, UsageError } from "../errors.js";
+import { RegistryError, ToolctlError, UsageError } from "../errors.js";
 import { redactDatabaseUrl } from "../util/database-url.js";
+import { makeDirs } from "../util/dirs.js";
 import { runsSomewhere } from "../util/process.js";
 import type { AuditVerification } from "../domain/records.js";
 import { verifyAudit } from "./sqlite/audit.js";
 import { exportCommittedHead, openRegistry, REGISTRY_FILE, type Registry } from "./sqlite/db.js";
 import { verifyAudit as verifyPgAudit } from "./postgres/audit.js";
-import { openPgRegistry, type PgRegistry, type Sql } from "./postgres/db.js";
+import { describePgError, openPgRegistry, type PgRegistry, type Sql } from "./postgres/db.js";
 import { exportCommittedHead as exportPgHead } from "./postgres/head.js";
 
 /** Every table that holds state, parents before children. */
@@ -114,18 +115,62 @@ function liveRunRefusal(registry: Registry): UsageError | undefined {
   );
 }
 
-/** Copies the home's SQLite registry into the empty PostgreSQL database at `url`, in one transaction. */
+/**
+ * The home's registry as one SQLite read transaction sees it: in WAL mode the first read fixes the snapshot, and
+ * other toolctl processes go on writing to the home meanwhile (none waits for the copy). Which runs are still in
+ * flight is judged in the snapshot; `end()` tells whether any other connection committed to the home since it
+ * began (`PRAGMA data_version`), which the copy would not hold.
+ */
+class HomeSnapshot {
+  private version = 0;
+
+  constructor(private readonly registry: Registry) {}
+
+  /** Begins the snapshot (again, for a copy retried whole) and refuses a home with a run of it still in flight. */
+  begin(): void {
+    const db = this.registry.db;
+    if (!db.inTransaction) {
+      db.prepare("BEGIN DEFERRED").run();
+      this.version = db.pragma("data_version", { simple: true }) as number;
+    }
+    const busy = liveRunRefusal(this.registry);
+    if (busy) throw busy;
+  }
+
+  /** Ends the snapshot; refuses the copy when the home was written to after it began. */
+  end(): void {
+    const db = this.registry.db;
+    db.prepare("COMMIT").run();
+    if ((db.pragma("data_version", { simple: true }) as number) !== this.version) {
+      throw new UsageError(
+        `another toolctl process wrote to ${this.registry.file} during the copy: nothing was copied; run it again once no toolctl process is using this home (db migrate-to copies a registry nobody is writing to)`,
+      );
+    }
+  }
+
+  abandon(): void {
+    if (this.registry.db.inTransaction) this.registry.db.prepare("ROLLBACK").run();
+  }
+}
+
+/**
+ * Copies the home's SQLite registry into the empty PostgreSQL database at `url`, in one transaction, from one
+ * snapshot of the home, and checks the copy (its audit chain, checkpoint and every execution's signature) before
+ * COMMIT: a home written to during the copy, or a copy that does not verify, is rolled back and nothing is copied.
+ */
 export async function copySqliteToPostgres(home: string, env: NodeJS.ProcessEnv, url: string, progress?: TransferProgress): Promise<TransferResult> {
   if (!existsSync(path.join(home, REGISTRY_FILE))) throw new UsageError(`${path.join(home, REGISTRY_FILE)} does not exist: there is no registry to copy`);
   const source = openRegistry(home, env);
+  const snapshot = new HomeSnapshot(source);
   let target: PgRegistry | undefined;
   try {
-    const busy = liveRunRefusal(source);
-    if (busy) throw busy;
+    snapshot.begin();
     target = await openPgRegistry(url, home, env, { max: 1 });
     const pg = target;
-    const result: TransferResult = { rows: {}, head: null };
-    await pg.write(async (tx) => {
+    return await pg.write(async (tx) => {
+      // A copy retried whole (a serialization failure, a connection lost before COMMIT) reads a snapshot again.
+      snapshot.begin();
+      const result: TransferResult = { rows: {}, head: null };
       const used = await countInUse(tx);
       if (Object.keys(used).length > 0) {
         throw new UsageError(
@@ -163,15 +208,76 @@ export async function copySqliteToPostgres(home: string, env: NodeJS.ProcessEnv,
       if (signer)
         await tx.run("INSERT INTO settings (key, value) VALUES ('audit_key_id', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [signer]);
       result.head = (await tx.one<{ seq: number; hash: string }>("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")) ?? null;
+      // Checked before COMMIT: a team database starts from a log that checks, or is left as it was.
+      const check = await verifyPgAudit(pg, tx);
+      if (!check.ok) {
+        const more = check.problems.length > 1 ? ` (and ${check.problems.length - 1} more problem${check.problems.length > 2 ? "s" : ""})` : "";
+        throw new RegistryError(`the copy does not verify at ${pg.location}: ${check.problems[0]}${more}; nothing was copied; see toolctl audit verify`);
+      }
+      snapshot.end();
+      return result;
     });
-    return result;
   } finally {
+    snapshot.abandon();
     source.close();
     await target?.close();
   }
 }
 
-/** Copies the PostgreSQL database at `url` into a new SQLite registry in `dir` (which must not hold one), from one consistent snapshot. */
+/**
+ * Where `db export` may write: a directory, or a path to one that can be made. Returns the first directory of
+ * `dir` that does not exist yet (the one to remove again if the export fails), or undefined when `dir` exists.
+ */
+function exportDirectory(dir: string): string | undefined {
+  let missing: string | undefined;
+  for (let at = path.resolve(dir); ;) {
+    try {
+      if (statSync(at).isDirectory()) return missing;
+      const what = at === path.resolve(dir) ? `${dir} is a file, not a directory` : `cannot make ${dir}: ${at} is a file, not a directory`;
+      throw new UsageError(`db export: ${what}; give a new or empty directory`);
+    } catch (error) {
+      if (error instanceof UsageError) throw error;
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== "ENOENT" && code !== "ENOTDIR")
+        throw new UsageError(`db export: cannot use ${dir} (${code ?? (error as Error).message}); give a new or empty directory`);
+      missing = at;
+      const parent = path.dirname(at);
+      if (parent === at) return missing;
+      at = parent;
+    }
+  }
+}
+
+type SnapshotTable = { table: string; rows: Array<Record<string, unknown>> };
+
+/** Every table of the database, read in one snapshot: a run recorded during the export is either wholly in it or not at all. */
+async function readSnapshot(source: PgRegistry): Promise<SnapshotTable[]> {
+  const client = await source.pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    const tables: SnapshotTable[] = [];
+    for (const table of TRANSFERRED_TABLES) {
+      const { rows } = await client.query(`SELECT * FROM ${table}${table === "audit_events" ? " ORDER BY seq" : ""}`);
+      tables.push({ table, rows: rows as Array<Record<string, unknown>> });
+    }
+    await client.query("COMMIT");
+    return tables;
+  } catch (error) {
+    broken = error as Error;
+    await client.query("ROLLBACK").catch(() => {});
+    throw error;
+  } finally {
+    // A connection that failed is not given back to the pool.
+    client.release(broken);
+  }
+}
+
+/**
+ * Copies the PostgreSQL database at `url` into a new SQLite registry in `dir` (which must not hold one), from one
+ * consistent snapshot. The registry is built under a temporary name in `dir` and linked into place once complete:
+ * an export that fails leaves no registry.db, nor a directory it made.
+ */
 export async function copyPostgresToSqlite(
   url: string,
   home: string,
@@ -180,46 +286,73 @@ export async function copyPostgresToSqlite(
   progress?: TransferProgress,
 ): Promise<TransferResult> {
   const file = path.join(dir, REGISTRY_FILE);
-  if (existsSync(file)) throw new UsageError(`${file} already exists: db export writes a new registry only; choose another directory`);
+  const missing = exportDirectory(dir);
+  const occupied = () => new UsageError(`${file} already exists: db export writes a new registry only; choose another directory`);
+  if (existsSync(file)) throw occupied();
   const source = await openPgRegistry(url, home, env, { max: 1 });
-  let target: Registry | undefined;
-  const client = await source.pool.connect().catch((error: unknown) => {
-    throw new RegistryError(`database ${source.location} is unreachable: ${(error as Error).message}`, error);
-  });
+  const nothingWritten = `nothing was written to ${dir}`;
+  let made: string | undefined;
+  let stage: string | undefined;
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    target = openRegistry(dir, env);
-    const db = target.db;
-    const result: TransferResult = { rows: {}, head: null };
-    // One snapshot for every table: a run recorded during the export is either wholly in it or not at all.
-    await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    const rowsOf = async (table: string) =>
-      (await client.query(`SELECT * FROM ${table}${table === "audit_events" ? " ORDER BY seq" : ""}`)).rows as Array<Record<string, unknown>>;
-    const tables: Array<{ table: string; columns: string[]; rows: Array<Record<string, unknown>> }> = [];
-    for (const table of TRANSFERRED_TABLES) {
-      const targetColumns = new Set(sqliteColumns(target, table));
-      const rows = await rowsOf(table);
-      const columns = rows.length > 0 ? Object.keys(rows[0]!).filter((column) => targetColumns.has(column)) : [];
-      tables.push({ table, columns, rows });
+    let tables: SnapshotTable[];
+    try {
+      tables = await readSnapshot(source);
+    } catch (error) {
+      const described = describePgError(error, source.location).message.replace(/; nothing was (recorded|changed)$/, "");
+      throw new RegistryError(`${described}; ${nothingWritten}`, error);
     }
-    await client.query("COMMIT");
-    db.transaction(() => {
-      for (const { table, columns, rows } of tables) {
-        if (rows.length > 0) {
-          const insert = db.prepare(`INSERT INTO ${table} (${columns.map((c) => `"${c}"`).join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`);
-          for (const row of rows) insert.run(...columns.map((column) => row[column] ?? null));
+
+    made = missing;
+    try {
+      makeDirs(dir, 0o700);
+    } catch (error) {
+      throw new UsageError(
+        `db export: cannot make ${dir} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); give a new or empty directory`,
+      );
+    }
+    stage = mkdtempSync(path.join(dir, ".export-"));
+    const result: TransferResult = { rows: {}, head: null };
+    const target = openRegistry(stage, env);
+    try {
+      const db = target.db;
+      db.transaction(() => {
+        for (const { table, rows } of tables) {
+          const targetColumns = new Set(sqliteColumns(target, table));
+          const columns = rows.length > 0 ? Object.keys(rows[0]!).filter((column) => targetColumns.has(column)) : [];
+          if (rows.length > 0) {
+            const insert = db.prepare(`INSERT INTO ${table} (${columns.map((c) => `"${c}"`).join(", ")}) VALUES (${columns.map(() => "?").join(", ")})`);
+            for (const row of rows) insert.run(...columns.map((column) => row[column] ?? null));
+          }
+          result.rows[table] = rows.length;
+          progress?.(table, rows.length);
         }
-        result.rows[table] = rows.length;
-        progress?.(table, rows.length);
+      }).immediate();
+      // One file to link into place: the write-ahead log folded into it.
+      db.pragma("wal_checkpoint(TRUNCATE)");
+    } catch (error) {
+      if (error instanceof ToolctlError) throw error;
+      throw new RegistryError(`cannot write the copy in ${dir}: ${(error as Error).message}; ${nothingWritten}`, error);
+    } finally {
+      target.close();
+    }
+    try {
+      linkSync(path.join(stage, REGISTRY_FILE), file);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "EEXIST") {
+        // Another export got there first: its registry, and the directory holding it, stay.
+        made = undefined;
+        throw occupied();
       }
-    }).immediate();
+      throw new RegistryError(`cannot write the copy in ${dir}: ${(error as Error).message}; ${nothingWritten}`, error);
+    }
+    made = undefined;
     const events = tables.find((t) => t.table === "audit_events")!.rows;
     const last = events[events.length - 1];
     result.head = last ? { seq: Number(last.seq), hash: String(last.hash) } : null;
     return result;
   } finally {
-    client.release();
-    target?.close();
+    if (stage) rmSync(stage, { recursive: true, force: true });
+    if (made) rmSync(made, { recursive: true, force: true });
     await source.close();
   }
 }

@@ -8,7 +8,7 @@ export const dbDefinition: CommandDefinition = {
       .description("move a registry between backends: this home's SQLite registry and a team's PostgreSQL database")
       .addHelpText(
         "after",
-        "\nExit 0 when the copy's audit chain verifies, 2 for a bad URL or a target in use, 6 when a database is unreachable or the chain does not verify.\n\nExample:\n  toolctl db migrate-to postgres://toolctl@db.internal/toolctl\n  toolctl db export ./backup-2026-12-06",
+        "\nExit 0 when the copy's audit chain verifies, 2 for a bad URL, a target in use or a home in use, 6 when a database is unreachable or the chain does not verify.\n\nExample:\n  toolctl db migrate-to postgres://toolctl@db.internal/toolctl\n  toolctl db export ./backup-2026-12-06",
       );
     db.command("migrate-to")
       .argument("<url>", "an empty PostgreSQL database: postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=…]")

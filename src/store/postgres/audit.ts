@@ -113,14 +113,17 @@ async function inSnapshot<T>(registry: PgRegistry, fn: (sql: Sql) => Promise<T>)
 
 /**
  * Checks the whole chain, the signed checkpoint, this machine's exported head and every execution's signature
- * (see sqlite/audit.ts `verifyAudit`; the checks themselves are shared/audit-rows.ts).
+ * (see sqlite/audit.ts `verifyAudit`; the checks themselves are shared/audit-rows.ts). `within`: a transaction to
+ * check instead of a snapshot of what is committed (`db migrate-to` checks its copy before COMMIT); the head is
+ * then never exported.
  */
-export async function verifyAudit(registry: PgRegistry): Promise<AuditVerification> {
+export async function verifyAudit(registry: PgRegistry, within?: Sql): Promise<AuditVerification> {
   const notes: string[] = [];
   const key = loadAuditKey(registry.home, registry.env, { create: false }) ?? null;
-  const headFile = await headFileName(registry);
-  const exported = await readExportedHead(registry);
-  const { chain, headBehindBy, headUnwritten, executions } = await inSnapshot(registry, async (sql) => {
+  const headFile = await headFileName(registry, within);
+  const exported = await readExportedHead(registry, within);
+  const inRead = <T>(fn: (sql: Sql) => Promise<T>) => (within ? fn(within) : inSnapshot(registry, fn));
+  const { chain, headBehindBy, headUnwritten, executions } = await inRead(async (sql) => {
     const chain = new ChainCheck(key);
     let after = 0;
     walk: for (;;) {
@@ -154,6 +157,6 @@ export async function verifyAudit(registry: PgRegistry): Promise<AuditVerificati
   if (headUnwritten && executions.problems.length === 0) notes.push(headUnwrittenNote(headFile));
   else if (headBehindBy > 0)
     notes.push(headBehindNote(headBehindBy, "other machines wrote since this one last did, or a toolctl process here stopped before exporting it"));
-  if (notes.length > 0) await exportCommittedHead(registry).catch(() => {});
+  if (notes.length > 0 && !within) await exportCommittedHead(registry).catch(() => {});
   return verificationOf(chain, executions, notes);
 }
