@@ -486,6 +486,27 @@ describe("parseManifest: runtime rules, templates and rollbacks", () => {
     expect(problems[0]).toMatch(/^tool\.yaml:\d+:\d+: baseUrl: baseUrl is required for runtime http$/);
   });
 
+  it("refuses a base URL with a #fragment (never sent) in baseUrl, sandboxBaseUrl and a request's baseUrl; a query is kept", () => {
+    const text = lines(
+      "apiVersion: toolctl/v1",
+      "name: sample",
+      "description: d",
+      "runtime: http",
+      "baseUrl: https://api.example.com/v1#section",
+      "sandboxBaseUrl: https://sandbox.example.com/v1?tenant=t1#x",
+      "actions:",
+      "  a: { description: d, kind: read, request: { path: /x, baseUrl: 'https://files.example.com#f' } }",
+    );
+    const { problems } = problemsOf(text);
+    const why = "a base URL without a #fragment: a fragment is never sent, so leave it out";
+    expect(problemAt(problems, "tool.yaml", 5, 10)).toBe(`tool.yaml:5:10: baseUrl: ${why}`);
+    expect(problemAt(problems, "tool.yaml", 6, 17)).toBe(`tool.yaml:6:17: sandboxBaseUrl: ${why}`);
+    expect(problems.find((p) => p.includes("actions.a.request.baseUrl:"))).toMatch(new RegExp(`^tool\\.yaml:8:\\d+: actions\\.a\\.request\\.baseUrl: ${why}$`));
+    expect(problems).toHaveLength(3);
+    const withQuery = text.replace("/v1#section", "/v1?api-version=2024-01-01").replace("#x", "").replace("#f", "");
+    expect(parseManifest(withQuery, "tool.yaml").manifest.baseUrl).toBe("https://api.example.com/v1?api-version=2024-01-01");
+  });
+
   it("refuses permissions on a process tool that names no image: they apply only in its Docker sandbox", () => {
     const text = lines(
       "apiVersion: toolctl/v1",

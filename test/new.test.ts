@@ -204,6 +204,23 @@ describe("toolctl new http NAME --from-curl", () => {
     });
   });
 
+  it("leaves out, with a note, the headers toolctl's HTTP client sets itself (Host, Connection, Content-Length)", async () => {
+    const cwd = tempDir("toolctl-new-curl-");
+    const home = tempDir("toolctl-new-curl-home-");
+    const line = `curl ${base}/v1/pets -H 'Host: api.example.com' -H 'Connection: keep-alive' -H 'Content-Length: 2' -H 'X-Trace: t-1' -d '{}'`;
+    const made = await runJson(["new", "http", "owned", "--from-curl", line], { cwd, home });
+    expect(made.code, made.stderr).toBe(0);
+    expect(made.json.notes).toEqual(
+      expect.arrayContaining([
+        "the Host header is left out: toolctl's HTTP client sets it itself (it sends the URL's host)",
+        "the Connection header is left out: toolctl's HTTP client sets it itself (it opens one connection per request and closes it after the answer)",
+        "the Content-Length header is left out: toolctl's HTTP client sets it itself (it sends the body's own length)",
+      ]),
+    );
+    expect(parse(readFileSync(path.join(cwd, "owned.yaml"), "utf8")).actions.post_pets.request.headers).toEqual({ "X-Trace": "t-1" });
+    expect((await runCli(["import", "owned.yaml"], { cwd, home })).code).toBe(0);
+  });
+
   it("turns a form body and basic auth (-u) into form: and auth: basic", async () => {
     const secrets = { SHOP_PASSWORD: "pw-basic-41c7d0", SHOP_API_TOKEN: "tok-form-0b9e35" };
     const line = `curl ${base}/orders -u ada:${secrets.SHOP_PASSWORD} -d 'item=tea&qty=2' --data-urlencode 'note=two cups & milk' -d api_token=${secrets.SHOP_API_TOKEN}`;

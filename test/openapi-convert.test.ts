@@ -162,6 +162,38 @@ describe("input schema and request template", () => {
     expectImportable(result);
   });
 
+  it("leaves out, with a warning, header parameters the HTTP client sets itself: a dry run never shows what is not sent", async () => {
+    const owned = ["Host", "Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive", "Upgrade", "TE", "Trailer", "Proxy-Connection"];
+    const result = await convertSpec(
+      openapi30({
+        "/items/{id}": {
+          delete: op({
+            operationId: "deleteItem",
+            parameters: [
+              { name: "id", in: "path", required: true, schema: { type: "string" } },
+              ...owned.map((name) => ({ name, in: "header", required: name === "Host", schema: { type: "string" } })),
+              { name: "X-Reason", in: "header", schema: { type: "string" } },
+            ],
+          }),
+        },
+      }),
+    );
+    const action = actionsOf(result).deleteItem!;
+    expect(Object.keys(action.inputSchema.properties)).toEqual(["id", "X-Reason"]);
+    expect(action.inputSchema.required).toEqual(["id"]);
+    expect(action.request.headers).toEqual({ "X-Reason": "{{ input.X-Reason }}" });
+    expect(result.report.warnings).toHaveLength(owned.length);
+    expect(result.report.warnings[0]).toBe(
+      'DELETE /items/{id}: header parameter "Host" is left out: the HTTP client sets it itself (it sends the URL\'s host), so a value given here would never be sent',
+    );
+    owned.forEach((name, i) =>
+      expect(result.report.warnings[i]).toMatch(
+        new RegExp(`^DELETE /items/\\{id\\}: header parameter "${name}" is left out: the HTTP client sets it itself \\(.+\\), so a value`),
+      ),
+    );
+    expectImportable(result);
+  });
+
   it("disambiguates names that collide across locations and names templates cannot use", async () => {
     const result = await convertSpec(
       openapi30({
@@ -454,6 +486,27 @@ describe("base URL and allowed hosts", () => {
     expect(none.message).toMatch(/no base URL: the spec has no servers/);
   });
 
+  it("names why the first server cannot be the base URL: a variable it does not define, a scheme that is not http(s)", async () => {
+    const withServer = (url: string, variables?: Record<string, unknown>) =>
+      openapi30({ "/a": { get: op({ operationId: "a" }) } }, { servers: [{ url, ...(variables ? { variables } : {}) }] });
+    expect((await failure(convertSpec(withServer("https://{region}.api.example.com/v1")))).message).toBe(
+      'spec.json: no base URL: its first server "https://{region}.api.example.com/v1" uses {region}, which its variables do not define; pass one (--base-url https://...)',
+    );
+    expect((await failure(convertSpec(withServer("https://{region}.example.com/{v}", { v: { default: "v1" } })))).message).toMatch(
+      /its first server ".*" uses \{region\}, which its variables do not define;/,
+    );
+    const ftp = await failure(convertSpec(withServer("ftp://api.example.com")));
+    expect(ftp).toBeInstanceOf(UsageError);
+    expect(ftp.message).toBe('spec.json: no base URL: its first server "ftp://api.example.com" is not an http(s) URL (ftp); pass one (--base-url https://...)');
+    expect((await convertSpec(withServer("ftp://api.example.com"), { baseUrl: "https://api.example.com" })).manifest.baseUrl).toBe("https://api.example.com");
+    const skipped = await convertSpec(
+      openapi30({ "/a": { get: op({ operationId: "a" }) }, "/b": { get: op({ operationId: "b", servers: [{ url: "ws://{host}/b" }] }) } }),
+    );
+    expect(skipped.report.skipped).toEqual([
+      { method: "GET", path: "/b", operationId: "b", reason: 'its own server "ws://{host}/b" uses {host}, which its variables do not define' },
+    ]);
+  });
+
   it("builds a Swagger 2 base URL from schemes, host and basePath, and warns about plain HTTP", async () => {
     const swagger = (extra: Record<string, unknown>) => ({
       swagger: "2.0",
@@ -489,7 +542,7 @@ describe("base URL and allowed hosts", () => {
     expect(actions.b!.request).toEqual({ method: "GET", path: "/b", baseUrl: "https://other.example.com/up" });
     expect(actions.c!.request.baseUrl).toBeUndefined();
     expect(actions.d!.request.baseUrl).toBe("https://files.example.com/v2");
-    expect(result.report.skipped).toEqual([{ method: "GET", path: "/e", operationId: "e", reason: 'its own server "/v3" is not an absolute http(s) URL' }]);
+    expect(result.report.skipped).toEqual([{ method: "GET", path: "/e", operationId: "e", reason: 'its own server "/v3" is relative' }]);
     expect(result.report.warnings).toEqual([]);
     expectImportable(result);
 
@@ -588,6 +641,15 @@ describe("auth", () => {
       'security scheme "mtls" is not supported (mutualTLS: toolctl does not send client certificates); 1 operation(s) ask for it',
       'security scheme "digest" is not supported (http "digest": only the bearer and basic HTTP schemes are supported); 1 operation(s) ask for it',
     ]);
+  });
+
+  it("does not send an API key in a header the HTTP client sets itself: a warning says so, and the import succeeds", async () => {
+    const result = await convertSpec(withScheme({ host: { type: "apiKey", in: "header", name: "Host" } }, [{ host: [] }]));
+    expect(result.manifest.auth).toEqual({ type: "none" });
+    expect(result.report.warnings).toEqual([
+      'security scheme "host" is not supported (apiKey in header "Host": the HTTP client sets that header itself (it sends the URL\'s host)); 1 operation(s) ask for it',
+    ]);
+    expectImportable(result);
   });
 
   it("prefers the scheme the global security asks for, else the one most operations ask for", async () => {
@@ -850,6 +912,57 @@ describe("schemas", () => {
     expect(validate({ children: [{ children: [], owner: { nodes: [{}] } }] })).toEqual([]);
     expect(validate({ children: [{ children: 5 }] })).not.toEqual([]);
     expectImportable(result);
+  });
+});
+
+describe("schemas that refer back to themselves on the same value", () => {
+  const json = (ref: string) => ({ content: { "application/json": { schema: { $ref: ref } } } });
+  const spec = (schemas: Record<string, unknown>, ref = "#/components/schemas/A") =>
+    openapi30(
+      { "/a": { post: { operationId: "a", requestBody: { required: true, ...json(ref) }, responses: { "200": { description: "ok", ...json(ref) } } } } },
+      { components: { schemas } },
+    );
+
+  it("an allOf loop with no property in between is broken with a warning, and validation ends", async () => {
+    const result = await convertSpec(
+      spec({
+        A: { allOf: [{ $ref: "#/components/schemas/B" }, { type: "object", properties: { a: { type: "string" } } }] },
+        B: { allOf: [{ $ref: "#/components/schemas/A" }] },
+      }),
+    );
+    expect(result.report.warnings).toEqual([
+      "schemas #/components/schemas/A → #/components/schemas/B → #/components/schemas/A refer to each other on the same value (through $ref, allOf, anyOf, oneOf or not, with no property or item in between): the last reference accepts anything",
+    ]);
+    expectImportable(result);
+    const input = validatorFor(result, "a");
+    expect(input({ body: { a: "x" } })).toEqual([]);
+    expect(input({ body: { a: 1 } })).toEqual([{ path: "/body/a", message: "must be string" }]);
+    const output = validatorFor(result, "a", "outputSchema");
+    expect(output({ a: "x" })).toEqual([]);
+    expect(output({ a: [] })).toEqual([{ path: "/a", message: "must be string" }]);
+  });
+
+  it("through anyOf, oneOf, not and a pure $ref too; a loop through a property or items is left as it is", async () => {
+    const result = await convertSpec(
+      spec({
+        A: {
+          type: "object",
+          properties: { c: { $ref: "#/components/schemas/C" }, d: { $ref: "#/components/schemas/D" }, tree: { $ref: "#/components/schemas/Tree" } },
+        },
+        C: { anyOf: [{ $ref: "#/components/schemas/C" }, { type: "string" }] },
+        D: { oneOf: [{ type: "integer" }, { not: { $ref: "#/components/schemas/E" } }] },
+        E: { $ref: "#/components/schemas/D" },
+        Tree: { type: "object", properties: { kids: { type: "array", items: { allOf: [{ $ref: "#/components/schemas/Tree" }] } } } },
+      }),
+    );
+    expect(result.report.warnings).toHaveLength(2);
+    expect(result.report.warnings[0]).toMatch(/^schemas #\/components\/schemas\/C → #\/components\/schemas\/C refer to each other on the same value/);
+    expect(result.report.warnings[1]).toMatch(/^schemas #\/components\/schemas\/D → #\/components\/schemas\/E → #\/components\/schemas\/D refer/);
+    expect(definitionsOf(result).Tree.properties.kids.items).toEqual({ allOf: [{ $ref: "#/$defs/Tree" }] });
+    expectImportable(result);
+    const input = validatorFor(result, "a");
+    expect(input({ body: { c: "x", d: 1, tree: { kids: [{ kids: [] }] } } })).toEqual([]);
+    expect(input({ body: { tree: { kids: [{ kids: 5 }] } } })).not.toEqual([]);
   });
 });
 

@@ -276,3 +276,60 @@ describe("an operation with a server of its own", () => {
     }
   });
 });
+
+describe("a base URL with a query or a fragment", () => {
+  const itemsSpec = (servers: unknown[]) =>
+    openapi30(
+      {
+        "/items/{id}": {
+          parameters: [{ name: "id", in: "path", required: true, schema: { type: "string" } }],
+          get: {
+            operationId: "getItem",
+            parameters: [
+              { name: "q", in: "query", schema: { type: "string" } },
+              { name: "tenant", in: "query", schema: { type: "string" } },
+            ],
+            responses: { "200": { description: "ok" } },
+          },
+          delete: { operationId: "deleteItem", responses: { "204": { description: "gone" } } },
+        },
+      },
+      { info: { title: "Petstore Request Test", version: "1" }, servers },
+    );
+  const loopback = { allowPlainHttp: true, allowPrivateNetworks: true };
+
+  it("a server's fragment is left out with a warning, and the path goes after the server's own path", async () => {
+    const result = await convertSpec(itemsSpec([{ url: `http://127.0.0.1:${port}/v3#section` }]), loopback);
+    expect(result.manifest.baseUrl).toBe(`http://127.0.0.1:${port}/v3`);
+    expect(result.report.warnings).toContain(
+      `the server URL "http://127.0.0.1:${port}/v3#section" has a fragment (#section), which is never sent: it is left out`,
+    );
+    const { prepared, got } = await send("deleteItem", { id: "42" }, result);
+    expect(got).toMatchObject({ method: "DELETE", url: "/v3/items/42" });
+    expect(prepared.description.url).toBe(`http://127.0.0.1:${port}/v3/items/42`);
+  });
+
+  it("a base URL's query is sent after the path, with the operation's own query parameters, which win over it", async () => {
+    const result = await convertSpec(itemsSpec([{ url: "https://api.example.com/v1" }]), {
+      baseUrl: `http://127.0.0.1:${port}/v3/?tenant=t1&v=2`,
+      ...loopback,
+    });
+    expect(result.manifest.baseUrl).toBe(`http://127.0.0.1:${port}/v3?tenant=t1&v=2`);
+    const plain = await send("getItem", { id: "1", q: "z" }, result);
+    expect(plain.got.url).toBe("/v3/items/1?tenant=t1&v=2&q=z");
+    expect(plain.prepared.description.url).toBe(`http://127.0.0.1:${port}${plain.got.url}`);
+    expect((await send("getItem", { id: "1", tenant: "t2" }, result)).got.url).toBe("/v3/items/1?v=2&tenant=t2");
+    expect((await send("deleteItem", { id: "9" }, result)).got.url).toBe("/v3/items/9?tenant=t1&v=2");
+  });
+
+  it("a server's query is kept the same way", async () => {
+    const result = await convertSpec(itemsSpec([{ url: `http://127.0.0.1:${port}/v3?api-version=2024-01-01` }]), loopback);
+    expect(result.report.warnings.filter((w) => w.includes("fragment"))).toEqual([]);
+    expect((await send("getItem", { id: "a b", q: "z" }, result)).got.url).toBe("/v3/items/a%20b?api-version=2024-01-01&q=z");
+  });
+
+  it("--base-url with a fragment is refused, naming the flag", async () => {
+    const error = await convertSpec(itemsSpec([{ url: "https://api.example.com/v1" }]), { baseUrl: "https://api.example.com/v1#top" }).catch((e: Error) => e);
+    expect((error as Error).message).toBe('--base-url "https://api.example.com/v1#top" has a fragment (#top), which is never sent; leave it out');
+  });
+});

@@ -47,6 +47,9 @@ async function provider(): Promise<Provider> {
       const path = new URL(req.url!, "http://x").pathname;
       p.seen.push({ method: req.method!, path, headers: req.headers, at: Date.now() });
       p.arrived(path);
+      // A redirect loop, and an answer over the client's 10 MB cap: neither goes away when asked again.
+      if (path === "/loop") return void res.writeHead(302, { location: "/loop" }).end();
+      if (path === "/huge") return void res.writeHead(200, { "content-type": "application/json" }).end(Buffer.alloc(10 * 1024 * 1024 + 1, " "));
       const next = p.script.get(path)?.shift();
       const status = next?.status ?? 200;
       const answer = () => {
@@ -153,6 +156,25 @@ describe.concurrent("safe retries", () => {
     expect(p.seen).toHaveLength(2);
     expect(p.seen[0]!.headers["idempotency-key"]).toBe(result.executionId);
     expect(p.seen[1]!.headers["idempotency-key"]).toBe(p.seen[0]!.headers["idempotency-key"]);
+  });
+
+  it("never retries what asking again cannot change: a redirect loop, an answer over the size cap", async ({ expect }) => {
+    const p = await provider();
+    const actions = [
+      `  loop: { description: redirects to itself, kind: read, request: { method: GET, path: /loop } }`,
+      `  huge: { description: answers over 10 MB, kind: read, request: { method: GET, path: /huge } }`,
+    ].join("\n");
+    const toolctl = await api(tool(p, "r9", "retry: { attempts: 3, initialDelayMs: 10 }", actions));
+    const loop = await toolctl.run("r9.loop");
+    expect(loop.exitCode).toBe(1);
+    expect(loop.error).toMatchObject({ category: "network", message: expect.stringContaining("too many redirects") });
+    // The request and its 5 redirects, once.
+    expect(p.seen.map((s) => s.path)).toEqual(Array(6).fill("/loop"));
+    p.seen = [];
+    const huge = await toolctl.run("r9.huge");
+    expect(huge.exitCode).toBe(1);
+    expect(huge.error!.message).toContain("response body exceeds 10485760 bytes");
+    expect(p.seen.map((s) => s.path)).toEqual(["/huge"]);
   });
 
   it("says in the dry run whether and how it would retry", async ({ expect }) => {

@@ -3,10 +3,13 @@
  * of what the CLI itself adds (flags, printing, exit codes) spawn the built binary.
  */
 import http from "node:http";
+import path from "node:path";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inputSources, type ExecuteResult, type Toolctl } from "../src/api/index.js";
-import { openApi, runCli, runJson, tempDir, writeFiles } from "./helpers.js";
+import { httpRunner } from "../src/runners/http/runner.js";
+import type { RunContext } from "../src/runners/types.js";
+import { loopbackTool, openApi, runCli, runJson, tempDir, writeFiles } from "./helpers.js";
 
 interface Seen {
   method: string;
@@ -663,6 +666,60 @@ describe("http runner", () => {
     expect(seen.at(-1)!.url).toBe(`/items/${encodeURIComponent(id)}`);
   });
 
+  it("refuses every place a manifest could name a header the client owns, and imports nothing", async () => {
+    const cases: Array<[string, string, string]> = [
+      ["http.headers.Content-Length", "  retry: { initialDelayMs: 10 }", "  retry: { initialDelayMs: 10 }\n  headers: { Content-Length: '999' }"],
+      ["auth.name", "auth: { type: none }", "auth: { type: api_key, secret: FAKE_KEY, name: Transfer-Encoding }"],
+      ["actions.create_item.idempotencyKey.header", "idempotencyKey: { header: Idempotency-Key }", "idempotencyKey: { header: connection }"],
+      [
+        "actions.charge.request.sign.header",
+        "      path: /v1/charges\n",
+        "      path: /v1/charges\n      sign: { secret: FAKE_SIGNING, header: Keep-Alive }\n",
+      ],
+      [
+        "actions.get_item.request.headers.upgrade",
+        "      path: /items/{{ input.id }}\n",
+        "      path: /items/{{ input.id }}\n      headers: { upgrade: websocket }\n",
+      ],
+    ];
+    for (const [field, from, to] of cases) {
+      const text = manifest().replace(from, to);
+      expect(text, field).not.toBe(manifest());
+      const toolctl = await openApi();
+      const report = await toolctl.importManifests([writeFiles({ "fake.yaml": text })]);
+      expect(report.imported, field).toEqual([]);
+      expect(report.failed[0]!.problems!.join("\n"), field).toMatch(new RegExp(`${field.replace(/\./g, "\\.")}: a header the HTTP client sets itself \\(`));
+    }
+  });
+
+  it("a tool stored before client-owned headers were refused: a value for one is refused when the request is built, so never shown", () => {
+    const context = (input: Record<string, unknown>) =>
+      ({
+        tool: {
+          name: "old",
+          definition: { baseUrl: `http://127.0.0.1:${port}`, http: { allowPlainHttp: true, allowPrivateNetworks: true }, auth: { type: "none" } },
+        },
+        action: {
+          name: "get",
+          kind: "read",
+          definition: { request: { method: "GET", path: "/", query: {}, headers: { Host: "{{ input.host }}" }, response: "auto" } },
+        },
+        input,
+        secrets: {},
+        executionId: "ex_old",
+        env: {},
+        sandbox: false,
+        redact: (text: string) => text,
+        addSecret: () => {},
+        optionalSecret: () => undefined,
+      }) as unknown as RunContext;
+    expect(() => httpRunner.prepare(context({ host: "evil.example" }))).toThrow(
+      "request.headers.Host: a header the HTTP client sets itself (it sends the URL's host): a value given here would never be sent; remove it from the manifest and import it again",
+    );
+    // Left out, it is not there to show.
+    expect(httpRunner.prepare(context({})).description.headers).not.toHaveProperty("host");
+  });
+
   it("scrubs a password given as input wherever a template copies it", async () => {
     const text = manifest().replace('json: { name: "{{ input.name }}"', 'json: { note: "{{ input.password }}", name: "{{ input.name }}"');
     expect(text).toContain("input.password");
@@ -703,6 +760,21 @@ describe("through the CLI", () => {
     expect(dry.stdout).toContain("[REDACTED]");
   });
 
+  it("refuses at import a header the HTTP client sets itself (it would be shown but never sent): exit 2, naming the file and the field", async () => {
+    const dir = writeFiles({
+      "fake.yaml": manifest().replace(
+        "      path: /items/{{ input.id }}\n",
+        "      path: /items/{{ input.id }}\n      headers: { Host: evil.example, X-Note: ok }\n",
+      ),
+    });
+    const result = await runCli(["import", dir], { home: tempDir("toolctl-http-") });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(path.join(dir, "fake.yaml"));
+    expect(result.stderr).toContain(
+      "actions.get_item.request.headers.Host: a header the HTTP client sets itself (it sends the URL's host): a value written here would never be sent; leave it out",
+    );
+  });
+
   it("refuses an allowedHosts entry at import: exit 2, naming the field on stderr", async () => {
     const entry = "http://127.0.0.1:8080/admin";
     const dir = writeFiles({ "fake.yaml": manifest({ allowedHosts: ["api.example.com", entry] }) });
@@ -711,5 +783,155 @@ describe("through the CLI", () => {
     expect(result.stderr).toContain(
       `http.allowedHosts.1: '${entry}' is not a host, a *.domain wildcard or an origin (http or https://host[:port], nothing after it)`,
     );
+  });
+});
+
+/** Answers as servers write them: empty bodies under every content type, and text in charsets other than UTF-8. */
+describe("reading the answer", () => {
+  const latin1 = (text: string) => Buffer.from(text, "latin1");
+  const BODIES: Record<string, { type?: string; body: Buffer }> = {
+    "/empty-json": { type: "application/json", body: Buffer.alloc(0) },
+    "/empty-problem": { type: "application/problem+json; charset=utf-8", body: Buffer.alloc(0) },
+    "/empty-xml": { type: "application/xml", body: Buffer.alloc(0) },
+    "/empty-text": { type: "text/plain; charset=utf-8", body: Buffer.alloc(0) },
+    "/empty-none": { body: Buffer.alloc(0) },
+    "/latin1-json": { type: "application/json; charset=iso-8859-1", body: latin1('{"name":"Café"}') },
+    "/latin1-json-quoted": { type: 'application/json;charset="ISO-8859-1"', body: latin1('{"name":"Café"}') },
+    "/latin1-text": { type: "text/plain; charset=iso-8859-1", body: latin1("Café crème") },
+    "/sjis-text": { type: "text/plain; charset=Shift_JIS", body: Buffer.from([0x93, 0xfa, 0x96, 0x7b]) },
+    "/latin1-xml": { type: "application/xml; charset=iso-8859-1", body: latin1("<r><name>Café</name></r>") },
+    "/latin1-xml-declared": { type: "text/xml", body: latin1('<?xml version="1.0" encoding="ISO-8859-1"?><r><name>Café</name></r>') },
+    "/utf8-xml-over-declaration": {
+      type: "application/xml; charset=utf-8",
+      body: Buffer.from('<?xml version="1.0" encoding="ISO-8859-1"?><r><name>Café</name></r>'),
+    },
+    "/bom-json": { type: "application/json", body: Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"name":"Café"}')]) },
+    "/utf8-json": { type: "application/json", body: Buffer.from('{"name":"Café"}') },
+    "/bad-utf8-json": { type: "application/json", body: latin1('{"name":"Café"}') },
+    "/bad-utf8-text": { type: "text/plain", body: latin1("Café") },
+    "/unknown-charset": { type: "text/plain; charset=x-klingon", body: Buffer.from("Café") },
+  };
+  let bodies: http.Server;
+  let base: string;
+  const requests: string[] = [];
+  beforeAll(async () => {
+    bodies = http.createServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        const url = new URL(req.url!, "http://x");
+        requests.push(`${req.method} ${url.pathname}`);
+        const status = Number(url.searchParams.get("status") ?? 200);
+        const answer = BODIES[url.pathname]!;
+        res.writeHead(status, answer.type ? { "content-type": answer.type } : {});
+        res.end(req.method === "HEAD" || status === 204 || status === 304 ? undefined : answer.body);
+      });
+    });
+    await new Promise<void>((resolve) => bodies.listen(0, "127.0.0.1", resolve));
+    base = `http://127.0.0.1:${(bodies.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((resolve) => bodies.close(() => resolve())));
+
+  const answers = () =>
+    openApi().then(async (toolctl) => {
+      const actions = `  get:
+    description: Reads what a path answers
+    kind: read
+    inputSchema: { type: object, required: [path], properties: { path: { type: string }, status: { type: integer } } }
+    request: { method: GET, path: "/{{ input.path }}", query: { status: "{{ input.status }}" } }
+  head:
+    description: HEAD of a path
+    kind: read
+    inputSchema: { type: object, required: [path], properties: { path: { type: string } } }
+    request: { method: HEAD, path: "/{{ input.path }}" }
+  remove:
+    description: A DELETE answered 204, whose output is an object or null
+    kind: delete
+    idempotent: true
+    outputSchema: { anyOf: [{ type: object }, { type: "null" }] }
+    inputSchema: { type: object, required: [path], properties: { path: { type: string }, status: { type: integer } } }
+    request: { method: DELETE, path: "/{{ input.path }}", query: { status: "{{ input.status }}" } }
+`;
+      const report = await toolctl.importManifests([writeFiles({ "answers.yaml": loopbackTool("answers", base, actions) })]);
+      expect(report.failed).toEqual([]);
+      return toolctl;
+    });
+
+  it("an empty 2xx body is null whatever its content type (JSON, XML, text, none), for 200, 204 and HEAD", async () => {
+    const toolctl = await answers();
+    for (const path of ["empty-json", "empty-problem", "empty-xml", "empty-text", "empty-none"]) {
+      for (const status of [200, 204]) {
+        const result = await toolctl.run("answers.get", { path, status });
+        expect(result.exitCode, `${path} ${status}: ${JSON.stringify(result.error)}`).toBe(0);
+        expect(result.output, `${path} ${status}`).toBeNull();
+        expect(result.warnings).toEqual([]);
+      }
+    }
+    // A HEAD answer has headers and never a body.
+    for (const path of ["utf8-json", "latin1-xml", "latin1-text"]) {
+      const head = await toolctl.run("answers.head", { path });
+      expect(head.exitCode, JSON.stringify(head.error)).toBe(0);
+      expect(head.output, path).toBeNull();
+    }
+    // A DELETE answered 204 with a JSON content type matches an output schema that allows null.
+    const removed = await toolctl.run("answers.remove", { path: "empty-json", status: 204 }, { yes: true });
+    expect(removed.exitCode, JSON.stringify(removed.error)).toBe(0);
+    expect(removed.output).toBeNull();
+  });
+
+  it("an empty answer that is not 2xx (304, 404) has no output either: null, not an empty string", async () => {
+    const toolctl = await answers();
+    for (const status of [304, 404]) {
+      const result = await toolctl.run("answers.get", { path: "empty-json", status });
+      expect(result.exitCode).toBe(1);
+      expect(result.error!.message).toBe(`HTTP ${status}`);
+      expect((await executionOf(toolctl, result.executionId)).output, String(status)).toBeNull();
+    }
+  });
+
+  it("decodes a body in the charset its Content-Type declares (JSON, text, XML), with no warning", async () => {
+    const toolctl = await answers();
+    const cases: Array<[string, unknown]> = [
+      ["latin1-json", { name: "Café" }],
+      ["latin1-json-quoted", { name: "Café" }],
+      ["latin1-text", "Café crème"],
+      ["sjis-text", "日本"],
+      ["latin1-xml", { r: { name: "Café" } }],
+      ["utf8-json", { name: "Café" }],
+      // A byte order mark says UTF-8 and is not part of the JSON.
+      ["bom-json", { name: "Café" }],
+    ];
+    for (const [path, output] of cases) {
+      const result = await toolctl.run("answers.get", { path });
+      expect(result.exitCode, `${path}: ${JSON.stringify(result.error)}`).toBe(0);
+      expect(result.output, path).toEqual(output);
+      expect(result.warnings, path).toEqual([]);
+    }
+  });
+
+  it("reads XML in its declaration's encoding when the Content-Type names no charset, and in the header's when it does", async () => {
+    const toolctl = await answers();
+    const declared = await toolctl.run("answers.get", { path: "latin1-xml-declared" });
+    expect(declared.exitCode, JSON.stringify(declared.error)).toBe(0);
+    expect(declared.output).toEqual({ r: { name: "Café" } });
+    expect(declared.warnings).toEqual([]);
+    const header = await toolctl.run("answers.get", { path: "utf8-xml-over-declaration" });
+    expect(header.exitCode, JSON.stringify(header.error)).toBe(0);
+    expect(header.output).toEqual({ r: { name: "Café" } });
+    expect(header.warnings).toEqual([]);
+  });
+
+  it("says so in a warning when the body is not valid in its charset, or names a charset toolctl cannot read", async () => {
+    const toolctl = await answers();
+    const json = await toolctl.run("answers.get", { path: "bad-utf8-json" });
+    expect(json.exitCode).toBe(0);
+    expect(json.output).toEqual({ name: "Caf\uFFFD" });
+    expect(json.warnings).toEqual(["the answer is not valid UTF-8: the bytes that are not read as U+FFFD (\uFFFD)"]);
+    const text = await toolctl.run("answers.get", { path: "bad-utf8-text" });
+    expect(text.output).toBe("Caf\uFFFD");
+    expect(text.warnings).toEqual(["the answer is not valid UTF-8: the bytes that are not read as U+FFFD (\uFFFD)"]);
+    const unknown = await toolctl.run("answers.get", { path: "unknown-charset" });
+    expect(unknown.exitCode).toBe(0);
+    expect(unknown.output).toBe("Café");
+    expect(unknown.warnings).toEqual(['the answer\'s Content-Type names charset "x-klingon", which toolctl cannot decode: it is read as UTF-8']);
   });
 });

@@ -397,6 +397,39 @@ describe("invalid schemas", () => {
     expect(checkSchema(node)).toEqual([{ path: "/properties/child", message: expect.stringMatching(/use \$ref/) }]);
   });
 
+  it("refuses a schema that refers back to itself on the same value (it would overflow the stack on any data); recursion through properties and items is fine", () => {
+    const loop =
+      "refers back to a schema it is part of, on the same value (through $ref, allOf, anyOf, oneOf or not, with no property or item in between): validation would never end";
+    expect(checkSchema({ type: "object", allOf: [{ $ref: "#" }] })).toEqual([{ path: "/allOf/0/$ref", message: loop }]);
+    const mutual = {
+      $ref: "#/$defs/A",
+      $defs: { A: { allOf: [{ $ref: "#/$defs/B" }, { type: "object", properties: { a: { type: "string" } } }] }, B: { allOf: [{ $ref: "#/$defs/A" }] } },
+    };
+    expect(checkSchema(mutual)).toEqual([{ path: "/$defs/B/allOf/0/$ref", message: loop }]);
+    expect(() => compileValidatorCode(mutual)).toThrow(InvalidSchemaError);
+    expect(checkSchema({ $defs: { A: { $ref: "#/$defs/B" }, B: { $ref: "#/$defs/A" } }, $ref: "#/$defs/A" })).toEqual([
+      { path: "/$defs/B/$ref", message: loop },
+    ]);
+    expect(checkSchema({ $defs: { A: { $anchor: "a", oneOf: [{ type: "null" }, { not: { $ref: "#a" } }] } }, $ref: "#/$defs/A" })).toEqual([
+      { path: "/$defs/A/oneOf/1/not/$ref", message: loop },
+    ]);
+    expect(checkSchema({ $id: "https://example.com/s.json", $defs: { n: { $id: "n.json", if: { $ref: "s.json" } } }, $ref: "n.json" })).toEqual([
+      { path: "/$defs/n/if/$ref", message: loop },
+    ]);
+    expect(checkSchema({ anyOf: [{ $ref: "#" }] }, "draft-07")).toHaveLength(1);
+    // Each step goes one level into the data.
+    const tree = {
+      type: "object",
+      properties: { kids: { type: "array", items: { allOf: [{ $ref: "#" }] } } },
+      additionalProperties: { anyOf: [{ $ref: "#" }] },
+    };
+    expect(checkSchema(tree)).toEqual([]);
+    expect(validatorFor(tree)({ kids: [{ kids: [] }], x: { kids: [] } })).toEqual([]);
+    expect(
+      checkSchema({ $defs: { A: { allOf: [{ $ref: "#/$defs/B" }] }, B: { type: "string" } }, anyOf: [{ $ref: "#/$defs/A" }, { $ref: "#/$defs/A" }] }),
+    ).toEqual([]);
+  });
+
   it("refuses an $id that names a meta-schema, and keeps working afterwards", () => {
     expect(checkSchema({ $id: "https://json-schema.org/draft/2020-12/schema", type: "string" })).toEqual([
       { path: "/$id", message: expect.stringMatching(/reserved/) },
@@ -412,7 +445,7 @@ describe("invalid schemas", () => {
   it("resolves escaped and percent-encoded pointers and anchors", () => {
     const schema = {
       $defs: { "a/b": { type: "string" }, "c~d": { type: "number" }, "e%f": { $anchor: "ef", type: "null" } },
-      anyOf: [{ $ref: "#/$defs/a~1b" }, { $ref: "#/$defs/c~0d" }, { $ref: "#/$defs/e%25f" }, { $ref: "#ef" }, { $ref: "#" }],
+      anyOf: [{ $ref: "#/$defs/a~1b" }, { $ref: "#/$defs/c~0d" }, { $ref: "#/$defs/e%25f" }, { $ref: "#ef" }, { items: { $ref: "#" } }],
     };
     expect(checkSchema(schema)).toEqual([]);
   });

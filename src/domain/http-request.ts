@@ -1,6 +1,6 @@
 /** An http action's request: method, path, query, headers, cookies, body, signing, and how to read the answer. */
 import { z } from "zod";
-import { secretName, stringMap } from "./manifest-fields.js";
+import { baseUrl, secretName, stringMap } from "./manifest-fields.js";
 
 // OpenAPI `style` and `explode` for one query parameter or form field whose value is an array or object.
 const listStyle = z.strictObject({
@@ -14,7 +14,7 @@ export const httpRequestSchema = z
     method: z.enum(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]).default("GET"),
     path: z.string().startsWith("/", "a path starting with '/'").default("/"),
     /** This request's base URL in place of the tool's (an OpenAPI operation with servers of its own); its host must be allowed. */
-    baseUrl: z.url({ protocol: /^https?$/ }).optional(),
+    baseUrl: baseUrl.optional(),
     query: z.record(z.string(), z.unknown()).default({}),
     /** A header whose template is one `{{ ... }}` with no value is left out; an array becomes `a,b`. */
     headers: stringMap.default({}),

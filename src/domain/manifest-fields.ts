@@ -14,6 +14,13 @@ export const secretName = z
 export const seconds = z.number().positive().max(3600);
 export const jsonSchema = z.record(z.string(), z.unknown());
 export const stringMap = z.record(z.string(), z.string());
+/**
+ * Where an http tool's requests go: each request's path goes after its path, and its query (Azure's
+ * `?api-version=...`) is sent with every request; a fragment is never sent, so it is refused.
+ */
+export const baseUrl = z
+  .url({ protocol: /^https?$/ })
+  .refine((text) => !text.includes("#"), "a base URL without a #fragment: a fragment is never sent, so leave it out");
 
 /** A local path in a manifest: relative to the manifest's directory, or absolute. */
 export function localPathRef() {

@@ -4,6 +4,7 @@
  */
 import { collectRefs, TemplateError } from "./template.js";
 import { BUILTIN_OPERATIONS } from "./runtime-settings.js";
+import { clientOwnedHeader } from "../util/owned-headers.js";
 
 type Raw = Record<string, unknown>;
 const COST_FORMS = ["fixed", "fromInput", "perUnit", "quote"] as const;
@@ -41,6 +42,7 @@ export function manifestRuleProblems(manifest: unknown): Array<{ path: PropertyK
   if (runtime !== "http" && isRecord(manifest.auth) && manifest.auth.passwordOptional !== undefined)
     add(["auth", "passwordOptional"], `only valid for runtime http, not ${runtime}`);
   problems.push(...builtinRuleProblems(runtime, manifest, actions));
+  problems.push(...ownedHeaderProblems(manifest, actions));
   const sandboxable = runtime === "process" || runtime === "docker";
   if (runtime === "docker" && manifest.image === undefined) add(["image"], "image is required for runtime docker");
   for (const key of ["image", "permissions"]) {
@@ -86,6 +88,40 @@ export function manifestRuleProblems(manifest: unknown): Array<{ path: PropertyK
           add([...where, "action"], `'${quote.action}' is priced by a quote itself; a quote action must not be`);
       }
       problems.push(...quoteTemplateProblems(quote.input, [...where, "input"]));
+    }
+  }
+  return problems;
+}
+
+/**
+ * Headers the HTTP client sets itself (Host, Content-Length, Connection, …: util/owned-headers.ts) are dropped when
+ * sent: named anywhere a manifest names a header, a dry run would show one that never goes. Refused instead.
+ */
+function ownedHeaderProblems(manifest: Raw, actions: Raw | undefined): Array<{ path: PropertyKey[]; message: string }> {
+  const problems: Array<{ path: PropertyKey[]; message: string }> = [];
+  const check = (name: unknown, path: PropertyKey[]) => {
+    const owned = typeof name === "string" ? clientOwnedHeader(name) : undefined;
+    if (owned !== undefined)
+      problems.push({ path, message: `a header the HTTP client sets itself (${owned}): a value written here would never be sent; leave it out` });
+  };
+  const headerNames = (map: unknown, path: PropertyKey[]) => {
+    if (isRecord(map)) for (const name of Object.keys(map)) check(name, [...path, name]);
+  };
+  const auth = (value: unknown, path: PropertyKey[]) => {
+    if (isRecord(value) && value.type === "api_key" && (value.in ?? "header") === "header") check(value.name, [...path, "name"]);
+  };
+  if (isRecord(manifest.http)) headerNames(manifest.http.headers, ["http", "headers"]);
+  auth(manifest.auth, ["auth"]);
+  for (const [name, action] of Object.entries(actions ?? {})) {
+    if (!isRecord(action)) continue;
+    const at = ["actions", name];
+    auth(action.auth, [...at, "auth"]);
+    if (isRecord(action.idempotencyKey)) check(action.idempotencyKey.header, [...at, "idempotencyKey", "header"]);
+    if (!isRecord(action.request)) continue;
+    headerNames(action.request.headers, [...at, "request", "headers"]);
+    if (isRecord(action.request.sign)) {
+      check(action.request.sign.header, [...at, "request", "sign", "header"]);
+      check(action.request.sign.timestampHeader, [...at, "request", "sign", "timestampHeader"]);
     }
   }
   return problems;

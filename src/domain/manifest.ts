@@ -4,7 +4,7 @@
  * Only the import path loads this module (zod is heavy); the run path works on the stored, already-validated JSON.
  */
 import { z } from "zod";
-import { ACTION_NAME_PATTERN, jsonSchema, TOOL_NAME_PATTERN } from "./manifest-fields.js";
+import { ACTION_NAME_PATTERN, baseUrl, jsonSchema, TOOL_NAME_PATTERN } from "./manifest-fields.js";
 import { actionSchema } from "./action.js";
 import { manifestRuleProblems } from "./manifest-rules.js";
 import {
@@ -70,8 +70,8 @@ export const manifestSchema = z
     description: z.string().min(1),
     tags: z.array(z.string().min(1)).default([]),
     runtime: z.enum(runtimes),
-    baseUrl: z.url({ protocol: /^https?$/ }).optional(),
-    sandboxBaseUrl: z.url({ protocol: /^https?$/ }).optional(),
+    baseUrl: baseUrl.optional(),
+    sandboxBaseUrl: baseUrl.optional(),
     auth: authSchema.default({ type: "none" }),
     http: httpSettingsSchema.optional(),
     process: processSettingsSchema.optional(),

@@ -13,6 +13,7 @@ import { UsageError } from "../errors.js";
 import { curlMethod, parseCurl } from "./curl.js";
 import { parseManifest } from "./load.js";
 import { manifestYaml } from "./yaml-text.js";
+import { clientOwnedHeader } from "../util/owned-headers.js";
 
 export const SCAFFOLD_RUNTIMES = ["http", "process", "docker"] as const;
 export type ScaffoldRuntime = (typeof SCAFFOLD_RUNTIMES)[number];
@@ -278,6 +279,12 @@ function fromCurl(name: string, line: string): Built {
 
   for (const [header, value] of request.headers) {
     const lower = header.toLowerCase();
+    const owned = clientOwnedHeader(header);
+    if (owned !== undefined) {
+      // A manifest may not name it: toolctl's client sets it (curl sets most of these itself too).
+      notes.push(`the ${header} header is left out: toolctl's HTTP client sets it itself (${owned})`);
+      continue;
+    }
     if (lower === "content-type") {
       contentType = value;
       continue;

@@ -7,15 +7,22 @@ import type { ClientRequest, IncomingMessage, RequestOptions } from "node:http";
 import type { LookupAddress } from "node:dns";
 import { PolicyError } from "../errors.js";
 import { checkResolvedAddress, checkUrl, redactUrl, type OutboundPolicy } from "./outbound-policy.js";
+import { CLIENT_OWNED_HEADERS } from "../util/owned-headers.js";
 
 export class HttpTransportError extends Error {
   readonly category: "network" | "timeout";
   readonly mayHaveBeenSent: boolean;
-  constructor(message: string, category: "network" | "timeout", mayHaveBeenSent: boolean, cause?: unknown) {
-    super(message, cause === undefined ? undefined : { cause });
+  /**
+   * Whether asking again may go otherwise (a refused or dropped connection, a timeout). A redirect loop or an answer
+   * over the size cap comes back the same: retrying it only sends the request again.
+   */
+  readonly transient: boolean;
+  constructor(message: string, category: "network" | "timeout", mayHaveBeenSent: boolean, options: { cause?: unknown; transient?: boolean } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "HttpTransportError";
     this.category = category;
     this.mayHaveBeenSent = mayHaveBeenSent;
+    this.transient = options.transient ?? true;
   }
 }
 
@@ -48,9 +55,11 @@ const DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024;
 const REDIRECT_CODES = new Set([301, 302, 303, 307, 308]);
 const CREDENTIAL_HEADERS = ["authorization", "cookie", "proxy-authorization"];
 const BODY_HEADERS = ["content-type", "content-encoding", "content-language", "content-location"];
-// Framing and routing are ours: a caller's Host could address a different virtual host than the one vetted,
-// and a caller's Transfer-Encoding next to our Content-Length would make the request ambiguous.
-const OWNED_HEADERS = ["host", "content-length", "transfer-encoding"];
+// Framing, routing and the connection are ours: a caller's Host could address a different virtual host than the
+// one vetted, a caller's Transfer-Encoding next to our Content-Length would make the request ambiguous, and a
+// caller's Connection or Upgrade would keep or switch a connection we close. Manifests cannot name them (so a dry
+// run never shows one); a caller's value is still dropped here.
+const OWNED_HEADERS = Object.keys(CLIENT_OWNED_HEADERS);
 
 /** Mutable across hops: once any hop's socket connected, the side effect may have happened. */
 interface ExchangeState {
@@ -110,7 +119,7 @@ async function resolvePinned(url: URL, policy: OutboundPolicy, lookup: LookupFn,
   } catch (err) {
     if (err instanceof HttpTransportError || (err instanceof Error && err.name === "AbortError")) throw err;
     const code = (err as { code?: string }).code ?? (err as Error).message;
-    throw new HttpTransportError(`DNS lookup failed for ${host}: ${code}`, "network", state.sent, err);
+    throw new HttpTransportError(`DNS lookup failed for ${host}: ${code}`, "network", state.sent, { cause: err });
   } finally {
     if (onAbort) signal.removeEventListener("abort", onAbort);
   }
@@ -225,7 +234,7 @@ async function exchange(hop: HopSpec, signal: AbortSignal, state: ExchangeState,
     request.on("error", (err) => {
       if (settled) return;
       const code = (err as NodeJS.ErrnoException).code;
-      done(new HttpTransportError(`${code ?? "network error"}: ${err.message}`, "network", state.sent, err));
+      done(new HttpTransportError(`${code ?? "network error"}: ${err.message}`, "network", state.sent, { cause: err }));
     });
     request.on("response", (res: IncomingMessage) => onResponse(res));
 
@@ -245,14 +254,14 @@ async function exchange(hop: HopSpec, signal: AbortSignal, state: ExchangeState,
       res.on("data", (chunk: Buffer) => {
         size += chunk.length;
         if (size > hop.maxBytes) {
-          done(new HttpTransportError(`response body exceeds ${hop.maxBytes} bytes`, "network", true));
+          done(new HttpTransportError(`response body exceeds ${hop.maxBytes} bytes`, "network", true, { transient: false }));
           res.destroy();
           return;
         }
         chunks.push(chunk);
       });
       res.on("end", () => done(undefined, { status, headers: headersOut, body: Buffer.concat(chunks), remoteAddress }));
-      res.on("error", (err) => done(new HttpTransportError(`response failed: ${err.message}`, "network", true, err)));
+      res.on("error", (err) => done(new HttpTransportError(`response failed: ${err.message}`, "network", true, { cause: err })));
       res.on("close", () => {
         if (!res.complete) done(new HttpTransportError("connection closed before the response was complete", "network", true));
       });
@@ -301,7 +310,7 @@ export async function sendHttp(req: HttpRequestSpec, policy: OutboundPolicy, opt
       if (hop.location === undefined) {
         return { status: hop.status, headers: hop.headers, body: hop.body, url: url.href, redirects, remoteAddress: hop.remoteAddress };
       }
-      if (redirects.length >= maxRedirects) throw new HttpTransportError("too many redirects", "network", true);
+      if (redirects.length >= maxRedirects) throw new HttpTransportError("too many redirects", "network", true, { transient: false });
       let next: URL;
       try {
         next = new URL(hop.location, url);

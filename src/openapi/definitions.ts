@@ -17,7 +17,6 @@ import { LIST_KEYWORDS, MAP_KEYWORDS, SINGLE_KEYWORDS, type JsonSchema, type Sch
 /** Converted schemas refer to definitions through this mark until names are final. */
 const MARK = "\u0000def:";
 const MAX_NAME = 180;
-const ANNOTATIONS = new Set(["description", "title", "readOnly", "writeOnly", "deprecated"]);
 
 export type Direction = "input" | "output";
 type Variant = Direction | "shared";
@@ -118,33 +117,45 @@ export class DefinitionRegistry {
 
   /** Once every schema is converted: an emitter of manifest schemas that refer to final definition names. */
   emitter(warn: (message: string) => void): Emitter {
-    this.breakPureCycles(warn);
+    this.breakSameValueCycles(warn);
     return new Emitter(this.live(), (node) => this.definitionOf(node));
   }
 
-  /** `A: {$ref: B}, B: {$ref: A}` says nothing and would send a validator round in circles. */
-  private breakPureCycles(warn: (message: string) => void): void {
-    for (const definition of this.live()) {
-      const chain = new Set<Definition>();
-      for (let current: Definition | undefined = definition; current; current = this.onlyRefOf(current)) {
-        if (chain.has(current)) {
-          warn(`schema ${current.key.replace(/^.*#/, "#")} only refers to itself through $refs; it accepts anything`);
-          current.schema = {};
-          break;
+  /**
+   * `A: {$ref: B}, B: {$ref: A}` says nothing, and `A: {allOf: [{$ref: B}, ...]}, B: {allOf: [{$ref: A}]}` has
+   * a validator check B, then A, then B again on the same value, until the stack overflows. A reference that
+   * closes such a loop (one through $ref, allOf, anyOf, oneOf, not, if/then/else or dependentSchemas, with no
+   * property or item in between) accepts anything instead, with a warning. Loops through a property or an
+   * item stay: each step goes one level into the data, and the data ends.
+   */
+  private breakSameValueCycles(warn: (message: string) => void): void {
+    const state = new Map<Definition, "open" | "done">();
+    const path: Definition[] = [];
+    const shown = (definition: Definition) => definition.key.replace(/^.*#/, "#");
+    const visit = (definition: Definition): void => {
+      state.set(definition, "open");
+      path.push(definition);
+      sameValueRefs(definition.schema, (holder) => {
+        const target = this.definitionOf(holder);
+        if (target === undefined || target.isDiscarded) return;
+        const seen = state.get(target);
+        if (seen === undefined) visit(target);
+        else if (seen === "open") {
+          const loop = [...path.slice(path.indexOf(target)), target];
+          warn(
+            `schemas ${loop.map(shown).join(" → ")} refer to each other on the same value (through $ref, allOf, anyOf, oneOf or not, with no property or item in between): the last reference accepts anything`,
+          );
+          delete holder.$ref;
         }
-        chain.add(current);
-      }
-    }
+      });
+      path.pop();
+      state.set(definition, "done");
+    };
+    for (const definition of this.live()) if (!state.has(definition)) visit(definition);
   }
 
   private live(): Definition[] {
     return this.definitions.filter((definition) => !definition.isDiscarded);
-  }
-
-  private onlyRefOf(definition: Definition): Definition | undefined {
-    const schema = definition.schema;
-    if (!isRecord(schema) || !Object.keys(schema).every((key) => key === "$ref" || ANNOTATIONS.has(key))) return undefined;
-    return this.definitionOf(schema);
   }
 }
 
@@ -285,6 +296,22 @@ function withUsers(direct: Set<Definition>, users: Map<Definition, Set<Definitio
 }
 
 /** Visits every schema object of a converted schema (not the data inside enum, const or default). */
+/** Keywords whose subschemas apply to the value itself, not to a property or an item of it. */
+const SAME_VALUE_SINGLE = ["not", "if", "then", "else"];
+const SAME_VALUE_LIST = ["allOf", "anyOf", "oneOf"];
+
+/** Every `{ $ref }` in a schema that applies to the value the schema is checking, in order. */
+function sameValueRefs(schema: unknown, visit: (holder: Record<string, unknown>) => void): void {
+  if (!isRecord(schema)) return;
+  if (typeof schema.$ref === "string") visit(schema);
+  for (const key of SAME_VALUE_SINGLE) sameValueRefs(schema[key], visit);
+  for (const key of SAME_VALUE_LIST) {
+    const list = schema[key];
+    if (Array.isArray(list)) for (const item of list) sameValueRefs(item, visit);
+  }
+  if (isRecord(schema.dependentSchemas)) for (const item of Object.values(schema.dependentSchemas)) sameValueRefs(item, visit);
+}
+
 export function walkSchema(schema: unknown, visit: (node: Record<string, unknown>) => void): void {
   if (!isRecord(schema)) return;
   visit(schema);

@@ -11,6 +11,7 @@ import { type ConvertContext, Unsupported } from "./context.js";
 import type { OperationRef } from "./operations.js";
 import { convertParameter, isSuppliedElsewhere, mergeParameters, type ParamInput, type RawParameter } from "./parameters.js";
 import { isRecord } from "./refs.js";
+import { clientOwnedHeader } from "../util/owned-headers.js";
 import { setOwn } from "../util/own.js";
 import { outputSchema } from "./responses.js";
 import type { JsonSchema } from "./schema.js";
@@ -61,6 +62,15 @@ function inputParameters(raw: RawParameter[], identity: string, ctx: ConvertCont
       continue;
     }
     if (isSuppliedElsewhere(param, ctx)) continue;
+    const owned = where === "header" ? clientOwnedHeader(String(param.node.name)) : undefined;
+    if (owned !== undefined) {
+      // An input the client would drop: a dry run would show a header that is never sent.
+      ctx.warn(
+        `header parameter "${String(param.node.name)}" is left out: the HTTP client sets it itself (${owned}), so a value given here would never be sent`,
+        identity,
+      );
+      continue;
+    }
     if (where === "header" && String(param.node.name).toLowerCase() === "idempotency-key") {
       idempotencyHeader = String(param.node.name);
       continue;
@@ -113,9 +123,12 @@ export function convertOperation(op: OperationRef, toolContext: ConvertContext, 
   const servers = op.operation.node.servers ?? op.pathItem.node.servers;
   let ownBase: string | undefined;
   if (Array.isArray(servers) && servers.length > 0) {
-    ownBase = serverUrls(servers, ctx.spec)[0];
-    if (ownBase === undefined)
+    const first = serverUrls(servers, ctx.spec)[0];
+    if (first === undefined)
       throw new Unsupported(`its own server ${JSON.stringify((servers[0] as Record<string, unknown>)?.url)} is not an absolute http(s) URL`);
+    if ("problem" in first) throw new Unsupported(`its own ${first.problem}`);
+    if (first.warning) ctx.warn(first.warning, op.identity);
+    ownBase = first.url;
     if (ownBase === base.baseUrl || ownBase === base.specBaseUrl) ownBase = undefined;
     else if (base.isGiven) ctx.warn("it has a server of its own and is sent there, not to the given base URL", op.identity);
   }

@@ -10,6 +10,7 @@
  */
 import type { LoadedSpec } from "./load.js";
 import { escapeSegment, isRecord, type RefResolver } from "./refs.js";
+import { clientOwnedHeader } from "../util/owned-headers.js";
 
 type Native = { type: "api_key"; in: "header" | "query"; name: string } | { type: "bearer" } | { type: "basic" };
 
@@ -41,6 +42,9 @@ function describeScheme(name: string, raw: Record<string, unknown>, spec: Loaded
   const type = String(raw.type ?? "");
   const where = String(raw.in ?? "");
   if (type === "apiKey") {
+    const owned = where === "header" && typeof raw.name === "string" ? clientOwnedHeader(raw.name) : undefined;
+    if (owned !== undefined)
+      return { name, isToken: false, unsupported: `apiKey in header "${String(raw.name)}": the HTTP client sets that header itself (${owned})` };
     if ((where === "header" || where === "query") && typeof raw.name === "string" && raw.name !== "") {
       return { name, native: { type: "api_key", in: where, name: raw.name }, isToken: false };
     }

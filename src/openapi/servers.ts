@@ -51,26 +51,61 @@ function substitute(url: string, values: Record<string, string>): string {
  * protocol-relative one (`//api.example.com/v1`) is https, whatever the spec was fetched over.
  */
 function absolute(url: string, spec: LoadedSpec): URL | undefined {
-  if (/\{[^{}]*\}/.test(url)) return undefined;
+  const resolved = parsed(url, spec);
+  return resolved && !/\{[^{}]*\}/.test(url) && (resolved.protocol === "https:" || resolved.protocol === "http:") ? resolved : undefined;
+}
+
+function parsed(url: string, spec: LoadedSpec): URL | undefined {
   const withScheme = url.startsWith("//") ? `https:${url}` : url;
   try {
-    const resolved = spec.isRemote ? new URL(withScheme, spec.rootUrl) : new URL(withScheme);
-    return resolved.protocol === "https:" || resolved.protocol === "http:" ? resolved : undefined;
+    return spec.isRemote ? new URL(withScheme, spec.rootUrl) : new URL(withScheme);
   } catch {
     return undefined;
   }
 }
 
-const trimSlash = (url: URL): string => url.href.replace(/\/+$/, "");
+/**
+ * Why a server URL (its variables' defaults put in) cannot be a base URL, in words that end "server "..." ...":
+ * a variable it does not define, a scheme other than http(s), a relative URL in a local file.
+ */
+function unusable(written: string, substituted: string, spec: LoadedSpec): string {
+  const names = [...substituted.matchAll(/\{([^{}]*)\}/g)].map((m) => `{${m[1]}}`);
+  if (names.length > 0) return `uses ${names.join(", ")}, which its variables do not define`;
+  const url = parsed(substituted, spec);
+  if (url !== undefined && url.protocol !== "https:" && url.protocol !== "http:") return `is not an http(s) URL (${url.protocol.slice(0, -1)})`;
+  if (url === undefined && !spec.isRemote && !/^[A-Za-z][A-Za-z0-9+.-]*:/.test(written)) return "is relative";
+  return "is not a valid URL";
+}
 
-/** The servers of a 3.x document, a path item or an operation, as absolute URLs with default variables. */
-export function serverUrls(value: unknown, spec: LoadedSpec): Array<string | undefined> {
+/**
+ * A URL as a base URL: no trailing slash on its path and no fragment (a fragment is never sent); a query is
+ * kept, and sent after the path of every request.
+ */
+function asBase(url: URL): string {
+  const copy = new URL(url.href);
+  copy.hash = "";
+  const search = copy.search;
+  copy.search = "";
+  return copy.href.replace(/\/+$/, "") + search;
+}
+
+const fragmentDropped = (written: string, url: URL): string => `the server URL "${written}" has a fragment (${url.hash}), which is never sent: it is left out`;
+
+/**
+ * The servers of a 3.x document, a path item or an operation, as absolute base URLs with default variables, or
+ * why one cannot be; `warning` when a fragment was left out.
+ */
+export function serverUrls(value: unknown, spec: LoadedSpec): Array<{ url: string; warning?: string } | { problem: string }> {
   return readServers(value).map((server) => {
     const defaults = Object.fromEntries(Object.entries(server.variables).map(([name, v]) => [name, v.default]));
-    const url = absolute(substitute(server.url, defaults), spec);
-    return url && trimSlash(url);
+    const substituted = substitute(server.url, defaults);
+    const url = absolute(substituted, spec);
+    if (url === undefined) return { problem: `server ${JSON.stringify(server.url)} ${unusable(server.url, substituted, spec)}` };
+    return { url: asBase(url), ...(url.hash !== "" ? { warning: fragmentDropped(server.url, url) } : {}) };
   });
 }
+
+const urlOf = (server: { url: string } | { problem: string } | undefined): string | undefined => (server && "url" in server ? server.url : undefined);
 
 function allHosts(servers: Server[], spec: LoadedSpec): string[] {
   const hosts = new Set<string>();
@@ -97,7 +132,7 @@ function swaggerBase(spec: LoadedSpec): string | undefined {
   if (host === undefined) return undefined;
   const basePath = typeof root.basePath === "string" ? root.basePath : "/";
   try {
-    return trimSlash(new URL(`${scheme}://${host}${basePath.startsWith("/") ? "" : "/"}${basePath}`));
+    return asBase(new URL(`${scheme}://${host}${basePath.startsWith("/") ? "" : "/"}${basePath}`));
   } catch {
     return undefined;
   }
@@ -116,9 +151,10 @@ export function chooseBaseUrl(spec: LoadedSpec, given: string | undefined, allow
       throw new UsageError(`base URL "${given}" is not a URL`);
     }
     if (url.protocol !== "https:" && url.protocol !== "http:") throw new UsageError(`base URL "${given}" must be http or https`);
-    baseUrl = trimSlash(url);
+    if (url.hash !== "") throw new UsageError(`--base-url "${given}" has a fragment (${url.hash}), which is never sent; leave it out`);
+    baseUrl = asBase(url);
     allowedHosts = [url.hostname];
-    specBaseUrl = spec.dialect === "swagger2" ? swaggerBase(spec) : serverUrls(spec.root.servers, spec)[0];
+    specBaseUrl = spec.dialect === "swagger2" ? swaggerBase(spec) : urlOf(serverUrls(spec.root.servers, spec)[0]);
   } else if (spec.dialect === "swagger2") {
     const base = swaggerBase(spec);
     if (base === undefined) throw noBase(spec, 'the spec has no "host"');
@@ -126,12 +162,13 @@ export function chooseBaseUrl(spec: LoadedSpec, given: string | undefined, allow
     allowedHosts = [new URL(base).hostname];
   } else {
     const servers = readServers(spec.root.servers);
-    const first = servers[0]?.url ?? "/";
-    const url = serverUrls(spec.root.servers, spec)[0] ?? absolute(first, spec)?.href.replace(/\/+$/, "");
-    if (url === undefined) {
-      const why = servers.length === 0 ? "the spec has no servers" : `its first server "${first}" is relative`;
-      throw noBase(spec, spec.isRemote ? `its first server "${first}" is not an http(s) URL` : why);
-    }
+    const first = serverUrls(spec.root.servers, spec)[0];
+    // No servers: the spec's own origin when it was fetched (OpenAPI's default server is "/").
+    const fallback = first === undefined && spec.isRemote ? absolute("/", spec) : undefined;
+    if (first === undefined && fallback === undefined) throw noBase(spec, "the spec has no servers");
+    if (first !== undefined && "problem" in first) throw noBase(spec, `its first ${first.problem}`);
+    const url = first?.url ?? asBase(fallback!);
+    if (first?.warning) warnings.push(first.warning);
     baseUrl = url;
     allowedHosts = [...new Set([new URL(url).hostname, ...allHosts(servers, spec)])];
   }

@@ -13,6 +13,7 @@ import standaloneCodeModule from "ajv/dist/standalone/index.js";
 import addFormatsModule from "ajv-formats";
 import { detectDialect, InvalidSchemaError, META_SCHEMA, type SchemaDialect, type SchemaProblem } from "./dialect.js";
 import { normalizeForAjv } from "./normalize.js";
+import { sameValueLoopProblems } from "./loops.js";
 import { compileProblem, localRefProblems, metaProblems, regexProblems } from "./problems.js";
 import { findCycle, isObject, type SchemaObject } from "./walk.js";
 
@@ -82,6 +83,8 @@ function analyze(schema: unknown, fallback: SchemaDialect | undefined, wantCode:
     problems = [...problems, ...regexProblems(schema, dialect)];
     // Pointers into a schema the meta-schema rejects can point anywhere; report those first.
     if (problems.length === 0) problems = localRefProblems(schema, dialect);
+    // Such a schema compiles, and then overflows the stack on every value it checks.
+    if (problems.length === 0) problems = sameValueLoopProblems(schema, dialect);
   } catch (error) {
     // Whatever else makes ajv throw here is reported rather than crashing the import.
     return { problems: [{ path: "", message: `cannot check schema: ${(error as Error).message}` }] };

@@ -31,31 +31,38 @@ export function isObject(value: unknown): value is SchemaObject {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+/** The subschemas written directly in a schema object, each with its JSON pointer segments from it. */
+export function childSchemas(node: SchemaObject, dialect: SchemaDialect): Array<{ segments: string[]; schema: unknown }> {
+  const keywords = SUBSCHEMA_KEYWORDS[dialect];
+  const children: Array<{ segments: string[]; schema: unknown }> = [];
+  for (const key of keywords.single) if (node[key] !== undefined) children.push({ segments: [key], schema: node[key] });
+  for (const key of keywords.array) {
+    const list = node[key];
+    if (Array.isArray(list)) list.forEach((sub, i) => children.push({ segments: [key, String(i)], schema: sub }));
+  }
+  for (const key of keywords.map) {
+    const map = node[key];
+    if (isObject(map)) for (const [name, sub] of Object.entries(map)) children.push({ segments: [key, name], schema: sub });
+  }
+  // `items` is one schema or (before 2020-12) a tuple of schemas.
+  const items = node.items;
+  if (Array.isArray(items)) items.forEach((sub, i) => children.push({ segments: ["items", String(i)], schema: sub }));
+  else if (items !== undefined) children.push({ segments: ["items"], schema: items });
+  // `dependencies` mixes property lists (arrays) and schemas.
+  if (dialect === "draft-07" && isObject(node.dependencies)) {
+    for (const [name, sub] of Object.entries(node.dependencies)) children.push({ segments: ["dependencies", name], schema: sub });
+  }
+  return children;
+}
+
 /** Visits every subschema object with its JSON pointer. Guards against cycles (YAML aliases can make them). */
 export function walkSchema(schema: unknown, dialect: SchemaDialect, visit: (node: SchemaObject, pointer: string) => void): void {
-  const keywords = SUBSCHEMA_KEYWORDS[dialect];
   const seen = new WeakSet<object>();
   const walk = (node: unknown, pointer: string): void => {
     if (!isObject(node) || seen.has(node)) return;
     seen.add(node);
     visit(node, pointer);
-    for (const key of keywords.single) walk(node[key], pointerJoin(pointer, key));
-    for (const key of keywords.array) {
-      const list = node[key];
-      if (Array.isArray(list)) list.forEach((sub, i) => walk(sub, pointerJoin(pointerJoin(pointer, key), String(i))));
-    }
-    for (const key of keywords.map) {
-      const map = node[key];
-      if (isObject(map)) for (const [name, sub] of Object.entries(map)) walk(sub, pointerJoin(pointerJoin(pointer, key), name));
-    }
-    // `items` is one schema or (before 2020-12) a tuple of schemas.
-    const items = node.items;
-    if (Array.isArray(items)) items.forEach((sub, i) => walk(sub, pointerJoin(pointerJoin(pointer, "items"), String(i))));
-    else walk(items, pointerJoin(pointer, "items"));
-    // `dependencies` mixes property lists (arrays) and schemas.
-    if (dialect === "draft-07" && isObject(node.dependencies)) {
-      for (const [name, sub] of Object.entries(node.dependencies)) walk(sub, pointerJoin(pointerJoin(pointer, "dependencies"), name));
-    }
+    for (const child of childSchemas(node, dialect)) walk(child.schema, child.segments.reduce(pointerJoin, pointer));
   };
   walk(schema, "");
 }

@@ -18,6 +18,7 @@
  */
 import type { VercelSettings } from "../../domain/manifest.js";
 import { SecretMissingError } from "../../errors.js";
+import { joinBase, mergeQuery } from "../../runners/http/base-url.js";
 import { outboundPolicy } from "../../runners/http/runner.js";
 import { BuiltinInputError, checkFields, isPlainObject, manifestDir, optionalString, quote, requiredString, type Input } from "../../runners/builtin/input.js";
 import { resolveRoots } from "../../runners/builtin/confine.js";
@@ -68,11 +69,11 @@ export const vercelRunner: Runner = {
       throw new BuiltinInputError(`action ${action.name} has no vercel operation; set operation: deploy, remove, inspect or whoami`);
     checkFields(input, FIELDS[operation], operation);
     const settings = { ...DEFAULTS, ...tool.definition.vercel } as VercelSettings;
-    const base = tool.definition.baseUrl!.replace(/\/+$/, "");
     const token = context.secrets[(tool.definition.auth as { secret: string }).secret]!;
     const headers = { authorization: `Bearer ${token}` };
     const api = (pathname: string, query: Record<string, string> = {}) => {
-      const url = new URL(base + pathname);
+      const { url, baseQuery } = joinBase(tool.definition.baseUrl!, pathname);
+      url.search = mergeQuery(baseQuery, []);
       for (const [key, value] of Object.entries({ ...query, ...(settings.teamId ? { teamId: settings.teamId } : {}) })) url.searchParams.set(key, value);
       return url.toString();
     };

@@ -1,9 +1,10 @@
 /**
  * Safe retries (cockatiel), a circuit breaker and a rate limit around one HTTP call.
  *
- * - Retries: a network failure, a 429 or a 5xx is tried again with exponential backoff and full jitter, or after
- *   the provider's Retry-After, but only when repeating is safe: the action is idempotent or carries an
- *   idempotency key (the same key on every attempt, so the provider replays instead of acting twice).
+ * - Retries: a transient network failure (not a redirect loop or an answer over the size cap), a 429 or a 5xx is
+ *   tried again with exponential backoff and full jitter, or after the provider's Retry-After, but only when
+ *   repeating is safe: the action is idempotent or carries an idempotency key (the same key on every attempt, so
+ *   the provider replays instead of acting twice).
  * - Circuit breaker: per tool, counted in the registry so that it holds across toolctl processes; it opens after
  *   repeated failed calls, and after a pause lets one trial call through (a lease, one process at a time).
  * - Rate limit: a slot is taken in the registry before every attempt.
@@ -118,7 +119,8 @@ export async function sendResilient(call: ResilientCall): Promise<ResilientResul
   let stopped = false;
   const retryable = (result: HttpResponse | undefined, error: unknown): boolean => {
     if (!call.safeToRepeat || call.signal.aborted || stopped) return false;
-    if (error !== undefined) return error instanceof HttpTransportError;
+    // A redirect loop or an answer over the size cap would come back the same: only transient failures are retried.
+    if (error !== undefined) return error instanceof HttpTransportError && error.transient;
     if (!result || !transientStatus(result.status)) return false;
     // A provider asking for a longer pause than we would wait: give up now and say so.
     const after = retryAfterMs(result);

@@ -13,8 +13,11 @@ import { EnvironmentError, PolicyError } from "../../errors.js";
 import { HttpTransportError, sendHttp, type HttpResponse } from "../../net/client.js";
 import { CircuitOpenError, circuitMessage, DEFAULT_BREAKER, DEFAULT_RETRY, RateLimitedError, sendResilient } from "./resilience.js";
 import { checkUrl, parseAllowedDomains, type OutboundPolicy } from "../../net/outbound-policy.js";
+import { joinBase, mergeQuery } from "./base-url.js";
 import { pathSegmentProblem } from "./path-segment.js";
 import { shownSigningHeaders, signingHeaders } from "./sign.js";
+import { clientOwnedHeader } from "../../util/owned-headers.js";
+import { decodeBody } from "./decode.js";
 import { isXmlContentType, XML_TEXT_KEY, XmlError } from "./xml.js";
 
 type ListStyle = NonNullable<NonNullable<HttpRequestSpecTemplate["styles"]>["query"]>[string];
@@ -293,8 +296,9 @@ export const httpRunner: Runner = {
     const styles = request.styles ?? {};
 
     // An action with a server of its own (an OpenAPI operation's `servers`) goes there, sandbox or not.
-    const base = (request.baseUrl ?? (context.sandbox && definition.sandboxBaseUrl ? definition.sandboxBaseUrl : definition.baseUrl!)).replace(/\/+$/, "");
-    const url = new URL(base + renderPath(request.path, scope));
+    const base = request.baseUrl ?? (context.sandbox && definition.sandboxBaseUrl ? definition.sandboxBaseUrl : definition.baseUrl!);
+    // The base URL's own query goes after the path (below), not the path into it.
+    const { url, baseQuery } = joinBase(base, renderPath(request.path, scope));
     const query = renderValue(request.query, scope) as Record<string, unknown>;
     let pairs: string[] = [];
     for (const [key, value] of Object.entries(query)) {
@@ -305,6 +309,13 @@ export const httpRunner: Runner = {
     for (const [name, template] of Object.entries({ ...definition.http?.headers, ...request.headers })) {
       const value = renderHeader(name, template, scope, styles.header?.[name]?.explode ?? false);
       if (value === undefined) continue;
+      // Refused at import; a tool imported before may still name one, which a dry run would show and the client drop.
+      const owned = clientOwnedHeader(name);
+      if (owned !== undefined) {
+        throw new TemplateError(
+          `request.headers.${name}: a header the HTTP client sets itself (${owned}): a value given here would never be sent; remove it from the manifest and import it again`,
+        );
+      }
       // What HTTP/1.1 cannot carry in a header (what Node refuses to send): found here, so a dry run says it too,
       // and nothing is sent. The value is not shown: it may hold a secret.
       if (/[^\t\x20-\x7e\x80-\xff]/.test(value)) {
@@ -337,7 +348,7 @@ export const httpRunner: Runner = {
       } else headers[auth.name.toLowerCase()] = secrets[auth.secret] ?? "";
     }
     // Built here rather than through searchParams, which would re-encode a style's literal delimiters.
-    url.search = [url.search.slice(1), ...pairs].filter((part) => part !== "").join("&");
+    url.search = mergeQuery(baseQuery, [...url.search.slice(1).split("&"), ...pairs]);
     const idempotencyHeader = action.definition.idempotencyKey?.header;
     if (idempotencyHeader) headers[idempotencyHeader.toLowerCase()] = context.executionId;
 
@@ -487,10 +498,15 @@ export const httpRunner: Runner = {
             attempts: attempts > 1 ? attempts : undefined,
           };
           const contentType = headerValue(response, "content-type");
-          const text = response.body.toString("utf8");
           const wantsJson = request.response === "json" || (request.response === "auto" && /[/+]json\b/i.test(contentType));
           const wantsXml = request.response === "xml" || (request.response === "auto" && isXmlContentType(contentType));
-          let parsed: unknown = text;
+          // In the charset the answer declares; what cannot be read so is said in a warning.
+          const decoded = decodeBody(response.body, contentType, wantsXml);
+          const text = decoded.text;
+          warnings = [...warnings, ...decoded.warnings];
+          // No body (a 204, a HEAD, an empty 200 under any content type, or a byte order mark alone) is no output:
+          // null, never "".
+          let parsed: unknown = text === "" ? null : text;
           if ((wantsJson || wantsXml) && text.length > 0) {
             try {
               parsed = wantsXml ? xmlToJson!(text) : JSON.parse(text);
@@ -515,7 +531,7 @@ export const httpRunner: Runner = {
           const failWhen = action.definition.failWhen;
           const failure = failWhen ? providerFailure(failWhen, parsed) : undefined;
           if (response.status >= 200 && response.status < 300) {
-            if (!failure) return { outcome: "succeeded", output: wantsJson || wantsXml || text.length > 0 ? parsed : null, details };
+            if (!failure) return { outcome: "succeeded", output: parsed, details };
             // The provider answered 2xx but said in the body that it refused: a definite failure, in its own words.
             return {
               outcome: "failed",
@@ -547,7 +563,9 @@ export const httpRunner: Runner = {
             ? (await import("./xml-parse.js")).xmlToJson
             : undefined;
         try {
-          return { ...interpret(), warnings, after };
+          // interpret() adds what reading the body warns of.
+          const result = interpret();
+          return { ...result, warnings, after };
         } catch (error) {
           throw Object.assign(error as Error, { after });
         }
