@@ -408,12 +408,22 @@ async function stepsHome(dir: string, home = tempDir("toolctl-plan-steps-home-")
   return toolctl;
 }
 
+/** A new steps tool and home, with `steps` planned and applied (--yes). */
+async function appliedSteps(prefix: string, steps: Parameters<typeof stepsPlan>[1]) {
+  const dir = stepsTool(tempDir(prefix));
+  const toolctl = await stepsHome(dir);
+  stepsPlan(dir, steps);
+  return { dir, toolctl, applied: await toolctl.apply(await toolctl.plan("four.plan.yaml"), { yes: true }) };
+}
+
 describe("failure, rollback and resume", () => {
   it("a failure in step 3 of 4 rolls back steps 2 and 1, in that order; step 4 never starts", async () => {
-    const dir = stepsTool(tempDir("toolctl-plan-steps-"));
-    const toolctl = await stepsHome(dir);
-    stepsPlan(dir, [{ id: "one" }, { id: "two", after: "one" }, { id: "three", after: "two", fail: true }, { id: "four", after: "three" }]);
-    const applied = await toolctl.apply(await toolctl.plan("four.plan.yaml"), { yes: true });
+    const { dir, toolctl, applied } = await appliedSteps("toolctl-plan-steps-", [
+      { id: "one" },
+      { id: "two", after: "one" },
+      { id: "three", after: "two", fail: true },
+      { id: "four", after: "three" },
+    ]);
     expect(applied.exitCode).toBe(1);
     expect(applied.status).toBe("rolled_back");
     expect(applied.steps.map((s) => [s.id, s.status])).toEqual([
@@ -431,10 +441,11 @@ describe("failure, rollback and resume", () => {
   });
 
   it("a step whose output fails its schema is rolled back automatically, then the completed steps: nothing left in place", async () => {
-    const dir = stepsTool(tempDir("toolctl-plan-auto-"));
-    const toolctl = await stepsHome(dir);
-    stepsPlan(dir, [{ id: "one" }, { id: "two", after: "one" }, { id: "three", after: "two", action: "steps.receipt" }]);
-    const applied = await toolctl.apply(await toolctl.plan("four.plan.yaml"), { yes: true });
+    const { dir, toolctl, applied } = await appliedSteps("toolctl-plan-auto-", [
+      { id: "one" },
+      { id: "two", after: "one" },
+      { id: "three", after: "two", action: "steps.receipt" },
+    ]);
     expect(applied.exitCode).toBe(1);
     expect(applied.status).toBe("rolled_back");
     expect(applied.steps.map((s) => [s.id, s.status])).toEqual([
