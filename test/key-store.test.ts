@@ -118,4 +118,19 @@ describe("choosing where keys go", () => {
     expect(bad.code).toBe(2);
     expect(bad.json.error.message).toBe('TOOLCTL_KEY_STORE: expected auto, keyring or file, got "vault"');
   });
+
+  it("a key file that is not valid JSON is exit 6 naming the file, and none of its text is printed (it holds the key)", async () => {
+    const home = tempDir("toolctl-keys-");
+    const key = "n0/osL2ckg7VaQ1xZ8mW3pR5tY6uI9oP0aSdFgHjKlZx=";
+    // A quote the JSON parser stops at, right before the key: its message would show the text around it.
+    writeFileSync(path.join(home, "master.key"), `{"current":"a","keys":{"a":'${key}'}}\n`, { mode: 0o600 });
+    const ring = await runJson(["secret", "set", "X"], { home, input: "value\n" });
+    expect(ring.code).toBe(6);
+    expect(ring.json.error.message).toBe(`${path.join(home, "master.key")} is not a valid key ring: it is not valid JSON`);
+    writeFileSync(path.join(home, "audit.key"), `{"id":"a1",'key':"${key}"}\n`, { mode: 0o600 });
+    const audit = await runJson(["import", path.join(examplesDir, "echo.yaml")], { home });
+    expect(audit.code).toBe(6);
+    expect(audit.json.error.message).toBe(`${path.join(home, "audit.key")} is not a valid audit key: it is not valid JSON`);
+    for (const text of [ring.stdout, ring.stderr, audit.stdout, audit.stderr]) expect(text).not.toContain(key.slice(0, 8));
+  });
 });

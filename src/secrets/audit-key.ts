@@ -54,7 +54,9 @@ export function loadAuditKey(home: string, env: NodeJS.ProcessEnv, options: { cr
     return { id: parsed.id, key: decode(parsed.key, holder!.where), where: holder!.where };
   } catch (error) {
     if (error instanceof EnvironmentError) throw error;
-    throw new EnvironmentError(`${holder!.where} is not a valid audit key: ${(error as Error).message}`);
+    // Never the parser's message: it quotes the text around the fault, and that text is the key.
+    const why = error instanceof SyntaxError ? "it is not valid JSON" : (error as Error).message;
+    throw new EnvironmentError(`${holder!.where} is not a valid audit key: ${why}`);
   }
 }
 

@@ -74,7 +74,8 @@ export function readKeyFile(home: string): KeyFile | undefined {
   try {
     parsed = JSON.parse(text) as KeyFile;
   } catch (error) {
-    throw new EnvironmentError(`${holder.where} is not a valid key ring: ${(error as Error).message}`);
+    // Never the parser's message: it quotes the text around the fault, and that text is the key.
+    throw new EnvironmentError(`${holder.where} is not a valid key ring: it is not valid JSON`);
   }
   if (!parsed.keys?.[parsed.current]) throw new EnvironmentError(`${holder.where}: the current key '${parsed.current}' is missing`);
   return parsed;
