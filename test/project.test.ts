@@ -336,6 +336,19 @@ describe("toolctl sync", () => {
     expect(pruned.json.removed).toEqual(["calculator"]);
   });
 
+  it("a failed manifest is named by its tool when its YAML says one, and the tools no longer listed are still reported", async () => {
+    const { root, at } = newProject({ "toolctl.yaml": TOOLS_YAML, "tools/echo.yaml": echo, "tools/calculator.yaml": calculator });
+    expect((await runCli(["sync"], at())).code).toBe(0);
+    rmSync(path.join(root, "tools", "echo.yaml"));
+    writeFileSync(path.join(root, "tools", "calculator.yaml"), `${calculator}bogus: 1\n`);
+    const synced = await runJson(["sync"], at());
+    expect(synced.code).toBe(2);
+    expect(synced.json.failed.map((f: { tool?: string }) => f.tool)).toEqual(["calculator"]);
+    expect(synced.json.unlisted).toEqual(["echo"]);
+    const imported = await runJson(["import", "tools/calculator.yaml"], at());
+    expect(imported.json.failed).toMatchObject([{ tool: "calculator" }]);
+  });
+
   it("a tool imported by hand stays yours when a sync finds it unchanged or updates it; one a sync added is the sync's", async () => {
     const weather = readFileSync(path.join(examplesDir, "weather.yaml"), "utf8");
     const { root, at } = newProject({ "toolctl.yaml": "version: 1\nmanifests: []\n", "weather.yaml": weather, "echo.yaml": echo });

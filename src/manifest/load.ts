@@ -5,6 +5,9 @@
 import { OWN_NAME_PATTERN, OWN_NAME_PROBLEM } from "../domain/name-patterns.js";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
+// Loaded with ./locate.js anyway. A dynamic import() of it lost its named exports in the CommonJS build (only
+// `default` was there), so every failed manifest's tool went unnamed.
+import { parse } from "yaml";
 import { manifestRuleProblems, manifestSchema, type Manifest } from "../domain/manifest.js";
 import { ValidationError } from "../errors.js";
 import { isValidAllowedHost, isValidNetworkEntry } from "../net/outbound-policy.js";
@@ -43,7 +46,6 @@ export async function readManifestFile(file: string): Promise<LoadedManifest> {
  */
 export async function declaredToolName(file: string): Promise<string | undefined> {
   try {
-    const { parse } = await import("yaml");
     const value = parse(await readFile(file, "utf8")) as { name?: unknown } | null;
     return typeof value?.name === "string" ? value.name : undefined;
   } catch {
