@@ -524,6 +524,20 @@ describe("toolctl config set|unset|get", () => {
     expect(readdirSync(home).filter((name) => name !== ".config-cache.json")).toEqual(["config.yaml"]);
   });
 
+  it("unset mends a config.yaml with several unknown keys one at a time, whichever comes first; set still waits for all", async () => {
+    const text = "limits:\n  daily: 5\n  dailyUsd: 7\nfoo: bar   # a stray key\n";
+    const home = exampleHome(text);
+    expect((await runCli(["config", "set", "limits.dailyUsd", "8"], { home })).code).toBe(2);
+    expect(configText(home)).toBe(text);
+    const first = await runCli(["config", "unset", "foo"], { home });
+    expect(first.code, first.stderr).toBe(0);
+    expect(configText(home)).toBe("limits:\n  daily: 5\n  dailyUsd: 7\n");
+    const second = await runCli(["config", "unset", "limits.daily"], { home });
+    expect(second.code, second.stderr).toBe(0);
+    expect(configText(home)).toBe("limits:\n  dailyUsd: 7\n");
+    expect((await runCli(["config", "set", "limits.dailyUsd", "8"], { home })).code).toBe(0);
+  });
+
   it("unset of the group of the wrong shape mends the file", async () => {
     const home = exampleHome("limits: 5\nsandboxApis: true\n");
     expect((await runCli(["config", "unset", "limits"], { home })).code).toBe(0);

@@ -144,10 +144,17 @@ async function checkShape(data: unknown, key: Key, file: string): Promise<void> 
   );
 }
 
-/** The whole file checked against the schema; a problem at `key` is that value's, any other was there before. */
-async function validate(data: Record<string, unknown>, key: Key, raw: string | undefined, file: string): Promise<void> {
+/**
+ * The whole file checked against the schema; a problem at `key` is that value's, any other was there before. With
+ * `before` (a removal), only what the removal itself brings is refused: removing one of two unknown keys mends
+ * the file a step, and refusing it for the other one would leave no way to mend it but by hand.
+ */
+async function validate(data: Record<string, unknown>, key: Key, raw: string | undefined, file: string, before?: Record<string, unknown>): Promise<void> {
+  const line = (problem: { at: string[]; message: string }) => `${file}: ${problem.at.join(".") || "(root)"}: ${problem.message}`;
+  const already = new Set(before === undefined ? [] : (await schemaProblems(before)).map(line));
   const lines: string[] = [];
   for (const problem of await schemaProblems(data)) {
+    if (already.has(line(problem))) continue;
     const dotted = problem.at.join(".") || "(root)";
     const ours = problem.at.length >= key.path.length && key.path.every((part, i) => problem.at[i] === part);
     if (ours && raw !== undefined) throw invalid(key.key, problem.message, raw);
@@ -300,7 +307,7 @@ async function change(
     const before = yamlData(doc);
     const yamlEdit = "remove" in edit ? { path: key.path, remove: true as const } : { path: key.path, value: edit.value };
     const after = applyToData(before, yamlEdit);
-    await validate(after, key, raw, file);
+    await validate(after, key, raw, file, "remove" in edit ? before : undefined);
     const changed = JSON.stringify(before) !== JSON.stringify(after);
     if (changed) {
       let edited: string;
