@@ -349,6 +349,28 @@ describe("toolctl sync", () => {
     expect(imported.json.failed).toMatchObject([{ tool: "calculator" }]);
   });
 
+  it("a synced.json that cannot be read is exit 6 naming it, before anything is imported, and is left as it is", async () => {
+    const { root, at } = newProject({ "toolctl.yaml": TOOLS_YAML, "tools/echo.yaml": echo, "tools/calculator.yaml": calculator });
+    expect((await runCli(["sync"], at())).code).toBe(0);
+    const record = path.join(root, ".toolctl", "synced.json");
+    writeFileSync(record, "{bad");
+    rmSync(path.join(root, "tools", "echo.yaml"));
+    const events = async () => (await runJson(["audit"], at())).json.total as number;
+    const before = await events();
+    for (const args of [["sync"], ["sync", "--prune"], ["sync", "--dry-run"]]) {
+      const refused = await runJson(args, at());
+      expect(refused.code, args.join(" ")).toBe(6);
+      expect(refused.json.error.message).toBe(
+        `${record} is not valid JSON: it records which tools syncs imported, and without it every tool would count as imported by hand (never pruned); fix it, or remove it to start that record again; nothing was synced`,
+      );
+    }
+    expect(readFileSync(record, "utf8")).toBe("{bad");
+    expect(await events()).toBe(before);
+    rmSync(record);
+    const fresh = await runJson(["sync"], at());
+    expect(fresh.code, fresh.stderr).toBe(0);
+  });
+
   it("a tool imported by hand stays yours when a sync finds it unchanged or updates it; one a sync added is the sync's", async () => {
     const weather = readFileSync(path.join(examplesDir, "weather.yaml"), "utf8");
     const { root, at } = newProject({ "toolctl.yaml": "version: 1\nmanifests: []\n", "weather.yaml": weather, "echo.yaml": echo });

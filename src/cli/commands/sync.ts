@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { findProject, PROJECT_HOME } from "../../config/home.js";
 import { underHomeLock } from "../../config/home-lock.js";
-import { ExitCode, ToolctlError, UsageError, ValidationError } from "../../errors.js";
+import { EnvironmentError, ExitCode, ToolctlError, UsageError, ValidationError } from "../../errors.js";
 import type { SaveToolResult, Toolctl } from "../../api/index.js";
 import { writeFileAtomic } from "../../util/atomic-file.js";
 import { isInside } from "../../util/paths.js";
@@ -55,14 +55,28 @@ function ownerKey(home: string, file: string): string {
 const ownerExists = (home: string, key: string) => existsSync(path.resolve(home, key));
 
 function readState(home: string, current: { key: string; file: string }): SyncState {
+  const record = path.join(home, SYNC_STATE_FILE);
+  // Read as empty only when there is none yet: one that cannot be read would be written over as empty, and every
+  // tool a sync imported would count as imported by hand from then on, never pruned.
+  const unusable = (why: string) =>
+    new EnvironmentError(
+      `${record} ${why}: it records which tools syncs imported, and without it every tool would count as imported by hand (never pruned); fix it, or remove it to start that record again; nothing was synced`,
+    );
+  let text: string;
+  try {
+    text = readFileSync(record, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return {};
+    throw unusable(`cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
   let state: unknown;
   try {
-    state = JSON.parse(readFileSync(path.join(home, SYNC_STATE_FILE), "utf8"));
+    state = JSON.parse(text);
   } catch {
-    return {};
+    throw unusable("is not valid JSON");
   }
   const names = (tools: unknown) => (Array.isArray(tools) ? tools.filter((tool): tool is string => typeof tool === "string") : []);
-  if (typeof state !== "object" || state === null) return {};
+  if (typeof state !== "object" || state === null || Array.isArray(state)) throw unusable("is not a JSON object");
   const { projects, file, tools } = state as { projects?: unknown; file?: unknown; tools?: unknown };
   // Written before projects could share a home: one project's absolute file and its tools. That project is this
   // one when the file is, or when it is gone (the project moved since).
@@ -119,6 +133,9 @@ export async function syncCommand(context: CommandContext, flags: SyncFlags): Pr
     }
   };
   const syncInto = async (toolctl: Toolctl) => {
+    // What earlier syncs imported, read before anything is: a record that cannot be read stops the sync here.
+    const current = { key: ownerKey(toolctl.home, project.file), file: project.file };
+    const state = readState(toolctl.home, current);
     const synced: SyncedTool[] = [];
     const prepared = [];
     for (const [i, spec] of file.specs.entries()) {
@@ -160,8 +177,6 @@ export async function syncCommand(context: CommandContext, flags: SyncFlags): Pr
     const listed = new Set([...synced.map((s) => s.tool), ...failedNames.filter((name): name is string => name !== undefined)]);
     // The sync's tools: those it added, and those an earlier sync owned. A tool that was there before any sync
     // (imported by hand) stays the user's, even when a sync finds it unchanged or updates it.
-    const current = { key: ownerKey(toolctl.home, project.file), file: project.file };
-    const state = readState(toolctl.home, current);
     const owned = new Set(state[current.key] ?? []);
     const othersOwn = new Set(Object.entries(state).flatMap(([key, tools]) => (key === current.key || !ownerExists(toolctl.home, key) ? [] : tools)));
     const ours = [...listed].filter((tool) => owned.has(tool) || synced.some((s) => s.tool === tool && s.change === "added"));
