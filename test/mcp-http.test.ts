@@ -16,7 +16,8 @@ import { StreamableHTTPClientTransport, StreamableHTTPError } from "@modelcontex
 import { CallToolResultSchema, McpError, type CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Toolctl } from "../src/api/index.js";
-import { serveHttpMcp } from "../src/mcp/index.js";
+import { McpHost, serveHttpMcp } from "../src/mcp/index.js";
+import { serveHttp } from "../src/mcp/http.js";
 import { baseEnv, binPath, homeWithExamples, openApi, repoRoot, runCli, tempDir, writeFiles } from "./helpers.js";
 
 const TOKEN = "test-token-0123456789abcdef";
@@ -134,10 +135,11 @@ const callEcho = (id: number) => ({ jsonrpc: "2.0", id, method: "tools/call", pa
 /** A request with `node:http`, which (unlike fetch) lets the test choose the Host header. */
 function rawRequest(
   url: string,
-  options: { method?: string; headers?: Record<string, string>; body?: string },
+  options: { method?: string; headers?: Record<string, string>; body?: string; /** The request-target as sent, when not the URL's path. */ target?: string },
 ): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: options.method ?? "POST", headers: options.headers, agent: false }, (res) => {
+    const target = options.target === undefined ? {} : { path: options.target };
+    const req = http.request(url, { method: options.method ?? "POST", headers: options.headers, agent: false, ...target }, (res) => {
       let body = "";
       res.setEncoding("utf8");
       res.on("data", (chunk) => (body += chunk));
@@ -627,6 +629,100 @@ describe("sessions, wildcard binds and a failed start", () => {
     const server = await serveHttpMcp(toolctl, { ...options, listen: "127.0.0.1:0" });
     cleanups.push(() => server.close());
     expect(server.token.created).toEqual(expect.any(String));
+  });
+});
+
+describe("initializes the transport refuses, and request-targets in absolute form", () => {
+  /** The server on a host the test holds, to count the sessions' servers it keeps, with what it logs. */
+  async function hosted(options: { maxSessions?: number } = {}) {
+    const toolctl = await openApi({ actor: "agent" });
+    await toolctl.importManifests([writeFiles(manifests)]);
+    const host = new McpHost(toolctl, { allow: [], approvalWaitSeconds: 0, version: "0.0.0-test" });
+    const logs: string[] = [];
+    const running = await serveHttp(host, {
+      host: "127.0.0.1",
+      port: 0,
+      tokenHash: createHash("sha256").update(TOKEN).digest(),
+      maxSessions: options.maxSessions,
+      log: (message) => void logs.push(message),
+    });
+    cleanups.push(async () => {
+      await running.close();
+      await host.close();
+    });
+    return { toolctl, host, url: running.url, logs };
+  }
+
+  it("an initialize the transport refuses (406, 415) keeps no server and closes nobody's session, however many come", async () => {
+    const { toolctl, host, url, logs } = await hosted({ maxSessions: 1 });
+    // The one session the cap allows, idle: a refused initialize must not make room by closing it.
+    const first = await connect(url, TOKEN, "first");
+    expect(host.serverCount).toBe(1);
+    const json = { "content-type": "application/json", authorization: `Bearer ${TOKEN}` };
+    const refused: Array<[number, RequestInit]> = [
+      [406, { headers: { ...json, accept: "application/json" }, body: JSON.stringify(initialize) }],
+      [415, { headers: { ...json, accept: ACCEPT, "content-type": "text/plain" }, body: JSON.stringify(initialize) }],
+      [406, { headers: { ...json, accept: "text/event-stream" }, body: JSON.stringify(initialize) }],
+    ];
+    for (let round = 0; round < 100; round++) {
+      const [expected, init] = refused[round % refused.length]!;
+      const response = await fetch(url, { method: "POST", ...init });
+      expect(response.status).toBe(expected);
+      expect(response.headers.get("mcp-session-id")).toBeNull();
+      await response.body?.cancel();
+    }
+    expect(host.serverCount).toBe(1);
+    expect(logs).toEqual([]);
+    expect(textOf(await call(first.client, "echo__say", { message: "still mine" }))).toContain("still mine");
+    expect(await toolctl.countExecutions()).toBe(1);
+    // A real client still gets in, in place of the idle one.
+    const second = await connect(url, TOKEN, "second");
+    expect(textOf(await call(second.client, "echo__say", { message: "second" }))).toContain("second");
+    expect(host.serverCount).toBe(1);
+    await second.transport.terminateSession();
+    expect(host.serverCount).toBe(0);
+  });
+
+  it("an absolute-form target is served by its path when it names this server, and refused (403, on record) when it names another", async () => {
+    const { toolctl, host, url, logs } = await hosted();
+    const { port, host: authority } = new URL(url);
+    const headers = { host: authority, "content-type": "application/json", accept: ACCEPT, authorization: `Bearer ${TOKEN}` };
+    const foreign = [
+      "http://evil.example/mcp",
+      `http://evil.example:${port}/mcp`,
+      `https://127.0.0.1:${port}/mcp`,
+      `http://127.0.0.1:${Number(port) === 1 ? 2 : 1}/mcp`,
+      `http://user:secret@127.0.0.1:${port}/mcp`,
+    ];
+    for (const target of foreign) {
+      const response = await rawRequest(url, { target, headers, body: JSON.stringify(initialize) });
+      expect(response.status, target).toBe(403);
+      expect(JSON.parse(response.body).error.message, target).toBe(`forbidden: request target ${JSON.stringify(target)} is not this server`);
+      expect(response.headers["mcp-session-id"], target).toBeUndefined();
+    }
+    // Read as a path, `//evil.example/mcp` is not the endpoint.
+    expect((await rawRequest(url, { target: "//evil.example/mcp", headers, body: JSON.stringify(initialize) })).status).toBe(404);
+    expect(host.serverCount).toBe(0);
+    const reasons = (await toolctl.audit({ type: "mcp.refused" })).map((event) => String(event.data.reason));
+    expect(reasons.filter((reason) => reason.startsWith("forbidden: request target"))).toHaveLength(foreign.length);
+
+    // Naming this server, it is served as /mcp: a session starts, and a call in it runs.
+    for (const name of [authority, `localhost:${port}`]) {
+      const started = await rawRequest(url, { target: `http://${name}/mcp`, headers, body: JSON.stringify(initialize) });
+      expect(started.status, name).toBe(200);
+      const session = started.headers["mcp-session-id"] as string;
+      expect(session).toMatch(/^[0-9a-f-]{36}$/);
+      const called = await rawRequest(url, {
+        target: `HTTP://${name.toUpperCase()}/mcp`,
+        headers: { ...headers, "mcp-session-id": session, "mcp-protocol-version": "2025-06-18" },
+        body: JSON.stringify(callEcho(2)),
+      });
+      expect(called.status, name).toBe(200);
+      expect(called.body).toContain('"toolctl/execution"');
+    }
+    expect(await toolctl.countExecutions({ status: "succeeded" })).toBe(2);
+    // Nothing went wrong inside: no 500, no stack trace.
+    expect(logs).toEqual([]);
   });
 });
 

@@ -182,6 +182,36 @@ describe("over stdio, raw lines to the built binary", () => {
     expect(await mcp.exited).toBe(0);
   });
 
+  it("a tools/call without params or with a task that is not one is invalid params (-32602); an id past 2^53 an invalid request; on record, nothing runs", async () => {
+    const toolctl = await agentApi();
+    const mcp = new RawStdio(toolctl.home);
+    await mcp.initialize();
+    const call = (id: number, params: Record<string, unknown>) => JSON.stringify({ jsonrpc: "2.0", id, method: "tools/call", params });
+    const cases: Array<[string, ReturnType<typeof error>]> = [
+      ['{"jsonrpc":"2.0","id":50,"method":"tools/call"}', error(50, -32602, /^Invalid params: needs params: the tool's name and its arguments$/)],
+      [call(51, { name: "notes__read", arguments: { text: "x" }, task: { ttl: "a" } }), error(51, -32602, /^Invalid params: task\.ttl must be a number/)],
+      [call(52, { name: "notes__read", arguments: { text: "x" }, task: 5 }), error(52, -32602, /^Invalid params: task must be an object/)],
+      [call(53, { name: "notes__read", arguments: { text: "x" }, task: [] }), error(53, -32602, /^Invalid params: task must be an object/)],
+      // Not an id the SDK reads (a double past 2^53 is no exact integer): it is answered with it all the same.
+      ['{"jsonrpc":"2.0","id":1e300,"method":"ping"}', error(1e300, -32600, /^Invalid Request: "id" must be text or an integer/)],
+      ['{"jsonrpc":"2.0","id":9007199254740992,"method":"ping"}', error(9007199254740992, -32600, /^Invalid Request: "id" must be text or an integer/)],
+    ];
+    for (const [line, expected] of cases) expect(await mcp.ask(line), line).toEqual(expected);
+    expect(await mcp.ask('{"jsonrpc":"2.0","id":9007199254740991,"method":"ping"}')).toEqual({ jsonrpc: "2.0", id: 9007199254740991, result: {} });
+    expect((await refusals(toolctl)).map((record) => record.reason)).toEqual([
+      "malformed message: tools/call needs params: the tool's name and its arguments",
+      "malformed message: tools/call task.ttl must be a number (milliseconds)",
+      "malformed message: tools/call task must be an object (its ttl, in milliseconds)",
+      "malformed message: tools/call task must be an object (its ttl, in milliseconds)",
+      'malformed message: "id" must be text or an integer (within ±9007199254740991)',
+      'malformed message: "id" must be text or an integer (within ±9007199254740991)',
+    ]);
+    expect((await toolctl.executions()).total).toBe(0);
+    // A task that fits still starts one.
+    const task = await mcp.ask(call(60, { name: "notes__read", arguments: { text: "as a task" }, task: { ttl: 60_000 } }));
+    expect(task).toMatchObject({ id: 60, result: { task: { status: "working" } } });
+  });
+
   it("refuses a line over the size limit once it is that long, skips its rest, and the session goes on", async () => {
     const toolctl = await agentApi();
     const mcp = new RawStdio(toolctl.home);
@@ -307,6 +337,40 @@ describe("over HTTP, the same bodies", () => {
     expect(records).toHaveLength(cases.length);
     for (const record of records) expect(record).toEqual({ reason: expect.stringMatching(/^malformed message: /), session });
     expect((await client.listTools()).tools.map((tool) => tool.name)).toContain("notes__read");
+  });
+
+  it("a tools/call without params or with an invalid task is -32602 through the SDK client, on record with the session; an id past 2^53 is -32600", async () => {
+    const { toolctl, url, client, session } = await start();
+    const ask = (params: unknown) =>
+      client.request({ method: "tools/call", ...(params === undefined ? {} : { params }) } as never, CallToolResultSchema, { timeout: 5000 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    for (const [params, message] of [
+      [undefined, /needs params/],
+      [{ name: "notes__read", arguments: { text: "x" }, task: { ttl: "a" } }, /task\.ttl must be a number/],
+      [{ name: "notes__read", arguments: { text: "x" }, task: "soon" }, /task must be an object/],
+    ] as const) {
+      const refused = await ask(params);
+      expect(refused, JSON.stringify(params)).toBeInstanceOf(McpError);
+      expect((refused as McpError).code).toBe(-32602);
+      expect((refused as McpError).message).toMatch(message);
+    }
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { ...headers, "mcp-session-id": session },
+      body: '{"jsonrpc":"2.0","id":1e300,"method":"ping"}',
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual(error(1e300, -32600, /^Invalid Request: "id" must be text or an integer/));
+    expect(await refusals(toolctl)).toEqual([
+      { reason: "malformed message: tools/call needs params: the tool's name and its arguments", session },
+      { reason: "malformed message: tools/call task.ttl must be a number (milliseconds)", session },
+      { reason: "malformed message: tools/call task must be an object (its ttl, in milliseconds)", session },
+      { reason: 'malformed message: "id" must be text or an integer (within ±9007199254740991)', session },
+    ]);
+    expect((await toolctl.executions()).total).toBe(0);
+    expect((await client.callTool({ name: "notes__read", arguments: { text: "still here" } })).isError).toBeFalsy();
   });
 
   it("refuses a malformed first message as an invalid request, with its id, before asking for initialize", async () => {

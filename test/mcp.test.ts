@@ -403,6 +403,43 @@ describe("approvals come from a human, never from the agent", () => {
     expect((await toolctl.audit()).some((event) => event.type === "mcp.refused" && String(event.data.reason).includes(id))).toBe(true);
   });
 
+  it("resume refuses an action withdrawn from agents since it was filed, as a direct call is; offered again, it runs", async () => {
+    const toolctl = await agentApi();
+    const config = path.join(toolctl.home, "config.yaml");
+    writeFileSync(config, "mcp:\n  allow: [pay]\n");
+    const server = await serve(toolctl, { approvalWaitSeconds: 0 });
+    const client = await connect(server.url);
+    const first = await client.callTool({ name: "pay__charge", arguments: { amount: 7 } });
+    const id = (first._meta?.["toolctl/approval"] as { id: string }).id;
+    expect(id).toMatch(/^ap_/);
+    // Withdrawn (as `toolctl config unset mcp.allow` does), then approved by a human.
+    writeFileSync(config, "mcp:\n  approvalWaitSeconds: 30\n");
+    await until("the write withdrawn", async () => !names((await client.listTools()).tools).includes("pay__charge") || undefined);
+    await (await openApi({ home: toolctl.home })).approve(id);
+
+    const reason =
+      "pay.charge is not offered to agents (a create, update or delete action needs toolctl mcp --allow pay.charge, or pay.charge in config mcp.allow)";
+    // From another session, as from this one: refused as the direct call is, and on record the same way.
+    const other = await connect(server.url, "other-agent");
+    const resumed = await other.callTool({ name: "resume", arguments: { approval: id } });
+    expect(resumed.isError).toBe(true);
+    expect(text(resumed)).toContain(`${reason}; nothing ran`);
+    const direct = await other.callTool({ name: "pay__charge", arguments: { amount: 7 } });
+    expect(text(direct)).toBe(`${reason}; nothing ran`);
+    expect((await toolctl.executions()).total).toBe(1);
+    expect((await toolctl.executions({ status: "succeeded" })).total).toBe(0);
+    const refused = (await toolctl.audit({ type: "mcp.refused" })).filter((event) => event.data.reason === reason);
+    expect(refused).toHaveLength(2);
+    for (const event of refused) expect(event).toMatchObject({ actor: "agent", tool: "pay", action: "charge", status: "refused" });
+    expect(refused[0]!.data).toEqual(refused[1]!.data);
+
+    // Offered again: the call still waits on its approval, and runs once.
+    writeFileSync(config, "mcp:\n  allow: [pay.charge]\n");
+    const ran = await other.callTool({ name: "resume", arguments: { approval: id } });
+    expect(ran.isError, text(ran)).toBeFalsy();
+    expect(await toolctl.execution(executionOf(ran))).toMatchObject({ status: "succeeded", input: { amount: 7 } });
+  });
+
   it("a denied request runs nothing on resume", async () => {
     const { toolctl, client } = await agent({ allow: ["pay"], approvalWaitSeconds: 0 });
     const first = await client.callTool({ name: "pay__charge", arguments: { amount: 7 } });

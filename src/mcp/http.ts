@@ -118,8 +118,8 @@ export async function serveHttp(host: McpHost, options: HttpOptions): Promise<Ru
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? "/", "http://localhost");
-    if (url.pathname !== MCP_PATH) {
+    const target = requestTarget(req.url ?? "/");
+    if (target?.pathname !== MCP_PATH) {
       if (options.mount) return options.mount.handle(req, res);
       return send(res, 404, `not found: the MCP endpoint is ${MCP_PATH}`);
     }
@@ -141,6 +141,11 @@ export async function serveHttp(host: McpHost, options: HttpOptions): Promise<Ru
     };
     const hosts = allowedHosts();
     if (!hosts.has((req.headers.host ?? "").toLowerCase())) return refuse(403, `forbidden: Host ${JSON.stringify(req.headers.host ?? "")} is not this server`);
+    // A request-target in absolute form (as sent to a proxy) names the host it is for, which HTTP/1.1 puts before
+    // Host: it must name this server too, or the request is refused as a foreign Host is.
+    if (target.authority !== undefined && !hosts.has(target.authority)) {
+      return refuse(403, `forbidden: request target ${JSON.stringify(req.url)} is not this server`);
+    }
     const origin = req.headers.origin;
     if (origin !== undefined) {
       let originHost = "";
@@ -174,7 +179,7 @@ export async function serveHttp(host: McpHost, options: HttpOptions): Promise<Ru
       if (body === undefined) return;
       const refusal = body.parsed === undefined ? undefined : checkMessage(body.parsed, true);
       if (refusal) return refuseMessage(refusal, { session: existing.transport.sessionId ?? null });
-      return bridge(existing.transport, req, res, body, host);
+      return bridge(existing.transport, req, res, body, host, target.path);
     }
     if (typeof sessionId === "string") return refuse(404, `session ${sessionId} not found: initialize a new one`);
     if (req.method !== "POST") return refuse(400, "no session: start one with an initialize request (POST)");
@@ -188,10 +193,17 @@ export async function serveHttp(host: McpHost, options: HttpOptions): Promise<Ru
     const refusal = checkMessage(body.parsed, true);
     if (refusal) return refuseMessage(refusal, { transport: "http", remote });
     if (!isInitializeRequest(body.parsed)) return refuse(400, "no session: the first request must be initialize");
-    if (sessions.size >= maxSessions && !(await evictIdle())) return send(res, 503, `too many sessions (${maxSessions}), all busy: try again later`);
+    // Room is made (the session idle longest closed) only once the transport has taken the initialize: one it
+    // refuses (a wrong Accept or Content-Type) closes nobody's session.
+    if (sessions.size >= maxSessions && idlest() === undefined) return send(res, 503, `too many sessions (${maxSessions}), all busy: try again later`);
     const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
-      onsessioninitialized: (id) => void sessions.set(id, { transport, server, lastSeen: Date.now(), inFlight: 0 }),
+      onsessioninitialized: (id) => {
+        // Every session turned busy since the check above: this one is closed once answered (its client gets 404
+        // on its next request, and starts again), so that never more than maxSessions live.
+        if (sessions.size >= maxSessions && !evictIdle()) return;
+        sessions.set(id, { transport, server, lastSeen: Date.now(), inFlight: 0 });
+      },
       onsessionclosed: (id) => void sessions.delete(id),
     });
     const server = host.createServer(() => transport.sessionId);
@@ -199,15 +211,26 @@ export async function serveHttp(host: McpHost, options: HttpOptions): Promise<Ru
       if (transport.sessionId) sessions.delete(transport.sessionId);
       void server.close();
     };
-    await host.connect(server, transport, () => transport.sessionId);
-    await bridge(transport, req, res, body, host);
+    try {
+      await host.connect(server, transport, () => transport.sessionId);
+      await bridge(transport, req, res, body, host, target.path);
+    } finally {
+      // An initialize the transport refused (406, 415, 400...) started no session, and nothing of it stays: its
+      // server leaves the host (which would otherwise tell it of every change of the tool list, for ever).
+      const id = transport.sessionId;
+      if (id === undefined || sessions.get(id)?.transport !== transport) await server.close();
+    }
   };
 
-  /** Closes the session idle longest, when one is idle: room for a new client. */
-  const evictIdle = async (): Promise<boolean> => {
-    const idle = [...sessions.values()].filter((session) => session.inFlight === 0).sort((a, b) => a.lastSeen - b.lastSeen)[0];
+  /** The session idle longest, when one is idle (no call being answered). */
+  const idlest = (): Session | undefined => [...sessions.values()].filter((session) => session.inFlight === 0).sort((a, b) => a.lastSeen - b.lastSeen)[0];
+
+  /** Closes the session idle longest, when one is idle: room for a new client, made at once (a concurrent initialize sees it). */
+  const evictIdle = (): boolean => {
+    const idle = idlest();
     if (!idle) return false;
-    await idle.transport.close();
+    if (idle.transport.sessionId) sessions.delete(idle.transport.sessionId);
+    void idle.transport.close();
     return true;
   };
   const sweeper = setInterval(
@@ -252,6 +275,41 @@ export async function serveHttp(host: McpHost, options: HttpOptions): Promise<Ru
       await new Promise<void>((resolve) => http.close(() => resolve()));
     },
   };
+}
+
+/** A request-target: its path, its path and query, and for the absolute form the `host:port` it names. */
+interface Target {
+  pathname: string;
+  path: string;
+  /** Absolute form only (`http://HOST:PORT/mcp`): the host and port it names, lower case; "" when it names none this server could be. */
+  authority?: string;
+}
+
+/**
+ * The request-target of a request line (RFC 9112 §3.2). The origin form (`/mcp?x`) is read as a path, never as a
+ * reference to resolve (`//evil.example/mcp` is a path that is not /mcp). The absolute form
+ * (`http://127.0.0.1:8808/mcp`) is served by its path, and carries its authority for the Host check; another
+ * scheme, or credentials in it, name no host of this server. Undefined for a target that is neither (`*`, or
+ * one that does not parse).
+ */
+function requestTarget(raw: string): Target | undefined {
+  if (raw.startsWith("/")) {
+    const url = parseUrl(`http://origin-form${raw}`);
+    return url ? { pathname: url.pathname, path: `${url.pathname}${url.search}` } : undefined;
+  }
+  if (!/^[a-z][a-z0-9+.-]*:/i.test(raw)) return undefined;
+  const url = parseUrl(raw);
+  if (!url) return undefined;
+  const named = url.protocol === "http:" && url.hostname !== "" && url.username === "" && url.password === "";
+  return { pathname: url.pathname, path: `${url.pathname}${url.search}`, authority: named ? `${url.hostname}:${url.port || "80"}`.toLowerCase() : "" };
+}
+
+function parseUrl(text: string): URL | undefined {
+  try {
+    return new URL(text);
+  } catch {
+    return undefined;
+  }
 }
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
@@ -307,11 +365,13 @@ async function bridge(
   res: ServerResponse,
   body: Body,
   host: McpHost,
+  path: string,
 ): Promise<void> {
   const headers = new Headers();
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
-  const request = new Request(`http://${req.headers.host ?? "localhost"}${req.url ?? "/"}`, {
+  // The Host was checked (it is this server), and the path is the request-target's own, in whatever form it came.
+  const request = new Request(`http://${req.headers.host ?? "localhost"}${path}`, {
     method: req.method,
     headers,
     ...(body.text !== undefined ? { body: body.text } : {}),

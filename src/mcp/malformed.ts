@@ -34,8 +34,9 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+/** As the SDK's schema reads an id: text, or an integer a double holds exactly (within ±(2^53 − 1)). */
 function isRequestId(value: unknown): boolean {
-  return typeof value === "string" || Number.isInteger(value);
+  return typeof value === "string" || Number.isSafeInteger(value);
 }
 
 /** The refusal of a message that is not JSON. */
@@ -63,7 +64,7 @@ function whyInvalid(value: Record<string, unknown>): string {
   if (value.jsonrpc !== "2.0") return '"jsonrpc" must be "2.0"';
   if ("method" in value) {
     if (typeof value.method !== "string") return '"method" must be text';
-    if ("id" in value && !isRequestId(value.id)) return '"id" must be text or an integer';
+    if ("id" in value && !isRequestId(value.id)) return '"id" must be text or an integer (within ±9007199254740991)';
     if ("params" in value && !isObject(value.params)) return '"params" must be an object';
     const other = Object.keys(value).find((key) => !REQUEST_KEYS.has(key));
     if (other !== undefined) return `a request has no member ${JSON.stringify(other)}`;

@@ -99,11 +99,22 @@ const INSTRUCTIONS =
 /** Why a message is a `tools/call` the SDK would fail on as an internal error, if it is one. */
 function malformedCall(message: JSONRPCMessage): string | undefined {
   if (!("method" in message) || message.method !== "tools/call") return undefined;
+  // A list or other non-object `params` never gets here: malformed.ts refuses it first.
   const params = message.params as Record<string, unknown> | undefined;
-  if (typeof params !== "object" || params === null) return undefined;
+  if (typeof params !== "object" || params === null) return "needs params: the tool's name and its arguments";
   if (typeof params.name !== "string") return "the tool's name must be text";
   const args = params.arguments;
   if (args !== undefined && (typeof args !== "object" || args === null || Array.isArray(args))) return "arguments must be an object (the tool's input)";
+  const task = params.task;
+  if (task !== undefined && (typeof task !== "object" || task === null || Array.isArray(task))) return "task must be an object (its ttl, in milliseconds)";
+  if (task !== undefined && (task as { ttl?: unknown }).ttl !== undefined && typeof (task as { ttl?: unknown }).ttl !== "number")
+    return "task.ttl must be a number (milliseconds)";
+  // Anything else the SDK's schema would fail on, named by where it is.
+  const parsed = CallToolRequestSchema.safeParse(message);
+  if (!parsed.success) {
+    const where = parsed.error.issues[0]?.path.map(String).join(".") ?? "";
+    return `params do not fit the protocol${where ? ` (at ${where})` : ""}`;
+  }
   return undefined;
 }
 
@@ -129,6 +140,11 @@ export class McpHost {
   ) {
     this.refusedRequest = refusalLog(toolctl, "mcp.refused", (message) => options.log?.(`toolctl mcp: ${message}`));
     this.settings = new McpSettings(toolctl, options);
+  }
+
+  /** How many sessions' servers this host holds (each is told when the tool list changes): one per live session. */
+  get serverCount(): number {
+    return this.servers.size;
   }
 
   /** Watches the registry and tells every session when its tool list changes. */
@@ -345,15 +361,23 @@ export class McpHost {
       }
       // Listed earlier, gone from the list since: a tool disabled, revoked, pending or removed gets the engine's
       // own refusal (and audit record); an active one whose action is not offered is refused here.
-      const tool = await this.toolctl.getTool(target.slice(0, target.indexOf(".")));
-      if (tool?.status === "active") {
-        const reason = `${target} is not offered to agents (a create, update or delete action needs toolctl mcp --allow ${target}, or ${target} in config mcp.allow)`;
-        await this.refused(context, reason, target);
-        return errorResult(`${reason}; nothing ran`);
-      }
+      const withheld = await this.withheld(target, context);
+      if (withheld) return errorResult(`${withheld}; nothing ran`);
       return this.run(target, args, context, {});
     }
     return this.run(exposed.entry.target, args, context, { outputSchema: exposed.tool.outputSchema });
+  }
+
+  /**
+   * Why `target`, which is not in the current tool list, is refused here, once on record; undefined when its tool
+   * is not active (disabled, revoked, pending, removed), whose refusal is the engine's own (and its audit record).
+   */
+  private async withheld(target: string, context: CallContext): Promise<string | undefined> {
+    const tool = await this.toolctl.getTool(target.slice(0, target.indexOf(".")));
+    if (tool?.status !== "active") return undefined;
+    const reason = `${target} is not offered to agents (a create, update or delete action needs toolctl mcp --allow ${target}, or ${target} in config mcp.allow)`;
+    await this.refused(context, reason, target);
+    return reason;
   }
 
   private async run(
@@ -546,8 +570,17 @@ export class McpHost {
     // Claimed before it runs: a second resume of the same id, even a concurrent one, finds nothing.
     this.waiting.delete(id);
     try {
-      const outputSchema = (await this.current()).byName.get(mcpToolName(...split(waiting.target)))?.tool.outputSchema;
-      return await this.run(waiting.target, waiting.input, context, { outputSchema }, id);
+      // Offered as a direct call would be, now: an action withdrawn from agents since it was filed (`mcp.allow`
+      // emptied, say) is refused as that call is, and stays waiting, should it be offered again.
+      const exposed = (await this.current()).byName.get(mcpToolName(...split(waiting.target)));
+      if (!exposed) {
+        const withheld = await this.withheld(waiting.target, context);
+        if (withheld) {
+          this.waiting.set(id, waiting);
+          return errorResult(`resume: ${withheld}; nothing ran (approval ${id} was not used)`);
+        }
+      }
+      return await this.run(waiting.target, waiting.input, context, { outputSchema: exposed?.tool.outputSchema }, id);
     } catch (error) {
       // Nothing ran: the call can be resumed once config.yaml loads again.
       if (error instanceof SettingsUnavailable) this.waiting.set(id, waiting);
