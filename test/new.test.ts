@@ -328,6 +328,19 @@ describe("toolctl new http NAME --from-curl", () => {
       username: "{{ secrets.PM2_USERNAME }}",
       secret: "PM2_PASSWORD",
     });
+    // So does a shell variable: its name is the secret's, as for the password, never the text "$USER".
+    for (const [name, user] of [
+      ["pm3", "$API_USER"],
+      ["pm4", "${API_USER}"],
+    ]) {
+      const variable = await runJson(["new", "http", name, "--from-curl", `curl -u "${user}:$API_PASS" https://api.example.com/me`], { cwd, home });
+      expect(variable.code, variable.stderr).toBe(0);
+      expect(parse(readFileSync(path.join(cwd, `${name}.yaml`), "utf8")).auth).toEqual({
+        type: "basic",
+        username: "{{ secrets.API_USER }}",
+        secret: "API_PASS",
+      });
+    }
   });
 
   it("never makes a template of other {{ … }} text in the line, nor a URL whose host is a shell variable: exit 2, one line", async () => {

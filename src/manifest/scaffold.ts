@@ -108,6 +108,12 @@ const PLACEHOLDER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const hasTemplate = (text: string) => new RegExp(EXPRESSION.source).test(text);
 
 /**
+ * A user name that must become a secret reference (auth.username takes text or secrets only): a `{{name}}`
+ * placeholder, or a shell variable, which curl's shell would have expanded (`-u "$API_USER:$API_PASS"`).
+ */
+const unwrittenUser = (user: string) => hasTemplate(user) || /^\$\{?[A-Za-z_][A-Za-z0-9_]*\}?$/.test(user);
+
+/**
  * Text from the curl line that goes where a manifest reads templates. Templates have no escape, so text is never
  * copied into one as it is: a Postman-style `{{name}}` becomes the input `{{ input.name }}` (a required string),
  * and any other `{{ … }}` is refused, since the manifest would fill it in where curl sends it as written.
@@ -271,7 +277,7 @@ function fromCurl(name: string, line: string): Built {
     } else {
       // Without a password curl would ask for one; either way it is a secret. auth.username takes only secrets:
       // a user name with {{ … }} in it (a placeholder) becomes one too.
-      const username = hasTemplate(user) ? secrets.ref(user, "username") : user;
+      const username = unwrittenUser(user) ? secrets.ref(user, "username") : user;
       auth = { type: "basic", username, secret: secrets.name(password ?? `${user}\0password`, "password") };
     }
   }
@@ -303,7 +309,7 @@ function fromCurl(name: string, line: string): Built {
           const username = decoded.slice(0, colon);
           auth = {
             type: "basic",
-            username: hasTemplate(username) ? secrets.ref(username, "username") : username,
+            username: unwrittenUser(username) ? secrets.ref(username, "username") : username,
             secret: secrets.name(decoded.slice(colon + 1), "password"),
           };
           continue;
