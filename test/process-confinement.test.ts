@@ -6,6 +6,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { accessSync, chmodSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import net from "node:net";
+import os from "node:os";
 import http from "node:http";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -132,6 +133,18 @@ const DEVELOPER_CREDENTIALS = [
   ".vault-token",
   ".m2/settings.xml",
 ];
+
+/** A files tool over `root` that reads, writes and lists. */
+const keyFilesManifest = (root: string, name = "homefiles") => `apiVersion: toolctl/v1
+name: ${name}
+description: Files under ${root}
+runtime: files
+files: { roots: [${JSON.stringify(root)}] }
+actions:
+  read: { description: Read a file, kind: read, operation: read }
+  write: { description: Write a file, kind: update, operation: write }
+  list: { description: List a directory, kind: read, operation: list }
+`;
 
 describe("process tools are confined", () => {
   needsBwrap("a LOW tool cannot read the home, so it cannot mint the code a CRITICAL payment needs", async () => {
@@ -531,6 +544,135 @@ actions:
     expect(result.code, result.stdout + result.stderr).toBe(0);
     expect(result.json.output).toMatch(/^data\n?$/);
     expect(JSON.stringify(result.json)).not.toMatch(/sk_live_docker_dotenv_5521|docker_cwd_dotenv_8830/);
+  });
+
+  needsBwrap("hides the account's own home (passwd) too when HOME points elsewhere (CI, sudo -E, services)", async () => {
+    // The account's home as the system names it, whatever HOME says; only read here, never written to.
+    const accountHome = os.userInfo().homedir;
+    if (!accountHome || accountHome === "/" || !existsSync(accountHome)) return;
+    const userHome = tempDir("toolctl-user-home-");
+    const dir = writeFiles({
+      "peek.yaml": `apiVersion: toolctl/v1
+name: peek
+description: Lists the account's home
+runtime: process
+actions:
+  go:
+    description: List directories
+    kind: read
+    stdin: none
+    command: [node, -e, "const fs = require('fs'); const out = {}; for (const p of process.argv.slice(1)) { try { out[p] = fs.readdirSync(p); } catch (e) { out[p] = e.code; } } console.log(JSON.stringify(out))", "${accountHome}", "${accountHome}/.toolctl"]
+`,
+    });
+    const home = tempDir("toolctl-confined-");
+    expect((await runCli(["import", dir], { home, env: { HOME: userHome } })).code).toBe(0);
+    const result = await runJson(["run", "peek.go"], { home, env: { HOME: userHome } });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.json.output).toEqual({ [accountHome]: [], [`${accountHome}/.toolctl`]: "ENOENT" });
+  });
+
+  it("the files built-in refuses the account's own home's key material when HOME points elsewhere (exit 3)", async () => {
+    const accountHome = os.userInfo().homedir;
+    if (!accountHome || accountHome === "/" || !existsSync(accountHome)) return;
+    const dir = writeFiles({ "homefiles.yaml": keyFilesManifest(accountHome) });
+    const home = tempDir("toolctl-confined-");
+    const env = { HOME: tempDir("toolctl-user-home-") };
+    expect((await runCli(["import", dir], { home, env })).code).toBe(0);
+    // Listing names only: nothing in the account's home is read.
+    for (const file of [".toolctl", ".ssh", ".npmrc"]) {
+      const refused = await runJson(["run", "homefiles.list", "-p", `path=${file}`], { home, env });
+      expect(refused.code, `${file}: ${refused.stdout}`).toBe(3);
+      expect(refused.json.error.message).toMatch(/which holds key material/);
+    }
+  });
+
+  it("the files built-in never creates key material that does not exist yet, nor reaches it through a link (exit 3)", async () => {
+    const userHome = tempDir("toolctl-user-home-");
+    const elsewhere = tempDir("toolctl-elsewhere-");
+    mkdirSync(path.join(elsewhere, "cfg"));
+    // ~/.config is a link to a directory under another root; ~/.gnupg a dangling link to one that does not exist yet.
+    symlinkSync(path.join(elsewhere, "cfg"), path.join(userHome, ".config"));
+    symlinkSync(path.join(elsewhere, "gnupg"), path.join(userHome, ".gnupg"));
+    const dir = writeFiles({ "home.yaml": keyFilesManifest(userHome), "other.yaml": keyFilesManifest(elsewhere, "otherfiles") });
+    const home = tempDir("toolctl-confined-");
+    const env = { HOME: userHome };
+    expect((await runCli(["import", dir], { home, env })).code).toBe(0);
+    const attempts: Array<[string, string]> = [
+      ["homefiles", ".ssh/authorized_keys"],
+      ["homefiles", ".npmrc"],
+      ["homefiles", ".aws/credentials"],
+      ["homefiles", ".toolctl/config.yaml"],
+      ["homefiles", ".config/git/credentials"],
+      ["homefiles", ".cargo/credentials.toml"],
+      ["otherfiles", "cfg/gh/hosts.yml"],
+      ["otherfiles", "gnupg/pubring.kbx"],
+    ];
+    for (const [tool, file] of attempts) {
+      for (const action of ["write", "read"]) {
+        const params = action === "write" ? ["-p", `path=${file}`, "-p", "content=ssh-ed25519 AAAA attacker"] : ["-p", `path=${file}`];
+        const refused = await runJson(["run", `${tool}.${action}`, ...params, "--yes"], { home, env });
+        expect(refused.code, `${tool} ${action} ${file}: ${refused.stdout}`).toBe(3);
+        expect(refused.json.error.message).toMatch(/which holds key material/);
+      }
+    }
+    for (const file of [".ssh", ".npmrc", ".aws", ".toolctl", ".cargo"]) expect(existsSync(path.join(userHome, file)), file).toBe(false);
+    for (const file of ["cfg/gh", "gnupg", "cfg/git"]) expect(existsSync(path.join(elsewhere, file)), file).toBe(false);
+    // What is not key material is still written.
+    const fine = await runJson(["run", "homefiles.write", "-p", "path=notes/todo.txt", "-p", "content=milk", "--yes"], { home, env });
+    expect(fine.code, fine.stdout).toBe(0);
+  });
+
+  needsBwrap("refuses a writable or readable path where key material that does not exist yet could be made (exit 3, nothing ran)", async () => {
+    const userHome = tempDir("toolctl-user-home-");
+    const elsewhere = tempDir("toolctl-elsewhere-");
+    symlinkSync(path.join(elsewhere, "cfg"), path.join(userHome, ".config"));
+    mkdirSync(path.join(elsewhere, "cfg"));
+    const script = `mkdir -p ${userHome}/.ssh && echo attacker > ${userHome}/.ssh/authorized_keys; mkdir -p ${userHome}/.toolctl && echo x > ${userHome}/.toolctl/config.yaml; mkdir -p ${elsewhere}/cfg/gh && echo t > ${elsewhere}/cfg/gh/hosts.yml; echo done`;
+    const cases: Array<[string, string]> = [
+      ["writable", userHome],
+      ["readable", userHome],
+      ["writable", elsewhere],
+    ];
+    for (const [what, file] of cases) {
+      const dir = writeFiles({
+        "x.yaml": `apiVersion: toolctl/v1
+name: x
+description: Writes keys into a home
+runtime: process
+process: { ${what}: [${JSON.stringify(file)}] }
+actions:
+  go: { description: Go, kind: create, stdin: none, output: text, command: [sh, -c, ${JSON.stringify(script)}] }
+`,
+      });
+      const home = tempDir("toolctl-confined-");
+      expect((await runCli(["import", dir], { home, env: { HOME: userHome } })).code).toBe(0);
+      const result = await runJson(["run", "x.go", "--yes"], { home, env: { HOME: userHome } });
+      expect(result.code, `${what} ${file}: ${result.stdout}`).toBe(3);
+      expect(result.json.error.message).toMatch(new RegExp(`process.${what}: .* would expose key material \\(.*\\) to the tool; nothing ran`));
+    }
+    expect(existsSync(path.join(userHome, ".ssh"))).toBe(false);
+    expect(existsSync(path.join(userHome, ".toolctl"))).toBe(false);
+    expect(existsSync(path.join(elsewhere, "cfg", "gh"))).toBe(false);
+  });
+
+  it.skipIf(skipDocker)("a process tool run in Docker never gets a home mounted, even one without key material yet (exit 3)", async () => {
+    const userHome = tempDir("toolctl-user-home-");
+    writeFileSync(
+      path.join(userHome, "grab.yaml"),
+      `apiVersion: toolctl/v1
+name: grab
+description: Reads what is mounted at /tool
+runtime: process
+image: ${BUSYBOX_IMAGE}
+actions:
+  go: { description: Go, kind: read, stdin: none, output: text, command: [ls, -a, /tool] }
+`,
+    );
+    const home = tempDir("toolctl-confined-");
+    expect((await runCli(["import", userHome], { home, env: { HOME: userHome } })).code).toBe(0);
+    const result = await runJson(["run", "grab.go", "--sandbox", "docker"], { home, env: { HOME: userHome } });
+    expect(result.code, result.stdout).toBe(3);
+    expect(result.json.error.message).toMatch(/grab's directory .* holds .*; it cannot be mounted into a container/);
   });
 
   needsBwrap("doctor says how process tools are confined", async () => {

@@ -1,8 +1,12 @@
 /**
  * Where the user keeps keys that no tool may read, whatever its manifest says: SSH, GPG, cloud and cluster
  * credentials, keyrings and password stores, under each of the user's home directories.
+ *
+ * The homes are `$HOME` and the account's own home from the password database: they differ in CI jobs, under
+ * `sudo -E` and in services, and the keys are in the account's. The locations are protected by path, whether or
+ * not they exist yet: a tool that may write where `~/.ssh` would be could otherwise make `~/.ssh/authorized_keys`.
  */
-import { existsSync, realpathSync } from "node:fs";
+import { existsSync, lstatSync, readlinkSync, realpathSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
@@ -37,33 +41,132 @@ const KEY_MATERIAL = [
   ".toolctl",
 ];
 
+/**
+ * Where `file` leads: every symbolic link followed, those that dangle included, and the missing rest joined on.
+ * `..` after a link goes up from where the link leads, as the kernel does.
+ */
+export function followLinks(file: string): { resolved: string; links: string[] } {
+  const links = new Set<string>();
+  // Not path.resolve(): it would take `link/..` away before the link is followed.
+  const pending = (path.isAbsolute(file) ? file : `${process.cwd()}/${file}`).split("/").filter(Boolean);
+  let current = "/";
+  let hops = 0;
+  while (pending.length > 0) {
+    const name = pending.shift()!;
+    if (name === ".") continue;
+    if (name === "..") {
+      current = path.dirname(current);
+      continue;
+    }
+    const next = path.join(current, name);
+    let target: string | undefined;
+    try {
+      target = lstatSync(next).isSymbolicLink() ? readlinkSync(next) : undefined;
+    } catch {
+      // Missing (or unreadable) from here on: the rest is taken as written.
+      return { resolved: path.join(next, ...pending), links: [...links] };
+    }
+    // A loop (ELOOP to the kernel) stops at the link, which is then the place protected.
+    if (target !== undefined && hops++ < 40) {
+      links.add(next);
+      pending.unshift(...target.split("/").filter(Boolean));
+      if (path.isAbsolute(target)) current = "/";
+      continue;
+    }
+    current = next;
+  }
+  return { resolved: current, links: [...links] };
+}
+
+/** The real path of `file`; where it does not exist (yet), where it would be, links followed as far as they go. */
 export function realOrResolved(file: string): string {
   try {
     return realpathSync(file);
   } catch {
-    return path.resolve(file);
+    return followLinks(file).resolved;
   }
 }
 
 export const isWithinPath = (child: string, parent: string) => child === parent || child.startsWith(parent.endsWith("/") ? parent : `${parent}/`);
 
-/** The user's home directories, as the environment and the system name them. */
+/** The account's home from the password database (not `$HOME`), when there is one. */
+function accountHome(): string | undefined {
+  try {
+    return os.userInfo().homedir || undefined;
+  } catch {
+    // A uid with no entry (a container started with --user 12345).
+    return undefined;
+  }
+}
+
+/** Every home of the user, as `$HOME` and the system (the password database) name them, whether or not it exists. */
+function homeNames(env: NodeJS.ProcessEnv): string[] {
+  const names = [env.HOME, os.homedir(), accountHome()].filter((home): home is string => typeof home === "string" && home !== "");
+  return [...new Set(names.map((home) => path.resolve(home)))].filter((home) => home !== "/");
+}
+
+/** The user's home directories that exist, by real path: `$HOME` and the account's own home. */
 export function userHomes(env: NodeJS.ProcessEnv): string[] {
-  const homes = new Set([os.homedir()]);
-  if (env.HOME) homes.add(env.HOME);
-  return [...homes].filter((home) => home !== "/" && existsSync(home)).map(realOrResolved);
+  return [
+    ...new Set(
+      homeNames(env)
+        .filter((home) => existsSync(home))
+        .map(realOrResolved),
+    ),
+  ];
 }
 
-/** Every key-material location that exists, by its real path. */
+interface Location {
+  /** Where the keys are or would be: under the home as named and as its real path, and where links lead. */
+  paths: string[];
+  /** The links followed on the way below the home: whoever may replace one decides where the keys go. */
+  links: string[];
+}
+
+function locations(env: NodeJS.ProcessEnv): Location[] {
+  return homeNames(env).flatMap((home) => {
+    const real = realOrResolved(home);
+    return KEY_MATERIAL.map((name) => {
+      const { resolved, links } = followLinks(path.join(real, name));
+      return { paths: [...new Set([path.join(home, name), path.join(real, name), resolved])], links };
+    });
+  });
+}
+
+/** Every key-material location, whether or not it exists: under each home as named and by its real path, and where links lead (a dangling `~/.ssh` link included). */
 export function keyMaterialPaths(env: NodeJS.ProcessEnv): string[] {
-  return userHomes(env)
-    .flatMap((home) => KEY_MATERIAL.map((name) => path.join(home, name)))
-    .filter((file) => existsSync(file))
-    .map(realOrResolved);
+  return [...new Set(locations(env).flatMap((location) => location.paths))];
 }
 
-/** The key-material location `file` lies in (or contains), if any. */
+/** The key-material locations that exist now, by real path: what a sandbox can mount over. */
+export function existingKeyMaterial(env: NodeJS.ProcessEnv): string[] {
+  return [
+    ...new Set(
+      keyMaterialPaths(env)
+        .filter((file) => existsSync(file))
+        .map(realOrResolved),
+    ),
+  ];
+}
+
+/** The key-material location `file` is or lies in, if any, whether or not it exists yet (by `file`'s name and where it leads). */
+export function keyMaterialHolding(file: string, env: NodeJS.ProcessEnv): string | undefined {
+  const forms = [...new Set([path.resolve(file), realOrResolved(file)])];
+  return keyMaterialPaths(env).find((key) => forms.some((form) => isWithinPath(form, key)));
+}
+
+/**
+ * A key-material location (or a link on the way to one) that `dir` is or holds, if any, whether or not it exists
+ * yet: what a tool given `dir` could read, or make, or redirect.
+ */
+export function keyMaterialWithin(dir: string, env: NodeJS.ProcessEnv): string | undefined {
+  const resolved = realOrResolved(dir);
+  return locations(env)
+    .flatMap((location) => [...location.paths, ...location.links])
+    .find((key) => isWithinPath(key, resolved));
+}
+
+/** The key-material location `file` lies in, or holds, if any, whether or not it exists yet. */
 export function keyMaterialAt(file: string, env: NodeJS.ProcessEnv): string | undefined {
-  const resolved = realOrResolved(file);
-  return keyMaterialPaths(env).find((key) => isWithinPath(resolved, key) || isWithinPath(key, resolved));
+  return keyMaterialHolding(file, env) ?? keyMaterialWithin(file, env);
 }

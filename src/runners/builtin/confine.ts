@@ -13,7 +13,7 @@ import { closeSync, constants, existsSync, lstatSync, mkdirSync, openSync, readl
 import path from "node:path";
 import { EnvironmentError, PolicyError } from "../../errors.js";
 import { BuiltinInputError, isWithin, quote } from "./input.js";
-import { keyMaterialAt } from "../key-material.js";
+import { keyMaterialHolding } from "../key-material.js";
 
 const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW } = constants;
 
@@ -91,9 +91,10 @@ export function confine(
   // The registry, its keys and the audit log live in the home: no tool may touch them, whatever its roots.
   const home = realOrSelf(options.home);
   if (isWithin(absolute, home)) throw outside(raw, "inside the toolctl home");
-  // The user's keys (SSH, GPG, cloud credentials) are never a tool's, even under a root that contains them.
-  const keys = keyMaterialAt(absolute, options.env);
-  if (keys !== undefined && isWithin(absolute, keys)) throw outside(raw, `inside ${keys}, which holds key material`);
+  // The user's keys (SSH, GPG, cloud credentials) are never a tool's, even under a root that contains them, and
+  // whether or not they exist yet: a write would make them (~/.ssh/authorized_keys, ~/.npmrc).
+  const keys = keyMaterialHolding(absolute, options.env);
+  if (keys !== undefined) throw outside(raw, `inside ${keys}, which holds key material`);
   // The .env files secrets are read from: a tool gets the secrets it declares, never the file that holds them all.
   if (options.secretFiles?.some((file) => realOrSelf(file) === absolute)) throw outside(raw, "the .env file toolctl reads secrets from");
   return { raw, root, segments, absolute };

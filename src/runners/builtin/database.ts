@@ -13,7 +13,7 @@ import path from "node:path";
 import type { DatabaseSettings } from "../../domain/manifest.js";
 import { EnvironmentError, PolicyError } from "../../errors.js";
 import { BuiltinInputError, isWithin, manifestDir, quote } from "./input.js";
-import { keyMaterialAt } from "../key-material.js";
+import { keyMaterialHolding } from "../key-material.js";
 import { createFromSetup, inspectWith, openDatabase, realOrSelf, sameFile, type Db } from "./database-file.js";
 import { buildStatement, DATABASE_FIELDS, type Column, type DatabaseOperation, type SqlValue, type Statement } from "./database-sql.js";
 import type { Prepared, RunContext, RunResult, Runner } from "../types.js";
@@ -62,9 +62,8 @@ export const databaseRunner: Runner = {
     if (isWithin(realOrSelf(file), realOrSelf(context.home)) || sameFile(file, path.join(context.home, "registry.db"))) {
       throw new PolicyError("policy_refused", `database file ${file} is inside the toolctl home; a tool cannot use toolctl's own files`);
     }
-    const keys = keyMaterialAt(file, context.env);
-    if (keys !== undefined && isWithin(realOrSelf(file), keys))
-      throw new PolicyError("policy_refused", `database file ${file} is inside ${keys}, which holds key material; a tool cannot use it`);
+    const keys = keyMaterialHolding(file, context.env);
+    if (keys !== undefined) throw new PolicyError("policy_refused", `database file ${file} is inside ${keys}, which holds key material; a tool cannot use it`);
     const setup = settings.setup === undefined ? undefined : path.resolve(where(settings.setup));
     const willCreate = setup !== undefined && !existsSync(file);
     const { table, allowedColumns } = tableAccess(settings, operation, input.table);

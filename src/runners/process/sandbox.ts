@@ -11,7 +11,7 @@
 import { accessSync, constants, existsSync, lstatSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { EnvironmentError, PolicyError } from "../../errors.js";
-import { isWithinPath as within, keyMaterialPaths, realOrResolved as real, userHomes } from "../key-material.js";
+import { existingKeyMaterial, isWithinPath as within, keyMaterialHolding, keyMaterialWithin, realOrResolved as real, userHomes } from "../key-material.js";
 
 export type ConfinementSetting = "auto" | "required" | "optional" | "off";
 
@@ -109,6 +109,9 @@ function runtimeDirs(env: NodeJS.ProcessEnv): string[] {
 /** What a tool never sees, whatever its manifest asks. */
 interface Hidden {
   home: string;
+  /** toolctl's own environment: where the user's homes, and so their key material, are. */
+  env: NodeJS.ProcessEnv;
+  /** The key material that exists now (by real path): what is mounted over. */
   keys: string[];
   /** The daemons' runtime directories (by real path). */
   daemonDirs: string[];
@@ -120,12 +123,22 @@ interface Hidden {
  * A path the manifest asks to see again: never the toolctl home or the user's key material, the daemons'
  * sockets, nor anything containing them. A path inside the user's home is fine (a project directory), and so is
  * one inside /tmp (the whole shared /tmp holds other users' agent and X11 sockets).
+ *
+ * Key material is refused by path, whether or not it exists yet: a mount point cannot be put where nothing is
+ * without making it on the host, so a key-material location missing under a writable path could be made by the
+ * tool (~/.ssh/authorized_keys), and one missing under a readable path shown as soon as it is made. Only an
+ * interpreter's installation (read-only, and found rather than asked for) is checked against what exists, as
+ * before: `~/.cargo` holds the programs `cargo install` puts there beside where crates.io's token would be.
  */
 function checkExposed(file: string, what: string, hidden: Hidden): string {
   const resolved = real(file);
   const refuse = (exposes: string) => new PolicyError("policy_refused", `process.${what}: ${file} would expose ${exposes} to the tool; nothing ran`);
   if (within(hidden.home, resolved) || within(resolved, hidden.home)) throw refuse(`the toolctl home (${hidden.home})`);
-  for (const key of hidden.keys) if (within(key, resolved) || within(resolved, key)) throw refuse(`key material (${key})`);
+  const key =
+    what === "command"
+      ? hidden.keys.find((key) => within(key, resolved) || within(resolved, key))
+      : (keyMaterialHolding(file, hidden.env) ?? keyMaterialWithin(file, hidden.env));
+  if (key !== undefined) throw refuse(`key material (${key})`);
   for (const dir of hidden.daemonDirs) {
     if (within(dir, resolved) || within(resolved, dir))
       throw refuse(`${dir}, where daemons keep their sockets (a container engine's drives the machine as root)`);
@@ -209,10 +222,10 @@ function isFile(file: string): boolean {
 export function bubblewrapArgv(spec: SandboxSpec): string[] {
   const home = real(spec.toolctlHome);
   const homes = userHomes(spec.env);
-  const keys = keyMaterialPaths(spec.env);
+  const keys = existingKeyMaterial(spec.env);
   const daemons = daemonDirs();
   const sockets = engineSockets(spec.env);
-  const hidden: Hidden = { home, keys, daemonDirs: daemons, sockets };
+  const hidden: Hidden = { home, env: spec.env, keys, daemonDirs: daemons, sockets };
   // /tmp is private: the shared one holds X11 and other users' agent sockets (ssh-agent, gpg-agent).
   const args = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"];
   for (const dir of homes) args.push("--tmpfs", dir);
@@ -232,7 +245,10 @@ export function bubblewrapArgv(spec: SandboxSpec): string[] {
   for (const [dir, mode] of exposed) args.push(mode === "rw" ? "--bind" : "--ro-bind", dir, dir);
   // Hidden again last, whatever was exposed above them: a manifest kept in the user's home exposes its
   // directory, never the toolctl home or the keys inside it; a tool's directory never brings back a socket.
-  const emptied = [home, ...keys, ...dockerCertDir(spec.env), ...runtimeDirs(spec.env), ...daemons];
+  // What lies in a hidden home and nothing exposed reaches is gone already: mounting over it again would only make
+  // a mount point that names it in the empty home (`ls ~` showing `.toolctl`, `.npmrc`).
+  const reached = (dir: string) => !homes.some((userHome) => within(dir, userHome)) || exposed.some(([shown]) => within(dir, shown) || within(shown, dir));
+  const emptied = [home, ...keys, ...dockerCertDir(spec.env), ...runtimeDirs(spec.env), ...daemons].filter(reached);
   const outermost = [...new Set(emptied)].filter((dir) => !emptied.some((other) => other !== dir && within(dir, other)));
   // A directory becomes an empty tmpfs; a file (.netrc, .npmrc, …) reads as /dev/null: a tmpfs cannot be mounted
   // on a file, and a tool's directory in the user's home brings such files back into view.
