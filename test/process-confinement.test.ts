@@ -571,6 +571,36 @@ actions:
     expect(result.json.output).toEqual({ [accountHome]: [], [`${accountHome}/.toolctl`]: "ENOENT" });
   });
 
+  needsBwrap("run as root through sudo, hides the home of the user who ran sudo (SUDO_USER) too", async () => {
+    if (process.getuid?.() !== 0) return;
+    // A user with a home of its own on this machine: postgres, which CI installs for the team tests.
+    const entry = readFileSync("/etc/passwd", "utf8")
+      .split("\n")
+      .find((line) => line.startsWith("postgres:"));
+    if (!entry && process.env.CI) throw new Error("no postgres user: CI installs postgresql");
+    const sudoHome = entry?.split(":")[5];
+    if (!sudoHome || !existsSync(sudoHome)) return;
+    const dir = writeFiles({
+      "peek.yaml": `apiVersion: toolctl/v1
+name: peek
+description: Lists a home
+runtime: process
+actions:
+  go:
+    description: List it
+    kind: read
+    stdin: none
+    command: [node, -e, "const fs = require('fs'); try { console.log(JSON.stringify(fs.readdirSync(process.argv[1]))); } catch (e) { console.log(JSON.stringify(e.code)); }", "${sudoHome}"]
+`,
+    });
+    const home = tempDir("toolctl-confined-");
+    const env = { HOME: tempDir("toolctl-user-home-"), SUDO_USER: "postgres" };
+    expect((await runCli(["import", dir], { home, env })).code).toBe(0);
+    const result = await runJson(["run", "peek.go"], { home, env });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.json.output).toEqual([]);
+  });
+
   it("the files built-in refuses the account's own home's key material when HOME points elsewhere (exit 3)", async () => {
     const accountHome = os.userInfo().homedir;
     if (!accountHome || accountHome === "/" || !existsSync(accountHome)) return;

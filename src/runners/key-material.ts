@@ -6,7 +6,7 @@
  * `sudo -E` and in services, and the keys are in the account's. The locations are protected by path, whether or
  * not they exist yet: a tool that may write where `~/.ssh` would be could otherwise make `~/.ssh/authorized_keys`.
  */
-import { existsSync, lstatSync, readlinkSync, realpathSync } from "node:fs";
+import { existsSync, lstatSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 
@@ -99,9 +99,29 @@ function accountHome(): string | undefined {
   }
 }
 
-/** Every home of the user, as `$HOME` and the system (the password database) name them, whether or not it exists. */
+/**
+ * Run as root through sudo: the home of the user who ran it (`SUDO_USER`), from /etc/passwd. Plain `sudo` sets HOME
+ * to root's, and that user's keys are the ones at hand. Only ever adds a home to hide: a wrong SUDO_USER hides more.
+ */
+function sudoHome(env: NodeJS.ProcessEnv): string | undefined {
+  const user = env.SUDO_USER;
+  if (!user || user === "root" || process.getuid?.() !== 0) return undefined;
+  try {
+    const entry = readFileSync("/etc/passwd", "utf8")
+      .split("\n")
+      .find((line) => line.startsWith(`${user}:`));
+    return entry?.split(":")[5] || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Every home of the user, as `$HOME` and the system (the password database) name them, and under sudo the invoking
+ * user's, whether or not it exists.
+ */
 function homeNames(env: NodeJS.ProcessEnv): string[] {
-  const names = [env.HOME, os.homedir(), accountHome()].filter((home): home is string => typeof home === "string" && home !== "");
+  const names = [env.HOME, os.homedir(), accountHome(), sudoHome(env)].filter((home): home is string => typeof home === "string" && home !== "");
   return [...new Set(names.map((home) => path.resolve(home)))].filter((home) => home !== "/");
 }
 
