@@ -48,6 +48,7 @@ export const ENVIRONMENT: readonly EnvironmentVariable[] = [
   { name: "LV", group: "terminal", help: "lv's options; set to -c for the pager when not set" },
   { name: "CI", group: "system", help: "set (and not false or 0): the actor is ci" },
   { name: "HOME", group: "system", help: "the user's home: where ~/.toolctl is, and a place process tools may not see" },
+  { name: "SUDO_USER", group: "system", help: "run as root through sudo: the user who ran it, whose home process tools may not see either" },
   { name: "PATH", group: "system", help: "where bubblewrap (bwrap) and a process tool's program are found" },
   { name: "XDG_CACHE_HOME", group: "system", help: "the user's cache directory (default ~/.cache): where the CLI's compile cache goes" },
   { name: "XDG_RUNTIME_DIR", group: "system", help: "the per-user runtime directory, hidden from process tools" },
