@@ -107,8 +107,8 @@ function malformedCall(message: JSONRPCMessage): string | undefined {
   if (args !== undefined && (typeof args !== "object" || args === null || Array.isArray(args))) return "arguments must be an object (the tool's input)";
   const task = params.task;
   if (task !== undefined && (typeof task !== "object" || task === null || Array.isArray(task))) return "task must be an object (its ttl, in milliseconds)";
-  if (task !== undefined && (task as { ttl?: unknown }).ttl !== undefined && typeof (task as { ttl?: unknown }).ttl !== "number")
-    return "task.ttl must be a number (milliseconds)";
+  const ttl = (task as { ttl?: unknown } | undefined)?.ttl;
+  if (ttl !== undefined && typeof ttl !== "number") return "task.ttl must be a number (milliseconds)";
   // Anything else the SDK's schema would fail on, named by where it is.
   const parsed = CallToolRequestSchema.safeParse(message);
   if (!parsed.success) {

@@ -125,15 +125,12 @@ function homeNames(env: NodeJS.ProcessEnv): string[] {
   return [...new Set(names.map((home) => path.resolve(home)))].filter((home) => home !== "/");
 }
 
+/** Those of `files` that exist, each once, by real path. */
+const existingReal = (files: string[]): string[] => [...new Set(files.filter((file) => existsSync(file)).map(realOrResolved))];
+
 /** The user's home directories that exist, by real path: `$HOME` and the account's own home. */
 export function userHomes(env: NodeJS.ProcessEnv): string[] {
-  return [
-    ...new Set(
-      homeNames(env)
-        .filter((home) => existsSync(home))
-        .map(realOrResolved),
-    ),
-  ];
+  return existingReal(homeNames(env));
 }
 
 interface Location {
@@ -160,13 +157,7 @@ export function keyMaterialPaths(env: NodeJS.ProcessEnv): string[] {
 
 /** The key-material locations that exist now, by real path: what a sandbox can mount over. */
 export function existingKeyMaterial(env: NodeJS.ProcessEnv): string[] {
-  return [
-    ...new Set(
-      keyMaterialPaths(env)
-        .filter((file) => existsSync(file))
-        .map(realOrResolved),
-    ),
-  ];
+  return existingReal(keyMaterialPaths(env));
 }
 
 /** The key-material location `file` is or lies in, if any, whether or not it exists yet (by `file`'s name and where it leads). */
@@ -179,7 +170,7 @@ export function keyMaterialHolding(file: string, env: NodeJS.ProcessEnv): string
  * A key-material location (or a link on the way to one) that `dir` is or holds, if any, whether or not it exists
  * yet: what a tool given `dir` could read, or make, or redirect.
  */
-export function keyMaterialWithin(dir: string, env: NodeJS.ProcessEnv): string | undefined {
+function keyMaterialWithin(dir: string, env: NodeJS.ProcessEnv): string | undefined {
   const resolved = realOrResolved(dir);
   return locations(env)
     .flatMap((location) => [...location.paths, ...location.links])

@@ -11,7 +11,7 @@
 import { accessSync, constants, existsSync, lstatSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { EnvironmentError, PolicyError } from "../../errors.js";
-import { existingKeyMaterial, isWithinPath as within, keyMaterialHolding, keyMaterialWithin, realOrResolved as real, userHomes } from "../key-material.js";
+import { existingKeyMaterial, isWithinPath as within, keyMaterialAt, realOrResolved as real, userHomes } from "../key-material.js";
 
 export type ConfinementSetting = "auto" | "required" | "optional" | "off";
 
@@ -134,10 +134,7 @@ function checkExposed(file: string, what: string, hidden: Hidden): string {
   const resolved = real(file);
   const refuse = (exposes: string) => new PolicyError("policy_refused", `process.${what}: ${file} would expose ${exposes} to the tool; nothing ran`);
   if (within(hidden.home, resolved) || within(resolved, hidden.home)) throw refuse(`the toolctl home (${hidden.home})`);
-  const key =
-    what === "command"
-      ? hidden.keys.find((key) => within(key, resolved) || within(resolved, key))
-      : (keyMaterialHolding(file, hidden.env) ?? keyMaterialWithin(file, hidden.env));
+  const key = what === "command" ? hidden.keys.find((key) => within(key, resolved) || within(resolved, key)) : keyMaterialAt(file, hidden.env);
   if (key !== undefined) throw refuse(`key material (${key})`);
   for (const dir of hidden.daemonDirs) {
     if (within(dir, resolved) || within(resolved, dir))
