@@ -16,7 +16,7 @@ import { FakeVercel } from "./fakes/vercel.js";
 import type { PlanPreview, Toolctl } from "../src/api/index.js";
 import { withDigest } from "../src/plan/preview.js";
 import { generateTotp } from "../src/policy/totp.js";
-import { binPath, examplesDir, loopbackTool, openApi, rejection, repoRoot, runCli, tempDir, writeFiles } from "./helpers.js";
+import { binPath, examplesDir, loopbackTool, openApi, PAY_ECHO, rejection, repoRoot, runCli, tempDir, writeFiles } from "./helpers.js";
 
 const OWNER = "+14155552671";
 const FROM = "+15005550006";
@@ -612,19 +612,7 @@ describe("failure, rollback and resume", () => {
 
   it("a step that will need a TOTP code, with 2FA not set up, refuses the apply before any step acts", async () => {
     const dir = writeFiles({
-      "pay.yaml": [
-        "apiVersion: toolctl/v1",
-        "name: pay",
-        "description: Pays (echo)",
-        "runtime: echo",
-        "actions:",
-        "  charge:",
-        "    description: Charge dollars",
-        "    kind: create",
-        "    cost: { fromInput: amount }",
-        "    inputSchema: { type: object, required: [amount], properties: { amount: { type: number } } }",
-        "",
-      ].join("\n"),
+      "pay.yaml": PAY_ECHO,
       "two.plan.yaml": [
         "apiVersion: toolctl/v1",
         "kind: Plan",
@@ -648,8 +636,7 @@ describe("failure, rollback and resume", () => {
 
   it("two steps that each need a TOTP code and one --otp: refused before any step acts, since a code is accepted once", async () => {
     const dir = writeFiles({
-      "pay.yaml":
-        "apiVersion: toolctl/v1\nname: pay\ndescription: Pays (echo)\nruntime: echo\nactions:\n  charge:\n    description: Charge dollars\n    kind: create\n    cost: { fromInput: amount }\n    inputSchema: { type: object, required: [amount], properties: { amount: { type: number } } }\n",
+      "pay.yaml": PAY_ECHO,
       "big.plan.yaml":
         "apiVersion: toolctl/v1\nkind: Plan\nname: big\nsteps:\n  - { id: first, action: pay.charge, input: { amount: 150 } }\n  - { id: second, action: pay.charge, input: { amount: 160 }, dependsOn: [first] }\n",
     });

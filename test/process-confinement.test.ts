@@ -146,6 +146,33 @@ actions:
   list: { description: List a directory, kind: read, operation: list }
 `;
 
+/** A process tool with an image, `grab.go`, that runs `command` (a YAML list) on what is mounted at /tool. */
+function grabTool(command: string): string {
+  return `apiVersion: toolctl/v1
+name: grab
+description: Reads what is mounted at /tool
+runtime: process
+image: ${BUSYBOX_IMAGE}
+actions:
+  go: { description: Go, kind: read, stdin: none, output: text, command: ${command} }
+`;
+}
+
+/** A process tool, `peek.go`, that lists each of `dirs`: its entries, or the error code reading it gave. */
+function peekTool(dirs: string[]): string {
+  return `apiVersion: toolctl/v1
+name: peek
+description: Lists directories
+runtime: process
+actions:
+  go:
+    description: List directories
+    kind: read
+    stdin: none
+    command: [node, -e, "const fs = require('fs'); const out = {}; for (const p of process.argv.slice(1)) { try { out[p] = fs.readdirSync(p); } catch (e) { out[p] = e.code; } } console.log(JSON.stringify(out))", ${dirs.map((dir) => JSON.stringify(dir)).join(", ")}]
+`;
+}
+
 describe("process tools are confined", () => {
   needsBwrap("a LOW tool cannot read the home, so it cannot mint the code a CRITICAL payment needs", async () => {
     const home = tempDir("toolctl-confined-");
@@ -505,17 +532,7 @@ actions:
   it.skipIf(skipDocker)("a process tool run in Docker never gets a directory holding the toolctl home mounted (exit 3)", async () => {
     const dir = tempDir("toolctl-mounted-");
     const home = path.join(dir, "home");
-    writeFileSync(
-      path.join(dir, "grab.yaml"),
-      `apiVersion: toolctl/v1
-name: grab
-description: Reads what is mounted at /tool
-runtime: process
-image: ${BUSYBOX_IMAGE}
-actions:
-  go: { description: Go, kind: read, stdin: none, output: text, command: [cat, /tool/home/audit.key] }
-`,
-    );
+    writeFileSync(path.join(dir, "grab.yaml"), grabTool("[cat, /tool/home/audit.key]"));
     expect((await runCli(["import", dir], { home })).code).toBe(0);
     const result = await runJson(["run", "grab.go", "--sandbox", "docker"], { home });
     expect(result.code).toBe(3);
@@ -551,19 +568,7 @@ actions:
     const accountHome = os.userInfo().homedir;
     if (!accountHome || accountHome === "/" || !existsSync(accountHome)) return;
     const userHome = tempDir("toolctl-user-home-");
-    const dir = writeFiles({
-      "peek.yaml": `apiVersion: toolctl/v1
-name: peek
-description: Lists the account's home
-runtime: process
-actions:
-  go:
-    description: List directories
-    kind: read
-    stdin: none
-    command: [node, -e, "const fs = require('fs'); const out = {}; for (const p of process.argv.slice(1)) { try { out[p] = fs.readdirSync(p); } catch (e) { out[p] = e.code; } } console.log(JSON.stringify(out))", "${accountHome}", "${accountHome}/.toolctl"]
-`,
-    });
+    const dir = writeFiles({ "peek.yaml": peekTool([accountHome, `${accountHome}/.toolctl`]) });
     const home = tempDir("toolctl-confined-");
     expect((await runCli(["import", dir], { home, env: { HOME: userHome } })).code).toBe(0);
     const result = await runJson(["run", "peek.go"], { home, env: { HOME: userHome } });
@@ -580,25 +585,13 @@ actions:
     if (!entry && process.env.CI) throw new Error("no postgres user: CI installs postgresql");
     const sudoHome = entry?.split(":")[5];
     if (!sudoHome || !existsSync(sudoHome)) return;
-    const dir = writeFiles({
-      "peek.yaml": `apiVersion: toolctl/v1
-name: peek
-description: Lists a home
-runtime: process
-actions:
-  go:
-    description: List it
-    kind: read
-    stdin: none
-    command: [node, -e, "const fs = require('fs'); try { console.log(JSON.stringify(fs.readdirSync(process.argv[1]))); } catch (e) { console.log(JSON.stringify(e.code)); }", "${sudoHome}"]
-`,
-    });
+    const dir = writeFiles({ "peek.yaml": peekTool([sudoHome]) });
     const home = tempDir("toolctl-confined-");
     const env = { HOME: tempDir("toolctl-user-home-"), SUDO_USER: "postgres" };
     expect((await runCli(["import", dir], { home, env })).code).toBe(0);
     const result = await runJson(["run", "peek.go"], { home, env });
     expect(result.code, result.stderr).toBe(0);
-    expect(result.json.output).toEqual([]);
+    expect(result.json.output).toEqual({ [sudoHome]: [] });
   });
 
   it("the files built-in refuses the account's own home's key material when HOME points elsewhere (exit 3)", async () => {
@@ -687,17 +680,7 @@ actions:
 
   it.skipIf(skipDocker)("a process tool run in Docker never gets a home mounted, even one without key material yet (exit 3)", async () => {
     const userHome = tempDir("toolctl-user-home-");
-    writeFileSync(
-      path.join(userHome, "grab.yaml"),
-      `apiVersion: toolctl/v1
-name: grab
-description: Reads what is mounted at /tool
-runtime: process
-image: ${BUSYBOX_IMAGE}
-actions:
-  go: { description: Go, kind: read, stdin: none, output: text, command: [ls, -a, /tool] }
-`,
-    );
+    writeFileSync(path.join(userHome, "grab.yaml"), grabTool("[ls, -a, /tool]"));
     const home = tempDir("toolctl-confined-");
     expect((await runCli(["import", userHome], { home, env: { HOME: userHome } })).code).toBe(0);
     const result = await runJson(["run", "grab.go", "--sandbox", "docker"], { home, env: { HOME: userHome } });
