@@ -131,3 +131,61 @@ actions:
     expect(entries).toEqual([expect.objectContaining({ executionId: paid.executionId, state: "committed", amountUsd: 3, executionStatus: "rolled_back" })]);
   });
 });
+
+describe("an action safe to repeat that acted but answered wrongly", () => {
+  const dir = () =>
+    writeFiles({
+      "dns.yaml": `apiVersion: toolctl/v1
+name: dns
+description: Sets a record (echo), and its output never validates
+runtime: echo
+actions:
+  put:
+    description: Set the record
+    kind: update
+    idempotent: true
+    cost: { fixed: 2 }
+    inputSchema: { type: object, properties: { value: { type: string } } }
+    outputSchema: { type: object, required: [record] }
+    rollback: { action: clear, input: { value: "{{ input.value }}" } }
+  clear:
+    description: Clear the record
+    kind: delete
+    idempotent: true
+    inputSchema: { type: object, properties: { value: { type: string } } }
+    rollback: irreversible
+  look:
+    description: Read the record
+    kind: read
+    inputSchema: { type: object, properties: { value: { type: string } } }
+    outputSchema: { type: object, required: [record] }
+`,
+    });
+
+  it("is rolled back automatically and its spend is kept, as for any action that acted; a read that answered wrongly fails", async () => {
+    const toolctl = await openApi();
+    expect((await toolctl.importManifests([dir()])).failed).toEqual([]);
+    const put = await toolctl.run("dns.put", { value: "a" }, { yes: true });
+    expect(put).toMatchObject({ status: "rolled_back", exitCode: 1, error: { code: "output_invalid" }, rollback: { status: "succeeded" } });
+    expect(put.error?.message).toMatch(/; it was rolled back automatically \(dns\.clear, ex_\w+\)$/);
+    const { spend, entries } = await toolctl.budget();
+    expect(spend).toMatchObject({ reservedUsd: 0, committedUsd: 2 });
+    expect(entries).toEqual([expect.objectContaining({ executionId: put.executionId, state: "committed", amountUsd: 2 })]);
+
+    // A read has no side effect: an answer that does not validate is a failure, and there is nothing to undo.
+    const look = await toolctl.run("dns.look", { value: "a" }, { yes: true });
+    expect(look).toMatchObject({ status: "failed", exitCode: 1, error: { code: "output_invalid" } });
+  });
+
+  it("with rollback.auto off, ends unknown (safe to repeat, said so) and can be rolled back by hand", async () => {
+    const toolctl = await openApi({ env: { TOOLCTL_ROLLBACK_AUTO: "false" } });
+    expect((await toolctl.importManifests([dir()])).failed).toEqual([]);
+    const put = await toolctl.run("dns.put", { value: "a" }, { yes: true });
+    expect(put).toMatchObject({ status: "unknown", exitCode: 5, error: { code: "output_invalid" } });
+    expect(put.error?.message).toMatch(/; the action itself ran \(it is safe to repeat\)$/);
+    expect((await toolctl.budget()).spend).toMatchObject({ reservedUsd: 2 });
+    const undone = await toolctl.rollback(put.executionId, { yes: true });
+    expect(undone).toMatchObject({ status: "succeeded" });
+    expect(await toolctl.execution(put.executionId)).toMatchObject({ status: "rolled_back" });
+  });
+});

@@ -151,13 +151,12 @@ export async function runAndRecord(prepared: Prepared, state: RunState): Promise
       const problems = loadValidator(action.outputValidator)(result.output).map((issue) => formatIssue(issue, "output"));
       if (problems.length > 0) {
         const error = `output does not match the action's outputSchema: ${problems.join("; ")}`;
-        // The provider said yes: for an action that is not safe to repeat, a malformed answer does not undo it.
-        return finish(
-          repeatable
-            ? { ...result, outcome: "failed", errorCategory: "validation", error }
-            : { ...result, outcome: "unknown", errorCategory: "validation", error: `${error}; the action itself ran: check before retrying` },
-          "output_invalid",
-        );
+        // The provider said yes. A read had no side effect: its malformed answer is a failure. Any other action
+        // acted, safe to repeat or not, and a malformed answer does not undo that: unknown, its spend kept, and
+        // rolled back (automatically with rollback.auto, or by hand) where its tool says how.
+        if (action.kind === "read") return finish({ ...result, outcome: "failed", errorCategory: "validation", error }, "output_invalid");
+        const ran = repeatable ? "the action itself ran (it is safe to repeat)" : "the action itself ran: check before retrying";
+        return finish({ ...result, outcome: "unknown", errorCategory: "validation", error: `${error}; ${ran}` }, "output_invalid");
       }
     }
     return finish(result, undefined);
