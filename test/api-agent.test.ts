@@ -193,6 +193,25 @@ describe("waiting for approval with a limit, then running under the request", ()
     expect((await toolctl.deny(second.approval!.requestId!)).status).toBe("denied");
   });
 
+  it("an approval left unused past its time expires and runs nothing; the page and the list say it was approved", async () => {
+    const dir = writeFiles(manifests);
+    const env = { TOOLCTL_APPROVALS_TIMEOUT_SECONDS: "1" };
+    const toolctl = await openApi({ actor: "agent", env });
+    expect((await toolctl.importManifests([dir])).failed).toEqual([]);
+    const first = await toolctl.run("pay.charge", { amount: 40 }, { wait: true, waitSeconds: 0 });
+    const id = first.approval!.requestId!;
+    await (await openApi({ home: toolctl.home, env })).approve(id);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const late = await toolctl.run("pay.charge", { amount: 40 }, { approvalId: id });
+    const [expired] = await toolctl.approvals(true);
+    expect(expired).toMatchObject({ id, status: "expired", decidedBy: expect.any(String), executionId: null });
+    expect(late).toMatchObject({ status: "declined", exitCode: ExitCode.policy, error: { code: "policy_refused" } });
+    expect(late.error?.message).toBe(
+      `approval request ${id} was approved but not used before it expired (${expired!.expiresAt}): pay.charge does not run; run it again to file a new request`,
+    );
+    expect((await toolctl.executions({ status: "succeeded" })).items).toHaveLength(0);
+  });
+
   it("a denied or unknown request runs nothing", async () => {
     const toolctl = await agentApi();
     const first = await toolctl.run("pay.charge", { amount: 40 }, { wait: true, waitSeconds: 0 });

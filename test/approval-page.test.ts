@@ -328,6 +328,15 @@ describe("what the approval page refuses", () => {
     const unknown = await fetch(`${ui.origin}/approvals/ap_00000000`, { headers: { cookie: signed.cookie } });
     expect(unknown.status).toBe(404);
     expect(await unknown.text()).toContain("There is no approval request ap_00000000");
+
+    // Approved, then left unused until it expired: the page says both.
+    const brief = await openApi({ home: toolctl.home, env: { TOOLCTL_APPROVALS_TIMEOUT_SECONDS: "1" } });
+    const filed = (await brief.run("pay.charge", { amount: 1 }, { wait: true, waitSeconds: 0 })).approval!.requestId!;
+    await brief.approve(filed);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const lapsed = await (await fetch(`${ui.origin}/approvals/${filed}`, { headers: { cookie: signed.cookie } })).text();
+    expect(lapsed).toMatch(new RegExp(`Approval request ${filed} was approved by user \\(another terminal\\), [^<]*, and expired unused \\(`));
+    expect(lapsed).not.toContain(`action="/approvals/${filed}`);
   });
 
   it("shows the characters that would reorder a request's text (Trojan Source) instead of obeying them", async () => {

@@ -374,6 +374,42 @@ describe.each(backends)("the store contract on $name", (backend) => {
     expect(note((await store.approvals.list(true)).map((approval) => approval.status))).toEqual(["denied", "expired"]);
   });
 
+  it.skipIf(skip)("approvals: an approval is usable for the request's own time, counted from the decision, and then expires", async () => {
+    const { store } = await backend.open();
+    await importAll(store);
+    const { digest } = (await store.tools.get("shop"))!;
+    const request = requestFor(1);
+    const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    // Filed for 0.6 s and approved near its end: still usable after the request's own time has passed.
+    const late = await store.approvals.file({ request, digest: approvalDigest(request), requestedBy: "ada", timeoutSeconds: 0.6 });
+    await pause(400);
+    const decided = note(await store.approvals.decide(late.id, "approved", "bob", "another terminal", late.digest));
+    expect(decided).toMatchObject({ ok: true, approval: { status: "approved" } });
+    const { decidedAt, expiresAt } = (decided as { approval: { decidedAt: string; expiresAt: string } }).approval;
+    expect(Date.parse(expiresAt) - Date.parse(decidedAt)).toBe(600);
+    expect(note(await store.approvals.get(late.id))).toMatchObject({ status: "approved", expiresAt });
+    await pause(300);
+    expect(Date.now()).toBeGreaterThan(Date.parse(late.expiresAt));
+    expect(await store.executions.started(intent(digest, 1, { approval: { id: late.id, digest: late.digest } }))).toEqual({ ok: true });
+    expect(note(await store.approvals.get(late.id))).toMatchObject({ status: "used" });
+
+    // Approved at once and left unused past its time: expired, and refused to the run that comes too late.
+    const unused = await store.approvals.file({ request, digest: approvalDigest(request), requestedBy: "ada", timeoutSeconds: 0.3 });
+    expect((await store.approvals.decide(unused.id, "approved", "bob", "another terminal", unused.digest)).ok).toBe(true);
+    await pause(400);
+    const gone = note(await store.approvals.get(unused.id))!;
+    expect(gone).toMatchObject({ status: "expired", decidedBy: "bob" });
+    expect(await store.executions.started(intent(digest, 1, { approval: { id: unused.id, digest: unused.digest } }))).toEqual({
+      ok: false,
+      reason: "approval_unusable",
+      message: `approval request ${unused.id} was approved but not used before it expired (${gone.expiresAt}): a new approval is needed`,
+    });
+    expect(note(await store.approvals.get(unused.id))).toMatchObject({ status: "expired", executionId: null });
+    // The decision's audit event says until when it could be used.
+    const events = note(await store.audit.query({ type: "approval.approved" }));
+    expect(JSON.stringify(events)).toContain(`"usableUntil":"${gone.expiresAt}"`);
+  });
+
   it.skipIf(skip)("audit: appended, queried, streamed and verified", async () => {
     const { store } = await backend.open();
     await importAll(store);

@@ -7,7 +7,7 @@ import type { Actor } from "../config/home.js";
 import type { ExecutionOrigin } from "../domain/records.js";
 import { ExitCode, NeedsHumanError, PolicyError, ToolctlError } from "../errors.js";
 import type { Store } from "../store/port.js";
-import type { ApprovalRequest } from "../policy/approval.js";
+import { approvedTooLongAgo, type ApprovalRequest } from "../policy/approval.js";
 import { describeCodeRefusal } from "../policy/otp-code.js";
 
 export type { ApprovalRequest };
@@ -243,5 +243,7 @@ async function filedEarlier(store: Store, request: ApprovalRequest, digest: stri
   if (filed.status === "pending") return pending(name, id, filed.expiresAt, request.needsOtp);
   if (filed.status === "approved") return { approved: true, via: `approval ${id} (${filed.decidedVia ?? "another terminal"})`, approvalId: id };
   if (filed.status === "used") return refused(`approval request ${id} was already used: it runs its call once`);
+  if (filed.status === "expired" && filed.decidedAt !== null)
+    return refused(`${approvedTooLongAgo(filed)}: ${name} does not run; run it again to file a new request`);
   return refused(`approval request ${id} is ${filed.status}: ${name} does not run`);
 }

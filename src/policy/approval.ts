@@ -49,3 +49,8 @@ export function overDailyLimit(costUsd: number, afterUsd: number, limits: LimitS
 export function overPerActionLimit(costUsd: number, limits: LimitSettings): string | undefined {
   return costUsd > limits.perActionUsd ? `estimated $${costUsd.toFixed(2)} is over the per-action limit of $${limits.perActionUsd.toFixed(2)}` : undefined;
 }
+
+/** What an approval left unused until it expired says. */
+export function approvedTooLongAgo(approval: { id: string; expiresAt: string }): string {
+  return `approval request ${approval.id} was approved but not used before it expired (${approval.expiresAt})`;
+}

@@ -11,6 +11,7 @@ import {
   consumeRefusal,
   decisionEvent,
   decisionRefusal,
+  expiresOnceDecided,
   newApprovalValues,
   toApproval,
   type ApprovalRow,
@@ -66,9 +67,17 @@ export function decideApproval(
     const refusal = decisionRefusal(id, row, current, decision, shownDigest);
     if (refusal) return { ok: false, reason: refusal };
     const decidedAt = nowIso();
-    await tx.run("UPDATE approvals SET status = $1, decided_by = $2, decided_via = $3, decided_at = $4 WHERE id = $5", [decision, by, via, decidedAt, id]);
-    await appendAudit(registry, tx, decisionEvent(id, row, decision, by, via));
-    return { ok: true, approval: { ...current, status: decision, decidedBy: by, decidedVia: via, decidedAt } };
+    const expiresAt = expiresOnceDecided(row, decision, decidedAt);
+    await tx.run("UPDATE approvals SET status = $1, decided_by = $2, decided_via = $3, decided_at = $4, expires_at = $5 WHERE id = $6", [
+      decision,
+      by,
+      via,
+      decidedAt,
+      expiresAt,
+      id,
+    ]);
+    await appendAudit(registry, tx, decisionEvent(id, row, decision, by, via, expiresAt));
+    return { ok: true, approval: { ...current, status: decision, decidedBy: by, decidedVia: via, decidedAt, expiresAt } };
   });
 }
 

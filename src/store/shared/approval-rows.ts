@@ -2,7 +2,7 @@
  * Approval requests as both backends store them: the row, the check that it is still the request that was filed,
  * and its mapping to an `Approval` (expiry is read, not written).
  */
-import { approvalDigest, type ApprovalRequest } from "../../policy/approval.js";
+import { approvalDigest, approvedTooLongAgo, type ApprovalRequest } from "../../policy/approval.js";
 import { canonicalJson } from "../../util/canonical.js";
 import { nowIso } from "../../util/ids.js";
 import type { Approval, ApprovalStatus, AuditEventInput, NewApproval } from "../../domain/records.js";
@@ -60,8 +60,9 @@ export function verifiedRequest(row: ApprovalRow): { request: ApprovalRequest } 
 }
 
 export function toApproval(row: ApprovalRow, now = nowIso()): Approval {
-  // Expiry is read, not written: a pending request past its time is expired whether or not anyone looked.
-  const status = row.status === "pending" && row.expires_at <= now ? "expired" : row.status;
+  // Expiry is read, not written: a pending request past its time is expired whether or not anyone looked, and so is
+  // an approval not used in time (approving moves `expires_at`: see `expiresOnceDecided`).
+  const status = (row.status === "pending" || row.status === "approved") && row.expires_at <= now ? "expired" : row.status;
   const verified = verifiedRequest(row);
   const request = "request" in verified ? verified.request : null;
   return {
@@ -124,23 +125,34 @@ export function decisionRefusal(id: string, row: ApprovalRow, current: Approval,
   return undefined;
 }
 
+/**
+ * When a request expires once decided: an approval may be used for as long as the request could wait for it
+ * (the approval timeout it was filed with), counted from the decision, so one given at the last moment can still
+ * be used and one left unused does not stay good forever. A denial keeps the request's time.
+ */
+export function expiresOnceDecided(row: ApprovalRow, decision: "approved" | "denied", decidedAt: string): string {
+  if (decision === "denied") return row.expires_at;
+  return new Date(Date.parse(decidedAt) + Math.max(0, Date.parse(row.expires_at) - Date.parse(row.requested_at))).toISOString();
+}
+
 /** Why an approval cannot be used by the run about to start, or undefined when it can (see `consumeApproval`). */
 export function consumeRefusal(id: string, row: ApprovalRow | undefined, digest: string): string | undefined {
   if (!row) return `approval request ${id} is gone`;
   const current = toApproval(row);
+  if (current.status === "expired" && current.decidedAt !== null) return `${approvedTooLongAgo(current)}: a new approval is needed`;
   if (current.status !== "approved") return `approval request ${id} is ${current.status}, not approved`;
   if (row.digest !== digest) return `approval request ${id} was for a different request: a new approval is needed`;
   return undefined;
 }
 
 /** The audit event of a decision on request `id`. */
-export function decisionEvent(id: string, row: ApprovalRow, decision: "approved" | "denied", by: string, via: string): AuditEventInput {
+export function decisionEvent(id: string, row: ApprovalRow, decision: "approved" | "denied", by: string, via: string, expiresAt: string): AuditEventInput {
   return {
     type: `approval.${decision}`,
     actor: by,
     tool: row.tool,
     action: row.action,
     status: decision,
-    data: { approval: id, via, costUsd: row.cost_usd, risk: row.risk },
+    data: { approval: id, via, costUsd: row.cost_usd, risk: row.risk, ...(decision === "approved" ? { usableUntil: expiresAt } : {}) },
   };
 }

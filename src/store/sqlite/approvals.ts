@@ -10,6 +10,7 @@ import {
   consumeRefusal,
   decisionEvent,
   decisionRefusal,
+  expiresOnceDecided,
   newApprovalValues,
   toApproval,
   type ApprovalRow as Row,
@@ -67,9 +68,12 @@ export function decideApproval(registry: Registry, id: string, decision: "approv
     const refusal = decisionRefusal(id, row, current, decision, shownDigest);
     if (refusal) return { ok: false, reason: refusal };
     const decidedAt = nowIso();
-    registry.db.prepare("UPDATE approvals SET status = ?, decided_by = ?, decided_via = ?, decided_at = ? WHERE id = ?").run(decision, by, via, decidedAt, id);
-    appendAudit(registry, decisionEvent(id, row, decision, by, via));
-    return { ok: true, approval: { ...current, status: decision, decidedBy: by, decidedVia: via, decidedAt } };
+    const expiresAt = expiresOnceDecided(row, decision, decidedAt);
+    registry.db
+      .prepare("UPDATE approvals SET status = ?, decided_by = ?, decided_via = ?, decided_at = ?, expires_at = ? WHERE id = ?")
+      .run(decision, by, via, decidedAt, expiresAt, id);
+    appendAudit(registry, decisionEvent(id, row, decision, by, via, expiresAt));
+    return { ok: true, approval: { ...current, status: decision, decidedBy: by, decidedVia: via, decidedAt, expiresAt } };
   });
 }
 

@@ -27,7 +27,11 @@ const OUTCOME: Record<Exclude<Approval["status"], "pending">, { said: string; af
 };
 
 function decided(approval: Approval): Html {
-  const outcome = OUTCOME[approval.status as keyof typeof OUTCOME];
+  // An approval nobody used before it expired was decided: say so, and that it went unused.
+  const outcome =
+    approval.status === "expired" && approval.decidedBy
+      ? { ...OUTCOME.approved, after: `, and expired unused (${approval.expiresAt})`, kind: "error" as const }
+      : OUTCOME[approval.status as keyof typeof OUTCOME];
   const by = approval.decidedBy
     ? html` by ${approval.decidedBy}${approval.decidedVia ? html` (${approval.decidedVia})` : ""}, ${when(approval.decidedAt)}`
     : "";
