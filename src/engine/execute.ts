@@ -61,6 +61,11 @@ export interface ExecuteOptions {
   cwd: string;
   env: NodeJS.ProcessEnv;
   signal?: AbortSignal;
+  /**
+   * A time limit on the action itself, counted from when it starts (not while it waits for approval), on top of
+   * the action's own timeout: a compensation's `rollback.timeoutSeconds`. Running out is a timeout, never Ctrl-C.
+   */
+  timeLimit?: { seconds: number; setting: string };
   /** Told when the side effect starts and ends, for a spinner; the engine itself prints nothing. */
   progress?: Progress;
   /** Set by the engine while an action runs: the CLI awaits `onForce` on a second Ctrl-C, just before exiting. */
@@ -338,12 +343,19 @@ async function carryOut(
         : started.message;
     return refuse("declined", new PolicyError(started.reason === "tool_changed" ? "tool_disabled" : "policy_refused", message), "authorization");
   }
-  const result = await runAndRecord(prepared, { options, action, record, redactor, shown });
+  const result = await runAndRecord(prepared, { options: withTimeLimit(options), action, record, redactor, shown });
   // An action that acted but failed is undone now when its tool says how (loaded only then).
   if (result.error?.code === "output_invalid" && typeof action.definition.rollback === "object") {
     return deps.autoRollback(result, options, deps);
   }
   return result;
+}
+
+/** The options the action runs under: with a time limit, a signal that also aborts when it runs out. */
+function withTimeLimit(options: ExecuteOptions): ExecuteOptions {
+  if (!options.timeLimit) return options;
+  const timeout = AbortSignal.timeout(options.timeLimit.seconds * 1000);
+  return { ...options, signal: options.signal ? AbortSignal.any([options.signal, timeout]) : timeout };
 }
 
 /**

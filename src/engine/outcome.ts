@@ -40,19 +40,36 @@ export async function runAfter(after: (() => Promise<void> | void) | undefined):
   }
 }
 
+/** Whether the run was stopped by its time limit (`ExecuteOptions.timeLimit`) rather than by Ctrl-C. */
+function timedOut(options: ExecuteOptions): boolean {
+  return options.timeLimit !== undefined && options.signal?.aborted === true && (options.signal.reason as Error | undefined)?.name === "TimeoutError";
+}
+
+/**
+ * A run its time limit stopped, said as a timeout: the runner saw an abort, which it reports as an interruption,
+ * but nobody pressed Ctrl-C. What the runner made of the outcome (unknown when it may have acted) stands.
+ */
+function outOfTime(result: RunResult, options: ExecuteOptions, name: string): RunResult {
+  if (!timedOut(options) || result.declined || result.nothingRan) return result;
+  const { seconds, setting } = options.timeLimit!;
+  const maybe = result.outcome === "unknown" ? "; it may have done part of its work: check before retrying" : "";
+  return { ...result, errorCategory: "timeout", error: `${name} did not finish within ${setting} (${seconds} s) and was stopped${maybe}` };
+}
+
 /** Runs the prepared call and records its outcome. Whatever goes wrong after the intent, an outcome is written. */
 export async function runAndRecord(prepared: Prepared, state: RunState): Promise<ExecuteResult> {
   const { options, action, record, redactor, shown } = state;
   const repeatable = action.definition.idempotent ?? action.kind === "read";
   const started = Date.now();
   let written = false;
-  const finish = async (result: RunResult, code: string | undefined, exitCode?: ExitCodeValue): Promise<ExecuteResult> => {
+  const finish = async (ended: RunResult, code: string | undefined, exitCode?: ExitCodeValue): Promise<ExecuteResult> => {
     const durationMs = Date.now() - started;
+    const result = ended.outcome === "succeeded" ? ended : outOfTime(ended, options, `${shown.tool}.${shown.action}`);
     const output = redactor.value(result.output ?? null);
     const details = redactor.value(result.details);
     const message = result.error === undefined ? undefined : redactor.text(result.error);
     const status: ExecutionStatus = result.declined ? "declined" : result.outcome;
-    const interrupted = options.signal?.aborted === true;
+    const interrupted = options.signal?.aborted === true && !timedOut(options);
     const warnings = async (): Promise<string[]> => [
       ...shown.warnings,
       ...[...(result.warnings ?? []), ...(await runAfter(result.after))].map((w) => redactor.text(w)),

@@ -125,10 +125,9 @@ function markRolledBack(deps: ExecuteDeps, original: Execution, by: ExecuteResul
   });
 }
 
-/** The compensation's own time limit (config rollback.timeoutSeconds), on top of Ctrl-C. */
-function limited(options: Pick<ExecuteOptions, "signal">, deps: ExecuteDeps): AbortSignal {
-  const timeout = AbortSignal.timeout(deps.config.rollback.timeoutSeconds * 1000);
-  return options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+/** The compensation's own time limit (config rollback.timeoutSeconds), counted once it runs: an approval wait is not cut short. */
+function limited(deps: ExecuteDeps): ExecuteOptions["timeLimit"] {
+  return { seconds: deps.config.rollback.timeoutSeconds, setting: "rollback.timeoutSeconds" };
 }
 
 /** `toolctl rollback ID`: runs the compensation through the whole pipeline (validation, policy, approval, record). */
@@ -136,7 +135,7 @@ export async function rollbackExecution(id: string, options: RollbackOptions, de
   const original = await findOriginal(deps, id);
   const { target, input } = await compensation(deps, original);
   const result = await execute(
-    { ...options, target, input: { params: [], paramsJson: JSON.stringify(input) }, rollbackOf: original.id, signal: limited(options, deps) },
+    { ...options, target, input: { params: [], paramsJson: JSON.stringify(input) }, rollbackOf: original.id, timeLimit: limited(deps) },
     deps,
   );
   if (result.status === "succeeded") await markRolledBack(deps, original, result, options.actor);
@@ -179,7 +178,8 @@ export async function autoRollback(result: ExecuteResult, options: ExecuteOption
       rollbackOf: original.id,
       yes: true,
       wait: false,
-      signal: limited(options, deps),
+      signal: options.signal,
+      timeLimit: limited(deps),
     },
     deps,
   );
