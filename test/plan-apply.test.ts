@@ -314,8 +314,8 @@ describe("toolctl apply", () => {
  * `toolctl apply four.plan.yaml --yes` in a process of its own, SIGKILLed (with the step's own process) once the
  * step that waits for `waitFor` runs, as a crash would leave it.
  */
-async function applyKilledAt(dir: string, home: string, waitFor: string): Promise<void> {
-  const child = spawn(process.execPath, [binPath, "apply", "four.plan.yaml", "--yes"], {
+async function applyKilledAt(dir: string, home: string, waitFor: string, args = ["apply", "four.plan.yaml", "--yes"]): Promise<void> {
+  const child = spawn(process.execPath, [binPath, ...args], {
     cwd: dir,
     env: { ...process.env, TOOLCTL_HOME: home, CI: "true" },
     stdio: "ignore",
@@ -763,6 +763,32 @@ describe("failure, rollback and resume", () => {
       ["committed", "succeeded"],
     ]);
     expect((await toolctl.audit()).filter((e) => e.type === "execution.superseded")).toHaveLength(1);
+  });
+
+  it("a step cut off twice (apply, then resume, each SIGKILLed) and then run to the end is spent once: both cut-off attempts are released", async () => {
+    const dir = stepsTool(tempDir("toolctl-plan-kill-twice-"));
+    const manifest = path.join(dir, "steps.yaml");
+    writeFileSync(manifest, readFileSync(manifest, "utf8").replace("    idempotent: true\n", "    idempotent: true\n    cost: { fixed: 0.7 }\n"));
+    const toolctl = await stepsHome(dir);
+    stepsPlan(dir, [{ id: "one" }, { id: "two", after: "one", waitFor: "go" }]);
+    await applyKilledAt(dir, toolctl.home, "go");
+    const runId = (await toolctl.planRuns()).items[0]!.id;
+    rmSync(path.join(dir, "go.pid"));
+    await applyKilledAt(dir, toolctl.home, "go", ["plan-runs", "resume", runId, "--yes"]);
+    expect((await toolctl.budget()).spend).toMatchObject({ committedUsd: 0.7, reservedUsd: 1.4 });
+    writeFileSync(path.join(dir, "go"), "");
+    const resumed = await toolctl.resumePlanRun(runId, { yes: true });
+    expect(resumed.status).toBe("succeeded");
+    const { spend, entries } = await toolctl.budget();
+    expect(spend).toMatchObject({ committedUsd: 1.4, reservedUsd: 0 });
+    expect(entries.map((e) => [e.state, e.executionStatus])).toEqual([
+      ["committed", "succeeded"],
+      ["committed", "succeeded"],
+    ]);
+    const superseded = (await toolctl.audit()).filter((e) => e.type === "execution.superseded");
+    expect(superseded).toHaveLength(2);
+    const last = resumed.steps.find((s) => s.id === "two")!.executionId;
+    expect(superseded.map((e) => (e.data as { by: string }).by)).toEqual([last, last]);
   });
 
   it("after a SIGKILL mid-apply, resume runs only what was not done: no step runs twice", async () => {

@@ -520,15 +520,16 @@ async function runSteps(
       state.output = result.output;
       if (state.supersedes) {
         const [tool, action] = step.action.split(".") as [string, string];
-        await deps.store.executions.superseded(state.supersedes, {
-          type: "execution.superseded",
-          actor: options.actor,
-          tool,
-          action,
-          executionId: state.supersedes,
-          status: "unknown",
-          data: { by: state.executionId, planRunId: runId },
-        });
+        for (const cutOff of await cutOffAttempts(deps, runId, step.action, state.supersedes))
+          await deps.store.executions.superseded(cutOff, {
+            type: "execution.superseded",
+            actor: options.actor,
+            tool,
+            action,
+            executionId: cutOff,
+            status: "unknown",
+            data: { by: state.executionId, planRunId: runId },
+          });
       }
       return await finish(step, state, "succeeded");
     }
@@ -682,4 +683,25 @@ function summary(
     }),
     error: error ?? null,
   };
+}
+
+/**
+ * The attempts of one idempotent step a success supersedes: the one cut off last (the step's own), and any cut off
+ * before it whose reservation is still held (a resume cut off as well): the same action in the same plan run, with
+ * the same input, ended unknown. One success of an action safe to repeat stands for all of them.
+ */
+async function cutOffAttempts(deps: ExecuteDeps, runId: string, target: string, last: string): Promise<string[]> {
+  const found = await deps.store.executions.find(last);
+  const latest = Array.isArray(found) ? undefined : found;
+  if (!latest) return [last];
+  const [tool, action] = target.split(".") as [string, string];
+  const unknown = await deps.store.executions.list({ tool, action, status: "unknown", limit: 1000, offset: 0 });
+  const input = digestOf(latest.input);
+  const earlier = unknown.items.filter((e) => e.id !== last && e.planRunId === runId && e.createdAt < latest.createdAt && digestOf(e.input) === input);
+  const held = new Set<string>();
+  // Reserved on the day the run started (taken under the ledger's lock), which is its creation day but at midnight.
+  for (const day of new Set(earlier.flatMap((e) => [e.createdAt, e.startedAt ?? e.createdAt].map((at) => at.slice(0, 10))))) {
+    for (const entry of await deps.store.ledger.entries(day)) if (entry.state === "reserved") held.add(entry.executionId);
+  }
+  return [...earlier.filter((e) => held.has(e.id)).map((e) => e.id), last];
 }
