@@ -88,6 +88,28 @@ suite("team mode: the CLI on a shared PostgreSQL database", () => {
     for (const m of [a, b]) expect((await runJson(["audit", "verify"], m)).json).toMatchObject({ ok: true });
   });
 
+  it("a failure whose message holds a NUL byte (a program's stderr) is recorded as failed, the byte written as \\0", async () => {
+    const url = await newDatabase();
+    const { home, env } = machine(url);
+    const toolctl = await openApi({ home, env });
+    const tool = `apiVersion: toolctl/v1
+name: nul
+description: Fails with a NUL byte on stderr
+runtime: process
+actions:
+  fail:
+    description: Fail
+    kind: read
+    command: [/bin/sh, -c, 'printf "bad\\000tail\\n" >&2; exit 4']
+    stdin: none
+`;
+    expect((await toolctl.importManifests([writeFiles({ "nul.yaml": tool })])).failed).toEqual([]);
+    const result = await toolctl.run("nul.fail", {});
+    expect(result).toMatchObject({ status: "failed", exitCode: 1 });
+    expect(result.error?.message).toContain("bad\\0tail");
+    expect(await toolctl.execution(result.executionId)).toMatchObject({ status: "failed", error: { message: result.error?.message } });
+  });
+
   it("--database wins over TOOLCTL_DATABASE_URL, and a home without a database keeps its own registry", async () => {
     const url = await newDatabase("team");
     const a = machine(url);

@@ -67,7 +67,8 @@ export async function runAndRecord(prepared: Prepared, state: RunState): Promise
     const result = ended.outcome === "succeeded" ? ended : outOfTime(ended, options, `${shown.tool}.${shown.action}`);
     const output = redactor.value(result.output ?? null);
     const details = redactor.value(result.details);
-    const message = result.error === undefined ? undefined : redactor.text(result.error);
+    // A NUL byte (from a program's stderr, an answer's body) is written as \0: PostgreSQL text cannot hold it.
+    const message = result.error === undefined ? undefined : redactor.text(result.error).replaceAll("\0", "\\0");
     const status: ExecutionStatus = result.declined ? "declined" : result.outcome;
     const interrupted = options.signal?.aborted === true && !timedOut(options);
     const warnings = async (): Promise<string[]> => [
