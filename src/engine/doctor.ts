@@ -248,8 +248,9 @@ export async function diagnose(context: DoctorContext, openStore: () => Promise<
       missing.length === 0
         ? { name: `secrets ${tool.name}`, level: "ok", message: `${tool.secrets.length} found` }
         : {
+            // A registered tool that cannot run: a failure, as an engine its Docker tools need would be.
             name: `secrets ${tool.name}`,
-            level: "warn",
+            level: "fail",
             message: `missing ${missing.join(", ")}: set them in the environment, .env or with toolctl secret set`,
           },
     );

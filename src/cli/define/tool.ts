@@ -35,7 +35,7 @@ export const toolDefinition: CommandDefinition = {
       .argument("<name>", "tool name")
       .addHelpText(
         "after",
-        "\nExit 0 when healthy or degraded; otherwise the failed run's exit code.\n\nExample:\n  toolctl tool test stripe\n  toolctl tool test weather --json",
+        "\nExit 0 when healthy or degraded; otherwise the failed run's exit code.\n\nExample:\n  toolctl tool test weather\n  toolctl tool test namecheap --json",
       )
       .action(action(async () => (await import("../commands/run.js")).toolTestCommand));
     tool
