@@ -54,6 +54,7 @@ function renderHuman(result: ExecuteResult, context: CommandContext): void {
       if (typeof request.encodedBody === "string") lines.push(`  body: ${request.encodedBody}`);
       else if (request.body !== undefined) lines.push(`  body:`, pretty(request.body).replace(/^/gm, "    "));
       lines.push(`  timeout: ${request.timeoutSeconds}s`);
+      if (typeof request.retries === "string") lines.push(`  retries: ${request.retries}`);
     } else if (request.runtime === "process") {
       lines.push(
         `  argv: ${JSON.stringify(request.argv)}`,
