@@ -220,6 +220,12 @@ describe("toolctl config set|unset|get", () => {
       { key: "mcp.allow", value: [], source: "default" },
       { key: "rateLimits", value: {}, source: "default" },
     ]);
+    // A config.yaml that sets neither leaves both at their defaults, and says so.
+    expect((await runCli(["config", "set", "limits.dailyUsd", "300"], { home })).code).toBe(0);
+    expect(await listed()).toMatchObject([
+      { key: "mcp.allow", value: [], source: "default" },
+      { key: "rateLimits", value: {}, source: "default" },
+    ]);
     expect((await runCli(["config", "set", "mcp.allow", "stripe,pay.charge"], { home })).code).toBe(0);
     expect((await runCli(["config", "set", "rateLimits.stripe", "60"], { home })).code).toBe(0);
     expect(await listed()).toMatchObject([

@@ -33,6 +33,8 @@ interface Cache {
   stamp: string;
   values: Config;
   present: string[];
+  /** Which of the listed settings (LISTED_SETTINGS) the file sets: their defaults are not the file's. */
+  listed: string[];
 }
 
 /** A setting's value from text (an environment variable, or `toolctl config set`): a bad one is exit 2 naming `name`. */
@@ -115,7 +117,8 @@ async function validateFile(file: string, stamp: string, home: string): Promise<
     );
   }
   const present = SETTINGS.map((s) => s.key).filter((key) => getPath(data, key) !== undefined);
-  const cache: Cache = { stamp, values: parsed.data, present };
+  const listed = LISTED_SETTINGS.filter((key) => getPath(data, key) !== undefined);
+  const cache: Cache = { stamp, values: parsed.data, present, listed };
   try {
     writeFileSync(path.join(home, CACHE_FILE), JSON.stringify(cache), { mode: 0o600 });
   } catch {
@@ -159,7 +162,8 @@ export async function loadConfig(home: string, env: NodeJS.ProcessEnv, project?:
     } catch {
       cache = undefined;
     }
-    if (cache?.stamp !== stamp) cache = await validateFile(file, stamp, home);
+    // A cache written before it kept `listed` is read again.
+    if (cache?.stamp !== stamp || !Array.isArray(cache.listed)) cache = await validateFile(file, stamp, home);
     for (const key of cache.present) {
       setPath(values, key, getPath(cache.values, key));
       sources[key] = "config.yaml";
@@ -167,13 +171,11 @@ export async function loadConfig(home: string, env: NodeJS.ProcessEnv, project?:
     // A map, not a single setting: taken whole from the file.
     const rateLimits = (cache.values as { rateLimits?: Record<string, number> }).rateLimits;
     values.rateLimits = rateLimits ?? {};
-    if (rateLimits) sources.rateLimits = "config.yaml";
+    if (cache.listed.includes("rateLimits")) sources.rateLimits = "config.yaml";
     // A list, likewise.
     const allow = (cache.values as { mcp?: { allow?: string[] } }).mcp?.allow;
-    if (allow) {
-      (values.mcp as { allow: string[] }).allow = allow;
-      sources["mcp.allow"] = "config.yaml";
-    }
+    if (allow) (values.mcp as { allow: string[] }).allow = allow;
+    if (cache.listed.includes("mcp.allow")) sources["mcp.allow"] = "config.yaml";
   }
   let projectView: ResolvedConfig["project"];
   if (project) {
