@@ -6,6 +6,7 @@
  * repeated `-p k=v`, text otherwise.
  */
 import { UsageError } from "../errors.js";
+import { hasLoneSurrogate } from "../util/unicode.js";
 
 export interface InputSources {
   params: string[];
@@ -28,9 +29,10 @@ function parseObject(text: string, where: string): Record<string, unknown> {
 }
 
 /**
- * Refuses JSON text a person gave (`--params`, `--params-file`) holding a whole number JSON.parse cannot keep
- * exactly: past 2^53 it would silently become another number (an id, an amount). A program's own object is not
- * checked: its numbers are already what it holds.
+ * Refuses JSON text a person gave (`--params`, `--params-file`, a JSON list or object in `--param`) holding a whole
+ * number JSON.parse cannot keep exactly: past 2^53 it would silently become another number (an id, an amount),
+ * however it is written (`9007199254740993`, `9007199254740993.0`, `9.007199254740993e15`). A program's own
+ * object is not checked: its numbers are already what it holds.
  */
 export function checkExactNumbers(text: string, where: string): void {
   const inexact = inexactInteger(text);
@@ -38,6 +40,30 @@ export function checkExactNumbers(text: string, where: string): void {
   throw new UsageError(
     `${where}: ${inexact} is larger than a number can hold exactly (${Number.MAX_SAFE_INTEGER}); it would be sent as ${Number(inexact)}: write it as a string if the field takes one`,
   );
+}
+
+/**
+ * Whether a JSON number is a whole number past Number.MAX_SAFE_INTEGER (either way) that JSON.parse would not keep
+ * as written. Written in plain digits, any such number is refused (past 2^53 two numbers share one double). With a
+ * fraction or an exponent (`9007199254740993.0`, `9.007199254740993e15`) it is refused when the double differs from
+ * it, so `1e21`, which a double holds exactly, passes. A number with a fraction is approximate in any case.
+ */
+function inexactWhole(literal: string): boolean {
+  const match = /^-?(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(literal);
+  if (!match) return false;
+  let digits = match[1]! + (match[2] ?? "");
+  // Where the decimal point falls in `digits`: the number of digits before it.
+  let point = match[1]!.length + Number(match[3] ?? 0);
+  const leadingZeros = /^0*/.exec(digits)![0].length;
+  digits = digits.slice(leadingZeros).replace(/0+$/, "");
+  point -= leadingZeros;
+  if (digits === "" || digits.length > point) return false;
+  // 17 digits or more before the point is 10^16 or more, past 2^53 - 1 (16 digits).
+  if (point <= 16 && BigInt(digits.padEnd(point, "0")) <= BigInt(Number.MAX_SAFE_INTEGER)) return false;
+  if (match[2] === undefined && match[3] === undefined) return true;
+  const parsed = Math.abs(Number(literal));
+  // A finite double is below 2^1024: `point` is at most 309 digits here.
+  return !Number.isFinite(parsed) || BigInt(parsed) !== BigInt(digits.padEnd(point, "0"));
 }
 
 /** The first whole number in JSON `text`, outside its strings, that JSON.parse cannot keep exactly. */
@@ -51,7 +77,7 @@ function inexactInteger(text: string): string | undefined {
     if (char !== "-" && (char < "0" || char > "9")) continue;
     const match = /^-?\d+(\.\d+)?([eE][+-]?\d+)?/.exec(text.slice(i));
     if (!match) continue;
-    if (match[1] === undefined && match[2] === undefined && !Number.isSafeInteger(Number(match[0]))) return match[0];
+    if (inexactWhole(match[0])) return match[0];
     i += match[0].length - 1;
   }
   return undefined;
@@ -125,19 +151,26 @@ function itemSchemas(view: SchemaView, schemas: Schema[]): Schema[] {
 /** Text that fits no declared scalar type, for a field that may be a list: JSON, or items separated by commas. */
 function listValue(raw: string, items: Schema[], flag: string): unknown[] {
   if (raw.trimStart().startsWith("[")) {
+    let parsed: unknown;
     try {
-      const parsed = JSON.parse(raw) as unknown;
-      if (Array.isArray(parsed)) return parsed;
+      parsed = JSON.parse(raw);
     } catch {
       // Not JSON: a comma list whose first item starts with a bracket.
+    }
+    if (Array.isArray(parsed)) {
+      checkExactNumbers(raw, flag);
+      return parsed;
     }
   }
   return raw === "" ? [] : raw.split(",").map((item) => typedValue(item, items, flag));
 }
 
+/** A number as JSON writes one: decimal, no sign but `-`, no leading zeros, no spaces (`0x10` or ` 5 ` stay text). */
+const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+
 /**
  * Converts the text after `=` to the type the schemas ask for; text that fits no declared type stays text. A
- * list is JSON or `a,b`, its items typed in turn.
+ * number is a JSON number; a list is JSON or `a,b`, its items typed in turn.
  */
 export function typedValue(
   raw: string,
@@ -148,12 +181,12 @@ export function typedValue(
   const list = Array.isArray(schemas) ? schemas : schemas === undefined ? [] : [schemas];
   const types = declaredTypes(list);
   for (const type of types) {
-    if ((type === "number" || type === "integer") && raw.trim() !== "" && Number.isFinite(Number(raw))) {
+    if ((type === "number" || type === "integer") && JSON_NUMBER.test(raw)) {
       // A whole number past 2^53 has no exact JavaScript number: sent, it would name another id, another amount.
-      if (/^\s*[+-]?\d+\s*$/.test(raw) && !Number.isSafeInteger(Number(raw))) {
+      if (inexactWhole(raw)) {
         if (types.includes("string")) return raw;
         throw new UsageError(
-          `${flag}: ${raw.trim()} is larger than a number can hold exactly (${Number.MAX_SAFE_INTEGER}); it would be sent as ${Number(raw)}, so nothing was sent`,
+          `${flag}: ${raw} is larger than a number can hold exactly (${Number.MAX_SAFE_INTEGER}); it would be sent as ${Number(raw)}, so nothing was sent`,
         );
       }
       return Number(raw);
@@ -161,11 +194,15 @@ export function typedValue(
     if (type === "boolean" && (raw === "true" || raw === "false")) return raw === "true";
     if (type === "null" && raw === "null") return null;
     if (type === "object") {
+      let parsed: unknown;
       try {
-        return JSON.parse(raw);
+        parsed = JSON.parse(raw);
       } catch {
         if (types.length === 1) throw new UsageError(`${flag}: expected a JSON ${type}, got ${JSON.stringify(raw)}`);
+        continue;
       }
+      checkExactNumbers(raw, flag);
+      return parsed;
     }
   }
   if (types.includes("array") && !types.includes("string")) return listValue(raw, itemSchemas(view, list), flag);
@@ -186,8 +223,15 @@ export function buildInput(sources: InputSources, inputSchema: Schema | undefine
     const eq = param.indexOf("=");
     const key = eq > 0 ? param.slice(0, eq) : "";
     const path = key.split(".");
-    if (eq <= 0 || path.some((segment) => segment === "" || segment === "__proto__" || segment === "constructor" || segment === "prototype")) {
+    if (eq <= 0 || path.some((segment) => segment === "")) {
       throw new UsageError(`--param ${JSON.stringify(param)}: expected key=value, such as --param amount=50`);
+    }
+    // Assigned, `__proto__` would replace an object's prototype rather than set a field (`constructor` and
+    // `prototype` are plain fields: they are set as own properties below).
+    if (path.includes("__proto__")) {
+      throw new UsageError(
+        `--param ${JSON.stringify(param)}: expected key=value with a key other than __proto__, which names an object's prototype in JavaScript rather than a field; give that field in --params or --params-file`,
+      );
     }
     let value = typedValue(param.slice(eq + 1), schemasAt(view, path), `--param ${key}`, view);
     if (Array.isArray(value)) {
@@ -197,13 +241,44 @@ export function buildInput(sources: InputSources, inputSchema: Schema | undefine
     }
     setPath(input, path, value);
   }
+  const invalid = invalidText(input);
+  if (invalid !== undefined) throw new UsageError(invalid);
   return input;
+}
+
+const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+const LONE_SURROGATE = "contains a lone UTF-16 surrogate, which is not valid Unicode text";
+
+/**
+ * Why the input is not valid Unicode text, naming the first field (or field name) that holds a lone UTF-16
+ * surrogate: JSON can write one (`"\ud800"`), but no request, argument or file can carry it as it is (a URL
+ * encoder throws on it, UTF-8 writes U+FFFD in its place). Walked without recursion: input may nest deeply.
+ */
+function invalidText(input: Record<string, unknown>): string | undefined {
+  const pending: Array<[unknown, string]> = [[input, "input"]];
+  while (pending.length > 0) {
+    const [value, where] = pending.pop()!;
+    if (typeof value === "string") {
+      if (hasLoneSurrogate(value)) return `${where}: ${LONE_SURROGATE}`;
+    } else if (Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i--) pending.push([value[i], `${where}[${i}]`]);
+    } else if (value !== null && typeof value === "object") {
+      const entries = Object.entries(value);
+      for (const [key] of entries) if (hasLoneSurrogate(key)) return `${where}: the field name ${JSON.stringify(key)} ${LONE_SURROGATE}`;
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [key, item] = entries[i]!;
+        pending.push([item, IDENTIFIER.test(key) ? `${where}.${key}` : `${where}[${JSON.stringify(key)}]`]);
+      }
+    }
+  }
+  return undefined;
 }
 
 function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
   let current = target;
   for (const segment of path.slice(0, -1)) {
-    const next = current[segment];
+    // Own fields only: `constructor` is a field here, not Object's.
+    const next = Object.hasOwn(current, segment) ? current[segment] : undefined;
     if (next === null || typeof next !== "object" || Array.isArray(next)) current[segment] = {};
     current = current[segment] as Record<string, unknown>;
   }

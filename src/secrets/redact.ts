@@ -9,6 +9,7 @@
  * too, through RunContext.addSecret, before it is sent: a server may echo it back in any answer.
  */
 import { setOwn } from "../util/own.js";
+import { wellFormed } from "../util/unicode.js";
 
 export const REDACTED = "[REDACTED]";
 /** Deeper structures are cut: nothing legitimate nests this far, and recursion must not overflow the stack. */
@@ -143,10 +144,13 @@ export class Redactor {
   add(value: string | undefined): void {
     if (typeof value !== "string" || value === "") return;
     // Every encoding a value may take on its way out: URL path and query (which differ on ~!'()* and space),
-    // JSON string escapes, and base64 (as in a basic-auth header), aligned or not.
+    // JSON string escapes, and base64 (as in a basic-auth header), aligned or not. A lone UTF-16 surrogate (not
+    // valid Unicode, yet a string can hold one) goes out as U+FFFD in UTF-8, as Buffer and URLSearchParams write
+    // it; encodeURIComponent would throw on it.
     const forms = new Set([
       value,
-      encodeURIComponent(value),
+      wellFormed(value),
+      encodeURIComponent(wellFormed(value)),
       new URLSearchParams({ v: value }).toString().slice(2),
       JSON.stringify(value).slice(1, -1),
       Buffer.from(value).toString("base64"),

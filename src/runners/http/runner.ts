@@ -19,6 +19,7 @@ import { shownSigningHeaders, signingHeaders } from "./sign.js";
 import { clientOwnedHeader } from "../../util/owned-headers.js";
 import { decodeBody } from "./decode.js";
 import { isXmlContentType, XML_TEXT_KEY, XmlError } from "./xml.js";
+import { hasLoneSurrogate } from "../../util/unicode.js";
 
 type ListStyle = NonNullable<NonNullable<HttpRequestSpecTemplate["styles"]>["query"]>[string];
 
@@ -32,6 +33,21 @@ interface Pair {
 const present = (value: unknown): boolean => value !== undefined && value !== null;
 const scalarText = (value: unknown): string => (typeof value === "string" ? value : typeof value === "object" ? JSON.stringify(value) : String(value));
 const DELIMITERS = { form: ",", spaceDelimited: " ", pipeDelimited: "|" } as const;
+
+/** The style a manifest gives `name`, its own entry only: a field named `constructor` or `toString` has none. */
+function styleOf<Style>(styles: Record<string, Style> | undefined, name: string): Style | undefined {
+  return styles !== undefined && Object.hasOwn(styles, name) ? styles[name] : undefined;
+}
+
+/**
+ * Text about to be percent-encoded as UTF-8. A lone UTF-16 surrogate (from a secret: the input is checked before)
+ * is not valid Unicode: encodeURIComponent throws on it and URLSearchParams sends U+FFFD in its place. Refused,
+ * naming where it would go; the value is not shown, as it may hold a secret.
+ */
+function encodable(text: string, where: string): string {
+  if (hasLoneSurrogate(text)) throw new TemplateError(`${where}: the value has a lone UTF-16 surrogate, which is not valid Unicode text`);
+  return text;
+}
 
 /** Bracket pairs for nested values: `metadata[order]=1`, `items[0][price]=p` (Stripe style, OpenAPI deepObject). */
 function bracketPairs(key: string, value: unknown, into: Pair[] = []): Pair[] {
@@ -71,23 +87,26 @@ function styledPairs(key: string, value: unknown, style: ListStyle | undefined, 
 }
 
 /** application/x-www-form-urlencoded, as URLSearchParams writes it (a form of every secret the redactor knows). */
-function formEncode(text: string): string {
-  return encodeURIComponent(text)
+function formEncode(text: string, where: string): string {
+  return encodeURIComponent(encodable(text, where))
     .replace(/[!'()~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
     .replace(/%20/g, "+");
 }
 
 /** A query pair: a style's delimiters stay literal between encoded items, and so do the brackets of deepObject names. */
-function queryPair(pair: Pair): string {
-  const key = formEncode(pair.key).replace(/%5B/g, "[").replace(/%5D/g, "]");
-  return `${key}=${pair.values.map(formEncode).join(pair.delimiter === " " ? "%20" : pair.delimiter)}`;
+function queryPair(pair: Pair, where: string): string {
+  const key = formEncode(pair.key, where).replace(/%5B/g, "[").replace(/%5D/g, "]");
+  return `${key}=${pair.values.map((value) => formEncode(value, where)).join(pair.delimiter === " " ? "%20" : pair.delimiter)}`;
 }
 
 /** A form body: values without a style use bracket encoding (`metadata[order]=1`, `items[0][price]=p`). */
 export function encodeForm(value: Record<string, unknown>, styles: Record<string, ListStyle> = {}): string {
   const params = new URLSearchParams();
   for (const [key, item] of Object.entries(value)) {
-    for (const pair of styledPairs(key, item, styles[key], (k, v) => bracketPairs(k, v))) params.append(pair.key, pair.values.join(pair.delimiter));
+    for (const pair of styledPairs(key, item, styleOf(styles, key), (k, v) => bracketPairs(k, v))) {
+      const where = `request.form.${key}`;
+      params.append(encodable(pair.key, where), encodable(pair.values.join(pair.delimiter), where));
+    }
   }
   return params.toString();
 }
@@ -98,7 +117,7 @@ function pathSegmentEncoder(template: string, field: string): (value: string) =>
     const problem = pathSegmentProblem(value);
     if (problem !== undefined)
       throw new TemplateError(`request.path ${JSON.stringify(template)}: ${field} ${JSON.stringify(value)} is not allowed as a path segment: ${problem}`);
-    return encodeURIComponent(value);
+    return encodeURIComponent(encodable(value, `request.path ${JSON.stringify(template)}: ${field}`));
   };
 }
 
@@ -156,19 +175,25 @@ function renderHeader(name: string, template: string, scope: Record<string, unkn
  * RFC 6265 cookie octets go as they are (a base64 token keeps its `=`); any other value is percent-encoded
  * whole, so that it takes a form the secret redactor knows.
  */
-function cookieText(text: string): string {
-  return /^[\x21\x23\x24\x26-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]*$/.test(text) ? text : encodeURIComponent(text);
+function cookieText(text: string, where: string): string {
+  return /^[\x21\x23\x24\x26-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]*$/.test(text) ? text : encodeURIComponent(encodable(text, where));
 }
 
 /** OpenAPI form style for cookies: exploded, a list is one cookie per item and an object one cookie per field. */
 function cookiePairs(name: string, value: unknown, explode: boolean): string[] {
   if (!present(value)) return [];
-  if (explode && Array.isArray(value)) return value.filter(present).map((item) => `${name}=${cookieText(scalarText(item))}`);
+  const where = `request.cookies.${name}`;
+  if (explode && Array.isArray(value)) return value.filter(present).map((item) => `${name}=${cookieText(scalarText(item), where)}`);
   if (explode && typeof value === "object")
     return Object.entries(value as object)
       .filter(([, v]) => present(v))
-      .map(([k, v]) => `${k}=${cookieText(scalarText(v))}`);
-  return [`${name}=${simpleText(value, false, cookieText)}`];
+      .map(([k, v]) => `${k}=${cookieText(scalarText(v), where)}`);
+  return [`${name}=${simpleText(value, false, (text) => cookieText(text, where))}`];
+}
+
+/** What HTTP/1.1 can carry in a header value (what Node sends): tab, printable ASCII and Latin-1. */
+function headerCarries(value: string): boolean {
+  return !/[^\t\x20-\x7e\x80-\xff]/.test(value);
 }
 
 export function categoryForStatus(status: number): ErrorCategory {
@@ -302,12 +327,12 @@ export const httpRunner: Runner = {
     const query = renderValue(request.query, scope) as Record<string, unknown>;
     let pairs: string[] = [];
     for (const [key, value] of Object.entries(query)) {
-      for (const pair of styledPairs(key, value, styles.query?.[key], plainQueryPairs)) pairs.push(queryPair(pair));
+      for (const pair of styledPairs(key, value, styleOf(styles.query, key), plainQueryPairs)) pairs.push(queryPair(pair, `request.query.${key}`));
     }
 
     const headers: Record<string, string> = { accept: "application/json, text/plain;q=0.9, */*;q=0.5" };
     for (const [name, template] of Object.entries({ ...definition.http?.headers, ...request.headers })) {
-      const value = renderHeader(name, template, scope, styles.header?.[name]?.explode ?? false);
+      const value = renderHeader(name, template, scope, styleOf(styles.header, name)?.explode ?? false);
       if (value === undefined) continue;
       // Refused at import; a tool imported before may still name one, which a dry run would show and the client drop.
       const owned = clientOwnedHeader(name);
@@ -318,7 +343,7 @@ export const httpRunner: Runner = {
       }
       // What HTTP/1.1 cannot carry in a header (what Node refuses to send): found here, so a dry run says it too,
       // and nothing is sent. The value is not shown: it may hold a secret.
-      if (/[^\t\x20-\x7e\x80-\xff]/.test(value)) {
+      if (!headerCarries(value)) {
         throw new TemplateError(
           `request.headers.${name}: the value has characters a header cannot carry (a line break, a control character, or one beyond Latin-1 such as an emoji or CJK text); percent-encode it, or send it in the body`,
         );
@@ -326,7 +351,7 @@ export const httpRunner: Runner = {
       headers[name.toLowerCase()] = value;
     }
     const cookies = Object.entries((renderValue(request.cookies ?? {}, scope) ?? {}) as Record<string, unknown>).flatMap(([name, value]) =>
-      cookiePairs(name, value, styles.cookie?.[name]?.explode ?? true),
+      cookiePairs(name, value, styleOf(styles.cookie, name)?.explode ?? true),
     );
     if (cookies.length > 0) headers.cookie = [headers.cookie, ...cookies].filter((c) => c !== undefined && c !== "").join("; ");
     // An imported operation whose `security` differs from the tool's has an auth of its own (none included).
@@ -336,16 +361,27 @@ export const httpRunner: Runner = {
       .filter(([, template]) => /\{\{\s*secrets\./.test(template))
       .map(([name]) => name.toLowerCase());
     if (auth.type === "api_key" && auth.in === "header") sensitiveHeaders.push(auth.name.toLowerCase());
-    if (auth.type === "bearer") headers.authorization = `Bearer ${secrets[auth.secret]}`;
+    // A credential a header cannot carry (a line break pasted with the key) is refused as a templated header is,
+    // naming the secret and not its value.
+    const authHeader = (name: string, value: string, secret: string): string => {
+      if (headerCarries(value)) return value;
+      throw new TemplateError(
+        `auth: the value of the ${name} header has characters a header cannot carry (a line break, a control character, or one beyond Latin-1 such as an emoji or CJK text): check the secret ${secret}`,
+      );
+    };
+    if (auth.type === "bearer") headers.authorization = authHeader("authorization", `Bearer ${secrets[auth.secret]}`, auth.secret);
     else if (auth.type === "basic") {
       const username = renderText(auth.username, scope, "auth.username");
       const password = auth.passwordOptional ? (context.optionalSecret(auth.secret) ?? "") : (secrets[auth.secret] ?? "");
       headers.authorization = basicAuthorization(username, password, context, /\{\{\s*secrets\./.test(auth.username));
     } else if (auth.type === "api_key") {
       if (auth.in === "query") {
-        const key = queryPair({ key: auth.name, values: [""], delimiter: "" });
-        pairs = [...pairs.filter((pair) => !pair.startsWith(key)), queryPair({ key: auth.name, values: [secrets[auth.secret] ?? ""], delimiter: "" })];
-      } else headers[auth.name.toLowerCase()] = secrets[auth.secret] ?? "";
+        const key = queryPair({ key: auth.name, values: [""], delimiter: "" }, "auth.name");
+        pairs = [
+          ...pairs.filter((pair) => !pair.startsWith(key)),
+          queryPair({ key: auth.name, values: [secrets[auth.secret] ?? ""], delimiter: "" }, `auth: the secret ${auth.secret}`),
+        ];
+      } else headers[auth.name.toLowerCase()] = authHeader(auth.name.toLowerCase(), secrets[auth.secret] ?? "", auth.secret);
     }
     // Built here rather than through searchParams, which would re-encode a style's literal delimiters.
     url.search = mergeQuery(baseQuery, [...url.search.slice(1).split("&"), ...pairs]);

@@ -1,12 +1,17 @@
 /** A program's argv and what its ending means, shared by the process and docker runtimes. */
 import { isUtf8 } from "node:buffer";
-import { renderText, TemplateError, type TemplateScope } from "../../domain/template.js";
+import { renderText, renderValue, TemplateError, type TemplateScope } from "../../domain/template.js";
 import type { RunContext, RunResult } from "../types.js";
 
-/** Renders an argv template. No shell means no injection, but a value starting with '-' in its own argument would be read as an option. */
+/**
+ * Renders an argv template. No shell means no injection, but a value starting with '-' in its own argument would be
+ * read as an option. An argument is a C string: a NUL byte would end it, so the system refuses to start the program
+ * (refused here instead, before anything is reserved, and in a dry run too). The value is not shown: it may hold a secret.
+ */
 export function renderArgv(command: string[], scope: TemplateScope): string[] {
   return command.map((part, index) => {
     const value = renderText(part, scope, `command[${index}]`);
+    if (value.includes("\0")) throw new TemplateError(`command[${index}]: the value has a NUL byte, which a program's argument cannot carry`);
     if (/^\{\{/.test(part.trim()) && value.startsWith("-") && !command.slice(0, index).includes("--")) {
       throw new TemplateError(
         `command[${index}]: the value ${JSON.stringify(value.slice(0, 40))} starts with '-' and would be read as an option; put "--" before it in the manifest's command if the program accepts that`,
@@ -14,6 +19,22 @@ export function renderArgv(command: string[], scope: TemplateScope): string[] {
     }
     return value;
   });
+}
+
+/**
+ * Renders an action's `env` templates to the program's extra variables (absent values left out, others as text).
+ * A variable is a C string too: one with a NUL byte is refused, naming it, as an argument is.
+ */
+export function renderEnv(templates: Record<string, unknown>, scope: TemplateScope): Record<string, string> {
+  const env: Record<string, string> = {};
+  const rendered = renderValue(templates, scope) as Record<string, unknown>;
+  for (const [name, value] of Object.entries(rendered)) {
+    if (value === undefined) continue;
+    const text = String(value);
+    if (text.includes("\0")) throw new TemplateError(`env.${name}: the value has a NUL byte, which an environment variable cannot carry`);
+    env[name] = text;
+  }
+  return env;
 }
 
 export function lastLine(text: string): string {
