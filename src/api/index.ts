@@ -47,6 +47,7 @@ import type { Store } from "../store/port.js";
 import type { TransferReport } from "../store/transfer.js";
 import { NeedsHumanError, UsageError } from "../errors.js";
 import { sourcesOf } from "./input.js";
+import { timeRange } from "./time.js";
 import { codeVerifier, manageApi } from "./manage.js";
 
 export { ExitCode, ToolctlError } from "../errors.js";
@@ -116,7 +117,18 @@ export type {
 };
 
 import type { ApplyCallOptions, ApprovalChannel, OpenOptions, ProgressEvent, RunOptions, Toolctl } from "./types.js";
-export type { ApplyCallOptions, ApprovalChannel, ApprovalDecision, OpenOptions, ProgressEvent, RunInput, RunOptions, Toolctl, ToolHealth } from "./types.js";
+export type {
+  ApplyCallOptions,
+  ApprovalChannel,
+  ApprovalDecision,
+  OpenOptions,
+  ProgressEvent,
+  RunInput,
+  RunOptions,
+  TimeFiltered,
+  Toolctl,
+  ToolHealth,
+} from "./types.js";
 
 /** Runners load on demand: a process run never pays for the HTTP client, and the reverse. */
 export const RUNNERS: Record<string, () => Promise<Runner>> = {
@@ -164,16 +176,97 @@ function closable(toolctl: Toolctl, isClosed: () => boolean, inflight: Set<Promi
   });
 }
 
-/** A Human backed by an ApprovalChannel: a program's function answers where a terminal would prompt. */
+/**
+ * A stream the API hands out (`auditEvents()`), held open across calls: `close` ends every one still open before
+ * the store closes (a database cannot close under an open statement), and the iteration's next step is then refused
+ * with a usage error rather than read from a closed store. Each `for await` opens its own iteration.
+ */
+function closableStream<T>(open: () => AsyncIterable<T>, streams: Set<() => Promise<void>>, isClosed: () => boolean, call: string): AsyncIterable<T> {
+  const refusal = () => new UsageError(`toolctl.${call}(): this toolctl was closed, and the iteration with it; open another with openToolctl() to read on`);
+  return {
+    [Symbol.asyncIterator]: (): AsyncIterator<T> => {
+      let source: AsyncIterator<T> | undefined;
+      let ended = false;
+      const release = async (): Promise<void> => {
+        streams.delete(end);
+        const opened = source;
+        source = undefined;
+        await opened?.return?.();
+      };
+      const end = async (): Promise<void> => {
+        ended = true;
+        await release().catch(() => undefined);
+      };
+      return {
+        async next() {
+          if (ended || isClosed()) throw refusal();
+          if (!source) {
+            source = open()[Symbol.asyncIterator]();
+            streams.add(end);
+          }
+          const step = await source.next();
+          if (step.done) {
+            streams.delete(end);
+            source = undefined;
+            ended = true;
+          }
+          return step;
+        },
+        async return() {
+          ended = true;
+          await release();
+          return { done: true, value: undefined };
+        },
+      };
+    },
+  };
+}
+
+/**
+ * What an ApprovalChannel's answer means, read strictly: only a literal `approved: true` (with an `otp` that is text,
+ * when there is one) approves, `approved: false` refuses and `needsHuman: true` alone says nobody can answer here.
+ * Anything else (`approved: "false"`, `1`, `null`, both forms at once) is no answer: undefined.
+ */
+function readDecision(decision: unknown): { answer: "yes"; otp?: string } | { answer: "no" | "unanswered" } | undefined {
+  if (decision === null || typeof decision !== "object" || Array.isArray(decision)) return undefined;
+  const { approved, needsHuman, otp } = decision as Record<string, unknown>;
+  if (needsHuman !== undefined) return needsHuman === true && approved === undefined ? { answer: "unanswered" } : undefined;
+  if (approved === false) return { answer: "no" };
+  if (approved !== true || (otp !== undefined && typeof otp !== "string")) return undefined;
+  return otp === undefined ? { answer: "yes" } : { answer: "yes", otp };
+}
+
+/** A channel's answer as an error message shows it: its code, if it gave one, is never repeated. */
+function shownAnswer(decision: unknown): string {
+  const value =
+    decision !== null && typeof decision === "object" && !Array.isArray(decision) && "otp" in decision ? { ...decision, otp: "(hidden)" } : decision;
+  let text: string;
+  try {
+    text = value === undefined || typeof value === "function" || typeof value === "bigint" ? String(value) : (JSON.stringify(value) ?? String(value));
+  } catch {
+    text = Object.prototype.toString.call(value);
+  }
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}
+
+/**
+ * A Human backed by an ApprovalChannel: a program's function answers where a terminal would prompt. An answer that
+ * is none of the channel's forms fails closed: a UsageError, which ends the attempt declined (exit 2), nothing run.
+ */
 export function channelHuman(channel: ApprovalChannel | undefined, onFiled?: RunOptions["onApprovalFiled"]): Human {
   let pendingOtp: string | undefined;
   return {
     canPrompt: channel !== undefined,
     async confirm(request) {
-      const decision = await channel!(request);
-      if ("needsHuman" in decision) return "unanswered";
-      if (!decision.approved) return "no";
-      pendingOtp = decision.otp;
+      const decision: unknown = await channel!(request);
+      const read = readDecision(decision);
+      if (read === undefined) {
+        throw new UsageError(
+          `the approval channel's answer ${shownAnswer(decision)} is not { approved: true }, { approved: false } or { needsHuman: true }: ${request.tool}.${request.action} was not approved, and nothing ran`,
+        );
+      }
+      if (read.answer !== "yes") return read.answer;
+      pendingOtp = "otp" in read ? read.otp : undefined;
       return "yes";
     },
     async code() {
@@ -304,7 +397,10 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
   const base = { actor, cwd, env };
 
   let closed = false;
+  let closing: Promise<void> | undefined;
   const inflight = new Set<Promise<unknown>>();
+  // What ends each audit export still being read, for close.
+  const streams = new Set<() => Promise<void>>();
   const toolctl: Toolctl = {
     home,
     ...(project ? { project } : {}),
@@ -313,8 +409,18 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
     store,
     ...manageApi({ store, home, env, actor }),
     async importManifests(paths, importOptions = {}) {
+      // A string is not iterated as a list of one-letter paths (`"/"` scanned the root directory).
+      const given: unknown = paths;
+      if (!Array.isArray(given)) {
+        throw new UsageError(`importManifests: paths: expected an array of manifest files and directories, got ${shown(given)}`);
+      }
+      given.forEach((entry: unknown, index) => {
+        if (typeof entry !== "string" || entry === "") {
+          throw new UsageError(`importManifests: paths[${index}]: expected the path of a manifest file or directory, got ${shown(entry)}`);
+        }
+      });
       const { importManifests } = await import("../manifest/import.js");
-      return importManifests((input) => (importOptions.dryRun ? store.tools.preview(input) : store.tools.save(input)), { paths, actor });
+      return importManifests((input) => (importOptions.dryRun ? store.tools.preview(input) : store.tools.save(input)), { paths, actor, cwd });
     },
     async importSpec(source, { dryRun, ...specOptions } = {}) {
       const { importOpenApi } = await import("../manifest/import.js");
@@ -438,16 +544,18 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
 
     async executions(query = {}) {
       checkPaging("executions", query);
+      const checked = timeRange("executions", query);
       await settle();
-      return store.executions.list({ limit: 20, offset: 0, ...query });
+      return store.executions.list({ limit: 20, offset: 0, ...checked });
     },
     async execution(idOrPrefix) {
       await settle();
       return store.executions.find(idOrPrefix);
     },
     async countExecutions(filter = {}) {
+      const checked = timeRange("countExecutions", filter);
       await settle();
-      return store.executions.count(filter);
+      return store.executions.count(checked);
     },
     async stats(query) {
       // Checked here, as the CLI's flags are: a program's typo is one line naming the field, not a database error.
@@ -461,12 +569,19 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
           throw new UsageError(`stats: ${field}: expected one of ${allowed.join(", ")}, got ${JSON.stringify(value) ?? "nothing"}`);
         }
       }
+      const checked = timeRange("stats", query);
       await settle();
-      return store.executions.stats(query);
+      return store.executions.stats(checked);
     },
-    audit: async (query = {}) => (checkPaging("audit", query), store.audit.query(query)),
-    countAudit: async (query = {}) => (checkPaging("countAudit", query), store.audit.count(query)),
-    auditEvents: () => store.audit.all(),
+    audit: async (query = {}) => (checkPaging("audit", query), store.audit.query(timeRange("audit", query))),
+    countAudit: async (query = {}) => (checkPaging("countAudit", query), store.audit.count(timeRange("countAudit", query))),
+    auditEvents: () =>
+      closableStream(
+        () => store.audit.all(),
+        streams,
+        () => closed,
+        "auditEvents",
+      ),
     verifyAudit: () => store.audit.verify(),
     async budget(day) {
       // A run whose process is gone keeps its reservation, shown as of unknown outcome, as `toolctl budget` shows it.
@@ -482,13 +597,25 @@ export async function openToolctl(options: OpenOptions = {}): Promise<Toolctl> {
       set.add(listener);
       return () => set.delete(listener);
     },
-    async close() {
-      if (closed) return;
-      closed = true;
-      // A run in flight is recorded as it ends before the registry closes: closing under it would leave it
-      // recorded as running, its spend reserved, and report a success as unknown.
-      await Promise.allSettled([...inflight]);
-      await store.close();
+    close() {
+      // A second close while the first is under way waits for it; after it, it does nothing.
+      closing ??= (async () => {
+        closed = true;
+        try {
+          // A run in flight is recorded as it ends before the registry closes: closing under it would leave it
+          // recorded as running, its spend reserved, and report a success as unknown.
+          await Promise.allSettled([...inflight]);
+          // An audit export still being read is ended: its open statement would keep the database from closing.
+          await Promise.all([...streams].map((end) => end()));
+          await store.close();
+        } catch (error) {
+          // The store is still open: so is this object, and the next close tries again.
+          closed = false;
+          closing = undefined;
+          throw error;
+        }
+      })();
+      return closing;
     },
   };
 

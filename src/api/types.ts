@@ -138,6 +138,12 @@ export type ProgressEvent =
   /** A pipeline stage that ended, with its duration (see Progress.stage). */
   | { type: "stage"; stage: string; ms: number; detail?: Record<string, unknown> };
 
+/**
+ * A history query as a program gives it: `since` and `until` as ISO dates or times (read as the CLI reads
+ * `--since` and `--until`: in UTC, a bare date the whole day) or as `Date`s.
+ */
+export type TimeFiltered<Q> = Omit<Q, "since" | "until"> & { since?: string | Date; until?: string | Date };
+
 export interface Toolctl extends ManageApi {
   readonly home: string;
   /** The project whose toolctl.yaml applies, when there is one. */
@@ -203,14 +209,14 @@ export interface Toolctl extends ManageApi {
   /** The newest plan runs (20 unless `limit`, after skipping the newest `offset`), and how many there are in all. */
   planRuns(query?: Partial<PlanRunQuery>): Promise<{ total: number; items: Array<Omit<PlanRun, "plan" | "steps"> & { interrupted: boolean }> }>;
 
-  executions(query?: Partial<ExecutionQuery>): Promise<{ total: number; items: Execution[] }>;
+  executions(query?: TimeFiltered<Partial<ExecutionQuery>>): Promise<{ total: number; items: Execution[] }>;
   /** An execution by id or unique prefix; an array when the prefix is ambiguous. */
   execution(idOrPrefix: string): Promise<Execution | Execution[] | undefined>;
-  countExecutions(filter?: CountFilter): Promise<number>;
-  stats(query: StatsQuery): Promise<Stats>;
-  audit(query?: AuditQuery): Promise<AuditEvent[]>;
+  countExecutions(filter?: TimeFiltered<CountFilter>): Promise<number>;
+  stats(query: TimeFiltered<StatsQuery>): Promise<Stats>;
+  audit(query?: TimeFiltered<AuditQuery>): Promise<AuditEvent[]>;
   /** How many audit events match the query's filters (its limit and offset aside). */
-  countAudit(query?: AuditQuery): Promise<number>;
+  countAudit(query?: TimeFiltered<AuditQuery>): Promise<number>;
   auditEvents(): AsyncIterable<AuditEvent>;
   verifyAudit(): Promise<AuditVerification>;
   budget(day?: string): Promise<{ spend: DaySpend; entries: ReservationRow[]; limits: Config["limits"] }>;

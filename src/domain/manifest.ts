@@ -99,6 +99,67 @@ export const manifestSchema = z
     for (const problem of manifestRuleProblems(manifest)) ctx.addIssue({ code: "custom", ...problem });
   });
 
+/** The one name no map in a manifest may hold: zod's records leave it out of what they return, without a word. */
+const RESERVED_KEY = "__proto__";
+
+/**
+ * Every map in a raw manifest (the actions, an http tool's headers, a request's query or cookies, a JSON Schema's
+ * keywords, ...) holding a `__proto__` key, found by walking the schema beside the data. Validation would drop the
+ * key in silence (the action, the header or the query value would simply not be there), so it is refused instead:
+ * each problem names the map (`path`) and the key (`atKey`).
+ */
+export function reservedKeyProblems(manifest: unknown): Array<{ path: PropertyKey[]; atKey: string; message: string }> {
+  const found = new Map<string, { path: PropertyKey[]; atKey: string; message: string }>();
+  const isMap = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === "object" && !Array.isArray(value);
+  const visit = (schema: z.core.$ZodType, value: unknown, path: PropertyKey[], depth: number): void => {
+    if (value === undefined || depth > 64) return;
+    const def = schema._zod.def as unknown as { type: string } & Record<string, unknown>;
+    const inner = (key: string) => def[key] as z.core.$ZodType;
+    switch (def.type) {
+      case "optional":
+      case "nullable":
+      case "default":
+      case "prefault":
+      case "readonly":
+      case "catch":
+      case "nonoptional":
+        return visit(inner("innerType"), value, path, depth + 1);
+      case "pipe":
+        return visit(inner(inner("in")._zod.def.type === "transform" ? "out" : "in"), value, path, depth + 1);
+      case "lazy":
+        return visit((def.getter as () => z.core.$ZodType)(), value, path, depth + 1);
+      case "union":
+        return (def.options as z.core.$ZodType[]).forEach((option) => visit(option, value, path, depth + 1));
+      case "intersection":
+        return (visit(inner("left"), value, path, depth + 1), visit(inner("right"), value, path, depth + 1));
+      case "array":
+        return void (Array.isArray(value) && value.forEach((item, index) => visit(inner("element"), item, [...path, index], depth + 1)));
+      case "object": {
+        if (!isMap(value)) return;
+        // An object's own fields are known by name: a `__proto__` among them is reported as an unknown field.
+        for (const [key, field] of Object.entries(def.shape as Record<string, z.core.$ZodType>)) {
+          if (Object.hasOwn(value, key)) visit(field, value[key], [...path, key], depth + 1);
+        }
+        return;
+      }
+      case "record": {
+        if (!isMap(value)) return;
+        if (Object.hasOwn(value, RESERVED_KEY)) {
+          found.set([...path, RESERVED_KEY].map(String).join("\u0000"), { path, atKey: RESERVED_KEY, message: "this name is not allowed" });
+        }
+        for (const key of Object.keys(value)) {
+          if (key !== RESERVED_KEY) visit(inner("valueType"), value[key], [...path, key], depth + 1);
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  };
+  visit(manifestSchema, manifest, [], 0);
+  return [...found.values()];
+}
+
 export type Manifest = z.infer<typeof manifestSchema>;
 export type ManifestInput = z.input<typeof manifestSchema>;
 export type Runtime = (typeof runtimes)[number];

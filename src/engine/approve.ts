@@ -5,7 +5,7 @@
  */
 import type { Actor } from "../config/home.js";
 import type { ExecutionOrigin } from "../domain/records.js";
-import { ExitCode, NeedsHumanError, PolicyError, ToolctlError } from "../errors.js";
+import { ExitCode, NeedsHumanError, PolicyError, ToolctlError, UsageError } from "../errors.js";
 import type { Store } from "../store/port.js";
 import { approvedTooLongAgo, type ApprovalRequest } from "../policy/approval.js";
 import { describeCodeRefusal } from "../policy/otp-code.js";
@@ -22,7 +22,10 @@ export interface TwoFactor {
 
 export interface Human {
   canPrompt: boolean;
-  /** `unanswered`: nobody can be asked from here after all (a program's channel said so); the run ends as without one. */
+  /**
+   * `unanswered`: nobody can be asked from here after all (a program's channel said so); the run ends as without one.
+   * A UsageError thrown here (a program's channel answered none of its forms) ends the attempt declined with it.
+   */
   confirm(request: ApprovalRequest, timeoutMs: number, signal?: AbortSignal): Promise<"yes" | "no" | "timeout" | "eof" | "interrupted" | "unanswered">;
   code(timeoutMs: number, signal?: AbortSignal): Promise<{ code: string } | { answer: string }>;
   /** Tells the person running `--wait` which command decides the request. */
@@ -94,6 +97,21 @@ export async function obtainApproval(
       status: result,
       data: { via, ...extra, ...(options.origin ? { origin: options.origin } : {}) },
     });
+  // An answer that is no answer (a UsageError from the human's channel) is audited as declined and refused with it.
+  let invalidAnswer: UsageError | undefined;
+  const confirm = async (timeoutMs: number): Promise<Awaited<ReturnType<Human["confirm"]>> | "invalid"> => {
+    try {
+      return await human.confirm(request, timeoutMs, options.signal);
+    } catch (error) {
+      if (!(error instanceof UsageError)) throw error;
+      invalidAnswer = error;
+      return "invalid";
+    }
+  };
+  const refusedAnswer = async (via: string): Promise<ApprovalResult> => {
+    await decided(via, "declined", { answer: "invalid" });
+    return { approved: false, status: "declined", error: invalidAnswer! };
+  };
   const checkCode = async (code: string, via: string): Promise<ApprovalResult> => {
     const verdict = await twoFactor.verify(code, { tool: request.tool, action: request.action, executionId: options.executionId });
     if (verdict.ok) {
@@ -133,7 +151,8 @@ export async function obtainApproval(
 
   if (options.wait && options.askFirst && human.canPrompt && !request.needsOtp) {
     const via = options.askFirst.via;
-    const answer = await human.confirm(request, options.timeoutSeconds * 1000, options.signal);
+    const answer = await confirm(options.timeoutSeconds * 1000);
+    if (answer === "invalid") return refusedAnswer(via);
     if (answer === "yes") {
       await decided(via, "approved");
       return { approved: true, via };
@@ -182,8 +201,9 @@ export async function obtainApproval(
   if (human.canPrompt) {
     const timeoutMs = options.timeoutSeconds * 1000;
     if (!options.yes) {
-      const answer = await human.confirm(request, timeoutMs, options.signal);
+      const answer = await confirm(timeoutMs);
       if (answer === "unanswered") return nobody();
+      if (answer === "invalid") return refusedAnswer("prompt");
       if (answer !== "yes") {
         await decided("prompt", "declined", { answer });
         if (answer === "interrupted") return interrupted("the approval prompt");

@@ -19,6 +19,8 @@ import { declaredToolName, MANIFEST_EXTENSIONS, readManifestFile, type LoadedMan
 export interface ImportOptions {
   paths: string[];
   actor: Actor;
+  /** Where relative paths are read from (the API's `cwd`); default: the process's own directory. */
+  cwd?: string;
 }
 
 /** Saves one validated tool; the API passes its store's `tools.save`. */
@@ -38,10 +40,16 @@ export interface ImportReport {
   failed: ImportFailure[];
 }
 
-/** Expands directories to the manifests directly inside them, in name order; a file named twice counts once. */
-export async function collectManifestFiles(paths: string[]): Promise<string[]> {
+/**
+ * Expands directories to the manifests directly inside them, in name order; a file named twice counts once. A
+ * relative path is read from `cwd`; it keeps the name it was given when that is the process's own directory, so
+ * that messages name it as the user did.
+ */
+export async function collectManifestFiles(paths: string[], cwd: string = process.cwd()): Promise<string[]> {
   const files: string[] = [];
-  for (const given of paths) {
+  const here = path.resolve(cwd) === process.cwd();
+  for (const named of paths) {
+    const given = here || path.isAbsolute(named) ? named : path.resolve(cwd, named);
     let info;
     try {
       info = await stat(given);
@@ -104,7 +112,7 @@ function compileActions(loaded: LoadedManifest): CompiledAction[] {
 }
 
 export async function importManifests(save: SaveTool, options: ImportOptions): Promise<ImportReport> {
-  const files = await collectManifestFiles(options.paths);
+  const files = await collectManifestFiles(options.paths, options.cwd);
   const report: ImportReport = { imported: [], failed: [] };
   const seen = new Map<string, string>();
   for (const file of files) {
@@ -166,19 +174,22 @@ export async function importOpenApi(
 
 /** A spec converted and checked as `importOpenApi` does, ready to save: nothing is written yet. */
 export async function prepareOpenApi(request: OpenApiImport): Promise<{ report: import("../openapi/index.js").ConvertReport; input: SaveToolInput }> {
-  const [{ convertOpenApi }, { manifestSchema }, { describeIssue }, { referencedSecrets }] = await Promise.all([
+  const [{ convertOpenApi }, { manifestSchema, reservedKeyProblems }, { describeIssue }, { referencedSecrets }] = await Promise.all([
     import("../openapi/index.js"),
     import("../domain/manifest.js"),
     import("./problems.js"),
     import("./load.js"),
   ]);
   const converted = await convertOpenApi(request.source, request.options);
+  // A parameter named __proto__ would be left out of the request without a word: refused, as in a manifest file.
+  const reserved = reservedKeyProblems(converted.manifest);
   const parsed = manifestSchema.safeParse(converted.manifest);
-  if (!parsed.success) {
+  if (reserved.length > 0 || !parsed.success) {
     // The converter's output is checked like any manifest: a spec it cannot express is refused, never half-saved.
-    const problems = parsed.error.issues
-      .flatMap((issue) => describeIssue(issue, manifestSchema))
-      .map((p) => `${request.source}: ${p.path.join(".")}: ${p.message}`);
+    const problems =
+      reserved.length > 0
+        ? reserved.map((p) => `${request.source}: ${[...p.path, p.atKey].join(".")}: ${p.message}`)
+        : parsed.error!.issues.flatMap((issue) => describeIssue(issue, manifestSchema)).map((p) => `${request.source}: ${p.path.join(".")}: ${p.message}`);
     throw new ValidationError(
       "manifest_invalid",
       problems.length === 1 ? problems[0]! : `${request.source}: ${problems.length} problems in the converted tool`,

@@ -8,7 +8,7 @@ import path from "node:path";
 // Loaded with ./locate.js anyway. A dynamic import() of it lost its named exports in the CommonJS build (only
 // `default` was there), so every failed manifest's tool went unnamed.
 import { parse } from "yaml";
-import { manifestRuleProblems, manifestSchema, type Manifest } from "../domain/manifest.js";
+import { manifestRuleProblems, manifestSchema, reservedKeyProblems, type Manifest } from "../domain/manifest.js";
 import { ValidationError } from "../errors.js";
 import { isValidAllowedHost, isValidNetworkEntry } from "../net/outbound-policy.js";
 import { checkSchema } from "../schema/compile.js";
@@ -64,6 +64,9 @@ export function parseManifest(text: string, file: string): LoadedManifest {
   if (located.data === null || typeof located.data !== "object" || Array.isArray(located.data)) {
     throw invalid(file, [`${file}:1:1: expected a mapping with apiVersion, name, runtime and actions`]);
   }
+  // Refused before validation, which would drop the key and report what its absence leaves (no actions at all).
+  const reserved = reservedKeyProblems(located.data);
+  if (reserved.length > 0) throw invalid(file, sortedUnique(reserved.map((p) => formatProblem(file, located, p))));
   const parsed = manifestSchema.safeParse(located.data);
   const problems: Problem[] = parsed.success
     ? checkEmbedded(parsed.data)
