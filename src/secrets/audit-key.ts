@@ -31,8 +31,11 @@ function derivedId(key: Buffer): string {
   return `e${nodeCrypto().createHash("sha256").update("toolctl-audit-key-id\0").update(key).digest("hex").slice(0, 12)}`;
 }
 
-/** The audit key of this home; with `create`, a new one is made when there is none (the first audited write). */
-export function loadAuditKey(home: string, env: NodeJS.ProcessEnv, options: { create: boolean }): AuditKey | undefined {
+/**
+ * The audit key of this home; with `create`, a new one is made when there is none (the first audited write).
+ * `beforeCreate` is handed a new key before it is stored: what it writes with the key is on disk before the key is.
+ */
+export function loadAuditKey(home: string, env: NodeJS.ProcessEnv, options: { create: boolean; beforeCreate?: (key: AuditKey) => void }): AuditKey | undefined {
   if (env.TOOLCTL_AUDIT_KEY) {
     const key = decode(env.TOOLCTL_AUDIT_KEY, "TOOLCTL_AUDIT_KEY");
     return { id: derivedId(key), key, where: "TOOLCTL_AUDIT_KEY", given: true };
@@ -43,8 +46,10 @@ export function loadAuditKey(home: string, env: NodeJS.ProcessEnv, options: { cr
     if (!options.create) return undefined;
     holder = holderForNewKey(home, "audit", env);
     const id = `a${Date.now().toString(36)}${nodeCrypto().randomBytes(3).toString("hex")}`;
+    const key = nodeCrypto().randomBytes(32);
+    options.beforeCreate?.({ id, key, where: holder.where });
     // Never replaces a key another process created meanwhile: the loser reads the winner's.
-    holder.create(`${JSON.stringify({ id, key: nodeCrypto().randomBytes(32).toString("base64") })}\n`);
+    holder.create(`${JSON.stringify({ id, key: key.toString("base64") })}\n`);
     text = holder.read();
     if (text === undefined) throw new EnvironmentError(`the audit key could not be read back from ${holder.where}`);
   }

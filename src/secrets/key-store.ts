@@ -11,23 +11,11 @@
  * `TOOLCTL_KEY_STORE=file` or `keyring` forces the choice. A key outside the home cannot be read by a process
  * that can only read files, which is what a confined tool is at most.
  */
-import {
-  closeSync,
-  existsSync,
-  fchmodSync,
-  fsyncSync,
-  linkSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  statSync,
-  unlinkSync,
-  writeFileSync,
-  writeSync,
-} from "node:fs";
+import { closeSync, existsSync, fchmodSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { EnvironmentError, UsageError } from "../errors.js";
+import { syncDirectory } from "../util/atomic-file.js";
 
 export type KeyName = "master" | "audit";
 export type KeyStoreChoice = "auto" | "keyring" | "file";
@@ -61,32 +49,44 @@ export function keyStoreChoice(env: NodeJS.ProcessEnv): KeyStoreChoice {
 
 // ---------------------------------------------------------------------------------------------------- the file
 
-/** Writes a complete file beside its final name, on disk before it is renamed or linked into place. */
+/** A file of the home that could not be written, as one line (exit 6): a full disk is said as such. */
+function writeFailed(file: string, error: unknown): EnvironmentError {
+  const code = (error as NodeJS.ErrnoException).code;
+  const why =
+    code === "ENOSPC" || code === "EDQUOT"
+      ? `no space left on the disk holding ${path.dirname(file)}; nothing was written: free some space and run it again`
+      : `${code ?? (error as Error).message}; nothing was written`;
+  return new EnvironmentError(`cannot create ${file}: ${why}`, {}, error);
+}
+
+function removeQuietly(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch {
+    // Never created, or gone already.
+  }
+}
+
+/**
+ * Writes a complete file beside its final name, on disk before it is renamed or linked into place. On any failure
+ * (a full disk shows at the write or at the flush) the temp file is removed: nothing is left half-written.
+ */
 function writeDurableTemp(file: string, text: string): string {
   const temp = `${file}.${process.pid}.tmp`;
-  const fd = openSync(temp, "w", 0o600);
+  let fd: number | undefined;
   try {
+    fd = openSync(temp, "w", 0o600);
     fchmodSync(fd, 0o600);
     writeSync(fd, text);
     fsyncSync(fd);
-  } finally {
     closeSync(fd);
+    fd = undefined;
+  } catch (error) {
+    if (fd !== undefined) closeSync(fd);
+    removeQuietly(temp);
+    throw writeFailed(file, error);
   }
   return temp;
-}
-
-/** Makes a rename durable: a value sealed with a new key must never outlive the file naming that key. */
-function syncDirectory(dir: string): void {
-  try {
-    const fd = openSync(dir, "r");
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // Some platforms cannot open a directory for syncing; the rename is still atomic there.
-  }
 }
 
 function fileHolder(home: string, name: KeyName): KeyHolder {
@@ -109,13 +109,19 @@ function fileHolder(home: string, name: KeyName): KeyHolder {
         return true;
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
-        throw new EnvironmentError(`cannot create ${file}: ${(error as Error).message}`, {}, error);
+        throw writeFailed(file, error);
       } finally {
-        unlinkSync(temp);
+        removeQuietly(temp);
       }
     },
     write(text) {
-      renameSync(writeDurableTemp(file, text), file);
+      const temp = writeDurableTemp(file, text);
+      try {
+        renameSync(temp, file);
+      } catch (error) {
+        removeQuietly(temp);
+        throw writeFailed(file, error);
+      }
       syncDirectory(home);
     },
   };
@@ -258,9 +264,14 @@ function readMarker(home: string): Partial<Record<KeyName, "keyring">> {
 
 function markInKeyring(home: string, name: KeyName): void {
   const file = path.join(home, MARKER_FILE);
-  const temp = `${file}.${process.pid}.tmp`;
-  writeFileSync(temp, `${JSON.stringify({ ...readMarker(home), [name]: "keyring" }, null, 2)}\n`, { mode: 0o600 });
-  renameSync(temp, file);
+  const temp = writeDurableTemp(file, `${JSON.stringify({ ...readMarker(home), [name]: "keyring" }, null, 2)}\n`);
+  try {
+    renameSync(temp, file);
+  } catch (error) {
+    removeQuietly(temp);
+    throw writeFailed(file, error);
+  }
+  syncDirectory(home);
 }
 
 // ----------------------------------------------------------------------------------------------- which holder

@@ -42,15 +42,23 @@ export function writeFileAtomic(file: string, text: string, options: { mode?: nu
     }
     throw error;
   }
+  // The rename itself is durable once the directory is flushed.
+  syncDirectory(path.dirname(target));
+}
+
+/**
+ * Flushes a directory, so that a rename or a new name in it outlives a power cut. Not every platform can open a
+ * directory for this; there the rename is made all the same, and only its durability is in question.
+ */
+export function syncDirectory(dir: string): void {
   try {
-    // The rename itself is durable once the directory is flushed (not every platform can open one).
-    const dir = openSync(path.dirname(target), "r");
+    const fd = openSync(dir, "r");
     try {
-      fsyncSync(dir);
+      fsyncSync(fd);
     } finally {
-      closeSync(dir);
+      closeSync(fd);
     }
   } catch {
-    // The new content is in place; only its durability across a power cut is in question.
+    // Made, if not flushed.
   }
 }

@@ -35,6 +35,11 @@ interface Holder {
 /** How long a lock may stay without a holder written in it (one being created) before it counts as left behind. */
 const UNWRITTEN_MS = 2_000;
 
+/**
+ * Creates `lock` holding `content`; false when it exists. A lock that cannot be made whole (no room on the disk
+ * for its content) is removed again and said as unavailable: an empty one left behind would be taken for one
+ * being written, and waited for.
+ */
 function tryCreate(lock: string, content: string): boolean {
   let fd: number;
   try {
@@ -46,9 +51,16 @@ function tryCreate(lock: string, content: string): boolean {
   }
   try {
     writeSync(fd, content);
-  } finally {
+  } catch (error) {
     closeSync(fd);
+    try {
+      unlinkSync(lock);
+    } catch {
+      // Gone already.
+    }
+    throw new LockUnavailableError(lock, (error as NodeJS.ErrnoException).code ?? (error as Error).message);
   }
+  closeSync(fd);
   return true;
 }
 
@@ -83,7 +95,9 @@ function breakStale(lock: string, text: string): boolean {
       if (left && left.ageMs > UNWRITTEN_MS && isStale(left)) unlinkSync(guard);
       return false;
     }
-  } catch {
+  } catch (error) {
+    // No guard can be made (a full disk): no lock can be either, which the caller is told rather than left to wait.
+    if (error instanceof LockUnavailableError) throw error;
     return false;
   }
   try {

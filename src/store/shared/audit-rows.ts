@@ -134,8 +134,32 @@ export function appendRefusal(
   if (exported.keyId !== key.id || checkpointMac(key, exported) !== exported.mac)
     return `the exported head (${head.file}) is not signed with this home's audit key: it was forged or replaced`;
   if (exported.seq > end) return `the exported head is at event ${exported.seq}, but the log ends at ${end}: events were cut off the end of the log`;
-  if (exported.seq === end && exported.hash !== last!.hash) return `event ${end} does not match the exported head: the log was rewritten`;
+  if (exported.seq === end && exported.hash !== (last?.hash ?? GENESIS_HASH)) return `event ${end} does not match the exported head: the log was rewritten`;
   return undefined;
+}
+
+/**
+ * Whether a head left in the head file's temp file may stand in for a missing head file: a writer stopped between
+ * writing a head and renaming it into place leaves it there. Only one signed with the audit key and exactly at the
+ * log's end (the chain's start, for an empty log) holds, and the head file itself would be accepted with that
+ * content: so a log cut short, its checkpoint put back and its head file removed is still refused, since a head
+ * at the end of the cut log can only be one put back from before the cut, which the head file would not hide either.
+ */
+export function pendingHeadHolds(pending: ChainHead | undefined, key: AuditKey | null, last: { seq: number; hash: string } | undefined): pending is ChainHead {
+  return (
+    pending !== undefined &&
+    key !== null &&
+    pending.keyId === key.id &&
+    checkpointMac(key, pending) === pending.mac &&
+    pending.seq === (last?.seq ?? 0) &&
+    pending.hash === (last?.hash ?? GENESIS_HASH)
+  );
+}
+
+/** The head that marks where a log ends before its first signed event: at its last (unsigned) event, or at seq 0. */
+export function firstHead(key: AuditKey, last: { seq: number; hash: string } | undefined): ChainHead {
+  const end = { seq: last?.seq ?? 0, hash: last?.hash ?? GENESIS_HASH };
+  return { ...end, keyId: key.id, mac: checkpointMac(key, end) };
 }
 
 /** The error for `appendRefusal`'s answer: nothing of the write is kept. */
@@ -190,10 +214,22 @@ export interface HeadsInput {
  * where that may be so (`headMayBeUnwritten`): the caller brings it up to date.
  */
 export function judgeHeads(input: HeadsInput): { headBehindBy: number; headUnwritten: boolean } {
-  const { key, chain, checkpoint, exported, headFile, hashAt } = input;
+  const { key, chain, checkpoint, exported, headFile } = input;
   const problems = chain.problems;
   const lastSeq = chain.last?.seq ?? 0;
+  const hashAt = (seq: number) => (seq === 0 ? GENESIS_HASH : input.hashAt(seq));
   const signedBy = (head: ChainHead) => key !== null && head.keyId === key.id && checkpointMac(key, head) === head.mac;
+  // The head a home's first signed write exports before its events (see `firstHead`): the key was made, or the log
+  // keyed, by a write that may not have committed. Signed, and at the end of a log with no signed event and no
+  // checkpoint, it says just that; without the key, none can be made for a log emptied or rewritten after the fact.
+  const keyedBeforeFirstEvent =
+    checkpoint === undefined &&
+    chain.signed === 0 &&
+    exported !== undefined &&
+    exported !== "invalid" &&
+    signedBy(exported) &&
+    exported.seq === lastSeq &&
+    hashAt(lastSeq) === exported.hash;
   if (checkpoint) {
     if (key !== null && checkpoint.keyId !== key.id)
       problems.push(`the audit checkpoint is signed with audit key '${checkpoint.keyId}', not with this home's key`);
@@ -202,7 +238,7 @@ export function judgeHeads(input: HeadsInput): { headBehindBy: number; headUnwri
       problems.push(`events ${lastSeq + 1}-${checkpoint.seq} were cut off the end of the log (the checkpoint is at event ${checkpoint.seq})`);
     else if (hashAt(checkpoint.seq) !== checkpoint.hash) problems.push(`event ${checkpoint.seq} does not match the checkpoint: the log was rewritten`);
     else if (checkpoint.seq < lastSeq) problems.push(`events ${checkpoint.seq + 1}-${lastSeq} come after the checkpoint: they were added outside toolctl`);
-  } else if (chain.count > 0 && (chain.signed > 0 || (key !== null && !key.given))) {
+  } else if (chain.count > 0 && (chain.signed > 0 || (key !== null && !key.given && !keyedBeforeFirstEvent))) {
     // The first signed write of a home creates its key and its checkpoint together: a key without one is a deletion.
     problems.push("the audit checkpoint is missing although the log is signed: it was deleted");
   }
@@ -210,7 +246,7 @@ export function judgeHeads(input: HeadsInput): { headBehindBy: number; headUnwri
   if (chain.count === 0) {
     const { tools, executions } = input.held();
     // A key toolctl made was made by the first audited write; one given in the environment proves nothing.
-    if (key && !key.given) problems.push(`the audit log is empty, but its key exists (${key.where}): its events were deleted`);
+    if (key && !key.given && !keyedBeforeFirstEvent) problems.push(`the audit log is empty, but its key exists (${key.where}): its events were deleted`);
     else if (tools + executions > 0)
       problems.push(`the audit log is empty, but the registry holds ${tools} tools and ${executions} executions: its events were deleted`);
   }
@@ -234,6 +270,11 @@ export function judgeHeads(input: HeadsInput): { headBehindBy: number; headUnwri
 /** The note of a verification that found no head file where it may not have been written yet, and exported it. */
 export function headUnwrittenNote(headFile: string): string {
   return `this machine had no exported head for this database (${headFile}): it had not written to it yet, or the file was removed, so events cut off the end before now could not be checked here; exported now`;
+}
+
+/** The note of a verification that found the head in the head file's temp file, at the log's end, and put it in place. */
+export function headPendingNote(headFile: string): string {
+  return `the exported head was left in ${headFile}.tmp (a toolctl process stopped before renaming it to ${headFile}); it is at the end of the log and signed, so it was put in place`;
 }
 
 /** The note of a verification that found the exported head merely behind an intact log, and brought it up to date. */

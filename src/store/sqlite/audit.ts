@@ -5,23 +5,28 @@
  * signed checkpoint in the same transaction as the events, and exported to `audit.head` beside the database.
  * Events written before the log was keyed keep their plain SHA-256 chain; the first signed event pins them.
  */
-import { loadAuditKey } from "../../secrets/audit-key.js";
-import { exportCommittedHead, nowIso, statement, type Registry } from "./db.js";
+import path from "node:path";
+import { loadAuditKey, type AuditKey } from "../../secrets/audit-key.js";
+import { exportCommittedHead, exportFirstHead, fileWriteError, nowIso, statement, type Registry } from "./db.js";
 import { GENESIS_HASH, hashRow } from "../shared/signing.js";
 import {
   appendRefusal,
   appendRefused,
   ChainCheck,
+  firstHead,
   headBehindNote,
+  headPendingNote,
   judgeHeads,
   MAX_PROBLEMS,
   MISSING_EXECUTIONS_SQL,
   missingExecutionProblem,
+  pendingHeadHolds,
   toEvent,
   verificationOf,
   type AuditRow,
   type LogEnd,
 } from "../shared/audit-rows.js";
+import { putPendingHeadFile, readPendingHeadFile } from "../shared/head-file.js";
 import { HEAD_FILE, readHead, type ChainHead } from "./head.js";
 import { signUnsignedExecutions, verifyExecutionSignatures } from "./executions.js";
 import type { AuditEventInput, AuditEvent, AuditVerification, AuditQuery } from "../../domain/records.js";
@@ -36,8 +41,14 @@ export function appendAudit(registry: Registry, event: AuditEventInput): { seq: 
   // The transaction's first event: the log must end where it was left (later ones chain onto this one).
   if (!registry.pendingHead) {
     const checkpoint = statement(registry, "SELECT seq, hash, key_id AS keyId, mac FROM audit_checkpoint WHERE id = 1").get() as ChainHead | undefined;
-    const refusal = appendRefusal(last, checkpoint, readHead(registry.home), registry.auditKey(), { file: HEAD_FILE, mayBeUnwritten: false });
+    const key = registry.auditKey();
+    const exported = headInPlace(registry, key, last);
+    const refusal = appendRefusal(last, checkpoint, exported, key, { file: HEAD_FILE, mayBeUnwritten: false });
     if (refusal) throw appendRefused(refusal, registry.file);
+    // Before the log's first signed event (the key was given, or made by an earlier write that did not commit), its
+    // head is exported where the log ends now: from then on a process stopped between COMMIT and the export leaves
+    // the head behind the log (a note), never missing (which is what a cut log with its head removed looks like).
+    if (exported === undefined) exportFirstHead(registry, firstHead(key, last));
   }
   // The first signed event of a log that predates signing: executions written until now are signed with it.
   if (last !== undefined && last.key_id === null) signUnsignedExecutions(registry);
@@ -65,6 +76,39 @@ export function appendAudit(registry: Registry, event: AuditEventInput): { seq: 
 }
 
 /**
+ * The exported head, under the write lock. When the head file is missing but its temp file holds the head at the
+ * log's very end, signed (a process stopped between writing it and renaming it), that head is put in place and
+ * used; a failure to put it there refuses the write (exit 6), which leaves things as they were.
+ */
+function headInPlace(registry: Registry, key: AuditKey, last: LogEnd | undefined): ChainHead | "invalid" | undefined {
+  const exported = readHead(registry.home);
+  if (exported !== undefined) return exported;
+  const pending = readPendingHeadFile(registry.home, HEAD_FILE);
+  if (!pendingHeadHolds(pending, key, last)) return undefined;
+  try {
+    putPendingHeadFile(registry.home, HEAD_FILE);
+  } catch (error) {
+    throw fileWriteError(error, path.join(registry.home, HEAD_FILE));
+  }
+  return pending;
+}
+
+/** Puts the head left in the temp file in place for `verifyAudit`, under the write lock; best effort, as an export. */
+function putPendingHead(registry: Registry, key: AuditKey | null): void {
+  try {
+    registry.db
+      .transaction(() => {
+        if (readHead(registry.home) !== undefined) return;
+        const last = statement(registry, "SELECT seq, hash, key_id FROM audit_events ORDER BY seq DESC LIMIT 1").get() as LogEnd | undefined;
+        if (pendingHeadHolds(readPendingHeadFile(registry.home, HEAD_FILE), key, last)) putPendingHeadFile(registry.home, HEAD_FILE);
+      })
+      .immediate();
+  } catch {
+    // A home it may not write: the next write puts it in place.
+  }
+}
+
+/**
  * Checks the whole chain, the signed checkpoint, the exported head and every execution's signature. What only a
  * crash can cause (the head file behind the committed log) is a note; everything else is a problem. `keyHome` is
  * where the audit key is looked up: the registry's own home, except for a copy checked with the key of the home
@@ -75,19 +119,24 @@ export function verifyAudit(registry: Registry, keyHome = registry.home): AuditV
   const key = loadAuditKey(keyHome, registry.env, { create: false }) ?? null;
   // The head file first, then one read transaction for the rest: other processes append meanwhile, and the head
   // is exported only after their COMMIT, so it is never ahead of what the snapshot holds unless events were cut.
-  const exported = readHead(registry.home);
-  const { chain, headBehindBy, executions } = registry.db
+  // Its temp file is read before it: a rename in between moves the head from one to the other, never out of sight.
+  const pending = readPendingHeadFile(registry.home, HEAD_FILE);
+  const headFile = readHead(registry.home);
+  const { chain, headBehindBy, headPending, executions } = registry.db
     .transaction(() => {
       const chain = new ChainCheck(key);
       for (const row of registry.db.prepare("SELECT * FROM audit_events ORDER BY seq").iterate() as IterableIterator<AuditRow>) {
         if (!chain.add(row)) break;
       }
       chain.finish();
+      // A head left in the temp file by a process stopped before renaming it stands in for a missing head file
+      // when it is signed and at the log's very end: a note, and it is put in place below.
+      const headPending = headFile === undefined && pendingHeadHolds(pending, key, chain.last);
       const { headBehindBy } = judgeHeads({
         key,
         chain,
         checkpoint: registry.db.prepare("SELECT seq, hash, key_id AS keyId, mac FROM audit_checkpoint WHERE id = 1").get() as ChainHead | undefined,
-        exported,
+        exported: headPending ? pending : headFile,
         headFile: HEAD_FILE,
         hashAt: (seq) => registry.db.prepare("SELECT hash FROM audit_events WHERE seq = ?").pluck().get(seq) as string | undefined,
         held: () => ({
@@ -98,9 +147,13 @@ export function verifyAudit(registry: Registry, keyHome = registry.home): AuditV
       const executions = verifyExecutionSignatures(registry, key, MAX_PROBLEMS);
       const missing = registry.db.prepare(MISSING_EXECUTIONS_SQL).all() as Array<{ id: string; seq: number }>;
       executions.problems.push(...missing.map(missingExecutionProblem));
-      return { chain, headBehindBy, executions };
+      return { chain, headBehindBy, headPending, executions };
     })
     .deferred();
+  if (headPending) {
+    notes.push(headPendingNote(HEAD_FILE));
+    putPendingHead(registry, key);
+  }
   if (headBehindBy > 0) {
     // Exported after COMMIT: a process killed in between leaves the file behind a log that is itself intact.
     notes.push(headBehindNote(headBehindBy));

@@ -3,7 +3,19 @@
  * toolctl processes can work at once. Every write goes through `writeTransaction` (BEGIN IMMEDIATE), which
  * takes the write lock up front: a deferred transaction that upgrades later can fail with SQLITE_BUSY at once.
  */
-import { existsSync, linkSync, statfsSync, statSync, unlinkSync } from "node:fs";
+import {
+  accessSync,
+  closeSync,
+  constants as fsConstants,
+  existsSync,
+  fsyncSync,
+  linkSync,
+  openSync,
+  readdirSync,
+  statfsSync,
+  statSync,
+  unlinkSync,
+} from "node:fs";
 import { sqliteBinding } from "../../util/sqlite-binding.js";
 import path from "node:path";
 import Database from "better-sqlite3";
@@ -11,8 +23,11 @@ import { RegistryError } from "../../errors.js";
 import { makeHome } from "../shared/home-dir.js";
 import { loadAuditKey, type AuditKey } from "../../secrets/audit-key.js";
 import { checkpointMac } from "../shared/signing.js";
-import { auditKeyGone } from "../shared/audit-rows.js";
+import { auditKeyGone, firstHead } from "../shared/audit-rows.js";
 import { keyStoreChoice } from "../../secrets/key-store.js";
+import { dropPendingHeadFile, putPendingHeadFile, writePendingHeadFile } from "../shared/head-file.js";
+import { syncDirectory } from "../../util/atomic-file.js";
+import { isAlive } from "../../util/process.js";
 import { exportHead, HEAD_FILE, type ChainHead } from "./head.js";
 import { exactOrAll, prefixPattern, PREFIX_ROWS } from "../shared/id-prefix.js";
 import { MIGRATIONS } from "./migrations.js";
@@ -50,16 +65,51 @@ function diskIsFull(file: string): boolean {
   }
 }
 
+/**
+ * What keeps SQLite from writing the registry, said so that it can be fixed: a file system mounted read-only, or
+ * the first of the database file, its WAL and shared-memory files, and their directory that this user may not
+ * write (SQLite gives the WAL files the database's mode when it makes them, so a database once read-only leaves
+ * read-only ones behind, and those stay after the database is made writable again). Undefined when none is found.
+ */
+function writeBlocker(file: string): string | undefined {
+  const dir = path.dirname(file);
+  const denied = (target: string): string | undefined => {
+    try {
+      accessSync(target, fsConstants.W_OK);
+      return undefined;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code;
+    }
+  };
+  if (denied(dir) === "EROFS") return `the file system holding ${dir} is mounted read-only; use a home on a writable one (--home)`;
+  for (const target of [file, `${file}-wal`, `${file}-shm`]) {
+    const code = denied(target);
+    if (code !== "EACCES" && code !== "EPERM") continue;
+    const stats = statSync(target, { throwIfNoEntry: false });
+    const mode = stats ? ` (mode ${(stats.mode & 0o777).toString(8).padStart(4, "0")})` : "";
+    return `${target} may not be written by this user${mode}; check its permissions or use --home`;
+  }
+  const code = denied(dir);
+  if (code === "EACCES" || code === "EPERM") return `the directory ${dir} may not be written by this user; check its permissions or use --home`;
+  return undefined;
+}
+
 function describeSqliteError(error: unknown, file: string): RegistryError {
   const code = (error as { code?: string }).code ?? "";
   const reason = (error as Error).message;
   if (code === "SQLITE_NOTADB" || code === "SQLITE_CORRUPT") {
     return new RegistryError(`registry ${file} is corrupt or not a toolctl registry (${reason}); move it aside or use --home`, error);
   }
-  if (code === "SQLITE_READONLY" || code.startsWith("SQLITE_READONLY")) {
-    return new RegistryError(`registry ${file} is read-only; check its permissions or use --home`, error);
+  if (code.startsWith("SQLITE_READONLY")) {
+    const blocker = writeBlocker(file);
+    return new RegistryError(`registry ${file} is read-only${blocker ? `: ${blocker}` : "; check its permissions or use --home"}`, error);
   }
-  if (code === "SQLITE_CANTOPEN") return new RegistryError(`cannot open registry ${file}: ${reason}; check the path or use --home`, error);
+  if (code.startsWith("SQLITE_CANTOPEN")) {
+    // SQLite opens (or makes) the WAL and shared-memory files beside the database even to read it.
+    const blocker = writeBlocker(file);
+    if (blocker) return new RegistryError(`cannot open registry ${file}: ${blocker}`, error);
+    return new RegistryError(`cannot open registry ${file}: ${reason}; check the path or use --home`, error);
+  }
   if (code === "SQLITE_FULL" || code === "ENOSPC" || code === "EDQUOT" || (code.startsWith("SQLITE_IOERR") && diskIsFull(file))) {
     return new RegistryError(
       `no space left on the disk holding ${path.dirname(file)} (registry ${file}); nothing was changed: free some space and run it again`,
@@ -74,30 +124,70 @@ function describeSqliteError(error: unknown, file: string): RegistryError {
 /**
  * A new registry is built whole under a temporary name and linked into place, which fails if another process
  * got there first. So a registry.db always starts with a valid header, and an empty one is damage, never new.
+ * It is linked only once complete: the write-ahead log folded into the file (a checkpoint that fails, on a full
+ * disk, is an error here; the one SQLite makes when it closes would fail without a word) and the file on disk.
  */
 function createRegistryFile(file: string): void {
+  removeAbandonedBuilds(file);
   const temp = `${file}.${process.pid}.new`;
   try {
     const db = new Database(temp, { ...sqliteBinding });
     try {
       db.pragma("journal_mode = WAL");
       migrate(db);
+      const [checkpoint] = db.pragma("wal_checkpoint(TRUNCATE)") as Array<{ busy: number }>;
+      if (checkpoint?.busy !== 0) throw new RegistryError(`registry ${file}: the new registry could not be completed; nothing was changed`);
     } finally {
       db.close();
     }
+    if ((statSync(`${temp}-wal`, { throwIfNoEntry: false })?.size ?? 0) > 0) {
+      throw new RegistryError(`registry ${file}: the new registry could not be completed; nothing was changed`);
+    }
+    syncFile(temp);
     // Executions hold inputs and outputs: the database is the user's alone, even in a home made by hand.
     // The WAL and shared-memory files take the database file's mode when SQLite creates them.
     linkSync(temp, file);
+    syncDirectory(path.dirname(file));
   } catch (error) {
+    if (error instanceof RegistryError) throw error;
     if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw describeSqliteError(error, file);
   } finally {
-    for (const leftover of [temp, `${temp}-wal`, `${temp}-shm`]) {
-      try {
-        unlinkSync(leftover);
-      } catch {
-        // Not there.
-      }
-    }
+    for (const leftover of [temp, `${temp}-wal`, `${temp}-shm`]) removeQuietly(leftover);
+  }
+}
+
+/** Flushes a file's content to disk (a full disk can show only here). */
+function syncFile(file: string): void {
+  const fd = openSync(file, "r+");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function removeQuietly(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch {
+    // Not there.
+  }
+}
+
+/** Registries a process killed while building one left behind (`registry.db.<pid>.new`, and its WAL files). */
+function removeAbandonedBuilds(file: string): void {
+  const dir = path.dirname(file);
+  const pattern = new RegExp(`^${path.basename(file).replace(/\./g, "\\.")}\\.(\\d+)\\.new(-wal|-shm)?$`);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(pattern.exec(name)?.[1]);
+    // A live process with that pid may be building one now (or be another that reused the pid): left alone.
+    if (pid && pid !== process.pid && !isAlive(pid)) removeQuietly(path.join(dir, name));
   }
 }
 
@@ -152,12 +242,13 @@ export function openRegistry(home: string, env: NodeJS.ProcessEnv = process.env)
       // never when the log is already signed, which a new key would split in two.
       if (auditKey) return auditKey;
       const existing = loadAuditKey(home, env, { create: false });
-      if (!existing) {
-        const signer = statement(registry, "SELECT key_id FROM audit_checkpoint WHERE id = 1").pluck().get() as string | undefined;
-        if (signer) throw auditKeyGone(signer);
-      }
-      auditKey = existing ?? loadAuditKey(home, env, { create: true })!;
-      return auditKey;
+      if (existing) return (auditKey = existing);
+      // Made under the write lock, where the head file is written: a caller outside a write (a plan's secret
+      // digest) takes the lock for it.
+      if (!db.inTransaction) return writeTransaction(registry, () => registry.auditKey());
+      const signer = statement(registry, "SELECT key_id FROM audit_checkpoint WHERE id = 1").pluck().get() as string | undefined;
+      if (signer) throw auditKeyGone(signer);
+      return (auditKey = createAuditKey(registry));
     },
     close() {
       cancelHeadExport(registry);
@@ -169,6 +260,75 @@ export function openRegistry(home: string, env: NodeJS.ProcessEnv = process.env)
     },
   };
   return registry;
+}
+
+/**
+ * Makes the home's audit key, under the write lock. A home without a head file gets one first, at the end of the
+ * log as it is (seq 0 for a new home), signed with the new key: written to the head's temp file before the key
+ * is stored, and renamed into place after. So whatever stops the write that made the key (a full disk, a kill,
+ * a failed COMMIT), the key never stands without a head saying the log it signed ended there, which `audit verify`
+ * takes for what it is rather than for a log whose events were deleted. A process stopped between storing the key
+ * and the rename leaves that head in the temp file, which then stands in for the head file (see
+ * `pendingHeadHolds`).
+ */
+function createAuditKey(registry: Registry): AuditKey {
+  const { home, env } = registry;
+  const last = statement(registry, "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").get() as { seq: number; hash: string } | undefined;
+  // A head file already there is left to the append's checks, as it was.
+  const withHead = !existsSync(path.join(home, HEAD_FILE));
+  let prepared: ChainHead | undefined;
+  let created: AuditKey;
+  try {
+    created = loadAuditKey(home, env, {
+      create: true,
+      beforeCreate: (key) => {
+        if (!withHead) return;
+        prepared = firstHead(key, last);
+        try {
+          writePendingHeadFile(home, HEAD_FILE, prepared);
+        } catch (error) {
+          throw fileWriteError(error, path.join(home, `${HEAD_FILE}.tmp`));
+        }
+      },
+    })!;
+  } catch (error) {
+    if (prepared) dropPendingHeadFile(home, HEAD_FILE, prepared);
+    throw error;
+  }
+  if (prepared && created.id === prepared.keyId) {
+    try {
+      putPendingHeadFile(home, HEAD_FILE);
+    } catch (error) {
+      throw fileWriteError(error, path.join(home, HEAD_FILE));
+    }
+  } else if (prepared) {
+    // Another process's key was stored first (the one read back): the head signed with this one never counts.
+    dropPendingHeadFile(home, HEAD_FILE, prepared);
+  }
+  return created;
+}
+
+/** A head written before a log's first signed event (see `appendAudit`): a failure refuses the write, exit 6. */
+export function exportFirstHead(registry: Registry, head: ChainHead): void {
+  try {
+    exportHead(registry.home, head);
+  } catch (error) {
+    throw fileWriteError(error, path.join(registry.home, HEAD_FILE));
+  }
+}
+
+/** A file of the home that could not be written, as one line (exit 6): a full disk, a read-only home, or else its code. */
+export function fileWriteError(error: unknown, file: string): RegistryError {
+  const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+  const dir = path.dirname(file);
+  if (code === "ENOSPC" || code === "EDQUOT") {
+    return new RegistryError(`no space left on the disk holding ${dir} (writing ${file}); nothing was changed: free some space and run it again`, error);
+  }
+  if (code === "EROFS") return new RegistryError(`cannot write ${file}: the file system holding ${dir} is read-only; nothing was changed`, error);
+  if (code === "EACCES" || code === "EPERM") {
+    return new RegistryError(`cannot write ${file}: permission denied; check the permissions of ${dir} or use --home; nothing was changed`, error);
+  }
+  return new RegistryError(`cannot write ${file}: ${code}; nothing was changed`, error);
 }
 
 /** Applies pending migrations. The version is re-read under the write lock, so racing processes apply each once. */
@@ -211,7 +371,7 @@ const HEAD_EXPORT_INTERVAL_MS = 1000;
  * Events appended by `fn` move the signed checkpoint in the same transaction, so the checkpoint and the log
  * always agree. The head file beside the database is exported after COMMIT, at most once a second, at the latest
  * a second after the last write, and when the registry closes: a process killed in between leaves it behind the
- * log, never ahead of it.
+ * log, never ahead of it, and never missing (a log's first signed event finds one in place, see `appendAudit`).
  */
 export function writeTransaction<T>(registry: Registry, fn: () => T): T {
   let result: T;
@@ -233,9 +393,10 @@ export function writeTransaction<T>(registry: Registry, fn: () => T): T {
   if (registry.pendingHead) {
     registry.pendingHead = undefined;
     registry.headDirty = true;
-    // The first audited write of a process exports at once when the home has no head file yet (its first event),
-    // and otherwise starts the clock: a long-lived process exports at most once a second, and at the latest a
-    // second after its last write (a timer that does not keep the process alive), not only when it closes.
+    // The first audited write of a process exports at once when the home has no head file (removed meanwhile: a
+    // log's first signed event is committed with one already in place, see `appendAudit`), and otherwise starts
+    // the clock: a long-lived process exports at most once a second, and at the latest a second after its last
+    // write (a timer that does not keep the process alive), not only when it closes.
     if (registry.headExportedAt === undefined && !existsSync(path.join(registry.home, HEAD_FILE))) exportHeadSoon(registry);
     else {
       registry.headExportedAt ??= Date.now();
