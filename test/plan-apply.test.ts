@@ -331,6 +331,17 @@ async function applyKilledAt(dir: string, home: string, waitFor: string, args = 
   process.kill(Number(readFileSync(pidFile, "utf8")), "SIGKILL");
 }
 
+/** Two steps, the second paid ($0.70, idempotent) and cut off by a SIGKILL of `apply` while it waits for `go`. */
+async function paidStepCutOff(prefix: string) {
+  const dir = stepsTool(tempDir(prefix));
+  const manifest = path.join(dir, "steps.yaml");
+  writeFileSync(manifest, readFileSync(manifest, "utf8").replace("    idempotent: true\n", "    idempotent: true\n    cost: { fixed: 0.7 }\n"));
+  const toolctl = await stepsHome(dir);
+  stepsPlan(dir, [{ id: "one" }, { id: "two", after: "one", waitFor: "go" }]);
+  await applyKilledAt(dir, toolctl.home, "go");
+  return { dir, toolctl, runId: (await toolctl.planRuns()).items[0]!.id };
+}
+
 /** A process tool whose steps append to a log; `waitFor` makes a step wait for a file before acting. */
 function stepsTool(dir: string): string {
   const script = [
@@ -746,13 +757,7 @@ describe("failure, rollback and resume", () => {
   });
 
   it("a step cut off by a SIGKILL and run again by resume is spent once: the cut-off attempt's reservation is released", async () => {
-    const dir = stepsTool(tempDir("toolctl-plan-kill-paid-"));
-    const manifest = path.join(dir, "steps.yaml");
-    writeFileSync(manifest, readFileSync(manifest, "utf8").replace("    idempotent: true\n", "    idempotent: true\n    cost: { fixed: 0.7 }\n"));
-    const toolctl = await stepsHome(dir);
-    stepsPlan(dir, [{ id: "one" }, { id: "two", after: "one", waitFor: "go" }]);
-    await applyKilledAt(dir, toolctl.home, "go");
-    const runId = (await toolctl.planRuns()).items[0]!.id;
+    const { dir, toolctl, runId } = await paidStepCutOff("toolctl-plan-kill-paid-");
     writeFileSync(path.join(dir, "go"), "");
     const resumed = await toolctl.resumePlanRun(runId, { yes: true });
     expect(resumed.status).toBe("succeeded");
@@ -766,13 +771,7 @@ describe("failure, rollback and resume", () => {
   });
 
   it("a step cut off twice (apply, then resume, each SIGKILLed) and then run to the end is spent once: both cut-off attempts are released", async () => {
-    const dir = stepsTool(tempDir("toolctl-plan-kill-twice-"));
-    const manifest = path.join(dir, "steps.yaml");
-    writeFileSync(manifest, readFileSync(manifest, "utf8").replace("    idempotent: true\n", "    idempotent: true\n    cost: { fixed: 0.7 }\n"));
-    const toolctl = await stepsHome(dir);
-    stepsPlan(dir, [{ id: "one" }, { id: "two", after: "one", waitFor: "go" }]);
-    await applyKilledAt(dir, toolctl.home, "go");
-    const runId = (await toolctl.planRuns()).items[0]!.id;
+    const { dir, toolctl, runId } = await paidStepCutOff("toolctl-plan-kill-twice-");
     rmSync(path.join(dir, "go.pid"));
     await applyKilledAt(dir, toolctl.home, "go", ["plan-runs", "resume", runId, "--yes"]);
     expect((await toolctl.budget()).spend).toMatchObject({ committedUsd: 0.7, reservedUsd: 1.4 });

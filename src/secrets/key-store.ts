@@ -115,14 +115,7 @@ function fileHolder(home: string, name: KeyName): KeyHolder {
       }
     },
     write(text) {
-      const temp = writeDurableTemp(file, text);
-      try {
-        renameSync(temp, file);
-      } catch (error) {
-        removeQuietly(temp);
-        throw writeFailed(file, error);
-      }
-      syncDirectory(home);
+      replaceDurably(home, file, text);
     },
   };
 }
@@ -263,8 +256,12 @@ function readMarker(home: string): Partial<Record<KeyName, "keyring">> {
 }
 
 function markInKeyring(home: string, name: KeyName): void {
-  const file = path.join(home, MARKER_FILE);
-  const temp = writeDurableTemp(file, `${JSON.stringify({ ...readMarker(home), [name]: "keyring" }, null, 2)}\n`);
+  replaceDurably(home, path.join(home, MARKER_FILE), `${JSON.stringify({ ...readMarker(home), [name]: "keyring" }, null, 2)}\n`);
+}
+
+/** Replaces `file` in `home` with `text`, written whole and flushed, then renamed into place and made durable. */
+function replaceDurably(home: string, file: string, text: string): void {
+  const temp = writeDurableTemp(file, text);
   try {
     renameSync(temp, file);
   } catch (error) {
