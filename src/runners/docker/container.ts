@@ -17,6 +17,14 @@ const TMPFS = "rw,noexec,nosuid,nodev,size=64m";
 export const MAX_OUTPUT_BYTES = 10 * MiB;
 export const LABEL = "io.toolctl";
 
+/**
+ * The labels every container toolctl makes carries: this process and host, so that one left behind when toolctl is
+ * killed is removed by the next Docker run here (`sweepOrphans`).
+ */
+export function ownerLabels(): Record<string, string> {
+  return { [LABEL]: "1", [`${LABEL}.pid`]: String(process.pid), [`${LABEL}.host`]: hostname() };
+}
+
 export interface ContainerPlan {
   image: string;
   /** The argv; undefined keeps the image's own command. */
@@ -80,7 +88,7 @@ export function createOptions(plan: ContainerPlan, stdin: boolean): Dockerode.Co
     AttachStderr: true,
     Tty: false,
     NetworkDisabled: !permissions.network,
-    Labels: { [LABEL]: "1", ...plan.labels, [`${LABEL}.pid`]: String(process.pid), [`${LABEL}.host`]: hostname() },
+    Labels: { ...plan.labels, ...ownerLabels() },
     HostConfig: {
       NetworkMode: permissions.network ? "bridge" : "none",
       ReadonlyRootfs: true,

@@ -11,6 +11,7 @@ import { renderValue } from "../../domain/template.js";
 import { isAlive } from "../../util/process.js";
 import { isWithinPath, keyMaterialAt, realOrResolved } from "../key-material.js";
 import { decodeOutput, exitedWith, programOutput, renderArgv, unclearEnding } from "../process/invocation.js";
+import { signalOfExitCode } from "../process/processes.js";
 import { daemonSocketsAt, dotenvFilesIn } from "../process/sandbox.js";
 import type { Prepared, PreflightHooks, RunContext, RunResult, Runner } from "../types.js";
 import { ContainerStartError, describeContainer, runContainer, sweepOrphans, type ContainerPlan } from "./container.js";
@@ -158,10 +159,11 @@ export const dockerRunner: Runner = {
       async preflight(hooks) {
         const connected = await connectEngine(context.env);
         engine = connected;
-        // Independent checks go together: each call maps "no engine" and "not allowed" to its own error.
+        // Independent checks go together: each call maps "no engine" and "not allowed" to its own error. They only
+        // look: the state volume is made once they have passed, so a run refused here leaves nothing in the engine.
         const quota = async () => {
           if (!volume) return;
-          await ensureStateVolume(connected, volume, { "io.toolctl.tool": tool.name, "io.toolctl.home": homeId(context.home) });
+          // No volume yet is an empty one.
           const used = await volumeUsage(connected, volume).catch(() => undefined);
           if (used !== undefined && used > permissions.storageMb * MB) {
             throw new PolicyError(
@@ -175,6 +177,7 @@ export const dockerRunner: Runner = {
         const failures = checks.slice(0, 2).flatMap((check) => (check.status === "rejected" ? [check.reason as unknown] : []));
         const unavailable = failures.find((failure) => failure instanceof EnvironmentError && failure.details.endpoint !== undefined);
         if (unavailable ?? failures[0]) throw unavailable ?? failures[0];
+        if (volume) await ensureStateVolume(connected, volume, { "io.toolctl.tool": tool.name, "io.toolctl.home": homeId(context.home) });
       },
       async run(hooks): Promise<RunResult> {
         engine ??= await connectEngine(context.env);
@@ -227,7 +230,10 @@ export const dockerRunner: Runner = {
         if (outcome.oomKilled)
           return withResources(unclear(`the container was OOM-killed at its memory limit of ${permissions.memoryMb} MB`, "resource_limit"));
         if (outcome.outputTooLarge) return withResources(unclear("the container's output exceeded 10 MB and it was killed", "resource_limit"));
-        if (outcome.exitCode === 137) return withResources(unclear("the container was killed (SIGKILL)", "other"));
+        // The program runs under docker-init, which reports its death by a signal as 128 + the signal's number.
+        const signalled = signalOfExitCode(outcome.exitCode);
+        if (signalled === "SIGKILL") return withResources(unclear("the container was killed (SIGKILL)", "other"));
+        if (signalled !== undefined) return withResources(unclear(`the container's program was killed by ${signalled}`, "other"));
         const stdout = decodeOutput(outcome.stdout);
         if (outcome.exitCode !== 0) return withResources(exitedWith(outcome.exitCode ?? -1, stderr, stdout.text, context, details, "container"));
         return withResources(programOutput(stdout, spec.output, context, details, unclear, "container"));

@@ -5,7 +5,7 @@
  */
 import type { Engine } from "./engine.js";
 import { engineMessage, unavailableError } from "./engine.js";
-import { LABEL, SANDBOX_USER } from "./container.js";
+import { LABEL, ownerLabels, SANDBOX_USER } from "./container.js";
 import { EnvironmentError } from "../../errors.js";
 
 /**
@@ -61,6 +61,8 @@ export async function ensureStateVolume(engine: Engine, name: string, labels: Re
     const init = await engine.docker.createContainer({
       Image: STATE_INIT_IMAGE,
       Cmd: ["none"],
+      // Labelled like a run's container: if toolctl is killed before it is removed, the next sweep removes it.
+      Labels: ownerLabels(),
       NetworkDisabled: true,
       HostConfig: { NetworkMode: "none", Mounts: [{ Type: "volume", Source: name, Target: "/state" }] },
     });
@@ -98,10 +100,19 @@ export interface VolumeWatch {
 }
 
 /**
+ * Where `du` is looked for inside the container: the image's own directories, on its read-only root. Never the
+ * container's PATH, which the manifest sets and could start at /state, where the tool could put a `du` of its own;
+ * nor its LD_PRELOAD or LD_LIBRARY_PATH, for the same reason.
+ */
+const MEASURE_ENV = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LD_PRELOAD=", "LD_LIBRARY_PATH="];
+
+/**
  * Enforces the quota while the container runs (local volumes have no size limit of their own): twice a second
  * the size of /state is measured inside the container (`du`, as the sandbox user), or, in an image without `du`,
- * as the engine reports it; past the quota, `onExceeded` kills the container. A run can therefore overshoot by
- * what it writes between two checks, and no further.
+ * as the engine reports it; past the quota, `onExceeded` kills the container. Once `du` cannot measure all of
+ * /state (a directory the sandbox user cannot read, made by the tool) the engine measures it from then on, since a
+ * partial count would let the rest grow unseen. A run can therefore overshoot by what it writes between two
+ * checks, and no further.
  */
 export function watchVolume(
   engine: Engine,
@@ -114,8 +125,15 @@ export function watchVolume(
   let over: number | undefined;
   let withDu = true;
   let timer: NodeJS.Timeout | undefined;
+  /** /state's size as `du` counts it; undefined when it could not count all of it. */
   const measureInside = async (): Promise<number | undefined> => {
-    const exec = (await container.exec({ Cmd: ["du", "-sk", "/state"], AttachStdout: true, AttachStderr: true, User: SANDBOX_USER })) as {
+    const exec = (await container.exec({
+      Cmd: ["du", "-sk", "/state"],
+      Env: MEASURE_ENV,
+      AttachStdout: true,
+      AttachStderr: true,
+      User: SANDBOX_USER,
+    })) as {
       start(options: object): Promise<NodeJS.ReadableStream>;
       inspect(): Promise<{ ExitCode: number | null }>;
     };
@@ -130,21 +148,18 @@ export function watchVolume(
     const { ExitCode } = await exec.inspect();
     // The stream is multiplexed (8-byte frame headers); the number is all that matters in it.
     const match = /(\d+)\s+\/state/.exec(Buffer.concat(chunks).toString("latin1"));
-    if (ExitCode !== 0 || !match) {
-      if (ExitCode === 126 || ExitCode === 127 || ExitCode === null) withDu = false;
-      return undefined;
-    }
-    return Number(match[1]) * 1024;
+    return ExitCode === 0 && match ? Number(match[1]) * 1024 : undefined;
   };
   const check = async () => {
     if (stopped) return;
     let used: number | undefined;
-    try {
-      used = withDu ? await measureInside() : await volumeUsage(engine, volume);
-    } catch {
-      // "executable file not found" comes back as an error from exec: measure through the engine from now on.
-      if (withDu) withDu = false;
+    if (withDu) {
+      // "executable file not found" comes back as an error from exec, or as exit code 126 or 127.
+      used = await measureInside().catch(() => undefined);
+      // No `du`, or one that could not count everything: the engine measures it, now and from then on.
+      if (used === undefined) withDu = false;
     }
+    if (!withDu) used = await volumeUsage(engine, volume).catch(() => undefined);
     if (stopped) return;
     if (used !== undefined && used > limitBytes) {
       over = used;

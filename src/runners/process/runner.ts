@@ -1,16 +1,18 @@
 /**
  * The `process` runtime: a local program started with an argv template and no shell, confined with bubblewrap
  * (sandbox.ts). Only allow-listed environment variables pass through; input goes as JSON on stdin; output
- * is JSON or text. The program runs in a process group of its own, and the whole group is killed on timeout,
- * Ctrl-C and SIGTERM: children that outlive their parent cannot keep the run (or its stdout) open.
+ * is JSON or text. The program runs in a process group of its own, and the whole group is stopped on timeout,
+ * Ctrl-C and SIGTERM (SIGTERM first, SIGKILL after a grace). The run ends when the program exits: children that
+ * outlive it, in its group or holding its output, are killed then and cannot keep the run (or its stdout) open.
  */
 import type { ChildProcess } from "node:child_process";
-import { constants as osConstants } from "node:os";
 import path from "node:path";
+import type { Readable } from "node:stream";
 import type { ProcessSettings } from "../../domain/manifest.js";
 import { isSecretKey } from "../../secrets/redact.js";
 import { renderValue } from "../../domain/template.js";
 import { bubblewrapArgv, chooseConfinement } from "./sandbox.js";
+import { groupMembers, openOutputs, outputHolders, sandboxedProcesses, signalEach, signalOfExitCode } from "./processes.js";
 import { decodeOutput, exitedWith, programOutput, renderArgv, unclearEnding } from "./invocation.js";
 import type { Prepared, RunContext, RunResult, Runner } from "../types.js";
 import { envValue } from "../../util/env.js";
@@ -30,8 +32,17 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
-function signalName(signal: number): string {
-  return Object.entries(osConstants.signals).find(([, n]) => n === signal)?.[0] ?? `signal ${signal}`;
+/** Whether every one of these streams has closed, waiting at most `ms` for them. */
+function closedWithin(streams: Array<Readable | null | undefined>, ms: number): Promise<boolean> {
+  const open = streams.filter((stream): stream is Readable => stream !== null && stream !== undefined && !stream.closed);
+  if (open.length === 0) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    void Promise.all(open.map((stream) => new Promise((closed) => stream.once("close", closed)))).then(() => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
 }
 
 export const processRunner: Runner = {
@@ -119,30 +130,71 @@ export const processRunner: Runner = {
           stripFinalNewline: false,
           windowsHide: true,
         });
+        // The other ends of its stdout and stderr, as it got them: whoever still holds them once it has exited is a
+        // process it left behind, wherever that went (a new session included). They are read from the program while
+        // it runs (at once, and again shortly after, in case it was still starting), or from what is left in its group.
+        const outputs = new Set<string>();
+        const learnOutputs = (pids: number[]) => {
+          if (outputs.size === 0) for (const pid of pids) for (const output of openOutputs(pid)) outputs.add(output);
+        };
+        learnOutputs(child.pid === undefined ? [] : [child.pid]);
+        const learner = setTimeout(() => learnOutputs(child.pid === undefined ? [] : [child.pid]), 20);
         let stopped: "timeout" | "interrupted" | undefined;
         let killTimer: NodeJS.Timeout | undefined;
-        let forceTimer: NodeJS.Timeout | undefined;
+        let graceOver: Promise<void> = Promise.resolve();
+        // Confined, the program runs in a session of its own in bubblewrap's PID namespace, and bubblewrap passes no
+        // signal on (signalled, it dies, and its init takes the namespace down with SIGKILL): each process inside is
+        // asked to stop by its host pid, and bubblewrap's group is killed after the grace.
+        const signalProgram = (signal: NodeJS.Signals) => {
+          const inside = bwrapArgs !== undefined && child.pid !== undefined ? sandboxedProcesses(child.pid) : [];
+          if (inside.length > 0) signalEach(inside, signal);
+          if (signal === "SIGKILL" || inside.length === 0) signalGroup(child, signal);
+        };
         const stop = (why: "timeout" | "interrupted") => {
           if (stopped) return;
           stopped = why;
-          signalGroup(child, "SIGTERM");
-          killTimer = setTimeout(() => {
+          learnOutputs(child.pid === undefined ? [] : [child.pid]);
+          signalProgram("SIGTERM");
+          graceOver = new Promise((resolve) => {
+            killTimer = setTimeout(() => {
+              signalProgram("SIGKILL");
+              resolve();
+            }, KILL_GRACE_MS);
+          });
+        };
+        // The run ends when the program exits, not when the last process holding its output lets go: what it left
+        // in its group is killed then, and so is whatever else still holds its stdout or stderr; what it wrote is kept.
+        let settled: Promise<void> | undefined;
+        child.once("exit", () => {
+          settled = (async () => {
+            clearTimeout(learner);
+            learnOutputs(groupMembers(child.pid!));
+            if (stopped) {
+              // Stopped, the rest of its group got its SIGTERM with it, and keeps the same grace before SIGKILL.
+              let over = false;
+              void graceOver.then(() => (over = true));
+              while (!over && groupMembers(child.pid!).length > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+            }
             signalGroup(child, "SIGKILL");
-            // A descendant that left the group (setsid) may still hold stdout: stop reading so the run can end.
-            forceTimer = setTimeout(() => {
+            // Looked for again each round: one that was starting (its /proc unreadable mid-exec) or forking is caught next time.
+            for (let round = 0; round < 5 && !(await closedWithin([child.stdout, child.stderr], 100)); round++) {
+              signalEach(outputHolders([...outputs]), "SIGKILL");
+            }
+            if (!(await closedWithin([child.stdout, child.stderr], 500))) {
               child.stdout?.destroy();
               child.stderr?.destroy();
-            }, 1000);
-          }, KILL_GRACE_MS);
-        };
+            }
+          })();
+        });
         const timer = setTimeout(() => stop("timeout"), timeoutSeconds * 1000);
         const onAbort = () => stop("interrupted");
         if (hooks.signal.aborted) onAbort();
         else hooks.signal.addEventListener("abort", onAbort, { once: true });
         const result = await child;
+        await settled;
+        clearTimeout(learner);
         clearTimeout(timer);
         clearTimeout(killTimer);
-        clearTimeout(forceTimer);
         hooks.signal.removeEventListener("abort", onAbort);
         // Whatever the program left behind in its group goes with it.
         signalGroup(child, "SIGKILL");
@@ -194,9 +246,7 @@ export const processRunner: Runner = {
           };
         }
         // Inside the sandbox the program is bubblewrap's child, which reports a signal as 128 + its number.
-        const signalled =
-          result.signal ??
-          (bwrapArgs && result.exitCode !== undefined && result.exitCode > 128 && result.exitCode < 160 ? signalName(result.exitCode - 128) : undefined);
+        const signalled = result.signal ?? (bwrapArgs ? signalOfExitCode(result.exitCode) : undefined);
         if (signalled !== undefined || result.isMaxBuffer) {
           return unclear(
             result.isMaxBuffer ? `process output exceeded ${MAX_OUTPUT_BYTES} bytes and it was killed` : `process was killed by ${signalled}`,
