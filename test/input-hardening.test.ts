@@ -7,9 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inputSources, type ExecuteResult, type Toolctl } from "../src/api/index.js";
-import { TemplateError } from "../src/domain/template.js";
 import { UsageError } from "../src/errors.js";
-import { renderEnv } from "../src/runners/process/invocation.js";
 import { REDACTED, Redactor } from "../src/secrets/redact.js";
 import { FakeServer, sendJson } from "./fakes/server.js";
 import { loopbackTool, openApi, runJson, tempDir, writeFiles } from "./helpers.js";
@@ -55,14 +53,31 @@ describe("a NUL byte in a program's argv or environment", () => {
     expect(ok).toMatchObject({ status: "succeeded", output: "item=ab" });
   });
 
-  it("renderEnv refuses an environment value with a NUL byte, naming the variable", () => {
-    const scope = { input: { item: "a\u0000b", fine: "ab" } };
-    expect(renderEnv({ OK: "{{ input.fine }}", N: 5 }, scope)).toEqual({ OK: "ab", N: "5" });
-    expect(() => renderEnv({ OK: "{{ input.fine }}", ITEM: "x={{ input.item }}" }, scope)).toThrow(
-      new TemplateError("env.ITEM: the value has a NUL byte, which an environment variable cannot carry"),
-    );
+  it("in an environment value, is refused when the command is built, exit 2, naming the variable, in a dry run too", async () => {
+    const toolctl = await withTool(PRINTER_ENV);
+    for (const dryRun of [true, false]) {
+      const result = await toolctl.run("printer.env", { item: "a\u0000b" }, { dryRun });
+      expectRefused(result, "cannot build the process call: env.ITEM: the value has a NUL byte, which an environment variable cannot carry");
+    }
+    expect((await toolctl.budget()).spend).toMatchObject({ reservedUsd: 0, committedUsd: 0 });
+    expect(await toolctl.run("printer.env", { item: "ab" })).toMatchObject({ status: "succeeded", output: "x=ab" });
   });
 });
+
+const PRINTER_ENV = `apiVersion: toolctl/v1
+name: printer
+description: Prints an item from its environment
+runtime: process
+actions:
+  env:
+    description: The item in a variable
+    kind: create
+    cost: { fixed: 0.5 }
+    output: text
+    inputSchema: { type: object, properties: { item: { type: string } } }
+    env: { ITEM: "x={{ input.item }}" }
+    command: [/bin/sh, -c, 'printf %s "$ITEM"']
+`;
 
 const ECHO = `apiVersion: toolctl/v1
 name: talk

@@ -7,10 +7,9 @@ import { createHash } from "node:crypto";
 import path from "node:path";
 import { effectivePermissions } from "../../domain/permissions.js";
 import { EnvironmentError, PolicyError, UsageError } from "../../errors.js";
-import { renderValue } from "../../domain/template.js";
 import { isAlive } from "../../util/process.js";
 import { isWithinPath, keyMaterialAt, realOrResolved } from "../key-material.js";
-import { decodeOutput, exitedWith, programOutput, renderArgv, unclearEnding } from "../process/invocation.js";
+import { decodeOutput, exitedWith, programOutput, renderArgv, renderEnv, unclearEnding } from "../process/invocation.js";
 import { signalOfExitCode } from "../process/processes.js";
 import { daemonSocketsAt, dotenvFilesIn } from "../process/sandbox.js";
 import type { Prepared, PreflightHooks, RunContext, RunResult, Runner } from "../types.js";
@@ -130,9 +129,7 @@ export const dockerRunner: Runner = {
     }
     const scope = { input, secrets, tool: { name: tool.name, dir: toolDir ? "/tool" : "" } };
     const command = spec.command ? renderArgv(spec.command, scope) : undefined;
-    const env: Record<string, string> = {};
-    const extra = (spec.env ? renderValue(spec.env, scope) : {}) as Record<string, unknown>;
-    for (const [name, value] of Object.entries(extra)) if (value !== undefined) env[name] = String(value);
+    const env: Record<string, string> = spec.env ? renderEnv(spec.env, scope) : {};
     const volume = permissions.storageMb > 0 ? stateVolumeName(tool.name, homeId(context.home)) : undefined;
     const plan: ContainerPlan = {
       image,

@@ -10,10 +10,9 @@ import path from "node:path";
 import type { Readable } from "node:stream";
 import type { ProcessSettings } from "../../domain/manifest.js";
 import { isSecretKey } from "../../secrets/redact.js";
-import { renderValue } from "../../domain/template.js";
 import { bubblewrapArgv, chooseConfinement } from "./sandbox.js";
 import { groupMembers, openOutputs, outputHolders, sandboxedProcesses, signalEach, signalOfExitCode } from "./processes.js";
-import { decodeOutput, exitedWith, programOutput, renderArgv, unclearEnding } from "./invocation.js";
+import { decodeOutput, exitedWith, programOutput, renderArgv, renderEnv, unclearEnding } from "./invocation.js";
 import type { Prepared, RunContext, RunResult, Runner } from "../types.js";
 import { envValue } from "../../util/env.js";
 
@@ -60,8 +59,7 @@ export const processRunner: Runner = {
       env[name] = value;
       if (isSecretKey(name)) context.addSecret(value);
     }
-    const extra = (spec.env ? renderValue(spec.env, scope) : {}) as Record<string, unknown>;
-    for (const [name, value] of Object.entries(extra)) if (value !== undefined) env[name] = String(value);
+    if (spec.env) Object.assign(env, renderEnv(spec.env, scope));
     const cwd = settings.cwd ? path.resolve(toolDir, settings.cwd) : toolDir;
     const timeoutSeconds = spec.timeoutSeconds ?? settings.timeoutSeconds;
     const stdin = spec.stdin === "json" ? JSON.stringify(input) : undefined;
