@@ -15,7 +15,7 @@ import { closeSync, existsSync, fchmodSync, fsyncSync, linkSync, openSync, readF
 import { createRequire } from "node:module";
 import path from "node:path";
 import { EnvironmentError, UsageError } from "../errors.js";
-import { syncDirectory } from "../util/atomic-file.js";
+import { syncDirectory } from "../util/sync-directory.js";
 
 export type KeyName = "master" | "audit";
 export type KeyStoreChoice = "auto" | "keyring" | "file";

@@ -6,6 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { closeSync, fsyncSync, openSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import path from "node:path";
+import { syncDirectory } from "./sync-directory.js";
 
 /** A symbolic link is followed: the file it points to is replaced, and the link stays a link. */
 function targetOf(file: string): string {
@@ -44,21 +45,4 @@ export function writeFileAtomic(file: string, text: string, options: { mode?: nu
   }
   // The rename itself is durable once the directory is flushed.
   syncDirectory(path.dirname(target));
-}
-
-/**
- * Flushes a directory, so that a rename or a new name in it outlives a power cut. Not every platform can open a
- * directory for this; there the rename is made all the same, and only its durability is in question.
- */
-export function syncDirectory(dir: string): void {
-  try {
-    const fd = openSync(dir, "r");
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // Made, if not flushed.
-  }
 }

@@ -12,7 +12,7 @@
  */
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import path from "node:path";
-import { syncDirectory } from "../../util/atomic-file.js";
+import { syncDirectory } from "../../util/sync-directory.js";
 
 export interface ChainHead {
   seq: number;

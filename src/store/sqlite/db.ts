@@ -26,7 +26,7 @@ import { checkpointMac } from "../shared/signing.js";
 import { auditKeyGone, firstHead } from "../shared/audit-rows.js";
 import { keyStoreChoice } from "../../secrets/key-store.js";
 import { dropPendingHeadFile, putPendingHeadFile, writePendingHeadFile } from "../shared/head-file.js";
-import { syncDirectory } from "../../util/atomic-file.js";
+import { syncDirectory } from "../../util/sync-directory.js";
 import { isAlive } from "../../util/process.js";
 import { exportHead, HEAD_FILE, type ChainHead } from "./head.js";
 import { exactOrAll, prefixPattern, PREFIX_ROWS } from "../shared/id-prefix.js";
