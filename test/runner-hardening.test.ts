@@ -12,6 +12,7 @@ import { hostname } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Toolctl } from "../src/api/index.js";
+import { openOutputs, outputHolders, startTimeOf } from "../src/runners/process/processes.js";
 import { baseEnv, binPath, openApi, repoRoot, tempDir, writeFiles } from "./helpers.js";
 import {
   BUSYBOX_IMAGE,
@@ -391,5 +392,28 @@ describe.skipIf(skipDocker)("docker runs", () => {
     const ours = init.filter((event) => event.Actor.Attributes["io.toolctl.pid"] === String(process.pid));
     expect(ours, JSON.stringify(init)).toHaveLength(1);
     expect(ours[0]!.Actor.Attributes).toMatchObject({ "io.toolctl": "1", "io.toolctl.host": hostname() });
+  });
+});
+
+describe("the holders of a run's output", () => {
+  it("are only processes that started no earlier than the program: one running before it (a daemon it handed its stdout to) is not the run's", async () => {
+    // A process started first, holding an output of ours: as a daemon would once handed a program's stdout.
+    const earlier = spawn("sleep", ["30"], { stdio: ["ignore", "pipe", "ignore"] });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const outputs = openOutputs(earlier.pid!);
+      expect(outputs).toHaveLength(1);
+      const started = startTimeOf(earlier.pid)!;
+      expect(outputHolders(outputs, started)).toEqual([earlier.pid]);
+      // A program that started after it: the earlier process is left alone.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const later = spawnSync("sh", ["-c", "cat /proc/self/stat"], { encoding: "utf8" }).stdout;
+      const laterStart = Number(later.slice(later.lastIndexOf(")") + 2).split(" ")[19]);
+      expect(laterStart).toBeGreaterThan(started);
+      expect(outputHolders(outputs, laterStart)).toEqual([]);
+      expect(outputHolders(outputs, undefined)).toEqual([]);
+    } finally {
+      earlier.kill("SIGKILL");
+    }
   });
 });

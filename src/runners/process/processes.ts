@@ -102,16 +102,32 @@ export function openOutputs(pid: number): string[] {
   return [...found];
 }
 
+/** When a process started, in clock ticks since boot (/proc/PID/stat's 22nd field); undefined when unknown. */
+export function startTimeOf(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const ticks = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
+    return Number.isSafeInteger(ticks) ? ticks : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * The processes holding any of these open: once the program has exited, only what it started (a child it left
- * behind, a daemon it made, in a session of its own or not) could still hold the run's output.
+ * The processes holding any of these open that started no earlier than the program (`since`, its start time):
+ * once the program has exited, what it started (a child it left behind, a daemon it made, in a session of its own
+ * or not) may still hold the run's output. A process that was running before it, such as a daemon the program
+ * handed its stdout to over a socket, is not the run's and is left alone.
  */
-export function outputHolders(outputs: string[]): number[] {
-  if (outputs.length === 0) return [];
+export function outputHolders(outputs: string[], since: number | undefined): number[] {
+  if (outputs.length === 0 || since === undefined) return [];
   const names = new Set(outputs);
   const holders: number[] = [];
   for (const pid of pids()) {
     if (pid === process.pid) continue;
+    const started = startTimeOf(pid);
+    if (started === undefined || started < since) continue;
     let fds: string[];
     try {
       fds = readdirSync(`/proc/${pid}/fd`);

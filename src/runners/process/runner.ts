@@ -11,7 +11,7 @@ import type { Readable } from "node:stream";
 import type { ProcessSettings } from "../../domain/manifest.js";
 import { isSecretKey } from "../../secrets/redact.js";
 import { bubblewrapArgv, chooseConfinement } from "./sandbox.js";
-import { groupMembers, openOutputs, outputHolders, sandboxedProcesses, signalEach, signalOfExitCode } from "./processes.js";
+import { groupMembers, openOutputs, outputHolders, sandboxedProcesses, signalEach, signalOfExitCode, startTimeOf } from "./processes.js";
 import { decodeOutput, exitedWith, programOutput, renderArgv, renderEnv, unclearEnding } from "./invocation.js";
 import type { Prepared, RunContext, RunResult, Runner } from "../types.js";
 import { envValue } from "../../util/env.js";
@@ -136,6 +136,8 @@ export const processRunner: Runner = {
           if (outputs.size === 0) for (const pid of pids) for (const output of openOutputs(pid)) outputs.add(output);
         };
         learnOutputs(child.pid === undefined ? [] : [child.pid]);
+        // What started before the program is never its: only later processes are looked at as holders of its output.
+        const programStarted = startTimeOf(child.pid);
         const learner = setTimeout(() => learnOutputs(child.pid === undefined ? [] : [child.pid]), 20);
         let stopped: "timeout" | "interrupted" | undefined;
         let killTimer: NodeJS.Timeout | undefined;
@@ -176,7 +178,7 @@ export const processRunner: Runner = {
             signalGroup(child, "SIGKILL");
             // Looked for again each round: one that was starting (its /proc unreadable mid-exec) or forking is caught next time.
             for (let round = 0; round < 5 && !(await closedWithin([child.stdout, child.stderr], 100)); round++) {
-              signalEach(outputHolders([...outputs]), "SIGKILL");
+              signalEach(outputHolders([...outputs], programStarted), "SIGKILL");
             }
             if (!(await closedWithin([child.stdout, child.stderr], 500))) {
               child.stdout?.destroy();
