@@ -59,6 +59,15 @@ describe("a compensation's time limit", () => {
     expect(await toolctl.execution(undo.executionId)).toMatchObject({ status: "unknown", error: { message: undo.error?.message, category: "timeout" } });
   });
 
+  it("is the only timeout said so: a caller's own signal (AbortSignal.timeout) stays an interruption", async () => {
+    const toolctl = await openApi();
+    expect((await toolctl.importManifests([writeFiles({ "rb.yaml": manifest })])).failed).toEqual([]);
+    const made = await toolctl.run("rb.makeslowly", {}, { yes: true });
+    const undo = await toolctl.rollback(made.executionId, { yes: true, signal: AbortSignal.timeout(500) });
+    expect(undo).toMatchObject({ status: "unknown", exitCode: 130 });
+    expect(undo.error?.message).not.toContain("rollback.timeoutSeconds");
+  });
+
   it("does not count the time a person takes to approve it", async () => {
     const toolctl = await home();
     const made = await toolctl.run("rb.make", {}, { yes: true });

@@ -65,7 +65,7 @@ export interface ExecuteOptions {
    * A time limit on the action itself, counted from when it starts (not while it waits for approval), on top of
    * the action's own timeout: a compensation's `rollback.timeoutSeconds`. Running out is a timeout, never Ctrl-C.
    */
-  timeLimit?: { seconds: number; setting: string };
+  timeLimit?: { seconds: number; setting: string; /** Set by the engine once the action starts: the limit's own timer. */ timer?: AbortSignal };
   /** Told when the side effect starts and ends, for a spinner; the engine itself prints nothing. */
   progress?: Progress;
   /** Set by the engine while an action runs: the CLI awaits `onForce` on a second Ctrl-C, just before exiting. */
@@ -354,8 +354,8 @@ async function carryOut(
 /** The options the action runs under: with a time limit, a signal that also aborts when it runs out. */
 function withTimeLimit(options: ExecuteOptions): ExecuteOptions {
   if (!options.timeLimit) return options;
-  const timeout = AbortSignal.timeout(options.timeLimit.seconds * 1000);
-  return { ...options, signal: options.signal ? AbortSignal.any([options.signal, timeout]) : timeout };
+  const timer = AbortSignal.timeout(options.timeLimit.seconds * 1000);
+  return { ...options, timeLimit: { ...options.timeLimit, timer }, signal: options.signal ? AbortSignal.any([options.signal, timer]) : timer };
 }
 
 /**

@@ -42,7 +42,9 @@ export async function runAfter(after: (() => Promise<void> | void) | undefined):
 
 /** Whether the run was stopped by its time limit (`ExecuteOptions.timeLimit`) rather than by Ctrl-C. */
 function timedOut(options: ExecuteOptions): boolean {
-  return options.timeLimit !== undefined && options.signal?.aborted === true && (options.signal.reason as Error | undefined)?.name === "TimeoutError";
+  // The limit's own timer, and it first: a caller's signal (a Ctrl-C, or its own AbortSignal.timeout) stays theirs.
+  const timer = options.timeLimit?.timer;
+  return timer !== undefined && timer.aborted && options.signal?.aborted === true && options.signal.reason === timer.reason;
 }
 
 /**
