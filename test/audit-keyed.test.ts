@@ -401,6 +401,29 @@ describe("keyed audit chain", () => {
     expect(result.problems).toBe("");
   });
 
+  it("a first write under TOOLCTL_AUDIT_KEY that rolls back takes its head back: the home is as it was, and another key may sign it", async () => {
+    const home = tempDir("toolctl-home-");
+    const { openRegistry, writeTransaction } = await import("../src/store/sqlite/db.js");
+    const { appendAudit } = await import("../src/store/sqlite/audit.js");
+    const given = openRegistry(home, baseEnv({ TOOLCTL_AUDIT_KEY: Buffer.alloc(32, 7).toString("base64") }));
+    try {
+      expect(() =>
+        writeTransaction(given, () => {
+          appendAudit(given, { type: "tool.status", actor: "user", tool: "ghost", data: {} });
+          throw new Error("the write fails after its first event");
+        }),
+      ).toThrow(/the write fails/);
+    } finally {
+      given.close();
+    }
+    expect(existsSync(path.join(home, "audit.head"))).toBe(false);
+    expect(existsSync(path.join(home, "audit.key"))).toBe(false);
+    // Without the key given: a home of its own, intact, that writes.
+    const toolctl = await openApi({ home });
+    expect((await toolctl.importManifests([path.join(examplesDir, "echo.yaml")])).failed).toEqual([]);
+    expect(await toolctl.verifyAudit()).toMatchObject({ ok: true });
+  });
+
   it("a long-lived process exports the head within a second of its last write, not only when it closes", async () => {
     const home = await homeWithHistory();
     const headFile = path.join(home, "audit.head");

@@ -28,7 +28,7 @@ import { keyStoreChoice } from "../../secrets/key-store.js";
 import { dropPendingHeadFile, putPendingHeadFile, writePendingHeadFile } from "../shared/head-file.js";
 import { syncDirectory } from "../../util/sync-directory.js";
 import { isAlive } from "../../util/process.js";
-import { exportHead, HEAD_FILE, type ChainHead } from "./head.js";
+import { exportHead, HEAD_FILE, readHead, type ChainHead } from "./head.js";
 import { exactOrAll, prefixPattern, PREFIX_ROWS } from "../shared/id-prefix.js";
 import { MIGRATIONS } from "./migrations.js";
 
@@ -46,6 +46,8 @@ export interface Registry {
   auditKey(): AuditKey;
   /** The audit head appended by the current transaction: its signed checkpoint is written before COMMIT. */
   pendingHead?: { seq: number; hash: string };
+  /** A head `exportFirstHead` wrote in the write transaction under way: taken back if that transaction rolls back. */
+  firstHead?: ChainHead;
   /** An audited write committed since the head was last exported (see `exportCommittedHead`). */
   headDirty?: boolean;
   headExportedAt?: number;
@@ -315,6 +317,25 @@ export function exportFirstHead(registry: Registry, head: ChainHead): void {
   } catch (error) {
     throw fileWriteError(error, path.join(registry.home, HEAD_FILE));
   }
+  registry.firstHead = head;
+}
+
+/**
+ * After a write transaction that rolled back: a head exported for it before its first signed event goes too, so
+ * the home is as it was (a log with no signed event needs no head, and may be signed with another key next time).
+ */
+function takeBackFirstHead(registry: Registry): void {
+  const head = registry.firstHead;
+  registry.firstHead = undefined;
+  if (!head) return;
+  const file = path.join(registry.home, HEAD_FILE);
+  const now = readHead(registry.home);
+  if (now === undefined || now === "invalid" || now.seq !== head.seq || now.hash !== head.hash || now.mac !== head.mac) return;
+  try {
+    unlinkSync(file);
+  } catch {
+    // Gone already; or left, where it is still the log's end.
+  }
 }
 
 /** A file of the home that could not be written, as one line (exit 6): a full disk, a read-only home, or else its code. */
@@ -375,6 +396,7 @@ const HEAD_EXPORT_INTERVAL_MS = 1000;
  */
 export function writeTransaction<T>(registry: Registry, fn: () => T): T {
   let result: T;
+  registry.firstHead = undefined;
   try {
     result = registry.db
       .transaction(() => {
@@ -384,7 +406,9 @@ export function writeTransaction<T>(registry: Registry, fn: () => T): T {
         return value;
       })
       .immediate();
+    registry.firstHead = undefined;
   } catch (error) {
+    takeBackFirstHead(registry);
     if ((error as { code?: string }).code?.startsWith("SQLITE_") && !(error as Error).message.includes("append-only")) {
       throw describeSqliteError(error, registry.file);
     }
