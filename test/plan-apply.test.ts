@@ -342,6 +342,20 @@ async function paidStepCutOff(prefix: string) {
   return { dir, toolctl, runId: (await toolctl.planRuns()).items[0]!.id };
 }
 
+/** Lets the cut-off step finish and resumes the run: it succeeds, and both steps are spent once, nothing held. */
+async function resumedSpentOnce(dir: string, toolctl: Toolctl, runId: string) {
+  writeFileSync(path.join(dir, "go"), "");
+  const resumed = await toolctl.resumePlanRun(runId, { yes: true });
+  expect(resumed.status).toBe("succeeded");
+  const { spend, entries } = await toolctl.budget();
+  expect(spend).toMatchObject({ committedUsd: 1.4, reservedUsd: 0 });
+  expect(entries.map((e) => [e.state, e.executionStatus])).toEqual([
+    ["committed", "succeeded"],
+    ["committed", "succeeded"],
+  ]);
+  return resumed;
+}
+
 /** A process tool whose steps append to a log; `waitFor` makes a step wait for a file before acting. */
 function stepsTool(dir: string): string {
   const script = [
@@ -758,15 +772,7 @@ describe("failure, rollback and resume", () => {
 
   it("a step cut off by a SIGKILL and run again by resume is spent once: the cut-off attempt's reservation is released", async () => {
     const { dir, toolctl, runId } = await paidStepCutOff("toolctl-plan-kill-paid-");
-    writeFileSync(path.join(dir, "go"), "");
-    const resumed = await toolctl.resumePlanRun(runId, { yes: true });
-    expect(resumed.status).toBe("succeeded");
-    const { spend, entries } = await toolctl.budget();
-    expect(spend).toMatchObject({ committedUsd: 1.4, reservedUsd: 0 });
-    expect(entries.map((e) => [e.state, e.executionStatus])).toEqual([
-      ["committed", "succeeded"],
-      ["committed", "succeeded"],
-    ]);
+    await resumedSpentOnce(dir, toolctl, runId);
     expect((await toolctl.audit()).filter((e) => e.type === "execution.superseded")).toHaveLength(1);
   });
 
@@ -775,15 +781,7 @@ describe("failure, rollback and resume", () => {
     rmSync(path.join(dir, "go.pid"));
     await applyKilledAt(dir, toolctl.home, "go", ["plan-runs", "resume", runId, "--yes"]);
     expect((await toolctl.budget()).spend).toMatchObject({ committedUsd: 0.7, reservedUsd: 1.4 });
-    writeFileSync(path.join(dir, "go"), "");
-    const resumed = await toolctl.resumePlanRun(runId, { yes: true });
-    expect(resumed.status).toBe("succeeded");
-    const { spend, entries } = await toolctl.budget();
-    expect(spend).toMatchObject({ committedUsd: 1.4, reservedUsd: 0 });
-    expect(entries.map((e) => [e.state, e.executionStatus])).toEqual([
-      ["committed", "succeeded"],
-      ["committed", "succeeded"],
-    ]);
+    const resumed = await resumedSpentOnce(dir, toolctl, runId);
     const superseded = (await toolctl.audit()).filter((e) => e.type === "execution.superseded");
     expect(superseded).toHaveLength(2);
     const last = resumed.steps.find((s) => s.id === "two")!.executionId;
