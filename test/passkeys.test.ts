@@ -12,7 +12,7 @@ import { chromium, type Browser, type BrowserContext, type CDPSession, type Page
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExitCode, type Toolctl } from "../src/api/index.js";
 import { generateTotp } from "../src/policy/totp.js";
-import { openApi, runCli, runJson, tempDir } from "./helpers.js";
+import { openApi, rejection, runCli, runJson, tempDir } from "./helpers.js";
 import { CHROMIUM, hasChromium, homeWithTwoFactor, inCI, post, refusals, startUi, statusOf, waitingRun, type Ui } from "./ui-pages.js";
 
 /** A platform authenticator that verifies its user (a fingerprint, say) and answers at once. */
@@ -315,6 +315,22 @@ describe("toolctl 2fa passkey rm", () => {
     expect(result.code).toBe(ExitCode.needsHuman);
     expect(result.stderr).toContain("remove it on the approval page with another passkey");
     expect((await toolctl.passkeys()).length).toBe(1);
+  });
+
+  it("with a passkey registered, a TOTP secret is not enrolled from a terminal (exit 4): adding a factor takes an existing one", async () => {
+    const toolctl = await openApi();
+    // Begun before the passkey was added, and confirmed after: refused at the confirmation too.
+    const begun = await toolctl.beginTwoFactor("ada@host");
+    await toolctl.store.passkeys.add(PHONE, "user");
+    const confirming = await rejection(toolctl.confirmTwoFactor(generateTotp(begun.secret, Date.now())));
+    expect(confirming.exitCode).toBe(ExitCode.needsHuman);
+    expect(confirming.message).toBe(
+      "2FA was not enrolled: this home has a passkey (phone), and adding a factor takes an existing one, which a terminal cannot ask for; remove the passkey on the approval page (confirmed with it), enroll 2FA, then add the passkey again with a TOTP code",
+    );
+    const enroll = await runJson(["2fa", "enroll"], { home: toolctl.home });
+    expect(enroll.code).toBe(ExitCode.needsHuman);
+    expect(enroll.json).toMatchObject({ error: { message: confirming.message } });
+    expect((await toolctl.twoFactorStatus()).enrolled).toBe(false);
   });
 
   it("2fa enroll --passkey is refused to an agent (exit 4) and with --code (exit 2), --name without --passkey too (exit 2)", async () => {

@@ -154,6 +154,19 @@ export function manageApi({ store, home, env, actor }: Context): ManageApi {
     if (actor === "agent")
       throw new NeedsHumanError(`${what} by a person, not an agent (TOOLCTL_ACTOR=agent): the secret would be known to the agent it guards against`);
   };
+  /**
+   * Adding a factor takes an existing one. A passkey cannot be asked for in a terminal, so with one registered a TOTP
+   * secret is not enrolled here: whoever holds the shell would otherwise get a second factor past the passkey, and
+   * with it CRITICAL approvals and the passkey's removal.
+   */
+  const noPasskeyYet = async (): Promise<void> => {
+    const registered = await store.passkeys.list();
+    if (registered.length === 0) return;
+    throw new NeedsHumanError(
+      `2FA was not enrolled: this home has a passkey (${registered.map((p) => p.name).join(", ")}), and adding a factor takes an existing one, which a terminal cannot ask for; remove the passkey on the approval page (confirmed with it), enroll 2FA, then add the passkey again with a TOTP code`,
+    );
+  };
+
   let ceremonies: PasskeyCeremonies | undefined;
   const passkeys = async (): Promise<PasskeyCeremonies> =>
     (ceremonies ??= new (await import("../engine/passkeys.js")).PasskeyCeremonies({ store, actor, verifyCode }));
@@ -227,6 +240,7 @@ export function manageApi({ store, home, env, actor }: Context): ManageApi {
     twoFactorStatus: () => store.twoFactor.status(),
     async beginTwoFactor(account) {
       byPerson("2FA must be enrolled");
+      await noPasskeyYet();
       const { otpauthUri } = await import("../policy/totp.js");
       const { secret, startedAt } = await store.twoFactor.begin((await ring(true))!, actor);
       return { secret, startedAt, uri: otpauthUri(secret, account, "toolctl") };
@@ -237,6 +251,7 @@ export function manageApi({ store, home, env, actor }: Context): ManageApi {
       const status = await store.twoFactor.status();
       if (status.enrolled) throw new PolicyError("policy_refused", "2FA is already enrolled; disable it first (toolctl 2fa disable)");
       if (!status.pending) throw new UsageError("no 2FA enrolment is pending; start one with: toolctl 2fa enroll");
+      await noPasskeyYet();
       const verdict = await store.twoFactor.confirm(await requireRing(), checked, Date.now(), actor);
       if (!verdict.ok) throw codeRefusal(verdict, "2FA enrolment not confirmed");
       return { enrolled: true, since: (await store.twoFactor.status()).since };
