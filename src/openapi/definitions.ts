@@ -191,10 +191,28 @@ export class Emitter {
     return used !== undefined && isRecord(used.schema) && used.schema[flag] === true;
   }
 
+  /**
+   * The names in `node.required` whose property is flagged. The property may be declared beside `required` or
+   * on a schema that applies to the same value: an `allOf` item or a `$ref`, at any depth (`Pet: {required: [id],
+   * allOf: [{$ref: Base}]}` with `id` readOnly in Base).
+   */
   private hiddenRequired(node: Record<string, unknown>, flag: "readOnly" | "writeOnly"): string[] {
-    if (node.required === undefined || !Array.isArray(node.required) || !isRecord(node.properties)) return [];
-    const properties = node.properties;
-    return (node.required as string[]).filter((name) => this.isFlagged(properties[name], flag));
+    if (!Array.isArray(node.required) || node.required.length === 0) return [];
+    const declared: Array<Record<string, unknown>> = [];
+    this.propertiesOf(node, declared, new Set());
+    return (node.required as string[]).filter((name) =>
+      declared.some((properties) => Object.hasOwn(properties, name) && this.isFlagged(properties[name], flag)),
+    );
+  }
+
+  /** Every `properties` of `node` and of the schemas its `allOf` and `$ref` apply to the same value. */
+  private propertiesOf(node: unknown, into: Array<Record<string, unknown>>, seen: Set<unknown>): void {
+    if (!isRecord(node) || seen.has(node)) return;
+    seen.add(node);
+    if (isRecord(node.properties)) into.push(node.properties);
+    const used = this.definitionOf(node);
+    if (used !== undefined) this.propertiesOf(used.schema, into, seen);
+    if (Array.isArray(node.allOf)) for (const item of node.allOf) this.propertiesOf(item, into, seen);
   }
 
   /** The manifest form of a converted schema, as seen in a request (`input`) or a response (`output`). */

@@ -314,13 +314,22 @@ export class SchemaConverter {
 
   /** OpenAPI 3.0 `nullable: true` (and Swagger's `x-nullable`): null is one more allowed value. */
   private makeNullable(out: Record<string, unknown>): Record<string, unknown> {
-    if (out.type !== undefined) {
+    // Beside `type`, a keyword that applies another schema to the value (Base of `allOf: [{$ref: Base}]` is an
+    // object) or a `const` would still refuse null: the whole schema becomes one choice, null the other.
+    const refusesNull =
+      out.allOf !== undefined ||
+      out.anyOf !== undefined ||
+      out.oneOf !== undefined ||
+      out.$ref !== undefined ||
+      out.not !== undefined ||
+      out.const !== undefined;
+    if (out.type !== undefined && !refusesNull) {
       const types = Array.isArray(out.type) ? (out.type as string[]) : [out.type as string];
       if (!types.includes("null")) out.type = [...types, "null"];
       if (Array.isArray(out.enum) && !out.enum.includes(null)) out.enum = [...out.enum, null];
       return out;
     }
-    if (out.allOf !== undefined || out.anyOf !== undefined || out.not !== undefined || out.enum !== undefined || out.const !== undefined) {
+    if (refusesNull || out.enum !== undefined) {
       return { anyOf: [out, { type: "null" }] };
     }
     return out;
