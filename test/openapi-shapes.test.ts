@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Toolctl } from "../src/api/index.js";
 import { FakeServer, sendJson, sendText } from "./fakes/server.js";
 import { openApi, writeFiles } from "./helpers.js";
-import { openapi30 } from "./fixtures/openapi/support.js";
+import { convertSpec, op, openapi30 } from "./fixtures/openapi/support.js";
 
 let server: FakeServer;
 /** What the server answers next, by path: a value sent as JSON, or raw text as application/json. */
@@ -156,5 +156,29 @@ describe("OpenAPI 3.0 nullable beside type and allOf", () => {
     const toolctl = await imported(spec);
     const manifest = (await toolctl.exportTool("s1", { format: "json" })).manifest as { definitions: Record<string, unknown> };
     expect(manifest.definitions.Thing).toEqual({ anyOf: [{ type: "object", allOf: [{ $ref: "#/$defs/Base" }] }, { type: "null" }] });
+  });
+});
+
+describe("an object path parameter with explode: true", () => {
+  it("is skipped and said so: simple style would send a=1,b=2, which a path template cannot", async () => {
+    const result = await convertSpec(
+      openapi30({
+        "/items/{obj}": {
+          get: op({
+            operationId: "pathobj",
+            parameters: [{ name: "obj", in: "path", required: true, explode: true, schema: { type: "object" } }],
+          }),
+        },
+        "/lists/{ids}": {
+          get: op({
+            operationId: "pathlist",
+            parameters: [{ name: "ids", in: "path", required: true, explode: true, schema: { type: "array", items: { type: "string" } } }],
+          }),
+        },
+      }),
+    );
+    expect(result.report.skipped).toEqual([
+      { method: "GET", path: "/items/{obj}", operationId: "pathobj", reason: 'path parameter "obj" is an object with explode: true, which is not supported' },
+    ]);
   });
 });

@@ -135,5 +135,11 @@ export function convertParameter(param: RawParameter, ctx: ConvertContext): Para
     if (typeof node.description === "string" && schema.description === undefined) schema.description = node.description;
     if (node.deprecated === true) schema.deprecated = true;
   }
-  return { location, wire: String(node.name), schema, required, style, kind: valueKind(raw, url, ctx) };
+  const kind = valueKind(raw, url, ctx);
+  // Simple style exploded sends an object as `a=1,b=2`; a path template renders `a,1,b,2`: skipped, and said so,
+  // rather than sent as the spec does not ask.
+  if (location === "path" && kind === "object" && style.explode) {
+    throw new Unsupported(`path parameter "${String(node.name)}" is an object with explode: true, which is not supported`);
+  }
+  return { location, wire: String(node.name), schema, required, style, kind };
 }
