@@ -671,6 +671,8 @@ describe("listed paths really inside the project", () => {
     ].join("");
     writeFileSync(path.join(root, "specs", "api.yaml"), spec);
     symlinkSync(path.join(outside, "secret.yaml"), path.join(root, "specs", "link.yaml"));
+    // The project's home as toolctl makes it (one it did not make is refused: project-trust.test.ts).
+    expect((await runJson(["list"], at())).code).toBe(0);
     writeFiles({ "stash.yaml": part("HOME-MARKER") }, path.join(root, ".toolctl"));
 
     const synced = await runJson(["sync"], at());

@@ -7,6 +7,7 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import type { Actor, ProjectRef } from "../config/home.js";
 import { CONFIG_FILE, loadConfig } from "../config/config.js";
+import { projectHomeProblem } from "../config/project-home.js";
 import type { ToolSummary } from "../domain/records.js";
 import { ToolctlError } from "../errors.js";
 import { createSecretLookup } from "../secrets/resolve.js";
@@ -203,7 +204,10 @@ export async function diagnose(context: DoctorContext, openStore: () => Promise<
   let sealed = new Map<string, string>();
   let images: ToolImage[] = [];
   const docker = config?.values.docker ?? { pull: true, sandboxProcesses: false };
+  // A project home toolctl did not make here (a link, or one that came with the repository) is not opened.
+  const refused = projectHomeProblem(context.home);
   try {
+    if (refused !== undefined) throw new Error(refused);
     const store = await openStore();
     try {
       tools = await store.tools.list();
@@ -232,7 +236,7 @@ export async function diagnose(context: DoctorContext, openStore: () => Promise<
       await store.close();
     }
   } catch (error) {
-    checks.push({ name: "registry", level: "fail", message: (error as Error).message });
+    checks.push({ name: refused !== undefined ? "project home" : "registry", level: "fail", message: (error as Error).message });
   }
   const lookup = createSecretLookup(context.cwd, context.env, { home: context.home, sealed });
   for (const tool of tools) {

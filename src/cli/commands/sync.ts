@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { findProject, PROJECT_HOME } from "../../config/home.js";
 import { underHomeLock } from "../../config/home-lock.js";
+import { checkProjectHome } from "../../config/project-home.js";
 import { EnvironmentError, ExitCode, ToolctlError, UsageError, ValidationError } from "../../errors.js";
 import type { SaveToolResult, Toolctl } from "../../api/index.js";
 import { writeFileAtomic } from "../../util/atomic-file.js";
@@ -200,6 +201,8 @@ export async function syncCommand(context: CommandContext, flags: SyncFlags): Pr
   };
   // Under a lock beside synced.json, from the first import to the record of what this sync owns: another
   // project's sync into the same home (--home, TOOLCTL_HOME) waits its turn, so neither record is lost.
+  // Before the lock beside synced.json is made: a project home toolctl did not make here is not written to at all.
+  checkProjectHome(context.home);
   const result = await withToolctl(context, (toolctl) =>
     underHomeLock(path.join(toolctl.home, `.${SYNC_STATE_FILE}.lock`), path.join(toolctl.home, SYNC_STATE_FILE), LOCK_WAIT_MS, "Nothing was synced", () =>
       syncInto(toolctl),
