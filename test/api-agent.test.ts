@@ -3,6 +3,8 @@
  * registry version to poll for changes, a wait for approval that gives up and leaves the request open, a later
  * run under that request (exactly that call, once), and the front door's origin on the execution and its audit.
  */
+import path from "node:path";
+import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { ExitCode, type Toolctl } from "../src/api/index.js";
 import { openApi, rejection, writeFiles } from "./helpers.js";
@@ -208,6 +210,28 @@ describe("waiting for approval with a limit, then running under the request", ()
     expect(late).toMatchObject({ status: "declined", exitCode: ExitCode.policy, error: { code: "policy_refused" } });
     expect(late.error?.message).toBe(
       `approval request ${id} was approved but not used before it expired (${expired!.expiresAt}): pay.charge does not run; run it again to file a new request`,
+    );
+    expect((await toolctl.executions({ status: "succeeded" })).items).toHaveLength(0);
+  });
+
+  it("a waiting run whose request another run used (an agent's resume) ends declined, naming the run that used it, and runs nothing", async () => {
+    const toolctl = await agentApi();
+    let filed = "";
+    const waiting = toolctl.run("pay.charge", { amount: 40 }, { wait: true, waitSeconds: 20, onApprovalFiled: (id) => (filed = id) });
+    for (let waited = 0; !filed; waited += 20) {
+      if (waited > 5000) throw new Error("no request filed");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    // Approved and used in one step, between two of the waiting run's looks, as a resume in another session does.
+    const db = new Database(path.join(toolctl.home, "registry.db"));
+    db.prepare("UPDATE approvals SET status = 'used', execution_id = 'ex_elsewhere', decided_by = 'user' WHERE id = ?").run(filed);
+    db.close();
+    const started = Date.now();
+    const result = await waiting;
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(result).toMatchObject({ status: "declined", exitCode: ExitCode.policy });
+    expect(result.error?.message).toBe(
+      `pay.charge: approval ${filed} was used by another run under it (execution ex_elsewhere), which ran the call; this one runs nothing`,
     );
     expect((await toolctl.executions({ status: "succeeded" })).items).toHaveLength(0);
   });

@@ -301,6 +301,38 @@ actions:
     expect((await call(client, "echo__say", { message: "still here" })).structuredContent).toEqual({ message: "still here" });
   });
 
+  it("a call id used again in the session is refused (-32600), on record, and runs nothing: a retry never pays twice", async () => {
+    const { toolctl, url } = await start();
+    const { transport } = await connect(url, TOKEN);
+    const headers = { "content-type": "application/json", accept: ACCEPT, authorization: `Bearer ${TOKEN}`, "mcp-session-id": transport.sessionId! };
+    const send = async (body: unknown) => (await fetch(url, { method: "POST", headers, body: JSON.stringify(body) })).text();
+    expect(await send(callEcho(1007))).toContain('"toolctl/execution"');
+    const again = await send(callEcho(1007));
+    expect(again).toContain('"code":-32600');
+    expect(again).toContain("request id 1007 was already used in this session: a call sent again needs a new id (the first may have run)");
+    // In a batch too: the second of two calls with one id runs nothing, and the one answer the id can carry is the
+    // first call's.
+    const batch = await send([callEcho(1008), callEcho(1008)]);
+    expect(batch).toContain('"toolctl/execution"');
+    expect(batch).not.toContain('"code":-32600');
+    expect(await toolctl.countExecutions()).toBe(2);
+    const refused = (await toolctl.audit({ type: "mcp.refused" })).map((event) => String(event.data.reason));
+    expect(refused.filter((reason) => reason.includes("was already used in this session"))).toHaveLength(2);
+  });
+
+  it("a whole number past 2^53 - 1 in the arguments is refused (-32602), as the CLI refuses it: reading the JSON rounded it", async () => {
+    const { toolctl, url } = await start();
+    const { client } = await connect(url, TOKEN);
+    const error = await client
+      .request({ method: "tools/call", params: { name: "echo__say", arguments: { message: "x", ids: [1, 12345678901234567891] } } }, CallToolResultSchema)
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(McpError);
+    expect((error as McpError).code).toBe(-32602);
+    expect((error as McpError).message).toMatch(/arguments\.ids\[1\] \(12345678901234567000\) is a whole number past 2\^53 - 1, .*; nothing ran$/);
+    expect(await toolctl.countExecutions()).toBe(0);
+    expect((await call(client, "echo__say", { message: "the session goes on" })).isError).toBeFalsy();
+  });
+
   it("puts a refusal on record before answering it, however slow the audit log is to write", async () => {
     const { toolctl, url } = await start();
     // A slow disk: each audit write takes 150 ms. Whoever was refused must not hear of it before the log does.
@@ -402,8 +434,8 @@ actions:
     );
 
     // The control: the same call with this server's own Origin and Host runs.
-    for (const origin of [`http://127.0.0.1:${port}`, `http://localhost:${port}`]) {
-      const allowed = await fetch(url, { method: "POST", headers: { ...headers, origin }, body: JSON.stringify(callEcho(16)) });
+    for (const [i, origin] of [`http://127.0.0.1:${port}`, `http://localhost:${port}`].entries()) {
+      const allowed = await fetch(url, { method: "POST", headers: { ...headers, origin }, body: JSON.stringify(callEcho(16 + 100 * i)) });
       expect(allowed.status, origin).toBe(200);
       expect(await allowed.text()).toContain('"toolctl/execution"');
     }

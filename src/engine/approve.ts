@@ -186,6 +186,12 @@ export async function obtainApproval(
       const current = (await store.approvals.get(filed.id))!;
       if (current.status === "approved") return { approved: true, via: current.decidedVia ?? "another terminal", approvalId: filed.id };
       if (current.status === "denied") return declined(`${name} was denied from another terminal (approval ${filed.id})`);
+      // Approved and used, between two looks, by another run under this request (an agent's resume): that run is
+      // the call, so this one runs nothing, and says where it ran.
+      if (current.status === "used")
+        return declined(
+          `${name}: approval ${filed.id} was used by another run under it (execution ${current.executionId ?? "unknown"}), which ran the call; this one runs nothing`,
+        );
       if (current.status === "expired") return declined(`${name}: no decision on approval ${filed.id} within ${options.timeoutSeconds} s, which counts as no`);
       if (Date.now() >= giveUpAt) return pending(name, filed.id, filed.expiresAt, request.needsOtp);
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));

@@ -97,6 +97,29 @@ const INSTRUCTIONS =
   "(the result says) and call `resume` with that id once they approved.";
 
 /** Why a message is a `tools/call` the SDK would fail on as an internal error, if it is one. */
+/** How many call ids a session remembers (the oldest are forgotten past this). */
+const MAX_IDS_KEPT = 100_000;
+
+/**
+ * Where `value` holds a whole number too large to be exact (past 2^53 - 1), e.g. `arguments.id`: its JSON text was
+ * rounded when it was read, as the CLI refuses it for `--params`.
+ */
+function inexactNumber(value: unknown, where: string): string | undefined {
+  // Walked with a stack of its own: arguments nested however deep never overflow the call stack.
+  const pending: Array<[unknown, string]> = [[value, where]];
+  while (pending.length > 0) {
+    const [item, path] = pending.pop()!;
+    if (typeof item === "number" && Number.isInteger(item) && !Number.isSafeInteger(item)) return `${path} (${item})`;
+    if (typeof item !== "object" || item === null) continue;
+    const entries = Object.entries(item);
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const [key, inner] = entries[i]!;
+      pending.push([inner, Array.isArray(item) ? `${path}[${key}]` : `${path}.${key}`]);
+    }
+  }
+  return undefined;
+}
+
 function malformedCall(message: JSONRPCMessage): string | undefined {
   if (!("method" in message) || message.method !== "tools/call") return undefined;
   // A list or other non-object `params` never gets here: malformed.ts refuses it first.
@@ -246,22 +269,53 @@ export class McpHost {
   }
 
   /**
-   * Connects `server` to `transport`, with one check the SDK leaves to a generic failure: a `tools/call` whose name
-   * is not text or whose arguments are not an object is answered -32602 (invalid params) and put on record as
-   * `mcp.refused`, rather than surfacing as an internal error (-32603) with the validator's dump, unrecorded.
+   * Connects `server` to `transport`, with the checks the SDK leaves out, each answered as an error and put on
+   * record as `mcp.refused`: a `tools/call` whose name is not text or whose arguments are not an object (-32602,
+   * rather than an internal error with the validator's dump, unrecorded); one whose id this session already used
+   * (-32600: sent again, it would run again); and one whose arguments hold a whole number past 2^53 - 1, which
+   * reading the JSON rounded (-32602, as the CLI refuses it).
    */
   async connect(server: Server, transport: Transport, sessionId: () => string | undefined): Promise<void> {
     await server.connect(transport);
     const handle = transport.onmessage!;
+    // The ids of this session's calls: an id is used once in a session (JSON-RPC and MCP say so), and a call sent
+    // again under one would run again, its answer overwriting the first's (a retry paying twice).
+    const used = new Set<string | number>();
+    // Those not answered yet. The transport routes an answer by its id, one per id: a second call under an id still
+    // running is refused on record but not answered, so that the answer its client gets is the first call's.
+    const unanswered = new Set<string | number>();
+    const send = transport.send.bind(transport);
+    transport.send = (message, options) => {
+      if ("id" in message && ("result" in message || "error" in message)) unanswered.delete(message.id as string | number);
+      return send(message, options);
+    };
+    const refuse = (id: string | number, code: number, reason: string, message: string) => {
+      void this.refusedRequest(reason, { session: sessionId() ?? null })
+        .then(() => transport.send({ jsonrpc: "2.0", id, error: { code, message } }, { relatedRequestId: id }))
+        .catch((error: unknown) => this.options.log?.(`toolctl mcp: cannot answer a refused call: ${(error as Error).message}`));
+    };
     transport.onmessage = (message, extra) => {
-      const why = malformedCall(message);
-      if (why === undefined || !("id" in message)) return handle(message, extra);
+      if (!("id" in message) || !("method" in message) || message.method !== "tools/call") return handle(message, extra);
       const id = message.id;
-      void this.refusedRequest(`malformed message: tools/call ${why}`, { session: sessionId() ?? null })
-        .then(() =>
-          transport.send({ jsonrpc: "2.0", id, error: { code: ErrorCode.InvalidParams, message: `Invalid params: ${why}` } }, { relatedRequestId: id }),
-        )
-        .catch((error: unknown) => this.options.log?.(`toolctl mcp: cannot answer a malformed call: ${(error as Error).message}`));
+      const why = malformedCall(message);
+      if (why !== undefined) return refuse(id, ErrorCode.InvalidParams, `malformed message: tools/call ${why}`, `Invalid params: ${why}`);
+      if (used.has(id)) {
+        const said = `request id ${JSON.stringify(id)} was already used in this session: a call sent again needs a new id (the first may have run)`;
+        if (unanswered.has(id)) {
+          void this.refusedRequest(`malformed message: tools/call ${said}`, { session: sessionId() ?? null }).catch(() => {});
+          return;
+        }
+        return refuse(id, ErrorCode.InvalidRequest, `malformed message: tools/call ${said}`, `Invalid request: ${said}`);
+      }
+      used.add(id);
+      unanswered.add(id);
+      if (used.size > MAX_IDS_KEPT) used.delete(used.values().next().value!);
+      const inexact = inexactNumber((message.params as { arguments?: unknown }).arguments, "arguments");
+      if (inexact !== undefined) {
+        const said = `${inexact} is a whole number past 2^53 - 1, which a JSON number does not hold exactly, so the call would act on another value: send it as text; nothing ran`;
+        return refuse(id, ErrorCode.InvalidParams, `malformed message: tools/call ${said}`, `Invalid params: ${said}`);
+      }
+      return handle(message, extra);
     };
   }
 
