@@ -241,8 +241,11 @@ suite("db migrate-to and db export with runs in flight", () => {
       } else {
         expect(moved.code, moved.stderr).toBe(ExitCode.usage);
         expect(moved.json.error.message).toMatch(/during the copy: nothing was copied|is still running/);
-        expect(await postgres(url, "SELECT count(*)::int AS n FROM audit_events")).toEqual([{ n: 0 }]);
-        expect(await postgres(url, "SELECT count(*)::int AS n FROM executions")).toEqual([{ n: 0 }]);
+        // Nothing copied: refused before the schema was made (a run still running), or with its tables empty.
+        for (const table of ["audit_events", "executions"]) {
+          const [{ present }] = await postgres<{ present: boolean }>(url, "SELECT to_regclass($1) IS NOT NULL AS present", [table]);
+          if (present) expect(await postgres(url, `SELECT count(*)::int AS n FROM ${table}`), table).toEqual([{ n: 0 }]);
+        }
       }
     },
   );
