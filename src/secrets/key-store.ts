@@ -16,6 +16,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { EnvironmentError, UsageError } from "../errors.js";
 import { syncDirectory } from "../util/sync-directory.js";
+import { removeQuietly } from "../util/remove-quietly.js";
 
 export type KeyName = "master" | "audit";
 export type KeyStoreChoice = "auto" | "keyring" | "file";
@@ -57,14 +58,6 @@ function writeFailed(file: string, error: unknown): EnvironmentError {
       ? `no space left on the disk holding ${path.dirname(file)}; nothing was written: free some space and run it again`
       : `${code ?? (error as Error).message}; nothing was written`;
   return new EnvironmentError(`cannot create ${file}: ${why}`, {}, error);
-}
-
-function removeQuietly(file: string): void {
-  try {
-    unlinkSync(file);
-  } catch {
-    // Never created, or gone already.
-  }
 }
 
 /**

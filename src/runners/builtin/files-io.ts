@@ -23,6 +23,7 @@ import {
 import { nodeCrypto } from "../../util/builtins.js";
 import { quote } from "./input.js";
 import { at, failureFor, FileFailure, openDirectory, outside, whereIs, type ConfinedPath } from "./confine.js";
+import { removeQuietly } from "../../util/remove-quietly.js";
 
 const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK } = constants;
 
@@ -180,14 +181,6 @@ export function listDirectory(target: ConfinedPath, maxEntries: number): Record<
     throw failureFor(error, quote(target.raw));
   } finally {
     closeSync(dirfd);
-  }
-}
-
-function removeQuietly(file: string): void {
-  try {
-    unlinkSync(file);
-  } catch {
-    // Nothing to clean up, or nothing more to be done about it: the target itself was not touched.
   }
 }
 

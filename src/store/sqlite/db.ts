@@ -31,6 +31,7 @@ import { isAlive } from "../../util/process.js";
 import { exportHead, HEAD_FILE, readHead, type ChainHead } from "./head.js";
 import { exactOrAll, prefixPattern, PREFIX_ROWS } from "../shared/id-prefix.js";
 import { MIGRATIONS } from "./migrations.js";
+import { removeQuietly } from "../../util/remove-quietly.js";
 
 // A static import, so that the bundler inlines better-sqlite3's JavaScript (no files to find and compile at
 // start-up); only its native addon is loaded from disk, by path (below).
@@ -165,14 +166,6 @@ function syncFile(file: string): void {
     fsyncSync(fd);
   } finally {
     closeSync(fd);
-  }
-}
-
-function removeQuietly(file: string): void {
-  try {
-    unlinkSync(file);
-  } catch {
-    // Not there.
   }
 }
 
